@@ -1,0 +1,108 @@
+package pcache.api;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * A random-access device of fixed size, addressed in bytes, with the "volatile write cache"
+ * durability contract of a disk (Linux {@code REQ_PREFLUSH}/{@code REQ_FUA}, NBD FLUSH/FUA).
+ *
+ * <h2>Alignment and range</h2>
+ * Every offset and length must be a multiple of {@link #logicalBlockSize()} and the range
+ * {@code [offset, offset + length)} must lie inside {@code [0, sizeBytes())}; otherwise the
+ * call fails with {@link OutOfRangeException} or {@link MisalignedIoException} and changes
+ * nothing.
+ *
+ * <h2>Durability</h2>
+ * <ul>
+ * <li>A {@link #write write} that returns normally is <em>acknowledged</em>: every later read,
+ * from any thread, returns its bytes (until they are overwritten), but it may still be lost in a
+ * crash or power cut unless it was written with {@code fua}, or a {@link #flush()} that
+ * <em>started</em> after it returned has returned.</li>
+ * <li>{@code fua} (force unit access): the call returns only after this write's bytes are on
+ * non-volatile storage. It says nothing about other writes.</li>
+ * <li>{@link #flush()}: when it returns, every write, trim and write-zeroes acknowledged before
+ * the flush started is on non-volatile storage. Writes still in flight when the flush starts
+ * are not covered.</li>
+ * </ul>
+ * Concurrent writes to overlapping ranges are not ordered: after both return, each byte holds
+ * the value of one of them. A caller that needs an order waits for the first to return.
+ *
+ * <h2>Errors</h2>
+ * Methods throw {@link IOException}; the specific subclasses of this package say what went wrong.
+ * A failed write leaves the range with unspecified content (old bytes, new bytes or a mix), never
+ * bytes that were not written to it.
+ */
+@ConsumerType
+public interface BlockDevice {
+
+    /** The usual sector size; the unit of alignment for every device in pcache. */
+    int SECTOR_SIZE = 512;
+
+    /** Size of the device in bytes; constant for the life of the object. */
+    long sizeBytes();
+
+    /**
+     * The alignment unit for offsets and lengths, a power of two (512 unless a device says
+     * otherwise). Devices with coarser internal constraints emulate this granularity.
+     */
+    default int logicalBlockSize() {
+        return SECTOR_SIZE;
+    }
+
+    /**
+     * Reads {@code dst.remaining()} bytes starting at {@code offset} into {@code dst}, advancing
+     * its position by that much on success. On failure the position and the content of
+     * {@code dst} are unspecified.
+     *
+     * @throws DataIntegrityException if stored data failed its checksum and no good copy exists
+     * @throws BackingDeviceException if the bytes had to come from a backing device that failed
+     * @throws DeviceClosedException if the device is shut down
+     */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * Writes {@code src.remaining()} bytes at {@code offset}, advancing {@code src}'s position by
+     * that much on success.
+     *
+     * @param fua when true, return only once these bytes are durable
+     * @throws ReadOnlyDeviceException if the device does not accept writes
+     * @throws DeviceClosedException if the device is shut down
+     */
+    void write(long offset, ByteBuffer src, boolean fua) throws IOException;
+
+    /** Makes every previously acknowledged write durable (see the class comment). */
+    void flush() throws IOException;
+
+    /**
+     * Declares {@code [offset, offset + length)} unused. Afterwards the range may read back as
+     * its old content, as zeroes, or (for a range partly trimmed) as a mix, until it is written
+     * again. Devices may ignore trims; a trim never fails for lack of support.
+     */
+    void trim(long offset, long length) throws IOException;
+
+    /**
+     * Makes {@code [offset, offset + length)} read back as zeroes, with the same durability
+     * rules as {@link #write} (including {@code fua}). {@code length} may exceed any write size
+     * limit of the device.
+     */
+    void writeZeroes(long offset, long length, boolean fua) throws IOException;
+
+    /**
+     * Checks that {@code [offset, offset + length)} is a valid, aligned range of this device.
+     * Implementations call this first so that a bad request changes nothing.
+     *
+     * @param device name used in the error message
+     */
+    static void checkRange(String device, long sizeBytes, int blockSize, long offset, long length)
+            throws OutOfRangeException, MisalignedIoException {
+        if (offset < 0 || length < 0 || offset > sizeBytes || length > sizeBytes - offset) {
+            throw new OutOfRangeException(device, offset, length, sizeBytes);
+        }
+        if (((offset | length) & (blockSize - 1)) != 0) {
+            throw new MisalignedIoException(device, offset, length, blockSize);
+        }
+    }
+}
