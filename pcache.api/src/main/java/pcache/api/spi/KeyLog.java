@@ -1,0 +1,50 @@
+package pcache.api.spi;
+
+import java.io.IOException;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+import pcache.api.CachePos;
+
+/**
+ * The key log of one cache (reference §3.5): in-memory kset buffers (one per parallel stream,
+ * chosen by the key's 4 MiB slice) that are persisted as ksets appended at key_head, spilling
+ * into new key segments through LAST ksets.
+ *
+ * <p>A buffer is persisted (closed) when it holds 128 keys, when its flush delay expires, when an
+ * append asks for it (FUA), and on {@link #flush()}. Closing writes the kset and a zero
+ * terminator header after it, flushes and fences, then advances key_head.
+ */
+@ConsumerType
+public interface KeyLog extends AutoCloseable {
+
+    /**
+     * Decodes the kset at {@code position}, or returns null when there is none: bad magic, bad
+     * CRC, a key count out of range, or a position outside the data area — the end of the log.
+     * Does not verify data CRCs.
+     */
+    Kset read(CachePos position) throws IOException;
+
+    /** Starts appending at {@code head} (after format, or at the end of the replayed log). */
+    void start(CachePos head) throws IOException;
+
+    /** Where the next kset will be written. */
+    CachePos head();
+
+    /**
+     * Adds a key to the buffer of its slice's stream. The caller holds the key's slice lock (so log
+     * order equals index order for every byte, reference §3.5). With {@code forceClose}, the
+     * buffer is persisted before this returns.
+     */
+    void append(CacheKey key, boolean forceClose) throws IOException;
+
+    /** Persists every buffer that holds keys; when it returns, every key appended before is durable. */
+    void flush() throws IOException;
+
+    /** Keys appended but not yet persisted. */
+    int pendingKeys();
+
+    /** Stops the flush timers. Does not flush: callers flush first. */
+    @Override
+    void close();
+}

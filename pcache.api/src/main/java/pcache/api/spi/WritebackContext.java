@@ -1,0 +1,55 @@
+package pcache.api.spi;
+
+import java.io.IOException;
+import java.util.List;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+import pcache.api.CachePos;
+
+/**
+ * What a {@link WritebackPolicy} works with; supplied by the cache target for one step. All
+ * methods are called from the cache's write-back thread.
+ */
+@ProviderType
+public interface WritebackContext {
+
+    /** First kset not yet written back. */
+    CachePos dirtyTail();
+
+    /** Where the next kset will be written; write-back is complete when dirty_tail reaches it. */
+    CachePos keyHead();
+
+    /** The kset at {@code position}, or null at the end of the log. */
+    Kset readKset(CachePos position) throws IOException;
+
+    /** An empty index for resolving overlaps among keys of the ksets being written back. */
+    KeyIndex scratchIndex();
+
+    /**
+     * Writes the data of {@code extent} — keys whose logical ranges are adjacent and ascending —
+     * to the backing device as one write. Data CRCs are verified first (when enabled); a key
+     * that fails is quarantined and reported, and the rest is still written.
+     *
+     * @throws IOException when the backing device fails; the step should end and be retried
+     */
+    void writeBack(List<CacheKey> extent) throws IOException;
+
+    /** Flushes the backing device (data sync). */
+    void flushBacking() throws IOException;
+
+    /**
+     * Persists dirty_tail past {@code passed} (ksets in log order starting at the current
+     * dirty_tail) after their data reached the backing device and it was flushed.
+     */
+    void advanceDirtyTail(List<Kset> passed) throws IOException;
+
+    /** Bytes still to write back. */
+    long dirtyBytes();
+
+    /** Percentage of cache segments in use. */
+    int usedPercent();
+
+    /** Whether a drain (or a mode switch) asks for everything to be written back now. */
+    boolean draining();
+}

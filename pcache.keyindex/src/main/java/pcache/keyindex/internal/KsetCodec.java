@@ -1,0 +1,115 @@
+package pcache.keyindex.internal;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.CachePos;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.Kset;
+
+/**
+ * The kset record (reference §2.3): a 24-byte header
+ * {@code crc u32 | key_num or next_cache_seg_id u32 | magic u64 | flags u64 (bit 0 LAST)}
+ * followed by {@code key_num} 40-byte keys. The CRC covers bytes 4 to the end of the last key
+ * (bytes 4..23 for a LAST kset, which has no keys).
+ */
+public final class KsetCodec {
+
+    static final int CRC = 0;
+    static final int KEY_NUM = 4;
+    static final int MAGIC = 8;
+    static final int FLAGS = 16;
+
+    private KsetCodec() {
+    }
+
+    /** Bytes of a kset holding {@code keys} keys. */
+    public static int size(int keys) {
+        return PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE;
+    }
+
+    /**
+     * Finishes a kset image whose keys are already encoded at 24 + 40·i: fills the header and the
+     * CRC. Returns the kset's size.
+     */
+    public static int sealKeys(ByteBuffer image, int keyCount, CrcProvider crc) {
+        int size = size(keyCount);
+        image.putInt(KEY_NUM, keyCount);
+        image.putLong(MAGIC, PcacheFormat.KSET_MAGIC);
+        image.putLong(FLAGS, 0);
+        image.putInt(CRC, crc.checksum(image.duplicate().position(4).limit(size)));
+        return size;
+    }
+
+    /** A 24-byte LAST kset linking the log to key segment {@code nextSegment}. */
+    public static byte[] last(int nextSegment, CrcProvider crc) {
+        byte[] b = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(KEY_NUM, nextSegment);
+        bb.putLong(MAGIC, PcacheFormat.KSET_MAGIC);
+        bb.putLong(FLAGS, PcacheFormat.KSET_FLAG_LAST);
+        bb.putInt(CRC, crc.checksum(b, 4, PcacheFormat.KSET_HEADER_SIZE - 4));
+        return b;
+    }
+
+    /** A kset of {@code keys}, complete with header and CRC (used by tests and tools). */
+    public static byte[] encode(List<CacheKey> keys, CrcProvider crc) {
+        byte[] b = new byte[size(keys.size())];
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < keys.size(); i++) {
+            KeyCodec.encode(keys.get(i), bb, size(i));
+        }
+        sealKeys(bb, keys.size(), crc);
+        return b;
+    }
+
+    /** What the header at a position says, before the body is read. */
+    public enum HeaderCheck {
+        /** A LAST kset with a valid CRC. */
+        LAST,
+        /** A normal kset; read {@code size(keyNum)} bytes and call {@link #decodeBody}. */
+        KEYS,
+        /** Not a kset: wrong magic, key count out of range, or a LAST kset with a bad CRC. */
+        INVALID
+    }
+
+    /** Classifies a 24-byte header. */
+    public static HeaderCheck checkHeader(ByteBuffer header, CrcProvider crc) {
+        if (header.getLong(MAGIC) != PcacheFormat.KSET_MAGIC) {
+            return HeaderCheck.INVALID;
+        }
+        if ((header.getLong(FLAGS) & PcacheFormat.KSET_FLAG_LAST) != 0) {
+            int expected = crc.checksum(header.duplicate().position(4).limit(PcacheFormat.KSET_HEADER_SIZE));
+            return expected == header.getInt(CRC) ? HeaderCheck.LAST : HeaderCheck.INVALID;
+        }
+        int n = header.getInt(KEY_NUM);
+        return n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX ? HeaderCheck.KEYS : HeaderCheck.INVALID;
+    }
+
+    /** Key count (or next segment of a LAST kset) from a header. */
+    public static int keyNumOrNext(ByteBuffer header) {
+        return header.getInt(KEY_NUM);
+    }
+
+    /**
+     * Decodes a whole normal kset (header included, {@code size(keyNum)} bytes), or returns null
+     * when its CRC does not match.
+     */
+    public static Kset decodeBody(CachePos position, ByteBuffer image, CrcProvider crc) {
+        int n = image.getInt(KEY_NUM);
+        int size = size(n);
+        int expected = crc.checksum(image.duplicate().position(4).limit(size));
+        if (expected != image.getInt(CRC)) {
+            return null;
+        }
+        List<CacheKey> keys = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            keys.add(KeyCodec.decode(image, size(i)));
+        }
+        return new Kset(position, size, false, 0, keys);
+    }
+}

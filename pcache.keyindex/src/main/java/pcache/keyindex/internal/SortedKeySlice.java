@@ -1,0 +1,344 @@
+package pcache.keyindex.internal;
+
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.KeyValidity;
+
+/**
+ * One slice of the striped index: the keys of a 4 MiB logical range, ordered by offset and
+ * disjoint, held in a sorted array (binary search, one array copy per insert). A slice holds at
+ * most a few thousand keys (every key is at least one 512-byte sector of the 4 MiB slice), so the
+ * copy stays short, and an array costs 4 bytes per key where a tree costs 24 or more — the index
+ * keeps one object per cached extent and its size is a target (reference §9.3 item 10).
+ *
+ * <p>Overlap resolution on insert follows reference §3.4: for an existing key T and a new key K,
+ * <em>overlap_head</em> (T covers K's start) cuts T's back, <em>overlap_contained</em> (T covers
+ * all of K) splits T in two (a placeholder T is only back-cut), <em>overlap_contain</em> (K covers
+ * all of T) removes T, <em>overlap_tail</em> (T covers K's end) cuts T's front (a placeholder T is
+ * removed). Invalid keys in the way are removed.
+ */
+final class SortedKeySlice implements KeySlice {
+
+    private static final CacheKey[] NONE = new CacheKey[0];
+
+    private final long start;
+    private final long end;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final StripedKeyIndex owner;
+    private CacheKey[] keys = NONE;
+    private int size;
+
+    SortedKeySlice(StripedKeyIndex owner, long start, long end) {
+        this.owner = owner;
+        this.start = start;
+        this.end = end;
+    }
+
+    @Override
+    public long start() {
+        return start;
+    }
+
+    @Override
+    public long end() {
+        return end;
+    }
+
+    @Override
+    public void lock() {
+        lock.lock();
+    }
+
+    @Override
+    public void unlock() {
+        lock.unlock();
+    }
+
+    private void checkHeld() {
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("slice lock not held");
+        }
+    }
+
+    private void checkRange(long offset, long length) {
+        if (length <= 0 || offset < start || offset + length > end) {
+            throw new IllegalArgumentException("range [" + offset + ", +" + length
+                    + ") is empty or outside slice [" + start + ", " + end + ")");
+        }
+    }
+
+    /** Index of the first key whose end lies after {@code position} (keys are disjoint, so ends ascend). */
+    private int firstEndingAfter(long position) {
+        int lo = 0;
+        int hi = size;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (keys[mid].end() <= position) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** Index of the first key whose offset is at or after {@code position}. */
+    private int firstStartingAtOrAfter(long position) {
+        int lo = 0;
+        int hi = size;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (keys[mid].offset() < position) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    @Override
+    public void insert(CacheKey key, KeyValidity validity) {
+        checkHeld();
+        if (key.isEmpty()) {
+            throw new IllegalArgumentException("insert a placeholder with insertPlaceholder: " + key);
+        }
+        checkRange(key.offset(), key.length());
+        carve(key.offset(), key.end(), key, validity);
+    }
+
+    @Override
+    public int removeRange(long offset, long length) {
+        checkHeld();
+        checkRange(offset, length);
+        return carve(offset, offset + length, null, KeyValidity.ALL);
+    }
+
+    /**
+     * Frees {@code [from, to)} of every existing key (the overlap cases of §3.4) and puts
+     * {@code key} (if not null) in its place. Returns how many existing keys were cut or removed.
+     */
+    private int carve(long from, long to, CacheKey key, KeyValidity validity) {
+        int i = firstEndingAfter(from);
+        int j = i;
+        while (j < size && keys[j].offset() < to) {
+            j++;
+        }
+        CacheKey left = null;
+        CacheKey right = null;
+        int touched = j - i;
+        for (int k = i; k < j; k++) {
+            CacheKey t = keys[k];
+            if (!t.isEmpty() && !validity.isValid(t)) {
+                continue; // stale: dropped with the rest of the window
+            }
+            if (t.offset() < from) {
+                if (t.end() > to) {
+                    // overlap_contained: T covers the whole new range
+                    if (!t.isEmpty()) {
+                        right = t.copy();
+                        right.cutFront((int) (to - t.offset()));
+                    }
+                    t.cutBack((int) (t.end() - from));
+                    left = t;
+                } else {
+                    // overlap_head: the new range covers T's tail
+                    t.cutBack((int) (t.end() - from));
+                    left = t;
+                }
+            } else if (t.end() > to) {
+                // overlap_tail: the new range covers T's head; placeholders are never front-cut
+                if (!t.isEmpty()) {
+                    t.cutFront((int) (to - t.offset()));
+                    right = t;
+                }
+            }
+            // otherwise overlap_contain: T disappears
+        }
+        int replacements = (left != null ? 1 : 0) + (key != null ? 1 : 0) + (right != null ? 1 : 0);
+        for (int k = i; k < j; k++) {
+            CacheKey t = keys[k];
+            if (t != left && t != right) {
+                t.setLinked(false);
+            }
+        }
+        int delta = replacements - (j - i);
+        if (delta > 0) {
+            ensureCapacity(size + delta);
+        }
+        if (delta != 0) {
+            System.arraycopy(keys, j, keys, j + delta, size - j);
+        }
+        int at = i;
+        if (left != null) {
+            keys[at++] = left;
+        }
+        if (key != null) {
+            key.setLinked(true);
+            keys[at++] = key;
+        }
+        if (right != null) {
+            right.setLinked(true);
+            keys[at++] = right;
+        }
+        if (delta < 0) {
+            Arrays.fill(keys, size + delta, size, null);
+        }
+        size += delta;
+        owner.countChange(delta);
+        return touched;
+    }
+
+    @Override
+    public void insertPlaceholder(CacheKey placeholder) {
+        checkHeld();
+        if (!placeholder.isEmpty()) {
+            throw new IllegalArgumentException("not a placeholder: " + placeholder);
+        }
+        checkRange(placeholder.offset(), placeholder.length());
+        int i = firstEndingAfter(placeholder.offset());
+        if (i < size && keys[i].offset() < placeholder.end()) {
+            throw new IllegalStateException(placeholder + " overlaps " + keys[i]
+                    + ": placeholders fill gaps only");
+        }
+        ensureCapacity(size + 1);
+        System.arraycopy(keys, i, keys, i + 1, size - i);
+        keys[i] = placeholder;
+        placeholder.setLinked(true);
+        size++;
+        owner.countChange(1);
+    }
+
+    @Override
+    public boolean walk(long offset, long length, KeyValidity validity, ExtentVisitor visitor) {
+        checkHeld();
+        checkRange(offset, length);
+        long stop = offset + length;
+        dropInvalid(offset, stop, validity);
+        long pos = offset;
+        int i = firstEndingAfter(offset);
+        while (pos < stop) {
+            if (i < size && keys[i].offset() < stop) {
+                CacheKey t = keys[i];
+                if (t.offset() > pos) {
+                    if (!visitor.gap(pos, (int) (t.offset() - pos))) {
+                        return false;
+                    }
+                    pos = t.offset();
+                }
+                long hitEnd = Math.min(t.end(), stop);
+                if (!visitor.hit(t, pos, (int) (hitEnd - pos))) {
+                    return false;
+                }
+                pos = hitEnd;
+                i++;
+            } else {
+                if (!visitor.gap(pos, (int) (stop - pos))) {
+                    return false;
+                }
+                pos = stop;
+            }
+        }
+        return true;
+    }
+
+    /** Removes invalid keys overlapping {@code [from, to)}. */
+    private void dropInvalid(long from, long to, KeyValidity validity) {
+        int i = firstEndingAfter(from);
+        int w = i;
+        int r = i;
+        while (r < size && keys[r].offset() < to) {
+            CacheKey t = keys[r++];
+            if (!t.isEmpty() && !validity.isValid(t)) {
+                t.setLinked(false);
+            } else {
+                keys[w++] = t;
+            }
+        }
+        if (w != r) {
+            compactFrom(w, r);
+        }
+    }
+
+    /** Closes the hole {@code [w, r)} left by removals. */
+    private void compactFrom(int w, int r) {
+        int removed = r - w;
+        System.arraycopy(keys, r, keys, w, size - r);
+        Arrays.fill(keys, size - removed, size, null);
+        size -= removed;
+        owner.countChange(-removed);
+    }
+
+    @Override
+    public boolean remove(CacheKey key) {
+        checkHeld();
+        if (!key.isLinked()) {
+            return false;
+        }
+        int i = firstStartingAtOrAfter(key.offset());
+        if (i < size && keys[i] == key) {
+            key.setLinked(false);
+            compactFrom(i, i + 1);
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public int removeInvalid(KeyValidity validity, int max) {
+        checkHeld();
+        int removed = 0;
+        int w = 0;
+        int r = 0;
+        while (r < size) {
+            CacheKey t = keys[r++];
+            if (removed < max && !t.isEmpty() && !validity.isValid(t)) {
+                t.setLinked(false);
+                removed++;
+            } else {
+                keys[w++] = t;
+            }
+        }
+        if (removed > 0) {
+            Arrays.fill(keys, w, size, null);
+            size = w;
+            owner.countChange(-removed);
+        }
+        return removed;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    @Override
+    public void forEach(Consumer<CacheKey> action) {
+        checkHeld();
+        for (int i = 0; i < size; i++) {
+            action.accept(keys[i]);
+        }
+    }
+
+    void clear() {
+        checkHeld();
+        for (int i = 0; i < size; i++) {
+            keys[i].setLinked(false);
+        }
+        owner.countChange(-size);
+        keys = NONE;
+        size = 0;
+    }
+
+    private void ensureCapacity(int needed) {
+        if (needed > keys.length) {
+            int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
+            keys = Arrays.copyOf(keys, grown);
+        }
+    }
+}
