@@ -1,0 +1,401 @@
+package pcache.backing.file.internal;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BlockDevice;
+import pcache.api.DeviceClosedException;
+import pcache.api.ReadOnlyDeviceException;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+
+/**
+ * A backing device on a regular file or a block device, through one {@link FileChannel} with
+ * positional I/O ({@code pread}/{@code pwrite}), so any number of threads may read and write
+ * at once. {@link #flush()} is a data sync ({@code fdatasync}); a FUA write syncs after itself.
+ *
+ * <p>Trim is accepted and ignored: the JDK offers no way to punch a hole in a file or discard
+ * blocks of a device, and the contract lets trimmed ranges read back as their old content.
+ */
+public final class FileBackingDevice implements BackingDevice, AutoCloseable {
+
+    /** Largest single transfer of {@link #writeZeroes}, from one reused buffer of zeroes. */
+    static final int ZERO_CHUNK_BYTES = 1 << 20;
+
+    private final String description;
+    private final long sizeBytes;
+    private final boolean readOnly;
+    private final BackingIdentity identity;
+    private final InterruptSafeChannel channel;
+    private volatile ByteBuffer zeroes;
+
+    private FileBackingDevice(String description, long sizeBytes, boolean readOnly,
+            BackingIdentity identity, InterruptSafeChannel channel) {
+        this.description = description;
+        this.sizeBytes = sizeBytes;
+        this.readOnly = readOnly;
+        this.identity = identity;
+        this.channel = channel;
+    }
+
+    /**
+     * Opens (and if configured, creates) the device.
+     *
+     * @throws BackingConfigurationException when the settings do not fit the file; the message
+     *         names the configuration key, its value and what to do
+     * @throws IOException when the file cannot be opened for another reason
+     */
+    public static FileBackingDevice open(FileBackingSettings settings) throws IOException {
+        String name = settings.name();
+        if (name == null || name.isBlank()) {
+            throw new BackingConfigurationException(FileBackingComponent.PID + ": configuration key '"
+                    + FileBackingSettings.KEY_NAME + "' is missing or empty; set "
+                    + FileBackingSettings.KEY_NAME + "=<a unique name for this backing device>");
+        }
+        String who = "backing device '" + name + "' (" + FileBackingComponent.PID + ")";
+        if (settings.path() == null || settings.path().isBlank()) {
+            throw new BackingConfigurationException(who + ": configuration key '"
+                    + FileBackingSettings.KEY_PATH + "' is missing or empty; set "
+                    + FileBackingSettings.KEY_PATH + "=<a file or a block device>");
+        }
+        long wanted = settings.sizeBytes();
+        if (wanted < 0 || wanted % SECTOR_SIZE != 0) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_SIZE_BYTES
+                    + "=" + wanted + " is not a non-negative multiple of " + SECTOR_SIZE
+                    + "; use a multiple of " + SECTOR_SIZE + " (e.g. "
+                    + Math.max(0, wanted / SECTOR_SIZE * SECTOR_SIZE) + "), or 0 for the existing size");
+        }
+        Path path;
+        try {
+            path = Path.of(settings.path());
+        } catch (InvalidPathException e) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_PATH + "="
+                    + settings.path() + " is not a valid path: " + e.getMessage());
+        }
+        String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
+        if (Files.isDirectory(path)) {
+            throw new BackingConfigurationException(who + ": " + pathSetting
+                    + " is a directory; set it to a file or a block device");
+        }
+        if (!Files.exists(path)) {
+            if (!settings.create()) {
+                throw new BackingConfigurationException(who + ": " + pathSetting
+                        + " does not exist; create it, or set " + FileBackingSettings.KEY_CREATE
+                        + "=true and " + FileBackingSettings.KEY_SIZE_BYTES + "=<size> to have it created");
+            }
+            if (wanted == 0) {
+                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_CREATE
+                        + "=true needs " + FileBackingSettings.KEY_SIZE_BYTES + " > 0 to create the missing "
+                        + pathSetting + "; set " + FileBackingSettings.KEY_SIZE_BYTES
+                        + "=<size in bytes, a multiple of " + SECTOR_SIZE + ">");
+            }
+            create(who, path, wanted);
+        }
+        boolean readOnly = settings.readOnly();
+        if (!readOnly) {
+            String denied = writeDenied(path);
+            if (denied != null) {
+                throw new BackingConfigurationException(who + ": " + pathSetting + " is read-only ("
+                        + denied + "); set " + FileBackingSettings.KEY_READ_ONLY
+                        + "=true to use it for reading only, or grant write permission");
+            }
+        }
+        Set<OpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
+                : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel = FileChannel.open(path, options);
+        try {
+            long size = deviceSize(channel, path);
+            if (size == 0) {
+                throw new BackingConfigurationException(who + ": " + pathSetting
+                        + " has size 0 (or its size cannot be read); give it a size or choose another");
+            }
+            if (wanted != 0 && size != wanted) {
+                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_SIZE_BYTES
+                        + "=" + wanted + " but " + pathSetting + " has " + size + " bytes; set "
+                        + FileBackingSettings.KEY_SIZE_BYTES + "=0 to use the existing size, or "
+                        + FileBackingSettings.KEY_SIZE_BYTES + "=" + size);
+            }
+            if (size % SECTOR_SIZE != 0) {
+                throw new BackingConfigurationException(who + ": " + pathSetting + " has " + size
+                        + " bytes, not a multiple of " + SECTOR_SIZE + "; resize it to "
+                        + (size / SECTOR_SIZE + 1) * SECTOR_SIZE + " or " + size / SECTOR_SIZE * SECTOR_SIZE
+                        + " bytes");
+            }
+            Path real = path.toRealPath();
+            String id = settings.identity() == null || settings.identity().isEmpty()
+                    ? "file:" + real : settings.identity();
+            BackingIdentity identity;
+            try {
+                identity = new BackingIdentity(size, id);
+            } catch (IllegalArgumentException e) {
+                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_IDENTITY
+                        + "=" + settings.identity() + " is not usable (" + e.getMessage()
+                        + "); choose a shorter label or leave it empty");
+            }
+            String description = "file:" + real + (readOnly ? " (read-only)" : "");
+            return new FileBackingDevice(description, size, readOnly, identity,
+                    new InterruptSafeChannel(channel, real, options, description));
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    private static void create(String who, Path path, long sizeBytes) throws IOException {
+        Path folder = path.toAbsolutePath().getParent();
+        if (folder == null || !Files.isDirectory(folder)) {
+            throw new BackingConfigurationException(who + ": cannot create "
+                    + FileBackingSettings.KEY_PATH + "=" + path + ": the folder " + folder
+                    + " does not exist; create it first");
+        }
+        long usable = Files.getFileStore(folder).getUsableSpace();
+        if (usable < sizeBytes) {
+            throw new BackingConfigurationException(who + ": cannot create "
+                    + FileBackingSettings.KEY_PATH + "=" + path + " with "
+                    + FileBackingSettings.KEY_SIZE_BYTES + "=" + sizeBytes + ": only " + usable
+                    + " bytes are usable on that file system; free space or lower "
+                    + FileBackingSettings.KEY_SIZE_BYTES);
+        }
+        try {
+            Files.createFile(path);
+        } catch (FileAlreadyExistsException raced) {
+            return; // created meanwhile by someone else: treat it as existing
+        }
+        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
+            file.setLength(sizeBytes);
+        } catch (IOException e) {
+            Files.deleteIfExists(path);
+            throw new BackingConfigurationException(who + ": cannot create "
+                    + FileBackingSettings.KEY_PATH + "=" + path + " with "
+                    + FileBackingSettings.KEY_SIZE_BYTES + "=" + sizeBytes + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Why {@code path} must not be written, or null: no write access for this process, or a mode
+     * that grants write permission to nobody (which root could override, but somebody marked the
+     * file read-only on purpose).
+     */
+    static String writeDenied(Path path) throws IOException {
+        if (!Files.isWritable(path)) {
+            return "no write access for this process";
+        }
+        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
+        if (posix != null) {
+            Set<PosixFilePermission> mode = posix.readAttributes().permissions();
+            if (!mode.contains(PosixFilePermission.OWNER_WRITE)
+                    && !mode.contains(PosixFilePermission.GROUP_WRITE)
+                    && !mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+                return "its mode grants no write permission";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The size of a file or block device. {@link FileChannel#size()} reads {@code fstat}, which
+     * some systems answer with 0 for block devices; then the end is found by one-byte positional
+     * reads (a read past the end returns -1), about 2·log2(size) of them.
+     */
+    static long deviceSize(FileChannel channel, Path path) throws IOException {
+        long size = channel.size();
+        if (size == 0 && !Files.isRegularFile(path)) {
+            size = probeEnd(channel);
+        }
+        return size;
+    }
+
+    /** The first offset at which a read returns end-of-file. */
+    static long probeEnd(FileChannel channel) throws IOException {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        if (!readable(channel, 0, one)) {
+            return 0;
+        }
+        long good = 0;
+        long bad = 1L << 20;
+        while (readable(channel, bad - 1, one)) {
+            good = bad - 1;
+            if (bad >= 1L << 62) {
+                return Long.MAX_VALUE;
+            }
+            bad <<= 1;
+        }
+        long lo = good; // a byte exists here
+        long hi = bad - 1; // and none here
+        while (hi - lo > 1) {
+            long mid = lo + (hi - lo) / 2;
+            if (readable(channel, mid, one)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo + 1;
+    }
+
+    private static boolean readable(FileChannel channel, long position, ByteBuffer one)
+            throws IOException {
+        one.clear();
+        return channel.read(one, position) == 1;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return sizeBytes;
+    }
+
+    @Override
+    public BackingIdentity identity() {
+        return identity;
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    /** True when opened with {@code read_only=true}. */
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int length = dst.remaining();
+        BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
+        checkOpen();
+        int at = dst.position();
+        io("read", offset, length, ch -> {
+            ByteBuffer target = dst.duplicate();
+            while (target.hasRemaining()) {
+                long position = offset + target.position() - at;
+                if (ch.read(target, position) < 0) {
+                    throw new EOFException("end of file at " + position + ": the file shrank below "
+                            + sizeBytes + " bytes");
+                }
+            }
+            return null;
+        });
+        dst.position(at + length);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        int length = src.remaining();
+        BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
+        checkWritable("write");
+        int at = src.position();
+        io("write", offset, length, ch -> {
+            ByteBuffer source = src.duplicate();
+            while (source.hasRemaining()) {
+                ch.write(source, offset + source.position() - at);
+            }
+            if (fua) {
+                ch.force(false);
+            }
+            return null;
+        });
+        src.position(at + length);
+    }
+
+    /** A data sync of the whole file; nothing to do when read-only. */
+    @Override
+    public void flush() throws IOException {
+        checkOpen();
+        if (readOnly) {
+            return;
+        }
+        io("flush", 0, sizeBytes, ch -> {
+            ch.force(false);
+            return null;
+        });
+    }
+
+    /** Checked, then ignored (see the class comment). */
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
+        checkWritable("trim");
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
+        checkWritable("write-zeroes");
+        ByteBuffer zero = zeroBuffer();
+        io("write-zeroes", offset, length, ch -> {
+            for (long done = 0; done < length;) {
+                ByteBuffer chunk = zero.duplicate().limit((int) Math.min(ZERO_CHUNK_BYTES, length - done));
+                while (chunk.hasRemaining()) {
+                    done += ch.write(chunk, offset + done);
+                }
+            }
+            if (fua) {
+                ch.force(false);
+            }
+            return null;
+        });
+    }
+
+    /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+
+    private ByteBuffer zeroBuffer() {
+        ByteBuffer zero = zeroes;
+        if (zero == null) {
+            // racing threads may each allocate one; either is fine, all hold only zeroes
+            zero = ByteBuffer.allocateDirect(ZERO_CHUNK_BYTES).asReadOnlyBuffer();
+            zeroes = zero;
+        }
+        return zero;
+    }
+
+    private void checkOpen() throws DeviceClosedException {
+        if (channel.isClosed()) {
+            throw new DeviceClosedException(description + " is closed");
+        }
+    }
+
+    private void checkWritable(String what) throws IOException {
+        checkOpen();
+        if (readOnly) {
+            throw new ReadOnlyDeviceException(description + ": " + what
+                    + " refused, the device was opened with " + FileBackingSettings.KEY_READ_ONLY
+                    + "=true");
+        }
+    }
+
+    /** Runs one I/O, turning failures into errors that name the device and the range. */
+    private <T> T io(String what, long offset, long length, InterruptSafeChannel.Operation<T> op)
+            throws IOException {
+        try {
+            return channel.call(op);
+        } catch (DeviceClosedException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new BackingDeviceException(description + ": " + what + " of [" + offset + ", +"
+                    + length + ") failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return description;
+    }
+}

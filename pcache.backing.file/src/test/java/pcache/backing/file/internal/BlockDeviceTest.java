@@ -1,0 +1,61 @@
+package pcache.backing.file.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A real block device: a loop device over a temporary file. Needs root and losetup; skipped
+ * where they are missing or the loop driver refuses.
+ */
+class BlockDeviceTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void sizesAndServesALoopDevice() throws Exception {
+        Path image = Files.write(dir.resolve("loop.img"), new byte[4 << 20]);
+        String loop = run("losetup", "--find", "--show", image.toString());
+        assumeTrue(loop != null && loop.startsWith("/dev/"), "no loop device available (losetup)");
+        try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("blk", loop))) {
+            assertEquals(4 << 20, device.sizeBytes());
+            assertEquals("file:" + Path.of(loop).toRealPath(), device.identity().id());
+            ByteBuffer data = ByteBuffer.allocate(4096);
+            for (int i = 0; i < 4096; i++) {
+                data.put(i, (byte) i);
+            }
+            device.write(1 << 20, data, true);
+            device.flush();
+            ByteBuffer back = ByteBuffer.allocate(4096);
+            device.read(1 << 20, back);
+            assertEquals(data.flip(), back.flip());
+        } finally {
+            run("losetup", "--detach", loop);
+        }
+        assertEquals(1, Files.readAllBytes(image)[(1 << 20) + 1], "the write reached the file");
+    }
+
+    /** Output of a short command, or null when it cannot run or fails. */
+    private static String run(String... command) throws InterruptedException {
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                return null;
+            }
+            String out = new String(process.getInputStream().readAllBytes()).trim();
+            return process.exitValue() == 0 ? out : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,234 @@
+package pcache.backing.file.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import pcache.api.DeviceClosedException;
+import pcache.api.MisalignedIoException;
+import pcache.api.OutOfRangeException;
+import pcache.api.spi.BackingIdentity;
+
+class FileBackingDeviceTest {
+
+    private static final int MIB = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    private Path file(String name, int size, byte fill) throws IOException {
+        byte[] bytes = new byte[size];
+        Arrays.fill(bytes, fill);
+        return Files.write(dir.resolve(name), bytes);
+    }
+
+    private FileBackingDevice open(Path path) throws IOException {
+        return FileBackingDevice.open(FileBackingSettings.of("disk", path.toString()));
+    }
+
+    @Test
+    void opensAnExistingFileWithItsSizeAndRealPathIdentity() throws IOException {
+        Path path = file("disk.img", 64 * 1024, (byte) 0);
+        Path link = Files.createSymbolicLink(dir.resolve("link.img"), path);
+        try (FileBackingDevice device = open(link)) {
+            assertEquals(64 * 1024, device.sizeBytes());
+            assertEquals(512, device.logicalBlockSize());
+            assertEquals(new BackingIdentity(64 * 1024, "file:" + path.toRealPath()), device.identity());
+            assertEquals("file:" + path.toRealPath(), device.description());
+            assertFalse(device.isReadOnly());
+        }
+    }
+
+    @Test
+    void aConfiguredIdentityLabelReplacesThePath() throws IOException {
+        Path path = file("labelled.img", 4096, (byte) 0);
+        try (FileBackingDevice device = FileBackingDevice.open(
+                FileBackingSettings.of("disk", path.toString()).withIdentity("vm-42-root"))) {
+            assertEquals(new BackingIdentity(4096, "vm-42-root"), device.identity());
+        }
+    }
+
+    @Test
+    void writesAndReadsBackThroughHeapAndDirectBuffers() throws IOException {
+        Path path = file("rw.img", 64 * 1024, (byte) 0);
+        try (FileBackingDevice device = open(path)) {
+            byte[] data = new byte[4096];
+            new SplittableRandom(3).nextBytes(data);
+            ByteBuffer src = ByteBuffer.allocate(4096 + 10).position(10);
+            src.put(data).position(10);
+            device.write(8192, src, false);
+            assertFalse(src.hasRemaining());
+            ByteBuffer direct = ByteBuffer.allocateDirect(4096).put(data).flip();
+            device.write(16_384, direct, true);
+            device.flush();
+
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            device.read(8192, back);
+            assertFalse(back.hasRemaining());
+            assertEquals(ByteBuffer.wrap(data), back.flip());
+            ByteBuffer heap = ByteBuffer.allocate(4096);
+            device.read(16_384, heap);
+            assertArrayEquals(data, heap.array());
+            byte[] onDisk = Files.readAllBytes(path);
+            assertArrayEquals(data, Arrays.copyOfRange(onDisk, 8192, 8192 + 4096));
+        }
+    }
+
+    @Test
+    void rejectsMisalignedAndOutOfRangeRequestsWithoutChangingAnything() throws IOException {
+        Path path = file("checks.img", 8192, (byte) 7);
+        try (FileBackingDevice device = open(path)) {
+            assertThrows(MisalignedIoException.class, () -> device.write(100, ByteBuffer.allocate(512), false));
+            assertThrows(MisalignedIoException.class, () -> device.read(0, ByteBuffer.allocate(100)));
+            assertThrows(MisalignedIoException.class, () -> device.writeZeroes(512, 100, false));
+            assertThrows(MisalignedIoException.class, () -> device.trim(1, 512));
+            OutOfRangeException e = assertThrows(OutOfRangeException.class,
+                    () -> device.write(8192, ByteBuffer.allocate(512), false));
+            assertTrue(e.getMessage().contains(device.description()), e.getMessage());
+            assertThrows(OutOfRangeException.class, () -> device.writeZeroes(7680, 1024, false));
+            assertThrows(OutOfRangeException.class, () -> device.read(-512, ByteBuffer.allocate(512)));
+            ByteBuffer unchanged = ByteBuffer.allocate(512).put(0, (byte) 1);
+            assertThrows(OutOfRangeException.class, () -> device.read(8192, unchanged));
+            assertEquals(0, unchanged.position());
+        }
+        byte[] expected = new byte[8192];
+        Arrays.fill(expected, (byte) 7);
+        assertArrayEquals(expected, Files.readAllBytes(path));
+    }
+
+    @Test
+    void writeZeroesClearsExactlyTheRangeInChunks() throws IOException {
+        int size = 4 * MIB;
+        Path path = file("zeroes.img", size, (byte) 0x6B);
+        long offset = 512;
+        long length = 3L * MIB + 1024; // more than three reused chunks
+        try (FileBackingDevice device = open(path)) {
+            device.writeZeroes(offset, length, true);
+            device.writeZeroes(0, 0, false);
+        }
+        byte[] bytes = Files.readAllBytes(path);
+        for (int i = 0; i < size; i++) {
+            boolean inside = i >= offset && i < offset + length;
+            if (bytes[i] != (inside ? 0 : 0x6B)) {
+                throw new AssertionError("byte " + i + " is " + bytes[i]);
+            }
+        }
+    }
+
+    @Test
+    void trimIsCheckedAndIgnored() throws IOException {
+        Path path = file("trim.img", 4096, (byte) 5);
+        try (FileBackingDevice device = open(path)) {
+            device.trim(0, 4096);
+            ByteBuffer back = ByteBuffer.allocate(512);
+            device.read(0, back);
+            assertEquals(5, back.get(0), "trimmed ranges may keep their content");
+        }
+    }
+
+    @Test
+    void concurrentPositionalIoFromSeveralThreads() throws Exception {
+        int threads = 4;
+        int share = 256 * 1024;
+        Path path = file("concurrent.img", threads * share, (byte) 0);
+        try (FileBackingDevice device = open(path)) {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<byte[]>> models = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int base = t * share;
+                    int seed = t;
+                    models.add(pool.submit(() -> {
+                        SplittableRandom random = new SplittableRandom(seed);
+                        byte[] model = new byte[share];
+                        for (int op = 0; op < 200; op++) {
+                            int blocks = 1 + random.nextInt(16);
+                            int at = random.nextInt(share / 512 - blocks + 1) * 512;
+                            byte[] data = new byte[blocks * 512];
+                            random.nextBytes(data);
+                            device.write(base + at, ByteBuffer.wrap(data), op % 50 == 0);
+                            System.arraycopy(data, 0, model, at, data.length);
+                            ByteBuffer check = ByteBuffer.allocate(data.length);
+                            device.read(base + at, check);
+                            assertArrayEquals(data, check.array());
+                        }
+                        device.flush();
+                        return model;
+                    }));
+                }
+                for (int t = 0; t < threads; t++) {
+                    byte[] model = models.get(t).get(60, TimeUnit.SECONDS);
+                    ByteBuffer actual = ByteBuffer.allocate(share);
+                    device.read((long) t * share, actual);
+                    assertArrayEquals(model, actual.array(), "share of thread " + t);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void anInterruptedCallerDoesNotBreakTheDevice() throws IOException {
+        Path path = file("interrupt.img", 4096, (byte) 0);
+        try (FileBackingDevice device = open(path)) {
+            Thread.currentThread().interrupt();
+            try {
+                device.write(0, ByteBuffer.allocate(512).put(0, (byte) 9), true);
+                device.flush();
+                assertTrue(Thread.currentThread().isInterrupted(), "interrupt status kept");
+            } finally {
+                Thread.interrupted();
+            }
+            ByteBuffer back = ByteBuffer.allocate(512);
+            device.read(0, back);
+            assertEquals(9, back.get(0));
+        }
+    }
+
+    @Test
+    void callsAfterCloseFailWithDeviceClosed() throws IOException {
+        FileBackingDevice device = open(file("closed.img", 4096, (byte) 0));
+        device.close();
+        device.close();
+        DeviceClosedException e = assertThrows(DeviceClosedException.class,
+                () -> device.read(0, ByteBuffer.allocate(512)));
+        assertTrue(e.getMessage().contains("closed.img"), e.getMessage());
+        assertThrows(DeviceClosedException.class, () -> device.write(0, ByteBuffer.allocate(512), false));
+        assertThrows(DeviceClosedException.class, device::flush);
+        assertThrows(DeviceClosedException.class, () -> device.trim(0, 512));
+        assertThrows(DeviceClosedException.class, () -> device.writeZeroes(0, 512, false));
+    }
+
+    @Test
+    void probingFindsTheEndOfAFile() throws IOException {
+        for (long size : new long[] {1, 512, 1 << 20, (1 << 20) + 512, 7_000_000}) {
+            Path path = dir.resolve("probe-" + size);
+            try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(new byte[] {1}), size - 1);
+                assertEquals(size, FileBackingDevice.probeEnd(channel), "size " + size);
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package pcache.crc.internal;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.zip.CRC32C;
+
+import pcache.api.spi.CrcProvider;
+
+/**
+ * dm-pcache's checksum: CRC-32C with the register seeded with {@value #SEED_HEX} and no final
+ * inversion, i.e. the kernel's {@code crc32c(0x3B15A, data)} (reference §2.3).
+ *
+ * <p>The bytes go through the JDK's intrinsified {@link CRC32C} (hardware CRC instructions), which
+ * starts from 0xFFFFFFFF and inverts at the end. The CRC register is affine in its seed, so
+ * <pre>
+ *   R(0x3B15A, d) = R(0xFFFFFFFF, d) ^ R(0xFFFFFFFF ^ 0x3B15A, zeros(len))
+ * </pre>
+ * and the second term depends only on the length. It comes from a table for lengths below
+ * {@value #TABLE_LENGTHS} (headers, key sets) and from one table entry times a few
+ * x<sup>8·4096·2<sup>k</sup></sup> powers above (data extents: one or two multiplications).
+ * Inputs shorter than {@value #SHORT_INPUT} bytes are run through a table loop, which is cheaper
+ * there than setting up the intrinsic.
+ *
+ * <p>Stateless and thread-safe; the tables are filled once and never change.
+ */
+public final class PcacheCrc32c implements CrcProvider {
+
+    /** The register seed of every CRC in dm-pcache's format ({@code PCACHE_CRC_SEED}). */
+    public static final int SEED = 0x3B15A;
+
+    private static final String SEED_HEX = "0x3B15A";
+
+    /** Lengths whose zero-run term is a plain table lookup; also the step of the power table. */
+    static final int TABLE_LENGTHS = 4096;
+
+    /** Below this many bytes the byte-table loop is used instead of {@link CRC32C}. */
+    static final int SHORT_INPUT = 16;
+
+    /** Difference between the JDK's start value and ours, carried through the data length. */
+    private static final int SEED_DIFFERENCE = 0xFFFFFFFF ^ SEED;
+
+    /** {@code ZERO_TERM[n] = R(SEED_DIFFERENCE, zeros(n))}. */
+    private static final int[] ZERO_TERM = new int[TABLE_LENGTHS];
+
+    /** {@code BLOCK_POWER[k] = x^(8 · TABLE_LENGTHS · 2^k) mod P}, enough for any int length. */
+    private static final int[] BLOCK_POWER = new int[32];
+
+    /** Byte-at-a-time table of the reflected polynomial, for short inputs. */
+    private static final int[] BYTE_TABLE = new int[256];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            int r = b;
+            for (int i = 0; i < 8; i++) {
+                r = (r >>> 1) ^ (Gf2Crc32c.POLY & -(r & 1));
+            }
+            BYTE_TABLE[b] = r;
+        }
+        int term = SEED_DIFFERENCE;
+        for (int n = 0; n < TABLE_LENGTHS; n++) {
+            ZERO_TERM[n] = term;
+            term = (term >>> 8) ^ BYTE_TABLE[term & 0xFF];
+        }
+        int power = Gf2Crc32c.shiftOperator(TABLE_LENGTHS);
+        for (int k = 0; k < BLOCK_POWER.length; k++) {
+            BLOCK_POWER[k] = power;
+            power = Gf2Crc32c.multiply(power, power);
+        }
+    }
+
+    @Override
+    public String algorithm() {
+        return PCACHE_CRC32C;
+    }
+
+    @Override
+    public int checksum(byte[] data, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        if (length < SHORT_INPUT) {
+            int crc = SEED;
+            for (int i = offset, end = offset + length; i < end; i++) {
+                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data[i]) & 0xFF];
+            }
+            return crc;
+        }
+        CRC32C jdk = new CRC32C();
+        jdk.update(data, offset, length);
+        return ~(int) jdk.getValue() ^ zeroRunTerm(length);
+    }
+
+    @Override
+    public int checksum(ByteBuffer data) {
+        int position = data.position();
+        int length = data.limit() - position;
+        if (data.hasArray()) {
+            return checksum(data.array(), data.arrayOffset() + position, length);
+        }
+        if (length < SHORT_INPUT) {
+            int crc = SEED;
+            for (int i = position, end = position + length; i < end; i++) {
+                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data.get(i)) & 0xFF];
+            }
+            return crc;
+        }
+        CRC32C jdk = new CRC32C();
+        // a duplicate, so the caller's buffer is never touched, not even for a moment
+        jdk.update(data.duplicate());
+        return ~(int) jdk.getValue() ^ zeroRunTerm(length);
+    }
+
+    /** {@code R(SEED_DIFFERENCE, zeros(length))}: what the seed difference becomes after the data. */
+    static int zeroRunTerm(int length) {
+        int term = ZERO_TERM[length % TABLE_LENGTHS];
+        int blocks = length / TABLE_LENGTHS;
+        for (int k = 0; blocks != 0; k++, blocks >>>= 1) {
+            if ((blocks & 1) != 0) {
+                term = Gf2Crc32c.multiply(term, BLOCK_POWER[k]);
+            }
+        }
+        return term;
+    }
+
+    @Override
+    public String toString() {
+        return "CRC-32C seeded " + SEED_HEX + ", no final inversion (" + PCACHE_CRC32C + ")";
+    }
+}

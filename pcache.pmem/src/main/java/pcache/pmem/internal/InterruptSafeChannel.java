@@ -1,0 +1,87 @@
+package pcache.pmem.internal;
+
+import java.io.IOException;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.util.Set;
+
+import pcache.api.DeviceClosedException;
+
+/**
+ * A {@link FileChannel} that survives thread interrupts. A {@code FileChannel} closes itself for
+ * every thread when one thread is interrupted during an I/O call, which would take the whole
+ * device down because some request thread was cancelled. Here an operation that finds the
+ * channel closed while the device is still open reopens it and runs again (operations must be
+ * idempotent: positional reads and writes of the same bytes are); the caller's interrupt status
+ * is kept and restored.
+ */
+final class InterruptSafeChannel implements AutoCloseable {
+
+    /** Reopens tolerated per operation, so a thread interrupted in a loop cannot spin forever. */
+    private static final int MAX_REOPENS = 3;
+
+    private final Path path;
+    private final Set<? extends OpenOption> options;
+    private final String device;
+    private volatile FileChannel channel;
+    private volatile boolean closed;
+
+    InterruptSafeChannel(FileChannel channel, Path path, Set<? extends OpenOption> options,
+            String device) {
+        this.channel = channel;
+        this.path = path;
+        this.options = options;
+        this.device = device;
+    }
+
+    /** One operation on the channel, repeatable from the start. */
+    @FunctionalInterface
+    interface Operation<T> {
+        T run(FileChannel channel) throws IOException;
+    }
+
+    <T> T call(Operation<T> operation) throws IOException {
+        boolean interrupted = Thread.interrupted(); // run the I/O uninterrupted, restore after
+        try {
+            for (int reopens = 0;; reopens++) {
+                FileChannel current = channel;
+                try {
+                    return operation.run(current);
+                } catch (ClosedChannelException e) {
+                    if (closed) {
+                        throw new DeviceClosedException(device + " is closed");
+                    }
+                    interrupted |= e instanceof ClosedByInterruptException | Thread.interrupted();
+                    if (reopens >= MAX_REOPENS) {
+                        throw new IOException(device + ": channel closed repeatedly by interrupts",
+                                e);
+                    }
+                    reopen(current);
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private synchronized void reopen(FileChannel failed) throws IOException {
+        if (channel == failed && !closed) {
+            channel = FileChannel.open(path, options);
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+        closed = true;
+        channel.close();
+    }
+}

@@ -1,0 +1,95 @@
+package pcache.pmem.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.spi.PmemProvider;
+import pcache.api.spi.PmemRegion;
+
+class FileIoPmemRegionTest extends FileRegionContract {
+
+    @Override
+    PmemProvider provider() {
+        return new FileIoPmemProvider();
+    }
+
+    @Override
+    long deviceBytes() {
+        return 3 * 4096 + 1000;
+    }
+
+    @Override
+    long[] boundaries() {
+        return new long[] {4096, 8192, 12_288}; // pages: nothing splits here, but aim there anyway
+    }
+
+    @Test
+    void storesReachTheFileAndViewsAreCopies() throws IOException {
+        Path file = dir.resolve("plain.img");
+        try (PmemRegion region = provider().open(file, deviceBytes())) {
+            assertFalse(region.isDirectAccess());
+            region.write(100, new byte[] {9, 8, 7}, 0, 3);
+            region.flush(100, 3);
+            region.fence();
+            region.fence(); // nothing flushed since: no second sync needed, still fine
+            byte[] onDisk = Files.readAllBytes(file);
+            assertArrayEquals(new byte[] {9, 8, 7}, java.util.Arrays.copyOfRange(onDisk, 100, 103));
+            ByteBuffer view = region.view(100, 3);
+            region.write(100, new byte[] {1}, 0, 1);
+            assertEquals(9, view.get(0), "a view of a fileio region is a copy");
+        }
+    }
+
+    @Test
+    void anInterruptedCallerNeitherFailsNorBreaksTheDevice() throws IOException {
+        try (PmemRegion region = provider().open(dir.resolve("interrupt.img"), deviceBytes())) {
+            Thread.currentThread().interrupt();
+            try {
+                region.putLong(0, 77);
+                region.flush(0, 8);
+                region.fence();
+                assertTrue(Thread.currentThread().isInterrupted(), "interrupt status kept");
+            } finally {
+                Thread.interrupted();
+            }
+            assertEquals(77, region.getLong(0));
+        }
+    }
+
+    @Test
+    void reopensTheChannelWhenAnotherThreadsInterruptClosedIt() throws Exception {
+        Path file = dir.resolve("reopen-channel.img");
+        RegionFiles.OpenedFile opened = RegionFiles.open(file, 8192);
+        FileChannel raw = opened.channel();
+        InterruptSafeChannel channel = new InterruptSafeChannel(raw, file,
+                java.util.Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE), "test");
+        raw.close(); // what an interrupt during someone else's I/O does to a FileChannel
+        int written = channel.call(ch -> ch.write(ByteBuffer.wrap(new byte[] {1, 2}), 10));
+        assertEquals(2, written);
+        channel.close();
+        assertEquals(1, Files.readAllBytes(file)[10]);
+    }
+
+    @Test
+    void probingFindsTheEndOfAFileOfAnySize() throws IOException {
+        for (long size : new long[] {1, 4095, 1 << 20, (1 << 20) + 1, 5_000_000}) {
+            Path file = dir.resolve("probe-" + size);
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(new byte[] {1}), size - 1);
+                assertEquals(size, RegionFiles.probeEnd(channel), "size " + size);
+            }
+        }
+    }
+}
