@@ -12,7 +12,10 @@ import pcache.api.CachePos;
  * @param sizeBytes bytes it occupies (24 + 40 per key; 24 for LAST)
  * @param last whether it is a LAST kset
  * @param nextSegment the next key segment (LAST only)
- * @param keys the decoded keys in log order (empty for LAST); fresh objects, not linked
+ * @param keys the decoded keys in log order (empty for LAST); fresh objects, not linked. Treat them
+ *        as read-only: to resolve overlaps, insert {@link CacheKey#copy() copies} into an index
+ *        (inserting cuts keys in place), because the cache reads these keys again when dirty_tail
+ *        passes the kset
  */
 public record Kset(CachePos position, int sizeBytes, boolean last, int nextSegment, List<CacheKey> keys) {
 
