@@ -1,7 +1,6 @@
 package pcache.backing.nbd.internal;
 
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
@@ -61,12 +60,10 @@ final class Connector {
             closeQuietly(channel);
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
         boolean connected = false;
+        boolean handshaking = false;
         try {
             try {
                 channel.connect(address);
-            } catch (ConnectException e) {
-                throw new NbdConnectException(Reason.UNREACHABLE, server + ": connection refused ("
-                        + e.getMessage() + "); is the NBD server running?", e);
             } catch (UnresolvedAddressException e) {
                 throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot resolve host", e);
             }
@@ -75,6 +72,7 @@ final class Connector {
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
             }
+            handshaking = true;
             WireInput in = new WireInput(channel, BUFFER_BYTES);
             WireOutput out = new WireOutput(channel, BUFFER_BYTES);
             ExportInfo export = Handshake.negotiate(in, out, server, uri.exportName());
@@ -89,13 +87,17 @@ final class Connector {
                 throw timeout(server, timeout, e);
             }
             throw e;
-        } catch (AsynchronousCloseException e) {
-            throw timeout(server, timeout, e);
         } catch (IOException e) {
-            if (timedOut.get()) {
+            if (timedOut.get() || e instanceof AsynchronousCloseException) {
                 throw timeout(server, timeout, e);
             }
-            throw new NbdConnectException(Reason.UNREACHABLE, server + ": " + describe(e), e);
+            String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (handshaking) {
+                throw new NbdConnectException(Reason.UNREACHABLE, server + ": the connection "
+                        + "failed during the NBD handshake (" + what + ")", e);
+            }
+            throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot connect ("
+                    + what + "); is the NBD server running?", e);
         } finally {
             alarm.cancel(false);
             if (!connected) {
@@ -108,12 +110,6 @@ final class Connector {
         return new NbdConnectException(Reason.TIMEOUT, server + ": no NBD handshake within "
                 + timeout.toMillis() + " ms (connect_timeout_ms); the server is unreachable, "
                 + "overloaded or not an NBD server", cause);
-    }
-
-    private static String describe(IOException e) {
-        String message = e.getMessage();
-        return (message == null ? e.getClass().getSimpleName() : message)
-                + " while connecting or negotiating";
     }
 
     /** Ends a negotiated link that was never used: NBD_CMD_DISC, then close. */
