@@ -45,7 +45,8 @@ import pcache.api.spi.BackingIdentity;
  * {@link BackingState#RECONNECTING} and requests wait; every request that had no reply is sent
  * again on the new connection (NBD reads and writes are idempotent) and only then completes. A
  * request that does not complete within {@code io_timeout_ms} fails with
- * {@link BackingUnavailableException}. A new connection must show the same export size,
+ * {@link BackingUnavailableException}; if the server sent nothing at all during that time, the
+ * connection is presumed dead and replaced the same way. A new connection must show the same export size,
  * capabilities and block constraints; otherwise the device refuses it, stays
  * {@link BackingState#FAILING} and fails every request.
  *
@@ -600,6 +601,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         } catch (TimeoutException e) {
             BackingUnavailableException timeout = timedOut(request, deadline);
             if (request.abandon(timeout)) {
+                dropSilentConnection();
                 throw timeout;
             }
             outcome(request); // it completed just now
@@ -611,6 +613,26 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
             throw interrupted;
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());
+        }
+    }
+
+    /**
+     * A request timed out. If the server has sent nothing at all for a whole io_timeout while
+     * requests wait, the connection is presumed dead (a vanished host leaves a TCP connection
+     * open for hours): drop it and reconnect, which re-sends the other waiting requests.
+     */
+    private void dropSilentConnection() {
+        NbdConnection connection;
+        synchronized (lock) {
+            connection = current;
+        }
+        long timeoutNanos = settings.ioTimeout().toNanos();
+        if (connection != null && timeoutNanos > 0 && connection.inFlightCount() > 0
+                && connection.silenceNanos() >= timeoutNanos) {
+            connection.fail(new BackingDeviceException(server + ": the server sent nothing for "
+                    + TimeUnit.NANOSECONDS.toMillis(connection.silenceNanos()) + " ms while "
+                    + "requests were waiting (io_timeout_ms " + settings.ioTimeout().toMillis()
+                    + "); presumed dead"), false);
         }
     }
 

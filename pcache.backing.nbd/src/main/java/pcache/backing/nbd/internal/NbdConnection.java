@@ -58,6 +58,8 @@ final class NbdConnection {
     private final Map<Long, NbdRequest> inFlight = new ConcurrentHashMap<>();
     private final BlockingQueue<Object> sendQueue = new LinkedBlockingQueue<>();
     private final AtomicBoolean lost = new AtomicBoolean();
+    /** When the last reply chunk arrived (or the connection started). */
+    private volatile long lastReplyNanos = System.nanoTime();
     private final Thread reader;
     private final Thread sender;
     /** Durability bookkeeping; guarded by the device lock. */
@@ -112,6 +114,11 @@ final class NbdConnection {
 
     int inFlightCount() {
         return inFlight.size();
+    }
+
+    /** Nanoseconds since the server last sent anything on this connection. */
+    long silenceNanos() {
+        return System.nanoTime() - lastReplyNanos;
     }
 
     /**
@@ -225,6 +232,7 @@ final class NbdConnection {
         try {
             while (!lost.get()) {
                 int magic = in.readInt();
+                lastReplyNanos = System.nanoTime();
                 if (magic == SIMPLE_REPLY_MAGIC) {
                     readSimpleReply(in);
                 } else if (magic == STRUCTURED_REPLY_MAGIC) {

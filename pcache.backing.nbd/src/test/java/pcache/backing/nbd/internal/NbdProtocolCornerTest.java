@@ -244,19 +244,52 @@ class NbdProtocolCornerTest {
     }
 
     @Test
-    void unansweredRequestTimesOutWithoutHarmingTheConnection() throws Exception {
+    void unansweredRequestTimesOutWhileTheServerAnswersOthers() throws Exception {
         server = FakeNbdServer.standard(dir, SIZE);
         server.handler((request, replies) -> {
             if (request.type() != 0 || request.offset() != 0) {
                 server.serveDisk(request, replies);
             } // the read of offset 0 is never answered
         });
-        connect(Duration.ofMillis(300));
-        BackingUnavailableException e = assertThrows(BackingUnavailableException.class,
-                () -> device.read(0, ByteBuffer.allocate(512)));
-        assertTrue(e.getMessage().contains("did not complete within")
-                && e.getMessage().contains("the server did not answer"), e.getMessage());
-        device.write(4096, ByteBuffer.allocate(512), false);
+        connect(Duration.ofMillis(400));
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread traffic = new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    device.write(4096, ByteBuffer.allocate(512), false);
+                    Thread.sleep(20);
+                } catch (Exception e) {
+                    return;
+                }
+            }
+        });
+        traffic.start();
+        try {
+            BackingUnavailableException e = assertThrows(BackingUnavailableException.class,
+                    () -> device.read(0, ByteBuffer.allocate(512)));
+            assertTrue(e.getMessage().contains("did not complete within")
+                    && e.getMessage().contains("the server did not answer"), e.getMessage());
+        } finally {
+            stop.set(true);
+            traffic.join(5000);
+        }
+        assertEquals(0, device.reconnectCount(), "the server is alive; keep the connection");
         assertEquals(BackingState.ONLINE, device.state());
+    }
+
+    @Test
+    void silentServerIsPresumedDeadAndReplaced() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.handler((request, replies) -> {
+            if (request.connection() > 1) {
+                server.serveDisk(request, replies);
+            } // the first connection answers nothing (a vanished host)
+        });
+        connect(Duration.ofMillis(300));
+        assertThrows(BackingUnavailableException.class,
+                () -> device.read(0, ByteBuffer.allocate(512)));
+        waitUntil(() -> device.reconnectCount() == 1, "reconnected");
+        device.write(4096, ByteBuffer.allocate(512), false);
+        assertEquals(2, server.connections());
     }
 }
