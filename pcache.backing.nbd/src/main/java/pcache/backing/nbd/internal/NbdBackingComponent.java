@@ -81,6 +81,11 @@ public final class NbdBackingComponent {
     private ServiceRegistration<BackingDevice> registration;
     private boolean deactivated;
 
+    /**
+     * Validates the configuration and starts connecting in the background.
+     *
+     * @throws IllegalArgumentException naming the bad attribute (activation fails)
+     */
     @Activate
     public NbdBackingComponent(BundleContext context, Config config) {
         this.context = context;

@@ -36,6 +36,7 @@ public final class NbdConnectException extends BackingDeviceException {
         this.reason = reason;
     }
 
+    /** Why connecting failed. */
     public Reason reason() {
         return reason;
     }
