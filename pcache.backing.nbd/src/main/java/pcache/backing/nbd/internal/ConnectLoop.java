@@ -1,0 +1,133 @@
+package pcache.backing.nbd.internal;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.util.function.Consumer;
+
+import pcache.backing.nbd.internal.NbdConnectException.Reason;
+
+/**
+ * Establishes the first connection of a configured device in the background, retrying with the
+ * configured back-off until it succeeds or is closed, then hands the online device over.
+ *
+ * <p>Why not fail or block activation: a device is published only once its size is known (the
+ * cache checks the backing identity, which includes the size), and an NBD server that starts
+ * after pcache must still be picked up without touching the configuration. Until then there is
+ * simply no backing service, so a cache waits for one instead of writing back to nothing.
+ */
+final class ConnectLoop implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(ConnectLoop.class.getName());
+
+    private final NbdSettings settings;
+    private final Consumer<NbdBackingDevice> onConnected;
+    private final Thread thread;
+    private final Object lock = new Object();
+    // guarded by lock
+    private boolean closed;
+    private NbdBackingDevice device;
+    private String lastError;
+
+    ConnectLoop(NbdSettings settings, Consumer<NbdBackingDevice> onConnected) {
+        this.settings = settings;
+        this.onConnected = onConnected;
+        this.thread = new Thread(this::run, "pcache-nbd-" + settings.name() + "-connect");
+        thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** The connected device, or null while still trying. */
+    NbdBackingDevice device() {
+        synchronized (lock) {
+            return device;
+        }
+    }
+
+    /** The last connect error, or null. */
+    String lastError() {
+        synchronized (lock) {
+            return lastError;
+        }
+    }
+
+    private void run() {
+        long backoff = settings.reconnectInitialBackoff().toMillis();
+        int attempt = 0;
+        while (true) {
+            attempt++;
+            NbdBackingDevice connected;
+            try {
+                connected = NbdBackingDevice.connect(settings);
+            } catch (IOException e) {
+                if (!report(e, attempt)) {
+                    return;
+                }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException interrupted) {
+                    return; // closed
+                }
+                backoff = Math.min(backoff * 2, settings.reconnectMaxBackoff().toMillis());
+                continue;
+            }
+            synchronized (lock) {
+                if (closed) {
+                    connected.close();
+                    return;
+                }
+                device = connected;
+            }
+            onConnected.accept(connected);
+            return;
+        }
+    }
+
+    /** Logs a failed attempt; returns false if the loop was closed meanwhile. */
+    private boolean report(IOException e, int attempt) {
+        boolean news;
+        synchronized (lock) {
+            if (closed) {
+                return false;
+            }
+            news = !String.valueOf(e.getMessage()).equals(lastError);
+            lastError = e.getMessage();
+        }
+        if (news) {
+            boolean configurationProblem = e instanceof NbdConnectException c
+                    && (c.reason() == Reason.NOT_NBD || c.reason() == Reason.UNKNOWN_EXPORT
+                            || c.reason() == Reason.TLS_REQUIRED || c.reason() == Reason.PROTOCOL);
+            LOG.log(configurationProblem ? Level.ERROR : Level.WARNING, settings.name()
+                    + ": cannot connect to the NBD backing device (attempt " + attempt + "): "
+                    + e.getMessage() + "; retrying every "
+                    + settings.reconnectMaxBackoff().toMillis() + " ms at most, the device is "
+                    + "published once connected");
+        } else {
+            LOG.log(Level.DEBUG, () -> settings.name() + ": connect attempt " + attempt
+                    + " failed: " + e.getMessage());
+        }
+        return true;
+    }
+
+    /** Stops trying and closes the device if it was connected. */
+    @Override
+    public void close() {
+        NbdBackingDevice connected;
+        synchronized (lock) {
+            closed = true;
+            connected = device;
+            device = null;
+        }
+        thread.interrupt();
+        try {
+            thread.join(settings.connectTimeout().toMillis() + 5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (connected != null) {
+            connected.close();
+        }
+    }
+}

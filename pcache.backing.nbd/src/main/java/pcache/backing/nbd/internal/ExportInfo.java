@@ -1,0 +1,55 @@
+package pcache.backing.nbd.internal;
+
+/**
+ * What the handshake told us about the export (design doc §2.2, §3.1, §5).
+ *
+ * @param sizeBytes export size
+ * @param transmissionFlags the server's transmission flags (§3.1)
+ * @param structuredReplies whether NBD_OPT_STRUCTURED_REPLY was acknowledged
+ * @param minimumBlock minimum block size (1 when not advertised)
+ * @param preferredBlock preferred block size (4096 when not advertised)
+ * @param maximumPayload maximum READ/WRITE payload ({@link NbdProtocol#DEFAULT_MAX_PAYLOAD} when
+ *        not advertised; 0xffffffff means no limit)
+ * @param blockSizeAdvertised whether the server sent NBD_INFO_BLOCK_SIZE
+ * @param negotiatedWithGo true for NBD_OPT_GO, false for the NBD_OPT_EXPORT_NAME fallback
+ */
+record ExportInfo(long sizeBytes, int transmissionFlags, boolean structuredReplies,
+        int minimumBlock, int preferredBlock, long maximumPayload, boolean blockSizeAdvertised,
+        boolean negotiatedWithGo) {
+
+    private boolean has(int flag) {
+        return (transmissionFlags & NbdProtocol.TF_HAS_FLAGS) != 0 && (transmissionFlags & flag) != 0;
+    }
+
+    boolean readOnly() {
+        return has(NbdProtocol.TF_READ_ONLY);
+    }
+
+    boolean canFlush() {
+        return has(NbdProtocol.TF_SEND_FLUSH);
+    }
+
+    boolean canFua() {
+        return has(NbdProtocol.TF_SEND_FUA);
+    }
+
+    boolean canTrim() {
+        return has(NbdProtocol.TF_SEND_TRIM);
+    }
+
+    boolean canWriteZeroes() {
+        return has(NbdProtocol.TF_SEND_WRITE_ZEROES);
+    }
+
+    /** Short summary for logs. */
+    String summary() {
+        return "size " + sizeBytes + " bytes, " + (readOnly() ? "read-only" : "read-write")
+                + ", flags 0x" + Integer.toHexString(transmissionFlags)
+                + (canFlush() ? " flush" : "") + (canFua() ? " fua" : "")
+                + (canTrim() ? " trim" : "") + (canWriteZeroes() ? " write-zeroes" : "")
+                + ", " + (structuredReplies ? "structured" : "simple") + " replies"
+                + ", block size " + (blockSizeAdvertised ? minimumBlock + "/" + preferredBlock + "/"
+                        + Long.toUnsignedString(maximumPayload) : "not advertised")
+                + (negotiatedWithGo ? "" : ", via NBD_OPT_EXPORT_NAME");
+    }
+}

@@ -1,0 +1,298 @@
+package pcache.backing.nbd.internal;
+
+import static pcache.backing.nbd.internal.NbdProtocol.*;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+import pcache.backing.nbd.internal.NbdConnectException.Reason;
+
+/**
+ * The client side of the fixed-newstyle handshake (design doc §2, profile §7.2): client flags
+ * FIXED_NEWSTYLE|NO_ZEROES as far as the server offered them, NBD_OPT_STRUCTURED_REPLY (an error
+ * reply just means simple replies), NBD_OPT_GO asking for NBD_INFO_BLOCK_SIZE, and
+ * NBD_OPT_EXPORT_NAME when the server does not know GO or is not fixed-newstyle.
+ */
+final class Handshake {
+
+    /** Longest option reply we accept; real ones are a few hundred bytes at most. */
+    private static final int MAX_OPTION_REPLY_BYTES = 64 * 1024;
+    /** Largest minimum block size the spec allows. */
+    private static final int MAX_MINIMUM_BLOCK = 64 * 1024;
+
+    private final WireInput in;
+    private final WireOutput out;
+    private final String server;
+    private final String exportName;
+
+    private Handshake(WireInput in, WireOutput out, String server, String exportName) {
+        this.in = in;
+        this.out = out;
+        this.server = server;
+        this.exportName = exportName;
+    }
+
+    /**
+     * Negotiates {@code exportName}; on return the connection is in the transmission phase.
+     *
+     * @param server the server's URI, for messages
+     * @throws NbdConnectException for every way the server can refuse or misbehave
+     */
+    static ExportInfo negotiate(WireInput in, WireOutput out, String server, String exportName)
+            throws IOException {
+        return new Handshake(in, out, server, exportName).run();
+    }
+
+    private ExportInfo run() throws IOException {
+        long magic = readGreeting();
+        if (magic != INIT_PASSWD) {
+            throw new NbdConnectException(Reason.NOT_NBD, server + " is not an NBD server: it sent "
+                    + describeBytes(magic) + " where NBD servers send \"NBDMAGIC\"");
+        }
+        long style = in.readLong();
+        if (style == CLISERV_MAGIC) {
+            throw new NbdConnectException(Reason.PROTOCOL, server + " uses the oldstyle NBD "
+                    + "handshake, which this client does not support; run the server in newstyle mode");
+        }
+        if (style != IHAVEOPT) {
+            throw new NbdConnectException(Reason.NOT_NBD, server + " is not an NBD server: after "
+                    + "NBDMAGIC it sent " + describeBytes(style) + " instead of \"IHAVEOPT\"");
+        }
+        int handshakeFlags = in.readUnsignedShort();
+        int clientFlags = handshakeFlags & (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+        out.putInt(clientFlags).flush();
+        boolean noZeroes = (clientFlags & FLAG_NO_ZEROES) != 0;
+        if ((clientFlags & FLAG_FIXED_NEWSTYLE) == 0) {
+            // plain newstyle servers only understand EXPORT_NAME
+            return exportName(false, noZeroes);
+        }
+        boolean structured = structuredReply();
+        ExportInfo info = go(structured);
+        return info != null ? info : exportName(structured, noZeroes);
+    }
+
+    private long readGreeting() throws IOException {
+        try {
+            return in.readLong();
+        } catch (EOFException e) {
+            throw new NbdConnectException(Reason.REFUSED, server + " closed the connection before "
+                    + "sending the NBD greeting (server full, or access refused)", e);
+        }
+    }
+
+    private boolean structuredReply() throws IOException {
+        sendOption(OPT_STRUCTURED_REPLY, new byte[0]);
+        OptionReply reply = readReply(OPT_STRUCTURED_REPLY);
+        if (reply.type == REP_ACK) {
+            return true;
+        }
+        if (reply.isError()) {
+            failIfFatal(reply, OPT_STRUCTURED_REPLY);
+            return false; // e.g. ERR_UNSUP (nbd-server 3.24): simple replies only
+        }
+        throw protocol("answered " + optionName(OPT_STRUCTURED_REPLY) + " with "
+                + replyName(reply.type));
+    }
+
+    /** Returns null when the server does not know NBD_OPT_GO. */
+    private ExportInfo go(boolean structured) throws IOException {
+        byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
+        byte[] data = new byte[4 + name.length + 2 + 2];
+        putInt(data, 0, name.length);
+        System.arraycopy(name, 0, data, 4, name.length);
+        putShort(data, 4 + name.length, 1);
+        putShort(data, 6 + name.length, INFO_BLOCK_SIZE);
+        sendOption(OPT_GO, data);
+
+        long size = -1;
+        int flags = 0;
+        boolean blockSize = false;
+        int minimum = 1;
+        int preferred = 4096;
+        long maximum = DEFAULT_MAX_PAYLOAD;
+        while (true) {
+            OptionReply reply = readReply(OPT_GO);
+            if (reply.type == REP_ACK) {
+                break;
+            }
+            if (reply.type == REP_ERR_UNSUP) {
+                return null;
+            }
+            if (reply.isError()) {
+                failIfFatal(reply, OPT_GO);
+                throw refused(reply, OPT_GO);
+            }
+            if (reply.type != REP_INFO || reply.data.length < 2) {
+                continue; // replies and info items we do not know are ignored (§2.2)
+            }
+            int infoType = getShort(reply.data, 0);
+            if (infoType == INFO_EXPORT) {
+                if (reply.data.length != 12) {
+                    throw protocol("sent NBD_INFO_EXPORT of " + reply.data.length + " bytes, not 12");
+                }
+                size = getLong(reply.data, 2);
+                flags = getShort(reply.data, 10);
+                if (size < 0) {
+                    throw protocol("reported an export size of " + Long.toUnsignedString(size)
+                            + " bytes, more than this client can address");
+                }
+            } else if (infoType == INFO_BLOCK_SIZE) {
+                if (reply.data.length != 14) {
+                    throw protocol("sent NBD_INFO_BLOCK_SIZE of " + reply.data.length
+                            + " bytes, not 14");
+                }
+                minimum = getInt(reply.data, 2);
+                preferred = getInt(reply.data, 6);
+                maximum = Integer.toUnsignedLong(getInt(reply.data, 10));
+                blockSize = true;
+            }
+        }
+        if (size < 0) {
+            throw protocol("acknowledged " + optionName(OPT_GO) + " without NBD_INFO_EXPORT");
+        }
+        if (blockSize) {
+            checkBlockSizes(minimum, preferred, maximum);
+        }
+        return new ExportInfo(size, flags, structured, minimum, preferred, maximum, blockSize, true);
+    }
+
+    private void checkBlockSizes(int minimum, int preferred, long maximum) throws IOException {
+        if (minimum <= 0 || Integer.bitCount(minimum) != 1 || minimum > MAX_MINIMUM_BLOCK) {
+            throw protocol("advertised a minimum block size of " + Integer.toUnsignedString(minimum)
+                    + " (must be a power of two up to " + MAX_MINIMUM_BLOCK + ")");
+        }
+        if (maximum < minimum || maximum < Math.max(512, minimum)) {
+            throw protocol("advertised a maximum payload of " + maximum + " bytes, below its "
+                    + "minimum block size " + minimum + " or 512 bytes");
+        }
+        // the preferred size is only a hint; an odd value does not stop us
+    }
+
+    private ExportInfo exportName(boolean structured, boolean noZeroes) throws IOException {
+        sendOption(OPT_EXPORT_NAME, exportName.getBytes(StandardCharsets.UTF_8));
+        long size;
+        int flags;
+        try {
+            size = in.readLong();
+            flags = in.readUnsignedShort();
+            if (!noZeroes) {
+                in.skip(EXPORT_NAME_PADDING);
+            }
+        } catch (EOFException e) {
+            throw new NbdConnectException(Reason.UNKNOWN_EXPORT, server + " closed the connection "
+                    + "after " + optionName(OPT_EXPORT_NAME) + " '" + exportName
+                    + "': it has no such export or refused access", e);
+        }
+        if (size < 0) {
+            throw protocol("reported an export size of " + Long.toUnsignedString(size)
+                    + " bytes, more than this client can address");
+        }
+        return new ExportInfo(size, flags, structured, 1, 4096, DEFAULT_MAX_PAYLOAD, false, false);
+    }
+
+    private void failIfFatal(OptionReply reply, int option) throws NbdConnectException {
+        if (reply.type == REP_ERR_TLS_REQD) {
+            throw new NbdConnectException(Reason.TLS_REQUIRED, server + " requires TLS ("
+                    + replyName(reply.type) + " to " + optionName(option) + message(reply)
+                    + "); this client does not support TLS: serve the export without TLS on "
+                    + "loopback or a unix socket");
+        }
+        if (reply.type == REP_ERR_UNKNOWN) {
+            throw new NbdConnectException(Reason.UNKNOWN_EXPORT, server + " has no export named '"
+                    + exportName + "' (" + replyName(reply.type) + message(reply)
+                    + "); list its exports with: nbdinfo --list " + server);
+        }
+        if (reply.type == REP_ERR_SHUTDOWN) {
+            throw new NbdConnectException(Reason.REFUSED, server + " is shutting down ("
+                    + replyName(reply.type) + " to " + optionName(option) + message(reply) + ")");
+        }
+    }
+
+    private NbdConnectException refused(OptionReply reply, int option) {
+        return new NbdConnectException(Reason.REFUSED, server + " refused " + optionName(option)
+                + " for export '" + exportName + "' with " + replyName(reply.type) + message(reply));
+    }
+
+    private NbdConnectException protocol(String what) {
+        return new NbdConnectException(Reason.PROTOCOL, server + " broke the NBD handshake: it "
+                + what);
+    }
+
+    private static String message(OptionReply reply) {
+        if (reply.data.length == 0) {
+            return "";
+        }
+        return ": " + new String(reply.data, StandardCharsets.UTF_8);
+    }
+
+    private void sendOption(int option, byte[] data) throws IOException {
+        out.putLong(IHAVEOPT).putInt(option).putInt(data.length).put(data, 0, data.length).flush();
+    }
+
+    private OptionReply readReply(int option) throws IOException {
+        long magic;
+        try {
+            magic = in.readLong();
+        } catch (EOFException e) {
+            throw new NbdConnectException(Reason.REFUSED, server + " closed the connection instead "
+                    + "of answering " + optionName(option), e);
+        }
+        if (magic != OPTION_REPLY_MAGIC) {
+            throw protocol("answered " + optionName(option) + " with " + describeBytes(magic)
+                    + " instead of the option reply magic");
+        }
+        int echoed = in.readInt();
+        int type = in.readInt();
+        long length = in.readUnsignedInt();
+        if (echoed != option) {
+            throw protocol("answered " + optionName(option) + " with a reply for "
+                    + optionName(echoed));
+        }
+        if (length > MAX_OPTION_REPLY_BYTES) {
+            throw protocol("sent an option reply of " + length + " bytes");
+        }
+        return new OptionReply(type, in.readBytes((int) length));
+    }
+
+    /** One option reply: its type and data. */
+    private record OptionReply(int type, byte[] data) {
+        boolean isError() {
+            return (type & REP_ERR_BIT) != 0;
+        }
+    }
+
+    private static String describeBytes(long value) {
+        StringBuilder text = new StringBuilder(String.format("0x%016x", value));
+        text.append(" (\"");
+        for (int shift = 56; shift >= 0; shift -= 8) {
+            int b = (int) (value >>> shift) & 0xff;
+            text.append(b >= 0x20 && b < 0x7f ? (char) b : '.');
+        }
+        return text.append("\")").toString();
+    }
+
+    private static void putInt(byte[] b, int at, int v) {
+        b[at] = (byte) (v >>> 24);
+        b[at + 1] = (byte) (v >>> 16);
+        b[at + 2] = (byte) (v >>> 8);
+        b[at + 3] = (byte) v;
+    }
+
+    private static void putShort(byte[] b, int at, int v) {
+        b[at] = (byte) (v >>> 8);
+        b[at + 1] = (byte) v;
+    }
+
+    private static int getShort(byte[] b, int at) {
+        return ((b[at] & 0xff) << 8) | (b[at + 1] & 0xff);
+    }
+
+    private static int getInt(byte[] b, int at) {
+        return (getShort(b, at) << 16) | getShort(b, at + 2);
+    }
+
+    private static long getLong(byte[] b, int at) {
+        return ((long) getInt(b, at) << 32) | (getInt(b, at + 4) & 0xffffffffL);
+    }
+}

@@ -1,0 +1,95 @@
+package pcache.backing.nbd.internal;
+
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request on the wire and its completion. It owns its payload: a WRITE carries a private
+ * copy of the caller's bytes, a READ a private destination, so a request that is re-sent after a
+ * reconnect, or answered after its caller gave up, never touches a buffer the caller has
+ * already got back.
+ *
+ * <p>A request may be sent several times (once per connection that was lost before it was
+ * answered); it completes exactly once.
+ */
+final class NbdRequest {
+
+    final NbdCommand command;
+    /** Command flags on the wire (FUA). */
+    final int flags;
+    final long offset;
+    /** Length on the wire. */
+    final int length;
+    /** WRITE: the bytes to send; READ: where the reply's data goes; else null. */
+    final byte[] payload;
+    /** Index of the first payload byte in {@link #payload}. */
+    final int payloadOffset;
+    /** Completes normally on success, exceptionally with the caller's exception. */
+    final CompletableFuture<Void> completion = new CompletableFuture<>();
+
+    // --- per send; guarded by the device lock (written before the connection sees it) ---
+    /** Cookie of the current send. */
+    long cookie;
+    /** FLUSH: the durability ticket taken when the flush started. */
+    DurabilityTracker.FlushTicket flushTicket;
+    /** FLUSH: acknowledged writes covered when it went on the wire. */
+    long coverageAtSend;
+
+    // --- reply reassembly; only the current connection's reader thread touches these ---
+    /** Content bytes received so far for a structured READ reply. */
+    long bytesReceived;
+    /** First error chunk (or malformed chunk) of a structured reply. */
+    IOException replyError;
+    /** The server answered ESHUTDOWN: resend on the next connection instead of failing. */
+    boolean serverShuttingDown;
+
+    NbdRequest(NbdCommand command, int flags, long offset, int length, byte[] payload,
+            int payloadOffset) {
+        this.command = command;
+        this.flags = flags;
+        this.offset = offset;
+        this.length = length;
+        this.payload = payload;
+        this.payloadOffset = payloadOffset;
+    }
+
+    static NbdRequest read(long offset, int length) {
+        return new NbdRequest(NbdCommand.READ, 0, offset, length, new byte[length], 0);
+    }
+
+    static NbdRequest write(long offset, int flags, byte[] data, int dataOffset, int length) {
+        return new NbdRequest(NbdCommand.WRITE, flags, offset, length, data, dataOffset);
+    }
+
+    static NbdRequest payloadless(NbdCommand command, int flags, long offset, int length) {
+        return new NbdRequest(command, flags, offset, length, null, 0);
+    }
+
+    /** Prepares a (re)send: forgets what a previous connection delivered. */
+    void resetReply() {
+        bytesReceived = 0;
+        replyError = null;
+        serverShuttingDown = false;
+    }
+
+    /** Gives up on this request; returns false if it had already completed. */
+    boolean abandon(IOException reason) {
+        return completion.completeExceptionally(reason);
+    }
+
+    boolean isDone() {
+        return completion.isDone();
+    }
+
+    /** Number of payload bytes this request carries on the wire or holds (for windowing). */
+    int payloadBytes() {
+        return payload == null ? 0 : length;
+    }
+
+    @Override
+    public String toString() {
+        boolean ranged = command != NbdCommand.FLUSH && command != NbdCommand.DISC;
+        return command + (ranged ? " [" + offset + ", +" + length + ")" : "")
+                + ((flags & NbdProtocol.CMD_FLAG_FUA) != 0 ? " FUA" : "");
+    }
+}

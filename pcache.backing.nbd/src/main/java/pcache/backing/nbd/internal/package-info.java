@@ -1,0 +1,44 @@
+/**
+ * The NBD client behind {@code pcache.backing.nbd}: a {@link pcache.api.spi.BackingDevice} on a
+ * remote NBD export (design doc {@code nbd-protocol.md}, client profile §7.2). Private package.
+ *
+ * <h2>Pieces</h2>
+ * <ul>
+ * <li>{@link pcache.backing.nbd.internal.NbdUri}, {@link pcache.backing.nbd.internal.NbdSettings}:
+ * what to connect to and how patiently.</li>
+ * <li>{@code Connector}, {@code Handshake}: socket plus fixed-newstyle negotiation
+ * (STRUCTURED_REPLY, GO with BLOCK_SIZE, EXPORT_NAME fallback), bounded by the connect
+ * timeout.</li>
+ * <li>{@code NbdConnection}: one transmission-phase connection; a sender thread and a reader
+ * thread that matches replies (simple or structured) to requests by cookie.</li>
+ * <li>{@link pcache.backing.nbd.internal.NbdBackingDevice}: the device; splitting, alignment
+ * (read-modify-write under {@code RangeLock}), capability fallbacks, reconnect, timeouts.</li>
+ * <li>{@code DurabilityTracker}: when a flush may not report success after a lost connection.</li>
+ * <li>{@link pcache.backing.nbd.internal.NbdBackingComponent} with {@code ConnectLoop}: the DS
+ * factory component (PID {@code pcache.backing.nbd}).</li>
+ * </ul>
+ *
+ * <h2>What the client guarantees</h2>
+ * <ul>
+ * <li>A write that returned was acknowledged by the server; with FUA (native, or emulated by a
+ * FLUSH when the server lacks FUA) it is durable.</li>
+ * <li>A flush that returned normally made every write acknowledged before it started durable on
+ * the server, also across reconnects: if a connection was lost while it carried acknowledged,
+ * unflushed writes, the next flush (and every flush already running) fails with
+ * {@link pcache.api.BackingDeviceException} and the caller must write the data again. A flush
+ * interrupted by a reconnect is re-sent and succeeds only if that rule allows it.</li>
+ * <li>Without NBD_FLAG_SEND_FLUSH nothing can be made durable: {@code durableFlush()} is false,
+ * a warning is logged at connect, and the service property
+ * {@code pcache.backing.durable_flush=false} tells consumers.</li>
+ * <li>Requests without a reply when the connection drops are re-sent on the next connection
+ * and complete only then; requests wait at most {@code io_timeout_ms}, then fail with
+ * {@link pcache.api.BackingUnavailableException}. NBD cannot cancel a request, so a write that
+ * timed out on a live connection may still land later.</li>
+ * <li>A reconnected export must have the same size, at least the same capabilities and no
+ * stricter block constraints; otherwise the device stays FAILING until reconfigured.</li>
+ * </ul>
+ *
+ * <h2>Not supported</h2>
+ * TLS, extended headers, block status, multiple connections per device, oldstyle servers.
+ */
+package pcache.backing.nbd.internal;

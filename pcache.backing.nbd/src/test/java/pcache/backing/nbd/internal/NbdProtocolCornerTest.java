@@ -1,0 +1,295 @@
+package pcache.backing.nbd.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BackingState;
+import pcache.api.BackingUnavailableException;
+import pcache.api.ReadOnlyDeviceException;
+
+/** Protocol corners, against {@link FakeNbdServer}. */
+class NbdProtocolCornerTest {
+
+    private static final int SIZE = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    private FakeNbdServer server;
+    private NbdBackingDevice device;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (device != null) {
+            device.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private NbdBackingDevice connect(Duration ioTimeout) throws Exception {
+        device = NbdBackingDevice.connect(NbdSettings.of("fake", server.uri())
+                .withIoTimeout(ioTimeout)
+                .withBackoff(Duration.ofMillis(10), Duration.ofMillis(50)));
+        return device;
+    }
+
+    private byte[] randomDisk() {
+        new Random(1).nextBytes(server.disk);
+        return server.disk.clone();
+    }
+
+    static void waitUntil(BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Nbdkit.sleep(5);
+        }
+    }
+
+    @Test
+    void readChunksArriveInAnyOrderWithHoles() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            if (request.type() != 0) {
+                server.serveDisk(request, replies);
+                return;
+            }
+            long base = request.offset();
+            long cookie = request.cookie();
+            // [base+4096, +4096) is a hole; [0, 4096) comes in three pieces, last piece first
+            replies.hole(false, cookie, base + 4096, 4096);
+            replies.data(false, cookie, base + 3072, disk, (int) base + 3072, 1024);
+            replies.data(false, cookie, base, disk, (int) base, 1024);
+            replies.data(false, cookie, base + 1024, disk, (int) base + 1024, 2048);
+            replies.chunk(true, NbdProtocol.CHUNK_NONE, cookie, new byte[0]);
+        });
+        connect(Duration.ofSeconds(10));
+        ByteBuffer dst = ByteBuffer.allocate(8192);
+        Arrays.fill(dst.array(), (byte) 0x55); // the hole must overwrite this
+        device.read(65536, dst);
+        byte[] expected = new byte[8192];
+        System.arraycopy(disk, 65536, expected, 0, 4096);
+        assertArrayEquals(expected, dst.array());
+    }
+
+    @Test
+    void incompleteReadReplyFailsTheRead() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> replies.data(true, request.cookie(),
+                request.offset(), disk, (int) request.offset(), request.length() / 2));
+        connect(Duration.ofSeconds(10));
+        BackingDeviceException e = assertThrows(BackingDeviceException.class,
+                () -> device.read(0, ByteBuffer.allocate(4096)));
+        assertTrue(e.getMessage().contains("covered 2048 of 4096"), e.getMessage());
+        assertEquals(BackingState.ONLINE, device.state());
+    }
+
+    @Test
+    void errorRepliesFailOnlyTheirRequest() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            if (request.type() == 0 && request.offset() == 0) {
+                replies.error(request.cookie(), NbdErrors.EIO, "disk on fire");
+            } else if (request.type() == 1 && request.offset() == 0) {
+                replies.error(request.cookie(), NbdErrors.EPERM, "");
+            } else if (request.type() == 1 && request.offset() == 4096) {
+                replies.simple(request.cookie(), NbdErrors.ENOSPC, null);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        BackingDeviceException eio = assertThrows(BackingDeviceException.class,
+                () -> device.read(0, ByteBuffer.allocate(512)));
+        assertTrue(eio.getMessage().contains("EIO") && eio.getMessage().contains("disk on fire")
+                && eio.getMessage().contains("READ [0, +512)"), eio.getMessage());
+        assertThrows(ReadOnlyDeviceException.class,
+                () -> device.write(0, ByteBuffer.allocate(512), false));
+        BackingDeviceException enospc = assertThrows(BackingDeviceException.class,
+                () -> device.write(4096, ByteBuffer.allocate(512), false));
+        assertTrue(enospc.getMessage().contains("ENOSPC"), enospc.getMessage());
+
+        ByteBuffer ok = ByteBuffer.allocate(512);
+        device.read(512, ok);
+        assertArrayEquals(Arrays.copyOfRange(disk, 512, 1024), ok.array());
+        assertEquals(0, device.reconnectCount());
+        assertEquals(1, server.connections());
+    }
+
+    @Test
+    void unknownChunkTypeDropsTheConnectionAndTheRequestIsSentAgain() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            if (request.connection() == 1 && request.type() == 0) {
+                replies.chunk(true, 0x7777, request.cookie(), new byte[4]);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        ByteBuffer dst = ByteBuffer.allocate(4096);
+        device.read(8192, dst);
+        assertArrayEquals(Arrays.copyOfRange(disk, 8192, 8192 + 4096), dst.array());
+        assertEquals(1, device.reconnectCount());
+        assertEquals(2, server.connections());
+    }
+
+    @Test
+    void shutdownReplyMakesTheClientDisconnectAndResend() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.handler((request, replies) -> {
+            if (request.connection() == 1 && request.type() == 1) {
+                replies.simple(request.cookie(), NbdErrors.ESHUTDOWN, null);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        byte[] data = new byte[4096];
+        Arrays.fill(data, (byte) 7);
+        device.write(4096, ByteBuffer.wrap(data), false);
+        assertArrayEquals(data, Arrays.copyOfRange(server.disk, 4096, 8192));
+        assertEquals(1, device.reconnectCount());
+        waitUntil(() -> server.received.stream().anyMatch(r -> r.connection() == 1
+                && r.type() == 2), "the client sent NBD_CMD_DISC on the first connection");
+    }
+
+    @Test
+    void flushFailsWhenAnUnflushedWriteWasAcknowledgedOnALostConnection() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        connect(Duration.ofSeconds(10));
+        device.write(0, ByteBuffer.allocate(4096), false); // acknowledged, not flushed
+        server.dropAll();
+        waitUntil(() -> device.reconnectCount() == 1 && device.state() == BackingState.ONLINE,
+                "reconnected");
+        BackingDeviceException e = assertThrows(BackingDeviceException.class, device::flush);
+        assertTrue(e.getMessage().contains("not yet flushed"), e.getMessage());
+        device.flush(); // the loss was reported; the caller has re-written and flushes again
+
+        // flushed writes and FUA writes survive a lost connection without complaint
+        device.write(0, ByteBuffer.allocate(4096), false);
+        device.flush();
+        device.write(8192, ByteBuffer.allocate(4096), true);
+        server.dropAll();
+        waitUntil(() -> device.reconnectCount() == 2 && device.state() == BackingState.ONLINE,
+                "reconnected again");
+        device.flush();
+    }
+
+    @Test
+    void flushInterruptedByAReconnectIsResentAndFailsOnlyIfWritesWereUnflushed()
+            throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        AtomicBoolean dropNextFlush = new AtomicBoolean(true);
+        server.handler((request, replies) -> {
+            if (request.type() == 3 && dropNextFlush.getAndSet(false)) {
+                replies.drop();
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        device.flush(); // dropped, re-sent on the next connection: nothing was at risk
+        assertEquals(1, device.reconnectCount());
+
+        device.write(0, ByteBuffer.allocate(4096), false);
+        dropNextFlush.set(true);
+        assertThrows(BackingDeviceException.class, device::flush);
+        assertEquals(2, device.reconnectCount());
+        device.flush();
+    }
+
+    @Test
+    void serverWithoutGoIsOpenedWithExportName() throws Exception {
+        server = new FakeNbdServer(dir, 4 * SIZE, NbdProtocol.TF_HAS_FLAGS | NbdProtocol.TF_SEND_FLUSH,
+                false, false);
+        byte[] disk = randomDisk();
+        connect(Duration.ofSeconds(10));
+        assertFalse(device.export().negotiatedWithGo());
+        assertFalse(device.export().structuredReplies());
+        assertFalse(device.export().canFua());
+        ByteBuffer dst = ByteBuffer.allocate(4096);
+        device.read(4096, dst);
+        assertArrayEquals(Arrays.copyOfRange(disk, 4096, 8192), dst.array());
+
+        // no WRITE_ZEROES: zeroes are written as data; no FUA: a FLUSH follows the write
+        device.writeZeroes(0, 3 << 19, true);
+        assertArrayEquals(new byte[3 << 19], Arrays.copyOfRange(server.disk, 0, 3 << 19));
+        assertTrue(server.received.stream().noneMatch(r -> r.type() == 6 || r.flags() != 0));
+        assertEquals(3, server.received.get(server.received.size() - 1).type(), "FLUSH last");
+    }
+
+    @Test
+    void unansweredRequestTimesOutWhileTheServerAnswersOthers() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.handler((request, replies) -> {
+            if (request.type() != 0 || request.offset() != 0) {
+                server.serveDisk(request, replies);
+            } // the read of offset 0 is never answered
+        });
+        connect(Duration.ofMillis(400));
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread traffic = new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    device.write(4096, ByteBuffer.allocate(512), false);
+                    Thread.sleep(20);
+                } catch (Exception e) {
+                    return;
+                }
+            }
+        });
+        traffic.start();
+        try {
+            BackingUnavailableException e = assertThrows(BackingUnavailableException.class,
+                    () -> device.read(0, ByteBuffer.allocate(512)));
+            assertTrue(e.getMessage().contains("did not complete within")
+                    && e.getMessage().contains("the server did not answer"), e.getMessage());
+        } finally {
+            stop.set(true);
+            traffic.join(5000);
+        }
+        assertEquals(0, device.reconnectCount(), "the server is alive; keep the connection");
+        assertEquals(BackingState.ONLINE, device.state());
+    }
+
+    @Test
+    void silentServerIsPresumedDeadAndReplaced() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.handler((request, replies) -> {
+            if (request.connection() > 1) {
+                server.serveDisk(request, replies);
+            } // the first connection answers nothing (a vanished host)
+        });
+        connect(Duration.ofMillis(300));
+        assertThrows(BackingUnavailableException.class,
+                () -> device.read(0, ByteBuffer.allocate(512)));
+        waitUntil(() -> device.reconnectCount() == 1, "reconnected");
+        device.write(4096, ByteBuffer.allocate(512), false);
+        assertEquals(2, server.connections());
+    }
+}
