@@ -87,7 +87,7 @@ final class NbdConnection implements Runnable {
     private Session handshake() throws IOException {
         handshakeTimeout = server.scheduler.schedule(() -> {
             LOG.log(Level.WARNING, () -> "NBD client " + peer + ": handshake not finished within "
-                    + server.config.handshakeTimeout().toSeconds() + " s, disconnecting");
+                    + server.config.handshakeTimeout().toMillis() + " ms, disconnecting");
             abort();
         }, server.config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
         try {
