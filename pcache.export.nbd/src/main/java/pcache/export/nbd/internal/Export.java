@@ -44,9 +44,14 @@ final class Export {
         connections.remove(connection);
     }
 
-    /** Marks the export withdrawn and returns the connections attached at that moment. */
+    /**
+     * Marks the export withdrawn, tells every attached connection to refuse new requests
+     * (ESHUTDOWN) and returns those connections; once {@link #isWithdrawn()} is true, all of
+     * them refuse.
+     */
     synchronized List<NbdConnection> withdraw() {
         withdrawn = true;
+        connections.forEach(NbdConnection::withdraw);
         return new ArrayList<>(connections);
     }
 

@@ -236,6 +236,10 @@ final class NbdConnection implements Runnable {
     /**
      * Stops executing new requests (they get ESHUTDOWN from now on); requests already accepted
      * still run. Follow with {@link #awaitIdle} and {@link #closeGracefully}.
+     *
+     * <p>Race-free with the reader: it takes its in-flight slot first and reads this flag
+     * afterwards, while the withdrawing side sets the flag first and then waits for the slots
+     * to drain; so a request either is counted before the wait sees zero, or sees the flag.
      */
     void withdraw() {
         withdrawing = true;

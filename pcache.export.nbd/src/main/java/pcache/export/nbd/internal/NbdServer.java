@@ -282,8 +282,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         LOG.log(Level.INFO, "NBD server stopped");
     }
 
+    /** Connections already refuse new requests (see Export.withdraw); wait, then close them. */
     private void drainAndClose(List<NbdConnection> attached, long deadline) {
-        attached.forEach(NbdConnection::withdraw);
         try {
             for (NbdConnection c : attached) {
                 if (!c.awaitIdle(Math.max(0, deadline - System.nanoTime()))) {

@@ -54,6 +54,11 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
                 maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
     }
 
+    public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
+        return new NbdServerConfig(maxConnections, count,
+                maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
+    }
+
     public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
                 bytes, workers, handshakeTimeout, drainTimeout);
