@@ -159,6 +159,13 @@ public class NbdExportComponent {
         }
     }
 
+    /** The running server, or null when not active (for tests). */
+    NbdServer server() {
+        synchronized (lock) {
+            return server;
+        }
+    }
+
     private static String exportName(CacheDevice device, Map<String, Object> properties) {
         Object name = properties.get(CacheDevice.NAME);
         if (name instanceof String && !((String) name).isEmpty()) {
