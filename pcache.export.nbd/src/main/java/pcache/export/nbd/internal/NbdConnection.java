@@ -145,6 +145,9 @@ final class NbdConnection implements Runnable {
                         + " announces an absurd payload, disconnecting");
                 return;
             }
+            if (rejection != null && payload > 0) {
+                in.skip(payload); // keep the stream in sync; bounded by MAX_DISCARDED_PAYLOAD_BYTES
+            }
             long budget = rejection == null ? RequestExecutor.budgetBytes(request) : 0;
             if (!limiter.acquire(budget)) {
                 return;
@@ -153,11 +156,16 @@ final class NbdConnection implements Runnable {
                 // checked after acquire: see withdraw()
                 rejection = new Rejection(NbdError.ESHUTDOWN, server.isShuttingDown()
                         ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
+                if (payload > 0) {
+                    try {
+                        in.skip(payload);
+                    } catch (IOException e) {
+                        limiter.release(budget);
+                        throw e;
+                    }
+                }
             }
             if (rejection != null) {
-                if (payload > 0) {
-                    in.skip(payload);
-                }
                 fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
                 continue;
             }
@@ -271,6 +279,7 @@ final class NbdConnection implements Runnable {
         } catch (IOException e) {
             // already closed by the client; nothing to flush
         }
+        limiter.close(); // a reader waiting for budget gives up
         closeChannel();
     }
 
@@ -281,6 +290,7 @@ final class NbdConnection implements Runnable {
         if (w != null) {
             w.abort();
         }
+        limiter.close();
         closeChannel();
     }
 

@@ -280,6 +280,20 @@ class TransmissionTest {
     }
 
     @Test
+    void disconnectInsideARefusedWritesPayloadReleasesTheConnectionAtOnce() throws Exception {
+        // a long drain timeout: a leaked in-flight slot would keep the connection for 30 s
+        try (ServerFixture slow = new ServerFixture(NbdServerConfig.defaults()
+                .withDrainTimeout(java.time.Duration.ofSeconds(30)))) {
+            try (RawNbdClient c = slow.open("disk", false)) {
+                c.requestHeader(REQUEST_MAGIC, CMD_FLAG_NO_HOLE, WRITE, 1, 0, 1 << 20);
+                c.writeRaw(new byte[1000]);
+            }
+            ConcurrencyTest.await(() -> slow.server.connectionCount() == 0);
+            assertEquals(0, slow.server.exports().get(0).connections());
+        }
+    }
+
+    @Test
     void flushAndDiscWithARangeAreInvalidAndDiscClosesCleanly() throws IOException {
         try (RawNbdClient c = fixture.open("disk", false)) {
             c.request(0, FLUSH, 1, 512, 0, null);
