@@ -103,7 +103,7 @@ final class Handshake {
             int option = in.readInt();
             long length = Integer.toUnsignedLong(in.readInt());
             if (length > MAX_OPTION_DATA_BYTES) {
-                throw new Ended("option " + option + " announces " + length
+                throw new Ended(optionName(option) + " announces " + length
                         + " bytes of data (limit " + MAX_OPTION_DATA_BYTES + ")", true);
             }
             byte[] data = in.readBytes((int) length);
@@ -153,7 +153,7 @@ final class Handshake {
                 sendError(option, REP_ERR_UNSUP, "extended headers are not supported", Level.DEBUG);
                 return null;
             default:
-                sendError(option, REP_ERR_UNSUP, "option " + option + " is not supported", Level.DEBUG);
+                sendError(option, REP_ERR_UNSUP, optionName(option) + " is not supported", Level.DEBUG);
                 return null;
         }
     }
@@ -193,26 +193,26 @@ final class Handshake {
 
     private Session infoOrGo(int option, byte[] data) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(data);
-        String optionName = option == OPT_GO ? "NBD_OPT_GO" : "NBD_OPT_INFO";
+        String what = optionName(option);
         if (data.length < 6) {
-            sendError(option, REP_ERR_INVALID, optionName + " data too short", Level.WARNING);
+            sendError(option, REP_ERR_INVALID, what + " data too short", Level.WARNING);
             return null;
         }
         long nameLength = Integer.toUnsignedLong(b.getInt());
         if (nameLength > data.length - 6) {
-            sendError(option, REP_ERR_INVALID, optionName + ": name length " + nameLength
+            sendError(option, REP_ERR_INVALID, what + ": name length " + nameLength
                     + " exceeds the option data", Level.WARNING);
             return null;
         }
         if (nameLength > MAX_STRING_BYTES) {
-            sendError(option, REP_ERR_INVALID, optionName + ": export name longer than "
+            sendError(option, REP_ERR_INVALID, what + ": export name longer than "
                     + MAX_STRING_BYTES + " bytes", Level.WARNING);
             return null;
         }
         String name = utf8(b, (int) nameLength);
         int requestCount = Short.toUnsignedInt(b.getShort());
         if (b.remaining() != 2 * requestCount) {
-            sendError(option, REP_ERR_INVALID, optionName + ": " + requestCount
+            sendError(option, REP_ERR_INVALID, what + ": " + requestCount
                     + " information requests do not match the option length", Level.WARNING);
             return null;
         }
@@ -277,11 +277,11 @@ final class Handshake {
      */
     private void metaContext(int option, byte[] data) throws IOException {
         boolean set = option == OPT_SET_META_CONTEXT;
-        String optionName = set ? "NBD_OPT_SET_META_CONTEXT" : "NBD_OPT_LIST_META_CONTEXT";
+        String what = optionName(option);
         if (set) {
             metaContextExport = null;
             if (!structuredReplies) {
-                sendError(option, REP_ERR_INVALID, optionName
+                sendError(option, REP_ERR_INVALID, what
                         + " before NBD_OPT_STRUCTURED_REPLY", Level.WARNING);
                 return;
             }
@@ -311,7 +311,7 @@ final class Handshake {
                 throw new BufferUnderflowException();
             }
         } catch (BufferUnderflowException e) {
-            sendError(option, REP_ERR_INVALID, optionName + ": malformed or oversized data", Level.WARNING);
+            sendError(option, REP_ERR_INVALID, what + ": malformed or oversized data", Level.WARNING);
             return;
         }
         Export export = directory.find(name);
@@ -337,7 +337,7 @@ final class Handshake {
     }
 
     private void sendError(int option, int type, String message, Level level) throws IOException {
-        LOG.log(level, () -> "NBD client " + peer + ": option " + option + " refused (0x"
+        LOG.log(level, () -> "NBD client " + peer + ": " + optionName(option) + " refused (0x"
                 + Integer.toHexString(type) + "): " + message);
         sendReply(option, type, ReplyEncoder.utf8Bounded(message, MAX_STRING_BYTES));
     }

@@ -41,6 +41,23 @@ final class NbdProtocol {
     static final int OPT_SET_META_CONTEXT = 10;
     static final int OPT_EXTENDED_HEADERS = 11;
 
+    /** A readable name for log lines, e.g. "NBD_OPT_GO" or "option 124076833". */
+    static String optionName(int option) {
+        switch (option) {
+            case OPT_EXPORT_NAME: return "NBD_OPT_EXPORT_NAME";
+            case OPT_ABORT: return "NBD_OPT_ABORT";
+            case OPT_LIST: return "NBD_OPT_LIST";
+            case OPT_STARTTLS: return "NBD_OPT_STARTTLS";
+            case OPT_INFO: return "NBD_OPT_INFO";
+            case OPT_GO: return "NBD_OPT_GO";
+            case OPT_STRUCTURED_REPLY: return "NBD_OPT_STRUCTURED_REPLY";
+            case OPT_LIST_META_CONTEXT: return "NBD_OPT_LIST_META_CONTEXT";
+            case OPT_SET_META_CONTEXT: return "NBD_OPT_SET_META_CONTEXT";
+            case OPT_EXTENDED_HEADERS: return "NBD_OPT_EXTENDED_HEADERS";
+            default: return "option " + Integer.toUnsignedString(option);
+        }
+    }
+
     // --- option reply types
     static final int REP_ACK = 1;
     static final int REP_SERVER = 2;
