@@ -1,0 +1,105 @@
+package pcache.export.nbd.internal;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+
+/**
+ * Buffered big-endian reads from a blocking channel. One read syscall usually brings in several
+ * pipelined request headers (and small WRITE payloads); large payloads bypass the buffer.
+ * Not thread-safe: owned by the connection's reader thread.
+ */
+final class ChannelInput {
+    private static final int BUFFER_BYTES = 64 << 10;
+
+    private final ReadableByteChannel channel;
+    /** Always in "read mode": position..limit holds bytes not yet consumed. */
+    private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).limit(0);
+
+    ChannelInput(ReadableByteChannel channel) {
+        this.channel = channel;
+    }
+
+    int readU16() throws IOException {
+        require(2);
+        return Short.toUnsignedInt(buffer.getShort());
+    }
+
+    int readInt() throws IOException {
+        require(4);
+        return buffer.getInt();
+    }
+
+    long readLong() throws IOException {
+        require(8);
+        return buffer.getLong();
+    }
+
+    /** Reads exactly {@code length} bytes; the caller bounds {@code length}. */
+    byte[] readBytes(int length) throws IOException {
+        byte[] bytes = new byte[length];
+        readFully(ByteBuffer.wrap(bytes));
+        return bytes;
+    }
+
+    /** Fills {@code dst} from its position to its limit, or throws EOFException. */
+    void readFully(ByteBuffer dst) throws IOException {
+        int buffered = Math.min(buffer.remaining(), dst.remaining());
+        if (buffered > 0) {
+            ByteBuffer part = buffer.duplicate();
+            part.limit(part.position() + buffered);
+            dst.put(part);
+            buffer.position(buffer.position() + buffered);
+        }
+        while (dst.hasRemaining()) {
+            if (dst.remaining() >= BUFFER_BYTES) {
+                ByteBuffer slice = BufferPool.ioSlice(dst);
+                int n = channel.read(slice);
+                if (n < 0) {
+                    throw new EOFException("connection closed with " + dst.remaining() + " bytes still expected");
+                }
+                if (slice != dst) {
+                    dst.position(dst.position() + n);
+                }
+            } else {
+                require(1);
+                int n = Math.min(buffer.remaining(), dst.remaining());
+                ByteBuffer part = buffer.duplicate();
+                part.limit(part.position() + n);
+                dst.put(part);
+                buffer.position(buffer.position() + n);
+            }
+        }
+    }
+
+    /** Reads and drops {@code length} bytes (a refused WRITE's payload) without allocating. */
+    void skip(long length) throws IOException {
+        long left = length;
+        while (left > 0) {
+            if (!buffer.hasRemaining()) {
+                require(1);
+            }
+            int n = (int) Math.min(left, buffer.remaining());
+            buffer.position(buffer.position() + n);
+            left -= n;
+        }
+    }
+
+    private void require(int bytes) throws IOException {
+        if (buffer.remaining() >= bytes) {
+            return;
+        }
+        buffer.compact();
+        try {
+            while (buffer.position() < bytes) {
+                if (channel.read(buffer) < 0) {
+                    throw new EOFException("connection closed after " + buffer.position() + " of "
+                            + bytes + " expected bytes");
+                }
+            }
+        } finally {
+            buffer.flip();
+        }
+    }
+}

@@ -1,0 +1,331 @@
+package pcache.export.nbd.internal;
+
+import static pcache.export.nbd.internal.NbdProtocol.REQUEST_MAGIC;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client connection. Its thread is the reader: it runs the handshake, then parses requests,
+ * validates them and hands valid ones to the shared worker pool; replies go back through this
+ * connection's {@link ReplyWriter} in whatever order they finish. Nothing that goes wrong here
+ * (bad input, a failing device, a vanished client) affects other connections.
+ *
+ * <p>The reader does no device I/O: a request stuck on a slow backing device must not hold up
+ * the requests behind it.
+ */
+final class NbdConnection implements Runnable {
+    private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
+
+    /**
+     * A WRITE announcing more payload than this is not worth reading to stay in sync: we
+     * disconnect. Between the 32 MiB maximum payload and this, the payload is read, dropped and
+     * the request answered EINVAL (fio's nbd engine may send up to 64 MiB).
+     */
+    static final long MAX_DISCARDED_PAYLOAD_BYTES = 64L << 20;
+
+    private final NbdServer server;
+    private final SocketChannel channel;
+    final String peer;
+    private final ChannelInput in;
+    private final InflightLimiter limiter;
+    private final BufferPool pool;
+    private final ExecutorService workers;
+
+    private volatile Export export;
+    private volatile ReplyWriter writer;
+    private volatile boolean inTransmission;
+    /** New requests are answered ESHUTDOWN (export withdrawn or server stopping). */
+    private volatile boolean withdrawing;
+    /** We are closing the connection on purpose: read/write failures are expected. */
+    private volatile boolean closing;
+    private volatile ScheduledFuture<?> handshakeTimeout;
+
+    NbdConnection(NbdServer server, SocketChannel channel, String peer) {
+        this.server = server;
+        this.channel = channel;
+        this.peer = peer;
+        this.in = new ChannelInput(channel);
+        this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
+                server.config.maxInflightBytesPerConnection());
+        this.pool = server.bufferPool;
+        this.workers = server.workers;
+    }
+
+    @Override
+    public void run() {
+        try {
+            Session session = handshake();
+            if (session != null) {
+                transmission(session);
+            }
+        } catch (EOFException | ClosedChannelException e) {
+            if (!closing) {
+                LOG.log(Level.DEBUG, () -> "NBD client " + peer + " disconnected: " + e.getMessage());
+            }
+        } catch (IOException e) {
+            if (!closing) {
+                LOG.log(Level.DEBUG, () -> "NBD client " + peer + ": connection failed: " + e);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "NBD client " + peer + ": internal error, dropping the connection", e);
+        } finally {
+            cleanUp();
+        }
+    }
+
+    private Session handshake() throws IOException {
+        handshakeTimeout = server.scheduler.schedule(() -> {
+            LOG.log(Level.WARNING, () -> "NBD client " + peer + ": handshake not finished within "
+                    + server.config.handshakeTimeout().toMillis() + " ms, disconnecting");
+            abort();
+        }, server.config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            return new Handshake(in, channel, server, this::attach, peer).negotiate();
+        } catch (Handshake.Ended e) {
+            LOG.log(e.clientFault ? Level.WARNING : Level.DEBUG,
+                    () -> "NBD client " + peer + ": handshake ended: " + e.getMessage());
+            return null;
+        } finally {
+            handshakeTimeout.cancel(false);
+        }
+    }
+
+    private boolean attach(Export chosen) {
+        if (!chosen.attach(this)) {
+            return false;
+        }
+        export = chosen;
+        return true;
+    }
+
+    private void transmission(Session session) throws IOException, InterruptedException {
+        ReplyWriter w = new ReplyWriter(channel, peer, this::abort);
+        writer = w;
+        server.startThread(w, "pcache-nbd-writer " + peer);
+        inTransmission = true;
+        LOG.log(Level.DEBUG, () -> "NBD client " + peer + " attached to export '" + session.export().name
+                + "' (structured replies " + session.structuredReplies() + ")");
+        TransmissionLimits limits = session.limits();
+        RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(), pool);
+        while (true) {
+            int magic;
+            try {
+                magic = in.readInt();
+            } catch (EOFException e) {
+                LOG.log(Level.DEBUG, () -> "NBD client " + peer + " closed the connection without NBD_CMD_DISC");
+                return;
+            }
+            if (magic != REQUEST_MAGIC) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": bad request magic 0x"
+                        + Integer.toHexString(magic) + ", disconnecting");
+                return;
+            }
+            NbdRequest request = new NbdRequest(in.readU16(), in.readU16(), in.readLong(), in.readLong(),
+                    Integer.toUnsignedLong(in.readInt()));
+            session.export().countRequest();
+            Rejection rejection = RequestValidator.validate(request, limits);
+            if (rejection == null && request.command() == NbdCommand.DISC) {
+                disconnectSoftly();
+                return;
+            }
+            long payload = request.payloadBytes();
+            if (payload > MAX_DISCARDED_PAYLOAD_BYTES) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": " + request.describe()
+                        + " announces an absurd payload, disconnecting");
+                return;
+            }
+            if (rejection != null && payload > 0) {
+                in.skip(payload); // keep the stream in sync; bounded by MAX_DISCARDED_PAYLOAD_BYTES
+            }
+            long budget = rejection == null ? RequestExecutor.budgetBytes(request) : 0;
+            if (!limiter.acquire(budget)) {
+                return;
+            }
+            if (rejection == null && withdrawing) {
+                // checked after acquire: see withdraw()
+                rejection = new Rejection(NbdError.ESHUTDOWN, server.isShuttingDown()
+                        ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
+                if (payload > 0) {
+                    try {
+                        in.skip(payload);
+                    } catch (IOException e) {
+                        limiter.release(budget);
+                        throw e;
+                    }
+                }
+            }
+            if (rejection != null) {
+                fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
+                continue;
+            }
+            ByteBuffer data = null;
+            if (payload > 0) {
+                data = pool.acquire((int) payload);
+                try {
+                    in.readFully(data);
+                } catch (IOException e) {
+                    pool.release(data);
+                    limiter.release(budget);
+                    throw e;
+                }
+                data.flip();
+            }
+            submit(session, executor, request, data, budget);
+        }
+    }
+
+    private void submit(Session session, RequestExecutor executor, NbdRequest request, ByteBuffer data, long budget) {
+        Runnable task = () -> {
+            RequestExecutor.ReplyContent content;
+            try {
+                content = executor.execute(request, data);
+            } catch (IOException e) {
+                pool.release(data);
+                fail(session, request, ErrorMapping.errorFor(request.command(), e), String.valueOf(e.getMessage()),
+                        null, budget, Level.WARNING);
+                return;
+            } catch (RuntimeException e) {
+                pool.release(data);
+                fail(session, request, NbdError.EIO, "internal error: " + e, e, budget, Level.ERROR);
+                return;
+            }
+            ByteBuffer pooled = content.pooled();
+            if (pooled != data) {
+                pool.release(data);
+            }
+            writer.send(new OutgoingReply(sent -> {
+                pool.release(pooled);
+                limiter.release(budget);
+            }, content.buffers()));
+        };
+        try {
+            workers.execute(task);
+        } catch (RejectedExecutionException e) {
+            pool.release(data);
+            fail(session, request, NbdError.ESHUTDOWN, "the server is shutting down", null, budget, Level.INFO);
+        }
+    }
+
+    /** Logs the failure once, counts it and queues the error reply. */
+    private void fail(Session session, NbdRequest request, NbdError error, String reason, Throwable cause,
+                      long budget, Level level) {
+        session.export().countError();
+        // FAST_ZERO refusals are a routine probe by qemu-img and nbdcopy, not a problem.
+        Level effective = error == NbdError.ENOTSUP ? Level.DEBUG : level;
+        String message = "NBD client " + peer + " export '" + session.export().name + "': "
+                + request.describe() + ": " + error + ": " + reason;
+        if (cause != null) {
+            LOG.log(effective, message, cause);
+        } else {
+            LOG.log(effective, message);
+        }
+        writer.send(new OutgoingReply(sent -> limiter.release(budget),
+                RequestExecutor.errorReply(request, session.structuredReplies(), error, reason)));
+    }
+
+    /** NBD_CMD_DISC: answer everything in flight, then close. */
+    private void disconnectSoftly() throws InterruptedException {
+        LOG.log(Level.DEBUG, () -> "NBD client " + peer + " sent NBD_CMD_DISC");
+        limiter.awaitIdle(server.config.drainTimeout().toNanos());
+        closeGracefully();
+    }
+
+    /**
+     * Stops executing new requests (they get ESHUTDOWN from now on); requests already accepted
+     * still run. Follow with {@link #awaitIdle} and {@link #closeGracefully}.
+     *
+     * <p>Race-free with the reader: it takes its in-flight slot first and reads this flag
+     * afterwards, while the withdrawing side sets the flag first and then waits for the slots
+     * to drain; so a request either is counted before the wait sees zero, or sees the flag.
+     */
+    void withdraw() {
+        withdrawing = true;
+    }
+
+    /** Waits until every accepted request has been answered; true if that happened in time. */
+    boolean awaitIdle(long timeoutNanos) throws InterruptedException {
+        return limiter.awaitIdle(timeoutNanos);
+    }
+
+    boolean isInTransmission() {
+        return inTransmission;
+    }
+
+    /** Writes out queued replies, then closes the connection (FIN first, so replies arrive). */
+    void closeGracefully() {
+        closing = true;
+        ReplyWriter w = writer;
+        if (w != null) {
+            w.finish();
+            try {
+                w.awaitFinished(TimeUnit.SECONDS.toNanos(1));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            channel.shutdownOutput();
+        } catch (IOException e) {
+            // already closed by the client; nothing to flush
+        }
+        limiter.close(); // a reader waiting for budget gives up
+        closeChannel();
+    }
+
+    /** Drops the connection at once (hard disconnect). */
+    void abort() {
+        closing = true;
+        ReplyWriter w = writer;
+        if (w != null) {
+            w.abort();
+        }
+        limiter.close();
+        closeChannel();
+    }
+
+    private void closeChannel() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, () -> "NBD client " + peer + ": close failed: " + e);
+        }
+    }
+
+    /** Runs on the reader thread when it ends, however it ends. */
+    private void cleanUp() {
+        ScheduledFuture<?> timeout = handshakeTimeout;
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        if (channel.isOpen()) {
+            abort();
+        }
+        limiter.close();
+        try {
+            // Workers still running this connection's requests use the export's device; wait
+            // for them (bounded) before detaching so a withdrawal does not overtake them.
+            if (!limiter.awaitIdle(server.config.drainTimeout().toNanos())) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": " + limiter.requestsInFlight()
+                        + " request(s) still running on the device after the connection closed");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Export e = export;
+        if (e != null) {
+            e.detach(this);
+        }
+        server.connectionEnded(this);
+    }
+}

@@ -1,0 +1,389 @@
+package pcache.export.nbd.internal;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+import pcache.api.BlockDevice;
+
+/**
+ * An NBD server (fixed newstyle, simple and structured replies) exporting {@link BlockDevice}s by
+ * name over TCP and unix domain sockets. Plain Java: the DS component only feeds it
+ * configuration and cache devices.
+ *
+ * <p>Threads: one acceptor per listen address; per connection a reader (handshake, request
+ * parsing) and a reply writer; a shared pool of workers doing the device calls.
+ *
+ * <p>Thread-safe. {@link #close()} stops accepting, lets in-flight requests finish, flushes each
+ * device once and closes every connection, all within the configured drain timeout.
+ */
+public final class NbdServer implements ExportDirectory, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
+
+    final NbdServerConfig config;
+    final BufferPool bufferPool = new BufferPool();
+    final ThreadPoolExecutor workers;
+    final ScheduledExecutorService scheduler;
+
+    private final Object lock = new Object();
+    private final Map<String, Export> exports = new LinkedHashMap<>();
+    private final Set<NbdConnection> connections = new LinkedHashSet<>();
+    private final List<Listener> listeners = new ArrayList<>();
+    private final AtomicLong connectionIds = new AtomicLong();
+    private volatile boolean shuttingDown;
+    private boolean closed;
+
+    public NbdServer(NbdServerConfig config) {
+        this.config = config;
+        this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), daemonThreads("pcache-nbd-worker-"));
+        this.workers.allowCoreThreadTimeOut(true);
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
+        timer.setRemoveOnCancelPolicy(true);
+        this.scheduler = timer;
+    }
+
+    /**
+     * Starts listening on {@code address}.
+     *
+     * @return the bound address (with the real port when port 0 was asked for)
+     * @throws IOException if the address cannot be bound
+     */
+    public SocketAddress listen(ListenAddress address) throws IOException {
+        synchronized (lock) {
+            if (closed || shuttingDown) {
+                throw new IllegalStateException("NBD server is closed; cannot listen on " + address);
+            }
+        }
+        if (address.exposesNetwork()) {
+            LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
+                    + "machines without TLS or authentication: this was configured explicitly");
+        }
+        Listener listener = Listener.open(address, channel -> accepted(channel, address));
+        synchronized (lock) {
+            if (closed || shuttingDown) {
+                listener.close();
+                throw new IllegalStateException("NBD server closed while binding " + address);
+            }
+            listeners.add(listener);
+        }
+        startThread(listener, "pcache-nbd-accept " + address);
+        LOG.log(Level.INFO, () -> "NBD server listening on " + address
+                + (address.tcp() != null ? " (bound " + listener.boundAddress + ")" : ""));
+        return listener.boundAddress;
+    }
+
+    /** The addresses currently listened on. */
+    public List<SocketAddress> boundAddresses() {
+        synchronized (lock) {
+            List<SocketAddress> result = new ArrayList<>();
+            listeners.forEach(l -> result.add(l.boundAddress));
+            return result;
+        }
+    }
+
+    /** Exports {@code device} under {@code name} with a generated description. */
+    public void export(String name, BlockDevice device) {
+        export(name, device, "pcache block device '" + name + "', " + device.sizeBytes() + " bytes");
+    }
+
+    /**
+     * Exports {@code device} under {@code name}; clients can connect at once.
+     *
+     * @throws IllegalArgumentException if the name is empty, longer than 4096 UTF-8 bytes or
+     *         contains NUL, or the device's block size is not a power of two up to 64 KiB
+     * @throws IllegalStateException if the name is taken or the server is closed
+     */
+    public void export(String name, BlockDevice device, String description) {
+        checkName(name);
+        int blockSize = device.logicalBlockSize();
+        if (blockSize < 1 || blockSize > 65536 || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException("cannot export '" + name + "': block size " + blockSize
+                    + " is not a power of two between 1 and 65536");
+        }
+        if (device.sizeBytes() % blockSize != 0) {
+            LOG.log(Level.WARNING, () -> "export '" + name + "': size " + device.sizeBytes()
+                    + " is not a multiple of the block size " + blockSize + "; the tail is unreachable");
+        }
+        synchronized (lock) {
+            if (closed || shuttingDown) {
+                throw new IllegalStateException("NBD server is closed; cannot export '" + name + "'");
+            }
+            if (exports.containsKey(name)) {
+                throw new IllegalStateException("an export named '" + name + "' already exists; unexport it first");
+            }
+            exports.put(name, new Export(name, device, description));
+        }
+        LOG.log(Level.INFO, () -> "NBD export '" + name + "' available (" + device.sizeBytes() + " bytes)");
+    }
+
+    private static void checkName(String name) {
+        if (name == null || name.isEmpty()) {
+            throw new IllegalArgumentException("export name must not be empty");
+        }
+        if (name.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("export name must not contain NUL");
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
+            throw new IllegalArgumentException("export name longer than " + NbdProtocol.MAX_STRING_BYTES
+                    + " UTF-8 bytes");
+        }
+    }
+
+    /**
+     * Withdraws an export: its connections get ESHUTDOWN for new requests, requests in flight
+     * finish, then they are closed and the device is flushed once. Bounded by the drain timeout.
+     *
+     * @return false if there was no such export
+     */
+    public boolean unexport(String name) {
+        Export export;
+        synchronized (lock) {
+            export = exports.remove(name);
+        }
+        if (export == null) {
+            return false;
+        }
+        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+        List<NbdConnection> attached = export.withdraw();
+        drainAndClose(attached, deadline);
+        flushOnce(export, deadline);
+        LOG.log(Level.INFO, () -> "NBD export '" + name + "' withdrawn (" + attached.size() + " connection(s) closed)");
+        return true;
+    }
+
+    /** Every export with its connection count and statistics. */
+    public List<ExportInfo> exports() {
+        List<ExportInfo> result = new ArrayList<>();
+        for (Export e : list()) {
+            result.add(e.info());
+        }
+        return result;
+    }
+
+    /** Statistics of one export, if it exists. */
+    public Optional<ExportStatistics> statistics(String name) {
+        synchronized (lock) {
+            Export e = exports.get(name);
+            return e == null ? Optional.empty() : Optional.of(e.statistics());
+        }
+    }
+
+    /** Connections open right now, in handshake or transmission. */
+    public int connectionCount() {
+        synchronized (lock) {
+            return connections.size();
+        }
+    }
+
+    @Override
+    public Export find(String name) {
+        synchronized (lock) {
+            Export e = exports.get(name);
+            if (e == null && name.isEmpty() && exports.size() == 1) {
+                e = exports.values().iterator().next(); // the default export: the only one there is
+            }
+            return e;
+        }
+    }
+
+    @Override
+    public List<Export> list() {
+        synchronized (lock) {
+            return new ArrayList<>(exports.values());
+        }
+    }
+
+    @Override
+    public boolean isShuttingDown() {
+        return shuttingDown;
+    }
+
+    /**
+     * First step of {@link #close()}: stop accepting connections; clients still haggling get
+     * ERR_SHUTDOWN for their options. Visible for tests.
+     */
+    void beginShutdown() {
+        List<Listener> stopping;
+        synchronized (lock) {
+            shuttingDown = true;
+            stopping = new ArrayList<>(listeners);
+            listeners.clear();
+        }
+        stopping.forEach(Listener::close);
+    }
+
+    /**
+     * Stops the server: no new connections, ERR_SHUTDOWN for options, ESHUTDOWN for new requests;
+     * requests in flight finish; each device is flushed once; every connection is closed. Waits
+     * at most about the drain timeout. Idempotent.
+     */
+    @Override
+    public void close() {
+        List<Export> all;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        beginShutdown();
+        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+        synchronized (lock) {
+            all = new ArrayList<>(exports.values());
+            exports.clear();
+        }
+        List<NbdConnection> attached = new ArrayList<>();
+        for (Export e : all) {
+            attached.addAll(e.withdraw());
+        }
+        drainAndClose(attached, deadline);
+        for (Export e : all) {
+            flushOnce(e, deadline);
+        }
+        List<NbdConnection> remaining;
+        synchronized (lock) {
+            remaining = new ArrayList<>(connections);
+        }
+        remaining.forEach(NbdConnection::abort); // still in the handshake
+        workers.shutdown();
+        try {
+            if (!workers.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                LOG.log(Level.WARNING, "NBD server: device requests still running after the drain timeout");
+                workers.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            workers.shutdownNow();
+        }
+        scheduler.shutdownNow();
+        LOG.log(Level.INFO, "NBD server stopped");
+    }
+
+    /** Connections already refuse new requests (see Export.withdraw); wait, then close them. */
+    private void drainAndClose(List<NbdConnection> attached, long deadline) {
+        try {
+            for (NbdConnection c : attached) {
+                if (!c.awaitIdle(Math.max(0, deadline - System.nanoTime()))) {
+                    LOG.log(Level.WARNING, () -> "NBD client " + c.peer
+                            + ": requests still in flight after the drain timeout; closing anyway");
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        attached.forEach(NbdConnection::closeGracefully);
+    }
+
+    /** Flushes a device being withdrawn, on a worker so a hung device cannot hold us forever. */
+    private void flushOnce(Export export, long deadline) {
+        Future<?> flush;
+        try {
+            flush = workers.submit(() -> {
+                export.device.flush();
+                return null;
+            });
+        } catch (RejectedExecutionException e) {
+            return;
+        }
+        try {
+            flush.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException e) {
+            LOG.log(Level.WARNING, () -> "NBD export '" + export.name + "': final flush failed: " + e.getCause());
+        } catch (TimeoutException e) {
+            LOG.log(Level.WARNING, () -> "NBD export '" + export.name + "': final flush did not finish in time");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void accepted(SocketChannel channel, ListenAddress from) {
+        String peer;
+        try {
+            if (from.tcp() != null) {
+                // NBD clients pipeline small requests and wait for replies; Nagle would add ~40 ms
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                peer = String.valueOf(channel.getRemoteAddress()).replaceFirst("^/", "");
+            } else {
+                peer = from + "#" + connectionIds.incrementAndGet();
+            }
+        } catch (IOException e) {
+            closeQuietly(channel);
+            return;
+        }
+        NbdConnection connection = new NbdConnection(this, channel, peer);
+        synchronized (lock) {
+            if (shuttingDown) {
+                closeQuietly(channel);
+                return;
+            }
+            if (connections.size() >= config.maxConnections()) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + " refused: " + config.maxConnections()
+                        + " connections already open (max_connections)");
+                closeQuietly(channel);
+                return;
+            }
+            connections.add(connection);
+        }
+        try {
+            startThread(connection, "pcache-nbd-conn " + peer);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            connectionEnded(connection);
+            closeQuietly(channel);
+            LOG.log(Level.WARNING, () -> "NBD client " + peer + " refused: cannot start a thread: " + e);
+        }
+    }
+
+    void connectionEnded(NbdConnection connection) {
+        synchronized (lock) {
+            connections.remove(connection);
+        }
+    }
+
+    void startThread(Runnable task, String name) {
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // nothing to do: the client is gone either way
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicLong n = new AtomicLong();
+        ThreadFactory base = Executors.defaultThreadFactory();
+        return r -> {
+            Thread t = base.newThread(r);
+            t.setName(prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

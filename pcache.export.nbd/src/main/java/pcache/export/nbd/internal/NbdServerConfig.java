@@ -1,0 +1,76 @@
+package pcache.export.nbd.internal;
+
+import java.time.Duration;
+
+/**
+ * Limits and timeouts of an {@link NbdServer}.
+ *
+ * @param maxConnections connections served at once; more are closed right after accept
+ * @param maxInflightRequestsPerConnection requests one connection may have in flight
+ * @param maxInflightBytesPerConnection payload bytes one connection may hold in flight
+ * @param workers threads executing device requests, shared by all connections
+ * @param handshakeTimeout a client that has not entered transmission by then is dropped
+ * @param drainTimeout how long withdrawal, DISC and shutdown wait for in-flight requests
+ */
+public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
+                              long maxInflightBytesPerConnection, int workers,
+                              Duration handshakeTimeout, Duration drainTimeout) {
+
+    public static final int DEFAULT_MAX_CONNECTIONS = 1024;
+    public static final int DEFAULT_MAX_INFLIGHT_REQUESTS = 256;
+    public static final long DEFAULT_MAX_INFLIGHT_BYTES = 64L << 20;
+
+    public NbdServerConfig {
+        if (maxConnections < 1 || maxInflightRequestsPerConnection < 1 || maxInflightBytesPerConnection < 1
+                || workers < 1) {
+            throw new IllegalArgumentException("NBD server limits must be positive: connections="
+                    + maxConnections + ", in-flight requests=" + maxInflightRequestsPerConnection
+                    + ", in-flight bytes=" + maxInflightBytesPerConnection + ", workers=" + workers);
+        }
+        if (handshakeTimeout.isNegative() || handshakeTimeout.isZero() || drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("NBD server timeouts must be positive: handshake="
+                    + handshakeTimeout + ", drain=" + drainTimeout);
+        }
+    }
+
+    /** Two workers per processor: device calls block, so a few more threads than cores. */
+    public static int defaultWorkers() {
+        return Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The defaults: 1024 connections, 256 requests and 64 MiB in flight per connection. */
+    public static NbdServerConfig defaults() {
+        return new NbdServerConfig(DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_REQUESTS,
+                DEFAULT_MAX_INFLIGHT_BYTES, defaultWorkers(), Duration.ofSeconds(60), Duration.ofSeconds(10));
+    }
+
+    public NbdServerConfig withWorkers(int count) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, count, handshakeTimeout, drainTimeout);
+    }
+
+    public NbdServerConfig withMaxConnections(int count) {
+        return new NbdServerConfig(count, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
+    }
+
+    public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
+        return new NbdServerConfig(maxConnections, count,
+                maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
+    }
+
+    public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                bytes, workers, handshakeTimeout, drainTimeout);
+    }
+
+    public NbdServerConfig withHandshakeTimeout(Duration timeout) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, workers, timeout, drainTimeout);
+    }
+
+    public NbdServerConfig withDrainTimeout(Duration timeout) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, workers, handshakeTimeout, timeout);
+    }
+}

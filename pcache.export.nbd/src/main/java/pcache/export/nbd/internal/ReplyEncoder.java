@@ -1,0 +1,84 @@
+package pcache.export.nbd.internal;
+
+import static pcache.export.nbd.internal.NbdProtocol.CHUNK_BLOCK_STATUS;
+import static pcache.export.nbd.internal.NbdProtocol.CHUNK_ERROR;
+import static pcache.export.nbd.internal.NbdProtocol.CHUNK_NONE;
+import static pcache.export.nbd.internal.NbdProtocol.CHUNK_OFFSET_DATA;
+import static pcache.export.nbd.internal.NbdProtocol.MAX_STRING_BYTES;
+import static pcache.export.nbd.internal.NbdProtocol.REPLY_FLAG_DONE;
+import static pcache.export.nbd.internal.NbdProtocol.SIMPLE_REPLY_HEADER_BYTES;
+import static pcache.export.nbd.internal.NbdProtocol.SIMPLE_REPLY_MAGIC;
+import static pcache.export.nbd.internal.NbdProtocol.STRUCTURED_REPLY_HEADER_BYTES;
+import static pcache.export.nbd.internal.NbdProtocol.STRUCTURED_REPLY_MAGIC;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/** Builds the header bytes of simple replies and structured reply chunks (design doc §3.3–3.4). */
+final class ReplyEncoder {
+    private ReplyEncoder() {
+    }
+
+    /** A simple reply header; for a successful READ the data follows in its own buffer. */
+    static ByteBuffer simple(long cookie, int error) {
+        ByteBuffer b = ByteBuffer.allocate(SIMPLE_REPLY_HEADER_BYTES);
+        b.putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
+        return b.flip();
+    }
+
+    /**
+     * Header of a final OFFSET_DATA chunk carrying {@code dataBytes} bytes read at
+     * {@code offset}; the data follows in its own buffer. One chunk covering the whole request
+     * satisfies DF too.
+     */
+    static ByteBuffer offsetDataHeader(long cookie, long offset, int dataBytes) {
+        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES + 8);
+        putChunkHeader(b, REPLY_FLAG_DONE, CHUNK_OFFSET_DATA, cookie, 8 + dataBytes);
+        b.putLong(offset);
+        return b.flip();
+    }
+
+    /** A final NONE chunk (a successful structured reply without content, e.g. a 0-byte READ). */
+    static ByteBuffer noneDone(long cookie) {
+        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES);
+        putChunkHeader(b, REPLY_FLAG_DONE, CHUNK_NONE, cookie, 0);
+        return b.flip();
+    }
+
+    /** A final BLOCK_STATUS chunk with a single extent. */
+    static ByteBuffer blockStatusDone(long cookie, int contextId, long extentLength, int statusFlags) {
+        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES + 12);
+        putChunkHeader(b, REPLY_FLAG_DONE, CHUNK_BLOCK_STATUS, cookie, 12);
+        b.putInt(contextId).putInt((int) extentLength).putInt(statusFlags);
+        return b.flip();
+    }
+
+    /** A final ERROR chunk with a human-readable message (truncated to the 4096-byte limit). */
+    static ByteBuffer errorDone(long cookie, int error, String message) {
+        byte[] text = utf8Bounded(message, MAX_STRING_BYTES);
+        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES + 6 + text.length);
+        putChunkHeader(b, REPLY_FLAG_DONE, CHUNK_ERROR, cookie, 6 + text.length);
+        b.putInt(error).putShort((short) text.length).put(text);
+        return b.flip();
+    }
+
+    private static void putChunkHeader(ByteBuffer b, int flags, int type, long cookie, int length) {
+        b.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) type)
+                .putLong(cookie).putInt(length);
+    }
+
+    /** UTF-8 bytes of {@code s}, cut at a character boundary so they fit in {@code max} bytes. */
+    static byte[] utf8Bounded(String s, int max) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= max) {
+            return bytes;
+        }
+        int end = max;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
+            end--; // do not split a multi-byte character
+        }
+        byte[] cut = new byte[end];
+        System.arraycopy(bytes, 0, cut, 0, end);
+        return cut;
+    }
+}

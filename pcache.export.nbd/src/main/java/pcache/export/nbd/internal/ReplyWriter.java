@@ -1,0 +1,195 @@
+package pcache.export.nbd.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The single writer of one connection's transmission phase. Workers hand it finished replies in
+ * any order; it writes each reply whole (so chunks are never interleaved mid-chunk) and batches
+ * whatever is queued into one gathering write.
+ *
+ * <p>It has its own thread so that a client that stops reading blocks only this thread, never a
+ * shared worker. The queue needs no bound of its own: every queued reply holds in-flight budget
+ * of its connection ({@link InflightLimiter}).
+ */
+final class ReplyWriter implements Runnable {
+    private static final System.Logger LOG = System.getLogger(ReplyWriter.class.getName());
+    /** Replies per gathering write; keeps the iovec array modest. */
+    private static final int MAX_BATCH = 64;
+
+    private final GatheringByteChannel channel;
+    private final String peer;
+    private final Runnable onFailure;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<OutgoingReply> queue = new ArrayDeque<>();
+    /** No more replies are accepted; queued ones are still written unless {@link #abort}ed. */
+    private boolean closing;
+    private boolean aborted;
+    private boolean finished;
+
+    /**
+     * @param onFailure called (on the writer thread) when a write fails; it should tear the
+     *        connection down
+     */
+    ReplyWriter(GatheringByteChannel channel, String peer, Runnable onFailure) {
+        this.channel = channel;
+        this.peer = peer;
+        this.onFailure = onFailure;
+    }
+
+    /** Queues a reply; if the writer is closed the reply is completed as not sent. */
+    void send(OutgoingReply reply) {
+        lock.lock();
+        try {
+            if (!closing) {
+                queue.add(reply);
+                changed.signal();
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        reply.complete(false);
+    }
+
+    /** Stops accepting replies; those already queued are still written, then the thread ends. */
+    void finish() {
+        lock.lock();
+        try {
+            closing = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops at once: queued replies are dropped (completed as not sent). */
+    void abort() {
+        List<OutgoingReply> dropped;
+        lock.lock();
+        try {
+            closing = true;
+            aborted = true;
+            dropped = new ArrayList<>(queue);
+            queue.clear();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        dropped.forEach(r -> r.complete(false));
+    }
+
+    /** Waits until the writer thread has ended (after {@link #finish} or {@link #abort}). */
+    boolean awaitFinished(long timeoutNanos) throws InterruptedException {
+        lock.lock();
+        try {
+            long left = timeoutNanos;
+            while (!finished && left > 0) {
+                left = changed.awaitNanos(left);
+            }
+            return finished;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void run() {
+        List<OutgoingReply> batch = new ArrayList<>(MAX_BATCH);
+        List<ByteBuffer> buffers = new ArrayList<>();
+        try {
+            while (takeBatch(batch)) {
+                try {
+                    write(batch, buffers);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, () -> "NBD client " + peer + ": reply write failed: " + e);
+                    batch.forEach(r -> r.complete(false));
+                    batch.clear();
+                    abort();
+                    onFailure.run();
+                    return;
+                }
+                batch.forEach(r -> r.complete(true));
+                batch.clear();
+            }
+        } finally {
+            lock.lock();
+            try {
+                finished = true;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Moves queued replies into {@code batch}; false when the writer should end. */
+    private boolean takeBatch(List<OutgoingReply> batch) {
+        lock.lock();
+        try {
+            while (queue.isEmpty()) {
+                if (closing) {
+                    return false;
+                }
+                changed.awaitUninterruptibly();
+            }
+            if (aborted) {
+                return false;
+            }
+            while (!queue.isEmpty() && batch.size() < MAX_BATCH) {
+                batch.add(queue.poll());
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writes the batch: runs of direct or small buffers in one gathering write each; a large heap
+     * buffer alone, slice by slice, so the JDK's temporary direct buffer (one per heap buffer in a
+     * gathering write, cached per thread) stays at {@link BufferPool#MAX_HEAP_IO_SLICE}.
+     */
+    private void write(List<OutgoingReply> batch, List<ByteBuffer> run) throws IOException {
+        run.clear();
+        for (OutgoingReply reply : batch) {
+            for (ByteBuffer b : reply.buffers) {
+                if (b.isDirect() || b.remaining() <= BufferPool.MAX_HEAP_IO_SLICE) {
+                    run.add(b);
+                } else {
+                    writeGathered(run);
+                    while (b.hasRemaining()) {
+                        ByteBuffer slice = BufferPool.ioSlice(b);
+                        int n = channel.write(slice);
+                        if (slice != b) {
+                            b.position(b.position() + n);
+                        }
+                    }
+                }
+            }
+        }
+        writeGathered(run);
+    }
+
+    private void writeGathered(List<ByteBuffer> run) throws IOException {
+        if (run.isEmpty()) {
+            return;
+        }
+        ByteBuffer[] array = run.toArray(new ByteBuffer[0]);
+        run.clear();
+        int first = 0;
+        while (first < array.length) {
+            channel.write(array, first, array.length - first);
+            while (first < array.length && !array[first].hasRemaining()) {
+                first++;
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package pcache.export.nbd.internal;
+
+import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_FUA;
+import static pcache.export.nbd.internal.NbdProtocol.META_BASE_ALLOCATION_ID;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+import pcache.api.BlockDevice;
+
+/**
+ * Executes validated requests against the export's device on a worker thread and builds the
+ * successful reply. Device calls are synchronous and may block (a cache miss waits for the
+ * backing device), which is why this never runs on a connection's reader thread.
+ */
+final class RequestExecutor {
+    /** Prefetch (NBD_CMD_CACHE) reads at most this much per request: it is only a hint. */
+    static final int CACHE_PREFETCH_LIMIT_BYTES = 32 << 20;
+    /** Prefetch reads go through one pooled buffer of this size. */
+    static final int CACHE_PREFETCH_CHUNK_BYTES = 1 << 20;
+
+    /**
+     * A reply ready to be written.
+     *
+     * @param buffers the bytes, in order
+     * @param pooled a pooled buffer among them to give back once written, or null
+     */
+    record ReplyContent(ByteBuffer[] buffers, ByteBuffer pooled) {
+    }
+
+    private final Export export;
+    private final BlockDevice device;
+    private final boolean structuredReplies;
+    private final BufferPool pool;
+
+    RequestExecutor(Export export, boolean structuredReplies, BufferPool pool) {
+        this.export = export;
+        this.device = export.device;
+        this.structuredReplies = structuredReplies;
+        this.pool = pool;
+    }
+
+    /** Bytes of the connection's in-flight budget a valid request holds while it runs. */
+    static long budgetBytes(NbdRequest request) {
+        NbdCommand command = request.command();
+        if (command == NbdCommand.READ || command == NbdCommand.WRITE) {
+            return request.length();
+        }
+        if (command == NbdCommand.CACHE) {
+            return Math.min(request.length(), CACHE_PREFETCH_CHUNK_BYTES);
+        }
+        return 0;
+    }
+
+    /**
+     * Runs {@code request}; {@code payload} is the WRITE data (null otherwise). Zero-length READ,
+     * WRITE, TRIM, WRITE_ZEROES and CACHE succeed without touching the device: the spec leaves
+     * them unspecified and asks servers not to disconnect.
+     *
+     * @throws IOException what the device threw; the caller maps it to an NBD error
+     */
+    ReplyContent execute(NbdRequest request, ByteBuffer payload) throws IOException {
+        long offset = request.offset();
+        int length = (int) request.length();
+        boolean fua = request.has(CMD_FLAG_FUA);
+        switch (request.command()) {
+            case READ:
+                return read(request, offset, length);
+            case WRITE:
+                if (length > 0) {
+                    device.write(offset, payload, fua);
+                    export.countWritten(length);
+                }
+                return done(request, payload);
+            case FLUSH:
+                device.flush();
+                return done(request, null);
+            case TRIM:
+                if (length > 0) {
+                    device.trim(offset, request.length());
+                    if (fua) {
+                        device.flush(); // trim has no FUA of its own; a flush covers it
+                    }
+                }
+                return done(request, null);
+            case WRITE_ZEROES:
+                if (length != 0) {
+                    device.writeZeroes(offset, request.length(), fua);
+                }
+                return done(request, null);
+            case CACHE:
+                prefetch(offset, request.length());
+                return done(request, null);
+            case BLOCK_STATUS:
+                // One extent covering the request, flags 0 ("allocated, content unknown"):
+                // always correct for base:allocation, with or without REQ_ONE.
+                return new ReplyContent(new ByteBuffer[] {
+                    ReplyEncoder.blockStatusDone(request.cookie(), META_BASE_ALLOCATION_ID, request.length(), 0)
+                }, null);
+            default:
+                throw new IllegalStateException("not executable here: " + request.describe());
+        }
+    }
+
+    private ReplyContent read(NbdRequest request, long offset, int length) throws IOException {
+        if (length == 0) {
+            return new ReplyContent(new ByteBuffer[] {
+                structuredReplies ? ReplyEncoder.noneDone(request.cookie()) : ReplyEncoder.simple(request.cookie(), 0)
+            }, null);
+        }
+        ByteBuffer data = pool.acquire(length);
+        try {
+            device.read(offset, data);
+        } catch (IOException | RuntimeException e) {
+            pool.release(data);
+            throw e;
+        }
+        data.flip();
+        export.countRead(length);
+        // The whole read is done before the first byte goes out, so a failure is reported as an
+        // error reply (never after a success header), and one chunk also satisfies DF.
+        ByteBuffer header = structuredReplies
+                ? ReplyEncoder.offsetDataHeader(request.cookie(), offset, length)
+                : ReplyEncoder.simple(request.cookie(), 0);
+        return new ReplyContent(new ByteBuffer[] {header, data}, data);
+    }
+
+    /** NBD_CMD_CACHE: read the range (bounded) into a scratch buffer so the cache holds it. */
+    private void prefetch(long offset, long length) throws IOException {
+        long end = offset + Math.min(length, CACHE_PREFETCH_LIMIT_BYTES);
+        if (end == offset) {
+            return;
+        }
+        int chunk = (int) Math.min(CACHE_PREFETCH_CHUNK_BYTES, end - offset);
+        ByteBuffer scratch = pool.acquire(chunk);
+        try {
+            for (long pos = offset; pos < end; pos += chunk) {
+                scratch.clear().limit((int) Math.min(end - pos, chunk));
+                device.read(pos, scratch);
+            }
+        } finally {
+            pool.release(scratch);
+        }
+    }
+
+    private ReplyContent done(NbdRequest request, ByteBuffer pooled) {
+        return new ReplyContent(new ByteBuffer[] {ReplyEncoder.simple(request.cookie(), 0)}, pooled);
+    }
+
+    /** The error reply for a refused or failed request. */
+    static ByteBuffer errorReply(NbdRequest request, boolean structuredReplies, NbdError error, String message) {
+        return structuredReplies
+                ? ReplyEncoder.errorDone(request.cookie(), error.wireValue, message)
+                : ReplyEncoder.simple(request.cookie(), error.wireValue);
+    }
+}

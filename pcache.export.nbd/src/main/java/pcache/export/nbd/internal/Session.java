@@ -1,0 +1,21 @@
+package pcache.export.nbd.internal;
+
+/**
+ * The result of a successful handshake: what the transmission phase serves and how.
+ *
+ * @param export the export the client attached to
+ * @param structuredReplies whether structured replies were negotiated
+ * @param metaContextSelected whether base:allocation was selected for this export
+ */
+record Session(Export export, boolean structuredReplies, boolean metaContextSelected) {
+
+    /** Transmission flags sent to the client (they depend on structured replies for DF). */
+    int transmissionFlags() {
+        return Handshake.transmissionFlags(structuredReplies);
+    }
+
+    TransmissionLimits limits() {
+        return new TransmissionLimits(export.device.sizeBytes(), export.device.logicalBlockSize(),
+                NbdProtocol.MAX_PAYLOAD_BYTES, structuredReplies, metaContextSelected);
+    }
+}

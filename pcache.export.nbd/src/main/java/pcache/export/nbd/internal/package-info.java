@@ -1,0 +1,22 @@
+/**
+ * The NBD server that exports pcache devices to real clients (qemu, libnbd tools, fio, Linux
+ * nbd). Private to the bundle.
+ *
+ * <h2>Shape</h2>
+ * <ul>
+ * <li>{@link pcache.export.nbd.internal.NbdServer}: exports by name, listeners, shutdown; plain
+ * Java. {@link pcache.export.nbd.internal.NbdExportComponent} is the DS shell feeding it
+ * configuration and {@code CacheDevice} services.</li>
+ * <li>Per connection ({@link pcache.export.nbd.internal.NbdConnection}): a reader thread that runs
+ * the {@link pcache.export.nbd.internal.Handshake} and then parses and
+ * {@link pcache.export.nbd.internal.RequestValidator validates} requests; a
+ * {@link pcache.export.nbd.internal.ReplyWriter} thread that writes whole replies in completion
+ * order; an {@link pcache.export.nbd.internal.InflightLimiter} bounding requests and payload bytes
+ * in flight (backpressure: the reader stops reading).</li>
+ * <li>A worker pool shared by all connections runs the device calls
+ * ({@link pcache.export.nbd.internal.RequestExecutor}); device errors become NBD errors through
+ * {@link pcache.export.nbd.internal.ErrorMapping}.</li>
+ * </ul>
+ * The protocol summary this follows is {@code /work/shared/design/nbd-protocol.md}.
+ */
+package pcache.export.nbd.internal;

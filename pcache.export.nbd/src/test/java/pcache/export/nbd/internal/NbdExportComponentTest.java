@@ -1,0 +1,158 @@
+package pcache.export.nbd.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import pcache.api.BlockDevice;
+import pcache.api.CacheDevice;
+
+/** The DS shell, driven by hand the way SCR would drive it. */
+@Timeout(30)
+class NbdExportComponentTest {
+    @TempDir
+    Path dir;
+
+    /** A CacheDevice whose block I/O goes to a MemoryBlockDevice; cache management is not needed here. */
+    static CacheDevice cache(String name, MemoryBlockDevice memory) {
+        return (CacheDevice) Proxy.newProxyInstance(CacheDevice.class.getClassLoader(),
+                new Class<?>[] {CacheDevice.class}, (proxy, method, args) -> {
+                    if (method.getDeclaringClass() == BlockDevice.class) {
+                        try {
+                            return method.invoke(memory, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    }
+                    switch (method.getName()) {
+                        case "name":
+                            return name;
+                        case "hashCode":
+                            return System.identityHashCode(proxy);
+                        case "equals":
+                            return proxy == args[0];
+                        case "toString":
+                            return "cache " + name;
+                        default:
+                            throw new UnsupportedOperationException(method.getName());
+                    }
+                });
+    }
+
+    /** An instance of the configuration annotation, defaults overridden by {@code values}. */
+    static NbdExportComponent.Config config(Map<String, Object> values) {
+        return (NbdExportComponent.Config) Proxy.newProxyInstance(NbdExportComponent.Config.class.getClassLoader(),
+                new Class<?>[] {NbdExportComponent.Config.class}, (proxy, method, args) -> {
+                    if (values.containsKey(method.getName())) {
+                        return values.get(method.getName());
+                    }
+                    Object fallback = method.getDefaultValue();
+                    if (fallback == null) {
+                        throw new UnsupportedOperationException(method.getName());
+                    }
+                    return fallback;
+                });
+    }
+
+    private static List<String> listExports(Path socket) throws Exception {
+        try (RawNbdClient c = RawNbdClient.connect(UnixDomainSocketAddress.of(socket)).handshakeStart()) {
+            c.sendOption(NbdProtocol.OPT_LIST, new byte[0]);
+            List<String> names = new ArrayList<>();
+            for (RawNbdClient.OptionReply r : c.readOptionReplies()) {
+                if (r.type() == NbdProtocol.REP_SERVER) {
+                    ByteBuffer b = ByteBuffer.wrap(r.data());
+                    byte[] name = new byte[b.getInt()];
+                    b.get(name);
+                    names.add(new String(name, StandardCharsets.UTF_8));
+                }
+            }
+            return names;
+        }
+    }
+
+    @Test
+    void exportsCachesAsTheyComeAndGoUnderTheirServiceName() throws Exception {
+        Path socket = dir.resolve("nbd.sock");
+        NbdExportComponent component = new NbdExportComponent();
+        MemoryBlockDevice m1 = new MemoryBlockDevice("one", 1 << 20);
+        CacheDevice one = cache("one", m1);
+        CacheDevice two = cache("two-internal", new MemoryBlockDevice("two", 1 << 20));
+        CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
+
+        component.bindCache(one, Map.of(CacheDevice.NAME, "one"));  // before activation, as SCR does
+        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        assertEquals(List.of("one"), listExports(socket));
+
+        component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
+        component.bindCache(twin, Map.of(CacheDevice.NAME, "one")); // name taken: waits
+        assertEquals(List.of("one", "two"), listExports(socket));
+
+        component.unbindCache(one, Map.of(CacheDevice.NAME, "one"));
+        assertEquals(1, m1.flushes.get(), "a withdrawn cache is flushed once");
+        assertEquals(List.of("two", "one"), listExports(socket), "the waiting twin takes over the name");
+        assertEquals(2 << 20, component.server().find("one").device.sizeBytes());
+
+        component.deactivate();
+        assertNull(component.server());
+        assertTrue(Files.notExists(socket));
+    }
+
+    @Test
+    void aBadListenAddressFailsActivationWithAClearMessage() {
+        NbdExportComponent component = new NbdExportComponent();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> component.activate(config(Map.of("listen", "localhost"))));
+        assertTrue(e.getMessage().contains("host:port"), e.getMessage());
+        assertNull(component.server());
+    }
+
+    @Test
+    void configurationReachesTheServer() throws Exception {
+        Map<String, Object> values = new HashMap<>();
+        values.put("listen", "127.0.0.1:0,unix:" + dir.resolve("s"));
+        values.put("max_connections", 3);
+        values.put("max_inflight_bytes_per_connection", 1L << 20);
+        values.put("workers", 3);
+        NbdExportComponent component = new NbdExportComponent();
+        component.activate(config(values));
+        try {
+            NbdServer server = component.server();
+            assertEquals(2, server.boundAddresses().size());
+            assertEquals(3, server.config.maxConnections());
+            assertEquals(1L << 20, server.config.maxInflightBytesPerConnection());
+            assertEquals(3, server.config.workers());
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    /** Keeps the Method import honest: the config annotation has exactly the documented attributes. */
+    @Test
+    void configurationAttributesAreTheDocumentedOnes() {
+        List<String> names = new ArrayList<>();
+        for (Method m : NbdExportComponent.Config.class.getDeclaredMethods()) {
+            names.add(m.getName());
+        }
+        names.sort(null);
+        assertEquals(List.of("drain_timeout_seconds", "listen", "max_connections",
+                "max_inflight_bytes_per_connection", "workers"), names);
+    }
+}
