@@ -51,6 +51,25 @@ final class MemoryBacking implements BackingDevice {
         this.unflushed = new boolean[pages.length];
     }
 
+    /** A device holding {@code size} bytes read from {@code in}. */
+    static MemoryBacking load(long size, String id, java.io.InputStream in) throws IOException {
+        MemoryBacking b = new MemoryBacking(size, id, false);
+        byte[] buf = new byte[PAGE];
+        for (int page = 0; (long) page * PAGE < size; page++) {
+            int n = in.readNBytes(buf, 0, PAGE);
+            for (int i = 0; i < n; i++) {
+                if (buf[i] != 0) {
+                    b.pages[page] = java.util.Arrays.copyOf(buf, PAGE);
+                    break;
+                }
+            }
+            if (n < PAGE) {
+                break;
+            }
+        }
+        return b;
+    }
+
     /** The device after a power loss: unflushed sectors randomly kept or lost. */
     synchronized MemoryBacking afterCrash(Random random) {
         byte[][] img = new byte[pages.length][];

@@ -77,6 +77,28 @@ final class SimulatedPmem implements PmemRegion {
         this.tracking = tracking;
     }
 
+    /** A device holding {@code size} bytes read from {@code in} (all-zero pages stay sparse). */
+    static SimulatedPmem load(long size, java.io.InputStream in, boolean tracking) throws IOException {
+        SimulatedPmem p = new SimulatedPmem(size, tracking);
+        byte[] buf = new byte[PAGE];
+        for (int page = 0; (long) page * PAGE < size; page++) {
+            int n = in.readNBytes(buf, 0, PAGE);
+            if (n <= 0) {
+                break;
+            }
+            for (int i = 0; i < n; i++) {
+                if (buf[i] != 0) {
+                    p.pages[page] = java.util.Arrays.copyOf(buf, PAGE);
+                    break;
+                }
+            }
+            if (n < PAGE) {
+                break;
+            }
+        }
+        return p;
+    }
+
     /** The same memory opened again after a clean close (no power loss). */
     synchronized SimulatedPmem reopen() {
         closed = true;
