@@ -227,6 +227,48 @@ class FifoSegmentAllocatorTest {
     }
 
     @Test
+    void concurrentGetsAndPutsReclaimExactlyOnce() throws Exception {
+        FifoSegmentAllocator a = dev.formatted();
+        int seg = a.allocate(SegmentUse.DATA);
+        a.get(seg); // the data head's reference keeps the segment alive while keys come and go
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    go.await();
+                    for (int i = 0; i < 10_000; i++) {
+                        a.get(seg);
+                        a.put(seg);
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            threads.add(th);
+            th.start();
+        }
+        go.countDown();
+        for (Thread th : threads) {
+            th.join();
+        }
+        assertEquals(List.of(), errors);
+        assertEquals(1, a.references(seg));
+        assertTrue(dev.reclaimed.isEmpty());
+        a.put(seg);
+        assertEquals(List.of(seg), dev.reclaimed);
+        assertEquals(1, a.generation(seg));
+    }
+
+    @Test
+    void loadRefusesAContextWithMoreSegmentsThanTheRegionHolds() throws IOException {
+        dev.formatted();
+        TestDevice lying = new TestDevice(dev.region, SEGMENTS + 1);
+        assertThrows(IllegalArgumentException.class, () -> lying.allocator().load(0, SEGMENTS));
+    }
+
+    @Test
     void putBelowZeroFailsAndLeavesTheCountAlone() throws IOException {
         FifoSegmentAllocator a = dev.formatted();
         assertThrows(IllegalStateException.class, () -> a.put(1));
