@@ -152,20 +152,27 @@ final class PmemKeyLog implements KeyLog {
         if (closed) {
             throw new PcacheException("key log is closed");
         }
+        if (key.isEmpty()) {
+            // it would be logged as dirty data at the placeholder's unset position
+            throw new IllegalArgumentException("a placeholder cannot be logged: " + key);
+        }
         KsetBuffer b = buffers[(int) ((key.offset() >>> PcacheFormat.SUBTREE_SHIFT) % buffers.length)];
         synchronized (b) {
             KeyCodec.encode(key, b.image, KsetCodec.size(b.keys));
             b.keys++;
-            if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
-                try {
+            try {
+                if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
                     closeLocked(b);
-                } catch (IOException e) {
-                    // the key stays out of the log: the caller fails the request
-                    b.keys--;
-                    throw e;
+                } else {
+                    b.arm(context.flushDelayMillis());
                 }
-            } else {
-                b.arm(context.flushDelayMillis());
+            } catch (IOException | RuntimeException e) {
+                // the key stays out of the log: the caller fails the request. (Zero keys means the
+                // kset was persisted and only the listener failed; nothing to take back then.)
+                if (b.keys > 0) {
+                    b.keys--;
+                }
+                throw e;
             }
         }
     }

@@ -177,6 +177,31 @@ class PmemKeyLogTest {
         assertThrows(PcacheException.class, () -> log.append(key(0, 2), false));
     }
 
+    @Test
+    void placeholdersAreRefused() throws IOException {
+        PmemKeyLog log = started(device(), new CachePos(0, 0));
+        assertThrows(IllegalArgumentException.class, () -> log.append(CacheKey.placeholder(0, 4096), true));
+        assertEquals(0, log.pendingKeys());
+    }
+
+    @Test
+    void aFailedAppendLeavesItsKeyOutOfTheBuffer() throws Exception {
+        LogDevice dev = device();
+        PmemKeyLog notStarted = dev.openLog();
+        assertThrows(IllegalStateException.class, () -> notStarted.append(key(0, 1), true));
+        assertEquals(0, notStarted.pendingKeys());
+
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false); // arms buffer 0's timer
+        scheduler.shutdown(); // no new timer can be armed
+        assertThrows(java.util.concurrent.RejectedExecutionException.class, () -> log.append(key(1, 1), false));
+        assertEquals(1, log.pendingKeys(), "the key whose timer could not be armed is not kept");
+        log.append(key(0, 2), false); // buffer 0's timer is armed already
+        assertEquals(2, log.pendingKeys());
+        log.flush();
+        assertSameKeys(List.of(key(0, 1), key(0, 2)), keysOf(readLog(log, new CachePos(0, 0))));
+    }
+
     // ---- moving to a new key segment ---------------------------------------------------------
 
     /** Fills the data areas of segments 1.. with a pattern, as if they held data earlier. */
