@@ -36,7 +36,7 @@ class SortedKeySliceModelTest {
     private static final int SECTORS = (int) (PcacheFormat.SUBTREE_SIZE / SECTOR);
 
     /** One step; offsets and lengths in sectors. */
-    sealed interface Step permits Insert, Placeholder, Trim, Invalidate {
+    sealed interface Step permits Insert, Placeholder, Trim, Invalidate, Remove, Walk {
     }
 
     record Insert(int sector, int sectors) implements Step {
@@ -49,8 +49,19 @@ class SortedKeySliceModelTest {
     record Trim(int sector, int sectors) implements Step {
     }
 
-    /** Marks the {@code pick}-th (mod count) data key id present in the model as stale. */
+    /**
+     * Marks the {@code pick}-th (mod count) data key id present in the model as stale, then removes
+     * up to {@code pick % 3} stale keys with removeInvalid (the check's walk removes the rest).
+     */
     record Invalidate(int pick) implements Step {
+    }
+
+    /** Removes the {@code pick}-th (mod size) key of the slice. */
+    record Remove(int pick) implements Step {
+    }
+
+    /** Walks a part of the slice and compares it with the model. */
+    record Walk(int sector, int sectors) implements Step {
     }
 
     @Provide
@@ -66,11 +77,15 @@ class SortedKeySliceModelTest {
         Arbitrary<Step> placeholder = Combinators.combine(sector, length).as(Placeholder::new);
         Arbitrary<Step> trim = Combinators.combine(sector, length).as(Trim::new);
         Arbitrary<Step> invalidate = Arbitraries.integers().between(0, 1000).map(Invalidate::new);
+        Arbitrary<Step> remove = Arbitraries.integers().between(0, 1000).map(Remove::new);
+        Arbitrary<Step> walk = Combinators.combine(sector, length).as(Walk::new);
         return Arbitraries.frequencyOf(
                 net.jqwik.api.Tuple.of(6, insert),
                 net.jqwik.api.Tuple.of(2, placeholder),
                 net.jqwik.api.Tuple.of(2, trim),
-                net.jqwik.api.Tuple.of(1, invalidate)).list().ofMaxSize(60);
+                net.jqwik.api.Tuple.of(1, invalidate),
+                net.jqwik.api.Tuple.of(1, remove),
+                net.jqwik.api.Tuple.of(1, walk)).list().ofMaxSize(60);
     }
 
     /** The plain model: owner id per sector (0 = none) and the sector's index in its key as written. */
@@ -185,7 +200,26 @@ class SortedKeySliceModelTest {
                         int id = ids.get(inv.pick() % ids.size());
                         stale.add(id);
                         model.clearId(id);
+                        int[] pieces = {0};
+                        slice.forEach(k -> pieces[0] += k.segment() == id ? 1 : 0);
+                        int max = inv.pick() % 3;
+                        assertEquals(Math.min(max, pieces[0]), slice.removeInvalid(validity, max));
                     }
+                } else if (step instanceof Remove rm) {
+                    List<CacheKey> keys = new ArrayList<>();
+                    slice.forEach(keys::add);
+                    if (!keys.isEmpty()) {
+                        CacheKey k = keys.get(rm.pick() % keys.size());
+                        assertTrue(slice.remove(k));
+                        assertFalse(slice.remove(k));
+                        for (long p = k.offset(); p < k.end(); p += SECTOR) {
+                            model.owner[(int) (p / SECTOR)] = 0;
+                        }
+                    }
+                } else if (step instanceof Walk w) {
+                    int from = w.sector();
+                    int to = Math.min(SECTORS, from + w.sectors());
+                    compare(slice, model, validity, from, to);
                 }
                 check(slice, index, model, validity, created);
             }
@@ -215,8 +249,14 @@ class SortedKeySliceModelTest {
 
     private static void check(SortedKeySlice slice, StripedKeyIndex index, Model model, KeyValidity validity,
             Map<CacheKey, Boolean> created) {
-        long[] next = {0};
-        slice.walk(0, PcacheFormat.SUBTREE_SIZE, validity, new ExtentVisitor() {
+        compare(slice, model, validity, 0, SECTORS);
+        checkKeys(slice, index, created);
+    }
+
+    /** Walks sectors [from, to) and compares every piece with the model. */
+    private static void compare(SortedKeySlice slice, Model model, KeyValidity validity, int from, int to) {
+        long[] next = {(long) from * SECTOR};
+        slice.walk((long) from * SECTOR, (long) (to - from) * SECTOR, validity, new ExtentVisitor() {
             @Override
             public boolean hit(CacheKey key, long position, int length) {
                 assertEquals(next[0], position, "pieces are contiguous");
@@ -250,7 +290,10 @@ class SortedKeySliceModelTest {
                 return true;
             }
         });
-        assertEquals(PcacheFormat.SUBTREE_SIZE, next[0], "the walk covers the whole slice");
+        assertEquals((long) to * SECTOR, next[0], "the walk covers the whole range");
+    }
+
+    private static void checkKeys(SortedKeySlice slice, StripedKeyIndex index, Map<CacheKey, Boolean> created) {
 
         // the keys themselves: sorted, disjoint, non-empty, inside the slice, linked, counted
         List<CacheKey> keys = new ArrayList<>();
