@@ -370,6 +370,35 @@ class PmemKeyLogTest {
         assertEquals(base, e.deviceOffset());
     }
 
+    @Test
+    void aKsetWithAValidCrcButImpossibleKeysIsDamage() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long base = dev.segments.dataOffset(0) + 512;
+        List<CacheKey> impossible = List.of(
+                new CacheKey(0, 0).place(1, 0, 0), // empty
+                new CacheKey(SLICE - 512, 1024).place(1, 0, 0), // crosses a 4 MiB boundary
+                new CacheKey(-4096, 512).place(1, 0, 0), // offset 2^64 - 4096
+                new CacheKey(0, 512).place(SEGMENTS, 0, 0), // no such segment
+                new CacheKey(0, 512).place(-1, 0, 0), // segment 2^32 - 1
+                new CacheKey(0, 4096).place(1, DATA - 2048, 0), // past the data area
+                new CacheKey(0, 512).place(1, -512, 0)); // offset 2^32 - 512
+        for (CacheKey bad : impossible) {
+            byte[] kset = KsetCodec.encode(List.of(key(0, 1), bad), dev.crc);
+            dev.region.write(base, kset, 0, kset.length);
+            CorruptMediaException e = assertThrows(CorruptMediaException.class, () -> log.read(new CachePos(0, 512)),
+                    bad.toString());
+            assertEquals("kset", e.structure());
+            assertEquals(base, e.deviceOffset());
+            assertTrue(e.getMessage().contains("key 1 "), e.getMessage());
+        }
+        // the limits themselves are fine: a whole 4 MiB slice, the last bytes of the data area
+        byte[] kset = KsetCodec.encode(List.of(new CacheKey(SLICE, (int) SLICE).place(SEGMENTS - 1, 0, 0),
+                new CacheKey(0, 512).place(1, DATA - 512, 0)), dev.crc);
+        dev.region.write(base, kset, 0, kset.length);
+        assertEquals(2, log.read(new CachePos(0, 512)).keys().size());
+    }
+
     // ---- out of space ------------------------------------------------------------------------
 
     @Test
