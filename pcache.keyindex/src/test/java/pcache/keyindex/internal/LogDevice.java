@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 
 import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
@@ -154,7 +155,7 @@ class LogDevice implements KeyLogContext, KeyLogListener {
     }
 
     static void assertSameKey(CacheKey expected, CacheKey actual) {
-        java.util.function.Supplier<String> what = () -> expected + " vs " + actual;
+        Supplier<String> what = () -> expected + " vs " + actual;
         assertEquals(expected.offset(), actual.offset(), what);
         assertEquals(expected.length(), actual.length(), what);
         assertEquals(expected.mediaFlags() & PcacheFormat.KEY_FLAG_CLEAN, actual.mediaFlags(), what);

@@ -14,9 +14,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -194,7 +197,7 @@ class PmemKeyLogTest {
         PmemKeyLog log = started(dev, new CachePos(0, 0));
         log.append(key(0, 1), false); // arms buffer 0's timer
         scheduler.shutdown(); // no new timer can be armed
-        assertThrows(java.util.concurrent.RejectedExecutionException.class, () -> log.append(key(1, 1), false));
+        assertThrows(RejectedExecutionException.class, () -> log.append(key(1, 1), false));
         assertEquals(1, log.pendingKeys(), "the key whose timer could not be armed is not kept");
         log.append(key(0, 2), false); // buffer 0's timer is armed already
         assertEquals(2, log.pendingKeys());
@@ -262,7 +265,7 @@ class PmemKeyLogTest {
         assertEquals(new CachePos(0, DATA - 24), log.head());
         byte[] tail = new byte[24];
         dev.region.read(dev.segments.dataOffset(0) + DATA - 24, tail, 0, 24);
-        assertTrue(java.util.Arrays.equals(new byte[24], tail), "the terminator fills the last 24 bytes");
+        assertTrue(Arrays.equals(new byte[24], tail), "the terminator fills the last 24 bytes");
 
         log.append(key(0, 2), true);
         assertEquals(new CachePos(1, 64), log.head());
@@ -489,7 +492,7 @@ class PmemKeyLogTest {
         int threads = 4;
         int perThread = 1500;
         List<Thread> workers = new ArrayList<>();
-        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
         for (int t = 0; t < threads; t++) {
             int slice = t;
             Thread w = new Thread(() -> {

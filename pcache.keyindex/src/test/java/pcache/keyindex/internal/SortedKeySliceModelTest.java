@@ -19,6 +19,7 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
 
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
@@ -70,9 +71,9 @@ class SortedKeySliceModelTest {
                 Arbitraries.integers().between(0, SECTORS - 1),
                 Arbitraries.integers().between(0, 255)); // crowd some steps together
         Arbitrary<Integer> length = Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(6, Arbitraries.integers().between(1, 16)),
-                net.jqwik.api.Tuple.of(3, Arbitraries.integers().between(1, 256)),
-                net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(1, SECTORS)));
+                Tuple.of(6, Arbitraries.integers().between(1, 16)),
+                Tuple.of(3, Arbitraries.integers().between(1, 256)),
+                Tuple.of(1, Arbitraries.integers().between(1, SECTORS)));
         Arbitrary<Step> insert = Combinators.combine(sector, length).as(Insert::new);
         Arbitrary<Step> placeholder = Combinators.combine(sector, length).as(Placeholder::new);
         Arbitrary<Step> trim = Combinators.combine(sector, length).as(Trim::new);
@@ -80,12 +81,12 @@ class SortedKeySliceModelTest {
         Arbitrary<Step> remove = Arbitraries.integers().between(0, 1000).map(Remove::new);
         Arbitrary<Step> walk = Combinators.combine(sector, length).as(Walk::new);
         return Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(6, insert),
-                net.jqwik.api.Tuple.of(2, placeholder),
-                net.jqwik.api.Tuple.of(2, trim),
-                net.jqwik.api.Tuple.of(1, invalidate),
-                net.jqwik.api.Tuple.of(1, remove),
-                net.jqwik.api.Tuple.of(1, walk)).list().ofMaxSize(60);
+                Tuple.of(6, insert),
+                Tuple.of(2, placeholder),
+                Tuple.of(2, trim),
+                Tuple.of(1, invalidate),
+                Tuple.of(1, remove),
+                Tuple.of(1, walk)).list().ofMaxSize(60);
     }
 
     /** The plain model: owner id per sector (0 = none) and the sector's index in its key as written. */

@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 
 import org.junit.jupiter.api.Test;
 
@@ -78,7 +81,7 @@ class FifoSegmentAllocatorTest {
     void formatClearsStaleMetadataAndTheFirstKsetHeader() throws IOException {
         int area = PcacheFormat.SEG_DATA_OFF + PcacheFormat.KSET_HEADER_SIZE;
         byte[] junk = new byte[area + 100];
-        java.util.Arrays.fill(junk, (byte) 0xA5);
+        Arrays.fill(junk, (byte) 0xA5);
         for (int i = 0; i < 2; i++) {
             dev.write(PcacheFormat.segmentOffset(i), junk);
         }
@@ -231,9 +234,9 @@ class FifoSegmentAllocatorTest {
         FifoSegmentAllocator a = dev.formatted();
         int seg = a.allocate(SegmentUse.DATA);
         a.get(seg); // the data head's reference keeps the segment alive while keys come and go
-        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch go = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
-        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
         for (int t = 0; t < 4; t++) {
             Thread th = new Thread(() -> {
                 try {
