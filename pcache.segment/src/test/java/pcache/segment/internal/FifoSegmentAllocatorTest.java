@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
@@ -22,14 +24,24 @@ import pcache.api.spi.ReplicatedRecord;
 import pcache.api.spi.SegmentUse;
 
 /** The segment layer: chain format and load, FIFO allocation, references and reclamation. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FifoSegmentAllocatorTest {
 
     private static final int SEGMENTS = 6;
 
+    /** One device for all tests (its 96 MiB are allocated once), blanked before each. */
     private final TestDevice dev;
 
     FifoSegmentAllocatorTest() throws IOException {
         dev = new TestDevice(SEGMENTS);
+    }
+
+    @BeforeEach
+    void blankDevice() throws IOException {
+        for (int i = 0; i < SEGMENTS; i++) {
+            dev.region.fill(PcacheFormat.segmentOffset(i), PcacheFormat.SEG_DATA_OFF + 4096, (byte) 0);
+        }
+        dev.reclaimed.clear();
     }
 
     // ---- format and load -----------------------------------------------------------------------
