@@ -41,7 +41,9 @@ public final class KeyCodec {
     public static CacheKey decode(ByteBuffer buf, int at) {
         CacheKey key = new CacheKey(buf.getLong(at + OFF), buf.getInt(at + LEN));
         key.place(buf.getInt(at + SEG), buf.getInt(at + SEG_OFF), buf.getLong(at + GEN));
-        key.setMediaFlags(buf.getInt(at + FLAGS));
+        // EMPTY marks DRAM-only placeholders and is never written; a record claiming it is still a
+        // data key (replay inserts it, and insert refuses placeholders)
+        key.setMediaFlags(buf.getInt(at + FLAGS) & ~PcacheFormat.KEY_FLAG_EMPTY);
         key.setDataCrc(buf.getInt(at + DATA_CRC));
         return key;
     }

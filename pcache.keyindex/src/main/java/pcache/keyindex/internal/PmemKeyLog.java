@@ -126,10 +126,42 @@ final class PmemKeyLog implements KeyLog {
                 }
                 ByteBuffer image = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
                 region.read(base, image);
-                return KsetCodec.decodeBody(position, image, crc);
+                Kset kset = KsetCodec.decodeBody(position, image, crc);
+                if (kset != null) {
+                    checkKeys(kset, base);
+                }
+                return kset;
             }
             default:
                 return null;
+        }
+    }
+
+    /**
+     * A kset whose CRC holds but whose keys cannot have been written by dm-pcache is damage, not
+     * the end of the log: its ids would index arrays and its extents address pmem (reference §3.6
+     * asks for validation; the kernel has none).
+     */
+    private void checkKeys(Kset kset, long base) throws CorruptMediaException {
+        for (int i = 0; i < kset.keys().size(); i++) {
+            CacheKey k = kset.keys().get(i);
+            String problem = null;
+            if (k.length() <= 0 || k.offset() < 0
+                    || (k.offset() >>> PcacheFormat.SUBTREE_SHIFT) != ((k.end() - 1) >>> PcacheFormat.SUBTREE_SHIFT)) {
+                problem = "covers " + k.offset() + "+" + Integer.toUnsignedString(k.length())
+                        + ", which is empty or crosses a 4 MiB boundary";
+            } else if (k.segment() < 0 || k.segment() >= segments.segmentCount()) {
+                problem = "points to cache segment " + Integer.toUnsignedString(k.segment())
+                        + ", outside the cache's " + segments.segmentCount() + " segments";
+            } else if (k.segmentOffset() < 0
+                    || (long) k.segmentOffset() + k.length() > PcacheFormat.SEG_DATA_SIZE) {
+                problem = "lies at " + Integer.toUnsignedString(k.segmentOffset()) + "+" + k.length()
+                        + " in its segment, beyond the data area";
+            }
+            if (problem != null) {
+                throw new CorruptMediaException("kset", base, "key " + i + " of the kset at "
+                        + kset.position() + " " + problem + " although the kset's CRC matches");
+            }
         }
     }
 
@@ -152,20 +184,27 @@ final class PmemKeyLog implements KeyLog {
         if (closed) {
             throw new PcacheException("key log is closed");
         }
+        if (key.isEmpty()) {
+            // it would be logged as dirty data at the placeholder's unset position
+            throw new IllegalArgumentException("a placeholder cannot be logged: " + key);
+        }
         KsetBuffer b = buffers[(int) ((key.offset() >>> PcacheFormat.SUBTREE_SHIFT) % buffers.length)];
         synchronized (b) {
             KeyCodec.encode(key, b.image, KsetCodec.size(b.keys));
             b.keys++;
-            if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
-                try {
+            try {
+                if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
                     closeLocked(b);
-                } catch (IOException e) {
-                    // the key stays out of the log: the caller fails the request
-                    b.keys--;
-                    throw e;
+                } else {
+                    b.arm(context.flushDelayMillis());
                 }
-            } else {
-                b.arm(context.flushDelayMillis());
+            } catch (IOException | RuntimeException e) {
+                // the key stays out of the log: the caller fails the request. (Zero keys means the
+                // kset was persisted and only the listener failed; nothing to take back then.)
+                if (b.keys > 0) {
+                    b.keys--;
+                }
+                throw e;
             }
         }
     }

@@ -51,7 +51,9 @@ final class StripedKeyIndex implements KeyIndex {
         SortedKeySlice s = slices.get(i);
         if (s == null) {
             long start = (long) i << PcacheFormat.SUBTREE_SHIFT;
-            SortedKeySlice created = new SortedKeySlice(this, start, start + PcacheFormat.SUBTREE_SIZE);
+            // the last slice ends with the device, so nothing past it can be inserted or walked
+            long end = Math.min(start + PcacheFormat.SUBTREE_SIZE, logicalSizeBytes);
+            SortedKeySlice created = new SortedKeySlice(this, start, end);
             s = slices.compareAndExchange(i, null, created);
             if (s == null) {
                 s = created;

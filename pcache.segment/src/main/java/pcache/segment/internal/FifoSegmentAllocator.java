@@ -117,7 +117,12 @@ public final class FifoSegmentAllocator implements SegmentAllocator {
 
     @Override
     public void load(int firstPhysical, int n) throws IOException {
-        checkGeometry(firstPhysical, 1);
+        // firstPhysical comes from cache_info on the device: the loop below reports it as damaged
+        // media when it is out of range, so only the context is checked here
+        if (PcacheFormat.segmentOffset(deviceSegments) > region.sizeBytes()) {
+            throw new IllegalArgumentException("device of " + region.sizeBytes()
+                    + " bytes is too small for " + deviceSegments + " segments");
+        }
         if (n < 1 || n > deviceSegments) {
             throw new CorruptMediaException("cache_info", PcacheFormat.CACHE_INFO_OFF, "records " + n
                     + " cache segments but the device has " + deviceSegments);
@@ -127,7 +132,9 @@ public final class FifoSegmentAllocator implements SegmentAllocator {
         int phys = firstPhysical;
         for (int i = 0; i < n; i++) {
             if (phys < 0 || phys >= deviceSegments || visited.get(phys)) {
-                long at = i == 0 ? PcacheFormat.CACHE_INFO_OFF : PcacheFormat.segmentOffset(physical[i - 1]);
+                // name the slot the bad link was read from
+                long at = i == 0 ? PcacheFormat.CACHE_INFO_OFF
+                        : infoRecords[i - 1].slotOffset(infoRecords[i - 1].currentSlot());
                 throw new CorruptMediaException(i == 0 ? "cache_info" : "segment_info", at,
                         "links cache segment " + i + " to physical segment " + phys + ", which "
                                 + (visited.get(Math.max(phys, 0)) && phys >= 0 ? "is already in the chain"

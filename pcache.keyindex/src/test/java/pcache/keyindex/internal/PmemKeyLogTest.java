@@ -1,0 +1,524 @@
+package pcache.keyindex.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static pcache.keyindex.internal.LogDevice.assertSameKeys;
+import static pcache.keyindex.internal.LogDevice.keysOf;
+import static pcache.keyindex.internal.LogDevice.readLog;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CachePos;
+import pcache.api.CorruptMediaException;
+import pcache.api.PcacheException;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.Kset;
+import pcache.api.spi.SegmentUse;
+
+/** The key log over a heap device with the real segment allocator (reference §3.5). */
+class PmemKeyLogTest {
+
+    private static final int SEGMENTS = 6;
+    private static final int DATA = PcacheFormat.SEG_DATA_SIZE;
+    private static final long SLICE = PcacheFormat.SUBTREE_SIZE;
+
+    private ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+
+    @AfterEach
+    void stopScheduler() throws InterruptedException {
+        scheduler.shutdownNow();
+        assertTrue(scheduler.awaitTermination(10, TimeUnit.SECONDS));
+    }
+
+    /** Two streams, a flush delay that never fires during a test. */
+    private LogDevice device() throws IOException {
+        return new LogDevice(SEGMENTS, 2, TimeUnit.HOURS.toMillis(1), scheduler);
+    }
+
+    private static PmemKeyLog started(LogDevice dev, CachePos head) {
+        PmemKeyLog log = dev.openLog();
+        log.start(head);
+        return log;
+    }
+
+    /** Key {@code n} (0..2047) of slice {@code slice}: 2 KiB, distinct position, generation and CRC. */
+    private static CacheKey key(int slice, int n) {
+        CacheKey k = new CacheKey(slice * SLICE + n * 2048L, 2048).place(1 + slice % 4, n * 2048, 3 + n);
+        k.setDataCrc(0x1000 * slice + n);
+        if (n % 3 == 0) {
+            k.markClean();
+        }
+        return k;
+    }
+
+    @Test
+    void keysGoToTheBufferOfTheirSliceAndForceClosePersistsThatBufferOnly() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        // 2 streams: slices 0 and 2 share buffer 0, slices 1 and 3 buffer 1
+        CacheKey a = key(0, 1);
+        CacheKey b = key(1, 1);
+        CacheKey c = key(2, 1);
+        CacheKey d = key(3, 1);
+        CacheKey e = key(0, 2);
+        CacheKey f = key(1, 2);
+        for (CacheKey k : List.of(a, b, c, d, e)) {
+            log.append(k, false);
+        }
+        assertEquals(5, log.pendingKeys());
+        assertNull(log.read(new CachePos(0, 0)), "nothing persisted yet");
+        assertEquals(new CachePos(0, 0), log.head());
+
+        log.append(f, true);
+        assertEquals(3, log.pendingKeys(), "only buffer 1 was closed");
+        assertEquals(new CachePos(0, 24 + 3 * 40), log.head());
+        assertEquals(List.of(), dev.region.notDurable(), "a forced close makes the kset durable");
+        assertEquals(List.of("0:0+144"), dev.persisted);
+
+        log.flush();
+        assertEquals(0, log.pendingKeys());
+        assertEquals(new CachePos(0, 288), log.head());
+        assertEquals(List.of(), dev.region.notDurable(), "flush makes every kset durable");
+        assertEquals(List.of("0:0+144", "0:144+144"), dev.persisted);
+
+        List<Kset> ksets = readLog(log, new CachePos(0, 0));
+        assertEquals(2, ksets.size());
+        assertSameKeys(List.of(b, d, f), ksets.get(0).keys());
+        assertSameKeys(List.of(a, c, e), ksets.get(1).keys());
+        assertFalse(ksets.get(0).last());
+        assertNull(log.read(log.head()), "the zero terminator ends the log");
+    }
+
+    @Test
+    void flushWithNothingPendingWritesNothing() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 4096));
+        log.flush();
+        assertEquals(new CachePos(0, 4096), log.head());
+        assertEquals(List.of(), dev.persisted);
+        assertNull(log.read(new CachePos(0, 4096)));
+    }
+
+    @Test
+    void aBufferOf128KeysClosesByItself() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        List<CacheKey> keys = new ArrayList<>();
+        for (int i = 0; i < 127; i++) {
+            keys.add(key(0, i));
+            log.append(keys.get(i), false);
+        }
+        assertEquals(127, log.pendingKeys());
+        assertNull(log.read(new CachePos(0, 0)));
+        keys.add(key(0, 127));
+        log.append(keys.get(127), false);
+        assertEquals(0, log.pendingKeys());
+        assertEquals(new CachePos(0, 5144), log.head());
+        assertEquals(List.of(), dev.region.notDurable());
+        Kset k = log.read(new CachePos(0, 0));
+        assertNotNull(k);
+        assertEquals(5144, k.sizeBytes());
+        assertSameKeys(keys, k.keys());
+
+        log.append(key(0, 128), false);
+        assertEquals(1, log.pendingKeys(), "the buffer is reused");
+        log.flush();
+        assertEquals(1, log.read(new CachePos(0, 5144)).keys().size());
+    }
+
+    @Test
+    void theFlushTimerPersistsAnOpenBuffer() throws Exception {
+        CountDownLatch persistedLatch = new CountDownLatch(2);
+        LogDevice dev = new LogDevice(SEGMENTS, 2, 20, scheduler) {
+            @Override
+            public void ksetPersisted(CachePos position, int sizeBytes) {
+                super.ksetPersisted(position, sizeBytes);
+                persistedLatch.countDown();
+            }
+        };
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false);
+        log.append(key(1, 1), false);
+        assertTrue(persistedLatch.await(10, TimeUnit.SECONDS), "both buffers closed by their timers");
+        assertEquals(0, log.pendingKeys());
+        List<Kset> ksets = readLog(log, new CachePos(0, 0));
+        assertEquals(2, ksets.size());
+        assertEquals(1, ksets.get(0).keys().size());
+        assertEquals(1, ksets.get(1).keys().size());
+        assertTrue(dev.failures.isEmpty());
+    }
+
+    @Test
+    void closeStopsTheTimersWithoutFlushing() throws Exception {
+        LogDevice dev = new LogDevice(SEGMENTS, 1, 50, scheduler);
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false);
+        log.close();
+        scheduler.shutdown(); // delayed tasks still pending would run now
+        assertTrue(scheduler.awaitTermination(10, TimeUnit.SECONDS));
+        assertEquals(1, log.pendingKeys());
+        assertEquals(List.of(), dev.persisted);
+        assertThrows(PcacheException.class, () -> log.append(key(0, 2), false));
+    }
+
+    @Test
+    void placeholdersAreRefused() throws IOException {
+        PmemKeyLog log = started(device(), new CachePos(0, 0));
+        assertThrows(IllegalArgumentException.class, () -> log.append(CacheKey.placeholder(0, 4096), true));
+        assertEquals(0, log.pendingKeys());
+    }
+
+    @Test
+    void aFailedAppendLeavesItsKeyOutOfTheBuffer() throws Exception {
+        LogDevice dev = device();
+        PmemKeyLog notStarted = dev.openLog();
+        assertThrows(IllegalStateException.class, () -> notStarted.append(key(0, 1), true));
+        assertEquals(0, notStarted.pendingKeys());
+
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false); // arms buffer 0's timer
+        scheduler.shutdown(); // no new timer can be armed
+        assertThrows(RejectedExecutionException.class, () -> log.append(key(1, 1), false));
+        assertEquals(1, log.pendingKeys(), "the key whose timer could not be armed is not kept");
+        log.append(key(0, 2), false); // buffer 0's timer is armed already
+        assertEquals(2, log.pendingKeys());
+        log.flush();
+        assertSameKeys(List.of(key(0, 1), key(0, 2)), keysOf(readLog(log, new CachePos(0, 0))));
+    }
+
+    // ---- moving to a new key segment ---------------------------------------------------------
+
+    /** Fills the data areas of segments 1.. with a pattern, as if they held data earlier. */
+    private static void dirtyTheOtherSegments(LogDevice dev) throws IOException {
+        for (int s = 1; s < SEGMENTS; s++) {
+            dev.region.fill(dev.segments.dataOffset(s), DATA, (byte) 0xAB);
+        }
+        dev.region.flush(0, dev.region.sizeBytes());
+        dev.region.fence();
+    }
+
+    private static void assertZeroFrom(LogDevice dev, int segment, int from) throws IOException {
+        byte[] area = new byte[DATA - from];
+        dev.region.read(dev.segments.dataOffset(segment) + from, area, 0, area.length);
+        for (int i = 0; i < area.length; i++) {
+            if (area[i] != 0) {
+                throw new AssertionError("data area of segment " + segment + " not zero at " + (from + i));
+            }
+        }
+    }
+
+    @Test
+    void aKsetThatDoesNotFitGoesToANewZeroedSegmentLinkedByALastKset() throws IOException {
+        LogDevice dev = device();
+        dirtyTheOtherSegments(dev);
+        int start = DATA - 200;
+        PmemKeyLog log = started(dev, new CachePos(0, start));
+        List<CacheKey> keys = List.of(key(0, 1), key(0, 2), key(0, 3), key(0, 4)); // 184 B + 24 > 200
+        for (CacheKey k : keys) {
+            log.append(k, false);
+        }
+        log.flush();
+        assertEquals(new CachePos(1, 184), log.head());
+        assertTrue(dev.segments.isUsed(1));
+        assertEquals(2, dev.segments.usedCount());
+        assertEquals(List.of("0:" + start + "+24", "1:0+184"), dev.persisted);
+        assertEquals(List.of(), dev.region.notDurable());
+
+        Kset last = log.read(new CachePos(0, start));
+        assertNotNull(last);
+        assertTrue(last.last());
+        assertEquals(1, last.nextSegment());
+        assertEquals(24, last.sizeBytes());
+        assertEquals(new CachePos(1, 0), last.next());
+        List<Kset> ksets = readLog(log, new CachePos(0, start));
+        assertEquals(2, ksets.size());
+        assertSameKeys(keys, ksets.get(1).keys());
+        assertZeroFrom(dev, 1, 184);
+    }
+
+    @Test
+    void aKsetThatExactlyFitsWithItsTerminatorStaysAndTheNextOneMoves() throws IOException {
+        LogDevice dev = device();
+        dirtyTheOtherSegments(dev);
+        int start = DATA - 64 - 24; // one key (64 B) plus room for a LAST kset
+        PmemKeyLog log = started(dev, new CachePos(0, start));
+        log.append(key(0, 1), true);
+        assertEquals(new CachePos(0, DATA - 24), log.head());
+        byte[] tail = new byte[24];
+        dev.region.read(dev.segments.dataOffset(0) + DATA - 24, tail, 0, 24);
+        assertTrue(Arrays.equals(new byte[24], tail), "the terminator fills the last 24 bytes");
+
+        log.append(key(0, 2), true);
+        assertEquals(new CachePos(1, 64), log.head());
+        List<Kset> ksets = readLog(log, new CachePos(0, start));
+        assertEquals(3, ksets.size());
+        assertTrue(ksets.get(1).last());
+        assertEquals(new CachePos(0, DATA - 24), ksets.get(1).position());
+        assertSameKeys(List.of(key(0, 2)), ksets.get(2).keys());
+        assertZeroFrom(dev, 1, 64);
+    }
+
+    @Test
+    void theLogCrossesSeveralSegments() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        List<CacheKey> all = new ArrayList<>();
+        // full ksets of 5144 B: 3259 fit in one data area (with room for the LAST kset)
+        int ksetsPerSegment = (DATA - 24) / 5144;
+        for (int i = 0; i < (ksetsPerSegment + 5) * 128; i++) {
+            CacheKey k = key(0, i % 2048);
+            all.add(k);
+            log.append(k, false);
+        }
+        log.flush();
+        assertEquals(List.of(), dev.region.notDurable());
+        List<Kset> ksets = readLog(log, new CachePos(0, 0));
+        assertEquals(ksetsPerSegment + 1 + 5, ksets.size(), "one LAST kset among them");
+        assertTrue(ksets.get(ksetsPerSegment).last());
+        assertEquals(new CachePos(1, 5 * 5144), log.head());
+        assertSameKeys(all, keysOf(ksets));
+    }
+
+    // ---- read() ------------------------------------------------------------------------------
+
+    @Test
+    void readReturnsNullWhereThereIsNoKset() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false);
+        log.append(key(0, 2), true);
+        long base = dev.segments.dataOffset(0);
+
+        assertNotNull(log.read(new CachePos(0, 0)));
+        assertNull(log.read(new CachePos(0, 104)), "past the end: zero terminator");
+        assertNull(log.read(new CachePos(0, 8)), "inside a kset");
+
+        // offsets and segments outside the data area
+        assertNull(log.read(new CachePos(0, DATA)));
+        assertNull(log.read(new CachePos(0, DATA - 23)));
+        assertNull(log.read(new CachePos(0, -1)));
+        assertNull(log.read(new CachePos(0, Integer.MIN_VALUE)));
+        assertNull(log.read(new CachePos(SEGMENTS, 0)));
+        assertNull(log.read(new CachePos(-1, 0)));
+
+        // bad CRC: one key byte changed
+        byte[] saved = new byte[104];
+        dev.region.read(base, saved, 0, 104);
+        dev.region.write(base + 24 + 20, new byte[] {(byte) (saved[44] ^ 1)}, 0, 1);
+        assertNull(log.read(new CachePos(0, 0)), "bad CRC");
+        dev.region.write(base, saved, 0, 104);
+        assertNotNull(log.read(new CachePos(0, 0)));
+
+        // bad magic
+        dev.region.write(base + 8, new byte[] {(byte) (saved[8] ^ 1)}, 0, 1);
+        assertNull(log.read(new CachePos(0, 0)), "bad magic");
+        dev.region.write(base, saved, 0, 104);
+    }
+
+    private static byte[] header(int keyNumOrNext, long flags) {
+        ByteBuffer h = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+        h.putInt(4, keyNumOrNext).putLong(8, PcacheFormat.KSET_MAGIC).putLong(16, flags);
+        return h.array();
+    }
+
+    @Test
+    void readReturnsNullForAKeyCountOutOfRangeOrABodyPastTheDataArea() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long base = dev.segments.dataOffset(0);
+        for (int n : new int[] {0, 129, -1}) {
+            dev.region.write(base, header(n, 0), 0, 24);
+            assertNull(log.read(new CachePos(0, 0)), "key_num " + n);
+        }
+        // a valid kset of 5 keys (224 B) whose last bytes would lie past the data area
+        byte[] kset = KsetCodec.encode(List.of(key(0, 1), key(0, 2), key(0, 3), key(0, 4), key(0, 5)), dev.crc);
+        dev.region.write(base + DATA - 200, kset, 0, 200);
+        assertNull(log.read(new CachePos(0, DATA - 200)));
+        dev.region.write(base + 1000, kset, 0, kset.length);
+        assertEquals(5, log.read(new CachePos(0, 1000)).keys().size(), "the same kset inside the area");
+    }
+
+    @Test
+    void aLastKsetWithABadCrcEndsTheLogAndOneLinkingOutsideTheCacheIsDamage() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long base = dev.segments.dataOffset(0);
+        byte[] last = KsetCodec.last(3, dev.crc);
+        last[0] ^= 1;
+        dev.region.write(base, last, 0, 24);
+        assertNull(log.read(new CachePos(0, 0)));
+
+        dev.region.write(base, KsetCodec.last(SEGMENTS, dev.crc), 0, 24);
+        CorruptMediaException e = assertThrows(CorruptMediaException.class, () -> log.read(new CachePos(0, 0)));
+        assertEquals("kset", e.structure());
+        assertEquals(base, e.deviceOffset());
+    }
+
+    @Test
+    void aKsetWithAValidCrcButImpossibleKeysIsDamage() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long base = dev.segments.dataOffset(0) + 512;
+        List<CacheKey> impossible = List.of(
+                new CacheKey(0, 0).place(1, 0, 0), // empty
+                new CacheKey(SLICE - 512, 1024).place(1, 0, 0), // crosses a 4 MiB boundary
+                new CacheKey(-4096, 512).place(1, 0, 0), // offset 2^64 - 4096
+                new CacheKey(0, 512).place(SEGMENTS, 0, 0), // no such segment
+                new CacheKey(0, 512).place(-1, 0, 0), // segment 2^32 - 1
+                new CacheKey(0, 4096).place(1, DATA - 2048, 0), // past the data area
+                new CacheKey(0, 512).place(1, -512, 0)); // offset 2^32 - 512
+        for (CacheKey bad : impossible) {
+            byte[] kset = KsetCodec.encode(List.of(key(0, 1), bad), dev.crc);
+            dev.region.write(base, kset, 0, kset.length);
+            CorruptMediaException e = assertThrows(CorruptMediaException.class, () -> log.read(new CachePos(0, 512)),
+                    bad.toString());
+            assertEquals("kset", e.structure());
+            assertEquals(base, e.deviceOffset());
+            assertTrue(e.getMessage().contains("key 1 "), e.getMessage());
+        }
+        // the limits themselves are fine: a whole 4 MiB slice, the last bytes of the data area
+        byte[] kset = KsetCodec.encode(List.of(new CacheKey(SLICE, (int) SLICE).place(SEGMENTS - 1, 0, 0),
+                new CacheKey(0, 512).place(1, DATA - 512, 0)), dev.crc);
+        dev.region.write(base, kset, 0, kset.length);
+        assertEquals(2, log.read(new CachePos(0, 512)).keys().size());
+    }
+
+    // ---- out of space ------------------------------------------------------------------------
+
+    @Test
+    void withoutAFreeSegmentAForcedAppendFailsAndTheBufferKeepsWorking() throws IOException {
+        LogDevice dev = device();
+        while (dev.segments.allocate(SegmentUse.KEY_LOG) >= 0) {
+            // take every segment
+        }
+        int start = DATA - 100;
+        PmemKeyLog log = started(dev, new CachePos(0, start));
+        log.append(key(0, 1), false);
+        log.append(key(0, 2), false);
+        IOException e = assertThrows(IOException.class, () -> log.append(key(0, 3), true));
+        assertTrue(e.getMessage().contains("no free segment"), e.getMessage());
+        assertEquals(2, log.pendingKeys(), "the failed key is taken back out, the others stay");
+        assertEquals(new CachePos(0, start), log.head());
+        assertNull(log.read(new CachePos(0, start)), "nothing written");
+        assertThrows(IOException.class, log::flush);
+        assertEquals(2, log.pendingKeys());
+
+        dev.segments.release(3);
+        log.append(key(0, 4), true);
+        assertEquals(0, log.pendingKeys());
+        List<Kset> ksets = readLog(log, new CachePos(0, start));
+        assertEquals(2, ksets.size());
+        assertEquals(3, ksets.get(0).nextSegment());
+        assertSameKeys(List.of(key(0, 1), key(0, 2), key(0, 4)), ksets.get(1).keys());
+    }
+
+    @Test
+    void aFullBufferThatCannotCloseGivesItsLastKeyBack() throws IOException {
+        LogDevice dev = device();
+        while (dev.segments.allocate(SegmentUse.KEY_LOG) >= 0) {
+            // take every segment
+        }
+        PmemKeyLog log = started(dev, new CachePos(0, DATA - 1000)); // a full kset needs 5144 + 24
+        for (int i = 0; i < 127; i++) {
+            log.append(key(0, i), false);
+        }
+        assertThrows(IOException.class, () -> log.append(key(0, 127), false));
+        assertEquals(127, log.pendingKeys());
+        dev.segments.release(2);
+        log.append(key(0, 200), false);
+        assertEquals(0, log.pendingKeys());
+        List<Kset> ksets = readLog(log, new CachePos(0, DATA - 1000));
+        assertEquals(128, ksets.get(1).keys().size());
+        assertEquals(200 * 2048L, ksets.get(1).keys().get(127).offset());
+    }
+
+    @Test
+    void aTimerFlushWithoutSpaceIsReportedAndRetried() throws Exception {
+        CountDownLatch persistedLatch = new CountDownLatch(1);
+        CountDownLatch failedLatch = new CountDownLatch(1);
+        LogDevice dev = new LogDevice(SEGMENTS, 1, 10, scheduler) {
+            @Override
+            public void ksetPersisted(CachePos position, int sizeBytes) {
+                super.ksetPersisted(position, sizeBytes);
+                if (sizeBytes > 24) {
+                    persistedLatch.countDown();
+                }
+            }
+
+            @Override
+            public void flushFailed(IOException error) {
+                super.flushFailed(error);
+                failedLatch.countDown();
+            }
+        };
+        while (dev.segments.allocate(SegmentUse.KEY_LOG) >= 0) {
+            // take every segment
+        }
+        PmemKeyLog log = started(dev, new CachePos(0, DATA - 30));
+        log.append(key(0, 1), false);
+        assertTrue(failedLatch.await(10, TimeUnit.SECONDS), "the timer's failure is reported");
+        assertEquals(1, log.pendingKeys());
+        dev.segments.release(4);
+        assertTrue(persistedLatch.await(10, TimeUnit.SECONDS), "the timer retries");
+        assertEquals(0, log.pendingKeys());
+        assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(4, 0)).keys());
+    }
+
+    // ---- concurrency -------------------------------------------------------------------------
+
+    @Test
+    void concurrentAppendsKeepEachSlicesOrder() throws Exception {
+        LogDevice dev = new LogDevice(SEGMENTS, 3, 5, scheduler);
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        int threads = 4;
+        int perThread = 1500;
+        List<Thread> workers = new ArrayList<>();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int slice = t;
+            Thread w = new Thread(() -> {
+                try {
+                    for (int i = 0; i < perThread; i++) {
+                        log.append(key(slice, i), i % 97 == 0);
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            workers.add(w);
+            w.start();
+        }
+        for (Thread w : workers) {
+            w.join();
+        }
+        assertEquals(List.of(), errors);
+        log.flush();
+        List<CacheKey> keys = keysOf(readLog(log, new CachePos(0, 0)));
+        assertEquals(threads * perThread, keys.size());
+        int[] next = new int[threads];
+        for (CacheKey k : keys) {
+            int slice = (int) (k.offset() / SLICE);
+            int n = (int) ((k.offset() % SLICE) / 2048);
+            assertEquals(next[slice]++, n, "slice " + slice + " keys in append order");
+        }
+    }
+}

@@ -1,0 +1,463 @@
+package pcache.keyindex.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.StringJoiner;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
+import pcache.api.spi.KeyValidity;
+
+/**
+ * One slice of the index: the overlap cases of reference §3.4, each with a data key and with a
+ * placeholder as the existing key, plus walk, placeholders, removal and trimming.
+ *
+ * <p>Pictures: {@code "0-4#1@0"} is a data key over [0 KiB, 4 KiB) with id (segment) 1 whose data
+ * starts 0 KiB into what key 1 was written with; {@code "0-4E"} a placeholder.
+ */
+class SortedKeySliceTest {
+
+    private static final int K = 1024;
+    /** Data of every test key starts 1 MiB into its segment, so front cuts show in the picture. */
+    private static final int BASE = 1 << 20;
+    /** Keys in segment 9 are stale. */
+    private static final KeyValidity NOT_NINE = key -> key.segment() != 9;
+
+    private final StripedKeyIndex index = new StripedKeyIndex(16L << 20);
+    private SortedKeySlice slice;
+
+    @BeforeEach
+    void lock() {
+        slice = (SortedKeySlice) index.slice(0);
+        slice.lock();
+    }
+
+    @AfterEach
+    void unlock() {
+        slice.unlock();
+    }
+
+    private static CacheKey data(int fromKib, int toKib, int id) {
+        return new CacheKey(fromKib * (long) K, (toKib - fromKib) * K).place(id, BASE, 0);
+    }
+
+    private static CacheKey empty(int fromKib, int toKib) {
+        return CacheKey.placeholder(fromKib * (long) K, (toKib - fromKib) * K);
+    }
+
+    private void add(CacheKey k) {
+        if (k.isEmpty()) {
+            slice.insertPlaceholder(k);
+        } else {
+            slice.insert(k, KeyValidity.ALL);
+        }
+    }
+
+    private String picture() {
+        StringJoiner j = new StringJoiner(" ");
+        slice.forEach(k -> {
+            String s = k.offset() / K + "-" + k.end() / K;
+            j.add(k.isEmpty() ? s + "E" : s + "#" + k.segment() + "@" + (k.segmentOffset() - BASE) / K);
+        });
+        return j.toString();
+    }
+
+    private void assertPicture(String expected) {
+        assertEquals(expected, picture());
+        assertEquals(slice.size(), index.keyCount());
+        slice.forEach(k -> assertTrue(k.isLinked(), k + " is in the slice but not linked"));
+    }
+
+    // ---- overlap cases, data key existing ----------------------------------------------------
+
+    @Test
+    void overlapHead() {
+        CacheKey t = data(0, 8, 1);
+        add(t);
+        CacheKey k = data(4, 12, 2);
+        slice.insert(k, KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-12#2@0");
+        assertTrue(t.isLinked(), "a cut key stays linked");
+        assertTrue(k.isLinked());
+    }
+
+    @Test
+    void overlapHeadEndingWhereTheNewKeyEnds() {
+        add(data(0, 12, 1));
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-12#2@0");
+    }
+
+    @Test
+    void overlapTail() {
+        CacheKey t = data(8, 16, 1);
+        add(t);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("4-12#2@0 12-16#1@4");
+        assertTrue(t.isLinked());
+    }
+
+    @Test
+    void overlapTailStartingWhereTheNewKeyStarts() {
+        add(data(4, 16, 1));
+        slice.insert(data(4, 8, 2), KeyValidity.ALL);
+        assertPicture("4-8#2@0 8-16#1@4");
+    }
+
+    @Test
+    void overlapContain() {
+        CacheKey t = data(4, 8, 1);
+        add(t);
+        slice.insert(data(0, 12, 2), KeyValidity.ALL);
+        assertPicture("0-12#2@0");
+        assertFalse(t.isLinked(), "a removed key is unlinked");
+    }
+
+    @Test
+    void overlapContainOfTheSameRange() {
+        CacheKey t = data(4, 8, 1);
+        add(t);
+        slice.insert(data(4, 8, 2), KeyValidity.ALL);
+        assertPicture("4-8#2@0");
+        assertFalse(t.isLinked());
+    }
+
+    @Test
+    void overlapContainedSplit() {
+        CacheKey t = data(0, 16, 1);
+        add(t);
+        slice.insert(data(4, 8, 2), KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-8#2@0 8-16#1@8");
+        List<CacheKey> keys = new ArrayList<>();
+        slice.forEach(keys::add);
+        assertTrue(keys.get(0) == t && t.isLinked(), "the original keeps the front and stays linked");
+        assertNotSame(t, keys.get(2));
+        assertTrue(keys.get(2).isLinked(), "the split copy is linked");
+        assertEquals(t.generation(), keys.get(2).generation());
+    }
+
+    @Test
+    void beforeAndAfterUntouched() {
+        CacheKey left = data(0, 4, 1);
+        CacheKey right = data(12, 16, 3);
+        add(left);
+        add(right);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-12#2@0 12-16#3@0");
+        assertTrue(left.isLinked() && right.isLinked());
+    }
+
+    @Test
+    void aNewKeyOverSeveralExistingKeysResolvesEachCase() {
+        add(data(0, 8, 1)); // head
+        add(data(8, 12, 3)); // contain
+        add(empty(12, 14)); // contain (placeholder)
+        add(data(14, 20, 4)); // tail
+        add(data(24, 28, 5)); // after: untouched
+        slice.insert(data(4, 16, 2), KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-16#2@0 16-20#4@2 24-28#5@0");
+    }
+
+    // ---- overlap cases, placeholder existing -------------------------------------------------
+
+    @Test
+    void overlapHeadWithPlaceholder() {
+        CacheKey t = empty(0, 8);
+        add(t);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("0-4E 4-12#2@0");
+        assertTrue(t.isLinked() && t.isEmpty());
+    }
+
+    @Test
+    void overlapTailWithPlaceholder() {
+        CacheKey t = empty(8, 16);
+        add(t);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("4-12#2@0");
+        assertFalse(t.isLinked(), "a placeholder is removed rather than front-cut");
+    }
+
+    @Test
+    void overlapContainWithPlaceholder() {
+        CacheKey t = empty(4, 8);
+        add(t);
+        slice.insert(data(0, 12, 2), KeyValidity.ALL);
+        assertPicture("0-12#2@0");
+        assertFalse(t.isLinked());
+    }
+
+    @Test
+    void overlapContainedWithPlaceholderOnlyCutsItsBack() {
+        CacheKey t = empty(0, 16);
+        add(t);
+        slice.insert(data(4, 8, 2), KeyValidity.ALL);
+        assertPicture("0-4E 4-8#2@0");
+        assertTrue(t.isLinked());
+        assertEquals(0, t.offset(), "never front-cut");
+    }
+
+    @Test
+    void beforeAndAfterUntouchedWithPlaceholders() {
+        CacheKey left = empty(0, 4);
+        CacheKey right = empty(12, 16);
+        add(left);
+        add(right);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL);
+        assertPicture("0-4E 4-12#2@0 12-16E");
+        assertTrue(left.isLinked() && right.isLinked());
+    }
+
+    // ---- stale keys --------------------------------------------------------------------------
+
+    @Test
+    void insertRemovesStaleKeysItMeets() {
+        CacheKey stale = data(0, 16, 9);
+        add(stale);
+        slice.insert(data(4, 8, 2), NOT_NINE);
+        assertPicture("4-8#2@0");
+        assertFalse(stale.isLinked());
+    }
+
+    @Test
+    void walkRemovesStaleKeysAndReportsTheirRangeAsAGap() {
+        CacheKey stale = data(0, 4, 9);
+        CacheKey live = data(4, 8, 1);
+        add(stale);
+        add(live);
+        Recorder r = new Recorder();
+        assertTrue(slice.walk(0, 8 * K, NOT_NINE, r));
+        assertEquals(List.of("gap 0-4", "hit 4-8 #1+0"), r.pieces);
+        assertFalse(stale.isLinked());
+        assertPicture("4-8#1@0");
+    }
+
+    @Test
+    void placeholdersAreNeverStale() {
+        add(empty(0, 4));
+        Recorder r = new Recorder();
+        slice.walk(0, 4 * K, key -> false, r);
+        assertEquals(List.of("hit 0-4 E+0"), r.pieces);
+        assertEquals(0, slice.removeInvalid(key -> false, 10));
+        assertPicture("0-4E");
+    }
+
+    // ---- walk ----------------------------------------------------------------------------------
+
+    /** Records the pieces of a walk and checks that they are contiguous. */
+    private static final class Recorder implements ExtentVisitor {
+        final List<String> pieces = new ArrayList<>();
+        long next = -1;
+        int stopAfter = Integer.MAX_VALUE;
+
+        private boolean record(String s, long position, int length) {
+            if (next >= 0) {
+                assertEquals(next, position, "pieces must be contiguous");
+            }
+            assertTrue(length > 0);
+            next = position + length;
+            pieces.add(s);
+            return pieces.size() < stopAfter;
+        }
+
+        @Override
+        public boolean hit(CacheKey key, long position, int length) {
+            assertTrue(position >= key.offset() && position + length <= key.end(), "hit inside its key");
+            String id = key.isEmpty() ? "E" : "#" + key.segment();
+            return record("hit " + position / K + "-" + (position + length) / K + " " + id + "+"
+                    + (position - key.offset()) / K, position, length);
+        }
+
+        @Override
+        public boolean gap(long position, int length) {
+            return record("gap " + position / K + "-" + (position + length) / K, position, length);
+        }
+    }
+
+    @Test
+    void walkGivesHitsAndGapsCoveringTheRangeExactly() {
+        add(data(4, 8, 1));
+        add(empty(12, 16));
+        add(data(16, 20, 2));
+        add(data(30, 40, 3));
+        Recorder r = new Recorder();
+        assertTrue(slice.walk(2 * K, 16 * K, KeyValidity.ALL, r)); // [2, 18)
+        assertEquals(List.of("gap 2-4", "hit 4-8 #1+0", "gap 8-12", "hit 12-16 E+0", "hit 16-18 #2+0"), r.pieces);
+
+        Recorder inside = new Recorder();
+        slice.walk(33 * K, 2 * K, KeyValidity.ALL, inside);
+        assertEquals(List.of("hit 33-35 #3+3"), inside.pieces);
+
+        Recorder empty = new Recorder();
+        slice.walk(20 * K, 10 * K, KeyValidity.ALL, empty);
+        assertEquals(List.of("gap 20-30"), empty.pieces);
+
+        Recorder all = new Recorder();
+        slice.walk(0, 4 << 20, KeyValidity.ALL, all);
+        assertEquals(List.of("gap 0-4", "hit 4-8 #1+0", "gap 8-12", "hit 12-16 E+0", "hit 16-20 #2+0",
+                "gap 20-30", "hit 30-40 #3+0", "gap 40-4096"), all.pieces);
+    }
+
+    @Test
+    void aVisitorCanStopTheWalk() {
+        add(data(4, 8, 1));
+        Recorder r = new Recorder();
+        r.stopAfter = 1;
+        assertFalse(slice.walk(0, 16 * K, KeyValidity.ALL, r));
+        assertEquals(List.of("gap 0-4"), r.pieces);
+        Recorder h = new Recorder();
+        h.stopAfter = 2;
+        assertFalse(slice.walk(0, 16 * K, KeyValidity.ALL, h));
+        assertEquals(List.of("gap 0-4", "hit 4-8 #1+0"), h.pieces);
+    }
+
+    @Test
+    void walkRejectsRangesOutsideTheSlice() {
+        assertThrows(IllegalArgumentException.class, () -> slice.walk(-512, 1024, KeyValidity.ALL, new Recorder()));
+        assertThrows(IllegalArgumentException.class, () -> slice.walk((4 << 20) - 512, 1024, KeyValidity.ALL, new Recorder()));
+        assertThrows(IllegalArgumentException.class, () -> slice.walk(0, 0, KeyValidity.ALL, new Recorder()));
+        assertThrows(IllegalArgumentException.class, () -> slice.insert(data(4092, 4100, 1), KeyValidity.ALL));
+    }
+
+    // ---- placeholders --------------------------------------------------------------------------
+
+    @Test
+    void placeholdersGoIntoGapsOnly() {
+        add(data(4, 8, 1));
+        CacheKey p = empty(0, 4);
+        slice.insertPlaceholder(p);
+        assertTrue(p.isLinked());
+        slice.insertPlaceholder(empty(8, 12));
+        assertPicture("0-4E 4-8#1@0 8-12E");
+        assertThrows(IllegalStateException.class, () -> slice.insertPlaceholder(empty(6, 10)));
+        assertThrows(IllegalStateException.class, () -> slice.insertPlaceholder(empty(11, 13)));
+        assertThrows(IllegalStateException.class, () -> slice.insertPlaceholder(empty(2, 3)));
+        assertPicture("0-4E 4-8#1@0 8-12E");
+    }
+
+    @Test
+    void placeholdersAndDataKeysUseTheirOwnMethods() {
+        assertThrows(IllegalArgumentException.class, () -> slice.insert(empty(0, 4), KeyValidity.ALL));
+        assertThrows(IllegalArgumentException.class, () -> slice.insertPlaceholder(data(0, 4, 1)));
+        assertPicture("");
+    }
+
+    // ---- remove ------------------------------------------------------------------------------
+
+    @Test
+    void removeUnlinksALinkedKeyOnly() {
+        CacheKey a = data(0, 4, 1);
+        CacheKey b = data(4, 8, 2);
+        add(a);
+        add(b);
+        assertTrue(slice.remove(a));
+        assertFalse(a.isLinked());
+        assertPicture("4-8#2@0");
+        assertFalse(slice.remove(a), "already removed");
+        assertFalse(slice.remove(data(4, 8, 2)), "an equal key that is not the linked object");
+        CacheKey elsewhere = data(4096 + 4, 4096 + 8, 5);
+        elsewhere.setLinked(true); // linked in another slice
+        assertFalse(slice.remove(elsewhere));
+        assertTrue(elsewhere.isLinked());
+        assertPicture("4-8#2@0");
+    }
+
+    // ---- removeRange (trim) --------------------------------------------------------------------
+
+    @Test
+    void removeRangeRemovesKeysInsideAndCutsKeysAcrossItsEdges() {
+        add(data(0, 8, 1));
+        CacheKey inside = data(8, 10, 2);
+        add(inside);
+        add(data(10, 20, 3));
+        add(data(30, 34, 4));
+        assertEquals(3, slice.removeRange(4 * K, 12 * K)); // [4, 16)
+        assertPicture("0-4#1@0 16-20#3@6 30-34#4@0");
+        assertFalse(inside.isLinked());
+        assertEquals(0, slice.removeRange(20 * K, 10 * K), "nothing in [20, 30)");
+        assertPicture("0-4#1@0 16-20#3@6 30-34#4@0");
+    }
+
+    @Test
+    void removeRangeInsideAKeySplitsIt() {
+        CacheKey t = data(0, 16, 1);
+        add(t);
+        assertEquals(1, slice.removeRange(4 * K, 4 * K));
+        assertPicture("0-4#1@0 8-16#1@8");
+        assertTrue(t.isLinked());
+    }
+
+    @Test
+    void removeRangeBackCutsPlaceholdersAcrossItsStartAndRemovesThoseAcrossItsEnd() {
+        CacheKey head = empty(0, 8);
+        CacheKey tail = empty(12, 20);
+        add(head);
+        add(tail);
+        assertEquals(2, slice.removeRange(4 * K, 12 * K)); // [4, 16)
+        assertPicture("0-4E");
+        assertTrue(head.isLinked());
+        assertFalse(tail.isLinked());
+    }
+
+    @Test
+    void removeRangeInsideAPlaceholderOnlyCutsItsBack() {
+        add(empty(0, 16));
+        assertEquals(1, slice.removeRange(4 * K, 4 * K));
+        assertPicture("0-4E");
+    }
+
+    // ---- removeInvalid -----------------------------------------------------------------------
+
+    @Test
+    void removeInvalidRemovesAtMostMaxStaleKeysInOrder() {
+        List<CacheKey> stale = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            CacheKey s = data(i * 8, i * 8 + 4, 9);
+            stale.add(s);
+            add(s);
+            add(data(i * 8 + 4, i * 8 + 6, 1));
+        }
+        add(empty(100, 104));
+        assertEquals(11, slice.size());
+        assertEquals(2, slice.removeInvalid(NOT_NINE, 2));
+        assertFalse(stale.get(0).isLinked());
+        assertFalse(stale.get(1).isLinked());
+        assertTrue(stale.get(2).isLinked());
+        assertEquals(9, slice.size());
+        assertEquals(3, slice.removeInvalid(NOT_NINE, 10));
+        assertEquals(0, slice.removeInvalid(NOT_NINE, 10));
+        assertPicture("4-6#1@0 12-14#1@0 20-22#1@0 28-30#1@0 36-38#1@0 100-104E");
+        assertEquals(0, slice.removeInvalid(key -> false, 0), "max 0 removes nothing");
+    }
+
+    // ---- locking -----------------------------------------------------------------------------
+
+    @Test
+    void everyOperationNeedsTheLock() {
+        SortedKeySlice other = (SortedKeySlice) index.slice(4 << 20);
+        long at = 4 << 20;
+        assertThrows(IllegalStateException.class, () -> other.insert(new CacheKey(at, 512), KeyValidity.ALL));
+        assertThrows(IllegalStateException.class, () -> other.insertPlaceholder(CacheKey.placeholder(at, 512)));
+        assertThrows(IllegalStateException.class, () -> other.walk(at, 512, KeyValidity.ALL, new Recorder()));
+        assertThrows(IllegalStateException.class, () -> other.removeRange(at, 512));
+        assertThrows(IllegalStateException.class, () -> other.removeInvalid(KeyValidity.ALL, 1));
+        assertThrows(IllegalStateException.class, () -> other.remove(new CacheKey(at, 512)));
+        assertThrows(IllegalStateException.class, () -> other.forEach(k -> { }));
+        other.lock();
+        other.lock(); // reentrant
+        other.insert(new CacheKey(at, 512), KeyValidity.ALL);
+        other.unlock();
+        other.unlock();
+        assertEquals(1, other.size());
+    }
+}

@@ -1,0 +1,153 @@
+package pcache.keyindex.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.KeyValidity;
+
+/** The striped index: lazily created 4 MiB slices over a logical device. */
+class StripedKeyIndexTest {
+
+    private static final long MIB = 1 << 20;
+    /** 10 MiB + 512: three slices, the last one short. */
+    private static final long SIZE = 10 * MIB + 512;
+
+    private final StripedKeyIndex index = new StripedKeyIndex(SIZE);
+
+    private static void insert(KeySlice s, long offset, int length) {
+        s.lock();
+        try {
+            s.insert(new CacheKey(offset, length).place(1, 0, 0), KeyValidity.ALL);
+        } finally {
+            s.unlock();
+        }
+    }
+
+    @Test
+    void sizeAndSliceCount() {
+        assertEquals(SIZE, index.logicalSizeBytes());
+        assertEquals(3, index.sliceCount());
+        assertEquals(1, new StripedKeyIndex(512).sliceCount());
+        assertEquals(1, new StripedKeyIndex(4 * MIB).sliceCount());
+        assertEquals(2, new StripedKeyIndex(4 * MIB + 1).sliceCount());
+        assertEquals(262_144, new StripedKeyIndex(1L << 40).sliceCount(), "1 TiB");
+        assertThrows(IllegalArgumentException.class, () -> new StripedKeyIndex(0));
+    }
+
+    @Test
+    void slicesAreCreatedOnFirstUseAndThenReused() {
+        for (int i = 0; i < 3; i++) {
+            assertNull(index.existingSlice(i));
+        }
+        KeySlice s = index.slice(4 * MIB + 12345);
+        assertNotNull(index.existingSlice(1));
+        assertSame(s, index.existingSlice(1));
+        assertSame(s, index.slice(4 * MIB));
+        assertSame(s, index.slice(8 * MIB - 1));
+        assertNull(index.existingSlice(0));
+        assertNull(index.existingSlice(2));
+        assertEquals(4 * MIB, s.start());
+        assertEquals(8 * MIB, s.end());
+    }
+
+    @Test
+    void sliceBounds() {
+        assertEquals(0, index.slice(0).start());
+        assertEquals(8 * MIB, index.slice(SIZE - 1).start());
+        assertThrows(IndexOutOfBoundsException.class, () -> index.slice(-1));
+        assertThrows(IndexOutOfBoundsException.class, () -> index.slice(SIZE));
+        assertThrows(IndexOutOfBoundsException.class, () -> index.slice(12 * MIB));
+    }
+
+    @Test
+    void theLastSliceEndsWithTheDevice() {
+        KeySlice last = index.slice(SIZE - 1);
+        assertEquals(SIZE, last.end());
+        insert(last, SIZE - 512, 512);
+        last.lock();
+        try {
+            assertThrows(IllegalArgumentException.class,
+                    () -> last.insert(new CacheKey(SIZE, 512), KeyValidity.ALL), "past the device's end");
+        } finally {
+            last.unlock();
+        }
+    }
+
+    @Test
+    void keyCountSumsOverSlicesAndForEachGoesInOffsetOrder() {
+        insert(index.slice(8 * MIB), 8 * MIB + 4096, 512);
+        insert(index.slice(0), 4096, 4096);
+        insert(index.slice(0), 0, 512);
+        insert(index.slice(4 * MIB), 4 * MIB, 4 * (int) MIB);
+        assertEquals(4, index.keyCount());
+        List<Long> offsets = new ArrayList<>();
+        index.forEach(k -> offsets.add(k.offset()));
+        assertEquals(List.of(0L, 4096L, 4 * MIB, 8 * MIB + 4096), offsets);
+
+        // overwriting inside one slice changes the count by what the overlap resolution did
+        insert(index.slice(0), 1024, 4096); // cuts [4096, 8192) to [5120, 8192): one more key
+        assertEquals(5, index.keyCount());
+        insert(index.slice(4 * MIB), 5 * MIB, 512); // splits the 4 MiB key in two around it
+        assertEquals(7, index.keyCount());
+    }
+
+    @Test
+    void clearEmptiesEverySliceAndUnlinksTheKeys() {
+        insert(index.slice(0), 0, 512);
+        CacheKey k = new CacheKey(4 * MIB, 512).place(1, 0, 0);
+        KeySlice s = index.slice(4 * MIB);
+        s.lock();
+        s.insert(k, KeyValidity.ALL);
+        s.unlock();
+        index.clear();
+        assertEquals(0, index.keyCount());
+        assertFalse(k.isLinked());
+        List<CacheKey> left = new ArrayList<>();
+        index.forEach(left::add);
+        assertEquals(List.of(), left);
+        insert(index.slice(0), 0, 512);
+        assertEquals(1, index.keyCount(), "usable after clear");
+    }
+
+    @Test
+    void concurrentFirstUsesGetTheSameSlice() throws InterruptedException {
+        KeyIndex big = new StripedKeyIndex(1L << 30);
+        Set<KeySlice> seen = ConcurrentHashMap.newKeySet();
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < 256; i++) {
+                    seen.add(big.slice(i * (4 * MIB) + 7));
+                }
+            });
+            threads.add(th);
+            th.start();
+        }
+        start.countDown();
+        for (Thread th : threads) {
+            th.join();
+        }
+        assertEquals(256, seen.size(), "one slice object per 4 MiB, whoever created it");
+    }
+}
