@@ -316,8 +316,8 @@ public final class CacheEngine implements AutoCloseable {
         long dirtyKsets = 0;
         long keys = 0;
         long stale = 0;
-        int guard = 0;
-        int maxKsets = segments.segmentCount() * (PcacheFormat.SEG_DATA_SIZE / PcacheFormat.KSET_HEADER_SIZE + 1);
+        java.util.BitSet keySegments = new java.util.BitSet(segments.segmentCount());
+        keySegments.set(pos.segment());
         while (true) {
             if (pos.equals(dirtyTail)) {
                 dirty = true;
@@ -326,13 +326,16 @@ public final class CacheEngine implements AutoCloseable {
             if (k == null) {
                 break;
             }
-            if (++guard > maxKsets) {
-                throw new CorruptMediaException("kset", kPosOffset(pos), "the key log loops");
-            }
             if (dirty) {
                 dirtyKsets++;
             }
             if (k.last()) {
+                if (keySegments.get(k.nextSegment())) {
+                    throw new CorruptMediaException("kset", kPosOffset(pos), "the LAST kset at " + pos
+                            + " links the key log back to cache segment " + k.nextSegment()
+                            + ", which is already on it: the log would loop");
+                }
+                keySegments.set(k.nextSegment());
                 pos = k.next();
                 segments.markUsed(pos.segment());
                 continue;

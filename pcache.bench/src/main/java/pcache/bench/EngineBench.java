@@ -1,0 +1,131 @@
+package pcache.bench;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+
+/**
+ * The engine's request path (issue 3's targets), to be read against {@link PmemFloorBench} run in
+ * the same JMH invocation:
+ * <ul>
+ * <li>{@link #fuaWrite4kRandom}: 4 KiB random writes with FUA, one thread, latency distribution
+ * (median vs {@code PmemFloorBench.mapped4kCopyForce}; IOPS vs
+ * {@code PmemFloorBench.backing4kRandomWriteSync}).</li>
+ * <li>{@link #write4kRandomFlushEvery32}: 4 KiB random writes, a flush every 32, two threads.</li>
+ * <li>{@link #write1MiBSequential}: 1 MiB sequential writes (vs {@code mapped1MiBCopy}).</li>
+ * <li>{@link #read4kRandomHit}: 4 KiB random reads that hit, two threads.</li>
+ * </ul>
+ * Each measurement iteration starts on a freshly formatted cache large enough that it does not
+ * fill during the iteration (what is measured is the cache absorbing writes, not write-back).
+ */
+public class EngineBench {
+
+    static final int KIB4 = 4096;
+    static final int MIB = 1 << 20;
+
+    /** A fresh cache per iteration. */
+    @State(Scope.Benchmark)
+    public static class WriteCache {
+        @Param({"4096"})
+        public long cacheMiB;
+        @Param({"false"})
+        public boolean writeback;
+        @Param({"false"})
+        public boolean dataCrc;
+        public EngineCache cache;
+        public long logicalBytes;
+
+        @Setup(Level.Iteration)
+        public void open() throws IOException {
+            logicalBytes = 16L << 30;
+            cache = EngineCache.create(cacheMiB << 20, logicalBytes, writeback, dataCrc);
+        }
+
+        @TearDown(Level.Iteration)
+        public void close() throws IOException {
+            cache.close();
+        }
+    }
+
+    /** A cache holding 1 GiB of 4 KiB extents, for read hits. */
+    @State(Scope.Benchmark)
+    public static class ReadCache {
+        public static final long FILLED = 1L << 30;
+        public EngineCache cache;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            cache = EngineCache.create(2048L << 20, 16L << 30, false, false);
+            ByteBuffer page = ByteBuffer.allocateDirect(KIB4);
+            for (long off = 0; off < FILLED; off += KIB4) {
+                page.clear();
+                page.putLong(0, off);
+                cache.engine.write(off, page, false);
+            }
+            cache.engine.flush();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            cache.close();
+        }
+    }
+
+    /** Per-thread buffers and the flush cadence. */
+    @State(Scope.Thread)
+    public static class Buffers {
+        public final ByteBuffer page = ByteBuffer.allocateDirect(KIB4);
+        public final ByteBuffer mebibyte = ByteBuffer.allocateDirect(MIB);
+        public int writes;
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public void fuaWrite4kRandom(WriteCache c, Buffers b, Cursor cursor) throws IOException {
+        b.page.clear();
+        c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, true);
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    @Threads(2)
+    public void write4kRandomFlushEvery32(WriteCache c, Buffers b, Cursor cursor) throws IOException {
+        b.page.clear();
+        c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, false);
+        if (++b.writes % 32 == 0) {
+            c.cache.engine.flush();
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public void write1MiBSequential(WriteCache c, Buffers b, Cursor cursor, ByteCounter bytes) throws IOException {
+        b.mebibyte.clear();
+        c.cache.engine.write(cursor.sequential(MIB, c.logicalBytes), b.mebibyte, false);
+        bytes.bytes += MIB;
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    @Threads(2)
+    public void read4kRandomHit(ReadCache c, Buffers b, Cursor cursor) throws IOException {
+        b.page.clear();
+        c.cache.engine.read(cursor.random(KIB4, ReadCache.FILLED), b.page);
+    }
+}
