@@ -23,7 +23,7 @@ import org.apache.commons.configuration2.CompositeConfiguration;
 import org.apache.commons.configuration2.Configuration;
 import org.apache.commons.configuration2.MapConfiguration;
 import org.apache.commons.configuration2.PropertiesConfiguration;
-import org.apache.commons.configuration2.builder.fluent.Configurations;
+import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 
 /**
@@ -133,7 +133,12 @@ public final class ConfigSources {
                     + " does not exist or is not a regular file");
         }
         try {
-            return new Configurations().properties(path.toFile());
+            // FileHandler, not the fluent builders: those need commons-beanutils
+            PropertiesConfiguration properties = new PropertiesConfiguration();
+            FileHandler handler = new FileHandler(properties);
+            handler.setFile(path.toAbsolutePath().toFile()); // includes resolve relative to the file
+            handler.load();
+            return properties;
         } catch (ConfigurationException e) {
             throw new ConfigException("cannot read configuration file " + path.toAbsolutePath() + ": "
                     + rootMessage(e));

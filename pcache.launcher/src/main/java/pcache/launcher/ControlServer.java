@@ -180,9 +180,10 @@ public final class ControlServer implements AutoCloseable {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int status = executor.execute(line, out, err);
             respond(client, status, out.toByteArray(), err.toByteArray());
-        } catch (ClosedChannelException e) {
-            LOG.log(System.Logger.Level.DEBUG, "control socket: client gone or too slow");
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            // closed by the read timeout, or the client went away (e.g. another instance's probe)
+            LOG.log(System.Logger.Level.DEBUG, "control socket: client gone or too slow: {0}", e.toString());
+        } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control socket: " + e.getMessage(), e);
         }
     }
