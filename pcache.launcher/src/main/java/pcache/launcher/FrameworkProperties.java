@@ -39,19 +39,32 @@ public final class FrameworkProperties {
     }
 
     /**
+     * The static properties plus the Gogo shell kept off stdin: the framework as the launcher
+     * runs it in {@code -c} and {@code --no-shell} modes, without the per-run storage and log
+     * levels. pcache.itest starts its framework with these.
+     */
+    public static Map<String, String> headless() {
+        Map<String, String> p = new TreeMap<>(staticProperties());
+        p.put(GOSH_ARGS, "--nointeractive");
+        return p;
+    }
+
+    /**
      * Every framework property for one run: the static ones, storage under the data directory
      * (cleaned at the first init of every start: the configuration file is authoritative), log
      * levels, and whether the Gogo shell may read stdin.
      */
     public static Map<String, String> forRun(PcacheSettings settings, Level logLevel, boolean interactive) {
-        Map<String, String> p = new TreeMap<>(staticProperties());
+        Map<String, String> p = new TreeMap<>(headless());
         p.put(Constants.FRAMEWORK_STORAGE, settings.frameworkStorage().toString());
         p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         p.put("felix.log.level", Integer.toString(LogSetup.felixLevel(logLevel)));
         p.put("ds.loglevel", LogSetup.scrLevel(logLevel));
         p.put("felix.cm.loglevel", Integer.toString(LogSetup.felixLevel(logLevel)));
-        // the launcher reads stdin itself in no mode; the Gogo console does only when interactive
-        p.put(GOSH_ARGS, interactive ? "--quiet" : "--nointeractive");
+        if (interactive) {
+            // the Gogo console reads stdin; when it ends (exit, Ctrl-D) it stops the framework
+            p.put(GOSH_ARGS, "--quiet");
+        }
         p.put("gosh.home", settings.dataDir().toString());
         return p;
     }
