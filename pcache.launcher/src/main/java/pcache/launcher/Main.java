@@ -104,7 +104,7 @@ public final class Main {
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
                         + " cache(s), NBD " + settings.nbdListen() + ". Gogo shell: try pcache:list, lb, help;"
-                        + " 'exit' or Ctrl-D stops.");
+                        + " Ctrl-D stops.");
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundles,
                     FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
