@@ -187,16 +187,6 @@ public final class EmbeddedFramework {
         return startedNanos;
     }
 
-    /** Every bundle with its state, for diagnostics. */
-    public String bundleStates() {
-        StringBuilder sb = new StringBuilder();
-        for (Bundle b : context().getBundles()) {
-            sb.append(b.getBundleId()).append(' ').append(b.getSymbolicName()).append(' ')
-                    .append(b.getState()).append('\n');
-        }
-        return sb.toString();
-    }
-
     /** True until the framework has stopped. */
     public boolean isActive() {
         return (framework.getState() & (Bundle.STARTING | Bundle.ACTIVE | Bundle.STOPPING)) != 0;

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Runs the packaged distribution ({@code target/pcache}) as a user would: {@code java -jar
- * pcache.launcher.jar ...} in a fresh working directory, on the embedded defaults.
+ * pcache.launcher.jar ...} in a fresh working directory, on the embedded defaults (with the NBD
+ * export moved to a unix socket).
  */
 class DistributionIT {
 
@@ -44,6 +45,8 @@ class DistributionIT {
         command.add("-XX:TieredStopAtLevel=1"); // quicker start-up; the tests measure nothing
         command.add("-jar");
         command.add(DISTRIBUTION.resolve("pcache.launcher.jar").toString());
+        // embedded defaults, but NBD on a unix socket in the data directory: no TCP port to collide on
+        command.add("-Dnbd.listen=unix:nbd.sock");
         command.addAll(Arrays.asList(args));
         ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
