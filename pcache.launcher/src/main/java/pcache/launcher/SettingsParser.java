@@ -233,13 +233,22 @@ public final class SettingsParser {
         return uri;
     }
 
+    /** One address, or several separated by commas (the export listens on each). */
     private String listen(String value) {
+        List<String> addresses = new ArrayList<>();
+        for (String address : value.split(",", -1)) {
+            addresses.add(listenAddress(value, address.trim()));
+        }
+        return String.join(",", addresses);
+    }
+
+    private String listenAddress(String wholeValue, String value) {
         String key = ConfigKeys.NBD_LISTEN;
-        String expected = "HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH";
+        String expected = "HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas";
         if (value.startsWith("unix:")) {
             String p = value.substring("unix:".length());
             if (p.isEmpty()) {
-                problems.add(problem(key, value, expected));
+                problems.add(problem(key, wholeValue, expected));
                 return value;
             }
             Path path = path(key, p);
@@ -248,7 +257,7 @@ public final class SettingsParser {
         int colon = value.lastIndexOf(':');
         String host = colon < 0 ? "" : value.substring(0, colon);
         if (host.isEmpty() || (host.startsWith("[") != host.endsWith("]")) || host.contains(" ")) {
-            problems.add(problem(key, value, expected));
+            problems.add(problem(key, wholeValue, expected));
             return value;
         }
         try {
@@ -257,7 +266,7 @@ public final class SettingsParser {
                 throw new NumberFormatException();
             }
         } catch (NumberFormatException e) {
-            problems.add(problem(key, value, expected + " with a port from 0 to 65535"));
+            problems.add(problem(key, wholeValue, expected + " with a port from 0 to 65535"));
         }
         return value;
     }

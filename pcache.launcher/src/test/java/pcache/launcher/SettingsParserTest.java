@@ -103,6 +103,12 @@ class SettingsParserTest {
     }
 
     @Test
+    void severalListenAddresses() throws Exception {
+        assertEquals("127.0.0.1:10809,[::1]:10809,unix:/srv/pc/nbd.sock",
+                SettingsParser.parse(minimal("nbd.listen", "127.0.0.1:10809, [::1]:10809 ,unix:nbd.sock")).nbdListen());
+    }
+
+    @Test
     void sortedByName() throws Exception {
         PcacheSettings s = SettingsParser.parse(minimal("cache.b.cache_dev", "b.cache", "cache.b.backing_dev", "file:b.b",
                 "cache.a_-9.cache_dev", "a.cache", "cache.a_-9.backing_dev", "file:a.b"));
@@ -137,9 +143,10 @@ class SettingsParserTest {
         "cache.c.backing_dev | nbd+unix://host/e?socket=/s | cache.c.backing_dev=nbd+unix://host/e?socket=/s: expected nbd+unix:///EXPORT?socket=PATH (no host)",
         "cache.c.backing_dev | nbd+unix:///e?sock=/s | cache.c.backing_dev=nbd+unix:///e?sock=/s: expected nbd+unix:///EXPORT?socket=PATH (unknown parameter 'sock=/s')",
         "cache.c.backing_dev | nbd://h /e | cache.c.backing_dev=nbd://h /e: expected a valid URI (Illegal character in authority at index 6: nbd://h /e)",
-        "nbd.listen | 10809 | nbd.listen=10809: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH",
-        "nbd.listen | localhost:http | nbd.listen=localhost:http: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH with a port from 0 to 65535",
-        "nbd.listen | unix: | nbd.listen=unix:: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH",
+        "nbd.listen | 10809 | nbd.listen=10809: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas",
+        "nbd.listen | localhost:http | nbd.listen=localhost:http: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas with a port from 0 to 65535",
+        "nbd.listen | unix: | nbd.listen=unix:: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas",
+        "nbd.listen | '127.0.0.1:10809,' | 'nbd.listen=127.0.0.1:10809,: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas'",
         "log.level | LOUD | log.level=LOUD: expected one of ERROR, WARNING, INFO, DEBUG, TRACE, OFF, ALL (or a java.util.logging level name)",
         "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout}",
         "cache.c | 1 | unknown key cache.c: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
