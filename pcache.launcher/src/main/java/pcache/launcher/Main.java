@@ -113,6 +113,8 @@ public final class Main {
             if (!serving) {
                 StopControl stop = StopControl.install(framework, () -> { });
                 try {
+                    CacheReadiness.await(framework.context(),
+                            settings.caches().stream().map(CacheSettings::name).toList());
                     int status = runner.execute(arguments.command(), out, err);
                     framework.stop(StopControl.STOP_TIMEOUT);
                     return status;
