@@ -140,7 +140,7 @@ class DistributionIT {
             assertTrue(lb.out().contains("|pcache.shell (0.1.0.SNAPSHOT)"), lb.out());
             Run list = run("ctl", "pcache:list");
             assertEquals(0, list.status(), list.err());
-            assertTrue(list.out().startsWith("caches:"), list.out());
+            assertTrue(list.out().startsWith("caches") && list.out().contains("\ncrc providers: "), list.out());
             Run version = run("ctl", "pcache:version");
             assertEquals(0, version.status(), version.err());
             assertTrue(version.out().contains("OSGi framework org.apache.felix.framework 7.0.5"), version.out());
