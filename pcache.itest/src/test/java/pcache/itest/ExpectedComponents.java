@@ -1,0 +1,28 @@
+package pcache.itest;
+
+import java.util.List;
+
+/**
+ * The pcache DS components the distribution must run: the one list to extend when a bundle
+ * gains a component. Names are DS component names (the implementation class name unless the
+ * component sets another); the test probe cannot see private packages, so they are strings.
+ */
+public final class ExpectedComponents {
+
+    /**
+     * Components that must be ACTIVE with no configuration at all (commands, providers such as
+     * CRC and pmem mappings, write-back policies, the NBD export once it runs unconfigured).
+     */
+    public static final List<String> ACTIVE_WITHOUT_CONFIGURATION = List.of(
+            "pcache.shell.internal.PcacheCommands");
+
+    /**
+     * Components that need a configuration (factory components: one cache target or backing
+     * device per configuration): they must be present and enabled, waiting for ConfigAdmin.
+     * Tests that create configurations check they become ACTIVE.
+     */
+    public static final List<String> WAITING_FOR_CONFIGURATION = List.of();
+
+    private ExpectedComponents() {
+    }
+}

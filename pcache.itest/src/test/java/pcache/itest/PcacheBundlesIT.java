@@ -1,0 +1,140 @@
+package pcache.itest;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+
+import java.io.File;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+import org.apache.felix.service.command.CommandProcessor;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.wiring.BundleCapability;
+import org.osgi.framework.wiring.BundleRevision;
+import org.osgi.framework.wiring.BundleWiring;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
+import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
+import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+
+/** The assembled distribution: every bundle resolves and starts, components and commands come up. */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class PcacheBundlesIT extends PcacheTestSupport {
+
+    @Test
+    public void everyBundleIsActive() {
+        for (Bundle b : context.getBundles()) {
+            boolean fragment = b.getHeaders().get(Constants.FRAGMENT_HOST) != null;
+            assertTrue(b.getSymbolicName() + " is in state " + b.getState(),
+                    fragment ? b.getState() == Bundle.RESOLVED : b.getState() == Bundle.ACTIVE);
+        }
+    }
+
+    @Test
+    public void exactlyTheDistributionIsInstalled() throws Exception {
+        Set<String> installed = new HashSet<>();
+        for (Bundle b : context.getBundles()) {
+            installed.add(b.getSymbolicName());
+        }
+        Set<String> shipped = new TreeSet<>();
+        for (File jar : distributionBundles()) {
+            String bsn = symbolicName(jar);
+            assertNotNull(jar + " is not a bundle", bsn);
+            shipped.add(bsn);
+        }
+        assertTrue("installed " + installed + " lacks some of " + shipped, installed.containsAll(shipped));
+        assertTrue("pcache.shell ships", shipped.contains("pcache.shell"));
+    }
+
+    @Test
+    public void systemBundleExportsWhatPmemNeeds() {
+        BundleWiring wiring = context.getBundle(Constants.SYSTEM_BUNDLE_ID).adapt(BundleWiring.class);
+        Set<String> exported = new HashSet<>();
+        for (BundleCapability c : wiring.getCapabilities(BundleRevision.PACKAGE_NAMESPACE)) {
+            exported.add((String) c.getAttributes().get(BundleRevision.PACKAGE_NAMESPACE));
+        }
+        assertTrue("sun.misc exported by the system bundle", exported.contains("sun.misc"));
+        assertTrue("jdk.nio.mapmode exported by the system bundle", exported.contains("jdk.nio.mapmode"));
+    }
+
+    @Test
+    public void expectedComponentsAreActive() throws Exception {
+        ServiceComponentRuntime scr = awaitService(ServiceComponentRuntime.class, null);
+        for (String name : ExpectedComponents.ACTIVE_WITHOUT_CONFIGURATION) {
+            ComponentDescriptionDTO description = describe(scr, name);
+            assertTrue(name + " is disabled", scr.isComponentEnabled(description));
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            int state;
+            while ((state = state(scr, description)) != ComponentConfigurationDTO.ACTIVE) {
+                if (state == ComponentConfigurationDTO.SATISFIED) {
+                    activate(name);
+                }
+                assertTrue(name + " is not active but in state " + state + " (unsatisfied references?)",
+                        System.nanoTime() < deadline);
+                Thread.sleep(50);
+            }
+        }
+        for (String name : ExpectedComponents.WAITING_FOR_CONFIGURATION) {
+            assertTrue(name + " is disabled", scr.isComponentEnabled(describe(scr, name)));
+        }
+    }
+
+    private static ComponentDescriptionDTO describe(ServiceComponentRuntime scr, String name) {
+        Collection<ComponentDescriptionDTO> all = scr.getComponentDescriptionDTOs();
+        return all.stream().filter(d -> d.name.equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no component " + name + " among "
+                        + all.stream().map(d -> d.name).sorted().toList()));
+    }
+
+    private static int state(ServiceComponentRuntime scr, ComponentDescriptionDTO description) {
+        Collection<ComponentConfigurationDTO> configurations = scr.getComponentConfigurationDTOs(description);
+        return configurations.stream().mapToInt(c -> c.state).max().orElse(0);
+    }
+
+    /** A delayed component activates when someone gets its service. */
+    private void activate(String componentName) throws Exception {
+        ServiceReference<?>[] refs = context.getServiceReferences((String) null, "(component.name=" + componentName + ")");
+        if (refs != null) {
+            for (ServiceReference<?> ref : refs) {
+                context.getService(ref);
+                context.ungetService(ref);
+            }
+        }
+    }
+
+    @Test
+    public void pcacheCommandsAreRegisteredAndRun() throws Exception {
+        awaitService(CommandProcessor.class, null);
+        Set<String> functions = new TreeSet<>();
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!functions.containsAll(List.of("list", "version")) && System.nanoTime() < deadline) {
+            ServiceReference<?>[] refs = context.getServiceReferences((String) null, "(osgi.command.scope=pcache)");
+            for (ServiceReference<?> ref : refs == null ? new ServiceReference<?>[0] : refs) {
+                Object f = ref.getProperty("osgi.command.function");
+                functions.addAll(f instanceof String[] a ? Arrays.asList(a) : List.of(String.valueOf(f)));
+            }
+            Thread.sleep(50);
+        }
+        assertTrue("pcache commands: " + functions, functions.containsAll(List.of("list", "version")));
+
+        String version = execute("pcache:version");
+        assertTrue(version, version.startsWith("pcache.shell "));
+        assertTrue(version, version.contains("OSGi framework org.apache.felix.framework 7.0.5"));
+        String list = execute("pcache:list");
+        assertTrue(list, list.startsWith("caches"));
+        assertTrue(list, list.contains("\ncrc providers: "));
+        assertEquals("usage: pcache:list [-h]", execute("pcache:list -h").lines().findFirst().orElse(""));
+    }
+}

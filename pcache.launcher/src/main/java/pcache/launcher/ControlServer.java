@@ -1,0 +1,250 @@
+package pcache.launcher;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+
+/**
+ * The local control socket: a unix domain socket, readable and writable by its owner only, that
+ * runs one command line per connection (see {@link ControlProtocol}). There is no shell on any
+ * network port.
+ */
+public final class ControlServer implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+    /** A client that sends no complete line within this time is dropped. */
+    static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+
+    private final Path socket;
+    private final ServerSocketChannel server;
+    private final CommandExecutor executor;
+    private final ExecutorService handlers;
+    private final ScheduledExecutorService timeouts;
+    private final Thread acceptor;
+    private volatile boolean closed;
+
+    private ControlServer(Path socket, ServerSocketChannel server, CommandExecutor executor) {
+        this.socket = socket;
+        this.server = server;
+        this.executor = executor;
+        this.handlers = Executors.newCachedThreadPool(daemons("pcache-ctl-"));
+        this.timeouts = Executors.newSingleThreadScheduledExecutor(daemons("pcache-ctl-timeout-"));
+        this.acceptor = daemons("pcache-ctl-accept-").newThread(this::acceptLoop);
+    }
+
+    /**
+     * Binds the control socket at {@code socket} (removing a stale one left by a crash) and
+     * starts serving.
+     *
+     * @throws LaunchException if the path exists and is not a stale socket, or binding fails
+     */
+    public static ControlServer open(Path socket, CommandExecutor executor) throws LaunchException {
+        removeStale(socket);
+        ServerSocketChannel server;
+        try {
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(socket));
+        } catch (IOException | IllegalArgumentException e) {
+            throw new LaunchException("cannot create the control socket " + socket + ": " + e.getMessage()
+                    + (socket.toString().length() > 100 ? " (unix socket paths are limited to about 107 bytes:"
+                            + " use a shorter pcache.data)" : ""), e);
+        }
+        try {
+            // right after bind: the socket gets the umask's permissions until then
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            closeQuietly(server);
+            deleteQuietly(socket);
+            throw new LaunchException("cannot make the control socket " + socket + " owner-only: " + e.getMessage(), e);
+        }
+        ControlServer control = new ControlServer(socket, server, executor);
+        control.acceptor.start();
+        LOG.log(System.Logger.Level.INFO, "control socket {0}", socket);
+        return control;
+    }
+
+    /** The socket's path. */
+    public Path socket() {
+        return socket;
+    }
+
+    /**
+     * Deletes {@code socket} if it is a socket nobody listens on; refuses anything else.
+     *
+     * @throws LaunchException if another process listens on it or it is not a socket
+     */
+    static void removeStale(Path socket) throws LaunchException {
+        if (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!isSocket(socket)) {
+            throw new LaunchException(socket + " exists and is not a socket: remove it, or set pcache.data to "
+                    + "another directory");
+        }
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            throw new LaunchException("another pcache instance is listening on " + socket
+                    + ": stop it, or talk to it with: pcache ctl \"COMMAND\"");
+        } catch (ConnectException e) {
+            LOG.log(System.Logger.Level.INFO, "removing stale control socket {0}", socket);
+            try {
+                Files.delete(socket);
+            } catch (IOException d) {
+                throw new LaunchException("cannot remove the stale control socket " + socket + ": " + d.getMessage(), d);
+            }
+        } catch (IOException e) {
+            throw new LaunchException("cannot check the control socket " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    static boolean isSocket(Path path) {
+        try {
+            Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            return (((Integer) mode) & S_IFMT) == S_IFSOCK;
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            try {
+                return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
+            } catch (IOException io) {
+                return false;
+            }
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                SocketChannel client = server.accept();
+                handlers.execute(() -> serve(client));
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                if (!closed) {
+                    LOG.log(System.Logger.Level.WARNING, "control socket accept failed: " + e.getMessage(), e);
+                    pause();
+                }
+            }
+        }
+    }
+
+    private void serve(SocketChannel client) {
+        try (client) {
+            String peer = peerUser(client);
+            String self = System.getProperty("user.name");
+            if (peer != null && !peer.equals(self)) {
+                LOG.log(System.Logger.Level.WARNING, "control socket: refused a connection from user {0}", peer);
+                respond(client, 1, new byte[0], ("refused: the control socket serves user " + self + " only\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client),
+                    READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            String line;
+            try {
+                line = ControlProtocol.readLine(Channels.newInputStream(client), ControlProtocol.MAX_COMMAND_BYTES);
+            } finally {
+                timeout.cancel(false);
+            }
+            if (line == null || line.isBlank()) {
+                respond(client, 2, new byte[0], "expected one command line\n".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            LOG.log(System.Logger.Level.DEBUG, "control socket: {0}", line);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int status = executor.execute(line, out, err);
+            respond(client, status, out.toByteArray(), err.toByteArray());
+        } catch (IOException e) {
+            // closed by the read timeout, or the client went away (e.g. another instance's probe)
+            LOG.log(System.Logger.Level.DEBUG, "control socket: client gone or too slow: {0}", e.toString());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "control socket: " + e.getMessage(), e);
+        }
+    }
+
+    private static void respond(SocketChannel client, int status, byte[] out, byte[] err) throws IOException {
+        OutputStream o = Channels.newOutputStream(client);
+        o.write(new ControlProtocol.Header(status, out.length, err.length).line().getBytes(StandardCharsets.UTF_8));
+        o.write(out);
+        o.write(err);
+        o.flush();
+    }
+
+    private static String peerUser(SocketChannel client) {
+        try {
+            UnixDomainPrincipal principal = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
+            return principal.user().getName();
+        } catch (IOException | UnsupportedOperationException e) {
+            return null; // the file permissions still apply
+        }
+    }
+
+    /** Stops serving and removes the socket file. In-flight commands finish on their own threads. */
+    @Override
+    public void close() {
+        closed = true;
+        closeQuietly(server);
+        deleteQuietly(socket);
+        handlers.shutdown();
+        timeouts.shutdownNow();
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            // nothing left to do
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot remove " + p + ": " + e.getMessage());
+        }
+    }
+
+    private static ThreadFactory daemons(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

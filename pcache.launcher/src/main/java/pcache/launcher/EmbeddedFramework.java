@@ -1,0 +1,229 @@
+package pcache.launcher;
+
+import java.io.IOException;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Dictionary;
+import java.util.HashMap;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.launch.Framework;
+import org.osgi.framework.launch.FrameworkFactory;
+
+/**
+ * The embedded OSGi framework: installs every jar of the distribution's {@code bundles/}
+ * folder, starts them, and hands the configuration to ConfigAdmin. The ConfigAdmin API lives in
+ * a bundle, so it is called reflectively through interfaces loaded from that bundle.
+ */
+public final class EmbeddedFramework {
+
+    private static final System.Logger LOG = System.getLogger(EmbeddedFramework.class.getName());
+
+    /** Started last, after the configuration is in, so its prompt follows the start-up output. */
+    static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
+    private static final String CONFIG_ADMIN = "org.osgi.service.cm.ConfigurationAdmin";
+    private static final String CONFIGURATION = "org.osgi.service.cm.Configuration";
+    private static final Duration SERVICE_WAIT = Duration.ofSeconds(10);
+
+    private final Framework framework;
+    private final long startedNanos;
+
+    private EmbeddedFramework(Framework framework) {
+        this.framework = framework;
+        this.startedNanos = System.nanoTime();
+    }
+
+    /**
+     * Starts the framework with {@code properties}, installs and starts every bundle of
+     * {@code bundlesDir}, applies {@code configurations}, and finally starts the Gogo shell bundle.
+     *
+     * @throws LaunchException if the framework, a bundle or ConfigAdmin fails
+     */
+    public static EmbeddedFramework start(Path bundlesDir, Map<String, String> properties,
+            Object felixLogger, List<ConfigurationRecord> configurations) throws LaunchException {
+        List<Path> jars = bundleJars(bundlesDir);
+        Map<String, Object> config = new HashMap<>(properties);
+        if (felixLogger != null) {
+            config.put("felix.log.logger", felixLogger);
+        }
+        FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
+                .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (lib/ incomplete?)"));
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        Framework framework = factory.newFramework((Map) config); // Felix takes the logger object as a value
+        EmbeddedFramework embedded = new EmbeddedFramework(framework);
+        try {
+            framework.init();
+            BundleContext context = framework.getBundleContext();
+            List<Bundle> installed = new ArrayList<>();
+            for (Path jar : jars) {
+                installed.add(context.installBundle(jar.toUri().toString()));
+            }
+            framework.start();
+            Bundle shell = null;
+            for (Bundle b : installed) {
+                if (GOGO_SHELL.equals(b.getSymbolicName())) {
+                    shell = b;
+                } else if (b.getHeaders().get(Constants.FRAGMENT_HOST) == null) {
+                    startBundle(b);
+                }
+            }
+            embedded.configure(configurations);
+            if (shell != null) {
+                startBundle(shell);
+            }
+            LOG.log(System.Logger.Level.INFO, "framework started with {0} bundles, {1} configurations",
+                    installed.size(), configurations.size());
+            return embedded;
+        } catch (BundleException | RuntimeException e) {
+            embedded.stop(Duration.ofSeconds(10));
+            throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
+        } catch (LaunchException e) {
+            embedded.stop(Duration.ofSeconds(10));
+            throw e;
+        }
+    }
+
+    private static void startBundle(Bundle b) {
+        try {
+            b.start();
+        } catch (BundleException e) {
+            // one broken bundle must not keep the others (and the shell to diagnose it) down
+            LOG.log(System.Logger.Level.ERROR, "cannot start bundle " + b.getSymbolicName() + " "
+                    + b.getVersion() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The jars of the bundles folder, sorted by name (a stable install order). */
+    static List<Path> bundleJars(Path bundlesDir) throws LaunchException {
+        if (!Files.isDirectory(bundlesDir)) {
+            throw new LaunchException("no bundles folder at " + bundlesDir
+                    + ": run the launcher from its distribution folder (pcache.launcher/target/pcache)");
+        }
+        List<Path> jars = new ArrayList<>();
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(bundlesDir, "*.jar")) {
+            dir.forEach(jars::add);
+        } catch (IOException e) {
+            throw new LaunchException("cannot list " + bundlesDir + ": " + e.getMessage(), e);
+        }
+        if (jars.isEmpty()) {
+            throw new LaunchException("the bundles folder " + bundlesDir + " holds no jars");
+        }
+        jars.sort(null);
+        return jars;
+    }
+
+    /** Creates or updates each configuration through the ConfigurationAdmin service. */
+    private void configure(List<ConfigurationRecord> configurations) throws LaunchException {
+        ServiceReference<?> ref = awaitService(CONFIG_ADMIN);
+        if (ref == null) {
+            throw new LaunchException("no ConfigurationAdmin service within " + SERVICE_WAIT.toSeconds()
+                    + " s: is org.apache.felix.configadmin in bundles/?");
+        }
+        BundleContext context = framework.getBundleContext();
+        Object admin = context.getService(ref);
+        try {
+            Class<?> adminType = ref.getBundle().loadClass(CONFIG_ADMIN);
+            Class<?> configurationType = ref.getBundle().loadClass(CONFIGURATION);
+            Method getFactory = adminType.getMethod("getFactoryConfiguration", String.class, String.class,
+                    String.class);
+            Method getSingleton = adminType.getMethod("getConfiguration", String.class, String.class);
+            Method update = configurationType.getMethod("update", Dictionary.class);
+            for (ConfigurationRecord record : configurations) {
+                Object configuration = record.factoryName().isPresent()
+                        ? getFactory.invoke(admin, record.pid(), record.factoryName().get(), "?")
+                        : getSingleton.invoke(admin, record.pid(), "?");
+                update.invoke(configuration, new Hashtable<>(record.properties()));
+                LOG.log(System.Logger.Level.DEBUG, "configuration {0}: {1}", record.effectivePid(),
+                        record.properties());
+            }
+        } catch (ClassNotFoundException | NoSuchMethodException | IllegalAccessException e) {
+            throw new LaunchException("ConfigurationAdmin does not have the expected API: " + e, e);
+        } catch (InvocationTargetException e) {
+            throw new LaunchException("ConfigurationAdmin refused a configuration: " + e.getCause(), e.getCause());
+        } finally {
+            context.ungetService(ref);
+        }
+    }
+
+    /** Waits (bounded) for a service registered under {@code className}. */
+    ServiceReference<?> awaitService(String className) {
+        long deadline = System.nanoTime() + SERVICE_WAIT.toNanos();
+        BundleContext context = framework.getBundleContext();
+        while (true) {
+            ServiceReference<?> ref = context == null ? null : context.getServiceReference(className);
+            if (ref != null || System.nanoTime() > deadline) {
+                return ref;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+    }
+
+    /** The system bundle's context, for looking up services. */
+    public BundleContext context() {
+        return framework.getBundleContext();
+    }
+
+    /** When the framework finished starting, for deadlines relative to it. */
+    public long startedNanos() {
+        return startedNanos;
+    }
+
+    /** True until the framework has stopped. */
+    public boolean isActive() {
+        return (framework.getState() & (Bundle.STARTING | Bundle.ACTIVE | Bundle.STOPPING)) != 0;
+    }
+
+    /** Starts stopping the framework asynchronously (safe to call repeatedly and from signal handlers). */
+    public void requestStop() {
+        try {
+            framework.stop();
+        } catch (BundleException | IllegalStateException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot stop the framework: " + e.getMessage(), e);
+        }
+    }
+
+    /** Blocks until the framework has stopped, however that was triggered. */
+    public void awaitStop() throws InterruptedException {
+        framework.waitForStop(0);
+    }
+
+    /**
+     * Stops the framework and waits at most {@code timeout}: DS deactivates every component, so
+     * caches persist their state.
+     *
+     * @return true if it stopped in time
+     */
+    public boolean stop(Duration timeout) {
+        requestStop();
+        try {
+            FrameworkEvent event = framework.waitForStop(Math.max(1, timeout.toMillis()));
+            if (event.getType() == FrameworkEvent.WAIT_TIMEDOUT) {
+                LOG.log(System.Logger.Level.ERROR, "the framework did not stop within {0} s", timeout.toSeconds());
+                return false;
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+}

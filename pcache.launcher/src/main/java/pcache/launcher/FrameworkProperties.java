@@ -1,0 +1,71 @@
+package pcache.launcher;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.logging.Level;
+
+import org.osgi.framework.Constants;
+
+/** The OSGi framework properties the launcher starts Felix with. */
+public final class FrameworkProperties {
+
+    /** Properties that do not depend on the configuration; pcache.itest reads them too. */
+    public static final String STATIC_RESOURCE = "/pcache/launcher/framework.properties";
+
+    /** Gogo shell bundle option: do not read stdin. */
+    static final String GOSH_ARGS = "gosh.args";
+
+    private FrameworkProperties() {
+    }
+
+    /** The properties of {@value #STATIC_RESOURCE} (e.g. {@code org.osgi.framework.system.packages.extra}). */
+    public static Map<String, String> staticProperties() {
+        try (InputStream in = FrameworkProperties.class.getResourceAsStream(STATIC_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("the launcher jar lacks " + STATIC_RESOURCE + ": rebuild it");
+            }
+            Properties p = new Properties();
+            p.load(in);
+            Map<String, String> map = new TreeMap<>();
+            p.stringPropertyNames().forEach(k -> map.put(k, p.getProperty(k).trim()));
+            return map;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + STATIC_RESOURCE, e);
+        }
+    }
+
+    /**
+     * The static properties plus the Gogo shell kept off stdin: the framework as the launcher
+     * runs it in {@code -c} and {@code --no-shell} modes, without the per-run storage and log
+     * levels. pcache.itest starts its framework with these.
+     */
+    public static Map<String, String> headless() {
+        Map<String, String> p = new TreeMap<>(staticProperties());
+        p.put(GOSH_ARGS, "--nointeractive");
+        return p;
+    }
+
+    /**
+     * Every framework property for one run: the static ones, storage under the data directory
+     * (cleaned at the first init of every start: the configuration file is authoritative), log
+     * levels, and whether the Gogo shell may read stdin.
+     */
+    public static Map<String, String> forRun(PcacheSettings settings, Level logLevel, boolean interactive) {
+        Map<String, String> p = new TreeMap<>(headless());
+        p.put(Constants.FRAMEWORK_STORAGE, settings.frameworkStorage().toString());
+        p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+        p.put("felix.log.level", Integer.toString(LogSetup.felixLevel(logLevel)));
+        p.put("ds.loglevel", LogSetup.scrLevel(logLevel));
+        p.put("felix.cm.loglevel", Integer.toString(LogSetup.felixLevel(logLevel)));
+        if (interactive) {
+            // the Gogo console reads stdin; when it ends (exit, Ctrl-D) it stops the framework
+            p.put(GOSH_ARGS, "--quiet");
+        }
+        p.put("gosh.home", settings.dataDir().toString());
+        return p;
+    }
+}

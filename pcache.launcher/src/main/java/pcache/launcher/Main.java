@@ -1,0 +1,169 @@
+package pcache.launcher;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import java.util.logging.Level;
+
+/**
+ * The pcache launcher: reads the configuration, embeds the Felix framework with the bundles of
+ * the distribution, hands the configuration to ConfigAdmin, then serves the interactive Gogo
+ * shell, runs one command ({@code -c}), or runs as a service ({@code --no-shell}); or, with
+ * {@code ctl}, sends one command to an instance that is already running.
+ *
+ * <p>Exit status: 0 success, 1 command or runtime failure, 2 bad configuration or usage.
+ */
+public final class Main {
+
+    /** Exit status of a successful run. */
+    public static final int OK = 0;
+    /** Exit status when a command or the runtime failed. */
+    public static final int FAILED = 1;
+    /** Exit status for a bad command line or configuration. */
+    public static final int BAD_CONFIGURATION = 2;
+
+    private static final System.Logger LOG = System.getLogger(Main.class.getName());
+
+    private final PrintStream out;
+    private final PrintStream err;
+    private final Map<String, String> environment;
+    private final Properties systemProperties;
+
+    Main(PrintStream out, PrintStream err, Map<String, String> environment, Properties systemProperties) {
+        this.out = out;
+        this.err = err;
+        this.environment = environment;
+        this.systemProperties = systemProperties;
+    }
+
+    public static void main(String[] args) {
+        int status = new Main(System.out, System.err, System.getenv(), System.getProperties()).run(args);
+        // bundles may leave non-daemon threads behind; the framework has stopped by now
+        System.exit(status);
+    }
+
+    /** Runs the launcher; returns the exit status. */
+    int run(String... args) {
+        LaunchArguments arguments;
+        try {
+            arguments = LaunchArguments.parse(args);
+        } catch (UsageException e) {
+            err.println("pcache: " + e.getMessage());
+            err.println("usage: pcache [--config FILE] [-Dkey=value]... [-v] [-c COMMAND | --no-shell | ctl COMMAND]"
+                    + " (pcache --help for more)");
+            return BAD_CONFIGURATION;
+        }
+        if (arguments.mode() == LaunchArguments.Mode.HELP) {
+            out.print(LaunchArguments.usage());
+            return OK;
+        }
+        PcacheSettings settings;
+        try {
+            Map<String, String> values = ConfigSources.load(arguments.configFile(), arguments.overrides(),
+                    systemProperties, environment, Path.of("").toAbsolutePath());
+            settings = SettingsParser.parse(values);
+        } catch (ConfigException e) {
+            err.println("pcache: bad configuration ("
+                    + arguments.configFile().map(p -> "file " + p).orElse("embedded defaults")
+                    + " with overrides from -D and PCACHE_* variables):");
+            e.problems().forEach(p -> err.println("  " + p));
+            return BAD_CONFIGURATION;
+        }
+        Level level = LogSetup.effectiveLevel(settings.logLevel(), arguments.verbosity());
+        LogSetup.configure(level);
+
+        if (arguments.mode() == LaunchArguments.Mode.CONTROL) {
+            return ControlClient.send(settings.controlSocket(), arguments.command(), out, err);
+        }
+        try {
+            return runFramework(arguments, settings, level);
+        } catch (LaunchException e) {
+            err.println("pcache: " + e.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, "launch failure", e);
+            return FAILED;
+        }
+    }
+
+    private int runFramework(LaunchArguments arguments, PcacheSettings settings, Level level) throws LaunchException {
+        LaunchArguments.Mode mode = arguments.mode();
+        Path bundles = distributionHome().resolve("bundles");
+        try {
+            Files.createDirectories(settings.dataDir());
+        } catch (IOException e) {
+            throw new LaunchException("cannot create the data directory " + settings.dataDir() + ": " + e, e);
+        }
+        try (InstanceLock lock = InstanceLock.acquire(settings.dataDir())) {
+            boolean serving = mode != LaunchArguments.Mode.COMMAND;
+            if (serving) {
+                ControlServer.removeStale(settings.controlSocket()); // fail before starting anything
+            }
+            if (mode == LaunchArguments.Mode.INTERACTIVE) {
+                out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
+                        + " cache(s), NBD " + settings.nbdListen() + ". Gogo shell: try pcache:list, lb, help;"
+                        + " Ctrl-D stops.");
+            }
+            EmbeddedFramework framework = EmbeddedFramework.start(bundles,
+                    FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
+                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings));
+            GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
+            if (!serving) {
+                StopControl stop = StopControl.install(framework, () -> { });
+                try {
+                    CacheReadiness.await(framework.context(),
+                            settings.caches().stream().map(CacheSettings::name).toList());
+                    int status = runner.execute(arguments.command(), out, err);
+                    framework.stop(StopControl.STOP_TIMEOUT);
+                    return status;
+                } finally {
+                    stop.uninstall();
+                }
+            }
+            ControlServer control;
+            try {
+                control = ControlServer.open(settings.controlSocket(), runner);
+            } catch (LaunchException e) {
+                framework.stop(StopControl.STOP_TIMEOUT);
+                throw e;
+            }
+            StopControl stop = StopControl.install(framework, control::close);
+            try (control) {
+                LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",
+                        settings.dataDir(), control.socket());
+                framework.awaitStop();
+                LOG.log(System.Logger.Level.INFO, "framework stopped");
+                return OK;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                framework.stop(StopControl.STOP_TIMEOUT);
+                return FAILED;
+            } finally {
+                stop.uninstall();
+            }
+        }
+    }
+
+    /**
+     * The distribution folder ({@code pcache.launcher.jar}, {@code lib/}, {@code bundles/}): the
+     * system property {@code pcache.home}, else the folder of the launcher jar.
+     */
+    static Path distributionHome() throws LaunchException {
+        String home = System.getProperty("pcache.home");
+        if (home != null) {
+            return Path.of(home).toAbsolutePath();
+        }
+        try {
+            Path location = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            if (Files.isDirectory(location)) {
+                // run from target/classes (an IDE): use the distribution built beside it
+                return location.resolveSibling("pcache");
+            }
+            return location.getParent();
+        } catch (URISyntaxException | RuntimeException e) {
+            throw new LaunchException("cannot tell where the launcher jar is; set -Dpcache.home=DIR", e);
+        }
+    }
+}

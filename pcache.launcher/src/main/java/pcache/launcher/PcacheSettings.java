@@ -1,0 +1,34 @@
+package pcache.launcher;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.logging.Level;
+
+/**
+ * The validated configuration of one pcache process.
+ *
+ * @param dataDir absolute data directory: relative paths, the framework cache and the control
+ *        socket live here
+ * @param nbdListen NBD listen address: {@code HOST:PORT} or {@code unix:/absolute/path}
+ * @param logLevel the java.util.logging level
+ * @param caches the configured caches, sorted by name
+ */
+public record PcacheSettings(Path dataDir, String nbdListen, Level logLevel, List<CacheSettings> caches) {
+
+    /** File name of the control socket inside {@link #dataDir}. */
+    public static final String CONTROL_SOCKET = "pcache.ctl";
+
+    public PcacheSettings {
+        caches = List.copyOf(caches);
+    }
+
+    /** Where the control socket of this instance lives. */
+    public Path controlSocket() {
+        return dataDir.resolve(CONTROL_SOCKET);
+    }
+
+    /** Where the OSGi framework keeps its storage (cleaned at every start). */
+    public Path frameworkStorage() {
+        return dataDir.resolve("felix-cache");
+    }
+}

@@ -1,0 +1,44 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CacheDevice;
+import pcache.api.CacheMode;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+import pcache.api.spi.PmemProvider;
+
+/**
+ * The launcher keeps pcache.api off its own class path (it is a bundle inside the framework) and
+ * so repeats a few of its constants; pcache.api is a runtime dependency, hence on the test class
+ * path, and this test keeps the copies honest.
+ */
+class ApiConsistencyTest {
+
+    @Test
+    void cacheModes() {
+        assertEquals(Arrays.stream(CacheMode.values()).map(CacheMode::configName).toList(), SettingsParser.CACHE_MODES);
+    }
+
+    @Test
+    void gcPercentRange() {
+        assertEquals(CacheDevice.GC_PERCENT_MIN, SettingsParser.GC_PERCENT_MIN);
+        assertEquals(CacheDevice.GC_PERCENT_MAX, SettingsParser.GC_PERCENT_MAX);
+        assertEquals(CacheDevice.GC_PERCENT_DEFAULT, SettingsParser.GC_PERCENT_DEFAULT);
+    }
+
+    @Test
+    void serviceProperties() {
+        assertEquals(BackingDevice.NAME, ConfigAdminMapping.BACKING_NAME_PROPERTY);
+        assertEquals(PmemProvider.TYPE, ConfigAdminMapping.PMEM_TYPE_PROPERTY);
+    }
+
+    @Test
+    void identityLength() {
+        assertEquals(BackingIdentity.MAX_ID_BYTES, SettingsParser.MAX_IDENTITY_BYTES);
+    }
+}

@@ -1,0 +1,118 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.logging.Level;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.launcher.BackingSpec.FileBacking;
+import pcache.launcher.BackingSpec.NbdBacking;
+
+/** The dictionaries are compared with equals, so the value types (Long, Integer, Boolean) count too. */
+class ConfigAdminMappingTest {
+
+    private static Map<String, Object> map(Object... keyValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keyValues.length; i += 2) {
+            m.put((String) keyValues[i], keyValues[i + 1]);
+        }
+        return m;
+    }
+
+    @Test
+    void fileBackedCacheWithDefaults() {
+        CacheSettings cache = new CacheSettings("pcache0", Path.of("/data/pcache0.cache"), 1L << 30,
+                new FileBacking(Path.of("/data/pcache0.backing"), 4L << 30), "writeback", false, 70, "mapped",
+                "ordered", Optional.empty(), false, Duration.ofSeconds(30));
+        List<ConfigurationRecord> records = ConfigAdminMapping.map(
+                new PcacheSettings(Path.of("/data"), "127.0.0.1:10809", Level.WARNING, List.of(cache)));
+
+        assertEquals(List.of(
+                new ConfigurationRecord("pcache.backing.file", Optional.of("pcache0.backing"), map(
+                        "name", "pcache0.backing",
+                        "path", "/data/pcache0.backing",
+                        "size_bytes", 4294967296L,
+                        "create", Boolean.TRUE)),
+                new ConfigurationRecord("pcache.target", Optional.of("pcache0"), map(
+                        "name", "pcache0",
+                        "cache_dev", "/data/pcache0.cache",
+                        "cache_dev_size_bytes", 1073741824L,
+                        "cache_mode", "writeback",
+                        "data_crc", Boolean.FALSE,
+                        "gc_percent", 70,
+                        "backing.target", "(pcache.backing.name=pcache0.backing)",
+                        "pmem.target", "(pcache.pmem.type=mapped)",
+                        "writeback.target", "(pcache.writeback.policy=ordered)",
+                        "force_identity", Boolean.FALSE,
+                        "backing_timeout_ms", 30000L)),
+                new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809"))),
+                records);
+        assertEquals("pcache.backing.file~pcache0.backing", records.get(0).effectivePid());
+        assertEquals("pcache.export.nbd", records.get(2).effectivePid());
+    }
+
+    @Test
+    void existingBackingFileIsNotCreated() {
+        CacheSettings cache = new CacheSettings("c", Path.of("/d/c.cache"), 0, new FileBacking(Path.of("/dev/sdb"), 0),
+                "writeback", false, 70, "mapped", "ordered", Optional.of("sdb-serial-42"), false, Duration.ofSeconds(30));
+        assertEquals(map("name", "c.backing", "path", "/dev/sdb", "size_bytes", 0L, "create", Boolean.FALSE,
+                "identity", "sdb-serial-42"), ConfigAdminMapping.backing(cache).properties());
+        assertEquals(0L, ConfigAdminMapping.target(cache).properties().get("cache_dev_size_bytes"));
+    }
+
+    @Test
+    void nbdBackedCacheWithEverythingSet() {
+        CacheSettings cache = new CacheSettings("remote", Path.of("/dev/dax0.0"), 0,
+                new NbdBacking(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), "writethrough", true, 0, "heap",
+                "batching", Optional.of("disk-1"), true, Duration.ofMillis(1500));
+
+        assertEquals(new ConfigurationRecord("pcache.backing.nbd", Optional.of("remote.backing"), map(
+                "name", "remote.backing",
+                "uri", "nbd+unix:///disk?socket=/run/nbd.sock",
+                "identity", "disk-1")), ConfigAdminMapping.backing(cache));
+        assertEquals(new ConfigurationRecord("pcache.target", Optional.of("remote"), map(
+                "name", "remote",
+                "cache_dev", "/dev/dax0.0",
+                "cache_dev_size_bytes", 0L,
+                "cache_mode", "writethrough",
+                "data_crc", Boolean.TRUE,
+                "gc_percent", 0,
+                "backing.target", "(pcache.backing.name=remote.backing)",
+                "pmem.target", "(pcache.pmem.type=heap)",
+                "writeback.target", "(pcache.writeback.policy=batching)",
+                "force_identity", Boolean.TRUE,
+                "backing_timeout_ms", 1500L)), ConfigAdminMapping.target(cache));
+    }
+
+    @Test
+    void noCachesStillConfiguresTheExport() {
+        assertEquals(List.of(new ConfigurationRecord("pcache.export.nbd", Optional.empty(),
+                map("listen", "unix:/run/pcache/nbd.sock"))),
+                ConfigAdminMapping.map(new PcacheSettings(Path.of("/d"), "unix:/run/pcache/nbd.sock", Level.INFO,
+                        List.of())));
+    }
+
+    /** From the embedded defaults all the way to the dictionaries, as the launcher does it. */
+    @Test
+    void embeddedDefaultsEndToEnd() throws Exception {
+        Path cwd = Path.of("/work/x");
+        PcacheSettings s = SettingsParser.parse(ConfigSources.load(Optional.empty(), Map.of(), new Properties(),
+                Map.of("PCACHE_CACHE_PCACHE0_GC_PERCENT", "50"), cwd));
+        List<ConfigurationRecord> records = ConfigAdminMapping.map(s);
+        assertEquals(3, records.size());
+        assertEquals(map("name", "pcache0.backing", "path", "/work/x/data/pcache0.backing",
+                "size_bytes", 4L << 30, "create", Boolean.TRUE), records.get(0).properties());
+        assertEquals("/work/x/data/pcache0.cache", records.get(1).properties().get("cache_dev"));
+        assertEquals(50, records.get(1).properties().get("gc_percent"));
+        assertEquals(1L << 30, records.get(1).properties().get("cache_dev_size_bytes"));
+    }
+}

@@ -1,0 +1,132 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ControlServerTest {
+
+    @TempDir
+    Path dir;
+
+    /** Echoes the command on stdout, writes "oops" on stderr, exits with the command's length. */
+    private static final CommandExecutor ECHO = (line, out, err) -> {
+        try {
+            out.write(("ran " + line + "\n").getBytes(StandardCharsets.UTF_8));
+            err.write("oops\n".getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return line.length() % 256;
+    };
+
+    private record Answer(int status, String out, String err) {
+    }
+
+    private static Answer ctl(Path socket, String command) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = ControlClient.send(socket, command, out, new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Answer(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void oneCommandPerConnectionWithOutputErrorsAndStatus() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        try (ControlServer server = ControlServer.open(socket, ECHO)) {
+            assertEquals(new Answer(11, "ran pcache:list\n", "oops\n"), ctl(socket, "pcache:list"));
+            assertEquals(new Answer(11, "ran lb | grep x\n", "oops\n"), ctl(socket, "lb | grep x"));
+            assertEquals(socket, server.socket());
+        }
+        assertFalse(Files.exists(socket), "close removes the socket file");
+    }
+
+    @Test
+    void socketIsOwnerOnly() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        try (ControlServer server = ControlServer.open(socket, ECHO)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
+            assertTrue(ControlServer.isSocket(socket));
+        }
+    }
+
+    @Test
+    void staleSocketIsReplaced() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        try (ServerSocketChannel crashed = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            crashed.bind(UnixDomainSocketAddress.of(socket));
+        }
+        assertTrue(Files.exists(socket), "closing a unix server socket leaves its file behind");
+        try (ControlServer server = ControlServer.open(socket, ECHO)) {
+            assertEquals(3, ctl(socket, "abc").status());
+        }
+    }
+
+    @Test
+    void liveSocketIsRefused() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        try (ControlServer first = ControlServer.open(socket, ECHO)) {
+            LaunchException e = assertThrows(LaunchException.class, () -> ControlServer.open(socket, ECHO));
+            assertTrue(e.getMessage().startsWith("another pcache instance is listening on " + socket), e.getMessage());
+            assertEquals(3, ctl(socket, "abc").status(), "the first one still serves");
+        }
+    }
+
+    @Test
+    void somethingElseAtThePathIsRefused() throws Exception {
+        Path file = Files.writeString(dir.resolve("pcache.ctl"), "not a socket");
+        LaunchException e = assertThrows(LaunchException.class, () -> ControlServer.open(file, ECHO));
+        assertEquals(file + " exists and is not a socket: remove it, or set pcache.data to another directory",
+                e.getMessage());
+        assertEquals("not a socket", Files.readString(file), "left alone");
+    }
+
+    @Test
+    void blankLineIsAUsageError() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        try (ControlServer server = ControlServer.open(socket, ECHO);
+                SocketChannel raw = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            raw.shutdownOutput();
+            ControlProtocol.Header header = ControlProtocol.readHeader(Channels.newInputStream(raw));
+            assertEquals(new ControlProtocol.Header(2, 0, 26), header);
+        }
+    }
+
+    @Test
+    void clientWithoutServer() {
+        Answer a = ctl(dir.resolve("pcache.ctl"), "lb");
+        assertEquals(1, a.status());
+        assertTrue(a.err().startsWith("pcache ctl: no running pcache instance: "), a.err());
+    }
+
+    @Test
+    void clientRefusesMultiLineCommands() {
+        assertEquals(2, ctl(dir.resolve("pcache.ctl"), "lb\nstop 0").status());
+    }
+
+    @Test
+    void headerRoundTrip() throws Exception {
+        ControlProtocol.Header h = new ControlProtocol.Header(1, 10, 0);
+        assertEquals(h, ControlProtocol.readHeader(new java.io.ByteArrayInputStream(
+                h.line().getBytes(StandardCharsets.US_ASCII))));
+        assertThrows(IOException.class, () -> ControlProtocol.readHeader(new java.io.ByteArrayInputStream(
+                "HTTP/1.1 200 OK\n".getBytes(StandardCharsets.US_ASCII))));
+    }
+}

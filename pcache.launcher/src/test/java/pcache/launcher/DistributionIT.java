@@ -1,0 +1,170 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Runs the packaged distribution ({@code target/pcache}) as a user would: {@code java -jar
+ * pcache.launcher.jar ...} in a fresh working directory, on the embedded defaults (with the NBD
+ * export moved to a unix socket).
+ */
+class DistributionIT {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Path DISTRIBUTION =
+            Path.of(System.getProperty("pcache.distribution", "target/pcache")).toAbsolutePath();
+
+    @TempDir
+    Path cwd;
+
+    private record Run(int status, String out, String err) {
+    }
+
+    private Process start(String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-XX:TieredStopAtLevel=1"); // quicker start-up; the tests measure nothing
+        command.add("-jar");
+        command.add(DISTRIBUTION.resolve("pcache.launcher.jar").toString());
+        // embedded defaults, but NBD on a unix socket in the data directory: no TCP port to collide on
+        command.add("-Dnbd.listen=unix:nbd.sock");
+        command.addAll(Arrays.asList(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().keySet().removeIf(k -> k.startsWith(EnvironmentKeys.PREFIX));
+        Path out = cwd.resolve("out-" + System.nanoTime() + ".txt");
+        Path err = cwd.resolve("err-" + System.nanoTime() + ".txt");
+        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process p = pb.start();
+        outputs.put(p, new Path[] {out, err});
+        return p;
+    }
+
+    private final java.util.Map<Process, Path[]> outputs = new java.util.HashMap<>();
+
+    private Run await(Process p) throws Exception {
+        if (!p.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail("launcher did not exit within " + TIMEOUT.toSeconds() + " s: " + Files.readString(outputs.get(p)[1]));
+        }
+        return new Run(p.exitValue(), Files.readString(outputs.get(p)[0]), Files.readString(outputs.get(p)[1]));
+    }
+
+    private Run run(String... args) throws Exception {
+        return await(start(args));
+    }
+
+    @Test
+    void classPathOfTheJarIsExactlyLib() throws Exception {
+        Set<String> classPath;
+        try (JarFile jar = new JarFile(DISTRIBUTION.resolve("pcache.launcher.jar").toFile())) {
+            classPath = new TreeSet<>(Arrays.asList(jar.getManifest().getMainAttributes().getValue("Class-Path").split(" ")));
+        }
+        Set<String> lib;
+        try (Stream<Path> files = Files.list(DISTRIBUTION.resolve("lib"))) {
+            lib = files.map(f -> "lib/" + f.getFileName()).collect(Collectors.toCollection(TreeSet::new));
+        }
+        assertEquals(lib, classPath, "bnd.bnd's Class-Path must list exactly the jars of lib/");
+    }
+
+    @Test
+    void everyBundleIsActive() throws Exception {
+        Run r = run("-c", "lb -s");
+        assertEquals(0, r.status(), r.err());
+        long bundles;
+        try (Stream<Path> jars = Files.list(DISTRIBUTION.resolve("bundles"))) {
+            bundles = jars.filter(f -> f.toString().endsWith(".jar")).count();
+        }
+        List<String> rows = r.out().lines().filter(l -> l.matches("\\s*\\d+\\|.*")).toList();
+        assertEquals(bundles + 1, rows.size(), r.out()); // + the system bundle
+        for (String row : rows) {
+            assertTrue(row.contains("|Active     |"), row);
+        }
+        assertTrue(r.out().contains("|pcache.shell (0.1.0.SNAPSHOT)"), r.out());
+        assertTrue(Files.isDirectory(cwd.resolve("data/felix-cache")), "framework storage under ./data");
+    }
+
+    @Test
+    void failingCommandExitsOne() throws Exception {
+        Run r = run("-c", "pcache:nosuch");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("CommandNotFoundException: Command not found: pcache:nosuch"), r.err());
+    }
+
+    @Test
+    void badConfigurationExitsTwoBeforeStarting() throws Exception {
+        Path config = Files.writeString(cwd.resolve("bad.properties"), """
+                cache.a.cache_dev = a.cache
+                cache.a.backing_dev = file:a.backing
+                cache.a.gc_percent = 95
+                """);
+        Run r = run("--config", config.toString(), "-Dcache.a.mode=fast", "-c", "lb");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("cache.a.gc_percent=95: expected an integer from 0 to 90"), r.err());
+        assertTrue(r.err().contains("unknown key cache.a.mode"), r.err());
+        assertFalse(Files.exists(cwd.resolve("data")), "nothing started, nothing created");
+    }
+
+    @Test
+    void serviceAnswersOnItsControlSocketAndStopsOnSigterm() throws Exception {
+        Process service = start("--no-shell");
+        try {
+            Path socket = cwd.resolve("data/pcache.ctl");
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (!Files.exists(socket)) {
+                assertTrue(service.isAlive(), "service died: " + Files.readString(outputs.get(service)[1]));
+                assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
+                Thread.sleep(100);
+            }
+            Run lb = run("ctl", "lb", "-s");
+            assertEquals(0, lb.status(), lb.err());
+            assertTrue(lb.out().contains("|pcache.shell (0.1.0.SNAPSHOT)"), lb.out());
+            Run list = run("ctl", "pcache:list");
+            assertEquals(0, list.status(), list.err());
+            assertTrue(list.out().startsWith("caches") && list.out().contains("\ncrc providers: "), list.out());
+            Run version = run("ctl", "pcache:version");
+            assertEquals(0, version.status(), version.err());
+            assertTrue(version.out().contains("OSGi framework org.apache.felix.framework 7.0.5"), version.out());
+            Run usage = run("ctl", "pcache:list extra");
+            assertEquals(1, usage.status());
+            assertTrue(usage.err().contains("pcache:list takes no arguments, got 'extra'"), usage.err());
+
+            Run second = run("-c", "lb");
+            assertEquals(1, second.status(), "a second instance on the same data directory is refused");
+            assertTrue(second.err().contains("another pcache instance is running on"), second.err());
+
+            service.destroy(); // SIGTERM
+            Run stopped = await(service);
+            assertEquals(0, stopped.status(), stopped.err());
+            assertFalse(Files.exists(socket), "socket removed on exit");
+        } finally {
+            service.destroyForcibly();
+        }
+    }
+
+    @Test
+    void ctlWithoutInstance() throws Exception {
+        Run r = run("ctl", "lb");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("no running pcache instance"), r.err());
+    }
+}

@@ -1,0 +1,183 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.logging.Level;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import pcache.launcher.BackingSpec.FileBacking;
+import pcache.launcher.BackingSpec.NbdBacking;
+
+class SettingsParserTest {
+
+    private static Map<String, String> minimal(String... more) {
+        Map<String, String> v = new HashMap<>();
+        v.put("pcache.data", "/srv/pc");
+        v.put("cache.c.cache_dev", "c.cache");
+        v.put("cache.c.backing_dev", "file:c.backing");
+        for (int i = 0; i < more.length; i += 2) {
+            if (more[i + 1] == null) {
+                v.remove(more[i]);
+            } else {
+                v.put(more[i], more[i + 1]);
+            }
+        }
+        return v;
+    }
+
+    private static String problems(String... more) {
+        ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(minimal(more)));
+        return e.getMessage();
+    }
+
+    @Test
+    void defaultsForEveryOptionalAttribute() throws Exception {
+        PcacheSettings s = SettingsParser.parse(minimal());
+        assertEquals(Path.of("/srv/pc"), s.dataDir());
+        assertEquals("127.0.0.1:10809", s.nbdListen());
+        assertEquals(Level.WARNING, s.logLevel());
+        assertEquals(Path.of("/srv/pc/pcache.ctl"), s.controlSocket());
+        assertEquals(Path.of("/srv/pc/felix-cache"), s.frameworkStorage());
+        assertEquals(List.of(new CacheSettings("c", Path.of("/srv/pc/c.cache"), 0,
+                new FileBacking(Path.of("/srv/pc/c.backing"), 0), "writeback", false, 70, "mapped", "ordered",
+                Optional.empty(), false, Duration.ofSeconds(30))), s.caches());
+    }
+
+    @Test
+    void everyAttributeSet() throws Exception {
+        PcacheSettings s = SettingsParser.parse(minimal(
+                "cache.c.cache_dev", "/dev/dax0.0",
+                "cache.c.cache_dev_size", "2G",
+                "cache.c.backing_dev", "nbd://10.0.0.1:10810/disk",
+                "cache.c.cache_mode", "WriteThrough",
+                "cache.c.data_crc", "true",
+                "cache.c.gc_percent", "0",
+                "cache.c.pmem", "heap",
+                "cache.c.writeback_policy", "batching",
+                "cache.c.backing_identity", "disk-42",
+                "cache.c.force_identity", "true",
+                "cache.c.backing_timeout", "500ms",
+                "nbd.listen", "unix:nbd.sock",
+                "log.level", "debug"));
+        assertEquals("unix:/srv/pc/nbd.sock", s.nbdListen());
+        assertEquals(Level.FINE, s.logLevel());
+        assertEquals(List.of(new CacheSettings("c", Path.of("/dev/dax0.0"), 2L << 30,
+                new NbdBacking(URI.create("nbd://10.0.0.1:10810/disk")), "writethrough", true, 0, "heap", "batching",
+                Optional.of("disk-42"), true, Duration.ofMillis(500))), s.caches());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "file:/abs/b | /abs/b",
+        "file:///abs/b | /abs/b",
+        "file:rel/b | /srv/pc/rel/b",
+        "FILE:b | /srv/pc/b"})
+    void fileBackings(String value, String path) throws Exception {
+        assertEquals(new FileBacking(Path.of(path), 1L << 20),
+                SettingsParser.parse(minimal("cache.c.backing_dev", value, "cache.c.backing_dev_size", "1M"))
+                        .caches().get(0).backing());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "nbd://host/export",
+        "nbd://127.0.0.1:10809/",
+        "nbd://[::1]:10809/e",
+        "nbd://host",
+        "nbd+unix:///export?socket=/run/nbd.sock",
+        "nbd+unix:///?socket=/run/nbd.sock"})
+    void nbdBackings(String value) throws Exception {
+        assertEquals(new NbdBacking(URI.create(value)),
+                SettingsParser.parse(minimal("cache.c.backing_dev", value)).caches().get(0).backing());
+    }
+
+    @Test
+    void severalListenAddresses() throws Exception {
+        assertEquals("127.0.0.1:10809,[::1]:10809,unix:/srv/pc/nbd.sock",
+                SettingsParser.parse(minimal("nbd.listen", "127.0.0.1:10809, [::1]:10809 ,unix:nbd.sock")).nbdListen());
+    }
+
+    @Test
+    void sortedByName() throws Exception {
+        PcacheSettings s = SettingsParser.parse(minimal("cache.b.cache_dev", "b.cache", "cache.b.backing_dev", "file:b.b",
+                "cache.a_-9.cache_dev", "a.cache", "cache.a_-9.backing_dev", "file:a.b"));
+        assertEquals(List.of("a_-9", "b", "c"), s.caches().stream().map(CacheSettings::name).toList());
+    }
+
+    @Test
+    void noCachesIsFine() throws Exception {
+        assertEquals(List.of(), SettingsParser.parse(Map.of("pcache.data", "/x")).caches());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "cache.c.gc_percent | 91 | cache.c.gc_percent=91: expected an integer from 0 to 90",
+        "cache.c.gc_percent | -1 | cache.c.gc_percent=-1: expected an integer from 0 to 90",
+        "cache.c.gc_percent | half | cache.c.gc_percent=half: expected an integer from 0 to 90",
+        "cache.c.cache_mode | writearound | cache.c.cache_mode=writearound: expected one of writeback, writethrough, passthrough",
+        "cache.c.pmem | dax | cache.c.pmem=dax: expected one of mapped, fileio, heap",
+        "cache.c.writeback_policy | lazy | cache.c.writeback_policy=lazy: expected one of ordered, batching",
+        "cache.c.data_crc | yes | cache.c.data_crc=yes: expected true or false",
+        "cache.c.force_identity | 1 | cache.c.force_identity=1: expected true or false",
+        "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
+        "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
+        "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a non-empty label (leave the key out for the default identity)",
+        "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
+        "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH",
+        "cache.c.backing_dev | file: | cache.c.backing_dev=file:: expected file:PATH with a non-empty PATH",
+        "cache.c.backing_dev | nbd:///export | cache.c.backing_dev=nbd:///export: expected nbd://HOST[:PORT]/EXPORT with a host",
+        "cache.c.backing_dev | nbd://h:0/e | cache.c.backing_dev=nbd://h:0/e: expected a port from 1 to 65535 (default 10809)",
+        "cache.c.backing_dev | nbd://h/e?tls=1 | cache.c.backing_dev=nbd://h/e?tls=1: expected nbd://HOST[:PORT]/EXPORT without a query",
+        "cache.c.backing_dev | nbd+unix:///e | cache.c.backing_dev=nbd+unix:///e: expected nbd+unix:///EXPORT?socket=PATH with a socket path",
+        "cache.c.backing_dev | nbd+unix://host/e?socket=/s | cache.c.backing_dev=nbd+unix://host/e?socket=/s: expected nbd+unix:///EXPORT?socket=PATH (no host)",
+        "cache.c.backing_dev | nbd+unix:///e?sock=/s | cache.c.backing_dev=nbd+unix:///e?sock=/s: expected nbd+unix:///EXPORT?socket=PATH (unknown parameter 'sock=/s')",
+        "cache.c.backing_dev | nbd://h /e | cache.c.backing_dev=nbd://h /e: expected a valid URI (Illegal character in authority at index 6: nbd://h /e)",
+        "nbd.listen | 10809 | nbd.listen=10809: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas",
+        "nbd.listen | localhost:http | nbd.listen=localhost:http: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas with a port from 0 to 65535",
+        "nbd.listen | unix: | nbd.listen=unix:: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas",
+        "nbd.listen | '127.0.0.1:10809,' | 'nbd.listen=127.0.0.1:10809,: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas'",
+        "log.level | LOUD | log.level=LOUD: expected one of ERROR, WARNING, INFO, DEBUG, TRACE, OFF, ALL (or a java.util.logging level name)",
+        "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout}",
+        "cache.c | 1 | unknown key cache.c: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
+        "nbd.port | 1 | unknown key nbd.port: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
+        "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected letters, digits, '_' and '-' only",
+        "cache.c.cache_dev | | cache c has no cache.c.cache_dev: expected the path of its cache device",
+        "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH"})
+    void badValuesSayKeyValueAndExpectation(String key, String value, String message) {
+        assertEquals(message, problems(key, value));
+    }
+
+    @Test
+    void backingSizeOnlyForFiles() {
+        assertEquals("cache.c.backing_dev_size=1G: expected no backing_dev_size with an NBD backing device "
+                + "(its export has a size)", problems("cache.c.backing_dev", "nbd://h/e", "cache.c.backing_dev_size", "1G"));
+    }
+
+    @Test
+    void devicesUsedTwiceAreReported() {
+        assertEquals("cache device /srv/pc/c.cache is used twice, as c's cache_dev and as d's cache_dev: "
+                + "expected every cache and backing device to be used once",
+                problems("cache.d.cache_dev", "/srv/pc/c.cache", "cache.d.backing_dev", "file:d.b"));
+        assertEquals("backing device /srv/pc/c.cache is used twice, as c's cache_dev and as c's backing_dev: "
+                + "expected every cache and backing device to be used once",
+                problems("cache.c.backing_dev", "file:c.cache"));
+    }
+
+    @Test
+    void everyProblemIsReportedAtOnce() {
+        ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(minimal(
+                "cache.c.gc_percent", "99", "cache.c.pmem", "x", "cache.d.cache_dev", "d", "nbd.listen", "x")));
+        assertEquals(4, e.problems().size(), e.getMessage());
+    }
+}

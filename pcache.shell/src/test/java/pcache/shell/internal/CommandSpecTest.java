@@ -1,0 +1,70 @@
+package pcache.shell.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import org.junit.jupiter.api.Test;
+
+class CommandSpecTest {
+
+    @Test
+    void helpIsRecognisedAnywhere() {
+        assertTrue(CommandSpec.LIST.parse("-h").help());
+        assertTrue(CommandSpec.LIST.parse("--help").help());
+        assertFalse(CommandSpec.LIST.parse().help());
+        assertFalse(CommandSpec.LIST.parse((String[]) null).help());
+    }
+
+    @Test
+    void helpTextHasUsageAndWrappedDescription() {
+        String help = CommandSpec.LIST.help();
+        assertTrue(help.startsWith("usage: pcache:list [-h]\n  Lists the caches"), help);
+        assertTrue(help.endsWith("  -h, --help  show this help"), help);
+        for (String line : help.split("\n")) {
+            assertTrue(line.length() <= 78, "line too long: " + line);
+        }
+    }
+
+    @Test
+    void unexpectedArgumentsSayWhatWasExpected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CommandSpec.LIST.parse("foo", "bar"));
+        assertEquals("pcache:list takes no arguments, got 'foo bar'; usage: pcache:list [-h]", e.getMessage());
+    }
+
+    @Test
+    void unknownOptionsSayWhatWasExpected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CommandSpec.VERSION.parse("--verbose"));
+        assertEquals("unknown option '--verbose'; usage: pcache:version [-h]", e.getMessage());
+    }
+
+    /** Each spec has a public String method taking String... on the component, and nothing else is public. */
+    @Test
+    void everySpecHasItsMethodOnTheComponent() {
+        Set<String> methods = Arrays.stream(PcacheCommands.class.getDeclaredMethods())
+                .filter(m -> Modifier.isPublic(m.getModifiers()))
+                .peek(m -> {
+                    assertEquals(String.class, m.getReturnType(), m.toString());
+                    assertTrue(m.isVarArgs() && m.getParameterCount() == 1, m + " should take String... args");
+                })
+                .map(Method::getName).collect(Collectors.toSet());
+        Set<String> specs = Arrays.stream(CommandSpec.values()).map(CommandSpec::function).collect(Collectors.toSet());
+        assertEquals(specs, methods);
+    }
+
+    @Test
+    void functionNamesAreUnique() {
+        List<String> names = Arrays.stream(CommandSpec.values()).map(CommandSpec::function).toList();
+        assertEquals(names.size(), Set.copyOf(names).size());
+    }
+}

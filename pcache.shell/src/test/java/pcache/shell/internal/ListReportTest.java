@@ -1,0 +1,77 @@
+package pcache.shell.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.BackingState;
+import pcache.api.CacheMode;
+import pcache.api.spi.BackingDevice;
+import pcache.shell.internal.Fakes.FakeBacking;
+import pcache.shell.internal.Fakes.FakeCache;
+import pcache.shell.internal.Fakes.FakeCrc;
+import pcache.shell.internal.Fakes.FakePmem;
+
+class ListReportTest {
+
+    @Test
+    void nothingRegistered() {
+        assertEquals("""
+                caches: none
+                backing devices: none
+                pmem providers: none
+                crc providers: none
+                """, ListReport.format(List.of(), List.of(), List.of(), List.of()));
+    }
+
+    @Test
+    void cachesBackingsAndProvidersSortedByName() {
+        FakeCache b = new FakeCache("pcache1", 4L << 30, CacheMode.WRITETHROUGH,
+                Fakes.status("pcache1", false, BackingState.RECONNECTING, "nbd://127.0.0.1:10810/disk"));
+        FakeCache a = new FakeCache("pcache0", 1536L << 20, CacheMode.WRITEBACK,
+                Fakes.status("pcache0", true, BackingState.ONLINE, "file:/data/pcache0.backing"));
+        BackingDevice file = new FakeBacking(1536L << 20, "/data/pcache0.backing", BackingState.ONLINE);
+        BackingDevice nbd = new FakeBacking(4L << 30, "nbd://127.0.0.1:10810/disk", BackingState.RECONNECTING);
+
+        String text = ListReport.format(List.of(b, a),
+                List.of(Fakes.backing("pcache1.backing", "nbd", nbd), Fakes.backing("pcache0.backing", "file", file)),
+                List.of(new FakePmem("mapped"), new FakePmem("heap"), new FakePmem("fileio")),
+                List.of(new FakeCrc("crc32c-pcache")));
+
+        assertEquals("""
+                caches (2):
+                  NAME     SIZE     MODE          STATE  BACKING
+                  pcache0  1.5 GiB  writeback     clean  file:/data/pcache0.backing
+                  pcache1  4 GiB    writethrough  dirty  nbd://127.0.0.1:10810/disk (reconnecting)
+                backing devices (2):
+                  NAME             DRIVER  STATE         SIZE     IDENTITY
+                  pcache0.backing  file    online        1.5 GiB  /data/pcache0.backing
+                  pcache1.backing  nbd     reconnecting  4 GiB    nbd://127.0.0.1:10810/disk
+                pmem providers: fileio, heap, mapped
+                crc providers: crc32c-pcache
+                """, text);
+    }
+
+    @Test
+    void aFailingCacheIsShownWithItsErrorAndTheRestIsListed() {
+        FakeCache broken = new FakeCache("bad", 1L << 30, CacheMode.WRITEBACK, null);
+        FakeCache good = new FakeCache("good", 1L << 30, CacheMode.WRITEBACK,
+                Fakes.status("good", true, BackingState.ONLINE, "file:/x"));
+
+        String text = ListReport.format(List.of(broken, good), List.of(), List.of(), List.of());
+
+        assertTrue(text.contains("  bad   1 GiB  writeback  unknown  status failed: cache bad is closing\n"), text);
+        assertTrue(text.contains("  good  1 GiB  writeback  clean    file:/x\n"), text);
+    }
+
+    @Test
+    void aBackingDeviceWithoutServicePropertiesShowsQuestionMarks() {
+        BackingDevice device = new FakeBacking(512, "x", BackingState.FAILING);
+        String text = ListReport.format(List.of(), List.of(new ListReport.BackingEntry(java.util.Map.of(), device)),
+                List.of(), List.of());
+        assertTrue(text.contains("  ?     ?       failing  512 B  x\n"), text);
+    }
+}
