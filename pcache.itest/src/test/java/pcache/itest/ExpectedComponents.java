@@ -14,14 +14,25 @@ public final class ExpectedComponents {
      * CRC and pmem mappings, write-back policies, the NBD export once it runs unconfigured).
      */
     public static final List<String> ACTIVE_WITHOUT_CONFIGURATION = List.of(
-            "pcache.shell.internal.PcacheCommands");
+            "pcache.shell.internal.PcacheCommands",
+            "pcache.crc.internal.PcacheCrcComponent",
+            "pcache.keyindex.internal.StripedKeyIndexProvider",
+            "pcache.segment.internal.FifoSegmentAllocatorProvider",
+            "pcache.pmem.internal.MappedPmemComponent",
+            "pcache.pmem.internal.FileIoPmemComponent",
+            "pcache.pmem.internal.HeapPmemComponent",
+            "pcache.target.internal.OrderedWritebackPolicy",
+            "pcache.export.nbd.internal.NbdExportComponent");
 
     /**
      * Components that need a configuration (factory components: one cache target or backing
      * device per configuration): they must be present and enabled, waiting for ConfigAdmin.
      * Tests that create configurations check they become ACTIVE.
      */
-    public static final List<String> WAITING_FOR_CONFIGURATION = List.of();
+    public static final List<String> WAITING_FOR_CONFIGURATION = List.of(
+            "pcache.backing.file.internal.FileBackingComponent",
+            "pcache.backing.nbd.internal.NbdBackingComponent",
+            "pcache.target.internal.PcacheTargetComponent");
 
     private ExpectedComponents() {
     }

@@ -42,18 +42,18 @@ public class NbdExportComponent {
         String listen() default "127.0.0.1:10809";
 
         @AttributeDefinition(description = "Most client connections served at once")
-        int max_connections() default NbdServerConfig.DEFAULT_MAX_CONNECTIONS;
+        int max__connections() default NbdServerConfig.DEFAULT_MAX_CONNECTIONS;
 
         @AttributeDefinition(description = "Payload bytes one connection may have in flight; "
                 + "beyond it the server stops reading that socket until replies drain")
-        long max_inflight_bytes_per_connection() default NbdServerConfig.DEFAULT_MAX_INFLIGHT_BYTES;
+        long max__inflight__bytes__per__connection() default NbdServerConfig.DEFAULT_MAX_INFLIGHT_BYTES;
 
         @AttributeDefinition(description = "Threads executing device requests for all connections; "
                 + "0 means twice the number of processors (at least 4)")
         int workers() default 0;
 
         @AttributeDefinition(description = "Seconds withdrawal and shutdown wait for requests in flight")
-        int drain_timeout_seconds() default 10;
+        int drain__timeout__seconds() default 10;
     }
 
     /** A bound cache: the service object and the name it is exported under. */
@@ -67,10 +67,10 @@ public class NbdExportComponent {
     @Activate
     void activate(Config config) throws IOException {
         NbdServerConfig serverConfig = NbdServerConfig.defaults()
-                .withMaxConnections(config.max_connections())
-                .withMaxInflightBytesPerConnection(config.max_inflight_bytes_per_connection())
+                .withMaxConnections(config.max__connections())
+                .withMaxInflightBytesPerConnection(config.max__inflight__bytes__per__connection())
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
-                .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain_timeout_seconds())));
+                .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())));
         List<ListenAddress> addresses = ListenAddress.parseList(config.listen());
         NbdServer created = new NbdServer(serverConfig);
         try {

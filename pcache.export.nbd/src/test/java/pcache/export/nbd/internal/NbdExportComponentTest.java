@@ -61,8 +61,10 @@ class NbdExportComponentTest {
     static NbdExportComponent.Config config(Map<String, Object> values) {
         return (NbdExportComponent.Config) Proxy.newProxyInstance(NbdExportComponent.Config.class.getClassLoader(),
                 new Class<?>[] {NbdExportComponent.Config.class}, (proxy, method, args) -> {
-                    if (values.containsKey(method.getName())) {
-                        return values.get(method.getName());
+                    // the DS rule: "__" in a method name is "_" in the property key
+                    String key = method.getName().replace("__", "_");
+                    if (values.containsKey(key)) {
+                        return values.get(key);
                     }
                     Object fallback = method.getDefaultValue();
                     if (fallback == null) {
@@ -149,7 +151,7 @@ class NbdExportComponentTest {
     void configurationAttributesAreTheDocumentedOnes() {
         List<String> names = new ArrayList<>();
         for (Method m : NbdExportComponent.Config.class.getDeclaredMethods()) {
-            names.add(m.getName());
+            names.add(m.getName().replace("__", "_"));
         }
         names.sort(null);
         assertEquals(List.of("drain_timeout_seconds", "listen", "max_connections",
