@@ -78,8 +78,10 @@ public class PcacheBundlesIT extends PcacheTestSupport {
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             int state;
             while ((state = state(scr, description)) != ComponentConfigurationDTO.ACTIVE) {
-                if (state == ComponentConfigurationDTO.SATISFIED) {
-                    activate(name);
+                // a delayed component (one that provides a service) is activated on first use and
+                // deactivated again on the last release: getting its service proves it activates
+                if (state == ComponentConfigurationDTO.SATISFIED && activates(name)) {
+                    break;
                 }
                 assertTrue(name + " is not active but in state " + state + " (unsatisfied references?)",
                         System.nanoTime() < deadline);
@@ -104,14 +106,22 @@ public class PcacheBundlesIT extends PcacheTestSupport {
     }
 
     /** A delayed component activates when someone gets its service. */
-    private void activate(String componentName) throws Exception {
+    private boolean activates(String componentName) throws Exception {
         ServiceReference<?>[] refs = context.getServiceReferences((String) null, "(component.name=" + componentName + ")");
-        if (refs != null) {
-            for (ServiceReference<?> ref : refs) {
-                context.getService(ref);
+        if (refs == null) {
+            return false;
+        }
+        for (ServiceReference<?> ref : refs) {
+            Object service = context.getService(ref);
+            try {
+                if (service == null) {
+                    return false;
+                }
+            } finally {
                 context.ungetService(ref);
             }
         }
+        return true;
     }
 
     @Test
