@@ -18,8 +18,8 @@ import pcache.api.spi.CrcProvider;
  * and the second term depends only on the length. It comes from a table for lengths below
  * {@value #TABLE_LENGTHS} (headers, key sets) and from one table entry times a few
  * x<sup>8·4096·2<sup>k</sup></sup> powers above (data extents: one or two multiplications).
- * Inputs shorter than {@value #SHORT_INPUT} bytes are run through a table loop, which is cheaper
- * there than setting up the intrinsic.
+ * Even tiny inputs go through the intrinsic: a byte-table loop measured slower already at
+ * 8 bytes (docs/BENCHMARKS.md).
  *
  * <p>Stateless and thread-safe; the tables are filled once and never change.
  */
@@ -33,9 +33,6 @@ public final class PcacheCrc32c implements CrcProvider {
     /** Lengths whose zero-run term is a plain table lookup; also the step of the power table. */
     static final int TABLE_LENGTHS = 4096;
 
-    /** Below this many bytes the byte-table loop is used instead of {@link CRC32C}. */
-    static final int SHORT_INPUT = 16;
-
     /** Difference between the JDK's start value and ours, carried through the data length. */
     private static final int SEED_DIFFERENCE = 0xFFFFFFFF ^ SEED;
 
@@ -45,21 +42,11 @@ public final class PcacheCrc32c implements CrcProvider {
     /** {@code BLOCK_POWER[k] = x^(8 · TABLE_LENGTHS · 2^k) mod P}, enough for any int length. */
     private static final int[] BLOCK_POWER = new int[32];
 
-    /** Byte-at-a-time table of the reflected polynomial, for short inputs. */
-    private static final int[] BYTE_TABLE = new int[256];
-
     static {
-        for (int b = 0; b < 256; b++) {
-            int r = b;
-            for (int i = 0; i < 8; i++) {
-                r = (r >>> 1) ^ (Gf2Crc32c.POLY & -(r & 1));
-            }
-            BYTE_TABLE[b] = r;
-        }
         int term = SEED_DIFFERENCE;
         for (int n = 0; n < TABLE_LENGTHS; n++) {
             ZERO_TERM[n] = term;
-            term = (term >>> 8) ^ BYTE_TABLE[term & 0xFF];
+            term = Gf2Crc32c.multiply(term, Gf2Crc32c.X8); // one more zero byte
         }
         int power = Gf2Crc32c.shiftOperator(TABLE_LENGTHS);
         for (int k = 0; k < BLOCK_POWER.length; k++) {
@@ -76,13 +63,6 @@ public final class PcacheCrc32c implements CrcProvider {
     @Override
     public int checksum(byte[] data, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, data.length);
-        if (length < SHORT_INPUT) {
-            int crc = SEED;
-            for (int i = offset, end = offset + length; i < end; i++) {
-                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data[i]) & 0xFF];
-            }
-            return crc;
-        }
         CRC32C jdk = new CRC32C();
         jdk.update(data, offset, length);
         return ~(int) jdk.getValue() ^ zeroRunTerm(length);
@@ -94,13 +74,6 @@ public final class PcacheCrc32c implements CrcProvider {
         int length = data.limit() - position;
         if (data.hasArray()) {
             return checksum(data.array(), data.arrayOffset() + position, length);
-        }
-        if (length < SHORT_INPUT) {
-            int crc = SEED;
-            for (int i = position, end = position + length; i < end; i++) {
-                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data.get(i)) & 0xFF];
-            }
-            return crc;
         }
         CRC32C jdk = new CRC32C();
         // a duplicate, so the caller's buffer is never touched, not even for a moment
