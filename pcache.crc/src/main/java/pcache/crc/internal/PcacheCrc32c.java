@@ -16,8 +16,10 @@ import pcache.api.spi.CrcProvider;
  *   R(0x3B15A, d) = R(0xFFFFFFFF, d) ^ R(0xFFFFFFFF ^ 0x3B15A, zeros(len))
  * </pre>
  * and the second term depends only on the length. It comes from a table for lengths below
- * {@value #TABLE_LENGTHS} (headers, key sets) and from one table entry times a few
- * x<sup>8·4096·2<sup>k</sup></sup> powers above (data extents: one or two multiplications).
+ * {@value #TABLE_LENGTHS} (headers, key sets); above, that entry is multiplied by
+ * x<sup>8·4096·2<sup>k</sup></sup> for each bit k of {@code length / 4096} (data extents of a
+ * power-of-two size: one multiplication). Each such multiplication by a constant is linear, so it
+ * is four lookups in a byte table instead of a 32-step carry-less product.
  * Even tiny inputs go through the intrinsic: a byte-table loop measured slower already at
  * 8 bytes (docs/BENCHMARKS.md).
  *
@@ -39,8 +41,14 @@ public final class PcacheCrc32c implements CrcProvider {
     /** {@code ZERO_TERM[n] = R(SEED_DIFFERENCE, zeros(n))}. */
     private static final int[] ZERO_TERM = new int[TABLE_LENGTHS];
 
-    /** {@code BLOCK_POWER[k] = x^(8 · TABLE_LENGTHS · 2^k) mod P}, enough for any int length. */
-    private static final int[] BLOCK_POWER = new int[32];
+    /** Bits of {@code length / TABLE_LENGTHS} for any int length. */
+    private static final int BLOCK_BITS = 31 - Integer.numberOfTrailingZeros(TABLE_LENGTHS);
+
+    /**
+     * Multiplication by {@code x^(8 · TABLE_LENGTHS · 2^k) mod P} as byte tables: entry
+     * {@code (k << 10) + (i << 8) + v} is {@code (v << 8i) · x^(8 · TABLE_LENGTHS · 2^k)}.
+     */
+    private static final int[] BLOCK_OPERATOR = new int[BLOCK_BITS << 10];
 
     static {
         int term = SEED_DIFFERENCE;
@@ -49,8 +57,12 @@ public final class PcacheCrc32c implements CrcProvider {
             term = Gf2Crc32c.multiply(term, Gf2Crc32c.X8); // one more zero byte
         }
         int power = Gf2Crc32c.shiftOperator(TABLE_LENGTHS);
-        for (int k = 0; k < BLOCK_POWER.length; k++) {
-            BLOCK_POWER[k] = power;
+        for (int k = 0; k < BLOCK_BITS; k++) {
+            for (int i = 0; i < 4; i++) {
+                for (int v = 0; v < 256; v++) {
+                    BLOCK_OPERATOR[(k << 10) + (i << 8) + v] = Gf2Crc32c.multiply(v << (8 * i), power);
+                }
+            }
             power = Gf2Crc32c.multiply(power, power);
         }
     }
@@ -87,7 +99,11 @@ public final class PcacheCrc32c implements CrcProvider {
         int blocks = length / TABLE_LENGTHS;
         for (int k = 0; blocks != 0; k++, blocks >>>= 1) {
             if ((blocks & 1) != 0) {
-                term = Gf2Crc32c.multiply(term, BLOCK_POWER[k]);
+                int table = k << 10;
+                term = BLOCK_OPERATOR[table + (term & 0xFF)]
+                        ^ BLOCK_OPERATOR[table + 256 + ((term >>> 8) & 0xFF)]
+                        ^ BLOCK_OPERATOR[table + 512 + ((term >>> 16) & 0xFF)]
+                        ^ BLOCK_OPERATOR[table + 768 + (term >>> 24)];
             }
         }
         return term;
