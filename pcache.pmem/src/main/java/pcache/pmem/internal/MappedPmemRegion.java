@@ -260,7 +260,10 @@ final class MappedPmemRegion implements PmemRegion {
         Ranges.check(device, sizeBytes, offset, length);
         guard.enter();
         try {
-            if (length == 0 || (offset >>> windowShift) == ((offset + length - 1) >>> windowShift)) {
+            if (length == 0) {
+                return ByteBuffer.allocate(0).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            }
+            if ((offset >>> windowShift) == ((offset + length - 1) >>> windowShift)) {
                 return window(offset).slice(index(offset), length).asReadOnlyBuffer()
                         .order(ByteOrder.LITTLE_ENDIAN);
             }
