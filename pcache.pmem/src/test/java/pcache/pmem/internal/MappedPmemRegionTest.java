@@ -105,6 +105,16 @@ class MappedPmemRegionTest extends FileRegionContract {
         assertTrue(unexpected.isEmpty(), unexpected.toString());
     }
 
+    /** Unmapping a window under a live view would crash the JVM (and this test with it). */
+    @Test
+    void aViewTakenBeforeCloseStaysReadableAfterIt() throws IOException {
+        PmemRegion region = provider().open(dir.resolve("view-close.img"), deviceBytes());
+        region.putLong(WINDOW + 16, 0x5555);
+        ByteBuffer view = region.view(WINDOW + 16, 8);
+        region.close();
+        assertEquals(0x5555, view.getLong(0));
+    }
+
     @Test
     void windowSizeMustBeAPowerOfTwo() {
         assertThrows(IllegalArgumentException.class,
