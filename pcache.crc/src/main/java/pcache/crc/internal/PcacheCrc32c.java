@@ -16,10 +16,12 @@ import pcache.api.spi.CrcProvider;
  *   R(0x3B15A, d) = R(0xFFFFFFFF, d) ^ R(0xFFFFFFFF ^ 0x3B15A, zeros(len))
  * </pre>
  * and the second term depends only on the length. It comes from a table for lengths below
- * {@value #TABLE_LENGTHS} (headers, key sets) and from one table entry times a few
- * x<sup>8·4096·2<sup>k</sup></sup> powers above (data extents: one or two multiplications).
- * Inputs shorter than {@value #SHORT_INPUT} bytes are run through a table loop, which is cheaper
- * there than setting up the intrinsic.
+ * {@value #TABLE_LENGTHS} (headers, key sets); above, that entry is multiplied by
+ * x<sup>8·4096·2<sup>k</sup></sup> for each bit k of {@code length / 4096} (data extents of a
+ * power-of-two size: one multiplication). Each such multiplication by a constant is linear, so it
+ * is four lookups in a byte table instead of a 32-step carry-less product.
+ * Even tiny inputs go through the intrinsic: a byte-table loop measured slower already at
+ * 8 bytes (docs/BENCHMARKS.md).
  *
  * <p>Stateless and thread-safe; the tables are filled once and never change.
  */
@@ -33,37 +35,34 @@ public final class PcacheCrc32c implements CrcProvider {
     /** Lengths whose zero-run term is a plain table lookup; also the step of the power table. */
     static final int TABLE_LENGTHS = 4096;
 
-    /** Below this many bytes the byte-table loop is used instead of {@link CRC32C}. */
-    static final int SHORT_INPUT = 16;
-
     /** Difference between the JDK's start value and ours, carried through the data length. */
     private static final int SEED_DIFFERENCE = 0xFFFFFFFF ^ SEED;
 
     /** {@code ZERO_TERM[n] = R(SEED_DIFFERENCE, zeros(n))}. */
     private static final int[] ZERO_TERM = new int[TABLE_LENGTHS];
 
-    /** {@code BLOCK_POWER[k] = x^(8 · TABLE_LENGTHS · 2^k) mod P}, enough for any int length. */
-    private static final int[] BLOCK_POWER = new int[32];
+    /** Bits of {@code length / TABLE_LENGTHS} for any int length. */
+    private static final int BLOCK_BITS = 31 - Integer.numberOfTrailingZeros(TABLE_LENGTHS);
 
-    /** Byte-at-a-time table of the reflected polynomial, for short inputs. */
-    private static final int[] BYTE_TABLE = new int[256];
+    /**
+     * Multiplication by {@code x^(8 · TABLE_LENGTHS · 2^k) mod P} as byte tables: entry
+     * {@code (k << 10) + (i << 8) + v} is {@code (v << 8i) · x^(8 · TABLE_LENGTHS · 2^k)}.
+     */
+    private static final int[] BLOCK_OPERATOR = new int[BLOCK_BITS << 10];
 
     static {
-        for (int b = 0; b < 256; b++) {
-            int r = b;
-            for (int i = 0; i < 8; i++) {
-                r = (r >>> 1) ^ (Gf2Crc32c.POLY & -(r & 1));
-            }
-            BYTE_TABLE[b] = r;
-        }
         int term = SEED_DIFFERENCE;
         for (int n = 0; n < TABLE_LENGTHS; n++) {
             ZERO_TERM[n] = term;
-            term = (term >>> 8) ^ BYTE_TABLE[term & 0xFF];
+            term = Gf2Crc32c.multiply(term, Gf2Crc32c.X8); // one more zero byte
         }
         int power = Gf2Crc32c.shiftOperator(TABLE_LENGTHS);
-        for (int k = 0; k < BLOCK_POWER.length; k++) {
-            BLOCK_POWER[k] = power;
+        for (int k = 0; k < BLOCK_BITS; k++) {
+            for (int i = 0; i < 4; i++) {
+                for (int v = 0; v < 256; v++) {
+                    BLOCK_OPERATOR[(k << 10) + (i << 8) + v] = Gf2Crc32c.multiply(v << (8 * i), power);
+                }
+            }
             power = Gf2Crc32c.multiply(power, power);
         }
     }
@@ -76,13 +75,6 @@ public final class PcacheCrc32c implements CrcProvider {
     @Override
     public int checksum(byte[] data, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, data.length);
-        if (length < SHORT_INPUT) {
-            int crc = SEED;
-            for (int i = offset, end = offset + length; i < end; i++) {
-                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data[i]) & 0xFF];
-            }
-            return crc;
-        }
         CRC32C jdk = new CRC32C();
         jdk.update(data, offset, length);
         return ~(int) jdk.getValue() ^ zeroRunTerm(length);
@@ -95,27 +87,24 @@ public final class PcacheCrc32c implements CrcProvider {
         if (data.hasArray()) {
             return checksum(data.array(), data.arrayOffset() + position, length);
         }
-        if (length < SHORT_INPUT) {
-            int crc = SEED;
-            for (int i = position, end = position + length; i < end; i++) {
-                crc = (crc >>> 8) ^ BYTE_TABLE[(crc ^ data.get(i)) & 0xFF];
-            }
-            return crc;
-        }
         CRC32C jdk = new CRC32C();
         // a duplicate, so the caller's buffer is never touched, not even for a moment
         jdk.update(data.duplicate());
         return ~(int) jdk.getValue() ^ zeroRunTerm(length);
     }
 
-    /** {@code R(SEED_DIFFERENCE, zeros(length))}: what the seed difference becomes after the data. */
-    static int zeroRunTerm(int length) {
+    /**
+     * {@code R(SEED_DIFFERENCE, zeros(length))}: what the seed difference becomes after the data,
+     * i.e. all that this class adds to the JDK's CRC (public for the benchmarks).
+     */
+    public static int zeroRunTerm(int length) {
         int term = ZERO_TERM[length % TABLE_LENGTHS];
-        int blocks = length / TABLE_LENGTHS;
-        for (int k = 0; blocks != 0; k++, blocks >>>= 1) {
-            if ((blocks & 1) != 0) {
-                term = Gf2Crc32c.multiply(term, BLOCK_POWER[k]);
-            }
+        for (int blocks = length / TABLE_LENGTHS; blocks != 0; blocks &= blocks - 1) {
+            int table = Integer.numberOfTrailingZeros(blocks) << 10; // one set bit at a time
+            term = BLOCK_OPERATOR[table + (term & 0xFF)]
+                    ^ BLOCK_OPERATOR[table + 256 + ((term >>> 8) & 0xFF)]
+                    ^ BLOCK_OPERATOR[table + 512 + ((term >>> 16) & 0xFF)]
+                    ^ BLOCK_OPERATOR[table + 768 + (term >>> 24)];
         }
         return term;
     }

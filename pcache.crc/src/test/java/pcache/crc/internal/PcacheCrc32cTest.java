@@ -151,6 +151,14 @@ class PcacheCrc32cTest {
         assertEquals(BitwiseCrc32c.pcache(data, offset, length), crc.checksum(data, offset, length));
     }
 
+    @Property(tries = 300)
+    void zeroRunTermOfAnyLengthIsTheSeedDifferenceTimesItsShift(
+            @ForAll @IntRange(min = 0, max = Integer.MAX_VALUE) int length) {
+        int seedDifference = 0xFFFFFFFF ^ 0x3B15A;
+        assertEquals(Gf2Crc32c.multiply(seedDifference, Gf2Crc32c.shiftOperator(length)),
+                PcacheCrc32c.zeroRunTerm(length));
+    }
+
     @Property(tries = 200)
     void multiplicationIsCommutativeWithOneAsIdentity(@ForAll int a, @ForAll int b) {
         assertEquals(Gf2Crc32c.multiply(a, b), Gf2Crc32c.multiply(b, a));

@@ -8,8 +8,13 @@ import org.osgi.service.component.annotations.Component;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 
-/** Registers {@link HeapPmemProvider} (volatile heap memory, for tests) as the {@code heap} {@link PmemProvider}. */
-@Component(service = PmemProvider.class, property = PmemProvider.TYPE + "=" + HeapPmemProvider.TYPE)
+/**
+ * Registers {@link HeapPmemProvider} (volatile heap memory, for tests) as the {@code heap}
+ * {@link PmemProvider}. Immediate, so that the instance, which holds the devices' bytes, lives as
+ * long as the bundle instead of being dropped whenever no cache uses it.
+ */
+@Component(service = PmemProvider.class, immediate = true,
+        property = PmemProvider.TYPE + "=" + HeapPmemProvider.TYPE)
 public class HeapPmemComponent implements PmemProvider {
 
     private final HeapPmemProvider provider = new HeapPmemProvider();

@@ -44,6 +44,12 @@ final class MappedPmemRegion implements PmemRegion {
     private final boolean directAccess;
     private final Optional<MappingSupport.Unmapper> unmapper;
     private final AccessGuard guard;
+    /**
+     * Windows a {@link #view} was taken of. Close leaves them to the garbage collector: a view
+     * still in use after close would crash the JVM if its memory were unmapped under it.
+     * Written inside guarded calls, read by close after the guard has drained them.
+     */
+    private final boolean[] viewed;
 
     private MappedPmemRegion(String device, long sizeBytes, int windowShift,
             MappedByteBuffer[] windows, boolean directAccess,
@@ -56,6 +62,7 @@ final class MappedPmemRegion implements PmemRegion {
         this.directAccess = directAccess;
         this.unmapper = unmapper;
         this.guard = new AccessGuard(device);
+        this.viewed = new boolean[windows.length];
     }
 
     /**
@@ -253,14 +260,19 @@ final class MappedPmemRegion implements PmemRegion {
 
     /**
      * A read-only slice of the mapping when the range lies in one window, else a copy. A slice
-     * is valid only until {@link #close()}: afterwards the memory behind it is unmapped.
+     * stays readable after {@link #close()} (its window is then unmapped by the garbage
+     * collector, not by close), but no longer reflects anything: use it before closing.
      */
     @Override
     public ByteBuffer view(long offset, int length) throws IOException {
         Ranges.check(device, sizeBytes, offset, length);
         guard.enter();
         try {
-            if (length == 0 || (offset >>> windowShift) == ((offset + length - 1) >>> windowShift)) {
+            if (length == 0) {
+                return ByteBuffer.allocate(0).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            }
+            if ((offset >>> windowShift) == ((offset + length - 1) >>> windowShift)) {
+                viewed[(int) (offset >>> windowShift)] = true;
                 return window(offset).slice(index(offset), length).asReadOnlyBuffer()
                         .order(ByteOrder.LITTLE_ENDIAN);
             }
@@ -314,11 +326,20 @@ final class MappedPmemRegion implements PmemRegion {
                 }
             }
         }
-        if (unmapper.isPresent()) {
-            for (int i = 0; i < windows.length; i++) {
+        int leftToCollector = 0;
+        for (int i = 0; i < windows.length; i++) {
+            if (unmapper.isPresent() && !viewed[i]) {
                 unmapper.get().unmap(windows[i]);
-                windows[i] = null; // no later access can reach the unmapped memory
+            } else {
+                leftToCollector++;
             }
+            windows[i] = null; // no later access can reach the memory through the region
+        }
+        if (leftToCollector > 0) {
+            int count = leftToCollector;
+            LOG.log(System.Logger.Level.DEBUG, () -> device + ": " + count + " of " + windows.length
+                    + " windows left for the garbage collector to unmap"
+                    + (unmapper.isPresent() ? " (views were taken of them)" : " (no unmapper)"));
         }
         if (failure != null) {
             throw failure;

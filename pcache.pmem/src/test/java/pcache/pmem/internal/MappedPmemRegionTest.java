@@ -59,6 +59,63 @@ class MappedPmemRegionTest extends FileRegionContract {
     }
 
     @Test
+    void anEmptyViewAtTheEndOfAnExactlyWindowedDevice() throws IOException {
+        try (PmemRegion region = provider().open(dir.resolve("exact.img"), 2 * WINDOW)) {
+            assertEquals(0, region.view(2 * WINDOW, 0).remaining());
+            region.read(2 * WINDOW, new byte[0], 0, 0);
+        }
+    }
+
+    /**
+     * Closing unmaps the memory; calls racing with close must fail cleanly, never touch unmapped
+     * memory (which would crash the JVM, and this test with it).
+     */
+    @Test
+    void closeWhileOtherThreadsAccessTheMappingFailsThemCleanly() throws Exception {
+        PmemRegion region = provider().open(dir.resolve("race.img"), deviceBytes());
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(2);
+        java.util.List<Thread> threads = new java.util.ArrayList<>();
+        java.util.Queue<Throwable> unexpected = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        for (int t = 0; t < 2; t++) {
+            Thread thread = new Thread(() -> {
+                byte[] page = new byte[(int) WINDOW];
+                running.countDown();
+                try {
+                    for (long i = 0;; i++) {
+                        region.write((i % 3) * WINDOW, page, 0, page.length);
+                        region.read(WINDOW - 100, page, 0, 200);
+                        region.getLong(8);
+                    }
+                } catch (pcache.api.DeviceClosedException expected) {
+                    // the only way out
+                } catch (Throwable e) {
+                    unexpected.add(e);
+                }
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        running.await();
+        Thread.sleep(20);
+        region.close();
+        for (Thread thread : threads) {
+            thread.join(10_000);
+            assertFalse(thread.isAlive());
+        }
+        assertTrue(unexpected.isEmpty(), unexpected.toString());
+    }
+
+    /** Unmapping a window under a live view would crash the JVM (and this test with it). */
+    @Test
+    void aViewTakenBeforeCloseStaysReadableAfterIt() throws IOException {
+        PmemRegion region = provider().open(dir.resolve("view-close.img"), deviceBytes());
+        region.putLong(WINDOW + 16, 0x5555);
+        ByteBuffer view = region.view(WINDOW + 16, 8);
+        region.close();
+        assertEquals(0x5555, view.getLong(0));
+    }
+
+    @Test
     void windowSizeMustBeAPowerOfTwo() {
         assertThrows(IllegalArgumentException.class,
                 () -> new MappedPmemProvider(3000).open(dir.resolve("w.img"), 8192));
