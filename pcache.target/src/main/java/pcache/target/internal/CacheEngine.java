@@ -1210,6 +1210,11 @@ public final class CacheEngine implements AutoCloseable {
         }
 
         @Override
+        public long capacityBytes() {
+            return (long) segments.segmentCount() * PcacheFormat.SEG_DATA_SIZE;
+        }
+
+        @Override
         public boolean draining() {
             return draining.get() > 0 || purging;
         }
