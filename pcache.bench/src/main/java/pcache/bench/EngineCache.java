@@ -33,7 +33,7 @@ public final class EngineCache implements AutoCloseable {
     public final Path backingFile;
     private final PmemRegion region;
     private final BackingHolder holder;
-    private final boolean writeback;
+    private volatile boolean writeback;
     private final boolean dataCrc;
 
     private EngineCache(PmemRegion region, FileBackingDevice backing, Path cacheFile, Path backingFile,
@@ -72,9 +72,16 @@ public final class EngineCache implements AutoCloseable {
                 new StripedKeyIndexProvider(), holder, () -> writeback ? policy : null);
     }
 
+    /** Starts or stops write-back (the policy is consulted before every step). */
+    public void writeback(boolean on) {
+        this.writeback = on;
+    }
+
     /** Closes the engine and opens it again on the same device: its log is replayed. */
     public void reopen() throws IOException {
-        engine.close();
+        if (engine != null) {
+            engine.close();
+        }
         engine = openEngine();
     }
 
