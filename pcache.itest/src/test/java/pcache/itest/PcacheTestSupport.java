@@ -128,10 +128,12 @@ public abstract class PcacheTestSupport {
         ServiceTracker<T, T> tracker = new ServiceTracker<>(context, f, null);
         tracker.open();
         try {
-            T service = tracker.waitForService(TIMEOUT.toMillis());
+            T tracked = tracker.waitForService(TIMEOUT.toMillis());
             assertNotNull("no " + type.getSimpleName() + " service " + (filter == null ? "" : filter) + " within "
-                    + TIMEOUT.toSeconds() + " s", service);
-            return service;
+                    + TIMEOUT.toSeconds() + " s", tracked);
+            // our own use of the service: closing the tracker releases its use, and a service
+            // factory (ConfigurationAdmin is one) invalidates an object nobody uses any more
+            return context.getService(tracker.getServiceReference());
         } finally {
             // the service object stays usable; tests must not cache it across restarts of its bundle
             tracker.close();
