@@ -8,6 +8,7 @@ import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -104,25 +105,41 @@ public class EngineBench {
         c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, true);
     }
 
+    /** Writes per thread in one shot of {@link #write4kRandomFlushEvery32}. */
+    static final int WRITES_PER_SHOT = 100_000;
+    /** 1 MiB writes in one shot of {@link #write1MiBSequential} (1 GiB). */
+    static final int MIB_PER_SHOT = 1024;
+
+    /**
+     * One shot = {@value #WRITES_PER_SHOT} writes per thread on a freshly formatted cache (so the
+     * cache never fills while measured); the score is time per write per thread: IOPS = threads /
+     * score.
+     */
     @Benchmark
-    @BenchmarkMode(Mode.Throughput)
-    @OutputTimeUnit(TimeUnit.SECONDS)
+    @BenchmarkMode(Mode.SingleShotTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    @OperationsPerInvocation(WRITES_PER_SHOT)
     @Threads(2)
     public void write4kRandomFlushEvery32(WriteCache c, Buffers b, Cursor cursor) throws IOException {
-        b.page.clear();
-        c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, false);
-        if (++b.writes % 32 == 0) {
-            c.cache.engine.flush();
+        for (int i = 0; i < WRITES_PER_SHOT; i++) {
+            b.page.clear();
+            c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, false);
+            if (++b.writes % 32 == 0) {
+                c.cache.engine.flush();
+            }
         }
     }
 
+    /** One shot = 1 GiB in 1 MiB sequential writes on a fresh cache; MiB/s = 1 / score (s/op). */
     @Benchmark
-    @BenchmarkMode(Mode.Throughput)
-    @OutputTimeUnit(TimeUnit.SECONDS)
-    public void write1MiBSequential(WriteCache c, Buffers b, Cursor cursor, ByteCounter bytes) throws IOException {
-        b.mebibyte.clear();
-        c.cache.engine.write(cursor.sequential(MIB, c.logicalBytes), b.mebibyte, false);
-        bytes.bytes += MIB;
+    @BenchmarkMode(Mode.SingleShotTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    @OperationsPerInvocation(MIB_PER_SHOT)
+    public void write1MiBSequential(WriteCache c, Buffers b) throws IOException {
+        for (int i = 0; i < MIB_PER_SHOT; i++) {
+            b.mebibyte.clear();
+            c.cache.engine.write((long) i * MIB, b.mebibyte, false);
+        }
     }
 
     @Benchmark

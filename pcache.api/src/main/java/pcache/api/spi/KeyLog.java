@@ -12,8 +12,8 @@ import pcache.api.CachePos;
  * into new key segments through LAST ksets.
  *
  * <p>A buffer is persisted (closed) when it holds 128 keys, when its flush delay expires, when an
- * append asks for it (FUA), and on {@link #flush()}. Closing writes the kset and a zero
- * terminator header after it, flushes and fences, then advances key_head.
+ * append asks for it (FUA), and on {@link #flush()}. A closed kset is acknowledged (a FUA append
+ * or a flush returns) only once it and every kset before it in the log are durable.
  */
 @ConsumerType
 public interface KeyLog extends AutoCloseable {
@@ -28,8 +28,14 @@ public interface KeyLog extends AutoCloseable {
     /** Starts appending at {@code head} (after format, or at the end of the replayed log). */
     void start(CachePos head) throws IOException;
 
-    /** Where the next kset will be written. */
+    /** Where the next kset will be written (dm-pcache's key_head). */
     CachePos head();
+
+    /**
+     * The end of the durable log: every kset before it is persisted. Readers of the log (write-back,
+     * GC) stop here; ksets between it and {@link #head()} are still being written.
+     */
+    CachePos persistedHead();
 
     /**
      * Adds a key to the buffer of its slice's stream. The caller holds the key's slice lock (so log

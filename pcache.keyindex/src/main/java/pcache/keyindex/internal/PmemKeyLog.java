@@ -30,6 +30,17 @@ import pcache.api.spi.SegmentUse;
  * that persisted a kset but not its terminator (reference §7.4). With the area zeroed, everything
  * past the end of the log is zero.
  *
+ * <p>Group commit: closing a buffer only seals it and reserves its place at key_head (under the
+ * buffer's lock and briefly the head lock); writing it to pmem and waiting for persistence happen
+ * outside both locks, so appends to a buffer never wait behind another thread's msync. Ksets are
+ * numbered in log order and acknowledged in that order: a close (FUA) or a flush returns only
+ * when its kset <em>and every kset before it</em> are durable, because replay stops at the first
+ * kset that is not — a later one alone would be unreachable. The same ordering gives
+ * {@link #persistedHead()}, the end of the durable log, which write-back and GC may read up to.
+ * No terminator header is written after a kset: everything past key_head is zero already (key
+ * segments are zeroed when taken, and {@link #start} zeroes the rest of the current one), so a
+ * kset reserved later never races with the terminator of an earlier one.
+ *
  * <p>Locking: append runs under the caller's slice lock, then the buffer's lock, then (to close)
  * the head lock. Nothing takes a slice lock while holding a buffer or head lock.
  */
@@ -45,9 +56,28 @@ final class PmemKeyLog implements KeyLog {
     private final KeyLogListener listener;
     private final KsetBuffer[] buffers;
     private final Object headLock = new Object();
-    private final byte[] zeroHeader = new byte[PcacheFormat.KSET_HEADER_SIZE];
     private CachePos head;
     private volatile boolean closed;
+
+    /** Ksets reserved so far (the last sequence number handed out); guarded by headLock. */
+    private long reserved;
+    /** Guards the persistence bookkeeping below. */
+    private final Object persistLock = new Object();
+    /** Every kset numbered up to this is durable. */
+    private long persistedThrough;
+    /** End of the durable log: where the kset after {@link #persistedThrough} starts. */
+    private CachePos persistedHead;
+    /** Ksets persisted out of order: number -> its end position and size (for the listener). */
+    private final java.util.TreeMap<Long, Reserved> persistedAhead = new java.util.TreeMap<>();
+    /** Set when a kset could not be written: the log has a hole and takes nothing more. */
+    private volatile IOException failure;
+
+    /** A sealed kset with its place in the log. */
+    private record Reserved(long seq, CachePos at, byte[] image, int size, boolean last) {
+        CachePos end() {
+            return new CachePos(at.segment(), at.offset() + size);
+        }
+    }
 
     PmemKeyLog(KeyLogContext context) {
         this.context = context;
@@ -74,11 +104,18 @@ final class PmemKeyLog implements KeyLog {
                 if (closed || keys == 0) {
                     return;
                 }
+                Reserved r;
                 try {
-                    closeLocked(this);
+                    r = sealAndReserve(this);
                 } catch (IOException e) {
                     listener.flushFailed(e);
                     arm(RETRY_MILLIS);
+                    return;
+                }
+                try {
+                    persist(r);
+                } catch (IOException e) {
+                    listener.flushFailed(e);
                 }
             }
         }
@@ -165,10 +202,23 @@ final class PmemKeyLog implements KeyLog {
         }
     }
 
+    /**
+     * Starts appending at {@code head}, after zeroing the rest of its segment: past the end of the
+     * log there must be nothing a later replay could mistake for a kset (a torn or unreachable
+     * kset from before a crash, or a segment the kernel took without zeroing it).
+     */
     @Override
-    public void start(CachePos head) {
+    public void start(CachePos head) throws IOException {
+        long from = segments.dataOffset(head.segment()) + head.offset();
+        long length = PcacheFormat.SEG_DATA_SIZE - head.offset();
+        region.fill(from, length, (byte) 0);
+        region.flush(from, length);
+        region.fence();
         synchronized (headLock) {
             this.head = head;
+        }
+        synchronized (persistLock) {
+            persistedHead = head;
         }
     }
 
@@ -176,6 +226,13 @@ final class PmemKeyLog implements KeyLog {
     public CachePos head() {
         synchronized (headLock) {
             return head;
+        }
+    }
+
+    @Override
+    public CachePos persistedHead() {
+        synchronized (persistLock) {
+            return persistedHead;
         }
     }
 
@@ -188,34 +245,121 @@ final class PmemKeyLog implements KeyLog {
             // it would be logged as dirty data at the placeholder's unset position
             throw new IllegalArgumentException("a placeholder cannot be logged: " + key);
         }
+        checkFailure();
         KsetBuffer b = buffers[(int) ((key.offset() >>> PcacheFormat.SUBTREE_SHIFT) % buffers.length)];
+        Reserved r = null;
         synchronized (b) {
             KeyCodec.encode(key, b.image, KsetCodec.size(b.keys));
             b.keys++;
             try {
                 if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
-                    closeLocked(b);
+                    r = sealAndReserve(b);
                 } else {
                     b.arm(context.flushDelayMillis());
                 }
             } catch (IOException | RuntimeException e) {
-                // the key stays out of the log: the caller fails the request. (Zero keys means the
-                // kset was persisted and only the listener failed; nothing to take back then.)
-                if (b.keys > 0) {
-                    b.keys--;
-                }
+                // the key stays out of the log: the caller fails the request
+                b.keys--;
                 throw e;
+            }
+        }
+        if (r != null) {
+            persist(r);
+            if (forceClose) {
+                awaitPersisted(r.seq());
             }
         }
     }
 
     @Override
     public void flush() throws IOException {
+        checkFailure();
+        java.util.List<Reserved> mine = new java.util.ArrayList<>(buffers.length);
         for (KsetBuffer b : buffers) {
             synchronized (b) {
-                closeLocked(b);
+                if (b.keys > 0) {
+                    mine.add(sealAndReserve(b));
+                }
             }
         }
+        long target;
+        synchronized (headLock) {
+            // also covers ksets other threads sealed before this flush and are still writing
+            target = reserved;
+        }
+        for (Reserved r : mine) {
+            persist(r);
+        }
+        awaitPersisted(target);
+    }
+
+    private void checkFailure() throws IOException {
+        IOException f = failure;
+        if (f != null) {
+            throw new PcacheException("the key log failed earlier and takes no more keys: " + f.getMessage(), f);
+        }
+    }
+
+    /** Waits until every kset numbered up to {@code seq} is durable. */
+    private void awaitPersisted(long seq) throws IOException {
+        synchronized (persistLock) {
+            while (persistedThrough < seq) {
+                checkFailure();
+                try {
+                    persistLock.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while waiting for the key log to persist");
+                }
+            }
+        }
+        checkFailure();
+    }
+
+    /** Writes a reserved kset and makes it durable; then advances the durable end of the log. */
+    private void persist(Reserved r) throws IOException {
+        long base = segments.dataOffset(r.at().segment()) + r.at().offset();
+        try {
+            region.write(base, r.image(), 0, r.size());
+            region.flush(base, r.size());
+            region.fence();
+        } catch (IOException | RuntimeException e) {
+            IOException io = e instanceof IOException ioe ? ioe
+                    : new IOException("writing the kset at " + r.at() + " failed: " + e, e);
+            failure = io;
+            synchronized (persistLock) {
+                persistLock.notifyAll();
+            }
+            throw io;
+        }
+        completed(r);
+    }
+
+    private void completed(Reserved r) {
+        java.util.List<Reserved> inOrder = new java.util.ArrayList<>(2);
+        synchronized (persistLock) {
+            if (r.seq() == persistedThrough + 1) {
+                persistedThrough = r.seq();
+                persistedHead = r.last() ? new CachePos(lastNext(r), 0) : r.end();
+                inOrder.add(r);
+                while (!persistedAhead.isEmpty() && persistedAhead.firstKey() == persistedThrough + 1) {
+                    Reserved next = persistedAhead.pollFirstEntry().getValue();
+                    persistedThrough = next.seq();
+                    persistedHead = next.last() ? new CachePos(lastNext(next), 0) : next.end();
+                    inOrder.add(next);
+                }
+                persistLock.notifyAll();
+            } else {
+                persistedAhead.put(r.seq(), r);
+            }
+        }
+        for (Reserved done : inOrder) {
+            listener.ksetPersisted(done.at(), done.size());
+        }
+    }
+
+    private static int lastNext(Reserved last) {
+        return ByteBuffer.wrap(last.image()).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
     }
 
     @Override
@@ -229,36 +373,34 @@ final class PmemKeyLog implements KeyLog {
         return n;
     }
 
-    /** Persists buffer {@code b} (its lock held) at key_head; no-op when empty. */
-    private void closeLocked(KsetBuffer b) throws IOException {
-        if (b.keys == 0) {
-            return;
-        }
+    /**
+     * Seals buffer {@code b} (its lock held, at least one key) and reserves its place at key_head,
+     * moving the log to a new segment first when this one could not also hold a LAST kset.
+     */
+    private Reserved sealAndReserve(KsetBuffer b) throws IOException {
         int size = KsetCodec.sealKeys(b.image, b.keys, crc);
-        CachePos at;
+        Reserved r;
         synchronized (headLock) {
             if (head == null) {
                 throw new IllegalStateException("key log not started");
             }
-            // always keep room for a LAST kset after this one
+            checkFailure();
             if ((long) head.offset() + size + PcacheFormat.KSET_HEADER_SIZE > PcacheFormat.SEG_DATA_SIZE) {
                 moveToNewSegment();
             }
-            at = head;
-            long base = segments.dataOffset(at.segment()) + at.offset();
-            // terminator first in program order; both are made durable by one flush + fence
-            region.write(base + size, zeroHeader, 0, zeroHeader.length);
-            region.write(base, b.image.array(), 0, size);
-            region.flush(base, size + PcacheFormat.KSET_HEADER_SIZE);
-            region.fence();
-            head = new CachePos(at.segment(), at.offset() + size);
+            r = new Reserved(++reserved, head, java.util.Arrays.copyOf(b.image.array(), size), size, false);
+            head = r.end();
         }
         b.keys = 0;
         b.disarm();
-        listener.ksetPersisted(at, size);
+        return r;
     }
 
-    /** Takes a new key segment, zeroes it, links it with a LAST kset at key_head. Head lock held. */
+    /**
+     * Takes a new key segment, zeroes it, links it with a LAST kset at key_head (head lock held).
+     * The LAST kset is a kset of the log like any other: numbered, and durable before anything
+     * after it is acknowledged.
+     */
     private void moveToNewSegment() throws IOException {
         int next = segments.allocate(SegmentUse.KEY_LOG);
         if (next < 0) {
@@ -269,13 +411,10 @@ final class PmemKeyLog implements KeyLog {
         region.fill(data, PcacheFormat.SEG_DATA_SIZE, (byte) 0);
         region.flush(data, PcacheFormat.SEG_DATA_SIZE);
         region.fence();
-        long base = segments.dataOffset(head.segment()) + head.offset();
-        region.write(base, KsetCodec.last(next, crc), 0, PcacheFormat.KSET_HEADER_SIZE);
-        region.flush(base, PcacheFormat.KSET_HEADER_SIZE);
-        region.fence();
+        Reserved last = new Reserved(++reserved, head, KsetCodec.last(next, crc), PcacheFormat.KSET_HEADER_SIZE, true);
         LOG.log(System.Logger.Level.DEBUG, "key log moved from cache segment {0} to {1}", head.segment(), next);
-        listener.ksetPersisted(head, PcacheFormat.KSET_HEADER_SIZE);
         head = new CachePos(next, 0);
+        persist(last);
     }
 
     @Override

@@ -54,7 +54,7 @@ class PmemKeyLogTest {
         return new LogDevice(SEGMENTS, 2, TimeUnit.HOURS.toMillis(1), scheduler);
     }
 
-    private static PmemKeyLog started(LogDevice dev, CachePos head) {
+    private static PmemKeyLog started(LogDevice dev, CachePos head) throws IOException {
         PmemKeyLog log = dev.openLog();
         log.start(head);
         return log;

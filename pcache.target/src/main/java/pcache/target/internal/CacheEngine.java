@@ -1100,18 +1100,20 @@ public final class CacheEngine implements AutoCloseable {
 
         @Override
         public CachePos keyHead() {
-            return keyLog.head();
+            return keyLog.persistedHead();
         }
 
         @Override
         public Kset readKset(CachePos position) throws IOException {
-            if (position.equals(keyLog.head())) {
+            CachePos durable = keyLog.persistedHead();
+            if (position.equals(durable)) {
                 return null;
             }
             Kset k = keyLog.read(position);
             if (k == null) {
                 String damage = "cache " + config.name() + ": the kset at " + position
-                        + " (before key_head " + keyLog.head() + ") is unreadable; write-back cannot pass it";
+                        + " (before the durable end of the log " + durable + ") is unreadable; write-back"
+                        + " cannot pass it";
                 if (!damage.equals(logDamage)) {
                     logDamage = damage;
                     LOG.log(System.Logger.Level.ERROR, damage);
@@ -1330,7 +1332,8 @@ public final class CacheEngine implements AutoCloseable {
 
     /** Whether everything persisted has been written back. */
     public boolean isClean() {
-        return meta.dirtyTail().equals(keyLog.head()) && keyLog.pendingKeys() == 0;
+        return meta.dirtyTail().equals(keyLog.persistedHead()) && keyLog.head().equals(keyLog.persistedHead())
+                && keyLog.pendingKeys() == 0;
     }
 
     // ---------------------------------------------------------------- GC
@@ -1444,7 +1447,7 @@ public final class CacheEngine implements AutoCloseable {
     public void purge() throws IOException {
         checkOpen();
         keyLog.flush();
-        if (!meta.dirtyTail().equals(keyLog.head())) {
+        if (!meta.dirtyTail().equals(keyLog.persistedHead())) {
             throw new IllegalStateException("cache " + config.name() + " is not clean: dirty_tail "
                     + meta.dirtyTail() + ", key_head " + keyLog.head());
         }
