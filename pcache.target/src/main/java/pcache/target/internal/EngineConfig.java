@@ -73,9 +73,20 @@ public record EngineConfig(String name, boolean dataCrc, int gcPercent, int stre
                 forceIdentity, minimumCacheBytes, v);
     }
 
-    /** Streams to use: the configured number, or one per CPU. */
+    /** Most streams: see {@link #effectiveStreams()}. */
+    static final int MAX_STREAMS = 8;
+
+    /**
+     * Streams to use: the configured number, or one per CPU, at most {@value #MAX_STREAMS}. Why a
+     * limit: an append that finds no room in the key log cannot be undone safely, so the key log
+     * must always be able to absorb the keys of every data byte already handed to the data heads.
+     * The allocator keeps one segment for the log when data takes segments; the worst case is one
+     * 512-byte FUA write per kset (64 log bytes per 512 data bytes, 1/8), so one 16 MiB segment
+     * covers the unfilled parts of at most 8 heads' 16 MiB segments.
+     */
     int effectiveStreams() {
-        return streams > 0 ? streams : Math.max(1, Runtime.getRuntime().availableProcessors());
+        int n = streams > 0 ? streams : Runtime.getRuntime().availableProcessors();
+        return Math.max(1, Math.min(MAX_STREAMS, n));
     }
 
     /** Checks the ranges of values a configuration could get wrong. */

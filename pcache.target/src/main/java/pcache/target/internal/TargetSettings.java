@@ -47,9 +47,10 @@ final class TargetSettings {
             throw new CacheConfigurationException("cache " + n + ": backing_timeout_ms=" + c.backing__timeout__ms()
                     + " must be positive");
         }
-        if (c.streams() < 0 || c.streams() > 1024) {
+        if (c.streams() < 0 || c.streams() > EngineConfig.MAX_STREAMS) {
             throw new CacheConfigurationException("cache " + n + ": streams=" + c.streams()
-                    + " is out of range: expected 0 (one per CPU) .. 1024");
+                    + " is out of range: expected 0 (one per CPU, at most " + EngineConfig.MAX_STREAMS + ") .. "
+                    + EngineConfig.MAX_STREAMS);
         }
         if (c.kset__flush__delay__ms() < 1 || c.gc__interval__ms() < 1) {
             throw new CacheConfigurationException("cache " + n + ": kset_flush_delay_ms and gc_interval_ms must be"
