@@ -22,6 +22,8 @@ public final class ExpectedComponents {
             "pcache.pmem.internal.FileIoPmemComponent",
             "pcache.pmem.internal.HeapPmemComponent",
             "pcache.target.internal.OrderedWritebackPolicy",
+            "pcache.target.internal.CacheImageToolComponent",
+            "pcache.target.internal.CacheMBeanComponent",
             "pcache.export.nbd.internal.NbdExportComponent");
 
     /**
