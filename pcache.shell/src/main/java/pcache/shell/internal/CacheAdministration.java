@@ -251,9 +251,9 @@ final class CacheAdministration {
         }
         CacheDevice cache = requireCache(d.name());
         CacheStatus s = cache.status();
-        return "cache " + d.name() + " created: " + Sizes.human(cache.sizeBytes()) + " cached by " + s.cacheDevice()
-                + " (" + s.cacheSegs() + " segments), backing " + s.backing() + ", mode " + s.mode().configName()
-                + ", data_crc " + s.dataCrc();
+        return "cache " + d.name() + " created and open: " + Sizes.human(cache.sizeBytes()) + ", backing "
+                + s.backing() + ", cache device " + StatusReport.cacheDevice(s) + " (" + s.cacheSegs()
+                + " segments), mode " + s.mode().configName() + ", data_crc " + s.dataCrc();
     }
 
     // ---------------------------------------------------------------- remove

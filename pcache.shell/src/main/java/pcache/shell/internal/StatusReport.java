@@ -45,7 +45,7 @@ final class StatusReport {
                 + " not yet written back");
         row(out, "data_crc", Boolean.toString(s.dataCrc()));
         row(out, "backing", s.backing() + " (" + s.backingState().name().toLowerCase(Locale.ROOT) + ")");
-        row(out, "cache device", s.cacheDevice());
+        row(out, "cache device", cacheDevice(s));
         row(out, "nbd export", exportText(export));
         out.append("  dm-pcache status: ").append(s.dmStatusLine()).append('\n');
         field(out, "sb_flags", "0x" + Integer.toHexString(s.sbFlags())
@@ -69,6 +69,12 @@ final class StatusReport {
                     + st.writebackErrors() + " errors");
         }
         return out.toString();
+    }
+
+    /** The cache device's description without the words "cache device" the pmem providers start it with. */
+    static String cacheDevice(CacheStatus s) {
+        String d = s.cacheDevice();
+        return d != null && d.startsWith("cache device ") ? d.substring("cache device ".length()) : d;
     }
 
     /** The decoded cache_flags bits (reference §1.3). */

@@ -166,7 +166,8 @@ class CommandsTest {
         String out = create("c1", "cache_dev=c1.cache", "cache_dev_size=512M", "backing=file:disks/c1.img",
                 "backing_size=64M", "gc_percent=50", "data_crc=true", "pmem=fileio", "policy=batching",
                 "identity=disk-1", "mode=writethrough");
-        assertTrue(out.startsWith("cache c1 created: 64 MiB cached by /data/c1.cache (mapped)"), out);
+        assertEquals("cache c1 created and open: 64 MiB, backing file:" + dir.resolve("disks/c1.img")
+                + ", cache device /data/c1.cache (mapped) (31 segments), mode writethrough, data_crc false", out);
 
         FakeConfiguration backing = admin.get("pcache.backing.file~c1.backing");
         assertNotNull(backing, admin.configs.keySet().toString());
