@@ -34,7 +34,8 @@ public interface NbdExports {
     /**
      * Withdraws the export {@code name}: new requests are refused (ESHUTDOWN), requests in flight
      * finish, the device is flushed and its clients are disconnected. It stays withdrawn until
-     * {@link #export} (or until the cache device service is registered again).
+     * {@link #export}, even if the cache device service goes away and is registered again (the
+     * NBD server remembers the name for as long as it runs).
      *
      * @throws IOException naming the export when it does not exist
      */

@@ -23,6 +23,8 @@ public final class ExpectedComponents {
             "pcache.pmem.internal.HeapPmemComponent",
             "pcache.target.internal.OrderedWritebackPolicy",
             "pcache.target.internal.BatchingWritebackPolicy",
+            "pcache.target.internal.CacheImageToolComponent",
+            "pcache.target.internal.CacheMBeanComponent",
             "pcache.export.nbd.internal.NbdExportComponent");
 
     /**

@@ -63,6 +63,8 @@ public abstract class PcacheTestSupport {
     @Inject
     protected BundleContext context;
 
+    private ServiceTracker<ConfigurationAdmin, ConfigurationAdmin> adminTracker;
+
     /** The distribution's {@code bundles/} folder (set by the pom from pcache.launcher's output). */
     protected static Path bundlesFolder() {
         String distribution = System.getProperty("pcache.distribution");
@@ -146,10 +148,34 @@ public abstract class PcacheTestSupport {
      */
     protected org.osgi.service.cm.Configuration configure(String factoryPid, String name, Map<String, ?> properties)
             throws Exception {
-        ConfigurationAdmin admin = awaitService(ConfigurationAdmin.class, null);
+        ConfigurationAdmin admin = configurationAdmin();
         org.osgi.service.cm.Configuration configuration = admin.getFactoryConfiguration(factoryPid, name, "?");
         Dictionary<String, Object> dictionary = new Hashtable<>(properties);
         configuration.update(dictionary);
+        return configuration;
+    }
+
+    /**
+     * ConfigurationAdmin, held for the rest of the test: it is a service factory, so the object
+     * {@link #awaitService} hands out stops working once the service is released.
+     */
+    protected ConfigurationAdmin configurationAdmin() throws InterruptedException {
+        synchronized (this) {
+            if (adminTracker == null) {
+                adminTracker = new ServiceTracker<>(context, ConfigurationAdmin.class, null);
+                adminTracker.open();
+            }
+        }
+        ConfigurationAdmin admin = adminTracker.waitForService(TIMEOUT.toMillis());
+        assertNotNull("no ConfigurationAdmin service within " + TIMEOUT.toSeconds() + " s", admin);
+        return admin;
+    }
+
+    /** Creates or updates the singleton configuration {@code pid} (e.g. the NBD export's). */
+    protected org.osgi.service.cm.Configuration configure(String pid, Map<String, ?> properties) throws Exception {
+        ConfigurationAdmin admin = configurationAdmin();
+        org.osgi.service.cm.Configuration configuration = admin.getConfiguration(pid, "?");
+        configuration.update(new Hashtable<>(properties));
         return configuration;
     }
 

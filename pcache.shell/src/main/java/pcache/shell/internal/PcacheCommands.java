@@ -1,57 +1,159 @@
 package pcache.shell.internal;
 
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Function;
 import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import pcache.api.CacheDevice;
+import pcache.api.CacheImageTool;
+import pcache.api.CacheMode;
+import pcache.api.CacheStatistics;
+import pcache.api.CacheStatus;
+import pcache.api.NbdExports;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemProvider;
 
 /**
- * The {@code pcache:} Gogo commands. One public method per command, named as the function; each
- * checks its arguments against its {@link CommandSpec} and delegates to a plain formatter, so
- * the text is unit-tested without a framework. Commands return text; usage errors are
- * {@link IllegalArgumentException}s that say what was expected.
+ * The {@code pcache:} Gogo commands. One public method per command, named as the function in
+ * camel case; each checks its arguments against its {@link CommandSpec} and delegates to plain
+ * classes ({@link CacheAdministration}, the reports), so the behaviour is unit-tested without a
+ * framework. Commands return text; usage errors are {@link IllegalArgumentException}s that say
+ * what was expected, refusals and failures {@link CommandFailedException}s that say why.
+ *
+ * <p>Every service it uses is an optional, dynamic reference: the shell works with none of them,
+ * and a command that needs a missing one says which.
  */
 @Component(service = PcacheCommands.class, immediate = true)
-@GogoCommand(scope = CommandSpec.SCOPE, function = {"version", "list"})
+@GogoCommand(scope = CommandSpec.SCOPE, function = {"version", "list", "status", "stats", "create", "remove", "flush",
+    "drain", "mode", "export", "unexport", "inspect", "fsck"})
 public class PcacheCommands {
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
-    private volatile List<CacheDevice> caches;
+    volatile List<CacheDevice> caches;
 
     @Reference(service = BackingDevice.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
-    private volatile List<Map.Entry<Map<String, Object>, BackingDevice>> backings;
+    volatile List<Map.Entry<Map<String, Object>, BackingDevice>> backings;
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
-    private volatile List<PmemProvider> pmemProviders;
+    volatile List<PmemProvider> pmemProviders;
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
-    private volatile List<CrcProvider> crcProviders;
+    volatile List<CrcProvider> crcProviders;
 
-    private final BundleContext context;
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile ConfigurationAdmin configurationAdmin;
 
-    @Activate
-    public PcacheCommands(BundleContext context) {
-        this.context = context;
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile NbdExports nbdExports;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile CacheImageTool imageTool;
+
+    private final CacheAdministration administration;
+    private BundleContext context;
+    private final List<ServiceRegistration<Function>> functions = new ArrayList<>();
+
+    public PcacheCommands() {
+        this(CacheAdministration.Timeouts.DEFAULT);
     }
+
+    /** With other timeouts, for tests. */
+    PcacheCommands(CacheAdministration.Timeouts timeouts) {
+        this.administration = new CacheAdministration(new CacheAdministration.Services() {
+            @Override
+            public ConfigurationAdmin configurationAdmin() {
+                return configurationAdmin;
+            }
+
+            @Override
+            public List<CacheDevice> caches() {
+                return orEmpty(caches);
+            }
+
+            @Override
+            public List<ListReport.BackingEntry> backings() {
+                return backingEntries();
+            }
+
+            @Override
+            public CacheImageTool imageTool() {
+                return imageTool;
+            }
+        }, timeouts);
+    }
+
+    /** Registers the hyphenated commands, which Gogo reaches through {@link Function} services. */
+    @Activate
+    void activate(BundleContext bundleContext) {
+        this.context = bundleContext;
+        for (CommandSpec spec : CommandSpec.values()) {
+            if (spec.viaFunctionService()) {
+                Hashtable<String, Object> p = new Hashtable<>();
+                p.put("osgi.command.scope", CommandSpec.SCOPE);
+                p.put("osgi.command.function", spec.function());
+                functions.add(bundleContext.registerService(Function.class, function(spec), p));
+            }
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        for (ServiceRegistration<Function> r : functions) {
+            try {
+                r.unregister();
+            } catch (IllegalStateException e) {
+                // gone with the bundle
+            }
+        }
+        functions.clear();
+    }
+
+    /** The Gogo function of a hyphenated command. */
+    Function function(CommandSpec spec) {
+        return (session, arguments) -> {
+            String[] args = arguments.stream().map(String::valueOf).toArray(String[]::new);
+            switch (spec) {
+                case GC_PERCENT:
+                    return gcPercent(session, args);
+                case SWAP_BACKING:
+                    return swapBacking(session, args);
+                default:
+                    throw new IllegalStateException("no function for " + spec);
+            }
+        };
+    }
+
+    // ---------------------------------------------------------------- information
 
     /** {@code pcache:version}. */
     @Descriptor("show the versions of the pcache shell, Java and the OSGi framework (-h for help)")
@@ -71,9 +173,315 @@ public class PcacheCommands {
         if (CommandSpec.LIST.parse(args).help()) {
             return CommandSpec.LIST.help();
         }
-        List<ListReport.BackingEntry> entries = orEmpty(backings).stream()
-                .map(e -> new ListReport.BackingEntry(e.getKey(), e.getValue())).toList();
-        return text(ListReport.format(orEmpty(caches), entries, orEmpty(pmemProviders), orEmpty(crcProviders)));
+        return text(ListReport.format(orEmpty(caches), backingEntries(), orEmpty(pmemProviders), orEmpty(crcProviders)));
+    }
+
+    /** {@code pcache:status [--raw] [NAME]}. */
+    @Descriptor("show dm-pcache's status fields and pcache's state of caches (-h for help)")
+    public String status(CommandSession session, @Descriptor("[--raw] [NAME]") String... args) {
+        CommandSpec.Parsed p = CommandSpec.STATUS.parse(args);
+        if (p.help()) {
+            return CommandSpec.STATUS.help();
+        }
+        String name = p.argument(0);
+        List<CacheDevice> selected = name == null ? sortedCaches() : List.of(administration.requireCache(name));
+        if (selected.isEmpty()) {
+            return "caches: none";
+        }
+        StringBuilder out = new StringBuilder();
+        for (CacheDevice cache : selected) {
+            CacheStatus s = cache.status();
+            if (p.has("--raw")) {
+                out.append(name == null ? s.name() + ": " : "").append(s.dmStatusLine()).append('\n');
+            } else {
+                out.append(out.length() == 0 ? "" : "\n").append(StatusReport.format(s, statisticsOf(cache),
+                        exportOf(s.name())));
+            }
+        }
+        return text(out.toString());
+    }
+
+    /** {@code pcache:stats [NAME]}. */
+    @Descriptor("show the statistics of caches (-h for help)")
+    public String stats(CommandSession session, @Descriptor("[NAME]") String... args) {
+        CommandSpec.Parsed p = CommandSpec.STATS.parse(args);
+        if (p.help()) {
+            return CommandSpec.STATS.help();
+        }
+        String name = p.argument(0);
+        List<CacheDevice> selected = name == null ? sortedCaches() : List.of(administration.requireCache(name));
+        if (selected.isEmpty()) {
+            return "caches: none";
+        }
+        StringBuilder out = new StringBuilder();
+        for (CacheDevice cache : selected) {
+            out.append(out.length() == 0 ? "" : "\n").append(StatsReport.format(cache.name(), cache.statistics()));
+        }
+        return text(out.toString());
+    }
+
+    // ---------------------------------------------------------------- life cycle
+
+    /** {@code pcache:create NAME key=value...}. */
+    @Descriptor("create a cache through ConfigAdmin (-h for help)")
+    public String create(CommandSession session, @Descriptor("NAME cache_dev=PATH backing=... [key=value...]")
+            String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.CREATE.parse(args);
+        if (p.help()) {
+            return CommandSpec.CREATE.help();
+        }
+        CacheDefinition d = CacheDefinition.parse(p.argument(0), p.arguments().subList(1, p.arguments().size()),
+                currentDirectory(session));
+        return administration.create(d);
+    }
+
+    /** {@code pcache:remove [--drain] NAME}. */
+    @Descriptor("remove a cache created through ConfigAdmin, never losing dirty data (-h for help)")
+    public String remove(CommandSession session, @Descriptor("[--drain] NAME") String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.REMOVE.parse(args);
+        if (p.help()) {
+            return CommandSpec.REMOVE.help();
+        }
+        return administration.remove(p.argument(0), p.has("--drain"), console(session));
+    }
+
+    /** {@code pcache:swap-backing NAME TARGET [identity=LABEL]} (a Gogo {@link Function} service). */
+    public String swapBacking(CommandSession session, String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.SWAP_BACKING.parse(args);
+        if (p.help()) {
+            return CommandSpec.SWAP_BACKING.help();
+        }
+        String identity = null;
+        if (p.argument(2) != null) {
+            if (!p.argument(2).startsWith("identity=") || p.argument(2).length() == "identity=".length()) {
+                throw new IllegalArgumentException("'" + p.argument(2) + "': expected identity=LABEL; usage: "
+                        + CommandSpec.SWAP_BACKING.synopsis());
+            }
+            identity = p.argument(2).substring("identity=".length());
+        }
+        BackingTarget to = BackingTarget.parse(p.argument(1), currentDirectory(session));
+        return administration.swapBacking(p.argument(0), to, identity);
+    }
+
+    // ---------------------------------------------------------------- running caches
+
+    /** {@code pcache:gc-percent NAME N} (a Gogo {@link Function} service). */
+    public String gcPercent(CommandSession session, String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.GC_PERCENT.parse(args);
+        if (p.help()) {
+            return CommandSpec.GC_PERCENT.help();
+        }
+        CacheDevice cache = administration.requireCache(p.argument(0));
+        List<String> problems = new ArrayList<>();
+        int percent = CacheDefinition.gcPercent(p.argument(1), problems);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(problems.get(0) + "; usage: " + CommandSpec.GC_PERCENT.synopsis());
+        }
+        int old = cache.gcPercent();
+        cache.setGcPercent(percent);
+        boolean persisted = administration.persist(cache.name(), "gc_percent", percent);
+        return "cache " + cache.name() + ": gc_percent " + old + " -> " + percent
+                + (persisted ? "" : " (no configuration to keep it in)");
+    }
+
+    /** {@code pcache:flush NAME}. */
+    @Descriptor("persist every open key set of a cache (-h for help)")
+    public String flush(CommandSession session, @Descriptor("NAME") String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.FLUSH.parse(args);
+        if (p.help()) {
+            return CommandSpec.FLUSH.help();
+        }
+        CacheDevice cache = administration.requireCache(p.argument(0));
+        cache.flush();
+        return "cache " + cache.name() + " flushed: every write acknowledged before is durable in the cache device";
+    }
+
+    /** {@code pcache:drain [--passthrough] NAME}. */
+    @Descriptor("write back everything dirty, with a progress bar (-h for help)")
+    public String drain(CommandSession session, @Descriptor("[--passthrough] NAME") String... args) throws IOException {
+        CommandSpec.Parsed p = CommandSpec.DRAIN.parse(args);
+        if (p.help()) {
+            return CommandSpec.DRAIN.help();
+        }
+        CacheDevice cache = administration.requireCache(p.argument(0));
+        long start = System.nanoTime();
+        long dirty = CacheAdministration.drain(cache, console(session));
+        String result = String.format(java.util.Locale.ROOT, "cache %s drained in %.1f s (%s were dirty)", cache.name(),
+                (System.nanoTime() - start) / 1e9, Sizes.human(dirty));
+        if (p.has("--passthrough")) {
+            CacheMode old = cache.mode();
+            cache.setMode(CacheMode.PASSTHROUGH);
+            administration.persist(cache.name(), "cache_mode", CacheMode.PASSTHROUGH.configName());
+            return result + "; mode " + old.configName() + " -> passthrough: requests now go straight to the"
+                    + " backing device and the cache can be removed";
+        }
+        return result + (cache.status().clean() ? "; clean" : "; new writes arrived meanwhile");
+    }
+
+    /** {@code pcache:mode NAME MODE}. */
+    @Descriptor("switch the mode of a cache (-h for help)")
+    public String mode(CommandSession session, @Descriptor("NAME writeback|writethrough|passthrough") String... args)
+            throws IOException {
+        CommandSpec.Parsed p = CommandSpec.MODE.parse(args);
+        if (p.help()) {
+            return CommandSpec.MODE.help();
+        }
+        CacheDevice cache = administration.requireCache(p.argument(0));
+        CacheMode mode;
+        try {
+            mode = CacheMode.parse(p.argument(1));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; usage: " + CommandSpec.MODE.synopsis());
+        }
+        CacheMode old = cache.mode();
+        if (mode == CacheMode.PASSTHROUGH && old != mode) {
+            console(session).println("cache " + cache.name() + ": writing back and emptying the cache first...");
+        }
+        cache.setMode(mode);
+        administration.persist(cache.name(), "cache_mode", mode.configName());
+        return "cache " + cache.name() + ": mode " + old.configName() + " -> " + mode.configName();
+    }
+
+    // ---------------------------------------------------------------- NBD
+
+    /** {@code pcache:export NAME}. */
+    @Descriptor("export a cache over NBD again (-h for help)")
+    public String export(CommandSession session, @Descriptor("NAME") String... args) {
+        CommandSpec.Parsed p = CommandSpec.EXPORT.parse(args);
+        if (p.help()) {
+            return CommandSpec.EXPORT.help();
+        }
+        NbdExports exports = requireExports();
+        String name = p.argument(0);
+        try {
+            exports.export(name);
+        } catch (IOException e) {
+            throw new CommandFailedException(e.getMessage(), e);
+        }
+        List<String> uris = new ArrayList<>();
+        for (String address : exports.listenAddresses()) {
+            uris.add(address.startsWith("unix:") ? "nbd+unix:///" + name + "?socket=" + address.substring(5)
+                    : "nbd://" + address + "/" + name);
+        }
+        return "cache " + name + " exported over NBD" + (uris.isEmpty() ? "" : ": " + String.join(", ", uris));
+    }
+
+    /** {@code pcache:unexport NAME}. */
+    @Descriptor("withdraw a cache's NBD export (-h for help)")
+    public String unexport(CommandSession session, @Descriptor("NAME") String... args) {
+        CommandSpec.Parsed p = CommandSpec.UNEXPORT.parse(args);
+        if (p.help()) {
+            return CommandSpec.UNEXPORT.help();
+        }
+        String name = p.argument(0);
+        try {
+            requireExports().unexport(name);
+        } catch (IOException e) {
+            throw new CommandFailedException(e.getMessage(), e);
+        }
+        return "cache " + name + " withdrawn from NBD (its clients were disconnected); pcache:export " + name
+                + " exports it again";
+    }
+
+    private NbdExports requireExports() {
+        NbdExports exports = nbdExports;
+        if (exports == null) {
+            throw new CommandFailedException("no NbdExports service: is the NBD export (bundle pcache.export.nbd)"
+                    + " running?");
+        }
+        return exports;
+    }
+
+    // ---------------------------------------------------------------- offline images
+
+    /** {@code pcache:inspect [--keys] FILE}. */
+    @Descriptor("print a cache device image read offline (-h for help)")
+    public String inspect(CommandSession session, @Descriptor("[--keys] FILE") String... args) {
+        CommandSpec.Parsed p = CommandSpec.INSPECT.parse(args);
+        if (p.help()) {
+            return CommandSpec.INSPECT.help();
+        }
+        Path file = currentDirectory(session).resolve(p.argument(0));
+        try {
+            return text(requireImageTool().inspect(file, p.has("--keys")));
+        } catch (IOException e) {
+            throw new CommandFailedException("cannot inspect " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code pcache:fsck FILE}: fails when the image has errors, after printing the report. */
+    @Descriptor("check a cache device image offline; fails on errors (-h for help)")
+    public String fsck(CommandSession session, @Descriptor("FILE") String... args) {
+        CommandSpec.Parsed p = CommandSpec.FSCK.parse(args);
+        if (p.help()) {
+            return CommandSpec.FSCK.help();
+        }
+        Path file = currentDirectory(session).resolve(p.argument(0));
+        CacheImageTool.FsckReport report;
+        try {
+            report = requireImageTool().fsck(file);
+        } catch (IOException e) {
+            throw new CommandFailedException("cannot check " + file + ": " + e.getMessage(), e);
+        }
+        if (report.ok()) {
+            return text(report.report());
+        }
+        PrintStream out = console(session);
+        out.print(report.report());
+        out.flush();
+        throw new CommandFailedException("fsck found " + report.errors().size() + " error(s) in " + file);
+    }
+
+    private CacheImageTool requireImageTool() {
+        CacheImageTool tool = imageTool;
+        if (tool == null) {
+            throw new CommandFailedException("no CacheImageTool service: is the cache target (bundle pcache.target)"
+                    + " running?");
+        }
+        return tool;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private List<CacheDevice> sortedCaches() {
+        List<CacheDevice> sorted = new ArrayList<>(orEmpty(caches));
+        sorted.sort(Comparator.comparing(CacheDevice::name));
+        return sorted;
+    }
+
+    private static CacheStatistics statisticsOf(CacheDevice cache) {
+        try {
+            return cache.statistics();
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private StatusReport.Export exportOf(String name) {
+        NbdExports exports = nbdExports;
+        if (exports == null) {
+            return new StatusReport.Export.Absent();
+        }
+        for (NbdExports.ExportInfo info : exports.exports()) {
+            if (info.name().equals(name)) {
+                return new StatusReport.Export.Known(info);
+            }
+        }
+        return new StatusReport.Export.Unknown();
+    }
+
+    private List<ListReport.BackingEntry> backingEntries() {
+        return orEmpty(backings).stream().map(e -> new ListReport.BackingEntry(e.getKey(), e.getValue())).toList();
+    }
+
+    private static Path currentDirectory(CommandSession session) {
+        Path dir = session == null ? null : session.currentDir();
+        return dir != null ? dir : Path.of("").toAbsolutePath();
+    }
+
+    private static PrintStream console(CommandSession session) {
+        PrintStream out = session == null ? null : session.getConsole();
+        return out != null ? out : System.out;
     }
 
     /** The shell prints a result and a newline: drop the report's own final newline. */

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import org.apache.felix.service.command.CommandSession;
 import org.junit.jupiter.api.Test;
 
 class CommandSpecTest {
@@ -28,10 +29,48 @@ class CommandSpecTest {
     void helpTextHasUsageAndWrappedDescription() {
         String help = CommandSpec.LIST.help();
         assertTrue(help.startsWith("usage: pcache:list [-h]\n  Lists the caches"), help);
-        assertTrue(help.endsWith("  -h, --help  show this help"), help);
-        for (String line : help.split("\n")) {
-            assertTrue(line.length() <= 78, "line too long: " + line);
+        assertTrue(help.endsWith("  -h, --help      show this help"), help);
+    }
+
+    @Test
+    void everyHelpFitsTheTerminalAndNamesItsOptions() {
+        for (CommandSpec spec : CommandSpec.values()) {
+            String help = spec.help();
+            assertTrue(help.startsWith("usage: pcache:" + spec.function() + " [-h]"), help);
+            for (String line : help.split("\n")) {
+                assertTrue(line.length() <= 78, "line too long in " + spec + ": " + line);
+            }
+            for (CommandSpec.Option o : spec.options()) {
+                assertTrue(help.contains("\n  " + o.name() + " "), spec + " help lacks " + o.name() + ": " + help);
+                assertTrue(spec.synopsis().contains(o.name()), spec.synopsis());
+            }
         }
+    }
+
+    @Test
+    void optionsAreRecognisedAnywhereAndCountNoArgument() {
+        CommandSpec.Parsed p = CommandSpec.STATUS.parse("pcache0", "--raw");
+        assertEquals(List.of("pcache0"), p.arguments());
+        assertTrue(p.has("--raw"));
+        assertFalse(CommandSpec.STATUS.parse("pcache0").has("--raw"));
+        assertEquals(List.of(), CommandSpec.STATUS.parse("--raw").arguments());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CommandSpec.STATUS.parse("--keys"));
+        assertEquals("unknown option '--keys'; usage: pcache:status [-h] [--raw] [NAME]", e.getMessage());
+    }
+
+    @Test
+    void negativeNumbersAreArguments() {
+        assertEquals(List.of("c", "-5"), CommandSpec.GC_PERCENT.parse("c", "-5").arguments());
+    }
+
+    @Test
+    void hyphenatedFunctionsHaveCamelCaseMethods() {
+        assertEquals("gcPercent", CommandSpec.GC_PERCENT.methodName());
+        assertEquals("swapBacking", CommandSpec.SWAP_BACKING.methodName());
+        assertEquals("list", CommandSpec.LIST.methodName());
+        assertTrue(CommandSpec.GC_PERCENT.viaFunctionService());
+        assertFalse(CommandSpec.LIST.viaFunctionService());
     }
 
     @Test
@@ -48,17 +87,22 @@ class CommandSpecTest {
         assertEquals("unknown option '--verbose'; usage: pcache:version [-h]", e.getMessage());
     }
 
-    /** Each spec has a public String method taking String... on the component, and nothing else is public. */
+    /**
+     * Each spec has a public String method taking ([CommandSession,] String...) on the component,
+     * and nothing else is public.
+     */
     @Test
     void everySpecHasItsMethodOnTheComponent() {
         Set<String> methods = Arrays.stream(PcacheCommands.class.getDeclaredMethods())
                 .filter(m -> Modifier.isPublic(m.getModifiers()))
                 .peek(m -> {
                     assertEquals(String.class, m.getReturnType(), m.toString());
-                    assertTrue(m.isVarArgs() && m.getParameterCount() == 1, m + " should take String... args");
+                    assertTrue(m.isVarArgs(), m + " should take String... args");
+                    assertTrue(m.getParameterCount() == 1 || m.getParameterCount() == 2
+                            && m.getParameterTypes()[0] == CommandSession.class, m + " takes ([CommandSession,] String...)");
                 })
                 .map(Method::getName).collect(Collectors.toSet());
-        Set<String> specs = Arrays.stream(CommandSpec.values()).map(CommandSpec::function).collect(Collectors.toSet());
+        Set<String> specs = Arrays.stream(CommandSpec.values()).map(CommandSpec::methodName).collect(Collectors.toSet());
         assertEquals(specs, methods);
     }
 

@@ -2,6 +2,7 @@ package pcache.shell.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -51,7 +52,9 @@ class ComponentDescriptorIT {
         }
         assertEquals(CommandSpec.SCOPE, properties.get("osgi.command.scope"));
         List<String> functions = Arrays.stream(properties.get("osgi.command.function").split("\\s+")).sorted().toList();
-        List<String> specs = Arrays.stream(CommandSpec.values()).map(CommandSpec::function).sorted().toList();
+        // hyphenated functions are Function services the component registers itself
+        List<String> specs = Arrays.stream(CommandSpec.values()).filter(s -> !s.viaFunctionService())
+                .map(CommandSpec::function).sorted().toList();
         assertEquals(specs, functions);
     }
 
@@ -60,7 +63,7 @@ class ComponentDescriptorIT {
         NodeList refs = descriptor().getElementsByTagName("reference");
         for (int i = 0; i < refs.getLength(); i++) {
             Element r = (Element) refs.item(i);
-            assertEquals("0..n", r.getAttribute("cardinality"), r.getAttribute("name"));
+            assertTrue(r.getAttribute("cardinality").startsWith("0.."), r.getAttribute("name"));
             assertEquals("dynamic", r.getAttribute("policy"), r.getAttribute("name"));
         }
     }

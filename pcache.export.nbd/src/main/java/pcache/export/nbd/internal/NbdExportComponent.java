@@ -2,10 +2,16 @@ package pcache.export.nbd.internal;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -19,16 +25,24 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.CacheDevice;
+import pcache.api.NbdExports;
 
 /**
  * Exports every {@link CacheDevice} service over NBD under its {@link CacheDevice#NAME} property.
  * A thin shell over {@link NbdServer}: a cache that appears is exported at once, one that goes
  * away is withdrawn (its clients get ESHUTDOWN, in-flight requests finish, connections close).
+ *
+ * <p>It is also the {@link NbdExports} service. {@link #unexport} withdraws an export the same way
+ * and remembers the name: the cache stays withdrawn, even if its service goes away and comes back
+ * (a re-configured or re-created cache of that name), until {@link #export} is called for the name.
+ * The memory lasts as long as this component (a restart of the NBD export or of the process
+ * exports every cache again). A cache that was not withdrawn by hand is exported again whenever
+ * its service comes back.
  */
 @Component(configurationPid = NbdExportComponent.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL,
-        service = {}, immediate = true)
+        service = NbdExports.class, immediate = true)
 @Designate(ocd = NbdExportComponent.Config.class)
-public class NbdExportComponent {
+public class NbdExportComponent implements NbdExports {
     static final String PID = "pcache.export.nbd";
     private static final System.Logger LOG = System.getLogger(NbdExportComponent.class.getName());
 
@@ -62,6 +76,8 @@ public class NbdExportComponent {
 
     private final Object lock = new Object();
     private final List<Bound> bound = new ArrayList<>();
+    /** Names withdrawn by {@link #unexport}, kept withdrawn until {@link #export}. */
+    private final Set<String> withdrawn = new HashSet<>();
     private NbdServer server;
 
     @Activate
@@ -84,7 +100,9 @@ public class NbdExportComponent {
         synchronized (lock) {
             server = created;
             for (Bound b : bound) {
-                exportIfFree(b);
+                if (!withdrawn.contains(b.name())) {
+                    exportIfFree(b);
+                }
             }
         }
     }
@@ -106,7 +124,7 @@ public class NbdExportComponent {
         Bound b = new Bound(device, exportName(device, properties));
         synchronized (lock) {
             bound.add(b);
-            if (server != null) {
+            if (server != null && !withdrawn.contains(b.name())) {
                 exportIfFree(b);
             }
         }
@@ -132,7 +150,7 @@ public class NbdExportComponent {
         if (isExported(current, removed)) {
             current.unexport(removed.name());
             synchronized (lock) {
-                if (server == current) {
+                if (server == current && !withdrawn.contains(removed.name())) {
                     for (Bound other : bound) {
                         if (other.name().equals(removed.name())) {
                             exportIfFree(other); // a second cache of that name was waiting
@@ -157,6 +175,113 @@ public class NbdExportComponent {
         } catch (IllegalStateException | IllegalArgumentException e) {
             LOG.log(Level.WARNING, () -> "cache '" + b.name() + "' not exported over NBD: " + e.getMessage());
         }
+    }
+
+    // ---------------------------------------------------------------- NbdExports
+
+    @Override
+    public List<String> listenAddresses() {
+        NbdServer current = server();
+        if (current == null) {
+            return List.of();
+        }
+        List<String> result = new ArrayList<>();
+        for (SocketAddress a : current.boundAddresses()) {
+            if (a instanceof InetSocketAddress inet) {
+                result.add(ListenAddress.tcp(inet).toString());
+            } else if (a instanceof UnixDomainSocketAddress unix) {
+                result.add(ListenAddress.unix(unix.getPath()).toString());
+            } else {
+                result.add(String.valueOf(a));
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public List<NbdExports.ExportInfo> exports() {
+        List<Bound> caches;
+        NbdServer current;
+        synchronized (lock) {
+            caches = new ArrayList<>(bound);
+            current = server;
+        }
+        List<NbdExports.ExportInfo> result = new ArrayList<>();
+        for (Bound b : caches) {
+            Export e = current == null ? null : current.find(b.name());
+            boolean exported = e != null && e.name.equals(b.name()) && e.device == b.device();
+            long size;
+            try {
+                size = b.device().sizeBytes();
+            } catch (RuntimeException ex) {
+                size = -1; // a cache going away must not break the listing
+            }
+            if (exported) {
+                ExportStatistics s = e.statistics();
+                result.add(new NbdExports.ExportInfo(b.name(), size, true, e.connectionCount(), s.requests(),
+                        s.bytesRead(), s.bytesWritten(), s.errors()));
+            } else {
+                result.add(new NbdExports.ExportInfo(b.name(), size, false, 0, 0, 0, 0, 0));
+            }
+        }
+        result.sort(Comparator.comparing(NbdExports.ExportInfo::name));
+        return result;
+    }
+
+    @Override
+    public void export(String name) throws IOException {
+        synchronized (lock) {
+            boolean wasWithdrawn = withdrawn.remove(name);
+            Bound b = boundNamed(name);
+            if (b == null) {
+                throw new IOException("no cache device named '" + name + "' is registered" + (wasWithdrawn
+                        ? " (its earlier unexport is forgotten: it will be exported when it appears)"
+                        : "; caches: " + names()));
+            }
+            if (server == null) {
+                throw new IOException("the NBD server is not running; cache '" + name + "' will be exported when"
+                        + " it starts");
+            }
+            if (server.find(name) == null) {
+                exportIfFree(b);
+            }
+            if (server.find(name) == null) {
+                throw new IOException("cache '" + name + "' could not be exported (see the log)");
+            }
+        }
+    }
+
+    @Override
+    public void unexport(String name) throws IOException {
+        NbdServer current;
+        synchronized (lock) {
+            if (boundNamed(name) == null && !withdrawn.contains(name)) {
+                throw new IOException("no export named '" + name + "'; caches: " + names());
+            }
+            withdrawn.add(name);
+            current = server;
+        }
+        // outside the lock: withdrawal waits (bounded) for the requests in flight
+        if (current != null && current.unexport(name)) {
+            LOG.log(Level.INFO, () -> "cache '" + name + "' withdrawn from NBD by request; pcache:export " + name
+                    + " exports it again");
+        }
+    }
+
+    private Bound boundNamed(String name) {
+        for (Bound b : bound) {
+            if (b.name().equals(name)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private String names() {
+        List<String> names = new ArrayList<>();
+        bound.forEach(b -> names.add(b.name()));
+        names.sort(null);
+        return names.isEmpty() ? "none" : String.join(", ", names);
     }
 
     /** The running server, or null when not active (for tests). */

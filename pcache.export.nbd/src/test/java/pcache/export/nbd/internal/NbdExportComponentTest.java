@@ -1,10 +1,12 @@
 package pcache.export.nbd.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import pcache.api.BlockDevice;
 import pcache.api.CacheDevice;
+import pcache.api.NbdExports;
 
 /** The DS shell, driven by hand the way SCR would drive it. */
 @Timeout(30)
@@ -141,6 +144,95 @@ class NbdExportComponentTest {
             assertEquals(3, server.config.maxConnections());
             assertEquals(1L << 20, server.config.maxInflightBytesPerConnection());
             assertEquals(3, server.config.workers());
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void unexportWithdrawsUntilExportEvenWhenTheCacheComesBack() throws Exception {
+        Path socket = dir.resolve("nbd.sock");
+        NbdExportComponent component = new NbdExportComponent();
+        MemoryBlockDevice m1 = new MemoryBlockDevice("one", 1 << 20);
+        CacheDevice one = cache("one", m1);
+        CacheDevice two = cache("two", new MemoryBlockDevice("two", 2 << 20));
+        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        try {
+            component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
+            component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
+            NbdExports exports = component;
+            assertEquals(List.of("unix:" + socket), exports.listenAddresses());
+
+            try (RawNbdClient client = RawNbdClient.open(UnixDomainSocketAddress.of(socket), "one", false)) {
+                client.request(0, NbdCommand.WRITE.type, 1, 0, 512, new byte[512]);
+                assertEquals(0, client.errorOf(1));
+                NbdExports.ExportInfo info = exports.exports().get(0);
+                assertEquals(new NbdExports.ExportInfo("one", 1 << 20, true, 1, 1, 0, 512, 0), info);
+
+                exports.unexport("one");
+                assertTrue(client.closedByServer(), "the connected client is told to go");
+            }
+            assertEquals(1, m1.flushes.get(), "a withdrawn cache is flushed once");
+            assertEquals(List.of("two"), listExports(socket));
+            assertEquals(List.of(new NbdExports.ExportInfo("one", 1 << 20, false, 0, 0, 0, 0, 0),
+                    new NbdExports.ExportInfo("two", 2 << 20, true, 0, 0, 0, 0, 0)), exports.exports());
+            exports.unexport("one"); // already withdrawn: nothing to do, no error
+
+            // the cache service goes away and comes back (re-configured): it stays withdrawn
+            component.unbindCache(one, Map.of(CacheDevice.NAME, "one"));
+            component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
+            assertEquals(List.of("two"), listExports(socket));
+            assertFalse(exports.exports().get(0).exported());
+
+            exports.export("one");
+            assertEquals(List.of("two", "one"), listExports(socket));
+            try (RawNbdClient client = RawNbdClient.open(UnixDomainSocketAddress.of(socket), "one", false)) {
+                client.request(0, NbdCommand.READ.type, 2, 0, 512, null);
+                assertEquals(0, client.readReply(512).error());
+            }
+            exports.export("one"); // already exported: nothing to do
+
+            // a cache that was not withdrawn by hand is exported again when it comes back
+            component.unbindCache(two, Map.of(CacheDevice.NAME, "two"));
+            assertEquals(List.of("one"), listExports(socket));
+            component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
+            assertEquals(List.of("one", "two"), listExports(socket));
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void unknownNamesAreErrorsNamingThem() throws Exception {
+        NbdExportComponent component = new NbdExportComponent();
+        component.activate(config(Map.of("listen", "unix:" + dir.resolve("s"), "workers", 2)));
+        try {
+            component.bindCache(cache("disk", new MemoryBlockDevice("disk", 1 << 20)), Map.of(CacheDevice.NAME, "disk"));
+            IOException e = assertThrows(IOException.class, () -> component.unexport("nope"));
+            assertEquals("no export named 'nope'; caches: disk", e.getMessage());
+            e = assertThrows(IOException.class, () -> component.export("nope"));
+            assertEquals("no cache device named 'nope' is registered; caches: disk", e.getMessage());
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void aWithdrawnNameIsNotTakenOverByATwin() throws Exception {
+        Path socket = dir.resolve("nbd.sock");
+        NbdExportComponent component = new NbdExportComponent();
+        CacheDevice one = cache("one", new MemoryBlockDevice("one", 1 << 20));
+        CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
+        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        try {
+            component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
+            component.bindCache(twin, Map.of(CacheDevice.NAME, "one"));
+            component.unexport("one");
+            component.unbindCache(one, Map.of(CacheDevice.NAME, "one"));
+            assertEquals(List.of(), listExports(socket));
+            component.export("one");
+            assertEquals(List.of("one"), listExports(socket));
+            assertEquals(2 << 20, component.server().find("one").device.sizeBytes());
         } finally {
             component.deactivate();
         }

@@ -1,0 +1,541 @@
+package pcache.shell.internal;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Dictionary;
+import java.util.Enumeration;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+
+import pcache.api.BackingState;
+import pcache.api.CacheDevice;
+import pcache.api.CacheImageTool;
+import pcache.api.CacheMode;
+import pcache.api.CacheStatus;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+
+/**
+ * The commands that change what caches exist and what they are made of, through ConfigAdmin
+ * (create, remove, swap-backing, and keeping the configuration in step with gc-percent and mode).
+ * Plain Java over the services it is given, so it is tested with fakes.
+ *
+ * <p>Every change either completes or leaves things as they were: a backing device that does not
+ * come up, or that the cache refuses, is rolled back; a cache with data not yet written back is
+ * never removed.
+ */
+final class CacheAdministration {
+
+    /** The services the commands work with; any may be missing (null or empty). */
+    interface Services {
+        ConfigurationAdmin configurationAdmin();
+
+        List<CacheDevice> caches();
+
+        List<ListReport.BackingEntry> backings();
+
+        CacheImageTool imageTool();
+    }
+
+    /**
+     * How long to wait for the framework to act on a configuration change.
+     *
+     * @param open a created cache to open
+     * @param service a backing device service to come or go
+     * @param swap a cache to take a new backing device
+     */
+    record Timeouts(Duration open, Duration service, Duration swap) {
+        static final Timeouts DEFAULT = new Timeouts(Duration.ofSeconds(60), Duration.ofSeconds(20),
+                Duration.ofSeconds(30));
+    }
+
+    private static final Pattern BACKING_FILTER = Pattern.compile("\\(" + Pattern.quote(
+            CacheDefinition.BACKING_NAME_PROPERTY) + "=([^()]+)\\)");
+
+    private final Services services;
+    private final Timeouts timeouts;
+
+    CacheAdministration(Services services, Timeouts timeouts) {
+        this.services = services;
+        this.timeouts = timeouts;
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    private ConfigurationAdmin admin() {
+        ConfigurationAdmin admin = services.configurationAdmin();
+        if (admin == null) {
+            throw new CommandFailedException("no ConfigurationAdmin service: caches are created, removed and"
+                    + " re-wired through it (is org.apache.felix.configadmin installed and started?)");
+        }
+        return admin;
+    }
+
+    /** The open cache named {@code name}, or null. */
+    CacheDevice cacheNamed(String name) {
+        for (CacheDevice c : services.caches()) {
+            if (name.equals(safeName(c))) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** The open cache named {@code name}. */
+    CacheDevice requireCache(String name) {
+        CacheDevice c = cacheNamed(name);
+        if (c == null) {
+            throw new IllegalArgumentException("no open cache named '" + name + "'; caches: " + cacheNames());
+        }
+        return c;
+    }
+
+    String cacheNames() {
+        List<String> names = new ArrayList<>();
+        services.caches().forEach(c -> names.add(safeName(c)));
+        names.sort(null);
+        return names.isEmpty() ? "none" : String.join(", ", names);
+    }
+
+    private static String safeName(CacheDevice c) {
+        try {
+            return c.name();
+        } catch (RuntimeException e) {
+            return "?";
+        }
+    }
+
+    private ListReport.BackingEntry backingNamed(String name) {
+        for (ListReport.BackingEntry b : services.backings()) {
+            if (name.equals(b.name())) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private static Configuration[] list(ConfigurationAdmin admin, String factoryPid) throws IOException {
+        try {
+            Configuration[] found = admin.listConfigurations("(" + ConfigurationAdmin.SERVICE_FACTORYPID + "="
+                    + factoryPid + ")");
+            return found == null ? new Configuration[0] : found;
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException("bad filter for " + factoryPid, e);
+        }
+    }
+
+    private static Object property(Configuration c, String key) {
+        Dictionary<String, Object> p = c.getProperties();
+        return p == null ? null : p.get(key);
+    }
+
+    /** The cache configuration ({@value CacheDefinition#TARGET_PID}) whose {@code name} is {@code name}, or null. */
+    Configuration targetConfiguration(String name) throws IOException {
+        ConfigurationAdmin admin = services.configurationAdmin();
+        if (admin == null) {
+            return null;
+        }
+        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
+            if (name.equals(property(c, "name"))) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** Backing-device configurations (file or NBD) whose {@code name} is {@code backingName}. */
+    private List<Configuration> backingConfigurations(ConfigurationAdmin admin, String backingName) throws IOException {
+        List<Configuration> found = new ArrayList<>();
+        for (String pid : List.of(CacheDefinition.BACKING_FILE_PID, CacheDefinition.BACKING_NBD_PID)) {
+            for (Configuration c : list(admin, pid)) {
+                if (backingName.equals(property(c, "name"))) {
+                    found.add(c);
+                }
+            }
+        }
+        return found;
+    }
+
+    /** The backing device name a cache configuration selects, or null when its filter is not a plain name. */
+    static String backingName(Configuration target) {
+        Object filter = property(target, "backing.target");
+        if (filter == null) {
+            return null;
+        }
+        Matcher m = BACKING_FILTER.matcher(filter.toString().trim());
+        return m.matches() ? m.group(1) : null;
+    }
+
+    private static Dictionary<String, Object> copy(Configuration c) {
+        Hashtable<String, Object> d = new Hashtable<>();
+        Dictionary<String, Object> p = c.getProperties();
+        if (p != null) {
+            for (Enumeration<String> keys = p.keys(); keys.hasMoreElements();) {
+                String k = keys.nextElement();
+                d.put(k, p.get(k));
+            }
+        }
+        return d;
+    }
+
+    private static void createFactoryConfiguration(ConfigurationAdmin admin, String factoryPid, String name,
+            Map<String, Object> properties) throws IOException {
+        admin.getFactoryConfiguration(factoryPid, name, "?").update(new Hashtable<>(properties));
+    }
+
+    // ---------------------------------------------------------------- create
+
+    /** {@code pcache:create}: makes the configurations and waits until the cache is open. */
+    String create(CacheDefinition d) throws IOException {
+        ConfigurationAdmin admin = admin();
+        if (cacheNamed(d.name()) != null || targetConfiguration(d.name()) != null) {
+            throw new CommandFailedException("a cache named '" + d.name() + "' already exists (pcache:remove "
+                    + d.name() + " removes it)");
+        }
+        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
+            if (d.cacheDev().toString().equals(property(c, "cache_dev"))) {
+                throw new CommandFailedException("cache device " + d.cacheDev() + " is already used by cache '"
+                        + property(c, "name") + "': every cache needs its own cache device");
+            }
+        }
+        String backingText = d.backing() instanceof BackingTarget.FileTarget f ? f.path().toString()
+                : ((BackingTarget.NbdTarget) d.backing()).uri().toString();
+        for (String pid : List.of(CacheDefinition.BACKING_FILE_PID, CacheDefinition.BACKING_NBD_PID)) {
+            for (Configuration c : list(admin, pid)) {
+                if (backingText.equals(property(c, "path")) || backingText.equals(property(c, "uri"))) {
+                    throw new CommandFailedException("backing device " + d.backing().text() + " is already used by"
+                            + " backing device '" + property(c, "name") + "': two caches on one disk would destroy"
+                            + " each other's data");
+                }
+            }
+        }
+        if (!Files.exists(d.cacheDev()) && d.cacheDevSizeBytes() == 0) {
+            throw new CommandFailedException("cache device " + d.cacheDev() + " does not exist: give"
+                    + " cache_dev_size=SIZE (at least 512M) to create it");
+        }
+        if (Files.isRegularFile(d.cacheDev()) && Files.size(d.cacheDev()) < CacheDefinition.CACHE_DEV_SIZE_MIN) {
+            throw new CommandFailedException("cache device " + d.cacheDev() + " has " + Files.size(d.cacheDev())
+                    + " bytes; a cache device needs at least 512 MiB");
+        }
+        if (d.backing() instanceof BackingTarget.FileTarget f && !Files.exists(f.path()) && d.backingSizeBytes() == 0) {
+            throw new CommandFailedException("backing file " + f.path() + " does not exist: give backing_size=SIZE"
+                    + " to create it");
+        }
+        for (Configuration stale : backingConfigurations(admin, d.backingName())) {
+            stale.delete(); // left behind by an earlier cache of this name
+        }
+        createFactoryConfiguration(admin, d.backing().pid(), d.backingName(), d.backingProperties());
+        createFactoryConfiguration(admin, CacheDefinition.TARGET_PID, d.name(), d.targetProperties());
+        if (!await(timeouts.open(), () -> cacheNamed(d.name()) != null)) {
+            throw new CommandFailedException("cache '" + d.name() + "' is configured but did not open within "
+                    + timeouts.open().toSeconds() + " s; the log says why. pcache:remove " + d.name()
+                    + " deletes its configurations");
+        }
+        CacheDevice cache = requireCache(d.name());
+        CacheStatus s = cache.status();
+        return "cache " + d.name() + " created and open: " + Sizes.human(cache.sizeBytes()) + ", backing "
+                + s.backing() + ", cache device " + StatusReport.cacheDevice(s) + " (" + s.cacheSegs()
+                + " segments), mode " + s.mode().configName() + ", data_crc " + s.dataCrc();
+    }
+
+    // ---------------------------------------------------------------- remove
+
+    /** {@code pcache:remove}: never strands dirty data (see the command's help). */
+    String remove(String name, boolean drain, PrintStream out) throws IOException {
+        ConfigurationAdmin admin = admin();
+        Configuration target = targetConfiguration(name);
+        CacheDevice cache = cacheNamed(name);
+        if (target == null) {
+            if (cache != null) {
+                throw new CommandFailedException("cache '" + name + "' has no ConfigAdmin configuration ("
+                        + CacheDefinition.TARGET_PID + " with name=" + name + "): it was not made by the launcher"
+                        + " or pcache:create, so it cannot be removed here");
+            }
+            throw new IllegalArgumentException("no cache named '" + name + "'; caches: " + cacheNames());
+        }
+        Path cacheDev = Path.of(String.valueOf(property(target, "cache_dev")));
+        String how;
+        if (cache != null) {
+            how = emptyForRemoval(cache, drain, out);
+        } else {
+            how = checkOfflineImage(name, cacheDev);
+        }
+        String backingName = backingName(target);
+        target.delete();
+        if (!await(timeouts.service(), () -> cacheNamed(name) == null)) {
+            throw new CommandFailedException("the configuration of cache '" + name + "' is deleted but the cache"
+                    + " is still registered after " + timeouts.service().toSeconds() + " s; see the log");
+        }
+        List<String> deleted = new ArrayList<>(List.of(CacheDefinition.TARGET_PID + "~" + name));
+        if (backingName != null && !selectedByAnotherCache(admin, backingName)) {
+            for (Configuration b : backingConfigurations(admin, backingName)) {
+                deleted.add(b.getFactoryPid() + "~" + backingName);
+                b.delete();
+            }
+        }
+        return "cache " + name + " removed (" + how + "); configurations " + String.join(", ", deleted)
+                + " deleted; the cache device " + cacheDev + " is left in place";
+    }
+
+    /** Writes back and switches to passthrough; refuses a dirty cache unless asked to drain. */
+    private String emptyForRemoval(CacheDevice cache, boolean drain, PrintStream out) throws IOException {
+        String name = cache.name();
+        boolean drained = false;
+        if (cache.mode() != CacheMode.PASSTHROUGH) {
+            cache.flush();
+            CacheStatus s = cache.status();
+            long dirty = cache.statistics().dirtyBytes();
+            if (!s.clean()) {
+                if (!drain) {
+                    throw new CommandFailedException("cache '" + name + "' holds " + dirty + " bytes ("
+                            + Sizes.human(dirty) + ") not yet written back (dirty_tail " + s.dirtyTail()
+                            + ", key_head " + s.keyHead() + "); removing it now would strand them on its cache"
+                            + " device. Use pcache:remove --drain " + name + " (or pcache:drain " + name + " first)");
+                }
+                drain(cache, out);
+                drained = true;
+            }
+            try {
+                // from here on nothing can become dirty: writes go straight to the backing device
+                cache.setMode(CacheMode.PASSTHROUGH);
+            } catch (IOException | RuntimeException e) {
+                throw new CommandFailedException("cache '" + name + "' cannot be switched to passthrough before"
+                        + " removal: " + e.getMessage() + "; nothing was removed", e);
+            }
+        }
+        return drained ? "drained, then passthrough" : "clean, passthrough";
+    }
+
+    /** Drains with a progress bar on {@code out}. */
+    static long drain(CacheDevice cache, PrintStream out) throws IOException {
+        ProgressBar bar = new ProgressBar(out);
+        long before = cache.statistics().dirtyBytes();
+        try {
+            cache.drain(bar);
+        } catch (IOException | RuntimeException e) {
+            bar.abort();
+            throw new CommandFailedException("drain of cache '" + cache.name() + "' failed: " + e.getMessage()
+                    + "; the dirty data stays safe in the cache", e);
+        }
+        bar.finish();
+        return before;
+    }
+
+    /** A cache that is not open may be removed only if its cache device holds nothing dirty. */
+    private String checkOfflineImage(String name, Path cacheDev) throws IOException {
+        if (!Files.exists(cacheDev) || neverFormatted(cacheDev)) {
+            return "not open, its cache device holds no cache";
+        }
+        CacheImageTool tool = services.imageTool();
+        if (tool == null) {
+            throw new CommandFailedException("cache '" + name + "' is not open and there is no CacheImageTool"
+                    + " service to check its cache device " + cacheDev + " for dirty data; nothing was removed");
+        }
+        CacheImageTool.FsckReport report = tool.fsck(cacheDev);
+        if (report.dirtyBytes() > 0) {
+            throw new CommandFailedException("cache '" + name + "' is not open and its cache device " + cacheDev
+                    + " holds " + report.dirtyBytes() + " bytes not yet written back, which only an open cache can"
+                    + " write back: find out why it does not open (see the log), then pcache:drain it. Nothing was"
+                    + " removed");
+        }
+        if (!report.ok()) {
+            throw new CommandFailedException("cache '" + name + "' is not open and its cache device " + cacheDev
+                    + " is damaged (" + report.errors().size() + " error(s), see pcache:fsck " + cacheDev + "), so"
+                    + " dirty data cannot be ruled out; nothing was removed");
+        }
+        return "not open, its cache device holds nothing dirty";
+    }
+
+    /** A superblock magic of 0: a cache device that was never formatted holds no data. */
+    private static boolean neverFormatted(Path cacheDev) throws IOException {
+        ByteBuffer magic = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.READ)) {
+            ch.read(magic, PcacheFormat.SB_OFF + 8);
+        }
+        return magic.position() < 8 || magic.getLong(0) == 0;
+    }
+
+    private boolean selectedByAnotherCache(ConfigurationAdmin admin, String backingName) throws IOException {
+        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
+            if (backingName.equals(backingName(c))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- swap-backing
+
+    /** {@code pcache:swap-backing}: re-points a running cache to another backing device. */
+    String swapBacking(String name, BackingTarget to, String identity) throws IOException {
+        ConfigurationAdmin admin = admin();
+        Configuration target = targetConfiguration(name);
+        if (target == null) {
+            throw new IllegalArgumentException("no cache configuration named '" + name + "' (caches: " + cacheNames()
+                    + "); swap-backing changes the configuration the launcher or pcache:create made");
+        }
+        CacheDevice cache = requireCache(name);
+        String oldName = backingName(target);
+        if (oldName == null) {
+            throw new CommandFailedException("cache '" + name + "' selects its backing device with backing.target="
+                    + property(target, "backing.target") + ", not (" + CacheDefinition.BACKING_NAME_PROPERTY
+                    + "=NAME); change that configuration by hand");
+        }
+        List<Configuration> oldConfigs = backingConfigurations(admin, oldName);
+        for (Configuration c : oldConfigs) {
+            if (to.text().equals("file:" + property(c, "path")) || to.text().equals(property(c, "uri"))) {
+                throw new CommandFailedException("cache '" + name + "' already uses " + to.text());
+            }
+        }
+        if (to instanceof BackingTarget.FileTarget f && !Files.exists(f.path())) {
+            throw new CommandFailedException("backing file " + f.path() + " does not exist; a cache can only move to"
+                    + " a device holding the same data (a copy of the current one)");
+        }
+        String label = identity;
+        if (label == null) {
+            for (Configuration c : oldConfigs) {
+                Object id = property(c, "identity");
+                if (id != null && !id.toString().isEmpty()) {
+                    label = id.toString();
+                }
+            }
+        }
+        ListReport.BackingEntry old = backingNamed(oldName);
+        String newName = oldName.equals(name + ".backing") ? name + ".backing-2" : name + ".backing";
+        for (Configuration stale : backingConfigurations(admin, newName)) {
+            stale.delete();
+        }
+        createFactoryConfiguration(admin, to.pid(), newName, CacheDefinition.backingProperties(newName, to, 0, label));
+        Configuration created = backingConfigurations(admin, newName).stream().findFirst().orElse(null);
+        try {
+            if (!await(timeouts.service(), () -> backingNamed(newName) != null)) {
+                throw new CommandFailedException("backing device " + to.text() + " did not come up within "
+                        + timeouts.service().toSeconds() + " s (the log says why); cache '" + name + "' still uses "
+                        + describe(old, oldName));
+            }
+            BackingDevice device = backingNamed(newName).device();
+            if (device.sizeBytes() != cache.sizeBytes()) {
+                throw new CommandFailedException("backing device " + device.description() + " has "
+                        + device.sizeBytes() + " bytes but cache '" + name + "' caches a device of "
+                        + cache.sizeBytes() + " bytes; it cannot be the same data");
+            }
+            boolean force = Boolean.parseBoolean(String.valueOf(property(target, "force_identity")));
+            if (old != null && !force) {
+                BackingIdentity was = old.device().identity();
+                BackingIdentity now = device.identity();
+                if (!Objects.equals(was, now)) {
+                    throw new CommandFailedException("backing device " + device.description() + " has identity "
+                            + now + " but cache '" + name + "' belongs to " + was + "; if it holds the same data,"
+                            + " say so: pcache:swap-backing " + name + " " + to.text() + " identity=" + was.id());
+                }
+            }
+            Dictionary<String, Object> props = copy(target);
+            Object oldFilter = props.get("backing.target");
+            props.put("backing.target", CacheDefinition.backingFilter(newName));
+            target.update(props);
+            String want = device.description();
+            if (!await(timeouts.swap(), () -> usesBacking(cache, want))) {
+                props.put("backing.target", oldFilter);
+                target.update(props);
+                throw new CommandFailedException("cache '" + name + "' did not take backing device " + want
+                        + " within " + timeouts.swap().toSeconds() + " s (the log says why); rolled back to "
+                        + describe(old, oldName));
+            }
+        } catch (IOException | RuntimeException e) {
+            if (created != null) {
+                created.delete();
+            }
+            throw e;
+        }
+        if (!selectedByAnotherCache(admin, oldName)) {
+            for (Configuration c : backingConfigurations(admin, oldName)) {
+                c.delete();
+            }
+        }
+        CacheStatus s = cache.status();
+        return "cache " + name + ": backing device " + describe(old, oldName) + " -> " + s.backing() + " ("
+                + s.backingState().name().toLowerCase(java.util.Locale.ROOT) + "); configuration " + newName
+                + " replaces " + oldName;
+    }
+
+    private static boolean usesBacking(CacheDevice cache, String description) {
+        try {
+            CacheStatus s = cache.status();
+            return s.backing().equals(description) && s.backingState() != BackingState.UNAVAILABLE;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static String describe(ListReport.BackingEntry entry, String name) {
+        if (entry == null) {
+            return "'" + name + "' (not registered)";
+        }
+        try {
+            return entry.device().description();
+        } catch (RuntimeException e) {
+            return "'" + name + "'";
+        }
+    }
+
+    // ---------------------------------------------------------------- configuration in step
+
+    /**
+     * Sets {@code key} of cache {@code name}'s configuration, when there is one, so a re-created
+     * cache keeps a setting changed at run time.
+     *
+     * @return whether a configuration was updated
+     */
+    boolean persist(String name, String key, Object value) throws IOException {
+        Configuration target = targetConfiguration(name);
+        if (target == null) {
+            return false;
+        }
+        Dictionary<String, Object> props = copy(target);
+        if (value.equals(props.get(key))) {
+            return true;
+        }
+        props.put(key, value);
+        target.update(props);
+        return true;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Polls {@code condition} until it holds or {@code timeout} passes. */
+    static boolean await(Duration timeout, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return condition.getAsBoolean();
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package pcache.shell.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import pcache.api.CacheStatistics;
+import pcache.api.CacheStatus;
+import pcache.api.NbdExports;
+
+/** The text of {@code pcache:status}: dm-pcache's status fields and what pcache adds. */
+final class StatusReport {
+
+    private static final int FLAG_DATA_CRC = 1;
+    private static final int FLAG_INIT_DONE = 1 << 1;
+    private static final int MODE_SHIFT = 2;
+    private static final int MODE_MASK = 0xF;
+    private static final int GC_SHIFT = 6;
+    private static final int GC_MASK = 0x7F;
+
+    /** What the NBD export of a cache is, when the NBD export service is there. */
+    sealed interface Export {
+        /** No NBD export service. */
+        record Absent() implements Export {
+        }
+
+        /** The export service knows the cache. */
+        record Known(NbdExports.ExportInfo info) implements Export {
+        }
+
+        /** The export service does not list this cache. */
+        record Unknown() implements Export {
+        }
+    }
+
+    private StatusReport() {
+    }
+
+    /** The readable status of one cache. */
+    static String format(CacheStatus s, CacheStatistics st, Export export) {
+        StringBuilder out = new StringBuilder();
+        out.append("cache ").append(s.name()).append('\n');
+        row(out, "mode", s.mode().configName());
+        row(out, "state", s.clean() ? "clean" : "dirty: " + (st == null ? "?" : Sizes.human(st.dirtyBytes()))
+                + " not yet written back");
+        row(out, "data_crc", Boolean.toString(s.dataCrc()));
+        row(out, "backing", s.backing() + " (" + s.backingState().name().toLowerCase(Locale.ROOT) + ")");
+        row(out, "cache device", cacheDevice(s));
+        row(out, "nbd export", exportText(export));
+        out.append("  dm-pcache status: ").append(s.dmStatusLine()).append('\n');
+        field(out, "sb_flags", "0x" + Integer.toHexString(s.sbFlags())
+                + ((s.sbFlags() & 1) != 0 ? " (formatted big-endian)" : ""));
+        field(out, "seg_total", Integer.toUnsignedString(s.segTotal()));
+        field(out, "cache_segs", Integer.toUnsignedString(s.cacheSegs()));
+        field(out, "segs_used", s.segsUsed() + (s.cacheSegs() > 0 ? String.format(Locale.ROOT, " (%.1f %%)",
+                100.0 * s.segsUsed() / s.cacheSegs()) : ""));
+        field(out, "gc_percent", Integer.toString(s.gcPercent()));
+        field(out, "cache_flags", "0x" + Integer.toHexString(s.cacheFlags()) + " (" + describeFlags(s.cacheFlags()) + ")");
+        field(out, "key_head", s.keyHead().toString());
+        field(out, "dirty_tail", s.dirtyTail().toString());
+        field(out, "key_tail", s.keyTail().toString());
+        if (st != null) {
+            out.append("  statistics since opened (pcache:stats ").append(s.name()).append(" for all):\n");
+            field(out, "reads", st.readRequests() + " requests, " + Sizes.human(st.bytesRead()) + ", hit ratio "
+                    + StatsReport.percent(st.readHits(), st.readRequests()));
+            field(out, "writes", st.writeRequests() + " requests, " + Sizes.human(st.bytesWritten()));
+            field(out, "dirty", Sizes.human(st.dirtyBytes()) + ", " + st.keys() + " extents in the index");
+            field(out, "write-back", Sizes.human(st.writebackBytes()) + " in " + st.writebackKsets() + " ksets, "
+                    + st.writebackErrors() + " errors");
+        }
+        return out.toString();
+    }
+
+    /** The cache device's description without the words "cache device" the pmem providers start it with. */
+    static String cacheDevice(CacheStatus s) {
+        String d = s.cacheDevice();
+        return d != null && d.startsWith("cache device ") ? d.substring("cache device ".length()) : d;
+    }
+
+    /** The decoded cache_flags bits (reference §1.3). */
+    static String describeFlags(int flags) {
+        List<String> parts = new ArrayList<>();
+        if ((flags & FLAG_DATA_CRC) != 0) {
+            parts.add("data_crc");
+        }
+        if ((flags & FLAG_INIT_DONE) != 0) {
+            parts.add("init_done");
+        }
+        int mode = (flags >>> MODE_SHIFT) & MODE_MASK;
+        parts.add("mode " + switch (mode) {
+            case 0 -> "writeback";
+            case 1 -> "writethrough";
+            case 2 -> "writearound";
+            case 3 -> "writeonly";
+            default -> Integer.toString(mode);
+        });
+        parts.add("gc_percent " + ((flags >>> GC_SHIFT) & GC_MASK));
+        return String.join(", ", parts);
+    }
+
+    private static String exportText(Export export) {
+        if (export instanceof Export.Known k) {
+            NbdExports.ExportInfo i = k.info();
+            return i.exported() ? "exported, " + i.connections() + " connection(s)" : "withdrawn (pcache:export "
+                    + i.name() + " exports it again)";
+        }
+        if (export instanceof Export.Unknown) {
+            return "not exported";
+        }
+        return "no NBD export service";
+    }
+
+    private static void row(StringBuilder out, String key, String value) {
+        out.append(String.format(Locale.ROOT, "  %-14s%s%n", key, value));
+    }
+
+    private static void field(StringBuilder out, String key, String value) {
+        out.append(String.format(Locale.ROOT, "    %-12s%s%n", key, value));
+    }
+}

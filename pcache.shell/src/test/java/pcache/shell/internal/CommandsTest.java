@@ -1,0 +1,601 @@
+package pcache.shell.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.AbstractMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import pcache.api.BackingState;
+import pcache.api.CacheDevice;
+import pcache.api.CacheImageTool;
+import pcache.api.CacheMode;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+import pcache.shell.internal.Fakes.FakeConfigAdmin;
+import pcache.shell.internal.Fakes.FakeConfiguration;
+import pcache.shell.internal.Fakes.FakeExports;
+import pcache.shell.internal.Fakes.LiveCache;
+import pcache.shell.internal.Fakes.Session;
+
+/**
+ * The commands against fakes of the services, with a miniature of what Declarative Services and
+ * the components do when configurations change (backing devices and caches come and go).
+ */
+class CommandsTest {
+
+    private static final long SIZE = 64L << 20;
+
+    @TempDir
+    Path dir;
+
+    private final FakeConfigAdmin admin = new FakeConfigAdmin();
+    private final List<CacheDevice> caches = new CopyOnWriteArrayList<>();
+    private final List<Map.Entry<Map<String, Object>, BackingDevice>> backings = new CopyOnWriteArrayList<>();
+    private final FakeExports exports = new FakeExports();
+    private final Duration wait = Duration.ofSeconds(2);
+    private final PcacheCommands commands = new PcacheCommands(new CacheAdministration.Timeouts(wait, wait, wait));
+    private Session session;
+    /** Backing devices whose identity the miniature cache refuses (as the engine does). */
+    private boolean cacheRefusesNewBacking;
+
+    @BeforeEach
+    void wire() {
+        commands.caches = caches;
+        commands.backings = backings;
+        commands.configurationAdmin = admin;
+        commands.nbdExports = exports;
+        admin.listener = this::components;
+        session = new Session(dir);
+    }
+
+    /** A backing device as the file and NBD drivers register it. */
+    record Backing(long sizeBytes, BackingIdentity identity, String description) implements BackingDevice {
+        @Override
+        public void read(long offset, ByteBuffer dst) {
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, boolean fua) {
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void trim(long offset, long length) {
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean fua) {
+        }
+    }
+
+    /** What SCR and the components do with a configuration change, in miniature. */
+    private void components(FakeConfiguration c, String event) {
+        String name = String.valueOf(c.get("name"));
+        if (c.getFactoryPid().startsWith("pcache.backing.")) {
+            backings.removeIf(e -> name.equals(e.getKey().get(BackingDevice.NAME)));
+            if (event.equals("updated")) {
+                String description;
+                long size;
+                if (c.get("path") != null) {
+                    Path path = Path.of(c.get("path").toString());
+                    if (!Files.exists(path) && !Boolean.TRUE.equals(c.get("create"))) {
+                        return; // the file driver fails to activate
+                    }
+                    description = "file:" + path;
+                    size = Files.exists(path) ? SIZE : (Long) c.get("size_bytes");
+                } else {
+                    description = c.get("uri").toString();
+                    size = SIZE;
+                }
+                Object label = c.get("identity");
+                BackingIdentity id = new BackingIdentity(size, label != null ? label.toString() : description);
+                Map<String, Object> props = new HashMap<>(Map.of(BackingDevice.NAME, name,
+                        BackingDevice.DRIVER, c.get("path") != null ? "file" : "nbd"));
+                backings.add(new AbstractMap.SimpleEntry<>(props, new Backing(size, id, description)));
+            }
+            rewire();
+        } else if (event.equals("deleted")) {
+            caches.removeIf(cache -> cache.name().equals(name));
+        } else {
+            // a modified configuration re-wires the running cache; a new one opens a cache
+            if (caches.stream().noneMatch(cache -> cache.name().equals(name))) {
+                LiveCache cache = new LiveCache(name, SIZE, "none");
+                cache.mode = CacheMode.parse(c.get("cache_mode").toString());
+                cache.gcPercent = (Integer) c.get("gc_percent");
+                caches.add(cache);
+            }
+            rewire();
+        }
+    }
+
+    /** Each cache takes the backing device its configuration selects (refused ones leave it without). */
+    private void rewire() {
+        for (CacheDevice d : caches) {
+            LiveCache cache = (LiveCache) d;
+            FakeConfiguration target = admin.get("pcache.target~" + cache.name());
+            String filter = String.valueOf(target.get("backing.target"));
+            BackingDevice selected = backings.stream()
+                    .filter(e -> filter.equals("(pcache.backing.name=" + e.getKey().get(BackingDevice.NAME) + ")"))
+                    .map(Map.Entry::getValue).findFirst().orElse(null);
+            boolean refused = selected != null && cacheRefusesNewBacking && !selected.description().equals(cache.backing)
+                    && !cache.backing.equals("none");
+            cache.backing = selected == null || refused ? "none" : selected.description();
+            cache.backingState = selected == null || refused ? BackingState.UNAVAILABLE : BackingState.ONLINE;
+        }
+    }
+
+    private String create(String... args) throws IOException {
+        return commands.create(session.session, args);
+    }
+
+    private LiveCache created(String name) throws IOException {
+        Files.write(dir.resolve(name + ".img"), new byte[0]);
+        create(name, "cache_dev=" + name + ".cache", "cache_dev_size=512M", "backing=file:" + name + ".img",
+                "identity=disk-" + name);
+        return (LiveCache) caches.stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    // ---------------------------------------------------------------- create
+
+    @Test
+    void createMakesTheConfigurationsTheLauncherMakes() throws Exception {
+        String out = create("c1", "cache_dev=c1.cache", "cache_dev_size=512M", "backing=file:disks/c1.img",
+                "backing_size=64M", "gc_percent=50", "data_crc=true", "pmem=fileio", "policy=batching",
+                "identity=disk-1", "mode=writethrough");
+        assertEquals("cache c1 created and open: 64 MiB, backing file:" + dir.resolve("disks/c1.img")
+                + ", cache device /data/c1.cache (mapped) (31 segments), mode writethrough, data_crc false", out);
+
+        FakeConfiguration backing = admin.get("pcache.backing.file~c1.backing");
+        assertNotNull(backing, admin.configs.keySet().toString());
+        assertEquals(Map.of("name", "c1.backing", "path", dir.resolve("disks/c1.img").toString(), "size_bytes", 64L << 20,
+                "create", true, "identity", "disk-1"), props(backing));
+        FakeConfiguration target = admin.get("pcache.target~c1");
+        Map<String, Object> expected = new HashMap<>();
+        expected.put("name", "c1");
+        expected.put("cache_dev", dir.resolve("c1.cache").toString());
+        expected.put("cache_dev_size_bytes", 512L << 20);
+        expected.put("cache_mode", "writethrough");
+        expected.put("data_crc", true);
+        expected.put("gc_percent", 50);
+        expected.put("backing.target", "(pcache.backing.name=c1.backing)");
+        expected.put("pmem.target", "(pcache.pmem.type=fileio)");
+        expected.put("writeback.target", "(pcache.writeback.policy=batching)");
+        expected.put("force_identity", false);
+        expected.put("backing_timeout_ms", 30_000L);
+        assertEquals(expected, props(target));
+    }
+
+    @Test
+    void createWithAnNbdBacking() throws Exception {
+        create("n1", "cache_dev=n1.cache", "cache_dev_size=1G", "backing=nbd+unix:///disk?socket=/run/d.sock");
+        assertEquals(Map.of("name", "n1.backing", "uri", "nbd+unix:///disk?socket=/run/d.sock"),
+                props(admin.get("pcache.backing.nbd~n1.backing")));
+    }
+
+    private static Map<String, Object> props(FakeConfiguration c) {
+        Map<String, Object> m = new HashMap<>();
+        var p = c.getProperties();
+        for (var keys = p.keys(); keys.hasMoreElements();) {
+            String k = keys.nextElement();
+            if (!k.startsWith("service.")) {
+                m.put(k, p.get(k));
+            }
+        }
+        return m;
+    }
+
+    @Test
+    void createSaysEverythingThatIsWrongAtOnce() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> create("bad name!",
+                "cache_dev_size=256M", "backing=ftp://x", "gc_percent=95", "colour=blue"));
+        String m = e.getMessage();
+        assertTrue(m.startsWith("cannot create cache 'bad name!': cache name 'bad name!': expected letters, digits"), m);
+        assertTrue(m.contains("'colour=blue': expected KEY=VALUE with KEY one of cache_dev, backing,"), m);
+        assertTrue(m.contains("cache_dev=PATH is missing"), m);
+        assertTrue(m.contains("backing device 'ftp://x': expected file:PATH, nbd://HOST[:PORT]/EXPORT or"
+                + " nbd+unix:///EXPORT?socket=PATH (unknown scheme 'ftp')"), m);
+        assertTrue(m.contains("cache_dev_size=256M: expected at least 512M"), m);
+        assertTrue(m.contains("gc_percent 95: expected an integer from 0 to 90"), m);
+        assertTrue(admin.configs.isEmpty());
+
+        e = assertThrows(IllegalArgumentException.class, () -> create("c", "cache_dev=x", "backing=nbd://h/e",
+                "backing_size=1G"));
+        assertTrue(e.getMessage().contains("an NBD backing device has the size of its export"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> create("c"));
+        assertTrue(e.getMessage().startsWith("pcache:create takes 3 to 11 arguments, got 'c'"), e.getMessage());
+    }
+
+    @Test
+    void createRefusesWhatWouldCollide() throws Exception {
+        created("c1");
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("c1",
+                "cache_dev=other.cache", "cache_dev_size=1G", "backing=file:other.img", "backing_size=1M"));
+        assertEquals("a cache named 'c1' already exists (pcache:remove c1 removes it)", e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=c1.cache", "cache_dev_size=1G",
+                "backing=file:other.img", "backing_size=1M"));
+        assertTrue(e.getMessage().endsWith("is already used by cache 'c1': every cache needs its own cache device"),
+                e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=c2.cache", "cache_dev_size=1G",
+                "backing=file:c1.img"));
+        assertTrue(e.getMessage().contains("is already used by backing device 'c1.backing'"), e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=c2.cache",
+                "backing=file:other.img", "backing_size=1M"));
+        assertEquals("cache device " + dir.resolve("c2.cache") + " does not exist: give cache_dev_size=SIZE (at least"
+                + " 512M) to create it", e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=c2.cache", "cache_dev_size=1G",
+                "backing=file:missing.img"));
+        assertTrue(e.getMessage().endsWith("missing.img does not exist: give backing_size=SIZE to create it"),
+                e.getMessage());
+        assertEquals(2, admin.configs.size(), "nothing was created: " + admin.configs.keySet());
+    }
+
+    @Test
+    void createWithoutConfigurationAdminSaysWhatIsMissing() {
+        commands.configurationAdmin = null;
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("c", "cache_dev=c",
+                "cache_dev_size=1G", "backing=nbd://h/e"));
+        assertTrue(e.getMessage().startsWith("no ConfigurationAdmin service"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- status and stats
+
+    @Test
+    void statusRawIsExactlyTheNineFields() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 4096;
+        assertEquals("0 31 31 3 70 1182 0:10288 0:5144 0:0", commands.status(session.session, "--raw", "c1"));
+        assertEquals(c1.status().dmStatusLine(), commands.status(session.session, "c1", "--raw"));
+        created("c0");
+        assertEquals("c0: 0 31 31 3 70 1182 0:5144 0:5144 0:0\nc1: 0 31 31 3 70 1182 0:10288 0:5144 0:0",
+                commands.status(session.session, "--raw"));
+    }
+
+    @Test
+    void statusShowsTheFieldsAndWhatPcacheAdds() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 2 << 20;
+        exports.exported.put("c1", true);
+        String s = commands.status(session.session, "c1");
+        assertTrue(s.startsWith("cache c1\n  mode          writeback\n  state         dirty: 2 MiB not yet written back\n"
+                + "  data_crc      false\n  backing       file:" + dir.resolve("c1.img") + " (online)\n"
+                + "  cache device  /data/c1.cache (mapped)\n  nbd export    exported, 2 connection(s)\n"
+                + "  dm-pcache status: 0 31 31 3 70 1182 0:10288 0:5144 0:0\n"), s);
+        assertTrue(s.contains("    cache_flags 0x1182 (init_done, mode writeback, gc_percent 70)\n"), s);
+        assertTrue(s.contains("    segs_used   3 (9.7 %)\n"), s);
+        assertTrue(s.contains("    reads       10 requests, 40 KiB, hit ratio 70.0 %\n"), s);
+        exports.exported.put("c1", false);
+        assertTrue(commands.status(session.session, "c1").contains("nbd export    withdrawn (pcache:export c1"));
+        commands.nbdExports = null;
+        assertTrue(commands.status(session.session, "c1").contains("nbd export    no NBD export service"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> commands.status(session.session, "nope"));
+        assertEquals("no open cache named 'nope'; caches: c1", e.getMessage());
+    }
+
+    @Test
+    void statsHasHitRatios() throws Exception {
+        created("c1");
+        String s = commands.stats(session.session, "c1");
+        assertTrue(s.startsWith("cache c1 (counters since it was opened)\n"), s);
+        assertTrue(s.contains("  hit ratio    70.0 % of requests, 80.0 % of bytes\n"), s);
+        assertTrue(s.contains("  reads        10 requests: 7 hits, 2 misses, 1 partial hits\n"), s);
+        assertEquals("caches: none", new PcacheCommands().stats(session.session));
+    }
+
+    // ---------------------------------------------------------------- running caches
+
+    @Test
+    void gcPercentIsSetAndKeptInTheConfiguration() throws Exception {
+        LiveCache c1 = created("c1");
+        Object result = commands.function(CommandSpec.GC_PERCENT).execute(session.session, List.of("c1", "50"));
+        assertEquals("cache c1: gc_percent 70 -> 50", result);
+        assertEquals(50, c1.gcPercent);
+        assertEquals(50, admin.get("pcache.target~c1").get("gc_percent"));
+        for (String bad : List.of("91", "-1", "ten")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> commands.gcPercent(session.session, "c1", bad));
+            assertEquals("gc_percent " + bad + ": expected an integer from 0 to 90; usage: pcache:gc-percent [-h] NAME N",
+                    e.getMessage());
+        }
+    }
+
+    @Test
+    void modeIsSwitchedAndKeptInTheConfiguration() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 8192;
+        assertEquals("cache c1: mode writeback -> passthrough", commands.mode(session.session, "c1", "passthrough"));
+        assertEquals(0, c1.dirtyBytes, "passthrough writes everything back first");
+        assertEquals("passthrough", admin.get("pcache.target~c1").get("cache_mode"));
+        assertTrue(session.console().contains("writing back and emptying the cache first"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> commands.mode(session.session, "c1", "fast"));
+        assertEquals("unknown cache mode 'fast': expected writeback, writethrough or passthrough; usage: pcache:mode"
+                + " [-h] NAME writeback|writethrough|passthrough", e.getMessage());
+    }
+
+    @Test
+    void flushFlushes() throws Exception {
+        LiveCache c1 = created("c1");
+        assertTrue(commands.flush(session.session, "c1").startsWith("cache c1 flushed"));
+        assertEquals(1, c1.flushes.get());
+    }
+
+    @Test
+    void drainDrawsAProgressBar() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 4 << 20;
+        String out = commands.drain(session.session, "c1");
+        assertTrue(out.matches("cache c1 drained in \\d+\\.\\d s \\(4 MiB were dirty\\); clean"), out);
+        assertEquals("4 MiB to write back [" + "#".repeat(ProgressBar.WIDTH) + "] 100%\n", session.console());
+        assertEquals(List.of("4194304/4194304", "3145728/4194304", "2097152/4194304", "1048576/4194304", "0/4194304"),
+                c1.progress);
+    }
+
+    @Test
+    void drainThenPassthrough() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 1 << 20;
+        String out = commands.drain(session.session, "--passthrough", "c1");
+        assertTrue(out.endsWith("; mode writeback -> passthrough: requests now go straight to the backing device and"
+                + " the cache can be removed"), out);
+        assertEquals(CacheMode.PASSTHROUGH, c1.mode);
+        assertEquals("passthrough", admin.get("pcache.target~c1").get("cache_mode"));
+    }
+
+    @Test
+    void aFailedDrainSaysTheDataIsSafe() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 1 << 20;
+        c1.drainFailure = Fakes.backingFailure("disk gone");
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.drain(session.session, "c1"));
+        assertEquals("drain of cache 'c1' failed: disk gone; the dirty data stays safe in the cache", e.getMessage());
+        assertTrue(session.console().endsWith("] stopped\n"), session.console());
+    }
+
+    // ---------------------------------------------------------------- remove
+
+    @Test
+    void removeRefusesADirtyCacheAndDrainsWhenAsked() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 12288;
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        assertEquals("cache 'c1' holds 12288 bytes (12 KiB) not yet written back (dirty_tail 0:5144, key_head 0:10288);"
+                + " removing it now would strand them on its cache device. Use pcache:remove --drain c1 (or"
+                + " pcache:drain c1 first)", e.getMessage());
+        assertEquals(2, admin.configs.size());
+        assertEquals(CacheMode.WRITEBACK, c1.mode);
+
+        String out = commands.remove(session.session, "--drain", "c1");
+        assertEquals("cache c1 removed (drained, then passthrough); configurations pcache.target~c1,"
+                + " pcache.backing.file~c1.backing deleted; the cache device " + dir.resolve("c1.cache")
+                + " is left in place", out);
+        assertTrue(session.console().startsWith("12 KiB to write back [####"), session.console());
+        assertEquals(CacheMode.PASSTHROUGH, c1.mode, "entered passthrough before the configuration went");
+        assertTrue(admin.configs.isEmpty(), admin.configs.keySet().toString());
+        assertTrue(caches.isEmpty());
+    }
+
+    @Test
+    void aCleanCacheIsRemovedThroughPassthrough() throws Exception {
+        LiveCache c1 = created("c1");
+        assertTrue(commands.remove(session.session, "c1").startsWith("cache c1 removed (clean, passthrough)"));
+        assertEquals(CacheMode.PASSTHROUGH, c1.mode);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> commands.remove(session.session, "c1"));
+        assertEquals("no cache named 'c1'; caches: none", e.getMessage());
+    }
+
+    @Test
+    void aDrainThatFailsRemovesNothing() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.dirtyBytes = 512;
+        c1.drainFailure = Fakes.backingFailure("backing device unreachable");
+        assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "--drain", "c1"));
+        assertEquals(2, admin.configs.size());
+        assertEquals(1, caches.size());
+    }
+
+    @Test
+    void aCacheThatIsNotOpenIsRemovedOnlyWhenItsImageIsClean() throws Exception {
+        created("c1");
+        caches.clear(); // it failed to open
+        Path cacheDev = dir.resolve("c1.cache");
+        try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
+                    PcacheFormat.SB_OFF + 8);
+        }
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        assertTrue(e.getMessage().startsWith("cache 'c1' is not open and there is no CacheImageTool service"),
+                e.getMessage());
+
+        long[] dirty = {4096};
+        commands.imageTool = new CacheImageTool() {
+            @Override
+            public String inspect(Path cacheDevice, boolean keys) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public FsckReport fsck(Path cacheDevice) {
+                return new FsckReport(cacheDevice.toString(), List.of(), List.of(), dirty[0], List.of(), "");
+            }
+        };
+        e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        assertTrue(e.getMessage().startsWith("cache 'c1' is not open and its cache device " + cacheDev
+                + " holds 4096 bytes not yet written back"), e.getMessage());
+        dirty[0] = 0;
+        assertTrue(commands.remove(session.session, "c1").startsWith(
+                "cache c1 removed (not open, its cache device holds nothing dirty)"));
+        assertTrue(admin.configs.isEmpty());
+    }
+
+    @Test
+    void aCacheWithoutConfigurationCannotBeRemovedHere() throws Exception {
+        caches.add(new LiveCache("manual", SIZE, "file:/x"));
+        CommandFailedException e = assertThrows(CommandFailedException.class,
+                () -> commands.remove(session.session, "manual"));
+        assertTrue(e.getMessage().startsWith("cache 'manual' has no ConfigAdmin configuration"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- swap-backing
+
+    private Object swap(String... args) throws Exception {
+        return commands.function(CommandSpec.SWAP_BACKING).execute(session.session, List.of((Object[]) args));
+    }
+
+    @Test
+    void swapBackingKeepsTheIdentityLabelAndReplacesTheConfiguration() throws Exception {
+        LiveCache c1 = created("c1");
+        Files.write(dir.resolve("copy.img"), new byte[0]);
+        Object out = swap("c1", "file:copy.img");
+        assertEquals("cache c1: backing device file:" + dir.resolve("c1.img") + " -> file:" + dir.resolve("copy.img")
+                + " (online); configuration c1.backing-2 replaces c1.backing", out);
+        assertEquals("file:" + dir.resolve("copy.img"), c1.backing);
+        assertNull(admin.get("pcache.backing.file~c1.backing"));
+        assertEquals("disk-c1", admin.get("pcache.backing.file~c1.backing-2").get("identity"));
+        assertEquals("(pcache.backing.name=c1.backing-2)", admin.get("pcache.target~c1").get("backing.target"));
+
+        // and back again, to an NBD export of the same data
+        swap("c1", "nbd://127.0.0.1:10810/disk");
+        assertEquals("nbd://127.0.0.1:10810/disk", c1.backing);
+        assertEquals("(pcache.backing.name=c1.backing)", admin.get("pcache.target~c1").get("backing.target"));
+        assertEquals(2, admin.configs.size(), admin.configs.keySet().toString());
+    }
+
+    @Test
+    void swapBackingRefusesAnotherIdentityBeforeChangingAnything() throws Exception {
+        Files.write(dir.resolve("c1.img"), new byte[0]);
+        create("c1", "cache_dev=c1.cache", "cache_dev_size=512M", "backing=file:c1.img");
+        Files.write(dir.resolve("other.img"), new byte[0]);
+        Exception e = assertThrows(CommandFailedException.class, () -> swap("c1", "file:other.img"));
+        assertEquals("backing device file:" + dir.resolve("other.img") + " has identity file:" + dir.resolve("other.img")
+                + " (" + SIZE + " bytes) but cache 'c1' belongs to file:" + dir.resolve("c1.img") + " (" + SIZE
+                + " bytes); if it holds the same data, say so: pcache:swap-backing c1 file:" + dir.resolve("other.img")
+                + " identity=file:" + dir.resolve("c1.img"), e.getMessage());
+        assertEquals("(pcache.backing.name=c1.backing)", admin.get("pcache.target~c1").get("backing.target"));
+        assertNull(admin.get("pcache.backing.file~c1.backing-2"));
+
+        swap("c1", "file:other.img", "identity=file:" + dir.resolve("c1.img"));
+        assertEquals("file:" + dir.resolve("other.img"), caches.get(0).status().backing());
+    }
+
+    @Test
+    void swapBackingRollsBackWhenTheCacheRefusesTheDevice() throws Exception {
+        LiveCache c1 = created("c1");
+        Files.write(dir.resolve("copy.img"), new byte[0]);
+        cacheRefusesNewBacking = true;
+        Exception e = assertThrows(CommandFailedException.class, () -> swap("c1", "file:copy.img"));
+        assertTrue(e.getMessage().startsWith("cache 'c1' did not take backing device file:" + dir.resolve("copy.img")
+                + " within 2 s"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("rolled back to file:" + dir.resolve("c1.img")), e.getMessage());
+        assertEquals("file:" + dir.resolve("c1.img"), c1.backing);
+        assertEquals(BackingState.ONLINE, c1.backingState);
+        assertNull(admin.get("pcache.backing.file~c1.backing-2"));
+    }
+
+    @Test
+    void swapBackingRefusesWhatCannotWork() throws Exception {
+        created("c1");
+        Exception e = assertThrows(CommandFailedException.class, () -> swap("c1", "file:missing.img"));
+        assertTrue(e.getMessage().endsWith("missing.img does not exist; a cache can only move to a device holding the"
+                + " same data (a copy of the current one)"), e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> swap("c1", "file:c1.img"));
+        assertEquals("cache 'c1' already uses file:" + dir.resolve("c1.img"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> swap("c1", "file:x", "label=y"));
+        assertTrue(e.getMessage().startsWith("'label=y': expected identity=LABEL"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> swap("nope", "file:c1.img"));
+        assertTrue(e.getMessage().startsWith("no cache configuration named 'nope'"), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- NBD and images
+
+    @Test
+    void exportAndUnexport() throws Exception {
+        exports.exported.put("c1", true);
+        assertEquals("cache c1 withdrawn from NBD (its clients were disconnected); pcache:export c1 exports it again",
+                commands.unexport(session.session, "c1"));
+        assertFalse(exports.exported.get("c1"));
+        assertEquals("cache c1 exported over NBD: nbd://127.0.0.1:10809/c1, nbd+unix:///c1?socket=/run/pcache.sock",
+                commands.export(session.session, "c1"));
+        CommandFailedException e = assertThrows(CommandFailedException.class,
+                () -> commands.export(session.session, "nope"));
+        assertEquals("no cache device named 'nope' is registered", e.getMessage());
+        commands.nbdExports = null;
+        e = assertThrows(CommandFailedException.class, () -> commands.unexport(session.session, "c1"));
+        assertTrue(e.getMessage().startsWith("no NbdExports service"), e.getMessage());
+    }
+
+    @Test
+    void inspectAndFsckGoToTheImageToolWithPathsFromTheCurrentDirectory() throws Exception {
+        List<Path> asked = new CopyOnWriteArrayList<>();
+        boolean[] broken = {false};
+        commands.imageTool = new CacheImageTool() {
+            @Override
+            public String inspect(Path cacheDevice, boolean keys) {
+                asked.add(cacheDevice);
+                return "dump keys=" + keys + "\n";
+            }
+
+            @Override
+            public FsckReport fsck(Path cacheDevice) {
+                asked.add(cacheDevice);
+                return new FsckReport(cacheDevice.toString(), broken[0] ? List.of("superblock at 4096: bad") : List.of(),
+                        List.of(), 0, List.of(), "fsck of " + cacheDevice + ": ...\n");
+            }
+        };
+        assertEquals("dump keys=true", commands.inspect(session.session, "img", "--keys"));
+        assertEquals("dump keys=false", commands.inspect(session.session, "/abs/img"));
+        assertEquals("fsck of " + dir.resolve("img") + ": ...", commands.fsck(session.session, "img"));
+        assertEquals(List.of(dir.resolve("img"), Path.of("/abs/img"), dir.resolve("img")), asked);
+
+        broken[0] = true;
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.fsck(session.session, "img"));
+        assertEquals("fsck found 1 error(s) in " + dir.resolve("img"), e.getMessage());
+        assertEquals("fsck of " + dir.resolve("img") + ": ...\n", session.console(), "the report is printed first");
+
+        commands.imageTool = null;
+        e = assertThrows(CommandFailedException.class, () -> commands.fsck(session.session, "img"));
+        assertTrue(e.getMessage().startsWith("no CacheImageTool service"), e.getMessage());
+    }
+
+    @Test
+    void everyCommandAnswersHelp() throws Exception {
+        for (CommandSpec spec : CommandSpec.values()) {
+            Object help;
+            if (spec.viaFunctionService()) {
+                help = commands.function(spec).execute(session.session, List.of("-h"));
+            } else {
+                help = PcacheCommands.class.getMethod(spec.methodName(), spec == CommandSpec.VERSION
+                        || spec == CommandSpec.LIST ? new Class<?>[] {String[].class}
+                        : new Class<?>[] {org.apache.felix.service.command.CommandSession.class, String[].class})
+                        .invoke(commands, spec == CommandSpec.VERSION || spec == CommandSpec.LIST
+                                ? new Object[] {new String[] {"-h"}} : new Object[] {session.session, new String[] {"-h"}});
+            }
+            assertEquals(spec.help(), help, spec.toString());
+        }
+    }
+}
