@@ -23,6 +23,7 @@ import pcache.api.CacheStatus;
 import pcache.api.CorruptMediaException;
 import pcache.api.DataIntegrityException;
 import pcache.api.DeviceClosedException;
+import pcache.api.PcacheException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
@@ -1309,6 +1310,14 @@ public final class CacheEngine implements AutoCloseable {
                 if (passedNow != lastPassed) {
                     lastPassed = passedNow;
                     lastProgress = System.nanoTime();
+                } else if (policy.get() == null) {
+                    long waitedMillis = (System.nanoTime() - lastProgress) / 1_000_000L;
+                    if (waitedMillis > config.backingTimeoutMillis()) {
+                        throw new PcacheException("drain of cache " + config.name() + ": no write-back policy is"
+                                + " bound (writeback.target matches no WritebackPolicy service) for " + waitedMillis
+                                + " ms, so nothing is written back; bind one, e.g."
+                                + " (pcache.writeback.policy=ordered)");
+                    }
                 } else {
                     IOException err = lastWritebackError;
                     long stalledMillis = (System.nanoTime() - lastProgress) / 1_000_000L;

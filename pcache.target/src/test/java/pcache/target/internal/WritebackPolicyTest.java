@@ -58,6 +58,22 @@ class WritebackPolicyTest {
     }
 
     @Test
+    void drainWithoutAPolicyFailsClearlyInsteadOfWaitingForever() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("nopolicy").withBackingTimeoutMillis(500), pmem,
+                Harness.holder(disk), null);
+        try {
+            e.write(0, Harness.pattern(0, 4096, 1), false);
+            pcache.api.PcacheException ex = org.junit.jupiter.api.Assertions.assertThrows(
+                    pcache.api.PcacheException.class, () -> e.drain(null));
+            assertTrue(ex.getMessage().contains("no write-back policy"), ex.getMessage());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
     void batchingWaitsBelowTheHighWatermarkUntilDataIsOld() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
