@@ -35,7 +35,7 @@ public class EngineBench {
     static final int KIB4 = 4096;
     static final int MIB = 1 << 20;
 
-    /** A fresh cache per iteration. */
+    /** A cache device mapped (and faulted in) once per trial, freshly formatted per iteration. */
     @State(Scope.Benchmark)
     public static class WriteCache {
         @Param({"4096"})
@@ -47,13 +47,18 @@ public class EngineBench {
         public EngineCache cache;
         public long logicalBytes;
 
-        @Setup(Level.Iteration)
+        @Setup(Level.Trial)
         public void open() throws IOException {
             logicalBytes = 16L << 30;
             cache = EngineCache.create(cacheMiB << 20, logicalBytes, writeback, dataCrc);
         }
 
-        @TearDown(Level.Iteration)
+        @Setup(Level.Iteration)
+        public void fresh() throws IOException {
+            cache.reformat();
+        }
+
+        @TearDown(Level.Trial)
         public void close() throws IOException {
             cache.close();
         }

@@ -1,6 +1,7 @@
 package pcache.bench;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -20,22 +21,31 @@ import pcache.target.internal.OrderedWritebackPolicy;
  * A real cache for benchmarks: pcache's engine on a memory-mapped cache device in memory
  * ({@link BenchFiles#memoryDir()}, tmpfs: the pmem stand-in) in front of a sparse backing file on
  * disk ({@link BenchFiles#diskDir()}), wired exactly as the DS component wires it.
+ *
+ * <p>The mapping is made once and its pages faulted in before measuring (as the floor
+ * benchmarks' mappings are); {@link #reformat()} starts a fresh cache on it without unmapping.
  */
 public final class EngineCache implements AutoCloseable {
 
-    public final CacheEngine engine;
+    public CacheEngine engine;
     public final FileBackingDevice backing;
     public final Path cacheFile;
     public final Path backingFile;
+    private final PmemRegion region;
     private final BackingHolder holder;
+    private volatile boolean writeback;
+    private final boolean dataCrc;
 
-    private EngineCache(CacheEngine engine, FileBackingDevice backing, BackingHolder holder, Path cacheFile,
-            Path backingFile) {
-        this.engine = engine;
+    private EngineCache(PmemRegion region, FileBackingDevice backing, Path cacheFile, Path backingFile,
+            boolean writeback, boolean dataCrc) {
+        this.region = region;
         this.backing = backing;
-        this.holder = holder;
         this.cacheFile = cacheFile;
         this.backingFile = backingFile;
+        this.writeback = writeback;
+        this.dataCrc = dataCrc;
+        this.holder = new BackingHolder("bench");
+        holder.set(backing);
     }
 
     /**
@@ -49,25 +59,39 @@ public final class EngineCache implements AutoCloseable {
         Path backingFile = BenchFiles.newFile(BenchFiles.diskDir(), "pcache-bench-backing-");
         FileBackingDevice backing = FileBackingDevice.open(new FileBackingSettings("bench", backingFile.toString(),
                 backingBytes, true, false, ""));
-        return open(cacheFile, cacheBytes, backing, backingFile, writeback, dataCrc);
+        PmemRegion region = new MappedPmemProvider(MappedPmemProvider.Prefault.SYNC).open(cacheFile, cacheBytes);
+        EngineCache c = new EngineCache(region, backing, cacheFile, backingFile, writeback, dataCrc);
+        c.engine = c.openEngine();
+        return c;
     }
 
-    /** The cache on an existing cache file (replays its log). */
-    public static EngineCache open(Path cacheFile, long cacheBytes, FileBackingDevice backing, Path backingFile,
-            boolean writeback, boolean dataCrc) throws IOException {
-        BackingHolder holder = new BackingHolder("bench");
-        holder.set(backing);
-        PmemRegion region = new MappedPmemProvider().open(cacheFile, cacheBytes);
+    private CacheEngine openEngine() throws IOException {
         OrderedWritebackPolicy policy = new OrderedWritebackPolicy();
         EngineConfig config = EngineConfig.defaults("bench").withDataCrc(dataCrc);
-        CacheEngine engine = CacheEngine.open(config, region, new PcacheCrc32c(), new FifoSegmentAllocatorProvider(),
+        return CacheEngine.open(config, new KeepOpen(region), new PcacheCrc32c(), new FifoSegmentAllocatorProvider(),
                 new StripedKeyIndexProvider(), holder, () -> writeback ? policy : null);
-        return new EngineCache(engine, backing, holder, cacheFile, backingFile);
     }
 
-    /** Closes the engine only (the files stay, e.g. to replay them). */
-    public void closeEngine() throws IOException {
+    /** Starts or stops write-back (the policy is consulted before every step). */
+    public void writeback(boolean on) {
+        this.writeback = on;
+    }
+
+    /** Closes the engine and opens it again on the same device: its log is replayed. */
+    public void reopen() throws IOException {
+        if (engine != null) {
+            engine.close();
+        }
+        engine = openEngine();
+    }
+
+    /** Closes the engine, erases the superblock and opens a freshly formatted cache. */
+    public void reformat() throws IOException {
         engine.close();
+        region.fill(0, 24 * 1024, (byte) 0);
+        region.flush(0, 24 * 1024);
+        region.fence();
+        engine = openEngine();
     }
 
     @Override
@@ -75,11 +99,90 @@ public final class EngineCache implements AutoCloseable {
         try {
             engine.close();
         } finally {
+            region.close();
             holder.close();
             backing.close();
             Files.deleteIfExists(cacheFile);
-            Files.deleteIfExists(cacheFile.resolveSibling(cacheFile.getFileName() + ".lock"));
             Files.deleteIfExists(backingFile);
+        }
+    }
+
+    /** The region, with close() left to this class (engines close their region). */
+    private static final class KeepOpen implements PmemRegion {
+        private final PmemRegion r;
+
+        KeepOpen(PmemRegion r) {
+            this.r = r;
+        }
+
+        @Override
+        public long sizeBytes() {
+            return r.sizeBytes();
+        }
+
+        @Override
+        public String description() {
+            return r.description();
+        }
+
+        @Override
+        public boolean isDirectAccess() {
+            return r.isDirectAccess();
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+            r.read(offset, dst);
+        }
+
+        @Override
+        public void read(long offset, byte[] dst, int dstOffset, int length) throws IOException {
+            r.read(offset, dst, dstOffset, length);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src) throws IOException {
+            r.write(offset, src);
+        }
+
+        @Override
+        public void write(long offset, byte[] src, int srcOffset, int length) throws IOException {
+            r.write(offset, src, srcOffset, length);
+        }
+
+        @Override
+        public void fill(long offset, long length, byte value) throws IOException {
+            r.fill(offset, length, value);
+        }
+
+        @Override
+        public long getLong(long offset) throws IOException {
+            return r.getLong(offset);
+        }
+
+        @Override
+        public void putLong(long offset, long value) throws IOException {
+            r.putLong(offset, value);
+        }
+
+        @Override
+        public ByteBuffer view(long offset, int length) throws IOException {
+            return r.view(offset, length);
+        }
+
+        @Override
+        public void flush(long offset, long length) throws IOException {
+            r.flush(offset, length);
+        }
+
+        @Override
+        public void fence() throws IOException {
+            r.fence();
+        }
+
+        @Override
+        public void close() {
+            // the owner closes the real region
         }
     }
 }

@@ -22,6 +22,7 @@ public final class ExpectedComponents {
             "pcache.pmem.internal.FileIoPmemComponent",
             "pcache.pmem.internal.HeapPmemComponent",
             "pcache.target.internal.OrderedWritebackPolicy",
+            "pcache.target.internal.BatchingWritebackPolicy",
             "pcache.export.nbd.internal.NbdExportComponent");
 
     /**

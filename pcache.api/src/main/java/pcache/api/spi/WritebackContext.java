@@ -50,6 +50,9 @@ public interface WritebackContext {
     /** Percentage of cache segments in use. */
     int usedPercent();
 
+    /** Bytes the cache can hold: its segments' data areas. */
+    long capacityBytes();
+
     /** Whether a drain (or a mode switch) asks for everything to be written back now. */
     boolean draining();
 }

@@ -98,9 +98,15 @@ public final class PcacheCrc32c implements CrcProvider {
      * i.e. all that this class adds to the JDK's CRC (public for the benchmarks).
      */
     public static int zeroRunTerm(int length) {
-        int term = ZERO_TERM[length % TABLE_LENGTHS];
-        for (int blocks = length / TABLE_LENGTHS; blocks != 0; blocks &= blocks - 1) {
-            int table = Integer.numberOfTrailingZeros(blocks) << 10; // one set bit at a time
+        int term = ZERO_TERM[length & (TABLE_LENGTHS - 1)];
+        // kept tiny so that checksum() inlines into its callers; long inputs take the loop
+        return length < TABLE_LENGTHS ? term : applyBlocks(term, length / TABLE_LENGTHS);
+    }
+
+    /** Multiplies {@code term} by x^(8 · TABLE_LENGTHS · blocks), one set bit of blocks at a time. */
+    private static int applyBlocks(int term, int blocks) {
+        for (; blocks != 0; blocks &= blocks - 1) {
+            int table = Integer.numberOfTrailingZeros(blocks) << 10;
             term = BLOCK_OPERATOR[table + (term & 0xFF)]
                     ^ BLOCK_OPERATOR[table + 256 + ((term >>> 8) & 0xFF)]
                     ^ BLOCK_OPERATOR[table + 512 + ((term >>> 16) & 0xFF)]

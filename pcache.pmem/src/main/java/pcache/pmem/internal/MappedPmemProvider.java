@@ -15,15 +15,47 @@ public final class MappedPmemProvider implements PmemProvider {
     /** Size of each mapped buffer; {@code map} allows at most 2 GiB per buffer. */
     static final long DEFAULT_WINDOW_BYTES = 1L << 30;
 
+    /** When the pages of a newly mapped device are faulted in. */
+    public enum Prefault {
+        /** Never: pages fault on first use, in the request path. */
+        NONE,
+        /** In a background thread after open (the default): the cache serves meanwhile. */
+        BACKGROUND,
+        /** Before open returns (start-up takes longer; benchmarks). */
+        SYNC;
+
+        /** Parses a configuration value, naming the accepted ones on error. */
+        public static Prefault parse(String value) {
+            for (Prefault p : values()) {
+                if (p.name().equalsIgnoreCase(value == null ? "" : value.trim())) {
+                    return p;
+                }
+            }
+            throw new IllegalArgumentException("prefault '" + value + "': expected none, background or sync");
+        }
+    }
+
+    private static final System.Logger LOG = System.getLogger(MappedPmemProvider.class.getName());
+
     private final long windowBytes;
+    private final Prefault prefault;
 
     public MappedPmemProvider() {
-        this(DEFAULT_WINDOW_BYTES);
+        this(DEFAULT_WINDOW_BYTES, Prefault.BACKGROUND);
+    }
+
+    public MappedPmemProvider(Prefault prefault) {
+        this(DEFAULT_WINDOW_BYTES, prefault);
     }
 
     /** For tests: small windows put boundaries where a small file can cross them. */
     MappedPmemProvider(long windowBytes) {
+        this(windowBytes, Prefault.NONE);
+    }
+
+    MappedPmemProvider(long windowBytes, Prefault prefault) {
         this.windowBytes = windowBytes;
+        this.prefault = prefault;
     }
 
     @Override
@@ -33,6 +65,27 @@ public final class MappedPmemProvider implements PmemProvider {
 
     @Override
     public PmemRegion open(Path path, long createSizeBytes) throws IOException {
-        return MappedPmemRegion.open(path, createSizeBytes, windowBytes);
+        MappedPmemRegion region = MappedPmemRegion.open(path, createSizeBytes, windowBytes);
+        switch (prefault) {
+            case SYNC:
+                prefault(region, path);
+                break;
+            case BACKGROUND:
+                Thread t = new Thread(() -> prefault(region, path), "pcache-prefault-" + path.getFileName());
+                t.setDaemon(true);
+                t.setPriority(Thread.MIN_PRIORITY);
+                t.start();
+                break;
+            default:
+                break;
+        }
+        return region;
+    }
+
+    private static void prefault(MappedPmemRegion region, Path path) {
+        long start = System.nanoTime();
+        long pages = region.prefault();
+        LOG.log(System.Logger.Level.DEBUG, "cache device {0}: {1} pages faulted in, {2} ms", path, pages,
+                (System.nanoTime() - start) / 1_000_000L);
     }
 }

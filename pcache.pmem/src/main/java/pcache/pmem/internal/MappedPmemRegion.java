@@ -119,6 +119,40 @@ final class MappedPmemRegion implements PmemRegion {
         }
     }
 
+    /** Bytes per page fault. */
+    private static final int PAGE = 4096;
+
+    /**
+     * Faults every page of the mapping in, writable, without changing a byte: each page's first
+     * aligned word is compare-and-set to itself. Safe while the region is in use (a concurrent
+     * store to that word makes the compare fail, which changes nothing and still faulted the page).
+     * The first touch of a page costs a page fault — measured at tens of microseconds on a
+     * virtual machine — so paying it up front keeps it out of the request path. Stops early when
+     * the region is closed.
+     *
+     * @return pages touched
+     */
+    long prefault() {
+        long touched = 0;
+        for (long position = 0; position + 8 <= sizeBytes; position += PAGE) {
+            try {
+                guard.enter();
+            } catch (pcache.api.DeviceClosedException e) {
+                return touched;
+            }
+            try {
+                MappedByteBuffer window = window(position);
+                int index = index(position);
+                long v = (long) LONG_LE.getOpaque(window, index);
+                LONG_LE.compareAndSet(window, index, v, v);
+                touched++;
+            } finally {
+                guard.exit();
+            }
+        }
+        return touched;
+    }
+
     @Override
     public long sizeBytes() {
         return sizeBytes;

@@ -104,6 +104,7 @@ public final class CacheEngine implements AutoCloseable {
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicInteger draining = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean purging;
+    private volatile boolean writebackIdle;
     private volatile IOException lastWritebackError;
     private volatile long lastWritebackErrorNanos;
     private volatile String logDamage;
@@ -289,7 +290,11 @@ public final class CacheEngine implements AutoCloseable {
                     @Override
                     public void ksetPersisted(CachePos position, int sizeBytes) {
                         persistedKsets.incrementAndGet();
-                        signal(writebackSignal);
+                        // wake write-back only when it sleeps for lack of work: one wake-up per
+                        // idle period, not one per kset (a context switch on every FUA write)
+                        if (writebackIdle) {
+                            signal(writebackSignal);
+                        }
                     }
 
                     @Override
@@ -1014,8 +1019,9 @@ public final class CacheEngine implements AutoCloseable {
         while (!closed) {
             WritebackPolicy p = policy.get();
             try {
+                long seen = persistedKsets.get();
                 if (p == null) {
-                    await(writebackSignal, config.gcIntervalMillis());
+                    idleUntilNewKsets(seen);
                     continue;
                 }
                 WritebackOutcome outcome = p.step(ctx);
@@ -1026,7 +1032,7 @@ public final class CacheEngine implements AutoCloseable {
                 backing.setFailing(false);
                 backoff = 100;
                 if (outcome == WritebackOutcome.IDLE) {
-                    await(writebackSignal, config.gcIntervalMillis());
+                    idleUntilNewKsets(seen);
                 } else if (outcome == WritebackOutcome.DEFERRED) {
                     await(writebackSignal, Math.min(100, config.gcIntervalMillis()));
                 }
@@ -1061,6 +1067,24 @@ public final class CacheEngine implements AutoCloseable {
             }
             synchronized (drainSignal) {
                 drainSignal.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Sleeps until a kset is persisted after {@code seen} (or the idle interval passes). The flag
+     * is set under the monitor and the count re-checked, so a kset persisted just before the wait
+     * is not missed.
+     */
+    private void idleUntilNewKsets(long seen) throws InterruptedException {
+        synchronized (writebackSignal) {
+            writebackIdle = true;
+            try {
+                if (persistedKsets.get() == seen) {
+                    writebackSignal.wait(Math.max(1, config.gcIntervalMillis()));
+                }
+            } finally {
+                writebackIdle = false;
             }
         }
     }
@@ -1207,6 +1231,11 @@ public final class CacheEngine implements AutoCloseable {
         @Override
         public int usedPercent() {
             return (int) (100L * segments.usedCount() / segments.segmentCount());
+        }
+
+        @Override
+        public long capacityBytes() {
+            return (long) segments.segmentCount() * PcacheFormat.SEG_DATA_SIZE;
         }
 
         @Override

@@ -79,6 +79,14 @@ class ModelBasedTest {
         run(101, LONG ? 3000 : 500, true);
     }
 
+    @Test
+    void fixedSeedsWithBatchingWriteback() throws Exception {
+        policy = () -> new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(10, 5, 200, 8L << 20, 0));
+        run(201, LONG ? 3000 : 500, false);
+    }
+
+    private java.util.function.Supplier<pcache.api.spi.WritebackPolicy> policy = OrderedWritebackPolicy::new;
+
     private void run(long seed, int operations, boolean dataCrc) throws Exception {
         Random r = new Random(seed);
         Model model = new Model();
@@ -93,7 +101,7 @@ class ModelBasedTest {
         BackingHolder holder = Harness.holder(backing);
         EngineConfig cfg = Harness.config("model").withDataCrc(dataCrc).withGcPercent(r.nextInt(91));
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5 + r.nextInt(4)), false);
-        CacheEngine e = Harness.open(cfg, pmem, holder, new OrderedWritebackPolicy());
+        CacheEngine e = Harness.open(cfg, pmem, holder, policy.get());
         String where = "seed " + seed;
         try {
             for (int op = 0; op < operations; op++) {
@@ -127,7 +135,7 @@ class ModelBasedTest {
                     e.drain(null);
                 } else if (kind < 98) {
                     e.close();
-                    e = Harness.open(cfg, pmem.reopen(), holder, new OrderedWritebackPolicy());
+                    e = Harness.open(cfg, pmem.reopen(), holder, policy.get());
                 } else {
                     // a full sweep of some region
                     long off = align(r.nextLong(LOGICAL - 8 * Harness.MIB));

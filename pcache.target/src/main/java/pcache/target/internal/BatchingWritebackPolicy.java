@@ -1,0 +1,219 @@
+package pcache.target.internal;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.KeyValidity;
+import pcache.api.spi.Kset;
+import pcache.api.spi.WritebackContext;
+import pcache.api.spi.WritebackOutcome;
+import pcache.api.spi.WritebackPolicy;
+
+/**
+ * Write-back in batches: many ksets at once, overlaps resolved across the whole batch (a version
+ * overwritten within the batch is never written), adjacent extents coalesced into one backing
+ * write, one backing flush per batch, started by watermarks and paced by a rate limit.
+ *
+ * <h2>When it writes</h2>
+ * Write-back starts when dirty data reaches the high watermark (percent of the cache's data
+ * capacity) and goes on until it falls to the low watermark; dirty data older than
+ * {@code max_age_ms} (measured from when this policy first saw it waiting) is written regardless,
+ * so nothing stays dirty forever; a drain ignores watermarks and the rate limit.
+ *
+ * <h2>Crash consistency of the backing device — the difference from "ordered"</h2>
+ * The ordered policy flushes the backing device after every kset, so the backing device alone is
+ * crash-consistent at every kset boundary: it always holds a prefix of the write history. This
+ * policy reorders writes inside a batch (by offset) and skips overwritten versions, so while a
+ * batch is in progress the backing device may hold a mix of older and newer data; it is
+ * consistent only at batch boundaries (after each flush). The cache itself loses nothing either
+ * way: dirty_tail moves past the batch only after the flush, so after a crash the whole batch is
+ * written again. The difference matters only if the backing device is used without the cache
+ * (the cache device lost, or the backing device snapshotted mid-batch).
+ */
+@Component(service = WritebackPolicy.class, configurationPid = BatchingWritebackPolicy.PID,
+        property = WritebackPolicy.NAME + "=" + BatchingWritebackPolicy.NAME_VALUE)
+@Designate(ocd = BatchingWritebackPolicy.Config.class)
+public final class BatchingWritebackPolicy implements WritebackPolicy {
+
+    static final String NAME_VALUE = "batching";
+    static final String PID = "pcache.writeback.batching";
+    private static final int MAX_RUN_BYTES = 4 << 20;
+
+    @ObjectClassDefinition(name = "pcache batching write-back policy",
+            description = "Write-back in batches with watermarks, coalescing and a rate limit.")
+    @interface Config {
+        @AttributeDefinition(description = "Start writing back when dirty data reaches this percentage of the"
+                + " cache's capacity.", min = "0", max = "100")
+        int high__watermark__percent() default 50;
+
+        @AttributeDefinition(description = "Stop when dirty data falls to this percentage.", min = "0", max = "100")
+        int low__watermark__percent() default 40;
+
+        @AttributeDefinition(description = "Write dirty data that waited this long even below the high watermark.")
+        long max__age__ms() default 30_000;
+
+        @AttributeDefinition(description = "Most dirty bytes written per batch (one backing flush per batch).")
+        long batch__bytes() default 64L << 20;
+
+        @AttributeDefinition(description = "Most write-back bandwidth in MiB/s; 0 means unlimited. Drains ignore it.")
+        long rate__limit__mib__per__second() default 0;
+    }
+
+    /** Settings of one policy instance. */
+    record Settings(int highWatermarkPercent, int lowWatermarkPercent, long maxAgeMillis, long batchBytes,
+            long rateLimitBytesPerSecond) {
+
+        static Settings of(Config c) {
+            int high = Math.max(0, Math.min(100, c.high__watermark__percent()));
+            int low = Math.max(0, Math.min(high, c.low__watermark__percent()));
+            return new Settings(high, low, Math.max(0, c.max__age__ms()), Math.max(PcacheFormat.KSET_MAX_SIZE,
+                    c.batch__bytes()), Math.max(0, c.rate__limit__mib__per__second()) << 20);
+        }
+    }
+
+    /** What the policy remembers of one cache between steps. */
+    private static final class CacheState {
+        boolean active;
+        long dirtySinceNanos = -1;
+        long pacedUntilNanos;
+    }
+
+    private volatile Settings settings = new Settings(50, 40, 30_000, 64L << 20, 0);
+    private final Map<WritebackContext, CacheState> states = new WeakHashMap<>();
+
+    public BatchingWritebackPolicy() {
+    }
+
+    BatchingWritebackPolicy(Settings settings) {
+        this.settings = settings;
+    }
+
+    @Activate
+    @Modified
+    void configure(Config config) {
+        settings = Settings.of(config);
+    }
+
+    @Override
+    public String name() {
+        return NAME_VALUE;
+    }
+
+    private synchronized CacheState state(WritebackContext context) {
+        return states.computeIfAbsent(context, c -> new CacheState());
+    }
+
+    @Override
+    public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+        Settings s = settings;
+        CacheState st = state(context);
+        long now = System.nanoTime();
+        long dirty = context.dirtyBytes();
+        boolean draining = context.draining();
+        if (dirty <= 0 && !draining) {
+            st.active = false;
+            st.dirtySinceNanos = -1;
+            if (context.readKset(context.dirtyTail()) == null) {
+                return WritebackOutcome.IDLE;
+            }
+            // only clean ksets (read-miss fills) to pass: cheap, do it now
+        } else if (!draining) {
+            if (st.dirtySinceNanos < 0) {
+                st.dirtySinceNanos = now;
+            }
+            long capacity = Math.max(1, context.capacityBytes());
+            int dirtyPercent = (int) Math.min(100, dirty * 100 / Math.max(1, capacity));
+            if (dirtyPercent >= s.highWatermarkPercent()) {
+                st.active = true;
+            } else if (dirtyPercent <= s.lowWatermarkPercent()) {
+                st.active = false;
+            }
+            boolean old = (now - st.dirtySinceNanos) / 1_000_000L >= s.maxAgeMillis();
+            if (!st.active && !old) {
+                return WritebackOutcome.DEFERRED;
+            }
+            if (s.rateLimitBytesPerSecond() > 0 && now < st.pacedUntilNanos) {
+                return WritebackOutcome.DEFERRED;
+            }
+        }
+        List<Kset> batch = new ArrayList<>();
+        KeyIndex scratch = context.scratchIndex();
+        long batchDirty = 0;
+        var position = context.dirtyTail();
+        while (batchDirty < s.batchBytes()) {
+            Kset k = context.readKset(position);
+            if (k == null) {
+                break;
+            }
+            batch.add(k);
+            for (CacheKey key : k.keys()) {
+                KeySlice slice = scratch.slice(key.offset());
+                slice.lock();
+                try {
+                    // copies: the kset's own keys must stay as logged (see Kset)
+                    slice.insert(key.copy(), KeyValidity.ALL);
+                } finally {
+                    slice.unlock();
+                }
+            }
+            batchDirty += k.dirtyBytes();
+            position = k.next();
+        }
+        if (batch.isEmpty()) {
+            return WritebackOutcome.IDLE;
+        }
+        long written = writeCoalesced(context, scratch);
+        if (written > 0) {
+            context.flushBacking();
+        }
+        context.advanceDirtyTail(batch);
+        st.dirtySinceNanos = context.dirtyBytes() > 0 ? System.nanoTime() : -1;
+        if (!draining && s.rateLimitBytesPerSecond() > 0) {
+            st.pacedUntilNanos = System.nanoTime() + written * 1_000_000_000L / s.rateLimitBytesPerSecond();
+        }
+        return WritebackOutcome.PROGRESS;
+    }
+
+    /** Writes the dirty keys of the batch in offset order, adjacent ones as one write. */
+    private static long writeCoalesced(WritebackContext context, KeyIndex scratch) throws IOException {
+        List<CacheKey> dirty = new ArrayList<>();
+        scratch.forEach(k -> {
+            if (!k.isClean()) {
+                dirty.add(k);
+            }
+        });
+        long written = 0;
+        List<CacheKey> run = new ArrayList<>();
+        long runBytes = 0;
+        for (CacheKey k : dirty) {
+            boolean adjacent = !run.isEmpty() && run.get(run.size() - 1).end() == k.offset();
+            if (!run.isEmpty() && (!adjacent || runBytes + k.length() > MAX_RUN_BYTES)) {
+                context.writeBack(run);
+                written += runBytes;
+                run = new ArrayList<>();
+                runBytes = 0;
+            }
+            run.add(k);
+            runBytes += k.length();
+        }
+        if (!run.isEmpty()) {
+            context.writeBack(run);
+            written += runBytes;
+        }
+        return written;
+    }
+}
