@@ -104,6 +104,7 @@ final class PeerServer implements AutoCloseable {
     private List<String> pcacheCommand() throws IOException {
         Path cacheDevice = settings.memoryDir().resolve("nbdbench-" + ProcessHandle.current().pid() + "-pcache.cache");
         files.add(cacheDevice);
+        files.add(cacheDevice.resolveSibling(cacheDevice.getFileName() + ".lock")); // the engine's lock file
         Files.deleteIfExists(cacheDevice);
         String listen = socket != null ? "unix:" + socket : "127.0.0.1:" + port;
         pcacheConfig = Files.writeString(runDir.resolve("pcache.properties"), String.join("\n",
