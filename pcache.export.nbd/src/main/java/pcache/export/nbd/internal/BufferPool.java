@@ -10,7 +10,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Small requests dominate random I/O (4 KiB at queue depth 16), so buffers up to
  * {@link #MAX_POOLED_BYTES} are direct (no copy through the JDK's temporary direct buffer on
  * socket I/O) and recycled per power-of-two size class, keeping at most
- * {@link #RETAINED_BYTES_PER_CLASS} per class. Larger buffers are plain heap arrays allocated
+ * {@link #RETAINED_BYTES_PER_CLASS} or {@link #RETAINED_BUFFERS_PER_CLASS} buffers per class,
+ * whichever is more. Keeping a queue depth's worth of the largest class matters: a fresh 1 MiB
+ * direct buffer costs zeroing and page faults, and at 1 MiB x QD16 a pool that kept only 8 cut
+ * sequential reads to a third (docs/BENCHMARKS.md, NBD harness). Larger buffers are plain heap arrays allocated
  * per request: they are rare, and direct memory is scarcer than heap. Socket I/O on heap buffers
  * must be done in slices of at most {@link #MAX_HEAP_IO_SLICE} bytes (see {@link #ioSlice}) so
  * the JDK's per-thread temporary direct buffer stays small.
@@ -19,6 +22,8 @@ final class BufferPool {
     static final int MIN_CLASS_BYTES = 4096;
     static final int MAX_POOLED_BYTES = 1 << 20;
     static final int RETAINED_BYTES_PER_CLASS = 8 << 20;
+    /** Two connections at queue depth 16. */
+    static final int RETAINED_BUFFERS_PER_CLASS = 32;
     static final int MAX_HEAP_IO_SLICE = 256 << 10;
 
     private static final int MIN_SHIFT = Integer.numberOfTrailingZeros(MIN_CLASS_BYTES);
@@ -60,7 +65,8 @@ final class BufferPool {
         if ((MIN_CLASS_BYTES << cls) != buffer.capacity()) {
             return; // not one of ours
         }
-        if ((retained[cls].incrementAndGet() * (long) buffer.capacity()) > RETAINED_BYTES_PER_CLASS) {
+        long limit = Math.max(RETAINED_BYTES_PER_CLASS, (long) RETAINED_BUFFERS_PER_CLASS * buffer.capacity());
+        if (retained[cls].incrementAndGet() * (long) buffer.capacity() > limit) {
             retained[cls].decrementAndGet();
             return; // enough of this size kept; let the GC have it
         }

@@ -14,7 +14,12 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -82,6 +87,23 @@ class ProtocolPiecesTest {
         pool.release(null);
         ByteBuffer slice = BufferPool.ioSlice(large);
         assertEquals(BufferPool.MAX_HEAP_IO_SLICE, slice.remaining());
+    }
+
+    @Test
+    void bufferPoolKeepsAQueueDepthOfTheLargestClass() {
+        BufferPool pool = new BufferPool();
+        int count = BufferPool.RETAINED_BUFFERS_PER_CLASS + 1;
+        List<ByteBuffer> inFlight = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            inFlight.add(pool.acquire(BufferPool.MAX_POOLED_BYTES));
+        }
+        inFlight.forEach(pool::release);
+        Set<ByteBuffer> again = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (int i = 0; i < count; i++) {
+            again.add(pool.acquire(BufferPool.MAX_POOLED_BYTES));
+        }
+        long reused = inFlight.stream().filter(again::contains).count();
+        assertEquals(BufferPool.RETAINED_BUFFERS_PER_CLASS, reused, "all but one came back from the pool");
     }
 
     @Test

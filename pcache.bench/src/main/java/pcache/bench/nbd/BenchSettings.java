@@ -1,0 +1,110 @@
+package pcache.bench.nbd;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import pcache.bench.BenchFiles;
+
+/**
+ * The harness's command line, {@code --key=value} options (see {@link #USAGE}).
+ *
+ * @param distribution the pcache distribution folder (pcache.launcher/target/pcache)
+ * @param diskDir where the backing file (and qemu's overlay) go: a real disk
+ * @param memoryDir where pcache's cache device goes: tmpfs, the pmem stand-in
+ * @param outDir where fio's JSON, the servers' logs and the tables go
+ * @param rangeBytes the range every workload works on (fits in the cache)
+ * @param backingBytes the size of the backing file and of every export
+ * @param cacheBytes the size of pcache's cache device
+ * @param runtimeSeconds measured seconds per workload
+ * @param rampSeconds unmeasured seconds before each workload
+ * @param transports unix and/or tcp, one table each
+ * @param peers the servers, in the order they run
+ * @param pcacheJvmOptions extra JVM options for the pcache process (e.g. -XX:StartFlightRecording=...)
+ */
+record BenchSettings(Path distribution, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
+        long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
+        Set<Peer> peers, List<String> pcacheJvmOptions) {
+
+    static final String USAGE = """
+            usage: java -cp pcache.bench/target/benchmarks.jar pcache.bench.nbd.NbdBench [--option=value]...
+              --distribution=DIR   pcache distribution (default pcache.launcher/target/pcache)
+              --disk=DIR           backing files (default -Dpcache.bench.disk or java.io.tmpdir)
+              --memory=DIR         pcache's cache device (default /dev/shm)
+              --out=DIR            fio JSON, logs, tables (default target/nbd-bench)
+              --range=SIZE         range of every workload (default 512M)
+              --backing=SIZE       backing file / export size (default 1G)
+              --cache=SIZE         pcache cache device size (default 1G)
+              --runtime=SECONDS    per workload (default 20)
+              --ramp=SECONDS       warm-up per workload, not measured (default 3)
+              --transport=LIST     unix,tcp (default unix)
+              --peers=LIST         pcache,nbdkit_file,nbdkit_file_cache,qemu_nbd_raw,qemu_nbd_qcow2,nbdkit_memory
+                                   (default all)
+              --pcache-jvm=OPTION  extra JVM option for pcache, repeatable (e.g. -XX:StartFlightRecording=filename=x.jfr)
+            """;
+
+    /** Parses the command line. */
+    static BenchSettings parse(String... args) {
+        Path distribution = Path.of("pcache.launcher/target/pcache");
+        Path disk = BenchFiles.diskDir();
+        Path memory = BenchFiles.memoryDir();
+        Path out = Path.of("target/nbd-bench");
+        long range = 512L << 20;
+        long backing = 1L << 30;
+        long cache = 1L << 30;
+        int runtime = 20;
+        int ramp = 3;
+        List<Transport> transports = List.of(Transport.UNIX);
+        Set<Peer> peers = EnumSet.allOf(Peer.class);
+        List<String> jvm = new ArrayList<>();
+        for (String arg : args) {
+            int eq = arg.indexOf('=');
+            if (!arg.startsWith("--") || eq < 0) {
+                throw new IllegalArgumentException("expected --option=value, got '" + arg + "'\n" + USAGE);
+            }
+            String key = arg.substring(2, eq);
+            String value = arg.substring(eq + 1);
+            switch (key) {
+                case "distribution" -> distribution = Path.of(value);
+                case "disk" -> disk = Path.of(value);
+                case "memory" -> memory = Path.of(value);
+                case "out" -> out = Path.of(value);
+                case "range" -> range = bytes(value);
+                case "backing" -> backing = bytes(value);
+                case "cache" -> cache = bytes(value);
+                case "runtime" -> runtime = Integer.parseInt(value);
+                case "ramp" -> ramp = Integer.parseInt(value);
+                case "transport" -> transports = List.of(value.split(",")).stream()
+                        .map(t -> Transport.valueOf(t.trim().toUpperCase(Locale.ROOT))).toList();
+                case "peers" -> {
+                    peers = EnumSet.noneOf(Peer.class);
+                    for (String p : value.split(",")) {
+                        peers.add(Peer.valueOf(p.trim().toUpperCase(Locale.ROOT)));
+                    }
+                }
+                case "pcache-jvm" -> jvm.add(value);
+                default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
+            }
+        }
+        if (range > backing) {
+            throw new IllegalArgumentException("--range=" + range + " exceeds --backing=" + backing);
+        }
+        return new BenchSettings(distribution.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
+                out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports, peers, List.copyOf(jvm));
+    }
+
+    /** {@code 512M}, {@code 1G}, {@code 4096}: powers of 1024. */
+    static long bytes(String value) {
+        String v = value.trim().toUpperCase(Locale.ROOT);
+        long unit = switch (v.isEmpty() ? ' ' : v.charAt(v.length() - 1)) {
+            case 'K' -> 1L << 10;
+            case 'M' -> 1L << 20;
+            case 'G' -> 1L << 30;
+            default -> 1;
+        };
+        return Long.parseLong(unit == 1 ? v : v.substring(0, v.length() - 1)) * unit;
+    }
+}
