@@ -72,6 +72,8 @@ public final class CacheEngine implements AutoCloseable {
     private static final long SPACE_WAIT_SLICE_MILLIS = 1000;
     private static final int ZERO_REGION_MAX = (int) PcacheFormat.SUBTREE_SIZE;
     private static final int CLEAN_BATCH = 10;
+    /** Tries of one backing write or flush within a write-back step before the step fails. */
+    private static final int WRITEBACK_ATTEMPTS = 5;
 
     private final EngineConfig config;
     private final PmemRegion region;
@@ -1090,6 +1092,12 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
+    /** One backing operation of a write-back step. */
+    @FunctionalInterface
+    private interface BackingStep {
+        void run() throws IOException;
+    }
+
     /** What policies see: the engine's log, index provider and backing device for one step at a time. */
     private final class WritebackContextImpl implements WritebackContext {
         private final ByteBuffer bounce = ByteBuffer.allocateDirect(8 << 20);
@@ -1156,7 +1164,17 @@ public final class CacheEngine implements AutoCloseable {
             return false;
         }
 
+        /**
+         * Writes one run, retrying it a few times with a short back-off before giving up the
+         * step: a backing device that fails some writes (a flaky link, an overloaded server)
+         * would otherwise make a step of many writes fail almost always, and write-back would
+         * retry whole ksets forever without progress.
+         */
         private void writeRun(List<CacheKey> run) throws IOException {
+            retrying(() -> writeRunOnce(run));
+        }
+
+        private void writeRunOnce(List<CacheKey> run) throws IOException {
             if (run.isEmpty()) {
                 return;
             }
@@ -1193,11 +1211,36 @@ public final class CacheEngine implements AutoCloseable {
 
         @Override
         public void flushBacking() throws IOException {
-            try {
-                backingForWriteback().flush();
-            } catch (IOException e) {
-                stats.backingErrors.increment();
-                throw e;
+            retrying(() -> {
+                try {
+                    backingForWriteback().flush();
+                } catch (IOException e) {
+                    stats.backingErrors.increment();
+                    throw e;
+                }
+            });
+        }
+
+        private void retrying(BackingStep step) throws IOException {
+            long backoff = 10;
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    step.run();
+                    return;
+                } catch (DeviceClosedException | pcache.api.BackingUnavailableException e) {
+                    throw e; // no device: the write-back loop waits for one
+                } catch (IOException e) {
+                    if (attempt >= WRITEBACK_ATTEMPTS || closed) {
+                        throw e;
+                    }
+                    try {
+                        Thread.sleep(backoff);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("write-back of cache " + config.name() + " interrupted");
+                    }
+                    backoff = Math.min(backoff * 4, 1000);
+                }
             }
         }
 
@@ -1514,7 +1557,9 @@ public final class CacheEngine implements AutoCloseable {
         }
         keyLog.close();
         BackingDevice dev = backing.peek();
-        if (dev != null) {
+        // a device that is reconnecting would hold the stop for its whole I/O timeout; its
+        // written-back data is covered by dirty_tail anyway (advanced only after a flush)
+        if (dev != null && dev.state() == pcache.api.BackingState.ONLINE) {
             try {
                 dev.flush();
             } catch (IOException e) {

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -159,10 +158,13 @@ class IntegrityAndBackingTest {
                 }
                 return null;
             });
-            CompletableFuture.runAsync(() -> { }).get();
-            Thread.sleep(1500);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (dev.statistics().deferredRequests() == 0 && !filler.isDone() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(dev.statistics().deferredRequests() > 0, "the writer reached a full cache");
+            Thread.sleep(500);
             assertFalse(filler.isDone(), "writes wait for space (deferred), they do not fail");
-            assertTrue(dev.statistics().deferredRequests() > 0);
             holder.set(disk); // it comes back: write-back and GC free space, the writer finishes
             filler.get(60, TimeUnit.SECONDS);
             dev.drain(null);
