@@ -73,15 +73,27 @@ public final class EmbeddedFramework {
                 installed.add(context.installBundle(jar.toUri().toString()));
             }
             framework.start();
+            // the framework's services first (SCR, ConfigAdmin, ...), then the configurations, then
+            // pcache's bundles: their components start with their configuration already present
+            // (otherwise the NBD export would bind its default address for a moment, for example)
             Bundle shell = null;
+            List<Bundle> ours = new ArrayList<>();
             for (Bundle b : installed) {
-                if (GOGO_SHELL.equals(b.getSymbolicName())) {
+                String name = b.getSymbolicName() == null ? "" : b.getSymbolicName();
+                if (GOGO_SHELL.equals(name)) {
                     shell = b;
-                } else if (b.getHeaders().get(Constants.FRAGMENT_HOST) == null) {
+                } else if (b.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
+                    continue;
+                } else if (name.startsWith("pcache.")) {
+                    ours.add(b);
+                } else {
                     startBundle(b);
                 }
             }
             embedded.configure(configurations);
+            for (Bundle b : ours) {
+                startBundle(b);
+            }
             if (shell != null) {
                 startBundle(shell);
             }
