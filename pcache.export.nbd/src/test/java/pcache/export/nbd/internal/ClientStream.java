@@ -25,7 +25,6 @@ final class ClientStream {
     static final class Handshake {
         private final byte[] input;
         private final ExportDirectory directory;
-        private int optionCount;
         private int transmissionStart = -1;
         /** The export the last INFO or GO named, if it exists. */
         private Export named;
@@ -33,16 +32,10 @@ final class ClientStream {
         private Handshake(byte[] input, ExportDirectory directory) {
             this.input = input;
             this.directory = directory;
-            // upper bound for the allocation check: complete option headers in the input
-            this.optionCount = Math.max(1, input.length / 16);
         }
 
         static Handshake parse(byte[] input, ExportDirectory directory) {
             return new Handshake(input, directory);
-        }
-
-        int optionCount() {
-            return optionCount;
         }
 
         /** Offset of the first transmission byte (after GO or EXPORT_NAME). */
