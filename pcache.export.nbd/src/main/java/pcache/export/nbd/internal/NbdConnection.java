@@ -223,6 +223,14 @@ final class NbdConnection implements Runnable {
         return limiter.awaitIdle(timeoutNanos);
     }
 
+    long inflightBytes() {
+        return limiter.bytesInFlight();
+    }
+
+    int inflightRequests() {
+        return limiter.requestsInFlight();
+    }
+
     boolean isInTransmission() {
         return inTransmission;
     }

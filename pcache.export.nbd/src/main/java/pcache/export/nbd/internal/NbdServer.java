@@ -198,6 +198,20 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         }
     }
 
+    /** Payload bytes held by requests in flight, summed over every connection. */
+    long inflightBytes() {
+        synchronized (lock) {
+            return connections.stream().mapToLong(NbdConnection::inflightBytes).sum();
+        }
+    }
+
+    /** Requests in flight (accepted, not yet answered), summed over every connection. */
+    int inflightRequests() {
+        synchronized (lock) {
+            return connections.stream().mapToInt(NbdConnection::inflightRequests).sum();
+        }
+    }
+
     @Override
     public Export find(String name) {
         synchronized (lock) {
