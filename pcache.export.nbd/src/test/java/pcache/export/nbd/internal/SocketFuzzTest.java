@@ -94,7 +94,17 @@ class SocketFuzzTest {
                     }));
                 }
                 int round = 0;
+                long nextReport = INPUTS / 20;
+                long started = System.nanoTime();
                 while (served.get() < INPUTS && !allDone(running)) {
+                    if (INPUTS >= 100_000 && served.get() >= nextReport) { // progress of long runs
+                        long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started));
+                        System.out.printf("socket fuzz: %d inputs in %d s, %d connections open, heap %d MiB%n",
+                                served.get(), seconds, server.connectionCount(),
+                                java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage()
+                                        .getUsed() >> 20);
+                        nextReport += INPUTS / 20;
+                    }
                     assertTrue(System.nanoTime() < deadline, "socket fuzz ran out of time after " + served + " inputs");
                     bystanderRoundTrip(bystander, round++);
                     assertTrue(health.errors().isEmpty(), "internal errors: " + health.errors());
