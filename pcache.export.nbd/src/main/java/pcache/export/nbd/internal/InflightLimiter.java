@@ -5,54 +5,89 @@ package pcache.export.nbd.internal;
  * read, READ buffers allocated). A request holds its share from the moment the reader accepts it
  * until its reply has been written (or dropped). When the budget is used up the reader waits
  * here, i.e. stops reading the socket, which is the backpressure TCP passes on to the client.
+ * The bytes also count against the server's {@link SharedBudget}, if given.
  */
 final class InflightLimiter {
     private final int maxRequests;
     private final long maxBytes;
+    /** The server-wide budget this connection's bytes also count against, or null. */
+    private final SharedBudget shared;
     private int requests;
     private long bytes;
-    private boolean closed;
+    private volatile boolean closed;
 
     InflightLimiter(int maxRequests, long maxBytes) {
+        this(maxRequests, maxBytes, null);
+    }
+
+    InflightLimiter(int maxRequests, long maxBytes, SharedBudget shared) {
         if (maxRequests < 1 || maxBytes < 1) {
             throw new IllegalArgumentException("in-flight limits must be positive: requests="
                     + maxRequests + ", bytes=" + maxBytes);
         }
         this.maxRequests = maxRequests;
         this.maxBytes = maxBytes;
+        this.shared = shared;
     }
 
     /**
      * Takes one request slot and {@code requestBytes} of the byte budget, waiting for replies to
      * drain if needed. A request larger than the whole budget is let in alone (when nothing else
-     * is in flight), so it cannot wait forever.
+     * is in flight), so it cannot wait forever. Then takes the bytes from the server-wide
+     * budget, if there is one (see {@link SharedBudget} for when that waits).
      *
      * @return false if the limiter was closed (the connection is going away)
      */
-    synchronized boolean acquire(long requestBytes) throws InterruptedException {
-        while (!closed && (requests >= maxRequests
-                || (requests > 0 && bytes + requestBytes > maxBytes))) {
-            wait();
+    boolean acquire(long requestBytes) throws InterruptedException {
+        boolean idle;
+        synchronized (this) {
+            while (!closed && (requests >= maxRequests
+                    || (requests > 0 && bytes + requestBytes > maxBytes))) {
+                wait();
+            }
+            if (closed) {
+                return false;
+            }
+            idle = requests == 0;
+            requests++;
+            bytes += requestBytes;
         }
-        if (closed) {
+        if (shared != null && requestBytes > 0 && !shared.acquire(requestBytes, idle, this)) {
+            synchronized (this) {
+                requests--;
+                bytes -= requestBytes;
+                notifyAll();
+            }
             return false;
         }
-        requests++;
-        bytes += requestBytes;
         return true;
     }
 
+    boolean isClosed() {
+        return closed;
+    }
+
     /** Gives back what one {@link #acquire} took. */
-    synchronized void release(long requestBytes) {
-        requests--;
-        bytes -= requestBytes;
-        notifyAll();
+    void release(long requestBytes) {
+        synchronized (this) {
+            requests--;
+            bytes -= requestBytes;
+            notifyAll();
+        }
+        if (shared != null && requestBytes > 0) {
+            shared.release(requestBytes);
+        }
     }
 
     /** Wakes and refuses every waiting and future {@link #acquire}; releases still count. */
-    synchronized void close() {
-        closed = true;
-        notifyAll();
+    void close() {
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
+        if (shared != null) {
+            shared.wakeAll();
+        }
     }
 
     /** Waits until no request is in flight or the timeout passes; true when idle. */

@@ -46,7 +46,7 @@ final class NbdConnection implements Runnable {
         this.peer = peer;
         this.in = new ChannelInput(channel);
         this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
-                server.config.maxInflightBytesPerConnection());
+                server.config.maxInflightBytesPerConnection(), server.sharedBudget);
         this.pool = server.bufferPool;
         this.workers = server.workers;
     }

@@ -44,6 +44,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
 
     final NbdServerConfig config;
     final BufferPool bufferPool = new BufferPool();
+    final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
     final ScheduledExecutorService scheduler;
 
@@ -57,6 +58,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
 
     public NbdServer(NbdServerConfig config) {
         this.config = config;
+        this.sharedBudget = new SharedBudget(config.maxInflightBytesTotal(), BufferPool.MAX_POOLED_BYTES);
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), daemonThreads("pcache-nbd-worker-"));
         this.workers.allowCoreThreadTimeOut(true);
@@ -207,9 +209,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
 
     /** Payload bytes held by requests in flight, summed over every connection. */
     long inflightBytes() {
-        synchronized (lock) {
-            return connections.stream().mapToLong(NbdConnection::inflightBytes).sum();
-        }
+        return sharedBudget.bytesInFlight();
     }
 
     /** Requests in flight (accepted, not yet answered), summed over every connection. */

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(120)
 class NbdFuzzSliceTest {
-    static final int INPUTS = Integer.getInteger("pcache.fuzz.slice.inputs", 4000);
+    static final int INPUTS = Integer.getInteger("pcache.fuzz.slice.inputs", 2500);
     static final long SEED = Long.getLong("pcache.fuzz.slice.seed", 20261126L);
 
     private static final Logger SERVER_LOG = Logger.getLogger("pcache.export.nbd.internal");

@@ -161,6 +161,48 @@ class ResourceLimitsTest {
     }
 
     /**
+     * Many clients that never read together hold at most the server-wide budget (not the
+     * per-connection budget times the number of connections). Meanwhile a well-behaved client's
+     * small I/O passes on the reserve; its large READ waits for budget and completes as soon as
+     * the stuck clients are gone.
+     */
+    @Test
+    void nonReadingClientsTogetherStayWithinTheServerWideBudget() throws Exception {
+        long perConnection = 16 << 20;
+        long total = 40 << 20;
+        int readBytes = 2 << 20;
+        NbdServerConfig config = NbdServerConfig.defaults().withMaxInflightBytesPerConnection(perConnection)
+                .withMaxInflightBytesTotal(total).withDrainTimeout(Duration.ofSeconds(5));
+        try (ServerHealth health = new ServerHealth(); ServerFixture fixture = new ServerFixture(config);
+             RawNbdClient other = fixture.open("disk", false)) {
+            int stuckClients = 6; // 96 MiB if only the per-connection budget applied
+            List<SocketChannel> stuck = new ArrayList<>();
+            try {
+                for (int s = 0; s < stuckClients; s++) {
+                    SocketChannel c = openInTransmission(fixture.address, "disk");
+                    stuck.add(c);
+                    sendUntilStalled(c, readBytes, fixture.disk.sizeBytes());
+                }
+                long inflight = fixture.server.inflightBytes();
+                assertTrue(inflight <= total, "in flight " + inflight + " bytes, budget " + total);
+                wellBehavedRoundTrip(other, 12 << 20, 1); // 4 KiB: passes on the reserve
+                other.request(0, READ, 77, 0, readBytes, null); // 2 MiB: waits for budget
+                Thread.sleep(300);
+                assertTrue(fixture.server.inflightBytes() <= total + (1 << 20));
+            } finally {
+                for (SocketChannel c : stuck) {
+                    c.close();
+                }
+            }
+            RawNbdClient.Reply r = other.readReply(readBytes);
+            assertEquals(77, r.cookie());
+            assertEquals(0, r.error());
+            assertTrue(ServerHealth.eventually(15, () -> fixture.server.inflightBytes() == 0));
+            assertTrue(health.errors().isEmpty(), "internal errors: " + health.errors());
+        }
+    }
+
+    /**
      * Clients that connect and then say nothing, or stop in the middle of an option, hold a
      * connection slot until the handshake timeout and are then dropped; meanwhile the server
      * serves others, and a slot-exhausting crowd of them only delays newcomers until then.
