@@ -12,7 +12,8 @@ final class InflightLimiter {
     private final long maxBytes;
     /** The server-wide budget this connection's bytes also count against, or null. */
     private final SharedBudget shared;
-    private int requests;
+    /** Written under this object's lock; volatile so {@link SharedBudget} can read it without. */
+    private volatile int requests;
     private long bytes;
     private volatile boolean closed;
 
@@ -39,7 +40,6 @@ final class InflightLimiter {
      * @return false if the limiter was closed (the connection is going away)
      */
     boolean acquire(long requestBytes) throws InterruptedException {
-        boolean idle;
         synchronized (this) {
             while (!closed && (requests >= maxRequests
                     || (requests > 0 && bytes + requestBytes > maxBytes))) {
@@ -48,19 +48,23 @@ final class InflightLimiter {
             if (closed) {
                 return false;
             }
-            idle = requests == 0;
+        }
+        // Only the connection's reader acquires, so the room found above stays (releases only add
+        // to it); the slot is counted once the shared budget is taken too, so a reader waiting
+        // for the shared budget does not count as in flight (awaitIdle does not wait for it).
+        if (shared != null && requestBytes > 0 && !shared.acquire(requestBytes, this)) {
+            return false;
+        }
+        synchronized (this) {
             requests++;
             bytes += requestBytes;
         }
-        if (shared != null && requestBytes > 0 && !shared.acquire(requestBytes, idle, this)) {
-            synchronized (this) {
-                requests--;
-                bytes -= requestBytes;
-                notifyAll();
-            }
-            return false;
-        }
         return true;
+    }
+
+    /** Requests in flight, read without locking (may be stale by the time it is used). */
+    int requestsInFlightNow() {
+        return requests;
     }
 
     boolean isClosed() {
@@ -74,8 +78,8 @@ final class InflightLimiter {
             bytes -= requestBytes;
             notifyAll();
         }
-        if (shared != null && requestBytes > 0) {
-            shared.release(requestBytes);
+        if (shared != null) {
+            shared.release(requestBytes); // also when 0: this connection may have become idle
         }
     }
 

@@ -223,10 +223,6 @@ final class NbdConnection implements Runnable {
         return limiter.awaitIdle(timeoutNanos);
     }
 
-    long inflightBytes() {
-        return limiter.bytesInFlight();
-    }
-
     int inflightRequests() {
         return limiter.requestsInFlight();
     }

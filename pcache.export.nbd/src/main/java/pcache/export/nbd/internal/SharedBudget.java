@@ -29,15 +29,16 @@ final class SharedBudget {
     /**
      * Takes {@code requestBytes}, waiting while the budget is used up (a request larger than
      * the whole budget is let in when nothing else is in flight, so it cannot wait forever).
+     * Whether the caller is idle is checked again on every wake-up: its last reply may finish
+     * while it waits (every release on any connection wakes the waiters).
      *
-     * @param callerIdle the calling connection has nothing else in flight
-     * @param owner the calling connection's limiter: once it is closed the wait is given up
+     * @param owner the calling connection's limiter: whether it has anything in flight, and
+     *        once it is closed the wait is given up
      * @return false if {@code owner} was closed meanwhile
      */
-    synchronized boolean acquire(long requestBytes, boolean callerIdle, InflightLimiter owner)
-            throws InterruptedException {
+    synchronized boolean acquire(long requestBytes, InflightLimiter owner) throws InterruptedException {
         while (!owner.isClosed() && bytes > 0 && bytes + requestBytes > maxBytes
-                && !(callerIdle && requestBytes <= reserveBytes)) {
+                && !(requestBytes <= reserveBytes && owner.requestsInFlightNow() == 0)) {
             wait();
         }
         if (owner.isClosed()) {

@@ -37,6 +37,24 @@ class SharedBudgetTest {
         assertTrue(shared.bytesInFlight() <= (8 << 20) + (1 << 20));
     }
 
+    /**
+     * A client's next request often arrives before the reply writer has released the previous
+     * one: the waiting reader must notice when its connection becomes idle (here by the release
+     * of a payload-less request) and pass on the reserve.
+     */
+    @Test
+    void aConnectionThatBecomesIdleWhileWaitingPassesOnTheReserve() throws Exception {
+        SharedBudget shared = new SharedBudget(4 << 20, 1 << 20);
+        InflightLimiter a = new InflightLimiter(256, 64 << 20, shared);
+        InflightLimiter b = new InflightLimiter(256, 64 << 20, shared);
+        assertTrue(a.acquire(4 << 20));
+        assertTrue(b.acquire(0)); // e.g. a FLUSH still being answered
+        CompletableFuture<Boolean> next = CompletableFuture.supplyAsync(() -> acquire(b, 4096));
+        assertWaiting(next);
+        b.release(0);
+        assertTrue(next.get(5, TimeUnit.SECONDS));
+    }
+
     @Test
     void closingAConnectionWakesItsReaderWaitingForTheSharedBudget() throws Exception {
         SharedBudget shared = new SharedBudget(4 << 20, 1 << 20);
