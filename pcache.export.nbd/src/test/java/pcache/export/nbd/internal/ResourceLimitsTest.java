@@ -264,6 +264,61 @@ class ResourceLimitsTest {
     }
 
     /**
+     * A client that sends option after option (LIST) and never reads the replies: the server
+     * answers options synchronously, so it stops reading once the replies back up, holds no more
+     * than the socket buffers, and drops the client at the handshake timeout.
+     */
+    @Test
+    void aClientFloodingOptionsWithoutReadingIsDroppedAtTheHandshakeTimeout() throws Exception {
+        NbdServerConfig config = NbdServerConfig.defaults().withHandshakeTimeout(Duration.ofSeconds(2))
+                .withDrainTimeout(Duration.ofSeconds(2));
+        try (ServerHealth health = new ServerHealth(); ServerFixture fixture = new ServerFixture(config)) {
+            long heapBefore = ServerHealth.heapAfterGc();
+            try (SocketChannel c = SocketChannel.open()) {
+                c.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4096); // replies back up sooner
+                c.connect(fixture.address);
+                readFully(c, 18);
+                c.write(ByteBuffer.allocate(4).putInt(CLIENT_FLAGS_KNOWN).flip());
+                c.configureBlocking(false);
+                ByteBuffer list = ByteBuffer.allocate(16);
+                long sent = 0;
+                boolean droppedWhileSending = false;
+                long lastProgress = System.nanoTime();
+                try {
+                    while (System.nanoTime() - lastProgress < TimeUnit.MILLISECONDS.toNanos(500)) {
+                        list.clear();
+                        list.putLong(OPTION_MAGIC).putInt(OPT_LIST).putInt(0).flip();
+                        while (list.hasRemaining()
+                                && System.nanoTime() - lastProgress < TimeUnit.MILLISECONDS.toNanos(500)) {
+                            if (c.write(list) > 0) {
+                                lastProgress = System.nanoTime();
+                            } else {
+                                Thread.sleep(1);
+                            }
+                        }
+                        sent++;
+                    }
+                } catch (IOException e) {
+                    droppedWhileSending = true; // the timeout struck before the buffers filled up
+                }
+                assertTrue(sent > 100, "only " + sent + " options sent");
+                long heapGrowth = ServerHealth.heapAfterGc() - heapBefore;
+                assertTrue(heapGrowth < (16L << 20), "heap grew by " + heapGrowth + " bytes for " + sent + " options");
+                // the server stopped reading; at the timeout it drops the connection
+                assertTrue(ServerHealth.eventually(10, () -> fixture.server.connectionCount() == 0),
+                        "option flooder not dropped");
+                System.out.printf("option flood: %d LIST options sent (%s), heap +%d KiB%n", sent,
+                        droppedWhileSending ? "dropped while sending" : "then the server stopped reading",
+                        heapGrowth >> 10);
+            }
+            try (RawNbdClient c = fixture.open("disk", true)) {
+                wellBehavedRoundTrip(c, 0, 5);
+            }
+            assertTrue(health.errors().isEmpty(), "internal errors: " + health.errors());
+        }
+    }
+
+    /**
      * One client pipelines a flood of tiny requests (512-byte READs, FLUSHes and refused
      * misaligned READs) while reading replies on another thread: every one is answered, requests
      * in flight never exceed the per-connection cap, and a second client is served meanwhile.
