@@ -18,7 +18,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * every crash ever found). To fuzz, one method per run (see docs/RELIABILITY.md):
  * <pre>
  * JAZZER_FUZZ=1 ./mvnw -B -pl pcache.export.nbd -am test -Dtest=NbdFuzzTest#handshake \
- *     -Dsurefire.failIfNoSpecifiedTests=false
+ *     -Dsurefire.failIfNoSpecifiedTests=false -DargLine=-Xmx1g
  * </pre>
  * A run stops after {@value #EXECUTIONS} inputs or {@value #DURATION}; a finding is written into
  * the inputs directory and becomes a regression input once committed.
