@@ -141,7 +141,8 @@ class ResourceLimitsTest {
                         "in flight " + maxInflight + " bytes for " + stuckClients + " stuck clients");
                 assertTrue(fixture.server.inflightRequests() <= stuckClients
                         * NbdServerConfig.DEFAULT_MAX_INFLIGHT_REQUESTS + 1);
-                assertTrue(maxHeapGrowth <= stuckClients * perConnection + (48L << 20),
+                // G1 keeps a 2 MiB array (plus header) in two 2 MiB humongous regions: twice its size
+                assertTrue(maxHeapGrowth <= 2 * stuckClients * perConnection + (48L << 20),
                         "heap grew by " + maxHeapGrowth + " bytes for " + stuckClients + " stuck clients");
             } finally {
                 for (SocketChannel c : stuck) {
@@ -384,7 +385,9 @@ class ResourceLimitsTest {
             maxInflight = Math.max(maxInflight, sampledMax.get());
             assertEquals(requests, answered.get());
             assertEquals(requests / 3, errors.get());
-            assertTrue(maxInflight <= NbdServerConfig.DEFAULT_MAX_INFLIGHT_REQUESTS + 1,
+            // the sum over both connections: the flood's cap, plus the other client's WRITE whose
+            // slot is released just after its reply went out, and the READ it already sent
+            assertTrue(maxInflight <= NbdServerConfig.DEFAULT_MAX_INFLIGHT_REQUESTS + 2,
                     "requests in flight " + maxInflight);
             long heapGrowth = ServerHealth.heapAfterGc() - heapBefore;
             assertTrue(heapGrowth < (64L << 20), "heap grew by " + heapGrowth);
