@@ -40,8 +40,11 @@ public final class ConfigKeys {
             BACKING_DEV_SIZE, CACHE_MODE, DATA_CRC, GC_PERCENT, PMEM, WRITEBACK_POLICY, BACKING_IDENTITY,
             FORCE_IDENTITY, BACKING_TIMEOUT);
 
-    /** Cache names double as NBD export names and ConfigAdmin names: keep them plain. */
-    public static final Pattern CACHE_NAME = Pattern.compile("[A-Za-z0-9_-]+");
+    /**
+     * Cache names double as NBD export names and ConfigAdmin names: keep them plain. The same rule
+     * as pcache.target's ({@code [A-Za-z0-9_.-]{1,64}}) without the dot, which separates key parts.
+     */
+    public static final Pattern CACHE_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private static final Pattern CACHE_KEY = Pattern.compile("cache\\.([^.]*)\\.([^.]*)");
 

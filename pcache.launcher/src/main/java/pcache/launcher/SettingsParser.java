@@ -80,7 +80,7 @@ public final class SettingsParser {
             String attribute = ck.get().attribute();
             if (!ConfigKeys.CACHE_NAME.matcher(name).matches()) {
                 problems.add("bad cache name '" + name + "' in key " + key
-                        + ": expected letters, digits, '_' and '-' only");
+                        + ": expected 1-64 letters, digits, '_' and '-'");
                 continue;
             }
             if (!ConfigKeys.CACHE_ATTRIBUTES.contains(attribute)) {

@@ -151,7 +151,8 @@ class SettingsParserTest {
         "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout}",
         "cache.c | 1 | unknown key cache.c: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
         "nbd.port | 1 | unknown key nbd.port: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
-        "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected letters, digits, '_' and '-' only",
+        "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected 1-64 letters, digits, '_' and '-'",
+        "cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev | x | bad cache name 'c2345678901234567890123456789012345678901234567890123456789012345' in key cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev: expected 1-64 letters, digits, '_' and '-'",
         "cache.c.cache_dev | | cache c has no cache.c.cache_dev: expected the path of its cache device",
         "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH"})
     void badValuesSayKeyValueAndExpectation(String key, String value, String message) {

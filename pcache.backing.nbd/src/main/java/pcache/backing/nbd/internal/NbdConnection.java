@@ -318,13 +318,12 @@ final class NbdConnection {
         }
         long offset = in.readLong();
         long dataLength = length - 8;
-        if (!contentFits(request, offset, dataLength)) {
+        if (!contentFits(request, offset, dataLength) || !recordContent(request, offset, dataLength)) {
             in.skip(dataLength);
             return;
         }
         in.readFully(request.payload, request.payloadOffset + (int) (offset - request.offset),
                 (int) dataLength);
-        request.bytesReceived += dataLength;
     }
 
     private void readHole(WireInput in, NbdRequest request, long length) throws IOException {
@@ -333,12 +332,24 @@ final class NbdConnection {
         }
         long offset = in.readLong();
         long size = in.readUnsignedInt();
-        if (!contentFits(request, offset, size)) {
+        if (!contentFits(request, offset, size) || !recordContent(request, offset, size)) {
             return;
         }
         int from = request.payloadOffset + (int) (offset - request.offset);
         Arrays.fill(request.payload, from, from + (int) size, (byte) 0);
-        request.bytesReceived += size;
+    }
+
+    /** Counts a content chunk; one overlapping content already received fails the request. */
+    private boolean recordContent(NbdRequest request, long offset, long size) {
+        long from = offset - request.offset;
+        if (request.recordContent(from, from + size)) {
+            return true;
+        }
+        if (request.replyError == null) {
+            request.replyError = new BackingDeviceException(server + " answered " + request
+                    + " with content for [" + offset + ", +" + size + ") overlapping content it already sent");
+        }
+        return false;
     }
 
     /** Content chunks must belong to a READ and lie inside it; otherwise the request fails. */

@@ -1,6 +1,8 @@
 package pcache.backing.nbd.internal;
 
 import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -42,6 +44,8 @@ final class NbdRequest {
     IOException replyError;
     /** The server answered ESHUTDOWN: resend on the next connection instead of failing. */
     boolean serverShuttingDown;
+    /** Content ranges received so far (start to end, relative to {@link #offset}); null until the first. */
+    private TreeMap<Long, Long> received;
 
     NbdRequest(NbdCommand command, int flags, long offset, int length, byte[] payload,
             int payloadOffset) {
@@ -65,8 +69,35 @@ final class NbdRequest {
         return new NbdRequest(command, flags, offset, length, null, 0);
     }
 
+    /**
+     * Records a content chunk for [{@code from}, {@code to}) relative to {@link #offset} and
+     * counts its bytes. Returns false, recording nothing, if it overlaps content already
+     * received: the spec forbids that, and counting bytes alone would then take a reply that
+     * left part of the request unfilled for complete.
+     */
+    boolean recordContent(long from, long to) {
+        if (from == to) {
+            return true;
+        }
+        if (received == null) {
+            received = new TreeMap<>();
+        }
+        Map.Entry<Long, Long> before = received.floorEntry(from);
+        if (before != null && before.getValue() > from) {
+            return false;
+        }
+        Map.Entry<Long, Long> after = received.ceilingEntry(from);
+        if (after != null && after.getKey() < to) {
+            return false;
+        }
+        received.put(from, to);
+        bytesReceived += to - from;
+        return true;
+    }
+
     /** Prepares a (re)send: forgets what a previous connection delivered. */
     void resetReply() {
+        received = null;
         bytesReceived = 0;
         replyError = null;
         serverShuttingDown = false;

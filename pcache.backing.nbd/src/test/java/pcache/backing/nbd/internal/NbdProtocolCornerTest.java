@@ -106,6 +106,27 @@ class NbdProtocolCornerTest {
         assertEquals(BackingState.ONLINE, device.state());
     }
 
+    /**
+     * Chunks that overlap add up to the request's length without covering it; counting bytes
+     * alone took such a reply for complete and returned the uncovered part unread.
+     */
+    @Test
+    void overlappingReadChunksFailTheRead() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            long base = request.offset();
+            replies.data(false, request.cookie(), base, disk, (int) base, 2048);
+            replies.data(false, request.cookie(), base + 1024, disk, (int) base + 1024, 1024);
+            replies.hole(true, request.cookie(), base + 1024, 1024);
+        });
+        connect(Duration.ofSeconds(10));
+        BackingDeviceException e = assertThrows(BackingDeviceException.class,
+                () -> device.read(0, ByteBuffer.allocate(4096)));
+        assertTrue(e.getMessage().contains("overlapping"), e.getMessage());
+        assertEquals(BackingState.ONLINE, device.state());
+    }
+
     @Test
     void errorRepliesFailOnlyTheirRequest() throws Exception {
         server = FakeNbdServer.standard(dir, SIZE);

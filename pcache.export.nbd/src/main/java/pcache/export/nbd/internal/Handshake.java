@@ -166,7 +166,7 @@ final class Handshake {
         String name = new String(data, StandardCharsets.UTF_8);
         Export export = directory.find(name);
         if (export == null || !attach.test(export)) {
-            throw new Ended("EXPORT_NAME '" + name + "': no such export", true);
+            throw new Ended("EXPORT_NAME '" + printable(name) + "': no such export", true);
         }
         Session session = new Session(export, structuredReplies, metaContextExport == export);
         ByteBuffer reply = ByteBuffer.allocate(10 + (noZeroes ? 0 : EXPORT_NAME_PADDING_BYTES));
@@ -222,12 +222,12 @@ final class Handshake {
         }
         Export export = directory.find(name);
         if (export == null) {
-            sendError(option, REP_ERR_UNKNOWN, "no export named '" + name + "'", Level.WARNING);
+            sendError(option, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'", Level.WARNING);
             return null;
         }
         Session session = new Session(export, structuredReplies, metaContextExport == export);
         if (option == OPT_GO && !attach.test(export)) {
-            sendError(option, REP_ERR_UNKNOWN, "export '" + name + "' was just withdrawn", Level.WARNING);
+            sendError(option, REP_ERR_UNKNOWN, "export '" + printable(name) + "' was just withdrawn", Level.WARNING);
             return null;
         }
         sendInfo(option, requested, export, session);
@@ -316,7 +316,7 @@ final class Handshake {
         }
         Export export = directory.find(name);
         if (export == null) {
-            sendError(option, REP_ERR_UNKNOWN, "no export named '" + name + "'", Level.WARNING);
+            sendError(option, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'", Level.WARNING);
             return;
         }
         if (matched) {

@@ -5,54 +5,93 @@ package pcache.export.nbd.internal;
  * read, READ buffers allocated). A request holds its share from the moment the reader accepts it
  * until its reply has been written (or dropped). When the budget is used up the reader waits
  * here, i.e. stops reading the socket, which is the backpressure TCP passes on to the client.
+ * The bytes also count against the server's {@link SharedBudget}, if given.
  */
 final class InflightLimiter {
     private final int maxRequests;
     private final long maxBytes;
-    private int requests;
+    /** The server-wide budget this connection's bytes also count against, or null. */
+    private final SharedBudget shared;
+    /** Written under this object's lock; volatile so {@link SharedBudget} can read it without. */
+    private volatile int requests;
     private long bytes;
-    private boolean closed;
+    private volatile boolean closed;
 
     InflightLimiter(int maxRequests, long maxBytes) {
+        this(maxRequests, maxBytes, null);
+    }
+
+    InflightLimiter(int maxRequests, long maxBytes, SharedBudget shared) {
         if (maxRequests < 1 || maxBytes < 1) {
             throw new IllegalArgumentException("in-flight limits must be positive: requests="
                     + maxRequests + ", bytes=" + maxBytes);
         }
         this.maxRequests = maxRequests;
         this.maxBytes = maxBytes;
+        this.shared = shared;
     }
 
     /**
      * Takes one request slot and {@code requestBytes} of the byte budget, waiting for replies to
      * drain if needed. A request larger than the whole budget is let in alone (when nothing else
-     * is in flight), so it cannot wait forever.
+     * is in flight), so it cannot wait forever. Then takes the bytes from the server-wide
+     * budget, if there is one (see {@link SharedBudget} for when that waits).
      *
      * @return false if the limiter was closed (the connection is going away)
      */
-    synchronized boolean acquire(long requestBytes) throws InterruptedException {
-        while (!closed && (requests >= maxRequests
-                || (requests > 0 && bytes + requestBytes > maxBytes))) {
-            wait();
+    boolean acquire(long requestBytes) throws InterruptedException {
+        synchronized (this) {
+            while (!closed && (requests >= maxRequests
+                    || (requests > 0 && bytes + requestBytes > maxBytes))) {
+                wait();
+            }
+            if (closed) {
+                return false;
+            }
         }
-        if (closed) {
+        // Only the connection's reader acquires, so the room found above stays (releases only add
+        // to it); the slot is counted once the shared budget is taken too, so a reader waiting
+        // for the shared budget does not count as in flight (awaitIdle does not wait for it).
+        if (shared != null && requestBytes > 0 && !shared.acquire(requestBytes, this)) {
             return false;
         }
-        requests++;
-        bytes += requestBytes;
+        synchronized (this) {
+            requests++;
+            bytes += requestBytes;
+        }
         return true;
     }
 
+    /** Requests in flight, read without locking (may be stale by the time it is used). */
+    int requestsInFlightNow() {
+        return requests;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
     /** Gives back what one {@link #acquire} took. */
-    synchronized void release(long requestBytes) {
-        requests--;
-        bytes -= requestBytes;
-        notifyAll();
+    void release(long requestBytes) {
+        synchronized (this) {
+            requests--;
+            bytes -= requestBytes;
+            notifyAll();
+        }
+        if (shared != null) {
+            shared.release(requestBytes); // also when 0: this connection may have become idle
+        }
     }
 
     /** Wakes and refuses every waiting and future {@link #acquire}; releases still count. */
-    synchronized void close() {
-        closed = true;
-        notifyAll();
+    void close() {
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+        }
+        if (shared != null) {
+            shared.wakeAll();
+        }
     }
 
     /** Waits until no request is in flight or the timeout passes; true when idle. */

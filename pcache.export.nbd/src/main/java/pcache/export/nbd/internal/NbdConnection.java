@@ -1,7 +1,5 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.REQUEST_MAGIC;
-
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -24,13 +22,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
-
-    /**
-     * A WRITE announcing more payload than this is not worth reading to stay in sync: we
-     * disconnect. Between the 32 MiB maximum payload and this, the payload is read, dropped and
-     * the request answered EINVAL (fio's nbd engine may send up to 64 MiB).
-     */
-    static final long MAX_DISCARDED_PAYLOAD_BYTES = 64L << 20;
 
     private final NbdServer server;
     private final SocketChannel channel;
@@ -55,7 +46,7 @@ final class NbdConnection implements Runnable {
         this.peer = peer;
         this.in = new ChannelInput(channel);
         this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
-                server.config.maxInflightBytesPerConnection());
+                server.config.maxInflightBytesPerConnection(), server.sharedBudget);
         this.pool = server.bufferPool;
         this.workers = server.workers;
     }
@@ -116,38 +107,19 @@ final class NbdConnection implements Runnable {
         inTransmission = true;
         LOG.log(Level.DEBUG, () -> "NBD client " + peer + " attached to export '" + session.export().name
                 + "' (structured replies " + session.structuredReplies() + ")");
-        TransmissionLimits limits = session.limits();
+        RequestReader reader = new RequestReader(in, session.limits(), session.export(), peer);
         RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(), pool);
         while (true) {
-            int magic;
-            try {
-                magic = in.readInt();
-            } catch (EOFException e) {
-                LOG.log(Level.DEBUG, () -> "NBD client " + peer + " closed the connection without NBD_CMD_DISC");
+            RequestReader.Incoming incoming = reader.next();
+            if (incoming == null) {
                 return;
             }
-            if (magic != REQUEST_MAGIC) {
-                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": bad request magic 0x"
-                        + Integer.toHexString(magic) + ", disconnecting");
-                return;
-            }
-            NbdRequest request = new NbdRequest(in.readU16(), in.readU16(), in.readLong(), in.readLong(),
-                    Integer.toUnsignedLong(in.readInt()));
-            session.export().countRequest();
-            Rejection rejection = RequestValidator.validate(request, limits);
-            if (rejection == null && request.command() == NbdCommand.DISC) {
+            if (incoming.isDisconnect()) {
                 disconnectSoftly();
                 return;
             }
-            long payload = request.payloadBytes();
-            if (payload > MAX_DISCARDED_PAYLOAD_BYTES) {
-                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": " + request.describe()
-                        + " announces an absurd payload, disconnecting");
-                return;
-            }
-            if (rejection != null && payload > 0) {
-                in.skip(payload); // keep the stream in sync; bounded by MAX_DISCARDED_PAYLOAD_BYTES
-            }
+            NbdRequest request = incoming.request();
+            Rejection rejection = incoming.rejection();
             long budget = rejection == null ? RequestExecutor.budgetBytes(request) : 0;
             if (!limiter.acquire(budget)) {
                 return;
@@ -156,30 +128,23 @@ final class NbdConnection implements Runnable {
                 // checked after acquire: see withdraw()
                 rejection = new Rejection(NbdError.ESHUTDOWN, server.isShuttingDown()
                         ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
-                if (payload > 0) {
-                    try {
-                        in.skip(payload);
-                    } catch (IOException e) {
-                        limiter.release(budget);
-                        throw e;
-                    }
+                try {
+                    reader.skipPayload(request);
+                } catch (IOException e) {
+                    limiter.release(budget);
+                    throw e;
                 }
             }
             if (rejection != null) {
                 fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
                 continue;
             }
-            ByteBuffer data = null;
-            if (payload > 0) {
-                data = pool.acquire((int) payload);
-                try {
-                    in.readFully(data);
-                } catch (IOException e) {
-                    pool.release(data);
-                    limiter.release(budget);
-                    throw e;
-                }
-                data.flip();
+            ByteBuffer data;
+            try {
+                data = reader.readPayload(request, pool);
+            } catch (IOException | RuntimeException e) {
+                limiter.release(budget);
+                throw e;
             }
             submit(session, executor, request, data, budget);
         }
@@ -256,6 +221,10 @@ final class NbdConnection implements Runnable {
     /** Waits until every accepted request has been answered; true if that happened in time. */
     boolean awaitIdle(long timeoutNanos) throws InterruptedException {
         return limiter.awaitIdle(timeoutNanos);
+    }
+
+    int inflightRequests() {
+        return limiter.requestsInFlight();
     }
 
     boolean isInTransmission() {

@@ -44,6 +44,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
 
     final NbdServerConfig config;
     final BufferPool bufferPool = new BufferPool();
+    final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
     final ScheduledExecutorService scheduler;
 
@@ -57,6 +58,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
 
     public NbdServer(NbdServerConfig config) {
         this.config = config;
+        this.sharedBudget = new SharedBudget(config.maxInflightBytesTotal(), BufferPool.MAX_POOLED_BYTES);
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), daemonThreads("pcache-nbd-worker-"));
         this.workers.allowCoreThreadTimeOut(true);
@@ -113,7 +115,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
      * Exports {@code device} under {@code name}; clients can connect at once.
      *
      * @throws IllegalArgumentException if the name is empty, longer than 4096 UTF-8 bytes or
-     *         contains NUL, or the device's block size is not a power of two up to 64 KiB
+     *         contains NUL or another control character, or the device's block size is not a power of two up to 64 KiB
      * @throws IllegalStateException if the name is taken or the server is closed
      */
     public void export(String name, BlockDevice device, String description) {
@@ -139,12 +141,19 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         LOG.log(Level.INFO, () -> "NBD export '" + name + "' available (" + device.sizeBytes() + " bytes)");
     }
 
+    /**
+     * Export names are chosen by the operator (they are the cache names, which pcache.target
+     * restricts further to {@code [A-Za-z0-9_.-]{1,64}}); clients can only ask for one of them.
+     * Here the NBD rules: not empty, at most 4096 UTF-8 bytes, no NUL, and no control
+     * characters, which would only confuse clients' listings and our logs.
+     */
     private static void checkName(String name) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("export name must not be empty");
         }
-        if (name.indexOf('\0') >= 0) {
-            throw new IllegalArgumentException("export name must not contain NUL");
+        if (name.chars().anyMatch(Character::isISOControl)) {
+            throw new IllegalArgumentException("export name '" + NbdProtocol.printable(name)
+                    + "' contains NUL or another control character");
         }
         if (name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
             throw new IllegalArgumentException("export name longer than " + NbdProtocol.MAX_STRING_BYTES
@@ -195,6 +204,18 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     public int connectionCount() {
         synchronized (lock) {
             return connections.size();
+        }
+    }
+
+    /** Payload bytes held by requests in flight, summed over every connection. */
+    long inflightBytes() {
+        return sharedBudget.bytesInFlight();
+    }
+
+    /** Requests in flight (accepted, not yet answered), summed over every connection. */
+    int inflightRequests() {
+        synchronized (lock) {
+            return connections.stream().mapToInt(NbdConnection::inflightRequests).sum();
         }
     }
 

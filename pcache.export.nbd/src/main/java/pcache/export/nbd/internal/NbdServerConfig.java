@@ -8,12 +8,15 @@ import java.time.Duration;
  * @param maxConnections connections served at once; more are closed right after accept
  * @param maxInflightRequestsPerConnection requests one connection may have in flight
  * @param maxInflightBytesPerConnection payload bytes one connection may hold in flight
+ * @param maxInflightBytesTotal payload bytes all connections together may hold in flight (see
+ *        {@link SharedBudget}; a connection with nothing in flight may still take one request of
+ *        up to 1 MiB beyond it)
  * @param workers threads executing device requests, shared by all connections
  * @param handshakeTimeout a client that has not entered transmission by then is dropped
  * @param drainTimeout how long withdrawal, DISC and shutdown wait for in-flight requests
  */
 public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
-                              long maxInflightBytesPerConnection, int workers,
+                              long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
                               Duration handshakeTimeout, Duration drainTimeout) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
@@ -22,10 +25,11 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
 
     public NbdServerConfig {
         if (maxConnections < 1 || maxInflightRequestsPerConnection < 1 || maxInflightBytesPerConnection < 1
-                || workers < 1) {
+                || maxInflightBytesTotal < 1 || workers < 1) {
             throw new IllegalArgumentException("NBD server limits must be positive: connections="
                     + maxConnections + ", in-flight requests=" + maxInflightRequestsPerConnection
-                    + ", in-flight bytes=" + maxInflightBytesPerConnection + ", workers=" + workers);
+                    + ", in-flight bytes=" + maxInflightBytesPerConnection + ", in all connections "
+                    + maxInflightBytesTotal + ", workers=" + workers);
         }
         if (handshakeTimeout.isNegative() || handshakeTimeout.isZero() || drainTimeout.isNegative()) {
             throw new IllegalArgumentException("NBD server timeouts must be positive: handshake="
@@ -38,39 +42,56 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
         return Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
     }
 
-    /** The defaults: 1024 connections, 256 requests and 64 MiB in flight per connection. */
+    /**
+     * Server-wide in-flight bytes: a quarter of the maximum heap, between 64 MiB and 1 GiB
+     * (READ buffers above 1 MiB are heap arrays; the JVM must have room for them all).
+     */
+    public static long defaultMaxInflightBytesTotal() {
+        return Math.max(DEFAULT_MAX_INFLIGHT_BYTES, Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4));
+    }
+
+    /**
+     * The defaults: 1024 connections, 256 requests and 64 MiB in flight per connection,
+     * {@link #defaultMaxInflightBytesTotal()} in all.
+     */
     public static NbdServerConfig defaults() {
         return new NbdServerConfig(DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_REQUESTS,
-                DEFAULT_MAX_INFLIGHT_BYTES, defaultWorkers(), Duration.ofSeconds(60), Duration.ofSeconds(10));
+                DEFAULT_MAX_INFLIGHT_BYTES, defaultMaxInflightBytesTotal(), defaultWorkers(), Duration.ofSeconds(60),
+                Duration.ofSeconds(10));
     }
 
     public NbdServerConfig withWorkers(int count) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, count, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout);
     }
 
     public NbdServerConfig withMaxConnections(int count) {
         return new NbdServerConfig(count, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
     }
 
     public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
         return new NbdServerConfig(maxConnections, count,
-                maxInflightBytesPerConnection, workers, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
     }
 
     public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                bytes, workers, handshakeTimeout, drainTimeout);
+                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
+    }
+
+    public NbdServerConfig withMaxInflightBytesTotal(long bytes) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout);
     }
 
     public NbdServerConfig withHandshakeTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, workers, timeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout);
     }
 
     public NbdServerConfig withDrainTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, workers, handshakeTimeout, timeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout);
     }
 }

@@ -73,7 +73,8 @@ final class ExternalProcesses {
         Path out = Files.createTempFile(outputDir, "stdout", ".txt");
         Path err = Files.createTempFile(outputDir, "stderr", ".txt");
         ProcessBuilder builder = new ProcessBuilder(argv).redirectOutput(out.toFile()).redirectError(err.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .directory(outputDir.toFile()); // files tools leave behind (fio's verify state) stay out of the tree
         // nbdsh is a python script that must run on the system python that has the nbd module
         builder.environment().put("PATH", "/usr/bin:" + System.getenv().getOrDefault("PATH", "/bin"));
         builder.environment().putAll(environment);

@@ -103,6 +103,13 @@ final class MemoryBlockDevice implements BlockDevice {
         }
     }
 
+    /** Zeroes the whole device, bypassing hooks and counters. */
+    void clear() {
+        synchronized (data) {
+            Arrays.fill(data, (byte) 0);
+        }
+    }
+
     /** Overwrites content directly, bypassing hooks and counters. */
     void fill(int offset, byte[] bytes) {
         synchronized (data) {
