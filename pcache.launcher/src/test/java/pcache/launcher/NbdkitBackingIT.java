@@ -13,6 +13,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -137,7 +139,10 @@ class NbdkitBackingIT {
         Path view = dir.resolve("view.bin");
         tools.run(TOOL_TIMEOUT, "nbdcopy", pcache.unixUri("b"), view.toString()).assertSucceeded();
         assertEquals(-1, Files.mismatch(view, image), "what clients read is what nbdkit's file holds");
-        assertTrue(pcache.log().contains("write-back failed, will retry"), pcache.log());
+        assertTrue(pcache.log().contains("will retry with back-off"), pcache.log());
+        String stats = pcache.ctl("pcache:stats b").out();
+        Matcher failed = Pattern.compile("backing\\s+(\\d+) failed operations").matcher(stats);
+        assertTrue(failed.find() && Long.parseLong(failed.group(1)) > 0, "statistics count the backing errors:\n" + stats);
     }
 
     @Test

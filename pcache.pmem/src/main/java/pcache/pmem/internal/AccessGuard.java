@@ -1,7 +1,7 @@
 package pcache.pmem.internal;
 
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
 import pcache.api.DeviceClosedException;
@@ -12,12 +12,14 @@ import pcache.api.DeviceClosedException;
  * that start afterwards fail with {@link DeviceClosedException}.
  *
  * <p>Entry increments a counter and then reads the closed flag; close sets the flag and then
- * reads the counter. Both are volatile accesses, so one of the two always sees the other.
+ * reads the counter. Both are volatile accesses, so one of the two always sees the other. The
+ * counter is striped ({@link LongAdder}): every pmem call enters and exits, from every thread, and
+ * one shared counter would bounce its cache line between the cores on each of them.
  */
 final class AccessGuard {
 
     private final String device;
-    private final AtomicLong inFlight = new AtomicLong();
+    private final LongAdder inFlight = new LongAdder();
     private volatile boolean closed;
 
     AccessGuard(String device) {
@@ -26,15 +28,15 @@ final class AccessGuard {
 
     /** Marks the start of a call; pair with {@link #exit()} in a finally block. */
     void enter() throws DeviceClosedException {
-        inFlight.incrementAndGet();
+        inFlight.increment();
         if (closed) {
-            inFlight.decrementAndGet();
+            inFlight.decrement();
             throw new DeviceClosedException(device + " is closed");
         }
     }
 
     void exit() {
-        inFlight.decrementAndGet();
+        inFlight.decrement();
     }
 
     boolean isClosed() {
@@ -51,7 +53,7 @@ final class AccessGuard {
             return false;
         }
         closed = true;
-        while (inFlight.get() != 0) {
+        while (inFlight.sum() != 0) {
             LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50));
         }
         return true;

@@ -74,6 +74,7 @@ public final class CacheEngine implements AutoCloseable {
     private static final int CLEAN_BATCH = 10;
     /** Tries of one backing write or flush within a write-back step before the step fails. */
     private static final int WRITEBACK_ATTEMPTS = 5;
+    private static final long RETRY_LOG_INTERVAL_NANOS = 10_000_000_000L;
 
     private final EngineConfig config;
     private final PmemRegion region;
@@ -110,6 +111,8 @@ public final class CacheEngine implements AutoCloseable {
     private volatile boolean writebackIdle;
     private volatile IOException lastWritebackError;
     private volatile long lastWritebackErrorNanos;
+    /** When a retried backing error was last logged; retries are logged at most every 10 s. */
+    private volatile long lastRetryLogNanos = System.nanoTime() - RETRY_LOG_INTERVAL_NANOS;
     private volatile String logDamage;
     private ByteBuffer zeroes;
     private Thread writebackThread;
@@ -1024,7 +1027,8 @@ public final class CacheEngine implements AutoCloseable {
             try {
                 long seen = persistedKsets.get();
                 if (p == null) {
-                    idleUntilNewKsets(seen);
+                    // nothing can be written back until a policy is bound: new ksets need not wake us
+                    await(writebackSignal, config.gcIntervalMillis());
                     continue;
                 }
                 WritebackOutcome outcome = p.step(ctx);
@@ -1232,6 +1236,14 @@ public final class CacheEngine implements AutoCloseable {
                 } catch (IOException e) {
                     if (attempt >= WRITEBACK_ATTEMPTS || closed) {
                         throw e;
+                    }
+                    long now = System.nanoTime();
+                    if (now - lastRetryLogNanos >= RETRY_LOG_INTERVAL_NANOS) {
+                        lastRetryLogNanos = now;
+                        LOG.log(System.Logger.Level.WARNING, "cache " + config.name() + ": backing device error"
+                                + " during write-back (attempt " + attempt + " of " + WRITEBACK_ATTEMPTS + "), will retry"
+                                + " with back-off (dirty data stays safe in the cache; further retries are counted in"
+                                + " backing_errors and logged at most every 10 s): " + e.getMessage());
                     }
                     try {
                         Thread.sleep(backoff);

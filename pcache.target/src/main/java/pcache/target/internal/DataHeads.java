@@ -27,6 +27,9 @@ final class DataHeads {
 
     private final SegmentAllocator segments;
     private final Head[] heads;
+    /** Threads get heads round-robin on first use, so that two busy threads never share one. */
+    private final java.util.concurrent.atomic.AtomicInteger nextStream = new java.util.concurrent.atomic.AtomicInteger();
+    private final ThreadLocal<Head> mine;
 
     private static final class Head {
         int segment = -1;
@@ -39,11 +42,12 @@ final class DataHeads {
         for (int i = 0; i < streams; i++) {
             heads[i] = new Head();
         }
+        this.mine = ThreadLocal.withInitial(() -> heads[Math.floorMod(nextStream.getAndIncrement(), heads.length)]);
     }
 
     /** The head the calling thread uses. */
     private Head mine() {
-        return heads[(int) (Thread.currentThread().getId() % heads.length)];
+        return mine.get();
     }
 
     /**
