@@ -357,6 +357,9 @@ public final class CacheEngine implements AutoCloseable {
                 segments.markUsed(key.segment());
                 segments.get(key.segment());
                 keys++;
+                if (key.generation() > segments.generation(key.segment())) {
+                    throw generationWentBack(k, i, key);
+                }
                 if (key.generation() < segments.generation(key.segment())) {
                     stale++;
                     continue;
@@ -377,6 +380,14 @@ public final class CacheEngine implements AutoCloseable {
             pos = k.next();
         }
         if (!dirty) {
+            if (!zeroHeaderAt(pos)) {
+                // dirty_tail only ever passes persisted ksets: a log that breaks off at a damaged
+                // kset before reaching it lost that kset and everything after it
+                throw new CorruptMediaException("kset", kPosOffset(pos), "the key log from key_tail " + keyTail
+                        + " breaks off at " + pos + ", where the kset fails its magic or CRC check, before it"
+                        + " reaches dirty_tail " + dirtyTail + ": the ksets after it cannot be found (the data they"
+                        + " describe is not written back); pcache:fsck shows the damage");
+            }
             throw new CorruptMediaException("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF, "points to " + dirtyTail
                     + ", which is not on the key log from key_tail " + keyTail + " to its end " + pos
                     + "; the cache cannot tell what is written back");
@@ -390,6 +401,31 @@ public final class CacheEngine implements AutoCloseable {
 
     private long kPosOffset(CachePos pos) {
         return segments.dataOffset(pos.segment()) + pos.offset();
+    }
+
+    /**
+     * A key newer than its segment: a segment's generation is persisted before the segment is
+     * reused (reference §7.2), so the record lost its newest copy and went back. Opening anyway
+     * would let the key outlive the segment's next reclaim and read its next occupant's data.
+     */
+    private CorruptMediaException generationWentBack(Kset k, int i, CacheKey key) {
+        int seg = key.segment();
+        return new CorruptMediaException("segment generation",
+                PcacheFormat.segmentOffset(segments.physicalId(seg)) + PcacheFormat.SEG_GEN_OFF, "cache segment " + seg
+                        + " records generation " + segments.generation(seg) + ", but key " + i + " of the kset at "
+                        + k.position() + " was written under generation " + key.generation() + ": the generation"
+                        + " record went back (its newest copy is damaged), and stale keys could come back;"
+                        + " pcache:fsck shows the damage");
+    }
+
+    /** Whether the log ends at {@code pos} cleanly: zeroes (or no room for a header) there. */
+    private boolean zeroHeaderAt(CachePos pos) throws IOException {
+        if ((long) pos.offset() + PcacheFormat.KSET_HEADER_SIZE > PcacheFormat.SEG_DATA_SIZE) {
+            return true;
+        }
+        byte[] header = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        region.read(kPosOffset(pos), header, 0, header.length);
+        return ImageSlots.allZero(header);
     }
 
     /** Keys are validated before use: dm-pcache indexes arrays with them unchecked (§3.6). */

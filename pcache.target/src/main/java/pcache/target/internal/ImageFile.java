@@ -9,22 +9,50 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
+import pcache.api.spi.PmemRegion;
+
 /**
  * A cache device image opened for reading only: a regular file or a block device, read with
  * positional reads, never written, never locked (offline tools must not disturb a cache, and a
  * running cache's lock must not keep them out). Bytes past the end read as zeroes; the caller
- * compares offsets with {@link #sizeBytes()} to report a truncated image.
+ * compares offsets with {@link #sizeBytes()} to report a truncated image. Tests check images that
+ * live in a {@link PmemRegion} the same way ({@link #of(PmemRegion)}).
  */
 final class ImageFile implements AutoCloseable {
 
-    private final Path path;
+    /** Where the bytes come from: positional reads, as {@link FileChannel#read(ByteBuffer, long)}. */
+    private interface Source {
+        /** Reads into {@code dst} from {@code position}; returns the bytes read, or -1 at the end. */
+        int read(ByteBuffer dst, long position) throws IOException;
+    }
+
+    private final String name;
+    private final Source source;
+    /** The open file, closed with the image; null for a region (its owner closes it). */
     private final FileChannel channel;
     private final long size;
 
-    private ImageFile(Path path, FileChannel channel, long size) {
-        this.path = path;
+    private ImageFile(String name, Source source, FileChannel channel, long size) {
+        this.name = name;
+        this.source = source;
         this.channel = channel;
         this.size = size;
+    }
+
+    /**
+     * The image held by {@code region}, read through it (closing the image leaves the region
+     * open). For tests that check an image without writing it to a file first.
+     */
+    static ImageFile of(PmemRegion region) {
+        return new ImageFile(region.description(), (dst, position) -> {
+            int n = (int) Math.min(dst.remaining(), region.sizeBytes() - position);
+            if (n <= 0) {
+                return -1;
+            }
+            region.read(position, dst.slice(dst.position(), n));
+            dst.position(dst.position() + n);
+            return n;
+        }, null, region.sizeBytes());
     }
 
     /**
@@ -42,7 +70,7 @@ final class ImageFile implements AutoCloseable {
             if (size == 0 && !Files.isRegularFile(path)) {
                 size = probeSize(ch); // block devices report 0
             }
-            return new ImageFile(path, ch, size);
+            return new ImageFile(path.toString(), ch::read, ch, size);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
@@ -78,8 +106,9 @@ final class ImageFile implements AutoCloseable {
         return ch.read(one, offset) == 1;
     }
 
-    Path path() {
-        return path;
+    /** The file or device path, or a description of the region. */
+    String name() {
+        return name;
     }
 
     long sizeBytes() {
@@ -102,7 +131,7 @@ final class ImageFile implements AutoCloseable {
     void readInto(long offset, ByteBuffer dst) throws IOException {
         long at = offset;
         while (dst.hasRemaining()) {
-            int n = at >= size ? -1 : channel.read(dst, at);
+            int n = at >= size ? -1 : source.read(dst, at);
             if (n < 0) {
                 while (dst.hasRemaining()) {
                     dst.put((byte) 0);
@@ -115,6 +144,8 @@ final class ImageFile implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        if (channel != null) {
+            channel.close();
+        }
     }
 }

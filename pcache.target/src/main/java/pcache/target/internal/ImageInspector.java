@@ -39,22 +39,27 @@ public final class ImageInspector implements CacheImageTool {
     @Override
     public FsckReport fsck(Path cacheDevice) throws IOException {
         try (ImageFile image = ImageFile.open(cacheDevice)) {
-            ImageScan scan = new ImageScan(image, crc, new ImageScan.Options(false, true)).run();
-            List<String> errors = List.copyOf(scan.errors());
-            List<String> warnings = List.copyOf(scan.warnings());
-            StringBuilder out = new StringBuilder();
-            out.append("fsck of ").append(cacheDevice).append(": ")
-                    .append(errors.isEmpty() ? "ok" : errors.size() + " error(s)")
-                    .append(warnings.isEmpty() ? "" : ", " + warnings.size() + " warning(s)").append('\n');
-            scan.summary().forEach(s -> out.append("  ").append(s).append('\n'));
-            if (!scan.dirtyRanges().isEmpty()) {
-                out.append("dirty ranges:\n").append(scan.dirtyRangeLines(DIRTY_RANGES_SHOWN));
-            }
-            if (!errors.isEmpty() || !warnings.isEmpty()) {
-                out.append(scan.problems());
-            }
-            return new FsckReport(cacheDevice.toString(), errors, warnings, scan.dirtyBytes(),
-                    List.copyOf(scan.dirtyRanges()), out.toString());
+            return fsck(image);
         }
+    }
+
+    /** The check of an open image (tests give it an image held in memory). */
+    FsckReport fsck(ImageFile image) throws IOException {
+        ImageScan scan = new ImageScan(image, crc, new ImageScan.Options(false, true)).run();
+        List<String> errors = List.copyOf(scan.errors());
+        List<String> warnings = List.copyOf(scan.warnings());
+        StringBuilder out = new StringBuilder();
+        out.append("fsck of ").append(image.name()).append(": ")
+                .append(errors.isEmpty() ? "ok" : errors.size() + " error(s)")
+                .append(warnings.isEmpty() ? "" : ", " + warnings.size() + " warning(s)").append('\n');
+        scan.summary().forEach(s -> out.append("  ").append(s).append('\n'));
+        if (!scan.dirtyRanges().isEmpty()) {
+            out.append("dirty ranges:\n").append(scan.dirtyRangeLines(DIRTY_RANGES_SHOWN));
+        }
+        if (!errors.isEmpty() || !warnings.isEmpty()) {
+            out.append(scan.problems());
+        }
+        return new FsckReport(image.name(), errors, warnings, scan.dirtyBytes(), List.copyOf(scan.dirtyRanges()),
+                out.toString());
     }
 }

@@ -51,6 +51,8 @@ final class ImageScan {
     private static final int KEY_GEN = 24;
     private static final int KEY_DATA_CRC = 32;
     private static final int RANGES_SHOWN = 20;
+    /** Bits in which a damaged extension record's magic may differ from ours and still be ours. */
+    private static final int EXT_MAGIC_BITS_DAMAGED = 8;
 
     /** A decoded 40-byte key record. */
     private record KeyRecord(long offset, int length, int flags, int segment, int segmentOffset, long generation,
@@ -103,7 +105,7 @@ final class ImageScan {
 
     /** Runs the scan; the results are in the accessors. */
     ImageScan run() throws IOException {
-        line("cache device image %s: %d bytes (%s), room for %d segments", image.path(), image.sizeBytes(),
+        line("cache device image %s: %d bytes (%s), room for %d segments", image.name(), image.sizeBytes(),
                 human(image.sizeBytes()), PcacheFormat.segmentsFor(image.sizeBytes()));
         if (!superblock()) {
             return this;
@@ -341,7 +343,10 @@ final class ImageScan {
         extension = current == null ? null : ExtensionCodec.decode(current.bytes());
         for (int i = 0; i < PcacheFormat.META_SLOTS; i++) {
             Slot s = slots.slot(i);
-            boolean ours = s.littleEndian().getLong(ExtensionCodec.MAGIC_OFF) == ExtensionCodec.MAGIC;
+            // a magic a few bits off ours is our record damaged there, not the unused area of an
+            // image dm-pcache wrote (which holds whatever was on the device before)
+            boolean ours = Long.bitCount(s.littleEndian().getLong(ExtensionCodec.MAGIC_OFF) ^ ExtensionCodec.MAGIC)
+                    <= EXT_MAGIC_BITS_DAMAGED;
             if (s.state() == ImageSlots.State.DAMAGED && ours) {
                 warning("pcache extension slot %d at %d: CRC mismatch: a damaged copy%s", i, s.offset(),
                         extension != null ? " (the cache uses the other slot)"
@@ -528,6 +533,7 @@ final class ImageScan {
         long keys = 0;
         long stale = 0;
         long future = 0;
+        String futureExample = null;
         long writtenBackKsets = 0;
         long dirtyKsets = 0;
         long crcChecked = 0;
@@ -558,7 +564,10 @@ final class ImageScan {
                 break;
             }
             if (header.getLong(KSET_MAGIC) != PcacheFormat.KSET_MAGIC) {
+                // past the end of the log there are zeroes (pcache zeroes key segments, the kernel
+                // writes a zero header after each kset): anything else is torn or damaged
                 end = String.format(Locale.ROOT, "no kset magic (0x%x)", header.getLong(KSET_MAGIC));
+                tornKset(pos, base, header, end);
                 break;
             }
             String state = dirty ? "dirty" : "written back";
@@ -566,7 +575,7 @@ final class ImageScan {
                 int computed = crc.checksum(header.array(), 4, PcacheFormat.KSET_HEADER_SIZE - 4);
                 if (computed != header.getInt(0)) {
                     end = "LAST kset with a CRC mismatch";
-                    tornKset(pos, base, PcacheFormat.KSET_HEADER_SIZE, end);
+                    tornKset(pos, base, header, end);
                     break;
                 }
                 int next = header.getInt(KSET_KEY_NUM);
@@ -599,13 +608,13 @@ final class ImageScan {
             if (keyNum < 1 || keyNum > PcacheFormat.KSET_KEYS_MAX) {
                 end = "kset header with " + Integer.toUnsignedString(keyNum) + " keys (expected 1 to "
                         + PcacheFormat.KSET_KEYS_MAX + ")";
-                tornKset(pos, base, -1, end);
+                tornKset(pos, base, header, end);
                 break;
             }
             int size = PcacheFormat.KSET_HEADER_SIZE + keyNum * PcacheFormat.KEY_SIZE;
             if ((long) pos.offset() + size > PcacheFormat.SEG_DATA_SIZE) {
                 end = "a kset of " + keyNum + " keys would run past the end of the data area";
-                tornKset(pos, base, -1, end);
+                tornKset(pos, base, header, end);
                 break;
             }
             ByteBuffer kset = image.readLittleEndian(base, size);
@@ -613,7 +622,7 @@ final class ImageScan {
             if (computed != kset.getInt(0)) {
                 end = String.format(Locale.ROOT, "kset of %d keys with a CRC mismatch (stored 0x%08x, computed 0x%08x)",
                         keyNum, kset.getInt(0), computed);
-                tornKset(pos, base, size, end);
+                tornKset(pos, base, header, end);
                 break;
             }
             ksets++;
@@ -640,7 +649,12 @@ final class ImageScan {
                         keyState = "stale";
                     } else {
                         if (known && key.generation() > generation[key.segment()]) {
-                            future++;
+                            if (future++ == 0) {
+                                futureExample = String.format(Locale.ROOT, "e.g. key %d of the kset at %s carries %d,"
+                                        + " the segment generation of cache segment %d at %d is %d", k, pos,
+                                        key.generation(), key.segment(), PcacheFormat.segmentOffset(physical[key.segment()])
+                                                + PcacheFormat.SEG_GEN_OFF, generation[key.segment()]);
+                            }
                         }
                         keyState = !dirty ? "written back" : key.clean() ? "clean" : "dirty";
                         if (dirty && !key.clean()) {
@@ -688,8 +702,9 @@ final class ImageScan {
                     + " replay ignores them", stale);
         }
         if (future > 0) {
-            warning("%d key(s) carry a generation newer than their segment's: the segment's generation record went"
-                    + " back; replay uses them", future);
+            error("%d key(s) carry a generation newer than their segment's (%s): the segment generation record went"
+                    + " back (its newest copy is damaged); stale keys could come back, so a cache refuses to open",
+                    future, futureExample);
         }
         dirtyRanges = merge(dirtyExtents);
         BitSet used = (BitSet) keySegments.clone();
@@ -755,17 +770,41 @@ final class ImageScan {
      * that tore the last kset (a warning), unless valid ksets follow it, which means the log is
      * damaged in its middle and what follows is lost to replay (an error).
      */
-    private void tornKset(CachePos pos, long base, int size, String reason) throws IOException {
+    private void tornKset(CachePos pos, long base, ByteBuffer header, String reason) throws IOException {
         line("  %-11s %s", pos, reason);
-        if (size > 0 && (long) pos.offset() + size + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE
-                && validKsetAt(base + size, pos.offset() + size)) {
+        CachePos follows = validContinuation(pos, header);
+        if (follows != null) {
             error("kset at %s (device offset %d): %s, but a valid kset follows at %d:%d: the key log is damaged in"
                     + " the middle and everything after this kset is lost to replay", pos, base, reason,
-                    pos.segment(), pos.offset() + size);
+                    follows.segment(), follows.offset());
         } else {
             warning("kset at %s (device offset %d): %s: the end of the log, a kset torn by a crash (its writes were"
                     + " never acknowledged as durable)", pos, base, reason);
         }
+    }
+
+    /**
+     * A valid kset where the log would go on after a kset whose header is damaged, as far as the
+     * header can still tell: after what looks like a kset of n keys, or at the start of the
+     * segment a LAST kset would link to. Null when there is none.
+     */
+    private CachePos validContinuation(CachePos pos, ByteBuffer header) throws IOException {
+        int n = header.getInt(KSET_KEY_NUM);
+        if (n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX) {
+            int size = PcacheFormat.KSET_HEADER_SIZE + n * PcacheFormat.KEY_SIZE;
+            CachePos after = new CachePos(pos.segment(), pos.offset() + size);
+            if ((long) after.offset() + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE
+                    && validKsetAt(dataOffset(after), after.offset())) {
+                return after;
+            }
+        }
+        if (mapped(n) && n != pos.segment()) {
+            CachePos linked = new CachePos(n, 0);
+            if (validKsetAt(dataOffset(linked), 0)) {
+                return linked;
+            }
+        }
+        return null;
     }
 
     private boolean validKsetAt(long deviceOffset, int segmentOffset) throws IOException {
