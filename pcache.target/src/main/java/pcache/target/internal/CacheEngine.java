@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -111,6 +112,8 @@ public final class CacheEngine implements AutoCloseable {
     private volatile boolean writebackIdle;
     private volatile IOException lastWritebackError;
     private volatile long lastWritebackErrorNanos;
+    /** Requests waiting for cache space (deferred): GC then ignores gc_percent. */
+    private final AtomicInteger spaceWaiters = new AtomicInteger();
     /** When a retried backing error was last logged; retries are logged at most every 10 s. */
     private volatile long lastRetryLogNanos = System.nanoTime() - RETRY_LOG_INTERVAL_NANOS;
     private volatile String logDamage;
@@ -694,34 +697,46 @@ public final class CacheEngine implements AutoCloseable {
         return Math.min(logicalSize, (pos & ~(PcacheFormat.SUBTREE_SIZE - 1)) + PcacheFormat.SUBTREE_SIZE);
     }
 
-    /** Takes cache space, waiting (deferral, §4.4) while none is free. */
+    /**
+     * Takes cache space, waiting (deferral, §4.4) while none is free. While anyone waits, GC
+     * reclaims whatever is written back even below gc_percent: the allocator keeps a segment in
+     * reserve for the key log, so with a high gc_percent on a small cache the threshold could
+     * otherwise never be reached and the writer would wait forever.
+     */
     private Allocation allocateWaiting(int wanted) throws IOException {
         boolean counted = false;
-        while (true) {
-            long epoch = reclaimEpoch.get();
-            try {
-                return heads.allocate(wanted);
-            } catch (DataHeads.NoSpace e) {
-                if (!counted) {
-                    stats.deferredRequests.increment();
-                    counted = true;
-                }
-                signal(gcSignal);
-                signal(writebackSignal);
-                synchronized (spaceLock) {
-                    checkOpen();
-                    if (reclaimEpoch.get() == epoch) {
-                        // woken by a reclaim; the timeout is only a safety net, not a poll loop
-                        try {
-                            spaceLock.wait(SPACE_WAIT_SLICE_MILLIS);
-                        } catch (InterruptedException ie) {
-                            Thread.currentThread().interrupt();
-                            throw new InterruptedIOException("interrupted while waiting for free cache space in "
-                                    + config.name());
+        try {
+            while (true) {
+                long epoch = reclaimEpoch.get();
+                try {
+                    return heads.allocate(wanted);
+                } catch (DataHeads.NoSpace e) {
+                    if (!counted) {
+                        stats.deferredRequests.increment();
+                        spaceWaiters.incrementAndGet();
+                        counted = true;
+                    }
+                    signal(gcSignal);
+                    signal(writebackSignal);
+                    synchronized (spaceLock) {
+                        checkOpen();
+                        if (reclaimEpoch.get() == epoch) {
+                            // woken by a reclaim; the timeout is only a safety net, not a poll loop
+                            try {
+                                spaceLock.wait(SPACE_WAIT_SLICE_MILLIS);
+                            } catch (InterruptedException ie) {
+                                Thread.currentThread().interrupt();
+                                throw new InterruptedIOException("interrupted while waiting for free cache space in "
+                                        + config.name());
+                            }
                         }
                     }
+                    checkOpen();
                 }
-                checkOpen();
+            }
+        } finally {
+            if (counted) {
+                spaceWaiters.decrementAndGet();
             }
         }
     }
@@ -943,45 +958,73 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    /** Caches the bytes just read for a placeholder (reference §4.2 "miss completion"). */
+    /**
+     * Caches the bytes just read for a placeholder (reference §4.2 "miss completion"). A data head
+     * near the end of its segment gives a short allocation; the rest goes to further allocations,
+     * one key each, so a large miss is cached whole while there is space.
+     */
     private void fill(KeySlice slice, CacheKey placeholder, ByteBuffer data) throws IOException {
-        Allocation a;
+        List<Allocation> pieces = new ArrayList<>(2);
+        int total = 0;
         try {
-            a = heads.allocate(data.remaining());
-        } catch (DataHeads.NoSpace e) {
-            removePlaceholder(slice, placeholder);
-            return; // no space: the read is served, nothing cached
-        }
-        long at = segments.dataOffset(a.segment()) + a.offset();
-        try {
-            region.write(at, data.duplicate().limit(data.position() + a.length()));
-            region.flush(at, a.length());
+            while (total < data.remaining()) {
+                Allocation a;
+                try {
+                    a = heads.allocate(data.remaining() - total);
+                } catch (DataHeads.NoSpace e) {
+                    break; // no more space: cache what was allocated, the read is served anyway
+                }
+                pieces.add(a);
+                long at = segments.dataOffset(a.segment()) + a.offset();
+                int from = data.position() + total;
+                region.write(at, data.duplicate().position(from).limit(from + a.length()));
+                region.flush(at, a.length());
+                total += a.length();
+            }
+            if (pieces.isEmpty()) {
+                removePlaceholder(slice, placeholder);
+                return;
+            }
             region.fence();
         } catch (IOException e) {
-            segments.put(a.segment());
+            for (Allocation a : pieces) {
+                segments.put(a.segment());
+            }
             removePlaceholder(slice, placeholder);
             return;
         }
         slice.lock();
         try {
             if (!placeholder.isLinked() || !placeholder.isEmpty()) {
-                segments.put(a.segment()); // overtaken by a write: never install older data
+                for (Allocation a : pieces) { // overtaken by a write: never install older data
+                    segments.put(a.segment());
+                }
                 return;
             }
-            // a concurrent write may have cut the placeholder's back; a short allocation caches a prefix
-            int length = Math.min(placeholder.length(), a.length());
+            // a concurrent write may have cut the placeholder's back: cache only what it still covers
+            int length = Math.min(placeholder.length(), total);
             slice.remove(placeholder);
-            CacheKey key = new CacheKey(placeholder.offset(), length).place(a.segment(), a.offset(), a.generation());
-            key.markClean();
-            if (config.dataCrc()) {
-                key.setDataCrc(crc.checksum(data.duplicate().limit(data.position() + length)));
-            }
-            slice.insert(key, validity);
-            try {
-                keyLog.append(key, false);
-            } catch (IOException e) {
-                slice.remove(key);
-                segments.put(a.segment());
+            int done = 0;
+            for (Allocation a : pieces) {
+                int n = Math.min(a.length(), length - done);
+                if (n <= 0) {
+                    segments.put(a.segment());
+                    continue;
+                }
+                CacheKey key = new CacheKey(placeholder.offset() + done, n).place(a.segment(), a.offset(), a.generation());
+                key.markClean();
+                if (config.dataCrc()) {
+                    int from = data.position() + done;
+                    key.setDataCrc(crc.checksum(data.duplicate().position(from).limit(from + n)));
+                }
+                slice.insert(key, validity);
+                try {
+                    keyLog.append(key, false);
+                } catch (IOException e) {
+                    slice.remove(key);
+                    segments.put(a.segment());
+                }
+                done += n;
             }
         } finally {
             slice.unlock();
@@ -1480,7 +1523,8 @@ public final class CacheEngine implements AutoCloseable {
             if (keyTail.equals(dirtyTail)) {
                 return;
             }
-            if (!all && (long) segments.usedCount() * 100 < (long) segments.segmentCount() * gcPercent) {
+            if (!all && spaceWaiters.get() == 0
+                    && (long) segments.usedCount() * 100 < (long) segments.segmentCount() * gcPercent) {
                 return;
             }
             Kset k = keyLog.read(keyTail);
