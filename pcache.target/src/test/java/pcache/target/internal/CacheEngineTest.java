@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -38,6 +39,31 @@ class CacheEngineTest {
             CacheStatistics st = e.statistics();
             assertEquals(1, st.readHits());
             assertEquals(1, st.readPartialHits());
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * A small cache with the highest gc_percent: the allocator keeps one segment for the key log,
+     * so data never reaches 90 % of 5 segments and GC must reclaim for the waiting writer anyway
+     * (this wrote until the first deferral and then waited forever).
+     */
+    @Test
+    @Timeout(60)
+    void writerWaitingForSpaceIsServedBelowGcPercent() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t").withGcPercent(90), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            for (long off = 0; off < LOGICAL; off += Harness.MIB) { // far more than the 80 MiB of cache
+                e.write(off, Harness.pattern(off, (int) Harness.MIB, 0), false);
+            }
+            assertTrue(e.statistics().deferredRequests() > 0, "the cache filled up");
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(LOGICAL - Harness.MIB, (int) Harness.MIB, 0).array(),
+                    backing.content(LOGICAL - Harness.MIB, (int) Harness.MIB));
         } finally {
             e.close();
         }
