@@ -132,6 +132,7 @@ class NbdkitBackingIT {
                 "--verify=crc32c", "--do_verify=1", "--verify_fatal=1").assertSucceeded();
         tools.qemuIo(TOOL_TIMEOUT, pcache.unixUri("b"), false, model.qemuIoChecks());
         awaitLog(kit, "injecting EIO error", Duration.ofSeconds(60));
+        long injected = kit.log().lines().filter(l -> l.contains("injecting EIO error")).count();
 
         kit.restart("file", image.toString()); // the same socket, no filters
         pcache.awaitClean("b", CLEAN_TIMEOUT);
@@ -141,6 +142,8 @@ class NbdkitBackingIT {
         assertEquals(-1, Files.mismatch(view, image), "what clients read is what nbdkit's file holds");
         assertTrue(pcache.log().contains("will retry with back-off"), pcache.log());
         String stats = pcache.ctl("pcache:stats b").out();
+        System.out.println("backing faults: nbdkit injected " + injected + " EIO errors; pcache:stats b after the"
+                + " write-back completed:\n" + stats);
         Matcher failed = Pattern.compile("backing\\s+(\\d+) failed operations").matcher(stats);
         assertTrue(failed.find() && Long.parseLong(failed.group(1)) > 0, "statistics count the backing errors:\n" + stats);
     }
