@@ -395,6 +395,20 @@ public final class CacheEngine implements AutoCloseable {
                     + ", which is not on the key log from key_tail " + keyTail + " to its end " + pos
                     + "; the cache cannot tell what is written back");
         }
+        if (!zeroHeaderAt(pos)) {
+            int following = validKsetsAfter(pos);
+            if (following > 0) {
+                // dm-pcache's ksets carry no sequence number: a kset torn by a power cut while later
+                // ones were being written (never acknowledged) looks the same as one damaged later
+                LOG.log(System.Logger.Level.ERROR, "cache " + config.name() + ": the key log ends at " + pos
+                        + " (device offset " + kPosOffset(pos) + "), where the kset fails its magic or CRC check,"
+                        + " but " + following + " valid kset(s) follow it. After a power cut this is a kset torn"
+                        + " while later ones were written (nothing there was acknowledged); otherwise the cache"
+                        + " device is damaged there and the writes recorded from there on are lost. The log"
+                        + " continues from " + pos + "; keep a copy of the device before writing to it if the"
+                        + " cache was not stopped by a crash");
+            }
+        }
         persistedKsets.set(dirtyKsets);
         passedKsets.set(0);
         keyLog.start(pos);
@@ -419,6 +433,47 @@ public final class CacheEngine implements AutoCloseable {
                         + k.position() + " was written under generation " + key.generation() + ": the generation"
                         + " record went back (its newest copy is damaged), and stale keys could come back;"
                         + " pcache:fsck shows the damage");
+    }
+
+    /**
+     * How many valid ksets follow the damaged kset at {@code pos}, as far as its header can still
+     * tell where the next one is (after n keys, or at the start of the segment a LAST kset links
+     * to); 0 when there is none. Counts at most 1,000.
+     */
+    private int validKsetsAfter(CachePos pos) throws IOException {
+        byte[] header = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        region.read(kPosOffset(pos), header, 0, header.length);
+        int n = java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(4);
+        List<CachePos> candidates = new ArrayList<>(2);
+        if (n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX) {
+            long next = (long) pos.offset() + PcacheFormat.KSET_HEADER_SIZE + (long) n * PcacheFormat.KEY_SIZE;
+            if (next + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE) {
+                candidates.add(new CachePos(pos.segment(), (int) next));
+            }
+        }
+        if (n >= 0 && n < segments.segmentCount() && n != pos.segment()) {
+            candidates.add(new CachePos(n, 0));
+        }
+        for (CachePos c : candidates) {
+            int count = 0;
+            CachePos p = c;
+            try {
+                while (count < 1000) {
+                    Kset k = keyLog.read(p);
+                    if (k == null) {
+                        break;
+                    }
+                    count++;
+                    p = k.next();
+                }
+            } catch (IOException | RuntimeException e) {
+                // a bogus link: what was counted so far stands
+            }
+            if (count > 0) {
+                return count;
+            }
+        }
+        return 0;
     }
 
     /** Whether the log ends at {@code pos} cleanly: zeroes (or no room for a header) there. */

@@ -19,7 +19,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
+import java.util.logging.Handler;
 import java.util.logging.Level;
+import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import org.junit.jupiter.api.AfterAll;
@@ -62,17 +64,40 @@ class MediaCorruptionTest {
     private static final long DRAIN_AFTER_BYTES = 24 * Harness.MIB;
 
     private static Level savedLevel;
+    /** The engine's ERROR records of the current trial, per trial thread. */
+    private static final ThreadLocal<List<String>> ENGINE_ERRORS = ThreadLocal.withInitial(ArrayList::new);
+    private static final Logger ENGINE_LOG = Logger.getLogger(CacheEngine.class.getName());
+    private static final Handler CAPTURE = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            ENGINE_ERRORS.get().add(record.getMessage());
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
 
     @BeforeAll
     static void quiet() {
-        // damaged images make the engine log errors on purpose
+        // damaged images make the engine log errors on purpose: kept, not printed
         Logger root = Logger.getLogger("");
         savedLevel = root.getLevel();
         root.setLevel(Level.OFF);
+        ENGINE_LOG.setLevel(Level.SEVERE);
+        ENGINE_LOG.setUseParentHandlers(false);
+        ENGINE_LOG.addHandler(CAPTURE);
     }
 
     @AfterAll
     static void loud() {
+        ENGINE_LOG.removeHandler(CAPTURE);
+        ENGINE_LOG.setUseParentHandlers(true);
+        ENGINE_LOG.setLevel(null);
         Logger.getLogger("").setLevel(savedLevel);
     }
 
@@ -211,6 +236,7 @@ class MediaCorruptionTest {
         }
         CacheEngine engine = null;
         CorruptMediaException refusal = null;
+        ENGINE_ERRORS.get().clear();
         try {
             engine = open(built);
         } catch (CorruptMediaException e) {
@@ -633,8 +659,14 @@ class MediaCorruptionTest {
             problems.add(rb.rolledBack + " sector(s) rolled back to older versions, e.g. " + rb.example);
         }
         if (rb.rolledBack > 0 && Boolean.getBoolean("pcache.media.strict")) {
-            problems.add("strict: damage in the key log lost acknowledged data silently (" + rb.rolledBack
+            problems.add("strict: damage in the key log lost acknowledged data (" + rb.rolledBack
                     + " sectors), e.g. " + rb.example);
+        }
+        // damage in the middle of the log (valid ksets after it) is never silent: the engine says so
+        boolean midLog = fsck.errors().stream().anyMatch(e -> e.contains("a valid kset follows"));
+        if (rb.rolledBack > 0 && midLog
+                && ENGINE_ERRORS.get().stream().noneMatch(m -> m != null && m.contains("valid kset(s) follow"))) {
+            problems.add("the engine opened a log damaged in the middle without an ERROR naming the kset");
         }
         if (t.area() == Area.DIRTY_DATA) {
             judgeDirtyData(t, rb, problems);
@@ -716,7 +748,8 @@ class MediaCorruptionTest {
         synchronized (misattributed) {
             misattributed.stream().limit(5).forEach(s -> out.append("  ").append(s).append('\n'));
         }
-        out.append(rollbacks.size()).append(" trial(s) lost acknowledged data silently (key log damage):\n");
+        out.append(rollbacks.size()).append(" trial(s) lost acknowledged data to key log damage (fsck reports each;"
+                + " the engine logs an ERROR where valid ksets follow the damage):\n");
         synchronized (rollbacks) {
             rollbacks.stream().limit(10).forEach(s -> out.append("  ").append(s).append('\n'));
         }
