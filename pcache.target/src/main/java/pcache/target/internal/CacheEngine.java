@@ -1597,6 +1597,10 @@ public final class CacheEngine implements AutoCloseable {
                     return;
                 }
                 meta.storeKeyTail(k.next());
+                // the older copy of key_tail still points into the segment being released: store
+                // the new position in both slots first, so that a damaged newest copy can never
+                // make replay start in a segment that has since been reused for other data
+                meta.storeKeyTail(k.next());
                 segments.release(keyTail.segment());
             } else {
                 for (CacheKey key : k.keys()) {
