@@ -514,6 +514,8 @@ class MediaCorruptionTest {
         int integrity;
         String example;
         final BitSet integritySectors = new BitSet();
+        /** Sectors refused because they lie in a quarantined range (merged ranges may cover good sectors). */
+        final BitSet quarantinedSectors = new BitSet();
         final Map<Long, Long> versions = new java.util.HashMap<>();
         long crcErrors;
         long crcRecovered;
@@ -536,6 +538,9 @@ class MediaCorruptionTest {
                     } catch (DataIntegrityException bad) {
                         rb.integrity++;
                         rb.integritySectors.set((int) s);
+                        if (bad.getMessage().contains("is quarantined")) {
+                            rb.quarantinedSectors.set((int) s);
+                        }
                     }
                 }
                 continue;
@@ -674,7 +679,15 @@ class MediaCorruptionTest {
         if (t.area() == Area.DIRTY_DATA) {
             judgeDirtyData(t, rb, history, problems);
         } else if (rb.integrity > 0) {
-            problems.add(rb.integrity + " sector(s) failed with DataIntegrityException");
+            // damaged clean data is re-read from the backing device; only sectors that share the
+            // damaged bytes while dirty (a zeroed region) or lie in a quarantined range may fail
+            for (int s = rb.integritySectors.nextSetBit(0); s >= 0; s = rb.integritySectors.nextSetBit(s + 1)) {
+                if (!sharedOrQuarantined(rb, history, s)) {
+                    problems.add(rb.integrity + " sector(s) failed with DataIntegrityException, e.g. sector " + s
+                            + ", history " + history.describe(s));
+                    break;
+                }
+            }
         }
         // (unless GC reclaimed the extent's segment before it was read: then it is a plain miss)
         if (t.area() == Area.CLEAN_DATA && (rb.crcErrors == 0 || rb.crcRecovered == 0)
@@ -707,13 +720,22 @@ class MediaCorruptionTest {
         long hi = lo + x.crcLength();
         for (int s = rb.integritySectors.nextSetBit(0); s >= 0; s = rb.integritySectors.nextSetBit(s + 1)) {
             long at = (long) s * SECTOR;
-            // write-zeroes points the keys of a whole range at one zeroed region: when the damaged
-            // byte is in such a region, every sector whose newest version is those zeroes fails too
-            if ((at < lo || at >= hi) && history.latest(s) != SectorHistory.ZERO) {
+            if ((at < lo || at >= hi) && !sharedOrQuarantined(rb, history, s)) {
                 problems.add("sector " + s + " failed its read but lies outside the damaged extent's CRC range [" + lo
                         + ", " + hi + ")");
             }
         }
+    }
+
+    /**
+     * Whether a failed read of sector {@code s} away from the damaged extent is expected:
+     * write-zeroes points the keys of a whole range at one zeroed region, so a flipped byte there
+     * fails every sector whose newest version is those zeroes; and the quarantine, a bounded record,
+     * merges its closest ranges when full, so it may refuse good sectors between two damaged ones
+     * (refusing, never serving wrong bytes).
+     */
+    private static boolean sharedOrQuarantined(Readback rb, SectorHistory history, int s) {
+        return history.latest(s) == SectorHistory.ZERO || rb.quarantinedSectors.get(s);
     }
 
     /** After write-back, the backing device holds what the cache served. */
