@@ -3,6 +3,7 @@ package pcache.target.internal;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
@@ -436,24 +437,14 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
-     * How many valid ksets follow the damaged kset at {@code pos}, as far as its header can still
-     * tell where the next one is (after n keys, or at the start of the segment a LAST kset links
-     * to); 0 when there is none. Counts at most 1,000.
+     * How many valid ksets follow the damaged kset at {@code pos} ({@link KsetContinuation}); 0
+     * when there is none. Counts at most 1,000.
      */
     private int validKsetsAfter(CachePos pos) throws IOException {
         byte[] header = new byte[PcacheFormat.KSET_HEADER_SIZE];
         region.read(kPosOffset(pos), header, 0, header.length);
-        int n = java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(4);
-        List<CachePos> candidates = new ArrayList<>(2);
-        if (n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX) {
-            long next = (long) pos.offset() + PcacheFormat.KSET_HEADER_SIZE + (long) n * PcacheFormat.KEY_SIZE;
-            if (next + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE) {
-                candidates.add(new CachePos(pos.segment(), (int) next));
-            }
-        }
-        if (n >= 0 && n < segments.segmentCount() && n != pos.segment()) {
-            candidates.add(new CachePos(n, 0));
-        }
+        int keyNum = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(KsetContinuation.KEY_NUM_OFF);
+        List<CachePos> candidates = KsetContinuation.candidates(pos, keyNum, s -> s >= 0 && s < segments.segmentCount());
         for (CachePos c : candidates) {
             int count = 0;
             CachePos p = c;

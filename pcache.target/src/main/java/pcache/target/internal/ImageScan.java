@@ -40,7 +40,7 @@ final class ImageScan {
     private static final int SEG_INFO_TYPE_SHIFT = 1;
     private static final int SEG_INFO_TYPE_MASK = 0xF;
     private static final int SEG_GEN = 8;
-    private static final int KSET_KEY_NUM = 4;
+    private static final int KSET_KEY_NUM = KsetContinuation.KEY_NUM_OFF;
     private static final int KSET_MAGIC = 8;
     private static final int KSET_FLAGS = 16;
     private static final int KEY_OFF = 0;
@@ -789,19 +789,9 @@ final class ImageScan {
      * segment a LAST kset would link to. Null when there is none.
      */
     private CachePos validContinuation(CachePos pos, ByteBuffer header) throws IOException {
-        int n = header.getInt(KSET_KEY_NUM);
-        if (n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX) {
-            int size = PcacheFormat.KSET_HEADER_SIZE + n * PcacheFormat.KEY_SIZE;
-            CachePos after = new CachePos(pos.segment(), pos.offset() + size);
-            if ((long) after.offset() + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE
-                    && validKsetAt(dataOffset(after), after.offset())) {
-                return after;
-            }
-        }
-        if (mapped(n) && n != pos.segment()) {
-            CachePos linked = new CachePos(n, 0);
-            if (validKsetAt(dataOffset(linked), 0)) {
-                return linked;
+        for (CachePos c : KsetContinuation.candidates(pos, header.getInt(KSET_KEY_NUM), this::mapped)) {
+            if (validKsetAt(dataOffset(c), c.offset())) {
+                return c;
             }
         }
         return null;
