@@ -40,12 +40,10 @@ class CacheMBeanTest {
 
     private CacheDeviceFacade open(String name) throws Exception {
         backing = new MemoryBacking(LOGICAL, "disk", false);
-        // write-back only when drained (watermarks and age out of reach): with a policy that starts
-        // at once, status fields and "clean" would change under the assertions
-        BatchingWritebackPolicy onlyOnDrain = new BatchingWritebackPolicy(
-                new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0));
+        // write-back only when drained: with a policy that starts at once, status fields and
+        // "clean" would change under the assertions
         CacheEngine engine = Harness.open(Harness.config(name), new SimulatedPmem(Harness.deviceBytes(6), false),
-                Harness.holder(backing), onlyOnDrain);
+                Harness.holder(backing), Harness.drainOnlyPolicy());
         return new CacheDeviceFacade(engine, Harness.holder(backing), CacheMode.WRITEBACK);
     }
 

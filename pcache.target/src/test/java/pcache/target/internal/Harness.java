@@ -27,6 +27,14 @@ final class Harness {
     }
 
     /** Fast-moving settings for tests: small devices allowed, quick timers, two streams. */
+    /**
+     * A batching write-back policy that writes back only when drained (watermarks and age out of
+     * reach): for tests whose assertions a background write-back would race.
+     */
+    static BatchingWritebackPolicy drainOnlyPolicy() {
+        return new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0));
+    }
+
     static EngineConfig config(String name) {
         return EngineConfig.defaults(name).withMinimumCacheBytes(0).withStreams(2).withKsetFlushDelayMillis(20)
                 .withGcIntervalMillis(50).withBackingTimeoutMillis(2000);

@@ -184,13 +184,17 @@ class ResourceLimitsTest {
         return off >= 64 * Harness.MIB && off < 72 * Harness.MIB;
     }
 
-    /** Writes version {@code version} of the 1 MiB chunks in {@code [from, to)}, except the cached reads. */
-    private static void writeChunks(CacheDeviceFacade dev, long from, long to, long version, AtomicLong absorbed)
-            throws Exception {
+    /**
+     * Writes version {@code version} of the 1 MiB chunks in {@code [from, to)}, except the cached
+     * reads, counting the bytes in {@code absorbed} and calling {@code onChunk} after each chunk.
+     */
+    private static void writeChunks(CacheDeviceFacade dev, long from, long to, long version, AtomicLong absorbed,
+            Runnable onChunk) throws Exception {
         for (long off = from; off < to; off += CHUNK) {
             if (!cachedRead(off)) {
                 dev.write(off, Harness.pattern(off, CHUNK, version), false);
                 absorbed.addAndGet(CHUNK);
+                onChunk.run();
             }
         }
     }
@@ -241,7 +245,7 @@ class ResourceLimitsTest {
                 return null;
             });
             Future<?> fits = pool.submit(() -> {
-                writeChunks(dev, 8 * Harness.MIB, 24 * Harness.MIB, 3, absorbed);
+                writeChunks(dev, 8 * Harness.MIB, 24 * Harness.MIB, 3, absorbed, () -> { });
                 return null;
             });
             // misses need the device: each fails after the backing timeout, the whole time
@@ -262,13 +266,7 @@ class ResourceLimitsTest {
             // then writes that do not fit: the writer ends up waiting for space, not failing
             AtomicLongArray progress = new AtomicLongArray(1);
             Future<?> filler = pool.submit(() -> {
-                for (long off = 24 * Harness.MIB; off < 200 * Harness.MIB; off += CHUNK) {
-                    if (!cachedRead(off)) {
-                        dev.write(off, Harness.pattern(off, CHUNK, 3), false);
-                        absorbed.addAndGet(CHUNK);
-                        progress.incrementAndGet(0);
-                    }
-                }
+                writeChunks(dev, 24 * Harness.MIB, 200 * Harness.MIB, 3, absorbed, () -> progress.incrementAndGet(0));
                 return null;
             });
             awaitStalled(progress, new Future<?>[] {filler}, 1500);
