@@ -2,17 +2,13 @@ package pcache.crc.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.SplittableRandom;
-import java.util.zip.GZIPInputStream;
 
 import org.junit.jupiter.api.Test;
 
@@ -21,11 +17,11 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import pcache.api.spi.CrcProvider;
+import pcache.testkit.KernelFixtures;
 
 class PcacheCrc32cTest {
 
-    private static final Path KERNEL_CACHE_DEVICE =
-            Path.of("/work/shared/fixtures/dm-pcache-kernel/dirty-nocrc/cachedev.img.gz");
+    private static final String KERNEL_CACHE_DEVICE = "dirty-nocrc/cachedev.img.gz";
 
     private final PcacheCrc32c crc = new PcacheCrc32c();
 
@@ -132,9 +128,8 @@ class PcacheCrc32cTest {
     /** The superblock the Linux kernel wrote: its CRC covers bytes 4..23 at device offset 4 KiB. */
     @Test
     void matchesTheSuperblockCrcWrittenByTheKernel() throws IOException {
-        assumeTrue(Files.isReadable(KERNEL_CACHE_DEVICE), "fixture missing: " + KERNEL_CACHE_DEVICE);
         byte[] head;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(KERNEL_CACHE_DEVICE))) {
+        try (InputStream in = KernelFixtures.open(KERNEL_CACHE_DEVICE)) {
             head = in.readNBytes(8192);
         }
         assertEquals(8192, head.length);

@@ -5,14 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -22,7 +20,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.GZIPInputStream;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,16 +33,17 @@ import pcache.api.spi.KeyValidity;
 import pcache.api.spi.Kset;
 import pcache.api.spi.PmemRegion;
 import pcache.pmem.internal.HeapPmemProvider;
+import pcache.testkit.KernelFixtures;
 
 /**
  * The key log the Linux kernel wrote: the dirty-nocrc fixture (see its README and manifest.json).
  * Only the first three segments are read — the key log stays in segment 0 and the cached data in
- * segments 1 and 2. Skipped when the fixture is not there.
+ * segments 1 and 2.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KernelImageKeyLogTest {
 
-    private static final Path DIR = Path.of("/work/shared/fixtures/dm-pcache-kernel/dirty-nocrc");
+    private static final String DIR = "dirty-nocrc/";
     private static final int SEGMENTS = 3;
     /** Device offset of segment 0's data area: 20 KiB + 12 KiB. */
     private static final long LOG_START = 20480 + 12288;
@@ -56,12 +54,9 @@ class KernelImageKeyLogTest {
 
     @BeforeAll
     void readImage() throws IOException {
-        Path image = DIR.resolve("cachedev.img.gz");
-        assumeTrue(Files.isReadable(image) && Files.isReadable(DIR.resolve("manifest.json")),
-                "kernel fixture missing: " + DIR);
         int bytes = (int) PcacheFormat.segmentOffset(SEGMENTS);
         byte[] prefix;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(image), 1 << 16)) {
+        try (InputStream in = KernelFixtures.open(DIR + "cachedev.img.gz")) {
             prefix = in.readNBytes(bytes);
         }
         assertEquals(bytes, prefix.length);
@@ -69,7 +64,7 @@ class KernelImageKeyLogTest {
         region.write(0, prefix, 0, bytes);
         dev = new LogDevice(region, SEGMENTS, 2, 1000, null, false);
         log = dev.openLog();
-        manifest = Files.readString(DIR.resolve("manifest.json"));
+        manifest = KernelFixtures.text(DIR + "manifest.json");
     }
 
     @Test

@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.zip.GZIPInputStream;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,26 +15,25 @@ import org.junit.jupiter.api.TestInstance;
 
 import pcache.api.format.PcacheFormat;
 import pcache.pmem.internal.HeapPmemProvider;
+import pcache.testkit.KernelFixtures;
 
 /**
  * Segment metadata as the Linux kernel wrote it: the dirty-nocrc fixture (47 segments, see the
- * fixture's README). Only the first three segments are read from the compressed image. Skipped
- * when the fixture is not there.
+ * fixture's README). Only the first three segments are read from the compressed image.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KernelImageSegmentTest {
 
-    private static final Path IMAGE = Path.of("/work/shared/fixtures/dm-pcache-kernel/dirty-nocrc/cachedev.img.gz");
+    private static final String IMAGE = "dirty-nocrc/cachedev.img.gz";
     private static final int SEGMENTS = 3;
 
     private TestDevice kernel;
 
     @BeforeAll
     void readImagePrefix() throws IOException {
-        assumeTrue(Files.isReadable(IMAGE), "kernel fixture missing: " + IMAGE);
         int bytes = (int) PcacheFormat.segmentOffset(SEGMENTS); // 48 MiB + 20 KiB
         byte[] prefix;
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(IMAGE), 1 << 16)) {
+        try (InputStream in = KernelFixtures.open(IMAGE)) {
             prefix = in.readNBytes(bytes);
         }
         assertEquals(bytes, prefix.length);

@@ -19,7 +19,7 @@ import pcache.api.CacheMode;
 import pcache.api.CacheStatus;
 
 /**
- * Images written by the real Linux dm-pcache (src/test/resources/dm-pcache-kernel, see its
+ * Images written by the real Linux dm-pcache (pcache.testkit's resources, dm-pcache-kernel/; see its
  * README.md): replaying the kernel's key log must give exactly the logical device the kernel
  * recorded, writing everything back must leave the backing device equal to it, and the status
  * fields must match the kernel's own status line.
