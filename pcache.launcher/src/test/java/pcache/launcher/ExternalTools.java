@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Runs the real NBD tools (qemu-io, nbdinfo, nbdcopy, nbdsh, fio) against a running pcache: every
@@ -43,27 +42,14 @@ final class ExternalTools implements AutoCloseable {
         this.outputDir = outputDir;
     }
 
-    /** Skips the calling test unless every tool is installed. */
+    /** Returns when every tool is installed; otherwise fails the test in CI and skips it elsewhere. */
     static void assumeInstalled(String... tools) {
-        for (String tool : tools) {
-            Assumptions.assumeTrue(which(tool) != null, tool + " is not installed");
-        }
+        pcache.testkit.ExternalTools.require(tools);
     }
 
-    /** The absolute path of a tool, preferring /usr/bin (nbdsh must run on the system python). */
+    /** The absolute path of a tool, preferring /usr/bin (nbdsh needs the system python); null if missing. */
     static String which(String tool) {
-        List<String> dirs = new ArrayList<>(List.of("/usr/bin", "/usr/sbin", "/bin"));
-        String path = System.getenv("PATH");
-        if (path != null) {
-            dirs.addAll(List.of(path.split(File.pathSeparator)));
-        }
-        for (String dir : dirs) {
-            Path candidate = Path.of(dir, tool);
-            if (Files.isExecutable(candidate)) {
-                return candidate.toString();
-            }
-        }
-        return null;
+        return pcache.testkit.ExternalTools.which(tool);
     }
 
     /** Starts a tool in the background; {@link #close()} kills it if it is still running. */
