@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * Then, in some trials, everything is written back and the backing device must agree.
  *
  * <p>CI runs {@value #CI_TRIALS} trials; {@code -Dpcache.test.long=true} runs
- * {@value #LONG_TRIALS} with longer workloads, and with data CRC on for half of them.
+ * {@value #LONG_TRIALS} with longer workloads, and with data CRC on for half of them. A failure
+ * names its trial's seed; {@code -Dpcache.crash.seed=N} runs that one trial again.
  */
 class CrashTest {
 
@@ -196,6 +197,14 @@ class CrashTest {
         int trials = Integer.getInteger("pcache.crash.trials", LONG ? LONG_TRIALS : CI_TRIALS);
         AtomicInteger crashed = new AtomicInteger();
         AtomicInteger recoveryCrashes = new AtomicInteger();
+        Long replay = Long.getLong("pcache.crash.seed");
+        if (replay != null) {
+            // one trial, as a failure printed it (background threads make a replay likely, not certain, to repeat it)
+            trialNamingSeed(replay, crashed, recoveryCrashes);
+            System.out.println("crash test: replayed seed " + replay + ", " + (crashed.get() == 1 ? "crashed inside"
+                    : "crashed at the end of") + " the workload, " + recoveryCrashes.get() + " crashes during recovery");
+            return;
+        }
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             List<Future<?>> futures = new ArrayList<>();
@@ -203,7 +212,7 @@ class CrashTest {
                 int lane = t;
                 futures.add(pool.submit(() -> {
                     for (int seed = lane; seed < trials; seed += 2) {
-                        trial(seed, crashed, recoveryCrashes);
+                        trialNamingSeed(seed, crashed, recoveryCrashes);
                     }
                     return null;
                 }));
@@ -220,6 +229,16 @@ class CrashTest {
                 + " inside the workload, " + (trials - crashed.get()) + " at its end, " + recoveryCrashes.get()
                 + " during recovery");
         assertTrue(crashed.get() >= trials * 8 / 10, "most trials should crash inside the workload");
+    }
+
+    /** One trial; whatever fails in it names the seed and how to replay it. */
+    private void trialNamingSeed(long seed, AtomicInteger crashed, AtomicInteger recoveryCrashes) {
+        try {
+            trial(seed, crashed, recoveryCrashes);
+        } catch (Throwable t) {
+            throw new AssertionError("crash trial seed " + seed + " failed; replay it with -Dpcache.crash.seed=" + seed
+                    + " (mvn -pl pcache.target test -Dtest=CrashTest -Dpcache.crash.seed=" + seed + ")", t);
+        }
     }
 
     private void trial(long seed, AtomicInteger crashed, AtomicInteger recoveryCrashes) throws Exception {
@@ -297,12 +316,14 @@ class CrashTest {
             }
             try {
                 CacheEngine e = Harness.open(cfg, image, Harness.holder(backingImage), new OrderedWritebackPolicy());
-                if (image.crashed()) {
+                // disarm: from here on the recovered cache runs normally. The recovered engine's
+                // background threads (write-back, GC) keep counting operations, so the armed crash
+                // may strike in any of them up to this instant: disarming tells atomically whether
+                // it did, and such a crash counts as one during recovery.
+                if (!image.disarm()) {
                     e.crashForTest();
                     throw new SimulatedPmem.SimulatedCrash();
                 }
-                // disarm: from here on the recovered cache runs normally
-                image.armCrash(0, null);
                 recovered = e;
             } catch (SimulatedPmem.SimulatedCrash c) {
                 recoveryCrashes.incrementAndGet();

@@ -120,6 +120,16 @@ final class SimulatedPmem implements PmemRegion {
         crashRandom = random;
     }
 
+    /**
+     * Disarms a pending crash, atomically with respect to every operation: true when the device had
+     * not crashed (no operation can crash it from now on), false when the crash had already struck
+     * (in any thread, possibly a background one) before it could be disarmed.
+     */
+    synchronized boolean disarm() {
+        opsUntilCrash = -1;
+        return !crashed;
+    }
+
     /** Crashes now. */
     synchronized void crashNow(Random random) {
         crashRandom = random;
