@@ -104,14 +104,14 @@ class ConfigAdminMappingTest {
     /** From the embedded defaults all the way to the dictionaries, as the launcher does it. */
     @Test
     void embeddedDefaultsEndToEnd() throws Exception {
-        Path cwd = Path.of("/work/x");
+        Path cwd = Path.of("/virtual/x");
         PcacheSettings s = SettingsParser.parse(ConfigSources.load(Optional.empty(), Map.of(), new Properties(),
                 Map.of("PCACHE_CACHE_PCACHE0_GC_PERCENT", "50"), cwd));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(s);
         assertEquals(3, records.size());
-        assertEquals(map("name", "pcache0.backing", "path", "/work/x/data/pcache0.backing",
+        assertEquals(map("name", "pcache0.backing", "path", "/virtual/x/data/pcache0.backing",
                 "size_bytes", 4L << 30, "create", Boolean.TRUE), records.get(0).properties());
-        assertEquals("/work/x/data/pcache0.cache", records.get(1).properties().get("cache_dev"));
+        assertEquals("/virtual/x/data/pcache0.cache", records.get(1).properties().get("cache_dev"));
         assertEquals(50, records.get(1).properties().get("gc_percent"));
         assertEquals(1L << 30, records.get(1).properties().get("cache_dev_size_bytes"));
     }

@@ -8,7 +8,7 @@ package pcache.crc.internal;
  * <p>Running a reflected CRC register without final inversion over {@code n} zero bytes
  * multiplies the register by x<sup>8n</sup> modulo P. That is what lets a CRC with any seed be
  * derived from {@link java.util.zip.CRC32C}: the two registers differ by the seed difference
- * carried through the data length (see implementation-notes.md, "CRC linearity").
+ * carried through the data length: crc(s, d) = crc(0, d) xor (s multiplied by x<sup>8n</sup>).
  */
 final class Gf2Crc32c {
 

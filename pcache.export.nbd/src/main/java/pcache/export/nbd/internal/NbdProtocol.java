@@ -2,8 +2,7 @@ package pcache.export.nbd.internal;
 
 /**
  * Wire constants of the NBD protocol (fixed newstyle handshake, simple and structured replies).
- * Values and names follow the normative {@code doc/proto.md}; see
- * {@code /work/shared/design/nbd-protocol.md} for the summary this server implements.
+ * Values and names follow the NBD project's normative specification, {@code doc/proto.md}.
  * All integers on the wire are big-endian.
  */
 final class NbdProtocol {

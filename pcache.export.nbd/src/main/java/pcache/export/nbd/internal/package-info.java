@@ -20,6 +20,6 @@
  * ({@link pcache.export.nbd.internal.RequestExecutor}); device errors become NBD errors through
  * {@link pcache.export.nbd.internal.ErrorMapping}.</li>
  * </ul>
- * The protocol summary this follows is {@code /work/shared/design/nbd-protocol.md}.
+ * The protocol is the NBD project's normative specification, {@code doc/proto.md}.
  */
 package pcache.export.nbd.internal;
