@@ -26,6 +26,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -46,6 +47,7 @@ import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.ConfigurationAdmin;
 
+import pcache.api.BackingState;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.NbdExports;
@@ -151,14 +153,62 @@ public class ShellCommandsIT extends PcacheTestSupport {
         }
     }
 
-    /** The backing device disappears (its configuration is deleted): the cache keeps absorbing writes. */
-    private void deleteBackingConfiguration(String backingName) throws Exception {
+    /**
+     * The backing device disappears (its configuration is deleted): the cache keeps absorbing writes.
+     * Returns once the cache has seen it go (ConfigAdmin and SCR unbind it on their own threads), so
+     * that write-back cannot still empty the cache the test is about to make dirty.
+     */
+    private void deleteBackingConfiguration(String cacheName) throws Exception {
+        String backingName = cacheName + ".backing";
         ConfigurationAdmin admin = configurationAdmin();
         org.osgi.service.cm.Configuration[] found = admin.listConfigurations("(name=" + backingName + ")");
         assertNotNull("no configuration " + backingName, found);
         for (org.osgi.service.cm.Configuration c : found) {
             c.delete();
         }
+        CacheDevice dev = cache(cacheName);
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (dev.status().backingState() != BackingState.UNAVAILABLE) {
+            assertTrue("cache " + cacheName + " still has a backing device " + TIMEOUT + " after its configuration"
+                    + " was deleted: " + dev.status().backingState(), System.nanoTime() < deadline);
+            Thread.sleep(20);
+        }
+    }
+
+    /**
+     * Runs a command that waits for the backing device and returns what it printed; brings the
+     * device back (re-creates its configuration) only once the command has printed {@code marker},
+     * so what the command reports does not depend on how fast this thread reaches it.
+     */
+    private String executeRestoringWhenPrinted(String commandLine, String marker, String factoryPid,
+            Map<String, Object> backingConfig) throws Exception {
+        CommandProcessor processor = awaitService(CommandProcessor.class, null);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        CompletableFuture<Void> restored = CompletableFuture.runAsync(() -> {
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            try {
+                while (!bytes.toString(StandardCharsets.UTF_8).contains(marker)) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException(commandLine + " did not print '" + marker + "' within " + TIMEOUT
+                                + "; it printed: " + bytes.toString(StandardCharsets.UTF_8));
+                    }
+                    Thread.sleep(10);
+                }
+                configure(factoryPid, (String) backingConfig.get("name"), backingConfig);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try (CommandSession session = processor.createSession(new ByteArrayInputStream(new byte[0]), out, out)) {
+            Object result = session.execute(commandLine);
+            if (result != null) {
+                out.println(session.format(result, 0));
+            }
+        } finally {
+            restored.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
     }
 
     @Test
@@ -206,7 +256,7 @@ public class ShellCommandsIT extends PcacheTestSupport {
         execute("pcache:drain it1");
 
         // the backing device goes away: writes go on into the cache, which is now dirty
-        deleteBackingConfiguration("it1.backing");
+        deleteBackingConfiguration("it1");
         ByteBuffer second = pattern(2 * MIB, 2);
         dev.write(4L * MIB, second.duplicate(), false);
         dev.flush();
@@ -218,21 +268,19 @@ public class ShellCommandsIT extends PcacheTestSupport {
         // it comes back while drain waits for it; drain shows its progress, then the cache is clean
         Map<String, Object> backingConfig = Map.of("name", "it1.backing", "path", backing.toString(), "size_bytes",
                 BACKING, "create", true);
-        Thread comeBack = restoreLater("pcache.backing.file", "it1.backing", backingConfig);
-        String drained = execute("pcache:drain it1");
-        comeBack.join();
+        String drained = executeRestoringWhenPrinted("pcache:drain it1", "to write back [", "pcache.backing.file",
+                backingConfig);
         assertTrue(drained, drained.startsWith("2 MiB to write back [########################################] 100%\n"
                 + "cache it1 drained in "));
         assertTrue(drained, drained.endsWith("; clean\n"));
         assertArrayEquals(second.array(), readFile(backing, 4L * MIB, 2 * MIB));
 
         // dirty again, without a backing device; remove --drain writes it back once the device is back
-        deleteBackingConfiguration("it1.backing");
+        deleteBackingConfiguration("it1");
         ByteBuffer third = pattern(MIB, 3);
         dev.write(8L * MIB, third.duplicate(), false);
-        comeBack = restoreLater("pcache.backing.file", "it1.backing", backingConfig);
-        String removed = execute("pcache:remove --drain it1");
-        comeBack.join();
+        String removed = executeRestoringWhenPrinted("pcache:remove --drain it1", "to write back [",
+                "pcache.backing.file", backingConfig);
         assertTrue(removed, removed.startsWith("1 MiB to write back [####"));
         assertTrue(removed, removed.contains("] 100%\ncache it1 removed (drained, then passthrough); configurations"
                 + " pcache.target~it1, pcache.backing.file~it1.backing deleted"));
@@ -253,20 +301,6 @@ public class ShellCommandsIT extends PcacheTestSupport {
         Failure damaged = executeFailing("pcache:fsck " + cacheDev);
         assertEquals("fsck found 1 error(s) in " + cacheDev, damaged.error().getMessage());
         assertTrue(damaged.output(), damaged.output().contains("  - superblock at 4096: CRC mismatch"));
-    }
-
-    /** Re-creates a backing configuration a second from now, while a command waits for the device. */
-    private Thread restoreLater(String factoryPid, String name, Map<String, Object> properties) {
-        Thread t = new Thread(() -> {
-            try {
-                Thread.sleep(1000);
-                configure(factoryPid, name, properties);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }, "restore " + name);
-        t.start();
-        return t;
     }
 
     private static void flipByte(Path file, long offset) throws IOException {
