@@ -348,7 +348,7 @@ class HandshakeTest {
     @Test
     void handshakeTimeoutDropsSilentClients() throws IOException {
         try (ServerFixture quick = new ServerFixture(NbdServerConfig.defaults()
-                .withHandshakeTimeout(java.time.Duration.ofMillis(200)));
+                .withHandshakeTimeout(java.time.Duration.ofSeconds(2)));
              RawNbdClient c = quick.connect()) {
             c.readGreeting();
             assertTrue(c.closedByServer());

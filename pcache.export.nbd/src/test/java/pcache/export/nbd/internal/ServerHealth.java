@@ -3,7 +3,9 @@ package pcache.export.nbd.internal;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Handler;
@@ -59,15 +61,25 @@ final class ServerHealth implements AutoCloseable {
     }
 
     /** Live threads a server starts per connection (readers and reply writers). */
-    static int connectionThreads() {
-        int n = 0;
+    static Set<Thread> connectionThreads() {
+        Set<Thread> threads = new HashSet<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             if (t.isAlive() && (t.getName().startsWith("pcache-nbd-conn ")
                     || t.getName().startsWith("pcache-nbd-writer "))) {
-                n++;
+                threads.add(t);
             }
         }
-        return n;
+        return threads;
+    }
+
+    /**
+     * Per-connection threads alive now that were not alive in {@code before}: those of the servers
+     * a test started. Threads of an earlier test's server that are still ending count neither way.
+     */
+    static int connectionThreadsSince(Set<Thread> before) {
+        Set<Thread> now = connectionThreads();
+        now.removeAll(before);
+        return now.size();
     }
 
     /** Heap in use after a full collection (a few tries, as System.gc() is only a hint). */

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -55,7 +56,7 @@ class SocketFuzzTest {
         MemoryBlockDevice guarded = new MemoryBlockDevice("bystander", 1 << 20);
         NbdServerConfig config = NbdServerConfig.defaults().withMaxConnections(4 * PARALLEL + 8)
                 .withDrainTimeout(Duration.ofSeconds(2)).withHandshakeTimeout(Duration.ofSeconds(5)).withWorkers(4);
-        int threadsBefore = ServerHealth.connectionThreads();
+        Set<Thread> threadsBefore = ServerHealth.connectionThreads();
         try (ServerHealth health = new ServerHealth(); NbdServer server = new NbdServer(config)) {
             server.export("disk", disk);
             server.export("other", other);
@@ -120,8 +121,8 @@ class SocketFuzzTest {
             assertEquals(INPUTS, served.get());
             assertTrue(ServerHealth.eventually(15, () -> server.connectionCount() == 0),
                     "connections left open: " + server.connectionCount());
-            assertTrue(ServerHealth.eventually(15, () -> ServerHealth.connectionThreads() == threadsBefore),
-                    "per-connection threads left: " + (ServerHealth.connectionThreads() - threadsBefore));
+            assertTrue(ServerHealth.eventually(15, () -> ServerHealth.connectionThreadsSince(threadsBefore) == 0),
+                    "per-connection threads left: " + ServerHealth.connectionThreadsSince(threadsBefore));
             assertTrue(health.errors().isEmpty(), "internal errors: " + health.errors());
             long heapGrowth = ServerHealth.heapAfterGc() - heapBefore;
             long directGrowth = ServerHealth.directMemory() - directBefore;

@@ -21,9 +21,17 @@ class WithdrawalTest {
     private static final int WRITE = NbdCommand.WRITE.type;
     private static final int FLUSH = NbdCommand.FLUSH.type;
 
+    /**
+     * A fixture whose withdrawal waits long for requests in flight: the tests release them
+     * explicitly, and a loaded machine must not let the drain give up first.
+     */
+    private static ServerFixture patientFixture() throws java.io.IOException {
+        return new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(java.time.Duration.ofSeconds(60)));
+    }
+
     @Test
     void unexportFinishesInFlightRequestsRefusesNewOnesAndLeavesOtherExportsAlone() throws Exception {
-        try (ServerFixture fixture = new ServerFixture();
+        try (ServerFixture fixture = patientFixture();
              RawNbdClient disk = fixture.open("disk", true);
              RawNbdClient other = fixture.open("other", false)) {
             ConcurrencyTest.Gate gate = new ConcurrencyTest.Gate("read", 0);
@@ -74,7 +82,7 @@ class WithdrawalTest {
 
     @Test
     void closeFinishesInFlightRequestsFlushesEachDeviceOnceAndStopsListening() throws Exception {
-        ServerFixture fixture = new ServerFixture();
+        ServerFixture fixture = patientFixture();
         try (RawNbdClient disk = fixture.open("disk", false)) {
             ConcurrencyTest.Gate gate = new ConcurrencyTest.Gate("read", 0);
             fixture.disk.setHook(gate);
