@@ -152,7 +152,9 @@ class NbdkitBackingIT {
     void killingNbdkitDuringWriteBackLosesNothing() throws Exception {
         ExternalTools.assumeInstalled("nbdcopy");
         Path image = sparseImage();
-        String[] slow = {"--filter=delay", "file", image.toString(), "delay-write=50ms"};
+        // slow enough that write-back (about 128 writes) is still under way at both kills, however
+        // long nbdcopy took on a loaded machine; the last restart is at full speed
+        String[] slow = {"--filter=delay", "file", image.toString(), "delay-write=250ms"};
         NbdkitProcess kit = nbdkit(slow);
         PcacheProcess pcache = pcacheOn(kit);
         Path in = randomFile("in.bin", DISK_BYTES, 4);

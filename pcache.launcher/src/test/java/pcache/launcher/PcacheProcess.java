@@ -68,12 +68,9 @@ final class PcacheProcess implements AutoCloseable {
         return new PcacheProcess(dir, config, socket, tcpPort, List.of(jvmOptions));
     }
 
-    /** A loopback TCP port that is free now (bound and released; a small race, fine for tests). */
+    /** A loopback TCP port that is free now, from below the ephemeral range (see LoopbackPorts). */
     static int freeTcpPort() throws IOException {
-        try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
-            socket.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
-            return socket.getLocalPort();
-        }
+        return pcache.testkit.LoopbackPorts.free();
     }
 
     /** A process on the embedded defaults (no --config), in {@code cwd}, as the README runs it. */

@@ -110,9 +110,10 @@ class NbdFaultFilterTest {
 
     @Test
     void requestsArePipelined() throws Exception {
-        // every read and write takes 200 ms in the server, which runs 16 threads by default
-        NbdBackingDevice device = open("--filter=delay", "memory", "16M", "rdelay=200ms",
-                "wdelay=200ms");
+        // every read and write takes 1 s in the server, which runs 16 threads by default: long
+        // enough that scheduling delays on a loaded machine are small against it
+        NbdBackingDevice device = open("--filter=delay", "memory", "16M", "rdelay=1000ms",
+                "wdelay=1000ms");
         int requests = 16;
         ExecutorService pool = Executors.newFixedThreadPool(requests);
         try {
@@ -137,8 +138,8 @@ class NbdFaultFilterTest {
                 call.get(20, TimeUnit.SECONDS);
             }
             long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
-            // serialised they would take 16 x 200 ms = 3.2 s
-            assertTrue(millis < requests * 200 / 2, "16 delayed requests took " + millis + " ms");
+            // serialised they would take 16 x 1 s = 16 s; pipelined, about 1 s
+            assertTrue(millis < requests * 1000 / 2, "16 delayed requests took " + millis + " ms");
         } finally {
             pool.shutdownNow();
         }

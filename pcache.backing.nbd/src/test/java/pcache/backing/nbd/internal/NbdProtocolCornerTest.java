@@ -272,7 +272,9 @@ class NbdProtocolCornerTest {
                 server.serveDisk(request, replies);
             } // the read of offset 0 is never answered
         });
-        connect(Duration.ofMillis(400));
+        // long enough that a loaded machine never leaves the traffic thread silent for a whole
+        // timeout (then the connection would rightly be taken for dead and re-established)
+        connect(Duration.ofSeconds(3));
         AtomicBoolean stop = new AtomicBoolean();
         Thread traffic = new Thread(() -> {
             while (!stop.get()) {

@@ -1,8 +1,6 @@
 package pcache.backing.nbd.internal;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import pcache.testkit.ExternalTools;
+import pcache.testkit.LoopbackPorts;
 
 /**
  * A real nbdkit server for tests, run in the foreground (-f) on a unix socket or a loopback TCP
@@ -58,10 +57,7 @@ final class Nbdkit implements AutoCloseable {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", 0));
-            return s.getLocalPort();
-        }
+        return LoopbackPorts.free();
     }
 
     /** The URI of {@code export} on this server. */
