@@ -302,7 +302,8 @@ class CrashTest {
         } else {
             pmem.crashNow(new Random(seed * 31 + 7));
         }
-        watchdog.join(5000);
+        watchdog.join(60_000); // it ends once it has stopped the crashed engine's threads
+        assertTrue(!watchdog.isAlive(), where + ": the crash watchdog did not end");
         engine.crashForTest();
         SimulatedPmem image = pmem.afterCrash(true);
         MemoryBacking backingImage = backing.afterCrash(new Random(seed * 17 + 3));

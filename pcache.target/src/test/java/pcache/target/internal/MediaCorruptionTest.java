@@ -187,7 +187,13 @@ class MediaCorruptionTest {
                 int first = lane;
                 futures.add(pool.submit(() -> {
                     for (int seed = first; seed < trials; seed += 2) {
-                        trial(ONLY_SEED >= 0 ? ONLY_SEED : seed);
+                        int s = ONLY_SEED >= 0 ? ONLY_SEED : seed;
+                        try {
+                            trial(s);
+                        } catch (Exception | AssertionError e) {
+                            throw new AssertionError("media corruption trial seed " + s + " failed; replay it with"
+                                    + " -Dpcache.media.seed=" + s + " -Dpcache.media.trials=1", e);
+                        }
                     }
                     return null;
                 }));

@@ -34,6 +34,8 @@ final class MemoryBacking implements BackingDevice {
     final AtomicInteger failFlushes = new AtomicInteger();
     final AtomicInteger failReads = new AtomicInteger();
     final AtomicLong writes = new AtomicLong();
+    /** {@link System#nanoTime()} of the first write, 0 until there is one. */
+    final AtomicLong firstWriteNanos = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
     final AtomicLong reads = new AtomicLong();
     private volatile boolean closed;
@@ -169,6 +171,7 @@ final class MemoryBacking implements BackingDevice {
     public synchronized void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         check(offset, src.remaining());
         writes.incrementAndGet();
+        firstWriteNanos.compareAndSet(0, System.nanoTime());
         if (take(failWrites)) {
             throw new BackingDeviceException("injected write failure at " + offset);
         }

@@ -41,7 +41,14 @@ class ResourceLimitsTest {
     private static final long LOGICAL = 256 * Harness.MIB;
     private static final int CHUNK = (int) Harness.MIB;
     /** The most CPU the blocked cache may use, as a share of one core. */
-    private static final double CPU_SHARE_MAX = 0.05;
+    /**
+     * What waiting writers may cost: a thread that spins instead of waiting takes a whole core (a
+     * third of one even when two other processes compete for both cores), far above these. Java
+     * threads alone stay under 10 % of one core; the process as a whole gets more room, since the
+     * JIT compiler and the garbage collector may still be working off the burst before the wait.
+     */
+    private static final double JAVA_THREADS_SHARE_MAX = 0.10;
+    private static final double PROCESS_SHARE_MAX = 0.25;
 
     /** CPU time of the process and of all Java threads, for deltas. */
     private static final class CpuMeter {
@@ -153,9 +160,9 @@ class ResourceLimitsTest {
             System.out.println("resource limits: cache full, backing device gone, " + writers + " writers waiting for "
                     + used[0] / 1_000_000 + " ms: process CPU " + share(used[1], used[0]) + ", Java threads "
                     + share(used[2], used[0]));
-            assertTrue(used[2] < CPU_SHARE_MAX * used[0], "the waiting cache spins: Java threads used "
+            assertTrue(used[2] < JAVA_THREADS_SHARE_MAX * used[0], "the waiting cache spins: Java threads used "
                     + share(used[2], used[0]));
-            assertTrue(used[1] < CPU_SHARE_MAX * used[0], "the waiting cache spins: the process used "
+            assertTrue(used[1] < PROCESS_SHARE_MAX * used[0], "the waiting cache spins: the process used "
                     + share(used[1], used[0]));
 
             long back = System.nanoTime();

@@ -81,16 +81,20 @@ class WritebackPolicyTest {
         MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
         CacheEngine e = Harness.open(Harness.config("wm"), pmem, Harness.holder(disk), batching(50, 40, 1500, 0));
         try {
+            long beforeWrite = System.nanoTime();
             e.write(0, Harness.pattern(0, 65536, 1), false);
             e.flush();
-            Thread.sleep(500);
-            assertEquals(0, disk.writes.get(), "well below the high watermark: nothing written yet");
             long deadline = System.nanoTime() + 20_000_000_000L;
             while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
             assertEquals(0, e.statistics().dirtyBytes(), "written once older than max_age_ms");
             assertArrayEquals(Harness.pattern(0, 65536, 1).array(), disk.content(0, 65536));
+            // a lower bound, which no stall of this thread can break: the data was younger than
+            // max_age_ms until 1500 ms after the write began, and nothing was written back before
+            long waitedMillis = (disk.firstWriteNanos.get() - beforeWrite) / 1_000_000;
+            assertTrue(waitedMillis >= 1500, "well below the high watermark, written back only " + waitedMillis
+                    + " ms after the write (max_age_ms 1500)");
         } finally {
             e.close();
         }
