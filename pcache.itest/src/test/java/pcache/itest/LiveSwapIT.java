@@ -18,7 +18,7 @@ import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.After;
 import org.junit.Test;
@@ -26,18 +26,27 @@ import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.framework.dto.ServiceReferenceDTO;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
+import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
+import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+import org.osgi.service.component.runtime.dto.SatisfiedReferenceDTO;
 
 import pcache.api.CacheDevice;
-import pcache.api.CacheStatus;
+import pcache.api.spi.PmemProvider;
+import pcache.api.spi.PmemRegion;
 
 /**
  * Issue 5's proof that a running cache changes its parts with nothing lost and no client error:
  * an NBD client (libnbd through nbdsh) does continuous verified I/O through the export while the
  * backing device is swapped between a file and an NBD export of the same file 100 times, the
  * write-back policy is switched several times and the pmem mapping is switched between the
- * memory-mapped and the positional-I/O provider several times. The client checks every read
+ * memory-mapped and the positional-I/O provider several times, and once to a mapping that cannot
+ * open the device at all (the cache rolls back to the mapping it had). The client checks every read
  * against what it wrote and, at the end, every block; afterwards everything is written back and
  * the backing file must equal what the cache serves.
  */
@@ -198,6 +207,8 @@ public class LiveSwapIT extends PcacheTestSupport {
         Thread.sleep(500); // the client is under way before the first swap
         int policySwaps = 0;
         int mappingSwaps = 0;
+        String mapping = "mapped";
+        boolean brokenTried = false;
         for (int i = 1; i <= BACKING_SWAPS; i++) {
             String backing = i % 2 == 1 ? "swap-nbd" : "swap-file";
             update(targetConfig, "backing.target", "(pcache.backing.name=" + backing + ")");
@@ -211,8 +222,12 @@ public class LiveSwapIT extends PcacheTestSupport {
             if (i % 25 == 0) {
                 String pmem = ++mappingSwaps % 2 == 1 ? "fileio" : "mapped";
                 update(targetConfig, "pmem.target", "(pcache.pmem.type=" + pmem + ")");
-                Predicate<CacheStatus> on = s -> s.cacheDevice().contains(pmem.equals("fileio") ? "(fileio)" : "(mapped");
-                waitFor("pmem " + pmem, 60_000, () -> on.test(device.status()));
+                waitFor("pmem " + pmem, 60_000, () -> onMapping(device, pmem));
+                mapping = pmem;
+            }
+            if (i % 25 == 12 && !brokenTried) {
+                brokenMappingRollsBack(targetConfig, device, mapping);
+                brokenTried = true;
             }
             assertTrue("the client died: " + Files.readString(clientLog), client.isAlive());
             Thread.sleep(60);
@@ -226,6 +241,7 @@ public class LiveSwapIT extends PcacheTestSupport {
                 + mappingSwaps + " mapping swaps; client: " + log.strip().lines().reduce((a, b) -> b).orElse(""));
         assertTrue("policy swapped", policySwaps >= 4);
         assertTrue("mapping swapped", mappingSwaps >= 3);
+        assertTrue("a swap to a mapping that cannot open the device was tried", brokenTried);
 
         // everything written back: the backing file holds what the cache serves
         device.drain(null);
@@ -241,6 +257,83 @@ public class LiveSwapIT extends PcacheTestSupport {
         }
         targetConfig.delete();
         export.delete();
+    }
+
+    private static boolean onMapping(CacheDevice device, String pmem) {
+        return device.status().cacheDevice().contains(pmem.equals("fileio") ? "(fileio)" : "(mapped");
+    }
+
+    /**
+     * A pmem mapping whose open always fails is selected while the client runs: the cache rolls back
+     * to the mapping it had ({@code current}) and keeps serving; the client sees no error (checked
+     * with all its other reads at the end). Then the configuration points back at {@code current}.
+     */
+    private void brokenMappingRollsBack(Configuration targetConfig, CacheDevice device, String current)
+            throws Exception {
+        AtomicInteger opens = new AtomicInteger();
+        PmemProvider broken = new PmemProvider() {
+            @Override
+            public String type() {
+                return "broken";
+            }
+
+            @Override
+            public PmemRegion open(Path path, long createSizeBytes) throws IOException {
+                opens.incrementAndGet();
+                throw new IOException("the test's broken mapping refuses " + path);
+            }
+        };
+        ServiceRegistration<PmemProvider> registration = context.registerService(PmemProvider.class, broken,
+                new Hashtable<>(Map.of(PmemProvider.TYPE, "broken")));
+        try {
+            update(targetConfig, "pmem.target", "(pcache.pmem.type=broken)");
+            waitFor("the broken mapping to be tried", 30_000, () -> opens.get() > 0);
+            waitFor("the cache back on " + current, 60_000, () -> {
+                if (!onMapping(device, current)) {
+                    return false;
+                }
+                try {
+                    device.read(0, ByteBuffer.allocate(4096));
+                    return true;
+                } catch (IOException e) {
+                    throw new AssertionError("the cache failed a read after the rollback: " + e, e);
+                }
+            });
+            update(targetConfig, "pmem.target", "(pcache.pmem.type=" + current + ")");
+            // Declarative Services applies the new target on its own thread: until it has let go
+            // of the broken mapping, withdrawing that service would leave the cache without one
+            long brokenId = (Long) registration.getReference().getProperty(Constants.SERVICE_ID);
+            ServiceComponentRuntime scr = awaitService(ServiceComponentRuntime.class, null);
+            waitFor("the cache to let go of the broken mapping", 60_000, () -> !pmemBound(scr, "swap", brokenId));
+            waitFor("pmem " + current + " bound again", 60_000, () -> onMapping(device, current));
+        } finally {
+            registration.unregister();
+        }
+        assertEquals("one open through the broken mapping", 1, opens.get());
+    }
+
+    /** Whether the pcache.target component of cache {@code cache} has service {@code id} bound as its pmem mapping. */
+    private static boolean pmemBound(ServiceComponentRuntime scr, String cache, long id) {
+        for (ComponentDescriptionDTO d : scr.getComponentDescriptionDTOs()) {
+            if (!d.name.equals("pcache.target.internal.PcacheTargetComponent")) {
+                continue;
+            }
+            for (ComponentConfigurationDTO c : scr.getComponentConfigurationDTOs(d)) {
+                if (!cache.equals(c.properties.get("name"))) {
+                    continue;
+                }
+                for (SatisfiedReferenceDTO r : c.satisfiedReferences) {
+                    if (r.name.equals("pmem")) {
+                        for (ServiceReferenceDTO bound : r.boundServices) {
+                            if (bound.id == id) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     private static void update(Configuration c, String key, Object value) throws IOException {

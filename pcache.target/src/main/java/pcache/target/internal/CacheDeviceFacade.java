@@ -332,6 +332,11 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
+    /** False once the device is out of service (closed, or a swap and its rollback both failed). */
+    boolean isInService() {
+        return !gate.isShut();
+    }
+
     /**
      * Shuts the device down: refuses new requests, lets those in flight finish (bounded), then
      * closes the engine, persisting every open kset. Dirty data stays in the cache.

@@ -111,7 +111,7 @@ public final class PcacheTargetComponent {
         PmemProvider old = this.pmem;
         this.pmem = provider;
         if (old != null && facade != null && control != null) {
-            control.execute(() -> swapPmem(provider));
+            control.execute(() -> swapPmem(old, provider));
         }
     }
 
@@ -242,20 +242,29 @@ public final class PcacheTargetComponent {
         lockChannel = null;
     }
 
-    private void swapPmem(PmemProvider provider) {
+    /**
+     * Re-opens the cache through {@code provider}; if that fails, through {@code previous}, the
+     * mapping the cache had, so a mapping that cannot open the device costs clients a pause, not
+     * the cache.
+     */
+    private void swapPmem(PmemProvider previous, PmemProvider provider) {
         CacheDeviceFacade f = facade;
         if (f == null) {
             return;
         }
         TargetConfig c = config;
         try {
-            CacheEngine current = f.engine();
-            PmemProvider fallback = provider;
-            LOG.log(System.Logger.Level.INFO, "cache {0}: switching pmem mapping to {1}", name, provider.type());
-            f.replaceEngine(() -> openEngine(provider, c), () -> openEngine(fallback, c));
+            LOG.log(System.Logger.Level.INFO, "cache {0}: switching pmem mapping from {1} to {2}", name,
+                    previous.type(), provider.type());
+            f.replaceEngine(() -> openEngine(provider, c), () -> openEngine(previous, c));
             LOG.log(System.Logger.Level.INFO, "cache {0}: now on {1}", name, f.status().cacheDevice());
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": pmem swap failed: " + e.getMessage());
+            // the engine in service, if any, is the previous mapping's: later swaps roll back to it
+            pmem = previous;
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": pmem mapping " + provider.type() + " cannot open "
+                    + c.cache__dev() + " (" + e.getMessage() + "); " + (f.isInService() ? "the cache stays on "
+                    + previous.type() : "re-opening through " + previous.type() + " failed too, the cache is out of"
+                    + " service") + ". Point pmem.target at a mapping that can open the device.");
         }
     }
 

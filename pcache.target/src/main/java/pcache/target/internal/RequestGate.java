@@ -92,6 +92,11 @@ final class RequestGate {
     }
 
     /** Refuses every new request from now on (those waiting fail too). */
+    /** True once {@link #shut()} was called: the gate refuses every request for good. */
+    boolean isShut() {
+        return shut;
+    }
+
     void shut() {
         shut = true;
         synchronized (monitor) {
