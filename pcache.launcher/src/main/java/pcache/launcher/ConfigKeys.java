@@ -24,6 +24,11 @@ public final class ConfigKeys {
 
     public static final String CACHE_DEV = "cache_dev";
     public static final String CACHE_DEV_SIZE = "cache_dev_size";
+    /**
+     * The smallest cache device (512 MiB), the engine's {@code PcacheFormat.CACHE_DEV_SIZE_MIN}: the
+     * launcher keeps the bundles' API off its class path, so ApiConsistencyTest holds the two equal.
+     */
+    public static final long CACHE_DEV_SIZE_MIN = 512L << 20;
     public static final String BACKING_DEV = "backing_dev";
     public static final String BACKING_DEV_SIZE = "backing_dev_size";
     public static final String CACHE_MODE = "cache_mode";

@@ -116,6 +116,10 @@ public final class SettingsParser {
         }
         long cacheDevSize = a.containsKey(ConfigKeys.CACHE_DEV_SIZE)
                 ? size(prefix + ConfigKeys.CACHE_DEV_SIZE, a.get(ConfigKeys.CACHE_DEV_SIZE)) : 0;
+        if (cacheDevSize > 0 && cacheDevSize < ConfigKeys.CACHE_DEV_SIZE_MIN) {
+            problems.add(problem(prefix + ConfigKeys.CACHE_DEV_SIZE, a.get(ConfigKeys.CACHE_DEV_SIZE),
+                    "at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)"));
+        }
         BackingSpec backing = null;
         if (a.containsKey(ConfigKeys.BACKING_DEV)) {
             backing = backing(prefix, a.get(ConfigKeys.BACKING_DEV), a.get(ConfigKeys.BACKING_DEV_SIZE));

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
+import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
 import pcache.api.spi.PmemProvider;
@@ -35,6 +36,11 @@ class ApiConsistencyTest {
     void serviceProperties() {
         assertEquals(BackingDevice.NAME, ConfigAdminMapping.BACKING_NAME_PROPERTY);
         assertEquals(PmemProvider.TYPE, ConfigAdminMapping.PMEM_TYPE_PROPERTY);
+    }
+
+    @Test
+    void smallestCacheDevice() {
+        assertEquals(PcacheFormat.CACHE_DEV_SIZE_MIN, ConfigKeys.CACHE_DEV_SIZE_MIN);
     }
 
     @Test

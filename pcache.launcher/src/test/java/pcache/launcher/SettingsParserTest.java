@@ -131,6 +131,7 @@ class SettingsParserTest {
         "cache.c.data_crc | yes | cache.c.data_crc=yes: expected true or false",
         "cache.c.force_identity | 1 | cache.c.force_identity=1: expected true or false",
         "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
+        "cache.c.cache_dev_size | 256M | cache.c.cache_dev_size=256M: expected at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)",
         "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
         "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a non-empty label (leave the key out for the default identity)",
         "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
