@@ -15,7 +15,8 @@ import pcache.segment.internal.FifoSegmentAllocatorProvider;
 import pcache.target.internal.BackingHolder;
 import pcache.target.internal.CacheEngine;
 import pcache.target.internal.EngineConfig;
-import pcache.target.internal.OrderedWritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
 
 /**
  * A real cache for benchmarks: pcache's engine on a memory-mapped cache device in memory

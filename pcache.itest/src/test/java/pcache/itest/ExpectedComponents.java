@@ -21,8 +21,8 @@ public final class ExpectedComponents {
             "pcache.pmem.internal.MappedPmemComponent",
             "pcache.pmem.internal.FileIoPmemComponent",
             "pcache.pmem.internal.HeapPmemComponent",
-            "pcache.target.internal.OrderedWritebackPolicy",
-            "pcache.target.internal.BatchingWritebackPolicy",
+            "pcache.writeback.internal.OrderedWritebackPolicy",
+            "pcache.writeback.internal.BatchingWritebackPolicy",
             "pcache.target.internal.CacheImageToolComponent",
             "pcache.target.internal.CacheMBeanComponent",
             "pcache.export.nbd.internal.NbdExportComponent");

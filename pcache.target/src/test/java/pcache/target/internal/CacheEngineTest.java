@@ -13,6 +13,7 @@ import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
 import pcache.api.CachePos;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 class CacheEngineTest {
 

@@ -22,6 +22,7 @@ import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * Power cuts at random points inside the engine. The cache device forgets every 8-byte word that

@@ -11,6 +11,7 @@ import pcache.api.spi.WritebackPolicy;
 import pcache.crc.internal.PcacheCrc32c;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
 import pcache.segment.internal.FifoSegmentAllocatorProvider;
+import pcache.writeback.internal.BatchingWritebackPolicy;
 
 /** Builds engines over simulated devices for tests. */
 final class Harness {

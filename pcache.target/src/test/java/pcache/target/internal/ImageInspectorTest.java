@@ -33,6 +33,7 @@ import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.PmemRegion;
 import pcache.pmem.internal.MappedPmemProvider;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * The offline image tool on images the Linux kernel wrote, on images pcache formats itself, and

@@ -22,6 +22,7 @@ import pcache.api.CacheStatistics;
 import pcache.api.DataIntegrityException;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeySlice;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * What pcache adds to dm-pcache (reference §9.3): data CRCs checked on read hits with the right

@@ -17,6 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.CacheMode;
 import pcache.api.CacheStatus;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * Images written by the real Linux dm-pcache (pcache.testkit's resources, dm-pcache-kernel/; see its

@@ -39,6 +39,7 @@ import pcache.target.internal.CacheImageMap.Extent;
 import pcache.target.internal.CacheImageMap.KsetInfo;
 import pcache.target.internal.CacheImageMap.SlotInfo;
 import pcache.target.internal.SectorHistory.Verdict;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * Random bit flips in every metadata area of a cache image, and in cached data with data CRC on

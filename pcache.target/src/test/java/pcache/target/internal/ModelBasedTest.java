@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 
 import pcache.api.BlockDevice;
 import pcache.api.CacheMode;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+import pcache.writeback.internal.BatchingWritebackPolicy;
 
 /**
  * The whole engine against a plain in-memory model of the logical device: random writes (small,

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
 import pcache.api.CacheMode;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * The engine at its resource limits (issue 6): a cache that fills while its backing device is

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.spi.WritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+import pcache.writeback.internal.BatchingWritebackPolicy;
 
 /** What distinguishes the write-back policies, observed at the backing device. */
 class WritebackPolicyTest {

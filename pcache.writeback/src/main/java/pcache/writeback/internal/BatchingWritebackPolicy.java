@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.writeback.internal;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -74,7 +74,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
     }
 
     /** Settings of one policy instance. */
-    record Settings(int highWatermarkPercent, int lowWatermarkPercent, long maxAgeMillis, long batchBytes,
+    public record Settings(int highWatermarkPercent, int lowWatermarkPercent, long maxAgeMillis, long batchBytes,
             long rateLimitBytesPerSecond) {
 
         static Settings of(Config c) {
@@ -98,7 +98,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
     public BatchingWritebackPolicy() {
     }
 
-    BatchingWritebackPolicy(Settings settings) {
+    public BatchingWritebackPolicy(Settings settings) {
         this.settings = settings;
     }
 

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.writeback.internal;
 
 import java.io.IOException;
 import java.util.ArrayList;
