@@ -6,13 +6,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
+import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndexProvider;
+import pcache.api.spi.PmemProvider;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.WritebackPolicy;
 
 /**
  * A cache to create, from {@code pcache:create NAME key=value...}, and the ConfigAdmin
@@ -23,8 +28,11 @@ import pcache.api.spi.BackingIdentity;
  * {@value #BACKING_FILE_PID} ({@code name, path, size_bytes, create[, identity]}) or
  * {@value #BACKING_NBD_PID} ({@code name, uri[, identity]});</li>
  * <li>the cache, a factory configuration named {@code <name>} of {@value #TARGET_PID} whose
- * reference targets select that backing device, the pmem provider and the write-back policy.</li>
+ * reference targets select that backing device, the pmem mapping, the write-back policy, the CRC
+ * provider, the key index and the segment allocator.</li>
  * </ul>
+ * The parts are chosen by name among the services registered now ({@link InstalledParts}): there is
+ * no list of them to keep up to date.
  *
  * @param name the cache's name
  * @param cacheDev absolute path of the cache device
@@ -37,26 +45,33 @@ import pcache.api.spi.BackingIdentity;
  * @param pmem the pmem provider type
  * @param policy the write-back policy
  * @param identity the backing device's identity label, or null for its default identity
+ * @param crc the CRC provider's algorithm
+ * @param keyIndex the key index provider
+ * @param allocator the segment allocator provider
  */
 record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, BackingTarget backing,
         long backingSizeBytes, CacheMode mode, boolean dataCrc, int gcPercent, String pmem, String policy,
-        String identity) {
+        String identity, String crc, String keyIndex, String allocator) {
 
     static final String TARGET_PID = "pcache.target";
     static final String BACKING_FILE_PID = "pcache.backing.file";
     static final String BACKING_NBD_PID = "pcache.backing.nbd";
 
-    /** Service properties the reference targets filter on (constants of pcache.api's SPI). */
-    static final String BACKING_NAME_PROPERTY = "pcache.backing.name";
-    static final String PMEM_TYPE_PROPERTY = "pcache.pmem.type";
-    static final String WRITEBACK_POLICY_PROPERTY = "pcache.writeback.policy";
+    /** Service property the {@code backing.target} filter selects on. */
+    static final String BACKING_NAME_PROPERTY = BackingDevice.NAME;
 
     /** Cache names double as NBD export names and ConfigAdmin names: keep them plain. */
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]+");
     static final List<String> KEYS = List.of("cache_dev", "backing", "cache_dev_size", "backing_size", "mode",
-            "data_crc", "gc_percent", "pmem", "policy", "identity");
-    static final List<String> PMEM_TYPES = List.of("mapped", "fileio");
-    static final List<String> POLICIES = List.of("ordered", "batching");
+            "data_crc", "gc_percent", "pmem", "policy", "identity", "crc", "key_index", "allocator");
+    /** What a part's name may be: it goes into an LDAP filter unescaped. */
+    private static final Pattern PART_NAME = Pattern.compile("[A-Za-z0-9_.-]+");
+    /** The parts a cache gets when its definition names none (the target's own defaults). */
+    static final String DEFAULT_PMEM = "mapped";
+    static final String DEFAULT_POLICY = "ordered";
+    static final String DEFAULT_CRC = CrcProvider.PCACHE_CRC32C;
+    static final String DEFAULT_KEY_INDEX = "striped";
+    static final String DEFAULT_ALLOCATOR = "fifo";
     /** dm-pcache's smallest cache device. */
     static final long CACHE_DEV_SIZE_MIN = 512L << 20;
     /** How long requests wait for a missing backing device (the launcher's default). */
@@ -64,11 +79,11 @@ record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, Backi
 
     /**
      * Parses {@code name} and the {@code key=value} arguments; relative paths are resolved against
-     * {@code cwd}.
+     * {@code cwd}; the parts named must be among those {@code installed}.
      *
      * @throws IllegalArgumentException listing every problem, each with what is expected
      */
-    static CacheDefinition parse(String name, List<String> keyValues, Path cwd) {
+    static CacheDefinition parse(String name, List<String> keyValues, Path cwd, InstalledParts installed) {
         List<String> problems = new ArrayList<>();
         checkName(name, problems);
         Map<String, String> values = new LinkedHashMap<>();
@@ -119,8 +134,15 @@ record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, Backi
         boolean dataCrc = bool("data_crc", values.getOrDefault("data_crc", "false"), problems);
         int gcPercent = gcPercent(values.getOrDefault("gc_percent", Integer.toString(CacheDevice.GC_PERCENT_DEFAULT)),
                 problems);
-        String pmem = oneOf("pmem", values.getOrDefault("pmem", "mapped"), PMEM_TYPES, problems);
-        String policy = oneOf("policy", values.getOrDefault("policy", "ordered"), POLICIES, problems);
+        String pmem = part("pmem", values.getOrDefault("pmem", DEFAULT_PMEM), "pmem mapping", installed.pmem(),
+                problems);
+        String policy = part("policy", values.getOrDefault("policy", DEFAULT_POLICY), "write-back policy",
+                installed.policies(), problems);
+        String crc = part("crc", values.getOrDefault("crc", DEFAULT_CRC), "CRC provider", installed.crcs(), problems);
+        String keyIndex = part("key_index", values.getOrDefault("key_index", DEFAULT_KEY_INDEX), "key index",
+                installed.keyIndexes(), problems);
+        String allocator = part("allocator", values.getOrDefault("allocator", DEFAULT_ALLOCATOR), "segment allocator",
+                installed.allocators(), problems);
         String identity = values.get("identity");
         if (identity != null && (identity.isEmpty()
                 || identity.getBytes(StandardCharsets.UTF_8).length > BackingIdentity.MAX_ID_BYTES)) {
@@ -131,7 +153,7 @@ record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, Backi
             throw new IllegalArgumentException("cannot create cache '" + name + "': " + String.join("; ", problems));
         }
         return new CacheDefinition(name, cacheDev, cacheDevSize, backing, backingSize, mode, dataCrc, gcPercent, pmem,
-                policy, identity);
+                policy, identity, crc, keyIndex, allocator);
     }
 
     static void checkName(String name, List<String> problems) {
@@ -190,14 +212,6 @@ record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, Backi
         return CacheDevice.GC_PERCENT_DEFAULT;
     }
 
-    private static String oneOf(String key, String value, List<String> accepted, List<String> problems) {
-        String v = value.trim().toLowerCase(Locale.ROOT);
-        if (!accepted.contains(v)) {
-            problems.add(key + "=" + value + ": expected one of " + String.join(", ", accepted));
-        }
-        return v;
-    }
-
     /** The name of this cache's backing-device configuration and service. */
     String backingName() {
         return name + ".backing";
@@ -236,11 +250,29 @@ record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes, Backi
         p.put("data_crc", dataCrc);
         p.put("gc_percent", gcPercent);
         p.put("backing.target", backingFilter(backingName()));
-        p.put("pmem.target", filter(PMEM_TYPE_PROPERTY, pmem));
-        p.put("writeback.target", filter(WRITEBACK_POLICY_PROPERTY, policy));
+        p.put("pmem.target", filter(PmemProvider.TYPE, pmem));
+        p.put("writeback.target", filter(WritebackPolicy.NAME, policy));
+        p.put("crc.target", filter(CrcProvider.ALGORITHM, crc));
+        p.put("keyindex.target", filter(KeyIndexProvider.NAME, keyIndex));
+        p.put("allocator.target", filter(SegmentAllocatorProvider.NAME, allocator));
         p.put("force_identity", false);
         p.put("backing_timeout_ms", BACKING_TIMEOUT_MS);
         return p;
+    }
+
+    /**
+     * A part chosen by name: {@code value} must be a plain name and one of the {@code installed}
+     * services of its kind; the problem names what is registered (or that nothing is).
+     */
+    private static String part(String key, String value, String what, List<String> installed, List<String> problems) {
+        if (!PART_NAME.matcher(value).matches()) {
+            problems.add(key + "=" + value + ": expected the name of a " + what + " (letters, digits, '_', '-', '.')");
+        } else if (!installed.contains(value)) {
+            problems.add(key + "=" + value + ": no " + what + " named '" + value + "' is registered; "
+                    + (installed.isEmpty() ? "none is (is its bundle started?)" : "registered: "
+                    + String.join(", ", installed)));
+        }
+        return value;
     }
 
     /** The {@code backing.target} filter selecting backing device {@code backingName}. */

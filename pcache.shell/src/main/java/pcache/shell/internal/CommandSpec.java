@@ -19,7 +19,8 @@ public enum CommandSpec {
             "Shows the versions of the pcache shell bundle, of Java and of the OSGi framework."),
     LIST("list", "", 0, 0, List.of(),
             "Lists the caches (name, size, mode, clean or dirty, backing device), the backing devices "
-                    + "(name, driver, state, size, identity) and the pmem and CRC providers present."),
+                    + "(name, driver, state, size, identity) and the parts registered to build caches from: pmem"
+                    + " mappings, write-back policies, CRC providers, key indices and segment allocators."),
     STATUS("status", "[--raw] [NAME]", 0, 1,
             List.of(new Option("--raw", "print only dm-pcache's nine status fields (as dmsetup status does)")),
             "Shows the status of one cache, or of every cache: dm-pcache's status fields (sb_flags, seg_total,"
@@ -32,14 +33,16 @@ public enum CommandSpec {
                     + " counters."),
     CREATE("create", "NAME cache_dev=PATH backing=file:PATH|nbd://...|nbd+unix://..."
             + " [cache_dev_size=SIZE] [backing_size=SIZE] [mode=writeback|writethrough|passthrough]"
-            + " [data_crc=true|false] [gc_percent=N] [pmem=mapped|fileio] [policy=ordered|batching]"
-            + " [identity=LABEL]", 3, 11, List.of(),
+            + " [data_crc=true|false] [gc_percent=N] [pmem=NAME] [policy=NAME] [crc=NAME] [key_index=NAME]"
+            + " [allocator=NAME] [identity=LABEL]", 3, 14, List.of(),
             "Creates a cache through ConfigAdmin, with the configurations the launcher makes for a cache in its"
                     + " configuration file: a backing device NAME.backing and a cache target NAME, and waits until"
                     + " it is open. The backing device is file:PATH, nbd://HOST[:PORT]/EXPORT or"
                     + " nbd+unix:///EXPORT?socket=PATH. cache_dev_size (at least 512M) creates a missing cache device, backing_size a"
                     + " missing backing file; without them the file must exist. SIZE is a number of bytes or has"
-                    + " a unit K, M, G or T (powers of 1024). identity labels the backing device's data (give the"
+                    + " a unit K, M, G or T (powers of 1024). pmem (default mapped), policy (ordered), crc"
+                    + " (crc32c-pcache), key_index (striped) and allocator (fifo) name parts among those registered"
+                    + " (pcache:list shows them). identity labels the backing device's data (give the"
                     + " same label to every path that reaches the same data, so the cache accepts each). Relative"
                     + " paths are resolved against the shell's current directory. The cache lasts until"
                     + " pcache:remove or the end of the process: the launcher starts from its configuration file"

@@ -40,7 +40,7 @@ final class ListReport {
     }
 
     static String format(Collection<? extends CacheDevice> caches, Collection<BackingEntry> backings,
-            Collection<? extends PmemProvider> pmems, Collection<? extends CrcProvider> crcs) {
+            InstalledParts parts) {
         StringBuilder out = new StringBuilder();
         List<CacheDevice> sortedCaches = new ArrayList<>(caches);
         sortedCaches.sort(Comparator.comparing(ListReport::cacheName));
@@ -62,8 +62,11 @@ final class ListReport {
             sortedBackings.forEach(b -> table.row(backingRow(b)));
             table.appendTo(out);
         }
-        out.append("pmem providers: ").append(names(pmems.stream().map(p -> safe(p::type)).toList())).append('\n');
-        out.append("crc providers: ").append(names(crcs.stream().map(c -> safe(c::algorithm)).toList())).append('\n');
+        out.append("pmem providers: ").append(names(parts.pmem())).append('\n');
+        out.append("write-back policies: ").append(names(parts.policies())).append('\n');
+        out.append("crc providers: ").append(names(parts.crcs())).append('\n');
+        out.append("key indices: ").append(names(parts.keyIndexes())).append('\n');
+        out.append("segment allocators: ").append(names(parts.allocators())).append('\n');
         return out.toString();
     }
 

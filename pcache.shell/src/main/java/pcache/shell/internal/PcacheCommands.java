@@ -34,7 +34,10 @@ import pcache.api.CacheStatus;
 import pcache.api.NbdExports;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndexProvider;
 import pcache.api.spi.PmemProvider;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.WritebackPolicy;
 
 /**
  * The {@code pcache:} Gogo commands. One public method per command, named as the function in
@@ -66,6 +69,18 @@ public class PcacheCommands {
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CrcProvider> crcProviders;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<WritebackPolicy> writebackPolicies;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<KeyIndexProvider> keyIndexProviders;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<SegmentAllocatorProvider> allocatorProviders;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -173,7 +188,7 @@ public class PcacheCommands {
         if (CommandSpec.LIST.parse(args).help()) {
             return CommandSpec.LIST.help();
         }
-        return text(ListReport.format(orEmpty(caches), backingEntries(), orEmpty(pmemProviders), orEmpty(crcProviders)));
+        return text(ListReport.format(orEmpty(caches), backingEntries(), installedParts()));
     }
 
     /** {@code pcache:status [--raw] [NAME]}. */
@@ -231,7 +246,7 @@ public class PcacheCommands {
             return CommandSpec.CREATE.help();
         }
         CacheDefinition d = CacheDefinition.parse(p.argument(0), p.arguments().subList(1, p.arguments().size()),
-                currentDirectory(session));
+                currentDirectory(session), installedParts());
         return administration.create(d);
     }
 
@@ -468,6 +483,25 @@ public class PcacheCommands {
             }
         }
         return new StatusReport.Export.Unknown();
+    }
+
+    /** The parts registered now, by the names their services give. */
+    InstalledParts installedParts() {
+        return new InstalledParts(names(pmemProviders, PmemProvider::type), names(writebackPolicies, WritebackPolicy::name),
+                names(crcProviders, CrcProvider::algorithm), names(keyIndexProviders, KeyIndexProvider::name),
+                names(allocatorProviders, SegmentAllocatorProvider::name));
+    }
+
+    private static <T> List<String> names(List<T> services, java.util.function.Function<T, String> name) {
+        List<String> names = new ArrayList<>();
+        for (T service : orEmpty(services)) {
+            try {
+                names.add(name.apply(service));
+            } catch (RuntimeException e) {
+                // a provider that cannot say its name cannot be selected by it
+            }
+        }
+        return names;
     }
 
     private List<ListReport.BackingEntry> backingEntries() {

@@ -64,6 +64,12 @@ class CommandsTest {
         commands.caches = caches;
         commands.backings = backings;
         commands.configurationAdmin = admin;
+        commands.pmemProviders = List.of(new Fakes.FakePmem("mapped"), new Fakes.FakePmem("fileio"));
+        commands.writebackPolicies = new CopyOnWriteArrayList<>(List.of(new Fakes.FakePolicy("ordered"),
+                new Fakes.FakePolicy("batching")));
+        commands.crcProviders = List.of(new Fakes.FakeCrc("crc32c-pcache"));
+        commands.keyIndexProviders = List.of(new Fakes.FakeKeyIndex("striped"));
+        commands.allocatorProviders = List.of(new Fakes.FakeAllocator("fifo"));
         commands.nbdExports = exports;
         admin.listener = this::components;
         session = new Session(dir);
@@ -184,9 +190,39 @@ class CommandsTest {
         expected.put("backing.target", "(pcache.backing.name=c1.backing)");
         expected.put("pmem.target", "(pcache.pmem.type=fileio)");
         expected.put("writeback.target", "(pcache.writeback.policy=batching)");
+        expected.put("crc.target", "(pcache.crc.algorithm=crc32c-pcache)");
+        expected.put("keyindex.target", "(pcache.keyindex.name=striped)");
+        expected.put("allocator.target", "(pcache.allocator.name=fifo)");
         expected.put("force_identity", false);
         expected.put("backing_timeout_ms", 30_000L);
         assertEquals(expected, props(target));
+    }
+
+    @Test
+    void partsAreChosenAmongTheRegisteredServicesWithNoListToEdit() throws Exception {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> create("p1",
+                "cache_dev=p1.cache", "cache_dev_size=512M", "backing=file:p1.img", "backing_size=64M", "policy=mine",
+                "pmem=dax", "crc=crc32", "key_index=btree", "allocator=lru"));
+        String m = e.getMessage();
+        assertTrue(m.contains("policy=mine: no write-back policy named 'mine' is registered; registered: batching,"
+                + " ordered"), m);
+        assertTrue(m.contains("pmem=dax: no pmem mapping named 'dax' is registered; registered: fileio, mapped"), m);
+        assertTrue(m.contains("crc=crc32: no CRC provider named 'crc32' is registered; registered: crc32c-pcache"), m);
+        assertTrue(m.contains("key_index=btree: no key index named 'btree' is registered; registered: striped"), m);
+        assertTrue(m.contains("allocator=lru: no segment allocator named 'lru' is registered; registered: fifo"), m);
+        e = assertThrows(IllegalArgumentException.class, () -> create("p1", "cache_dev=p1.cache",
+                "backing=file:p1.img", "policy=(x)"));
+        assertTrue(e.getMessage().contains("policy=(x): expected the name of a write-back policy"), e.getMessage());
+        assertTrue(admin.configs.isEmpty());
+
+        // a policy that a bundle registers later is selectable at once, and listed
+        commands.writebackPolicies.add(new Fakes.FakePolicy("mine"));
+        create("p1", "cache_dev=p1.cache", "cache_dev_size=512M", "backing=file:p1.img", "backing_size=64M",
+                "policy=mine");
+        assertEquals("(pcache.writeback.policy=mine)", admin.get("pcache.target~p1").getProperties()
+                .get("writeback.target"));
+        assertTrue(commands.list().toString().contains("write-back policies: batching, mine, ordered\n"),
+                commands.list().toString());
     }
 
     @Test
@@ -226,7 +262,7 @@ class CommandsTest {
                 "backing_size=1G"));
         assertTrue(e.getMessage().contains("an NBD backing device has the size of its export"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> create("c"));
-        assertTrue(e.getMessage().startsWith("pcache:create takes 3 to 11 arguments, got 'c'"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("pcache:create takes 3 to 14 arguments, got 'c'"), e.getMessage());
     }
 
     @Test

@@ -38,8 +38,18 @@ import pcache.api.NbdExports;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
 import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeyIndexProvider;
+import pcache.api.spi.KeyLog;
+import pcache.api.spi.KeyLogContext;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
+import pcache.api.spi.SegmentAllocator;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.SegmentContext;
+import pcache.api.spi.WritebackContext;
+import pcache.api.spi.WritebackOutcome;
+import pcache.api.spi.WritebackPolicy;
 
 /** Plain fakes of the services the commands use. */
 final class Fakes {
@@ -171,6 +181,32 @@ final class Fakes {
         @Override
         public int checksum(byte[] data, int offset, int length) {
             return 0;
+        }
+    }
+
+    record FakePolicy(String name) implements WritebackPolicy {
+        @Override
+        public WritebackOutcome step(WritebackContext context) {
+            return WritebackOutcome.IDLE;
+        }
+    }
+
+    record FakeKeyIndex(String name) implements KeyIndexProvider {
+        @Override
+        public KeyIndex createIndex(long logicalSizeBytes) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public KeyLog openLog(KeyLogContext context) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    record FakeAllocator(String name) implements SegmentAllocatorProvider {
+        @Override
+        public SegmentAllocator create(SegmentContext context) {
+            throw new UnsupportedOperationException();
         }
     }
 

@@ -12,8 +12,6 @@ import pcache.api.CacheMode;
 import pcache.api.spi.BackingDevice;
 import pcache.shell.internal.Fakes.FakeBacking;
 import pcache.shell.internal.Fakes.FakeCache;
-import pcache.shell.internal.Fakes.FakeCrc;
-import pcache.shell.internal.Fakes.FakePmem;
 
 class ListReportTest {
 
@@ -23,8 +21,11 @@ class ListReportTest {
                 caches: none
                 backing devices: none
                 pmem providers: none
+                write-back policies: none
                 crc providers: none
-                """, ListReport.format(List.of(), List.of(), List.of(), List.of()));
+                key indices: none
+                segment allocators: none
+                """, ListReport.format(List.of(), List.of(), InstalledParts.NONE));
     }
 
     @Test
@@ -38,8 +39,8 @@ class ListReportTest {
 
         String text = ListReport.format(List.of(b, a),
                 List.of(Fakes.backing("pcache1.backing", "nbd", nbd), Fakes.backing("pcache0.backing", "file", file)),
-                List.of(new FakePmem("mapped"), new FakePmem("heap"), new FakePmem("fileio")),
-                List.of(new FakeCrc("crc32c-pcache")));
+                new InstalledParts(List.of("mapped", "heap", "fileio"), List.of("ordered", "mine", "batching"),
+                        List.of("crc32c-pcache"), List.of("striped"), List.of("fifo")));
 
         assertEquals("""
                 caches (2):
@@ -51,7 +52,10 @@ class ListReportTest {
                   pcache0.backing  file    online        1.5 GiB  /data/pcache0.backing
                   pcache1.backing  nbd     reconnecting  4 GiB    nbd://127.0.0.1:10810/disk
                 pmem providers: fileio, heap, mapped
+                write-back policies: batching, mine, ordered
                 crc providers: crc32c-pcache
+                key indices: striped
+                segment allocators: fifo
                 """, text);
     }
 
@@ -61,7 +65,7 @@ class ListReportTest {
         FakeCache good = new FakeCache("good", 1L << 30, CacheMode.WRITEBACK,
                 Fakes.status("good", true, BackingState.ONLINE, "file:/x"));
 
-        String text = ListReport.format(List.of(broken, good), List.of(), List.of(), List.of());
+        String text = ListReport.format(List.of(broken, good), List.of(), InstalledParts.NONE);
 
         assertTrue(text.contains("  bad   1 GiB  writeback  unknown  status failed: cache bad is closing\n"), text);
         assertTrue(text.contains("  good  1 GiB  writeback  clean    file:/x\n"), text);
@@ -71,7 +75,7 @@ class ListReportTest {
     void aBackingDeviceWithoutServicePropertiesShowsQuestionMarks() {
         BackingDevice device = new FakeBacking(512, "x", BackingState.FAILING);
         String text = ListReport.format(List.of(), List.of(new ListReport.BackingEntry(java.util.Map.of(), device)),
-                List.of(), List.of());
+                InstalledParts.NONE);
         assertTrue(text.contains("  ?     ?       failing  512 B  x\n"), text);
     }
 }
