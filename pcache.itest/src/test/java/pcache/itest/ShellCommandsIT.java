@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
+import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -31,6 +32,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import javax.management.ObjectName;
@@ -45,12 +47,16 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.ServiceReference;
+import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.cm.ConfigurationAdmin;
 
 import pcache.api.BackingState;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.NbdExports;
+import pcache.api.spi.WritebackContext;
+import pcache.api.spi.WritebackOutcome;
+import pcache.api.spi.WritebackPolicy;
 
 /**
  * The {@code pcache:} commands in the assembled distribution: caches created, driven, re-wired
@@ -309,6 +315,54 @@ public class ShellCommandsIT extends PcacheTestSupport {
             ch.read(b, offset);
             b.put(0, (byte) (b.get(0) ^ 0x40)).rewind();
             ch.write(b, offset);
+        }
+    }
+
+    /**
+     * A write-back policy from a bundle the engine and the shell have never heard of (this test's
+     * own): pcache:list shows it and pcache:create selects it by the name its service registers,
+     * with no list to edit anywhere; the cache's write-back then runs through it.
+     */
+    @Test
+    public void aPolicyNoListNamesIsListedSelectedAndUsed() throws Exception {
+        WritebackPolicy ordered = awaitService(WritebackPolicy.class, "(" + WritebackPolicy.NAME + "=ordered)");
+        AtomicInteger steps = new AtomicInteger();
+        WritebackPolicy counting = new WritebackPolicy() {
+            @Override
+            public String name() {
+                return "counting";
+            }
+
+            @Override
+            public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+                steps.incrementAndGet();
+                return ordered.step(context);
+            }
+        };
+        ServiceRegistration<WritebackPolicy> registration = context.registerService(WritebackPolicy.class, counting,
+                new Hashtable<>(Map.of(WritebackPolicy.NAME, "counting")));
+        try {
+            String list = execute("pcache:list");
+            assertTrue(list, list.contains("write-back policies: batching, counting, ordered\n"));
+            Path dir = freshWorkDirectory("policy");
+            Path backing = dir.resolve("disk.img");
+            Failure unknown = executeFailing("pcache:create it3 cache_dev=" + dir.resolve("it3.cache")
+                    + " cache_dev_size=512M backing=file:" + backing + " backing_size=16M policy=lazy");
+            assertTrue(unknown.error().getMessage(), unknown.error().getMessage().contains(
+                    "policy=lazy: no write-back policy named 'lazy' is registered; registered: batching, counting,"
+                    + " ordered"));
+            execute("pcache:create it3 cache_dev=" + dir.resolve("it3.cache") + " cache_dev_size=512M backing=file:"
+                    + backing + " backing_size=16M policy=counting");
+            CacheDevice dev = cache("it3");
+            ByteBuffer data = pattern(MIB, 31);
+            dev.write(2L * MIB, data.duplicate(), false);
+            execute("pcache:drain it3");
+            assertTrue("write-back ran through the policy: " + steps.get() + " steps", steps.get() > 0);
+            assertArrayEquals(data.array(), readFile(backing, 2L * MIB, MIB));
+            execute("pcache:remove it3");
+            awaitGone("it3");
+        } finally {
+            registration.unregister();
         }
     }
 

@@ -14,15 +14,13 @@ import java.util.Optional;
  * @param cacheMode {@code writeback}, {@code writethrough} or {@code passthrough}
  * @param dataCrc whether cached data carries a CRC
  * @param gcPercent the GC threshold, 0..90
- * @param pmem the pmem provider type: {@code mapped}, {@code fileio} or {@code heap}
- * @param writebackPolicy {@code ordered} or {@code batching}
+ * @param parts the pmem mapping, write-back policy, CRC provider, key index and allocator, by name
  * @param backingIdentity an explicit identity label for the backing device, if configured
  * @param forceIdentity accept a backing device whose identity differs from the recorded one
  * @param backingTimeout how long requests wait for an unavailable backing device
  */
 public record CacheSettings(String name, Path cacheDev, long cacheDevSizeBytes, BackingSpec backing,
-        String cacheMode, boolean dataCrc, int gcPercent, String pmem, String writebackPolicy,
-        Optional<String> backingIdentity, boolean forceIdentity, Duration backingTimeout) {
+        String cacheMode, boolean dataCrc, int gcPercent, CacheParts parts, Optional<String> backingIdentity, boolean forceIdentity, Duration backingTimeout) {
 
     /** The name of this cache's backing-device configuration and service. */
     public String backingName() {

@@ -29,8 +29,6 @@ public final class ConfigAdminMapping {
 
     /** Service properties the reference targets filter on (constants of pcache.api's SPI). */
     static final String BACKING_NAME_PROPERTY = "pcache.backing.name";
-    static final String PMEM_TYPE_PROPERTY = "pcache.pmem.type";
-    static final String WRITEBACK_POLICY_PROPERTY = "pcache.writeback.policy";
 
     private ConfigAdminMapping() {
     }
@@ -72,8 +70,10 @@ public final class ConfigAdminMapping {
         p.put("data_crc", cache.dataCrc());
         p.put("gc_percent", cache.gcPercent());
         p.put("backing.target", filter(BACKING_NAME_PROPERTY, cache.backingName()));
-        p.put("pmem.target", filter(PMEM_TYPE_PROPERTY, cache.pmem()));
-        p.put("writeback.target", filter(WRITEBACK_POLICY_PROPERTY, cache.writebackPolicy()));
+        for (int i = 0; i < CacheParts.KINDS.size(); i++) {
+            CacheParts.Kind kind = CacheParts.KINDS.get(i);
+            p.put(kind.reference() + ".target", filter(kind.property(), cache.parts().names().get(i)));
+        }
         p.put("force_identity", cache.forceIdentity());
         p.put("backing_timeout_ms", cache.backingTimeout().toMillis());
         return new ConfigurationRecord(TARGET_PID, Optional.of(cache.name()), p);

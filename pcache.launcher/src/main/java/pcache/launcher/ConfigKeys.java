@@ -39,11 +39,14 @@ public final class ConfigKeys {
     public static final String BACKING_IDENTITY = "backing_identity";
     public static final String FORCE_IDENTITY = "force_identity";
     public static final String BACKING_TIMEOUT = "backing_timeout";
+    public static final String CRC = "crc";
+    public static final String KEY_INDEX = "key_index";
+    public static final String ALLOCATOR = "allocator";
 
     /** Every attribute a cache accepts, in documentation order. */
     public static final List<String> CACHE_ATTRIBUTES = List.of(CACHE_DEV, CACHE_DEV_SIZE, BACKING_DEV,
             BACKING_DEV_SIZE, CACHE_MODE, DATA_CRC, GC_PERCENT, PMEM, WRITEBACK_POLICY, BACKING_IDENTITY,
-            FORCE_IDENTITY, BACKING_TIMEOUT);
+            FORCE_IDENTITY, BACKING_TIMEOUT, CRC, KEY_INDEX, ALLOCATOR);
 
     /**
      * Cache names double as NBD export names and ConfigAdmin names: keep them plain. The same rule

@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
@@ -109,6 +110,13 @@ public final class Main {
             EmbeddedFramework framework = EmbeddedFramework.start(bundles,
                     FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
                     new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings));
+            List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
+            if (!missingParts.isEmpty()) {
+                err.println("pcache: bad configuration: a cache names a part no bundle provides:");
+                missingParts.forEach(p -> err.println("  " + p));
+                framework.stop(StopControl.STOP_TIMEOUT);
+                return BAD_CONFIGURATION;
+            }
             GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
             if (!serving) {
                 StopControl stop = StopControl.install(framework, () -> { });

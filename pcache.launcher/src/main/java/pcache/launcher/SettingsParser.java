@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.TreeMap;
 import java.util.logging.Level;
 
@@ -28,10 +29,12 @@ public final class SettingsParser {
 
     /** Accepted {@code cache_mode} values (pcache.api's CacheMode, in configuration spelling). */
     public static final List<String> CACHE_MODES = List.of("writeback", "writethrough", "passthrough");
-    /** Accepted {@code pmem} values (the pcache.pmem provider types). */
-    public static final List<String> PMEM_TYPES = List.of("mapped", "fileio", "heap");
-    /** Accepted {@code writeback_policy} values. */
-    public static final List<String> WRITEBACK_POLICIES = List.of("ordered", "batching");
+    /**
+     * What a part's name ({@code pmem}, {@code writeback_policy}, {@code crc}, {@code key_index},
+     * {@code allocator}) may look like; whether a provider of that name is registered is checked
+     * once the framework runs ({@link ProviderCheck}).
+     */
+    static final Pattern PART_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
     /** Range of {@code gc_percent} (pcache.api's CacheDevice.GC_PERCENT_MIN/MAX). */
     public static final int GC_PERCENT_MIN = 0;
     public static final int GC_PERCENT_MAX = 90;
@@ -132,9 +135,16 @@ public final class SettingsParser {
         boolean dataCrc = bool(prefix + ConfigKeys.DATA_CRC, a.getOrDefault(ConfigKeys.DATA_CRC, "false"));
         int gcPercent = gcPercent(prefix + ConfigKeys.GC_PERCENT,
                 a.getOrDefault(ConfigKeys.GC_PERCENT, Integer.toString(GC_PERCENT_DEFAULT)));
-        String pmem = oneOf(prefix + ConfigKeys.PMEM, a.getOrDefault(ConfigKeys.PMEM, "mapped"), PMEM_TYPES);
-        String policy = oneOf(prefix + ConfigKeys.WRITEBACK_POLICY,
-                a.getOrDefault(ConfigKeys.WRITEBACK_POLICY, "ordered"), WRITEBACK_POLICIES);
+        List<String> partNames = new ArrayList<>();
+        for (int i = 0; i < CacheParts.KINDS.size(); i++) {
+            CacheParts.Kind kind = CacheParts.KINDS.get(i);
+            String value = a.getOrDefault(kind.key(), CacheParts.DEFAULTS.names().get(i)).trim();
+            if (!PART_NAME.matcher(value).matches()) {
+                problems.add(problem(prefix + kind.key(), value, "the name of a " + kind.what()
+                        + " (1-64 letters, digits, '_', '-' or '.')"));
+            }
+            partNames.add(value);
+        }
         Optional<String> identity = identity(prefix + ConfigKeys.BACKING_IDENTITY, a.get(ConfigKeys.BACKING_IDENTITY));
         boolean force = bool(prefix + ConfigKeys.FORCE_IDENTITY, a.getOrDefault(ConfigKeys.FORCE_IDENTITY, "false"));
         Duration timeout = BACKING_TIMEOUT_DEFAULT;
@@ -150,7 +160,7 @@ public final class SettingsParser {
             return Optional.empty();
         }
         return Optional.of(new CacheSettings(name, cacheDev, cacheDevSize, backing, mode, dataCrc, gcPercent,
-                pmem, policy, identity, force, timeout));
+                CacheParts.of(partNames), identity, force, timeout));
     }
 
     private BackingSpec backing(String prefix, String value, String sizeValue) {

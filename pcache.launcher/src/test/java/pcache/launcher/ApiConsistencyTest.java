@@ -3,6 +3,7 @@ package pcache.launcher;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Arrays;
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +12,11 @@ import pcache.api.CacheMode;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndexProvider;
 import pcache.api.spi.PmemProvider;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.WritebackPolicy;
 
 /**
  * The launcher keeps pcache.api off its own class path (it is a bundle inside the framework) and
@@ -35,7 +40,17 @@ class ApiConsistencyTest {
     @Test
     void serviceProperties() {
         assertEquals(BackingDevice.NAME, ConfigAdminMapping.BACKING_NAME_PROPERTY);
-        assertEquals(PmemProvider.TYPE, ConfigAdminMapping.PMEM_TYPE_PROPERTY);
+    }
+
+    @Test
+    void partKindsNameTheSpiServicesAndTheirProperties() {
+        List<CacheParts.Kind> kinds = CacheParts.KINDS;
+        assertEquals(List.of(PmemProvider.class.getName(), WritebackPolicy.class.getName(),
+                CrcProvider.class.getName(), KeyIndexProvider.class.getName(),
+                SegmentAllocatorProvider.class.getName()), kinds.stream().map(CacheParts.Kind::service).toList());
+        assertEquals(List.of(PmemProvider.TYPE, WritebackPolicy.NAME, CrcProvider.ALGORITHM, KeyIndexProvider.NAME,
+                SegmentAllocatorProvider.NAME), kinds.stream().map(CacheParts.Kind::property).toList());
+        assertEquals(CrcProvider.PCACHE_CRC32C, CacheParts.DEFAULTS.crc());
     }
 
     @Test

@@ -31,8 +31,8 @@ class ConfigAdminMappingTest {
     @Test
     void fileBackedCacheWithDefaults() {
         CacheSettings cache = new CacheSettings("pcache0", Path.of("/data/pcache0.cache"), 1L << 30,
-                new FileBacking(Path.of("/data/pcache0.backing"), 4L << 30), "writeback", false, 70, "mapped",
-                "ordered", Optional.empty(), false, Duration.ofSeconds(30));
+                new FileBacking(Path.of("/data/pcache0.backing"), 4L << 30), "writeback", false, 70,
+                CacheParts.DEFAULTS, Optional.empty(), false, Duration.ofSeconds(30));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(
                 new PcacheSettings(Path.of("/data"), "127.0.0.1:10809", Level.WARNING, List.of(cache)));
 
@@ -52,6 +52,9 @@ class ConfigAdminMappingTest {
                         "backing.target", "(pcache.backing.name=pcache0.backing)",
                         "pmem.target", "(pcache.pmem.type=mapped)",
                         "writeback.target", "(pcache.writeback.policy=ordered)",
+                        "crc.target", "(pcache.crc.algorithm=crc32c-pcache)",
+                        "keyindex.target", "(pcache.keyindex.name=striped)",
+                        "allocator.target", "(pcache.allocator.name=fifo)",
                         "force_identity", Boolean.FALSE,
                         "backing_timeout_ms", 30000L)),
                 new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809"))),
@@ -63,7 +66,7 @@ class ConfigAdminMappingTest {
     @Test
     void existingBackingFileIsNotCreated() {
         CacheSettings cache = new CacheSettings("c", Path.of("/d/c.cache"), 0, new FileBacking(Path.of("/dev/sdb"), 0),
-                "writeback", false, 70, "mapped", "ordered", Optional.of("sdb-serial-42"), false, Duration.ofSeconds(30));
+                "writeback", false, 70, CacheParts.DEFAULTS, Optional.of("sdb-serial-42"), false, Duration.ofSeconds(30));
         assertEquals(map("name", "c.backing", "path", "/dev/sdb", "size_bytes", 0L, "create", Boolean.FALSE,
                 "identity", "sdb-serial-42"), ConfigAdminMapping.backing(cache).properties());
         assertEquals(0L, ConfigAdminMapping.target(cache).properties().get("cache_dev_size_bytes"));
@@ -72,8 +75,9 @@ class ConfigAdminMappingTest {
     @Test
     void nbdBackedCacheWithEverythingSet() {
         CacheSettings cache = new CacheSettings("remote", Path.of("/dev/dax0.0"), 0,
-                new NbdBacking(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), "writethrough", true, 0, "heap",
-                "batching", Optional.of("disk-1"), true, Duration.ofMillis(1500));
+                new NbdBacking(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), "writethrough", true, 0,
+                new CacheParts("heap", "batching", "crc-mine", "btree", "lru"), Optional.of("disk-1"), true,
+                Duration.ofMillis(1500));
 
         assertEquals(new ConfigurationRecord("pcache.backing.nbd", Optional.of("remote.backing"), map(
                 "name", "remote.backing",
@@ -89,6 +93,9 @@ class ConfigAdminMappingTest {
                 "backing.target", "(pcache.backing.name=remote.backing)",
                 "pmem.target", "(pcache.pmem.type=heap)",
                 "writeback.target", "(pcache.writeback.policy=batching)",
+                "crc.target", "(pcache.crc.algorithm=crc-mine)",
+                "keyindex.target", "(pcache.keyindex.name=btree)",
+                "allocator.target", "(pcache.allocator.name=lru)",
                 "force_identity", Boolean.TRUE,
                 "backing_timeout_ms", 1500L)), ConfigAdminMapping.target(cache));
     }

@@ -124,6 +124,21 @@ class DistributionIT {
         assertFalse(Files.exists(cwd.resolve("data")), "nothing started, nothing created");
     }
 
+    /**
+     * Parts are named, not listed: a name no registered service gives is refused once the bundles
+     * run, with the names that are registered, and the cache is never opened.
+     */
+    @Test
+    void aPartNoBundleProvidesExitsTwoNamingWhatIsRegistered() throws Exception {
+        Run r = run("-Dcache.pcache0.writeback_policy=lazy", "-Dcache.pcache0.key_index=btree", "-c", "pcache:list");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("cache.pcache0.writeback_policy=lazy: no write-back policy named 'lazy' is"
+                + " registered; registered: batching, ordered"), r.err());
+        assertTrue(r.err().contains("cache.pcache0.key_index=btree: no key index named 'btree' is registered;"
+                + " registered: striped"), r.err());
+        assertFalse(r.out().contains("caches"), "the command did not run: " + r.out());
+    }
+
     @Test
     void serviceAnswersOnItsControlSocketAndStopsOnSigterm() throws Exception {
         Process service = start("--no-shell");

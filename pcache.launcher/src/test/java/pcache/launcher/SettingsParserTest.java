@@ -50,7 +50,7 @@ class SettingsParserTest {
         assertEquals(Path.of("/srv/pc/pcache.ctl"), s.controlSocket());
         assertEquals(Path.of("/srv/pc/felix-cache"), s.frameworkStorage());
         assertEquals(List.of(new CacheSettings("c", Path.of("/srv/pc/c.cache"), 0,
-                new FileBacking(Path.of("/srv/pc/c.backing"), 0), "writeback", false, 70, "mapped", "ordered",
+                new FileBacking(Path.of("/srv/pc/c.backing"), 0), "writeback", false, 70, CacheParts.DEFAULTS,
                 Optional.empty(), false, Duration.ofSeconds(30))), s.caches());
     }
 
@@ -68,13 +68,17 @@ class SettingsParserTest {
                 "cache.c.backing_identity", "disk-42",
                 "cache.c.force_identity", "true",
                 "cache.c.backing_timeout", "500ms",
+                "cache.c.crc", "crc-mine",
+                "cache.c.key_index", "btree",
+                "cache.c.allocator", "lru",
                 "nbd.listen", "unix:nbd.sock",
                 "log.level", "debug"));
         assertEquals("unix:/srv/pc/nbd.sock", s.nbdListen());
         assertEquals(Level.FINE, s.logLevel());
         assertEquals(List.of(new CacheSettings("c", Path.of("/dev/dax0.0"), 2L << 30,
-                new NbdBacking(URI.create("nbd://10.0.0.1:10810/disk")), "writethrough", true, 0, "heap", "batching",
-                Optional.of("disk-42"), true, Duration.ofMillis(500))), s.caches());
+                new NbdBacking(URI.create("nbd://10.0.0.1:10810/disk")), "writethrough", true, 0,
+                new CacheParts("heap", "batching", "crc-mine", "btree", "lru"), Optional.of("disk-42"), true,
+                Duration.ofMillis(500))), s.caches());
     }
 
     @ParameterizedTest
@@ -126,8 +130,9 @@ class SettingsParserTest {
         "cache.c.gc_percent | -1 | cache.c.gc_percent=-1: expected an integer from 0 to 90",
         "cache.c.gc_percent | half | cache.c.gc_percent=half: expected an integer from 0 to 90",
         "cache.c.cache_mode | writearound | cache.c.cache_mode=writearound: expected one of writeback, writethrough, passthrough",
-        "cache.c.pmem | dax | cache.c.pmem=dax: expected one of mapped, fileio, heap",
-        "cache.c.writeback_policy | lazy | cache.c.writeback_policy=lazy: expected one of ordered, batching",
+        "cache.c.pmem | da/x | cache.c.pmem=da/x: expected the name of a pmem mapping (1-64 letters, digits, '_', '-' or '.')",
+        "cache.c.writeback_policy | (lazy) | cache.c.writeback_policy=(lazy): expected the name of a write-back policy (1-64 letters, digits, '_', '-' or '.')",
+        "cache.c.key_index | a=b | cache.c.key_index=a=b: expected the name of a key index (1-64 letters, digits, '_', '-' or '.')",
         "cache.c.data_crc | yes | cache.c.data_crc=yes: expected true or false",
         "cache.c.force_identity | 1 | cache.c.force_identity=1: expected true or false",
         "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
@@ -149,7 +154,7 @@ class SettingsParserTest {
         "nbd.listen | unix: | nbd.listen=unix:: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas",
         "nbd.listen | '127.0.0.1:10809,' | 'nbd.listen=127.0.0.1:10809,: expected HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas'",
         "log.level | LOUD | log.level=LOUD: expected one of ERROR, WARNING, INFO, DEBUG, TRACE, OFF, ALL (or a java.util.logging level name)",
-        "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout}",
+        "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout,crc,key_index,allocator}",
         "cache.c | 1 | unknown key cache.c: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
         "nbd.port | 1 | unknown key nbd.port: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
         "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected 1-64 letters, digits, '_' and '-'",
@@ -179,7 +184,7 @@ class SettingsParserTest {
     @Test
     void everyProblemIsReportedAtOnce() {
         ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(minimal(
-                "cache.c.gc_percent", "99", "cache.c.pmem", "x", "cache.d.cache_dev", "d", "nbd.listen", "x")));
+                "cache.c.gc_percent", "99", "cache.c.pmem", "x y", "cache.d.cache_dev", "d", "nbd.listen", "x")));
         assertEquals(4, e.problems().size(), e.getMessage());
     }
 }
