@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import pcache.backing.nbd.internal.NbdConnectException.Reason;
+import pcache.api.nbd.NbdWire;
 
 /**
  * Opens a socket to an NBD server and runs the handshake, all within the connect timeout: a
@@ -115,7 +116,7 @@ final class Connector {
     /** Ends a negotiated link that was never used: NBD_CMD_DISC, then close. */
     static void disconnect(Link link) {
         try {
-            link.out().putInt(NbdProtocol.REQUEST_MAGIC).putShort(0)
+            link.out().putInt(NbdWire.REQUEST_MAGIC).putShort(0)
                     .putShort(NbdCommand.DISC.wireType).putLong(0).putLong(0).putInt(0).flush();
         } catch (IOException e) {
             // the server is gone anyway

@@ -1,5 +1,7 @@
 package pcache.backing.nbd.internal;
 
+import pcache.api.nbd.NbdWire;
+
 /**
  * What the handshake told us about the export (design doc §2.2, §3.1, §5).
  *
@@ -8,7 +10,7 @@ package pcache.backing.nbd.internal;
  * @param structuredReplies whether NBD_OPT_STRUCTURED_REPLY was acknowledged
  * @param minimumBlock minimum block size (1 when not advertised)
  * @param preferredBlock preferred block size (4096 when not advertised)
- * @param maximumPayload maximum READ/WRITE payload ({@link NbdProtocol#DEFAULT_MAX_PAYLOAD} when
+ * @param maximumPayload maximum READ/WRITE payload ({@link NbdWire#MAX_PAYLOAD_BYTES} when
  *        not advertised; 0xffffffff means no limit)
  * @param blockSizeAdvertised whether the server sent NBD_INFO_BLOCK_SIZE
  * @param negotiatedWithGo true for NBD_OPT_GO, false for the NBD_OPT_EXPORT_NAME fallback
@@ -18,27 +20,27 @@ record ExportInfo(long sizeBytes, int transmissionFlags, boolean structuredRepli
         boolean negotiatedWithGo) {
 
     private boolean has(int flag) {
-        return (transmissionFlags & NbdProtocol.TF_HAS_FLAGS) != 0 && (transmissionFlags & flag) != 0;
+        return (transmissionFlags & NbdWire.TX_HAS_FLAGS) != 0 && (transmissionFlags & flag) != 0;
     }
 
     boolean readOnly() {
-        return has(NbdProtocol.TF_READ_ONLY);
+        return has(NbdWire.TX_READ_ONLY);
     }
 
     boolean canFlush() {
-        return has(NbdProtocol.TF_SEND_FLUSH);
+        return has(NbdWire.TX_SEND_FLUSH);
     }
 
     boolean canFua() {
-        return has(NbdProtocol.TF_SEND_FUA);
+        return has(NbdWire.TX_SEND_FUA);
     }
 
     boolean canTrim() {
-        return has(NbdProtocol.TF_SEND_TRIM);
+        return has(NbdWire.TX_SEND_TRIM);
     }
 
     boolean canWriteZeroes() {
-        return has(NbdProtocol.TF_SEND_WRITE_ZEROES);
+        return has(NbdWire.TX_SEND_WRITE_ZEROES);
     }
 
     /** Short summary for logs. */

@@ -1,6 +1,6 @@
 package pcache.backing.nbd.internal;
 
-import static pcache.backing.nbd.internal.NbdProtocol.*;
+import static pcache.api.nbd.NbdWire.*;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -55,9 +55,9 @@ final class Handshake {
             throw new NbdConnectException(Reason.PROTOCOL, server + " uses the oldstyle NBD "
                     + "handshake, which this client does not support; run the server in newstyle mode");
         }
-        if (style != IHAVEOPT) {
+        if (style != OPTION_MAGIC) {
             throw new NbdConnectException(Reason.NOT_NBD, server + " is not an NBD server: after "
-                    + "NBDMAGIC it sent " + describeBytes(style) + " instead of \"IHAVEOPT\"");
+                    + "NBDMAGIC it sent " + describeBytes(style) + " instead of \"OPTION_MAGIC\"");
         }
         int handshakeFlags = in.readUnsignedShort();
         int clientFlags = handshakeFlags & (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
@@ -110,7 +110,7 @@ final class Handshake {
         boolean blockSize = false;
         int minimum = 1;
         int preferred = 4096;
-        long maximum = DEFAULT_MAX_PAYLOAD;
+        long maximum = MAX_PAYLOAD_BYTES;
         while (true) {
             OptionReply reply = readReply(OPT_GO);
             if (reply.type == REP_ACK) {
@@ -177,7 +177,7 @@ final class Handshake {
             size = in.readLong();
             flags = in.readUnsignedShort();
             if (!noZeroes) {
-                in.skip(EXPORT_NAME_PADDING);
+                in.skip(EXPORT_NAME_PADDING_BYTES);
             }
         } catch (EOFException e) {
             throw new NbdConnectException(Reason.UNKNOWN_EXPORT, server + " closed the connection "
@@ -188,7 +188,7 @@ final class Handshake {
             throw protocol("reported an export size of " + Long.toUnsignedString(size)
                     + " bytes, more than this client can address");
         }
-        return new ExportInfo(size, flags, structured, 1, 4096, DEFAULT_MAX_PAYLOAD, false, false);
+        return new ExportInfo(size, flags, structured, 1, 4096, MAX_PAYLOAD_BYTES, false, false);
     }
 
     private void failIfFatal(OptionReply reply, int option) throws NbdConnectException {
@@ -227,7 +227,7 @@ final class Handshake {
     }
 
     private void sendOption(int option, byte[] data) throws IOException {
-        out.putLong(IHAVEOPT).putInt(option).putInt(data.length).put(data, 0, data.length).flush();
+        out.putLong(OPTION_MAGIC).putInt(option).putInt(data.length).put(data, 0, data.length).flush();
     }
 
     private OptionReply readReply(int option) throws IOException {

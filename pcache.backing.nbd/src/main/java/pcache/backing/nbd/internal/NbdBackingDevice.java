@@ -23,6 +23,7 @@ import pcache.api.DeviceClosedException;
 import pcache.api.ReadOnlyDeviceException;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
+import pcache.api.nbd.NbdWire;
 
 /**
  * A {@link BackingDevice} on a remote NBD export (design doc {@code nbd-protocol.md} §7.2).
@@ -110,7 +111,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         this.scheduler = scheduler;
         this.initialExport = link.export();
         this.alignment = Math.max(BlockDevice.SECTOR_SIZE, initialExport.minimumBlock());
-        long maxPayload = Math.min(initialExport.maximumPayload(), NbdProtocol.DEFAULT_MAX_PAYLOAD);
+        long maxPayload = Math.min(initialExport.maximumPayload(), NbdWire.MAX_PAYLOAD_BYTES);
         this.maxIoBytes = (int) alignDown(maxPayload, alignment);
         if (maxIoBytes < alignment) {
             throw new NbdConnectException(NbdConnectException.Reason.PROTOCOL, server
@@ -214,7 +215,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         }
         Deadline deadline = newDeadline();
         ByteBuffer data = src.slice();
-        int flags = fua && initialExport.canFua() ? NbdProtocol.CMD_FLAG_FUA : 0;
+        int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
         if (alignment == BlockDevice.SECTOR_SIZE) {
             runParts(writeParts(offset, offset + length, data, 0, flags), deadline, null);
         } else {
@@ -259,7 +260,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
             return;
         }
         Deadline deadline = newDeadline();
-        int flags = fua && initialExport.canFua() ? NbdProtocol.CMD_FLAG_FUA : 0;
+        int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
         if (alignment == BlockDevice.SECTOR_SIZE) {
             runParts(zeroParts(offset, offset + length, flags), deadline, null);
         } else {
@@ -741,7 +742,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
                 }
                 connection.answered(request);
                 if (error == null) {
-                    boolean fua = (request.flags & NbdProtocol.CMD_FLAG_FUA) != 0;
+                    boolean fua = (request.flags & NbdWire.CMD_FLAG_FUA) != 0;
                     if ((request.command == NbdCommand.WRITE
                             || request.command == NbdCommand.WRITE_ZEROES) && !fua) {
                         durability.writeAcknowledged(connection.durability);

@@ -1,6 +1,6 @@
 package pcache.backing.nbd.internal;
 
-import static pcache.backing.nbd.internal.NbdProtocol.*;
+import static pcache.api.nbd.NbdWire.*;
 
 import java.io.EOFException;
 import java.io.IOException;

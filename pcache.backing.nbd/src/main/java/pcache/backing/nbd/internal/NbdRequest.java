@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import pcache.api.nbd.NbdWire;
 
 /**
  * One request on the wire and its completion. It owns its payload: a WRITE carries a private
@@ -121,6 +122,6 @@ final class NbdRequest {
     public String toString() {
         boolean ranged = command != NbdCommand.FLUSH && command != NbdCommand.DISC;
         return command + (ranged ? " [" + offset + ", +" + length + ")" : "")
-                + ((flags & NbdProtocol.CMD_FLAG_FUA) != 0 ? " FUA" : "");
+                + ((flags & NbdWire.CMD_FLAG_FUA) != 0 ? " FUA" : "");
     }
 }

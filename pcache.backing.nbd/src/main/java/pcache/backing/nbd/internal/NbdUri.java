@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Locale;
+import pcache.api.nbd.NbdWire;
 
 /**
  * Where an NBD export lives, in the URI forms of libnbd ({@code nbd_connect_uri}):
@@ -98,7 +99,7 @@ public record NbdUri(Transport transport, String host, int port, Path socketPath
             if (uri.getRawAuthority().endsWith(":")) {
                 throw invalid(text, "empty port");
             }
-            port = NbdProtocol.DEFAULT_PORT;
+            port = NbdWire.DEFAULT_PORT;
         }
         if (port < 1 || port > 65535) {
             throw invalid(text, "port " + port + " is outside 1..65535");
@@ -155,8 +156,8 @@ public record NbdUri(Transport transport, String host, int port, Path socketPath
         if (export.indexOf('\0') >= 0) {
             throw invalid(text, "the export name contains a NUL character");
         }
-        if (export.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
-            throw invalid(text, "the export name is longer than " + NbdProtocol.MAX_STRING_BYTES
+        if (export.getBytes(StandardCharsets.UTF_8).length > NbdWire.MAX_STRING_BYTES) {
+            throw invalid(text, "the export name is longer than " + NbdWire.MAX_STRING_BYTES
                     + " bytes");
         }
         return export;

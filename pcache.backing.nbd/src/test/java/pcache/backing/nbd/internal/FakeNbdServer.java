@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import pcache.api.nbd.NbdWire;
 
 /**
  * A scriptable NBD server on a unix socket, for the protocol corners real servers do not show:
@@ -44,7 +45,7 @@ final class FakeNbdServer implements AutoCloseable {
         }
 
         void simple(long cookie, int error, byte[] data) throws IOException {
-            out.writeInt(NbdProtocol.SIMPLE_REPLY_MAGIC);
+            out.writeInt(NbdWire.SIMPLE_REPLY_MAGIC);
             out.writeInt(error);
             out.writeLong(cookie);
             if (data != null) {
@@ -54,8 +55,8 @@ final class FakeNbdServer implements AutoCloseable {
         }
 
         void chunk(boolean done, int type, long cookie, byte[] payload) throws IOException {
-            out.writeInt(NbdProtocol.STRUCTURED_REPLY_MAGIC);
-            out.writeShort(done ? NbdProtocol.REPLY_FLAG_DONE : 0);
+            out.writeInt(NbdWire.STRUCTURED_REPLY_MAGIC);
+            out.writeShort(done ? NbdWire.REPLY_FLAG_DONE : 0);
             out.writeShort(type);
             out.writeLong(cookie);
             out.writeInt(payload.length);
@@ -67,20 +68,20 @@ final class FakeNbdServer implements AutoCloseable {
                 throws IOException {
             byte[] payload = new byte[8 + length];
             java.nio.ByteBuffer.wrap(payload).putLong(offset).put(data, from, length);
-            chunk(done, NbdProtocol.CHUNK_OFFSET_DATA, cookie, payload);
+            chunk(done, NbdWire.CHUNK_OFFSET_DATA, cookie, payload);
         }
 
         void hole(boolean done, long cookie, long offset, int length) throws IOException {
             byte[] payload = new byte[12];
             java.nio.ByteBuffer.wrap(payload).putLong(offset).putInt(length);
-            chunk(done, NbdProtocol.CHUNK_OFFSET_HOLE, cookie, payload);
+            chunk(done, NbdWire.CHUNK_OFFSET_HOLE, cookie, payload);
         }
 
         void error(long cookie, int error, String message) throws IOException {
             byte[] text = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             byte[] payload = new byte[6 + text.length];
             java.nio.ByteBuffer.wrap(payload).putInt(error).putShort((short) text.length).put(text);
-            chunk(true, NbdProtocol.CHUNK_ERROR, cookie, payload);
+            chunk(true, NbdWire.CHUNK_ERROR, cookie, payload);
         }
 
         /** Drops the connection (like a crash). */
@@ -120,9 +121,9 @@ final class FakeNbdServer implements AutoCloseable {
 
     /** A writable server with FLUSH, FUA, TRIM, WRITE_ZEROES and structured replies. */
     static FakeNbdServer standard(Path dir, int size) throws IOException {
-        return new FakeNbdServer(dir, size, NbdProtocol.TF_HAS_FLAGS | NbdProtocol.TF_SEND_FLUSH
-                | NbdProtocol.TF_SEND_FUA | NbdProtocol.TF_SEND_TRIM
-                | NbdProtocol.TF_SEND_WRITE_ZEROES, true, true);
+        return new FakeNbdServer(dir, size, NbdWire.TX_HAS_FLAGS | NbdWire.TX_SEND_FLUSH
+                | NbdWire.TX_SEND_FUA | NbdWire.TX_SEND_TRIM
+                | NbdWire.TX_SEND_WRITE_ZEROES, true, true);
     }
 
     String uri() {
@@ -184,9 +185,9 @@ final class FakeNbdServer implements AutoCloseable {
             DataInputStream in = new DataInputStream(Channels.newInputStream(channel));
             DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(
                     Channels.newOutputStream(channel)));
-            out.writeLong(NbdProtocol.INIT_PASSWD);
-            out.writeLong(NbdProtocol.IHAVEOPT);
-            out.writeShort(NbdProtocol.FLAG_FIXED_NEWSTYLE | NbdProtocol.FLAG_NO_ZEROES);
+            out.writeLong(NbdWire.INIT_PASSWD);
+            out.writeLong(NbdWire.OPTION_MAGIC);
+            out.writeShort(NbdWire.FLAG_FIXED_NEWSTYLE | NbdWire.FLAG_NO_ZEROES);
             out.flush();
             in.readInt(); // client flags
             if (!haggle(in, out)) {
@@ -194,7 +195,7 @@ final class FakeNbdServer implements AutoCloseable {
             }
             Replies replies = new Replies(out, channel);
             while (true) {
-                if (in.readInt() != NbdProtocol.REQUEST_MAGIC) {
+                if (in.readInt() != NbdWire.REQUEST_MAGIC) {
                     return;
                 }
                 int flags = in.readUnsignedShort();
@@ -224,37 +225,37 @@ final class FakeNbdServer implements AutoCloseable {
 
     private boolean haggle(DataInputStream in, DataOutputStream out) throws IOException {
         while (true) {
-            in.readLong(); // IHAVEOPT
+            in.readLong(); // OPTION_MAGIC
             int option = in.readInt();
             byte[] data = new byte[in.readInt()];
             in.readFully(data);
-            if (option == NbdProtocol.OPT_EXPORT_NAME) {
+            if (option == NbdWire.OPT_EXPORT_NAME) {
                 out.writeLong(disk.length);
                 out.writeShort(transmissionFlags);
                 out.flush();
                 return true;
             }
-            if (option == NbdProtocol.OPT_STRUCTURED_REPLY && structured) {
-                optionReply(out, option, NbdProtocol.REP_ACK, new byte[0]);
-            } else if (option == NbdProtocol.OPT_GO && go) {
+            if (option == NbdWire.OPT_STRUCTURED_REPLY && structured) {
+                optionReply(out, option, NbdWire.REP_ACK, new byte[0]);
+            } else if (option == NbdWire.OPT_GO && go) {
                 byte[] info = new byte[12];
-                java.nio.ByteBuffer.wrap(info).putShort((short) NbdProtocol.INFO_EXPORT)
+                java.nio.ByteBuffer.wrap(info).putShort((short) NbdWire.INFO_EXPORT)
                         .putLong(disk.length).putShort((short) transmissionFlags);
-                optionReply(out, option, NbdProtocol.REP_INFO, info);
-                optionReply(out, option, NbdProtocol.REP_ACK, new byte[0]);
+                optionReply(out, option, NbdWire.REP_INFO, info);
+                optionReply(out, option, NbdWire.REP_ACK, new byte[0]);
                 return true;
-            } else if (option == NbdProtocol.OPT_ABORT) {
-                optionReply(out, option, NbdProtocol.REP_ACK, new byte[0]);
+            } else if (option == NbdWire.OPT_ABORT) {
+                optionReply(out, option, NbdWire.REP_ACK, new byte[0]);
                 return false;
             } else {
-                optionReply(out, option, NbdProtocol.REP_ERR_UNSUP, new byte[0]);
+                optionReply(out, option, NbdWire.REP_ERR_UNSUP, new byte[0]);
             }
         }
     }
 
     private static void optionReply(DataOutputStream out, int option, int type, byte[] data)
             throws IOException {
-        out.writeLong(NbdProtocol.OPTION_REPLY_MAGIC);
+        out.writeLong(NbdWire.OPTION_REPLY_MAGIC);
         out.writeInt(option);
         out.writeInt(type);
         out.writeInt(data.length);

@@ -22,6 +22,7 @@ import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
 import pcache.api.ReadOnlyDeviceException;
+import pcache.api.nbd.NbdWire;
 
 /** Protocol corners, against {@link FakeNbdServer}. */
 class NbdProtocolCornerTest {
@@ -82,7 +83,7 @@ class NbdProtocolCornerTest {
             replies.data(false, cookie, base + 3072, disk, (int) base + 3072, 1024);
             replies.data(false, cookie, base, disk, (int) base, 1024);
             replies.data(false, cookie, base + 1024, disk, (int) base + 1024, 2048);
-            replies.chunk(true, NbdProtocol.CHUNK_NONE, cookie, new byte[0]);
+            replies.chunk(true, NbdWire.CHUNK_NONE, cookie, new byte[0]);
         });
         connect(Duration.ofSeconds(10));
         ByteBuffer dst = ByteBuffer.allocate(8192);
@@ -246,7 +247,7 @@ class NbdProtocolCornerTest {
 
     @Test
     void serverWithoutGoIsOpenedWithExportName() throws Exception {
-        server = new FakeNbdServer(dir, 4 * SIZE, NbdProtocol.TF_HAS_FLAGS | NbdProtocol.TF_SEND_FLUSH,
+        server = new FakeNbdServer(dir, 4 * SIZE, NbdWire.TX_HAS_FLAGS | NbdWire.TX_SEND_FLUSH,
                 false, false);
         byte[] disk = randomDisk();
         connect(Duration.ofSeconds(10));

@@ -1,5 +1,6 @@
 package pcache.export.nbd.internal;
 
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.IOException;

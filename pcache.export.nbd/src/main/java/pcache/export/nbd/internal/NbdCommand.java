@@ -1,10 +1,11 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_DF;
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_FAST_ZERO;
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_FUA;
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_NO_HOLE;
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_REQ_ONE;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_DF;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_FAST_ZERO;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_FUA;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_NO_HOLE;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_REQ_ONE;
+
 
 /** The NBD commands this server understands, with the command flags each one accepts. */
 enum NbdCommand {

@@ -27,6 +27,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 import pcache.api.BlockDevice;
+import pcache.api.nbd.NbdWire;
 
 /**
  * An NBD server (fixed newstyle, simple and structured replies) exporting {@link BlockDevice}s by
@@ -155,8 +156,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
             throw new IllegalArgumentException("export name '" + NbdProtocol.printable(name)
                     + "' contains NUL or another control character");
         }
-        if (name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
-            throw new IllegalArgumentException("export name longer than " + NbdProtocol.MAX_STRING_BYTES
+        if (name.getBytes(StandardCharsets.UTF_8).length > NbdWire.MAX_STRING_BYTES) {
+            throw new IllegalArgumentException("export name longer than " + NbdWire.MAX_STRING_BYTES
                     + " UTF-8 bytes");
         }
     }

@@ -1,15 +1,15 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.CHUNK_BLOCK_STATUS;
-import static pcache.export.nbd.internal.NbdProtocol.CHUNK_ERROR;
-import static pcache.export.nbd.internal.NbdProtocol.CHUNK_NONE;
-import static pcache.export.nbd.internal.NbdProtocol.CHUNK_OFFSET_DATA;
-import static pcache.export.nbd.internal.NbdProtocol.MAX_STRING_BYTES;
-import static pcache.export.nbd.internal.NbdProtocol.REPLY_FLAG_DONE;
-import static pcache.export.nbd.internal.NbdProtocol.SIMPLE_REPLY_HEADER_BYTES;
-import static pcache.export.nbd.internal.NbdProtocol.SIMPLE_REPLY_MAGIC;
-import static pcache.export.nbd.internal.NbdProtocol.STRUCTURED_REPLY_HEADER_BYTES;
-import static pcache.export.nbd.internal.NbdProtocol.STRUCTURED_REPLY_MAGIC;
+import static pcache.api.nbd.NbdWire.CHUNK_BLOCK_STATUS;
+import static pcache.api.nbd.NbdWire.CHUNK_ERROR;
+import static pcache.api.nbd.NbdWire.CHUNK_NONE;
+import static pcache.api.nbd.NbdWire.CHUNK_OFFSET_DATA;
+import static pcache.api.nbd.NbdWire.MAX_STRING_BYTES;
+import static pcache.api.nbd.NbdWire.REPLY_FLAG_DONE;
+import static pcache.api.nbd.NbdWire.SIMPLE_REPLY_HEADER_BYTES;
+import static pcache.api.nbd.NbdWire.SIMPLE_REPLY_MAGIC;
+import static pcache.api.nbd.NbdWire.STRUCTURED_REPLY_HEADER_BYTES;
+import static pcache.api.nbd.NbdWire.STRUCTURED_REPLY_MAGIC;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

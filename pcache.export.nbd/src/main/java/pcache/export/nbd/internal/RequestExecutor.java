@@ -1,6 +1,6 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_FUA;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_FUA;
 import static pcache.export.nbd.internal.NbdProtocol.META_BASE_ALLOCATION_ID;
 
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.REQUEST_MAGIC;
+import static pcache.api.nbd.NbdWire.REQUEST_MAGIC;
 
 import java.io.EOFException;
 import java.io.IOException;

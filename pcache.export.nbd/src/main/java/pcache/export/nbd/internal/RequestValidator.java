@@ -1,7 +1,8 @@
 package pcache.export.nbd.internal;
 
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_DF;
-import static pcache.export.nbd.internal.NbdProtocol.CMD_FLAG_FAST_ZERO;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_DF;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_FAST_ZERO;
+
 
 /**
  * Checks a request before anything touches the device, so that a bad request changes nothing

@@ -1,5 +1,7 @@
 package pcache.export.nbd.internal;
 
+import pcache.api.nbd.NbdWire;
+
 /**
  * The result of a successful handshake: what the transmission phase serves and how.
  *
@@ -16,6 +18,6 @@ record Session(Export export, boolean structuredReplies, boolean metaContextSele
 
     TransmissionLimits limits() {
         return new TransmissionLimits(export.device.sizeBytes(), export.device.logicalBlockSize(),
-                NbdProtocol.MAX_PAYLOAD_BYTES, structuredReplies, metaContextSelected);
+                NbdWire.MAX_PAYLOAD_BYTES, structuredReplies, metaContextSelected);
     }
 }

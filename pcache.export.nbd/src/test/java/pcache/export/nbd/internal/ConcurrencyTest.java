@@ -3,7 +3,7 @@ package pcache.export.nbd.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static pcache.export.nbd.internal.NbdProtocol.CHUNK_OFFSET_DATA;
+import static pcache.api.nbd.NbdWire.CHUNK_OFFSET_DATA;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;

@@ -3,6 +3,7 @@ package pcache.export.nbd.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import pcache.export.nbd.internal.RawNbdClient.OptionReply;
+import pcache.api.nbd.NbdWire;
 
 /** Option haggling against the real server, byte by byte, with a raw client. */
 @Timeout(30)

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import pcache.api.nbd.NbdWire;
 
 /**
  * A small structure-unaware mutator for the fuzz slices that run without Jazzer's engine (the CI
@@ -16,10 +17,10 @@ final class Mutator {
     private static final long[] INTERESTING = {
         0, 1, -1, 0x7fff_ffffL, 0x8000_0000L, 0xffff_ffffL, 511, 512, 4096, 4097,
         SessionDriver.OTHER_BYTES, SessionDriver.DISK_BYTES, SessionDriver.DISK_BYTES - 512,
-        NbdProtocol.MAX_PAYLOAD_BYTES, NbdProtocol.MAX_PAYLOAD_BYTES + 512L, 64L << 20, (64L << 20) + 1,
-        NbdProtocol.MAX_STRING_BYTES, NbdProtocol.MAX_STRING_BYTES + 1, Handshake.MAX_OPTION_DATA_BYTES,
-        Handshake.MAX_OPTION_DATA_BYTES + 1, NbdProtocol.OPTION_MAGIC, NbdProtocol.REQUEST_MAGIC,
-        NbdProtocol.OPT_GO, NbdProtocol.OPT_EXPORT_NAME, NbdProtocol.OPT_STRUCTURED_REPLY, Long.MAX_VALUE,
+        NbdWire.MAX_PAYLOAD_BYTES, NbdWire.MAX_PAYLOAD_BYTES + 512L, 64L << 20, (64L << 20) + 1,
+        NbdWire.MAX_STRING_BYTES, NbdWire.MAX_STRING_BYTES + 1, Handshake.MAX_OPTION_DATA_BYTES,
+        Handshake.MAX_OPTION_DATA_BYTES + 1, NbdWire.OPTION_MAGIC, NbdWire.REQUEST_MAGIC,
+        NbdWire.OPT_GO, NbdWire.OPT_EXPORT_NAME, NbdWire.OPT_STRUCTURED_REPLY, Long.MAX_VALUE,
         Long.MIN_VALUE,
     };
 

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 import pcache.api.BlockDevice;
 import pcache.api.CacheDevice;
 import pcache.api.NbdExports;
+import pcache.api.nbd.NbdWire;
 
 /** The DS shell, driven by hand the way SCR would drive it. */
 @Timeout(30)
@@ -79,10 +80,10 @@ class NbdExportComponentTest {
 
     private static List<String> listExports(Path socket) throws Exception {
         try (RawNbdClient c = RawNbdClient.connect(UnixDomainSocketAddress.of(socket)).handshakeStart()) {
-            c.sendOption(NbdProtocol.OPT_LIST, new byte[0]);
+            c.sendOption(NbdWire.OPT_LIST, new byte[0]);
             List<String> names = new ArrayList<>();
             for (RawNbdClient.OptionReply r : c.readOptionReplies()) {
-                if (r.type() == NbdProtocol.REP_SERVER) {
+                if (r.type() == NbdWire.REP_SERVER) {
                     ByteBuffer b = ByteBuffer.wrap(r.data());
                     byte[] name = new byte[b.getInt()];
                     b.get(name);

@@ -31,6 +31,7 @@ import pcache.api.DeviceClosedException;
 import pcache.api.MisalignedIoException;
 import pcache.api.OutOfRangeException;
 import pcache.api.ReadOnlyDeviceException;
+import pcache.api.nbd.NbdWire;
 
 /** The small building blocks: encoder, buffer pool, buffered input, in-flight limiter, error mapping. */
 @Timeout(20)
@@ -39,9 +40,9 @@ class ProtocolPiecesTest {
     @Test
     void errorChunksCarryTheMessageAndCutLongOnesAtACharacterBoundary() {
         ByteBuffer b = ReplyEncoder.errorDone(0x1122334455667788L, 5, "disk failed");
-        assertEquals(NbdProtocol.STRUCTURED_REPLY_MAGIC, b.getInt());
-        assertEquals(NbdProtocol.REPLY_FLAG_DONE, b.getShort());
-        assertEquals(NbdProtocol.CHUNK_ERROR, b.getShort() & 0xffff);
+        assertEquals(NbdWire.STRUCTURED_REPLY_MAGIC, b.getInt());
+        assertEquals(NbdWire.REPLY_FLAG_DONE, b.getShort());
+        assertEquals(NbdWire.CHUNK_ERROR, b.getShort() & 0xffff);
         assertEquals(0x1122334455667788L, b.getLong());
         assertEquals(6 + 11, b.getInt());
         assertEquals(5, b.getInt());
@@ -57,7 +58,7 @@ class ProtocolPiecesTest {
     void simpleAndDataHeadersHaveTheRightLayout() {
         ByteBuffer simple = ReplyEncoder.simple(42, 22);
         assertEquals(16, simple.remaining());
-        assertEquals(NbdProtocol.SIMPLE_REPLY_MAGIC, simple.getInt());
+        assertEquals(NbdWire.SIMPLE_REPLY_MAGIC, simple.getInt());
         assertEquals(22, simple.getInt());
         assertEquals(42, simple.getLong());
 

@@ -1,5 +1,6 @@
 package pcache.export.nbd.internal;
 
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.BufferedInputStream;
@@ -20,6 +21,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import pcache.api.nbd.NbdWire;
 
 /**
  * A deliberately minimal NBD client for tests: it sends exactly the bytes a test asks for (also

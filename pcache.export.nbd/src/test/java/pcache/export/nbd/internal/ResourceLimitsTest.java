@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.ByteArrayOutputStream;
@@ -26,6 +27,7 @@ import java.util.logging.Logger;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import pcache.api.nbd.NbdWire;
 
 /**
  * Resource limits of the NBD side (issue 6): many connections, clients that never read their

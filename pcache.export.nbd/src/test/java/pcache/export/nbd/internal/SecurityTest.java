@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.IOException;
@@ -24,6 +25,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import pcache.api.nbd.NbdWire;
 
 /**
  * The NBD side of issue 6's security item: loopback by default, a non-loopback bind only as an

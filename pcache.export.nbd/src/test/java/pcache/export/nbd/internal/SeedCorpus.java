@@ -1,5 +1,6 @@
 package pcache.export.nbd.internal;
 
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.ByteArrayOutputStream;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import pcache.api.nbd.NbdWire;
 
 /**
  * Starting points for the fuzzers: the streams real clients send (nbdinfo, qemu, fio,

@@ -1,5 +1,6 @@
 package pcache.export.nbd.internal;
 
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.ByteArrayInputStream;
@@ -13,6 +14,7 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import pcache.api.nbd.NbdWire;
 
 /**
  * Drives one client byte stream through the server's real decoding code — {@link Handshake}, then

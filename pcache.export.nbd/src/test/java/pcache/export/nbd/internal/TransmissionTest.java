@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static pcache.api.nbd.NbdWire.*;
 import static pcache.export.nbd.internal.NbdProtocol.*;
 
 import java.io.IOException;
@@ -20,6 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.DeviceClosedException;
 import pcache.api.ReadOnlyDeviceException;
+import pcache.api.nbd.NbdWire;
 
 /** Transmission-phase requests, valid and broken, with a raw client. */
 @Timeout(30)
