@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import pcache.api.DeviceClosedException;
 import pcache.api.spi.PmemRegion;
+import pcache.io.InterruptSafeChannel;
 
 /**
  * A cache device reached with positional file I/O instead of a mapping, so that any file or

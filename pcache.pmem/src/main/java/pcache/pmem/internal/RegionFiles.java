@@ -2,7 +2,6 @@ package pcache.pmem.internal;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -10,9 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.util.Set;
+
+import pcache.io.DeviceFiles;
 
 /**
  * Opening a cache device file the way every file-based provider does: create it when asked,
@@ -46,7 +44,7 @@ final class RegionFiles {
             }
             create(path, createSizeBytes);
         }
-        String denied = writeDenied(path);
+        String denied = DeviceFiles.writeDenied(path);
         if (denied != null) {
             throw new AccessDeniedException(path.toString(), null,
                     "cache device is not writable (" + denied
@@ -54,7 +52,7 @@ final class RegionFiles {
         }
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
-            long size = deviceSize(channel, path);
+            long size = DeviceFiles.deviceSize(channel, path);
             if (size <= 0) {
                 throw new IOException("cache device " + path + " has size 0 (an empty file, or a "
                         + "device whose size cannot be read); give it a size first");
@@ -88,72 +86,8 @@ final class RegionFiles {
         }
     }
 
-    /**
-     * Why {@code path} must not be written to, or null. Besides the process's access rights a
-     * file whose mode grants nobody write access counts as read-only, even for root (who may
-     * write anything): somebody marked it so on purpose.
-     */
-    static String writeDenied(Path path) throws IOException {
-        if (!Files.isWritable(path)) {
-            return "no write access for this process";
-        }
-        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
-        if (posix != null) {
-            Set<PosixFilePermission> mode = posix.readAttributes().permissions();
-            if (!mode.contains(PosixFilePermission.OWNER_WRITE)
-                    && !mode.contains(PosixFilePermission.GROUP_WRITE)
-                    && !mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-                return "its mode grants no write permission";
-            }
-        }
-        return null;
-    }
 
-    /**
-     * The size of a file or block device. {@link FileChannel#size()} answers from
-     * {@code fstat}, which gives 0 for block devices on some systems; then the end is found by
-     * one-byte positional reads (reads past the end return -1), about 2·log2(size) of them.
-     */
-    static long deviceSize(FileChannel channel, Path path) throws IOException {
-        long size = channel.size();
-        if (size == 0 && !Files.isRegularFile(path)) {
-            size = probeEnd(channel);
-        }
-        return size;
-    }
 
-    /** The first offset at which a read returns end-of-file. */
-    static long probeEnd(FileChannel channel) throws IOException {
-        ByteBuffer one = ByteBuffer.allocate(1);
-        if (!readable(channel, 0, one)) {
-            return 0;
-        }
-        long good = 0;
-        long bad = 1L << 20;
-        while (readable(channel, bad - 1, one)) {
-            good = bad - 1;
-            if (bad >= 1L << 62) {
-                return Long.MAX_VALUE;
-            }
-            bad <<= 1;
-        }
-        // invariant: a byte exists at good, none at bad - 1 ... search the last existing byte
-        long lo = good;
-        long hi = bad - 1;
-        while (hi - lo > 1) {
-            long mid = lo + (hi - lo) / 2;
-            if (readable(channel, mid, one)) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo + 1;
-    }
 
-    private static boolean readable(FileChannel channel, long position, ByteBuffer one)
-            throws IOException {
-        one.clear();
-        return channel.read(one, position) == 1;
-    }
+
 }

@@ -14,8 +14,10 @@ import java.nio.file.StandardOpenOption;
 
 import org.junit.jupiter.api.Test;
 
+import pcache.io.DeviceFiles;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
+import pcache.io.InterruptSafeChannel;
 
 class FileIoPmemRegionTest extends FileRegionContract {
 
@@ -88,7 +90,7 @@ class FileIoPmemRegionTest extends FileRegionContract {
             try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 channel.write(ByteBuffer.wrap(new byte[] {1}), size - 1);
-                assertEquals(size, RegionFiles.probeEnd(channel), "size " + size);
+                assertEquals(size, DeviceFiles.probeEnd(channel), "size " + size);
             }
         }
     }

@@ -11,8 +11,6 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.Set;
 
 import pcache.api.BackingDeviceException;
@@ -21,6 +19,8 @@ import pcache.api.DeviceClosedException;
 import pcache.api.ReadOnlyDeviceException;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
+import pcache.io.DeviceFiles;
+import pcache.io.InterruptSafeChannel;
 
 /**
  * A backing device on a regular file or a block device, through one {@link FileChannel} with
@@ -106,7 +106,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         }
         boolean readOnly = settings.readOnly();
         if (!readOnly) {
-            String denied = writeDenied(path);
+            String denied = DeviceFiles.writeDenied(path);
             if (denied != null) {
                 throw new BackingConfigurationException(who + ": " + pathSetting + " is read-only ("
                         + denied + "); set " + FileBackingSettings.KEY_READ_ONLY
@@ -117,7 +117,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileChannel channel = FileChannel.open(path, options);
         try {
-            long size = deviceSize(channel, path);
+            long size = DeviceFiles.deviceSize(channel, path);
             if (size == 0) {
                 throw new BackingConfigurationException(who + ": " + pathSetting
                         + " has size 0 (or its size cannot be read); give it a size or choose another");
@@ -184,73 +184,10 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         }
     }
 
-    /**
-     * Why {@code path} must not be written, or null: no write access for this process, or a mode
-     * that grants write permission to nobody (which root could override, but somebody marked the
-     * file read-only on purpose).
-     */
-    static String writeDenied(Path path) throws IOException {
-        if (!Files.isWritable(path)) {
-            return "no write access for this process";
-        }
-        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
-        if (posix != null) {
-            Set<PosixFilePermission> mode = posix.readAttributes().permissions();
-            if (!mode.contains(PosixFilePermission.OWNER_WRITE)
-                    && !mode.contains(PosixFilePermission.GROUP_WRITE)
-                    && !mode.contains(PosixFilePermission.OTHERS_WRITE)) {
-                return "its mode grants no write permission";
-            }
-        }
-        return null;
-    }
 
-    /**
-     * The size of a file or block device. {@link FileChannel#size()} reads {@code fstat}, which
-     * some systems answer with 0 for block devices; then the end is found by one-byte positional
-     * reads (a read past the end returns -1), about 2·log2(size) of them.
-     */
-    static long deviceSize(FileChannel channel, Path path) throws IOException {
-        long size = channel.size();
-        if (size == 0 && !Files.isRegularFile(path)) {
-            size = probeEnd(channel);
-        }
-        return size;
-    }
 
-    /** The first offset at which a read returns end-of-file. */
-    static long probeEnd(FileChannel channel) throws IOException {
-        ByteBuffer one = ByteBuffer.allocate(1);
-        if (!readable(channel, 0, one)) {
-            return 0;
-        }
-        long good = 0;
-        long bad = 1L << 20;
-        while (readable(channel, bad - 1, one)) {
-            good = bad - 1;
-            if (bad >= 1L << 62) {
-                return Long.MAX_VALUE;
-            }
-            bad <<= 1;
-        }
-        long lo = good; // a byte exists here
-        long hi = bad - 1; // and none here
-        while (hi - lo > 1) {
-            long mid = lo + (hi - lo) / 2;
-            if (readable(channel, mid, one)) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo + 1;
-    }
 
-    private static boolean readable(FileChannel channel, long position, ByteBuffer one)
-            throws IOException {
-        one.clear();
-        return channel.read(one, position) == 1;
-    }
+
 
     @Override
     public long sizeBytes() {

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import pcache.io.DeviceFiles;
 import pcache.api.DeviceClosedException;
 import pcache.api.MisalignedIoException;
 import pcache.api.OutOfRangeException;
@@ -227,7 +228,7 @@ class FileBackingDeviceTest {
             try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 channel.write(ByteBuffer.wrap(new byte[] {1}), size - 1);
-                assertEquals(size, FileBackingDevice.probeEnd(channel), "size " + size);
+                assertEquals(size, DeviceFiles.probeEnd(channel), "size " + size);
             }
         }
     }

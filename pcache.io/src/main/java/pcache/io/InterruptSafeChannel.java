@@ -1,4 +1,4 @@
-package pcache.backing.file.internal;
+package pcache.io;
 
 import java.io.IOException;
 import java.nio.channels.ClosedByInterruptException;
@@ -18,7 +18,7 @@ import pcache.api.DeviceClosedException;
  * idempotent: positional reads and writes of the same bytes are); the caller's interrupt status
  * is kept and restored.
  */
-final class InterruptSafeChannel implements AutoCloseable {
+public final class InterruptSafeChannel implements AutoCloseable {
 
     /** Reopens tolerated per operation, so a thread interrupted in a loop cannot spin forever. */
     private static final int MAX_REOPENS = 3;
@@ -29,7 +29,7 @@ final class InterruptSafeChannel implements AutoCloseable {
     private volatile FileChannel channel;
     private volatile boolean closed;
 
-    InterruptSafeChannel(FileChannel channel, Path path, Set<? extends OpenOption> options,
+    public InterruptSafeChannel(FileChannel channel, Path path, Set<? extends OpenOption> options,
             String device) {
         this.channel = channel;
         this.path = path;
@@ -39,11 +39,11 @@ final class InterruptSafeChannel implements AutoCloseable {
 
     /** One operation on the channel, repeatable from the start. */
     @FunctionalInterface
-    interface Operation<T> {
+    public interface Operation<T> {
         T run(FileChannel channel) throws IOException;
     }
 
-    <T> T call(Operation<T> operation) throws IOException {
+    public <T> T call(Operation<T> operation) throws IOException {
         boolean interrupted = Thread.interrupted(); // run the I/O uninterrupted, restore after
         try {
             for (int reopens = 0;; reopens++) {
@@ -75,7 +75,7 @@ final class InterruptSafeChannel implements AutoCloseable {
         }
     }
 
-    boolean isClosed() {
+    public boolean isClosed() {
         return closed;
     }
 

@@ -1,0 +1,84 @@
+package pcache.io;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+
+/** What every bundle that opens a file or block device as a device needs to know about it. */
+public final class DeviceFiles {
+
+    private DeviceFiles() {
+    }
+
+    /**
+     * The size of a file or block device. {@link FileChannel#size()} answers from {@code fstat},
+     * which gives 0 for block devices on some systems; then the end is found by one-byte positional
+     * reads (a read past the end returns -1), about 2·log2(size) of them.
+     */
+    public static long deviceSize(FileChannel channel, Path path) throws IOException {
+        long size = channel.size();
+        if (size == 0 && !Files.isRegularFile(path)) {
+            size = probeEnd(channel);
+        }
+        return size;
+    }
+
+    /** The first offset at which a read returns end-of-file. */
+    public static long probeEnd(FileChannel channel) throws IOException {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        if (!readable(channel, 0, one)) {
+            return 0;
+        }
+        long good = 0;
+        long bad = 1L << 20;
+        while (readable(channel, bad - 1, one)) {
+            good = bad - 1;
+            if (bad >= 1L << 62) {
+                return Long.MAX_VALUE;
+            }
+            bad <<= 1;
+        }
+        long lo = good; // a byte exists here
+        long hi = bad - 1; // and none here
+        while (hi - lo > 1) {
+            long mid = lo + (hi - lo) / 2;
+            if (readable(channel, mid, one)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo + 1;
+    }
+
+    private static boolean readable(FileChannel channel, long position, ByteBuffer one) throws IOException {
+        one.clear();
+        return channel.read(one, position) == 1;
+    }
+
+    /**
+     * Why {@code path} must not be written, or null: no write access for this process, or a mode
+     * that grants write permission to nobody (which root could override, but somebody marked the
+     * file read-only on purpose).
+     */
+    public static String writeDenied(Path path) throws IOException {
+        if (!Files.isWritable(path)) {
+            return "no write access for this process";
+        }
+        PosixFileAttributeView posix = Files.getFileAttributeView(path, PosixFileAttributeView.class);
+        if (posix != null) {
+            Set<PosixFilePermission> mode = posix.readAttributes().permissions();
+            if (!mode.contains(PosixFilePermission.OWNER_WRITE)
+                    && !mode.contains(PosixFilePermission.GROUP_WRITE)
+                    && !mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+                return "its mode grants no write permission";
+            }
+        }
+        return null;
+    }
+}
