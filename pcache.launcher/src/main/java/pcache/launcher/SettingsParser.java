@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import java.util.TreeMap;
 import java.util.logging.Level;
+import java.util.regex.Pattern;
 
 import pcache.launcher.BackingSpec.FileBacking;
 import pcache.launcher.BackingSpec.NbdBacking;
