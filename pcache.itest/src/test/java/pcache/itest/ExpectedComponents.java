@@ -15,12 +15,12 @@ public final class ExpectedComponents {
      */
     public static final List<String> ACTIVE_WITHOUT_CONFIGURATION = List.of(
             "pcache.shell.internal.PcacheCommands",
-            "pcache.crc.internal.PcacheCrcComponent",
+            "pcache.crc.internal.PcacheCrc32c",
             "pcache.keyindex.internal.StripedKeyIndexProvider",
             "pcache.segment.internal.FifoSegmentAllocatorProvider",
-            "pcache.pmem.internal.MappedPmemComponent",
-            "pcache.pmem.internal.FileIoPmemComponent",
-            "pcache.pmem.internal.HeapPmemComponent",
+            "pcache.pmem.internal.MappedPmemProvider",
+            "pcache.pmem.internal.FileIoPmemProvider",
+            "pcache.pmem.internal.HeapPmemProvider",
             "pcache.writeback.internal.OrderedWritebackPolicy",
             "pcache.writeback.internal.BatchingWritebackPolicy",
             "pcache.target.internal.CacheImageToolComponent",

@@ -3,6 +3,7 @@ package pcache.crc.internal;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.zip.CRC32C;
+import org.osgi.service.component.annotations.Component;
 
 import pcache.api.spi.CrcProvider;
 
@@ -23,8 +24,10 @@ import pcache.api.spi.CrcProvider;
  * Even tiny inputs go through the intrinsic: a byte-table loop measured slower already at
  * 8 bytes (docs/BENCHMARKS.md).
  *
- * <p>Stateless and thread-safe; the tables are filled once and never change.
+ * <p>Stateless and thread-safe; the tables are filled once and never change. Registered by
+ * Declarative Services as the {@code crc32c-pcache} {@link CrcProvider}.
  */
+@Component(service = CrcProvider.class, property = CrcProvider.ALGORITHM + "=" + CrcProvider.PCACHE_CRC32C)
 public final class PcacheCrc32c implements CrcProvider {
 
     /** The register seed of every CRC in dm-pcache's format ({@code PCACHE_CRC_SEED}). */

@@ -28,7 +28,7 @@ class PcacheCrc32cTest {
     @Test
     void namesTheAlgorithmCachesSelect() {
         assertEquals(CrcProvider.PCACHE_CRC32C, crc.algorithm());
-        assertEquals("crc32c-pcache", new PcacheCrcComponent().algorithm());
+        assertEquals("crc32c-pcache", crc.algorithm());
     }
 
     @Test

@@ -5,6 +5,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import org.osgi.service.component.annotations.Component;
 
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
@@ -13,7 +14,12 @@ import pcache.api.spi.PmemRegion;
  * Volatile cache devices in heap memory ({@code heap}), for tests. The path is only a name: this
  * provider keeps one store per name, so closing a region and opening the same name again gives
  * the same bytes (a restart without power loss). Nothing survives the provider instance.
+ * Registered by Declarative Services as the {@code heap} {@link PmemProvider}; immediate, so that
+ * the instance, which holds the devices' bytes, lives as long as the bundle instead of being
+ * dropped whenever no cache uses it.
  */
+@Component(service = PmemProvider.class, immediate = true,
+        property = PmemProvider.TYPE + "=" + HeapPmemProvider.TYPE)
 public final class HeapPmemProvider implements PmemProvider {
 
     /** The value of {@link PmemProvider#TYPE}. */

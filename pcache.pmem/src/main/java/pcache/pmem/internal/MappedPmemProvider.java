@@ -2,12 +2,35 @@ package pcache.pmem.internal;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 
-/** Maps cache devices into memory ({@code mapped}); see {@link MappedPmemRegion}. */
+/**
+ * Maps cache devices into memory ({@code mapped}); see {@link MappedPmemRegion}. Registered by
+ * Declarative Services as the {@code mapped} {@link PmemProvider}, configured through
+ * {@value #PID} (when pages are faulted in).
+ */
+@Component(service = PmemProvider.class, property = PmemProvider.TYPE + "=" + MappedPmemProvider.TYPE,
+        configurationPid = MappedPmemProvider.PID)
+@Designate(ocd = MappedPmemProvider.Config.class)
 public final class MappedPmemProvider implements PmemProvider {
+
+    /** The configuration PID of the mapped provider. */
+    static final String PID = "pcache.pmem.mapped";
+
+    @ObjectClassDefinition(name = "pcache mapped pmem", description = "Memory-mapped cache devices.")
+    @interface Config {
+        @AttributeDefinition(description = "When the pages of a cache device are faulted in: none (on first"
+                + " use), background (after open), sync (before open returns).")
+        String prefault() default "background";
+    }
 
     /** The value of {@link PmemProvider#TYPE}. */
     public static final String TYPE = "mapped";
@@ -38,7 +61,7 @@ public final class MappedPmemProvider implements PmemProvider {
     private static final System.Logger LOG = System.getLogger(MappedPmemProvider.class.getName());
 
     private final long windowBytes;
-    private final Prefault prefault;
+    private volatile Prefault prefault;
 
     public MappedPmemProvider() {
         this(DEFAULT_WINDOW_BYTES, Prefault.BACKGROUND);
@@ -56,6 +79,13 @@ public final class MappedPmemProvider implements PmemProvider {
     MappedPmemProvider(long windowBytes, Prefault prefault) {
         this.windowBytes = windowBytes;
         this.prefault = prefault;
+    }
+
+    /** Applies the configuration: regions opened from now on fault their pages in as it says. */
+    @Activate
+    @Modified
+    void configure(Config config) {
+        prefault = Prefault.parse(config.prefault());
     }
 
     @Override

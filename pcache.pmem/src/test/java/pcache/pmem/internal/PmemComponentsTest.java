@@ -11,7 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 
-/** The DS shells name their type and open regions through the plain providers. */
+/** Each provider DS registers names its type and opens regions. */
 class PmemComponentsTest {
 
     @TempDir
@@ -19,8 +19,7 @@ class PmemComponentsTest {
 
     @Test
     void eachComponentHasItsTypeAndOpensRegions() throws IOException {
-        PmemProvider[] components = {new MappedPmemComponent(), new FileIoPmemComponent(),
-                new HeapPmemComponent()};
+        PmemProvider[] components = {new MappedPmemProvider(), new FileIoPmemProvider(), new HeapPmemProvider()};
         String[] types = {"mapped", "fileio", "heap"};
         for (int i = 0; i < components.length; i++) {
             assertEquals(types[i], components[i].type());
