@@ -37,6 +37,7 @@ import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
 import org.osgi.service.component.runtime.dto.SatisfiedReferenceDTO;
 
 import pcache.api.CacheDevice;
+import pcache.api.NbdExports;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 
@@ -196,6 +197,10 @@ public class LiveSwapIT extends PcacheTestSupport {
         Configuration targetConfig = configure("pcache.target", "swap", target);
         CacheDevice device = awaitService(CacheDevice.class, "(pcache.cache.name=swap)");
         waitFor("the export socket", 20_000, () -> Files.exists(exportSocket));
+        // the export binds the new cache while the framework delivers its REGISTERED event
+        NbdExports exports = awaitService(NbdExports.class, null);
+        waitFor("the cache exported", 20_000, () -> exports.exports().stream()
+                .anyMatch(e -> e.name().equals("swap") && e.exported()));
 
         Path script = dir.resolve("client.py");
         Files.writeString(script, client(exportSocket, stop));

@@ -39,6 +39,7 @@ import org.osgi.framework.Constants;
 import org.osgi.framework.Filter;
 import org.osgi.framework.FrameworkUtil;
 import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.util.tracker.ServiceTracker;
 
@@ -130,12 +131,24 @@ public abstract class PcacheTestSupport {
         ServiceTracker<T, T> tracker = new ServiceTracker<>(context, f, null);
         tracker.open();
         try {
-            T tracked = tracker.waitForService(TIMEOUT.toMillis());
-            assertNotNull("no " + type.getSimpleName() + " service " + (filter == null ? "" : filter) + " within "
-                    + TIMEOUT.toSeconds() + " s", tracked);
-            // our own use of the service: closing the tracker releases its use, and a service
-            // factory (ConfigurationAdmin is one) invalidates an object nobody uses any more
-            return context.getService(tracker.getServiceReference());
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (true) {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                T tracked = tracker.waitForService(left);
+                assertNotNull("no " + type.getSimpleName() + " service " + (filter == null ? "" : filter) + " within "
+                        + TIMEOUT.toSeconds() + " s", tracked);
+                // our own use of the service: closing the tracker releases its use, and a service
+                // factory (ConfigurationAdmin is one) invalidates an object nobody uses any more.
+                // The service may go away between the two calls (a component re-registering it
+                // after a configuration change): then wait for the next one.
+                ServiceReference<T> ref = tracker.getServiceReference();
+                T service = ref == null ? null : context.getService(ref);
+                if (service != null) {
+                    return service;
+                }
+                assertTrue("no lasting " + type.getSimpleName() + " service within " + TIMEOUT.toSeconds() + " s",
+                        System.nanoTime() < deadline);
+            }
         } finally {
             // the service object stays usable; tests must not cache it across restarts of its bundle
             tracker.close();

@@ -160,6 +160,19 @@ public class ShellCommandsIT extends PcacheTestSupport {
     }
 
     /**
+     * Waits until the NBD export serves cache {@code name}: the export binds a new cache while the
+     * framework delivers its REGISTERED event, which may come after this thread sees the service.
+     */
+    private void awaitExported(String name) throws Exception {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (awaitService(NbdExports.class, null).exports().stream()
+                .noneMatch(e -> e.name().equals(name) && e.exported())) {
+            assertTrue("cache " + name + " is not exported " + TIMEOUT + " after it opened", System.nanoTime() < deadline);
+            Thread.sleep(20);
+        }
+    }
+
+    /**
      * The backing device disappears (its configuration is deleted): the cache keeps absorbing writes.
      * Returns once the cache has seen it go (ConfigAdmin and SCR unbind it on their own threads), so
      * that write-back cannot still empty the cache the test is about to make dirty.
@@ -227,7 +240,15 @@ public class ShellCommandsIT extends PcacheTestSupport {
         assertTrue(created, created.startsWith("cache it1 created and open: 16 MiB, backing file:"
                 + backing.toRealPath() + ", cache device " + cacheDev + " (mapped"));
         CacheDevice dev = cache("it1");
-        assertTrue(ManagementFactory.getPlatformMBeanServer().isRegistered(new ObjectName("pcache:type=Cache,name=it1")));
+        // the MBean component binds the new cache while the framework delivers its REGISTERED event,
+        // which may come after this thread already sees the service
+        ObjectName mbean = new ObjectName("pcache:type=Cache,name=it1");
+        long mbeanDeadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!ManagementFactory.getPlatformMBeanServer().isRegistered(mbean)) {
+            assertTrue("no MBean " + mbean + " " + TIMEOUT + " after the cache opened", System.nanoTime() < mbeanDeadline);
+            Thread.sleep(10);
+        }
+        awaitExported("it1");
 
         ByteBuffer first = pattern(MIB, 1);
         dev.write(0, first.duplicate(), false);
@@ -346,21 +367,21 @@ public class ShellCommandsIT extends PcacheTestSupport {
             assertTrue(list, list.contains("write-back policies: batching, counting, ordered\n"));
             Path dir = freshWorkDirectory("policy");
             Path backing = dir.resolve("disk.img");
-            Failure unknown = executeFailing("pcache:create it3 cache_dev=" + dir.resolve("it3.cache")
+            Failure unknown = executeFailing("pcache:create it4 cache_dev=" + dir.resolve("it4.cache")
                     + " cache_dev_size=512M backing=file:" + backing + " backing_size=16M policy=lazy");
             assertTrue(unknown.error().getMessage(), unknown.error().getMessage().contains(
                     "policy=lazy: no write-back policy named 'lazy' is registered; registered: batching, counting,"
                     + " ordered"));
-            execute("pcache:create it3 cache_dev=" + dir.resolve("it3.cache") + " cache_dev_size=512M backing=file:"
+            execute("pcache:create it4 cache_dev=" + dir.resolve("it4.cache") + " cache_dev_size=512M backing=file:"
                     + backing + " backing_size=16M policy=counting");
-            CacheDevice dev = cache("it3");
+            CacheDevice dev = cache("it4");
             ByteBuffer data = pattern(MIB, 31);
             dev.write(2L * MIB, data.duplicate(), false);
-            execute("pcache:drain it3");
+            execute("pcache:drain it4");
             assertTrue("write-back ran through the policy: " + steps.get() + " steps", steps.get() > 0);
             assertArrayEquals(data.array(), readFile(backing, 2L * MIB, MIB));
-            execute("pcache:remove it3");
-            awaitGone("it3");
+            execute("pcache:remove it4");
+            awaitGone("it4");
         } finally {
             registration.unregister();
         }
@@ -414,6 +435,7 @@ public class ShellCommandsIT extends PcacheTestSupport {
         ByteBuffer data = pattern(4096, 21);
         dev.write(0, data.duplicate(), false);
 
+        awaitExported("it3");
         ExecutorService reader = Executors.newSingleThreadExecutor();
         try (NbdClient client = NbdClient.open(socket, "it3")) {
             assertArrayEquals(data.array(), client.read(0, 4096));
