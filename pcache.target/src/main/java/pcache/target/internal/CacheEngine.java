@@ -1727,9 +1727,19 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    /** Releases what a failed open created, without persisting anything. */
-    private void abandon() {
+    /**
+     * Stops the engine without persisting anything: waiting writers are woken, the write-back and
+     * GC threads and the timers stop, open key sets are dropped and the region is closed. This
+     * releases what a failed open created; it is also what a power cut does to a running cache,
+     * which is how the crash tests stop one.
+     */
+    void abandon() {
         closed = true;
+        synchronized (spaceLock) {
+            spaceLock.notifyAll();
+        }
+        stopThread(writebackThread);
+        stopThread(gcThread);
         if (keyLog != null) {
             keyLog.close();
         }
@@ -1751,20 +1761,5 @@ public final class CacheEngine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /**
-     * Simulates a crash for tests: stops the threads and timers without persisting anything and
-     * without closing the region.
-     */
-    void crashForTest() {
-        closed = true;
-        synchronized (spaceLock) {
-            spaceLock.notifyAll();
-        }
-        stopThread(writebackThread);
-        stopThread(gcThread);
-        keyLog.close();
-        scheduler.shutdownNow();
     }
 }

@@ -305,7 +305,7 @@ class CrashTest {
         }
         watchdog.join(60_000); // it ends once it has stopped the crashed engine's threads
         assertTrue(!watchdog.isAlive(), where + ": the crash watchdog did not end");
-        engine.crashForTest();
+        engine.abandon();
         SimulatedPmem image = pmem.afterCrash(true);
         MemoryBacking backingImage = backing.afterCrash(new Random(seed * 17 + 3));
 
@@ -323,7 +323,7 @@ class CrashTest {
                 // may strike in any of them up to this instant: disarming tells atomically whether
                 // it did, and such a crash counts as one during recovery.
                 if (!image.disarm()) {
-                    e.crashForTest();
+                    e.abandon();
                     throw new SimulatedPmem.SimulatedCrash();
                 }
                 recovered = e;
@@ -402,7 +402,7 @@ class CrashTest {
                     return;
                 }
             }
-            engine.crashForTest();
+            engine.abandon();
         }, "crash-watchdog");
         t.setDaemon(true);
         t.start();
