@@ -13,6 +13,7 @@ import pcache.bench.BenchFiles;
  * The harness's command line, {@code --key=value} options (see {@link #USAGE}).
  *
  * @param distribution the pcache distribution folder (pcache.launcher/target/pcache)
+ * @param baseline another pcache distribution to compare with in the same run, or null
  * @param diskDir where the backing file (and qemu's overlay) go: a real disk
  * @param memoryDir where pcache's cache device goes: tmpfs, the pmem stand-in
  * @param outDir where fio's JSON, the servers' logs and the tables go
@@ -25,13 +26,15 @@ import pcache.bench.BenchFiles;
  * @param peers the servers, in the order they run
  * @param pcacheJvmOptions extra JVM options for the pcache process (e.g. -XX:StartFlightRecording=...)
  */
-record BenchSettings(Path distribution, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
+record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
         Set<Peer> peers, List<String> pcacheJvmOptions) {
 
     static final String USAGE = """
             usage: java -cp pcache.bench/target/benchmarks.jar pcache.bench.nbd.NbdBench [--option=value]...
               --distribution=DIR   pcache distribution (default pcache.launcher/target/pcache)
+              --baseline=DIR       another pcache distribution (e.g. built from an earlier commit): adds
+                                   the peer pcache_baseline and a column pcache / baseline
               --disk=DIR           backing files (default -Dpcache.bench.disk or java.io.tmpdir)
               --memory=DIR         pcache's cache device (default /dev/shm)
               --out=DIR            fio JSON, logs, tables (default target/nbd-bench)
@@ -49,6 +52,7 @@ record BenchSettings(Path distribution, Path diskDir, Path memoryDir, Path outDi
     /** Parses the command line. */
     static BenchSettings parse(String... args) {
         Path distribution = Path.of("pcache.launcher/target/pcache");
+        Path baseline = null;
         Path disk = BenchFiles.diskDir();
         Path memory = BenchFiles.memoryDir();
         Path out = Path.of("target/nbd-bench");
@@ -69,6 +73,7 @@ record BenchSettings(Path distribution, Path diskDir, Path memoryDir, Path outDi
             String value = arg.substring(eq + 1);
             switch (key) {
                 case "distribution" -> distribution = Path.of(value);
+                case "baseline" -> baseline = Path.of(value);
                 case "disk" -> disk = Path.of(value);
                 case "memory" -> memory = Path.of(value);
                 case "out" -> out = Path.of(value);
@@ -89,10 +94,16 @@ record BenchSettings(Path distribution, Path diskDir, Path memoryDir, Path outDi
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
             }
         }
+        if (baseline == null) {
+            peers.remove(Peer.PCACHE_BASELINE);
+        } else if (peers.contains(Peer.PCACHE)) {
+            peers.add(Peer.PCACHE_BASELINE);
+        }
         if (range > backing) {
             throw new IllegalArgumentException("--range=" + range + " exceeds --backing=" + backing);
         }
-        return new BenchSettings(distribution.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
+        return new BenchSettings(distribution.toAbsolutePath(),
+                baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
                 out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports, peers, List.copyOf(jvm));
     }
 

@@ -4,6 +4,11 @@ package pcache.bench.nbd;
 enum Peer {
     /** The pcache distribution: cache device on tmpfs (the pmem stand-in), backing file on disk. */
     PCACHE("pcache", true),
+    /**
+     * Another pcache distribution ({@code --baseline=DIR}, e.g. built from an earlier commit), run
+     * the same way: before/after comparisons of a change in one run.
+     */
+    PCACHE_BASELINE("pcache baseline", true),
     /** nbdkit's file plugin on the backing file. */
     NBDKIT_FILE("nbdkit file", true),
     /** nbdkit's file plugin under its cache filter in write-back mode. */
@@ -25,6 +30,11 @@ enum Peer {
 
     String label() {
         return label;
+    }
+
+    /** Whether this is a pcache distribution (settled by waiting until its cache is clean). */
+    boolean pcache() {
+        return this == PCACHE || this == PCACHE_BASELINE;
     }
 
     /** Whether a flush makes data durable on the disk (every peer but the memory plugin). */

@@ -78,7 +78,8 @@ final class PeerServer implements AutoCloseable {
         sparseFile(backingFile, settings.backingBytes());
         List<String> command = new ArrayList<>();
         switch (peer) {
-            case PCACHE -> command.addAll(pcacheCommand());
+            case PCACHE -> command.addAll(pcacheCommand(settings.distribution()));
+            case PCACHE_BASELINE -> command.addAll(pcacheCommand(settings.baseline()));
             case NBDKIT_FILE -> command.addAll(nbdkit("file", backingFile.toString()));
             case NBDKIT_FILE_CACHE -> command.addAll(nbdkit("--filter=cache", "file", backingFile.toString(),
                     "cache=writeback"));
@@ -101,7 +102,7 @@ final class PeerServer implements AutoCloseable {
         awaitReady();
     }
 
-    private List<String> pcacheCommand() throws IOException {
+    private List<String> pcacheCommand(Path distribution) throws IOException {
         Path cacheDevice = settings.memoryDir().resolve("nbdbench-" + ProcessHandle.current().pid() + "-pcache.cache");
         files.add(cacheDevice);
         files.add(cacheDevice.resolveSibling(cacheDevice.getFileName() + ".lock")); // the engine's lock file
@@ -116,7 +117,7 @@ final class PeerServer implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString()));
         command.addAll(settings.pcacheJvmOptions());
-        command.addAll(List.of("-jar", settings.distribution().resolve("pcache.launcher.jar").toString(),
+        command.addAll(List.of("-jar", distribution.resolve("pcache.launcher.jar").toString(),
                 "--config", pcacheConfig.toString(), "--no-shell"));
         return command;
     }
@@ -167,7 +168,7 @@ final class PeerServer implements AutoCloseable {
      * peer {@code sync} (the page cache of the backing disk).
      */
     void settle(Duration timeout) throws IOException, InterruptedException {
-        if (peer == Peer.PCACHE) {
+        if (peer.pcache()) {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (!pcacheClean()) {
                 if (System.nanoTime() > deadline) {
@@ -182,7 +183,8 @@ final class PeerServer implements AutoCloseable {
 
     private boolean pcacheClean() throws IOException, InterruptedException {
         Tools.Result list = Tools.run(runDir, Duration.ofSeconds(30), Path.of(System.getProperty("java.home"), "bin",
-                "java").toString(), "-jar", settings.distribution().resolve("pcache.launcher.jar").toString(),
+                "java").toString(), "-jar", (peer == Peer.PCACHE_BASELINE ? settings.baseline() : settings.distribution())
+                .resolve("pcache.launcher.jar").toString(),
                 "--config", pcacheConfig.toString(), "ctl", "pcache:list");
         return list.exitCode() == 0 && list.stdout().lines().map(String::trim)
                 .anyMatch(l -> l.startsWith(EXPORT + " ") && l.matches(".*\\sclean\\s.*"));

@@ -35,6 +35,11 @@ final class ResultTable {
         loads.put(peer, beforeAndAfter);
     }
 
+    /** Whether a baseline pcache ran too ({@code --baseline}). */
+    private boolean baseline() {
+        return peers.contains(Peer.PCACHE_BASELINE);
+    }
+
     private Optional<FioResult> result(FioWorkload w, Peer p) {
         return Optional.ofNullable(results.getOrDefault(w, Map.of()).get(p));
     }
@@ -44,9 +49,10 @@ final class ResultTable {
         out.append("Transport: ").append(transport.label()).append(". Latency ratios: lower is better.\n\n");
         out.append("| workload | metric |");
         peers.forEach(p -> out.append(' ').append(p.label()).append(" |"));
-        out.append(" pcache / best persistent peer | pcache / nbdkit memory |\n|---|---|");
+        out.append(" pcache / best persistent peer | pcache / nbdkit memory |");
+        out.append(baseline() ? " pcache / baseline |\n|---|---|" : "\n|---|---|");
         peers.forEach(p -> out.append("---:|"));
-        out.append("---:|---:|\n");
+        out.append(baseline() ? "---:|---:|---:|\n" : "---:|---:|\n");
         for (FioWorkload w : FioWorkload.values()) {
             if (!results.containsKey(w)) {
                 continue;
@@ -78,14 +84,18 @@ final class ResultTable {
         Optional<Peer> best = bestPersistent(w, value, higherIsBetter);
         out.append(' ').append(ratio(ours, best.flatMap(b -> result(w, b)).map(value::applyAsDouble))
                 + best.map(b -> " (" + b.label() + ")").orElse("")).append(" |");
-        out.append(' ').append(ratio(ours, result(w, Peer.NBDKIT_MEMORY).map(value::applyAsDouble))).append(" |\n");
+        out.append(' ').append(ratio(ours, result(w, Peer.NBDKIT_MEMORY).map(value::applyAsDouble))).append(" |");
+        if (baseline()) {
+            out.append(' ').append(ratio(ours, result(w, Peer.PCACHE_BASELINE).map(value::applyAsDouble))).append(" |");
+        }
+        out.append('\n');
     }
 
     private Optional<Peer> bestPersistent(FioWorkload w, ToDoubleFunction<FioResult> value, boolean higherIsBetter) {
         Peer best = null;
         double bestValue = 0;
         for (Peer p : peers) {
-            if (p == Peer.PCACHE || !p.persistent()) {
+            if (p.pcache() || !p.persistent()) {
                 continue;
             }
             Optional<FioResult> r = result(w, p);
