@@ -3,54 +3,50 @@ package pcache.target.internal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 
 /**
  * cache_info (reference §2.3), 24 bytes in two slots 4 KiB apart at device offset 8 KiB:
  * {@code header(8) | seg_id u32 (first physical segment) | n_segs u32 | flags u32 | reserved u32}.
- * flags: bit 0 DATA_CRC, bit 1 INIT_DONE, bits 2-5 cache mode, bits 6-12 gc_percent.
+ * flags: bit 0 DATA_CRC, bit 1 INIT_DONE, bits 2-5 cache mode, bits 6-12 gc_percent. Field offsets and
+ * flag bits: {@link PcacheLayout.CacheInfo}.
  */
 final class CacheInfoCodec {
 
-    static final int SEG_ID = 8;
-    static final int N_SEGS = 12;
-    static final int FLAGS = 16;
-
-    /** Mode numbers dm-pcache reserves in the flags (only 0 is used by the kernel). */
-    static final int MODE_WRITEBACK = 0;
-    static final int MODE_WRITETHROUGH = 1;
+    /** The write-back mode number ({@link PcacheLayout.CacheInfo#MODE_WRITEBACK}), the one dm-pcache uses. */
+    static final int MODE_WRITEBACK = PcacheLayout.CacheInfo.MODE_WRITEBACK;
 
     /** A decoded cache_info. */
     record CacheInfo(int firstSegment, int segmentCount, int flags) {
 
         boolean dataCrc() {
-            return (flags & PcacheFormat.CACHE_FLAG_DATA_CRC) != 0;
+            return (flags & PcacheLayout.CacheInfo.FLAG_DATA_CRC) != 0;
         }
 
         boolean initDone() {
-            return (flags & PcacheFormat.CACHE_FLAG_INIT_DONE) != 0;
+            return (flags & PcacheLayout.CacheInfo.FLAG_INIT_DONE) != 0;
         }
 
         int gcPercent() {
-            return (flags & PcacheFormat.CACHE_FLAG_GC_PERCENT_MASK) >>> PcacheFormat.CACHE_FLAG_GC_PERCENT_SHIFT;
+            return PcacheLayout.CacheInfo.gcPercent(flags);
         }
 
         int mode() {
-            return (flags & PcacheFormat.CACHE_FLAG_MODE_MASK) >>> PcacheFormat.CACHE_FLAG_MODE_SHIFT;
+            return PcacheLayout.CacheInfo.mode(flags);
         }
 
         CacheInfo withGcPercent(int percent) {
-            return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheFormat.CACHE_FLAG_GC_PERCENT_MASK)
-                    | (percent << PcacheFormat.CACHE_FLAG_GC_PERCENT_SHIFT));
+            return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheLayout.CacheInfo.GC_PERCENT_MASK)
+                    | (percent << PcacheLayout.CacheInfo.GC_PERCENT_SHIFT));
         }
 
         CacheInfo withInitDone() {
-            return new CacheInfo(firstSegment, segmentCount, flags | PcacheFormat.CACHE_FLAG_INIT_DONE);
+            return new CacheInfo(firstSegment, segmentCount, flags | PcacheLayout.CacheInfo.FLAG_INIT_DONE);
         }
 
         CacheInfo withMode(int mode) {
-            return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheFormat.CACHE_FLAG_MODE_MASK)
-                    | (mode << PcacheFormat.CACHE_FLAG_MODE_SHIFT));
+            return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheLayout.CacheInfo.MODE_MASK)
+                    | (mode << PcacheLayout.CacheInfo.MODE_SHIFT));
         }
     }
 
@@ -58,24 +54,25 @@ final class CacheInfoCodec {
     }
 
     static int flags(boolean dataCrc, boolean initDone, int mode, int gcPercent) {
-        return (dataCrc ? PcacheFormat.CACHE_FLAG_DATA_CRC : 0)
-                | (initDone ? PcacheFormat.CACHE_FLAG_INIT_DONE : 0)
-                | (mode << PcacheFormat.CACHE_FLAG_MODE_SHIFT)
-                | (gcPercent << PcacheFormat.CACHE_FLAG_GC_PERCENT_SHIFT);
+        return (dataCrc ? PcacheLayout.CacheInfo.FLAG_DATA_CRC : 0)
+                | (initDone ? PcacheLayout.CacheInfo.FLAG_INIT_DONE : 0)
+                | (mode << PcacheLayout.CacheInfo.MODE_SHIFT)
+                | (gcPercent << PcacheLayout.CacheInfo.GC_PERCENT_SHIFT);
     }
 
     /** The structure with a zero header (sealed by the slot record on store). */
     static byte[] encode(CacheInfo info) {
-        byte[] b = new byte[PcacheFormat.CACHE_INFO_STRUCT_SIZE];
+        byte[] b = new byte[PcacheLayout.CacheInfo.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        bb.putInt(SEG_ID, info.firstSegment());
-        bb.putInt(N_SEGS, info.segmentCount());
-        bb.putInt(FLAGS, info.flags());
+        bb.putInt(PcacheLayout.CacheInfo.SEG_ID, info.firstSegment());
+        bb.putInt(PcacheLayout.CacheInfo.N_SEGS, info.segmentCount());
+        bb.putInt(PcacheLayout.CacheInfo.FLAGS, info.flags());
         return b;
     }
 
     static CacheInfo decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        return new CacheInfo(bb.getInt(SEG_ID), bb.getInt(N_SEGS), bb.getInt(FLAGS));
+        return new CacheInfo(bb.getInt(PcacheLayout.CacheInfo.SEG_ID), bb.getInt(PcacheLayout.CacheInfo.N_SEGS),
+                bb.getInt(PcacheLayout.CacheInfo.FLAGS));
     }
 }

@@ -7,6 +7,7 @@ import pcache.api.CacheConfigurationException;
 import pcache.api.CachePos;
 import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.BackingIdentity;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemRegion;
@@ -73,10 +74,10 @@ final class CacheMetadata {
         if (!SuperblockCodec.crcMatches(b, crc)) {
             throw new CorruptMediaException("superblock", PcacheFormat.SB_OFF, "CRC mismatch (stored 0x"
                     + Integer.toHexString(sb.storedCrc()) + ", computed 0x"
-                    + Integer.toHexString(crc.checksum(b, 4, PcacheFormat.SB_STRUCT_SIZE - 4))
+                    + Integer.toHexString(SuperblockCodec.crcOf(b, crc))
                     + "): the superblock is damaged; pcache:fsck shows what else is");
         }
-        if ((sb.flags() & PcacheFormat.SB_FLAG_BIGENDIAN) != 0) {
+        if ((sb.flags() & PcacheLayout.Superblock.FLAG_BIGENDIAN) != 0) {
             throw new CorruptMediaException("superblock", PcacheFormat.SB_OFF,
                     "the cache was formatted on a big-endian host and cannot be used on this one");
         }
@@ -90,7 +91,7 @@ final class CacheMetadata {
     }
 
     private static byte[] readSuperblock(PmemRegion region) throws IOException {
-        byte[] b = new byte[PcacheFormat.SB_STRUCT_SIZE];
+        byte[] b = new byte[PcacheLayout.Superblock.SIZE];
         region.read(PcacheFormat.SB_OFF, b, 0, b.length);
         return b;
     }
@@ -120,13 +121,13 @@ final class CacheMetadata {
     /** Creates the replicated records through the segment layer's slot machinery. */
     void attach(SegmentAllocator segments) {
         infoRecord = segments.record("cache_info", PcacheFormat.CACHE_INFO_OFF,
-                PcacheFormat.CACHE_INFO_SLOT_STRIDE, PcacheFormat.CACHE_INFO_STRUCT_SIZE);
-        keyTailRecord = segments.record("key_tail", PcacheFormat.KEY_TAIL_OFF, PcacheFormat.POS_STRUCT_SIZE,
-                PcacheFormat.POS_STRUCT_SIZE);
-        dirtyTailRecord = segments.record("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF, PcacheFormat.POS_STRUCT_SIZE,
-                PcacheFormat.POS_STRUCT_SIZE);
-        extRecord = segments.record("pcache extension", PcacheFormat.EXT_OFF, ExtensionCodec.SLOT_STRIDE,
-                ExtensionCodec.STRUCT_SIZE);
+                PcacheFormat.CACHE_INFO_SLOT_STRIDE, PcacheLayout.CacheInfo.SIZE);
+        keyTailRecord = segments.record("key_tail", PcacheFormat.KEY_TAIL_OFF, PcacheLayout.CachePos.SIZE,
+                PcacheLayout.CachePos.SIZE);
+        dirtyTailRecord = segments.record("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF, PcacheLayout.CachePos.SIZE,
+                PcacheLayout.CachePos.SIZE);
+        extRecord = segments.record("pcache extension", PcacheFormat.EXT_OFF, PcacheLayout.Extension.SLOT_STRIDE,
+                PcacheLayout.Extension.SIZE);
     }
 
     int segNum() {
@@ -147,7 +148,7 @@ final class CacheMetadata {
         byte[] raw = infoRecord.load();
         if (raw == null) {
             for (int slot = 0; slot < PcacheFormat.META_SLOTS; slot++) {
-                byte[] b = new byte[PcacheFormat.CACHE_INFO_STRUCT_SIZE];
+                byte[] b = new byte[PcacheLayout.CacheInfo.SIZE];
                 long at = PcacheFormat.CACHE_INFO_OFF + (long) slot * PcacheFormat.CACHE_INFO_SLOT_STRIDE;
                 region.read(at, b, 0, b.length);
                 for (byte x : b) {
@@ -212,8 +213,9 @@ final class CacheMetadata {
         }
         CachePos pos = CachePosCodec.decode(raw);
         if (pos.segment() < 0 || pos.segment() >= cacheSegments || pos.offset() < 0
-                || pos.offset() > PcacheFormat.SEG_DATA_SIZE - PcacheFormat.KSET_HEADER_SIZE) {
-            throw new CorruptMediaException(record.structure(), at + (long) record.currentSlot() * PcacheFormat.POS_STRUCT_SIZE,
+                || pos.offset() > PcacheFormat.SEG_DATA_SIZE - PcacheLayout.KsetHeader.SIZE) {
+            long slotAt = at + (long) record.currentSlot() * PcacheLayout.CachePos.SIZE;
+            throw new CorruptMediaException(record.structure(), slotAt,
                     "points to " + pos + ", outside the cache's " + cacheSegments + " segments of "
                             + PcacheFormat.SEG_DATA_SIZE + " data bytes");
         }

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.BackingIdentity;
 
 /**
@@ -23,20 +24,11 @@ import pcache.api.spi.BackingIdentity;
  * 32   backing id, UTF-8, up to 1024 bytes
  * 1056 quarantine entries: off u64, len u64 (up to 62)
  * </pre>
+ * Field offsets: {@link PcacheLayout.Extension}.
  */
 final class ExtensionCodec {
 
-    static final int SLOT_STRIDE = 2048;
-    static final int STRUCT_SIZE = 2048;
-    static final long MAGIC = 0x3158454843414350L; // "PCACHEX1" little-endian
-    static final int MAGIC_OFF = 8;
-    static final int BACKING_SIZE_OFF = 16;
-    static final int QUARANTINE_COUNT_OFF = 24;
-    static final int ID_LENGTH_OFF = 26;
-    static final int ID_OFF = 32;
-    static final int QUARANTINE_OFF = ID_OFF + BackingIdentity.MAX_ID_BYTES;
-    static final int QUARANTINE_ENTRY = 16;
-    static final int QUARANTINE_MAX = (STRUCT_SIZE - QUARANTINE_OFF) / QUARANTINE_ENTRY;
+    static final int QUARANTINE_MAX = PcacheLayout.Extension.QUARANTINE_MAX;
 
     /** A logical range whose newest data was lost (a dirty extent that failed its CRC). */
     record Range(long offset, long length) {
@@ -56,21 +48,21 @@ final class ExtensionCodec {
         if (ext.quarantine().size() > QUARANTINE_MAX) {
             throw new IllegalArgumentException("more than " + QUARANTINE_MAX + " quarantined ranges");
         }
-        byte[] b = new byte[STRUCT_SIZE];
+        byte[] b = new byte[PcacheLayout.Extension.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        bb.putLong(MAGIC_OFF, MAGIC);
+        bb.putLong(PcacheLayout.Extension.MAGIC, PcacheLayout.Extension.MAGIC_VALUE);
         if (ext.backing() != null) {
             byte[] id = ext.backing().id().getBytes(StandardCharsets.UTF_8);
-            bb.putLong(BACKING_SIZE_OFF, ext.backing().sizeBytes());
-            bb.putShort(ID_LENGTH_OFF, (short) id.length);
-            bb.put(ID_OFF, id);
+            bb.putLong(PcacheLayout.Extension.BACKING_SIZE, ext.backing().sizeBytes());
+            bb.putShort(PcacheLayout.Extension.ID_LENGTH, (short) id.length);
+            bb.put(PcacheLayout.Extension.ID, id);
         }
-        bb.putShort(QUARANTINE_COUNT_OFF, (short) ext.quarantine().size());
-        int at = QUARANTINE_OFF;
+        bb.putShort(PcacheLayout.Extension.QUARANTINE_COUNT, (short) ext.quarantine().size());
+        int at = PcacheLayout.Extension.QUARANTINE;
         for (Range r : ext.quarantine()) {
-            bb.putLong(at, r.offset());
-            bb.putLong(at + 8, r.length());
-            at += QUARANTINE_ENTRY;
+            bb.putLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_OFF, r.offset());
+            bb.putLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_LEN, r.length());
+            at += PcacheLayout.Extension.QUARANTINE_ENTRY;
         }
         return b;
     }
@@ -78,25 +70,27 @@ final class ExtensionCodec {
     /** Decodes a record whose CRC was checked; null when the magic is not ours. */
     static Extension decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        if (bb.getLong(MAGIC_OFF) != MAGIC) {
+        if (bb.getLong(PcacheLayout.Extension.MAGIC) != PcacheLayout.Extension.MAGIC_VALUE) {
             return null;
         }
-        int idLength = Short.toUnsignedInt(bb.getShort(ID_LENGTH_OFF));
-        int count = Short.toUnsignedInt(bb.getShort(QUARANTINE_COUNT_OFF));
-        if (idLength > BackingIdentity.MAX_ID_BYTES || count > QUARANTINE_MAX) {
+        int idLength = Short.toUnsignedInt(bb.getShort(PcacheLayout.Extension.ID_LENGTH));
+        int count = Short.toUnsignedInt(bb.getShort(PcacheLayout.Extension.QUARANTINE_COUNT));
+        if (idLength > PcacheLayout.Extension.ID_MAX_BYTES || count > QUARANTINE_MAX) {
             return null;
         }
         BackingIdentity backing = null;
         if (idLength > 0) {
             byte[] id = new byte[idLength];
-            bb.get(ID_OFF, id);
-            backing = new BackingIdentity(bb.getLong(BACKING_SIZE_OFF), new String(id, StandardCharsets.UTF_8));
+            bb.get(PcacheLayout.Extension.ID, id);
+            backing = new BackingIdentity(bb.getLong(PcacheLayout.Extension.BACKING_SIZE),
+                    new String(id, StandardCharsets.UTF_8));
         }
         List<Range> quarantine = new ArrayList<>(count);
-        int at = QUARANTINE_OFF;
+        int at = PcacheLayout.Extension.QUARANTINE;
         for (int i = 0; i < count; i++) {
-            quarantine.add(new Range(bb.getLong(at), bb.getLong(at + 8)));
-            at += QUARANTINE_ENTRY;
+            quarantine.add(new Range(bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_OFF),
+                    bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_LEN)));
+            at += PcacheLayout.Extension.QUARANTINE_ENTRY;
         }
         return new Extension(backing, List.copyOf(quarantine));
     }

@@ -10,6 +10,7 @@ import java.util.Locale;
 
 import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CrcProvider;
 import pcache.target.internal.CacheInfoCodec.CacheInfo;
 import pcache.target.internal.ExtensionCodec.Extension;
@@ -34,22 +35,6 @@ final class ImageScan {
     record Options(boolean keys, boolean verifyData) {
     }
 
-    /** Offsets inside the on-media records (reference §2.3). */
-    private static final int SEG_INFO_FLAGS = 8;
-    private static final int SEG_INFO_NEXT = 12;
-    private static final int SEG_INFO_TYPE_SHIFT = 1;
-    private static final int SEG_INFO_TYPE_MASK = 0xF;
-    private static final int SEG_GEN = 8;
-    private static final int KSET_KEY_NUM = KsetContinuation.KEY_NUM_OFF;
-    private static final int KSET_MAGIC = 8;
-    private static final int KSET_FLAGS = 16;
-    private static final int KEY_OFF = 0;
-    private static final int KEY_LEN = 8;
-    private static final int KEY_FLAGS = 12;
-    private static final int KEY_SEG = 16;
-    private static final int KEY_SEG_OFF = 20;
-    private static final int KEY_GEN = 24;
-    private static final int KEY_DATA_CRC = 32;
     private static final int RANGES_SHOWN = 20;
     /** Bits in which a damaged extension record's magic may differ from ours and still be ours. */
     private static final int EXT_MAGIC_BITS_DAMAGED = 8;
@@ -63,13 +48,14 @@ final class ImageScan {
         }
 
         boolean clean() {
-            return (flags & PcacheFormat.KEY_FLAG_CLEAN) != 0;
+            return (flags & PcacheLayout.Key.FLAG_CLEAN) != 0;
         }
 
         static KeyRecord decode(ByteBuffer b, int at) {
-            return new KeyRecord(b.getLong(at + KEY_OFF), b.getInt(at + KEY_LEN), b.getInt(at + KEY_FLAGS),
-                    b.getInt(at + KEY_SEG), b.getInt(at + KEY_SEG_OFF), b.getLong(at + KEY_GEN),
-                    b.getInt(at + KEY_DATA_CRC));
+            return new KeyRecord(b.getLong(at + PcacheLayout.Key.OFF), b.getInt(at + PcacheLayout.Key.LEN),
+                    b.getInt(at + PcacheLayout.Key.FLAGS), b.getInt(at + PcacheLayout.Key.SEG),
+                    b.getInt(at + PcacheLayout.Key.SEG_OFF), b.getLong(at + PcacheLayout.Key.GEN),
+                    b.getInt(at + PcacheLayout.Key.DATA_CRC));
         }
     }
 
@@ -182,7 +168,7 @@ final class ImageScan {
     // ---------------------------------------------------------------- superblock and cache-wide records
 
     private boolean superblock() throws IOException {
-        byte[] b = image.read(PcacheFormat.SB_OFF, PcacheFormat.SB_STRUCT_SIZE);
+        byte[] b = image.read(PcacheFormat.SB_OFF, PcacheLayout.Superblock.SIZE);
         Superblock sb = SuperblockCodec.decode(b);
         String where = "superblock at " + PcacheFormat.SB_OFF;
         int fits = PcacheFormat.segmentsFor(image.sizeBytes());
@@ -198,7 +184,7 @@ final class ImageScan {
             return false;
         }
         boolean magicOk = sb.magic() == PcacheFormat.SB_MAGIC;
-        int computed = crc.checksum(b, 4, PcacheFormat.SB_STRUCT_SIZE - 4);
+        int computed = SuperblockCodec.crcOf(b, crc);
         boolean crcOk = computed == sb.storedCrc();
         line("%s: magic %s, crc %s, flags 0x%x, seg_num %d", where,
                 magicOk ? "ok" : String.format(Locale.ROOT, "0x%x WRONG (expected 0x%x)", sb.magic(), PcacheFormat.SB_MAGIC),
@@ -218,7 +204,7 @@ final class ImageScan {
             error("%s: CRC mismatch (stored 0x%08x, computed 0x%08x): the superblock is damaged", where,
                     sb.storedCrc(), computed);
         }
-        if ((sb.flags() & PcacheFormat.SB_FLAG_BIGENDIAN) != 0) {
+        if ((sb.flags() & PcacheLayout.Superblock.FLAG_BIGENDIAN) != 0) {
             error("%s: flags 0x%x: formatted on a big-endian host; a little-endian host cannot use it", where,
                     sb.flags());
         }
@@ -235,7 +221,7 @@ final class ImageScan {
 
     private ImageSlots cacheInfoSlots() throws IOException {
         return ImageSlots.read(image, crc, "cache_info", PcacheFormat.CACHE_INFO_OFF,
-                PcacheFormat.CACHE_INFO_SLOT_STRIDE, PcacheFormat.CACHE_INFO_STRUCT_SIZE);
+                PcacheFormat.CACHE_INFO_SLOT_STRIDE, PcacheLayout.CacheInfo.SIZE);
     }
 
     private void cacheInfo() throws IOException {
@@ -279,7 +265,7 @@ final class ImageScan {
                 warning("cache_info slot %d at %d: gc_percent %d is above the maximum of 90", current.index(),
                         current.offset(), decoded.gcPercent());
             }
-            if (decoded.mode() > 3) {
+            if (PcacheLayout.CacheInfo.modeName(decoded.mode()) == null) {
                 warning("cache_info slot %d at %d: unknown cache mode %d in the flags", current.index(),
                         current.offset(), decoded.mode());
             }
@@ -293,22 +279,17 @@ final class ImageScan {
         List<String> parts = new ArrayList<>();
         parts.add(i.dataCrc() ? "data_crc" : "no data_crc");
         parts.add(i.initDone() ? "init_done" : "init not done");
-        parts.add("mode " + switch (i.mode()) {
-            case 0 -> "writeback";
-            case 1 -> "writethrough";
-            case 2 -> "writearound";
-            case 3 -> "writeonly";
-            default -> "unknown " + i.mode();
-        });
+        String mode = PcacheLayout.CacheInfo.modeName(i.mode());
+        parts.add("mode " + (mode != null ? mode : "unknown " + i.mode()));
         parts.add("gc_percent " + i.gcPercent());
         return String.join(", ", parts);
     }
 
     /** key_tail or dirty_tail: both slots, the current position, checked against the cache. */
     private CachePos position(String structure, long offset) throws IOException {
-        ImageSlots slots = ImageSlots.read(image, crc, structure, offset, PcacheFormat.POS_STRUCT_SIZE,
-                PcacheFormat.POS_STRUCT_SIZE);
-        line("%s (slots at %d and %d):", structure, offset, offset + PcacheFormat.POS_STRUCT_SIZE);
+        ImageSlots slots = ImageSlots.read(image, crc, structure, offset, PcacheLayout.CachePos.SIZE,
+                PcacheLayout.CachePos.SIZE);
+        line("%s (slots at %d and %d):", structure, offset, offset + PcacheLayout.CachePos.SIZE);
         Slot current = slots.current();
         for (int i = 0; i < PcacheFormat.META_SLOTS; i++) {
             Slot s = slots.slot(i);
@@ -327,7 +308,7 @@ final class ImageScan {
         }
         CachePos pos = CachePosCodec.decode(current.bytes());
         if (pos.segment() < 0 || pos.segment() >= cacheSegments || pos.offset() < 0
-                || pos.offset() > PcacheFormat.SEG_DATA_SIZE - PcacheFormat.KSET_HEADER_SIZE) {
+                || pos.offset() > PcacheFormat.SEG_DATA_SIZE - PcacheLayout.KsetHeader.SIZE) {
             error("%s slot %d at %d: points to %s, outside the cache's %d segments of %d data bytes", structure,
                     current.index(), current.offset(), pos, cacheSegments, PcacheFormat.SEG_DATA_SIZE);
             return null;
@@ -337,15 +318,15 @@ final class ImageScan {
 
     private void extension() throws IOException {
         ImageSlots slots = ImageSlots.read(image, crc, "pcache extension", PcacheFormat.EXT_OFF,
-                ExtensionCodec.SLOT_STRIDE, ExtensionCodec.STRUCT_SIZE);
-        String where = "pcache extension (slots at " + PcacheFormat.EXT_OFF + " and " + ExtensionCodec.SLOT_STRIDE + ")";
+                PcacheLayout.Extension.SLOT_STRIDE, PcacheLayout.Extension.SIZE);
+        String where = "pcache extension (slots at " + PcacheFormat.EXT_OFF + " and " + PcacheLayout.Extension.SLOT_STRIDE + ")";
         Slot current = slots.current();
         extension = current == null ? null : ExtensionCodec.decode(current.bytes());
         for (int i = 0; i < PcacheFormat.META_SLOTS; i++) {
             Slot s = slots.slot(i);
             // a magic a few bits off ours is our record damaged there, not the unused area of an
             // image dm-pcache wrote (which holds whatever was on the device before)
-            boolean ours = Long.bitCount(s.littleEndian().getLong(ExtensionCodec.MAGIC_OFF) ^ ExtensionCodec.MAGIC)
+            boolean ours = Long.bitCount(s.littleEndian().getLong(PcacheLayout.Extension.MAGIC) ^ PcacheLayout.Extension.MAGIC_VALUE)
                     <= EXT_MAGIC_BITS_DAMAGED;
             if (s.state() == ImageSlots.State.DAMAGED && ours) {
                 warning("pcache extension slot %d at %d: CRC mismatch: a damaged copy%s", i, s.offset(),
@@ -425,16 +406,16 @@ final class ImageScan {
             }
             String name = "cache segment " + i + " (physical " + phys + ")";
             ImageSlots infoSlots = ImageSlots.read(image, crc, "segment_info", base, PcacheFormat.SEG_INFO_SLOT_STRIDE,
-                    PcacheFormat.SEG_INFO_STRUCT_SIZE);
+                    PcacheLayout.SegmentInfo.SIZE);
             ImageSlots genSlots = ImageSlots.read(image, crc, "segment generation", base + PcacheFormat.SEG_GEN_OFF,
-                    PcacheFormat.SEG_GEN_STRUCT_SIZE, PcacheFormat.SEG_GEN_STRUCT_SIZE);
+                    PcacheLayout.SegmentGen.SIZE, PcacheLayout.SegmentGen.SIZE);
             String genText;
             if (genSlots.current() == null) {
                 error("segment generation of %s at %d: neither slot holds a valid record; stale keys of this segment"
                         + " cannot be told from live ones", name, base + PcacheFormat.SEG_GEN_OFF);
                 genText = "gen ? (" + genSlots.compact() + ")";
             } else {
-                generation[i] = genSlots.current().littleEndian().getLong(SEG_GEN);
+                generation[i] = genSlots.current().littleEndian().getLong(PcacheLayout.SegmentGen.GEN);
                 generationKnown[i] = true;
                 genText = "gen " + generation[i] + " (" + genSlots.compact() + ")";
                 Slot spare = genSlots.damagedSpare();
@@ -454,13 +435,13 @@ final class ImageScan {
                 type = "?";
             } else {
                 ByteBuffer b = infoSlot.littleEndian();
-                int flags = b.getInt(SEG_INFO_FLAGS);
-                int t = (flags >>> SEG_INFO_TYPE_SHIFT) & SEG_INFO_TYPE_MASK;
-                boolean hasNext = (flags & PcacheFormat.SEG_INFO_FLAG_HAS_NEXT) != 0;
+                int flags = b.getInt(PcacheLayout.SegmentInfo.FLAGS);
+                int t = PcacheLayout.SegmentInfo.type(flags);
+                boolean hasNext = (flags & PcacheLayout.SegmentInfo.FLAG_HAS_NEXT) != 0;
                 type = "type " + t;
-                if (t != PcacheFormat.SEG_TYPE_CACHE_DATA) {
+                if (t != PcacheLayout.SegmentInfo.TYPE_CACHE_DATA) {
                     error("segment_info of %s slot %d at %d: type %d, expected %d (cache data)", name,
-                            infoSlot.index(), infoSlot.offset(), t, PcacheFormat.SEG_TYPE_CACHE_DATA);
+                            infoSlot.index(), infoSlot.offset(), t, PcacheLayout.SegmentInfo.TYPE_CACHE_DATA);
                 }
                 Slot spare = infoSlots.damagedSpare();
                 if (spare != null) {
@@ -468,7 +449,7 @@ final class ImageScan {
                             spare.index(), spare.offset());
                 }
                 if (hasNext) {
-                    next = b.getInt(SEG_INFO_NEXT);
+                    next = b.getInt(PcacheLayout.SegmentInfo.NEXT_SEG);
                     link = next == phys + 1 ? "next: the following" : "next: physical " + next;
                 } else {
                     link = "last";
@@ -553,32 +534,33 @@ final class ImageScan {
                 error("key log at %s: %s; the rest of the log cannot be read", pos, end);
                 break;
             }
-            if ((long) pos.offset() + PcacheFormat.KSET_HEADER_SIZE > PcacheFormat.SEG_DATA_SIZE) {
+            if ((long) pos.offset() + PcacheLayout.KsetHeader.SIZE > PcacheFormat.SEG_DATA_SIZE) {
                 end = "no room for a kset header before the end of the data area";
                 break;
             }
             long base = dataOffset(pos);
-            ByteBuffer header = image.readLittleEndian(base, PcacheFormat.KSET_HEADER_SIZE);
+            ByteBuffer header = image.readLittleEndian(base, PcacheLayout.KsetHeader.SIZE);
             if (ImageSlots.allZero(header.array())) {
                 end = "zero header";
                 break;
             }
-            if (header.getLong(KSET_MAGIC) != PcacheFormat.KSET_MAGIC) {
+            if (header.getLong(PcacheLayout.KsetHeader.MAGIC) != PcacheLayout.KsetHeader.MAGIC_VALUE) {
                 // past the end of the log there are zeroes (pcache zeroes key segments, the kernel
                 // writes a zero header after each kset): anything else is torn or damaged
-                end = String.format(Locale.ROOT, "no kset magic (0x%x)", header.getLong(KSET_MAGIC));
+                end = String.format(Locale.ROOT, "no kset magic (0x%x)", header.getLong(PcacheLayout.KsetHeader.MAGIC));
                 tornKset(pos, base, header, end);
                 break;
             }
             String state = dirty ? "dirty" : "written back";
-            if ((header.getLong(KSET_FLAGS) & PcacheFormat.KSET_FLAG_LAST) != 0) {
-                int computed = crc.checksum(header.array(), 4, PcacheFormat.KSET_HEADER_SIZE - 4);
-                if (computed != header.getInt(0)) {
+            if ((header.getLong(PcacheLayout.KsetHeader.FLAGS) & PcacheLayout.KsetHeader.FLAG_LAST) != 0) {
+                int computed = crc.checksum(header.array(), PcacheLayout.KsetHeader.CRC_START,
+                        PcacheLayout.KsetHeader.SIZE - PcacheLayout.KsetHeader.CRC_START);
+                if (computed != header.getInt(PcacheLayout.KsetHeader.CRC)) {
                     end = "LAST kset with a CRC mismatch";
                     tornKset(pos, base, header, end);
                     break;
                 }
-                int next = header.getInt(KSET_KEY_NUM);
+                int next = header.getInt(PcacheLayout.KsetHeader.KEY_NUM);
                 ksets++;
                 lastKsets++;
                 if (dirty) {
@@ -604,24 +586,26 @@ final class ImageScan {
                 pos = new CachePos(next, 0);
                 continue;
             }
-            int keyNum = header.getInt(KSET_KEY_NUM);
-            if (keyNum < 1 || keyNum > PcacheFormat.KSET_KEYS_MAX) {
+            int keyNum = header.getInt(PcacheLayout.KsetHeader.KEY_NUM);
+            if (keyNum < 1 || keyNum > PcacheLayout.KsetHeader.KEYS_MAX) {
                 end = "kset header with " + Integer.toUnsignedString(keyNum) + " keys (expected 1 to "
-                        + PcacheFormat.KSET_KEYS_MAX + ")";
+                        + PcacheLayout.KsetHeader.KEYS_MAX + ")";
                 tornKset(pos, base, header, end);
                 break;
             }
-            int size = PcacheFormat.KSET_HEADER_SIZE + keyNum * PcacheFormat.KEY_SIZE;
+            int size = PcacheLayout.KsetHeader.size(keyNum);
             if ((long) pos.offset() + size > PcacheFormat.SEG_DATA_SIZE) {
                 end = "a kset of " + keyNum + " keys would run past the end of the data area";
                 tornKset(pos, base, header, end);
                 break;
             }
             ByteBuffer kset = image.readLittleEndian(base, size);
-            int computed = crc.checksum(kset.array(), 4, size - 4);
-            if (computed != kset.getInt(0)) {
+            int computed = crc.checksum(kset.array(), PcacheLayout.KsetHeader.CRC_START,
+                    size - PcacheLayout.KsetHeader.CRC_START);
+            int stored = kset.getInt(PcacheLayout.KsetHeader.CRC);
+            if (computed != stored) {
                 end = String.format(Locale.ROOT, "kset of %d keys with a CRC mismatch (stored 0x%08x, computed 0x%08x)",
-                        keyNum, kset.getInt(0), computed);
+                        keyNum, stored, computed);
                 tornKset(pos, base, header, end);
                 break;
             }
@@ -633,7 +617,7 @@ final class ImageScan {
             }
             line("  %-11s kset %3d keys  crc ok  %s", pos, keyNum, state);
             for (int k = 0; k < keyNum; k++) {
-                int at = PcacheFormat.KSET_HEADER_SIZE + k * PcacheFormat.KEY_SIZE;
+                int at = PcacheLayout.KsetHeader.size(k);
                 KeyRecord key = KeyRecord.decode(kset, at);
                 keys++;
                 String problem = keyProblem(key, logicalSize);
@@ -789,7 +773,8 @@ final class ImageScan {
      * segment a LAST kset would link to. Null when there is none.
      */
     private CachePos validContinuation(CachePos pos, ByteBuffer header) throws IOException {
-        for (CachePos c : KsetContinuation.candidates(pos, header.getInt(KSET_KEY_NUM), this::mapped)) {
+        int keyNumField = header.getInt(PcacheLayout.KsetHeader.KEY_NUM);
+        for (CachePos c : KsetContinuation.candidates(pos, keyNumField, this::mapped)) {
             if (validKsetAt(dataOffset(c), c.offset())) {
                 return c;
             }
@@ -798,23 +783,24 @@ final class ImageScan {
     }
 
     private boolean validKsetAt(long deviceOffset, int segmentOffset) throws IOException {
-        ByteBuffer header = image.readLittleEndian(deviceOffset, PcacheFormat.KSET_HEADER_SIZE);
-        if (header.getLong(KSET_MAGIC) != PcacheFormat.KSET_MAGIC) {
+        ByteBuffer header = image.readLittleEndian(deviceOffset, PcacheLayout.KsetHeader.SIZE);
+        if (header.getLong(PcacheLayout.KsetHeader.MAGIC) != PcacheLayout.KsetHeader.MAGIC_VALUE) {
             return false;
         }
-        int size = PcacheFormat.KSET_HEADER_SIZE;
-        if ((header.getLong(KSET_FLAGS) & PcacheFormat.KSET_FLAG_LAST) == 0) {
-            int n = header.getInt(KSET_KEY_NUM);
-            if (n < 1 || n > PcacheFormat.KSET_KEYS_MAX) {
+        int size = PcacheLayout.KsetHeader.SIZE;
+        if ((header.getLong(PcacheLayout.KsetHeader.FLAGS) & PcacheLayout.KsetHeader.FLAG_LAST) == 0) {
+            int n = header.getInt(PcacheLayout.KsetHeader.KEY_NUM);
+            if (n < 1 || n > PcacheLayout.KsetHeader.KEYS_MAX) {
                 return false;
             }
-            size += n * PcacheFormat.KEY_SIZE;
+            size = PcacheLayout.KsetHeader.size(n);
         }
         if ((long) segmentOffset + size > PcacheFormat.SEG_DATA_SIZE) {
             return false;
         }
         byte[] b = image.read(deviceOffset, size);
-        return crc.checksum(b, 4, size - 4) == ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+        return crc.checksum(b, PcacheLayout.KsetHeader.CRC_START, size - PcacheLayout.KsetHeader.CRC_START)
+                == ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(PcacheLayout.KsetHeader.CRC);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CrcProvider;
 
 /**
@@ -71,10 +72,11 @@ final class ImageSlots {
         for (int i = 0; i < slots.length; i++) {
             long at = offset + (long) i * stride;
             byte[] b = image.read(at, structSize);
-            int stored = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-            int computed = crc.checksum(b, 4, structSize - 4);
+            int stored = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(PcacheLayout.MetaHeader.CRC);
+            int computed = crc.checksum(b, PcacheLayout.MetaHeader.CRC_START,
+                    structSize - PcacheLayout.MetaHeader.CRC_START);
             State state = allZero(b) ? State.EMPTY : stored == computed ? State.VALID : State.DAMAGED;
-            slots[i] = new Slot(i, at, state, b[4] & 0xFF, stored, computed, b);
+            slots[i] = new Slot(i, at, state, b[PcacheLayout.MetaHeader.SEQ] & 0xFF, stored, computed, b);
             if (state == State.VALID && (current < 0 || PcacheFormat.seqAfter(slots[i].seq(), slots[current].seq()))) {
                 current = i;
             }

@@ -6,6 +6,7 @@ import java.util.function.IntPredicate;
 
 import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 
 /**
  * Where the key log would go on after a kset whose header is damaged, as far as the header can
@@ -16,7 +17,7 @@ import pcache.api.format.PcacheFormat;
 final class KsetContinuation {
 
     /** Offset of the key count (or, in a LAST kset, the next segment) in a kset header. */
-    static final int KEY_NUM_OFF = 4;
+    static final int KEY_NUM_OFF = PcacheLayout.KsetHeader.KEY_NUM;
 
     private KsetContinuation() {
     }
@@ -31,9 +32,9 @@ final class KsetContinuation {
     static List<CachePos> candidates(CachePos pos, int keyNumField, IntPredicate isSegment) {
         List<CachePos> out = new ArrayList<>(2);
         int n = keyNumField;
-        if (n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX) {
-            long next = (long) pos.offset() + PcacheFormat.KSET_HEADER_SIZE + (long) n * PcacheFormat.KEY_SIZE;
-            if (next + PcacheFormat.KSET_HEADER_SIZE <= PcacheFormat.SEG_DATA_SIZE) {
+        if (n >= 1 && n <= PcacheLayout.KsetHeader.KEYS_MAX) {
+            long next = (long) pos.offset() + PcacheLayout.KsetHeader.size(n);
+            if (next + PcacheLayout.KsetHeader.SIZE <= PcacheFormat.SEG_DATA_SIZE) {
                 out.add(new CachePos(pos.segment(), (int) next));
             }
         }

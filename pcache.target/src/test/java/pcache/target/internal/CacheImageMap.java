@@ -8,6 +8,7 @@ import java.util.List;
 
 import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeySlice;
@@ -79,7 +80,7 @@ final class CacheImageMap {
         ImageSlots dirtyTail = ImageSlots.read(image, Harness.CRC, "dirty_tail", PcacheFormat.DIRTY_TAIL_OFF,
                 PcacheFormat.POS_STRUCT_SIZE, PcacheFormat.POS_STRUCT_SIZE);
         ImageSlots ext = ImageSlots.read(image, Harness.CRC, "pcache extension", PcacheFormat.EXT_OFF,
-                ExtensionCodec.SLOT_STRIDE, ExtensionCodec.STRUCT_SIZE);
+                PcacheLayout.Extension.SLOT_STRIDE, PcacheLayout.Extension.SIZE);
         CacheInfoCodec.CacheInfo ci = CacheInfoCodec.decode(info.current().bytes());
         if (ci.firstSegment() != 0) {
             throw new IllegalStateException("not a pcache-formatted image: chain starts at " + ci.firstSegment());
@@ -89,7 +90,7 @@ final class CacheImageMap {
         map.addSlots(info, PcacheFormat.CACHE_INFO_STRUCT_SIZE);
         map.addSlots(keyTail, PcacheFormat.POS_STRUCT_SIZE);
         map.addSlots(dirtyTail, PcacheFormat.POS_STRUCT_SIZE);
-        map.addSlots(ext, ExtensionCodec.STRUCT_SIZE);
+        map.addSlots(ext, PcacheLayout.Extension.SIZE);
         long[] gens = new long[map.segments];
         for (int s = 0; s < map.segments; s++) {
             long base = PcacheFormat.segmentOffset(s);

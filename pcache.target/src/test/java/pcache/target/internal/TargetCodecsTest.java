@@ -11,6 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.CachePos;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.BackingIdentity;
 import pcache.target.internal.CacheInfoCodec.CacheInfo;
 import pcache.target.internal.ExtensionCodec.Extension;
@@ -83,11 +84,11 @@ class TargetCodecsTest {
         Extension ext = new Extension(new BackingIdentity(1L << 30, "file:/srv/disk.img"),
                 List.of(new Range(4096, 512), new Range(1L << 20, 8192)));
         byte[] b = ExtensionCodec.encode(ext);
-        assertEquals(ExtensionCodec.STRUCT_SIZE, b.length);
+        assertEquals(PcacheLayout.Extension.SIZE, b.length);
         assertEquals("PCACHEX1", new String(b, 8, 8, java.nio.charset.StandardCharsets.US_ASCII));
         assertEquals(ext, ExtensionCodec.decode(b));
         // what the kernel fixture holds at offset 0 (a test marker): not ours
-        byte[] marker = new byte[ExtensionCodec.STRUCT_SIZE];
+        byte[] marker = new byte[PcacheLayout.Extension.SIZE];
         byte[] text = "KPCACHE-PMEM0-OFFSET0-MARKER fx-dirty\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         System.arraycopy(text, 0, marker, 0, text.length);
         assertNull(ExtensionCodec.decode(marker));
