@@ -48,8 +48,12 @@ import pcache.api.spi.SegmentListener;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
-import pcache.target.internal.CacheInfoCodec.CacheInfo;
-import pcache.target.internal.ExtensionCodec.Range;
+import pcache.target.internal.media.CacheInfoCodec;
+import pcache.target.internal.media.CacheInfoCodec.CacheInfo;
+import pcache.target.internal.media.CacheMetadata;
+import pcache.target.internal.media.ExtensionCodec;
+import pcache.target.internal.media.ExtensionCodec.Range;
+import pcache.target.internal.media.KsetContinuation;
 
 /**
  * One open cache: dm-pcache's cache target (reference §2.5-§7) over a pmem region, a segment

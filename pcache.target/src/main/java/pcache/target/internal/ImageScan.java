@@ -12,11 +12,16 @@ import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CrcProvider;
-import pcache.target.internal.CacheInfoCodec.CacheInfo;
-import pcache.target.internal.ExtensionCodec.Extension;
-import pcache.target.internal.ExtensionCodec.Range;
 import pcache.target.internal.ImageSlots.Slot;
-import pcache.target.internal.SuperblockCodec.Superblock;
+import pcache.target.internal.media.CacheInfoCodec;
+import pcache.target.internal.media.CacheInfoCodec.CacheInfo;
+import pcache.target.internal.media.CachePosCodec;
+import pcache.target.internal.media.ExtensionCodec;
+import pcache.target.internal.media.ExtensionCodec.Extension;
+import pcache.target.internal.media.ExtensionCodec.Range;
+import pcache.target.internal.media.KsetContinuation;
+import pcache.target.internal.media.SuperblockCodec;
+import pcache.target.internal.media.SuperblockCodec.Superblock;
 
 /**
  * One pass over a cache device image: reads every metadata structure and the key log the way a

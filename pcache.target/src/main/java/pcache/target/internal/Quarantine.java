@@ -3,7 +3,7 @@ package pcache.target.internal;
 import java.util.ArrayList;
 import java.util.List;
 
-import pcache.target.internal.ExtensionCodec.Range;
+import pcache.target.internal.media.ExtensionCodec.Range;
 
 /**
  * Logical ranges whose newest data was lost: dirty extents that failed their data CRC. Reads that

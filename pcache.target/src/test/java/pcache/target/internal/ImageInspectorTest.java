@@ -33,6 +33,7 @@ import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.PmemRegion;
 import pcache.pmem.internal.MappedPmemProvider;
+import pcache.target.internal.media.CachePosCodec;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**

@@ -40,6 +40,7 @@ import pcache.target.internal.CacheImageMap.Extent;
 import pcache.target.internal.CacheImageMap.KsetInfo;
 import pcache.target.internal.CacheImageMap.SlotInfo;
 import pcache.target.internal.SectorHistory.Verdict;
+import pcache.target.internal.media.CachePosCodec;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**

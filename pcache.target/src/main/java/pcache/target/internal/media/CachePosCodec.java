@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,12 +11,12 @@ import pcache.api.format.PcacheLayout;
  * +16) and dirty_tail (+32, +48): {@code header(8) | cache_seg_id u32 | seg_off u32}. Field offsets:
  * {@link PcacheLayout.CachePos}.
  */
-final class CachePosCodec {
+public final class CachePosCodec {
 
     private CachePosCodec() {
     }
 
-    static byte[] encode(CachePos pos) {
+    public static byte[] encode(CachePos pos) {
         byte[] b = new byte[PcacheLayout.CachePos.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         bb.putInt(PcacheLayout.CachePos.SEG, pos.segment());
@@ -24,7 +24,7 @@ final class CachePosCodec {
         return b;
     }
 
-    static CachePos decode(byte[] b) {
+    public static CachePos decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         return new CachePos(bb.getInt(PcacheLayout.CachePos.SEG), bb.getInt(PcacheLayout.CachePos.OFF));
     }

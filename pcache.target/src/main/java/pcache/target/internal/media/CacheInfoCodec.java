@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,40 +11,40 @@ import pcache.api.format.PcacheLayout;
  * flags: bit 0 DATA_CRC, bit 1 INIT_DONE, bits 2-5 cache mode, bits 6-12 gc_percent. Field offsets and
  * flag bits: {@link PcacheLayout.CacheInfo}.
  */
-final class CacheInfoCodec {
+public final class CacheInfoCodec {
 
     /** The write-back mode number ({@link PcacheLayout.CacheInfo#MODE_WRITEBACK}), the one dm-pcache uses. */
-    static final int MODE_WRITEBACK = PcacheLayout.CacheInfo.MODE_WRITEBACK;
+    public static final int MODE_WRITEBACK = PcacheLayout.CacheInfo.MODE_WRITEBACK;
 
     /** A decoded cache_info. */
-    record CacheInfo(int firstSegment, int segmentCount, int flags) {
+    public record CacheInfo(int firstSegment, int segmentCount, int flags) {
 
-        boolean dataCrc() {
+        public boolean dataCrc() {
             return (flags & PcacheLayout.CacheInfo.FLAG_DATA_CRC) != 0;
         }
 
-        boolean initDone() {
+        public boolean initDone() {
             return (flags & PcacheLayout.CacheInfo.FLAG_INIT_DONE) != 0;
         }
 
-        int gcPercent() {
+        public int gcPercent() {
             return PcacheLayout.CacheInfo.gcPercent(flags);
         }
 
-        int mode() {
+        public int mode() {
             return PcacheLayout.CacheInfo.mode(flags);
         }
 
-        CacheInfo withGcPercent(int percent) {
+        public CacheInfo withGcPercent(int percent) {
             return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheLayout.CacheInfo.GC_PERCENT_MASK)
                     | (percent << PcacheLayout.CacheInfo.GC_PERCENT_SHIFT));
         }
 
-        CacheInfo withInitDone() {
+        public CacheInfo withInitDone() {
             return new CacheInfo(firstSegment, segmentCount, flags | PcacheLayout.CacheInfo.FLAG_INIT_DONE);
         }
 
-        CacheInfo withMode(int mode) {
+        public CacheInfo withMode(int mode) {
             return new CacheInfo(firstSegment, segmentCount, (flags & ~PcacheLayout.CacheInfo.MODE_MASK)
                     | (mode << PcacheLayout.CacheInfo.MODE_SHIFT));
         }
@@ -53,7 +53,7 @@ final class CacheInfoCodec {
     private CacheInfoCodec() {
     }
 
-    static int flags(boolean dataCrc, boolean initDone, int mode, int gcPercent) {
+    public static int flags(boolean dataCrc, boolean initDone, int mode, int gcPercent) {
         return (dataCrc ? PcacheLayout.CacheInfo.FLAG_DATA_CRC : 0)
                 | (initDone ? PcacheLayout.CacheInfo.FLAG_INIT_DONE : 0)
                 | (mode << PcacheLayout.CacheInfo.MODE_SHIFT)
@@ -61,7 +61,7 @@ final class CacheInfoCodec {
     }
 
     /** The structure with a zero header (sealed by the slot record on store). */
-    static byte[] encode(CacheInfo info) {
+    public static byte[] encode(CacheInfo info) {
         byte[] b = new byte[PcacheLayout.CacheInfo.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         bb.putInt(PcacheLayout.CacheInfo.SEG_ID, info.firstSegment());
@@ -70,7 +70,7 @@ final class CacheInfoCodec {
         return b;
     }
 
-    static CacheInfo decode(byte[] b) {
+    public static CacheInfo decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         return new CacheInfo(bb.getInt(PcacheLayout.CacheInfo.SEG_ID), bb.getInt(PcacheLayout.CacheInfo.N_SEGS),
                 bb.getInt(PcacheLayout.CacheInfo.FLAGS));

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,15 +13,19 @@ import org.junit.jupiter.api.Test;
 import pcache.api.CachePos;
 import pcache.api.format.PcacheLayout;
 import pcache.api.spi.BackingIdentity;
-import pcache.target.internal.CacheInfoCodec.CacheInfo;
-import pcache.target.internal.ExtensionCodec.Extension;
-import pcache.target.internal.ExtensionCodec.Range;
+import pcache.api.spi.CrcProvider;
+import pcache.crc.internal.PcacheCrc32c;
+import pcache.target.internal.media.CacheInfoCodec.CacheInfo;
+import pcache.target.internal.media.ExtensionCodec.Extension;
+import pcache.target.internal.media.ExtensionCodec.Range;
 
 /**
  * The structures pcache.target owns, pinned to bytes: hand-derived from the reference (§2.3) and
  * the very bytes Linux dm-pcache wrote in the fixture image dirty-nocrc (see KernelFixtureTest).
  */
 class TargetCodecsTest {
+
+    private static final CrcProvider CRC = new PcacheCrc32c();
 
     private static byte[] hex(String s) {
         return HexFormat.of().parseHex(s.replace(" ", ""));
@@ -31,11 +35,11 @@ class TargetCodecsTest {
     void superblockAsTheKernelWroteIt() {
         // crc 0x8d091b6f | flags 0 | magic 0x65B05EFA96C596EF | seg_num 47 | pad
         byte[] kernel = hex("6f1b098d 00000000 ef96c596fa5eb065 2f000000 00000000");
-        assertArrayEquals(kernel, SuperblockCodec.encode(0, 47, Harness.CRC));
+        assertArrayEquals(kernel, SuperblockCodec.encode(0, 47, CRC));
         SuperblockCodec.Superblock sb = SuperblockCodec.decode(kernel);
         assertEquals(47, sb.segNum());
         assertEquals(0x65B05EFA96C596EFL, sb.magic());
-        assertTrue(SuperblockCodec.crcMatches(kernel, Harness.CRC));
+        assertTrue(SuperblockCodec.crcMatches(kernel, CRC));
     }
 
     @Test
@@ -63,7 +67,7 @@ class TargetCodecsTest {
         byte[] kernel = hex("5896b0f6 01 00 0000 00000000 2f000000 82110000 00000000");
         CacheInfo info = CacheInfoCodec.decode(kernel);
         assertEquals(new CacheInfo(0, 47, 0x1182), info);
-        assertEquals(Harness.CRC.checksum(kernel, 4, 20), 0xf6b09658);
+        assertEquals(CRC.checksum(kernel, 4, 20), 0xf6b09658);
     }
 
     @Test
@@ -71,11 +75,11 @@ class TargetCodecsTest {
         // key_tail slot 0 of the fixture: crc 0x6ef5dfb0, seq 1, segment 0, offset 0
         byte[] kernel = hex("b0dff56e 01 00 0000 00000000 00000000");
         assertEquals(new CachePos(0, 0), CachePosCodec.decode(kernel));
-        assertEquals(0x6ef5dfb0, Harness.CRC.checksum(kernel, 4, 12));
+        assertEquals(0x6ef5dfb0, CRC.checksum(kernel, 4, 12));
         // a later dirty_tail of the clean fixture: seq 5, 0:8536
         byte[] later = hex("266bb15b 05 00 0000 00000000 58210000");
         assertEquals(new CachePos(0, 8536), CachePosCodec.decode(later));
-        assertEquals(0x5bb16b26, Harness.CRC.checksum(later, 4, 12));
+        assertEquals(0x5bb16b26, CRC.checksum(later, 4, 12));
         assertArrayEquals(hex("0000000000000000 07000000 10000000"), CachePosCodec.encode(new CachePos(7, 16)));
     }
 
@@ -93,20 +97,5 @@ class TargetCodecsTest {
         System.arraycopy(text, 0, marker, 0, text.length);
         assertNull(ExtensionCodec.decode(marker));
         assertEquals(new Extension(null, List.of()), ExtensionCodec.decode(ExtensionCodec.encode(new Extension(null, List.of()))));
-    }
-
-    @Test
-    void quarantineMergesAndStaysBounded() {
-        Quarantine q = new Quarantine(3, List.of());
-        assertTrue(q.add(0, 512));
-        assertTrue(q.add(512, 512)); // adjacent: merged
-        assertEquals(List.of(new Range(0, 1024)), q.snapshot());
-        q.add(10_000, 512);
-        q.add(20_000, 512);
-        q.add(30_000, 512); // over capacity: the closest two merge, never narrower
-        assertEquals(3, q.snapshot().size());
-        assertTrue(q.overlapping(10_100, 1) != null);
-        assertTrue(q.clear(0, 100_000));
-        assertTrue(q.isEmpty());
     }
 }

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,10 +14,10 @@ import pcache.api.format.PcacheLayout;
  * the segment a LAST kset would link to (the same field). Replay and fsck both ask, to tell a log
  * damaged in its middle (valid ksets follow) from one that simply ends.
  */
-final class KsetContinuation {
+public final class KsetContinuation {
 
     /** Offset of the key count (or, in a LAST kset, the next segment) in a kset header. */
-    static final int KEY_NUM_OFF = PcacheLayout.KsetHeader.KEY_NUM;
+    public static final int KEY_NUM_OFF = PcacheLayout.KsetHeader.KEY_NUM;
 
     private KsetContinuation() {
     }
@@ -29,7 +29,7 @@ final class KsetContinuation {
      * @param keyNumField the header's key count field as stored
      * @param isSegment   whether a cache segment number exists (and is mapped)
      */
-    static List<CachePos> candidates(CachePos pos, int keyNumField, IntPredicate isSegment) {
+    public static List<CachePos> candidates(CachePos pos, int keyNumField, IntPredicate isSegment) {
         List<CachePos> out = new ArrayList<>(2);
         int n = keyNumField;
         if (n >= 1 && n <= PcacheLayout.KsetHeader.KEYS_MAX) {

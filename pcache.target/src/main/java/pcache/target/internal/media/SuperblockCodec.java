@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,16 +11,16 @@ import pcache.api.spi.CrcProvider;
  * {@code crc u32 | flags u32 (bit 0 BIGENDIAN) | magic u64 | seg_num u32 | pad u32}, CRC over
  * bytes 4..23. Field offsets: {@link PcacheLayout.Superblock}.
  */
-final class SuperblockCodec {
+public final class SuperblockCodec {
 
     /** A decoded superblock. */
-    record Superblock(int storedCrc, int flags, long magic, int segNum) {
+    public record Superblock(int storedCrc, int flags, long magic, int segNum) {
     }
 
     private SuperblockCodec() {
     }
 
-    static byte[] encode(int flags, int segNum, CrcProvider crc) {
+    public static byte[] encode(int flags, int segNum, CrcProvider crc) {
         byte[] b = new byte[PcacheLayout.Superblock.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         bb.putInt(PcacheLayout.Superblock.FLAGS, flags);
@@ -30,18 +30,18 @@ final class SuperblockCodec {
         return b;
     }
 
-    static Superblock decode(byte[] b) {
+    public static Superblock decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         return new Superblock(bb.getInt(PcacheLayout.Superblock.CRC), bb.getInt(PcacheLayout.Superblock.FLAGS),
                 bb.getLong(PcacheLayout.Superblock.MAGIC), bb.getInt(PcacheLayout.Superblock.SEG_NUM));
     }
 
-    static boolean crcMatches(byte[] b, CrcProvider crc) {
+    public static boolean crcMatches(byte[] b, CrcProvider crc) {
         return decode(b).storedCrc() == crcOf(b, crc);
     }
 
     /** The CRC a superblock's bytes call for (over the bytes after the CRC field). */
-    static int crcOf(byte[] b, CrcProvider crc) {
+    public static int crcOf(byte[] b, CrcProvider crc) {
         return crc.checksum(b, PcacheLayout.Superblock.CRC_START, PcacheLayout.Superblock.SIZE
                 - PcacheLayout.Superblock.CRC_START);
     }

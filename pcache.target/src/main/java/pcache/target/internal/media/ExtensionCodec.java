@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -26,25 +26,25 @@ import pcache.api.spi.BackingIdentity;
  * </pre>
  * Field offsets: {@link PcacheLayout.Extension}.
  */
-final class ExtensionCodec {
+public final class ExtensionCodec {
 
-    static final int QUARANTINE_MAX = PcacheLayout.Extension.QUARANTINE_MAX;
+    public static final int QUARANTINE_MAX = PcacheLayout.Extension.QUARANTINE_MAX;
 
     /** A logical range whose newest data was lost (a dirty extent that failed its CRC). */
-    record Range(long offset, long length) {
-        long end() {
+    public record Range(long offset, long length) {
+        public long end() {
             return offset + length;
         }
     }
 
     /** What the record holds. */
-    record Extension(BackingIdentity backing, List<Range> quarantine) {
+    public record Extension(BackingIdentity backing, List<Range> quarantine) {
     }
 
     private ExtensionCodec() {
     }
 
-    static byte[] encode(Extension ext) {
+    public static byte[] encode(Extension ext) {
         if (ext.quarantine().size() > QUARANTINE_MAX) {
             throw new IllegalArgumentException("more than " + QUARANTINE_MAX + " quarantined ranges");
         }
@@ -68,7 +68,7 @@ final class ExtensionCodec {
     }
 
     /** Decodes a record whose CRC was checked; null when the magic is not ours. */
-    static Extension decode(byte[] b) {
+    public static Extension decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         if (bb.getLong(PcacheLayout.Extension.MAGIC) != PcacheLayout.Extension.MAGIC_VALUE) {
             return null;

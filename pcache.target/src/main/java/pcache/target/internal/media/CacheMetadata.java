@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.media;
 
 import java.io.IOException;
 import java.util.List;
@@ -13,17 +13,17 @@ import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemRegion;
 import pcache.api.spi.ReplicatedRecord;
 import pcache.api.spi.SegmentAllocator;
-import pcache.target.internal.CacheInfoCodec.CacheInfo;
-import pcache.target.internal.ExtensionCodec.Extension;
-import pcache.target.internal.ExtensionCodec.Range;
-import pcache.target.internal.SuperblockCodec.Superblock;
+import pcache.target.internal.media.CacheInfoCodec.CacheInfo;
+import pcache.target.internal.media.ExtensionCodec.Extension;
+import pcache.target.internal.media.ExtensionCodec.Range;
+import pcache.target.internal.media.SuperblockCodec.Superblock;
 
 /**
  * The cache-wide metadata of one cache device: superblock, cache_info, key_tail, dirty_tail
  * (reference §2.3-2.5) and pcache's extension record. Knows how to format them and how to load and
  * validate them, with errors that name the structure and its offset.
  */
-final class CacheMetadata {
+public final class CacheMetadata {
 
     private final PmemRegion region;
     private final CrcProvider crc;
@@ -46,7 +46,7 @@ final class CacheMetadata {
     }
 
     /** What the superblock says about a device. */
-    enum DeviceState {
+    public enum DeviceState {
         /** Magic 0: never formatted. */
         BLANK,
         /** A valid dm-pcache superblock. */
@@ -59,7 +59,7 @@ final class CacheMetadata {
      * @return BLANK for an unformatted device, FORMATTED otherwise
      * @throws CorruptMediaException for a foreign or damaged superblock
      */
-    static DeviceState probe(PmemRegion region, CrcProvider crc) throws IOException {
+    public static DeviceState probe(PmemRegion region, CrcProvider crc) throws IOException {
         byte[] b = readSuperblock(region);
         Superblock sb = SuperblockCodec.decode(b);
         if (sb.magic() == 0) {
@@ -97,12 +97,12 @@ final class CacheMetadata {
     }
 
     /** Segments recorded in a formatted device's superblock. */
-    static int segNum(PmemRegion region) throws IOException {
+    public static int segNum(PmemRegion region) throws IOException {
         return SuperblockCodec.decode(readSuperblock(region)).segNum();
     }
 
     /** Writes a new superblock and zeroes cache_info and cache_ctrl. */
-    static void writeSuperblock(PmemRegion region, CrcProvider crc, int segNum) throws IOException {
+    public static void writeSuperblock(PmemRegion region, CrcProvider crc, int segNum) throws IOException {
         region.fill(PcacheFormat.CACHE_INFO_OFF, 3L * PcacheFormat.CACHE_INFO_SLOT_STRIDE, (byte) 0);
         region.flush(PcacheFormat.CACHE_INFO_OFF, 3L * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
         region.fence();
@@ -113,13 +113,13 @@ final class CacheMetadata {
     }
 
     /** Metadata of a device whose superblock is valid; records are attached with {@link #attach}. */
-    static CacheMetadata forDevice(PmemRegion region, CrcProvider crc) throws IOException {
+    public static CacheMetadata forDevice(PmemRegion region, CrcProvider crc) throws IOException {
         Superblock sb = SuperblockCodec.decode(readSuperblock(region));
         return new CacheMetadata(region, crc, sb.segNum(), sb.flags());
     }
 
     /** Creates the replicated records through the segment layer's slot machinery. */
-    void attach(SegmentAllocator segments) {
+    public void attach(SegmentAllocator segments) {
         infoRecord = segments.record("cache_info", PcacheFormat.CACHE_INFO_OFF,
                 PcacheFormat.CACHE_INFO_SLOT_STRIDE, PcacheLayout.CacheInfo.SIZE);
         keyTailRecord = segments.record("key_tail", PcacheFormat.KEY_TAIL_OFF, PcacheLayout.CachePos.SIZE,
@@ -130,11 +130,11 @@ final class CacheMetadata {
                 PcacheLayout.Extension.SIZE);
     }
 
-    int segNum() {
+    public int segNum() {
         return segNum;
     }
 
-    int sbFlags() {
+    public int sbFlags() {
         return sbFlags;
     }
 
@@ -144,7 +144,7 @@ final class CacheMetadata {
      *
      * @throws CorruptMediaException when the slots hold damaged data
      */
-    CacheInfo loadInfo() throws IOException {
+    public CacheInfo loadInfo() throws IOException {
         byte[] raw = infoRecord.load();
         if (raw == null) {
             for (int slot = 0; slot < PcacheFormat.META_SLOTS; slot++) {
@@ -173,23 +173,23 @@ final class CacheMetadata {
     }
 
     /** Sets and persists cache_info. */
-    void storeInfo(CacheInfo newInfo) throws IOException {
+    public void storeInfo(CacheInfo newInfo) throws IOException {
         infoRecord.store(CacheInfoCodec.encode(newInfo));
         info = newInfo;
     }
 
-    CacheInfo info() {
+    public CacheInfo info() {
         return info;
     }
 
     /** The first cache_info of a new cache: stored in slot 1 with seq 1, as dm-pcache does. */
-    void formatInfo(CacheInfo newInfo) throws IOException {
+    public void formatInfo(CacheInfo newInfo) throws IOException {
         infoRecord.reset(0, 0);
         storeInfo(newInfo);
     }
 
     /** Initial key_tail and dirty_tail of a new cache: (0, 0) in slot 0 with seq 1, as dm-pcache does. */
-    void formatTails() throws IOException {
+    public void formatTails() throws IOException {
         CachePos start = new CachePos(0, 0);
         keyTailRecord.reset(1, 0);
         keyTailRecord.store(CachePosCodec.encode(start));
@@ -200,7 +200,7 @@ final class CacheMetadata {
     }
 
     /** Loads key_tail and dirty_tail, checking they point inside the cache. */
-    void loadTails(int cacheSegments) throws IOException {
+    public void loadTails(int cacheSegments) throws IOException {
         keyTail = loadPos(keyTailRecord, PcacheFormat.KEY_TAIL_OFF, cacheSegments);
         dirtyTail = loadPos(dirtyTailRecord, PcacheFormat.DIRTY_TAIL_OFF, cacheSegments);
     }
@@ -222,42 +222,42 @@ final class CacheMetadata {
         return pos;
     }
 
-    CachePos keyTail() {
+    public CachePos keyTail() {
         return keyTail;
     }
 
-    CachePos dirtyTail() {
+    public CachePos dirtyTail() {
         return dirtyTail;
     }
 
-    void storeKeyTail(CachePos pos) throws IOException {
+    public void storeKeyTail(CachePos pos) throws IOException {
         keyTailRecord.store(CachePosCodec.encode(pos));
         keyTail = pos;
     }
 
-    void storeDirtyTail(CachePos pos) throws IOException {
+    public void storeDirtyTail(CachePos pos) throws IOException {
         dirtyTailRecord.store(CachePosCodec.encode(pos));
         dirtyTail = pos;
     }
 
     /** Loads pcache's extension record; an absent or foreign one reads as "nothing recorded". */
-    Extension loadExtension() throws IOException {
+    public Extension loadExtension() throws IOException {
         byte[] raw = extRecord.load();
         Extension ext = raw == null ? null : ExtensionCodec.decode(raw);
         extension = ext != null ? ext : new Extension(null, List.of());
         return extension;
     }
 
-    Extension extension() {
+    public Extension extension() {
         return extension;
     }
 
     /** Records the backing identity (first pairing, or a forced re-pairing). */
-    void storeBackingIdentity(BackingIdentity identity) throws IOException {
+    public void storeBackingIdentity(BackingIdentity identity) throws IOException {
         storeExtension(new Extension(identity, extension == null ? List.of() : extension.quarantine()));
     }
 
-    void storeQuarantine(List<Range> quarantine) throws IOException {
+    public void storeQuarantine(List<Range> quarantine) throws IOException {
         storeExtension(new Extension(extension == null ? null : extension.backing(), quarantine));
     }
 
@@ -267,7 +267,7 @@ final class CacheMetadata {
     }
 
     /** Checks the configuration agrees with what the device records. */
-    static void checkDataCrc(CacheInfo info, boolean configured) throws CacheConfigurationException {
+    public static void checkDataCrc(CacheInfo info, boolean configured) throws CacheConfigurationException {
         if (info.dataCrc() != configured) {
             throw new CacheConfigurationException("data_crc=" + configured + " is configured, but the cache"
                     + " device was formatted with data_crc=" + info.dataCrc()
