@@ -48,6 +48,7 @@ import pcache.api.spi.SegmentListener;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
+import pcache.target.internal.image.ImageSlots;
 import pcache.target.internal.media.CacheInfoCodec;
 import pcache.target.internal.media.CacheInfoCodec.CacheInfo;
 import pcache.target.internal.media.CacheMetadata;

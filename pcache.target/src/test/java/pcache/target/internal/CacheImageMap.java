@@ -16,6 +16,8 @@ import pcache.api.spi.Kset;
 import pcache.api.spi.PmemRegion;
 import pcache.keyindex.internal.KsetCodec;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
+import pcache.target.internal.image.ImageFile;
+import pcache.target.internal.image.ImageSlots;
 import pcache.target.internal.media.CacheInfoCodec;
 import pcache.target.internal.media.CachePosCodec;
 

@@ -40,6 +40,9 @@ import pcache.target.internal.CacheImageMap.Extent;
 import pcache.target.internal.CacheImageMap.KsetInfo;
 import pcache.target.internal.CacheImageMap.SlotInfo;
 import pcache.target.internal.SectorHistory.Verdict;
+import pcache.target.internal.image.ImageFile;
+import pcache.target.internal.image.ImageInspector;
+import pcache.target.internal.image.ImageSlots;
 import pcache.target.internal.media.CachePosCodec;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.image;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -44,7 +44,7 @@ public final class ImageInspector implements CacheImageTool {
     }
 
     /** The check of an open image (tests give it an image held in memory). */
-    FsckReport fsck(ImageFile image) throws IOException {
+    public FsckReport fsck(ImageFile image) throws IOException {
         ImageScan scan = new ImageScan(image, crc, new ImageScan.Options(false, true)).run();
         List<String> errors = List.copyOf(scan.errors());
         List<String> warnings = List.copyOf(scan.warnings());

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.image;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -18,7 +18,7 @@ import pcache.api.spi.PmemRegion;
  * compares offsets with {@link #sizeBytes()} to report a truncated image. Tests check images that
  * live in a {@link PmemRegion} the same way ({@link #of(PmemRegion)}).
  */
-final class ImageFile implements AutoCloseable {
+public final class ImageFile implements AutoCloseable {
 
     /** Where the bytes come from: positional reads, as {@link FileChannel#read(ByteBuffer, long)}. */
     private interface Source {
@@ -43,7 +43,7 @@ final class ImageFile implements AutoCloseable {
      * The image held by {@code region}, read through it (closing the image leaves the region
      * open). For tests that check an image without writing it to a file first.
      */
-    static ImageFile of(PmemRegion region) {
+    public static ImageFile of(PmemRegion region) {
         return new ImageFile(region.description(), (dst, position) -> {
             int n = (int) Math.min(dst.remaining(), region.sizeBytes() - position);
             if (n <= 0) {
@@ -60,7 +60,7 @@ final class ImageFile implements AutoCloseable {
      *
      * @throws NoSuchFileException naming the path when it does not exist
      */
-    static ImageFile open(Path path) throws IOException {
+    public static ImageFile open(Path path) throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "no such cache device image");
         }
@@ -107,28 +107,28 @@ final class ImageFile implements AutoCloseable {
     }
 
     /** The file or device path, or a description of the region. */
-    String name() {
+    public String name() {
         return name;
     }
 
-    long sizeBytes() {
+    public long sizeBytes() {
         return size;
     }
 
     /** {@code length} bytes from {@code offset}; what lies past the end reads as zeroes. */
-    byte[] read(long offset, int length) throws IOException {
+    public byte[] read(long offset, int length) throws IOException {
         byte[] b = new byte[length];
         readInto(offset, ByteBuffer.wrap(b));
         return b;
     }
 
     /** A little-endian view of {@link #read}. */
-    ByteBuffer readLittleEndian(long offset, int length) throws IOException {
+    public ByteBuffer readLittleEndian(long offset, int length) throws IOException {
         return ByteBuffer.wrap(read(offset, length)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Fills {@code dst} from {@code offset}; what lies past the end reads as zeroes. */
-    void readInto(long offset, ByteBuffer dst) throws IOException {
+    public void readInto(long offset, ByteBuffer dst) throws IOException {
         long at = offset;
         while (dst.hasRemaining()) {
             int n = at >= size ? -1 : source.read(dst, at);

@@ -1,4 +1,4 @@
-package pcache.target.internal;
+package pcache.target.internal.image;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,10 +14,10 @@ import pcache.api.spi.CrcProvider;
  * one by wrap-safe sequence number). Unlike the engine's slot record it keeps the verdict of both
  * slots, so tools can report a damaged spare.
  */
-final class ImageSlots {
+public final class ImageSlots {
 
     /** What one slot holds. */
-    enum State {
+    public enum State {
         /** All zero: never written (a fresh record writes only one slot). */
         EMPTY,
         /** The CRC over bytes 4..end matches. */
@@ -37,14 +37,14 @@ final class ImageSlots {
      * @param computedCrc the CRC of its bytes 4..end
      * @param bytes the whole structure as stored
      */
-    record Slot(int index, long offset, State state, int seq, int storedCrc, int computedCrc, byte[] bytes) {
+    public record Slot(int index, long offset, State state, int seq, int storedCrc, int computedCrc, byte[] bytes) {
 
-        ByteBuffer littleEndian() {
+        public ByteBuffer littleEndian() {
             return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         }
 
         /** {@code seq 2, crc ok}, {@code empty}, or {@code crc mismatch (stored ..., computed ...)}. */
-        String verdict() {
+        public String verdict() {
             return switch (state) {
                 case EMPTY -> "empty (all zero)";
                 case VALID -> "seq " + seq + ", crc ok";
@@ -65,7 +65,7 @@ final class ImageSlots {
     }
 
     /** Reads both slots of a record of {@code structSize} bytes at {@code offset}, {@code stride} apart. */
-    static ImageSlots read(ImageFile image, CrcProvider crc, String structure, long offset, int stride,
+    public static ImageSlots read(ImageFile image, CrcProvider crc, String structure, long offset, int stride,
             int structSize) throws IOException {
         Slot[] slots = new Slot[PcacheFormat.META_SLOTS];
         int current = -1;
@@ -84,7 +84,7 @@ final class ImageSlots {
         return new ImageSlots(structure, slots, current);
     }
 
-    static boolean allZero(byte[] b) {
+    public static boolean allZero(byte[] b) {
         for (byte x : b) {
             if (x != 0) {
                 return false;
@@ -93,26 +93,26 @@ final class ImageSlots {
         return true;
     }
 
-    String structure() {
+    public String structure() {
         return structure;
     }
 
-    Slot slot(int i) {
+    public Slot slot(int i) {
         return slots[i];
     }
 
     /** The slot a cache would use, or null when neither is valid. */
-    Slot current() {
+    public Slot current() {
         return current < 0 ? null : slots[current];
     }
 
     /** True when both slots are empty. */
-    boolean empty() {
+    public boolean empty() {
         return slots[0].state() == State.EMPTY && slots[1].state() == State.EMPTY;
     }
 
     /** The damaged slot beside a valid current one, or null. */
-    Slot damagedSpare() {
+    public Slot damagedSpare() {
         if (current < 0) {
             return null;
         }
@@ -121,7 +121,7 @@ final class ImageSlots {
     }
 
     /** A one-line description of both slots, e.g. for a segment: {@code slot 1 seq 2 (slot 0 empty)}. */
-    String compact() {
+    public String compact() {
         Slot c = current();
         if (c == null) {
             return "no valid slot (" + slots[0].state().name().toLowerCase(java.util.Locale.ROOT) + ", "
