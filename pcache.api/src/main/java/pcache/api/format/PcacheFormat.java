@@ -9,7 +9,8 @@ package pcache.api.format;
  * segment: +0 seg_info#0 | +4K seg_info#1 | +8K gen#0, gen#1 (16 B each) | +12K data area
  * </pre>
  * The first 4 KiB are unused by dm-pcache; pcache keeps its own extension record there
- * ({@link #EXT_OFF}).
+ * ({@link #EXT_OFF}). The fields inside each record (offsets, flag bits, masks) are in
+ * {@link PcacheLayout}.
  */
 public final class PcacheFormat {
 

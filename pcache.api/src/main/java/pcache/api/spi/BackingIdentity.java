@@ -12,8 +12,8 @@ package pcache.api.spi;
  */
 public record BackingIdentity(long sizeBytes, String id) {
 
-    /** Longest id the cache device can record, in UTF-8 bytes. */
-    public static final int MAX_ID_BYTES = 1024;
+    /** Longest id the cache device can record, in UTF-8 bytes (the room in pcache's extension record). */
+    public static final int MAX_ID_BYTES = pcache.api.format.PcacheLayout.Extension.ID_MAX_BYTES;
 
     public BackingIdentity {
         if (sizeBytes < 0) {

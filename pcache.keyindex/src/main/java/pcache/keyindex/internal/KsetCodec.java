@@ -6,30 +6,25 @@ import java.util.ArrayList;
 import java.util.List;
 
 import pcache.api.CachePos;
-import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout.KsetHeader;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.Kset;
 
 /**
- * The kset record (reference §2.3): a 24-byte header
+ * The kset record (reference §2.3; fields in {@link KsetHeader}): a 24-byte header
  * {@code crc u32 | key_num or next_cache_seg_id u32 | magic u64 | flags u64 (bit 0 LAST)}
  * followed by {@code key_num} 40-byte keys. The CRC covers bytes 4 to the end of the last key
  * (bytes 4..23 for a LAST kset, which has no keys).
  */
 public final class KsetCodec {
 
-    static final int CRC = 0;
-    static final int KEY_NUM = 4;
-    static final int MAGIC = 8;
-    static final int FLAGS = 16;
-
     private KsetCodec() {
     }
 
     /** Bytes of a kset holding {@code keys} keys. */
     public static int size(int keys) {
-        return PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE;
+        return KsetHeader.size(keys);
     }
 
     /**
@@ -38,21 +33,21 @@ public final class KsetCodec {
      */
     public static int sealKeys(ByteBuffer image, int keyCount, CrcProvider crc) {
         int size = size(keyCount);
-        image.putInt(KEY_NUM, keyCount);
-        image.putLong(MAGIC, PcacheFormat.KSET_MAGIC);
-        image.putLong(FLAGS, 0);
-        image.putInt(CRC, crc.checksum(image.duplicate().position(4).limit(size)));
+        image.putInt(KsetHeader.KEY_NUM, keyCount);
+        image.putLong(KsetHeader.MAGIC, KsetHeader.MAGIC_VALUE);
+        image.putLong(KsetHeader.FLAGS, 0);
+        image.putInt(KsetHeader.CRC, crc.checksum(image.duplicate().position(KsetHeader.CRC_START).limit(size)));
         return size;
     }
 
     /** A 24-byte LAST kset linking the log to key segment {@code nextSegment}. */
     public static byte[] last(int nextSegment, CrcProvider crc) {
-        byte[] b = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        byte[] b = new byte[KsetHeader.SIZE];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        bb.putInt(KEY_NUM, nextSegment);
-        bb.putLong(MAGIC, PcacheFormat.KSET_MAGIC);
-        bb.putLong(FLAGS, PcacheFormat.KSET_FLAG_LAST);
-        bb.putInt(CRC, crc.checksum(b, 4, PcacheFormat.KSET_HEADER_SIZE - 4));
+        bb.putInt(KsetHeader.KEY_NUM, nextSegment);
+        bb.putLong(KsetHeader.MAGIC, KsetHeader.MAGIC_VALUE);
+        bb.putLong(KsetHeader.FLAGS, KsetHeader.FLAG_LAST);
+        bb.putInt(KsetHeader.CRC, crc.checksum(b, KsetHeader.CRC_START, KsetHeader.SIZE - KsetHeader.CRC_START));
         return b;
     }
 
@@ -79,20 +74,20 @@ public final class KsetCodec {
 
     /** Classifies a 24-byte header. */
     public static HeaderCheck checkHeader(ByteBuffer header, CrcProvider crc) {
-        if (header.getLong(MAGIC) != PcacheFormat.KSET_MAGIC) {
+        if (header.getLong(KsetHeader.MAGIC) != KsetHeader.MAGIC_VALUE) {
             return HeaderCheck.INVALID;
         }
-        if ((header.getLong(FLAGS) & PcacheFormat.KSET_FLAG_LAST) != 0) {
-            int expected = crc.checksum(header.duplicate().position(4).limit(PcacheFormat.KSET_HEADER_SIZE));
-            return expected == header.getInt(CRC) ? HeaderCheck.LAST : HeaderCheck.INVALID;
+        if ((header.getLong(KsetHeader.FLAGS) & KsetHeader.FLAG_LAST) != 0) {
+            int expected = crc.checksum(header.duplicate().position(KsetHeader.CRC_START).limit(KsetHeader.SIZE));
+            return expected == header.getInt(KsetHeader.CRC) ? HeaderCheck.LAST : HeaderCheck.INVALID;
         }
-        int n = header.getInt(KEY_NUM);
-        return n >= 1 && n <= PcacheFormat.KSET_KEYS_MAX ? HeaderCheck.KEYS : HeaderCheck.INVALID;
+        int n = header.getInt(KsetHeader.KEY_NUM);
+        return n >= 1 && n <= KsetHeader.KEYS_MAX ? HeaderCheck.KEYS : HeaderCheck.INVALID;
     }
 
     /** Key count (or next segment of a LAST kset) from a header. */
     public static int keyNumOrNext(ByteBuffer header) {
-        return header.getInt(KEY_NUM);
+        return header.getInt(KsetHeader.KEY_NUM);
     }
 
     /**
@@ -100,10 +95,10 @@ public final class KsetCodec {
      * when its CRC does not match.
      */
     public static Kset decodeBody(CachePos position, ByteBuffer image, CrcProvider crc) {
-        int n = image.getInt(KEY_NUM);
+        int n = image.getInt(KsetHeader.KEY_NUM);
         int size = size(n);
-        int expected = crc.checksum(image.duplicate().position(4).limit(size));
-        if (expected != image.getInt(CRC)) {
+        int expected = crc.checksum(image.duplicate().position(KsetHeader.CRC_START).limit(size));
+        if (expected != image.getInt(KsetHeader.CRC)) {
             return null;
         }
         List<CacheKey> keys = new ArrayList<>(n);

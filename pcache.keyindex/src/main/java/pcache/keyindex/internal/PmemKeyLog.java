@@ -359,7 +359,7 @@ final class PmemKeyLog implements KeyLog {
     }
 
     private static int lastNext(Reserved last) {
-        return ByteBuffer.wrap(last.image()).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        return KsetCodec.keyNumOrNext(ByteBuffer.wrap(last.image()).order(ByteOrder.LITTLE_ENDIAN));
     }
 
     @Override

@@ -3,7 +3,7 @@ package pcache.segment.internal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 
 /**
  * A segment's generation record (reference §2.3), 16 bytes in two slots 16 bytes apart at
@@ -11,18 +11,16 @@ import pcache.api.format.PcacheFormat;
  */
 final class SegmentGenCodec {
 
-    static final int GEN_OFF = 8;
-
     private SegmentGenCodec() {
     }
 
     static byte[] encode(long generation) {
-        byte[] b = new byte[PcacheFormat.SEG_GEN_STRUCT_SIZE];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(GEN_OFF, generation);
+        byte[] b = new byte[PcacheLayout.SegmentGen.SIZE];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(PcacheLayout.SegmentGen.GEN, generation);
         return b;
     }
 
     static long decode(byte[] b) {
-        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(GEN_OFF);
+        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(PcacheLayout.SegmentGen.GEN);
     }
 }

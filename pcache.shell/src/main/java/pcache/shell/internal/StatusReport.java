@@ -7,16 +7,10 @@ import java.util.Locale;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
 import pcache.api.NbdExports;
+import pcache.api.format.PcacheLayout;
 
 /** The text of {@code pcache:status}: dm-pcache's status fields and what pcache adds. */
 final class StatusReport {
-
-    private static final int FLAG_DATA_CRC = 1;
-    private static final int FLAG_INIT_DONE = 1 << 1;
-    private static final int MODE_SHIFT = 2;
-    private static final int MODE_MASK = 0xF;
-    private static final int GC_SHIFT = 6;
-    private static final int GC_MASK = 0x7F;
 
     /** What the NBD export of a cache is, when the NBD export service is there. */
     sealed interface Export {
@@ -49,7 +43,7 @@ final class StatusReport {
         row(out, "nbd export", exportText(export));
         out.append("  dm-pcache status: ").append(s.dmStatusLine()).append('\n');
         field(out, "sb_flags", "0x" + Integer.toHexString(s.sbFlags())
-                + ((s.sbFlags() & 1) != 0 ? " (formatted big-endian)" : ""));
+                + ((s.sbFlags() & PcacheLayout.Superblock.FLAG_BIGENDIAN) != 0 ? " (formatted big-endian)" : ""));
         field(out, "seg_total", Integer.toUnsignedString(s.segTotal()));
         field(out, "cache_segs", Integer.toUnsignedString(s.cacheSegs()));
         field(out, "segs_used", s.segsUsed() + (s.cacheSegs() > 0 ? String.format(Locale.ROOT, " (%.1f %%)",
@@ -80,21 +74,16 @@ final class StatusReport {
     /** The decoded cache_flags bits (reference §1.3). */
     static String describeFlags(int flags) {
         List<String> parts = new ArrayList<>();
-        if ((flags & FLAG_DATA_CRC) != 0) {
+        if ((flags & PcacheLayout.CacheInfo.FLAG_DATA_CRC) != 0) {
             parts.add("data_crc");
         }
-        if ((flags & FLAG_INIT_DONE) != 0) {
+        if ((flags & PcacheLayout.CacheInfo.FLAG_INIT_DONE) != 0) {
             parts.add("init_done");
         }
-        int mode = (flags >>> MODE_SHIFT) & MODE_MASK;
-        parts.add("mode " + switch (mode) {
-            case 0 -> "writeback";
-            case 1 -> "writethrough";
-            case 2 -> "writearound";
-            case 3 -> "writeonly";
-            default -> Integer.toString(mode);
-        });
-        parts.add("gc_percent " + ((flags >>> GC_SHIFT) & GC_MASK));
+        int mode = PcacheLayout.CacheInfo.mode(flags);
+        String modeName = PcacheLayout.CacheInfo.modeName(mode);
+        parts.add("mode " + (modeName != null ? modeName : Integer.toString(mode)));
+        parts.add("gc_percent " + PcacheLayout.CacheInfo.gcPercent(flags));
         return String.join(", ", parts);
     }
 

@@ -47,7 +47,7 @@ public final class BackingHolder {
     }
 
     /** Marks that recent I/O failed (for status), or that it works again. */
-    void setFailing(boolean failing) {
+    public void setFailing(boolean failing) {
         this.failing = failing;
     }
 

@@ -14,6 +14,7 @@ import pcache.api.CacheStatus;
 import pcache.api.DeviceClosedException;
 import pcache.api.PcacheException;
 import pcache.api.spi.BackingDevice;
+import pcache.target.internal.engine.CacheEngine;
 
 /**
  * The {@link CacheDevice} clients use: routes each request by mode, and keeps the device usable

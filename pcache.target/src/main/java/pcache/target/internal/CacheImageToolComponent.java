@@ -9,6 +9,7 @@ import org.osgi.service.component.annotations.Reference;
 
 import pcache.api.CacheImageTool;
 import pcache.api.spi.CrcProvider;
+import pcache.target.internal.image.ImageInspector;
 
 /**
  * Registers the offline {@link CacheImageTool} ({@link ImageInspector}) with dm-pcache's CRC. It

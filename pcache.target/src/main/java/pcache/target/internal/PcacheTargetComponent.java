@@ -35,6 +35,8 @@ import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 import pcache.api.spi.SegmentAllocatorProvider;
 import pcache.api.spi.WritebackPolicy;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 
 /**
  * One cache per factory configuration of {@value #PID}: assembles the engine from the services

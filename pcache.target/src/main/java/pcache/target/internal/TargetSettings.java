@@ -6,6 +6,7 @@ import pcache.api.CacheConfigurationException;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.format.PcacheFormat;
+import pcache.target.internal.engine.EngineConfig;
 
 /** Checks a {@link TargetConfig} and turns it into engine settings. */
 final class TargetSettings {

@@ -17,6 +17,10 @@ import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.keyindex.internal.KsetCodec;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
+import pcache.target.internal.media.CachePosCodec;
+import pcache.target.internal.media.SuperblockCodec;
 
 /**
  * Every kind of damaged or foreign cache device is refused with an error that names the

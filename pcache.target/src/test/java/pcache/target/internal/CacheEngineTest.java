@@ -10,9 +10,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import pcache.api.CacheMode;
+import pcache.api.CachePos;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
-import pcache.api.CachePos;
+import pcache.target.internal.engine.CacheEngine;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 class CacheEngineTest {

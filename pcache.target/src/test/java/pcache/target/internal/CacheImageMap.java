@@ -8,6 +8,7 @@ import java.util.List;
 
 import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeySlice;
@@ -15,6 +16,10 @@ import pcache.api.spi.Kset;
 import pcache.api.spi.PmemRegion;
 import pcache.keyindex.internal.KsetCodec;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
+import pcache.target.internal.image.ImageFile;
+import pcache.target.internal.image.ImageSlots;
+import pcache.target.internal.media.CacheInfoCodec;
+import pcache.target.internal.media.CachePosCodec;
 
 /**
  * Where every structure of a cleanly closed pcache image lives (reference §2), read independently
@@ -79,7 +84,7 @@ final class CacheImageMap {
         ImageSlots dirtyTail = ImageSlots.read(image, Harness.CRC, "dirty_tail", PcacheFormat.DIRTY_TAIL_OFF,
                 PcacheFormat.POS_STRUCT_SIZE, PcacheFormat.POS_STRUCT_SIZE);
         ImageSlots ext = ImageSlots.read(image, Harness.CRC, "pcache extension", PcacheFormat.EXT_OFF,
-                ExtensionCodec.SLOT_STRIDE, ExtensionCodec.STRUCT_SIZE);
+                PcacheLayout.Extension.SLOT_STRIDE, PcacheLayout.Extension.SIZE);
         CacheInfoCodec.CacheInfo ci = CacheInfoCodec.decode(info.current().bytes());
         if (ci.firstSegment() != 0) {
             throw new IllegalStateException("not a pcache-formatted image: chain starts at " + ci.firstSegment());
@@ -89,7 +94,7 @@ final class CacheImageMap {
         map.addSlots(info, PcacheFormat.CACHE_INFO_STRUCT_SIZE);
         map.addSlots(keyTail, PcacheFormat.POS_STRUCT_SIZE);
         map.addSlots(dirtyTail, PcacheFormat.POS_STRUCT_SIZE);
-        map.addSlots(ext, ExtensionCodec.STRUCT_SIZE);
+        map.addSlots(ext, PcacheLayout.Extension.SIZE);
         long[] gens = new long[map.segments];
         for (int s = 0; s < map.segments; s++) {
             long base = PcacheFormat.segmentOffset(s);

@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
-
 import javax.management.Attribute;
 import javax.management.AttributeList;
 import javax.management.AttributeNotFoundException;
@@ -27,6 +26,7 @@ import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
+import pcache.target.internal.engine.CacheEngine;
 
 /** Cache MBeans in the platform MBeanServer, over a real cache. */
 class CacheMBeanTest {

@@ -11,6 +11,8 @@ import pcache.api.spi.WritebackPolicy;
 import pcache.crc.internal.PcacheCrc32c;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
 import pcache.segment.internal.FifoSegmentAllocatorProvider;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.BatchingWritebackPolicy;
 
 /** Builds engines over simulated devices for tests. */

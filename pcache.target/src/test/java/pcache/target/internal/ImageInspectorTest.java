@@ -33,6 +33,12 @@ import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.PmemRegion;
 import pcache.pmem.internal.MappedPmemProvider;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
+import pcache.target.internal.image.Extents;
+import pcache.target.internal.image.ImageInspector;
+import pcache.target.internal.image.ImageSlots;
+import pcache.target.internal.media.CachePosCodec;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
@@ -129,7 +135,7 @@ class ImageInspectorTest {
         assertEquals(List.of(), report.warnings());
         List<long[]> pages = manifestWritePages("dirty-nocrc");
         assertEquals(pages.stream().mapToLong(p -> p[1] - p[0]).sum(), report.dirtyBytes());
-        List<long[]> expectedRanges = ImageScan.merge(pages);
+        List<long[]> expectedRanges = Extents.merge(pages);
         assertEquals(expectedRanges.size(), report.dirtyRanges().size());
         for (int i = 0; i < expectedRanges.size(); i++) {
             assertArrayEquals(expectedRanges.get(i), report.dirtyRanges().get(i), "range " + i);

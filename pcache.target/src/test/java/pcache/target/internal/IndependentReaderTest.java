@@ -14,6 +14,9 @@ import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
+
 /**
  * Images pcache writes are dm-pcache images: read back here by a deliberately independent,
  * minimal reader that follows the kernel's layout from the reference alone — its own offsets, its

@@ -22,6 +22,8 @@ import pcache.api.CacheStatistics;
 import pcache.api.DataIntegrityException;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeySlice;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**

@@ -17,6 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.CacheMode;
 import pcache.api.CacheStatus;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**

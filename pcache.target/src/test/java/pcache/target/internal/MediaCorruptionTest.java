@@ -32,6 +32,7 @@ import pcache.api.CacheImageTool.FsckReport;
 import pcache.api.CorruptMediaException;
 import pcache.api.DataIntegrityException;
 import pcache.api.format.PcacheFormat;
+import pcache.api.format.PcacheLayout;
 import pcache.api.spi.WritebackPolicy;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
 import pcache.segment.internal.FifoSegmentAllocatorProvider;
@@ -39,6 +40,12 @@ import pcache.target.internal.CacheImageMap.Extent;
 import pcache.target.internal.CacheImageMap.KsetInfo;
 import pcache.target.internal.CacheImageMap.SlotInfo;
 import pcache.target.internal.SectorHistory.Verdict;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
+import pcache.target.internal.image.ImageFile;
+import pcache.target.internal.image.ImageInspector;
+import pcache.target.internal.image.ImageSlots;
+import pcache.target.internal.media.CachePosCodec;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
@@ -596,7 +603,7 @@ class MediaCorruptionTest {
         return switch (a) {
             case CACHE_INFO -> PcacheFormat.CACHE_INFO_SLOT_STRIDE;
             case KEY_TAIL, DIRTY_TAIL -> PcacheFormat.POS_STRUCT_SIZE;
-            case EXTENSION -> ExtensionCodec.SLOT_STRIDE;
+            case EXTENSION -> PcacheLayout.Extension.SLOT_STRIDE;
             case SEGMENT_INFO -> PcacheFormat.SEG_INFO_SLOT_STRIDE;
             case SEGMENT_GENERATION -> PcacheFormat.SEG_GEN_STRUCT_SIZE;
             default -> 0;

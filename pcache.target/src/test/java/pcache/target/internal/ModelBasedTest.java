@@ -15,8 +15,10 @@ import org.junit.jupiter.api.Test;
 
 import pcache.api.BlockDevice;
 import pcache.api.CacheMode;
-import pcache.writeback.internal.OrderedWritebackPolicy;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.BatchingWritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * The whole engine against a plain in-memory model of the logical device: random writes (small,

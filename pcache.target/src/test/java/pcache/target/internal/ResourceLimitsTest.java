@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
 import pcache.api.CacheMode;
+import pcache.target.internal.engine.CacheEngine;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**

@@ -7,8 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.spi.WritebackPolicy;
-import pcache.writeback.internal.OrderedWritebackPolicy;
+import pcache.target.internal.engine.CacheEngine;
 import pcache.writeback.internal.BatchingWritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /** What distinguishes the write-back policies, observed at the backing device. */
 class WritebackPolicyTest {
