@@ -57,7 +57,7 @@ import pcache.api.spi.WritebackPolicy;
 public final class PcacheTargetComponent {
 
     /** The factory PID of caches. */
-    public static final String PID = "pcache.target";
+    public static final String PID = pcache.api.config.ConfigPids.TARGET;
 
     private static final System.Logger LOG = System.getLogger(PcacheTargetComponent.class.getName());
 
