@@ -188,7 +188,7 @@ class SettingsParserTest {
 
     @Test
     void backingSizeOnlyForFiles() {
-        assertEquals("cache.c.backing_dev_size=1G: expected no size with an NBD backing device: it has the size of"
+        assertEquals("cache.c.backing_dev_size=1G: expected no size: an NBD backing device has the size of"
                 + " its export (leave the key out)", problems("cache.c.backing_dev", "nbd://h/e", "cache.c.backing_dev_size", "1G"));
     }
 

@@ -164,8 +164,8 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
 
         private long backingSize(BackingLocation backing) {
             if (backing instanceof BackingLocation.Nbd && values.containsKey(CacheAttribute.BACKING_DEV_SIZE)) {
-                problem(CacheAttribute.BACKING_DEV_SIZE, "no size with an NBD backing device: it has the size"
-                        + " of its export (leave the key out)");
+                problem(CacheAttribute.BACKING_DEV_SIZE, "no size: an NBD backing device has the size of its"
+                        + " export (leave the key out)");
                 return 0;
             }
             long size = size(CacheAttribute.BACKING_DEV_SIZE);

@@ -99,7 +99,7 @@ class ConfigContractTest {
         assertEquals(List.of(
                 "name=bad name: expected 1-64 letters, digits, '_', '-' or '.'",
                 "cache_dev is missing: expected the path of its cache device",
-                "backing_dev_size=1G: expected no size with an NBD backing device: it has the size of its export"
+                "backing_dev_size=1G: expected no size: an NBD backing device has the size of its export"
                         + " (leave the key out)",
                 "gc_percent=95: expected an integer from 0 to 90",
                 "pmem=(x): expected the name of a pmem mapping (1-64 letters, digits, '_', '-' or '.')",
