@@ -275,7 +275,7 @@ public class ShellCommandsIT extends PcacheTestSupport {
         assertEquals("cache it1: gc_percent 60 -> 50\n", execute("pcache:gc-percent it1 50"));
         assertEquals(50, dev.gcPercent());
         Failure bad = executeFailing("pcache:gc-percent it1 95");
-        assertTrue(bad.error().getMessage(), bad.error().getMessage().startsWith("gc_percent 95: expected an integer"));
+        assertTrue(bad.error().getMessage(), bad.error().getMessage().startsWith("gc_percent=95: expected an integer"));
         assertEquals("cache it1: mode writeback -> writethrough\n", execute("pcache:mode it1 writethrough"));
         assertEquals(CacheMode.WRITETHROUGH, dev.mode());
         execute("pcache:mode it1 writeback");
@@ -479,7 +479,7 @@ public class ShellCommandsIT extends PcacheTestSupport {
         Failure f = executeFailing("pcache:status nope");
         assertTrue(f.error().getMessage(), f.error().getMessage().startsWith("no open cache named 'nope'; caches: "));
         f = executeFailing("pcache:create x cache_dev=/tmp/x backing=ftp://y");
-        assertTrue(f.error().getMessage(), f.error().getMessage().contains("backing device 'ftp://y': expected file:PATH,"));
+        assertTrue(f.error().getMessage(), f.error().getMessage().contains("backing=ftp://y: expected file:PATH,"));
         f = executeFailing("pcache:mode");
         assertTrue(f.error().getMessage(), f.error().getMessage().startsWith("pcache:mode takes 2 argument(s), got none"));
         assertTrue(execute("pcache:swap-backing -h").startsWith("usage: pcache:swap-backing [-h] NAME"));

@@ -1,23 +1,25 @@
 package pcache.launcher;
 
-import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collection;
 import java.util.List;
 
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
-import org.osgi.framework.ServiceReference;
+import org.osgi.framework.wiring.BundleCapability;
+import org.osgi.framework.wiring.BundleRevision;
+
+import pcache.api.CacheDevice;
+import pcache.api.config.LdapFilters;
 
 /**
  * Waits until the configured caches are open, so that a {@code -c} command sees them. A cache
  * is open when its {@code CacheDevice} service (property {@code pcache.cache.name}) is
  * registered; caches open asynchronously after their component activates. Nothing is awaited
- * when no bundle provides the {@code pcache.target} component (asked of Declarative Services'
- * runtime, reflectively: its API lives in a bundle).
+ * when no bundle declares that it provides CacheDevice services, or when no Declarative Services
+ * extender is there to run such a component: both are read from the bundles' declared
+ * capabilities (the framework's own API).
  */
 final class CacheReadiness {
 
@@ -25,9 +27,11 @@ final class CacheReadiness {
     /** Bound on the wait; a cache that fails to open is reported, the command runs anyway. */
     static final Duration TIMEOUT = Duration.ofSeconds(30);
 
-    private static final String SCR = "org.osgi.service.component.runtime.ServiceComponentRuntime";
+    /** Only the name: the launcher's own copy of pcache.api is not the bundles' one. */
     private static final String CACHE_DEVICE = "pcache.api.CacheDevice";
-    private static final String CACHE_NAME = "pcache.cache.name";
+    private static final String SERVICE_NAMESPACE = "osgi.service";
+    private static final String EXTENDER_NAMESPACE = "osgi.extender";
+    private static final String DS_EXTENDER = "osgi.component";
 
     private CacheReadiness() {
     }
@@ -38,7 +42,7 @@ final class CacheReadiness {
      * @return the caches still missing (logged as a warning), empty when all are open
      */
     static List<String> await(BundleContext context, List<String> names) {
-        if (names.isEmpty() || !targetComponentPresent(context)) {
+        if (names.isEmpty() || !cachesCanOpen(context)) {
             return List.of();
         }
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
@@ -63,37 +67,33 @@ final class CacheReadiness {
         List<String> missing = new ArrayList<>();
         for (String name : names) {
             try {
-                if (context.getServiceReferences(CACHE_DEVICE, "(" + CACHE_NAME + "=" + name + ")") == null) {
+                if (context.getServiceReferences(CACHE_DEVICE, LdapFilters.equal(CacheDevice.NAME, name)) == null) {
                     missing.add(name);
                 }
             } catch (InvalidSyntaxException e) {
-                throw new IllegalArgumentException("cache name " + name + " is not usable in a filter", e);
+                throw new IllegalStateException("an escaped filter is always valid", e);
             }
         }
         return missing;
     }
 
-    /** Whether some bundle declares a DS component configured by the {@code pcache.target} PID. */
-    private static boolean targetComponentPresent(BundleContext context) {
-        ServiceReference<?> ref = context.getServiceReference(SCR);
-        if (ref == null) {
-            return false;
-        }
-        Object scr = context.getService(ref);
-        try {
-            Method descriptions = ref.getBundle().loadClass(SCR).getMethod("getComponentDescriptionDTOs", Bundle[].class);
-            for (Object dto : (Collection<?>) descriptions.invoke(scr, (Object) new Bundle[0])) {
-                String[] pids = (String[]) dto.getClass().getField("configurationPid").get(dto);
-                if (pids != null && Arrays.asList(pids).contains(ConfigAdminMapping.TARGET_PID)) {
-                    return true;
-                }
+    /** Whether some bundle provides CacheDevice services and a DS extender runs. */
+    private static boolean cachesCanOpen(BundleContext context) {
+        boolean provider = false;
+        boolean extender = false;
+        for (Bundle b : context.getBundles()) {
+            BundleRevision revision = b.adapt(BundleRevision.class);
+            if (revision == null || (b.getState() & (Bundle.STARTING | Bundle.ACTIVE)) == 0) {
+                continue;
             }
-            return false;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            LOG.log(System.Logger.Level.DEBUG, "cannot ask Declarative Services for components: " + e);
-            return false;
-        } finally {
-            context.ungetService(ref);
+            for (BundleCapability c : revision.getDeclaredCapabilities(SERVICE_NAMESPACE)) {
+                Object classes = c.getAttributes().get("objectClass");
+                provider |= classes instanceof List<?> list && list.contains(CACHE_DEVICE);
+            }
+            for (BundleCapability c : revision.getDeclaredCapabilities(EXTENDER_NAMESPACE)) {
+                extender |= DS_EXTENDER.equals(c.getAttributes().get(EXTENDER_NAMESPACE));
+            }
         }
+        return provider && extender;
     }
 }

@@ -6,7 +6,12 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The vocabulary of the configuration file: global keys and per-cache attributes. */
+import pcache.api.config.CacheAttribute;
+
+/**
+ * The vocabulary of the configuration file: global keys and the shape of per-cache keys. The
+ * attributes themselves, and the cache-name rule, are pcache.api.config's.
+ */
 public final class ConfigKeys {
 
     /** Where relative paths and the framework cache live. */
@@ -22,39 +27,11 @@ public final class ConfigKeys {
     /** Prefix of per-cache keys: {@code cache.<name>.<attribute>}. */
     public static final String CACHE_PREFIX = "cache.";
 
-    public static final String CACHE_DEV = "cache_dev";
-    public static final String CACHE_DEV_SIZE = "cache_dev_size";
-    /**
-     * The smallest cache device (512 MiB), the engine's {@code PcacheFormat.CACHE_DEV_SIZE_MIN}: the
-     * launcher keeps the bundles' API off its class path, so ApiConsistencyTest holds the two equal.
-     */
-    public static final long CACHE_DEV_SIZE_MIN = 512L << 20;
-    public static final String BACKING_DEV = "backing_dev";
-    public static final String BACKING_DEV_SIZE = "backing_dev_size";
-    public static final String CACHE_MODE = "cache_mode";
-    public static final String DATA_CRC = "data_crc";
-    public static final String GC_PERCENT = "gc_percent";
-    public static final String PMEM = "pmem";
-    public static final String WRITEBACK_POLICY = "writeback_policy";
-    public static final String BACKING_IDENTITY = "backing_identity";
-    public static final String FORCE_IDENTITY = "force_identity";
-    public static final String BACKING_TIMEOUT = "backing_timeout";
-    public static final String CRC = "crc";
-    public static final String KEY_INDEX = "key_index";
-    public static final String ALLOCATOR = "allocator";
+    /** Every attribute a cache accepts, in documentation order (pcache.api.config's CacheAttribute). */
+    public static final List<String> CACHE_ATTRIBUTES = CacheAttribute.keys();
 
-    /** Every attribute a cache accepts, in documentation order. */
-    public static final List<String> CACHE_ATTRIBUTES = List.of(CACHE_DEV, CACHE_DEV_SIZE, BACKING_DEV,
-            BACKING_DEV_SIZE, CACHE_MODE, DATA_CRC, GC_PERCENT, PMEM, WRITEBACK_POLICY, BACKING_IDENTITY,
-            FORCE_IDENTITY, BACKING_TIMEOUT, CRC, KEY_INDEX, ALLOCATOR);
-
-    /**
-     * Cache names double as NBD export names and ConfigAdmin names: keep them plain. The same rule
-     * as pcache.target's ({@code [A-Za-z0-9_.-]{1,64}}) without the dot, which separates key parts.
-     */
-    public static final Pattern CACHE_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-
-    private static final Pattern CACHE_KEY = Pattern.compile("cache\\.([^.]*)\\.([^.]*)");
+    /** The attribute is what follows the last dot (attributes have none); the name may hold dots. */
+    private static final Pattern CACHE_KEY = Pattern.compile("cache\\.(.*)\\.([^.]*)");
 
     private ConfigKeys() {
     }

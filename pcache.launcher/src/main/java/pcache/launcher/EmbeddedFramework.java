@@ -1,14 +1,11 @@
 package pcache.launcher;
 
 import java.io.IOException;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Dictionary;
 import java.util.HashMap;
 import java.util.Hashtable;
 import java.util.List;
@@ -23,11 +20,15 @@ import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.ServiceReference;
 import org.osgi.framework.launch.Framework;
 import org.osgi.framework.launch.FrameworkFactory;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * The embedded OSGi framework: installs every jar of the distribution's {@code bundles/}
- * folder, starts them, and hands the configuration to ConfigAdmin. The ConfigAdmin API lives in
- * a bundle, so it is called reflectively through interfaces loaded from that bundle.
+ * folder, starts them, and hands the configuration to ConfigAdmin. The ConfigAdmin API is on the
+ * launcher's class path and exported by the system bundle (framework.properties), so it is used
+ * typed: ConfigAdmin itself wires to that copy.
  */
 public final class EmbeddedFramework {
 
@@ -35,8 +36,6 @@ public final class EmbeddedFramework {
 
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */
     static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
-    private static final String CONFIG_ADMIN = "org.osgi.service.cm.ConfigurationAdmin";
-    private static final String CONFIGURATION = "org.osgi.service.cm.Configuration";
     private static final Duration SERVICE_WAIT = Duration.ofSeconds(10);
 
     private final Framework framework;
@@ -140,52 +139,31 @@ public final class EmbeddedFramework {
 
     /** Creates or updates each configuration through the ConfigurationAdmin service. */
     private void configure(List<ConfigurationRecord> configurations) throws LaunchException {
-        ServiceReference<?> ref = awaitService(CONFIG_ADMIN);
-        if (ref == null) {
-            throw new LaunchException("no ConfigurationAdmin service within " + SERVICE_WAIT.toSeconds()
-                    + " s: is org.apache.felix.configadmin in bundles/?");
-        }
         BundleContext context = framework.getBundleContext();
-        Object admin = context.getService(ref);
+        ServiceTracker<ConfigurationAdmin, ConfigurationAdmin> tracker = new ServiceTracker<>(context,
+                ConfigurationAdmin.class, null);
+        tracker.open();
         try {
-            Class<?> adminType = ref.getBundle().loadClass(CONFIG_ADMIN);
-            Class<?> configurationType = ref.getBundle().loadClass(CONFIGURATION);
-            Method getFactory = adminType.getMethod("getFactoryConfiguration", String.class, String.class,
-                    String.class);
-            Method getSingleton = adminType.getMethod("getConfiguration", String.class, String.class);
-            Method update = configurationType.getMethod("update", Dictionary.class);
+            ConfigurationAdmin admin = tracker.waitForService(SERVICE_WAIT.toMillis());
+            if (admin == null) {
+                throw new LaunchException("no ConfigurationAdmin service within " + SERVICE_WAIT.toSeconds()
+                        + " s: is org.apache.felix.configadmin in bundles/?");
+            }
             for (ConfigurationRecord record : configurations) {
-                Object configuration = record.factoryName().isPresent()
-                        ? getFactory.invoke(admin, record.pid(), record.factoryName().get(), "?")
-                        : getSingleton.invoke(admin, record.pid(), "?");
-                update.invoke(configuration, new Hashtable<>(record.properties()));
+                Configuration configuration = record.factoryName().isPresent()
+                        ? admin.getFactoryConfiguration(record.pid(), record.factoryName().get(), "?")
+                        : admin.getConfiguration(record.pid(), "?");
+                configuration.update(new Hashtable<>(record.properties()));
                 LOG.log(System.Logger.Level.DEBUG, "configuration {0}: {1}", record.effectivePid(),
                         record.properties());
             }
-        } catch (ClassNotFoundException | NoSuchMethodException | IllegalAccessException e) {
-            throw new LaunchException("ConfigurationAdmin does not have the expected API: " + e, e);
-        } catch (InvocationTargetException e) {
-            throw new LaunchException("ConfigurationAdmin refused a configuration: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LaunchException("interrupted while waiting for ConfigurationAdmin", e);
+        } catch (IOException | RuntimeException e) {
+            throw new LaunchException("ConfigurationAdmin refused a configuration: " + e, e);
         } finally {
-            context.ungetService(ref);
-        }
-    }
-
-    /** Waits (bounded) for a service registered under {@code className}. */
-    ServiceReference<?> awaitService(String className) {
-        long deadline = System.nanoTime() + SERVICE_WAIT.toNanos();
-        BundleContext context = framework.getBundleContext();
-        while (true) {
-            ServiceReference<?> ref = context == null ? null : context.getServiceReference(className);
-            if (ref != null || System.nanoTime() > deadline) {
-                return ref;
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            }
+            tracker.close();
         }
     }
 

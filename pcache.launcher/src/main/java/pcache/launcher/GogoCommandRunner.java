@@ -15,8 +15,16 @@ import org.osgi.framework.ServiceReference;
 
 /**
  * Runs command lines through Gogo's {@code CommandProcessor} service, in a fresh session each,
- * and prints the result the way the interactive shell does. The Gogo API lives in a bundle, so
- * it is called reflectively through the interfaces loaded from that bundle.
+ * and prints the result the way the interactive shell does.
+ *
+ * <p>This is the one place the launcher calls a framework service reflectively, through the
+ * interfaces loaded from the bundle that registers it. Unlike ConfigAdmin's, Gogo's API package
+ * cannot be exported by the system bundle from a copy on the launcher's class path: it is not a
+ * pure API package. {@code org.apache.felix.service.command.Process.Utils.current()} (which
+ * {@code Job.Utils.current()}, and so the runtime's {@code CommandSessionImpl}, calls) reads
+ * the current pipe from the runtime's implementation class {@code org.apache.felix.gogo.runtime.Pipe};
+ * a system-bundle copy would resolve that class from the launcher's class path, a second copy whose
+ * thread-local the runtime bundle never sets, so jobs would lose track of their current process.
  *
  * <p>Declarative Services registers command components asynchronously after their bundles
  * start, so while the framework is young a "command not found" is retried, until the set of

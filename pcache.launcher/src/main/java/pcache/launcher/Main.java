@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
 
+import pcache.api.config.CacheDefinition;
+
 /**
  * The pcache launcher: reads the configuration, embeds the Felix framework with the bundles of
  * the distribution, hands the configuration to ConfigAdmin, then serves the interactive Gogo
@@ -122,7 +124,7 @@ public final class Main {
                 StopControl stop = StopControl.install(framework, () -> { });
                 try {
                     CacheReadiness.await(framework.context(),
-                            settings.caches().stream().map(CacheSettings::name).toList());
+                            settings.caches().stream().map(CacheDefinition::name).toList());
                     int status = runner.execute(arguments.command(), out, err);
                     framework.stop(StopControl.STOP_TIMEOUT);
                     return status;

@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Level;
 
+import pcache.api.config.CacheDefinition;
+
 /**
  * The validated configuration of one pcache process.
  *
@@ -13,7 +15,7 @@ import java.util.logging.Level;
  * @param logLevel the java.util.logging level
  * @param caches the configured caches, sorted by name
  */
-public record PcacheSettings(Path dataDir, String nbdListen, Level logLevel, List<CacheSettings> caches) {
+public record PcacheSettings(Path dataDir, String nbdListen, Level logLevel, List<CacheDefinition> caches) {
 
     /** File name of the control socket inside {@link #dataDir}. */
     public static final String CONTROL_SOCKET = "pcache.ctl";

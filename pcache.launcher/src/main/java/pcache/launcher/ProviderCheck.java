@@ -3,16 +3,20 @@ package pcache.launcher;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.EnumMap;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.TreeSet;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CachePart;
+import pcache.api.config.Problem;
+
 /**
- * Checks, once the bundles run, that every part a cache names ({@link CacheParts}) is provided by
+ * Checks, once the bundles run, that every part a cache names ({@link CachePart}) is provided by
  * a registered service, so that a misspelt or missing provider is a configuration error naming the
  * key, the value and the names that are registered, instead of a cache that waits forever for its
  * pmem mapping or never writes back. The names come from the services alone: a provider bundle
@@ -34,13 +38,13 @@ final class ProviderCheck {
     /**
      * The problems, one per part that no registered service provides (empty when all are there).
      */
-    static List<String> verify(BundleContext context, List<CacheSettings> caches) {
+    static List<String> verify(BundleContext context, List<CacheDefinition> caches) {
         if (caches.isEmpty()) {
             return List.of();
         }
         long start = System.nanoTime();
         long lastChange = start;
-        Map<String, TreeSet<String>> seen = registered(context);
+        Map<CachePart, TreeSet<String>> seen = registered(context);
         while (true) {
             List<String> problems = problems(caches, seen);
             long now = System.nanoTime();
@@ -54,7 +58,7 @@ final class ProviderCheck {
                 Thread.currentThread().interrupt();
                 return problems;
             }
-            Map<String, TreeSet<String>> current = registered(context);
+            Map<CachePart, TreeSet<String>> current = registered(context);
             if (!current.equals(seen)) {
                 seen = current;
                 lastChange = System.nanoTime();
@@ -62,10 +66,10 @@ final class ProviderCheck {
         }
     }
 
-    /** For each kind of part (by configuration key), the names its registered services give. */
-    static Map<String, TreeSet<String>> registered(BundleContext context) {
-        Map<String, TreeSet<String>> names = new TreeMap<>();
-        for (CacheParts.Kind kind : CacheParts.KINDS) {
+    /** For each kind of part, the names its registered services give. */
+    static Map<CachePart, TreeSet<String>> registered(BundleContext context) {
+        Map<CachePart, TreeSet<String>> names = new EnumMap<>(CachePart.class);
+        for (CachePart kind : CachePart.values()) {
             TreeSet<String> set = new TreeSet<>();
             try {
                 ServiceReference<?>[] refs = context.getAllServiceReferences(kind.service(), null);
@@ -80,23 +84,19 @@ final class ProviderCheck {
             } catch (InvalidSyntaxException e) {
                 throw new IllegalStateException("a null filter is always valid", e);
             }
-            names.put(kind.key(), set);
+            names.put(kind, set);
         }
         return names;
     }
 
-    static List<String> problems(List<CacheSettings> caches, Map<String, TreeSet<String>> registered) {
+    static List<String> problems(List<CacheDefinition> caches, Map<CachePart, TreeSet<String>> registered) {
         List<String> problems = new ArrayList<>();
-        for (CacheSettings cache : caches) {
-            for (int i = 0; i < CacheParts.KINDS.size(); i++) {
-                CacheParts.Kind kind = CacheParts.KINDS.get(i);
-                String name = cache.parts().names().get(i);
-                TreeSet<String> there = registered.getOrDefault(kind.key(), new TreeSet<>());
-                if (!there.contains(name)) {
-                    problems.add(ConfigKeys.CACHE_PREFIX + cache.name() + "." + kind.key() + "=" + name + ": no "
-                            + kind.what() + " named '" + name + "' is registered; " + (there.isEmpty()
-                            ? "none is (is the bundle that provides it in the distribution's bundles/ folder?)"
-                            : "registered: " + String.join(", ", there)));
+        for (CacheDefinition cache : caches) {
+            for (CachePart kind : CachePart.values()) {
+                Problem p = kind.notRegistered(cache.part(kind), registered.getOrDefault(kind, new TreeSet<>()),
+                        "is the bundle that provides it in the distribution's bundles/ folder?");
+                if (p != null) {
+                    problems.add(p.render(ConfigKeys.CACHE_PREFIX + cache.name() + "." + p.attribute().key()));
                 }
             }
         }

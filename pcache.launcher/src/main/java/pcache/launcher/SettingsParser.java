@@ -2,46 +2,29 @@ package pcache.launcher;
 
 import static pcache.launcher.ConfigException.problem;
 
-import java.net.URI;
-import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.logging.Level;
-import java.util.regex.Pattern;
 
-import pcache.launcher.BackingSpec.FileBacking;
-import pcache.launcher.BackingSpec.NbdBacking;
+import pcache.api.config.BackingLocation;
+import pcache.api.config.CacheAttribute;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CacheNames;
+import pcache.api.config.Problem;
 
 /**
  * Validates the configuration keys and builds {@link PcacheSettings}. Reports every problem at
- * once, each with the key, the value and what was expected.
+ * once, each with the key, the value and what was expected. A cache's attributes are checked by
+ * pcache.api.config's {@link CacheDefinition}, the same rules {@code pcache:create} applies.
  */
 public final class SettingsParser {
-
-    /** Accepted {@code cache_mode} values (pcache.api's CacheMode, in configuration spelling). */
-    public static final List<String> CACHE_MODES = List.of("writeback", "writethrough", "passthrough");
-    /**
-     * What a part's name ({@code pmem}, {@code writeback_policy}, {@code crc}, {@code key_index},
-     * {@code allocator}) may look like; whether a provider of that name is registered is checked
-     * once the framework runs ({@link ProviderCheck}).
-     */
-    static final Pattern PART_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
-    /** Range of {@code gc_percent} (pcache.api's CacheDevice.GC_PERCENT_MIN/MAX). */
-    public static final int GC_PERCENT_MIN = 0;
-    public static final int GC_PERCENT_MAX = 90;
-    public static final int GC_PERCENT_DEFAULT = 70;
-    public static final Duration BACKING_TIMEOUT_DEFAULT = Duration.ofSeconds(30);
-    /** Longest backing identity label, in UTF-8 bytes (pcache.api's BackingIdentity.MAX_ID_BYTES). */
-    public static final int MAX_IDENTITY_BYTES = 1024;
 
     private final List<String> problems = new ArrayList<>();
     private final Path dataDir;
@@ -67,7 +50,7 @@ public final class SettingsParser {
     }
 
     private PcacheSettings parseAll(Map<String, String> values) throws ConfigException {
-        Map<String, Map<String, String>> cacheAttributes = new TreeMap<>();
+        Map<String, Map<CacheAttribute, String>> cacheAttributes = new TreeMap<>();
         for (Map.Entry<String, String> e : values.entrySet()) {
             String key = e.getKey();
             if (ConfigKeys.GLOBAL.contains(key)) {
@@ -81,24 +64,25 @@ public final class SettingsParser {
             }
             String name = ck.get().cacheName();
             String attribute = ck.get().attribute();
-            if (!ConfigKeys.CACHE_NAME.matcher(name).matches()) {
-                problems.add("bad cache name '" + name + "' in key " + key
-                        + ": expected 1-64 letters, digits, '_' and '-'");
+            if (!CacheNames.isValid(name)) {
+                problems.add("bad cache name '" + name + "' in key " + key + ": expected " + CacheNames.RULE);
                 continue;
             }
-            if (!ConfigKeys.CACHE_ATTRIBUTES.contains(attribute)) {
+            Optional<CacheAttribute> known = CacheAttribute.byKey(attribute);
+            if (known.isEmpty()) {
                 problems.add("unknown key " + key + ": expected one of cache." + name + ".{"
                         + String.join(",", ConfigKeys.CACHE_ATTRIBUTES) + "}");
                 continue;
             }
-            cacheAttributes.computeIfAbsent(name, n -> new HashMap<>()).put(attribute, e.getValue());
+            cacheAttributes.computeIfAbsent(name, n -> new EnumMap<>(CacheAttribute.class)).put(known.get(),
+                    e.getValue());
         }
 
         String listen = listen(values.getOrDefault(ConfigKeys.NBD_LISTEN,
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.NBD_LISTEN)));
         Level level = logLevel(values.getOrDefault(ConfigKeys.LOG_LEVEL,
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.LOG_LEVEL)));
-        List<CacheSettings> caches = new ArrayList<>();
+        List<CacheDefinition> caches = new ArrayList<>();
         cacheAttributes.forEach((name, attributes) -> cache(name, attributes).ifPresent(caches::add));
         checkDistinctDevices(caches);
         if (!problems.isEmpty()) {
@@ -107,144 +91,14 @@ public final class SettingsParser {
         return new PcacheSettings(dataDir, listen, level, caches);
     }
 
-    private Optional<CacheSettings> cache(String name, Map<String, String> a) {
-        int before = problems.size();
-        String prefix = ConfigKeys.CACHE_PREFIX + name + ".";
-        Path cacheDev = null;
-        if (a.containsKey(ConfigKeys.CACHE_DEV)) {
-            cacheDev = path(prefix + ConfigKeys.CACHE_DEV, a.get(ConfigKeys.CACHE_DEV));
-        } else {
-            problems.add("cache " + name + " has no " + prefix + ConfigKeys.CACHE_DEV
-                    + ": expected the path of its cache device");
+    /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
+    private Optional<CacheDefinition> cache(String name, Map<CacheAttribute, String> attributes) {
+        CacheDefinition.Parsed parsed = CacheDefinition.parse(name, attributes, dataDir);
+        for (Problem p : parsed.problems()) {
+            String key = ConfigKeys.CACHE_PREFIX + name + "." + p.attribute().key();
+            problems.add(p.missing() ? "cache " + name + " has no " + key + ": " + p.text() : p.render(key));
         }
-        long cacheDevSize = a.containsKey(ConfigKeys.CACHE_DEV_SIZE)
-                ? size(prefix + ConfigKeys.CACHE_DEV_SIZE, a.get(ConfigKeys.CACHE_DEV_SIZE)) : 0;
-        if (cacheDevSize > 0 && cacheDevSize < ConfigKeys.CACHE_DEV_SIZE_MIN) {
-            problems.add(problem(prefix + ConfigKeys.CACHE_DEV_SIZE, a.get(ConfigKeys.CACHE_DEV_SIZE),
-                    "at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)"));
-        }
-        BackingSpec backing = null;
-        if (a.containsKey(ConfigKeys.BACKING_DEV)) {
-            backing = backing(prefix, a.get(ConfigKeys.BACKING_DEV), a.get(ConfigKeys.BACKING_DEV_SIZE));
-        } else {
-            problems.add("cache " + name + " has no " + prefix + ConfigKeys.BACKING_DEV
-                    + ": expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH");
-        }
-        String mode = oneOf(prefix + ConfigKeys.CACHE_MODE, a.getOrDefault(ConfigKeys.CACHE_MODE, "writeback"),
-                CACHE_MODES);
-        boolean dataCrc = bool(prefix + ConfigKeys.DATA_CRC, a.getOrDefault(ConfigKeys.DATA_CRC, "false"));
-        int gcPercent = gcPercent(prefix + ConfigKeys.GC_PERCENT,
-                a.getOrDefault(ConfigKeys.GC_PERCENT, Integer.toString(GC_PERCENT_DEFAULT)));
-        List<String> partNames = new ArrayList<>();
-        for (int i = 0; i < CacheParts.KINDS.size(); i++) {
-            CacheParts.Kind kind = CacheParts.KINDS.get(i);
-            String value = a.getOrDefault(kind.key(), CacheParts.DEFAULTS.names().get(i)).trim();
-            if (!PART_NAME.matcher(value).matches()) {
-                problems.add(problem(prefix + kind.key(), value, "the name of a " + kind.what()
-                        + " (1-64 letters, digits, '_', '-' or '.')"));
-            }
-            partNames.add(value);
-        }
-        Optional<String> identity = identity(prefix + ConfigKeys.BACKING_IDENTITY, a.get(ConfigKeys.BACKING_IDENTITY));
-        boolean force = bool(prefix + ConfigKeys.FORCE_IDENTITY, a.getOrDefault(ConfigKeys.FORCE_IDENTITY, "false"));
-        Duration timeout = BACKING_TIMEOUT_DEFAULT;
-        if (a.containsKey(ConfigKeys.BACKING_TIMEOUT)) {
-            try {
-                timeout = Values.duration(a.get(ConfigKeys.BACKING_TIMEOUT));
-            } catch (IllegalArgumentException e) {
-                problems.add(problem(prefix + ConfigKeys.BACKING_TIMEOUT, a.get(ConfigKeys.BACKING_TIMEOUT),
-                        e.getMessage()));
-            }
-        }
-        if (problems.size() > before) {
-            return Optional.empty();
-        }
-        return Optional.of(new CacheSettings(name, cacheDev, cacheDevSize, backing, mode, dataCrc, gcPercent,
-                CacheParts.of(partNames), identity, force, timeout));
-    }
-
-    private BackingSpec backing(String prefix, String value, String sizeValue) {
-        String key = prefix + ConfigKeys.BACKING_DEV;
-        String expected = "file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH";
-        int colon = value.indexOf(':');
-        String scheme = colon < 0 ? "" : value.substring(0, colon).toLowerCase(Locale.ROOT);
-        switch (scheme) {
-            case "file" -> {
-                String p = value.substring(colon + 1);
-                if (p.startsWith("//")) {
-                    p = p.substring(2); // file:///abs/path
-                }
-                if (p.isEmpty()) {
-                    problems.add(problem(key, value, "file:PATH with a non-empty PATH"));
-                    return null;
-                }
-                Path path = path(key, p);
-                long size = sizeValue == null ? 0 : size(prefix + ConfigKeys.BACKING_DEV_SIZE, sizeValue);
-                return path == null ? null : new FileBacking(path, size);
-            }
-            case "nbd", "nbd+unix" -> {
-                if (sizeValue != null) {
-                    problems.add(problem(prefix + ConfigKeys.BACKING_DEV_SIZE, sizeValue,
-                            "no backing_dev_size with an NBD backing device (its export has a size)"));
-                }
-                URI uri = nbdUri(key, value, scheme);
-                return uri == null ? null : new NbdBacking(uri);
-            }
-            default -> {
-                problems.add(problem(key, value, expected + (colon < 0 ? "" : " (unknown scheme '"
-                        + value.substring(0, colon) + "')")));
-                return null;
-            }
-        }
-    }
-
-    private URI nbdUri(String key, String value, String scheme) {
-        URI uri;
-        try {
-            uri = new URI(value);
-        } catch (URISyntaxException e) {
-            problems.add(problem(key, value, "a valid URI (" + e.getMessage() + ")"));
-            return null;
-        }
-        String path = uri.getRawPath() == null ? "" : uri.getRawPath();
-        if (!path.isEmpty() && !path.startsWith("/")) {
-            problems.add(problem(key, value, scheme + "://...[/EXPORT]"));
-            return null;
-        }
-        if (scheme.equals("nbd")) {
-            if (uri.getHost() == null || uri.getHost().isEmpty()) {
-                problems.add(problem(key, value, "nbd://HOST[:PORT]/EXPORT with a host"));
-                return null;
-            }
-            if (uri.getPort() == 0 || uri.getPort() > 65535) {
-                problems.add(problem(key, value, "a port from 1 to 65535 (default 10809)"));
-                return null;
-            }
-            if (uri.getRawQuery() != null) {
-                problems.add(problem(key, value, "nbd://HOST[:PORT]/EXPORT without a query"));
-                return null;
-            }
-        } else {
-            if (uri.getRawAuthority() != null) {
-                problems.add(problem(key, value, "nbd+unix:///EXPORT?socket=PATH (no host)"));
-                return null;
-            }
-            String socket = null;
-            for (String param : uri.getQuery() == null ? new String[0] : uri.getQuery().split("&")) {
-                if (param.startsWith("socket=")) {
-                    socket = param.substring("socket=".length());
-                } else {
-                    problems.add(problem(key, value, "nbd+unix:///EXPORT?socket=PATH (unknown parameter '"
-                            + param + "')"));
-                    return null;
-                }
-            }
-            if (socket == null || socket.isEmpty()) {
-                problems.add(problem(key, value, "nbd+unix:///EXPORT?socket=PATH with a socket path"));
-                return null;
-            }
-        }
-        return uri;
+        return parsed.definition();
     }
 
     /** One address, or several separated by commas (the export listens on each). */
@@ -303,64 +157,13 @@ public final class SettingsParser {
         }
     }
 
-    private long size(String key, String value) {
-        try {
-            return Values.sizeBytes(value);
-        } catch (IllegalArgumentException e) {
-            problems.add(problem(key, value, e.getMessage()));
-            return 0;
-        }
-    }
-
-    private boolean bool(String key, String value) {
-        try {
-            return Values.bool(value);
-        } catch (IllegalArgumentException e) {
-            problems.add(problem(key, value, e.getMessage()));
-            return false;
-        }
-    }
-
-    private String oneOf(String key, String value, List<String> accepted) {
-        String v = value.trim().toLowerCase(Locale.ROOT);
-        if (!accepted.contains(v)) {
-            problems.add(problem(key, value, "one of " + String.join(", ", accepted)));
-        }
-        return v;
-    }
-
-    private int gcPercent(String key, String value) {
-        try {
-            int percent = Integer.parseInt(value.trim());
-            if (percent >= GC_PERCENT_MIN && percent <= GC_PERCENT_MAX) {
-                return percent;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        problems.add(problem(key, value, "an integer from " + GC_PERCENT_MIN + " to " + GC_PERCENT_MAX));
-        return GC_PERCENT_DEFAULT;
-    }
-
-    private Optional<String> identity(String key, String value) {
-        if (value == null) {
-            return Optional.empty();
-        }
-        if (value.isEmpty()) {
-            problems.add(problem(key, value, "a non-empty label (leave the key out for the default identity)"));
-        } else if (value.getBytes(StandardCharsets.UTF_8).length > MAX_IDENTITY_BYTES) {
-            problems.add(problem(key, value, "at most " + MAX_IDENTITY_BYTES + " bytes of UTF-8"));
-        }
-        return Optional.of(value);
-    }
-
     /** Two caches on one device would destroy each other's data. */
-    private void checkDistinctDevices(List<CacheSettings> caches) {
+    private void checkDistinctDevices(List<CacheDefinition> caches) {
         Map<String, String> owners = new HashMap<>();
-        for (CacheSettings c : caches) {
+        for (CacheDefinition c : caches) {
             claim(owners, "cache device " + c.cacheDev(), c.cacheDev().toString(), c.name() + "'s cache_dev");
-            String device = c.backing() instanceof FileBacking f ? f.path().toString()
-                    : ((NbdBacking) c.backing()).uri().toString();
+            String device = c.backing() instanceof BackingLocation.File f ? f.path().toString()
+                    : ((BackingLocation.Nbd) c.backing()).uri().toString();
             claim(owners, "backing device " + device, device, c.name() + "'s backing_dev");
         }
     }

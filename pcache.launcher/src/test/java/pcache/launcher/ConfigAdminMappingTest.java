@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,8 +15,10 @@ import java.util.logging.Level;
 
 import org.junit.jupiter.api.Test;
 
-import pcache.launcher.BackingSpec.FileBacking;
-import pcache.launcher.BackingSpec.NbdBacking;
+import pcache.api.CacheMode;
+import pcache.api.config.BackingLocation;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CachePart;
 
 /** The dictionaries are compared with equals, so the value types (Long, Integer, Boolean) count too. */
 class ConfigAdminMappingTest {
@@ -30,9 +33,9 @@ class ConfigAdminMappingTest {
 
     @Test
     void fileBackedCacheWithDefaults() {
-        CacheSettings cache = new CacheSettings("pcache0", Path.of("/data/pcache0.cache"), 1L << 30,
-                new FileBacking(Path.of("/data/pcache0.backing"), 4L << 30), "writeback", false, 70,
-                CacheParts.DEFAULTS, Optional.empty(), false, Duration.ofSeconds(30));
+        CacheDefinition cache = new CacheDefinition("pcache0", Path.of("/data/pcache0.cache"), 1L << 30,
+                new BackingLocation.File(Path.of("/data/pcache0.backing")), 4L << 30, CacheMode.WRITEBACK, false, 70,
+                CacheDefinition.defaultParts(), Optional.empty(), false, Duration.ofSeconds(30));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(
                 new PcacheSettings(Path.of("/data"), "127.0.0.1:10809", Level.WARNING, List.of(cache)));
 
@@ -65,8 +68,9 @@ class ConfigAdminMappingTest {
 
     @Test
     void existingBackingFileIsNotCreated() {
-        CacheSettings cache = new CacheSettings("c", Path.of("/d/c.cache"), 0, new FileBacking(Path.of("/dev/sdb"), 0),
-                "writeback", false, 70, CacheParts.DEFAULTS, Optional.of("sdb-serial-42"), false, Duration.ofSeconds(30));
+        CacheDefinition cache = new CacheDefinition("c", Path.of("/d/c.cache"), 0,
+                new BackingLocation.File(Path.of("/dev/sdb")), 0, CacheMode.WRITEBACK, false, 70,
+                CacheDefinition.defaultParts(), Optional.of("sdb-serial-42"), false, Duration.ofSeconds(30));
         assertEquals(map("name", "c.backing", "path", "/dev/sdb", "size_bytes", 0L, "create", Boolean.FALSE,
                 "identity", "sdb-serial-42"), ConfigAdminMapping.backing(cache).properties());
         assertEquals(0L, ConfigAdminMapping.target(cache).properties().get("cache_dev_size_bytes"));
@@ -74,10 +78,11 @@ class ConfigAdminMappingTest {
 
     @Test
     void nbdBackedCacheWithEverythingSet() {
-        CacheSettings cache = new CacheSettings("remote", Path.of("/dev/dax0.0"), 0,
-                new NbdBacking(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), "writethrough", true, 0,
-                new CacheParts("heap", "batching", "crc-mine", "btree", "lru"), Optional.of("disk-1"), true,
-                Duration.ofMillis(1500));
+        Map<CachePart, String> parts = new EnumMap<>(Map.of(CachePart.PMEM, "heap", CachePart.WRITEBACK_POLICY,
+                "batching", CachePart.CRC, "crc-mine", CachePart.KEY_INDEX, "btree", CachePart.ALLOCATOR, "lru"));
+        CacheDefinition cache = new CacheDefinition("remote", Path.of("/dev/dax0.0"), 0,
+                new BackingLocation.Nbd(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), 0,
+                CacheMode.WRITETHROUGH, true, 0, parts, Optional.of("disk-1"), true, Duration.ofMillis(1500));
 
         assertEquals(new ConfigurationRecord("pcache.backing.nbd", Optional.of("remote.backing"), map(
                 "name", "remote.backing",
@@ -98,6 +103,17 @@ class ConfigAdminMappingTest {
                 "allocator.target", "(pcache.allocator.name=lru)",
                 "force_identity", Boolean.TRUE,
                 "backing_timeout_ms", 1500L)), ConfigAdminMapping.target(cache));
+    }
+
+    /** Names go into reference targets escaped, whatever they hold. */
+    @Test
+    void filterValuesAreEscaped() {
+        Map<CachePart, String> parts = new EnumMap<>(CacheDefinition.defaultParts());
+        parts.put(CachePart.CRC, "a*b");
+        CacheDefinition cache = new CacheDefinition("c", Path.of("/d/c.cache"), 0,
+                new BackingLocation.File(Path.of("/dev/sdb")), 0, CacheMode.WRITEBACK, false, 70, parts,
+                Optional.empty(), false, Duration.ofSeconds(30));
+        assertEquals("(pcache.crc.algorithm=a\\*b)", ConfigAdminMapping.target(cache).properties().get("crc.target"));
     }
 
     @Test

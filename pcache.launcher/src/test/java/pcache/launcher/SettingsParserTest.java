@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,8 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import pcache.launcher.BackingSpec.FileBacking;
-import pcache.launcher.BackingSpec.NbdBacking;
+import pcache.api.CacheMode;
+import pcache.api.config.BackingLocation;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CachePart;
 
 class SettingsParserTest {
 
@@ -49,9 +52,9 @@ class SettingsParserTest {
         assertEquals(Level.WARNING, s.logLevel());
         assertEquals(Path.of("/srv/pc/pcache.ctl"), s.controlSocket());
         assertEquals(Path.of("/srv/pc/felix-cache"), s.frameworkStorage());
-        assertEquals(List.of(new CacheSettings("c", Path.of("/srv/pc/c.cache"), 0,
-                new FileBacking(Path.of("/srv/pc/c.backing"), 0), "writeback", false, 70, CacheParts.DEFAULTS,
-                Optional.empty(), false, Duration.ofSeconds(30))), s.caches());
+        assertEquals(List.of(new CacheDefinition("c", Path.of("/srv/pc/c.cache"), 0,
+                new BackingLocation.File(Path.of("/srv/pc/c.backing")), 0, CacheMode.WRITEBACK, false, 70,
+                CacheDefinition.defaultParts(), Optional.empty(), false, Duration.ofSeconds(30))), s.caches());
     }
 
     @Test
@@ -75,10 +78,11 @@ class SettingsParserTest {
                 "log.level", "debug"));
         assertEquals("unix:/srv/pc/nbd.sock", s.nbdListen());
         assertEquals(Level.FINE, s.logLevel());
-        assertEquals(List.of(new CacheSettings("c", Path.of("/dev/dax0.0"), 2L << 30,
-                new NbdBacking(URI.create("nbd://10.0.0.1:10810/disk")), "writethrough", true, 0,
-                new CacheParts("heap", "batching", "crc-mine", "btree", "lru"), Optional.of("disk-42"), true,
-                Duration.ofMillis(500))), s.caches());
+        Map<CachePart, String> parts = new EnumMap<>(Map.of(CachePart.PMEM, "heap", CachePart.WRITEBACK_POLICY,
+                "batching", CachePart.CRC, "crc-mine", CachePart.KEY_INDEX, "btree", CachePart.ALLOCATOR, "lru"));
+        assertEquals(List.of(new CacheDefinition("c", Path.of("/dev/dax0.0"), 2L << 30,
+                new BackingLocation.Nbd(URI.create("nbd://10.0.0.1:10810/disk")), 0, CacheMode.WRITETHROUGH, true, 0,
+                parts, Optional.of("disk-42"), true, Duration.ofMillis(500))), s.caches());
     }
 
     @ParameterizedTest
@@ -88,9 +92,10 @@ class SettingsParserTest {
         "file:rel/b | /srv/pc/rel/b",
         "FILE:b | /srv/pc/b"})
     void fileBackings(String value, String path) throws Exception {
-        assertEquals(new FileBacking(Path.of(path), 1L << 20),
-                SettingsParser.parse(minimal("cache.c.backing_dev", value, "cache.c.backing_dev_size", "1M"))
-                        .caches().get(0).backing());
+        CacheDefinition c = SettingsParser.parse(minimal("cache.c.backing_dev", value, "cache.c.backing_dev_size",
+                "1M")).caches().get(0);
+        assertEquals(new BackingLocation.File(Path.of(path)), c.backing());
+        assertEquals(1L << 20, c.backingSizeBytes());
     }
 
     @ParameterizedTest
@@ -102,7 +107,7 @@ class SettingsParserTest {
         "nbd+unix:///export?socket=/run/nbd.sock",
         "nbd+unix:///?socket=/run/nbd.sock"})
     void nbdBackings(String value) throws Exception {
-        assertEquals(new NbdBacking(URI.create(value)),
+        assertEquals(new BackingLocation.Nbd(URI.create(value)),
                 SettingsParser.parse(minimal("cache.c.backing_dev", value)).caches().get(0).backing());
     }
 
@@ -116,7 +121,23 @@ class SettingsParserTest {
     void sortedByName() throws Exception {
         PcacheSettings s = SettingsParser.parse(minimal("cache.b.cache_dev", "b.cache", "cache.b.backing_dev", "file:b.b",
                 "cache.a_-9.cache_dev", "a.cache", "cache.a_-9.backing_dev", "file:a.b"));
-        assertEquals(List.of("a_-9", "b", "c"), s.caches().stream().map(CacheSettings::name).toList());
+        assertEquals(List.of("a_-9", "b", "c"), s.caches().stream().map(CacheDefinition::name).toList());
+    }
+
+    /** One name rule everywhere: the target has always accepted dots, so the file does too. */
+    @Test
+    void cacheNamesMayHoldDots() throws Exception {
+        PcacheSettings s = SettingsParser.parse(minimal("cache.disk.0.cache_dev", "d.cache",
+                "cache.disk.0.backing_dev", "file:d.b", "cache.disk.0.gc_percent", "50"));
+        assertEquals(List.of("c", "disk.0"), s.caches().stream().map(CacheDefinition::name).toList());
+        assertEquals(50, s.caches().get(1).gcPercent());
+        assertEquals("disk.0.backing", s.caches().get(1).backingName());
+    }
+
+    @Test
+    void backingSizeIsWholeSectors() {
+        assertEquals("cache.c.backing_dev_size=1000: expected a multiple of 512 bytes",
+                problems("cache.c.backing_dev_size", "1000"));
     }
 
     @Test
@@ -138,9 +159,9 @@ class SettingsParserTest {
         "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
         "cache.c.cache_dev_size | 256M | cache.c.cache_dev_size=256M: expected at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)",
         "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
-        "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a non-empty label (leave the key out for the default identity)",
-        "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
-        "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH",
+        "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a label of 1 to 1024 bytes of UTF-8 (leave the key out for the device's default identity)",
+        "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
+        "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH",
         "cache.c.backing_dev | file: | cache.c.backing_dev=file:: expected file:PATH with a non-empty PATH",
         "cache.c.backing_dev | nbd:///export | cache.c.backing_dev=nbd:///export: expected nbd://HOST[:PORT]/EXPORT with a host",
         "cache.c.backing_dev | nbd://h:0/e | cache.c.backing_dev=nbd://h:0/e: expected a port from 1 to 65535 (default 10809)",
@@ -157,18 +178,18 @@ class SettingsParserTest {
         "cache.c.foo | 1 | unknown key cache.c.foo: expected one of cache.c.{cache_dev,cache_dev_size,backing_dev,backing_dev_size,cache_mode,data_crc,gc_percent,pmem,writeback_policy,backing_identity,force_identity,backing_timeout,crc,key_index,allocator}",
         "cache.c | 1 | unknown key cache.c: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
         "nbd.port | 1 | unknown key nbd.port: expected cache.<name>.<attribute>, log.level, nbd.listen, pcache.data",
-        "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected 1-64 letters, digits, '_' and '-'",
-        "cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev | x | bad cache name 'c2345678901234567890123456789012345678901234567890123456789012345' in key cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev: expected 1-64 letters, digits, '_' and '-'",
+        "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected 1-64 letters, digits, '_', '-' or '.'",
+        "cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev | x | bad cache name 'c2345678901234567890123456789012345678901234567890123456789012345' in key cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev: expected 1-64 letters, digits, '_', '-' or '.'",
         "cache.c.cache_dev | | cache c has no cache.c.cache_dev: expected the path of its cache device",
-        "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd://HOST:PORT/EXPORT or nbd+unix:///EXPORT?socket=PATH"})
+        "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH"})
     void badValuesSayKeyValueAndExpectation(String key, String value, String message) {
         assertEquals(message, problems(key, value));
     }
 
     @Test
     void backingSizeOnlyForFiles() {
-        assertEquals("cache.c.backing_dev_size=1G: expected no backing_dev_size with an NBD backing device "
-                + "(its export has a size)", problems("cache.c.backing_dev", "nbd://h/e", "cache.c.backing_dev_size", "1G"));
+        assertEquals("cache.c.backing_dev_size=1G: expected no size: an NBD backing device has the size of"
+                + " its export (leave the key out)", problems("cache.c.backing_dev", "nbd://h/e", "cache.c.backing_dev_size", "1G"));
     }
 
     @Test

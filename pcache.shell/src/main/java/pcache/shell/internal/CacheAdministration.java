@@ -16,9 +16,8 @@ import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.service.cm.Configuration;
@@ -29,6 +28,13 @@ import pcache.api.CacheDevice;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatus;
+import pcache.api.config.BackingLocation;
+import pcache.api.config.BackingProperties;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CacheNames;
+import pcache.api.config.ConfigPids;
+import pcache.api.config.LdapFilters;
+import pcache.api.config.TargetProperties;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
@@ -66,9 +72,6 @@ final class CacheAdministration {
         static final Timeouts DEFAULT = new Timeouts(Duration.ofSeconds(60), Duration.ofSeconds(20),
                 Duration.ofSeconds(30));
     }
-
-    private static final Pattern BACKING_FILTER = Pattern.compile("\\(" + Pattern.quote(
-            CacheDefinition.BACKING_NAME_PROPERTY) + "=([^()]+)\\)");
 
     private final Services services;
     private final Timeouts timeouts;
@@ -134,8 +137,8 @@ final class CacheAdministration {
 
     private static Configuration[] list(ConfigurationAdmin admin, String factoryPid) throws IOException {
         try {
-            Configuration[] found = admin.listConfigurations("(" + ConfigurationAdmin.SERVICE_FACTORYPID + "="
-                    + factoryPid + ")");
+            Configuration[] found = admin.listConfigurations(LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID,
+                    factoryPid));
             return found == null ? new Configuration[0] : found;
         } catch (InvalidSyntaxException e) {
             throw new IllegalStateException("bad filter for " + factoryPid, e);
@@ -147,14 +150,14 @@ final class CacheAdministration {
         return p == null ? null : p.get(key);
     }
 
-    /** The cache configuration ({@value CacheDefinition#TARGET_PID}) whose {@code name} is {@code name}, or null. */
+    /** The cache configuration ({@value ConfigPids#TARGET}) whose {@code name} is {@code name}, or null. */
     Configuration targetConfiguration(String name) throws IOException {
         ConfigurationAdmin admin = services.configurationAdmin();
         if (admin == null) {
             return null;
         }
-        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
-            if (name.equals(property(c, "name"))) {
+        for (Configuration c : list(admin, ConfigPids.TARGET)) {
+            if (name.equals(property(c, TargetProperties.NAME))) {
                 return c;
             }
         }
@@ -164,9 +167,9 @@ final class CacheAdministration {
     /** Backing-device configurations (file or NBD) whose {@code name} is {@code backingName}. */
     private List<Configuration> backingConfigurations(ConfigurationAdmin admin, String backingName) throws IOException {
         List<Configuration> found = new ArrayList<>();
-        for (String pid : List.of(CacheDefinition.BACKING_FILE_PID, CacheDefinition.BACKING_NBD_PID)) {
+        for (String pid : List.of(ConfigPids.BACKING_FILE, ConfigPids.BACKING_NBD)) {
             for (Configuration c : list(admin, pid)) {
-                if (backingName.equals(property(c, "name"))) {
+                if (backingName.equals(property(c, BackingProperties.NAME))) {
                     found.add(c);
                 }
             }
@@ -176,12 +179,8 @@ final class CacheAdministration {
 
     /** The backing device name a cache configuration selects, or null when its filter is not a plain name. */
     static String backingName(Configuration target) {
-        Object filter = property(target, "backing.target");
-        if (filter == null) {
-            return null;
-        }
-        Matcher m = BACKING_FILTER.matcher(filter.toString().trim());
-        return m.matches() ? m.group(1) : null;
+        Object filter = property(target, TargetProperties.BACKING_TARGET);
+        return filter == null ? null : CacheDefinition.selectedBackingName(filter.toString()).orElse(null);
     }
 
     private static Dictionary<String, Object> copy(Configuration c) {
@@ -210,19 +209,20 @@ final class CacheAdministration {
             throw new CommandFailedException("a cache named '" + d.name() + "' already exists (pcache:remove "
                     + d.name() + " removes it)");
         }
-        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
-            if (d.cacheDev().toString().equals(property(c, "cache_dev"))) {
+        for (Configuration c : list(admin, ConfigPids.TARGET)) {
+            if (d.cacheDev().toString().equals(property(c, TargetProperties.CACHE_DEV))) {
                 throw new CommandFailedException("cache device " + d.cacheDev() + " is already used by cache '"
-                        + property(c, "name") + "': every cache needs its own cache device");
+                        + property(c, TargetProperties.NAME) + "': every cache needs its own cache device");
             }
         }
-        String backingText = d.backing() instanceof BackingTarget.FileTarget f ? f.path().toString()
-                : ((BackingTarget.NbdTarget) d.backing()).uri().toString();
-        for (String pid : List.of(CacheDefinition.BACKING_FILE_PID, CacheDefinition.BACKING_NBD_PID)) {
+        String backingText = d.backing() instanceof BackingLocation.File f ? f.path().toString()
+                : ((BackingLocation.Nbd) d.backing()).uri().toString();
+        for (String pid : List.of(ConfigPids.BACKING_FILE, ConfigPids.BACKING_NBD)) {
             for (Configuration c : list(admin, pid)) {
-                if (backingText.equals(property(c, "path")) || backingText.equals(property(c, "uri"))) {
+                if (backingText.equals(property(c, BackingProperties.PATH))
+                        || backingText.equals(property(c, BackingProperties.URI))) {
                     throw new CommandFailedException("backing device " + d.backing().text() + " is already used by"
-                            + " backing device '" + property(c, "name") + "': two caches on one disk would destroy"
+                            + " backing device '" + property(c, BackingProperties.NAME) + "': two caches on one disk would destroy"
                             + " each other's data");
                 }
             }
@@ -231,11 +231,11 @@ final class CacheAdministration {
             throw new CommandFailedException("cache device " + d.cacheDev() + " does not exist: give"
                     + " cache_dev_size=SIZE (at least 512M) to create it");
         }
-        if (Files.isRegularFile(d.cacheDev()) && Files.size(d.cacheDev()) < CacheDefinition.CACHE_DEV_SIZE_MIN) {
+        if (Files.isRegularFile(d.cacheDev()) && Files.size(d.cacheDev()) < TargetProperties.CACHE_DEV_SIZE_MIN) {
             throw new CommandFailedException("cache device " + d.cacheDev() + " has " + Files.size(d.cacheDev())
                     + " bytes; a cache device needs at least 512 MiB");
         }
-        if (d.backing() instanceof BackingTarget.FileTarget f && !Files.exists(f.path()) && d.backingSizeBytes() == 0) {
+        if (d.backing() instanceof BackingLocation.File f && !Files.exists(f.path()) && d.backingSizeBytes() == 0) {
             throw new CommandFailedException("backing file " + f.path() + " does not exist: give backing_size=SIZE"
                     + " to create it");
         }
@@ -243,7 +243,7 @@ final class CacheAdministration {
             stale.delete(); // left behind by an earlier cache of this name
         }
         createFactoryConfiguration(admin, d.backing().pid(), d.backingName(), d.backingProperties());
-        createFactoryConfiguration(admin, CacheDefinition.TARGET_PID, d.name(), d.targetProperties());
+        createFactoryConfiguration(admin, ConfigPids.TARGET, d.name(), d.targetProperties());
         if (!await(timeouts.open(), () -> cacheNamed(d.name()) != null)) {
             throw new CommandFailedException("cache '" + d.name() + "' is configured but did not open within "
                     + timeouts.open().toSeconds() + " s; the log says why. pcache:remove " + d.name()
@@ -266,12 +266,12 @@ final class CacheAdministration {
         if (target == null) {
             if (cache != null) {
                 throw new CommandFailedException("cache '" + name + "' has no ConfigAdmin configuration ("
-                        + CacheDefinition.TARGET_PID + " with name=" + name + "): it was not made by the launcher"
+                        + ConfigPids.TARGET + " with name=" + name + "): it was not made by the launcher"
                         + " or pcache:create, so it cannot be removed here");
             }
             throw new IllegalArgumentException("no cache named '" + name + "'; caches: " + cacheNames());
         }
-        Path cacheDev = Path.of(String.valueOf(property(target, "cache_dev")));
+        Path cacheDev = Path.of(String.valueOf(property(target, TargetProperties.CACHE_DEV)));
         String how;
         if (cache != null) {
             how = emptyForRemoval(cache, drain, out);
@@ -284,7 +284,7 @@ final class CacheAdministration {
             throw new CommandFailedException("the configuration of cache '" + name + "' is deleted but the cache"
                     + " is still registered after " + timeouts.service().toSeconds() + " s; see the log");
         }
-        List<String> deleted = new ArrayList<>(List.of(CacheDefinition.TARGET_PID + "~" + name));
+        List<String> deleted = new ArrayList<>(List.of(ConfigPids.TARGET + "~" + name));
         if (backingName != null && !selectedByAnotherCache(admin, backingName)) {
             for (Configuration b : backingConfigurations(admin, backingName)) {
                 deleted.add(b.getFactoryPid() + "~" + backingName);
@@ -374,7 +374,7 @@ final class CacheAdministration {
     }
 
     private boolean selectedByAnotherCache(ConfigurationAdmin admin, String backingName) throws IOException {
-        for (Configuration c : list(admin, CacheDefinition.TARGET_PID)) {
+        for (Configuration c : list(admin, ConfigPids.TARGET)) {
             if (backingName.equals(backingName(c))) {
                 return true;
             }
@@ -384,9 +384,53 @@ final class CacheAdministration {
 
     // ---------------------------------------------------------------- swap-backing
 
+    /**
+     * What a swap starts from: the cache, its configuration, the backing device it selects now
+     * (name, configurations, service) and the label the new device is to carry.
+     */
+    private record SwapStart(String name, CacheDevice cache, Configuration target, String oldName,
+            ListReport.BackingEntry old, Optional<String> label) {
+        String oldDescription() {
+            return describe(old, oldName);
+        }
+    }
+
     /** {@code pcache:swap-backing}: re-points a running cache to another backing device. */
-    String swapBacking(String name, BackingTarget to, String identity) throws IOException {
+    String swapBacking(String name, BackingLocation to, String identity) throws IOException {
         ConfigurationAdmin admin = admin();
+        SwapStart start = checkSwap(admin, name, to, identity);
+        String newName = start.oldName().equals(CacheNames.backingName(name)) ? CacheNames.backingName(name) + "-2"
+                : CacheNames.backingName(name);
+        for (Configuration stale : backingConfigurations(admin, newName)) {
+            stale.delete();
+        }
+        createFactoryConfiguration(admin, to.pid(), newName, CacheDefinition.backingProperties(newName, to, 0,
+                start.label()));
+        Configuration created = backingConfigurations(admin, newName).stream().findFirst().orElse(null);
+        try {
+            BackingDevice device = awaitNewBacking(start, to, newName);
+            checkSameData(start, to, device);
+            repoint(start, newName, device);
+        } catch (IOException | RuntimeException e) {
+            if (created != null) {
+                created.delete();
+            }
+            throw e;
+        }
+        if (!selectedByAnotherCache(admin, start.oldName())) {
+            for (Configuration c : backingConfigurations(admin, start.oldName())) {
+                c.delete();
+            }
+        }
+        CacheStatus s = start.cache().status();
+        return "cache " + name + ": backing device " + start.oldDescription() + " -> " + s.backing() + " ("
+                + s.backingState().name().toLowerCase(java.util.Locale.ROOT) + "); configuration " + newName
+                + " replaces " + start.oldName();
+    }
+
+    /** Everything a swap can be refused for before anything changes. */
+    private SwapStart checkSwap(ConfigurationAdmin admin, String name, BackingLocation to, String identity)
+            throws IOException {
         Configuration target = targetConfiguration(name);
         if (target == null) {
             throw new IllegalArgumentException("no cache configuration named '" + name + "' (caches: " + cacheNames()
@@ -396,84 +440,76 @@ final class CacheAdministration {
         String oldName = backingName(target);
         if (oldName == null) {
             throw new CommandFailedException("cache '" + name + "' selects its backing device with backing.target="
-                    + property(target, "backing.target") + ", not (" + CacheDefinition.BACKING_NAME_PROPERTY
-                    + "=NAME); change that configuration by hand");
+                    + property(target, TargetProperties.BACKING_TARGET) + ", not ("
+                    + pcache.api.spi.BackingDevice.NAME + "=NAME); change that configuration by hand");
         }
         List<Configuration> oldConfigs = backingConfigurations(admin, oldName);
         for (Configuration c : oldConfigs) {
-            if (to.text().equals("file:" + property(c, "path")) || to.text().equals(property(c, "uri"))) {
+            if (to.text().equals("file:" + property(c, BackingProperties.PATH))
+                    || to.text().equals(property(c, BackingProperties.URI))) {
                 throw new CommandFailedException("cache '" + name + "' already uses " + to.text());
             }
         }
-        if (to instanceof BackingTarget.FileTarget f && !Files.exists(f.path())) {
+        if (to instanceof BackingLocation.File f && !Files.exists(f.path())) {
             throw new CommandFailedException("backing file " + f.path() + " does not exist; a cache can only move to"
                     + " a device holding the same data (a copy of the current one)");
         }
         String label = identity;
         if (label == null) {
             for (Configuration c : oldConfigs) {
-                Object id = property(c, "identity");
+                Object id = property(c, BackingProperties.IDENTITY);
                 if (id != null && !id.toString().isEmpty()) {
                     label = id.toString();
                 }
             }
         }
-        ListReport.BackingEntry old = backingNamed(oldName);
-        String newName = oldName.equals(name + ".backing") ? name + ".backing-2" : name + ".backing";
-        for (Configuration stale : backingConfigurations(admin, newName)) {
-            stale.delete();
+        return new SwapStart(name, cache, target, oldName, backingNamed(oldName), Optional.ofNullable(label));
+    }
+
+    /** The new backing device's service, once its configuration brought it up. */
+    private BackingDevice awaitNewBacking(SwapStart start, BackingLocation to, String newName) {
+        if (!await(timeouts.service(), () -> backingNamed(newName) != null)) {
+            throw new CommandFailedException("backing device " + to.text() + " did not come up within "
+                    + timeouts.service().toSeconds() + " s (the log says why); cache '" + start.name()
+                    + "' still uses " + start.oldDescription());
         }
-        createFactoryConfiguration(admin, to.pid(), newName, CacheDefinition.backingProperties(newName, to, 0, label));
-        Configuration created = backingConfigurations(admin, newName).stream().findFirst().orElse(null);
-        try {
-            if (!await(timeouts.service(), () -> backingNamed(newName) != null)) {
-                throw new CommandFailedException("backing device " + to.text() + " did not come up within "
-                        + timeouts.service().toSeconds() + " s (the log says why); cache '" + name + "' still uses "
-                        + describe(old, oldName));
-            }
-            BackingDevice device = backingNamed(newName).device();
-            if (device.sizeBytes() != cache.sizeBytes()) {
-                throw new CommandFailedException("backing device " + device.description() + " has "
-                        + device.sizeBytes() + " bytes but cache '" + name + "' caches a device of "
-                        + cache.sizeBytes() + " bytes; it cannot be the same data");
-            }
-            boolean force = Boolean.parseBoolean(String.valueOf(property(target, "force_identity")));
-            if (old != null && !force) {
-                BackingIdentity was = old.device().identity();
-                BackingIdentity now = device.identity();
-                if (!Objects.equals(was, now)) {
-                    throw new CommandFailedException("backing device " + device.description() + " has identity "
-                            + now + " but cache '" + name + "' belongs to " + was + "; if it holds the same data,"
-                            + " say so: pcache:swap-backing " + name + " " + to.text() + " identity=" + was.id());
-                }
-            }
-            Dictionary<String, Object> props = copy(target);
-            Object oldFilter = props.get("backing.target");
-            props.put("backing.target", CacheDefinition.backingFilter(newName));
-            target.update(props);
-            String want = device.description();
-            if (!await(timeouts.swap(), () -> usesBacking(cache, want))) {
-                props.put("backing.target", oldFilter);
-                target.update(props);
-                throw new CommandFailedException("cache '" + name + "' did not take backing device " + want
-                        + " within " + timeouts.swap().toSeconds() + " s (the log says why); rolled back to "
-                        + describe(old, oldName));
-            }
-        } catch (IOException | RuntimeException e) {
-            if (created != null) {
-                created.delete();
-            }
-            throw e;
+        return backingNamed(newName).device();
+    }
+
+    /** Refuses a device of another size, or of another identity unless the cache forces identities. */
+    private static void checkSameData(SwapStart start, BackingLocation to, BackingDevice device) {
+        CacheDevice cache = start.cache();
+        if (device.sizeBytes() != cache.sizeBytes()) {
+            throw new CommandFailedException("backing device " + device.description() + " has "
+                    + device.sizeBytes() + " bytes but cache '" + start.name() + "' caches a device of "
+                    + cache.sizeBytes() + " bytes; it cannot be the same data");
         }
-        if (!selectedByAnotherCache(admin, oldName)) {
-            for (Configuration c : backingConfigurations(admin, oldName)) {
-                c.delete();
+        boolean force = Boolean.parseBoolean(String.valueOf(property(start.target(), TargetProperties.FORCE_IDENTITY)));
+        if (start.old() != null && !force) {
+            BackingIdentity was = start.old().device().identity();
+            BackingIdentity now = device.identity();
+            if (!Objects.equals(was, now)) {
+                throw new CommandFailedException("backing device " + device.description() + " has identity "
+                        + now + " but cache '" + start.name() + "' belongs to " + was + "; if it holds the same data,"
+                        + " say so: pcache:swap-backing " + start.name() + " " + to.text() + " identity=" + was.id());
             }
         }
-        CacheStatus s = cache.status();
-        return "cache " + name + ": backing device " + describe(old, oldName) + " -> " + s.backing() + " ("
-                + s.backingState().name().toLowerCase(java.util.Locale.ROOT) + "); configuration " + newName
-                + " replaces " + oldName;
+    }
+
+    /** Points the cache's {@code backing.target} at the new device; rolls back if the cache does not take it. */
+    private void repoint(SwapStart start, String newName, BackingDevice device) throws IOException {
+        Dictionary<String, Object> props = copy(start.target());
+        Object oldFilter = props.get(TargetProperties.BACKING_TARGET);
+        props.put(TargetProperties.BACKING_TARGET, CacheDefinition.backingFilter(newName));
+        start.target().update(props);
+        String want = device.description();
+        if (!await(timeouts.swap(), () -> usesBacking(start.cache(), want))) {
+            props.put(TargetProperties.BACKING_TARGET, oldFilter);
+            start.target().update(props);
+            throw new CommandFailedException("cache '" + start.name() + "' did not take backing device " + want
+                    + " within " + timeouts.swap().toSeconds() + " s (the log says why); rolled back to "
+                    + start.oldDescription());
+        }
     }
 
     private static boolean usesBacking(CacheDevice cache, String description) {

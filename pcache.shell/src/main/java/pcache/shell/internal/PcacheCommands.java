@@ -32,6 +32,10 @@ import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
 import pcache.api.NbdExports;
+import pcache.api.config.BackingLocation;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.ConfigValues;
+import pcache.api.config.TargetProperties;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.KeyIndexProvider;
@@ -245,7 +249,7 @@ public class PcacheCommands {
         if (p.help()) {
             return CommandSpec.CREATE.help();
         }
-        CacheDefinition d = CacheDefinition.parse(p.argument(0), p.arguments().subList(1, p.arguments().size()),
+        CacheDefinition d = CacheCreation.parse(p.argument(0), p.arguments().subList(1, p.arguments().size()),
                 currentDirectory(session), installedParts());
         return administration.create(d);
     }
@@ -274,7 +278,7 @@ public class PcacheCommands {
             }
             identity = p.argument(2).substring("identity=".length());
         }
-        BackingTarget to = BackingTarget.parse(p.argument(1), currentDirectory(session));
+        BackingLocation to = BackingTarget.parse(p.argument(1), currentDirectory(session));
         return administration.swapBacking(p.argument(0), to, identity);
     }
 
@@ -287,14 +291,16 @@ public class PcacheCommands {
             return CommandSpec.GC_PERCENT.help();
         }
         CacheDevice cache = administration.requireCache(p.argument(0));
-        List<String> problems = new ArrayList<>();
-        int percent = CacheDefinition.gcPercent(p.argument(1), problems);
-        if (!problems.isEmpty()) {
-            throw new IllegalArgumentException(problems.get(0) + "; usage: " + CommandSpec.GC_PERCENT.synopsis());
+        int percent;
+        try {
+            percent = ConfigValues.gcPercent(p.argument(1));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(TargetProperties.GC_PERCENT + "=" + p.argument(1) + ": expected "
+                    + e.getMessage() + "; usage: " + CommandSpec.GC_PERCENT.synopsis());
         }
         int old = cache.gcPercent();
         cache.setGcPercent(percent);
-        boolean persisted = administration.persist(cache.name(), "gc_percent", percent);
+        boolean persisted = administration.persist(cache.name(), TargetProperties.GC_PERCENT, percent);
         return "cache " + cache.name() + ": gc_percent " + old + " -> " + percent
                 + (persisted ? "" : " (no configuration to keep it in)");
     }
@@ -326,7 +332,7 @@ public class PcacheCommands {
         if (p.has("--passthrough")) {
             CacheMode old = cache.mode();
             cache.setMode(CacheMode.PASSTHROUGH);
-            administration.persist(cache.name(), "cache_mode", CacheMode.PASSTHROUGH.configName());
+            administration.persist(cache.name(), TargetProperties.CACHE_MODE, CacheMode.PASSTHROUGH.configName());
             return result + "; mode " + old.configName() + " -> passthrough: requests now go straight to the"
                     + " backing device and the cache can be removed";
         }
@@ -353,7 +359,7 @@ public class PcacheCommands {
             console(session).println("cache " + cache.name() + ": writing back and emptying the cache first...");
         }
         cache.setMode(mode);
-        administration.persist(cache.name(), "cache_mode", mode.configName());
+        administration.persist(cache.name(), TargetProperties.CACHE_MODE, mode.configName());
         return "cache " + cache.name() + ": mode " + old.configName() + " -> " + mode.configName();
     }
 

@@ -10,23 +10,26 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import pcache.api.config.BackingLocation;
+import pcache.api.config.ConfigPids;
+
 class BackingTargetTest {
 
     private static final Path CWD = Path.of("/srv/pcache");
 
     @Test
     void filesAreResolvedAgainstTheCurrentDirectory() {
-        assertEquals(new BackingTarget.FileTarget(Path.of("/srv/pcache/disk.img")), BackingTarget.parse("file:disk.img", CWD));
-        assertEquals(new BackingTarget.FileTarget(Path.of("/data/disk.img")), BackingTarget.parse("file:///data/disk.img", CWD));
-        assertEquals(new BackingTarget.FileTarget(Path.of("/data/disk.img")), BackingTarget.parse("FILE:/data/../data/disk.img", CWD));
-        assertEquals(CacheDefinition.BACKING_FILE_PID, BackingTarget.parse("file:x", CWD).pid());
+        assertEquals(new BackingLocation.File(Path.of("/srv/pcache/disk.img")), BackingTarget.parse("file:disk.img", CWD));
+        assertEquals(new BackingLocation.File(Path.of("/data/disk.img")), BackingTarget.parse("file:///data/disk.img", CWD));
+        assertEquals(new BackingLocation.File(Path.of("/data/disk.img")), BackingTarget.parse("FILE:/data/../data/disk.img", CWD));
+        assertEquals(ConfigPids.BACKING_FILE, BackingTarget.parse("file:x", CWD).pid());
     }
 
     @Test
     void nbdUrisAreKeptAsGiven() {
-        BackingTarget t = BackingTarget.parse("nbd://10.0.0.2:10810/disk", CWD);
-        assertEquals(new BackingTarget.NbdTarget(URI.create("nbd://10.0.0.2:10810/disk")), t);
-        assertEquals(CacheDefinition.BACKING_NBD_PID, t.pid());
+        BackingLocation t = BackingTarget.parse("nbd://10.0.0.2:10810/disk", CWD);
+        assertEquals(new BackingLocation.Nbd(URI.create("nbd://10.0.0.2:10810/disk")), t);
+        assertEquals(ConfigPids.BACKING_NBD, t.pid());
         assertEquals("nbd+unix:///disk?socket=/run/d.sock", BackingTarget.parse("nbd+unix:///disk?socket=/run/d.sock", CWD).text());
     }
 

@@ -59,7 +59,7 @@ import pcache.target.internal.engine.EngineConfig;
 public final class PcacheTargetComponent {
 
     /** The factory PID of caches. */
-    public static final String PID = "pcache.target";
+    public static final String PID = pcache.api.config.ConfigPids.TARGET;
 
     private static final System.Logger LOG = System.getLogger(PcacheTargetComponent.class.getName());
 

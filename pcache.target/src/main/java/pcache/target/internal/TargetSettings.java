@@ -1,17 +1,17 @@
 package pcache.target.internal;
 
-import java.util.regex.Pattern;
+import java.util.ArrayList;
+import java.util.List;
 
 import pcache.api.CacheConfigurationException;
-import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
-import pcache.api.format.PcacheFormat;
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.CacheNames;
+import pcache.api.config.TargetProperties;
 import pcache.target.internal.engine.EngineConfig;
 
 /** Checks a {@link TargetConfig} and turns it into engine settings. */
 final class TargetSettings {
-
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
     private TargetSettings() {
     }
@@ -20,42 +20,29 @@ final class TargetSettings {
         return c.name() == null ? "" : c.name().trim();
     }
 
+    /**
+     * Checks {@code c} with the rules the launcher and the shell apply (pcache.api.config), plus
+     * the engine's own knobs, and reports every problem at once.
+     */
     static void validate(TargetConfig c) throws CacheConfigurationException {
-        String n = name(c);
-        if (!NAME.matcher(n).matches()) {
-            throw new CacheConfigurationException("name='" + c.name() + "' is not a valid cache name: expected 1-64"
-                    + " letters, digits, '_', '-' or '.'");
-        }
-        if (c.cache__dev() == null || c.cache__dev().isBlank()) {
-            throw new CacheConfigurationException("cache " + n + ": cache_dev is missing: expected the path of"
-                    + " the cache device");
-        }
-        long size = c.cache__dev__size__bytes();
-        if (size != 0 && size < PcacheFormat.CACHE_DEV_SIZE_MIN) {
-            throw new CacheConfigurationException("cache " + n + ": cache_dev_size_bytes=" + size + " is too small:"
-                    + " a cache device needs at least " + PcacheFormat.CACHE_DEV_SIZE_MIN + " bytes (512 MiB)");
-        }
-        if (c.gc__percent() < CacheDevice.GC_PERCENT_MIN || c.gc__percent() > CacheDevice.GC_PERCENT_MAX) {
-            throw new CacheConfigurationException("cache " + n + ": gc_percent=" + c.gc__percent()
-                    + " is out of range: expected " + CacheDevice.GC_PERCENT_MIN + ".." + CacheDevice.GC_PERCENT_MAX);
-        }
-        try {
-            CacheMode.parse(c.cache__mode());
-        } catch (IllegalArgumentException e) {
-            throw new CacheConfigurationException("cache " + n + ": cache_mode: " + e.getMessage());
-        }
-        if (c.backing__timeout__ms() <= 0) {
-            throw new CacheConfigurationException("cache " + n + ": backing_timeout_ms=" + c.backing__timeout__ms()
-                    + " must be positive");
-        }
+        List<String> problems = new ArrayList<>(CacheDefinition.targetProblems(c.name() == null ? null : name(c),
+                c.cache__dev(), c.cache__dev__size__bytes(), c.cache__mode(), c.gc__percent(),
+                c.backing__timeout__ms()));
         if (c.streams() < 0 || c.streams() > EngineConfig.MAX_STREAMS) {
-            throw new CacheConfigurationException("cache " + n + ": streams=" + c.streams()
-                    + " is out of range: expected 0 (one per CPU, at most " + EngineConfig.MAX_STREAMS + ") .. "
-                    + EngineConfig.MAX_STREAMS);
+            problems.add(TargetProperties.STREAMS + "=" + c.streams() + ": expected 0 (one per CPU, at most "
+                    + EngineConfig.MAX_STREAMS + ") .. " + EngineConfig.MAX_STREAMS);
         }
-        if (c.kset__flush__delay__ms() < 1 || c.gc__interval__ms() < 1) {
-            throw new CacheConfigurationException("cache " + n + ": kset_flush_delay_ms and gc_interval_ms must be"
-                    + " positive");
+        if (c.kset__flush__delay__ms() < 1) {
+            problems.add(TargetProperties.KSET_FLUSH_DELAY_MS + "=" + c.kset__flush__delay__ms()
+                    + ": expected a positive number of milliseconds");
+        }
+        if (c.gc__interval__ms() < 1) {
+            problems.add(TargetProperties.GC_INTERVAL_MS + "=" + c.gc__interval__ms()
+                    + ": expected a positive number of milliseconds");
+        }
+        if (!problems.isEmpty()) {
+            throw new CacheConfigurationException("cache " + (CacheNames.isValid(name(c)) ? name(c) : "'" + c.name() + "'")
+                    + ": " + String.join("; ", problems));
         }
     }
 

@@ -1,12 +1,15 @@
-package pcache.launcher;
+package pcache.api.config;
 
 import java.time.Duration;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parsers for the value types of the configuration; each throws with what it expected. */
-public final class Values {
+/**
+ * Parsers of the value types of a cache definition, the one copy the launcher and the shell use;
+ * each throws {@link IllegalArgumentException} saying what it expected.
+ */
+public final class ConfigValues {
 
     /** What {@link #sizeBytes} accepts, for messages. */
     public static final String SIZE_EXPECTED = "a positive size such as 1G, 512M or 4096 (bytes; units K M G T "
@@ -15,11 +18,18 @@ public final class Values {
     public static final String DURATION_EXPECTED = "a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)";
     /** What {@link #bool} accepts, for messages. */
     public static final String BOOLEAN_EXPECTED = "true or false";
+    /** What {@link #gcPercent} accepts, for messages. */
+    public static final String GC_PERCENT_EXPECTED = "an integer from " + TargetProperties.GC_PERCENT_MIN + " to "
+            + TargetProperties.GC_PERCENT_MAX;
+    /** What a part's name may look like (its provider's registered name). */
+    public static final Pattern PART_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+    /** {@link #PART_NAME}, for messages. */
+    public static final String PART_NAME_RULE = "1-64 letters, digits, '_', '-' or '.'";
 
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(?:([KMGT])(?:I?B)?|B)?");
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(MS|S|M|H)?");
 
-    private Values() {
+    private ConfigValues() {
     }
 
     /**
@@ -86,5 +96,23 @@ public final class Values {
             return false;
         }
         throw new IllegalArgumentException(BOOLEAN_EXPECTED);
+    }
+
+    /** Parses a GC threshold, an integer from {@value TargetProperties#GC_PERCENT_MIN} to {@value TargetProperties#GC_PERCENT_MAX}. */
+    public static int gcPercent(String value) {
+        try {
+            int percent = Integer.parseInt(value.trim());
+            if (isGcPercent(percent)) {
+                return percent;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(GC_PERCENT_EXPECTED);
+    }
+
+    /** Whether {@code percent} is a GC threshold a cache accepts. */
+    public static boolean isGcPercent(int percent) {
+        return percent >= TargetProperties.GC_PERCENT_MIN && percent <= TargetProperties.GC_PERCENT_MAX;
     }
 }

@@ -1,0 +1,130 @@
+package pcache.api.config;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Where a backing device is: {@code file:PATH}, {@code nbd://HOST[:PORT]/EXPORT} or
+ * {@code nbd+unix:///EXPORT?socket=PATH}.
+ */
+public sealed interface BackingLocation {
+
+    /** What {@link #parse} accepts, for messages. */
+    String EXPECTED = "file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH";
+
+    /** The factory PID of the configuration that makes such a device. */
+    String pid();
+
+    /** How it is written: {@code file:<absolute path>} or the URI. */
+    String text();
+
+    /**
+     * A file or block device.
+     *
+     * @param path its absolute path
+     */
+    record File(Path path) implements BackingLocation {
+        @Override
+        public String pid() {
+            return ConfigPids.BACKING_FILE;
+        }
+
+        @Override
+        public String text() {
+            return "file:" + path;
+        }
+    }
+
+    /**
+     * An NBD export.
+     *
+     * @param uri the URI as given
+     */
+    record Nbd(URI uri) implements BackingLocation {
+        @Override
+        public String pid() {
+            return ConfigPids.BACKING_NBD;
+        }
+
+        @Override
+        public String text() {
+            return uri.toString();
+        }
+    }
+
+    /**
+     * Parses {@code value}; a relative file path is resolved against {@code base}.
+     *
+     * @throws IllegalArgumentException saying what was expected ({@code "file:PATH with a non-empty PATH"})
+     */
+    static BackingLocation parse(String value, Path base) {
+        int colon = value.indexOf(':');
+        String scheme = colon < 0 ? "" : value.substring(0, colon).toLowerCase(Locale.ROOT);
+        switch (scheme) {
+            case "file": {
+                String p = value.substring(colon + 1);
+                if (p.startsWith("//")) {
+                    p = p.substring(2); // file:///abs/path
+                }
+                if (p.isEmpty()) {
+                    throw new IllegalArgumentException("file:PATH with a non-empty PATH");
+                }
+                try {
+                    return new File(base.resolve(p).toAbsolutePath().normalize());
+                } catch (InvalidPathException e) {
+                    throw new IllegalArgumentException("a path (" + e.getReason() + ")");
+                }
+            }
+            case "nbd":
+            case "nbd+unix":
+                return new Nbd(nbdUri(value, scheme));
+            default:
+                throw new IllegalArgumentException(EXPECTED + (colon < 0 ? ""
+                        : " (unknown scheme '" + value.substring(0, colon) + "')"));
+        }
+    }
+
+    private static URI nbdUri(String value, String scheme) {
+        URI uri;
+        try {
+            uri = new URI(value);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("a valid URI (" + e.getMessage() + ")");
+        }
+        String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+        if (!path.isEmpty() && !path.startsWith("/")) {
+            throw new IllegalArgumentException(scheme + "://...[/EXPORT]");
+        }
+        if (scheme.equals("nbd")) {
+            if (uri.getHost() == null || uri.getHost().isEmpty()) {
+                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT with a host");
+            }
+            if (uri.getPort() == 0 || uri.getPort() > 65535) {
+                throw new IllegalArgumentException("a port from 1 to 65535 (default 10809)");
+            }
+            if (uri.getRawQuery() != null) {
+                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT without a query");
+            }
+        } else {
+            if (uri.getRawAuthority() != null) {
+                throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH (no host)");
+            }
+            String socket = null;
+            for (String param : uri.getQuery() == null ? new String[0] : uri.getQuery().split("&")) {
+                if (param.startsWith("socket=")) {
+                    socket = param.substring("socket=".length());
+                } else {
+                    throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH (unknown parameter '" + param
+                            + "')");
+                }
+            }
+            if (socket == null || socket.isEmpty()) {
+                throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH with a socket path");
+            }
+        }
+        return uri;
+    }
+}

@@ -1,0 +1,134 @@
+package pcache.api.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.osgi.framework.Filter;
+import org.osgi.framework.FrameworkUtil;
+import org.osgi.framework.InvalidSyntaxException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+
+import pcache.api.CacheMode;
+
+class ConfigContractTest {
+
+    private static Map<CacheAttribute, String> values(Object... keyValues) {
+        Map<CacheAttribute, String> m = new EnumMap<>(CacheAttribute.class);
+        for (int i = 0; i < keyValues.length; i += 2) {
+            m.put((CacheAttribute) keyValues[i], (String) keyValues[i + 1]);
+        }
+        return m;
+    }
+
+    @Test
+    void escapesWhatIsSpecialInAFilterValue() {
+        assertEquals("a\\*b\\(c\\)d\\\\e", LdapFilters.escape("a*b(c)d\\e"));
+        assertEquals("(pcache.backing.name=x\\)\\(y=\\*\\))", LdapFilters.equal("pcache.backing.name", "x)(y=*)"));
+        assertEquals("(p=plain-name_1.0)", LdapFilters.equal("p", "plain-name_1.0"));
+    }
+
+    @Property
+    void anEqualityFilterGivesItsValueBack(@ForAll String value) {
+        if (!value.isEmpty()) {
+            assertEquals(Optional.of(value), LdapFilters.equalValue(LdapFilters.equal("a.b", value), "a.b"));
+        }
+    }
+
+    /** The framework's own filter parser takes the filters and matches exactly the value escaped. */
+    @Property
+    void theFrameworkMatchesExactlyTheEscapedValue(@ForAll String value) throws InvalidSyntaxException {
+        if (!value.isBlank()) {
+            Filter f = FrameworkUtil.createFilter(LdapFilters.equal("pcache.backing.name", value));
+            assertTrue(f.matches(Map.of("pcache.backing.name", value)), f.toString());
+            assertFalse(f.matches(Map.of("pcache.backing.name", value + "x")), f.toString());
+        }
+    }
+
+    @Test
+    void onlyPlainEqualityFiltersSelectByName() {
+        assertEquals(Optional.empty(), LdapFilters.equalValue("(pcache.backing.name=*)", "pcache.backing.name"));
+        assertEquals(Optional.empty(), LdapFilters.equalValue("(&(a=b)(c=d))", "a"));
+        assertEquals(Optional.empty(), LdapFilters.equalValue("(other=x)", "pcache.backing.name"));
+        assertEquals(Optional.of("c1.backing"), CacheDefinition.selectedBackingName(" (pcache.backing.name=c1.backing) "));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"pcache0", "a_-9", "disk.0", "A", "c234567890123456789012345678901234567890123456789012345678901234"})
+    void cacheNames(String name) {
+        assertTrue(CacheNames.isValid(name));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "c d", "a/b", "x)(y", "c2345678901234567890123456789012345678901234567890123456789012345"})
+    void badCacheNames(String name) {
+        assertFalse(CacheNames.isValid(name));
+    }
+
+    @Test
+    void defaultsFillEveryOptionalAttribute() {
+        CacheDefinition d = CacheDefinition.parse("c", values(CacheAttribute.CACHE_DEV, "c.cache",
+                CacheAttribute.BACKING_DEV, "file:c.img"), Path.of("/base")).definition().orElseThrow();
+        assertEquals(new CacheDefinition("c", Path.of("/base/c.cache"), 0, new BackingLocation.File(Path.of("/base/c.img")),
+                0, CacheMode.WRITEBACK, false, 70, CacheDefinition.defaultParts(), Optional.empty(), false,
+                Duration.ofSeconds(30)), d);
+        assertEquals("(pcache.pmem.type=mapped)", d.targetProperties().get("pmem.target"));
+        assertEquals(TargetProperties.PMEM_TARGET_DEFAULT, d.targetProperties().get("pmem.target"));
+        assertEquals(TargetProperties.ALLOCATOR_TARGET_DEFAULT, d.targetProperties().get("allocator.target"));
+    }
+
+    @Test
+    void everyProblemIsReportedWithItsAttributeValueAndExpectation() {
+        CacheDefinition.Parsed p = CacheDefinition.parse("bad name", values(CacheAttribute.GC_PERCENT, "95",
+                CacheAttribute.BACKING_DEV, "nbd://h/e", CacheAttribute.BACKING_DEV_SIZE, "1G",
+                CacheAttribute.PMEM, "(x)", CacheAttribute.BACKING_IDENTITY, ""), Path.of("/"));
+        assertTrue(p.definition().isEmpty());
+        assertEquals(List.of(
+                "name=bad name: expected 1-64 letters, digits, '_', '-' or '.'",
+                "cache_dev is missing: expected the path of its cache device",
+                "backing_dev_size=1G: expected no size: an NBD backing device has the size of its export"
+                        + " (leave the key out)",
+                "gc_percent=95: expected an integer from 0 to 90",
+                "pmem=(x): expected the name of a pmem mapping (1-64 letters, digits, '_', '-' or '.')",
+                "backing_identity=: expected a label of 1 to 1024 bytes of UTF-8 (leave the key out for the device's"
+                        + " default identity)"),
+                p.problems().stream().map(x -> x.render(x.attribute() == null ? "name" : x.attribute().key())).toList());
+    }
+
+    @Test
+    void nbdBackingMapsToItsPid() {
+        CacheDefinition d = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "/d/r.cache",
+                CacheAttribute.BACKING_DEV, "nbd+unix:///disk?socket=/run/nbd.sock",
+                CacheAttribute.BACKING_IDENTITY, "disk-1"), Path.of("/")).definition().orElseThrow();
+        assertEquals(ConfigPids.BACKING_NBD, d.backing().pid());
+        assertEquals(new BackingLocation.Nbd(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), d.backing());
+        assertEquals(Map.of("name", "r.backing", "uri", "nbd+unix:///disk?socket=/run/nbd.sock", "identity", "disk-1"),
+                d.backingProperties());
+    }
+
+    @Test
+    void targetChecksAllItsProblemsAtOnce() {
+        assertEquals(List.of(), CacheDefinition.targetProblems("c", "/x", 0, "writeback", 70, 1));
+        assertEquals(4, CacheDefinition.targetProblems("a b", "/x", 1, "fast", 91, 1).size());
+    }
+
+    @Test
+    void createKeysPutTheRequiredFirst() {
+        assertEquals(List.of("cache_dev", "backing", "cache_dev_size", "backing_size", "mode", "data_crc",
+                "gc_percent", "pmem", "policy", "identity", "crc", "key_index", "allocator"),
+                CacheAttribute.createKeys());
+    }
+}
