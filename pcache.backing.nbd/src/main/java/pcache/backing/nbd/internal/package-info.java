@@ -14,8 +14,10 @@
  * <li>{@link pcache.backing.nbd.internal.NbdBackingDevice}: the device; splitting, alignment
  * (read-modify-write under {@code RangeLock}), capability fallbacks, reconnect, timeouts.</li>
  * <li>{@code DurabilityTracker}: when a flush may not report success after a lost connection.</li>
- * <li>{@link pcache.backing.nbd.internal.NbdBackingComponent} with {@code ConnectLoop}: the DS
- * factory component (PID {@code pcache.backing.nbd}).</li>
+ * <li>{@link pcache.backing.nbd.internal.NbdBackingComponent} with {@code ConnectLoop}: the
+ * configured DS component (factory PID {@code pcache.backing.nbd}); once connected, it has DS
+ * register the device through the component factory
+ * {@link pcache.backing.nbd.internal.NbdBackingService}.</li>
  * </ul>
  *
  * <h2>What the client guarantees</h2>
