@@ -3,7 +3,9 @@ package pcache.backing.file.internal;
 import java.io.IOException;
 import java.util.Hashtable;
 import java.util.Map;
+import java.util.Set;
 
+import org.osgi.framework.Constants;
 import org.osgi.service.component.ComponentConstants;
 import org.osgi.service.component.ComponentFactory;
 import org.osgi.service.component.ComponentInstance;
@@ -38,7 +40,11 @@ import pcache.api.spi.BackingDevice;
  * only moves the hand registration elsewhere. The registration carries every public component
  * property of this component (as DS would publish them), plus {@value BackingDevice#NAME} and
  * {@value BackingDevice#DRIVER}{@code =file}; {@code component.name} and {@code component.id}
- * are the factory component's, set by DS.
+ * are the factory component's, set by DS. The configuration's {@code service.pid} is not handed
+ * on: it names the configuration of this component, not of the service's, and Felix SCR 2.2
+ * fails {@code newInstance} (a NullPointerException) when the properties carry a
+ * {@code service.pid} and the factory component has no configuration of its own. Nothing reads
+ * it from the service; {@code service.factoryPid} is still published.
  */
 @Component(configurationPid = FileBackingComponent.PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE,
@@ -52,6 +58,10 @@ public class FileBackingComponent {
 
     /** The value of {@link BackingDevice#DRIVER}. */
     public static final String DRIVER = "file";
+
+    /** Component properties the service's component does not take over (see the class comment). */
+    private static final Set<String> NOT_HANDED_ON = Set.of(ComponentConstants.COMPONENT_NAME,
+            ComponentConstants.COMPONENT_ID, Constants.SERVICE_PID);
 
     private static final System.Logger LOG = System.getLogger(FileBackingComponent.class.getName());
 
@@ -93,7 +103,8 @@ public class FileBackingComponent {
     }
 
     /** Creates the registered {@link FileBackingService} of an open device. */
-    @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "=" + FileBackingService.FACTORY + ")")
+    @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
+            + FileBackingService.FACTORY + ")")
     ComponentFactory<FileBackingService> services;
 
     private FileBackingDevice device;
@@ -136,13 +147,13 @@ public class FileBackingComponent {
 
     /**
      * The public component properties (as DS would publish them) plus name and driver, without
-     * {@code component.name} and {@code component.id}, which DS sets for the service's component.
+     * {@code component.name} and {@code component.id}, which DS sets for the service's component,
+     * and without {@code service.pid} (see the class comment).
      */
     static Hashtable<String, Object> serviceProperties(String name, Map<String, Object> properties) {
         Hashtable<String, Object> result = new Hashtable<>();
         properties.forEach((key, value) -> {
-            if (!key.startsWith(".") && value != null && !key.equals(ComponentConstants.COMPONENT_NAME)
-                    && !key.equals(ComponentConstants.COMPONENT_ID)) {
+            if (!key.startsWith(".") && value != null && !NOT_HANDED_ON.contains(key)) {
                 result.put(key, value);
             }
         });

@@ -116,6 +116,7 @@ class FileBackingComponentTest {
         componentProperties.put("name", "disk1");
         componentProperties.put("path", path.toString());
         componentProperties.put("service.pid", "pcache.backing.file~disk1");
+        componentProperties.put("service.factoryPid", "pcache.backing.file");
         componentProperties.put("component.name", FileBackingComponent.class.getName());
         componentProperties.put("component.id", 7L);
         componentProperties.put(".secret", "hidden");
@@ -128,7 +129,9 @@ class FileBackingComponentTest {
         assertEquals("disk1", properties.get(BackingDevice.NAME));
         assertEquals("file", properties.get(BackingDevice.DRIVER));
         assertEquals(path.toString(), properties.get("path"));
-        assertEquals("pcache.backing.file~disk1", properties.get("service.pid"));
+        assertEquals("pcache.backing.file", properties.get("service.factoryPid"));
+        assertNull(properties.get("service.pid"), "Felix SCR 2.2's newInstance fails on a service.pid "
+                + "when the factory component has no configuration");
         assertNull(properties.get(".secret"), "private properties are not handed on");
         assertNull(properties.get("component.name"), "DS sets the service component's own");
         assertNull(properties.get("component.id"), "DS sets the service component's own");
