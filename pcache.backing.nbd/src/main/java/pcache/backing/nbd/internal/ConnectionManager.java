@@ -348,6 +348,8 @@ final class ConnectionManager {
                 return;
             }
             current = connection;
+            // counted before any re-sent request can complete, so that its caller sees it
+            reconnects.incrementAndGet();
             connection.start();
             for (NbdRequest request : parked) {
                 if (!request.isDone()) {
@@ -359,7 +361,6 @@ final class ConnectionManager {
             state = BackingState.ONLINE;
             downMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostAtNanos);
         }
-        reconnects.incrementAndGet();
         int count = resent;
         LOG.log(Level.INFO, () -> settings.name() + ": reconnected to " + server + " after "
                 + downMillis + " ms (" + attempts + " attempt(s)); re-sent " + count + " request(s)");
