@@ -3,13 +3,17 @@ package pcache.backing.file.internal;
 import java.io.IOException;
 import java.util.Hashtable;
 import java.util.Map;
+import java.util.Set;
 
-import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
+import org.osgi.framework.Constants;
+import org.osgi.service.component.ComponentConstants;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -19,12 +23,28 @@ import pcache.api.spi.BackingDevice;
 /**
  * One file backing device per factory configuration of {@value #PID}.
  *
- * <p>The component opens the device when activated and registers it as a {@link BackingDevice}
- * service itself, because the service property {@value BackingDevice#NAME} takes its value from
- * the {@code name} key of the configuration, and DS can only publish configuration keys under
- * their own names. The registration carries every public component property (as DS would), plus
- * {@value BackingDevice#NAME} and {@value BackingDevice#DRIVER}{@code =file}. It is immediate so
- * that a bad configuration fails at once, with a message in the log naming the key.
+ * <p>The component opens the device when activated and only then has it registered as a
+ * {@link BackingDevice} service, so the service exists exactly while the device is open; a bad
+ * configuration fails activation at once (the component is immediate), with a message in the
+ * log naming the key, and nothing is registered.
+ *
+ * <p>Why a component factory: the service property {@value BackingDevice#NAME} takes its value
+ * from the {@code name} key of the configuration, and DS publishes configuration keys only under
+ * their own names; and the service must appear only after the device opened, while DS registers
+ * a component's service before activating it. So this configured component registers no service
+ * itself: once the device is open it creates an instance of the factory component
+ * {@link FileBackingService} (through DS's {@code ComponentFactory}), with the service
+ * properties it computes, and DS registers that instance's service; deactivation disposes the
+ * instance (DS withdraws the service) and then closes the device. A component whose activation
+ * is gated by a reference would need some other service to appear when the device opens, which
+ * only moves the hand registration elsewhere. The registration carries every public component
+ * property of this component (as DS would publish them), plus {@value BackingDevice#NAME} and
+ * {@value BackingDevice#DRIVER}{@code =file}; {@code component.name} and {@code component.id}
+ * are the factory component's, set by DS. The configuration's {@code service.pid} is not handed
+ * on: it names the configuration of this component, not of the service's, and Felix SCR 2.2
+ * fails {@code newInstance} (a NullPointerException) when the properties carry a
+ * {@code service.pid} and the factory component has no configuration of its own. Nothing reads
+ * it from the service; {@code service.factoryPid} is still published.
  */
 @Component(configurationPid = FileBackingComponent.PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE,
@@ -38,6 +58,10 @@ public class FileBackingComponent {
 
     /** The value of {@link BackingDevice#DRIVER}. */
     public static final String DRIVER = "file";
+
+    /** Component properties the service's component does not take over (see the class comment). */
+    private static final Set<String> NOT_HANDED_ON = Set.of(ComponentConstants.COMPONENT_NAME,
+            ComponentConstants.COMPONENT_ID, Constants.SERVICE_PID);
 
     private static final System.Logger LOG = System.getLogger(FileBackingComponent.class.getName());
 
@@ -78,27 +102,38 @@ public class FileBackingComponent {
         String identity() default "";
     }
 
+    /** Creates the registered {@link FileBackingService} of an open device. */
+    @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
+            + FileBackingService.FACTORY + ")")
+    ComponentFactory<FileBackingService> services;
+
     private FileBackingDevice device;
-    private ServiceRegistration<BackingDevice> registration;
+    private ComponentInstance<FileBackingService> service;
 
     @Activate
-    void activate(Config config, BundleContext context, Map<String, Object> properties)
-            throws IOException {
-        device = FileBackingDevice.open(settings(config));
-        registration = context.registerService(BackingDevice.class, new FileBackingService(device),
-                serviceProperties(config.name(), properties));
+    void activate(Config config, Map<String, Object> properties) throws IOException {
+        FileBackingDevice opened = FileBackingDevice.open(settings(config));
+        Hashtable<String, Object> instanceProperties = serviceProperties(config.name(), properties);
+        instanceProperties.put(FileBackingService.DEVICE, opened);
+        try {
+            service = services.newInstance(instanceProperties);
+        } catch (RuntimeException e) {
+            opened.close();
+            throw e;
+        }
+        device = opened;
         LOG.log(System.Logger.Level.INFO, () -> "backing device '" + config.name() + "': "
-                + device.description() + ", " + device.sizeBytes() + " bytes");
+                + opened.description() + ", " + opened.sizeBytes() + " bytes");
     }
 
     @Deactivate
     void deactivate() throws IOException {
         try {
-            if (registration != null) {
-                registration.unregister();
+            if (service != null) {
+                service.dispose();
             }
         } finally {
-            registration = null;
+            service = null;
             if (device != null) {
                 device.close();
             }
@@ -110,11 +145,15 @@ public class FileBackingComponent {
                 config.create(), config.read__only(), config.identity());
     }
 
-    /** The public component properties (as DS would publish them) plus name and driver. */
+    /**
+     * The public component properties (as DS would publish them) plus name and driver, without
+     * {@code component.name} and {@code component.id}, which DS sets for the service's component,
+     * and without {@code service.pid} (see the class comment).
+     */
     static Hashtable<String, Object> serviceProperties(String name, Map<String, Object> properties) {
         Hashtable<String, Object> result = new Hashtable<>();
         properties.forEach((key, value) -> {
-            if (!key.startsWith(".") && value != null) {
+            if (!key.startsWith(".") && value != null && !NOT_HANDED_ON.contains(key)) {
                 result.put(key, value);
             }
         });

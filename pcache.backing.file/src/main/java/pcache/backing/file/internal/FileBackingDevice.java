@@ -59,13 +59,43 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
      * @throws IOException when the file cannot be opened for another reason
      */
     public static FileBackingDevice open(FileBackingSettings settings) throws IOException {
+        String who = who(settings);
+        Path path = validPath(who, settings);
+        prepareFile(who, path, settings);
+        boolean readOnly = settings.readOnly();
+        if (!readOnly) {
+            checkWritePermission(who, path);
+        }
+        Set<OpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
+                : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel = FileChannel.open(path, options);
+        try {
+            long size = checkedSize(who, channel, path, settings.sizeBytes());
+            Path real = path.toRealPath();
+            BackingIdentity identity = identity(who, settings, real, size);
+            String description = "file:" + real + (readOnly ? " (read-only)" : "");
+            return new FileBackingDevice(description, size, readOnly, identity,
+                    new InterruptSafeChannel(channel, real, options, description));
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    /** How error messages name the device; fails when the name is missing. */
+    private static String who(FileBackingSettings settings) throws BackingConfigurationException {
         String name = settings.name();
         if (name == null || name.isBlank()) {
             throw new BackingConfigurationException(FileBackingComponent.PID + ": configuration key '"
                     + FileBackingSettings.KEY_NAME + "' is missing or empty; set "
                     + FileBackingSettings.KEY_NAME + "=<a unique name for this backing device>");
         }
-        String who = "backing device '" + name + "' (" + FileBackingComponent.PID + ")";
+        return "backing device '" + name + "' (" + FileBackingComponent.PID + ")";
+    }
+
+    /** Checks the settings that need no file system: the path's syntax and the size. */
+    private static Path validPath(String who, FileBackingSettings settings)
+            throws BackingConfigurationException {
         if (settings.path() == null || settings.path().isBlank()) {
             throw new BackingConfigurationException(who + ": configuration key '"
                     + FileBackingSettings.KEY_PATH + "' is missing or empty; set "
@@ -78,79 +108,83 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     + "; use a multiple of " + SECTOR_SIZE + " (e.g. "
                     + Math.max(0, wanted / SECTOR_SIZE * SECTOR_SIZE) + "), or 0 for the existing size");
         }
-        Path path;
         try {
-            path = Path.of(settings.path());
+            return Path.of(settings.path());
         } catch (InvalidPathException e) {
             throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_PATH + "="
                     + settings.path() + " is not a valid path: " + e.getMessage());
         }
+    }
+
+    /** Refuses a directory; creates a missing file when configured to, else refuses it. */
+    private static void prepareFile(String who, Path path, FileBackingSettings settings)
+            throws IOException {
         String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
         if (Files.isDirectory(path)) {
             throw new BackingConfigurationException(who + ": " + pathSetting
                     + " is a directory; set it to a file or a block device");
         }
-        if (!Files.exists(path)) {
-            if (!settings.create()) {
-                throw new BackingConfigurationException(who + ": " + pathSetting
-                        + " does not exist; create it, or set " + FileBackingSettings.KEY_CREATE
-                        + "=true and " + FileBackingSettings.KEY_SIZE_BYTES + "=<size> to have it created");
-            }
-            if (wanted == 0) {
-                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_CREATE
-                        + "=true needs " + FileBackingSettings.KEY_SIZE_BYTES + " > 0 to create the missing "
-                        + pathSetting + "; set " + FileBackingSettings.KEY_SIZE_BYTES
-                        + "=<size in bytes, a multiple of " + SECTOR_SIZE + ">");
-            }
-            create(who, path, wanted);
+        if (Files.exists(path)) {
+            return;
         }
-        boolean readOnly = settings.readOnly();
-        if (!readOnly) {
-            String denied = DeviceFiles.writeDenied(path);
-            if (denied != null) {
-                throw new BackingConfigurationException(who + ": " + pathSetting + " is read-only ("
-                        + denied + "); set " + FileBackingSettings.KEY_READ_ONLY
-                        + "=true to use it for reading only, or grant write permission");
-            }
+        if (!settings.create()) {
+            throw new BackingConfigurationException(who + ": " + pathSetting
+                    + " does not exist; create it, or set " + FileBackingSettings.KEY_CREATE
+                    + "=true and " + FileBackingSettings.KEY_SIZE_BYTES + "=<size> to have it created");
         }
-        Set<OpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
-                : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
-        FileChannel channel = FileChannel.open(path, options);
+        if (settings.sizeBytes() == 0) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_CREATE
+                    + "=true needs " + FileBackingSettings.KEY_SIZE_BYTES + " > 0 to create the missing "
+                    + pathSetting + "; set " + FileBackingSettings.KEY_SIZE_BYTES
+                    + "=<size in bytes, a multiple of " + SECTOR_SIZE + ">");
+        }
+        create(who, path, settings.sizeBytes());
+    }
+
+    private static void checkWritePermission(String who, Path path) throws IOException {
+        String denied = DeviceFiles.writeDenied(path);
+        if (denied != null) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_PATH + "="
+                    + path + " is read-only (" + denied + "); set " + FileBackingSettings.KEY_READ_ONLY
+                    + "=true to use it for reading only, or grant write permission");
+        }
+    }
+
+    /** The size of the opened file or device, checked against {@code wanted} (0: any). */
+    private static long checkedSize(String who, FileChannel channel, Path path, long wanted)
+            throws IOException {
+        String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
+        long size = DeviceFiles.deviceSize(channel, path);
+        if (size == 0) {
+            throw new BackingConfigurationException(who + ": " + pathSetting
+                    + " has size 0 (or its size cannot be read); give it a size or choose another");
+        }
+        if (wanted != 0 && size != wanted) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_SIZE_BYTES
+                    + "=" + wanted + " but " + pathSetting + " has " + size + " bytes; set "
+                    + FileBackingSettings.KEY_SIZE_BYTES + "=0 to use the existing size, or "
+                    + FileBackingSettings.KEY_SIZE_BYTES + "=" + size);
+        }
+        if (size % SECTOR_SIZE != 0) {
+            throw new BackingConfigurationException(who + ": " + pathSetting + " has " + size
+                    + " bytes, not a multiple of " + SECTOR_SIZE + "; resize it to "
+                    + (size / SECTOR_SIZE + 1) * SECTOR_SIZE + " or " + size / SECTOR_SIZE * SECTOR_SIZE
+                    + " bytes");
+        }
+        return size;
+    }
+
+    /** The configured identity label, or {@code file:<real path>} when none is set. */
+    private static BackingIdentity identity(String who, FileBackingSettings settings, Path real,
+            long size) throws BackingConfigurationException {
+        String id = settings.identity() == null || settings.identity().isEmpty()
+                ? "file:" + real : settings.identity();
         try {
-            long size = DeviceFiles.deviceSize(channel, path);
-            if (size == 0) {
-                throw new BackingConfigurationException(who + ": " + pathSetting
-                        + " has size 0 (or its size cannot be read); give it a size or choose another");
-            }
-            if (wanted != 0 && size != wanted) {
-                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_SIZE_BYTES
-                        + "=" + wanted + " but " + pathSetting + " has " + size + " bytes; set "
-                        + FileBackingSettings.KEY_SIZE_BYTES + "=0 to use the existing size, or "
-                        + FileBackingSettings.KEY_SIZE_BYTES + "=" + size);
-            }
-            if (size % SECTOR_SIZE != 0) {
-                throw new BackingConfigurationException(who + ": " + pathSetting + " has " + size
-                        + " bytes, not a multiple of " + SECTOR_SIZE + "; resize it to "
-                        + (size / SECTOR_SIZE + 1) * SECTOR_SIZE + " or " + size / SECTOR_SIZE * SECTOR_SIZE
-                        + " bytes");
-            }
-            Path real = path.toRealPath();
-            String id = settings.identity() == null || settings.identity().isEmpty()
-                    ? "file:" + real : settings.identity();
-            BackingIdentity identity;
-            try {
-                identity = new BackingIdentity(size, id);
-            } catch (IllegalArgumentException e) {
-                throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_IDENTITY
-                        + "=" + settings.identity() + " is not usable (" + e.getMessage()
-                        + "); choose a shorter label or leave it empty");
-            }
-            String description = "file:" + real + (readOnly ? " (read-only)" : "");
-            return new FileBackingDevice(description, size, readOnly, identity,
-                    new InterruptSafeChannel(channel, real, options, description));
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            throw e;
+            return new BackingIdentity(size, id);
+        } catch (IllegalArgumentException e) {
+            throw new BackingConfigurationException(who + ": " + FileBackingSettings.KEY_IDENTITY
+                    + "=" + settings.identity() + " is not usable (" + e.getMessage()
+                    + "); choose a shorter label or leave it empty");
         }
     }
 
@@ -183,11 +217,6 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     + FileBackingSettings.KEY_SIZE_BYTES + "=" + sizeBytes + ": " + e.getMessage(), e);
         }
     }
-
-
-
-
-
 
     @Override
     public long sizeBytes() {

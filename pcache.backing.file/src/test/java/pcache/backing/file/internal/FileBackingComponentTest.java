@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -24,8 +23,9 @@ import javax.xml.parsers.DocumentBuilderFactory;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.ComponentException;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
@@ -35,12 +35,15 @@ import pcache.api.spi.BackingDevice;
 
 /**
  * The DS shell: the descriptors bnd generated (parsed from target/classes, the Oak descriptor-test
- * idea) and activation against a recording BundleContext.
+ * idea) and activation against a recording ComponentFactory that creates the service component
+ * as SCR would.
  */
 class FileBackingComponentTest {
 
     private static final String COMPONENT_XML =
             "OSGI-INF/pcache.backing.file.internal.FileBackingComponent.xml";
+    private static final String SERVICE_XML =
+            "OSGI-INF/pcache.backing.file.internal.FileBackingService.xml";
     private static final String METATYPE_XML =
             "OSGI-INF/metatype/pcache.backing.file.internal.FileBackingComponent$Config.xml";
 
@@ -62,7 +65,25 @@ class FileBackingComponentTest {
         assertEquals("false", properties.get("read_only"));
         assertEquals("", properties.get("identity"));
         assertEquals(0, component.getElementsByTagName("service").getLength(),
-                "registered by the component itself, with pcache.backing.name from the config");
+                "registered through the factory component, with pcache.backing.name from the config");
+        NodeList references = component.getElementsByTagName("reference");
+        assertEquals(1, references.getLength());
+        Element reference = (Element) references.item(0);
+        assertEquals(ComponentFactory.class.getName(), reference.getAttribute("interface"));
+        assertEquals("(component.factory=pcache.backing.file.device)", reference.getAttribute("target"));
+        assertEquals("", reference.getAttribute("policy"), "static: no factory, no device");
+        assertEquals("", reference.getAttribute("cardinality"), "mandatory");
+    }
+
+    @Test
+    void serviceDescriptorIsAFactoryComponentProvidingBackingDevice() throws Exception {
+        Element component = parse(SERVICE_XML).getDocumentElement();
+        assertEquals(FileBackingService.FACTORY, component.getAttribute("factory"));
+        assertEquals("ignore", component.getAttribute("configuration-policy"));
+        NodeList provides = component.getElementsByTagName("provide");
+        assertEquals(1, provides.getLength());
+        assertEquals(BackingDevice.class.getName(), ((Element) provides.item(0)).getAttribute("interface"));
+        assertEquals(0, component.getElementsByTagName("reference").getLength());
     }
 
     @Test
@@ -90,44 +111,74 @@ class FileBackingComponentTest {
     @Test
     void activationRegistersTheDeviceWithNameAndDriverAndDeactivationClosesIt() throws Exception {
         Path path = Files.write(dir.resolve("svc.img"), new byte[8192]);
-        RecordingContext context = new RecordingContext();
+        RecordingFactory factory = new RecordingFactory();
         Map<String, Object> componentProperties = new HashMap<>();
         componentProperties.put("name", "disk1");
         componentProperties.put("path", path.toString());
         componentProperties.put("service.pid", "pcache.backing.file~disk1");
+        componentProperties.put("service.factoryPid", "pcache.backing.file");
+        componentProperties.put("component.name", FileBackingComponent.class.getName());
+        componentProperties.put("component.id", 7L);
         componentProperties.put(".secret", "hidden");
         FileBackingComponent component = new FileBackingComponent();
+        component.services = factory.proxy();
         component.activate(config(Map.of("name", "disk1", "path", path.toString())),
-                context.proxy(), componentProperties);
+                componentProperties);
 
-        assertEquals(BackingDevice.class.getName(), context.registeredClass.get());
-        Dictionary<String, ?> properties = context.properties.get();
+        Dictionary<String, ?> properties = factory.properties.get();
         assertEquals("disk1", properties.get(BackingDevice.NAME));
         assertEquals("file", properties.get(BackingDevice.DRIVER));
         assertEquals(path.toString(), properties.get("path"));
-        assertEquals("pcache.backing.file~disk1", properties.get("service.pid"));
-        assertNull(properties.get(".secret"), "private properties are not published");
+        assertEquals("pcache.backing.file", properties.get("service.factoryPid"));
+        assertNull(properties.get("service.pid"), "Felix SCR 2.2's newInstance fails on a service.pid "
+                + "when the factory component has no configuration");
+        assertNull(properties.get(".secret"), "private properties are not handed on");
+        assertNull(properties.get("component.name"), "DS sets the service component's own");
+        assertNull(properties.get("component.id"), "DS sets the service component's own");
+        assertTrue(properties.get(FileBackingService.DEVICE) instanceof FileBackingDevice,
+                "the open device, in a private property DS does not publish");
+        assertTrue(FileBackingService.DEVICE.startsWith("."));
 
-        BackingDevice service = (BackingDevice) context.service.get();
+        BackingDevice service = factory.service.get();
         assertEquals(8192, service.sizeBytes());
         service.write(0, ByteBuffer.allocate(512), true);
         assertFalse(service instanceof AutoCloseable, "consumers cannot close the device");
 
         component.deactivate();
-        assertTrue(context.unregistered.get());
+        assertTrue(factory.disposed.get());
         assertThrows(DeviceClosedException.class, () -> service.read(0, ByteBuffer.allocate(512)));
     }
 
     @Test
     void activationFailsWithTheConfigurationKeyInTheMessage() {
-        RecordingContext context = new RecordingContext();
+        RecordingFactory factory = new RecordingFactory();
         Path missing = dir.resolve("missing.img");
+        FileBackingComponent component = new FileBackingComponent();
+        component.services = factory.proxy();
         BackingConfigurationException e = assertThrows(BackingConfigurationException.class,
-                () -> new FileBackingComponent().activate(
-                        config(Map.of("name", "disk2", "path", missing.toString())),
-                        context.proxy(), Map.of()));
+                () -> component.activate(
+                        config(Map.of("name", "disk2", "path", missing.toString())), Map.of()));
         assertTrue(e.getMessage().contains("path=" + missing), e.getMessage());
-        assertNull(context.service.get(), "nothing registered");
+        assertNull(factory.properties.get(), "nothing registered");
+    }
+
+    @Test
+    void theDeviceIsClosedWhenTheServiceCannotBeCreated() throws Exception {
+        Path path = Files.write(dir.resolve("refused.img"), new byte[4096]);
+        RecordingFactory factory = new RecordingFactory();
+        factory.refuse = true;
+        FileBackingComponent component = new FileBackingComponent();
+        component.services = factory.proxy();
+        assertThrows(ComponentException.class, () -> component.activate(
+                config(Map.of("name", "disk3", "path", path.toString())), Map.of()));
+        FileBackingDevice device = (FileBackingDevice) factory.properties.get().get(FileBackingService.DEVICE);
+        assertThrows(DeviceClosedException.class, () -> device.read(0, ByteBuffer.allocate(512)));
+        component.deactivate();
+    }
+
+    @Test
+    void aServiceInstanceNeedsTheDevice() {
+        assertThrows(IllegalArgumentException.class, () -> new FileBackingService(Map.of()));
     }
 
     @Test
@@ -174,39 +225,49 @@ class FileBackingComponentTest {
         return result;
     }
 
-    /** A BundleContext that records the one registration the component makes. */
-    private static final class RecordingContext {
-        final AtomicReference<String> registeredClass = new AtomicReference<>();
-        final AtomicReference<Object> service = new AtomicReference<>();
+    /**
+     * A ComponentFactory that records the one instance the component asks for and creates it as
+     * SCR would: the service component gets every property, private ones included.
+     */
+    private static final class RecordingFactory {
         final AtomicReference<Dictionary<String, ?>> properties = new AtomicReference<>();
-        final AtomicBoolean unregistered = new AtomicBoolean();
+        final AtomicReference<FileBackingService> service = new AtomicReference<>();
+        final AtomicBoolean disposed = new AtomicBoolean();
+        volatile boolean refuse;
 
         @SuppressWarnings("unchecked")
-        BundleContext proxy() {
-            ServiceRegistration<?> registration = (ServiceRegistration<?>) Proxy.newProxyInstance(
-                    getClass().getClassLoader(), new Class<?>[] {ServiceRegistration.class},
+        ComponentFactory<FileBackingService> proxy() {
+            ComponentInstance<FileBackingService> instance = (ComponentInstance<FileBackingService>)
+                    Proxy.newProxyInstance(getClass().getClassLoader(),
+                            new Class<?>[] {ComponentInstance.class}, (p, method, args) -> {
+                                switch (method.getName()) {
+                                    case "dispose":
+                                        disposed.set(true);
+                                        return null;
+                                    case "getInstance":
+                                        return disposed.get() ? null : service.get();
+                                    default:
+                                        throw new UnsupportedOperationException(method.getName());
+                                }
+                            });
+            return (ComponentFactory<FileBackingService>) Proxy.newProxyInstance(
+                    getClass().getClassLoader(), new Class<?>[] {ComponentFactory.class},
                     (p, method, args) -> {
-                        if (method.getName().equals("unregister")) {
-                            unregistered.set(true);
-                            return null;
+                        if (!method.getName().equals("newInstance")) {
+                            throw new UnsupportedOperationException(method.getName());
                         }
-                        throw new UnsupportedOperationException(method.getName());
-                    });
-            return (BundleContext) Proxy.newProxyInstance(getClass().getClassLoader(),
-                    new Class<?>[] {BundleContext.class}, (p, method, args) -> {
-                        if (isRegisterService(method)) {
-                            registeredClass.set(((Class<?>) args[0]).getName());
-                            service.set(args[1]);
-                            properties.set((Dictionary<String, ?>) args[2]);
-                            return registration;
+                        Dictionary<String, ?> given = (Dictionary<String, ?>) args[0];
+                        properties.set(given);
+                        if (refuse) {
+                            throw new ComponentException("refused for the test");
                         }
-                        throw new UnsupportedOperationException(method.getName());
+                        Map<String, Object> all = new HashMap<>();
+                        for (String key : java.util.Collections.list(given.keys())) {
+                            all.put(key, given.get(key));
+                        }
+                        service.set(new FileBackingService(all));
+                        return instance;
                     });
-        }
-
-        private static boolean isRegisterService(Method method) {
-            return method.getName().equals("registerService")
-                    && method.getParameterTypes()[0] == Class.class;
         }
     }
 

@@ -1,14 +1,16 @@
 package pcache.backing.nbd.internal;
 
-import java.util.Dictionary;
+import java.lang.System.Logger.Level;
 import java.util.Hashtable;
 
-import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.ComponentConstants;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -23,7 +25,20 @@ import pcache.api.spi.BackingDevice;
  * connection succeeded, because its size and identity come from the server. Until then the
  * component keeps trying in the background (see {@link ConnectLoop}) and there is no service,
  * so a cache bound to it waits instead of writing back to nothing. A bad configuration (missing
- * name, malformed URI) fails activation with a message naming the attribute.
+ * name, malformed URI) fails activation with a message naming the attribute. Deactivation
+ * withdraws the service, then disconnects.
+ *
+ * <p>Why a component factory: the service must appear only once a connection succeeded, which
+ * happens in the background after activation, and its {@value BackingDevice#NAME} comes from
+ * the configuration's {@code name} key, which DS would publish only under its own name. So this
+ * configured component registers no service itself; when {@link ConnectLoop} hands over the
+ * connected device, it creates an instance of the factory component {@link NbdBackingService}
+ * through DS's {@code ComponentFactory}, and DS registers that instance's service; deactivation
+ * disposes the instance (DS withdraws the service). A component whose activation is gated by a
+ * reference would need some other service to appear on connect, which only moves the hand
+ * registration elsewhere. The service properties are {@value BackingDevice#NAME},
+ * {@value BackingDevice#DRIVER} and {@value #DURABLE_FLUSH}, plus the {@code component.name} and
+ * {@code component.id} DS gives the factory component's instance.
  */
 @Component(configurationPid = NbdBackingComponent.PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE, service = {}, immediate = true)
@@ -74,21 +89,26 @@ public final class NbdBackingComponent {
         long reconnect__max__backoff__ms() default NbdSettings.DEFAULT_RECONNECT_MAX_BACKOFF_MS;
     }
 
-    private final BundleContext context;
+    private static final System.Logger LOG = System.getLogger(NbdBackingComponent.class.getName());
+
+    private final ComponentFactory<NbdBackingService> services;
     private final NbdSettings settings;
     private final ConnectLoop connectLoop;
     // guarded by this
-    private ServiceRegistration<BackingDevice> registration;
+    private ComponentInstance<NbdBackingService> service;
     private boolean deactivated;
 
     /**
      * Validates the configuration and starts connecting in the background.
      *
+     * @param services creates the registered {@link NbdBackingService} of a connected device
      * @throws IllegalArgumentException naming the bad attribute (activation fails)
      */
     @Activate
-    public NbdBackingComponent(BundleContext context, Config config) {
-        this.context = context;
+    public NbdBackingComponent(Config config,
+            @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
+                    + NbdBackingService.FACTORY + ")") ComponentFactory<NbdBackingService> services) {
+        this.services = services;
         this.settings = settings(config);
         this.connectLoop = new ConnectLoop(settings, this::publish);
         connectLoop.start();
@@ -102,8 +122,8 @@ public final class NbdBackingComponent {
     }
 
     /** Service properties of a connected device. */
-    static Dictionary<String, Object> serviceProperties(NbdBackingDevice device) {
-        Dictionary<String, Object> properties = new Hashtable<>();
+    static Hashtable<String, Object> serviceProperties(NbdBackingDevice device) {
+        Hashtable<String, Object> properties = new Hashtable<>();
         properties.put(BackingDevice.NAME, device.name());
         properties.put(BackingDevice.DRIVER, DRIVER);
         properties.put(DURABLE_FLUSH, device.durableFlush());
@@ -114,21 +134,24 @@ public final class NbdBackingComponent {
         if (deactivated) {
             return;
         }
-        registration = context.registerService(BackingDevice.class, device,
-                serviceProperties(device));
+        Hashtable<String, Object> properties = serviceProperties(device);
+        properties.put(NbdBackingService.DEVICE, device);
+        try {
+            service = services.newInstance(properties);
+        } catch (RuntimeException e) {
+            // the factory went away (its bundle is stopping): deactivation follows and disconnects
+            LOG.log(Level.WARNING, settings.name() + ": the connected NBD backing device could "
+                    + "not be registered: " + e);
+        }
     }
 
     @Deactivate
     void deactivate() {
         synchronized (this) {
             deactivated = true;
-            if (registration != null) {
-                try {
-                    registration.unregister();
-                } catch (IllegalStateException alreadyGone) {
-                    // the framework is stopping our bundle and unregistered it already
-                }
-                registration = null;
+            if (service != null) {
+                service.dispose(); // does nothing if DS disposed it already (bundle stopping)
+                service = null;
             }
         }
         connectLoop.close();

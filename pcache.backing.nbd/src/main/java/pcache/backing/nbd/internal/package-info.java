@@ -11,11 +11,21 @@
  * timeout.</li>
  * <li>{@code NbdConnection}: one transmission-phase connection; a sender thread and a reader
  * thread that matches replies (simple or structured) to requests by cookie.</li>
- * <li>{@link pcache.backing.nbd.internal.NbdBackingDevice}: the device; splitting, alignment
- * (read-modify-write under {@code RangeLock}), capability fallbacks, reconnect, timeouts.</li>
+ * <li>{@link pcache.backing.nbd.internal.NbdBackingDevice}: the device; checks callers'
+ * requests and chooses commands (capability fallbacks).</li>
+ * <li>{@code WireGeometry}: alignment, largest request and size fixed by the first handshake,
+ * and whether a later export still fits them.</li>
+ * <li>{@code RequestParts}, {@code RequestPipeline}, {@code Deadline}: splitting a request into
+ * NBD requests, sending them pipelined within a window, timeouts.</li>
+ * <li>{@code ReadModifyWrite}: 512-byte granularity on servers with larger blocks (partial
+ * blocks patched under {@code RangeLock}).</li>
+ * <li>{@code ConnectionManager}: the live connection, requests parked while reconnecting,
+ * reconnect with back-off, refusing an export that changed, close.</li>
  * <li>{@code DurabilityTracker}: when a flush may not report success after a lost connection.</li>
- * <li>{@link pcache.backing.nbd.internal.NbdBackingComponent} with {@code ConnectLoop}: the DS
- * factory component (PID {@code pcache.backing.nbd}).</li>
+ * <li>{@link pcache.backing.nbd.internal.NbdBackingComponent} with {@code ConnectLoop}: the
+ * configured DS component (factory PID {@code pcache.backing.nbd}); once connected, it has DS
+ * register the device through the component factory
+ * {@link pcache.backing.nbd.internal.NbdBackingService}.</li>
  * </ul>
  *
  * <h2>What the client guarantees</h2>

@@ -7,6 +7,7 @@ import static pcache.backing.nbd.internal.NbdProtocolCornerTest.waitUntil;
 
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Dictionary;
 import java.util.HashMap;
 import java.util.List;
@@ -15,19 +16,22 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
 
 import pcache.api.BackingState;
 import pcache.api.spi.BackingDevice;
 
-/** The DS shell, without a framework: a recording BundleContext and a proxied configuration. */
+/**
+ * The DS shell, without a framework: a recording ComponentFactory that creates the service
+ * component as SCR would, and a proxied configuration.
+ */
 class NbdBackingComponentTest {
 
     @TempDir
     Path dir;
 
-    /** What the component registered, and whether it was unregistered again. */
+    /** What the component had registered, and whether it was disposed again. */
     static final class Registration {
         final Object service;
         final Dictionary<String, ?> properties;
@@ -41,21 +45,33 @@ class NbdBackingComponentTest {
 
     private final List<Registration> registrations = new CopyOnWriteArrayList<>();
 
-    private BundleContext context() {
-        return (BundleContext) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {BundleContext.class}, (proxy, method, args) -> {
-                    if (!method.getName().equals("registerService")) {
+    /** Creates instances as SCR would: the service component gets every property. */
+    @SuppressWarnings("unchecked")
+    private ComponentFactory<NbdBackingService> factory() {
+        return (ComponentFactory<NbdBackingService>) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ComponentFactory.class},
+                (proxy, method, args) -> {
+                    if (!method.getName().equals("newInstance")) {
                         throw new UnsupportedOperationException(method.getName());
                     }
-                    Registration r = new Registration(args[1], (Dictionary<String, ?>) args[2]);
+                    Dictionary<String, ?> given = (Dictionary<String, ?>) args[0];
+                    Map<String, Object> all = new HashMap<>();
+                    for (String key : Collections.list(given.keys())) {
+                        all.put(key, given.get(key));
+                    }
+                    Registration r = new Registration(new NbdBackingService(all), given);
                     registrations.add(r);
                     return Proxy.newProxyInstance(getClass().getClassLoader(),
-                            new Class<?>[] {ServiceRegistration.class}, (p, m, a) -> {
-                                if (m.getName().equals("unregister")) {
-                                    r.unregistered = true;
-                                    return null;
+                            new Class<?>[] {ComponentInstance.class}, (p, m, a) -> {
+                                switch (m.getName()) {
+                                    case "dispose":
+                                        r.unregistered = true;
+                                        return null;
+                                    case "getInstance":
+                                        return r.unregistered ? null : r.service;
+                                    default:
+                                        throw new UnsupportedOperationException(m.getName());
                                 }
-                                throw new UnsupportedOperationException(m.getName());
                             });
                 });
     }
@@ -79,7 +95,7 @@ class NbdBackingComponentTest {
         values.put("uri", "nbd+unix:///?socket=" + socket);
         values.put("reconnect__initial__backoff__ms", 20L);
         values.put("reconnect__max__backoff__ms", 50L);
-        NbdBackingComponent component = new NbdBackingComponent(context(), config(values));
+        NbdBackingComponent component = new NbdBackingComponent(config(values), factory());
         try {
             Thread.sleep(200);
             assertEquals(0, registrations.size(), "nothing to publish without a server");
@@ -89,9 +105,14 @@ class NbdBackingComponentTest {
                 assertEquals("remote1", r.properties.get(BackingDevice.NAME));
                 assertEquals("nbd", r.properties.get(BackingDevice.DRIVER));
                 assertEquals(Boolean.TRUE, r.properties.get(NbdBackingComponent.DURABLE_FLUSH));
+                assertTrue(r.properties.get(NbdBackingService.DEVICE) instanceof NbdBackingDevice,
+                        "the connected device, in a private property DS does not publish");
+                assertTrue(NbdBackingService.DEVICE.startsWith("."));
+                assertEquals(4, r.properties.size(), "nothing else is handed on");
                 BackingDevice device = (BackingDevice) r.service;
                 assertEquals(2 << 20, device.sizeBytes());
                 assertEquals(BackingState.ONLINE, device.state());
+                assertTrue(!(device instanceof AutoCloseable), "consumers cannot close the device");
                 component.deactivate();
                 assertTrue(r.unregistered);
                 assertEquals(BackingState.UNAVAILABLE, device.state(), "closed on deactivation");
@@ -107,20 +128,25 @@ class NbdBackingComponentTest {
         values.put("name", "remote2");
         values.put("uri", "nbd+unix:///disk");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(context(), config(values)));
+                () -> new NbdBackingComponent(config(values), factory()));
         assertTrue(e.getMessage().contains("remote2") && e.getMessage().contains("socket=PATH"),
                 e.getMessage());
 
         values.put("uri", "nbd://h/x");
         values.put("io__timeout__ms", -1L);
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(context(), config(values)));
+                () -> new NbdBackingComponent(config(values), factory()));
         assertTrue(e.getMessage().contains("io_timeout_ms"), e.getMessage());
 
         values.remove("name");
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(context(), config(values)));
+                () -> new NbdBackingComponent(config(values), factory()));
         assertTrue(e.getMessage().contains("name"), e.getMessage());
         assertEquals(0, registrations.size());
+    }
+
+    @Test
+    void aServiceInstanceNeedsTheDevice() {
+        assertThrows(IllegalArgumentException.class, () -> new NbdBackingService(Map.of()));
     }
 }

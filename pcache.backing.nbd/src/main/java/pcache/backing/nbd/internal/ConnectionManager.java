@@ -1,0 +1,406 @@
+package pcache.backing.nbd.internal;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BackingState;
+import pcache.api.DeviceClosedException;
+import pcache.api.nbd.NbdWire;
+
+/**
+ * The connection of one {@link NbdBackingDevice} through its life: hands requests to the live
+ * connection or parks them while there is none, reconnects in the background with exponential
+ * back-off after a loss and re-sends every request that had no reply, refuses a server whose
+ * export no longer fits the {@link WireGeometry} (the device then stays
+ * {@link BackingState#FAILING}), keeps the {@link DurabilityTracker} informed of
+ * acknowledgements and losses, and closes.
+ *
+ * <p>All of this state is guarded by one lock; the connections call back through
+ * {@link NbdConnection.Listener} from their own threads.
+ */
+final class ConnectionManager {
+
+    /** The device's logger: these messages are about the device. */
+    private static final System.Logger LOG = System.getLogger(NbdBackingDevice.class.getName());
+
+    /** How long a lost connection's threads get to finish before the socket is closed. */
+    static final long GRACE_MILLIS = 1000;
+
+    private final NbdSettings settings;
+    private final String server;
+    private final WireGeometry geometry;
+    private final ScheduledThreadPoolExecutor scheduler;
+
+    private final Object lock = new Object();
+    // --- guarded by lock ---
+    private NbdConnection current;
+    private final List<NbdRequest> parked = new ArrayList<>();
+    private final DurabilityTracker durability = new DurabilityTracker();
+    private long cookies;
+    private boolean closed;
+    private String refusal;
+    private NbdConnection lostConnection;
+    private long lostAtNanos;
+    private int attempts;
+    private long backoffMillis;
+    private String lastConnectError;
+    private final AtomicInteger reconnects = new AtomicInteger();
+    private volatile BackingState state = BackingState.ONLINE;
+
+    ConnectionManager(NbdSettings settings, WireGeometry geometry,
+            ScheduledThreadPoolExecutor scheduler) {
+        this.settings = settings;
+        this.server = settings.uri().toString();
+        this.geometry = geometry;
+        this.scheduler = scheduler;
+    }
+
+    /** The scheduler for connect watchdogs and reconnect attempts of the device {@code name}. */
+    static ScheduledThreadPoolExecutor newScheduler(String name) {
+        AtomicInteger threads = new AtomicInteger();
+        ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
+            Thread t = new Thread(r, "pcache-nbd-" + name + "-reconnect-" + threads.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        scheduler.setRemoveOnCancelPolicy(true);
+        return scheduler;
+    }
+
+    /** Starts transmission on the first connection. */
+    void attachFirst(Connector.Link link) {
+        synchronized (lock) {
+            current = new NbdConnection(settings.name(), server, link, listener);
+            current.start();
+        }
+    }
+
+    BackingState state() {
+        return state;
+    }
+
+    /** Number of successful reconnects so far. */
+    int reconnectCount() {
+        return reconnects.get();
+    }
+
+    // ------------------------------------------------------------------ requests
+
+    /** Hands a request to the live connection, or parks it while reconnecting. */
+    void dispatch(NbdRequest request) throws IOException {
+        synchronized (lock) {
+            checkUsableLocked();
+            if (current != null) {
+                current.submit(request, ++cookies);
+            } else {
+                if (parked.size() >= 1024 && Integer.bitCount(parked.size()) == 1) {
+                    parked.removeIf(NbdRequest::isDone); // callers that timed out
+                }
+                parked.add(request);
+            }
+        }
+    }
+
+    /** Fails if the device is closed or refused its server. */
+    void checkUsable() throws IOException {
+        synchronized (lock) {
+            checkUsableLocked();
+        }
+    }
+
+    private void checkUsableLocked() throws IOException {
+        if (closed) {
+            throw closedException();
+        }
+        if (refusal != null) {
+            throw new BackingDeviceException(refusal);
+        }
+    }
+
+    /** Gives a FLUSH its ticket before it is dispatched (see {@link DurabilityTracker}). */
+    void flushStarted(NbdRequest flush) {
+        synchronized (lock) {
+            flush.flushTicket = durability.flushStarted();
+        }
+    }
+
+    /** Returns a FLUSH's ticket once its caller stops waiting for it. */
+    void flushFinished(NbdRequest flush) {
+        synchronized (lock) {
+            durability.flushFinished(flush.flushTicket);
+        }
+    }
+
+    /** Why a request may have gone unanswered, for its timeout message. */
+    String whyUnanswered() {
+        synchronized (lock) {
+            if (state == BackingState.RECONNECTING) {
+                return "the connection was lost " + TimeUnit.NANOSECONDS.toMillis(
+                        System.nanoTime() - lostAtNanos) + " ms ago and " + attempts
+                        + " reconnect attempt(s) failed"
+                        + (lastConnectError == null ? "" : "; last error: " + lastConnectError);
+            }
+            return "the server did not answer";
+        }
+    }
+
+    /**
+     * A request timed out. If the server has sent nothing at all for a whole io_timeout while
+     * requests wait, the connection is presumed dead (a vanished host leaves a TCP connection
+     * open for hours): drop it and reconnect, which re-sends the other waiting requests.
+     */
+    void dropIfSilent() {
+        NbdConnection connection;
+        synchronized (lock) {
+            connection = current;
+        }
+        long timeoutNanos = settings.ioTimeout().toNanos();
+        if (connection != null && timeoutNanos > 0 && connection.inFlightCount() > 0
+                && connection.silenceNanos() >= timeoutNanos) {
+            connection.fail(new BackingDeviceException(server + ": the server sent nothing for "
+                    + TimeUnit.NANOSECONDS.toMillis(connection.silenceNanos()) + " ms while "
+                    + "requests were waiting (io_timeout_ms " + settings.ioTimeout().toMillis()
+                    + "); presumed dead"), false);
+        }
+    }
+
+    DeviceClosedException closedException() {
+        return new DeviceClosedException(server + ": the NBD backing device '" + settings.name()
+                + "' is closed");
+    }
+
+    /**
+     * Disconnects (NBD_CMD_DISC), closes the socket, stops reconnecting and fails waiting
+     * requests with {@link DeviceClosedException}. Idempotent.
+     */
+    void close() {
+        List<NbdRequest> waiting = new ArrayList<>();
+        NbdConnection connection;
+        NbdConnection lost;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            state = BackingState.UNAVAILABLE;
+            connection = current;
+            current = null;
+            lost = lostConnection;
+            lostConnection = null;
+            waiting.addAll(parked);
+            parked.clear();
+            if (connection != null) {
+                waiting.addAll(connection.drainUnanswered());
+            }
+        }
+        DeviceClosedException closing = closedException();
+        for (NbdRequest request : waiting) {
+            request.abandon(closing);
+        }
+        if (connection != null) {
+            connection.disconnect(GRACE_MILLIS);
+        }
+        if (lost != null) {
+            lost.awaitThreads(0);
+        }
+        scheduler.shutdownNow();
+        try {
+            scheduler.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.log(Level.INFO, () -> settings.name() + ": disconnected from " + server);
+    }
+
+    // ------------------------------------------------------------------ connection events
+
+    private final NbdConnection.Listener listener = new NbdConnection.Listener() {
+        @Override
+        public void replied(NbdConnection connection, NbdRequest request, IOException error) {
+            IOException failure = error;
+            synchronized (lock) {
+                if (connection.isLost()) {
+                    return; // it stays unanswered and is sent again after the reconnect
+                }
+                connection.answered(request);
+                if (error == null) {
+                    failure = acknowledgedLocked(connection, request);
+                }
+            }
+            if (failure == null) {
+                request.completion.complete(null);
+            } else {
+                request.completion.completeExceptionally(failure);
+            }
+        }
+
+        @Override
+        public void flushSending(NbdConnection connection, NbdRequest flush) {
+            synchronized (lock) {
+                flush.coverageAtSend = durability.acknowledgedSoFar();
+            }
+        }
+
+        @Override
+        public void lost(NbdConnection connection, IOException cause) {
+            connectionLost(connection, cause);
+        }
+    };
+
+    /**
+     * Records a successful reply with the durability tracker; returns the failure of a FLUSH
+     * that cannot cover what it must, else null. The caller holds the lock.
+     */
+    private IOException acknowledgedLocked(NbdConnection connection, NbdRequest request) {
+        boolean fua = (request.flags & NbdWire.CMD_FLAG_FUA) != 0;
+        if ((request.command == NbdCommand.WRITE || request.command == NbdCommand.WRITE_ZEROES)
+                && !fua) {
+            durability.writeAcknowledged(connection.durability);
+        } else if (request.command == NbdCommand.FLUSH && request.flushTicket != null) {
+            String lossReason = durability.flushAcknowledged(connection.durability,
+                    request.coverageAtSend, request.flushTicket);
+            if (lossReason != null) {
+                return new BackingDeviceException(server + ": flush failed: " + lossReason);
+            }
+        }
+        return null;
+    }
+
+    private void connectionLost(NbdConnection connection, IOException cause) {
+        int waiting;
+        synchronized (lock) {
+            if (connection != current) {
+                return;
+            }
+            current = null;
+            durability.connectionLost(connection.durability, cause.getMessage());
+            parked.addAll(0, connection.drainUnanswered());
+            waiting = parked.size();
+            if (closed) {
+                return;
+            }
+            state = BackingState.RECONNECTING;
+            lostConnection = connection;
+            lostAtNanos = System.nanoTime();
+            attempts = 0;
+            backoffMillis = settings.reconnectInitialBackoff().toMillis();
+            lastConnectError = null;
+            schedule(0);
+        }
+        LOG.log(Level.WARNING, settings.name() + ": " + cause.getMessage() + "; reconnecting, "
+                + waiting + " request(s) wait for the new connection");
+    }
+
+    // ------------------------------------------------------------------ reconnecting
+
+    /** Schedules a reconnect attempt; the caller holds the lock. */
+    private void schedule(long delayMillis) {
+        try {
+            scheduler.schedule(this::reconnectAttempt, delayMillis, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // only after close(), which shuts the scheduler down
+        }
+    }
+
+    private void reconnectAttempt() {
+        NbdConnection old;
+        synchronized (lock) {
+            if (closed || state != BackingState.RECONNECTING) {
+                return;
+            }
+            old = lostConnection;
+            lostConnection = null;
+            attempts++;
+        }
+        if (old != null) {
+            old.awaitThreads(GRACE_MILLIS); // nothing of it may touch a request we re-send
+        }
+        Connector.Link link;
+        try {
+            link = Connector.connect(settings.uri(), settings.connectTimeout(), scheduler);
+        } catch (NbdConnectException e) {
+            retryLater(e);
+            return;
+        }
+        String incompatible = geometry.incompatibility(link.export());
+        if (incompatible != null) {
+            refuse(link, incompatible);
+            return;
+        }
+        resume(link);
+    }
+
+    /** Makes a new connection the current one and re-sends the parked requests on it. */
+    private void resume(Connector.Link link) {
+        NbdConnection connection = new NbdConnection(settings.name(), server, link, listener);
+        int resent = 0;
+        long downMillis;
+        synchronized (lock) {
+            if (closed) {
+                Connector.closeQuietly(link.channel());
+                return;
+            }
+            current = connection;
+            // counted before any re-sent request can complete, so that its caller sees it
+            reconnects.incrementAndGet();
+            connection.start();
+            for (NbdRequest request : parked) {
+                if (!request.isDone()) {
+                    connection.submit(request, ++cookies);
+                    resent++;
+                }
+            }
+            parked.clear();
+            state = BackingState.ONLINE;
+            downMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostAtNanos);
+        }
+        int count = resent;
+        LOG.log(Level.INFO, () -> settings.name() + ": reconnected to " + server + " after "
+                + downMillis + " ms (" + attempts + " attempt(s)); re-sent " + count + " request(s)");
+    }
+
+    private void retryLater(NbdConnectException e) {
+        boolean news;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            news = !e.getMessage().equals(lastConnectError);
+            lastConnectError = e.getMessage();
+            long delay = backoffMillis;
+            backoffMillis = Math.min(backoffMillis * 2, settings.reconnectMaxBackoff().toMillis());
+            schedule(delay);
+        }
+        LOG.log(news ? Level.WARNING : Level.DEBUG, () -> settings.name()
+                + ": reconnect attempt failed: " + e.getMessage());
+    }
+
+    private void refuse(Connector.Link link, String reason) {
+        List<NbdRequest> waiting;
+        String message = server + ": refusing the reconnected server: " + reason + "; the "
+                + "backing device '" + settings.name() + "' stays failed until it is reconfigured";
+        synchronized (lock) {
+            if (closed) {
+                Connector.closeQuietly(link.channel());
+                return;
+            }
+            refusal = message;
+            state = BackingState.FAILING;
+            waiting = new ArrayList<>(parked);
+            parked.clear();
+        }
+        Connector.disconnect(link);
+        BackingDeviceException failure = new BackingDeviceException(message);
+        for (NbdRequest request : waiting) {
+            request.abandon(failure);
+        }
+        LOG.log(Level.ERROR, message);
+    }
+}

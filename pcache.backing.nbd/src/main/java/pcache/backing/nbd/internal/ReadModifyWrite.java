@@ -1,0 +1,107 @@
+package pcache.backing.nbd.internal;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import pcache.api.BackingUnavailableException;
+
+/**
+ * Writes with 512-byte granularity to a server whose blocks are larger: partial blocks at the
+ * head and tail of a range are read, patched and written whole, under a lock on the blocks
+ * involved so that concurrent writers cannot undo each other.
+ */
+final class ReadModifyWrite {
+
+    private final String server;
+    private final WireGeometry geometry;
+    private final RequestParts parts;
+    private final RequestPipeline pipeline;
+    private final RangeLock blockLocks = new RangeLock();
+
+    ReadModifyWrite(String server, WireGeometry geometry, RequestParts parts,
+            RequestPipeline pipeline) {
+        this.server = server;
+        this.geometry = geometry;
+        this.parts = parts;
+        this.pipeline = pipeline;
+    }
+
+    /**
+     * Writes {@code [offset, offset + length)}: {@code data} from its index 0, or zeroes when
+     * {@code data} is null.
+     */
+    void write(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
+            throws IOException {
+        try (RangeLock.Held held = lockBlocks(offset, offset + length, deadline)) {
+            writeBlocks(offset, length, data, flags, deadline);
+        }
+    }
+
+    /** The caller holds the block lock of the whole range. */
+    private void writeBlocks(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
+            throws IOException {
+        int alignment = geometry.alignment();
+        long end = offset + length;
+        long firstFull = geometry.alignUp(offset);
+        long lastFull = geometry.alignDown(end);
+        List<NbdRequest> blocks = new ArrayList<>(2);
+        pipeline.run(RequestParts.of(partialBlockReads(offset, end)), deadline, blocks::add);
+        List<NbdRequest> patched = new ArrayList<>(blocks.size());
+        for (NbdRequest block : blocks) {
+            long from = Math.max(block.offset, offset);
+            long to = Math.min(block.offset + alignment, end);
+            int at = (int) (from - block.offset);
+            if (data == null) {
+                Arrays.fill(block.payload, at, at + (int) (to - from), (byte) 0);
+            } else {
+                data.get((int) (from - offset), block.payload, at, (int) (to - from));
+            }
+            patched.add(NbdRequest.write(block.offset, flags, block.payload, 0, alignment));
+        }
+        RequestParts.Source middle = firstFull >= lastFull ? () -> null
+                : data == null ? parts.zeroes(firstFull, lastFull, flags)
+                : parts.writes(firstFull, lastFull, data, (int) (firstFull - offset), flags);
+        pipeline.run(RequestParts.concat(RequestParts.of(patched), middle), deadline, null);
+    }
+
+    /** READs of the blocks that {@code [offset, end)} covers only in part (at most two). */
+    private List<NbdRequest> partialBlockReads(long offset, long end) {
+        int alignment = geometry.alignment();
+        long firstFull = geometry.alignUp(offset);
+        long lastFull = geometry.alignDown(end);
+        List<NbdRequest> reads = new ArrayList<>(2);
+        if (firstFull > lastFull) {
+            reads.add(NbdRequest.read(lastFull, alignment)); // head and tail in one block
+        } else {
+            if (offset != firstFull) {
+                reads.add(NbdRequest.read(firstFull - alignment, alignment));
+            }
+            if (end != lastFull) {
+                reads.add(NbdRequest.read(lastFull, alignment));
+            }
+        }
+        return reads;
+    }
+
+    private RangeLock.Held lockBlocks(long from, long to, Deadline deadline) throws IOException {
+        long start = geometry.alignDown(from);
+        long end = geometry.alignUp(to);
+        try {
+            RangeLock.Held held = blockLocks.lock(start, end, deadline.remainingNanosOrMax());
+            if (held == null) {
+                throw new BackingUnavailableException(server + ": could not lock blocks [" + start
+                        + ", " + end + ") for read-modify-write within " + deadline.elapsedMillis()
+                        + " ms (io_timeout_ms); another write to them is stuck");
+            }
+            return held;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException(server + ": interrupted while waiting to write ["
+                    + from + ", " + to + ")");
+        }
+    }
+}
