@@ -13,8 +13,8 @@ import pcache.keyindex.internal.StripedKeyIndexProvider;
 import pcache.pmem.internal.MappedPmemProvider;
 import pcache.segment.internal.FifoSegmentAllocatorProvider;
 import pcache.target.internal.BackingHolder;
-import pcache.target.internal.CacheEngine;
-import pcache.target.internal.EngineConfig;
+import pcache.target.internal.engine.CacheEngine;
+import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 
