@@ -9,12 +9,12 @@ import pcache.api.spi.PmemRegion;
 import pcache.backing.file.internal.FileBackingDevice;
 import pcache.backing.file.internal.FileBackingSettings;
 import pcache.crc.internal.PcacheCrc32c;
+import pcache.engine.internal.BackingHolder;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.engine.internal.engine.EngineConfig;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
 import pcache.pmem.internal.MappedPmemProvider;
 import pcache.segment.internal.FifoSegmentAllocatorProvider;
-import pcache.target.internal.BackingHolder;
-import pcache.target.internal.engine.CacheEngine;
-import pcache.target.internal.engine.EngineConfig;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 

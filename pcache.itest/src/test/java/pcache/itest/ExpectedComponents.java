@@ -23,8 +23,8 @@ public final class ExpectedComponents {
             "pcache.pmem.internal.HeapPmemProvider",
             "pcache.writeback.internal.OrderedWritebackPolicy",
             "pcache.writeback.internal.BatchingWritebackPolicy",
-            "pcache.target.internal.CacheImageToolComponent",
-            "pcache.target.internal.CacheMBeanComponent",
+            "pcache.engine.internal.CacheImageToolComponent",
+            "pcache.engine.internal.CacheMBeanComponent",
             "pcache.export.nbd.internal.NbdExportComponent");
 
     /**
@@ -39,7 +39,7 @@ public final class ExpectedComponents {
             "pcache.backing.file.internal.FileBackingService",
             "pcache.backing.nbd.internal.NbdBackingComponent",
             "pcache.backing.nbd.internal.NbdBackingService",
-            "pcache.target.internal.PcacheTargetComponent");
+            "pcache.engine.internal.PcacheTargetComponent");
 
     private ExpectedComponents() {
     }

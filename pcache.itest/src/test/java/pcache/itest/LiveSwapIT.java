@@ -320,7 +320,7 @@ public class LiveSwapIT extends PcacheTestSupport {
     /** Whether the pcache.target component of cache {@code cache} has service {@code id} bound as its pmem mapping. */
     private static boolean pmemBound(ServiceComponentRuntime scr, String cache, long id) {
         for (ComponentDescriptionDTO d : scr.getComponentDescriptionDTOs()) {
-            if (!d.name.equals("pcache.target.internal.PcacheTargetComponent")) {
+            if (!d.name.equals("pcache.engine.internal.PcacheTargetComponent")) {
                 continue;
             }
             for (ComponentConfigurationDTO c : scr.getComponentConfigurationDTOs(d)) {

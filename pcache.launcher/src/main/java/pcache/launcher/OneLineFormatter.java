@@ -9,7 +9,7 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 
 /**
- * {@code 2026-01-01 12:00:00.123 WARNING pcache.target.Foo: message}: one line per record, with
+ * {@code 2026-01-01 12:00:00.123 WARNING pcache.engine.Foo: message}: one line per record, with
  * the level in System.Logger's words. An exception is summarised on the same line (with its
  * causes); the stack trace follows only when the record's logger is at DEBUG or finer.
  */

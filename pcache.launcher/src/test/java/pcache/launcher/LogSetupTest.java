@@ -44,7 +44,7 @@ class LogSetupTest {
     void oneLinePerRecord() {
         LogRecord r = new LogRecord(Level.WARNING, "backing {0} failed\nretrying");
         r.setParameters(new Object[] {"b0"});
-        r.setLoggerName("pcache.target.X");
+        r.setLoggerName("pcache.engine.X");
         r.setInstant(Instant.parse("2026-01-01T00:00:00Z"));
         r.setThrown(new java.io.IOException("read failed", new IllegalStateException("gone")));
         String line = new OneLineFormatter().format(r);

@@ -456,7 +456,7 @@ public class PcacheCommands {
     private CacheImageTool requireImageTool() {
         CacheImageTool tool = imageTool;
         if (tool == null) {
-            throw new CommandFailedException("no CacheImageTool service: is the cache target (bundle pcache.target)"
+            throw new CommandFailedException("no CacheImageTool service: is the cache target (bundle pcache.engine)"
                     + " running?");
         }
         return tool;

@@ -143,7 +143,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     }
 
     /**
-     * Export names are chosen by the operator (they are the cache names, which pcache.target
+     * Export names are chosen by the operator (they are the cache names, which pcache.engine
      * restricts further to {@code [A-Za-z0-9_.-]{1,64}}); clients can only ask for one of them.
      * Here the NBD rules: not empty, at most 4096 UTF-8 bytes, no NUL, and no control
      * characters, which would only confuse clients' listings and our logs.

@@ -1,0 +1,361 @@
+package pcache.engine.internal;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BackingState;
+import pcache.api.BlockDevice;
+import pcache.api.CacheDevice;
+import pcache.api.CacheMode;
+import pcache.api.CacheStatistics;
+import pcache.api.CacheStatus;
+import pcache.api.DeviceClosedException;
+import pcache.api.PcacheException;
+import pcache.api.spi.BackingDevice;
+import pcache.engine.internal.engine.CacheEngine;
+
+/**
+ * The {@link CacheDevice} clients use: routes each request by mode, and keeps the device usable
+ * while its engine is replaced (pmem swap) or emptied (entering pass-through). The engine behind it
+ * may change; the facade, and the service registration holding it, stay.
+ *
+ * <ul>
+ * <li>WRITEBACK: everything goes through the engine.</li>
+ * <li>WRITETHROUGH: writes go to the engine and then to the backing device before they are
+ * acknowledged (FUA and flushes reach the backing device too). The engine still logs them as dirty
+ * and writes them back in log order, which is redundant but keeps the backing device right when
+ * concurrent writes reach it in a different order than the cache saw them.</li>
+ * <li>PASSTHROUGH: the cache is empty (it was drained and purged on entry); requests go straight
+ * to the backing device.</li>
+ * </ul>
+ */
+public final class CacheDeviceFacade implements CacheDevice {
+
+    private static final System.Logger LOG = System.getLogger(CacheDeviceFacade.class.getName());
+    private static final long QUIESCE_TIMEOUT_MILLIS = 30_000;
+
+    /** Opens a new engine, e.g. through another pmem provider. */
+    @FunctionalInterface
+    public interface EngineOpener {
+        CacheEngine open() throws IOException;
+    }
+
+    private final String name;
+    private final BackingHolder backing;
+    private final RequestGate gate;
+    private final Object controlLock = new Object();
+    private volatile CacheEngine engine;
+    private volatile CacheMode mode;
+    private volatile long backingTimeoutMillis;
+
+    public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
+        this.name = engine.name();
+        this.engine = engine;
+        this.backing = backing;
+        this.mode = CacheMode.WRITEBACK;
+        this.gate = new RequestGate(name);
+        this.backingTimeoutMillis = engine.config().backingTimeoutMillis();
+        if (mode != CacheMode.WRITEBACK) {
+            try {
+                setMode(mode);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.ERROR, "cache {0}: cannot enter mode {1} at start, staying in"
+                        + " writeback: {2}", name, mode.configName(), e.getMessage());
+            }
+        }
+    }
+
+    /** The engine now serving requests (tests and the component). */
+    public CacheEngine engine() {
+        return engine;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return engine.logicalSize();
+    }
+
+    // ---------------------------------------------------------------- I/O
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        gate.enter();
+        try {
+            if (mode == CacheMode.PASSTHROUGH) {
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, dst.remaining());
+                int pos = dst.position();
+                onBacking(dev -> {
+                    dst.position(pos);
+                    dev.read(offset, dst);
+                });
+            } else {
+                engine.read(offset, dst);
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        gate.enter();
+        try {
+            CacheMode m = mode;
+            if (m == CacheMode.PASSTHROUGH) {
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, src.remaining());
+                int pos = src.position();
+                onBacking(dev -> {
+                    src.position(pos);
+                    dev.write(offset, src, fua);
+                });
+                return;
+            }
+            ByteBuffer copy = m == CacheMode.WRITETHROUGH ? src.duplicate() : null;
+            engine.write(offset, src, fua);
+            if (copy != null) {
+                int pos = copy.position();
+                onBacking(dev -> {
+                    copy.position(pos);
+                    dev.write(offset, copy, fua);
+                });
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        gate.enter();
+        try {
+            CacheMode m = mode;
+            if (m != CacheMode.PASSTHROUGH) {
+                engine.flush();
+            }
+            if (m != CacheMode.WRITEBACK) {
+                onBacking(BackingDevice::flush);
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        gate.enter();
+        try {
+            if (mode == CacheMode.PASSTHROUGH) {
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                onBacking(dev -> dev.trim(offset, length));
+                return;
+            }
+            engine.trim(offset, length);
+            // a trim is a hint: pass it on when the backing device is there, never fail for it
+            BackingDevice dev = backing.peek();
+            if (dev != null && dev.state() == BackingState.ONLINE) {
+                try {
+                    dev.trim(offset, length);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "cache {0}: backing trim failed (ignored): {1}", name,
+                            e.getMessage());
+                }
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        gate.enter();
+        try {
+            CacheMode m = mode;
+            if (m == CacheMode.PASSTHROUGH) {
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                onBacking(dev -> dev.writeZeroes(offset, length, fua));
+                return;
+            }
+            engine.writeZeroes(offset, length, fua);
+            if (m == CacheMode.WRITETHROUGH) {
+                onBacking(dev -> dev.writeZeroes(offset, length, fua));
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** One operation on the backing device. */
+    @FunctionalInterface
+    private interface BackingOp {
+        void run(BackingDevice device) throws IOException;
+    }
+
+    /**
+     * Runs {@code op} on the bound backing device, waiting for one (bounded); an operation cut off
+     * by a swap (the device closed under it) is re-issued on the new device.
+     */
+    private void onBacking(BackingOp op) throws IOException {
+        long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
+        while (true) {
+            BackingDevice dev = backing.acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            try {
+                op.run(dev);
+                return;
+            } catch (DeviceClosedException e) {
+                if (backing.peek() == dev || System.nanoTime() > deadline) {
+                    throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
+                            + " closed during a request: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- control
+
+    @Override
+    public CacheStatus status() {
+        return engine.status(mode);
+    }
+
+    @Override
+    public CacheStatistics statistics() {
+        return engine.statistics();
+    }
+
+    @Override
+    public CacheMode mode() {
+        return mode;
+    }
+
+    @Override
+    public void setMode(CacheMode newMode) throws IOException {
+        synchronized (controlLock) {
+            CacheMode old = mode;
+            if (newMode == old) {
+                return;
+            }
+            if (newMode != CacheMode.PASSTHROUGH) {
+                mode = newMode;
+                LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> {2}", name, old.configName(),
+                        newMode.configName());
+                return;
+            }
+            // write back while clients go on, then hold them for the last bit and the purge
+            engine.drain(null);
+            hold();
+            try {
+                engine.drain(null);
+                engine.purge();
+                mode = CacheMode.PASSTHROUGH;
+            } finally {
+                gate.release();
+            }
+            LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> passthrough (drained and emptied)", name,
+                    old.configName());
+        }
+    }
+
+    private void hold() throws IOException {
+        try {
+            if (!gate.hold(QUIESCE_TIMEOUT_MILLIS)) {
+                gate.release();
+                throw new PcacheException("cache " + name + ": " + gate.inFlight() + " requests still in flight after "
+                        + QUIESCE_TIMEOUT_MILLIS + " ms (waiting for space or for the backing device?); try again");
+            }
+        } catch (InterruptedException e) {
+            gate.release();
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while quiescing cache " + name);
+        }
+    }
+
+    @Override
+    public int gcPercent() {
+        return engine.gcPercent();
+    }
+
+    @Override
+    public void setGcPercent(int percent) throws IOException {
+        if (percent < GC_PERCENT_MIN || percent > GC_PERCENT_MAX) {
+            throw new IllegalArgumentException("gc_percent " + percent + " is out of range: expected "
+                    + GC_PERCENT_MIN + ".." + GC_PERCENT_MAX);
+        }
+        engine.setGcPercent(percent);
+    }
+
+    @Override
+    public void drain(DrainProgress progress) throws IOException {
+        engine.drain(progress);
+    }
+
+    /** Changes how long requests wait for a backing device. */
+    public void setBackingTimeoutMillis(long millis) {
+        this.backingTimeoutMillis = millis;
+    }
+
+    /**
+     * Replaces the engine: holds requests, closes the current engine (persisting everything),
+     * opens the new one (the same cache device through another path, e.g. another pmem provider,
+     * which replays the log) and lets requests go on. If the new engine does not open, the old
+     * one is re-opened with {@code rollback}.
+     */
+    public void replaceEngine(EngineOpener opener, EngineOpener rollback) throws IOException {
+        synchronized (controlLock) {
+            hold();
+            try {
+                CacheEngine old = engine;
+                old.close();
+                try {
+                    engine = opener.open();
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": re-opening failed, rolling back: "
+                            + e.getMessage());
+                    try {
+                        engine = rollback.open();
+                    } catch (IOException | RuntimeException e2) {
+                        e.addSuppressed(e2);
+                        gate.shut();
+                        LOG.log(System.Logger.Level.ERROR, "cache " + name + ": rollback failed too; the cache is"
+                                + " out of service: " + e2.getMessage());
+                    }
+                    throw e;
+                }
+            } finally {
+                gate.release();
+            }
+        }
+    }
+
+    /** False once the device is out of service (closed, or a swap and its rollback both failed). */
+    boolean isInService() {
+        return !gate.isShut();
+    }
+
+    /**
+     * Shuts the device down: refuses new requests, lets those in flight finish (bounded), then
+     * closes the engine, persisting every open kset. Dirty data stays in the cache.
+     */
+    public void close() throws IOException {
+        synchronized (controlLock) {
+            try {
+                gate.hold(QUIESCE_TIMEOUT_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            gate.shut();
+            engine.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "cache " + name;
+    }
+}

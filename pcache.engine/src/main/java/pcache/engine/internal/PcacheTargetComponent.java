@@ -1,0 +1,355 @@
+package pcache.engine.internal;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+import pcache.api.CacheConfigurationException;
+import pcache.api.CacheDevice;
+import pcache.api.CacheMode;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndexProvider;
+import pcache.api.spi.PmemProvider;
+import pcache.api.spi.PmemRegion;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.WritebackPolicy;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.engine.internal.engine.EngineConfig;
+
+/**
+ * One cache per factory configuration of {@value #PID}: assembles the engine from the services
+ * its configuration selects (reference targets), opens it in the background and registers the
+ * {@link CacheDevice} service (property {@value CacheDevice#NAME}) once it is ready.
+ *
+ * <p>The backing device, the pmem mapping and the write-back policy are dynamic references: a
+ * change of {@code backing.target} re-points the cache while clients go on (requests that need a
+ * backing device wait, bounded); a change of {@code pmem.target} quiesces, closes and re-opens the
+ * same cache device through the new provider (which replays the log); a change of
+ * {@code writeback.target} takes effect at the next write-back step. CRC, key index and allocator
+ * are static: changing them re-creates the cache.
+ *
+ * <p>The cache device file is locked ({@code <cache_dev>.lock}) so two caches, in this process or
+ * another, never open it at once.
+ */
+@Component(configurationPid = PcacheTargetComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE,
+        immediate = true, service = {})
+@Designate(ocd = TargetConfig.class, factory = true)
+public final class PcacheTargetComponent {
+
+    /** The factory PID of caches. */
+    public static final String PID = pcache.api.config.ConfigPids.TARGET;
+
+    private static final System.Logger LOG = System.getLogger(PcacheTargetComponent.class.getName());
+
+    @Reference(name = "crc")
+    private CrcProvider crc;
+    @Reference(name = "allocator")
+    private SegmentAllocatorProvider allocators;
+    @Reference(name = "keyindex")
+    private KeyIndexProvider keyIndexes;
+    private volatile PmemProvider pmem;
+    private volatile WritebackPolicy policy;
+    private ExecutorService control;
+    private String name;
+    private BackingHolder backing;
+
+    private volatile TargetConfig config;
+    private volatile CacheDeviceFacade facade;
+    private volatile String failure;
+    private ServiceRegistration<CacheDevice> registration;
+    private FileChannel lockChannel;
+    private FileLock lock;
+    private BundleContext context;
+
+    /**
+     * Dynamic references can be bound before activation: the backing holder exists from the
+     * start, named once the configuration is known.
+     */
+    public PcacheTargetComponent() {
+        this.backing = new BackingHolder("(unconfigured)");
+    }
+
+    @Activate
+    void activate(BundleContext bundleContext, TargetConfig c) throws CacheConfigurationException {
+        TargetSettings.validate(c);
+        this.context = bundleContext;
+        this.config = c;
+        this.name = TargetSettings.name(c);
+        this.backing.rename(name);
+        this.control = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "pcache-" + name + "-control");
+            t.setDaemon(true);
+            return t;
+        });
+        control.execute(this::openInBackground);
+    }
+
+    // ---------------------------------------------------------------- references
+
+    @Reference(name = "pmem", policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindPmem(PmemProvider provider) {
+        PmemProvider old = this.pmem;
+        this.pmem = provider;
+        if (old != null && facade != null && control != null) {
+            control.execute(() -> swapPmem(old, provider));
+        }
+    }
+
+    void unbindPmem(PmemProvider provider) {
+        // the replacement (if any) was bound first; without one the component is deactivated
+    }
+
+    @Reference(name = "backing", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBacking(BackingDevice device) {
+        CacheDeviceFacade f = facade;
+        if (f != null) {
+            try {
+                f.engine().checkIdentity(device);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.ERROR, "cache " + name + ": " + e.getMessage());
+                return;
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
+        backing.set(device);
+    }
+
+    void unbindBacking(BackingDevice device) {
+        if (backing.peek() == device) {
+            LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1} went away", name, device.description());
+            backing.set(null);
+        }
+    }
+
+    @Reference(name = "writeback", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindWriteback(WritebackPolicy p) {
+        LOG.log(System.Logger.Level.INFO, "cache {0}: write-back policy {1}", name, p.name());
+        this.policy = p;
+    }
+
+    void unbindWriteback(WritebackPolicy p) {
+        if (this.policy == p) {
+            this.policy = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- life cycle
+
+    private EngineConfig engineConfig(TargetConfig c) {
+        return TargetSettings.engineConfig(c);
+    }
+
+    private CacheEngine openEngine(PmemProvider provider, TargetConfig c) throws IOException {
+        Path dev = Path.of(c.cache__dev());
+        PmemRegion region = provider.open(dev, c.cache__dev__size__bytes());
+        return CacheEngine.open(engineConfig(c), region, crc, allocators, keyIndexes, backing, () -> policy);
+    }
+
+    private void openInBackground() {
+        TargetConfig c = config;
+        try {
+            lockCacheDevice(Path.of(c.cache__dev()));
+            CacheEngine engine = openEngine(pmem, c);
+            CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c));
+            facade = f;
+            BackingDevice bound = backing.peek();
+            if (bound != null) {
+                try {
+                    engine.checkIdentity(bound);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": " + e.getMessage());
+                    backing.set(null);
+                }
+            }
+            synchronized (this) {
+                if (context == null) {
+                    f.close();
+                    return;
+                }
+                registration = context.registerService(CacheDevice.class, f, serviceProperties(c));
+            }
+            failure = null;
+            LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
+        } catch (IOException | RuntimeException e) {
+            failure = e.getMessage();
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e.getMessage());
+            releaseLock();
+        }
+    }
+
+    private Dictionary<String, Object> serviceProperties(TargetConfig c) {
+        Hashtable<String, Object> p = new Hashtable<>();
+        p.put(CacheDevice.NAME, name);
+        p.put("pcache.cache.dev", c.cache__dev());
+        return p;
+    }
+
+    private void lockCacheDevice(Path dev) throws IOException {
+        Path lockFile = dev.resolveSibling(dev.getFileName() + ".lock");
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                throw new CacheConfigurationException("cache device " + dev + " is in use by another process"
+                        + " (lock " + lockFile + "); stop the other pcache first");
+            }
+            lockChannel = ch;
+            lock = l;
+        } catch (OverlappingFileLockException e) {
+            ch.close();
+            throw new CacheConfigurationException("cache device " + dev + " is already used by another cache in"
+                    + " this process; each cache needs its own cache_dev");
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    private void releaseLock() {
+        try {
+            if (lock != null) {
+                lock.release();
+            }
+            if (lockChannel != null) {
+                lockChannel.close();
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "releasing the cache device lock: {0}", e.getMessage());
+        }
+        lock = null;
+        lockChannel = null;
+    }
+
+    /**
+     * Re-opens the cache through {@code provider}; if that fails, through {@code previous}, the
+     * mapping the cache had, so a mapping that cannot open the device costs clients a pause, not
+     * the cache.
+     */
+    private void swapPmem(PmemProvider previous, PmemProvider provider) {
+        CacheDeviceFacade f = facade;
+        if (f == null) {
+            return;
+        }
+        TargetConfig c = config;
+        try {
+            LOG.log(System.Logger.Level.INFO, "cache {0}: switching pmem mapping from {1} to {2}", name,
+                    previous.type(), provider.type());
+            f.replaceEngine(() -> openEngine(provider, c), () -> openEngine(previous, c));
+            LOG.log(System.Logger.Level.INFO, "cache {0}: now on {1}", name, f.status().cacheDevice());
+        } catch (IOException | RuntimeException e) {
+            // the engine in service, if any, is the previous mapping's: later swaps roll back to it
+            pmem = previous;
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": pmem mapping " + provider.type() + " cannot open "
+                    + c.cache__dev() + " (" + e.getMessage() + "); " + (f.isInService() ? "the cache stays on "
+                    + previous.type() : "re-opening through " + previous.type() + " failed too, the cache is out of"
+                    + " service") + ". Point pmem.target at a mapping that can open the device.");
+        }
+    }
+
+    @Modified
+    void modified(TargetConfig newConfig) {
+        TargetConfig old = config;
+        config = newConfig;
+        try {
+            TargetSettings.validate(newConfig);
+        } catch (CacheConfigurationException e) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + e.getMessage());
+            config = old;
+            return;
+        }
+        CacheDeviceFacade f = facade;
+        if (f == null) {
+            return;
+        }
+        control.execute(() -> applyChanges(f, old, newConfig));
+    }
+
+    private void applyChanges(CacheDeviceFacade f, TargetConfig old, TargetConfig c) {
+        try {
+            if (old.gc__percent() != c.gc__percent()) {
+                f.setGcPercent(c.gc__percent());
+            }
+            f.setBackingTimeoutMillis(c.backing__timeout__ms());
+            if (TargetSettings.needsReopen(old, c)) {
+                LOG.log(System.Logger.Level.INFO, "cache {0}: re-opening for the new configuration", name);
+                f.replaceEngine(() -> openEngine(pmem, c), () -> openEngine(pmem, old));
+            }
+            CacheMode wanted = TargetSettings.mode(c);
+            if (f.mode() != wanted) {
+                f.setMode(wanted);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": applying the configuration change failed: "
+                    + e.getMessage());
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        ServiceRegistration<CacheDevice> reg;
+        synchronized (this) {
+            reg = registration;
+            registration = null;
+            context = null;
+        }
+        if (reg != null) {
+            try {
+                reg.unregister();
+            } catch (IllegalStateException e) {
+                // already gone with the bundle
+            }
+        }
+        if (control == null) {
+            return;
+        }
+        control.shutdown();
+        try {
+            if (!control.awaitTermination(60, TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "cache {0}: control work still running at shutdown", name);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        CacheDeviceFacade f = facade;
+        facade = null;
+        if (f != null) {
+            try {
+                f.close();
+                LOG.log(System.Logger.Level.INFO, "cache {0} closed", name);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.ERROR, "cache " + name + ": closing failed: " + e.getMessage());
+            }
+        }
+        backing.close();
+        releaseLock();
+    }
+
+    /** Why the cache is not open, or null. */
+    String failure() {
+        return failure;
+    }
+}

@@ -1,0 +1,342 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.function.Supplier;
+
+import pcache.api.BackingState;
+import pcache.api.CacheConfigurationException;
+import pcache.api.CacheDevice.DrainProgress;
+import pcache.api.CacheMode;
+import pcache.api.CacheStatistics;
+import pcache.api.CacheStatus;
+import pcache.api.CorruptMediaException;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeyIndexProvider;
+import pcache.api.spi.PmemRegion;
+import pcache.api.spi.SegmentAllocator;
+import pcache.api.spi.SegmentAllocatorProvider;
+import pcache.api.spi.WritebackPolicy;
+import pcache.engine.internal.BackingHolder;
+import pcache.engine.internal.media.CacheMetadata;
+import pcache.engine.internal.media.ExtensionCodec.Range;
+
+/**
+ * One open cache: dm-pcache's cache target (reference §2.5-§7) over a pmem region, a segment
+ * allocator, a key index and key log, and a swappable backing device. Plain Java, no framework:
+ * the DS component and the tests drive it directly.
+ *
+ * <p>The engine implements the cache in write-back form; modes, request gating and swaps are the
+ * business of {@link CacheDeviceFacade}. It owns its region and closes it. This class is the
+ * engine's face and its life cycle; each concern is a class of its own, working on the
+ * structures {@link Recovery} built ({@link OpenCache}) and coordinated by {@link EngineSignals}:
+ *
+ * <ul>
+ * <li>{@link Recovery}, {@link Replay}, {@link BackingPairing}: format, or load and replay the key log;
+ * <li>{@link WritePath}: writes, write-zeroes, trims, flushes, waiting for space;
+ * <li>{@link ReadPath}, {@link ReadPlan}, {@link MissFill}: reads, hits, misses and miss fills;
+ * <li>{@link QuarantineGuard}: ranges whose dirty data failed its CRC;
+ * <li>{@link WritebackLoop}, {@link EngineWritebackContext}: the write-back thread, drains, and
+ *     what write-back policies see;
+ * <li>{@link GarbageCollector}: the GC thread, the index cleaner, purge.
+ * </ul>
+ *
+ * Every part logs under this class's name, so one logger configures the engine's output.
+ */
+public final class CacheEngine implements AutoCloseable {
+
+    static final System.Logger LOG = System.getLogger(CacheEngine.class.getName());
+
+    private final EngineConfig config;
+    private final PmemRegion region;
+    private final BackingHolder backing;
+    private final Supplier<WritebackPolicy> policy;
+    private final Stats stats = new Stats();
+    private final EngineSignals signals;
+    private final ScheduledExecutorService scheduler;
+
+    private OpenCache cache;
+    private WritePath writes;
+    private ReadPath reads;
+    private WritebackLoop writeback;
+    private volatile GarbageCollector gc;
+    private Thread writebackThread;
+    private Thread gcThread;
+
+    private CacheEngine(EngineConfig config, PmemRegion region, BackingHolder backing,
+            Supplier<WritebackPolicy> policy) {
+        this.config = config;
+        this.region = region;
+        this.backing = backing;
+        this.policy = policy;
+        this.signals = new EngineSignals(config.name());
+        ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "pcache-" + config.name() + "-timer");
+            t.setDaemon(true);
+            return t;
+        });
+        s.setRemoveOnCancelPolicy(true);
+        this.scheduler = s;
+    }
+
+    /**
+     * Opens the cache on {@code region}: formats a blank device (dm-pcache formats when the
+     * superblock magic is 0), or loads and replays an existing one. Takes ownership of the region.
+     * A new cache needs a backing device (its size is the logical size); an existing one records it.
+     *
+     * @throws CorruptMediaException for a foreign or damaged device, naming the structure and offset
+     * @throws CacheConfigurationException when the configuration contradicts the device
+     */
+    public static CacheEngine open(EngineConfig config, PmemRegion region, CrcProvider crc,
+            SegmentAllocatorProvider allocators, KeyIndexProvider keyIndexes, BackingHolder backing,
+            Supplier<WritebackPolicy> policy) throws IOException {
+        EngineConfig.checkGcPercent(config.gcPercent());
+        CacheEngine e = new CacheEngine(config, region, backing, policy);
+        boolean ok = false;
+        try {
+            e.cache = new Recovery(config, region, crc, backing, e.stats, e.signals, e.scheduler,
+                    segment -> e.segmentReclaimed()).open(allocators, keyIndexes);
+            e.writes = new WritePath(e.cache, e.signals);
+            e.reads = new ReadPath(e.cache, e.signals);
+            e.writeback = new WritebackLoop(e.cache, e.signals, policy);
+            e.gc = new GarbageCollector(e.cache, e.signals, e.scheduler);
+            e.startThreads();
+            ok = true;
+            return e;
+        } finally {
+            if (!ok) {
+                e.abandon();
+            }
+        }
+    }
+
+    private void segmentReclaimed() {
+        GarbageCollector g = gc;
+        if (g != null) {
+            g.segmentReclaimed();
+        } else {
+            stats.gcSegmentsReclaimed.increment();
+            signals.segmentReclaimed();
+        }
+    }
+
+    private void startThreads() {
+        writebackThread = new Thread(writeback::run, "pcache-" + config.name() + "-writeback");
+        writebackThread.setDaemon(true);
+        gcThread = new Thread(gc::run, "pcache-" + config.name() + "-gc");
+        gcThread.setDaemon(true);
+        writebackThread.start();
+        gcThread.start();
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    public String name() {
+        return config.name();
+    }
+
+    public long logicalSize() {
+        return cache.logicalSize();
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    public int gcPercent() {
+        return gc.gcPercent();
+    }
+
+    /** Sets and persists the GC threshold. */
+    public synchronized void setGcPercent(int percent) throws IOException {
+        EngineConfig.checkGcPercent(percent);
+        cache.meta().storeInfo(cache.meta().info().withGcPercent(percent));
+        gc.gcPercent(percent);
+    }
+
+    /**
+     * Checks that {@code device} is the backing device this cache belongs to; records it on first
+     * pairing (or when forced).
+     */
+    public void checkIdentity(BackingDevice device) throws IOException {
+        BackingPairing.check(cache.meta(), config, cache.logicalSize(), device);
+    }
+
+    /** The status line fields plus pcache's; {@code mode} comes from the facade. */
+    public CacheStatus status(CacheMode mode) {
+        CacheMetadata meta = cache.meta();
+        SegmentAllocator segments = cache.segments();
+        return new CacheStatus(config.name(), meta.sbFlags(), meta.segNum(), segments.segmentCount(),
+                segments.usedCount(), gc.gcPercent(), meta.info().flags(), cache.keyLog().head(), meta.dirtyTail(),
+                meta.keyTail(), mode, config.dataCrc(), backing.state(), backing.describe(),
+                region.description());
+    }
+
+    public CacheStatistics statistics() {
+        return new CacheStatistics(stats.readRequests.sum(), stats.readHits.sum(), stats.readMisses.sum(),
+                stats.readPartialHits.sum(), stats.bytesRead.sum(), stats.bytesReadFromCache.sum(),
+                stats.bytesWritten.sum(), stats.writeRequests.sum(), stats.fuaWrites.sum(), stats.flushes.sum(),
+                stats.trims.sum(), stats.deferredRequests.sum(), stats.dirtyBytes.sum(), cache.index().keyCount(),
+                cache.segments().usedCount(), cache.segments().segmentCount(), stats.writebackKsets.sum(),
+                stats.writebackBytes.sum(), stats.writebackErrors.sum(), stats.gcKsets.sum(),
+                stats.gcSegmentsReclaimed.sum(), stats.crcErrors.sum(), stats.crcRecovered.sum(),
+                cache.quarantine().snapshot().size(), stats.backingErrors.sum());
+    }
+
+    /** A description of damage found in the key log by write-back or GC, or null. */
+    public String logDamage() {
+        return signals.logDamage();
+    }
+
+    /** The quarantined ranges (for tools and tests). */
+    public List<Range> quarantined() {
+        return cache.quarantine().snapshot();
+    }
+
+    /** The index, for inspection (tests check it against the media); requests never go through it here. */
+    public KeyIndex index() {
+        return cache.index();
+    }
+
+    /** The segments, for inspection (tests check generations against the index). */
+    public SegmentAllocator segments() {
+        return cache.segments();
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    /** Writes {@code src} at {@code offset} into the cache (write-back semantics). */
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        writes.write(offset, src, fua);
+    }
+
+    /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
+    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        writes.writeZeroes(offset, length, fua);
+    }
+
+    /** Drops {@code [offset, offset + length)} from the cache index (trim). */
+    public void trim(long offset, long length) throws IOException {
+        writes.trim(offset, length);
+    }
+
+    /** Persists every open kset: every write acknowledged before this call is durable after it. */
+    public void flush() throws IOException {
+        writes.flush();
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset} through the cache. */
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        reads.read(offset, dst);
+    }
+
+    /**
+     * Writes back everything dirty now (after persisting open ksets), waiting for it.
+     *
+     * @throws pcache.api.BackingDeviceException when write-back fails for longer than the backing timeout
+     */
+    public void drain(DrainProgress progress) throws IOException {
+        writeback.drain(progress);
+    }
+
+    /** Whether everything persisted has been written back. */
+    public boolean isClean() {
+        return cache.meta().dirtyTail().equals(cache.keyLog().persistedHead())
+                && cache.keyLog().head().equals(cache.keyLog().persistedHead()) && cache.keyLog().pendingKeys() == 0;
+    }
+
+    /**
+     * Empties the cache: everything must already be written back (drain first, with requests
+     * quiesced). Drops every key and releases every segment, as entering pass-through requires.
+     */
+    public void purge() throws IOException {
+        gc.purge();
+    }
+
+    // ---------------------------------------------------------------- life cycle
+
+    /**
+     * Closes the cache: stops write-back and GC, persists every open kset (so every acknowledged
+     * write survives), flushes the backing device (best effort) and releases the region. Dirty data
+     * stays in the cache for the next open. Requests must have stopped (the facade quiesces them).
+     */
+    @Override
+    public void close() throws IOException {
+        if (signals.closed) {
+            return;
+        }
+        signals.close();
+        stopThread(writebackThread);
+        stopThread(gcThread);
+        IOException failure = null;
+        try {
+            cache.keyLog().flush();
+        } catch (IOException e) {
+            failure = e;
+        }
+        cache.keyLog().close();
+        BackingDevice dev = backing.peek();
+        // a device that is reconnecting would hold the stop for its whole I/O timeout; its
+        // written-back data is covered by dirty_tail anyway (advanced only after a flush)
+        if (dev != null && dev.state() == BackingState.ONLINE) {
+            try {
+                dev.flush();
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "cache {0}: flushing the backing device at close failed: {1}",
+                        config.name(), e.getMessage());
+            }
+        }
+        scheduler.shutdownNow();
+        try {
+            region.close();
+        } catch (IOException e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
+            }
+        }
+        EngineSignals.signal(signals.drainSignal);
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * Stops the engine without persisting anything: waiting writers are woken, the write-back and
+     * GC threads and the timers stop, open key sets are dropped and the region is closed. This
+     * releases what a failed open created; it is also what a power cut does to a running cache,
+     * which is how the crash tests stop one.
+     */
+    public void abandon() {
+        signals.close();
+        stopThread(writebackThread);
+        stopThread(gcThread);
+        if (cache != null) {
+            cache.keyLog().close();
+        }
+        scheduler.shutdownNow();
+        try {
+            region.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "closing the region of a failed open: {0}", e.getMessage());
+        }
+    }
+
+    private static void stopThread(Thread t) {
+        if (t == null) {
+            return;
+        }
+        t.interrupt();
+        try {
+            t.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package pcache.engine.internal.engine;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import pcache.api.DeviceClosedException;
+
+/**
+ * How the threads of one open cache tell each other what happened: request threads, the
+ * write-back thread, the GC thread, the kset flush timer and callers of drain and close share
+ * one instance. It holds no cache structure, only monitors, counters and flags.
+ *
+ * <p>Every monitor is notified with {@link #signal} and waited on with {@link #await} (or, where a
+ * condition must be re-checked under the monitor, by the owner directly); waits are bounded, so a
+ * lost notification costs at most one interval, never a hang.
+ */
+final class EngineSignals {
+
+    private final String cacheName;
+
+    /** Writers waiting for free cache space wait here; a reclaimed segment wakes them. */
+    final Object spaceLock = new Object();
+    /** Wakes the write-back thread: new ksets, a drain, a waiting writer. */
+    final Object writebackSignal = new Object();
+    /** Wakes the GC thread: dirty_tail moved, gc_percent changed, a waiting writer. */
+    final Object gcSignal = new Object();
+    /** Wakes drain callers after each write-back step. */
+    final Object drainSignal = new Object();
+
+    /** Counts segment reclaims, so that a writer can tell whether one happened while it looked. */
+    final AtomicLong reclaimEpoch = new AtomicLong();
+    /** Ksets persisted since the open (including the dirty ones found by replay). */
+    final AtomicLong persistedKsets = new AtomicLong();
+    /** Ksets write-back has passed (dirty_tail moved over them) since the open. */
+    final AtomicLong passedKsets = new AtomicLong();
+    /** Requests waiting for cache space (deferred): GC then ignores gc_percent. */
+    final AtomicInteger spaceWaiters = new AtomicInteger();
+    /** Drains in progress: write-back policies then write back everything they can. */
+    final AtomicInteger draining = new AtomicInteger();
+
+    volatile boolean closed;
+    /** A purge is emptying the cache: write-back counts as draining. */
+    volatile boolean purging;
+    /** The write-back thread sleeps for lack of work (set and cleared under writebackSignal). */
+    volatile boolean writebackIdle;
+    /** A description of damage found in the key log by write-back or GC, or null. */
+    private volatile String logDamage;
+
+    EngineSignals(String cacheName) {
+        this.cacheName = cacheName;
+    }
+
+    /** A kset became durable: wakes write-back when it sleeps for lack of work. */
+    void ksetPersisted() {
+        persistedKsets.incrementAndGet();
+        // one wake-up per idle period, not one per kset (a context switch on every FUA write)
+        if (writebackIdle) {
+            signal(writebackSignal);
+        }
+    }
+
+    /** A segment was reclaimed: wakes the writers waiting for space. */
+    void segmentReclaimed() {
+        reclaimEpoch.incrementAndGet();
+        signal(spaceLock);
+    }
+
+    /** Write-back passed {@code ksets} ksets: the damage it reported, if any, is behind it. */
+    void ksetsPassed(int ksets) {
+        passedKsets.addAndGet(ksets);
+        logDamage = null;
+        signal(gcSignal);
+    }
+
+    String logDamage() {
+        return logDamage;
+    }
+
+    /** Records damage in the key log, logging each distinct description once. */
+    void reportLogDamage(String damage) {
+        if (!damage.equals(logDamage)) {
+            logDamage = damage;
+            CacheEngine.LOG.log(System.Logger.Level.ERROR, damage);
+        }
+    }
+
+    boolean writebackRequested() {
+        return draining.get() > 0 || purging;
+    }
+
+    void checkOpen() throws DeviceClosedException {
+        if (closed) {
+            throw new DeviceClosedException("cache " + cacheName + " is closed");
+        }
+    }
+
+    /** Marks the cache closed and wakes the writers waiting for space, so that they see it. */
+    void close() {
+        closed = true;
+        signal(spaceLock);
+    }
+
+    static void signal(Object monitor) {
+        synchronized (monitor) {
+            monitor.notifyAll();
+        }
+    }
+
+    static void await(Object monitor, long millis) throws InterruptedException {
+        synchronized (monitor) {
+            monitor.wait(Math.max(1, millis));
+        }
+    }
+}

@@ -1,0 +1,283 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.BackingUnavailableException;
+import pcache.api.CachePos;
+import pcache.api.DeviceClosedException;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.Kset;
+import pcache.api.spi.WritebackContext;
+
+/**
+ * What write-back policies see of one open cache: the durable key log from dirty_tail, a scratch
+ * index, the backing device (written through here, with retries) and dirty_tail itself. Used by
+ * the write-back thread only, one step at a time.
+ */
+final class EngineWritebackContext implements WritebackContext {
+
+    /** Tries of one backing write or flush within a write-back step before the step fails. */
+    private static final int WRITEBACK_ATTEMPTS = 5;
+    private static final long RETRY_LOG_INTERVAL_NANOS = 10_000_000_000L;
+
+    /** One backing operation of a write-back step. */
+    @FunctionalInterface
+    private interface BackingStep {
+        void run() throws IOException;
+    }
+
+    private final OpenCache cache;
+    private final EngineSignals signals;
+    private final Stats stats;
+    private final ByteBuffer bounce = ByteBuffer.allocateDirect(8 << 20);
+    /** When a retried backing error was last logged; retries are logged at most every 10 s. */
+    private long lastRetryLogNanos = System.nanoTime() - RETRY_LOG_INTERVAL_NANOS;
+
+    EngineWritebackContext(OpenCache cache, EngineSignals signals) {
+        this.cache = cache;
+        this.signals = signals;
+        this.stats = cache.stats();
+    }
+
+    @Override
+    public CachePos dirtyTail() {
+        return cache.meta().dirtyTail();
+    }
+
+    @Override
+    public CachePos keyHead() {
+        return cache.keyLog().persistedHead();
+    }
+
+    @Override
+    public Kset readKset(CachePos position) throws IOException {
+        CachePos durable = cache.keyLog().persistedHead();
+        if (position.equals(durable)) {
+            return null;
+        }
+        Kset k = cache.keyLog().read(position);
+        if (k == null) {
+            signals.reportLogDamage("cache " + cache.name() + ": the kset at " + position
+                    + " (before the durable end of the log " + durable + ") is unreadable; write-back"
+                    + " cannot pass it");
+        }
+        return k;
+    }
+
+    @Override
+    public KeyIndex scratchIndex() {
+        cache.scratch().clear();
+        return cache.scratch();
+    }
+
+    @Override
+    public void writeBack(List<CacheKey> extent) throws IOException {
+        List<CacheKey> run = new ArrayList<>(extent.size());
+        for (CacheKey k : extent) {
+            if (cache.config().dataCrc() && !verifyForWriteback(k)) {
+                writeRun(run);
+                run.clear();
+                continue;
+            }
+            run.add(k);
+        }
+        writeRun(run);
+    }
+
+    /** A dirty extent whose data fails its CRC is not written back but quarantined. */
+    private boolean verifyForWriteback(CacheKey k) throws IOException {
+        int actual = cache.crc().checksum(cache.region().view(cache.dataOffset(k.segment()) + k.crcSegmentOffset(),
+                k.crcLength()));
+        if (actual == k.dataCrc()) {
+            return true;
+        }
+        stats.crcErrors.increment();
+        CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache {0}: dirty extent [{1}, +{2}) failed its data CRC during"
+                + " write-back; quarantined (reads of it fail until it is rewritten)", cache.name(),
+                k.offset(), k.length());
+        cache.quarantine().add(k.offset(), k.length());
+        return false;
+    }
+
+    /**
+     * Writes one run, retrying it a few times with a short back-off before giving up the step: a
+     * backing device that fails some writes (a flaky link, an overloaded server) would otherwise
+     * make a step of many writes fail almost always, and write-back would retry whole ksets forever
+     * without progress.
+     */
+    private void writeRun(List<CacheKey> run) throws IOException {
+        retrying(() -> writeRunOnce(run));
+    }
+
+    /** Writes a run of adjacent extents: one directly from pmem, several gathered in the bounce buffer. */
+    private void writeRunOnce(List<CacheKey> run) throws IOException {
+        if (run.isEmpty()) {
+            return;
+        }
+        BackingDevice dev = backing();
+        try {
+            if (run.size() == 1) {
+                CacheKey k = run.get(0);
+                dev.write(k.offset(), cache.region().view(cache.dataOffset(k.segment()) + k.segmentOffset(),
+                        k.length()), false);
+                stats.writebackBytes.add(k.length());
+                return;
+            }
+            long start = run.get(0).offset();
+            bounce.clear();
+            for (CacheKey k : run) {
+                if (bounce.remaining() < k.length()) {
+                    bounce.flip();
+                    dev.write(start, bounce, false);
+                    start += bounce.limit();
+                    bounce.clear();
+                }
+                cache.region().read(cache.dataOffset(k.segment()) + k.segmentOffset(),
+                        bounce.slice(bounce.position(), k.length()));
+                bounce.position(bounce.position() + k.length());
+                stats.writebackBytes.add(k.length());
+            }
+            bounce.flip();
+            if (bounce.hasRemaining()) {
+                dev.write(start, bounce, false);
+            }
+        } catch (IOException e) {
+            stats.backingErrors.increment();
+            throw e;
+        }
+    }
+
+    @Override
+    public void flushBacking() throws IOException {
+        retrying(() -> {
+            try {
+                backing().flush();
+            } catch (IOException e) {
+                stats.backingErrors.increment();
+                throw e;
+            }
+        });
+    }
+
+    /** The bound backing device, waiting for one as requests do. */
+    private BackingDevice backing() throws IOException {
+        return cache.backing().acquire(cache.config().backingTimeoutMillis());
+    }
+
+    private void retrying(BackingStep step) throws IOException {
+        long backoff = 10;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                step.run();
+                return;
+            } catch (DeviceClosedException | BackingUnavailableException e) {
+                throw e; // no device: the write-back loop waits for one
+            } catch (IOException e) {
+                if (attempt >= WRITEBACK_ATTEMPTS || signals.closed) {
+                    throw e;
+                }
+                logRetry(attempt, e);
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("write-back of cache " + cache.name() + " interrupted");
+                }
+                backoff = Math.min(backoff * 4, 1000);
+            }
+        }
+    }
+
+    private void logRetry(int attempt, IOException e) {
+        long now = System.nanoTime();
+        if (now - lastRetryLogNanos >= RETRY_LOG_INTERVAL_NANOS) {
+            lastRetryLogNanos = now;
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": backing device error"
+                    + " during write-back (attempt " + attempt + " of " + WRITEBACK_ATTEMPTS + "), will retry"
+                    + " with back-off (dirty data stays safe in the cache; further retries are counted in"
+                    + " backing_errors and logged at most every 10 s): " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void advanceDirtyTail(List<Kset> passed) throws IOException {
+        if (passed.isEmpty()) {
+            return;
+        }
+        if (!passed.get(0).position().equals(cache.meta().dirtyTail())) {
+            throw new IllegalStateException("write-back policy passed ksets from " + passed.get(0).position()
+                    + " but dirty_tail is " + cache.meta().dirtyTail());
+        }
+        CachePos next = passed.get(passed.size() - 1).next();
+        cache.meta().storeDirtyTail(next);
+        long bytes = 0;
+        for (Kset k : passed) {
+            bytes += k.dirtyBytes();
+            if (!k.last()) {
+                stats.writebackKsets.increment();
+                markClean(k);
+            }
+        }
+        stats.dirtyBytes.add(-bytes);
+        signals.ksetsPassed(passed.size());
+    }
+
+    /** After write-back: index keys holding exactly the written data are now clean in memory. */
+    private void markClean(Kset k) {
+        for (CacheKey written : k.keys()) {
+            if (written.isClean()) {
+                continue;
+            }
+            KeySlice slice = cache.index().slice(written.offset());
+            slice.lock();
+            try {
+                slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
+                    @Override
+                    public boolean hit(CacheKey t, long position, int length) {
+                        if (!t.isEmpty() && t.segment() == written.segment() && t.generation() == written.generation()
+                                && t.segmentOffset() - (t.offset() - written.offset()) == written.segmentOffset()) {
+                            t.markClean();
+                        }
+                        return true;
+                    }
+
+                    @Override
+                    public boolean gap(long position, int length) {
+                        return true;
+                    }
+                });
+            } finally {
+                slice.unlock();
+            }
+        }
+    }
+
+    @Override
+    public long dirtyBytes() {
+        return stats.dirtyBytes.sum();
+    }
+
+    @Override
+    public int usedPercent() {
+        return (int) (100L * cache.segments().usedCount() / cache.segments().segmentCount());
+    }
+
+    @Override
+    public long capacityBytes() {
+        return (long) cache.segments().segmentCount() * PcacheFormat.SEG_DATA_SIZE;
+    }
+
+    @Override
+    public boolean draining() {
+        return signals.writebackRequested();
+    }
+}

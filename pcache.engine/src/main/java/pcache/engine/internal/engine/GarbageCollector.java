@@ -1,0 +1,187 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import pcache.api.CachePos;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.Kset;
+import pcache.engine.internal.media.CacheMetadata;
+
+/**
+ * GC of one open cache (reference §6): the GC thread reclaims ksets from key_tail while usage is at
+ * or above gc_percent (or while a writer waits for space), never passing dirty_tail; a segment
+ * whose last reference goes is reclaimed by the allocator, and a background cleaner then removes
+ * the keys that pointed into it from the index, a few per lock hold (§6.4). Purge empties a clean
+ * cache for pass-through.
+ */
+final class GarbageCollector {
+
+    private static final int CLEAN_BATCH = 10;
+
+    private final OpenCache cache;
+    private final EngineSignals signals;
+    private final ScheduledExecutorService scheduler;
+    private final Object passLock = new Object();
+    private final AtomicBoolean cleanerScheduled = new AtomicBoolean();
+    private volatile int gcPercent;
+
+    GarbageCollector(OpenCache cache, EngineSignals signals, ScheduledExecutorService scheduler) {
+        this.cache = cache;
+        this.signals = signals;
+        this.scheduler = scheduler;
+        this.gcPercent = cache.config().gcPercent();
+    }
+
+    int gcPercent() {
+        return gcPercent;
+    }
+
+    /** Applies a new threshold (already persisted by the caller) and lets GC look again. */
+    void gcPercent(int percent) {
+        gcPercent = percent;
+        EngineSignals.signal(signals.gcSignal);
+    }
+
+    /** The thread's body: runs until the cache closes. */
+    void run() {
+        long interval = cache.config().gcIntervalMillis();
+        while (!signals.closed) {
+            try {
+                pass(false);
+                EngineSignals.await(signals.gcSignal, interval);
+            } catch (InterruptedException e) {
+                if (signals.closed) {
+                    return;
+                }
+            } catch (IOException | RuntimeException e) {
+                if (signals.closed) {
+                    return;
+                }
+                CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying", e);
+                try {
+                    EngineSignals.await(signals.gcSignal, interval);
+                } catch (InterruptedException ie) {
+                    if (signals.closed) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Reclaims ksets from key_tail while usage is at or above gc_percent (or unconditionally when
+     * {@code all}), never passing dirty_tail.
+     */
+    private void pass(boolean all) throws IOException {
+        synchronized (passLock) {
+            while (!signals.closed || all) {
+                if (!reclaimOne(all)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Reclaims the kset at key_tail; false when there is nothing (more) to do now. */
+    private boolean reclaimOne(boolean all) throws IOException {
+        CacheMetadata meta = cache.meta();
+        CachePos keyTail = meta.keyTail();
+        CachePos dirtyTail = meta.dirtyTail();
+        if (keyTail.equals(dirtyTail)) {
+            return false;
+        }
+        if (!all && signals.spaceWaiters.get() == 0
+                && (long) cache.segments().usedCount() * 100 < (long) cache.segments().segmentCount() * gcPercent) {
+            return false;
+        }
+        Kset k = cache.keyLog().read(keyTail);
+        if (k == null) {
+            signals.reportLogDamage("cache " + cache.name() + ": the kset at key_tail " + keyTail
+                    + " is unreadable; GC cannot pass it");
+            return false;
+        }
+        if (k.last()) {
+            if (dirtyTail.segment() == keyTail.segment()) {
+                return false;
+            }
+            meta.storeKeyTail(k.next());
+            // the older copy of key_tail still points into the segment being released: store
+            // the new position in both slots first, so that a damaged newest copy can never
+            // make replay start in a segment that has since been reused for other data
+            meta.storeKeyTail(k.next());
+            cache.segments().release(keyTail.segment());
+        } else {
+            for (CacheKey key : k.keys()) {
+                cache.segments().put(key.segment());
+            }
+            meta.storeKeyTail(k.next());
+            cache.stats().gcKsets.increment();
+        }
+        return true;
+    }
+
+    /** Told by the allocator when a segment was reclaimed: wakes writers, schedules the cleaner. */
+    void segmentReclaimed() {
+        cache.stats().gcSegmentsReclaimed.increment();
+        signals.segmentReclaimed();
+        scheduleCleaner();
+    }
+
+    /** Removes invalid keys in the background, a few per lock hold (reference §6.4). */
+    private void scheduleCleaner() {
+        if (signals.closed || !cleanerScheduled.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            scheduler.schedule(this::cleanInvalidKeys, 10, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            cleanerScheduled.set(false);
+        }
+    }
+
+    private void cleanInvalidKeys() {
+        cleanerScheduled.set(false);
+        for (int i = 0; i < cache.index().sliceCount() && !signals.closed; i++) {
+            KeySlice s = cache.index().existingSlice(i);
+            if (s == null) {
+                continue;
+            }
+            int removed;
+            do {
+                s.lock();
+                try {
+                    removed = s.removeInvalid(cache.validity(), CLEAN_BATCH);
+                } finally {
+                    s.unlock();
+                }
+            } while (removed == CLEAN_BATCH && !signals.closed);
+        }
+    }
+
+    /**
+     * Empties the cache: everything must already be written back (drain first, with requests
+     * quiesced). Drops every key and releases every segment, as entering pass-through requires.
+     */
+    void purge() throws IOException {
+        signals.checkOpen();
+        cache.keyLog().flush();
+        if (!cache.meta().dirtyTail().equals(cache.keyLog().persistedHead())) {
+            throw new IllegalStateException("cache " + cache.name() + " is not clean: dirty_tail "
+                    + cache.meta().dirtyTail() + ", key_head " + cache.keyLog().head());
+        }
+        signals.purging = true;
+        try {
+            cache.heads().retireAll();
+            pass(true);
+            cache.index().clear();
+        } finally {
+            signals.purging = false;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeySlice;
+
+/**
+ * Caches what a read miss brought from the backing device (reference §4.2 "miss completion"):
+ * the bytes go to free cache space and replace the reader's placeholder with clean keys, unless a
+ * write overtook the placeholder meanwhile (older data is never installed over newer). Filling is
+ * best effort: without free space or on a pmem error the read is served anyway, uncached.
+ */
+final class MissFill {
+
+    private final OpenCache cache;
+
+    MissFill(OpenCache cache) {
+        this.cache = cache;
+    }
+
+    /**
+     * Caches {@code data}, just read for {@code placeholder}. A data head near the end of its
+     * segment gives a short allocation; the rest goes to further allocations, one key each, so a
+     * large miss is cached whole while there is space.
+     */
+    void fill(KeySlice slice, CacheKey placeholder, ByteBuffer data) throws IOException {
+        List<Allocation> pieces = new ArrayList<>(2);
+        int total;
+        try {
+            total = copyToCache(data, pieces);
+            if (pieces.isEmpty()) {
+                removePlaceholder(slice, placeholder);
+                return;
+            }
+            cache.region().fence();
+        } catch (IOException e) {
+            for (Allocation a : pieces) {
+                cache.segments().put(a.segment());
+            }
+            removePlaceholder(slice, placeholder);
+            return;
+        }
+        slice.lock();
+        try {
+            if (!placeholder.isLinked() || !placeholder.isEmpty()) {
+                for (Allocation a : pieces) { // overtaken by a write: never install older data
+                    cache.segments().put(a.segment());
+                }
+                return;
+            }
+            install(slice, placeholder, data, pieces, total);
+        } finally {
+            slice.unlock();
+        }
+    }
+
+    /** Copies as much of {@code data} as free space allows; returns the bytes copied (and flushed). */
+    private int copyToCache(ByteBuffer data, List<Allocation> pieces) throws IOException {
+        int total = 0;
+        while (total < data.remaining()) {
+            Allocation a;
+            try {
+                a = cache.heads().allocate(data.remaining() - total);
+            } catch (DataHeads.NoSpace e) {
+                break; // no more space: cache what was allocated, the read is served anyway
+            }
+            pieces.add(a);
+            long at = cache.dataOffset(a.segment()) + a.offset();
+            int from = data.position() + total;
+            cache.region().write(at, data.duplicate().position(from).limit(from + a.length()));
+            cache.region().flush(at, a.length());
+            total += a.length();
+        }
+        return total;
+    }
+
+    /** Replaces the placeholder with clean keys for the copied data (under the slice lock). */
+    private void install(KeySlice slice, CacheKey placeholder, ByteBuffer data, List<Allocation> pieces, int total)
+            throws IOException {
+        // a concurrent write may have cut the placeholder's back: cache only what it still covers
+        int length = Math.min(placeholder.length(), total);
+        slice.remove(placeholder);
+        int done = 0;
+        for (Allocation a : pieces) {
+            int n = Math.min(a.length(), length - done);
+            if (n <= 0) {
+                cache.segments().put(a.segment());
+                continue;
+            }
+            CacheKey key = new CacheKey(placeholder.offset() + done, n).place(a.segment(), a.offset(), a.generation());
+            key.markClean();
+            if (cache.config().dataCrc()) {
+                int from = data.position() + done;
+                key.setDataCrc(cache.crc().checksum(data.duplicate().position(from).limit(from + n)));
+            }
+            slice.insert(key, cache.validity());
+            try {
+                cache.keyLog().append(key, false);
+            } catch (IOException e) {
+                slice.remove(key);
+                cache.segments().put(a.segment());
+            }
+            done += n;
+        }
+    }
+
+    private static void removePlaceholder(KeySlice slice, CacheKey placeholder) {
+        slice.lock();
+        try {
+            slice.remove(placeholder);
+        } finally {
+            slice.unlock();
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package pcache.engine.internal.engine;
+
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeyLog;
+import pcache.api.spi.KeyValidity;
+import pcache.api.spi.PmemRegion;
+import pcache.api.spi.SegmentAllocator;
+import pcache.engine.internal.BackingHolder;
+import pcache.engine.internal.media.CacheMetadata;
+
+/**
+ * The structures of one open cache, as {@link Recovery} built them: the region and its metadata
+ * records, the segments, the index and its scratch copy for write-back policies, the key log, the
+ * data heads and the quarantine. They do not change while the cache is open; every part of the
+ * engine (request paths, write-back, GC) works on the same instance.
+ *
+ * @param logicalSize the size of the cached device in bytes
+ * @param validity whether a key still points at live data (its segment was not reclaimed since)
+ */
+record OpenCache(EngineConfig config, PmemRegion region, CrcProvider crc, BackingHolder backing, Stats stats,
+        CacheMetadata meta, SegmentAllocator segments, KeyIndex index, KeyIndex scratch, KeyLog keyLog,
+        DataHeads heads, QuarantineGuard quarantine, long logicalSize, KeyValidity validity) {
+
+    String name() {
+        return config.name();
+    }
+
+    /** Where the data area of cache segment {@code segment} starts on the region. */
+    long dataOffset(int segment) {
+        return segments.dataOffset(segment);
+    }
+
+    /** The end of the 4 MiB slice (or of the device) that holds {@code pos}: no key crosses it. */
+    long sliceEnd(long pos) {
+        return Math.min(logicalSize, (pos & ~(PcacheFormat.SUBTREE_SIZE - 1)) + PcacheFormat.SUBTREE_SIZE);
+    }
+}

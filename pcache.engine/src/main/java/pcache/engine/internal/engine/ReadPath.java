@@ -1,0 +1,209 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BlockDevice;
+import pcache.api.DataIntegrityException;
+import pcache.api.DeviceClosedException;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.KeySlice;
+import pcache.engine.internal.engine.ReadPlan.Piece;
+
+/**
+ * Reads of one open cache (reference §4.2). A read walks each slice under its lock and inserts
+ * placeholders for the gaps, then copies the hits outside the lock and re-checks each segment's
+ * generation after the copy (a reclaim during the copy makes the read start over), reads the
+ * misses from the backing device and fills the cache through its placeholders ({@link MissFill}).
+ * With data CRCs on, every hit is verified (beyond dm-pcache, which never checks on reads).
+ */
+final class ReadPath {
+
+    private final OpenCache cache;
+    private final EngineSignals signals;
+    private final Stats stats;
+    private final MissFill fill;
+
+    ReadPath(OpenCache cache, EngineSignals signals) {
+        this.cache = cache;
+        this.signals = signals;
+        this.stats = cache.stats();
+        this.fill = new MissFill(cache);
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset} through the cache. */
+    void read(long offset, ByteBuffer dst) throws IOException {
+        signals.checkOpen();
+        int total = dst.remaining();
+        BlockDevice.checkRange(cache.name(), cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, total);
+        cache.quarantine().check(offset, total);
+        stats.readRequests.increment();
+        long fromCache = 0;
+        long pos = offset;
+        int base = dst.position();
+        while (pos < offset + total) {
+            int len = (int) Math.min(offset + total - pos, cache.sliceEnd(pos) - pos);
+            fromCache += readSlicePart(pos, dst.slice(base + (int) (pos - offset), len));
+            pos += len;
+        }
+        dst.position(base + total);
+        stats.bytesRead.add(total);
+        stats.bytesReadFromCache.add(fromCache);
+        if (fromCache == total) {
+            stats.readHits.increment();
+        } else if (fromCache == 0) {
+            stats.readMisses.increment();
+        } else {
+            stats.readPartialHits.increment();
+        }
+    }
+
+    /** Reads one slice's part; {@code out} covers exactly it. Returns the bytes served from pmem. */
+    private long readSlicePart(long pos, ByteBuffer out) throws IOException {
+        int len = out.remaining();
+        KeySlice slice = cache.index().slice(pos);
+        while (true) {
+            ReadPlan plan = new ReadPlan();
+            slice.lock();
+            try {
+                slice.walk(pos, len, cache.validity(), plan);
+                for (Piece p : plan.pieces) {
+                    if (p.ownPlaceholder) {
+                        slice.insertPlaceholder(p.key);
+                    }
+                }
+            } finally {
+                slice.unlock();
+            }
+            try {
+                Long served = serve(slice, pos, out, plan);
+                if (served != null) {
+                    return served;
+                }
+            } catch (IOException | RuntimeException e) {
+                removeOwnPlaceholders(slice, plan);
+                throw e;
+            }
+        }
+    }
+
+    /** Copies the hits and reads the misses of a plan; null when the plan went stale and must be redone. */
+    private Long serve(KeySlice slice, long pos, ByteBuffer out, ReadPlan plan) throws IOException {
+        long fromCache = 0;
+        List<Piece> bad = null;
+        for (Piece p : plan.pieces) {
+            if (!p.hit) {
+                continue;
+            }
+            ByteBuffer target = out.slice((int) (p.position - pos), p.length);
+            cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset, target);
+            // the copy is valid only if the segment was not reclaimed meanwhile
+            boolean good = cache.segments().generation(p.segment) == p.generation
+                    && (!cache.config().dataCrc() || verifyHit(p));
+            if (!good) {
+                if (bad == null) {
+                    bad = new ArrayList<>();
+                }
+                bad.add(p);
+                continue;
+            }
+            fromCache += p.length;
+        }
+        if (bad != null) {
+            removeOwnPlaceholders(slice, plan);
+            slice.lock();
+            try {
+                for (Piece p : bad) {
+                    slice.remove(p.key);
+                }
+            } finally {
+                slice.unlock();
+            }
+            return null;
+        }
+        for (Piece p : plan.pieces) {
+            if (!p.hit) {
+                readMiss(slice, p, out.slice((int) (p.position - pos), p.length));
+            }
+        }
+        return fromCache;
+    }
+
+    private static void removeOwnPlaceholders(KeySlice slice, ReadPlan plan) {
+        slice.lock();
+        try {
+            for (Piece p : plan.pieces) {
+                if (p.ownPlaceholder && p.key.isEmpty()) {
+                    slice.remove(p.key);
+                }
+            }
+        } finally {
+            slice.unlock();
+        }
+    }
+
+    /**
+     * Verifies the data CRC of a hit. A clean extent that fails is dropped and re-read from the
+     * backing device (the caller retries); a dirty one is the only copy of its data, so the read
+     * fails and the range is quarantined.
+     *
+     * @return true when the data is good
+     */
+    private boolean verifyHit(Piece p) throws IOException {
+        int storedCrc = p.dataCrc;
+        int actual = cache.crc().checksum(cache.region().view(cache.dataOffset(p.segment) + p.crcSegmentOffset,
+                p.crcLength));
+        if (actual == storedCrc || cache.segments().generation(p.segment) != p.generation) {
+            return cache.segments().generation(p.segment) == p.generation;
+        }
+        stats.crcErrors.increment();
+        if (p.clean) {
+            stats.crcRecovered.increment();
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache {0}: clean extent at [{1}, +{2}) failed its data"
+                    + " CRC; re-reading it from the backing device", cache.name(), p.position, p.length);
+            return false;
+        }
+        long qOff = p.position;
+        long qLen = p.length;
+        cache.quarantine().add(qOff, qLen);
+        throw new DataIntegrityException("cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen
+                + ") failed its data CRC (stored 0x" + Integer.toHexString(storedCrc) + ", computed 0x"
+                + Integer.toHexString(actual) + "); its newest data is lost and the range is quarantined:"
+                + " reads fail until it is written again", qOff, qLen);
+    }
+
+    /** Reads a miss from the backing device into {@code out} and fills the cache through our placeholder. */
+    private void readMiss(KeySlice slice, Piece p, ByteBuffer out) throws IOException {
+        backingRead(p.position, out.duplicate());
+        if (p.ownPlaceholder) {
+            fill.fill(slice, p.key, out);
+        }
+    }
+
+    /** Reads from the bound backing device; a read cut off by a swap is re-issued on its successor. */
+    private void backingRead(long offset, ByteBuffer dst) throws IOException {
+        int pos = dst.position();
+        long deadline = System.nanoTime() + cache.config().backingTimeoutMillis() * 1_000_000L;
+        while (true) {
+            BackingDevice dev = cache.backing().acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            try {
+                dev.read(offset, dst);
+                return;
+            } catch (DeviceClosedException e) {
+                // the device went away under us (a swap): re-issue on its successor
+                if (cache.backing().peek() == dev || System.nanoTime() > deadline) {
+                    stats.backingErrors.increment();
+                    throw new BackingDeviceException("cache " + cache.name() + ": backing device "
+                            + dev.description() + " closed during a read: " + e.getMessage(), e);
+                }
+                dst.position(pos);
+            } catch (IOException e) {
+                stats.backingErrors.increment();
+                throw e;
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package pcache.engine.internal.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
+
+/**
+ * The pieces of one slice's part of a read, collected under the slice lock: hits to copy from
+ * pmem and misses to read from the backing device. What a hit needs after the lock is released is
+ * copied out of its key, because the key may change (be split, cut, removed) meanwhile.
+ */
+final class ReadPlan implements ExtentVisitor {
+
+    /** One piece of a read: a hit to copy, or a miss to read from the backing device. */
+    static final class Piece {
+        final long position;
+        final int length;
+        /** A hit: the key; a miss: the placeholder (ours or another reader's). */
+        final CacheKey key;
+        final boolean hit;
+        final boolean ownPlaceholder;
+        int segment;
+        int segmentOffset;
+        long generation;
+        boolean clean;
+        int dataCrc;
+        int crcSegmentOffset;
+        int crcLength;
+
+        Piece(long position, int length, CacheKey key, boolean hit, boolean ownPlaceholder) {
+            this.position = position;
+            this.length = length;
+            this.key = key;
+            this.hit = hit;
+            this.ownPlaceholder = ownPlaceholder;
+        }
+    }
+
+    final List<Piece> pieces = new ArrayList<>(4);
+
+    @Override
+    public boolean hit(CacheKey key, long position, int length) {
+        Piece p = new Piece(position, length, key, !key.isEmpty(), false);
+        if (p.hit) {
+            p.segment = key.segment();
+            p.segmentOffset = key.segmentOffset() + (int) (position - key.offset());
+            p.generation = key.generation();
+            p.clean = key.isClean();
+            p.dataCrc = key.dataCrc();
+            p.crcSegmentOffset = key.crcSegmentOffset();
+            p.crcLength = key.crcLength();
+        }
+        pieces.add(p);
+        return true;
+    }
+
+    @Override
+    public boolean gap(long position, int length) {
+        pieces.add(new Piece(position, length, CacheKey.placeholder(position, length), false, true));
+        return true;
+    }
+}

@@ -1,0 +1,226 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+
+import pcache.api.BlockDevice;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeySlice;
+
+/**
+ * Writes, write-zeroes, trims and flushes of one open cache (reference §4.1, §4.3, §4.4). Writes
+ * are cut at 4 MiB slice boundaries (and segment boundaries by allocation); each piece is copied
+ * to pmem and made durable <em>before</em> its key is inserted into the slice and appended to the
+ * key log under the slice lock (§7.2). When no segment is free, writers wait until GC reclaims one.
+ */
+final class WritePath {
+
+    private static final long SPACE_WAIT_SLICE_MILLIS = 1000;
+    private static final int ZERO_REGION_MAX = (int) PcacheFormat.SUBTREE_SIZE;
+
+    private final OpenCache cache;
+    private final EngineSignals signals;
+    private final Stats stats;
+    private final String name;
+    private final Object zeroesLock = new Object();
+    private ByteBuffer zeroes;
+
+    WritePath(OpenCache cache, EngineSignals signals) {
+        this.cache = cache;
+        this.signals = signals;
+        this.stats = cache.stats();
+        this.name = cache.name();
+    }
+
+    /** Writes {@code src} at {@code offset} into the cache (write-back semantics). */
+    void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
+        stats.writeRequests.increment();
+        if (fua) {
+            stats.fuaWrites.increment();
+        }
+        int total = src.remaining();
+        long pos = offset;
+        while (src.hasRemaining()) {
+            int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
+            Allocation a = allocateWaiting(want);
+            ByteBuffer part = src.slice(src.position(), a.length());
+            long at = cache.dataOffset(a.segment()) + a.offset();
+            try {
+                cache.region().write(at, part.duplicate());
+                cache.region().flush(at, a.length());
+                cache.region().fence();
+            } catch (IOException e) {
+                cache.segments().put(a.segment());
+                throw e;
+            }
+            CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
+            if (cache.config().dataCrc()) {
+                key.setDataCrc(cache.crc().checksum(part));
+            }
+            insertAndLog(key, a, fua);
+            stats.dirtyBytes.add(a.length());
+            src.position(src.position() + a.length());
+            pos += a.length();
+        }
+        cache.quarantine().clear(offset, total);
+        stats.bytesWritten.add(total);
+    }
+
+    /** Inserts a key whose data is durable and appends it to the log, under its slice lock. */
+    private void insertAndLog(CacheKey key, Allocation a, boolean fua) throws IOException {
+        KeySlice slice = cache.index().slice(key.offset());
+        slice.lock();
+        try {
+            slice.insert(key, cache.validity());
+            cache.keyLog().append(key, fua);
+        } catch (IOException | RuntimeException e) {
+            // the key is not in the log: nothing will drop its reference later
+            slice.remove(key);
+            cache.segments().put(a.segment());
+            throw e;
+        } finally {
+            slice.unlock();
+        }
+    }
+
+    /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
+    void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
+        stats.writeRequests.increment();
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            int want = (int) Math.min(end - pos, ZERO_REGION_MAX);
+            Allocation a = allocateWaiting(want);
+            long at = cache.dataOffset(a.segment()) + a.offset();
+            try {
+                cache.region().fill(at, a.length(), (byte) 0);
+                cache.region().flush(at, a.length());
+                cache.region().fence();
+            } catch (IOException e) {
+                cache.segments().put(a.segment());
+                throw e;
+            }
+            pos = logZeroes(a, pos, end, want);
+        }
+        if (fua) {
+            cache.keyLog().flush();
+        }
+        cache.quarantine().clear(offset, length);
+        stats.bytesWritten.add(length);
+    }
+
+    /**
+     * Logs keys from {@code pos} pointing at the zeroed allocation {@code a}; a large allocation
+     * serves several slices, a short one (end of a segment) one key only. Returns where they end.
+     */
+    private long logZeroes(Allocation a, long pos, long end, int want) throws IOException {
+        boolean reuse = a.length() >= Math.min(want, 1 << 20);
+        boolean first = true;
+        do {
+            int len = (int) Math.min(Math.min(a.length(), cache.sliceEnd(pos) - pos), end - pos);
+            if (!first) {
+                cache.segments().get(a.segment());
+            }
+            first = false;
+            CacheKey key = new CacheKey(pos, len).place(a.segment(), a.offset(), a.generation());
+            if (cache.config().dataCrc()) {
+                key.setDataCrc(crcOfZeroes(len));
+            }
+            insertAndLog(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false);
+            stats.dirtyBytes.add(len);
+            pos += len;
+        } while (reuse && pos < end);
+        return pos;
+    }
+
+    private int crcOfZeroes(int length) {
+        synchronized (zeroesLock) {
+            if (zeroes == null) {
+                zeroes = ByteBuffer.allocateDirect(ZERO_REGION_MAX);
+            }
+        }
+        return cache.crc().checksum(zeroes.duplicate().limit(length));
+    }
+
+    /** Drops {@code [offset, offset + length)} from the cache index (trim). */
+    void trim(long offset, long length) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
+        stats.trims.increment();
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            long len = Math.min(end - pos, cache.sliceEnd(pos) - pos);
+            KeySlice slice = cache.index().slice(pos);
+            slice.lock();
+            try {
+                slice.removeRange(pos, len);
+            } finally {
+                slice.unlock();
+            }
+            pos += len;
+        }
+        cache.quarantine().clear(offset, length);
+    }
+
+    /** Persists every open kset: every write acknowledged before this call is durable after it. */
+    void flush() throws IOException {
+        signals.checkOpen();
+        stats.flushes.increment();
+        cache.keyLog().flush();
+    }
+
+    /**
+     * Takes cache space, waiting (deferral, §4.4) while none is free. While anyone waits, GC
+     * reclaims whatever is written back even below gc_percent: the allocator keeps a segment in
+     * reserve for the key log, so with a high gc_percent on a small cache the threshold could
+     * otherwise never be reached and the writer would wait forever.
+     */
+    private Allocation allocateWaiting(int wanted) throws IOException {
+        boolean counted = false;
+        try {
+            while (true) {
+                long epoch = signals.reclaimEpoch.get();
+                try {
+                    return cache.heads().allocate(wanted);
+                } catch (DataHeads.NoSpace e) {
+                    if (!counted) {
+                        stats.deferredRequests.increment();
+                        signals.spaceWaiters.incrementAndGet();
+                        counted = true;
+                    }
+                    awaitReclaim(epoch);
+                }
+            }
+        } finally {
+            if (counted) {
+                signals.spaceWaiters.decrementAndGet();
+            }
+        }
+    }
+
+    /** Wakes GC and write-back, then waits until a segment is reclaimed after {@code epoch}. */
+    private void awaitReclaim(long epoch) throws IOException {
+        EngineSignals.signal(signals.gcSignal);
+        EngineSignals.signal(signals.writebackSignal);
+        synchronized (signals.spaceLock) {
+            signals.checkOpen();
+            if (signals.reclaimEpoch.get() == epoch) {
+                // woken by a reclaim; the timeout is only a safety net, not a poll loop
+                try {
+                    signals.spaceLock.wait(SPACE_WAIT_SLICE_MILLIS);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while waiting for free cache space in " + name);
+                }
+            }
+        }
+        signals.checkOpen();
+    }
+}

@@ -1,0 +1,190 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.function.Supplier;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.CacheDevice.DrainProgress;
+import pcache.api.CorruptMediaException;
+import pcache.api.PcacheException;
+import pcache.api.spi.WritebackOutcome;
+import pcache.api.spi.WritebackPolicy;
+
+/**
+ * The write-back thread of one open cache and the drains that wait for it. The thread runs the
+ * bound {@link WritebackPolicy} one step at a time through an {@link EngineWritebackContext}; it
+ * sleeps while the policy is idle until a kset is persisted, and backs off (doubling up to 5 s)
+ * while the backing device fails, keeping dirty data in the cache.
+ */
+final class WritebackLoop {
+
+    private final OpenCache cache;
+    private final EngineSignals signals;
+    private final Supplier<WritebackPolicy> policy;
+    private final Stats stats;
+    private final String name;
+    private volatile IOException lastError;
+
+    WritebackLoop(OpenCache cache, EngineSignals signals, Supplier<WritebackPolicy> policy) {
+        this.cache = cache;
+        this.signals = signals;
+        this.policy = policy;
+        this.stats = cache.stats();
+        this.name = cache.name();
+    }
+
+    /** The thread's body: runs until the cache closes. */
+    void run() {
+        long backoff = 100;
+        EngineWritebackContext ctx = new EngineWritebackContext(cache, signals);
+        long interval = cache.config().gcIntervalMillis();
+        while (!signals.closed) {
+            WritebackPolicy p = policy.get();
+            try {
+                long seen = signals.persistedKsets.get();
+                if (p == null) {
+                    // nothing can be written back until a policy is bound: new ksets need not wake us
+                    EngineSignals.await(signals.writebackSignal, interval);
+                    continue;
+                }
+                WritebackOutcome outcome = p.step(ctx);
+                if (lastError != null) {
+                    CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: write-back works again", name);
+                    lastError = null;
+                }
+                cache.backing().setFailing(false);
+                backoff = 100;
+                if (outcome == WritebackOutcome.IDLE) {
+                    idleUntilNewKsets(seen);
+                } else if (outcome == WritebackOutcome.DEFERRED) {
+                    EngineSignals.await(signals.writebackSignal, Math.min(100, interval));
+                }
+            } catch (InterruptedException e) {
+                if (signals.closed) {
+                    return;
+                }
+            } catch (IOException | RuntimeException e) {
+                if (signals.closed) {
+                    return;
+                }
+                failed(e);
+                try {
+                    EngineSignals.await(signals.writebackSignal, backoff);
+                } catch (InterruptedException ie) {
+                    if (signals.closed) {
+                        return;
+                    }
+                }
+                backoff = Math.min(backoff * 2, 5000);
+            }
+            EngineSignals.signal(signals.drainSignal);
+        }
+    }
+
+    /** Counts and reports a failed step: backing errors once until write-back works again. */
+    private void failed(Exception e) {
+        stats.writebackErrors.increment();
+        if (e instanceof IOException io) {
+            if (lastError == null) {
+                CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": write-back failed, will"
+                        + " retry with back-off (dirty data stays safe in the cache): " + e.getMessage());
+            }
+            lastError = io;
+            cache.backing().setFailing(true);
+        } else {
+            CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + name + ": write-back step failed", e);
+        }
+    }
+
+    /**
+     * Sleeps until a kset is persisted after {@code seen} (or the idle interval passes). The flag
+     * is set under the monitor and the count re-checked, so a kset persisted just before the wait
+     * is not missed.
+     */
+    private void idleUntilNewKsets(long seen) throws InterruptedException {
+        synchronized (signals.writebackSignal) {
+            signals.writebackIdle = true;
+            try {
+                if (signals.persistedKsets.get() == seen) {
+                    signals.writebackSignal.wait(Math.max(1, cache.config().gcIntervalMillis()));
+                }
+            } finally {
+                signals.writebackIdle = false;
+            }
+        }
+    }
+
+    /**
+     * Writes back everything dirty now (after persisting open ksets), waiting for it.
+     *
+     * @throws BackingDeviceException when write-back fails for longer than the backing timeout
+     */
+    void drain(DrainProgress progress) throws IOException {
+        signals.checkOpen();
+        cache.keyLog().flush();
+        long target = signals.persistedKsets.get();
+        long initial = stats.dirtyBytes.sum();
+        signals.draining.incrementAndGet();
+        try {
+            EngineSignals.signal(signals.writebackSignal);
+            long lastPassed = signals.passedKsets.get();
+            long lastProgress = System.nanoTime();
+            while (signals.passedKsets.get() < target) {
+                signals.checkOpen();
+                if (progress != null) {
+                    progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);
+                }
+                awaitStep();
+                long passedNow = signals.passedKsets.get();
+                if (passedNow != lastPassed) {
+                    lastPassed = passedNow;
+                    lastProgress = System.nanoTime();
+                } else {
+                    checkStalled((System.nanoTime() - lastProgress) / 1_000_000L);
+                }
+            }
+        } finally {
+            signals.draining.decrementAndGet();
+        }
+        if (progress != null) {
+            progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);
+        }
+    }
+
+    private void awaitStep() throws InterruptedIOException {
+        synchronized (signals.drainSignal) {
+            try {
+                signals.drainSignal.wait(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("drain of cache " + name + " interrupted;"
+                        + " write-back goes on in the background");
+            }
+        }
+    }
+
+    /** Fails a drain that made no progress for longer than the backing timeout, saying why. */
+    private void checkStalled(long stalledMillis) throws IOException {
+        long timeout = cache.config().backingTimeoutMillis();
+        if (policy.get() == null) {
+            if (stalledMillis > timeout) {
+                throw new PcacheException("drain of cache " + name + ": no write-back policy is"
+                        + " bound (writeback.target matches no WritebackPolicy service) for " + stalledMillis
+                        + " ms, so nothing is written back; bind one, e.g."
+                        + " (pcache.writeback.policy=ordered)");
+            }
+            return;
+        }
+        IOException err = lastError;
+        if (err != null && stalledMillis > timeout) {
+            throw new BackingDeviceException("drain of cache " + name + " stalled for "
+                    + stalledMillis + " ms: write-back keeps failing (" + err.getMessage()
+                    + "); dirty data stays safe in the cache", err);
+        }
+        String damage = signals.logDamage();
+        if (damage != null && stalledMillis > timeout) {
+            throw new CorruptMediaException("kset", 0, damage);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CacheConfigurationException;
+import pcache.api.CorruptMediaException;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.engine.internal.engine.EngineConfig;
+import pcache.engine.internal.media.CachePosCodec;
+import pcache.engine.internal.media.SuperblockCodec;
+import pcache.keyindex.internal.KsetCodec;
+
+/**
+ * Every kind of damaged or foreign cache device is refused with an error that names the
+ * structure and its device offset — or, where the format allows, recovered from.
+ */
+class BadMediaTest {
+
+    private static final long LOGICAL = 64 * Harness.MIB;
+    private static final int SEGMENTS = 6;
+
+    private SimulatedPmem pmem;
+    private MemoryBacking backing;
+
+    /** A formatted cache holding some data, closed cleanly. */
+    @BeforeEach
+    void formatted() throws Exception {
+        pmem = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), null);
+        e.write(0, Harness.pattern(0, 65536, 1), false);
+        e.close();
+        pmem = pmem.reopen();
+    }
+
+    private CacheEngine open() throws Exception {
+        return Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), null);
+    }
+
+    private CorruptMediaException refused(String structure, long offset) {
+        CorruptMediaException e = assertThrows(CorruptMediaException.class, this::open);
+        assertEquals(structure, e.structure(), e.getMessage());
+        assertEquals(offset, e.deviceOffset(), e.getMessage());
+        assertTrue(e.getMessage().contains(structure), e.getMessage());
+        return e;
+    }
+
+    private void corruptBoth(long slot0, int stride) {
+        pmem.corrupt(slot0 + 9, 0x40);
+        pmem.corrupt(slot0 + stride + 9, 0x40);
+    }
+
+    private void writeRaw(long offset, byte[] bytes) throws Exception {
+        pmem.write(offset, bytes, 0, bytes.length);
+    }
+
+    @Test
+    void wrongMagic() throws Exception {
+        pmem.corrupt(PcacheFormat.SB_OFF + 8, 0x5a);
+        CorruptMediaException e = refused("superblock", PcacheFormat.SB_OFF);
+        assertTrue(e.getMessage().contains("magic"), e.getMessage());
+    }
+
+    @Test
+    void superblockCrc() throws Exception {
+        pmem.corrupt(PcacheFormat.SB_OFF + 16, 0x01); // seg_num changes, CRC does not
+        CorruptMediaException e = refused("superblock", PcacheFormat.SB_OFF);
+        assertTrue(e.getMessage().contains("CRC"), e.getMessage());
+    }
+
+    @Test
+    void bigEndianSuperblock() throws Exception {
+        writeRaw(PcacheFormat.SB_OFF, SuperblockCodec.encode(PcacheFormat.SB_FLAG_BIGENDIAN, SEGMENTS, Harness.CRC));
+        refused("superblock", PcacheFormat.SB_OFF);
+    }
+
+    @Test
+    void truncatedDevice() throws Exception {
+        // the superblock promises more segments than the device holds
+        writeRaw(PcacheFormat.SB_OFF, SuperblockCodec.encode(0, SEGMENTS + 3, Harness.CRC));
+        CorruptMediaException e = refused("superblock", PcacheFormat.SB_OFF);
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    }
+
+    @Test
+    void cacheInfoBothSlotsBad() throws Exception {
+        corruptBoth(PcacheFormat.CACHE_INFO_OFF, PcacheFormat.CACHE_INFO_SLOT_STRIDE);
+        refused("cache_info", PcacheFormat.CACHE_INFO_OFF);
+    }
+
+    @Test
+    void cacheInfoOneSlotBadIsRecovered() throws Exception {
+        // every open stores cache_info into the other slot: damage the newest, the older one serves
+        pmem.corrupt(PcacheFormat.CACHE_INFO_OFF + 9, 0x40);
+        pmem.corrupt(PcacheFormat.CACHE_INFO_OFF + PcacheFormat.CACHE_INFO_SLOT_STRIDE + 9, 0x00);
+        CacheEngine e = open();
+        try {
+            assertArrayEquals(Harness.pattern(0, 65536, 1).array(), Harness.read(e, 0, 65536));
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void keyTailBothSlotsBad() throws Exception {
+        corruptBoth(PcacheFormat.KEY_TAIL_OFF, PcacheFormat.POS_STRUCT_SIZE);
+        refused("key_tail", PcacheFormat.KEY_TAIL_OFF);
+    }
+
+    @Test
+    void dirtyTailBothSlotsBad() throws Exception {
+        corruptBoth(PcacheFormat.DIRTY_TAIL_OFF, PcacheFormat.POS_STRUCT_SIZE);
+        refused("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF);
+    }
+
+    @Test
+    void dirtyTailNotOnTheLog() throws Exception {
+        // a valid record pointing into the middle of nowhere
+        byte[] pos = CachePosCodec.encode(new pcache.api.CachePos(3, 4096));
+        pos[4] = 9; // seq newer than both slots
+        ByteBuffer.wrap(pos).order(ByteOrder.LITTLE_ENDIAN).putInt(0, Harness.CRC.checksum(pos, 4, 12));
+        writeRaw(PcacheFormat.DIRTY_TAIL_OFF, pos);
+        refused("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF);
+    }
+
+    @Test
+    void segmentInfoBothSlotsBad() throws Exception {
+        long seg3 = PcacheFormat.segmentOffset(3);
+        corruptBoth(seg3, PcacheFormat.SEG_INFO_SLOT_STRIDE);
+        refused("segment_info", seg3);
+    }
+
+    @Test
+    void segmentGenerationBothSlotsBad() throws Exception {
+        long gen = PcacheFormat.segmentOffset(2) + PcacheFormat.SEG_GEN_OFF;
+        corruptBoth(gen, PcacheFormat.SEG_GEN_STRUCT_SIZE);
+        CorruptMediaException e = refused("segment generation", gen);
+        assertTrue(e.getMessage().contains("stale"), e.getMessage());
+    }
+
+    @Test
+    void keyPointingOutsideTheCache() throws Exception {
+        CacheKey bad = new CacheKey(8192, 4096).place(SEGMENTS + 5, 0, 0);
+        int at = appendKsetAtHead(List.of(bad));
+        // the key log refuses a kset whose CRC holds but whose keys cannot be right
+        CorruptMediaException e = refused("kset", PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF + at);
+        assertTrue(e.getMessage().contains("outside"), e.getMessage());
+    }
+
+    @Test
+    void keyBeyondTheLogicalDevice() throws Exception {
+        CacheKey bad = new CacheKey(LOGICAL - 512, 4096).place(1, 0, 0);
+        int at = appendKsetAtHead(List.of(bad));
+        CorruptMediaException e = refused("kset", PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF + at);
+        assertTrue(e.getMessage().contains("key 0"), e.getMessage());
+    }
+
+    @Test
+    void ksetWithBadCrcEndsTheLog() throws Exception {
+        // a kset whose CRC fails is where the log ends (a torn write): earlier data survives
+        CacheKey later = new CacheKey(0, 4096).place(1, 0, 0);
+        int at = appendKsetAtHead(List.of(later));
+        pmem.corrupt(PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF + at + 30, 0x10);
+        CacheEngine e = open();
+        try {
+            assertArrayEquals(Harness.pattern(0, 65536, 1).array(), Harness.read(e, 0, 65536));
+            assertEquals(at, e.status(pcache.api.CacheMode.WRITEBACK).keyHead().offset());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void foreignDataIsNotFormatted() throws Exception {
+        SimulatedPmem foreign = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        foreign.write(PcacheFormat.SB_OFF, "not a cache".getBytes(), 0, 11);
+        CorruptMediaException e = assertThrows(CorruptMediaException.class,
+                () -> Harness.open(Harness.config("bad"), foreign, Harness.holder(backing), null));
+        assertEquals("superblock", e.structure());
+    }
+
+    @Test
+    void deviceTooSmall() {
+        SimulatedPmem tiny = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        CacheConfigurationException e = assertThrows(CacheConfigurationException.class,
+                () -> Harness.open(EngineConfig.defaults("small"), tiny, Harness.holder(backing), null));
+        assertTrue(e.getMessage().contains("at least"), e.getMessage());
+    }
+
+    @Test
+    void dataCrcMustMatchTheFormat() {
+        CacheConfigurationException e = assertThrows(CacheConfigurationException.class,
+                () -> Harness.open(Harness.config("bad").withDataCrc(true), pmem, Harness.holder(backing), null));
+        assertTrue(e.getMessage().contains("data_crc"), e.getMessage());
+    }
+
+    /** The offset of key_head in segment 0 (the formatted cache's log is short). */
+    private int headOffset() throws Exception {
+        CacheEngine e = open();
+        int off = e.status(pcache.api.CacheMode.WRITEBACK).keyHead().offset();
+        e.close();
+        pmem = pmem.reopen();
+        return off;
+    }
+
+    /** Writes a kset at key_head, where replay will find it; returns key_head's offset. */
+    private int appendKsetAtHead(List<CacheKey> keys) throws Exception {
+        int at = headOffset();
+        byte[] kset = KsetCodec.encode(keys, Harness.CRC);
+        writeRaw(PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF + at, kset);
+        return at;
+    }
+}

@@ -1,0 +1,175 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import pcache.api.CacheMode;
+import pcache.api.CachePos;
+import pcache.api.CacheStatistics;
+import pcache.api.CacheStatus;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+class CacheEngineTest {
+
+    private static final long LOGICAL = 256 * Harness.MIB;
+
+    @Test
+    void formatsBlankDeviceAndReadsBackWrites() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), pmem, Harness.holder(backing), new OrderedWritebackPolicy());
+        try {
+            CacheStatus s = e.status(CacheMode.WRITEBACK);
+            assertEquals(8, s.segTotal());
+            assertEquals(8, s.cacheSegs());
+            assertEquals(70, s.gcPercent());
+            assertEquals(new CachePos(0, 0), s.keyTail());
+            e.write(4096, Harness.pattern(4096, 8192, 1), false);
+            assertArrayEquals(Harness.pattern(4096, 8192, 1).array(), Harness.read(e, 4096, 8192));
+            // partly cached read: the miss part comes from the (zero) backing device
+            byte[] mixed = Harness.read(e, 0, 16384);
+            byte[] expected = new byte[16384];
+            System.arraycopy(Harness.pattern(4096, 8192, 1).array(), 0, expected, 4096, 8192);
+            assertArrayEquals(expected, mixed);
+            CacheStatistics st = e.statistics();
+            assertEquals(1, st.readHits());
+            assertEquals(1, st.readPartialHits());
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * A small cache with the highest gc_percent: the allocator keeps one segment for the key log,
+     * so data never reaches 90 % of 5 segments and GC must reclaim for the waiting writer anyway
+     * (this wrote until the first deferral and then waited forever).
+     */
+    @Test
+    @Timeout(60)
+    void writerWaitingForSpaceIsServedBelowGcPercent() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t").withGcPercent(90), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            for (long off = 0; off < LOGICAL; off += Harness.MIB) { // far more than the 80 MiB of cache
+                e.write(off, Harness.pattern(off, (int) Harness.MIB, 0), false);
+            }
+            assertTrue(e.statistics().deferredRequests() > 0, "the cache filled up");
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(LOGICAL - Harness.MIB, (int) Harness.MIB, 0).array(),
+                    backing.content(LOGICAL - Harness.MIB, (int) Harness.MIB));
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void reopenReplaysTheLog() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), pmem, Harness.holder(backing), null);
+        for (int i = 0; i < 300; i++) {
+            long off = (i * 7919L % 4000) * 4096;
+            e.write(off, Harness.pattern(off, 4096, i), false);
+        }
+        e.close();
+        CacheEngine again = Harness.open(Harness.config("t"), pmem.reopen(), Harness.holder(backing), null);
+        try {
+            byte[][] last = new byte[4000][];
+            for (int i = 0; i < 300; i++) {
+                int slot = (int) (i * 7919L % 4000);
+                last[slot] = Harness.pattern(slot * 4096L, 4096, i).array();
+            }
+            for (int slot = 0; slot < 4000; slot++) {
+                if (last[slot] != null) {
+                    assertArrayEquals(last[slot], Harness.read(again, slot * 4096L, 4096), "slot " + slot);
+                }
+            }
+            // nothing was written back (no policy): the backing device is still zero
+            assertArrayEquals(new byte[4096], backing.content(0, 4096));
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void writebackCopiesToBackingAndGcReclaims() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t").withGcPercent(0), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            // 200 MiB through a 96 MiB cache: only possible if write-back and GC free segments
+            for (int i = 0; i < 200; i++) {
+                long off = (long) i * Harness.MIB;
+                e.write(off, Harness.pattern(off, (int) Harness.MIB, 7), false);
+            }
+            e.drain(null);
+            assertTrue(e.isClean(), "clean after drain");
+            for (int i = 0; i < 200; i += 17) {
+                long off = (long) i * Harness.MIB;
+                assertArrayEquals(Harness.pattern(off, (int) Harness.MIB, 7).array(),
+                        backing.content(off, (int) Harness.MIB), "backing at " + off);
+                assertArrayEquals(Harness.pattern(off, (int) Harness.MIB, 7).array(),
+                        Harness.read(e, off, (int) Harness.MIB), "cache at " + off);
+            }
+            CacheStatistics st = e.statistics();
+            assertTrue(st.gcSegmentsReclaimed() > 0, "segments reclaimed");
+            assertTrue(st.deferredRequests() > 0 || st.gcSegmentsReclaimed() > 0);
+            assertEquals(0, st.dirtyBytes());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void writeZeroesTrimAndFlush() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        backing.write(0, Harness.pattern(0, (int) (16 * Harness.MIB), 3), false);
+        CacheEngine e = Harness.open(Harness.config("t"), pmem, Harness.holder(backing), null);
+        try {
+            e.writeZeroes(4096, 12 * Harness.MIB, true);
+            byte[] got = Harness.read(e, 0, (int) (16 * Harness.MIB));
+            byte[] expected = Harness.pattern(0, (int) (16 * Harness.MIB), 3).array();
+            java.util.Arrays.fill(expected, 4096, 4096 + (int) (12 * Harness.MIB), (byte) 0);
+            assertArrayEquals(expected, got);
+            e.trim(0, 8 * Harness.MIB);
+            e.flush();
+        } finally {
+            e.close();
+        }
+        CacheEngine again = Harness.open(Harness.config("t"), pmem.reopen(), Harness.holder(backing), null);
+        try {
+            // zeroes after the trimmed part are still there after a restart
+            byte[] got = Harness.read(again, 8 * Harness.MIB, (int) (4 * Harness.MIB));
+            assertArrayEquals(new byte[(int) (4 * Harness.MIB)], got);
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void writesLargerThanASliceAreCut() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), pmem, Harness.holder(backing), null);
+        try {
+            long off = 4 * Harness.MIB - 8192;
+            ByteBuffer data = Harness.pattern(off, (int) (9 * Harness.MIB), 5);
+            e.write(off, data, true);
+            assertArrayEquals(Harness.pattern(off, (int) (9 * Harness.MIB), 5).array(),
+                    Harness.read(e, off, (int) (9 * Harness.MIB)));
+        } finally {
+            e.close();
+        }
+    }
+}

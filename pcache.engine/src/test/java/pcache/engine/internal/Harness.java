@@ -1,0 +1,84 @@
+package pcache.engine.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Random;
+
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CrcProvider;
+import pcache.api.spi.PmemRegion;
+import pcache.api.spi.WritebackPolicy;
+import pcache.crc.internal.PcacheCrc32c;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.engine.internal.engine.EngineConfig;
+import pcache.keyindex.internal.StripedKeyIndexProvider;
+import pcache.segment.internal.FifoSegmentAllocatorProvider;
+import pcache.writeback.internal.BatchingWritebackPolicy;
+
+/** Builds engines over simulated devices for tests. */
+final class Harness {
+
+    static final CrcProvider CRC = new PcacheCrc32c();
+    static final long MIB = 1L << 20;
+
+    private Harness() {
+    }
+
+    /** A cache device of {@code segments} segments (tests may go below dm-pcache's 512 MiB). */
+    static long deviceBytes(int segments) {
+        return PcacheFormat.SEGMENTS_OFF + (long) segments * PcacheFormat.SEG_SIZE;
+    }
+
+    /** Fast-moving settings for tests: small devices allowed, quick timers, two streams. */
+    /**
+     * A batching write-back policy that writes back only when drained (watermarks and age out of
+     * reach): for tests whose assertions a background write-back would race.
+     */
+    static BatchingWritebackPolicy drainOnlyPolicy() {
+        return new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0));
+    }
+
+    static EngineConfig config(String name) {
+        return EngineConfig.defaults(name).withMinimumCacheBytes(0).withStreams(2).withKsetFlushDelayMillis(20)
+                .withGcIntervalMillis(50).withBackingTimeoutMillis(2000);
+    }
+
+    static CacheEngine open(EngineConfig config, PmemRegion region, BackingHolder backing, WritebackPolicy policy)
+            throws IOException {
+        return CacheEngine.open(config, region, CRC, new FifoSegmentAllocatorProvider(),
+                new StripedKeyIndexProvider(), backing, () -> policy);
+    }
+
+    static BackingHolder holder(MemoryBacking backing) {
+        BackingHolder h = new BackingHolder("test");
+        h.set(backing);
+        return h;
+    }
+
+    /** Deterministic content for a write: every 8 bytes name the offset and a tag. */
+    static ByteBuffer pattern(long offset, int length, long tag) {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        for (int i = 0; i < length; i += 8) {
+            b.putLong(i, (offset + i) * 31 + tag);
+        }
+        return b;
+    }
+
+    static ByteBuffer random(Random r, int length) {
+        byte[] b = new byte[length];
+        r.nextBytes(b);
+        return ByteBuffer.wrap(b);
+    }
+
+    static byte[] read(pcache.api.BlockDevice dev, long offset, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        dev.read(offset, b);
+        return b.array();
+    }
+
+    static byte[] read(CacheEngine e, long offset, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        e.read(offset, b);
+        return b.array();
+    }
+}

@@ -1,0 +1,237 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.BackingState;
+import pcache.api.BackingUnavailableException;
+import pcache.api.CacheConfigurationException;
+import pcache.api.CacheMode;
+import pcache.api.CacheStatistics;
+import pcache.api.DataIntegrityException;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeySlice;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.engine.internal.engine.EngineConfig;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+/**
+ * What pcache adds to dm-pcache (reference §9.3): data CRCs checked on read hits with the right
+ * reaction for clean and dirty extents, quarantine that survives restarts and write-back, the
+ * backing identity check, and a cache that keeps serving while its backing device is gone.
+ */
+class IntegrityAndBackingTest {
+
+    private static final long LOGICAL = 64 * Harness.MIB;
+
+    /** Where the data of the key covering {@code offset} lives on the device. */
+    private static long dataLocation(CacheEngine e, long offset) {
+        KeySlice slice = e.index().slice(offset);
+        long[] at = {-1};
+        slice.lock();
+        try {
+            slice.forEach(k -> {
+                if (k.offset() <= offset && offset < k.end() && !k.isEmpty()) {
+                    at[0] = e.segments().dataOffset(k.segment()) + k.segmentOffset() + (offset - k.offset());
+                }
+            });
+        } finally {
+            slice.unlock();
+        }
+        assertTrue(at[0] >= 0, "no key covers " + offset);
+        return at[0];
+    }
+
+    @Test
+    void dirtyExtentWithBadCrcFailsReadsAndIsQuarantinedAcrossRestarts() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        backing.write(0, Harness.pattern(0, 65536, 9), false); // older data the cache must never return
+        EngineConfig cfg = Harness.config("crc").withDataCrc(true);
+        CacheEngine e = Harness.open(cfg, pmem, Harness.holder(backing), null);
+        e.write(8192, Harness.pattern(8192, 16384, 1), true);
+        e.write(65536, Harness.pattern(65536, 4096, 2), true);
+        pmem.corrupt(dataLocation(e, 12288), 0x01);
+        DataIntegrityException ex = assertThrows(DataIntegrityException.class, () -> Harness.read(e, 0, 32768));
+        assertEquals(8192, ex.offset());
+        assertEquals(16384, ex.length());
+        assertTrue(ex.getMessage().contains("[8192, +16384)"), ex.getMessage());
+        // the neighbour is fine
+        assertArrayEquals(Harness.pattern(65536, 4096, 2).array(), Harness.read(e, 65536, 4096));
+        assertEquals(1, e.statistics().quarantinedExtents());
+        e.close();
+
+        CacheEngine again = Harness.open(cfg, pmem.reopen(), Harness.holder(backing), new OrderedWritebackPolicy());
+        try {
+            assertThrows(DataIntegrityException.class, () -> Harness.read(again, 8192, 512));
+            // write-back meets the damaged extent: quarantines, writes the rest, does not wedge
+            again.drain(null);
+            assertArrayEquals(Harness.pattern(65536, 4096, 2).array(), backing.content(65536, 4096));
+            assertArrayEquals(java.util.Arrays.copyOf(Harness.pattern(0, 65536, 9).array(), 8192 + 16384),
+                    backing.content(0, 8192 + 16384), "the damaged extent is not written back");
+            assertThrows(DataIntegrityException.class, () -> Harness.read(again, 8192, 512),
+                    "still quarantined after write-back: never the older data");
+            // rewriting the range lifts the quarantine
+            again.write(8192, Harness.pattern(8192, 16384, 3), false);
+            assertArrayEquals(Harness.pattern(8192, 16384, 3).array(), Harness.read(again, 8192, 16384));
+            assertEquals(0, again.statistics().quarantinedExtents());
+        } finally {
+            again.close();
+        }
+    }
+
+    @Test
+    void cleanExtentWithBadCrcIsReReadFromTheBackingDevice() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            e.write(0, Harness.pattern(0, 32768, 4), false);
+            e.drain(null); // now clean: the backing device holds it
+            pmem.corrupt(dataLocation(e, 4096), 0x80);
+            assertArrayEquals(Harness.pattern(0, 32768, 4).array(), Harness.read(e, 0, 32768));
+            CacheStatistics st = e.statistics();
+            assertEquals(1, st.crcErrors());
+            assertEquals(1, st.crcRecovered());
+            // and it was cached again from the backing device
+            assertArrayEquals(Harness.pattern(0, 32768, 4).array(), Harness.read(e, 0, 32768));
+            assertEquals(1, e.statistics().crcErrors());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void backingDeviceWithAnotherIdentityIsRefusedUnlessForced() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk-A", false);
+        CacheEngine e = Harness.open(Harness.config("id"), pmem, Harness.holder(disk), null);
+        e.write(0, Harness.pattern(0, 4096, 1), false);
+        e.close();
+        MemoryBacking other = disk.withIdentity("disk-B");
+        CacheConfigurationException refused = assertThrows(CacheConfigurationException.class,
+                () -> Harness.open(Harness.config("id"), pmem.reopen(), Harness.holder(other), null));
+        assertTrue(refused.getMessage().contains("disk-A") && refused.getMessage().contains("disk-B")
+                && refused.getMessage().contains("force_identity"), refused.getMessage());
+        MemoryBacking smaller = new MemoryBacking(LOGICAL / 2, "disk-A", false);
+        CacheConfigurationException size = assertThrows(CacheConfigurationException.class,
+                () -> Harness.open(Harness.config("id"), pmem.reopen(), Harness.holder(smaller), null));
+        assertTrue(size.getMessage().contains("bytes"), size.getMessage());
+        CacheEngine forced = Harness.open(Harness.config("id").withForceIdentity(true), pmem.reopen(),
+                Harness.holder(other), null);
+        forced.close();
+        // re-paired: now disk-B is the one, without force
+        CacheEngine plain = Harness.open(Harness.config("id"), pmem.reopen(), Harness.holder(other), null);
+        plain.close();
+    }
+
+    @Test
+    void withoutBackingDeviceHitsAndWritesGoOnUntilSpaceRunsOut() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("gone").withGcPercent(0).withBackingTimeoutMillis(300), pmem,
+                holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 1), false);
+            holder.set(null); // the backing device disappears
+            assertEquals(BackingState.UNAVAILABLE, dev.status().backingState());
+            assertArrayEquals(Harness.pattern(0, 4096, 1).array(), Harness.read(dev, 0, 4096), "hits still served");
+            assertThrows(BackingUnavailableException.class, () -> Harness.read(dev, 8 * Harness.MIB, 4096),
+                    "a miss needs the backing device: bounded wait, then a clear error");
+            // absorb writes until the cache is full: 5 segments, one kept for the key log
+            Future<?> filler = pool.submit(() -> {
+                for (int i = 0; i < 64; i++) {
+                    long off = i * Harness.MIB;
+                    dev.write(off, Harness.pattern(off, (int) Harness.MIB, 2), false);
+                }
+                return null;
+            });
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (dev.statistics().deferredRequests() == 0 && !filler.isDone() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(dev.statistics().deferredRequests() > 0, "the writer reached a full cache");
+            Thread.sleep(500);
+            assertFalse(filler.isDone(), "writes wait for space (deferred), they do not fail");
+            holder.set(disk); // it comes back: write-back and GC free space, the writer finishes
+            filler.get(60, TimeUnit.SECONDS);
+            dev.drain(null);
+            for (int i = 0; i < 64; i += 9) {
+                long off = i * Harness.MIB;
+                assertArrayEquals(Harness.pattern(off, (int) Harness.MIB, 2).array(), disk.content(off, (int) Harness.MIB));
+            }
+        } finally {
+            pool.shutdownNow();
+            dev.close();
+        }
+    }
+
+    @Test
+    void failingBackingDeviceIsRetriedAndDirtyDataStaysSafe() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine e = Harness.open(Harness.config("faulty").withBackingTimeoutMillis(20_000), pmem, holder,
+                new OrderedWritebackPolicy());
+        try {
+            disk.failWrites.set(5);
+            disk.failFlushes.set(3);
+            for (int i = 0; i < 32; i++) {
+                long off = i * 65536L;
+                e.write(off, Harness.pattern(off, 65536, 5), false);
+            }
+            e.drain(null);
+            CacheStatistics st = e.statistics();
+            assertTrue(st.writebackErrors() >= 1, "errors are counted: " + st);
+            assertTrue(st.backingErrors() >= 1);
+            assertEquals(0, st.dirtyBytes());
+            for (int i = 0; i < 32; i++) {
+                long off = i * 65536L;
+                assertArrayEquals(Harness.pattern(off, 65536, 5).array(), disk.content(off, 65536));
+            }
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void placeholderOvertakenByAWriteNeverInstallsOlderData() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        disk.write(0, Harness.pattern(0, 65536, 1), false);
+        CacheEngine e = Harness.open(Harness.config("ph"), pmem, Harness.holder(disk), null);
+        try {
+            // simulate a read miss in flight: its placeholder, then a write over part of it
+            KeySlice slice = e.index().slice(0);
+            CacheKey placeholder = CacheKey.placeholder(0, 65536);
+            slice.lock();
+            try {
+                slice.insertPlaceholder(placeholder);
+            } finally {
+                slice.unlock();
+            }
+            e.write(4096, ByteBuffer.wrap(Harness.pattern(4096, 4096, 2).array()), false);
+            assertTrue(placeholder.isLinked() && placeholder.isEmpty(), "back-cut, still pending");
+            assertEquals(4096, placeholder.length(), "cut at the write's start");
+            e.write(0, ByteBuffer.wrap(Harness.pattern(0, 4096, 3).array()), false);
+            assertFalse(placeholder.isLinked(), "removed by a write covering it");
+        } finally {
+            e.close();
+        }
+    }
+}

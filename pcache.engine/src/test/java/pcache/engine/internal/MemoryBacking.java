@@ -1,0 +1,247 @@
+package pcache.engine.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.BlockDevice;
+import pcache.api.DeviceClosedException;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+
+/**
+ * A sparse in-memory backing device for tests. Optionally forgetful: writes since the last flush
+ * may be lost at a simulated crash, per 512-byte sector. Faults can be injected.
+ */
+final class MemoryBacking implements BackingDevice {
+
+    private static final int SECTOR = 512;
+
+    private final long size;
+    private final String id;
+    private static final int PAGE = 4096;
+    /** Content in 4 KiB pages (null = zero). */
+    private final byte[][] pages;
+    /** Per page: its content at the last flush, while it has unflushed writes (forgetful only). */
+    private final byte[][] unflushedOld;
+    private final boolean[] unflushed;
+    private final java.util.List<Integer> unflushedPages = new java.util.ArrayList<>();
+    private final boolean forgetful;
+    final AtomicInteger failWrites = new AtomicInteger();
+    final AtomicInteger failFlushes = new AtomicInteger();
+    final AtomicInteger failReads = new AtomicInteger();
+    final AtomicLong writes = new AtomicLong();
+    /** {@link System#nanoTime()} of the first write, 0 until there is one. */
+    final AtomicLong firstWriteNanos = new AtomicLong();
+    final AtomicLong flushes = new AtomicLong();
+    final AtomicLong reads = new AtomicLong();
+    private volatile boolean closed;
+
+    MemoryBacking(long size, String id, boolean forgetful) {
+        this(size, id, new byte[(int) (size / PAGE)][], forgetful);
+    }
+
+    private MemoryBacking(long size, String id, byte[][] pages, boolean forgetful) {
+        this.size = size;
+        this.id = id;
+        this.pages = pages;
+        this.forgetful = forgetful;
+        this.unflushedOld = new byte[pages.length][];
+        this.unflushed = new boolean[pages.length];
+    }
+
+    /** A device holding {@code size} bytes read from {@code in}. */
+    static MemoryBacking load(long size, String id, java.io.InputStream in) throws IOException {
+        MemoryBacking b = new MemoryBacking(size, id, false);
+        byte[] buf = new byte[PAGE];
+        for (int page = 0; (long) page * PAGE < size; page++) {
+            int n = in.readNBytes(buf, 0, PAGE);
+            for (int i = 0; i < n; i++) {
+                if (buf[i] != 0) {
+                    b.pages[page] = java.util.Arrays.copyOf(buf, PAGE);
+                    break;
+                }
+            }
+            if (n < PAGE) {
+                break;
+            }
+        }
+        return b;
+    }
+
+    /** The device after a power loss: unflushed sectors randomly kept or lost. */
+    synchronized MemoryBacking afterCrash(Random random) {
+        byte[][] img = new byte[pages.length][];
+        for (int i = 0; i < pages.length; i++) {
+            if (pages[i] != null) {
+                img[i] = pages[i].clone();
+            }
+        }
+        // each unflushed sector independently kept or lost
+        for (int p : unflushedPages) {
+            byte[] old = unflushedOld[p];
+            for (int s = 0; s < PAGE / SECTOR; s++) {
+                if (random.nextBoolean()) {
+                    if (img[p] == null) {
+                        img[p] = new byte[PAGE];
+                    }
+                    if (old == null) {
+                        java.util.Arrays.fill(img[p], s * SECTOR, (s + 1) * SECTOR, (byte) 0);
+                    } else {
+                        System.arraycopy(old, s * SECTOR, img[p], s * SECTOR, SECTOR);
+                    }
+                }
+            }
+        }
+        return new MemoryBacking(size, id, img, forgetful);
+    }
+
+    /** Before page {@code p} changes: remember its flushed content (forgetful devices). */
+    private void beforeChange(int p, boolean fua) {
+        if (forgetful && !fua && !unflushed[p]) {
+            unflushed[p] = true;
+            unflushedOld[p] = pages[p] == null ? null : pages[p].clone();
+            unflushedPages.add(p);
+        }
+    }
+
+    /** The same content under another identity (a different disk with the same bytes). */
+    synchronized MemoryBacking withIdentity(String otherId) {
+        return new MemoryBacking(size, otherId, pages, forgetful);
+    }
+
+    void close() {
+        closed = true;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return size;
+    }
+
+    @Override
+    public BackingIdentity identity() {
+        return new BackingIdentity(size, id);
+    }
+
+    @Override
+    public String description() {
+        return "memory:" + id;
+    }
+
+    private void check(long off, long len) throws IOException {
+        if (closed) {
+            throw new DeviceClosedException("memory backing " + id + " closed");
+        }
+        BlockDevice.checkRange(description(), size, SECTOR, off, len);
+    }
+
+    private static boolean take(AtomicInteger counter) {
+        return counter.getAndUpdate(n -> n > 0 ? n - 1 : n) > 0;
+    }
+
+    @Override
+    public synchronized void read(long offset, ByteBuffer dst) throws IOException {
+        check(offset, dst.remaining());
+        reads.incrementAndGet();
+        if (take(failReads)) {
+            throw new BackingDeviceException("injected read failure at " + offset);
+        }
+        long pos = offset;
+        while (dst.hasRemaining()) {
+            int p = (int) (pos / PAGE);
+            int in = (int) (pos % PAGE);
+            int n = Math.min(dst.remaining(), PAGE - in);
+            if (pages[p] == null) {
+                dst.position(dst.position() + n);
+                for (int i = dst.position() - n; i < dst.position(); i++) {
+                    dst.put(i, (byte) 0);
+                }
+            } else {
+                dst.put(pages[p], in, n);
+            }
+            pos += n;
+        }
+    }
+
+    @Override
+    public synchronized void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        check(offset, src.remaining());
+        writes.incrementAndGet();
+        firstWriteNanos.compareAndSet(0, System.nanoTime());
+        if (take(failWrites)) {
+            throw new BackingDeviceException("injected write failure at " + offset);
+        }
+        long pos = offset;
+        while (src.hasRemaining()) {
+            int p = (int) (pos / PAGE);
+            int in = (int) (pos % PAGE);
+            int n = Math.min(src.remaining(), PAGE - in);
+            beforeChange(p, fua);
+            if (pages[p] == null) {
+                pages[p] = new byte[PAGE];
+            }
+            src.get(pages[p], in, n);
+            if (fua && unflushed[p]) {
+                // FUA: these sectors are durable now, whatever happens to the rest of the page
+                if (unflushedOld[p] == null) {
+                    unflushedOld[p] = new byte[PAGE];
+                }
+                System.arraycopy(pages[p], in, unflushedOld[p], in, n);
+            }
+            pos += n;
+        }
+    }
+
+    @Override
+    public synchronized void flush() throws IOException {
+        if (closed) {
+            throw new DeviceClosedException("memory backing " + id + " closed");
+        }
+        flushes.incrementAndGet();
+        if (take(failFlushes)) {
+            throw new BackingDeviceException("injected flush failure");
+        }
+        for (int p : unflushedPages) {
+            unflushed[p] = false;
+            unflushedOld[p] = null;
+        }
+        unflushedPages.clear();
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        check(offset, length);
+    }
+
+    @Override
+    public synchronized void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        check(offset, length);
+        for (long pos = offset; pos < offset + length;) {
+            int p = (int) (pos / PAGE);
+            int in = (int) (pos % PAGE);
+            int n = (int) Math.min(offset + length - pos, PAGE - in);
+            if (pages[p] != null) {
+                beforeChange(p, fua);
+                java.util.Arrays.fill(pages[p], in, in + n, (byte) 0);
+            }
+            pos += n;
+        }
+    }
+
+    /** Direct content access for assertions. */
+    synchronized byte[] content(long offset, int length) {
+        byte[] out = new byte[length];
+        for (int i = 0; i < length; i += SECTOR) {
+            long pos = offset + i;
+            byte[] b = pages[(int) (pos / PAGE)];
+            if (b != null) {
+                System.arraycopy(b, (int) (pos % PAGE), out, i, SECTOR);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,132 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.spi.WritebackPolicy;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.writeback.internal.BatchingWritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+/** What distinguishes the write-back policies, observed at the backing device. */
+class WritebackPolicyTest {
+
+    private static final long LOGICAL = 64 * Harness.MIB;
+
+    private static BatchingWritebackPolicy batching(int high, int low, long maxAgeMillis, long rateBytes) {
+        return new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(high, low, maxAgeMillis, 64L << 20,
+                rateBytes));
+    }
+
+    /** Writes 20 versions of the same 64 KiB and 16 adjacent 4 KiB pieces, then drains. */
+    private static MemoryBacking run(WritebackPolicy policy) throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("wb"), pmem, Harness.holder(disk), policy);
+        try {
+            for (int v = 0; v < 20; v++) {
+                e.write(0, Harness.pattern(0, 65536, v), false);
+                e.flush(); // each version in its own kset
+            }
+            for (int i = 0; i < 16; i++) {
+                long off = Harness.MIB + i * 4096L;
+                e.write(off, Harness.pattern(off, 4096, 99), false);
+            }
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(0, 65536, 19).array(), disk.content(0, 65536));
+            assertArrayEquals(Harness.pattern(Harness.MIB, 65536, 99).array(), disk.content(Harness.MIB, 65536));
+            assertEquals(0, e.statistics().dirtyBytes());
+        } finally {
+            e.close();
+        }
+        return disk;
+    }
+
+    @Test
+    void orderedWritesEveryVersionAndFlushesPerKset() throws Exception {
+        MemoryBacking disk = run(new OrderedWritebackPolicy());
+        assertTrue(disk.writes.get() >= 20 + 16, "every version and every piece: " + disk.writes.get());
+        assertTrue(disk.flushes.get() >= 20, "a flush per kset: " + disk.flushes.get());
+    }
+
+    @Test
+    void batchingSkipsOverwrittenVersionsAndCoalesces() throws Exception {
+        // only the drain writes back, in one batch (with a low watermark the background loop
+        // would race the writes and write back kset by kset)
+        MemoryBacking disk = run(Harness.drainOnlyPolicy());
+        // one write for the newest version of the 64 KiB, one for the 16 adjacent pieces
+        assertEquals(2, disk.writes.get(), "writes");
+        assertTrue(disk.flushes.get() <= 2, "one flush per batch: " + disk.flushes.get());
+    }
+
+    @Test
+    void drainWithoutAPolicyFailsClearlyInsteadOfWaitingForever() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("nopolicy").withBackingTimeoutMillis(500), pmem,
+                Harness.holder(disk), null);
+        try {
+            e.write(0, Harness.pattern(0, 4096, 1), false);
+            pcache.api.PcacheException ex = org.junit.jupiter.api.Assertions.assertThrows(
+                    pcache.api.PcacheException.class, () -> e.drain(null));
+            assertTrue(ex.getMessage().contains("no write-back policy"), ex.getMessage());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void batchingWaitsBelowTheHighWatermarkUntilDataIsOld() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("wm"), pmem, Harness.holder(disk), batching(50, 40, 1500, 0));
+        try {
+            long beforeWrite = System.nanoTime();
+            e.write(0, Harness.pattern(0, 65536, 1), false);
+            e.flush();
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, e.statistics().dirtyBytes(), "written once older than max_age_ms");
+            assertArrayEquals(Harness.pattern(0, 65536, 1).array(), disk.content(0, 65536));
+            // a lower bound, which no stall of this thread can break: the data was younger than
+            // max_age_ms until 1500 ms after the write began, and nothing was written back before
+            long waitedMillis = (disk.firstWriteNanos.get() - beforeWrite) / 1_000_000;
+            assertTrue(waitedMillis >= 1500, "well below the high watermark, written back only " + waitedMillis
+                    + " ms after the write (max_age_ms 1500)");
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void batchingRateLimitPacesBatches() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        // batches of at most 1 MiB of dirty data, at most 2 MiB/s
+        BatchingWritebackPolicy p = new BatchingWritebackPolicy(
+                new BatchingWritebackPolicy.Settings(0, 0, 0, 1 << 20, 2 << 20));
+        CacheEngine e = Harness.open(Harness.config("rate"), pmem, Harness.holder(disk), p);
+        try {
+            long start = System.nanoTime();
+            for (int i = 0; i < 6; i++) {
+                e.write(i * Harness.MIB, Harness.pattern(i * Harness.MIB, (int) Harness.MIB, 3), false);
+                e.flush();
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            long millis = (System.nanoTime() - start) / 1_000_000L;
+            assertEquals(0, e.statistics().dirtyBytes());
+            // 6 MiB at 2 MiB/s: the pacing after each of the first five batches alone is 2.5 s
+            assertTrue(millis >= 2000, "6 MiB at 2 MiB/s took only " + millis + " ms");
+        } finally {
+            e.close();
+        }
+    }
+}
