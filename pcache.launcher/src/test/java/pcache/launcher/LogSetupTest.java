@@ -48,7 +48,7 @@ class LogSetupTest {
         r.setInstant(Instant.parse("2026-01-01T00:00:00Z"));
         r.setThrown(new java.io.IOException("read failed", new IllegalStateException("gone")));
         String line = new OneLineFormatter().format(r);
-        assertTrue(line.matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} WARNING pcache\\.target\\.X: "
+        assertTrue(line.matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} WARNING pcache\\.engine\\.X: "
                 + "backing b0 failed retrying \\[java\\.io\\.IOException: read failed; caused by "
                 + "java\\.lang\\.IllegalStateException: gone\\]" + System.lineSeparator()), line);
     }
