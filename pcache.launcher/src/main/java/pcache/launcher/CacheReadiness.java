@@ -67,7 +67,9 @@ final class CacheReadiness {
         List<String> missing = new ArrayList<>();
         for (String name : names) {
             try {
-                if (context.getServiceReferences(CACHE_DEVICE, LdapFilters.equal(CacheDevice.NAME, name)) == null) {
+                // all references: the launcher's own pcache.api (lib/) is not the bundles' one, so the
+                // class-space check of getServiceReferences would hide every cache
+                if (context.getAllServiceReferences(CACHE_DEVICE, LdapFilters.equal(CacheDevice.NAME, name)) == null) {
                     missing.add(name);
                 }
             } catch (InvalidSyntaxException e) {

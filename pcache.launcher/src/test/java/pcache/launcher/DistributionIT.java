@@ -90,6 +90,8 @@ class DistributionIT {
     void everyBundleIsActive() throws Exception {
         Run r = run("-c", "lb -s");
         assertEquals(0, r.status(), r.err());
+        // the command waits for the embedded default cache; it must see it open, not time out
+        assertFalse(r.err().contains("not open after"), r.err());
         long bundles;
         try (Stream<Path> jars = Files.list(DISTRIBUTION.resolve("bundles"))) {
             bundles = jars.filter(f -> f.toString().endsWith(".jar")).count();
