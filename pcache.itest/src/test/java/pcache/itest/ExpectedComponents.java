@@ -29,17 +29,18 @@ public final class ExpectedComponents {
 
     /**
      * Components that need a configuration (one cache target or backing device per factory
-     * configuration), and the DS component factories whose instances the configured backing
-     * components create once their device is reachable (the registered {@code BackingDevice}
-     * services): they must be present and enabled, waiting for ConfigAdmin. Tests that create
-     * configurations check they become ACTIVE.
+     * configuration), and the DS component factories whose instances the configured components
+     * create once their device is reachable or their cache is open (the registered
+     * {@code BackingDevice} and {@code CacheDevice} services): they must be present and enabled,
+     * waiting for ConfigAdmin. Tests that create configurations check they become ACTIVE.
      */
     public static final List<String> WAITING_FOR_CONFIGURATION = List.of(
             "pcache.backing.file.internal.FileBackingComponent",
             "pcache.backing.file.internal.FileBackingService",
             "pcache.backing.nbd.internal.NbdBackingComponent",
             "pcache.backing.nbd.internal.NbdBackingService",
-            "pcache.engine.internal.PcacheTargetComponent");
+            "pcache.engine.internal.PcacheTargetComponent",
+            "pcache.engine.internal.CacheDeviceService");
 
     private ExpectedComponents() {
     }

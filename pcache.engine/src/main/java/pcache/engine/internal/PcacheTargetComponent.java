@@ -6,14 +6,14 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
-import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.ComponentConstants;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -40,8 +40,18 @@ import pcache.engine.internal.engine.EngineConfig;
 
 /**
  * One cache per factory configuration of {@value #PID}: assembles the engine from the services
- * its configuration selects (reference targets), opens it in the background and registers the
- * {@link CacheDevice} service (property {@value CacheDevice#NAME}) once it is ready.
+ * its configuration selects (reference targets), opens it in the background and, once it is
+ * ready, has DS register its {@link CacheDevice} service (property {@value CacheDevice#NAME}).
+ *
+ * <p>The service belongs to an instance of the factory component {@link CacheDeviceService}, the
+ * backing bundles' pattern: this configured component registers no service itself (DS would
+ * register it before activation, while the cache opens only afterwards, on the control thread,
+ * possibly replaying a large log). Once the cache is open it creates an instance through DS's
+ * {@code ComponentFactory}, handing over the {@link CacheDeviceFacade} in a private property and
+ * {@value CacheDevice#NAME} and {@code pcache.cache.dev} as the service properties; deactivation
+ * disposes the instance (DS withdraws the service) before it closes the cache. No
+ * {@code service.pid} is handed on: Felix SCR 2.2 fails {@code newInstance} when the properties
+ * carry one and the factory component has no configuration of its own.
  *
  * <p>The backing device, the pmem mapping and the write-back policy are dynamic references: a
  * change of {@code backing.target} re-points the cache while clients go on (requests that need a
@@ -69,6 +79,10 @@ public final class PcacheTargetComponent {
     private SegmentAllocatorProvider allocators;
     @Reference(name = "keyindex")
     private KeyIndexProvider keyIndexes;
+    /** Creates the registered {@link CacheDeviceService} of the open cache. */
+    @Reference(name = "services", target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
+            + CacheDeviceService.FACTORY + ")")
+    private ComponentFactory<CacheDeviceService> services;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
     private ExecutorService control;
@@ -78,10 +92,12 @@ public final class PcacheTargetComponent {
     private volatile TargetConfig config;
     private volatile CacheDeviceFacade facade;
     private volatile String failure;
-    private ServiceRegistration<CacheDevice> registration;
+    /** The instance whose service is registered; guarded by {@code this}. */
+    private ComponentInstance<CacheDeviceService> service;
+    /** Set by deactivation: an open that completes afterwards must not create the service. */
+    private boolean deactivated;
     private FileChannel lockChannel;
     private FileLock lock;
-    private BundleContext context;
 
     /**
      * Dynamic references can be bound before activation: the backing holder exists from the
@@ -92,9 +108,8 @@ public final class PcacheTargetComponent {
     }
 
     @Activate
-    void activate(BundleContext bundleContext, TargetConfig c) throws CacheConfigurationException {
+    void activate(TargetConfig c) throws CacheConfigurationException {
         TargetSettings.validate(c);
-        this.context = bundleContext;
         this.config = c;
         this.name = TargetSettings.name(c);
         this.backing.rename(name);
@@ -186,11 +201,13 @@ public final class PcacheTargetComponent {
                 }
             }
             synchronized (this) {
-                if (context == null) {
+                if (deactivated) {
                     f.close();
                     return;
                 }
-                registration = context.registerService(CacheDevice.class, f, serviceProperties(c));
+                Hashtable<String, Object> properties = serviceProperties(c);
+                properties.put(CacheDeviceService.FACADE, f);
+                service = services.newInstance(properties);
             }
             failure = null;
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
@@ -201,7 +218,8 @@ public final class PcacheTargetComponent {
         }
     }
 
-    private Dictionary<String, Object> serviceProperties(TargetConfig c) {
+    /** The public properties of the {@link CacheDevice} service. */
+    private Hashtable<String, Object> serviceProperties(TargetConfig c) {
         Hashtable<String, Object> p = new Hashtable<>();
         p.put(CacheDevice.NAME, name);
         p.put("pcache.cache.dev", c.cache__dev());
@@ -310,15 +328,15 @@ public final class PcacheTargetComponent {
 
     @Deactivate
     void deactivate() {
-        ServiceRegistration<CacheDevice> reg;
+        ComponentInstance<CacheDeviceService> instance;
         synchronized (this) {
-            reg = registration;
-            registration = null;
-            context = null;
+            instance = service;
+            service = null;
+            deactivated = true;
         }
-        if (reg != null) {
+        if (instance != null) {
             try {
-                reg.unregister();
+                instance.dispose();
             } catch (IllegalStateException e) {
                 // already gone with the bundle
             }
