@@ -48,7 +48,9 @@ import pcache.launcher.FrameworkProperties;
 /**
  * Base class of the Pax Exam integration tests: Felix in the test JVM (native container) with
  * exactly the bundles of the launcher's distribution folder and the launcher's framework
- * properties, failing on any unresolved bundle. Subclasses add options with
+ * properties, failing on any unresolved bundle. One difference: the launcher runs the Gogo
+ * runtime on its class path with the system bundle, here the runtime is installed as a bundle
+ * (and the system bundle does not export its packages). Subclasses add options with
  * {@link #additionalOptions()} and use the helpers to configure caches through ConfigAdmin,
  * wait for services and run shell commands.
  *
@@ -105,8 +107,12 @@ public abstract class PcacheTestSupport {
         FrameworkProperties.headless().forEach((key, value) -> {
             if (key.equals(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA)) {
                 // as a framework property it would replace the packages Pax Exam itself exports
-                // from the system bundle (org.ops4j.pax.exam...): the probe would never start
-                options.add(systemPackages(Arrays.stream(value.split(",")).map(String::trim).toArray(String[]::new)));
+                // from the system bundle (org.ops4j.pax.exam...): the probe would never start.
+                // Without the Gogo runtime's: the launcher runs the runtime with the system
+                // bundle, here it is a bundle (below)
+                options.add(systemPackages(Arrays.stream(value.split(",")).map(String::trim)
+                        .filter(clause -> !FrameworkProperties.isGogoRuntimeExport(clause))
+                        .toArray(String[]::new)));
             } else {
                 options.add(frameworkProperty(key).value(value));
             }
@@ -115,8 +121,24 @@ public abstract class PcacheTestSupport {
         for (File jar : distributionBundles()) {
             options.add(bundle(jar.toURI().toString()));
         }
+        options.add(bundle(gogoRuntimeJar().toURI().toString()));
         options.add(composite(additionalOptions()));
         return options(options.toArray(Option[]::new));
+    }
+
+    /**
+     * The Gogo runtime jar of the test class path, the one the launcher's lib/ holds (the same
+     * managed version): the launcher runs it on its class path and starts it with the system
+     * bundle; here, without the launcher, it is installed as a bundle.
+     */
+    protected static File gogoRuntimeJar() {
+        try {
+            File jar = new File(CommandProcessor.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            assertTrue("the Gogo runtime is not a jar on the test class path: " + jar, jar.isFile());
+            return jar;
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Extra Pax Exam options of a subclass (system properties, more bundles, configurations). */

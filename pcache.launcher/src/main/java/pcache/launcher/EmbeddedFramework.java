@@ -12,7 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 
+import org.apache.felix.gogo.runtime.activator.Activator;
 import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleActivator;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
@@ -29,6 +31,12 @@ import org.osgi.util.tracker.ServiceTracker;
  * folder, starts them, and hands the configuration to ConfigAdmin. The ConfigAdmin API is on the
  * launcher's class path and exported by the system bundle (framework.properties), so it is used
  * typed: ConfigAdmin itself wires to that copy.
+ *
+ * <p>The Gogo runtime runs here too, not as a bundle: its jar is on the launcher's class path, the
+ * system bundle exports its packages (framework.properties), and its activator starts with the
+ * system bundle, so its {@code CommandProcessor} and {@code ThreadIO} services are registered
+ * before any bundle starts and unregistered after every bundle has stopped, however the
+ * framework is stopped (the shell's exit, a signal, the control socket's stop).
  */
 public final class EmbeddedFramework {
 
@@ -37,6 +45,11 @@ public final class EmbeddedFramework {
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */
     static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
     private static final Duration SERVICE_WAIT = Duration.ofSeconds(10);
+    /**
+     * Felix: activators started (in order) with the system bundle's context when the framework
+     * initialises, and stopped once all bundles have stopped.
+     */
+    static final String SYSTEM_BUNDLE_ACTIVATORS = "felix.systembundle.activators";
 
     private final Framework framework;
     private final long startedNanos;
@@ -59,6 +72,10 @@ public final class EmbeddedFramework {
         if (felixLogger != null) {
             config.put("felix.log.logger", felixLogger);
         }
+        // the Gogo runtime (lib/): registers CommandProcessor and ThreadIO for the shell bundles
+        List<BundleActivator> activators = new ArrayList<>();
+        activators.add(new Activator());
+        config.put(SYSTEM_BUNDLE_ACTIVATORS, activators);
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
                 .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (lib/ incomplete?)"));
         @SuppressWarnings({"unchecked", "rawtypes"})

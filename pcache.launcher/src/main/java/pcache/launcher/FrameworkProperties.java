@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.logging.Level;
 
@@ -15,6 +16,18 @@ public final class FrameworkProperties {
 
     /** Properties that do not depend on the configuration; pcache.itest reads them too. */
     public static final String STATIC_RESOURCE = "/pcache/launcher/framework.properties";
+
+    /**
+     * The packages of the Gogo runtime jar, which the launcher runs on its class path and the
+     * system bundle exports (see {@value #STATIC_RESOURCE}).
+     */
+    public static final Set<String> GOGO_RUNTIME_PACKAGES = Set.of(
+            "org.apache.felix.service.command",
+            "org.apache.felix.service.command.annotations",
+            "org.apache.felix.service.threadio",
+            "org.apache.felix.gogo.runtime",
+            "org.apache.felix.gogo.runtime.threadio",
+            "org.apache.felix.gogo.runtime.activator");
 
     /** Gogo shell bundle option: do not read stdin. */
     static final String GOSH_ARGS = "gosh.args";
@@ -36,6 +49,15 @@ public final class FrameworkProperties {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + STATIC_RESOURCE, e);
         }
+    }
+
+    /**
+     * Whether {@code clause}, one entry of {@code org.osgi.framework.system.packages.extra}
+     * ({@code package;version=...}), exports a package of the Gogo runtime: a framework that
+     * installs the runtime as a bundle (pcache.itest) leaves those out.
+     */
+    public static boolean isGogoRuntimeExport(String clause) {
+        return GOGO_RUNTIME_PACKAGES.contains(clause.split(";", 2)[0].trim());
     }
 
     /**

@@ -5,26 +5,23 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
+import org.apache.felix.gogo.runtime.CommandNotFoundException;
+import org.apache.felix.service.command.CommandProcessor;
+import org.apache.felix.service.command.CommandSession;
+import org.apache.felix.service.command.Converter;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 
 /**
- * Runs command lines through Gogo's {@code CommandProcessor} service, in a fresh session each,
+ * Runs command lines through Gogo's {@link CommandProcessor} service, in a fresh session each,
  * and prints the result the way the interactive shell does.
  *
- * <p>This is the one place the launcher calls a framework service reflectively, through the
- * interfaces loaded from the bundle that registers it. Unlike ConfigAdmin's, Gogo's API package
- * cannot be exported by the system bundle from a copy on the launcher's class path: it is not a
- * pure API package. {@code org.apache.felix.service.command.Process.Utils.current()} (which
- * {@code Job.Utils.current()}, and so the runtime's {@code CommandSessionImpl}, calls) reads
- * the current pipe from the runtime's implementation class {@code org.apache.felix.gogo.runtime.Pipe};
- * a system-bundle copy would resolve that class from the launcher's class path, a second copy whose
- * thread-local the runtime bundle never sets, so jobs would lose track of their current process.
+ * <p>The Gogo runtime runs on the launcher's class path and the system bundle exports its
+ * packages (see {@link EmbeddedFramework}), so the processor is used typed: the service, the
+ * shell bundles and this class share one copy of Gogo's API and runtime.
  *
  * <p>Declarative Services registers command components asynchronously after their bundles
  * start, so while the framework is young a "command not found" is retried, until the set of
@@ -37,12 +34,6 @@ public final class GogoCommandRunner implements CommandExecutor {
     public static final Duration READY_WINDOW = Duration.ofSeconds(10);
     /** A missing command is given up once no command service came or went for this long. */
     static final Duration SETTLED = Duration.ofMillis(1500);
-
-    private static final String COMMAND_PROCESSOR = "org.apache.felix.service.command.CommandProcessor";
-    private static final String COMMAND_SESSION = "org.apache.felix.service.command.CommandSession";
-    private static final String COMMAND_NOT_FOUND = "CommandNotFoundException";
-    /** Converter.INSPECT: the rendering the interactive shell uses for results. */
-    private static final int INSPECT = 0;
 
     private final BundleContext context;
     private final long readyDeadlineNanos;
@@ -69,52 +60,33 @@ public final class GogoCommandRunner implements CommandExecutor {
     }
 
     private int run(String commandLine, PrintStream out, PrintStream err) {
-        ServiceReference<?> ref = awaitCommandProcessor();
-        if (ref == null) {
-            err.println("pcache: no Gogo CommandProcessor service: is org.apache.felix.gogo.runtime in bundles/?");
+        ServiceReference<CommandProcessor> ref = awaitCommandProcessor();
+        CommandProcessor processor = ref == null ? null : context.getService(ref);
+        if (processor == null) {
+            err.println("pcache: no Gogo CommandProcessor service: is the framework stopping?");
             return 1;
         }
-        Object processor = context.getService(ref);
-        try {
-            Class<?> processorType = ref.getBundle().loadClass(COMMAND_PROCESSOR);
-            Class<?> sessionType = ref.getBundle().loadClass(COMMAND_SESSION);
-            Method createSession = processorType.getMethod("createSession", InputStream.class,
-                    OutputStream.class, OutputStream.class);
-            Method execute = sessionType.getMethod("execute", CharSequence.class);
-            Method format = sessionType.getMethod("format", Object.class, int.class);
-            Method close = sessionType.getMethod("close");
-            Object session = createSession.invoke(processor, InputStream.nullInputStream(), out, err);
-            try {
-                Object result = executeRetrying(execute, session, commandLine);
-                if (result != null) {
-                    out.println(format.invoke(session, result, INSPECT));
-                }
-                return 0;
-            } catch (InvocationTargetException e) {
-                Throwable cause = e.getCause();
-                err.println(cause.getClass().getSimpleName() + ": " + cause.getMessage());
-                return 1;
-            } finally {
-                close.invoke(session);
+        try (CommandSession session = processor.createSession(InputStream.nullInputStream(), out, err)) {
+            Object result = executeRetrying(session, commandLine);
+            if (result != null) {
+                out.println(session.format(result, Converter.INSPECT));
             }
-        } catch (ReflectiveOperationException e) {
-            err.println("pcache: cannot use the Gogo CommandProcessor: " + e);
+            return 0;
+        } catch (Exception | Error e) { // whatever the command threw, as the shell reports it
+            err.println(e.getClass().getSimpleName() + ": " + e.getMessage());
             return 1;
         } finally {
             context.ungetService(ref);
         }
     }
 
-    private Object executeRetrying(Method execute, Object session, String commandLine)
-            throws InvocationTargetException, IllegalAccessException {
+    private Object executeRetrying(CommandSession session, String commandLine) throws Exception {
         String commands = commandServices();
         long lastChange = System.nanoTime();
         while (true) {
             try {
-                return execute.invoke(session, commandLine);
-            } catch (InvocationTargetException e) {
-                boolean notFound = e.getCause() != null
-                        && e.getCause().getClass().getSimpleName().equals(COMMAND_NOT_FOUND);
+                return session.execute(commandLine);
+            } catch (CommandNotFoundException e) {
                 long now = System.nanoTime();
                 String current = commandServices();
                 if (!current.equals(commands)) {
@@ -123,7 +95,7 @@ public final class GogoCommandRunner implements CommandExecutor {
                 }
                 // give up once the set of commands has been still for a while: nothing is coming
                 boolean settled = now - lastChange > SETTLED.toNanos();
-                if (!notFound || settled || now > readyDeadlineNanos || !pause(50)) {
+                if (settled || now > readyDeadlineNanos || !pause(50)) {
                     throw e;
                 }
             }
@@ -142,9 +114,9 @@ public final class GogoCommandRunner implements CommandExecutor {
         }
     }
 
-    private ServiceReference<?> awaitCommandProcessor() {
+    private ServiceReference<CommandProcessor> awaitCommandProcessor() {
         while (true) {
-            ServiceReference<?> ref = context.getServiceReference(COMMAND_PROCESSOR);
+            ServiceReference<CommandProcessor> ref = context.getServiceReference(CommandProcessor.class);
             if (ref != null || System.nanoTime() > readyDeadlineNanos || !pause(20)) {
                 return ref;
             }
