@@ -2,7 +2,6 @@ package pcache.itest;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -313,7 +312,15 @@ public class ShellCommandsIT extends PcacheTestSupport {
                 + " pcache.target~it1, pcache.backing.file~it1.backing deleted"));
         awaitGone("it1");
         assertArrayEquals(third.array(), readFile(backing, 8L * MIB, MIB));
-        assertFalse(ManagementFactory.getPlatformMBeanServer().isRegistered(new ObjectName("pcache:type=Cache,name=it1")));
+        // the framework drops the service from its registry before it tells the MBean component
+        // (UNREGISTERING), so the MBean goes just after the service: wait for it, bounded
+        ObjectName goneMBean = new ObjectName("pcache:type=Cache,name=it1");
+        long goneDeadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (ManagementFactory.getPlatformMBeanServer().isRegistered(goneMBean)) {
+            assertTrue("MBean " + goneMBean + " still registered " + TIMEOUT + " after its cache was removed",
+                    System.nanoTime() < goneDeadline);
+            Thread.sleep(10);
+        }
 
         // the closed cache device, offline
         String inspected = execute("pcache:inspect " + cacheDev);
