@@ -1,16 +1,13 @@
 package pcache.backing.file.internal;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.Map;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 
-import pcache.api.BackingState;
 import pcache.api.spi.BackingDevice;
-import pcache.api.spi.BackingIdentity;
+import pcache.api.spi.ForwardingBackingDevice;
 
 /**
  * The registered service: a {@link BackingDevice} view of a {@link FileBackingDevice} without
@@ -25,7 +22,7 @@ import pcache.api.spi.BackingIdentity;
  */
 @Component(factory = FileBackingService.FACTORY, service = BackingDevice.class,
         configurationPolicy = ConfigurationPolicy.IGNORE)
-public final class FileBackingService implements BackingDevice {
+public final class FileBackingService extends ForwardingBackingDevice {
 
     /** The {@code component.factory} of this component. */
     public static final String FACTORY = "pcache.backing.file.device";
@@ -33,71 +30,18 @@ public final class FileBackingService implements BackingDevice {
     /** Private component property: the open {@link FileBackingDevice} the instance serves. */
     static final String DEVICE = ".pcache.backing.file.device";
 
-    private final FileBackingDevice device;
-
     /** Serves the device in the component property {@value #DEVICE}. */
     @Activate
     public FileBackingService(Map<String, Object> properties) {
+        super(device(properties));
+    }
+
+    private static FileBackingDevice device(Map<String, Object> properties) {
         Object device = properties.get(DEVICE);
         if (!(device instanceof FileBackingDevice open)) {
             throw new IllegalArgumentException(FACTORY + ": an instance needs the open device in "
                     + "the property " + DEVICE + ", not " + device);
         }
-        this.device = open;
-    }
-
-    @Override
-    public long sizeBytes() {
-        return device.sizeBytes();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-        return device.logicalBlockSize();
-    }
-
-    @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
-        device.read(offset, dst);
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        device.write(offset, src, fua);
-    }
-
-    @Override
-    public void flush() throws IOException {
-        device.flush();
-    }
-
-    @Override
-    public void trim(long offset, long length) throws IOException {
-        device.trim(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
-        device.writeZeroes(offset, length, fua);
-    }
-
-    @Override
-    public BackingIdentity identity() {
-        return device.identity();
-    }
-
-    @Override
-    public String description() {
-        return device.description();
-    }
-
-    @Override
-    public BackingState state() {
-        return device.state();
-    }
-
-    @Override
-    public String toString() {
-        return device.toString();
+        return open;
     }
 }
