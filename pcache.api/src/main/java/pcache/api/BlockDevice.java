@@ -77,6 +77,49 @@ public interface BlockDevice {
     void flush() throws IOException;
 
     /**
+     * Reads as {@link #read} does, but only if that needs no waiting: every byte is at hand in
+     * fast storage (for a cache, a hit in its cache device) and no slower device, lock held for
+     * long or other request has to be waited for. A caller that serves many requests on one
+     * thread (an NBD connection's reader) tries this first and hands the request to a thread that
+     * may block only when it returns false.
+     *
+     * <p>The default does nothing and returns false: every device is correct without it.
+     *
+     * @return true when the read was done, as by {@link #read}; false when it was not (the
+     *         position of {@code dst} is unchanged, its content unspecified): call {@link #read}
+     * @throws IOException as {@link #read} would for the same request
+     * @since 1.1
+     */
+    default boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        return false;
+    }
+
+    /**
+     * Writes as {@link #write} does, but only if that needs no waiting (for a cache: there is
+     * space, and the bytes need not go to a slower device first). When it returns false the
+     * write was not done: the position of {@code src} is unchanged, part of the range may
+     * already hold new bytes (as while any write is in flight), and the caller must use
+     * {@link #write} for the same bytes.
+     *
+     * @return true when the write was done and is acknowledged, as by {@link #write}
+     * @since 1.1
+     */
+    default boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        return false;
+    }
+
+    /**
+     * Flushes as {@link #flush} does, but only if that needs no slower device (for a cache in
+     * write-back mode: persisting its open key sets); false when nothing was done and the caller
+     * uses {@link #flush}.
+     *
+     * @since 1.1
+     */
+    default boolean tryFlush() throws IOException {
+        return false;
+    }
+
+    /**
      * Declares {@code [offset, offset + length)} unused. Afterwards the range may read back as
      * its old content, as zeroes, or (for a range partly trimmed) as a mix, until it is written
      * again. Devices may ignore trims; a trim never fails for lack of support.

@@ -147,6 +147,49 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
+    /** A hit in write-back or write-through mode, served at once; false for anything slower. */
+    @Override
+    public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        if (!gate.tryEnter()) {
+            return false;
+        }
+        try {
+            return mode != CacheMode.PASSTHROUGH && engine.tryRead(offset, dst);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** A write in write-back mode that finds cache space at once; false for anything slower. */
+    @Override
+    public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        if (!gate.tryEnter()) {
+            return false;
+        }
+        try {
+            return mode == CacheMode.WRITEBACK && engine.tryWrite(offset, src, fua);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** A flush in write-back mode (it persists open key sets only); false in other modes. */
+    @Override
+    public boolean tryFlush() throws IOException {
+        if (!gate.tryEnter()) {
+            return false;
+        }
+        try {
+            if (mode != CacheMode.WRITEBACK) {
+                return false;
+            }
+            engine.flush();
+            return true;
+        } finally {
+            gate.exit();
+        }
+    }
+
     @Override
     public void trim(long offset, long length) throws IOException {
         gate.enter();

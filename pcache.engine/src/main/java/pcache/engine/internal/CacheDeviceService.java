@@ -92,6 +92,21 @@ public final class CacheDeviceService implements CacheDevice {
     }
 
     @Override
+    public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        return facade.tryRead(offset, dst);
+    }
+
+    @Override
+    public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        return facade.tryWrite(offset, src, fua);
+    }
+
+    @Override
+    public boolean tryFlush() throws IOException {
+        return facade.tryFlush();
+    }
+
+    @Override
     public void trim(long offset, long length) throws IOException {
         facade.trim(offset, length);
     }

@@ -54,6 +54,20 @@ final class RequestGate {
         }
     }
 
+    /** Enters unless the gate is held (then false, without waiting). */
+    boolean tryEnter() throws DeviceClosedException {
+        inFlight.increment();
+        if (shut) {
+            inFlight.decrement();
+            throw new DeviceClosedException("cache " + name + " is shut down");
+        }
+        if (held) {
+            exit();
+            return false;
+        }
+        return true;
+    }
+
     void exit() {
         inFlight.decrement();
         if (held) {

@@ -215,6 +215,11 @@ public final class CacheEngine implements AutoCloseable {
         writes.write(offset, src, fua);
     }
 
+    /** Writes as {@link #write} does if no wait for cache space is needed; false otherwise. */
+    public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        return writes.tryWrite(offset, src, fua);
+    }
+
     /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         writes.writeZeroes(offset, length, fua);
@@ -233,6 +238,11 @@ public final class CacheEngine implements AutoCloseable {
     /** Reads {@code dst.remaining()} bytes at {@code offset} through the cache. */
     public void read(long offset, ByteBuffer dst) throws IOException {
         reads.read(offset, dst);
+    }
+
+    /** Reads as {@link #read} does if every byte is a cache hit needing no wait; false otherwise. */
+    public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        return reads.tryRead(offset, dst);
     }
 
     /**

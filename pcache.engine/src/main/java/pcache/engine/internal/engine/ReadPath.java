@@ -61,6 +61,58 @@ final class ReadPath {
         }
     }
 
+    /**
+     * Reads only if every byte is a hit that needs no waiting (no gap, no other reader's fill in
+     * progress, no segment reclaimed during the copy); false otherwise, with nothing counted and
+     * {@code dst}'s position unchanged. A hit whose data fails its CRC is handled as by
+     * {@link #read}.
+     */
+    boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        signals.checkOpen();
+        int total = dst.remaining();
+        BlockDevice.checkRange(cache.name(), cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, total);
+        cache.quarantine().check(offset, total);
+        long pos = offset;
+        int base = dst.position();
+        while (pos < offset + total) {
+            int len = (int) Math.min(offset + total - pos, cache.sliceEnd(pos) - pos);
+            if (!tryReadSlicePart(pos, dst.slice(base + (int) (pos - offset), len))) {
+                return false;
+            }
+            pos += len;
+        }
+        dst.position(base + total);
+        stats.readRequests.increment();
+        stats.bytesRead.add(total);
+        stats.bytesReadFromCache.add(total);
+        stats.readHits.increment();
+        return true;
+    }
+
+    private boolean tryReadSlicePart(long pos, ByteBuffer out) throws IOException {
+        KeySlice slice = cache.index().slice(pos);
+        ReadPlan plan = ReadPlan.hitsOnly();
+        slice.lock();
+        try {
+            slice.walk(pos, out.remaining(), cache.validity(), plan);
+        } finally {
+            slice.unlock();
+        }
+        if (plan.missing) {
+            return false;
+        }
+        for (Piece p : plan.pieces) {
+            cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset,
+                    out.slice((int) (p.position - pos), p.length));
+            boolean good = cache.segments().generation(p.segment) == p.generation
+                    && (!cache.config().dataCrc() || verifyHit(p));
+            if (!good) {
+                return false; // the blocking read plans again and drops what went stale
+            }
+        }
+        return true;
+    }
+
     /** Reads one slice's part; {@code out} covers exactly it. Returns the bytes served from pmem. */
     private long readSlicePart(long pos, ByteBuffer out) throws IOException {
         int len = out.remaining();

@@ -39,9 +39,30 @@ final class ReadPlan implements ExtentVisitor {
     }
 
     final List<Piece> pieces = new ArrayList<>(4);
+    /** Set for a plan that may only hold hits ({@link #hitsOnly}): the walk stops at a miss. */
+    private final boolean hitsOnly;
+    /** In a hits-only plan: a gap or another reader's placeholder was found. */
+    boolean missing;
+
+    ReadPlan() {
+        this(false);
+    }
+
+    private ReadPlan(boolean hitsOnly) {
+        this.hitsOnly = hitsOnly;
+    }
+
+    /** A plan for a read that must not wait: the walk stops at the first piece that is not a hit. */
+    static ReadPlan hitsOnly() {
+        return new ReadPlan(true);
+    }
 
     @Override
     public boolean hit(CacheKey key, long position, int length) {
+        if (hitsOnly && key.isEmpty()) {
+            missing = true;
+            return false;
+        }
         Piece p = new Piece(position, length, key, !key.isEmpty(), false);
         if (p.hit) {
             p.segment = key.segment();
@@ -58,6 +79,10 @@ final class ReadPlan implements ExtentVisitor {
 
     @Override
     public boolean gap(long position, int length) {
+        if (hitsOnly) {
+            missing = true;
+            return false;
+        }
         pieces.add(new Piece(position, length, CacheKey.placeholder(position, length), false, true));
         return true;
     }

@@ -38,36 +38,82 @@ final class WritePath {
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
-        stats.writeRequests.increment();
-        if (fua) {
-            stats.fuaWrites.increment();
-        }
+        countRequest(fua);
         int total = src.remaining();
         long pos = offset;
         while (src.hasRemaining()) {
             int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
-            Allocation a = allocateWaiting(want);
-            ByteBuffer part = src.slice(src.position(), a.length());
-            long at = cache.dataOffset(a.segment()) + a.offset();
-            try {
-                cache.region().write(at, part.duplicate());
-                cache.region().flush(at, a.length());
-                cache.region().fence();
-            } catch (IOException e) {
-                cache.segments().put(a.segment());
-                throw e;
-            }
-            CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
-            if (cache.config().dataCrc()) {
-                key.setDataCrc(cache.crc().checksum(part));
-            }
-            insertAndLog(key, a, fua);
-            stats.dirtyBytes.add(a.length());
-            src.position(src.position() + a.length());
-            pos += a.length();
+            pos += writePiece(pos, src, allocateWaiting(want), fua);
         }
+        completed(offset, total);
+    }
+
+    /**
+     * Writes as {@link #write} does if no wait for space is needed; false when it would be (or
+     * others already wait for space: they go first). Pieces written before space ran out stay
+     * (the caller's {@link #write} of the same bytes supersedes them) and {@code src}'s position
+     * is put back.
+     */
+    boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
+        if (signals.spaceWaiters.get() > 0) {
+            return false;
+        }
+        int start = src.position();
+        int total = src.remaining();
+        long pos = offset;
+        while (src.hasRemaining()) {
+            int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
+            Allocation a;
+            try {
+                a = cache.heads().allocate(want);
+            } catch (DataHeads.NoSpace e) {
+                src.position(start);
+                return false;
+            }
+            pos += writePiece(pos, src, a, fua);
+        }
+        countRequest(fua);
+        completed(offset, total);
+        return true;
+    }
+
+    private void countRequest(boolean fua) {
+        stats.writeRequests.increment();
+        if (fua) {
+            stats.fuaWrites.increment();
+        }
+    }
+
+    private void completed(long offset, int total) throws IOException {
         cache.quarantine().clear(offset, total);
         stats.bytesWritten.add(total);
+    }
+
+    /**
+     * Copies the next {@code a.length()} bytes of {@code src} into the allocation, makes them
+     * durable, then logs their key; advances {@code src}. Returns the bytes written.
+     */
+    private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua) throws IOException {
+        ByteBuffer part = src.slice(src.position(), a.length());
+        long at = cache.dataOffset(a.segment()) + a.offset();
+        try {
+            cache.region().write(at, part.duplicate());
+            cache.region().flush(at, a.length());
+            cache.region().fence();
+        } catch (IOException e) {
+            cache.segments().put(a.segment());
+            throw e;
+        }
+        CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
+        if (cache.config().dataCrc()) {
+            key.setDataCrc(cache.crc().checksum(part));
+        }
+        insertAndLog(key, a, fua);
+        stats.dirtyBytes.add(a.length());
+        src.position(src.position() + a.length());
+        return a.length();
     }
 
     /** Inserts a key whose data is durable and appends it to the log, under its slice lock. */
