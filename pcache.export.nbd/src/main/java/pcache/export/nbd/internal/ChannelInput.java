@@ -9,16 +9,37 @@ import java.nio.channels.ReadableByteChannel;
  * Buffered big-endian reads from a blocking channel. One read syscall usually brings in several
  * pipelined request headers (and small WRITE payloads); large payloads bypass the buffer.
  * Not thread-safe: owned by the connection's reader thread.
+ *
+ * <p>Before every read from the channel (which may block until the client sends more) the
+ * {@linkplain #beforeBlockingRead hook} runs: the connection writes out the replies it has
+ * collected, so replies to everything one read brought in leave in one write.
  */
 final class ChannelInput {
     private static final int BUFFER_BYTES = 64 << 10;
 
+    /** Runs before a channel read. */
+    @FunctionalInterface
+    interface ReadHook {
+        void beforeRead() throws IOException;
+    }
+
     private final ReadableByteChannel channel;
     /** Always in "read mode": position..limit holds bytes not yet consumed. */
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).limit(0);
+    private ReadHook hook = () -> { };
 
     ChannelInput(ReadableByteChannel channel) {
         this.channel = channel;
+    }
+
+    /** Sets what runs before each read from the channel. */
+    void beforeBlockingRead(ReadHook readHook) {
+        this.hook = readHook;
+    }
+
+    /** Whether at least {@code bytes} are buffered, i.e. can be consumed without a channel read. */
+    boolean hasBuffered(int bytes) {
+        return buffer.remaining() >= bytes;
     }
 
     int readU16() throws IOException {
@@ -55,6 +76,7 @@ final class ChannelInput {
         while (dst.hasRemaining()) {
             if (dst.remaining() >= BUFFER_BYTES) {
                 ByteBuffer slice = BufferPool.ioSlice(dst);
+                hook.beforeRead();
                 int n = channel.read(slice);
                 if (n < 0) {
                     throw new EOFException("connection closed with " + dst.remaining() + " bytes still expected");
@@ -93,6 +115,7 @@ final class ChannelInput {
         buffer.compact();
         try {
             while (buffer.position() < bytes) {
+                hook.beforeRead();
                 if (channel.read(buffer) < 0) {
                     throw new EOFException("connection closed after " + buffer.position() + " of "
                             + bytes + " expected bytes");

@@ -62,6 +62,32 @@ final class InflightLimiter {
         return true;
     }
 
+    /**
+     * Adds {@code extraBytes} to a request that already holds its slot (one first tried on the
+     * reader's thread that goes to a worker after all), waiting as {@link #acquire} does; the
+     * request's own slot does not count as another request in flight. On false the slot is
+     * still held: {@link #release release(0)} it.
+     *
+     * @return false if the limiter was closed
+     */
+    boolean grow(long extraBytes) throws InterruptedException {
+        synchronized (this) {
+            while (!closed && requests > 1 && bytes + extraBytes > maxBytes) {
+                wait();
+            }
+            if (closed) {
+                return false;
+            }
+        }
+        if (shared != null && extraBytes > 0 && !shared.acquire(extraBytes, this, 1)) {
+            return false;
+        }
+        synchronized (this) {
+            bytes += extraBytes;
+        }
+        return true;
+    }
+
     /** Requests in flight, read without locking (may be stale by the time it is used). */
     int requestsInFlightNow() {
         return requests;

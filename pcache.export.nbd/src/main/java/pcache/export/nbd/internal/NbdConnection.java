@@ -6,22 +6,33 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One client connection. Its thread is the reader: it runs the handshake, then parses requests,
- * validates them and hands valid ones to the shared worker pool; replies go back through this
- * connection's {@link ReplyWriter} in whatever order they finish. Nothing that goes wrong here
- * (bad input, a failing device, a vanished client) affects other connections.
+ * One client connection. Its thread is the reader: it runs the handshake, then parses requests
+ * and validates them. Small reads and writes and flushes it first offers to the device's
+ * non-waiting calls ({@code tryRead}, {@code tryWrite}, {@code tryFlush}): a cache hit or a write
+ * with cache space is served right here, and its reply is written with the others of the same
+ * batch before the reader next reads the socket. Everything else goes to the shared worker pool,
+ * whose replies go back through this connection's {@link ReplyWriter} in whatever order they
+ * finish. Nothing that goes wrong here (bad input, a failing device, a vanished client) affects
+ * other connections.
  *
- * <p>The reader does no device I/O: a request stuck on a slow backing device must not hold up
- * the requests behind it.
+ * <p>The reader never calls a device method that may wait (a miss reading the backing device, a
+ * write waiting for cache space): a request stuck on a slow backing device must not hold up the
+ * requests behind it.
  */
 final class NbdConnection implements Runnable {
     private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
+    /** Replies served in place are written at the latest after this many ... */
+    private static final int MAX_PENDING_REPLIES = 64;
+    /** ... or once they carry this many bytes of read data. */
+    private static final long MAX_PENDING_BYTES = 512 << 10;
 
     private final NbdServer server;
     private final SocketChannel channel;
@@ -39,6 +50,9 @@ final class NbdConnection implements Runnable {
     /** We are closing the connection on purpose: read/write failures are expected. */
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
+    /** Replies of requests served in place, not yet written; only the reader thread touches them. */
+    private final List<OutgoingReply> pending = new ArrayList<>();
+    private long pendingBytes;
 
     NbdConnection(NbdServer server, SocketChannel channel, String peer) {
         this.server = server;
@@ -109,45 +123,160 @@ final class NbdConnection implements Runnable {
                 + "' (structured replies " + session.structuredReplies() + ")");
         RequestReader reader = new RequestReader(in, session.limits(), session.export(), peer);
         RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(), pool);
-        while (true) {
-            RequestReader.Incoming incoming = reader.next();
-            if (incoming == null) {
-                return;
-            }
-            if (incoming.isDisconnect()) {
-                disconnectSoftly();
-                return;
-            }
-            NbdRequest request = incoming.request();
-            Rejection rejection = incoming.rejection();
-            long budget = rejection == null ? RequestExecutor.budgetBytes(request) : 0;
-            if (!limiter.acquire(budget)) {
-                return;
-            }
-            if (rejection == null && withdrawing) {
-                // checked after acquire: see withdraw()
-                rejection = new Rejection(NbdError.ESHUTDOWN, server.isShuttingDown()
-                        ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
-                try {
-                    reader.skipPayload(request);
-                } catch (IOException e) {
-                    limiter.release(budget);
-                    throw e;
+        in.beforeBlockingRead(this::writePending);
+        try {
+            while (true) {
+                RequestReader.Incoming incoming = reader.next();
+                if (incoming == null) {
+                    return;
+                }
+                if (incoming.isDisconnect()) {
+                    writePending();
+                    disconnectSoftly();
+                    return;
+                }
+                if (!serve(session, reader, executor, incoming)) {
+                    return;
                 }
             }
-            if (rejection != null) {
-                fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
-                continue;
-            }
-            ByteBuffer data;
+        } finally {
+            dropPending();
+        }
+    }
+
+    /**
+     * Refuses, serves in place or hands to a worker one request. Small READs and WRITEs and
+     * FLUSHes are first tried here ({@link RequestExecutor#tryExecute}): the device serves them
+     * without waiting when it can (a cache hit, a write with cache space), which saves the two
+     * thread hand-offs of a worker; the rest go to a worker so that a slow request never holds
+     * up the ones behind it.
+     *
+     * @return false when the connection must end
+     */
+    private boolean serve(Session session, RequestReader reader, RequestExecutor executor,
+                          RequestReader.Incoming incoming) throws IOException, InterruptedException {
+        NbdRequest request = incoming.request();
+        Rejection rejection = incoming.rejection();
+        boolean inline = rejection == null && isInlineCandidate(request);
+        // tried in place, a request takes no bytes of the budget: the pending replies' cap bounds them
+        long budget = rejection == null && !inline ? RequestExecutor.budgetBytes(request) : 0;
+        if (!acquire(budget)) {
+            return false;
+        }
+        if (rejection == null && withdrawing) {
+            // checked after acquire: see withdraw()
+            rejection = new Rejection(NbdError.ESHUTDOWN, server.isShuttingDown()
+                    ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
             try {
-                data = reader.readPayload(request, pool);
-            } catch (IOException | RuntimeException e) {
+                reader.skipPayload(request);
+            } catch (IOException e) {
                 limiter.release(budget);
                 throw e;
             }
-            submit(session, executor, request, data, budget);
         }
+        if (rejection != null) {
+            fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
+            return true;
+        }
+        ByteBuffer data;
+        try {
+            data = reader.readPayload(request, pool);
+        } catch (IOException | RuntimeException e) {
+            limiter.release(budget);
+            throw e;
+        }
+        if (inline) {
+            if (serveInPlace(session, executor, request, data)) {
+                return true;
+            }
+            // the device would wait: a worker runs it, holding the request's share of the budget
+            writePending();
+            budget = RequestExecutor.budgetBytes(request);
+            if (!limiter.grow(budget)) {
+                limiter.release(0);
+                pool.release(data);
+                return false;
+            }
+        }
+        submit(session, executor, request, data, budget);
+        return true;
+    }
+
+    private boolean isInlineCandidate(NbdRequest request) {
+        int max = server.config.inlineMaxBytes();
+        if (max == 0) {
+            return false;
+        }
+        NbdCommand command = request.command();
+        return command == NbdCommand.FLUSH
+                || ((command == NbdCommand.READ || command == NbdCommand.WRITE) && request.length() <= max);
+    }
+
+    /**
+     * Takes the in-flight slot and {@code budget} bytes. Replies still pending here hold slots, so
+     * they are written first whenever the wait could be for them.
+     */
+    private boolean acquire(long budget) throws IOException, InterruptedException {
+        if (budget > 0 || limiter.requestsInFlightNow() >= server.config.maxInflightRequestsPerConnection()) {
+            writePending();
+        }
+        return limiter.acquire(budget);
+    }
+
+    /**
+     * Runs {@code request} here if the device can do it without waiting; its reply joins the
+     * pending ones. False when a worker must run it ({@code data} is then untouched).
+     */
+    private boolean serveInPlace(Session session, RequestExecutor executor, NbdRequest request, ByteBuffer data)
+            throws IOException {
+        RequestExecutor.ReplyContent content;
+        try {
+            content = executor.tryExecute(request, data);
+        } catch (IOException | RuntimeException e) {
+            failed(session, request, data, e, 0);
+            return true;
+        }
+        if (content == null) {
+            return false;
+        }
+        ByteBuffer pooled = content.pooled();
+        if (pooled != data) {
+            pool.release(data);
+        }
+        pending.add(new OutgoingReply(sent -> {
+            pool.release(pooled);
+            limiter.release(0);
+        }, content.buffers()));
+        pendingBytes += request.command() == NbdCommand.READ ? request.length() : 0;
+        if (pending.size() >= MAX_PENDING_REPLIES || pendingBytes >= MAX_PENDING_BYTES) {
+            writePending();
+        }
+        return true;
+    }
+
+    /**
+     * Writes the replies of requests served in place, in one gathering write where possible. Runs
+     * before every read of the channel, so replies never wait for the client's next request.
+     */
+    private void writePending() throws IOException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        try {
+            writer.writeNow(pending);
+        } finally {
+            pending.clear();
+            pendingBytes = 0;
+        }
+    }
+
+    /** The reader is leaving: pending replies will never be written. */
+    private void dropPending() {
+        for (OutgoingReply r : pending) {
+            r.complete(false);
+        }
+        pending.clear();
+        pendingBytes = 0;
     }
 
     private void submit(Session session, RequestExecutor executor, NbdRequest request, ByteBuffer data, long budget) {
@@ -155,14 +284,8 @@ final class NbdConnection implements Runnable {
             RequestExecutor.ReplyContent content;
             try {
                 content = executor.execute(request, data);
-            } catch (IOException e) {
-                pool.release(data);
-                fail(session, request, ErrorMapping.errorFor(request.command(), e), String.valueOf(e.getMessage()),
-                        null, budget, Level.WARNING);
-                return;
-            } catch (RuntimeException e) {
-                pool.release(data);
-                fail(session, request, NbdError.EIO, "internal error: " + e, e, budget, Level.ERROR);
+            } catch (IOException | RuntimeException e) {
+                failed(session, request, data, e, budget);
                 return;
             }
             ByteBuffer pooled = content.pooled();
@@ -179,6 +302,17 @@ final class NbdConnection implements Runnable {
         } catch (RejectedExecutionException e) {
             pool.release(data);
             fail(session, request, NbdError.ESHUTDOWN, "the server is shutting down", null, budget, Level.INFO);
+        }
+    }
+
+    /** The device threw while running {@code request}: gives back its payload and queues the error reply. */
+    private void failed(Session session, NbdRequest request, ByteBuffer data, Exception e, long budget) {
+        pool.release(data);
+        if (e instanceof IOException io) {
+            fail(session, request, ErrorMapping.errorFor(request.command(), io), String.valueOf(e.getMessage()),
+                    null, budget, Level.WARNING);
+        } else {
+            fail(session, request, NbdError.EIO, "internal error: " + e, e, budget, Level.ERROR);
         }
     }
 

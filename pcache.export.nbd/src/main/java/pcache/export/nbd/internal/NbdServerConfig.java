@@ -14,14 +14,25 @@ import java.time.Duration;
  * @param workers threads executing device requests, shared by all connections
  * @param handshakeTimeout a client that has not entered transmission by then is dropped
  * @param drainTimeout how long withdrawal, DISC and shutdown wait for in-flight requests
+ * @param inlineMaxBytes READ and WRITE requests up to this size are first tried on the connection's
+ *        own thread ({@link pcache.api.BlockDevice#tryRead} and friends: served there when the
+ *        device can do it without waiting, else handed to a worker); 0 sends every request to
+ *        the workers
  */
 public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                               long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
-                              Duration handshakeTimeout, Duration drainTimeout) {
+                              Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
 
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
     public static final int DEFAULT_MAX_INFLIGHT_REQUESTS = 256;
     public static final long DEFAULT_MAX_INFLIGHT_BYTES = 64L << 20;
+    /**
+     * Requests up to 128 KiB are tried inline: below that, copying the data costs less than the
+     * two thread hand-offs (reader to worker, worker to reply writer) a worker needs; above it,
+     * a worker copying one request while the reader reads the next is worth the hand-offs
+     * (docs/BENCHMARKS.md, NBD data path).
+     */
+    public static final int DEFAULT_INLINE_MAX_BYTES = 128 << 10;
 
     public NbdServerConfig {
         if (maxConnections < 1 || maxInflightRequestsPerConnection < 1 || maxInflightBytesPerConnection < 1
@@ -30,6 +41,9 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
                     + maxConnections + ", in-flight requests=" + maxInflightRequestsPerConnection
                     + ", in-flight bytes=" + maxInflightBytesPerConnection + ", in all connections "
                     + maxInflightBytesTotal + ", workers=" + workers);
+        }
+        if (inlineMaxBytes < 0) {
+            throw new IllegalArgumentException("NBD inline request limit must not be negative: " + inlineMaxBytes);
         }
         if (handshakeTimeout.isNegative() || handshakeTimeout.isZero() || drainTimeout.isNegative()) {
             throw new IllegalArgumentException("NBD server timeouts must be positive: handshake="
@@ -57,41 +71,46 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
     public static NbdServerConfig defaults() {
         return new NbdServerConfig(DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_REQUESTS,
                 DEFAULT_MAX_INFLIGHT_BYTES, defaultMaxInflightBytesTotal(), defaultWorkers(), Duration.ofSeconds(60),
-                Duration.ofSeconds(10));
+                Duration.ofSeconds(10), DEFAULT_INLINE_MAX_BYTES);
     }
 
     public NbdServerConfig withWorkers(int count) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout, inlineMaxBytes);
     }
 
     public NbdServerConfig withMaxConnections(int count) {
         return new NbdServerConfig(count, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
     }
 
     public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
         return new NbdServerConfig(maxConnections, count,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
     }
 
     public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout);
+                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
     }
 
     public NbdServerConfig withMaxInflightBytesTotal(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout);
+                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
     }
 
     public NbdServerConfig withHandshakeTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout, inlineMaxBytes);
+    }
+
+    public NbdServerConfig withInlineMaxBytes(int bytes) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, bytes);
     }
 
     public NbdServerConfig withDrainTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout, inlineMaxBytes);
     }
 }

@@ -2,6 +2,7 @@ package pcache.export.nbd.internal;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.GatheringByteChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -10,13 +11,14 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The single writer of one connection's transmission phase. Workers hand it finished replies in
- * any order; it writes each reply whole (so chunks are never interleaved mid-chunk) and batches
- * whatever is queued into one gathering write.
+ * Writes one connection's replies. Workers hand it finished replies in any order; its thread
+ * writes each reply whole (so chunks are never interleaved mid-chunk) and batches whatever is
+ * queued into one gathering write. The connection's reader writes the replies of requests it
+ * served itself directly ({@link #writeNow}); a lock keeps the two writers' replies apart.
  *
- * <p>It has its own thread so that a client that stops reading blocks only this thread, never a
- * shared worker. The queue needs no bound of its own: every queued reply holds in-flight budget
- * of its connection ({@link InflightLimiter}).
+ * <p>It has its own thread so that a client that stops reading blocks only this thread (and the
+ * connection's reader), never a shared worker. The queue needs no bound of its own: every queued
+ * reply holds in-flight budget of its connection ({@link InflightLimiter}).
  */
 final class ReplyWriter implements Runnable {
     private static final System.Logger LOG = System.getLogger(ReplyWriter.class.getName());
@@ -29,9 +31,11 @@ final class ReplyWriter implements Runnable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<OutgoingReply> queue = new ArrayDeque<>();
+    /** Held while bytes go to the channel, by the writer thread or by {@link #writeNow}. */
+    private final ReentrantLock writeLock = new ReentrantLock();
     /** No more replies are accepted; queued ones are still written unless {@link #abort}ed. */
     private boolean closing;
-    private boolean aborted;
+    private volatile boolean aborted;
     private boolean finished;
 
     /**
@@ -57,6 +61,31 @@ final class ReplyWriter implements Runnable {
             lock.unlock();
         }
         reply.complete(false);
+    }
+
+    /**
+     * Writes {@code replies} now, on the calling thread, in one gathering write where possible,
+     * then completes them as sent. On failure they are completed as not sent and the writer is
+     * aborted; the caller tears the connection down.
+     */
+    void writeNow(List<OutgoingReply> replies) throws IOException {
+        boolean sent = false;
+        writeLock.lock();
+        try {
+            if (aborted) {
+                throw new ClosedChannelException();
+            }
+            write(replies, new ArrayList<>(replies.size() + 1));
+            sent = true;
+        } finally {
+            writeLock.unlock();
+            for (OutgoingReply r : replies) {
+                r.complete(sent);
+            }
+            if (!sent) {
+                abort();
+            }
+        }
     }
 
     /** Stops accepting replies; those already queued are still written, then the thread ends. */
@@ -106,6 +135,7 @@ final class ReplyWriter implements Runnable {
         List<ByteBuffer> buffers = new ArrayList<>();
         try {
             while (takeBatch(batch)) {
+                writeLock.lock();
                 try {
                     write(batch, buffers);
                 } catch (IOException e) {
@@ -115,6 +145,8 @@ final class ReplyWriter implements Runnable {
                     abort();
                     onFailure.run();
                     return;
+                } finally {
+                    writeLock.unlock();
                 }
                 batch.forEach(r -> r.complete(true));
                 batch.clear();

@@ -9,9 +9,10 @@ import java.nio.ByteBuffer;
 import pcache.api.BlockDevice;
 
 /**
- * Executes validated requests against the export's device on a worker thread and builds the
- * successful reply. Device calls are synchronous and may block (a cache miss waits for the
- * backing device), which is why this never runs on a connection's reader thread.
+ * Executes validated requests against the export's device and builds the successful reply.
+ * Device calls are synchronous and may block (a cache miss waits for the backing device), so
+ * {@link #execute} runs on a worker thread; the connection's reader thread only calls
+ * {@link #tryExecute}, which uses the device's non-waiting calls.
  */
 final class RequestExecutor {
     /** Prefetch (NBD_CMD_CACHE) reads at most this much per request: it is only a hint. */
@@ -102,6 +103,46 @@ final class RequestExecutor {
         }
     }
 
+    /**
+     * Runs {@code request} only if the device can do it without waiting ({@code tryRead},
+     * {@code tryWrite}, {@code tryFlush}); null when it cannot (then nothing was done, the
+     * payload's position is unchanged, and the request goes to {@link #execute}).
+     *
+     * @throws IOException what the device threw; the caller maps it to an NBD error
+     */
+    ReplyContent tryExecute(NbdRequest request, ByteBuffer payload) throws IOException {
+        int length = (int) request.length();
+        switch (request.command()) {
+            case READ:
+                return length == 0 ? read(request, request.offset(), 0) : tryRead(request, length);
+            case WRITE:
+                if (length > 0) {
+                    if (!device.tryWrite(request.offset(), payload, request.has(CMD_FLAG_FUA))) {
+                        return null;
+                    }
+                    export.countWritten(length);
+                }
+                return done(request, payload);
+            case FLUSH:
+                return device.tryFlush() ? done(request, null) : null;
+            default:
+                return null;
+        }
+    }
+
+    private ReplyContent tryRead(NbdRequest request, int length) throws IOException {
+        ByteBuffer data = pool.acquire(length);
+        boolean done = false;
+        try {
+            done = device.tryRead(request.offset(), data);
+        } finally {
+            if (!done) {
+                pool.release(data);
+            }
+        }
+        return done ? readReply(request, data) : null;
+    }
+
     private ReplyContent read(NbdRequest request, long offset, int length) throws IOException {
         if (length == 0) {
             return new ReplyContent(new ByteBuffer[] {
@@ -115,7 +156,14 @@ final class RequestExecutor {
             pool.release(data);
             throw e;
         }
+        return readReply(request, data);
+    }
+
+    /** The reply carrying {@code data}, a pooled buffer filled up to its position. */
+    private ReplyContent readReply(NbdRequest request, ByteBuffer data) {
         data.flip();
+        long offset = request.offset();
+        int length = data.remaining();
         export.countRead(length);
         // The whole read is done before the first byte goes out, so a failure is reported as an
         // error reply (never after a success header), and one chunk also satisfies DF.

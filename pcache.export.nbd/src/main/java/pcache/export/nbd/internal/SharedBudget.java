@@ -37,8 +37,16 @@ final class SharedBudget {
      * @return false if {@code owner} was closed meanwhile
      */
     synchronized boolean acquire(long requestBytes, InflightLimiter owner) throws InterruptedException {
+        return acquire(requestBytes, owner, 0);
+    }
+
+    /**
+     * As {@link #acquire(long, InflightLimiter)} for a request that already holds {@code ownSlots}
+     * of its connection's slots: the connection counts as idle when only those are in flight.
+     */
+    synchronized boolean acquire(long requestBytes, InflightLimiter owner, int ownSlots) throws InterruptedException {
         while (!owner.isClosed() && bytes > 0 && bytes + requestBytes > maxBytes
-                && !(requestBytes <= reserveBytes && owner.requestsInFlightNow() == 0)) {
+                && !(requestBytes <= reserveBytes && owner.requestsInFlightNow() == ownSlots)) {
             wait();
         }
         if (owner.isClosed()) {

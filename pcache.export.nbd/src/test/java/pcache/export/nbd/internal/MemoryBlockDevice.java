@@ -10,6 +10,10 @@ import pcache.api.BlockDevice;
 /**
  * A thread-safe in-memory {@link BlockDevice} for tests: checks ranges like a real device,
  * counts what it was asked to do, and can be slowed down or made to fail through a {@link Hook}.
+ *
+ * <p>Like a cache full of hits, it serves {@code tryRead}, {@code tryWrite} and {@code tryFlush}
+ * at once (so the connection's reader runs requests in place) unless a hook was set (a slow or
+ * failing device must be waited for on a worker) or {@link #servesAtOnce} is cleared.
  */
 final class MemoryBlockDevice implements BlockDevice {
 
@@ -22,6 +26,15 @@ final class MemoryBlockDevice implements BlockDevice {
     private final String name;
     private final byte[] data;
     private volatile Hook hook = (op, offset, length) -> { };
+    private volatile boolean hooked;
+    /** Whether the non-waiting calls may succeed; false sends every request to a worker. */
+    volatile boolean servesAtOnce = true;
+    /** Requests done through a non-waiting call. */
+    final AtomicLong servedAtOnce = new AtomicLong();
+    /** An offset the non-waiting calls refuse (like a cache miss), or -1. */
+    private volatile long notAtHand = -1;
+    /** Thrown by the non-waiting calls when set (a device failing a request it could serve at once). */
+    volatile IOException atOnceFailure;
 
     final AtomicLong reads = new AtomicLong();
     final AtomicLong writes = new AtomicLong();
@@ -38,6 +51,56 @@ final class MemoryBlockDevice implements BlockDevice {
 
     void setHook(Hook hook) {
         this.hook = hook;
+        this.hooked = true;
+    }
+
+    /**
+     * Makes requests at {@code offset} slow: the non-waiting calls refuse them and {@code slowHook}
+     * runs before every operation (it should act on that offset only); other offsets are still
+     * served at once.
+     */
+    void makeSlow(long offset, Hook slowHook) {
+        this.hook = slowHook;
+        this.notAtHand = offset;
+    }
+
+    private boolean atOnce(long offset) throws IOException {
+        if (!servesAtOnce || hooked || offset == notAtHand) {
+            return false;
+        }
+        IOException failure = atOnceFailure;
+        if (failure != null) {
+            throw failure;
+        }
+        servedAtOnce.incrementAndGet();
+        return true;
+    }
+
+    @Override
+    public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        if (!atOnce(offset)) {
+            return false;
+        }
+        read(offset, dst);
+        return true;
+    }
+
+    @Override
+    public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        if (!atOnce(offset)) {
+            return false;
+        }
+        write(offset, src, fua);
+        return true;
+    }
+
+    @Override
+    public boolean tryFlush() throws IOException {
+        if (!atOnce(-2)) {
+            return false;
+        }
+        flush();
+        return true;
     }
 
     @Override
