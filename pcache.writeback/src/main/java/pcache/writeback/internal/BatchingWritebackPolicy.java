@@ -51,7 +51,6 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
 
     static final String NAME_VALUE = "batching";
     static final String PID = "pcache.writeback.batching";
-    private static final int MAX_RUN_BYTES = 4 << 20;
 
     @ObjectClassDefinition(name = "pcache batching write-back policy",
             description = "Write-back in batches with watermarks, coalescing and a rate limit.")
@@ -176,7 +175,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         if (batch.isEmpty()) {
             return WritebackOutcome.IDLE;
         }
-        long written = writeCoalesced(context, scratch);
+        long written = DirtyRuns.write(context, scratch);
         if (written > 0) {
             context.flushBacking();
         }
@@ -186,34 +185,5 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             st.pacedUntilNanos = System.nanoTime() + written * 1_000_000_000L / s.rateLimitBytesPerSecond();
         }
         return WritebackOutcome.PROGRESS;
-    }
-
-    /** Writes the dirty keys of the batch in offset order, adjacent ones as one write. */
-    private static long writeCoalesced(WritebackContext context, KeyIndex scratch) throws IOException {
-        List<CacheKey> dirty = new ArrayList<>();
-        scratch.forEach(k -> {
-            if (!k.isClean()) {
-                dirty.add(k);
-            }
-        });
-        long written = 0;
-        List<CacheKey> run = new ArrayList<>();
-        long runBytes = 0;
-        for (CacheKey k : dirty) {
-            boolean adjacent = !run.isEmpty() && run.get(run.size() - 1).end() == k.offset();
-            if (!run.isEmpty() && (!adjacent || runBytes + k.length() > MAX_RUN_BYTES)) {
-                context.writeBack(run);
-                written += runBytes;
-                run = new ArrayList<>();
-                runBytes = 0;
-            }
-            run.add(k);
-            runBytes += k.length();
-        }
-        if (!run.isEmpty()) {
-            context.writeBack(run);
-            written += runBytes;
-        }
-        return written;
     }
 }

@@ -1,7 +1,6 @@
 package pcache.writeback.internal;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 
 import org.osgi.service.component.annotations.Component;
@@ -15,9 +14,9 @@ import pcache.api.spi.WritebackPolicy;
 
 /**
  * dm-pcache's write-back (reference §5): one kset per step, in log order, from dirty_tail. The
- * kset's keys are resolved against each other (newest wins), every non-CLEAN extent is written,
- * the backing device is flushed, and only then dirty_tail moves past the kset. The backing device
- * therefore sees the history of ksets in log order with a flush barrier after each: everything
+ * kset's keys are resolved against each other (newest wins), every non-CLEAN extent is written
+ * (in offset order, adjacent extents as one write: {@link DirtyRuns}), the backing device is
+ * flushed, and only then dirty_tail moves past the kset. The backing device therefore sees the history of ksets in log order with a flush barrier after each: everything
  * written before a client's flush reaches it before anything written after that flush, so the
  * backing device is crash-consistent at every kset boundary.
  */
@@ -51,17 +50,7 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
                     slice.unlock();
                 }
             }
-            List<CacheKey> dirty = new ArrayList<>();
-            scratch.forEach(k -> {
-                if (!k.isClean()) {
-                    dirty.add(k);
-                }
-            });
-            boolean wrote = false;
-            for (CacheKey k : dirty) {
-                context.writeBack(List.of(k));
-                wrote = true;
-            }
+            boolean wrote = DirtyRuns.write(context, scratch) > 0;
             if (wrote) {
                 context.flushBacking();
             }
