@@ -24,15 +24,17 @@ import pcache.bench.BenchFiles;
  * @param runtimeSeconds measured seconds per workload
  * @param rampSeconds unmeasured seconds before each workload
  * @param transports unix and/or tcp, one table each
- * @param peers the servers, in the order they run
+ * @param peers the servers, in the order they run (in the first round; see {@code rounds})
  * @param pcacheJvmOptions extra JVM options for the pcache process (e.g. -XX:StartFlightRecording=...)
  * @param smallQueueDepth queue depth of the 4 KiB workloads (per connection)
  * @param largeQueueDepth queue depth of the 1 MiB workloads
  * @param connections connections of the multi-connection workloads (1: they do not run)
+ * @param rounds how often the whole run of a transport repeats, the order of the peers alternating
  */
 record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
-        List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections) {
+        List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections,
+        int rounds) {
 
     static final String USAGE = """
             usage: java -cp pcache.bench/target/benchmarks.jar pcache.bench.nbd.NbdBench [--option=value]...
@@ -55,6 +57,9 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
               --qd-large=N         queue depth of the 1 MiB workloads (default 4)
               --connections=N      connections of the multi-connection 4 KiB workloads, one fio job
                                    each (default 4; 1 leaves those workloads out)
+              --rounds=N           run every peer N times per transport, the order reversed every other
+                                   round; then a summary of the rounds: medians, and the ratios of
+                                   pcache to the peers per round as median, min and max (default 1)
             workloads per server, in this order ("settle": until pcache is clean, then sync):
               prefill (1 MiB writes over the range), settle; 4 KiB random read hits (QD qd-small); the
               same over N connections; 1 MiB sequential reads (QD qd-large); flushed 4 KiB random writes,
@@ -81,6 +86,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         int qdSmall = 16;
         int qdLarge = 4;
         int connections = 4;
+        int rounds = 1;
         for (String arg : args) {
             int eq = arg.indexOf('=');
             if (!arg.startsWith("--") || eq < 0) {
@@ -106,6 +112,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 case "qd-small" -> qdSmall = positive(key, value);
                 case "qd-large" -> qdLarge = positive(key, value);
                 case "connections" -> connections = positive(key, value);
+                case "rounds" -> rounds = positive(key, value);
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
             }
         }
@@ -116,7 +123,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
                 out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports,
                 withBaseline(peers, baseline != null), List.copyOf(jvm),
-                qdSmall, qdLarge, connections);
+                qdSmall, qdLarge, connections, rounds);
     }
 
     /** {@code --peers}: in the order given, each once. */

@@ -3,8 +3,11 @@ package pcache.bench.nbd;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -14,7 +17,9 @@ import pcache.bench.BenchFiles;
  * The NBD comparison of issue 4: for each transport and each server (pcache and its peers), start
  * the server on a fresh backing file, prefill the range, run the fio workloads one after the
  * other, stop it; then print one markdown table per transport (also written to
- * {@code <out>/results-<transport>.md}, with every fio JSON beside it).
+ * {@code <out>/results-<transport>.md}, with every fio JSON beside it). With {@code --rounds=N} all
+ * of that repeats N times per transport, the order of the servers reversed every other round, and
+ * a summary of the rounds follows the rounds' tables.
  *
  * <p>Order per server: prefill (sequential 1 MiB writes + flush) and settle, 4 KiB random read
  * hits, the same over several connections, 1 MiB sequential reads, flushed 4 KiB random writes,
@@ -46,7 +51,8 @@ public final class NbdBench {
                 + " (" + BenchFiles.fileSystemType(settings.memoryDir()) + "), range " + (settings.rangeBytes() >> 20)
                 + " MiB, " + settings.runtimeSeconds() + " s per workload after " + settings.rampSeconds()
                 + " s ramp, QD" + settings.smallQueueDepth() + " (4 KiB) / QD" + settings.largeQueueDepth()
-                + " (1 MiB), " + settings.connections() + " connections, load average " + Tools.loadAverage());
+                + " (1 MiB), " + settings.connections() + " connections, " + settings.rounds()
+                + " round(s), load average " + Tools.loadAverage());
         long start = System.nanoTime();
         for (Transport transport : settings.transports()) {
             runTransport(settings, transport);
@@ -54,27 +60,48 @@ public final class NbdBench {
         System.out.printf("nbd-bench: done in %.1f min%n", (System.nanoTime() - start) / 60e9);
     }
 
-    /** Every server over {@code transport}; then its table, printed and written. */
+    /** Every round of {@code transport}; the tables printed and written after each round. */
     private static void runTransport(BenchSettings settings, Transport transport)
             throws IOException, InterruptedException {
-        ResultTable table = new ResultTable(transport, settings, settings.peers());
-        for (Peer peer : settings.peers()) {
-            runPeer(settings, transport, peer, table);
+        List<Peer> peers = settings.peers();
+        List<ResultTable> rounds = new ArrayList<>();
+        Path results = settings.outDir().resolve("results-" + transport.name().toLowerCase(Locale.ROOT) + ".md");
+        for (int round = 1; round <= settings.rounds(); round++) {
+            List<Peer> order = order(peers, round);
+            ResultTable table = new ResultTable(transport, settings, peers, round, order);
+            for (Peer peer : order) {
+                runPeer(settings, transport, peer, round, table);
+            }
+            rounds.add(table);
+            System.out.println();
+            System.out.println(table.markdown());
+            Files.writeString(results, String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
         }
-        String markdown = table.markdown();
-        Files.writeString(settings.outDir().resolve("results-" + transport.name().toLowerCase(Locale.ROOT) + ".md"),
-                markdown);
-        System.out.println();
-        System.out.println(markdown);
+        if (settings.rounds() > 1) {
+            String summary = new RoundSummary(transport, settings, peers, rounds).markdown();
+            System.out.println(summary);
+            Files.writeString(results, "\n" + summary, StandardOpenOption.APPEND);
+        }
     }
 
-    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, ResultTable table)
+    /** The order of the peers in {@code round} (from 1): as given in odd rounds, reversed in even ones. */
+    static List<Peer> order(List<Peer> peers, int round) {
+        List<Peer> order = new ArrayList<>(peers);
+        if (round % 2 == 0) {
+            Collections.reverse(order);
+        }
+        return List.copyOf(order);
+    }
+
+    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, int round, ResultTable table)
             throws IOException, InterruptedException {
-        Path runDir = settings.outDir().resolve(transport.name().toLowerCase(Locale.ROOT) + "-"
-                + peer.name().toLowerCase(Locale.ROOT));
+        String name = transport.name().toLowerCase(Locale.ROOT) + (settings.rounds() > 1 ? "-round" + round : "")
+                + "-" + peer.name().toLowerCase(Locale.ROOT);
+        Path runDir = settings.outDir().resolve(name);
         String before = Tools.loadAverage();
         long start = System.nanoTime();
-        System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + " (load " + before + ")");
+        System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + ", round " + round
+                + " (load " + before + ")");
         try (PeerServer server = PeerServer.start(peer, transport, settings, runDir)) {
             Tools.Result prefill = Tools.run(runDir, SETTLE_TIMEOUT,
                     FioWorkload.prefillCommand(server.uri(), settings.rangeBytes(), runDir.resolve("prefill.json")

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The results of one transport, as a markdown table: per workload the figure of merit
+ * The results of one round of one transport, as a markdown table: per workload the figure of merit
  * (IOPS or MiB/s) and the completion latency p50/p99 of every peer, and pcache's ratio to the best
  * persistent peer and to nbdkit memory; then the issue's targets, met or missed.
  */
@@ -18,14 +18,22 @@ final class ResultTable {
     private final Transport transport;
     private final BenchSettings settings;
     private final List<Peer> peers;
+    private final int round;
+    private final List<Peer> order;
     private final Map<FioWorkload, Map<Peer, FioResult>> results = new EnumMap<>(FioWorkload.class);
     private final Map<Peer, String> loads = new LinkedHashMap<>();
 
-    /** @param peers the columns, in the order they ran */
-    ResultTable(Transport transport, BenchSettings settings, List<Peer> peers) {
+    /**
+     * @param peers the columns, in the order of {@code --peers}
+     * @param round the round, from 1
+     * @param order the order the peers ran in this round
+     */
+    ResultTable(Transport transport, BenchSettings settings, List<Peer> peers, int round, List<Peer> order) {
         this.transport = transport;
         this.settings = settings;
         this.peers = List.copyOf(peers);
+        this.round = round;
+        this.order = List.copyOf(order);
     }
 
     void add(FioWorkload workload, Peer peer, FioResult result) {
@@ -66,7 +74,10 @@ final class ResultTable {
 
     String markdown() {
         StringBuilder out = new StringBuilder();
-        out.append("Transport: ").append(transport.label()).append(". Latency ratios: lower is better.\n\n");
+        out.append("Transport: ").append(transport.label()).append(", round ").append(round).append(" of ")
+                .append(settings.rounds()).append(" (servers in the order ")
+                .append(String.join(", ", order.stream().map(Peer::label).toList()))
+                .append("). Latency ratios: lower is better.\n\n");
         out.append("| workload | metric |");
         peers.forEach(p -> out.append(' ').append(p.label()).append(" |"));
         out.append(" pcache / best persistent peer | pcache / nbdkit memory |");
@@ -83,7 +94,7 @@ final class ResultTable {
         out.append("\nLoad average (1/5/15 min) before → after each server's run: ");
         List<String> l = new ArrayList<>();
         loads.forEach((p, v) -> l.add(p.label() + " " + v));
-        out.append(String.join("; ", l)).append(".\n\nTargets (pcache against its peers in this run):\n\n");
+        out.append(String.join("; ", l)).append(".\n\nTargets (pcache against its peers in this round):\n\n");
         for (Targets.Target t : Targets.of(settings)) {
             Targets.Ratio r = t.measure().apply(this);
             out.append("* ").append(t.text()).append(": ")

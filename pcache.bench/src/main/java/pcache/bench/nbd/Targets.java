@@ -8,7 +8,7 @@ import java.util.function.Function;
 
 /**
  * The performance issue's targets: ratios of pcache's figures to a peer's (or to its own over one
- * connection) measured in the same run, each met or missed; a target whose peer did not run is
+ * connection) measured in the same round, each met or missed; a target whose peer did not run is
  * not checked.
  */
 final class Targets {
@@ -17,7 +17,7 @@ final class Targets {
     }
 
     /**
-     * A ratio measured in one run, or why there is none.
+     * A ratio measured in one round, or why there is none.
      *
      * @param value pcache's figure over the reference's (NaN when {@code reason} says why not)
      * @param against what pcache was divided by (a peer's label, for the record), or null
@@ -44,7 +44,7 @@ final class Targets {
      * @param text what it demands, e.g. "4 KiB random read hits (QD16) ≥ 1.0× nbdkit file"
      * @param metric the metric compared (for latency, lower ratios are better)
      * @param factor the ratio to reach (at least, or at most for latency)
-     * @param measure the ratio in one run
+     * @param measure the ratio in one round
      */
     record Target(String text, Metric metric, double factor, Function<ResultTable, Ratio> measure) {
 
@@ -114,7 +114,7 @@ final class Targets {
                 round -> ratio(round, multi, Metric.FIGURE, Peer.PCACHE, single, Peer.PCACHE));
     }
 
-    /** {@code ours}' figure of {@code w} over {@code theirs}' figure of {@code theirW}, in one run. */
+    /** {@code ours}' figure of {@code w} over {@code theirs}' figure of {@code theirW}, in one round. */
     static Ratio ratio(ResultTable round, FioWorkload w, Metric metric, Peer ours, FioWorkload theirW,
             Peer theirs) {
         for (Peer p : List.of(ours, theirs)) {

@@ -18,16 +18,18 @@ class BenchSettingsTest {
         assertEquals(4, s.largeQueueDepth());
         assertEquals(4, s.connections());
         assertTrue(s.multiConnection());
+        assertEquals(1, s.rounds());
         assertEquals(List.of(Peer.PCACHE, Peer.NBDKIT_FILE, Peer.NBDKIT_FILE_CACHE, Peer.QEMU_NBD_RAW,
                 Peer.QEMU_NBD_QCOW2, Peer.NBDKIT_MEMORY), s.peers());
     }
 
     @Test
-    void queueDepthsAndConnections() {
-        BenchSettings s = BenchSettings.parse("--qd-small=32", "--qd-large=8", "--connections=2");
+    void queueDepthsConnectionsAndRounds() {
+        BenchSettings s = BenchSettings.parse("--qd-small=32", "--qd-large=8", "--connections=2", "--rounds=3");
         assertEquals(32, s.smallQueueDepth());
         assertEquals(8, s.largeQueueDepth());
         assertEquals(2, s.connections());
+        assertEquals(3, s.rounds());
     }
 
     @Test
@@ -37,7 +39,7 @@ class BenchSettingsTest {
 
     @Test
     void countsBelowOneOrNotNumbersAreRejected() {
-        for (String arg : List.of("--connections=0", "--connections=-1", "--qd-small=0", "--qd-large=x", "--qd-small=")) {
+        for (String arg : List.of("--rounds=0", "--connections=-1", "--qd-small=0", "--qd-large=x", "--rounds=")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BenchSettings.parse(arg));
             assertTrue(e.getMessage().startsWith(arg.substring(0, arg.indexOf('='))), e.getMessage());
         }

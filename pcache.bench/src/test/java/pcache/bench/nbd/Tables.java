@@ -1,14 +1,20 @@
 package pcache.bench.nbd;
 
-/** Result tables of made-up runs. */
+/** Result tables of made-up rounds. */
 final class Tables {
 
     private Tables() {
     }
 
-    /** A table of a run. */
+    /** A table of a run of one round. */
     static ResultTable table(BenchSettings settings) {
-        return new ResultTable(Transport.UNIX, settings, settings.peers());
+        return round(settings, 1);
+    }
+
+    /** The table of {@code round} (from 1) of a run of several. */
+    static ResultTable round(BenchSettings settings, int round) {
+        return new ResultTable(Transport.UNIX, settings, settings.peers(), round,
+                NbdBench.order(settings.peers(), round));
     }
 
     /** A 4 KiB result of {@code iops}. */
