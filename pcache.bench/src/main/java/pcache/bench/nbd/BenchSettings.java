@@ -3,6 +3,7 @@ package pcache.bench.nbd;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -23,12 +24,17 @@ import pcache.bench.BenchFiles;
  * @param runtimeSeconds measured seconds per workload
  * @param rampSeconds unmeasured seconds before each workload
  * @param transports unix and/or tcp, one table each
- * @param peers the servers, in the order they run
+ * @param peers the servers, in the order they run (in the first round; see {@code rounds})
  * @param pcacheJvmOptions extra JVM options for the pcache process (e.g. -XX:StartFlightRecording=...)
+ * @param smallQueueDepth queue depth of the 4 KiB workloads (per connection)
+ * @param largeQueueDepth queue depth of the 1 MiB workloads
+ * @param connections connections of the multi-connection workloads (1: they do not run)
+ * @param rounds how often the whole run of a transport repeats, the order of the peers alternating
  */
 record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
-        Set<Peer> peers, List<String> pcacheJvmOptions) {
+        List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections,
+        int rounds) {
 
     static final String USAGE = """
             usage: java -cp pcache.bench/target/benchmarks.jar pcache.bench.nbd.NbdBench [--option=value]...
@@ -40,13 +46,26 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
               --out=DIR            fio JSON, logs, tables (default target/nbd-bench)
               --range=SIZE         range of every workload (default 512M)
               --backing=SIZE       backing file / export size (default 1G)
-              --cache=SIZE         pcache cache device size (default 1G)
+              --cache=SIZE         pcache cache device size, at least 512M (default 1G)
               --runtime=SECONDS    per workload (default 20)
               --ramp=SECONDS       warm-up per workload, not measured (default 3)
               --transport=LIST     unix,tcp (default unix)
               --peers=LIST         pcache,nbdkit_file,nbdkit_file_cache,qemu_nbd_raw,qemu_nbd_qcow2,nbdkit_memory
-                                   (default all)
+                                   in the order they run (default all, in this order)
               --pcache-jvm=OPTION  extra JVM option for pcache, repeatable (e.g. -XX:StartFlightRecording=filename=x.jfr)
+              --qd-small=N         queue depth of the 4 KiB workloads, per connection (default 16)
+              --qd-large=N         queue depth of the 1 MiB workloads (default 4)
+              --connections=N      connections of the multi-connection 4 KiB workloads, one fio job
+                                   each (default 4; 1 leaves those workloads out)
+              --rounds=N           run every peer N times per transport, the order reversed every other
+                                   round; then a summary of the rounds: medians, and the ratios of
+                                   pcache to the peers per round as median, min and max (default 1)
+            workloads per server, in this order ("settle": until pcache is clean, then sync):
+              prefill (1 MiB writes over the range), settle; 4 KiB random read hits (QD qd-small); the
+              same over N connections; 1 MiB sequential reads (QD qd-large); flushed 4 KiB random writes,
+              settle; the same over N connections, settle; 1 MiB sequential writes, settle; flushed 4 KiB
+              random writes again (not reported) and right after them, without settling, 1 MiB sequential
+              writes again: "1 MiB sequential writes directly after random writes"
             """;
 
     /** Parses the command line. */
@@ -62,8 +81,12 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         int runtime = 20;
         int ramp = 3;
         List<Transport> transports = List.of(Transport.UNIX);
-        Set<Peer> peers = EnumSet.allOf(Peer.class);
+        Set<Peer> peers = new LinkedHashSet<>(EnumSet.allOf(Peer.class));
         List<String> jvm = new ArrayList<>();
+        int qdSmall = 16;
+        int qdLarge = 4;
+        int connections = 4;
+        int rounds = 1;
         for (String arg : args) {
             int eq = arg.indexOf('=');
             if (!arg.startsWith("--") || eq < 0) {
@@ -84,27 +107,65 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 case "ramp" -> ramp = Integer.parseInt(value);
                 case "transport" -> transports = List.of(value.split(",")).stream()
                         .map(t -> Transport.valueOf(t.trim().toUpperCase(Locale.ROOT))).toList();
-                case "peers" -> {
-                    peers = EnumSet.noneOf(Peer.class);
-                    for (String p : value.split(",")) {
-                        peers.add(Peer.valueOf(p.trim().toUpperCase(Locale.ROOT)));
-                    }
-                }
+                case "peers" -> peers = peers(value);
                 case "pcache-jvm" -> jvm.add(value);
+                case "qd-small" -> qdSmall = positive(key, value);
+                case "qd-large" -> qdLarge = positive(key, value);
+                case "connections" -> connections = positive(key, value);
+                case "rounds" -> rounds = positive(key, value);
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
             }
-        }
-        if (baseline == null) {
-            peers.remove(Peer.PCACHE_BASELINE);
-        } else if (peers.contains(Peer.PCACHE)) {
-            peers.add(Peer.PCACHE_BASELINE);
         }
         if (range > backing) {
             throw new IllegalArgumentException("--range=" + range + " exceeds --backing=" + backing);
         }
         return new BenchSettings(distribution.toAbsolutePath(),
                 baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
-                out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports, peers, List.copyOf(jvm));
+                out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports,
+                withBaseline(peers, baseline != null), List.copyOf(jvm),
+                qdSmall, qdLarge, connections, rounds);
+    }
+
+    /** {@code --peers}: in the order given, each once. */
+    private static Set<Peer> peers(String value) {
+        Set<Peer> peers = new LinkedHashSet<>();
+        for (String p : value.split(",")) {
+            peers.add(Peer.valueOf(p.trim().toUpperCase(Locale.ROOT)));
+        }
+        return peers;
+    }
+
+    /** The peers in order; pcache_baseline right after pcache if there is a baseline, else nowhere. */
+    private static List<Peer> withBaseline(Set<Peer> peers, boolean baseline) {
+        List<Peer> list = new ArrayList<>();
+        for (Peer p : peers) {
+            if (p == Peer.PCACHE_BASELINE) {
+                continue;
+            }
+            list.add(p);
+            if (p == Peer.PCACHE && baseline) {
+                list.add(Peer.PCACHE_BASELINE);
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    /** Whether the multi-connection workloads run ({@code --connections} above 1). */
+    boolean multiConnection() {
+        return connections > 1;
+    }
+
+    private static int positive(String key, String value) {
+        int n;
+        try {
+            n = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + key + " takes a number, got '" + value + "'\n" + USAGE);
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("--" + key + " must be at least 1, got " + n);
+        }
+        return n;
     }
 
     /** {@code 512M}, {@code 1G}, {@code 4096}: powers of 1024. */

@@ -5,11 +5,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
 /**
- * What one fio job measured, read from its JSON output ({@code --output-format=json}).
+ * What one fio run measured, read from its JSON output ({@code --output-format=json}). With
+ * {@code --numjobs=N --group_reporting} fio reports the N jobs as one entry of {@code jobs} whose
+ * IOPS and bandwidth are the totals and whose percentiles are those of all completions; entries
+ * that are not grouped are added up (IOPS, bandwidth, errors), their percentiles then the highest
+ * of the entries (an upper bound of the percentile of all completions).
  *
  * @param iops operations per second
  * @param bandwidthBytes bytes per second
@@ -19,22 +25,45 @@ import com.google.gson.JsonParser;
  */
 record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors) {
 
-    /** Parses the first job of fio's JSON output; {@code read} picks the read or the write section. */
+    /** Parses fio's JSON output; {@code read} picks the read or the write section. */
     static FioResult parse(Path json, boolean read) throws IOException {
         String text = Files.readString(json, StandardCharsets.UTF_8);
+        try {
+            return parse(text, read);
+        } catch (RuntimeException e) { // not fio's JSON (gson's exceptions, missing members)
+            throw new IOException(json + ": " + e, e);
+        }
+    }
+
+    /** Parses fio's JSON output held in {@code text} (notes before the document are skipped). */
+    static FioResult parse(String text, boolean read) {
         // fio may print notes before the JSON document
         int start = text.indexOf('{');
         if (start < 0) {
-            throw new IOException(json + " holds no fio JSON output: " + text);
+            throw new IllegalArgumentException("no fio JSON output: " + text);
         }
-        JsonObject job = JsonParser.parseString(text.substring(start)).getAsJsonObject()
-                .getAsJsonArray("jobs").get(0).getAsJsonObject();
-        JsonObject section = job.getAsJsonObject(read ? "read" : "write");
-        JsonObject clat = section.getAsJsonObject("clat_ns");
-        JsonObject percentiles = clat.has("percentile") ? clat.getAsJsonObject("percentile") : new JsonObject();
-        return new FioResult(section.get("iops").getAsDouble(), section.get("bw_bytes").getAsDouble(),
-                percentile(percentiles, "50.000000"), percentile(percentiles, "99.000000"),
-                job.get("error").getAsInt());
+        JsonArray jobs = JsonParser.parseString(text.substring(start)).getAsJsonObject().getAsJsonArray("jobs");
+        if (jobs == null || jobs.isEmpty()) {
+            throw new IllegalArgumentException("fio JSON output without jobs");
+        }
+        double iops = 0;
+        double bandwidth = 0;
+        long p50 = -1;
+        long p99 = -1;
+        int errors = 0;
+        for (JsonElement element : jobs) {
+            JsonObject job = element.getAsJsonObject();
+            JsonObject section = job.getAsJsonObject(read ? "read" : "write");
+            JsonObject clat = section.getAsJsonObject("clat_ns");
+            JsonObject percentiles = clat != null && clat.has("percentile") ? clat.getAsJsonObject("percentile")
+                    : new JsonObject();
+            iops += section.get("iops").getAsDouble();
+            bandwidth += section.get("bw_bytes").getAsDouble();
+            p50 = Math.max(p50, percentile(percentiles, "50.000000"));
+            p99 = Math.max(p99, percentile(percentiles, "99.000000"));
+            errors += job.get("error").getAsInt();
+        }
+        return new FioResult(iops, bandwidth, p50, p99, errors);
     }
 
     private static long percentile(JsonObject percentiles, String key) {

@@ -2,41 +2,65 @@ package pcache.bench.nbd;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The workloads of the NBD comparison (issue 4), as fio jobs on the {@code nbd} engine (libnbd),
- * one job, time-based over the same range on every server.
+ * time-based over the same range on every server. 4 KiB workloads run at {@code --qd-small}, 1 MiB
+ * workloads at {@code --qd-large}; the multi-connection ones run {@code --connections} fio jobs
+ * (one libnbd connection each) reported as one ({@code --group_reporting}).
  */
 enum FioWorkload {
-    /** 4 KiB random writes, queue depth 16, a flush (NBD_CMD_FLUSH) after every 32 writes. */
-    FLUSHED_RANDWRITE_4K("flushed 4 KiB random writes (QD16, flush every 32)", "randwrite", "4k", true, false,
-            "--fsync=32"),
-    /** 4 KiB random reads of a range written (and so cached) beforehand, queue depth 16. */
-    RANDREAD_4K_HITS("4 KiB random read hits (QD16)", "randread", "4k", true, true),
-    /** 1 MiB sequential reads, queue depth 16. */
-    SEQREAD_1M("1 MiB sequential reads (QD16)", "read", "1m", false, true),
-    /** 1 MiB sequential writes, queue depth 16, no flush. */
-    SEQWRITE_1M("1 MiB sequential writes (QD16)", "write", "1m", false, false);
+    /** 4 KiB random writes, a flush (NBD_CMD_FLUSH) after every 32 writes. */
+    FLUSHED_RANDWRITE_4K("flushed 4 KiB random writes", "randwrite", true, false, false, "--fsync=32"),
+    /** {@link #FLUSHED_RANDWRITE_4K} over several connections at once. */
+    FLUSHED_RANDWRITE_4K_MULTI("flushed 4 KiB random writes", "randwrite", true, false, true, "--fsync=32"),
+    /** 4 KiB random reads of a range written (and so cached) beforehand. */
+    RANDREAD_4K_HITS("4 KiB random read hits", "randread", true, true, false),
+    /** {@link #RANDREAD_4K_HITS} over several connections at once. */
+    RANDREAD_4K_HITS_MULTI("4 KiB random read hits", "randread", true, true, true),
+    /** 1 MiB sequential reads. */
+    SEQREAD_1M("1 MiB sequential reads", "read", false, true, false),
+    /** 1 MiB sequential writes, no flush, after a settle. */
+    SEQWRITE_1M("1 MiB sequential writes", "write", false, false, false),
+    /**
+     * The job of {@link #SEQWRITE_1M} started right after {@link #FLUSHED_RANDWRITE_4K}, without
+     * settling: while pcache still writes the random writes back.
+     */
+    SEQWRITE_1M_AFTER_RANDWRITE("1 MiB sequential writes directly after random writes", "write", false, false,
+            false);
 
-    private final String title;
+    private final String description;
     private final String rw;
-    private final String blockSize;
     private final boolean small;
     private final boolean read;
+    private final boolean multiConnection;
     private final List<String> extra;
 
-    FioWorkload(String title, String rw, String blockSize, boolean small, boolean read, String... extra) {
-        this.title = title;
+    FioWorkload(String description, String rw, boolean small, boolean read, boolean multiConnection,
+            String... extra) {
+        this.description = description;
         this.rw = rw;
-        this.blockSize = blockSize;
         this.small = small;
         this.read = read;
+        this.multiConnection = multiConnection;
         this.extra = List.of(extra);
     }
 
-    /** What the table calls it. */
-    String title() {
-        return title;
+    /**
+     * What the table calls it, with the queue depth and connections of {@code settings}, e.g.
+     * "4 KiB random read hits, 4 connections (QD16 each)".
+     */
+    String title(BenchSettings settings) {
+        StringBuilder t = new StringBuilder(description);
+        if (multiConnection) {
+            t.append(", ").append(settings.connections()).append(" connections");
+        }
+        t.append(" (QD").append(queueDepth(settings)).append(multiConnection ? " each" : "");
+        if (extra.contains("--fsync=32")) {
+            t.append(", flush every 32");
+        }
+        return t.append(')').toString();
     }
 
     /** Whether fio's read section holds the result (else the write section). */
@@ -49,12 +73,31 @@ enum FioWorkload {
         return small;
     }
 
+    /** Whether this runs {@code --connections} fio jobs at once. */
+    boolean multiConnection() {
+        return multiConnection;
+    }
+
+    /** Queue depth per connection. */
+    int queueDepth(BenchSettings settings) {
+        return small ? settings.smallQueueDepth() : settings.largeQueueDepth();
+    }
+
+    /** fio jobs (each its own NBD connection). */
+    int jobs(BenchSettings settings) {
+        return multiConnection ? settings.connections() : 1;
+    }
+
     /** The fio command line for this workload against {@code uri}. */
-    List<String> fioCommand(String uri, long rangeBytes, int runtimeSeconds, int rampSeconds, String jsonOutput) {
-        List<String> argv = new ArrayList<>(List.of("fio", "--name=" + name().toLowerCase(java.util.Locale.ROOT),
-                "--ioengine=nbd", "--uri=" + uri, "--rw=" + rw, "--bs=" + blockSize, "--iodepth=16",
-                "--size=" + rangeBytes, "--time_based", "--runtime=" + runtimeSeconds, "--ramp_time=" + rampSeconds,
+    List<String> fioCommand(String uri, BenchSettings settings, String jsonOutput) {
+        List<String> argv = new ArrayList<>(List.of("fio", "--name=" + name().toLowerCase(Locale.ROOT),
+                "--ioengine=nbd", "--uri=" + uri, "--rw=" + rw, "--bs=" + (small ? "4k" : "1m"),
+                "--iodepth=" + queueDepth(settings), "--size=" + settings.rangeBytes(), "--time_based",
+                "--runtime=" + settings.runtimeSeconds(), "--ramp_time=" + settings.rampSeconds(),
                 "--norandommap", "--randrepeat=0", "--output-format=json", "--output=" + jsonOutput));
+        if (multiConnection) {
+            argv.addAll(List.of("--numjobs=" + settings.connections(), "--group_reporting"));
+        }
         argv.addAll(extra);
         return argv;
     }

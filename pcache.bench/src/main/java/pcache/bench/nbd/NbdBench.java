@@ -3,9 +3,13 @@ package pcache.bench.nbd;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 
 import pcache.bench.BenchFiles;
 
@@ -13,12 +17,17 @@ import pcache.bench.BenchFiles;
  * The NBD comparison of issue 4: for each transport and each server (pcache and its peers), start
  * the server on a fresh backing file, prefill the range, run the fio workloads one after the
  * other, stop it; then print one markdown table per transport (also written to
- * {@code <out>/results-<transport>.md}, with every fio JSON beside it).
+ * {@code <out>/results-<transport>.md}, with every fio JSON beside it). With {@code --rounds=N} all
+ * of that repeats N times per transport, the order of the servers reversed every other round, and
+ * a summary of the rounds follows the rounds' tables.
  *
  * <p>Order per server: prefill (sequential 1 MiB writes + flush) and settle, 4 KiB random read
- * hits, 1 MiB sequential reads, flushed 4 KiB random writes, settle, 1 MiB sequential writes.
- * "Settle" waits until pcache is clean and runs {@code sync}, so that no workload measures the
- * previous one's background write-back.
+ * hits, the same over several connections, 1 MiB sequential reads, flushed 4 KiB random writes,
+ * settle, the same over several connections, settle, 1 MiB sequential writes, settle; then flushed
+ * 4 KiB random writes once more (not reported) and right after them, without settling, 1 MiB
+ * sequential writes again (reported as a workload of their own). "Settle" waits until pcache is
+ * clean and runs {@code sync}, so that no workload measures the previous one's background
+ * write-back; the multi-connection workloads are left out with {@code --connections=1}.
  */
 public final class NbdBench {
 
@@ -41,25 +50,58 @@ public final class NbdBench {
                 + BenchFiles.fileSystemType(settings.diskDir()) + "), pcache cache device in " + settings.memoryDir()
                 + " (" + BenchFiles.fileSystemType(settings.memoryDir()) + "), range " + (settings.rangeBytes() >> 20)
                 + " MiB, " + settings.runtimeSeconds() + " s per workload after " + settings.rampSeconds()
-                + " s ramp, load average " + Tools.loadAverage());
+                + " s ramp, QD" + settings.smallQueueDepth() + " (4 KiB) / QD" + settings.largeQueueDepth()
+                + " (1 MiB), " + settings.connections() + " connections, " + settings.rounds()
+                + " round(s), load average " + Tools.loadAverage());
+        long start = System.nanoTime();
         for (Transport transport : settings.transports()) {
-            List<Peer> peers = List.copyOf(settings.peers());
-            ResultTable table = new ResultTable(transport, peers);
-            for (Peer peer : peers) {
-                runPeer(settings, transport, peer, table);
+            runTransport(settings, transport);
+        }
+        System.out.printf("nbd-bench: done in %.1f min%n", (System.nanoTime() - start) / 60e9);
+    }
+
+    /** Every round of {@code transport}; the tables printed and written after each round. */
+    private static void runTransport(BenchSettings settings, Transport transport)
+            throws IOException, InterruptedException {
+        List<Peer> peers = settings.peers();
+        List<ResultTable> rounds = new ArrayList<>();
+        Path results = settings.outDir().resolve("results-" + transport.name().toLowerCase(Locale.ROOT) + ".md");
+        for (int round = 1; round <= settings.rounds(); round++) {
+            List<Peer> order = order(peers, round);
+            ResultTable table = new ResultTable(transport, settings, peers, round, order);
+            for (Peer peer : order) {
+                runPeer(settings, transport, peer, round, table);
             }
-            String markdown = table.markdown();
-            Files.writeString(settings.outDir().resolve("results-" + transport.name().toLowerCase() + ".md"), markdown);
+            rounds.add(table);
             System.out.println();
-            System.out.println(markdown);
+            System.out.println(table.markdown());
+            Files.writeString(results, String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
+        }
+        if (settings.rounds() > 1) {
+            String summary = new RoundSummary(transport, settings, peers, rounds).markdown();
+            System.out.println(summary);
+            Files.writeString(results, "\n" + summary, StandardOpenOption.APPEND);
         }
     }
 
-    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, ResultTable table)
+    /** The order of the peers in {@code round} (from 1): as given in odd rounds, reversed in even ones. */
+    static List<Peer> order(List<Peer> peers, int round) {
+        List<Peer> order = new ArrayList<>(peers);
+        if (round % 2 == 0) {
+            Collections.reverse(order);
+        }
+        return List.copyOf(order);
+    }
+
+    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, int round, ResultTable table)
             throws IOException, InterruptedException {
-        Path runDir = settings.outDir().resolve(transport.name().toLowerCase() + "-" + peer.name().toLowerCase());
+        String name = transport.name().toLowerCase(Locale.ROOT) + (settings.rounds() > 1 ? "-round" + round : "")
+                + "-" + peer.name().toLowerCase(Locale.ROOT);
+        Path runDir = settings.outDir().resolve(name);
         String before = Tools.loadAverage();
-        System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + " (load " + before + ")");
+        long start = System.nanoTime();
+        System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + ", round " + round
+                + " (load " + before + ")");
         try (PeerServer server = PeerServer.start(peer, transport, settings, runDir)) {
             Tools.Result prefill = Tools.run(runDir, SETTLE_TIMEOUT,
                     FioWorkload.prefillCommand(server.uri(), settings.rangeBytes(), runDir.resolve("prefill.json")
@@ -67,32 +109,66 @@ public final class NbdBench {
             if (prefill.exitCode() != 0) {
                 System.out.println("  prefill failed: " + prefill.stderr());
             }
-            server.settle(SETTLE_TIMEOUT);
-            run(settings, server, runDir, FioWorkload.RANDREAD_4K_HITS, table);
-            run(settings, server, runDir, FioWorkload.SEQREAD_1M, table);
-            run(settings, server, runDir, FioWorkload.FLUSHED_RANDWRITE_4K, table);
-            server.settle(SETTLE_TIMEOUT);
-            run(settings, server, runDir, FioWorkload.SEQWRITE_1M, table);
+            Job job = new Job(settings, server, runDir, table);
+            job.settle();
+            runWorkloads(job);
         } catch (IOException e) {
             System.out.println("  " + peer.label() + " failed: " + e.getMessage());
         }
+        System.out.printf("  %s done in %.0f s%n", peer.label(), (System.nanoTime() - start) / 1e9);
         table.load(peer, before + " → " + Tools.loadAverage());
     }
 
-    private static void run(BenchSettings settings, PeerServer server, Path runDir, FioWorkload workload,
-            ResultTable table) throws IOException, InterruptedException {
-        Path json = runDir.resolve(workload.name().toLowerCase() + ".json");
-        Duration timeout = Duration.ofSeconds(settings.runtimeSeconds() + settings.rampSeconds() + 120L);
-        Tools.Result r = Tools.run(runDir, timeout, workload.fioCommand(server.uri(), settings.rangeBytes(),
-                settings.runtimeSeconds(), settings.rampSeconds(), json.toString()));
-        if (r.exitCode() != 0) {
-            System.out.println("  " + workload.title() + ": fio failed (" + r.exitCode() + "): " + r.stderr().trim());
-            return;
+    /** The workloads of one server, in the order of the class comment. */
+    private static void runWorkloads(Job job) throws IOException, InterruptedException {
+        boolean multi = job.settings().multiConnection();
+        job.run(FioWorkload.RANDREAD_4K_HITS, true);
+        if (multi) {
+            job.run(FioWorkload.RANDREAD_4K_HITS_MULTI, true);
         }
-        FioResult result = FioResult.parse(json, workload.isRead());
-        table.add(workload, server.peer(), result);
-        System.out.printf("  %-50s %,10.0f IOPS %,8.0f MiB/s  p50 %,9.1f µs  p99 %,9.1f µs%n", workload.title(),
-                result.iops(), result.bandwidthBytes() / (1 << 20), result.clatP50Nanos() / 1000.0,
-                result.clatP99Nanos() / 1000.0);
+        job.run(FioWorkload.SEQREAD_1M, true);
+        job.run(FioWorkload.FLUSHED_RANDWRITE_4K, true);
+        job.settle();
+        if (multi) {
+            job.run(FioWorkload.FLUSHED_RANDWRITE_4K_MULTI, true);
+            job.settle();
+        }
+        job.run(FioWorkload.SEQWRITE_1M, true);
+        job.settle();
+        job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false);
+        job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);
+    }
+
+    /** What running a workload on one server needs. */
+    private record Job(BenchSettings settings, PeerServer server, Path runDir, ResultTable table) {
+
+        void settle() throws IOException, InterruptedException {
+            long start = System.nanoTime();
+            server.settle(SETTLE_TIMEOUT);
+            System.out.printf("  settled in %.1f s%n", (System.nanoTime() - start) / 1e9);
+        }
+
+        /**
+         * Runs {@code workload}; its result goes into the table if {@code report}, else (a run that
+         * only prepares the next) its JSON is kept as {@code <workload>-unreported.json}.
+         */
+        void run(FioWorkload workload, boolean report) throws IOException, InterruptedException {
+            String title = workload.title(settings) + (report ? "" : " (not reported)");
+            Path json = runDir.resolve(workload.name().toLowerCase(Locale.ROOT) + (report ? "" : "-unreported")
+                    + ".json");
+            Duration timeout = Duration.ofSeconds(settings.runtimeSeconds() + settings.rampSeconds() + 120L);
+            Tools.Result r = Tools.run(runDir, timeout, workload.fioCommand(server.uri(), settings, json.toString()));
+            if (r.exitCode() != 0) {
+                System.out.println("  " + title + ": fio failed (" + r.exitCode() + "): " + r.stderr().trim());
+                return;
+            }
+            FioResult result = FioResult.parse(json, workload.isRead());
+            if (report) {
+                table.add(workload, server.peer(), result);
+            }
+            System.out.printf("  %-75s %,10.0f IOPS %,8.0f MiB/s  p50 %,9.1f µs  p99 %,9.1f µs%s%n", title,
+                    result.iops(), result.bandwidthBytes() / (1 << 20), result.clatP50Nanos() / 1000.0,
+                    result.clatP99Nanos() / 1000.0, result.errors() != 0 ? "  " + result.errors() + " errors" : "");
+        }
     }
 }
