@@ -68,6 +68,11 @@ public class NbdExportComponent implements NbdExports {
 
         @AttributeDefinition(description = "Seconds withdrawal and shutdown wait for requests in flight")
         int drain__timeout__seconds() default 10;
+
+        @AttributeDefinition(description = "READ and WRITE requests up to this many bytes (and FLUSHes) are "
+                + "served on the connection's own thread when the cache can do them without waiting (a hit, "
+                + "a write that finds space); 0 sends every request to the workers")
+        int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
     }
 
     /** A bound cache: the service object and the name it is exported under. */
@@ -86,7 +91,8 @@ public class NbdExportComponent implements NbdExports {
                 .withMaxConnections(config.max__connections())
                 .withMaxInflightBytesPerConnection(config.max__inflight__bytes__per__connection())
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
-                .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())));
+                .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())))
+                .withInlineMaxBytes(config.inline__max__bytes());
         List<ListenAddress> addresses = ListenAddress.parseList(config.listen());
         NbdServer created = new NbdServer(serverConfig);
         try {

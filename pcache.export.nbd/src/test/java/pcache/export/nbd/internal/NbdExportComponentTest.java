@@ -137,6 +137,7 @@ class NbdExportComponentTest {
         values.put("max_connections", 3);
         values.put("max_inflight_bytes_per_connection", 1L << 20);
         values.put("workers", 3);
+        values.put("inline_max_bytes", 4096);
         NbdExportComponent component = new NbdExportComponent();
         component.activate(config(values));
         try {
@@ -145,6 +146,7 @@ class NbdExportComponentTest {
             assertEquals(3, server.config.maxConnections());
             assertEquals(1L << 20, server.config.maxInflightBytesPerConnection());
             assertEquals(3, server.config.workers());
+            assertEquals(4096, server.config.inlineMaxBytes());
         } finally {
             component.deactivate();
         }
@@ -247,7 +249,7 @@ class NbdExportComponentTest {
             names.add(m.getName().replace("__", "_"));
         }
         names.sort(null);
-        assertEquals(List.of("drain_timeout_seconds", "listen", "max_connections",
+        assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "listen", "max_connections",
                 "max_inflight_bytes_per_connection", "workers"), names);
     }
 }
