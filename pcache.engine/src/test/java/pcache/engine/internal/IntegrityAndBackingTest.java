@@ -113,6 +113,28 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /** The NBD export tries {@code tryRead} first: a bad clean extent found there is counted once, not twice. */
+    @Test
+    void cleanExtentWithBadCrcFoundByATryReadIsCountedOnceAndReReadFromTheBackingDevice() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            e.write(0, Harness.pattern(0, 32768, 4), false);
+            e.drain(null);
+            pmem.corrupt(dataLocation(e, 4096), 0x80);
+            assertFalse(e.tryRead(0, java.nio.ByteBuffer.allocate(32768)), "a bad extent is not served at once");
+            assertArrayEquals(Harness.pattern(0, 32768, 4).array(), Harness.read(e, 0, 32768));
+            CacheStatistics st = e.statistics();
+            assertEquals(1, st.crcErrors());
+            assertEquals(1, st.crcRecovered());
+            assertEquals(1, st.readRequests(), "the refused try is not a request");
+        } finally {
+            e.close();
+        }
+    }
+
     @Test
     void backingDeviceWithAnotherIdentityIsRefusedUnlessForced() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

@@ -107,7 +107,15 @@ final class ReadPath {
             boolean good = cache.segments().generation(p.segment) == p.generation
                     && (!cache.config().dataCrc() || verifyHit(p));
             if (!good) {
-                return false; // the blocking read plans again and drops what went stale
+                // as read() does: drop what went stale or failed its CRC (counted once, above);
+                // the blocking read then plans again and reads that part from the backing device
+                slice.lock();
+                try {
+                    slice.remove(p.key);
+                } finally {
+                    slice.unlock();
+                }
+                return false;
             }
         }
         return true;
