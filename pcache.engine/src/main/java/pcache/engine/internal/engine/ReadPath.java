@@ -102,23 +102,36 @@ final class ReadPath {
             return false;
         }
         for (Piece p : plan.pieces) {
-            cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset,
-                    out.slice((int) (p.position - pos), p.length));
-            boolean good = cache.segments().generation(p.segment) == p.generation
-                    && (!cache.config().dataCrc() || verifyHit(p));
-            if (!good) {
-                // as read() does: drop what went stale or failed its CRC (counted once, above);
-                // the blocking read then plans again and reads that part from the backing device
-                slice.lock();
-                try {
-                    slice.remove(p.key);
-                } finally {
-                    slice.unlock();
-                }
+            if (!copyHit(p, out.slice((int) (p.position - pos), p.length))) {
+                // as read() does: drop what went stale or failed its CRC (counted once, in
+                // copyHit); the blocking read then plans again and reads that part from the
+                // backing device
+                removeKeys(slice, List.of(p));
                 return false;
             }
         }
         return true;
+    }
+
+    /**
+     * Copies a hit into {@code target}; true when the copy is good: the segment was not
+     * reclaimed meanwhile and, with data CRCs on, the data passed its CRC.
+     */
+    private boolean copyHit(Piece p, ByteBuffer target) throws IOException {
+        cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset, target);
+        return cache.segments().generation(p.segment) == p.generation
+                && (!cache.config().dataCrc() || verifyHit(p));
+    }
+
+    private static void removeKeys(KeySlice slice, List<Piece> pieces) {
+        slice.lock();
+        try {
+            for (Piece p : pieces) {
+                slice.remove(p.key);
+            }
+        } finally {
+            slice.unlock();
+        }
     }
 
     /** Reads one slice's part; {@code out} covers exactly it. Returns the bytes served from pmem. */
@@ -158,12 +171,7 @@ final class ReadPath {
             if (!p.hit) {
                 continue;
             }
-            ByteBuffer target = out.slice((int) (p.position - pos), p.length);
-            cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset, target);
-            // the copy is valid only if the segment was not reclaimed meanwhile
-            boolean good = cache.segments().generation(p.segment) == p.generation
-                    && (!cache.config().dataCrc() || verifyHit(p));
-            if (!good) {
+            if (!copyHit(p, out.slice((int) (p.position - pos), p.length))) {
                 if (bad == null) {
                     bad = new ArrayList<>();
                 }
@@ -174,14 +182,7 @@ final class ReadPath {
         }
         if (bad != null) {
             removeOwnPlaceholders(slice, plan);
-            slice.lock();
-            try {
-                for (Piece p : bad) {
-                    slice.remove(p.key);
-                }
-            } finally {
-                slice.unlock();
-            }
+            removeKeys(slice, bad);
             return null;
         }
         for (Piece p : plan.pieces) {

@@ -39,13 +39,7 @@ final class WritePath {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
         countRequest(fua);
-        int total = src.remaining();
-        long pos = offset;
-        while (src.hasRemaining()) {
-            int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
-            pos += writePiece(pos, src, allocateWaiting(want), fua);
-        }
-        completed(offset, total);
+        writePieces(offset, src, fua, true);
     }
 
     /**
@@ -57,26 +51,41 @@ final class WritePath {
     boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
-        if (signals.spaceWaiters.get() > 0) {
+        if (signals.spaceWaiters.get() > 0 || !writePieces(offset, src, fua, false)) {
             return false;
         }
+        countRequest(fua);
+        return true;
+    }
+
+    /**
+     * Writes {@code src} piece by piece (cut at slice and segment ends). Without {@code wait}, a
+     * piece that finds no space ends it: false, with {@code src}'s position put back.
+     */
+    private boolean writePieces(long offset, ByteBuffer src, boolean fua, boolean wait) throws IOException {
         int start = src.position();
         int total = src.remaining();
         long pos = offset;
         while (src.hasRemaining()) {
             int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
-            Allocation a;
-            try {
-                a = cache.heads().allocate(want);
-            } catch (DataHeads.NoSpace e) {
+            Allocation a = wait ? allocateWaiting(want) : allocateNow(want);
+            if (a == null) {
                 src.position(start);
                 return false;
             }
             pos += writePiece(pos, src, a, fua);
         }
-        countRequest(fua);
         completed(offset, total);
         return true;
+    }
+
+    /** Takes cache space if some is free now; null otherwise. */
+    private Allocation allocateNow(int wanted) throws IOException {
+        try {
+            return cache.heads().allocate(wanted);
+        } catch (DataHeads.NoSpace e) {
+            return null;
+        }
     }
 
     private void countRequest(boolean fua) {

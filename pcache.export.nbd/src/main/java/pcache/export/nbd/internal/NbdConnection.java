@@ -239,14 +239,7 @@ final class NbdConnection implements Runnable {
         if (content == null) {
             return false;
         }
-        ByteBuffer pooled = content.pooled();
-        if (pooled != data) {
-            pool.release(data);
-        }
-        pending.add(new OutgoingReply(sent -> {
-            pool.release(pooled);
-            limiter.release(0);
-        }, content.buffers()));
+        pending.add(reply(content, data, 0));
         pendingBytes += request.command() == NbdCommand.READ ? request.length() : 0;
         if (pending.size() >= MAX_PENDING_REPLIES || pendingBytes >= MAX_PENDING_BYTES) {
             writePending();
@@ -288,14 +281,7 @@ final class NbdConnection implements Runnable {
                 failed(session, request, data, e, budget);
                 return;
             }
-            ByteBuffer pooled = content.pooled();
-            if (pooled != data) {
-                pool.release(data);
-            }
-            writer.send(new OutgoingReply(sent -> {
-                pool.release(pooled);
-                limiter.release(budget);
-            }, content.buffers()));
+            writer.send(reply(content, data, budget));
         };
         try {
             workers.execute(task);
@@ -303,6 +289,21 @@ final class NbdConnection implements Runnable {
             pool.release(data);
             fail(session, request, NbdError.ESHUTDOWN, "the server is shutting down", null, budget, Level.INFO);
         }
+    }
+
+    /**
+     * The reply carrying {@code content}; the request's payload {@code data} is given back now
+     * unless the reply carries it, the reply's pooled buffer and {@code budget} once it is written.
+     */
+    private OutgoingReply reply(RequestExecutor.ReplyContent content, ByteBuffer data, long budget) {
+        ByteBuffer pooled = content.pooled();
+        if (pooled != data) {
+            pool.release(data);
+        }
+        return new OutgoingReply(sent -> {
+            pool.release(pooled);
+            limiter.release(budget);
+        }, content.buffers());
     }
 
     /** The device threw while running {@code request}: gives back its payload and queues the error reply. */
