@@ -91,16 +91,25 @@ class IntegrityAndBackingTest {
         }
     }
 
-    @Test
-    void cleanExtentWithBadCrcIsReReadFromTheBackingDevice() throws Exception {
+    /**
+     * A cache with data CRCs holding [0, 32 KiB) clean (written back), whose cached copy of the
+     * byte at 4096 is then damaged.
+     */
+    private static CacheEngine withDamagedCleanExtent() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
                 new OrderedWritebackPolicy());
+        e.write(0, Harness.pattern(0, 32768, 4), false);
+        e.drain(null); // now clean: the backing device holds it
+        pmem.corrupt(dataLocation(e, 4096), 0x80);
+        return e;
+    }
+
+    @Test
+    void cleanExtentWithBadCrcIsReReadFromTheBackingDevice() throws Exception {
+        CacheEngine e = withDamagedCleanExtent();
         try {
-            e.write(0, Harness.pattern(0, 32768, 4), false);
-            e.drain(null); // now clean: the backing device holds it
-            pmem.corrupt(dataLocation(e, 4096), 0x80);
             assertArrayEquals(Harness.pattern(0, 32768, 4).array(), Harness.read(e, 0, 32768));
             CacheStatistics st = e.statistics();
             assertEquals(1, st.crcErrors());
@@ -116,14 +125,8 @@ class IntegrityAndBackingTest {
     /** The NBD export tries {@code tryRead} first: a bad clean extent found there is counted once, not twice. */
     @Test
     void cleanExtentWithBadCrcFoundByATryReadIsCountedOnceAndReReadFromTheBackingDevice() throws Exception {
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                new OrderedWritebackPolicy());
+        CacheEngine e = withDamagedCleanExtent();
         try {
-            e.write(0, Harness.pattern(0, 32768, 4), false);
-            e.drain(null);
-            pmem.corrupt(dataLocation(e, 4096), 0x80);
             assertFalse(e.tryRead(0, java.nio.ByteBuffer.allocate(32768)), "a bad extent is not served at once");
             assertArrayEquals(Harness.pattern(0, 32768, 4).array(), Harness.read(e, 0, 32768));
             CacheStatistics st = e.statistics();
