@@ -16,6 +16,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -32,6 +33,11 @@ import jdk.net.UnixDomainPrincipal;
  * The local control socket: a unix domain socket, readable and writable by its owner only, that
  * runs one command line per connection (see {@link ControlProtocol}). There is no shell on any
  * network port.
+ *
+ * <p>Two locks guard it: the socket file's permissions (owner only), and the peer's credentials,
+ * read from the kernel for every connection ({@code SO_PEERCRED}): a connection from another user,
+ * or one whose user cannot be read, is refused before a command is read. The second lock holds
+ * even when the file's permissions were widened by hand.
  */
 public final class ControlServer implements AutoCloseable {
 
@@ -41,18 +47,42 @@ public final class ControlServer implements AutoCloseable {
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
 
+    /** Who is at the other end of a connection; throws when the kernel cannot tell. */
+    @FunctionalInterface
+    interface PeerCredentials {
+        UserPrincipal user(SocketChannel client) throws IOException;
+    }
+
+    /** The kernel's answer: the credentials the peer had when it connected. */
+    static final PeerCredentials SO_PEERCRED = client -> {
+        try {
+            UnixDomainPrincipal principal = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
+            if (principal == null || principal.user() == null) {
+                throw new IOException("no credentials");
+            }
+            return principal.user();
+        } catch (UnsupportedOperationException e) {
+            throw new IOException("SO_PEERCRED is not supported here", e);
+        }
+    };
+
     private final Path socket;
     private final ServerSocketChannel server;
     private final CommandExecutor executor;
+    private final PeerCredentials credentials;
+    private final String owner;
     private final ExecutorService handlers;
     private final ScheduledExecutorService timeouts;
     private final Thread acceptor;
     private volatile boolean closed;
 
-    private ControlServer(Path socket, ServerSocketChannel server, CommandExecutor executor) {
+    private ControlServer(Path socket, ServerSocketChannel server, CommandExecutor executor,
+            PeerCredentials credentials, String owner) {
         this.socket = socket;
         this.server = server;
         this.executor = executor;
+        this.credentials = credentials;
+        this.owner = owner;
         this.handlers = Executors.newCachedThreadPool(daemons("pcache-ctl-"));
         this.timeouts = Executors.newSingleThreadScheduledExecutor(daemons("pcache-ctl-timeout-"));
         this.acceptor = daemons("pcache-ctl-accept-").newThread(this::acceptLoop);
@@ -65,6 +95,12 @@ public final class ControlServer implements AutoCloseable {
      * @throws LaunchException if the path exists and is not a stale socket, or binding fails
      */
     public static ControlServer open(Path socket, CommandExecutor executor) throws LaunchException {
+        return open(socket, executor, SO_PEERCRED);
+    }
+
+    /** {@link #open(Path, CommandExecutor)} with another source of peer credentials (tests). */
+    static ControlServer open(Path socket, CommandExecutor executor, PeerCredentials credentials)
+            throws LaunchException {
         removeStale(socket);
         ServerSocketChannel server;
         try {
@@ -75,15 +111,18 @@ public final class ControlServer implements AutoCloseable {
                     + (socket.toString().length() > 100 ? " (unix socket paths are limited to about 107 bytes:"
                             + " use a shorter pcache.data)" : ""), e);
         }
+        String owner;
         try {
             // right after bind: the socket gets the umask's permissions until then
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            // the user the socket (and so this process) belongs to, named the way peers are named
+            owner = Files.getOwner(socket, LinkOption.NOFOLLOW_LINKS).getName();
         } catch (IOException | UnsupportedOperationException e) {
             closeQuietly(server);
             deleteQuietly(socket);
             throw new LaunchException("cannot make the control socket " + socket + " owner-only: " + e.getMessage(), e);
         }
-        ControlServer control = new ControlServer(socket, server, executor);
+        ControlServer control = new ControlServer(socket, server, executor, credentials, owner);
         control.acceptor.start();
         LOG.log(System.Logger.Level.INFO, "control socket {0}", socket);
         return control;
@@ -155,14 +194,12 @@ public final class ControlServer implements AutoCloseable {
 
     private void serve(SocketChannel client) {
         try (client) {
-            String peer = peerUser(client);
-            String self = System.getProperty("user.name");
-            if (peer != null && !peer.equals(self)) {
-                LOG.log(System.Logger.Level.WARNING, "control socket: refused a connection from user {0}", peer);
-                respond(client, 1, new byte[0], ("refused: the control socket serves user " + self + " only\n")
-                        .getBytes(StandardCharsets.UTF_8));
-                return;
+            String refusal = refusal(client);
+            if (refusal != null) {
+                LOG.log(System.Logger.Level.WARNING, "control socket: " + refusal);
             }
+            // the line is read even from a refused peer (bounded in size and time, and never run):
+            // closing a socket with unread input resets it, and the peer would not see why
             ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client),
                     READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             String line;
@@ -170,6 +207,10 @@ public final class ControlServer implements AutoCloseable {
                 line = ControlProtocol.readLine(Channels.newInputStream(client), ControlProtocol.MAX_COMMAND_BYTES);
             } finally {
                 timeout.cancel(false);
+            }
+            if (refusal != null) {
+                respond(client, 1, new byte[0], (refusal + "\n").getBytes(StandardCharsets.UTF_8));
+                return;
             }
             if (line == null || line.isBlank()) {
                 respond(client, 2, new byte[0], "expected one command line\n".getBytes(StandardCharsets.UTF_8));
@@ -196,13 +237,20 @@ public final class ControlServer implements AutoCloseable {
         o.flush();
     }
 
-    private static String peerUser(SocketChannel client) {
+    /** Why {@code client} may not run commands, or null when it is this socket's owner. */
+    private String refusal(SocketChannel client) {
+        String peer;
         try {
-            UnixDomainPrincipal principal = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
-            return principal.user().getName();
-        } catch (IOException | UnsupportedOperationException e) {
-            return null; // the file permissions still apply
+            peer = credentials.user(client).getName();
+        } catch (IOException | RuntimeException e) {
+            return "refused a connection whose user cannot be read (" + e.getMessage() + "): the control socket"
+                    + " serves user " + owner + " only, and only to peers it can identify";
         }
+        if (!peer.equals(owner)) {
+            return "refused a connection from user " + peer + ": the control socket serves user " + owner
+                    + " only (run pcache ctl as " + owner + ")";
+        }
+        return null;
     }
 
     /** Stops serving and removes the socket file. In-flight commands finish on their own threads. */

@@ -17,9 +17,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.opentest4j.TestAbortedException;
+
+import pcache.testkit.ExternalTools;
 
 class ControlServerTest {
 
@@ -107,6 +112,97 @@ class ControlServerTest {
             ControlProtocol.Header header = ControlProtocol.readHeader(Channels.newInputStream(raw));
             assertEquals(new ControlProtocol.Header(2, 0, 26), header);
         }
+    }
+
+    @Test
+    void peerWhoseUserCannotBeReadIsRefused() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        AtomicInteger ran = new AtomicInteger();
+        ControlServer.PeerCredentials unknown = client -> {
+            throw new IOException("SO_PEERCRED failed");
+        };
+        try (ControlServer server = ControlServer.open(socket, counting(ran), unknown)) {
+            Answer a = ctl(socket, "pcache:list");
+            assertEquals(1, a.status());
+            assertEquals("", a.out());
+            assertTrue(a.err().startsWith("refused a connection whose user cannot be read (SO_PEERCRED failed): the"
+                    + " control socket serves user " + owner(socket) + " only"), a.err());
+        }
+        assertEquals(0, ran.get(), "no command ran");
+    }
+
+    @Test
+    void peerOfAnotherUserIsRefused() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        AtomicInteger ran = new AtomicInteger();
+        ControlServer.PeerCredentials mallory = client -> () -> "mallory";
+        try (ControlServer server = ControlServer.open(socket, counting(ran), mallory)) {
+            Answer a = ctl(socket, "pcache:list");
+            assertEquals(1, a.status());
+            assertEquals("refused a connection from user mallory: the control socket serves user " + owner(socket)
+                    + " only (run pcache ctl as " + owner(socket) + ")\n", a.err());
+        }
+        assertEquals(0, ran.get(), "no command ran");
+    }
+
+    /**
+     * A real client of another user (nobody, through setpriv) is refused by its kernel credentials,
+     * even with the socket file's permissions opened to everyone: the peer check does not lean on
+     * them. Needs root (to switch user); CI runs as root.
+     */
+    @Test
+    void clientRunningAsAnotherUserIsRefused() throws Exception {
+        ExternalTools.require("setpriv", "python3");
+        requireRoot();
+        Path socket = dir.resolve("pcache.ctl");
+        AtomicInteger ran = new AtomicInteger();
+        try (ControlServer server = ControlServer.open(socket, counting(ran))) {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
+            String client = "import socket,sys\n"
+                    + "s=socket.socket(socket.AF_UNIX)\n"
+                    + "s.connect(sys.argv[1])\n"
+                    + "s.sendall(b'pcache:list\\n')\n"
+                    + "s.shutdown(socket.SHUT_WR)\n"
+                    + "while True:\n"
+                    + "    b=s.recv(4096)\n"
+                    + "    if not b: break\n"
+                    + "    sys.stdout.buffer.write(b)\n";
+            Process p = new ProcessBuilder(ExternalTools.which("setpriv"), "--reuid=65534", "--regid=65534",
+                    "--clear-groups", ExternalTools.which("python3"), "-c", client, socket.toString())
+                    .redirectErrorStream(true).start();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the client ends");
+            String answer = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), answer);
+            String nobody = answer.lines().skip(1).findFirst().orElse("");
+            assertTrue(answer.startsWith(new ControlProtocol.Header(1, 0, nobody.length() + 1).line()), answer);
+            assertTrue(nobody.startsWith("refused a connection from user "), answer);
+            assertFalse(nobody.startsWith("refused a connection from user root"), answer);
+            assertEquals(3, ctl(socket, "abc").status(), "its owner is still served");
+        }
+        assertEquals(1, ran.get(), "only the owner's command ran");
+    }
+
+    private void requireRoot() throws IOException {
+        if (owner(dir).equals("root")) {
+            return;
+        }
+        String message = "needs root to run a client as another user (setpriv)";
+        if (ExternalTools.inCi()) {
+            throw new AssertionError(message + "; CI=true: the check cannot be skipped");
+        }
+        throw new TestAbortedException(message);
+    }
+
+    private static String owner(Path socket) throws IOException {
+        return Files.getOwner(socket).getName();
+    }
+
+    private static CommandExecutor counting(AtomicInteger ran) {
+        return (line, out, err) -> {
+            ran.incrementAndGet();
+            return ECHO.execute(line, out, err);
+        };
     }
 
     @Test
