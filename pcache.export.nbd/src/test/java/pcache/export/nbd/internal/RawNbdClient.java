@@ -254,6 +254,20 @@ final class RawNbdClient implements Closeable {
         return r.error();
     }
 
+    /**
+     * True when the server closed the connection (EOF or reset) before the timeout without
+     * sending a single byte: refused right after accept, before the greeting.
+     */
+    boolean closedBeforeAnyByte() throws IOException {
+        try {
+            return in.read() < 0;
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (SocketException | EOFException e) {
+            return true;
+        }
+    }
+
     /** True when the server closed the connection (EOF or reset) before the timeout. */
     boolean closedByServer() throws IOException {
         try {

@@ -81,7 +81,8 @@ class ResourceLimitsTest {
 
                 // one beyond the limit: closed right after accept, before the greeting, and logged
                 try (RawNbdClient refused = fixture.connect()) {
-                    assertTrue(refused.closedByServer(), "connection beyond max_connections was not closed");
+                    assertTrue(refused.closedBeforeAnyByte(),
+                            "connection beyond max_connections was not closed before the greeting");
                 }
                 assertTrue(ServerHealth.eventually(5, () -> refusals.matching("max_connections") == 1),
                         "refusal not logged once: " + warnings);
@@ -249,7 +250,7 @@ class ResourceLimitsTest {
                         "connections: " + fixture.server.connectionCount() + " of " + stalled);
                 // the slots are full: a newcomer is refused at once rather than queued
                 try (RawNbdClient newcomer = fixture.connect()) {
-                    assertTrue(newcomer.closedByServer());
+                    assertTrue(newcomer.closedBeforeAnyByte(), "a newcomer was greeted (queued) instead of refused");
                 }
                 for (RawNbdClient c : crowd) {
                     assertTrue(c.closedByServer(), "a stalled client was not dropped");
