@@ -74,13 +74,13 @@ final class SimulatedPmem implements PmemRegion {
 
         /** Drops the values stored by store number {@code store} and earlier. */
         void dropUpTo(long store) {
-            int keep = 0;
-            while (keep < count && stores[keep] <= store) {
-                keep++;
+            int dropped = 0;
+            while (dropped < count && stores[dropped] <= store) {
+                dropped++;
             }
-            System.arraycopy(values, keep, values, 0, count - keep);
-            System.arraycopy(stores, keep, stores, 0, count - keep);
-            count -= keep;
+            System.arraycopy(values, dropped, values, 0, count - dropped);
+            System.arraycopy(stores, dropped, stores, 0, count - dropped);
+            count -= dropped;
         }
 
         int indexOf(long store) {
