@@ -1,30 +1,51 @@
 package pcache.engine.internal;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
 import java.util.Random;
+import java.util.SplittableRandom;
 
 import pcache.api.spi.PmemRegion;
 
 /**
- * A sparse, in-memory pmem region for tests that can forget: it remembers, per 4 KiB page, the
- * durable content of every 8-byte word stored since the word was last made durable (flushed by a
- * thread that then fenced). At a simulated crash each such word independently keeps its new value
- * or reverts to the durable one: stores are torn at 8-byte granularity, in any order, as the
- * reference's persistence model allows. Only pending pages are copied, never the whole device, so
- * thousands of crash points stay cheap.
+ * A sparse, in-memory pmem region for tests that can forget what a power cut may forget, and
+ * nothing else.
+ *
+ * <p><b>What a crash produces.</b> The device is a sequence of 8-byte words. Each word has a
+ * <em>committed</em> value: the value it had when a thread last flushed a range containing it and
+ * that same thread then fenced (its value <em>at the flush</em>: a store made after the flush is
+ * not committed by the fence, even if it came before it). A word stored since its committed value
+ * is <em>pending</em>; at a crash each pending word independently becomes its committed value or
+ * one of the values it held since then — the latest or any earlier one, since a cache line can be
+ * written back by eviction at any moment — each with the same probability. Stores are therefore
+ * torn at 8-byte granularity, in any order, and nothing else can appear: a word never reverts to a
+ * value it held only before its commit, and never shows a value it did not hold (a store of part
+ * of a word yields the whole word as it was after that store). A store that leaves a word as it was
+ * changes nothing. {@link #fill} is a store. A fence commits only the flushes of its own thread (an
+ * x86 {@code sfence} orders only the issuing thread's {@code clwb}), as {@link PmemRegion}
+ * specifies; a flush without a fence by its thread commits nothing.
+ *
+ * <p><b>Cost.</b> Only pages with pending words carry state: their committed values and, for a word
+ * that changed more than once since its commit, the values in between with the number of the store
+ * that produced each. Those are kept without bound, as the engine commits what it writes before it
+ * writes the same word again and the lists stay empty or short (a test that rewrites a word many
+ * times without committing it pays one entry per change). A crash copies the stored pages once and
+ * then rewrites only the pending words.
  *
  * <p>{@link #armCrash} makes the N-th mutating operation (store, fill, flush, fence) crash the
- * device: the crash image is taken at that instant and every later call throws
- * {@link SimulatedCrash}.
+ * device before it takes effect: the crash image is taken at that instant and every later call
+ * throws {@link SimulatedCrash}. A device made with {@code tracking} false never forgets
+ * (every store is durable at once), for tests that do not cut power.
  */
 final class SimulatedPmem implements PmemRegion {
 
     static final int PAGE = 4096;
     private static final int WORDS = PAGE / 8;
+    private static final VarHandle WORD = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** Thrown by every operation once the device has crashed. */
     static final class SimulatedCrash extends IOException {
@@ -35,21 +56,86 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    private static final class Pending {
-        final byte[] durable;
-        final long[] dirty = new long[WORDS / 64];
+    /** The values a pending word held before its current one, oldest first, with their store numbers. */
+    private static final class Older {
+        long[] values = new long[2];
+        long[] stores = new long[2];
+        int count;
 
-        Pending(byte[] durable) {
-            this.durable = durable;
+        void add(long value, long store) {
+            if (count == values.length) {
+                values = Arrays.copyOf(values, count * 2);
+                stores = Arrays.copyOf(stores, count * 2);
+            }
+            values[count] = value;
+            stores[count] = store;
+            count++;
         }
 
-        boolean clean() {
-            for (long w : dirty) {
-                if (w != 0) {
-                    return false;
+        /** Drops the values stored by store number {@code store} and earlier. */
+        void dropUpTo(long store) {
+            int dropped = 0;
+            while (dropped < count && stores[dropped] <= store) {
+                dropped++;
+            }
+            System.arraycopy(values, dropped, values, 0, count - dropped);
+            System.arraycopy(stores, dropped, stores, 0, count - dropped);
+            count -= dropped;
+        }
+
+        int indexOf(long store) {
+            for (int i = 0; i < count; i++) {
+                if (stores[i] == store) {
+                    return i;
                 }
             }
-            return true;
+            return -1;
+        }
+    }
+
+    /** Persistence state of one page with pending words; a word's arrays mean something only while it is pending. */
+    private static final class Pending {
+        final long[] dirty = new long[WORDS / 64];
+        int dirtyCount;
+        /** The word's committed value. */
+        final long[] committed = new long[WORDS];
+        /** A store number at least that of the store that produced the committed value, below every later one. */
+        final long[] committedStore = new long[WORDS];
+        /** The number of the store that produced the word's current value. */
+        final long[] currentStore = new long[WORDS];
+        /** Values held between the committed and the current one (null while there are none). */
+        final Older[] older = new Older[WORDS];
+
+        boolean isDirty(int w) {
+            return (dirty[w >>> 6] & (1L << w)) != 0;
+        }
+
+        void markDirty(int w) {
+            dirty[w >>> 6] |= 1L << w;
+            dirtyCount++;
+        }
+
+        void markClean(int w) {
+            dirty[w >>> 6] &= ~(1L << w);
+            dirtyCount--;
+            older[w] = null;
+        }
+    }
+
+    /** Words a thread has flushed and not fenced yet, each with the number of the store it held then. */
+    private static final class Flushed {
+        long[] words = new long[16];
+        long[] stores = new long[16];
+        int count;
+
+        void add(long word, long store) {
+            if (count == words.length) {
+                words = Arrays.copyOf(words, count * 2);
+                stores = Arrays.copyOf(stores, count * 2);
+            }
+            words[count] = word;
+            stores[count] = store;
+            count++;
         }
     }
 
@@ -57,7 +143,9 @@ final class SimulatedPmem implements PmemRegion {
     private final byte[][] pages;
     private final Pending[] pending;
     private int pendingCount;
-    private final ThreadLocal<List<long[]>> flushedNotFenced = ThreadLocal.withInitial(ArrayList::new);
+    private final ThreadLocal<Flushed> flushedNotFenced = ThreadLocal.withInitial(Flushed::new);
+    private final long[] before = new long[WORDS];
+    private long stores;
     private final boolean tracking;
     private boolean closed;
     private long opsUntilCrash = -1;
@@ -88,7 +176,7 @@ final class SimulatedPmem implements PmemRegion {
             }
             for (int i = 0; i < n; i++) {
                 if (buf[i] != 0) {
-                    p.pages[page] = java.util.Arrays.copyOf(buf, PAGE);
+                    p.pages[page] = Arrays.copyOf(buf, PAGE);
                     break;
                 }
             }
@@ -105,7 +193,7 @@ final class SimulatedPmem implements PmemRegion {
         return new SimulatedPmem(size, pages, tracking);
     }
 
-    /** The device after the crash: only what was durable, plus a random subset of pending words. */
+    /** The device after the crash: committed words, and for each pending word one value it held. */
     synchronized SimulatedPmem afterCrash(boolean trackingAgain) {
         if (!crashed) {
             crashImage = image(crashRandom == null ? new Random(1) : crashRandom);
@@ -146,6 +234,9 @@ final class SimulatedPmem implements PmemRegion {
     }
 
     private byte[][] image(Random random) {
+        // java.util.Random's first outputs for nearby seeds are alike (tests seed crashes with
+        // seed + i): mix once, so that every seed picks independently
+        SplittableRandom pick = new SplittableRandom(random.nextLong());
         byte[][] img = new byte[pages.length][];
         for (int i = 0; i < pages.length; i++) {
             if (pages[i] != null) {
@@ -162,8 +253,16 @@ final class SimulatedPmem implements PmemRegion {
             }
             byte[] page = img[i];
             for (int w = 0; w < WORDS; w++) {
-                if ((p.dirty[w >>> 6] & (1L << w)) != 0 && random.nextBoolean()) {
-                    System.arraycopy(p.durable, w * 8, page, w * 8, 8);
+                if (!p.isDirty(w)) {
+                    continue;
+                }
+                Older o = p.older[w];
+                int olderCount = o == null ? 0 : o.count;
+                int k = pick.nextInt(olderCount + 2); // the committed value, each older one, the current one
+                if (k == 0) {
+                    WORD.set(page, w * 8, p.committed[w]);
+                } else if (k <= olderCount) {
+                    WORD.set(page, w * 8, o.values[k - 1]);
                 }
             }
         }
@@ -191,28 +290,6 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    /** Records the durable content of the words of {@code [off, off + len)} before they change. */
-    private void track(long off, long len) {
-        if (!tracking) {
-            return;
-        }
-        long end = off + len;
-        for (long p = off / PAGE; p * PAGE < end; p++) {
-            Pending pend = pending[(int) p];
-            if (pend == null) {
-                byte[] cur = pages[(int) p];
-                pend = new Pending(cur == null ? new byte[PAGE] : cur.clone());
-                pending[(int) p] = pend;
-                pendingCount++;
-            }
-            long from = Math.max(off, p * PAGE) - p * PAGE;
-            long to = Math.min(end, (p + 1) * PAGE) - p * PAGE;
-            for (long w = from / 8; w * 8 < to; w++) {
-                pend.dirty[(int) (w >>> 6)] |= 1L << w;
-            }
-        }
-    }
-
     private byte[] page(long p, boolean create) {
         byte[] b = pages[(int) p];
         if (b == null && create) {
@@ -220,6 +297,49 @@ final class SimulatedPmem implements PmemRegion {
             pages[(int) p] = b;
         }
         return b;
+    }
+
+    /** Remembers the values of the words of page {@code p} that bytes {@code [from, to)} of it are about to change. */
+    private void beforeStore(long p, int from, int to) {
+        if (!tracking) {
+            return;
+        }
+        byte[] b = pages[(int) p];
+        for (int w = from / 8; w * 8 < to; w++) {
+            before[w] = b == null ? 0 : (long) WORD.get(b, w * 8);
+        }
+    }
+
+    /** Records store number {@code store} into bytes {@code [from, to)} of page {@code p}, now stored. */
+    private void afterStore(long p, int from, int to, long store) {
+        if (!tracking) {
+            return;
+        }
+        byte[] b = pages[(int) p];
+        Pending pend = pending[(int) p];
+        for (int w = from / 8; w * 8 < to; w++) {
+            long now = (long) WORD.get(b, w * 8);
+            long was = before[w];
+            if (now == was) {
+                continue; // the word holds what it held: nothing new can reach the media
+            }
+            if (pend == null) {
+                pend = new Pending();
+                pending[(int) p] = pend;
+                pendingCount++;
+            }
+            if (!pend.isDirty(w)) {
+                pend.markDirty(w);
+                pend.committed[w] = was; // a word that was not pending held its committed value
+                pend.committedStore[w] = store - 1;
+            } else {
+                if (pend.older[w] == null) {
+                    pend.older[w] = new Older();
+                }
+                pend.older[w].add(was, pend.currentStore[w]);
+            }
+            pend.currentStore[w] = store;
+        }
     }
 
     @Override
@@ -268,13 +388,15 @@ final class SimulatedPmem implements PmemRegion {
         int len = src.remaining();
         check(offset, len);
         mutation();
-        track(offset, len);
+        long store = ++stores;
         long pos = offset;
         while (src.hasRemaining()) {
             long p = pos / PAGE;
             int in = (int) (pos % PAGE);
             int n = Math.min(src.remaining(), PAGE - in);
+            beforeStore(p, in, in + n);
             src.get(page(p, true), in, n);
+            afterStore(p, in, in + n, store);
             pos += n;
         }
     }
@@ -288,17 +410,17 @@ final class SimulatedPmem implements PmemRegion {
     public synchronized void fill(long offset, long length, byte value) throws IOException {
         check(offset, length);
         mutation();
+        long store = ++stores;
         long end = offset + length;
         for (long p = offset / PAGE; p * PAGE < end; p++) {
-            byte[] b = pages[(int) p];
-            if (b == null && value == 0) {
-                continue; // already zero: nothing changes, nothing to track
+            if (pages[(int) p] == null && value == 0) {
+                continue; // already zero: nothing changes
             }
-            long from = Math.max(offset, p * PAGE);
-            long to = Math.min(end, (p + 1) * PAGE);
-            track(from, to - from);
-            b = page(p, true);
-            java.util.Arrays.fill(b, (int) (from - p * PAGE), (int) (to - p * PAGE), value);
+            int from = (int) (Math.max(offset, p * PAGE) - p * PAGE);
+            int to = (int) (Math.min(end, (p + 1) * PAGE) - p * PAGE);
+            beforeStore(p, from, to);
+            Arrays.fill(page(p, true), from, to, value);
+            afterStore(p, from, to, store);
         }
     }
 
@@ -324,15 +446,32 @@ final class SimulatedPmem implements PmemRegion {
         return b.asReadOnlyBuffer();
     }
 
+    /** Notes, for this thread's next fence, the pending words of the range with the store each holds now. */
     @Override
     public synchronized void flush(long offset, long length) throws IOException {
         check(offset, length);
         mutation();
-        if (tracking) {
-            flushedNotFenced.get().add(new long[] {offset, length});
+        if (!tracking || pendingCount == 0 || length == 0) {
+            return;
+        }
+        Flushed flushed = flushedNotFenced.get();
+        long end = offset + length;
+        for (long p = offset / PAGE; p * PAGE < end; p++) {
+            Pending pend = pending[(int) p];
+            if (pend == null) {
+                continue;
+            }
+            int from = (int) (Math.max(offset, p * PAGE) - p * PAGE);
+            int to = (int) (Math.min(end, (p + 1) * PAGE) - p * PAGE);
+            for (int w = from / 8; w * 8 < to; w++) {
+                if (pend.isDirty(w)) {
+                    flushed.add(p * WORDS + w, pend.currentStore[w]);
+                }
+            }
         }
     }
 
+    /** Commits, word by word, the values this thread's flushes since its last fence saw. */
     @Override
     public synchronized void fence() throws IOException {
         check(0, 0);
@@ -340,31 +479,37 @@ final class SimulatedPmem implements PmemRegion {
         if (!tracking) {
             return;
         }
-        List<long[]> ranges = flushedNotFenced.get();
-        for (long[] r : ranges) {
-            commit(r[0], r[1]);
+        Flushed flushed = flushedNotFenced.get();
+        for (int i = 0; i < flushed.count; i++) {
+            commit(flushed.words[i], flushed.stores[i]);
         }
-        ranges.clear();
+        flushed.count = 0;
     }
 
-    /** Makes the words of {@code [off, off + len)} durable. */
-    private void commit(long off, long len) {
-        long end = off + len;
-        for (long p = off / PAGE; p * PAGE < end && pendingCount > 0; p++) {
-            Pending pend = pending[(int) p];
-            if (pend == null) {
-                continue;
-            }
-            long from = Math.max(off, p * PAGE) - p * PAGE;
-            long to = Math.min(end, (p + 1) * PAGE) - p * PAGE;
-            for (long w = from / 8; w * 8 < to; w++) {
-                pend.dirty[(int) (w >>> 6)] &= ~(1L << w);
-            }
-            if (pend.clean()) {
-                pending[(int) p] = null;
+    /** Makes the value that store number {@code store} left in {@code word} its committed value. */
+    private void commit(long word, long store) {
+        int p = (int) (word / WORDS);
+        int w = (int) (word % WORDS);
+        Pending pend = pending[p];
+        if (pend == null || !pend.isDirty(w) || store <= pend.committedStore[w]) {
+            return; // committed already, with that value or a later one
+        }
+        if (store == pend.currentStore[w]) {
+            pend.markClean(w);
+            if (pend.dirtyCount == 0) {
+                pending[p] = null;
                 pendingCount--;
             }
+            return;
         }
+        Older o = pend.older[w];
+        int i = o == null ? -1 : o.indexOf(store);
+        if (i < 0) {
+            throw new IllegalStateException("word " + word + ": no value of store " + store);
+        }
+        pend.committed[w] = o.values[i];
+        pend.committedStore[w] = store;
+        o.dropUpTo(store);
     }
 
     /** Number of pages with words that are not durable yet. */
