@@ -149,6 +149,7 @@ final class SimulatedPmem implements PmemRegion {
     private final boolean tracking;
     private boolean closed;
     private long opsUntilCrash = -1;
+    private CrashPoints crashPoints = CrashPoints.EVERY;
     private Random crashRandom;
     private byte[][] crashImage;
     private boolean crashed;
@@ -204,8 +205,33 @@ final class SimulatedPmem implements PmemRegion {
 
     /** Crashes at the {@code n}-th mutating operation from now (n >= 1). */
     synchronized void armCrash(long n, Random random) {
+        armCrash(n, random, CrashPoints.EVERY);
+    }
+
+    /**
+     * Crashes at the {@code n}-th mutating operation from now that {@code points} counts (n >= 1);
+     * {@code points} also sees the operation the crash strikes at, in the thread that makes it.
+     */
+    synchronized void armCrash(long n, Random random, CrashPoints points) {
         opsUntilCrash = n;
         crashRandom = random;
+        crashPoints = points;
+    }
+
+    /** Which mutating operations an armed crash counts, and where it strikes (crash-site statistics). */
+    interface CrashPoints {
+        /** Counts every operation and notes nothing. */
+        CrashPoints EVERY = new CrashPoints() {
+        };
+
+        /** Whether the operation the calling thread is making counts towards the armed crash. */
+        default boolean counts() {
+            return true;
+        }
+
+        /** The armed crash strikes at the operation the calling thread is making. */
+        default void strikes() {
+        }
     }
 
     /**
@@ -283,7 +309,8 @@ final class SimulatedPmem implements PmemRegion {
 
     private void mutation() throws SimulatedCrash {
         mutations++;
-        if (opsUntilCrash > 0 && --opsUntilCrash == 0) {
+        if (opsUntilCrash > 0 && crashPoints.counts() && --opsUntilCrash == 0) {
+            crashPoints.strikes();
             crashImage = image(crashRandom);
             crashed = true;
             throw new SimulatedCrash();
