@@ -54,7 +54,7 @@ class ConcurrentCrashTest {
     private static final int SECTOR = SectorHistory.SECTOR;
     private static final long LOGICAL = 64 * Harness.MIB;
     private static final int CI_TRIALS = 600;
-    private static final int LONG_TRIALS = 4000;
+    private static final int LONG_TRIALS = 12000;
     private static final boolean LONG = Boolean.getBoolean("pcache.test.long");
     /** Where most writes go: 1 MiB across a 4 MiB slice boundary, so threads often meet. */
     private static final long HOT = 12 * Harness.MIB - Harness.MIB / 2;
