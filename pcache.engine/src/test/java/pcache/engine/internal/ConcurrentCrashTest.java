@@ -176,10 +176,10 @@ class ConcurrentCrashTest {
         try {
             totals.add(trial(seed));
         } catch (Throwable t) {
-            throw new AssertionError("concurrent crash trial seed " + seed + " failed; replay it with"
-                    + " -Dpcache.crash.concurrent.seed=" + seed + " (./mvnw -o -B -pl pcache.engine -am test"
-                    + " -Dtest=ConcurrentCrashTest -Dsurefire.failIfNoSpecifiedTests=false"
-                    + " -Dpcache.crash.concurrent.seed=" + seed + ")", t);
+            String replay = " -Dpcache.crash.concurrent.seed=" + seed + (LONG ? " -Dpcache.test.long=true" : "");
+            throw new AssertionError("concurrent crash trial seed " + seed + " failed; replay it with" + replay
+                    + " (./mvnw -o -B -pl pcache.engine -am test -Dtest=ConcurrentCrashTest"
+                    + " -Dsurefire.failIfNoSpecifiedTests=false" + replay + ")", t);
         }
     }
 
