@@ -3,10 +3,13 @@ package pcache.engine.internal.engine;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 
 import pcache.api.BlockDevice;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
 import pcache.api.spi.KeySlice;
 
 /**
@@ -129,12 +132,35 @@ final class WritePath {
     private void insertAndLog(CacheKey key, Allocation a, boolean fua) throws IOException {
         KeySlice slice = cache.index().slice(key.offset());
         slice.lock();
+        List<CacheKey> displaced = new ArrayList<>();
         try {
+            slice.walk(key.offset(), key.length(), cache.validity(), new ExtentVisitor() {
+                @Override
+                public boolean hit(CacheKey old, long position, int length) {
+                    if (!old.isEmpty()) {
+                        CacheKey part = old.copy();
+                        part.cutFront((int) (position - old.offset()));
+                        part.cutBack(part.length() - length);
+                        displaced.add(part);
+                    }
+                    return true;
+                }
+
+                @Override
+                public boolean gap(long position, int length) {
+                    return true;
+                }
+            });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
         } catch (IOException | RuntimeException e) {
-            // the key is not in the log: nothing will drop its reference later
+            // the key is not in the log: nothing will drop its reference later; and the keys it
+            // displaced still hold the newest acknowledged data of its range, so reads must find
+            // them again rather than the older content of the backing device
             slice.remove(key);
+            for (CacheKey part : displaced) {
+                slice.insert(part, cache.validity());
+            }
             cache.segments().put(a.segment());
             throw e;
         } finally {
