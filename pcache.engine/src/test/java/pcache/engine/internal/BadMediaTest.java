@@ -13,12 +13,15 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.CacheConfigurationException;
+import pcache.api.CacheImageTool.FsckReport;
 import pcache.api.CachePos;
 import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
+import pcache.engine.internal.image.ImageFile;
+import pcache.engine.internal.image.ImageInspector;
 import pcache.engine.internal.media.CachePosCodec;
 import pcache.engine.internal.media.SuperblockCodec;
 import pcache.keyindex.internal.KsetCodec;
@@ -172,6 +175,10 @@ class BadMediaTest {
         assertTrue(CachePosCodec.decode(dirtyTail[1 - newest]).offset() < keyTailPos.offset(),
                 "the older dirty_tail copy is behind key_tail");
         pmem.corrupt(PcacheFormat.DIRTY_TAIL_OFF + (long) newest * PcacheFormat.POS_STRUCT_SIZE + 9, 0x40);
+        FsckReport fsck = new ImageInspector(Harness.CRC).fsck(ImageFile.of(pmem));
+        assertEquals(List.of(), fsck.errors());
+        assertTrue(fsck.warnings().stream().anyMatch(w -> w.contains("writes back every kset from key_tail again")),
+                fsck.warnings().toString());
         e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), policy);
         try {
             assertArrayEquals(Harness.pattern(0, 65536, 1).array(), Harness.read(e, 0, 65536));
