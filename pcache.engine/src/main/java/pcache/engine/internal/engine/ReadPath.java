@@ -49,6 +49,9 @@ final class ReadPath {
             fromCache += readSlicePart(pos, dst.slice(base + (int) (pos - offset), len));
             pos += len;
         }
+        // write-back may have quarantined part of the range while this read ran, and GC may
+        // then have reclaimed its segment, so the read took it for a miss
+        cache.quarantine().check(offset, total);
         dst.position(base + total);
         stats.bytesRead.add(total);
         stats.bytesReadFromCache.add(fromCache);
@@ -81,6 +84,7 @@ final class ReadPath {
             }
             pos += len;
         }
+        cache.quarantine().check(offset, total);
         dst.position(base + total);
         stats.readRequests.increment();
         stats.bytesRead.add(total);
