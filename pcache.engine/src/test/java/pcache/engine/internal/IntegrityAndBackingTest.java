@@ -146,6 +146,33 @@ class IntegrityAndBackingTest {
     }
 
     /**
+     * Write-back meets a damaged dirty extent that a later write (in a later kset) partly
+     * replaced: only the part still served from the damaged bytes is quarantined; the replaced
+     * part reads its newest data.
+     */
+    @Test
+    void writebackQuarantinesOnlyThePartOfADamagedExtentNotReplacedSince() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            e.write(8192, Harness.pattern(8192, 16384, 1), true);
+            e.write(8192, Harness.pattern(8192, 4096, 2), true); // a later kset replaces [8192, +4096)
+            pmem.corrupt(dataLocation(e, 20480), 0x01);
+            e.drain(null);
+            assertEquals(1, e.quarantined().size(), e.quarantined().toString());
+            assertEquals(12288, e.quarantined().get(0).offset());
+            assertEquals(12288, e.quarantined().get(0).length());
+            assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), Harness.read(e, 8192, 4096));
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 12288, 512));
+            assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), backing.content(8192, 4096));
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
      * Write-back quarantines a dirty extent that fails its CRC and marks it clean once dirty_tail
      * passes it. A read that checked the quarantine just before must not then take it for a
      * damaged clean extent and serve the backing device's stale bytes (found by
