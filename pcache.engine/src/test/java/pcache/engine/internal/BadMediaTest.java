@@ -13,14 +13,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.CacheConfigurationException;
+import pcache.api.CacheImageTool.FsckReport;
+import pcache.api.CachePos;
 import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
+import pcache.engine.internal.image.ImageFile;
+import pcache.engine.internal.image.ImageInspector;
 import pcache.engine.internal.media.CachePosCodec;
 import pcache.engine.internal.media.SuperblockCodec;
 import pcache.keyindex.internal.KsetCodec;
+import pcache.writeback.internal.BatchingWritebackPolicy;
 
 /**
  * Every kind of damaged or foreign cache device is refused with an error that names the
@@ -133,6 +138,60 @@ class BadMediaTest {
         ByteBuffer.wrap(pos).order(ByteOrder.LITTLE_ENDIAN).putInt(0, Harness.CRC.checksum(pos, 4, 12));
         writeRaw(PcacheFormat.DIRTY_TAIL_OFF, pos);
         refused("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF);
+    }
+
+    /** Both slots of a position record. */
+    private byte[][] slots(long record) throws Exception {
+        byte[][] slots = new byte[PcacheFormat.META_SLOTS][];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new byte[PcacheFormat.POS_STRUCT_SIZE];
+            pmem.read(record + (long) i * PcacheFormat.POS_STRUCT_SIZE, slots[i], 0, PcacheFormat.POS_STRUCT_SIZE);
+        }
+        return slots;
+    }
+
+    /** The slot with the newer seq (both valid). */
+    private static int newest(byte[][] slots) {
+        return PcacheFormat.seqAfter(slots[0][4] & 0xFF, slots[1][4] & 0xFF) ? 0 : 1;
+    }
+
+    @Test
+    void dirtyTailOlderCopyBehindKeyTailRestartsWritebackAtKeyTail() throws Exception {
+        // the 64 KiB at 0 of the setup is written back and passed by GC (key_tail = dirty_tail =
+        // the end of the log), then 64 KiB at 1 MiB are written and stay dirty
+        BatchingWritebackPolicy policy = Harness.drainOnlyPolicy();
+        CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), policy);
+        e.drain(null);
+        e.purge();
+        e.write(Harness.MIB, Harness.pattern(Harness.MIB, 65536, 2), true);
+        e.close();
+        pmem = pmem.reopen();
+        // damage the newest dirty_tail copy: the older one points behind key_tail
+        byte[][] dirtyTail = slots(PcacheFormat.DIRTY_TAIL_OFF);
+        byte[][] keyTail = slots(PcacheFormat.KEY_TAIL_OFF);
+        int newest = newest(dirtyTail);
+        CachePos keyTailPos = CachePosCodec.decode(keyTail[newest(keyTail)]);
+        assertEquals(keyTailPos, CachePosCodec.decode(dirtyTail[newest]), "dirty_tail = key_tail");
+        assertTrue(CachePosCodec.decode(dirtyTail[1 - newest]).offset() < keyTailPos.offset(),
+                "the older dirty_tail copy is behind key_tail");
+        pmem.corrupt(PcacheFormat.DIRTY_TAIL_OFF + (long) newest * PcacheFormat.POS_STRUCT_SIZE + 9, 0x40);
+        FsckReport fsck = new ImageInspector(Harness.CRC).fsck(ImageFile.of(pmem));
+        assertEquals(List.of(), fsck.errors());
+        assertTrue(fsck.warnings().stream().anyMatch(w -> w.contains("writes back every kset from key_tail again")),
+                fsck.warnings().toString());
+        e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), policy);
+        try {
+            assertArrayEquals(Harness.pattern(0, 65536, 1).array(), Harness.read(e, 0, 65536));
+            assertArrayEquals(Harness.pattern(Harness.MIB, 65536, 2).array(), Harness.read(e, Harness.MIB, 65536));
+            e.drain(null);
+            assertTrue(e.isClean());
+        } finally {
+            e.close();
+        }
+        assertArrayEquals(Harness.pattern(Harness.MIB, 65536, 2).array(), backing.content(Harness.MIB, 65536));
+        // write-back stored dirty_tail into the damaged slot: the next open finds both slots valid
+        pmem = pmem.reopen();
+        open().close();
     }
 
     @Test

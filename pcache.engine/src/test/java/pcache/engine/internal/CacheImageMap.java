@@ -62,12 +62,16 @@ final class CacheImageMap {
     final List<Extent> extents = new ArrayList<>();
     final List<SlotInfo> slots = new ArrayList<>();
     final boolean dataCrc;
+    /** Per cache segment, the newest generation a key record on the log carries for it (-1: none). */
+    final long[] newestKeyGeneration;
 
     private CacheImageMap(int segments, CachePos keyTail, CachePos dirtyTail, boolean dataCrc) {
         this.segments = segments;
         this.keyTail = keyTail;
         this.dirtyTail = dirtyTail;
         this.dataCrc = dataCrc;
+        this.newestKeyGeneration = new long[segments];
+        java.util.Arrays.fill(newestKeyGeneration, -1);
     }
 
     static long dataOffset(int segment) {
@@ -147,6 +151,7 @@ final class CacheImageMap {
             }
             ksets.add(new KsetInfo(pos, base, size, false, dirty, k.keys().size()));
             for (CacheKey key : k.keys()) {
+                newestKeyGeneration[key.segment()] = Math.max(newestKeyGeneration[key.segment()], key.generation());
                 if (key.generation() < gens[key.segment()]) {
                     continue;
                 }

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
 
@@ -21,9 +22,15 @@ import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
 import pcache.api.DataIntegrityException;
 import pcache.api.spi.CacheKey;
+import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeyIndexProvider;
+import pcache.api.spi.KeyLog;
+import pcache.api.spi.KeyLogContext;
 import pcache.api.spi.KeySlice;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
+import pcache.keyindex.internal.StripedKeyIndexProvider;
+import pcache.segment.internal.FifoSegmentAllocatorProvider;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
@@ -135,6 +142,156 @@ class IntegrityAndBackingTest {
             assertEquals(1, st.readRequests(), "the refused try is not a request");
         } finally {
             e.close();
+        }
+    }
+
+    /**
+     * Write-back meets a damaged dirty extent that a later write (in a later kset) partly
+     * replaced: only the part still served from the damaged bytes is quarantined; the replaced
+     * part reads its newest data.
+     */
+    @Test
+    void writebackQuarantinesOnlyThePartOfADamagedExtentNotReplacedSince() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            e.write(8192, Harness.pattern(8192, 16384, 1), true);
+            e.write(8192, Harness.pattern(8192, 4096, 2), true); // a later kset replaces [8192, +4096)
+            pmem.corrupt(dataLocation(e, 20480), 0x01);
+            e.drain(null);
+            assertEquals(1, e.quarantined().size(), e.quarantined().toString());
+            assertEquals(12288, e.quarantined().get(0).offset());
+            assertEquals(12288, e.quarantined().get(0).length());
+            assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), Harness.read(e, 8192, 4096));
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 12288, 512));
+            assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), backing.content(8192, 4096));
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * Write-back quarantines a dirty extent that fails its CRC and marks it clean once dirty_tail
+     * passes it. A read that checked the quarantine just before must not then take it for a
+     * damaged clean extent and serve the backing device's stale bytes (found by
+     * MediaCorruptionTest, seed 994 of 1,440, under load). The read is stopped, by a key index
+     * that runs a hook when the reader asks for its slice, between its quarantine check and its
+     * index walk, and write-back runs there.
+     */
+    @Test
+    void dirtyExtentQuarantinedByWriteBackDuringAReadIsNeverReadFromTheBackingDevice() throws Exception {
+        readWhileWritebackQuarantines(false);
+    }
+
+    /**
+     * As above, and GC passes the extent and reclaims its segment before the read walks the
+     * index: the read finds a miss and must not serve the backing device's bytes either (seed 1918
+     * of 2,880). Purge stands for GC here: it passes every kset and drops the keys.
+     */
+    @Test
+    void dirtyExtentQuarantinedAndReclaimedDuringAReadIsNeverReadFromTheBackingDevice() throws Exception {
+        readWhileWritebackQuarantines(true);
+    }
+
+    private void readWhileWritebackQuarantines(boolean thenReclaim) throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        AtomicReference<Runnable> hook = new AtomicReference<>();
+        AtomicReference<Thread> hooked = new AtomicReference<>();
+        StripedKeyIndexProvider striped = new StripedKeyIndexProvider();
+        KeyIndexProvider keyIndexes = new KeyIndexProvider() {
+            @Override
+            public String name() {
+                return striped.name();
+            }
+
+            @Override
+            public KeyLog openLog(KeyLogContext context) {
+                return striped.openLog(context);
+            }
+
+            @Override
+            public KeyIndex createIndex(long logicalSizeBytes) {
+                return new HookedIndex(striped.createIndex(logicalSizeBytes), hook, hooked);
+            }
+        };
+        EngineConfig cfg = Harness.config("crc").withDataCrc(true);
+        OrderedWritebackPolicy policy = new OrderedWritebackPolicy();
+        CacheEngine e = CacheEngine.open(cfg, pmem, Harness.CRC, new FifoSegmentAllocatorProvider(), keyIndexes,
+                Harness.holder(backing), () -> policy);
+        try {
+            e.write(8192, Harness.pattern(8192, 16384, 1), true);
+            pmem.corrupt(dataLocation(e, 12288), 0x01);
+            hooked.set(Thread.currentThread());
+            hook.set(() -> {
+                try {
+                    e.drain(null);
+                    if (thenReclaim) {
+                        e.purge();
+                    }
+                } catch (java.io.IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            DataIntegrityException ex = assertThrows(DataIntegrityException.class, () -> Harness.read(e, 8192, 16384));
+            assertTrue(ex.getMessage().contains("quarantined"), ex.getMessage());
+            assertEquals(null, hook.get(), "write-back ran during the read");
+            if (!thenReclaim) {
+                assertTrue(e.isClean(), "write-back passed the damaged extent");
+                assertEquals(1, e.index().keyCount(), "the extent is still indexed, clean");
+            }
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 8192, 512), "still quarantined");
+            assertArrayEquals(new byte[16384], backing.content(8192, 16384), "the backing device never got it");
+        } finally {
+            e.close();
+        }
+    }
+
+    /** A key index that runs {@code hook} once when thread {@code hooked} asks for a slice. */
+    private record HookedIndex(KeyIndex index, AtomicReference<Runnable> hook, AtomicReference<Thread> hooked)
+            implements KeyIndex {
+
+        @Override
+        public KeySlice slice(long offset) {
+            if (Thread.currentThread() == hooked.get()) {
+                Runnable r = hook.getAndSet(null);
+                if (r != null) {
+                    r.run();
+                }
+            }
+            return index.slice(offset);
+        }
+
+        @Override
+        public long logicalSizeBytes() {
+            return index.logicalSizeBytes();
+        }
+
+        @Override
+        public int sliceCount() {
+            return index.sliceCount();
+        }
+
+        @Override
+        public KeySlice existingSlice(int i) {
+            return index.existingSlice(i);
+        }
+
+        @Override
+        public long keyCount() {
+            return index.keyCount();
+        }
+
+        @Override
+        public void forEach(java.util.function.Consumer<CacheKey> action) {
+            index.forEach(action);
+        }
+
+        @Override
+        public void clear() {
+            index.clear();
         }
     }
 

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collections;
 import java.util.List;
@@ -53,9 +54,34 @@ import pcache.writeback.internal.OrderedWritebackPolicy;
  * (issue 6, "corrupted media"). Each trial builds an image with a known workload (version-stamped
  * sectors, so every sector read back is judged: its newest acknowledged version, an older one, or
  * wrong), closes it cleanly (every acknowledged write is durable), flips 1 to 8 distinct bits in
- * one area, runs the offline fsck on the damaged image and opens it. Per area the acceptable
- * outcomes are encoded in {@link #judge}; in no area may a read return bytes that were never
- * acknowledged for that sector.
+ * one area, runs the offline fsck on the damaged image and opens it. In no area may a read return
+ * bytes that were never acknowledged for that sector.
+ *
+ * <p>The oracle is exact, and there is no lenient mode. {@link #usableCopyLeft} decides from the
+ * undamaged image whether a usable copy of everything the cache needs is left: then opening must
+ * succeed and every sector must read its newest version; otherwise opening must fail with a
+ * {@link CorruptMediaException} that names the damaged structure and its offset (or a slot of
+ * it), and fsck must report an error. Any other outcome fails the trial. The exceptions, where
+ * less than that is accepted, each for a reason:
+ * <ul>
+ * <li>the older copy of a segment_info that is not the last of the chain is the one written at
+ * format before the next segment was linked, so it does not hold the link: damage to the newest
+ * copy leaves no usable copy (dm-pcache fails the same way);
+ * <li>a segment generation whose older copy is valid but older than a key on the log: the log
+ * proves that copy out of date, and opening with it would let those keys outlive the segment's
+ * next reclaim (dm-pcache would open and, after that reclaim, serve another extent's bytes):
+ * refused, naming the segment generation;
+ * <li>damage in a dirty kset ends the log there, as a kset torn by a power cut does (ksets carry
+ * no sequence number): the cache opens at that prefix of the log, so sectors may read older
+ * acknowledged versions (rolled back), never bytes that were never written; damage in a
+ * written-back kset (between key_tail and dirty_tail) leaves a log that cannot reach dirty_tail,
+ * and must be refused;
+ * <li>a sector whose read fails with {@link DataIntegrityException} is accepted only when a dirty
+ * extent whose data CRC covers a damaged byte serves it ({@link #mayFailReads}), or when the
+ * quarantine, full, merged the ranges on both sides of it ({@link #between});
+ * <li>bits flipped in the never-written slot of pcache's extension record may go unreported by
+ * fsck (nothing reads them; dm-pcache leaves anything there).
+ * </ul>
  *
  * <p>CI runs {@value #CI_TRIALS} trials (each area in turn, fixed seeds);
  * {@code -Dpcache.test.long=true} runs {@value #LONG_TRIALS} with longer workloads. A summary per
@@ -183,7 +209,6 @@ class MediaCorruptionTest {
     private final Map<String, Tally> tallies = Collections.synchronizedMap(new TreeMap<>());
     private final List<String> failures = Collections.synchronizedList(new ArrayList<>());
     private final List<String> rollbacks = Collections.synchronizedList(new ArrayList<>());
-    private static final List<String> misattributed = Collections.synchronizedList(new ArrayList<>());
 
     @Test
     void bitFlipsInEveryArea() throws Exception {
@@ -236,7 +261,10 @@ class MediaCorruptionTest {
             return;
         }
         String where = "seed " + seed + ", " + area + " (" + target.label() + ") at " + target.offset();
+        Copies copies = target.slot() == null ? null : Copies.read(built.pmem(), target);
+        boolean usable = usableCopyLeft(target, map, copies);
         BitSet flipped = flip(built.pmem(), target, r);
+        BitSet mayFail = mayFailReads(target, map, flipped);
         where += ", bits " + flipped;
         FsckReport fsck = new ImageInspector(Harness.CRC).fsck(ImageFile.of(built.pmem()));
         List<String> problems = new ArrayList<>();
@@ -266,7 +294,7 @@ class MediaCorruptionTest {
         int integrity = 0;
         if (refusal != null) {
             outcome = Outcome.REFUSED;
-            judgeRefusal(target, refusal, fsck, problems);
+            judgeRefusal(target, usable, refusal, fsck, problems);
         } else {
             try {
                 Readback rb = readBack(engine, built.history(), target, problems);
@@ -274,7 +302,7 @@ class MediaCorruptionTest {
                 integrity = rb.integrity;
                 outcome = rb.integrity > 0 ? Outcome.OPENED_INTEGRITY_ERRORS
                         : rb.rolledBack > 0 ? Outcome.OPENED_ROLLED_BACK : Outcome.OPENED_INTACT;
-                judgeOpened(target, rb, engine, fsck, built.history(), problems);
+                judgeOpened(target, usable, mayFail, rb, engine, fsck, built.history(), problems);
                 if (rb.rolledBack > 0) {
                     rollbacks.add(where + ": " + rb.rolledBack + " sector(s) rolled back, e.g. " + rb.example
                             + "; fsck: " + (fsck.errors().isEmpty() ? "warnings " + fsck.warnings()
@@ -587,7 +615,93 @@ class MediaCorruptionTest {
         }
     }
 
-    /** Offsets an error may name for the target: its record's slots, or its kset. */
+    /** Both slots of the damaged record as they were before the damage. */
+    record Copies(byte[] damaged, byte[] other) {
+
+        static Copies read(SimulatedPmem pmem, Target t) throws IOException {
+            long stride = stride(t.area());
+            long base = t.slot().recordOffset();
+            long other = t.slot().offset() == base ? base + stride : base;
+            return new Copies(bytes(pmem, t.slot().offset(), t.length()), bytes(pmem, other, t.length()));
+        }
+
+        private static byte[] bytes(SimulatedPmem pmem, long at, int length) throws IOException {
+            byte[] b = new byte[length];
+            pmem.read(at, b, 0, length);
+            return b;
+        }
+    }
+
+    /**
+     * Whether the damage leaves the cache a usable copy of everything it needs to open (the
+     * oracle; the class Javadoc says why for each area). Damage to the older or a never-written
+     * slot always leaves the newest copy. Damage to the newest copy leaves the older copy usable
+     * when it is valid and still describes the cache: always for cache_info (only gc_percent and
+     * INIT_DONE change after format), key_tail (the older copy is at most one kset behind, in a
+     * key segment that is still held: GC stores key_tail in both slots before it releases one) and
+     * dirty_tail (the older copy is one write-back batch behind; if key_tail has passed it, the
+     * newest copy was at or after key_tail, where write-back then restarts); for segment_info only when the older copy holds the
+     * same link; for a segment generation only when no key on the log carries a newer
+     * generation for the segment. Damage in the key log leaves a usable log when the damaged kset
+     * is dirty (the log ends there, as after a power cut); a written-back kset lies between
+     * key_tail and dirty_tail, so the log cannot reach dirty_tail.
+     */
+    static boolean usableCopyLeft(Target t, CacheImageMap m, Copies copies) {
+        return switch (t.area()) {
+            case SUPERBLOCK -> false;
+            case EXTENSION, DIRTY_DATA, CLEAN_DATA -> true;
+            case KSET_HEADER, LAST_KSET, KEY_RECORD -> t.kset().dirty();
+            case CACHE_INFO, KEY_TAIL, DIRTY_TAIL, SEGMENT_INFO, SEGMENT_GENERATION -> {
+                if (!t.slot().current()) {
+                    yield true;
+                }
+                if (!t.slot().otherValid()) {
+                    yield false;
+                }
+                yield switch (t.area()) {
+                    case SEGMENT_INFO -> Arrays.equals(copies.damaged(), PcacheLayout.SegmentInfo.FLAGS,
+                            PcacheLayout.SegmentInfo.SIZE, copies.other(), PcacheLayout.SegmentInfo.FLAGS,
+                            PcacheLayout.SegmentInfo.SIZE);
+                    case SEGMENT_GENERATION -> m.newestKeyGeneration[segmentOf(t.slot().recordOffset())]
+                            <= ByteBuffer.wrap(copies.other()).order(ByteOrder.LITTLE_ENDIAN)
+                                    .getLong(PcacheLayout.SegmentGen.GEN);
+                    default -> true;
+                };
+            }
+        };
+    }
+
+    /** The cache segment whose area holds {@code deviceOffset} (pcache formats segment i at physical i). */
+    private static int segmentOf(long deviceOffset) {
+        return (int) ((deviceOffset - PcacheFormat.SEGMENTS_OFF) / PcacheFormat.SEG_SIZE);
+    }
+
+    /**
+     * The sectors whose reads may fail: those served by a dirty extent whose data CRC covers a
+     * damaged byte (a key cut by later writes keeps the CRC of the extent as written, and
+     * write-zeroes points the keys of a whole range at one zeroed region, so several extents may
+     * cover one damaged byte). Clean extents are re-read from the backing device instead.
+     */
+    private static BitSet mayFailReads(Target t, CacheImageMap m, BitSet flipped) {
+        BitSet sectors = new BitSet();
+        if (!t.area().data()) {
+            return sectors;
+        }
+        for (Extent x : m.extents) {
+            if (x.clean()) {
+                continue;
+            }
+            for (int b = flipped.nextSetBit(0); b >= 0; b = flipped.nextSetBit(b + 1)) {
+                if (x.crcCovers(t.offset() + b / 8)) {
+                    sectors.set((int) (x.logical() / SECTOR), (int) ((x.logical() + x.length()) / SECTOR));
+                    break;
+                }
+            }
+        }
+        return sectors;
+    }
+
+    /** Offsets an error may name for the target: its record or one of its slots, or its kset. */
     private static boolean offsetNamesTarget(Target t, long offset) {
         if (t.slot() != null) {
             long base = t.slot().recordOffset();
@@ -618,35 +732,24 @@ class MediaCorruptionTest {
             case DIRTY_TAIL -> Set.of("dirty_tail");
             case SEGMENT_INFO -> Set.of("segment_info");
             case SEGMENT_GENERATION -> Set.of("segment generation");
-            case KSET_HEADER, LAST_KSET, KEY_RECORD -> Set.of("kset", "key");
-            default -> Set.of();
+            case KSET_HEADER, LAST_KSET -> Set.of("kset");
+            case KEY_RECORD -> Set.of("kset", "key");
+            case EXTENSION, DIRTY_DATA, CLEAN_DATA -> Set.of();
         };
     }
 
     /**
-     * A refusal is acceptable where the damage leaves no usable copy of a structure the cache
-     * needs, or where the older copy of a record cannot describe the current state; it must name
-     * the damaged structure and its offset, and fsck must report an error.
+     * A refusal is acceptable only where the damage leaves no usable copy ({@link #usableCopyLeft});
+     * it must name the damaged structure and its offset, and fsck must report an error.
      */
-    private static void judgeRefusal(Target t, CorruptMediaException e, FsckReport fsck, List<String> problems) {
-        boolean allowed = switch (t.area()) {
-            case SUPERBLOCK -> true;
-            case CACHE_INFO -> t.slot().current() && !t.slot().otherValid();
-            case EXTENSION, DIRTY_DATA, CLEAN_DATA -> false;
-            case KEY_TAIL, DIRTY_TAIL, SEGMENT_INFO, SEGMENT_GENERATION -> t.slot().current();
-            case KSET_HEADER, LAST_KSET, KEY_RECORD -> true;
-        };
-        if (!allowed) {
+    private static void judgeRefusal(Target t, boolean usable, CorruptMediaException e, FsckReport fsck,
+            List<String> problems) {
+        if (usable) {
             problems.add("refused although the damage leaves a usable copy");
         }
         if (!structuresFor(t.area()).contains(e.structure()) || !offsetNamesTarget(t, e.deviceOffset())) {
-            if (misattributionKnown(t, e)) {
-                misattributed.add(t.area() + " (" + t.label() + ") refused as " + e.structure() + " at " + e.deviceOffset()
-                        + ": " + e.getMessage());
-            } else {
-                problems.add("the refusal names " + e.structure() + " at " + e.deviceOffset() + ", not the damaged "
-                        + t.area().keyword + " at " + t.offset());
-            }
+            problems.add("the refusal names " + e.structure() + " at " + e.deviceOffset() + ", not the damaged "
+                    + t.area().keyword + " at " + t.offset());
         }
         if (fsck.errors().isEmpty()) {
             problems.add("refused, but fsck reports no error (warnings " + fsck.warnings() + ")");
@@ -654,35 +757,16 @@ class MediaCorruptionTest {
     }
 
     /**
-     * Known defect: when the newest key_tail copy is damaged, the older copy may point to a kset
-     * that GC has passed and whose segment was reused or zeroed since; replay from there does
-     * not reach dirty_tail and the refusal names dirty_tail or the "kset" at the old key_tail,
-     * not key_tail (the engine cannot tell: the slot record does not say a slot was damaged).
+     * An opened cache must have had a usable copy of everything, and serves every sector's newest
+     * version, except where the area allows less.
      */
-    private static boolean misattributionKnown(Target t, CorruptMediaException e) {
-        return t.area() == Area.KEY_TAIL && t.slot().current()
-                && (e.structure().equals("dirty_tail") || e.structure().equals("kset"))
-                && !Boolean.getBoolean("pcache.media.strict");
-    }
-
-    /** An opened cache must serve every sector's newest version, except where the area allows less. */
-    private static void judgeOpened(Target t, Readback rb, CacheEngine engine, FsckReport fsck, SectorHistory history,
-            List<String> problems) {
-        boolean mustRefuse = switch (t.area()) {
-            case SUPERBLOCK -> true;
-            case CACHE_INFO, KEY_TAIL, DIRTY_TAIL, SEGMENT_INFO, SEGMENT_GENERATION ->
-                    t.slot().current() && !t.slot().otherValid();
-            default -> false;
-        };
-        if (mustRefuse) {
-            problems.add("opened although no valid copy of the " + t.area().keyword + " is left");
+    private static void judgeOpened(Target t, boolean usable, BitSet mayFail, Readback rb, CacheEngine engine,
+            FsckReport fsck, SectorHistory history, List<String> problems) {
+        if (!usable) {
+            problems.add("opened although the damage leaves no usable copy of the " + t.area().keyword);
         }
         if (rb.rolledBack > 0 && !t.area().log()) {
             problems.add(rb.rolledBack + " sector(s) rolled back to older versions, e.g. " + rb.example);
-        }
-        if (rb.rolledBack > 0 && Boolean.getBoolean("pcache.media.strict")) {
-            problems.add("strict: damage in the key log lost acknowledged data (" + rb.rolledBack
-                    + " sectors), e.g. " + rb.example);
         }
         // damage in the middle of the log (valid ksets after it) is never silent: the engine says so
         boolean midLog = fsck.errors().stream().anyMatch(e -> e.contains("a valid kset follows"));
@@ -691,16 +775,17 @@ class MediaCorruptionTest {
             problems.add("the engine opened a log damaged in the middle without an ERROR naming the kset");
         }
         if (t.area() == Area.DIRTY_DATA) {
-            judgeDirtyData(t, rb, history, problems);
-        } else if (rb.integrity > 0) {
-            // damaged clean data is re-read from the backing device; only sectors that share the
-            // damaged bytes while dirty (a zeroed region) or lie in a quarantined range may fail
-            for (int s = rb.integritySectors.nextSetBit(0); s >= 0; s = rb.integritySectors.nextSetBit(s + 1)) {
-                if (!sharedOrQuarantined(rb, history, s)) {
-                    problems.add(rb.integrity + " sector(s) failed with DataIntegrityException, e.g. sector " + s
-                            + ", history " + history.describe(s));
-                    break;
-                }
+            Extent x = t.extent();
+            long sector = (x.logical() + (t.offset() - x.deviceOffset())) / SECTOR;
+            if (!rb.integritySectors.get((int) sector)) {
+                problems.add("the damaged dirty sector " + sector + " did not fail its read");
+            }
+        }
+        for (int s = rb.integritySectors.nextSetBit(0); s >= 0; s = rb.integritySectors.nextSetBit(s + 1)) {
+            if (!mayFail.get(s) && !(rb.quarantinedSectors.get(s) && between(mayFail, s))) {
+                problems.add(rb.integrity + " sector(s) failed with DataIntegrityException, e.g. sector " + s
+                        + ", which no extent covering a damaged byte serves (history " + history.describe(s) + ")");
+                break;
             }
         }
         // (unless GC reclaimed the extent's segment before it was read: then it is a plain miss)
@@ -720,36 +805,12 @@ class MediaCorruptionTest {
     }
 
     /**
-     * A flipped byte of a dirty extent: the sector holding it must fail with
-     * DataIntegrityException; other sectors may fail only when they belong to an extent whose CRC
-     * covers the damaged bytes (the CRC covers the extent as written, pieces of it included).
+     * Whether sector {@code s} lies between two sectors whose reads may fail: the quarantine, a
+     * bounded record, merges its two closest ranges when full, so it may refuse the good sectors
+     * between two damaged ranges (refusing, never serving wrong bytes).
      */
-    private static void judgeDirtyData(Target t, Readback rb, SectorHistory history, List<String> problems) {
-        Extent x = t.extent();
-        long sector = x.logical() + (t.offset() - x.deviceOffset());
-        if (!rb.integritySectors.get((int) (sector / SECTOR))) {
-            problems.add("the damaged dirty sector " + sector / SECTOR + " did not fail its read");
-        }
-        long lo = x.logical() - (x.deviceOffset() - x.crcOffset());
-        long hi = lo + x.crcLength();
-        for (int s = rb.integritySectors.nextSetBit(0); s >= 0; s = rb.integritySectors.nextSetBit(s + 1)) {
-            long at = (long) s * SECTOR;
-            if ((at < lo || at >= hi) && !sharedOrQuarantined(rb, history, s)) {
-                problems.add("sector " + s + " failed its read but lies outside the damaged extent's CRC range [" + lo
-                        + ", " + hi + ")");
-            }
-        }
-    }
-
-    /**
-     * Whether a failed read of sector {@code s} away from the damaged extent is expected:
-     * write-zeroes points the keys of a whole range at one zeroed region, so a flipped byte there
-     * fails every sector whose newest version is those zeroes; and the quarantine, a bounded record,
-     * merges its closest ranges when full, so it may refuse good sectors between two damaged ones
-     * (refusing, never serving wrong bytes).
-     */
-    private static boolean sharedOrQuarantined(Readback rb, SectorHistory history, int s) {
-        return history.latest(s) == SectorHistory.ZERO || rb.quarantinedSectors.get(s);
+    private static boolean between(BitSet mayFail, int s) {
+        return mayFail.previousSetBit(s) >= 0 && mayFail.nextSetBit(s) >= 0;
     }
 
     /** After write-back, the backing device holds what the cache served. */
@@ -783,10 +844,6 @@ class MediaCorruptionTest {
                         t.outcomes.getOrDefault(Outcome.OPENED_INTEGRITY_ERRORS, 0) + "/" + t.integritySectors,
                         t.fsckErrors, t.fsckWarningsOnly, t.refusedAs.isEmpty() ? "" : "  refused as " + t.refusedAs));
             }
-        }
-        out.append(misattributed.size()).append(" refusal(s) named another structure than the damaged one:\n");
-        synchronized (misattributed) {
-            misattributed.stream().limit(5).forEach(s -> out.append("  ").append(s).append('\n'));
         }
         out.append(rollbacks.size()).append(" trial(s) lost acknowledged data to key log damage (fsck reports each;"
                 + " the engine logs an ERROR where valid ksets follow the damage):\n");

@@ -104,8 +104,46 @@ final class EngineWritebackContext implements WritebackContext {
         CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache {0}: dirty extent [{1}, +{2}) failed its data CRC during"
                 + " write-back; quarantined (reads of it fail until it is rewritten)", cache.name(),
                 k.offset(), k.length());
-        cache.quarantine().add(k.offset(), k.length());
+        for (long[] part : stillServed(k)) {
+            cache.quarantine().add(part[0], part[1]);
+        }
         return false;
+    }
+
+    /**
+     * The parts of {@code written} (a key of a kset being written back) that the index still
+     * serves from its bytes, as {@code [offset, length]}: parts that later writes replaced hold
+     * their newest data elsewhere and stay readable.
+     */
+    private List<long[]> stillServed(CacheKey written) {
+        List<long[]> parts = new ArrayList<>();
+        KeySlice slice = cache.index().slice(written.offset());
+        slice.lock();
+        try {
+            slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
+                @Override
+                public boolean hit(CacheKey t, long position, int length) {
+                    if (sameBytes(t, written)) {
+                        parts.add(new long[] {position, length});
+                    }
+                    return true;
+                }
+
+                @Override
+                public boolean gap(long position, int length) {
+                    return true;
+                }
+            });
+        } finally {
+            slice.unlock();
+        }
+        return parts;
+    }
+
+    /** Whether index key {@code t} is (a piece of) {@code written}: the same bytes of the same segment generation. */
+    private static boolean sameBytes(CacheKey t, CacheKey written) {
+        return !t.isEmpty() && t.segment() == written.segment() && t.generation() == written.generation()
+                && t.segmentOffset() - (t.offset() - written.offset()) == written.segmentOffset();
     }
 
     /**

@@ -49,6 +49,9 @@ final class ReadPath {
             fromCache += readSlicePart(pos, dst.slice(base + (int) (pos - offset), len));
             pos += len;
         }
+        // write-back may have quarantined part of the range while this read ran, and GC may
+        // then have reclaimed its segment, so the read took it for a miss
+        cache.quarantine().check(offset, total);
         dst.position(base + total);
         stats.bytesRead.add(total);
         stats.bytesReadFromCache.add(fromCache);
@@ -81,6 +84,7 @@ final class ReadPath {
             }
             pos += len;
         }
+        cache.quarantine().check(offset, total);
         dst.position(base + total);
         stats.readRequests.increment();
         stats.bytesRead.add(total);
@@ -220,13 +224,19 @@ final class ReadPath {
         if (actual == storedCrc || cache.segments().generation(p.segment) != p.generation) {
             return cache.segments().generation(p.segment) == p.generation;
         }
-        stats.crcErrors.increment();
         if (p.clean) {
+            // write-back quarantines a dirty extent that fails its CRC, then marks it clean when
+            // dirty_tail passes it: a read that checked the quarantine before then finds a clean
+            // extent whose data never reached the backing device, and must fail as the quarantine
+            // would have made it (the slice lock orders the quarantine before the clean flag)
+            cache.quarantine().check(p.position, p.length);
+            stats.crcErrors.increment();
             stats.crcRecovered.increment();
             CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache {0}: clean extent at [{1}, +{2}) failed its data"
                     + " CRC; re-reading it from the backing device", cache.name(), p.position, p.length);
             return false;
         }
+        stats.crcErrors.increment();
         long qOff = p.position;
         long qLen = p.length;
         cache.quarantine().add(qOff, qLen);

@@ -43,6 +43,16 @@ final class Replay {
     void run() throws IOException {
         CachePos keyTail = cache.meta().keyTail();
         CachePos dirtyTail = cache.meta().dirtyTail();
+        if (cache.meta().dirtyTailMayBeOlderCopy() && !logReaches(keyTail, dirtyTail)) {
+            // the newest copy was lost and the older one is behind key_tail (GC passed it after
+            // the newest copy was stored): the newest lay at or after key_tail
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": the newest copy of"
+                    + " dirty_tail (device offset " + PcacheFormat.DIRTY_TAIL_OFF + ") is damaged and the older"
+                    + " copy, " + dirtyTail + ", is behind key_tail " + keyTail + "; write-back restarts at key_tail"
+                    + " (ksets already written back are written back again); pcache:fsck shows the damage");
+            cache.meta().restartWritebackAtKeyTail();
+            dirtyTail = keyTail;
+        }
         CachePos pos = keyTail;
         segments.markUsed(pos.segment());
         boolean dirty = pos.equals(dirtyTail);
@@ -74,6 +84,27 @@ final class Replay {
         CacheEngine.LOG.log(System.Logger.Level.INFO,
                 "cache {0}: replayed {1} keys ({2} stale) from {3} to {4}, dirty from {5}",
                 cache.name(), keys, stale, keyTail, pos, dirtyTail);
+    }
+
+    /**
+     * Whether the key log from {@code from} reaches {@code target} at a kset boundary before it
+     * ends (or would loop). Reads the log once more; only used after damage to dirty_tail.
+     */
+    private boolean logReaches(CachePos from, CachePos target) throws IOException {
+        BitSet keySegments = new BitSet(segments.segmentCount());
+        keySegments.set(from.segment());
+        CachePos pos = from;
+        while (!pos.equals(target)) {
+            Kset k = cache.keyLog().read(pos);
+            if (k == null || (k.last() && keySegments.get(k.nextSegment()))) {
+                return false;
+            }
+            if (k.last()) {
+                keySegments.set(k.nextSegment());
+            }
+            pos = k.next();
+        }
+        return true;
     }
 
     /** Follows a LAST kset to the next key segment, refusing a link back onto the log. */

@@ -57,6 +57,7 @@ final class KeyLogScan {
     private final boolean dataCrc;
     private final CachePos keyTail;
     private final CachePos dirtyTail;
+    private final boolean dirtyTailSpareDamaged;
     /** The backing device's size as the extension records it, or -1. */
     private final long logicalSize;
 
@@ -94,6 +95,7 @@ final class KeyLogScan {
         this.dataCrc = metadata.info().dataCrc();
         this.keyTail = metadata.keyTail();
         this.dirtyTail = metadata.dirtyTail();
+        this.dirtyTailSpareDamaged = metadata.dirtyTailSpareDamaged();
         Extension extension = metadata.extension();
         this.logicalSize = extension != null && extension.backing() != null ? extension.backing().sizeBytes() : -1;
         this.keySegments = new BitSet(map.cacheSegments());
@@ -407,7 +409,13 @@ final class KeyLogScan {
     private void endOfLog(String end) {
         report.line("  end of log at %s (device offset %s): %s", pos,
                 map.mapped(pos.segment()) ? Long.toString(map.dataOffset(pos)) : "?", end);
-        if (dirtyTail != null && !dirty) {
+        if (dirtyTail != null && !dirty && dirtyTailSpareDamaged) {
+            // the older copy, behind key_tail: a cache treats the whole log as dirty (Replay)
+            report.warning("dirty_tail at %d: the copy in use, %s, is not on the key log from key_tail %s to its end"
+                    + " %s, and the other copy is damaged: the newest dirty_tail was at or after key_tail, so a"
+                    + " cache writes back every kset from key_tail again (this scan counts them as written back)",
+                    PcacheFormat.DIRTY_TAIL_OFF, dirtyTail, keyTail, pos);
+        } else if (dirtyTail != null && !dirty) {
             report.error("dirty_tail at %d points to %s, which is not on the key log from key_tail %s to its end %s:"
                     + " the cache cannot tell what is written back", PcacheFormat.DIRTY_TAIL_OFF, dirtyTail, keyTail,
                     pos);

@@ -39,6 +39,7 @@ final class MetadataScan {
     private CacheInfo info;
     private CachePos keyTail;
     private CachePos dirtyTail;
+    private boolean dirtyTailSpareDamaged;
     private Extension extension;
 
     MetadataScan(ImageFile image, CrcProvider crc, ScanReport report) {
@@ -59,6 +60,8 @@ final class MetadataScan {
         cacheInfo();
         keyTail = position("key_tail", PcacheFormat.KEY_TAIL_OFF);
         dirtyTail = position("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF);
+        dirtyTailSpareDamaged = ImageSlots.read(image, crc, "dirty_tail", PcacheFormat.DIRTY_TAIL_OFF,
+                PcacheLayout.CachePos.SIZE, PcacheLayout.CachePos.SIZE).damagedSpare() != null;
         readExtension();
         return true;
     }
@@ -81,6 +84,14 @@ final class MetadataScan {
     /** The first kset not written back, or null when dirty_tail is unusable. */
     CachePos dirtyTail() {
         return dirtyTail;
+    }
+
+    /**
+     * Whether dirty_tail's other slot is damaged, so {@link #dirtyTail} may be the older copy: a
+     * cache then restarts write-back at key_tail when the log from key_tail does not reach it.
+     */
+    boolean dirtyTailSpareDamaged() {
+        return dirtyTailSpareDamaged;
     }
 
     /** pcache's extension record, or null when there is none. */

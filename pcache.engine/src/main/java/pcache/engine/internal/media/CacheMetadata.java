@@ -36,6 +36,7 @@ public final class CacheMetadata {
     private CacheInfo info;
     private volatile CachePos keyTail;
     private volatile CachePos dirtyTail;
+    private boolean dirtyTailOtherSlotDamaged;
     private Extension extension;
 
     private CacheMetadata(PmemRegion region, CrcProvider crc, int segNum, int sbFlags) {
@@ -203,6 +204,44 @@ public final class CacheMetadata {
     public void loadTails(int cacheSegments) throws IOException {
         keyTail = loadPos(keyTailRecord, PcacheFormat.KEY_TAIL_OFF, cacheSegments);
         dirtyTail = loadPos(dirtyTailRecord, PcacheFormat.DIRTY_TAIL_OFF, cacheSegments);
+        dirtyTailOtherSlotDamaged = otherSlotDamaged(dirtyTailRecord, PcacheFormat.DIRTY_TAIL_OFF,
+                PcacheLayout.CachePos.SIZE, PcacheLayout.CachePos.SIZE);
+    }
+
+    /**
+     * Whether the slot of {@code record} that {@link ReplicatedRecord#load} did not choose holds a
+     * damaged copy (not all zero, as a never-written slot is, and failing its CRC): then the copy
+     * in use may be the older one.
+     */
+    private boolean otherSlotDamaged(ReplicatedRecord record, long at, int stride, int size) throws IOException {
+        byte[] b = new byte[size];
+        region.read(at + (long) (1 - record.currentSlot()) * stride, b, 0, size);
+        boolean zero = true;
+        for (byte x : b) {
+            zero &= x == 0;
+        }
+        int stored = (b[0] & 0xFF) | (b[1] & 0xFF) << 8 | (b[2] & 0xFF) << 16 | (b[3] & 0xFF) << 24;
+        int start = PcacheLayout.MetaHeader.CRC_START;
+        return !zero && stored != crc.checksum(b, start, size - start);
+    }
+
+    /**
+     * Whether dirty_tail's other slot is damaged, so the dirty_tail loaded may be the older copy
+     * (at most one write-back batch behind the lost newest one) and key_tail may have passed it.
+     */
+    public boolean dirtyTailMayBeOlderCopy() {
+        return dirtyTailOtherSlotDamaged;
+    }
+
+    /**
+     * Makes key_tail the dirty_tail of the open cache, in memory only: used when the older copy
+     * of dirty_tail is behind key_tail. The newest dirty_tail then lay at or after key_tail, so
+     * every kset from key_tail is treated as dirty (ksets already written back are written back
+     * again, which changes nothing on the backing device). The next store of dirty_tail goes to
+     * the damaged slot.
+     */
+    public void restartWritebackAtKeyTail() {
+        dirtyTail = keyTail;
     }
 
     private static CachePos loadPos(ReplicatedRecord record, long at, int cacheSegments) throws IOException {
