@@ -91,17 +91,21 @@ final class InFlightRange {
         return writer;
     }
 
-    /** After the writer ended: how many writes it submitted (an upper bound for the serials). */
-    String writerEnded() throws IOException {
-        Path status = status(cycle);
-        String text = Files.readString(status);
+    /** How far a writer got: writes submitted and acknowledged (-1 when it did not say). */
+    record Writer(long submitted, long acknowledged) {
+    }
+
+    /** After the writer ended: how far it got; its submitted count bounds the serials checked. */
+    Writer writerEnded() throws IOException {
+        String text = Files.readString(status(cycle));
         for (String line : text.split("\n")) {
-            if (line.startsWith("submitted ")) {
-                submitted(Long.parseLong(line.split(" ")[1]));
-                return line;
+            String[] words = line.trim().split(" ");
+            if (words.length == 4 && words[0].equals("submitted") && words[2].equals("acknowledged")) {
+                submitted(Long.parseLong(words[1]));
+                return new Writer(Long.parseLong(words[1]), Long.parseLong(words[3]));
             }
         }
-        return "writer status: " + text.strip();
+        return new Writer(-1, -1);
     }
 
     /**

@@ -158,24 +158,33 @@ class ProcessKillIT {
         Thread.sleep(200 + random.nextInt(2000));
         pcache.kill();
         writer.waitFor(30, TimeUnit.SECONDS);
-        stats.writers.add(inFlight.writerEnded());
+        stats.add(inFlight.writerEnded());
     }
 
     /** What the in-flight checks saw, printed at the end of a run. */
     private static final class Stats {
         long unchanged;
         long newVersions;
-        final List<String> writers = new ArrayList<>();
+        long writes;
+        long acknowledged;
+        int writers;
 
         void add(InFlightRange.Check check) {
             unchanged += check.unchanged();
             newVersions += check.newVersions();
         }
 
+        void add(InFlightRange.Writer writer) {
+            writers++;
+            writes += Math.max(0, writer.submitted());
+            acknowledged += Math.max(0, writer.acknowledged());
+        }
+
         @Override
         public String toString() {
             return "in-flight sectors checked after restarts: " + (unchanged + newVersions) + ", holding a version"
-                    + " written during the kill: " + newVersions + "; writers: " + writers;
+                    + " written during a kill: " + newVersions + "; " + writers + " writers submitted " + writes
+                    + " writes, " + acknowledged + " acknowledged before the kill";
         }
     }
 }
