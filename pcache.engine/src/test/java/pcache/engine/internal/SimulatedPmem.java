@@ -56,11 +56,19 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    /** The values a pending word held before its current one, oldest first, with their store numbers. */
-    private static final class Older {
-        long[] values = new long[2];
-        long[] stores = new long[2];
+    /**
+     * A growable list of (value, store number) pairs in store order: the values a pending word held
+     * before its current one, oldest first, or the words a thread flushed and has not fenced yet.
+     */
+    private static final class Stamped {
+        long[] values;
+        long[] stores;
         int count;
+
+        Stamped(int capacity) {
+            values = new long[capacity];
+            stores = new long[capacity];
+        }
 
         void add(long value, long store) {
             if (count == values.length) {
@@ -103,8 +111,8 @@ final class SimulatedPmem implements PmemRegion {
         final long[] committedStore = new long[WORDS];
         /** The number of the store that produced the word's current value. */
         final long[] currentStore = new long[WORDS];
-        /** Values held between the committed and the current one (null while there are none). */
-        final Older[] older = new Older[WORDS];
+        /** Values held between the committed and the current one, oldest first (null while there are none). */
+        final Stamped[] older = new Stamped[WORDS];
 
         boolean isDirty(int w) {
             return (dirty[w >>> 6] & (1L << w)) != 0;
@@ -122,28 +130,12 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    /** Words a thread has flushed and not fenced yet, each with the number of the store it held then. */
-    private static final class Flushed {
-        long[] words = new long[16];
-        long[] stores = new long[16];
-        int count;
-
-        void add(long word, long store) {
-            if (count == words.length) {
-                words = Arrays.copyOf(words, count * 2);
-                stores = Arrays.copyOf(stores, count * 2);
-            }
-            words[count] = word;
-            stores[count] = store;
-            count++;
-        }
-    }
-
     private final long size;
     private final byte[][] pages;
     private final Pending[] pending;
     private int pendingCount;
-    private final ThreadLocal<Flushed> flushedNotFenced = ThreadLocal.withInitial(Flushed::new);
+    /** Per thread, the words it has flushed and not fenced yet, each with the number of the store it held then. */
+    private final ThreadLocal<Stamped> flushedNotFenced = ThreadLocal.withInitial(() -> new Stamped(16));
     private final long[] before = new long[WORDS];
     private long stores;
     private final boolean tracking;
@@ -282,7 +274,7 @@ final class SimulatedPmem implements PmemRegion {
                 if (!p.isDirty(w)) {
                     continue;
                 }
-                Older o = p.older[w];
+                Stamped o = p.older[w];
                 int olderCount = o == null ? 0 : o.count;
                 int k = pick.nextInt(olderCount + 2); // the committed value, each older one, the current one
                 if (k == 0) {
@@ -361,7 +353,7 @@ final class SimulatedPmem implements PmemRegion {
                 pend.committedStore[w] = store - 1;
             } else {
                 if (pend.older[w] == null) {
-                    pend.older[w] = new Older();
+                    pend.older[w] = new Stamped(2);
                 }
                 pend.older[w].add(was, pend.currentStore[w]);
             }
@@ -481,7 +473,7 @@ final class SimulatedPmem implements PmemRegion {
         if (!tracking || pendingCount == 0 || length == 0) {
             return;
         }
-        Flushed flushed = flushedNotFenced.get();
+        Stamped flushed = flushedNotFenced.get();
         long end = offset + length;
         for (long p = offset / PAGE; p * PAGE < end; p++) {
             Pending pend = pending[(int) p];
@@ -506,9 +498,9 @@ final class SimulatedPmem implements PmemRegion {
         if (!tracking) {
             return;
         }
-        Flushed flushed = flushedNotFenced.get();
+        Stamped flushed = flushedNotFenced.get();
         for (int i = 0; i < flushed.count; i++) {
-            commit(flushed.words[i], flushed.stores[i]);
+            commit(flushed.values[i], flushed.stores[i]);
         }
         flushed.count = 0;
     }
@@ -529,7 +521,7 @@ final class SimulatedPmem implements PmemRegion {
             }
             return;
         }
-        Older o = pend.older[w];
+        Stamped o = pend.older[w];
         int i = o == null ? -1 : o.indexOf(store);
         if (i < 0) {
             throw new IllegalStateException("word " + word + ": no value of store " + store);
