@@ -210,6 +210,17 @@ final class SimulatedPmem implements PmemRegion {
         crashPoints = points;
     }
 
+    /** The kinds of mutating operation; a crash strikes at one of them. */
+    enum Operation {
+        STORE("store"), FILL("fill"), FLUSH("flush"), FENCE("fence");
+
+        final String label;
+
+        Operation(String label) {
+            this.label = label;
+        }
+    }
+
     /** Which mutating operations an armed crash counts, and where it strikes (crash-site statistics). */
     interface CrashPoints {
         /** Counts every operation and notes nothing. */
@@ -221,8 +232,8 @@ final class SimulatedPmem implements PmemRegion {
             return true;
         }
 
-        /** The armed crash strikes at the operation the calling thread is making. */
-        default void strikes() {
+        /** The armed crash strikes at the operation (of kind {@code op}) the calling thread is making. */
+        default void strikes(Operation op) {
         }
     }
 
@@ -299,10 +310,10 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    private void mutation() throws SimulatedCrash {
+    private void mutation(Operation op) throws SimulatedCrash {
         mutations++;
         if (opsUntilCrash > 0 && crashPoints.counts() && --opsUntilCrash == 0) {
-            crashPoints.strikes();
+            crashPoints.strikes(op);
             crashImage = image(crashRandom);
             crashed = true;
             throw new SimulatedCrash();
@@ -406,7 +417,7 @@ final class SimulatedPmem implements PmemRegion {
     public synchronized void write(long offset, ByteBuffer src) throws IOException {
         int len = src.remaining();
         check(offset, len);
-        mutation();
+        mutation(Operation.STORE);
         long store = ++stores;
         long pos = offset;
         while (src.hasRemaining()) {
@@ -428,7 +439,7 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void fill(long offset, long length, byte value) throws IOException {
         check(offset, length);
-        mutation();
+        mutation(Operation.FILL);
         long store = ++stores;
         long end = offset + length;
         for (long p = offset / PAGE; p * PAGE < end; p++) {
@@ -469,7 +480,7 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void flush(long offset, long length) throws IOException {
         check(offset, length);
-        mutation();
+        mutation(Operation.FLUSH);
         if (!tracking || pendingCount == 0 || length == 0) {
             return;
         }
@@ -494,7 +505,7 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void fence() throws IOException {
         check(0, 0);
-        mutation();
+        mutation(Operation.FENCE);
         if (!tracking) {
             return;
         }
