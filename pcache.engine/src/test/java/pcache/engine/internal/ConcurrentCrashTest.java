@@ -32,9 +32,10 @@ import pcache.engine.internal.engine.EngineConfig;
  * as in {@link CrashTest}: the cache device every word not flushed and fenced, the backing device
  * every write not flushed; write-back (ordered policy) and GC run throughout. The crash strikes at
  * a random mutating operation on the cache device, in whichever thread makes it (the summary
- * counts where, by thread and request and per {@link CrashSite}: {@link CrashAim}); in one recovery attempt in four (two at most per trial)
- * the device crashes again, during open or in the first steps of write-back and GC, and the cache
- * recovers from that image.
+ * counts where: by thread, request and kind of operation, and per {@link CrashSite} and phase, as
+ * {@link CrashTest} does; see {@link CrashAim}); in one recovery attempt in four (two at most per
+ * trial) the device crashes again, during open or in the first steps of write-back and GC, and the
+ * cache recovers from that image.
  *
  * <p>The order in which the threads interleave is up to the scheduler, so a trial is not exactly
  * reproducible: the oracle judges by the ticks of one clock the threads share (see
@@ -260,7 +261,7 @@ class ConcurrentCrashTest {
         // recover again from that image. Open makes about six mutating operations (replay ends
         // with the INIT_DONE update), so the crash is armed within the first twelve: half strike
         // inside open, the rest in the first steps of write-back and GC, given up to 50 ms to run.
-        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, new CrashTrials.ArmedAttempt() {
+        CrashTrials.ArmedAttempt crashAgain = new CrashTrials.ArmedAttempt() {
             @Override
             public CrashAim arm(SimulatedPmem img, int attempt) {
                 CrashAim aim = new CrashAim(null, img, SEGMENTS);
@@ -285,7 +286,8 @@ class ConcurrentCrashTest {
                 trial.recoveryCrashes++;
                 trial.recoverySites.add(site);
             }
-        });
+        };
+        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, crashAgain);
         CacheEngine recovered = rec.engine();
         try {
             List<long[]> runs = CrashTrials.runs(oracle.sectors().stream().mapToLong(Long::longValue).toArray());

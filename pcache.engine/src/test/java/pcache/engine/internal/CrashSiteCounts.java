@@ -44,7 +44,8 @@ final class CrashSiteCounts {
 
     /** The table of crash points per site and phase (markdown, as docs/RELIABILITY.md shows it). */
     String table() {
-        StringBuilder b = new StringBuilder("| site | format | workload | recovery | total |\n|---|---:|---:|---:|---:|\n");
+        StringBuilder b = new StringBuilder(
+                "| site | format | workload | recovery | total |\n|---|---:|---:|---:|---:|\n");
         for (CrashSite s : CrashSite.values()) {
             b.append("| ").append(s.label);
             for (Phase p : Phase.values()) {

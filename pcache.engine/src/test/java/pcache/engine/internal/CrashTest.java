@@ -338,7 +338,7 @@ class CrashTest {
         // recovery; in one trial in four it crashes again, inside open (replay, INIT_DONE) or in
         // the first steps after it (write-back, GC, the first requests), and the cache is
         // recovered from that image (which may crash again, in one case in four)
-        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, new CrashTrials.ArmedAttempt() {
+        CrashTrials.ArmedAttempt crashAgain = new CrashTrials.ArmedAttempt() {
             @Override
             public CrashAim arm(SimulatedPmem img, int attempt) {
                 run.recoveryArmed.incrementAndGet();
@@ -374,7 +374,8 @@ class CrashTest {
                 run.sites.crashAt(Phase.RECOVERY, site);
                 model.crashed();
             }
-        });
+        };
+        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, crashAgain);
         CacheEngine recovered = rec.engine();
         try {
             verify(recovered, model, where);

@@ -34,7 +34,10 @@ final class CrashTrials {
     private CrashTrials() {
     }
 
-    /** Silences logging for the test class: every trial crashes the engine's threads on purpose, their complaints are expected. */
+    /**
+     * Silences logging for the test class: every trial crashes the engine's threads on purpose,
+     * their complaints are expected.
+     */
     static final class QuietLogging implements BeforeAllCallback, AfterAllCallback {
         private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(QuietLogging.class);
 
