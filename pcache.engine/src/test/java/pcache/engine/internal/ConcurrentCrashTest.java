@@ -13,16 +13,13 @@ import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+import pcache.engine.internal.CrashSiteCounts.Phase;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
-import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * Power cuts while several client threads use one cache at once, as several NBD connections do:
@@ -35,9 +32,10 @@ import pcache.writeback.internal.OrderedWritebackPolicy;
  * as in {@link CrashTest}: the cache device every word not flushed and fenced, the backing device
  * every write not flushed; write-back (ordered policy) and GC run throughout. The crash strikes at
  * a random mutating operation on the cache device, in whichever thread makes it (the summary
- * counts where: {@link CrashSiteRegion}); in one recovery attempt in four (two at most per trial)
- * the device crashes again, during open or in the first steps of write-back and GC, and the cache
- * recovers from that image.
+ * counts where: by thread, request and kind of operation, and per {@link CrashSite} and phase, as
+ * {@link CrashTest} does; see {@link CrashAim}); in one recovery attempt in four (two at most per
+ * trial) the device crashes again, during open or in the first steps of write-back and GC, and the
+ * cache recovers from that image.
  *
  * <p>The order in which the threads interleave is up to the scheduler, so a trial is not exactly
  * reproducible: the oracle judges by the ticks of one clock the threads share (see
@@ -49,6 +47,7 @@ import pcache.writeback.internal.OrderedWritebackPolicy;
  * <p>CI runs {@value #CI_TRIALS} trials; {@code -Dpcache.test.long=true} runs {@value #LONG_TRIALS}
  * with longer workloads; {@code -Dpcache.crash.concurrent.trials=N} sets the count.
  */
+@ExtendWith(CrashTrials.QuietLogging.class)
 class ConcurrentCrashTest {
 
     private static final int SECTOR = SectorHistory.SECTOR;
@@ -58,21 +57,7 @@ class ConcurrentCrashTest {
     private static final boolean LONG = Boolean.getBoolean("pcache.test.long");
     /** Where most writes go: 1 MiB across a 4 MiB slice boundary, so threads often meet. */
     private static final long HOT = 12 * Harness.MIB - Harness.MIB / 2;
-
-    private static Level savedLevel;
-
-    @BeforeAll
-    static void quiet() {
-        // every trial crashes the engine on purpose; its threads' complaints are expected
-        Logger root = Logger.getLogger("");
-        savedLevel = root.getLevel();
-        root.setLevel(Level.OFF);
-    }
-
-    @AfterAll
-    static void loud() {
-        Logger.getLogger("").setLevel(savedLevel);
-    }
+    private static final int SEGMENTS = 4;
 
     /** Counts over all trials. */
     private static final class Totals {
@@ -87,6 +72,7 @@ class ConcurrentCrashTest {
         long contestedSectors;
         long readSectors;
         final Map<String, Integer> sites = new TreeMap<>();
+        final CrashSiteCounts crashSites = new CrashSiteCounts();
 
         synchronized void add(Trial t) {
             trials++;
@@ -95,6 +81,8 @@ class ConcurrentCrashTest {
                 crashedInside++;
                 sites.merge(t.site, 1, Integer::sum);
             }
+            crashSites.crashAt(Phase.WORKLOAD, t.workloadSite);
+            t.recoverySites.forEach(s -> crashSites.crashAt(Phase.RECOVERY, s));
             recoveryCrashes += t.recoveryCrashes;
             trialsCrashedInRecovery += t.recoveryCrashes > 0 ? 1 : 0;
             writes += t.writes;
@@ -125,7 +113,10 @@ class ConcurrentCrashTest {
     /** What one trial did and found. */
     private static final class Trial {
         int clients;
+        /** Who was doing what when the crash struck inside the workload; null when it came at its end. */
         String site;
+        CrashSite workloadSite;
+        final List<CrashSite> recoverySites = new ArrayList<>();
         int recoveryCrashes;
         int trialsCrashedInRecovery;
         long writes;
@@ -168,6 +159,7 @@ class ConcurrentCrashTest {
                 + " live reads%n", t.writes, t.flushes, t.promisedForOthers, t.contestedSectors, t.readSectors));
         b.append("  where the crash struck inside the workload:\n");
         t.sites.forEach((site, n) -> b.append(String.format("    %6d  %s%n", n, site)));
+        b.append("  crash points per site and phase:\n").append(t.crashSites.table()).append('\n');
         System.out.print(b);
     }
 
@@ -187,17 +179,15 @@ class ConcurrentCrashTest {
         Random r = new Random(seed);
         String where = "concurrent crash trial seed " + seed;
         Trial trial = new Trial();
-        EngineConfig cfg = Harness.config("crash-concurrent").withDataCrc(r.nextInt(5) == 0)
-                .withGcPercent(r.nextInt(60)).withKsetFlushDelayMillis(1 + r.nextInt(10)).withGcIntervalMillis(5)
-                .withStreams(1 + r.nextInt(2)).withBackingTimeoutMillis(500);
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(4), true);
-        CrashSiteRegion region = new CrashSiteRegion(pmem);
+        EngineConfig cfg = CrashTrials.config("crash-concurrent", r.nextInt(5) == 0, r);
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), true);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", true);
-        CacheEngine engine = Harness.open(cfg, region, Harness.holder(backing), new OrderedWritebackPolicy());
+        CacheEngine engine = CrashTrials.open(cfg, pmem, backing);
         trial.clients = 2 + r.nextInt(3);
         int opsPerClient = LONG ? 20 + r.nextInt(100) : 10 + r.nextInt(30);
-        pmem.armCrash(1 + r.nextInt(trial.clients * opsPerClient * 4), new Random(seed * 31 + 7));
-        Thread watchdog = watchdog(pmem, engine);
+        CrashAim aim = new CrashAim(null, pmem, SEGMENTS);
+        pmem.armCrash(1 + r.nextInt(trial.clients * opsPerClient * 4), new Random(seed * 31 + 7), aim);
+        Thread watchdog = CrashTrials.watchdog(pmem, engine);
 
         AtomicLong clock = new AtomicLong();
         AtomicLong versions = new AtomicLong(seed * 1_000_000L + 1);
@@ -211,7 +201,7 @@ class ConcurrentCrashTest {
             Thread t = new Thread(() -> {
                 try {
                     start.await();
-                    workload(c, cr, opsPerClient, engine, region, pmem, clock, versions);
+                    workload(c, cr, opsPerClient, engine, aim, pmem, clock, versions);
                 } catch (Throwable e) {
                     c.failure = e;
                 }
@@ -237,13 +227,12 @@ class ConcurrentCrashTest {
                 throw new AssertionError(where + ": client thread " + c.id + " failed", c.failure);
             }
         }
-        trial.site = region.site();
+        trial.site = aim.struckBy();
+        trial.workloadSite = trial.site == null ? CrashSite.AT_REST : aim.struck;
         if (!pmem.crashed()) {
             pmem.crashNow(new Random(seed * 31 + 7));
         }
-        watchdog.join(60_000); // it ends once it has stopped the crashed engine's threads
-        assertTrue(!watchdog.isAlive(), where + ": the crash watchdog did not end");
-        engine.abandon();
+        CrashTrials.stopCrashed(watchdog, engine, where);
 
         FlushOracle oracle = trial.oracle;
         for (Client c : clients) {
@@ -272,35 +261,38 @@ class ConcurrentCrashTest {
         // recover again from that image. Open makes about six mutating operations (replay ends
         // with the INIT_DONE update), so the crash is armed within the first twelve: half strike
         // inside open, the rest in the first steps of write-back and GC, given up to 50 ms to run.
-        CacheEngine recovered = null;
-        for (int attempt = 0; recovered == null; attempt++) {
-            boolean armed = attempt < 2 && r.nextInt(4) == 0;
-            if (armed) {
-                image.armCrash(1 + r.nextInt(12), new Random(seed * 7 + attempt));
+        CrashTrials.ArmedAttempt crashAgain = new CrashTrials.ArmedAttempt() {
+            @Override
+            public CrashAim arm(SimulatedPmem img, int attempt) {
+                CrashAim aim = new CrashAim(null, img, SEGMENTS);
+                img.armCrash(1 + r.nextInt(12), new Random(seed * 7 + attempt), aim);
+                return aim;
             }
-            try {
-                CacheEngine e = Harness.open(cfg, image, Harness.holder(backingImage), new OrderedWritebackPolicy());
-                long until = System.nanoTime() + 50_000_000L;
-                while (armed && !image.crashed() && System.nanoTime() < until) {
-                    Thread.sleep(1);
-                }
+
+            @Override
+            public CrashSite afterOpen(CacheEngine e, SimulatedPmem img, CrashAim aim, int attempt)
+                    throws InterruptedException {
+                CrashTrials.awaitCrash(img, 50);
                 // disarming tells atomically whether the crash struck, in any thread, up to this instant
-                if (!image.disarm()) {
-                    e.abandon();
-                    throw new SimulatedPmem.SimulatedCrash();
+                if (img.disarm()) {
+                    return null;
                 }
-                recovered = e;
-            } catch (SimulatedPmem.SimulatedCrash c) {
-                trial.recoveryCrashes++;
-                image = image.afterCrash(true);
-                backingImage = backingImage.afterCrash(new Random(seed * 13 + attempt));
+                e.abandon();
+                return aim.struck;
             }
-        }
+
+            @Override
+            public void crashed(CrashSite site, boolean inOpen) {
+                trial.recoveryCrashes++;
+                trial.recoverySites.add(site);
+            }
+        };
+        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, crashAgain);
+        CacheEngine recovered = rec.engine();
         try {
-            List<long[]> runs = runs(oracle);
+            List<long[]> runs = CrashTrials.runs(oracle.sectors().stream().mapToLong(Long::longValue).toArray());
             for (long[] run : runs) {
-                ByteBuffer got = ByteBuffer.allocate((int) run[1] * SECTOR).order(ByteOrder.LITTLE_ENDIAN);
-                recovered.read(run[0] * SECTOR, got);
+                ByteBuffer got = CrashTrials.read(recovered, run);
                 for (int k = 0; k < run[1]; k++) {
                     long s = run[0] + k;
                     String why = oracle.judgeAfterCrash(s, SectorHistory.decode(got, k * SECTOR, s));
@@ -311,15 +303,7 @@ class ConcurrentCrashTest {
                 }
             }
             if (r.nextInt(4) == 0) {
-                recovered.drain(null);
-                for (long[] run : runs) {
-                    byte[] cached = Harness.read(recovered, run[0] * SECTOR, (int) run[1] * SECTOR);
-                    byte[] onBacking = backingImage.content(run[0] * SECTOR, (int) run[1] * SECTOR);
-                    if (!java.util.Arrays.equals(cached, onBacking)) {
-                        fail(where + ": after write-back, sectors from " + run[0]
-                                + " differ between cache and backing device");
-                    }
-                }
+                CrashTrials.checkWrittenBack(recovered, rec.backing(), runs, where);
             }
         } finally {
             recovered.close();
@@ -328,7 +312,7 @@ class ConcurrentCrashTest {
     }
 
     /** One client thread's requests, until its share is done or the device has crashed. */
-    private static void workload(Client c, Random r, int ops, CacheEngine engine, CrashSiteRegion region,
+    private static void workload(Client c, Random r, int ops, CacheEngine engine, CrashAim aim,
             SimulatedPmem pmem, AtomicLong clock, AtomicLong versions) throws IOException {
         boolean flusher = c.id == 0;
         try {
@@ -337,14 +321,14 @@ class ConcurrentCrashTest {
                 long off = offset(r);
                 int len = length(r, off);
                 if (flusher && kind < 25) {
-                    region.doing("client flush");
+                    aim.doing("client flush");
                     long issued = clock.incrementAndGet();
                     engine.flush();
                     c.flushesReturned.add(issued);
                 } else if (kind < 80) {
                     boolean zero = kind >= 72;
                     boolean fua = r.nextInt(zero ? 2 : 5) == 0;
-                    region.doing("client " + (fua ? "FUA " : "") + (zero ? "write-zeroes" : "write"));
+                    aim.doing("client " + (fua ? "FUA " : "") + (zero ? "write-zeroes" : "write"));
                     long v = versions.getAndIncrement();
                     FlushOracle.Write w = new FlushOracle.Write(c.id, off, len, v, zero, fua, clock.incrementAndGet());
                     c.writes.add(w);
@@ -355,7 +339,7 @@ class ConcurrentCrashTest {
                     }
                     w.acknowledged = clock.incrementAndGet();
                 } else {
-                    region.doing("client read (miss fill)");
+                    aim.doing("client read (miss fill)");
                     ByteBuffer got = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
                     long issued = clock.incrementAndGet();
                     engine.read(off, got);
@@ -372,39 +356,6 @@ class ConcurrentCrashTest {
                 throw new AssertionError("client thread " + c.id + ": failure without a crash", e);
             }
         }
-    }
-
-    /** Written sectors as runs of at most 1 MiB: {first sector, count}. */
-    private static List<long[]> runs(FlushOracle oracle) {
-        long[] sorted = oracle.sectors().stream().mapToLong(Long::longValue).toArray();
-        List<long[]> runs = new ArrayList<>();
-        int i = 0;
-        while (i < sorted.length) {
-            int j = i + 1;
-            while (j < sorted.length && sorted[j] == sorted[j - 1] + 1 && j - i < 2048) {
-                j++;
-            }
-            runs.add(new long[] {sorted[i], j - i});
-            i = j;
-        }
-        return runs;
-    }
-
-    /** Stops the engine's waits once the device has crashed (a crashed device never frees space). */
-    private static Thread watchdog(SimulatedPmem pmem, CacheEngine engine) {
-        Thread t = new Thread(() -> {
-            while (!pmem.crashed()) {
-                try {
-                    Thread.sleep(2);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-            engine.abandon();
-        }, "crash-watchdog");
-        t.setDaemon(true);
-        t.start();
-        return t;
     }
 
     private static long offset(Random r) {

@@ -11,33 +11,27 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import pcache.api.CachePos;
 import pcache.api.CorruptMediaException;
 import pcache.api.format.PcacheFormat;
-import pcache.api.format.PcacheLayout;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemRegion;
 import pcache.api.spi.SegmentContext;
 import pcache.api.spi.SegmentListener;
+import pcache.engine.internal.CrashSiteCounts.Phase;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
 import pcache.engine.internal.media.CacheInfoCodec.CacheInfo;
 import pcache.engine.internal.media.CacheMetadata;
 import pcache.segment.internal.FifoSegmentAllocator;
-import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * Power cuts at random points inside the engine. The cache device forgets every 8-byte word that
@@ -69,29 +63,15 @@ import pcache.writeback.internal.OrderedWritebackPolicy;
  * {@value #LONG_TRIALS} with longer workloads, and with data CRC on for half of them. A failure
  * names its trial's seed; {@code -Dpcache.crash.seed=N} runs that one trial again.
  */
+@ExtendWith(CrashTrials.QuietLogging.class)
 class CrashTest {
 
-    private static final int SECTOR = 512;
+    private static final int SECTOR = SectorHistory.SECTOR;
     private static final long LOGICAL = 64 * Harness.MIB;
     private static final int CI_TRIALS = 2000;
     private static final int LONG_TRIALS = 12000;
     private static final boolean LONG = Boolean.getBoolean("pcache.test.long");
-    private static final long ZERO = -1;
-
-    private static Level savedLevel;
-
-    @BeforeAll
-    static void quiet() {
-        // every trial crashes the background threads on purpose; their complaints are expected
-        Logger root = Logger.getLogger("");
-        savedLevel = root.getLevel();
-        root.setLevel(Level.OFF);
-    }
-
-    @AfterAll
-    static void loud() {
-        Logger.getLogger("").setLevel(savedLevel);
-    }
+    private static final long ZERO = SectorHistory.ZERO;
 
     /** Acceptable versions of one sector. */
     private static final class SectorState {
@@ -182,63 +162,9 @@ class CrashTest {
         }
     }
 
-    /** Content of {@code version} in sector {@code s}: names both, the rest pseudo-random. */
-    private static void fillSector(ByteBuffer b, int at, long s, long version) {
-        b.putLong(at, version);
-        b.putLong(at + 8, s);
-        SplittableRandom r = new SplittableRandom(version * 1_000_003L + s);
-        for (int i = 16; i < SECTOR; i += 8) {
-            b.putLong(at + i, r.nextLong());
-        }
-    }
-
-    private static ByteBuffer content(long off, int len, long version) {
-        ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < len; i += SECTOR) {
-            fillSector(b, i, (off + i) / SECTOR, version);
-        }
-        return b;
-    }
-
-    /** The version a sector holds: ZERO, or the version it names when the rest matches; else throws. */
-    private static long decode(ByteBuffer b, int at, long s, String where) {
-        boolean zero = true;
-        for (int i = 0; i < SECTOR; i += 8) {
-            if (b.getLong(at + i) != 0) {
-                zero = false;
-                break;
-            }
-        }
-        if (zero) {
-            return ZERO;
-        }
-        long version = b.getLong(at);
-        long named = b.getLong(at + 8);
-        ByteBuffer expect = ByteBuffer.allocate(SECTOR).order(ByteOrder.LITTLE_ENDIAN);
-        fillSector(expect, 0, s, version);
-        for (int i = 0; i < SECTOR; i += 8) {
-            if (b.getLong(at + i) != expect.getLong(i)) {
-                fail(where + ": sector " + s + " holds bytes never written to it (names version " + version
-                        + " of sector " + named + ", differs at byte " + i + ")");
-            }
-        }
-        return version;
-    }
-
-    /** The phase of a trial a crash struck in. */
-    private enum Phase {
-        FORMAT("format"), WORKLOAD("workload"), RECOVERY("recovery");
-
-        final String label;
-
-        Phase(String label) {
-            this.label = label;
-        }
-    }
-
     /** What one run counts, over all its trials (shared by the lanes). */
     private static final class Run {
-        final AtomicIntegerArray sites = new AtomicIntegerArray(Phase.values().length * CrashSite.values().length);
+        final CrashSiteCounts sites = new CrashSiteCounts();
         final AtomicInteger crashed = new AtomicInteger();
         final AtomicInteger recoveryArmed = new AtomicInteger();
         final AtomicInteger recoveryInOpen = new AtomicInteger();
@@ -246,112 +172,6 @@ class CrashTest {
         final AtomicInteger formatRefusals = new AtomicInteger();
         final AtomicInteger deepLogTrials = new AtomicInteger();
         final AtomicInteger fullSegmentTrials = new AtomicInteger();
-
-        void crashAt(Phase phase, CrashSite site) {
-            sites.incrementAndGet(phase.ordinal() * CrashSite.values().length + site.ordinal());
-        }
-
-        int count(Phase phase, CrashSite site) {
-            return sites.get(phase.ordinal() * CrashSite.values().length + site.ordinal());
-        }
-
-        int count(CrashSite site) {
-            int n = 0;
-            for (Phase p : Phase.values()) {
-                n += count(p, site);
-            }
-            return n;
-        }
-
-        int crashPoints() {
-            int n = 0;
-            for (CrashSite s : CrashSite.values()) {
-                n += count(s);
-            }
-            return n;
-        }
-
-        /** The table of crash points per site and phase (markdown, as docs/RELIABILITY.md shows it). */
-        String table() {
-            StringBuilder b = new StringBuilder("| site | format | workload | recovery | total |\n|---|---:|---:|---:|---:|\n");
-            for (CrashSite s : CrashSite.values()) {
-                b.append("| ").append(s.label);
-                for (Phase p : Phase.values()) {
-                    b.append(" | ").append(count(p, s));
-                }
-                b.append(" | ").append(count(s)).append(" |\n");
-            }
-            b.append("| all | ");
-            for (Phase p : Phase.values()) {
-                int n = 0;
-                for (CrashSite s : CrashSite.values()) {
-                    n += count(p, s);
-                }
-                b.append(n).append(" | ");
-            }
-            return b.append(crashPoints()).append(" |").toString();
-        }
-    }
-
-    /**
-     * Where an armed crash is aimed: the n-th mutating operation on the cache device, or the n-th
-     * at one site. Notes the site it struck at.
-     */
-    private static final class Aim implements SimulatedPmem.CrashPoints {
-        final CrashSite target;
-        final SimulatedPmem pmem;
-        volatile CrashSite struck = CrashSite.AT_REST;
-
-        Aim(CrashSite target, SimulatedPmem pmem) {
-            this.target = target;
-            this.pmem = pmem;
-        }
-
-        @Override
-        public boolean counts() {
-            if (target == null) {
-                return true;
-            }
-            CrashSite s = CrashSite.ofCurrentThread();
-            if (target == CrashSite.KEY_TAIL_RELEASE) {
-                return s == CrashSite.KEY_TAIL && keyTailAtLast(pmem);
-            }
-            return s == target;
-        }
-
-        @Override
-        public void strikes() {
-            CrashSite s = target != null ? target : CrashSite.ofCurrentThread();
-            struck = s == CrashSite.KEY_TAIL && keyTailAtLast(pmem) ? CrashSite.KEY_TAIL_RELEASE : s;
-        }
-    }
-
-    /**
-     * Whether a key_tail slot points at a LAST kset: then GC is moving key_tail off a key segment
-     * it releases next. Read in the thread the crash strikes, before its operation takes effect.
-     */
-    private static boolean keyTailAtLast(SimulatedPmem pmem) {
-        try {
-            for (int slot = 0; slot < PcacheFormat.META_SLOTS; slot++) {
-                ByteBuffer pos = ByteBuffer.allocate(PcacheLayout.CachePos.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-                pmem.read(PcacheFormat.KEY_TAIL_OFF + (long) slot * PcacheLayout.CachePos.SIZE, pos);
-                int seg = pos.getInt(PcacheLayout.CachePos.SEG);
-                int off = pos.getInt(PcacheLayout.CachePos.OFF);
-                if (seg < 0 || seg >= SEGMENTS || off < 0 || off > PcacheFormat.SEG_DATA_SIZE - PcacheFormat.KSET_HEADER_SIZE) {
-                    continue;
-                }
-                // the format chains physical segments 0..n-1 in order: cache segment id = physical id
-                ByteBuffer header = ByteBuffer.allocate(PcacheFormat.KSET_HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-                pmem.read(PcacheFormat.segmentOffset(seg) + PcacheFormat.SEG_DATA_OFF + off, header);
-                if (header.getLong(PcacheLayout.KsetHeader.MAGIC) == PcacheLayout.KsetHeader.MAGIC_VALUE
-                        && (header.getLong(PcacheLayout.KsetHeader.FLAGS) & PcacheLayout.KsetHeader.FLAG_LAST) != 0) {
-                    return true;
-                }
-            }
-            return false;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 
     /** Sites the workload crash is aimed at (besides any operation); each with the bound of its n. */
@@ -387,7 +207,7 @@ class CrashTest {
         if (replay != null) {
             // one trial, as a failure printed it (background threads make a replay likely, not certain, to repeat it)
             trialNamingSeed(replay, run);
-            System.out.println("crash test: replayed seed " + replay + "\n" + run.table());
+            System.out.println("crash test: replayed seed " + replay + "\n" + run.sites.table());
             return;
         }
         ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -408,23 +228,23 @@ class CrashTest {
         } finally {
             pool.shutdownNow();
         }
-        int atRest = run.count(Phase.WORKLOAD, CrashSite.AT_REST);
-        System.out.println("crash test: " + trials + " trials, " + run.crashPoints() + " crash points: "
+        int atRest = run.sites.count(Phase.WORKLOAD, CrashSite.AT_REST);
+        System.out.println("crash test: " + trials + " trials, " + run.sites.crashPoints() + " crash points: "
                 + run.formatArmed.get() + " trials armed during format (" + run.formatRefusals.get()
                 + " refused to open after it, see below), " + run.crashed.get() + " crashes inside the workload, "
                 + atRest + " at its end, " + run.recoveryArmed.get() + " during recovery (" + run.recoveryInOpen.get()
                 + " inside open, the rest in the first steps after it); " + run.deepLogTrials.get()
                 + " trials with the key log near the end of its segment, " + run.fullSegmentTrials.get()
-                + " with a data segment nearly full\n" + run.table());
-        assertTrue(run.count(CrashSite.OTHER) * 100 <= run.crashPoints(),
+                + " with a data segment nearly full\n" + run.sites.table());
+        assertTrue(run.sites.count(CrashSite.OTHER) * 100 <= run.sites.crashPoints(),
                 "more than 1 % of the crash points struck at no named site: CrashSite misses an engine step\n"
-                        + run.table());
+                        + run.sites.table());
         assertTrue(atRest * 4 <= trials, "more than a quarter of the trials ended before their crash struck");
         int min = trials >= LONG_TRIALS ? LONG_MIN_PER_SITE : trials >= CI_TRIALS ? CI_MIN_PER_SITE : 0;
         for (CrashSite s : CrashSite.values()) {
             if (s != CrashSite.OTHER && s != CrashSite.AT_REST && s != CrashSite.MISS_FILL) {
-                assertTrue(run.count(s) >= min, "only " + run.count(s) + " crash points at " + s.label
-                        + " (at least " + min + " expected)\n" + run.table());
+                assertTrue(run.sites.count(s) >= min, "only " + run.sites.count(s) + " crash points at " + s.label
+                        + " (at least " + min + " expected)\n" + run.sites.table());
             }
         }
     }
@@ -451,17 +271,11 @@ class CrashTest {
         }
     }
 
-    private static CacheEngine open(EngineConfig cfg, SimulatedPmem pmem, MemoryBacking backing) throws IOException {
-        return Harness.open(cfg, pmem, Harness.holder(backing), new OrderedWritebackPolicy());
-    }
-
     private void trial(long seed, Run run) throws Exception {
         Random r = new Random(seed);
         String where = "crash trial seed " + seed;
         boolean dataCrc = LONG ? r.nextBoolean() : seed % 5 == 0;
-        EngineConfig cfg = Harness.config("crash").withDataCrc(dataCrc).withGcPercent(r.nextInt(60))
-                .withKsetFlushDelayMillis(1 + r.nextInt(10)).withGcIntervalMillis(5).withStreams(1 + r.nextInt(2))
-                .withBackingTimeoutMillis(500);
+        EngineConfig cfg = CrashTrials.config("crash", dataCrc, r);
         // what this trial's crash aims at, and how the cache is shaped so that it is reached
         CrashSite target = r.nextInt(4) == 0 ? null : WORKLOAD_SITES[r.nextInt(WORKLOAD_SITES.length)];
         boolean aimedAtSwitch = target == CrashSite.KEY_SEGMENT_ALLOCATION || target == CrashSite.LAST_KSET
@@ -473,7 +287,7 @@ class CrashTest {
         if (r.nextInt(5) == 0) {
             formatWithCrash(cfg, d, r, seed, run, where);
         } else {
-            d.engine = open(cfg, d.pmem, d.backing);
+            d.engine = CrashTrials.open(cfg, d.pmem, d.backing);
         }
         if (deepLog) {
             // the key log starts a few KiB before the end of a segment, as in a cache whose log was
@@ -483,7 +297,7 @@ class CrashTest {
             d.pmem = d.pmem.reopen();
             int room = 8 * (3 + r.nextInt(aimedAtSwitch ? 128 : LONG ? 2048 : 768));
             placeTails(d.pmem, new CachePos(r.nextInt(SEGMENTS), PcacheFormat.SEG_DATA_SIZE - room));
-            d.engine = open(cfg, d.pmem, d.backing);
+            d.engine = CrashTrials.open(cfg, d.pmem, d.backing);
         }
         if (fullSegment) {
             // fill the data segment this thread writes into up to its last 0-2 MiB (write-zeroes
@@ -501,22 +315,22 @@ class CrashTest {
         CacheEngine engine = d.engine;
         Model model = new Model();
         int ops = LONG ? 40 + r.nextInt(160) : 20 + r.nextInt(60);
-        Aim aim = new Aim(target, pmem);
+        CrashAim aim = new CrashAim(target, pmem, SEGMENTS);
         pmem.armCrash(1 + r.nextInt(target == null ? ops * 4 : reach(target, ops)), new Random(seed * 31 + 7), aim);
-        Thread watchdog = watchdog(pmem, engine);
+        Thread watchdog = CrashTrials.watchdog(pmem, engine);
         long[] version = {seed * 1_000_000L + 1};
         workload(engine, pmem, model, r, ops, version, true, where);
         if (!pmem.crashed() && BACKGROUND.contains(target)) {
-            awaitCrash(pmem, BACKGROUND_WAIT_MILLIS);
+            CrashTrials.awaitCrash(pmem, BACKGROUND_WAIT_MILLIS);
         }
         if (pmem.crashed()) {
             run.crashed.incrementAndGet();
-            run.crashAt(Phase.WORKLOAD, aim.struck);
+            run.sites.crashAt(Phase.WORKLOAD, aim.struck);
         } else {
             pmem.crashNow(new Random(seed * 31 + 7));
-            run.crashAt(Phase.WORKLOAD, CrashSite.AT_REST);
+            run.sites.crashAt(Phase.WORKLOAD, CrashSite.AT_REST);
         }
-        stopCrashed(watchdog, engine, where);
+        CrashTrials.stopCrashed(watchdog, engine, where);
         model.crashed();
         SimulatedPmem image = pmem.afterCrash(true);
         MemoryBacking backingImage = backing.afterCrash(new Random(seed * 17 + 3));
@@ -524,63 +338,49 @@ class CrashTest {
         // recovery; in one trial in four it crashes again, inside open (replay, INIT_DONE) or in
         // the first steps after it (write-back, GC, the first requests), and the cache is
         // recovered from that image (which may crash again, in one case in four)
-        CacheEngine recovered = null;
-        for (int attempt = 0; recovered == null; attempt++) {
-            boolean armed = attempt < 2 && r.nextInt(4) == 0;
-            Aim recoveryAim = null;
-            if (armed) {
+        CrashTrials.ArmedAttempt crashAgain = new CrashTrials.ArmedAttempt() {
+            @Override
+            public CrashAim arm(SimulatedPmem img, int attempt) {
                 run.recoveryArmed.incrementAndGet();
-                recoveryAim = new Aim(r.nextBoolean() ? null : RECOVERY_SITES[r.nextInt(RECOVERY_SITES.length)], image);
-                image.armCrash(1 + r.nextInt(recoveryAim.target == null ? 12 : 3), new Random(seed * 7 + attempt),
-                        recoveryAim);
+                CrashAim aim = new CrashAim(r.nextBoolean() ? null : RECOVERY_SITES[r.nextInt(RECOVERY_SITES.length)],
+                        img, SEGMENTS);
+                img.armCrash(1 + r.nextInt(aim.target == null ? 12 : 3), new Random(seed * 7 + attempt), aim);
+                return aim;
             }
-            CacheEngine e = null;
-            try {
-                e = open(cfg, image, backingImage);
-            } catch (IOException x) {
-                if (!armed || !image.crashed()) {
-                    throw x;
+
+            @Override
+            public CrashSite afterOpen(CacheEngine e, SimulatedPmem img, CrashAim aim, int attempt) throws Exception {
+                Thread wd = CrashTrials.watchdog(img, e);
+                workload(e, img, model, r, 30, version, false, where + " after recovery " + attempt);
+                if (!img.crashed()) {
+                    CrashTrials.awaitCrash(img, BACKGROUND_WAIT_MILLIS);
                 }
-            }
-            if (!armed) {
-                recovered = e;
-                continue;
-            }
-            CrashSite site;
-            if (e == null) {
-                run.recoveryInOpen.incrementAndGet();
-                site = recoveryAim.struck;
-            } else {
-                Thread wd = watchdog(image, e);
-                workload(e, image, model, r, 30, version, false, where + " after recovery " + attempt);
-                if (!image.crashed()) {
-                    awaitCrash(image, BACKGROUND_WAIT_MILLIS);
-                }
-                if (image.crashed()) {
-                    site = recoveryAim.struck;
+                CrashSite site;
+                if (img.crashed()) {
+                    site = aim.struck;
                 } else {
-                    image.crashNow(new Random(seed * 11 + attempt));
+                    img.crashNow(new Random(seed * 11 + attempt));
                     site = CrashSite.AT_REST;
                 }
-                stopCrashed(wd, e, where);
+                CrashTrials.stopCrashed(wd, e, where);
+                return site;
             }
-            run.crashAt(Phase.RECOVERY, site);
-            model.crashed();
-            image = image.afterCrash(true);
-            backingImage = backingImage.afterCrash(new Random(seed * 13 + attempt));
-        }
+
+            @Override
+            public void crashed(CrashSite site, boolean inOpen) {
+                if (inOpen) {
+                    run.recoveryInOpen.incrementAndGet();
+                }
+                run.sites.crashAt(Phase.RECOVERY, site);
+                model.crashed();
+            }
+        };
+        CrashTrials.Recovered rec = CrashTrials.recover(cfg, image, backingImage, r, seed, crashAgain);
+        CacheEngine recovered = rec.engine();
         try {
             verify(recovered, model, where);
             if (r.nextInt(4) == 0) {
-                recovered.drain(null);
-                for (long[] span : runs(model)) {
-                    byte[] cached = Harness.read(recovered, span[0] * SECTOR, (int) span[1] * SECTOR);
-                    byte[] onBacking = backingImage.content(span[0] * SECTOR, (int) span[1] * SECTOR);
-                    if (!java.util.Arrays.equals(cached, onBacking)) {
-                        fail(where + ": after write-back, sectors from " + span[0]
-                                + " differ between cache and backing device");
-                    }
-                }
+                CrashTrials.checkWrittenBack(recovered, rec.backing(), runs(model), where);
             }
         } finally {
             recovered.close();
@@ -618,7 +418,7 @@ class CrashTest {
                     boolean fua = r.nextInt(4) == 0;
                     long v = version[0]++;
                     model.issued(off, len, v, false);
-                    engine.write(off, content(off, len, v), fua);
+                    engine.write(off, SectorHistory.content(off, len, v), fua);
                     model.acked(off, len, v, false, fua);
                 } else if (kind < 68) {
                     int len = length(r, off);
@@ -640,7 +440,7 @@ class CrashTest {
                     for (int i = 0; i < len; i += SECTOR) {
                         long s = (off + i) / SECTOR;
                         SectorState st = model.state(s);
-                        long v = decode(got, i, s, where + " live read");
+                        long v = CrashTrials.decodeWritten(got, i, s, where + " live read");
                         long want = st.latestAckedZero ? ZERO : st.latestAcked;
                         if (v != want && !(want == 0 && v == ZERO)) {
                             fail(where + " live read: sector " + s + " holds " + v + ", expected " + want);
@@ -667,13 +467,13 @@ class CrashTest {
             throws IOException {
         run.formatArmed.incrementAndGet();
         int pick = r.nextInt(FORMAT_SITES.length + 1);
-        Aim aim = new Aim(pick == FORMAT_SITES.length ? null : FORMAT_SITES[pick], d.pmem);
+        CrashAim aim = new CrashAim(pick == FORMAT_SITES.length ? null : FORMAT_SITES[pick], d.pmem, SEGMENTS);
         int bound = aim.target == null ? 80 : aim.target == CrashSite.SEGMENT_INFO ? 50
                 : aim.target == CrashSite.FORMAT ? 18 : 3;
         d.pmem.armCrash(1 + r.nextInt(bound), new Random(seed * 5 + 1), aim);
         CacheEngine e = null;
         try {
-            e = open(cfg, d.pmem, d.backing);
+            e = CrashTrials.open(cfg, d.pmem, d.backing);
         } catch (IOException x) {
             if (!d.pmem.crashed()) {
                 throw x;
@@ -682,16 +482,16 @@ class CrashTest {
         if (e != null) {
             if (d.pmem.disarm()) {
                 d.engine = e;
-                run.crashAt(Phase.FORMAT, CrashSite.AT_REST);
+                run.sites.crashAt(Phase.FORMAT, CrashSite.AT_REST);
                 return;
             }
             e.abandon();
         }
-        run.crashAt(Phase.FORMAT, aim.struck);
+        run.sites.crashAt(Phase.FORMAT, aim.struck);
         d.pmem = d.pmem.afterCrash(true);
         d.backing = d.backing.afterCrash(new Random(seed * 5 + 2));
         try {
-            d.engine = open(cfg, d.pmem, d.backing);
+            d.engine = CrashTrials.open(cfg, d.pmem, d.backing);
         } catch (CorruptMediaException x) {
             boolean known = (aim.struck == CrashSite.FORMAT && x.structure().equals("superblock"))
                     || (aim.struck == CrashSite.INIT_DONE && x.structure().equals("cache_info"));
@@ -705,7 +505,7 @@ class CrashTest {
             d.pmem.fill(0, first, (byte) 0);
             d.pmem.flush(0, first);
             d.pmem.fence();
-            d.engine = open(cfg, d.pmem, d.backing);
+            d.engine = CrashTrials.open(cfg, d.pmem, d.backing);
         }
     }
 
@@ -745,39 +545,14 @@ class CrashTest {
         meta.storeKeyTail(at);
     }
 
-    private static void awaitCrash(SimulatedPmem pmem, long millis) throws InterruptedException {
-        long end = System.nanoTime() + millis * 1_000_000L;
-        while (!pmem.crashed() && System.nanoTime() < end) {
-            Thread.sleep(1);
-        }
-    }
-
-    private static void stopCrashed(Thread watchdog, CacheEngine engine, String where) throws InterruptedException {
-        watchdog.join(60_000); // it ends once it has stopped the crashed engine's threads
-        assertTrue(!watchdog.isAlive(), where + ": the crash watchdog did not end");
-        engine.abandon();
-    }
-
     /** Touched sectors as runs of at most 1 MiB: {first sector, count}. */
     private static List<long[]> runs(Model model) {
-        long[] sorted = model.touched.stream().mapToLong(Integer::longValue).sorted().toArray();
-        List<long[]> runs = new ArrayList<>();
-        int i = 0;
-        while (i < sorted.length) {
-            int j = i + 1;
-            while (j < sorted.length && sorted[j] == sorted[j - 1] + 1 && j - i < 2048) {
-                j++;
-            }
-            runs.add(new long[] {sorted[i], j - i});
-            i = j;
-        }
-        return runs;
+        return CrashTrials.runs(model.touched.stream().mapToLong(Integer::longValue).sorted().toArray());
     }
 
     private static void verify(CacheEngine e, Model model, String where) throws IOException {
         for (long[] run : runs(model)) {
-            ByteBuffer got = ByteBuffer.allocate((int) run[1] * SECTOR).order(ByteOrder.LITTLE_ENDIAN);
-            e.read(run[0] * SECTOR, got);
+            ByteBuffer got = CrashTrials.read(e, run);
             for (int k = 0; k < run[1]; k++) {
                 verifySector(got, k, run[0] + k, model.states[(int) (run[0] + k)], where);
             }
@@ -785,7 +560,7 @@ class CrashTest {
     }
 
     private static void verifySector(ByteBuffer got, int k, long s, SectorState st, String where) {
-        long v = decode(got, k * SECTOR, s, where + " after recovery");
+        long v = CrashTrials.decodeWritten(got, k * SECTOR, s, where + " after recovery");
         boolean ok;
         if (v == ZERO) {
             ok = st.floorZero || st.laterZero;
@@ -797,23 +572,6 @@ class CrashTest {
                     + "; durable was " + (st.floorZero ? "zero/initial (" + st.floor + ")" : st.floor)
                     + ", later candidates " + st.laterText());
         }
-    }
-
-    /** Stops the engine's waits once the device has crashed (a crashed device never frees space). */
-    private static Thread watchdog(SimulatedPmem pmem, CacheEngine engine) {
-        Thread t = new Thread(() -> {
-            while (!pmem.crashed()) {
-                try {
-                    Thread.sleep(2);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-            engine.abandon();
-        }, "crash-watchdog");
-        t.setDaemon(true);
-        t.start();
-        return t;
     }
 
     private static long offset(Random r) {

@@ -56,11 +56,19 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    /** The values a pending word held before its current one, oldest first, with their store numbers. */
-    private static final class Older {
-        long[] values = new long[2];
-        long[] stores = new long[2];
+    /**
+     * A growable list of (value, store number) pairs in store order: the values a pending word held
+     * before its current one, oldest first, or the words a thread flushed and has not fenced yet.
+     */
+    private static final class Stamped {
+        long[] values;
+        long[] stores;
         int count;
+
+        Stamped(int capacity) {
+            values = new long[capacity];
+            stores = new long[capacity];
+        }
 
         void add(long value, long store) {
             if (count == values.length) {
@@ -103,8 +111,8 @@ final class SimulatedPmem implements PmemRegion {
         final long[] committedStore = new long[WORDS];
         /** The number of the store that produced the word's current value. */
         final long[] currentStore = new long[WORDS];
-        /** Values held between the committed and the current one (null while there are none). */
-        final Older[] older = new Older[WORDS];
+        /** Values held between the committed and the current one, oldest first (null while there are none). */
+        final Stamped[] older = new Stamped[WORDS];
 
         boolean isDirty(int w) {
             return (dirty[w >>> 6] & (1L << w)) != 0;
@@ -122,28 +130,12 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    /** Words a thread has flushed and not fenced yet, each with the number of the store it held then. */
-    private static final class Flushed {
-        long[] words = new long[16];
-        long[] stores = new long[16];
-        int count;
-
-        void add(long word, long store) {
-            if (count == words.length) {
-                words = Arrays.copyOf(words, count * 2);
-                stores = Arrays.copyOf(stores, count * 2);
-            }
-            words[count] = word;
-            stores[count] = store;
-            count++;
-        }
-    }
-
     private final long size;
     private final byte[][] pages;
     private final Pending[] pending;
     private int pendingCount;
-    private final ThreadLocal<Flushed> flushedNotFenced = ThreadLocal.withInitial(Flushed::new);
+    /** Per thread, the words it has flushed and not fenced yet, each with the number of the store it held then. */
+    private final ThreadLocal<Stamped> flushedNotFenced = ThreadLocal.withInitial(() -> new Stamped(16));
     private final long[] before = new long[WORDS];
     private long stores;
     private final boolean tracking;
@@ -218,6 +210,17 @@ final class SimulatedPmem implements PmemRegion {
         crashPoints = points;
     }
 
+    /** The kinds of mutating operation; a crash strikes at one of them. */
+    enum Operation {
+        STORE("store"), FILL("fill"), FLUSH("flush"), FENCE("fence");
+
+        final String label;
+
+        Operation(String label) {
+            this.label = label;
+        }
+    }
+
     /** Which mutating operations an armed crash counts, and where it strikes (crash-site statistics). */
     interface CrashPoints {
         /** Counts every operation and notes nothing. */
@@ -229,8 +232,8 @@ final class SimulatedPmem implements PmemRegion {
             return true;
         }
 
-        /** The armed crash strikes at the operation the calling thread is making. */
-        default void strikes() {
+        /** The armed crash strikes at the operation (of kind {@code op}) the calling thread is making. */
+        default void strikes(Operation op) {
         }
     }
 
@@ -282,7 +285,7 @@ final class SimulatedPmem implements PmemRegion {
                 if (!p.isDirty(w)) {
                     continue;
                 }
-                Older o = p.older[w];
+                Stamped o = p.older[w];
                 int olderCount = o == null ? 0 : o.count;
                 int k = pick.nextInt(olderCount + 2); // the committed value, each older one, the current one
                 if (k == 0) {
@@ -307,10 +310,10 @@ final class SimulatedPmem implements PmemRegion {
         }
     }
 
-    private void mutation() throws SimulatedCrash {
+    private void mutation(Operation op) throws SimulatedCrash {
         mutations++;
         if (opsUntilCrash > 0 && crashPoints.counts() && --opsUntilCrash == 0) {
-            crashPoints.strikes();
+            crashPoints.strikes(op);
             crashImage = image(crashRandom);
             crashed = true;
             throw new SimulatedCrash();
@@ -361,7 +364,7 @@ final class SimulatedPmem implements PmemRegion {
                 pend.committedStore[w] = store - 1;
             } else {
                 if (pend.older[w] == null) {
-                    pend.older[w] = new Older();
+                    pend.older[w] = new Stamped(2);
                 }
                 pend.older[w].add(was, pend.currentStore[w]);
             }
@@ -414,7 +417,7 @@ final class SimulatedPmem implements PmemRegion {
     public synchronized void write(long offset, ByteBuffer src) throws IOException {
         int len = src.remaining();
         check(offset, len);
-        mutation();
+        mutation(Operation.STORE);
         long store = ++stores;
         long pos = offset;
         while (src.hasRemaining()) {
@@ -436,7 +439,7 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void fill(long offset, long length, byte value) throws IOException {
         check(offset, length);
-        mutation();
+        mutation(Operation.FILL);
         long store = ++stores;
         long end = offset + length;
         for (long p = offset / PAGE; p * PAGE < end; p++) {
@@ -477,11 +480,11 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void flush(long offset, long length) throws IOException {
         check(offset, length);
-        mutation();
+        mutation(Operation.FLUSH);
         if (!tracking || pendingCount == 0 || length == 0) {
             return;
         }
-        Flushed flushed = flushedNotFenced.get();
+        Stamped flushed = flushedNotFenced.get();
         long end = offset + length;
         for (long p = offset / PAGE; p * PAGE < end; p++) {
             Pending pend = pending[(int) p];
@@ -502,13 +505,13 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public synchronized void fence() throws IOException {
         check(0, 0);
-        mutation();
+        mutation(Operation.FENCE);
         if (!tracking) {
             return;
         }
-        Flushed flushed = flushedNotFenced.get();
+        Stamped flushed = flushedNotFenced.get();
         for (int i = 0; i < flushed.count; i++) {
-            commit(flushed.words[i], flushed.stores[i]);
+            commit(flushed.values[i], flushed.stores[i]);
         }
         flushed.count = 0;
     }
@@ -529,7 +532,7 @@ final class SimulatedPmem implements PmemRegion {
             }
             return;
         }
-        Older o = pend.older[w];
+        Stamped o = pend.older[w];
         int i = o == null ? -1 : o.indexOf(store);
         if (i < 0) {
             throw new IllegalStateException("word " + word + ": no value of store " + store);

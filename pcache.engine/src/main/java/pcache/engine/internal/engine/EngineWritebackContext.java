@@ -117,6 +117,20 @@ final class EngineWritebackContext implements WritebackContext {
      */
     private List<long[]> stillServed(CacheKey written) {
         List<long[]> parts = new ArrayList<>();
+        forEachPieceServed(written, (t, position, length) -> parts.add(new long[] {position, length}));
+        return parts;
+    }
+
+    /** What {@link #forEachPieceServed} does with each index key serving a piece of a written key. */
+    private interface PieceAction {
+        void piece(CacheKey t, long position, int length);
+    }
+
+    /**
+     * Runs {@code action}, under the slice lock, for each index key that serves a piece of
+     * {@code written} from its bytes ({@link #sameBytes}).
+     */
+    private void forEachPieceServed(CacheKey written, PieceAction action) {
         KeySlice slice = cache.index().slice(written.offset());
         slice.lock();
         try {
@@ -124,7 +138,7 @@ final class EngineWritebackContext implements WritebackContext {
                 @Override
                 public boolean hit(CacheKey t, long position, int length) {
                     if (sameBytes(t, written)) {
-                        parts.add(new long[] {position, length});
+                        action.piece(t, position, length);
                     }
                     return true;
                 }
@@ -137,7 +151,6 @@ final class EngineWritebackContext implements WritebackContext {
         } finally {
             slice.unlock();
         }
-        return parts;
     }
 
     /** Whether index key {@code t} is (a piece of) {@code written}: the same bytes of the same segment generation. */
@@ -272,29 +285,8 @@ final class EngineWritebackContext implements WritebackContext {
     /** After write-back: index keys holding exactly the written data are now clean in memory. */
     private void markClean(Kset k) {
         for (CacheKey written : k.keys()) {
-            if (written.isClean()) {
-                continue;
-            }
-            KeySlice slice = cache.index().slice(written.offset());
-            slice.lock();
-            try {
-                slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
-                    @Override
-                    public boolean hit(CacheKey t, long position, int length) {
-                        if (!t.isEmpty() && t.segment() == written.segment() && t.generation() == written.generation()
-                                && t.segmentOffset() - (t.offset() - written.offset()) == written.segmentOffset()) {
-                            t.markClean();
-                        }
-                        return true;
-                    }
-
-                    @Override
-                    public boolean gap(long position, int length) {
-                        return true;
-                    }
-                });
-            } finally {
-                slice.unlock();
+            if (!written.isClean()) {
+                forEachPieceServed(written, (t, position, length) -> t.markClean());
             }
         }
     }
