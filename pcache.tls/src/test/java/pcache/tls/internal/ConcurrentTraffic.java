@@ -47,19 +47,19 @@ public final class ConcurrentTraffic {
 
     private static long write(TlsChannel channel, long total, Random random) throws Exception {
         CRC32C crc = new CRC32C();
+        byte[] pool = new byte[8 << 20]; // random bytes, sliced at random offsets: cheaper than fresh ones per write
+        random.nextBytes(pool);
         ByteBuffer header = ByteBuffer.allocateDirect(32);
         ByteBuffer payload = ByteBuffer.allocateDirect(4 << 20);
-        byte[] chunk = new byte[4 << 20];
         long sent = 0;
         while (sent < total) {
-            int headerLength = 1 + random.nextInt(32);
-            int payloadLength = (int) Math.min(total - sent - headerLength < 0 ? 0 : total - sent - headerLength,
+            int headerLength = (int) Math.min(1 + random.nextInt(32), total - sent);
+            int payloadLength = (int) Math.min(total - sent - headerLength,
                     random.nextInt(4) == 0 ? random.nextInt(64) : random.nextInt(4 << 20));
-            headerLength = (int) Math.min(headerLength, total - sent);
-            random.nextBytes(chunk);
-            header.clear().put(chunk, 0, headerLength).flip();
-            payload.clear().put(chunk, headerLength, payloadLength).flip();
-            crc.update(chunk, 0, headerLength + payloadLength);
+            int at = random.nextInt(pool.length - headerLength - payloadLength + 1);
+            header.clear().put(pool, at, headerLength).flip();
+            payload.clear().put(pool, at + headerLength, payloadLength).flip();
+            crc.update(pool, at, headerLength + payloadLength);
             ByteBuffer[] buffers = {header, payload};
             long expected = headerLength + payloadLength;
             long written = 0;

@@ -118,7 +118,7 @@ class PskHandshakeTest {
                 provider.client(TlsSettings.psk(keys, "alice")))) {
             assertNull(pair.serverFailure);
             assertNull(pair.clientFailure);
-            ConcurrentTraffic.run(pair.client, pair.server, 48L << 20, ConcurrentTraffic.seed());
+            ConcurrentTraffic.run(pair.client, pair.server, 32L << 20, ConcurrentTraffic.seed());
         }
     }
 

@@ -42,7 +42,7 @@ class X509ConcurrencyTest {
             assertNull(pair.serverFailure);
             assertNull(pair.clientFailure);
             assertEquals(protocol, pair.client.protocol());
-            ConcurrentTraffic.run(pair.client, pair.server, 48L << 20, ConcurrentTraffic.seed());
+            ConcurrentTraffic.run(pair.client, pair.server, 32L << 20, ConcurrentTraffic.seed());
         }
     }
 }
