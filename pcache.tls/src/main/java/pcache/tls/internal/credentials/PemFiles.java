@@ -107,12 +107,13 @@ public final class PemFiles {
                 + " (expected PEM as certtool or openssl write it)", e);
     }
 
-    private static void warnIfReadableByOthers(Path file) {
+    /** Logs a warning when every user of the machine may read {@code file}, which holds a secret. */
+    static void warnIfReadableByOthers(Path file) {
         try {
             Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
             if (permissions.contains(PosixFilePermission.OTHERS_READ)) {
-                LOG.log(System.Logger.Level.WARNING, "private key {0} is readable by every user of this machine;"
-                        + " chmod 600 it", file);
+                LOG.log(System.Logger.Level.WARNING, "{0} holds a secret key and is readable by every user of this"
+                        + " machine; chmod 600 it", file);
             }
         } catch (IOException | UnsupportedOperationException e) {
             // permissions unknown (not POSIX): nothing to warn about

@@ -63,6 +63,7 @@ public record PskFile(Path file, Map<String, byte[]> keys) {
         if (keys.isEmpty()) {
             throw new TlsConfigurationException("PSK file " + file + " holds no identity:hexkey line");
         }
+        PemFiles.warnIfReadableByOthers(file);
         return new PskFile(file, Collections.unmodifiableMap(keys));
     }
 

@@ -75,6 +75,7 @@ class PskGnutlsInteropTest {
     void pcacheClientWithWrongKeyIsRefusedByGnutlsServ() throws Exception {
         Path wrong = temp.resolve("wrong.psk");
         Files.writeString(wrong, "alice:" + PskHandshakeTest.randomKey() + "\n");
+        pcache.tls.internal.TestPki.ownerOnly(wrong);
         try (Gnutls.Server server = Gnutls.Server.echo(temp, "--priority", TLS13, "--pskpasswd", keys.toString())) {
             TlsHandshakeException refused = assertThrows(TlsHandshakeException.class,
                     () -> PcacheEchoPeer.connect(provider.client(TlsSettings.psk(wrong, null)), server.port));

@@ -44,6 +44,7 @@ class PskHandshakeTest {
     private Path file(String name, String content) throws Exception {
         Path file = temp.resolve(name);
         Files.writeString(file, content);
+        pcache.tls.internal.TestPki.ownerOnly(file);
         return file;
     }
 
