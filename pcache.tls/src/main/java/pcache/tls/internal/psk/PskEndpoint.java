@@ -15,7 +15,6 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
 import pcache.api.tls.TlsChannel;
 import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
-import pcache.api.tls.TlsHandshakeException;
 import pcache.api.tls.TlsSettings;
 import pcache.tls.internal.credentials.PskFile;
 
