@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 import pcache.api.BlockDevice;
 import pcache.api.CacheDevice;
 import pcache.api.NbdExports;
+import pcache.api.config.ExportProperties;
 import pcache.api.nbd.NbdWire;
 
 /** The DS shell, driven by hand the way SCR would drive it. */
@@ -59,6 +60,11 @@ class NbdExportComponentTest {
                             throw new UnsupportedOperationException(method.getName());
                     }
                 });
+    }
+
+    /** Activates {@code component} the way SCR does: the configuration as annotation and as properties. */
+    static void activate(NbdExportComponent component, Map<String, Object> values) throws IOException {
+        component.activate(config(values), values);
     }
 
     /** An instance of the configuration annotation, defaults overridden by {@code values}. */
@@ -104,7 +110,7 @@ class NbdExportComponentTest {
         CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
 
         component.bindCache(one, Map.of(CacheDevice.NAME, "one"));  // before activation, as SCR does
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         assertEquals(List.of("one"), listExports(socket));
 
         component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
@@ -125,8 +131,8 @@ class NbdExportComponentTest {
     void aBadListenAddressFailsActivationWithAClearMessage() {
         NbdExportComponent component = new NbdExportComponent();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> component.activate(config(Map.of("listen", "localhost"))));
-        assertTrue(e.getMessage().contains("host:port"), e.getMessage());
+                () -> activate(component, Map.of("listen", "localhost")));
+        assertTrue(e.getMessage().contains("listen=localhost: expected HOST:PORT"), e.getMessage());
         assertNull(component.server());
     }
 
@@ -139,7 +145,7 @@ class NbdExportComponentTest {
         values.put("workers", 3);
         values.put("inline_max_bytes", 4096);
         NbdExportComponent component = new NbdExportComponent();
-        component.activate(config(values));
+        activate(component, values);
         try {
             NbdServer server = component.server();
             assertEquals(2, server.boundAddresses().size());
@@ -159,7 +165,7 @@ class NbdExportComponentTest {
         MemoryBlockDevice m1 = new MemoryBlockDevice("one", 1 << 20);
         CacheDevice one = cache("one", m1);
         CacheDevice two = cache("two", new MemoryBlockDevice("two", 2 << 20));
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         try {
             component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
             component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
@@ -208,7 +214,7 @@ class NbdExportComponentTest {
     @Test
     void unknownNamesAreErrorsNamingThem() throws Exception {
         NbdExportComponent component = new NbdExportComponent();
-        component.activate(config(Map.of("listen", "unix:" + dir.resolve("s"), "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + dir.resolve("s"), "workers", 2));
         try {
             component.bindCache(cache("disk", new MemoryBlockDevice("disk", 1 << 20)), Map.of(CacheDevice.NAME, "disk"));
             IOException e = assertThrows(IOException.class, () -> component.unexport("nope"));
@@ -226,7 +232,7 @@ class NbdExportComponentTest {
         NbdExportComponent component = new NbdExportComponent();
         CacheDevice one = cache("one", new MemoryBlockDevice("one", 1 << 20));
         CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         try {
             component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
             component.bindCache(twin, Map.of(CacheDevice.NAME, "one"));
@@ -249,7 +255,9 @@ class NbdExportComponentTest {
             names.add(m.getName().replace("__", "_"));
         }
         names.sort(null);
-        assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "listen", "max_connections",
-                "max_inflight_bytes_per_connection", "workers"), names);
+        assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "insecure_allow_cleartext_network", "listen",
+                "max_connections", "max_inflight_bytes_per_connection", "tls", "tls_certificates", "tls_psk_file",
+                "tls_verify_peer", "workers"), names);
+        assertTrue(names.containsAll(ExportProperties.ALL), "every property of the contract is an attribute");
     }
 }
