@@ -28,6 +28,10 @@ import pcache.api.BlockDevice;
 import pcache.api.CacheDevice;
 import pcache.api.NbdExports;
 import pcache.api.config.ExportProperties;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
+import pcache.api.tls.TlsSettings;
 import pcache.api.nbd.NbdWire;
 
 /** The DS shell, driven by hand the way SCR would drive it. */
@@ -259,5 +263,67 @@ class NbdExportComponentTest {
                 "max_connections", "max_inflight_bytes_per_connection", "tls", "tls_certificates", "tls_psk_file",
                 "tls_verify_peer", "workers"), names);
         assertTrue(names.containsAll(ExportProperties.ALL), "every property of the contract is an attribute");
+    }
+
+    /** A TlsProvider whose server endpoint is {@link FakeTls}, or that refuses the credentials. */
+    private static TlsProvider provider(String refusal) {
+        return new TlsProvider() {
+            @Override
+            public TlsEndpoint server(TlsSettings settings) throws TlsConfigurationException {
+                if (refusal != null) {
+                    throw new TlsConfigurationException(refusal);
+                }
+                return new FakeTls();
+            }
+
+            @Override
+            public TlsEndpoint client(TlsSettings settings) {
+                throw new UnsupportedOperationException();
+            }
+        };
+    }
+
+    @Test
+    void tlsIsConfiguredOnceWithTheProvidersEndpoint() throws Exception {
+        NbdExportComponent component = new NbdExportComponent();
+        component.tlsProvider = provider(null);
+        activate(component, Map.of("listen", "127.0.0.1:0", "tls", "require", "tls_psk_file", dir.resolve("k").toString(),
+                "workers", 2));
+        try {
+            assertEquals(new NbdExports.TlsInfo("require", "fake TLS for tests", 0), component.tls());
+            assertTrue(component.server().tls.required());
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void tlsConfigurationProblemsLeaveTheComponentInactiveWithTheReason() throws IOException {
+        NbdExportComponent component = new NbdExportComponent();
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> activate(component, Map.of("listen", "0.0.0.0:0")));
+        assertTrue(refused.getMessage().contains("listen=0.0.0.0:0 is reachable from other machines but tls=off"),
+                refused.getMessage());
+        refused = assertThrows(IllegalArgumentException.class,
+                () -> activate(component, Map.of("tls", "on", "tls_certificates", "a", "tls_psk_file", "b")));
+        assertTrue(refused.getMessage().contains("tls_certificates and tls_psk_file are both set"), refused.getMessage());
+
+        Map<String, Object> require = Map.of("listen", "127.0.0.1:0", "tls", "require",
+                "tls_certificates", dir.toString());
+        IllegalStateException noProvider = assertThrows(IllegalStateException.class, () -> activate(component, require));
+        assertTrue(noProvider.getMessage().contains("needs a TlsProvider service (bundle pcache.tls)"),
+                noProvider.getMessage());
+
+        component.tlsProvider = provider("cannot read " + dir.resolve("server-key.pem") + ": no such file");
+        IOException unusable = assertThrows(IOException.class, () -> activate(component, require));
+        assertTrue(unusable.getMessage().contains(dir.resolve("server-key.pem").toString()), unusable.getMessage());
+        assertNull(component.server());
+
+        activate(component, Map.of("listen", "0.0.0.0:0", "insecure_allow_cleartext_network", true, "workers", 2));
+        try {
+            assertEquals(new NbdExports.TlsInfo("off", "", 0), component.tls());
+        } finally {
+            component.deactivate();
+        }
     }
 }
