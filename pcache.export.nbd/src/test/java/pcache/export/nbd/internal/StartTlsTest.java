@@ -246,4 +246,26 @@ class StartTlsTest {
         assertFalse(warnings.stream().anyMatch(w -> w.contains("TLS handshake failed")), warnings.toString());
         assertEquals(0, fixture.server.connectionCount());
     }
+
+    /** A real clear-text client (libnbd's nbdinfo) against a server that requires TLS: refused, told why. */
+    @Test
+    void nbdinfoInClearTextIsToldThatTlsIsRequired(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        ExternalProcesses.assumeInstalled("nbdinfo");
+        start(ExportTlsMode.REQUIRE);
+        ExternalProcesses processes = new ExternalProcesses(dir);
+        try {
+            // libnbd prints the server's reason only in its debug output; it says "without TLS" anyway
+            ExternalProcesses.Result r = processes.run(Duration.ofSeconds(30), java.util.Map.of("LIBNBD_DEBUG", "1"),
+                    "nbdinfo", fixture.uri("disk"));
+            assertTrue(r.exitCode() != 0, r.all());
+            assertTrue(r.stdout().contains("without TLS"), r.all());
+            assertTrue(r.stderr().contains("server error message: this server requires TLS: send NBD_OPT_STARTTLS first"),
+                    r.all());
+        } finally {
+            processes.destroyAll();
+        }
+        assertEquals(0, fixture.disk.reads.get());
+        assertEquals(1, log.matching("this server requires TLS: send NBD_OPT_STARTTLS first"), warnings.toString());
+    }
 }
