@@ -412,10 +412,17 @@ final class NbdConnection implements Runnable {
         }
         TlsChannel t = tls;
         if (t != null && writerDone) {
+            // close_notify, then the socket; a client that stopped reading cannot hold us: the
+            // socket is closed under a blocked write after a second
+            ScheduledFuture<?> bound = scheduleHardClose();
             try {
-                t.close(); // close_notify, then the socket
+                t.close();
             } catch (IOException e) {
                 // the client is gone already; the socket is closed below either way
+            } finally {
+                if (bound != null) {
+                    bound.cancel(false);
+                }
             }
         }
         try {
@@ -425,6 +432,15 @@ final class NbdConnection implements Runnable {
         }
         limiter.close(); // a reader waiting for budget gives up
         closeChannel();
+    }
+
+    /** Closes the socket in a second (bounds a TLS close_notify); null when the server is stopping. */
+    private ScheduledFuture<?> scheduleHardClose() {
+        try {
+            return server.scheduler.schedule(this::closeChannel, 1, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
+            return null;
+        }
     }
 
     /** Drops the connection at once (hard disconnect). */
