@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static pcache.api.nbd.NbdWire.*;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -42,6 +41,7 @@ import pcache.tls.internal.DefaultTlsProvider;
 @Timeout(60)
 class TlsInteropTest {
     private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(30);
+    private static final int COPY_BYTES = 4 << 20;
     /** Seed of the data nbdcopy copies; -Dpcache.test.seed=N replays one. */
     private static final long SEED = Long.getLong("pcache.test.seed", System.nanoTime());
 
@@ -202,29 +202,27 @@ class TlsInteropTest {
     @Test
     void nbdcopyCopiesInAndOutOverTls() throws Exception {
         ExternalProcesses.assumeInstalled("nbdcopy");
-        startX509();
         System.out.println("TlsInteropTest seed " + SEED + " (replay: -Dpcache.test.seed=" + SEED + ")");
         Path in = dir.resolve("in.bin");
-        Path out = dir.resolve("out.bin");
-        byte[] data = new byte[ServerFixture.DISK_BYTES];
+        byte[] data = new byte[COPY_BYTES];
         new Random(SEED).nextBytes(data);
-        try (OutputStream o = Files.newOutputStream(in)) {
-            o.write(data);
-        }
-        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", "--flush", in.toString(),
-                x509Uri("disk", credentials.clientDir)));
-        assertArrayEquals(data, fixture.disk.snapshot(0, data.length), "the export holds the file");
-        assertTrue(fixture.disk.flushes.get() >= 1);
-        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", x509Uri("disk", credentials.clientDir), out.toString()));
-        assertEquals(-1, Files.mismatch(in, out), "the file came back byte for byte");
-
+        Files.write(in, data);
+        startX509();
+        copyInAndOut(in, x509Uri("copy", credentials.clientDir));
         startPsk();
-        Files.delete(out);
-        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", "--flush", in.toString(),
-                pskUri("alice", "disk", credentials.pskFile)));
-        assertArrayEquals(data, fixture.disk.snapshot(0, data.length), "the export holds the file");
-        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", pskUri("alice", "disk", credentials.pskFile),
-                out.toString()));
+        copyInAndOut(in, pskUri("alice", "copy", credentials.pskFile));
+    }
+
+    /** nbdcopy {@code in} onto a fresh export "copy" at {@code uri} and back out; both must match. */
+    private void copyInAndOut(Path in, String uri) throws Exception {
+        MemoryBlockDevice copy = new MemoryBlockDevice("copy", COPY_BYTES);
+        fixture.server.export("copy", copy);
+        Path out = dir.resolve("out.bin");
+        Files.deleteIfExists(out);
+        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", "--flush", in.toString(), uri));
+        assertArrayEquals(Files.readAllBytes(in), copy.snapshot(0, COPY_BYTES), "the export holds the file");
+        assertTrue(copy.flushes.get() >= 1);
+        assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", uri, out.toString()));
         assertEquals(-1, Files.mismatch(in, out), "the file came back byte for byte");
     }
 
