@@ -196,6 +196,13 @@ class TlsInteropTest {
         r = processes.run(TOOL_TIMEOUT, "nbdinfo", pskUri("alice", "disk", credentials.pskFile));
         assertSucceeded(r);
         assertTrue(r.stdout().contains("with TLS"), r.all());
+        // TLS over a unix socket too
+        Path socket = dir.resolve("nbd.sock");
+        fixture.server.listen(ListenAddress.unix(socket));
+        r = processes.run(TOOL_TIMEOUT, "nbdinfo", "nbds+unix://alice@/disk?socket=" + socket + "&tls-psk-file="
+                + credentials.pskFile);
+        assertSucceeded(r);
+        assertTrue(r.stdout().contains("with TLS"), r.all());
         assertTrue(warnings.isEmpty(), warnings.toString());
     }
 
