@@ -86,12 +86,16 @@ class TlsInteropTest {
 
     /** A server requiring TLS with {@code settings}. */
     private void start(TlsSettings settings) throws Exception {
+        start(ExportTlsMode.REQUIRE, settings);
+    }
+
+    private void start(ExportTlsMode mode, TlsSettings settings) throws Exception {
         stop(); // a test may try both kinds of credentials
         processes = new ExternalProcesses(dir);
         log = new ResourceLimitsTest.LogCapture(warnings);
         TlsEndpoint endpoint = provider.server(settings);
         fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5)),
-                TlsPolicy.with(ExportTlsMode.REQUIRE, endpoint));
+                TlsPolicy.with(mode, endpoint));
     }
 
     private void startX509() throws Exception {
@@ -280,6 +284,20 @@ class TlsInteropTest {
         assertSucceeded(processes.run(TOOL_TIMEOUT, "qemu-io", "--object", qemuPsk(credentials.pskDir, "alice")
                 + ",priority=NORMAL:-VERS-TLS1.3:+ECDHE-PSK:+DHE-PSK:+PSK", "--image-opts", qemuImageOpts("disk"),
                 "-c", "read 0 64k"));
+        assertTrue(warnings.isEmpty(), warnings.toString());
+    }
+
+    /** {@code nbd.tls = on}: libnbd with TLS gets it, libnbd without is served in clear text. */
+    @Test
+    void onServesTlsAndClearTextClients() throws Exception {
+        ExternalProcesses.assumeInstalled("nbdinfo");
+        start(ExportTlsMode.ON, TlsSettings.certificates(credentials.serverDir, true, null));
+        ExternalProcesses.Result tls = processes.run(TOOL_TIMEOUT, "nbdinfo", x509Uri("disk", credentials.clientDir));
+        assertSucceeded(tls);
+        assertTrue(tls.stdout().contains("with TLS"), tls.all());
+        ExternalProcesses.Result clear = processes.run(TOOL_TIMEOUT, "nbdinfo", "nbd://127.0.0.1:" + port() + "/disk");
+        assertSucceeded(clear);
+        assertTrue(clear.stdout().contains("without TLS"), clear.all());
         assertTrue(warnings.isEmpty(), warnings.toString());
     }
 
