@@ -106,7 +106,7 @@ public final class Main {
             }
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
-                        + " cache(s), NBD " + settings.nbdListen() + ". Gogo shell: try pcache:list, lb, help;"
+                        + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName() + ". Gogo shell: try pcache:list, lb, help;"
                         + " Ctrl-D stops.");
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundles,
@@ -116,6 +116,13 @@ public final class Main {
             if (!missingParts.isEmpty()) {
                 err.println("pcache: bad configuration: a cache names a part no bundle provides:");
                 missingParts.forEach(p -> err.println("  " + p));
+                framework.stop(StopControl.STOP_TIMEOUT);
+                return BAD_CONFIGURATION;
+            }
+            List<String> noTls = TlsProviderCheck.verify(framework.context(), settings.export());
+            if (!noTls.isEmpty()) {
+                err.println("pcache: bad configuration: TLS on the NBD export cannot run:");
+                noTls.forEach(p -> err.println("  " + p));
                 framework.stop(StopControl.STOP_TIMEOUT);
                 return BAD_CONFIGURATION;
             }
