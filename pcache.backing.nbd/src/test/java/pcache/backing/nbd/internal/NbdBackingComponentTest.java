@@ -95,7 +95,7 @@ class NbdBackingComponentTest {
         values.put("uri", "nbd+unix:///?socket=" + socket);
         values.put("reconnect__initial__backoff__ms", 20L);
         values.put("reconnect__max__backoff__ms", 50L);
-        NbdBackingComponent component = new NbdBackingComponent(config(values), factory());
+        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(), null);
         try {
             Thread.sleep(200);
             assertEquals(0, registrations.size(), "nothing to publish without a server");
@@ -128,19 +128,19 @@ class NbdBackingComponentTest {
         values.put("name", "remote2");
         values.put("uri", "nbd+unix:///disk");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory()));
+                () -> new NbdBackingComponent(config(values), factory(), null));
         assertTrue(e.getMessage().contains("remote2") && e.getMessage().contains("socket=PATH"),
                 e.getMessage());
 
         values.put("uri", "nbd://h/x");
         values.put("io__timeout__ms", -1L);
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory()));
+                () -> new NbdBackingComponent(config(values), factory(), null));
         assertTrue(e.getMessage().contains("io_timeout_ms"), e.getMessage());
 
         values.remove("name");
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory()));
+                () -> new NbdBackingComponent(config(values), factory(), null));
         assertTrue(e.getMessage().contains("name"), e.getMessage());
         assertEquals(0, registrations.size());
     }
