@@ -21,6 +21,10 @@ import org.osgi.service.component.ComponentInstance;
 
 import pcache.api.BackingState;
 import pcache.api.spi.BackingDevice;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
+import pcache.api.tls.TlsSettings;
 
 /**
  * The DS shell, without a framework: a recording ComponentFactory that creates the service
@@ -143,6 +147,74 @@ class NbdBackingComponentTest {
                 () -> new NbdBackingComponent(config(values), factory(), null));
         assertTrue(e.getMessage().contains("name"), e.getMessage());
         assertEquals(0, registrations.size());
+    }
+
+    @Test
+    void tlsKeysAndUriParametersAreOneSetOfSettings() {
+        Map<String, Object> values = new HashMap<>();
+        values.put("name", "remote3");
+        values.put("uri", "nbds://alice@10.0.0.5/disk");
+        values.put("tls__psk__file", "/etc/pcache/keys.psk");
+        NbdSettings settings = NbdBackingComponent.settings(config(values));
+        assertEquals(new NbdTlsOptions(null, Path.of("/etc/pcache/keys.psk"), "alice", true, null),
+                settings.tls());
+
+        values.put("uri", "nbds://10.0.0.5/disk?tls-certificates=/etc/pki/nbd");
+        values.remove("tls__psk__file");
+        values.put("tls__verify__peer", false);
+        values.put("tls__hostname", "nbd.example");
+        assertEquals(new NbdTlsOptions(Path.of("/etc/pki/nbd"), null, null, false, "nbd.example"),
+                NbdBackingComponent.settings(config(values)).tls());
+
+        values.put("uri", "nbd://10.0.0.5/disk");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new NbdBackingComponent(config(values), factory(), null));
+        assertTrue(e.getMessage().startsWith("remote3: nbd://10.0.0.5:10809/disk: ")
+                && e.getMessage().contains("but the URI is clear text: write nbds://"),
+                e.getMessage());
+    }
+
+    @Test
+    void tlsCredentialsAreLoadedOnceAndTheirErrorsFailActivation() {
+        Map<String, Object> values = new HashMap<>();
+        values.put("name", "remote4");
+        values.put("uri", "nbds+unix:///?socket=" + dir.resolve("nbd.sock")
+                + "&tls-psk-file=/etc/pcache/missing.psk");
+        List<TlsSettings> loaded = new CopyOnWriteArrayList<>();
+        TlsProvider failing = new TlsProvider() {
+            @Override
+            public TlsEndpoint server(TlsSettings settings) {
+                throw new AssertionError("a backing device is a client");
+            }
+
+            @Override
+            public TlsEndpoint client(TlsSettings settings) throws TlsConfigurationException {
+                loaded.add(settings);
+                throw new TlsConfigurationException(settings.pskFile() + " does not exist; "
+                        + "make it with: psktool -u USER -p " + settings.pskFile());
+            }
+        };
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new NbdBackingComponent(config(values), factory(), failing));
+        assertEquals("remote4: cannot load the TLS credentials for nbds+unix:///?socket="
+                + dir.resolve("nbd.sock") + ": /etc/pcache/missing.psk does not exist; make it "
+                + "with: psktool -u USER -p /etc/pcache/missing.psk", e.getMessage());
+        assertEquals(List.of(TlsSettings.psk(Path.of("/etc/pcache/missing.psk"), null)), loaded);
+    }
+
+    @Test
+    void aTlsDeviceWithoutATlsProviderWaitsForOne() throws Exception {
+        Map<String, Object> values = new HashMap<>();
+        values.put("name", "remote5");
+        values.put("uri", "nbds+unix:///?socket=" + dir.resolve("nbd.sock")
+                + "&tls-psk-file=/etc/pcache/keys.psk");
+        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(), null);
+        try (Nbdkit server = Nbdkit.unix(dir, "memory", "1M")) {
+            Thread.sleep(300);
+            assertEquals(0, registrations.size(), "never connects in clear text");
+        } finally {
+            component.deactivate();
+        }
     }
 
     @Test
