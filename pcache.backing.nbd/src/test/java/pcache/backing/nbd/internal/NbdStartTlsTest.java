@@ -13,7 +13,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -217,6 +222,91 @@ class NbdStartTlsTest {
         assertTrue(e.configurationProblem());
         waitUntil(() -> server.endedConnections() == 1, "the client closed the connection");
         assertEquals(List.of(NbdWire.OPT_STARTTLS), server.options);
+    }
+
+    /** Collects the records of one java.util.logging logger while open. */
+    private static final class LogRecords extends Handler implements AutoCloseable {
+        final List<LogRecord> records = new CopyOnWriteArrayList<>();
+        private final Logger logger;
+
+        LogRecords(Class<?> source) {
+            logger = Logger.getLogger(source.getName());
+            logger.addHandler(this);
+        }
+
+        @Override
+        public void publish(LogRecord record) {
+            records.add(record);
+        }
+
+        long count(Level level) {
+            return records.stream().filter(r -> r.getLevel().equals(level)).count();
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+            logger.removeHandler(this);
+        }
+    }
+
+    @Test
+    void aRefusedCredentialIsLoggedOnceWhileTheDeviceKeepsTrying() throws Exception {
+        server = FakeNbdServer.standard(dir, 1 << 20);
+        server.startTlsReply = NbdWire.REP_ACK;
+        StandIn tls = new StandIn(transport -> {
+            throw new TlsHandshakeException("the server does not know the PSK identity 'alice'");
+        });
+        List<NbdBackingDevice> connected = new CopyOnWriteArrayList<>();
+        try (LogRecords log = new LogRecords(ConnectLoop.class)) {
+            ConnectLoop loop = new ConnectLoop(tlsSettings(Duration.ofSeconds(5)), tls,
+                    connected::add);
+            loop.start();
+            try {
+                waitUntil(() -> tls.handshakes.get() >= 8, "eight attempts");
+            } finally {
+                loop.close();
+            }
+            assertEquals(List.of(), connected);
+            assertEquals(1, log.count(Level.SEVERE), "one error for a refusal that repeats");
+            assertTrue(log.records.stream().filter(r -> r.getLevel().equals(Level.SEVERE))
+                    .allMatch(r -> r.getMessage().contains("the TLS handshake failed")),
+                    log.records.toString());
+            assertEquals(0, log.count(Level.WARNING));
+        }
+    }
+
+    @Test
+    void aReconnectRefusedByTlsIsLoggedOnceAndRetriedUntilItSucceeds() throws Exception {
+        server = FakeNbdServer.standard(dir, 1 << 20);
+        server.startTlsReply = NbdWire.REP_ACK;
+        AtomicInteger refusals = new AtomicInteger(6); // the second to seventh handshakes fail
+        StandIn tls = new StandIn(transport -> {
+            if (refusals.get() > 0 && server.connections() > 1) {
+                refusals.decrementAndGet();
+                throw new TlsHandshakeException("the server's certificate is not signed by "
+                        + "ca-cert.pem");
+            }
+            return passThrough(transport);
+        });
+        try (LogRecords log = new LogRecords(NbdBackingDevice.class);
+                NbdBackingDevice device = NbdBackingDevice.connect(
+                        tlsSettings(Duration.ofSeconds(5)), tls)) {
+            server.dropAll();
+            device.read(0, ByteBuffer.allocate(512)); // waits until a reconnect succeeds
+            assertEquals(8, tls.handshakes.get());
+            assertEquals(1, device.reconnectCount());
+            List<LogRecord> refused = log.records.stream().filter(r -> r.getMessage()
+                    .contains("reconnect attempt failed")).toList();
+            assertEquals(1, refused.stream().filter(r -> r.getLevel().equals(Level.SEVERE))
+                    .count(), refused.toString());
+            assertTrue(refused.stream().filter(r -> !r.getLevel().equals(Level.SEVERE))
+                    .allMatch(r -> r.getLevel().intValue() < Level.INFO.intValue()),
+                    "repeats are debug records");
+        }
     }
 
     @Test
