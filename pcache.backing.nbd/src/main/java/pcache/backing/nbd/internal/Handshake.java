@@ -41,6 +41,8 @@ final class Handshake {
     private final String server;
     private final String exportName;
     private final StartTls startTls;
+    /** TLS is up and the server has not answered anything over it yet. */
+    private boolean awaitingFirstTlsReply;
 
     private Handshake(WireInput in, WireOutput out, String server, String exportName,
             StartTls startTls) {
@@ -135,6 +137,7 @@ final class Handshake {
         Wire encrypted = startTls.upgrade();
         in = encrypted.in();
         out = encrypted.out();
+        awaitingFirstTlsReply = true;
     }
 
     private NbdConnectException noTls(String why) {
@@ -297,9 +300,18 @@ final class Handshake {
         try {
             magic = in.readLong();
         } catch (EOFException e) {
+            if (awaitingFirstTlsReply) {
+                // TLS 1.3: the client's handshake ends before the server has checked the client's
+                // certificate, so a refusal shows as the end of the connection here
+                throw new NbdConnectException(Reason.TLS_FAILED, server + " closed the connection "
+                        + "right after the TLS handshake, before answering " + optionName(option)
+                        + ": it did not accept this client's TLS credentials (with TLS 1.3 a "
+                        + "missing or untrusted client certificate is refused only then)", e);
+            }
             throw new NbdConnectException(Reason.REFUSED, server + " closed the connection instead "
                     + "of answering " + optionName(option), e);
         }
+        awaitingFirstTlsReply = false;
         if (magic != OPTION_REPLY_MAGIC) {
             throw protocol("answered " + optionName(option) + " with " + describeBytes(magic)
                     + " instead of the option reply magic");

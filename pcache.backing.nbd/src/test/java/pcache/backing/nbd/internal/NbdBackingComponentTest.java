@@ -25,6 +25,7 @@ import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
 import pcache.api.tls.TlsProvider;
 import pcache.api.tls.TlsSettings;
+import pcache.tls.internal.DefaultTlsProvider;
 
 /**
  * The DS shell, without a framework: a recording ComponentFactory that creates the service
@@ -212,6 +213,34 @@ class NbdBackingComponentTest {
         try (Nbdkit server = Nbdkit.unix(dir, "memory", "1M")) {
             Thread.sleep(300);
             assertEquals(0, registrations.size(), "never connects in clear text");
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void aTlsDeviceIsPublishedOnceItsTlsHandshakeSucceeded() throws Exception {
+        TestCredentials.X509 ca = TestCredentials.x509(dir, "ca");
+        Map<String, Object> values = new HashMap<>();
+        values.put("name", "remote6");
+        values.put("uri", "nbds+unix:///?socket=" + dir.resolve("nbd.sock"));
+        values.put("tls__certificates", ca.caOnly().toString());
+        values.put("tls__hostname", "localhost");
+        values.put("reconnect__initial__backoff__ms", 20L);
+        values.put("reconnect__max__backoff__ms", 50L);
+        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(),
+                new DefaultTlsProvider());
+        try (Nbdkit server = Nbdkit.unix(dir, "--tls=require", "--tls-certificates=" + ca.server(),
+                "memory", "2M")) {
+            waitUntil(() -> registrations.size() == 1, "the device is registered");
+            BackingDevice device = (BackingDevice) registrations.get(0).service;
+            assertEquals(2 << 20, device.sizeBytes());
+            assertTrue(device.description().startsWith("nbds+unix:///?socket="),
+                    device.description());
+            assertEquals("nbd:nbd+unix:///?socket=" + dir.resolve("nbd.sock"),
+                    device.identity().id(), "the identity is spelled without TLS");
+            component.deactivate(); // before nbdkit stops: it waits for its clients
+            assertEquals(BackingState.UNAVAILABLE, device.state());
         } finally {
             component.deactivate();
         }
