@@ -118,7 +118,10 @@ final class Handshake {
         }
     }
 
-    /** NBD_OPT_STARTTLS, then the TLS handshake; from then on {@code in} and {@code out} are encrypted. */
+    /**
+     * NBD_OPT_STARTTLS, then the TLS handshake; from then on {@code in} and {@code out} are
+     * encrypted.
+     */
     private void startTls(int clientFlags) throws IOException {
         if ((clientFlags & FLAG_FIXED_NEWSTYLE) == 0) {
             throw noTls("is not a fixed-newstyle server, so it cannot be asked for STARTTLS");

@@ -58,7 +58,8 @@ public final class NbdConnectException extends BackingDeviceException {
      */
     public boolean configurationProblem() {
         return switch (reason) {
-            case NOT_NBD, UNKNOWN_EXPORT, TLS_REQUIRED, TLS_UNAVAILABLE, TLS_FAILED, PROTOCOL -> true;
+            case NOT_NBD, UNKNOWN_EXPORT, TLS_REQUIRED, TLS_UNAVAILABLE, TLS_FAILED, PROTOCOL ->
+                    true;
             case UNREACHABLE, TIMEOUT, REFUSED -> false;
         };
     }

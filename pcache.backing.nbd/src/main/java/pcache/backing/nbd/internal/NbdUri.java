@@ -54,8 +54,8 @@ public record NbdUri(Transport transport, boolean tls, String host, int port, Pa
     /** The accepted forms, for error messages. */
     static final String EXPECTED_FORMS =
             "expected nbd://host[:port]/[export] or nbd+unix:///[export]?socket=/path/to/socket, "
-            + "or with TLS nbds://[user@]host[:port]/[export]?tls-certificates=DIR|tls-psk-file=FILE"
-            + " or nbds+unix://[user@]/[export]?socket=/path/to/socket&tls-...";
+            + "or with TLS nbds://[user@]host[:port]/[export]?tls-certificates=DIR|"
+            + "tls-psk-file=FILE or nbds+unix://[user@]/[export]?socket=/path/to/socket&tls-...";
 
     /** Copies the TLS parameters; none without TLS. */
     public NbdUri {
@@ -150,7 +150,8 @@ public record NbdUri(Transport transport, boolean tls, String host, int port, Pa
         String authority = uri.getRawAuthority();
         if (authority != null && !authority.isEmpty()) {
             // only "user@": java.net.URI takes "user@" as a registry authority without user info
-            if (!tls || !authority.endsWith("@") || authority.indexOf('@') != authority.length() - 1) {
+            boolean userOnly = authority.indexOf('@') == authority.length() - 1;
+            if (!tls || !userOnly) {
                 throw invalid(text, scheme + " takes no host (write " + scheme
                         + "/export?socket=...)");
             }

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import pcache.api.tls.TlsSettings;
 import pcache.backing.nbd.internal.NbdTlsOptions.Key;
 
-/** The TLS settings of a backing device: one set of rules for the URI and the configuration keys. */
+/** The TLS settings of a backing device: one set of rules for the URI and the keys. */
 class NbdTlsOptionsTest {
 
     private static NbdSettings settings(String uri, Map<Key, String> keys) {
@@ -46,7 +46,8 @@ class NbdTlsOptionsTest {
         s = settings("nbds+unix:///d?socket=/run/s&tls-certificates=/c", Map.of());
         assertNull(s.tls().settings(s.uri()).serverName(), "a unix socket has no host: chain only");
         s = settings("nbds://h/d?tls-certificates=/c&tls-verify-peer=off", Map.of());
-        assertEquals(TlsSettings.certificates(Path.of("/c"), false, null), s.tls().settings(s.uri()));
+        assertEquals(TlsSettings.certificates(Path.of("/c"), false, null),
+                s.tls().settings(s.uri()));
     }
 
     @Test
@@ -79,7 +80,8 @@ class NbdTlsOptionsTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "nbds://h/d|nbds:// needs credentials: tls-certificates=DIR",
-            "nbds://h/d?tls-certificates=/c&tls-psk-file=/k|either tls-certificates or tls-psk-file",
+            "nbds://h/d?tls-certificates=/c&tls-psk-file=/k|either tls-certificates or "
+                    + "tls-psk-file",
             "nbds://h/d?tls-certificates=certs|tls-certificates (tls_certificates) must be an "
                     + "absolute path, got 'certs'",
             "nbds://h/d?tls-psk-file=/k&tls-verify-peer=false|tls-verify-peer=false does not apply",

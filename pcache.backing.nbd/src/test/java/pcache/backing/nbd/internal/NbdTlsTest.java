@@ -222,7 +222,8 @@ class NbdTlsTest {
         assertEquals(0, tls.handshakes.get());
         waitUntil(() -> server.log().contains("replying to NBD_OPT_STARTTLS"), "nbdkit's answer");
         String log = server.log();
-        assertFalse(log.replace("replying to NBD_OPT_STARTTLS", "").contains("replying to NBD_OPT_"),
+        assertFalse(log.replace("replying to NBD_OPT_STARTTLS", "")
+                .contains("replying to NBD_OPT_"),
                 "nothing but STARTTLS reached the server:\n" + log);
     }
 
