@@ -143,6 +143,20 @@ final class Handshake {
         awaitingFirstTlsReply = true;
     }
 
+    /**
+     * The connection ended (EOF, reset, alert) right after the TLS handshake. With TLS 1.3 the
+     * client's handshake ends before the server has checked the client's certificate, so that
+     * is how a server refuses a missing or untrusted one.
+     */
+    private NbdConnectException refusedAfterTls(int option, IOException e) {
+        String what = e instanceof EOFException ? "closed the connection"
+                : "ended the connection (" + e.getMessage() + ")";
+        return new NbdConnectException(Reason.TLS_FAILED, server + " " + what + " right after the "
+                + "TLS handshake, before answering " + optionName(option) + ": it did not accept "
+                + "this client's TLS credentials (with TLS 1.3 a missing or untrusted client "
+                + "certificate is refused only then)", e);
+    }
+
     private NbdConnectException noTls(String why) {
         return new NbdConnectException(Reason.TLS_UNAVAILABLE, server + " does not offer TLS but "
                 + "the URI is nbds://: refusing to send data in clear text (the server " + why
@@ -295,7 +309,12 @@ final class Handshake {
     }
 
     private void sendOption(int option, byte[] data) throws IOException {
-        out.putLong(OPTION_MAGIC).putInt(option).putInt(data.length).put(data, 0, data.length).flush();
+        try {
+            out.putLong(OPTION_MAGIC).putInt(option).putInt(data.length).put(data, 0, data.length)
+                    .flush();
+        } catch (IOException e) {
+            throw awaitingFirstTlsReply ? refusedAfterTls(option, e) : e;
+        }
     }
 
     private OptionReply readReply(int option) throws IOException {
@@ -304,15 +323,13 @@ final class Handshake {
             magic = in.readLong();
         } catch (EOFException e) {
             if (awaitingFirstTlsReply) {
-                // TLS 1.3: the client's handshake ends before the server has checked the client's
-                // certificate, so a refusal shows as the end of the connection here
-                throw new NbdConnectException(Reason.TLS_FAILED, server + " closed the connection "
-                        + "right after the TLS handshake, before answering " + optionName(option)
-                        + ": it did not accept this client's TLS credentials (with TLS 1.3 a "
-                        + "missing or untrusted client certificate is refused only then)", e);
+                throw refusedAfterTls(option, e);
             }
             throw new NbdConnectException(Reason.REFUSED, server + " closed the connection instead "
                     + "of answering " + optionName(option), e);
+        } catch (IOException e) {
+            throw awaitingFirstTlsReply && !(e instanceof NbdConnectException)
+                    ? refusedAfterTls(option, e) : e;
         }
         awaitingFirstTlsReply = false;
         if (magic != OPTION_REPLY_MAGIC) {

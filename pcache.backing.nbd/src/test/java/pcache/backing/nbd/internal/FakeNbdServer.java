@@ -106,6 +106,8 @@ final class FakeNbdServer implements AutoCloseable {
     final List<Integer> options = new CopyOnWriteArrayList<>();
     /** How NBD_OPT_STARTTLS is answered; NBD_REP_ACK continues in clear text (a stand-in TLS). */
     volatile int startTlsReply = NbdWire.REP_ERR_UNSUP;
+    /** Whether the option after an acknowledged STARTTLS ends the connection unanswered. */
+    volatile boolean dropAfterStartTls;
     private final AtomicInteger ended = new AtomicInteger();
 
     FakeNbdServer(Path dir, int size, int transmissionFlags, boolean structured, boolean go)
@@ -242,6 +244,10 @@ final class FakeNbdServer implements AutoCloseable {
             byte[] data = new byte[in.readInt()];
             in.readFully(data);
             options.add(option);
+            if (dropAfterStartTls && options.size() > 1
+                    && options.get(options.size() - 2) == NbdWire.OPT_STARTTLS) {
+                return false; // like a TLS 1.3 server refusing the client's certificate
+            }
             if (option == NbdWire.OPT_STARTTLS) {
                 optionReply(out, option, startTlsReply, new byte[0]);
                 continue;

@@ -224,6 +224,21 @@ class NbdStartTlsTest {
         assertEquals(List.of(NbdWire.OPT_STARTTLS), server.options);
     }
 
+    @Test
+    void aServerEndingTheConnectionRightAfterTheTlsHandshakeRefusedTheCredentials()
+            throws Exception {
+        server = FakeNbdServer.standard(dir, 1 << 20);
+        server.startTlsReply = NbdWire.REP_ACK;
+        server.dropAfterStartTls = true;
+        StandIn tls = new StandIn(NbdStartTlsTest::passThrough);
+        NbdConnectException e = assertThrows(NbdConnectException.class,
+                () -> NbdBackingDevice.connect(tlsSettings(Duration.ofSeconds(5)), tls));
+        assertEquals(Reason.TLS_FAILED, e.reason(), e.getMessage());
+        assertTrue(e.getMessage().contains(" closed the connection right after the TLS handshake, "
+                + "before answering NBD_OPT_STRUCTURED_REPLY: it did not accept this client's TLS "
+                + "credentials"), e.getMessage());
+    }
+
     /** Collects the records of one java.util.logging logger while open. */
     private static final class LogRecords extends Handler implements AutoCloseable {
         final List<LogRecord> records = new CopyOnWriteArrayList<>();

@@ -208,6 +208,45 @@ class NbdTlsTest {
     }
 
     @Test
+    void pskOverTcpAndOverAUnixSocket() throws Exception {
+        Path keys = TestCredentials.psk(dir.resolve("keys.psk"), "bob", "alice");
+        Nbdkit server = tcp("--tls=require", "--tls-psk=" + keys);
+        NbdSettings settings = NbdSettings.of("psk", tlsUri(server, "tls-psk-file=" + keys)
+                .replace("nbds://", "nbds://alice@"));
+        Recording tls = endpoint(settings);
+        writeReadFlush(connect(settings, tls));
+        assertEquals("alice", settings.tls().username());
+
+        Nbdkit unix = Nbdkit.unix(dir, "--tls=require", "--tls-psk=" + keys, "memory", "1M");
+        resources.add(unix);
+        NbdSettings overUnix = NbdSettings.of("psk-unix", unix.uri().replace("nbd+unix:",
+                "nbds+unix:") + "&tls-psk-file=" + keys); // the file's first identity: bob
+        NbdBackingDevice device = connect(overUnix, endpoint(overUnix));
+        ByteBuffer sector = ByteBuffer.allocate(512).putLong(0, 0x0102030405060708L);
+        device.write(0, sector, true);
+        ByteBuffer back = ByteBuffer.allocate(512);
+        device.read(0, back);
+        assertEquals(0x0102030405060708L, back.getLong(0));
+    }
+
+    @Test
+    void anUnknownPskIdentityOrAWrongKeyIsRefused() throws Exception {
+        Path keys = TestCredentials.psk(dir.resolve("keys.psk"), "alice");
+        Nbdkit server = tcp("--tls=require", "--tls-psk=" + keys);
+
+        Path mallory = TestCredentials.psk(dir.resolve("mallory.psk"), "mallory");
+        NbdConnectException e = refused(tlsUri(server, "tls-psk-file=" + mallory));
+        assertEquals(Reason.TLS_FAILED, e.reason(), e.getMessage());
+        assertTrue(e.getMessage().contains("the TLS handshake failed")
+                || e.getMessage().contains("during the TLS handshake"), e.getMessage());
+
+        Path wrongKey = TestCredentials.psk(dir.resolve("wrong.psk"), "alice");
+        e = refused(tlsUri(server, "tls-psk-file=" + wrongKey));
+        assertEquals(Reason.TLS_FAILED, e.reason(), e.getMessage());
+        assertTrue(server.isAlive());
+    }
+
+    @Test
     void aServerWithoutTlsIsRefusedBeforeAnyOtherOption() throws Exception {
         Nbdkit server = tcp("-v", "--tls=off");
         NbdSettings settings = NbdSettings.of("clear", tlsUri(server, "tls-certificates="
