@@ -149,12 +149,11 @@ final class Handshake {
      * is how a server refuses a missing or untrusted one.
      */
     private NbdConnectException refusedAfterTls(int option, IOException e) {
-        String what = e instanceof EOFException ? "closed the connection"
-                : "ended the connection (" + e.getMessage() + ")";
-        return new NbdConnectException(Reason.TLS_FAILED, server + " " + what + " right after the "
-                + "TLS handshake, before answering " + optionName(option) + ": it did not accept "
-                + "this client's TLS credentials (with TLS 1.3 a missing or untrusted client "
-                + "certificate is refused only then)", e);
+        // one message whether EOF, reset or alert: a refusal that repeats is logged once
+        return new NbdConnectException(Reason.TLS_FAILED, server + " closed the connection right "
+                + "after the TLS handshake, before answering " + optionName(option) + ": it did "
+                + "not accept this client's TLS credentials (with TLS 1.3 a missing or untrusted "
+                + "client certificate is refused only then)", e);
     }
 
     private NbdConnectException noTls(String why) {
