@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.BackingState;
 import pcache.api.tls.TlsChannel;
@@ -266,11 +268,14 @@ class NbdTlsTest {
                 "nothing but STARTTLS reached the server:\n" + log);
     }
 
-    @Test
-    void aRestartedServerGetsANewTlsHandshakeAndRequestsResume() throws Exception {
-        Nbdkit server = tcp("--tls=require", "--tls-certificates=" + ca.server());
-        NbdSettings settings = NbdSettings.of("restart", tlsUri(server, "tls-certificates="
-                + ca.caOnly()))
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aRestartedServerGetsANewTlsHandshakeAndRequestsResume(boolean psk) throws Exception {
+        Path keys = TestCredentials.psk(dir.resolve("keys.psk"), "alice");
+        Nbdkit server = psk ? tcp("--tls=require", "--tls-psk=" + keys)
+                : tcp("--tls=require", "--tls-certificates=" + ca.server());
+        NbdSettings settings = NbdSettings.of("restart", tlsUri(server, psk
+                ? "tls-psk-file=" + keys : "tls-certificates=" + ca.caOnly()))
                 .withIoTimeout(Duration.ofSeconds(20))
                 .withBackoff(Duration.ofMillis(20), Duration.ofMillis(100));
         Recording tls = endpoint(settings);
