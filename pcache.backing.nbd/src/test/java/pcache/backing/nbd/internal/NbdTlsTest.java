@@ -249,6 +249,22 @@ class NbdTlsTest {
     }
 
     @Test
+    void credentialsThatCannotBeLoadedFailTheDeviceNamingTheFile() throws Exception {
+        Path missing = dir.resolve("missing.psk");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NbdBackingComponent.credentials(NbdSettings.of("creds",
+                        "nbds://127.0.0.1/?tls-psk-file=" + missing), provider));
+        assertTrue(e.getMessage().startsWith("creds: cannot load the TLS credentials for "
+                + "nbds://127.0.0.1:10809/: ") && e.getMessage().contains(missing.toString()),
+                e.getMessage());
+        Path empty = Files.createDirectories(dir.resolve("no-ca"));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> NbdBackingComponent.credentials(NbdSettings.of("creds",
+                        "nbds://127.0.0.1/?tls-certificates=" + empty), provider));
+        assertTrue(e.getMessage().contains(empty.toString()), e.getMessage());
+    }
+
+    @Test
     void aServerWithoutTlsIsRefusedBeforeAnyOtherOption() throws Exception {
         Nbdkit server = tcp("-v", "--tls=off");
         NbdSettings settings = NbdSettings.of("clear", tlsUri(server, "tls-certificates="
