@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -24,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * nbdkit as the backing server of a cache ({@code cache.b.backing_dev = nbd+unix:///?socket=...},
- * pcache.backing.nbd): written data reaches nbdkit once the cache is clean; faults injected by
+ * pcache.backing.nbd): written data reaches nbdkit once the cache is clean, also over TLS
+ * ({@code nbds+unix://} with a PSK, the distribution's pcache.tls); faults injected by
  * nbdkit's error and delay filters stay invisible to clients and write-back completes once they
  * are gone; a crash of nbdkit during write-back loses nothing.
  */
@@ -62,11 +65,15 @@ class NbdkitBackingIT {
     }
 
     private PcacheProcess pcacheOn(NbdkitProcess backing) throws Exception {
+        return pcacheOn(backing.uri());
+    }
+
+    private PcacheProcess pcacheOn(String backingUri) throws Exception {
         PcacheProcess pcache = PcacheProcess.configure(dir, Optional.empty(), """
                 cache.b.cache_dev = b.cache
                 cache.b.cache_dev_size = 512M
                 cache.b.backing_dev = %s
-                """.formatted(backing.uri()));
+                """.formatted(backingUri));
         resources.add(pcache);
         return pcache.startServing("b");
     }
@@ -178,6 +185,26 @@ class NbdkitBackingIT {
             }
             Thread.sleep(100);
         }
+    }
+
+    @Test
+    void anNbdsBackingDeviceWritesBackOverTls() throws Exception {
+        ExternalTools.assumeInstalled("nbdcopy");
+        byte[] key = new byte[32];
+        new Random(5).nextBytes(key);
+        Path keys = Files.createFile(dir.resolve("keys.psk"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(keys, "alice:" + HexFormat.of().formatHex(key) + "\n");
+        Path image = sparseImage();
+        NbdkitProcess kit = nbdkit("--tls=require", "--tls-psk=" + keys, "file", image.toString());
+        // the launcher's backing_dev takes the URI as libnbd spells it, credentials in the query
+        PcacheProcess pcache = pcacheOn(kit.uri().replace("nbd+unix:///", "nbds+unix://alice@/")
+                + "&tls-psk-file=" + keys);
+        Path in = randomFile("in.bin", DISK_BYTES, 6);
+        tools.run(TOOL_TIMEOUT, "nbdcopy", "--flush", in.toString(), pcache.unixUri("b")).assertSucceeded();
+        pcache.awaitClean("b", CLEAN_TIMEOUT);
+        // --tls=require: nbdkit serves nothing to a client that did not negotiate TLS
+        assertEquals(-1, Files.mismatch(in, image), "nbdkit's file holds what the client wrote, sent over TLS");
     }
 
     private static void assertImageEquals(byte[] expected, Path image) throws Exception {

@@ -160,12 +160,12 @@ class SettingsParserTest {
         "cache.c.cache_dev_size | 256M | cache.c.cache_dev_size=256M: expected at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)",
         "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
         "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a label of 1 to 1024 bytes of UTF-8 (leave the key out for the device's default identity)",
-        "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
-        "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH",
+        "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
+        "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH",
         "cache.c.backing_dev | file: | cache.c.backing_dev=file:: expected file:PATH with a non-empty PATH",
         "cache.c.backing_dev | nbd:///export | cache.c.backing_dev=nbd:///export: expected nbd://HOST[:PORT]/EXPORT with a host",
         "cache.c.backing_dev | nbd://h:0/e | cache.c.backing_dev=nbd://h:0/e: expected a port from 1 to 65535 (default 10809)",
-        "cache.c.backing_dev | nbd://h/e?tls=1 | cache.c.backing_dev=nbd://h/e?tls=1: expected nbd://HOST[:PORT]/EXPORT without a query",
+        "cache.c.backing_dev | nbd://h/e?tls=1 | cache.c.backing_dev=nbd://h/e?tls=1: expected nbd://HOST[:PORT]/EXPORT without a query (TLS parameters need nbds://)",
         "cache.c.backing_dev | nbd+unix:///e | cache.c.backing_dev=nbd+unix:///e: expected nbd+unix:///EXPORT?socket=PATH with a socket path",
         "cache.c.backing_dev | nbd+unix://host/e?socket=/s | cache.c.backing_dev=nbd+unix://host/e?socket=/s: expected nbd+unix:///EXPORT?socket=PATH (no host)",
         "cache.c.backing_dev | nbd+unix:///e?sock=/s | cache.c.backing_dev=nbd+unix:///e?sock=/s: expected nbd+unix:///EXPORT?socket=PATH (unknown parameter 'sock=/s')",
@@ -185,7 +185,7 @@ class SettingsParserTest {
         "cache.c d.cache_dev | x | bad cache name 'c d' in key cache.c d.cache_dev: expected 1-64 letters, digits, '_', '-' or '.'",
         "cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev | x | bad cache name 'c2345678901234567890123456789012345678901234567890123456789012345' in key cache.c2345678901234567890123456789012345678901234567890123456789012345.cache_dev: expected 1-64 letters, digits, '_', '-' or '.'",
         "cache.c.cache_dev | | cache c has no cache.c.cache_dev: expected the path of its cache device",
-        "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH"})
+        "cache.c.backing_dev | | cache c has no cache.c.backing_dev: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH"})
     void badValuesSayKeyValueAndExpectation(String key, String value, String message) {
         assertEquals(message, problems(key, value));
     }

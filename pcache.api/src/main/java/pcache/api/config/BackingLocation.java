@@ -8,12 +8,15 @@ import java.util.Locale;
 
 /**
  * Where a backing device is: {@code file:PATH}, {@code nbd://HOST[:PORT]/EXPORT} or
- * {@code nbd+unix:///EXPORT?socket=PATH}.
+ * {@code nbd+unix:///EXPORT?socket=PATH}, or with TLS {@code nbds://[USER@]HOST[:PORT]/EXPORT?tls-...}
+ * or {@code nbds+unix://[USER@]/EXPORT?socket=PATH&tls-...} (the TLS query parameters of libnbd's
+ * {@code nbd_connect_uri}: {@code tls-certificates}, {@code tls-psk-file}, {@code tls-verify-peer},
+ * {@code tls-username}, {@code tls-hostname}; the NBD backing device checks their values).
  */
 public sealed interface BackingLocation {
 
     /** What {@link #parse} accepts, for messages. */
-    String EXPECTED = "file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH";
+    String EXPECTED = "file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH";
 
     /** The factory PID of the configuration that makes such a device. */
     String pid();
@@ -80,6 +83,8 @@ public sealed interface BackingLocation {
             }
             case "nbd":
             case "nbd+unix":
+            case "nbds":
+            case "nbds+unix":
                 return new Nbd(nbdUri(value, scheme));
             default:
                 throw new IllegalArgumentException(EXPECTED + (colon < 0 ? ""
@@ -94,37 +99,69 @@ public sealed interface BackingLocation {
         } catch (URISyntaxException e) {
             throw new IllegalArgumentException("a valid URI (" + e.getMessage() + ")");
         }
+        boolean tls = scheme.startsWith("nbds");
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         if (!path.isEmpty() && !path.startsWith("/")) {
             throw new IllegalArgumentException(scheme + "://...[/EXPORT]");
         }
-        if (scheme.equals("nbd")) {
+        if (!scheme.endsWith("+unix")) {
             if (uri.getHost() == null || uri.getHost().isEmpty()) {
-                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT with a host");
+                throw new IllegalArgumentException(scheme + "://HOST[:PORT]/EXPORT with a host");
             }
             if (uri.getPort() == 0 || uri.getPort() > 65535) {
                 throw new IllegalArgumentException("a port from 1 to 65535 (default 10809)");
             }
-            if (uri.getRawQuery() != null) {
-                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT without a query");
+            if (uri.getRawUserInfo() != null && !tls) {
+                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT without a user (a user names the PSK"
+                        + " identity of nbds://)");
+            }
+            if (uri.getRawQuery() != null && !tls) {
+                throw new IllegalArgumentException("nbd://HOST[:PORT]/EXPORT without a query (TLS parameters need"
+                        + " nbds://)");
+            }
+            for (String param : params(uri)) {
+                if (!isTlsParameter(param)) {
+                    throw new IllegalArgumentException("nbds://HOST[:PORT]/EXPORT?tls-certificates=DIR or "
+                            + "?tls-psk-file=FILE (unknown parameter '" + param + "')");
+                }
             }
         } else {
-            if (uri.getRawAuthority() != null) {
-                throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH (no host)");
+            String authority = uri.getRawAuthority();
+            if (authority != null && !(tls && authority.endsWith("@") && authority.indexOf('@') == authority.length() - 1)) {
+                throw new IllegalArgumentException(scheme + ":///EXPORT?socket=PATH (no host)");
             }
             String socket = null;
-            for (String param : uri.getQuery() == null ? new String[0] : uri.getQuery().split("&")) {
+            for (String param : params(uri)) {
                 if (param.startsWith("socket=")) {
                     socket = param.substring("socket=".length());
-                } else {
-                    throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH (unknown parameter '" + param
-                            + "')");
+                } else if (!tls || !isTlsParameter(param)) {
+                    throw new IllegalArgumentException(scheme + ":///EXPORT?socket=PATH" + (tls ? "&tls-..." : "")
+                            + " (unknown parameter '" + param + "')");
                 }
             }
             if (socket == null || socket.isEmpty()) {
-                throw new IllegalArgumentException("nbd+unix:///EXPORT?socket=PATH with a socket path");
+                throw new IllegalArgumentException(scheme + ":///EXPORT?socket=PATH with a socket path");
             }
         }
         return uri;
+    }
+
+    private static String[] params(URI uri) {
+        return uri.getQuery() == null ? new String[0] : uri.getQuery().split("&");
+    }
+
+    /** Whether {@code param} ({@code name=value}) is one of the TLS parameters of an nbds URI. */
+    private static boolean isTlsParameter(String param) {
+        String name = param.substring(0, Math.max(param.indexOf('='), 0));
+        switch (name) {
+            case "tls-certificates":
+            case "tls-psk-file":
+            case "tls-verify-peer":
+            case "tls-username":
+            case "tls-hostname":
+                return true;
+            default:
+                return false;
+        }
     }
 }

@@ -14,7 +14,10 @@ public final class BackingProperties {
     public static final String SIZE_BYTES = "size_bytes";
     /** File backing: whether a missing file is created (Boolean). */
     public static final String CREATE = "create";
-    /** NBD backing: {@code nbd://HOST[:PORT]/EXPORT} or {@code nbd+unix:///EXPORT?socket=PATH}. */
+    /**
+     * NBD backing: {@code nbd://HOST[:PORT]/EXPORT} or {@code nbd+unix:///EXPORT?socket=PATH}, or with TLS
+     * {@code nbds://...} or {@code nbds+unix://...} with the TLS parameters in the query (see {@link BackingLocation}).
+     */
     public static final String URI = "uri";
     /** Optional label recorded as the device's identity instead of its default one. */
     public static final String IDENTITY = "identity";

@@ -2,6 +2,7 @@ package pcache.api.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.URI;
@@ -17,6 +18,7 @@ import org.osgi.framework.Filter;
 import org.osgi.framework.FrameworkUtil;
 import org.osgi.framework.InvalidSyntaxException;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import net.jqwik.api.ForAll;
@@ -117,6 +119,34 @@ class ConfigContractTest {
         assertEquals(new BackingLocation.Nbd(URI.create("nbd+unix:///disk?socket=/run/nbd.sock")), d.backing());
         assertEquals(Map.of("name", "r.backing", "uri", "nbd+unix:///disk?socket=/run/nbd.sock", "identity", "disk-1"),
                 d.backingProperties());
+    }
+
+    @Test
+    void nbdsBackingKeepsItsTlsParametersInTheUri() {
+        String uri = "nbds://alice@10.0.0.5/disk?tls-psk-file=/etc/pcache/keys.psk";
+        CacheDefinition d = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "/d/r.cache",
+                CacheAttribute.BACKING_DEV, uri), Path.of("/")).definition().orElseThrow();
+        assertEquals(ConfigPids.BACKING_NBD, d.backing().pid());
+        assertEquals(Map.of("name", "r.backing", "uri", uri), d.backingProperties());
+        String unix = "nbds+unix:///disk?socket=/run/nbd.sock&tls-certificates=/etc/pki/nbd&tls-verify-peer=false";
+        assertEquals(unix, BackingLocation.parse(unix, Path.of("/")).text());
+        assertEquals("nbds+unix://bob@/d?socket=/s&tls-psk-file=/k",
+                BackingLocation.parse("nbds+unix://bob@/d?socket=/s&tls-psk-file=/k", Path.of("/")).text());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "nbd://h/d?tls-certificates=/c|nbd://HOST[:PORT]/EXPORT without a query (TLS parameters need nbds://)",
+            "nbd://alice@h/d|without a user (a user names the PSK identity of nbds://)",
+            "nbds://h/d?tls-cert=/c|(unknown parameter 'tls-cert=/c')",
+            "nbds:///d?tls-psk-file=/k|nbds://HOST[:PORT]/EXPORT with a host",
+            "nbd+unix:///d?socket=/s&tls-psk-file=/k|nbd+unix:///EXPORT?socket=PATH (unknown parameter",
+            "nbds+unix://h/d?socket=/s|nbds+unix:///EXPORT?socket=PATH (no host)",
+            "nbds+unix:///d?tls-psk-file=/k|nbds+unix:///EXPORT?socket=PATH with a socket path"})
+    void badNbdsLocationsSayWhatIsExpected(String value, String expected) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BackingLocation.parse(value, Path.of("/")));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
     }
 
     @Test

@@ -37,8 +37,9 @@ public enum CommandSpec {
             + " [allocator=NAME] [identity=LABEL]", 3, 14, List.of(),
             "Creates a cache through ConfigAdmin, with the configurations the launcher makes for a cache in its"
                     + " configuration file: a backing device NAME.backing and a cache target NAME, and waits until"
-                    + " it is open. The backing device is file:PATH, nbd://HOST[:PORT]/EXPORT or"
-                    + " nbd+unix:///EXPORT?socket=PATH. cache_dev_size (at least 512M) creates a missing cache device, backing_size a"
+                    + " it is open. The backing device is file:PATH, nbd[s]://HOST[:PORT]/EXPORT or"
+                    + " nbd[s]+unix:///EXPORT?socket=PATH (nbds: TLS, with tls-certificates=DIR or tls-psk-file=FILE"
+                    + " in the query). cache_dev_size (at least 512M) creates a missing cache device, backing_size a"
                     + " missing backing file; without them the file must exist. SIZE is a number of bytes or has"
                     + " a unit K, M, G or T (powers of 1024). pmem (default mapped), policy (ordered), crc"
                     + " (crc32c-pcache), key_index (striped) and allocator (fifo) name parts among those registered"
@@ -69,10 +70,10 @@ public enum CommandSpec {
             "Switches the mode of a cache. Entering passthrough first writes back everything and empties the"
                     + " cache (it waits for that); requests then go straight to the backing device. Persisted in"
                     + " the cache's configuration."),
-    SWAP_BACKING("swap-backing", "NAME file:PATH|nbd://...|nbd+unix://... [identity=LABEL]", 2, 3, List.of(),
+    SWAP_BACKING("swap-backing", "NAME file:PATH|nbd[s]://...|nbd[s]+unix://... [identity=LABEL]", 2, 3, List.of(),
             "Re-points a running cache to another backing device holding the same data (a copy, or the same"
-                    + " disk reached another way), given as file:PATH, nbd://HOST[:PORT]/EXPORT or"
-                    + " nbd+unix:///EXPORT?socket=PATH: creates the new backing configuration, checks the device"
+                    + " disk reached another way), given as file:PATH, nbd[s]://HOST[:PORT]/EXPORT or"
+                    + " nbd[s]+unix:///EXPORT?socket=PATH: creates the new backing configuration, checks the device"
                     + " (size and identity), changes the cache's backing.target through ConfigAdmin, waits until"
                     + " the cache uses it and deletes the old backing configuration. Clients go on; requests that"
                     + " need the backing device wait. The identity label of the old configuration is kept unless"

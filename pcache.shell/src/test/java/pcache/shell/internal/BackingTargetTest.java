@@ -35,7 +35,7 @@ class BackingTargetTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "disk.img|file:PATH, nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH",
+        "disk.img|file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH",
         "ftp://x/y|(unknown scheme 'ftp')",
         "file:|file:PATH with a non-empty PATH",
         "nbd:///disk|nbd://HOST[:PORT]/EXPORT with a host",

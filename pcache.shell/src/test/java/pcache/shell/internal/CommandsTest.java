@@ -253,8 +253,8 @@ class CommandsTest {
         assertTrue(m.startsWith("cannot create cache 'bad name!': cache name 'bad name!': expected 1-64 letters, digits"), m);
         assertTrue(m.contains("'colour=blue': expected KEY=VALUE with KEY one of cache_dev, backing,"), m);
         assertTrue(m.contains("cache_dev=... is missing"), m);
-        assertTrue(m.contains("backing=ftp://x: expected file:PATH, nbd://HOST[:PORT]/EXPORT or"
-                + " nbd+unix:///EXPORT?socket=PATH (unknown scheme 'ftp')"), m);
+        assertTrue(m.contains("backing=ftp://x: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or"
+                + " nbd[s]+unix:///EXPORT?socket=PATH (unknown scheme 'ftp')"), m);
         assertTrue(m.contains("cache_dev_size=256M: expected at least 512M"), m);
         assertTrue(m.contains("gc_percent=95: expected an integer from 0 to 90"), m);
         assertTrue(admin.configs.isEmpty());

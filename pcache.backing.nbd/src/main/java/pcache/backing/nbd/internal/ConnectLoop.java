@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.util.function.Consumer;
 
-import pcache.backing.nbd.internal.NbdConnectException.Reason;
+import pcache.api.tls.TlsEndpoint;
+
 
 /**
  * Establishes the first connection of a configured device in the background, retrying with the
@@ -20,6 +21,7 @@ final class ConnectLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ConnectLoop.class.getName());
 
     private final NbdSettings settings;
+    private final TlsEndpoint tls;
     private final Consumer<NbdBackingDevice> onConnected;
     private final Thread thread;
     private final Object lock = new Object();
@@ -28,8 +30,10 @@ final class ConnectLoop implements AutoCloseable {
     private NbdBackingDevice device;
     private String lastError;
 
-    ConnectLoop(NbdSettings settings, Consumer<NbdBackingDevice> onConnected) {
+    /** @param tls the loaded TLS credentials, null exactly when the URI is clear text */
+    ConnectLoop(NbdSettings settings, TlsEndpoint tls, Consumer<NbdBackingDevice> onConnected) {
         this.settings = settings;
+        this.tls = tls;
         this.onConnected = onConnected;
         this.thread = new Thread(this::run, "pcache-nbd-" + settings.name() + "-connect");
         thread.setDaemon(true);
@@ -60,7 +64,7 @@ final class ConnectLoop implements AutoCloseable {
             attempt++;
             NbdBackingDevice connected;
             try {
-                connected = NbdBackingDevice.connect(settings);
+                connected = NbdBackingDevice.connect(settings, tls);
             } catch (IOException e) {
                 if (!report(e, attempt)) {
                     return;
@@ -97,8 +101,7 @@ final class ConnectLoop implements AutoCloseable {
         }
         if (news) {
             boolean configurationProblem = e instanceof NbdConnectException c
-                    && (c.reason() == Reason.NOT_NBD || c.reason() == Reason.UNKNOWN_EXPORT
-                            || c.reason() == Reason.TLS_REQUIRED || c.reason() == Reason.PROTOCOL);
+                    && c.configurationProblem();
             LOG.log(configurationProblem ? Level.ERROR : Level.WARNING, settings.name()
                     + ": cannot connect to the NBD backing device (attempt " + attempt + "): "
                     + e.getMessage() + "; retrying every "

@@ -13,6 +13,7 @@ import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
 import pcache.api.DeviceClosedException;
 import pcache.api.nbd.NbdWire;
+import pcache.api.tls.TlsEndpoint;
 
 /**
  * The connection of one {@link NbdBackingDevice} through its life: hands requests to the live
@@ -34,6 +35,7 @@ final class ConnectionManager {
     static final long GRACE_MILLIS = 1000;
 
     private final NbdSettings settings;
+    private final TlsEndpoint tls;
     private final String server;
     private final WireGeometry geometry;
     private final ScheduledThreadPoolExecutor scheduler;
@@ -54,10 +56,12 @@ final class ConnectionManager {
     private final AtomicInteger reconnects = new AtomicInteger();
     private volatile BackingState state = BackingState.ONLINE;
 
-    ConnectionManager(NbdSettings settings, WireGeometry geometry,
+    /** @param tls the client's TLS credentials, reused by every reconnect; null in clear text */
+    ConnectionManager(NbdSettings settings, TlsEndpoint tls, WireGeometry geometry,
             ScheduledThreadPoolExecutor scheduler) {
         this.settings = settings;
-        this.server = settings.uri().toString();
+        this.tls = tls;
+        this.server = settings.uri().location();
         this.geometry = geometry;
         this.scheduler = scheduler;
     }
@@ -324,7 +328,7 @@ final class ConnectionManager {
         }
         Connector.Link link;
         try {
-            link = Connector.connect(settings.uri(), settings.connectTimeout(), scheduler);
+            link = Connector.connect(settings.uri(), tls, settings.connectTimeout(), scheduler);
         } catch (NbdConnectException e) {
             retryLater(e);
             return;
@@ -378,8 +382,10 @@ final class ConnectionManager {
             backoffMillis = Math.min(backoffMillis * 2, settings.reconnectMaxBackoff().toMillis());
             schedule(delay);
         }
-        LOG.log(news ? Level.WARNING : Level.DEBUG, () -> settings.name()
-                + ": reconnect attempt failed: " + e.getMessage());
+        // a refusal that repeats is logged once; one that will not fix itself is an error
+        Level level = !news ? Level.DEBUG
+                : e.configurationProblem() ? Level.ERROR : Level.WARNING;
+        LOG.log(level, () -> settings.name() + ": reconnect attempt failed: " + e.getMessage());
     }
 
     private void refuse(Connector.Link link, String reason) {

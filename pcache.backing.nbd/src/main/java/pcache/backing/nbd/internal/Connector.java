@@ -14,34 +14,52 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import pcache.backing.nbd.internal.NbdConnectException.Reason;
 import pcache.api.nbd.NbdWire;
+import pcache.api.tls.TlsChannel;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsHandshakeException;
+import pcache.backing.nbd.internal.NbdConnectException.Reason;
 
 /**
  * Opens a socket to an NBD server and runs the handshake, all within the connect timeout: a
- * watchdog closes the channel when time runs out, which wakes the blocked connect or read.
+ * watchdog closes the channel when time runs out, which wakes the blocked connect or read. With
+ * TLS the first option is NBD_OPT_STARTTLS, and after the TLS handshake (also within the
+ * timeout) everything travels encrypted; a server that does not agree gets no other byte.
  */
 final class Connector {
 
     /** Size of the per-connection I/O buffers. */
     static final int BUFFER_BYTES = 256 * 1024;
+    /** Size of the buffers of the clear-text phase before STARTTLS: a few small messages. */
+    private static final int STARTTLS_BUFFER_BYTES = 4096;
 
     private Connector() {
     }
 
-    /** A socket in the transmission phase, with its buffers and what the handshake said. */
-    record Link(SocketChannel channel, WireInput in, WireOutput out, ExportInfo export) {
+    /**
+     * A socket in the transmission phase, with its buffers and what the handshake said.
+     *
+     * @param channel the socket; closing it ends the connection at once, TLS or not
+     * @param tls the encrypted channel on top of it, or null in clear text
+     */
+    record Link(SocketChannel channel, TlsChannel tls, WireInput in, WireOutput out,
+            ExportInfo export) {
     }
 
     /**
      * Connects and negotiates {@code uri}'s export.
      *
+     * @param tls the client's TLS credentials; exactly when {@code uri} is an nbds URI
      * @param watchdog runs the timeout; must have a thread free while this call blocks
      * @throws NbdConnectException naming the server and what went wrong
      */
-    static Link connect(NbdUri uri, Duration timeout, ScheduledExecutorService watchdog)
-            throws NbdConnectException {
-        String server = uri.toString();
+    static Link connect(NbdUri uri, TlsEndpoint tls, Duration timeout,
+            ScheduledExecutorService watchdog) throws NbdConnectException {
+        if (uri.tls() != (tls != null)) {
+            throw new IllegalArgumentException(uri.tls() ? uri.location() + " needs TLS credentials"
+                    : "TLS credentials for the clear-text " + uri);
+        }
+        String server = uri.location();
         SocketAddress address = uri.socketAddress();
         if (address instanceof InetSocketAddress inet && inet.isUnresolved()) {
             throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot resolve host '"
@@ -61,7 +79,7 @@ final class Connector {
             closeQuietly(channel);
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
         boolean connected = false;
-        boolean handshaking = false;
+        Progress progress = new Progress();
         try {
             try {
                 channel.connect(address);
@@ -73,27 +91,49 @@ final class Connector {
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
             }
-            handshaking = true;
-            WireInput in = new WireInput(channel, BUFFER_BYTES);
-            WireOutput out = new WireOutput(channel, BUFFER_BYTES);
-            ExportInfo export = Handshake.negotiate(in, out, server, uri.exportName());
+            progress.phase = Phase.NBD;
+            Handshake.StartTls startTls = tls == null ? null : () -> {
+                progress.phase = Phase.TLS;
+                progress.tls = tls.handshake(channel, server);
+                progress.phase = Phase.NBD;
+                progress.wire = new Handshake.Wire(new WireInput(progress.tls, BUFFER_BYTES),
+                        new WireOutput(progress.tls, BUFFER_BYTES));
+                return progress.wire;
+            };
+            int buffer = tls == null ? BUFFER_BYTES : STARTTLS_BUFFER_BYTES;
+            progress.wire = new Handshake.Wire(new WireInput(channel, buffer),
+                    new WireOutput(channel, buffer));
+            ExportInfo export = Handshake.negotiate(progress.wire.in(), progress.wire.out(),
+                    server, uri.exportName(), startTls);
             alarm.cancel(false);
             if (timedOut.get() || !channel.isOpen()) {
                 throw timeout(server, timeout, null);
             }
             connected = true;
-            return new Link(channel, in, out, export);
+            return new Link(channel, progress.tls, progress.wire.in(), progress.wire.out(),
+                    export);
         } catch (NbdConnectException e) {
             if (timedOut.get()) {
                 throw timeout(server, timeout, e);
             }
             throw e;
+        } catch (TlsHandshakeException e) {
+            if (timedOut.get()) {
+                throw timeout(server, timeout, e);
+            }
+            throw new NbdConnectException(Reason.TLS_FAILED, server + ": the TLS handshake failed: "
+                    + e.getMessage() + " (this client uses " + tls.describe() + ")", e);
         } catch (IOException e) {
             if (timedOut.get() || e instanceof AsynchronousCloseException) {
                 throw timeout(server, timeout, e);
             }
             String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            if (handshaking) {
+            if (progress.phase == Phase.TLS) {
+                throw new NbdConnectException(Reason.TLS_FAILED, server + ": the connection "
+                        + "failed during the TLS handshake (" + what + "); does the server "
+                        + "accept " + tls.describe() + "?", e);
+            }
+            if (progress.phase != Phase.CONNECT) {
                 throw new NbdConnectException(Reason.UNREACHABLE, server + ": the connection "
                         + "failed during the NBD handshake (" + what + ")", e);
             }
@@ -106,11 +146,23 @@ final class Connector {
             }
         }
     }
+    /** How far a connection attempt got, for its error message. */
+    private enum Phase {
+        CONNECT, NBD, TLS
+    }
+
+    /** What the attempt reached; written by the connecting thread only. */
+    private static final class Progress {
+        Phase phase = Phase.CONNECT;
+        TlsChannel tls;
+        Handshake.Wire wire;
+    }
 
     private static NbdConnectException timeout(String server, Duration timeout, Throwable cause) {
         return new NbdConnectException(Reason.TIMEOUT, server + ": no NBD handshake within "
                 + timeout.toMillis() + " ms (connect_timeout_ms); the server is unreachable, "
-                + "overloaded or not an NBD server", cause);
+                + "overloaded or not an NBD server" + (server.startsWith("nbds") ? ", or does not "
+                + "answer the TLS handshake" : ""), cause);
     }
 
     /** Ends a negotiated link that was never used: NBD_CMD_DISC, then close. */
@@ -118,8 +170,26 @@ final class Connector {
         try {
             link.out().putInt(NbdWire.REQUEST_MAGIC).putShort(0)
                     .putShort(NbdCommand.DISC.wireType).putLong(0).putLong(0).putInt(0).flush();
+            closeAfterDisconnect(link);
         } catch (IOException e) {
             // the server is gone anyway
+        } finally {
+            closeQuietly(link.channel());
+        }
+    }
+
+    /**
+     * Closes a link after NBD_CMD_DISC went out: in clear text the socket's output is shut down
+     * first, so the server reads the request before EOF; with TLS closing the TLS channel sends
+     * close_notify after it, so the server sees an orderly end rather than a truncated stream.
+     */
+    static void closeAfterDisconnect(Link link) throws IOException {
+        try {
+            if (link.tls() != null) {
+                link.tls().close();
+            } else {
+                link.channel().shutdownOutput();
+            }
         } finally {
             closeQuietly(link.channel());
         }

@@ -13,24 +13,44 @@ import pcache.backing.nbd.internal.NbdConnectException.Reason;
  * FIXED_NEWSTYLE|NO_ZEROES as far as the server offered them, NBD_OPT_STRUCTURED_REPLY (an error
  * reply just means simple replies), NBD_OPT_GO asking for NBD_INFO_BLOCK_SIZE, and
  * NBD_OPT_EXPORT_NAME when the server does not know GO or is not fixed-newstyle.
+ *
+ * <p>With TLS, NBD_OPT_STARTTLS comes first, before any other option; once the server
+ * acknowledged it, the TLS handshake runs and every later option travels encrypted. A server
+ * that refuses STARTTLS, or cannot be asked (oldstyle, not fixed-newstyle), is refused: the
+ * client never continues in clear text.
  */
 final class Handshake {
+
+    /** Runs the TLS handshake once the server acknowledged NBD_OPT_STARTTLS. */
+    interface StartTls {
+        /** Returns the input and output that carry the rest of the connection, encrypted. */
+        Wire upgrade() throws IOException;
+    }
+
+    /** The buffered input and output of a connection. */
+    record Wire(WireInput in, WireOutput out) {
+    }
 
     /** Longest option reply we accept; real ones are a few hundred bytes at most. */
     private static final int MAX_OPTION_REPLY_BYTES = 64 * 1024;
     /** Largest minimum block size the spec allows. */
     private static final int MAX_MINIMUM_BLOCK = 64 * 1024;
 
-    private final WireInput in;
-    private final WireOutput out;
+    private WireInput in;
+    private WireOutput out;
     private final String server;
     private final String exportName;
+    private final StartTls startTls;
+    /** TLS is up and the server has not answered anything over it yet. */
+    private boolean awaitingFirstTlsReply;
 
-    private Handshake(WireInput in, WireOutput out, String server, String exportName) {
+    private Handshake(WireInput in, WireOutput out, String server, String exportName,
+            StartTls startTls) {
         this.in = in;
         this.out = out;
         this.server = server;
         this.exportName = exportName;
+        this.startTls = startTls;
     }
 
     /**
@@ -41,7 +61,18 @@ final class Handshake {
      */
     static ExportInfo negotiate(WireInput in, WireOutput out, String server, String exportName)
             throws IOException {
-        return new Handshake(in, out, server, exportName).run();
+        return negotiate(in, out, server, exportName, null);
+    }
+
+    /**
+     * Negotiates {@code exportName}, with TLS if {@code startTls} is not null; on return the
+     * connection is in the transmission phase on the streams {@code startTls} returned.
+     *
+     * @throws NbdConnectException also when the server does not offer TLS
+     */
+    static ExportInfo negotiate(WireInput in, WireOutput out, String server, String exportName,
+            StartTls startTls) throws IOException {
+        return new Handshake(in, out, server, exportName, startTls).run();
     }
 
     private ExportInfo run() throws IOException {
@@ -51,6 +82,9 @@ final class Handshake {
                     + describeBytes(magic) + " where NBD servers send \"NBDMAGIC\"");
         }
         long style = in.readLong();
+        if (style == CLISERV_MAGIC && startTls != null) {
+            throw noTls("uses the oldstyle NBD handshake, which has no STARTTLS");
+        }
         if (style == CLISERV_MAGIC) {
             throw new NbdConnectException(Reason.PROTOCOL, server + " uses the oldstyle NBD "
                     + "handshake, which this client does not support; run the server in newstyle mode");
@@ -63,6 +97,9 @@ final class Handshake {
         int clientFlags = handshakeFlags & (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
         out.putInt(clientFlags).flush();
         boolean noZeroes = (clientFlags & FLAG_NO_ZEROES) != 0;
+        if (startTls != null) {
+            startTls(clientFlags);
+        }
         if ((clientFlags & FLAG_FIXED_NEWSTYLE) == 0) {
             // plain newstyle servers only understand EXPORT_NAME
             return exportName(false, noZeroes);
@@ -79,6 +116,50 @@ final class Handshake {
             throw new NbdConnectException(Reason.REFUSED, server + " closed the connection before "
                     + "sending the NBD greeting (server full, or access refused)", e);
         }
+    }
+
+    /**
+     * NBD_OPT_STARTTLS, then the TLS handshake; from then on {@code in} and {@code out} are
+     * encrypted.
+     */
+    private void startTls(int clientFlags) throws IOException {
+        if ((clientFlags & FLAG_FIXED_NEWSTYLE) == 0) {
+            throw noTls("is not a fixed-newstyle server, so it cannot be asked for STARTTLS");
+        }
+        sendOption(OPT_STARTTLS, new byte[0]);
+        OptionReply reply = readReply(OPT_STARTTLS);
+        if (reply.type != REP_ACK) {
+            throw noTls("answered " + optionName(OPT_STARTTLS) + " with " + replyName(reply.type)
+                    + message(reply));
+        }
+        if (in.buffered() > 0) {
+            // the TLS handshake starts with the client's hello: nothing may come before it
+            throw protocol("sent " + in.buffered() + " bytes after acknowledging "
+                    + optionName(OPT_STARTTLS));
+        }
+        Wire encrypted = startTls.upgrade();
+        in = encrypted.in();
+        out = encrypted.out();
+        awaitingFirstTlsReply = true;
+    }
+
+    /**
+     * The connection ended (EOF, reset, alert) right after the TLS handshake. With TLS 1.3 the
+     * client's handshake ends before the server has checked the client's certificate, so that
+     * is how a server refuses a missing or untrusted one.
+     */
+    private NbdConnectException refusedAfterTls(int option, IOException e) {
+        // one message whether EOF, reset or alert: a refusal that repeats is logged once
+        return new NbdConnectException(Reason.TLS_FAILED, server + " closed the connection right "
+                + "after the TLS handshake, before answering " + optionName(option) + ": it did "
+                + "not accept this client's TLS credentials (with TLS 1.3 a missing or untrusted "
+                + "client certificate is refused only then)", e);
+    }
+
+    private NbdConnectException noTls(String why) {
+        return new NbdConnectException(Reason.TLS_UNAVAILABLE, server + " does not offer TLS but "
+                + "the URI is nbds://: refusing to send data in clear text (the server " + why
+                + "); enable TLS on the server, e.g. nbdkit --tls=require, qemu-nbd --tls-creds");
     }
 
     private boolean structuredReply() throws IOException {
@@ -195,8 +276,8 @@ final class Handshake {
         if (reply.type == REP_ERR_TLS_REQD) {
             throw new NbdConnectException(Reason.TLS_REQUIRED, server + " requires TLS ("
                     + replyName(reply.type) + " to " + optionName(option) + message(reply)
-                    + "); this client does not support TLS: serve the export without TLS on "
-                    + "loopback or a unix socket");
+                    + "); connect with nbds:// and the server's credentials: "
+                    + NbdTlsOptions.NEEDS);
         }
         if (reply.type == REP_ERR_UNKNOWN) {
             throw new NbdConnectException(Reason.UNKNOWN_EXPORT, server + " has no export named '"
@@ -227,7 +308,12 @@ final class Handshake {
     }
 
     private void sendOption(int option, byte[] data) throws IOException {
-        out.putLong(OPTION_MAGIC).putInt(option).putInt(data.length).put(data, 0, data.length).flush();
+        try {
+            out.putLong(OPTION_MAGIC).putInt(option).putInt(data.length).put(data, 0, data.length)
+                    .flush();
+        } catch (IOException e) {
+            throw awaitingFirstTlsReply ? refusedAfterTls(option, e) : e;
+        }
     }
 
     private OptionReply readReply(int option) throws IOException {
@@ -235,9 +321,16 @@ final class Handshake {
         try {
             magic = in.readLong();
         } catch (EOFException e) {
+            if (awaitingFirstTlsReply) {
+                throw refusedAfterTls(option, e);
+            }
             throw new NbdConnectException(Reason.REFUSED, server + " closed the connection instead "
                     + "of answering " + optionName(option), e);
+        } catch (IOException e) {
+            throw awaitingFirstTlsReply && !(e instanceof NbdConnectException)
+                    ? refusedAfterTls(option, e) : e;
         }
+        awaitingFirstTlsReply = false;
         if (magic != OPTION_REPLY_MAGIC) {
             throw protocol("answered " + optionName(option) + " with " + describeBytes(magic)
                     + " instead of the option reply magic");

@@ -1,7 +1,9 @@
 package pcache.backing.nbd.internal;
 
 import java.lang.System.Logger.Level;
+import java.util.EnumMap;
 import java.util.Hashtable;
+import java.util.Map;
 
 import org.osgi.service.component.ComponentConstants;
 import org.osgi.service.component.ComponentFactory;
@@ -11,11 +13,17 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.spi.BackingDevice;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
+import pcache.backing.nbd.internal.NbdTlsOptions.Key;
 
 /**
  * One NBD backing device per factory configuration of {@value #PID}.
@@ -39,6 +47,13 @@ import pcache.api.spi.BackingDevice;
  * registration elsewhere. The service properties are {@value BackingDevice#NAME},
  * {@value BackingDevice#DRIVER} and {@value #DURABLE_FLUSH}, plus the {@code component.name} and
  * {@code component.id} DS gives the factory component's instance.
+ *
+ * <p>TLS ({@code nbds://} URIs): the credentials are loaded once, at activation, through the
+ * {@link TlsProvider} service, and serve every connection and reconnect of the device; a file
+ * that is missing or malformed fails activation with the provider's message, which names it.
+ * The provider is an optional, greedy reference, so that clear-text devices work without a TLS
+ * bundle: a TLS device activated without one logs an error and waits, and DS activates it again
+ * when a provider appears.
  */
 @Component(configurationPid = NbdBackingComponent.PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE, service = {}, immediate = true)
@@ -87,38 +102,107 @@ public final class NbdBackingComponent {
 
         @AttributeDefinition(name = "Maximum reconnect back-off (ms)")
         long reconnect__max__backoff__ms() default NbdSettings.DEFAULT_RECONNECT_MAX_BACKOFF_MS;
+
+        @AttributeDefinition(name = "TLS certificates", required = false,
+                description = "nbds:// with X.509 certificates: absolute path of a directory with "
+                        + "ca-cert.pem, which must have signed the server's certificate, and "
+                        + "optionally client-cert.pem and client-key.pem; the same as the URI "
+                        + "parameter tls-certificates")
+        String tls__certificates() default "";
+
+        @AttributeDefinition(name = "TLS PSK file", required = false,
+                description = "nbds:// with pre-shared keys: absolute path of a file of "
+                        + "identity:hexkey lines (psktool's format); the same as the URI "
+                        + "parameter tls-psk-file")
+        String tls__psk__file() default "";
+
+        @AttributeDefinition(name = "TLS user name", required = false,
+                description = "The PSK identity to present; empty takes the file's first; the "
+                        + "same as the URI's user part (nbds://alice@host/...) or tls-username")
+        String tls__username() default "";
+
+        @AttributeDefinition(name = "Verify the TLS server", required = false,
+                description = "With certificates: verify the server's certificate against "
+                        + "ca-cert.pem and the host name; false only where the network is "
+                        + "trusted; the same as the URI parameter tls-verify-peer")
+        boolean tls__verify__peer() default true;
+
+        @AttributeDefinition(name = "TLS host name", required = false,
+                description = "The name the server's certificate must carry, when it is not the "
+                        + "URI's host (or over a unix socket); the same as tls-hostname")
+        String tls__hostname() default "";
     }
 
     private static final System.Logger LOG = System.getLogger(NbdBackingComponent.class.getName());
 
     private final ComponentFactory<NbdBackingService> services;
     private final NbdSettings settings;
+    /** Null while a TLS device waits for a {@link TlsProvider}. */
     private final ConnectLoop connectLoop;
     // guarded by this
     private ComponentInstance<NbdBackingService> service;
     private boolean deactivated;
 
     /**
-     * Validates the configuration and starts connecting in the background.
+     * Validates the configuration, loads the TLS credentials if the URI asks for TLS, and starts
+     * connecting in the background.
      *
      * @param services creates the registered {@link NbdBackingService} of a connected device
-     * @throws IllegalArgumentException naming the bad attribute (activation fails)
+     * @param tlsProvider loads TLS credentials; null if no provider is registered
+     * @throws IllegalArgumentException naming the bad attribute or credentials file (activation
+     *         fails)
      */
     @Activate
     public NbdBackingComponent(Config config,
             @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
-                    + NbdBackingService.FACTORY + ")") ComponentFactory<NbdBackingService> services) {
+                    + NbdBackingService.FACTORY + ")") ComponentFactory<NbdBackingService> services,
+            @Reference(cardinality = ReferenceCardinality.OPTIONAL,
+                    policyOption = ReferencePolicyOption.GREEDY) TlsProvider tlsProvider) {
         this.services = services;
         this.settings = settings(config);
-        this.connectLoop = new ConnectLoop(settings, this::publish);
+        if (settings.tls() != null && tlsProvider == null) {
+            LOG.log(Level.ERROR, settings.name() + ": " + settings.uri().location() + " needs TLS, "
+                    + "and no TLS provider is registered: install the bundle pcache.tls; the "
+                    + "device connects once it is there");
+            this.connectLoop = null;
+            return;
+        }
+        TlsEndpoint tls = settings.tls() == null ? null : credentials(settings, tlsProvider);
+        this.connectLoop = new ConnectLoop(settings, tls, this::publish);
         connectLoop.start();
     }
 
     /** Validated settings from a configuration. */
     static NbdSettings settings(Config config) {
+        Map<Key, String> tls = new EnumMap<>(Key.class);
+        tls.put(Key.CERTIFICATES, config.tls__certificates());
+        tls.put(Key.PSK_FILE, config.tls__psk__file());
+        tls.put(Key.USERNAME, config.tls__username());
+        // true is the default: only a false counts as given
+        tls.put(Key.VERIFY_PEER, config.tls__verify__peer() ? null : "false");
+        tls.put(Key.HOSTNAME, config.tls__hostname());
         return NbdSettings.of(config.name(), config.uri(), config.identity(),
                 config.connect__timeout__ms(), config.io__timeout__ms(),
-                config.reconnect__initial__backoff__ms(), config.reconnect__max__backoff__ms());
+                config.reconnect__initial__backoff__ms(), config.reconnect__max__backoff__ms(),
+                tls);
+    }
+
+    /**
+     * Loads the client's TLS credentials once for all connections of the device.
+     *
+     * @throws IllegalArgumentException with the provider's message, which names the file and
+     *         what to do
+     */
+    static TlsEndpoint credentials(NbdSettings settings, TlsProvider provider) {
+        try {
+            TlsEndpoint endpoint = provider.client(settings.tls().settings(settings.uri()));
+            LOG.log(Level.INFO, () -> settings.name() + ": " + settings.uri().location()
+                    + " with " + endpoint.describe());
+            return endpoint;
+        } catch (TlsConfigurationException e) {
+            throw new IllegalArgumentException(settings.name() + ": cannot load the TLS "
+                    + "credentials for " + settings.uri().location() + ": " + e.getMessage(), e);
+        }
     }
 
     /** Service properties of a connected device. */
@@ -154,6 +238,8 @@ public final class NbdBackingComponent {
                 service = null;
             }
         }
-        connectLoop.close();
+        if (connectLoop != null) {
+            connectLoop.close();
+        }
     }
 }

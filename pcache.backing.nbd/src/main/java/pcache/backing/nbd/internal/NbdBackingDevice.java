@@ -14,6 +14,7 @@ import pcache.api.ReadOnlyDeviceException;
 import pcache.api.nbd.NbdWire;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
+import pcache.api.tls.TlsEndpoint;
 
 /**
  * A {@link BackingDevice} on a remote NBD export (design doc {@code nbd-protocol.md} §7.2).
@@ -75,7 +76,7 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
     private NbdBackingDevice(NbdSettings settings, WireGeometry geometry,
             ConnectionManager connections) {
         this.settings = settings;
-        this.server = settings.uri().toString();
+        this.server = settings.uri().location();
         this.geometry = geometry;
         this.initialExport = geometry.export();
         this.connections = connections;
@@ -85,25 +86,43 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
     }
 
     /**
-     * Connects to the export named by {@code settings} and returns the device, online.
+     * Connects to the clear-text export named by {@code settings} and returns the device, online.
      *
      * @throws NbdConnectException if the server cannot be reached or refuses (no retries here:
      *         callers that want to wait for a server retry this call)
      */
     public static NbdBackingDevice connect(NbdSettings settings) throws IOException {
+        return connect(settings, null);
+    }
+
+    /**
+     * Connects to the export named by {@code settings} and returns the device, online.
+     *
+     * @param tls the client's TLS credentials, loaded from {@code settings.tls()} and used by
+     *        this and every later connection; null exactly when the URI is clear text
+     * @throws NbdConnectException if the server cannot be reached or refuses, TLS included (no
+     *         retries here: callers that want to wait for a server retry this call)
+     */
+    public static NbdBackingDevice connect(NbdSettings settings, TlsEndpoint tls)
+            throws IOException {
+        if ((settings.tls() != null) != (tls != null)) {
+            throw new IllegalArgumentException(settings.name() + ": " + (tls == null
+                    ? settings.uri().location() + " needs TLS credentials (a TlsEndpoint)"
+                    : "TLS credentials for the clear-text " + settings.uri()));
+        }
         ScheduledThreadPoolExecutor scheduler = ConnectionManager.newScheduler(settings.name());
         try {
-            Connector.Link link = Connector.connect(settings.uri(), settings.connectTimeout(),
-                    scheduler);
+            Connector.Link link = Connector.connect(settings.uri(), tls,
+                    settings.connectTimeout(), scheduler);
             WireGeometry geometry;
             try {
-                geometry = WireGeometry.of(settings.uri().toString(), link.export());
+                geometry = WireGeometry.of(settings.uri().location(), link.export());
             } catch (IOException e) {
                 Connector.closeQuietly(link.channel());
                 throw e;
             }
             NbdBackingDevice device = new NbdBackingDevice(settings, geometry,
-                    new ConnectionManager(settings, geometry, scheduler));
+                    new ConnectionManager(settings, tls, geometry, scheduler));
             device.attachFirst(link);
             return device;
         } catch (IOException | RuntimeException e) {
@@ -115,8 +134,11 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
     private void attachFirst(Connector.Link link) {
         ExportInfo export = link.export();
         connections.attachFirst(link);
+        String tls = link.tls() == null ? "" : ", " + link.tls().protocol() + " "
+                + link.tls().cipherSuite() + (link.tls().peerIdentity() == null ? ""
+                        : ", server " + link.tls().peerIdentity());
         LOG.log(Level.INFO, () -> settings.name() + ": connected to " + server + " ("
-                + export.summary() + ")");
+                + export.summary() + tls + ")");
         if (!export.canFlush() && !export.readOnly()) {
             LOG.log(Level.WARNING, settings.name() + ": " + server + " does not support "
                     + "NBD_CMD_FLUSH (no NBD_FLAG_SEND_FLUSH): flush() cannot make written data "

@@ -16,8 +16,18 @@ public final class NbdConnectException extends BackingDeviceException {
         NOT_NBD,
         /** The server has no export of that name. */
         UNKNOWN_EXPORT,
-        /** The server insists on TLS, which this client does not do. */
+        /** The server insists on TLS, and the URI is clear text ({@code nbd://}). */
         TLS_REQUIRED,
+        /**
+         * The URI asks for TLS ({@code nbds://}), and the server does not offer it (refuses
+         * NBD_OPT_STARTTLS, or speaks a handshake without options): nothing is sent in clear.
+         */
+        TLS_UNAVAILABLE,
+        /**
+         * The TLS handshake failed: the server's certificate is not trusted or does not name
+         * it, the server refused the client's certificate or PSK identity, or the keys differ.
+         */
+        TLS_FAILED,
         /** The server refused for another reason (policy, shutting down, ...). */
         REFUSED,
         /** The server broke the protocol during the handshake. */
@@ -39,5 +49,18 @@ public final class NbdConnectException extends BackingDeviceException {
     /** Why connecting failed. */
     public Reason reason() {
         return reason;
+    }
+
+    /**
+     * Whether retrying cannot help until the server or the configuration changes (wrong URI,
+     * TLS mismatch or credentials, not an NBD server): logged as an error, yet still retried
+     * with back-off, since the server side may be fixed without touching pcache.
+     */
+    public boolean configurationProblem() {
+        return switch (reason) {
+            case NOT_NBD, UNKNOWN_EXPORT, TLS_REQUIRED, TLS_UNAVAILABLE, TLS_FAILED, PROTOCOL ->
+                    true;
+            case UNREACHABLE, TIMEOUT, REFUSED -> false;
+        };
     }
 }

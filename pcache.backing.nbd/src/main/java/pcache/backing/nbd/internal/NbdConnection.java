@@ -181,8 +181,7 @@ final class NbdConnection {
                     if (item == DISCONNECT) {
                         writeHeader(out, NbdCommand.DISC, 0, 0, 0, 0);
                         out.flush();
-                        link.channel().shutdownOutput();
-                        Connector.closeQuietly(link.channel());
+                        Connector.closeAfterDisconnect(link);
                         return;
                     }
                     NbdRequest request = (NbdRequest) item;

@@ -35,7 +35,7 @@ final class RequestPipeline {
 
     RequestPipeline(NbdSettings settings, ConnectionManager connections) {
         this.settings = settings;
-        this.server = settings.uri().toString();
+        this.server = settings.uri().location();
         this.connections = connections;
     }
 

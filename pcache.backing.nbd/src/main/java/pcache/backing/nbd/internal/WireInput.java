@@ -38,6 +38,11 @@ final class WireInput {
         }
     }
 
+    /** Bytes read from the channel and not yet consumed. */
+    int buffered() {
+        return buffer.remaining();
+    }
+
     int readInt() throws IOException {
         require(4);
         return buffer.getInt();

@@ -5,10 +5,11 @@
  * <h2>Pieces</h2>
  * <ul>
  * <li>{@link pcache.backing.nbd.internal.NbdUri}, {@link pcache.backing.nbd.internal.NbdSettings}:
- * what to connect to and how patiently.</li>
+ * what to connect to and how patiently; {@link pcache.backing.nbd.internal.NbdTlsOptions}: the
+ * TLS settings of {@code nbds://} URIs and of the {@code tls_*} keys, checked once.</li>
  * <li>{@code Connector}, {@code Handshake}: socket plus fixed-newstyle negotiation
- * (STRUCTURED_REPLY, GO with BLOCK_SIZE, EXPORT_NAME fallback), bounded by the connect
- * timeout.</li>
+ * (STARTTLS first with TLS, then STRUCTURED_REPLY, GO with BLOCK_SIZE, EXPORT_NAME fallback),
+ * TLS handshake included, bounded by the connect timeout.</li>
  * <li>{@code NbdConnection}: one transmission-phase connection; a sender thread and a reader
  * thread that matches replies (simple or structured) to requests by cookie.</li>
  * <li>{@link pcache.backing.nbd.internal.NbdBackingDevice}: the device; checks callers'
@@ -46,9 +47,13 @@
  * timed out on a live connection may still land later.</li>
  * <li>A reconnected export must have the same size, at least the same capabilities and no
  * stricter block constraints; otherwise the device stays FAILING until reconfigured.</li>
+ * <li>An {@code nbds://} device sends nothing but NBD_OPT_STARTTLS in clear text: a server that
+ * refuses it (or cannot be asked) and a failed TLS handshake end the connection, and every
+ * reconnect negotiates TLS again with the credentials loaded when the device was created.</li>
  * </ul>
  *
  * <h2>Not supported</h2>
- * TLS, extended headers, block status, multiple connections per device, oldstyle servers.
+ * Opportunistic TLS ({@code nbd://} never tries STARTTLS), extended headers, block status,
+ * multiple connections per device, oldstyle servers.
  */
 package pcache.backing.nbd.internal;

@@ -102,6 +102,13 @@ final class FakeNbdServer implements AutoCloseable {
     private final List<SocketChannel> open = new CopyOnWriteArrayList<>();
     /** Every request received, in order. */
     final List<Request> received = new CopyOnWriteArrayList<>();
+    /** Every option received, in order. */
+    final List<Integer> options = new CopyOnWriteArrayList<>();
+    /** How NBD_OPT_STARTTLS is answered; NBD_REP_ACK continues in clear text (a stand-in TLS). */
+    volatile int startTlsReply = NbdWire.REP_ERR_UNSUP;
+    /** Whether the option after an acknowledged STARTTLS ends the connection unanswered. */
+    volatile boolean dropAfterStartTls;
+    private final AtomicInteger ended = new AtomicInteger();
 
     FakeNbdServer(Path dir, int size, int transmissionFlags, boolean structured, boolean go)
             throws IOException {
@@ -136,6 +143,11 @@ final class FakeNbdServer implements AutoCloseable {
 
     int connections() {
         return connections.get();
+    }
+
+    /** Connections that ended (the client or the server closed them). */
+    int endedConnections() {
+        return ended.get();
     }
 
     /** Serves the RAM disk; READ replies are one OFFSET_DATA chunk (or simple). */
@@ -220,6 +232,8 @@ final class FakeNbdServer implements AutoCloseable {
             // client went away, or the handler dropped the connection
         } catch (IOException e) {
             // same
+        } finally {
+            ended.incrementAndGet();
         }
     }
 
@@ -229,6 +243,15 @@ final class FakeNbdServer implements AutoCloseable {
             int option = in.readInt();
             byte[] data = new byte[in.readInt()];
             in.readFully(data);
+            options.add(option);
+            if (dropAfterStartTls && options.size() > 1
+                    && options.get(options.size() - 2) == NbdWire.OPT_STARTTLS) {
+                return false; // like a TLS 1.3 server refusing the client's certificate
+            }
+            if (option == NbdWire.OPT_STARTTLS) {
+                optionReply(out, option, startTlsReply, new byte[0]);
+                continue;
+            }
             if (option == NbdWire.OPT_EXPORT_NAME) {
                 out.writeLong(disk.length);
                 out.writeShort(transmissionFlags);

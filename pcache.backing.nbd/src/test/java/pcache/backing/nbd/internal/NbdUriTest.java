@@ -1,11 +1,13 @@
 package pcache.backing.nbd.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -15,6 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.StringLength;
+
+import pcache.backing.nbd.internal.NbdTlsOptions.Key;
 
 class NbdUriTest {
 
@@ -57,11 +61,16 @@ class NbdUriTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"", "   ", "disk.img", "/dev/nbd0", "http://host/x", "nbd:disk",
-            "nbds://host/x", "nbds+unix:///?socket=/s", "nbd://", "nbd:///x", "nbd://host:/x",
+            "nbds:///x", "nbds+unix://host/x?socket=/s", "nbd://", "nbd:///x", "nbd://host:/x",
             "nbd://host:0/x", "nbd://host:70000/x", "nbd://host:abc/x", "nbd://user@host/x",
             "nbd://host/x?tls=on", "nbd://host/x#frag", "nbd://host/%zz", "nbd://host/%C3",
             "nbd://host/a%00b", "nbd+unix:///x", "nbd+unix:///x?socket=", "nbd+unix://host/x?socket=/s",
-            "nbd+unix:///x?socket=/s&socket=/t", "nbd+unix:///x?sock=/s", "nbd://host/a b"})
+            "nbd+unix:///x?socket=/s&socket=/t", "nbd+unix:///x?sock=/s", "nbd://host/a b",
+            "nbd://host/x?tls-certificates=/c", "nbd+unix:///x?socket=/s&tls-psk-file=/k",
+            "nbd+unix://alice@/x?socket=/s", "nbds://host/x?tls-cert=/c", "nbds://host/x?socket=/s",
+            "nbds://host/x?tls-certificates=/a&tls-certificates=/b", "nbds://@host/x",
+            "nbds://alice@host/x?tls-username=bob", "nbds://host/x?tls-psk-file=",
+            "nbds+unix:///x?tls-psk-file=/k", "nbds+vsock:///x", "nbd+vsock:///x"})
     void badUrisNameTheUriAndTheExpectedForms(String text) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> NbdUri.parse(text));
@@ -70,10 +79,51 @@ class NbdUriTest {
     }
 
     @Test
-    void tlsIsRejectedWithAReason() {
+    void tlsForms() {
+        NbdUri tcp = NbdUri.parse("NBDS://alice@Host:1234/disk?tls-psk-file=/etc/k%20s.psk");
+        assertTrue(tcp.tls());
+        assertEquals(NbdUri.Transport.TCP, tcp.transport());
+        assertEquals("host", tcp.host());
+        assertEquals(1234, tcp.port());
+        assertEquals("disk", tcp.exportName());
+        assertEquals(Map.of(Key.USERNAME, "alice", Key.PSK_FILE, "/etc/k s.psk"),
+                tcp.tlsParameters());
+        assertEquals("nbds://host:1234/disk?tls-psk-file=/etc/k%20s.psk&tls-username=alice",
+                tcp.toString());
+        assertEquals(tcp, NbdUri.parse(tcp.toString()));
+        assertEquals("nbds://host:1234/disk", tcp.location());
+        assertEquals("nbd://host:1234/disk", tcp.identityText());
+
+        NbdUri unix = NbdUri.parse("nbds+unix://bob@/disk?socket=/run/s.sock"
+                + "&tls-certificates=/etc/pki/nbd&tls-verify-peer=false&tls-username=bob");
+        assertTrue(unix.tls());
+        assertEquals(Path.of("/run/s.sock"), unix.socketPath());
+        assertEquals(Map.of(Key.USERNAME, "bob", Key.CERTIFICATES, "/etc/pki/nbd",
+                Key.VERIFY_PEER, "false"), unix.tlsParameters());
+        assertEquals(unix, NbdUri.parse(unix.toString()));
+        assertEquals("nbds+unix:///disk?socket=/run/s.sock", unix.location());
+        assertEquals("nbd+unix:///disk?socket=/run/s.sock", unix.identityText());
+
+        NbdUri bare = NbdUri.parse("nbds://h");
+        assertTrue(bare.tls());
+        assertEquals(Map.of(), bare.tlsParameters());
+        assertEquals("nbds://h:10809/", bare.toString());
+
+        NbdUri clear = NbdUri.parse("nbd://h/x");
+        assertFalse(clear.tls());
+        assertEquals(clear.toString(), clear.location());
+        assertEquals(clear.toString(), clear.identityText());
+    }
+
+    @Test
+    void tlsParametersOnAClearTextUriSayToUseNbds() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> NbdUri.parse("nbds://host/x"));
-        assertTrue(e.getMessage().contains("TLS"), e.getMessage());
+                () -> NbdUri.parse("nbd://host/x?tls-certificates=/c"));
+        assertTrue(e.getMessage().contains("nbds://"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> NbdUri.parse("nbd+unix:///x?socket=/s&tls-psk-file=/k"));
+        assertTrue(e.getMessage().contains("tls-psk-file needs TLS: write nbds+unix://"),
+                e.getMessage());
     }
 
     @Property(tries = 300)
