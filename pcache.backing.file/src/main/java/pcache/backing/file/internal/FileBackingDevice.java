@@ -31,6 +31,9 @@ import pcache.io.InterruptSafeChannel;
  *
  * <p>Trim is accepted and ignored: the JDK offers no way to punch a hole in a file or discard
  * blocks of a device, and the contract lets trimmed ranges read back as their old content.
+ *
+ * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
+ * a block device reports all data.
  */
 public final class FileBackingDevice implements BackingDevice, AutoCloseable {
 

@@ -54,11 +54,6 @@ final class ExtentList {
         return true;
     }
 
-    /** Whether only a run with the flags of the last one can still be appended. */
-    boolean full() {
-        return lastFlags != -1 && extents.size() + 1 >= maxExtents;
-    }
-
     /** The extents appended, merged; at least one run must have been appended. */
     List<BlockExtent> toList() {
         if (lastFlags == -1) {
