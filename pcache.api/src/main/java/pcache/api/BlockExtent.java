@@ -34,7 +34,8 @@ public record BlockExtent(long offset, long lengthBytes, int flags) {
      */
     public BlockExtent {
         if (offset < 0 || lengthBytes <= 0 || lengthBytes > Long.MAX_VALUE - offset) {
-            throw new IllegalArgumentException("extent [" + offset + ", +" + lengthBytes + ") is empty or out of range");
+            throw new IllegalArgumentException("extent [" + offset + ", +" + lengthBytes
+                    + ") is empty or out of range");
         }
         if ((flags & ~ALL_FLAGS) != 0) {
             throw new IllegalArgumentException("unknown block-status flags 0x" + Integer.toHexString(flags));

@@ -72,7 +72,8 @@ final class Handshake {
         boolean structured = structuredReply();
         long allocationContext = structured ? baseAllocationContext() : ExportInfo.NO_CONTEXT;
         ExportInfo info = go(structured);
-        return (info != null ? info : exportName(structured, noZeroes)).withBaseAllocationContext(allocationContext);
+        return (info != null ? info : exportName(structured, noZeroes))
+                .withBaseAllocationContext(allocationContext);
     }
 
     private long readGreeting() throws IOException {
@@ -124,7 +125,8 @@ final class Handshake {
                 return ExportInfo.NO_CONTEXT;
             }
             if (reply.type == REP_META_CONTEXT && reply.data.length == 4 + query.length
-                    && META_BASE_ALLOCATION.equals(new String(reply.data, 4, query.length, StandardCharsets.US_ASCII))) {
+                    && META_BASE_ALLOCATION.equals(
+                            new String(reply.data, 4, query.length, StandardCharsets.US_ASCII))) {
                 id = Integer.toUnsignedLong(getInt(reply.data, 0));
             }
         }

@@ -46,7 +46,10 @@ final class NbdRequest {
     IOException replyError;
     /** The server answered ESHUTDOWN: resend on the next connection instead of failing. */
     boolean serverShuttingDown;
-    /** BLOCK_STATUS: the {@code base:allocation} descriptors received, as {length, flags}; null until they come. */
+    /**
+     * BLOCK_STATUS: the {@code base:allocation} descriptors received, as {length, flags};
+     * null until they come.
+     */
     List<long[]> extents;
     /** Content ranges received so far (start to end, relative to {@link #offset}); null until the first. */
     private TreeMap<Long, Long> received;
