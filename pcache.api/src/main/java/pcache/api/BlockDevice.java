@@ -2,6 +2,7 @@ package pcache.api;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -132,6 +133,37 @@ public interface BlockDevice {
      * limit of the device.
      */
     void writeZeroes(long offset, long length, boolean fua) throws IOException;
+
+    /**
+     * What is allocated, and what reads as zeroes, in {@code [offset, offset + length)} (NBD's
+     * {@code base:allocation}): extents with the flags {@link BlockExtent#HOLE} and
+     * {@link BlockExtent#ZERO} (never {@link BlockExtent#DIRTY}).
+     *
+     * <p>The answer is a snapshot: a write that runs at the same time may or may not be seen. It
+     * is a list of at least one and at most {@code max(1, maxExtents)} extents, in order, without
+     * gaps, the first starting at {@code offset}, none reaching past {@code offset + length},
+     * each a multiple of {@link #logicalBlockSize()} long. It may end before {@code offset +
+     * length} (when the extent limit is reached, or when finding out more would cost too much):
+     * the caller asks again from where it ended. Adjacent extents may carry the same flags.
+     *
+     * <p>The default knows nothing and says so: one extent of the whole range, flags 0
+     * ("allocated data"), which is always correct.
+     *
+     * @param length bytes to describe, positive (0 is an {@link IllegalArgumentException})
+     * @param maxExtents the most extents the caller wants; values below 1 count as 1
+     * @throws OutOfRangeException if the range does not lie inside the device
+     * @throws MisalignedIoException if the range is not aligned to the logical block size
+     * @throws IOException if the device could not be asked (implementations that cannot tell
+     *         prefer answering flags 0 to failing)
+     * @since 1.2
+     */
+    default List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        checkRange(toString(), sizeBytes(), logicalBlockSize(), offset, length);
+        if (length == 0) {
+            throw new IllegalArgumentException(toString() + ": block status of an empty range at " + offset);
+        }
+        return List.of(new BlockExtent(offset, length, 0));
+    }
 
     /**
      * Checks that {@code [offset, offset + length)} is a valid, aligned range of this device.

@@ -1,6 +1,7 @@
 package pcache.api;
 
 import java.io.IOException;
+import java.util.List;
 
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -69,6 +70,34 @@ public interface CacheDevice extends BlockDevice {
      *         within the backing timeout
      */
     void drain(DrainProgress progress) throws IOException;
+
+    /**
+     * Which parts of {@code [offset, offset + length)} hold data not yet written back: extents
+     * flagged {@link BlockExtent#DIRTY} where the newest acknowledged data is in the cache only,
+     * flags 0 where the backing device already has it (or the cache holds nothing newer). The
+     * answer is made of the same extents and bounded the same way as
+     * {@link BlockDevice#blockStatus}'s.
+     *
+     * <p>A range reported clean is on the backing device when the call returns (write-back
+     * wrote it, or the cache never held newer data); a range written after the answer was made
+     * may be dirty again. A trimmed range whose old data is not yet written back counts as clean:
+     * its content is unspecified. Dirty means "not yet written back", so in write-through mode a
+     * range may be reported dirty although the backing device got the write too.
+     *
+     * <p>The default, for caches that cannot tell, reports the whole range dirty: the answer
+     * that never makes a caller skip data the backing device lacks.
+     *
+     * @throws OutOfRangeException if the range does not lie inside the device
+     * @throws MisalignedIoException if the range is not aligned to the logical block size
+     * @since 1.2
+     */
+    default List<BlockExtent> dirtyStatus(long offset, long length, int maxExtents) throws IOException {
+        BlockDevice.checkRange(name(), sizeBytes(), logicalBlockSize(), offset, length);
+        if (length == 0) {
+            throw new IllegalArgumentException(name() + ": block status of an empty range at " + offset);
+        }
+        return List.of(new BlockExtent(offset, length, BlockExtent.DIRTY));
+    }
 
     /** Receives progress reports from {@link CacheDevice#drain}. */
     @FunctionalInterface

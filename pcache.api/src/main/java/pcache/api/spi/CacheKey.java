@@ -21,6 +21,8 @@ import pcache.api.format.PcacheFormat;
 public final class CacheKey {
 
     private static final int FLAG_LINKED = 1 << 8;
+    /** In memory only: the key's bytes are known to be zeroes (written by write-zeroes). */
+    private static final int FLAG_ZEROES = 1 << 9;
     private static final int MEDIA_FLAGS = PcacheFormat.KEY_FLAG_EMPTY | PcacheFormat.KEY_FLAG_CLEAN;
 
     private long offset;
@@ -123,6 +125,26 @@ public final class CacheKey {
     /** Turns a filled placeholder into a CLEAN data key. */
     public void fillPlaceholder() {
         flags = (flags & ~PcacheFormat.KEY_FLAG_EMPTY) | PcacheFormat.KEY_FLAG_CLEAN;
+    }
+
+    /**
+     * Records that the key's bytes are zeroes (a write-zeroes key). Kept in memory only, through
+     * cuts and copies; a key read back from the log does not have it, which only makes block
+     * status report its range as data.
+     *
+     * @since 1.2
+     */
+    public void markZeroes() {
+        flags |= FLAG_ZEROES;
+    }
+
+    /**
+     * Whether the key's bytes are known to be zeroes ({@link #markZeroes}).
+     *
+     * @since 1.2
+     */
+    public boolean isZeroes() {
+        return (flags & FLAG_ZEROES) != 0;
     }
 
     public boolean isLinked() {

@@ -2,9 +2,11 @@ package pcache.api.spi;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Objects;
 
 import pcache.api.BackingState;
+import pcache.api.BlockExtent;
 
 /**
  * A {@link BackingDevice} that forwards every call to another one. Backing bundles publish such a
@@ -53,6 +55,12 @@ public abstract class ForwardingBackingDevice implements BackingDevice {
     @Override
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         device.writeZeroes(offset, length, fua);
+    }
+
+    /** @since 1.2 */
+    @Override
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        return device.blockStatus(offset, length, maxExtents);
     }
 
     @Override

@@ -3,10 +3,13 @@ package pcache.engine.internal;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
 import pcache.api.BlockDevice;
+import pcache.api.BlockExtent;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -229,6 +232,37 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (m == CacheMode.WRITETHROUGH) {
                 onBacking(dev -> dev.writeZeroes(offset, length, fua));
             }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /**
+     * The cache's answer in write-back and write-through mode; in pass-through mode (the cache is
+     * empty) the backing device's.
+     */
+    @Override
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        gate.enter();
+        try {
+            if (mode == CacheMode.PASSTHROUGH) {
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                List<List<BlockExtent>> answer = new ArrayList<>(1);
+                onBacking(dev -> answer.add(dev.blockStatus(offset, length, maxExtents)));
+                return answer.get(0);
+            }
+            return engine.blockStatus(offset, length, maxExtents);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** Asks the engine, whatever the mode: in pass-through mode it is empty, so all is clean. */
+    @Override
+    public List<BlockExtent> dirtyStatus(long offset, long length, int maxExtents) throws IOException {
+        gate.enter();
+        try {
+            return engine.dirtyStatus(offset, length, maxExtents);
         } finally {
             gate.exit();
         }

@@ -2,12 +2,14 @@ package pcache.engine.internal;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 
+import pcache.api.BlockExtent;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -114,6 +116,16 @@ public final class CacheDeviceService implements CacheDevice {
     @Override
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         facade.writeZeroes(offset, length, fua);
+    }
+
+    @Override
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        return facade.blockStatus(offset, length, maxExtents);
+    }
+
+    @Override
+    public List<BlockExtent> dirtyStatus(long offset, long length, int maxExtents) throws IOException {
+        return facade.dirtyStatus(offset, length, maxExtents);
     }
 
     @Override

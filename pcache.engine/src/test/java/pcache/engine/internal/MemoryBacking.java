@@ -132,6 +132,26 @@ final class MemoryBacking implements BackingDevice {
         return "memory:" + id;
     }
 
+    /** Pages never written (null) are holes reading as zeroes; the rest is data. */
+    @Override
+    public synchronized java.util.List<pcache.api.BlockExtent> blockStatus(long offset, long length, int maxExtents)
+            throws IOException {
+        check(offset, length);
+        java.util.List<pcache.api.BlockExtent> out = new java.util.ArrayList<>();
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end && out.size() < Math.max(1, maxExtents)) {
+            int flags = pages[(int) (pos / PAGE)] == null ? pcache.api.BlockExtent.HOLE | pcache.api.BlockExtent.ZERO : 0;
+            long runEnd = pos;
+            while (runEnd < end && (pages[(int) (runEnd / PAGE)] == null) == (flags != 0)) {
+                runEnd = Math.min(end, (runEnd / PAGE + 1) * PAGE);
+            }
+            out.add(new pcache.api.BlockExtent(pos, runEnd - pos, flags));
+            pos = runEnd;
+        }
+        return out;
+    }
+
     private void check(long off, long len) throws IOException {
         if (closed) {
             throw new DeviceClosedException("memory backing " + id + " closed");

@@ -11,10 +11,12 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Set;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BlockDevice;
+import pcache.api.BlockExtent;
 import pcache.api.DeviceClosedException;
 import pcache.api.ReadOnlyDeviceException;
 import pcache.api.spi.BackingDevice;
@@ -29,6 +31,9 @@ import pcache.io.InterruptSafeChannel;
  *
  * <p>Trim is accepted and ignored: the JDK offers no way to punch a hole in a file or discard
  * blocks of a device, and the contract lets trimmed ranges read back as their old content.
+ *
+ * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
+ * a block device reports all data.
  */
 public final class FileBackingDevice implements BackingDevice, AutoCloseable {
 
@@ -40,15 +45,17 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     private final boolean readOnly;
     private final BackingIdentity identity;
     private final InterruptSafeChannel channel;
+    private final HoleMap holes;
     private volatile ByteBuffer zeroes;
 
     private FileBackingDevice(String description, long sizeBytes, boolean readOnly,
-            BackingIdentity identity, InterruptSafeChannel channel) {
+            BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes) {
         this.description = description;
         this.sizeBytes = sizeBytes;
         this.readOnly = readOnly;
         this.identity = identity;
         this.channel = channel;
+        this.holes = holes;
     }
 
     /**
@@ -75,7 +82,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             BackingIdentity identity = identity(who, settings, real, size);
             String description = "file:" + real + (readOnly ? " (read-only)" : "");
             return new FileBackingDevice(description, size, readOnly, identity,
-                    new InterruptSafeChannel(channel, real, options, description));
+                    new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description));
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -291,6 +298,20 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     }
 
     /** Checked, then ignored (see the class comment). */
+    /**
+     * A sparse file's holes (flags HOLE and ZERO) and data, as its file system tells
+     * ({@link HoleMap}); all data for a block device or where the file system cannot tell.
+     */
+    @Override
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
+        if (length == 0) {
+            throw new IllegalArgumentException(description + ": block status of an empty range at " + offset);
+        }
+        checkOpen();
+        return holes.extents(offset, length, maxExtents);
+    }
+
     @Override
     public void trim(long offset, long length) throws IOException {
         BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
@@ -319,6 +340,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */
     @Override
     public void close() throws IOException {
+        holes.close();
         channel.close();
     }
 

@@ -14,10 +14,33 @@ import pcache.api.nbd.NbdWire;
  *        not advertised; 0xffffffff means no limit)
  * @param blockSizeAdvertised whether the server sent NBD_INFO_BLOCK_SIZE
  * @param negotiatedWithGo true for NBD_OPT_GO, false for the NBD_OPT_EXPORT_NAME fallback
+ * @param baseAllocationContext the id the server gave {@code base:allocation} in
+ *        NBD_OPT_SET_META_CONTEXT, or {@link #NO_CONTEXT} when it was not selected
  */
 record ExportInfo(long sizeBytes, int transmissionFlags, boolean structuredReplies,
         int minimumBlock, int preferredBlock, long maximumPayload, boolean blockSizeAdvertised,
-        boolean negotiatedWithGo) {
+        boolean negotiatedWithGo, long baseAllocationContext) {
+
+    /** {@link #baseAllocationContext}: the server gave none (no structured replies, or it does not offer it). */
+    static final long NO_CONTEXT = -1;
+
+    /** What the handshake found, before metadata contexts. */
+    ExportInfo(long sizeBytes, int transmissionFlags, boolean structuredReplies, int minimumBlock,
+            int preferredBlock, long maximumPayload, boolean blockSizeAdvertised, boolean negotiatedWithGo) {
+        this(sizeBytes, transmissionFlags, structuredReplies, minimumBlock, preferredBlock, maximumPayload,
+                blockSizeAdvertised, negotiatedWithGo, NO_CONTEXT);
+    }
+
+    /** The same with {@code base:allocation} selected under {@code id} (or {@link #NO_CONTEXT}). */
+    ExportInfo withBaseAllocationContext(long id) {
+        return new ExportInfo(sizeBytes, transmissionFlags, structuredReplies, minimumBlock, preferredBlock,
+                maximumPayload, blockSizeAdvertised, negotiatedWithGo, id);
+    }
+
+    /** Whether BLOCK_STATUS for {@code base:allocation} may be sent. */
+    boolean canBlockStatus() {
+        return baseAllocationContext != NO_CONTEXT;
+    }
 
     private boolean has(int flag) {
         return (transmissionFlags & NbdWire.TX_HAS_FLAGS) != 0 && (transmissionFlags & flag) != 0;
@@ -52,6 +75,7 @@ record ExportInfo(long sizeBytes, int transmissionFlags, boolean structuredRepli
                 + ", " + (structuredReplies ? "structured" : "simple") + " replies"
                 + ", block size " + (blockSizeAdvertised ? minimumBlock + "/" + preferredBlock + "/"
                         + Long.toUnsignedString(maximumPayload) : "not advertised")
+                + (canBlockStatus() ? ", base:allocation" : "")
                 + (negotiatedWithGo ? "" : ", via NBD_OPT_EXPORT_NAME");
     }
 }

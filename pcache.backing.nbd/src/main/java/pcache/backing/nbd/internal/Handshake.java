@@ -33,6 +33,8 @@ final class Handshake {
 
     /** Longest option reply we accept; real ones are a few hundred bytes at most. */
     private static final int MAX_OPTION_REPLY_BYTES = 64 * 1024;
+    /** The metadata context block status asks (design doc §2.3). */
+    static final String META_BASE_ALLOCATION = "base:allocation";
     /** Largest minimum block size the spec allows. */
     private static final int MAX_MINIMUM_BLOCK = 64 * 1024;
 
@@ -105,8 +107,10 @@ final class Handshake {
             return exportName(false, noZeroes);
         }
         boolean structured = structuredReply();
+        long allocationContext = structured ? baseAllocationContext() : ExportInfo.NO_CONTEXT;
         ExportInfo info = go(structured);
-        return info != null ? info : exportName(structured, noZeroes);
+        return (info != null ? info : exportName(structured, noZeroes))
+                .withBaseAllocationContext(allocationContext);
     }
 
     private long readGreeting() throws IOException {
@@ -174,6 +178,39 @@ final class Handshake {
         }
         throw protocol("answered " + optionName(OPT_STRUCTURED_REPLY) + " with "
                 + replyName(reply.type));
+    }
+
+    /**
+     * NBD_OPT_SET_META_CONTEXT for {@code base:allocation} (design doc §2.3): the id the server
+     * gives it, or {@link ExportInfo#NO_CONTEXT} when it refuses or does not offer it (block
+     * status then reports all data).
+     */
+    private long baseAllocationContext() throws IOException {
+        byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
+        byte[] query = META_BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
+        byte[] data = new byte[4 + name.length + 4 + 4 + query.length];
+        putInt(data, 0, name.length);
+        System.arraycopy(name, 0, data, 4, name.length);
+        putInt(data, 4 + name.length, 1);
+        putInt(data, 8 + name.length, query.length);
+        System.arraycopy(query, 0, data, 12 + name.length, query.length);
+        sendOption(OPT_SET_META_CONTEXT, data);
+        long id = ExportInfo.NO_CONTEXT;
+        while (true) {
+            OptionReply reply = readReply(OPT_SET_META_CONTEXT);
+            if (reply.type == REP_ACK) {
+                return id;
+            }
+            if (reply.isError()) {
+                failIfFatal(reply, OPT_SET_META_CONTEXT);
+                return ExportInfo.NO_CONTEXT;
+            }
+            if (reply.type == REP_META_CONTEXT && reply.data.length == 4 + query.length
+                    && META_BASE_ALLOCATION.equals(
+                            new String(reply.data, 4, query.length, StandardCharsets.US_ASCII))) {
+                id = Integer.toUnsignedLong(getInt(reply.data, 0));
+            }
+        }
     }
 
     /** Returns null when the server does not know NBD_OPT_GO. */

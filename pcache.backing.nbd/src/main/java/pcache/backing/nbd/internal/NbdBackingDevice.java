@@ -3,12 +3,15 @@ package pcache.backing.nbd.internal;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
 import pcache.api.BlockDevice;
+import pcache.api.BlockExtent;
 import pcache.api.DeviceClosedException;
 import pcache.api.ReadOnlyDeviceException;
 import pcache.api.nbd.NbdWire;
@@ -63,6 +66,8 @@ import pcache.api.tls.TlsEndpoint;
 public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(NbdBackingDevice.class.getName());
+    /** The largest range one block status request asks the server about. */
+    private static final long MAX_BLOCK_STATUS_BYTES = 1L << 30;
 
     private final NbdSettings settings;
     private final String server;
@@ -244,6 +249,64 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         if (fua && flags == 0 && initialExport.canFlush()) {
             pipeline.flush(deadline);
         }
+    }
+
+    /**
+     * The server's {@code base:allocation} answer for the range (one BLOCK_STATUS of at most
+     * 1 GiB), when the handshake selected that context; all data otherwise. Extents end on
+     * sector boundaries: the answer stops before the first extent that does not (a sector of
+     * mixed status is reported as data), and the caller asks again from there.
+     */
+    @Override
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        checkRange(offset, length);
+        if (length == 0) {
+            throw new IllegalArgumentException(server + ": block status of an empty range at " + offset);
+        }
+        connections.checkUsable();
+        if (!initialExport.canBlockStatus()) {
+            return List.of(new BlockExtent(offset, length, 0));
+        }
+        long end = offset + length;
+        long from = geometry.alignDown(offset);
+        long to = Math.min(geometry.alignUp(end), from + MAX_BLOCK_STATUS_BYTES);
+        NbdRequest request = NbdRequest.payloadless(NbdCommand.BLOCK_STATUS, 0, from, (int) (to - from));
+        pipeline.run(RequestParts.of(List.of(request)), pipeline.newDeadline(), null);
+        List<BlockExtent> out = new ArrayList<>();
+        long pos = from;
+        long reported = offset; // where the answer has got to
+        for (long[] extent : request.extents) {
+            long extentEnd = Math.min(end, pos + extent[0]);
+            pos += extent[0];
+            if (extentEnd <= reported) {
+                continue;
+            }
+            int flags = (int) extent[1] & (BlockExtent.HOLE | BlockExtent.ZERO);
+            long alignedEnd = extentEnd == end ? end : extentEnd & -SECTOR_SIZE;
+            if (alignedEnd <= reported) {
+                if (out.isEmpty()) {
+                    out.add(new BlockExtent(reported, SECTOR_SIZE, 0));
+                }
+                break;
+            }
+            BlockExtent last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && last.flags() == flags) {
+                out.set(out.size() - 1, new BlockExtent(last.offset(), alignedEnd - last.offset(), flags));
+            } else if (out.size() < Math.max(1, maxExtents)) {
+                out.add(new BlockExtent(reported, alignedEnd - reported, flags));
+            } else {
+                break;
+            }
+            reported = alignedEnd;
+            if (alignedEnd != extentEnd || reported >= end) {
+                break;
+            }
+        }
+        if (out.isEmpty()) {
+            throw new BackingDeviceException(server + ": the block status reply for [" + offset + ", +" + length
+                    + ") did not reach the range");
+        }
+        return out;
     }
 
     // ------------------------------------------------------------------ BackingDevice

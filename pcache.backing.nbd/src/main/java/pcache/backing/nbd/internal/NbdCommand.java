@@ -7,7 +7,9 @@ enum NbdCommand {
     DISC(2),
     FLUSH(3),
     TRIM(4),
-    WRITE_ZEROES(6);
+    WRITE_ZEROES(6),
+    /** Asks the metadata context {@code base:allocation} (design doc §3.6). */
+    BLOCK_STATUS(7);
 
     /** The command's type number on the wire. */
     final int wireType;

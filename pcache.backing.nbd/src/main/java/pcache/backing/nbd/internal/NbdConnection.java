@@ -287,6 +287,7 @@ final class NbdConnection {
             }
             case CHUNK_OFFSET_DATA -> readData(in, request, length);
             case CHUNK_OFFSET_HOLE -> readHole(in, request, length);
+            case CHUNK_BLOCK_STATUS -> readBlockStatus(in, request, length);
             default -> {
                 if ((type & CHUNK_ERROR_BIT) == 0) {
                     // spec: a client that sees an unknown non-error chunk type MUST hard-disconnect
@@ -302,6 +303,11 @@ final class NbdConnection {
                 request.replyError = new BackingDeviceException(server + ": the reply to "
                         + request + " covered " + request.bytesReceived + " of " + request.length
                         + " bytes");
+            }
+            if (request.replyError == null && request.command == NbdCommand.BLOCK_STATUS
+                    && request.extents == null) {
+                request.replyError = new BackingDeviceException(server + ": the reply to " + request
+                        + " had no extents for " + Handshake.META_BASE_ALLOCATION);
             }
             if (request.serverShuttingDown) {
                 finish(request, NbdErrors.ESHUTDOWN, "");
@@ -323,6 +329,36 @@ final class NbdConnection {
         }
         in.readFully(request.payload, request.payloadOffset + (int) (offset - request.offset),
                 (int) dataLength);
+    }
+
+    /**
+     * A BLOCK_STATUS chunk: the descriptors of the connection's {@code base:allocation} context
+     * are kept (the first chunk for it), those of any other context skipped.
+     */
+    private void readBlockStatus(WireInput in, NbdRequest request, long length) throws IOException {
+        if (request.command != NbdCommand.BLOCK_STATUS) {
+            throw new ProtocolViolation("sent a BLOCK_STATUS chunk for " + request);
+        }
+        if (length < 12 || (length - 4) % 8 != 0) {
+            throw new ProtocolViolation("sent a BLOCK_STATUS chunk of " + length + " bytes");
+        }
+        long context = in.readUnsignedInt();
+        int count = (int) ((length - 4) / 8);
+        if (context != link.export().baseAllocationContext() || request.extents != null) {
+            in.skip(length - 4);
+            return;
+        }
+        List<long[]> extents = new ArrayList<>(Math.min(count, 1024));
+        for (int i = 0; i < count; i++) {
+            long extentLength = in.readUnsignedInt();
+            int flags = in.readInt();
+            if (extentLength == 0 && request.replyError == null) {
+                request.replyError = new BackingDeviceException(server + ": the reply to " + request
+                        + " holds an extent of length 0");
+            }
+            extents.add(new long[] {extentLength, flags});
+        }
+        request.extents = extents;
     }
 
     private void readHole(WireInput in, NbdRequest request, long length) throws IOException {

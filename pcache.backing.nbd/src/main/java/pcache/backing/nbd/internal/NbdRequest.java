@@ -1,6 +1,7 @@
 package pcache.backing.nbd.internal;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -45,6 +46,11 @@ final class NbdRequest {
     IOException replyError;
     /** The server answered ESHUTDOWN: resend on the next connection instead of failing. */
     boolean serverShuttingDown;
+    /**
+     * BLOCK_STATUS: the {@code base:allocation} descriptors received, as {length, flags};
+     * null until they come.
+     */
+    List<long[]> extents;
     /** Content ranges received so far (start to end, relative to {@link #offset}); null until the first. */
     private TreeMap<Long, Long> received;
 
@@ -102,6 +108,7 @@ final class NbdRequest {
         bytesReceived = 0;
         replyError = null;
         serverShuttingDown = false;
+        extents = null;
     }
 
     /** Gives up on this request; returns false if it had already completed. */

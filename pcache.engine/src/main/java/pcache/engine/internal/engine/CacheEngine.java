@@ -8,6 +8,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.function.Supplier;
 
 import pcache.api.BackingState;
+import pcache.api.BlockExtent;
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheDevice.DrainProgress;
 import pcache.api.CacheMode;
@@ -63,6 +64,7 @@ public final class CacheEngine implements AutoCloseable {
     private OpenCache cache;
     private WritePath writes;
     private ReadPath reads;
+    private BlockStatusWalk blockStatus;
     private WritebackLoop writeback;
     private volatile GarbageCollector gc;
     private Thread writebackThread;
@@ -103,6 +105,7 @@ public final class CacheEngine implements AutoCloseable {
                     segment -> e.segmentReclaimed()).open(allocators, keyIndexes);
             e.writes = new WritePath(e.cache, e.signals);
             e.reads = new ReadPath(e.cache, e.signals);
+            e.blockStatus = new BlockStatusWalk(e.cache);
             e.writeback = new WritebackLoop(e.cache, e.signals, policy);
             e.gc = new GarbageCollector(e.cache, e.signals, e.scheduler);
             e.startThreads();
@@ -243,6 +246,21 @@ public final class CacheEngine implements AutoCloseable {
     /** Reads as {@link #read} does if every byte is a cache hit needing no wait; false otherwise. */
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
         return reads.tryRead(offset, dst);
+    }
+
+    /**
+     * What is allocated or zero in {@code [offset, offset + length)}: the cache's own knowledge,
+     * and the backing device's answer where the cache holds nothing ({@link BlockStatusWalk}).
+     */
+    public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
+        signals.checkOpen();
+        return blockStatus.allocation(offset, length, maxExtents);
+    }
+
+    /** Which parts of {@code [offset, offset + length)} are not yet written back ({@link BlockStatusWalk}). */
+    public List<BlockExtent> dirtyStatus(long offset, long length, int maxExtents) throws IOException {
+        signals.checkOpen();
+        return blockStatus.dirty(offset, length, maxExtents);
     }
 
     /**

@@ -210,6 +210,7 @@ final class WritePath {
             }
             first = false;
             CacheKey key = new CacheKey(pos, len).place(a.segment(), a.offset(), a.generation());
+            key.markZeroes(); // for block status; the region was zeroed and flushed above
             if (cache.config().dataCrc()) {
                 key.setDataCrc(crcOfZeroes(len));
             }

@@ -9,7 +9,9 @@ import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
 
@@ -77,8 +79,10 @@ final class Handshake {
 
     private boolean noZeroes;
     private boolean structuredReplies;
-    /** The export base:allocation was selected for by the last SET_META_CONTEXT, or null. */
+    /** The export the last SET_META_CONTEXT selected contexts for, or null. */
     private Export metaContextExport;
+    /** The contexts it selected. */
+    private MetaContexts metaContexts = MetaContexts.NONE;
 
     /**
      * @param attach called with the chosen export just before transmission is confirmed to the
@@ -263,7 +267,7 @@ final class Handshake {
         if (export == null || !attach.test(export)) {
             throw new Ended("EXPORT_NAME '" + printable(name) + "': no such export", true);
         }
-        Session session = new Session(export, structuredReplies, metaContextExport == export);
+        Session session = new Session(export, structuredReplies, metaContextsFor(export));
         ByteBuffer reply = ByteBuffer.allocate(10 + (noZeroes ? 0 : EXPORT_NAME_PADDING_BYTES));
         reply.putLong(export.device.sizeBytes()).putShort((short) session.transmissionFlags());
         reply.position(reply.limit()); // padding stays zero
@@ -320,7 +324,7 @@ final class Handshake {
             sendError(option, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'", Level.WARNING);
             return null;
         }
-        Session session = new Session(export, structuredReplies, metaContextExport == export);
+        Session session = new Session(export, structuredReplies, metaContextsFor(export));
         if (option == OPT_GO && !attach.test(export)) {
             sendError(option, REP_ERR_UNKNOWN, "export '" + printable(name) + "' was just withdrawn", Level.WARNING);
             return null;
@@ -366,15 +370,17 @@ final class Handshake {
     }
 
     /**
-     * LIST_META_CONTEXT and SET_META_CONTEXT for the one context we offer, base:allocation.
-     * The query "base:" is a wildcard for LIST and ignored by SET; unknown queries are ignored.
-     * SET replaces the previous selection even when it fails.
+     * LIST_META_CONTEXT and SET_META_CONTEXT for the contexts we offer ({@link MetaContexts}):
+     * {@code base:allocation}, and {@code pcache:dirty} on caches. A namespace alone
+     * ({@code "base:"}, {@code "pcache:"}) is a wildcard for LIST and ignored by SET; unknown
+     * queries are ignored. SET replaces the previous selection even when it fails.
      */
     private void metaContext(int option, byte[] data) throws IOException {
         boolean set = option == OPT_SET_META_CONTEXT;
         String what = optionName(option);
         if (set) {
             metaContextExport = null;
+            metaContexts = MetaContexts.NONE;
             if (!structuredReplies) {
                 sendError(option, REP_ERR_INVALID, what
                         + " before NBD_OPT_STRUCTURED_REPLY", Level.WARNING);
@@ -383,24 +389,20 @@ final class Handshake {
         }
         ByteBuffer b = ByteBuffer.wrap(data);
         String name;
-        boolean matched = false;
+        List<String> queries = new ArrayList<>();
         try {
             long nameLength = Integer.toUnsignedLong(b.getInt());
             if (nameLength > MAX_STRING_BYTES || nameLength > b.remaining()) {
                 throw new BufferUnderflowException();
             }
             name = utf8(b, (int) nameLength);
-            long queries = Integer.toUnsignedLong(b.getInt());
-            if (queries == 0) {
-                matched = !set; // LIST with no query lists everything; SET with none selects nothing
-            }
-            for (long i = 0; i < queries; i++) {
+            long count = Integer.toUnsignedLong(b.getInt());
+            for (long i = 0; i < count; i++) {
                 long queryLength = Integer.toUnsignedLong(b.getInt());
                 if (queryLength > MAX_STRING_BYTES || queryLength > b.remaining()) {
                     throw new BufferUnderflowException();
                 }
-                String query = utf8(b, (int) queryLength);
-                matched |= query.equals(META_BASE_ALLOCATION) || (!set && query.equals("base:"));
+                queries.add(utf8(b, (int) queryLength));
             }
             if (b.hasRemaining()) {
                 throw new BufferUnderflowException();
@@ -414,15 +416,22 @@ final class Handshake {
             sendError(option, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'", Level.WARNING);
             return;
         }
-        if (matched) {
-            byte[] context = META_BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
+        List<MetaContexts.Context> matched = MetaContexts.matching(export, queries, set);
+        for (MetaContexts.Context c : matched) {
+            byte[] context = c.name().getBytes(StandardCharsets.US_ASCII);
             sendReply(option, REP_META_CONTEXT, ByteBuffer.allocate(4 + context.length)
-                    .putInt(set ? META_BASE_ALLOCATION_ID : 0).put(context).array());
-            if (set) {
-                metaContextExport = export;
-            }
+                    .putInt(set ? c.id() : 0).put(context).array());
+        }
+        if (set && !matched.isEmpty()) {
+            metaContextExport = export;
+            metaContexts = MetaContexts.of(matched);
         }
         sendReply(option, REP_ACK, new byte[0]);
+    }
+
+    /** The contexts selected for {@code export} (none if the last SET named another export). */
+    private MetaContexts metaContextsFor(Export export) {
+        return metaContextExport == export ? metaContexts : MetaContexts.NONE;
     }
 
     private static String utf8(ByteBuffer b, int length) {

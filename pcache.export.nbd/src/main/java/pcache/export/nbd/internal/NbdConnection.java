@@ -149,7 +149,8 @@ final class NbdConnection implements Runnable {
         LOG.log(Level.DEBUG, () -> "NBD client " + peer + " attached to export '" + session.export().name
                 + "' (structured replies " + session.structuredReplies() + ")");
         RequestReader reader = new RequestReader(in, session.limits(), session.export(), peer);
-        RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(), pool);
+        RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(),
+                session.metaContexts(), pool);
         in.beforeBlockingRead(this::writePending);
         try {
             while (true) {

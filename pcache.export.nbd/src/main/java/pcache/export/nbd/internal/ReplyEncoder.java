@@ -13,6 +13,10 @@ import static pcache.api.nbd.NbdWire.STRUCTURED_REPLY_MAGIC;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.ToIntFunction;
+
+import pcache.api.BlockExtent;
 
 /** Builds the header bytes of simple replies and structured reply chunks (design doc §3.3–3.4). */
 final class ReplyEncoder {
@@ -45,11 +49,19 @@ final class ReplyEncoder {
         return b.flip();
     }
 
-    /** A final BLOCK_STATUS chunk with a single extent. */
-    static ByteBuffer blockStatusDone(long cookie, int contextId, long extentLength, int statusFlags) {
-        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES + 12);
-        putChunkHeader(b, REPLY_FLAG_DONE, CHUNK_BLOCK_STATUS, cookie, 12);
-        b.putInt(contextId).putInt((int) extentLength).putInt(statusFlags);
+    /**
+     * A BLOCK_STATUS chunk for context {@code contextId}: one descriptor (length, status flags)
+     * per extent, the flags given by {@code flags}; DONE when {@code last}.
+     */
+    static ByteBuffer blockStatus(long cookie, int contextId, List<BlockExtent> extents,
+            ToIntFunction<BlockExtent> flags, boolean last) {
+        int length = 4 + 8 * extents.size();
+        ByteBuffer b = ByteBuffer.allocate(STRUCTURED_REPLY_HEADER_BYTES + length);
+        putChunkHeader(b, last ? REPLY_FLAG_DONE : 0, CHUNK_BLOCK_STATUS, cookie, length);
+        b.putInt(contextId);
+        for (BlockExtent e : extents) {
+            b.putInt((int) e.lengthBytes()).putInt(flags.applyAsInt(e));
+        }
         return b.flip();
     }
 

@@ -1,7 +1,6 @@
 package pcache.export.nbd.internal;
 
 import static pcache.api.nbd.NbdWire.CMD_FLAG_FUA;
-import static pcache.export.nbd.internal.NbdProtocol.META_BASE_ALLOCATION_ID;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -33,12 +32,14 @@ final class RequestExecutor {
     private final BlockDevice device;
     private final boolean structuredReplies;
     private final BufferPool pool;
+    private final BlockStatusReply blockStatus;
 
-    RequestExecutor(Export export, boolean structuredReplies, BufferPool pool) {
+    RequestExecutor(Export export, boolean structuredReplies, MetaContexts metaContexts, BufferPool pool) {
         this.export = export;
         this.device = export.device;
         this.structuredReplies = structuredReplies;
         this.pool = pool;
+        this.blockStatus = new BlockStatusReply(device, metaContexts);
     }
 
     /** Bytes of the connection's in-flight budget a valid request holds while it runs. */
@@ -93,11 +94,7 @@ final class RequestExecutor {
                 prefetch(offset, request.length());
                 return done(request, null);
             case BLOCK_STATUS:
-                // One extent covering the request, flags 0 ("allocated, content unknown"):
-                // always correct for base:allocation, with or without REQ_ONE.
-                return new ReplyContent(new ByteBuffer[] {
-                    ReplyEncoder.blockStatusDone(request.cookie(), META_BASE_ALLOCATION_ID, request.length(), 0)
-                }, null);
+                return new ReplyContent(blockStatus.reply(request), null);
             default:
                 throw new IllegalStateException("not executable here: " + request.describe());
         }

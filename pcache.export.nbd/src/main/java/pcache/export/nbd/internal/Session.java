@@ -7,9 +7,14 @@ import pcache.api.nbd.NbdWire;
  *
  * @param export the export the client attached to
  * @param structuredReplies whether structured replies were negotiated
- * @param metaContextSelected whether base:allocation was selected for this export
+ * @param metaContexts the metadata contexts selected for this export
  */
-record Session(Export export, boolean structuredReplies, boolean metaContextSelected) {
+record Session(Export export, boolean structuredReplies, MetaContexts metaContexts) {
+
+    /** A session with {@code base:allocation} alone selected or nothing. */
+    Session(Export export, boolean structuredReplies, boolean baseAllocationSelected) {
+        this(export, structuredReplies, baseAllocationSelected ? new MetaContexts(true, false) : MetaContexts.NONE);
+    }
 
     /** Transmission flags sent to the client (they depend on structured replies for DF). */
     int transmissionFlags() {
@@ -18,6 +23,6 @@ record Session(Export export, boolean structuredReplies, boolean metaContextSele
 
     TransmissionLimits limits() {
         return new TransmissionLimits(export.device.sizeBytes(), export.device.logicalBlockSize(),
-                NbdWire.MAX_PAYLOAD_BYTES, structuredReplies, metaContextSelected);
+                NbdWire.MAX_PAYLOAD_BYTES, structuredReplies, metaContexts.any());
     }
 }

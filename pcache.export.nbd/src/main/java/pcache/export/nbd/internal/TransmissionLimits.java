@@ -7,7 +7,7 @@ package pcache.export.nbd.internal;
  * @param blockSize advertised minimum block size (alignment of offsets and lengths)
  * @param maxPayloadBytes advertised maximum READ/WRITE payload
  * @param structuredReplies whether NBD_OPT_STRUCTURED_REPLY was agreed
- * @param metaContextSelected whether SET_META_CONTEXT selected base:allocation for this export
+ * @param metaContextSelected whether SET_META_CONTEXT selected a context for this export
  */
 record TransmissionLimits(long sizeBytes, int blockSize, int maxPayloadBytes,
                           boolean structuredReplies, boolean metaContextSelected) {

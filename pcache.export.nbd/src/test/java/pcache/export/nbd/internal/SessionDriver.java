@@ -186,7 +186,8 @@ final class SessionDriver {
         TransmissionLimits limits = session.limits();
         ClientStream.Requests expected = new ClientStream.Requests(stream, start);
         RequestReader reader = new RequestReader(in, limits, export, "fuzz");
-        RequestExecutor executor = new RequestExecutor(export, session.structuredReplies(), pool);
+        RequestExecutor executor = new RequestExecutor(export, session.structuredReplies(),
+                session.metaContexts(), pool);
         while (true) {
             ClientStream.Next next = expected.next();
             long allocatedBefore = allocatedBytes();

@@ -1,0 +1,117 @@
+package pcache.backing.file.internal;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Native;
+import com.sun.jna.Platform;
+
+/**
+ * {@link HoleMap} through the file system: {@code lseek(2)} with {@code SEEK_DATA} and
+ * {@code SEEK_HOLE} (Linux) on a read-only descriptor of its own, called through JNA because the
+ * JDK has no API for it. The descriptor sees what the device's channel wrote (same file).
+ */
+final class SeekHoles extends HoleMap {
+
+    /** {@code <unistd.h>} on Linux. */
+    private static final int SEEK_DATA = 3;
+    private static final int SEEK_HOLE = 4;
+    /** {@code <fcntl.h>} on Linux. */
+    private static final int O_RDONLY = 0;
+    private static final int O_CLOEXEC = 0x80000;
+    /** {@code <errno.h>}: no data after the offset (it lies in the file's last hole). */
+    private static final int ENXIO = 6;
+
+    /** The C library functions, bound once per class loader (JNA direct mapping). */
+    private static final class LibC {
+        static {
+            Native.register(Platform.C_LIBRARY_NAME);
+        }
+
+        private LibC() {
+        }
+
+        static native int open(String path, int flags) throws LastErrorException;
+
+        static native long lseek(int fd, long offset, int whence) throws LastErrorException;
+
+        static native int close(int fd) throws LastErrorException;
+    }
+
+    private final int fd;
+    private final String path;
+    private volatile boolean closed;
+
+    private SeekHoles(int fd, String path) {
+        this.fd = fd;
+        this.path = path;
+    }
+
+    /**
+     * Opens {@code file} for hole queries and checks that the file system answers them.
+     *
+     * @throws IOException when the platform is not Linux, or the file cannot be opened or asked
+     */
+    static SeekHoles open(Path file) throws IOException {
+        if (!Platform.isLinux()) {
+            throw new IOException("SEEK_HOLE is used on Linux only");
+        }
+        String path = file.toString();
+        int fd;
+        try {
+            fd = LibC.open(path, O_RDONLY | O_CLOEXEC);
+        } catch (LastErrorException e) {
+            throw new IOException("open(" + path + ") for hole queries failed: errno " + e.getErrorCode(), e);
+        }
+        SeekHoles holes = new SeekHoles(fd, path);
+        try {
+            holes.nextHole(0, Long.MAX_VALUE); // EINVAL here: the file system has no SEEK_HOLE
+            return holes;
+        } catch (IOException e) {
+            holes.close();
+            throw e;
+        }
+    }
+
+    @Override
+    long nextData(long offset) throws IOException {
+        return seek(offset, SEEK_DATA, Long.MAX_VALUE);
+    }
+
+    @Override
+    long nextHole(long offset, long end) throws IOException {
+        return Math.min(end, seek(offset, SEEK_HOLE, end));
+    }
+
+    /**
+     * lseek; ENXIO (offset in the last hole or past the end) gives {@code whenNone}. Synchronized
+     * with {@link #close} so that a closed descriptor number, maybe reused, is never asked.
+     */
+    private synchronized long seek(long offset, int whence, long whenNone) throws IOException {
+        if (closed) {
+            throw new IOException(path + ": hole map closed");
+        }
+        try {
+            return LibC.lseek(fd, offset, whence);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == ENXIO) {
+                return whenNone;
+            }
+            throw new IOException("lseek(" + path + ", " + offset + ", " + (whence == SEEK_DATA ? "SEEK_DATA"
+                    : "SEEK_HOLE") + ") failed: errno " + e.getErrorCode(), e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            try {
+                LibC.close(fd);
+            } catch (LastErrorException e) {
+                // nothing was written through this descriptor; nothing to lose
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package pcache.engine.internal.engine;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.BackingState;
+import pcache.api.BlockDevice;
+import pcache.api.BlockExtent;
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
+import pcache.api.spi.KeySlice;
+
+/**
+ * Block status of one open cache: what is allocated or zero ({@code base:allocation}) and what is
+ * not yet written back ({@code pcache:dirty}). Only the requested range is walked, one slice at a
+ * time under its lock (slices never used are skipped without locking), and the walk stops as soon
+ * as the answer has its maximum number of extents, so a request costs what it asks for, never a
+ * scan of the index.
+ *
+ * <p>Allocation: a range the index holds is data (flags 0), or {@link BlockExtent#ZERO} when its
+ * key was written by write-zeroes; a range it does not hold (never cached, trimmed, or a read
+ * miss in progress) reads from the backing device, whose own answer is taken as is (rounded to
+ * whole sectors, data where it cannot tell). Dirty: a range held by a key not yet written back is
+ * {@link BlockExtent#DIRTY}; everything else is on the backing device already. Both are snapshots
+ * taken slice by slice: each slice's answer was true while its lock was held.
+ */
+final class BlockStatusWalk {
+
+    private static final int SECTOR = BlockDevice.SECTOR_SIZE;
+    /** A piece of the walk the index does not hold: the backing device answers for it. */
+    private static final int GAP = -1;
+
+    private final OpenCache cache;
+
+    BlockStatusWalk(OpenCache cache) {
+        this.cache = cache;
+    }
+
+    /** {@code pcache:dirty}: see the class comment. */
+    List<BlockExtent> dirty(long offset, long length, int maxExtents) throws IOException {
+        check(offset, length);
+        ExtentList out = new ExtentList(offset, maxExtents);
+        long end = offset + length;
+        for (long pos = offset; pos < end; ) {
+            long partEnd = Math.min(end, cache.sliceEnd(pos));
+            KeySlice slice = cache.index().existingSlice(sliceIndex(pos));
+            boolean more;
+            if (slice == null) {
+                more = out.add(partEnd - pos, 0);
+            } else {
+                slice.lock();
+                try {
+                    more = slice.walk(pos, (int) (partEnd - pos), cache.validity(), new ExtentVisitor() {
+                        @Override
+                        public boolean hit(CacheKey key, long position, int len) {
+                            return out.add(len, !key.isEmpty() && !key.isClean() ? BlockExtent.DIRTY : 0);
+                        }
+
+                        @Override
+                        public boolean gap(long position, int len) {
+                            return out.add(len, 0);
+                        }
+                    });
+                } finally {
+                    slice.unlock();
+                }
+            }
+            if (!more) {
+                break;
+            }
+            pos = partEnd;
+        }
+        return out.toList();
+    }
+
+    /** {@code base:allocation}: see the class comment. */
+    List<BlockExtent> allocation(long offset, long length, int maxExtents) throws IOException {
+        check(offset, length);
+        ExtentList out = new ExtentList(offset, maxExtents);
+        long end = offset + length;
+        long gapStart = -1; // start of the run of pieces the backing device answers for, or -1
+        long walked = offset; // the pieces up to here were looked at
+        List<long[]> pieces = new ArrayList<>();
+        walk:
+        while (walked < end) {
+            long partEnd = Math.min(end, cache.sliceEnd(walked));
+            pieces.clear();
+            slicePieces(walked, partEnd, Math.max(1, maxExtents) == Integer.MAX_VALUE ? Integer.MAX_VALUE
+                    : Math.max(1, maxExtents) + 1, pieces);
+            for (long[] piece : pieces) {
+                long len = piece[0];
+                int kind = (int) piece[1];
+                if (kind == GAP) {
+                    if (gapStart < 0) {
+                        gapStart = walked;
+                    }
+                } else {
+                    boolean room = gapStart < 0 || fromBacking(out, gapStart, walked);
+                    gapStart = -1;
+                    if (!room || !out.add(len, kind)) {
+                        break walk;
+                    }
+                }
+                walked += len;
+            }
+            if (walked < partEnd) {
+                break; // the slice has more pieces than the answer can take
+            }
+        }
+        if (gapStart >= 0) {
+            fromBacking(out, gapStart, walked);
+        }
+        return out.toList();
+    }
+
+    /**
+     * The pieces of {@code [from, to)} (one slice) as {@code [length, flags or GAP]}, neighbours of
+     * the same kind merged, at most {@code maxPieces}; taken under the slice's lock.
+     */
+    private void slicePieces(long from, long to, int maxPieces, List<long[]> pieces) {
+        KeySlice slice = cache.index().existingSlice(sliceIndex(from));
+        if (slice == null) {
+            pieces.add(new long[] {to - from, GAP});
+            return;
+        }
+        slice.lock();
+        try {
+            slice.walk(from, (int) (to - from), cache.validity(), new ExtentVisitor() {
+                @Override
+                public boolean hit(CacheKey key, long position, int len) {
+                    return piece(len, key.isEmpty() ? GAP : key.isZeroes() ? BlockExtent.ZERO : 0);
+                }
+
+                @Override
+                public boolean gap(long position, int len) {
+                    return piece(len, GAP);
+                }
+
+                private boolean piece(int len, int kind) {
+                    long[] last = pieces.isEmpty() ? null : pieces.get(pieces.size() - 1);
+                    if (last != null && last[1] == kind) {
+                        last[0] += len;
+                        return true;
+                    }
+                    if (pieces.size() >= maxPieces) {
+                        return false;
+                    }
+                    pieces.add(new long[] {len, kind});
+                    return true;
+                }
+            });
+        } finally {
+            slice.unlock();
+        }
+    }
+
+    /**
+     * Appends the backing device's answer for {@code [from, to)}, which starts at
+     * {@code out.end()}. A device that is missing, offline or failing, or whose answer does not
+     * fit, makes the rest data (flags 0), which is always true.
+     *
+     * @return false when the answer is full
+     */
+    private boolean fromBacking(ExtentList out, long from, long to) {
+        BackingDevice device = cache.backing().peek();
+        if (device == null || cache.backing().state() != BackingState.ONLINE) {
+            return out.add(to - from, 0);
+        }
+        long pos = from;
+        while (pos < to) {
+            List<BlockExtent> answer;
+            try {
+                answer = device.blockStatus(pos, to - pos, 1024);
+            } catch (IOException | RuntimeException e) {
+                CacheEngine.LOG.log(System.Logger.Level.DEBUG, "cache {0}: block status of the backing device"
+                        + " failed at {1} (reported as data): {2}", cache.name(), pos, e.toString());
+                return out.add(to - pos, 0);
+            }
+            if (answer.isEmpty() || answer.get(0).offset() != pos) {
+                return out.add(to - pos, 0);
+            }
+            for (BlockExtent e : answer) {
+                if (e.offset() != pos || e.end() > to) {
+                    return out.add(to - pos, 0);
+                }
+                long alignedEnd = e.end() & -SECTOR;
+                if (alignedEnd <= pos) {
+                    // a sector with mixed status: data is true of all of it
+                    if (!out.add(SECTOR, 0)) {
+                        return false;
+                    }
+                    pos += SECTOR;
+                    break;
+                }
+                if (!out.add(alignedEnd - pos, e.flags() & (BlockExtent.HOLE | BlockExtent.ZERO))) {
+                    return false;
+                }
+                pos = alignedEnd;
+                if (alignedEnd != e.end()) {
+                    break; // ask again from the sector boundary
+                }
+            }
+        }
+        return true;
+    }
+
+    private static int sliceIndex(long pos) {
+        return (int) (pos / PcacheFormat.SUBTREE_SIZE);
+    }
+
+    private void check(long offset, long length) throws IOException {
+        BlockDevice.checkRange(cache.name(), cache.logicalSize(), SECTOR, offset, length);
+        if (length == 0) {
+            throw new IllegalArgumentException(cache.name() + ": block status of an empty range at " + offset);
+        }
+    }
+}

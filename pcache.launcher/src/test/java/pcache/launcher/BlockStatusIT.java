@@ -1,0 +1,167 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Block status of a real cache, end to end: the distribution over a sparse backing file (2 MiB of
+ * data at 8 MiB in 64 MiB), read by {@code nbdinfo --map}, {@code nbdinfo --map=pcache:dirty},
+ * {@code qemu-img map} and {@code nbdcopy}. The holes come from the file (SEEK_HOLE through the
+ * JNA bundle), zero areas from write-zeroes, dirty ranges from writes not yet written back, which
+ * {@code pcache:drain} makes clean. The tests run in order on one instance.
+ */
+@Timeout(120)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BlockStatusIT {
+
+    private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
+    private static final long SIZE = 64L << 20;
+    private static final long MIB = 1 << 20;
+
+    @TempDir
+    static Path dir;
+
+    private static PcacheProcess pcache;
+    private ExternalTools tools;
+
+    @BeforeAll
+    static void startPcache() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("data"));
+        byte[] random = new byte[(int) (2 * MIB)];
+        new Random(1).nextBytes(random);
+        try (RandomAccessFile f = new RandomAccessFile(data.resolve("bs.backing").toFile(), "rw")) {
+            f.setLength(SIZE);
+            f.seek(8 * MIB);
+            f.write(random);
+        }
+        // batching write-back: a few MiB stay dirty until drained (or 30 s, max_age_ms)
+        pcache = PcacheProcess.configure(dir, Optional.empty(), """
+                cache.bs.cache_dev = bs.cache
+                cache.bs.cache_dev_size = 512M
+                cache.bs.backing_dev = file:bs.backing
+                cache.bs.writeback_policy = batching
+                """);
+        pcache.startServing("bs");
+    }
+
+    @AfterAll
+    static void stopPcache() throws Exception {
+        if (pcache != null && pcache.isAlive()) {
+            assertEquals(0, pcache.stop(), "clean stop on SIGTERM:\n" + pcache.log());
+        }
+    }
+
+    @BeforeEach
+    void tools() {
+        ExternalTools.assumeInstalled("nbdinfo", "qemu-io", "qemu-img", "nbdcopy");
+        tools = new ExternalTools(dir);
+    }
+
+    @AfterEach
+    void killTools() throws InterruptedException {
+        tools.close();
+    }
+
+    /** The map nbdinfo prints, one "offset length flags" string per extent. */
+    private List<String> map(String context) throws Exception {
+        ExternalTools.Result r = tools.run(TOOL_TIMEOUT, "nbdinfo", "--map=" + context, pcache.unixUri("bs"))
+                .assertSucceeded();
+        List<String> extents = new ArrayList<>();
+        for (String line : r.stdout().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 3) {
+                extents.add(f[0] + " " + f[1] + " " + f[2]);
+            }
+        }
+        return extents;
+    }
+
+    @Test
+    @Order(1)
+    void theBackingFilesHolesShowThroughAnEmptyCache() throws Exception {
+        assertEquals(List.of("0 8388608 3", "8388608 2097152 0", "10485760 56623104 3"), map("base:allocation"));
+        assertEquals(List.of("0 67108864 0"), map("pcache:dirty"));
+    }
+
+    @Test
+    @Order(2)
+    void writesAndWriteZeroesShowAsDataZeroesAndDirtyUntilDrained() throws Exception {
+        tools.run(TOOL_TIMEOUT, "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "write -z 4M 2M",
+                pcache.unixUri("bs")).assertSucceeded();
+        assertEquals(List.of("0 1048576 0", "1048576 3145728 3", "4194304 2097152 2", "6291456 2097152 3",
+                "8388608 2097152 0", "10485760 56623104 3"), map("base:allocation"));
+
+        // nothing was written back while the map was taken (dirty_tail and state unchanged): then the
+        // map must name exactly the two written ranges
+        String before = status();
+        List<String> dirty = map("pcache:dirty");
+        String after = status();
+        List<String> written = List.of("0 1048576 1", "1048576 3145728 0", "4194304 2097152 1", "6291456 60817408 0");
+        if (before.equals(after) && !pcache.isClean("bs")) {
+            assertEquals(written, dirty);
+        } else {
+            System.out.println("BlockStatusIT: write-back ran during the map (" + before + " / " + after
+                    + "); checking only that nothing else is dirty: " + dirty);
+            assertTrue(dirty.stream().noneMatch(e -> e.endsWith(" 1") && !written.contains(e)), dirty.toString());
+        }
+
+        assertEquals(0, pcache.ctl("pcache:drain bs").status());
+        assertEquals(List.of("0 67108864 0"), map("pcache:dirty"), "clean after write-back");
+        // still cached: data and zeroes as before
+        assertEquals("0 1048576 0", map("base:allocation").get(0));
+    }
+
+    private String status() {
+        PcacheProcess.CtlResult r = pcache.ctl("pcache:status --raw bs");
+        assertEquals(0, r.status(), r.err());
+        return r.out().trim();
+    }
+
+    @Test
+    @Order(3)
+    void qemuImgMapShowsHolesAndZeroes() throws Exception {
+        String json = tools.run(TOOL_TIMEOUT, "qemu-img", "map", "--output=json", "-f", "raw", pcache.unixUri("bs"))
+                .assertSucceeded().stdout().replaceAll("\\s+", "");
+        assertTrue(json.contains("{\"start\":0,\"length\":1048576,\"depth\":0,\"present\":true,\"zero\":false,"
+                + "\"data\":true"), json);
+        assertTrue(json.contains("{\"start\":1048576,\"length\":3145728,\"depth\":0,\"present\":true,\"zero\":true,"
+                + "\"data\":false"), json);
+        assertTrue(json.contains("{\"start\":4194304,\"length\":2097152,\"depth\":0,\"present\":true,\"zero\":true,"
+                + "\"data\":true"), json);
+    }
+
+    @Test
+    @Order(4)
+    void nbdcopySkipsTheHoles() throws Exception {
+        Path copy = dir.resolve("copy.img");
+        tools.run(TOOL_TIMEOUT, "nbdcopy", pcache.unixUri("bs"), copy.toString()).assertSucceeded();
+        assertEquals(SIZE, Files.size(copy));
+        String[] blocks = tools.run(TOOL_TIMEOUT, "stat", "-c", "%b %B", copy.toString()).assertSucceeded()
+                .stdout().trim().split(" ");
+        long allocated = Long.parseLong(blocks[0]) * Long.parseLong(blocks[1]);
+        assertTrue(allocated <= 6 * MIB, "the copy of 3 MiB of data in 64 MiB stays sparse: " + allocated
+                + " bytes allocated");
+        tools.run(TOOL_TIMEOUT, "qemu-img", "compare", "-f", "raw", "-F", "raw", copy.toString(),
+                pcache.unixUri("bs")).assertSucceeded();
+    }
+}
