@@ -253,6 +253,7 @@ final class Handshake {
         // negotiated in clear text, so possibly by someone in the middle: start afresh
         structuredReplies = false;
         metaContextExport = null;
+        metaContexts = MetaContexts.NONE;
         LOG.log(Level.DEBUG, () -> "NBD client " + peer + ": TLS on (" + channel.protocol() + ", "
                 + channel.cipherSuite() + ", peer " + channel.peerIdentity() + ")");
     }
