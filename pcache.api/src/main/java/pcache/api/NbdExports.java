@@ -18,6 +18,22 @@ public interface NbdExports {
             long bytesRead, long bytesWritten, long errors) {
     }
 
+    /**
+     * TLS on the export.
+     *
+     * @param mode {@code off}, {@code on} (offered, clear text allowed) or {@code require}
+     * @param credentials what the server proves itself with and how it checks clients, e.g.
+     *        {@code X.509 from /etc/pcache/tls, client certificates verified}; empty when off
+     * @param connections connections open now that run TLS
+     */
+    record TlsInfo(String mode, String credentials, int connections) {
+    }
+
+    /** TLS on the export; a server without TLS support says {@code off}. */
+    default TlsInfo tls() {
+        return new TlsInfo("off", "", 0);
+    }
+
     /** The addresses the server listens on, e.g. {@code 127.0.0.1:10809} or {@code unix:/run/pcache.sock}. */
     List<String> listenAddresses();
 

@@ -2,7 +2,6 @@ package pcache.launcher;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 import pcache.api.config.CacheDefinition;
@@ -12,7 +11,8 @@ import pcache.api.config.ConfigPids;
  * Turns {@link PcacheSettings} into ConfigAdmin configurations: per cache the backing device's
  * and the cache's (their dictionaries are {@link CacheDefinition#backingProperties()} and
  * {@link CacheDefinition#targetProperties()}, the very ones {@code pcache:create} makes), and
- * one configuration of the NBD export, PID {@value ConfigPids#EXPORT_NBD}.
+ * one configuration of the NBD export, PID {@value ConfigPids#EXPORT_NBD}, whose dictionary is
+ * {@link pcache.api.config.ExportDefinition#properties()}.
  */
 public final class ConfigAdminMapping {
 
@@ -26,8 +26,7 @@ public final class ConfigAdminMapping {
             records.add(backing(cache));
             records.add(target(cache));
         }
-        records.add(new ConfigurationRecord(ConfigPids.EXPORT_NBD, Optional.empty(),
-                Map.of(ConfigPids.EXPORT_NBD_LISTEN, settings.nbdListen())));
+        records.add(new ConfigurationRecord(ConfigPids.EXPORT_NBD, Optional.empty(), settings.export().properties()));
         return records;
     }
 

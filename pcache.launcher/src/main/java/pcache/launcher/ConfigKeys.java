@@ -7,6 +7,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import pcache.api.config.CacheAttribute;
+import pcache.api.config.ExportProperties;
 
 /**
  * The vocabulary of the configuration file: global keys and the shape of per-cache keys. The
@@ -16,13 +17,20 @@ public final class ConfigKeys {
 
     /** Where relative paths and the framework cache live. */
     public static final String DATA = "pcache.data";
+    /** Prefix of the NBD export's keys: {@code nbd.<property>}, the properties of pcache.api.config's ExportProperties. */
+    public static final String NBD_PREFIX = "nbd.";
     /** The NBD server's listen address. */
-    public static final String NBD_LISTEN = "nbd.listen";
+    public static final String NBD_LISTEN = NBD_PREFIX + ExportProperties.LISTEN;
+    /** TLS on the NBD export: off, on or require. */
+    public static final String NBD_TLS = NBD_PREFIX + ExportProperties.TLS;
     /** The java.util.logging level of the whole process. */
     public static final String LOG_LEVEL = "log.level";
 
+    /** The NBD export's keys, in documentation order. */
+    public static final List<String> NBD = ExportProperties.ALL.stream().map(p -> NBD_PREFIX + p).toList();
+
     /** Keys outside {@code cache.<name>.}. */
-    public static final Set<String> GLOBAL = Set.of(DATA, NBD_LISTEN, LOG_LEVEL);
+    public static final Set<String> GLOBAL = global();
 
     /** Prefix of per-cache keys: {@code cache.<name>.<attribute>}. */
     public static final String CACHE_PREFIX = "cache.";
@@ -34,6 +42,12 @@ public final class ConfigKeys {
     private static final Pattern CACHE_KEY = Pattern.compile("cache\\.(.*)\\.([^.]*)");
 
     private ConfigKeys() {
+    }
+
+    private static Set<String> global() {
+        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL));
+        keys.addAll(NBD);
+        return java.util.Collections.unmodifiableSet(keys);
     }
 
     /** A key of the form {@code cache.<name>.<attribute>}, split (neither part validated). */

@@ -43,7 +43,7 @@ public final class ConfigSources {
     /** Values of the global keys when no source sets them. */
     public static final Map<String, String> GLOBAL_DEFAULTS = Map.of(
             ConfigKeys.DATA, "./data",
-            ConfigKeys.NBD_LISTEN, "127.0.0.1:10809",
+            ConfigKeys.NBD_LISTEN, pcache.api.config.ExportProperties.LISTEN_DEFAULT,
             ConfigKeys.LOG_LEVEL, "WARNING");
 
     private ConfigSources() {

@@ -106,7 +106,7 @@ public final class Main {
             }
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
-                        + " cache(s), NBD " + settings.nbdListen() + ". Gogo shell: try pcache:list, lb, help;"
+                        + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName() + ". Gogo shell: try pcache:list, lb, help;"
                         + " Ctrl-D stops.");
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundles,

@@ -5,23 +5,29 @@ import java.util.List;
 import java.util.logging.Level;
 
 import pcache.api.config.CacheDefinition;
+import pcache.api.config.ExportDefinition;
 
 /**
  * The validated configuration of one pcache process.
  *
  * @param dataDir absolute data directory: relative paths, the framework cache and the control
  *        socket live here
- * @param nbdListen NBD listen address: {@code HOST:PORT} or {@code unix:/absolute/path}
+ * @param export the NBD export: listen addresses, TLS (the {@code nbd.*} keys)
  * @param logLevel the java.util.logging level
  * @param caches the configured caches, sorted by name
  */
-public record PcacheSettings(Path dataDir, String nbdListen, Level logLevel, List<CacheDefinition> caches) {
+public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches) {
 
     /** File name of the control socket inside {@link #dataDir}. */
     public static final String CONTROL_SOCKET = "pcache.ctl";
 
     public PcacheSettings {
         caches = List.copyOf(caches);
+    }
+
+    /** The NBD listen addresses, comma-separated: {@code HOST:PORT} or {@code unix:/absolute/path}. */
+    public String nbdListen() {
+        return String.join(",", export.listen());
     }
 
     /** Where the control socket of this instance lives. */

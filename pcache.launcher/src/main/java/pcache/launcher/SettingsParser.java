@@ -17,12 +17,16 @@ import pcache.api.config.BackingLocation;
 import pcache.api.config.CacheAttribute;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
+import pcache.api.config.ExportDefinition;
+import pcache.api.config.ExportProperties;
 import pcache.api.config.Problem;
 
 /**
  * Validates the configuration keys and builds {@link PcacheSettings}. Reports every problem at
  * once, each with the key, the value and what was expected. A cache's attributes are checked by
- * pcache.api.config's {@link CacheDefinition}, the same rules {@code pcache:create} applies.
+ * pcache.api.config's {@link CacheDefinition}, the same rules {@code pcache:create} applies; the
+ * NBD export's {@code nbd.*} keys by its {@link ExportDefinition}, the rules the export component
+ * applies to its configuration.
  */
 public final class SettingsParser {
 
@@ -78,8 +82,7 @@ public final class SettingsParser {
                     e.getValue());
         }
 
-        String listen = listen(values.getOrDefault(ConfigKeys.NBD_LISTEN,
-                ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.NBD_LISTEN)));
+        Optional<ExportDefinition> export = export(values);
         Level level = logLevel(values.getOrDefault(ConfigKeys.LOG_LEVEL,
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.LOG_LEVEL)));
         List<CacheDefinition> caches = new ArrayList<>();
@@ -88,7 +91,7 @@ public final class SettingsParser {
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new PcacheSettings(dataDir, listen, level, caches);
+        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches);
     }
 
     /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
@@ -101,42 +104,19 @@ public final class SettingsParser {
         return parsed.definition();
     }
 
-    /** One address, or several separated by commas (the export listens on each). */
-    private String listen(String value) {
-        List<String> addresses = new ArrayList<>();
-        for (String address : value.split(",", -1)) {
-            addresses.add(listenAddress(value, address.trim()));
-        }
-        return String.join(",", addresses);
-    }
-
-    private String listenAddress(String wholeValue, String value) {
-        String key = ConfigKeys.NBD_LISTEN;
-        String expected = "HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, or several separated by commas";
-        if (value.startsWith("unix:")) {
-            String p = value.substring("unix:".length());
-            if (p.isEmpty()) {
-                problems.add(problem(key, wholeValue, expected));
-                return value;
+    /** The {@code nbd.*} keys, checked by the export's own rules (relative paths are in the data directory). */
+    private Optional<ExportDefinition> export(Map<String, String> values) {
+        Map<String, String> properties = new HashMap<>();
+        for (String property : ExportProperties.ALL) {
+            String value = values.get(ConfigKeys.NBD_PREFIX + property);
+            if (value != null) {
+                properties.put(property, value);
             }
-            Path path = path(key, p);
-            return path == null ? value : "unix:" + path;
         }
-        int colon = value.lastIndexOf(':');
-        String host = colon < 0 ? "" : value.substring(0, colon);
-        if (host.isEmpty() || (host.startsWith("[") != host.endsWith("]")) || host.contains(" ")) {
-            problems.add(problem(key, wholeValue, expected));
-            return value;
-        }
-        try {
-            int port = Integer.parseInt(value.substring(colon + 1));
-            if (port < 0 || port > 65535) {
-                throw new NumberFormatException();
-            }
-        } catch (NumberFormatException e) {
-            problems.add(problem(key, wholeValue, expected + " with a port from 0 to 65535"));
-        }
-        return value;
+        properties.putIfAbsent(ExportProperties.LISTEN, ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.NBD_LISTEN));
+        ExportDefinition.Parsed parsed = ExportDefinition.parse(properties, dataDir, ConfigKeys.NBD_PREFIX);
+        problems.addAll(parsed.problems());
+        return parsed.definition();
     }
 
     private Level logLevel(String value) {
@@ -145,15 +125,6 @@ public final class SettingsParser {
         } catch (IllegalArgumentException e) {
             problems.add(problem(ConfigKeys.LOG_LEVEL, value, e.getMessage()));
             return Level.WARNING;
-        }
-    }
-
-    private Path path(String key, String value) {
-        try {
-            return dataDir.resolve(value).toAbsolutePath().normalize();
-        } catch (InvalidPathException e) {
-            problems.add(problem(key, value, "a path (" + e.getReason() + ")"));
-            return null;
         }
     }
 

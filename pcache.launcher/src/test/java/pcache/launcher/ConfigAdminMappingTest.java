@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import pcache.api.CacheMode;
 import pcache.api.config.BackingLocation;
 import pcache.api.config.CacheDefinition;
+import pcache.api.config.ExportDefinition;
 import pcache.api.config.CachePart;
 
 /** The dictionaries are compared with equals, so the value types (Long, Integer, Boolean) count too. */
@@ -37,7 +38,7 @@ class ConfigAdminMappingTest {
                 new BackingLocation.File(Path.of("/data/pcache0.backing")), 4L << 30, CacheMode.WRITEBACK, false, 70,
                 CacheDefinition.defaultParts(), Optional.empty(), false, Duration.ofSeconds(30));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(
-                new PcacheSettings(Path.of("/data"), "127.0.0.1:10809", Level.WARNING, List.of(cache)));
+                new PcacheSettings(Path.of("/data"), export("127.0.0.1:10809"), Level.WARNING, List.of(cache)));
 
         assertEquals(List.of(
                 new ConfigurationRecord("pcache.backing.file", Optional.of("pcache0.backing"), map(
@@ -60,7 +61,8 @@ class ConfigAdminMappingTest {
                         "allocator.target", "(pcache.allocator.name=fifo)",
                         "force_identity", Boolean.FALSE,
                         "backing_timeout_ms", 30000L)),
-                new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809"))),
+                new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809", "tls", "off",
+                        "insecure_allow_cleartext_network", false))),
                 records);
         assertEquals("pcache.backing.file~pcache0.backing", records.get(0).effectivePid());
         assertEquals("pcache.export.nbd", records.get(2).effectivePid());
@@ -119,9 +121,23 @@ class ConfigAdminMappingTest {
     @Test
     void noCachesStillConfiguresTheExport() {
         assertEquals(List.of(new ConfigurationRecord("pcache.export.nbd", Optional.empty(),
-                map("listen", "unix:/run/pcache/nbd.sock"))),
-                ConfigAdminMapping.map(new PcacheSettings(Path.of("/d"), "unix:/run/pcache/nbd.sock", Level.INFO,
+                map("listen", "unix:/run/pcache/nbd.sock", "tls", "off", "insecure_allow_cleartext_network", false))),
+                ConfigAdminMapping.map(new PcacheSettings(Path.of("/d"), export("unix:/run/pcache/nbd.sock"), Level.INFO,
                         List.of())));
+    }
+
+    /** The export's TLS keys reach its configuration as the contract's properties. */
+    @Test
+    void tlsKeysReachTheExportsConfiguration() throws Exception {
+        PcacheSettings s = SettingsParser.parse(Map.of("pcache.data", "/srv", "nbd.listen", "0.0.0.0:10809",
+                "nbd.tls", "require", "nbd.tls_psk_file", "keys.psk"));
+        ConfigurationRecord export = ConfigAdminMapping.map(s).get(0);
+        assertEquals(new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "0.0.0.0:10809",
+                "tls", "require", "tls_psk_file", "/srv/keys.psk", "insecure_allow_cleartext_network", false)), export);
+    }
+
+    private static ExportDefinition export(String listen) {
+        return ExportDefinition.parse(Map.of("listen", listen), Path.of("/"), "nbd.").definition().orElseThrow();
     }
 
     /** From the embedded defaults all the way to the dictionaries, as the launcher does it. */

@@ -7,9 +7,11 @@
  * <p>Its users: the launcher (which has this package on its own class path: it is not a bundle),
  * the shell's {@code pcache:create} and {@code pcache:swap-backing}, and the cache target, whose
  * metatype refers to these constants and whose configuration is checked with the same rules.
- * Everything here is plain Java on top of the JDK and the rest of pcache.api; nothing needs a
+ * The NBD export's configuration is {@link pcache.api.config.ExportDefinition}.
+ *
+ * <p>Everything here is plain Java on top of the JDK and the rest of pcache.api; nothing needs a
  * running framework.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package pcache.api.config;

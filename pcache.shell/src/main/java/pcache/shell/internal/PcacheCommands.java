@@ -380,9 +380,10 @@ public class PcacheCommands {
             throw new CommandFailedException(e.getMessage(), e);
         }
         List<String> uris = new ArrayList<>();
+        String scheme = exports.tls().mode().equals("off") ? "nbd" : "nbds"; // libnbd's and qemu's spelling
         for (String address : exports.listenAddresses()) {
-            uris.add(address.startsWith("unix:") ? "nbd+unix:///" + name + "?socket=" + address.substring(5)
-                    : "nbd://" + address + "/" + name);
+            uris.add(address.startsWith("unix:") ? scheme + "+unix:///" + name + "?socket=" + address.substring(5)
+                    : scheme + "://" + address + "/" + name);
         }
         return "cache " + name + " exported over NBD" + (uris.isEmpty() ? "" : ": " + String.join(", ", uris));
     }
@@ -485,7 +486,7 @@ public class PcacheCommands {
         }
         for (NbdExports.ExportInfo info : exports.exports()) {
             if (info.name().equals(name)) {
-                return new StatusReport.Export.Known(info);
+                return new StatusReport.Export.Known(info, exports.tls());
             }
         }
         return new StatusReport.Export.Unknown();

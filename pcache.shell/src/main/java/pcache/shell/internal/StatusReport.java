@@ -18,8 +18,8 @@ final class StatusReport {
         record Absent() implements Export {
         }
 
-        /** The export service knows the cache. */
-        record Known(NbdExports.ExportInfo info) implements Export {
+        /** The export service knows the cache; {@code tls} is the server's TLS. */
+        record Known(NbdExports.ExportInfo info, NbdExports.TlsInfo tls) implements Export {
         }
 
         /** The export service does not list this cache. */
@@ -90,13 +90,22 @@ final class StatusReport {
     private static String exportText(Export export) {
         if (export instanceof Export.Known k) {
             NbdExports.ExportInfo i = k.info();
-            return i.exported() ? "exported, " + i.connections() + " connection(s)" : "withdrawn (pcache:export "
-                    + i.name() + " exports it again)";
+            return i.exported() ? "exported, " + i.connections() + " connection(s)" + tlsText(k.tls())
+                    : "withdrawn (pcache:export " + i.name() + " exports it again)";
         }
         if (export instanceof Export.Unknown) {
             return "not exported";
         }
         return "no NBD export service";
+    }
+
+    /** Nothing when TLS is off; else the mode, the credentials and how many connections use TLS. */
+    private static String tlsText(NbdExports.TlsInfo tls) {
+        if (tls == null || tls.mode().equals("off")) {
+            return "";
+        }
+        return "; TLS " + tls.mode() + (tls.credentials().isEmpty() ? "" : " (" + tls.credentials() + ")") + ", "
+                + tls.connections() + " TLS connection(s) to all exports";
     }
 
     private static void row(StringBuilder out, String key, String value) {

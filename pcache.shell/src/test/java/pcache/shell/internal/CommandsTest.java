@@ -29,6 +29,7 @@ import pcache.api.BackingState;
 import pcache.api.CacheDevice;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
+import pcache.api.NbdExports;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
@@ -323,6 +324,9 @@ class CommandsTest {
         assertTrue(s.contains("    cache_flags 0x1182 (init_done, mode writeback, gc_percent 70)\n"), s);
         assertTrue(s.contains("    segs_used   3 (9.7 %)\n"), s);
         assertTrue(s.contains("    reads       10 requests, 40 KiB, hit ratio 70.0 %\n"), s);
+        exports.tls = new NbdExports.TlsInfo("require", "X.509 from /etc/pcache/tls, client certificates verified", 1);
+        assertTrue(commands.status(session.session, "c1").contains("  nbd export    exported, 2 connection(s); TLS require "
+                + "(X.509 from /etc/pcache/tls, client certificates verified), 1 TLS connection(s) to all exports\n"));
         exports.exported.put("c1", false);
         assertTrue(commands.status(session.session, "c1").contains("nbd export    withdrawn (pcache:export c1"));
         commands.nbdExports = null;
@@ -576,6 +580,9 @@ class CommandsTest {
                 commands.unexport(session.session, "c1"));
         assertFalse(exports.exported.get("c1"));
         assertEquals("cache c1 exported over NBD: nbd://127.0.0.1:10809/c1, nbd+unix:///c1?socket=/run/pcache.sock",
+                commands.export(session.session, "c1"));
+        exports.tls = new NbdExports.TlsInfo("on", "pre-shared keys from /etc/pcache/keys.psk", 0);
+        assertEquals("cache c1 exported over NBD: nbds://127.0.0.1:10809/c1, nbds+unix:///c1?socket=/run/pcache.sock",
                 commands.export(session.session, "c1"));
         CommandFailedException e = assertThrows(CommandFailedException.class,
                 () -> commands.export(session.session, "nope"));

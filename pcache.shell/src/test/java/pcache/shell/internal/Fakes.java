@@ -496,6 +496,12 @@ final class Fakes {
     /** NbdExports over a map of names to "exported". */
     static final class FakeExports implements NbdExports {
         final Map<String, Boolean> exported = new LinkedHashMap<>();
+        NbdExports.TlsInfo tls = new NbdExports.TlsInfo("off", "", 0);
+
+        @Override
+        public TlsInfo tls() {
+            return tls;
+        }
 
         @Override
         public List<String> listenAddresses() {

@@ -23,7 +23,7 @@ final class ChannelInput {
         void beforeRead() throws IOException;
     }
 
-    private final ReadableByteChannel channel;
+    private ReadableByteChannel channel;
     /** Always in "read mode": position..limit holds bytes not yet consumed. */
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).limit(0);
     private ReadHook hook = () -> { };
@@ -35,6 +35,24 @@ final class ChannelInput {
     /** Sets what runs before each read from the channel. */
     void beforeBlockingRead(ReadHook readHook) {
         this.hook = readHook;
+    }
+
+    /**
+     * From now on reads come from {@code upgraded} (the connection's TLS channel). Only allowed
+     * with nothing buffered: bytes read before the switch came in clear text.
+     *
+     * @throws IllegalStateException if bytes are still buffered
+     */
+    void switchTo(ReadableByteChannel upgraded) {
+        if (buffer.hasRemaining()) {
+            throw new IllegalStateException(buffer.remaining() + " bytes buffered from the previous channel");
+        }
+        this.channel = upgraded;
+    }
+
+    /** Bytes received but not yet consumed. */
+    int bufferedBytes() {
+        return buffer.remaining();
     }
 
     /** Whether at least {@code bytes} are buffered, i.e. can be consumed without a channel read. */

@@ -13,6 +13,8 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.function.Predicate;
 
+import pcache.api.tls.TlsChannel;
+
 /**
  * The fixed-newstyle handshake and option haggling of one connection (design doc §2), run on
  * the connection's reader thread before transmission starts.
@@ -21,6 +23,15 @@ import java.util.function.Predicate;
  * unknown client flags, a bad option magic, an EXPORT_NAME it cannot satisfy, ABORT, or option
  * data larger than {@link #MAX_OPTION_DATA_BYTES} (treated as denial of service rather than
  * buffered).
+ *
+ * <p>TLS ({@link TlsPolicy}): with TLS off, STARTTLS is refused by policy. Offered or required,
+ * STARTTLS is acknowledged and the TLS handshake runs over the connection; every later byte in
+ * both directions goes through the {@link TlsChannel}. When TLS is required, every option before
+ * it but STARTTLS and ABORT is refused with ERR_TLS_REQD, and EXPORT_NAME (which cannot be
+ * refused) closes the connection, so no export is ever served in clear text. A client that sent
+ * anything after STARTTLS before the server's reply is dropped: those bytes arrived in clear text
+ * and would otherwise be taken as if they had come through TLS. Whatever was negotiated before TLS
+ * (structured replies, meta contexts) is forgotten once it is up, for the same reason.
  */
 final class Handshake {
     private static final System.Logger LOG = System.getLogger(Handshake.class.getName());
@@ -39,11 +50,30 @@ final class Handshake {
         }
     }
 
+    /** Switches the connection to TLS after STARTTLS was acknowledged. */
+    @FunctionalInterface
+    interface TlsUpgrade {
+        /**
+         * Runs the TLS handshake over the connection's transport.
+         *
+         * @return the channel that carries the connection from now on
+         * @throws pcache.api.tls.TlsHandshakeException when the client is refused or refuses
+         */
+        TlsChannel start() throws IOException;
+    }
+
     private final ChannelInput in;
-    private final WritableByteChannel out;
+    private WritableByteChannel out;
     private final ExportDirectory directory;
     private final Predicate<Export> attach;
     private final String peer;
+    private final TlsPolicy tls;
+    private final TlsUpgrade upgrade;
+
+    /** The TLS channel once STARTTLS succeeded, else null. */
+    private TlsChannel tlsChannel;
+    /** Options refused for want of TLS; the first is logged as a warning, the rest at debug level. */
+    private int tlsRefusals;
 
     private boolean noZeroes;
     private boolean structuredReplies;
@@ -56,11 +86,29 @@ final class Handshake {
      */
     Handshake(ChannelInput in, WritableByteChannel out, ExportDirectory directory,
               Predicate<Export> attach, String peer) {
+        this(in, out, directory, attach, peer, TlsPolicy.off(), () -> {
+            throw new IllegalStateException("TLS is off");
+        });
+    }
+
+    /**
+     * @param tls what the server does about TLS
+     * @param upgrade runs the TLS handshake when the client asked for it and the server agreed
+     */
+    Handshake(ChannelInput in, WritableByteChannel out, ExportDirectory directory,
+              Predicate<Export> attach, String peer, TlsPolicy tls, TlsUpgrade upgrade) {
         this.in = in;
         this.out = out;
         this.directory = directory;
         this.attach = attach;
         this.peer = peer;
+        this.tls = tls;
+        this.upgrade = upgrade;
+    }
+
+    /** The TLS channel the connection runs on after a successful STARTTLS, or null. */
+    TlsChannel tlsChannel() {
+        return tlsChannel;
     }
 
     /**
@@ -131,6 +179,19 @@ final class Handshake {
             sendError(option, REP_ERR_SHUTDOWN, "server is shutting down", Level.INFO);
             return null;
         }
+        if (option == OPT_STARTTLS) {
+            startTls(data);
+            return null;
+        }
+        if (tls.required() && tlsChannel == null) {
+            if (option == OPT_EXPORT_NAME) {
+                throw new Ended("NBD_OPT_EXPORT_NAME in clear text, but this server requires TLS "
+                        + "(nbd.tls=require; EXPORT_NAME can only be refused by closing)", true);
+            }
+            sendError(option, REP_ERR_TLS_REQD, "this server requires TLS: send NBD_OPT_STARTTLS first",
+                    tlsRefusals++ == 0 ? Level.WARNING : Level.DEBUG);
+            return null;
+        }
         switch (option) {
             case OPT_EXPORT_NAME:
                 return exportName(data);
@@ -147,9 +208,6 @@ final class Handshake {
             case OPT_SET_META_CONTEXT:
                 metaContext(option, data);
                 return null;
-            case OPT_STARTTLS:
-                sendError(option, REP_ERR_POLICY, "TLS is not offered by this server", Level.DEBUG);
-                return null;
             case OPT_EXTENDED_HEADERS:
                 sendError(option, REP_ERR_UNSUP, "extended headers are not supported", Level.DEBUG);
                 return null;
@@ -157,6 +215,42 @@ final class Handshake {
                 sendError(option, REP_ERR_UNSUP, optionName(option) + " is not supported", Level.DEBUG);
                 return null;
         }
+    }
+
+    /**
+     * NBD_OPT_STARTTLS: refused when TLS is off, with data, or a second time; otherwise ACK, then
+     * the TLS handshake, then everything goes through the TLS channel.
+     */
+    private void startTls(byte[] data) throws IOException, Ended {
+        if (!tls.offered()) {
+            sendError(OPT_STARTTLS, REP_ERR_POLICY, "TLS is not offered by this server", Level.DEBUG);
+            return;
+        }
+        if (data.length != 0) {
+            sendError(OPT_STARTTLS, REP_ERR_INVALID, "NBD_OPT_STARTTLS carries no data", Level.WARNING);
+            return;
+        }
+        if (tlsChannel != null) {
+            sendError(OPT_STARTTLS, REP_ERR_INVALID, "TLS is already on", Level.WARNING);
+            return;
+        }
+        int early = in.bufferedBytes();
+        if (early > 0) {
+            // the protocol forbids sending before the reply; these bytes came in clear text and
+            // must not be read as if TLS had protected them
+            throw new Ended("it sent " + early + " byte(s) after NBD_OPT_STARTTLS before the server's reply; "
+                    + "dropping the connection (clear-text injection)", true);
+        }
+        sendReply(OPT_STARTTLS, REP_ACK, new byte[0]);
+        TlsChannel channel = upgrade.start();
+        tlsChannel = channel;
+        in.switchTo(channel);
+        out = channel;
+        // negotiated in clear text, so possibly by someone in the middle: start afresh
+        structuredReplies = false;
+        metaContextExport = null;
+        LOG.log(Level.DEBUG, () -> "NBD client " + peer + ": TLS on (" + channel.protocol() + ", "
+                + channel.cipherSuite() + ", peer " + channel.peerIdentity() + ")");
     }
 
     private Session exportName(byte[] data) throws IOException, Ended {

@@ -13,6 +13,9 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
+import pcache.api.tls.TlsChannel;
+import pcache.api.tls.TlsHandshakeException;
+
 /**
  * One client connection. Its thread is the reader: it runs the handshake, then parses requests
  * and validates them. Small reads and writes and flushes it first offers to the device's
@@ -22,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  * whose replies go back through this connection's {@link ReplyWriter} in whatever order they
  * finish. Nothing that goes wrong here (bad input, a failing device, a vanished client) affects
  * other connections.
+ *
+ * <p>After a successful STARTTLS every read and write goes through the connection's
+ * {@link TlsChannel}; only a hard close ({@link #abort}) touches the socket directly.
  *
  * <p>The reader never calls a device method that may wait (a miss reading the backing device, a
  * write waiting for cache space): a request stuck on a slow backing device must not hold up the
@@ -37,6 +43,8 @@ final class NbdConnection implements Runnable {
     private final NbdServer server;
     private final SocketChannel channel;
     final String peer;
+    /** The TLS channel after STARTTLS, else null; then the connection's only way in and out. */
+    private volatile TlsChannel tls;
     private final ChannelInput in;
     private final InflightLimiter limiter;
     private final BufferPool pool;
@@ -96,7 +104,13 @@ final class NbdConnection implements Runnable {
             abort();
         }, server.config.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
         try {
-            return new Handshake(in, channel, server, this::attach, peer).negotiate();
+            return new Handshake(in, channel, server, this::attach, peer, server.tls, this::startTls).negotiate();
+        } catch (TlsHandshakeException e) {
+            if (!closing) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": TLS handshake failed, disconnecting: "
+                        + e.getMessage());
+            }
+            return null;
         } catch (Handshake.Ended e) {
             LOG.log(e.clientFault ? Level.WARNING : Level.DEBUG,
                     () -> "NBD client " + peer + ": handshake ended: " + e.getMessage());
@@ -104,6 +118,18 @@ final class NbdConnection implements Runnable {
         } finally {
             handshakeTimeout.cancel(false);
         }
+    }
+
+    /** STARTTLS was acknowledged: the TLS handshake, bounded by the handshake timeout (which closes the socket). */
+    private TlsChannel startTls() throws IOException {
+        TlsChannel t = server.tls.endpoint().handshake(channel, peer);
+        tls = t;
+        return t;
+    }
+
+    /** The TLS channel of this connection, or null when it runs in clear text. */
+    TlsChannel tlsChannel() {
+        return tls;
     }
 
     private boolean attach(Export chosen) {
@@ -115,7 +141,8 @@ final class NbdConnection implements Runnable {
     }
 
     private void transmission(Session session) throws IOException, InterruptedException {
-        ReplyWriter w = new ReplyWriter(channel, peer, this::abort);
+        TlsChannel t = tls;
+        ReplyWriter w = new ReplyWriter(t != null ? t : channel, peer, this::abort);
         writer = w;
         server.startThread(w, "pcache-nbd-writer " + peer);
         inTransmission = true;
@@ -366,25 +393,54 @@ final class NbdConnection implements Runnable {
         return inTransmission;
     }
 
-    /** Writes out queued replies, then closes the connection (FIN first, so replies arrive). */
+    /**
+     * Writes out queued replies, then closes the connection (FIN first, so replies arrive; with
+     * TLS, close_notify first when the writer is done, so nothing else writes at the same time).
+     */
     void closeGracefully() {
         closing = true;
         ReplyWriter w = writer;
+        boolean writerDone = true;
         if (w != null) {
             w.finish();
             try {
-                w.awaitFinished(TimeUnit.SECONDS.toNanos(1));
+                writerDone = w.awaitFinished(TimeUnit.SECONDS.toNanos(1));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                writerDone = false;
+            }
+        }
+        TlsChannel t = tls;
+        if (t != null && writerDone) {
+            // close_notify, then the socket; a client that stopped reading cannot hold us: the
+            // socket is closed under a blocked write after a second
+            ScheduledFuture<?> bound = scheduleHardClose();
+            try {
+                t.close();
+            } catch (IOException e) {
+                // the client is gone already; the socket is closed below either way
+            } finally {
+                if (bound != null) {
+                    bound.cancel(false);
+                }
             }
         }
         try {
             channel.shutdownOutput();
         } catch (IOException e) {
-            // already closed by the client; nothing to flush
+            // already closed by the client (or by the TLS close); nothing to flush
         }
         limiter.close(); // a reader waiting for budget gives up
         closeChannel();
+    }
+
+    /** Closes the socket in a second (bounds a TLS close_notify); null when the server is stopping. */
+    private ScheduledFuture<?> scheduleHardClose() {
+        try {
+            return server.scheduler.schedule(this::closeChannel, 1, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
+            return null;
+        }
     }
 
     /** Drops the connection at once (hard disconnect). */

@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,12 +21,20 @@ import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
 
 import pcache.api.CacheDevice;
 import pcache.api.NbdExports;
+import pcache.api.config.ExportDefinition;
+import pcache.api.config.ExportProperties;
+import pcache.api.config.ExportTlsMode;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
 
 /**
  * Exports every {@link CacheDevice} service over NBD under its {@link CacheDevice#NAME} property.
@@ -38,6 +47,12 @@ import pcache.api.NbdExports;
  * The memory lasts as long as this component (a restart of the NBD export or of the process
  * exports every cache again). A cache that was not withdrawn by hand is exported again whenever
  * its service comes back.
+ *
+ * <p>Its configuration is checked by pcache.api.config's {@link ExportDefinition}, the rules and
+ * messages the launcher applies to the {@code nbd.*} keys; TLS credentials are loaded once, at
+ * activation, by the {@link TlsProvider} service. A configuration that is refused, or credentials
+ * that cannot be loaded, leave the component inactive (nothing listens) with an error naming the
+ * key or the file.
  */
 @Component(configurationPid = NbdExportComponent.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL,
         service = NbdExports.class, immediate = true)
@@ -51,9 +66,32 @@ public class NbdExportComponent implements NbdExports {
             description = "NBD server exporting every pcache cache device under its name")
     public @interface Config {
         @AttributeDefinition(description = "Where to listen: host:port, [ipv6]:port or unix:/path; "
-                + "comma-separated for several. A non-loopback address exposes the caches to the network "
-                + "without TLS or authentication.")
-        String listen() default "127.0.0.1:10809";
+                + "comma-separated for several. A non-loopback address needs tls=on or require, or "
+                + "insecure_allow_cleartext_network=true.")
+        String listen() default ExportProperties.LISTEN_DEFAULT;
+
+        @AttributeDefinition(description = "TLS (NBD STARTTLS): off; on (offered, clear text still allowed); "
+                + "require (every option but STARTTLS is refused before TLS)",
+                options = {@Option(label = "off", value = "off"),
+                        @Option(label = "on", value = "on"),
+                        @Option(label = "require", value = "require")})
+        String tls() default ExportProperties.TLS_DEFAULT;
+
+        @AttributeDefinition(required = false, description = "X.509 credentials: a directory with server-cert.pem, "
+                + "server-key.pem and, to verify client certificates, ca-cert.pem (qemu's and nbdkit's layout)")
+        String tls__certificates() default "";
+
+        @AttributeDefinition(required = false, description = "Pre-shared keys: a file of identity:hexkey lines "
+                + "(psktool's, qemu's and nbdkit's format)")
+        String tls__psk__file() default "";
+
+        @AttributeDefinition(required = false, description = "true: clients must present a certificate signed "
+                + "by ca-cert.pem; false: they need not; empty: true when the directory holds ca-cert.pem")
+        String tls__verify__peer() default "";
+
+        @AttributeDefinition(description = "Allow a non-loopback listen address with tls=off: anyone on the "
+                + "network can then read and overwrite the caches")
+        boolean insecure__allow__cleartext__network() default ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK_DEFAULT;
 
         @AttributeDefinition(description = "Most client connections served at once")
         int max__connections() default NbdServerConfig.DEFAULT_MAX_CONNECTIONS;
@@ -84,17 +122,27 @@ public class NbdExportComponent implements NbdExports {
     /** Names withdrawn by {@link #unexport}, kept withdrawn until {@link #export}. */
     private final Set<String> withdrawn = new HashSet<>();
     private NbdServer server;
+    private TlsPolicy tls = TlsPolicy.off();
+
+    /** Loads TLS credentials; needed only when TLS is configured (greedy: a provider arriving late re-activates). */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policyOption = ReferencePolicyOption.GREEDY)
+    TlsProvider tlsProvider;
 
     @Activate
-    void activate(Config config) throws IOException {
+    void activate(Config config, Map<String, Object> properties) throws IOException {
+        ExportDefinition definition = definition(properties);
+        TlsPolicy policy = tlsPolicy(definition);
         NbdServerConfig serverConfig = NbdServerConfig.defaults()
                 .withMaxConnections(config.max__connections())
                 .withMaxInflightBytesPerConnection(config.max__inflight__bytes__per__connection())
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
                 .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())))
                 .withInlineMaxBytes(config.inline__max__bytes());
-        List<ListenAddress> addresses = ListenAddress.parseList(config.listen());
-        NbdServer created = new NbdServer(serverConfig);
+        List<ListenAddress> addresses = new ArrayList<>();
+        for (String address : definition.listen()) {
+            addresses.add(ListenAddress.parse(address));
+        }
+        NbdServer created = new NbdServer(serverConfig, policy);
         try {
             for (ListenAddress address : addresses) {
                 created.listen(address);
@@ -105,11 +153,44 @@ public class NbdExportComponent implements NbdExports {
         }
         synchronized (lock) {
             server = created;
+            tls = policy;
             for (Bound b : bound) {
                 if (!withdrawn.contains(b.name())) {
                     exportIfFree(b);
                 }
             }
+        }
+    }
+
+    /** The configuration checked by the contract's rules; refused with every problem named. */
+    private static ExportDefinition definition(Map<String, Object> properties) {
+        ExportDefinition.Parsed parsed = ExportDefinition.parse(properties, Path.of("").toAbsolutePath(), "");
+        if (parsed.definition().isEmpty()) {
+            String problems = String.join("; ", parsed.problems());
+            LOG.log(Level.ERROR, () -> "NBD export not started, its configuration (" + PID + ") is refused: " + problems);
+            throw new IllegalArgumentException("NBD export configuration refused: " + problems);
+        }
+        return parsed.definition().get();
+    }
+
+    /** Loads the credentials once; every connection uses the same endpoint. */
+    private TlsPolicy tlsPolicy(ExportDefinition definition) throws IOException {
+        if (definition.tls() == ExportTlsMode.OFF) {
+            return definition.insecureAllowCleartextNetwork() ? TlsPolicy.offAllowingCleartextNetwork() : TlsPolicy.off();
+        }
+        TlsProvider provider = tlsProvider;
+        if (provider == null) {
+            String message = "NBD export not started: tls=" + definition.tls().configName() + " needs a TlsProvider "
+                    + "service (bundle pcache.tls), and none is registered";
+            LOG.log(Level.ERROR, message);
+            throw new IllegalStateException(message);
+        }
+        try {
+            TlsEndpoint endpoint = provider.server(definition.tlsSettings().orElseThrow());
+            return TlsPolicy.with(definition.tls(), endpoint);
+        } catch (TlsConfigurationException e) {
+            LOG.log(Level.ERROR, () -> "NBD export not started, TLS credentials unusable: " + e.getMessage());
+            throw new IOException("NBD export TLS credentials unusable: " + e.getMessage(), e);
         }
     }
 
@@ -202,6 +283,19 @@ public class NbdExportComponent implements NbdExports {
             }
         }
         return result;
+    }
+
+    @Override
+    public NbdExports.TlsInfo tls() {
+        TlsPolicy policy;
+        NbdServer current;
+        synchronized (lock) {
+            policy = tls;
+            current = server;
+        }
+        return new NbdExports.TlsInfo(policy.mode().configName(),
+                policy.endpoint() == null ? "" : policy.endpoint().describe(),
+                current == null ? 0 : current.tlsConnectionCount());
     }
 
     @Override

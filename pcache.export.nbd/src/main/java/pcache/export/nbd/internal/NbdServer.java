@@ -27,6 +27,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 import pcache.api.BlockDevice;
+import pcache.api.config.ExportDefinition;
 import pcache.api.nbd.NbdWire;
 
 /**
@@ -37,6 +38,10 @@ import pcache.api.nbd.NbdWire;
  * <p>Threads: one acceptor per listen address; per connection a reader (handshake, request
  * parsing) and a reply writer; a shared pool of workers doing the device calls.
  *
+ * <p>TLS ({@link TlsPolicy}): off, offered or required, for every connection. A listen address
+ * other machines can reach is refused without TLS unless the policy allows clear text on the
+ * network explicitly.
+ *
  * <p>Thread-safe. {@link #close()} stops accepting, lets in-flight requests finish, flushes each
  * device once and closes every connection, all within the configured drain timeout.
  */
@@ -44,6 +49,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
 
     final NbdServerConfig config;
+    final TlsPolicy tls;
     final BufferPool bufferPool = new BufferPool();
     final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
@@ -57,8 +63,14 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     private volatile boolean shuttingDown;
     private boolean closed;
 
+    /** A server without TLS: it listens on loopback addresses and unix sockets only. */
     public NbdServer(NbdServerConfig config) {
+        this(config, TlsPolicy.off());
+    }
+
+    NbdServer(NbdServerConfig config, TlsPolicy tls) {
         this.config = config;
+        this.tls = tls;
         this.sharedBudget = new SharedBudget(config.maxInflightBytesTotal(), BufferPool.MAX_POOLED_BYTES);
         this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), daemonThreads("pcache-nbd-worker-"));
@@ -73,6 +85,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
      *
      * @return the bound address (with the real port when port 0 was asked for)
      * @throws IOException if the address cannot be bound
+     * @throws IllegalArgumentException if other machines can reach the address and TLS is off
+     *         (unless the TLS policy allows clear text on the network)
      */
     public SocketAddress listen(ListenAddress address) throws IOException {
         synchronized (lock) {
@@ -81,8 +95,18 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
             }
         }
         if (address.exposesNetwork()) {
-            LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
-                    + "machines without TLS or authentication: this was configured explicitly");
+            if (!tls.offered() && !tls.cleartextNetworkAllowed()) {
+                throw new IllegalArgumentException(ExportDefinition.cleartextNetworkRefusal(address.toString(), "nbd."));
+            }
+            if (!tls.offered()) {
+                LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
+                        + "machines without TLS or authentication: nbd.insecure_allow_cleartext_network=true "
+                        + "was configured explicitly");
+            } else if (!tls.required()) {
+                LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
+                        + "machines, with TLS offered but not required: clients may still connect in clear text "
+                        + "(nbd.tls=require refuses them)");
+            }
         }
         Listener listener = Listener.open(address, channel -> accepted(channel, address));
         synchronized (lock) {
@@ -94,7 +118,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         }
         startThread(listener, "pcache-nbd-accept " + address);
         LOG.log(Level.INFO, () -> "NBD server listening on " + address
-                + (address.tcp() != null ? " (bound " + listener.boundAddress + ")" : ""));
+                + (address.tcp() != null ? " (bound " + listener.boundAddress + ")" : "") + ", TLS " + tls.describe());
         return listener.boundAddress;
     }
 
@@ -205,6 +229,13 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     public int connectionCount() {
         synchronized (lock) {
             return connections.size();
+        }
+    }
+
+    /** Connections open right now that run TLS. */
+    public int tlsConnectionCount() {
+        synchronized (lock) {
+            return (int) connections.stream().filter(c -> c.tlsChannel() != null).count();
         }
     }
 

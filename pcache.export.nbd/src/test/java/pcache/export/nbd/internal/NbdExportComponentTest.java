@@ -27,6 +27,11 @@ import org.junit.jupiter.api.io.TempDir;
 import pcache.api.BlockDevice;
 import pcache.api.CacheDevice;
 import pcache.api.NbdExports;
+import pcache.api.config.ExportProperties;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
+import pcache.api.tls.TlsSettings;
 import pcache.api.nbd.NbdWire;
 
 /** The DS shell, driven by hand the way SCR would drive it. */
@@ -59,6 +64,11 @@ class NbdExportComponentTest {
                             throw new UnsupportedOperationException(method.getName());
                     }
                 });
+    }
+
+    /** Activates {@code component} the way SCR does: the configuration as annotation and as properties. */
+    static void activate(NbdExportComponent component, Map<String, Object> values) throws IOException {
+        component.activate(config(values), values);
     }
 
     /** An instance of the configuration annotation, defaults overridden by {@code values}. */
@@ -104,7 +114,7 @@ class NbdExportComponentTest {
         CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
 
         component.bindCache(one, Map.of(CacheDevice.NAME, "one"));  // before activation, as SCR does
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         assertEquals(List.of("one"), listExports(socket));
 
         component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
@@ -125,8 +135,8 @@ class NbdExportComponentTest {
     void aBadListenAddressFailsActivationWithAClearMessage() {
         NbdExportComponent component = new NbdExportComponent();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> component.activate(config(Map.of("listen", "localhost"))));
-        assertTrue(e.getMessage().contains("host:port"), e.getMessage());
+                () -> activate(component, Map.of("listen", "localhost")));
+        assertTrue(e.getMessage().contains("listen=localhost: expected HOST:PORT"), e.getMessage());
         assertNull(component.server());
     }
 
@@ -139,7 +149,7 @@ class NbdExportComponentTest {
         values.put("workers", 3);
         values.put("inline_max_bytes", 4096);
         NbdExportComponent component = new NbdExportComponent();
-        component.activate(config(values));
+        activate(component, values);
         try {
             NbdServer server = component.server();
             assertEquals(2, server.boundAddresses().size());
@@ -159,7 +169,7 @@ class NbdExportComponentTest {
         MemoryBlockDevice m1 = new MemoryBlockDevice("one", 1 << 20);
         CacheDevice one = cache("one", m1);
         CacheDevice two = cache("two", new MemoryBlockDevice("two", 2 << 20));
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         try {
             component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
             component.bindCache(two, Map.of(CacheDevice.NAME, "two"));
@@ -208,7 +218,7 @@ class NbdExportComponentTest {
     @Test
     void unknownNamesAreErrorsNamingThem() throws Exception {
         NbdExportComponent component = new NbdExportComponent();
-        component.activate(config(Map.of("listen", "unix:" + dir.resolve("s"), "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + dir.resolve("s"), "workers", 2));
         try {
             component.bindCache(cache("disk", new MemoryBlockDevice("disk", 1 << 20)), Map.of(CacheDevice.NAME, "disk"));
             IOException e = assertThrows(IOException.class, () -> component.unexport("nope"));
@@ -226,7 +236,7 @@ class NbdExportComponentTest {
         NbdExportComponent component = new NbdExportComponent();
         CacheDevice one = cache("one", new MemoryBlockDevice("one", 1 << 20));
         CacheDevice twin = cache("one", new MemoryBlockDevice("twin", 2 << 20));
-        component.activate(config(Map.of("listen", "unix:" + socket, "workers", 2)));
+        activate(component, Map.of("listen", "unix:" + socket, "workers", 2));
         try {
             component.bindCache(one, Map.of(CacheDevice.NAME, "one"));
             component.bindCache(twin, Map.of(CacheDevice.NAME, "one"));
@@ -249,7 +259,71 @@ class NbdExportComponentTest {
             names.add(m.getName().replace("__", "_"));
         }
         names.sort(null);
-        assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "listen", "max_connections",
-                "max_inflight_bytes_per_connection", "workers"), names);
+        assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "insecure_allow_cleartext_network", "listen",
+                "max_connections", "max_inflight_bytes_per_connection", "tls", "tls_certificates", "tls_psk_file",
+                "tls_verify_peer", "workers"), names);
+        assertTrue(names.containsAll(ExportProperties.ALL), "every property of the contract is an attribute");
+    }
+
+    /** A TlsProvider whose server endpoint is {@link FakeTls}, or that refuses the credentials. */
+    private static TlsProvider provider(String refusal) {
+        return new TlsProvider() {
+            @Override
+            public TlsEndpoint server(TlsSettings settings) throws TlsConfigurationException {
+                if (refusal != null) {
+                    throw new TlsConfigurationException(refusal);
+                }
+                return new FakeTls();
+            }
+
+            @Override
+            public TlsEndpoint client(TlsSettings settings) {
+                throw new UnsupportedOperationException();
+            }
+        };
+    }
+
+    @Test
+    void tlsIsConfiguredOnceWithTheProvidersEndpoint() throws Exception {
+        NbdExportComponent component = new NbdExportComponent();
+        component.tlsProvider = provider(null);
+        activate(component, Map.of("listen", "127.0.0.1:0", "tls", "require", "tls_psk_file", dir.resolve("k").toString(),
+                "workers", 2));
+        try {
+            assertEquals(new NbdExports.TlsInfo("require", "fake TLS for tests", 0), component.tls());
+            assertTrue(component.server().tls.required());
+        } finally {
+            component.deactivate();
+        }
+    }
+
+    @Test
+    void tlsConfigurationProblemsLeaveTheComponentInactiveWithTheReason() throws IOException {
+        NbdExportComponent component = new NbdExportComponent();
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> activate(component, Map.of("listen", "0.0.0.0:0")));
+        assertTrue(refused.getMessage().contains("listen=0.0.0.0:0 is reachable from other machines but tls=off"),
+                refused.getMessage());
+        refused = assertThrows(IllegalArgumentException.class,
+                () -> activate(component, Map.of("tls", "on", "tls_certificates", "a", "tls_psk_file", "b")));
+        assertTrue(refused.getMessage().contains("tls_certificates and tls_psk_file are both set"), refused.getMessage());
+
+        Map<String, Object> require = Map.of("listen", "127.0.0.1:0", "tls", "require",
+                "tls_certificates", dir.toString());
+        IllegalStateException noProvider = assertThrows(IllegalStateException.class, () -> activate(component, require));
+        assertTrue(noProvider.getMessage().contains("needs a TlsProvider service (bundle pcache.tls)"),
+                noProvider.getMessage());
+
+        component.tlsProvider = provider("cannot read " + dir.resolve("server-key.pem") + ": no such file");
+        IOException unusable = assertThrows(IOException.class, () -> activate(component, require));
+        assertTrue(unusable.getMessage().contains(dir.resolve("server-key.pem").toString()), unusable.getMessage());
+        assertNull(component.server());
+
+        activate(component, Map.of("listen", "0.0.0.0:0", "insecure_allow_cleartext_network", true, "workers", 2));
+        try {
+            assertEquals(new NbdExports.TlsInfo("off", "", 0), component.tls());
+        } finally {
+            component.deactivate();
+        }
     }
 }

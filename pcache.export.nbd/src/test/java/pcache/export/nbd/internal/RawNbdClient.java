@@ -16,6 +16,7 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +64,15 @@ final class RawNbdClient implements Closeable {
 
     /** Over a unix socket: no read timeout here, so tests using it carry a JUnit timeout. */
     private RawNbdClient(SocketChannel channel) {
-        this.socket = channel;
+        this(channel, channel);
+    }
+
+    /**
+     * Over any channel (a TLS channel after STARTTLS), closing {@code socket} when closed; no read
+     * timeout here, so tests using it carry a JUnit timeout.
+     */
+    RawNbdClient(ByteChannel channel, Closeable socket) {
+        this.socket = socket;
         this.in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(channel)));
         this.out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(channel)));
     }

@@ -48,7 +48,7 @@ class SecurityTest {
     }
 
     @Test
-    void aNonLoopbackBindIsAnExplicitChoiceLoggedAsSuch() throws IOException {
+    void aNonLoopbackBindWithoutTlsIsRefusedUnlessClearTextIsAllowedExplicitly() throws IOException {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
              NbdServer server = new NbdServer(NbdServerConfig.defaults())) {
@@ -59,10 +59,20 @@ class SecurityTest {
             server.listen(ListenAddress.unix(dir.resolve("nbd.sock")));
             assertEquals(0, log.matching("reachable from other machines"), "loopback binds warned: " + warnings);
 
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> server.listen(ListenAddress.parse("0.0.0.0:0")));
+            assertTrue(refused.getMessage().startsWith("nbd.listen=0.0.0.0:0 is reachable from other machines but "
+                    + "nbd.tls=off"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("nbd.insecure_allow_cleartext_network=true"), refused.getMessage());
+            assertEquals(3 - (loopbackV6Available() ? 0 : 1), server.boundAddresses().size(), "nothing else bound");
+        }
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             NbdServer server = new NbdServer(NbdServerConfig.defaults(), TlsPolicy.offAllowingCleartextNetwork())) {
             // binds only; the test sends nothing to a non-loopback address
             server.listen(ListenAddress.parse("0.0.0.0:0"));
-            assertEquals(1, log.matching("reachable from other machines without TLS or authentication: this "
-                    + "was configured explicitly"), "expected one warning naming the choice: " + warnings);
+            assertEquals(1, log.matching("reachable from other machines without TLS or authentication: "
+                    + "nbd.insecure_allow_cleartext_network=true was configured explicitly"),
+                    "expected one warning naming the choice: " + warnings);
             assertTrue(warnings.stream().anyMatch(w -> w.contains("0.0.0.0:")), "the warning names the address");
         }
     }

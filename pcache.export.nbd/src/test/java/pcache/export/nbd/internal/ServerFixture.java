@@ -19,7 +19,11 @@ final class ServerFixture implements AutoCloseable {
     }
 
     ServerFixture(NbdServerConfig config) throws IOException {
-        server = new NbdServer(config);
+        this(config, TlsPolicy.off());
+    }
+
+    ServerFixture(NbdServerConfig config, TlsPolicy tls) throws IOException {
+        server = new NbdServer(config, tls);
         server.export("disk", disk);
         server.export("other", other);
         address = (InetSocketAddress) server.listen(ListenAddress.parse("127.0.0.1:0"));

@@ -1,0 +1,37 @@
+package pcache.api.config;
+
+/**
+ * Property names and defaults of the NBD export's configuration (PID {@value ConfigPids#EXPORT_NBD}).
+ * The launcher's configuration file spells each as {@code nbd.<property>}.
+ */
+public final class ExportProperties {
+
+    /** Where to listen: {@code HOST:PORT}, {@code [IPV6]:PORT} or {@code unix:PATH}, separated by commas. */
+    public static final String LISTEN = ConfigPids.EXPORT_NBD_LISTEN;
+    /** TLS on the export: {@code off}, {@code on} or {@code require} ({@link ExportTlsMode}). */
+    public static final String TLS = "tls";
+    /** X.509 credentials: a directory with {@code server-cert.pem}, {@code server-key.pem}, optionally {@code ca-cert.pem}. */
+    public static final String TLS_CERTIFICATES = "tls_certificates";
+    /** Pre-shared keys: a file of {@code identity:hexkey} lines. */
+    public static final String TLS_PSK_FILE = "tls_psk_file";
+    /** Whether clients must present a certificate signed by {@code ca-cert.pem} ({@code true|false}). */
+    public static final String TLS_VERIFY_PEER = "tls_verify_peer";
+    /** Allows a non-loopback {@link #LISTEN} address with {@code tls=off}: clear text on the network. */
+    public static final String INSECURE_ALLOW_CLEARTEXT_NETWORK = "insecure_allow_cleartext_network";
+
+    /** The listen address when none is configured: loopback only. */
+    public static final String LISTEN_DEFAULT = "127.0.0.1:10809";
+    /** TLS is off unless configured. */
+    public static final String TLS_DEFAULT = "off";
+    /** A non-loopback address needs TLS unless this is set to true. */
+    public static final boolean INSECURE_ALLOW_CLEARTEXT_NETWORK_DEFAULT = false;
+    /** The CA certificate's file name in a certificate directory; its presence turns client verification on. */
+    public static final String CA_CERT_FILE = "ca-cert.pem";
+
+    /** Every property, in documentation order. */
+    public static final java.util.List<String> ALL = java.util.List.of(LISTEN, TLS, TLS_CERTIFICATES, TLS_PSK_FILE,
+            TLS_VERIFY_PEER, INSECURE_ALLOW_CLEARTEXT_NETWORK);
+
+    private ExportProperties() {
+    }
+}

@@ -1,0 +1,479 @@
+package pcache.tls.internal.x509;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.ClosedChannelException;
+import java.security.Principal;
+import java.util.concurrent.locks.ReentrantLock;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLEngineResult.HandshakeStatus;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+import pcache.api.tls.TlsChannel;
+
+/**
+ * A JSSE {@link SSLEngine} as a blocking channel over a blocking transport.
+ *
+ * <p>Reads and writes have their own lock and their own buffers, so one thread reads while another
+ * writes; the engine serializes its own wrap and unwrap calls, which do no I/O. Socket I/O uses
+ * large direct buffers: a gathering write packs up to {@link #RECORDS_PER_WRITE} records into one
+ * socket write, and a read takes whatever the socket has, up to as many records. A read whose
+ * buffer holds a whole record decrypts straight into it. When a read meets a post-handshake message
+ * that needs an answer (a TLS 1.3 KeyUpdate), it takes the write lock for that answer.
+ */
+final class SslEngineChannel implements TlsChannel {
+
+    /** Records gathered into one socket write, and the socket read size in records. */
+    static final int RECORDS_PER_WRITE = 16;
+
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+
+    private final ByteChannel transport;
+    private final SSLEngine engine;
+    private final int packetSize;
+    private final int applicationSize;
+
+    private final ReentrantLock readLock = new ReentrantLock();
+    /** Received bytes not yet unwrapped; read mode. Guarded by readLock. */
+    private final ByteBuffer netIn;
+    /** Plaintext unwrapped but not yet handed out; read mode. Guarded by readLock. */
+    private ByteBuffer appIn;
+    private boolean inboundDone;
+    /** A reader unwrapped a message whose answer a writer must send. */
+    private volatile boolean answerPending;
+
+    private final ReentrantLock writeLock = new ReentrantLock();
+    /** Records waiting for the socket; write mode, empty between calls. Guarded by writeLock. */
+    private final ByteBuffer netOut;
+    private final ByteBuffer[] single = new ByteBuffer[1];
+
+    private volatile boolean closed;
+    private String protocol;
+    private String cipherSuite;
+    private String peerIdentity;
+
+    /** Turns the engine's exceptions (a peer's alert after the handshake) into words. */
+    interface FailureWords {
+        IOException describe(SSLException e);
+    }
+
+    private final FailureWords failureWords;
+
+    SslEngineChannel(ByteChannel transport, SSLEngine engine, FailureWords failureWords) {
+        this.failureWords = failureWords;
+        this.transport = transport;
+        this.engine = engine;
+        SSLSession session = engine.getSession();
+        this.packetSize = session.getPacketBufferSize();
+        this.applicationSize = session.getApplicationBufferSize();
+        this.netIn = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_WRITE).flip();
+        this.appIn = ByteBuffer.allocateDirect(applicationSize).flip();
+        this.netOut = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_WRITE);
+    }
+
+    /** Runs the handshake to its end; on an {@link SSLException} the caller maps the cause to words. */
+    void handshake(boolean peerVerified) throws IOException {
+        readLock.lock();
+        writeLock.lock();
+        try {
+            engine.beginHandshake();
+            HandshakeStatus status = engine.getHandshakeStatus();
+            while (status != HandshakeStatus.FINISHED && status != HandshakeStatus.NOT_HANDSHAKING) {
+                switch (status) {
+                    case NEED_WRAP -> {
+                        SSLEngineResult result = engine.wrap(EMPTY, netOut);
+                        try {
+                            flushNetOut();
+                        } catch (IOException e) {
+                            throw alertInstead(e);
+                        }
+                        if (result.getStatus() == SSLEngineResult.Status.CLOSED) {
+                            throw new EOFException("the TLS engine closed during the handshake");
+                        }
+                        status = result.getHandshakeStatus();
+                    }
+                    case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> status = handshakeUnwrap();
+                    case NEED_TASK -> status = runTasks();
+                    default -> throw new IllegalStateException("handshake status " + status);
+                }
+            }
+            SSLSession session = engine.getSession();
+            protocol = session.getProtocol();
+            cipherSuite = session.getCipherSuite();
+            peerIdentity = peerVerified ? peerIdentity(session) : null;
+        } finally {
+            writeLock.unlock();
+            readLock.unlock();
+        }
+    }
+
+    /** Sends what the engine has to say after a failure (its alert), best effort. */
+    void sendAlert() {
+        writeLock.lock();
+        try {
+            engine.closeOutbound();
+            netOut.clear();
+            while (!engine.isOutboundDone()) {
+                SSLEngineResult result = engine.wrap(EMPTY, netOut);
+                if (result.bytesProduced() == 0) {
+                    break;
+                }
+            }
+            flushNetOut();
+        } catch (IOException | RuntimeException e) {
+            // the peer is gone or the engine has nothing to send: the handshake failed anyway
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
+     * A peer that refuses the handshake sends an alert and closes, perhaps while we still write
+     * our flight: the alert it sent says more than the broken pipe.
+     */
+    private IOException alertInstead(IOException writeFailure) {
+        try {
+            while (true) {
+                handshakeUnwrap();
+            }
+        } catch (SSLException alert) {
+            alert.addSuppressed(writeFailure);
+            return alert;
+        } catch (IOException | RuntimeException e) {
+            return writeFailure;
+        }
+    }
+
+    private HandshakeStatus handshakeUnwrap() throws IOException {
+        while (true) {
+            appIn.compact();
+            SSLEngineResult result;
+            try {
+                result = engine.unwrap(netIn, appIn);
+            } finally {
+                appIn.flip();
+            }
+            switch (result.getStatus()) {
+                case OK -> {
+                    return result.getHandshakeStatus();
+                }
+                case BUFFER_UNDERFLOW -> {
+                    if (readNetIn() < 0) {
+                        throw new EOFException("the peer closed the connection during the TLS handshake");
+                    }
+                }
+                case BUFFER_OVERFLOW -> growAppIn();
+                case CLOSED -> throw new EOFException("the peer closed TLS during the handshake");
+                default -> throw new IllegalStateException(result.toString());
+            }
+        }
+    }
+
+    private HandshakeStatus runTasks() {
+        for (Runnable task = engine.getDelegatedTask(); task != null; task = engine.getDelegatedTask()) {
+            task.run();
+        }
+        return engine.getHandshakeStatus();
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        readLock.lock();
+        try {
+            return readLocked(dst);
+        } catch (SSLException e) {
+            throw failureWords.describe(e);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    private int readLocked(ByteBuffer dst) throws IOException {
+        {
+            ensureOpen();
+            if (appIn.hasRemaining()) {
+                return copy(appIn, dst);
+            }
+            if (inboundDone) {
+                return -1;
+            }
+            if (!dst.hasRemaining()) {
+                return 0;
+            }
+            int total = 0;
+            boolean indirect = false;
+            while (true) {
+                boolean direct = !indirect && dst.remaining() >= applicationSize;
+                SSLEngineResult result;
+                if (direct) {
+                    result = engine.unwrap(netIn, dst);
+                } else {
+                    appIn.clear();
+                    try {
+                        result = engine.unwrap(netIn, appIn);
+                    } finally {
+                        appIn.flip();
+                    }
+                }
+                switch (result.getStatus()) {
+                    case OK -> {
+                        afterUnwrap(result.getHandshakeStatus());
+                        if (direct) {
+                            total += result.bytesProduced();
+                        } else if (result.bytesProduced() > 0) {
+                            return total + copy(appIn, dst);
+                        }
+                        if (!dst.hasRemaining()) {
+                            return total;
+                        }
+                    }
+                    case BUFFER_UNDERFLOW -> {
+                        if (total > 0) {
+                            return total; // never block with data in hand
+                        }
+                        if (readNetIn() < 0) {
+                            inboundDone = true; // closed without close_notify: the connection ended
+                            return -1;
+                        }
+                    }
+                    case BUFFER_OVERFLOW -> {
+                        if (total > 0) {
+                            return total;
+                        }
+                        if (direct) {
+                            indirect = true; // a record larger than dst: through appIn
+                        } else {
+                            growAppIn();
+                        }
+                    }
+                    case CLOSED -> {
+                        inboundDone = true;
+                        afterUnwrap(result.getHandshakeStatus()); // answer the peer's close_notify
+                        return total > 0 ? total : -1;
+                    }
+                    default -> throw new IllegalStateException(result.toString());
+                }
+            }
+        }
+    }
+
+    /**
+     * Post-handshake work an unwrap asks for: tasks, or an answer to send (a KeyUpdate's, a
+     * close_notify's). A reader never waits for the write lock: with both ends' writers blocked on
+     * full sockets, readers waiting for write locks would stop reading and deadlock. It sends the
+     * answer itself when no writer is active; otherwise the writer sends it, at its next wrap or,
+     * at the latest, when it releases the lock ({@link #unlockWrite()}).
+     */
+    private void afterUnwrap(HandshakeStatus status) throws IOException {
+        if (status == HandshakeStatus.NEED_TASK) {
+            status = runTasks();
+        }
+        if (status == HandshakeStatus.NEED_WRAP) {
+            answerPending = true;
+            if (writeLock.tryLock()) {
+                unlockWrite();
+            }
+        }
+    }
+
+    /** Releases the write lock, first sending any answer a reader left pending. */
+    private void unlockWrite() throws IOException {
+        try {
+            while (answerPending) {
+                answerPending = false;
+                if (!closed) {
+                    wrapPendingAnswer();
+                }
+            }
+        } finally {
+            writeLock.unlock();
+        }
+        if (answerPending && writeLock.tryLock()) { // set after our last look, by a reader refused the lock
+            unlockWrite();
+        }
+    }
+
+    private void wrapPendingAnswer() throws IOException {
+        while (engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP) {
+            SSLEngineResult result = engine.wrap(EMPTY, netOut);
+            if (result.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
+                runTasks();
+            }
+            if (result.bytesProduced() == 0) {
+                break;
+            }
+        }
+        flushNetOut();
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+        writeLock.lock();
+        try {
+            single[0] = src;
+            return (int) writeLocked(single, 0, 1);
+        } finally {
+            single[0] = null;
+            unlockWrite();
+        }
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        writeLock.lock();
+        try {
+            return writeLocked(srcs, offset, length);
+        } finally {
+            unlockWrite();
+        }
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) throws IOException {
+        return write(srcs, 0, srcs.length);
+    }
+
+    private long writeLocked(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        ensureOpen();
+        long wanted = 0;
+        for (int i = offset; i < offset + length; i++) {
+            wanted += srcs[i].remaining();
+        }
+        long written = 0;
+        while (written < wanted) {
+            while (written < wanted && netOut.remaining() >= packetSize) {
+                SSLEngineResult result = engine.wrap(srcs, offset, length, netOut);
+                switch (result.getStatus()) {
+                    case OK -> written += result.bytesConsumed();
+                    case BUFFER_OVERFLOW -> {
+                        if (netOut.position() == 0) {
+                            throw new IllegalStateException("TLS record larger than " + netOut.capacity());
+                        }
+                    }
+                    case CLOSED -> throw new ClosedChannelException();
+                    default -> throw new IllegalStateException(result.toString());
+                }
+                if (result.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
+                    runTasks();
+                }
+                if (result.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                    break;
+                }
+            }
+            flushNetOut();
+        }
+        return written;
+    }
+
+    /** Writes all of netOut to the transport; netOut is empty (write mode) after. */
+    private void flushNetOut() throws IOException {
+        netOut.flip();
+        try {
+            while (netOut.hasRemaining()) {
+                transport.write(netOut);
+            }
+        } finally {
+            netOut.clear();
+        }
+    }
+
+    /** Reads what the transport has into netIn; -1 at its end. */
+    private int readNetIn() throws IOException {
+        netIn.compact();
+        try {
+            return transport.read(netIn);
+        } finally {
+            netIn.flip();
+        }
+    }
+
+    private void growAppIn() {
+        int size = Math.max(engine.getSession().getApplicationBufferSize(), appIn.capacity() * 2);
+        ByteBuffer bigger = ByteBuffer.allocateDirect(size);
+        bigger.put(appIn).flip();
+        appIn = bigger;
+    }
+
+    private static int copy(ByteBuffer from, ByteBuffer to) {
+        int n = Math.min(from.remaining(), to.remaining());
+        int limit = from.limit();
+        from.limit(from.position() + n);
+        to.put(from);
+        from.limit(limit);
+        return n;
+    }
+
+    private void ensureOpen() throws ClosedChannelException {
+        if (closed) {
+            throw new ClosedChannelException();
+        }
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !closed && transport.isOpen();
+    }
+
+    /**
+     * Sends close_notify unless a writer is blocked (then the socket's close ends it), and closes
+     * the transport, which also wakes a blocked reader.
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (writeLock.tryLock()) {
+                try {
+                    engine.closeOutbound();
+                    netOut.clear();
+                    while (!engine.isOutboundDone()) {
+                        SSLEngineResult result = engine.wrap(EMPTY, netOut);
+                        if (result.bytesProduced() == 0) {
+                            break;
+                        }
+                    }
+                    flushNetOut();
+                } catch (IOException | RuntimeException e) {
+                    // the peer is gone: nothing to notify
+                } finally {
+                    writeLock.unlock();
+                }
+            }
+        } finally {
+            transport.close();
+        }
+    }
+
+    @Override
+    public String protocol() {
+        return protocol;
+    }
+
+    @Override
+    public String cipherSuite() {
+        return cipherSuite;
+    }
+
+    @Override
+    public String peerIdentity() {
+        return peerIdentity;
+    }
+
+    private static String peerIdentity(SSLSession session) {
+        try {
+            Principal principal = session.getPeerPrincipal();
+            return principal == null ? null : principal.getName();
+        } catch (SSLPeerUnverifiedException e) {
+            return null;
+        }
+    }
+}
