@@ -25,7 +25,8 @@ public final class ExpectedComponents {
             "pcache.writeback.internal.BatchingWritebackPolicy",
             "pcache.engine.internal.CacheImageToolComponent",
             "pcache.engine.internal.CacheMBeanComponent",
-            "pcache.export.nbd.internal.NbdExportComponent");
+            "pcache.export.nbd.internal.NbdExportComponent",
+            "pcache.tls.internal.TlsProviderComponent");
 
     /**
      * Components that need a configuration (one cache target or backing device per factory

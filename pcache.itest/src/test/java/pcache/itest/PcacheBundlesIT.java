@@ -5,12 +5,21 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 
 import java.io.File;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.junit.Test;
@@ -27,6 +36,11 @@ import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+
+import pcache.api.tls.TlsChannel;
+import pcache.api.tls.TlsEndpoint;
+import pcache.api.tls.TlsProvider;
+import pcache.api.tls.TlsSettings;
 
 /** The assembled distribution: every bundle resolves and starts, components and commands come up. */
 @RunWith(PaxExam.class)
@@ -146,5 +160,42 @@ public class PcacheBundlesIT extends PcacheTestSupport {
         assertTrue(list, list.startsWith("caches"));
         assertTrue(list, list.contains("\ncrc providers: "));
         assertEquals("usage: pcache:list [-h]", execute("pcache:list -h").lines().findFirst().orElse(""));
+    }
+
+    /**
+     * The TLS provider works inside the framework: pcache.tls wires to the Bouncy Castle bundles
+     * (a PSK handshake runs bctls over the JDK's cryptography) over a loopback connection.
+     */
+    @Test
+    public void tlsProviderRunsAPskHandshake() throws Exception {
+        TlsProvider provider = awaitService(TlsProvider.class, null);
+        Path dir = Files.createTempDirectory("pcache-itest-tls");
+        Path keys = Files.writeString(dir.resolve("keys.psk"),
+                "alice:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+        TlsEndpoint server = provider.server(TlsSettings.psk(keys, null));
+        TlsEndpoint client = provider.client(TlsSettings.psk(keys, "alice"));
+        try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+            listener.bind(new InetSocketAddress("127.0.0.1", 0));
+            CompletableFuture<String> served = CompletableFuture.supplyAsync(() -> {
+                try (SocketChannel socket = listener.accept();
+                     TlsChannel channel = server.handshake(socket, socket.getRemoteAddress().toString())) {
+                    ByteBuffer received = ByteBuffer.allocate(5);
+                    while (received.hasRemaining() && channel.read(received) >= 0) {
+                        // until all 5 bytes arrived
+                    }
+                    return channel.peerIdentity() + " said " + new String(received.array(), StandardCharsets.US_ASCII);
+                } catch (Exception e) {
+                    return e.toString();
+                }
+            });
+            try (TlsChannel channel = client.handshake(SocketChannel.open(listener.getLocalAddress()), "server")) {
+                assertEquals("TLSv1.3", channel.protocol());
+                channel.write(ByteBuffer.wrap("hello".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals("alice said hello", served.get(20, TimeUnit.SECONDS));
+            }
+        } finally {
+            Files.delete(keys);
+            Files.delete(dir);
+        }
     }
 }

@@ -119,6 +119,13 @@ public final class Main {
                 framework.stop(StopControl.STOP_TIMEOUT);
                 return BAD_CONFIGURATION;
             }
+            List<String> noTls = TlsProviderCheck.verify(framework.context(), settings.export());
+            if (!noTls.isEmpty()) {
+                err.println("pcache: bad configuration: TLS on the NBD export cannot run:");
+                noTls.forEach(p -> err.println("  " + p));
+                framework.stop(StopControl.STOP_TIMEOUT);
+                return BAD_CONFIGURATION;
+            }
             GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
             if (!serving) {
                 StopControl stop = StopControl.install(framework, () -> { });

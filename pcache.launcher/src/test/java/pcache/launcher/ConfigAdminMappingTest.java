@@ -133,7 +133,8 @@ class ConfigAdminMappingTest {
                 "nbd.tls", "require", "nbd.tls_psk_file", "keys.psk"));
         ConfigurationRecord export = ConfigAdminMapping.map(s).get(0);
         assertEquals(new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "0.0.0.0:10809",
-                "tls", "require", "tls_psk_file", "/srv/keys.psk", "insecure_allow_cleartext_network", false)), export);
+                "tls", "require", "tls_psk_file", "/srv/keys.psk", "insecure_allow_cleartext_network", false,
+                "tlsProvider.cardinality.minimum", 1)), export);
     }
 
     private static ExportDefinition export(String listen) {

@@ -111,7 +111,11 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
         return Optional.of(TlsSettings.certificates(dir, verify, null));
     }
 
-    /** The ConfigAdmin dictionary of the export component (PID {@value ConfigPids#EXPORT_NBD}). */
+    /**
+     * The ConfigAdmin dictionary of the export component (PID {@value ConfigPids#EXPORT_NBD}); with
+     * TLS on it also makes the component wait for a TlsProvider
+     * ({@value ExportProperties#TLS_PROVIDER_MINIMUM}).
+     */
     public Map<String, Object> properties() {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put(ExportProperties.LISTEN, String.join(",", listen));
@@ -120,6 +124,9 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
         tlsPskFile.ifPresent(f -> p.put(ExportProperties.TLS_PSK_FILE, f.toString()));
         tlsVerifyPeer.ifPresent(v -> p.put(ExportProperties.TLS_VERIFY_PEER, v));
         p.put(ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK, insecureAllowCleartextNetwork);
+        if (tls != ExportTlsMode.OFF) {
+            p.put(ExportProperties.TLS_PROVIDER_MINIMUM, 1);
+        }
         return p;
     }
 

@@ -19,6 +19,12 @@ public final class ExportProperties {
     /** Allows a non-loopback {@link #LISTEN} address with {@code tls=off}: clear text on the network. */
     public static final String INSECURE_ALLOW_CLEARTEXT_NETWORK = "insecure_allow_cleartext_network";
 
+    /**
+     * Declarative Services' minimum cardinality of the export's TlsProvider reference: 1 when TLS
+     * is on, so the export waits for the provider instead of failing when it starts first.
+     */
+    public static final String TLS_PROVIDER_MINIMUM = "tlsProvider.cardinality.minimum";
+
     /** The listen address when none is configured: loopback only. */
     public static final String LISTEN_DEFAULT = "127.0.0.1:10809";
     /** TLS is off unless configured. */

@@ -128,6 +128,8 @@ class ExportDefinitionTest {
         assertEquals(dir.toString(), p.get("tls_certificates"));
         assertEquals(Boolean.TRUE, p.get("tls_verify_peer"));
         assertEquals(Boolean.FALSE, p.get("insecure_allow_cleartext_network"));
+        assertEquals(1, p.get("tlsProvider.cardinality.minimum"), "the component waits for a TLS provider");
+        assertEquals(null, definition().properties().get("tlsProvider.cardinality.minimum"));
         assertEquals(d, ExportDefinition.parse(p, Path.of("/elsewhere"), "").definition().orElseThrow());
     }
 }

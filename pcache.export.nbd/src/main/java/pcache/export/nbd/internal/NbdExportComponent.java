@@ -124,8 +124,13 @@ public class NbdExportComponent implements NbdExports {
     private NbdServer server;
     private TlsPolicy tls = TlsPolicy.off();
 
-    /** Loads TLS credentials; needed only when TLS is configured (greedy: a provider arriving late re-activates). */
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policyOption = ReferencePolicyOption.GREEDY)
+    /**
+     * Loads TLS credentials; needed only when TLS is configured, and then the configuration sets
+     * this reference's minimum cardinality to 1 ({@link ExportProperties#TLS_PROVIDER_MINIMUM}), so
+     * the component waits for the provider. Greedy: a provider arriving later re-activates it.
+     */
+    @Reference(name = "tlsProvider", cardinality = ReferenceCardinality.OPTIONAL,
+            policyOption = ReferencePolicyOption.GREEDY)
     TlsProvider tlsProvider;
 
     @Activate

@@ -1,0 +1,159 @@
+package pcache.tls.internal.psk;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+
+import org.bouncycastle.tls.ProtocolVersion;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import pcache.api.tls.TlsChannel;
+import pcache.api.tls.TlsConfigurationException;
+import pcache.api.tls.TlsHandshakeException;
+import pcache.api.tls.TlsSettings;
+import pcache.tls.internal.ConcurrentTraffic;
+import pcache.tls.internal.DefaultTlsProvider;
+import pcache.tls.internal.LoopbackPair;
+
+/** pcache client against pcache server with pre-shared keys, TLS 1.3 and 1.2. */
+class PskHandshakeTest {
+
+    @TempDir
+    Path temp;
+
+    private final DefaultTlsProvider provider = new DefaultTlsProvider();
+
+    static String randomKey() {
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        return HexFormat.of().formatHex(key);
+    }
+
+    private Path file(String name, String content) throws Exception {
+        Path file = temp.resolve(name);
+        Files.writeString(file, content);
+        return file;
+    }
+
+    private static ProtocolVersion version(String protocol) {
+        return protocol.equals("TLSv1.3") ? ProtocolVersion.TLSv13 : ProtocolVersion.TLSv12;
+    }
+
+    private PskEndpoint server(Path keys, String protocol) throws Exception {
+        return ((PskEndpoint) provider.server(TlsSettings.psk(keys, null))).restrictedTo(version(protocol));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void knownIdentity(String protocol) throws Exception {
+        String aliceKey = randomKey();
+        Path serverKeys = file("server.psk", "bob:" + randomKey() + "\nalice:" + aliceKey + "\n");
+        Path clientKeys = file("client.psk", "alice:" + aliceKey + "\n");
+        try (LoopbackPair pair = LoopbackPair.handshake(server(serverKeys, protocol),
+                provider.client(TlsSettings.psk(clientKeys, null)))) {
+            assertNull(pair.serverFailure);
+            assertNull(pair.clientFailure);
+            assertEquals(protocol, pair.server.protocol());
+            assertEquals(protocol, pair.client.protocol());
+            assertEquals("alice", pair.server.peerIdentity());
+            assertEquals("alice", pair.client.peerIdentity());
+            assertTrue(pair.client.cipherSuite().contains(protocol.equals("TLSv1.3") ? "TLS_AES_" : "ECDHE_PSK"),
+                    pair.client.cipherSuite());
+            exchange(pair.client, pair.server);
+            exchange(pair.server, pair.client);
+            pair.client.close();
+            assertEquals(-1, pair.server.read(ByteBuffer.allocate(10)), "close_notify ends the server's stream");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void unknownIdentityIsRefused(String protocol) throws Exception {
+        Path serverKeys = file("server.psk", "alice:" + randomKey() + "\n");
+        Path clientKeys = file("client.psk", "alice:" + randomKey() + "\nmallory:" + randomKey() + "\n");
+        try (LoopbackPair pair = LoopbackPair.handshake(server(serverKeys, protocol),
+                provider.client(TlsSettings.psk(clientKeys, "mallory")))) {
+            TlsHandshakeException server = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
+            assertTrue(server.getMessage().matches("refusing client /127\\.0\\.0\\.1:\\d+: PSK identity 'mallory'"
+                    + " is not in " + serverKeys), server.getMessage());
+            TlsHandshakeException client = assertInstanceOf(TlsHandshakeException.class, pair.clientFailure);
+            assertTrue(client.getMessage().contains("'mallory'"), client.getMessage());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void wrongKeyIsRefused(String protocol) throws Exception {
+        Path serverKeys = file("server.psk", "alice:" + randomKey() + "\n");
+        Path clientKeys = file("client.psk", "alice:" + randomKey() + "\n");
+        try (LoopbackPair pair = LoopbackPair.handshake(server(serverKeys, protocol),
+                provider.client(TlsSettings.psk(clientKeys, null)))) {
+            TlsHandshakeException server = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
+            assertTrue(server.getMessage().contains("its key for PSK identity 'alice' differs from the one in "
+                    + serverKeys), server.getMessage());
+            TlsHandshakeException client = assertInstanceOf(TlsHandshakeException.class, pair.clientFailure);
+            assertTrue(client.getMessage().contains("refused PSK identity 'alice', or has another key for it than "
+                    + clientKeys), client.getMessage());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void bothDirectionsAtOnce(String protocol) throws Exception {
+        String key = randomKey();
+        Path keys = file("keys.psk", "alice:" + key + "\n");
+        try (LoopbackPair pair = LoopbackPair.handshake(server(keys, protocol),
+                provider.client(TlsSettings.psk(keys, "alice")))) {
+            assertNull(pair.serverFailure);
+            assertNull(pair.clientFailure);
+            ConcurrentTraffic.run(pair.client, pair.server, 48L << 20, ConcurrentTraffic.seed());
+        }
+    }
+
+    @Test
+    void malformedFilesAreRefusedWithFileAndLine() throws Exception {
+        Path noColon = file("a.psk", "alice:00ff\n\nbob\n");
+        assertEquals(noColon + ":3: expected identity:hexkey", assertThrows(TlsConfigurationException.class,
+                () -> provider.server(TlsSettings.psk(noColon, null))).getMessage());
+        Path badHex = file("b.psk", "alice:00fg\n");
+        assertEquals(badHex + ":1: the key of 'alice' is not an even number of hex digits",
+                assertThrows(TlsConfigurationException.class,
+                        () -> provider.server(TlsSettings.psk(badHex, null))).getMessage());
+        Path twice = file("c.psk", "alice:00\nalice:01\n");
+        assertEquals(twice + ":2: identity 'alice' appears twice", assertThrows(TlsConfigurationException.class,
+                () -> provider.server(TlsSettings.psk(twice, null))).getMessage());
+        Path empty = file("d.psk", "\n");
+        assertEquals("PSK file " + empty + " holds no identity:hexkey line", assertThrows(
+                TlsConfigurationException.class, () -> provider.server(TlsSettings.psk(empty, null))).getMessage());
+        Path missing = temp.resolve("missing.psk");
+        assertTrue(assertThrows(TlsConfigurationException.class,
+                () -> provider.client(TlsSettings.psk(missing, null))).getMessage()
+                .startsWith("PSK file " + missing + " does not exist"));
+        Path good = file("e.psk", "alice:00ff\n");
+        assertTrue(assertThrows(TlsConfigurationException.class,
+                () -> provider.client(TlsSettings.psk(good, "bob"))).getMessage()
+                .startsWith("PSK identity 'bob' is not in " + good));
+    }
+
+    static void exchange(TlsChannel from, TlsChannel to) throws Exception {
+        byte[] message = "NBD over TLS-PSK".getBytes(StandardCharsets.US_ASCII);
+        from.write(ByteBuffer.wrap(message));
+        ByteBuffer received = ByteBuffer.allocate(message.length);
+        while (received.hasRemaining()) {
+            assertTrue(to.read(received) > 0);
+        }
+        assertEquals("NBD over TLS-PSK", new String(received.array(), StandardCharsets.US_ASCII));
+    }
+}
