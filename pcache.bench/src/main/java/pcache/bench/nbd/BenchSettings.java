@@ -189,7 +189,10 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         return peers.stream().anyMatch(Peer::tls);
     }
 
-    /** Whether {@code w} runs: chosen by {@code --workloads}, and multi-connection ones need {@code --connections} above 1. */
+    /**
+     * Whether {@code w} runs: chosen by {@code --workloads}, and for a multi-connection workload
+     * {@code --connections} above 1.
+     */
     boolean runs(FioWorkload w) {
         return workloads.contains(w) && (!w.multiConnection() || multiConnection());
     }

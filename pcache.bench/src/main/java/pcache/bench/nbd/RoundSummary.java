@@ -7,9 +7,10 @@ import java.util.Optional;
 
 /**
  * The rounds of one transport summarized as a markdown table: per workload, metric and peer the
- * median over the rounds; pcache's ratios to nbdkit file, nbdkit memory (and the baseline; and pcache
- * TLS's to pcache and nbdkit file TLS) computed in each round, then given as median (min–max); then the targets on the median of their per-round
- * ratios, with how many rounds met them.
+ * median over the rounds; pcache's ratios to nbdkit file, nbdkit memory (and the baseline; and
+ * pcache TLS's to pcache and nbdkit file TLS) computed in each round, then given as median
+ * (min–max); then the targets on the median of their per-round ratios, with how many rounds met
+ * them.
  */
 final class RoundSummary {
 
