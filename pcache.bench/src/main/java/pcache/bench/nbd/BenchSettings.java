@@ -30,11 +30,17 @@ import pcache.bench.BenchFiles;
  * @param largeQueueDepth queue depth of the 1 MiB workloads
  * @param connections connections of the multi-connection workloads (1: they do not run)
  * @param rounds how often the whole run of a transport repeats, the order of the peers alternating
+ * @param workloads the workloads that run (in the fixed order of {@link NbdBench}; the prefill always runs)
  */
 record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
         List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections,
-        int rounds) {
+        int rounds, Set<FioWorkload> workloads) {
+
+    /** Why {@code --tls=psk} is refused: what fio's nbd engine lets libnbd do. */
+    static final String NO_PSK = "--tls=psk: fio's nbd engine (fio 3.33) passes only a URI to libnbd, and libnbd"
+            + " refuses the URI's ?tls-psk-file= unless the program allows local files (fio does not): no fio job"
+            + " can use a PSK; the bulk cipher of a PSK session is the same as of an X.509 one (--tls=x509)";
 
     static final String USAGE = """
             usage: java -cp pcache.bench/target/benchmarks.jar pcache.bench.nbd.NbdBench [--option=value]...
@@ -51,7 +57,14 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
               --ramp=SECONDS       warm-up per workload, not measured (default 3)
               --transport=LIST     unix,tcp (default unix)
               --peers=LIST         pcache,nbdkit_file,nbdkit_file_cache,qemu_nbd_raw,qemu_nbd_qcow2,nbdkit_memory
-                                   in the order they run (default all, in this order)
+                                   in the order they run (default all, in this order); TLS servers:
+                                   pcache_tls,nbdkit_file_tls,qemu_nbd_raw_tls,nbdkit_memory_tls
+              --tls=x509           run every peer that has a TLS server right after it with TLS required too
+                                   (pcache, nbdkit file, qemu-nbd raw, nbdkit memory); certificates made at
+                                   run time with certtool (gnutls-bin); default off
+              --workloads=LIST     the workloads that run, of randread_4k_hits,randread_4k_hits_multi,
+                                   seqread_1m,flushed_randwrite_4k,flushed_randwrite_4k_multi,seqwrite_1m,
+                                   seqwrite_1m_after_randwrite (default all; the order below stays)
               --pcache-jvm=OPTION  extra JVM option for pcache, repeatable (e.g. -XX:StartFlightRecording=filename=x.jfr)
               --qd-small=N         queue depth of the 4 KiB workloads, per connection (default 16)
               --qd-large=N         queue depth of the 1 MiB workloads (default 4)
@@ -81,7 +94,9 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         int runtime = 20;
         int ramp = 3;
         List<Transport> transports = List.of(Transport.UNIX);
-        Set<Peer> peers = new LinkedHashSet<>(EnumSet.allOf(Peer.class));
+        Set<Peer> peers = new LinkedHashSet<>(EnumSet.allOf(Peer.class).stream().filter(p -> !p.tls()).toList());
+        boolean tls = false;
+        Set<FioWorkload> workloads = EnumSet.allOf(FioWorkload.class);
         List<String> jvm = new ArrayList<>();
         int qdSmall = 16;
         int qdLarge = 4;
@@ -113,6 +128,8 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 case "qd-large" -> qdLarge = positive(key, value);
                 case "connections" -> connections = positive(key, value);
                 case "rounds" -> rounds = positive(key, value);
+                case "tls" -> tls = tls(value);
+                case "workloads" -> workloads = workloads(value);
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
             }
         }
@@ -122,8 +139,62 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         return new BenchSettings(distribution.toAbsolutePath(),
                 baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
                 out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports,
-                withBaseline(peers, baseline != null), List.copyOf(jvm),
-                qdSmall, qdLarge, connections, rounds);
+                withTls(withBaseline(peers, baseline != null), tls), List.copyOf(jvm),
+                qdSmall, qdLarge, connections, rounds, Set.copyOf(workloads));
+    }
+
+    /** {@code --tls}: whether the TLS servers run. */
+    private static boolean tls(String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "x509" -> true;
+            case "off" -> false;
+            case "psk" -> throw new IllegalArgumentException(NO_PSK);
+            default -> throw new IllegalArgumentException("--tls takes x509 or off, got '" + value + "'");
+        };
+    }
+
+    /** {@code --workloads}: a set, the order is NbdBench's. */
+    private static Set<FioWorkload> workloads(String value) {
+        Set<FioWorkload> workloads = EnumSet.noneOf(FioWorkload.class);
+        for (String w : value.split(",")) {
+            try {
+                workloads.add(FioWorkload.valueOf(w.trim().toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--workloads: unknown workload '" + w.trim() + "'\n" + USAGE, e);
+            }
+        }
+        return workloads;
+    }
+
+    /** With {@code tls}, every peer that has a TLS server followed by it (unless it is in the list already). */
+    private static List<Peer> withTls(List<Peer> peers, boolean tls) {
+        if (!tls) {
+            return peers;
+        }
+        List<Peer> list = new ArrayList<>();
+        for (Peer p : peers) {
+            if (!list.contains(p)) {
+                list.add(p);
+            }
+            Peer secure = Peer.tlsOf(p);
+            if (secure != p && !list.contains(secure)) {
+                list.add(secure);
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    /** Whether some server requires TLS (the run needs certificates). */
+    boolean tls() {
+        return peers.stream().anyMatch(Peer::tls);
+    }
+
+    /**
+     * Whether {@code w} runs: chosen by {@code --workloads}, and for a multi-connection workload
+     * {@code --connections} above 1.
+     */
+    boolean runs(FioWorkload w) {
+        return workloads.contains(w) && (!w.multiConnection() || multiConnection());
     }
 
     /** {@code --peers}: in the order given, each once. */

@@ -27,7 +27,11 @@ import pcache.bench.BenchFiles;
  * 4 KiB random writes once more (not reported) and right after them, without settling, 1 MiB
  * sequential writes again (reported as a workload of their own). "Settle" waits until pcache is
  * clean and runs {@code sync}, so that no workload measures the previous one's background
- * write-back; the multi-connection workloads are left out with {@code --connections=1}.
+ * write-back; the multi-connection workloads are left out with {@code --connections=1}, and
+ * {@code --workloads} runs a subset (the prefill always runs).
+ *
+ * <p>With TLS servers in the run ({@code --tls=x509}, or {@code *_tls} in {@code --peers}) the run
+ * first makes its certificates ({@link TlsCredentials}) and deletes them at the end.
  */
 public final class NbdBench {
 
@@ -54,14 +58,17 @@ public final class NbdBench {
                 + " (1 MiB), " + settings.connections() + " connections, " + settings.rounds()
                 + " round(s), load average " + Tools.loadAverage());
         long start = System.nanoTime();
-        for (Transport transport : settings.transports()) {
-            runTransport(settings, transport);
+        try (TlsCredentials credentials = settings.tls() ? TlsCredentials.generate() : null) {
+            Path certificates = credentials == null ? null : credentials.certificates();
+            for (Transport transport : settings.transports()) {
+                runTransport(settings, transport, certificates);
+            }
         }
         System.out.printf("nbd-bench: done in %.1f min%n", (System.nanoTime() - start) / 60e9);
     }
 
     /** Every round of {@code transport}; the tables printed and written after each round. */
-    private static void runTransport(BenchSettings settings, Transport transport)
+    private static void runTransport(BenchSettings settings, Transport transport, Path certificates)
             throws IOException, InterruptedException {
         List<Peer> peers = settings.peers();
         List<ResultTable> rounds = new ArrayList<>();
@@ -70,7 +77,7 @@ public final class NbdBench {
             List<Peer> order = order(peers, round);
             ResultTable table = new ResultTable(transport, settings, peers, round, order);
             for (Peer peer : order) {
-                runPeer(settings, transport, peer, round, table);
+                runPeer(settings, transport, peer, round, table, certificates);
             }
             rounds.add(table);
             System.out.println();
@@ -93,8 +100,8 @@ public final class NbdBench {
         return List.copyOf(order);
     }
 
-    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, int round, ResultTable table)
-            throws IOException, InterruptedException {
+    private static void runPeer(BenchSettings settings, Transport transport, Peer peer, int round, ResultTable table,
+            Path certificates) throws IOException, InterruptedException {
         String name = transport.name().toLowerCase(Locale.ROOT) + (settings.rounds() > 1 ? "-round" + round : "")
                 + "-" + peer.name().toLowerCase(Locale.ROOT);
         Path runDir = settings.outDir().resolve(name);
@@ -102,7 +109,11 @@ public final class NbdBench {
         long start = System.nanoTime();
         System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + ", round " + round
                 + " (load " + before + ")");
-        try (PeerServer server = PeerServer.start(peer, transport, settings, runDir)) {
+        try (PeerServer server = PeerServer.start(peer, transport, settings, runDir, certificates)) {
+            server.tlsSession().ifPresent(session -> {
+                System.out.println("  TLS: " + session);
+                table.tlsSession(peer, session);
+            });
             Tools.Result prefill = Tools.run(runDir, SETTLE_TIMEOUT,
                     FioWorkload.prefillCommand(server.uri(), settings.rangeBytes(), runDir.resolve("prefill.json")
                             .toString()));
@@ -121,22 +132,24 @@ public final class NbdBench {
 
     /** The workloads of one server, in the order of the class comment. */
     private static void runWorkloads(Job job) throws IOException, InterruptedException {
-        boolean multi = job.settings().multiConnection();
-        job.run(FioWorkload.RANDREAD_4K_HITS, true);
-        if (multi) {
-            job.run(FioWorkload.RANDREAD_4K_HITS_MULTI, true);
+        BenchSettings s = job.settings();
+        for (FioWorkload read : List.of(FioWorkload.RANDREAD_4K_HITS, FioWorkload.RANDREAD_4K_HITS_MULTI,
+                FioWorkload.SEQREAD_1M)) {
+            if (s.runs(read)) {
+                job.run(read, true);
+            }
         }
-        job.run(FioWorkload.SEQREAD_1M, true);
-        job.run(FioWorkload.FLUSHED_RANDWRITE_4K, true);
-        job.settle();
-        if (multi) {
-            job.run(FioWorkload.FLUSHED_RANDWRITE_4K_MULTI, true);
-            job.settle();
+        for (FioWorkload write : List.of(FioWorkload.FLUSHED_RANDWRITE_4K, FioWorkload.FLUSHED_RANDWRITE_4K_MULTI,
+                FioWorkload.SEQWRITE_1M)) {
+            if (s.runs(write)) {
+                job.run(write, true);
+                job.settle();
+            }
         }
-        job.run(FioWorkload.SEQWRITE_1M, true);
-        job.settle();
-        job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false);
-        job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);
+        if (s.runs(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
+            job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false);
+            job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);
+        }
     }
 
     /** What running a workload on one server needs. */

@@ -11,12 +11,21 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One server of the comparison, running: its files created fresh (a sparse backing file of the
  * same size on the same disk for every peer), the process started and ready, stopped and its
  * files deleted on {@link #close()}.
+ *
+ * <p>A TLS server requires TLS with the run's certificates. fio connects to it with an
+ * {@code nbds://} URI without {@code ?tls-certificates=}: libnbd refuses that parameter unless the
+ * program allows local files in URIs, which fio's nbd engine does not, and libnbd 1.14 then
+ * encrypts without verifying the server's certificate (same handshake, same cipher, no check).
+ * The readiness check ({@code nbdinfo}, which allows them) connects with the certificates and so
+ * verifies the server once, and records the session's cipher for the table.
  */
 final class PeerServer implements AutoCloseable {
 
@@ -30,32 +39,46 @@ final class PeerServer implements AutoCloseable {
     private final Path backingFile;
     private final List<Path> files = new ArrayList<>();
     private final String uri;
+    private final String verifiedUri;
+    private final Path certificates;
     private final Path socket;
     private final int port;
     private Path pcacheConfig;
     private Process process;
+    private String tlsSession;
 
-    private PeerServer(Peer peer, Transport transport, BenchSettings settings, Path runDir) throws IOException {
+    private PeerServer(Peer peer, Transport transport, BenchSettings settings, Path runDir, Path certificates)
+            throws IOException {
         this.peer = peer;
         this.settings = settings;
         this.runDir = runDir;
+        this.certificates = peer.tls() ? certificates : null;
         this.backingFile = settings.diskDir().resolve("nbdbench-" + ProcessHandle.current().pid() + "-raw.img");
+        String scheme = peer.tls() ? "nbds" : "nbd";
         if (transport == Transport.UNIX) {
             socket = runDir.resolve("nbd.sock");
             port = -1;
-            uri = "nbd+unix:///" + EXPORT + "?socket=" + socket;
+            uri = scheme + "+unix:///" + EXPORT + "?socket=" + socket;
         } else {
             socket = null;
             port = freePort();
-            uri = "nbd://127.0.0.1:" + port + "/" + EXPORT;
+            uri = scheme + "://127.0.0.1:" + port + "/" + EXPORT;
         }
+        verifiedUri = peer.tls() ? uri + (uri.contains("?") ? "&" : "?") + "tls-certificates=" + certificates : uri;
     }
 
-    /** Creates the files of {@code peer}, starts it and waits until it serves the export. */
-    static PeerServer start(Peer peer, Transport transport, BenchSettings settings, Path runDir)
+    /**
+     * Creates the files of {@code peer}, starts it and waits until it serves the export.
+     *
+     * @param certificates the run's TLS certificates ({@link TlsCredentials}), or null if no server needs them
+     */
+    static PeerServer start(Peer peer, Transport transport, BenchSettings settings, Path runDir, Path certificates)
             throws IOException, InterruptedException {
+        if (peer.tls() && certificates == null) {
+            throw new IllegalArgumentException(peer.label() + " needs the run's TLS certificates");
+        }
         Files.createDirectories(runDir);
-        PeerServer server = new PeerServer(peer, transport, settings, runDir);
+        PeerServer server = new PeerServer(peer, transport, settings, runDir, certificates);
         try {
             server.launch();
             return server;
@@ -74,10 +97,15 @@ final class PeerServer implements AutoCloseable {
         return peer;
     }
 
+    /** The TLS session libnbd reported when it connected with the certificates (cipher, key exchange), if TLS. */
+    Optional<String> tlsSession() {
+        return Optional.ofNullable(tlsSession);
+    }
+
     private void launch() throws IOException, InterruptedException {
         sparseFile(backingFile, settings.backingBytes());
         List<String> command = new ArrayList<>();
-        switch (peer) {
+        switch (peer.clearText()) {
             case PCACHE -> command.addAll(pcacheCommand(settings.distribution()));
             case PCACHE_BASELINE -> command.addAll(pcacheCommand(settings.baseline()));
             case NBDKIT_FILE -> command.addAll(nbdkit("file", backingFile.toString()));
@@ -93,6 +121,7 @@ final class PeerServer implements AutoCloseable {
                 command.addAll(qemuNbd("qcow2", overlay));
             }
             case NBDKIT_MEMORY -> command.addAll(nbdkit("memory", "size=" + settings.backingBytes()));
+            default -> throw new IllegalStateException("no command for " + peer);
         }
         Files.writeString(runDir.resolve("command.txt"), String.join(" ", command) + "\n");
         process = new ProcessBuilder(command).directory(runDir.toFile())
@@ -100,6 +129,9 @@ final class PeerServer implements AutoCloseable {
                 .redirectOutput(runDir.resolve("server.out").toFile())
                 .redirectError(runDir.resolve("server.err").toFile()).start();
         awaitReady();
+        if (peer.tls()) {
+            tlsSession = readTlsSession();
+        }
     }
 
     private List<String> pcacheCommand(Path distribution) throws IOException {
@@ -113,7 +145,9 @@ final class PeerServer implements AutoCloseable {
                 "nbd.listen = " + listen,
                 "cache." + EXPORT + ".cache_dev = " + cacheDevice,
                 "cache." + EXPORT + ".cache_dev_size = " + settings.cacheBytes(),
-                "cache." + EXPORT + ".backing_dev = file:" + backingFile, ""));
+                "cache." + EXPORT + ".backing_dev = file:" + backingFile,
+                certificates == null ? "" : String.join("\n", "nbd.tls = require",
+                        "nbd.tls_certificates = " + certificates, "nbd.tls_verify_peer = false", "")));
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString()));
         command.addAll(settings.pcacheJvmOptions());
@@ -129,6 +163,9 @@ final class PeerServer implements AutoCloseable {
         } else {
             command.addAll(List.of("-i", "127.0.0.1", "-p", Integer.toString(port)));
         }
+        if (certificates != null) {
+            command.addAll(List.of("--tls=require", "--tls-certificates=" + certificates));
+        }
         command.addAll(List.of(pluginAndFilters));
         return command;
     }
@@ -141,6 +178,11 @@ final class PeerServer implements AutoCloseable {
         } else {
             command.addAll(List.of("-b", "127.0.0.1", "-p", Integer.toString(port)));
         }
+        if (certificates != null) {
+            // no client certificates, as with the other servers (qemu's default would require them)
+            command.addAll(List.of("--object", "tls-creds-x509,id=tls0,dir=" + certificates
+                    + ",endpoint=server,verify-peer=off", "--tls-creds", "tls0"));
+        }
         command.add(image.toString());
         return command;
     }
@@ -151,15 +193,25 @@ final class PeerServer implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new IOException(peer.label() + " exited with " + process.exitValue() + ": " + log());
             }
-            if (Tools.run(runDir, Duration.ofSeconds(10), "nbdinfo", "--size", uri).exitCode() == 0) {
+            Tools.Result info = Tools.run(runDir, Duration.ofSeconds(10), "nbdinfo", "--size", verifiedUri);
+            if (info.exitCode() == 0) {
                 return;
             }
             if (System.nanoTime() > deadline) {
-                throw new IOException(peer.label() + " does not serve " + uri + " after " + START_TIMEOUT + ": "
-                        + log());
+                throw new IOException(peer.label() + " does not serve " + verifiedUri + " after " + START_TIMEOUT
+                        + ": " + info.stderr().trim() + "; server: " + log());
             }
             Thread.sleep(200);
         }
+    }
+
+    /** libnbd's debug line on the session, e.g. "cipher AES-256-GCM (256 bits) key exchange ECDHE-RSA ...". */
+    private String readTlsSession() throws IOException, InterruptedException {
+        Tools.Result info = Tools.run(runDir, Duration.ofSeconds(30), Map.of("LIBNBD_DEBUG", "1"),
+                List.of("nbdinfo", "--size", verifiedUri));
+        String marker = "connection is using TLS: ";
+        return info.stderr().lines().filter(l -> l.contains(marker)).findFirst()
+                .map(l -> l.substring(l.indexOf(marker) + marker.length()).trim()).orElse("unknown");
     }
 
     /**

@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * The results of one round of one transport, as a markdown table: per workload the figure of merit
  * (IOPS or MiB/s) and the completion latency p50/p99 of every peer, and pcache's ratio to the best
- * persistent peer and to nbdkit memory; then the issue's targets, met or missed.
+ * persistent clear-text peer and to nbdkit memory (with TLS servers in the run also pcache TLS's
+ * ratio to pcache and to nbdkit file TLS); then the issue's targets, met or missed.
  */
 final class ResultTable {
 
@@ -22,6 +23,7 @@ final class ResultTable {
     private final List<Peer> order;
     private final Map<FioWorkload, Map<Peer, FioResult>> results = new EnumMap<>(FioWorkload.class);
     private final Map<Peer, String> loads = new LinkedHashMap<>();
+    private final Map<Peer, String> tlsSessions = new LinkedHashMap<>();
 
     /**
      * @param peers the columns, in the order of {@code --peers}
@@ -43,6 +45,21 @@ final class ResultTable {
     /** The load averages before and after a peer's run. */
     void load(Peer peer, String beforeAndAfter) {
         loads.put(peer, beforeAndAfter);
+    }
+
+    /** The TLS session a TLS server negotiated with libnbd (for the record: the cipher compared). */
+    void tlsSession(Peer peer, String session) {
+        tlsSessions.put(peer, session);
+    }
+
+    /**
+     * The ratio columns of pcache TLS, present when it ran: to pcache (clear text) and to nbdkit
+     * file TLS, each when that peer ran too.
+     */
+    static List<Peer> tlsRatioPeers(List<Peer> peers) {
+        return peers.contains(Peer.PCACHE_TLS)
+                ? List.of(Peer.PCACHE, Peer.NBDKIT_FILE_TLS).stream().filter(peers::contains).toList()
+                : List.of();
     }
 
     /** The peers of the run (whether or not they finished). */
@@ -81,9 +98,13 @@ final class ResultTable {
         out.append("| workload | metric |");
         peers.forEach(p -> out.append(' ').append(p.label()).append(" |"));
         out.append(" pcache / best persistent peer | pcache / nbdkit memory |");
-        out.append(baseline() ? " pcache / baseline |\n|---|---|" : "\n|---|---|");
+        out.append(baseline() ? " pcache / baseline |" : "");
+        tlsRatioPeers(peers).forEach(p -> out.append(" pcache TLS / ").append(p.label()).append(" |"));
+        out.append("\n|---|---|");
         peers.forEach(p -> out.append("---:|"));
-        out.append(baseline() ? "---:|---:|---:|\n" : "---:|---:|\n");
+        out.append(baseline() ? "---:|---:|---:|" : "---:|---:|");
+        tlsRatioPeers(peers).forEach(p -> out.append("---:|"));
+        out.append('\n');
         for (FioWorkload w : FioWorkload.values()) {
             if (measured(w)) {
                 for (Metric m : Metric.values()) {
@@ -94,7 +115,13 @@ final class ResultTable {
         out.append("\nLoad average (1/5/15 min) before → after each server's run: ");
         List<String> l = new ArrayList<>();
         loads.forEach((p, v) -> l.add(p.label() + " " + v));
-        out.append(String.join("; ", l)).append(".\n\nTargets (pcache against its peers in this round):\n\n");
+        out.append(String.join("; ", l)).append(".\n");
+        if (!tlsSessions.isEmpty()) {
+            List<String> t = new ArrayList<>();
+            tlsSessions.forEach((p, v) -> t.add(p.label() + ": " + v));
+            out.append("\nTLS sessions (libnbd's report): ").append(String.join("; ", t)).append(".\n");
+        }
+        out.append("\nTargets (pcache against its peers in this round):\n\n");
         for (Targets.Target t : Targets.of(settings)) {
             Targets.Ratio r = t.measure().apply(this);
             out.append("* ").append(t.text()).append(": ")
@@ -114,15 +141,18 @@ final class ResultTable {
         if (baseline()) {
             out.append(' ').append(ratio(w, metric, Optional.of(Peer.PCACHE_BASELINE))).append(" |");
         }
+        for (Peer p : tlsRatioPeers(peers)) {
+            out.append(' ').append(ratio(Peer.PCACHE_TLS, w, metric, p)).append(" |");
+        }
         out.append('\n');
     }
 
-    /** The persistent peer (not pcache) with the best {@code metric} of {@code w}. */
+    /** The persistent clear-text peer (not pcache) with the best {@code metric} of {@code w}. */
     Optional<Peer> bestPersistent(FioWorkload w, Metric metric) {
         Peer best = null;
         double bestValue = 0;
         for (Peer p : peers) {
-            if (p.pcache() || !p.persistent()) {
+            if (p.pcache() || !p.persistent() || p.tls()) {
                 continue;
             }
             Optional<Double> v = value(w, p, metric);
@@ -136,10 +166,11 @@ final class ResultTable {
     }
 
     private String ratio(FioWorkload w, Metric metric, Optional<Peer> theirs) {
-        if (theirs.isEmpty()) {
-            return "–";
-        }
-        Targets.Ratio r = Targets.ratio(this, w, metric, Peer.PCACHE, w, theirs.get());
+        return theirs.isEmpty() ? "–" : ratio(Peer.PCACHE, w, metric, theirs.get());
+    }
+
+    private String ratio(Peer ours, FioWorkload w, Metric metric, Peer theirs) {
+        Targets.Ratio r = Targets.ratio(this, w, metric, ours, w, theirs);
         return r.measured() ? String.format(Locale.ROOT, "%.2f×", r.value()) : "–";
     }
 }

@@ -7,9 +7,10 @@ import java.util.Optional;
 
 /**
  * The rounds of one transport summarized as a markdown table: per workload, metric and peer the
- * median over the rounds; pcache's ratios to nbdkit file, nbdkit memory (and the baseline) computed
- * in each round, then given as median (min–max); then the targets on the median of their per-round
- * ratios, with how many rounds met them.
+ * median over the rounds; pcache's ratios to nbdkit file, nbdkit memory (and the baseline; and
+ * pcache TLS's to pcache and nbdkit file TLS) computed in each round, then given as median
+ * (min–max); then the targets on the median of their per-round ratios, with how many rounds met
+ * them.
  */
 final class RoundSummary {
 
@@ -37,9 +38,14 @@ final class RoundSummary {
 
     /** pcache's ratios to {@code theirs} of {@code metric} of {@code w}, one per round that has both. */
     List<Double> ratios(FioWorkload w, Metric metric, Peer theirs) {
+        return ratios(Peer.PCACHE, w, metric, theirs);
+    }
+
+    /** {@code ours}' ratios to {@code theirs} of {@code metric} of {@code w}, one per round that has both. */
+    List<Double> ratios(Peer ours, FioWorkload w, Metric metric, Peer theirs) {
         List<Double> ratios = new ArrayList<>();
         for (ResultTable r : rounds) {
-            Targets.Ratio ratio = Targets.ratio(r, w, metric, Peer.PCACHE, w, theirs);
+            Targets.Ratio ratio = Targets.ratio(r, w, metric, ours, w, theirs);
             if (ratio.measured()) {
                 ratios.add(ratio.value());
             }
@@ -61,9 +67,11 @@ final class RoundSummary {
                 .append("\n\n| workload | metric |");
         peers.forEach(p -> out.append(' ').append(p.label()).append(" |"));
         ratioPeers().forEach(p -> out.append(" pcache / ").append(p.label()).append(" |"));
+        ResultTable.tlsRatioPeers(peers).forEach(p -> out.append(" pcache TLS / ").append(p.label()).append(" |"));
         out.append("\n|---|---|");
         peers.forEach(p -> out.append("---:|"));
         ratioPeers().forEach(p -> out.append("---:|"));
+        ResultTable.tlsRatioPeers(peers).forEach(p -> out.append("---:|"));
         out.append('\n');
         for (FioWorkload w : FioWorkload.values()) {
             if (rounds.stream().anyMatch(r -> r.measured(w))) {
@@ -89,6 +97,10 @@ final class RoundSummary {
         }
         for (Peer p : ratioPeers()) {
             List<Double> r = ratios(w, metric, p);
+            out.append(' ').append(r.isEmpty() ? "–" : Spread.of(r).ratio()).append(" |");
+        }
+        for (Peer p : ResultTable.tlsRatioPeers(peers)) {
+            List<Double> r = ratios(Peer.PCACHE_TLS, w, metric, p);
             out.append(' ').append(r.isEmpty() ? "–" : Spread.of(r).ratio()).append(" |");
         }
         out.append('\n');

@@ -7,9 +7,10 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * The performance issue's targets: ratios of pcache's figures to a peer's (or to its own over one
- * connection) measured in the same round, each met or missed; a target whose peer did not run is
- * not checked.
+ * The performance issues' targets: ratios of pcache's figures to a peer's (or to its own over one
+ * connection, or over TLS to its own in clear text) measured in the same round, each met or missed;
+ * a target whose peer did not run is not checked, one whose workload does not run
+ * ({@code --workloads}) is left out.
  */
 final class Targets {
 
@@ -68,20 +69,43 @@ final class Targets {
     static List<Target> of(BenchSettings s) {
         FioWorkload flushed = FioWorkload.FLUSHED_RANDWRITE_4K;
         FioWorkload hits = FioWorkload.RANDREAD_4K_HITS;
-        List<Target> targets = new ArrayList<>(List.of(
-                vsPeer(s, hits, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE),
-                vsPeer(s, FioWorkload.SEQWRITE_1M, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE),
-                vsPeer(s, FioWorkload.SEQWRITE_1M, Metric.CLAT_P99, 3.0, Peer.NBDKIT_FILE),
-                vsBestPersistent(s, flushed, 3.0),
-                vsPeer(s, flushed, Metric.FIGURE, 0.9, Peer.NBDKIT_MEMORY),
-                vsPeer(s, FioWorkload.SEQREAD_1M, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE)));
-        if (s.multiConnection()) {
+        FioWorkload seqRead = FioWorkload.SEQREAD_1M;
+        FioWorkload seqWrite = FioWorkload.SEQWRITE_1M;
+        List<Target> targets = new ArrayList<>();
+        if (s.runs(hits)) {
+            targets.add(vsPeer(s, hits, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE));
+        }
+        if (s.runs(seqWrite)) {
+            targets.add(vsPeer(s, seqWrite, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE));
+            targets.add(vsPeer(s, seqWrite, Metric.CLAT_P99, 3.0, Peer.NBDKIT_FILE));
+        }
+        if (s.runs(flushed)) {
+            targets.add(vsBestPersistent(s, flushed, 3.0));
+            targets.add(vsPeer(s, flushed, Metric.FIGURE, 0.9, Peer.NBDKIT_MEMORY));
+        }
+        if (s.runs(seqRead)) {
+            targets.add(vsPeer(s, seqRead, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE));
+        }
+        if (s.runs(FioWorkload.RANDREAD_4K_HITS_MULTI) && s.runs(hits)) {
             targets.add(multiVsSingle(s, FioWorkload.RANDREAD_4K_HITS_MULTI, hits));
+        }
+        if (s.runs(FioWorkload.FLUSHED_RANDWRITE_4K_MULTI) && s.runs(flushed)) {
             targets.add(multiVsSingle(s, FioWorkload.FLUSHED_RANDWRITE_4K_MULTI, flushed));
         }
         // the same demands on 1 MiB sequential writes while write-back of random writes is pending
-        targets.add(vsPeer(s, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE));
-        targets.add(vsPeer(s, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, Metric.CLAT_P99, 3.0, Peer.NBDKIT_FILE));
+        if (s.runs(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
+            targets.add(vsPeer(s, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, Metric.FIGURE, 1.0, Peer.NBDKIT_FILE));
+            targets.add(vsPeer(s, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, Metric.CLAT_P99, 3.0, Peer.NBDKIT_FILE));
+        }
+        // issue 13: TLS costs at most a fifth of pcache's 1 MiB throughput and beats nbdkit's TLS
+        if (s.peers().contains(Peer.PCACHE_TLS)) {
+            for (FioWorkload w : List.of(seqRead, seqWrite)) {
+                if (s.runs(w)) {
+                    targets.add(vs(s, w, Metric.FIGURE, 0.8, Peer.PCACHE_TLS, Peer.PCACHE));
+                    targets.add(vs(s, w, Metric.FIGURE, 1.0, Peer.PCACHE_TLS, Peer.NBDKIT_FILE_TLS));
+                }
+            }
+        }
         return List.copyOf(targets);
     }
 
@@ -91,6 +115,13 @@ final class Targets {
         String text = String.format(Locale.ROOT, "%s%s %s %.1f× %s%s", w.title(s), what,
                 metric.higherIsBetter() ? "≥" : "≤", factor, peer.label(), metric == Metric.FIGURE ? "" : "'s");
         return new Target(text, metric, factor, round -> ratio(round, w, metric, Peer.PCACHE, w, peer));
+    }
+
+    /** {@code ours}' figure of {@code w} against {@code theirs}', e.g. "...: pcache TLS ≥ 0.8× pcache". */
+    static Target vs(BenchSettings s, FioWorkload w, Metric metric, double factor, Peer ours, Peer theirs) {
+        String text = String.format(Locale.ROOT, "%s: %s %s %.1f× %s", w.title(s), ours.label(),
+                metric.higherIsBetter() ? "≥" : "≤", factor, theirs.label());
+        return new Target(text, metric, factor, round -> ratio(round, w, metric, ours, w, theirs));
     }
 
     /** pcache's figure of {@code w} against the highest figure of a persistent peer. */

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs an external tool to completion, bounded in time, its output in files of a folder. */
@@ -24,10 +25,18 @@ final class Tools {
     }
 
     static Result run(Path dir, Duration timeout, List<String> command) throws IOException, InterruptedException {
+        return run(dir, timeout, Map.of(), command);
+    }
+
+    /** Runs {@code command} with {@code environment} added to this process's. */
+    static Result run(Path dir, Duration timeout, Map<String, String> environment, List<String> command)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "tool", ".out");
         Path err = Files.createTempFile(dir, "tool", ".err");
         try {
-            Process p = new ProcessBuilder(command).directory(dir.toFile())
+            ProcessBuilder builder = new ProcessBuilder(command);
+            builder.environment().putAll(environment);
+            Process p = builder.directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {

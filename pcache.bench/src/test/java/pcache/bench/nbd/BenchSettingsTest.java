@@ -60,6 +60,42 @@ class BenchSettingsTest {
     }
 
     @Test
+    void tlsRunsEveryPeerThatHasATlsServerRightAfterIt() {
+        BenchSettings s = BenchSettings.parse("--peers=pcache,nbdkit_file,nbdkit_file_cache,nbdkit_memory",
+                "--tls=x509");
+        assertEquals(List.of(Peer.PCACHE, Peer.PCACHE_TLS, Peer.NBDKIT_FILE, Peer.NBDKIT_FILE_TLS,
+                Peer.NBDKIT_FILE_CACHE, Peer.NBDKIT_MEMORY, Peer.NBDKIT_MEMORY_TLS), s.peers());
+        assertTrue(s.tls());
+        assertFalse(BenchSettings.parse().tls());
+        assertFalse(BenchSettings.parse("--tls=off").tls());
+        assertTrue(BenchSettings.parse("--peers=nbdkit_file_tls").tls());
+        assertEquals(List.of(Peer.PCACHE_TLS, Peer.PCACHE),
+                BenchSettings.parse("--peers=pcache_tls,pcache", "--tls=x509").peers());
+    }
+
+    @Test
+    void pskIsRefusedWithTheReason() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BenchSettings.parse("--tls=psk"));
+        assertTrue(e.getMessage().contains("tls-psk-file"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> BenchSettings.parse("--tls=yes"));
+    }
+
+    @Test
+    void workloadsChooseASubset() {
+        BenchSettings s = BenchSettings.parse("--workloads=seqread_1m, SEQWRITE_1M");
+        for (FioWorkload w : FioWorkload.values()) {
+            assertEquals(w == FioWorkload.SEQREAD_1M || w == FioWorkload.SEQWRITE_1M, s.runs(w), w.name());
+        }
+        BenchSettings all = BenchSettings.parse("--connections=1");
+        assertTrue(all.runs(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE));
+        assertFalse(all.runs(FioWorkload.RANDREAD_4K_HITS_MULTI));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BenchSettings.parse("--workloads=seqread_4k"));
+        assertTrue(e.getMessage().startsWith("--workloads: unknown workload 'seqread_4k'"), e.getMessage());
+    }
+
+    @Test
     void unknownOptionsAreRejected() {
         assertThrows(IllegalArgumentException.class, () -> BenchSettings.parse("--qd=4"));
         assertThrows(IllegalArgumentException.class, () -> BenchSettings.parse("--peers=nbd_server"));

@@ -32,6 +32,45 @@ class TargetsTest {
     }
 
     @Test
+    void onlyTheTargetsOfTheWorkloadsThatRun() {
+        assertEquals(List.of("1 MiB sequential reads (QD4) ≥ 1.0× nbdkit file"),
+                Targets.of(BenchSettings.parse("--workloads=seqread_1m")).stream().map(Targets.Target::text)
+                        .toList());
+    }
+
+    @Test
+    void tlsTargetsComparePcacheTlsWithPcacheAndNbdkitFileTls() {
+        BenchSettings tls = BenchSettings.parse("--peers=pcache,nbdkit_file", "--tls=x509",
+                "--workloads=seqread_1m,seqwrite_1m");
+        assertEquals(List.of(
+                "1 MiB sequential writes (QD4) ≥ 1.0× nbdkit file",
+                "1 MiB sequential writes (QD4) clat p99 ≤ 3.0× nbdkit file's",
+                "1 MiB sequential reads (QD4) ≥ 1.0× nbdkit file",
+                "1 MiB sequential reads (QD4): pcache TLS ≥ 0.8× pcache",
+                "1 MiB sequential reads (QD4): pcache TLS ≥ 1.0× nbdkit file TLS",
+                "1 MiB sequential writes (QD4): pcache TLS ≥ 0.8× pcache",
+                "1 MiB sequential writes (QD4): pcache TLS ≥ 1.0× nbdkit file TLS"),
+                Targets.of(tls).stream().map(Targets.Target::text).toList());
+        ResultTable round = Tables.table(tls);
+        round.add(FioWorkload.SEQREAD_1M, Peer.PCACHE, Tables.result(1000L << 20, 1000));
+        round.add(FioWorkload.SEQREAD_1M, Peer.PCACHE_TLS, Tables.result(700L << 20, 1000));
+        round.add(FioWorkload.SEQREAD_1M, Peer.NBDKIT_FILE, Tables.result(2000L << 20, 1000));
+        round.add(FioWorkload.SEQREAD_1M, Peer.NBDKIT_FILE_TLS, Tables.result(500L << 20, 1000));
+        Targets.Target vsClear = Targets.of(tls).get(3);
+        Targets.Target vsNbdkit = Targets.of(tls).get(4);
+        assertEquals("**missed** (0.70×)", vsClear.verdict(vsClear.measure().apply(round).value()));
+        assertEquals("**met** (1.40×)", vsNbdkit.verdict(vsNbdkit.measure().apply(round).value()));
+        // the best persistent peer of clear-text pcache is a clear-text one, however fast a TLS one is
+        round.add(FioWorkload.SEQWRITE_1M, Peer.NBDKIT_FILE, Tables.result(100L << 20, 1000));
+        round.add(FioWorkload.SEQWRITE_1M, Peer.NBDKIT_FILE_TLS, Tables.result(900L << 20, 1000));
+        assertEquals(Peer.NBDKIT_FILE, round.bestPersistent(FioWorkload.SEQWRITE_1M, Metric.FIGURE).orElseThrow());
+        String table = round.markdown();
+        assertTrue(table.contains("| pcache TLS / pcache | pcache TLS / nbdkit file TLS |"), table);
+        assertTrue(table.contains("| 1 MiB sequential reads (QD4) | MiB/s | 1,000 | 700 | 2,000 | 500 | 0.50× (nbdkit"
+                + " file) | – | 0.70× | 1.40× |"), table);
+    }
+
+    @Test
     void figuresMustReachTheFactorLatenciesStayBelowIt() {
         Targets.Target reads = target("4 KiB random read hits (QD16) ≥");
         assertTrue(reads.met(1.0));
