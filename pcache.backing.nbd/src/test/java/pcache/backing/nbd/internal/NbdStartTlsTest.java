@@ -168,7 +168,7 @@ class NbdStartTlsTest {
         try (NbdBackingDevice device = NbdBackingDevice.connect(tlsSettings(Duration.ofSeconds(5)),
                 tls)) {
             assertEquals(List.of(NbdWire.OPT_STARTTLS, NbdWire.OPT_STRUCTURED_REPLY,
-                    NbdWire.OPT_GO), server.options);
+                    NbdWire.OPT_SET_META_CONTEXT, NbdWire.OPT_GO), server.options);
             assertEquals(1, tls.handshakes.get());
             byte[] data = new byte[4096];
             java.util.Arrays.fill(data, (byte) 0x5a);
@@ -182,8 +182,9 @@ class NbdStartTlsTest {
             assertEquals(1, device.reconnectCount());
             assertEquals(2, tls.handshakes.get(), "the reconnect ran the TLS handshake again");
             assertEquals(List.of(NbdWire.OPT_STARTTLS, NbdWire.OPT_STRUCTURED_REPLY,
-                    NbdWire.OPT_GO, NbdWire.OPT_STARTTLS, NbdWire.OPT_STRUCTURED_REPLY,
-                    NbdWire.OPT_GO), server.options);
+                    NbdWire.OPT_SET_META_CONTEXT, NbdWire.OPT_GO, NbdWire.OPT_STARTTLS,
+                    NbdWire.OPT_STRUCTURED_REPLY, NbdWire.OPT_SET_META_CONTEXT, NbdWire.OPT_GO),
+                    server.options);
         }
     }
 
