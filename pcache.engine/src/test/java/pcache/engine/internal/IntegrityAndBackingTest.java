@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
+import pcache.api.BlockExtent;
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -167,6 +168,16 @@ class IntegrityAndBackingTest {
             assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), Harness.read(e, 8192, 4096));
             assertThrows(DataIntegrityException.class, () -> Harness.read(e, 12288, 512));
             assertArrayEquals(Harness.pattern(8192, 4096, 2).array(), backing.content(8192, 4096));
+            // the backing device lacks the quarantined range's newest data: pcache:dirty says so
+            assertEquals(java.util.List.of(new BlockExtent(0, 12288, 0),
+                    new BlockExtent(12288, 12288, BlockExtent.DIRTY),
+                    new BlockExtent(24576, LOGICAL - 24576, 0)), e.dirtyStatus(0, LOGICAL, 16));
+            assertEquals(java.util.List.of(new BlockExtent(4096, 8192, 0)), e.dirtyStatus(4096, 32768, 1),
+                    "with one extent allowed, the answer ends where the quarantine starts");
+            e.write(12288, Harness.pattern(12288, 12288, 3), true);
+            e.drain(null);
+            assertEquals(java.util.List.of(new BlockExtent(0, LOGICAL, 0)), e.dirtyStatus(0, LOGICAL, 16),
+                    "rewritten and written back: clean again");
         } finally {
             e.close();
         }

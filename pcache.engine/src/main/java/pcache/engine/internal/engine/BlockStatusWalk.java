@@ -2,6 +2,7 @@ package pcache.engine.internal.engine;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 import pcache.api.BackingState;
@@ -12,6 +13,7 @@ import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
 import pcache.api.spi.KeySlice;
+import pcache.engine.internal.media.ExtensionCodec.Range;
 
 /**
  * Block status of one open cache: what is allocated or zero ({@code base:allocation}) and what is
@@ -24,7 +26,9 @@ import pcache.api.spi.KeySlice;
  * key was written by write-zeroes; a range it does not hold (never cached, trimmed, or a read
  * miss in progress) reads from the backing device, whose own answer is taken as is (rounded to
  * whole sectors, data where it cannot tell). Dirty: a range held by a key not yet written back is
- * {@link BlockExtent#DIRTY}; everything else is on the backing device already. Both are snapshots
+ * {@link BlockExtent#DIRTY}, and so is a quarantined range (its newest data failed its CRC and was
+ * never written back, so the backing device lacks it); everything else is on the backing device
+ * already. Both are snapshots
  * taken slice by slice: each slice's answer was true while its lock was held.
  */
 final class BlockStatusWalk {
@@ -44,24 +48,27 @@ final class BlockStatusWalk {
         check(offset, length);
         ExtentList out = new ExtentList(offset, maxExtents);
         long end = offset + length;
+        List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
+        lost.sort(Comparator.comparingLong(Range::offset));
         for (long pos = offset; pos < end; ) {
             long partEnd = Math.min(end, cache.sliceEnd(pos));
             KeySlice slice = cache.index().existingSlice(sliceIndex(pos));
             boolean more;
             if (slice == null) {
-                more = out.add(partEnd - pos, 0);
+                more = addClean(out, pos, partEnd - pos, lost);
             } else {
                 slice.lock();
                 try {
                     more = slice.walk(pos, (int) (partEnd - pos), cache.validity(), new ExtentVisitor() {
                         @Override
                         public boolean hit(CacheKey key, long position, int len) {
-                            return out.add(len, !key.isEmpty() && !key.isClean() ? BlockExtent.DIRTY : 0);
+                            return !key.isEmpty() && !key.isClean() ? out.add(len, BlockExtent.DIRTY)
+                                    : addClean(out, position, len, lost);
                         }
 
                         @Override
                         public boolean gap(long position, int len) {
-                            return out.add(len, 0);
+                            return addClean(out, position, len, lost);
                         }
                     });
                 } finally {
@@ -74,6 +81,32 @@ final class BlockStatusWalk {
             pos = partEnd;
         }
         return out.toList();
+    }
+
+    /**
+     * Appends {@code [position, position + length)}, which no dirty key holds, as clean except
+     * where it meets a quarantined range ({@code lost}, sorted by offset), which is dirty.
+     */
+    private static boolean addClean(ExtentList out, long position, long length, List<Range> lost) {
+        long at = position;
+        long end = position + length;
+        for (Range r : lost) {
+            if (r.end() <= at) {
+                continue;
+            }
+            if (r.offset() >= end) {
+                break;
+            }
+            if (r.offset() > at && !out.add(r.offset() - at, 0)) {
+                return false;
+            }
+            long lostEnd = Math.min(end, r.end());
+            if (!out.add(lostEnd - Math.max(at, r.offset()), BlockExtent.DIRTY)) {
+                return false;
+            }
+            at = lostEnd;
+        }
+        return at >= end || out.add(end - at, 0);
     }
 
     /** {@code base:allocation}: see the class comment. */
