@@ -25,6 +25,14 @@ public sealed interface BackingLocation {
     String text();
 
     /**
+     * Where its data is, however it is reached: {@code file:<absolute path>}, or for NBD
+     * {@code nbd://host:port/EXPORT} (host in lower case, the default port spelled out) or
+     * {@code nbd+unix:///EXPORT?socket=PATH}, without TLS, user or TLS parameters. Two locations
+     * with the same disk are the same device ({@code nbd://h/x} and {@code nbds://h:10809/x?...}).
+     */
+    String disk();
+
+    /**
      * A file or block device.
      *
      * @param path its absolute path
@@ -38,6 +46,11 @@ public sealed interface BackingLocation {
         @Override
         public String text() {
             return "file:" + path;
+        }
+
+        @Override
+        public String disk() {
+            return text();
         }
     }
 
@@ -55,6 +68,23 @@ public sealed interface BackingLocation {
         @Override
         public String text() {
             return uri.toString();
+        }
+
+        @Override
+        public String disk() {
+            String path = uri.getPath() == null ? "" : uri.getPath();
+            String export = path.startsWith("/") ? path.substring(1) : path;
+            if (uri.getScheme().toLowerCase(Locale.ROOT).endsWith("+unix")) {
+                String socket = "";
+                for (String param : params(uri)) {
+                    if (param.startsWith("socket=")) {
+                        socket = Path.of(param.substring("socket=".length())).normalize().toString();
+                    }
+                }
+                return "nbd+unix:///" + export + "?socket=" + socket;
+            }
+            return "nbd://" + uri.getHost().toLowerCase(Locale.ROOT) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort())
+                    + "/" + export;
         }
     }
 
@@ -146,6 +176,7 @@ public sealed interface BackingLocation {
         return uri;
     }
 
+    /** The query's {@code name=value} parameters, decoded. */
     private static String[] params(URI uri) {
         return uri.getQuery() == null ? new String[0] : uri.getQuery().split("&");
     }

@@ -134,6 +134,27 @@ class ConfigContractTest {
                 BackingLocation.parse("nbds+unix://bob@/d?socket=/s&tls-psk-file=/k", Path.of("/")).text());
     }
 
+    /** The same disk however it is reached: the duplicate check of pcache:create compares these. */
+    @Test
+    void aLocationsDiskIgnoresTlsUserPortDefaultAndHostCase() {
+        Path base = Path.of("/");
+        String tcp = "nbd://nbd.example.org:10809/vol1";
+        for (String same : List.of("nbd://nbd.example.org/vol1", "nbd://NBD.example.org:10809/vol1",
+                "nbds://nbd.example.org/vol1?tls-certificates=/etc/pki/nbd",
+                "nbds://alice@nbd.example.org:10809/vol1?tls-psk-file=/k&tls-verify-peer=false")) {
+            assertEquals(tcp, BackingLocation.parse(same, base).disk(), same);
+        }
+        assertEquals("nbd://nbd.example.org:10810/vol1", BackingLocation.parse("nbd://nbd.example.org:10810/vol1",
+                base).disk());
+        assertEquals("nbd://nbd.example.org:10809/vol2", BackingLocation.parse("nbds://nbd.example.org/vol2"
+                + "?tls-psk-file=/k", base).disk());
+        assertEquals("nbd+unix:///d?socket=/run/nbd.sock", BackingLocation.parse(
+                "nbds+unix://bob@/d?socket=/run/../run/nbd.sock&tls-psk-file=/k", base).disk());
+        assertEquals("nbd+unix:///d?socket=/run/nbd.sock", BackingLocation.parse("nbd+unix:///d?socket=/run/nbd.sock",
+                base).disk());
+        assertEquals("file:/srv/a.img", BackingLocation.parse("file:/srv/x/../a.img", base).disk());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "nbd://h/d?tls-certificates=/c|nbd://HOST[:PORT]/EXPORT without a query (TLS parameters need nbds://)",

@@ -150,6 +150,21 @@ final class CacheAdministration {
         return p == null ? null : p.get(key);
     }
 
+    /** How a backing device's configuration names it: {@code file:PATH} or its URI. */
+    private static String backingText(Configuration c) {
+        Object path = property(c, BackingProperties.PATH);
+        return path != null ? "file:" + path : String.valueOf(property(c, BackingProperties.URI));
+    }
+
+    /** Where a backing device's data is ({@link BackingLocation#disk()}), or null when unreadable. */
+    private static String diskOf(Configuration c) {
+        try {
+            return BackingLocation.parse(backingText(c), Path.of("/")).disk();
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
     /** The cache configuration ({@value ConfigPids#TARGET}) whose {@code name} is {@code name}, or null. */
     Configuration targetConfiguration(String name) throws IOException {
         ConfigurationAdmin admin = services.configurationAdmin();
@@ -215,15 +230,13 @@ final class CacheAdministration {
                         + property(c, TargetProperties.NAME) + "': every cache needs its own cache device");
             }
         }
-        String backingText = d.backing() instanceof BackingLocation.File f ? f.path().toString()
-                : ((BackingLocation.Nbd) d.backing()).uri().toString();
+        String disk = d.backing().disk();
         for (String pid : List.of(ConfigPids.BACKING_FILE, ConfigPids.BACKING_NBD)) {
             for (Configuration c : list(admin, pid)) {
-                if (backingText.equals(property(c, BackingProperties.PATH))
-                        || backingText.equals(property(c, BackingProperties.URI))) {
+                if (disk.equals(diskOf(c))) {
                     throw new CommandFailedException("backing device " + d.backing().text() + " is already used by"
-                            + " backing device '" + property(c, BackingProperties.NAME) + "': two caches on one disk would destroy"
-                            + " each other's data");
+                            + " backing device '" + property(c, BackingProperties.NAME) + "' ("
+                            + backingText(c) + "): two caches on one disk would destroy each other's data");
                 }
             }
         }

@@ -290,6 +290,20 @@ class CommandsTest {
         assertEquals(2, admin.configs.size(), "nothing was created: " + admin.configs.keySet());
     }
 
+    /** nbd:// and nbds:// (or another spelling) of one export are one disk: a second cache on it is refused. */
+    @Test
+    void createRefusesASecondCacheOnTheSameNbdExportReachedWithTls() throws Exception {
+        create("n1", "cache_dev=n1.cache", "cache_dev_size=512M", "backing=nbd://nbd.example.org/vol1");
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("n2",
+                "cache_dev=n2.cache", "cache_dev_size=512M",
+                "backing=nbds://alice@NBD.example.org:10809/vol1?tls-psk-file=/etc/pcache/keys.psk"));
+        assertEquals("backing device nbds://alice@NBD.example.org:10809/vol1?tls-psk-file=/etc/pcache/keys.psk is"
+                + " already used by backing device 'n1.backing' (nbd://nbd.example.org/vol1): two caches on one disk"
+                + " would destroy each other's data", e.getMessage());
+        create("n3", "cache_dev=n3.cache", "cache_dev_size=512M", "backing=nbds://nbd.example.org/vol2"
+                + "?tls-psk-file=/etc/pcache/keys.psk");
+    }
+
     @Test
     void createWithoutConfigurationAdminSaysWhatIsMissing() {
         commands.configurationAdmin = null;
