@@ -41,6 +41,7 @@ final class PcacheProcess implements AutoCloseable {
     private final Path nbdSocket;
     private final Optional<Integer> tcpPort;
     private final List<String> jvmOptions;
+    private Path distribution = DISTRIBUTION;
     private Process process;
     private Path stderr;
     private int starts;
@@ -78,6 +79,20 @@ final class PcacheProcess implements AutoCloseable {
         return new PcacheProcess(cwd, null, null, Optional.of(10809), List.of());
     }
 
+    /** Runs the launcher of another distribution folder (a copy of {@link #DISTRIBUTION}, changed). */
+    PcacheProcess withDistribution(Path folder) {
+        this.distribution = folder.toAbsolutePath();
+        return this;
+    }
+
+    /** Waits (bounded) for the process to exit on its own and returns its exit status. */
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            fail("pcache still runs after " + timeout.toSeconds() + " s:\n" + log());
+        }
+        return process.exitValue();
+    }
+
     /** Starts the process (again, on the same files); returns at once. */
     PcacheProcess start() throws IOException {
         if (process != null && process.isAlive()) {
@@ -89,7 +104,7 @@ final class PcacheProcess implements AutoCloseable {
         command.add("-XX:TieredStopAtLevel=1"); // quicker start-up on a loaded 2-core machine
         command.addAll(jvmOptions);
         command.add("-jar");
-        command.add(DISTRIBUTION.resolve("pcache.launcher.jar").toString());
+        command.add(distribution.resolve("pcache.launcher.jar").toString());
         if (configFile != null) {
             command.add("--config");
             command.add(configFile.toString());

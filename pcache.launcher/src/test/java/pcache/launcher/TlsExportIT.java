@@ -67,6 +67,40 @@ class TlsExportIT {
         }
     }
 
+    /**
+     * A distribution without pcache.tls (an appliance that left it out) and TLS required: pcache
+     * exits with status 2 naming the missing bundle, and never serves the export in clear text.
+     */
+    @Test
+    void withoutTheTlsBundleTlsOnIsRefusedAtStart() throws Exception {
+        Path copy = dir.resolve("dist");
+        try (var files = Files.walk(PcacheProcess.DISTRIBUTION)) {
+            for (Path from : (Iterable<Path>) files::iterator) {
+                Path to = copy.resolve(PcacheProcess.DISTRIBUTION.relativize(from).toString());
+                if (Files.isDirectory(from)) {
+                    Files.createDirectories(to);
+                } else if (!from.getFileName().toString().equals("pcache.tls.jar")) {
+                    Files.copy(from, to);
+                }
+            }
+        }
+        assertTrue(Files.exists(copy.resolve("bundles/pcache.export.nbd.jar")), "the copy has the other bundles");
+        Path keys = Files.writeString(dir.resolve("keys.psk"), "alice:" + HexFormat.of().formatHex(new byte[32]) + "\n");
+        try (PcacheProcess pcache = PcacheProcess.configure(dir, Optional.empty(), """
+                nbd.tls = require
+                nbd.tls_psk_file = %s
+                cache.disk.cache_dev = disk.cache
+                cache.disk.cache_dev_size = 512M
+                cache.disk.backing_dev = file:disk.backing
+                cache.disk.backing_dev_size = 64M
+                """.formatted(keys)).withDistribution(copy)) {
+            pcache.start();
+            assertEquals(2, pcache.awaitExit(PcacheProcess.START_TIMEOUT), pcache.log());
+            assertTrue(pcache.log().contains("nbd.tls=require needs a TlsProvider service and no bundle provides one: "
+                    + "expected pcache.tls"), pcache.log());
+        }
+    }
+
     /** Waits (bounded) until a TLS client gets the export: the readiness probe speaks clear text. */
     private static ExternalTools.Result awaitServed(PcacheProcess pcache, ExternalTools tools, String uri)
             throws Exception {
