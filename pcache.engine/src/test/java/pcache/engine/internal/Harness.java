@@ -7,6 +7,8 @@ import java.util.Random;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemRegion;
+import pcache.api.spi.WritebackContext;
+import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
 import pcache.crc.internal.PcacheCrc32c;
 import pcache.engine.internal.engine.CacheEngine;
@@ -36,6 +38,24 @@ final class Harness {
      */
     static BatchingWritebackPolicy drainOnlyPolicy() {
         return new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0));
+    }
+
+    /**
+     * {@code policy}, stepping only while a drain or purge runs: for tests that damage dirty data
+     * after writing it, which a background write-back could otherwise take first.
+     */
+    static WritebackPolicy onlyWhenDraining(WritebackPolicy policy) {
+        return new WritebackPolicy() {
+            @Override
+            public String name() {
+                return policy.name();
+            }
+
+            @Override
+            public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+                return context.draining() ? policy.step(context) : WritebackOutcome.IDLE;
+            }
+        };
     }
 
     static EngineConfig config(String name) {

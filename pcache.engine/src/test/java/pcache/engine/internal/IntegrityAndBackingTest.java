@@ -28,6 +28,7 @@ import pcache.api.spi.KeyIndexProvider;
 import pcache.api.spi.KeyLog;
 import pcache.api.spi.KeyLogContext;
 import pcache.api.spi.KeySlice;
+import pcache.api.spi.WritebackPolicy;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
@@ -156,7 +157,7 @@ class IntegrityAndBackingTest {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                new OrderedWritebackPolicy());
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy())); // not before the damage
         try {
             e.write(8192, Harness.pattern(8192, 16384, 1), true);
             e.write(8192, Harness.pattern(8192, 4096, 2), true); // a later kset replaces [8192, +4096)
@@ -229,7 +230,8 @@ class IntegrityAndBackingTest {
             }
         };
         EngineConfig cfg = Harness.config("crc").withDataCrc(true);
-        OrderedWritebackPolicy policy = new OrderedWritebackPolicy();
+        // write-back must not take the extent before it is damaged: only the hook's drain runs it
+        WritebackPolicy policy = Harness.onlyWhenDraining(new OrderedWritebackPolicy());
         CacheEngine e = CacheEngine.open(cfg, pmem, Harness.CRC, new FifoSegmentAllocatorProvider(), keyIndexes,
                 Harness.holder(backing), () -> policy);
         try {
