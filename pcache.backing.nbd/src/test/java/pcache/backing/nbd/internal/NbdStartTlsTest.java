@@ -198,12 +198,12 @@ class NbdStartTlsTest {
         });
         long began = System.nanoTime();
         NbdConnectException e = assertThrows(NbdConnectException.class,
-                () -> NbdBackingDevice.connect(tlsSettings(Duration.ofMillis(300)), tls));
+                () -> NbdBackingDevice.connect(tlsSettings(Duration.ofSeconds(3)), tls));
         long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
         assertEquals(Reason.TIMEOUT, e.reason(), e.getMessage());
-        assertTrue(e.getMessage().contains("within 300 ms (connect_timeout_ms)")
+        assertTrue(e.getMessage().contains("within 3000 ms (connect_timeout_ms)")
                 && e.getMessage().contains("or does not answer the TLS handshake"), e.getMessage());
-        assertTrue(waited >= 250 && waited < 5000, "waited " + waited + " ms");
+        assertTrue(waited >= 2900 && waited < 30_000, "waited " + waited + " ms");
         assertEquals(1, tls.handshakes.get());
     }
 
