@@ -234,15 +234,16 @@ class StartTlsTest {
 
     @Test
     void theHandshakeTimeoutCoversTheTlsHandshake() throws IOException, InterruptedException {
-        start(ExportTlsMode.REQUIRE, NbdServerConfig.defaults().withHandshakeTimeout(Duration.ofMillis(300))
+        start(ExportTlsMode.REQUIRE, NbdServerConfig.defaults().withHandshakeTimeout(Duration.ofSeconds(3))
                 .withDrainTimeout(Duration.ofSeconds(5)));
+        // the timer runs from accept: 3 s leaves the greeting, the flags and the ACK time on a busy machine
         try (RawNbdClient c = fixture.connect().handshakeStart()) {
             c.sendOption(OPT_STARTTLS, new byte[0]);
             assertEquals(REP_ACK, c.readOptionReply().type());
             // and then nothing: the TLS handshake never starts
             assertTrue(c.closedByServer());
         }
-        assertEquals(1, log.matching("handshake not finished within 300 ms"), warnings.toString());
+        assertEquals(1, log.matching("handshake not finished within 3000 ms"), warnings.toString());
         assertFalse(warnings.stream().anyMatch(w -> w.contains("TLS handshake failed")), warnings.toString());
         // the server closes the socket before it forgets the connection
         assertTrue(ServerHealth.eventually(10, () -> fixture.server.connectionCount() == 0),
