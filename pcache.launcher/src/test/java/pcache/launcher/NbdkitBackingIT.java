@@ -162,7 +162,7 @@ class NbdkitBackingIT {
         // slow enough that write-back is still under way at both kills, however long nbdcopy took
         // on a loaded machine: ordered write-back coalesces the 32 MiB into runs of up to 4 MiB,
         // so as few as 8 writes, 16 s at 2 s each; the last restart is at full speed
-        String[] slow = {"--filter=delay", "file", image.toString(), "delay-write=2s"};
+        String[] slow = {"--filter=delay", "file", image.toString(), "delay-write=2000ms"};
         NbdkitProcess kit = nbdkit(slow);
         PcacheProcess pcache = pcacheOn(kit);
         Path in = randomFile("in.bin", DISK_BYTES, 4);
