@@ -29,8 +29,13 @@ import pcache.api.tls.TlsChannel;
  */
 final class SslEngineChannel implements TlsChannel {
 
-    /** Records gathered into one socket write, and the socket read size in records. */
-    static final int RECORDS_PER_WRITE = 16;
+    /**
+     * Records gathered into one socket write, and the socket read size in records. Four (about
+     * 64 KiB) rather than sixteen: a 270 KiB write overruns a unix socket's default send buffer
+     * (about 208 KiB) and made 1 MiB TLS reads over a unix socket 30 % slower (docs/BENCHMARKS.md,
+     * "TLS"); over TCP four and sixteen measured the same.
+     */
+    static final int RECORDS_PER_WRITE = 4;
 
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
