@@ -46,7 +46,8 @@ import org.osgi.util.tracker.ServiceTracker;
 import pcache.launcher.FrameworkProperties;
 
 /**
- * Base class of the Pax Exam integration tests: Felix in the test JVM (native container) with
+ * Base class of the Pax Exam integration tests: a framework in the test JVM (native container;
+ * Apache Felix in one failsafe execution, Eclipse Equinox in another) with
  * exactly the bundles of the launcher's distribution folder and the launcher's framework
  * properties, failing on any unresolved bundle. One difference: the launcher runs the Gogo
  * runtime on its class path with the system bundle, here the runtime is installed as a bundle
