@@ -31,11 +31,56 @@ package pcache.api;
  * @param quarantinedExtents current: extents that failed their CRC while dirty and were set
  *        aside (reads of them fail until they are rewritten)
  * @param backingErrors failed backing-device operations
+ * @param readLatency how long reads took (since 1.3; the cache device measures them as its
+ *        callers see them, so they include waits for the backing device and for space)
+ * @param writeLatency how long writes and write-zeroes took (since 1.3)
+ * @param flushLatency how long flushes took (since 1.3)
  */
 public record CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
         long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
         long flushes, long trims, long deferredRequests, long dirtyBytes, long keys, long segmentsUsed,
         long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
         long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
-        long backingErrors) {
+        long backingErrors, LatencyHistogram readLatency, LatencyHistogram writeLatency,
+        LatencyHistogram flushLatency) {
+
+    /**
+     * The counters without latencies ({@link LatencyHistogram#EMPTY}): the constructor of
+     * version 1.2, for caches that do not measure them.
+     */
+    public CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
+            long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
+            long flushes, long trims, long deferredRequests, long dirtyBytes, long keys, long segmentsUsed,
+            long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
+            long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
+            long backingErrors) {
+        this(readRequests, readHits, readMisses, readPartialHits, bytesRead, bytesReadFromCache, bytesWritten,
+                writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
+                segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
+                crcErrors, crcRecovered, quarantinedExtents, backingErrors, LatencyHistogram.EMPTY,
+                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY);
+    }
+
+    /**
+     * @throws NullPointerException if a latency histogram is null
+     */
+    public CacheStatistics {
+        java.util.Objects.requireNonNull(readLatency, "readLatency");
+        java.util.Objects.requireNonNull(writeLatency, "writeLatency");
+        java.util.Objects.requireNonNull(flushLatency, "flushLatency");
+    }
+
+    /**
+     * These counters with the given latencies: for a cache device whose request latencies are
+     * measured by another part than its counters.
+     *
+     * @since 1.3
+     */
+    public CacheStatistics withLatencies(LatencyHistogram reads, LatencyHistogram writes, LatencyHistogram flushes) {
+        return new CacheStatistics(readRequests, readHits, readMisses, readPartialHits, bytesRead, bytesReadFromCache,
+                bytesWritten, writeRequests, fuaWrites, this.flushes, trims, deferredRequests, dirtyBytes, keys,
+                segmentsUsed, segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets,
+                gcSegmentsReclaimed, crcErrors, crcRecovered, quarantinedExtents, backingErrors, reads, writes,
+                flushes);
+    }
 }

@@ -25,6 +25,8 @@ public final class ConfigKeys {
     public static final String NBD_TLS = NBD_PREFIX + ExportProperties.TLS;
     /** The java.util.logging level of the whole process. */
     public static final String LOG_LEVEL = "log.level";
+    /** Where the optional HTTP service (metrics) listens, {@code HOST:PORT}; absent: no HTTP at all. */
+    public static final String HTTP_LISTEN = "http.listen";
 
     /** The NBD export's keys, in documentation order. */
     public static final List<String> NBD = ExportProperties.ALL.stream().map(p -> NBD_PREFIX + p).toList();
@@ -45,7 +47,7 @@ public final class ConfigKeys {
     }
 
     private static Set<String> global() {
-        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL));
+        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN));
         keys.addAll(NBD);
         return java.util.Collections.unmodifiableSet(keys);
     }

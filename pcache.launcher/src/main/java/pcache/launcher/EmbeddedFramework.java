@@ -28,7 +28,8 @@ import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * The embedded OSGi framework: installs every jar of the distribution's {@code bundles/}
- * folder, starts them, and hands the configuration to ConfigAdmin. The ConfigAdmin API is on the
+ * folder (and of {@code bundles/http/} when the HTTP service is configured), starts them, and
+ * hands the configuration to ConfigAdmin. The ConfigAdmin API is on the
  * launcher's class path and exported by the system bundle (framework.properties), so it is used
  * typed: ConfigAdmin itself wires to that copy.
  *
@@ -42,6 +43,11 @@ public final class EmbeddedFramework {
 
     private static final System.Logger LOG = System.getLogger(EmbeddedFramework.class.getName());
 
+    /**
+     * The sub-folder of {@code bundles/} with the HTTP service and what runs on it (Felix HTTP,
+     * the servlet API, SLF4J, pcache.metrics): installed only when {@code http.listen} is set.
+     */
+    public static final String HTTP_BUNDLES = "http";
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */
     static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
     private static final Duration SERVICE_WAIT = Duration.ofSeconds(10);
@@ -60,14 +66,18 @@ public final class EmbeddedFramework {
     }
 
     /**
-     * Starts the framework with {@code properties}, installs and starts every bundle of
-     * {@code bundlesDir}, applies {@code configurations}, and finally starts the Gogo shell bundle.
+     * Starts the framework with {@code properties}, installs and starts every bundle of the
+     * folders {@code bundleDirs}, applies {@code configurations}, and finally starts the Gogo
+     * shell bundle.
      *
      * @throws LaunchException if the framework, a bundle or ConfigAdmin fails
      */
-    public static EmbeddedFramework start(Path bundlesDir, Map<String, String> properties,
+    public static EmbeddedFramework start(List<Path> bundleDirs, Map<String, String> properties,
             Object felixLogger, List<ConfigurationRecord> configurations) throws LaunchException {
-        List<Path> jars = bundleJars(bundlesDir);
+        List<Path> jars = new ArrayList<>();
+        for (Path dir : bundleDirs) {
+            jars.addAll(bundleJars(dir));
+        }
         Map<String, Object> config = new HashMap<>(properties);
         if (felixLogger != null) {
             config.put("felix.log.logger", felixLogger);

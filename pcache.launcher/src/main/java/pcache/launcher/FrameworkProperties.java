@@ -88,6 +88,8 @@ public final class FrameworkProperties {
             p.put(GOSH_ARGS, "--quiet");
         }
         p.put("gosh.home", settings.dataDir().toString());
+        // Felix HTTP reads its address from these when it starts: it never binds a default port
+        settings.http().ifPresent(h -> p.putAll(h.frameworkProperties()));
         return p;
     }
 }

@@ -94,6 +94,10 @@ public final class Main {
     private int runFramework(LaunchArguments arguments, PcacheSettings settings, Level level) throws LaunchException {
         LaunchArguments.Mode mode = arguments.mode();
         Path bundles = distributionHome().resolve("bundles");
+        // the HTTP service and the metrics run only when configured: without http.listen their
+        // bundles are not even installed
+        List<Path> bundleDirs = settings.http().isPresent()
+                ? List.of(bundles, bundles.resolve(EmbeddedFramework.HTTP_BUNDLES)) : List.of(bundles);
         try {
             Files.createDirectories(settings.dataDir());
         } catch (IOException e) {
@@ -106,10 +110,11 @@ public final class Main {
             }
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
-                        + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName() + ". Gogo shell: try pcache:list, lb, help;"
-                        + " Ctrl-D stops.");
+                        + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName()
+                        + settings.http().map(h -> ", metrics " + h.url("/metrics")).orElse("")
+                        + ". Gogo shell: try pcache:list, lb, help; Ctrl-D stops.");
             }
-            EmbeddedFramework framework = EmbeddedFramework.start(bundles,
+            EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,
                     FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
                     new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings));
             List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());

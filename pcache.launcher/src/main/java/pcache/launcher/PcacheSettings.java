@@ -2,6 +2,7 @@ package pcache.launcher;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.logging.Level;
 
 import pcache.api.config.CacheDefinition;
@@ -15,14 +16,21 @@ import pcache.api.config.ExportDefinition;
  * @param export the NBD export: listen addresses, TLS (the {@code nbd.*} keys)
  * @param logLevel the java.util.logging level
  * @param caches the configured caches, sorted by name
+ * @param http where the HTTP service listens; empty: no HTTP service (the key is absent)
  */
-public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches) {
+public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
+        Optional<HttpListen> http) {
 
     /** File name of the control socket inside {@link #dataDir}. */
     public static final String CONTROL_SOCKET = "pcache.ctl";
 
     public PcacheSettings {
         caches = List.copyOf(caches);
+    }
+
+    /** Settings without HTTP. */
+    public PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches) {
+        this(dataDir, export, logLevel, caches, Optional.empty());
     }
 
     /** The NBD listen addresses, comma-separated: {@code HOST:PORT} or {@code unix:/absolute/path}. */

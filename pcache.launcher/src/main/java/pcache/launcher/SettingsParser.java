@@ -85,13 +85,14 @@ public final class SettingsParser {
         Optional<ExportDefinition> export = export(values);
         Level level = logLevel(values.getOrDefault(ConfigKeys.LOG_LEVEL,
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.LOG_LEVEL)));
+        Optional<HttpListen> http = http(values.get(ConfigKeys.HTTP_LISTEN));
         List<CacheDefinition> caches = new ArrayList<>();
         cacheAttributes.forEach((name, attributes) -> cache(name, attributes).ifPresent(caches::add));
         checkDistinctDevices(caches);
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches);
+        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http);
     }
 
     /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
@@ -117,6 +118,15 @@ public final class SettingsParser {
         ExportDefinition.Parsed parsed = ExportDefinition.parse(properties, dataDir, ConfigKeys.NBD_PREFIX);
         problems.addAll(parsed.problems());
         return parsed.definition();
+    }
+
+    private Optional<HttpListen> http(String value) {
+        try {
+            return HttpListen.parse(value);
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+            return Optional.empty();
+        }
     }
 
     private Level logLevel(String value) {

@@ -119,10 +119,11 @@ class DistributionIT {
                 cache.a.backing_dev = file:a.backing
                 cache.a.gc_percent = 95
                 """);
-        Run r = run("--config", config.toString(), "-Dcache.a.mode=fast", "-c", "lb");
+        Run r = run("--config", config.toString(), "-Dcache.a.mode=fast", "-Dhttp.listen=8080", "-c", "lb");
         assertEquals(2, r.status(), r.err());
         assertTrue(r.err().contains("cache.a.gc_percent=95: expected an integer from 0 to 90"), r.err());
         assertTrue(r.err().contains("unknown key cache.a.mode"), r.err());
+        assertTrue(r.err().contains("http.listen=8080: expected HOST:PORT"), r.err());
         assertFalse(Files.exists(cwd.resolve("data")), "nothing started, nothing created");
     }
 

@@ -54,6 +54,11 @@ final class ExternalTools implements AutoCloseable {
 
     /** Starts a tool in the background; {@link #close()} kills it if it is still running. */
     Process start(String... command) throws IOException {
+        return start(new File("/dev/null"), command);
+    }
+
+    /** Starts a tool in the background reading {@code input}; {@link #close()} kills it if it still runs. */
+    private Process start(File input, String... command) throws IOException {
         List<String> argv = new ArrayList<>(List.of(command));
         String resolved = which(argv.get(0));
         if (resolved != null) {
@@ -64,7 +69,7 @@ final class ExternalTools implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(argv).directory(outputDir.toFile())
                 .redirectOutput(outputDir.resolve("tool-" + run + ".out").toFile())
                 .redirectError(outputDir.resolve("tool-" + run + ".err").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+                .redirectInput(ProcessBuilder.Redirect.from(input));
         // nbdsh is a python script that needs the system python with the nbd module
         builder.environment().put("PATH", "/usr/bin:" + System.getenv().getOrDefault("PATH", "/bin"));
         Process process = builder.start();
@@ -77,6 +82,13 @@ final class ExternalTools implements AutoCloseable {
     /** Runs a tool to completion; fails the test if it does not finish within {@code timeout}. */
     Result run(Duration timeout, String... command) throws IOException, InterruptedException {
         Process process = start(command);
+        int run = runs;
+        return await(process, run, timeout, List.of(command));
+    }
+
+    /** Runs a tool to completion with {@code input} as its standard input (bounded like {@link #run}). */
+    Result runWithInput(Duration timeout, Path input, String... command) throws IOException, InterruptedException {
+        Process process = start(input.toFile(), command);
         int run = runs;
         return await(process, run, timeout, List.of(command));
     }

@@ -200,6 +200,11 @@ final class PcacheProcess implements AutoCloseable {
         return process != null && process.isAlive();
     }
 
+    /** The process id of the running (or last) launcher JVM. */
+    long pid() {
+        return process.pid();
+    }
+
     /** Kills the process like a crash or a power cut of the JVM (SIGKILL, no shutdown hooks). */
     void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -9,7 +9,7 @@ import java.util.List;
 import org.opentest4j.TestAbortedException;
 
 /**
- * The rule for tests that drive real tools (nbdkit, qemu-io, nbdinfo, nbdcopy, nbdsh, fio, certtool,
+ * The rule for tests that drive real tools (nbdkit, qemu-io, nbdinfo, nbdcopy, nbdsh, fio, certtool, promtool,
  * losetup): where a tool is missing, a test run with {@code CI=true} (as {@code .ci/run} runs)
  * fails, naming the tool, so that a missing install step cannot hide behind a skip; elsewhere the
  * test is skipped with the same message.
@@ -74,6 +74,6 @@ public final class ExternalTools {
             return null;
         }
         return "not installed: " + String.join(", ", missing) + " (Debian packages: nbdkit qemu-utils libnbd-bin fio"
-                + " python3-libnbd gnutls-bin; .ci/run installs them)" + (inCi() ? "; CI=true: a missing tool fails the test" : "");
+                + " python3-libnbd gnutls-bin prometheus; .ci/run installs them)" + (inCi() ? "; CI=true: a missing tool fails the test" : "");
     }
 }

@@ -33,6 +33,10 @@ import pcache.engine.internal.engine.CacheEngine;
  * <li>PASSTHROUGH: the cache is empty (it was drained and purged on entry); requests go straight
  * to the backing device.</li>
  * </ul>
+ *
+ * <p>The facade measures how long reads, writes (and write-zeroes) and flushes take as its callers
+ * see them, whatever the mode ({@link LatencyRecorder}); {@link #statistics()} adds those
+ * histograms to the engine's counters. They survive an engine replacement, the counters do not.
  */
 public final class CacheDeviceFacade implements CacheDevice {
 
@@ -52,6 +56,9 @@ public final class CacheDeviceFacade implements CacheDevice {
     private volatile CacheEngine engine;
     private volatile CacheMode mode;
     private volatile long backingTimeoutMillis;
+    private final LatencyRecorder readLatency = new LatencyRecorder();
+    private final LatencyRecorder writeLatency = new LatencyRecorder();
+    private final LatencyRecorder flushLatency = new LatencyRecorder();
 
     public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
         this.name = engine.name();
@@ -89,6 +96,12 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        long start = System.nanoTime();
+        readUnmeasured(offset, dst);
+        readLatency.record(System.nanoTime() - start);
+    }
+
+    private void readUnmeasured(long offset, ByteBuffer dst) throws IOException {
         gate.enter();
         try {
             if (mode == CacheMode.PASSTHROUGH) {
@@ -108,6 +121,12 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        long start = System.nanoTime();
+        writeUnmeasured(offset, src, fua);
+        writeLatency.record(System.nanoTime() - start);
+    }
+
+    private void writeUnmeasured(long offset, ByteBuffer src, boolean fua) throws IOException {
         gate.enter();
         try {
             CacheMode m = mode;
@@ -136,6 +155,12 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public void flush() throws IOException {
+        long start = System.nanoTime();
+        flushUnmeasured();
+        flushLatency.record(System.nanoTime() - start);
+    }
+
+    private void flushUnmeasured() throws IOException {
         gate.enter();
         try {
             CacheMode m = mode;
@@ -153,6 +178,15 @@ public final class CacheDeviceFacade implements CacheDevice {
     /** A hit in write-back or write-through mode, served at once; false for anything slower. */
     @Override
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        long start = System.nanoTime();
+        boolean served = tryReadUnmeasured(offset, dst);
+        if (served) {
+            readLatency.record(System.nanoTime() - start);
+        }
+        return served;
+    }
+
+    private boolean tryReadUnmeasured(long offset, ByteBuffer dst) throws IOException {
         if (!gate.tryEnter()) {
             return false;
         }
@@ -166,6 +200,15 @@ public final class CacheDeviceFacade implements CacheDevice {
     /** A write in write-back mode that finds cache space at once; false for anything slower. */
     @Override
     public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
+        long start = System.nanoTime();
+        boolean served = tryWriteUnmeasured(offset, src, fua);
+        if (served) {
+            writeLatency.record(System.nanoTime() - start);
+        }
+        return served;
+    }
+
+    private boolean tryWriteUnmeasured(long offset, ByteBuffer src, boolean fua) throws IOException {
         if (!gate.tryEnter()) {
             return false;
         }
@@ -179,6 +222,15 @@ public final class CacheDeviceFacade implements CacheDevice {
     /** A flush in write-back mode (it persists open key sets only); false in other modes. */
     @Override
     public boolean tryFlush() throws IOException {
+        long start = System.nanoTime();
+        boolean served = tryFlushUnmeasured();
+        if (served) {
+            flushLatency.record(System.nanoTime() - start);
+        }
+        return served;
+    }
+
+    private boolean tryFlushUnmeasured() throws IOException {
         if (!gate.tryEnter()) {
             return false;
         }
@@ -220,6 +272,12 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        long start = System.nanoTime();
+        writeZeroesUnmeasured(offset, length, fua);
+        writeLatency.record(System.nanoTime() - start);
+    }
+
+    private void writeZeroesUnmeasured(long offset, long length, boolean fua) throws IOException {
         gate.enter();
         try {
             CacheMode m = mode;
@@ -303,7 +361,8 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public CacheStatistics statistics() {
-        return engine.statistics();
+        return engine.statistics().withLatencies(readLatency.snapshot(), writeLatency.snapshot(),
+                flushLatency.snapshot());
     }
 
     @Override

@@ -1,8 +1,11 @@
 package pcache.shell.internal;
 
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.Locale;
 
 import pcache.api.CacheStatistics;
+import pcache.api.LatencyHistogram;
 
 /** The text of {@code pcache:stats}: a cache's counters, readable, with hit ratios. */
 final class StatsReport {
@@ -33,7 +36,48 @@ final class StatsReport {
         row(out, "data crc", s.crcErrors() + " errors, " + s.crcRecovered() + " recovered from the backing device, "
                 + s.quarantinedExtents() + " extents quarantined");
         row(out, "backing", s.backingErrors() + " failed operations");
+        row(out, "read time", latency(s.readLatency()));
+        row(out, "write time", latency(s.writeLatency()));
+        row(out, "flush time", latency(s.flushLatency()));
         return out.toString();
+    }
+
+    /**
+     * A latency histogram in one line: how many requests, their mean, and the bucket bound that
+     * 99 % of them stayed within (or that the slowest 1 % took longer than the highest bound).
+     */
+    static String latency(LatencyHistogram h) {
+        long count = h.count();
+        if (count == 0) {
+            return "no requests measured";
+        }
+        long within = (long) Math.ceil(count * 0.99);
+        long seen = 0;
+        String p99 = null;
+        for (int i = 0; i < h.bucketCounts().size() && p99 == null; i++) {
+            seen += h.bucketCounts().get(i);
+            if (seen >= within) {
+                p99 = i < h.upperBoundsNanos().size() ? "99 % within " + duration(h.upperBoundsNanos().get(i))
+                        : i == 0 ? "no bucket bounds"
+                        : "the slowest 1 % over " + duration(h.upperBoundsNanos().get(i - 1));
+            }
+        }
+        return count + " requests, mean " + duration(h.sumNanos() / count) + ", " + p99;
+    }
+
+    /** Nanoseconds as µs, ms or s, with at most three significant digits. */
+    static String duration(long nanos) {
+        if (nanos < 1_000_000L) {
+            return significant(nanos / 1e3) + " µs";
+        }
+        if (nanos < 1_000_000_000L) {
+            return significant(nanos / 1e6) + " ms";
+        }
+        return significant(nanos / 1e9) + " s";
+    }
+
+    private static String significant(double value) {
+        return new BigDecimal(value).round(new MathContext(3)).stripTrailingZeros().toPlainString();
     }
 
     /** {@code part / whole} as a percentage, or {@code n/a} when {@code whole} is 0. */

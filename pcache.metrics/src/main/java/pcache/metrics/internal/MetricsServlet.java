@@ -1,0 +1,80 @@
+package pcache.metrics.internal;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletName;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPattern;
+
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import jakarta.servlet.Servlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import pcache.api.CacheDevice;
+import pcache.api.CacheStatistics;
+
+/**
+ * {@code GET /metrics}: the statistics of every open cache in the Prometheus text format
+ * (version 0.0.4), read when the request comes. Registered with the OSGi Servlet Whiteboard, so it
+ * is served only where an HTTP service runs (the launcher starts one only with
+ * {@code http.listen}). Read-only; other methods are refused by {@link HttpServlet}.
+ */
+@Component(service = Servlet.class)
+@HttpWhiteboardServletPattern(MetricsServlet.PATH)
+@HttpWhiteboardServletName("pcache-metrics")
+public class MetricsServlet extends HttpServlet {
+
+    /** Where the metrics are served. */
+    static final String PATH = "/metrics";
+
+    private static final long serialVersionUID = 1L;
+    private static final System.Logger LOG = System.getLogger(MetricsServlet.class.getName());
+
+    private final transient PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheDevice> caches;
+
+    @Override
+    protected void doGet(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        MetricSnapshots snapshots = CacheMetrics.snapshot(statistics(caches));
+        response.setStatus(HttpServletResponse.SC_OK);
+        response.setContentType(writer.getContentType());
+        response.setHeader("Cache-Control", "no-store");
+        try (OutputStream out = response.getOutputStream()) {
+            writer.write(out, snapshots, EscapingScheme.DEFAULT);
+        }
+    }
+
+    /**
+     * The statistics of each cache by name. A cache that is closing while it is asked is left out
+     * of this answer rather than failing it.
+     */
+    static SortedMap<String, CacheStatistics> statistics(List<CacheDevice> caches) {
+        SortedMap<String, CacheStatistics> byName = new TreeMap<>();
+        if (caches == null) {
+            return byName;
+        }
+        for (CacheDevice cache : caches) {
+            try {
+                byName.put(cache.name(), cache.statistics());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "metrics: cache {0} left out: {1}", cache.name(), e.toString());
+            }
+        }
+        return byName;
+    }
+}
