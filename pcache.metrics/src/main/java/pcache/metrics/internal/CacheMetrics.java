@@ -20,9 +20,9 @@ import pcache.api.CacheStatistics;
 import pcache.api.LatencyHistogram;
 
 /**
- * Turns the statistics of the caches into Prometheus metric families: one family per
- * {@link CacheCounter}, {@link CacheGauge} and {@link RequestLatency}, one data point per cache
- * labelled {@value #CACHE_LABEL}.
+ * Turns the statistics of the caches into Prometheus metric families: one family per counter,
+ * gauge and histogram of {@link StatisticsMetrics}, one data point per cache labelled
+ * {@value #CACHE_LABEL}.
  */
 final class CacheMetrics {
 
@@ -40,7 +40,7 @@ final class CacheMetrics {
             return new MetricSnapshots(List.of());
         }
         List<MetricSnapshot> families = new ArrayList<>();
-        for (CacheCounter c : CacheCounter.values()) {
+        for (StatisticsMetric<Long> c : StatisticsMetrics.COUNTERS) {
             CounterSnapshot.Builder family = CounterSnapshot.builder().name(c.metricName()).help(c.help());
             for (Map.Entry<String, CacheStatistics> e : statisticsByCache.entrySet()) {
                 family.dataPoint(CounterDataPointSnapshot.builder().labels(labels(e.getKey()))
@@ -48,7 +48,7 @@ final class CacheMetrics {
             }
             families.add(family.build());
         }
-        for (CacheGauge g : CacheGauge.values()) {
+        for (StatisticsMetric<Long> g : StatisticsMetrics.GAUGES) {
             GaugeSnapshot.Builder family = GaugeSnapshot.builder().name(g.metricName()).help(g.help());
             for (Map.Entry<String, CacheStatistics> e : statisticsByCache.entrySet()) {
                 family.dataPoint(GaugeDataPointSnapshot.builder().labels(labels(e.getKey()))
@@ -56,7 +56,7 @@ final class CacheMetrics {
             }
             families.add(family.build());
         }
-        for (RequestLatency l : RequestLatency.values()) {
+        for (StatisticsMetric<LatencyHistogram> l : StatisticsMetrics.LATENCIES) {
             HistogramSnapshot.Builder family = HistogramSnapshot.builder().name(l.metricName()).help(l.help());
             for (Map.Entry<String, CacheStatistics> e : statisticsByCache.entrySet()) {
                 LatencyHistogram h = l.valueOf(e.getValue());

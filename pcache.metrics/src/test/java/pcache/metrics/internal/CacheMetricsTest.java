@@ -63,9 +63,8 @@ class CacheMetricsTest {
         Set<String> components = Stream.of(CacheStatistics.class.getRecordComponents()).map(RecordComponent::getName)
                 .collect(Collectors.toCollection(TreeSet::new));
         List<String> exported = new ArrayList<>();
-        Stream.of(CacheCounter.values()).map(CacheCounter::component).forEach(exported::add);
-        Stream.of(CacheGauge.values()).map(CacheGauge::component).forEach(exported::add);
-        Stream.of(RequestLatency.values()).map(RequestLatency::component).forEach(exported::add);
+        Stream.of(StatisticsMetrics.COUNTERS, StatisticsMetrics.GAUGES, StatisticsMetrics.LATENCIES)
+                .flatMap(List::stream).map(StatisticsMetric::component).forEach(exported::add);
         assertEquals(components, new TreeSet<>(exported));
         assertEquals(components.size(), exported.size(), "each component once: " + exported);
     }
@@ -73,14 +72,11 @@ class CacheMetricsTest {
     @Test
     void eachMetricReadsItsOwnComponent() throws Exception {
         CacheStatistics s = numbered(100);
-        for (CacheCounter c : CacheCounter.values()) {
-            assertEquals(CacheStatistics.class.getMethod(c.component()).invoke(s), c.valueOf(s), c.name());
-        }
-        for (CacheGauge g : CacheGauge.values()) {
-            assertEquals(CacheStatistics.class.getMethod(g.component()).invoke(s), g.valueOf(s), g.name());
-        }
-        for (RequestLatency l : RequestLatency.values()) {
-            assertEquals(CacheStatistics.class.getMethod(l.component()).invoke(s), l.valueOf(s), l.name());
+        for (List<? extends StatisticsMetric<?>> kind : List.of(StatisticsMetrics.COUNTERS, StatisticsMetrics.GAUGES,
+                StatisticsMetrics.LATENCIES)) {
+            for (StatisticsMetric<?> m : kind) {
+                assertEquals(CacheStatistics.class.getMethod(m.component()).invoke(s), m.valueOf(s), m.metricName());
+            }
         }
     }
 
