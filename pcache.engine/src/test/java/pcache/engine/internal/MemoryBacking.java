@@ -34,6 +34,8 @@ final class MemoryBacking implements BackingDevice {
     final AtomicInteger failFlushes = new AtomicInteger();
     final AtomicInteger failReads = new AtomicInteger();
     final AtomicLong writes = new AtomicLong();
+    /** Every write as {offset, length}, in the order they came. */
+    final java.util.List<long[]> writeLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** {@link System#nanoTime()} of the first write, 0 until there is one. */
     final AtomicLong firstWriteNanos = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
@@ -191,6 +193,7 @@ final class MemoryBacking implements BackingDevice {
     public synchronized void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         check(offset, src.remaining());
         writes.incrementAndGet();
+        writeLog.add(new long[] {offset, src.remaining()});
         firstWriteNanos.compareAndSet(0, System.nanoTime());
         if (take(failWrites)) {
             throw new BackingDeviceException("injected write failure at " + offset);

@@ -65,6 +65,53 @@ class WritebackPolicyTest {
         assertTrue(disk.flushes.get() <= 2, "one flush per batch: " + disk.flushes.get());
     }
 
+    /**
+     * A run of extents adjacent on the backing device: a piece of it that also lies back to back
+     * in the cache is written straight from the mapping, small pieces scattered in the cache are
+     * gathered into one write. Here, in one kset: 8 KiB written in reverse order (two 4 KiB
+     * pieces, the second before the first in the cache), then the 256 KiB after them from start
+     * to end (one piece in the cache), then 4 KiB after that, written last but from another
+     * position. Expected: the two small pieces gathered into one 8 KiB write, the 256 KiB straight
+     * from the cache, the last 4 KiB on its own.
+     */
+    @Test
+    void orderedWritesPiecesContiguousInTheCacheDirectlyAndGathersScatteredOnes() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("pieces").withKsetFlushDelayMillis(600_000), pmem,
+                Harness.holder(disk), Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        long base = 8 * Harness.MIB;
+        try {
+            e.write(base + 4096, Harness.pattern(base + 4096, 4096, 1), false);
+            e.write(base, Harness.pattern(base, 4096, 1), false);
+            for (int i = 0; i < 4; i++) {
+                long off = base + 8192 + i * 65536L;
+                e.write(off, Harness.pattern(off, 65536, 1), false);
+            }
+            long tail = base + 8192 + 4 * 65536L;
+            e.write(tail, Harness.pattern(tail, 4096, 1), false);
+            // the tail's data is now right after the 256 KiB in the cache; move it: write it again
+            // after something else, so it is adjacent on the backing device only
+            e.write(0, Harness.pattern(0, 4096, 1), false);
+            e.write(tail, Harness.pattern(tail, 4096, 2), false);
+            e.drain(null);
+            int total = 8192 + 4 * 65536 + 4096;
+            byte[] expected = new byte[total];
+            System.arraycopy(Harness.pattern(base, total - 4096, 1).array(), 0, expected, 0, total - 4096);
+            System.arraycopy(Harness.pattern(tail, 4096, 2).array(), 0, expected, total - 4096, 4096);
+            assertArrayEquals(expected, disk.content(base, total));
+        } finally {
+            e.close();
+        }
+        java.util.List<String> writes = new java.util.ArrayList<>();
+        for (long[] w : disk.writeLog) {
+            if (w[0] >= base) {
+                writes.add((w[0] - base) + "+" + w[1]);
+            }
+        }
+        assertEquals(java.util.List.of("0+8192", "8192+262144", "270336+4096"), writes);
+    }
+
     @Test
     void drainWithoutAPolicyFailsClearlyInsteadOfWaitingForever() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

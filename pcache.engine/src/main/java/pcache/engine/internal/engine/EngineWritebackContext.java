@@ -38,7 +38,13 @@ final class EngineWritebackContext implements WritebackContext {
     private final OpenCache cache;
     private final EngineSignals signals;
     private final Stats stats;
-    private final ByteBuffer bounce = ByteBuffer.allocateDirect(8 << 20);
+    /** A piece of a run contiguous in the cache this large is written from the mapping, not gathered. */
+    static final int DIRECT_PIECE_BYTES = 64 << 10;
+    /** Largest single write straight from the mapping. */
+    static final int MAX_PIECE_BYTES = 16 << 20;
+
+    /** Page-aligned, so that a backing file can write what it gathers past its page cache. */
+    private final ByteBuffer bounce = ByteBuffer.allocateDirect((8 << 20) + 4096).alignedSlice(4096);
     /** When a retried backing error was last logged; retries are logged at most every 10 s. */
     private long lastRetryLogNanos = System.nanoTime() - RETRY_LOG_INTERVAL_NANOS;
 
@@ -169,42 +175,83 @@ final class EngineWritebackContext implements WritebackContext {
         retrying(() -> writeRunOnce(run));
     }
 
-    /** Writes a run of adjacent extents: one directly from pmem, several gathered in the bounce buffer. */
+    /**
+     * Writes a run of extents adjacent on the backing device. Extents that also lie back to back in
+     * the cache (a sequential stream fills a data segment front to back) form one piece, written
+     * straight from the mapped cache device; pieces of at least {@link #DIRECT_PIECE_BYTES} go out
+     * that way, while smaller ones are gathered in the bounce buffer so scattered small extents
+     * still reach the backing device as one large write. Order within a run is free: nothing in
+     * it is flushed before the whole step is.
+     */
     private void writeRunOnce(List<CacheKey> run) throws IOException {
         if (run.isEmpty()) {
             return;
         }
         BackingDevice dev = backing();
         try {
-            if (run.size() == 1) {
-                CacheKey k = run.get(0);
-                dev.write(k.offset(), cache.region().view(cache.dataOffset(k.segment()) + k.segmentOffset(),
-                        k.length()), false);
-                stats.writebackBytes.add(k.length());
-                return;
-            }
-            long start = run.get(0).offset();
             bounce.clear();
-            for (CacheKey k : run) {
-                if (bounce.remaining() < k.length()) {
-                    bounce.flip();
-                    dev.write(start, bounce, false);
-                    start += bounce.limit();
-                    bounce.clear();
+            long gatheredAt = run.get(0).offset();
+            int i = 0;
+            while (i < run.size()) {
+                int j = pieceEnd(run, i);
+                CacheKey first = run.get(i);
+                long pieceBytes = run.get(j - 1).end() - first.offset();
+                if (pieceBytes >= DIRECT_PIECE_BYTES || (i == 0 && j == run.size())) {
+                    gatheredAt = writeGathered(dev, gatheredAt);
+                    dev.write(first.offset(), cache.region().view(
+                            cache.dataOffset(first.segment()) + first.segmentOffset(), (int) pieceBytes), false);
+                    gatheredAt = first.offset() + pieceBytes;
+                } else {
+                    for (int k = i; k < j; k++) {
+                        CacheKey key = run.get(k);
+                        if (bounce.remaining() < key.length()) {
+                            gatheredAt = writeGathered(dev, gatheredAt);
+                        }
+                        cache.region().read(cache.dataOffset(key.segment()) + key.segmentOffset(),
+                                bounce.slice(bounce.position(), key.length()));
+                        bounce.position(bounce.position() + key.length());
+                    }
                 }
-                cache.region().read(cache.dataOffset(k.segment()) + k.segmentOffset(),
-                        bounce.slice(bounce.position(), k.length()));
-                bounce.position(bounce.position() + k.length());
-                stats.writebackBytes.add(k.length());
+                stats.writebackBytes.add(pieceBytes);
+                i = j;
             }
-            bounce.flip();
-            if (bounce.hasRemaining()) {
-                dev.write(start, bounce, false);
-            }
+            writeGathered(dev, gatheredAt);
         } catch (IOException e) {
             stats.backingErrors.increment();
             throw e;
         }
+    }
+
+    /**
+     * The end (exclusive) of the piece of {@code run} starting at {@code from}: the keys after it
+     * that continue it both on the backing device (a run always does) and in the cache (same
+     * segment and generation, the next bytes of it), up to {@link #MAX_PIECE_BYTES}.
+     */
+    private static int pieceEnd(List<CacheKey> run, int from) {
+        CacheKey first = run.get(from);
+        int end = from + 1;
+        while (end < run.size()) {
+            CacheKey prev = run.get(end - 1);
+            CacheKey next = run.get(end);
+            if (next.segment() != first.segment() || next.generation() != first.generation()
+                    || next.segmentOffset() != prev.segmentOffset() + prev.length()
+                    || next.end() - first.offset() > MAX_PIECE_BYTES) {
+                break;
+            }
+            end++;
+        }
+        return end;
+    }
+
+    /** Writes what the bounce buffer gathered (backing bytes from {@code at}); returns where the next write starts. */
+    private long writeGathered(BackingDevice dev, long at) throws IOException {
+        bounce.flip();
+        int bytes = bounce.remaining();
+        if (bytes > 0) {
+            dev.write(at, bounce, false);
+        }
+        bounce.clear();
+        return at + bytes;
     }
 
     @Override
