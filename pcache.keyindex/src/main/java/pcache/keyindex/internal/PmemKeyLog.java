@@ -48,6 +48,13 @@ final class PmemKeyLog implements KeyLog {
 
     private static final System.Logger LOG = System.getLogger(PmemKeyLog.class.getName());
     private static final long RETRY_MILLIS = 100;
+    /**
+     * A kset closes once its keys cover this much data (one data segment), before it has 128
+     * keys: write-back and GC move one kset at a time, so with large writes (128 keys of 1 MiB)
+     * cache space would otherwise come back in lumps of 128 MiB and a writer waiting for space
+     * would wait for all of it.
+     */
+    static final long KSET_DATA_BYTES_MAX = PcacheFormat.SEG_DATA_SIZE;
 
     private final PmemRegion region;
     private final CrcProvider crc;
@@ -96,6 +103,8 @@ final class PmemKeyLog implements KeyLog {
     private final class KsetBuffer {
         final ByteBuffer image = ByteBuffer.allocate(PcacheFormat.KSET_MAX_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         int keys;
+        /** Bytes of cached data the keys cover. */
+        long dataBytes;
         ScheduledFuture<?> timer;
 
         void timerFired() {
@@ -251,8 +260,9 @@ final class PmemKeyLog implements KeyLog {
         synchronized (b) {
             KeyCodec.encode(key, b.image, KsetCodec.size(b.keys));
             b.keys++;
+            b.dataBytes += key.length();
             try {
-                if (b.keys == PcacheFormat.KSET_KEYS_MAX || forceClose) {
+                if (b.keys == PcacheFormat.KSET_KEYS_MAX || b.dataBytes >= KSET_DATA_BYTES_MAX || forceClose) {
                     r = sealAndReserve(b);
                 } else {
                     b.arm(context.flushDelayMillis());
@@ -260,6 +270,7 @@ final class PmemKeyLog implements KeyLog {
             } catch (IOException | RuntimeException e) {
                 // the key stays out of the log: the caller fails the request
                 b.keys--;
+                b.dataBytes -= key.length();
                 throw e;
             }
         }
@@ -392,6 +403,7 @@ final class PmemKeyLog implements KeyLog {
             head = r.end();
         }
         b.keys = 0;
+        b.dataBytes = 0;
         b.disarm();
         return r;
     }

@@ -145,6 +145,29 @@ class PmemKeyLogTest {
         assertEquals(1, log.read(new CachePos(0, 5144)).keys().size());
     }
 
+    /** Large writes: 16 keys of 1 MiB fill a data segment's worth, and the kset closes there. */
+    @Test
+    void aBufferClosesByItselfOnceItsKeysCoverADataSegment() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        int mib = 1 << 20;
+        int perKset = (int) ((PmemKeyLog.KSET_DATA_BYTES_MAX + mib - 1) / mib);
+        List<CacheKey> keys = new ArrayList<>();
+        for (int i = 0; i <= perKset; i++) {
+            // 1 MiB keys in slice 0 (4 MiB), their data back to back in segments 1 and 2
+            CacheKey k = new CacheKey((i % 4) * (long) mib, mib).place(1 + i / 15, (i % 15) * mib, 3);
+            keys.add(k);
+            log.append(k, false);
+            if (i < perKset - 1) {
+                assertEquals(i + 1, log.pendingKeys(), "open after " + (i + 1) + " MiB");
+            }
+        }
+        assertEquals(1, log.pendingKeys(), "closed at " + perKset + " MiB; the next key starts a new kset");
+        Kset k = log.read(new CachePos(0, 0));
+        assertNotNull(k);
+        assertSameKeys(keys.subList(0, perKset), k.keys());
+    }
+
     @Test
     void theFlushTimerPersistsAnOpenBuffer() throws Exception {
         CountDownLatch persistedLatch = new CountDownLatch(2);
