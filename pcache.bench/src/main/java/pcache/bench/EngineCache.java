@@ -59,7 +59,7 @@ public final class EngineCache implements AutoCloseable {
         Path cacheFile = BenchFiles.newFile(BenchFiles.memoryDir(), "pcache-bench-cache-");
         Path backingFile = BenchFiles.newFile(BenchFiles.diskDir(), "pcache-bench-backing-");
         FileBackingDevice backing = FileBackingDevice.open(new FileBackingSettings("bench", backingFile.toString(),
-                backingBytes, true, false, ""));
+                backingBytes, true, false, "", true));
         PmemRegion region = new MappedPmemProvider(MappedPmemProvider.Prefault.SYNC).open(cacheFile, cacheBytes);
         EngineCache c = new EngineCache(region, backing, cacheFile, backingFile, writeback, dataCrc);
         c.engine = c.openEngine();

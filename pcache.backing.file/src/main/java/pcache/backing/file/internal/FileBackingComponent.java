@@ -68,7 +68,8 @@ public class FileBackingComponent {
     /**
      * Configuration of one file backing device. Method names map to keys by the DS rules
      * ({@code __} becomes {@code _}), so the keys are {@code name}, {@code path},
-     * {@code size_bytes}, {@code create}, {@code read_only}, {@code identity}.
+     * {@code size_bytes}, {@code create}, {@code read_only}, {@code identity},
+     * {@code direct_writes}.
      */
     @ObjectClassDefinition(name = "pcache file backing device",
             description = "A backing device on a regular file or a block device.")
@@ -100,6 +101,13 @@ public class FileBackingComponent {
                         + "file:<real path>. Set the same label where the same data is reachable "
                         + "another way (e.g. over NBD).")
         String identity() default "";
+
+        @AttributeDefinition(name = "Direct writes",
+                description = "Write aligned data past the page cache (O_DIRECT) where the file system "
+                        + "allows it: write-back copies from the cache device straight to the disk instead "
+                        + "of into the page cache and out again at the next flush. Unaligned writes and "
+                        + "all reads use the page cache either way.")
+        boolean direct__writes() default true;
     }
 
     /** Creates the registered {@link FileBackingService} of an open device. */
@@ -142,7 +150,7 @@ public class FileBackingComponent {
 
     static FileBackingSettings settings(Config config) {
         return new FileBackingSettings(config.name(), config.path(), config.size__bytes(),
-                config.create(), config.read__only(), config.identity());
+                config.create(), config.read__only(), config.identity(), config.direct__writes());
     }
 
     /**

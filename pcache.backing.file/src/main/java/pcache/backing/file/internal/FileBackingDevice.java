@@ -46,16 +46,19 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     private final BackingIdentity identity;
     private final InterruptSafeChannel channel;
     private final HoleMap holes;
+    /** Direct (page-cache bypassing) writes of aligned buffers, or null. */
+    private final DirectWrites direct;
     private volatile ByteBuffer zeroes;
 
     private FileBackingDevice(String description, long sizeBytes, boolean readOnly,
-            BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes) {
+            BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes, DirectWrites direct) {
         this.description = description;
         this.sizeBytes = sizeBytes;
         this.readOnly = readOnly;
         this.identity = identity;
         this.channel = channel;
         this.holes = holes;
+        this.direct = direct;
     }
 
     /**
@@ -81,8 +84,11 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             Path real = path.toRealPath();
             BackingIdentity identity = identity(who, settings, real, size);
             String description = "file:" + real + (readOnly ? " (read-only)" : "");
+            DirectWrites direct = readOnly || !settings.directWrites() || !Files.isRegularFile(real) ? null
+                    : DirectWrites.open(real, description);
             return new FileBackingDevice(description, size, readOnly, identity,
-                    new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description));
+                    new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
+                    direct);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -240,6 +246,16 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         return description;
     }
 
+    /** Whether aligned writes bypass the page cache ({@code direct_writes} and a file system that allows it). */
+    public boolean writesDirectly() {
+        return direct != null;
+    }
+
+    /** Writes that went past the page cache so far. */
+    long directWrites() {
+        return direct == null ? 0 : direct.writes();
+    }
+
     /** True when opened with {@code read_only=true}. */
     public boolean isReadOnly() {
         return readOnly;
@@ -271,6 +287,17 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
         checkWritable("write");
         int at = src.position();
+        if (direct != null && direct.fits(offset, src)) {
+            io("write", offset, length, ch -> {
+                direct.write(offset, src);
+                if (fua) {
+                    ch.force(false);
+                }
+                return null;
+            });
+            src.position(at + length);
+            return;
+        }
         io("write", offset, length, ch -> {
             ByteBuffer source = src.duplicate();
             while (source.hasRemaining()) {
@@ -341,6 +368,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     @Override
     public void close() throws IOException {
         holes.close();
+        if (direct != null) {
+            direct.close();
+        }
         channel.close();
     }
 

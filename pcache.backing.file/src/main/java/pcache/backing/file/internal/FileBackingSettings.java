@@ -11,9 +11,11 @@ package pcache.backing.file.internal;
  * @param create create a missing file of {@code sizeBytes}
  * @param readOnly open for reading only: writes fail, flush does nothing
  * @param identity label recorded by caches; empty = {@code file:<real path>}
+ * @param directWrites write aligned buffers past the page cache ({@code O_DIRECT}) where the
+ *        file system allows it
  */
 public record FileBackingSettings(String name, String path, long sizeBytes, boolean create,
-        boolean readOnly, String identity) {
+        boolean readOnly, String identity, boolean directWrites) {
 
     public static final String KEY_NAME = "name";
     public static final String KEY_PATH = "path";
@@ -21,25 +23,30 @@ public record FileBackingSettings(String name, String path, long sizeBytes, bool
     public static final String KEY_CREATE = "create";
     public static final String KEY_READ_ONLY = "read_only";
     public static final String KEY_IDENTITY = "identity";
+    public static final String KEY_DIRECT_WRITES = "direct_writes";
 
     /** Settings for an existing, writable file with a derived identity. */
     public static FileBackingSettings of(String name, String path) {
-        return new FileBackingSettings(name, path, 0, false, false, "");
+        return new FileBackingSettings(name, path, 0, false, false, "", true);
     }
 
     public FileBackingSettings withSizeBytes(long value) {
-        return new FileBackingSettings(name, path, value, create, readOnly, identity);
+        return new FileBackingSettings(name, path, value, create, readOnly, identity, directWrites);
     }
 
     public FileBackingSettings withCreate(boolean value) {
-        return new FileBackingSettings(name, path, sizeBytes, value, readOnly, identity);
+        return new FileBackingSettings(name, path, sizeBytes, value, readOnly, identity, directWrites);
     }
 
     public FileBackingSettings withReadOnly(boolean value) {
-        return new FileBackingSettings(name, path, sizeBytes, create, value, identity);
+        return new FileBackingSettings(name, path, sizeBytes, create, value, identity, directWrites);
+    }
+
+    public FileBackingSettings withDirectWrites(boolean value) {
+        return new FileBackingSettings(name, path, sizeBytes, create, readOnly, identity, value);
     }
 
     public FileBackingSettings withIdentity(String value) {
-        return new FileBackingSettings(name, path, sizeBytes, create, readOnly, value);
+        return new FileBackingSettings(name, path, sizeBytes, create, readOnly, value, directWrites);
     }
 }

@@ -98,7 +98,8 @@ class FileBackingComponentTest {
             Element ad = (Element) ads.item(i);
             attributes.put(ad.getAttribute("id"), ad);
         }
-        assertEquals(java.util.Set.of("name", "path", "size_bytes", "create", "read_only", "identity"),
+        assertEquals(java.util.Set.of("name", "path", "size_bytes", "create", "read_only", "identity",
+                "direct_writes"),
                 attributes.keySet());
         assertFalse(attributes.get("name").hasAttribute("default"), "name is required");
         assertFalse(attributes.get("path").hasAttribute("default"), "path is required");
@@ -185,8 +186,8 @@ class FileBackingComponentTest {
     void configurationKeysMapToSettings() {
         FileBackingSettings settings = FileBackingComponent.settings(config(Map.of(
                 "name", "n", "path", "/p", "size_bytes", 1024L, "create", true, "read_only", true,
-                "identity", "label")));
-        assertEquals(new FileBackingSettings("n", "/p", 1024, true, true, "label"), settings);
+                "identity", "label", "direct_writes", false)));
+        assertEquals(new FileBackingSettings("n", "/p", 1024, true, true, "label", false), settings);
         FileBackingSettings defaults = FileBackingComponent.settings(config(Map.of("name", "n", "path", "/p")));
         assertEquals(FileBackingSettings.of("n", "/p"), defaults);
     }
