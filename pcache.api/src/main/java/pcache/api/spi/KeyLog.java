@@ -50,6 +50,28 @@ public interface KeyLog extends AutoCloseable {
     /** Keys appended but not yet persisted. */
     int pendingKeys();
 
+    /**
+     * Whether a client's flush or FUA write separates the kset at {@code position} from every kset
+     * logged after it: a write acknowledged before that flush (or the FUA write itself) is in this
+     * kset or an earlier one. When false, the writes of this kset and of the next have no order a
+     * client could rely on, so write-back may write both before one backing flush. True when not
+     * known, e.g. for ksets replayed from an earlier run (the format does not record flushes).
+     *
+     * @since 1.3
+     */
+    default boolean flushBarrierAfter(CachePos position) {
+        return true;
+    }
+
+    /**
+     * Write-back passed the kset at {@code position}: what {@link #flushBarrierAfter} knew of it can
+     * be dropped (the position will hold another kset once GC reuses its segment).
+     *
+     * @since 1.3
+     */
+    default void writtenBack(CachePos position) {
+    }
+
     /** Stops the flush timers. Does not flush: callers flush first. */
     @Override
     void close();

@@ -35,6 +35,17 @@ public interface WritebackContext {
      */
     void writeBack(List<CacheKey> extent) throws IOException;
 
+    /**
+     * Whether a client's flush or FUA write lies between {@code kset} and the kset after it (see
+     * {@link KeyLog#flushBarrierAfter}): only then must the backing device be flushed before the
+     * next kset's data is written, for it to be consistent on its own. True when not known.
+     *
+     * @since 1.3
+     */
+    default boolean flushBarrierAfter(Kset kset) {
+        return true;
+    }
+
     /** Flushes the backing device (data sync). */
     void flushBacking() throws IOException;
 

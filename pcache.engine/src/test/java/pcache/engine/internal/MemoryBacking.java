@@ -34,6 +34,9 @@ final class MemoryBacking implements BackingDevice {
     final AtomicInteger failFlushes = new AtomicInteger();
     final AtomicInteger failReads = new AtomicInteger();
     final AtomicLong writes = new AtomicLong();
+    /** Told of every write (offset, a copy of the bytes) and flush as they come; may be null. */
+    volatile java.util.function.BiConsumer<Long, byte[]> onWrite;
+    volatile Runnable onFlush;
     /** Every write as {offset, length}, in the order they came. */
     final java.util.List<long[]> writeLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** {@link System#nanoTime()} of the first write, 0 until there is one. */
@@ -194,6 +197,12 @@ final class MemoryBacking implements BackingDevice {
         check(offset, src.remaining());
         writes.incrementAndGet();
         writeLog.add(new long[] {offset, src.remaining()});
+        java.util.function.BiConsumer<Long, byte[]> w = onWrite;
+        if (w != null) {
+            byte[] copy = new byte[src.remaining()];
+            src.duplicate().get(copy);
+            w.accept(offset, copy);
+        }
         firstWriteNanos.compareAndSet(0, System.nanoTime());
         if (take(failWrites)) {
             throw new BackingDeviceException("injected write failure at " + offset);
@@ -225,6 +234,10 @@ final class MemoryBacking implements BackingDevice {
             throw new DeviceClosedException("memory backing " + id + " closed");
         }
         flushes.incrementAndGet();
+        Runnable f = onFlush;
+        if (f != null) {
+            f.run();
+        }
         if (take(failFlushes)) {
             throw new BackingDeviceException("injected flush failure");
         }

@@ -112,6 +112,84 @@ class WritebackPolicyTest {
         assertEquals(java.util.List.of("0+8192", "8192+262144", "270336+4096"), writes);
     }
 
+    /**
+     * The ordered policy's promise, checked at the backing device: every client flush (and FUA
+     * write) is a barrier there. A random run of 4 KiB writes over three 4 MiB slices (two kset
+     * streams, so a flush closes up to two ksets), flushes and FUA writes, written back by a
+     * drain. Every backing write's bytes name the client write they come from; for each barrier,
+     * the writes it promises must all be flushed on the backing device before (in an earlier
+     * backing-flush interval than) any write issued after it. And ksets no flush separates share
+     * a backing flush: fewer backing flushes than ksets.
+     */
+    @Test
+    void orderedFlushesTheBackingDeviceAtClientFlushesOnlyAndNeverMergesAcrossOne() throws Exception {
+        long seed = Long.getLong("pcache.test.seed", System.nanoTime());
+        System.out.println("WritebackPolicyTest barriers: seed " + seed + " (replay with -Dpcache.test.seed=" + seed + ")");
+        java.util.Random random = new java.util.Random(seed);
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        // client write number -> the backing-flush interval its bytes were written in (newest wins)
+        java.util.Map<Long, Integer> interval = new java.util.HashMap<>();
+        int[] flushes = {0};
+        disk.onFlush = () -> flushes[0]++;
+        disk.onWrite = (offset, bytes) -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            for (int i = 0; i < bytes.length; i += 8) {
+                long tag = b.getLong(i) - (offset + i) * 31;
+                interval.merge(tag, flushes[0], Math::max);
+            }
+        };
+        CacheEngine e = Harness.open(Harness.config("barriers").withKsetFlushDelayMillis(600_000), pmem,
+                Harness.holder(disk), Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        // barriers: {the last write a flush promises (all writes up to it), or a FUA write (itself only), fua?}
+        java.util.List<long[]> barriers = new java.util.ArrayList<>();
+        long writes = 0;
+        long ksets;
+        int ops = 200 + random.nextInt(400);
+        try {
+            for (int i = 0; i < ops; i++) {
+                double r = random.nextDouble();
+                if (r < 0.12 && writes > 0) {
+                    e.flush();
+                    barriers.add(new long[] {writes, 0});
+                    continue;
+                }
+                long n = ++writes;
+                long off = random.nextInt(3) * 4 * Harness.MIB + random.nextInt(256) * 4096L;
+                boolean fua = r > 0.96;
+                e.write(off, Harness.pattern(off, 4096, n), fua);
+                if (fua) {
+                    barriers.add(new long[] {n, 1});
+                }
+            }
+            e.drain(null);
+            ksets = e.statistics().writebackKsets();
+        } finally {
+            e.close();
+        }
+        for (long[] barrier : barriers) {
+            long p = barrier[0];
+            int promisedLatest = -1;
+            int laterEarliest = Integer.MAX_VALUE;
+            for (var entry : interval.entrySet()) {
+                long n = entry.getKey();
+                boolean promised = barrier[1] == 0 ? n <= p : n == p;
+                if (promised) {
+                    promisedLatest = Math.max(promisedLatest, entry.getValue());
+                } else if (n > p) {
+                    laterEarliest = Math.min(laterEarliest, entry.getValue());
+                }
+            }
+            assertTrue(promisedLatest < laterEarliest, "seed " + seed + ": " + (barrier[1] == 0 ? "flush after write "
+                    : "FUA write ") + p + ": promised data written in backing-flush interval " + promisedLatest
+                    + ", data of a later write already in interval " + laterEarliest);
+        }
+        System.out.println("WritebackPolicyTest barriers: " + ops + " operations, " + barriers.size()
+                + " barriers, " + ksets + " ksets written back, " + disk.flushes.get() + " backing flushes");
+        assertTrue(disk.flushes.get() < ksets, "seed " + seed + ": ksets no flush separates share a backing flush: "
+                + disk.flushes.get() + " backing flushes for " + ksets + " ksets");
+    }
+
     @Test
     void drainWithoutAPolicyFailsClearlyInsteadOfWaitingForever() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

@@ -68,6 +68,14 @@ final class PmemKeyLog implements KeyLog {
 
     /** Ksets reserved so far (the last sequence number handed out); guarded by headLock. */
     private long reserved;
+    /** Where the kset numbered {@link #reserved} starts, unless that is a LAST kset; head lock. */
+    private CachePos lastReservedAt;
+    /**
+     * Ksets of this run that no client flush or FUA write follows before the next kset (see
+     * {@link #flushBarrierAfter}); a kset leaves the set when a flush or FUA marks it or write-back
+     * passes it. Replayed ksets are never in it: their flushes are not known.
+     */
+    private final java.util.Set<CachePos> noBarrierAfter = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Guards the persistence bookkeeping below. */
     private final Object persistLock = new Object();
     /** Every kset numbered up to this is durable. */
@@ -115,7 +123,7 @@ final class PmemKeyLog implements KeyLog {
                 }
                 Reserved r;
                 try {
-                    r = sealAndReserve(this);
+                    r = sealAndReserve(this, false);
                 } catch (IOException e) {
                     listener.flushFailed(e);
                     arm(RETRY_MILLIS);
@@ -263,7 +271,7 @@ final class PmemKeyLog implements KeyLog {
             b.dataBytes += key.length();
             try {
                 if (b.keys == PcacheFormat.KSET_KEYS_MAX || b.dataBytes >= KSET_DATA_BYTES_MAX || forceClose) {
-                    r = sealAndReserve(b);
+                    r = sealAndReserve(b, forceClose);
                 } else {
                     b.arm(context.flushDelayMillis());
                 }
@@ -289,7 +297,7 @@ final class PmemKeyLog implements KeyLog {
         for (KsetBuffer b : buffers) {
             synchronized (b) {
                 if (b.keys > 0) {
-                    mine.add(sealAndReserve(b));
+                    mine.add(sealAndReserve(b, false));
                 }
             }
         }
@@ -297,6 +305,10 @@ final class PmemKeyLog implements KeyLog {
         synchronized (headLock) {
             // also covers ksets other threads sealed before this flush and are still writing
             target = reserved;
+            // every write acknowledged before this flush is in a kset up to here: a barrier
+            if (lastReservedAt != null) {
+                noBarrierAfter.remove(lastReservedAt);
+            }
         }
         for (Reserved r : mine) {
             persist(r);
@@ -386,9 +398,10 @@ final class PmemKeyLog implements KeyLog {
 
     /**
      * Seals buffer {@code b} (its lock held, at least one key) and reserves its place at key_head,
-     * moving the log to a new segment first when this one could not also hold a LAST kset.
+     * moving the log to a new segment first when this one could not also hold a LAST kset. With
+     * {@code barrier} (a FUA write's kset) nothing logged later joins it in write-back.
      */
-    private Reserved sealAndReserve(KsetBuffer b) throws IOException {
+    private Reserved sealAndReserve(KsetBuffer b, boolean barrier) throws IOException {
         int size = KsetCodec.sealKeys(b.image, b.keys, crc);
         Reserved r;
         synchronized (headLock) {
@@ -401,6 +414,12 @@ final class PmemKeyLog implements KeyLog {
             }
             r = new Reserved(++reserved, head, java.util.Arrays.copyOf(b.image.array(), size), size, false);
             head = r.end();
+            lastReservedAt = r.at();
+            if (barrier) {
+                noBarrierAfter.remove(r.at());
+            } else {
+                noBarrierAfter.add(r.at());
+            }
         }
         b.keys = 0;
         b.dataBytes = 0;
@@ -424,9 +443,20 @@ final class PmemKeyLog implements KeyLog {
         region.flush(data, PcacheFormat.SEG_DATA_SIZE);
         region.fence();
         Reserved last = new Reserved(++reserved, head, KsetCodec.last(next, crc), PcacheFormat.KSET_HEADER_SIZE, true);
+        noBarrierAfter.add(last.at()); // a link carries no writes: never a barrier of its own
         LOG.log(System.Logger.Level.DEBUG, "key log moved from cache segment {0} to {1}", head.segment(), next);
         head = new CachePos(next, 0);
         persist(last);
+    }
+
+    @Override
+    public boolean flushBarrierAfter(CachePos position) {
+        return !noBarrierAfter.contains(position);
+    }
+
+    @Override
+    public void writtenBack(CachePos position) {
+        noBarrierAfter.remove(position);
     }
 
     @Override

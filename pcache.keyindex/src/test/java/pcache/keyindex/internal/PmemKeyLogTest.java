@@ -168,6 +168,43 @@ class PmemKeyLogTest {
         assertSameKeys(keys.subList(0, perKset), k.keys());
     }
 
+    /**
+     * Which kset boundaries a client flush or FUA write lies on: a flush marks the last kset
+     * reserved when it seals (not the ones it seals before it), a FUA append its own kset, a
+     * kset closed by its size nothing; a kset written back is forgotten, and so is everything
+     * from before a restart (reported as a barrier, the safe answer).
+     */
+    @Test
+    void flushesAndFuaWritesAreBarriersAndSizeClosesAreNot() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        for (int i = 0; i < 128; i++) {
+            log.append(key(0, i), false); // closes by itself at 128 keys
+        }
+        CachePos full = new CachePos(0, 0);
+        log.append(key(0, 200), false);
+        log.append(key(1, 1), false);
+        log.flush(); // seals slice 0's buffer, then slice 1's: the barrier follows the second
+        List<Kset> ksets = readLog(log, full);
+        assertEquals(3, ksets.size());
+        assertFalse(log.flushBarrierAfter(ksets.get(0).position()), "closed by size");
+        assertFalse(log.flushBarrierAfter(ksets.get(1).position()), "sealed by the flush, not its last");
+        assertTrue(log.flushBarrierAfter(ksets.get(2).position()), "the flush's last kset");
+
+        log.append(key(1, 2), false);
+        log.append(key(0, 201), true); // FUA: its own kset is a barrier
+        CachePos fua = ksets.get(2).next();
+        Kset fuaKset = log.read(fua);
+        assertSameKeys(List.of(key(0, 201)), fuaKset.keys());
+        assertTrue(log.flushBarrierAfter(fua));
+
+        log.writtenBack(ksets.get(0).position());
+        assertTrue(log.flushBarrierAfter(ksets.get(0).position()), "forgotten once written back");
+
+        PmemKeyLog restarted = started(dev, log.head());
+        assertTrue(restarted.flushBarrierAfter(ksets.get(1).position()), "nothing known from before a restart");
+    }
+
     @Test
     void theFlushTimerPersistsAnOpenBuffer() throws Exception {
         CountDownLatch persistedLatch = new CountDownLatch(2);

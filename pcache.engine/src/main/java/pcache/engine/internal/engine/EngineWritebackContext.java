@@ -255,6 +255,11 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     @Override
+    public boolean flushBarrierAfter(Kset kset) {
+        return cache.keyLog().flushBarrierAfter(kset.position());
+    }
+
+    @Override
     public void flushBacking() throws IOException {
         retrying(() -> {
             try {
@@ -319,6 +324,7 @@ final class EngineWritebackContext implements WritebackContext {
         cache.meta().storeDirtyTail(next);
         long bytes = 0;
         for (Kset k : passed) {
+            cache.keyLog().writtenBack(k.position());
             bytes += k.dirtyBytes();
             if (!k.last()) {
                 stats.writebackKsets.increment();
