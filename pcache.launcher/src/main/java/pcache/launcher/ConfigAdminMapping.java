@@ -2,17 +2,22 @@ package pcache.launcher;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.ConfigPids;
+import pcache.api.config.HealthProperties;
 
 /**
  * Turns {@link PcacheSettings} into ConfigAdmin configurations: per cache the backing device's
  * and the cache's (their dictionaries are {@link CacheDefinition#backingProperties()} and
  * {@link CacheDefinition#targetProperties()}, the very ones {@code pcache:create} makes), and
  * one configuration of the NBD export, PID {@value ConfigPids#EXPORT_NBD}, whose dictionary is
- * {@link pcache.api.config.ExportDefinition#properties()}.
+ * {@link pcache.api.config.ExportDefinition#properties()}. With the HTTP service also the health
+ * checks' configurations: pcache's own ({@value HealthProperties#PID}), and Felix Health Checks'
+ * executor and servlet, so that {@code hc:exec} and {@code /system/health} run the checks tagged
+ * {@code pcache} (see {@link HealthEndpoint}).
  */
 public final class ConfigAdminMapping {
 
@@ -27,6 +32,11 @@ public final class ConfigAdminMapping {
             records.add(target(cache));
         }
         records.add(new ConfigurationRecord(ConfigPids.EXPORT_NBD, Optional.empty(), settings.export().properties()));
+        if (settings.http().isPresent()) {
+            records.add(new ConfigurationRecord(HealthProperties.PID, Optional.empty(),
+                    Map.of(HealthProperties.DIRTY_WARN_PERCENT, settings.dirtyWarnPercent())));
+            records.addAll(HealthEndpoint.configurations());
+        }
         return records;
     }
 

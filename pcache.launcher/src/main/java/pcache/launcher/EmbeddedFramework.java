@@ -45,7 +45,8 @@ public final class EmbeddedFramework {
 
     /**
      * The sub-folder of {@code bundles/} with the HTTP service and what runs on it (Felix HTTP,
-     * the servlet API, SLF4J, pcache.metrics): installed only when {@code http.listen} is set.
+     * the servlet API, SLF4J, pcache.metrics, the health checks: pcache.health, Felix Health Checks
+     * and EventAdmin): installed only when {@code http.listen} is set.
      */
     public static final String HTTP_BUNDLES = "http";
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */

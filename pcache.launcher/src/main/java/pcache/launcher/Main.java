@@ -111,7 +111,8 @@ public final class Main {
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
                         + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName()
-                        + settings.http().map(h -> ", metrics " + h.url("/metrics")).orElse("")
+                        + settings.http().map(h -> ", metrics " + h.url("/metrics") + ", health "
+                                + h.url(HealthEndpoint.PATH)).orElse("")
                         + ". Gogo shell: try pcache:list, lb, help; Ctrl-D stops.");
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,

@@ -55,9 +55,11 @@ public final class WritebackGcCheck implements HealthCheck {
                     + "): write-back cannot get past it. Stop pcache and check the cache device with pcache:fsck"));
         }
         if (findings.isEmpty()) {
-            findings.add(Finding.ok(c.name(), "write-back and GC work (" + c.statistics().writebackErrors()
-                    + " failed write-back attempts and " + c.conditions().gcErrors()
-                    + " failed GC passes since the cache opened, each retried successfully)"));
+            long writebackErrors = c.statistics().writebackErrors();
+            long gcErrors = c.conditions().gcErrors();
+            findings.add(Finding.ok(c.name(), "write-back and GC work" + (writebackErrors == 0 && gcErrors == 0 ? ""
+                    : " (" + writebackErrors + " failed write-back attempts and " + gcErrors + " failed GC passes since"
+                    + " the cache opened, retried successfully)")));
         }
         return findings;
     }

@@ -84,7 +84,7 @@ final class StatusReport {
             lines.add(c.requestsWaitingForSpace() + " request(s) waiting for free cache space");
         }
         if (c.cacheDeviceProblem() != null) {
-            lines.add("cache device: " + c.cacheDeviceProblem());
+            lines.add(c.cacheDeviceProblem());
         }
         if (c.writebackError() != null) {
             lines.add("write-back failing, retried with back-off: " + c.writebackError());

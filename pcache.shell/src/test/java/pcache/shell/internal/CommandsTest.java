@@ -346,7 +346,7 @@ class CommandsTest {
                 "kset damaged", "bad kset at 0:4096");
         String attention = commands.status(session.session, "c1");
         assertTrue(attention.contains("  attention     2 request(s) waiting for free cache space\n"
-                + "                cache device: cache device /data/c1.cache no longer exists\n"
+                + "                cache device /data/c1.cache no longer exists\n"
                 + "                write-back failing, retried with back-off: EIO at 0\n"
                 + "                GC failing, retried: kset damaged\n"
                 + "                key log damaged: bad kset at 0:4096\n"), attention);
