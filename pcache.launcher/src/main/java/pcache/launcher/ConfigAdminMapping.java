@@ -15,9 +15,9 @@ import pcache.api.config.HealthProperties;
  * {@link CacheDefinition#targetProperties()}, the very ones {@code pcache:create} makes), and
  * one configuration of the NBD export, PID {@value ConfigPids#EXPORT_NBD}, whose dictionary is
  * {@link pcache.api.config.ExportDefinition#properties()}. With the HTTP service also the health
- * checks' configurations: pcache's own ({@value HealthProperties#PID}), and Felix Health Checks'
- * executor and servlet, so that {@code hc:exec} and {@code /system/health} run the checks tagged
- * {@code pcache} (see {@link HealthEndpoint}).
+ * checks' configurations: pcache's own ({@value HealthProperties#PID}) and Felix Health Checks'
+ * executor, so that {@code hc:exec} runs the checks tagged {@code pcache} (see
+ * {@link HealthEndpoint}); the servlet's comes later ({@link #afterPcacheBundles}).
  */
 public final class ConfigAdminMapping {
 
@@ -35,9 +35,19 @@ public final class ConfigAdminMapping {
         if (settings.http().isPresent()) {
             records.add(new ConfigurationRecord(HealthProperties.PID, Optional.empty(),
                     Map.of(HealthProperties.DIRTY_WARN_PERCENT, settings.dirtyWarnPercent())));
-            records.addAll(HealthEndpoint.configurations());
+            records.add(HealthEndpoint.executor());
         }
         return records;
+    }
+
+    /**
+     * The configurations to apply once pcache's bundles run: with the HTTP service, Felix HC's
+     * servlet at {@value HealthEndpoint#PATH}. Its configuration comes after pcache.health's checks
+     * are registered, so the endpoint never answers before them (it would answer 200 for no checks
+     * at all).
+     */
+    public static List<ConfigurationRecord> afterPcacheBundles(PcacheSettings settings) {
+        return settings.http().isPresent() ? List.of(HealthEndpoint.servlet()) : List.of();
     }
 
     static ConfigurationRecord backing(CacheDefinition cache) {

@@ -68,13 +68,14 @@ public final class EmbeddedFramework {
 
     /**
      * Starts the framework with {@code properties}, installs and starts every bundle of the
-     * folders {@code bundleDirs}, applies {@code configurations}, and finally starts the Gogo
-     * shell bundle.
+     * folders {@code bundleDirs}, applies {@code configurations} before pcache's bundles start and
+     * {@code lateConfigurations} after they started, and finally starts the Gogo shell bundle.
      *
      * @throws LaunchException if the framework, a bundle or ConfigAdmin fails
      */
     public static EmbeddedFramework start(List<Path> bundleDirs, Map<String, String> properties,
-            Object felixLogger, List<ConfigurationRecord> configurations) throws LaunchException {
+            Object felixLogger, List<ConfigurationRecord> configurations, List<ConfigurationRecord> lateConfigurations)
+            throws LaunchException {
         List<Path> jars = new ArrayList<>();
         for (Path dir : bundleDirs) {
             jars.addAll(bundleJars(dir));
@@ -121,11 +122,12 @@ public final class EmbeddedFramework {
             for (Bundle b : ours) {
                 startBundle(b);
             }
+            embedded.configure(lateConfigurations);
             if (shell != null) {
                 startBundle(shell);
             }
             LOG.log(System.Logger.Level.INFO, "framework started with {0} bundles, {1} configurations",
-                    installed.size(), configurations.size());
+                    installed.size(), configurations.size() + lateConfigurations.size());
             return embedded;
         } catch (BundleException | RuntimeException e) {
             embedded.stop(Duration.ofSeconds(10));

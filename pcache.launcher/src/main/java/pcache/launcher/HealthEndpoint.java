@@ -1,7 +1,6 @@
 package pcache.launcher;
 
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -33,8 +32,13 @@ final class HealthEndpoint {
     private HealthEndpoint() {
     }
 
-    /** The executor's and the servlet's configurations. */
-    static List<ConfigurationRecord> configurations() {
+    /** The executor's configuration. */
+    static ConfigurationRecord executor() {
+        return new ConfigurationRecord(EXECUTOR_PID, Optional.empty(), Map.of("defaultTags", TAG));
+    }
+
+    /** The servlet's configuration. */
+    static ConfigurationRecord servlet() {
         Map<String, Object> servlet = new LinkedHashMap<>();
         servlet.put("servletPath", PATH);
         servlet.put("tags", TAG);
@@ -43,7 +47,6 @@ final class HealthEndpoint {
         servlet.put("httpStatusMapping", STATUS_MAPPING);
         servlet.put("disable.request.configuration", Boolean.TRUE);
         servlet.put("cors.accessControlAllowOrigin", "");
-        return List.of(new ConfigurationRecord(EXECUTOR_PID, Optional.empty(), Map.of("defaultTags", TAG)),
-                new ConfigurationRecord(SERVLET_FACTORY_PID, Optional.of(SERVLET_NAME), servlet));
+        return new ConfigurationRecord(SERVLET_FACTORY_PID, Optional.of(SERVLET_NAME), servlet);
     }
 }

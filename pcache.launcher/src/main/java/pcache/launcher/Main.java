@@ -117,7 +117,8 @@ public final class Main {
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,
                     FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
-                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings));
+                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
+                    ConfigAdminMapping.afterPcacheBundles(settings));
             List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
             if (!missingParts.isEmpty()) {
                 err.println("pcache: bad configuration: a cache names a part no bundle provides:");

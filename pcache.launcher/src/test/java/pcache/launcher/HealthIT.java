@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The health checks of the distribution, end to end: pcache started with {@code http.listen}
  * answers {@code GET /system/health} with 200 and JSON naming every pcache check while the cache
- * is healthy; {@code hc:exec} over the control socket prints the same checks; the endpoint is
+ * is healthy (never 200 before the checks exist); {@code hc:exec} over the control socket prints
+ * the same checks; the endpoint is
  * read-only and ignores what a request asks for; and once the cache device file is removed
  * under the running cache (deterministic: the check looks for the file) it answers 503 with the
  * reason and what to do, as {@code hc:exec} and {@code pcache:status} do. Every wait is bounded;
@@ -95,6 +96,9 @@ class HealthIT {
                 HttpResponse<String> r = get(healthUri(""));
                 String body = r.body().replace("\\/", "/");
                 last = r.statusCode() + "\n" + body;
+                if (r.statusCode() == 200 && !CHECKS.stream().allMatch(c -> body.contains("\"name\":\"" + c + "\""))) {
+                    fail("200 without every pcache check (the endpoint answered before the checks existed?):\n" + body);
+                }
                 if (r.statusCode() == status && body.contains(text)) {
                     assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"),
                             r.headers().toString());
