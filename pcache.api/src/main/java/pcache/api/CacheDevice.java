@@ -36,6 +36,18 @@ public interface CacheDevice extends BlockDevice {
     /** Counters since the cache was opened (dirty bytes and keys are current values). */
     CacheStatistics statistics();
 
+    /**
+     * What needs attention in this cache now: requests waiting for space, the hold on its cache
+     * device, the latest errors of write-back and GC, damage in the key log.
+     *
+     * <p>The default, for caches that track none of these, is {@link CacheConditions#NONE}.
+     *
+     * @since 1.4
+     */
+    default CacheConditions conditions() {
+        return CacheConditions.NONE;
+    }
+
     /** The current mode. */
     CacheMode mode();
 

@@ -71,6 +71,28 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
     }
 
     /**
+     * The cache's data capacity: {@code segmentsTotal} segments of
+     * {@link pcache.api.format.PcacheFormat#SEG_DATA_SIZE} bytes each (the capacity write-back
+     * watermarks refer to).
+     *
+     * @since 1.4
+     */
+    public long capacityBytes() {
+        return segmentsTotal * pcache.api.format.PcacheFormat.SEG_DATA_SIZE;
+    }
+
+    /**
+     * {@code dirtyBytes} as a percentage of {@link #capacityBytes()}; 0 for a cache without
+     * segments.
+     *
+     * @since 1.4
+     */
+    public double dirtyPercent() {
+        long capacity = capacityBytes();
+        return capacity <= 0 ? 0 : 100.0 * dirtyBytes / capacity;
+    }
+
+    /**
      * These counters with the given latencies: for a cache device whose request latencies are
      * measured by another part than its counters.
      *

@@ -2,17 +2,22 @@ package pcache.launcher;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.ConfigPids;
+import pcache.api.config.HealthProperties;
 
 /**
  * Turns {@link PcacheSettings} into ConfigAdmin configurations: per cache the backing device's
  * and the cache's (their dictionaries are {@link CacheDefinition#backingProperties()} and
  * {@link CacheDefinition#targetProperties()}, the very ones {@code pcache:create} makes), and
  * one configuration of the NBD export, PID {@value ConfigPids#EXPORT_NBD}, whose dictionary is
- * {@link pcache.api.config.ExportDefinition#properties()}.
+ * {@link pcache.api.config.ExportDefinition#properties()}. With the HTTP service also the health
+ * checks' configurations: pcache's own ({@value HealthProperties#PID}) and Felix Health Checks'
+ * executor, so that {@code hc:exec} runs the checks tagged {@code pcache} (see
+ * {@link HealthEndpoint}); the servlet's comes later ({@link #afterPcacheBundles}).
  */
 public final class ConfigAdminMapping {
 
@@ -27,7 +32,22 @@ public final class ConfigAdminMapping {
             records.add(target(cache));
         }
         records.add(new ConfigurationRecord(ConfigPids.EXPORT_NBD, Optional.empty(), settings.export().properties()));
+        if (settings.http().isPresent()) {
+            records.add(new ConfigurationRecord(HealthProperties.PID, Optional.empty(),
+                    Map.of(HealthProperties.DIRTY_WARN_PERCENT, settings.dirtyWarnPercent())));
+            records.add(HealthEndpoint.executor());
+        }
         return records;
+    }
+
+    /**
+     * The configurations to apply once pcache's bundles run: with the HTTP service, Felix HC's
+     * servlet at {@value HealthEndpoint#PATH}. Its configuration comes after pcache.health's checks
+     * are registered, so the endpoint never answers before them (it would answer 200 for no checks
+     * at all).
+     */
+    public static List<ConfigurationRecord> afterPcacheBundles(PcacheSettings settings) {
+        return settings.http().isPresent() ? List.of(HealthEndpoint.servlet()) : List.of();
     }
 
     static ConfigurationRecord backing(CacheDefinition cache) {

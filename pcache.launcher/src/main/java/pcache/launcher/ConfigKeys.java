@@ -27,6 +27,12 @@ public final class ConfigKeys {
     public static final String LOG_LEVEL = "log.level";
     /** Where the optional HTTP service (metrics) listens, {@code HOST:PORT}; absent: no HTTP at all. */
     public static final String HTTP_LISTEN = "http.listen";
+    /**
+     * The dirty-data health check warns above this share of a cache's data capacity (a percentage;
+     * configuration {@code pcache.health}, used with {@link #HTTP_LISTEN} only).
+     */
+    public static final String HEALTH_DIRTY_WARN_PERCENT = "health."
+            + pcache.api.config.HealthProperties.DIRTY_WARN_PERCENT;
 
     /** The NBD export's keys, in documentation order. */
     public static final List<String> NBD = ExportProperties.ALL.stream().map(p -> NBD_PREFIX + p).toList();
@@ -47,7 +53,7 @@ public final class ConfigKeys {
     }
 
     private static Set<String> global() {
-        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN));
+        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN, HEALTH_DIRTY_WARN_PERCENT));
         keys.addAll(NBD);
         return java.util.Collections.unmodifiableSet(keys);
     }

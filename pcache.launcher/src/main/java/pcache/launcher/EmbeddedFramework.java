@@ -45,7 +45,8 @@ public final class EmbeddedFramework {
 
     /**
      * The sub-folder of {@code bundles/} with the HTTP service and what runs on it (Felix HTTP,
-     * the servlet API, SLF4J, pcache.metrics): installed only when {@code http.listen} is set.
+     * the servlet API, SLF4J, pcache.metrics, the health checks: pcache.health, Felix Health Checks
+     * and EventAdmin): installed only when {@code http.listen} is set.
      */
     public static final String HTTP_BUNDLES = "http";
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */
@@ -67,13 +68,14 @@ public final class EmbeddedFramework {
 
     /**
      * Starts the framework with {@code properties}, installs and starts every bundle of the
-     * folders {@code bundleDirs}, applies {@code configurations}, and finally starts the Gogo
-     * shell bundle.
+     * folders {@code bundleDirs}, applies {@code configurations} before pcache's bundles start and
+     * {@code lateConfigurations} after they started, and finally starts the Gogo shell bundle.
      *
      * @throws LaunchException if the framework, a bundle or ConfigAdmin fails
      */
     public static EmbeddedFramework start(List<Path> bundleDirs, Map<String, String> properties,
-            Object felixLogger, List<ConfigurationRecord> configurations) throws LaunchException {
+            Object felixLogger, List<ConfigurationRecord> configurations, List<ConfigurationRecord> lateConfigurations)
+            throws LaunchException {
         List<Path> jars = new ArrayList<>();
         for (Path dir : bundleDirs) {
             jars.addAll(bundleJars(dir));
@@ -120,11 +122,12 @@ public final class EmbeddedFramework {
             for (Bundle b : ours) {
                 startBundle(b);
             }
+            embedded.configure(lateConfigurations);
             if (shell != null) {
                 startBundle(shell);
             }
             LOG.log(System.Logger.Level.INFO, "framework started with {0} bundles, {1} configurations",
-                    installed.size(), configurations.size());
+                    installed.size(), configurations.size() + lateConfigurations.size());
             return embedded;
         } catch (BundleException | RuntimeException e) {
             embedded.stop(Duration.ofSeconds(10));

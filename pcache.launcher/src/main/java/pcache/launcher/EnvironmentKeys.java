@@ -14,7 +14,8 @@ import java.util.TreeMap;
  * <p>The rule: a variable {@code PCACHE_<X>} sets the key whose upper-cased form, with every
  * {@code .} and {@code -} replaced by {@code _}, is {@code <X>}:
  * <ul>
- * <li>{@code PCACHE_PCACHE_DATA}, {@code PCACHE_LOG_LEVEL}, {@code PCACHE_HTTP_LISTEN} and {@code PCACHE_NBD_<KEY>} (e.g.
+ * <li>{@code PCACHE_PCACHE_DATA}, {@code PCACHE_LOG_LEVEL}, {@code PCACHE_HTTP_LISTEN},
+ * {@code PCACHE_HEALTH_DIRTY_WARN_PERCENT} and {@code PCACHE_NBD_<KEY>} (e.g.
  * {@code PCACHE_NBD_LISTEN}, {@code PCACHE_NBD_TLS}) set the global keys;</li>
  * <li>{@code PCACHE_CACHE_<NAME>_<ATTRIBUTE>} sets {@code cache.<name>.<attribute>}, e.g.
  * {@code PCACHE_CACHE_PCACHE0_GC_PERCENT=50}. The attribute is recognised from the end (the
@@ -90,7 +91,7 @@ public final class EnvironmentKeys {
         }
         throw new IllegalArgumentException("environment variable " + variable
                 + " does not name a configuration key: expected PCACHE_PCACHE_DATA, PCACHE_LOG_LEVEL, PCACHE_HTTP_LISTEN, "
-                + "PCACHE_NBD_<KEY> (" + String.join(", ", ConfigKeys.NBD.stream().map(EnvironmentKeys::variableOf).toList())
+                + "PCACHE_HEALTH_DIRTY_WARN_PERCENT, PCACHE_NBD_<KEY> (" + String.join(", ", ConfigKeys.NBD.stream().map(EnvironmentKeys::variableOf).toList())
                 + ") or PCACHE_CACHE_<NAME>_<ATTRIBUTE>");
     }
 

@@ -8,7 +8,7 @@ import java.util.Optional;
 
 /**
  * Where the optional HTTP service listens ({@code http.listen = HOST:PORT}): the metrics
- * endpoint {@code /metrics} runs on it. Without the key nothing HTTP runs at all: the launcher
+ * endpoint {@code /metrics} and the health report {@code /system/health} run on it. Without the key nothing HTTP runs at all: the launcher
  * installs the HTTP bundles (the distribution's {@code bundles/http/}) only when it is set.
  *
  * @param host the host or address to bind, without brackets for IPv6 ({@code 127.0.0.1},
@@ -27,6 +27,11 @@ public record HttpListen(String host, int port) {
     static final String FELIX_HTTP_HOST = "org.apache.felix.http.host";
     /** Felix HTTP (Jetty): whether responses name the server and its version. */
     static final String FELIX_SEND_SERVER_HEADER = "org.apache.felix.http.jetty.sendServerHeader";
+    /**
+     * Felix EventAdmin (which the health checks' core imports): what it prints to standard output,
+     * 1 = errors. Its default, warnings, prints "Event Task Processing Interrupted" at every stop.
+     */
+    static final String EVENTADMIN_LOG_LEVEL = "org.apache.felix.eventadmin.LogLevel";
 
     /**
      * Parses the value of {@code http.listen}; empty when it is absent or blank.
@@ -76,6 +81,7 @@ public record HttpListen(String host, int port) {
         p.put(FELIX_HTTP_HOST, host);
         p.put(FELIX_HTTP_PORT, Integer.toString(port));
         p.put(FELIX_SEND_SERVER_HEADER, "false");
+        p.put(EVENTADMIN_LOG_LEVEL, "1");
         return p;
     }
 

@@ -111,12 +111,14 @@ public final class Main {
             if (mode == LaunchArguments.Mode.INTERACTIVE) {
                 out.println("pcache: data " + settings.dataDir() + ", " + settings.caches().size()
                         + " cache(s), NBD " + settings.nbdListen() + ", TLS " + settings.export().tls().configName()
-                        + settings.http().map(h -> ", metrics " + h.url("/metrics")).orElse("")
+                        + settings.http().map(h -> ", metrics " + h.url("/metrics") + ", health "
+                                + h.url(HealthEndpoint.PATH)).orElse("")
                         + ". Gogo shell: try pcache:list, lb, help; Ctrl-D stops.");
             }
             EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,
                     FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
-                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings));
+                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
+                    ConfigAdminMapping.afterPcacheBundles(settings));
             List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
             if (!missingParts.isEmpty()) {
                 err.println("pcache: bad configuration: a cache names a part no bundle provides:");

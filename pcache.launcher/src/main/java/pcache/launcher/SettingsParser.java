@@ -19,6 +19,7 @@ import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
 import pcache.api.config.ExportDefinition;
 import pcache.api.config.ExportProperties;
+import pcache.api.config.HealthProperties;
 import pcache.api.config.Problem;
 
 /**
@@ -86,13 +87,14 @@ public final class SettingsParser {
         Level level = logLevel(values.getOrDefault(ConfigKeys.LOG_LEVEL,
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.LOG_LEVEL)));
         Optional<HttpListen> http = http(values.get(ConfigKeys.HTTP_LISTEN));
+        int dirtyWarnPercent = dirtyWarnPercent(values.get(ConfigKeys.HEALTH_DIRTY_WARN_PERCENT));
         List<CacheDefinition> caches = new ArrayList<>();
         cacheAttributes.forEach((name, attributes) -> cache(name, attributes).ifPresent(caches::add));
         checkDistinctDevices(caches);
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http);
+        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http, dirtyWarnPercent);
     }
 
     /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
@@ -126,6 +128,18 @@ public final class SettingsParser {
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());
             return Optional.empty();
+        }
+    }
+
+    private int dirtyWarnPercent(String value) {
+        if (value == null || value.isBlank()) {
+            return HealthProperties.DIRTY_WARN_PERCENT_DEFAULT;
+        }
+        try {
+            return HealthProperties.dirtyWarnPercent(value);
+        } catch (IllegalArgumentException e) {
+            problems.add(problem(ConfigKeys.HEALTH_DIRTY_WARN_PERCENT, value, e.getMessage()));
+            return HealthProperties.DIRTY_WARN_PERCENT_DEFAULT;
         }
     }
 

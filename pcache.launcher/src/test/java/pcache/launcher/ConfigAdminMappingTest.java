@@ -126,6 +126,35 @@ class ConfigAdminMappingTest {
                         List.of())));
     }
 
+    /**
+     * With http.listen the health checks get their threshold and Felix Health Checks serve the
+     * checks tagged pcache at /system/health, in JSON, 503 unless all pass, ignoring what a
+     * request asks for; without it none of these configurations exist.
+     */
+    @Test
+    void httpAddsTheHealthConfigurations() throws Exception {
+        PcacheSettings s = SettingsParser.parse(Map.of("pcache.data", "/srv", "http.listen", "127.0.0.1:8080",
+                "health.dirty_warn_percent", "60"));
+        List<ConfigurationRecord> records = ConfigAdminMapping.map(s);
+        assertEquals(List.of("pcache.export.nbd", "pcache.health",
+                "org.apache.felix.hc.core.impl.executor.HealthCheckExecutorImpl"),
+                records.stream().map(ConfigurationRecord::effectivePid).toList());
+        assertEquals(Map.of("dirty_warn_percent", 60), records.get(1).properties());
+        assertEquals(Map.of("defaultTags", "pcache"), records.get(2).properties());
+        List<ConfigurationRecord> late = ConfigAdminMapping.afterPcacheBundles(s);
+        assertEquals(List.of("org.apache.felix.hc.core.impl.servlet.HealthCheckExecutorServlet~pcache"),
+                late.stream().map(ConfigurationRecord::effectivePid).toList(), "the servlet once the checks exist");
+        assertEquals(map("servletPath", "/system/health", "tags", "pcache", "format", "json", "allowed.formats", "json",
+                "httpStatusMapping", "OK:200,WARN:503,TEMPORARILY_UNAVAILABLE:503,CRITICAL:503,HEALTH_CHECK_ERROR:503",
+                "disable.request.configuration", true, "cors.accessControlAllowOrigin", ""), late.get(0).properties());
+
+        PcacheSettings without = SettingsParser.parse(Map.of("pcache.data", "/srv", "health.dirty_warn_percent", "60"));
+        assertEquals(List.of("pcache.export.nbd"),
+                ConfigAdminMapping.map(without).stream().map(ConfigurationRecord::effectivePid).toList());
+        assertEquals(List.of(), ConfigAdminMapping.afterPcacheBundles(without));
+        assertEquals(80, SettingsParser.parse(Map.of("pcache.data", "/srv")).dirtyWarnPercent(), "the default");
+    }
+
     /** The export's TLS keys reach its configuration as the contract's properties. */
     @Test
     void tlsKeysReachTheExportsConfiguration() throws Exception {

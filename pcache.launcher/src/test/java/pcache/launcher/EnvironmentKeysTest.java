@@ -54,7 +54,7 @@ class EnvironmentKeysTest {
         assertTrue(e.problems().get(1).startsWith("environment variable PCACHE_CACHE_PCACHE0_GC_PERCNT: expected"),
                 e.getMessage());
         assertEquals("environment variable PCACHE_HOME does not name a configuration key: expected "
-                + "PCACHE_PCACHE_DATA, PCACHE_LOG_LEVEL, PCACHE_HTTP_LISTEN, PCACHE_NBD_<KEY> (PCACHE_NBD_LISTEN, PCACHE_NBD_TLS, "
+                + "PCACHE_PCACHE_DATA, PCACHE_LOG_LEVEL, PCACHE_HTTP_LISTEN, PCACHE_HEALTH_DIRTY_WARN_PERCENT, PCACHE_NBD_<KEY> (PCACHE_NBD_LISTEN, PCACHE_NBD_TLS, "
                 + "PCACHE_NBD_TLS_CERTIFICATES, PCACHE_NBD_TLS_PSK_FILE, PCACHE_NBD_TLS_VERIFY_PEER, "
                 + "PCACHE_NBD_INSECURE_ALLOW_CLEARTEXT_NETWORK) or PCACHE_CACHE_<NAME>_<ATTRIBUTE>",
                 e.problems().get(2));

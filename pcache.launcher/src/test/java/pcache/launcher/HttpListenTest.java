@@ -62,6 +62,7 @@ class HttpListenTest {
         assertEquals("::1", p.get("org.apache.felix.http.host"));
         assertEquals("8181", p.get("org.osgi.service.http.port"));
         assertEquals("false", p.get("org.apache.felix.http.jetty.sendServerHeader"));
+        assertEquals("1", p.get("org.apache.felix.eventadmin.LogLevel"), "EventAdmin prints errors only");
         assertEquals(Path.of("/srv/pc/felix-cache").toString(), p.get("org.osgi.framework.storage"));
     }
 

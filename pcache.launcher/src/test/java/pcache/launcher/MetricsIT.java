@@ -157,7 +157,8 @@ class MetricsIT {
             assertTrue(row.contains("|Active     |"), row);
         }
         for (String bundle : List.of("pcache.metrics", "org.apache.felix.http.jetty", "org.apache.felix.http.servlet-api",
-                "slf4j.api", "slf4j.jdk14")) {
+                "slf4j.api", "slf4j.jdk14", "pcache.health", "org.apache.felix.healthcheck.api",
+                "org.apache.felix.healthcheck.core", "org.apache.felix.eventadmin")) {
             assertTrue(lb.out().contains("|" + bundle + " ("), bundle + " in\n" + lb.out());
         }
     }
@@ -233,6 +234,9 @@ class MetricsIT {
             assertFalse(lb.out().contains("org.apache.felix.http"), lb.out());
             assertFalse(lb.out().contains("pcache.metrics"), lb.out());
             assertFalse(lb.out().contains("slf4j"), lb.out());
+            assertFalse(lb.out().contains("pcache.health"), lb.out());
+            assertFalse(lb.out().contains("healthcheck"), lb.out());
+            assertFalse(lb.out().contains("eventadmin"), lb.out());
             assertEquals(0, plain.stop(), plain.log());
         }
     }

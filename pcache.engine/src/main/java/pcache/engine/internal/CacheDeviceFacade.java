@@ -5,11 +5,13 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
 import pcache.api.BlockDevice;
 import pcache.api.BlockExtent;
+import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -59,8 +61,20 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final LatencyRecorder readLatency = new LatencyRecorder();
     private final LatencyRecorder writeLatency = new LatencyRecorder();
     private final LatencyRecorder flushLatency = new LatencyRecorder();
+    /** Why the cache device is not held safely, or null: asked of the owner of its lock. */
+    private final Supplier<String> cacheDeviceProblem;
 
     public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
+        this(engine, backing, mode, () -> null);
+    }
+
+    /**
+     * A facade whose {@link #conditions()} report the cache device's problem as
+     * {@code cacheDeviceProblem} tells it (null: locked and writable).
+     */
+    public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode,
+            Supplier<String> cacheDeviceProblem) {
+        this.cacheDeviceProblem = cacheDeviceProblem;
         this.name = engine.name();
         this.engine = engine;
         this.backing = backing;
@@ -363,6 +377,11 @@ public final class CacheDeviceFacade implements CacheDevice {
     public CacheStatistics statistics() {
         return engine.statistics().withLatencies(readLatency.snapshot(), writeLatency.snapshot(),
                 flushLatency.snapshot());
+    }
+
+    @Override
+    public CacheConditions conditions() {
+        return engine.conditions(cacheDeviceProblem.get());
     }
 
     @Override

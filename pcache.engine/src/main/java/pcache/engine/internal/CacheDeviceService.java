@@ -10,6 +10,7 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 
 import pcache.api.BlockExtent;
+import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -136,6 +137,11 @@ public final class CacheDeviceService implements CacheDevice {
     @Override
     public CacheStatistics statistics() {
         return facade.statistics();
+    }
+
+    @Override
+    public CacheConditions conditions() {
+        return facade.conditions();
     }
 
     @Override

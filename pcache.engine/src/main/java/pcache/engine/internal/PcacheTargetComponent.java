@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Hashtable;
@@ -97,7 +98,9 @@ public final class PcacheTargetComponent {
     /** Set by deactivation: an open that completes afterwards must not create the service. */
     private boolean deactivated;
     private FileChannel lockChannel;
-    private FileLock lock;
+    /** Read by {@link #cacheDeviceProblem()} on the threads asking for the cache's conditions. */
+    private volatile FileLock lock;
+    private volatile Path lockFile;
 
     /**
      * Dynamic references can be bound before activation: the backing holder exists from the
@@ -189,7 +192,8 @@ public final class PcacheTargetComponent {
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
             CacheEngine engine = openEngine(pmem, c);
-            CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c));
+            CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c),
+                    this::cacheDeviceProblem);
             facade = f;
             BackingDevice bound = backing.peek();
             if (bound != null) {
@@ -237,6 +241,7 @@ public final class PcacheTargetComponent {
             }
             lockChannel = ch;
             lock = l;
+            this.lockFile = lockFile;
         } catch (OverlappingFileLockException e) {
             ch.close();
             throw new CacheConfigurationException("cache device " + dev + " is already used by another cache in"
@@ -245,6 +250,36 @@ public final class PcacheTargetComponent {
             ch.close();
             throw e;
         }
+    }
+
+    /**
+     * Why the open cache's device is not held safely, or null when it is: the lock must still be
+     * held and its file still there (else another process could lock and open the same device),
+     * and the device must still exist and be writable (else the next start could not open it).
+     */
+    String cacheDeviceProblem() {
+        return cacheDeviceProblem(name, Path.of(config.cache__dev()), lock, lockFile);
+    }
+
+    /** {@link #cacheDeviceProblem()} of cache {@code name} on {@code dev}, locked by {@code l} on {@code lf}. */
+    static String cacheDeviceProblem(String name, Path dev, FileLock l, Path lf) {
+        if (l == null || lf == null || !l.isValid()) {
+            return "the lock on cache device " + dev + " is no longer held; another process may open it too."
+                    + " Stop pcache and check which process uses " + dev;
+        }
+        if (!Files.exists(lf)) {
+            return "the lock file " + lf + " of cache device " + dev + " was removed, so another process could"
+                    + " lock and open the device too. Restart pcache to lock it again";
+        }
+        if (!Files.exists(dev)) {
+            return "cache device " + dev + " no longer exists (removed while open): its data lives on only until"
+                    + " the cache closes. Drain the cache (pcache:drain " + name + ") before stopping pcache";
+        }
+        if (!Files.isWritable(dev)) {
+            return "cache device " + dev + " is no longer writable (permissions or a read-only mount), so the"
+                    + " next start cannot open it. Make it writable again for the user running pcache";
+        }
+        return null;
     }
 
     private void releaseLock() {

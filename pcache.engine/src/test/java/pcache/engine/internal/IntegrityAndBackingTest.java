@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
 import pcache.api.BlockExtent;
+import pcache.api.CacheConditions;
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -363,9 +364,11 @@ class IntegrityAndBackingTest {
             assertTrue(dev.statistics().deferredRequests() > 0, "the writer reached a full cache");
             Thread.sleep(500);
             assertFalse(filler.isDone(), "writes wait for space (deferred), they do not fail");
+            assertEquals(1, dev.conditions().requestsWaitingForSpace(), "the writer waits now: " + dev.conditions());
             holder.set(disk); // it comes back: write-back and GC free space, the writer finishes
             filler.get(60, TimeUnit.SECONDS);
             dev.drain(null);
+            assertEquals(CacheConditions.NONE, dev.conditions(), "nobody waits, write-back and GC work");
             for (int i = 0; i < 64; i += 9) {
                 long off = i * Harness.MIB;
                 assertArrayEquals(Harness.pattern(off, (int) Harness.MIB, 2).array(), disk.content(off, (int) Harness.MIB));
@@ -393,6 +396,7 @@ class IntegrityAndBackingTest {
             e.drain(null);
             CacheStatistics st = e.statistics();
             assertTrue(st.writebackErrors() >= 1, "errors are counted: " + st);
+            assertEquals(null, e.conditions(null).writebackError(), "the latest attempt succeeded");
             assertEquals(5 + 3, st.backingErrors(), "every failed backing write and flush is counted once: " + st);
             assertEquals(0, st.dirtyBytes());
             for (int i = 0; i < 32; i++) {

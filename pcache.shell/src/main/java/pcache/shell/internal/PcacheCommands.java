@@ -26,6 +26,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
+import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
@@ -214,7 +215,7 @@ public class PcacheCommands {
                 out.append(name == null ? s.name() + ": " : "").append(s.dmStatusLine()).append('\n');
             } else {
                 out.append(out.length() == 0 ? "" : "\n").append(StatusReport.format(s, statisticsOf(cache),
-                        exportOf(s.name())));
+                        conditionsOf(cache), exportOf(s.name())));
             }
         }
         return text(out.toString());
@@ -234,7 +235,8 @@ public class PcacheCommands {
         }
         StringBuilder out = new StringBuilder();
         for (CacheDevice cache : selected) {
-            out.append(out.length() == 0 ? "" : "\n").append(StatsReport.format(cache.name(), cache.statistics()));
+            out.append(out.length() == 0 ? "" : "\n").append(StatsReport.format(cache.name(), cache.statistics(),
+                    conditionsOf(cache)));
         }
         return text(out.toString());
     }
@@ -474,6 +476,14 @@ public class PcacheCommands {
     private static CacheStatistics statisticsOf(CacheDevice cache) {
         try {
             return cache.statistics();
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static CacheConditions conditionsOf(CacheDevice cache) {
+        try {
+            return cache.conditions();
         } catch (RuntimeException e) {
             return null;
         }

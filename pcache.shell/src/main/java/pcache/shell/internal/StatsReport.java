@@ -4,6 +4,7 @@ import java.math.BigDecimal;
 import java.math.MathContext;
 import java.util.Locale;
 
+import pcache.api.CacheConditions;
 import pcache.api.CacheStatistics;
 import pcache.api.LatencyHistogram;
 
@@ -13,7 +14,8 @@ final class StatsReport {
     private StatsReport() {
     }
 
-    static String format(String name, CacheStatistics s) {
+    /** The counters of cache {@code name}; {@code c} (null when the cache did not tell) adds what is current. */
+    static String format(String name, CacheStatistics s, CacheConditions c) {
         StringBuilder out = new StringBuilder();
         out.append("cache ").append(name).append(" (counters since it was opened)\n");
         row(out, "reads", s.readRequests() + " requests: " + s.readHits() + " hits, " + s.readMisses() + " misses, "
@@ -26,13 +28,17 @@ final class StatsReport {
                 + Sizes.human(s.bytesWritten()) + ")");
         row(out, "flushes", Long.toString(s.flushes()));
         row(out, "trims", Long.toString(s.trims()));
-        row(out, "deferred", s.deferredRequests() + " requests waited for cache space");
-        row(out, "dirty", s.dirtyBytes() + " bytes (" + Sizes.human(s.dirtyBytes()) + ") to write back");
+        row(out, "deferred", s.deferredRequests() + " requests waited for cache space"
+                + (c == null ? "" : ", " + c.requestsWaitingForSpace() + " waiting now"));
+        row(out, "dirty", s.dirtyBytes() + " bytes (" + Sizes.human(s.dirtyBytes()) + ") to write back, "
+                + String.format(Locale.ROOT, "%.1f %%", s.dirtyPercent()) + " of the data capacity ("
+                + Sizes.human(s.capacityBytes()) + ")");
         row(out, "index", s.keys() + " extents");
         row(out, "segments", s.segmentsUsed() + " of " + s.segmentsTotal() + " in use");
         row(out, "write-back", s.writebackKsets() + " ksets, " + s.writebackBytes() + " bytes ("
                 + Sizes.human(s.writebackBytes()) + "), " + s.writebackErrors() + " failed attempts");
-        row(out, "gc", s.gcKsets() + " ksets, " + s.gcSegmentsReclaimed() + " segments reclaimed");
+        row(out, "gc", s.gcKsets() + " ksets, " + s.gcSegmentsReclaimed() + " segments reclaimed"
+                + (c == null ? "" : ", " + c.gcErrors() + " failed passes"));
         row(out, "data crc", s.crcErrors() + " errors, " + s.crcRecovered() + " recovered from the backing device, "
                 + s.quarantinedExtents() + " extents quarantined");
         row(out, "backing", s.backingErrors() + " failed operations");

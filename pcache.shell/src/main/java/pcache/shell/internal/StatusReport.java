@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
+import pcache.api.CacheConditions;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
 import pcache.api.NbdExports;
@@ -30,8 +31,8 @@ final class StatusReport {
     private StatusReport() {
     }
 
-    /** The readable status of one cache. */
-    static String format(CacheStatus s, CacheStatistics st, Export export) {
+    /** The readable status of one cache; {@code conditions} null when the cache could not tell them. */
+    static String format(CacheStatus s, CacheStatistics st, CacheConditions conditions, Export export) {
         StringBuilder out = new StringBuilder();
         out.append("cache ").append(s.name()).append('\n');
         row(out, "mode", s.mode().configName());
@@ -41,6 +42,9 @@ final class StatusReport {
         row(out, "backing", s.backing() + " (" + s.backingState().name().toLowerCase(Locale.ROOT) + ")");
         row(out, "cache device", cacheDevice(s));
         row(out, "nbd export", exportText(export));
+        List<String> attention = attention(conditions);
+        row(out, "attention", attention.isEmpty() ? "nothing" : attention.get(0));
+        attention.stream().skip(1).forEach(a -> row(out, "", a));
         out.append("  dm-pcache status: ").append(s.dmStatusLine()).append('\n');
         field(out, "sb_flags", "0x" + Integer.toHexString(s.sbFlags())
                 + ((s.sbFlags() & PcacheLayout.Superblock.FLAG_BIGENDIAN) != 0 ? " (formatted big-endian)" : ""));
@@ -58,11 +62,40 @@ final class StatusReport {
             field(out, "reads", st.readRequests() + " requests, " + Sizes.human(st.bytesRead()) + ", hit ratio "
                     + StatsReport.percent(st.readHits(), st.readRequests()));
             field(out, "writes", st.writeRequests() + " requests, " + Sizes.human(st.bytesWritten()));
-            field(out, "dirty", Sizes.human(st.dirtyBytes()) + ", " + st.keys() + " extents in the index");
+            field(out, "dirty", Sizes.human(st.dirtyBytes()) + String.format(Locale.ROOT, " (%.1f %% of the data"
+                    + " capacity), ", st.dirtyPercent()) + st.keys() + " extents in the index");
             field(out, "write-back", Sizes.human(st.writebackBytes()) + " in " + st.writebackKsets() + " ksets, "
                     + st.writebackErrors() + " errors");
+            field(out, "data crc", st.crcErrors() + " errors, " + st.quarantinedExtents() + " extents quarantined");
         }
         return out.toString();
+    }
+
+    /**
+     * What needs attention, one line each (what the health checks also report, besides the
+     * backing device's state and the statistics); empty when nothing does.
+     */
+    static List<String> attention(CacheConditions c) {
+        if (c == null) {
+            return List.of("unknown (the cache did not answer)");
+        }
+        List<String> lines = new ArrayList<>();
+        if (c.requestsWaitingForSpace() > 0) {
+            lines.add(c.requestsWaitingForSpace() + " request(s) waiting for free cache space");
+        }
+        if (c.cacheDeviceProblem() != null) {
+            lines.add(c.cacheDeviceProblem());
+        }
+        if (c.writebackError() != null) {
+            lines.add("write-back failing, retried with back-off: " + c.writebackError());
+        }
+        if (c.gcError() != null) {
+            lines.add("GC failing, retried: " + c.gcError());
+        }
+        if (c.keyLogDamage() != null) {
+            lines.add("key log damaged: " + c.keyLogDamage());
+        }
+        return lines;
     }
 
     /** The cache device's description without the words "cache device" the pmem providers start it with. */

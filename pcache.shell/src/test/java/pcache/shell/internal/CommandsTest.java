@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import pcache.api.BackingState;
+import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
@@ -334,10 +335,21 @@ class CommandsTest {
         assertTrue(s.startsWith("cache c1\n  mode          writeback\n  state         dirty: 2 MiB not yet written back\n"
                 + "  data_crc      false\n  backing       file:" + dir.resolve("c1.img") + " (online)\n"
                 + "  cache device  /data/c1.cache (mapped)\n  nbd export    exported, 2 connection(s)\n"
+                + "  attention     nothing\n"
                 + "  dm-pcache status: 0 31 31 3 70 1182 0:10288 0:5144 0:0\n"), s);
         assertTrue(s.contains("    cache_flags 0x1182 (init_done, mode writeback, gc_percent 70)\n"), s);
         assertTrue(s.contains("    segs_used   3 (9.7 %)\n"), s);
         assertTrue(s.contains("    reads       10 requests, 40 KiB, hit ratio 70.0 %\n"), s);
+        assertTrue(s.contains("    dirty       2 MiB (0.4 % of the data capacity), 12 extents in the index\n"), s);
+        assertTrue(s.endsWith("    data crc    0 errors, 0 extents quarantined"), s);
+        c1.conditions = new CacheConditions(2, "cache device /data/c1.cache no longer exists", "EIO at 0", 3,
+                "kset damaged", "bad kset at 0:4096");
+        String attention = commands.status(session.session, "c1");
+        assertTrue(attention.contains("  attention     2 request(s) waiting for free cache space\n"
+                + "                cache device /data/c1.cache no longer exists\n"
+                + "                write-back failing, retried with back-off: EIO at 0\n"
+                + "                GC failing, retried: kset damaged\n"
+                + "                key log damaged: bad kset at 0:4096\n"), attention);
         exports.tls = new NbdExports.TlsInfo("require", "X.509 from /etc/pcache/tls, client certificates verified", 1);
         assertTrue(commands.status(session.session, "c1").contains("  nbd export    exported, 2 connection(s); TLS require "
                 + "(X.509 from /etc/pcache/tls, client certificates verified), 1 TLS connection(s) to all exports\n"));
@@ -357,6 +369,9 @@ class CommandsTest {
         assertTrue(s.startsWith("cache c1 (counters since it was opened)\n"), s);
         assertTrue(s.contains("  hit ratio    70.0 % of requests, 80.0 % of bytes\n"), s);
         assertTrue(s.contains("  reads        10 requests: 7 hits, 2 misses, 1 partial hits\n"), s);
+        assertTrue(s.contains("  deferred     0 requests waited for cache space, 0 waiting now\n"), s);
+        assertTrue(s.contains("  dirty        0 bytes (0 B) to write back, 0.0 % of the data capacity (495.6 MiB)\n"), s);
+        assertTrue(s.contains("  gc           0 ksets, 0 segments reclaimed, 0 failed passes\n"), s);
         assertEquals("caches: none", new PcacheCommands().stats(session.session));
     }
 

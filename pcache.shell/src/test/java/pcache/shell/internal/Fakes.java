@@ -29,6 +29,7 @@ import org.osgi.service.cm.ConfigurationAdmin;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
+import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
 import pcache.api.CachePos;
@@ -222,6 +223,7 @@ final class Fakes {
         volatile String backing;
         volatile BackingState backingState = BackingState.ONLINE;
         volatile IOException drainFailure;
+        volatile CacheConditions conditions = CacheConditions.NONE;
         final AtomicInteger flushes = new AtomicInteger();
         final List<String> progress = Collections.synchronizedList(new ArrayList<>());
 
@@ -253,6 +255,11 @@ final class Fakes {
         public CacheStatistics statistics() {
             return new CacheStatistics(10, 7, 2, 1, 40960, 32768, 1 << 20, 20, 2, 3, 1, 0, dirtyBytes, 12, 3, 31, 4,
                     1 << 20, 0, 0, 0, 0, 0, 0, 0);
+        }
+
+        @Override
+        public CacheConditions conditions() {
+            return conditions;
         }
 
         @Override

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 
 import pcache.api.BackingState;
 import pcache.api.BlockExtent;
+import pcache.api.CacheConditions;
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheDevice.DrainProgress;
 import pcache.api.CacheMode;
@@ -189,6 +190,15 @@ public final class CacheEngine implements AutoCloseable {
                 stats.writebackBytes.sum(), stats.writebackErrors.sum(), stats.gcKsets.sum(),
                 stats.gcSegmentsReclaimed.sum(), stats.crcErrors.sum(), stats.crcRecovered.sum(),
                 cache.quarantine().snapshot().size(), stats.backingErrors.sum());
+    }
+
+    /**
+     * What needs attention now; {@code cacheDeviceProblem} is the facade's owner's word on the
+     * cache device (the engine does not hold its lock).
+     */
+    public CacheConditions conditions(String cacheDeviceProblem) {
+        return new CacheConditions(signals.spaceWaiters.get(), cacheDeviceProblem, writeback.failure(),
+                stats.gcErrors.sum(), gc.lastError(), signals.logDamage());
     }
 
     /** A description of damage found in the key log by write-back or GC, or null. */

@@ -29,6 +29,8 @@ final class GarbageCollector {
     private final Object passLock = new Object();
     private final AtomicBoolean cleanerScheduled = new AtomicBoolean();
     private volatile int gcPercent;
+    /** The error of the latest pass when it failed, or null. */
+    private volatile String lastError;
 
     GarbageCollector(OpenCache cache, EngineSignals signals, ScheduledExecutorService scheduler) {
         this.cache = cache;
@@ -39,6 +41,11 @@ final class GarbageCollector {
 
     int gcPercent() {
         return gcPercent;
+    }
+
+    /** The error of the latest GC pass when it failed, or null when it succeeded. */
+    String lastError() {
+        return lastError;
     }
 
     /** Applies a new threshold (already persisted by the caller) and lets GC look again. */
@@ -53,6 +60,7 @@ final class GarbageCollector {
         while (!signals.closed) {
             try {
                 pass(false);
+                lastError = null;
                 EngineSignals.await(signals.gcSignal, interval);
             } catch (InterruptedException e) {
                 if (signals.closed) {
@@ -62,6 +70,8 @@ final class GarbageCollector {
                 if (signals.closed) {
                     return;
                 }
+                cache.stats().gcErrors.increment();
+                lastError = e.getMessage() != null ? e.getMessage() : e.toString();
                 CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying", e);
                 try {
                     EngineSignals.await(signals.gcSignal, interval);

@@ -21,6 +21,8 @@ final class Stats {
     final LongAdder writebackErrors = new LongAdder();
     final LongAdder gcKsets = new LongAdder();
     final LongAdder gcSegmentsReclaimed = new LongAdder();
+    /** Failed GC passes (see {@link pcache.api.CacheConditions#gcErrors()}). */
+    final LongAdder gcErrors = new LongAdder();
     final LongAdder crcErrors = new LongAdder();
     final LongAdder crcRecovered = new LongAdder();
     final LongAdder backingErrors = new LongAdder();

@@ -25,6 +25,8 @@ final class WritebackLoop {
     private final Stats stats;
     private final String name;
     private volatile IOException lastError;
+    /** The latest failed attempt's error (any kind) until an attempt succeeds, for {@link #failure()}. */
+    private volatile String failure;
 
     WritebackLoop(OpenCache cache, EngineSignals signals, Supplier<WritebackPolicy> policy) {
         this.cache = cache;
@@ -32,6 +34,11 @@ final class WritebackLoop {
         this.policy = policy;
         this.stats = cache.stats();
         this.name = cache.name();
+    }
+
+    /** The error of the latest write-back attempt when it failed, or null when it succeeded. */
+    String failure() {
+        return failure;
     }
 
     /** The thread's body: runs until the cache closes. */
@@ -53,6 +60,7 @@ final class WritebackLoop {
                     CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: write-back works again", name);
                     lastError = null;
                 }
+                failure = null;
                 cache.backing().setFailing(false);
                 backoff = 100;
                 if (outcome == WritebackOutcome.IDLE) {
@@ -85,6 +93,7 @@ final class WritebackLoop {
     /** Counts and reports a failed step: backing errors once until write-back works again. */
     private void failed(Exception e) {
         stats.writebackErrors.increment();
+        failure = e.getMessage() != null ? e.getMessage() : e.toString();
         if (e instanceof IOException io) {
             if (lastError == null) {
                 CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": write-back failed, will"

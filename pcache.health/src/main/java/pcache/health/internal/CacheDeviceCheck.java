@@ -1,0 +1,99 @@
+package pcache.health.internal;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+import org.apache.felix.hc.api.HealthCheck;
+import org.apache.felix.hc.api.Result;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+
+import pcache.api.CacheDevice;
+import pcache.api.config.ConfigPids;
+import pcache.api.config.TargetProperties;
+
+/**
+ * Does each cache hold its cache device safely: locked by this process, still there and
+ * writable? And is every configured cache open? A configured cache without an open cache device
+ * is usually one whose device another process locked, or that is missing or not writable; it is
+ * also briefly the case while a cache opens, hence "temporarily unavailable" (the health check
+ * executor turns a state that lasts into critical).
+ */
+@Component(service = HealthCheck.class, property = {HealthCheck.NAME + "=" + CacheDeviceCheck.NAME,
+        HealthCheck.TAGS + "=" + HealthTags.PCACHE})
+public final class CacheDeviceCheck implements HealthCheck {
+
+    static final String NAME = "pcache cache device";
+
+    private static final System.Logger LOG = System.getLogger(CacheDeviceCheck.class.getName());
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheDevice> caches;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile ConfigurationAdmin configurationAdmin;
+
+    @Override
+    public Result execute() {
+        List<CacheView> open = CacheView.of(caches);
+        return Finding.result(assess(open, configuredCaches()));
+    }
+
+    /** The findings on the open caches and on the configured caches that are not open. */
+    static List<Finding> assess(List<CacheView> open, Set<String> configured) {
+        List<Finding> findings = new ArrayList<>();
+        open.forEach(c -> findings.add(assess(c)));
+        Set<String> openNames = open.stream().map(CacheView::name).collect(Collectors.toSet());
+        SortedSet<String> notOpen = new TreeSet<>(configured);
+        notOpen.removeAll(openNames);
+        for (String name : notOpen) {
+            findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but not"
+                    + " open: it is opening, or it cannot open its cache device (locked by another process, missing,"
+                    + " not writable or damaged). The log says why ('cache " + name + " cannot be opened')"));
+        }
+        return findings;
+    }
+
+    static Finding assess(CacheView c) {
+        String problem = c.conditions().cacheDeviceProblem();
+        String device = c.status().cacheDevice();
+        return problem == null ? Finding.ok(c.name(), device + " locked and writable")
+                : Finding.critical(c.name(), problem);
+    }
+
+    /** The names of the caches configured through ConfigAdmin; none known without ConfigAdmin. */
+    private Set<String> configuredCaches() {
+        ConfigurationAdmin admin = configurationAdmin;
+        Set<String> names = new TreeSet<>();
+        if (admin == null) {
+            return names;
+        }
+        try {
+            Configuration[] configurations = admin.listConfigurations("(service.factoryPid=" + ConfigPids.TARGET + ")");
+            if (configurations != null) {
+                for (Configuration c : configurations) {
+                    Object name = c.getProperties() == null ? null : c.getProperties().get(TargetProperties.NAME);
+                    if (name != null) {
+                        names.add(name.toString());
+                    }
+                }
+            }
+        } catch (IOException | InvalidSyntaxException | IllegalStateException e) {
+            LOG.log(System.Logger.Level.DEBUG, "health: cannot list the cache configurations: {0}", e.toString());
+        }
+        return names;
+    }
+}
