@@ -25,13 +25,23 @@ import pcache.api.spi.KeyValidity;
 final class SortedKeySlice implements KeySlice {
 
     private static final CacheKey[] NONE = new CacheKey[0];
+    private static final long[] NO_ENDS = new long[0];
 
     private final long start;
     private final long end;
     private final ReentrantLock lock = new ReentrantLock();
     private final StripedKeyIndex owner;
     private CacheKey[] keys = NONE;
+    /**
+     * {@code ends[i] == keys[i].end()} for every key held: the binary searches read this array
+     * instead of following a reference per step to a key somewhere in the heap (with thousands of
+     * keys that was a cache miss per step, and the searches were the hottest code of small writes).
+     * Keys held here are only cut by this class, which updates it.
+     */
+    private long[] ends = NO_ENDS;
     private int size;
+    /** Where {@link #removeInvalid} goes on: keys ending after this offset are looked at next. */
+    private long cleanCursor;
 
     SortedKeySlice(StripedKeyIndex owner, long start, long end) {
         this.owner = owner;
@@ -78,7 +88,7 @@ final class SortedKeySlice implements KeySlice {
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (keys[mid].end() <= position) {
+            if (ends[mid] <= position) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -173,17 +183,21 @@ final class SortedKeySlice implements KeySlice {
         }
         if (delta != 0) {
             System.arraycopy(keys, j, keys, j + delta, size - j);
+            System.arraycopy(ends, j, ends, j + delta, size - j);
         }
         int at = i;
         if (left != null) {
+            ends[at] = left.end();
             keys[at++] = left;
         }
         if (key != null) {
             key.setLinked(true);
+            ends[at] = key.end();
             keys[at++] = key;
         }
         if (right != null) {
             right.setLinked(true);
+            ends[at] = right.end();
             keys[at++] = right;
         }
         if (delta < 0) {
@@ -208,7 +222,9 @@ final class SortedKeySlice implements KeySlice {
         }
         ensureCapacity(size + 1);
         System.arraycopy(keys, i, keys, i + 1, size - i);
+        System.arraycopy(ends, i, ends, i + 1, size - i);
         keys[i] = placeholder;
+        ends[i] = placeholder.end();
         placeholder.setLinked(true);
         size++;
         owner.countChange(1);
@@ -257,6 +273,7 @@ final class SortedKeySlice implements KeySlice {
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
             } else {
+                ends[w] = ends[r - 1];
                 keys[w++] = t;
             }
         }
@@ -269,6 +286,7 @@ final class SortedKeySlice implements KeySlice {
     private void compactFrom(int w, int r) {
         int removed = r - w;
         System.arraycopy(keys, r, keys, w, size - r);
+        System.arraycopy(ends, r, ends, w, size - r);
         Arrays.fill(keys, size - removed, size, null);
         size -= removed;
         owner.countChange(-removed);
@@ -289,25 +307,50 @@ final class SortedKeySlice implements KeySlice {
         return false;
     }
 
+    /**
+     * Removes up to {@code max} invalid keys. Successive calls go on where the previous one
+     * stopped and wrap around once, so a cleaner that removes a few keys per lock hold looks at
+     * each key once per round instead of rescanning the valid keys before the invalid ones at every
+     * call (with thousands of keys that made a round quadratic).
+     */
     @Override
     public int removeInvalid(KeyValidity validity, int max) {
         checkHeld();
+        int from = Math.min(firstEndingAfter(cleanCursor), size);
+        int removed = removeInvalidBetween(from, size, validity, max);
+        if (removed < max) {
+            // reached the end: the keys before where this round started, then a fresh round
+            removed += removeInvalidBetween(0, Math.min(from, size), validity, max - removed);
+            if (removed < max) {
+                cleanCursor = start;
+            }
+        }
+        return removed;
+    }
+
+    /**
+     * Removes up to {@code max} invalid keys among indexes {@code [lo, hi)}; leaves
+     * {@link #cleanCursor} at the end of the last key looked at.
+     */
+    private int removeInvalidBetween(int lo, int hi, KeyValidity validity, int max) {
+        int w = lo;
+        int r = lo;
         int removed = 0;
-        int w = 0;
-        int r = 0;
-        while (r < size) {
+        while (r < hi && removed < max) {
             CacheKey t = keys[r++];
-            if (removed < max && !t.isEmpty() && !validity.isValid(t)) {
+            if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
                 removed++;
             } else {
+                ends[w] = ends[r - 1];
                 keys[w++] = t;
             }
         }
+        if (r > lo) {
+            cleanCursor = ends[r - 1];
+        }
         if (removed > 0) {
-            Arrays.fill(keys, w, size, null);
-            size = w;
-            owner.countChange(-removed);
+            compactFrom(w, r);
         }
         return removed;
     }
@@ -332,13 +375,25 @@ final class SortedKeySlice implements KeySlice {
         }
         owner.countChange(-size);
         keys = NONE;
+        ends = NO_ENDS;
         size = 0;
+    }
+
+    /** For tests: the first index whose entry of the ends array is not its key's end, or null. */
+    String endsMismatch() {
+        for (int i = 0; i < size; i++) {
+            if (ends[i] != keys[i].end()) {
+                return "ends[" + i + "] = " + ends[i] + " but key " + keys[i] + " ends at " + keys[i].end();
+            }
+        }
+        return null;
     }
 
     private void ensureCapacity(int needed) {
         if (needed > keys.length) {
             int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
             keys = Arrays.copyOf(keys, grown);
+            ends = Arrays.copyOf(ends, grown);
         }
     }
 }

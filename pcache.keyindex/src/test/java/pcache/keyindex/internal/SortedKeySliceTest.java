@@ -460,4 +460,53 @@ class SortedKeySliceTest {
         other.unlock();
         assertEquals(1, other.size());
     }
+
+    /**
+     * A cleaner removing a few invalid keys per call: successive calls go on where the previous
+     * one stopped, so a round looks at each key about once (it used to rescan the valid keys in
+     * front at every call: quadratic), and every invalid key is removed, also those before where
+     * the round started.
+     */
+    @Test
+    void removeInvalidGoesOnWhereItStoppedAndWrapsAround() {
+        for (int i = 0; i < 1000; i++) {
+            add(data(4 * i, 4 * i + 4, i % 3 == 0 ? 9 : 1)); // every third key invalid: 334 of them
+        }
+        int[] checks = {0};
+        KeyValidity counting = key -> {
+            checks[0]++;
+            return NOT_NINE.isValid(key);
+        };
+        // start a round in the middle: 5 removed from key 0 on, then a cursor at key 12
+        assertEquals(5, slice.removeInvalid(counting, 5));
+        int removed = 5;
+        int calls = 1;
+        int r;
+        while ((r = slice.removeInvalid(counting, 5)) == 5) {
+            removed += r;
+            calls++;
+        }
+        removed += r;
+        assertEquals(334, removed);
+        assertEquals(666, slice.size());
+        assertTrue(checks[0] <= 2 * 1000, checks[0] + " validity checks in " + calls + " calls: a round looks at each key about once");
+        slice.forEach(k -> assertTrue(NOT_NINE.isValid(k), "left " + k));
+        // nothing more to remove: the next call finds nothing, wrapping around once
+        checks[0] = 0;
+        assertEquals(0, slice.removeInvalid(counting, 5));
+        assertEquals(666, checks[0]);
+        // keys invalidated before the cursor of an unfinished round are still found
+        for (int i = 0; i < 20; i++) {
+            add(data(4 * (1000 + i), 4 * (1000 + i) + 4, 9));
+        }
+        assertEquals(5, slice.removeInvalid(counting, 5)); // cursor now inside the new keys
+        add(data(0, 4, 9)); // an invalid key in front of the cursor
+        int rest = 0;
+        while ((r = slice.removeInvalid(counting, 5)) == 5) {
+            rest += r;
+        }
+        rest += r;
+        assertEquals(16, rest, "the 15 left after the cursor and the one in front of it");
+        assertEquals(666, slice.size());
+    }
 }
