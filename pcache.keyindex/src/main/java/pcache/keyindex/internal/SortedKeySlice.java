@@ -25,21 +25,21 @@ import pcache.api.spi.KeyValidity;
 final class SortedKeySlice implements KeySlice {
 
     private static final CacheKey[] NONE = new CacheKey[0];
-    private static final long[] NO_ENDS = new long[0];
 
     private final long start;
     private final long end;
     private final ReentrantLock lock = new ReentrantLock();
     private final StripedKeyIndex owner;
     private CacheKey[] keys = NONE;
-    /**
-     * {@code ends[i] == keys[i].end()} for every key held: the binary searches read this array
-     * instead of following a reference per step to a key somewhere in the heap (with thousands of
-     * keys that was a cache miss per step, and the searches were the hottest code of small writes).
-     * Keys held here are only cut by this class, which updates it.
-     */
-    private long[] ends = NO_ENDS;
     private int size;
+    /**
+     * The last answer of {@link #firstEndingAfter}, until the slice changes: a write walks its
+     * range, then inserts its key at the same position, and each search is a reference to a key
+     * somewhere in the heap per step (with thousands of keys, a cache miss per step: the searches
+     * were the hottest code of small writes). {@link Long#MIN_VALUE} when there is none.
+     */
+    private long searchedPosition = Long.MIN_VALUE;
+    private int searchedIndex;
     /** Where {@link #removeInvalid} goes on: keys ending after this offset are looked at next. */
     private long cleanCursor;
 
@@ -84,17 +84,27 @@ final class SortedKeySlice implements KeySlice {
 
     /** Index of the first key whose end lies after {@code position} (keys are disjoint, so ends ascend). */
     private int firstEndingAfter(long position) {
+        if (position == searchedPosition) {
+            return searchedIndex;
+        }
         int lo = 0;
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (ends[mid] <= position) {
+            if (keys[mid].end() <= position) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
+        searchedPosition = position;
+        searchedIndex = lo;
         return lo;
+    }
+
+    /** Every change of the keys held (their set or their ranges) ends the remembered search. */
+    private void changed() {
+        searchedPosition = Long.MIN_VALUE;
     }
 
     /** Index of the first key whose offset is at or after {@code position}. */
@@ -183,21 +193,17 @@ final class SortedKeySlice implements KeySlice {
         }
         if (delta != 0) {
             System.arraycopy(keys, j, keys, j + delta, size - j);
-            System.arraycopy(ends, j, ends, j + delta, size - j);
         }
         int at = i;
         if (left != null) {
-            ends[at] = left.end();
             keys[at++] = left;
         }
         if (key != null) {
             key.setLinked(true);
-            ends[at] = key.end();
             keys[at++] = key;
         }
         if (right != null) {
             right.setLinked(true);
-            ends[at] = right.end();
             keys[at++] = right;
         }
         if (delta < 0) {
@@ -205,6 +211,7 @@ final class SortedKeySlice implements KeySlice {
         }
         size += delta;
         owner.countChange(delta);
+        changed();
         return touched;
     }
 
@@ -222,12 +229,11 @@ final class SortedKeySlice implements KeySlice {
         }
         ensureCapacity(size + 1);
         System.arraycopy(keys, i, keys, i + 1, size - i);
-        System.arraycopy(ends, i, ends, i + 1, size - i);
         keys[i] = placeholder;
-        ends[i] = placeholder.end();
         placeholder.setLinked(true);
         size++;
         owner.countChange(1);
+        changed();
     }
 
     @Override
@@ -273,7 +279,6 @@ final class SortedKeySlice implements KeySlice {
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
             } else {
-                ends[w] = ends[r - 1];
                 keys[w++] = t;
             }
         }
@@ -286,10 +291,10 @@ final class SortedKeySlice implements KeySlice {
     private void compactFrom(int w, int r) {
         int removed = r - w;
         System.arraycopy(keys, r, keys, w, size - r);
-        System.arraycopy(ends, r, ends, w, size - r);
         Arrays.fill(keys, size - removed, size, null);
         size -= removed;
         owner.countChange(-removed);
+        changed();
     }
 
     @Override
@@ -336,18 +341,19 @@ final class SortedKeySlice implements KeySlice {
         int w = lo;
         int r = lo;
         int removed = 0;
+        CacheKey last = null;
         while (r < hi && removed < max) {
             CacheKey t = keys[r++];
+            last = t;
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
                 removed++;
             } else {
-                ends[w] = ends[r - 1];
                 keys[w++] = t;
             }
         }
-        if (r > lo) {
-            cleanCursor = ends[r - 1];
+        if (last != null) {
+            cleanCursor = last.end();
         }
         if (removed > 0) {
             compactFrom(w, r);
@@ -375,25 +381,14 @@ final class SortedKeySlice implements KeySlice {
         }
         owner.countChange(-size);
         keys = NONE;
-        ends = NO_ENDS;
         size = 0;
-    }
-
-    /** For tests: the first index whose entry of the ends array is not its key's end, or null. */
-    String endsMismatch() {
-        for (int i = 0; i < size; i++) {
-            if (ends[i] != keys[i].end()) {
-                return "ends[" + i + "] = " + ends[i] + " but key " + keys[i] + " ends at " + keys[i].end();
-            }
-        }
-        return null;
+        changed();
     }
 
     private void ensureCapacity(int needed) {
         if (needed > keys.length) {
             int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
             keys = Arrays.copyOf(keys, grown);
-            ends = Arrays.copyOf(ends, grown);
         }
     }
 }

@@ -310,7 +310,6 @@ class SortedKeySliceModelTest {
         }
         assertTrue(end <= PcacheFormat.SUBTREE_SIZE);
         assertEquals(keys.size(), slice.size());
-        assertEquals(null, slice.endsMismatch(), "the search array of key ends");
         assertEquals(keys.size(), index.keyCount());
         for (CacheKey k : created.keySet()) {
             if (!inSlice.contains(k)) {

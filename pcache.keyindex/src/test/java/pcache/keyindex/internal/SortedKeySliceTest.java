@@ -509,4 +509,43 @@ class SortedKeySliceTest {
         assertEquals(16, rest, "the 15 left after the cursor and the one in front of it");
         assertEquals(666, slice.size());
     }
+
+    /**
+     * The slice remembers its last search until it changes: a write walks its range and then
+     * inserts at the same position, and the search after the insert (which cut the key in front
+     * and put the new one after it) must not reuse the answer from before.
+     */
+    @Test
+    void aSearchAfterAnInsertAtTheSamePositionSeesTheInsert() {
+        add(data(0, 8, 1));
+        java.util.List<String> before = new java.util.ArrayList<>();
+        slice.walk(4 * K, 4 * K, KeyValidity.ALL, recorder(before));
+        assertEquals(java.util.List.of("hit 0-8 at 4+4"), before);
+        slice.insert(data(4, 12, 2), KeyValidity.ALL); // cuts 0-8 to 0-4: the search at 4 now finds 4-12
+        java.util.List<String> after = new java.util.ArrayList<>();
+        slice.walk(4 * K, 4 * K, KeyValidity.ALL, recorder(after));
+        assertEquals(java.util.List.of("hit 4-12 at 4+4"), after);
+        slice.insert(data(4, 6, 3), KeyValidity.ALL);
+        assertPicture("0-4#1@0 4-6#3@0 6-12#2@2");
+        slice.removeRange(4 * K, 2 * K);
+        java.util.List<String> gap = new java.util.ArrayList<>();
+        slice.walk(4 * K, 4 * K, KeyValidity.ALL, recorder(gap));
+        assertEquals(java.util.List.of("gap 4+2", "hit 6-12 at 6+2"), gap);
+    }
+
+    private static pcache.api.spi.ExtentVisitor recorder(java.util.List<String> out) {
+        return new pcache.api.spi.ExtentVisitor() {
+            @Override
+            public boolean hit(CacheKey key, long position, int length) {
+                out.add("hit " + key.offset() / K + "-" + key.end() / K + " at " + position / K + "+" + length / K);
+                return true;
+            }
+
+            @Override
+            public boolean gap(long position, int length) {
+                out.add("gap " + position / K + "+" + length / K);
+                return true;
+            }
+        };
+    }
 }
