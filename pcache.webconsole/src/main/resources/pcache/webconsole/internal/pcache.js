@@ -92,6 +92,10 @@
             }
         });
         ctx.stroke();
+        ctx.fillStyle = color;
+        points.forEach(function (p) {
+            ctx.fillRect(x(p) - 1.5, y(p) - 1.5, 3, 3);
+        });
     }
 
     function draw() {
@@ -152,6 +156,7 @@
                 record(data);
                 draw();
                 box.setAttribute('data-updated', String(data.time));
+                box.setAttribute('data-points', String(history.length));
             })
             .catch(function (e) {
                 document.getElementById('pcache-legend').textContent = 'cannot read ' + root + '/caches.json: ' + e;
