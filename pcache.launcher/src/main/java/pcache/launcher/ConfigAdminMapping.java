@@ -17,7 +17,8 @@ import pcache.api.config.HealthProperties;
  * {@link pcache.api.config.ExportDefinition#properties()}. With the HTTP service also the health
  * checks' configurations: pcache's own ({@value HealthProperties#PID}) and Felix Health Checks'
  * executor, so that {@code hc:exec} runs the checks tagged {@code pcache} (see
- * {@link HealthEndpoint}); the servlet's comes later ({@link #afterPcacheBundles}).
+ * {@link HealthEndpoint}); the servlet's comes later ({@link #afterPcacheBundles}); and the Web
+ * Console's and its login's ({@link WebConsole}).
  */
 public final class ConfigAdminMapping {
 
@@ -36,6 +37,8 @@ public final class ConfigAdminMapping {
             records.add(new ConfigurationRecord(HealthProperties.PID, Optional.empty(),
                     Map.of(HealthProperties.DIRTY_WARN_PERCENT, settings.dirtyWarnPercent())));
             records.add(HealthEndpoint.executor());
+            records.add(WebConsole.manager());
+            records.add(WebConsole.provider(settings.consoleCredentialsFile()));
         }
         return records;
     }

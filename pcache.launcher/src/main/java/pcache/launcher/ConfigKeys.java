@@ -28,6 +28,12 @@ public final class ConfigKeys {
     /** Where the optional HTTP service (metrics) listens, {@code HOST:PORT}; absent: no HTTP at all. */
     public static final String HTTP_LISTEN = "http.listen";
     /**
+     * The Web Console's credentials file (one line {@code USER:PASSWORD}, readable by its owner
+     * only; relative to the data directory); absent: generated at the first start as
+     * {@code console-credentials} in the data directory. Used with {@link #HTTP_LISTEN} only.
+     */
+    public static final String HTTP_CONSOLE_CREDENTIALS = "http.console_credentials";
+    /**
      * The dirty-data health check warns above this share of a cache's data capacity (a percentage;
      * configuration {@code pcache.health}, used with {@link #HTTP_LISTEN} only).
      */
@@ -53,7 +59,8 @@ public final class ConfigKeys {
     }
 
     private static Set<String> global() {
-        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN, HEALTH_DIRTY_WARN_PERCENT));
+        Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN, HTTP_CONSOLE_CREDENTIALS,
+                HEALTH_DIRTY_WARN_PERCENT));
         keys.addAll(NBD);
         return java.util.Collections.unmodifiableSet(keys);
     }

@@ -8,7 +8,8 @@ import java.util.Optional;
 
 /**
  * Where the optional HTTP service listens ({@code http.listen = HOST:PORT}): the metrics
- * endpoint {@code /metrics} and the health report {@code /system/health} run on it. Without the key nothing HTTP runs at all: the launcher
+ * endpoint {@code /metrics}, the health report {@code /system/health} and the Web Console
+ * {@value #CONSOLE_PATH} run on it. Without the key nothing HTTP runs at all: the launcher
  * installs the HTTP bundles (the distribution's {@code bundles/http/}) only when it is set.
  *
  * @param host the host or address to bind, without brackets for IPv6 ({@code 127.0.0.1},
@@ -16,6 +17,9 @@ import java.util.Optional;
  * @param port the TCP port, 1 to 65535
  */
 public record HttpListen(String host, int port) {
+
+    /** Where the Web Console is served. */
+    static final String CONSOLE_PATH = "/system/console";
 
     /** What a value looks like, for messages. */
     static final String EXPECTED = "HOST:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:8080, [::1]:8080);"
@@ -82,6 +86,7 @@ public record HttpListen(String host, int port) {
         p.put(FELIX_HTTP_PORT, Integer.toString(port));
         p.put(FELIX_SEND_SERVER_HEADER, "false");
         p.put(EVENTADMIN_LOG_LEVEL, "1");
+        p.putAll(WebConsole.frameworkProperties());
         return p;
     }
 

@@ -105,6 +105,14 @@ public final class Main {
         }
         try (InstanceLock lock = InstanceLock.acquire(settings.dataDir())) {
             boolean serving = mode != LaunchArguments.Mode.COMMAND;
+            if (settings.http().isPresent()) {
+                ConsoleCredentialsFile.Prepared credentials = ConsoleCredentialsFile.prepare(settings);
+                if (serving) {
+                    out.println("pcache: Web Console " + settings.http().get().url(HttpListen.CONSOLE_PATH)
+                            + ": user and password " + (credentials.generated() ? "generated into " : "in ")
+                            + credentials.file());
+                }
+            }
             if (serving) {
                 ControlServer.removeStale(settings.controlSocket()); // fail before starting anything
             }

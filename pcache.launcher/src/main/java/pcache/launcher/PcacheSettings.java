@@ -20,12 +20,16 @@ import pcache.api.config.HealthProperties;
  * @param http where the HTTP service listens; empty: no HTTP service (the key is absent)
  * @param dirtyWarnPercent the dirty-data health check's threshold, a percentage of a cache's data
  *        capacity (the health checks run with the HTTP service only)
+ * @param consoleCredentials the Web Console's credentials file ({@code http.console_credentials});
+ *        empty: {@link #CONSOLE_CREDENTIALS} in the data directory, generated at the first start
  */
 public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
-        Optional<HttpListen> http, int dirtyWarnPercent) {
+        Optional<HttpListen> http, int dirtyWarnPercent, Optional<Path> consoleCredentials) {
 
     /** File name of the control socket inside {@link #dataDir}. */
     public static final String CONTROL_SOCKET = "pcache.ctl";
+    /** File name of the generated Web Console credentials inside {@link #dataDir}. */
+    public static final String CONSOLE_CREDENTIALS = "console-credentials";
 
     public PcacheSettings {
         caches = List.copyOf(caches);
@@ -40,6 +44,17 @@ public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLev
     public PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
             Optional<HttpListen> http) {
         this(dataDir, export, logLevel, caches, http, HealthProperties.DIRTY_WARN_PERCENT_DEFAULT);
+    }
+
+    /** Settings with the generated Web Console credentials. */
+    public PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
+            Optional<HttpListen> http, int dirtyWarnPercent) {
+        this(dataDir, export, logLevel, caches, http, dirtyWarnPercent, Optional.empty());
+    }
+
+    /** The Web Console's credentials file: the configured one, else the generated one in the data directory. */
+    public Path consoleCredentialsFile() {
+        return consoleCredentials.orElse(dataDir.resolve(CONSOLE_CREDENTIALS));
     }
 
     /** The NBD listen addresses, comma-separated: {@code HOST:PORT} or {@code unix:/absolute/path}. */

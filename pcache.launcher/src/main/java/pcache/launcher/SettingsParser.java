@@ -88,13 +88,15 @@ public final class SettingsParser {
                 ConfigSources.GLOBAL_DEFAULTS.get(ConfigKeys.LOG_LEVEL)));
         Optional<HttpListen> http = http(values.get(ConfigKeys.HTTP_LISTEN));
         int dirtyWarnPercent = dirtyWarnPercent(values.get(ConfigKeys.HEALTH_DIRTY_WARN_PERCENT));
+        Optional<Path> consoleCredentials = consoleCredentials(values.get(ConfigKeys.HTTP_CONSOLE_CREDENTIALS));
         List<CacheDefinition> caches = new ArrayList<>();
         cacheAttributes.forEach((name, attributes) -> cache(name, attributes).ifPresent(caches::add));
         checkDistinctDevices(caches);
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http, dirtyWarnPercent);
+        return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http, dirtyWarnPercent,
+                consoleCredentials);
     }
 
     /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
@@ -127,6 +129,19 @@ public final class SettingsParser {
             return HttpListen.parse(value);
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private Optional<Path> consoleCredentials(String value) {
+        if (value == null || value.isBlank()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(dataDir.resolve(value.trim()).normalize());
+        } catch (InvalidPathException e) {
+            problems.add(problem(ConfigKeys.HTTP_CONSOLE_CREDENTIALS, value, "a file path (" + e.getReason()
+                    + "); remove the key to have pcache generate the credentials in the data directory"));
             return Optional.empty();
         }
     }

@@ -137,10 +137,14 @@ class ConfigAdminMappingTest {
                 "health.dirty_warn_percent", "60"));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(s);
         assertEquals(List.of("pcache.export.nbd", "pcache.health",
-                "org.apache.felix.hc.core.impl.executor.HealthCheckExecutorImpl"),
+                "org.apache.felix.hc.core.impl.executor.HealthCheckExecutorImpl",
+                "org.apache.felix.webconsole.internal.servlet.OsgiManager", "pcache.webconsole"),
                 records.stream().map(ConfigurationRecord::effectivePid).toList());
         assertEquals(Map.of("dirty_warn_percent", 60), records.get(1).properties());
         assertEquals(Map.of("defaultTags", "pcache"), records.get(2).properties());
+        assertEquals("/system/console", records.get(3).properties().get("manager.root"));
+        assertEquals(Map.of("credentials_file", "/srv/console-credentials"), records.get(4).properties(),
+                "generated in the data directory without http.console_credentials");
         List<ConfigurationRecord> late = ConfigAdminMapping.afterPcacheBundles(s);
         assertEquals(List.of("org.apache.felix.hc.core.impl.servlet.HealthCheckExecutorServlet~pcache"),
                 late.stream().map(ConfigurationRecord::effectivePid).toList(), "the servlet once the checks exist");

@@ -1,0 +1,200 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The Web Console in a real browser: Debian's headless Chromium, driven through its chromedriver
+ * by Selenium, against the distribution on a loopback port. It logs in (HTTP Basic, the user and
+ * password of the generated credentials file), opens the pcache page and sees the cache listed,
+ * changes the cache's gc_percent through the configuration manager's metatype form and sees
+ * {@code pcache:status} report it, writes to the export with qemu-io and sees the page's counters
+ * move; it leaves a screenshot in {@code target/web-console.png}. Chromium, chromedriver and
+ * qemu-io are required (with {@code CI=true} a missing one fails the test). Every wait is bounded.
+ */
+@Timeout(180)
+class WebConsoleBrowserIT {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String CACHE = "web";
+
+    @TempDir
+    static Path dir;
+
+    private static PcacheProcess pcache;
+    private static ExternalTools tools;
+    private static WebDriver browser;
+    private static int httpPort;
+
+    @BeforeAll
+    static void start() throws Exception {
+        ExternalTools.assumeInstalled("chromium", "chromedriver", "qemu-io");
+        httpPort = PcacheProcess.freeTcpPort();
+        pcache = PcacheProcess.configure(dir, Optional.empty(), """
+                cache.web.cache_dev = web.cache
+                cache.web.cache_dev_size = 512M
+                cache.web.backing_dev = file:web.backing
+                cache.web.backing_dev_size = 64M
+                http.listen = 127.0.0.1:%d
+                """.formatted(httpPort));
+        pcache.startServing(CACHE);
+        tools = new ExternalTools(dir);
+        awaitConsole();
+
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(ExternalTools.which("chromium"));
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1200,760", "--no-proxy-server", "--disable-extensions",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--user-data-dir=" + dir.resolve("chromium"));
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(Path.of(ExternalTools.which("chromedriver")).toFile())
+                .withLogFile(dir.resolve("chromedriver.log").toFile()).build();
+        browser = new ChromeDriver(service, options);
+        browser.manage().timeouts().pageLoadTimeout(WAIT).scriptTimeout(WAIT);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        try {
+            if (browser != null) {
+                browser.quit();
+            }
+        } finally {
+            if (tools != null) {
+                tools.close();
+            }
+            if (pcache != null && pcache.isAlive()) {
+                assertEquals(0, pcache.stop(), "clean stop on SIGTERM:\n" + pcache.log());
+            }
+        }
+    }
+
+    /** Waits (bounded) until the console answers (401: pcache's login is registered). */
+    private static void awaitConsole() throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(WAIT).build();
+        long deadline = System.nanoTime() + WAIT.toNanos() * 2;
+        int last = 0;
+        while (last != 401) {
+            try {
+                last = http.send(HttpRequest.newBuilder(URI.create(base() + "/system/console/pcache")).timeout(WAIT)
+                        .build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+            } catch (IOException notYet) {
+                last = -1;
+            }
+            if (System.nanoTime() > deadline) {
+                fail("the Web Console does not answer 401 (last: " + last + ")\n" + pcache.log());
+            }
+            if (last != 401) {
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private static String base() {
+        return "http://127.0.0.1:" + httpPort;
+    }
+
+    /** The console URL with the generated user and password (HTTP Basic, as a browser sends them). */
+    private static String withLogin(String path) throws IOException {
+        String userPass = Files.readAllLines(pcache.dataDir().resolve("console-credentials")).stream()
+                .filter(l -> !l.startsWith("#")).findFirst().orElseThrow();
+        return "http://" + userPass + "@127.0.0.1:" + httpPort + path;
+    }
+
+    private static String rowText() {
+        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "']")).getText();
+    }
+
+    /** The text of the cache's row's {@code n}th cell (1: name, 6: dirty, 8: hit ratio, 9: written back). */
+    private static String cell(int n) {
+        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "'] td:nth-child(" + n
+                + ")")).getText();
+    }
+
+    private static void screenshot() throws IOException {
+        Path png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
+        Files.copy(png, Path.of("target", "web-console.png"), StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Test
+    void logsInSeesTheCacheEditsItAndSeesTheCountersMove() throws Exception {
+        WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
+        browser.get(withLogin("/system/console/pcache"));
+        wait.until(ExpectedConditions.presenceOfElementLocated(
+                By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "']")));
+        String before = rowText();
+        assertTrue(before.startsWith("web writeback clean file:" + pcache.dataDir().resolve("web.backing") + " online"),
+                before);
+
+        // the configuration manager's form of the cache: change gc_percent and save
+        browser.get(base() + "/system/console/configMgr/pcache.target~" + CACHE);
+        WebElement gc = wait.until(ExpectedConditions.visibilityOfElementLocated(By.name("gc_percent")));
+        gc.clear();
+        gc.sendKeys("55");
+        browser.findElement(By.xpath("//div[contains(@class,'ui-dialog-buttonpane')]//button[normalize-space()='Save']"))
+                .click();
+        awaitStatus("gc_percent  55");
+
+        // write through the export; the page's counters follow
+        browser.get(base() + "/system/console/pcache");
+        wait.until(d -> !d.findElements(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "']")).isEmpty());
+        tools.qemuIo(WAIT, pcache.unixUri(CACHE), true, List.of("write -P 0x5a 0 8M", "read -P 0x5a 0 4M", "flush"));
+        // the hit ratio appears with the first read; the write shows as dirty data or as written back
+        wait.until(d -> !cell(8).equals("-") && (!cell(6).startsWith("0 B ") || !cell(9).startsWith("0 B ")));
+        wait.until(d -> d.findElement(By.id("pcache-legend")).getText().startsWith("all caches: "));
+        // a few points of the chart after the write (the page polls every 2 s), for the screenshot
+        wait.until(d -> {
+            String points = d.findElement(By.id("pcache")).getDomAttribute("data-points");
+            return points != null && Integer.parseInt(points) >= 4;
+        });
+        screenshot();
+        PcacheProcess.CtlResult status = pcache.ctl("pcache:status " + CACHE);
+        assertTrue(status.out().contains("hit ratio " + cell(8)), "the page's hit ratio " + cell(8) + " in\n"
+                + status.out());
+    }
+
+    /** Waits (bounded) until {@code pcache:status} of the cache shows {@code text}. */
+    private static void awaitStatus(String text) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            PcacheProcess.CtlResult status = pcache.ctl("pcache:status " + CACHE);
+            last = status.out() + status.err();
+            if (last.contains(text)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        fail("pcache:status " + CACHE + " does not show '" + text + "' after " + WAIT.toSeconds() + " s:\n" + last);
+    }
+}

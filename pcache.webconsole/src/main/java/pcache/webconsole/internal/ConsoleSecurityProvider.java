@@ -1,0 +1,107 @@
+package pcache.webconsole.internal;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+import org.apache.felix.webconsole.spi.SecurityProvider;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+/**
+ * The Web Console's login: HTTP Basic against the one user of pcache's credentials file (see
+ * {@link ConsoleCredentials}). The launcher starts the framework with
+ * {@code felix.webconsole.security.providers=pcache}, so the console serves nothing until this
+ * service (id {@value #ID}) is registered, and this service outranks the console's built-in
+ * provider (its default {@code admin}/{@code admin} never gets a say). Without its configuration
+ * (PID {@value #PID}, written by the launcher) or with an unreadable file it is not registered:
+ * the console then stays closed rather than open.
+ */
+@Component(service = SecurityProvider.class, configurationPid = ConsoleSecurityProvider.PID,
+        configurationPolicy = ConfigurationPolicy.REQUIRE,
+        property = {SecurityProvider.PROPERTY_ID + "=" + ConsoleSecurityProvider.ID, "service.ranking:Integer=1000"})
+@Designate(ocd = ConsoleSecurityProvider.Config.class)
+public class ConsoleSecurityProvider implements SecurityProvider {
+
+    /** The configuration PID. */
+    public static final String PID = "pcache.webconsole";
+    /** The provider id that {@code felix.webconsole.security.providers} names. */
+    public static final String ID = "pcache";
+    /** The realm a browser shows in its login dialog. */
+    static final String REALM = "pcache Web Console";
+
+    private static final System.Logger LOG = System.getLogger(ConsoleSecurityProvider.class.getName());
+
+    /** The configuration: where the credentials are. */
+    @ObjectClassDefinition(name = "pcache Web Console login",
+            description = "HTTP Basic login of the Web Console against one USER:PASSWORD line of a file"
+                    + " (set by the launcher from http.console_credentials)")
+    public @interface Config {
+        /** The credentials file (property {@code credentials_file}). */
+        @AttributeDefinition(name = "Credentials file",
+                description = "Absolute path of a file with one line USER:PASSWORD, readable by its owner only")
+        String credentials__file();
+    }
+
+    private final ConsoleCredentials credentials;
+
+    /** For tests: a provider of {@code credentials}. */
+    ConsoleSecurityProvider(ConsoleCredentials credentials) {
+        this.credentials = credentials;
+    }
+
+    /** Reads the credentials file; fails (the service stays unregistered) when it cannot. */
+    @Activate
+    public ConsoleSecurityProvider(Config config) throws IOException {
+        if (config.credentials__file() == null || config.credentials__file().isBlank()) {
+            String problem = "Web Console stays closed: configuration " + PID + " has no credentials_file;"
+                    + " start pcache with http.listen (the launcher sets it)";
+            LOG.log(System.Logger.Level.ERROR, problem);
+            throw new IOException(problem);
+        }
+        Path file = Path.of(config.credentials__file());
+        try {
+            this.credentials = ConsoleCredentials.read(file);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.ERROR, "Web Console stays closed: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    /**
+     * The user when the request's Basic credentials are right; otherwise {@code null} after
+     * answering 401 with a Basic challenge.
+     */
+    @Override
+    public Object authenticate(HttpServletRequest request, HttpServletResponse response) {
+        Optional<BasicAuthorization> given = BasicAuthorization.parse(request.getHeader("Authorization"));
+        if (given.isPresent() && credentials.accepts(given.get().user(), given.get().password())) {
+            return given.get().user();
+        }
+        if (given.isPresent()) {
+            LOG.log(System.Logger.Level.INFO, "Web Console: refused login of user {0} from {1}", given.get().user(),
+                    request.getRemoteAddr());
+        }
+        response.setHeader("WWW-Authenticate", "Basic realm=\"" + REALM + "\", charset=\"UTF-8\"");
+        response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
+        return null;
+    }
+
+    /** The one user may do everything the console offers. */
+    @Override
+    public boolean authorize(Object user, String role) {
+        return user != null;
+    }
+
+    /** HTTP Basic has no session to end: the browser forgets the credentials when it closes. */
+    @Override
+    public void logout(HttpServletRequest request, HttpServletResponse response) {
+    }
+}

@@ -1,0 +1,122 @@
+package pcache.webconsole.internal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+
+import jakarta.servlet.Servlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import pcache.api.CacheDevice;
+
+/**
+ * The Web Console's pcache page ({@code /system/console/pcache}): a table of the open caches and
+ * a chart of throughput and dirty data, drawn by {@code pcache.js} (served here, nothing from
+ * elsewhere) from {@code caches.json}, which it polls every {@value #POLL_SECONDS} seconds. The
+ * console wraps the page in its frame and asks for its login before any of these answer; the page
+ * only reads: changes go through the configuration manager's forms or the shell.
+ */
+@Component(service = Servlet.class, property = {"felix.webconsole.label=" + PcachePlugin.LABEL,
+    "felix.webconsole.title=pcache caches", "felix.webconsole.category=pcache"})
+public class PcachePlugin extends HttpServlet {
+
+    /** The page's label: its place under the console's root. */
+    static final String LABEL = "pcache";
+    /** How often the page asks for new values. */
+    static final int POLL_SECONDS = 2;
+
+    private static final long serialVersionUID = 1L;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheDevice> caches;
+
+    @Override
+    protected void doGet(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        String uri = request.getRequestURI();
+        if (uri.endsWith("/" + LABEL + "/caches.json")) {
+            send(response, "application/json", json(System.currentTimeMillis(), rows()));
+        } else if (uri.endsWith("/" + LABEL + "/pcache.js")) {
+            send(response, "text/javascript", resource("pcache.js"));
+        } else if (uri.endsWith("/" + LABEL) || uri.endsWith("/" + LABEL + "/")) {
+            response.setContentType("text/html");
+            response.setCharacterEncoding("UTF-8");
+            Object root = request.getAttribute("felix.webconsole.pluginRoot");
+            response.getWriter().write(page(root instanceof String r ? r : request.getContextPath() + "/" + LABEL));
+        } else {
+            response.sendError(HttpServletResponse.SC_NOT_FOUND, "no such pcache page: try /" + LABEL);
+        }
+    }
+
+    private static void send(HttpServletResponse response, String type, String body) throws IOException {
+        response.setContentType(type);
+        response.setCharacterEncoding("UTF-8");
+        response.setHeader("Cache-Control", "no-store");
+        response.getWriter().write(body);
+    }
+
+    /** The rows of the open caches, by name; a cache closing meanwhile is left out. */
+    List<CacheRow> rows() {
+        List<CacheRow> rows = new ArrayList<>();
+        List<CacheDevice> open = caches;
+        if (open != null) {
+            for (CacheDevice cache : open) {
+                try {
+                    rows.add(CacheRow.of(cache));
+                } catch (RuntimeException closing) {
+                    // closed between the list and the question: the next poll no longer lists it
+                }
+            }
+        }
+        rows.sort(Comparator.comparing(CacheRow::name));
+        return rows;
+    }
+
+    /** {@code {"time":MILLIS,"caches":[...]}}. */
+    static String json(long timeMillis, List<CacheRow> rows) {
+        StringBuilder b = new StringBuilder("{").append(Json.field("time", timeMillis)).append(",\"caches\":[");
+        for (int i = 0; i < rows.size(); i++) {
+            b.append(i == 0 ? "" : ",").append(rows.get(i).toJson());
+        }
+        return b.append("]}").toString();
+    }
+
+    /** The page's body inside the console's frame: a table, a chart, and the script that fills both. */
+    static String page(String pluginRoot) {
+        String root = pluginRoot.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;");
+        return """
+                <div id="pcache" data-poll-seconds="%d" data-root="%s">
+                <p class="statline">Caches open in this pcache, refreshed every %d s (the same values as\
+                 pcache:status and pcache:stats). Change a cache in <a href="configMgr">Configuration</a>.</p>
+                <table id="pcache-caches" class="tablesorter nicetable">
+                <thead><tr><th>Cache</th><th>Mode</th><th>State</th><th>Backing device</th><th>Backing state</th>\
+                <th>Dirty</th><th>Segments used</th><th>Hit ratio</th><th>Written back</th></tr></thead>
+                <tbody><tr><td colspan="9">loading...</td></tr></tbody>
+                </table>
+                <h3>Throughput and dirty data, last 5 minutes</h3>
+                <canvas id="pcache-chart" width="900" height="260" style="border:1px solid #ccc"></canvas>
+                <p id="pcache-legend" class="statline"></p>
+                </div>
+                <script src="%s/pcache.js"></script>
+                """.formatted(POLL_SECONDS, root, POLL_SECONDS, root);
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = PcachePlugin.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IOException("resource " + name + " is missing from bundle pcache.webconsole");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}

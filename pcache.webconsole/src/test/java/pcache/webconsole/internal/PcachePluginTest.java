@@ -1,0 +1,44 @@
+package pcache.webconsole.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+/** The pcache page's JSON and HTML. */
+class PcachePluginTest {
+
+    private static CacheRow row(String name, long readRequests, long readHits) {
+        return new CacheRow(name, "writeback", false, "file:/srv/\"b\"<x>.img", "online", 3 << 20, 12.34, 5, 31,
+                readRequests, readHits, 4096, 8192, 1 << 20, 2, 0);
+    }
+
+    @Test
+    void jsonHasEveryColumnEscaped() {
+        String json = PcachePlugin.json(1234, List.of(row("a", 4, 3)));
+        assertEquals("{\"time\":1234,\"caches\":[{\"name\":\"a\",\"mode\":\"writeback\",\"state\":\"dirty\","
+                + "\"backing\":\"file:/srv/\\\"b\\\"\\u003cx\\u003e.img\",\"backingState\":\"online\","
+                + "\"dirtyBytes\":3145728,\"dirtyPercent\":12.3,\"segmentsUsed\":5,\"segmentsTotal\":31,"
+                + "\"hitRatio\":\"75.0 %\",\"readRequests\":4,\"bytesRead\":4096,\"bytesWritten\":8192,"
+                + "\"writebackBytes\":1048576,\"writebackKsets\":2,\"writebackErrors\":0}]}", json);
+        assertEquals("{\"time\":1,\"caches\":[]}", PcachePlugin.json(1, List.of()));
+    }
+
+    @Test
+    void hitRatioAsPcacheStatsPrintsIt() {
+        assertEquals("-", row("a", 0, 0).hitRatio());
+        assertEquals("33.3 %", row("a", 3, 1).hitRatio());
+    }
+
+    @Test
+    void thePageLoadsItsOwnScriptOnly() {
+        String page = PcachePlugin.page("/system/console/pcache");
+        assertTrue(page.contains("<script src=\"/system/console/pcache/pcache.js\"></script>"), page);
+        assertTrue(page.contains("data-root=\"/system/console/pcache\""), page);
+        assertTrue(page.contains("<canvas id=\"pcache-chart\""), page);
+        assertTrue(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
+        assertTrue(PcachePlugin.page("/a\"b").contains("data-root=\"/a&quot;b\""));
+    }
+}
