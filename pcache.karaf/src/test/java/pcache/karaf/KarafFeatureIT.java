@@ -50,7 +50,10 @@ class KarafFeatureIT {
     @Test
     void featureInstallsServesSwapsAndUninstallsCleanly() throws Exception {
         ExternalTools.require("qemu-io", "tar");
-        Path work = Path.of(property("pcache.karaf.work")).resolve("run-" + System.currentTimeMillis());
+        // each run leaves about 0.5 GB (Karaf, a 512 MiB cache device): keep only a failed one
+        Path runs = Path.of(property("pcache.karaf.work"));
+        deleteTree(runs);
+        Path work = runs.resolve("run-" + System.currentTimeMillis());
         Path dev = Files.createDirectories(work.resolve("dev"));
         Path cacheDev = dev.resolve("demo.cache");
         Path backing = dev.resolve("demo.backing");
@@ -133,6 +136,18 @@ class KarafFeatureIT {
             assertTrue(tls.contains("pcache.tls"), tls);
 
             assertNoPcacheErrors(karaf);
+        }
+        deleteTree(work); // passed: nothing to look at
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
         }
     }
 
