@@ -351,8 +351,11 @@ public final class PcacheTargetComponent {
                 LOG.log(System.Logger.Level.INFO, "cache {0}: re-opening for the new configuration", name);
                 f.replaceEngine(() -> openEngine(pmem, c), () -> openEngine(pmem, old));
             }
+            // only a change of the configured mode: a configuration update that changed something
+            // else (pcache:gc-percent's), delivered after pcache:mode set the mode directly and
+            // before that command's own update, would otherwise put the old mode back
             CacheMode wanted = TargetSettings.mode(c);
-            if (f.mode() != wanted) {
+            if (TargetSettings.mode(old) != wanted && f.mode() != wanted) {
                 f.setMode(wanted);
             }
         } catch (IOException | RuntimeException e) {

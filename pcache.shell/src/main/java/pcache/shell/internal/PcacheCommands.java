@@ -46,10 +46,12 @@ import pcache.api.spi.WritebackPolicy;
 
 /**
  * The {@code pcache:} Gogo commands. One public method per command, named as the function in
- * camel case; each checks its arguments against its {@link CommandSpec} and delegates to plain
- * classes ({@link CacheAdministration}, the reports), so the behaviour is unit-tested without a
- * framework. Commands return text; usage errors are {@link IllegalArgumentException}s that say
- * what was expected, refusals and failures {@link CommandFailedException}s that say why.
+ * camel case (the hyphenated ones are {@link Function} services), which prints the command's
+ * answer; the answer itself comes from a package-private {@code NAMEText} method, which checks the
+ * arguments against the command's {@link CommandSpec} and delegates to plain classes
+ * ({@link CacheAdministration}, the reports), so the behaviour is unit-tested without a framework.
+ * Usage errors are {@link IllegalArgumentException}s that say what was expected, refusals and
+ * failures {@link CommandFailedException}s that say why.
  *
  * <p>Every service it uses is an optional, dynamic reference: the shell works with none of them,
  * and a command that needs a missing one says which.
@@ -158,26 +160,125 @@ public class PcacheCommands {
         functions.clear();
     }
 
-    /** The Gogo function of a hyphenated command. */
+    /** The Gogo function of a hyphenated command: prints its answer, as the other commands do. */
     Function function(CommandSpec spec) {
         return (session, arguments) -> {
-            String[] args = arguments.stream().map(String::valueOf).toArray(String[]::new);
-            switch (spec) {
-                case GC_PERCENT:
-                    return gcPercent(session, args);
-                case SWAP_BACKING:
-                    return swapBacking(session, args);
-                default:
-                    throw new IllegalStateException("no function for " + spec);
-            }
+            print(functionText(spec, session, arguments));
+            return null;
         };
+    }
+
+    /** The answer of a hyphenated command. */
+    String functionText(CommandSpec spec, CommandSession session, List<Object> arguments) throws IOException {
+        String[] args = arguments.stream().map(String::valueOf).toArray(String[]::new);
+        switch (spec) {
+            case GC_PERCENT:
+                return gcPercentText(session, args);
+            case SWAP_BACKING:
+                return swapBackingText(session, args);
+            default:
+                throw new IllegalStateException("no function for " + spec);
+        }
+    }
+
+    // ---------------------------------------------------------------- the commands as Gogo calls them
+
+    // Each prints its answer (one line per line of text) on System.out, which Gogo's ThreadIO
+    // routes to the running command's output (the session, or the next command of a pipe), and
+    // returns nothing. Gogo shells print what a command returns, but Apache Karaf prints it only
+    // in its interactive console, not for a command sent over SSH (bin/client, ssh karaf@host
+    // "pcache:status"), where an answer returned would be lost. Karaf's own commands print too.
+
+    /** {@code pcache:version}. */
+    @Descriptor("show the versions of the pcache shell, Java and the OSGi framework (-h for help)")
+    public void version(@Descriptor("-h for help") String... args) {
+        print(versionText(args));
+    }
+
+    /** {@code pcache:list}. */
+    @Descriptor("list caches, backing devices and providers (-h for help)")
+    public void list(@Descriptor("-h for help") String... args) {
+        print(listText(args));
+    }
+
+    /** {@code pcache:status [--raw] [NAME]}. */
+    @Descriptor("show dm-pcache's status fields and pcache's state of caches (-h for help)")
+    public void status(CommandSession session, @Descriptor("[--raw] [NAME]") String... args) {
+        print(statusText(session, args));
+    }
+
+    /** {@code pcache:stats [NAME]}. */
+    @Descriptor("show the statistics of caches (-h for help)")
+    public void stats(CommandSession session, @Descriptor("[NAME]") String... args) {
+        print(statsText(session, args));
+    }
+
+    /** {@code pcache:create NAME key=value...}. */
+    @Descriptor("create a cache through ConfigAdmin (-h for help)")
+    public void create(CommandSession session, @Descriptor("NAME cache_dev=PATH backing=... [key=value...]")
+            String... args) throws IOException {
+        print(createText(session, args));
+    }
+
+    /** {@code pcache:remove [--drain] NAME}. */
+    @Descriptor("remove a cache created through ConfigAdmin, never losing dirty data (-h for help)")
+    public void remove(CommandSession session, @Descriptor("[--drain] NAME") String... args) throws IOException {
+        print(removeText(session, args));
+    }
+
+    /** {@code pcache:flush NAME}. */
+    @Descriptor("persist every open key set of a cache (-h for help)")
+    public void flush(CommandSession session, @Descriptor("NAME") String... args) throws IOException {
+        print(flushText(session, args));
+    }
+
+    /** {@code pcache:drain [--passthrough] NAME}. */
+    @Descriptor("write back everything dirty, with a progress bar (-h for help)")
+    public void drain(CommandSession session, @Descriptor("[--passthrough] NAME") String... args) throws IOException {
+        print(drainText(session, args));
+    }
+
+    /** {@code pcache:mode NAME MODE}. */
+    @Descriptor("switch the mode of a cache (-h for help)")
+    public void mode(CommandSession session, @Descriptor("NAME writeback|writethrough|passthrough") String... args)
+            throws IOException {
+        print(modeText(session, args));
+    }
+
+    /** {@code pcache:export NAME}. */
+    @Descriptor("export a cache over NBD again (-h for help)")
+    public void export(CommandSession session, @Descriptor("NAME") String... args) {
+        print(exportText(session, args));
+    }
+
+    /** {@code pcache:unexport NAME}. */
+    @Descriptor("withdraw a cache's NBD export (-h for help)")
+    public void unexport(CommandSession session, @Descriptor("NAME") String... args) {
+        print(unexportText(session, args));
+    }
+
+    /** {@code pcache:inspect [--keys] FILE}. */
+    @Descriptor("print a cache device image read offline (-h for help)")
+    public void inspect(CommandSession session, @Descriptor("[--keys] FILE") String... args) {
+        print(inspectText(session, args));
+    }
+
+    /** {@code pcache:fsck FILE}: fails when the image has errors, after printing the report. */
+    @Descriptor("check a cache device image offline; fails on errors (-h for help)")
+    public void fsck(CommandSession session, @Descriptor("FILE") String... args) {
+        print(fsckText(session, args));
+    }
+
+    /** Prints a command's answer where Gogo routes this thread's output. */
+    private static void print(String answer) {
+        System.out.println(answer);
+        System.out.flush();
     }
 
     // ---------------------------------------------------------------- information
 
     /** {@code pcache:version}. */
-    @Descriptor("show the versions of the pcache shell, Java and the OSGi framework (-h for help)")
-    public String version(@Descriptor("-h for help") String... args) {
+    String versionText(String... args) {
         if (CommandSpec.VERSION.parse(args).help()) {
             return CommandSpec.VERSION.help();
         }
@@ -188,8 +289,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:list}. */
-    @Descriptor("list caches, backing devices and providers (-h for help)")
-    public String list(@Descriptor("-h for help") String... args) {
+    String listText(String... args) {
         if (CommandSpec.LIST.parse(args).help()) {
             return CommandSpec.LIST.help();
         }
@@ -197,8 +297,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:status [--raw] [NAME]}. */
-    @Descriptor("show dm-pcache's status fields and pcache's state of caches (-h for help)")
-    public String status(CommandSession session, @Descriptor("[--raw] [NAME]") String... args) {
+    String statusText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.STATUS.parse(args);
         if (p.help()) {
             return CommandSpec.STATUS.help();
@@ -222,8 +321,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:stats [NAME]}. */
-    @Descriptor("show the statistics of caches (-h for help)")
-    public String stats(CommandSession session, @Descriptor("[NAME]") String... args) {
+    String statsText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.STATS.parse(args);
         if (p.help()) {
             return CommandSpec.STATS.help();
@@ -244,9 +342,7 @@ public class PcacheCommands {
     // ---------------------------------------------------------------- life cycle
 
     /** {@code pcache:create NAME key=value...}. */
-    @Descriptor("create a cache through ConfigAdmin (-h for help)")
-    public String create(CommandSession session, @Descriptor("NAME cache_dev=PATH backing=... [key=value...]")
-            String... args) throws IOException {
+    String createText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.CREATE.parse(args);
         if (p.help()) {
             return CommandSpec.CREATE.help();
@@ -257,8 +353,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:remove [--drain] NAME}. */
-    @Descriptor("remove a cache created through ConfigAdmin, never losing dirty data (-h for help)")
-    public String remove(CommandSession session, @Descriptor("[--drain] NAME") String... args) throws IOException {
+    String removeText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.REMOVE.parse(args);
         if (p.help()) {
             return CommandSpec.REMOVE.help();
@@ -267,7 +362,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:swap-backing NAME TARGET [identity=LABEL]} (a Gogo {@link Function} service). */
-    public String swapBacking(CommandSession session, String... args) throws IOException {
+    String swapBackingText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.SWAP_BACKING.parse(args);
         if (p.help()) {
             return CommandSpec.SWAP_BACKING.help();
@@ -287,7 +382,7 @@ public class PcacheCommands {
     // ---------------------------------------------------------------- running caches
 
     /** {@code pcache:gc-percent NAME N} (a Gogo {@link Function} service). */
-    public String gcPercent(CommandSession session, String... args) throws IOException {
+    String gcPercentText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.GC_PERCENT.parse(args);
         if (p.help()) {
             return CommandSpec.GC_PERCENT.help();
@@ -308,8 +403,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:flush NAME}. */
-    @Descriptor("persist every open key set of a cache (-h for help)")
-    public String flush(CommandSession session, @Descriptor("NAME") String... args) throws IOException {
+    String flushText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.FLUSH.parse(args);
         if (p.help()) {
             return CommandSpec.FLUSH.help();
@@ -320,8 +414,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:drain [--passthrough] NAME}. */
-    @Descriptor("write back everything dirty, with a progress bar (-h for help)")
-    public String drain(CommandSession session, @Descriptor("[--passthrough] NAME") String... args) throws IOException {
+    String drainText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.DRAIN.parse(args);
         if (p.help()) {
             return CommandSpec.DRAIN.help();
@@ -342,9 +435,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:mode NAME MODE}. */
-    @Descriptor("switch the mode of a cache (-h for help)")
-    public String mode(CommandSession session, @Descriptor("NAME writeback|writethrough|passthrough") String... args)
-            throws IOException {
+    String modeText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.MODE.parse(args);
         if (p.help()) {
             return CommandSpec.MODE.help();
@@ -368,8 +459,7 @@ public class PcacheCommands {
     // ---------------------------------------------------------------- NBD
 
     /** {@code pcache:export NAME}. */
-    @Descriptor("export a cache over NBD again (-h for help)")
-    public String export(CommandSession session, @Descriptor("NAME") String... args) {
+    String exportText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.EXPORT.parse(args);
         if (p.help()) {
             return CommandSpec.EXPORT.help();
@@ -391,8 +481,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:unexport NAME}. */
-    @Descriptor("withdraw a cache's NBD export (-h for help)")
-    public String unexport(CommandSession session, @Descriptor("NAME") String... args) {
+    String unexportText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.UNEXPORT.parse(args);
         if (p.help()) {
             return CommandSpec.UNEXPORT.help();
@@ -419,8 +508,7 @@ public class PcacheCommands {
     // ---------------------------------------------------------------- offline images
 
     /** {@code pcache:inspect [--keys] FILE}. */
-    @Descriptor("print a cache device image read offline (-h for help)")
-    public String inspect(CommandSession session, @Descriptor("[--keys] FILE") String... args) {
+    String inspectText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.INSPECT.parse(args);
         if (p.help()) {
             return CommandSpec.INSPECT.help();
@@ -434,8 +522,7 @@ public class PcacheCommands {
     }
 
     /** {@code pcache:fsck FILE}: fails when the image has errors, after printing the report. */
-    @Descriptor("check a cache device image offline; fails on errors (-h for help)")
-    public String fsck(CommandSession session, @Descriptor("FILE") String... args) {
+    String fsckText(CommandSession session, String... args) {
         CommandSpec.Parsed p = CommandSpec.FSCK.parse(args);
         if (p.help()) {
             return CommandSpec.FSCK.help();

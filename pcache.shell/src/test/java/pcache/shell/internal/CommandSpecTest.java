@@ -88,22 +88,30 @@ class CommandSpecTest {
     }
 
     /**
-     * Each spec has a public String method taking ([CommandSession,] String...) on the component,
-     * and nothing else is public.
+     * Each spec has its answer, a String method NAMEText taking ([CommandSession,] String...) on the
+     * component; each spec Gogo calls by reflection (not through a Function service) has a public
+     * void method of its name taking the same, which prints that answer; nothing else is public.
      */
     @Test
     void everySpecHasItsMethodOnTheComponent() {
         Set<String> methods = Arrays.stream(PcacheCommands.class.getDeclaredMethods())
                 .filter(m -> Modifier.isPublic(m.getModifiers()))
                 .peek(m -> {
-                    assertEquals(String.class, m.getReturnType(), m.toString());
+                    assertEquals(void.class, m.getReturnType(), m + " prints its answer and returns nothing");
                     assertTrue(m.isVarArgs(), m + " should take String... args");
                     assertTrue(m.getParameterCount() == 1 || m.getParameterCount() == 2
                             && m.getParameterTypes()[0] == CommandSession.class, m + " takes ([CommandSession,] String...)");
                 })
                 .map(Method::getName).collect(Collectors.toSet());
-        Set<String> specs = Arrays.stream(CommandSpec.values()).map(CommandSpec::methodName).collect(Collectors.toSet());
+        Set<String> specs = Arrays.stream(CommandSpec.values()).filter(s -> !s.viaFunctionService())
+                .map(CommandSpec::methodName).collect(Collectors.toSet());
         assertEquals(specs, methods);
+        for (CommandSpec spec : CommandSpec.values()) {
+            Method answer = Arrays.stream(PcacheCommands.class.getDeclaredMethods())
+                    .filter(m -> m.getName().equals(spec.methodName() + "Text")).findFirst().orElse(null);
+            assertTrue(answer != null && answer.getReturnType() == String.class && answer.isVarArgs(),
+                    spec + ": no String " + spec.methodName() + "Text(..., String...)");
+        }
     }
 
     @Test

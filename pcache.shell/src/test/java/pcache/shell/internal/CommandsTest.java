@@ -157,7 +157,7 @@ class CommandsTest {
     }
 
     private String create(String... args) throws IOException {
-        return commands.create(session.session, args);
+        return commands.createText(session.session, args);
     }
 
     private LiveCache created(String name) throws IOException {
@@ -223,8 +223,8 @@ class CommandsTest {
                 "policy=mine");
         assertEquals("(pcache.writeback.policy=mine)", admin.get("pcache.target~p1").getProperties()
                 .get("writeback.target"));
-        assertTrue(commands.list().toString().contains("write-back policies: batching, mine, ordered\n"),
-                commands.list().toString());
+        assertTrue(commands.listText().toString().contains("write-back policies: batching, mine, ordered\n"),
+                commands.listText().toString());
     }
 
     @Test
@@ -319,11 +319,11 @@ class CommandsTest {
     void statusRawIsExactlyTheNineFields() throws Exception {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 4096;
-        assertEquals("0 31 31 3 70 1182 0:10288 0:5144 0:0", commands.status(session.session, "--raw", "c1"));
-        assertEquals(c1.status().dmStatusLine(), commands.status(session.session, "c1", "--raw"));
+        assertEquals("0 31 31 3 70 1182 0:10288 0:5144 0:0", commands.statusText(session.session, "--raw", "c1"));
+        assertEquals(c1.status().dmStatusLine(), commands.statusText(session.session, "c1", "--raw"));
         created("c0");
         assertEquals("c0: 0 31 31 3 70 1182 0:5144 0:5144 0:0\nc1: 0 31 31 3 70 1182 0:10288 0:5144 0:0",
-                commands.status(session.session, "--raw"));
+                commands.statusText(session.session, "--raw"));
     }
 
     @Test
@@ -331,7 +331,7 @@ class CommandsTest {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 2 << 20;
         exports.exported.put("c1", true);
-        String s = commands.status(session.session, "c1");
+        String s = commands.statusText(session.session, "c1");
         assertTrue(s.startsWith("cache c1\n  mode          writeback\n  state         dirty: 2 MiB not yet written back\n"
                 + "  data_crc      false\n  backing       file:" + dir.resolve("c1.img") + " (online)\n"
                 + "  cache device  /data/c1.cache (mapped)\n  nbd export    exported, 2 connection(s)\n"
@@ -344,35 +344,35 @@ class CommandsTest {
         assertTrue(s.endsWith("    data crc    0 errors, 0 extents quarantined"), s);
         c1.conditions = new CacheConditions(2, "cache device /data/c1.cache no longer exists", "EIO at 0", 3,
                 "kset damaged", "bad kset at 0:4096");
-        String attention = commands.status(session.session, "c1");
+        String attention = commands.statusText(session.session, "c1");
         assertTrue(attention.contains("  attention     2 request(s) waiting for free cache space\n"
                 + "                cache device /data/c1.cache no longer exists\n"
                 + "                write-back failing, retried with back-off: EIO at 0\n"
                 + "                GC failing, retried: kset damaged\n"
                 + "                key log damaged: bad kset at 0:4096\n"), attention);
         exports.tls = new NbdExports.TlsInfo("require", "X.509 from /etc/pcache/tls, client certificates verified", 1);
-        assertTrue(commands.status(session.session, "c1").contains("  nbd export    exported, 2 connection(s); TLS require "
+        assertTrue(commands.statusText(session.session, "c1").contains("  nbd export    exported, 2 connection(s); TLS require "
                 + "(X.509 from /etc/pcache/tls, client certificates verified), 1 TLS connection(s) to all exports\n"));
         exports.exported.put("c1", false);
-        assertTrue(commands.status(session.session, "c1").contains("nbd export    withdrawn (pcache:export c1"));
+        assertTrue(commands.statusText(session.session, "c1").contains("nbd export    withdrawn (pcache:export c1"));
         commands.nbdExports = null;
-        assertTrue(commands.status(session.session, "c1").contains("nbd export    no NBD export service"));
+        assertTrue(commands.statusText(session.session, "c1").contains("nbd export    no NBD export service"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> commands.status(session.session, "nope"));
+                () -> commands.statusText(session.session, "nope"));
         assertEquals("no open cache named 'nope'; caches: c1", e.getMessage());
     }
 
     @Test
     void statsHasHitRatios() throws Exception {
         created("c1");
-        String s = commands.stats(session.session, "c1");
+        String s = commands.statsText(session.session, "c1");
         assertTrue(s.startsWith("cache c1 (counters since it was opened)\n"), s);
         assertTrue(s.contains("  hit ratio    70.0 % of requests, 80.0 % of bytes\n"), s);
         assertTrue(s.contains("  reads        10 requests: 7 hits, 2 misses, 1 partial hits\n"), s);
         assertTrue(s.contains("  deferred     0 requests waited for cache space, 0 waiting now\n"), s);
         assertTrue(s.contains("  dirty        0 bytes (0 B) to write back, 0.0 % of the data capacity (495.6 MiB)\n"), s);
         assertTrue(s.contains("  gc           0 ksets, 0 segments reclaimed, 0 failed passes\n"), s);
-        assertEquals("caches: none", new PcacheCommands().stats(session.session));
+                assertEquals("caches: none", new PcacheCommands().statsText(session.session));
     }
 
     // ---------------------------------------------------------------- running caches
@@ -380,13 +380,13 @@ class CommandsTest {
     @Test
     void gcPercentIsSetAndKeptInTheConfiguration() throws Exception {
         LiveCache c1 = created("c1");
-        Object result = commands.function(CommandSpec.GC_PERCENT).execute(session.session, List.of("c1", "50"));
+        Object result = commands.functionText(CommandSpec.GC_PERCENT, session.session, List.of("c1", "50"));
         assertEquals("cache c1: gc_percent 70 -> 50", result);
         assertEquals(50, c1.gcPercent);
         assertEquals(50, admin.get("pcache.target~c1").get("gc_percent"));
         for (String bad : List.of("91", "-1", "ten")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> commands.gcPercent(session.session, "c1", bad));
+                    () -> commands.gcPercentText(session.session, "c1", bad));
             assertEquals("gc_percent=" + bad + ": expected an integer from 0 to 90; usage: pcache:gc-percent [-h] NAME N",
                     e.getMessage());
         }
@@ -396,12 +396,12 @@ class CommandsTest {
     void modeIsSwitchedAndKeptInTheConfiguration() throws Exception {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 8192;
-        assertEquals("cache c1: mode writeback -> passthrough", commands.mode(session.session, "c1", "passthrough"));
+        assertEquals("cache c1: mode writeback -> passthrough", commands.modeText(session.session, "c1", "passthrough"));
         assertEquals(0, c1.dirtyBytes, "passthrough writes everything back first");
         assertEquals("passthrough", admin.get("pcache.target~c1").get("cache_mode"));
         assertTrue(session.console().contains("writing back and emptying the cache first"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> commands.mode(session.session, "c1", "fast"));
+                () -> commands.modeText(session.session, "c1", "fast"));
         assertEquals("unknown cache mode 'fast': expected writeback, writethrough or passthrough; usage: pcache:mode"
                 + " [-h] NAME writeback|writethrough|passthrough", e.getMessage());
     }
@@ -409,7 +409,7 @@ class CommandsTest {
     @Test
     void flushFlushes() throws Exception {
         LiveCache c1 = created("c1");
-        assertTrue(commands.flush(session.session, "c1").startsWith("cache c1 flushed"));
+        assertTrue(commands.flushText(session.session, "c1").startsWith("cache c1 flushed"));
         assertEquals(1, c1.flushes.get());
     }
 
@@ -417,7 +417,7 @@ class CommandsTest {
     void drainDrawsAProgressBar() throws Exception {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 4 << 20;
-        String out = commands.drain(session.session, "c1");
+        String out = commands.drainText(session.session, "c1");
         assertTrue(out.matches("cache c1 drained in \\d+\\.\\d s \\(4 MiB were dirty\\); clean"), out);
         assertEquals("4 MiB to write back [" + "#".repeat(ProgressBar.WIDTH) + "] 100%\n", session.console());
         assertEquals(List.of("4194304/4194304", "3145728/4194304", "2097152/4194304", "1048576/4194304", "0/4194304"),
@@ -428,7 +428,7 @@ class CommandsTest {
     void drainThenPassthrough() throws Exception {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 1 << 20;
-        String out = commands.drain(session.session, "--passthrough", "c1");
+        String out = commands.drainText(session.session, "--passthrough", "c1");
         assertTrue(out.endsWith("; mode writeback -> passthrough: requests now go straight to the backing device and"
                 + " the cache can be removed"), out);
         assertEquals(CacheMode.PASSTHROUGH, c1.mode);
@@ -440,7 +440,7 @@ class CommandsTest {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 1 << 20;
         c1.drainFailure = Fakes.backingFailure("disk gone");
-        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.drain(session.session, "c1"));
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.drainText(session.session, "c1"));
         assertEquals("drain of cache 'c1' failed: disk gone; the dirty data stays safe in the cache", e.getMessage());
         assertTrue(session.console().endsWith("] stopped\n"), session.console());
     }
@@ -451,14 +451,14 @@ class CommandsTest {
     void removeRefusesADirtyCacheAndDrainsWhenAsked() throws Exception {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 12288;
-        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c1"));
         assertEquals("cache 'c1' holds 12288 bytes (12 KiB) not yet written back (dirty_tail 0:5144, key_head 0:10288);"
                 + " removing it now would strand them on its cache device. Use pcache:remove --drain c1 (or"
                 + " pcache:drain c1 first)", e.getMessage());
         assertEquals(2, admin.configs.size());
         assertEquals(CacheMode.WRITEBACK, c1.mode);
 
-        String out = commands.remove(session.session, "--drain", "c1");
+        String out = commands.removeText(session.session, "--drain", "c1");
         assertEquals("cache c1 removed (drained, then passthrough); configurations pcache.target~c1,"
                 + " pcache.backing.file~c1.backing deleted; the cache device " + dir.resolve("c1.cache")
                 + " is left in place", out);
@@ -471,10 +471,10 @@ class CommandsTest {
     @Test
     void aCleanCacheIsRemovedThroughPassthrough() throws Exception {
         LiveCache c1 = created("c1");
-        assertTrue(commands.remove(session.session, "c1").startsWith("cache c1 removed (clean, passthrough)"));
+        assertTrue(commands.removeText(session.session, "c1").startsWith("cache c1 removed (clean, passthrough)"));
         assertEquals(CacheMode.PASSTHROUGH, c1.mode);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> commands.remove(session.session, "c1"));
+                () -> commands.removeText(session.session, "c1"));
         assertEquals("no cache named 'c1'; caches: none", e.getMessage());
     }
 
@@ -483,7 +483,7 @@ class CommandsTest {
         LiveCache c1 = created("c1");
         c1.dirtyBytes = 512;
         c1.drainFailure = Fakes.backingFailure("backing device unreachable");
-        assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "--drain", "c1"));
+        assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "--drain", "c1"));
         assertEquals(2, admin.configs.size());
         assertEquals(1, caches.size());
     }
@@ -497,7 +497,7 @@ class CommandsTest {
             ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
                     PcacheFormat.SB_OFF + 8);
         }
-        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c1"));
         assertTrue(e.getMessage().startsWith("cache 'c1' is not open and there is no CacheImageTool service"),
                 e.getMessage());
 
@@ -513,11 +513,11 @@ class CommandsTest {
                 return new FsckReport(cacheDevice.toString(), List.of(), List.of(), dirty[0], List.of(), "");
             }
         };
-        e = assertThrows(CommandFailedException.class, () -> commands.remove(session.session, "c1"));
+        e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c1"));
         assertTrue(e.getMessage().startsWith("cache 'c1' is not open and its cache device " + cacheDev
                 + " holds 4096 bytes not yet written back"), e.getMessage());
         dirty[0] = 0;
-        assertTrue(commands.remove(session.session, "c1").startsWith(
+        assertTrue(commands.removeText(session.session, "c1").startsWith(
                 "cache c1 removed (not open, its cache device holds nothing dirty)"));
         assertTrue(admin.configs.isEmpty());
     }
@@ -526,14 +526,14 @@ class CommandsTest {
     void aCacheWithoutConfigurationCannotBeRemovedHere() throws Exception {
         caches.add(new LiveCache("manual", SIZE, "file:/x"));
         CommandFailedException e = assertThrows(CommandFailedException.class,
-                () -> commands.remove(session.session, "manual"));
+                () -> commands.removeText(session.session, "manual"));
         assertTrue(e.getMessage().startsWith("cache 'manual' has no ConfigAdmin configuration"), e.getMessage());
     }
 
     // ---------------------------------------------------------------- swap-backing
 
     private Object swap(String... args) throws Exception {
-        return commands.function(CommandSpec.SWAP_BACKING).execute(session.session, List.of((Object[]) args));
+        return commands.functionText(CommandSpec.SWAP_BACKING, session.session, List.of((Object[]) args));
     }
 
     @Test
@@ -606,18 +606,18 @@ class CommandsTest {
     void exportAndUnexport() throws Exception {
         exports.exported.put("c1", true);
         assertEquals("cache c1 withdrawn from NBD (its clients were disconnected); pcache:export c1 exports it again",
-                commands.unexport(session.session, "c1"));
+                commands.unexportText(session.session, "c1"));
         assertFalse(exports.exported.get("c1"));
         assertEquals("cache c1 exported over NBD: nbd://127.0.0.1:10809/c1, nbd+unix:///c1?socket=/run/pcache.sock",
-                commands.export(session.session, "c1"));
+                commands.exportText(session.session, "c1"));
         exports.tls = new NbdExports.TlsInfo("on", "pre-shared keys from /etc/pcache/keys.psk", 0);
         assertEquals("cache c1 exported over NBD: nbds://127.0.0.1:10809/c1, nbds+unix:///c1?socket=/run/pcache.sock",
-                commands.export(session.session, "c1"));
+                commands.exportText(session.session, "c1"));
         CommandFailedException e = assertThrows(CommandFailedException.class,
-                () -> commands.export(session.session, "nope"));
+                () -> commands.exportText(session.session, "nope"));
         assertEquals("no cache device named 'nope' is registered", e.getMessage());
         commands.nbdExports = null;
-        e = assertThrows(CommandFailedException.class, () -> commands.unexport(session.session, "c1"));
+        e = assertThrows(CommandFailedException.class, () -> commands.unexportText(session.session, "c1"));
         assertTrue(e.getMessage().startsWith("no NbdExports service"), e.getMessage());
     }
 
@@ -639,18 +639,18 @@ class CommandsTest {
                         List.of(), 0, List.of(), "fsck of " + cacheDevice + ": ...\n");
             }
         };
-        assertEquals("dump keys=true", commands.inspect(session.session, "img", "--keys"));
-        assertEquals("dump keys=false", commands.inspect(session.session, "/abs/img"));
-        assertEquals("fsck of " + dir.resolve("img") + ": ...", commands.fsck(session.session, "img"));
+        assertEquals("dump keys=true", commands.inspectText(session.session, "img", "--keys"));
+        assertEquals("dump keys=false", commands.inspectText(session.session, "/abs/img"));
+        assertEquals("fsck of " + dir.resolve("img") + ": ...", commands.fsckText(session.session, "img"));
         assertEquals(List.of(dir.resolve("img"), Path.of("/abs/img"), dir.resolve("img")), asked);
 
         broken[0] = true;
-        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.fsck(session.session, "img"));
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.fsckText(session.session, "img"));
         assertEquals("fsck found 1 error(s) in " + dir.resolve("img"), e.getMessage());
         assertEquals("fsck of " + dir.resolve("img") + ": ...\n", session.console(), "the report is printed first");
 
         commands.imageTool = null;
-        e = assertThrows(CommandFailedException.class, () -> commands.fsck(session.session, "img"));
+        e = assertThrows(CommandFailedException.class, () -> commands.fsckText(session.session, "img"));
         assertTrue(e.getMessage().startsWith("no CacheImageTool service"), e.getMessage());
     }
 
@@ -659,9 +659,9 @@ class CommandsTest {
         for (CommandSpec spec : CommandSpec.values()) {
             Object help;
             if (spec.viaFunctionService()) {
-                help = commands.function(spec).execute(session.session, List.of("-h"));
+                help = commands.functionText(spec, session.session, List.of("-h"));
             } else {
-                help = PcacheCommands.class.getMethod(spec.methodName(), spec == CommandSpec.VERSION
+                help = PcacheCommands.class.getDeclaredMethod(spec.methodName() + "Text", spec == CommandSpec.VERSION
                         || spec == CommandSpec.LIST ? new Class<?>[] {String[].class}
                         : new Class<?>[] {org.apache.felix.service.command.CommandSession.class, String[].class})
                         .invoke(commands, spec == CommandSpec.VERSION || spec == CommandSpec.LIST
