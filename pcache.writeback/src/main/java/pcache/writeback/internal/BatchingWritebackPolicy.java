@@ -14,10 +14,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.format.PcacheFormat;
-import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
-import pcache.api.spi.KeySlice;
-import pcache.api.spi.KeyValidity;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
@@ -159,16 +156,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
                 break;
             }
             batch.add(k);
-            for (CacheKey key : k.keys()) {
-                KeySlice slice = scratch.slice(key.offset());
-                slice.lock();
-                try {
-                    // copies: the kset's own keys must stay as logged (see Kset)
-                    slice.insert(key.copy(), KeyValidity.ALL);
-                } finally {
-                    slice.unlock();
-                }
-            }
+            DirtyRuns.resolve(scratch, k);
             batchDirty += k.dirtyBytes();
             position = k.next();
         }

@@ -6,6 +6,9 @@ import java.util.List;
 
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.KeyValidity;
+import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
 
 /**
@@ -20,6 +23,23 @@ final class DirtyRuns {
     static final int MAX_RUN_BYTES = 4 << 20;
 
     private DirtyRuns() {
+    }
+
+    /**
+     * Adds copies of {@code kset}'s keys to {@code scratch}, where later ones win over earlier ones
+     * (copies: overlap fix-up cuts keys in place, and a kset's keys must stay as logged, since
+     * dirty_tail accounting and in-memory clean marking read them).
+     */
+    static void resolve(KeyIndex scratch, Kset kset) {
+        for (CacheKey key : kset.keys()) {
+            KeySlice slice = scratch.slice(key.offset());
+            slice.lock();
+            try {
+                slice.insert(key.copy(), KeyValidity.ALL);
+            } finally {
+                slice.unlock();
+            }
+        }
     }
 
     /** Writes every dirty extent of {@code resolved}; returns the bytes written. */

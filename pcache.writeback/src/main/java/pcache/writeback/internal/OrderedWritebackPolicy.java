@@ -6,7 +6,6 @@ import java.util.List;
 
 import org.osgi.service.component.annotations.Component;
 
-import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
@@ -55,7 +54,7 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
         while (true) {
             group.add(k);
             if (!k.last()) {
-                resolve(scratch, k);
+                DirtyRuns.resolve(scratch, k);
                 dirty += k.dirtyBytes();
             }
             if (dirty >= MAX_GROUP_BYTES) {
@@ -74,20 +73,5 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
         }
         context.advanceDirtyTail(group);
         return WritebackOutcome.PROGRESS;
-    }
-
-    /** Adds the keys of {@code kset} to {@code scratch}, where later ones win over earlier ones. */
-    private static void resolve(KeyIndex scratch, Kset kset) {
-        for (CacheKey key : kset.keys()) {
-            var slice = scratch.slice(key.offset());
-            slice.lock();
-            try {
-                // a copy: overlap fix-up cuts keys in place, and the kset's keys must stay as
-                // logged (dirty_tail accounting and in-memory clean marking read them)
-                slice.insert(key.copy(), pcache.api.spi.KeyValidity.ALL);
-            } finally {
-                slice.unlock();
-            }
-        }
     }
 }

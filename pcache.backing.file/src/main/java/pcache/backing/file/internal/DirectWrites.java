@@ -75,12 +75,8 @@ final class DirectWrites implements AutoCloseable {
 
     /** Writes all of {@code src} at {@code position}; the caller checked {@link #fits}. */
     void write(long position, ByteBuffer src) throws IOException {
-        int at = src.position();
         channel.call(ch -> {
-            ByteBuffer source = src.duplicate();
-            while (source.hasRemaining()) {
-                ch.write(source, position + source.position() - at);
-            }
+            FileBackingDevice.writeFully(ch, position, src);
             return null;
         });
         writes.increment();

@@ -299,10 +299,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             return;
         }
         io("write", offset, length, ch -> {
-            ByteBuffer source = src.duplicate();
-            while (source.hasRemaining()) {
-                ch.write(source, offset + source.position() - at);
-            }
+            writeFully(ch, offset, src);
             if (fua) {
                 ch.force(false);
             }
@@ -362,6 +359,15 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             }
             return null;
         });
+    }
+
+    /** Writes all remaining bytes of {@code src} at {@code position}; {@code src} itself is left as it is. */
+    static void writeFully(FileChannel ch, long position, ByteBuffer src) throws IOException {
+        ByteBuffer source = src.duplicate();
+        int at = source.position();
+        while (source.hasRemaining()) {
+            ch.write(source, position + source.position() - at);
+        }
     }
 
     /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */
