@@ -365,4 +365,25 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
         }
         return problems;
     }
+
+    /**
+     * The problems of the engine's tuning keys (not written by the launcher or the shell), each
+     * {@code key=value: expected ...}; empty when they are sound.
+     */
+    public static List<String> tuningProblems(long streams, long ksetFlushDelayMs, long gcIntervalMs) {
+        List<String> problems = new ArrayList<>();
+        if (streams < 0 || streams > TargetProperties.STREAMS_MAX) {
+            problems.add(TargetProperties.STREAMS + "=" + streams + ": expected 0 (one per CPU, at most "
+                    + TargetProperties.STREAMS_MAX + ") .. " + TargetProperties.STREAMS_MAX);
+        }
+        if (ksetFlushDelayMs < 1) {
+            problems.add(TargetProperties.KSET_FLUSH_DELAY_MS + "=" + ksetFlushDelayMs
+                    + ": expected a positive number of milliseconds");
+        }
+        if (gcIntervalMs < 1) {
+            problems.add(TargetProperties.GC_INTERVAL_MS + "=" + gcIntervalMs
+                    + ": expected a positive number of milliseconds");
+        }
+        return problems;
+    }
 }

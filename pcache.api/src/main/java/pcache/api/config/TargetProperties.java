@@ -52,6 +52,8 @@ public final class TargetProperties {
     public static final boolean FORCE_IDENTITY_DEFAULT = false;
     public static final long BACKING_TIMEOUT_MS_DEFAULT = 30_000;
     public static final int STREAMS_DEFAULT = 0;
+    /** The most write streams a cache uses (more would not find cores to run on). */
+    public static final int STREAMS_MAX = 8;
     /** dm-pcache's kset flush interval. */
     public static final long KSET_FLUSH_DELAY_MS_DEFAULT = 1000;
     /** dm-pcache's GC interval. */

@@ -7,7 +7,6 @@ import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
-import pcache.api.config.TargetProperties;
 import pcache.engine.internal.engine.EngineConfig;
 
 /** Checks a {@link TargetConfig} and turns it into engine settings. */
@@ -28,18 +27,7 @@ final class TargetSettings {
         List<String> problems = new ArrayList<>(CacheDefinition.targetProblems(c.name() == null ? null : name(c),
                 c.cache__dev(), c.cache__dev__size__bytes(), c.cache__mode(), c.gc__percent(),
                 c.backing__timeout__ms()));
-        if (c.streams() < 0 || c.streams() > EngineConfig.MAX_STREAMS) {
-            problems.add(TargetProperties.STREAMS + "=" + c.streams() + ": expected 0 (one per CPU, at most "
-                    + EngineConfig.MAX_STREAMS + ") .. " + EngineConfig.MAX_STREAMS);
-        }
-        if (c.kset__flush__delay__ms() < 1) {
-            problems.add(TargetProperties.KSET_FLUSH_DELAY_MS + "=" + c.kset__flush__delay__ms()
-                    + ": expected a positive number of milliseconds");
-        }
-        if (c.gc__interval__ms() < 1) {
-            problems.add(TargetProperties.GC_INTERVAL_MS + "=" + c.gc__interval__ms()
-                    + ": expected a positive number of milliseconds");
-        }
+        problems.addAll(CacheDefinition.tuningProblems(c.streams(), c.kset__flush__delay__ms(), c.gc__interval__ms()));
         if (!problems.isEmpty()) {
             throw new CacheConfigurationException("cache " + (CacheNames.isValid(name(c)) ? name(c) : "'" + c.name() + "'")
                     + ": " + String.join("; ", problems));

@@ -33,6 +33,7 @@ import pcache.api.config.BackingProperties;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
 import pcache.api.config.ConfigPids;
+import pcache.api.config.ConfigurationChecks;
 import pcache.api.config.LdapFilters;
 import pcache.api.config.TargetProperties;
 import pcache.api.format.PcacheFormat;
@@ -221,22 +222,20 @@ final class CacheAdministration {
     String create(CacheDefinition d) throws IOException {
         ConfigurationAdmin admin = admin();
         if (cacheNamed(d.name()) != null || targetConfiguration(d.name()) != null) {
-            throw new CommandFailedException("a cache named '" + d.name() + "' already exists (pcache:remove "
-                    + d.name() + " removes it)");
+            throw new CommandFailedException(ConfigurationChecks.cacheNameTaken(d.name()));
         }
         for (Configuration c : list(admin, ConfigPids.TARGET)) {
             if (d.cacheDev().toString().equals(property(c, TargetProperties.CACHE_DEV))) {
-                throw new CommandFailedException("cache device " + d.cacheDev() + " is already used by cache '"
-                        + property(c, TargetProperties.NAME) + "': every cache needs its own cache device");
+                throw new CommandFailedException(ConfigurationChecks.cacheDeviceTaken(d.cacheDev(),
+                        property(c, TargetProperties.NAME)));
             }
         }
         String disk = d.backing().disk();
         for (String pid : List.of(ConfigPids.BACKING_FILE, ConfigPids.BACKING_NBD)) {
             for (Configuration c : list(admin, pid)) {
                 if (disk.equals(diskOf(c))) {
-                    throw new CommandFailedException("backing device " + d.backing().text() + " is already used by"
-                            + " backing device '" + property(c, BackingProperties.NAME) + "' ("
-                            + backingText(c) + "): two caches on one disk would destroy each other's data");
+                    throw new CommandFailedException(ConfigurationChecks.diskTaken(d.backing().text(),
+                            property(c, BackingProperties.NAME), backingText(c)));
                 }
             }
         }

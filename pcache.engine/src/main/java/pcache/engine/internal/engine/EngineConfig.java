@@ -74,7 +74,7 @@ public record EngineConfig(String name, boolean dataCrc, int gcPercent, int stre
     }
 
     /** Most streams: see {@link #effectiveStreams()}. */
-    public static final int MAX_STREAMS = 8;
+    public static final int MAX_STREAMS = pcache.api.config.TargetProperties.STREAMS_MAX;
 
     /**
      * Streams to use: the configured number, or one per CPU, at most {@value #MAX_STREAMS}. Why a

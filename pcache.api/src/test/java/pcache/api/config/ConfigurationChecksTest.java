@@ -1,0 +1,162 @@
+package pcache.api.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The checks of a configuration saved by other means than the launcher's file or {@code pcache:create}. */
+class ConfigurationChecksTest {
+
+    @TempDir
+    Path dir;
+
+    private Path cacheDev;
+    private Path disk;
+    private ConfigurationChecks.Existing backing;
+    private ConfigurationChecks.Existing target;
+
+    @BeforeEach
+    void existingCache() throws IOException {
+        cacheDev = dir.resolve("a.cache");
+        disk = Files.createFile(dir.resolve("a.disk"));
+        Files.write(disk, new byte[4096]);
+        backing = new ConfigurationChecks.Existing(ConfigPids.BACKING_FILE, "pcache.backing.file~a.backing",
+                Map.of(BackingProperties.NAME, "a.backing", BackingProperties.PATH, disk.toString()));
+        target = new ConfigurationChecks.Existing(ConfigPids.TARGET, "pcache.target~a",
+                Map.of(TargetProperties.NAME, "a", TargetProperties.CACHE_DEV, cacheDev.toString(),
+                        TargetProperties.CACHE_DEV_SIZE_BYTES, 1L << 30, TargetProperties.BACKING_TARGET,
+                        CacheDefinition.backingFilter("a.backing")));
+    }
+
+    private Map<String, Object> newCache(String name, Path dev) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(TargetProperties.NAME, name);
+        p.put(TargetProperties.CACHE_DEV, dev.toString());
+        p.put(TargetProperties.CACHE_DEV_SIZE_BYTES, TargetProperties.CACHE_DEV_SIZE_MIN);
+        p.put(TargetProperties.BACKING_TARGET, CacheDefinition.backingFilter("a.backing"));
+        return p;
+    }
+
+    private List<String> targetProblems(String pid, Map<String, Object> p) {
+        return ConfigurationChecks.problems(ConfigPids.TARGET, pid, p, List.of(backing, target));
+    }
+
+    @Test
+    void aSoundNewCacheHasNoProblemAndEditingTheExistingOneIsNoConflictWithItself() {
+        assertEquals(List.of(), targetProblems(null, newCache("b", dir.resolve("b.cache"))));
+        Map<String, Object> edited = new HashMap<>(target.properties());
+        edited.put(TargetProperties.GC_PERCENT, 55);
+        assertEquals(List.of(), targetProblems(target.pid(), edited));
+    }
+
+    @Test
+    void valuesAreCheckedWithTheRulesOfTheLauncherAndTheShell() {
+        Map<String, Object> p = newCache("bad name", dir.resolve("b.cache"));
+        p.put(TargetProperties.CACHE_DEV_SIZE_BYTES, 256L << 20);
+        p.put(TargetProperties.GC_PERCENT, 95);
+        p.put(TargetProperties.CACHE_MODE, "fast");
+        p.put(TargetProperties.STREAMS, 99);
+        List<String> problems = targetProblems(null, p);
+        assertEquals(CacheDefinition.targetProblems("bad name", p.get(TargetProperties.CACHE_DEV).toString(), 256L << 20,
+                "fast", 95, TargetProperties.BACKING_TIMEOUT_MS_DEFAULT), problems.subList(0, 4), problems.toString());
+        assertTrue(problems.get(4).startsWith("streams=99: expected 0"), problems.toString());
+        assertEquals(5, problems.size(), problems.toString());
+    }
+
+    @Test
+    void aNumberThatIsNoNumberIsNamed() {
+        Map<String, Object> p = newCache("b", dir.resolve("b.cache"));
+        p.put(TargetProperties.GC_PERCENT, "seventy");
+        assertEquals(List.of("gc_percent=seventy: expected a whole number"), targetProblems(null, p));
+    }
+
+    @Test
+    void conflictsAreRefusedWithPcacheCreatesMessages() {
+        List<String> problems = targetProblems(null, newCache("a", cacheDev));
+        assertEquals(List.of(ConfigurationChecks.cacheNameTaken("a"), ConfigurationChecks.cacheDeviceTaken(cacheDev,
+                "a")), problems);
+        assertEquals("a cache named 'a' already exists (pcache:remove a removes it)", problems.get(0));
+    }
+
+    @Test
+    void aMissingCacheDeviceNeedsASizeAndABackingDeviceMustBeConfiguredFirst() {
+        Map<String, Object> p = newCache("b", dir.resolve("b.cache"));
+        p.put(TargetProperties.CACHE_DEV_SIZE_BYTES, 0L);
+        p.put(TargetProperties.BACKING_TARGET, CacheDefinition.backingFilter("nothing"));
+        List<String> problems = targetProblems(null, p);
+        assertEquals(2, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("cache device " + dir.resolve("b.cache") + " does not exist: give"
+                + " cache_dev_size_bytes"), problems.get(0));
+        assertTrue(problems.get(1).startsWith("backing.target=(pcache.backing.name=nothing): no backing device named"
+                + " 'nothing' is configured; create it first"), problems.get(1));
+    }
+
+    @Test
+    void backingDevicesNeedANameASoundFileAndTheirOwnDisk() {
+        Map<String, Object> p = new HashMap<>();
+        p.put(BackingProperties.NAME, "b.backing");
+        p.put(BackingProperties.PATH, dir.resolve("b.disk").toString());
+        p.put(BackingProperties.SIZE_BYTES, 1L << 20);
+        p.put(BackingProperties.CREATE, true);
+        assertEquals(List.of(), ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null, p, List.of(backing, target)));
+
+        p.put(BackingProperties.CREATE, false);
+        p.put(BackingProperties.SIZE_BYTES, 1000L);
+        assertEquals(List.of("size_bytes=1000: expected a non-negative multiple of 512, or 0 for the existing file's size",
+                "backing file " + dir.resolve("b.disk") + " does not exist: set create=true and size_bytes=<size> to have"
+                        + " it created"),
+                ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null, p, List.of(backing, target)));
+
+        p.put(BackingProperties.NAME, "a.backing");
+        p.put(BackingProperties.PATH, disk.toString());
+        p.put(BackingProperties.SIZE_BYTES, 0L);
+        assertEquals(List.of("a backing device named 'a.backing' already exists (file:" + disk + "): choose another name",
+                ConfigurationChecks.diskTaken("file:" + disk, "a.backing", "file:" + disk)),
+                ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null, p, List.of(backing, target)));
+
+        p.put(BackingProperties.NAME, "");
+        p.put(BackingProperties.PATH, "relative/disk");
+        assertEquals(List.of("name=: expected a backing device name of " + ConfigValues.PART_NAME_RULE,
+                "path=relative/disk: expected an absolute path"),
+                ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null, p, List.of()));
+    }
+
+    @Test
+    void anNbdBackingDeviceNeedsAnNbdUri() {
+        Map<String, Object> p = new HashMap<>(Map.of(BackingProperties.NAME, "n", BackingProperties.URI,
+                "nbd://127.0.0.1:10809/disk"));
+        assertEquals(List.of(), ConfigurationChecks.problems(ConfigPids.BACKING_NBD, null, p, List.of()));
+        p.put(BackingProperties.URI, "file:/tmp/x");
+        assertEquals(List.of("uri=file:/tmp/x: expected an nbd://, nbd+unix://, nbds:// or nbds+unix:// URI"),
+                ConfigurationChecks.problems(ConfigPids.BACKING_NBD, null, p, List.of()));
+    }
+
+    @Test
+    void theBackingDeviceOfACacheCannotBeDeletedUnderIt() {
+        List<String> problems = ConfigurationChecks.deletionProblems(ConfigPids.BACKING_FILE, backing.pid(),
+                List.of(backing, target));
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("backing device 'a.backing' is the backing device of cache 'a': remove"
+                + " the cache first"), problems.get(0));
+        assertEquals(List.of(), ConfigurationChecks.deletionProblems(ConfigPids.TARGET, target.pid(),
+                List.of(backing, target)));
+        assertEquals(List.of(), ConfigurationChecks.deletionProblems(ConfigPids.BACKING_FILE, backing.pid(),
+                List.of(backing)));
+    }
+
+    @Test
+    void otherConfigurationsHaveNoProblemsHere() {
+        assertEquals(List.of(), ConfigurationChecks.problems(ConfigPids.EXPORT_NBD, ConfigPids.EXPORT_NBD,
+                Map.of("anything", "goes"), List.of()));
+    }
+}
