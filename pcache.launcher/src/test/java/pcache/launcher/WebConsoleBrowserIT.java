@@ -1,6 +1,7 @@
 package pcache.launcher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -18,7 +19,10 @@ import java.util.Optional;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
@@ -35,17 +39,23 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 /**
  * The Web Console in a real browser: Debian's headless Chromium, driven through its chromedriver
  * by Selenium, against the distribution on a loopback port. It logs in (HTTP Basic, the user and
- * password of the generated credentials file), opens the pcache page and sees the cache listed,
- * changes the cache's gc_percent through the configuration manager's metatype form and sees
+ * password of the generated credentials file); creates a second cache through the configuration
+ * manager's forms (a backing device, then the cache), sees a too small cache device refused with
+ * {@code pcache:create}'s message on the pcache page and nothing configured, then the corrected
+ * form saved, the cache listed and its counters move after qemu-io writes and reads; opens the
+ * pcache page and sees the first cache listed, changes its gc_percent through the configuration manager's metatype form and sees
  * {@code pcache:status} report it, writes to the export with qemu-io and sees the page's counters
  * move; it leaves a screenshot in {@code target/web-console.png}. Chromium, chromedriver and
  * qemu-io are required (with {@code CI=true} a missing one fails the test). Every wait is bounded.
  */
 @Timeout(180)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WebConsoleBrowserIT {
 
     private static final Duration WAIT = Duration.ofSeconds(30);
     private static final String CACHE = "web";
+    /** The name field of the configuration manager's open form (strings are text areas there). */
+    private static final By NAME_FIELD = By.cssSelector("#editor [name='name']");
 
     @TempDir
     static Path dir;
@@ -137,8 +147,44 @@ class WebConsoleBrowserIT {
 
     /** The text of the cache's row's {@code n}th cell (1: name, 6: dirty, 8: hit ratio, 9: written back). */
     private static String cell(int n) {
-        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "'] td:nth-child(" + n
+        return cell(CACHE, n);
+    }
+
+    private static String cell(String cache, int n) {
+        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + cache + "'] td:nth-child(" + n
                 + ")")).getText();
+    }
+
+    /**
+     * Opens the configuration manager's form for a new configuration of the factory its metatype
+     * calls {@code factoryName}, with the factory row's "+" (create) button.
+     */
+    private static void openNewForm(WebDriverWait wait, String factoryName) {
+        browser.get(base() + "/system/console/configMgr");
+        wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("tr.fpid[fpid='" + factoryName
+                + "'] li:has(.ui-icon-plusthick)"))).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(NAME_FIELD));
+    }
+
+    private static void type(String field, String value) {
+        WebElement input = browser.findElement(By.cssSelector("#editor [name='" + field + "']"));
+        input.clear();
+        input.sendKeys(value);
+    }
+
+    /** Fills a new cache's form (cache web2 on backing device web2.backing) and saves it. */
+    private static void fillCacheForm(WebDriverWait wait, long cacheDevSizeBytes) {
+        openNewForm(wait, "pcache cache");
+        type("name", "web2");
+        type("cache_dev", dir.resolve("web2.cache").toString());
+        type("cache_dev_size_bytes", Long.toString(cacheDevSizeBytes));
+        type("backing.target", "(pcache.backing.name=web2.backing)");
+        save();
+    }
+
+    private static void save() {
+        browser.findElement(By.xpath("//div[contains(@class,'ui-dialog-buttonpane')]//button[normalize-space()='Save']"))
+                .click();
     }
 
     private static void screenshot() throws IOException {
@@ -147,6 +193,58 @@ class WebConsoleBrowserIT {
     }
 
     @Test
+    @Order(1)
+    void createsACacheThroughTheFormsWhichRefuseABadValueWithTheShellsMessage() throws Exception {
+        WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
+        browser.get(withLogin("/system/console/pcache"));
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#pcache-caches tr[data-cache]")));
+
+        // a backing device first: the form of a new "pcache file backing device"
+        openNewForm(wait, "pcache file backing device");
+        type("name", "web2.backing");
+        type("path", dir.resolve("web2.backing").toString());
+        type("size_bytes", Long.toString(64L << 20));
+        WebElement create = browser.findElement(By.cssSelector("#editor input[name='create'][type='checkbox']"));
+        if (!create.isSelected()) {
+            create.click();
+        }
+        save();
+        // saved: the console goes back to its list
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(NAME_FIELD));
+
+        // then the cache, first with a cache device too small for dm-pcache's format
+        fillCacheForm(wait, 256L << 20);
+        // refused: the pcache page says why (the console's form does not show the answer's text;
+        // its dialog stays, behind the console's modal overlay), and no cache was configured
+        browser.get(base() + "/system/console/pcache");
+        String refused = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#pcache-refused li")))
+                .getText();
+        assertTrue(refused.endsWith("pcache refused this change of pcache.target 'web2': cache_dev_size_bytes=268435456:"
+                + " expected 0 (the device must exist) or at least 536870912 (512 MiB, the smallest cache device"
+                + " dm-pcache's format allows)"), refused);
+        assertEquals(1, browser.findElements(By.cssSelector("#pcache-refused li")).size());
+        PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
+        assertFalse(list.out().lines().anyMatch(l -> l.trim().startsWith("web2 ")), list.out());
+        assertFalse(Files.exists(dir.resolve("web2.cache")));
+
+        // the form again, with a cache device of 512 MiB: saved, and the cache opens
+        fillCacheForm(wait, 512L << 20);
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(NAME_FIELD));
+        browser.get(base() + "/system/console/pcache");
+        wait.until(d -> !d.findElements(By.cssSelector("#pcache-caches tr[data-cache='web2']")).isEmpty());
+        wait.until(d -> cell("web2", 3).equals("clean"));
+        assertEquals("file:" + dir.resolve("web2.backing"), cell("web2", 4));
+
+        // the new cache serves its export: the counters of its row move
+        tools.qemuIo(WAIT, pcache.unixUri("web2"), true, List.of("write -P 0x3c 0 4M", "read -P 0x3c 0 1M", "flush"));
+        wait.until(d -> !cell("web2", 8).equals("-") && (!cell("web2", 6).startsWith("0 B ")
+                || !cell("web2", 9).startsWith("0 B ")));
+        PcacheProcess.CtlResult status = pcache.ctl("pcache:status web2");
+        assertTrue(status.out().contains("hit ratio " + cell("web2", 8)), status.out());
+    }
+
+    @Test
+    @Order(2)
     void logsInSeesTheCacheEditsItAndSeesTheCountersMove() throws Exception {
         WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
         browser.get(withLogin("/system/console/pcache"));

@@ -41,11 +41,17 @@ public class PcachePlugin extends HttpServlet {
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CacheDevice> caches;
 
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile PcacheConfigurationHandler configurations;
+
     @Override
     protected void doGet(HttpServletRequest request, HttpServletResponse response) throws IOException {
         String uri = request.getRequestURI();
         if (uri.endsWith("/" + LABEL + "/caches.json")) {
-            send(response, "application/json", json(System.currentTimeMillis(), rows()));
+            PcacheConfigurationHandler handler = configurations;
+            send(response, "application/json", json(System.currentTimeMillis(), rows(),
+                    handler == null ? List.of() : handler.refusals()));
         } else if (uri.endsWith("/" + LABEL + "/pcache.js")) {
             send(response, "text/javascript", resource("pcache.js"));
         } else if (uri.endsWith("/" + LABEL) || uri.endsWith("/" + LABEL + "/")) {
@@ -82,11 +88,21 @@ public class PcachePlugin extends HttpServlet {
         return rows;
     }
 
-    /** {@code {"time":MILLIS,"caches":[...]}}. */
-    static String json(long timeMillis, List<CacheRow> rows) {
+    /**
+     * {@code {"time":MILLIS,"caches":[...],"refused":[{"time":MILLIS,"configuration":"...","message":"..."}]}}:
+     * the open caches and the latest configuration changes refused, newest first.
+     */
+    static String json(long timeMillis, List<CacheRow> rows, List<PcacheConfigurationHandler.Refusal> refused) {
         StringBuilder b = new StringBuilder("{").append(Json.field("time", timeMillis)).append(",\"caches\":[");
         for (int i = 0; i < rows.size(); i++) {
             b.append(i == 0 ? "" : ",").append(rows.get(i).toJson());
+        }
+        b.append("],\"refused\":[");
+        for (int i = 0; i < refused.size(); i++) {
+            PcacheConfigurationHandler.Refusal r = refused.get(i);
+            b.append(i == 0 ? "{" : ",{").append(Json.field("time", r.timeMillis())).append(',')
+                    .append(Json.field("configuration", r.configuration())).append(',')
+                    .append(Json.field("message", r.message())).append('}');
         }
         return b.append("]}").toString();
     }
@@ -103,6 +119,10 @@ public class PcachePlugin extends HttpServlet {
                 <th>Dirty</th><th>Segments used</th><th>Hit ratio</th><th>Written back</th></tr></thead>
                 <tbody><tr><td colspan="9">loading...</td></tr></tbody>
                 </table>
+                <div id="pcache-refused" style="display:none"><h3>Configuration changes refused</h3>\
+                <p class="statline">The configuration manager's form does not show why a save failed; pcache\
+                 checked it with the rules of pcache:create and refused it for these reasons (newest first):</p>
+                <ul></ul></div>
                 <h3>Throughput and dirty data, last 5 minutes</h3>
                 <canvas id="pcache-chart" width="900" height="260" style="border:1px solid #ccc"></canvas>
                 <p id="pcache-legend" class="statline"></p>

@@ -58,6 +58,22 @@
         });
     }
 
+    // the configuration changes pcache refused (the configuration manager's form does not say why)
+    function fillRefused(refused) {
+        var panel = document.getElementById('pcache-refused');
+        var list = panel.querySelector('ul');
+        while (list.firstChild) {
+            list.removeChild(list.firstChild);
+        }
+        (refused || []).forEach(function (r) {
+            var li = document.createElement('li');
+            li.className = 'ui-state-error';
+            li.textContent = new Date(r.time).toLocaleTimeString() + ': ' + r.message;
+            list.appendChild(li);
+        });
+        panel.style.display = list.firstChild ? '' : 'none';
+    }
+
     function record(data) {
         var total = {time: data.time, read: 0, written: 0, dirty: 0};
         data.caches.forEach(function (c) {
@@ -153,6 +169,7 @@
             })
             .then(function (data) {
                 fillTable(data.caches);
+                fillRefused(data.refused);
                 record(data);
                 draw();
                 box.setAttribute('data-updated', String(data.time));

@@ -1,0 +1,136 @@
+package pcache.webconsole.internal;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.Dictionary;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.felix.webconsole.spi.ConfigurationHandler;
+import org.apache.felix.webconsole.spi.ValidationException;
+import org.osgi.framework.FrameworkUtil;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+import pcache.api.config.ConfigPids;
+import pcache.api.config.ConfigurationChecks;
+
+/**
+ * Checks what the Web Console's configuration manager is about to save or delete, before it does
+ * (the console's {@link ConfigurationHandler} SPI): a cache's or a backing device's form is checked
+ * with {@link ConfigurationChecks}, the rules and conflicts of the launcher and {@code pcache:create}
+ * (a cache device under 512 MiB, a second cache of one name, two backing devices on one disk, a
+ * backing device a cache still uses, ...), and with the reference filters' LDAP syntax. A refused
+ * form is not saved: the console answers 400 with the problems, the log has a line, and the pcache
+ * page lists the latest {@value #REMEMBERED} refusals, since the console's form does not show the
+ * answer's text.
+ */
+@Component(service = {ConfigurationHandler.class, PcacheConfigurationHandler.class})
+public class PcacheConfigurationHandler implements ConfigurationHandler {
+
+    /** How many refusals the pcache page lists. */
+    static final int REMEMBERED = 10;
+
+    private static final System.Logger LOG = System.getLogger(PcacheConfigurationHandler.class.getName());
+    private static final String FACTORIES = "(|(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.TARGET
+            + ")(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_FILE + ")("
+            + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_NBD + "))";
+
+    /** A refused change: when, which configuration, and why. */
+    record Refusal(long timeMillis, String configuration, String message) {
+    }
+
+    @Reference
+    ConfigurationAdmin admin;
+
+    private final Deque<Refusal> refusals = new ArrayDeque<>();
+
+    @Override
+    public void createConfiguration(String pid) {
+        // nothing is saved yet: the values come with updateConfiguration
+    }
+
+    @Override
+    public void createFactoryConfiguration(String factoryPid, String name) {
+        // nothing is saved yet: the values come with updateConfiguration
+    }
+
+    @Override
+    public void deleteConfiguration(String factoryPid, String pid) throws ValidationException, IOException {
+        refuseIfAny(pid, ConfigurationChecks.deletionProblems(factoryPid, pid, existing()));
+    }
+
+    @Override
+    public void updateConfiguration(String factoryPid, String pid, Dictionary<String, Object> properties)
+            throws ValidationException, IOException {
+        Map<String, Object> proposed = new HashMap<>();
+        if (properties != null) {
+            for (String key : Collections.list(properties.keys())) {
+                proposed.put(key, properties.get(key));
+            }
+        }
+        List<String> problems = new ArrayList<>(ConfigurationChecks.problems(factoryPid, pid, proposed, existing()));
+        if (ConfigPids.TARGET.equals(factoryPid)) {
+            proposed.forEach((key, value) -> {
+                if (key.endsWith(".target") && value != null) {
+                    try {
+                        FrameworkUtil.createFilter(value.toString());
+                    } catch (InvalidSyntaxException e) {
+                        problems.add(key + "=" + value + ": not an LDAP filter (" + e.getMessage() + ")");
+                    }
+                }
+            });
+        }
+        Object name = proposed.get("name");
+        refuseIfAny((factoryPid == null ? pid : factoryPid) + (name == null ? "" : " '" + name + "'"), problems);
+    }
+
+    /** The latest refusals, newest first. */
+    synchronized List<Refusal> refusals() {
+        return List.copyOf(refusals);
+    }
+
+    private void refuseIfAny(String configuration, List<String> problems) throws ValidationException {
+        if (problems.isEmpty()) {
+            return;
+        }
+        String message = "pcache refused this change of " + configuration + ": " + String.join("; ", problems);
+        LOG.log(System.Logger.Level.WARNING, "Web Console: " + message);
+        synchronized (this) {
+            refusals.addFirst(new Refusal(System.currentTimeMillis(), configuration, message));
+            while (refusals.size() > REMEMBERED) {
+                refusals.removeLast();
+            }
+        }
+        throw new ValidationException(message);
+    }
+
+    /** pcache's cache and backing-device configurations as ConfigAdmin holds them. */
+    private List<ConfigurationChecks.Existing> existing() throws IOException {
+        Configuration[] found;
+        try {
+            found = admin.listConfigurations(FACTORIES);
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(FACTORIES, e);
+        }
+        List<ConfigurationChecks.Existing> existing = new ArrayList<>();
+        for (Configuration c : found == null ? new Configuration[0] : found) {
+            Dictionary<String, Object> p = c.getProperties();
+            Map<String, Object> map = new HashMap<>();
+            if (p != null) {
+                for (String key : Collections.list(p.keys())) {
+                    map.put(key, p.get(key));
+                }
+            }
+            existing.add(new ConfigurationChecks.Existing(c.getFactoryPid(), c.getPid(), map));
+        }
+        return existing;
+    }
+}
