@@ -54,11 +54,26 @@ public final class ConfigurationChecks {
     /**
      * Every problem of saving {@code proposed} as configuration {@code pid} (null for a new one)
      * of factory {@code factoryPid}, among {@code existing} (which may include the configuration
-     * itself: it is skipped). Empty when it may be saved; configurations of other PIDs than
-     * pcache's caches and backing devices have no problems here.
+     * itself: it is skipped). Empty when it may be saved. Checked are pcache's caches, backing
+     * devices, NBD export ({@link ExportDefinition#parse}) and health checks' threshold;
+     * configurations of other PIDs have no problems here.
      */
     public static List<String> problems(String factoryPid, String pid, Map<String, ?> proposed,
             Collection<Existing> existing) {
+        if (factoryPid == null && ConfigPids.EXPORT_NBD.equals(pid)) {
+            return ExportDefinition.parse(proposed, Path.of("").toAbsolutePath(), "").problems();
+        }
+        if (factoryPid == null && HealthProperties.PID.equals(pid)) {
+            Object percent = proposed.get(HealthProperties.DIRTY_WARN_PERCENT);
+            try {
+                if (percent != null) {
+                    HealthProperties.dirtyWarnPercent(percent.toString());
+                }
+                return List.of();
+            } catch (IllegalArgumentException e) {
+                return List.of(HealthProperties.DIRTY_WARN_PERCENT + "=" + percent + ": expected " + e.getMessage());
+            }
+        }
         if (ConfigPids.TARGET.equals(factoryPid)) {
             return target(pid, proposed, existing);
         }

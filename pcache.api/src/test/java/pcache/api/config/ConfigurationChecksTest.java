@@ -155,8 +155,24 @@ class ConfigurationChecksTest {
     }
 
     @Test
+    void theExportAndTheHealthThresholdAreCheckedByTheirOwnRules() {
+        assertEquals(List.of(), ConfigurationChecks.problems(null, ConfigPids.EXPORT_NBD,
+                Map.of(ExportProperties.LISTEN, "127.0.0.1:10809"), List.of()));
+        List<String> export = ConfigurationChecks.problems(null, ConfigPids.EXPORT_NBD,
+                Map.of(ExportProperties.LISTEN, "127.0.0.1:99999"), List.of());
+        assertEquals(ExportDefinition.parse(Map.of(ExportProperties.LISTEN, "127.0.0.1:99999"), Path.of("/"), "")
+                .problems(), export);
+        assertEquals(1, export.size(), export.toString());
+        assertEquals(List.of(), ConfigurationChecks.problems(null, HealthProperties.PID,
+                Map.of(HealthProperties.DIRTY_WARN_PERCENT, 80), List.of()));
+        assertEquals(List.of("dirty_warn_percent=101: expected " + HealthProperties.DIRTY_WARN_PERCENT_EXPECTED),
+                ConfigurationChecks.problems(null, HealthProperties.PID, Map.of(HealthProperties.DIRTY_WARN_PERCENT,
+                        101), List.of()));
+    }
+
+    @Test
     void otherConfigurationsHaveNoProblemsHere() {
-        assertEquals(List.of(), ConfigurationChecks.problems(ConfigPids.EXPORT_NBD, ConfigPids.EXPORT_NBD,
+        assertEquals(List.of(), ConfigurationChecks.problems(null, "org.apache.felix.http",
                 Map.of("anything", "goes"), List.of()));
     }
 }

@@ -24,8 +24,8 @@ import pcache.api.config.ConfigurationChecks;
 
 /**
  * Checks what the Web Console's configuration manager is about to save or delete, before it does
- * (the console's {@link ConfigurationHandler} SPI): a cache's or a backing device's form is checked
- * with {@link ConfigurationChecks}, the rules and conflicts of the launcher and {@code pcache:create}
+ * (the console's {@link ConfigurationHandler} SPI): the forms of caches, backing devices, the NBD
+ * export and the health checks' threshold are checked with {@link ConfigurationChecks}, the rules and conflicts of the launcher and {@code pcache:create}
  * (a cache device under 512 MiB, a second cache of one name, two backing devices on one disk, a
  * backing device a cache still uses, ...), and with the reference filters' LDAP syntax. A refused
  * form is not saved: the console answers 400 with the problems, the log has a line, and the pcache
