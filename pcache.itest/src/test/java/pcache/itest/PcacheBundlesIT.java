@@ -12,13 +12,16 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.felix.service.command.CommandProcessor;
@@ -36,6 +39,10 @@ import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+import org.osgi.service.log.LogEntry;
+import org.osgi.service.log.LogLevel;
+import org.osgi.service.log.LogListener;
+import org.osgi.service.log.LogReaderService;
 
 import pcache.api.tls.TlsChannel;
 import pcache.api.tls.TlsEndpoint;
@@ -164,6 +171,43 @@ public class PcacheBundlesIT extends PcacheTestSupport {
         assertTrue(list, list.startsWith("caches"));
         assertTrue(list, list.contains("\ncrc providers: "));
         assertEquals("usage: pcache:list [-h]", execute("pcache:list -h").lines().findFirst().orElse(""));
+    }
+
+    /**
+     * pcache's bundles log through the OSGi Log Service: a cache that cannot be opened is an ERROR
+     * entry of bundle pcache.engine that every LogReaderService's listeners get (Felix Log here;
+     * on Equinox also the framework's own), with pcache's message.
+     */
+    @Test
+    public void pcacheLogsThroughTheOsgiLogService() throws Exception {
+        awaitService(LogReaderService.class, null);
+        List<LogEntry> entries = new CopyOnWriteArrayList<>();
+        LogListener listener = entries::add;
+        List<LogReaderService> readers = new ArrayList<>();
+        for (ServiceReference<LogReaderService> ref : context.getServiceReferences(LogReaderService.class, null)) {
+            LogReaderService reader = context.getService(ref);
+            reader.addLogListener(listener);
+            readers.add(reader);
+        }
+        Path dir = workDirectory("logs");
+        org.osgi.service.cm.Configuration cache = configure("pcache.target", "logs", Map.of("name", "logs",
+                "cache_dev", dir.resolve("no-such-folder").resolve("logs.cache").toString(),
+                "cache_dev_size_bytes", 512L << 20));
+        try {
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            LogEntry found = null;
+            while (found == null && System.nanoTime() < deadline) {
+                found = entries.stream().filter(e -> "pcache.engine".equals(e.getBundle().getSymbolicName())
+                        && e.getMessage().startsWith("cache logs cannot be opened: ")).findFirst().orElse(null);
+                Thread.sleep(50);
+            }
+            assertNotNull("no entry of pcache.engine about cache logs among " + entries.size() + " entries", found);
+            assertEquals(LogLevel.ERROR, found.getLogLevel());
+            assertEquals("pcache.engine.internal.PcacheTargetComponent", found.getLoggerName());
+        } finally {
+            cache.delete();
+            readers.forEach(r -> r.removeLogListener(listener));
+        }
     }
 
     /**

@@ -90,6 +90,11 @@ class KarafFeatureIT {
             karaf.ok("feature:install pcache");
             awaitCache(karaf);
 
+            // pcache's records reach Karaf's log through the OSGi Log Service, as entries of the
+            // bundle that wrote them (karaf.log's pattern shows "BUNDLE-ID - SYMBOLIC-NAME - VERSION")
+            assertTrue(karaf.ok("log:display").contains("cache demo open: "), karaf.diagnostics());
+            assertTrue(karaf.logText().lines().anyMatch(l -> l.matches(".*\\| INFO  \\|.*\\| PcacheTargetComponent +"
+                    + "\\| \\d+ - pcache\\.engine - [^|]+\\| cache demo open: .*")), karaf.diagnostics());
             // the commands answer in Karaf's own console, over SSH
             String versions = karaf.ok("pcache:version");
             assertTrue(versions.contains("org.apache.felix.framework"), versions);

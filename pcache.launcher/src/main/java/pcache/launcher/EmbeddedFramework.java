@@ -101,6 +101,7 @@ public final class EmbeddedFramework {
                 installed.add(context.installBundle(jar.toUri().toString()));
             }
             framework.start();
+            OsgiLogBridge.open(framework.getBundleContext()); // closes with the framework
             // the framework's services first (SCR, ConfigAdmin, ...), then the configurations, then
             // pcache's bundles: their components start with their configuration already present
             // (otherwise the NBD export would bind its default address for a moment, for example)

@@ -83,6 +83,10 @@ public final class FrameworkProperties {
         p.put("felix.log.level", Integer.toString(LogSetup.felixLevel(logLevel)));
         p.put("ds.loglevel", LogSetup.scrLevel(logLevel));
         p.put("felix.cm.loglevel", Integer.toString(LogSetup.felixLevel(logLevel)));
+        // the OSGi Log Service's root level, and pcache's bundles also print each record at once
+        // (OsgiLogBridge prints the other bundles' entries)
+        p.put(OsgiLogBridge.ROOT_LEVEL, OsgiLogBridge.osgiLevel(logLevel));
+        p.put(OsgiLogBridge.ALSO_TO_SYSTEM_LOGGER, "true");
         if (interactive) {
             // the Gogo console reads stdin; when it ends (exit, Ctrl-D) it stops the framework
             p.put(GOSH_ARGS, "--quiet");

@@ -20,6 +20,7 @@ import pcache.api.DeviceClosedException;
 import pcache.api.PcacheException;
 import pcache.api.spi.BackingDevice;
 import pcache.engine.internal.engine.CacheEngine;
+import pcache.io.log.Log;
 
 /**
  * The {@link CacheDevice} clients use: routes each request by mode, and keeps the device usable
@@ -42,7 +43,7 @@ import pcache.engine.internal.engine.CacheEngine;
  */
 public final class CacheDeviceFacade implements CacheDevice {
 
-    private static final System.Logger LOG = System.getLogger(CacheDeviceFacade.class.getName());
+    private static final System.Logger LOG = Log.of(CacheDeviceFacade.class);
     private static final long QUIESCE_TIMEOUT_MILLIS = 30_000;
 
     /** Opens a new engine, e.g. through another pmem provider. */

@@ -17,6 +17,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
 import pcache.api.CacheDevice;
+import pcache.io.log.Log;
 
 /**
  * Registers a {@link CacheMBean} named {@code pcache:type=Cache,name=<name>} in the platform
@@ -27,7 +28,7 @@ import pcache.api.CacheDevice;
 @Component(immediate = true, service = {})
 public final class CacheMBeanComponent {
 
-    private static final System.Logger LOG = System.getLogger(CacheMBeanComponent.class.getName());
+    private static final System.Logger LOG = Log.of(CacheMBeanComponent.class);
 
     private final MBeanServer server;
     private final Map<CacheDevice, ObjectName> registered = new IdentityHashMap<>();

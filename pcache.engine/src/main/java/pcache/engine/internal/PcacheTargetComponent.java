@@ -38,6 +38,7 @@ import pcache.api.spi.SegmentAllocatorProvider;
 import pcache.api.spi.WritebackPolicy;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
+import pcache.io.log.Log;
 
 /**
  * One cache per factory configuration of {@value #PID}: assembles the engine from the services
@@ -72,7 +73,7 @@ public final class PcacheTargetComponent {
     /** The factory PID of caches. */
     public static final String PID = pcache.api.config.ConfigPids.TARGET;
 
-    private static final System.Logger LOG = System.getLogger(PcacheTargetComponent.class.getName());
+    private static final System.Logger LOG = Log.of(PcacheTargetComponent.class);
 
     @Reference(name = "crc")
     private CrcProvider crc;
@@ -151,7 +152,9 @@ public final class PcacheTargetComponent {
                 return;
             }
         }
-        LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
+        if (name != null) { // bound before activation, the cache's first log line names the device
+            LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
+        }
         backing.set(device);
     }
 

@@ -22,6 +22,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 import pcache.api.CacheDevice;
 import pcache.api.config.ConfigPids;
 import pcache.api.config.TargetProperties;
+import pcache.io.log.Log;
 
 /**
  * Does each cache hold its cache device safely: locked by this process, still there and
@@ -36,7 +37,7 @@ public final class CacheDeviceCheck implements HealthCheck {
 
     static final String NAME = "pcache cache device";
 
-    private static final System.Logger LOG = System.getLogger(CacheDeviceCheck.class.getName());
+    private static final System.Logger LOG = Log.of(CacheDeviceCheck.class);
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)

@@ -8,6 +8,7 @@ import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
 import pcache.api.CacheStatistics;
 import pcache.api.CacheStatus;
+import pcache.io.log.Log;
 
 /**
  * What the checks read of one open cache, read once per check: its status, statistics and
@@ -20,7 +21,7 @@ import pcache.api.CacheStatus;
  */
 record CacheView(String name, CacheStatus status, CacheStatistics statistics, CacheConditions conditions) {
 
-    private static final System.Logger LOG = System.getLogger(CacheView.class.getName());
+    private static final System.Logger LOG = Log.of(CacheView.class);
 
     /**
      * The views of {@code caches}, sorted by name. A cache that is closing while it is asked is

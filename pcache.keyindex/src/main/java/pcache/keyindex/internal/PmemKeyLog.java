@@ -19,6 +19,7 @@ import pcache.api.spi.Kset;
 import pcache.api.spi.PmemRegion;
 import pcache.api.spi.SegmentAllocator;
 import pcache.api.spi.SegmentUse;
+import pcache.io.log.Log;
 
 /**
  * The key log on a pmem region (reference §3.5): one kset buffer per stream, chosen by the key's
@@ -46,7 +47,7 @@ import pcache.api.spi.SegmentUse;
  */
 final class PmemKeyLog implements KeyLog {
 
-    private static final System.Logger LOG = System.getLogger(PmemKeyLog.class.getName());
+    private static final System.Logger LOG = Log.of(PmemKeyLog.class);
     private static final long RETRY_MILLIS = 100;
     /**
      * A kset closes once its keys cover this much data (one data segment), before it has 128

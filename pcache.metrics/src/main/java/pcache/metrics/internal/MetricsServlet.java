@@ -24,6 +24,7 @@ import jakarta.servlet.http.HttpServletResponse;
 
 import pcache.api.CacheDevice;
 import pcache.api.CacheStatistics;
+import pcache.io.log.Log;
 
 /**
  * {@code GET /metrics}: the statistics of every open cache in the Prometheus text format
@@ -40,7 +41,7 @@ public class MetricsServlet extends HttpServlet {
     static final String PATH = "/metrics";
 
     private static final long serialVersionUID = 1L;
-    private static final System.Logger LOG = System.getLogger(MetricsServlet.class.getName());
+    private static final System.Logger LOG = Log.of(MetricsServlet.class);
 
     private final transient PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 

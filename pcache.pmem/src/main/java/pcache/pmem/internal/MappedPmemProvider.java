@@ -11,6 +11,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
+import pcache.io.log.Log;
 
 /**
  * Maps cache devices into memory ({@code mapped}); see {@link MappedPmemRegion}. Registered by
@@ -58,7 +59,7 @@ public final class MappedPmemProvider implements PmemProvider {
         }
     }
 
-    private static final System.Logger LOG = System.getLogger(MappedPmemProvider.class.getName());
+    private static final System.Logger LOG = Log.of(MappedPmemProvider.class);
 
     private final long windowBytes;
     private volatile Prefault prefault;

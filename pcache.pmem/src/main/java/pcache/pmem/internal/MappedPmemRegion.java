@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Optional;
 
 import pcache.api.spi.PmemRegion;
+import pcache.io.log.Log;
 
 /**
  * A cache device mapped into memory in fixed-size windows ({@link FileChannel#map} gives at most
@@ -27,7 +28,7 @@ import pcache.api.spi.PmemRegion;
  */
 final class MappedPmemRegion implements PmemRegion {
 
-    private static final System.Logger LOG = System.getLogger(MappedPmemRegion.class.getName());
+    private static final System.Logger LOG = Log.of(MappedPmemRegion.class);
 
     /** Little-endian 8-byte access; opaque mode makes an aligned access one single-copy-atomic access. */
     private static final VarHandle LONG_LE =

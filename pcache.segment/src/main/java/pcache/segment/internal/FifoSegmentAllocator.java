@@ -14,6 +14,7 @@ import pcache.api.spi.SegmentAllocator;
 import pcache.api.spi.SegmentContext;
 import pcache.api.spi.SegmentListener;
 import pcache.api.spi.SegmentUse;
+import pcache.io.log.Log;
 
 /**
  * dm-pcache's segment layer (reference §2.5, §6.3): a linked chain of segments, generations in
@@ -28,7 +29,7 @@ import pcache.api.spi.SegmentUse;
  */
 public final class FifoSegmentAllocator implements SegmentAllocator {
 
-    private static final System.Logger LOG = System.getLogger(FifoSegmentAllocator.class.getName());
+    private static final System.Logger LOG = Log.of(FifoSegmentAllocator.class);
 
     private final PmemRegion region;
     private final CrcProvider crc;

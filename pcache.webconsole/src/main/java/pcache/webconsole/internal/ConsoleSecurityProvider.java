@@ -14,6 +14,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import pcache.io.log.Log;
 
 /**
  * The Web Console's login: HTTP Basic against the one user of pcache's credentials file (see
@@ -37,7 +38,7 @@ public class ConsoleSecurityProvider implements SecurityProvider {
     /** The realm a browser shows in its login dialog. */
     static final String REALM = "pcache Web Console";
 
-    private static final System.Logger LOG = System.getLogger(ConsoleSecurityProvider.class.getName());
+    private static final System.Logger LOG = Log.of(ConsoleSecurityProvider.class);
 
     /** The configuration: where the credentials are. */
     @ObjectClassDefinition(name = "pcache Web Console login",

@@ -21,6 +21,7 @@ import org.osgi.service.component.annotations.Reference;
 
 import pcache.api.config.ConfigPids;
 import pcache.api.config.ConfigurationChecks;
+import pcache.io.log.Log;
 
 /**
  * Checks what the Web Console's configuration manager is about to save or delete, before it does
@@ -38,7 +39,7 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     /** How many refusals the pcache page lists. */
     static final int REMEMBERED = 10;
 
-    private static final System.Logger LOG = System.getLogger(PcacheConfigurationHandler.class.getName());
+    private static final System.Logger LOG = Log.of(PcacheConfigurationHandler.class);
     private static final String FACTORIES = "(|(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.TARGET
             + ")(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_FILE + ")("
             + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_NBD + "))";

@@ -11,6 +11,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Set;
 
 import pcache.io.InterruptSafeChannel;
+import pcache.io.log.Log;
 
 /**
  * Writes that bypass the backing file's page cache ({@code O_DIRECT}): write-back copies extents
@@ -27,7 +28,7 @@ import pcache.io.InterruptSafeChannel;
  * 16 KiB direct 1.9&times; buffered, 64 KiB 2.4&times;, 256 KiB 6.6&times;.
  */
 final class DirectWrites implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(DirectWrites.class.getName());
+    private static final System.Logger LOG = Log.of(DirectWrites.class);
 
     /** Writes smaller than this stay buffered (see the class comment). */
     static final int MIN_DIRECT_BYTES = 16 << 10;

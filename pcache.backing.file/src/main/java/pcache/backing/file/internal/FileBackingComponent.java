@@ -19,6 +19,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.spi.BackingDevice;
+import pcache.io.log.Log;
 
 /**
  * One file backing device per factory configuration of {@value #PID}.
@@ -63,7 +64,7 @@ public class FileBackingComponent {
     private static final Set<String> NOT_HANDED_ON = Set.of(ComponentConstants.COMPONENT_NAME,
             ComponentConstants.COMPONENT_ID, Constants.SERVICE_PID);
 
-    private static final System.Logger LOG = System.getLogger(FileBackingComponent.class.getName());
+    private static final System.Logger LOG = Log.of(FileBackingComponent.class);
 
     /**
      * Configuration of one file backing device. Method names map to keys by the DS rules

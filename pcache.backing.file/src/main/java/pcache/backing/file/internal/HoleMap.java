@@ -8,6 +8,7 @@ import java.util.List;
 
 import pcache.api.BlockDevice;
 import pcache.api.BlockExtent;
+import pcache.io.log.Log;
 
 /**
  * Where a sparse file's holes are, for {@link FileBackingDevice#blockStatus}: the file
@@ -20,7 +21,7 @@ import pcache.api.BlockExtent;
  */
 abstract class HoleMap implements AutoCloseable {
 
-    private static final System.Logger LOG = System.getLogger(HoleMap.class.getName());
+    private static final System.Logger LOG = Log.of(HoleMap.class);
 
     /** The map that knows nothing: every range is data. */
     static final HoleMap ALL_DATA = new HoleMap() {

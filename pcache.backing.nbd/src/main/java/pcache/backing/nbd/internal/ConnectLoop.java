@@ -5,6 +5,7 @@ import java.lang.System.Logger.Level;
 import java.util.function.Consumer;
 
 import pcache.api.tls.TlsEndpoint;
+import pcache.io.log.Log;
 
 
 /**
@@ -18,7 +19,7 @@ import pcache.api.tls.TlsEndpoint;
  */
 final class ConnectLoop implements AutoCloseable {
 
-    private static final System.Logger LOG = System.getLogger(ConnectLoop.class.getName());
+    private static final System.Logger LOG = Log.of(ConnectLoop.class);
 
     private final NbdSettings settings;
     private final TlsEndpoint tls;

@@ -14,6 +14,7 @@ import pcache.api.BackingState;
 import pcache.api.DeviceClosedException;
 import pcache.api.nbd.NbdWire;
 import pcache.api.tls.TlsEndpoint;
+import pcache.io.log.Log;
 
 /**
  * The connection of one {@link NbdBackingDevice} through its life: hands requests to the live
@@ -29,7 +30,7 @@ import pcache.api.tls.TlsEndpoint;
 final class ConnectionManager {
 
     /** The device's logger: these messages are about the device. */
-    private static final System.Logger LOG = System.getLogger(NbdBackingDevice.class.getName());
+    private static final System.Logger LOG = Log.of(NbdBackingDevice.class);
 
     /** How long a lost connection's threads get to finish before the socket is closed. */
     static final long GRACE_MILLIS = 1000;

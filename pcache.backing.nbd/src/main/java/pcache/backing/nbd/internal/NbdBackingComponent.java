@@ -24,6 +24,7 @@ import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
 import pcache.api.tls.TlsProvider;
 import pcache.backing.nbd.internal.NbdTlsOptions.Key;
+import pcache.io.log.Log;
 
 /**
  * One NBD backing device per factory configuration of {@value #PID}.
@@ -133,7 +134,7 @@ public final class NbdBackingComponent {
         String tls__hostname() default "";
     }
 
-    private static final System.Logger LOG = System.getLogger(NbdBackingComponent.class.getName());
+    private static final System.Logger LOG = Log.of(NbdBackingComponent.class);
 
     private final ComponentFactory<NbdBackingService> services;
     private final NbdSettings settings;

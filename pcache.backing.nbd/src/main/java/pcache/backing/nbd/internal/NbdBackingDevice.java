@@ -18,6 +18,7 @@ import pcache.api.nbd.NbdWire;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
 import pcache.api.tls.TlsEndpoint;
+import pcache.io.log.Log;
 
 /**
  * A {@link BackingDevice} on a remote NBD export (design doc {@code nbd-protocol.md} §7.2).
@@ -65,7 +66,7 @@ import pcache.api.tls.TlsEndpoint;
  */
 public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
 
-    private static final System.Logger LOG = System.getLogger(NbdBackingDevice.class.getName());
+    private static final System.Logger LOG = Log.of(NbdBackingDevice.class);
     /** The largest range one block status request asks the server about. */
     private static final long MAX_BLOCK_STATUS_BYTES = 1L << 30;
 

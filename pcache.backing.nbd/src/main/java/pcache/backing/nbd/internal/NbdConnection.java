@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import pcache.api.BackingDeviceException;
+import pcache.io.log.Log;
 
 /**
  * One NBD connection in the transmission phase: a sender thread that writes queued requests
@@ -30,7 +31,7 @@ import pcache.api.BackingDeviceException;
  */
 final class NbdConnection {
 
-    private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
+    private static final System.Logger LOG = Log.of(NbdConnection.class);
 
     /** What the device learns from a connection. */
     interface Listener {

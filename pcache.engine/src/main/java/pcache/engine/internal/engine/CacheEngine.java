@@ -27,6 +27,7 @@ import pcache.api.spi.WritebackPolicy;
 import pcache.engine.internal.BackingHolder;
 import pcache.engine.internal.media.CacheMetadata;
 import pcache.engine.internal.media.ExtensionCodec.Range;
+import pcache.io.log.Log;
 
 /**
  * One open cache: dm-pcache's cache target (reference §2.5-§7) over a pmem region, a segment
@@ -52,7 +53,7 @@ import pcache.engine.internal.media.ExtensionCodec.Range;
  */
 public final class CacheEngine implements AutoCloseable {
 
-    static final System.Logger LOG = System.getLogger(CacheEngine.class.getName());
+    static final System.Logger LOG = Log.of(CacheEngine.class);
 
     private final EngineConfig config;
     private final PmemRegion region;

@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.function.Predicate;
 
 import pcache.api.tls.TlsChannel;
+import pcache.io.log.Log;
 
 /**
  * The fixed-newstyle handshake and option haggling of one connection (design doc §2), run on
@@ -36,7 +37,7 @@ import pcache.api.tls.TlsChannel;
  * (structured replies, meta contexts) is forgotten once it is up, for the same reason.
  */
 final class Handshake {
-    private static final System.Logger LOG = System.getLogger(Handshake.class.getName());
+    private static final System.Logger LOG = Log.of(Handshake.class);
 
     /** Largest option payload we read; real options are a few hundred bytes at most. */
     static final int MAX_OPTION_DATA_BYTES = 64 << 10;

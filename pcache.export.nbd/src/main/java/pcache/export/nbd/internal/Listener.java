@@ -14,10 +14,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.function.Consumer;
+import pcache.io.log.Log;
 
 /** Accepts connections on one address (TCP or unix socket) and hands them to the server. */
 final class Listener implements Runnable {
-    private static final System.Logger LOG = System.getLogger(Listener.class.getName());
+    private static final System.Logger LOG = Log.of(Listener.class);
     private static final int BACKLOG = 128;
 
     final ListenAddress address;

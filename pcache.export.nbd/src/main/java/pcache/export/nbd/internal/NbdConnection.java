@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import pcache.api.tls.TlsChannel;
 import pcache.api.tls.TlsHandshakeException;
+import pcache.io.log.Log;
 
 /**
  * One client connection. Its thread is the reader: it runs the handshake, then parses requests
@@ -34,7 +35,7 @@ import pcache.api.tls.TlsHandshakeException;
  * requests behind it.
  */
 final class NbdConnection implements Runnable {
-    private static final System.Logger LOG = System.getLogger(NbdConnection.class.getName());
+    private static final System.Logger LOG = Log.of(NbdConnection.class);
     /** Replies served in place are written at the latest after this many ... */
     private static final int MAX_PENDING_REPLIES = 64;
     /** ... or once they carry this many bytes of read data. */

@@ -35,6 +35,7 @@ import pcache.api.config.ExportTlsMode;
 import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
 import pcache.api.tls.TlsProvider;
+import pcache.io.log.Log;
 
 /**
  * Exports every {@link CacheDevice} service over NBD under its {@link CacheDevice#NAME} property.
@@ -59,7 +60,7 @@ import pcache.api.tls.TlsProvider;
 @Designate(ocd = NbdExportComponent.Config.class)
 public class NbdExportComponent implements NbdExports {
     static final String PID = "pcache.export.nbd";
-    private static final System.Logger LOG = System.getLogger(NbdExportComponent.class.getName());
+    private static final System.Logger LOG = Log.of(NbdExportComponent.class);
 
     /** Configuration of the NBD server. */
     @ObjectClassDefinition(name = "pcache NBD export",

@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import pcache.api.BlockDevice;
 import pcache.api.config.ExportDefinition;
 import pcache.api.nbd.NbdWire;
+import pcache.io.log.Log;
 
 /**
  * An NBD server (fixed newstyle, simple and structured replies) exporting {@link BlockDevice}s by
@@ -46,7 +47,7 @@ import pcache.api.nbd.NbdWire;
  * device once and closes every connection, all within the configured drain timeout.
  */
 public final class NbdServer implements ExportDirectory, AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(NbdServer.class.getName());
+    private static final System.Logger LOG = Log.of(NbdServer.class);
 
     final NbdServerConfig config;
     final TlsPolicy tls;

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import pcache.io.log.Log;
 
 /**
  * Writes one connection's replies. Workers hand it finished replies in any order; its thread
@@ -21,7 +22,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * reply holds in-flight budget of its connection ({@link InflightLimiter}).
  */
 final class ReplyWriter implements Runnable {
-    private static final System.Logger LOG = System.getLogger(ReplyWriter.class.getName());
+    private static final System.Logger LOG = Log.of(ReplyWriter.class);
     /** Replies per gathering write; keeps the iovec array modest. */
     private static final int MAX_BATCH = 64;
 

@@ -6,6 +6,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import pcache.io.log.Log;
 
 /**
  * Decodes the transmission phase of one connection from its input: 28-byte request headers,
@@ -17,7 +18,7 @@ import java.nio.ByteBuffer;
  * is what makes the connection's memory bounded.
  */
 final class RequestReader {
-    private static final System.Logger LOG = System.getLogger(RequestReader.class.getName());
+    private static final System.Logger LOG = Log.of(RequestReader.class);
 
     /**
      * A WRITE announcing more payload than this is not worth reading to stay in sync: we

@@ -25,6 +25,7 @@ import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 import pcache.api.tls.TlsConfigurationException;
+import pcache.io.log.Log;
 
 /**
  * Reads certificates and private keys from PEM files in the forms certtool and openssl write:
@@ -34,7 +35,7 @@ import pcache.api.tls.TlsConfigurationException;
  */
 public final class PemFiles {
 
-    private static final System.Logger LOG = System.getLogger(PemFiles.class.getName());
+    private static final System.Logger LOG = Log.of(PemFiles.class);
 
     private PemFiles() {
     }
