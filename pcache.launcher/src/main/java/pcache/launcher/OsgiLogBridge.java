@@ -1,9 +1,13 @@
 package pcache.launcher;
 
 import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -19,23 +23,42 @@ import org.osgi.util.tracker.ServiceTracker;
  * java.util.logging, so the one line per record on stderr also holds what other bundles log
  * there (SCR's component errors, for example). pcache's own bundles write each record to
  * java.util.logging themselves at once (the framework property
- * {@value pcache.launcher.OsgiLogBridge#ALSO_TO_SYSTEM_LOGGER}, which the launcher sets), so their
- * entries are skipped here, as are the framework events the Log Service records by itself
- * ({@code Events.*}: every bundle and service event).
+ * {@value pcache.launcher.OsgiLogBridge#ALSO_TO_SYSTEM_LOGGER}, which the launcher sets): an entry
+ * that repeats one of those records (same logger, same text, recently printed) is skipped here,
+ * as are the framework events the Log Service records by itself ({@code Events.*}: every bundle
+ * and service event). Other entries of pcache's bundles are printed: SCR logs what it has to say
+ * about a component (an activate method that threw, say) as an entry of the component's bundle,
+ * under the component's class name.
  */
-final class OsgiLogBridge implements LogListener {
+final class OsgiLogBridge extends Handler implements LogListener {
+
+    private static final SimpleFormatter FORMAT = new SimpleFormatter();
+    /** The parent logger of pcache's records, held (java.util.logging keeps loggers weakly). */
+    private static final Logger PCACHE = Logger.getLogger("pcache");
 
     /** The framework property pcache.io.log.Log reads (the bundles cannot share the constant). */
     static final String ALSO_TO_SYSTEM_LOGGER = "pcache.log.system_logger";
     /** The framework property of the R7 LoggerAdmin: the root logger context's level. */
     static final String ROOT_LEVEL = "org.osgi.service.log.admin.loglevel";
 
-    private OsgiLogBridge() {
+    /** How many of pcache's printed records are remembered for the entries that repeat them. */
+    static final int REMEMBERED = 512;
+
+    /** pcache's records printed lately, "logger\nmessage", oldest first, with their counts. */
+    private final Map<String, Integer> printed = new LinkedHashMap<>();
+    private int size;
+
+    OsgiLogBridge() {
     }
 
-    /** Adds the listener to every LogReaderService that comes; close the tracker to stop. */
+    /**
+     * Remembers pcache's records (java.util.logging logger {@code pcache}) and adds the listener to
+     * every LogReaderService that comes; close the tracker to stop.
+     */
     static ServiceTracker<LogReaderService, LogReaderService> open(BundleContext context) {
         OsgiLogBridge bridge = new OsgiLogBridge();
+        bridge.setLevel(Level.ALL);
+        PCACHE.addHandler(bridge);
         ServiceTracker<LogReaderService, LogReaderService> tracker = new ServiceTracker<>(context,
                 LogReaderService.class, null) {
             @Override
@@ -72,17 +95,64 @@ final class OsgiLogBridge implements LogListener {
                 : v >= Level.FINE.intValue() ? LogLevel.DEBUG.name() : LogLevel.TRACE.name();
     }
 
-    /** Whether the launcher prints {@code entry}: not pcache's (printed already), not a framework event. */
-    static boolean prints(String symbolicName, String loggerName) {
-        return !(symbolicName != null && symbolicName.startsWith("pcache."))
-                && !(loggerName != null && loggerName.startsWith("Events."));
+    /** Whether the launcher prints an entry of {@code loggerName}: not a framework event. */
+    static boolean prints(String loggerName) {
+        return !(loggerName != null && loggerName.startsWith("Events."));
+    }
+
+    /** Remembers a record of pcache's (called by java.util.logging as it prints it). */
+    @Override
+    public void publish(LogRecord record) {
+        if (record == null || record.getLoggerName() == null || !isLoggable(record)) {
+            return;
+        }
+        String key = record.getLoggerName() + "\n" + FORMAT.formatMessage(record);
+        synchronized (printed) {
+            printed.merge(key, 1, Integer::sum);
+            if (++size > REMEMBERED) {
+                var oldest = printed.entrySet().iterator();
+                var first = oldest.next();
+                if (first.getValue() == 1) {
+                    oldest.remove();
+                } else {
+                    first.setValue(first.getValue() - 1);
+                }
+                size--;
+            }
+        }
+    }
+
+    /** Whether {@code loggerName} printed {@code message} lately (and forgets one such record). */
+    boolean printedAlready(String loggerName, String message) {
+        String key = loggerName + "\n" + message;
+        synchronized (printed) {
+            Integer count = printed.get(key);
+            if (count == null) {
+                return false;
+            }
+            if (count == 1) {
+                printed.remove(key);
+            } else {
+                printed.put(key, count - 1);
+            }
+            size--;
+            return true;
+        }
+    }
+
+    @Override
+    public void flush() {
+    }
+
+    @Override
+    public void close() {
     }
 
     @Override
     public void logged(LogEntry entry) {
         Bundle bundle = entry.getBundle();
         String name = bundle == null ? null : bundle.getSymbolicName();
-        if (!prints(name, entry.getLoggerName())) {
+        if (!prints(entry.getLoggerName()) || printedAlready(entry.getLoggerName(), entry.getMessage())) {
             return;
         }
         Level level = switch (entry.getLogLevel()) {
