@@ -185,4 +185,62 @@ class DistributionIT {
         assertEquals(1, r.status());
         assertTrue(r.err().contains("no running pcache instance"), r.err());
     }
+
+    /**
+     * The bundles that ship are the resolution of the launcher module's bndruns, which the build
+     * resolves against the repository index it makes (and fails on a missing provider or a
+     * changed result): {@code bundles/} is pcache.bndrun's {@code -runbundles}, {@code bundles/http/}
+     * what pcache-http.bndrun adds to it. Every bundle by symbolic name and version, no more, no less.
+     */
+    @Test
+    void theBundlesFoldersAreTheResolvedRuntimes() throws Exception {
+        java.util.Map<String, String> base = runBundles(Path.of("pcache.bndrun"));
+        java.util.Map<String, String> withHttp = runBundles(Path.of("pcache-http.bndrun"));
+        assertTrue(base.size() > 20 && withHttp.keySet().containsAll(base.keySet()), base + "\n" + withHttp);
+        java.util.Map<String, String> http = new java.util.TreeMap<>(withHttp);
+        http.keySet().removeAll(base.keySet());
+        assertEquals(base, shipped(DISTRIBUTION.resolve("bundles")), "bundles/ against pcache.bndrun");
+        assertEquals(http, shipped(DISTRIBUTION.resolve("bundles").resolve(EmbeddedFramework.HTTP_BUNDLES)),
+                "bundles/http/ against what pcache-http.bndrun adds");
+    }
+
+    /** A bndrun's {@code -runbundles}: symbolic name to the lowest version of its range. */
+    private static java.util.Map<String, String> runBundles(Path bndrun) throws IOException {
+        java.util.Map<String, String> bundles = new java.util.TreeMap<>();
+        boolean in = false;
+        for (String line : Files.readAllLines(bndrun)) {
+            if (line.startsWith("-runbundles:")) {
+                in = true;
+                continue;
+            }
+            if (in) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*([^;\\s]+);version='\\[([^,]+),")
+                        .matcher(line);
+                if (!m.lookingAt()) {
+                    break;
+                }
+                bundles.put(m.group(1), m.group(2));
+                if (!line.trim().endsWith("\\")) {
+                    break;
+                }
+            }
+        }
+        return bundles;
+    }
+
+    /** The jars of a folder: symbolic name to major.minor.micro of their version. */
+    private static java.util.Map<String, String> shipped(Path folder) throws IOException {
+        java.util.Map<String, String> bundles = new java.util.TreeMap<>();
+        try (Stream<Path> jars = Files.list(folder)) {
+            for (Path jar : jars.filter(f -> f.toString().endsWith(".jar")).toList()) {
+                try (JarFile j = new JarFile(jar.toFile())) {
+                    java.util.jar.Attributes a = j.getManifest().getMainAttributes();
+                    String name = a.getValue("Bundle-SymbolicName").split(";")[0].trim();
+                    String[] v = (a.getValue("Bundle-Version") + ".0.0").split("\\.");
+                    bundles.put(name, v[0] + "." + v[1] + "." + v[2]);
+                }
+            }
+        }
+        return bundles;
+    }
 }
