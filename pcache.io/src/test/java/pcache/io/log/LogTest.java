@@ -70,13 +70,56 @@ class LogTest {
                     return null;
                 });
         IOException failure = new IOException("x");
-        Log.write(osgi, System.Logger.Level.WARNING, "map {} of {a}", null);
-        Log.write(osgi, System.Logger.Level.ERROR, "failed", failure);
-        Log.write(osgi, System.Logger.Level.DEBUG, null, null);
-        Log.write(osgi, System.Logger.Level.TRACE, "t", null);
-        Log.write(osgi, System.Logger.Level.INFO, "i", null);
+        OsgiSink.write(osgi, System.Logger.Level.WARNING, "map {} of {a}", null);
+        OsgiSink.write(osgi, System.Logger.Level.ERROR, "failed", failure);
+        OsgiSink.write(osgi, System.Logger.Level.DEBUG, null, null);
+        OsgiSink.write(osgi, System.Logger.Level.TRACE, "t", null);
+        OsgiSink.write(osgi, System.Logger.Level.INFO, "i", null);
         assertEquals(List.of("warn:map \\{} of {a}", "error:failed", "debug:", "trace:t", "info:i"), calls);
         assertEquals(0, arguments.get(0).length);
         assertArrayEquals(new Object[] {failure}, arguments.get(1));
+    }
+
+    /**
+     * Where the OSGi classes are missing (the benchmarks' jar, any plain class path without them),
+     * a logger still logs: {@code Log} is loaded by a class loader that sees pcache.io.log's classes
+     * and the JDK only.
+     */
+    @Test
+    void withoutTheOsgiClassesOnTheClassPathItLogsToTheSystemLogger() throws Exception {
+        java.net.URL classes = Log.class.getProtectionDomain().getCodeSource().getLocation();
+        try (java.net.URLClassLoader plain = new java.net.URLClassLoader(new java.net.URL[] {classes},
+                ClassLoader.getPlatformClassLoader())) {
+            org.junit.jupiter.api.Assertions.assertThrows(ClassNotFoundException.class,
+                    () -> plain.loadClass("org.osgi.framework.FrameworkUtil"));
+            Class<?> log = plain.loadClass(Log.class.getName());
+            System.Logger logger = (System.Logger) log.getMethod("of", Class.class).invoke(null, log);
+            Logger jul = Logger.getLogger(Log.class.getName());
+            List<LogRecord> records = new ArrayList<>();
+            Handler capture = new Handler() {
+                @Override
+                public void publish(LogRecord record) {
+                    records.add(record);
+                }
+
+                @Override
+                public void flush() {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            jul.addHandler(capture);
+            jul.setUseParentHandlers(false);
+            try {
+                logger.log(System.Logger.Level.WARNING, "no OSGi here");
+                logger.log(System.Logger.Level.WARNING, () -> "still none");
+                assertEquals(List.of("no OSGi here", "still none"), records.stream().map(LogRecord::getMessage).toList());
+            } finally {
+                jul.removeHandler(capture);
+                jul.setUseParentHandlers(true);
+            }
+        }
     }
 }
