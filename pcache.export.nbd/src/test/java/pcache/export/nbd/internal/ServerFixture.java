@@ -23,10 +23,38 @@ final class ServerFixture implements AutoCloseable {
     }
 
     ServerFixture(NbdServerConfig config, TlsPolicy tls) throws IOException {
+        this(config, tls, "127.0.0.1:0");
+    }
+
+    /** A server listening on {@code listen} ({@code HOST:PORT}). */
+    ServerFixture(NbdServerConfig config, TlsPolicy tls, String listen) throws IOException {
         server = new NbdServer(config, tls);
         server.export("disk", disk);
         server.export("other", other);
-        address = (InetSocketAddress) server.listen(ListenAddress.parse("127.0.0.1:0"));
+        try {
+            address = (InetSocketAddress) server.listen(ListenAddress.parse(listen));
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A server on a loopback port below the ephemeral range ({@link pcache.testkit.LoopbackPorts}),
+     * for a test that checks that nothing listens there after a close: on a port from the ephemeral
+     * range (what {@code 127.0.0.1:0} gives) a later connect can meet another socket, or even itself
+     * (a TCP self-connect, when the kernel picks that port as the connection's own).
+     */
+    static ServerFixture outsideTheEphemeralRange(NbdServerConfig config) throws IOException {
+        IOException last = null;
+        for (int attempt = 0; attempt < 10; attempt++) {
+            try {
+                return new ServerFixture(config, TlsPolicy.off(), "127.0.0.1:" + pcache.testkit.LoopbackPorts.free());
+            } catch (IOException taken) {
+                last = taken; // taken between the check and the bind: try another
+            }
+        }
+        throw last;
     }
 
     RawNbdClient connect() throws IOException {

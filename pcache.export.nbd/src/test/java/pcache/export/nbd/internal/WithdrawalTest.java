@@ -82,7 +82,8 @@ class WithdrawalTest {
 
     @Test
     void closeFinishesInFlightRequestsFlushesEachDeviceOnceAndStopsListening() throws Exception {
-        ServerFixture fixture = patientFixture();
+        ServerFixture fixture = ServerFixture.outsideTheEphemeralRange(
+                NbdServerConfig.defaults().withDrainTimeout(java.time.Duration.ofSeconds(60)));
         try (RawNbdClient disk = fixture.open("disk", false)) {
             ConcurrencyTest.Gate gate = new ConcurrencyTest.Gate("read", 0);
             fixture.disk.setHook(gate);
@@ -104,6 +105,7 @@ class WithdrawalTest {
         }
         assertEquals(1, fixture.disk.flushes.get());
         assertEquals(1, fixture.other.flushes.get());
+        assertEquals(java.util.List.of(), fixture.server.boundAddresses());
         assertThrows(ConnectException.class, fixture::connect);
         fixture.server.close(); // idempotent
         assertEquals(1, fixture.disk.flushes.get());
