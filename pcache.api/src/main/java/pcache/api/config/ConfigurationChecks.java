@@ -273,14 +273,18 @@ public final class ConfigurationChecks {
                 .isPresent();
     }
 
-    /** How a backing device's configuration names it: {@code file:PATH} or its URI. */
     private static String backingText(Existing e) {
-        Object path = e.properties().get(BackingProperties.PATH);
-        return path != null ? "file:" + path : String.valueOf(e.properties().get(BackingProperties.URI));
+        return backingText(e.properties());
     }
 
-    /** Where a backing device's data is ({@link BackingLocation#disk()}), or null when unreadable. */
-    private static String disk(String backingText) {
+    /** How a backing device's configuration ({@code properties}) names it: {@code file:PATH} or its URI. */
+    public static String backingText(Map<String, ?> properties) {
+        Object path = properties.get(BackingProperties.PATH);
+        return path != null ? "file:" + path : String.valueOf(properties.get(BackingProperties.URI));
+    }
+
+    /** Where the data of a backing device named {@code backingText} is ({@link BackingLocation#disk()}), or null when unreadable. */
+    public static String disk(String backingText) {
         if (backingText == null) {
             return null;
         }

@@ -59,36 +59,41 @@ public final class Log implements System.Logger {
         return name;
     }
 
+    /** The OSGi Logger now (see {@link OsgiSink#current()}), or null. */
+    private Object osgiLogger() {
+        return osgi == null ? null : osgi.current();
+    }
+
     /** Whether a record goes to the system logger: there is no OSGi Logger, or the launcher asks for both. */
-    private boolean toSystem(boolean osgiPresent) {
-        return !osgiPresent || osgi.alsoToSystem();
+    private boolean toSystem(Object osgiLogger) {
+        return osgiLogger == null || osgi.alsoToSystem();
     }
 
     @Override
     public boolean isLoggable(Level level) {
-        boolean present = osgi != null && osgi.present();
-        return present && osgi.enabled(level) || toSystem(present) && system.isLoggable(level);
+        Object o = osgiLogger();
+        return o != null && OsgiSink.enabled(o, level) || toSystem(o) && system.isLoggable(level);
     }
 
     @Override
     public void log(Level level, ResourceBundle bundle, String msg, Throwable thrown) {
-        boolean present = osgi != null && osgi.present();
-        if (toSystem(present)) {
+        Object o = osgiLogger();
+        if (toSystem(o)) {
             system.log(level, bundle, msg, thrown);
         }
-        if (present) {
-            osgi.write(level, msg, thrown);
+        if (o != null) {
+            OsgiSink.writeIfEnabled(o, level, msg, thrown);
         }
     }
 
     @Override
     public void log(Level level, ResourceBundle bundle, String format, Object... params) {
-        boolean present = osgi != null && osgi.present();
-        if (toSystem(present)) {
+        Object o = osgiLogger();
+        if (toSystem(o)) {
             system.log(level, bundle, format, params);
         }
-        if (present && osgi.enabled(level)) {
-            osgi.write(level, params == null || params.length == 0 ? format
+        if (o != null && OsgiSink.enabled(o, level)) {
+            OsgiSink.writeIfEnabled(o, level, params == null || params.length == 0 ? format
                     : java.text.MessageFormat.format(format, params), null);
         }
     }
@@ -100,16 +105,16 @@ public final class Log implements System.Logger {
 
     @Override
     public void log(Level level, Supplier<String> msgSupplier, Throwable thrown) {
-        boolean present = osgi != null && osgi.present();
-        boolean toOsgi = present && osgi.enabled(level);
-        boolean toSystem = toSystem(present) && system.isLoggable(level);
+        Object o = osgiLogger();
+        boolean toOsgi = o != null && OsgiSink.enabled(o, level);
+        boolean toSystem = toSystem(o) && system.isLoggable(level);
         if (toOsgi || toSystem) {
             String msg = msgSupplier.get();
             if (toSystem) {
                 system.log(level, msg, thrown);
             }
             if (toOsgi) {
-                osgi.write(level, msg, thrown);
+                OsgiSink.writeIfEnabled(o, level, msg, thrown);
             }
         }
     }

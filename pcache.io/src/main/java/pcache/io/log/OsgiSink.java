@@ -21,6 +21,9 @@ final class OsgiSink {
     private volatile BundleContext context;
     private volatile ServiceTracker<LoggerFactory, LoggerFactory> factories;
     private volatile boolean alsoToSystem;
+    /** The logger {@link #current()} found, and the tracker's count of changes when it did. */
+    private volatile Logger logger;
+    private volatile int loggerTrackingCount = -1;
 
     OsgiSink(Class<?> owner) {
         this.owner = owner;
@@ -32,41 +35,46 @@ final class OsgiSink {
         return alsoToSystem;
     }
 
-    /** Whether there is an OSGi Logger now, i.e. a bundle context and a LoggerFactory. */
-    boolean present() {
-        return logger() != null;
-    }
-
-    /** Whether the OSGi Logger is there and takes {@code level}. */
-    boolean enabled(System.Logger.Level level) {
-        Logger osgi = logger();
-        return osgi != null && enabled(osgi, level);
-    }
-
-    /** Writes to the OSGi Logger if it is there and takes {@code level}. */
-    void write(System.Logger.Level level, String msg, Throwable thrown) {
-        Logger osgi = logger();
-        if (osgi != null && enabled(osgi, level)) {
-            write(osgi, level, msg, thrown);
-        }
-    }
-
-    /** The OSGi logger of the owner's bundle, or null when there is no bundle or no LoggerFactory. */
-    private Logger logger() {
+    /**
+     * The OSGi Logger of the owner's bundle now, or null when there is no bundle context or no
+     * LoggerFactory; typed {@code Object} so that {@link Log} names no OSGi type. One lookup per
+     * record: the logger is kept until the bundle context or the tracked factories change.
+     */
+    Object current() {
         try {
             Bundle bundle = FrameworkUtil.getBundle(owner);
-            BundleContext current = bundle == null ? null : bundle.getBundleContext();
-            if (current == null) {
+            BundleContext now = bundle == null ? null : bundle.getBundleContext();
+            if (now == null) {
                 return null;
             }
             ServiceTracker<LoggerFactory, LoggerFactory> tracker = factories;
-            if (current != context || tracker == null) {
-                tracker = track(current);
+            if (now != context || tracker == null) {
+                tracker = track(now);
+            }
+            int count = tracker.getTrackingCount();
+            Logger kept = logger;
+            if (kept != null && count == loggerTrackingCount) {
+                return kept;
             }
             LoggerFactory factory = tracker.getService();
-            return factory == null ? null : factory.getLogger(current.getBundle(), name, Logger.class);
+            kept = factory == null ? null : factory.getLogger(now.getBundle(), name, Logger.class);
+            logger = kept;
+            loggerTrackingCount = count;
+            return kept;
         } catch (IllegalStateException stopping) {
             return null; // the bundle or the factory is going away: the system logger takes the record
+        }
+    }
+
+    /** Whether {@code osgi} (from {@link #current()}) takes {@code level}. */
+    static boolean enabled(Object osgi, System.Logger.Level level) {
+        return enabled((Logger) osgi, level);
+    }
+
+    /** Writes to {@code osgi} (from {@link #current()}) if it takes {@code level}. */
+    static void writeIfEnabled(Object osgi, System.Logger.Level level, String msg, Throwable thrown) {
+        if (enabled((Logger) osgi, level)) {
+            write((Logger) osgi, level, msg, thrown);
         }
     }
 
@@ -77,6 +85,7 @@ final class OsgiSink {
         ServiceTracker<LoggerFactory, LoggerFactory> tracker = new ServiceTracker<>(current, LoggerFactory.class, null);
         tracker.open();
         alsoToSystem = Boolean.parseBoolean(current.getProperty(Log.ALSO_TO_SYSTEM_LOGGER));
+        logger = null;
         factories = tracker;
         context = current;
         return tracker;

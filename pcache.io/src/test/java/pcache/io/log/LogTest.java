@@ -17,10 +17,9 @@ import org.junit.jupiter.api.Test;
 /** The bundles' logger: the System.Logger outside a framework, the OSGi Logger's calls inside one. */
 class LogTest {
 
-    @Test
-    void outsideAFrameworkRecordsGoToTheSystemLogger() {
-        List<LogRecord> records = new ArrayList<>();
-        Handler capture = new Handler() {
+    /** A java.util.logging handler that keeps what it is given. */
+    private static Handler capture(List<LogRecord> records) {
+        return new Handler() {
             @Override
             public void publish(LogRecord record) {
                 records.add(record);
@@ -34,6 +33,12 @@ class LogTest {
             public void close() {
             }
         };
+    }
+
+    @Test
+    void outsideAFrameworkRecordsGoToTheSystemLogger() {
+        List<LogRecord> records = new ArrayList<>();
+        Handler capture = capture(records);
         Logger jul = Logger.getLogger(LogTest.class.getName());
         jul.addHandler(capture);
         jul.setLevel(java.util.logging.Level.ALL);
@@ -96,20 +101,7 @@ class LogTest {
             System.Logger logger = (System.Logger) log.getMethod("of", Class.class).invoke(null, log);
             Logger jul = Logger.getLogger(Log.class.getName());
             List<LogRecord> records = new ArrayList<>();
-            Handler capture = new Handler() {
-                @Override
-                public void publish(LogRecord record) {
-                    records.add(record);
-                }
-
-                @Override
-                public void flush() {
-                }
-
-                @Override
-                public void close() {
-                }
-            };
+            Handler capture = capture(records);
             jul.addHandler(capture);
             jul.setUseParentHandlers(false);
             try {

@@ -159,11 +159,7 @@ final class CacheAdministration {
 
     /** Where a backing device's data is ({@link BackingLocation#disk()}), or null when unreadable. */
     private static String diskOf(Configuration c) {
-        try {
-            return BackingLocation.parse(backingText(c), Path.of("/")).disk();
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
+        return ConfigurationChecks.disk(backingText(c));
     }
 
     /** The cache configuration ({@value ConfigPids#TARGET}) whose {@code name} is {@code name}, or null. */

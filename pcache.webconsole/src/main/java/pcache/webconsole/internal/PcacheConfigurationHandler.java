@@ -21,6 +21,7 @@ import org.osgi.service.component.annotations.Reference;
 
 import pcache.api.config.ConfigPids;
 import pcache.api.config.ConfigurationChecks;
+import pcache.api.config.LdapFilters;
 import pcache.io.log.Log;
 
 /**
@@ -40,9 +41,9 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     static final int REMEMBERED = 10;
 
     private static final System.Logger LOG = Log.of(PcacheConfigurationHandler.class);
-    private static final String FACTORIES = "(|(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.TARGET
-            + ")(" + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_FILE + ")("
-            + ConfigurationAdmin.SERVICE_FACTORYPID + "=" + ConfigPids.BACKING_NBD + "))";
+    private static final String FACTORIES = "(|" + LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID,
+            ConfigPids.TARGET) + LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID, ConfigPids.BACKING_FILE)
+            + LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID, ConfigPids.BACKING_NBD) + ")";
 
     /** A refused change: when, which configuration, and why. */
     record Refusal(long timeMillis, String configuration, String message) {
@@ -71,12 +72,7 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     @Override
     public void updateConfiguration(String factoryPid, String pid, Dictionary<String, Object> properties)
             throws ValidationException, IOException {
-        Map<String, Object> proposed = new HashMap<>();
-        if (properties != null) {
-            for (String key : Collections.list(properties.keys())) {
-                proposed.put(key, properties.get(key));
-            }
-        }
+        Map<String, Object> proposed = map(properties);
         List<String> problems = new ArrayList<>(ConfigurationChecks.problems(factoryPid, pid, proposed, existing()));
         if (ConfigPids.TARGET.equals(factoryPid)) {
             proposed.forEach((key, value) -> {
@@ -123,15 +119,19 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
         }
         List<ConfigurationChecks.Existing> existing = new ArrayList<>();
         for (Configuration c : found == null ? new Configuration[0] : found) {
-            Dictionary<String, Object> p = c.getProperties();
-            Map<String, Object> map = new HashMap<>();
-            if (p != null) {
-                for (String key : Collections.list(p.keys())) {
-                    map.put(key, p.get(key));
-                }
-            }
-            existing.add(new ConfigurationChecks.Existing(c.getFactoryPid(), c.getPid(), map));
+            existing.add(new ConfigurationChecks.Existing(c.getFactoryPid(), c.getPid(), map(c.getProperties())));
         }
         return existing;
+    }
+
+    /** A configuration's dictionary as a map (empty for none). */
+    private static Map<String, Object> map(Dictionary<String, Object> properties) {
+        Map<String, Object> map = new HashMap<>();
+        if (properties != null) {
+            for (String key : Collections.list(properties.keys())) {
+                map.put(key, properties.get(key));
+            }
+        }
+        return map;
     }
 }
