@@ -87,6 +87,10 @@ public final class FrameworkProperties {
         // (OsgiLogBridge prints the other bundles' entries)
         p.put(OsgiLogBridge.ROOT_LEVEL, OsgiLogBridge.osgiLevel(logLevel));
         p.put(OsgiLogBridge.ALSO_TO_SYSTEM_LOGGER, "true");
+        // Felix Log keeps the latest entries for LogReaderService.getLog (Gogo's log, the Web
+        // Console): its default of 100 is used up by the framework's own bundle and service events
+        // while pcache starts, before anything of pcache's could be read back
+        p.put("org.apache.felix.log.maxSize", "1000");
         if (interactive) {
             // the Gogo console reads stdin; when it ends (exit, Ctrl-D) it stops the framework
             p.put(GOSH_ARGS, "--quiet");
