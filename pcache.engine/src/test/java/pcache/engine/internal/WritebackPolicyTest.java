@@ -190,6 +190,113 @@ class WritebackPolicyTest {
                 + disk.flushes.get() + " backing flushes for " + ksets + " ksets");
     }
 
+    /**
+     * The ordered policy leaves out versions a later write of the same flush interval replaces,
+     * and only those. A seeded random run of 4 KiB writes over 64 to 191 blocks with flushes and
+     * FUA writes (the first 400 writes without), written back in groups of 16 KiB (so that an
+     * interval spans several groups) by a drain. The promise is checked at every backing write: when data of a write issued
+     * after a client flush (or after a FUA write) reaches the backing device, every block must
+     * already hold, durably (written before an earlier backing flush), what the flush promised
+     * (the block's last version before the flush, or a newer one). Leaving a version out across a
+     * barrier, or writing an older version over a newer one, breaks it. And the run must leave
+     * some versions out (else the check proves nothing), end with every block's newest version,
+     * and write less than the same run with look-ahead off.
+     */
+    @Test
+    void orderedLeavesOutVersionsReplacedWithinTheirFlushIntervalButNeverAcrossABarrier() throws Exception {
+        long seed = Long.getLong("pcache.test.seed", System.nanoTime());
+        System.out.println("WritebackPolicyTest replaced versions: seed " + seed
+                + " (replay with -Dpcache.test.seed=" + seed + ")");
+        long withLookahead = replacedVersionsRun(seed, new OrderedWritebackPolicy(16384, 1 << 16));
+        long without = replacedVersionsRun(seed, new OrderedWritebackPolicy(16384, 0));
+        assertTrue(withLookahead < without, "seed " + seed + ": look-ahead wrote " + withLookahead
+                + " blocks, without it " + without);
+    }
+
+    /** One run of {@link #orderedLeavesOutVersionsReplacedWithinTheirFlushIntervalButNeverAcrossABarrier}; returns the blocks written back. */
+    private static long replacedVersionsRun(long seed, OrderedWritebackPolicy policy) throws Exception {
+        java.util.Random random = new java.util.Random(seed);
+        int blocks = 64 + random.nextInt(128);
+        // flush intervals of a few writes to a few hundred; a kset holds at most 128 keys, so the
+        // long ones span several ksets (the first interval always does: 400 writes)
+        double flushChance = 0.002 + random.nextDouble() * 0.05;
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        long[] current = new long[blocks]; // newest tag on the backing device per block (0: never written)
+        long[] durable = new long[blocks]; // as of the last backing flush
+        long[] newest = new long[blocks]; // the client's newest write per block
+        // per barrier: the write number after which it was taken and each block's version it promises
+        java.util.List<long[]> promised = new java.util.ArrayList<>();
+        java.util.List<Long> after = new java.util.ArrayList<>();
+        java.util.Set<Long> reached = new java.util.HashSet<>();
+        String[] violation = {null};
+        long[] written = {0};
+        disk.onFlush = () -> System.arraycopy(current, 0, durable, 0, blocks);
+        disk.onWrite = (offset, bytes) -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            for (int i = 0; i < bytes.length; i += 4096) {
+                int block = (int) ((offset + i) / 4096);
+                long tag = b.getLong(i) - (offset + i) * 31;
+                written[0]++;
+                reached.add(tag);
+                for (int n = 0; n < promised.size() && violation[0] == null; n++) {
+                    if (tag <= after.get(n)) {
+                        continue;
+                    }
+                    long[] versions = promised.get(n);
+                    for (int x = 0; x < blocks; x++) {
+                        if (durable[x] < versions[x]) {
+                            violation[0] = "write " + tag + " (block " + block + ") reached the backing device while"
+                                    + " block " + x + " held version " + durable[x] + " durably, and barrier " + n
+                                    + " (after write " + after.get(n) + ") promised version " + versions[x];
+                            break;
+                        }
+                    }
+                }
+                if (tag < current[block]) {
+                    violation[0] = "block " + block + ": version " + tag + " written over the newer " + current[block];
+                }
+                current[block] = tag;
+            }
+        };
+        CacheEngine e = Harness.open(Harness.config("replaced").withKsetFlushDelayMillis(600_000), pmem,
+                Harness.holder(disk), Harness.onlyWhenDraining(policy));
+        long writes = 0;
+        try {
+            int ops = 1000 + random.nextInt(1000);
+            for (int i = 0; i < ops; i++) {
+                double r = i < 400 ? 0.5 : random.nextDouble();
+                if (r < flushChance && writes > 0) {
+                    e.flush();
+                    promised.add(newest.clone());
+                    after.add(writes);
+                    continue;
+                }
+                long n = ++writes;
+                int block = random.nextInt(blocks);
+                long off = block * 4096L;
+                boolean fua = r > 0.985;
+                e.write(off, Harness.pattern(off, 4096, n), fua);
+                newest[block] = n;
+                if (fua) {
+                    long[] versions = new long[blocks];
+                    versions[block] = n;
+                    promised.add(versions);
+                    after.add(n);
+                }
+            }
+            e.drain(null);
+        } finally {
+            e.close();
+        }
+        assertEquals(null, violation[0], "seed " + seed + ": " + violation[0]);
+        assertArrayEquals(newest, current, "seed " + seed + ": the backing device ends with every block's newest version");
+        System.out.println("WritebackPolicyTest replaced versions: " + writes + " writes over " + blocks + " blocks, "
+                + promised.size() + " barriers, " + written[0] + " blocks written back, " + (writes - reached.size())
+                + " versions left out");
+        return written[0];
+    }
+
     @Test
     void drainWithoutAPolicyFailsClearlyInsteadOfWaitingForever() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

@@ -32,8 +32,9 @@ import pcache.api.spi.WritebackPolicy;
  * so nothing stays dirty forever; a drain ignores watermarks and the rate limit.
  *
  * <h2>Crash consistency of the backing device — the difference from "ordered"</h2>
- * The ordered policy flushes the backing device after every kset, so the backing device alone is
- * crash-consistent at every kset boundary: it always holds a prefix of the write history. This
+ * The ordered policy flushes the backing device at every client flush, so the backing device alone
+ * is crash-consistent at every client flush: it always holds a state the client could have seen
+ * after a crash (everything before some flush, and any mix of what came after it). This
  * policy reorders writes inside a batch (by offset) and skips overwritten versions, so while a
  * batch is in progress the backing device may hold a mix of older and newer data; it is
  * consistent only at batch boundaries (after each flush). The cache itself loses nothing either

@@ -6,7 +6,12 @@ import java.util.List;
 
 import org.osgi.service.component.annotations.Component;
 
+import pcache.api.format.PcacheFormat;
+import pcache.api.spi.CacheKey;
+import pcache.api.spi.ExtentVisitor;
 import pcache.api.spi.KeyIndex;
+import pcache.api.spi.KeySlice;
+import pcache.api.spi.KeyValidity;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
@@ -27,6 +32,19 @@ import pcache.api.spi.WritebackPolicy;
  * flushes have no order a client could rely on, so merging the ksets they fill (one per stream,
  * closed at once by the flush, or closed early by size or timer) costs no guarantee. Ksets
  * replayed after a restart count as separated: the log does not record where flushes were.
+ *
+ * <h2>Versions a later write of the same flush interval replaces</h2>
+ * When a group ends at its size limit and not at a client flush, the flush interval it belongs to
+ * goes on in the ksets after it. A range those ksets write again need not be written back from
+ * this group: between two client flushes the backing device may hold any mix of the interval's
+ * versions, and the newer version follows before the interval's barrier. So the policy looks
+ * ahead through the durable ksets of the same interval (up to {@link #LOOKAHEAD_KEYS} keys, and
+ * never past a flush barrier or the durable end of the log) and leaves out of the group's writes
+ * every range they write again ({@link #supersede}). A client that rewrites the same area between
+ * flushes (a stream over a region smaller than the cache, a log, a file rewritten in place) then
+ * writes it back once per interval, not once per version. Crash safety is unchanged: the newer
+ * version's kset is durable before this group's dirty_tail move, so a replay finds it (after
+ * dirty_tail, still dirty) over the older one.
  */
 @Component(service = WritebackPolicy.class,
         property = WritebackPolicy.NAME + "=" + OrderedWritebackPolicy.NAME_VALUE)
@@ -35,6 +53,28 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
     static final String NAME_VALUE = "ordered";
     /** A group stops growing once it holds this much dirty data (bounds one step). */
     static final long MAX_GROUP_BYTES = 64L << 20;
+    /**
+     * Most keys of later ksets read to find replaced ranges: bounds the work a step adds (each
+     * step reads them again) while covering a whole cache of large writes.
+     */
+    static final int LOOKAHEAD_KEYS = 65_536;
+
+    private final long maxGroupBytes;
+    private final int lookaheadKeys;
+
+    public OrderedWritebackPolicy() {
+        this(MAX_GROUP_BYTES, LOOKAHEAD_KEYS);
+    }
+
+    /** A policy with other limits (tests: small groups, so that intervals span several). */
+    public OrderedWritebackPolicy(long maxGroupBytes, int lookaheadKeys) {
+        if (maxGroupBytes <= 0 || lookaheadKeys < 0) {
+            throw new IllegalArgumentException("maxGroupBytes must be positive and lookaheadKeys not negative: "
+                    + maxGroupBytes + ", " + lookaheadKeys);
+        }
+        this.maxGroupBytes = maxGroupBytes;
+        this.lookaheadKeys = lookaheadKeys;
+    }
 
     @Override
     public String name() {
@@ -51,14 +91,12 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
         KeyIndex scratch = context.scratchIndex();
         long dirty = 0;
         Kset k = first;
+        Kset sameInterval = null;
         while (true) {
             group.add(k);
             if (!k.last()) {
                 DirtyRuns.resolve(scratch, k);
                 dirty += k.dirtyBytes();
-            }
-            if (dirty >= MAX_GROUP_BYTES) {
-                break;
             }
             // read the next kset before asking about the barrier: a flush marks its barrier
             // before any kset after it is logged, so once the next kset exists the answer is final
@@ -66,12 +104,79 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
             if (next == null || context.flushBarrierAfter(k)) {
                 break;
             }
+            if (dirty >= maxGroupBytes) {
+                sameInterval = next;
+                break;
+            }
             k = next;
+        }
+        if (sameInterval != null) {
+            supersede(context, scratch, sameInterval, lookaheadKeys);
         }
         if (DirtyRuns.write(context, scratch) > 0) {
             context.flushBacking();
         }
         context.advanceDirtyTail(group);
         return WritebackOutcome.PROGRESS;
+    }
+
+    /**
+     * Removes from {@code resolved} every range a dirty key of {@code from} or of the ksets after
+     * it writes again, up to the first flush barrier, the durable end of the log or
+     * {@code budget} keys, whichever comes first; returns the bytes removed. {@code from} must
+     * belong to the same flush interval as the ksets {@code resolved} was built from.
+     */
+    static long supersede(WritebackContext context, KeyIndex resolved, Kset from, int budget) throws IOException {
+        long removed = 0;
+        int left = budget;
+        Kset k = from;
+        while (left > 0) {
+            if (!k.last()) {
+                for (CacheKey key : k.keys()) {
+                    if (!key.isClean()) {
+                        removed += removeFrom(resolved, key);
+                    }
+                }
+                left -= k.keys().size();
+            }
+            Kset next = context.readKset(k.next());
+            if (next == null || context.flushBarrierAfter(k)) {
+                break;
+            }
+            k = next;
+        }
+        return removed;
+    }
+
+    /** Removes {@code key}'s range from {@code resolved} (a key never crosses a slice); returns the bytes removed. */
+    private static long removeFrom(KeyIndex resolved, CacheKey key) {
+        KeySlice slice = resolved.existingSlice((int) (key.offset() >>> PcacheFormat.SUBTREE_SHIFT));
+        if (slice == null) {
+            return 0;
+        }
+        long[] covered = {0};
+        slice.lock();
+        try {
+            slice.walk(key.offset(), key.length(), KeyValidity.ALL, new ExtentVisitor() {
+                @Override
+                public boolean hit(CacheKey t, long position, int length) {
+                    if (!t.isClean()) {
+                        covered[0] += length;
+                    }
+                    return true;
+                }
+
+                @Override
+                public boolean gap(long position, int length) {
+                    return true;
+                }
+            });
+            if (covered[0] > 0) {
+                slice.removeRange(key.offset(), key.length());
+            }
+        } finally {
+            slice.unlock();
+        }
+        return covered[0];
     }
 }
