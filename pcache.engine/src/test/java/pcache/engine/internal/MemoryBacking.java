@@ -39,6 +39,8 @@ final class MemoryBacking implements BackingDevice {
     volatile Runnable onFlush;
     /** Every write as {offset, length}, in the order they came. */
     final java.util.List<long[]> writeLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    /** Every write-zeroes: {offset, length}. */
+    final java.util.List<long[]> zeroLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** {@link System#nanoTime()} of the first write, 0 until there is one. */
     final AtomicLong firstWriteNanos = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
@@ -256,6 +258,7 @@ final class MemoryBacking implements BackingDevice {
     @Override
     public synchronized void writeZeroes(long offset, long length, boolean fua) throws IOException {
         check(offset, length);
+        zeroLog.add(new long[] {offset, length});
         for (long pos = offset; pos < offset + length;) {
             int p = (int) (pos / PAGE);
             int in = (int) (pos % PAGE);

@@ -29,8 +29,12 @@ import pcache.io.InterruptSafeChannel;
  * positional I/O ({@code pread}/{@code pwrite}), so any number of threads may read and write
  * at once. {@link #flush()} is a data sync ({@code fdatasync}); a FUA write syncs after itself.
  *
- * <p>Trim is accepted and ignored: the JDK offers no way to punch a hole in a file or discard
- * blocks of a device, and the contract lets trimmed ranges read back as their old content.
+ * <p>Write-zeroes changes the file's extents where the file system can
+ * ({@code FALLOC_FL_ZERO_RANGE}, {@link ZeroRanges}: the range then reads as zeroes and is a hole
+ * to block status, with its blocks still allocated), and writes zeroes elsewhere.
+ *
+ * <p>Trim is accepted and ignored: the contract lets trimmed ranges read back as their old
+ * content, and the cache sends none (it could not order them with the write-back of older data).
  *
  * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
  * a block device reports all data.
@@ -48,10 +52,13 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     private final HoleMap holes;
     /** Direct (page-cache bypassing) writes of aligned buffers, or null. */
     private final DirectWrites direct;
+    /** Write-zeroes through the file system ({@code FALLOC_FL_ZERO_RANGE}), or null (read-only). */
+    private final ZeroRanges zeroRanges;
     private volatile ByteBuffer zeroes;
 
     private FileBackingDevice(String description, long sizeBytes, boolean readOnly,
-            BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes, DirectWrites direct) {
+            BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes, DirectWrites direct,
+            ZeroRanges zeroRanges) {
         this.description = description;
         this.sizeBytes = sizeBytes;
         this.readOnly = readOnly;
@@ -59,6 +66,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         this.channel = channel;
         this.holes = holes;
         this.direct = direct;
+        this.zeroRanges = zeroRanges;
     }
 
     /**
@@ -88,7 +96,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     : DirectWrites.open(real, description);
             return new FileBackingDevice(description, size, readOnly, identity,
                     new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
-                    direct);
+                    direct, readOnly ? null : new ZeroRanges(real, description));
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -346,6 +354,15 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
         checkWritable("write-zeroes");
+        if (length > 0 && zeroRanges != null && zeroRanges.zero(offset, length)) {
+            if (fua) {
+                io("write-zeroes", offset, length, ch -> {
+                    ch.force(false);
+                    return null;
+                });
+            }
+            return;
+        }
         ByteBuffer zero = zeroBuffer();
         io("write-zeroes", offset, length, ch -> {
             for (long done = 0; done < length;) {
@@ -374,6 +391,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     @Override
     public void close() throws IOException {
         holes.close();
+        if (zeroRanges != null) {
+            zeroRanges.close();
+        }
         if (direct != null) {
             direct.close();
         }

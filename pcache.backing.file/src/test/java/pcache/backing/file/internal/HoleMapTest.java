@@ -60,6 +60,78 @@ class HoleMapTest {
         }
     }
 
+    /**
+     * Write-zeroes on a file system that zeroes ranges (ext4, XFS): the range reads as zeroes,
+     * block status reports it as a hole of zeroes, and the file keeps its blocks (no later
+     * write-back can fail for space). On one that cannot (tmpfs, below), zeroes are written.
+     */
+    @Test
+    void writeZeroesLeavesAHoleOfZeroesAndKeepsTheBlocksAllocated() throws IOException, InterruptedException {
+        Path file = dir.resolve("full.img");
+        byte[] ones = new byte[(int) (4 * MIB)];
+        java.util.Arrays.fill(ones, (byte) 1);
+        java.nio.file.Files.write(file, ones);
+        String type = java.nio.file.Files.getFileStore(dir).type();
+        boolean zeroesRanges = type.equals("ext4") || type.equals("xfs");
+        try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
+            device.flush();
+            long blocksBefore = allocatedBlocks(file);
+            device.writeZeroes(MIB, 2 * MIB, true);
+            if (zeroesRanges) {
+                assertEquals(List.of(new BlockExtent(0, MIB, 0), new BlockExtent(MIB, 2 * MIB, 3),
+                        new BlockExtent(3 * MIB, MIB, 0)), device.blockStatus(0, 4 * MIB, 100),
+                        "block status after write-zeroes on " + type);
+                assertEquals(blocksBefore, allocatedBlocks(file), "blocks allocated (stat %b) on " + type);
+            } else {
+                assertEquals(List.of(new BlockExtent(0, 4 * MIB, 0)), device.blockStatus(0, 4 * MIB, 100));
+            }
+            // after the block status: reading an unwritten range puts zero pages in the page
+            // cache, and the file system then reports it as data (still correct, less precise)
+            ByteBuffer back = ByteBuffer.allocate((int) (4 * MIB));
+            device.read(0, back);
+            for (int i = 0; i < back.capacity(); i++) {
+                boolean zeroed = i >= MIB && i < 3 * MIB;
+                if (back.get(i) != (zeroed ? 0 : 1)) {
+                    throw new AssertionError("byte " + i + " is " + back.get(i) + " (file system " + type + ")");
+                }
+            }
+        }
+    }
+
+    /** Write-zeroes where the file system refuses FALLOC_FL_ZERO_RANGE (tmpfs): zeroes written, exactly the range. */
+    @Test
+    void writeZeroesWritesZeroesWhereTheFileSystemCannotZeroARange() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        Path file = java.nio.file.Files.createTempFile(java.nio.file.Files.isDirectory(shm) ? shm : dir,
+                "pcache-zeroes", ".img");
+        try {
+            byte[] ones = new byte[(int) (3 * MIB)];
+            java.util.Arrays.fill(ones, (byte) 1);
+            java.nio.file.Files.write(file, ones);
+            try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
+                device.writeZeroes(4096, MIB + 512, false);
+                device.writeZeroes(2 * MIB, 4096, true); // a second call, after the refusal was remembered
+            }
+            byte[] bytes = java.nio.file.Files.readAllBytes(file);
+            for (int i = 0; i < bytes.length; i++) {
+                boolean zeroed = (i >= 4096 && i < 4096 + MIB + 512) || (i >= 2 * MIB && i < 2 * MIB + 4096);
+                if (bytes[i] != (zeroed ? 0 : 1)) {
+                    throw new AssertionError("byte " + i + " is " + bytes[i]);
+                }
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    /** The file's allocated 512-byte blocks, as {@code stat %b} reports them. */
+    private static long allocatedBlocks(Path file) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("stat", "-c", "%b", file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        assertEquals(0, p.waitFor(), "stat: " + out);
+        return Long.parseLong(out);
+    }
+
     @Test
     void theMapThatKnowsNothingSaysData() throws IOException {
         assertEquals(List.of(new BlockExtent(4096, MIB, 0)), HoleMap.ALL_DATA.extents(4096, MIB, 10));

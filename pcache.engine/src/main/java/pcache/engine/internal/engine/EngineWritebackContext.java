@@ -42,6 +42,15 @@ final class EngineWritebackContext implements WritebackContext {
     static final int DIRECT_PIECE_BYTES = 64 << 10;
     /** Largest single write straight from the mapping. */
     static final int MAX_PIECE_BYTES = 16 << 20;
+    /**
+     * Adjacent extents holding only zeroes, this many bytes or more, go to the backing device as
+     * one write-zeroes rather than as data (a file system then zeroes them without writing, an
+     * NBD server receives no payload). Smaller ones stay data: zeroing a few blocks costs a file
+     * system more than writing them.
+     */
+    static final int ZERO_RUN_MIN_BYTES = 64 << 10;
+    /** Compared against, chunk by chunk, to find extents of zeroes. */
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
 
     /** Page-aligned, so that a backing file can write what it gathers past its page cache. */
     private final ByteBuffer bounce = ByteBuffer.allocateDirect((8 << 20) + 4096).alignedSlice(4096);
@@ -172,7 +181,61 @@ final class EngineWritebackContext implements WritebackContext {
      * without progress.
      */
     private void writeRun(List<CacheKey> run) throws IOException {
-        retrying(() -> writeRunOnce(run));
+        long total = run.isEmpty() ? 0 : run.get(run.size() - 1).end() - run.get(0).offset();
+        if (total < ZERO_RUN_MIN_BYTES) {
+            retrying(() -> writeRunOnce(run));
+            return;
+        }
+        boolean[] zero = new boolean[run.size()];
+        for (int i = 0; i < zero.length; i++) {
+            zero[i] = holdsOnlyZeroes(run.get(i));
+        }
+        int dataFrom = 0;
+        int i = 0;
+        while (i < zero.length) {
+            if (!zero[i]) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < zero.length && zero[j]) {
+                j++;
+            }
+            long offset = run.get(i).offset();
+            long bytes = run.get(j - 1).end() - offset;
+            if (bytes >= ZERO_RUN_MIN_BYTES) {
+                List<CacheKey> before = run.subList(dataFrom, i);
+                retrying(() -> writeRunOnce(before));
+                retrying(() -> writeZeroesOnce(offset, bytes));
+                dataFrom = j;
+            }
+            i = j;
+        }
+        List<CacheKey> rest = run.subList(dataFrom, run.size());
+        retrying(() -> writeRunOnce(rest));
+    }
+
+    /** Whether {@code key}'s bytes in the cache are all zeroes (a look at the first bytes settles most data). */
+    private boolean holdsOnlyZeroes(CacheKey key) throws IOException {
+        ByteBuffer data = cache.region().view(cache.dataOffset(key.segment()) + key.segmentOffset(), key.length());
+        int chunk = ZEROES.capacity();
+        for (int at = 0; at < key.length(); at += chunk) {
+            int n = Math.min(chunk, key.length() - at);
+            if (data.slice(data.position() + at, n).mismatch(ZEROES.duplicate().limit(n)) >= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void writeZeroesOnce(long offset, long bytes) throws IOException {
+        try {
+            backing().writeZeroes(offset, bytes, false);
+        } catch (IOException e) {
+            stats.backingErrors.increment();
+            throw e;
+        }
+        stats.writebackBytes.add(bytes);
     }
 
     /**
