@@ -22,10 +22,12 @@ import pcache.engine.internal.media.ExtensionCodec.Range;
  * as the answer has its maximum number of extents, so a request costs what it asks for, never a
  * scan of the index.
  *
- * <p>Allocation: a range the index holds is data (flags 0), or {@link BlockExtent#ZERO} when its
- * key was written by write-zeroes; a range it does not hold (never cached, trimmed, or a read
- * miss in progress) reads from the backing device, whose own answer is taken as is (rounded to
- * whole sectors, data where it cannot tell). Dirty: a range held by a key not yet written back is
+ * <p>Allocation: a range the index holds dirty is data (flags 0), or {@link BlockExtent#ZERO}
+ * when its key was written by write-zeroes (a mark kept in memory only); a range it holds clean
+ * (the same bytes are on the backing device), or does not hold (never cached, trimmed, or a read
+ * miss in progress), takes the backing device's own answer as is (rounded to whole sectors, data
+ * where it cannot tell). Write-back sends zeroes as write-zeroes, which a file backing turns into
+ * a hole of zeroes, so a zeroed range still shows as zero after a restart once written back. Dirty: a range held by a key not yet written back is
  * {@link BlockExtent#DIRTY}, and so is a quarantined range (its newest data failed its CRC and was
  * never written back, so the backing device lacks it); everything else is on the backing device
  * already. Both are snapshots
@@ -164,7 +166,10 @@ final class BlockStatusWalk {
             slice.walk(from, (int) (to - from), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey key, long position, int len) {
-                    return piece(len, key.isEmpty() ? GAP : key.isZeroes() ? BlockExtent.ZERO : 0);
+                    // a clean key's bytes are on the backing device too: its answer holds for them
+                    // (a range zeroed there shows as zero after a restart, which forgets zero marks)
+                    return piece(len, key.isEmpty() ? GAP : key.isZeroes() ? BlockExtent.ZERO
+                            : key.isClean() ? GAP : 0);
                 }
 
                 @Override
