@@ -96,10 +96,23 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     : DirectWrites.open(real, description);
             return new FileBackingDevice(description, size, readOnly, identity,
                     new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
-                    direct, readOnly ? null : new ZeroRanges(real, description));
+                    direct, readOnly ? null : zeroRanges(real, description));
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
+        }
+    }
+
+    /**
+     * Write-zeroes through the file system, or null where JNA is missing (it is imported
+     * optionally: a runtime without it, like a Karaf feature that leaves it out, gets zeroes
+     * written, as it gets "all data" for block status).
+     */
+    private static ZeroRanges zeroRanges(Path file, String description) {
+        try {
+            return new ZeroRanges(file, description);
+        } catch (LinkageError e) {
+            return null;
         }
     }
 
