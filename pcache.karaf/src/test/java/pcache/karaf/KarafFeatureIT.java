@@ -29,7 +29,7 @@ import pcache.testkit.LoopbackPorts;
 /**
  * pcache's Karaf feature in a real Apache Karaf (the pinned distribution from Maven Central): the
  * feature repository this module builds is added by its Maven coordinates, {@code feature:install
- * pcache} brings the bundles (with Karaf's own SCR), a cache is configured the Karaf way (cfg files
+ * --no-auto-refresh pcache} brings the bundles (with Karaf's own SCR), a cache is configured the Karaf way (cfg files
  * in {@code etc/}, which Karaf's FileInstall turns into ConfigAdmin configurations), and then:
  * <ul>
  * <li>the {@code pcache:*} commands answer in Karaf's console over SSH ({@code bin/client});</li>
@@ -87,7 +87,11 @@ class KarafFeatureIT {
 
             karaf.start();
             karaf.ok("feature:repo-add mvn:pcache/pcache.karaf/" + version + "/xml/features");
-            karaf.ok("feature:install pcache");
+            // --no-auto-refresh: the feature brings JNA, which Karaf's console library (jline)
+            // imports optionally; refreshed, jline restarts Karaf's shell under this very SSH
+            // session, and once in a fresh clone's run Karaf's shell failed to stop
+            // (NullPointerException in org.apache.karaf.shell.core) and never answered again
+            karaf.ok("feature:install --no-auto-refresh pcache");
             awaitCache(karaf);
 
             // pcache's records reach Karaf's log through the OSGi Log Service, as entries of the
@@ -118,7 +122,7 @@ class KarafFeatureIT {
             assertNull(tryLock(cacheLock), "Karaf's pcache should hold the lock " + cacheLock);
 
             // uninstall with data dirty: the cache closes (export gone, device unlocked)
-            karaf.ok("feature:uninstall pcache");
+            karaf.ok("feature:uninstall --no-auto-refresh pcache");
             assertFalse(karaf.ok("bundle:list -t 0").contains("pcache"), "pcache bundles left after uninstall");
             awaitRefused(karaf, nbdPort);
             assertLockFree(karaf, cacheLock);
@@ -126,7 +130,7 @@ class KarafFeatureIT {
             assertTrue(log.contains("cache demo closed"), "no 'cache demo closed' in the log:\n" + karaf.diagnostics());
 
             // install again: the cache re-opens on the same configuration and serves what it held
-            karaf.ok("feature:install pcache");
+            karaf.ok("feature:install --no-auto-refresh pcache");
             awaitCache(karaf);
             qemuIo(work, uri, "read -P 0x3c 2M 4M", "read -P 0xa5 0 1M", "read -P 0 6M 1M");
             status = karaf.ok("pcache:status demo");
