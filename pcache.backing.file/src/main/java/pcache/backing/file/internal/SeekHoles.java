@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Native;
 import com.sun.jna.Platform;
 
 /**
@@ -17,27 +16,8 @@ final class SeekHoles extends HoleMap {
     /** {@code <unistd.h>} on Linux. */
     private static final int SEEK_DATA = 3;
     private static final int SEEK_HOLE = 4;
-    /** {@code <fcntl.h>} on Linux. */
-    private static final int O_RDONLY = 0;
-    private static final int O_CLOEXEC = 0x80000;
     /** {@code <errno.h>}: no data after the offset (it lies in the file's last hole). */
     private static final int ENXIO = 6;
-
-    /** The C library functions, bound once per class loader (JNA direct mapping). */
-    private static final class LibC {
-        static {
-            Native.register(Platform.C_LIBRARY_NAME);
-        }
-
-        private LibC() {
-        }
-
-        static native int open(String path, int flags) throws LastErrorException;
-
-        static native long lseek(int fd, long offset, int whence) throws LastErrorException;
-
-        static native int close(int fd) throws LastErrorException;
-    }
 
     private final int fd;
     private final String path;
@@ -60,7 +40,7 @@ final class SeekHoles extends HoleMap {
         String path = file.toString();
         int fd;
         try {
-            fd = LibC.open(path, O_RDONLY | O_CLOEXEC);
+            fd = LibC.open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
         } catch (LastErrorException e) {
             throw new IOException("open(" + path + ") for hole queries failed: errno " + e.getErrorCode(), e);
         }

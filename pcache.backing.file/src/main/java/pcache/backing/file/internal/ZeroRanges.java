@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Native;
 import com.sun.jna.Platform;
 
 import pcache.io.log.Log;
@@ -25,30 +24,11 @@ final class ZeroRanges implements AutoCloseable {
 
     /** {@code <linux/falloc.h>}. */
     private static final int FALLOC_FL_ZERO_RANGE = 0x10;
-    /** {@code <fcntl.h>} on Linux. */
-    private static final int O_WRONLY = 1;
-    private static final int O_CLOEXEC = 0x80000;
     /** {@code <errno.h>}: answers that mean "not here", not "failed". */
     private static final int ENODEV = 19;
     private static final int EINVAL = 22;
     private static final int ENOSYS = 38;
     private static final int EOPNOTSUPP = 95;
-
-    /** The C library functions, bound once per class loader (JNA direct mapping). */
-    private static final class LibC {
-        static {
-            Native.register(Platform.C_LIBRARY_NAME);
-        }
-
-        private LibC() {
-        }
-
-        static native int open(String path, int flags) throws LastErrorException;
-
-        static native int fallocate(int fd, int mode, long offset, long length) throws LastErrorException;
-
-        static native int close(int fd) throws LastErrorException;
-    }
 
     private final Path file;
     private final String description;
@@ -80,7 +60,7 @@ final class ZeroRanges implements AutoCloseable {
                 if (!Platform.isLinux()) {
                     return refused("fallocate is used on Linux only");
                 }
-                fd = LibC.open(file.toString(), O_WRONLY | O_CLOEXEC);
+                fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
             }
             LibC.fallocate(fd, FALLOC_FL_ZERO_RANGE, offset, length);
             return true;
