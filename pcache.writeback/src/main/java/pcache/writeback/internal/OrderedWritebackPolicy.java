@@ -8,10 +8,8 @@ import org.osgi.service.component.annotations.Component;
 
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
-import pcache.api.spi.ExtentVisitor;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeySlice;
-import pcache.api.spi.KeyValidity;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
@@ -123,18 +121,17 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
     /**
      * Removes from {@code resolved} every range a dirty key of {@code from} or of the ksets after
      * it writes again, up to the first flush barrier, the durable end of the log or
-     * {@code budget} keys, whichever comes first; returns the bytes removed. {@code from} must
-     * belong to the same flush interval as the ksets {@code resolved} was built from.
+     * {@code budget} keys, whichever comes first. {@code from} must belong to the same flush
+     * interval as the ksets {@code resolved} was built from.
      */
-    static long supersede(WritebackContext context, KeyIndex resolved, Kset from, int budget) throws IOException {
-        long removed = 0;
+    static void supersede(WritebackContext context, KeyIndex resolved, Kset from, int budget) throws IOException {
         int left = budget;
         Kset k = from;
         while (left > 0) {
             if (!k.last()) {
                 for (CacheKey key : k.keys()) {
                     if (!key.isClean()) {
-                        removed += removeFrom(resolved, key);
+                        removeFrom(resolved, key);
                     }
                 }
                 left -= k.keys().size();
@@ -145,38 +142,19 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
             }
             k = next;
         }
-        return removed;
     }
 
-    /** Removes {@code key}'s range from {@code resolved} (a key never crosses a slice); returns the bytes removed. */
-    private static long removeFrom(KeyIndex resolved, CacheKey key) {
+    /** Removes {@code key}'s range from {@code resolved} (a key never crosses a slice). */
+    private static void removeFrom(KeyIndex resolved, CacheKey key) {
         KeySlice slice = resolved.existingSlice((int) (key.offset() >>> PcacheFormat.SUBTREE_SHIFT));
         if (slice == null) {
-            return 0;
+            return;
         }
-        long[] covered = {0};
         slice.lock();
         try {
-            slice.walk(key.offset(), key.length(), KeyValidity.ALL, new ExtentVisitor() {
-                @Override
-                public boolean hit(CacheKey t, long position, int length) {
-                    if (!t.isClean()) {
-                        covered[0] += length;
-                    }
-                    return true;
-                }
-
-                @Override
-                public boolean gap(long position, int length) {
-                    return true;
-                }
-            });
-            if (covered[0] > 0) {
-                slice.removeRange(key.offset(), key.length());
-            }
+            slice.removeRange(key.offset(), key.length());
         } finally {
             slice.unlock();
         }
-        return covered[0];
     }
 }
