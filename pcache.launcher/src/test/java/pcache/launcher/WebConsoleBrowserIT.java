@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
@@ -142,7 +143,7 @@ class WebConsoleBrowserIT {
     }
 
     private static String rowText() {
-        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "']")).getText();
+        return textOf(By.cssSelector("#pcache-caches tr[data-cache='" + CACHE + "']"));
     }
 
     /** The text of the cache's row's {@code n}th cell (1: name, 6: dirty, 8: hit ratio, 9: written back). */
@@ -151,8 +152,25 @@ class WebConsoleBrowserIT {
     }
 
     private static String cell(String cache, int n) {
-        return browser.findElement(By.cssSelector("#pcache-caches tr[data-cache='" + cache + "'] td:nth-child(" + n
-                + ")")).getText();
+        return textOf(By.cssSelector("#pcache-caches tr[data-cache='" + cache + "'] td:nth-child(" + n + ")"));
+    }
+
+    /**
+     * The text of the element {@code by} finds. The pcache page rebuilds its table on every
+     * refresh, so an element found just before one is gone when its text is asked for
+     * (StaleElementReferenceException, seen once in a fresh clone's run): then it is found again,
+     * a few times at most.
+     */
+    private static String textOf(By by) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return browser.findElement(by).getText();
+            } catch (StaleElementReferenceException e) {
+                if (attempt == 10) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /**
@@ -217,8 +235,8 @@ class WebConsoleBrowserIT {
         // refused: the pcache page says why (the console's form does not show the answer's text;
         // its dialog stays, behind the console's modal overlay), and no cache was configured
         browser.get(base() + "/system/console/pcache");
-        String refused = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#pcache-refused li")))
-                .getText();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#pcache-refused li")));
+        String refused = textOf(By.cssSelector("#pcache-refused li"));
         assertTrue(refused.endsWith("pcache refused this change of pcache.target 'web2': cache_dev_size_bytes=268435456:"
                 + " expected 0 (the device must exist) or at least 536870912 (512 MiB, the smallest cache device"
                 + " dm-pcache's format allows)"), refused);
@@ -269,7 +287,7 @@ class WebConsoleBrowserIT {
         tools.qemuIo(WAIT, pcache.unixUri(CACHE), true, List.of("write -P 0x5a 0 8M", "read -P 0x5a 0 4M", "flush"));
         // the hit ratio appears with the first read; the write shows as dirty data or as written back
         wait.until(d -> !cell(8).equals("-") && (!cell(6).startsWith("0 B ") || !cell(9).startsWith("0 B ")));
-        wait.until(d -> d.findElement(By.id("pcache-legend")).getText().startsWith("all caches: "));
+        wait.until(d -> textOf(By.id("pcache-legend")).startsWith("all caches: "));
         // a few points of the chart after the write (the page polls every 2 s), for the screenshot
         wait.until(d -> {
             String points = d.findElement(By.id("pcache")).getDomAttribute("data-points");
