@@ -47,6 +47,20 @@ public interface KeyLog extends AutoCloseable {
     /** Persists every buffer that holds keys; when it returns, every key appended before is durable. */
     void flush() throws IOException;
 
+    /**
+     * Persists every buffer like {@link #flush()} and returns where the next kset will be written:
+     * every key appended before this call lies in a kset before that position, every key appended
+     * after it in a kset at or after it, and a client flush barrier ({@link #flushBarrierAfter})
+     * separates the two. A trim is placed there, so that write-back passes it on to the backing
+     * device between the older writes and the newer.
+     *
+     * @since 1.4
+     */
+    default CachePos flushToBarrier() throws IOException {
+        flush();
+        return head();
+    }
+
     /** Keys appended but not yet persisted. */
     int pendingKeys();
 

@@ -293,6 +293,11 @@ final class PmemKeyLog implements KeyLog {
 
     @Override
     public void flush() throws IOException {
+        flushToBarrier();
+    }
+
+    @Override
+    public CachePos flushToBarrier() throws IOException {
         checkFailure();
         java.util.List<Reserved> mine = new java.util.ArrayList<>(buffers.length);
         for (KsetBuffer b : buffers) {
@@ -303,6 +308,7 @@ final class PmemKeyLog implements KeyLog {
             }
         }
         long target;
+        CachePos barrier;
         synchronized (headLock) {
             // also covers ksets other threads sealed before this flush and are still writing
             target = reserved;
@@ -310,11 +316,13 @@ final class PmemKeyLog implements KeyLog {
             if (lastReservedAt != null) {
                 noBarrierAfter.remove(lastReservedAt);
             }
+            barrier = head;
         }
         for (Reserved r : mine) {
             persist(r);
         }
         awaitPersisted(target);
+        return barrier;
     }
 
     private void checkFailure() throws IOException {
