@@ -56,6 +56,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final BackingHolder backing;
     private final RequestGate gate;
     private final Object controlLock = new Object();
+    /** Orders a trim with a switch into write-through mode (which drops the trims write-back owes). */
+    private final Object trimLock = new Object();
     private volatile CacheEngine engine;
     private volatile CacheMode mode;
     private volatile long backingTimeoutMillis;
@@ -269,15 +271,21 @@ public final class CacheDeviceFacade implements CacheDevice {
                 onBacking(dev -> dev.trim(offset, length));
                 return;
             }
-            engine.trim(offset, length);
-            // a trim is a hint: pass it on when the backing device is there, never fail for it
-            BackingDevice dev = backing.peek();
-            if (dev != null && dev.state() == BackingState.ONLINE) {
-                try {
-                    dev.trim(offset, length);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "cache {0}: backing trim failed (ignored): {1}", name,
-                            e.getMessage());
+            synchronized (trimLock) {
+                CacheMode m = mode;
+                // write-back mode: write-back passes the trim on between the older writes and the newer
+                engine.trim(offset, length, m == CacheMode.WRITEBACK);
+                if (m == CacheMode.WRITETHROUGH) {
+                    // writes reach the backing device at once, so does the trim; a hint: never fail for it
+                    BackingDevice dev = backing.peek();
+                    if (dev != null && dev.state() == BackingState.ONLINE) {
+                        try {
+                            dev.trim(offset, length);
+                        } catch (IOException e) {
+                            LOG.log(System.Logger.Level.DEBUG, "cache {0}: backing trim failed (ignored): {1}", name,
+                                    e.getMessage());
+                        }
+                    }
                 }
             }
         } finally {
@@ -398,7 +406,13 @@ public final class CacheDeviceFacade implements CacheDevice {
                 return;
             }
             if (newMode != CacheMode.PASSTHROUGH) {
-                mode = newMode;
+                synchronized (trimLock) {
+                    mode = newMode;
+                    if (newMode == CacheMode.WRITETHROUGH) {
+                        // a trim passed on later would undo write-through writes on the backing device
+                        engine.dropPendingTrims();
+                    }
+                }
                 LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> {2}", name, old.configName(),
                         newMode.configName());
                 return;

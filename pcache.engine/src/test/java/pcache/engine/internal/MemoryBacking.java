@@ -39,6 +39,10 @@ final class MemoryBacking implements BackingDevice {
     volatile Runnable onFlush;
     /** Every write as {offset, length}, in the order they came. */
     final java.util.List<long[]> writeLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    /** Every trim: {offset, length}, in the order they came. */
+    final java.util.List<long[]> trimLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    /** Told of every trim as it comes (before it changes anything); may be null. */
+    volatile Runnable onTrim;
     /** Every write-zeroes: {offset, length}. */
     final java.util.List<long[]> zeroLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** {@link System#nanoTime()} of the first write, 0 until there is one. */
@@ -250,9 +254,32 @@ final class MemoryBacking implements BackingDevice {
         unflushedPages.clear();
     }
 
+    /**
+     * Discards like a thin-provisioned disk: whole pages become holes, the rest of the range zeroes
+     * (a flush makes it durable, as a write).
+     */
     @Override
-    public void trim(long offset, long length) throws IOException {
+    public synchronized void trim(long offset, long length) throws IOException {
         check(offset, length);
+        trimLog.add(new long[] {offset, length});
+        Runnable t = onTrim;
+        if (t != null) {
+            t.run();
+        }
+        for (long pos = offset; pos < offset + length;) {
+            int p = (int) (pos / PAGE);
+            int in = (int) (pos % PAGE);
+            int n = (int) Math.min(offset + length - pos, PAGE - in);
+            if (pages[p] != null) {
+                beforeChange(p, false);
+                if (n == PAGE) {
+                    pages[p] = null;
+                } else {
+                    java.util.Arrays.fill(pages[p], in, in + n, (byte) 0);
+                }
+            }
+            pos += n;
+        }
     }
 
     @Override

@@ -239,9 +239,29 @@ public final class CacheEngine implements AutoCloseable {
         writes.writeZeroes(offset, length, fua);
     }
 
-    /** Drops {@code [offset, offset + length)} from the cache index (trim). */
+    /**
+     * Drops {@code [offset, offset + length)} from the cache index (trim); write-back passes the
+     * trim on to the backing device once it has written back everything logged before it.
+     */
     public void trim(long offset, long length) throws IOException {
-        writes.trim(offset, length);
+        writes.trim(offset, length, true);
+    }
+
+    /**
+     * A trim: with {@code passOn}, as {@link #trim(long, long)}; without, the index drops the range
+     * and the backing device is not told (write-through mode tells it at once).
+     */
+    public void trim(long offset, long length, boolean passOn) throws IOException {
+        writes.trim(offset, length, passOn);
+    }
+
+    /**
+     * Forgets the trims write-back has not passed on yet (they are hints: the backing device keeps
+     * the old data there). Write-through mode does, since its writes reach the backing device at
+     * once and a trim passed on later would remove them there until write-back writes them again.
+     */
+    public void dropPendingTrims() {
+        cache.trims().clear();
     }
 
     /** Persists every open kset: every write acknowledged before this call is durable after it. */

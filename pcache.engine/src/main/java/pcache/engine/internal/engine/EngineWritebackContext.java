@@ -73,8 +73,19 @@ final class EngineWritebackContext implements WritebackContext {
         return cache.keyLog().persistedHead();
     }
 
+    /**
+     * A trim waiting at {@code position} ends what a step may read there: the policy sees the end
+     * of the log, writes back and flushes what comes before, and passes dirty_tail to it; then the
+     * trim goes to the backing device, and only then the ksets after it are read.
+     */
     @Override
     public Kset readKset(CachePos position) throws IOException {
+        if (cache.trims().waitsAt(position)) {
+            if (!position.equals(dirtyTail())) {
+                return null;
+            }
+            sendTrims(position);
+        }
         CachePos durable = cache.keyLog().persistedHead();
         if (position.equals(durable)) {
             return null;
@@ -86,6 +97,43 @@ final class EngineWritebackContext implements WritebackContext {
                     + " cannot pass it");
         }
         return k;
+    }
+
+    /** Passes on the trims waiting at dirty_tail, if any (write-back has reached their place). */
+    void sendDueTrims() throws IOException {
+        CachePos tail = dirtyTail();
+        if (cache.trims().waitsAt(tail)) {
+            sendTrims(tail);
+        }
+    }
+
+    /**
+     * Sends the trims waiting at {@code place} (= dirty_tail) to the backing device. A trim is a
+     * hint: one the device fails is dropped (counted in backing_errors, logged at most every 10 s);
+     * without a device they stay for the next attempt.
+     */
+    private void sendTrims(CachePos place) throws IOException {
+        List<long[]> due = cache.trims().take(place);
+        for (int i = 0; i < due.size(); i++) {
+            long[] t = due.get(i);
+            try {
+                backing().trim(t[0], t[1]);
+            } catch (DeviceClosedException | BackingUnavailableException e) {
+                for (long[] rest : due.subList(i, due.size())) {
+                    cache.trims().add(place, rest[0], rest[1]);
+                }
+                throw e;
+            } catch (IOException e) {
+                stats.backingErrors.increment();
+                long now = System.nanoTime();
+                if (now - lastRetryLogNanos >= RETRY_LOG_INTERVAL_NANOS) {
+                    lastRetryLogNanos = now;
+                    CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": the backing"
+                            + " device failed a trim of [" + t[0] + ", +" + t[1] + "); not retried (a trim is a"
+                            + " hint: the range keeps its old data there): " + e.getMessage());
+                }
+            }
+        }
     }
 
     @Override

@@ -169,7 +169,7 @@ final class Recovery {
         SegmentAllocator s = segments;
         KeyValidity validity = key -> key.generation() >= s.generation(key.segment());
         return new OpenCache(config, region, crc, backing, stats, meta, segments, index, scratch, keyLog, heads,
-                quarantine, logicalSize, validity);
+                quarantine, logicalSize, validity, new PendingTrims());
     }
 
     private SegmentContext segmentContext() {

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import pcache.api.BlockDevice;
+import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
@@ -28,6 +29,9 @@ final class WritePath {
     private final Stats stats;
     private final String name;
     private final Object zeroesLock = new Object();
+    /** Whether dropped trims were logged (once per open cache). */
+    private final java.util.concurrent.atomic.AtomicBoolean droppedTrimsLogged =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private ByteBuffer zeroes;
 
     WritePath(OpenCache cache, EngineSignals signals) {
@@ -230,18 +234,29 @@ final class WritePath {
         return cache.crc().checksum(zeroes.duplicate().limit(length));
     }
 
-    /** Drops {@code [offset, offset + length)} from the cache index (trim). */
-    void trim(long offset, long length) throws IOException {
+    /**
+     * Drops {@code [offset, offset + length)} from the cache index (trim) and leaves the trim for
+     * write-back to pass on to the backing device at its place in the log ({@link PendingTrims}).
+     * Slice by slice, under the slice's lock: a write to the slice logged before the place is one
+     * the trim removes from the index, a write logged after it one it keeps, so the backing device
+     * ends as the index says. Without {@code passOn} the backing device is not told.
+     */
+    void trim(long offset, long length, boolean passOn) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
         stats.trims.increment();
         long pos = offset;
         long end = offset + length;
+        boolean dropped = false;
         while (pos < end) {
             long len = Math.min(end - pos, cache.sliceEnd(pos) - pos);
             KeySlice slice = cache.index().slice(pos);
             slice.lock();
             try {
+                if (passOn) {
+                    CachePos place = cache.keyLog().flushToBarrier();
+                    dropped |= !cache.trims().add(place, pos, len);
+                }
                 slice.removeRange(pos, len);
             } finally {
                 slice.unlock();
@@ -249,6 +264,13 @@ final class WritePath {
             pos += len;
         }
         cache.quarantine().clear(offset, length);
+        EngineSignals.signal(signals.writebackSignal);
+        if (dropped && droppedTrimsLogged.compareAndSet(false, true)) {
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": " + PendingTrims.MAX_RANGES
+                    + " trims already wait for write-back to pass them on to the backing device; further"
+                    + " trims are not passed on (the backing device keeps the old data of those ranges,"
+                    + " which a trim allows) until write-back catches up. Logged once.");
+        }
     }
 
     /** Persists every open kset: every write acknowledged before this call is durable after it. */

@@ -14,6 +14,7 @@ import pcache.api.spi.WritebackPolicy;
 /**
  * The write-back thread of one open cache and the drains that wait for it. The thread runs the
  * bound {@link WritebackPolicy} one step at a time through an {@link EngineWritebackContext}; it
+ * passes on trims when dirty_tail reaches their place in the log ({@link PendingTrims}),
  * sleeps while the policy is idle until a kset is persisted, and backs off (doubling up to 5 s)
  * while the backing device fails, keeping dirty data in the cache.
  */
@@ -55,6 +56,7 @@ final class WritebackLoop {
                     EngineSignals.await(signals.writebackSignal, interval);
                     continue;
                 }
+                ctx.sendDueTrims();
                 WritebackOutcome outcome = p.step(ctx);
                 if (lastError != null) {
                     CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: write-back works again", name);
@@ -115,7 +117,7 @@ final class WritebackLoop {
         synchronized (signals.writebackSignal) {
             signals.writebackIdle = true;
             try {
-                if (signals.persistedKsets.get() == seen) {
+                if (signals.persistedKsets.get() == seen && !cache.trims().waitsAt(cache.meta().dirtyTail())) {
                     signals.writebackSignal.wait(Math.max(1, cache.config().gcIntervalMillis()));
                 }
             } finally {
@@ -139,7 +141,8 @@ final class WritebackLoop {
             EngineSignals.signal(signals.writebackSignal);
             long lastPassed = signals.passedKsets.get();
             long lastProgress = System.nanoTime();
-            while (signals.passedKsets.get() < target) {
+            // and the trims logged before it: they wait at or before the end of the log drained
+            while (signals.passedKsets.get() < target || cache.trims().waitsAt(cache.meta().dirtyTail())) {
                 signals.checkOpen();
                 if (progress != null) {
                     progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);

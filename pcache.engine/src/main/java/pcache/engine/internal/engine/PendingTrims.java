@@ -1,0 +1,88 @@
+package pcache.engine.internal.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import pcache.api.CachePos;
+
+/**
+ * Trims the backing device has not been told of yet, each at its place in the key log: the
+ * position of the first kset logged after it ({@link pcache.api.spi.KeyLog#flushToBarrier}).
+ * Write-back passes a trim on once dirty_tail reaches its place, that is after every older write
+ * of the log reached the backing device (and was flushed there) and before any newer one: sent
+ * earlier, the write-back of an older version would put data back into the trimmed range, and the
+ * backing device on its own would show a state no client saw (a file system's freed blocks
+ * discarded before the metadata that frees them); sent later, it would destroy newer data.
+ *
+ * <p>Kept in memory only: dm-pcache's log has no trim record. A trim is a hint, so one lost at a
+ * restart (or dropped when too many wait) leaves the backing device with old data there, never
+ * with wrong data: the cache replays the older writes of the range, as a device that ignored the
+ * trim would.
+ */
+final class PendingTrims {
+
+    /** Ranges kept waiting at most; further trims are dropped (hints) until write-back catches up. */
+    static final int MAX_RANGES = 65_536;
+
+    private final Map<CachePos, List<long[]>> byPlace = new HashMap<>();
+    private int ranges;
+    private long dropped;
+
+    /**
+     * Records a trim of {@code [offset, offset + length)} at {@code place}; returns false (and
+     * drops it) when {@link #MAX_RANGES} already wait.
+     */
+    synchronized boolean add(CachePos place, long offset, long length) {
+        List<long[]> list = byPlace.computeIfAbsent(place, p -> new ArrayList<>());
+        if (!list.isEmpty()) {
+            long[] last = list.get(list.size() - 1);
+            if (last[0] + last[1] == offset) { // the next slice of the same trim
+                last[1] += length;
+                return true;
+            }
+        }
+        if (ranges >= MAX_RANGES) {
+            if (list.isEmpty()) {
+                byPlace.remove(place);
+            }
+            dropped++;
+            return false;
+        }
+        list.add(new long[] {offset, length});
+        ranges++;
+        return true;
+    }
+
+    /** Whether a trim waits at {@code place}. */
+    synchronized boolean waitsAt(CachePos place) {
+        return !byPlace.isEmpty() && byPlace.containsKey(place);
+    }
+
+    /** Removes and returns the trims waiting at {@code place}, as {offset, length}, in the order they came. */
+    synchronized List<long[]> take(CachePos place) {
+        List<long[]> list = byPlace.remove(place);
+        if (list == null) {
+            return List.of();
+        }
+        ranges -= list.size();
+        return list;
+    }
+
+    /** Forgets every waiting trim. */
+    synchronized void clear() {
+        byPlace.clear();
+        ranges = 0;
+    }
+
+    /** Ranges waiting now. */
+    synchronized int size() {
+        return ranges;
+    }
+
+    /** Trims dropped so far because too many waited. */
+    synchronized long dropped() {
+        return dropped;
+    }
+}

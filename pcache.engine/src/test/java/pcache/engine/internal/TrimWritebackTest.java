@@ -1,0 +1,264 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CacheMode;
+import pcache.api.spi.WritebackPolicy;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.writeback.internal.BatchingWritebackPolicy;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+/**
+ * Trims reach the backing device through write-back, at their place in the log: after every
+ * older write of their range was written back (and, for the ordered policy, flushed), before any
+ * newer one. The backing device here discards like a thin disk (a trimmed range reads zeroes), so
+ * a trim passed on too early lets older data come back over it, and one passed on too late
+ * destroys newer data.
+ */
+class TrimWritebackTest {
+
+    private static final long MIB = Harness.MIB;
+    private static final int BLOCK = 4096;
+    private static final long LOGICAL = 16 * MIB;
+    private static final int BLOCKS = (int) (LOGICAL / BLOCK);
+
+    /** One backing operation as the device saw it. */
+    private record Op(char kind, long offset, long length) {
+    }
+
+    @Test
+    void aTrimReachesTheBackingDeviceAfterTheOlderWritesAndTheirFlushAndBeforeTheNewer() throws Exception {
+        for (WritebackPolicy policy : List.of(new OrderedWritebackPolicy(), new BatchingWritebackPolicy(
+                new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0)))) {
+            MemoryBacking disk = filledWithOnes();
+            List<Op> ops = Collections.synchronizedList(new ArrayList<>());
+            disk.onWrite = (off, bytes) -> ops.add(new Op('W', off, bytes.length));
+            disk.onFlush = () -> ops.add(new Op('F', 0, 0));
+            disk.onTrim = () -> ops.add(new Op('T', 0, 0));
+            CacheEngine engine = Harness.open(Harness.config("trim"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                    Harness.holder(disk), Harness.onlyWhenDraining(policy));
+            CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+            try {
+                dev.write(MIB, Harness.pattern(MIB, (int) MIB, 1), false); // older: trimmed away
+                dev.write(4 * MIB, Harness.pattern(4 * MIB, (int) MIB, 2), false); // elsewhere, before the trim
+                dev.trim(MIB, MIB);
+                dev.write(MIB, Harness.pattern(MIB, (int) (MIB / 2), 3), false); // newer: must survive
+                assertTrue(disk.trimLog.isEmpty(), "the trim waits for write-back (" + policy.name() + ")");
+                dev.drain(null);
+            } finally {
+                engine.close();
+            }
+            int trim = -1;
+            for (int i = 0; i < ops.size(); i++) {
+                if (ops.get(i).kind() == 'T') {
+                    assertEquals(-1, trim, "one trim");
+                    trim = i;
+                }
+            }
+            assertTrue(trim > 0, policy.name() + ": the trim reached the backing device: " + ops);
+            assertEquals(List.of(MIB + "+" + MIB), disk.trimLog.stream().map(t -> t[0] + "+" + t[1]).toList());
+            // before it: both older writes and a flush after them; after it: only the newer write
+            int lastOlderWrite = -1;
+            for (int i = 0; i < trim; i++) {
+                if (ops.get(i).kind() == 'W') {
+                    lastOlderWrite = i;
+                }
+            }
+            assertTrue(lastOlderWrite >= 0, policy.name() + ": older writes before the trim: " + ops);
+            assertTrue(ops.subList(lastOlderWrite, trim).contains(new Op('F', 0, 0)),
+                    policy.name() + ": a backing flush between the older writes and the trim: " + ops);
+            for (Op op : ops.subList(trim + 1, ops.size())) {
+                if (op.kind() == 'W') {
+                    assertTrue(op.offset() >= MIB && op.offset() + op.length() <= MIB + MIB / 2,
+                            policy.name() + ": only the newer write after the trim: " + ops);
+                }
+            }
+            assertArrayEquals(Harness.pattern(MIB, (int) (MIB / 2), 3).array(), disk.content(MIB, (int) (MIB / 2)));
+            assertArrayEquals(new byte[(int) (MIB / 2)], disk.content(MIB + MIB / 2, (int) (MIB / 2)),
+                    policy.name() + ": the rest of the trimmed range is discarded, not the older data");
+            assertArrayEquals(Harness.pattern(4 * MIB, (int) MIB, 2).array(), disk.content(4 * MIB, (int) MIB));
+            byte[] ones = new byte[(int) MIB];
+            java.util.Arrays.fill(ones, (byte) 1);
+            assertArrayEquals(ones, disk.content(0, (int) MIB));
+        }
+    }
+
+    @Test
+    void aTrimWithNothingDirtyIsPassedOnWithoutWaitingForWrites() throws Exception {
+        MemoryBacking disk = filledWithOnes();
+        CacheEngine engine = Harness.open(Harness.config("trim-clean"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        try {
+            dev.trim(2 * MIB, 3 * MIB);
+            dev.drain(null); // returns once the trims due are passed on
+            assertEquals(List.of(2 * MIB + "+" + 3 * MIB), disk.trimLog.stream().map(t -> t[0] + "+" + t[1]).toList());
+            assertArrayEquals(new byte[(int) MIB], disk.content(3 * MIB, (int) MIB));
+        } finally {
+            engine.close();
+        }
+    }
+
+    @Test
+    void writeThroughPassesTrimsOnAtOnceAndDropsThoseWriteBackStillOwes() throws Exception {
+        MemoryBacking disk = filledWithOnes();
+        CacheEngine engine = Harness.open(Harness.config("trim-wt"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        try {
+            dev.write(MIB, Harness.pattern(MIB, (int) MIB, 1), false);
+            dev.trim(MIB, MIB); // owed by write-back
+            dev.setMode(CacheMode.WRITETHROUGH);
+            dev.write(MIB, Harness.pattern(MIB, (int) MIB, 2), false); // on the backing device at once
+            assertArrayEquals(Harness.pattern(MIB, (int) MIB, 2).array(), disk.content(MIB, (int) MIB));
+            dev.trim(8 * MIB, MIB); // write-through: at once
+            assertEquals(List.of(8 * MIB + "+" + MIB), disk.trimLog.stream().map(t -> t[0] + "+" + t[1]).toList());
+            dev.drain(null);
+            assertEquals(1, disk.trimLog.size(), "the trim owed before the switch was dropped, never sent after the"
+                    + " write-through write");
+            assertArrayEquals(Harness.pattern(MIB, (int) MIB, 2).array(), disk.content(MIB, (int) MIB));
+        } finally {
+            engine.close();
+        }
+    }
+
+    /** {@code -Dpcache.trim.seed=S} runs only seed S. */
+    private static final Long ONLY_SEED = Long.getLong("pcache.trim.seed");
+
+    /**
+     * Random writes, trims and flushes while write-back runs freely (ordered in small groups, and
+     * batching): whenever data reaches the backing device, no trim issued after that data was
+     * written may have been passed on before it; whenever a trim reaches it, no data written after
+     * the trim may be there yet. After a drain the backing device holds every block's newest
+     * version, and zeroes where a trim came last.
+     */
+    @Test
+    void randomWritesAndTrimsReachTheBackingDeviceInTheirOrder() throws Exception {
+        for (long seed = 1; seed <= 3; seed++) {
+            if (ONLY_SEED != null && ONLY_SEED != seed) {
+                continue;
+            }
+            System.out.println("TrimWritebackTest: seed " + seed + " (replay with -Dpcache.trim.seed=" + seed + ")");
+            run(seed, new OrderedWritebackPolicy(256 << 10, 1024));
+            run(seed, new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(0, 0, 0, 1L << 20, 0)));
+        }
+    }
+
+    private static void run(long seed, WritebackPolicy policy) throws Exception {
+        String where = "seed " + seed + ", " + policy.name() + ": ";
+        Random random = new Random(seed);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        long[] onBacking = new long[BLOCKS]; // the version each block holds there (0: none or discarded)
+        long[] lastTrimSent = new long[BLOCKS];
+        List<ArrayDeque<Long>> trimsOwed = new ArrayList<>();
+        for (int b = 0; b < BLOCKS; b++) {
+            trimsOwed.add(new ArrayDeque<>());
+        }
+        List<String> violations = Collections.synchronizedList(new ArrayList<>());
+        disk.onWrite = (off, bytes) -> {
+            synchronized (onBacking) {
+                for (int i = 0; i < bytes.length; i += BLOCK) {
+                    int b = (int) ((off + i) / BLOCK);
+                    long version = ByteBuffer.wrap(bytes, i, 8).getLong();
+                    if (lastTrimSent[b] > version) {
+                        violations.add("block " + b + ": version " + version + " written back after trim "
+                                + lastTrimSent[b] + " was passed on");
+                    }
+                    onBacking[b] = version;
+                }
+            }
+        };
+        disk.onTrim = () -> {
+            long[] t = disk.trimLog.get(disk.trimLog.size() - 1);
+            synchronized (onBacking) {
+                for (long pos = t[0]; pos < t[0] + t[1]; pos += BLOCK) {
+                    int b = (int) (pos / BLOCK);
+                    Long version = trimsOwed.get(b).poll();
+                    if (version == null) {
+                        violations.add("block " + b + ": a trim passed on that no client sent");
+                        continue;
+                    }
+                    if (onBacking[b] > version) {
+                        violations.add("block " + b + ": trim " + version + " passed on after version "
+                                + onBacking[b] + " was written back");
+                    }
+                    onBacking[b] = 0;
+                    lastTrimSent[b] = version;
+                }
+            }
+        };
+        long[] newest = new long[BLOCKS]; // per block: version written last, or -trim when a trim came last
+        CacheEngine engine = Harness.open(Harness.config("trim-random"), new SimulatedPmem(Harness.deviceBytes(8), false),
+                Harness.holder(disk), policy);
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        try {
+            long version = 0;
+            for (int step = 0; step < 600; step++) {
+                int kind = random.nextInt(10);
+                version++;
+                if (kind < 6) {
+                    int blocks = 1 + random.nextInt(random.nextInt(8) == 0 ? 128 : 8);
+                    int first = random.nextInt(BLOCKS - blocks + 1);
+                    ByteBuffer data = ByteBuffer.allocate(blocks * BLOCK);
+                    for (int b = 0; b < blocks; b++) {
+                        data.putLong(b * BLOCK, version).putLong(b * BLOCK + 8, first + b);
+                    }
+                    dev.write((long) first * BLOCK, data, random.nextInt(20) == 0);
+                    for (int b = first; b < first + blocks; b++) {
+                        newest[b] = version;
+                    }
+                } else if (kind < 8) {
+                    int blocks = 1 + random.nextInt(random.nextInt(4) == 0 ? 1024 : 16);
+                    int first = random.nextInt(BLOCKS - blocks + 1);
+                    synchronized (onBacking) {
+                        for (int b = first; b < first + blocks; b++) {
+                            trimsOwed.get(b).add(version);
+                        }
+                    }
+                    dev.trim((long) first * BLOCK, (long) blocks * BLOCK);
+                    for (int b = first; b < first + blocks; b++) {
+                        newest[b] = -version;
+                    }
+                } else if (kind == 8) {
+                    dev.flush();
+                } else if (random.nextInt(10) == 0) {
+                    dev.drain(null);
+                }
+            }
+            dev.drain(null);
+        } finally {
+            engine.close();
+        }
+        assertEquals(List.of(), violations.subList(0, Math.min(10, violations.size())), where + violations.size()
+                + " violations");
+        for (int b = 0; b < BLOCKS; b++) {
+            long got = ByteBuffer.wrap(disk.content((long) b * BLOCK, 512)).getLong();
+            long want = Math.max(0, newest[b]);
+            assertEquals(want, got, where + "block " + b + " on the backing device after the drain (newest "
+                    + newest[b] + ", negative: trimmed)");
+            assertTrue(trimsOwed.get(b).isEmpty(), where + "block " + b + ": trims never passed on: " + trimsOwed.get(b));
+        }
+    }
+
+    private static MemoryBacking filledWithOnes() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        byte[] ones = new byte[(int) MIB];
+        java.util.Arrays.fill(ones, (byte) 1);
+        for (long off = 0; off < LOGICAL; off += MIB) {
+            disk.write(off, ByteBuffer.wrap(ones), false);
+        }
+        disk.flush();
+        return disk;
+    }
+}
