@@ -361,6 +361,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     public void trim(long offset, long length) throws IOException {
         BlockDevice.checkRange(description, sizeBytes, SECTOR_SIZE, offset, length);
         checkWritable("trim");
+        if (length > 0 && zeroRanges != null) {
+            zeroRanges.discard(offset, length); // false: the file system cannot; a trim is a hint
+        }
     }
 
     @Override

@@ -137,17 +137,6 @@ class FileBackingDeviceTest {
     }
 
     @Test
-    void trimIsCheckedAndIgnored() throws IOException {
-        Path path = file("trim.img", 4096, (byte) 5);
-        try (FileBackingDevice device = open(path)) {
-            device.trim(0, 4096);
-            ByteBuffer back = ByteBuffer.allocate(512);
-            device.read(0, back);
-            assertEquals(5, back.get(0), "trimmed ranges may keep their content");
-        }
-    }
-
-    @Test
     void concurrentPositionalIoFromSeveralThreads() throws Exception {
         int threads = 4;
         int share = 256 * 1024;

@@ -124,6 +124,45 @@ class HoleMapTest {
         }
     }
 
+    /**
+     * A trim punches a hole where the file system can (ext4, XFS, tmpfs): the file gives the
+     * range's blocks back, the range reads as zeroes and block status reports a hole; the rest of
+     * the file keeps its data. A trim outside the device is refused.
+     */
+    @Test
+    void trimGivesTheRangesBlocksBack() throws IOException, InterruptedException {
+        Path file = dir.resolve("trim.img");
+        byte[] ones = new byte[(int) (4 * MIB)];
+        java.util.Arrays.fill(ones, (byte) 1);
+        java.nio.file.Files.write(file, ones);
+        String type = java.nio.file.Files.getFileStore(dir).type();
+        try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
+            device.flush();
+            long blocksBefore = allocatedBlocks(file);
+            device.trim(MIB, 2 * MIB);
+            if (knownToPunch(type)) {
+                assertEquals(blocksBefore - 2 * MIB / 512, allocatedBlocks(file), "blocks allocated (stat %b) on " + type);
+                assertEquals(List.of(new BlockExtent(0, MIB, 0), new BlockExtent(MIB, 2 * MIB, 3),
+                        new BlockExtent(3 * MIB, MIB, 0)), device.blockStatus(0, 4 * MIB, 100),
+                        "block status after a trim on " + type);
+            }
+            ByteBuffer back = ByteBuffer.allocate((int) (4 * MIB));
+            device.read(0, back);
+            for (int i = 0; i < back.capacity(); i++) {
+                boolean trimmed = i >= MIB && i < 3 * MIB;
+                if (back.get(i) != (trimmed ? 0 : 1) && !(trimmed && back.get(i) == 1 && !knownToPunch(type))) {
+                    throw new AssertionError("byte " + i + " is " + back.get(i) + " (file system " + type + ")");
+                }
+            }
+            org.junit.jupiter.api.Assertions.assertThrows(pcache.api.OutOfRangeException.class,
+                    () -> device.trim(4 * MIB, 4096));
+        }
+    }
+
+    private static boolean knownToPunch(String type) {
+        return type.equals("ext4") || type.equals("xfs") || type.equals("tmpfs");
+    }
+
     /** The file's allocated 512-byte blocks, as {@code stat %b} reports them. */
     private static long allocatedBlocks(Path file) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("stat", "-c", "%b", file.toString()).redirectErrorStream(true).start();
