@@ -189,4 +189,25 @@ class BlockStatusIT {
         }
         assertEquals(List.of("0 67108864 0"), map("pcache:dirty"));
     }
+    /**
+     * A client's trim of the backing file's data (8 MiB to 10 MiB, read once above, so cached
+     * clean) reaches the backing file through write-back, which punches a hole there (ext4, XFS,
+     * tmpfs): after a drain the map shows that range as part of the file's hole.
+     */
+    @Test
+    @Order(6)
+    void aTrimReachesTheBackingFileAsAHole() throws Exception {
+        String type = Files.getFileStore(dir).type();
+        tools.run(TOOL_TIMEOUT, "qemu-io", "-f", "raw", "--discard=unmap", "-c", "discard 8M 2M",
+                pcache.unixUri("bs")).assertSucceeded();
+        assertEquals(0, pcache.ctl("pcache:drain bs").status());
+        List<String> map = map("base:allocation");
+        if (type.equals("ext4") || type.equals("xfs") || type.equals("tmpfs")) {
+            assertEquals(List.of("0 1048576 0", "1048576 66060288 3"), map,
+                    "the trimmed 2 MiB at 8 MiB are part of the backing file's hole (" + type + ")");
+        } else {
+            System.out.println("BlockStatusIT: the map after a trim on " + type + ": " + map);
+        }
+        assertEquals(List.of("0 67108864 0"), map("pcache:dirty"));
+    }
 }
