@@ -48,17 +48,20 @@ public interface KeyLog extends AutoCloseable {
     void flush() throws IOException;
 
     /**
-     * Persists every buffer like {@link #flush()} and returns where the next kset will be written:
-     * every key appended before this call lies in a kset before that position, every key appended
-     * after it in a kset at or after it, and a client flush barrier ({@link #flushBarrierAfter})
-     * separates the two. A trim is placed there, so that write-back passes it on to the backing
-     * device between the older writes and the newer.
+     * Persists every buffer like {@link #flush()} and places a barrier where the next kset will be
+     * written: every key appended before this call lies in a kset before that position, every key
+     * appended after it in a kset at or after it, and a client flush barrier
+     * ({@link #flushBarrierAfter}) separates the two. {@code atBarrier} is told the position
+     * before any kset can be logged there (the engine records a trim there, which write-back then
+     * passes on to the backing device between the older writes and the newer).
      *
+     * @return the position, or null when this log cannot place such a barrier (then
+     *         {@code atBarrier} is not called; this default flushes and returns null)
      * @since 1.4
      */
-    default CachePos flushToBarrier() throws IOException {
+    default CachePos flushToBarrier(java.util.function.Consumer<CachePos> atBarrier) throws IOException {
         flush();
-        return head();
+        return null;
     }
 
     /** Keys appended but not yet persisted. */

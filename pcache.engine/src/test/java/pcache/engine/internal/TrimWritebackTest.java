@@ -150,13 +150,28 @@ class TrimWritebackTest {
                 continue;
             }
             System.out.println("TrimWritebackTest: seed " + seed + " (replay with -Dpcache.trim.seed=" + seed + ")");
-            run(seed, new OrderedWritebackPolicy(256 << 10, 1024));
-            run(seed, new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(0, 0, 0, 1L << 20, 0)));
+            run(seed, new OrderedWritebackPolicy(256 << 10, 1024), false);
+            run(seed, new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(0, 0, 0, 1L << 20, 0)), false);
         }
     }
 
-    private static void run(long seed, WritebackPolicy policy) throws Exception {
-        String where = "seed " + seed + ", " + policy.name() + ": ";
+    /** The same with a neighbour writing to the first half of the device from another thread. */
+    @Test
+    void randomWritesAndTrimsBesideAnotherWriterReachTheBackingDeviceInTheirOrder() throws Exception {
+        for (long seed = 4; seed <= 5; seed++) {
+            if (ONLY_SEED != null && ONLY_SEED != seed) {
+                continue;
+            }
+            System.out.println("TrimWritebackTest: seed " + seed + " beside a writer (replay with -Dpcache.trim.seed="
+                    + seed + "; the threads' timing is not replayed)");
+            run(seed, new OrderedWritebackPolicy(256 << 10, 1024), true);
+            run(seed, new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(0, 0, 0, 1L << 20, 0)), true);
+        }
+    }
+
+    private static void run(long seed, WritebackPolicy policy, boolean neighbour) throws Exception {
+        String where = "seed " + seed + ", " + policy.name() + (neighbour ? " beside a writer" : "") + ": ";
+        int lowest = neighbour ? BLOCKS / 2 : 0; // the blocks this thread writes and trims, and checks
         Random random = new Random(seed);
         MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
         long[] onBacking = new long[BLOCKS]; // the version each block holds there (0: none or discarded)
@@ -170,6 +185,9 @@ class TrimWritebackTest {
             synchronized (onBacking) {
                 for (int i = 0; i < bytes.length; i += BLOCK) {
                     int b = (int) ((off + i) / BLOCK);
+                    if (b < lowest) {
+                        continue; // the neighbour's
+                    }
                     long version = ByteBuffer.wrap(bytes, i, 8).getLong();
                     if (lastTrimSent[b] > version) {
                         violations.add("block " + b + ": version " + version + " written back after trim "
@@ -202,6 +220,21 @@ class TrimWritebackTest {
         CacheEngine engine = Harness.open(Harness.config("trim-random"), new SimulatedPmem(Harness.deviceBytes(8), false),
                 Harness.holder(disk), policy);
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> neighbourFailed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread writer = new Thread(() -> {
+            Random r = new Random(seed + 1000);
+            try {
+                while (!stop.get()) {
+                    dev.write((long) r.nextInt(BLOCKS / 2) * BLOCK, ByteBuffer.allocate(BLOCK).putLong(0, 1), false);
+                }
+            } catch (Throwable t) {
+                neighbourFailed.set(t);
+            }
+        }, "neighbour");
+        if (neighbour) {
+            writer.start();
+        }
         try {
             long version = 0;
             for (int step = 0; step < 600; step++) {
@@ -209,7 +242,7 @@ class TrimWritebackTest {
                 version++;
                 if (kind < 6) {
                     int blocks = 1 + random.nextInt(random.nextInt(8) == 0 ? 128 : 8);
-                    int first = random.nextInt(BLOCKS - blocks + 1);
+                    int first = lowest + random.nextInt(BLOCKS - lowest - blocks + 1);
                     ByteBuffer data = ByteBuffer.allocate(blocks * BLOCK);
                     for (int b = 0; b < blocks; b++) {
                         data.putLong(b * BLOCK, version).putLong(b * BLOCK + 8, first + b);
@@ -220,7 +253,7 @@ class TrimWritebackTest {
                     }
                 } else if (kind < 8) {
                     int blocks = 1 + random.nextInt(random.nextInt(4) == 0 ? 1024 : 16);
-                    int first = random.nextInt(BLOCKS - blocks + 1);
+                    int first = lowest + random.nextInt(BLOCKS - lowest - blocks + 1);
                     synchronized (onBacking) {
                         for (int b = first; b < first + blocks; b++) {
                             trimsOwed.get(b).add(version);
@@ -236,13 +269,18 @@ class TrimWritebackTest {
                     dev.drain(null);
                 }
             }
+            stop.set(true);
+            writer.join();
             dev.drain(null);
         } finally {
+            stop.set(true);
+            writer.join();
             engine.close();
         }
+        assertEquals(null, neighbourFailed.get(), where + "the neighbour's writes");
         assertEquals(List.of(), violations.subList(0, Math.min(10, violations.size())), where + violations.size()
                 + " violations");
-        for (int b = 0; b < BLOCKS; b++) {
+        for (int b = lowest; b < BLOCKS; b++) {
             long got = ByteBuffer.wrap(disk.content((long) b * BLOCK, 512)).getLong();
             long want = Math.max(0, newest[b]);
             assertEquals(want, got, where + "block " + b + " on the backing device after the drain (newest "

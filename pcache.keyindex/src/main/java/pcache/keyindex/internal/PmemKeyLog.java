@@ -293,11 +293,12 @@ final class PmemKeyLog implements KeyLog {
 
     @Override
     public void flush() throws IOException {
-        flushToBarrier();
+        flushToBarrier(null);
     }
 
+    /** {@code atBarrier} runs under the head lock, before another kset can be reserved at the position. */
     @Override
-    public CachePos flushToBarrier() throws IOException {
+    public CachePos flushToBarrier(java.util.function.Consumer<CachePos> atBarrier) throws IOException {
         checkFailure();
         java.util.List<Reserved> mine = new java.util.ArrayList<>(buffers.length);
         for (KsetBuffer b : buffers) {
@@ -317,6 +318,9 @@ final class PmemKeyLog implements KeyLog {
                 noBarrierAfter.remove(lastReservedAt);
             }
             barrier = head;
+            if (atBarrier != null) {
+                atBarrier.accept(barrier);
+            }
         }
         for (Reserved r : mine) {
             persist(r);

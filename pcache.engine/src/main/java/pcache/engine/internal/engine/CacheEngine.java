@@ -315,6 +315,7 @@ public final class CacheEngine implements AutoCloseable {
      */
     public void purge() throws IOException {
         gc.purge();
+        cache.trims().clear(); // none wait after a drain; their places in the log are gone now
     }
 
     // ---------------------------------------------------------------- life cycle

@@ -80,13 +80,14 @@ final class EngineWritebackContext implements WritebackContext {
      */
     @Override
     public Kset readKset(CachePos position) throws IOException {
+        // the durable end first: a kset at a trim's place is durable only after the trim was recorded
+        CachePos durable = cache.keyLog().persistedHead();
         if (cache.trims().waitsAt(position)) {
             if (!position.equals(dirtyTail())) {
                 return null;
             }
             sendTrims(position);
         }
-        CachePos durable = cache.keyLog().persistedHead();
         if (position.equals(durable)) {
             return null;
         }

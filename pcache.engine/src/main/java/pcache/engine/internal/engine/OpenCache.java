@@ -13,8 +13,9 @@ import pcache.engine.internal.media.CacheMetadata;
 /**
  * The structures of one open cache, as {@link Recovery} built them: the region and its metadata
  * records, the segments, the index and its scratch copy for write-back policies, the key log, the
- * data heads, the quarantine and the trims write-back still owes the backing device. They do not change while the cache is open; every part of the
- * engine (request paths, write-back, GC) works on the same instance.
+ * data heads, the quarantine and the trims write-back still owes the backing device. They do not
+ * change while the cache is open; every part of the engine (request paths, write-back, GC) works
+ * on the same instance.
  *
  * @param logicalSize the size of the cached device in bytes
  * @param validity whether a key still points at live data (its segment was not reclaimed since)

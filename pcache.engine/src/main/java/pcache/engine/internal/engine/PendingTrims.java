@@ -27,8 +27,8 @@ final class PendingTrims {
     static final int MAX_RANGES = 65_536;
 
     private final Map<CachePos, List<long[]>> byPlace = new HashMap<>();
-    private int ranges;
-    private long dropped;
+    /** Ranges waiting; read without the lock to skip it when none wait (the usual case). */
+    private volatile int ranges;
 
     /**
      * Records a trim of {@code [offset, offset + length)} at {@code place}; returns false (and
@@ -47,7 +47,6 @@ final class PendingTrims {
             if (list.isEmpty()) {
                 byPlace.remove(place);
             }
-            dropped++;
             return false;
         }
         list.add(new long[] {offset, length});
@@ -56,8 +55,13 @@ final class PendingTrims {
     }
 
     /** Whether a trim waits at {@code place}. */
-    synchronized boolean waitsAt(CachePos place) {
-        return !byPlace.isEmpty() && byPlace.containsKey(place);
+    boolean waitsAt(CachePos place) {
+        if (ranges == 0) {
+            return false;
+        }
+        synchronized (this) {
+            return byPlace.containsKey(place);
+        }
     }
 
     /** Removes and returns the trims waiting at {@code place}, as {offset, length}, in the order they came. */
@@ -74,15 +78,5 @@ final class PendingTrims {
     synchronized void clear() {
         byPlace.clear();
         ranges = 0;
-    }
-
-    /** Ranges waiting now. */
-    synchronized int size() {
-        return ranges;
-    }
-
-    /** Trims dropped so far because too many waited. */
-    synchronized long dropped() {
-        return dropped;
     }
 }

@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import pcache.api.BlockDevice;
-import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
@@ -254,10 +253,18 @@ final class WritePath {
             slice.lock();
             try {
                 if (passOn) {
-                    CachePos place = cache.keyLog().flushToBarrier();
-                    dropped |= !cache.trims().add(place, pos, len);
+                    long from = pos;
+                    boolean[] kept = {false};
+                    try {
+                        // recorded before any kset can be logged at its place: write-back cannot pass it unseen
+                        cache.keyLog().flushToBarrier(place -> kept[0] = cache.trims().add(place, from, len));
+                    } finally {
+                        slice.removeRange(pos, len); // also when the flush failed: the index agrees with a recorded trim
+                    }
+                    dropped |= !kept[0];
+                } else {
+                    slice.removeRange(pos, len);
                 }
-                slice.removeRange(pos, len);
             } finally {
                 slice.unlock();
             }
@@ -266,10 +273,10 @@ final class WritePath {
         cache.quarantine().clear(offset, length);
         EngineSignals.signal(signals.writebackSignal);
         if (dropped && droppedTrimsLogged.compareAndSet(false, true)) {
-            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": " + PendingTrims.MAX_RANGES
-                    + " trims already wait for write-back to pass them on to the backing device; further"
-                    + " trims are not passed on (the backing device keeps the old data of those ranges,"
-                    + " which a trim allows) until write-back catches up. Logged once.");
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": a trim is not passed on to the"
+                    + " backing device (the backing device keeps the old data of the range, which a trim allows):"
+                    + " either " + PendingTrims.MAX_RANGES + " trims already wait for write-back, or the key log"
+                    + " cannot place a trim in its order. Logged once.");
         }
     }
 
