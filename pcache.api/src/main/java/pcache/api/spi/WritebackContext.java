@@ -20,7 +20,12 @@ public interface WritebackContext {
     /** Where the next kset will be written; write-back is complete when dirty_tail reaches it. */
     CachePos keyHead();
 
-    /** The kset at {@code position}, or null at the end of the log. */
+    /**
+     * The kset at {@code position}, or null at the end of the log. The end a step sees may come
+     * before the durable end: where a trim waits to be passed on to the backing device, the log
+     * ends for the step until dirty_tail reaches that place (the context then passes the trim on
+     * and reads on).
+     */
     Kset readKset(CachePos position) throws IOException;
 
     /** An empty index for resolving overlaps among keys of the ksets being written back. */
