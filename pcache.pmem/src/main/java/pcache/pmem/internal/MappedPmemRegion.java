@@ -25,6 +25,10 @@ import pcache.io.log.Log;
  * touched. That call is synchronous: on a DAX file mapped {@code READ_WRITE_SYNC} it writes the
  * CPU cache lines back and fences, otherwise it is an {@code msync(MS_SYNC)} of the pages.
  * Either way the range is durable when it returns, so {@link #fence()} has nothing left to do.
+ * On a file system that lives in memory only (tmpfs, ramfs: {@code /dev/shm}) there is nothing to
+ * write the pages to: {@code msync} does nothing there but cost a system call, so flush skips it.
+ * The bytes are in the shared page cache as soon as they are stored, which is as durable as that
+ * file system gets (they survive the process, not a reboot).
  */
 final class MappedPmemRegion implements PmemRegion {
 
@@ -43,6 +47,8 @@ final class MappedPmemRegion implements PmemRegion {
     private final long windowMask;
     private final MappedByteBuffer[] windows;
     private final boolean directAccess;
+    /** The file lives in memory only (tmpfs, ramfs): flushes have nothing to write. */
+    private final boolean memoryOnly;
     private final Optional<MappingSupport.Unmapper> unmapper;
     private final AccessGuard guard;
     /**
@@ -53,7 +59,7 @@ final class MappedPmemRegion implements PmemRegion {
     private final boolean[] viewed;
 
     private MappedPmemRegion(String device, long sizeBytes, int windowShift,
-            MappedByteBuffer[] windows, boolean directAccess,
+            MappedByteBuffer[] windows, boolean directAccess, boolean memoryOnly,
             Optional<MappingSupport.Unmapper> unmapper) {
         this.device = device;
         this.sizeBytes = sizeBytes;
@@ -61,6 +67,7 @@ final class MappedPmemRegion implements PmemRegion {
         this.windowMask = (1L << windowShift) - 1;
         this.windows = windows;
         this.directAccess = directAccess;
+        this.memoryOnly = memoryOnly;
         this.unmapper = unmapper;
         this.guard = new AccessGuard(device);
         this.viewed = new boolean[windows.length];
@@ -104,7 +111,13 @@ final class MappedPmemRegion implements PmemRegion {
                 long position = i * windowBytes;
                 mapped.add(channel.map(mode, position, Math.min(windowBytes, size - position)));
             }
-            String device = "cache device " + path + " (mapped " + (sync ? "READ_WRITE_SYNC" : "READ_WRITE") + ")";
+            boolean memoryOnly = !sync && MEMORY_FILE_SYSTEMS.contains(fileSystemType(path));
+            if (memoryOnly) {
+                why = "a file system in memory only (" + fileSystemType(path) + "): flushes have nothing to write"
+                        + " (msync skipped); the cache survives the process, not a reboot";
+            }
+            String device = "cache device " + path + " (mapped " + (sync ? "READ_WRITE_SYNC" : "READ_WRITE")
+                    + (memoryOnly ? ", in memory only: " + fileSystemType(path) : "") + ")";
             String summary = "cache device " + path + ": " + size + " bytes mapped "
                     + (sync ? "READ_WRITE_SYNC" : "READ_WRITE") + "; " + why;
             LOG.log(System.Logger.Level.INFO, summary);
@@ -112,11 +125,23 @@ final class MappedPmemRegion implements PmemRegion {
                 window.order(ByteOrder.LITTLE_ENDIAN);
             }
             return new MappedPmemRegion(device, size, Long.numberOfTrailingZeros(windowBytes),
-                    mapped.toArray(new MappedByteBuffer[0]), sync, unmapper);
+                    mapped.toArray(new MappedByteBuffer[0]), sync, memoryOnly, unmapper);
         } catch (IOException | RuntimeException e) {
             unmapper.ifPresent(u -> mapped.forEach(u::unmap));
             throw new IOException("cannot map cache device " + path + " (" + size + " bytes): " + e,
                     e);
+        }
+    }
+
+    /** File systems whose files live in memory only: nothing below them to write pages to. */
+    private static final java.util.Set<String> MEMORY_FILE_SYSTEMS = java.util.Set.of("tmpfs", "ramfs");
+
+    /** The type of the file system holding {@code path} ({@code /proc/mounts}), or "" when unknown. */
+    private static String fileSystemType(Path path) {
+        try {
+            return java.nio.file.Files.getFileStore(path).type();
+        } catch (IOException | RuntimeException e) {
+            return "";
         }
     }
 
@@ -324,6 +349,9 @@ final class MappedPmemRegion implements PmemRegion {
         Ranges.check(device, sizeBytes, offset, length);
         guard.enter();
         try {
+            if (memoryOnly) {
+                return; // msync of a tmpfs page does nothing (see the class comment)
+            }
             for (long done = 0; done < length;) {
                 long position = offset + done;
                 int chunk = chunk(position, length - done);

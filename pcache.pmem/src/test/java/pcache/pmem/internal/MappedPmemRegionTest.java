@@ -43,6 +43,42 @@ class MappedPmemRegionTest extends FileRegionContract {
         }
     }
 
+    /**
+     * On tmpfs (/dev/shm) a flush has nothing to write pages to, so it skips msync: the region says
+     * so, and what it stored is in the file for any other reader at once. A file elsewhere (the
+     * temporary directory, on a disk here) is flushed as before.
+     */
+    @Test
+    void aFileInMemoryOnlyIsFlushedWithoutMsync() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm)
+                && Files.getFileStore(shm).type().equals("tmpfs"), "no tmpfs at /dev/shm");
+        Path file = Files.createTempFile(shm, "pcache-mapped", ".img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(deviceBytes());
+        }
+        try {
+            try (PmemRegion region = provider().open(file, deviceBytes())) {
+                assertTrue(region.description().contains("in memory only: tmpfs"), region.description());
+                region.putLong(WINDOW + 8, 0x1122334455667788L);
+                region.flush(WINDOW + 8, 8);
+                region.fence();
+                ByteBuffer back = ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+                    ch.read(back, WINDOW + 8);
+                }
+                assertEquals(0x1122334455667788L, back.getLong(0));
+            }
+        } finally {
+            Files.deleteIfExists(file);
+        }
+        String type = Files.getFileStore(dir).type();
+        try (PmemRegion region = create(provider(), "disk.img")) {
+            assertEquals(type.equals("tmpfs") || type.equals("ramfs"), region.description().contains("in memory only"),
+                    region.description() + " on " + type);
+        }
+    }
+
     @Test
     void viewInsideOneWindowIsALiveSliceOfTheMapping() throws IOException {
         try (PmemRegion region = create(provider(), "live.img")) {
