@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
@@ -31,6 +32,7 @@ import org.openjdk.jmh.annotations.Threads;
  * Each measurement iteration starts on a freshly formatted cache large enough that it does not
  * fill during the iteration (what is measured is the cache absorbing writes, not write-back).
  */
+@Fork(jvmArgsAppend = "-XX:MaxTenuringThreshold=1") // as ./pcache starts pcache (README, "JVM options")
 public class EngineBench {
 
     static final int KIB4 = 4096;
