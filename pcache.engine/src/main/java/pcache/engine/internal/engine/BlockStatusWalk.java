@@ -23,11 +23,15 @@ import pcache.engine.internal.media.ExtensionCodec.Range;
  * scan of the index.
  *
  * <p>Allocation: a range the index holds dirty is data (flags 0), or {@link BlockExtent#ZERO}
- * when its key was written by write-zeroes (a mark kept in memory only); a range it holds clean
+ * when its key holds only zeroes: written by write-zeroes (a mark kept in memory only), or found
+ * so by looking at its bytes the first time a block status walks it (keys replayed after a
+ * restart, data written as zero bytes; a look at the first bytes settles most data, and each key
+ * is looked at once); a range it holds clean
  * (the same bytes are on the backing device), or does not hold (never cached, trimmed, or a read
  * miss in progress), takes the backing device's own answer as is (rounded to whole sectors, data
  * where it cannot tell). Write-back sends zeroes as write-zeroes, which a file backing turns into
- * a hole of zeroes, so a zeroed range still shows as zero after a restart once written back. Dirty: a range held by a key not yet written back is
+ * a hole of zeroes, so a zeroed range still shows as zero after a restart once written back.
+ * Dirty: a range held by a key not yet written back is
  * {@link BlockExtent#DIRTY}, and so is a quarantined range (its newest data failed its CRC and was
  * never written back, so the backing device lacks it); everything else is on the backing device
  * already. Both are snapshots
@@ -168,6 +172,9 @@ final class BlockStatusWalk {
                 public boolean hit(CacheKey key, long position, int len) {
                     // a clean key's bytes are on the backing device too: its answer holds for them
                     // (a range zeroed there shows as zero after a restart, which forgets zero marks)
+                    if (!key.isEmpty() && !key.isClean()) {
+                        lookForZeroes(key);
+                    }
                     return piece(len, key.isEmpty() ? GAP : key.isZeroes() ? BlockExtent.ZERO
                             : key.isClean() ? GAP : 0);
                 }
@@ -192,6 +199,25 @@ final class BlockStatusWalk {
             });
         } finally {
             slice.unlock();
+        }
+    }
+
+    /**
+     * Marks a dirty key of zeroes that no write-zeroes marked, once: one replayed after a restart
+     * (the mark is kept in memory only), or data written as zero bytes. Ordinary data is told apart
+     * by its first bytes; a key that cannot be read now stays data and is looked at again next time.
+     */
+    private void lookForZeroes(CacheKey key) {
+        if (key.isZeroes() || key.zeroesChecked()) {
+            return;
+        }
+        try {
+            if (ZeroBytes.holdsOnlyZeroes(cache, key)) {
+                key.markZeroes();
+            }
+            key.markZeroesChecked();
+        } catch (IOException | RuntimeException e) {
+            // data is always a true answer
         }
     }
 

@@ -49,8 +49,6 @@ final class EngineWritebackContext implements WritebackContext {
      * system more than writing them.
      */
     static final int ZERO_RUN_MIN_BYTES = 64 << 10;
-    /** Compared against, chunk by chunk, to find extents of zeroes. */
-    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
 
     /** Page-aligned, so that a backing file can write what it gathers past its page cache. */
     private final ByteBuffer bounce = ByteBuffer.allocateDirect((8 << 20) + 4096).alignedSlice(4096);
@@ -264,17 +262,9 @@ final class EngineWritebackContext implements WritebackContext {
         retrying(() -> writeRunOnce(rest));
     }
 
-    /** Whether {@code key}'s bytes in the cache are all zeroes (a look at the first bytes settles most data). */
+    /** Whether {@code key}'s bytes in the cache are all zeroes. */
     private boolean holdsOnlyZeroes(CacheKey key) throws IOException {
-        ByteBuffer data = cache.region().view(cache.dataOffset(key.segment()) + key.segmentOffset(), key.length());
-        int chunk = ZEROES.capacity();
-        for (int at = 0; at < key.length(); at += chunk) {
-            int n = Math.min(chunk, key.length() - at);
-            if (data.slice(data.position() + at, n).mismatch(ZEROES.duplicate().limit(n)) >= 0) {
-                return false;
-            }
-        }
-        return true;
+        return key.isZeroes() || ZeroBytes.holdsOnlyZeroes(cache, key);
     }
 
     private void writeZeroesOnce(long offset, long bytes) throws IOException {
