@@ -83,6 +83,19 @@ final class MemoryBacking implements BackingDevice {
         return b;
     }
 
+    /** A device of {@code size} bytes all {@code value}, flushed, its write log empty. */
+    static MemoryBacking filled(long size, String id, byte value) throws IOException {
+        MemoryBacking b = new MemoryBacking(size, id, false);
+        byte[] chunk = new byte[1 << 20];
+        java.util.Arrays.fill(chunk, value);
+        for (long off = 0; off < size; off += chunk.length) {
+            b.write(off, ByteBuffer.wrap(chunk, 0, (int) Math.min(chunk.length, size - off)), false);
+        }
+        b.flush();
+        b.writeLog.clear();
+        return b;
+    }
+
     /** The device after a power loss: unflushed sectors randomly kept or lost. */
     synchronized MemoryBacking afterCrash(Random random) {
         byte[][] img = new byte[pages.length][];
@@ -266,33 +279,29 @@ final class MemoryBacking implements BackingDevice {
         if (t != null) {
             t.run();
         }
-        for (long pos = offset; pos < offset + length;) {
-            int p = (int) (pos / PAGE);
-            int in = (int) (pos % PAGE);
-            int n = (int) Math.min(offset + length - pos, PAGE - in);
-            if (pages[p] != null) {
-                beforeChange(p, false);
-                if (n == PAGE) {
-                    pages[p] = null;
-                } else {
-                    java.util.Arrays.fill(pages[p], in, in + n, (byte) 0);
-                }
-            }
-            pos += n;
-        }
+        zeroRange(offset, length, false, true);
     }
 
     @Override
     public synchronized void writeZeroes(long offset, long length, boolean fua) throws IOException {
         check(offset, length);
         zeroLog.add(new long[] {offset, length});
+        zeroRange(offset, length, fua, false);
+    }
+
+    /** Zeroes a range (lock held); with {@code freePages}, whole pages become holes. */
+    private void zeroRange(long offset, long length, boolean fua, boolean freePages) {
         for (long pos = offset; pos < offset + length;) {
             int p = (int) (pos / PAGE);
             int in = (int) (pos % PAGE);
             int n = (int) Math.min(offset + length - pos, PAGE - in);
             if (pages[p] != null) {
                 beforeChange(p, fua);
-                java.util.Arrays.fill(pages[p], in, in + n, (byte) 0);
+                if (freePages && n == PAGE) {
+                    pages[p] = null;
+                } else {
+                    java.util.Arrays.fill(pages[p], in, in + n, (byte) 0);
+                }
             }
             pos += n;
         }

@@ -41,7 +41,7 @@ class TrimWritebackTest {
     void aTrimReachesTheBackingDeviceAfterTheOlderWritesAndTheirFlushAndBeforeTheNewer() throws Exception {
         for (WritebackPolicy policy : List.of(new OrderedWritebackPolicy(), new BatchingWritebackPolicy(
                 new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0)))) {
-            MemoryBacking disk = filledWithOnes();
+            MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
             List<Op> ops = Collections.synchronizedList(new ArrayList<>());
             disk.onWrite = (off, bytes) -> ops.add(new Op('W', off, bytes.length));
             disk.onFlush = () -> ops.add(new Op('F', 0, 0));
@@ -96,7 +96,7 @@ class TrimWritebackTest {
 
     @Test
     void aTrimWithNothingDirtyIsPassedOnWithoutWaitingForWrites() throws Exception {
-        MemoryBacking disk = filledWithOnes();
+        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
         CacheEngine engine = Harness.open(Harness.config("trim-clean"), new SimulatedPmem(Harness.deviceBytes(6), false),
                 Harness.holder(disk), new OrderedWritebackPolicy());
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
@@ -112,7 +112,7 @@ class TrimWritebackTest {
 
     @Test
     void writeThroughPassesTrimsOnAtOnceAndDropsThoseWriteBackStillOwes() throws Exception {
-        MemoryBacking disk = filledWithOnes();
+        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
         CacheEngine engine = Harness.open(Harness.config("trim-wt"), new SimulatedPmem(Harness.deviceBytes(6), false),
                 Harness.holder(disk), Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
@@ -287,16 +287,5 @@ class TrimWritebackTest {
                     + newest[b] + ", negative: trimmed)");
             assertTrue(trimsOwed.get(b).isEmpty(), where + "block " + b + ": trims never passed on: " + trimsOwed.get(b));
         }
-    }
-
-    private static MemoryBacking filledWithOnes() throws Exception {
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        byte[] ones = new byte[(int) MIB];
-        java.util.Arrays.fill(ones, (byte) 1);
-        for (long off = 0; off < LOGICAL; off += MIB) {
-            disk.write(off, ByteBuffer.wrap(ones), false);
-        }
-        disk.flush();
-        return disk;
     }
 }

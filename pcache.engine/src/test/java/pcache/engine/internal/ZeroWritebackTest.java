@@ -26,14 +26,7 @@ class ZeroWritebackTest {
     @Test
     void runsOfZeroesReachTheBackingDeviceAsWriteZeroes() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        byte[] ones = new byte[(int) MIB];
-        java.util.Arrays.fill(ones, (byte) 1);
-        for (long off = 0; off < LOGICAL; off += MIB) {
-            disk.write(off, ByteBuffer.wrap(ones), false);
-        }
-        disk.flush();
-        disk.writeLog.clear();
+        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
         CacheEngine e = Harness.open(Harness.config("zeroes"), pmem, Harness.holder(disk),
                 Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         try {
@@ -79,6 +72,8 @@ class ZeroWritebackTest {
         assertArrayEquals(Harness.pattern(16 * MIB + (36 << 10), 4096, 2).array(),
                 disk.content(16 * MIB + (36 << 10), 4096));
         // the ranges around stay as they were
+        byte[] ones = new byte[(int) MIB];
+        java.util.Arrays.fill(ones, (byte) 1);
         assertArrayEquals(ones, disk.content(2 * MIB, (int) MIB));
         assertEquals(1, disk.content(16 * MIB + (40 << 10), 512)[0]);
     }

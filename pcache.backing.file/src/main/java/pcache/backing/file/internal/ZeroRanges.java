@@ -39,8 +39,6 @@ final class ZeroRanges implements AutoCloseable {
     private final Path file;
     private final String description;
     private int fd = -1;
-    private boolean unsupported;
-    private boolean discardUnsupported;
     private boolean closed;
 
     ZeroRanges(Path file, String description) {
@@ -56,31 +54,7 @@ final class ZeroRanges implements AutoCloseable {
      *         partial block, or an I/O error)
      */
     synchronized boolean zero(long offset, long length) throws IOException {
-        if (unsupported) {
-            return false;
-        }
-        if (closed) {
-            throw new IOException(description + ": closed");
-        }
-        try {
-            if (fd < 0) {
-                if (!Platform.isLinux()) {
-                    return refused("fallocate is used on Linux only");
-                }
-                fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
-            }
-            LibC.fallocate(fd, FALLOC_FL_ZERO_RANGE, offset, length);
-            return true;
-        } catch (LastErrorException e) {
-            int errno = e.getErrorCode();
-            if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENODEV || errno == ENOSYS) {
-                return refused("fallocate(FALLOC_FL_ZERO_RANGE) answered errno " + errno);
-            }
-            throw new IOException(description + ": fallocate(FALLOC_FL_ZERO_RANGE, " + offset + ", " + length
-                    + ") failed: errno " + errno, e);
-        } catch (LinkageError e) {
-            return refused("JNA is not usable: " + e);
-        }
+        return fallocate(zeroRange, offset, length);
     }
 
     /**
@@ -90,7 +64,31 @@ final class ZeroRanges implements AutoCloseable {
      * @throws IOException when the file system tried and failed
      */
     synchronized boolean discard(long offset, long length) throws IOException {
-        if (discardUnsupported) {
+        return fallocate(punchHole, offset, length);
+    }
+
+    /** One use of {@code fallocate}: its mode, and whether the file system refused it once. */
+    private static final class Use {
+        final String name;
+        final int mode;
+        final String whenRefused;
+        boolean refused;
+
+        Use(String name, int mode, String whenRefused) {
+            this.name = name;
+            this.mode = mode;
+            this.whenRefused = whenRefused;
+        }
+    }
+
+    private final Use zeroRange = new Use("FALLOC_FL_ZERO_RANGE", FALLOC_FL_ZERO_RANGE,
+            "write-zeroes writes zeroes as data");
+    private final Use punchHole = new Use("FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+            "trims are ignored");
+
+    /** Calls {@code fallocate} for {@code use}, opening the descriptor on first use (lock held). */
+    private boolean fallocate(Use use, long offset, long length) throws IOException {
+        if (use.refused) {
             return false;
         }
         if (closed) {
@@ -99,33 +97,27 @@ final class ZeroRanges implements AutoCloseable {
         try {
             if (fd < 0) {
                 if (!Platform.isLinux()) {
-                    return discardRefused("fallocate is used on Linux only");
+                    return refused(use, "fallocate is used on Linux only");
                 }
                 fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
             }
-            LibC.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+            LibC.fallocate(fd, use.mode, offset, length);
             return true;
         } catch (LastErrorException e) {
             int errno = e.getErrorCode();
             if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENODEV || errno == ENOSYS) {
-                return discardRefused("fallocate(FALLOC_FL_PUNCH_HOLE) answered errno " + errno);
+                return refused(use, "fallocate(" + use.name + ") answered errno " + errno);
             }
-            throw new IOException(description + ": fallocate(FALLOC_FL_PUNCH_HOLE, " + offset + ", " + length
+            throw new IOException(description + ": fallocate(" + use.name + ", " + offset + ", " + length
                     + ") failed: errno " + errno, e);
         } catch (LinkageError e) {
-            return discardRefused("JNA is not usable: " + e);
+            return refused(use, "JNA is not usable: " + e);
         }
     }
 
-    private boolean discardRefused(String why) {
-        discardUnsupported = true;
-        LOG.log(System.Logger.Level.DEBUG, "{0}: trims are ignored ({1})", description, why);
-        return false;
-    }
-
-    private boolean refused(String why) {
-        unsupported = true;
-        LOG.log(System.Logger.Level.DEBUG, "{0}: write-zeroes writes zeroes as data ({1})", description, why);
+    private boolean refused(Use use, String why) {
+        use.refused = true;
+        LOG.log(System.Logger.Level.DEBUG, "{0}: {1} ({2})", description, use.whenRefused, why);
         return false;
     }
 

@@ -67,10 +67,7 @@ class HoleMapTest {
      */
     @Test
     void writeZeroesLeavesAHoleOfZeroesAndKeepsTheBlocksAllocated() throws IOException, InterruptedException {
-        Path file = dir.resolve("full.img");
-        byte[] ones = new byte[(int) (4 * MIB)];
-        java.util.Arrays.fill(ones, (byte) 1);
-        java.nio.file.Files.write(file, ones);
+        Path file = fileOfOnes("full.img", 4 * MIB);
         String type = java.nio.file.Files.getFileStore(dir).type();
         boolean zeroesRanges = type.equals("ext4") || type.equals("xfs");
         try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
@@ -131,10 +128,7 @@ class HoleMapTest {
      */
     @Test
     void trimGivesTheRangesBlocksBack() throws IOException, InterruptedException {
-        Path file = dir.resolve("trim.img");
-        byte[] ones = new byte[(int) (4 * MIB)];
-        java.util.Arrays.fill(ones, (byte) 1);
-        java.nio.file.Files.write(file, ones);
+        Path file = fileOfOnes("trim.img", 4 * MIB);
         String type = java.nio.file.Files.getFileStore(dir).type();
         try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
             device.flush();
@@ -157,6 +151,13 @@ class HoleMapTest {
             org.junit.jupiter.api.Assertions.assertThrows(pcache.api.OutOfRangeException.class,
                     () -> device.trim(4 * MIB, 4096));
         }
+    }
+
+    /** A file in the test's directory, {@code size} bytes of ones. */
+    private Path fileOfOnes(String name, long size) throws IOException {
+        byte[] ones = new byte[(int) size];
+        java.util.Arrays.fill(ones, (byte) 1);
+        return java.nio.file.Files.write(dir.resolve(name), ones);
     }
 
     private static boolean knownToPunch(String type) {
