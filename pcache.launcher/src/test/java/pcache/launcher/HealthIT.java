@@ -56,16 +56,15 @@ class HealthIT {
     @BeforeAll
     static void startPcache() throws Exception {
         http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(HTTP_TIMEOUT).build();
-        httpPort = PcacheProcess.freeTcpPort();
-        pcache = PcacheProcess.configure(dir, Optional.empty(), """
+        pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.empty(), """
                 cache.h.cache_dev = h.cache
                 cache.h.cache_dev_size = 512M
                 cache.h.backing_dev = file:h.backing
                 cache.h.backing_dev_size = 64M
                 http.listen = 127.0.0.1:%d
                 health.dirty_warn_percent = 60
-                """.formatted(httpPort));
-        pcache.startServing(CACHE);
+                """.formatted(port)), CACHE);
+        httpPort = pcache.port();
     }
 
     @AfterAll

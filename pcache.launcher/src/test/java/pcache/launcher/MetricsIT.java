@@ -55,16 +55,15 @@ class MetricsIT {
     @BeforeAll
     static void startPcache() throws Exception {
         http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(HTTP_TIMEOUT).build();
-        httpPort = PcacheProcess.freeTcpPort();
         Path instance = Files.createDirectories(dir.resolve("with-http"));
-        pcache = PcacheProcess.configure(instance, Optional.empty(), """
+        pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(instance, Optional.empty(), """
                 cache.m.cache_dev = m.cache
                 cache.m.cache_dev_size = 512M
                 cache.m.backing_dev = file:m.backing
                 cache.m.backing_dev_size = 64M
                 http.listen = 127.0.0.1:%d
-                """.formatted(httpPort));
-        pcache.startServing(CACHE);
+                """.formatted(port)), CACHE);
+        httpPort = pcache.port();
         awaitMetricsOf(CACHE);
     }
 

@@ -49,7 +49,7 @@ class NbdClientsIT {
 
     @BeforeAll
     static void startPcache() throws Exception {
-        pcache = PcacheProcess.configure(dir, Optional.of(PcacheProcess.freeTcpPort()), """
+        pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.of(port), """
                 cache.disk.cache_dev = disk.cache
                 cache.disk.cache_dev_size = 512M
                 cache.disk.backing_dev = file:disk.backing
@@ -59,8 +59,7 @@ class NbdClientsIT {
                 cache.copy.backing_dev = file:copy.backing
                 cache.copy.backing_dev_size = %d
                 cache.copy.data_crc = true
-                """.formatted(DISK_BYTES, COPY_BYTES));
-        pcache.startServing("disk", "copy");
+                """.formatted(DISK_BYTES, COPY_BYTES)), "disk", "copy");
     }
 
     @AfterAll

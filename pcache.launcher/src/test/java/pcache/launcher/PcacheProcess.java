@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import pcache.testkit.LoopbackPorts;
 
 /**
  * The packaged pcache distribution ({@code target/pcache}) running as a real process, as a user
@@ -45,6 +46,7 @@ final class PcacheProcess implements AutoCloseable {
     private Process process;
     private Path stderr;
     private int starts;
+    private int listenPort;
 
     private PcacheProcess(Path dir, Path configFile, Path nbdSocket, Optional<Integer> tcpPort,
             List<String> jvmOptions) {
@@ -69,9 +71,55 @@ final class PcacheProcess implements AutoCloseable {
         return new PcacheProcess(dir, config, socket, tcpPort, List.of(jvmOptions));
     }
 
-    /** A loopback TCP port that is free now, from below the ephemeral range (see LoopbackPorts). */
-    static int freeTcpPort() throws IOException {
-        return pcache.testkit.LoopbackPorts.free();
+    /** Configures pcache for a loopback TCP port it is to bind (for NBD or HTTP). */
+    @FunctionalInterface
+    interface PortConfiguration {
+        PcacheProcess configure(int port) throws IOException;
+    }
+
+    /**
+     * Starts pcache configured for a loopback TCP port that is free at the check, and waits until
+     * it listens there and serves {@code exports}. When its log says the port was taken before it
+     * bound it, it is stopped and configured again for another port
+     * ({@link LoopbackPorts#startOnFreePort}).
+     */
+    static PcacheProcess startOnFreePort(PortConfiguration configuration, String... exports)
+            throws IOException, InterruptedException {
+        return LoopbackPorts.startOnFreePort(port -> {
+            PcacheProcess pcache = configuration.configure(port);
+            pcache.listenPort = port;
+            pcache.start();
+            pcache.awaitListening(port);
+            pcache.awaitExports(exports);
+            return pcache;
+        });
+    }
+
+    /** The port {@link #startOnFreePort} chose. */
+    int port() {
+        return listenPort;
+    }
+
+    /** Waits (bounded) until the process listens on 127.0.0.1:{@code port}. */
+    private void awaitListening(int port) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        String address = "127.0.0.1:" + port;
+        while (true) {
+            if (log().contains("Address already in use")) {
+                close();
+                throw new LoopbackPorts.PortTakenException(address + " was taken: " + log());
+            }
+            if (!process.isAlive()) {
+                fail("pcache exited with " + process.exitValue() + " before listening on " + address + ":\n" + log());
+            }
+            if (ListeningSockets.of(process.pid()).contains(address)) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                fail("pcache does not listen on " + address + " after " + START_TIMEOUT.toSeconds() + " s:\n" + log());
+            }
+            Thread.sleep(50);
+        }
     }
 
     /** A process on the embedded defaults (no --config), in {@code cwd}, as the README runs it. */

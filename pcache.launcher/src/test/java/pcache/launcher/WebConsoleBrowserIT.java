@@ -69,15 +69,14 @@ class WebConsoleBrowserIT {
     @BeforeAll
     static void start() throws Exception {
         ExternalTools.assumeInstalled("chromium", "chromedriver", "qemu-io");
-        httpPort = PcacheProcess.freeTcpPort();
-        pcache = PcacheProcess.configure(dir, Optional.empty(), """
+        pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.empty(), """
                 cache.web.cache_dev = web.cache
                 cache.web.cache_dev_size = 512M
                 cache.web.backing_dev = file:web.backing
                 cache.web.backing_dev_size = 64M
                 http.listen = 127.0.0.1:%d
-                """.formatted(httpPort));
-        pcache.startServing(CACHE);
+                """.formatted(port)), CACHE);
+        httpPort = pcache.port();
         tools = new ExternalTools(dir);
         awaitConsole();
 

@@ -49,15 +49,14 @@ class WebConsoleIT {
     @BeforeAll
     static void startPcache() throws Exception {
         http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(HTTP_TIMEOUT).build();
-        httpPort = PcacheProcess.freeTcpPort();
-        pcache = PcacheProcess.configure(dir, Optional.empty(), """
+        pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.empty(), """
                 cache.w.cache_dev = w.cache
                 cache.w.cache_dev_size = 512M
                 cache.w.backing_dev = file:w.backing
                 cache.w.backing_dev_size = 64M
                 http.listen = 127.0.0.1:%d
-                """.formatted(httpPort));
-        pcache.startServing("w");
+                """.formatted(port)), "w");
+        httpPort = pcache.port();
         awaitConsole();
     }
 

@@ -87,7 +87,10 @@ public final class Gnutls {
 
         /** Starts gnutls-serv --echo with {@code args}; returns once it listens. */
         public static Server echo(Path dir, String... args) throws IOException, InterruptedException {
-            int port = LoopbackPorts.free();
+            return LoopbackPorts.startOnFreePort(port -> echo(dir, port, args));
+        }
+
+        private static Server echo(Path dir, int port, String... args) throws IOException, InterruptedException {
             List<String> command = new ArrayList<>(List.of(ExternalTools.which("gnutls-serv"), "--echo", "-p",
                     Integer.toString(port)));
             command.addAll(List.of(args));
@@ -96,8 +99,18 @@ public final class Gnutls {
                     .redirectOutput(log.toFile()).start();
             Server server = new Server(port, process, log);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-            while (!Files.readString(log).contains("listening on IPv4")
-                    || !Files.readString(log).contains("...done")) {
+            // "Echo Server listening on IPv4 0.0.0.0 port N...done", or "...bind() failed: Address
+            // already in use" (it then goes on, on IPv6 only: the port counts as taken)
+            java.util.regex.Pattern listening = java.util.regex.Pattern.compile("listening on IPv4 [^\n]*\\.\\.\\.done");
+            while (true) {
+                String text = Files.readString(log);
+                if (text.contains("Address already in use")) {
+                    server.close();
+                    throw new LoopbackPorts.PortTakenException("gnutls-serv: " + text);
+                }
+                if (listening.matcher(text).find()) {
+                    break;
+                }
                 if (!process.isAlive() || System.nanoTime() > deadline) {
                     server.close();
                     throw new IOException("gnutls-serv did not start: " + String.join(" ", command) + "\n"

@@ -51,9 +51,16 @@ final class Nbdkit implements AutoCloseable {
     /** Starts nbdkit on a free loopback TCP port. */
     static Nbdkit tcp(Path dir, String... args) throws IOException {
         assumeInstalled();
-        Nbdkit server = new Nbdkit(dir, null, freePort(), List.of(args));
-        server.start();
-        return server;
+        try {
+            return LoopbackPorts.startOnFreePort(port -> {
+                Nbdkit server = new Nbdkit(dir, null, port, List.of(args));
+                server.start();
+                return server;
+            });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting nbdkit", e);
+        }
     }
 
     static int freePort() throws IOException {
@@ -92,6 +99,9 @@ final class Nbdkit implements AutoCloseable {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (!(Files.exists(pidFile) && Files.size(pidFile) > 0)) {
             if (!process.isAlive()) {
+                if (socket == null && log().contains("Address already in use")) {
+                    throw new LoopbackPorts.PortTakenException("nbdkit: " + log());
+                }
                 throw new IOException("nbdkit " + command + " exited with " + process.exitValue()
                         + ": " + Files.readString(dir.resolve("nbdkit-" + starts + ".log")));
             }
