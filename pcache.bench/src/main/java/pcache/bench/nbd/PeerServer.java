@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 final class PeerServer implements AutoCloseable {
 
     /** The JVM options {@code ./pcache} starts pcache with (README, "JVM options"). */
-    static final List<String> LAUNCH_OPTIONS = List.of("-XX:MaxTenuringThreshold=1");
+    static final List<String> LAUNCH_OPTIONS = List.of("-Xms1g", "-XX:+AlwaysPreTouch");
 
     static final String EXPORT = "bench";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
