@@ -112,8 +112,12 @@ final class PcacheProcess implements AutoCloseable {
             if (!process.isAlive()) {
                 fail("pcache exited with " + process.exitValue() + " before listening on " + address + ":\n" + log());
             }
-            if (ListeningSockets.of(process.pid()).contains(address)) {
-                return;
+            try {
+                if (ListeningSockets.of(process.pid()).contains(address)) {
+                    return;
+                }
+            } catch (IOException exitedMeanwhile) {
+                // its /proc entries went away: the next round reports the exit
             }
             if (System.nanoTime() > deadline) {
                 fail("pcache does not listen on " + address + " after " + START_TIMEOUT.toSeconds() + " s:\n" + log());
