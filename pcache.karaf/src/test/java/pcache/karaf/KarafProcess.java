@@ -26,7 +26,10 @@ import pcache.testkit.LoopbackPorts;
  * folder and the repositories given (so the build's own bundles come from there, never from an
  * older copy in the local repository), then in the local Maven repository, and fetches only what
  * is in none of them (bundles of Karaf's own features that {@code system/} lacks) from Maven
- * Central into the local repository. {@link #close()} stops it (SIGTERM, then SIGKILL). {@link #close()} stops it (SIGTERM, then SIGKILL).
+ * Central into the local repository. {@link #close()} stops it (SIGTERM, then SIGKILL). The
+ * ports are checked free, not reserved: unlike the other servers the tests start
+ * ({@code LoopbackPorts.startOnFreePort}), Karaf is not started again on others if one was taken
+ * meanwhile.
  */
 final class KarafProcess implements AutoCloseable {
 
