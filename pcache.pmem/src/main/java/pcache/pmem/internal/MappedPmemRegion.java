@@ -111,13 +111,14 @@ final class MappedPmemRegion implements PmemRegion {
                 long position = i * windowBytes;
                 mapped.add(channel.map(mode, position, Math.min(windowBytes, size - position)));
             }
-            boolean memoryOnly = !sync && MEMORY_FILE_SYSTEMS.contains(fileSystemType(path));
+            String fileSystem = fileSystemType(path);
+            boolean memoryOnly = !sync && MEMORY_FILE_SYSTEMS.contains(fileSystem);
             if (memoryOnly) {
-                why = "a file system in memory only (" + fileSystemType(path) + "): flushes have nothing to write"
+                why = "a file system in memory only (" + fileSystem + "): flushes have nothing to write"
                         + " (msync skipped); the cache survives the process, not a reboot";
             }
             String device = "cache device " + path + " (mapped " + (sync ? "READ_WRITE_SYNC" : "READ_WRITE")
-                    + (memoryOnly ? ", in memory only: " + fileSystemType(path) : "") + ")";
+                    + (memoryOnly ? ", in memory only: " + fileSystem : "") + ")";
             String summary = "cache device " + path + ": " + size + " bytes mapped "
                     + (sync ? "READ_WRITE_SYNC" : "READ_WRITE") + "; " + why;
             LOG.log(System.Logger.Level.INFO, summary);
