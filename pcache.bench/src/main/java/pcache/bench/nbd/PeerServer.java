@@ -29,9 +29,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class PeerServer implements AutoCloseable {
 
-    /** The JVM options {@code ./pcache} starts pcache with (README, "JVM options"). */
-    static final List<String> LAUNCH_OPTIONS = List.of("-Xms1g", "-XX:+AlwaysPreTouch");
-
     static final String EXPORT = "bench";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(120);
@@ -153,7 +150,7 @@ final class PeerServer implements AutoCloseable {
                         "nbd.tls_certificates = " + certificates, "nbd.tls_verify_peer = false", "")));
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString()));
-        command.addAll(LAUNCH_OPTIONS);
+        command.addAll(pcache.bench.LaunchOptions.ALL);
         command.addAll(settings.pcacheJvmOptions());
         command.addAll(List.of("-jar", distribution.resolve("pcache.launcher.jar").toString(),
                 "--config", pcacheConfig.toString(), "--no-shell"));
