@@ -1,8 +1,10 @@
 package pcache.io;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -59,6 +61,47 @@ public final class DeviceFiles {
     private static boolean readable(FileChannel channel, long position, ByteBuffer one) throws IOException {
         one.clear();
         return channel.read(one, position) == 1;
+    }
+
+    /**
+     * Creates {@code path} as a sparse file of {@code sizeBytes} (no blocks are allocated until
+     * written), or finishes a creation that was cut short. Creating a file and giving it its size
+     * are two steps; a process stopped between them (a SIGTERM while a cache starts for the first
+     * time) leaves an empty regular file, which holds no data, so this gives such a file the size
+     * as if it had just been created, instead of refusing it at every start after.
+     *
+     * @return true when this call created the file or gave an empty one its size; false when
+     *         {@code path} exists with a size, or is not a regular file (a block device), and was
+     *         left as it is
+     * @throws java.nio.file.NoSuchFileException when the folder does not exist
+     * @throws IOException when the size cannot be set (a file this call created is removed again)
+     */
+    public static boolean createSparse(Path path, long sizeBytes) throws IOException {
+        if (sizeBytes <= 0) {
+            throw new IllegalArgumentException(path + ": size to create " + sizeBytes + " is not positive");
+        }
+        boolean created;
+        try {
+            Files.createFile(path);
+            created = true;
+        } catch (FileAlreadyExistsException exists) {
+            if (!Files.isRegularFile(path) || Files.size(path) != 0) {
+                return false;
+            }
+            created = false;
+        }
+        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
+            if (file.length() != 0) {
+                return false; // sized meanwhile by whoever created it
+            }
+            file.setLength(sizeBytes);
+        } catch (IOException e) {
+            if (created) {
+                Files.deleteIfExists(path);
+            }
+            throw e;
+        }
+        return true;
     }
 
     /**

@@ -170,8 +170,10 @@ public final class ConfigurationChecks {
                 return List.of("cache device " + cacheDev + " does not exist: give " + TargetProperties.CACHE_DEV_SIZE_BYTES
                         + " (at least " + TargetProperties.CACHE_DEV_SIZE_MIN + ", 512 MiB) to create it");
             }
-            if (Files.isRegularFile(path) && Files.size(path) < TargetProperties.CACHE_DEV_SIZE_MIN) {
-                return List.of("cache device " + cacheDev + " has " + Files.size(path)
+            long existing = Files.isRegularFile(path) ? Files.size(path) : -1;
+            boolean createdOnOpen = existing == 0 && sizeBytes > 0; // a creation cut short is finished
+            if (existing >= 0 && existing < TargetProperties.CACHE_DEV_SIZE_MIN && !createdOnOpen) {
+                return List.of("cache device " + cacheDev + " has " + existing
                         + " bytes; a cache device needs at least 512 MiB");
             }
         } catch (java.io.IOException e) {

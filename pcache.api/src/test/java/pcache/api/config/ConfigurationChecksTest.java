@@ -102,6 +102,17 @@ class ConfigurationChecksTest {
     }
 
     @Test
+    void anEmptyCacheDeviceIsTooSmallUnlessASizeFinishesItsCreation() throws java.io.IOException {
+        Path empty = java.nio.file.Files.createFile(dir.resolve("empty.cache"));
+        Map<String, Object> p = newCache("e", empty);
+        p.put(TargetProperties.CACHE_DEV_SIZE_BYTES, 0L);
+        assertEquals(List.of("cache device " + empty + " has 0 bytes; a cache device needs at least 512 MiB"),
+                targetProblems(null, p));
+        p.put(TargetProperties.CACHE_DEV_SIZE_BYTES, TargetProperties.CACHE_DEV_SIZE_MIN);
+        assertEquals(List.of(), targetProblems(null, p), "a creation cut short is finished on open");
+    }
+
+    @Test
     void backingDevicesNeedANameASoundFileAndTheirOwnDisk() {
         Map<String, Object> p = new HashMap<>();
         p.put(BackingProperties.NAME, "b.backing");

@@ -1,10 +1,8 @@
 package pcache.pmem.internal;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -24,7 +22,8 @@ final class RegionFiles {
 
     /**
      * Opens {@code path} for reading and writing, creating it (sparse) with
-     * {@code createSizeBytes} when it is missing and that size is positive.
+     * {@code createSizeBytes} when it is missing, or empty (a creation cut short), and that size is
+     * positive.
      *
      * @return the open channel and the device size, positive
      */
@@ -37,18 +36,19 @@ final class RegionFiles {
             throw new IOException("cache device " + path
                     + " is a directory; name a file or a block device");
         }
-        if (!Files.exists(path)) {
-            if (createSizeBytes == 0) {
-                throw new NoSuchFileException(path.toString(), null,
-                        "cache device does not exist; create it or give a size to create it with");
+        if (Files.exists(path)) {
+            String denied = DeviceFiles.writeDenied(path);
+            if (denied != null) {
+                throw new AccessDeniedException(path.toString(), null,
+                        "cache device is not writable (" + denied
+                                + "); grant write permission or choose another file");
             }
-            create(path, createSizeBytes);
+        } else if (createSizeBytes == 0) {
+            throw new NoSuchFileException(path.toString(), null,
+                    "cache device does not exist; create it or give a size to create it with");
         }
-        String denied = DeviceFiles.writeDenied(path);
-        if (denied != null) {
-            throw new AccessDeniedException(path.toString(), null,
-                    "cache device is not writable (" + denied
-                            + "); grant write permission or choose another file");
+        if (createSizeBytes > 0) {
+            create(path, createSizeBytes); // also sizes an empty file left by a creation cut short
         }
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -70,24 +70,13 @@ final class RegionFiles {
 
     private static void create(Path path, long sizeBytes) throws IOException {
         try {
-            Files.createFile(path);
-        } catch (FileAlreadyExistsException raced) {
-            return; // created concurrently: use it as an existing file
+            DeviceFiles.createSparse(path, sizeBytes);
         } catch (NoSuchFileException e) {
             throw new NoSuchFileException(path.toString(), null,
                     "cannot create the cache device: its folder does not exist");
-        }
-        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
-            file.setLength(sizeBytes); // sparse: no blocks are allocated until written
         } catch (IOException e) {
-            Files.deleteIfExists(path);
             throw new IOException("cannot create cache device " + path + " of " + sizeBytes
                     + " bytes: " + e.getMessage(), e);
         }
     }
-
-
-
-
-
 }

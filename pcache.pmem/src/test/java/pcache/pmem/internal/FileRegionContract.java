@@ -44,6 +44,16 @@ abstract class FileRegionContract extends PmemRegionContract {
     }
 
     @Test
+    void givesTheCreateSizeToAnEmptyFileLeftByACreationCutShort() throws IOException {
+        // a stop between creating the file and sizing it (a SIGTERM during a first start)
+        Path file = Files.createFile(dir.resolve("cut-short.img"));
+        try (PmemRegion region = provider().open(file, deviceBytes())) {
+            assertEquals(deviceBytes(), region.sizeBytes());
+        }
+        assertEquals(deviceBytes(), Files.size(file));
+    }
+
+    @Test
     void refusesADirectory() throws IOException {
         Path folder = Files.createDirectory(dir.resolve("folder"));
         IOException e = assertThrows(IOException.class, () -> provider().open(folder, 4096));

@@ -2,10 +2,8 @@ package pcache.backing.file.internal;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.OpenOption;
@@ -158,9 +156,11 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             throw new BackingConfigurationException(who + ": " + pathSetting
                     + " is a directory; set it to a file or a block device");
         }
-        if (Files.exists(path)) {
+        boolean empty = Files.isRegularFile(path) && Files.size(path) == 0;
+        if (Files.exists(path) && !(empty && settings.create() && settings.sizeBytes() > 0)) {
             return;
         }
+        // missing, or empty with create=true: a creation cut short between the two steps is finished
         if (!settings.create()) {
             throw new BackingConfigurationException(who + ": " + pathSetting
                     + " does not exist; create it, or set " + FileBackingSettings.KEY_CREATE
@@ -238,14 +238,8 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     + FileBackingSettings.KEY_SIZE_BYTES);
         }
         try {
-            Files.createFile(path);
-        } catch (FileAlreadyExistsException raced) {
-            return; // created meanwhile by someone else: treat it as existing
-        }
-        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
-            file.setLength(sizeBytes);
+            DeviceFiles.createSparse(path, sizeBytes);
         } catch (IOException e) {
-            Files.deleteIfExists(path);
             throw new BackingConfigurationException(who + ": cannot create "
                     + FileBackingSettings.KEY_PATH + "=" + path + " with "
                     + FileBackingSettings.KEY_SIZE_BYTES + "=" + sizeBytes + ": " + e.getMessage(), e);

@@ -70,6 +70,16 @@ class FileBackingSettingsErrorsTest {
     }
 
     @Test
+    void createGivesTheSizeToAnEmptyFileLeftByACreationCutShort() throws IOException {
+        Path cutShort = Files.createFile(dir.resolve("cut-short.img"));
+        try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings
+                .of("disk", cutShort.toString()).withCreate(true).withSizeBytes(1 << 20))) {
+            assertEquals(1 << 20, device.sizeBytes());
+        }
+        assertEquals(1 << 20, Files.size(cutShort));
+    }
+
+    @Test
     void creationFailsClearlyWhenTheFileSystemLacksSpace() {
         Path huge = dir.resolve("huge.img");
         long exbibyte = 1L << 60;

@@ -1,9 +1,7 @@
 package pcache.pmem.testing.internal;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -36,12 +34,12 @@ public final class VolatileUntilFlushProvider implements PmemProvider {
         if (createSizeBytes < 0) {
             throw new IllegalArgumentException("cache device " + path + ": negative create size " + createSizeBytes);
         }
-        if (!Files.exists(path)) {
-            if (createSizeBytes == 0) {
-                throw new NoSuchFileException(path.toString(), null,
-                        "cache device does not exist; create it or give a size to create it with");
-            }
-            create(path, createSizeBytes);
+        if (!Files.exists(path) && createSizeBytes == 0) {
+            throw new NoSuchFileException(path.toString(), null,
+                    "cache device does not exist; create it or give a size to create it with");
+        }
+        if (createSizeBytes > 0) {
+            DeviceFiles.createSparse(path, createSizeBytes); // or sizes an empty file left by a cut-short creation
         }
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
@@ -53,17 +51,6 @@ public final class VolatileUntilFlushProvider implements PmemProvider {
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
-        }
-    }
-
-    private static void create(Path path, long sizeBytes) throws IOException {
-        try {
-            Files.createFile(path);
-        } catch (FileAlreadyExistsException raced) {
-            return;
-        }
-        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
-            file.setLength(sizeBytes); // sparse
         }
     }
 }
