@@ -27,9 +27,9 @@ import pcache.testkit.LoopbackPorts;
  * older copy in the local repository), then in the local Maven repository, and fetches only what
  * is in none of them (bundles of Karaf's own features that {@code system/} lacks) from Maven
  * Central into the local repository. {@link #close()} stops it (SIGTERM, then SIGKILL). The
- * ports are checked free, not reserved: unlike the other servers the tests start
- * ({@code LoopbackPorts.startOnFreePort}), Karaf is not started again on others if one was taken
- * meanwhile.
+ * ports are checked free, not reserved: when Karaf's log says one was taken before Karaf bound
+ * it ({@code Address already in use}), {@link #start()} stops Karaf and starts it again on other
+ * ports, as {@code LoopbackPorts.startOnFreePort} does for the other servers the tests start.
  */
 final class KarafProcess implements AutoCloseable {
 
@@ -43,14 +43,16 @@ final class KarafProcess implements AutoCloseable {
     record Answer(String command, int status, String output) {
     }
 
+    /** Starts of Karaf on fresh ports when its log says a port was taken, at most. */
+    private static final int PORT_ATTEMPTS = 5;
+
     private final Path home;
-    private final int sshPort;
+    private int sshPort;
     private Process process;
     private int commands;
 
-    private KarafProcess(Path home, int sshPort) {
+    private KarafProcess(Path home) {
         this.home = home;
-        this.sshPort = sshPort;
     }
 
     /**
@@ -64,13 +66,9 @@ final class KarafProcess implements AutoCloseable {
         Files.createDirectories(dir);
         run(dir, Duration.ofSeconds(120), "tar", "-xzf", distribution.toString(), "-C", dir.toString());
         Path home = dir.resolve("apache-karaf-" + version);
-        int ssh = LoopbackPorts.free();
-        int rmiRegistry = otherPort(ssh);
-        int rmiServer = otherPort(ssh, rmiRegistry);
+        KarafProcess karaf = new KarafProcess(home);
+        karaf.choosePorts();
         Path etc = home.resolve("etc");
-        replace(etc.resolve("org.apache.karaf.shell.cfg"), Map.of("sshPort", String.valueOf(ssh), "sshHost", "127.0.0.1"));
-        replace(etc.resolve("org.apache.karaf.management.cfg"), Map.of("rmiRegistryPort", String.valueOf(rmiRegistry),
-                "rmiServerPort", String.valueOf(rmiServer)));
         Files.writeString(etc.resolve("users.properties"), USER + " = " + USER + ",_g_:admingroup\n"
                 + "_g_\\:admingroup = group,admin,manager,viewer,systembundles,ssh\n");
         StringBuilder defaults = new StringBuilder("${karaf.home.uri}${karaf.default.repository}@id=system.repository@snapshots");
@@ -83,7 +81,18 @@ final class KarafProcess implements AutoCloseable {
                 + "org.ops4j.pax.url.mvn.defaultRepositories = " + defaults + "\n"
                 + "org.ops4j.pax.url.mvn.repositories = https://repo1.maven.org/maven2@id=central\n"
                 + "org.ops4j.pax.url.mvn.useFallbackRepositories = false\n");
-        return new KarafProcess(home, ssh);
+        return karaf;
+    }
+
+    /** Configures SSH and RMI on free loopback ports (checked free, not reserved). */
+    private void choosePorts() throws IOException {
+        int ssh = LoopbackPorts.free();
+        int rmiRegistry = otherPort(ssh);
+        int rmiServer = otherPort(ssh, rmiRegistry);
+        replace(etc().resolve("org.apache.karaf.shell.cfg"), Map.of("sshPort", String.valueOf(ssh), "sshHost", "127.0.0.1"));
+        replace(etc().resolve("org.apache.karaf.management.cfg"), Map.of("rmiRegistryPort", String.valueOf(rmiRegistry),
+                "rmiServerPort", String.valueOf(rmiServer)));
+        sshPort = ssh;
     }
 
     private static int otherPort(int... taken) throws IOException {
@@ -116,8 +125,31 @@ final class KarafProcess implements AutoCloseable {
         return home.resolve("etc");
     }
 
-    /** Starts {@code bin/karaf server} and waits (bounded) until its console answers over SSH. */
+    /**
+     * Starts {@code bin/karaf server} and waits (bounded) until its console answers over SSH. When
+     * Karaf's log says a port was taken before Karaf bound it, stops it and starts it again on
+     * other ports (up to {@value #PORT_ATTEMPTS} starts).
+     */
     void start() throws IOException, InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            String taken = startOnce();
+            if (taken == null) {
+                return;
+            }
+            close();
+            if (attempt == PORT_ATTEMPTS) {
+                fail("Karaf found a port taken at each of " + PORT_ATTEMPTS + " starts; the last time: " + taken
+                        + "\n" + diagnostics());
+            }
+            System.err.println("KarafProcess: a port was taken before Karaf bound it (" + taken
+                    + "); starting it again on other ports");
+            choosePorts();
+        }
+    }
+
+    /** One start; returns null once the console answers, or the log line saying a port was taken. */
+    private String startOnce() throws IOException, InterruptedException {
+        int logBefore = logText().length(); // an earlier start's lines stay in the log
         ProcessBuilder builder = new ProcessBuilder(home.resolve("bin/karaf").toString(), "server")
                 .directory(home.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -128,11 +160,15 @@ final class KarafProcess implements AutoCloseable {
         process = builder.start();
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (true) {
+            String taken = portTakenSince(logBefore);
+            if (taken != null) {
+                return taken;
+            }
             if (!process.isAlive()) {
                 fail("Karaf exited with status " + process.exitValue() + " while starting:\n" + diagnostics());
             }
             if (canConnect() && console("shell:echo ready").status() == 0) {
-                return;
+                return null;
             }
             if (System.nanoTime() > deadline) {
                 fail("Karaf's console does not answer on port " + sshPort + " after " + START_TIMEOUT.toSeconds()
@@ -142,10 +178,23 @@ final class KarafProcess implements AutoCloseable {
         }
     }
 
+    /** The first line of Karaf's log after {@code from} (or of its error output) saying an address was in use. */
+    private String portTakenSince(int from) {
+        String log = logText();
+        String since = (log.length() >= from ? log.substring(from) : log) + "\n" + tail(home.resolve("karaf.err"), 200);
+        return since.lines().filter(l -> l.contains("Address already in use")).findFirst().orElse(null);
+    }
+
+    /**
+     * Whether Karaf's SSH server answers on {@link #sshPort}: it greets with its version line
+     * ({@code SSH-2.0-...}). A bare connect is not enough: whatever took the port may accept it
+     * and then say nothing, and the console client would wait for it.
+     */
     private boolean canConnect() {
         try (java.net.Socket s = new java.net.Socket()) {
             s.connect(new java.net.InetSocketAddress("127.0.0.1", sshPort), 1000);
-            return true;
+            s.setSoTimeout(2000);
+            return new String(s.getInputStream().readNBytes(4), StandardCharsets.US_ASCII).equals("SSH-");
         } catch (IOException e) {
             return false;
         }
