@@ -147,8 +147,10 @@ class KarafFeatureIT {
             assertPattern(backing2, 2 * MIB, 4 * MIB, (byte) 0x3c);
 
             // the optional TLS feature resolves on top (Bouncy Castle from the repository) and
-            // brings the TlsProvider the export and the NBD backing devices use
-            karaf.ok("feature:install pcache-tls");
+            // brings the TlsProvider the export and the NBD backing devices use. --no-auto-refresh:
+            // Karaf's SSH server imports Bouncy Castle optionally; refreshed, it restarts under this
+            // session, and the next command failed once with "Failed to get the session"
+            karaf.ok("feature:install --no-auto-refresh pcache-tls");
             String tls = karaf.ok("service:list pcache.api.tls.TlsProvider");
             assertTrue(tls.contains("pcache.tls"), tls);
 
