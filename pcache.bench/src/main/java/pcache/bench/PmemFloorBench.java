@@ -22,6 +22,11 @@ import org.openjdk.jmh.annotations.State;
  * <li>(b) {@link #mapped1MiBCopy}: sequential 1 MiB copies into the mapping: the copy floor.</li>
  * <li>(c) {@link #backing4kRandomWriteSync}: 4 KiB random write + {@code force(false)} per write
  * on the backing file: the IOPS floor of write-through / FUA.</li>
+ * <li>(c') {@link #backingFlushInterval32x4k}: 32 random 4 KiB writes, then one
+ * {@code force(false)}: what ordered write-back pays per client flush of a client that flushes
+ * every 32 random 4 KiB writes ({@code fio --fsync=32}); ops/s = client flush intervals per second
+ * the backing file absorbs. {@link #oursFlushInterval32x4k}: the same through pcache's
+ * {@link pcache.backing.file.internal.FileBackingDevice}, as write-back sends it.</li>
  * <li>(d) {@link #backing1MiBSequentialWrite}: sequential 1 MiB writes to the backing file (page
  * cache), and {@link #backing1MiBSequentialWriteSync} with a data sync after each.</li>
  * </ul>
@@ -89,6 +94,35 @@ public class PmemFloorBench {
             backing.channel.write(page, at + page.position());
         }
         backing.channel.force(false);
+    }
+
+    /** Writes per client flush in {@link #backingFlushInterval32x4k}. */
+    private static final int WRITES_PER_FLUSH = 32;
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public void backingFlushInterval32x4k(BackingFileState backing, Payload payload, Cursor cursor)
+            throws IOException {
+        for (int i = 0; i < WRITES_PER_FLUSH; i++) {
+            long at = cursor.random(KIB4, BackingFileState.SIZE_BYTES);
+            ByteBuffer page = payload.directPage.clear();
+            while (page.hasRemaining()) {
+                backing.channel.write(page, at + page.position());
+            }
+        }
+        backing.channel.force(false);
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public void oursFlushInterval32x4k(BackingFileState backing, Payload payload, Cursor cursor)
+            throws IOException {
+        for (int i = 0; i < WRITES_PER_FLUSH; i++) {
+            backing.device.write(cursor.random(KIB4, BackingFileState.SIZE_BYTES), payload.directPage.clear(), false);
+        }
+        backing.device.flush();
     }
 
     @Benchmark
