@@ -197,7 +197,6 @@ class KarafFeatureIT {
         return value;
     }
 
-    /** Waits (bounded) until cache demo is open and its status answers in the console. */
     /**
      * Waits until pcache in Karaf serves NBD on {@code port}. The port was checked free, not
      * reserved: when pcache's log says it was taken before pcache bound it, another one is
@@ -245,6 +244,7 @@ class KarafFeatureIT {
         }
     }
 
+    /** Waits (bounded) until cache demo is open and its status answers in the console. */
     private static void awaitCache(KarafProcess karaf) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (true) {
@@ -352,9 +352,8 @@ class KarafFeatureIT {
         }
     }
 
-    /** No ERROR line of Karaf's log names a pcache bundle or logger. */
     /**
-     * No pcache errors in Karaf's log, but those of an NBD port taken before pcache bound it
+     * No ERROR line of Karaf's log names a pcache bundle or logger, but those of an NBD port taken before pcache bound it
      * ({@link #awaitExportPort} configured another): the export's failed activation and the
      * framework's report that the failed component gave no service.
      */
