@@ -353,9 +353,9 @@ class KarafFeatureIT {
     }
 
     /**
-     * No ERROR line of Karaf's log names a pcache bundle or logger, but those of an NBD port taken before pcache bound it
-     * ({@link #awaitExportPort} configured another): the export's failed activation and the
-     * framework's report that the failed component gave no service.
+     * No ERROR line of Karaf's log names a pcache bundle or logger, but those of an NBD port
+     * taken before pcache bound it ({@link #awaitExportPort} configured another): the export's
+     * failed activation and the framework's report that the failed component gave no service.
      */
     private static void assertNoPcacheErrors(KarafProcess karaf) {
         List<String> lines = karaf.logText().lines().toList();
