@@ -156,11 +156,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             throw new BackingConfigurationException(who + ": " + pathSetting
                     + " is a directory; set it to a file or a block device");
         }
-        boolean empty = Files.isRegularFile(path) && Files.size(path) == 0;
-        if (Files.exists(path) && !(empty && settings.create() && settings.sizeBytes() > 0)) {
+        if (Files.exists(path) && !cutShort(path, settings)) {
             return;
         }
-        // missing, or empty with create=true: a creation cut short between the two steps is finished
         if (!settings.create()) {
             throw new BackingConfigurationException(who + ": " + pathSetting
                     + " does not exist; create it, or set " + FileBackingSettings.KEY_CREATE
@@ -173,6 +171,17 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     + "=<size in bytes, a multiple of " + SECTOR_SIZE + ">");
         }
         create(who, path, settings.sizeBytes());
+    }
+
+    /**
+     * Whether {@code path} is what a stop between creating the file and sizing it leaves (an empty
+     * regular file) and the settings would have created it (create=true, a size, writable, not
+     * read_only): then the creation is finished. Otherwise the file is taken as it is (and an
+     * empty one refused as before).
+     */
+    private static boolean cutShort(Path path, FileBackingSettings settings) throws IOException {
+        return settings.create() && settings.sizeBytes() > 0 && !settings.readOnly()
+                && Files.isRegularFile(path) && Files.size(path) == 0 && DeviceFiles.writeDenied(path) == null;
     }
 
     private static void checkWritePermission(String who, Path path) throws IOException {

@@ -80,6 +80,18 @@ class FileBackingSettingsErrorsTest {
     }
 
     @Test
+    void anEmptyFileIsNeverSizedWhenConfiguredReadOnlyOrMarkedSo() throws IOException {
+        Path empty = Files.createFile(dir.resolve("empty-ro.img"));
+        assertMentions(refused(FileBackingSettings.of("disk", empty.toString()).withCreate(true)
+                .withSizeBytes(1 << 20).withReadOnly(true)), "size 0");
+        assertEquals(0, Files.size(empty));
+        Files.setPosixFilePermissions(empty, PosixFilePermissions.fromString("r--r--r--"));
+        assertMentions(refused(FileBackingSettings.of("disk", empty.toString()).withCreate(true)
+                .withSizeBytes(1 << 20)), "read-only", "read_only=true");
+        assertEquals(0, Files.size(empty));
+    }
+
+    @Test
     void creationFailsClearlyWhenTheFileSystemLacksSpace() {
         Path huge = dir.resolve("huge.img");
         long exbibyte = 1L << 60;
