@@ -154,6 +154,19 @@ public final class ConfigurationChecks {
         return problems;
     }
 
+    /**
+     * Whether {@code cacheDev} is a regular file too small for a cache device. An empty one is not
+     * when {@code createSizeBytes} is positive: it is what a stop between creating the file and
+     * sizing it leaves, and opening the cache gives it that size.
+     */
+    public static boolean tooSmall(Path cacheDev, long createSizeBytes) throws java.io.IOException {
+        if (!Files.isRegularFile(cacheDev)) {
+            return false;
+        }
+        long size = Files.size(cacheDev);
+        return size < TargetProperties.CACHE_DEV_SIZE_MIN && !(size == 0 && createSizeBytes > 0);
+    }
+
     /** What {@code pcache:create} says of a missing or too small cache device. */
     private static List<String> cacheDeviceProblems(String cacheDev, long sizeBytes) {
         Path path;
@@ -170,10 +183,8 @@ public final class ConfigurationChecks {
                 return List.of("cache device " + cacheDev + " does not exist: give " + TargetProperties.CACHE_DEV_SIZE_BYTES
                         + " (at least " + TargetProperties.CACHE_DEV_SIZE_MIN + ", 512 MiB) to create it");
             }
-            long existing = Files.isRegularFile(path) ? Files.size(path) : -1;
-            boolean createdOnOpen = existing == 0 && sizeBytes > 0; // a creation cut short is finished
-            if (existing >= 0 && existing < TargetProperties.CACHE_DEV_SIZE_MIN && !createdOnOpen) {
-                return List.of("cache device " + cacheDev + " has " + existing
+            if (tooSmall(path, sizeBytes)) {
+                return List.of("cache device " + cacheDev + " has " + Files.size(path)
                         + " bytes; a cache device needs at least 512 MiB");
             }
         } catch (java.io.IOException e) {

@@ -239,7 +239,7 @@ final class CacheAdministration {
             throw new CommandFailedException("cache device " + d.cacheDev() + " does not exist: give"
                     + " cache_dev_size=SIZE (at least 512M) to create it");
         }
-        if (Files.isRegularFile(d.cacheDev()) && Files.size(d.cacheDev()) < TargetProperties.CACHE_DEV_SIZE_MIN) {
+        if (ConfigurationChecks.tooSmall(d.cacheDev(), d.cacheDevSizeBytes())) {
             throw new CommandFailedException("cache device " + d.cacheDev() + " has " + Files.size(d.cacheDev())
                     + " bytes; a cache device needs at least 512 MiB");
         }

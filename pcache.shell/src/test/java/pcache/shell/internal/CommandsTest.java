@@ -291,6 +291,22 @@ class CommandsTest {
         assertEquals(2, admin.configs.size(), "nothing was created: " + admin.configs.keySet());
     }
 
+    /**
+     * An empty cache device is what a stop between creating the file and sizing it leaves: with a
+     * size to create it with it is taken (the cache gives it that size when it opens), without
+     * one it is too small.
+     */
+    @Test
+    void anEmptyCacheDeviceNeedsASizeToBeTaken() throws Exception {
+        Path empty = Files.createFile(dir.resolve("e1.cache"));
+        Files.write(dir.resolve("e1.img"), new byte[0]);
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("e1",
+                "cache_dev=e1.cache", "backing=file:e1.img"));
+        assertEquals("cache device " + empty + " has 0 bytes; a cache device needs at least 512 MiB", e.getMessage());
+        assertTrue(create("e1", "cache_dev=e1.cache", "cache_dev_size=512M", "backing=file:e1.img")
+                .startsWith("cache e1 created"));
+    }
+
     /** nbd:// and nbds:// (or another spelling) of one export are one disk: a second cache on it is refused. */
     @Test
     void createRefusesASecondCacheOnTheSameNbdExportReachedWithTls() throws Exception {
