@@ -96,8 +96,8 @@ public final class DeviceFiles {
             }
             file.setLength(sizeBytes);
         } catch (IOException e) {
-            if (created) {
-                Files.deleteIfExists(path);
+            if (created && Files.isRegularFile(path) && Files.size(path) == 0) {
+                Files.deleteIfExists(path); // still as this call left it (no one sized it meanwhile)
             }
             throw e;
         }
