@@ -48,8 +48,6 @@ class KarafFeatureIT {
     private static final long MIB = 1 << 20;
     /** NBD ports tried when pcache in Karaf finds its port taken, at most. */
     private static final int PORT_ATTEMPTS = 5;
-    /** The NBD ports {@link #awaitExportPort} found taken and replaced. */
-    private static final List<Integer> GIVEN_UP_PORTS = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @Test
     void featureInstallsServesSwapsAndUninstallsCleanly() throws Exception {
@@ -64,6 +62,7 @@ class KarafFeatureIT {
         Path backing2 = dev.resolve("demo2.backing");
         int nbdPort = LoopbackPorts.free();
         String uri;
+        ExportPorts givenUp = new ExportPorts(); // NBD ports found taken, and where the log stood
 
         assertReactorBundles();
         try (KarafProcess karaf = KarafProcess.unpack(Path.of(property("pcache.karaf.distribution")),
@@ -95,9 +94,10 @@ class KarafFeatureIT {
             // imports optionally; refreshed, jline restarts Karaf's shell under this very SSH
             // session, and once in a fresh clone's run Karaf's shell failed to stop
             // (NullPointerException in org.apache.karaf.shell.core) and never answered again
+            int logFrom = karaf.logText().length();
             karaf.ok("feature:install --no-auto-refresh pcache");
             awaitCache(karaf);
-            nbdPort = awaitExportPort(karaf, nbdPort);
+            nbdPort = awaitExportPort(karaf, nbdPort, logFrom, givenUp);
             uri = "nbd://127.0.0.1:" + nbdPort + "/demo";
 
             // pcache's records reach Karaf's log through the OSGi Log Service, as entries of the
@@ -136,9 +136,10 @@ class KarafFeatureIT {
             assertTrue(log.contains("cache demo closed"), "no 'cache demo closed' in the log:\n" + karaf.diagnostics());
 
             // install again: the cache re-opens on the same configuration and serves what it held
+            logFrom = karaf.logText().length();
             karaf.ok("feature:install --no-auto-refresh pcache");
             awaitCache(karaf);
-            nbdPort = awaitExportPort(karaf, nbdPort);
+            nbdPort = awaitExportPort(karaf, nbdPort, logFrom, givenUp);
             uri = "nbd://127.0.0.1:" + nbdPort + "/demo";
             qemuIo(work, uri, "read -P 0x3c 2M 4M", "read -P 0xa5 0 1M", "read -P 0 6M 1M");
             status = karaf.ok("pcache:status demo");
@@ -154,7 +155,7 @@ class KarafFeatureIT {
             String tls = karaf.ok("service:list pcache.api.tls.TlsProvider");
             assertTrue(tls.contains("pcache.tls"), tls);
 
-            assertNoPcacheErrors(karaf);
+            assertNoPcacheErrors(karaf, givenUp);
         }
         deleteTree(work); // passed: nothing to look at
     }
@@ -197,19 +198,34 @@ class KarafFeatureIT {
         return value;
     }
 
+    /** NBD ports found taken before pcache bound them, and how far Karaf's log went until another served. */
+    private static final class ExportPorts {
+        final List<Integer> givenUp = new java.util.ArrayList<>();
+        /** Errors logged before this offset may belong to a port given up on; none after it. */
+        int excuseUntil;
+    }
+
     /**
-     * Waits until pcache in Karaf serves NBD on {@code port}. The port was checked free, not
-     * reserved: when pcache's log says it was taken before pcache bound it, another one is
-     * configured (etc/pcache.export.nbd.cfg, which Karaf's file install hands to the export), up to
-     * {@value #PORT_ATTEMPTS} ports. Returns the port served.
+     * Waits until pcache in Karaf serves NBD on {@code port}: its log, from {@code logFrom} (where
+     * it stood before the install), says it listens there; a greeting from the port could come
+     * from whatever else took it. The port was checked free, not reserved: when the log says it
+     * was taken before pcache bound it, another one is configured (etc/pcache.export.nbd.cfg, which
+     * Karaf's file install hands to the export), up to {@value #PORT_ATTEMPTS} ports. Returns the
+     * port served.
      */
-    private static int awaitExportPort(KarafProcess karaf, int port) throws Exception {
+    private static int awaitExportPort(KarafProcess karaf, int port, int logFrom, ExportPorts ports)
+            throws Exception {
+        int from = logFrom;
         for (int attempt = 1; ; attempt++) {
-            String taken = "cannot listen on 127.0.0.1:" + port;
+            String listening = "NBD server listening on 127.0.0.1:" + port + " ";
+            String taken = "cannot listen on 127.0.0.1:" + port + ":";
             long deadline = System.nanoTime() + WAIT.toNanos();
-            // a port given up on is not configured again, so a line naming it is about this attempt
-            while (!karaf.logText().contains(taken)) {
-                if (greetsWithNbd(port)) {
+            String log;
+            while (!(log = karaf.logText().substring(from)).contains(taken)) {
+                if (log.contains(listening)) {
+                    if (!ports.givenUp.isEmpty()) {
+                        ports.excuseUntil = from + log.indexOf(listening);
+                    }
                     return port;
                 }
                 if (System.nanoTime() > deadline) {
@@ -222,25 +238,14 @@ class KarafFeatureIT {
                 fail("pcache in Karaf found its NBD port taken " + PORT_ATTEMPTS + " times\n" + karaf.diagnostics());
             }
             int next = LoopbackPorts.free();
-            while (karaf.logText().contains("cannot listen on 127.0.0.1:" + next)) {
-                next = LoopbackPorts.free(); // never one given up on before
+            while (ports.givenUp.contains(next) || next == port) {
+                next = LoopbackPorts.free();
             }
             System.err.println("KarafFeatureIT: port " + port + " was taken before pcache bound it; configuring " + next);
-            GIVEN_UP_PORTS.add(port);
+            ports.givenUp.add(port);
+            from = karaf.logText().length();
             Files.writeString(karaf.etc().resolve("pcache.export.nbd.cfg"), "listen = 127.0.0.1:" + next + "\n");
             port = next;
-        }
-    }
-
-    /** Whether a server on 127.0.0.1:{@code port} greets as an NBD server does. */
-    private static boolean greetsWithNbd(int port) {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
-            s.setSoTimeout(2000);
-            return Arrays.equals("NBDMAGIC".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-                    s.getInputStream().readNBytes(8));
-        } catch (IOException e) {
-            return false;
         }
     }
 
@@ -354,24 +359,28 @@ class KarafFeatureIT {
 
     /**
      * No ERROR line of Karaf's log names a pcache bundle or logger, but those of an NBD port
-     * taken before pcache bound it ({@link #awaitExportPort} configured another): the export's
-     * failed activation and the framework's report that the failed component gave no service.
+     * taken before pcache bound it ({@link #awaitExportPort} configured another), logged before
+     * the export served on the other: the export's failed activation and the framework's report
+     * that the failed component gave no service.
      */
-    private static void assertNoPcacheErrors(KarafProcess karaf) {
-        List<String> lines = karaf.logText().lines().toList();
+    private static void assertNoPcacheErrors(KarafProcess karaf, ExportPorts ports) {
+        String text = karaf.logText();
         List<String> errors = new java.util.ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String l = lines.get(i);
+        int at = 0;
+        for (String l : text.split("\n", -1)) {
+            int lineAt = at;
+            at += l.length() + 1;
             if (!l.contains("| ERROR |") || !l.toLowerCase(java.util.Locale.ROOT).contains("pcache")) {
                 continue;
             }
-            String next = i + 1 < lines.size() ? lines.get(i + 1) : "";
-            boolean portTaken = GIVEN_UP_PORTS.stream().anyMatch(p -> next.contains("cannot listen on 127.0.0.1:" + p
-                    + ": Address already in use"));
-            boolean noServiceAfterIt = !GIVEN_UP_PORTS.isEmpty() && next.contains("Service factory returned null. "
-                    + "(Component: pcache.export.nbd.internal.NbdExportComponent");
-            if (portTaken || noServiceAfterIt) {
-                System.err.println("KarafFeatureIT: an error of the port given up on: " + l + " / " + next);
+            int nextEnd = text.indexOf('\n', at);
+            String next = at >= text.length() ? "" : text.substring(at, nextEnd < 0 ? text.length() : nextEnd);
+            boolean ofAGivenUpPort = lineAt < ports.excuseUntil
+                    && (ports.givenUp.stream().anyMatch(p -> next.contains("cannot listen on 127.0.0.1:" + p + ":"))
+                    || next.contains("Service factory returned null. (Component: "
+                            + "pcache.export.nbd.internal.NbdExportComponent"));
+            if (ofAGivenUpPort) {
+                System.err.println("KarafFeatureIT: an error of a port given up on: " + l + " / " + next);
             } else {
                 errors.add(l);
             }

@@ -38,6 +38,11 @@ final class KarafProcess implements AutoCloseable {
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[;\\d]*m");
     private static final String USER = "karaf";
+    /**
+     * A password of this run only: whatever may hold the SSH port before this Karaf binds it
+     * (another Karaf of another run, with the same user) cannot take this run's commands.
+     */
+    private final String password = "run-" + Long.toHexString(new java.security.SecureRandom().nextLong());
 
     /** The output of one console command. */
     record Answer(String command, int status, String output) {
@@ -69,7 +74,7 @@ final class KarafProcess implements AutoCloseable {
         KarafProcess karaf = new KarafProcess(home);
         karaf.choosePorts();
         Path etc = home.resolve("etc");
-        Files.writeString(etc.resolve("users.properties"), USER + " = " + USER + ",_g_:admingroup\n"
+        Files.writeString(etc.resolve("users.properties"), USER + " = " + karaf.password + ",_g_:admingroup\n"
                 + "_g_\\:admingroup = group,admin,manager,viewer,systembundles,ssh\n");
         StringBuilder defaults = new StringBuilder("${karaf.home.uri}${karaf.default.repository}@id=system.repository@snapshots");
         int i = 0;
@@ -143,13 +148,21 @@ final class KarafProcess implements AutoCloseable {
             }
             System.err.println("KarafProcess: a port was taken before Karaf bound it (" + taken
                     + "); starting it again on other ports");
+            // nothing is installed yet: a fresh data/ keeps no configuration (old ports) nor a
+            // bundle cache of a start that was stopped while booting; the old log is kept aside
+            Path data = home.resolve("data");
+            Path oldLog = log();
+            if (Files.isRegularFile(oldLog)) {
+                Files.move(oldLog, home.resolve("karaf-start-" + attempt + ".log"));
+            }
+            deleteTree(data);
+            Files.createDirectories(data.resolve("tmp")); // as unpacked: Karaf's java.io.tmpdir
             choosePorts();
         }
     }
 
     /** One start; returns null once the console answers, or the log line saying a port was taken. */
     private String startOnce() throws IOException, InterruptedException {
-        int logBefore = logText().length(); // an earlier start's lines stay in the log
         ProcessBuilder builder = new ProcessBuilder(home.resolve("bin/karaf").toString(), "server")
                 .directory(home.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -160,7 +173,7 @@ final class KarafProcess implements AutoCloseable {
         process = builder.start();
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (true) {
-            String taken = portTakenSince(logBefore);
+            String taken = portTaken();
             if (taken != null) {
                 return taken;
             }
@@ -178,11 +191,21 @@ final class KarafProcess implements AutoCloseable {
         }
     }
 
-    /** The first line of Karaf's log after {@code from} (or of its error output) saying an address was in use. */
-    private String portTakenSince(int from) {
-        String log = logText();
-        String since = (log.length() >= from ? log.substring(from) : log) + "\n" + tail(home.resolve("karaf.err"), 200);
-        return since.lines().filter(l -> l.contains("Address already in use")).findFirst().orElse(null);
+    /** The first line of Karaf's log (or of its error output) saying an address was in use, or null. */
+    private String portTaken() {
+        String text = logText() + "\n" + tail(home.resolve("karaf.err"), 200);
+        return text.lines().filter(l -> l.contains("Address already in use")).findFirst().orElse(null);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     /**
@@ -219,7 +242,7 @@ final class KarafProcess implements AutoCloseable {
         Path in = Files.writeString(home.resolve("client-" + n + ".in"), commandLine + "\n");
         Path out = home.resolve("client-" + n + ".out");
         ProcessBuilder builder = new ProcessBuilder(home.resolve("bin/client").toString(), "-a",
-                String.valueOf(sshPort), "-h", "127.0.0.1", "-u", USER, "-p", USER, "-b")
+                String.valueOf(sshPort), "-h", "127.0.0.1", "-u", USER, "-p", password, "-b")
                 .directory(home.toFile()).redirectInput(in.toFile()).redirectErrorStream(true)
                 .redirectOutput(out.toFile());
         environment(builder);
