@@ -46,8 +46,6 @@ class KarafFeatureIT {
 
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final long MIB = 1 << 20;
-    /** NBD ports tried when pcache in Karaf finds its port taken, at most. */
-    private static final int PORT_ATTEMPTS = 5;
 
     @Test
     void featureInstallsServesSwapsAndUninstallsCleanly() throws Exception {
@@ -206,46 +204,51 @@ class KarafFeatureIT {
     }
 
     /**
-     * Waits until pcache in Karaf serves NBD on {@code port}: its log, from {@code logFrom} (where
-     * it stood before the install), says it listens there; a greeting from the port could come
-     * from whatever else took it. The port was checked free, not reserved: when the log says it
-     * was taken before pcache bound it, another one is configured (etc/pcache.export.nbd.cfg, which
-     * Karaf's file install hands to the export), up to {@value #PORT_ATTEMPTS} ports. Returns the
-     * port served.
+     * Waits until pcache in Karaf serves NBD on {@code port}. The port was checked free, not
+     * reserved: when pcache's log says it was taken before pcache bound it, others are configured
+     * (etc/pcache.export.nbd.cfg, which Karaf's file install hands to the export) through
+     * {@link LoopbackPorts#startOnFreePort}. Returns the port served.
      */
     private static int awaitExportPort(KarafProcess karaf, int port, int logFrom, ExportPorts ports)
             throws Exception {
-        int from = logFrom;
-        for (int attempt = 1; ; attempt++) {
-            String listening = "NBD server listening on 127.0.0.1:" + port + " ";
-            String taken = "cannot listen on 127.0.0.1:" + port + ":";
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            String log;
-            while (!(log = karaf.logText().substring(from)).contains(taken)) {
-                if (log.contains(listening)) {
-                    if (!ports.givenUp.isEmpty()) {
-                        ports.excuseUntil = from + log.indexOf(listening);
-                    }
-                    return port;
-                }
-                if (System.nanoTime() > deadline) {
-                    fail("no NBD export on 127.0.0.1:" + port + " " + WAIT.toSeconds() + " s after the cache opened\n"
-                            + karaf.diagnostics());
-                }
-                Thread.sleep(200);
-            }
-            if (attempt == PORT_ATTEMPTS) {
-                fail("pcache in Karaf found its NBD port taken " + PORT_ATTEMPTS + " times\n" + karaf.diagnostics());
-            }
-            int next = LoopbackPorts.free();
-            while (ports.givenUp.contains(next) || next == port) {
-                next = LoopbackPorts.free();
-            }
-            System.err.println("KarafFeatureIT: port " + port + " was taken before pcache bound it; configuring " + next);
-            ports.givenUp.add(port);
-            from = karaf.logText().length();
+        if (servedAt(karaf, port, logFrom) >= 0) {
+            return port;
+        }
+        ports.givenUp.add(port);
+        return LoopbackPorts.startOnFreePort(next -> {
+            int from = karaf.logText().length();
             Files.writeString(karaf.etc().resolve("pcache.export.nbd.cfg"), "listen = 127.0.0.1:" + next + "\n");
-            port = next;
+            int at = servedAt(karaf, next, from);
+            if (at < 0) {
+                ports.givenUp.add(next);
+                throw new LoopbackPorts.PortTakenException("pcache in Karaf cannot listen on 127.0.0.1:" + next);
+            }
+            ports.excuseUntil = at;
+            return next;
+        });
+    }
+
+    /**
+     * Where in Karaf's log pcache says it listens on {@code port}, looking from {@code from} (a
+     * greeting from the port could come from whatever else took it); -1 when it says it cannot.
+     */
+    private static int servedAt(KarafProcess karaf, int port, int from) throws InterruptedException {
+        String listening = "NBD server listening on 127.0.0.1:" + port + " ";
+        String taken = "cannot listen on 127.0.0.1:" + port + ":";
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            String log = karaf.logText().substring(from);
+            if (log.contains(taken)) {
+                return -1;
+            }
+            if (log.contains(listening)) {
+                return from + log.indexOf(listening);
+            }
+            if (System.nanoTime() > deadline) {
+                fail("no NBD export on 127.0.0.1:" + port + " " + WAIT.toSeconds() + " s after the cache opened\n"
+                        + karaf.diagnostics());
+            }
+            Thread.sleep(200);
         }
     }
 

@@ -29,7 +29,7 @@ import pcache.testkit.LoopbackPorts;
  * Central into the local repository. {@link #close()} stops it (SIGTERM, then SIGKILL). The
  * ports are checked free, not reserved: when Karaf's log says one was taken before Karaf bound
  * it ({@code Address already in use}), {@link #start()} stops Karaf and starts it again on other
- * ports, as {@code LoopbackPorts.startOnFreePort} does for the other servers the tests start.
+ * ports ({@code LoopbackPorts.startOnFreePort}, as for the other servers the tests start).
  */
 final class KarafProcess implements AutoCloseable {
 
@@ -47,9 +47,6 @@ final class KarafProcess implements AutoCloseable {
     /** The output of one console command. */
     record Answer(String command, int status, String output) {
     }
-
-    /** Starts of Karaf on fresh ports when its log says a port was taken, at most. */
-    private static final int PORT_ATTEMPTS = 5;
 
     private final Path home;
     private int sshPort;
@@ -71,8 +68,7 @@ final class KarafProcess implements AutoCloseable {
         Files.createDirectories(dir);
         run(dir, Duration.ofSeconds(120), "tar", "-xzf", distribution.toString(), "-C", dir.toString());
         Path home = dir.resolve("apache-karaf-" + version);
-        KarafProcess karaf = new KarafProcess(home);
-        karaf.choosePorts();
+        KarafProcess karaf = new KarafProcess(home); // ports: at start()
         Path etc = home.resolve("etc");
         Files.writeString(etc.resolve("users.properties"), USER + " = " + karaf.password + ",_g_:admingroup\n"
                 + "_g_\\:admingroup = group,admin,manager,viewer,systembundles,ssh\n");
@@ -89,9 +85,8 @@ final class KarafProcess implements AutoCloseable {
         return karaf;
     }
 
-    /** Configures SSH and RMI on free loopback ports (checked free, not reserved). */
-    private void choosePorts() throws IOException {
-        int ssh = LoopbackPorts.free();
+    /** Configures SSH on {@code ssh} and RMI on free loopback ports (checked free, not reserved). */
+    private void choosePorts(int ssh) throws IOException {
         int rmiRegistry = otherPort(ssh);
         int rmiServer = otherPort(ssh, rmiRegistry);
         replace(etc().resolve("org.apache.karaf.shell.cfg"), Map.of("sshPort", String.valueOf(ssh), "sshHost", "127.0.0.1"));
@@ -131,34 +126,28 @@ final class KarafProcess implements AutoCloseable {
     }
 
     /**
-     * Starts {@code bin/karaf server} and waits (bounded) until its console answers over SSH. When
-     * Karaf's log says a port was taken before Karaf bound it, stops it and starts it again on
-     * other ports (up to {@value #PORT_ATTEMPTS} starts).
+     * Starts {@code bin/karaf server} and waits (bounded) until its console answers over SSH, SSH
+     * on a port from {@link LoopbackPorts#startOnFreePort}: when Karaf's log says a port was taken
+     * before Karaf bound it, Karaf is stopped, its {@code data/} made fresh (nothing is installed
+     * yet: no configuration with the old ports, no bundle cache of a start stopped while booting;
+     * the old log is kept aside) and it is started again on other ports.
      */
     void start() throws IOException, InterruptedException {
-        for (int attempt = 1; ; attempt++) {
+        LoopbackPorts.startOnFreePort(ssh -> {
+            choosePorts(ssh);
             String taken = startOnce();
-            if (taken == null) {
-                return;
+            if (taken != null) {
+                close();
+                Path data = home.resolve("data");
+                if (Files.isRegularFile(log())) {
+                    Files.move(log(), home.resolve("karaf-port-" + ssh + ".log"));
+                }
+                deleteTree(data);
+                Files.createDirectories(data.resolve("tmp")); // as unpacked: Karaf's java.io.tmpdir
+                throw new LoopbackPorts.PortTakenException(taken);
             }
-            close();
-            if (attempt == PORT_ATTEMPTS) {
-                fail("Karaf found a port taken at each of " + PORT_ATTEMPTS + " starts; the last time: " + taken
-                        + "\n" + diagnostics());
-            }
-            System.err.println("KarafProcess: a port was taken before Karaf bound it (" + taken
-                    + "); starting it again on other ports");
-            // nothing is installed yet: a fresh data/ keeps no configuration (old ports) nor a
-            // bundle cache of a start that was stopped while booting; the old log is kept aside
-            Path data = home.resolve("data");
-            Path oldLog = log();
-            if (Files.isRegularFile(oldLog)) {
-                Files.move(oldLog, home.resolve("karaf-start-" + attempt + ".log"));
-            }
-            deleteTree(data);
-            Files.createDirectories(data.resolve("tmp")); // as unpacked: Karaf's java.io.tmpdir
-            choosePorts();
-        }
+            return this;
+        });
     }
 
     /** One start; returns null once the console answers, or the log line saying a port was taken. */
