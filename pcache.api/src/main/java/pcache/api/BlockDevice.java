@@ -110,6 +110,40 @@ public interface BlockDevice {
     }
 
     /**
+     * Where the bytes of a {@link #tryWriteFrom} come from: the device hands out buffers where it
+     * keeps data, and the source fills them.
+     *
+     * @since 1.5
+     */
+    @FunctionalInterface
+    interface WriteSource {
+        /**
+         * Fills {@code dst} from its position to its limit with the write's next bytes, or throws
+         * (then the write is not done). It must not wait for anything it cannot bound: the device
+         * holds cache space and its request gate while this runs.
+         */
+        void fill(ByteBuffer dst) throws IOException;
+    }
+
+    /**
+     * Writes {@code length} bytes taken from {@code source} as {@link #tryWrite} does, placing
+     * them where the device keeps data rather than copying them from a caller's buffer (for a
+     * cache on a memory mapping: the bytes are received straight into the mapping). When it
+     * returns false, {@code source} was not called and nothing was written: the caller takes the
+     * bytes itself and uses {@link #tryWrite} or {@link #write}. When {@code source} throws, the
+     * write is not done and the exception is rethrown; the range may already hold part of the new
+     * bytes (as while any write is in flight).
+     *
+     * <p>The default returns false: every device is correct without it.
+     *
+     * @return true when the write was done and is acknowledged, as by {@link #write}
+     * @since 1.5
+     */
+    default boolean tryWriteFrom(long offset, int length, boolean fua, WriteSource source) throws IOException {
+        return false;
+    }
+
+    /**
      * Flushes as {@link #flush} does, but only if that needs no slower device (for a cache in
      * write-back mode: persisting its open key sets); false when nothing was done and the caller
      * uses {@link #flush}.

@@ -69,6 +69,22 @@ public interface PmemRegion extends AutoCloseable {
      */
     ByteBuffer view(long offset, int length) throws IOException;
 
+    /**
+     * A writable buffer over the {@code length} bytes at {@code offset} of the mapping, so that
+     * data can be received straight into the region; null when the provider has no mapping there
+     * (then callers use {@link #write(long, ByteBuffer)}). Stores through it follow the
+     * persistence model like any other: durable after {@link #flush} and {@link #fence}. Callers
+     * store through it only while the region is open (on a mapped file a later store would still
+     * reach the file).
+     *
+     * <p>The default returns null.
+     *
+     * @since 1.5
+     */
+    default ByteBuffer writableView(long offset, int length) throws IOException {
+        return null;
+    }
+
     /** Starts writing back {@code [offset, offset + length)}; durable after the next fence. */
     void flush(long offset, long length) throws IOException;
 

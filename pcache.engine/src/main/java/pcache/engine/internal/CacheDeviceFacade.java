@@ -236,6 +236,25 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
+    /** As {@link #tryWrite}, the bytes received straight into cache space; false in other modes. */
+    @Override
+    public boolean tryWriteFrom(long offset, int length, boolean fua, WriteSource source) throws IOException {
+        long start = System.nanoTime();
+        if (!gate.tryEnter()) {
+            return false;
+        }
+        boolean served;
+        try {
+            served = mode == CacheMode.WRITEBACK && engine.tryWriteFrom(offset, length, fua, source);
+        } finally {
+            gate.exit();
+        }
+        if (served) {
+            writeLatency.record(System.nanoTime() - start);
+        }
+        return served;
+    }
+
     /** A flush in write-back mode (it persists open key sets only); false in other modes. */
     @Override
     public boolean tryFlush() throws IOException {

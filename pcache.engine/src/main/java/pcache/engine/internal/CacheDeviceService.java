@@ -105,6 +105,11 @@ public final class CacheDeviceService implements CacheDevice {
     }
 
     @Override
+    public boolean tryWriteFrom(long offset, int length, boolean fua, WriteSource source) throws IOException {
+        return facade.tryWriteFrom(offset, length, fua, source);
+    }
+
+    @Override
     public boolean tryFlush() throws IOException {
         return facade.tryFlush();
     }

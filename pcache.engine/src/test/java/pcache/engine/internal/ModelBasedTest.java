@@ -163,8 +163,9 @@ class ModelBasedTest {
                     int len = randomLength(r, off);
                     byte[] data = Harness.random(r, len).array();
                     boolean fua = r.nextInt(5 * barrierRarity) == 0;
-                    // every other operation goes the way the NBD export's reader does: try first
-                    if (op % 2 == 1 || !e.tryWrite(off, ByteBuffer.wrap(data), fua)) {
+                    // two of three go the ways the NBD export's reader does: try first, with a
+                    // copy or with the bytes placed by a source
+                    if (!tryFirst(op, off, data, fua, e::tryWrite, e::tryWriteFrom)) {
                         e.write(off, ByteBuffer.wrap(data), fua);
                     }
                     model.write(off, data);
@@ -256,7 +257,7 @@ class ModelBasedTest {
                     } else {
                         byte[] data = Harness.random(r, len).array();
                         boolean fua = r.nextInt(8) == 0;
-                        if (i % 2 == 1 || !dev.tryWrite(base + off, ByteBuffer.wrap(data), fua)) {
+                        if (!tryFirst(i, base + off, data, fua, dev::tryWrite, dev::tryWriteFrom)) {
                             dev.write(base + off, ByteBuffer.wrap(data), fua);
                         }
                         System.arraycopy(data, 0, mine, (int) off, len);
@@ -288,6 +289,41 @@ class ModelBasedTest {
         } finally {
             pool.shutdownNow();
             dev.close();
+        }
+    }
+
+    /** A device's {@code tryWrite}. */
+    @FunctionalInterface
+    interface TryWrite {
+        boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws java.io.IOException;
+    }
+
+    /** A device's {@code tryWriteFrom}. */
+    @FunctionalInterface
+    interface TryWriteFrom {
+        boolean tryWriteFrom(long offset, int length, boolean fua, pcache.api.BlockDevice.WriteSource source)
+                throws java.io.IOException;
+    }
+
+    /**
+     * Operation {@code op} tried without waiting: with a copy ({@code op % 3 == 0}), with the
+     * bytes placed by a source ({@code op % 3 == 1}), or not at all. False when the caller must
+     * write the bytes with {@code write}.
+     */
+    private static boolean tryFirst(int op, long off, byte[] data, boolean fua, TryWrite copy, TryWriteFrom placed)
+            throws java.io.IOException {
+        switch (op % 3) {
+            case 0:
+                return copy.tryWrite(off, ByteBuffer.wrap(data), fua);
+            case 1:
+                int[] taken = {0};
+                return placed.tryWriteFrom(off, data.length, fua, dst -> {
+                    int n = dst.remaining();
+                    dst.put(data, taken[0], n);
+                    taken[0] += n;
+                });
+            default:
+                return false;
         }
     }
 

@@ -52,7 +52,7 @@ final class MappedPmemRegion implements PmemRegion {
     private final Optional<MappingSupport.Unmapper> unmapper;
     private final AccessGuard guard;
     /**
-     * Windows a {@link #view} was taken of. Close leaves them to the garbage collector: a view
+     * Windows a {@link #view} or {@link #writableView} was taken of. Close leaves them to the garbage collector: a view
      * still in use after close would crash the JVM if its memory were unmapped under it.
      * Written inside guarded calls, read by close after the guard has drained them.
      */
@@ -340,6 +340,25 @@ final class MappedPmemRegion implements PmemRegion {
             ByteBuffer copy = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
             read(offset, copy);
             return copy.flip().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        } finally {
+            guard.exit();
+        }
+    }
+
+    /**
+     * A writable slice of the mapping when the range lies in one window, else null. Like a
+     * {@link #view}, it keeps its window from being unmapped at close.
+     */
+    @Override
+    public ByteBuffer writableView(long offset, int length) throws IOException {
+        Ranges.check(device, sizeBytes, offset, length);
+        guard.enter();
+        try {
+            if (length == 0 || (offset >>> windowShift) != ((offset + length - 1) >>> windowShift)) {
+                return null;
+            }
+            viewed[(int) (offset >>> windowShift)] = true;
+            return window(offset).slice(index(offset), length).order(ByteOrder.LITTLE_ENDIAN);
         } finally {
             guard.exit();
         }

@@ -34,6 +34,11 @@ class MappedPmemRegionTest extends FileRegionContract {
         return new long[] {WINDOW, 2 * WINDOW, 3 * WINDOW};
     }
 
+    @Override
+    boolean hasWritableViews() {
+        return true;
+    }
+
     @Test
     void anOrdinaryFileIsMappedReadWriteNotSync() throws IOException {
         try (PmemRegion region = create(provider(), "mode.img")) {

@@ -3,6 +3,7 @@ package pcache.pmem.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,6 +45,11 @@ abstract class PmemRegionContract {
 
     /** Offsets where an access must be split (window or chunk boundaries). */
     abstract long[] boundaries();
+
+    /** Whether the provider hands out writable views of its memory (a mapping) within a window. */
+    boolean hasWritableViews() {
+        return false;
+    }
 
     PmemRegion create(PmemProvider provider, String name) throws IOException {
         return provider.open(dir.resolve(name), deviceBytes());
@@ -164,6 +170,36 @@ abstract class PmemRegionContract {
             assertEquals(ByteBuffer.wrap(new byte[] {7, 8, 9, 10}), region.view(boundary - 2, 4));
             assertEquals(0, region.view(boundary, 0).remaining());
         }
+    }
+
+    @Test
+    void writableViewsStoreIntoTheRegionWhereTheProviderHasThem() throws IOException {
+        PmemProvider provider = provider();
+        long boundary = boundaries()[0];
+        try (PmemRegion region = create(provider, "writable.img")) {
+            ByteBuffer view = region.writableView(boundary - 16, 8);
+            if (!hasWritableViews()) {
+                assertNull(view, "a provider without a mapping hands out none");
+                return;
+            }
+            assertFalse(view.isReadOnly());
+            assertEquals(0, view.position());
+            assertEquals(8, view.remaining());
+            view.put(new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+            byte[] back = new byte[8];
+            region.read(boundary - 16, back, 0, 8);
+            assertArrayEquals(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, back, "stores through the view are the region's");
+            assertNull(region.writableView(boundary - 4, 8), "a range across a window boundary has no view");
+            assertThrows(IndexOutOfBoundsException.class, () -> region.writableView(deviceBytes() - 4, 8));
+            region.flush(boundary - 16, 8);
+            region.fence();
+        }
+        try (PmemRegion region = provider.open(dir.resolve("writable.img"), 0)) {
+            assertEquals(0x0807060504030201L, region.getLong(boundary - 16), "flushed stores through a view persist");
+        }
+        PmemRegion closed = create(provider, "writable-closed.img");
+        closed.close();
+        assertThrows(DeviceClosedException.class, () -> closed.writableView(0, 8));
     }
 
     @Test

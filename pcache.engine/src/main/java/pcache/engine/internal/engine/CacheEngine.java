@@ -234,6 +234,12 @@ public final class CacheEngine implements AutoCloseable {
         return writes.tryWrite(offset, src, fua);
     }
 
+    /** As {@link #tryWrite}, the bytes placed into the cache space by {@code source}. */
+    public boolean tryWriteFrom(long offset, int length, boolean fua, pcache.api.BlockDevice.WriteSource source)
+            throws IOException {
+        return writes.tryWriteFrom(offset, length, fua, source);
+    }
+
     /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         writes.writeZeroes(offset, length, fua);

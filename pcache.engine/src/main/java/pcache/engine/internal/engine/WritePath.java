@@ -65,6 +65,86 @@ final class WritePath {
     }
 
     /**
+     * Writes {@code length} bytes from {@code source} as {@link #tryWrite} does, the source
+     * filling the cache space itself (a writable view of the mapping; a scratch buffer where the
+     * region has none). All the space is taken first: false, with the source not called, when it
+     * is not free at once. Keys are logged only once every piece is filled; when the source
+     * throws, the space taken is given back (it holds no key: GC reclaims it with its segment).
+     */
+    boolean tryWriteFrom(long offset, int length, boolean fua, BlockDevice.WriteSource source) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
+        if (length == 0 || signals.spaceWaiters.get() > 0) {
+            return false;
+        }
+        List<Allocation> pieces = new ArrayList<>(2);
+        try {
+            long pos = offset;
+            long end = offset + length;
+            while (pos < end) {
+                Allocation a = allocateNow((int) Math.min(end - pos, cache.sliceEnd(pos) - pos));
+                if (a == null) {
+                    return false;
+                }
+                pieces.add(a);
+                pos += a.length();
+            }
+            ByteBuffer[] filled = new ByteBuffer[pieces.size()];
+            for (int i = 0; i < filled.length; i++) {
+                filled[i] = fill(pieces.get(i), source);
+            }
+            pos = offset;
+            for (int i = 0; i < filled.length; i++) {
+                Allocation a = pieces.get(i);
+                pieces.set(i, null); // from here its key holds its space (or, failing, gives it back)
+                commitPiece(pos, filled[i], a, fua);
+                pos += a.length();
+            }
+        } finally {
+            for (Allocation a : pieces) {
+                if (a != null) {
+                    cache.segments().put(a.segment());
+                }
+            }
+        }
+        countRequest(fua);
+        completed(offset, length);
+        return true;
+    }
+
+    /** Lets {@code source} fill the space of {@code a} and stores it; returns the bytes as stored. */
+    private ByteBuffer fill(Allocation a, BlockDevice.WriteSource source) throws IOException {
+        long at = cache.dataOffset(a.segment()) + a.offset();
+        ByteBuffer target = cache.region().writableView(at, a.length());
+        if (target != null) {
+            source.fill(target.duplicate());
+            return target;
+        }
+        ByteBuffer scratch = ByteBuffer.allocate(a.length());
+        source.fill(scratch.duplicate());
+        cache.region().write(at, scratch.duplicate());
+        return scratch;
+    }
+
+    /** Makes a filled piece durable, then logs its key (as {@link #writePiece} does after its copy). */
+    private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua) throws IOException {
+        long at = cache.dataOffset(a.segment()) + a.offset();
+        try {
+            cache.region().flush(at, a.length());
+            cache.region().fence();
+        } catch (IOException e) {
+            cache.segments().put(a.segment());
+            throw e;
+        }
+        CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
+        if (cache.config().dataCrc()) {
+            key.setDataCrc(cache.crc().checksum(data.duplicate()));
+        }
+        insertAndLog(key, a, fua);
+        stats.dirtyBytes.add(a.length());
+    }
+
+    /**
      * Writes {@code src} piece by piece (cut at slice and segment ends). Without {@code wait}, a
      * piece that finds no space ends it: false, with {@code src}'s position put back.
      */
