@@ -27,9 +27,26 @@ final class ChannelInput {
     /** Always in "read mode": position..limit holds bytes not yet consumed. */
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).limit(0);
     private ReadHook hook = () -> { };
+    /** Bytes the channel has received that a read would return at once; null when it cannot tell. */
+    private ReceivedBytes received;
+
+    /** Asks the operating system how many received bytes a socket holds, without reading them. */
+    @FunctionalInterface
+    interface ReceivedBytes {
+        int count() throws IOException;
+    }
 
     ChannelInput(ReadableByteChannel channel) {
+        this(channel, null);
+    }
+
+    /**
+     * @param received how many bytes {@code channel} holds already received, or null when that
+     *        cannot be asked ({@link #canReadWithoutWaiting} then only counts buffered bytes)
+     */
+    ChannelInput(ReadableByteChannel channel, ReceivedBytes received) {
         this.channel = channel;
+        this.received = received;
     }
 
     /** Sets what runs before each read from the channel. */
@@ -48,11 +65,23 @@ final class ChannelInput {
             throw new IllegalStateException(buffer.remaining() + " bytes buffered from the previous channel");
         }
         this.channel = upgraded;
+        this.received = null; // what the socket holds is ciphertext now, not what reads return
     }
 
     /** Bytes received but not yet consumed. */
     int bufferedBytes() {
         return buffer.remaining();
+    }
+
+    /**
+     * Whether the next {@code bytes} have arrived: reading them cannot wait for the client
+     * (buffered here, or received by the socket, as far as it can tell).
+     */
+    boolean canReadWithoutWaiting(long bytes) throws IOException {
+        if (buffer.remaining() >= bytes) {
+            return true;
+        }
+        return received != null && buffer.remaining() + (long) received.count() >= bytes;
     }
 
     /** Whether at least {@code bytes} are buffered, i.e. can be consumed without a channel read. */

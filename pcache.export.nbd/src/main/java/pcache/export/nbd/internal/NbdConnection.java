@@ -67,7 +67,7 @@ final class NbdConnection implements Runnable {
         this.server = server;
         this.channel = channel;
         this.peer = peer;
-        this.in = new ChannelInput(channel);
+        this.in = new ChannelInput(channel, server.receivedBytes.apply(channel));
         this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
                 server.config.maxInflightBytesPerConnection(), server.sharedBudget);
         this.pool = server.bufferPool;
@@ -186,7 +186,8 @@ final class NbdConnection implements Runnable {
                           RequestReader.Incoming incoming) throws IOException, InterruptedException {
         NbdRequest request = incoming.request();
         Rejection rejection = incoming.rejection();
-        boolean inline = rejection == null && isInlineCandidate(request);
+        boolean direct = rejection == null && isDirectCandidate(request);
+        boolean inline = rejection == null && (direct || isInlineCandidate(request));
         // tried in place, a request takes no bytes of the budget: the pending replies' cap bounds them
         long budget = rejection == null && !inline ? RequestExecutor.budgetBytes(request) : 0;
         if (!acquire(budget)) {
@@ -207,6 +208,9 @@ final class NbdConnection implements Runnable {
             fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
             return true;
         }
+        if (direct && serveDirect(session, executor, request)) {
+            return true;
+        }
         ByteBuffer data;
         try {
             data = reader.readPayload(request, pool);
@@ -215,7 +219,7 @@ final class NbdConnection implements Runnable {
             throw e;
         }
         if (inline) {
-            if (serveInPlace(session, executor, request, data)) {
+            if (!direct && serveInPlace(session, executor, request, data)) {
                 return true;
             }
             // the device would wait: a worker runs it, holding the request's share of the budget
@@ -229,6 +233,85 @@ final class NbdConnection implements Runnable {
         }
         submit(session, executor, request, data, budget);
         return true;
+    }
+
+    /**
+     * A WRITE too large to be tried in place with a copy: its payload may be received straight
+     * into the device's space ({@link #serveDirect}). Not when nothing is to be served in place
+     * (an inline limit of 0).
+     */
+    private boolean isDirectCandidate(NbdRequest request) {
+        int max = server.config.inlineMaxBytes();
+        return max > 0 && request.command() == NbdCommand.WRITE && request.length() > max;
+    }
+
+    /**
+     * Serves a large WRITE here with its payload received straight into the device's space
+     * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy fewer than through a buffer. Only
+     * when the whole payload has already arrived: the device holds cache space and its request
+     * gate while the payload is read, so that read must not wait for the client. Pending replies
+     * are written first for the same reason. False when the request must take the buffered way
+     * (its payload untouched).
+     */
+    private boolean serveDirect(Session session, RequestExecutor executor, NbdRequest request)
+            throws IOException {
+        writePending();
+        if (!in.canReadWithoutWaiting(request.length())) {
+            return false;
+        }
+        PayloadSource source = new PayloadSource(in);
+        RequestExecutor.ReplyContent content;
+        try {
+            content = executor.tryWriteFrom(request, source);
+        } catch (IOException | RuntimeException e) {
+            if (source.failure != null) {
+                throw source.failure; // the connection broke inside the payload
+            }
+            in.skip(request.length() - source.taken); // the stream goes on after the payload
+            failed(session, request, null, e, 0);
+            return true;
+        }
+        if (content == null) {
+            return false;
+        }
+        pending.add(reply(content, null, 0));
+        if (pending.size() >= MAX_PENDING_REPLIES) {
+            writePending();
+        }
+        return true;
+    }
+
+    /** A WRITE's payload as the device asks for it, counting what it took. */
+    private static final class PayloadSource implements pcache.api.BlockDevice.WriteSource {
+        private final ChannelInput in;
+        long taken;
+        IOException failure;
+
+        PayloadSource(ChannelInput in) {
+            this.in = in;
+        }
+
+        @Override
+        public void fill(ByteBuffer dst) throws IOException {
+            int want = dst.remaining();
+            try {
+                in.readFully(dst);
+            } catch (IOException e) {
+                failure = e;
+                throw e;
+            }
+            taken += want;
+        }
+    }
+
+    /** What the socket holds received, for TCP; null where Java cannot ask (unix sockets). */
+    static ChannelInput.ReceivedBytes receivedBytes(SocketChannel channel) {
+        try {
+            java.io.InputStream stream = channel.socket().getInputStream();
+            return stream::available;
+        } catch (UnsupportedOperationException | IOException e) {
+            return null;
+        }
     }
 
     private boolean isInlineCandidate(NbdRequest request) {

@@ -110,7 +110,8 @@ public class NbdExportComponent implements NbdExports {
 
         @AttributeDefinition(description = "READ and WRITE requests up to this many bytes (and FLUSHes) are "
                 + "served on the connection's own thread when the cache can do them without waiting (a hit, "
-                + "a write that finds space); 0 sends every request to the workers")
+                + "a write that finds space), as are larger WRITEs whose payload has arrived (received straight "
+                + "into the cache); 0 sends every request to the workers")
         int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
     }
 

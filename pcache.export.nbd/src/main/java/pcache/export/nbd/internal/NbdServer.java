@@ -52,6 +52,9 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     final NbdServerConfig config;
     final TlsPolicy tls;
     final BufferPool bufferPool = new BufferPool();
+    /** How a connection asks its socket how much has arrived (tests replace it to choose the way). */
+    volatile java.util.function.Function<java.nio.channels.SocketChannel, ChannelInput.ReceivedBytes> receivedBytes =
+            NbdConnection::receivedBytes;
     final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
     final ScheduledExecutorService scheduler;

@@ -127,6 +127,20 @@ final class RequestExecutor {
         }
     }
 
+    /**
+     * Runs a WRITE with its payload taken from {@code source} by the device
+     * ({@link BlockDevice#tryWriteFrom}); null when the device would not (then {@code source}
+     * was not called).
+     */
+    ReplyContent tryWriteFrom(NbdRequest request, BlockDevice.WriteSource source) throws IOException {
+        int length = (int) request.length();
+        if (!device.tryWriteFrom(request.offset(), length, request.has(CMD_FLAG_FUA), source)) {
+            return null;
+        }
+        export.countWritten(length);
+        return done(request, null);
+    }
+
     private ReplyContent tryRead(NbdRequest request, int length) throws IOException {
         ByteBuffer data = pool.acquire(length);
         boolean done = false;

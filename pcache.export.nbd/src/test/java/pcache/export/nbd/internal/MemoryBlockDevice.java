@@ -35,6 +35,10 @@ final class MemoryBlockDevice implements BlockDevice {
     private volatile long notAtHand = -1;
     /** Thrown by the non-waiting calls when set (a device failing a request it could serve at once). */
     volatile IOException atOnceFailure;
+    /** Thrown by {@code tryWriteFrom} when set, after the source filled the first half. */
+    volatile IOException placingFailure;
+    /** Writes whose payload the device had its source place ({@code tryWriteFrom}). */
+    final AtomicLong placed = new AtomicLong();
 
     final AtomicLong reads = new AtomicLong();
     final AtomicLong writes = new AtomicLong();
@@ -91,6 +95,26 @@ final class MemoryBlockDevice implements BlockDevice {
             return false;
         }
         write(offset, src, fua);
+        return true;
+    }
+
+    /** Takes the payload in two pieces, as a cache does across a slice end. */
+    @Override
+    public boolean tryWriteFrom(long offset, int length, boolean fua, WriteSource source) throws IOException {
+        BlockDevice.checkRange(name, data.length, SECTOR_SIZE, offset, length);
+        if (!atOnce(offset)) {
+            return false;
+        }
+        ByteBuffer landing = ByteBuffer.allocate(length);
+        int half = length / 2;
+        source.fill(landing.duplicate().limit(half));
+        IOException failure = placingFailure;
+        if (failure != null) {
+            throw failure;
+        }
+        source.fill(landing.duplicate().position(half));
+        write(offset, landing, fua);
+        placed.incrementAndGet();
         return true;
     }
 
