@@ -272,7 +272,15 @@ final class NbdConnection implements Runnable {
             return true;
         }
         if (content == null) {
-            return false;
+            if (source.taken == 0) {
+                return false;
+            }
+            // a device that declines after taking bytes breaks tryWriteFrom's contract: the rest
+            // of the payload is skipped so the stream stays in step, and the write fails
+            in.skip(request.length() - source.taken);
+            fail(session, request, NbdError.EIO, "the device declined the write after taking " + source.taken
+                    + " bytes of its payload", null, 0, Level.ERROR);
+            return true;
         }
         pending.add(reply(content, null, 0));
         if (pending.size() >= MAX_PENDING_REPLIES) {

@@ -98,6 +98,13 @@ class DirectWritesTest {
             assertNotEquals(0, refused.error());
             fixture.disk.atOnceFailure = null;
 
+            fixture.disk.declinesAfterHalf = true; // breaks the contract: declines after taking bytes
+            c.request(0, WRITE, 5, LARGE, LARGE, new byte[LARGE]);
+            RawNbdClient.Reply declined = c.readReply(0);
+            assertEquals(5, declined.cookie());
+            assertNotEquals(0, declined.error(), "a write the device may have half taken is not acknowledged");
+            fixture.disk.declinesAfterHalf = false;
+
             c.request(0, READ, 4, 0, LARGE, null); // answered in step: the payloads were skipped
             RawNbdClient.Reply r = c.readReply(LARGE);
             assertEquals(4, r.cookie());

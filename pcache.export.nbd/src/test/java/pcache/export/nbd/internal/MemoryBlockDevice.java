@@ -37,6 +37,8 @@ final class MemoryBlockDevice implements BlockDevice {
     volatile IOException atOnceFailure;
     /** Thrown by {@code tryWriteFrom} when set, after the source filled the first half. */
     volatile IOException placingFailure;
+    /** When set, {@code tryWriteFrom} returns false after the source filled the first half (a broken device). */
+    volatile boolean declinesAfterHalf;
     /** Writes whose payload the device had its source place ({@code tryWriteFrom}). */
     final AtomicLong placed = new AtomicLong();
 
@@ -111,6 +113,9 @@ final class MemoryBlockDevice implements BlockDevice {
         IOException failure = placingFailure;
         if (failure != null) {
             throw failure;
+        }
+        if (declinesAfterHalf) {
+            return false;
         }
         source.fill(landing.duplicate().position(half));
         write(offset, landing, fua);
