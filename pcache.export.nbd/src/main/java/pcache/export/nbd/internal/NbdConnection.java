@@ -208,8 +208,8 @@ final class NbdConnection implements Runnable {
             fail(session, request, rejection.error(), rejection.reason(), null, budget, Level.WARNING);
             return true;
         }
-        if (direct && serveDirect(session, executor, request)) {
-            return true;
+        if (direct) {
+            return serveLarge(session, executor, reader, request);
         }
         ByteBuffer data;
         try {
@@ -219,7 +219,7 @@ final class NbdConnection implements Runnable {
             throw e;
         }
         if (inline) {
-            if (!direct && serveInPlace(session, executor, request, data)) {
+            if (serveInPlace(session, executor, request, data)) {
                 return true;
             }
             // the device would wait: a worker runs it, holding the request's share of the budget
@@ -246,12 +246,54 @@ final class NbdConnection implements Runnable {
     }
 
     /**
+     * A large WRITE (holding its in-flight slot, no budget yet): received straight into the
+     * device when it can be ({@link #serveDirect}); otherwise it takes its budget, then its payload
+     * is read into a buffer and a worker runs it, as for every request a worker runs.
+     *
+     * @return false when the connection must end
+     */
+    private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request)
+            throws IOException, InterruptedException {
+        boolean served;
+        try {
+            served = serveDirect(session, executor, request);
+        } catch (IOException | RuntimeException e) {
+            limiter.release(0); // serveDirect throws only before it queued a reply
+            throw e;
+        }
+        if (served) {
+            if (pending.size() >= MAX_PENDING_REPLIES) {
+                writePending();
+            }
+            return true;
+        }
+        writePending();
+        long budget = RequestExecutor.budgetBytes(request);
+        if (!limiter.grow(budget)) {
+            limiter.release(0);
+            return false;
+        }
+        ByteBuffer data;
+        try {
+            data = reader.readPayload(request, pool);
+        } catch (IOException | RuntimeException e) {
+            limiter.release(budget);
+            throw e;
+        }
+        submit(session, executor, request, data, budget);
+        return true;
+    }
+
+    /**
      * Serves a large WRITE here with its payload received straight into the device's space
      * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy fewer than through a buffer. Only
      * when the whole payload has already arrived: the device holds cache space and its request
      * gate while the payload is read, so that read must not wait for the client. Pending replies
-     * are written first for the same reason. False when the request must take the buffered way
-     * (its payload untouched).
+     * are written first for the same reason.
+     *
+     * @return true when the request was answered (its reply queued: done, or the device's error);
+     *         false when it must take the buffered way (its payload untouched)
+     * @throws IOException when the connection failed (then no reply was queued)
      */
     private boolean serveDirect(Session session, RequestExecutor executor, NbdRequest request)
             throws IOException {
@@ -259,32 +301,33 @@ final class NbdConnection implements Runnable {
         if (!in.canReadWithoutWaiting(request.length())) {
             return false;
         }
-        PayloadSource source = new PayloadSource(in);
-        RequestExecutor.ReplyContent content;
+        PayloadSource source = new PayloadSource(in, request.length());
+        RequestExecutor.ReplyContent content = null;
+        Exception error = null;
         try {
             content = executor.tryWriteFrom(request, source);
         } catch (IOException | RuntimeException e) {
-            if (source.failure != null) {
-                throw source.failure; // the connection broke inside the payload
-            }
-            in.skip(request.length() - source.taken); // the stream goes on after the payload
-            failed(session, request, null, e, 0);
+            error = e;
+        }
+        if (source.failure != null) {
+            throw source.failure; // the connection broke inside the payload
+        }
+        if (error == null && content == null && source.taken == 0) {
+            return false;
+        }
+        if (error == null && content != null && source.taken == request.length()) {
+            pending.add(reply(content, null, 0));
             return true;
         }
-        if (content == null) {
-            if (source.taken == 0) {
-                return false;
-            }
-            // a device that declines after taking bytes breaks tryWriteFrom's contract: the rest
-            // of the payload is skipped so the stream stays in step, and the write fails
-            in.skip(request.length() - source.taken);
-            fail(session, request, NbdError.EIO, "the device declined the write after taking " + source.taken
-                    + " bytes of its payload", null, 0, Level.ERROR);
-            return true;
-        }
-        pending.add(reply(content, null, 0));
-        if (pending.size() >= MAX_PENDING_REPLIES) {
-            writePending();
+        in.skip(request.length() - source.taken); // the stream goes on after the payload
+        if (error != null) {
+            failed(session, request, null, error, 0);
+        } else {
+            // a device that declines after taking bytes, or is done without all of them, breaks
+            // tryWriteFrom's contract: the write is not acknowledged
+            fail(session, request, NbdError.EIO, "the device " + (content == null ? "declined" : "accepted")
+                    + " the write after taking " + source.taken + " of its " + request.length() + " payload bytes",
+                    null, 0, Level.ERROR);
         }
         return true;
     }
@@ -292,16 +335,23 @@ final class NbdConnection implements Runnable {
     /** A WRITE's payload as the device asks for it, counting what it took. */
     private static final class PayloadSource implements pcache.api.BlockDevice.WriteSource {
         private final ChannelInput in;
+        private final long length;
         long taken;
+        /** Set when reading the connection failed: the stream is broken. */
         IOException failure;
 
-        PayloadSource(ChannelInput in) {
+        PayloadSource(ChannelInput in, long length) {
             this.in = in;
+            this.length = length;
         }
 
         @Override
         public void fill(ByteBuffer dst) throws IOException {
             int want = dst.remaining();
+            if (taken + want > length) {
+                throw new IOException("the device asked for " + (taken + want) + " bytes of a " + length
+                        + "-byte payload");
+            }
             try {
                 in.readFully(dst);
             } catch (IOException e) {

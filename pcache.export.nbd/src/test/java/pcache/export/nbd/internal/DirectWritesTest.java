@@ -113,6 +113,28 @@ class DirectWritesTest {
         }
     }
 
+    /**
+     * A client that leaves inside a payload being received straight into the device: the request
+     * holds nothing afterwards (a slot left behind would hold up the connection's clean-up for the
+     * whole drain timeout, here longer than the test may run).
+     */
+    @Test
+    void aClientGoneInsideADirectPayloadLeavesNothingInFlight() throws Exception {
+        try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120)))) {
+            fixture.server.receivedBytes = channel -> () -> Integer.MAX_VALUE;
+            try (RawNbdClient c = fixture.open("disk", false)) {
+                c.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 1, 0, LARGE);
+                c.writeRaw(new byte[LARGE / 2]);
+            }
+            assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
+                    && fixture.server.inflightBytes() == 0), "nothing left in flight");
+            try (RawNbdClient c = fixture.open("disk", false)) {
+                c.request(0, READ, 2, 0, 4096, null);
+                assertEquals(0, c.readReply(4096).error(), "the server serves on");
+            }
+        }
+    }
+
     @Test
     void aTcpSocketSaysWhatHasArrivedAUnixSocketCannot() throws Exception {
         try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
