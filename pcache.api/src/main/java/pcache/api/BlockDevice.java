@@ -111,7 +111,9 @@ public interface BlockDevice {
 
     /**
      * Where the bytes of a {@link #tryWriteFrom} come from: the device hands out buffers where it
-     * keeps data, and the source fills them.
+     * keeps data, and the source fills them. The device calls it on the thread that called
+     * {@code tryWriteFrom}, before that returns, with buffers in the order of the write's bytes
+     * whose sizes add up to exactly its length (or fewer, when it gives up).
      *
      * @since 1.5
      */
@@ -120,7 +122,8 @@ public interface BlockDevice {
         /**
          * Fills {@code dst} from its position to its limit with the write's next bytes, or throws
          * (then the write is not done). It must not wait for anything it cannot bound: the device
-         * holds cache space and its request gate while this runs.
+         * holds cache space and its request gate while this runs. {@code dst} may be the device's
+         * own memory: the source must not keep it, nor touch it after returning.
          */
         void fill(ByteBuffer dst) throws IOException;
     }
@@ -130,9 +133,10 @@ public interface BlockDevice {
      * them where the device keeps data rather than copying them from a caller's buffer (for a
      * cache on a memory mapping: the bytes are received straight into the mapping). When it
      * returns false, {@code source} was not called and nothing was written: the caller takes the
-     * bytes itself and uses {@link #tryWrite} or {@link #write}. When {@code source} throws, the
-     * write is not done and the exception is rethrown; the range may already hold part of the new
-     * bytes (as while any write is in flight).
+     * bytes itself and uses {@link #tryWrite} or {@link #write}. When {@code source} throws (or
+     * leaves a buffer unfilled), the write is not done and the exception is rethrown (or an
+     * {@link IOException} thrown); the range may already hold part of the new bytes (as while any
+     * write is in flight).
      *
      * <p>The default returns false: every device is correct without it.
      *

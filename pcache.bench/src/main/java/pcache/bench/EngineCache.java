@@ -172,6 +172,16 @@ public final class EngineCache implements AutoCloseable {
         }
 
         @Override
+        public boolean hasWritableViews() {
+            return r.hasWritableViews();
+        }
+
+        @Override
+        public ByteBuffer writableView(long offset, int length) throws IOException {
+            return r.writableView(offset, length);
+        }
+
+        @Override
         public void flush(long offset, long length) throws IOException {
             r.flush(offset, length);
         }

@@ -70,9 +70,21 @@ public interface PmemRegion extends AutoCloseable {
     ByteBuffer view(long offset, int length) throws IOException;
 
     /**
+     * Whether {@link #writableView} hands out views (the region is a mapping). The default is
+     * false.
+     *
+     * @since 1.5
+     */
+    default boolean hasWritableViews() {
+        return false;
+    }
+
+    /**
      * A writable buffer over the {@code length} bytes at {@code offset} of the mapping, so that
-     * data can be received straight into the region; null when the provider has no mapping there
-     * (then callers use {@link #write(long, ByteBuffer)}). Stores through it follow the
+     * data can be received straight into the region; null when the provider has no mapping
+     * ({@link #hasWritableViews} false), for a range the mapping cannot show as one buffer (it
+     * crosses two of its windows) and for a length of 0 (then callers use
+     * {@link #write(long, ByteBuffer)}). Stores through it follow the
      * persistence model like any other: durable after {@link #flush} and {@link #fence}. Callers
      * store through it only while the region is open (on a mapped file a later store would still
      * reach the file).

@@ -91,6 +91,16 @@ class ModelBasedTest {
         run(101, LONG ? 3000 : 500, true);
     }
 
+    /**
+     * On a memory-mapped file: writes tried with a source receive their bytes straight into the
+     * mapping (writable views), and every reopen maps the file again.
+     */
+    @Test
+    void fixedSeedsOnAMappedFile() throws Exception {
+        mappedFiles = dir;
+        run(401, LONG ? 3000 : 500, true);
+    }
+
     @Test
     void fixedSeedsWithBatchingWriteback() throws Exception {
         policy = () -> new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(10, 5, 200, 8L << 20, 0));
@@ -124,6 +134,11 @@ class ModelBasedTest {
         run(301, LONG ? 3000 : 500, false);
     }
 
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path dir;
+    /** Where runs keep their cache device as a mapped file; null: a simulated device. */
+    private java.nio.file.Path mappedFiles;
+
     private java.util.function.Supplier<pcache.api.spi.WritebackPolicy> policy = OrderedWritebackPolicy::new;
     /** Flushes and FUA writes are this many times rarer than by default. */
     private int barrierRarity = 1;
@@ -151,7 +166,12 @@ class ModelBasedTest {
         }
         BackingHolder holder = Harness.holder(backing);
         EngineConfig cfg = Harness.config("model").withDataCrc(dataCrc).withGcPercent(r.nextInt(91));
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5 + r.nextInt(4)), false);
+        long deviceBytes = Harness.deviceBytes(5 + r.nextInt(4));
+        java.nio.file.Path file = mappedFiles == null ? null : mappedFiles.resolve("model-" + seed + ".img");
+        // a simulated device claims writable views without having any: tryWriteFrom takes its
+        // scratch-buffer way there, and the view's way on a mapped file
+        pcache.api.spi.PmemRegion pmem = file == null ? new SimulatedPmem(deviceBytes, false).claimViews()
+                : new pcache.pmem.internal.MappedPmemProvider().open(file, deviceBytes);
         CacheEngine e = Harness.open(cfg, pmem, holder, policy.get());
         String where = "seed " + seed;
         try {
@@ -198,7 +218,9 @@ class ModelBasedTest {
                     e.drain(null);
                 } else if (kind < 98) {
                     e.close();
-                    e = Harness.open(cfg, pmem.reopen(), holder, policy.get());
+                    pmem = file == null ? ((SimulatedPmem) pmem).reopen()
+                            : new pcache.pmem.internal.MappedPmemProvider().open(file, 0);
+                    e = Harness.open(cfg, pmem, holder, policy.get());
                 } else {
                     // a full sweep of some region
                     long off = align(r.nextLong(LOGICAL - 8 * Harness.MIB));
@@ -225,7 +247,7 @@ class ModelBasedTest {
     void concurrentWritersOnDisjointRegions() throws Exception {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         BackingHolder holder = Harness.holder(backing);
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false).claimViews();
         CacheEngine engine = Harness.open(Harness.config("conc").withGcPercent(20), pmem, holder,
                 new OrderedWritebackPolicy());
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);

@@ -183,7 +183,9 @@ final class SimulatedPmem implements PmemRegion {
     /** The same memory opened again after a clean close (no power loss). */
     synchronized SimulatedPmem reopen() {
         closed = true;
-        return new SimulatedPmem(size, pages, tracking);
+        SimulatedPmem reopened = new SimulatedPmem(size, pages, tracking);
+        reopened.claimsViews = claimsViews;
+        return reopened;
     }
 
     /** The device after the crash: committed words, and for each pending word one value it held. */
@@ -385,6 +387,23 @@ final class SimulatedPmem implements PmemRegion {
     @Override
     public boolean isDirectAccess() {
         return true;
+    }
+
+    /**
+     * Whether the device claims to hand out writable views ({@link #claimViews}); it never has
+     * one to give ({@code writableView} stays null), so a writer takes its scratch-buffer way.
+     */
+    private volatile boolean claimsViews;
+
+    /** Makes {@link #hasWritableViews} true (kept by {@link #reopen}); returns this device. */
+    SimulatedPmem claimViews() {
+        claimsViews = true;
+        return this;
+    }
+
+    @Override
+    public boolean hasWritableViews() {
+        return claimsViews;
     }
 
     @Override

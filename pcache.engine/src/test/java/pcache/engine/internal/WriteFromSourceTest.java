@@ -92,9 +92,25 @@ class WriteFromSourceTest {
     }
 
     @Test
-    void withoutAMappingTheSourceFillsAScratchBufferThatIsStored() throws Exception {
+    void aRegionWithoutAMappingDeclinesAndNeverCallsTheSource() throws Exception {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false),
+                Harness.holder(backing), null);
+        try {
+            ArraySource source = new ArraySource(new byte[65536]);
+            assertFalse(e.tryWriteFrom(8192, 65536, false, source), "a copy through the caller's buffer costs the same");
+            assertEquals(0, source.given.size());
+            assertEquals(0, e.statistics().writeRequests());
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void aPieceTheMappingCannotShowAsOneBufferIsFilledIntoScratchAndStored() throws Exception {
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        // claims views but has none to give, as a mapping for a range across two of its windows
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
                 Harness.holder(backing), null);
         try {
             byte[] data = Harness.pattern(8192, 65536, 3).array();
@@ -110,10 +126,39 @@ class WriteFromSourceTest {
     }
 
     @Test
+    void aSourceThatLeavesItsBufferUnfilledFailsTheWriteAndGivesItsSpaceBack() throws Exception {
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
+                Harness.holder(backing), null);
+        try {
+            byte[] old = Harness.pattern(0, 8192, 1).array();
+            e.write(0, ByteBuffer.wrap(old), false);
+            long references = references(e);
+            IOException thrown = assertThrows(IOException.class,
+                    () -> e.tryWriteFrom(0, 8192, false, dst -> dst.put(new byte[dst.remaining() - 512])));
+            assertTrue(thrown.getMessage().contains("512 bytes") && thrown.getMessage().contains("unfilled"),
+                    thrown.getMessage());
+            assertArrayEquals(old, Harness.read(e, 0, 8192), "nothing of it was logged");
+            assertEquals(references, references(e), "its space was given back");
+        } finally {
+            e.close();
+        }
+    }
+
+    /** References held on all segments: space taken holds one until its key (or a give-back) drops it. */
+    static long references(CacheEngine e) {
+        long sum = 0;
+        for (int i = 0; i < e.segments().segmentCount(); i++) {
+            sum += e.segments().references(i);
+        }
+        return sum;
+    }
+
+    @Test
     void withoutSpaceAtOnceItRefusesAndNeverCallsTheSource() throws Exception {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         // no write-back policy: nothing is ever reclaimed, so the cache fills for good
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false),
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false).claimViews(),
                 Harness.holder(backing), null);
         try {
             long off = 0;
@@ -121,9 +166,14 @@ class WriteFromSourceTest {
                 off += Harness.MIB;
             }
             long requests = e.statistics().writeRequests();
+            long references = references(e);
             ArraySource source = new ArraySource(new byte[(int) Harness.MIB]);
-            assertFalse(e.tryWriteFrom(off, (int) Harness.MIB, false, source));
+            // a write across a slice end: what is left of the current segment may take its first
+            // piece before the second finds no segment; that space is given back
+            long across = PcacheFormat.SUBTREE_SIZE * 8 - Harness.MIB / 2;
+            assertFalse(e.tryWriteFrom(across, (int) Harness.MIB, false, source));
             assertEquals(0, source.given.size(), "the source was not called");
+            assertEquals(references, references(e), "no space kept");
             assertEquals(requests, e.statistics().writeRequests(), "nothing counted");
             assertEquals(0, e.statistics().deferredRequests(), "nobody waited");
             for (long at = 0; at < off; at += Harness.MIB) {
@@ -134,16 +184,53 @@ class WriteFromSourceTest {
         }
     }
 
+    /**
+     * Space taken for the first pieces is given back when a later piece finds none. Data heads
+     * belong to threads: another thread's head keeps a fresh segment while this thread's fills
+     * the rest of the cache, then that thread asks for more than its segment has left.
+     */
+    @Test
+    void spaceTakenForTheFirstPiecesIsGivenBackWhenALaterOneFindsNone() throws Exception {
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false).claimViews(),
+                Harness.holder(backing), null);
+        java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            other.submit(() -> {
+                e.write(0, Harness.pattern(0, 4096, 1), false); // its head takes a segment
+                return null;
+            }).get();
+            long off = PcacheFormat.SUBTREE_SIZE;
+            while (e.tryWrite(off, Harness.pattern(off, (int) Harness.MIB, 2), false)) {
+                off += Harness.MIB;
+            }
+            e.flush();
+            long references = references(e);
+            int length = (int) (PcacheFormat.SEG_DATA_SIZE + Harness.MIB); // more than a whole segment
+            long at = LOGICAL - 5 * PcacheFormat.SUBTREE_SIZE;
+            ArraySource source = new ArraySource(new byte[length]);
+            assertFalse(other.submit(() -> e.tryWriteFrom(at, length, false, source)).get());
+            assertEquals(0, source.given.size(), "the source was not called");
+            assertEquals(references - 1, references(e), "the pieces' space given back; the other head let go"
+                    + " of its segment, whose space ran out, which only the 4 KiB write's key holds now");
+            assertArrayEquals(Harness.pattern(0, 4096, 1).array(), Harness.read(e, 0, 4096));
+        } finally {
+            other.shutdownNow();
+            e.close();
+        }
+    }
+
     @Test
     void aSourceThatFailsLeavesTheRangeAsItWasAndItsSpaceToGc() throws Exception {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false),
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
                 Harness.holder(backing), null);
         try {
             long offset = PcacheFormat.SUBTREE_SIZE - 4096;
             byte[] old = Harness.pattern(offset, 8192, 1).array();
             e.write(offset, ByteBuffer.wrap(old), false);
             long requests = e.statistics().writeRequests();
+            long references = references(e);
             int[] calls = {0};
             IOException broken = new IOException("connection reset inside the payload");
             BlockDevice.WriteSource failing = dst -> {
@@ -158,6 +245,7 @@ class WriteFromSourceTest {
             assertEquals(2, calls[0]);
             assertArrayEquals(old, Harness.read(e, offset, 8192), "no key of the failed write was logged");
             assertEquals(requests, e.statistics().writeRequests());
+            assertEquals(references, references(e), "both pieces' space given back");
             byte[] next = Harness.pattern(offset, 8192, 9).array();
             assertTrue(e.tryWriteFrom(offset, next.length, false, new ArraySource(next)), "the cache goes on");
             assertArrayEquals(next, Harness.read(e, offset, 8192));
@@ -169,7 +257,7 @@ class WriteFromSourceTest {
     @Test
     void theDeviceTakesSourcesOnlyInWriteBackMode() throws Exception {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine engine = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false),
+        CacheEngine engine = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
                 Harness.holder(backing), Harness.drainOnlyPolicy());
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(backing), CacheMode.WRITEBACK);
         try {

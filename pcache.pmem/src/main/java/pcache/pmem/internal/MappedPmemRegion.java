@@ -345,6 +345,11 @@ final class MappedPmemRegion implements PmemRegion {
         }
     }
 
+    @Override
+    public boolean hasWritableViews() {
+        return true;
+    }
+
     /**
      * A writable slice of the mapping when the range lies in one window, else null. Like a
      * {@link #view}, it keeps its window from being unmapped at close.

@@ -66,15 +66,17 @@ final class WritePath {
 
     /**
      * Writes {@code length} bytes from {@code source} as {@link #tryWrite} does, the source
-     * filling the cache space itself (a writable view of the mapping; a scratch buffer where the
-     * region has none). All the space is taken first: false, with the source not called, when it
-     * is not free at once. Keys are logged only once every piece is filled; when the source
-     * throws, the space taken is given back (it holds no key: GC reclaims it with its segment).
+     * filling the cache space itself: a writable view of the mapping (a scratch buffer for the
+     * rare piece that crosses two windows of it). False, with the source not called, when the
+     * region has no mapping to hand out (a copy through the caller's buffer costs the same) or
+     * the space is not free at once: all of it is taken first. Keys are logged only once every
+     * piece is filled; when the source throws, the space taken is given back (it holds no key:
+     * GC reclaims it with its segment).
      */
     boolean tryWriteFrom(long offset, int length, boolean fua, BlockDevice.WriteSource source) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
-        if (length == 0 || signals.spaceWaiters.get() > 0) {
+        if (length == 0 || !cache.region().hasWritableViews() || signals.spaceWaiters.get() > 0) {
             return false;
         }
         List<Allocation> pieces = new ArrayList<>(2);
@@ -84,10 +86,16 @@ final class WritePath {
             while (pos < end) {
                 Allocation a = allocateNow((int) Math.min(end - pos, cache.sliceEnd(pos) - pos));
                 if (a == null) {
-                    return false;
+                    break;
                 }
                 pieces.add(a);
                 pos += a.length();
+            }
+            if (pos < end) {
+                List<Allocation> taken = new ArrayList<>(pieces);
+                pieces.clear(); // given back below, once
+                giveBack(taken);
+                return false;
             }
             ByteBuffer[] filled = new ByteBuffer[pieces.size()];
             for (int i = 0; i < filled.length; i++) {
@@ -100,16 +108,39 @@ final class WritePath {
                 commitPiece(pos, filled[i], a, fua);
                 pos += a.length();
             }
-        } finally {
-            for (Allocation a : pieces) {
-                if (a != null) {
-                    cache.segments().put(a.segment());
-                }
+        } catch (IOException | RuntimeException e) {
+            try {
+                giveBack(pieces);
+            } catch (IOException g) {
+                e.addSuppressed(g);
             }
+            throw e;
         }
         countRequest(fua);
         completed(offset, length);
         return true;
+    }
+
+    /** Drops the segment reference of every allocation still held (not null), each on its own. */
+    private void giveBack(List<Allocation> pieces) throws IOException {
+        IOException failure = null;
+        for (Allocation a : pieces) {
+            if (a == null) {
+                continue;
+            }
+            try {
+                cache.segments().put(a.segment());
+            } catch (IOException | RuntimeException e) {
+                if (failure == null) {
+                    failure = new IOException("cache " + name + ": giving back the space of a write that was not done failed", e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     /** Lets {@code source} fill the space of {@code a} and stores it; returns the bytes as stored. */
@@ -117,13 +148,22 @@ final class WritePath {
         long at = cache.dataOffset(a.segment()) + a.offset();
         ByteBuffer target = cache.region().writableView(at, a.length());
         if (target != null) {
-            source.fill(target.duplicate());
+            filled(source, target.duplicate());
             return target;
         }
         ByteBuffer scratch = ByteBuffer.allocate(a.length());
-        source.fill(scratch.duplicate());
+        filled(source, scratch.duplicate());
         cache.region().write(at, scratch.duplicate());
         return scratch;
+    }
+
+    /** Has {@code source} fill {@code dst}; a source that leaves part of it unfilled fails the write. */
+    private void filled(BlockDevice.WriteSource source, ByteBuffer dst) throws IOException {
+        source.fill(dst);
+        if (dst.hasRemaining()) {
+            throw new IOException("cache " + name + ": the write's source left " + dst.remaining()
+                    + " bytes of its buffer unfilled; the write is not done");
+        }
     }
 
     /** Makes a filled piece durable, then logs its key (as {@link #writePiece} does after its copy). */
