@@ -35,6 +35,9 @@ package pcache.api;
  *        callers see them, so they include waits for the backing device and for space)
  * @param writeLatency how long writes and write-zeroes took (since 1.3)
  * @param flushLatency how long flushes took (since 1.3)
+ * @param placedWrites of {@code writeRequests}, writes whose bytes the cache received straight
+ *        into its memory, without a copy through a buffer ({@link BlockDevice#tryWriteFrom}; since
+ *        1.5)
  */
 public record CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
         long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
@@ -42,7 +45,23 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
         long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
         long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
         long backingErrors, LatencyHistogram readLatency, LatencyHistogram writeLatency,
-        LatencyHistogram flushLatency) {
+        LatencyHistogram flushLatency, long placedWrites) {
+
+    /**
+     * The counters without {@code placedWrites} (0): the constructor of version 1.3.
+     */
+    public CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
+            long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
+            long flushes, long trims, long deferredRequests, long dirtyBytes, long keys, long segmentsUsed,
+            long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
+            long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
+            long backingErrors, LatencyHistogram readLatency, LatencyHistogram writeLatency,
+            LatencyHistogram flushLatency) {
+        this(readRequests, readHits, readMisses, readPartialHits, bytesRead, bytesReadFromCache, bytesWritten,
+                writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
+                segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
+                crcErrors, crcRecovered, quarantinedExtents, backingErrors, readLatency, writeLatency, flushLatency, 0);
+    }
 
     /**
      * The counters without latencies ({@link LatencyHistogram#EMPTY}): the constructor of
@@ -58,7 +77,7 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
                 writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
                 segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
                 crcErrors, crcRecovered, quarantinedExtents, backingErrors, LatencyHistogram.EMPTY,
-                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY);
+                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, 0);
     }
 
     /**
@@ -103,6 +122,6 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
                 bytesWritten, writeRequests, fuaWrites, this.flushes, trims, deferredRequests, dirtyBytes, keys,
                 segmentsUsed, segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets,
                 gcSegmentsReclaimed, crcErrors, crcRecovered, quarantinedExtents, backingErrors, reads, writes,
-                flushes);
+                flushes, placedWrites);
     }
 }

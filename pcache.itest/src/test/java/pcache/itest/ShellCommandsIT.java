@@ -269,7 +269,7 @@ public class ShellCommandsIT extends PcacheTestSupport {
         assertTrue(status, status.contains("    gc_percent  60\n"));
         String stats = execute("pcache:stats it1");
         assertTrue(stats, stats.contains("  hit ratio    100.0 % of requests, 100.0 % of bytes\n"));
-        assertTrue(stats, stats.contains("  writes       1 requests (0 FUA), 1048576 bytes (1 MiB)\n"));
+        assertTrue(stats, stats.contains("  writes       1 requests (0 FUA, 0 received straight into the cache), 1048576 bytes (1 MiB)\n"));
 
         assertEquals("cache it1: gc_percent 60 -> 50\n", execute("pcache:gc-percent it1 50"));
         assertEquals(50, dev.gcPercent());

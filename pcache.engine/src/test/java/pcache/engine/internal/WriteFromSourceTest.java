@@ -73,6 +73,7 @@ class WriteFromSourceTest {
             assertEquals(2, source.given.size(), "one piece per slice");
             assertTrue(source.given.get(0).isDirect(), "the mapping itself, not a scratch buffer");
             assertEquals(1, e.statistics().writeRequests());
+            assertEquals(1, e.statistics().placedWrites(), "counted as received straight into the cache");
             assertEquals(data.length, e.statistics().bytesWritten());
             assertArrayEquals(data, Harness.read(e, offset, data.length));
             e.flush();
@@ -101,6 +102,7 @@ class WriteFromSourceTest {
             assertFalse(e.tryWriteFrom(8192, 65536, false, source), "a copy through the caller's buffer costs the same");
             assertEquals(0, source.given.size());
             assertEquals(0, e.statistics().writeRequests());
+            assertEquals(0, e.statistics().placedWrites());
         } finally {
             e.close();
         }

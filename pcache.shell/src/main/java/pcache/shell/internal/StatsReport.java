@@ -24,8 +24,8 @@ final class StatsReport {
                 + percent(s.bytesReadFromCache(), s.bytesRead()) + " of bytes");
         row(out, "bytes read", s.bytesRead() + " (" + Sizes.human(s.bytesRead()) + "), "
                 + s.bytesReadFromCache() + " from the cache");
-        row(out, "writes", s.writeRequests() + " requests (" + s.fuaWrites() + " FUA), " + s.bytesWritten() + " bytes ("
-                + Sizes.human(s.bytesWritten()) + ")");
+        row(out, "writes", s.writeRequests() + " requests (" + s.fuaWrites() + " FUA, " + s.placedWrites()
+                + " received straight into the cache), " + s.bytesWritten() + " bytes (" + Sizes.human(s.bytesWritten()) + ")");
         row(out, "flushes", Long.toString(s.flushes()));
         row(out, "trims", Long.toString(s.trims()));
         row(out, "deferred", s.deferredRequests() + " requests waited for cache space"

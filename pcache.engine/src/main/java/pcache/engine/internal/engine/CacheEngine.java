@@ -14,6 +14,7 @@ import pcache.api.CacheConfigurationException;
 import pcache.api.CacheDevice.DrainProgress;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
+import pcache.api.LatencyHistogram;
 import pcache.api.CacheStatus;
 import pcache.api.CorruptMediaException;
 import pcache.api.spi.BackingDevice;
@@ -190,7 +191,8 @@ public final class CacheEngine implements AutoCloseable {
                 cache.segments().usedCount(), cache.segments().segmentCount(), stats.writebackKsets.sum(),
                 stats.writebackBytes.sum(), stats.writebackErrors.sum(), stats.gcKsets.sum(),
                 stats.gcSegmentsReclaimed.sum(), stats.crcErrors.sum(), stats.crcRecovered.sum(),
-                cache.quarantine().snapshot().size(), stats.backingErrors.sum());
+                cache.quarantine().snapshot().size(), stats.backingErrors.sum(), LatencyHistogram.EMPTY,
+                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, stats.placedWrites.sum());
     }
 
     /**

@@ -13,6 +13,8 @@ final class Stats {
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder writeRequests = new LongAdder();
     final LongAdder fuaWrites = new LongAdder();
+    /** Writes whose bytes their source placed straight into cache space ({@code tryWriteFrom}). */
+    final LongAdder placedWrites = new LongAdder();
     final LongAdder flushes = new LongAdder();
     final LongAdder trims = new LongAdder();
     final LongAdder deferredRequests = new LongAdder();

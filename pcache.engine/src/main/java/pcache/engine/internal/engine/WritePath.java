@@ -117,6 +117,7 @@ final class WritePath {
             throw e;
         }
         countRequest(fua);
+        stats.placedWrites.increment();
         completed(offset, length);
         return true;
     }
