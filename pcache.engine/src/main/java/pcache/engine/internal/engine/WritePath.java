@@ -167,7 +167,10 @@ final class WritePath {
         }
     }
 
-    /** Makes a filled piece durable, then logs its key (as {@link #writePiece} does after its copy). */
+    /**
+     * Makes the stored bytes of {@code a} ({@code data}) durable, then logs their key; gives the
+     * space back when the flush fails ({@link #insertAndLog} does when logging fails).
+     */
     private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua) throws IOException {
         long at = cache.dataOffset(a.segment()) + a.offset();
         try {
@@ -233,21 +236,13 @@ final class WritePath {
      */
     private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua) throws IOException {
         ByteBuffer part = src.slice(src.position(), a.length());
-        long at = cache.dataOffset(a.segment()) + a.offset();
         try {
-            cache.region().write(at, part.duplicate());
-            cache.region().flush(at, a.length());
-            cache.region().fence();
+            cache.region().write(cache.dataOffset(a.segment()) + a.offset(), part.duplicate());
         } catch (IOException e) {
             cache.segments().put(a.segment());
             throw e;
         }
-        CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
-        if (cache.config().dataCrc()) {
-            key.setDataCrc(cache.crc().checksum(part));
-        }
-        insertAndLog(key, a, fua);
-        stats.dirtyBytes.add(a.length());
+        commitPiece(pos, part, a, fua);
         src.position(src.position() + a.length());
         return a.length();
     }
