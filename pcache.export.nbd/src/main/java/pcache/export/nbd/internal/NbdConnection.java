@@ -211,13 +211,7 @@ final class NbdConnection implements Runnable {
         if (direct) {
             return serveLarge(session, executor, reader, request);
         }
-        ByteBuffer data;
-        try {
-            data = reader.readPayload(request, pool);
-        } catch (IOException | RuntimeException e) {
-            limiter.release(budget);
-            throw e;
-        }
+        ByteBuffer data = payload(reader, request, budget);
         if (inline) {
             if (serveInPlace(session, executor, request, data)) {
                 return true;
@@ -267,21 +261,24 @@ final class NbdConnection implements Runnable {
             }
             return true;
         }
-        writePending();
+        // declined: serveDirect wrote the pending replies before it looked, so none can be waited for here
         long budget = RequestExecutor.budgetBytes(request);
         if (!limiter.grow(budget)) {
             limiter.release(0);
             return false;
         }
-        ByteBuffer data;
+        submit(session, executor, request, payload(reader, request, budget), budget);
+        return true;
+    }
+
+    /** Reads the request's payload (null when it has none); a failure gives back its slot and {@code budget}. */
+    private ByteBuffer payload(RequestReader reader, NbdRequest request, long budget) throws IOException {
         try {
-            data = reader.readPayload(request, pool);
+            return reader.readPayload(request, pool);
         } catch (IOException | RuntimeException e) {
             limiter.release(budget);
             throw e;
         }
-        submit(session, executor, request, data, budget);
-        return true;
     }
 
     /**
