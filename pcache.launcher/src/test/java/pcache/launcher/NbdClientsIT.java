@@ -131,14 +131,27 @@ class NbdClientsIT {
 
     @Test
     void nbdcopyRoundTripsARandomFileAndWriteBackReachesTheBackingFile() throws Exception {
+        copyRoundTrip("random", 17, pcache.unixUri("copy"), pcache.tcpUri("copy"));
+    }
+
+    /**
+     * nbdcopy copies a random file of the "copy" export's size to {@code writeUri} (with
+     * {@code writeOptions}, then a flush) and back from {@code readUri}: it comes back byte for
+     * byte, and after write-back the backing file holds it.
+     */
+    private void copyRoundTrip(String name, long seed, String writeUri, String readUri, String... writeOptions)
+            throws Exception {
         ExternalTools.assumeInstalled("nbdcopy");
-        Path in = dir.resolve("random.bin");
-        Path out = dir.resolve("copied.bin");
+        Path in = dir.resolve(name + ".bin");
+        Path out = dir.resolve(name + "-copied.bin");
         byte[] data = new byte[COPY_BYTES];
-        new Random(17).nextBytes(data);
+        new Random(seed).nextBytes(data);
         Files.write(in, data);
-        tools.run(TOOL_TIMEOUT, "nbdcopy", "--flush", in.toString(), pcache.unixUri("copy")).assertSucceeded();
-        tools.run(TOOL_TIMEOUT, "nbdcopy", pcache.tcpUri("copy"), out.toString()).assertSucceeded();
+        java.util.List<String> write = new java.util.ArrayList<>(java.util.List.of("nbdcopy", "--flush"));
+        write.addAll(java.util.List.of(writeOptions));
+        write.addAll(java.util.List.of(in.toString(), writeUri));
+        tools.run(TOOL_TIMEOUT, write.toArray(new String[0])).assertSucceeded();
+        tools.run(TOOL_TIMEOUT, "nbdcopy", readUri, out.toString()).assertSucceeded();
         assertEquals(-1, Files.mismatch(in, out), "the file came back byte for byte");
         pcache.awaitClean("copy", Duration.ofSeconds(60));
         assertEquals(-1, Files.mismatch(in, dir.resolve("data/copy.backing")),
@@ -148,7 +161,7 @@ class NbdClientsIT {
     /**
      * Large writes over TCP, whose payloads the export receives straight into the cache's mapping
      * once they have arrived (the others through a buffer): fio checks every block it wrote, and
-     * nbdcopy's 256 KiB requests come back byte for byte and reach the backing file through
+     * nbdcopy's 1 MiB requests come back byte for byte and reach the backing file through
      * write-back, which checks each key's data CRC on the "copy" cache.
      */
     @Test
@@ -161,19 +174,7 @@ class NbdClientsIT {
         assertFalse(r.all().contains("verify: bad"), r.all());
         assertTrue(r.all().contains("err= 0"), r.all());
 
-        ExternalTools.assumeInstalled("nbdcopy");
-        Path in = dir.resolve("random-tcp.bin");
-        Path out = dir.resolve("copied-tcp.bin");
-        byte[] data = new byte[COPY_BYTES];
-        new Random(23).nextBytes(data);
-        Files.write(in, data);
-        tools.run(TOOL_TIMEOUT, "nbdcopy", "--flush", "--request-size=" + MIB, in.toString(), pcache.tcpUri("copy"))
-                .assertSucceeded();
-        tools.run(TOOL_TIMEOUT, "nbdcopy", pcache.unixUri("copy"), out.toString()).assertSucceeded();
-        assertEquals(-1, Files.mismatch(in, out), "the file came back byte for byte");
-        pcache.awaitClean("copy", Duration.ofSeconds(60));
-        assertEquals(-1, Files.mismatch(in, dir.resolve("data/copy.backing")),
-                "after write-back the backing file holds the data");
+        copyRoundTrip("random-tcp", 23, pcache.tcpUri("copy"), pcache.unixUri("copy"), "--request-size=" + MIB);
     }
 
     @Test
