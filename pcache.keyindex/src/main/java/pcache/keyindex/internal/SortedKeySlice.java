@@ -25,7 +25,7 @@ import pcache.api.spi.KeyValidity;
 final class SortedKeySlice implements KeySlice {
 
     private static final CacheKey[] NONE = new CacheKey[0];
-    private static final long[] NO_ENDS = new long[0];
+    private static final long[] NO_BOUNDS = new long[0];
 
     private final long start;
     private final long end;
@@ -33,12 +33,15 @@ final class SortedKeySlice implements KeySlice {
     private final StripedKeyIndex owner;
     private CacheKey[] keys = NONE;
     /**
-     * {@code ends[k] == keys[k].end()} for every held key: the searches read this array, not the
-     * keys (a key is an object somewhere in the heap, so with thousands of keys each step of a
-     * search over them was a cache miss; with the ends side by side a search touches a few lines).
-     * Kept in step wherever a key is placed, moved or cut.
+     * {@code bounds[2k] == keys[k].offset()} and {@code bounds[2k + 1] == keys[k].end()} for every
+     * held key: the searches and the overlap tests read this array, not the keys. A key is an
+     * object somewhere in the heap, so with thousands of keys each step of a search over them was
+     * a cache miss, and so was the look at the key after a write's range just to find that it does
+     * not overlap; with both bounds side by side a search touches a few lines, the key after it is
+     * in the last of them, and only keys that do overlap are touched. Kept in step wherever a key
+     * is placed, moved or cut.
      */
-    private long[] ends = NO_ENDS;
+    private long[] bounds = NO_BOUNDS;
     private int size;
     /**
      * The last answer of {@link #firstEndingAfter}, until the slice changes: a write walks its
@@ -99,7 +102,7 @@ final class SortedKeySlice implements KeySlice {
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (ends[mid] <= position) {
+            if (bounds[2 * mid + 1] <= position) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -113,18 +116,36 @@ final class SortedKeySlice implements KeySlice {
     /** Every change of the keys held (their set or their ranges) ends the remembered search. */
     private void changed() {
         searchedPosition = Long.MIN_VALUE;
-        assert endsInStep();
+        assert boundsInStep();
     }
 
-    /** Whether {@link #ends} matches the keys (checked after every change when assertions are on, as in the tests). */
-    private boolean endsInStep() {
+    /** Whether {@link #bounds} matches the keys (checked after every change when assertions are on, as in the tests). */
+    private boolean boundsInStep() {
         for (int k = 0; k < size; k++) {
-            if (ends[k] != keys[k].end()) {
-                throw new AssertionError("slice [" + start + ", " + end + "): ends[" + k + "] = " + ends[k]
-                        + " but the key there is " + keys[k]);
+            if (bounds[2 * k] != keys[k].offset() || bounds[2 * k + 1] != keys[k].end()) {
+                throw new AssertionError("slice [" + start + ", " + end + "): bounds of key " + k + " = ["
+                        + bounds[2 * k] + ", " + bounds[2 * k + 1] + ") but the key there is " + keys[k]);
             }
         }
         return true;
+    }
+
+    /** Where the key at index {@code k} starts, read from {@link #bounds}. */
+    private long startOf(int k) {
+        return bounds[2 * k];
+    }
+
+    /** Places {@code key} at index {@code k}, its bounds with it. */
+    private void put(int k, CacheKey key) {
+        keys[k] = key;
+        bounds[2 * k] = key.offset();
+        bounds[2 * k + 1] = key.end();
+    }
+
+    /** Moves the keys from index {@code from} on ({@code size - from} of them) to index {@code to}. */
+    private void move(int from, int to) {
+        System.arraycopy(keys, from, keys, to, size - from);
+        System.arraycopy(bounds, 2 * from, bounds, 2 * to, 2 * (size - from));
     }
 
     /** Index of the first key whose offset is at or after {@code position}. */
@@ -133,7 +154,7 @@ final class SortedKeySlice implements KeySlice {
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (keys[mid].offset() < position) {
+            if (startOf(mid) < position) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -166,7 +187,7 @@ final class SortedKeySlice implements KeySlice {
     private int carve(long from, long to, CacheKey key, KeyValidity validity) {
         int i = firstEndingAfter(from);
         int j = i;
-        while (j < size && keys[j].offset() < to) {
+        while (j < size && startOf(j) < to) {
             j++;
         }
         CacheKey left = null;
@@ -212,23 +233,19 @@ final class SortedKeySlice implements KeySlice {
             ensureCapacity(size + delta);
         }
         if (delta != 0) {
-            System.arraycopy(keys, j, keys, j + delta, size - j);
-            System.arraycopy(ends, j, ends, j + delta, size - j);
+            move(j, j + delta);
         }
         int at = i;
         if (left != null) {
-            ends[at] = left.end();
-            keys[at++] = left;
+            put(at++, left);
         }
         if (key != null) {
             key.setLinked(true);
-            ends[at] = key.end();
-            keys[at++] = key;
+            put(at++, key);
         }
         if (right != null) {
             right.setLinked(true);
-            ends[at] = right.end();
-            keys[at++] = right;
+            put(at++, right);
         }
         if (delta < 0) {
             Arrays.fill(keys, size + delta, size, null);
@@ -247,15 +264,13 @@ final class SortedKeySlice implements KeySlice {
         }
         checkRange(placeholder.offset(), placeholder.length());
         int i = firstEndingAfter(placeholder.offset());
-        if (i < size && keys[i].offset() < placeholder.end()) {
+        if (i < size && startOf(i) < placeholder.end()) {
             throw new IllegalStateException(placeholder + " overlaps " + keys[i]
                     + ": placeholders fill gaps only");
         }
         ensureCapacity(size + 1);
-        System.arraycopy(keys, i, keys, i + 1, size - i);
-        System.arraycopy(ends, i, ends, i + 1, size - i);
-        keys[i] = placeholder;
-        ends[i] = placeholder.end();
+        move(i, i + 1);
+        put(i, placeholder);
         placeholder.setLinked(true);
         size++;
         owner.countChange(1);
@@ -271,16 +286,16 @@ final class SortedKeySlice implements KeySlice {
         long pos = offset;
         int i = firstEndingAfter(offset);
         while (pos < stop) {
-            if (i < size && keys[i].offset() < stop) {
-                CacheKey t = keys[i];
-                if (t.offset() > pos) {
-                    if (!visitor.gap(pos, (int) (t.offset() - pos))) {
+            long keyStart;
+            if (i < size && (keyStart = startOf(i)) < stop) {
+                if (keyStart > pos) {
+                    if (!visitor.gap(pos, (int) (keyStart - pos))) {
                         return false;
                     }
-                    pos = t.offset();
+                    pos = keyStart;
                 }
-                long hitEnd = Math.min(t.end(), stop);
-                if (!visitor.hit(t, pos, (int) (hitEnd - pos))) {
+                long hitEnd = Math.min(bounds[2 * i + 1], stop);
+                if (!visitor.hit(keys[i], pos, (int) (hitEnd - pos))) {
                     return false;
                 }
                 pos = hitEnd;
@@ -300,13 +315,12 @@ final class SortedKeySlice implements KeySlice {
         int i = firstEndingAfter(from);
         int w = i;
         int r = i;
-        while (r < size && keys[r].offset() < to) {
+        while (r < size && startOf(r) < to) {
             CacheKey t = keys[r++];
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
             } else {
-                ends[w] = ends[r - 1];
-                keys[w++] = t;
+                keep(r - 1, w++);
             }
         }
         if (w != r) {
@@ -314,11 +328,19 @@ final class SortedKeySlice implements KeySlice {
         }
     }
 
+    /** Moves the key at index {@code r} to index {@code w} (at or before it) while removals close up. */
+    private void keep(int r, int w) {
+        if (r != w) {
+            keys[w] = keys[r];
+            bounds[2 * w] = bounds[2 * r];
+            bounds[2 * w + 1] = bounds[2 * r + 1];
+        }
+    }
+
     /** Closes the hole {@code [w, r)} left by removals. */
     private void compactFrom(int w, int r) {
         int removed = r - w;
-        System.arraycopy(keys, r, keys, w, size - r);
-        System.arraycopy(ends, r, ends, w, size - r);
+        move(r, w);
         Arrays.fill(keys, size - removed, size, null);
         size -= removed;
         owner.countChange(-removed);
@@ -369,20 +391,19 @@ final class SortedKeySlice implements KeySlice {
         int w = lo;
         int r = lo;
         int removed = 0;
-        CacheKey last = null;
+        long lastEnd = Long.MIN_VALUE;
         while (r < hi && removed < max) {
+            lastEnd = bounds[2 * r + 1];
             CacheKey t = keys[r++];
-            last = t;
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
                 removed++;
             } else {
-                ends[w] = ends[r - 1];
-                keys[w++] = t;
+                keep(r - 1, w++);
             }
         }
-        if (last != null) {
-            cleanCursor = last.end();
+        if (lastEnd != Long.MIN_VALUE) {
+            cleanCursor = lastEnd;
         }
         if (removed > 0) {
             compactFrom(w, r);
@@ -410,7 +431,7 @@ final class SortedKeySlice implements KeySlice {
         }
         owner.countChange(-size);
         keys = NONE;
-        ends = NO_ENDS;
+        bounds = NO_BOUNDS;
         size = 0;
         changed();
     }
@@ -419,7 +440,7 @@ final class SortedKeySlice implements KeySlice {
         if (needed > keys.length) {
             int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
             keys = Arrays.copyOf(keys, grown);
-            ends = Arrays.copyOf(ends, grown);
+            bounds = Arrays.copyOf(bounds, 2 * grown);
         }
     }
 }
