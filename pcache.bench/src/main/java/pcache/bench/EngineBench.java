@@ -32,7 +32,7 @@ import org.openjdk.jmh.annotations.Threads;
  * Each measurement iteration starts on a freshly formatted cache large enough that it does not
  * fill during the iteration (what is measured is the cache absorbing writes, not write-back).
  */
-@Fork(jvmArgsAppend = {LaunchOptions.HEAP, LaunchOptions.PRETOUCH}) // as ./pcache starts pcache
+@Fork(jvmArgsAppend = {LaunchOptions.HEAP, LaunchOptions.PRETOUCH, LaunchOptions.GC_TIME}) // as ./pcache starts pcache
 public class EngineBench {
 
     static final int KIB4 = 4096;
