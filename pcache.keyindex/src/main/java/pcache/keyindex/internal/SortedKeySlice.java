@@ -33,13 +33,14 @@ final class SortedKeySlice implements KeySlice {
     private final StripedKeyIndex owner;
     private CacheKey[] keys = NONE;
     /**
-     * {@code bounds[2k] == keys[k].offset()} and {@code bounds[2k + 1] == keys[k].end()} for every
-     * held key: the searches and the overlap tests read this array, not the keys. A key is an
-     * object somewhere in the heap, so with thousands of keys each step of a search over them was
-     * a cache miss, and so was the look at the key after a write's range just to find that it does
-     * not overlap; with both bounds side by side a search touches a few lines, the key after it is
-     * in the last of them, and only keys that do overlap are touched. Kept in step wherever a key
-     * is placed, moved or cut.
+     * Both bounds of every held key, relative to the slice's start, in one long:
+     * {@code bounds[k] == (keys[k].offset() - start) << 32 | (keys[k].end() - start)}. The searches
+     * and the overlap tests read this array, not the keys. A key is an object somewhere in the
+     * heap, so with thousands of keys each step of a search over them was a cache miss, and so was
+     * the look at the key after a write's range just to find that it does not overlap; here a
+     * search touches a few lines, the key after it is in the last of them, and only keys that do
+     * overlap are touched. One long per key, so an insert's shift moves no more than one array of
+     * ends did. Kept in step wherever a key is placed, moved or cut.
      */
     private long[] bounds = NO_BOUNDS;
     private int size;
@@ -55,6 +56,10 @@ final class SortedKeySlice implements KeySlice {
     private long cleanCursor;
 
     SortedKeySlice(StripedKeyIndex owner, long start, long end) {
+        if (start < 0 || end <= start || end - start > Integer.MAX_VALUE) {
+            // bounds relative to the start must fit 32 bits each (a slice is 4 MiB)
+            throw new IllegalArgumentException("slice [" + start + ", " + end + ") is empty or longer than 2 GiB");
+        }
         this.owner = owner;
         this.start = start;
         this.end = end;
@@ -102,7 +107,7 @@ final class SortedKeySlice implements KeySlice {
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (bounds[2 * mid + 1] <= position) {
+            if (endOf(mid) <= position) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -122,9 +127,9 @@ final class SortedKeySlice implements KeySlice {
     /** Whether {@link #bounds} matches the keys (checked after every change when assertions are on, as in the tests). */
     private boolean boundsInStep() {
         for (int k = 0; k < size; k++) {
-            if (bounds[2 * k] != keys[k].offset() || bounds[2 * k + 1] != keys[k].end()) {
+            if (startOf(k) != keys[k].offset() || endOf(k) != keys[k].end()) {
                 throw new AssertionError("slice [" + start + ", " + end + "): bounds of key " + k + " = ["
-                        + bounds[2 * k] + ", " + bounds[2 * k + 1] + ") but the key there is " + keys[k]);
+                        + startOf(k) + ", " + endOf(k) + ") but the key there is " + keys[k]);
             }
         }
         return true;
@@ -132,20 +137,24 @@ final class SortedKeySlice implements KeySlice {
 
     /** Where the key at index {@code k} starts, read from {@link #bounds}. */
     private long startOf(int k) {
-        return bounds[2 * k];
+        return start + (bounds[k] >>> 32);
+    }
+
+    /** Where the key at index {@code k} ends, read from {@link #bounds}. */
+    private long endOf(int k) {
+        return start + (bounds[k] & 0xFFFF_FFFFL);
     }
 
     /** Places {@code key} at index {@code k}, its bounds with it. */
     private void put(int k, CacheKey key) {
         keys[k] = key;
-        bounds[2 * k] = key.offset();
-        bounds[2 * k + 1] = key.end();
+        bounds[k] = (key.offset() - start) << 32 | (key.end() - start);
     }
 
     /** Moves the keys from index {@code from} on ({@code size - from} of them) to index {@code to}. */
     private void move(int from, int to) {
         System.arraycopy(keys, from, keys, to, size - from);
-        System.arraycopy(bounds, 2 * from, bounds, 2 * to, 2 * (size - from));
+        System.arraycopy(bounds, from, bounds, to, size - from);
     }
 
     /** Index of the first key whose offset is at or after {@code position}. */
@@ -294,7 +303,7 @@ final class SortedKeySlice implements KeySlice {
                     }
                     pos = keyStart;
                 }
-                long hitEnd = Math.min(bounds[2 * i + 1], stop);
+                long hitEnd = Math.min(endOf(i), stop);
                 if (!visitor.hit(keys[i], pos, (int) (hitEnd - pos))) {
                     return false;
                 }
@@ -332,8 +341,7 @@ final class SortedKeySlice implements KeySlice {
     private void keep(int r, int w) {
         if (r != w) {
             keys[w] = keys[r];
-            bounds[2 * w] = bounds[2 * r];
-            bounds[2 * w + 1] = bounds[2 * r + 1];
+            bounds[w] = bounds[r];
         }
     }
 
@@ -393,7 +401,7 @@ final class SortedKeySlice implements KeySlice {
         int removed = 0;
         long lastEnd = Long.MIN_VALUE;
         while (r < hi && removed < max) {
-            lastEnd = bounds[2 * r + 1];
+            lastEnd = endOf(r);
             CacheKey t = keys[r++];
             if (!t.isEmpty() && !validity.isValid(t)) {
                 t.setLinked(false);
@@ -440,7 +448,7 @@ final class SortedKeySlice implements KeySlice {
         if (needed > keys.length) {
             int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
             keys = Arrays.copyOf(keys, grown);
-            bounds = Arrays.copyOf(bounds, 2 * grown);
+            bounds = Arrays.copyOf(bounds, grown);
         }
     }
 }

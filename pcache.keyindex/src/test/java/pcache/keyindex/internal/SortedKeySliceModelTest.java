@@ -20,6 +20,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.IntRange;
 
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
@@ -152,10 +153,16 @@ class SortedKeySliceModelTest {
         }
     }
 
+    /**
+     * The slice is one of three, so that slices not at offset 0 are checked too (a slice keeps
+     * its keys' bounds relative to its start).
+     */
     @Property(tries = 300)
-    void walkingTheSliceAlwaysGivesTheModel(@ForAll("steps") List<Step> steps) {
-        StripedKeyIndex index = new StripedKeyIndex(PcacheFormat.SUBTREE_SIZE);
-        SortedKeySlice slice = (SortedKeySlice) index.slice(0);
+    void walkingTheSliceAlwaysGivesTheModel(@ForAll("steps") List<Step> steps,
+            @ForAll @IntRange(min = 0, max = 2) int sliceIndex) {
+        StripedKeyIndex index = new StripedKeyIndex(3 * PcacheFormat.SUBTREE_SIZE);
+        long at = sliceIndex * PcacheFormat.SUBTREE_SIZE;
+        SortedKeySlice slice = (SortedKeySlice) index.slice(at);
         Model model = new Model();
         Set<Integer> stale = new HashSet<>();
         KeyValidity validity = key -> !stale.contains(key.segment());
@@ -168,7 +175,7 @@ class SortedKeySliceModelTest {
                     int from = in.sector();
                     int to = Math.min(SECTORS, from + in.sectors());
                     int id = nextId++;
-                    CacheKey k = new CacheKey((long) from * SECTOR, (to - from) * SECTOR).place(id, 0, 0);
+                    CacheKey k = new CacheKey(at + (long) from * SECTOR, (to - from) * SECTOR).place(id, 0, 0);
                     created.put(k, true);
                     slice.insert(k, validity);
                     model.resolvePlaceholders(from, to);
@@ -176,19 +183,19 @@ class SortedKeySliceModelTest {
                 } else if (step instanceof Placeholder p) {
                     int from = p.sector();
                     int to = Math.min(SECTORS, from + p.sectors());
-                    long[] gap = firstGap(slice, from, to, validity);
+                    long[] gap = firstGap(slice, at, from, to, validity);
                     if (gap != null) {
                         int id = nextId++;
                         CacheKey k = CacheKey.placeholder(gap[0], (int) gap[1]).place(id, 0, 0);
                         created.put(k, true);
                         slice.insertPlaceholder(k);
                         model.placeholders.add(id);
-                        model.set((int) (gap[0] / SECTOR), (int) ((gap[0] + gap[1]) / SECTOR), id);
+                        model.set((int) ((gap[0] - at) / SECTOR), (int) ((gap[0] - at + gap[1]) / SECTOR), id);
                     }
                 } else if (step instanceof Trim t) {
                     int from = t.sector();
                     int to = Math.min(SECTORS, from + t.sectors());
-                    slice.removeRange((long) from * SECTOR, (long) (to - from) * SECTOR);
+                    slice.removeRange(at + (long) from * SECTOR, (long) (to - from) * SECTOR);
                     model.resolvePlaceholders(from, to);
                     for (int s = from; s < to; s++) {
                         if (!model.placeholders.contains(model.owner[s])) {
@@ -214,15 +221,15 @@ class SortedKeySliceModelTest {
                         assertTrue(slice.remove(k));
                         assertFalse(slice.remove(k));
                         for (long p = k.offset(); p < k.end(); p += SECTOR) {
-                            model.owner[(int) (p / SECTOR)] = 0;
+                            model.owner[(int) ((p - at) / SECTOR)] = 0;
                         }
                     }
                 } else if (step instanceof Walk w) {
                     int from = w.sector();
                     int to = Math.min(SECTORS, from + w.sectors());
-                    compare(slice, model, validity, from, to);
+                    compare(slice, model, validity, at, from, to);
                 }
-                check(slice, index, model, validity, created);
+                check(slice, index, model, validity, created, at);
             }
         } finally {
             slice.unlock();
@@ -230,9 +237,9 @@ class SortedKeySliceModelTest {
     }
 
     /** The first gap the walk reports inside [from, to), as {offset, length} in bytes, or null. */
-    private static long[] firstGap(SortedKeySlice slice, int from, int to, KeyValidity validity) {
+    private static long[] firstGap(SortedKeySlice slice, long at, int from, int to, KeyValidity validity) {
         long[] found = new long[2];
-        boolean stopped = !slice.walk((long) from * SECTOR, (long) (to - from) * SECTOR, validity, new ExtentVisitor() {
+        boolean stopped = !slice.walk(at + (long) from * SECTOR, (long) (to - from) * SECTOR, validity, new ExtentVisitor() {
             @Override
             public boolean hit(CacheKey key, long position, int length) {
                 return true;
@@ -249,22 +256,22 @@ class SortedKeySliceModelTest {
     }
 
     private static void check(SortedKeySlice slice, StripedKeyIndex index, Model model, KeyValidity validity,
-            Map<CacheKey, Boolean> created) {
-        compare(slice, model, validity, 0, SECTORS);
-        checkKeys(slice, index, created);
+            Map<CacheKey, Boolean> created, long at) {
+        compare(slice, model, validity, at, 0, SECTORS);
+        checkKeys(slice, index, created, at);
     }
 
-    /** Walks sectors [from, to) and compares every piece with the model. */
-    private static void compare(SortedKeySlice slice, Model model, KeyValidity validity, int from, int to) {
-        long[] next = {(long) from * SECTOR};
-        slice.walk((long) from * SECTOR, (long) (to - from) * SECTOR, validity, new ExtentVisitor() {
+    /** Walks sectors [from, to) of the slice at {@code at} and compares every piece with the model. */
+    private static void compare(SortedKeySlice slice, Model model, KeyValidity validity, long at, int from, int to) {
+        long[] next = {at + (long) from * SECTOR};
+        slice.walk(at + (long) from * SECTOR, (long) (to - from) * SECTOR, validity, new ExtentVisitor() {
             @Override
             public boolean hit(CacheKey key, long position, int length) {
                 assertEquals(next[0], position, "pieces are contiguous");
                 assertTrue(length > 0 && length % SECTOR == 0);
                 assertEquals(model.placeholders.contains(key.segment()), key.isEmpty(), key.toString());
                 for (long p = position; p < position + length; p += SECTOR) {
-                    int s = (int) (p / SECTOR);
+                    int s = (int) ((p - at) / SECTOR);
                     if (model.owner[s] != key.segment()) {
                         assertEquals(model.owner[s], key.segment(), "owner of sector " + s);
                     }
@@ -282,25 +289,25 @@ class SortedKeySliceModelTest {
                 assertEquals(next[0], position, "pieces are contiguous");
                 assertTrue(length > 0 && length % SECTOR == 0);
                 for (long p = position; p < position + length; p += SECTOR) {
-                    if (model.owner[(int) (p / SECTOR)] != 0) {
-                        throw new AssertionError("sector " + p / SECTOR + " should be cached by "
-                                + model.owner[(int) (p / SECTOR)]);
+                    if (model.owner[(int) ((p - at) / SECTOR)] != 0) {
+                        throw new AssertionError("sector " + (p - at) / SECTOR + " should be cached by "
+                                + model.owner[(int) ((p - at) / SECTOR)]);
                     }
                 }
                 next[0] = position + length;
                 return true;
             }
         });
-        assertEquals((long) to * SECTOR, next[0], "the walk covers the whole range");
+        assertEquals(at + (long) to * SECTOR, next[0], "the walk covers the whole range");
     }
 
-    private static void checkKeys(SortedKeySlice slice, StripedKeyIndex index, Map<CacheKey, Boolean> created) {
+    private static void checkKeys(SortedKeySlice slice, StripedKeyIndex index, Map<CacheKey, Boolean> created, long at) {
 
         // the keys themselves: sorted, disjoint, non-empty, inside the slice, linked, counted
         List<CacheKey> keys = new ArrayList<>();
         slice.forEach(keys::add);
         Set<CacheKey> inSlice = Collections.newSetFromMap(new IdentityHashMap<>());
-        long end = 0;
+        long end = at;
         for (CacheKey k : keys) {
             assertTrue(k.offset() >= end, "sorted and disjoint: " + keys);
             assertTrue(k.length() > 0);
@@ -308,7 +315,7 @@ class SortedKeySliceModelTest {
             end = k.end();
             inSlice.add(k);
         }
-        assertTrue(end <= PcacheFormat.SUBTREE_SIZE);
+        assertTrue(end <= at + PcacheFormat.SUBTREE_SIZE);
         assertEquals(keys.size(), slice.size());
         assertEquals(keys.size(), index.keyCount());
         for (CacheKey k : created.keySet()) {
