@@ -13,8 +13,9 @@ import pcache.api.spi.KeyValidity;
  * One slice of the striped index: the keys of a 4 MiB logical range, ordered by offset and
  * disjoint, held in a sorted array (binary search, one array copy per insert). A slice holds at
  * most a few thousand keys (every key is at least one 512-byte sector of the 4 MiB slice), so the
- * copy stays short, and an array costs 4 bytes per key where a tree costs 24 or more — the index
- * keeps one object per cached extent and its size is a target (reference §9.3 item 10).
+ * copy stays short, and the arrays cost 12 bytes per key (a reference and the packed bounds) where
+ * a tree's nodes cost 24 or more — the index keeps one object per cached extent and its size is a
+ * target (reference §9.3 item 10).
  *
  * <p>Overlap resolution on insert follows reference §3.4: for an existing key T and a new key K,
  * <em>overlap_head</em> (T covers K's start) cuts T's back, <em>overlap_contained</em> (T covers
@@ -57,8 +58,8 @@ final class SortedKeySlice implements KeySlice {
 
     SortedKeySlice(StripedKeyIndex owner, long start, long end) {
         if (start < 0 || end <= start || end - start > Integer.MAX_VALUE) {
-            // bounds relative to the start must fit 32 bits each (a slice is 4 MiB)
-            throw new IllegalArgumentException("slice [" + start + ", " + end + ") is empty or longer than 2 GiB");
+            // bounds relative to the start must fit 31 bits each (a slice is 4 MiB)
+            throw new IllegalArgumentException("slice [" + start + ", " + end + ") is empty or 2 GiB or longer");
         }
         this.owner = owner;
         this.start = start;

@@ -154,14 +154,19 @@ class SortedKeySliceModelTest {
     }
 
     /**
-     * The slice is one of three, so that slices not at offset 0 are checked too (a slice keeps
-     * its keys' bounds relative to its start).
+     * The slice is the first, the second, or one beyond 4 GiB of a device a little larger than
+     * that, so that slices not at offset 0 are checked too, also where an absolute offset no
+     * longer fits 32 bits (a slice keeps its keys' bounds relative to its start, 32 bits each).
      */
     @Property(tries = 300)
     void walkingTheSliceAlwaysGivesTheModel(@ForAll("steps") List<Step> steps,
-            @ForAll @IntRange(min = 0, max = 2) int sliceIndex) {
-        StripedKeyIndex index = new StripedKeyIndex(3 * PcacheFormat.SUBTREE_SIZE);
-        long at = sliceIndex * PcacheFormat.SUBTREE_SIZE;
+            @ForAll @IntRange(min = 0, max = 2) int slicePick) {
+        StripedKeyIndex index = new StripedKeyIndex((1L << 32) + 2 * PcacheFormat.SUBTREE_SIZE);
+        long at = switch (slicePick) {
+            case 0 -> 0;
+            case 1 -> PcacheFormat.SUBTREE_SIZE;
+            default -> (1L << 32) + PcacheFormat.SUBTREE_SIZE;
+        };
         SortedKeySlice slice = (SortedKeySlice) index.slice(at);
         Model model = new Model();
         Set<Integer> stale = new HashSet<>();
