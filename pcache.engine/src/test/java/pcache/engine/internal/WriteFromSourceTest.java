@@ -57,6 +57,15 @@ class WriteFromSourceTest {
         }
     }
 
+    /**
+     * An engine on a simulated device of {@code segments} segments that claims writable views,
+     * without a write-back policy (nothing is reclaimed), over a memory backing device.
+     */
+    private static CacheEngine openWithViews(int segments) throws Exception {
+        return Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(segments), false).claimViews(),
+                Harness.holder(new MemoryBacking(LOGICAL, "disk", false)), null);
+    }
+
     @Test
     void aWriteAcrossASliceEndIsFilledPieceByPieceIntoTheMappingAndSurvivesAReopen() throws Exception {
         Path file = dir.resolve("cache.img");
@@ -110,10 +119,8 @@ class WriteFromSourceTest {
 
     @Test
     void aPieceTheMappingCannotShowAsOneBufferIsFilledIntoScratchAndStored() throws Exception {
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         // claims views but has none to give, as a mapping for a range across two of its windows
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
-                Harness.holder(backing), null);
+        CacheEngine e = openWithViews(8);
         try {
             byte[] data = Harness.pattern(8192, 65536, 3).array();
             ArraySource source = new ArraySource(data);
@@ -129,9 +136,7 @@ class WriteFromSourceTest {
 
     @Test
     void aSourceThatLeavesItsBufferUnfilledFailsTheWriteAndGivesItsSpaceBack() throws Exception {
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
-                Harness.holder(backing), null);
+        CacheEngine e = openWithViews(8);
         try {
             byte[] old = Harness.pattern(0, 8192, 1).array();
             e.write(0, ByteBuffer.wrap(old), false);
@@ -158,10 +163,8 @@ class WriteFromSourceTest {
 
     @Test
     void withoutSpaceAtOnceItRefusesAndNeverCallsTheSource() throws Exception {
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         // no write-back policy: nothing is ever reclaimed, so the cache fills for good
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false).claimViews(),
-                Harness.holder(backing), null);
+        CacheEngine e = openWithViews(6);
         try {
             long off = 0;
             while (e.tryWrite(off, Harness.pattern(off, (int) Harness.MIB, 2), false)) {
@@ -193,9 +196,7 @@ class WriteFromSourceTest {
      */
     @Test
     void spaceTakenForTheFirstPiecesIsGivenBackWhenALaterOneFindsNone() throws Exception {
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false).claimViews(),
-                Harness.holder(backing), null);
+        CacheEngine e = openWithViews(6);
         java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {
             other.submit(() -> {
@@ -224,9 +225,7 @@ class WriteFromSourceTest {
 
     @Test
     void aSourceThatFailsLeavesTheRangeAsItWasAndItsSpaceToGc() throws Exception {
-        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(8), false).claimViews(),
-                Harness.holder(backing), null);
+        CacheEngine e = openWithViews(8);
         try {
             long offset = PcacheFormat.SUBTREE_SIZE - 4096;
             byte[] old = Harness.pattern(offset, 8192, 1).array();
