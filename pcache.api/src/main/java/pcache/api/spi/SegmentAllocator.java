@@ -67,6 +67,22 @@ public interface SegmentAllocator {
     void get(int segment);
 
     /**
+     * Takes one reference on a data segment only if it still holds data of {@code generation}:
+     * it is not reclaimed and its reference count is above zero. A caller that read a key's
+     * position and generation under its slice lock pins the key's data this way, so that the
+     * segment cannot be reclaimed and reused until the matching {@link #put}; when it returns
+     * false nothing was taken.
+     *
+     * <p>The default takes nothing and returns false: an allocator without it is still correct,
+     * its callers copy the data instead.
+     *
+     * @since 1.6
+     */
+    default boolean tryGet(int segment, long generation) {
+        return false;
+    }
+
+    /**
      * Drops one reference; at zero the segment is reclaimed (generation bumped and persisted,
      * bit freed, listener told).
      */

@@ -261,6 +261,37 @@ public final class FifoSegmentAllocator implements SegmentAllocator {
         references.incrementAndGet(segment);
     }
 
+    /**
+     * Increments only from above zero: a count that reached zero stays there while
+     * {@link #reclaim} bumps the generation, so a pin either lands before the last {@link #put}
+     * (and that put then leaves the segment alone) or fails. The generation is checked after the
+     * increment: a segment reclaimed and allocated again before it has a count above zero again,
+     * and the pin is then given back.
+     */
+    @Override
+    public boolean tryGet(int segment, long generation) {
+        int now;
+        do {
+            now = references.get(segment);
+            if (now <= 0) {
+                return false;
+            }
+        } while (!references.compareAndSet(segment, now, now + 1));
+        if (generations.get(segment) == generation) {
+            return true;
+        }
+        if (references.decrementAndGet(segment) == 0) {
+            // ours was the last reference to the segment's new life: reclaim it as put would
+            try {
+                reclaim(segment);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "cache segment {0}: reclaim after a failed pin failed: {1}",
+                        segment, e.getMessage());
+            }
+        }
+        return false;
+    }
+
     @Override
     public void put(int segment) throws IOException {
         int left = references.decrementAndGet(segment);

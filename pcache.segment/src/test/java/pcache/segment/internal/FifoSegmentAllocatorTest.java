@@ -277,6 +277,92 @@ class FifoSegmentAllocatorTest {
     }
 
     @Test
+    void aPinHoldsOffReclamationUntilItIsGivenBack() throws IOException {
+        FifoSegmentAllocator a = dev.formatted();
+        int seg = a.allocate(SegmentUse.DATA);
+        a.get(seg); // a key's reference
+        assertTrue(a.tryGet(seg, 0));
+        assertEquals(2, a.references(seg));
+        a.put(seg); // GC passes the key: the pin alone keeps the segment
+        assertEquals(0, a.generation(seg));
+        assertTrue(a.isUsed(seg));
+        assertTrue(dev.reclaimed.isEmpty());
+        a.put(seg); // the pin given back reclaims it, as the key's last put would have
+        assertEquals(1, a.generation(seg));
+        assertFalse(a.isUsed(seg));
+        assertEquals(List.of(seg), dev.reclaimed);
+    }
+
+    @Test
+    void aPinFailsOnAReclaimedSegmentAndOnANewerLife() throws IOException {
+        FifoSegmentAllocator a = dev.formatted();
+        int seg = a.allocate(SegmentUse.DATA);
+        assertFalse(a.tryGet(seg, 0), "no reference: the segment may be reclaimed at any moment");
+        assertEquals(0, a.references(seg));
+        a.get(seg);
+        a.put(seg); // reclaimed: generation 1
+        assertFalse(a.tryGet(seg, 0));
+        assertEquals(0, a.references(seg));
+        // allocated again and referenced: a pin for the old generation fails and takes nothing
+        a.markUsed(seg);
+        a.get(seg);
+        assertFalse(a.tryGet(seg, 0));
+        assertEquals(1, a.references(seg));
+        assertEquals(1, a.generation(seg));
+        assertEquals(List.of(seg), dev.reclaimed);
+        assertTrue(a.tryGet(seg, 1));
+        assertEquals(2, a.references(seg));
+    }
+
+    @Test
+    void pinsRacingTheLastPutEitherHoldTheSegmentOrFail() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("pinsRacingTheLastPutEitherHoldTheSegmentOrFail seed " + seed);
+        java.util.Random r = new java.util.Random(seed);
+        FifoSegmentAllocator a = dev.formatted();
+        int seg = a.allocate(SegmentUse.DATA);
+        for (int round = 0; round < 200; round++) {
+            long gen = a.generation(seg);
+            int keys = 1 + r.nextInt(3);
+            for (int k = 0; k < keys; k++) {
+                a.get(seg);
+            }
+            int[] pinned = new int[1];
+            List<Throwable> errors = new CopyOnWriteArrayList<>();
+            CountDownLatch go = new CountDownLatch(1);
+            Thread pinner = new Thread(() -> {
+                try {
+                    go.await();
+                    for (int i = 0; i < 50; i++) {
+                        if (a.tryGet(seg, gen)) {
+                            // held: the segment cannot have been reclaimed under the pin
+                            if (a.generation(seg) != gen) {
+                                errors.add(new AssertionError("pinned generation " + gen + " but the segment is at "
+                                        + a.generation(seg)));
+                            }
+                            pinned[0]++;
+                            a.put(seg);
+                        }
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            pinner.start();
+            go.countDown();
+            for (int k = 0; k < keys; k++) {
+                a.put(seg);
+            }
+            pinner.join();
+            assertEquals(List.of(), errors, "seed " + seed + " round " + round);
+            assertEquals(0, a.references(seg), "seed " + seed + " round " + round);
+            assertEquals(gen + 1, a.generation(seg), "reclaimed exactly once; seed " + seed + " round " + round);
+            assertEquals(round + 1, dev.reclaimed.size(), "seed " + seed + " round " + round);
+            a.markUsed(seg);
+        }
+    }
+
+    @Test
     void loadRefusesAContextWithMoreSegmentsThanTheRegionHolds() throws IOException {
         dev.formatted();
         TestDevice lying = new TestDevice(dev.region, SEGMENTS + 1);
