@@ -96,6 +96,50 @@ public interface BlockDevice {
     }
 
     /**
+     * Bytes a device lends out of its own memory for a read ({@link #tryReadView}). They stay
+     * valid and unchanged until {@link #close}, whatever is written, trimmed or reclaimed
+     * meanwhile: they are the range's content when the read was served.
+     *
+     * @since 1.6
+     */
+    interface ReadView extends AutoCloseable {
+        /**
+         * The bytes in order: read-only buffers whose remaining bytes add up to the read's length.
+         * Callers may move the buffers' positions (to write them to a channel), nothing else.
+         */
+        ByteBuffer[] buffers();
+
+        /**
+         * Gives the bytes back; they must not be touched afterwards. Must be called exactly once
+         * the caller is done, from any thread; later calls do nothing. Never throws.
+         */
+        @Override
+        void close();
+    }
+
+    /**
+     * Reads as {@link #tryRead} does, but lends the bytes out of the device's own memory instead
+     * of copying them into a caller's buffer (for a cache on a memory mapping: views of the
+     * mapping, held against reuse until closed). A caller that sends a read's bytes on (an NBD
+     * export) saves a copy of every byte. It returns null when it cannot do that without waiting
+     * or without a copy (the range is not wholly cached, the device has no memory of its own to
+     * lend, or it already lends as much as it allows); nothing was read then, and the caller uses
+     * {@link #tryRead} or {@link #read}.
+     *
+     * <p>The view holds device resources (for a cache: the segments its bytes lie in cannot be
+     * reused, and a swap of the cache's parts waits for it): close it as soon as the bytes are
+     * sent, and always before the device is closed.
+     *
+     * <p>The default returns null: every device is correct without it.
+     *
+     * @throws IOException as {@link #read} would for the same request
+     * @since 1.6
+     */
+    default ReadView tryReadView(long offset, int length) throws IOException {
+        return null;
+    }
+
+    /**
      * Writes as {@link #write} does, but only if that needs no waiting (for a cache: there is
      * space, and the bytes need not go to a slower device first). When it returns false the
      * write was not done: the position of {@code src} is unchanged, part of the range may

@@ -38,6 +38,8 @@ package pcache.api;
  * @param placedWrites of {@code writeRequests}, writes whose bytes the cache received straight
  *        into its memory, without a copy through a buffer ({@link BlockDevice#tryWriteFrom}; since
  *        1.5)
+ * @param lentReads of {@code readHits}, reads whose bytes the cache lent out of its memory, to
+ *        be sent without a copy through a buffer ({@link BlockDevice#tryReadView}; since 1.6)
  */
 public record CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
         long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
@@ -45,7 +47,24 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
         long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
         long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
         long backingErrors, LatencyHistogram readLatency, LatencyHistogram writeLatency,
-        LatencyHistogram flushLatency, long placedWrites) {
+        LatencyHistogram flushLatency, long placedWrites, long lentReads) {
+
+    /**
+     * The counters without {@code lentReads} (0): the constructor of version 1.5.
+     */
+    public CacheStatistics(long readRequests, long readHits, long readMisses, long readPartialHits,
+            long bytesRead, long bytesReadFromCache, long bytesWritten, long writeRequests, long fuaWrites,
+            long flushes, long trims, long deferredRequests, long dirtyBytes, long keys, long segmentsUsed,
+            long segmentsTotal, long writebackKsets, long writebackBytes, long writebackErrors, long gcKsets,
+            long gcSegmentsReclaimed, long crcErrors, long crcRecovered, long quarantinedExtents,
+            long backingErrors, LatencyHistogram readLatency, LatencyHistogram writeLatency,
+            LatencyHistogram flushLatency, long placedWrites) {
+        this(readRequests, readHits, readMisses, readPartialHits, bytesRead, bytesReadFromCache, bytesWritten,
+                writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
+                segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
+                crcErrors, crcRecovered, quarantinedExtents, backingErrors, readLatency, writeLatency, flushLatency,
+                placedWrites, 0);
+    }
 
     /**
      * The counters without {@code placedWrites} (0): the constructor of version 1.3.
@@ -60,7 +79,7 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
         this(readRequests, readHits, readMisses, readPartialHits, bytesRead, bytesReadFromCache, bytesWritten,
                 writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
                 segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
-                crcErrors, crcRecovered, quarantinedExtents, backingErrors, readLatency, writeLatency, flushLatency, 0);
+                crcErrors, crcRecovered, quarantinedExtents, backingErrors, readLatency, writeLatency, flushLatency, 0, 0);
     }
 
     /**
@@ -77,7 +96,7 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
                 writeRequests, fuaWrites, flushes, trims, deferredRequests, dirtyBytes, keys, segmentsUsed,
                 segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets, gcSegmentsReclaimed,
                 crcErrors, crcRecovered, quarantinedExtents, backingErrors, LatencyHistogram.EMPTY,
-                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, 0);
+                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, 0, 0);
     }
 
     /**
@@ -122,6 +141,6 @@ public record CacheStatistics(long readRequests, long readHits, long readMisses,
                 bytesWritten, writeRequests, fuaWrites, this.flushes, trims, deferredRequests, dirtyBytes, keys,
                 segmentsUsed, segmentsTotal, writebackKsets, writebackBytes, writebackErrors, gcKsets,
                 gcSegmentsReclaimed, crcErrors, crcRecovered, quarantinedExtents, backingErrors, reads, writes,
-                flushes, placedWrites);
+                flushes, placedWrites, lentReads);
     }
 }

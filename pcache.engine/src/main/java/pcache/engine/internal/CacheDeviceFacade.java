@@ -214,6 +214,63 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
+    /**
+     * A hit lent out of the cache's mapping ({@link CacheEngine#tryReadView}). The view keeps
+     * its place in the request gate until it is closed: a swap of the cache's parts or a change
+     * to pass-through waits for it as for any request in flight (and gives up with a clear error
+     * after its timeout when a client does not take its reply).
+     */
+    @Override
+    public ReadView tryReadView(long offset, int length) throws IOException {
+        long start = System.nanoTime();
+        if (!gate.tryEnter()) {
+            return null;
+        }
+        ReadView view = null;
+        try {
+            if (mode != CacheMode.PASSTHROUGH) {
+                view = engine.tryReadView(offset, length);
+            }
+        } finally {
+            if (view == null) {
+                gate.exit();
+            }
+        }
+        if (view == null) {
+            return null;
+        }
+        readLatency.record(System.nanoTime() - start);
+        return new GatedView(view, gate);
+    }
+
+    /** A view that leaves the request gate when it is closed. */
+    private static final class GatedView implements ReadView {
+        private final ReadView view;
+        private final RequestGate gate;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        GatedView(ReadView view, RequestGate gate) {
+            this.view = view;
+            this.gate = gate;
+        }
+
+        @Override
+        public ByteBuffer[] buffers() {
+            return view.buffers();
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                try {
+                    view.close();
+                } finally {
+                    gate.exit();
+                }
+            }
+        }
+    }
+
     /** A write in write-back mode that finds cache space at once; false for anything slower. */
     @Override
     public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {

@@ -100,6 +100,11 @@ public final class CacheDeviceService implements CacheDevice {
     }
 
     @Override
+    public ReadView tryReadView(long offset, int length) throws IOException {
+        return facade.tryReadView(offset, length);
+    }
+
+    @Override
     public boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
         return facade.tryWrite(offset, src, fua);
     }

@@ -149,6 +149,52 @@ class IntegrityAndBackingTest {
     }
 
     /**
+     * A lent read ({@code tryReadView}) checks data CRCs as a copying read does: a damaged clean
+     * extent is not lent (counted once, dropped, re-read from the backing device), a damaged dirty
+     * one fails the read and is quarantined; neither leaves a pin behind.
+     */
+    @Test
+    void aReadViewChecksDataCrcsAndLeavesNoPinBehindWhenTheyFail() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false).claimViews();
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            e.write(0, Harness.pattern(0, 65536, 4), false);
+            e.drain(null); // clean: the backing device holds it
+            e.write(131072, Harness.pattern(131072, 65536, 5), true); // dirty
+            pcache.api.BlockDevice.ReadView good = e.tryReadView(131072, 65536);
+            assertArrayEquals(Harness.pattern(131072, 65536, 5).array(), viewBytes(good), "undamaged: lent");
+            good.close();
+
+            pmem.corrupt(dataLocation(e, 4096), 0x80);
+            assertEquals(null, e.tryReadView(0, 65536), "a bad clean extent is not lent");
+            assertEquals(0, e.readViewPins());
+            assertArrayEquals(Harness.pattern(0, 65536, 4).array(), Harness.read(e, 0, 65536));
+            assertEquals(1, e.statistics().crcErrors());
+            assertEquals(1, e.statistics().crcRecovered());
+
+            pmem.corrupt(dataLocation(e, 131072 + 8192), 0x01);
+            DataIntegrityException ex = assertThrows(DataIntegrityException.class, () -> e.tryReadView(131072, 65536));
+            assertEquals(131072, ex.offset());
+            assertEquals(0, e.readViewPins(), "the failed view gave its pin back");
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 131072, 4096), "quarantined");
+        } finally {
+            e.close();
+        }
+    }
+
+    private static byte[] viewBytes(pcache.api.BlockDevice.ReadView view) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (java.nio.ByteBuffer b : view.buffers()) {
+            byte[] chunk = new byte[b.remaining()];
+            b.duplicate().get(chunk);
+            out.writeBytes(chunk);
+        }
+        return out.toByteArray();
+    }
+
+    /**
      * Write-back meets a damaged dirty extent that a later write (in a later kset) partly
      * replaced: only the part still served from the damaged bytes is quarantined; the replaced
      * part reads its newest data.

@@ -1,6 +1,7 @@
 package pcache.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.ByteBuffer;
@@ -101,6 +102,22 @@ class ModelBasedTest {
         run(401, LONG ? 3000 : 500, true);
     }
 
+    /**
+     * On a memory-mapped file of 8 to 11 segments (the smallest that lend reads), two of five
+     * reads that hit are lent as views ({@code tryReadView}); half of those are held open for the
+     * 40 operations that follow (writes, also over their range, write-back, GC, drains), unless a
+     * re-open comes first: when closed, a view must still hold what the model held when it was
+     * read, and every other read must be right around them. (This run's cache reclaims few
+     * segments while a view is held; that a pin keeps a reclaimed-and-reused segment's bytes is
+     * {@code ReadViewTest}'s to show.)
+     */
+    @Test
+    void fixedSeedsOnAMappedFileWithHeldReadViews() throws Exception {
+        mappedFiles = dir;
+        minSegments = 8;
+        run(402, LONG ? 3000 : 500, false);
+    }
+
     @Test
     void fixedSeedsWithBatchingWriteback() throws Exception {
         policy = () -> new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(10, 5, 200, 8L << 20, 0));
@@ -142,6 +159,52 @@ class ModelBasedTest {
     private java.util.function.Supplier<pcache.api.spi.WritebackPolicy> policy = OrderedWritebackPolicy::new;
     /** Flushes and FUA writes are this many times rarer than by default. */
     private int barrierRarity = 1;
+    /** The cache device has this many segments and up to three more. */
+    private int minSegments = 5;
+
+    /** A read view held open, with what the model held for its range when it was lent. */
+    private record HeldView(String what, long offset, pcache.api.BlockDevice.ReadView view, byte[] expected,
+            boolean[] unknown, int closeAt) {
+        /** Checks the view's bytes against the model of its time, then closes it. */
+        void checkAndClose() {
+            try {
+                byte[] got = new byte[expected.length];
+                int at = 0;
+                for (ByteBuffer b : view.buffers()) {
+                    int n = b.remaining();
+                    b.duplicate().get(got, at, n);
+                    at += n;
+                }
+                for (int s = 0; s < unknown.length; s++) {
+                    if (unknown[s]) {
+                        continue;
+                    }
+                    for (int i = s * SECTOR; i < (s + 1) * SECTOR; i++) {
+                        if (got[i] != expected[i]) {
+                            fail(what + ": held view at " + offset + ": sector " + (offset / SECTOR + s)
+                                    + " changed under the view at byte " + (i - s * SECTOR));
+                        }
+                    }
+                }
+            } finally {
+                view.close();
+            }
+        }
+    }
+
+    /** Checks and closes every held view. */
+    private static void closeHeld(List<HeldView> held) {
+        try {
+            for (HeldView h : held) {
+                h.checkAndClose();
+            }
+        } finally {
+            for (HeldView h : held) {
+                h.view().close();
+            }
+            held.clear();
+        }
+    }
 
     /** One model run; whatever fails in it names the seed. */
     private void run(long seed, int operations, boolean dataCrc) throws Exception {
@@ -166,7 +229,7 @@ class ModelBasedTest {
         }
         BackingHolder holder = Harness.holder(backing);
         EngineConfig cfg = Harness.config("model").withDataCrc(dataCrc).withGcPercent(r.nextInt(91));
-        long deviceBytes = Harness.deviceBytes(5 + r.nextInt(4));
+        long deviceBytes = Harness.deviceBytes(minSegments + r.nextInt(4));
         java.nio.file.Path file = mappedFiles == null ? null : mappedFiles.resolve("model-" + seed + ".img");
         // a simulated device claims writable views without having any: tryWriteFrom takes its
         // scratch-buffer way there, and the view's way on a mapped file
@@ -174,9 +237,17 @@ class ModelBasedTest {
                 : new pcache.pmem.internal.MappedPmemProvider().open(file, deviceBytes);
         CacheEngine e = Harness.open(cfg, pmem, holder, policy.get());
         String where = "seed " + seed;
+        List<HeldView> held = new ArrayList<>();
+        boolean lend = minSegments >= 8;
+        int lent = 0;
+        int heldOn = 0;
         try {
             for (int op = 0; op < operations; op++) {
                 String at = where + " op " + op;
+                // a held view is closed (and checked) 40 operations after it was lent
+                if (!held.isEmpty() && op >= held.get(0).closeAt()) {
+                    held.remove(0).checkAndClose();
+                }
                 int kind = r.nextInt(100);
                 if (kind < 45) {
                     long off = randomOffset(r);
@@ -192,6 +263,21 @@ class ModelBasedTest {
                 } else if (kind < 80) {
                     long off = randomOffset(r);
                     int len = randomLength(r, off);
+                    pcache.api.BlockDevice.ReadView view = lend && op % 5 < 2 ? e.tryReadView(off, len) : null;
+                    if (view != null) {
+                        HeldView h = new HeldView(at + " read", off, view,
+                                java.util.Arrays.copyOfRange(model.bytes, (int) off, (int) off + len),
+                                java.util.Arrays.copyOfRange(model.unknown, (int) (off / SECTOR),
+                                        (int) ((off + len) / SECTOR)), op + 40);
+                        held.add(h);
+                        lent++;
+                        heldOn += op % 5 == 0 ? 0 : 1;
+                        if (op % 5 == 0) {
+                            held.remove(h);
+                            h.checkAndClose(); // lent and sent at once
+                        }
+                        continue;
+                    }
                     ByteBuffer got = ByteBuffer.allocate(len);
                     if (op % 2 == 1 || !e.tryRead(off, got)) {
                         got.clear();
@@ -217,6 +303,7 @@ class ModelBasedTest {
                 } else if (kind < 96) {
                     e.drain(null);
                 } else if (kind < 98) {
+                    closeHeld(held); // views are closed before their device is
                     e.close();
                     pmem = file == null ? ((SimulatedPmem) pmem).reopen()
                             : new pcache.pmem.internal.MappedPmemProvider().open(file, 0);
@@ -227,6 +314,12 @@ class ModelBasedTest {
                     model.check(at + " sweep", off, Harness.read(e, off, (int) (8 * Harness.MIB)));
                 }
             }
+            closeHeld(held);
+            assertEquals(0, e.readViewPins(), where + " pins left by closed views");
+            if (lend) {
+                // the run must have lent reads and held some of them open across other operations
+                assertTrue(lent >= 5 && heldOn >= 3, where + ": " + lent + " views lent, " + heldOn + " held on");
+            }
             e.drain(null);
             // everything is on the backing device now, and the cache still reads right
             for (long off = 0; off < LOGICAL; off += 8 * Harness.MIB) {
@@ -235,6 +328,7 @@ class ModelBasedTest {
             }
             assertEquals(0, e.statistics().dirtyBytes(), where + " dirty bytes after drain");
         } finally {
+            closeHeld(held);
             e.close();
         }
     }

@@ -18,8 +18,9 @@ final class StatsReport {
     static String format(String name, CacheStatistics s, CacheConditions c) {
         StringBuilder out = new StringBuilder();
         out.append("cache ").append(name).append(" (counters since it was opened)\n");
-        row(out, "reads", s.readRequests() + " requests: " + s.readHits() + " hits, " + s.readMisses() + " misses, "
-                + s.readPartialHits() + " partial hits");
+        row(out, "reads", s.readRequests() + " requests: " + s.readHits() + " hits (" + s.lentReads()
+                + " sent straight from the cache), " + s.readMisses() + " misses, " + s.readPartialHits()
+                + " partial hits");
         row(out, "hit ratio", percent(s.readHits(), s.readRequests()) + " of requests, "
                 + percent(s.bytesReadFromCache(), s.bytesRead()) + " of bytes");
         row(out, "bytes read", s.bytesRead() + " (" + Sizes.human(s.bytesRead()) + "), "

@@ -384,7 +384,7 @@ class CommandsTest {
         String s = commands.statsText(session.session, "c1");
         assertTrue(s.startsWith("cache c1 (counters since it was opened)\n"), s);
         assertTrue(s.contains("  hit ratio    70.0 % of requests, 80.0 % of bytes\n"), s);
-        assertTrue(s.contains("  reads        10 requests: 7 hits, 2 misses, 1 partial hits\n"), s);
+        assertTrue(s.contains("  reads        10 requests: 7 hits (0 sent straight from the cache), 2 misses, 1 partial hits\n"), s);
         assertTrue(s.contains("  deferred     0 requests waited for cache space, 0 waiting now\n"), s);
         assertTrue(s.contains("  dirty        0 bytes (0 B) to write back, 0.0 % of the data capacity (495.6 MiB)\n"), s);
         assertTrue(s.contains("  gc           0 ksets, 0 segments reclaimed, 0 failed passes\n"), s);

@@ -192,7 +192,7 @@ public final class CacheEngine implements AutoCloseable {
                 stats.writebackBytes.sum(), stats.writebackErrors.sum(), stats.gcKsets.sum(),
                 stats.gcSegmentsReclaimed.sum(), stats.crcErrors.sum(), stats.crcRecovered.sum(),
                 cache.quarantine().snapshot().size(), stats.backingErrors.sum(), LatencyHistogram.EMPTY,
-                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, stats.placedWrites.sum());
+                LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, stats.placedWrites.sum(), stats.lentReads.sum());
     }
 
     /**
@@ -285,6 +285,20 @@ public final class CacheEngine implements AutoCloseable {
     /** Reads as {@link #read} does if every byte is a cache hit needing no wait; false otherwise. */
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
         return reads.tryRead(offset, dst);
+    }
+
+    /**
+     * Lends the bytes of a read that is wholly made of hits needing no wait, out of the mapping
+     * with their segments pinned until the view is closed; null when it cannot (see
+     * {@link pcache.api.BlockDevice#tryReadView}).
+     */
+    public pcache.api.BlockDevice.ReadView tryReadView(long offset, int length) throws IOException {
+        return reads.tryReadView(offset, length);
+    }
+
+    /** Segment pins held by open read views now. */
+    public int readViewPins() {
+        return reads.viewPins();
     }
 
     /**

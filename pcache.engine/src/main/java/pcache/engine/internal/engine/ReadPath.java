@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BlockDevice;
@@ -19,19 +21,36 @@ import pcache.engine.internal.engine.ReadPlan.Piece;
  * generation after the copy (a reclaim during the copy makes the read start over), reads the
  * misses from the backing device and fills the cache through its placeholders ({@link MissFill}).
  * With data CRCs on, every hit is verified (beyond dm-pcache, which never checks on reads).
+ *
+ * <p>A read may also lend its hits out of the mapping instead of copying them
+ * ({@link #tryReadView}): each hit's segment is pinned (a reference taken only while its
+ * generation still matches), so it is not reclaimed and reused until the view is closed.
  */
 final class ReadPath {
+
+    /**
+     * Segment pins that open views may hold at once, as a fraction of the cache's segments: a
+     * pinned segment cannot be reclaimed, so clients slow to take their replies must not keep
+     * much of the cache from GC. Beyond it reads copy, as without views; a cache of fewer than
+     * this many segments (below dm-pcache's minimum of 32) lends nothing.
+     */
+    static final int VIEW_PIN_SHARE = 8;
 
     private final OpenCache cache;
     private final EngineSignals signals;
     private final Stats stats;
     private final MissFill fill;
 
+    /** Segment pins held by open views. */
+    private final AtomicInteger pins = new AtomicInteger();
+    private final int maxPins;
+
     ReadPath(OpenCache cache, EngineSignals signals) {
         this.cache = cache;
         this.signals = signals;
         this.stats = cache.stats();
         this.fill = new MissFill(cache);
+        this.maxPins = cache.segments().segmentCount() / VIEW_PIN_SHARE;
     }
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} through the cache. */
@@ -91,6 +110,147 @@ final class ReadPath {
         stats.bytesReadFromCache.add(total);
         stats.readHits.increment();
         return true;
+    }
+
+    /**
+     * Lends the bytes of a read that is wholly made of hits needing no wait, as views of the
+     * region's mapping with their segments pinned; null when it cannot (a gap, another reader's
+     * fill, a segment reclaimed meanwhile, a region that has no mapping, the pin limit reached),
+     * with nothing counted and nothing held. A hit whose data fails its CRC is handled as by
+     * {@link #read}.
+     */
+    pcache.api.BlockDevice.ReadView tryReadView(long offset, int length) throws IOException {
+        signals.checkOpen();
+        BlockDevice.checkRange(cache.name(), cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
+        if (length == 0 || !cache.region().hasWritableViews()) {
+            return null; // nothing to lend, or the region's views would be copies
+        }
+        cache.quarantine().check(offset, length);
+        View view = new View();
+        boolean lent = false;
+        try {
+            long pos = offset;
+            while (pos < offset + length) {
+                int len = (int) Math.min(offset + length - pos, cache.sliceEnd(pos) - pos);
+                if (!viewSlicePart(pos, len, view)) {
+                    return null;
+                }
+                pos += len;
+            }
+            cache.quarantine().check(offset, length);
+            lent = true;
+        } finally {
+            if (!lent) {
+                view.close();
+            }
+        }
+        stats.readRequests.increment();
+        stats.bytesRead.add(length);
+        stats.bytesReadFromCache.add(length);
+        stats.readHits.increment();
+        stats.lentReads.increment();
+        return view;
+    }
+
+    /** Adds one slice's part to {@code view}; false when it must not be lent (see {@link #tryReadView}). */
+    private boolean viewSlicePart(long pos, int len, View view) throws IOException {
+        KeySlice slice = cache.index().slice(pos);
+        ReadPlan plan = ReadPlan.hitsOnly();
+        slice.lock();
+        try {
+            slice.walk(pos, len, cache.validity(), plan);
+        } finally {
+            slice.unlock();
+        }
+        if (plan.missing) {
+            return false;
+        }
+        long expected = pos;
+        for (Piece p : plan.pieces) {
+            if (p.position != expected || !view.pin(p.segment, p.generation)) {
+                return false;
+            }
+            // pinned with its generation unchanged since the walk: the bytes stay the key's
+            if (cache.config().dataCrc() && !verifyHit(p)) {
+                removeKeys(slice, List.of(p)); // as tryRead does: the blocking read plans again
+                return false;
+            }
+            view.add(cache.region().view(cache.dataOffset(p.segment) + p.segmentOffset, p.length));
+            expected += p.length;
+        }
+        return expected == pos + len;
+    }
+
+    /** Open views' pins now (for tests and statistics). */
+    int viewPins() {
+        return pins.get();
+    }
+
+    /** The bytes of one lent read and the segment pins that keep them from being reused. */
+    private final class View implements pcache.api.BlockDevice.ReadView {
+        private final List<ByteBuffer> buffers = new ArrayList<>(2);
+        private ByteBuffer[] array;
+        private int[] pinned = new int[2];
+        private int pinCount;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        /**
+         * Pins a segment still at {@code generation}, within the limit; false when it cannot. A
+         * segment this view pinned already is not pinned twice (its generation cannot have
+         * changed under the pin).
+         */
+        boolean pin(int segment, long generation) {
+            for (int i = 0; i < pinCount; i++) {
+                if (pinned[i] == segment) {
+                    return cache.segments().generation(segment) == generation;
+                }
+            }
+            if (pins.incrementAndGet() > maxPins) {
+                pins.decrementAndGet();
+                return false;
+            }
+            if (!cache.segments().tryGet(segment, generation)) {
+                pins.decrementAndGet();
+                return false;
+            }
+            if (pinCount == pinned.length) {
+                pinned = java.util.Arrays.copyOf(pinned, pinCount * 2);
+            }
+            pinned[pinCount++] = segment;
+            return true;
+        }
+
+        void add(ByteBuffer b) {
+            buffers.add(b);
+        }
+
+        @Override
+        public ByteBuffer[] buffers() {
+            if (array == null) {
+                array = buffers.toArray(new ByteBuffer[0]);
+            }
+            return array;
+        }
+
+        @Override
+        public void close() {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            for (int i = 0; i < pinCount; i++) {
+                pins.decrementAndGet();
+                try {
+                    // the last reference reclaims the segment here, as GC's would
+                    cache.segments().put(pinned[i]);
+                } catch (IOException | RuntimeException e) {
+                    if (signals.closed) {
+                        continue; // the cache closed under the view: nothing to give back to
+                    }
+                    CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name()
+                            + ": giving back cache segment " + pinned[i] + " after a read failed: " + e);
+                }
+            }
+        }
     }
 
     private boolean tryReadSlicePart(long pos, ByteBuffer out) throws IOException {

@@ -15,6 +15,8 @@ final class Stats {
     final LongAdder fuaWrites = new LongAdder();
     /** Writes whose bytes their source placed straight into cache space ({@code tryWriteFrom}). */
     final LongAdder placedWrites = new LongAdder();
+    /** Reads whose bytes were lent out of the mapping ({@code tryReadView}). */
+    final LongAdder lentReads = new LongAdder();
     final LongAdder flushes = new LongAdder();
     final LongAdder trims = new LongAdder();
     final LongAdder deferredRequests = new LongAdder();
