@@ -151,7 +151,7 @@ final class NbdConnection implements Runnable {
                 + "' (structured replies " + session.structuredReplies() + ")");
         RequestReader reader = new RequestReader(in, session.limits(), session.export(), peer);
         RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(),
-                session.metaContexts(), pool);
+                session.metaContexts(), pool, server.config.readViews().appliesTo(isUnixSocket()));
         in.beforeBlockingRead(this::writePending);
         try {
             while (true) {
@@ -359,6 +359,14 @@ final class NbdConnection implements Runnable {
         }
     }
 
+    private boolean isUnixSocket() {
+        try {
+            return channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress;
+        } catch (IOException e) {
+            return false; // closed: nothing will be sent either way
+        }
+    }
+
     /** What the socket holds received, for TCP; null where Java cannot ask (unix sockets). */
     static ChannelInput.ReceivedBytes receivedBytes(SocketChannel channel) {
         try {
@@ -467,7 +475,11 @@ final class NbdConnection implements Runnable {
         if (pooled != data) {
             pool.release(data);
         }
+        pcache.api.BlockDevice.ReadView view = content.view();
         return new OutgoingReply(sent -> {
+            if (view != null) {
+                view.close();
+            }
             pool.release(pooled);
             limiter.release(budget);
         }, content.buffers());

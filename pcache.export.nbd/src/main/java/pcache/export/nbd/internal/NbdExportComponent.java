@@ -113,6 +113,14 @@ public class NbdExportComponent implements NbdExports {
                 + "a write that finds space), as are larger WRITEs whose payload has arrived (received straight "
                 + "into the cache); 0 sends every request to the workers")
         int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
+
+        @AttributeDefinition(description = "READs of 64 KiB or more that hit the cache are sent straight from its "
+                + "memory mapping, without a copy: on TCP connections (tcp, the default: over unix sockets the "
+                + "copy measured faster), on every connection (on), or never (off)",
+                options = {@Option(label = "tcp", value = "tcp"),
+                        @Option(label = "on", value = "on"),
+                        @Option(label = "off", value = "off")})
+        String read__views() default "tcp";
     }
 
     /** A bound cache: the service object and the name it is exported under. */
@@ -144,7 +152,8 @@ public class NbdExportComponent implements NbdExports {
                 .withMaxInflightBytesPerConnection(config.max__inflight__bytes__per__connection())
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
                 .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())))
-                .withInlineMaxBytes(config.inline__max__bytes());
+                .withInlineMaxBytes(config.inline__max__bytes())
+                .withReadViews(NbdServerConfig.ReadViews.parse(config.read__views()));
         List<ListenAddress> addresses = new ArrayList<>();
         for (String address : definition.listen()) {
             addresses.add(ListenAddress.parse(address));

@@ -18,10 +18,49 @@ import java.time.Duration;
  *        own thread ({@link pcache.api.BlockDevice#tryRead} and friends: served there when the
  *        device can do it without waiting, else handed to a worker); 0 sends every request to
  *        the workers
+ * @param readViews on which connections large READs that hit the cache are sent straight from
+ *        its mapping ({@link pcache.api.BlockDevice#tryReadView}) instead of a copy
  */
 public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                               long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
-                              Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
+                              Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes,
+                              ReadViews readViews) {
+
+    /** Where large READs are sent from the cache's own memory (see {@link #readViews}). */
+    public enum ReadViews {
+        /** Never: every READ is copied into a buffer first. */
+        OFF("off"),
+        /**
+         * On TCP connections (with or without TLS), not on unix sockets: there the connection's
+         * one reply writer is what limits 1 MiB reads, and copying from the mapping itself,
+         * rather than from a buffer a worker just filled, made it slower (docs/BENCHMARKS.md,
+         * "Large reads sent from the mapping").
+         */
+        TCP("tcp"),
+        /** On every connection. */
+        ON("on");
+
+        public final String configName;
+
+        ReadViews(String configName) {
+            this.configName = configName;
+        }
+
+        /** Whether a connection of this kind lends reads. */
+        boolean appliesTo(boolean unixSocket) {
+            return this == ON || (this == TCP && !unixSocket);
+        }
+
+        /** The value named {@code name} ({@code off}, {@code tcp}, {@code on}). */
+        public static ReadViews parse(String name) {
+            for (ReadViews v : values()) {
+                if (v.configName.equals(name.trim())) {
+                    return v;
+                }
+            }
+            throw new IllegalArgumentException("read_views must be off, tcp or on, not '" + name + "'");
+        }
+    }
 
     public static final int DEFAULT_MAX_CONNECTIONS = 1024;
     public static final int DEFAULT_MAX_INFLIGHT_REQUESTS = 256;
@@ -34,7 +73,16 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
      */
     public static final int DEFAULT_INLINE_MAX_BYTES = 128 << 10;
 
+    /** The constructor before {@code readViews}: large reads are lent on TCP connections. */
+    public NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
+                           long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
+                           Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
+        this(maxConnections, maxInflightRequestsPerConnection, maxInflightBytesPerConnection, maxInflightBytesTotal,
+                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.TCP);
+    }
+
     public NbdServerConfig {
+        java.util.Objects.requireNonNull(readViews, "readViews");
         if (maxConnections < 1 || maxInflightRequestsPerConnection < 1 || maxInflightBytesPerConnection < 1
                 || maxInflightBytesTotal < 1 || workers < 1) {
             throw new IllegalArgumentException("NBD server limits must be positive: connections="
@@ -76,41 +124,47 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
 
     public NbdServerConfig withWorkers(int count) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withMaxConnections(int count) {
         return new NbdServerConfig(count, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
         return new NbdServerConfig(maxConnections, count,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
+                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withMaxInflightBytesTotal(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withHandshakeTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout, inlineMaxBytes, readViews);
     }
 
     public NbdServerConfig withInlineMaxBytes(int bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, bytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, bytes, readViews);
     }
 
     public NbdServerConfig withDrainTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout, inlineMaxBytes);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout, inlineMaxBytes, readViews);
+    }
+
+    public NbdServerConfig withReadViews(ReadViews views) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout,
+                inlineMaxBytes, views);
     }
 }

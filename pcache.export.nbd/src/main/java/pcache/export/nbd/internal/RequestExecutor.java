@@ -18,14 +18,24 @@ final class RequestExecutor {
     static final int CACHE_PREFETCH_LIMIT_BYTES = 32 << 20;
     /** Prefetch reads go through one pooled buffer of this size. */
     static final int CACHE_PREFETCH_CHUNK_BYTES = 1 << 20;
+    /**
+     * READs of at least this many bytes are first offered to {@link BlockDevice#tryReadView}, so
+     * the reply is sent straight from the device's memory. Below it, copying costs less than
+     * what a view holds (for a cache: a pinned segment per hit, and one more buffer per write).
+     */
+    static final int READ_VIEW_MIN_BYTES = 64 << 10;
 
     /**
      * A reply ready to be written.
      *
      * @param buffers the bytes, in order
      * @param pooled a pooled buffer among them to give back once written, or null
+     * @param view the device's view whose buffers are among them, to close once written, or null
      */
-    record ReplyContent(ByteBuffer[] buffers, ByteBuffer pooled) {
+    record ReplyContent(ByteBuffer[] buffers, ByteBuffer pooled, BlockDevice.ReadView view) {
+        ReplyContent(ByteBuffer[] buffers, ByteBuffer pooled) {
+            this(buffers, pooled, null);
+        }
     }
 
     private final Export export;
@@ -33,8 +43,12 @@ final class RequestExecutor {
     private final boolean structuredReplies;
     private final BufferPool pool;
     private final BlockStatusReply blockStatus;
+    /** Whether large READs are offered to {@link BlockDevice#tryReadView} on this connection. */
+    private final boolean lendReads;
 
-    RequestExecutor(Export export, boolean structuredReplies, MetaContexts metaContexts, BufferPool pool) {
+    RequestExecutor(Export export, boolean structuredReplies, MetaContexts metaContexts, BufferPool pool,
+                    boolean lendReads) {
+        this.lendReads = lendReads;
         this.export = export;
         this.device = export.device;
         this.structuredReplies = structuredReplies;
@@ -142,6 +156,10 @@ final class RequestExecutor {
     }
 
     private ReplyContent tryRead(NbdRequest request, int length) throws IOException {
+        ReplyContent lent = viewReply(request, length);
+        if (lent != null) {
+            return lent;
+        }
         ByteBuffer data = pool.acquire(length);
         boolean done = false;
         try {
@@ -160,6 +178,10 @@ final class RequestExecutor {
                 structuredReplies ? ReplyEncoder.noneDone(request.cookie()) : ReplyEncoder.simple(request.cookie(), 0)
             }, null);
         }
+        ReplyContent lent = viewReply(request, length);
+        if (lent != null) {
+            return lent;
+        }
         ByteBuffer data = pool.acquire(length);
         try {
             device.read(offset, data);
@@ -168,6 +190,37 @@ final class RequestExecutor {
             throw e;
         }
         return readReply(request, data);
+    }
+
+    /**
+     * The reply of a large READ sent from the device's own memory ({@link BlockDevice#tryReadView});
+     * null when the connection does not lend reads, the read is small or the device would not
+     * lend it (then it is copied as usual).
+     */
+    private ReplyContent viewReply(NbdRequest request, int length) throws IOException {
+        if (!lendReads || length < READ_VIEW_MIN_BYTES) {
+            return null;
+        }
+        BlockDevice.ReadView view = device.tryReadView(request.offset(), length);
+        if (view == null) {
+            return null;
+        }
+        ByteBuffer[] data = view.buffers();
+        long lent = 0;
+        for (ByteBuffer b : data) {
+            lent += b.remaining();
+        }
+        if (lent != length) {
+            view.close();
+            throw new IOException("the device lent " + lent + " bytes for a " + length + "-byte read");
+        }
+        export.countRead(length);
+        ByteBuffer[] buffers = new ByteBuffer[data.length + 1];
+        buffers[0] = structuredReplies
+                ? ReplyEncoder.offsetDataHeader(request.cookie(), request.offset(), length)
+                : ReplyEncoder.simple(request.cookie(), 0);
+        System.arraycopy(data, 0, buffers, 1, data.length);
+        return new ReplyContent(buffers, null, view);
     }
 
     /** The reply carrying {@code data}, a pooled buffer filled up to its position. */

@@ -42,6 +42,12 @@ final class MemoryBlockDevice implements BlockDevice {
     /** Writes whose payload the device had its source place ({@code tryWriteFrom}). */
     final AtomicLong placed = new AtomicLong();
 
+    /** When set, {@code tryReadView} lends reads (as direct read-only buffers, in two pieces). */
+    volatile boolean lendsViews;
+    /** Views lent, and those not yet closed. */
+    final AtomicLong viewsLent = new AtomicLong();
+    final java.util.concurrent.atomic.AtomicInteger viewsOpen = new java.util.concurrent.atomic.AtomicInteger();
+
     final AtomicLong reads = new AtomicLong();
     final AtomicLong writes = new AtomicLong();
     final AtomicLong fuaWrites = new AtomicLong();
@@ -89,6 +95,41 @@ final class MemoryBlockDevice implements BlockDevice {
         }
         read(offset, dst);
         return true;
+    }
+
+    /**
+     * Lends a snapshot of the range in two direct read-only buffers (as a cache's view crossing a
+     * slice end), counting it open until closed; a second close fails the test's count check.
+     */
+    @Override
+    public ReadView tryReadView(long offset, int length) throws IOException {
+        BlockDevice.checkRange(name, data.length, SECTOR_SIZE, offset, length);
+        if (!lendsViews || !atOnce(offset)) {
+            return null;
+        }
+        ByteBuffer copy = ByteBuffer.allocateDirect(length);
+        synchronized (data) {
+            copy.put(data, (int) offset, length).flip();
+        }
+        int half = length / 2 / SECTOR_SIZE * SECTOR_SIZE;
+        ByteBuffer[] pieces = {copy.duplicate().limit(half).asReadOnlyBuffer(),
+            copy.duplicate().position(half).asReadOnlyBuffer()};
+        viewsLent.incrementAndGet();
+        viewsOpen.incrementAndGet();
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        return new ReadView() {
+            @Override
+            public ByteBuffer[] buffers() {
+                return pieces;
+            }
+
+            @Override
+            public void close() {
+                if (closed.compareAndSet(false, true)) {
+                    viewsOpen.decrementAndGet();
+                }
+            }
+        };
     }
 
     @Override

@@ -148,10 +148,12 @@ class NbdExportComponentTest {
         values.put("max_inflight_bytes_per_connection", 1L << 20);
         values.put("workers", 3);
         values.put("inline_max_bytes", 4096);
+        values.put("read_views", "on");
         NbdExportComponent component = new NbdExportComponent();
         activate(component, values);
         try {
             NbdServer server = component.server();
+            assertEquals(NbdServerConfig.ReadViews.ON, server.config.readViews());
             assertEquals(2, server.boundAddresses().size());
             assertEquals(3, server.config.maxConnections());
             assertEquals(1L << 20, server.config.maxInflightBytesPerConnection());
@@ -253,6 +255,16 @@ class NbdExportComponentTest {
 
     /** Keeps the Method import honest: the config annotation has exactly the documented attributes. */
     @Test
+    void anUnknownReadViewsValueIsRefusedSayingWhatIsAllowed() {
+        Map<String, Object> values = new HashMap<>();
+        values.put("listen", "127.0.0.1:0");
+        values.put("read_views", "sometimes");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> activate(new NbdExportComponent(), values));
+        assertTrue(e.getMessage().contains("read_views must be off, tcp or on, not 'sometimes'"), e.getMessage());
+    }
+
+    @Test
     void configurationAttributesAreTheDocumentedOnes() {
         List<String> names = new ArrayList<>();
         for (Method m : NbdExportComponent.Config.class.getDeclaredMethods()) {
@@ -260,8 +272,8 @@ class NbdExportComponentTest {
         }
         names.sort(null);
         assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "insecure_allow_cleartext_network", "listen",
-                "max_connections", "max_inflight_bytes_per_connection", "tls", "tls_certificates", "tls_psk_file",
-                "tls_verify_peer", "workers"), names);
+                "max_connections", "max_inflight_bytes_per_connection", "read_views", "tls", "tls_certificates",
+                "tls_psk_file", "tls_verify_peer", "workers"), names);
         assertTrue(names.containsAll(ExportProperties.ALL), "every property of the contract is an attribute");
     }
 

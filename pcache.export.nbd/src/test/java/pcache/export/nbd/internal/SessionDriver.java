@@ -187,7 +187,7 @@ final class SessionDriver {
         ClientStream.Requests expected = new ClientStream.Requests(stream, start);
         RequestReader reader = new RequestReader(in, limits, export, "fuzz");
         RequestExecutor executor = new RequestExecutor(export, session.structuredReplies(),
-                session.metaContexts(), pool);
+                session.metaContexts(), pool, true);
         while (true) {
             ClientStream.Next next = expected.next();
             long allocatedBefore = allocatedBytes();
