@@ -139,12 +139,21 @@ final class ReplyWriter implements Runnable {
                 writeLock.lock();
                 try {
                     write(batch, buffers);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.DEBUG, () -> "NBD client " + peer + ": reply write failed: " + e);
+                } catch (IOException | RuntimeException | Error e) {
+                    // whatever ends the writer, the batch's replies are completed (their buffers,
+                    // device views and budget given back) and the connection torn down
+                    if (e instanceof IOException) {
+                        LOG.log(System.Logger.Level.DEBUG, () -> "NBD client " + peer + ": reply write failed: " + e);
+                    } else {
+                        LOG.log(System.Logger.Level.ERROR, "NBD client " + peer + ": reply writer failed", e);
+                    }
                     batch.forEach(r -> r.complete(false));
                     batch.clear();
                     abort();
                     onFailure.run();
+                    if (e instanceof Error err) {
+                        throw err;
+                    }
                     return;
                 } finally {
                     writeLock.unlock();

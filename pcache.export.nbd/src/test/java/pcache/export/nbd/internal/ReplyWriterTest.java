@@ -23,7 +23,7 @@ class ReplyWriterTest {
     private static final long SEED = 0x7E57_3A11L;
 
     /** A channel that records what is written, accepting at most {@code maxPerCall} bytes per call. */
-    private static final class Recorder implements GatheringByteChannel {
+    private static class Recorder implements GatheringByteChannel {
         final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         final AtomicInteger calls = new AtomicInteger();
         final int maxPerCall;
@@ -104,5 +104,38 @@ class ReplyWriterTest {
         assertArrayEquals(expected.toByteArray(), channel.bytes.toByteArray(),
                 "seed " + SEED + ", at most " + maxPerCall + " bytes per write");
         assertEquals(replies.size(), completed.get(), "every reply completed once");
+    }
+
+    /**
+     * A channel that fails with an unchecked exception (a TLS engine in a bad state) ends the
+     * writer as an I/O failure does: every queued reply is completed as not sent, so its buffers,
+     * device views and budget are given back, and the connection is torn down.
+     */
+    @Test
+    void anUncheckedFailureOfTheChannelCompletesEveryReplyAndEndsTheConnection() throws Exception {
+        GatheringByteChannel failing = new Recorder(Integer.MAX_VALUE) {
+            @Override
+            public long write(ByteBuffer[] srcs, int offset, int length) {
+                throw new IllegalStateException("engine in a bad state");
+            }
+
+            @Override
+            public int write(ByteBuffer src) {
+                throw new IllegalStateException("engine in a bad state");
+            }
+        };
+        java.util.concurrent.CountDownLatch torn = new java.util.concurrent.CountDownLatch(1);
+        ReplyWriter writer = new ReplyWriter(failing, "test", torn::countDown);
+        List<Boolean> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 0; i < 5; i++) {
+            writer.send(new OutgoingReply(outcomes::add, ByteBuffer.allocateDirect(4096)));
+        }
+        Thread thread = new Thread(writer);
+        thread.start();
+        assertEquals(true, torn.await(10, java.util.concurrent.TimeUnit.SECONDS), "the connection is torn down");
+        assertEquals(true, writer.awaitFinished(java.util.concurrent.TimeUnit.SECONDS.toNanos(10)));
+        assertEquals(List.of(false, false, false, false, false), outcomes, "every reply completed, as not sent");
+        writer.send(new OutgoingReply(outcomes::add, ByteBuffer.allocate(16)));
+        assertEquals(6, outcomes.size(), "a reply sent after the failure is completed at once");
     }
 }
