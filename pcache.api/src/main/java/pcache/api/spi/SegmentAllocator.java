@@ -71,7 +71,9 @@ public interface SegmentAllocator {
      * it is not reclaimed and its reference count is above zero. A caller that read a key's
      * position and generation under its slice lock pins the key's data this way, so that the
      * segment cannot be reclaimed and reused until the matching {@link #put}; when it returns
-     * false nothing was taken.
+     * false nothing was taken. Like {@link #put}, a failed pin may drop the last reference to a
+     * segment's newer life and reclaim it on the calling thread (persisting its generation and
+     * telling the listener); a failure there is logged, not thrown.
      *
      * <p>The default takes nothing and returns false: an allocator without it is still correct,
      * its callers copy the data instead.

@@ -513,7 +513,8 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (!gate.hold(QUIESCE_TIMEOUT_MILLIS)) {
                 gate.release();
                 throw new PcacheException("cache " + name + ": " + gate.inFlight() + " requests still in flight after "
-                        + QUIESCE_TIMEOUT_MILLIS + " ms (waiting for space or for the backing device?); try again");
+                        + QUIESCE_TIMEOUT_MILLIS + " ms (waiting for space or for the backing device, or replies sent from the"
+                        + " cache that a client does not take?); try again");
             }
         } catch (InterruptedException e) {
             gate.release();
@@ -577,6 +578,16 @@ public final class CacheDeviceFacade implements CacheDevice {
                 gate.release();
             }
         }
+    }
+
+    /** Whether new requests are held back now (a swap or a change of mode is waiting for those in flight). */
+    boolean holdingRequests() {
+        return gate.isHeld();
+    }
+
+    /** Requests in flight now, open read views included. */
+    long requestsInFlight() {
+        return gate.inFlight();
     }
 
     /** False once the device is out of service (closed, or a swap and its rollback both failed). */

@@ -118,6 +118,10 @@ final class RequestGate {
         }
     }
 
+    boolean isHeld() {
+        return held;
+    }
+
     long inFlight() {
         return inFlight.sum();
     }

@@ -208,14 +208,23 @@ class ReadViewTest {
                     throw new AssertionError(ex);
                 }
             });
+            assertEquals(1, dev.requestsInFlight(), "the open view is in flight");
             change.start();
-            change.join(300);
-            assertTrue(change.isAlive(), "the change waits for the open view");
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!dev.holdingRequests()) {
+                assertTrue(System.nanoTime() < deadline, "the change never held the requests");
+                Thread.sleep(5);
+            }
+            // held, it waits for the view: still in write-back mode, the view still in flight
+            assertTrue(change.isAlive());
+            assertEquals(CacheMode.WRITEBACK, dev.mode(), "the change waits for the open view");
+            assertEquals(1, dev.requestsInFlight());
             assertArrayEquals(Harness.pattern(0, 131072, 3).array(), bytesOf(view), "and the view is intact");
             view.close();
             change.join(20_000);
             assertTrue(!change.isAlive(), "the closed view let the change through");
             assertEquals(CacheMode.PASSTHROUGH, dev.mode());
+            assertEquals(0, dev.requestsInFlight(), "the closed view left the gate");
             assertNull(dev.tryReadView(0, 131072), "pass-through lends nothing");
             assertArrayEquals(Harness.pattern(0, 131072, 3).array(), Harness.read(dev, 0, 131072));
         } finally {

@@ -209,8 +209,15 @@ final class ReadPath {
                 pins.decrementAndGet();
                 return false;
             }
-            if (!cache.segments().tryGet(segment, generation)) {
-                pins.decrementAndGet();
+            boolean taken = false;
+            try {
+                taken = cache.segments().tryGet(segment, generation);
+            } finally {
+                if (!taken) {
+                    pins.decrementAndGet();
+                }
+            }
+            if (!taken) {
                 return false;
             }
             if (pinCount == pinned.length) {
@@ -247,7 +254,7 @@ final class ReadPath {
                         continue; // the cache closed under the view: nothing to give back to
                     }
                     CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name()
-                            + ": giving back cache segment " + pinned[i] + " after a read failed: " + e);
+                            + ": giving back cache segment " + pinned[i] + ", pinned by a read view, failed: " + e);
                 }
             }
         }
