@@ -253,7 +253,6 @@ class NbdExportComponentTest {
         }
     }
 
-    /** Keeps the Method import honest: the config annotation has exactly the documented attributes. */
     @Test
     void anUnknownReadViewsValueIsRefusedSayingWhatIsAllowed() {
         Map<String, Object> values = new HashMap<>();
@@ -264,6 +263,7 @@ class NbdExportComponentTest {
         assertTrue(e.getMessage().contains("read_views must be off, tcp or on, not 'sometimes'"), e.getMessage());
     }
 
+    /** Keeps the Method import honest: the config annotation has exactly the documented attributes. */
     @Test
     void configurationAttributesAreTheDocumentedOnes() {
         List<String> names = new ArrayList<>();

@@ -188,6 +188,26 @@ final class RawNbdClient implements Closeable {
         return flags;
     }
 
+    /**
+     * As {@link #open(SocketAddress, String, boolean)} over TCP, with the socket's receive buffer
+     * set before connecting (which bounds the window the server can fill while the client does not
+     * read).
+     */
+    static RawNbdClient open(InetSocketAddress address, String export, boolean structured, int receiveBuffer)
+            throws IOException {
+        Socket socket = new Socket();
+        socket.setReceiveBufferSize(receiveBuffer);
+        socket.connect(address);
+        RawNbdClient c = new RawNbdClient(socket);
+        try {
+            c.handshakeStart().go(export, structured);
+            return c;
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
     /** Connects, negotiates and returns a client in transmission. */
     static RawNbdClient open(SocketAddress address, String export, boolean structured) throws IOException {
         RawNbdClient c = connect(address);

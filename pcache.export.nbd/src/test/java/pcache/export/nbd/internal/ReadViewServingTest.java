@@ -66,6 +66,7 @@ class ReadViewServingTest {
                 }
                 assertEquals(6, fixture.disk.viewsLent.get(), "every read of 64 KiB or more was lent");
                 await(() -> fixture.disk.viewsOpen.get() == 0);
+                assertEquals(0, fixture.disk.extraViewCloses.get(), "each view closed once");
             }
         }
     }
@@ -93,8 +94,9 @@ class ReadViewServingTest {
     void theViewsOfRepliesNeverWrittenAreClosedWhenTheClientGoes() throws Exception {
         try (ServerFixture fixture = new ServerFixture()) {
             fixture.disk.lendsViews = true;
-            RawNbdClient c = fixture.open("disk", true);
-            int reads = 60; // 60 MiB: more than loopback TCP buffers hold, less than the connection's budget
+            // a 64 KiB receive window: 60 MiB of replies cannot all fit in the sockets' buffers
+            RawNbdClient c = RawNbdClient.open(fixture.address, "disk", true, 64 << 10);
+            int reads = 60; // less than the connection's 64 MiB budget: every one is lent
             for (int i = 0; i < reads; i++) {
                 c.request(0, READ, i, (long) (i % 15) << 20, 1 << 20, null);
             }
@@ -102,6 +104,7 @@ class ReadViewServingTest {
             assertTrue(fixture.disk.viewsOpen.get() > 0, "replies wait for a client that does not read");
             c.close();
             await(() -> fixture.disk.viewsOpen.get() == 0);
+            assertEquals(0, fixture.disk.extraViewCloses.get(), "each view closed once");
             // and the server goes on serving others
             try (RawNbdClient d = fixture.open("disk", true)) {
                 d.request(0, READ, 99, 0, 1 << 20, null);
