@@ -62,7 +62,7 @@ class ConfigAdminMappingTest {
                         "force_identity", Boolean.FALSE,
                         "backing_timeout_ms", 30000L)),
                 new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809", "tls", "off",
-                        "insecure_allow_cleartext_network", false))),
+                        "insecure_allow_cleartext_network", false, "read_views", "tcp"))),
                 records);
         assertEquals("pcache.backing.file~pcache0.backing", records.get(0).effectivePid());
         assertEquals("pcache.export.nbd", records.get(2).effectivePid());
@@ -121,7 +121,8 @@ class ConfigAdminMappingTest {
     @Test
     void noCachesStillConfiguresTheExport() {
         assertEquals(List.of(new ConfigurationRecord("pcache.export.nbd", Optional.empty(),
-                map("listen", "unix:/run/pcache/nbd.sock", "tls", "off", "insecure_allow_cleartext_network", false))),
+                map("listen", "unix:/run/pcache/nbd.sock", "tls", "off", "insecure_allow_cleartext_network", false,
+                        "read_views", "tcp"))),
                 ConfigAdminMapping.map(new PcacheSettings(Path.of("/d"), export("unix:/run/pcache/nbd.sock"), Level.INFO,
                         List.of())));
     }
@@ -163,11 +164,11 @@ class ConfigAdminMappingTest {
     @Test
     void tlsKeysReachTheExportsConfiguration() throws Exception {
         PcacheSettings s = SettingsParser.parse(Map.of("pcache.data", "/srv", "nbd.listen", "0.0.0.0:10809",
-                "nbd.tls", "require", "nbd.tls_psk_file", "keys.psk"));
+                "nbd.tls", "require", "nbd.tls_psk_file", "keys.psk", "nbd.read_views", "on"));
         ConfigurationRecord export = ConfigAdminMapping.map(s).get(0);
         assertEquals(new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "0.0.0.0:10809",
                 "tls", "require", "tls_psk_file", "/srv/keys.psk", "insecure_allow_cleartext_network", false,
-                "tlsProvider.cardinality.minimum", 1)), export);
+                "read_views", "on", "tlsProvider.cardinality.minimum", 1)), export);
     }
 
     private static ExportDefinition export(String listen) {

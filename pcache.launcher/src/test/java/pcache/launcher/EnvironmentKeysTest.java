@@ -56,7 +56,7 @@ class EnvironmentKeysTest {
         assertEquals("environment variable PCACHE_HOME does not name a configuration key: expected "
                 + "PCACHE_PCACHE_DATA, PCACHE_LOG_LEVEL, PCACHE_HTTP_LISTEN, PCACHE_HEALTH_DIRTY_WARN_PERCENT, PCACHE_NBD_<KEY> (PCACHE_NBD_LISTEN, PCACHE_NBD_TLS, "
                 + "PCACHE_NBD_TLS_CERTIFICATES, PCACHE_NBD_TLS_PSK_FILE, PCACHE_NBD_TLS_VERIFY_PEER, "
-                + "PCACHE_NBD_INSECURE_ALLOW_CLEARTEXT_NETWORK) or PCACHE_CACHE_<NAME>_<ATTRIBUTE>",
+                + "PCACHE_NBD_INSECURE_ALLOW_CLEARTEXT_NETWORK, PCACHE_NBD_READ_VIEWS) or PCACHE_CACHE_<NAME>_<ATTRIBUTE>",
                 e.problems().get(2));
     }
 

@@ -32,9 +32,12 @@ import pcache.api.tls.TlsSettings;
  * @param tlsVerifyPeer whether client certificates are verified, if configured; by default they are
  *        when the certificate directory holds {@value ExportProperties#CA_CERT_FILE}
  * @param insecureAllowCleartextNetwork whether a non-loopback address may run without TLS
+ * @param readViews where large read hits are sent from the cache's mapping:
+ *        {@code tcp}, {@code on} or {@code off} ({@link ExportProperties#READ_VIEWS}; since 1.4)
  */
 public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<Path> tlsCertificates,
-        Optional<Path> tlsPskFile, Optional<Boolean> tlsVerifyPeer, boolean insecureAllowCleartextNetwork) {
+        Optional<Path> tlsPskFile, Optional<Boolean> tlsVerifyPeer, boolean insecureAllowCleartextNetwork,
+        String readViews) {
 
     /** What a listen address looks like, for messages. */
     public static final String LISTEN_EXPECTED = "HOST:PORT (e.g. 127.0.0.1:10809, [::1]:10809) or unix:PATH, "
@@ -42,7 +45,20 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
 
     public ExportDefinition {
         listen = List.copyOf(listen);
+        if (!READ_VIEW_VALUES.contains(readViews)) {
+            throw new IllegalArgumentException(ExportProperties.READ_VIEWS + "=" + readViews + ": expected "
+                    + ExportProperties.READ_VIEWS_EXPECTED);
+        }
     }
+
+    /** The definition without {@code readViews} (the default): the constructor of version 1.3. */
+    public ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<Path> tlsCertificates,
+            Optional<Path> tlsPskFile, Optional<Boolean> tlsVerifyPeer, boolean insecureAllowCleartextNetwork) {
+        this(listen, tls, tlsCertificates, tlsPskFile, tlsVerifyPeer, insecureAllowCleartextNetwork,
+                ExportProperties.READ_VIEWS_DEFAULT);
+    }
+
+    private static final List<String> READ_VIEW_VALUES = List.of("tcp", "on", "off");
 
     /** The outcome of {@link #parse}: a definition, or every problem found, each a sentence naming its key. */
     public record Parsed(Optional<ExportDefinition> definition, List<String> problems) {
@@ -124,6 +140,7 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
         tlsPskFile.ifPresent(f -> p.put(ExportProperties.TLS_PSK_FILE, f.toString()));
         tlsVerifyPeer.ifPresent(v -> p.put(ExportProperties.TLS_VERIFY_PEER, v));
         p.put(ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK, insecureAllowCleartextNetwork);
+        p.put(ExportProperties.READ_VIEWS, readViews);
         if (tls != ExportTlsMode.OFF) {
             p.put(ExportProperties.TLS_PROVIDER_MINIMUM, 1);
         }
@@ -155,6 +172,10 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
             Optional<Boolean> verifyPeer = bool(ExportProperties.TLS_VERIFY_PEER);
             boolean insecure = bool(ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK)
                     .orElse(ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK_DEFAULT);
+            String readViews = text(ExportProperties.READ_VIEWS).orElse(ExportProperties.READ_VIEWS_DEFAULT);
+            if (!READ_VIEW_VALUES.contains(readViews)) {
+                problem(ExportProperties.READ_VIEWS, readViews, "expected " + ExportProperties.READ_VIEWS_EXPECTED);
+            }
             mode.ifPresent(m -> checkCredentials(m, modeText, certificates, pskFile, verifyPeer));
             if (mode.orElse(null) == ExportTlsMode.OFF && !insecure) {
                 for (String address : listen) {
@@ -167,7 +188,7 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
                 return new Parsed(Optional.empty(), problems);
             }
             return new Parsed(Optional.of(new ExportDefinition(listen, mode.get(), certificates, pskFile, verifyPeer,
-                    insecure)), List.of());
+                    insecure, readViews)), List.of());
         }
 
         private void checkCredentials(ExportTlsMode mode, String modeText, Optional<Path> certificates,

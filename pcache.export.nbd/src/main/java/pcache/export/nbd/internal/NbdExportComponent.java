@@ -120,7 +120,7 @@ public class NbdExportComponent implements NbdExports {
                 options = {@Option(label = "tcp", value = "tcp"),
                         @Option(label = "on", value = "on"),
                         @Option(label = "off", value = "off")})
-        String read__views() default "tcp";
+        String read__views() default ExportProperties.READ_VIEWS_DEFAULT;
     }
 
     /** A bound cache: the service object and the name it is exported under. */
@@ -153,7 +153,7 @@ public class NbdExportComponent implements NbdExports {
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
                 .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())))
                 .withInlineMaxBytes(config.inline__max__bytes())
-                .withReadViews(NbdServerConfig.ReadViews.parse(config.read__views()));
+                .withReadViews(NbdServerConfig.ReadViews.parse(definition.readViews()));
         List<ListenAddress> addresses = new ArrayList<>();
         for (String address : definition.listen()) {
             addresses.add(ListenAddress.parse(address));
