@@ -33,7 +33,7 @@ import pcache.api.tls.TlsSettings;
  *        when the certificate directory holds {@value ExportProperties#CA_CERT_FILE}
  * @param insecureAllowCleartextNetwork whether a non-loopback address may run without TLS
  * @param readViews where large read hits are sent from the cache's mapping:
- *        {@code tcp}, {@code on} or {@code off} ({@link ExportProperties#READ_VIEWS}; since 1.4)
+ *        {@code auto}, {@code on} or {@code off} ({@link ExportProperties#READ_VIEWS}; since 1.4)
  */
 public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<Path> tlsCertificates,
         Optional<Path> tlsPskFile, Optional<Boolean> tlsVerifyPeer, boolean insecureAllowCleartextNetwork,
@@ -58,7 +58,7 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
                 ExportProperties.READ_VIEWS_DEFAULT);
     }
 
-    private static final List<String> READ_VIEW_VALUES = List.of("tcp", "on", "off");
+    private static final List<String> READ_VIEW_VALUES = List.of("auto", "on", "off");
 
     /** The outcome of {@link #parse}: a definition, or every problem found, each a sentence naming its key. */
     public record Parsed(Optional<ExportDefinition> definition, List<String> problems) {

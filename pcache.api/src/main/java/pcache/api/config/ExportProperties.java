@@ -20,7 +20,8 @@ public final class ExportProperties {
     public static final String INSECURE_ALLOW_CLEARTEXT_NETWORK = "insecure_allow_cleartext_network";
     /**
      * On which connections READs of 64 KiB or more that hit the cache are sent straight from its
-     * memory mapping: {@code tcp} (default), {@code on} (every connection) or {@code off}.
+     * memory mapping: {@code auto} (default: every connection but a clear-text unix socket),
+     * {@code on} (every connection) or {@code off}.
      *
      * @since 1.4
      */
@@ -39,14 +40,14 @@ public final class ExportProperties {
     /** A non-loopback address needs TLS unless this is set to true. */
     public static final boolean INSECURE_ALLOW_CLEARTEXT_NETWORK_DEFAULT = false;
     /**
-     * Large reads are sent from the mapping over TCP, copied over unix sockets (where copying
-     * measured faster).
+     * Large reads are sent from the mapping over TCP and with TLS, copied over clear-text unix
+     * sockets (where copying measured faster).
      *
      * @since 1.4
      */
-    public static final String READ_VIEWS_DEFAULT = "tcp";
+    public static final String READ_VIEWS_DEFAULT = "auto";
     /** The values of {@link #READ_VIEWS}, for messages. @since 1.4 */
-    public static final String READ_VIEWS_EXPECTED = "tcp, on or off";
+    public static final String READ_VIEWS_EXPECTED = "auto, on or off";
     /** The CA certificate's file name in a certificate directory; its presence turns client verification on. */
     public static final String CA_CERT_FILE = "ca-cert.pem";
 

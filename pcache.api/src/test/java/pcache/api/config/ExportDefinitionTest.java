@@ -52,16 +52,16 @@ class ExportDefinitionTest {
     }
 
     @Test
-    void readViewsAreSentOverTcpByDefaultAndTakeThreeValues() {
-        assertEquals("tcp", definition().readViews());
-        assertEquals("tcp", definition().properties().get("read_views"));
+    void readViewsAreAutomaticByDefaultAndTakeThreeValues() {
+        assertEquals("auto", definition().readViews());
+        assertEquals("auto", definition().properties().get("read_views"));
         assertEquals("on", definition("read_views", " on ").readViews());
         assertEquals("off", definition("read_views", "off").properties().get("read_views"));
-        assertEquals(List.of("nbd.read_views=sometimes: expected tcp, on or off"), problems("read_views", "sometimes"));
+        assertEquals(List.of("nbd.read_views=sometimes: expected auto, on or off"), problems("read_views", "sometimes"));
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new ExportDefinition(
                 List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(), Optional.empty(), Optional.empty(), false,
                 "TCP"));
-        assertEquals("tcp", new ExportDefinition(List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(),
+        assertEquals("auto", new ExportDefinition(List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(),
                 Optional.empty(), Optional.empty(), false).readViews(), "the 1.3 constructor takes the default");
     }
 

@@ -151,7 +151,7 @@ final class NbdConnection implements Runnable {
                 + "' (structured replies " + session.structuredReplies() + ")");
         RequestReader reader = new RequestReader(in, session.limits(), session.export(), peer);
         RequestExecutor executor = new RequestExecutor(session.export(), session.structuredReplies(),
-                session.metaContexts(), pool, server.config.readViews().appliesTo(isUnixSocket()));
+                session.metaContexts(), pool, server.config.readViews().appliesTo(isUnixSocket(), t != null));
         in.beforeBlockingRead(this::writePending);
         try {
             while (true) {

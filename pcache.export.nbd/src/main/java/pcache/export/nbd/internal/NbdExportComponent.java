@@ -115,9 +115,9 @@ public class NbdExportComponent implements NbdExports {
         int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
 
         @AttributeDefinition(description = "READs of 64 KiB or more that hit the cache are sent straight from its "
-                + "memory mapping, without a copy: on TCP connections (tcp, the default: over unix sockets the "
-                + "copy measured faster), on every connection (on), or never (off)",
-                options = {@Option(label = "tcp", value = "tcp"),
+                + "memory mapping, without a copy: on every connection but a clear-text unix socket (auto, the "
+                + "default: there the copy measured faster), on every connection (on), or never (off)",
+                options = {@Option(label = "auto", value = "auto"),
                         @Option(label = "on", value = "on"),
                         @Option(label = "off", value = "off")})
         String read__views() default ExportProperties.READ_VIEWS_DEFAULT;

@@ -31,12 +31,13 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
         /** Never: every READ is copied into a buffer first. */
         OFF("off"),
         /**
-         * On TCP connections (with or without TLS), not on unix sockets: there the connection's
-         * one reply writer is what limits 1 MiB reads, and copying from the mapping itself,
-         * rather than from a buffer a worker just filled, made it slower (docs/BENCHMARKS.md,
-         * "Large reads sent from the mapping").
+         * On every connection but a clear-text unix socket: there the connection's one reply
+         * writer is what limits 1 MiB reads, and its copy from the mapping itself, rather than
+         * from a buffer a worker just filled, made it slower; over TCP, and with TLS on either
+         * transport (the cipher reads the bytes once either way), the copy saved made reads faster
+         * (docs/BENCHMARKS.md, "Large reads sent from the mapping").
          */
-        TCP("tcp"),
+        AUTO("auto"),
         /** On every connection. */
         ON("on");
 
@@ -47,8 +48,8 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
         }
 
         /** Whether a connection of this kind lends reads. */
-        boolean appliesTo(boolean unixSocket) {
-            return this == ON || (this == TCP && !unixSocket);
+        boolean appliesTo(boolean unixSocket, boolean tls) {
+            return this == ON || (this == AUTO && (!unixSocket || tls));
         }
 
         /** The value named {@code name} ({@code off}, {@code tcp}, {@code on}). */
@@ -58,7 +59,7 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
                     return v;
                 }
             }
-            throw new IllegalArgumentException("read_views must be off, tcp or on, not '" + name + "'");
+            throw new IllegalArgumentException("read_views must be auto, on or off, not '" + name + "'");
         }
     }
 
@@ -73,12 +74,12 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
      */
     public static final int DEFAULT_INLINE_MAX_BYTES = 128 << 10;
 
-    /** The constructor before {@code readViews}: large reads are lent on TCP connections. */
+    /** The constructor before {@code readViews}: large reads are lent as {@link ReadViews#AUTO} says. */
     public NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                            long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
                            Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
         this(maxConnections, maxInflightRequestsPerConnection, maxInflightBytesPerConnection, maxInflightBytesTotal,
-                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.TCP);
+                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.AUTO);
     }
 
     public NbdServerConfig {

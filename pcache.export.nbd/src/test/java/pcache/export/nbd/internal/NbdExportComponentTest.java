@@ -260,7 +260,7 @@ class NbdExportComponentTest {
         values.put("read_views", "sometimes");
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> activate(new NbdExportComponent(), values));
-        assertTrue(e.getMessage().contains("read_views=sometimes: expected tcp, on or off"), e.getMessage());
+        assertTrue(e.getMessage().contains("read_views=sometimes: expected auto, on or off"), e.getMessage());
     }
 
     /** Keeps the Method import honest: the config annotation has exactly the documented attributes. */

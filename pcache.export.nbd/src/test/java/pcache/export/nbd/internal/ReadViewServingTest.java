@@ -72,7 +72,7 @@ class ReadViewServingTest {
     }
 
     @Test
-    void readViewsOffCopiesEveryReadAndTheDefaultLendsOnTcpOnly() throws Exception {
+    void readViewsOffCopiesEveryReadAndTheDefaultLendsButOnClearTextUnixSockets() throws Exception {
         try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults()
                 .withReadViews(NbdServerConfig.ReadViews.OFF));
              RawNbdClient c = fixture.open("disk", true)) {
@@ -81,11 +81,13 @@ class ReadViewServingTest {
             assertEquals(0, c.readReply(0).error());
             assertEquals(0, fixture.disk.viewsLent.get(), "off: copied");
         }
-        assertEquals(NbdServerConfig.ReadViews.TCP, NbdServerConfig.defaults().readViews());
-        assertTrue(NbdServerConfig.ReadViews.TCP.appliesTo(false));
-        assertTrue(!NbdServerConfig.ReadViews.TCP.appliesTo(true), "not on unix sockets");
-        assertTrue(NbdServerConfig.ReadViews.ON.appliesTo(true));
-        assertTrue(!NbdServerConfig.ReadViews.OFF.appliesTo(false));
+        assertEquals(NbdServerConfig.ReadViews.AUTO, NbdServerConfig.defaults().readViews());
+        assertTrue(NbdServerConfig.ReadViews.AUTO.appliesTo(false, false), "TCP");
+        assertTrue(NbdServerConfig.ReadViews.AUTO.appliesTo(false, true), "TCP with TLS");
+        assertTrue(NbdServerConfig.ReadViews.AUTO.appliesTo(true, true), "a unix socket with TLS");
+        assertTrue(!NbdServerConfig.ReadViews.AUTO.appliesTo(true, false), "not a clear-text unix socket");
+        assertTrue(NbdServerConfig.ReadViews.ON.appliesTo(true, false));
+        assertTrue(!NbdServerConfig.ReadViews.OFF.appliesTo(false, true));
         assertEquals(NbdServerConfig.ReadViews.ON, NbdServerConfig.ReadViews.parse(" on "));
     }
 
