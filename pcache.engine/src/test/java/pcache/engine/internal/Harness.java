@@ -99,6 +99,33 @@ final class Harness {
         return b.array();
     }
 
+    /**
+     * Where the key covering {@code offset} keeps its data: its cache segment and the device
+     * offset of the byte at {@code offset}. Fails the test when no key covers it.
+     */
+    record DataPlace(int segment, long deviceOffset) {
+    }
+
+    static DataPlace dataPlace(CacheEngine e, long offset) {
+        pcache.api.spi.KeySlice slice = e.index().slice(offset);
+        DataPlace[] at = {null};
+        slice.lock();
+        try {
+            slice.forEach(k -> {
+                if (k.offset() <= offset && offset < k.end() && !k.isEmpty()) {
+                    at[0] = new DataPlace(k.segment(),
+                            e.segments().dataOffset(k.segment()) + k.segmentOffset() + (offset - k.offset()));
+                }
+            });
+        } finally {
+            slice.unlock();
+        }
+        if (at[0] == null) {
+            throw new AssertionError("no key covers " + offset);
+        }
+        return at[0];
+    }
+
     static byte[] read(CacheEngine e, long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);
         e.read(offset, b);

@@ -47,20 +47,7 @@ class IntegrityAndBackingTest {
 
     /** Where the data of the key covering {@code offset} lives on the device. */
     private static long dataLocation(CacheEngine e, long offset) {
-        KeySlice slice = e.index().slice(offset);
-        long[] at = {-1};
-        slice.lock();
-        try {
-            slice.forEach(k -> {
-                if (k.offset() <= offset && offset < k.end() && !k.isEmpty()) {
-                    at[0] = e.segments().dataOffset(k.segment()) + k.segmentOffset() + (offset - k.offset());
-                }
-            });
-        } finally {
-            slice.unlock();
-        }
-        assertTrue(at[0] >= 0, "no key covers " + offset);
-        return at[0];
+        return Harness.dataPlace(e, offset).deviceOffset();
     }
 
     @Test

@@ -15,7 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import pcache.api.BlockDevice;
 import pcache.api.CacheMode;
-import pcache.api.spi.KeySlice;
 import pcache.api.spi.PmemRegion;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.pmem.internal.MappedPmemProvider;
@@ -234,19 +233,6 @@ class ReadViewTest {
 
     /** The cache segment holding the data at {@code offset}. */
     private static int segmentOf(CacheEngine e, long offset) {
-        KeySlice slice = e.index().slice(offset);
-        int[] at = {-1};
-        slice.lock();
-        try {
-            slice.forEach(k -> {
-                if (k.offset() <= offset && offset < k.end() && !k.isEmpty()) {
-                    at[0] = k.segment();
-                }
-            });
-        } finally {
-            slice.unlock();
-        }
-        assertTrue(at[0] >= 0, "no key at " + offset);
-        return at[0];
+        return Harness.dataPlace(e, offset).segment();
     }
 }

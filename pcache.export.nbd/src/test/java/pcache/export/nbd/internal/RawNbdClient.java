@@ -198,19 +198,16 @@ final class RawNbdClient implements Closeable {
         Socket socket = new Socket();
         socket.setReceiveBufferSize(receiveBuffer);
         socket.connect(address);
-        RawNbdClient c = new RawNbdClient(socket);
-        try {
-            c.handshakeStart().go(export, structured);
-            return c;
-        } catch (IOException | RuntimeException e) {
-            c.close();
-            throw e;
-        }
+        return negotiate(new RawNbdClient(socket), export, structured);
     }
 
     /** Connects, negotiates and returns a client in transmission. */
     static RawNbdClient open(SocketAddress address, String export, boolean structured) throws IOException {
-        RawNbdClient c = connect(address);
+        return negotiate(connect(address), export, structured);
+    }
+
+    /** Takes {@code c} into transmission on {@code export}; closes it when that fails. */
+    private static RawNbdClient negotiate(RawNbdClient c, String export, boolean structured) throws IOException {
         try {
             c.handshakeStart().go(export, structured);
             return c;
