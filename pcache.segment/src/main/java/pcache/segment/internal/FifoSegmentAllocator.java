@@ -280,14 +280,11 @@ public final class FifoSegmentAllocator implements SegmentAllocator {
         if (generations.get(segment) == generation) {
             return true;
         }
-        if (references.decrementAndGet(segment) == 0) {
-            // ours was the last reference to the segment's new life: reclaim it as put would
-            try {
-                reclaim(segment);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "cache segment {0}: reclaim after a failed pin failed: {1}",
-                        segment, e.getMessage());
-            }
+        try {
+            put(segment); // ours may be the last reference to the segment's new life
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cache segment {0}: reclaim after a failed pin failed: {1}",
+                    segment, e.getMessage());
         }
         return false;
     }

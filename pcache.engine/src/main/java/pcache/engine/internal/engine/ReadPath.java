@@ -105,11 +105,28 @@ final class ReadPath {
         }
         cache.quarantine().check(offset, total);
         dst.position(base + total);
-        stats.readRequests.increment();
-        stats.bytesRead.add(total);
-        stats.bytesReadFromCache.add(total);
-        stats.readHits.increment();
+        countHit(total);
         return true;
+    }
+
+    /** Counts a read served wholly from the cache without waiting. */
+    private void countHit(int length) {
+        stats.readRequests.increment();
+        stats.bytesRead.add(length);
+        stats.bytesReadFromCache.add(length);
+        stats.readHits.increment();
+    }
+
+    /** The hits of {@code [pos, pos + len)} in {@code slice}, walked under its lock; missing at the first gap. */
+    private ReadPlan planHits(KeySlice slice, long pos, int len) {
+        ReadPlan plan = ReadPlan.hitsOnly();
+        slice.lock();
+        try {
+            slice.walk(pos, len, cache.validity(), plan);
+        } finally {
+            slice.unlock();
+        }
+        return plan;
     }
 
     /**
@@ -144,10 +161,7 @@ final class ReadPath {
                 view.close();
             }
         }
-        stats.readRequests.increment();
-        stats.bytesRead.add(length);
-        stats.bytesReadFromCache.add(length);
-        stats.readHits.increment();
+        countHit(length);
         stats.lentReads.increment();
         return view;
     }
@@ -155,13 +169,7 @@ final class ReadPath {
     /** Adds one slice's part to {@code view}; false when it must not be lent (see {@link #tryReadView}). */
     private boolean viewSlicePart(long pos, int len, View view) throws IOException {
         KeySlice slice = cache.index().slice(pos);
-        ReadPlan plan = ReadPlan.hitsOnly();
-        slice.lock();
-        try {
-            slice.walk(pos, len, cache.validity(), plan);
-        } finally {
-            slice.unlock();
-        }
+        ReadPlan plan = planHits(slice, pos, len);
         if (plan.missing) {
             return false;
         }
@@ -262,13 +270,7 @@ final class ReadPath {
 
     private boolean tryReadSlicePart(long pos, ByteBuffer out) throws IOException {
         KeySlice slice = cache.index().slice(pos);
-        ReadPlan plan = ReadPlan.hitsOnly();
-        slice.lock();
-        try {
-            slice.walk(pos, out.remaining(), cache.validity(), plan);
-        } finally {
-            slice.unlock();
-        }
+        ReadPlan plan = planHits(slice, pos, out.remaining());
         if (plan.missing) {
             return false;
         }

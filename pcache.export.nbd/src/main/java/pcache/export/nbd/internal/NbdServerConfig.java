@@ -59,7 +59,8 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
                     return v;
                 }
             }
-            throw new IllegalArgumentException("read_views must be auto, on or off, not '" + name + "'");
+            throw new IllegalArgumentException(pcache.api.config.ExportProperties.READ_VIEWS + "=" + name
+                    + ": expected " + pcache.api.config.ExportProperties.READ_VIEWS_EXPECTED);
         }
     }
 

@@ -214,27 +214,28 @@ final class RequestExecutor {
             view.close();
             throw new IOException("the device lent " + lent + " bytes for a " + length + "-byte read");
         }
-        export.countRead(length);
         ByteBuffer[] buffers = new ByteBuffer[data.length + 1];
-        buffers[0] = structuredReplies
-                ? ReplyEncoder.offsetDataHeader(request.cookie(), request.offset(), length)
-                : ReplyEncoder.simple(request.cookie(), 0);
+        buffers[0] = readHeader(request, length);
         System.arraycopy(data, 0, buffers, 1, data.length);
         return new ReplyContent(buffers, null, view);
+    }
+
+    /**
+     * Counts a successful READ of {@code length} bytes and returns the header its data follows.
+     * The whole read is done before the first byte goes out, so a failure is reported as an
+     * error reply (never after a success header), and one chunk also satisfies DF.
+     */
+    private ByteBuffer readHeader(NbdRequest request, int length) {
+        export.countRead(length);
+        return structuredReplies
+                ? ReplyEncoder.offsetDataHeader(request.cookie(), request.offset(), length)
+                : ReplyEncoder.simple(request.cookie(), 0);
     }
 
     /** The reply carrying {@code data}, a pooled buffer filled up to its position. */
     private ReplyContent readReply(NbdRequest request, ByteBuffer data) {
         data.flip();
-        long offset = request.offset();
-        int length = data.remaining();
-        export.countRead(length);
-        // The whole read is done before the first byte goes out, so a failure is reported as an
-        // error reply (never after a success header), and one chunk also satisfies DF.
-        ByteBuffer header = structuredReplies
-                ? ReplyEncoder.offsetDataHeader(request.cookie(), offset, length)
-                : ReplyEncoder.simple(request.cookie(), 0);
-        return new ReplyContent(new ByteBuffer[] {header, data}, data);
+        return new ReplyContent(new ByteBuffer[] {readHeader(request, data.remaining()), data}, data);
     }
 
     /** NBD_CMD_CACHE: read the range (bounded) into a scratch buffer so the cache holds it. */
