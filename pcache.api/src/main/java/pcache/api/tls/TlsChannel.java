@@ -21,4 +21,25 @@ public interface TlsChannel extends ByteChannel, GatheringByteChannel {
 
     /** Who the peer proved to be: its certificate's subject or its PSK identity; null if it proved nothing. */
     String peerIdentity();
+
+    /**
+     * Receives from the peer, waiting for it as a read does, until the next {@code bytes} bytes
+     * of plaintext have arrived, so that reading them will not wait for the peer. A caller that
+     * must not wait for the peer while it reads a large message (because it holds something others
+     * need meanwhile) lets it arrive first, holding nothing.
+     *
+     * <p>A channel that decrypts as it reads judges by the sizes of the records it holds and what
+     * the peer's records carried so far; a peer that pads its records more than before can still
+     * make a read wait. The default promises nothing.
+     *
+     * @param bytes plaintext bytes the caller is about to read
+     * @return true when they can be read without waiting for the peer; false when the channel
+     *         cannot tell, will not hold that many, or the peer ended the stream first (reads still
+     *         work as always, and may wait)
+     * @throws IOException when reading from the peer failed, as a read would have
+     * @since 1.1
+     */
+    default boolean receiveAhead(long bytes) throws java.io.IOException {
+        return false;
+    }
 }

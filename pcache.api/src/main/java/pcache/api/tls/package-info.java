@@ -7,5 +7,5 @@
  * handshake over a connected socket.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package pcache.api.tls;

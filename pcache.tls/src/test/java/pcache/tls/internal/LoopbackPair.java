@@ -47,11 +47,18 @@ public final class LoopbackPair implements AutoCloseable {
 
     /** Both handshakes, concurrently; failures are kept in the fields, not thrown. */
     public static LoopbackPair handshake(TlsEndpoint serverEndpoint, TlsEndpoint clientEndpoint) throws Exception {
+        return handshake(serverEndpoint, clientEndpoint, socket -> socket);
+    }
+
+    /** As {@link #handshake(TlsEndpoint, TlsEndpoint)}, the server's TLS running over {@code serverTransport}'s wrapper of its socket. */
+    public static LoopbackPair handshake(TlsEndpoint serverEndpoint, TlsEndpoint clientEndpoint,
+            java.util.function.Function<SocketChannel, java.nio.channels.ByteChannel> serverTransport) throws Exception {
         LoopbackPair pair = sockets();
         ExecutorService executor = Executors.newFixedThreadPool(2);
         try {
+            java.nio.channels.ByteChannel transport = serverTransport.apply(pair.serverSocket);
             Future<TlsChannel> server = executor.submit(
-                    () -> serverEndpoint.handshake(pair.serverSocket, pair.clientSocket.getLocalAddress().toString()));
+                    () -> serverEndpoint.handshake(transport, pair.clientSocket.getLocalAddress().toString()));
             Future<TlsChannel> client = executor.submit(
                     () -> clientEndpoint.handshake(pair.clientSocket, pair.serverSocket.getLocalAddress().toString()));
             executor.shutdown();

@@ -23,7 +23,8 @@ import pcache.api.tls.TlsChannel;
  * {@link #PLAIN_CHUNK} bytes to the protocol at once and sends all the records it made in one
  * socket write; a read offers whatever the socket has (up to {@link #NET_CHUNK}) and decrypts
  * straight into the caller's buffer. Output a read causes (a KeyUpdate's answer, a close_notify's)
- * is sent without waiting for the write lock (see {@link #afterOffer()}).
+ * is sent without waiting for the write lock (see {@link #afterOffer()}). {@link #receiveAhead}
+ * offers records until the protocol holds a large message's plaintext whole.
  */
 final class BcTlsChannel implements TlsChannel {
 
@@ -31,6 +32,8 @@ final class BcTlsChannel implements TlsChannel {
     static final int PLAIN_CHUNK = 16 << 14;
     /** Socket read size; record overhead included. */
     static final int NET_CHUNK = PLAIN_CHUNK + 16 * 256;
+    /** Plaintext {@link #receiveAhead} lets the protocol hold at most. */
+    static final int MAX_AHEAD_BYTES = 8 << 20;
 
     private final ByteChannel transport;
     private final TlsProtocol protocol;
@@ -131,33 +134,70 @@ final class BcTlsChannel implements TlsChannel {
                 } finally {
                     protocolLock.unlock();
                 }
-                if (ended || inboundDone) {
+                if (ended || inboundDone || !receive()) {
                     return -1;
                 }
-                netIn.clear();
-                int n = transport.read(netIn);
-                if (n < 0) {
-                    inboundDone = true; // closed without close_notify: the connection ended
-                    return -1;
-                }
-                protocolLock.lock();
-                try {
-                    protocol.offerInput(netInArray, 0, n);
-                    if (protocol.getAvailableOutputBytes() > 0) {
-                        outputPending = true;
-                    }
-                } catch (TlsException e) {
-                    outputPending = true; // the alert we raise, if any
-                    afterOffer();
-                    throw failureWords.describe(e);
-                } finally {
-                    protocolLock.unlock();
-                }
-                afterOffer();
             }
         } finally {
             readLock.unlock();
         }
+    }
+
+    /**
+     * The protocol decrypts records as they are offered and keeps their plaintext, so it knows
+     * exactly what has arrived: this offers what the socket brings until that is enough.
+     */
+    @Override
+    public boolean receiveAhead(long bytes) throws IOException {
+        if (bytes > MAX_AHEAD_BYTES) {
+            return false;
+        }
+        readLock.lock();
+        try {
+            ensureOpen();
+            while (true) {
+                boolean ended;
+                protocolLock.lock();
+                try {
+                    if (protocol.getAvailableInputBytes() >= bytes) {
+                        return true;
+                    }
+                    ended = protocol.isClosed();
+                } finally {
+                    protocolLock.unlock();
+                }
+                if (ended || inboundDone || !receive()) {
+                    return false; // the next read reports the end
+                }
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** Reads what the socket has and offers it to the protocol; false at the socket's end. Under readLock. */
+    private boolean receive() throws IOException {
+        netIn.clear();
+        int n = transport.read(netIn);
+        if (n < 0) {
+            inboundDone = true; // closed without close_notify: the connection ended
+            return false;
+        }
+        protocolLock.lock();
+        try {
+            protocol.offerInput(netInArray, 0, n);
+            if (protocol.getAvailableOutputBytes() > 0) {
+                outputPending = true;
+            }
+        } catch (TlsException e) {
+            outputPending = true; // the alert we raise, if any
+            afterOffer();
+            throw failureWords.describe(e);
+        } finally {
+            protocolLock.unlock();
+        }
+        afterOffer();
+        return true;
     }
 
     /**

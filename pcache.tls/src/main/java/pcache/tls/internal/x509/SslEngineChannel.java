@@ -26,6 +26,9 @@ import pcache.api.tls.TlsChannel;
  * socket write, and a read takes whatever the socket has, up to as many records. A read whose
  * buffer holds a whole record decrypts straight into it. When a read meets a post-handshake message
  * that needs an answer (a TLS 1.3 KeyUpdate), it takes the write lock for that answer.
+ *
+ * <p>{@link #receiveAhead} lets the received records of a large message pile up in the read buffer
+ * (which grows for it, up to {@link #MAX_AHEAD_BYTES} of plaintext) before the caller reads them.
  */
 final class SslEngineChannel implements TlsChannel {
 
@@ -37,6 +40,13 @@ final class SslEngineChannel implements TlsChannel {
      */
     static final int RECORDS_PER_WRITE = 4;
 
+    /** Plaintext {@link #receiveAhead} holds at most; the read buffer grows to about that much ciphertext. */
+    static final int MAX_AHEAD_BYTES = 8 << 20;
+
+    /** The record header: content type, version, length. */
+    private static final int HEADER_BYTES = 5;
+    private static final byte APPLICATION_DATA = 23;
+
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     private final ByteChannel transport;
@@ -46,7 +56,12 @@ final class SslEngineChannel implements TlsChannel {
 
     private final ReentrantLock readLock = new ReentrantLock();
     /** Received bytes not yet unwrapped; read mode. Guarded by readLock. */
-    private final ByteBuffer netIn;
+    private ByteBuffer netIn;
+    /**
+     * The least a record of the negotiated protocol and cipher takes beyond the data it carries
+     * (header, explicit nonce, tag, content type); -1 before the handshake's end.
+     */
+    private volatile int recordOverhead = -1;
     /** Plaintext unwrapped but not yet handed out; read mode. Guarded by readLock. */
     private ByteBuffer appIn;
     private boolean inboundDone;
@@ -111,6 +126,7 @@ final class SslEngineChannel implements TlsChannel {
             SSLSession session = engine.getSession();
             protocol = session.getProtocol();
             cipherSuite = session.getCipherSuite();
+            recordOverhead = leastRecordOverhead(protocol, cipherSuite);
             peerIdentity = peerVerified ? peerIdentity(session) : null;
         } finally {
             writeLock.unlock();
@@ -196,6 +212,123 @@ final class SslEngineChannel implements TlsChannel {
             throw failureWords.describe(e);
         } finally {
             readLock.unlock();
+        }
+    }
+
+    /**
+     * The least a record takes beyond its data: its header, and for TLS 1.3 the AEAD tag and the
+     * inner content type (padding may add more), for TLS 1.2 AES-GCM the explicit nonce and tag,
+     * for ChaCha20-Poly1305 the tag; for other ciphers (CBC: IV, MAC and padding) the header and a
+     * byte, well below what they take. Never more than a record takes, so that the plaintext
+     * judged from a record's size is never less than it carries.
+     */
+    static int leastRecordOverhead(String protocol, String cipherSuite) {
+        if ("TLSv1.3".equals(protocol)) {
+            return HEADER_BYTES + 16 + 1;
+        }
+        if (cipherSuite.contains("_GCM_")) {
+            return HEADER_BYTES + 8 + 16;
+        }
+        if (cipherSuite.contains("CHACHA20")) {
+            return HEADER_BYTES + 16;
+        }
+        return HEADER_BYTES + 1;
+    }
+
+    /**
+     * Reads from the transport into the read buffer, without decrypting, until the whole records
+     * there carry {@code bytes} of plaintext beyond what is decrypted already. A record is taken
+     * to carry its size less the least overhead of the negotiated cipher: exact for a peer that
+     * does not pad its records (JSSE, gnutls and OpenSSL do not by default), more than it carries
+     * otherwise. So this never waits for bytes beyond the message (a peer sending nothing more
+     * until it is answered cannot hang it), and a padding peer can only make the read after it
+     * wait for the rest of the message.
+     */
+    @Override
+    public boolean receiveAhead(long bytes) throws IOException {
+        if (bytes > MAX_AHEAD_BYTES) {
+            return false;
+        }
+        readLock.lock();
+        try {
+            ensureOpen();
+            while (true) {
+                if (recordOverhead < 0 || inboundDone) {
+                    return false; // still handshaking, or the stream ended
+                }
+                if (appIn.remaining() + plaintextInWholeRecords(netIn, recordOverhead) >= bytes) {
+                    return true;
+                }
+                if (!makeRoom(bytes)) {
+                    return false;
+                }
+                if (appendNetIn() < 0) {
+                    return false; // the next read reports the end
+                }
+            }
+        } catch (SSLException e) {
+            throw failureWords.describe(e);
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /**
+     * The plaintext the whole application-data records in {@code records} (read mode, untouched)
+     * carry, taking {@code overhead} bytes off each record's size, header included.
+     */
+    static long plaintextInWholeRecords(ByteBuffer records, int overhead) {
+        long plaintext = 0;
+        int at = records.position();
+        while (at + HEADER_BYTES <= records.limit()) {
+            int size = HEADER_BYTES + Short.toUnsignedInt(records.getShort(at + 3));
+            if (at + size > records.limit()) {
+                break;
+            }
+            if (records.get(at) == APPLICATION_DATA) {
+                plaintext += Math.max(0, size - overhead);
+            }
+            at += size;
+        }
+        return plaintext;
+    }
+
+    /**
+     * Makes room at the end of netIn: moves its bytes to the front, or, when they fill it, moves
+     * them to a larger buffer, sized for the records of {@code bytes} of plaintext (at most
+     * {@link #MAX_AHEAD_BYTES} and a sixty-fourth more for the records' overhead).
+     *
+     * @return false when netIn is full and as large as it may grow (the peer's records are small
+     *         or padded: they carry less than that much plaintext)
+     */
+    private boolean makeRoom(long bytes) {
+        if (netIn.limit() < netIn.capacity()) {
+            return true;
+        }
+        if (netIn.position() > 0) {
+            netIn.compact().flip();
+            return true;
+        }
+        long most = MAX_AHEAD_BYTES + MAX_AHEAD_BYTES / 64 + packetSize;
+        long wanted = bytes + (bytes / (16 << 10) + 2) * (long) Math.max(recordOverhead, 0) + packetSize;
+        int size = (int) Math.min(Math.max(wanted, 2L * netIn.capacity()), most);
+        if (size <= netIn.capacity()) {
+            return false;
+        }
+        ByteBuffer bigger = ByteBuffer.allocateDirect(size);
+        bigger.put(netIn).flip();
+        netIn = bigger;
+        return true;
+    }
+
+    /** Reads what the transport has after the bytes in netIn (which has room); -1 at its end. */
+    private int appendNetIn() throws IOException {
+        int start = netIn.position();
+        netIn.position(netIn.limit()).limit(netIn.capacity());
+        try {
+            return transport.read(netIn);
+        } finally {
+            netIn.limit(netIn.position()).position(start);
         }
     }
 
