@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 
+import pcache.api.tls.TlsChannel;
+
 /**
  * Buffered big-endian reads from a blocking channel. One read syscall usually brings in several
  * pipelined request headers (and small WRITE payloads); large payloads bypass the buffer.
@@ -29,6 +31,10 @@ final class ChannelInput {
     private ReadHook hook = () -> { };
     /** Bytes the channel has received that a read would return at once; null when it cannot tell. */
     private ReceivedBytes received;
+    /** The TLS channel after STARTTLS, which can receive a message whole before it is read; else null. */
+    private TlsChannel tls;
+    /** Whether {@link #arrived} asks a TLS channel to receive ahead (not over unix sockets: see there). */
+    private boolean tlsReceivesAhead = true;
 
     /** Asks the operating system how many received bytes a socket holds, without reading them. */
     @FunctionalInterface
@@ -42,11 +48,22 @@ final class ChannelInput {
 
     /**
      * @param received how many bytes {@code channel} holds already received, or null when that
-     *        cannot be asked ({@link #canReadWithoutWaiting} then only counts buffered bytes)
+     *        cannot be asked ({@link #arrived} then only counts buffered bytes)
      */
     ChannelInput(ReadableByteChannel channel, ReceivedBytes received) {
         this.channel = channel;
         this.received = received;
+    }
+
+    /**
+     * Whether {@link #arrived} lets a TLS channel receive a payload ahead. Not over a unix socket:
+     * its small send buffer (about 208 KiB) stops the client a fraction into a 1 MiB payload, so
+     * receiving it whole before decrypting any of it leaves the server idle while the client
+     * encrypts, where reading it into a buffer decrypts each record as it comes (1 MiB TLS writes
+     * measured 0.64–0.67× with it, docs/BENCHMARKS.md); TCP's buffers hold whole payloads.
+     */
+    void tlsReceivesAhead(boolean receivesAhead) {
+        this.tlsReceivesAhead = receivesAhead;
     }
 
     /** Sets what runs before each read from the channel. */
@@ -60,11 +77,12 @@ final class ChannelInput {
      *
      * @throws IllegalStateException if bytes are still buffered
      */
-    void switchTo(ReadableByteChannel upgraded) {
+    void switchTo(TlsChannel upgraded) {
         if (buffer.hasRemaining()) {
             throw new IllegalStateException(buffer.remaining() + " bytes buffered from the previous channel");
         }
         this.channel = upgraded;
+        this.tls = upgraded;
         this.received = null; // what the socket holds is ciphertext now, not what reads return
     }
 
@@ -74,12 +92,17 @@ final class ChannelInput {
     }
 
     /**
-     * Whether the next {@code bytes} have arrived: reading them cannot wait for the client
-     * (buffered here, or received by the socket, as far as it can tell).
+     * Whether the next {@code bytes} have arrived, so that reading them cannot wait for the client:
+     * buffered here, or received by the socket as far as it can tell. On a TLS connection (over
+     * TCP) the channel first receives them whole ({@link TlsChannel#receiveAhead}), which waits for
+     * the client as a read would: call this holding nothing a client must not hold up.
      */
-    boolean canReadWithoutWaiting(long bytes) throws IOException {
+    boolean arrived(long bytes) throws IOException {
         if (buffer.remaining() >= bytes) {
             return true;
+        }
+        if (tls != null) {
+            return tlsReceivesAhead && tls.receiveAhead(bytes - buffer.remaining());
         }
         return received != null && buffer.remaining() + (long) received.count() >= bytes;
     }

@@ -68,6 +68,7 @@ final class NbdConnection implements Runnable {
         this.channel = channel;
         this.peer = peer;
         this.in = new ChannelInput(channel, server.receivedBytes.apply(channel));
+        in.tlsReceivesAhead(!isUnixSocket());
         this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
                 server.config.maxInflightBytesPerConnection(), server.sharedBudget);
         this.pool = server.bufferPool;
@@ -285,8 +286,9 @@ final class NbdConnection implements Runnable {
      * Serves a large WRITE here with its payload received straight into the device's space
      * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy fewer than through a buffer. Only
      * when the whole payload has already arrived: the device holds cache space and its request
-     * gate while the payload is read, so that read must not wait for the client. Pending replies
-     * are written first for the same reason.
+     * gate while the payload is read, so that read must not wait for the client. A TLS connection
+     * over TCP first receives the payload's records whole, which may wait for the client (holding
+     * nothing of the device's yet). Pending replies are written first, as before any wait.
      *
      * @return true when the request was answered (its reply queued: done, or the device's error);
      *         false when it must take the buffered way (its payload untouched)
@@ -295,7 +297,7 @@ final class NbdConnection implements Runnable {
     private boolean serveDirect(Session session, RequestExecutor executor, NbdRequest request)
             throws IOException {
         writePending();
-        if (!in.canReadWithoutWaiting(request.length())) {
+        if (!in.arrived(request.length())) {
             return false;
         }
         PayloadSource source = new PayloadSource(in, request.length());

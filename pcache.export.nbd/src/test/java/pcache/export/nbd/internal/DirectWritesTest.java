@@ -75,6 +75,56 @@ class DirectWritesTest {
         }
     }
 
+    /**
+     * On a TLS connection the channel is asked to receive each large payload ahead; where it
+     * says it has, the payload is placed by the device, otherwise it takes the buffered way.
+     */
+    @Test
+    void tlsConnectionsPlaceLargeWritesTheirChannelReceivedAhead() throws Exception {
+        FakeTls fake = new FakeTls();
+        try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5)),
+                TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, fake))) {
+            fixture.server.receivedBytes = channel -> () -> 0; // the clear-text socket's answer must not count
+            try (RawNbdClient c = startTls(fixture.connect())) {
+                fake.receivesAhead = true;
+                byte[][] data = writeBurst(c, 8);
+                assertEquals(8, fixture.disk.placed.get(), "every large write placed, seed " + SEED);
+                assertEquals(8, fake.aheadAsked.get(), "the channel was asked for each payload");
+                readBack(c, data);
+
+                fake.receivesAhead = false;
+                long writes = fixture.disk.writes.get();
+                readBack(c, writeBurst(c, 8)); // the same data again, now through buffers
+                assertEquals(8, fixture.disk.placed.get());
+                assertEquals(writes + 8, fixture.disk.writes.get());
+                assertEquals(16, fake.aheadAsked.get());
+            }
+
+            // over a unix socket a TLS channel is not asked: the buffered way overlaps decryption
+            // with the client's sending (see ChannelInput.tlsReceivesAhead)
+            Path socket = Files.createTempDirectory(dir, "u").resolve("s");
+            fixture.server.listen(ListenAddress.unix(socket));
+            try (RawNbdClient c = startTls(RawNbdClient.connect(UnixDomainSocketAddress.of(socket)))) {
+                long writes = fixture.disk.writes.get();
+                readBack(c, writeBurst(c, 8));
+                assertEquals(16, fake.aheadAsked.get());
+                assertEquals(8, fixture.disk.placed.get());
+                assertEquals(writes + 8, fixture.disk.writes.get());
+            }
+        }
+    }
+
+    /** The handshake with STARTTLS (the fake TLS of {@link FakeTls}), attached to "disk". */
+    private static RawNbdClient startTls(RawNbdClient c) throws IOException {
+        c.handshakeStart();
+        c.sendOption(pcache.api.nbd.NbdWire.OPT_STARTTLS, new byte[0]);
+        assertEquals(pcache.api.nbd.NbdWire.REP_ACK, c.readOptionReply().type());
+        c.writeRaw(FakeTls.HELLO);
+        c.readInto(new byte[FakeTls.HELLO.length]);
+        c.go("disk", false);
+        return c;
+    }
+
     @Test
     void aDeviceFailingWhileTakingThePayloadAnswersAnErrorAndTheStreamStaysInStep() throws Exception {
         try (ServerFixture fixture = fixture(() -> Integer.MAX_VALUE);
@@ -150,8 +200,8 @@ class DirectWritesTest {
             }
             assertEquals(1000, received.count());
             ChannelInput in = new ChannelInput(server, received);
-            assertTrue(in.canReadWithoutWaiting(1000));
-            assertTrue(!in.canReadWithoutWaiting(1001));
+            assertTrue(in.arrived(1000));
+            assertTrue(!in.arrived(1001));
         }
         Path path = Files.createTempDirectory(dir, "u").resolve("s");
         try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)
@@ -160,7 +210,7 @@ class DirectWritesTest {
              SocketChannel server = listener.accept()) {
             assertNull(NbdConnection.receivedBytes(server), "Java cannot ask a unix socket");
             client.write(ByteBuffer.allocate(10));
-            assertTrue(!new ChannelInput(server, null).canReadWithoutWaiting(10), "unknown: not known to have arrived");
+            assertTrue(!new ChannelInput(server, null).arrived(10), "unknown: not known to have arrived");
         }
     }
 

@@ -28,6 +28,9 @@ final class FakeTls implements TlsEndpoint {
     final AtomicLong handshakes = new AtomicLong();
     final AtomicLong bytesRead = new AtomicLong();
     final AtomicLong bytesWritten = new AtomicLong();
+    /** What the channel says when asked to receive a message ahead (it passes bytes through, so it cannot). */
+    volatile boolean receivesAhead;
+    final AtomicLong aheadAsked = new AtomicLong();
 
     @Override
     public TlsChannel handshake(ByteChannel transport, String peer) throws IOException {
@@ -104,6 +107,12 @@ final class FakeTls implements TlsEndpoint {
         @Override
         public void close() throws IOException {
             transport.close();
+        }
+
+        @Override
+        public boolean receiveAhead(long bytes) {
+            aheadAsked.incrementAndGet();
+            return receivesAhead;
         }
 
         @Override
