@@ -20,8 +20,9 @@ import pcache.api.tls.TlsEndpoint;
  * What {@link TlsChannel#receiveAhead} promises, checked on a server channel whose socket reads
  * are counted: a message said to have arrived is read without a further socket read; a message
  * whose last byte the client has sent (and then sends nothing until answered) is said to have
- * arrived, never waited for beyond; more than the channel holds, or a stream that ends first, is
- * refused. Seeded: {@code -Dpcache.tls.seed}, else random, printed.
+ * arrived, never waited for beyond; more than the channel holds, more than the budget of all
+ * channels allows, or a stream that ends first, is refused, and what was held is given back when the
+ * channel closes. Seeded: {@code -Dpcache.tls.seed}, else random, printed.
  */
 public final class ReceiveAheadChecks {
 
@@ -68,6 +69,7 @@ public final class ReceiveAheadChecks {
     public static void check(TlsEndpoint server, TlsEndpoint client, boolean exactBeyondKeyUpdates, int maxAhead)
             throws Exception {
         long seed = ConcurrentTraffic.seed();
+        long heldBefore = AheadBudget.held();
         Random random = new Random(seed);
         CountingTransport[] transport = new CountingTransport[1];
         java.util.concurrent.ExecutorService sender = java.util.concurrent.Executors.newSingleThreadExecutor();
@@ -102,6 +104,20 @@ public final class ReceiveAheadChecks {
             }
             sent.get();
 
+            // with every channel's budget for receiving ahead taken, the channel declines and the
+            // message is read the usual way
+            long spare = AheadBudget.MAX_BYTES - AheadBudget.held();
+            assertTrue(AheadBudget.tryTake(spare));
+            try {
+                byte[] larger = bytes(random, (6 << 20) + 5);
+                sent = sender.submit(() -> pair.client.write(ByteBuffer.wrap(larger)));
+                assertFalse(pair.server.receiveAhead(larger.length), "beyond the budget of all channels");
+                assertArrayEquals(larger, readFully(pair.server, larger.length));
+                sent.get();
+            } finally {
+                AheadBudget.give(spare);
+            }
+
             // the client sends part of a message and ends its stream
             byte[] part = bytes(random, 100);
             sender.submit(() -> {
@@ -118,6 +134,7 @@ public final class ReceiveAheadChecks {
         } finally {
             sender.shutdownNow();
         }
+        assertEquals(heldBefore, AheadBudget.held(), "a closed channel gives back what it held ahead");
     }
 
     private static byte[] bytes(Random random, int length) {

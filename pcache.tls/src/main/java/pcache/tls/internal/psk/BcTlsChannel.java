@@ -13,6 +13,7 @@ import org.bouncycastle.tls.TlsContext;
 import org.bouncycastle.tls.TlsProtocol;
 
 import pcache.api.tls.TlsChannel;
+import pcache.tls.internal.AheadBudget;
 
 /**
  * Bouncy Castle's TLS protocol object in its non-blocking mode (bytes offered in, records read
@@ -149,8 +150,8 @@ final class BcTlsChannel implements TlsChannel {
      */
     @Override
     public boolean receiveAhead(long bytes) throws IOException {
-        if (bytes > MAX_AHEAD_BYTES) {
-            return false;
+        if (bytes > MAX_AHEAD_BYTES || !AheadBudget.tryTake(bytes)) {
+            return false; // the budget counts what the protocol holds while we wait for the rest
         }
         readLock.lock();
         try {
@@ -172,6 +173,7 @@ final class BcTlsChannel implements TlsChannel {
             }
         } finally {
             readLock.unlock();
+            AheadBudget.give(bytes);
         }
     }
 

@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.ClosedChannelException;
+import java.lang.ref.Cleaner;
 import java.security.Principal;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 import javax.net.ssl.SSLEngine;
@@ -16,6 +18,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 import pcache.api.tls.TlsChannel;
+import pcache.tls.internal.AheadBudget;
 
 /**
  * A JSSE {@link SSLEngine} as a blocking channel over a blocking transport.
@@ -28,7 +31,8 @@ import pcache.api.tls.TlsChannel;
  * that needs an answer (a TLS 1.3 KeyUpdate), it takes the write lock for that answer.
  *
  * <p>{@link #receiveAhead} lets the received records of a large message pile up in the read buffer
- * (which grows for it, up to {@link #MAX_AHEAD_BYTES} of plaintext) before the caller reads them.
+ * (which grows for it, up to {@link #MAX_AHEAD_BYTES} of plaintext, within the {@link AheadBudget}
+ * of all channels, and keeps that size until the channel closes) before the caller reads them.
  */
 final class SslEngineChannel implements TlsChannel {
 
@@ -48,6 +52,7 @@ final class SslEngineChannel implements TlsChannel {
     private static final byte APPLICATION_DATA = 23;
 
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private final ByteChannel transport;
     private final SSLEngine engine;
@@ -62,6 +67,10 @@ final class SslEngineChannel implements TlsChannel {
      * (header, explicit nonce, tag, content type); -1 before the handshake's end.
      */
     private volatile int recordOverhead = -1;
+    /** netIn's bytes beyond its first size, taken from the {@link AheadBudget}. */
+    private final AtomicLong grown = new AtomicLong();
+    /** Gives {@link #grown} back when the channel closes, or at the latest when it is collected. */
+    private final Cleaner.Cleanable budgetReturn;
     /** Plaintext unwrapped but not yet handed out; read mode. Guarded by readLock. */
     private ByteBuffer appIn;
     private boolean inboundDone;
@@ -95,6 +104,8 @@ final class SslEngineChannel implements TlsChannel {
         this.netIn = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_WRITE).flip();
         this.appIn = ByteBuffer.allocateDirect(applicationSize).flip();
         this.netOut = ByteBuffer.allocateDirect(packetSize * RECORDS_PER_WRITE);
+        AtomicLong taken = grown;
+        this.budgetReturn = CLEANER.register(this, () -> AheadBudget.give(taken.getAndSet(0)));
     }
 
     /** Runs the handshake to its end; on an {@link SSLException} the caller maps the cause to words. */
@@ -299,7 +310,8 @@ final class SslEngineChannel implements TlsChannel {
      * {@link #MAX_AHEAD_BYTES} and a sixty-fourth more for the records' overhead).
      *
      * @return false when netIn is full and as large as it may grow (the peer's records are small
-     *         or padded: they carry less than that much plaintext)
+     *         or padded: they carry less than that much plaintext), or all channels' read buffers
+     *         together would hold more than the {@link AheadBudget} allows
      */
     private boolean makeRoom(long bytes) {
         if (netIn.limit() < netIn.capacity()) {
@@ -312,8 +324,12 @@ final class SslEngineChannel implements TlsChannel {
         long most = MAX_AHEAD_BYTES + MAX_AHEAD_BYTES / 64 + packetSize;
         long wanted = bytes + (bytes / (16 << 10) + 2) * (long) Math.max(recordOverhead, 0) + packetSize;
         int size = (int) Math.min(Math.max(wanted, 2L * netIn.capacity()), most);
-        if (size <= netIn.capacity()) {
+        if (size <= netIn.capacity() || !AheadBudget.tryTake(size - netIn.capacity())) {
             return false;
+        }
+        grown.addAndGet(size - netIn.capacity());
+        if (closed) {
+            AheadBudget.give(grown.getAndSet(0)); // close() may have given back before we took
         }
         ByteBuffer bigger = ByteBuffer.allocateDirect(size);
         bigger.put(netIn).flip();
@@ -587,7 +603,11 @@ final class SslEngineChannel implements TlsChannel {
                 }
             }
         } finally {
-            transport.close();
+            try {
+                transport.close();
+            } finally {
+                budgetReturn.clean();
+            }
         }
     }
 
