@@ -11,11 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import pcache.api.tls.TlsSettings;
-import pcache.tls.internal.DefaultTlsProvider;
 import pcache.tls.internal.ReceiveAheadChecks;
-import pcache.tls.internal.TestPki;
-import pcache.tls.internal.TestPki.Ca;
 
 /** The JSSE channel receives a message ahead by its records' sizes ({@link SslEngineChannel#receiveAhead}). */
 @Timeout(60)
@@ -27,17 +23,9 @@ class X509ReceiveAheadTest {
     @ParameterizedTest
     @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void receivesAhead(String protocol) throws Exception {
-        Ca ca = TestPki.ca("ca");
-        Path serverDir = TestPki.serverDirectory(temp.resolve("s"), ca,
-                TestPki.entity(ca, "server", "localhost", "127.0.0.1", TestPki.ecKeys()));
-        Path clientDir = TestPki.clientDirectory(temp.resolve("c"), ca,
-                TestPki.entity(ca, "client", null, null, TestPki.ecKeys()));
-        DefaultTlsProvider provider = new DefaultTlsProvider();
-        JsseEndpoint server = ((JsseEndpoint) provider.server(TlsSettings.certificates(serverDir, true, null)))
-                .restrictedTo(protocol);
-        var client = provider.client(TlsSettings.certificates(clientDir, true, "localhost"));
+        MutualEndpoints endpoints = MutualEndpoints.create(temp, protocol);
         // TLS 1.2 has no KeyUpdate: its record sizes tell exactly
-        ReceiveAheadChecks.check(server, client, protocol.equals("TLSv1.2"), SslEngineChannel.MAX_AHEAD_BYTES);
+        ReceiveAheadChecks.check(endpoints.server(), endpoints.client(), protocol.equals("TLSv1.2"), SslEngineChannel.MAX_AHEAD_BYTES);
     }
 
     @Test
