@@ -62,7 +62,7 @@ class ConfigAdminMappingTest {
                         "force_identity", Boolean.FALSE,
                         "backing_timeout_ms", 30000L)),
                 new ConfigurationRecord("pcache.export.nbd", Optional.empty(), map("listen", "127.0.0.1:10809", "tls", "off",
-                        "insecure_allow_cleartext_network", false, "read_views", "auto"))),
+                        "insecure_allow_cleartext_network", false, "read_views", "on"))),
                 records);
         assertEquals("pcache.backing.file~pcache0.backing", records.get(0).effectivePid());
         assertEquals("pcache.export.nbd", records.get(2).effectivePid());
@@ -122,7 +122,7 @@ class ConfigAdminMappingTest {
     void noCachesStillConfiguresTheExport() {
         assertEquals(List.of(new ConfigurationRecord("pcache.export.nbd", Optional.empty(),
                 map("listen", "unix:/run/pcache/nbd.sock", "tls", "off", "insecure_allow_cleartext_network", false,
-                        "read_views", "auto"))),
+                        "read_views", "on"))),
                 ConfigAdminMapping.map(new PcacheSettings(Path.of("/d"), export("unix:/run/pcache/nbd.sock"), Level.INFO,
                         List.of())));
     }

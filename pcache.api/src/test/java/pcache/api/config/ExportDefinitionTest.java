@@ -52,16 +52,16 @@ class ExportDefinitionTest {
     }
 
     @Test
-    void readViewsAreAutomaticByDefaultAndTakeThreeValues() {
-        assertEquals("auto", definition().readViews());
-        assertEquals("auto", definition().properties().get("read_views"));
-        assertEquals("on", definition("read_views", " on ").readViews());
+    void readViewsAreOnByDefaultAndTakeThreeValues() {
+        assertEquals("on", definition().readViews());
+        assertEquals("on", definition().properties().get("read_views"));
+        assertEquals("auto", definition("read_views", " auto ").readViews());
         assertEquals("off", definition("read_views", "off").properties().get("read_views"));
         assertEquals(List.of("nbd.read_views=sometimes: expected auto, on or off"), problems("read_views", "sometimes"));
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new ExportDefinition(
                 List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(), Optional.empty(), Optional.empty(), false,
                 "TCP"));
-        assertEquals("auto", new ExportDefinition(List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(),
+        assertEquals("on", new ExportDefinition(List.of("127.0.0.1:1"), ExportTlsMode.OFF, Optional.empty(),
                 Optional.empty(), Optional.empty(), false).readViews(), "the 1.3 constructor takes the default");
     }
 

@@ -115,10 +115,10 @@ public class NbdExportComponent implements NbdExports {
         int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
 
         @AttributeDefinition(description = "READs of 64 KiB or more that hit the cache are sent straight from its "
-                + "memory mapping, without a copy: on every connection but a clear-text unix socket (auto, the "
-                + "default: there the copy measured faster), on every connection (on), or never (off)",
-                options = {@Option(label = "auto", value = "auto"),
-                        @Option(label = "on", value = "on"),
+                + "memory mapping, without a copy: on every connection (on, the default), on every connection but "
+                + "a clear-text unix socket (auto: on some machines the copy measured faster there), or never (off)",
+                options = {@Option(label = "on", value = "on"),
+                        @Option(label = "auto", value = "auto"),
                         @Option(label = "off", value = "off")})
         String read__views() default ExportProperties.READ_VIEWS_DEFAULT;
     }

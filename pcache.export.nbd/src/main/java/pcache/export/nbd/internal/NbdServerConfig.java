@@ -31,14 +31,18 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
         /** Never: every READ is copied into a buffer first. */
         OFF("off"),
         /**
-         * On every connection but a clear-text unix socket: there the connection's one reply
-         * writer is what limits 1 MiB reads, and its copy from the mapping itself, rather than
-         * from a buffer a worker just filled, made it slower; over TCP, and with TLS on either
-         * transport (the cipher reads the bytes once either way), the copy saved made reads faster
-         * (docs/BENCHMARKS.md, "Large reads sent from the mapping").
+         * On every connection but a clear-text unix socket, where on some machines the
+         * connection's one reply writer is what limits 1 MiB reads, and its copy from the mapping
+         * itself, rather than from a buffer a worker just filled, made it slower (M2 in
+         * docs/BENCHMARKS.md, "Large reads sent from the mapping": 0.85×); over TCP, and with TLS on
+         * either transport, the copy saved made reads faster everywhere.
          */
         AUTO("auto"),
-        /** On every connection. */
+        /**
+         * On every connection: the default. Over clear-text unix sockets too, where it made 1 MiB
+         * reads 1.23–1.37× faster on M3 (docs/BENCHMARKS.md, "Read views over unix sockets on
+         * another machine") against 0.85× on M2.
+         */
         ON("on");
 
         public final String configName;
@@ -75,12 +79,12 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
      */
     public static final int DEFAULT_INLINE_MAX_BYTES = 128 << 10;
 
-    /** The constructor before {@code readViews}: large reads are lent as {@link ReadViews#AUTO} says. */
+    /** The constructor before {@code readViews}: large reads are lent as the default, {@link ReadViews#ON}, says. */
     public NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                            long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
                            Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
         this(maxConnections, maxInflightRequestsPerConnection, maxInflightBytesPerConnection, maxInflightBytesTotal,
-                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.AUTO);
+                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.ON);
     }
 
     public NbdServerConfig {
