@@ -28,9 +28,10 @@ public interface TlsChannel extends ByteChannel, GatheringByteChannel {
      * must not wait for the peer while it reads a large message (because it holds something others
      * need meanwhile) lets it arrive first, holding nothing.
      *
-     * <p>A channel that decrypts as it reads judges by the sizes of the records it holds and what
-     * the peer's records carried so far; a peer that pads its records more than before can still
-     * make a read wait. The default promises nothing.
+     * <p>A channel that decrypts as it reads judges by the sizes of the records it holds, never
+     * counting less than they carry (so it never waits for bytes beyond the message); a peer whose
+     * records carry less than their sizes allow (padding) can still make the read of the message's
+     * last bytes wait for them. The default promises nothing.
      *
      * @param bytes plaintext bytes the caller is about to read
      * @return true when they can be read without waiting for the peer; false when the channel

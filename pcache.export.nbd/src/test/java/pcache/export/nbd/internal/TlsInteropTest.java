@@ -236,7 +236,7 @@ class TlsInteropTest {
         // nbdcopy writes 256 KiB requests: above the inline limit, each payload is received ahead
         // by the TLS channel and placed by the device (GnuTLS does not pad its records)
         assertTrue(copy.placed.get() > 0, "large writes placed: " + copy.placed.get() + " of " + copy.writes.get()
-                + " buffered");
+                + " writes");
         assertSucceeded(processes.run(TOOL_TIMEOUT, "nbdcopy", uri, out.toString()));
         assertEquals(-1, Files.mismatch(in, out), "the file came back byte for byte");
     }

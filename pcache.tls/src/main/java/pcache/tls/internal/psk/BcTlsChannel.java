@@ -150,7 +150,18 @@ final class BcTlsChannel implements TlsChannel {
      */
     @Override
     public boolean receiveAhead(long bytes) throws IOException {
-        if (bytes > MAX_AHEAD_BYTES || !AheadBudget.tryTake(bytes)) {
+        if (bytes > MAX_AHEAD_BYTES) {
+            return false;
+        }
+        protocolLock.lock();
+        try {
+            if (protocol.getAvailableInputBytes() >= bytes) {
+                return true; // held already: nothing to wait for
+            }
+        } finally {
+            protocolLock.unlock();
+        }
+        if (!AheadBudget.tryTake(bytes)) {
             return false; // the budget counts what the protocol holds while we wait for the rest
         }
         readLock.lock();

@@ -227,33 +227,42 @@ final class SslEngineChannel implements TlsChannel {
     }
 
     /**
-     * The least a record takes beyond its data: its header, and for TLS 1.3 the AEAD tag and the
-     * inner content type (padding may add more), for TLS 1.2 AES-GCM the explicit nonce and tag,
-     * for ChaCha20-Poly1305 the tag; for other ciphers (CBC: IV, MAC and padding) the header and a
-     * byte, well below what they take. Never more than a record takes, so that the plaintext
-     * judged from a record's size is never less than it carries.
+     * The least a record takes beyond its data, for the AEAD ciphers whose records are laid out
+     * so: its header, and for TLS 1.3 the 16-byte tag and the inner content type (padding may add
+     * more), for TLS 1.2 AES-GCM the explicit nonce and tag, for TLS 1.2 ChaCha20-Poly1305 the tag.
+     * Never more than a record takes, so the plaintext judged from a record's size is never less
+     * than it carries; and exact without padding, so it is not much more either. Any other cipher
+     * (CBC suites, whose MAC and padding vary, or a tag of another size): -1, and the channel does
+     * not receive ahead.
      */
     static int leastRecordOverhead(String protocol, String cipherSuite) {
         if ("TLSv1.3".equals(protocol)) {
-            return HEADER_BYTES + 16 + 1;
+            return switch (cipherSuite) {
+                case "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+                        "TLS_AES_128_CCM_SHA256" -> HEADER_BYTES + 16 + 1;
+                default -> -1;
+            };
         }
-        if (cipherSuite.contains("_GCM_")) {
-            return HEADER_BYTES + 8 + 16;
+        if ("TLSv1.2".equals(protocol)) {
+            if (cipherSuite.endsWith("_GCM_SHA256") || cipherSuite.endsWith("_GCM_SHA384")) {
+                return HEADER_BYTES + 8 + 16;
+            }
+            if (cipherSuite.endsWith("_CHACHA20_POLY1305_SHA256")) {
+                return HEADER_BYTES + 16;
+            }
         }
-        if (cipherSuite.contains("CHACHA20")) {
-            return HEADER_BYTES + 16;
-        }
-        return HEADER_BYTES + 1;
+        return -1;
     }
 
     /**
      * Reads from the transport into the read buffer, without decrypting, until the whole records
      * there carry {@code bytes} of plaintext beyond what is decrypted already. A record is taken
      * to carry its size less the least overhead of the negotiated cipher: exact for a peer that
-     * does not pad its records (JSSE, gnutls and OpenSSL do not by default), more than it carries
-     * otherwise. So this never waits for bytes beyond the message (a peer sending nothing more
-     * until it is answered cannot hang it), and a padding peer can only make the read after it
-     * wait for the rest of the message.
+     * does not pad its records (GnuTLS, which qemu, libnbd and nbdkit use), more than it carries
+     * otherwise (JSSE's TLS 1.3 records take 16 bytes more each). So this never waits for bytes
+     * beyond the message (a peer sending nothing more until it is answered cannot hang it), and a
+     * padding peer can only make the read after it wait for the rest of the message, which it is
+     * sending.
      */
     @Override
     public boolean receiveAhead(long bytes) throws IOException {
@@ -265,9 +274,13 @@ final class SslEngineChannel implements TlsChannel {
             ensureOpen();
             while (true) {
                 if (recordOverhead < 0 || inboundDone) {
-                    return false; // still handshaking, or the stream ended
+                    return false; // still handshaking, a cipher we cannot judge, or the stream ended
                 }
-                if (appIn.remaining() + plaintextInWholeRecords(netIn, recordOverhead) >= bytes) {
+                long ahead = plaintextInWholeRecords(netIn, recordOverhead);
+                if (ahead < 0) {
+                    return false; // a record only an unwrap can deal with (a renegotiation's)
+                }
+                if (appIn.remaining() + ahead >= bytes) {
                     return true;
                 }
                 if (!makeRoom(bytes)) {
@@ -277,8 +290,6 @@ final class SslEngineChannel implements TlsChannel {
                     return false; // the next read reports the end
                 }
             }
-        } catch (SSLException e) {
-            throw failureWords.describe(e);
         } finally {
             readLock.unlock();
         }
@@ -286,7 +297,9 @@ final class SslEngineChannel implements TlsChannel {
 
     /**
      * The plaintext the whole application-data records in {@code records} (read mode, untouched)
-     * carry, taking {@code overhead} bytes off each record's size, header included.
+     * carry, taking {@code overhead} bytes off each record's size, header included; -1 when a
+     * whole record of another type comes first (a TLS 1.2 handshake message: a renegotiation the
+     * peer may wait on before it sends more, which only a read answers).
      */
     static long plaintextInWholeRecords(ByteBuffer records, int overhead) {
         long plaintext = 0;
@@ -296,9 +309,10 @@ final class SslEngineChannel implements TlsChannel {
             if (at + size > records.limit()) {
                 break;
             }
-            if (records.get(at) == APPLICATION_DATA) {
-                plaintext += Math.max(0, size - overhead);
+            if (records.get(at) != APPLICATION_DATA) {
+                return -1;
             }
+            plaintext += Math.max(0, size - overhead);
             at += size;
         }
         return plaintext;
@@ -327,11 +341,17 @@ final class SslEngineChannel implements TlsChannel {
         if (size <= netIn.capacity() || !AheadBudget.tryTake(size - netIn.capacity())) {
             return false;
         }
+        ByteBuffer bigger;
+        try {
+            bigger = ByteBuffer.allocateDirect(size);
+        } catch (OutOfMemoryError e) {
+            AheadBudget.give(size - netIn.capacity()); // no direct memory left: read the usual way
+            return false;
+        }
         grown.addAndGet(size - netIn.capacity());
         if (closed) {
             AheadBudget.give(grown.getAndSet(0)); // close() may have given back before we took
         }
-        ByteBuffer bigger = ByteBuffer.allocateDirect(size);
         bigger.put(netIn).flip();
         netIn = bigger;
         return true;
