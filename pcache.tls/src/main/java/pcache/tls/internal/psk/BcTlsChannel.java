@@ -153,17 +153,7 @@ final class BcTlsChannel implements TlsChannel {
         if (bytes > MAX_AHEAD_BYTES) {
             return false;
         }
-        protocolLock.lock();
-        try {
-            if (protocol.getAvailableInputBytes() >= bytes) {
-                return true; // held already: nothing to wait for
-            }
-        } finally {
-            protocolLock.unlock();
-        }
-        if (!AheadBudget.tryTake(bytes)) {
-            return false; // the budget counts what the protocol holds while we wait for the rest
-        }
+        boolean taken = false;
         readLock.lock();
         try {
             ensureOpen();
@@ -178,13 +168,22 @@ final class BcTlsChannel implements TlsChannel {
                 } finally {
                     protocolLock.unlock();
                 }
-                if (ended || inboundDone || !receive()) {
+                if (ended || inboundDone) {
                     return false; // the next read reports the end
+                }
+                // the budget counts what the protocol holds while we wait for the rest
+                if (!taken && !(taken = AheadBudget.tryTake(bytes))) {
+                    return false;
+                }
+                if (!receive()) {
+                    return false;
                 }
             }
         } finally {
             readLock.unlock();
-            AheadBudget.give(bytes);
+            if (taken) {
+                AheadBudget.give(bytes);
+            }
         }
     }
 

@@ -559,12 +559,8 @@ final class SslEngineChannel implements TlsChannel {
 
     /** Reads what the transport has into netIn; -1 at its end. */
     private int readNetIn() throws IOException {
-        netIn.compact();
-        try {
-            return transport.read(netIn);
-        } finally {
-            netIn.flip();
-        }
+        netIn.compact().flip();
+        return appendNetIn();
     }
 
     private void growAppIn() {
