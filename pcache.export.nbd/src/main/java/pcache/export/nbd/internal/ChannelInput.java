@@ -29,38 +29,28 @@ final class ChannelInput {
     /** Always in "read mode": position..limit holds bytes not yet consumed. */
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).limit(0);
     private ReadHook hook = () -> { };
-    /** Bytes the channel has received that a read would return at once; null when it cannot tell. */
-    private ReceivedBytes received;
     /** The TLS channel after STARTTLS, which can receive a message whole before it is read; else null. */
     private TlsChannel tls;
-    /** Whether {@link #arrived} asks a TLS channel to receive ahead (not over unix sockets: see there). */
+    /** Whether {@link #placeable} has a TLS channel receive a payload ahead (not over unix sockets: see there). */
     private boolean tlsReceivesAhead = true;
-
-    /** Asks the operating system how many received bytes a socket holds, without reading them. */
-    @FunctionalInterface
-    interface ReceivedBytes {
-        int count() throws IOException;
-    }
+    /**
+     * Bytes the channel's reads have returned so far. Written by the reader only; volatile so that
+     * the server's timer can see whether a client stuck in a payload still sends
+     * ({@link #receivedSoFar}).
+     */
+    private volatile long receivedSoFar;
 
     ChannelInput(ReadableByteChannel channel) {
-        this(channel, null);
-    }
-
-    /**
-     * @param received how many bytes {@code channel} holds already received, or null when that
-     *        cannot be asked ({@link #arrived} then only counts buffered bytes)
-     */
-    ChannelInput(ReadableByteChannel channel, ReceivedBytes received) {
         this.channel = channel;
-        this.received = received;
     }
 
     /**
-     * Whether {@link #arrived} lets a TLS channel receive a payload ahead. Not over a unix socket:
+     * Whether {@link #placeable} has a TLS channel receive a payload ahead. Not over a unix socket:
      * its small send buffer (about 208 KiB) stops the client a fraction into a 1 MiB payload, so
      * receiving it whole before decrypting any of it leaves the server idle while the client
-     * encrypts, where reading it into a buffer decrypts each record as it comes (1 MiB TLS writes
-     * measured 0.64–0.67× with it, docs/BENCHMARKS.md); TCP's buffers hold whole payloads.
+     * encrypts, where reading it straight into the space decrypts each record as it comes (1 MiB
+     * TLS writes measured 0.64–0.67× of reading into a buffer with it, docs/BENCHMARKS.md); TCP's
+     * buffers hold whole payloads.
      */
     void tlsReceivesAhead(boolean receivesAhead) {
         this.tlsReceivesAhead = receivesAhead;
@@ -83,7 +73,11 @@ final class ChannelInput {
         }
         this.channel = upgraded;
         this.tls = upgraded;
-        this.received = null; // what the socket holds is ciphertext now, not what reads return
+    }
+
+    /** How many bytes the channel's reads have returned since the connection opened (read by any thread). */
+    long receivedSoFar() {
+        return receivedSoFar;
     }
 
     /** Bytes received but not yet consumed. */
@@ -92,19 +86,18 @@ final class ChannelInput {
     }
 
     /**
-     * Whether the next {@code bytes} have arrived, so that reading them cannot wait for the client:
-     * buffered here, or received by the socket as far as it can tell. On a TLS connection (over
-     * TCP) the channel first receives them whole ({@link TlsChannel#receiveAhead}), which waits for
-     * the client as a read would: call this holding nothing a client must not hold up.
+     * Whether the next {@code bytes} (a WRITE's payload) may be received straight into the
+     * device's space now. Yes, but on a TLS connection that receives payloads ahead (over TCP):
+     * there the channel first receives the payload's records whole, which waits for the client as
+     * a read would, and decrypts them into the space afterwards, which measured faster than
+     * decrypting each record as it comes (docs/BENCHMARKS.md); no when it declines (a payload
+     * larger than it holds ahead, or a cipher it cannot judge).
      */
-    boolean arrived(long bytes) throws IOException {
-        if (buffer.remaining() >= bytes) {
+    boolean placeable(long bytes) throws IOException {
+        if (tls == null || !tlsReceivesAhead || buffer.remaining() >= bytes) {
             return true;
         }
-        if (tls != null) {
-            return tlsReceivesAhead && tls.receiveAhead(bytes - buffer.remaining());
-        }
-        return received != null && buffer.remaining() + (long) received.count() >= bytes;
+        return tls.receiveAhead(bytes - buffer.remaining());
     }
 
     /** Whether at least {@code bytes} are buffered, i.e. can be consumed without a channel read. */
@@ -151,6 +144,7 @@ final class ChannelInput {
                 if (n < 0) {
                     throw new EOFException("connection closed with " + dst.remaining() + " bytes still expected");
                 }
+                receivedSoFar += n;
                 if (slice != dst) {
                     dst.position(dst.position() + n);
                 }
@@ -186,10 +180,12 @@ final class ChannelInput {
         try {
             while (buffer.position() < bytes) {
                 hook.beforeRead();
-                if (channel.read(buffer) < 0) {
+                int n = channel.read(buffer);
+                if (n < 0) {
                     throw new EOFException("connection closed after " + buffer.position() + " of "
                             + bytes + " expected bytes");
                 }
+                receivedSoFar += n;
             }
         } finally {
             buffer.flip();

@@ -88,6 +88,20 @@ final class InflightLimiter {
         return true;
     }
 
+    /**
+     * Gives back {@code extraBytes} a request took with {@link #grow} while it keeps its slot (a
+     * WRITE received straight into the device: once there, its reply holds no payload).
+     */
+    void shrink(long extraBytes) {
+        synchronized (this) {
+            bytes -= extraBytes;
+            notifyAll();
+        }
+        if (shared != null && extraBytes > 0) {
+            shared.release(extraBytes);
+        }
+    }
+
     /** Requests in flight, read without locking (may be stale by the time it is used). */
     int requestsInFlightNow() {
         return requests;

@@ -32,7 +32,9 @@ import pcache.io.log.Log;
  *
  * <p>The reader never calls a device method that may wait (a miss reading the backing device, a
  * write waiting for cache space): a request stuck on a slow backing device must not hold up the
- * requests behind it.
+ * requests behind it. It does wait for its own client inside a large WRITE's payload that it
+ * receives straight into the device's space; the server disconnects a client that stalls there
+ * ({@link #checkStall}).
  */
 final class NbdConnection implements Runnable {
     private static final System.Logger LOG = Log.of(NbdConnection.class);
@@ -59,6 +61,18 @@ final class NbdConnection implements Runnable {
     /** We are closing the connection on purpose: read/write failures are expected. */
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
+    /**
+     * Non-zero while the reader receives a WRITE's payload straight into the device's space
+     * ({@link #serveDirect}): that placement's number (counted from 1 by the reader). The
+     * server's timer reads it to find clients that stop sending in the middle ({@link #checkStall}).
+     */
+    private volatile long placing;
+    private volatile NbdRequest placedRequest;
+    private long placements;
+    /** What {@link #checkStall} saw last; only the server's timer thread touches these. */
+    private long stallSeenPlacement;
+    private long stallSeenReceived;
+    private long stallSeenSince;
     /** Replies of requests served in place, not yet written; only the reader thread touches them. */
     private final List<OutgoingReply> pending = new ArrayList<>();
     private long pendingBytes;
@@ -67,7 +81,7 @@ final class NbdConnection implements Runnable {
         this.server = server;
         this.channel = channel;
         this.peer = peer;
-        this.in = new ChannelInput(channel, server.receivedBytes.apply(channel));
+        this.in = new ChannelInput(channel);
         in.tlsReceivesAhead(!isUnixSocket());
         this.limiter = new InflightLimiter(server.config.maxInflightRequestsPerConnection(),
                 server.config.maxInflightBytesPerConnection(), server.sharedBudget);
@@ -241,32 +255,36 @@ final class NbdConnection implements Runnable {
     }
 
     /**
-     * A large WRITE (holding its in-flight slot, no budget yet): received straight into the
-     * device when it can be ({@link #serveDirect}); otherwise it takes its budget, then its payload
-     * is read into a buffer and a worker runs it, as for every request a worker runs.
+     * A large WRITE (holding its in-flight slot): it takes its byte budget, as every request a
+     * worker runs does, then its payload is received straight into the device's space when the
+     * device has that space free at once ({@link #serveDirect}); otherwise the payload is read into
+     * a buffer and a worker runs it. The budget bounds the cache space payloads still on their way
+     * hold, as it bounds the buffers the other way holds; a placed write gives it back once its
+     * payload is in.
      *
      * @return false when the connection must end
      */
     private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request)
             throws IOException, InterruptedException {
-        boolean served;
-        try {
-            served = serveDirect(session, executor, request);
-        } catch (IOException | RuntimeException e) {
-            limiter.release(0); // serveDirect throws only before it queued a reply
-            throw e;
-        }
-        if (served) {
-            if (pending.size() >= MAX_PENDING_REPLIES) {
-                writePending();
-            }
-            return true;
-        }
-        // declined: serveDirect wrote the pending replies before it looked, so none can be waited for here
+        writePending(); // the payload's read may wait for the client, and grow may wait for replies
         long budget = RequestExecutor.budgetBytes(request);
         if (!limiter.grow(budget)) {
             limiter.release(0);
             return false;
+        }
+        boolean served;
+        try {
+            served = in.placeable(request.length()) && serveDirect(session, executor, request);
+        } catch (IOException | RuntimeException e) {
+            limiter.release(budget); // serveDirect throws only before it queued a reply
+            throw e;
+        }
+        if (served) {
+            limiter.shrink(budget); // the reply (queued with none) keeps the slot until written
+            if (pending.size() >= MAX_PENDING_REPLIES) {
+                writePending();
+            }
+            return true;
         }
         submit(session, executor, request, payload(reader, request, budget), budget);
         return true;
@@ -284,11 +302,11 @@ final class NbdConnection implements Runnable {
 
     /**
      * Serves a large WRITE here with its payload received straight into the device's space
-     * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy fewer than through a buffer. Only
-     * when the whole payload has already arrived: the device holds cache space and its request
-     * gate while the payload is read, so that read must not wait for the client. A TLS connection
-     * over TCP first receives the payload's records whole, which may wait for the client (holding
-     * nothing of the device's yet). Pending replies are written first, as before any wait.
+     * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy and two thread hand-offs fewer than
+     * through a buffer and a worker. The device takes all the space first, then has the payload
+     * read into it, which may wait for the client: meanwhile that space (and a cache's request
+     * gate) are held, so a client that sends nothing for the payload stall timeout in the middle
+     * is disconnected ({@link #checkStall}) and the device gives the space back.
      *
      * @return true when the request was answered (its reply queued: done, or the device's error);
      *         false when it must take the buffered way (its payload untouched)
@@ -296,17 +314,17 @@ final class NbdConnection implements Runnable {
      */
     private boolean serveDirect(Session session, RequestExecutor executor, NbdRequest request)
             throws IOException {
-        writePending();
-        if (!in.arrived(request.length())) {
-            return false;
-        }
         PayloadSource source = new PayloadSource(in, request.length());
         RequestExecutor.ReplyContent content = null;
         Exception error = null;
+        placedRequest = request;
+        placing = ++placements;
         try {
             content = executor.tryWriteFrom(request, source);
         } catch (IOException | RuntimeException e) {
             error = e;
+        } finally {
+            placing = 0;
         }
         if (source.failure != null) {
             throw source.failure; // the connection broke inside the payload
@@ -361,21 +379,40 @@ final class NbdConnection implements Runnable {
         }
     }
 
+    /**
+     * Run by the server's timer now and then ({@code now}: {@link System#nanoTime}): disconnects
+     * the client when, in the middle of a payload received straight into the device's space, it
+     * has sent nothing for the payload stall timeout. That space, and the device's request gate,
+     * are held until the payload is in; closing the socket ends the read, and the device gives the
+     * space back (the write is not acknowledged).
+     */
+    void checkStall(long now) {
+        long number = placing;
+        long received = in.receivedSoFar();
+        if (number == 0 || number != stallSeenPlacement || received != stallSeenReceived) {
+            stallSeenPlacement = number;
+            stallSeenReceived = received;
+            stallSeenSince = now;
+            return;
+        }
+        java.time.Duration timeout = server.config.payloadStallTimeout();
+        if (now - stallSeenSince < timeout.toNanos() || placing != number) {
+            return;
+        }
+        NbdRequest request = placedRequest;
+        LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent nothing for " + timeout.toMillis()
+                + " ms in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
+                + request.offset() + "), which was being received straight into the cache and holds cache "
+                + "space meanwhile; disconnecting, the write is not done (payload_stall_timeout_seconds of "
+                + "pcache.export.nbd)");
+        abort();
+    }
+
     private boolean isUnixSocket() {
         try {
             return channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress;
         } catch (IOException e) {
             return false; // closed: nothing will be sent either way
-        }
-    }
-
-    /** What the socket holds received, for TCP; null where Java cannot ask (unix sockets). */
-    static ChannelInput.ReceivedBytes receivedBytes(SocketChannel channel) {
-        try {
-            java.io.InputStream stream = channel.socket().getInputStream();
-            return stream::available;
-        } catch (UnsupportedOperationException | IOException e) {
-            return null;
         }
     }
 

@@ -108,6 +108,11 @@ public class NbdExportComponent implements NbdExports {
         @AttributeDefinition(description = "Seconds withdrawal and shutdown wait for requests in flight")
         int drain__timeout__seconds() default 10;
 
+        @AttributeDefinition(description = "Seconds a client may send nothing in the middle of a WRITE payload "
+                + "that is being received straight into the cache (holding that space); then it is disconnected "
+                + "and the space given back")
+        int payload__stall__timeout__seconds() default 10;
+
         @AttributeDefinition(description = "READ and WRITE requests up to this many bytes (and FLUSHes) are "
                 + "served on the connection's own thread when the cache can do them without waiting (a hit, "
                 + "a write that finds space), as are larger WRITEs whose payload has arrived (received straight "
@@ -152,6 +157,7 @@ public class NbdExportComponent implements NbdExports {
                 .withMaxInflightBytesPerConnection(config.max__inflight__bytes__per__connection())
                 .withWorkers(config.workers() > 0 ? config.workers() : NbdServerConfig.defaultWorkers())
                 .withDrainTimeout(Duration.ofSeconds(Math.max(1, config.drain__timeout__seconds())))
+                .withPayloadStallTimeout(Duration.ofSeconds(Math.max(1, config.payload__stall__timeout__seconds())))
                 .withInlineMaxBytes(config.inline__max__bytes())
                 .withReadViews(NbdServerConfig.ReadViews.parse(definition.readViews()));
         List<ListenAddress> addresses = new ArrayList<>();

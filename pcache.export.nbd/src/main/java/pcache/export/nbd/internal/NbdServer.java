@@ -52,9 +52,6 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     final NbdServerConfig config;
     final TlsPolicy tls;
     final BufferPool bufferPool = new BufferPool();
-    /** How a connection asks its socket how much has arrived (tests replace it to choose the way). */
-    volatile java.util.function.Function<java.nio.channels.SocketChannel, ChannelInput.ReceivedBytes> receivedBytes =
-            NbdConnection::receivedBytes;
     final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
     final ScheduledExecutorService scheduler;
@@ -82,6 +79,28 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         this.scheduler = timer;
+        long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
+        timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
+    }
+
+    /** Disconnects clients stalled in the middle of a payload received straight into a cache ({@link NbdConnection#checkStall}). */
+    private void checkStalls() {
+        try {
+            List<NbdConnection> open;
+            synchronized (lock) {
+                if (connections.isEmpty()) {
+                    return;
+                }
+                open = new ArrayList<>(connections);
+            }
+            long now = System.nanoTime();
+            for (NbdConnection connection : open) {
+                connection.checkStall(now);
+            }
+        } catch (RuntimeException e) {
+            // a failed check must not end the periodic task: the next one looks again
+            LOG.log(Level.ERROR, "NBD server: checking connections for stalled payloads failed", e);
+        }
     }
 
     /**

@@ -20,11 +20,14 @@ import java.time.Duration;
  *        the workers
  * @param readViews on which connections large READs that hit the cache are sent straight from
  *        its mapping ({@link pcache.api.BlockDevice#tryReadView}) instead of a copy
+ * @param payloadStallTimeout a client that sends nothing for this long in the middle of a WRITE
+ *        payload being received straight into the cache (which holds that cache space and the
+ *        cache's request gate meanwhile) is disconnected, and the space given back
  */
 public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                               long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
                               Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes,
-                              ReadViews readViews) {
+                              ReadViews readViews, Duration payloadStallTimeout) {
 
     /** Where large READs are sent from the cache's own memory (see {@link #readViews}). */
     public enum ReadViews {
@@ -78,13 +81,18 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
      * (docs/BENCHMARKS.md, NBD data path).
      */
     public static final int DEFAULT_INLINE_MAX_BYTES = 128 << 10;
+    /**
+     * Ten seconds: far beyond what a client sending a payload pauses for, and well within the
+     * 30 s a swap of the cache's parts waits for the requests in flight.
+     */
+    public static final Duration DEFAULT_PAYLOAD_STALL_TIMEOUT = Duration.ofSeconds(10);
 
     /** The constructor before {@code readViews}: large reads are lent as the default, {@link ReadViews#ON}, says. */
     public NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                            long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,
                            Duration handshakeTimeout, Duration drainTimeout, int inlineMaxBytes) {
         this(maxConnections, maxInflightRequestsPerConnection, maxInflightBytesPerConnection, maxInflightBytesTotal,
-                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.ON);
+                workers, handshakeTimeout, drainTimeout, inlineMaxBytes, ReadViews.ON, DEFAULT_PAYLOAD_STALL_TIMEOUT);
     }
 
     public NbdServerConfig {
@@ -99,9 +107,11 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
         if (inlineMaxBytes < 0) {
             throw new IllegalArgumentException("NBD inline request limit must not be negative: " + inlineMaxBytes);
         }
-        if (handshakeTimeout.isNegative() || handshakeTimeout.isZero() || drainTimeout.isNegative()) {
+        java.util.Objects.requireNonNull(payloadStallTimeout, "payloadStallTimeout");
+        if (handshakeTimeout.isNegative() || handshakeTimeout.isZero() || drainTimeout.isNegative()
+                || payloadStallTimeout.isNegative() || payloadStallTimeout.isZero()) {
             throw new IllegalArgumentException("NBD server timeouts must be positive: handshake="
-                    + handshakeTimeout + ", drain=" + drainTimeout);
+                    + handshakeTimeout + ", drain=" + drainTimeout + ", payload stall=" + payloadStallTimeout);
         }
     }
 
@@ -130,47 +140,53 @@ public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConn
 
     public NbdServerConfig withWorkers(int count) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, count, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withMaxConnections(int count) {
         return new NbdServerConfig(count, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withMaxInflightRequestsPerConnection(int count) {
         return new NbdServerConfig(maxConnections, count,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withMaxInflightBytesPerConnection(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
+                bytes, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withMaxInflightBytesTotal(long bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, bytes, workers, handshakeTimeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withHandshakeTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, timeout, drainTimeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withInlineMaxBytes(int bytes) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, bytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout, bytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withDrainTimeout(Duration timeout) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
-                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout, inlineMaxBytes, readViews);
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, timeout, inlineMaxBytes, readViews, payloadStallTimeout);
     }
 
     public NbdServerConfig withReadViews(ReadViews views) {
         return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
                 maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout,
-                inlineMaxBytes, views);
+                inlineMaxBytes, views, payloadStallTimeout);
+    }
+
+    public NbdServerConfig withPayloadStallTimeout(Duration timeout) {
+        return new NbdServerConfig(maxConnections, maxInflightRequestsPerConnection,
+                maxInflightBytesPerConnection, maxInflightBytesTotal, workers, handshakeTimeout, drainTimeout,
+                inlineMaxBytes, readViews, timeout);
     }
 }

@@ -3,22 +3,17 @@ package pcache.export.nbd.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static pcache.api.nbd.NbdWire.CMD_FLAG_FUA;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Random;
 import java.util.Set;
 
@@ -27,15 +22,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * WRITEs larger than the inline limit whose payload has arrived are received straight into the
- * device's space ({@code BlockDevice.tryWriteFrom}); the others take the buffered way. Either
- * way every byte lands where it belongs, and a device failing in the middle of taking a payload
- * answers an error and leaves the stream in step.
- *
- * <p>Whether a payload "has arrived" is the socket's answer, which depends on timing; these tests
- * give the connection an answer of their own (everything has arrived, or nothing is known), so
- * the way a request takes is fixed. A read of a payload said to have arrived that has not then
- * simply waits for the client, which sends it.
+ * WRITEs larger than the inline limit are received straight into the device's space
+ * ({@code BlockDevice.tryWriteFrom}) when the device has that space free at once, whether or not
+ * the payload has arrived yet; the others take the buffered way. Either way every byte lands where
+ * it belongs, a device failing in the middle of taking a payload answers an error and leaves the
+ * stream in step, and a client that stops sending in the middle of a placed payload is
+ * disconnected after the payload stall timeout.
  */
 @Timeout(30)
 class DirectWritesTest {
@@ -47,27 +39,41 @@ class DirectWritesTest {
     @TempDir
     Path dir;
 
-    private static ServerFixture fixture(ChannelInput.ReceivedBytes answer) throws IOException {
-        ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5)));
-        fixture.server.receivedBytes = channel -> answer;
-        return fixture;
+    private static ServerFixture fixture() throws IOException {
+        return new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5)));
     }
 
     @Test
-    void largeWritesThatHaveArrivedArePlacedByTheDevice() throws Exception {
-        try (ServerFixture fixture = fixture(() -> Integer.MAX_VALUE);
+    void largeWritesArePlacedByTheDevice() throws Exception {
+        try (ServerFixture fixture = fixture();
              RawNbdClient c = fixture.open("disk", false)) {
             byte[][] data = writeBurst(c, 8);
             assertEquals(8, fixture.disk.placed.get(), "every large write placed, seed " + SEED);
             assertEquals(2, fixture.disk.fuaWrites.get(), "FUA passed on");
             readBack(c, data);
+            assertEquals(0, fixture.server.inflightBytes(), "placed writes give their budget back");
+        }
+    }
+
+    /** Over a unix socket too, though Java cannot ask it what has arrived: the read waits for the client. */
+    @Test
+    void largeWritesOverAUnixSocketArePlacedByTheDevice() throws Exception {
+        try (ServerFixture fixture = fixture()) {
+            Path socket = Files.createTempDirectory(dir, "u").resolve("s");
+            fixture.server.listen(ListenAddress.unix(socket));
+            try (RawNbdClient c = RawNbdClient.open(UnixDomainSocketAddress.of(socket), "disk", false)) {
+                byte[][] data = writeBurst(c, 8);
+                assertEquals(8, fixture.disk.placed.get(), "seed " + SEED);
+                readBack(c, data);
+            }
         }
     }
 
     @Test
-    void whenTheSocketCannotSayLargeWritesTakeTheBufferedWay() throws Exception {
-        try (ServerFixture fixture = fixture(null);
+    void whenTheDeviceDeclinesLargeWritesTakeTheBufferedWay() throws Exception {
+        try (ServerFixture fixture = fixture();
              RawNbdClient c = fixture.open("disk", false)) {
+            fixture.disk.placesWrites = false;
             byte[][] data = writeBurst(c, 8);
             assertEquals(0, fixture.disk.placed.get());
             assertEquals(8, fixture.disk.writes.get());
@@ -76,15 +82,15 @@ class DirectWritesTest {
     }
 
     /**
-     * On a TLS connection the channel is asked to receive each large payload ahead; where it
-     * says it has, the payload is placed by the device, otherwise it takes the buffered way.
+     * On a TLS connection over TCP the channel is asked to receive each large payload ahead;
+     * where it says it has, the payload is placed by the device, otherwise it takes the buffered
+     * way. Over a unix socket it is not asked, and the payload is placed as it comes.
      */
     @Test
     void tlsConnectionsPlaceLargeWritesTheirChannelReceivedAhead() throws Exception {
         FakeTls fake = new FakeTls();
         try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5)),
                 TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, fake))) {
-            fixture.server.receivedBytes = channel -> () -> 0; // the clear-text socket's answer must not count
             try (RawNbdClient c = startTls(fixture.connect())) {
                 fake.receivesAhead = true;
                 byte[][] data = writeBurst(c, 8);
@@ -100,16 +106,14 @@ class DirectWritesTest {
                 assertEquals(16, fake.aheadAsked.get());
             }
 
-            // over a unix socket a TLS channel is not asked: the buffered way overlaps decryption
-            // with the client's sending (see ChannelInput.tlsReceivesAhead)
+            // over a unix socket a TLS channel is not asked: placing each record as it comes
+            // overlaps decryption with the client's sending (see ChannelInput.tlsReceivesAhead)
             Path socket = Files.createTempDirectory(dir, "u").resolve("s");
             fixture.server.listen(ListenAddress.unix(socket));
             try (RawNbdClient c = startTls(RawNbdClient.connect(UnixDomainSocketAddress.of(socket)))) {
-                long writes = fixture.disk.writes.get();
                 readBack(c, writeBurst(c, 8));
                 assertEquals(16, fake.aheadAsked.get());
-                assertEquals(8, fixture.disk.placed.get());
-                assertEquals(writes + 8, fixture.disk.writes.get());
+                assertEquals(16, fixture.disk.placed.get());
             }
         }
     }
@@ -127,7 +131,7 @@ class DirectWritesTest {
 
     @Test
     void aDeviceFailingWhileTakingThePayloadAnswersAnErrorAndTheStreamStaysInStep() throws Exception {
-        try (ServerFixture fixture = fixture(() -> Integer.MAX_VALUE);
+        try (ServerFixture fixture = fixture();
              RawNbdClient c = fixture.open("disk", false)) {
             byte[] before = new byte[LARGE];
             new Random(SEED).nextBytes(before);
@@ -171,7 +175,6 @@ class DirectWritesTest {
     @Test
     void aClientGoneInsideADirectPayloadLeavesNothingInFlight() throws Exception {
         try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120)))) {
-            fixture.server.receivedBytes = channel -> () -> Integer.MAX_VALUE;
             try (RawNbdClient c = fixture.open("disk", false)) {
                 c.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 1, 0, LARGE);
                 c.writeRaw(new byte[LARGE / 2]);
@@ -185,32 +188,68 @@ class DirectWritesTest {
         }
     }
 
+    /**
+     * A client that stops sending in the middle of a payload being received straight into the
+     * device, and stays connected, is disconnected once it has sent nothing for the payload stall
+     * timeout: the device's space (and a cache's request gate) are not held for as long as it
+     * likes. The write is not done; another client is served before, during and after.
+     */
     @Test
-    void aTcpSocketSaysWhatHasArrivedAUnixSocketCannot() throws Exception {
-        try (ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-             SocketChannel client = SocketChannel.open(listener.getLocalAddress());
-             SocketChannel server = listener.accept()) {
-            ChannelInput.ReceivedBytes received = NbdConnection.receivedBytes(server);
-            assertNotNull(received);
-            assertEquals(0, received.count());
-            client.write(ByteBuffer.allocate(1000));
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (received.count() < 1000 && System.nanoTime() < deadline) {
-                Thread.onSpinWait(); // loopback delivers at once; bounded all the same
+    void aClientStalledInsideADirectPayloadIsDisconnected() throws Exception {
+        List<String> warnings = new ArrayList<>();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
+                     .withPayloadStallTimeout(Duration.ofMillis(300)))) {
+            try (RawNbdClient other = fixture.open("disk", false);
+                 RawNbdClient stalled = fixture.open("disk", false)) {
+                byte[] before = new byte[LARGE];
+                new Random(SEED).nextBytes(before);
+                other.request(0, WRITE, 1, 0, LARGE, before);
+                assertEquals(0, other.readReply(0).error());
+
+                stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
+                stalled.writeRaw(new byte[LARGE / 2]); // zeros over the first half, then nothing
+                assertTrue(ServerHealth.eventually(20, () -> log.matching("sent nothing for 300 ms in the middle "
+                        + "of a WRITE's payload (" + LARGE + " bytes at offset 0)") == 1), "the stall is logged: " + warnings);
+                assertTrue(stalled.closedByServer(), "the stalled client is disconnected");
+                assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
+                        && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
+                        "nothing left in flight");
+                assertEquals(0, log.matching("internal error"));
+
+                other.request(0, READ, 2, 0, LARGE, null);
+                RawNbdClient.Reply r = other.readReply(LARGE);
+                assertEquals(0, r.error(), "the other client is served on");
+                assertArrayEquals(before, r.payload(), "the stalled write was not done, seed " + SEED);
             }
-            assertEquals(1000, received.count());
-            ChannelInput in = new ChannelInput(server, received);
-            assertTrue(in.arrived(1000));
-            assertTrue(!in.arrived(1001));
         }
-        Path path = Files.createTempDirectory(dir, "u").resolve("s");
-        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)
-                .bind(UnixDomainSocketAddress.of(path));
-             SocketChannel client = SocketChannel.open(listener.getLocalAddress());
-             SocketChannel server = listener.accept()) {
-            assertNull(NbdConnection.receivedBytes(server), "Java cannot ask a unix socket");
-            client.write(ByteBuffer.allocate(10));
-            assertTrue(!new ChannelInput(server, null).arrived(10), "unknown: not known to have arrived");
+    }
+
+    /**
+     * A client that sends a direct payload slowly, pausing far less than the stall timeout
+     * between pieces, is not taken for a stalled one: its write is done.
+     */
+    @Test
+    void aSlowClientThatKeepsSendingIsNotCutOff() throws Exception {
+        List<String> warnings = new ArrayList<>();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
+                     .withPayloadStallTimeout(Duration.ofSeconds(3)))) {
+            try (RawNbdClient c = fixture.open("disk", false)) {
+                byte[] data = new byte[LARGE];
+                new Random(SEED).nextBytes(data);
+                c.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 1, 0, LARGE);
+                int pieces = 16;
+                for (int i = 0; i < pieces; i++) {
+                    c.writeRaw(java.util.Arrays.copyOfRange(data, i * LARGE / pieces, (i + 1) * LARGE / pieces));
+                    Thread.sleep(50); // 0.8 s in all: longer than the timer's period, far below the timeout
+                }
+                assertEquals(0, c.readReply(0).error(), "the slow write is done");
+                assertEquals(1, fixture.disk.placed.get());
+                c.request(0, READ, 2, 0, LARGE, null);
+                assertArrayEquals(data, c.readReply(LARGE).payload(), "seed " + SEED);
+            }
+            assertEquals(0, log.matching("sent nothing"), warnings.toString());
         }
     }
 

@@ -112,8 +112,8 @@ class InPlaceServingTest {
 
     /**
      * Requests above the limit go to a worker: their copy is worth overlapping with the next read.
-     * (A WRITE above it whose payload has arrived is placed by the device instead, without a copy:
-     * {@link DirectWritesTest}; here the socket is made to know nothing of what arrived.)
+     * (A WRITE above it is placed by the device instead, without a copy, when the device has the
+     * space at once: {@link DirectWritesTest}; here the device declines that.)
      */
     @Test
     void requestsAboveTheLimitGoToAWorker() throws Exception {
@@ -121,7 +121,7 @@ class InPlaceServingTest {
         NbdServerConfig config = NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
                 .withInlineMaxBytes(limit);
         try (ServerFixture fixture = new ServerFixture(config)) {
-            fixture.server.receivedBytes = channel -> null; // before the connection is accepted
+            fixture.disk.placesWrites = false;
             try (RawNbdClient c = fixture.open("disk", false)) {
                 c.request(0, WRITE, 1, 0, limit, new byte[limit]);
                 assertEquals(0, c.errorOf(1));

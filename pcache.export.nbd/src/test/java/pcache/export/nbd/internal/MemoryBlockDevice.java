@@ -41,6 +41,8 @@ final class MemoryBlockDevice implements BlockDevice {
     volatile boolean declinesAfterHalf;
     /** Writes whose payload the device had its source place ({@code tryWriteFrom}). */
     final AtomicLong placed = new AtomicLong();
+    /** When false, {@code tryWriteFrom} declines at once (as a cache without free space does). */
+    volatile boolean placesWrites = true;
 
     /** When set, {@code tryReadView} lends reads (as direct read-only buffers, in two pieces). */
     volatile boolean lendsViews;
@@ -153,7 +155,7 @@ final class MemoryBlockDevice implements BlockDevice {
     @Override
     public boolean tryWriteFrom(long offset, int length, boolean fua, WriteSource source) throws IOException {
         BlockDevice.checkRange(name, data.length, SECTOR_SIZE, offset, length);
-        if (!atOnce(offset)) {
+        if (!placesWrites || !atOnce(offset)) {
             return false;
         }
         ByteBuffer landing = ByteBuffer.allocate(length);

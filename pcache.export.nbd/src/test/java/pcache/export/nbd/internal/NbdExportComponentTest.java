@@ -272,7 +272,8 @@ class NbdExportComponentTest {
         }
         names.sort(null);
         assertEquals(List.of("drain_timeout_seconds", "inline_max_bytes", "insecure_allow_cleartext_network", "listen",
-                "max_connections", "max_inflight_bytes_per_connection", "read_views", "tls", "tls_certificates",
+                "max_connections", "max_inflight_bytes_per_connection", "payload_stall_timeout_seconds", "read_views",
+                "tls", "tls_certificates",
                 "tls_psk_file", "tls_verify_peer", "workers"), names);
         assertTrue(names.containsAll(ExportProperties.ALL), "every property of the contract is an attribute");
     }
