@@ -79,6 +79,9 @@ final class PeerServer implements AutoCloseable {
         }
         Files.createDirectories(runDir);
         PeerServer server = new PeerServer(peer, transport, settings, runDir, certificates);
+        if (server.socket != null) {
+            Files.deleteIfExists(server.socket); // an earlier run's, in a reused --out directory: nbdkit refuses to bind it
+        }
         try {
             server.launch();
             return server;
