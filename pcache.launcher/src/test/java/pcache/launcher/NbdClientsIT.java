@@ -160,7 +160,7 @@ class NbdClientsIT {
 
     /**
      * Large writes over TCP, whose payloads the export receives straight into the cache's mapping
-     * once they have arrived (the others through a buffer): fio checks every block it wrote, and
+     * as they come (through a buffer when no space is free at once): fio checks every block it wrote, and
      * nbdcopy's 1 MiB requests come back byte for byte and reach the backing file through
      * write-back, which checks each key's data CRC on the "copy" cache.
      */

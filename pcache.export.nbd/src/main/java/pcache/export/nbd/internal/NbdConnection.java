@@ -73,6 +73,8 @@ final class NbdConnection implements Runnable {
     private long stallSeenPlacement;
     private long stallSeenReceived;
     private long stallSeenSince;
+    /** The placement {@link #checkStall} disconnected the client in (it warns once). */
+    private long stallAborted;
     /** Replies of requests served in place, not yet written; only the reader thread touches them. */
     private final List<OutgoingReply> pending = new ArrayList<>();
     private long pendingBytes;
@@ -232,7 +234,7 @@ final class NbdConnection implements Runnable {
                 return true;
             }
             // the device would wait: a worker runs it, holding the request's share of the budget
-            writePending();
+            writePendingHolding(0, data);
             budget = RequestExecutor.budgetBytes(request);
             if (!limiter.grow(budget)) {
                 limiter.release(0);
@@ -266,7 +268,7 @@ final class NbdConnection implements Runnable {
      */
     private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request)
             throws IOException, InterruptedException {
-        writePending(); // the payload's read may wait for the client, and grow may wait for replies
+        writePendingHolding(0, null); // the payload's read may wait for the client, and grow for replies
         long budget = RequestExecutor.budgetBytes(request);
         if (!limiter.grow(budget)) {
             limiter.release(0);
@@ -275,7 +277,7 @@ final class NbdConnection implements Runnable {
         boolean served;
         try {
             served = in.placeable(request.length()) && serveDirect(session, executor, request);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             limiter.release(budget); // serveDirect throws only before it queued a reply
             throw e;
         }
@@ -396,9 +398,10 @@ final class NbdConnection implements Runnable {
             return;
         }
         java.time.Duration timeout = server.config.payloadStallTimeout();
-        if (now - stallSeenSince < timeout.toNanos() || placing != number) {
+        if (now - stallSeenSince < timeout.toNanos() || placing != number || stallAborted == number) {
             return;
         }
+        stallAborted = number;
         NbdRequest request = placedRequest;
         LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent nothing for " + timeout.toMillis()
                 + " ms in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
@@ -474,6 +477,21 @@ final class NbdConnection implements Runnable {
         } finally {
             pending.clear();
             pendingBytes = 0;
+        }
+    }
+
+    /**
+     * {@link #writePending} for a request that holds its slot, {@code budget} and {@code data} (a
+     * pooled payload, or null): when the write fails (the client gone) they are given back before
+     * the failure goes on, as the request will never be answered.
+     */
+    private void writePendingHolding(long budget, ByteBuffer data) throws IOException {
+        try {
+            writePending();
+        } catch (IOException | RuntimeException | Error e) {
+            pool.release(data);
+            limiter.release(budget);
+            throw e;
         }
     }
 

@@ -115,8 +115,8 @@ public class NbdExportComponent implements NbdExports {
 
         @AttributeDefinition(description = "READ and WRITE requests up to this many bytes (and FLUSHes) are "
                 + "served on the connection's own thread when the cache can do them without waiting (a hit, "
-                + "a write that finds space), as are larger WRITEs whose payload has arrived (received straight "
-                + "into the cache); 0 sends every request to the workers")
+                + "a write that finds space), as are larger WRITEs that find cache space free at once (received "
+                + "straight into the cache); 0 sends every request to the workers")
         int inline__max__bytes() default NbdServerConfig.DEFAULT_INLINE_MAX_BYTES;
 
         @AttributeDefinition(description = "READs of 64 KiB or more that hit the cache are sent straight from its "
