@@ -34,13 +34,22 @@ class LogServiceIT {
                 """);
         try {
             pcache.startServing("logs");
-            PcacheProcess.CtlResult entries = pcache.ctl("log 200 info");
-            assertTrue(entries.out().lines().anyMatch(l -> l.contains("Bundle: pcache.engine")
-                    && l.contains("cache logs open: ")), entries.out() + entries.err());
-            assertTrue(entries.out().lines().anyMatch(l -> l.contains("Bundle: pcache.backing.file")
-                    && l.contains("backing device 'logs.backing'")), entries.out());
-
+            // the cache logs that it is open after registering its service, which the export may
+            // serve first: asked again, bounded, until the entry is there
             long deadline = System.nanoTime() + 30_000_000_000L;
+            PcacheProcess.CtlResult entries = pcache.ctl("log 200 info");
+            while (entries.out().lines().noneMatch(l -> l.contains("Bundle: pcache.engine")
+                    && l.contains("cache logs open: "))) {
+                if (System.nanoTime() > deadline) {
+                    fail("no entry of pcache.engine saying the cache is open:\n" + entries.out() + entries.err());
+                }
+                Thread.sleep(100);
+                entries = pcache.ctl("log 200 info");
+            }
+            String out = entries.out();
+            assertTrue(out.lines().anyMatch(l -> l.contains("Bundle: pcache.backing.file")
+                    && l.contains("backing device 'logs.backing'")), out);
+
             while (!pcache.log().contains("[org.apache.felix.scr] ")) {
                 if (System.nanoTime() > deadline) {
                     fail("no entry of SCR printed on stderr:\n" + pcache.log());
