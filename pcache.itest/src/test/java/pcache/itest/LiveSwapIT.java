@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
@@ -100,19 +99,6 @@ public class LiveSwapIT extends PcacheTestSupport {
         Process p = pb.start();
         processes.add(p);
         return p;
-    }
-
-    private static void waitFor(String what, long timeoutMillis, Check check) throws Exception {
-        long deadline = System.currentTimeMillis() + timeoutMillis;
-        while (!check.ok()) {
-            assertTrue("timed out waiting for " + what, System.currentTimeMillis() < deadline);
-            Thread.sleep(20);
-        }
-    }
-
-    @FunctionalInterface
-    private interface Check {
-        boolean ok() throws Exception;
     }
 
     private static String client(Path socket, Path stopFile) {
@@ -339,11 +325,5 @@ public class LiveSwapIT extends PcacheTestSupport {
             }
         }
         return false;
-    }
-
-    private static void update(Configuration c, String key, Object value) throws IOException {
-        Dictionary<String, Object> props = c.getProperties();
-        props.put(key, value);
-        c.update(props);
     }
 }

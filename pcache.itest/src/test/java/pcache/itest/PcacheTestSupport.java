@@ -229,6 +229,28 @@ public abstract class PcacheTestSupport {
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
+    /** Polls {@code check} every 20 ms until it holds; fails the test after {@code timeoutMillis}. */
+    protected static void waitFor(String what, long timeoutMillis, Check check) throws Exception {
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while (!check.ok()) {
+            assertTrue("timed out waiting for " + what, System.currentTimeMillis() < deadline);
+            Thread.sleep(20);
+        }
+    }
+
+    /** A condition {@link #waitFor} polls. */
+    @FunctionalInterface
+    protected interface Check {
+        boolean ok() throws Exception;
+    }
+
+    /** Sets one property of {@code c} (the others kept) and updates it. */
+    protected static void update(org.osgi.service.cm.Configuration c, String key, Object value) throws IOException {
+        Dictionary<String, Object> properties = c.getProperties();
+        properties.put(key, value);
+        c.update(properties);
+    }
+
     /** A fresh directory for one test's devices, under the module's target/ folder. */
     protected Path workDirectory(String name) throws IOException {
         Path dir = Path.of(System.getProperty("pcache.itest.work", "target/itest-work"), getClass().getSimpleName(),

@@ -71,7 +71,7 @@ public class StalledPayloadIT extends PcacheTestSupport {
         Configuration targetConfig = configure("pcache.target", "stall", target);
         CacheDevice device = awaitService(CacheDevice.class, "(pcache.cache.name=stall)");
         NbdExports exports = awaitService(NbdExports.class, null);
-        waitFor("the cache exported", () -> Files.exists(socket) && exports.exports().stream()
+        waitFor("the cache exported", TIMEOUT.toMillis(), () -> Files.exists(socket) && exports.exports().stream()
                 .anyMatch(e -> e.name().equals("stall") && e.exported()));
 
         byte[] before = new byte[MIB];
@@ -89,7 +89,7 @@ public class StalledPayloadIT extends PcacheTestSupport {
 
                 long start = System.nanoTime();
                 update(targetConfig, "pmem.target", "(pcache.pmem.type=fileio)");
-                waitFor("the swap to fileio", () -> device.status().cacheDevice().contains("(fileio)"));
+                waitFor("the swap to fileio", TIMEOUT.toMillis(), () -> device.status().cacheDevice().contains("(fileio)"));
                 long seconds = (System.nanoTime() - start) / 1_000_000_000L;
                 assertTrue("the swap went through well within its 30 s: " + seconds + " s", seconds < 20);
                 assertTrue("the stalled client was disconnected", closedByServer(stalled));
@@ -103,25 +103,6 @@ public class StalledPayloadIT extends PcacheTestSupport {
         }
         targetConfig.delete();
         export.delete();
-    }
-
-    private static void waitFor(String what, Check check) throws Exception {
-        long deadline = System.currentTimeMillis() + TIMEOUT.toMillis();
-        while (!check.ok()) {
-            assertTrue("timed out waiting for " + what, System.currentTimeMillis() < deadline);
-            Thread.sleep(20);
-        }
-    }
-
-    @FunctionalInterface
-    private interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void update(Configuration c, String key, Object value) throws IOException {
-        java.util.Dictionary<String, Object> p = c.getProperties();
-        p.put(key, value);
-        c.update(p);
     }
 
     /** Connects and runs the fixed-newstyle handshake up to NBD_OPT_GO for the export "stall". */
