@@ -62,19 +62,16 @@ final class NbdConnection implements Runnable {
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
     /**
-     * Non-zero while the reader receives a WRITE's payload straight into the device's space
-     * ({@link #serveDirect}): that placement's number (counted from 1 by the reader). The
-     * server's timer reads it to find clients that stop sending in the middle ({@link #checkStall}).
+     * The WRITE whose payload the reader receives straight into the device's space
+     * ({@link #serveDirect}), null between them; each request is its own object, so the server's
+     * timer tells one placement from the next by it when it looks for clients that stop sending
+     * in the middle ({@link #checkStall}).
      */
-    private volatile long placing;
-    private volatile NbdRequest placedRequest;
-    private long placements;
+    private volatile NbdRequest placing;
     /** What {@link #checkStall} saw last; only the server's timer thread touches these. */
-    private long stallSeenPlacement;
+    private NbdRequest stallSeenPlacement;
     private long stallSeenReceived;
     private long stallSeenSince;
-    /** The placement {@link #checkStall} disconnected the client in (it warns once). */
-    private long stallAborted;
     /** Replies of requests served in place, not yet written; only the reader thread touches them. */
     private final List<OutgoingReply> pending = new ArrayList<>();
     private long pendingBytes;
@@ -234,7 +231,7 @@ final class NbdConnection implements Runnable {
                 return true;
             }
             // the device would wait: a worker runs it, holding the request's share of the budget
-            writePendingHolding(0, data);
+            writePendingHolding(data);
             budget = RequestExecutor.budgetBytes(request);
             if (!limiter.grow(budget)) {
                 limiter.release(0);
@@ -268,7 +265,7 @@ final class NbdConnection implements Runnable {
      */
     private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request)
             throws IOException, InterruptedException {
-        writePendingHolding(0, null); // the payload's read may wait for the client, and grow for replies
+        writePendingHolding(null); // the payload's read may wait for the client, and grow for replies
         long budget = RequestExecutor.budgetBytes(request);
         if (!limiter.grow(budget)) {
             limiter.release(0);
@@ -319,14 +316,13 @@ final class NbdConnection implements Runnable {
         PayloadSource source = new PayloadSource(in, request.length());
         RequestExecutor.ReplyContent content = null;
         Exception error = null;
-        placedRequest = request;
-        placing = ++placements;
+        placing = request;
         try {
             content = executor.tryWriteFrom(request, source);
         } catch (IOException | RuntimeException e) {
             error = e;
         } finally {
-            placing = 0;
+            placing = null;
         }
         if (source.failure != null) {
             throw source.failure; // the connection broke inside the payload
@@ -389,20 +385,19 @@ final class NbdConnection implements Runnable {
      * space back (the write is not acknowledged).
      */
     void checkStall(long now) {
-        long number = placing;
+        NbdRequest request = placing;
         long received = in.receivedSoFar();
-        if (number == 0 || number != stallSeenPlacement || received != stallSeenReceived) {
-            stallSeenPlacement = number;
+        if (request == null || request != stallSeenPlacement || received != stallSeenReceived) {
+            stallSeenPlacement = request;
             stallSeenReceived = received;
             stallSeenSince = now;
             return;
         }
         java.time.Duration timeout = server.config.payloadStallTimeout();
-        if (now - stallSeenSince < timeout.toNanos() || placing != number || stallAborted == number) {
+        // closing: disconnected already (by an earlier look, or otherwise); it is warned about once
+        if (now - stallSeenSince < timeout.toNanos() || placing != request || closing) {
             return;
         }
-        stallAborted = number;
-        NbdRequest request = placedRequest;
         LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent nothing for " + timeout.toMillis()
                 + " ms in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
                 + request.offset() + "), which was being received straight into the cache and holds cache "
@@ -481,16 +476,16 @@ final class NbdConnection implements Runnable {
     }
 
     /**
-     * {@link #writePending} for a request that holds its slot, {@code budget} and {@code data} (a
+     * {@link #writePending} for a request that holds its slot (no budget yet) and {@code data} (a
      * pooled payload, or null): when the write fails (the client gone) they are given back before
      * the failure goes on, as the request will never be answered.
      */
-    private void writePendingHolding(long budget, ByteBuffer data) throws IOException {
+    private void writePendingHolding(ByteBuffer data) throws IOException {
         try {
             writePending();
         } catch (IOException | RuntimeException | Error e) {
             pool.release(data);
-            limiter.release(budget);
+            limiter.release(0);
             throw e;
         }
     }
