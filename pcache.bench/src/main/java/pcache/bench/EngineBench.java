@@ -25,6 +25,9 @@ import org.openjdk.jmh.annotations.Threads;
  * <li>{@link #fuaWrite4kRandom}: 4 KiB random writes with FUA, one thread, latency distribution
  * (median vs {@code PmemFloorBench.mapped4kCopyForce}); {@link #fuaWrite4kRandomIops} the same
  * writes per second (vs {@code PmemFloorBench.backing4kRandomWriteSync}).</li>
+ * <li>{@link #fuaWrite4kSequential}: the same FUA writes one after the other (not a target): what
+ * a write costs when the index slice it lands in is in the processor's caches, against the random
+ * writes, whose slices are not.</li>
  * <li>{@link #write4kRandomFlushEvery32}: 4 KiB random writes, a flush every 32, two threads.</li>
  * <li>{@link #write1MiBSequential}: 1 MiB sequential writes (vs {@code mapped1MiBCopy}).</li>
  * <li>{@link #read4kRandomHit}: 4 KiB random reads that hit, two threads.</li>
@@ -109,6 +112,26 @@ public class EngineBench {
     public void fuaWrite4kRandom(WriteCache c, Buffers b, Cursor cursor) throws IOException {
         b.page.clear();
         c.cache.engine.write(cursor.random(KIB4, c.logicalBytes), b.page, true);
+    }
+
+    /** Where {@link #fuaWrite4kSequential} wraps around: half the cache, so its data and log fit. */
+    static final long SEQUENTIAL_AREA = 4L << 30;
+
+    /**
+     * 4 KiB FUA writes at consecutive offsets: each lands at the end of the slice the previous one
+     * filled, so the slice's lines are cached and nothing is overwritten. When the offsets wrap
+     * around the cache is formatted afresh (one outlier sample per 4 GiB; read the median).
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public void fuaWrite4kSequential(WriteCache c, Buffers b, Cursor cursor) throws IOException {
+        long at = cursor.sequential(KIB4, SEQUENTIAL_AREA);
+        if (at == 0 && b.writes++ > 0) {
+            c.cache.reformat();
+        }
+        b.page.clear();
+        c.cache.engine.write(at, b.page, true);
     }
 
     /**
