@@ -55,6 +55,8 @@ final class SortedKeySlice implements KeySlice {
     private int searchedIndex;
     /** Where {@link #removeInvalid} goes on: keys ending after this offset are looked at next. */
     private long cleanCursor;
+    /** Whether the owner lists this slice as holding keys (until {@link #clear}). */
+    private boolean listed;
 
     SortedKeySlice(StripedKeyIndex owner, long start, long end) {
         if (start < 0 || end <= start || end - start > Integer.MAX_VALUE) {
@@ -263,6 +265,7 @@ final class SortedKeySlice implements KeySlice {
         size += delta;
         owner.countChange(delta);
         changed();
+        noteHeld();
         return touched;
     }
 
@@ -285,6 +288,15 @@ final class SortedKeySlice implements KeySlice {
         size++;
         owner.countChange(1);
         changed();
+        noteHeld();
+    }
+
+    /** Has the owner list this slice once it holds a key (see {@link StripedKeyIndex#holdsKeys}). */
+    private void noteHeld() {
+        if (size > 0 && !listed) {
+            listed = true;
+            owner.holdsKeys(this);
+        }
     }
 
     @Override
@@ -442,6 +454,7 @@ final class SortedKeySlice implements KeySlice {
         keys = NONE;
         bounds = NO_BOUNDS;
         size = 0;
+        listed = false;
         changed();
     }
 
