@@ -27,13 +27,17 @@ final class StripedKeyIndex implements KeyIndex {
     private final AtomicReferenceArray<SortedKeySlice> slices;
     private final LongAdder keyCount = new LongAdder();
     /**
-     * Numbers of the slices that received a key since the last {@link #clear}, each once, in the
-     * order they did (under this index's monitor). A slice is added when its {@code listed} flag is
-     * set, under the slice's lock, and the flag is reset only by the slice's {@code clear}, so a
-     * slice holding keys is always here (except while {@link #clear} is emptying it).
+     * Numbers of the slices that received a key since they were last cleared, each once, in the
+     * order they did (under {@link #heldLock}). A slice is added when its {@code listed} flag is
+     * set, under the slice's lock, and the flag is reset only by the slice's {@code clear}, after
+     * which {@link #clear} takes the number out: a slice holding keys is always here, and never
+     * twice.
      */
     private int[] held = new int[16];
     private int heldCount;
+    private final Object heldLock = new Object();
+    /** One {@link #clear} at a time: each takes out the numbers it found, and only those. */
+    private final Object clearLock = new Object();
 
     StripedKeyIndex(long logicalSizeBytes) {
         if (logicalSizeBytes <= 0) {
@@ -97,7 +101,7 @@ final class StripedKeyIndex implements KeyIndex {
     /** Notes that {@code slice} holds keys (called once per slice between clears, under its lock). */
     void holdsKeys(SortedKeySlice slice) {
         int i = (int) (slice.start() >>> PcacheFormat.SUBTREE_SHIFT);
-        synchronized (this) {
+        synchronized (heldLock) {
             if (heldCount == held.length) {
                 held = Arrays.copyOf(held, heldCount * 2);
             }
@@ -105,22 +109,25 @@ final class StripedKeyIndex implements KeyIndex {
         }
     }
 
-    /** The slices of {@link #held}, in offset order; with {@code reset}, the list starts afresh. */
-    private synchronized int[] heldSlices(boolean reset) {
-        int[] copy = Arrays.copyOf(held, heldCount);
-        if (reset) {
-            heldCount = 0;
-            if (held.length > 1024) {
-                held = new int[16]; // a large device's list shrinks again once emptied
-            }
+    /** The first {@code count} numbers of {@link #held}, in offset order. */
+    private int[] heldSlices(int count) {
+        int[] copy;
+        synchronized (heldLock) {
+            copy = Arrays.copyOf(held, Math.min(count, heldCount));
         }
         Arrays.sort(copy);
         return copy;
     }
 
+    private int heldCount() {
+        synchronized (heldLock) {
+            return heldCount;
+        }
+    }
+
     @Override
     public void forEach(Consumer<CacheKey> action) {
-        for (int i : heldSlices(false)) {
+        for (int i : heldSlices(Integer.MAX_VALUE)) {
             SortedKeySlice s = slices.get(i);
             if (s != null) {
                 s.lock();
@@ -135,15 +142,47 @@ final class StripedKeyIndex implements KeyIndex {
 
     @Override
     public void clear() {
-        for (int i : heldSlices(true)) {
-            SortedKeySlice s = slices.get(i);
-            if (s != null) {
-                s.lock();
-                try {
-                    s.clear();
-                } finally {
-                    s.unlock();
+        synchronized (clearLock) {
+            // the numbers found now; slices listed while this runs are added after them
+            int found = heldCount();
+            int[] numbers = heldSlices(found);
+            int cleared = 0;
+            try {
+                for (int i : numbers) {
+                    SortedKeySlice s = slices.get(i);
+                    s.lock();
+                    try {
+                        s.clear();
+                    } finally {
+                        s.unlock();
+                    }
+                    cleared++;
                 }
+            } finally {
+                forget(found, numbers, cleared);
+            }
+        }
+    }
+
+    /**
+     * Takes the first {@code found} numbers out of {@link #held}, and puts back those of
+     * {@code numbers} from {@code cleared} on: slices a failed {@link #clear} did not reach still
+     * hold their keys and their {@code listed} flag.
+     */
+    private void forget(int found, int[] numbers, int cleared) {
+        synchronized (heldLock) {
+            int after = heldCount - found;
+            int[] rest = held.length > 1024 && after + numbers.length - cleared <= 16
+                    ? new int[16] // a large device's list shrinks again once emptied
+                    : held;
+            System.arraycopy(held, found, rest, 0, after);
+            held = rest;
+            heldCount = after;
+            for (int k = cleared; k < numbers.length; k++) {
+                if (heldCount == held.length) {
+                    held = Arrays.copyOf(held, heldCount * 2);
+                }
+                held[heldCount++] = numbers[k];
             }
         }
     }

@@ -130,6 +130,7 @@ class StripedKeyIndexTest {
         long seed = System.nanoTime();
         System.out.println("clearAndForEachSeeEverySliceThatGotKeysAgainAfterAClear seed " + seed);
         java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        List<Long> before = List.of();
         for (int round = 0; round < 3; round++) {
             java.util.TreeSet<Long> expected = new java.util.TreeSet<>();
             for (int i = 0; i < 500; i++) {
@@ -137,6 +138,15 @@ class StripedKeyIndexTest {
                 insert(big.slice(offset), offset, 4096);
                 expected.add(offset);
             }
+            for (int i = 0; i < before.size(); i += 2) {
+                // slices the clear before emptied get keys again: listed anew
+                long offset = before.get(i) + 4096 * (1 + random.nextInt(16));
+                if ((offset >>> 22) == (before.get(i) >>> 22)) {
+                    insert(big.slice(offset), offset, 4096);
+                    expected.add(offset);
+                }
+            }
+            before = new ArrayList<>(expected);
             // a slice emptied by a trim stays visited, harmlessly
             long trimmed = expected.first();
             KeySlice t = big.slice(trimmed);
@@ -167,7 +177,8 @@ class StripedKeyIndexTest {
         KeyIndex big = new StripedKeyIndex(1L << 40);
         insert(big.slice(0), 0, 512);
         insert(big.slice(7 * MIB), 7 * MIB, 512);
-        KeySlice empty = big.slice(4 * MIB); // created, no keys
+        KeySlice cleared = big.slice(4 * MIB); // holds the key at 7 MiB until the clear below
+        KeySlice empty = big.slice(8 * MIB); // created, never held a key
         insert(big.slice(1L << 39), 1L << 39, 512);
         KeySlice emptied = big.slice(1L << 39);
         emptied.lock();
@@ -178,6 +189,7 @@ class StripedKeyIndexTest {
         CountDownLatch locked = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         Thread holder = new Thread(() -> {
+            cleared.lock();
             empty.lock();
             emptied.lock();
             locked.countDown();
@@ -188,6 +200,7 @@ class StripedKeyIndexTest {
             } finally {
                 emptied.unlock();
                 empty.unlock();
+                cleared.unlock();
             }
         });
         holder.start();
