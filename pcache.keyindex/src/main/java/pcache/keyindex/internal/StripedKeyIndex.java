@@ -30,8 +30,9 @@ final class StripedKeyIndex implements KeyIndex {
      * Numbers of the slices that received a key since they were last cleared, each once, in the
      * order they did (under {@link #heldLock}). A slice is added when its {@code listed} flag is
      * set, under the slice's lock, and the flag is reset only by the slice's {@code clear}, after
-     * which {@link #clear} takes the number out: a slice holding keys is always here, and never
-     * twice.
+     * which {@link #clear} takes the number out: a slice holding keys is always here. A slice that
+     * a running clear emptied and that got keys again is here twice until that clear ends; the
+     * readers skip the repeat.
      */
     private int[] held = new int[16];
     private int heldCount;
@@ -109,14 +110,20 @@ final class StripedKeyIndex implements KeyIndex {
         }
     }
 
-    /** The first {@code count} numbers of {@link #held}, in offset order. */
+    /** The first {@code count} numbers of {@link #held}, in offset order, each once. */
     private int[] heldSlices(int count) {
         int[] copy;
         synchronized (heldLock) {
             copy = Arrays.copyOf(held, Math.min(count, heldCount));
         }
         Arrays.sort(copy);
-        return copy;
+        int distinct = 0;
+        for (int k = 0; k < copy.length; k++) {
+            if (k == 0 || copy[k] != copy[k - 1]) {
+                copy[distinct++] = copy[k];
+            }
+        }
+        return distinct == copy.length ? copy : Arrays.copyOf(copy, distinct);
     }
 
     private int heldCount() {
