@@ -78,6 +78,12 @@ public final class EngineCache implements AutoCloseable {
         this.writeback = on;
     }
 
+    /** Starts write-back and waits until everything dirty is written back. */
+    public void drain() throws IOException {
+        writeback(true);
+        engine.drain(null);
+    }
+
     /** Closes the engine and opens it again on the same device: its log is replayed. */
     public void reopen() throws IOException {
         if (engine != null) {

@@ -75,7 +75,6 @@ public class ScatteredWritebackBench {
     @BenchmarkMode(Mode.SingleShotTime)
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     public void drain() throws IOException {
-        cache.writeback(true);
-        cache.engine.drain(null);
+        cache.drain();
     }
 }

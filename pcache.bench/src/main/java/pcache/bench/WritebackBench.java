@@ -72,8 +72,7 @@ public class WritebackBench {
     @BenchmarkMode(Mode.SingleShotTime)
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     public void drain() throws IOException {
-        cache.writeback(true);
-        cache.engine.drain(null);
+        cache.drain();
     }
 
     @Benchmark

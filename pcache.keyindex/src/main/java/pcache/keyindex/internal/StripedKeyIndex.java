@@ -110,31 +110,28 @@ final class StripedKeyIndex implements KeyIndex {
         }
     }
 
-    /** The first {@code count} numbers of {@link #held}, in offset order, each once. */
-    private int[] heldSlices(int count) {
-        int[] copy;
+    /** A copy of {@link #held}'s numbers now. */
+    private int[] heldNow() {
         synchronized (heldLock) {
-            copy = Arrays.copyOf(held, Math.min(count, heldCount));
+            return Arrays.copyOf(held, heldCount);
         }
-        Arrays.sort(copy);
-        int distinct = 0;
-        for (int k = 0; k < copy.length; k++) {
-            if (k == 0 || copy[k] != copy[k - 1]) {
-                copy[distinct++] = copy[k];
-            }
-        }
-        return distinct == copy.length ? copy : Arrays.copyOf(copy, distinct);
     }
 
-    private int heldCount() {
-        synchronized (heldLock) {
-            return heldCount;
+    /** {@code numbers} in offset order, each once (sorts them in place). */
+    private static int[] inOrder(int[] numbers) {
+        Arrays.sort(numbers);
+        int distinct = 0;
+        for (int k = 0; k < numbers.length; k++) {
+            if (k == 0 || numbers[k] != numbers[k - 1]) {
+                numbers[distinct++] = numbers[k];
+            }
         }
+        return distinct == numbers.length ? numbers : Arrays.copyOf(numbers, distinct);
     }
 
     @Override
     public void forEach(Consumer<CacheKey> action) {
-        for (int i : heldSlices(Integer.MAX_VALUE)) {
+        for (int i : inOrder(heldNow())) {
             SortedKeySlice s = slices.get(i);
             if (s != null) {
                 s.lock();
@@ -151,8 +148,8 @@ final class StripedKeyIndex implements KeyIndex {
     public void clear() {
         synchronized (clearLock) {
             // the numbers found now; slices listed while this runs are added after them
-            int found = heldCount();
-            int[] numbers = heldSlices(found);
+            int[] found = heldNow();
+            int[] numbers = inOrder(found.clone());
             int cleared = 0;
             try {
                 for (int i : numbers) {
@@ -166,7 +163,7 @@ final class StripedKeyIndex implements KeyIndex {
                     cleared++;
                 }
             } finally {
-                forget(found, numbers, cleared);
+                forget(found.length, numbers, cleared);
             }
         }
     }
