@@ -89,17 +89,11 @@ final class InflightLimiter {
     }
 
     /**
-     * Gives back {@code extraBytes} a request took with {@link #grow} while it keeps its slot (a
-     * WRITE received straight into the device: once there, its reply holds no payload).
+     * Gives back {@code extraBytes} of the bytes a request took while it keeps its slot (a WRITE
+     * received straight into the device: once there, its reply holds no payload).
      */
     void shrink(long extraBytes) {
-        synchronized (this) {
-            bytes -= extraBytes;
-            notifyAll();
-        }
-        if (shared != null && extraBytes > 0) {
-            shared.release(extraBytes);
-        }
+        giveBack(0, extraBytes);
     }
 
     /** Requests in flight, read without locking (may be stale by the time it is used). */
@@ -113,13 +107,18 @@ final class InflightLimiter {
 
     /** Gives back what one {@link #acquire} took. */
     void release(long requestBytes) {
+        giveBack(1, requestBytes);
+    }
+
+    /** Gives back {@code slots} slots and {@code returned} bytes, here and to the shared budget. */
+    private void giveBack(int slots, long returned) {
         synchronized (this) {
-            requests--;
-            bytes -= requestBytes;
+            requests -= slots;
+            bytes -= returned;
             notifyAll();
         }
-        if (shared != null) {
-            shared.release(requestBytes); // also when 0: this connection may have become idle
+        if (shared != null && (slots > 0 || returned > 0)) {
+            shared.release(returned); // also with 0 bytes for a slot: this connection may have become idle
         }
     }
 

@@ -202,8 +202,9 @@ final class NbdConnection implements Runnable {
         Rejection rejection = incoming.rejection();
         boolean direct = rejection == null && isDirectCandidate(request);
         boolean inline = rejection == null && (direct || isInlineCandidate(request));
-        // tried in place, a request takes no bytes of the budget: the pending replies' cap bounds them
-        long budget = rejection == null && !inline ? RequestExecutor.budgetBytes(request) : 0;
+        // tried in place, a request takes no bytes of the budget: the pending replies' cap bounds
+        // them; a large WRITE takes its bytes whichever way it goes (serveLarge)
+        long budget = rejection == null && (!inline || direct) ? RequestExecutor.budgetBytes(request) : 0;
         if (!acquire(budget)) {
             return false;
         }
@@ -223,7 +224,7 @@ final class NbdConnection implements Runnable {
             return true;
         }
         if (direct) {
-            return serveLarge(session, executor, reader, request);
+            return serveLarge(session, executor, reader, request, budget);
         }
         ByteBuffer data = payload(reader, request, budget);
         if (inline) {
@@ -254,23 +255,17 @@ final class NbdConnection implements Runnable {
     }
 
     /**
-     * A large WRITE (holding its in-flight slot): it takes its byte budget, as every request a
-     * worker runs does, then its payload is received straight into the device's space when the
-     * device has that space free at once ({@link #serveDirect}); otherwise the payload is read into
-     * a buffer and a worker runs it. The budget bounds the cache space payloads still on their way
-     * hold, as it bounds the buffers the other way holds; a placed write gives it back once its
-     * payload is in.
+     * A large WRITE, holding its in-flight slot and its byte {@code budget} (taken with the slot,
+     * as every request a worker runs takes it): its payload is received straight into the device's
+     * space when the device has that space free at once ({@link #serveDirect}); otherwise the
+     * payload is read into a buffer and a worker runs it. The budget bounds the cache space
+     * payloads still on their way hold, as it bounds the buffers the other way holds; a placed
+     * write gives it back once its payload is in.
      *
      * @return false when the connection must end
      */
-    private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request)
-            throws IOException, InterruptedException {
-        writePendingHolding(null); // the payload's read may wait for the client, and grow for replies
-        long budget = RequestExecutor.budgetBytes(request);
-        if (!limiter.grow(budget)) {
-            limiter.release(0);
-            return false;
-        }
+    private boolean serveLarge(Session session, RequestExecutor executor, RequestReader reader, NbdRequest request,
+            long budget) throws IOException {
         boolean served;
         try {
             served = in.placeable(request.length()) && serveDirect(session, executor, request);

@@ -79,8 +79,10 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         this.scheduler = timer;
-        long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
-        timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
+        if (config.inlineMaxBytes() > 0) { // else no payload is ever received straight into a cache
+            long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
+            timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
+        }
     }
 
     /** Disconnects clients stalled in the middle of a payload received straight into a cache ({@link NbdConnection#checkStall}). */
