@@ -23,12 +23,16 @@ import java.util.TreeMap;
  * define, ignoring case and treating {@code -} as {@code _}; a name no other source defines is
  * taken in lower case.</li>
  * </ul>
+ * {@link #JAVA_OPTS} is the start script's (the JVM's options), not a key, and is passed over.
  * Any other {@code PCACHE_*} variable is an error, so a misspelt variable is not silently ignored.
  */
 public final class EnvironmentKeys {
 
     /** Prefix of every variable this class reads. */
     public static final String PREFIX = "PCACHE_";
+
+    /** The start script's variable for the JVM's options; the script's environment passes it on to the JVM. */
+    public static final String JAVA_OPTS = "PCACHE_JAVA_OPTS";
 
     private static final String CACHE = "CACHE_";
 
@@ -48,7 +52,7 @@ public final class EnvironmentKeys {
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, String> e : new TreeMap<>(environment).entrySet()) {
             String variable = e.getKey();
-            if (!variable.startsWith(PREFIX)) {
+            if (!variable.startsWith(PREFIX) || variable.equals(JAVA_OPTS)) {
                 continue;
             }
             try {

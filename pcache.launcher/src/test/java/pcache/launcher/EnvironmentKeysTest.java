@@ -43,6 +43,15 @@ class EnvironmentKeysTest {
     }
 
     @Test
+    void theStartScriptsJvmOptionsAreNotAKey() throws Exception {
+        // ./pcache reads PCACHE_JAVA_OPTS, and the JVM it starts inherits it
+        assertEquals(Map.of("nbd.tls", "require"), EnvironmentKeys.map(Map.of(
+                "PCACHE_JAVA_OPTS", "-Xms8g -XX:+AlwaysPreTouch -XX:GCTimeRatio=4",
+                "PCACHE_NBD_TLS", "require"), Set.of()));
+        assertEquals(Map.of(), EnvironmentKeys.map(Map.of("PCACHE_JAVA_OPTS", ""), Set.of()));
+    }
+
+    @Test
     void everyUnknownVariableIsReported() {
         ConfigException e = assertThrows(ConfigException.class, () -> EnvironmentKeys.map(Map.of(
                 "PCACHE_CACHE_PCACHE0_GC_PERCNT", "50",
