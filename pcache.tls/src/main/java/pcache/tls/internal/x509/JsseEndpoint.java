@@ -27,7 +27,8 @@ import pcache.tls.internal.credentials.CertificateDirectory.X509Credentials;
 
 /**
  * X.509 through the JDK's JSSE: one {@link SSLContext} per endpoint made from a certificate
- * directory, one {@link SSLEngine} per connection. TLS 1.3 and 1.2 only.
+ * directory, one {@link SSLEngine} per connection. TLS 1.3 and 1.2 only, AES-128-GCM preferred
+ * ({@link SuiteOrder}).
  */
 public final class JsseEndpoint implements TlsEndpoint {
 
@@ -155,7 +156,11 @@ public final class JsseEndpoint implements TlsEndpoint {
         engine.setUseClientMode(!server);
         SSLParameters parameters = engine.getSSLParameters();
         parameters.setProtocols(protocols);
+        if (!SuiteOrder.operatorOrdered(server)) {
+            parameters.setCipherSuites(SuiteOrder.preferAes128(parameters.getCipherSuites()));
+        }
         if (server) {
+            parameters.setUseCipherSuitesOrder(true);
             parameters.setNeedClientAuth(verifyPeer);
         } else if (verifyPeer && serverName != null) {
             parameters.setEndpointIdentificationAlgorithm("HTTPS");

@@ -76,6 +76,8 @@ class X509HandshakeTest {
             assertNull(pair.clientFailure);
             assertEquals(protocol, pair.client.protocol());
             assertEquals(protocol, pair.server.protocol());
+            assertTrue(pair.server.cipherSuite().endsWith("AES_128_GCM_SHA256"), pair.server.cipherSuite());
+            assertEquals(pair.server.cipherSuite(), pair.client.cipherSuite());
             assertEquals("CN=pcache server", pair.client.peerIdentity());
             assertNull(pair.server.peerIdentity());
             exchange(pair.client, pair.server);
