@@ -127,10 +127,14 @@ final class PeerServer implements AutoCloseable {
             default -> throw new IllegalStateException("no command for " + peer);
         }
         Files.writeString(runDir.resolve("command.txt"), String.join(" ", command) + "\n");
-        process = new ProcessBuilder(command).directory(runDir.toFile())
+        ProcessBuilder builder = new ProcessBuilder(command).directory(runDir.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(runDir.resolve("server.out").toFile())
-                .redirectError(runDir.resolve("server.err").toFile()).start();
+                .redirectError(runDir.resolve("server.err").toFile());
+        // pcache reads PCACHE_* variables as configuration and refuses unknown ones; the scripts'
+        // own (PCACHE_BENCH_DIR, ...) are not meant for it, and the run configures pcache itself
+        builder.environment().keySet().removeIf(k -> k.startsWith("PCACHE_"));
+        process = builder.start();
         awaitReady();
         if (peer.tls()) {
             tlsSession = readTlsSession();

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import javax.net.ssl.SSLContext;
 
@@ -64,12 +65,16 @@ class SuiteOrderTest {
     @Test
     void anOrderGivenToTheJdkIsTheOperatorsForThatSideOnly() {
         assertFalse(SuiteOrder.operatorOrdered(true), "the build sets no " + SuiteOrder.SERVER_PROPERTY);
-        System.setProperty(SuiteOrder.SERVER_PROPERTY, "TLS_AES_256_GCM_SHA384");
-        try {
-            assertTrue(SuiteOrder.operatorOrdered(true));
-            assertFalse(SuiteOrder.operatorOrdered(false));
-        } finally {
-            System.clearProperty(SuiteOrder.SERVER_PROPERTY);
+        assertFalse(SuiteOrder.operatorOrdered(false), "the build sets no " + SuiteOrder.CLIENT_PROPERTY);
+        Map<String, String> server = Map.of(SuiteOrder.SERVER_PROPERTY, "TLS_AES_256_GCM_SHA384");
+        assertTrue(SuiteOrder.operatorOrdered(true, server::get));
+        assertFalse(SuiteOrder.operatorOrdered(false, server::get));
+        Map<String, String> client = Map.of(SuiteOrder.CLIENT_PROPERTY, "\"TLS_AES_256_GCM_SHA384\"");
+        assertTrue(SuiteOrder.operatorOrdered(false, client::get));
+        assertFalse(SuiteOrder.operatorOrdered(true, client::get));
+        for (String empty : new String[] {"", "  ", "\"\"", "\" \""}) {
+            Map<String, String> blank = Map.of(SuiteOrder.SERVER_PROPERTY, empty);
+            assertFalse(SuiteOrder.operatorOrdered(true, blank::get), "'" + empty + "' is no order");
         }
     }
 }
