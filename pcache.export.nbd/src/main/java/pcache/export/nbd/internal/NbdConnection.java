@@ -67,7 +67,18 @@ final class NbdConnection implements Runnable {
      * timer tells one placement from the next by it when it looks for clients that stop sending
      * in the middle ({@link #checkStall}).
      */
+    /**
+     * What a client must send per payload stall timeout in the middle of a payload received
+     * straight into the device ({@link #checkStall}): 64 KiB, four TLS records; 6.4 KB/s with the
+     * default 10 s.
+     */
+    static final long PAYLOAD_MIN_PROGRESS = 64 << 10;
     private volatile NbdRequest placing;
+    /**
+     * Where {@link #placing}'s payload begins in the bytes received ({@link ChannelInput#receivedSoFar});
+     * written before {@link #placing}, so a timer that sees the request sees this too.
+     */
+    private volatile long placingFrom;
     /** What {@link #checkStall} saw last; only the server's timer thread touches these. */
     private NbdRequest stallSeenPlacement;
     private long stallSeenReceived;
@@ -311,6 +322,7 @@ final class NbdConnection implements Runnable {
         PayloadSource source = new PayloadSource(in, request.length());
         RequestExecutor.ReplyContent content = null;
         Exception error = null;
+        placingFrom = in.receivedSoFar() - in.bufferedBytes();
         placing = request;
         try {
             content = executor.tryWriteFrom(request, source);
@@ -375,16 +387,27 @@ final class NbdConnection implements Runnable {
     /**
      * Run by the server's timer now and then ({@code now}: {@link System#nanoTime}): disconnects
      * the client when, in the middle of a payload received straight into the device's space, it
-     * has sent nothing for the payload stall timeout. That space, and the device's request gate,
-     * are held until the payload is in; closing the socket ends the read, and the device gives the
-     * space back (the write is not acknowledged).
+     * has sent less than {@link #PAYLOAD_MIN_PROGRESS} (or the rest of the payload, when less)
+     * within the payload stall timeout: a client that stops, or trickles a few bytes now and
+     * then. That space, and the device's request gate, are held until the payload is in; closing
+     * the socket ends the read, and the device gives the space back (the write is not
+     * acknowledged). Once the whole payload has arrived, the time the device takes is not the
+     * client's.
      */
     void checkStall(long now) {
         NbdRequest request = placing;
         long received = in.receivedSoFar();
-        if (request == null || request != stallSeenPlacement || received != stallSeenReceived) {
+        if (request == null || request != stallSeenPlacement) {
             stallSeenPlacement = request;
             stallSeenReceived = received;
+            stallSeenSince = now;
+            return;
+        }
+        long from = placingFrom;
+        long missing = request.length() - (stallSeenReceived - from);
+        long needed = Math.min(PAYLOAD_MIN_PROGRESS, missing);
+        if (needed <= 0 || received - stallSeenReceived >= needed) {
+            stallSeenReceived = received; // progress, or the payload is in and the device works on it
             stallSeenSince = now;
             return;
         }
@@ -393,11 +416,14 @@ final class NbdConnection implements Runnable {
         if (now - stallSeenSince < timeout.toNanos() || placing != request || closing) {
             return;
         }
-        LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent nothing for " + timeout.toMillis()
+        long sent = received - stallSeenReceived;
+        LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent " + sent + " bytes in " + timeout.toMillis()
                 + " ms in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
-                + request.offset() + "), which was being received straight into the cache and holds cache "
-                + "space meanwhile; disconnecting, the write is not done (payload_stall_timeout_seconds of "
-                + "pcache.export.nbd)");
+                + request.offset() + ", " + (request.length() - Math.max(0, received - from)) + " still to come),"
+                + " less than the " + (needed == PAYLOAD_MIN_PROGRESS ? PAYLOAD_MIN_PROGRESS / 1024 + " KiB" : "rest")
+                + " it must send in that time; the payload was being received straight into the cache and holds"
+                + " cache space meanwhile; disconnecting, the write is not done (payload_stall_timeout_seconds of"
+                + " pcache.export.nbd)");
         abort();
     }
 

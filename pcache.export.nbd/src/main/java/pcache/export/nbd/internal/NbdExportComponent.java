@@ -108,9 +108,9 @@ public class NbdExportComponent implements NbdExports {
         @AttributeDefinition(description = "Seconds withdrawal and shutdown wait for requests in flight")
         int drain__timeout__seconds() default 10;
 
-        @AttributeDefinition(description = "Seconds a client may send nothing in the middle of a WRITE payload "
-                + "that is being received straight into the cache (holding that space); then it is disconnected "
-                + "and the space given back")
+        @AttributeDefinition(description = "Seconds in which a client must send at least 64 KiB (or the rest) "
+                + "of a WRITE payload that is being received straight into the cache (holding that space); one "
+                + "that stops or trickles is disconnected and the space given back")
         int payload__stall__timeout__seconds() default 10;
 
         @AttributeDefinition(description = "READ and WRITE requests up to this many bytes (and FLUSHes) are "

@@ -20,9 +20,10 @@ import java.time.Duration;
  *        the workers
  * @param readViews on which connections large READs that hit the cache are sent straight from
  *        its mapping ({@link pcache.api.BlockDevice#tryReadView}) instead of a copy
- * @param payloadStallTimeout a client that sends nothing for this long in the middle of a WRITE
- *        payload being received straight into the cache (which holds that cache space and the
- *        cache's request gate meanwhile) is disconnected, and the space given back
+ * @param payloadStallTimeout a client that sends less than 64 KiB (or the rest of the payload)
+ *        in this long, in the middle of a WRITE payload being received straight into the cache
+ *        (which holds that cache space and the cache's request gate meanwhile), is disconnected,
+ *        and the space given back
  */
 public record NbdServerConfig(int maxConnections, int maxInflightRequestsPerConnection,
                               long maxInflightBytesPerConnection, long maxInflightBytesTotal, int workers,

@@ -211,14 +211,15 @@ class DirectWritesTest {
 
                 stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
                 stalled.writeRaw(new byte[LARGE / 2]); // zeros over the first half, then nothing
-                assertTrue(ServerHealth.eventually(20, () -> log.matching("sent nothing for 300 ms in the middle "
-                        + "of a WRITE's payload (" + LARGE + " bytes at offset 0)") >= 1), "the stall is logged: " + warnings);
+                assertTrue(ServerHealth.eventually(20, () -> log.matching(" bytes in 300 ms in the middle of a WRITE's "
+                        + "payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than the 64 KiB")
+                        >= 1), "the stall is logged: " + warnings);
                 assertTrue(stalled.closedByServer(), "the stalled client is disconnected");
                 assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
                         && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
                         "nothing left in flight");
                 assertEquals(0, log.matching("internal error"));
-                assertEquals(1, log.matching("sent nothing for"), "warned once: " + warnings);
+                assertEquals(1, log.matching("in the middle of a WRITE's payload"), "warned once: " + warnings);
 
                 other.request(0, READ, 2, 0, LARGE, null);
                 RawNbdClient.Reply r = other.readReply(LARGE);
@@ -229,32 +230,84 @@ class DirectWritesTest {
     }
 
     /**
-     * A client that sends a direct payload slowly, for longer than the stall timeout in all but
-     * pausing far less than it between pieces, is not taken for a stalled one: its write is done.
+     * A client that trickles a direct payload, a little now and then, far less than 64 KiB per
+     * payload stall timeout, is disconnected like one that stopped: otherwise it could hold the
+     * device's space and request gate for as long as it likes. The write is not done; another
+     * client is served on.
+     */
+    @Test
+    void aClientTricklingADirectPayloadIsDisconnected() throws Exception {
+        List<String> warnings = new ArrayList<>();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
+                     .withPayloadStallTimeout(Duration.ofMillis(300)))) {
+            try (RawNbdClient other = fixture.open("disk", false);
+                 RawNbdClient trickling = fixture.open("disk", false)) {
+                byte[] before = new byte[LARGE];
+                new Random(SEED).nextBytes(before);
+                other.request(0, WRITE, 1, 0, LARGE, before);
+                assertEquals(0, other.readReply(0).error());
+
+                trickling.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
+                int sent = 0;
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                try {
+                    // 1 KiB every 20 ms: at most 15 KiB per 300 ms, and never the whole payload
+                    while (sent < LARGE / 2 && log.matching("in the middle of a WRITE's payload") == 0
+                            && System.nanoTime() < deadline) {
+                        trickling.writeRaw(new byte[1024]);
+                        sent += 1024;
+                        Thread.sleep(20);
+                    }
+                } catch (IOException closed) {
+                    // the server closed the connection while the client sent
+                }
+                assertTrue(ServerHealth.eventually(20, () -> log.matching("less than the 64 KiB it must send in that "
+                        + "time") >= 1), "the trickle is logged after " + sent + " bytes: " + warnings);
+                assertTrue(sent < LARGE / 2, "disconnected before half the payload came, after " + sent + " bytes");
+                assertTrue(trickling.closedByServer(), "the trickling client is disconnected");
+                assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
+                        && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
+                        "nothing left in flight");
+                assertEquals(1, log.matching("in the middle of a WRITE's payload"), "warned once: " + warnings);
+
+                other.request(0, READ, 2, 0, LARGE, null);
+                RawNbdClient.Reply r = other.readReply(LARGE);
+                assertEquals(0, r.error(), "the other client is served on");
+                assertArrayEquals(before, r.payload(), "the trickled write was not done, seed " + SEED);
+            }
+        }
+    }
+
+    /**
+     * A client that sends a direct payload slowly, for longer than the stall timeout in all, but
+     * ten times the 64 KiB per timeout it must send, is not taken for a stalled one: its write is
+     * done.
      */
     @Test
     void aSlowClientThatKeepsSendingIsNotCutOff() throws Exception {
         List<String> warnings = new ArrayList<>();
+        int size = 1 << 20;
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
              ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
                      .withPayloadStallTimeout(Duration.ofSeconds(2)))) {
             try (RawNbdClient c = fixture.open("disk", false)) {
-                byte[] data = new byte[LARGE];
+                byte[] data = new byte[size];
                 new Random(SEED).nextBytes(data);
-                c.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 1, 0, LARGE);
-                int pieces = 32;
+                c.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 1, 0, size);
+                int pieces = 64;
                 long start = System.nanoTime();
                 for (int i = 0; i < pieces; i++) {
-                    c.writeRaw(java.util.Arrays.copyOfRange(data, i * LARGE / pieces, (i + 1) * LARGE / pieces));
-                    Thread.sleep(100); // over 3 s in all, beyond the timeout; each pause far below it
+                    c.writeRaw(java.util.Arrays.copyOfRange(data, i * size / pieces, (i + 1) * size / pieces));
+                    Thread.sleep(50); // 16 KiB per 50 ms: 640 KiB per timeout; over 3 s in all, beyond it
                 }
                 assertTrue(System.nanoTime() - start > Duration.ofSeconds(2).toNanos(), "sent for longer than the timeout");
                 assertEquals(0, c.readReply(0).error(), "the slow write is done");
                 assertEquals(1, fixture.disk.placed.get());
-                c.request(0, READ, 2, 0, LARGE, null);
-                assertArrayEquals(data, c.readReply(LARGE).payload(), "seed " + SEED);
+                c.request(0, READ, 2, 0, size, null);
+                assertArrayEquals(data, c.readReply(size).payload(), "seed " + SEED);
             }
-            assertEquals(0, log.matching("sent nothing"), warnings.toString());
+            assertEquals(0, log.matching("in the middle of a WRITE's payload"), warnings.toString());
         }
     }
 
