@@ -62,17 +62,17 @@ final class NbdConnection implements Runnable {
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
     /**
+     * What a client must send per payload stall timeout in the middle of a payload received
+     * straight into the device ({@link #checkStall}): 64 KiB (four TLS records), 6.4 KiB/s with
+     * the default 10 s, more with a shorter timeout.
+     */
+    static final long PAYLOAD_MIN_PROGRESS = 64 << 10;
+    /**
      * The WRITE whose payload the reader receives straight into the device's space
      * ({@link #serveDirect}), null between them; each request is its own object, so the server's
      * timer tells one placement from the next by it when it looks for clients that stop sending
      * in the middle ({@link #checkStall}).
      */
-    /**
-     * What a client must send per payload stall timeout in the middle of a payload received
-     * straight into the device ({@link #checkStall}): 64 KiB, four TLS records; 6.4 KB/s with the
-     * default 10 s.
-     */
-    static final long PAYLOAD_MIN_PROGRESS = 64 << 10;
     private volatile NbdRequest placing;
     /**
      * Where {@link #placing}'s payload begins in the bytes received ({@link ChannelInput#receivedSoFar});
@@ -310,8 +310,9 @@ final class NbdConnection implements Runnable {
      * ({@link pcache.api.BlockDevice#tryWriteFrom}), one copy and two thread hand-offs fewer than
      * through a buffer and a worker. The device takes all the space first, then has the payload
      * read into it, which may wait for the client: meanwhile that space (and a cache's request
-     * gate) are held, so a client that sends nothing for the payload stall timeout in the middle
-     * is disconnected ({@link #checkStall}) and the device gives the space back.
+     * gate) are held, so a client that sends less than {@link #PAYLOAD_MIN_PROGRESS} per payload
+     * stall timeout in the middle is disconnected ({@link #checkStall}) and the device gives the
+     * space back.
      *
      * @return true when the request was answered (its reply queued: done, or the device's error);
      *         false when it must take the buffered way (its payload untouched)
@@ -417,8 +418,9 @@ final class NbdConnection implements Runnable {
             return;
         }
         long sent = received - stallSeenReceived;
-        LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent " + sent + " bytes in " + timeout.toMillis()
-                + " ms in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
+        long elapsedMillis = (now - stallSeenSince) / 1_000_000;
+        LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent " + sent + " bytes in the last " + elapsedMillis
+                + " ms (timeout " + timeout.toMillis() + " ms) in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
                 + request.offset() + ", " + (request.length() - Math.max(0, received - from)) + " still to come),"
                 + " less than the " + (needed == PAYLOAD_MIN_PROGRESS ? PAYLOAD_MIN_PROGRESS / 1024 + " KiB" : "rest")
                 + " it must send in that time; the payload was being received straight into the cache and holds"

@@ -192,8 +192,8 @@ class DirectWritesTest {
 
     /**
      * A client that stops sending in the middle of a payload being received straight into the
-     * device, and stays connected, is disconnected once it has sent nothing for the payload stall
-     * timeout: the device's space (and a cache's request gate) are not held for as long as it
+     * device, and stays connected, is disconnected once it has sent less than 64 KiB within the
+     * payload stall timeout (here nothing): the device's space (and a cache's request gate) are not held for as long as it
      * likes. The write is not done; another client is served before, during and after.
      */
     @Test
@@ -210,10 +210,13 @@ class DirectWritesTest {
                 assertEquals(0, other.readReply(0).error());
 
                 stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
-                stalled.writeRaw(new byte[LARGE / 2]); // zeros over the first half, then nothing
-                assertTrue(ServerHealth.eventually(20, () -> log.matching(" bytes in 300 ms in the middle of a WRITE's "
-                        + "payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than the 64 KiB")
-                        >= 1), "the stall is logged: " + warnings);
+                // zeros over the first half, then nothing; the first 4 KiB go out with the header, so the
+                // server has read part of the payload with it (where the payload begins must count them)
+                stalled.writeRaw(new byte[4096]);
+                stalled.writeRaw(new byte[LARGE / 2 - 4096]);
+                assertTrue(ServerHealth.eventually(20, () -> log.matching(" ms (timeout 300 ms) in the middle of a "
+                        + "WRITE's payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than "
+                        + "the 64 KiB") >= 1), "the stall is logged: " + warnings);
                 assertTrue(stalled.closedByServer(), "the stalled client is disconnected");
                 assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
                         && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
@@ -306,6 +309,31 @@ class DirectWritesTest {
                 assertEquals(1, fixture.disk.placed.get());
                 c.request(0, READ, 2, 0, size, null);
                 assertArrayEquals(data, c.readReply(size).payload(), "seed " + SEED);
+            }
+            assertEquals(0, log.matching("in the middle of a WRITE's payload"), warnings.toString());
+        }
+    }
+
+    /**
+     * Once the whole payload has arrived, the time the device takes to finish the write is not
+     * the client's: a client that sent it all and waits is not disconnected, however long that is.
+     */
+    @Test
+    void theDevicesOwnTimeAfterThePayloadIsNotTheClients() throws Exception {
+        List<String> warnings = new ArrayList<>();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
+                     .withPayloadStallTimeout(Duration.ofMillis(200)))) {
+            fixture.disk.placingWorkMillis = 1500; // the device works 7.5 timeouts after the payload is in
+            try (RawNbdClient c = fixture.open("disk", false)) {
+                byte[] data = new byte[LARGE];
+                new Random(SEED).nextBytes(data);
+                c.request(0, WRITE, 1, 0, LARGE, data);
+                assertEquals(0, c.readReply(0).error(), "the write is done");
+                assertEquals(1, fixture.disk.placed.get());
+                fixture.disk.placingWorkMillis = 0;
+                c.request(0, READ, 2, 0, LARGE, null);
+                assertArrayEquals(data, c.readReply(LARGE).payload(), "seed " + SEED);
             }
             assertEquals(0, log.matching("in the middle of a WRITE's payload"), warnings.toString());
         }

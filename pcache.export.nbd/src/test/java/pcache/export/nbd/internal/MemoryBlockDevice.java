@@ -39,6 +39,8 @@ final class MemoryBlockDevice implements BlockDevice {
     volatile IOException placingFailure;
     /** When set, {@code tryWriteFrom} returns false after the source filled the first half (a broken device). */
     volatile boolean declinesAfterHalf;
+    /** How long {@code tryWriteFrom} works after the whole payload is in, in ms (a slow device). */
+    volatile long placingWorkMillis;
     /** Writes whose payload the device had its source place ({@code tryWriteFrom}). */
     final AtomicLong placed = new AtomicLong();
     /** When false, {@code tryWriteFrom} declines at once (as a cache without free space does). */
@@ -169,6 +171,14 @@ final class MemoryBlockDevice implements BlockDevice {
             return false;
         }
         source.fill(landing.duplicate().position(half));
+        if (placingWorkMillis > 0) {
+            try {
+                Thread.sleep(placingWorkMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while placing");
+            }
+        }
         write(offset, landing, fua);
         placed.incrementAndGet();
         return true;
