@@ -193,31 +193,48 @@ class DirectWritesTest {
     /**
      * A client that stops sending in the middle of a payload being received straight into the
      * device, and stays connected, is disconnected once it has sent less than 64 KiB within the
-     * payload stall timeout (here nothing): the device's space (and a cache's request gate) are not held for as long as it
-     * likes. The write is not done; another client is served before, during and after.
+     * payload stall timeout (here nothing): the device's space (and a cache's request gate) are
+     * not held for as long as it likes. The write is not done; another client is served before,
+     * during and after.
      */
     @Test
     void aClientStalledInsideADirectPayloadIsDisconnected() throws Exception {
+        assertCutOffInsideAPayload((stalled, log) -> {
+            // zeros over the first half, then nothing; the first 4 KiB go out with the header, so the
+            // server has read part of the payload with it (where the payload begins must count them)
+            stalled.writeRaw(new byte[4096]);
+            stalled.writeRaw(new byte[LARGE / 2 - 4096]);
+            assertTrue(ServerHealth.eventually(20, () -> log.matching(" ms (timeout 300 ms) in the middle of a "
+                    + "WRITE's payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than "
+                    + "the 64 KiB") >= 1), "the stall is logged");
+        });
+    }
+
+    /** What a misbehaving client does after its WRITE's header, and the checks of its warning. */
+    private interface InsideAPayload {
+        void run(RawNbdClient client, ResourceLimitsTest.LogCapture log) throws Exception;
+    }
+
+    /**
+     * Another client writes, then {@code misbehave} runs on a second client that sent the header of
+     * a large WRITE; the second is disconnected with one warning, nothing stays in flight, its write
+     * is not done, and the first is served on.
+     */
+    private static void assertCutOffInsideAPayload(InsideAPayload misbehave) throws Exception {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
              ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
                      .withPayloadStallTimeout(Duration.ofMillis(300)))) {
             try (RawNbdClient other = fixture.open("disk", false);
-                 RawNbdClient stalled = fixture.open("disk", false)) {
+                 RawNbdClient client = fixture.open("disk", false)) {
                 byte[] before = new byte[LARGE];
                 new Random(SEED).nextBytes(before);
                 other.request(0, WRITE, 1, 0, LARGE, before);
                 assertEquals(0, other.readReply(0).error());
 
-                stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
-                // zeros over the first half, then nothing; the first 4 KiB go out with the header, so the
-                // server has read part of the payload with it (where the payload begins must count them)
-                stalled.writeRaw(new byte[4096]);
-                stalled.writeRaw(new byte[LARGE / 2 - 4096]);
-                assertTrue(ServerHealth.eventually(20, () -> log.matching(" ms (timeout 300 ms) in the middle of a "
-                        + "WRITE's payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than "
-                        + "the 64 KiB") >= 1), "the stall is logged: " + warnings);
-                assertTrue(stalled.closedByServer(), "the stalled client is disconnected");
+                client.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
+                misbehave.run(client, log);
+                assertTrue(client.closedByServer(), "the client is disconnected: " + warnings);
                 assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
                         && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
                         "nothing left in flight");
@@ -227,7 +244,7 @@ class DirectWritesTest {
                 other.request(0, READ, 2, 0, LARGE, null);
                 RawNbdClient.Reply r = other.readReply(LARGE);
                 assertEquals(0, r.error(), "the other client is served on");
-                assertArrayEquals(before, r.payload(), "the stalled write was not done, seed " + SEED);
+                assertArrayEquals(before, r.payload(), "the cut-off write was not done, seed " + SEED);
             }
         }
     }
@@ -240,46 +257,25 @@ class DirectWritesTest {
      */
     @Test
     void aClientTricklingADirectPayloadIsDisconnected() throws Exception {
-        List<String> warnings = new ArrayList<>();
-        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
-             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
-                     .withPayloadStallTimeout(Duration.ofMillis(300)))) {
-            try (RawNbdClient other = fixture.open("disk", false);
-                 RawNbdClient trickling = fixture.open("disk", false)) {
-                byte[] before = new byte[LARGE];
-                new Random(SEED).nextBytes(before);
-                other.request(0, WRITE, 1, 0, LARGE, before);
-                assertEquals(0, other.readReply(0).error());
-
-                trickling.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
-                int sent = 0;
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                try {
-                    // 1 KiB every 20 ms: at most 15 KiB per 300 ms, and never the whole payload
-                    while (sent < LARGE / 2 && log.matching("in the middle of a WRITE's payload") == 0
-                            && System.nanoTime() < deadline) {
-                        trickling.writeRaw(new byte[1024]);
-                        sent += 1024;
-                        Thread.sleep(20);
-                    }
-                } catch (IOException closed) {
-                    // the server closed the connection while the client sent
+        assertCutOffInsideAPayload((trickling, log) -> {
+            int sent = 0;
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            try {
+                // 1 KiB every 20 ms: at most 15 KiB per 300 ms, and never the whole payload
+                while (sent < LARGE / 2 && log.matching("in the middle of a WRITE's payload") == 0
+                        && System.nanoTime() < deadline) {
+                    trickling.writeRaw(new byte[1024]);
+                    sent += 1024;
+                    Thread.sleep(20);
                 }
-                assertTrue(ServerHealth.eventually(20, () -> log.matching("less than the 64 KiB it must send in that "
-                        + "time") >= 1), "the trickle is logged after " + sent + " bytes: " + warnings);
-                assertTrue(sent < LARGE / 2, "disconnected before half the payload came, after " + sent + " bytes");
-                assertTrue(trickling.closedByServer(), "the trickling client is disconnected");
-                assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
-                        && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
-                        "nothing left in flight");
-                assertEquals(1, log.matching("in the middle of a WRITE's payload"), "warned once: " + warnings);
-
-                other.request(0, READ, 2, 0, LARGE, null);
-                RawNbdClient.Reply r = other.readReply(LARGE);
-                assertEquals(0, r.error(), "the other client is served on");
-                assertArrayEquals(before, r.payload(), "the trickled write was not done, seed " + SEED);
+            } catch (IOException closed) {
+                // the server closed the connection while the client sent
             }
-        }
+            int total = sent;
+            assertTrue(ServerHealth.eventually(20, () -> log.matching("less than the 64 KiB it must send in that "
+                    + "time") >= 1), "the trickle is logged after " + total + " bytes");
+            assertTrue(total < LARGE / 2, "disconnected before half the payload came, after " + total + " bytes");
+        });
     }
 
     /**
