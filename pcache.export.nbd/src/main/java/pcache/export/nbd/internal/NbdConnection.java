@@ -419,10 +419,12 @@ final class NbdConnection implements Runnable {
         }
         long sent = received - stallSeenReceived;
         long elapsedMillis = (now - stallSeenSince) / 1_000_000;
+        long toCome = request.length() - Math.max(0, received - from);
+        String least = needed == PAYLOAD_MIN_PROGRESS ? PAYLOAD_MIN_PROGRESS / 1024 + " KiB" : "rest";
         LOG.log(Level.WARNING, () -> "NBD client " + peer + ": sent " + sent + " bytes in the last " + elapsedMillis
-                + " ms (timeout " + timeout.toMillis() + " ms) in the middle of a WRITE's payload (" + request.length() + " bytes at offset "
-                + request.offset() + ", " + (request.length() - Math.max(0, received - from)) + " still to come),"
-                + " less than the " + (needed == PAYLOAD_MIN_PROGRESS ? PAYLOAD_MIN_PROGRESS / 1024 + " KiB" : "rest")
+                + " ms (timeout " + timeout.toMillis() + " ms) in the middle of a WRITE's payload ("
+                + request.length() + " bytes at offset " + request.offset() + ", " + toCome + " still to come),"
+                + " less than the " + least
                 + " it must send in that time; the payload was being received straight into the cache and holds"
                 + " cache space meanwhile; disconnecting, the write is not done (payload_stall_timeout_seconds of"
                 + " pcache.export.nbd)");
