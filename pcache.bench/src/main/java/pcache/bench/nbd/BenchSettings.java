@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.SplittableRandom;
 
 import pcache.bench.BenchFiles;
 
@@ -31,11 +32,12 @@ import pcache.bench.BenchFiles;
  * @param connections connections of the multi-connection workloads (1: they do not run)
  * @param rounds how often the whole run of a transport repeats, the order of the peers alternating
  * @param workloads the workloads that run (in the fixed order of {@link NbdBench}; the prefill always runs)
+ * @param seed the seed of the random offsets of the flushed writes' I/O logs ({@link FlushedWriteLogs})
  */
 record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
         List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections,
-        int rounds, Set<FioWorkload> workloads) {
+        int rounds, Set<FioWorkload> workloads, long seed) {
 
     /** Why {@code --tls=psk} is refused: what fio's nbd engine lets libnbd do. */
     static final String NO_PSK = "--tls=psk: fio's nbd engine (fio 3.33) passes only a URI to libnbd, and libnbd"
@@ -73,9 +75,11 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
               --rounds=N           run every peer N times per transport, the order reversed every other
                                    round; then a summary of the rounds: medians, and the ratios of
                                    pcache to the peers per round as median, min and max (default 1)
+              --seed=N             seed of the flushed writes' random offsets (default: a new one, printed)
             workloads per server, in this order ("settle": until pcache is clean, then sync):
               prefill (1 MiB writes over the range), settle; 4 KiB random read hits (QD qd-small); the
-              same over N connections; 1 MiB sequential reads (QD qd-large); flushed 4 KiB random writes,
+              same over N connections; 1 MiB sequential reads (QD qd-large); flushed 4 KiB random writes
+              (fio replays I/O logs written at the start: exactly one flush after every 32 writes),
               settle; the same over N connections, settle; 1 MiB sequential writes, settle; flushed 4 KiB
               random writes again (not reported) and right after them, without settling, 1 MiB sequential
               writes again: "1 MiB sequential writes directly after random writes"
@@ -102,6 +106,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         int qdLarge = 4;
         int connections = 4;
         int rounds = 1;
+        long seed = new SplittableRandom().nextLong();
         for (String arg : args) {
             int eq = arg.indexOf('=');
             if (!arg.startsWith("--") || eq < 0) {
@@ -130,6 +135,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 case "rounds" -> rounds = positive(key, value);
                 case "tls" -> tls = tls(value);
                 case "workloads" -> workloads = workloads(value);
+                case "seed" -> seed = number(key, value);
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
             }
         }
@@ -140,7 +146,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
                 out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports,
                 withTls(withBaseline(peers, baseline != null), tls), List.copyOf(jvm),
-                qdSmall, qdLarge, connections, rounds, Set.copyOf(workloads));
+                qdSmall, qdLarge, connections, rounds, Set.copyOf(workloads), seed);
     }
 
     /** {@code --tls}: whether the TLS servers run. */
@@ -224,6 +230,14 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
     /** Whether the multi-connection workloads run ({@code --connections} above 1). */
     boolean multiConnection() {
         return connections > 1;
+    }
+
+    private static long number(String key, String value) {
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + key + " takes a number, got '" + value + "'\n" + USAGE);
+        }
     }
 
     private static int positive(String key, String value) {

@@ -22,8 +22,17 @@ import com.google.gson.JsonParser;
  * @param clatP50Nanos completion latency, median
  * @param clatP99Nanos completion latency, 99th percentile
  * @param errors fio's error count for the job (0 when every I/O succeeded)
+ * @param writes writes completed in the measured time, all entries together
+ * @param flushes flushes completed in the measured time ({@code sync}), all entries together
+ * @param runtimeMillis how long the measured part ran ({@code job_runtime}), the longest of the entries
  */
-record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors) {
+record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors, long writes,
+        long flushes, long runtimeMillis) {
+
+    /** A result without counts of writes and flushes and without runtime (tests of the tables). */
+    FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors) {
+        this(iops, bandwidthBytes, clatP50Nanos, clatP99Nanos, errors, 0, 0, 0);
+    }
 
     /** Parses fio's JSON output; {@code read} picks the read or the write section. */
     static FioResult parse(Path json, boolean read) throws IOException {
@@ -51,6 +60,9 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
         long p50 = -1;
         long p99 = -1;
         int errors = 0;
+        long writes = 0;
+        long flushes = 0;
+        long runtime = 0;
         for (JsonElement element : jobs) {
             JsonObject job = element.getAsJsonObject();
             JsonObject section = job.getAsJsonObject(read ? "read" : "write");
@@ -62,8 +74,17 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
             p50 = Math.max(p50, percentile(percentiles, "50.000000"));
             p99 = Math.max(p99, percentile(percentiles, "99.000000"));
             errors += job.get("error").getAsInt();
+            writes += count(job, "write");
+            flushes += count(job, "sync");
+            runtime = Math.max(runtime, job.has("job_runtime") ? job.get("job_runtime").getAsLong() : 0);
         }
-        return new FioResult(iops, bandwidth, p50, p99, errors);
+        return new FioResult(iops, bandwidth, p50, p99, errors, writes, flushes, runtime);
+    }
+
+    /** {@code total_ios} of a section of {@code job}, 0 if it has none. */
+    private static long count(JsonObject job, String section) {
+        JsonObject s = job.getAsJsonObject(section);
+        return s != null && s.has("total_ios") ? s.get("total_ios").getAsLong() : 0;
     }
 
     private static long percentile(JsonObject percentiles, String key) {

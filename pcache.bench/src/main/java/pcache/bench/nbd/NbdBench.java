@@ -22,10 +22,11 @@ import pcache.bench.BenchFiles;
  * a summary of the rounds follows the rounds' tables.
  *
  * <p>Order per server: prefill (sequential 1 MiB writes + flush) and settle, 4 KiB random read
- * hits, the same over several connections, 1 MiB sequential reads, flushed 4 KiB random writes,
- * settle, the same over several connections, settle, 1 MiB sequential writes, settle; then flushed
- * 4 KiB random writes once more (not reported) and right after them, without settling, 1 MiB
- * sequential writes again (reported as a workload of their own). "Settle" waits until pcache is
+ * hits, the same over several connections, 1 MiB sequential reads, flushed 4 KiB random writes (a
+ * flush after every 32, replayed from I/O logs: {@link FlushedWriteLogs}), settle, the same over
+ * several connections, settle, 1 MiB sequential writes, settle; then flushed 4 KiB random writes
+ * once more (not reported) and right after them, without settling, 1 MiB sequential writes again
+ * (reported as a workload of their own). "Settle" waits until pcache is
  * clean and runs {@code sync}, so that no workload measures the previous one's background
  * write-back; the multi-connection workloads are left out with {@code --connections=1}, and
  * {@code --workloads} runs a subset (the prefill always runs).
@@ -58,18 +59,34 @@ public final class NbdBench {
                 + " (1 MiB), " + settings.connections() + " connections, " + settings.rounds()
                 + " round(s), load average " + Tools.loadAverage());
         long start = System.nanoTime();
-        try (TlsCredentials credentials = settings.tls() ? TlsCredentials.generate() : null) {
+        try (TlsCredentials credentials = settings.tls() ? TlsCredentials.generate() : null;
+                FlushedWriteLogs logs = flushedWriteLogs(settings)) {
             Path certificates = credentials == null ? null : credentials.certificates();
             for (Transport transport : settings.transports()) {
-                runTransport(settings, transport, certificates);
+                runTransport(settings, transport, certificates, logs);
             }
         }
         System.out.printf("nbd-bench: done in %.1f min%n", (System.nanoTime() - start) / 60e9);
     }
 
+    /** The I/O logs of the flushed writes if a workload replays them (also before the writes after random writes), else null. */
+    private static FlushedWriteLogs flushedWriteLogs(BenchSettings settings) throws IOException {
+        if (settings.workloads().stream().noneMatch(w -> w.replaysFlushedWriteLogs()
+                || w == FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
+            return null;
+        }
+        long start = System.nanoTime();
+        FlushedWriteLogs logs = FlushedWriteLogs.create(settings.diskDir(), settings);
+        System.out.printf("nbd-bench: I/O logs of the flushed writes: %,d writes per connection (%,d per second"
+                + " for %d s), a flush after every %d, seed %d, written in %.1f s%n", logs.writesPerLog(),
+                FlushedWriteLogs.WRITES_PER_SECOND, settings.rampSeconds() + settings.runtimeSeconds(),
+                FlushedWriteLogs.WRITES_PER_FLUSH, settings.seed(), (System.nanoTime() - start) / 1e9);
+        return logs;
+    }
+
     /** Every round of {@code transport}; the tables printed and written after each round. */
-    private static void runTransport(BenchSettings settings, Transport transport, Path certificates)
-            throws IOException, InterruptedException {
+    private static void runTransport(BenchSettings settings, Transport transport, Path certificates,
+            FlushedWriteLogs logs) throws IOException, InterruptedException {
         List<Peer> peers = settings.peers();
         List<ResultTable> rounds = new ArrayList<>();
         Path results = settings.outDir().resolve("results-" + transport.name().toLowerCase(Locale.ROOT) + ".md");
@@ -77,7 +94,7 @@ public final class NbdBench {
             List<Peer> order = order(peers, round);
             ResultTable table = new ResultTable(transport, settings, peers, round, order);
             for (Peer peer : order) {
-                runPeer(settings, transport, peer, round, table, certificates);
+                runPeer(settings, transport, peer, round, table, certificates, logs);
             }
             rounds.add(table);
             System.out.println();
@@ -101,7 +118,7 @@ public final class NbdBench {
     }
 
     private static void runPeer(BenchSettings settings, Transport transport, Peer peer, int round, ResultTable table,
-            Path certificates) throws IOException, InterruptedException {
+            Path certificates, FlushedWriteLogs logs) throws IOException, InterruptedException {
         String name = transport.name().toLowerCase(Locale.ROOT) + (settings.rounds() > 1 ? "-round" + round : "")
                 + "-" + peer.name().toLowerCase(Locale.ROOT);
         Path runDir = settings.outDir().resolve(name);
@@ -120,7 +137,7 @@ public final class NbdBench {
             if (prefill.exitCode() != 0) {
                 System.out.println("  prefill failed: " + prefill.stderr());
             }
-            Job job = new Job(settings, server, runDir, table);
+            Job job = new Job(settings, server, runDir, table, logs);
             job.settle();
             runWorkloads(job);
         } catch (IOException e) {
@@ -153,7 +170,8 @@ public final class NbdBench {
     }
 
     /** What running a workload on one server needs. */
-    private record Job(BenchSettings settings, PeerServer server, Path runDir, ResultTable table) {
+    private record Job(BenchSettings settings, PeerServer server, Path runDir, ResultTable table,
+            FlushedWriteLogs logs) {
 
         void settle() throws IOException, InterruptedException {
             long start = System.nanoTime();
@@ -170,18 +188,39 @@ public final class NbdBench {
             Path json = runDir.resolve(workload.name().toLowerCase(Locale.ROOT) + (report ? "" : "-unreported")
                     + ".json");
             Duration timeout = Duration.ofSeconds(settings.runtimeSeconds() + settings.rampSeconds() + 120L);
-            Tools.Result r = Tools.run(runDir, timeout, workload.fioCommand(server.uri(), settings, json.toString()));
+            Tools.Result r = Tools.run(runDir, timeout,
+                    workload.fioCommand(server.uri(), settings, json.toString(), logs));
             if (r.exitCode() != 0) {
                 System.out.println("  " + title + ": fio failed (" + r.exitCode() + "): " + r.stderr().trim());
                 return;
             }
             FioResult result = FioResult.parse(json, workload.isRead());
+            String ranOut = workload.replaysFlushedWriteLogs() ? ranOut(result) : null;
+            if (ranOut != null) {
+                System.out.println("  " + title + ": not reported: " + ranOut);
+                return;
+            }
             if (report) {
                 table.add(workload, server.peer(), result);
             }
-            System.out.printf("  %-75s %,10.0f IOPS %,8.0f MiB/s  p50 %,9.1f µs  p99 %,9.1f µs%s%n", title,
+            System.out.printf("  %-75s %,10.0f IOPS %,8.0f MiB/s  p50 %,9.1f µs  p99 %,9.1f µs%s%s%n", title,
                     result.iops(), result.bandwidthBytes() / (1 << 20), result.clatP50Nanos() / 1000.0,
-                    result.clatP99Nanos() / 1000.0, result.errors() != 0 ? "  " + result.errors() + " errors" : "");
+                    result.clatP99Nanos() / 1000.0, result.errors() != 0 ? "  " + result.errors() + " errors" : "",
+                    workload.replaysFlushedWriteLogs() && result.flushes() > 0
+                            ? String.format("  %.1f writes per flush", (double) result.writes() / result.flushes())
+                            : "");
+        }
+
+        /** Why a replayed log's figures do not count (the log ended before the runtime), or null. */
+        private String ranOut(FioResult result) {
+            long wanted = settings.runtimeSeconds() * 1000L;
+            if (result.runtimeMillis() * 100 >= wanted * 99) {
+                return null;
+            }
+            return String.format("fio's I/O log of %,d writes per connection ran out after %.1f s of the %d s"
+                    + " measured (the server took more than %,d writes per second per connection); raise"
+                    + " WRITES_PER_SECOND in FlushedWriteLogs", logs.writesPerLog(), result.runtimeMillis() / 1000.0,
+                    settings.runtimeSeconds(), FlushedWriteLogs.WRITES_PER_SECOND);
         }
     }
 }

@@ -24,6 +24,9 @@ class FioResultTest {
         assertEquals(325632, r.clatP50Nanos());
         assertEquals(12386304, r.clatP99Nanos());
         assertEquals(0, r.errors());
+        assertEquals(0, r.writes());
+        assertEquals(0, r.flushes());
+        assertEquals(8002, r.runtimeMillis());
     }
 
     @Test
@@ -35,14 +38,17 @@ class FioResultTest {
 
     @Test
     void jobsNotGroupedAreAddedUpTheirPercentilesTheHighest() {
-        String json = "{\"jobs\": [" + job(1000, 4096000, 200, 900, 0) + ", " + job(3000, 12288000, 100, 1500, 2)
-                + "]}";
+        String json = "{\"jobs\": [" + job(1000, 4096000, 200, 900, 0, 96, 3, 2000) + ", "
+                + job(3000, 12288000, 100, 1500, 2, 64, 2, 1999) + "]}";
         FioResult r = FioResult.parse(json, false);
         assertEquals(4000, r.iops(), 1e-9);
         assertEquals(16384000, r.bandwidthBytes(), 1e-9);
         assertEquals(200, r.clatP50Nanos());
         assertEquals(1500, r.clatP99Nanos());
         assertEquals(2, r.errors());
+        assertEquals(96 + 64, r.writes());
+        assertEquals(3 + 2, r.flushes());
+        assertEquals(2000, r.runtimeMillis());
     }
 
     @Test
@@ -61,6 +67,13 @@ class FioResultTest {
         return "{\"error\": " + errors + ", \"read\": {\"iops\": 0, \"bw_bytes\": 0, \"clat_ns\": {}}, \"write\": {"
                 + "\"iops\": " + iops + ", \"bw_bytes\": " + bw + ", \"clat_ns\": {\"percentile\": {\"50.000000\": "
                 + p50 + ", \"99.000000\": " + p99 + "}}}}";
+    }
+
+    private static String job(double iops, double bw, long p50, long p99, int errors, long writes, long flushes,
+            long runtime) {
+        String j = job(iops, bw, p50, p99, errors);
+        return j.substring(0, j.length() - 2) + ", \"total_ios\": " + writes + "}, \"sync\": {\"total_ios\": "
+                + flushes + "}, \"job_runtime\": " + runtime + "}";
     }
 
     private static String resource(String name) throws IOException {
