@@ -22,23 +22,32 @@ import com.google.gson.JsonParser;
  * @param clatP50Nanos completion latency, median
  * @param clatP99Nanos completion latency, 99th percentile
  * @param errors fio's error count for the job (0 when every I/O succeeded)
- * @param writes writes completed in the measured time, all entries together
- * @param flushes flushes completed in the measured time ({@code sync}), all entries together
- * @param runtimeMillis how long the measured part ran ({@code job_runtime}), the longest of the entries
+ * @param writes writes issued in the measured time ({@code total_ios}), all entries together
+ * @param flushes flushes issued in the measured time ({@code sync}), all entries together
+ * @param runtimeMillis how long the measured part ran ({@code job_runtime}) added up over the jobs:
+ *     fio's {@code --group_reporting} entry already holds the sum of its jobs', other entries are
+ *     added
+ * @param depthShare the share of the time the queue was at the job's depth (fio's {@code
+ *     iodepth_level} bucket holding that depth, 0 to 1; the lowest of the entries), or -1 if not read
  */
 record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors, long writes,
-        long flushes, long runtimeMillis) {
+        long flushes, long runtimeMillis, double depthShare) {
 
-    /** A result without counts of writes and flushes and without runtime (tests of the tables). */
+    /** A result without counts of writes and flushes, runtime or depth (tests of the tables). */
     FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long clatP99Nanos, int errors) {
-        this(iops, bandwidthBytes, clatP50Nanos, clatP99Nanos, errors, 0, 0, 0);
+        this(iops, bandwidthBytes, clatP50Nanos, clatP99Nanos, errors, 0, 0, 0, -1);
     }
 
     /** Parses fio's JSON output; {@code read} picks the read or the write section. */
     static FioResult parse(Path json, boolean read) throws IOException {
+        return parse(json, read, 0);
+    }
+
+    /** {@link #parse(Path, boolean)}, and the share of the time at queue depth {@code depth} (0: not read). */
+    static FioResult parse(Path json, boolean read, int depth) throws IOException {
         String text = Files.readString(json, StandardCharsets.UTF_8);
         try {
-            return parse(text, read);
+            return parse(text, read, depth);
         } catch (RuntimeException e) { // not fio's JSON (gson's exceptions, missing members)
             throw new IOException(json + ": " + e, e);
         }
@@ -46,6 +55,11 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
 
     /** Parses fio's JSON output held in {@code text} (notes before the document are skipped). */
     static FioResult parse(String text, boolean read) {
+        return parse(text, read, 0);
+    }
+
+    /** {@link #parse(String, boolean)}, and the share of the time at queue depth {@code depth} (0: not read). */
+    static FioResult parse(String text, boolean read, int depth) {
         // fio may print notes before the JSON document
         int start = text.indexOf('{');
         if (start < 0) {
@@ -63,6 +77,7 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
         long writes = 0;
         long flushes = 0;
         long runtime = 0;
+        double depthShare = depth > 0 ? 1 : -1;
         for (JsonElement element : jobs) {
             JsonObject job = element.getAsJsonObject();
             JsonObject section = job.getAsJsonObject(read ? "read" : "write");
@@ -76,9 +91,15 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
             errors += job.get("error").getAsInt();
             writes += count(job, "write");
             flushes += count(job, "sync");
-            runtime = Math.max(runtime, job.has("job_runtime") ? job.get("job_runtime").getAsLong() : 0);
+            runtime += job.has("job_runtime") ? job.get("job_runtime").getAsLong() : 0;
+            if (depth > 0) {
+                JsonObject levels = job.getAsJsonObject("iodepth_level");
+                String key = depth >= 64 ? ">=64" : Integer.toString(Integer.highestOneBit(depth));
+                double share = levels != null && levels.has(key) ? levels.get(key).getAsDouble() / 100 : 0;
+                depthShare = Math.min(depthShare, share);
+            }
         }
-        return new FioResult(iops, bandwidth, p50, p99, errors, writes, flushes, runtime);
+        return new FioResult(iops, bandwidth, p50, p99, errors, writes, flushes, runtime, depthShare);
     }
 
     /** {@code total_ios} of a section of {@code job}, 0 if it has none. */

@@ -114,9 +114,12 @@ enum FioWorkload {
             if (multiConnection) {
                 argv.add("--group_reporting");
             }
+            if (!multiConnection) {
+                argv.addAll(List.of("--name=" + name, "--read_iolog=" + logs.single()));
+                return argv;
+            }
             for (int j = 0; j < jobs(settings); j++) {
-                argv.addAll(List.of("--name=" + name + (multiConnection ? "-" + j : ""),
-                        "--read_iolog=" + logs.log(j)));
+                argv.addAll(List.of("--name=" + name + "-" + j, "--read_iolog=" + logs.multi(j)));
             }
             return argv;
         }

@@ -77,10 +77,12 @@ public final class NbdBench {
         }
         long start = System.nanoTime();
         FlushedWriteLogs logs = FlushedWriteLogs.create(settings.diskDir(), settings);
-        System.out.printf("nbd-bench: I/O logs of the flushed writes: %,d writes per connection (%,d per second"
-                + " for %d s), a flush after every %d, seed %d, written in %.1f s%n", logs.writesPerLog(),
-                FlushedWriteLogs.WRITES_PER_SECOND, settings.rampSeconds() + settings.runtimeSeconds(),
-                FlushedWriteLogs.WRITES_PER_FLUSH, settings.seed(), (System.nanoTime() - start) / 1e9);
+        System.out.printf("nbd-bench: I/O logs of the flushed writes: %,d writes for one connection, %,d for each"
+                + " of %d (%,d and %,d per second for %d s), a flush after every %d, seed %d, written in %.1f s%n",
+                logs.singleWrites(), logs.multiWrites(), settings.multiConnection() ? settings.connections() : 0,
+                FlushedWriteLogs.WRITES_PER_SECOND, FlushedWriteLogs.WRITES_PER_SECOND_EACH,
+                settings.rampSeconds() + settings.runtimeSeconds(), FlushedWriteLogs.WRITES_PER_FLUSH,
+                settings.seed(), (System.nanoTime() - start) / 1e9);
         return logs;
     }
 
@@ -194,10 +196,10 @@ public final class NbdBench {
                 System.out.println("  " + title + ": fio failed (" + r.exitCode() + "): " + r.stderr().trim());
                 return;
             }
-            FioResult result = FioResult.parse(json, workload.isRead());
-            String ranOut = workload.replaysFlushedWriteLogs() ? ranOut(result) : null;
-            if (ranOut != null) {
-                System.out.println("  " + title + ": not reported: " + ranOut);
+            FioResult result = FioResult.parse(json, workload.isRead(), workload.queueDepth(settings));
+            String wrong = workload.replaysFlushedWriteLogs() ? notAsLogged(workload, settings, result, logs) : null;
+            if (wrong != null) {
+                System.out.println("  " + title + ": not reported: " + wrong);
                 return;
             }
             if (report) {
@@ -210,17 +212,35 @@ public final class NbdBench {
                             ? String.format("  %.1f writes per flush", (double) result.writes() / result.flushes())
                             : "");
         }
+    }
 
-        /** Why a replayed log's figures do not count (the log ended before the runtime), or null. */
-        private String ranOut(FioResult result) {
-            long wanted = settings.runtimeSeconds() * 1000L;
-            if (result.runtimeMillis() * 100 >= wanted * 99) {
-                return null;
-            }
-            return String.format("fio's I/O log of %,d writes per connection ran out after %.1f s of the %d s"
-                    + " measured (the server took more than %,d writes per second per connection); raise"
-                    + " WRITES_PER_SECOND in FlushedWriteLogs", logs.writesPerLog(), result.runtimeMillis() / 1000.0,
-                    settings.runtimeSeconds(), FlushedWriteLogs.WRITES_PER_SECOND);
+    /**
+     * Why the figures of a replayed log do not count, or null when fio ran it as logged: the whole
+     * runtime on every connection (else the log ran out: fio's grouped {@code job_runtime} is the
+     * sum of its jobs'), at the queue depth asked for most of the time, a flush after every 32
+     * writes.
+     */
+    static String notAsLogged(FioWorkload workload, BenchSettings settings, FioResult result, FlushedWriteLogs logs) {
+        int jobs = workload.jobs(settings);
+        long wanted = settings.runtimeSeconds() * 1000L * jobs;
+        if (result.runtimeMillis() * 100 < wanted * 99) {
+            long writes = workload.multiConnection() ? logs.multiWrites() : logs.singleWrites();
+            return String.format("fio's I/O log of %,d writes ran out: the %d job(s) ran %.1f s of the %d s"
+                    + " measured in all (the server took more than %,d writes per second per connection); raise"
+                    + " WRITES_PER_SECOND%s in FlushedWriteLogs", writes, jobs, result.runtimeMillis() / 1000.0,
+                    settings.runtimeSeconds() * jobs, writes / (settings.rampSeconds() + settings.runtimeSeconds()),
+                    workload.multiConnection() ? "_EACH" : "");
         }
+        if (result.depthShare() >= 0 && result.depthShare() < 0.9) {
+            return String.format("fio kept the queue at depth %d only %.0f %% of the time", workload.queueDepth(
+                    settings), result.depthShare() * 100);
+        }
+        double perFlush = result.flushes() == 0 ? Double.POSITIVE_INFINITY
+                : (double) result.writes() / result.flushes();
+        if (Math.abs(perFlush - FlushedWriteLogs.WRITES_PER_FLUSH) > 1) {
+            return String.format("fio issued %,d writes and %,d flushes, where the log has a flush after every %d",
+                    result.writes(), result.flushes(), FlushedWriteLogs.WRITES_PER_FLUSH);
+        }
+        return null;
     }
 }

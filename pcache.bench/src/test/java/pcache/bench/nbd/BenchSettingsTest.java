@@ -24,6 +24,16 @@ class BenchSettingsTest {
     }
 
     @Test
+    void theSeedIsGivenOrNewEachRun() {
+        assertEquals(-7897980897347300881L, BenchSettings.parse("--seed=-7897980897347300881").seed());
+        assertTrue(BenchSettings.parse().seed() != BenchSettings.parse().seed()
+                || BenchSettings.parse().seed() != BenchSettings.parse().seed(), "a new seed each run");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BenchSettings.parse("--seed=x"));
+        assertTrue(e.getMessage().startsWith("--seed takes a number"), e.getMessage());
+    }
+
+    @Test
     void queueDepthsConnectionsAndRounds() {
         BenchSettings s = BenchSettings.parse("--qd-small=32", "--qd-large=8", "--connections=2", "--rounds=3");
         assertEquals(32, s.smallQueueDepth());

@@ -27,6 +27,11 @@ class FioResultTest {
         assertEquals(0, r.writes());
         assertEquals(0, r.flushes());
         assertEquals(8002, r.runtimeMillis());
+        assertEquals(-1, r.depthShare(), "not read");
+        assertEquals(0.99951514, FioResult.parse(resource("fio-group-reporting.json"), true, 16).depthShare(), 1e-9);
+        assertEquals(0.001, FioResult.parse(resource("fio-group-reporting.json"), true, 8).depthShare(), 1e-9);
+        assertEquals(0.99951514, FioResult.parse(resource("fio-group-reporting.json"), true, 24).depthShare(), 1e-9,
+                "depth 24 is in fio's bucket 16–31");
     }
 
     @Test
@@ -48,7 +53,7 @@ class FioResultTest {
         assertEquals(2, r.errors());
         assertEquals(96 + 64, r.writes());
         assertEquals(3 + 2, r.flushes());
-        assertEquals(2000, r.runtimeMillis());
+        assertEquals(2000 + 1999, r.runtimeMillis(), "the jobs' runtimes added, as fio's --group_reporting does");
     }
 
     @Test

@@ -60,10 +60,10 @@ class FioWorkloadTest {
     @Test
     void theFlushedWritesReplayOneLogPerConnectionNotFiosFsync(@TempDir Path dir) throws IOException {
         BenchSettings s = BenchSettings.parse("--runtime=1", "--ramp=0", "--range=1M", "--connections=3");
-        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, s)) {
+        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, s, 100, 100)) {
             List<String> one = FioWorkload.FLUSHED_RANDWRITE_4K.fioCommand("u", s, "o", logs);
             assertTrue(one.containsAll(List.of("--iodepth=16", "--replay_no_stall=1", "--time_based",
-                    "--name=flushed_randwrite_4k", "--read_iolog=" + logs.log(0))), one::toString);
+                    "--name=flushed_randwrite_4k", "--read_iolog=" + logs.single())), one::toString);
             assertFalse(one.stream().anyMatch(a -> a.startsWith("--fsync") || a.startsWith("--rw=")
                     || a.startsWith("--numjobs") || a.equals("--group_reporting")), one::toString);
             List<String> multi = FioWorkload.FLUSHED_RANDWRITE_4K_MULTI.fioCommand("u", s, "o", logs);
@@ -72,7 +72,7 @@ class FioWorkloadTest {
             for (int c = 0; c < 3; c++) {
                 int name = multi.indexOf("--name=flushed_randwrite_4k_multi-" + c);
                 assertTrue(name > group, "job " + c + " after the options every job shares: " + multi);
-                assertEquals("--read_iolog=" + logs.log(c), multi.get(name + 1));
+                assertEquals("--read_iolog=" + logs.multi(c), multi.get(name + 1));
             }
             assertEquals(3, multi.stream().filter(a -> a.startsWith("--name=")).count());
         }

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,22 +78,47 @@ class FlushedWriteLogsTest {
     }
 
     @Test
-    void oneLogPerConnectionLongEnoughForTheRampAndRuntimeDeletedOnClose() throws IOException {
-        BenchSettings s = BenchSettings.parse("--runtime=1", "--ramp=0", "--connections=3", "--range=1M",
+    void aLogForOneConnectionAndOnePerConnectionForSeveralLongEnoughForRampAndRuntimeDeletedOnClose()
+            throws IOException {
+        BenchSettings s = BenchSettings.parse("--runtime=2", "--ramp=1", "--connections=3", "--range=1M",
                 "--seed=42");
         Path folder;
-        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, s)) {
-            assertEquals(FlushedWriteLogs.WRITES_PER_SECOND, logs.writesPerLog());
-            folder = logs.log(0).getParent();
+        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, s, 1000, 400)) {
+            assertEquals(3 * 1000, logs.singleWrites());
+            assertEquals(3 * 400, logs.multiWrites());
+            folder = logs.single().getParent();
             assertEquals(dir, folder.getParent());
             Set<String> contents = new HashSet<>();
+            List<String> single = Files.readAllLines(logs.single());
+            assertEquals(3 + 3000 + 3000 / 32 + 1, single.size());
+            contents.add(String.join("\n", single.subList(3, 100)));
             for (int c = 0; c < 3; c++) {
-                List<String> lines = Files.readAllLines(logs.log(c));
-                assertEquals(3 + logs.writesPerLog() + logs.writesPerLog() / 32 + 1, lines.size());
+                assertEquals(folder, logs.multi(c).getParent());
+                List<String> lines = Files.readAllLines(logs.multi(c));
+                assertEquals(3 + 1200 + 1200 / 32 + 1, lines.size());
                 contents.add(String.join("\n", lines.subList(3, 100)));
             }
-            assertEquals(3, contents.size(), "each connection writes its own offsets");
+            assertEquals(4, contents.size(), "each log has its own offsets");
         }
         assertFalse(Files.exists(folder));
+    }
+
+    @Test
+    void oneConnectionWritesNoLogsForSeveral() throws IOException {
+        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, BenchSettings.parse("--runtime=1", "--ramp=0",
+                "--connections=1", "--range=1M"), 100, 100)) {
+            try (Stream<Path> files = Files.list(logs.single().getParent())) {
+                assertEquals(List.of(logs.single()), files.toList());
+            }
+        }
+    }
+
+    @Test
+    void theDefaultRatesAreThoseOfTheHarness() throws IOException {
+        try (FlushedWriteLogs logs = FlushedWriteLogs.create(dir, BenchSettings.parse("--runtime=1", "--ramp=0",
+                "--connections=2", "--range=1M"))) {
+            assertEquals(FlushedWriteLogs.WRITES_PER_SECOND, logs.singleWrites());
+            assertEquals(FlushedWriteLogs.WRITES_PER_SECOND_EACH, logs.multiWrites());
+        }
     }
 }
