@@ -92,6 +92,9 @@ public final class NbdBench {
         List<Peer> peers = settings.peers();
         List<ResultTable> rounds = new ArrayList<>();
         Path results = settings.outDir().resolve("results-" + transport.name().toLowerCase(Locale.ROOT) + ".md");
+        String header = logs == null ? "" : String.format("The flushed 4 KiB random writes replay I/O logs, a flush"
+                + " after every %d writes, seed %d (a run whose fio did not issue them so is not reported).%n%n",
+                FlushedWriteLogs.WRITES_PER_FLUSH, settings.seed());
         for (int round = 1; round <= settings.rounds(); round++) {
             List<Peer> order = order(peers, round);
             ResultTable table = new ResultTable(transport, settings, peers, round, order);
@@ -101,7 +104,7 @@ public final class NbdBench {
             rounds.add(table);
             System.out.println();
             System.out.println(table.markdown());
-            Files.writeString(results, String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
+            Files.writeString(results, header + String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
         }
         if (settings.rounds() > 1) {
             String summary = new RoundSummary(transport, settings, peers, rounds).markdown();
