@@ -9,8 +9,8 @@ import java.util.Locale;
  * time-based over the same range on every server. 4 KiB workloads run at {@code --qd-small}, 1 MiB
  * workloads at {@code --qd-large}; the multi-connection ones run {@code --connections} fio jobs
  * (one libnbd connection each) reported as one ({@code --group_reporting}). The flushed random
- * writes are replayed from I/O logs ({@link FlushedWriteLogs}), one per connection, so that exactly
- * one flush follows every 32 writes.
+ * writes are replayed from I/O logs ({@link FlushedWriteLogs}), a log per connection, so that
+ * exactly one flush follows every 32 writes.
  */
 enum FioWorkload {
     /** 4 KiB random writes, a flush (NBD_CMD_FLUSH) after every 32 writes, replayed from an I/O log. */
@@ -109,15 +109,13 @@ enum FioWorkload {
             if (logs == null) {
                 throw new IllegalArgumentException(this + " replays I/O logs, and none were given");
             }
-            // options before the first --name apply to every job: one job per connection, each its own log
             argv.add("--replay_no_stall=1");
-            if (multiConnection) {
-                argv.add("--group_reporting");
-            }
             if (!multiConnection) {
                 argv.addAll(List.of("--name=" + name, "--read_iolog=" + logs.single()));
                 return argv;
             }
+            // options before the first --name apply to every job: one job per connection, each its own log
+            argv.add("--group_reporting");
             for (int j = 0; j < jobs(settings); j++) {
                 argv.addAll(List.of("--name=" + name + "-" + j, "--read_iolog=" + logs.multi(j)));
             }

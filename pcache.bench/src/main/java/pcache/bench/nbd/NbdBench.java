@@ -26,10 +26,10 @@ import pcache.bench.BenchFiles;
  * flush after every 32, replayed from I/O logs: {@link FlushedWriteLogs}), settle, the same over
  * several connections, settle, 1 MiB sequential writes, settle; then flushed 4 KiB random writes
  * once more (not reported) and right after them, without settling, 1 MiB sequential writes again
- * (reported as a workload of their own). "Settle" waits until pcache is
- * clean and runs {@code sync}, so that no workload measures the previous one's background
- * write-back; the multi-connection workloads are left out with {@code --connections=1}, and
- * {@code --workloads} runs a subset (the prefill always runs).
+ * (reported as a workload of their own). "Settle" waits until pcache is clean and runs {@code
+ * sync}, so that no workload measures the previous one's background write-back; the
+ * multi-connection workloads are left out with {@code --connections=1}, and {@code --workloads}
+ * runs a subset (the prefill always runs).
  *
  * <p>With TLS servers in the run ({@code --tls=x509}, or {@code *_tls} in {@code --peers}) the run
  * first makes its certificates ({@link TlsCredentials}) and deletes them at the end.
@@ -69,7 +69,10 @@ public final class NbdBench {
         System.out.printf("nbd-bench: done in %.1f min%n", (System.nanoTime() - start) / 60e9);
     }
 
-    /** The I/O logs of the flushed writes if a workload replays them (also before the writes after random writes), else null. */
+    /**
+     * The I/O logs of the flushed writes if a workload replays them (the 1 MiB writes directly after
+     * random writes do too, first), else null.
+     */
     private static FlushedWriteLogs flushedWriteLogs(BenchSettings settings) throws IOException {
         if (settings.workloads().stream().noneMatch(w -> w.replaysFlushedWriteLogs()
                 || w == FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
@@ -104,7 +107,8 @@ public final class NbdBench {
             rounds.add(table);
             System.out.println();
             System.out.println(table.markdown());
-            Files.writeString(results, header + String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
+            Files.writeString(results,
+                    header + String.join("\n", rounds.stream().map(ResultTable::markdown).toList()));
         }
         if (settings.rounds() > 1) {
             String summary = new RoundSummary(transport, settings, peers, rounds).markdown();
