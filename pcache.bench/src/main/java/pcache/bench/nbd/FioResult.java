@@ -102,6 +102,11 @@ record FioResult(double iops, double bandwidthBytes, long clatP50Nanos, long cla
         return new FioResult(iops, bandwidth, p50, p99, errors, writes, flushes, runtime, depthShare);
     }
 
+    /** Writes issued per flush issued; infinite without flushes. */
+    double writesPerFlush() {
+        return flushes == 0 ? Double.POSITIVE_INFINITY : (double) writes / flushes;
+    }
+
     /** {@code total_ios} of a section of {@code job}, 0 if it has none. */
     private static long count(JsonObject job, String section) {
         JsonObject s = job.getAsJsonObject(section);

@@ -123,7 +123,7 @@ enum FioWorkload {
         }
         argv.addAll(List.of("--name=" + name, "--rw=" + rw, "--norandommap", "--randrepeat=0"));
         if (multiConnection) {
-            argv.addAll(List.of("--numjobs=" + settings.connections(), "--group_reporting"));
+            argv.addAll(List.of("--numjobs=" + jobs(settings), "--group_reporting"));
         }
         return argv;
     }

@@ -44,6 +44,9 @@ final class FlushedWriteLogs implements AutoCloseable {
     /** The rate per connection the multi-connection logs are long enough for. */
     static final long WRITES_PER_SECOND_EACH = 100_000;
 
+    /** The size of every write. */
+    static final int BLOCK_BYTES = 4096;
+
     private static final String FILE = "nbd";
 
     private final Path dir;
@@ -81,14 +84,14 @@ final class FlushedWriteLogs implements AutoCloseable {
             Path single = dir.resolve("flushed-randwrite-4k.iolog");
             logs.add(single);
             single.toFile().deleteOnExit();
-            write(single, settings.rangeBytes(), 4096, seconds * perSecond, seeds.nextLong());
+            write(single, settings.rangeBytes(), BLOCK_BYTES, seconds * perSecond, seeds.nextLong());
             List<Path> multi = new ArrayList<>();
             for (int c = 0; settings.multiConnection() && c < settings.connections(); c++) {
                 Path log = dir.resolve("flushed-randwrite-4k-multi-" + c + ".iolog");
                 logs.add(log);
                 multi.add(log);
                 log.toFile().deleteOnExit();
-                write(log, settings.rangeBytes(), 4096, seconds * perSecondEach, seeds.nextLong());
+                write(log, settings.rangeBytes(), BLOCK_BYTES, seconds * perSecondEach, seeds.nextLong());
             }
             return new FlushedWriteLogs(dir, single, multi, seconds * perSecond, seconds * perSecondEach);
         } catch (IOException | RuntimeException e) {

@@ -216,7 +216,7 @@ public final class NbdBench {
                     result.iops(), result.bandwidthBytes() / (1 << 20), result.clatP50Nanos() / 1000.0,
                     result.clatP99Nanos() / 1000.0, result.errors() != 0 ? "  " + result.errors() + " errors" : "",
                     workload.replaysFlushedWriteLogs() && result.flushes() > 0
-                            ? String.format("  %.1f writes per flush", (double) result.writes() / result.flushes())
+                            ? String.format("  %.1f writes per flush", result.writesPerFlush())
                             : "");
         }
     }
@@ -242,9 +242,7 @@ public final class NbdBench {
             return String.format("fio kept the queue at depth %d only %.0f %% of the time", workload.queueDepth(
                     settings), result.depthShare() * 100);
         }
-        double perFlush = result.flushes() == 0 ? Double.POSITIVE_INFINITY
-                : (double) result.writes() / result.flushes();
-        if (Math.abs(perFlush - FlushedWriteLogs.WRITES_PER_FLUSH) > 1) {
+        if (Math.abs(result.writesPerFlush() - FlushedWriteLogs.WRITES_PER_FLUSH) > 1) {
             return String.format("fio issued %,d writes and %,d flushes, where the log has a flush after every %d",
                     result.writes(), result.flushes(), FlushedWriteLogs.WRITES_PER_FLUSH);
         }
