@@ -58,6 +58,18 @@ final class NbdConnection implements Runnable {
     private volatile boolean inTransmission;
     /** New requests are answered ESHUTDOWN (export withdrawn or server stopping). */
     private volatile boolean withdrawing;
+    /**
+     * Whether writes were served in place since the replies were last written. The reader offers
+     * the processor to other threads ready to run ({@link Thread#yield}) after each write it
+     * serves and after writing a batch of replies that holds writes: to the clients the replies
+     * woke, the other connections and the cache's write-back. Without it, on a machine with few
+     * cores, a reader keeps the processor while it finds requests, its client sends the next ones
+     * one at a time as the replies trickle out, and write-back, which frees the space every writer
+     * needs, gets one thread's share among many; the cache fills sooner and writers wait. With
+     * nothing else to run, a yield returns at once. Reads are left out: they need no write-back,
+     * and measured they lost by it (docs/BENCHMARKS.md, "Connection threads yield after writes").
+     */
+    private boolean servedWrites;
     /** We are closing the connection on purpose: read/write failures are expected. */
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
@@ -477,6 +489,10 @@ final class NbdConnection implements Runnable {
             return false;
         }
         pending.add(reply(content, data, 0));
+        if (request.command() == NbdCommand.WRITE) {
+            servedWrites = true;
+            Thread.yield();
+        }
         pendingBytes += request.command() == NbdCommand.READ ? request.length() : 0;
         if (pending.size() >= MAX_PENDING_REPLIES || pendingBytes >= MAX_PENDING_BYTES) {
             writePending();
@@ -497,6 +513,10 @@ final class NbdConnection implements Runnable {
         } finally {
             pending.clear();
             pendingBytes = 0;
+        }
+        if (servedWrites) {
+            servedWrites = false;
+            Thread.yield();
         }
     }
 
