@@ -61,7 +61,8 @@ final class NbdConnection implements Runnable {
     /**
      * Whether writes were served in place since the replies were last written. The reader offers
      * the processor to other threads ready to run ({@link Thread#yield}) after each write it
-     * serves and after writing a batch of replies that holds writes: to the clients the replies
+     * serves in place (not after a large write received straight into the cache) and after
+     * writing a batch of replies that holds writes: to the clients the replies
      * woke, the other connections and the cache's write-back. Without it, on a machine with few
      * cores, a reader keeps the processor while it finds requests, its client sends the next ones
      * one at a time as the replies trickle out, and write-back, which frees the space every writer
@@ -508,14 +509,15 @@ final class NbdConnection implements Runnable {
         if (pending.isEmpty()) {
             return;
         }
+        boolean yieldAfter = servedWrites;
         try {
             writer.writeNow(pending);
         } finally {
             pending.clear();
             pendingBytes = 0;
-        }
-        if (servedWrites) {
             servedWrites = false;
+        }
+        if (yieldAfter) {
             Thread.yield();
         }
     }
@@ -542,6 +544,7 @@ final class NbdConnection implements Runnable {
         }
         pending.clear();
         pendingBytes = 0;
+        servedWrites = false;
     }
 
     private void submit(Session session, RequestExecutor executor, NbdRequest request, ByteBuffer data, long budget) {
