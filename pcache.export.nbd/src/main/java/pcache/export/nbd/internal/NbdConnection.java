@@ -513,9 +513,7 @@ final class NbdConnection implements Runnable {
         try {
             writer.writeNow(pending);
         } finally {
-            pending.clear();
-            pendingBytes = 0;
-            servedWrites = false;
+            clearPending();
         }
         if (yieldAfter) {
             Thread.yield();
@@ -542,6 +540,11 @@ final class NbdConnection implements Runnable {
         for (OutgoingReply r : pending) {
             r.complete(false);
         }
+        clearPending();
+    }
+
+    /** Forgets the pending replies (written or dropped) and what was counted of them. */
+    private void clearPending() {
         pending.clear();
         pendingBytes = 0;
         servedWrites = false;
