@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -435,6 +436,39 @@ class IntegrityAndBackingTest {
             for (int i = 0; i < 32; i++) {
                 long off = i * 65536L;
                 assertArrayEquals(Harness.pattern(off, 65536, 5).array(), disk.content(off, 65536));
+            }
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * A failed backing flush may have lost every write since the flush before, and the next flush
+     * then succeeds: write-back must write the group again, not retry the flush alone and count the
+     * data as written back (which would lose it from both devices once GC reclaims its segment).
+     */
+    @Test
+    void aFailedBackingFlushWritesTheGroupAgainInsteadOfRetryingTheFlushAlone() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        disk.failedFlushLosesWrites = true;
+        CacheEngine e = Harness.open(Harness.config("lossy").withBackingTimeoutMillis(20_000), pmem,
+                Harness.holder(disk), new OrderedWritebackPolicy());
+        try {
+            disk.failFlushes.set(2);
+            for (int i = 0; i < 32; i++) {
+                long off = i * 65536L;
+                e.write(off, Harness.pattern(off, 65536, 7), false);
+            }
+            e.drain(null);
+            CacheStatistics st = e.statistics();
+            assertEquals(0, st.dirtyBytes());
+            assertEquals(2, st.backingErrors(), "both failed flushes are counted: " + st);
+            MemoryBacking afterPowerLoss = disk.afterCrash(new Random(1));
+            for (int i = 0; i < 32; i++) {
+                long off = i * 65536L;
+                assertArrayEquals(Harness.pattern(off, 65536, 7).array(), afterPowerLoss.content(off, 65536),
+                        "written back and flushed at " + off);
             }
         } finally {
             e.close();

@@ -37,6 +37,12 @@ final class MemoryBacking implements BackingDevice {
     /** Told of every write (offset, a copy of the bytes) and flush as they come; may be null. */
     volatile java.util.function.BiConsumer<Long, byte[]> onWrite;
     volatile Runnable onFlush;
+    /**
+     * With {@link #failFlushes}: an injected flush failure loses every write since the last flush
+     * (forgetful devices), and the next flush succeeds, as a file whose page cache write-out failed
+     * (the error reaches one data sync) or an NBD server that restarted.
+     */
+    volatile boolean failedFlushLosesWrites;
     /** Every write as {offset, length}, in the order they came. */
     final java.util.List<long[]> writeLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** Every trim: {offset, length}, in the order they came. */
@@ -258,6 +264,14 @@ final class MemoryBacking implements BackingDevice {
             f.run();
         }
         if (take(failFlushes)) {
+            if (failedFlushLosesWrites) {
+                for (int p : unflushedPages) {
+                    pages[p] = unflushedOld[p];
+                    unflushed[p] = false;
+                    unflushedOld[p] = null;
+                }
+                unflushedPages.clear();
+            }
             throw new BackingDeviceException("injected flush failure");
         }
         for (int p : unflushedPages) {

@@ -361,16 +361,21 @@ final class EngineWritebackContext implements WritebackContext {
         return cache.keyLog().flushBarrierAfter(kset.position());
     }
 
+    /**
+     * Flushes the backing device once. A failed flush is never retried on its own: it may have lost
+     * every write since the flush before (a file's page cache drops pages whose write-out failed and
+     * reports that to one data sync only, an NBD server that restarted lost its volatile cache), so
+     * a flush that succeeds after it proves nothing. The failure fails the step instead, and the
+     * write-back loop runs it again from dirty_tail, writing the group again before flushing.
+     */
     @Override
     public void flushBacking() throws IOException {
-        retrying(() -> {
-            try {
-                backing().flush();
-            } catch (IOException e) {
-                stats.backingErrors.increment();
-                throw e;
-            }
-        });
+        try {
+            backing().flush();
+        } catch (IOException e) {
+            stats.backingErrors.increment();
+            throw e;
+        }
     }
 
     /** The bound backing device, waiting for one as requests do. */
