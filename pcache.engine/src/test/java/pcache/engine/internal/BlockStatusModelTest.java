@@ -12,6 +12,7 @@ import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -27,7 +28,8 @@ import pcache.engine.internal.engine.CacheEngine;
  * sparse backing device and drains, every query's answers (asked again from where each ended,
  * until the range is covered) must equal the model sector by sector: base:allocation is the
  * cache's knowledge where it holds the sector dirty or zeroed, and the backing device's answer
- * elsewhere (a clean sector's bytes are on the backing device too);
+ * elsewhere (a clean sector's bytes are on the backing device too), with the hole flag added where
+ * a trim waits for write-back to pass it on;
  * pcache:dirty flags exactly the sectors written (or zeroed) since the last drain and not trimmed.
  * Each answer must also keep the contract's shape: in order, contiguous, within the range,
  * sector-aligned, at most the extents asked for. A failure prints the jqwik seed
@@ -101,6 +103,7 @@ class BlockStatusModelTest {
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
         CacheEngine engine = Harness.open(Harness.config("bs"), pmem, Harness.holder(backing), Harness.drainOnlyPolicy());
         byte[] model = new byte[SECTORS];
+        boolean[] trimWaits = new boolean[SECTORS]; // trimmed, not yet passed on to the backing device
         try {
             long tag = 1;
             for (Step step : steps) {
@@ -116,12 +119,14 @@ class BlockStatusModelTest {
                     int n = clip(t.sector(), t.sectors());
                     engine.trim(bytes(t.sector()), (long) n * SECTOR);
                     Arrays.fill(model, t.sector(), t.sector() + n, NONE);
+                    Arrays.fill(trimWaits, t.sector(), t.sector() + n, true);
                     if (!anyDirty(model)) {
                         // nothing logged before it is dirty, so write-back passes the trim on to the
                         // backing device now, on its own thread; wait for that (a drain with nothing
                         // dirty changes nothing else), or a query or a write straight to the backing
                         // device would race with it. Behind dirty data it waits for the next Drain.
                         engine.drain(null);
+                        Arrays.fill(trimWaits, false);
                     }
                 } else if (step instanceof Read r) {
                     int n = clip(r.sector(), r.sectors());
@@ -139,11 +144,38 @@ class BlockStatusModelTest {
                     for (int s = 0; s < SECTORS; s++) {
                         model[s] &= ~DIRTY;
                     }
+                    Arrays.fill(trimWaits, false);
                 } else if (step instanceof Query q) {
-                    check(engine, backing, model, q);
+                    check(engine, backing, model, trimWaits, q);
                 }
             }
-            check(engine, backing, model, new Query(0, SECTORS, Integer.MAX_VALUE));
+            check(engine, backing, model, trimWaits, new Query(0, SECTORS, Integer.MAX_VALUE));
+        } finally {
+            engine.close();
+        }
+    }
+
+    /**
+     * A trim behind older dirty data waits for write-back: until then its range is a hole that is
+     * not zero (the backing device still holds its old bytes, and reads return them), then the
+     * backing device's own answer (here a hole of zeroes, as the trim made it).
+     */
+    @Example
+    void aTrimWaitingForWriteBackIsAHoleUntilPassedOn() throws IOException {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        backing.write(0, Harness.pattern(0, 1 << 20, 1), false);
+        CacheEngine engine = Harness.open(Harness.config("bs"), pmem, Harness.holder(backing), Harness.drainOnlyPolicy());
+        try {
+            engine.write(4L << 20, Harness.pattern(4L << 20, 64 << 10, 2), false); // logged before the trim
+            engine.trim(0, 256 << 10);
+            assertEquals(List.of(new BlockExtent(0, 256 << 10, BlockExtent.HOLE), new BlockExtent(256 << 10, 768 << 10, 0)),
+                    engine.blockStatus(0, 1 << 20, 16));
+            assertEquals(List.of(new BlockExtent(0, 1 << 20, 0)), engine.dirtyStatus(0, 1 << 20, 16),
+                    "a trimmed range is not dirty");
+            engine.drain(null);
+            assertEquals(List.of(new BlockExtent(0, 256 << 10, BlockExtent.HOLE | BlockExtent.ZERO),
+                    new BlockExtent(256 << 10, 768 << 10, 0)), engine.blockStatus(0, 1 << 20, 16));
         } finally {
             engine.close();
         }
@@ -158,7 +190,8 @@ class BlockStatusModelTest {
         return false;
     }
 
-    private static void check(CacheEngine engine, MemoryBacking backing, byte[] model, Query q) throws IOException {
+    private static void check(CacheEngine engine, MemoryBacking backing, byte[] model, boolean[] trimWaits, Query q)
+            throws IOException {
         int n = clip(q.sector(), q.sectors());
         int[] expectedAllocation = new int[n];
         int[] expectedDirty = new int[n];
@@ -167,7 +200,7 @@ class BlockStatusModelTest {
             int held = model[s] & ~DIRTY;
             boolean dirty = (model[s] & DIRTY) != 0;
             expectedAllocation[i] = held == ZEROES ? BlockExtent.ZERO : held == DATA && dirty ? 0
-                    : backing.blockStatus(bytes(s), SECTOR, 1).get(0).flags();
+                    : backing.blockStatus(bytes(s), SECTOR, 1).get(0).flags() | (trimWaits[s] ? BlockExtent.HOLE : 0);
             expectedDirty[i] = (model[s] & DIRTY) != 0 ? BlockExtent.DIRTY : 0;
         }
         String where = q.toString();

@@ -28,9 +28,13 @@ import pcache.engine.internal.media.ExtensionCodec.Range;
  * restart, data written as zero bytes; a look at the first bytes settles most data, and each key
  * is looked at once); a range it holds clean
  * (the same bytes are on the backing device), or does not hold (never cached, trimmed, or a read
- * miss in progress), takes the backing device's own answer as is (rounded to whole sectors, data
- * where it cannot tell). Write-back sends zeroes as write-zeroes, which a file backing turns into
- * a hole of zeroes, so a zeroed range still shows as zero after a restart once written back.
+ * miss in progress), takes the backing device's own answer (rounded to whole sectors, data where
+ * it cannot tell), with {@link BlockExtent#HOLE} added where a trim waits for write-back to
+ * pass it on ({@link PendingTrims}): the client gave that range up, so it is not allocated, though
+ * the backing device still holds (and reads return) its old bytes until the trim reaches it, after
+ * which the backing device's answer is its own again. Write-back sends zeroes as write-zeroes, which
+ * a file backing turns into a hole of zeroes, so a zeroed range still shows as zero after a restart
+ * once written back.
  * Dirty: a range held by a key not yet written back is
  * {@link BlockExtent#DIRTY}, and so is a quarantined range (its newest data failed its CRC and was
  * never written back, so the backing device lacks it); everything else is on the backing device
@@ -122,6 +126,9 @@ final class BlockStatusWalk {
         long end = offset + length;
         long gapStart = -1; // start of the run of pieces the backing device answers for, or -1
         long walked = offset; // the pieces up to here were looked at
+        // taken before the index: a trim made during the walk is missed (the range shows as the
+        // backing device says), one passed on during it still shows as a hole; both were true
+        Trimmed trimmed = new Trimmed(cache.trims().within(offset, end));
         List<long[]> pieces = new ArrayList<>();
         walk:
         while (walked < end) {
@@ -137,7 +144,7 @@ final class BlockStatusWalk {
                         gapStart = walked;
                     }
                 } else {
-                    boolean room = gapStart < 0 || fromBacking(out, gapStart, walked);
+                    boolean room = gapStart < 0 || fromBacking(out, gapStart, walked, trimmed);
                     gapStart = -1;
                     if (!room || !out.add(len, kind)) {
                         break walk;
@@ -150,7 +157,7 @@ final class BlockStatusWalk {
             }
         }
         if (gapStart >= 0) {
-            fromBacking(out, gapStart, walked);
+            fromBacking(out, gapStart, walked, trimmed);
         }
         return out.toList();
     }
@@ -223,15 +230,16 @@ final class BlockStatusWalk {
 
     /**
      * Appends the backing device's answer for {@code [from, to)}, which starts at
-     * {@code out.end()}. A device that is missing, offline or failing, or whose answer does not
-     * fit, makes the rest data (flags 0), which is always true.
+     * {@code out.end()}, with a hole where {@code trimmed} says a trim waits. A device that is
+     * missing, offline or failing, or whose answer does not fit, makes the rest data (flags 0),
+     * which is always true.
      *
      * @return false when the answer is full
      */
-    private boolean fromBacking(ExtentList out, long from, long to) {
+    private boolean fromBacking(ExtentList out, long from, long to, Trimmed trimmed) {
         BackingDevice device = cache.backing().peek();
         if (device == null || cache.backing().state() != BackingState.ONLINE) {
-            return out.add(to - from, 0);
+            return trimmed.add(out, to - from, 0);
         }
         long pos = from;
         while (pos < to) {
@@ -241,25 +249,25 @@ final class BlockStatusWalk {
             } catch (IOException | RuntimeException e) {
                 CacheEngine.LOG.log(System.Logger.Level.DEBUG, "cache {0}: block status of the backing device"
                         + " failed at {1} (reported as data): {2}", cache.name(), pos, e.toString());
-                return out.add(to - pos, 0);
+                return trimmed.add(out, to - pos, 0);
             }
             if (answer.isEmpty() || answer.get(0).offset() != pos) {
-                return out.add(to - pos, 0);
+                return trimmed.add(out, to - pos, 0);
             }
             for (BlockExtent e : answer) {
                 if (e.offset() != pos || e.end() > to) {
-                    return out.add(to - pos, 0);
+                    return trimmed.add(out, to - pos, 0);
                 }
                 long alignedEnd = e.end() & -SECTOR;
                 if (alignedEnd <= pos) {
                     // a sector with mixed status: data is true of all of it
-                    if (!out.add(SECTOR, 0)) {
+                    if (!trimmed.add(out, SECTOR, 0)) {
                         return false;
                     }
                     pos += SECTOR;
                     break;
                 }
-                if (!out.add(alignedEnd - pos, e.flags() & (BlockExtent.HOLE | BlockExtent.ZERO))) {
+                if (!trimmed.add(out, alignedEnd - pos, e.flags() & (BlockExtent.HOLE | BlockExtent.ZERO))) {
                     return false;
                 }
                 pos = alignedEnd;
@@ -269,6 +277,52 @@ final class BlockStatusWalk {
             }
         }
         return true;
+    }
+
+    /**
+     * The trims waiting in the range of one {@code base:allocation} answer (sorted, joined, sector
+     * aligned as every trim is), laid over the runs the backing device answers for in the order they
+     * are appended.
+     */
+    private static final class Trimmed {
+        private final List<long[]> ranges;
+        private int next;
+
+        Trimmed(List<long[]> ranges) {
+            this.ranges = ranges;
+        }
+
+        /**
+         * Appends {@code [out.end(), out.end() + length)} with {@code flags}, and
+         * {@link BlockExtent#HOLE} added where a trim waits.
+         *
+         * @return false when the answer is full
+         */
+        boolean add(ExtentList out, long length, int flags) {
+            long at = out.end();
+            long end = at + length;
+            while (next < ranges.size() && ranges.get(next)[1] <= at) {
+                next++;
+            }
+            for (int i = next; i < ranges.size() && at < end; i++) {
+                long[] t = ranges.get(i);
+                if (t[0] >= end) {
+                    break;
+                }
+                if (t[0] > at) {
+                    if (!out.add(t[0] - at, flags)) {
+                        return false;
+                    }
+                    at = t[0];
+                }
+                long holeEnd = Math.min(end, t[1]);
+                if (!out.add(holeEnd - at, flags | BlockExtent.HOLE)) {
+                    return false;
+                }
+                at = holeEnd;
+            }
+            return at >= end || out.add(end - at, flags);
+        }
     }
 
     private static int sliceIndex(long pos) {

@@ -1,6 +1,7 @@
 package pcache.engine.internal.engine;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,6 +73,39 @@ final class PendingTrims {
         }
         ranges -= list.size();
         return list;
+    }
+
+    /**
+     * The waiting trims that meet {@code [offset, end)}, cut to it, as {start, end} sorted by start,
+     * ranges that overlap or touch joined; empty (without taking the lock) when none wait.
+     */
+    List<long[]> within(long offset, long end) {
+        if (ranges == 0) {
+            return List.of();
+        }
+        List<long[]> found = new ArrayList<>();
+        synchronized (this) {
+            for (List<long[]> list : byPlace.values()) {
+                for (long[] r : list) {
+                    long from = Math.max(offset, r[0]);
+                    long to = Math.min(end, r[0] + r[1]);
+                    if (from < to) {
+                        found.add(new long[] {from, to});
+                    }
+                }
+            }
+        }
+        found.sort(Comparator.comparingLong(r -> r[0]));
+        List<long[]> joined = new ArrayList<>(found.size());
+        for (long[] r : found) {
+            long[] last = joined.isEmpty() ? null : joined.get(joined.size() - 1);
+            if (last != null && r[0] <= last[1]) {
+                last[1] = Math.max(last[1], r[1]);
+            } else {
+                joined.add(r);
+            }
+        }
+        return joined;
     }
 
     /** Forgets every waiting trim. */
