@@ -41,6 +41,9 @@ class BlockStatusIT {
     @TempDir
     static Path dir;
 
+    /** The batching policy's default max_age_ms: below its high watermark nothing is written back sooner. */
+    private static final long BATCHING_MAX_AGE_MILLIS = 30_000;
+
     private static PcacheProcess pcache;
     private ExternalTools tools;
 
@@ -82,6 +85,14 @@ class BlockStatusIT {
         tools.close();
     }
 
+    /** The cache's counter of bytes read by clients ({@code pcache:stats}). */
+    private static long bytesRead() {
+        String stats = pcache.ctl("pcache:stats bs").out();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("bytes read\\s+(\\d+)").matcher(stats);
+        assertTrue(m.find(), stats);
+        return Long.parseLong(m.group(1));
+    }
+
     /** The map nbdinfo prints, one "offset length flags" string per extent. */
     private List<String> map(String context) throws Exception {
         ExternalTools.Result r = tools.run(TOOL_TIMEOUT, "nbdinfo", "--map=" + context, pcache.unixUri("bs"))
@@ -106,6 +117,7 @@ class BlockStatusIT {
     @Test
     @Order(2)
     void writesAndWriteZeroesShowAsDataZeroesAndDirtyUntilDrained() throws Exception {
+        long beforeWrites = System.nanoTime();
         tools.run(TOOL_TIMEOUT, "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "write -z 4M 2M",
                 pcache.unixUri("bs")).assertSucceeded();
         assertEquals(List.of("0 1048576 0", "1048576 3145728 3", "4194304 2097152 2", "6291456 2097152 3",
@@ -129,7 +141,14 @@ class BlockStatusIT {
             }
         }
         assertEquals(SIZE, end, dirty.toString());
-        System.out.println("BlockStatusIT: pcache:dirty after the writes: " + dirty);
+        long afterMapMillis = (System.nanoTime() - beforeWrites) / 1_000_000;
+        System.out.println("BlockStatusIT: pcache:dirty after the writes (" + afterMapMillis + " ms after them): "
+                + dirty);
+        if (afterMapMillis < BATCHING_MAX_AGE_MILLIS) {
+            // far below batching's high watermark, nothing is written back before max_age_ms has passed
+            assertEquals(List.of("0 1048576 1", "1048576 3145728 0", "4194304 2097152 1", "6291456 60817408 0"),
+                    dirty, "both written ranges are dirty, and nothing else");
+        }
 
         assertEquals(0, pcache.ctl("pcache:drain bs").status());
         assertEquals(List.of("0 67108864 0"), map("pcache:dirty"), "clean after write-back");
@@ -154,7 +173,12 @@ class BlockStatusIT {
     @Order(4)
     void nbdcopySkipsTheHoles() throws Exception {
         Path copy = dir.resolve("copy.img");
+        long readBefore = bytesRead();
         tools.run(TOOL_TIMEOUT, "nbdcopy", pcache.unixUri("bs"), copy.toString()).assertSucceeded();
+        long read = bytesRead() - readBefore;
+        System.out.println("BlockStatusIT: nbdcopy read " + read + " bytes of the export");
+        // 3 MiB of data (1 MiB written, 2 MiB of the backing file); the zeroes and holes are not read
+        assertTrue(read >= 3 * MIB && read <= 8 * MIB, "nbdcopy read " + read + " bytes of the 64 MiB export");
         assertEquals(SIZE, Files.size(copy));
         String[] blocks = tools.run(TOOL_TIMEOUT, "stat", "-c", "%b %B", copy.toString()).assertSucceeded()
                 .stdout().trim().split(" ");
