@@ -210,6 +210,25 @@ class TlsInteropTest {
         assertTrue(warnings.isEmpty(), warnings.toString());
     }
 
+    /** nbdsh as README shows it: libnbd's shell must allow the URI's local files itself. */
+    @Test
+    void nbdshWithCertificatesAndWithPsk() throws Exception {
+        ExternalProcesses.assumeInstalled("nbdsh");
+        startX509();
+        nbdshSizeAndTls(x509Uri("disk", credentials.clientDir));
+        startPsk();
+        nbdshSizeAndTls(pskUri("alice", "disk", credentials.pskFile));
+        assertTrue(warnings.isEmpty(), warnings.toString());
+    }
+
+    private void nbdshSizeAndTls(String uri) throws Exception {
+        ExternalProcesses.Result r = processes.run(TOOL_TIMEOUT, "nbdsh", "-c", "h.set_uri_allow_local_file(True)",
+                "-c", "h.connect_uri('" + uri + "')", "-c", "print(h.get_size(), h.get_tls_negotiated())",
+                "-c", "h.shutdown()");
+        assertSucceeded(r);
+        assertEquals(ServerFixture.DISK_BYTES + " True", r.stdout().trim(), r.all());
+    }
+
     @Test
     void nbdcopyCopiesInAndOutOverTls() throws Exception {
         ExternalProcesses.assumeInstalled("nbdcopy");
