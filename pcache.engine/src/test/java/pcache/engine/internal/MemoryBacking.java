@@ -53,6 +53,7 @@ final class MemoryBacking implements BackingDevice {
     final java.util.List<long[]> zeroLog = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     /** {@link System#nanoTime()} of the first write, 0 until there is one. */
     final AtomicLong firstWriteNanos = new AtomicLong();
+    final AtomicLong lastWriteNanos = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
     final AtomicLong reads = new AtomicLong();
     private volatile boolean closed;
@@ -229,6 +230,7 @@ final class MemoryBacking implements BackingDevice {
             w.accept(offset, copy);
         }
         firstWriteNanos.compareAndSet(0, System.nanoTime());
+        lastWriteNanos.set(System.nanoTime());
         if (take(failWrites)) {
             throw new BackingDeviceException("injected write failure at " + offset);
         }

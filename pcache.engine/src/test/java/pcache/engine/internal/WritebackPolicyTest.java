@@ -338,6 +338,83 @@ class WritebackPolicyTest {
         }
     }
 
+    /**
+     * Below the high watermark, once data is older than max_age_ms it is written back batch after
+     * batch up to where the log ended when the policy noted the time: the next batch of that data
+     * does not wait another max_age_ms (it did: 4 batches of 64 KiB then took at least 3 ×
+     * max_age_ms; here at most the four ksets fall into two rounds).
+     */
+    @Test
+    void batchingWritesEveryBatchOfOldDataWithoutWaitingMaxAgeAgain() throws Exception {
+        long maxAgeMillis = 3000;
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("age"), pmem, Harness.holder(disk), new BatchingWritebackPolicy(
+                new BatchingWritebackPolicy.Settings(50, 40, maxAgeMillis, 64 << 10, 0)));
+        try {
+            for (int i = 0; i < 4; i++) {
+                long off = i * Harness.MIB;
+                e.write(off, Harness.pattern(off, 65536, 3), false);
+                e.flush(); // one kset of 64 KiB each: one batch each
+            }
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, e.statistics().dirtyBytes(), "written back once older than max_age_ms");
+            long spreadMillis = (disk.lastWriteNanos.get() - disk.firstWriteNanos.get()) / 1_000_000;
+            assertTrue(spreadMillis < 2 * maxAgeMillis, "the four batches were written " + spreadMillis
+                    + " ms apart from first to last (max_age_ms " + maxAgeMillis + ")");
+            for (int i = 0; i < 4; i++) {
+                long off = i * Harness.MIB;
+                assertArrayEquals(Harness.pattern(off, 65536, 3).array(), disk.content(off, 65536));
+            }
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * A writer that keeps the cache a little dirty below the watermarks gets about one round of
+     * batches per max_age_ms, each round closed by one backing flush: not a flush per kset once
+     * the first data is old, nor a wait of max_age_ms per batch.
+     */
+    @Test
+    void batchingUnderASteadyWriterWritesBackOneRoundPerMaxAge() throws Exception {
+        long maxAgeMillis = 1000;
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("steady"), pmem, Harness.holder(disk), new BatchingWritebackPolicy(
+                new BatchingWritebackPolicy.Settings(50, 40, maxAgeMillis, 64L << 20, 0)));
+        try {
+            long start = System.nanoTime();
+            for (int i = 0; i < 40; i++) {
+                long off = i * 65536L;
+                e.write(off, Harness.pattern(off, 4096, 4), false);
+                e.flush(); // a kset of its own
+                // and one left in an open kset: the cache is never clean when a batch ends
+                e.write(off + 32768, Harness.pattern(off + 32768, 4096, 4), false);
+                Thread.sleep(100);
+            }
+            long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+            long flushes = disk.flushes.get();
+            long rounds = elapsedMillis / maxAgeMillis + 1;
+            System.out.println("WritebackPolicyTest steady writer: 40 flushes in " + elapsedMillis + " ms, "
+                    + flushes + " backing flushes");
+            assertTrue(flushes >= 1, "old data was written back while the writer went on");
+            assertTrue(flushes <= rounds + 1, flushes + " backing flushes in " + elapsedMillis
+                    + " ms with max_age_ms " + maxAgeMillis + ": one round per max_age_ms expected");
+            e.drain(null);
+            for (int i = 0; i < 40; i++) {
+                long off = i * 65536L;
+                assertArrayEquals(Harness.pattern(off, 4096, 4).array(), disk.content(off, 4096));
+                assertArrayEquals(Harness.pattern(off + 32768, 4096, 4).array(), disk.content(off + 32768, 4096));
+            }
+        } finally {
+            e.close();
+        }
+    }
+
     @Test
     void batchingRateLimitPacesBatches() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

@@ -13,6 +13,7 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
+import pcache.api.CachePos;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.Kset;
@@ -27,9 +28,14 @@ import pcache.api.spi.WritebackPolicy;
  *
  * <h2>When it writes</h2>
  * Write-back starts when dirty data reaches the high watermark (percent of the cache's data
- * capacity) and goes on until it falls to the low watermark; dirty data older than
- * {@code max_age_ms} (measured from when this policy first saw it waiting) is written regardless,
- * so nothing stays dirty forever; a drain ignores watermarks and the rate limit.
+ * capacity) and goes on until it falls to the low watermark; a drain ignores watermarks and the
+ * rate limit. Below the watermarks, data is written once it is older than {@code max_age_ms},
+ * measured from when the policy saw it: when the cache turns dirty the policy notes the time and
+ * where the durable log ends, and once {@code max_age_ms} has passed it writes back everything
+ * before that place, batch after batch, whatever the watermarks; when dirty_tail reaches the place
+ * it notes the time and the end of the log again. So nothing stays dirty forever (at most about
+ * twice {@code max_age_ms} below the watermarks), and a writer that keeps the cache a little dirty
+ * gets one round of batches per {@code max_age_ms}, not a backing flush per kset.
  *
  * <h2>Crash consistency of the backing device — the difference from "ordered"</h2>
  * The ordered policy flushes the backing device at every client flush, so the backing device alone
@@ -85,8 +91,16 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
     /** What the policy remembers of one cache between steps. */
     private static final class CacheState {
         boolean active;
+        /** When the policy noted {@link #ageMark}, or -1 while the cache is clean. */
         long dirtySinceNanos = -1;
+        /** Where the durable log ended at {@link #dirtySinceNanos}: what lies before it is that old. */
+        CachePos ageMark;
         long pacedUntilNanos;
+
+        void noteAge(WritebackContext context, long now) {
+            dirtySinceNanos = now;
+            ageMark = context.keyHead();
+        }
     }
 
     private volatile Settings settings = new Settings(50, 40, 30_000, 64L << 20, 0);
@@ -124,13 +138,15 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         if (dirty <= 0 && !draining) {
             st.active = false;
             st.dirtySinceNanos = -1;
+            st.ageMark = null;
             if (context.readKset(context.dirtyTail()) == null) {
                 return WritebackOutcome.IDLE;
             }
             // only clean ksets (read-miss fills) to pass: cheap, do it now
         } else if (!draining) {
-            if (st.dirtySinceNanos < 0) {
-                st.dirtySinceNanos = now;
+            if (st.dirtySinceNanos < 0 || context.dirtyTail().equals(st.ageMark)) {
+                // newly dirty, or what was noted is written back (its kset was still open then)
+                st.noteAge(context, now);
             }
             long capacity = Math.max(1, context.capacityBytes());
             int dirtyPercent = (int) Math.min(100, dirty * 100 / Math.max(1, capacity));
@@ -152,6 +168,9 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         long batchDirty = 0;
         var position = context.dirtyTail();
         while (batchDirty < s.batchBytes()) {
+            if (!batch.isEmpty() && position.equals(st.ageMark)) {
+                break; // end the batch at the age mark, so that dirty_tail lands on it
+            }
             Kset k = context.readKset(position);
             if (k == null) {
                 break;
@@ -169,7 +188,12 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             context.flushBacking();
         }
         context.advanceDirtyTail(batch);
-        st.dirtySinceNanos = context.dirtyBytes() > 0 ? System.nanoTime() : -1;
+        if (context.dirtyBytes() <= 0) {
+            st.dirtySinceNanos = -1;
+            st.ageMark = null;
+        } else if (context.dirtyTail().equals(st.ageMark)) {
+            st.noteAge(context, System.nanoTime()); // what was that old is written back
+        }
         if (!draining && s.rateLimitBytesPerSecond() > 0) {
             st.pacedUntilNanos = System.nanoTime() + written * 1_000_000_000L / s.rateLimitBytesPerSecond();
         }
