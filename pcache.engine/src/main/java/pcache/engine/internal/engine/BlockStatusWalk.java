@@ -127,7 +127,9 @@ final class BlockStatusWalk {
         long gapStart = -1; // start of the run of pieces the backing device answers for, or -1
         long walked = offset; // the pieces up to here were looked at
         // taken before the index: a trim made during the walk is missed (the range shows as the
-        // backing device says), one passed on during it still shows as a hole; both were true
+        // backing device says); one passed on during it still shows as a hole, also over a newer
+        // write that write-back passed in the meantime (a hole that is not zero promises nothing
+        // about the bytes, and copying tools read such a range)
         Trimmed trimmed = new Trimmed(cache.trims().within(offset, end));
         List<long[]> pieces = new ArrayList<>();
         walk:
