@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
+import pcache.api.BackingUnavailableException;
 import pcache.api.BlockDevice;
 import pcache.api.BlockExtent;
 import pcache.api.CacheConditions;
@@ -185,7 +186,14 @@ public final class CacheDeviceFacade implements CacheDevice {
                 engine.flush();
             }
             if (m != CacheMode.WRITEBACK) {
-                onBacking(BackingDevice::flush);
+                try {
+                    onBacking(BackingDevice::flush);
+                } catch (BackingUnavailableException e) {
+                    throw e; // no device, no flush
+                } catch (IOException e) {
+                    engine.backingFlushFailedElsewhere(); // it may have taken write-back's report of lost writes
+                    throw e;
+                }
             }
         } finally {
             gate.exit();

@@ -475,6 +475,50 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * In write-through mode a client's flush reaches the backing device too. When it fails it may
+     * take the one report of writes the device lost, write-back's among them, and write-back's own
+     * flush then succeeds: write-back must write its group again. Here the client's failing flush
+     * comes between write-back's writes and its flush.
+     */
+    @Test
+    void aClientFlushFailingInWriteThroughModeMakesWriteBackWriteItsGroupAgain() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        disk.failedFlushLosesWrites = true;
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("wt").withBackingTimeoutMillis(20_000), pmem, holder,
+                Harness.drainOnlyPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITETHROUGH);
+        Thread testThread = Thread.currentThread();
+        java.util.concurrent.atomic.AtomicBoolean clientFlushFailed = new java.util.concurrent.atomic.AtomicBoolean();
+        try {
+            for (int i = 0; i < 8; i++) {
+                long off = i * 65536L;
+                dev.write(off, Harness.pattern(off, 65536, 9), false);
+            }
+            disk.onFlush = () -> {
+                // write-back's first flush: a client's flush gets in first, and fails
+                if (Thread.currentThread() != testThread && clientFlushFailed.compareAndSet(false, true)) {
+                    disk.failFlushes.set(1);
+                    assertThrows(java.io.IOException.class, dev::flush);
+                }
+            };
+            dev.drain(null);
+            assertTrue(clientFlushFailed.get(), "the client's flush came between write-back's writes and its flush");
+            assertEquals(0, dev.statistics().dirtyBytes());
+            MemoryBacking afterPowerLoss = disk.afterCrash(new Random(1));
+            for (int i = 0; i < 8; i++) {
+                long off = i * 65536L;
+                assertArrayEquals(Harness.pattern(off, 65536, 9).array(), afterPowerLoss.content(off, 65536),
+                        "written back and flushed at " + off);
+            }
+        } finally {
+            disk.onFlush = null;
+            dev.close();
+        }
+    }
+
     @Test
     void placeholderOvertakenByAWriteNeverInstallsOlderData() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

@@ -272,6 +272,15 @@ public final class CacheEngine implements AutoCloseable {
         cache.trims().clear();
     }
 
+    /**
+     * Tells write-back that a flush of the backing device failed outside it (a client's flush in
+     * write-through mode): write-back writes its current group again instead of trusting its own
+     * next flush.
+     */
+    public void backingFlushFailedElsewhere() {
+        signals.otherFlushFailures.incrementAndGet();
+    }
+
     /** Persists every open kset: every write acknowledged before this call is durable after it. */
     public void flush() throws IOException {
         writes.flush();

@@ -37,6 +37,12 @@ final class EngineSignals {
     final AtomicInteger spaceWaiters = new AtomicInteger();
     /** Drains in progress: write-back policies then write back everything they can. */
     final AtomicInteger draining = new AtomicInteger();
+    /**
+     * Backing flushes that failed outside write-back (a client's flush in write-through mode). Such
+     * a flush may have taken the one report of writes the backing device lost, write-back's among
+     * them, so write-back's next flush does not count as proof ({@link EngineWritebackContext#flushBacking}).
+     */
+    final AtomicLong otherFlushFailures = new AtomicLong();
 
     volatile boolean closed;
     /** A purge is emptying the cache: write-back counts as draining. */

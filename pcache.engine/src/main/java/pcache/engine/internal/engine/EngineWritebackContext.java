@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
+import pcache.api.BackingDeviceException;
 import pcache.api.BackingUnavailableException;
 import pcache.api.CachePos;
 import pcache.api.DeviceClosedException;
@@ -38,6 +39,8 @@ final class EngineWritebackContext implements WritebackContext {
     private final OpenCache cache;
     private final EngineSignals signals;
     private final Stats stats;
+    /** {@link EngineSignals#otherFlushFailures} as of write-back's last flush. */
+    private long otherFlushFailuresSeen;
     /** A piece of a run contiguous in the cache this large is written from the mapping, not gathered. */
     static final int DIRECT_PIECE_BYTES = 64 << 10;
     /** Largest single write straight from the mapping. */
@@ -59,6 +62,7 @@ final class EngineWritebackContext implements WritebackContext {
         this.cache = cache;
         this.signals = signals;
         this.stats = cache.stats();
+        this.otherFlushFailuresSeen = signals.otherFlushFailures.get();
     }
 
     @Override
@@ -366,7 +370,10 @@ final class EngineWritebackContext implements WritebackContext {
      * every write since the flush before (a file's page cache drops pages whose write-out failed and
      * reports that to one data sync only, an NBD server that restarted lost its volatile cache), so
      * a flush that succeeds after it proves nothing. The failure fails the step instead, and the
-     * write-back loop runs it again from dirty_tail, writing the group again before flushing.
+     * write-back loop runs it again from dirty_tail, writing the group again before flushing. For
+     * the same reason a flush that succeeds fails the step when a flush of the backing device
+     * failed elsewhere since write-back's last one ({@link EngineSignals#otherFlushFailures}): that
+     * one may have taken the report of this step's lost writes.
      */
     @Override
     public void flushBacking() throws IOException {
@@ -375,6 +382,13 @@ final class EngineWritebackContext implements WritebackContext {
         } catch (IOException e) {
             stats.backingErrors.increment();
             throw e;
+        }
+        long others = signals.otherFlushFailures.get();
+        if (others != otherFlushFailuresSeen) {
+            otherFlushFailuresSeen = others;
+            throw new BackingDeviceException("cache " + cache.name() + ": a flush of the backing device failed"
+                    + " outside write-back while it was writing back, and may have taken the report of lost"
+                    + " writes; write-back writes its group again");
         }
     }
 
