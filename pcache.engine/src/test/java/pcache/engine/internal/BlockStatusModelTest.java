@@ -1,5 +1,6 @@
 package pcache.engine.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -158,7 +159,8 @@ class BlockStatusModelTest {
     /**
      * A trim behind older dirty data waits for write-back: until then its range is a hole that is
      * not zero (the backing device still holds its old bytes, and reads return them), then the
-     * backing device's own answer (here a hole of zeroes, as the trim made it).
+     * backing device's own answer (here a hole of zeroes, as the trim made it), and reads follow
+     * it: a miss read in between, cached with the old bytes, is dropped when the trim is passed on.
      */
     @Example
     void aTrimWaitingForWriteBackIsAHoleUntilPassedOn() throws IOException {
@@ -169,6 +171,10 @@ class BlockStatusModelTest {
         try {
             engine.write(4L << 20, Harness.pattern(4L << 20, 64 << 10, 2), false); // logged before the trim
             engine.trim(0, 256 << 10);
+            ByteBuffer before = ByteBuffer.allocate(4096);
+            engine.read(128 << 10, before); // a miss, cached clean with the bytes from before the trim
+            byte[] old = Arrays.copyOfRange(Harness.pattern(0, 1 << 20, 1).array(), 128 << 10, (128 << 10) + 4096);
+            assertArrayEquals(old, before.array(), "the trim has not reached the backing device yet");
             assertEquals(List.of(new BlockExtent(0, 256 << 10, BlockExtent.HOLE), new BlockExtent(256 << 10, 768 << 10, 0)),
                     engine.blockStatus(0, 1 << 20, 16));
             assertEquals(List.of(new BlockExtent(0, 1 << 20, 0)), engine.dirtyStatus(0, 1 << 20, 16),
@@ -176,6 +182,9 @@ class BlockStatusModelTest {
             engine.drain(null);
             assertEquals(List.of(new BlockExtent(0, 256 << 10, BlockExtent.HOLE | BlockExtent.ZERO),
                     new BlockExtent(256 << 10, 768 << 10, 0)), engine.blockStatus(0, 1 << 20, 16));
+            ByteBuffer after = ByteBuffer.allocate(4096);
+            engine.read(128 << 10, after);
+            assertArrayEquals(new byte[4096], after.array(), "reads follow the backing device once it took the trim");
         } finally {
             engine.close();
         }

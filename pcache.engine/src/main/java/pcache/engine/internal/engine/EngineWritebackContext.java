@@ -121,6 +121,7 @@ final class EngineWritebackContext implements WritebackContext {
             long[] t = due.get(i);
             try {
                 backing().trim(t[0], t[1]);
+                dropCleanCopies(t[0], t[1]);
             } catch (DeviceClosedException | BackingUnavailableException e) {
                 for (long[] rest : due.subList(i, due.size())) {
                     cache.trims().add(place, rest[0], rest[1]);
@@ -136,6 +137,54 @@ final class EngineWritebackContext implements WritebackContext {
                             + " hint: the range keeps its old data there): " + e.getMessage());
                 }
             }
+        }
+    }
+
+    /**
+     * After the backing device took a trim: drops from the index what it holds clean in the range
+     * (misses read between the trim and now, holding the bytes from before it) and the
+     * placeholders of misses being read (their fills then do nothing), so that reads and block
+     * status follow the backing device there from now on. What it holds dirty there was written
+     * after the trim and stays.
+     */
+    private void dropCleanCopies(long offset, long length) {
+        long pos = offset;
+        long end = offset + length;
+        List<long[]> clean = new ArrayList<>();
+        while (pos < end) {
+            long partEnd = Math.min(end, cache.sliceEnd(pos));
+            KeySlice slice = cache.index().existingSlice((int) (pos / PcacheFormat.SUBTREE_SIZE));
+            if (slice != null) {
+                slice.lock();
+                try {
+                    clean.clear();
+                    slice.walk(pos, partEnd - pos, cache.validity(), new ExtentVisitor() {
+                        @Override
+                        public boolean hit(CacheKey key, long position, int len) {
+                            if (key.isEmpty() || key.isClean()) {
+                                long[] last = clean.isEmpty() ? null : clean.get(clean.size() - 1);
+                                if (last != null && last[0] + last[1] == position) {
+                                    last[1] += len;
+                                } else {
+                                    clean.add(new long[] {position, len});
+                                }
+                            }
+                            return true;
+                        }
+
+                        @Override
+                        public boolean gap(long position, int len) {
+                            return true;
+                        }
+                    });
+                    for (long[] r : clean) {
+                        slice.removeRange(r[0], r[1]);
+                    }
+                } finally {
+                    slice.unlock();
+                }
+            }
+            pos = partEnd;
         }
     }
 
