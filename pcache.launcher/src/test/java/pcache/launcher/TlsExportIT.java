@@ -18,9 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * TLS on the export through the assembled product: the distribution (pcache.tls and the Bouncy
- * Castle bundles in the framework) configured with {@code nbd.tls = require} and a PSK file, as
- * README's "Networks and TLS" shows; libnbd and qemu as TLS clients; a clear-text client refused
- * with its log line; {@code pcache:status} naming the mode.
+ * Castle bundles in the framework) configured with {@code nbd.tls = require} and a PSK file or a
+ * certificate directory, as README's "Networks and TLS" shows; libnbd and qemu as TLS clients; a
+ * clear-text client and a client without a certificate refused with their log lines;
+ * {@code pcache:status} naming the mode.
  */
 @Timeout(180)
 class TlsExportIT {
@@ -67,6 +68,88 @@ class TlsExportIT {
             assertTrue(status.out().contains("TLS require (PSK from " + keys), status.out());
             assertEquals(0, pcache.stop(), "clean stop on SIGTERM:\n" + pcache.log());
         }
+    }
+
+    /**
+     * The same with X.509 certificates made as README shows (certtool, the layout qemu and nbdkit
+     * use): the server's directory holds ca-cert.pem, so clients must present a certificate that CA
+     * signed; a client without one is refused with one log line naming it, and the export keeps
+     * serving the client that has one.
+     */
+    @Test
+    void requireWithCertificatesVerifiesClientCertificates() throws Exception {
+        ExternalTools.assumeInstalled("nbdinfo", "certtool");
+        Path tls = Files.createDirectories(dir.resolve("tls"));
+        Path server = Files.createDirectories(tls.resolve("server"));
+        Path client = Files.createDirectories(tls.resolve("client"));
+        Path bare = Files.createDirectories(tls.resolve("bare")); // the CA only: no client certificate
+        try (ExternalTools tools = new ExternalTools(tls)) {
+            certtool(tools, "--generate-privkey", "--outfile", tls.resolve("ca-key.pem").toString());
+            Files.writeString(tls.resolve("ca.info"), "cn = test CA\nca\ncert_signing_key\nexpiration_days = 2\n");
+            certtool(tools, "--generate-self-signed", "--load-privkey", tls.resolve("ca-key.pem").toString(),
+                    "--template", tls.resolve("ca.info").toString(), "--outfile", tls.resolve("ca-cert.pem").toString());
+            certtool(tools, "--generate-privkey", "--outfile", server.resolve("server-key.pem").toString());
+            Files.writeString(tls.resolve("server.info"), "cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\n"
+                    + "tls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n");
+            signed(tools, tls, server.resolve("server-key.pem"), "server.info", server.resolve("server-cert.pem"));
+            certtool(tools, "--generate-privkey", "--outfile", client.resolve("client-key.pem").toString());
+            Files.writeString(tls.resolve("client.info"), "cn = test client\ntls_www_client\nencryption_key\n"
+                    + "signing_key\nexpiration_days = 2\n");
+            signed(tools, tls, client.resolve("client-key.pem"), "client.info", client.resolve("client-cert.pem"));
+            for (Path d : List.of(server, client, bare)) {
+                Files.copy(tls.resolve("ca-cert.pem"), d.resolve("ca-cert.pem"));
+            }
+        }
+        try (PcacheProcess pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir,
+                Optional.of(port), """
+                nbd.tls = require
+                nbd.tls_certificates = %s
+                cache.disk.cache_dev = disk.cache
+                cache.disk.cache_dev_size = 512M
+                cache.disk.backing_dev = file:disk.backing
+                cache.disk.backing_dev_size = 64M
+                """.formatted(server)));
+             ExternalTools tools = new ExternalTools(dir)) {
+            int port = pcache.port();
+            ExternalTools.Result info = awaitServed(pcache, tools,
+                    "nbds://127.0.0.1:" + port + "/disk?tls-certificates=" + client);
+            assertTrue(info.stdout().contains("with TLS") && info.stdout().contains("export-size: " + (64 << 20)),
+                    info.all());
+
+            ExternalTools.Result refused = tools.run(TOOL_TIMEOUT, "nbdinfo",
+                    "nbds://127.0.0.1:" + port + "/disk?tls-certificates=" + bare);
+            assertTrue(refused.exitCode() != 0, refused.all());
+            long deadline = System.nanoTime() + TOOL_TIMEOUT.toNanos();
+            while (!pcache.log().toLowerCase(java.util.Locale.ROOT).contains("certificate")
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            Optional<String> warning = pcache.log().lines().filter(l -> l.contains("WARNING")
+                    && l.contains("127.0.0.1:") && l.toLowerCase(java.util.Locale.ROOT).contains("certificate")).findFirst();
+            assertTrue(warning.isPresent(), "a warning names the client and its missing certificate:\n" + pcache.log());
+            System.out.println("TlsExportIT: " + warning.get());
+
+            assertEquals(0, tools.run(TOOL_TIMEOUT, "nbdinfo", "nbds://127.0.0.1:" + port + "/disk?tls-certificates="
+                    + client).exitCode(), "the client with a certificate is still served");
+            PcacheProcess.CtlResult status = pcache.ctl("pcache:status disk");
+            assertEquals(0, status.status(), status.err());
+            assertTrue(status.out().contains("TLS require (X.509 from " + server), status.out());
+            assertEquals(0, pcache.stop(), "clean stop on SIGTERM:\n" + pcache.log());
+        }
+    }
+
+    private static void certtool(ExternalTools tools, String... args) throws Exception {
+        String[] command = new String[args.length + 1];
+        command[0] = "certtool";
+        System.arraycopy(args, 0, command, 1, args.length);
+        tools.run(TOOL_TIMEOUT, command).assertSucceeded();
+    }
+
+    /** A certificate for {@code key}, from the template {@code info} in {@code tls}, signed by its CA. */
+    private static void signed(ExternalTools tools, Path tls, Path key, String info, Path out) throws Exception {
+        certtool(tools, "--generate-certificate", "--load-privkey", key.toString(), "--load-ca-certificate",
+                tls.resolve("ca-cert.pem").toString(), "--load-ca-privkey", tls.resolve("ca-key.pem").toString(),
+                "--template", tls.resolve(info).toString(), "--outfile", out.toString());
     }
 
     /**
