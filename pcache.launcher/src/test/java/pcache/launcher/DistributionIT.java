@@ -128,6 +128,21 @@ class DistributionIT {
     }
 
     /**
+     * A listen address other machines can reach, with TLS off: refused before anything starts,
+     * naming what to do, the key that accepts clear text plainly among it (SecurityTest checks that
+     * key at the export; no test here binds an address other machines can reach).
+     */
+    @Test
+    void aNetworkListenWithoutTlsExitsTwoNamingWhatToDo() throws Exception {
+        Run r = run("-Dnbd.listen=0.0.0.0:10809", "-c", "lb");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("nbd.listen=0.0.0.0:10809 is reachable from other machines but nbd.tls=off"),
+                r.err());
+        assertTrue(r.err().contains("nbd.insecure_allow_cleartext_network=true"), r.err());
+        assertFalse(Files.exists(cwd.resolve("data")), "nothing started, nothing created");
+    }
+
+    /**
      * Parts are named, not listed: a name no registered service gives is refused once the bundles
      * run, with the names that are registered, and the cache is never opened.
      */
