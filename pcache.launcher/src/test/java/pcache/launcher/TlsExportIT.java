@@ -37,16 +37,7 @@ class TlsExportIT {
         new SecureRandom().nextBytes(key);
         Path pskDir = Files.createDirectories(dir.resolve("psk"));
         Path keys = Files.writeString(pskDir.resolve("keys.psk"), "alice:" + HexFormat.of().formatHex(key) + "\n");
-        // no export named: the readiness probe speaks clear text, which this export refuses
-        try (PcacheProcess pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir,
-                Optional.of(port), """
-                nbd.tls = require
-                nbd.tls_psk_file = %s
-                cache.disk.cache_dev = disk.cache
-                cache.disk.cache_dev_size = 512M
-                cache.disk.backing_dev = file:disk.backing
-                cache.disk.backing_dev_size = 64M
-                """.formatted(keys)));
+        try (PcacheProcess pcache = startRequiringTls("nbd.tls_psk_file = " + keys);
              ExternalTools tools = new ExternalTools(dir)) {
             int port = pcache.port();
             String uri = "nbds://alice@127.0.0.1:" + port + "/disk?tls-psk-file=" + keys;
@@ -100,15 +91,7 @@ class TlsExportIT {
                 Files.copy(tls.resolve("ca-cert.pem"), d.resolve("ca-cert.pem"));
             }
         }
-        try (PcacheProcess pcache = PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir,
-                Optional.of(port), """
-                nbd.tls = require
-                nbd.tls_certificates = %s
-                cache.disk.cache_dev = disk.cache
-                cache.disk.cache_dev_size = 512M
-                cache.disk.backing_dev = file:disk.backing
-                cache.disk.backing_dev_size = 64M
-                """.formatted(server)));
+        try (PcacheProcess pcache = startRequiringTls("nbd.tls_certificates = " + server);
              ExternalTools tools = new ExternalTools(dir)) {
             int port = pcache.port();
             ExternalTools.Result info = awaitServed(pcache, tools,
@@ -136,6 +119,22 @@ class TlsExportIT {
             assertTrue(status.out().contains("TLS require (X.509 from " + server), status.out());
             assertEquals(0, pcache.stop(), "clean stop on SIGTERM:\n" + pcache.log());
         }
+    }
+
+    /**
+     * The distribution on a free port with {@code nbd.tls = require}, the credentials line given and
+     * a cache {@code disk} of 64 MiB. No export is named for readiness: the probe speaks clear text,
+     * which this export refuses.
+     */
+    private PcacheProcess startRequiringTls(String credentials) throws Exception {
+        return PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.of(port), """
+                nbd.tls = require
+                %s
+                cache.disk.cache_dev = disk.cache
+                cache.disk.cache_dev_size = 512M
+                cache.disk.backing_dev = file:disk.backing
+                cache.disk.backing_dev_size = 64M
+                """.formatted(credentials)));
     }
 
     private static void certtool(ExternalTools tools, String... args) throws Exception {

@@ -450,8 +450,7 @@ class IntegrityAndBackingTest {
     @Test
     void aFailedBackingFlushWritesTheGroupAgainInsteadOfRetryingTheFlushAlone() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
-        disk.failedFlushLosesWrites = true;
+        MemoryBacking disk = lossyDisk();
         CacheEngine e = Harness.open(Harness.config("lossy").withBackingTimeoutMillis(20_000), pmem,
                 Harness.holder(disk), new OrderedWritebackPolicy());
         try {
@@ -464,12 +463,7 @@ class IntegrityAndBackingTest {
             CacheStatistics st = e.statistics();
             assertEquals(0, st.dirtyBytes());
             assertEquals(2, st.backingErrors(), "both failed flushes are counted: " + st);
-            MemoryBacking afterPowerLoss = disk.afterCrash(new Random(1));
-            for (int i = 0; i < 32; i++) {
-                long off = i * 65536L;
-                assertArrayEquals(Harness.pattern(off, 65536, 7).array(), afterPowerLoss.content(off, 65536),
-                        "written back and flushed at " + off);
-            }
+            assertFlushedAfterPowerLoss(disk, 32, 7);
         } finally {
             e.close();
         }
@@ -484,8 +478,7 @@ class IntegrityAndBackingTest {
     @Test
     void aClientFlushFailingInWriteThroughModeMakesWriteBackWriteItsGroupAgain() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
-        disk.failedFlushLosesWrites = true;
+        MemoryBacking disk = lossyDisk();
         BackingHolder holder = Harness.holder(disk);
         CacheEngine engine = Harness.open(Harness.config("wt").withBackingTimeoutMillis(20_000), pmem, holder,
                 Harness.drainOnlyPolicy());
@@ -507,15 +500,30 @@ class IntegrityAndBackingTest {
             dev.drain(null);
             assertTrue(clientFlushFailed.get(), "the client's flush came between write-back's writes and its flush");
             assertEquals(0, dev.statistics().dirtyBytes());
-            MemoryBacking afterPowerLoss = disk.afterCrash(new Random(1));
-            for (int i = 0; i < 8; i++) {
-                long off = i * 65536L;
-                assertArrayEquals(Harness.pattern(off, 65536, 9).array(), afterPowerLoss.content(off, 65536),
-                        "written back and flushed at " + off);
-            }
+            assertFlushedAfterPowerLoss(disk, 8, 9);
         } finally {
             disk.onFlush = null;
             dev.close();
+        }
+    }
+
+    /** A disk that keeps only what it flushed at a power loss, and loses the rest on a failed flush. */
+    private static MemoryBacking lossyDisk() {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        disk.failedFlushLosesWrites = true;
+        return disk;
+    }
+
+    /**
+     * The {@code count} 64 KiB patterns of {@code tag} at every 64 KiB from 0 are on {@code disk}
+     * after a power loss there (only what it flushed survives).
+     */
+    private static void assertFlushedAfterPowerLoss(MemoryBacking disk, int count, long tag) {
+        MemoryBacking afterPowerLoss = disk.afterCrash(new Random(1));
+        for (int i = 0; i < count; i++) {
+            long off = i * 65536L;
+            assertArrayEquals(Harness.pattern(off, 65536, tag).array(), afterPowerLoss.content(off, 65536),
+                    "written back and flushed at " + off);
         }
     }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+
 import org.junit.jupiter.api.Test;
 
 import pcache.api.spi.WritebackPolicy;
@@ -19,6 +21,16 @@ class WritebackPolicyTest {
     private static BatchingWritebackPolicy batching(int high, int low, long maxAgeMillis, long rateBytes) {
         return new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(high, low, maxAgeMillis, 64L << 20,
                 rateBytes));
+    }
+
+    /**
+     * A cache on {@code disk} with batching write-back whose watermarks (50 %, 40 %) the tests stay
+     * far below, so only {@code maxAgeMillis} starts write-back.
+     */
+    private static CacheEngine openBelowWatermarks(String name, MemoryBacking disk, long maxAgeMillis, long batchBytes)
+            throws IOException {
+        return Harness.open(Harness.config(name), new SimulatedPmem(Harness.deviceBytes(6), false), Harness.holder(disk),
+                new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(50, 40, maxAgeMillis, batchBytes, 0)));
     }
 
     /** Writes 20 versions of the same 64 KiB and 16 adjacent 4 KiB pieces, then drains. */
@@ -347,10 +359,8 @@ class WritebackPolicyTest {
     @Test
     void batchingWritesEveryBatchOfOldDataWithoutWaitingMaxAgeAgain() throws Exception {
         long maxAgeMillis = 3000;
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("age"), pmem, Harness.holder(disk), new BatchingWritebackPolicy(
-                new BatchingWritebackPolicy.Settings(50, 40, maxAgeMillis, 64 << 10, 0)));
+        CacheEngine e = openBelowWatermarks("age", disk, maxAgeMillis, 64 << 10);
         try {
             for (int i = 0; i < 4; i++) {
                 long off = i * Harness.MIB;
@@ -382,10 +392,8 @@ class WritebackPolicyTest {
     @Test
     void batchingUnderASteadyWriterWritesBackOneRoundPerMaxAge() throws Exception {
         long maxAgeMillis = 1000;
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("steady"), pmem, Harness.holder(disk), new BatchingWritebackPolicy(
-                new BatchingWritebackPolicy.Settings(50, 40, maxAgeMillis, 64L << 20, 0)));
+        CacheEngine e = openBelowWatermarks("steady", disk, maxAgeMillis, 64L << 20);
         try {
             long start = System.nanoTime();
             for (int i = 0; i < 40; i++) {
