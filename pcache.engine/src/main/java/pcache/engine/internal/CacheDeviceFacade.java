@@ -151,7 +151,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, src.remaining());
                 int pos = src.position();
-                onBacking(dev -> {
+                onBacking(fua, dev -> {
                     src.position(pos);
                     dev.write(offset, src, fua);
                 });
@@ -161,7 +161,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             engine.write(offset, src, fua);
             if (copy != null) {
                 int pos = copy.position();
-                onBacking(dev -> {
+                onBacking(fua, dev -> {
                     copy.position(pos);
                     dev.write(offset, copy, fua);
                 });
@@ -186,14 +186,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                 engine.flush();
             }
             if (m != CacheMode.WRITEBACK) {
-                try {
-                    onBacking(BackingDevice::flush);
-                } catch (BackingUnavailableException e) {
-                    throw e; // no device, no flush
-                } catch (IOException e) {
-                    engine.backingFlushFailedElsewhere(); // it may have taken write-back's report of lost writes
-                    throw e;
-                }
+                onBacking(true, BackingDevice::flush);
             }
         } finally {
             gate.exit();
@@ -390,12 +383,12 @@ public final class CacheDeviceFacade implements CacheDevice {
             CacheMode m = mode;
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
-                onBacking(dev -> dev.writeZeroes(offset, length, fua));
+                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
                 return;
             }
             engine.writeZeroes(offset, length, fua);
             if (m == CacheMode.WRITETHROUGH) {
-                onBacking(dev -> dev.writeZeroes(offset, length, fua));
+                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
             }
         } finally {
             gate.exit();
@@ -443,6 +436,25 @@ public final class CacheDeviceFacade implements CacheDevice {
      * Runs {@code op} on the bound backing device, waiting for one (bounded); an operation cut off
      * by a swap (the device closed under it) is re-issued on the new device.
      */
+    /**
+     * {@link #onBacking(BackingOp)}, for an operation that {@code syncs} the backing device (a
+     * flush, a FUA write): one that fails may have taken the one report of writes the device lost
+     * (a file's data sync reports a failed write-out once), write-back's among them, so write-back
+     * is told ({@link CacheEngine#backingFlushFailedElsewhere}) and does not trust its own next flush.
+     */
+    private void onBacking(boolean syncs, BackingOp op) throws IOException {
+        try {
+            onBacking(op);
+        } catch (BackingUnavailableException e) {
+            throw e; // no device, nothing synced
+        } catch (IOException e) {
+            if (syncs) {
+                engine.backingFlushFailedElsewhere();
+            }
+            throw e;
+        }
+    }
+
     private void onBacking(BackingOp op) throws IOException {
         long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
         while (true) {

@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
@@ -470,13 +472,14 @@ class IntegrityAndBackingTest {
     }
 
     /**
-     * In write-through mode a client's flush reaches the backing device too. When it fails it may
-     * take the one report of writes the device lost, write-back's among them, and write-back's own
-     * flush then succeeds: write-back must write its group again. Here the client's failing flush
-     * comes between write-back's writes and its flush.
+     * In write-through mode a client's flush, and a client's FUA write, reach the backing device
+     * too. When one fails it may take the one report of writes the device lost, write-back's among
+     * them, and write-back's own flush then succeeds: write-back must write its group again. Here
+     * the client's failing flush or FUA write comes between write-back's writes and its flush.
      */
-    @Test
-    void aClientFlushFailingInWriteThroughModeMakesWriteBackWriteItsGroupAgain() throws Exception {
+    @ParameterizedTest(name = "a client's {0} fails")
+    @ValueSource(strings = {"flush", "FUA write"})
+    void aClientSyncFailingInWriteThroughModeMakesWriteBackWriteItsGroupAgain(String what) throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking disk = lossyDisk();
         BackingHolder holder = Harness.holder(disk);
@@ -484,21 +487,34 @@ class IntegrityAndBackingTest {
                 Harness.drainOnlyPolicy());
         CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITETHROUGH);
         Thread testThread = Thread.currentThread();
-        java.util.concurrent.atomic.AtomicBoolean clientFlushFailed = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean clientStarted = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicReference<Throwable> clientFailure = new AtomicReference<>();
         try {
             for (int i = 0; i < 8; i++) {
                 long off = i * 65536L;
                 dev.write(off, Harness.pattern(off, 65536, 9), false);
             }
             disk.onFlush = () -> {
-                // write-back's first flush: a client's flush gets in first, and fails
-                if (Thread.currentThread() != testThread && clientFlushFailed.compareAndSet(false, true)) {
-                    disk.failFlushes.set(1);
-                    assertThrows(java.io.IOException.class, dev::flush);
+                // write-back's first flush: the client's flush or FUA write gets in first, and fails
+                if (Thread.currentThread() != testThread && clientStarted.compareAndSet(false, true)) {
+                    try {
+                        if (what.equals("flush")) {
+                            disk.failFlushes.set(1);
+                            dev.flush();
+                        } else {
+                            disk.failWrites.set(1);
+                            long off = 32 * 65536L;
+                            dev.write(off, Harness.pattern(off, 4096, 9), true);
+                        }
+                        clientFailure.set(new AssertionError("the client's " + what + " did not fail"));
+                    } catch (Throwable t) {
+                        clientFailure.set(t);
+                    }
                 }
             };
             dev.drain(null);
-            assertTrue(clientFlushFailed.get(), "the client's flush came between write-back's writes and its flush");
+            assertTrue(clientFailure.get() instanceof java.io.IOException, "the client's " + what + " failed between"
+                    + " write-back's writes and its flush: " + clientFailure.get());
             assertEquals(0, dev.statistics().dirtyBytes());
             assertFlushedAfterPowerLoss(disk, 8, 9);
         } finally {

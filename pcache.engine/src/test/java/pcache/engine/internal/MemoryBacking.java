@@ -40,7 +40,8 @@ final class MemoryBacking implements BackingDevice {
     /**
      * With {@link #failFlushes}: an injected flush failure loses every write since the last flush
      * (forgetful devices), and the next flush succeeds, as a file whose page cache write-out failed
-     * (the error reaches one data sync) or an NBD server that restarted.
+     * (the error reaches one data sync) or an NBD server that restarted; so does an injected failure
+     * of a FUA write ({@link #failWrites}), whose data sync took the error.
      */
     volatile boolean failedFlushLosesWrites;
     /** Every write as {offset, length}, in the order they came. */
@@ -232,6 +233,9 @@ final class MemoryBacking implements BackingDevice {
         firstWriteNanos.compareAndSet(0, System.nanoTime());
         lastWriteNanos.set(System.nanoTime());
         if (take(failWrites)) {
+            if (fua && failedFlushLosesWrites) {
+                loseUnflushed(); // a FUA write's own data sync failed, and took the report of them
+            }
             throw new BackingDeviceException("injected write failure at " + offset);
         }
         long pos = offset;
@@ -267,12 +271,7 @@ final class MemoryBacking implements BackingDevice {
         }
         if (take(failFlushes)) {
             if (failedFlushLosesWrites) {
-                for (int p : unflushedPages) {
-                    pages[p] = unflushedOld[p];
-                    unflushed[p] = false;
-                    unflushedOld[p] = null;
-                }
-                unflushedPages.clear();
+                loseUnflushed();
             }
             throw new BackingDeviceException("injected flush failure");
         }
@@ -303,6 +302,16 @@ final class MemoryBacking implements BackingDevice {
         check(offset, length);
         zeroLog.add(new long[] {offset, length});
         zeroRange(offset, length, fua, false);
+    }
+
+    /** Every write since the last flush is gone, as after a failed write-out (lock held). */
+    private void loseUnflushed() {
+        for (int p : unflushedPages) {
+            pages[p] = unflushedOld[p];
+            unflushed[p] = false;
+            unflushedOld[p] = null;
+        }
+        unflushedPages.clear();
     }
 
     /** Zeroes a range (lock held); with {@code freePages}, whole pages become holes. */

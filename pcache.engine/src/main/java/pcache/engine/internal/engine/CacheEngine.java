@@ -273,9 +273,9 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
-     * Tells write-back that a flush of the backing device failed outside it (a client's flush in
-     * write-through mode): write-back writes its current group again instead of trusting its own
-     * next flush.
+     * Tells write-back that a flush of the backing device failed outside it (a client's flush or
+     * FUA write in write-through mode): write-back writes its current group again instead of
+     * trusting its own next flush.
      */
     public void backingFlushFailedElsewhere() {
         signals.otherFlushFailures.incrementAndGet();
