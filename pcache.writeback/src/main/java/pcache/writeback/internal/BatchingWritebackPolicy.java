@@ -95,6 +95,8 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         long dirtySinceNanos = -1;
         /** Where the durable log ended at {@link #dirtySinceNanos}: what lies before it is that old. */
         CachePos ageMark;
+        /** dirty_tail as this policy last left it: another one moved it when it differs. */
+        CachePos lastTail;
         long pacedUntilNanos;
 
         void noteAge(WritebackContext context, long now) {
@@ -135,6 +137,18 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         long now = System.nanoTime();
         long dirty = context.dirtyBytes();
         boolean draining = context.draining();
+        CachePos tail = context.dirtyTail();
+        if (st.lastTail != null && !tail.equals(st.lastTail)) {
+            // another policy wrote back meanwhile: what this one noted may lie behind dirty_tail
+            st.dirtySinceNanos = -1;
+            st.ageMark = null;
+        }
+        st.lastTail = tail;
+        if (st.ageMark != null && tail.equals(st.ageMark)) {
+            // what was noted is written back (or its kset was still open then): note again, also
+            // in a drain, so that the mark never falls behind dirty_tail
+            st.noteAge(context, now);
+        }
         if (dirty <= 0 && !draining) {
             st.active = false;
             st.dirtySinceNanos = -1;
@@ -144,9 +158,8 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             }
             // only clean ksets (read-miss fills) to pass: cheap, do it now
         } else if (!draining) {
-            if (st.dirtySinceNanos < 0 || context.dirtyTail().equals(st.ageMark)) {
-                // newly dirty, or what was noted is written back (its kset was still open then)
-                st.noteAge(context, now);
+            if (st.dirtySinceNanos < 0) {
+                st.noteAge(context, now); // newly dirty
             }
             long capacity = Math.max(1, context.capacityBytes());
             int dirtyPercent = (int) Math.min(100, dirty * 100 / Math.max(1, capacity));
@@ -188,6 +201,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             context.flushBacking();
         }
         context.advanceDirtyTail(batch);
+        st.lastTail = context.dirtyTail();
         if (context.dirtyBytes() <= 0) {
             st.dirtySinceNanos = -1;
             st.ageMark = null;
