@@ -433,10 +433,6 @@ public final class CacheDeviceFacade implements CacheDevice {
     }
 
     /**
-     * Runs {@code op} on the bound backing device, waiting for one (bounded); an operation cut off
-     * by a swap (the device closed under it) is re-issued on the new device.
-     */
-    /**
      * {@link #onBacking(BackingOp)}, for an operation that {@code syncs} the backing device (a
      * flush, a FUA write): one that fails may have taken the one report of writes the device lost
      * (a file's data sync reports a failed write-out once), write-back's among them, so write-back
@@ -455,6 +451,10 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
+    /**
+     * Runs {@code op} on the bound backing device, waiting for one (bounded); an operation cut off
+     * by a swap (the device closed under it) is re-issued on the new device.
+     */
     private void onBacking(BackingOp op) throws IOException {
         long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
         while (true) {

@@ -39,9 +39,9 @@ final class EngineSignals {
     final AtomicInteger draining = new AtomicInteger();
     /**
      * Backing flushes that failed outside write-back (a client's flush or FUA write in write-through
-     * mode). Such
-     * a flush may have taken the one report of writes the backing device lost, write-back's among
-     * them, so write-back's next flush does not count as proof ({@link EngineWritebackContext#flushBacking}).
+     * mode). Such a flush may have taken the one report of writes the backing device lost,
+     * write-back's among them, so write-back's next flush does not count as proof
+     * ({@link EngineWritebackContext#flushBacking}).
      */
     final AtomicLong otherFlushFailures = new AtomicLong();
 
