@@ -205,9 +205,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         if (context.dirtyBytes() <= 0) {
             st.dirtySinceNanos = -1;
             st.ageMark = null;
-        } else if (context.dirtyTail().equals(st.ageMark)) {
-            st.noteAge(context, System.nanoTime()); // what was that old is written back
-        }
+        } // landed on the mark: the next step, which follows at once, notes it again
         if (!draining && s.rateLimitBytesPerSecond() > 0) {
             st.pacedUntilNanos = System.nanoTime() + written * 1_000_000_000L / s.rateLimitBytesPerSecond();
         }
