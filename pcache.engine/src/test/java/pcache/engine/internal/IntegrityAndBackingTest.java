@@ -425,10 +425,7 @@ class IntegrityAndBackingTest {
         try {
             disk.failWrites.set(5);
             disk.failFlushes.set(3);
-            for (int i = 0; i < 32; i++) {
-                long off = i * 65536L;
-                e.write(off, Harness.pattern(off, 65536, 5), false);
-            }
+            writePatterns(e, 32, 5);
             e.drain(null);
             CacheStatistics st = e.statistics();
             assertTrue(st.writebackErrors() >= 1, "errors are counted: " + st);
@@ -457,10 +454,7 @@ class IntegrityAndBackingTest {
                 Harness.holder(disk), new OrderedWritebackPolicy());
         try {
             disk.failFlushes.set(2);
-            for (int i = 0; i < 32; i++) {
-                long off = i * 65536L;
-                e.write(off, Harness.pattern(off, 65536, 7), false);
-            }
+            writePatterns(e, 32, 7);
             e.drain(null);
             CacheStatistics st = e.statistics();
             assertEquals(0, st.dirtyBytes());
@@ -520,6 +514,14 @@ class IntegrityAndBackingTest {
         } finally {
             disk.onFlush = null;
             dev.close();
+        }
+    }
+
+    /** Writes {@code count} 64 KiB patterns of {@code tag} at every 64 KiB from 0. */
+    private static void writePatterns(CacheEngine e, int count, long tag) throws java.io.IOException {
+        for (int i = 0; i < count; i++) {
+            long off = i * 65536L;
+            e.write(off, Harness.pattern(off, 65536, tag), false);
         }
     }
 
