@@ -37,8 +37,7 @@ final class Harness {
      * reach): for tests whose assertions a background write-back would race.
      */
     static WritebackPolicy drainOnlyPolicy() {
-        // the batching policy also writes back, undrained, a batch it sees while the dirty byte
-        // count has not yet caught up with a just-persisted kset: the gate keeps that out
+        // the gate keeps any background step out, whatever a policy's thresholds
         return onlyWhenDraining(
                 new BatchingWritebackPolicy(new BatchingWritebackPolicy.Settings(100, 90, 600_000, 64L << 20, 0)));
     }

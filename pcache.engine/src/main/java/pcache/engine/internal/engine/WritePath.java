@@ -184,8 +184,7 @@ final class WritePath {
         if (cache.config().dataCrc()) {
             key.setDataCrc(cache.crc().checksum(data.duplicate()));
         }
-        insertAndLog(key, a, fua);
-        stats.dirtyBytes.add(a.length());
+        insertAndLogDirty(key, a, fua);
     }
 
     /**
@@ -245,6 +244,22 @@ final class WritePath {
         commitPiece(pos, part, a, fua);
         src.position(src.position() + a.length());
         return a.length();
+    }
+
+    /**
+     * {@link #insertAndLog} for a dirty key, its bytes counted dirty first: once its kset is
+     * persisted (by a flush, a FUA write or the kset timer, possibly before this returns) write-back
+     * may see it, and a policy that finds nothing counted dirty takes the log to hold only clean
+     * ksets (the batching policy then passes them at once, written back undrained).
+     */
+    private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua) throws IOException {
+        stats.dirtyBytes.add(key.length());
+        try {
+            insertAndLog(key, a, fua);
+        } catch (IOException | RuntimeException e) {
+            stats.dirtyBytes.add(-key.length()); // not logged
+            throw e;
+        }
     }
 
     /** Inserts a key whose data is durable and appends it to the log, under its slice lock. */
@@ -333,8 +348,7 @@ final class WritePath {
             if (cache.config().dataCrc()) {
                 key.setDataCrc(crcOfZeroes(len));
             }
-            insertAndLog(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false);
-            stats.dirtyBytes.add(len);
+            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false);
             pos += len;
         } while (reuse && pos < end);
         return pos;
