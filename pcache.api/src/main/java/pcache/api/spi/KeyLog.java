@@ -13,7 +13,8 @@ import pcache.api.CachePos;
  *
  * <p>A buffer is persisted (closed) when it holds 128 keys, when its flush delay expires, when an
  * append asks for it (FUA), and on {@link #flush()}. A closed kset is acknowledged (a FUA append
- * or a flush returns) only once it and every kset before it in the log are durable.
+ * or a flush returns) only once it and every kset before it in the log are durable and the
+ * {@link KeyLogListener} has heard of them.
  */
 @ConsumerType
 public interface KeyLog extends AutoCloseable {

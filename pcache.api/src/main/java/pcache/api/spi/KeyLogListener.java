@@ -10,7 +10,11 @@ import pcache.api.CachePos;
 @ConsumerType
 public interface KeyLogListener {
 
-    /** A kset of {@code sizeBytes} was persisted at {@code position}. */
+    /**
+     * A kset of {@code sizeBytes} was persisted at {@code position}. Called in log order, before
+     * any {@link KeyLog} flush that waits for the kset returns, possibly while the log holds a
+     * lock: return quickly and never call the log from here.
+     */
     void ksetPersisted(CachePos position, int sizeBytes);
 
     /** A background (timer) flush failed; the keys stay buffered and are retried. */

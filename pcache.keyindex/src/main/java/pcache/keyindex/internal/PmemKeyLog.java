@@ -371,26 +371,28 @@ final class PmemKeyLog implements KeyLog {
         completed(r);
     }
 
+    /**
+     * Advances the durable end of the log over {@code r} and the ksets persisted ahead of it. The
+     * listener hears of them in log order under the persistence lock, so a flush that waited for
+     * them returns only after it has (a drain counts what to write back from it).
+     */
     private void completed(Reserved r) {
-        java.util.List<Reserved> inOrder = new java.util.ArrayList<>(2);
         synchronized (persistLock) {
-            if (r.seq() == persistedThrough + 1) {
-                persistedThrough = r.seq();
-                persistedHead = r.last() ? new CachePos(lastNext(r), 0) : r.end();
-                inOrder.add(r);
-                while (!persistedAhead.isEmpty() && persistedAhead.firstKey() == persistedThrough + 1) {
-                    Reserved next = persistedAhead.pollFirstEntry().getValue();
-                    persistedThrough = next.seq();
-                    persistedHead = next.last() ? new CachePos(lastNext(next), 0) : next.end();
-                    inOrder.add(next);
-                }
-                persistLock.notifyAll();
-            } else {
+            if (r.seq() != persistedThrough + 1) {
                 persistedAhead.put(r.seq(), r);
+                return;
             }
-        }
-        for (Reserved done : inOrder) {
-            listener.ksetPersisted(done.at(), done.size());
+            Reserved done = r;
+            while (true) {
+                persistedThrough = done.seq();
+                persistedHead = done.last() ? new CachePos(lastNext(done), 0) : done.end();
+                listener.ksetPersisted(done.at(), done.size());
+                if (persistedAhead.isEmpty() || persistedAhead.firstKey() != persistedThrough + 1) {
+                    break;
+                }
+                done = persistedAhead.pollFirstEntry().getValue();
+            }
+            persistLock.notifyAll();
         }
     }
 

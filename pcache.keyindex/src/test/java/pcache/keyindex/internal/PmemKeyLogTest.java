@@ -16,12 +16,15 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -203,6 +206,69 @@ class PmemKeyLogTest {
 
         PmemKeyLog restarted = started(dev, log.head());
         assertTrue(restarted.flushBarrierAfter(ksets.get(1).position()), "nothing known from before a restart");
+    }
+
+    /**
+     * A flush returns only once the listener has heard of every kset the flush waited for, also
+     * of ksets another thread made durable: a drain counts the ksets to write back from the
+     * listener right after its flush, and must not count short.
+     */
+    @Test
+    void aFlushReturnsOnlyOnceTheListenerHeardOfEveryKsetItWaitedFor() throws Exception {
+        CountDownLatch inListener = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger heard = new AtomicInteger();
+        LogDevice dev = new LogDevice(SEGMENTS, 2, TimeUnit.HOURS.toMillis(1), scheduler) {
+            @Override
+            public void ksetPersisted(CachePos position, int sizeBytes) {
+                super.ksetPersisted(position, sizeBytes);
+                if (Thread.currentThread().getName().equals("first flush")) {
+                    inListener.countDown();
+                    try {
+                        release.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                heard.incrementAndGet();
+            }
+        };
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false);
+        AtomicInteger firstDone = new AtomicInteger();
+        Thread first = new Thread(() -> {
+            try {
+                log.flush();
+                firstDone.set(1);
+            } catch (IOException e) {
+                firstDone.set(-1);
+            }
+        }, "first flush");
+        first.start();
+        try {
+            assertTrue(inListener.await(10, TimeUnit.SECONDS), "the first flush persisted its kset");
+            // the kset is durable and its listener call not over: this flush has nothing of its own
+            CompletableFuture<Integer> second = CompletableFuture.supplyAsync(() -> {
+                try {
+                    log.flush();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return heard.get();
+            });
+            try {
+                Integer early = second.get(500, TimeUnit.MILLISECONDS);
+                assertEquals(1, early, "the second flush returned before the listener heard of the kset");
+            } catch (TimeoutException expected) {
+                // waiting for the listener, as it should
+            }
+            release.countDown();
+            assertEquals(1, second.get(10, TimeUnit.SECONDS));
+        } finally {
+            release.countDown();
+            first.join(10_000);
+        }
+        assertEquals(1, firstDone.get());
     }
 
     @Test
