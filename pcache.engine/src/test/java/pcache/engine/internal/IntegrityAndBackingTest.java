@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
@@ -32,6 +33,8 @@ import pcache.api.spi.KeyIndexProvider;
 import pcache.api.spi.KeyLog;
 import pcache.api.spi.KeyLogContext;
 import pcache.api.spi.KeySlice;
+import pcache.api.spi.WritebackContext;
+import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
@@ -437,6 +440,50 @@ class IntegrityAndBackingTest {
                 assertArrayEquals(Harness.pattern(off, 65536, 5).array(), disk.content(off, 65536));
             }
         } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * A drain returns once write-back has passed its ksets, which can be before the step that
+     * passed them returns: the conditions must already say that write-back works again. Here the
+     * step that passes the ksets, after two failed ones, waits until the test has read them.
+     */
+    @Test
+    void aDrainThatSeesItsKsetsPassedSeesNoStaleWritebackError() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger(2);
+        java.util.concurrent.CountDownLatch read = new java.util.concurrent.CountDownLatch(1);
+        WritebackPolicy ordered = new OrderedWritebackPolicy();
+        WritebackPolicy policy = Harness.onlyWhenDraining(new WritebackPolicy() {
+            @Override
+            public String name() {
+                return "fails twice, then waits after passing";
+            }
+
+            @Override
+            public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+                if (failures.getAndDecrement() > 0) {
+                    throw new IOException("injected step failure");
+                }
+                WritebackOutcome outcome = ordered.step(context);
+                read.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                return outcome;
+            }
+        });
+        CacheEngine e = Harness.open(Harness.config("stale").withBackingTimeoutMillis(20_000), pmem,
+                Harness.holder(disk), policy);
+        try {
+            writePatterns(e, 8, 3);
+            e.drain(null);
+            String error = e.conditions(null).writebackError();
+            read.countDown();
+            assertEquals(null, error, "the ksets are written back");
+            assertEquals(0, e.statistics().dirtyBytes());
+            assertTrue(e.statistics().writebackErrors() >= 2, "both failures are counted: " + e.statistics());
+        } finally {
+            read.countDown();
             e.close();
         }
     }

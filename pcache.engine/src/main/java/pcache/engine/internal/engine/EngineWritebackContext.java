@@ -39,6 +39,8 @@ final class EngineWritebackContext implements WritebackContext {
     private final OpenCache cache;
     private final EngineSignals signals;
     private final Stats stats;
+    /** Tells the write-back loop that an attempt succeeded, before dirty_tail's move is signalled. */
+    private final Runnable groupWrittenBack;
     /** {@link EngineSignals#otherFlushFailures} as of write-back's last flush. */
     private long otherFlushFailuresSeen;
     /** A piece of a run contiguous in the cache this large is written from the mapping, not gathered. */
@@ -58,9 +60,10 @@ final class EngineWritebackContext implements WritebackContext {
     /** When a retried backing error was last logged; retries are logged at most every 10 s. */
     private long lastRetryLogNanos = System.nanoTime() - RETRY_LOG_INTERVAL_NANOS;
 
-    EngineWritebackContext(OpenCache cache, EngineSignals signals) {
+    EngineWritebackContext(OpenCache cache, EngineSignals signals, Runnable groupWrittenBack) {
         this.cache = cache;
         this.signals = signals;
+        this.groupWrittenBack = groupWrittenBack;
         this.stats = cache.stats();
         this.otherFlushFailuresSeen = signals.otherFlushFailures.get();
     }
@@ -502,6 +505,7 @@ final class EngineWritebackContext implements WritebackContext {
             }
         }
         stats.dirtyBytes.add(-bytes);
+        groupWrittenBack.run();
         signals.ksetsPassed(passed.size());
     }
 

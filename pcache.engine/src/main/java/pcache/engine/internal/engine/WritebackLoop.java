@@ -45,7 +45,7 @@ final class WritebackLoop {
     /** The thread's body: runs until the cache closes. */
     void run() {
         long backoff = 100;
-        EngineWritebackContext ctx = new EngineWritebackContext(cache, signals);
+        EngineWritebackContext ctx = new EngineWritebackContext(cache, signals, this::worked);
         long interval = cache.config().gcIntervalMillis();
         while (!signals.closed) {
             WritebackPolicy p = policy.get();
@@ -58,12 +58,7 @@ final class WritebackLoop {
                 }
                 ctx.sendDueTrims();
                 WritebackOutcome outcome = p.step(ctx);
-                if (lastError != null) {
-                    CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: write-back works again", name);
-                    lastError = null;
-                }
-                failure = null;
-                cache.backing().setFailing(false);
+                worked();
                 backoff = 100;
                 if (outcome == WritebackOutcome.IDLE) {
                     idleUntilNewKsets(seen);
@@ -90,6 +85,19 @@ final class WritebackLoop {
             }
             EngineSignals.signal(signals.drainSignal);
         }
+    }
+
+    /**
+     * An attempt succeeded: a whole step, or a group written back within one (called before
+     * dirty_tail's move is signalled, so a drain that sees its ksets passed sees no stale error).
+     */
+    private void worked() {
+        if (lastError != null) {
+            CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: write-back works again", name);
+            lastError = null;
+        }
+        failure = null;
+        cache.backing().setFailing(false);
     }
 
     /** Counts and reports a failed step: backing errors once until write-back works again. */
