@@ -246,6 +246,69 @@ class BadMediaTest {
         }
     }
 
+    /**
+     * Damage write-back finds on the cache device after replay (a kset whose CRC holds but whose
+     * key cannot be right) is reported as the cache device's, never as a failing backing device.
+     */
+    @Test
+    void damageWritebackFindsInTheKeyLogIsTheCacheDevicesNotTheBackingDevices() throws Exception {
+        try (Damaged d = new Damaged()) {
+            CachePos tail = d.engine.status(pcache.api.CacheMode.WRITEBACK).dirtyTail();
+            long at = PcacheFormat.segmentOffset(tail.segment()) + PcacheFormat.SEG_DATA_OFF + tail.offset();
+            writeRaw(at, KsetCodec.encode(List.of(new CacheKey(0, 4096).place(SEGMENTS + 5, 0, 0)), Harness.CRC));
+            d.drainFailsOnTheCacheDevice("kset", at, "outside");
+        }
+    }
+
+    /** The same for dirty data the cache device cannot read back to write it. */
+    @Test
+    void dirtyDataTheCacheDeviceCannotReadIsItsDamageNotTheBackingDevices() throws Exception {
+        try (Damaged d = new Damaged()) {
+            CacheKey[] key = new CacheKey[1];
+            d.engine.index().forEach(k -> {
+                if (k.offset() == Damaged.AT) {
+                    key[0] = k;
+                }
+            });
+            long at = PcacheFormat.segmentOffset(key[0].segment()) + PcacheFormat.SEG_DATA_OFF + key[0].segmentOffset();
+            pmem.failReads(at, key[0].length());
+            d.drainFailsOnTheCacheDevice("cache data", at, "simulated media error");
+        }
+    }
+
+    /** The formatted cache, opened with write-back only while draining and 64 KiB more written, not yet back. */
+    private final class Damaged implements AutoCloseable {
+        static final long AT = 1 << 20;
+        final MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        final BackingHolder holder = Harness.holder(disk);
+        final CacheEngine engine;
+
+        Damaged() throws Exception {
+            engine = Harness.open(Harness.config("bad").withBackingTimeoutMillis(500), pmem, holder,
+                    Harness.drainOnlyPolicy());
+            engine.write(AT, Harness.pattern(AT, 65536, 2), false);
+            engine.flush();
+        }
+
+        void drainFailsOnTheCacheDevice(String structure, long offset, String cause) throws Exception {
+            CorruptMediaException e = assertThrows(CorruptMediaException.class, () -> engine.drain(null));
+            assertEquals(structure, e.structure(), e.getMessage());
+            assertEquals(offset, e.deviceOffset(), e.getMessage());
+            assertTrue(e.getMessage().contains(cause) && e.getMessage().contains("copy what reads still return"), e.getMessage());
+            String damage = engine.conditions(null).keyLogDamage();
+            assertTrue(damage != null && damage.contains("damage on the cache device (not the backing device)"),
+                    "reported as the cache device's: " + damage);
+            assertEquals(pcache.api.BackingState.ONLINE, holder.state(), "the backing device is not at fault");
+            assertEquals(0, engine.statistics().backingErrors(), engine.statistics().toString());
+            assertArrayEquals(new byte[65536], disk.content(AT, 65536), "nothing was written back");
+        }
+
+        @Override
+        public void close() throws Exception {
+            engine.close();
+        }
+    }
+
     @Test
     void foreignDataIsNotFormatted() throws Exception {
         SimulatedPmem foreign = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);

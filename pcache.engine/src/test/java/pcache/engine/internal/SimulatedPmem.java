@@ -146,6 +146,8 @@ final class SimulatedPmem implements PmemRegion {
     private byte[][] crashImage;
     private boolean crashed;
     private long mutations;
+    /** Reads meeting {offset, end} fail (simulated media errors); null when none do. */
+    private long[] unreadable;
 
     SimulatedPmem(long size, boolean tracking) {
         this(size, new byte[(int) ((size + PAGE - 1) / PAGE)][], tracking);
@@ -410,6 +412,9 @@ final class SimulatedPmem implements PmemRegion {
     public synchronized void read(long offset, ByteBuffer dst) throws IOException {
         int len = dst.remaining();
         check(offset, len);
+        if (unreadable != null && offset < unreadable[1] && offset + len > unreadable[0]) {
+            throw new IOException("simulated media error reading [" + offset + ", +" + len + ")");
+        }
         long pos = offset;
         while (dst.hasRemaining()) {
             long p = pos / PAGE;
@@ -564,6 +569,11 @@ final class SimulatedPmem implements PmemRegion {
     /** Number of pages with words that are not durable yet. */
     synchronized int pendingPages() {
         return pendingCount;
+    }
+
+    /** Reads (and views) meeting {@code [offset, offset + length)} fail from now on: a simulated media error. */
+    synchronized void failReads(long offset, long length) {
+        unreadable = new long[] {offset, offset + length};
     }
 
     /** Corrupts (XORs) one byte, bypassing persistence tracking: simulated media damage. */

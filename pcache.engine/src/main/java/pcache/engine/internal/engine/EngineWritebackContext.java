@@ -9,6 +9,7 @@ import java.util.List;
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingUnavailableException;
 import pcache.api.CachePos;
+import pcache.api.CorruptMediaException;
 import pcache.api.DeviceClosedException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.BackingDevice;
@@ -96,7 +97,16 @@ final class EngineWritebackContext implements WritebackContext {
         if (position.equals(durable)) {
             return null;
         }
-        Kset k = cache.keyLog().read(position);
+        Kset k;
+        try {
+            k = cache.keyLog().read(position);
+        } catch (CorruptMediaException e) {
+            throw e;
+        } catch (IOException e) {
+            // the key log lives on the cache device: its read failing is the cache device's damage
+            throw new CorruptMediaException("kset", cache.dataOffset(position.segment()) + position.offset(),
+                    "reading it for write-back failed: " + e.getMessage());
+        }
         if (k == null) {
             signals.reportLogDamage("cache " + cache.name() + ": the kset at " + position
                     + " (before the durable end of the log " + durable + ") is unreadable; write-back"
@@ -213,7 +223,7 @@ final class EngineWritebackContext implements WritebackContext {
 
     /** A dirty extent whose data fails its CRC is not written back but quarantined. */
     private boolean verifyForWriteback(CacheKey k) throws IOException {
-        int actual = cache.crc().checksum(cache.region().view(cache.dataOffset(k.segment()) + k.crcSegmentOffset(),
+        int actual = cache.crc().checksum(cacheView(cache.dataOffset(k.segment()) + k.crcSegmentOffset(),
                 k.crcLength()));
         if (actual == k.dataCrc()) {
             return true;
@@ -320,7 +330,14 @@ final class EngineWritebackContext implements WritebackContext {
 
     /** Whether {@code key}'s bytes in the cache are all zeroes. */
     private boolean holdsOnlyZeroes(CacheKey key) throws IOException {
-        return key.isZeroes() || ZeroBytes.holdsOnlyZeroes(cache, key);
+        if (key.isZeroes()) {
+            return true;
+        }
+        try {
+            return ZeroBytes.holdsOnlyZeroes(cache, key);
+        } catch (IOException e) {
+            throw unreadable(cache.dataOffset(key.segment()) + key.segmentOffset(), e);
+        }
     }
 
     private void writeZeroesOnce(long offset, long bytes) throws IOException {
@@ -356,7 +373,7 @@ final class EngineWritebackContext implements WritebackContext {
                 long pieceBytes = run.get(j - 1).end() - first.offset();
                 if (pieceBytes >= DIRECT_PIECE_BYTES || (i == 0 && j == run.size())) {
                     gatheredAt = writeGathered(dev, gatheredAt);
-                    dev.write(first.offset(), cache.region().view(
+                    dev.write(first.offset(), cacheView(
                             cache.dataOffset(first.segment()) + first.segmentOffset(), (int) pieceBytes), false);
                     gatheredAt = first.offset() + pieceBytes;
                 } else {
@@ -365,7 +382,7 @@ final class EngineWritebackContext implements WritebackContext {
                         if (bounce.remaining() < key.length()) {
                             gatheredAt = writeGathered(dev, gatheredAt);
                         }
-                        cache.region().read(cache.dataOffset(key.segment()) + key.segmentOffset(),
+                        readCache(cache.dataOffset(key.segment()) + key.segmentOffset(),
                                 bounce.slice(bounce.position(), key.length()));
                         bounce.position(bounce.position() + key.length());
                     }
@@ -374,10 +391,34 @@ final class EngineWritebackContext implements WritebackContext {
                 i = j;
             }
             writeGathered(dev, gatheredAt);
+        } catch (CorruptMediaException e) {
+            throw e; // the cache device's, not the backing device's
         } catch (IOException e) {
             stats.backingErrors.increment();
             throw e;
         }
+    }
+
+    /** {@code length} bytes of cache data at {@code deviceOffset}; a failing read is damage to the cache device. */
+    private ByteBuffer cacheView(long deviceOffset, int length) throws CorruptMediaException {
+        try {
+            return cache.region().view(deviceOffset, length);
+        } catch (IOException e) {
+            throw unreadable(deviceOffset, e);
+        }
+    }
+
+    private void readCache(long deviceOffset, ByteBuffer dst) throws CorruptMediaException {
+        try {
+            cache.region().read(deviceOffset, dst);
+        } catch (IOException e) {
+            throw unreadable(deviceOffset, e);
+        }
+    }
+
+    private static CorruptMediaException unreadable(long deviceOffset, IOException e) {
+        return new CorruptMediaException("cache data", deviceOffset, "reading dirty data to write it back failed: "
+                + e.getMessage());
     }
 
     /**
@@ -457,6 +498,8 @@ final class EngineWritebackContext implements WritebackContext {
                 return;
             } catch (DeviceClosedException | BackingUnavailableException e) {
                 throw e; // no device: the write-back loop waits for one
+            } catch (CorruptMediaException e) {
+                throw e; // the cache device's damage: retrying the backing device cannot help
             } catch (IOException e) {
                 if (attempt >= WRITEBACK_ATTEMPTS || signals.closed) {
                     throw e;

@@ -28,6 +28,12 @@ final class WritebackLoop {
     private volatile IOException lastError;
     /** The latest failed attempt's error (any kind) until an attempt succeeds, for {@link #failure()}. */
     private volatile String failure;
+    /** The damage on the cache device that failed the latest attempt, until an attempt succeeds. */
+    private volatile CorruptMediaException damage;
+    /** What damage that write-back cannot pass means, and what to do. */
+    private static final String AFTER_DAMAGE = "nothing logged from there on is written back, so its newest data"
+            + " is only in the cache: copy what reads still return off the export before stopping the cache;"
+            + " pcache:fsck on the stopped cache device shows the damage";
 
     WritebackLoop(OpenCache cache, EngineSignals signals, Supplier<WritebackPolicy> policy) {
         this.cache = cache;
@@ -97,14 +103,22 @@ final class WritebackLoop {
             lastError = null;
         }
         failure = null;
+        damage = null;
         cache.backing().setFailing(false);
     }
 
-    /** Counts and reports a failed step: backing errors once until write-back works again. */
+    /**
+     * Counts and reports a failed step: damage on the cache device as key-log damage (the backing
+     * device is not at fault and keeps its state), backing errors once until write-back works again.
+     */
     private void failed(Exception e) {
         stats.writebackErrors.increment();
         failure = e.getMessage() != null ? e.getMessage() : e.toString();
-        if (e instanceof IOException io) {
+        if (e instanceof CorruptMediaException damage) {
+            this.damage = damage;
+            signals.reportLogDamage("cache " + name + ": write-back stopped at damage on the cache device (not"
+                    + " the backing device): " + damage.getMessage() + "; " + AFTER_DAMAGE);
+        } else if (e instanceof IOException io) {
             if (lastError == null) {
                 CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": write-back failed, will"
                         + " retry with back-off (dirty data stays safe in the cache): " + e.getMessage());
@@ -202,9 +216,15 @@ final class WritebackLoop {
                     + stalledMillis + " ms: write-back keeps failing (" + err.getMessage()
                     + "); dirty data stays safe in the cache", err);
         }
-        String damage = signals.logDamage();
-        if (damage != null && stalledMillis > timeout) {
-            throw new CorruptMediaException("kset", 0, damage);
+        CorruptMediaException d = damage;
+        if (d != null && stalledMillis > timeout) {
+            throw new CorruptMediaException(d.structure(), d.deviceOffset(), "drain of cache " + name
+                    + " stalled for " + stalledMillis + " ms: write-back cannot pass damage on the cache device ("
+                    + d.getMessage() + "); " + AFTER_DAMAGE);
+        }
+        String logDamage = signals.logDamage();
+        if (logDamage != null && stalledMillis > timeout) {
+            throw new CorruptMediaException("kset", 0, logDamage);
         }
     }
 }
