@@ -1,10 +1,10 @@
 package pcache.engine.internal.engine;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 import pcache.api.CachePos;
 
@@ -28,6 +28,13 @@ final class PendingTrims {
     static final int MAX_RANGES = 65_536;
 
     private final Map<CachePos, List<long[]>> byPlace = new HashMap<>();
+    /**
+     * The union of the waiting ranges, start -> end, none overlapping or touching: what block
+     * status asks about, so a query costs a lookup and the ranges it meets, not a scan of all.
+     * Kept up to date as trims come; rebuilt at the next query after write-back took some.
+     */
+    private final TreeMap<Long, Long> union = new TreeMap<>();
+    private boolean unionStale;
     /** Ranges waiting; read without the lock to skip it when none wait (the usual case). */
     private volatile int ranges;
 
@@ -41,6 +48,7 @@ final class PendingTrims {
             long[] last = list.get(list.size() - 1);
             if (last[0] + last[1] == offset) { // the next slice of the same trim
                 last[1] += length;
+                addToUnion(offset, offset + length);
                 return true;
             }
         }
@@ -52,7 +60,27 @@ final class PendingTrims {
         }
         list.add(new long[] {offset, length});
         ranges++;
+        addToUnion(offset, offset + length);
         return true;
+    }
+
+    /** Joins {@code [from, to)} into {@link #union} (lock held). */
+    private void addToUnion(long from, long to) {
+        if (unionStale) {
+            return; // rebuilt from every waiting range at the next query
+        }
+        Map.Entry<Long, Long> before = union.floorEntry(from);
+        if (before != null && before.getValue() >= from) {
+            from = before.getKey();
+            to = Math.max(to, before.getValue());
+            union.remove(from);
+        }
+        Map.Entry<Long, Long> after;
+        while ((after = union.ceilingEntry(from)) != null && after.getKey() <= to) {
+            to = Math.max(to, after.getValue());
+            union.remove(after.getKey());
+        }
+        union.put(from, to);
     }
 
     /** Whether a trim waits at {@code place}. */
@@ -72,6 +100,8 @@ final class PendingTrims {
             return List.of();
         }
         ranges -= list.size();
+        union.clear();
+        unionStale = ranges > 0;
         return list;
     }
 
@@ -85,32 +115,34 @@ final class PendingTrims {
         }
         List<long[]> found = new ArrayList<>();
         synchronized (this) {
-            for (List<long[]> list : byPlace.values()) {
-                for (long[] r : list) {
-                    long from = Math.max(offset, r[0]);
-                    long to = Math.min(end, r[0] + r[1]);
-                    if (from < to) {
-                        found.add(new long[] {from, to});
+            if (unionStale) {
+                unionStale = false;
+                for (List<long[]> list : byPlace.values()) {
+                    for (long[] r : list) {
+                        addToUnion(r[0], r[0] + r[1]);
                     }
                 }
             }
-        }
-        found.sort(Comparator.comparingLong(r -> r[0]));
-        List<long[]> joined = new ArrayList<>(found.size());
-        for (long[] r : found) {
-            long[] last = joined.isEmpty() ? null : joined.get(joined.size() - 1);
-            if (last != null && r[0] <= last[1]) {
-                last[1] = Math.max(last[1], r[1]);
-            } else {
-                joined.add(r);
+            Long first = union.floorKey(offset);
+            for (Map.Entry<Long, Long> r : union.tailMap(first != null ? first : offset, true).entrySet()) {
+                if (r.getKey() >= end) {
+                    break;
+                }
+                long from = Math.max(offset, r.getKey());
+                long to = Math.min(end, r.getValue());
+                if (from < to) {
+                    found.add(new long[] {from, to});
+                }
             }
         }
-        return joined;
+        return found;
     }
 
     /** Forgets every waiting trim. */
     synchronized void clear() {
         byPlace.clear();
+        union.clear();
+        unionStale = false;
         ranges = 0;
     }
 }

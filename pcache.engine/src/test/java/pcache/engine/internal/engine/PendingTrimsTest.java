@@ -1,0 +1,101 @@
+package pcache.engine.internal.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CachePos;
+
+/** The waiting trims answer block status's questions as a scan of every waiting range would. */
+class PendingTrimsTest {
+
+    private static final long SPAN = 1 << 20;
+
+    @Test
+    void withinAgreesWithAScanOfEveryWaitingRange() {
+        long seed = Long.getLong("pcache.trims.seed", new Random().nextLong());
+        System.out.println("PendingTrimsTest seed " + seed + " (replay with -Dpcache.trims.seed=" + seed + ")");
+        Random random = new Random(seed);
+        PendingTrims trims = new PendingTrims();
+        List<CachePos> places = new ArrayList<>();
+        List<List<long[]>> model = new ArrayList<>();
+        for (int step = 0; step < 20_000; step++) {
+            int what = random.nextInt(10);
+            if (what < 5 || places.isEmpty()) {
+                // a new place, or the latest one again (the next slice of a trim, or another trim there)
+                boolean again = !places.isEmpty() && random.nextBoolean();
+                if (!again) {
+                    places.add(new CachePos(step, 0));
+                    model.add(new ArrayList<>());
+                }
+                int p = places.size() - 1;
+                List<long[]> at = model.get(p);
+                long offset = again && !at.isEmpty() && random.nextBoolean()
+                        ? at.get(at.size() - 1)[0] + at.get(at.size() - 1)[1]
+                        : random.nextLong(SPAN);
+                long length = 1 + random.nextLong(random.nextInt(4) == 0 ? SPAN / 4 : 4096);
+                assertTrue(trims.add(places.get(p), offset, length), "seed " + seed);
+                at.add(new long[] {offset, length});
+            } else if (what < 7) {
+                int p = random.nextInt(places.size());
+                List<long[]> taken = trims.take(places.get(p));
+                assertEquals(joined(model.get(p), 0, Long.MAX_VALUE), joined(taken, 0, Long.MAX_VALUE),
+                        "seed " + seed + ": what take returns");
+                places.remove(p);
+                model.remove(p);
+            } else {
+                long offset = random.nextLong(SPAN);
+                long end = offset + 1 + random.nextLong(random.nextBoolean() ? 8192 : SPAN);
+                List<long[]> all = new ArrayList<>();
+                model.forEach(all::addAll);
+                assertEquals(joined(all, offset, end), asText(trims.within(offset, end)),
+                        "seed " + seed + ", step " + step + ": within(" + offset + ", " + end + ")");
+            }
+            assertEquals(!places.isEmpty(), trims.waitsAt(places.isEmpty() ? new CachePos(-1, 0)
+                    : places.get(places.size() - 1)), "seed " + seed);
+        }
+        trims.clear();
+        assertEquals(List.of(), trims.within(0, Long.MAX_VALUE));
+        for (CachePos place : places) {
+            assertFalse(trims.waitsAt(place), "nothing waits after clear");
+        }
+    }
+
+    /** The model: every range cut to [offset, end), sorted, overlapping or touching ones joined. */
+    private static String joined(List<long[]> ranges, long offset, long end) {
+        List<long[]> found = new ArrayList<>();
+        for (long[] r : ranges) {
+            long from = Math.max(offset, r[0]);
+            long to = Math.min(end, r[0] + r[1]);
+            if (from < to) {
+                found.add(new long[] {from, to});
+            }
+        }
+        found.sort(Comparator.comparingLong(r -> r[0]));
+        List<long[]> out = new ArrayList<>();
+        for (long[] r : found) {
+            long[] last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && r[0] <= last[1]) {
+                last[1] = Math.max(last[1], r[1]);
+            } else {
+                out.add(r);
+            }
+        }
+        return asText(out);
+    }
+
+    private static String asText(List<long[]> ranges) {
+        StringBuilder b = new StringBuilder();
+        for (long[] r : ranges) {
+            b.append('[').append(r[0]).append(", ").append(r[1]).append(") ");
+        }
+        return b.toString();
+    }
+}
