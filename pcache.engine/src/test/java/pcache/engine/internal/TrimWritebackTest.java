@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import pcache.api.CacheMode;
 import pcache.api.spi.WritebackPolicy;
@@ -106,6 +108,58 @@ class TrimWritebackTest {
             assertEquals(List.of(2 * MIB + "+" + 3 * MIB), disk.trimLog.stream().map(t -> t[0] + "+" + t[1]).toList());
             assertArrayEquals(new byte[(int) MIB], disk.content(3 * MIB, (int) MIB));
         } finally {
+            engine.close();
+        }
+    }
+
+    /**
+     * Write-back takes the trims due before it sends them. Until the backing device has them, a
+     * drain must not return (its caller may look at the backing device) and a switch to
+     * write-through must not return (its next write could be trimmed away there). Here the
+     * backing device's trim waits until the test has given the drain or the switch half a second.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"drain", "switch to write-through"})
+    void aTrimWriteBackIsSendingStillWaits(String what) throws Exception {
+        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
+        java.util.concurrent.CountDownLatch inTrim = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        disk.onTrim = () -> {
+            inTrim.countDown();
+            try {
+                release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        CacheEngine engine = Harness.open(Harness.config("trim-sending"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        try {
+            dev.trim(2 * MIB, MIB);
+            assertTrue(inTrim.await(10, java.util.concurrent.TimeUnit.SECONDS), "write-back is sending the trim");
+            java.util.concurrent.CompletableFuture<Void> waiting = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    if (what.equals("drain")) {
+                        dev.drain(null);
+                    } else {
+                        dev.setMode(CacheMode.WRITETHROUGH);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try {
+                waiting.get(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+                org.junit.jupiter.api.Assertions.fail("the " + what + " returned while the trim was still being sent");
+            } catch (java.util.concurrent.TimeoutException expected) {
+                // waits for the trim, as it should
+            }
+            release.countDown();
+            waiting.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertArrayEquals(new byte[(int) MIB], disk.content(2 * MIB, (int) MIB));
+        } finally {
+            release.countDown();
             engine.close();
         }
     }

@@ -268,7 +268,7 @@ public final class CacheEngine implements AutoCloseable {
      * the old data there). Write-through mode does, since its writes reach the backing device at
      * once and a trim passed on later would remove them there until write-back writes them again.
      */
-    public void dropPendingTrims() {
+    public void dropPendingTrims() throws java.io.InterruptedIOException {
         cache.trims().clear();
     }
 

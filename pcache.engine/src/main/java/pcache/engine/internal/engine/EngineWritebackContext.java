@@ -130,6 +130,14 @@ final class EngineWritebackContext implements WritebackContext {
      */
     private void sendTrims(CachePos place) throws IOException {
         List<long[]> due = cache.trims().take(place);
+        try {
+            sendTaken(place, due);
+        } finally {
+            cache.trims().sent(place);
+        }
+    }
+
+    private void sendTaken(CachePos place, List<long[]> due) throws IOException {
         for (int i = 0; i < due.size(); i++) {
             long[] t = due.get(i);
             try {

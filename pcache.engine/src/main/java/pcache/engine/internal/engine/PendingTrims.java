@@ -35,6 +35,12 @@ final class PendingTrims {
      */
     private final TreeMap<Long, Long> union = new TreeMap<>();
     private boolean unionStale;
+    /**
+     * Where the trims write-back took last and is still sending to the backing device, or null:
+     * they wait there (for drains, write-through's switch and block status) until {@link #sent}.
+     */
+    private volatile CachePos sending;
+    private List<long[]> sendingRanges = List.of();
     /** Ranges waiting; read without the lock to skip it when none wait (the usual case). */
     private volatile int ranges;
 
@@ -83,26 +89,40 @@ final class PendingTrims {
         union.put(from, to);
     }
 
-    /** Whether a trim waits at {@code place}. */
+    /** Whether a trim waits at {@code place}, or is being sent from there. */
     boolean waitsAt(CachePos place) {
-        if (ranges == 0) {
+        if (ranges == 0 && sending == null) {
             return false;
         }
         synchronized (this) {
-            return byPlace.containsKey(place);
+            return byPlace.containsKey(place) || place.equals(sending);
         }
     }
 
-    /** Removes and returns the trims waiting at {@code place}, as {offset, length}, in the order they came. */
+    /**
+     * Removes and returns the trims waiting at {@code place}, as {offset, length}, in the order
+     * they came; they still count as waiting there until {@link #sent} (write-back's thread only).
+     */
     synchronized List<long[]> take(CachePos place) {
         List<long[]> list = byPlace.remove(place);
         if (list == null) {
             return List.of();
         }
         ranges -= list.size();
-        union.clear();
-        unionStale = ranges > 0;
+        sending = place;
+        sendingRanges = list;
         return list;
+    }
+
+    /** The trims taken at {@code place} reached the backing device (or were put back, or dropped). */
+    synchronized void sent(CachePos place) {
+        if (place.equals(sending)) {
+            sending = null;
+            sendingRanges = List.of();
+            union.clear();
+            unionStale = ranges > 0;
+            notifyAll();
+        }
     }
 
     /**
@@ -110,7 +130,7 @@ final class PendingTrims {
      * ranges that overlap or touch joined; empty (without taking the lock) when none wait.
      */
     List<long[]> within(long offset, long end) {
-        if (ranges == 0) {
+        if (ranges == 0 && sending == null) {
             return List.of();
         }
         List<long[]> found = new ArrayList<>();
@@ -121,6 +141,9 @@ final class PendingTrims {
                     for (long[] r : list) {
                         addToUnion(r[0], r[0] + r[1]);
                     }
+                }
+                for (long[] r : sendingRanges) {
+                    addToUnion(r[0], r[0] + r[1]);
                 }
             }
             Long first = union.floorKey(offset);
@@ -138,8 +161,19 @@ final class PendingTrims {
         return found;
     }
 
-    /** Forgets every waiting trim. */
-    synchronized void clear() {
+    /**
+     * Forgets every waiting trim, once the ones being sent have reached the backing device (a
+     * trim sent after a write-through write of its range would remove that write there).
+     */
+    synchronized void clear() throws java.io.InterruptedIOException {
+        while (sending != null) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while a trim was being passed on");
+            }
+        }
         byPlace.clear();
         union.clear();
         unionStale = false;
