@@ -264,16 +264,49 @@ class BadMediaTest {
     @Test
     void dirtyDataTheCacheDeviceCannotReadIsItsDamageNotTheBackingDevices() throws Exception {
         try (Damaged d = new Damaged()) {
-            CacheKey[] key = new CacheKey[1];
-            d.engine.index().forEach(k -> {
-                if (k.offset() == Damaged.AT) {
-                    key[0] = k;
-                }
-            });
-            long at = PcacheFormat.segmentOffset(key[0].segment()) + PcacheFormat.SEG_DATA_OFF + key[0].segmentOffset();
-            pmem.failReads(at, key[0].length());
-            d.drainFailsOnTheCacheDevice("cache data", at, "simulated media error");
+            d.drainFailsOnTheCacheDevice("cache data", unreadableDirtyData(d), "simulated media error");
         }
+    }
+
+    /** Damage met after a backing device error is still reported as the cache device's: the newest failure. */
+    @Test
+    void damageMetAfterABackingErrorIsTheCacheDevicesToo() throws Exception {
+        // the drain's timeout leaves the step after the failed one (100 ms later) time to run
+        try (Damaged d = new Damaged(1, 2000)) {
+            d.drainFailsOnTheCacheDevice("cache data", unreadableDirtyData(d), "simulated media error");
+        }
+    }
+
+    /** A read error that passes, then a backing device error: the damage is no longer reported. */
+    @Test
+    void aBackingErrorAfterAPassingReadErrorIsReportedAloneAndTheDamageForgotten() throws Exception {
+        // the drain's timeout leaves the step that fails on the backing device (5 tries, 850 ms) time to
+        try (Damaged d = new Damaged(0, 2000)) {
+            long at = unreadableDirtyData(d);
+            d.drainFailsOnTheCacheDevice("cache data", at, "simulated media error");
+            pmem.readsWork();
+            d.disk.failWrites.set(Integer.MAX_VALUE);
+            assertThrows(pcache.api.BackingDeviceException.class, () -> d.engine.drain(null));
+            assertEquals(null, d.engine.conditions(null).keyLogDamage(), "the read error is behind us");
+            assertEquals(pcache.api.BackingState.FAILING, d.holder.state());
+            d.disk.failWrites.set(0);
+            d.engine.drain(null);
+            assertArrayEquals(Harness.pattern(Damaged.AT, 65536, 2).array(), d.disk.content(Damaged.AT, 65536));
+            assertEquals(pcache.api.BackingState.ONLINE, d.holder.state());
+        }
+    }
+
+    /** Makes the cache device fail reads of the dirty data {@link Damaged} wrote; returns its device offset. */
+    private long unreadableDirtyData(Damaged d) {
+        CacheKey[] key = new CacheKey[1];
+        d.engine.index().forEach(k -> {
+            if (k.offset() == Damaged.AT) {
+                key[0] = k;
+            }
+        });
+        long at = PcacheFormat.segmentOffset(key[0].segment()) + PcacheFormat.SEG_DATA_OFF + key[0].segmentOffset();
+        pmem.failReads(at, key[0].length());
+        return at;
     }
 
     /** The formatted cache, opened with write-back only while draining and 64 KiB more written, not yet back. */
@@ -284,8 +317,31 @@ class BadMediaTest {
         final CacheEngine engine;
 
         Damaged() throws Exception {
-            engine = Harness.open(Harness.config("bad").withBackingTimeoutMillis(500), pmem, holder,
-                    Harness.drainOnlyPolicy());
+            this(0, 500);
+        }
+
+        /**
+         * The write-back policy's first {@code backingFailures} steps fail as a backing device
+         * would; a drain fails after {@code timeoutMillis} without progress.
+         */
+        Damaged(int backingFailures, long timeoutMillis) throws Exception {
+            java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger(backingFailures);
+            WritebackPolicy policy = Harness.drainOnlyPolicy();
+            engine = Harness.open(Harness.config("bad").withBackingTimeoutMillis(timeoutMillis), pmem, holder,
+                    new WritebackPolicy() {
+                        @Override
+                        public String name() {
+                            return policy.name();
+                        }
+
+                        @Override
+                        public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+                            if (context.readKset(context.dirtyTail()) != null && failures.getAndDecrement() > 0) {
+                                throw new IOException("injected backing device failure");
+                            }
+                            return policy.step(context);
+                        }
+                    });
             engine.write(AT, Harness.pattern(AT, 65536, 2), false);
             engine.flush();
         }

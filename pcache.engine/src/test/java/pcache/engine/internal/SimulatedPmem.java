@@ -576,6 +576,11 @@ final class SimulatedPmem implements PmemRegion {
         unreadable = new long[] {offset, offset + length};
     }
 
+    /** Reads work again everywhere (after {@link #failReads}). */
+    synchronized void readsWork() {
+        unreadable = null;
+    }
+
     /** Corrupts (XORs) one byte, bypassing persistence tracking: simulated media damage. */
     synchronized void corrupt(long offset, int xor) {
         byte[] b = page(offset / PAGE, true);

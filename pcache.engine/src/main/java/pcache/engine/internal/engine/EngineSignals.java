@@ -74,13 +74,20 @@ final class EngineSignals {
 
     /** Write-back passed {@code ksets} ksets: the damage it reported, if any, is behind it. */
     void ksetsPassed(int ksets) {
+        logDamage = null; // before the count: a drain that sees its ksets passed sees no stale damage
         passedKsets.addAndGet(ksets);
-        logDamage = null;
         signal(gcSignal);
     }
 
     String logDamage() {
         return logDamage;
+    }
+
+    /** Forgets {@code damage} if it is the damage reported now (another may have replaced it). */
+    void forgetLogDamage(String damage) {
+        if (damage != null && damage.equals(logDamage)) {
+            logDamage = null;
+        }
     }
 
     /** Records damage in the key log, logging each distinct description once. */

@@ -30,6 +30,8 @@ final class WritebackLoop {
     private volatile String failure;
     /** The damage on the cache device that failed the latest attempt, until an attempt succeeds. */
     private volatile CorruptMediaException damage;
+    /** What {@link #damage} was reported as, to take back once it is behind us. */
+    private String damageReport;
     /** What damage that write-back cannot pass means, and what to do. */
     private static final String AFTER_DAMAGE = "nothing logged from there on is written back, so its newest data"
             + " is only in the cache: copy what reads still return off the export before stopping the cache;"
@@ -103,22 +105,36 @@ final class WritebackLoop {
             lastError = null;
         }
         failure = null;
-        damage = null;
+        forgetDamage();
         cache.backing().setFailing(false);
+    }
+
+    /** The damage an earlier attempt met is behind us (it was a passing read error, or is passed). */
+    private void forgetDamage() {
+        if (damage != null) {
+            damage = null;
+            signals.forgetLogDamage(damageReport);
+        }
     }
 
     /**
      * Counts and reports a failed step: damage on the cache device as key-log damage (the backing
-     * device is not at fault and keeps its state), backing errors once until write-back works again.
+     * device is not at fault: it is not shown failing), backing errors once until write-back works
+     * again. Only the newest failure is reported.
      */
     private void failed(Exception e) {
         stats.writebackErrors.increment();
         failure = e.getMessage() != null ? e.getMessage() : e.toString();
         if (e instanceof CorruptMediaException damage) {
+            // the newest failure is the cache device's: the backing device's earlier one is behind it
             this.damage = damage;
-            signals.reportLogDamage("cache " + name + ": write-back stopped at damage on the cache device (not"
-                    + " the backing device): " + damage.getMessage() + "; " + AFTER_DAMAGE);
+            lastError = null;
+            cache.backing().setFailing(false);
+            damageReport = "cache " + name + ": write-back stopped at damage on the cache device (not the backing"
+                    + " device): " + damage.getMessage() + "; " + AFTER_DAMAGE;
+            signals.reportLogDamage(damageReport);
         } else if (e instanceof IOException io) {
+            forgetDamage();
             if (lastError == null) {
                 CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": write-back failed, will"
                         + " retry with back-off (dirty data stays safe in the cache): " + e.getMessage());
