@@ -386,7 +386,12 @@ final class PmemKeyLog implements KeyLog {
             while (true) {
                 persistedThrough = done.seq();
                 persistedHead = done.last() ? new CachePos(lastNext(done), 0) : done.end();
-                listener.ksetPersisted(done.at(), done.size());
+                try {
+                    listener.ksetPersisted(done.at(), done.size());
+                } catch (RuntimeException e) {
+                    // the log's own bookkeeping must go on, or every later flush would wait forever
+                    LOG.log(System.Logger.Level.ERROR, "the key log's listener failed on the kset at " + done.at(), e);
+                }
                 if (persistedAhead.isEmpty() || persistedAhead.firstKey() != persistedThrough + 1) {
                     break;
                 }
