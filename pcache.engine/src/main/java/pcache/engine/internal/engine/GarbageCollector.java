@@ -203,6 +203,7 @@ final class GarbageCollector {
         try {
             cache.heads().retireAll();
             pass(true);
+            lastError = null; // a pass succeeded: an earlier failure no longer needs attention
             cache.index().clear();
         } finally {
             signals.purging = false;
