@@ -268,6 +268,24 @@ class BadMediaTest {
         }
     }
 
+    /**
+     * A fault in mapped memory (the JVM's InternalError) while write-back reads dirty data is the
+     * cache device's damage too, and does not end the write-back thread: once the data can be
+     * read again, write-back goes on.
+     */
+    @Test
+    void aFaultInTheMappingIsTheCacheDevicesDamageAndWritebackGoesOn() throws Exception {
+        try (Damaged d = new Damaged()) {
+            CacheKey key = dirtyKey(d);
+            pmem.failReads(dataOffset(key), key.length(), true);
+            d.drainFailsOnTheCacheDevice("cache device", 0, "simulated fault");
+            pmem.readsWork();
+            d.engine.drain(null);
+            assertArrayEquals(Harness.pattern(Damaged.AT, 65536, 2).array(), d.disk.content(Damaged.AT, 65536));
+            assertEquals(null, d.engine.conditions(null).keyLogDamage());
+        }
+    }
+
     /** Damage met after a backing device error is still reported as the cache device's: the newest failure. */
     @Test
     void damageMetAfterABackingErrorIsTheCacheDevicesToo() throws Exception {
@@ -298,15 +316,24 @@ class BadMediaTest {
 
     /** Makes the cache device fail reads of the dirty data {@link Damaged} wrote; returns its device offset. */
     private long unreadableDirtyData(Damaged d) {
+        CacheKey key = dirtyKey(d);
+        pmem.failReads(dataOffset(key), key.length());
+        return dataOffset(key);
+    }
+
+    /** The key of the dirty data {@link Damaged} wrote. */
+    private static CacheKey dirtyKey(Damaged d) {
         CacheKey[] key = new CacheKey[1];
         d.engine.index().forEach(k -> {
             if (k.offset() == Damaged.AT) {
                 key[0] = k;
             }
         });
-        long at = PcacheFormat.segmentOffset(key[0].segment()) + PcacheFormat.SEG_DATA_OFF + key[0].segmentOffset();
-        pmem.failReads(at, key[0].length());
-        return at;
+        return key[0];
+    }
+
+    private static long dataOffset(CacheKey key) {
+        return PcacheFormat.segmentOffset(key.segment()) + PcacheFormat.SEG_DATA_OFF + key.segmentOffset();
     }
 
     /** The formatted cache, opened with write-back only while draining and 64 KiB more written, not yet back. */

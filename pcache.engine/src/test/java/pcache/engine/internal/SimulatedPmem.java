@@ -148,6 +148,8 @@ final class SimulatedPmem implements PmemRegion {
     private long mutations;
     /** Reads meeting {offset, end} fail (simulated media errors); null when none do. */
     private long[] unreadable;
+    /** Whether they fail as a mapped file's fault does (the JVM's InternalError) rather than with an IOException. */
+    private boolean unreadableFaults;
 
     SimulatedPmem(long size, boolean tracking) {
         this(size, new byte[(int) ((size + PAGE - 1) / PAGE)][], tracking);
@@ -413,6 +415,9 @@ final class SimulatedPmem implements PmemRegion {
         int len = dst.remaining();
         check(offset, len);
         if (unreadable != null && offset < unreadable[1] && offset + len > unreadable[0]) {
+            if (unreadableFaults) {
+                throw new InternalError("simulated fault in an unsafe memory access operation");
+            }
             throw new IOException("simulated media error reading [" + offset + ", +" + len + ")");
         }
         long pos = offset;
@@ -573,7 +578,13 @@ final class SimulatedPmem implements PmemRegion {
 
     /** Reads (and views) meeting {@code [offset, offset + length)} fail from now on: a simulated media error. */
     synchronized void failReads(long offset, long length) {
+        failReads(offset, length, false);
+    }
+
+    /** The same, failing as a fault in mapped memory does when {@code asFault}: with an {@link InternalError}. */
+    synchronized void failReads(long offset, long length, boolean asFault) {
         unreadable = new long[] {offset, offset + length};
+        unreadableFaults = asFault;
     }
 
     /** Reads work again everywhere (after {@link #failReads}). */

@@ -77,11 +77,11 @@ final class WritebackLoop {
                 if (signals.closed) {
                     return;
                 }
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | InternalError e) {
                 if (signals.closed) {
                     return;
                 }
-                failed(e);
+                failed(e instanceof InternalError fault ? mappingFault(fault) : (Exception) e);
                 try {
                     EngineSignals.await(signals.writebackSignal, backoff);
                 } catch (InterruptedException ie) {
@@ -93,6 +93,16 @@ final class WritebackLoop {
             }
             EngineSignals.signal(signals.drainSignal);
         }
+    }
+
+    /**
+     * The JVM reports a fault in mapped memory (the cache device's medium failing, or its file
+     * truncated under the mapping) as an {@link InternalError}: damage on the cache device, which
+     * must not end the write-back thread.
+     */
+    private CorruptMediaException mappingFault(InternalError fault) {
+        return new CorruptMediaException("cache device", 0, "a fault in its memory mapping during write-back ("
+                + fault.getMessage() + "): its medium fails, or its file was truncated while mapped");
     }
 
     /**
