@@ -503,11 +503,12 @@ public final class CacheDeviceFacade implements CacheDevice {
             }
             if (newMode != CacheMode.PASSTHROUGH) {
                 synchronized (trimLock) {
-                    mode = newMode;
                     if (newMode == CacheMode.WRITETHROUGH) {
-                        // a trim passed on later would undo write-through writes on the backing device
+                        // a trim passed on later would undo write-through writes on the backing device;
+                        // dropped first, so that a failed drop (interrupted) leaves the mode as it was
                         engine.dropPendingTrims();
                     }
+                    mode = newMode;
                 }
                 LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> {2}", name, old.configName(),
                         newMode.configName());

@@ -164,6 +164,53 @@ class TrimWritebackTest {
         }
     }
 
+    /**
+     * A switch to write-through interrupted while it waits for a trim being sent fails and leaves
+     * the mode as it was: write-through with the trims still owed would let one of them remove a
+     * write-through write from the backing device.
+     */
+    @Test
+    void anInterruptedSwitchToWriteThroughLeavesTheModeAsItWas() throws Exception {
+        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
+        java.util.concurrent.CountDownLatch inTrim = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        disk.onTrim = () -> {
+            inTrim.countDown();
+            try {
+                release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        CacheEngine engine = Harness.open(Harness.config("trim-interrupt"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+        try {
+            dev.trim(2 * MIB, MIB);
+            assertTrue(inTrim.await(10, java.util.concurrent.TimeUnit.SECONDS), "write-back is sending the trim");
+            java.util.concurrent.atomic.AtomicReference<Throwable> outcome = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread switcher = new Thread(() -> {
+                try {
+                    dev.setMode(CacheMode.WRITETHROUGH);
+                    outcome.set(new AssertionError("the switch returned while the trim was being sent"));
+                } catch (Throwable t) {
+                    outcome.set(t);
+                }
+            }, "switcher");
+            switcher.start();
+            // interrupt until it has ended: the interrupt may come before it waits, or while it does
+            while (switcher.isAlive()) {
+                switcher.interrupt();
+                switcher.join(50);
+            }
+            assertTrue(outcome.get() instanceof java.io.InterruptedIOException, String.valueOf(outcome.get()));
+            assertEquals(CacheMode.WRITEBACK, dev.mode(), "the mode is as it was");
+        } finally {
+            release.countDown();
+            engine.close();
+        }
+    }
+
     @Test
     void writeThroughPassesTrimsOnAtOnceAndDropsThoseWriteBackStillOwes() throws Exception {
         MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);

@@ -138,7 +138,7 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     private void sendTaken(CachePos place, List<long[]> due) throws IOException {
-        for (int i = 0; i < due.size(); i++) {
+        for (int i = 0; i < due.size() && cache.trims().keepSending(); i++) {
             long[] t = due.get(i);
             try {
                 backing().trim(t[0], t[1]);

@@ -41,7 +41,12 @@ final class PendingTrims {
      */
     private volatile CachePos sending;
     private List<long[]> sendingRanges = List.of();
-    /** Ranges waiting; read without the lock to skip it when none wait (the usual case). */
+    /** Set while {@link #clear} waits: the sender stops after the trim it is sending (they are hints). */
+    private volatile boolean dropping;
+    /**
+     * Ranges waiting, those being sent included: one count, read without the lock to skip it when
+     * none wait (the usual case), which no taking, sending or putting back can make 0 too early.
+     */
     private volatile int ranges;
 
     /**
@@ -91,7 +96,7 @@ final class PendingTrims {
 
     /** Whether a trim waits at {@code place}, or is being sent from there. */
     boolean waitsAt(CachePos place) {
-        if (ranges == 0 && sending == null) {
+        if (ranges == 0) {
             return false;
         }
         synchronized (this) {
@@ -108,15 +113,20 @@ final class PendingTrims {
         if (list == null) {
             return List.of();
         }
-        ranges -= list.size();
         sending = place;
         sendingRanges = list;
         return list;
     }
 
+    /** Whether write-back should send the next of the trims it took (false once {@link #clear} waits). */
+    boolean keepSending() {
+        return !dropping;
+    }
+
     /** The trims taken at {@code place} reached the backing device (or were put back, or dropped). */
     synchronized void sent(CachePos place) {
         if (place.equals(sending)) {
+            ranges -= sendingRanges.size();
             sending = null;
             sendingRanges = List.of();
             union.clear();
@@ -130,7 +140,7 @@ final class PendingTrims {
      * ranges that overlap or touch joined; empty (without taking the lock) when none wait.
      */
     List<long[]> within(long offset, long end) {
-        if (ranges == 0 && sending == null) {
+        if (ranges == 0) {
             return List.of();
         }
         List<long[]> found = new ArrayList<>();
@@ -162,17 +172,21 @@ final class PendingTrims {
     }
 
     /**
-     * Forgets every waiting trim, once the ones being sent have reached the backing device (a
-     * trim sent after a write-through write of its range would remove that write there).
+     * Forgets every waiting trim, once the one being sent, if any, has reached the backing device
+     * (a trim sent after a write-through write of its range would remove that write there); the
+     * sender sends no more of those it took.
      */
     synchronized void clear() throws java.io.InterruptedIOException {
-        while (sending != null) {
-            try {
+        dropping = true;
+        try {
+            while (sending != null) {
                 wait();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while a trim was being passed on");
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while a trim was being passed on");
+        } finally {
+            dropping = false;
         }
         byPlace.clear();
         union.clear();

@@ -84,6 +84,41 @@ class PendingTrimsTest {
         }
     }
 
+    /**
+     * Dropping every trim (a switch to write-through) waits for the one being sent, and tells
+     * the sender to send no more of those it took.
+     */
+    @Test
+    void clearWaitsForTheTrimBeingSentAndStopsTheRest() throws Exception {
+        PendingTrims trims = new PendingTrims();
+        CachePos place = new CachePos(1, 0);
+        trims.add(place, 0, 4096);
+        trims.add(place, 65536, 4096);
+        trims.add(new CachePos(2, 0), 1 << 20, 4096);
+        assertEquals(2, trims.take(place).size());
+        assertTrue(trims.keepSending());
+        java.util.concurrent.CompletableFuture<Void> cleared = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                trims.clear();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (trims.keepSending() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertFalse(trims.keepSending(), "the sender is told to stop after the trim it sends");
+        assertFalse(cleared.isDone(), "clear waits while a trim is being sent");
+        assertTrue(trims.waitsAt(place), "the taken trims wait until sent");
+        trims.sent(place);
+        cleared.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertFalse(trims.waitsAt(place));
+        assertFalse(trims.waitsAt(new CachePos(2, 0)));
+        assertEquals(List.of(), trims.within(0, Long.MAX_VALUE));
+        assertTrue(trims.keepSending(), "the next sender sends again");
+    }
+
     /** The model: every range cut to [offset, end), sorted, overlapping or touching ones joined. */
     private static String joined(List<long[]> ranges, long offset, long end) {
         List<long[]> found = new ArrayList<>();
