@@ -84,14 +84,14 @@ final class EngineSignals {
     }
 
     /** Forgets {@code damage} if it is the damage reported now (another may have replaced it). */
-    void forgetLogDamage(String damage) {
+    synchronized void forgetLogDamage(String damage) {
         if (damage != null && damage.equals(logDamage)) {
             logDamage = null;
         }
     }
 
     /** Records damage in the key log, logging each distinct description once. */
-    void reportLogDamage(String damage) {
+    synchronized void reportLogDamage(String damage) {
         if (!damage.equals(logDamage)) {
             logDamage = damage;
             CacheEngine.LOG.log(System.Logger.Level.ERROR, damage);

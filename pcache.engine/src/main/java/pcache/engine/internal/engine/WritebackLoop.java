@@ -102,7 +102,7 @@ final class WritebackLoop {
      */
     private CorruptMediaException mappingFault(InternalError fault) {
         return new CorruptMediaException("cache device", 0, "a fault in its memory mapping during write-back ("
-                + fault.getMessage() + "): its medium fails, or its file was truncated while mapped");
+                + fault.getMessage() + "): most likely its medium fails, or its file was truncated while mapped");
     }
 
     /**
