@@ -3,13 +3,22 @@ package pcache.engine.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -121,46 +130,27 @@ class TrimWritebackTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"drain", "switch to write-through"})
     void aTrimWriteBackIsSendingStillWaits(String what) throws Exception {
-        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
-        java.util.concurrent.CountDownLatch inTrim = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        disk.onTrim = () -> {
-            inTrim.countDown();
-            try {
-                release.await(10, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        };
-        CacheEngine engine = Harness.open(Harness.config("trim-sending"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                Harness.holder(disk), new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
-        try {
-            dev.trim(2 * MIB, MIB);
-            assertTrue(inTrim.await(10, java.util.concurrent.TimeUnit.SECONDS), "write-back is sending the trim");
-            java.util.concurrent.CompletableFuture<Void> waiting = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try (HeldTrim held = new HeldTrim("trim-sending")) {
+            CompletableFuture<Void> waiting = CompletableFuture.runAsync(() -> {
                 try {
                     if (what.equals("drain")) {
-                        dev.drain(null);
+                        held.dev.drain(null);
                     } else {
-                        dev.setMode(CacheMode.WRITETHROUGH);
+                        held.dev.setMode(CacheMode.WRITETHROUGH);
                     }
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             });
             try {
-                waiting.get(500, java.util.concurrent.TimeUnit.MILLISECONDS);
-                org.junit.jupiter.api.Assertions.fail("the " + what + " returned while the trim was still being sent");
-            } catch (java.util.concurrent.TimeoutException expected) {
+                waiting.get(500, TimeUnit.MILLISECONDS);
+                fail("the " + what + " returned while the trim was still being sent");
+            } catch (TimeoutException expected) {
                 // waits for the trim, as it should
             }
-            release.countDown();
-            waiting.get(10, java.util.concurrent.TimeUnit.SECONDS);
-            assertArrayEquals(new byte[(int) MIB], disk.content(2 * MIB, (int) MIB));
-        } finally {
-            release.countDown();
-            engine.close();
+            held.release.countDown();
+            waiting.get(10, TimeUnit.SECONDS);
+            assertArrayEquals(new byte[(int) MIB], held.disk.content(2 * MIB, (int) MIB));
         }
     }
 
@@ -171,27 +161,11 @@ class TrimWritebackTest {
      */
     @Test
     void anInterruptedSwitchToWriteThroughLeavesTheModeAsItWas() throws Exception {
-        MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
-        java.util.concurrent.CountDownLatch inTrim = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        disk.onTrim = () -> {
-            inTrim.countDown();
-            try {
-                release.await(10, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        };
-        CacheEngine engine = Harness.open(Harness.config("trim-interrupt"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                Harness.holder(disk), new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
-        try {
-            dev.trim(2 * MIB, MIB);
-            assertTrue(inTrim.await(10, java.util.concurrent.TimeUnit.SECONDS), "write-back is sending the trim");
-            java.util.concurrent.atomic.AtomicReference<Throwable> outcome = new java.util.concurrent.atomic.AtomicReference<>();
+        try (HeldTrim held = new HeldTrim("trim-interrupt")) {
+            AtomicReference<Throwable> outcome = new AtomicReference<>();
             Thread switcher = new Thread(() -> {
                 try {
-                    dev.setMode(CacheMode.WRITETHROUGH);
+                    held.dev.setMode(CacheMode.WRITETHROUGH);
                     outcome.set(new AssertionError("the switch returned while the trim was being sent"));
                 } catch (Throwable t) {
                     outcome.set(t);
@@ -203,9 +177,45 @@ class TrimWritebackTest {
                 switcher.interrupt();
                 switcher.join(50);
             }
-            assertTrue(outcome.get() instanceof java.io.InterruptedIOException, String.valueOf(outcome.get()));
-            assertEquals(CacheMode.WRITEBACK, dev.mode(), "the mode is as it was");
-        } finally {
+            assertTrue(outcome.get() instanceof InterruptedIOException, String.valueOf(outcome.get()));
+            assertEquals(CacheMode.WRITEBACK, held.dev.mode(), "the mode is as it was");
+        }
+    }
+
+    /**
+     * A cache in write-back mode whose write-back is sending a trim of [2 MiB, 3 MiB) to a
+     * backing device that holds it until {@link #release} (at most 10 s).
+     */
+    private static final class HeldTrim implements AutoCloseable {
+        final MemoryBacking disk = MemoryBacking.filled(LOGICAL, "disk", (byte) 1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final CacheEngine engine;
+        final CacheDeviceFacade dev;
+
+        HeldTrim(String name) throws Exception {
+            CountDownLatch inTrim = new CountDownLatch(1);
+            disk.onTrim = () -> {
+                inTrim.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            engine = Harness.open(Harness.config(name), new SimulatedPmem(Harness.deviceBytes(6), false),
+                    Harness.holder(disk), new OrderedWritebackPolicy());
+            dev = new CacheDeviceFacade(engine, Harness.holder(disk), CacheMode.WRITEBACK);
+            try {
+                dev.trim(2 * MIB, MIB);
+                assertTrue(inTrim.await(10, TimeUnit.SECONDS), "write-back is sending the trim");
+            } catch (Exception | AssertionError e) {
+                close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
             release.countDown();
             engine.close();
         }
