@@ -334,11 +334,7 @@ class WritebackPolicyTest {
             long beforeWrite = System.nanoTime();
             e.write(0, Harness.pattern(0, 65536, 1), false);
             e.flush();
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertEquals(0, e.statistics().dirtyBytes(), "written once older than max_age_ms");
+            awaitWrittenBack(e, 20, "written once older than max_age_ms");
             assertArrayEquals(Harness.pattern(0, 65536, 1).array(), disk.content(0, 65536));
             // a lower bound, which no stall of this thread can break: the data was younger than
             // max_age_ms until 1500 ms after the write began, and nothing was written back before
@@ -367,11 +363,7 @@ class WritebackPolicyTest {
                 e.write(off, Harness.pattern(off, 65536, 3), false);
                 e.flush(); // one kset of 64 KiB each: one batch each
             }
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertEquals(0, e.statistics().dirtyBytes(), "written back once older than max_age_ms");
+            awaitWrittenBack(e, 60, "written back once older than max_age_ms");
             long spreadMillis = (disk.lastWriteNanos.get() - disk.firstWriteNanos.get()) / 1_000_000;
             assertTrue(spreadMillis < 2 * maxAgeMillis, "the four batches were written " + spreadMillis
                     + " ms apart from first to last (max_age_ms " + maxAgeMillis + ")");
@@ -452,16 +444,21 @@ class WritebackPolicyTest {
                 e.write(i * Harness.MIB, Harness.pattern(i * Harness.MIB, (int) Harness.MIB, 3), false);
                 e.flush();
             }
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
+            awaitWrittenBack(e, 30, "written back");
             long millis = (System.nanoTime() - start) / 1_000_000L;
-            assertEquals(0, e.statistics().dirtyBytes());
             // 6 MiB at 2 MiB/s: the pacing after each of the first five batches alone is 2.5 s
             assertTrue(millis >= 2000, "6 MiB at 2 MiB/s took only " + millis + " ms");
         } finally {
             e.close();
         }
+    }
+
+    /** Waits, at most {@code seconds}, until nothing is dirty, and asserts that nothing is. */
+    private static void awaitWrittenBack(CacheEngine e, long seconds, String message) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(0, e.statistics().dirtyBytes(), message);
     }
 }
