@@ -103,6 +103,11 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             dirtySinceNanos = now;
             ageMark = context.keyHead();
         }
+
+        void forgetAge() {
+            dirtySinceNanos = -1;
+            ageMark = null;
+        }
     }
 
     private volatile Settings settings = new Settings(50, 40, 30_000, 64L << 20, 0);
@@ -140,8 +145,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         CachePos tail = context.dirtyTail();
         if (st.lastTail != null && !tail.equals(st.lastTail)) {
             // another policy wrote back meanwhile: what this one noted may lie behind dirty_tail
-            st.dirtySinceNanos = -1;
-            st.ageMark = null;
+            st.forgetAge();
         }
         st.lastTail = tail;
         if (st.ageMark != null && tail.equals(st.ageMark)) {
@@ -151,9 +155,8 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         }
         if (dirty <= 0 && !draining) {
             st.active = false;
-            st.dirtySinceNanos = -1;
-            st.ageMark = null;
-            if (context.readKset(context.dirtyTail()) == null) {
+            st.forgetAge();
+            if (context.readKset(tail) == null) {
                 return WritebackOutcome.IDLE;
             }
             // only clean ksets (read-miss fills) to pass: cheap, do it now
@@ -179,7 +182,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         List<Kset> batch = new ArrayList<>();
         KeyIndex scratch = context.scratchIndex();
         long batchDirty = 0;
-        var position = context.dirtyTail();
+        var position = tail;
         while (batchDirty < s.batchBytes()) {
             if (!batch.isEmpty() && position.equals(st.ageMark)) {
                 break; // end the batch at the age mark, so that dirty_tail lands on it
@@ -203,8 +206,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         context.advanceDirtyTail(batch);
         st.lastTail = context.dirtyTail();
         if (context.dirtyBytes() <= 0) {
-            st.dirtySinceNanos = -1;
-            st.ageMark = null;
+            st.forgetAge();
         } // landed on the mark: the next step, which follows at once, notes it again
         if (!draining && s.rateLimitBytesPerSecond() > 0) {
             st.pacedUntilNanos = System.nanoTime() + written * 1_000_000_000L / s.rateLimitBytesPerSecond();
