@@ -301,12 +301,25 @@ final class PmemKeyLog implements KeyLog {
     public CachePos flushToBarrier(java.util.function.Consumer<CachePos> atBarrier) throws IOException {
         checkFailure();
         java.util.List<Reserved> mine = new java.util.ArrayList<>(buffers.length);
-        for (KsetBuffer b : buffers) {
-            synchronized (b) {
-                if (b.keys > 0) {
-                    mine.add(sealAndReserve(b, false));
+        try {
+            for (KsetBuffer b : buffers) {
+                synchronized (b) {
+                    if (b.keys > 0) {
+                        mine.add(sealAndReserve(b, false));
+                    }
                 }
             }
+        } catch (IOException | RuntimeException e) {
+            // this flush fails, but the ksets it already reserved hold keys taken out of their
+            // buffers, and numbers every later flush waits for: they must still be written
+            for (Reserved r : mine) {
+                try {
+                    persist(r);
+                } catch (IOException | RuntimeException also) {
+                    e.addSuppressed(also);
+                }
+            }
+            throw e;
         }
         long target;
         CachePos barrier;
@@ -359,7 +372,9 @@ final class PmemKeyLog implements KeyLog {
             region.write(base, r.image(), 0, r.size());
             region.flush(base, r.size());
             region.fence();
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
+            // an Error too (the JVM's InternalError for a fault in mapped memory): a kset whose
+            // write ended without setting the failure would leave every later flush waiting forever
             IOException io = e instanceof IOException ioe ? ioe
                     : new IOException("writing the kset at " + r.at() + " failed: " + e, e);
             failure = io;
@@ -459,9 +474,16 @@ final class PmemKeyLog implements KeyLog {
                     + " (write-back and GC must free space first)");
         }
         long data = segments.dataOffset(next);
-        region.fill(data, PcacheFormat.SEG_DATA_SIZE, (byte) 0);
-        region.flush(data, PcacheFormat.SEG_DATA_SIZE);
-        region.fence();
+        try {
+            region.fill(data, PcacheFormat.SEG_DATA_SIZE, (byte) 0);
+            region.flush(data, PcacheFormat.SEG_DATA_SIZE);
+            region.fence();
+        } catch (IOException | RuntimeException | Error e) {
+            // not linked into the log: give it back, or every retry (the kset timer's, each FUA
+            // write's) would take another segment until none is left
+            segments.release(next);
+            throw e;
+        }
         Reserved last = new Reserved(++reserved, head, KsetCodec.last(next, crc), PcacheFormat.KSET_HEADER_SIZE, true);
         noBarrierAfter.add(last.at()); // a link carries no writes: never a barrier of its own
         LOG.log(System.Logger.Level.DEBUG, "key log moved from cache segment {0} to {1}", head.segment(), next);

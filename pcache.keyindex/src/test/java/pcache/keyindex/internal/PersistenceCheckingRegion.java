@@ -23,6 +23,15 @@ final class PersistenceCheckingRegion implements PmemRegion {
     /** Flushed, not fenced. */
     private final TreeMap<Long, Long> flushed = new TreeMap<>();
 
+    /** A failure a test injects into stores, asked before each one. */
+    interface Fault {
+        /** Throws to make the store of {@code length} bytes at {@code offset} fail ({@code what}: "write", "fill"). */
+        void check(String what, long offset, long length) throws IOException;
+    }
+
+    /** The failure injected into stores; none by default. */
+    volatile Fault fault = (what, offset, length) -> { };
+
     PersistenceCheckingRegion(PmemRegion delegate) {
         this.delegate = delegate;
     }
@@ -85,6 +94,7 @@ final class PersistenceCheckingRegion implements PmemRegion {
 
     @Override
     public void write(long offset, byte[] src, int srcOffset, int length) throws IOException {
+        fault.check("write", offset, length);
         delegate.write(offset, src, srcOffset, length);
         stored(offset, length);
     }
@@ -92,12 +102,14 @@ final class PersistenceCheckingRegion implements PmemRegion {
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         int length = src.remaining();
+        fault.check("write", offset, length);
         delegate.write(offset, src);
         stored(offset, length);
     }
 
     @Override
     public void fill(long offset, long length, byte value) throws IOException {
+        fault.check("fill", offset, length);
         delegate.fill(offset, length, value);
         stored(offset, length);
     }

@@ -609,6 +609,92 @@ class PmemKeyLogTest {
         assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(4, 0)).keys());
     }
 
+    /**
+     * A flush seals buffer 0's kset, then cannot seal buffer 1's (the new key segment cannot be
+     * zeroed). The kset it already reserved must still be written: it holds keys no longer in
+     * any buffer, and its number is one every later flush waits for (before, the next flush
+     * waited forever). The segment it failed to zero is given back.
+     */
+    @Test
+    void aFlushThatCannotSealEveryBufferStillWritesTheKsetItReserved() throws Exception {
+        LogDevice dev = device();
+        int start = DATA - 64 - 24 - 10; // one kset of one key fits (with its LAST), a second does not
+        PmemKeyLog log = started(dev, new CachePos(0, start));
+        log.append(key(0, 1), false); // buffer 0
+        log.append(key(1, 1), false); // buffer 1
+        dev.region.fault = (what, offset, length) -> {
+            if (what.equals("fill")) {
+                throw new IOException("injected: zeroing the new key segment failed");
+            }
+        };
+        IOException e = assertThrows(IOException.class, log::flush);
+        assertTrue(e.getMessage().contains("injected"), e.getMessage());
+        assertEquals(1, dev.segments.usedCount(), "the segment that could not be zeroed is free again");
+        assertEquals(List.of("0:" + start + "+64"), dev.persisted, "buffer 0's kset was written");
+        assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(0, start)).keys());
+        assertEquals(1, log.pendingKeys(), "buffer 1 keeps its key");
+
+        dev.region.fault = (what, offset, length) -> { };
+        CompletableFuture<Void> retry = CompletableFuture.runAsync(() -> {
+            try {
+                log.flush();
+            } catch (IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        });
+        retry.get(10, TimeUnit.SECONDS); // before: waited forever for the kset never written
+        assertEquals(0, log.pendingKeys());
+        assertSameKeys(List.of(key(0, 1), key(1, 1)), keysOf(readLog(log, new CachePos(0, start))));
+    }
+
+    /**
+     * A kset's write that ends in an Error (the JVM's InternalError for a fault in mapped memory)
+     * fails the log, as an IOException does: the request gets an I/O error and every later flush
+     * fails at once. Before, the failure was never recorded and every later flush waited forever.
+     */
+    @Test
+    void aKsetWriteEndingInAnErrorFailsTheLogInsteadOfLeavingFlushesWaiting() throws Exception {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        dev.region.fault = (what, offset, length) -> {
+            throw new InternalError("simulated fault in an unsafe memory access operation");
+        };
+        IOException e = assertThrows(IOException.class, () -> log.append(key(0, 1), true));
+        assertTrue(e.getMessage().contains("simulated fault"), e.getMessage());
+        dev.region.fault = (what, offset, length) -> { };
+        CompletableFuture<IOException> later = CompletableFuture.supplyAsync(() -> {
+            try {
+                log.append(key(1, 1), false);
+                log.flush();
+                return null;
+            } catch (IOException x) {
+                return x;
+            }
+        });
+        IOException failed = later.get(10, TimeUnit.SECONDS);
+        assertNotNull(failed, "the log stays failed");
+        assertTrue(failed.getMessage().contains("failed earlier"), failed.getMessage());
+    }
+
+    /** Each failed move to a new key segment gives the segment back: retries cannot use up the cache. */
+    @Test
+    void failedMovesToANewSegmentDoNotLeakSegments() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, DATA - 30));
+        dev.region.fault = (what, offset, length) -> {
+            if (what.equals("fill")) {
+                throw new IOException("injected: zeroing failed");
+            }
+        };
+        for (int i = 0; i < 2 * SEGMENTS; i++) {
+            assertThrows(IOException.class, () -> log.append(key(0, 1), true));
+            assertEquals(1, dev.segments.usedCount(), "attempt " + i);
+        }
+        dev.region.fault = (what, offset, length) -> { };
+        log.append(key(0, 1), true);
+        assertEquals(2, dev.segments.usedCount());
+    }
+
     // ---- concurrency -------------------------------------------------------------------------
 
     @Test
