@@ -310,7 +310,14 @@ public final class FifoSegmentAllocator implements SegmentAllocator {
         SlotRecord gen = genRecords[segment];
         synchronized (gen) {
             long next = generations.get(segment) + 1;
-            gen.store(SegmentGenCodec.encode(next));
+            try {
+                gen.store(SegmentGenCodec.encode(next));
+            } catch (IOException | RuntimeException | Error e) {
+                // not reclaimed: the reference comes back, so the same put can be tried again
+                // (GC retries it) and the segment is not left taken with no reference to free it
+                references.incrementAndGet(segment);
+                throw e;
+            }
             generations.set(segment, next);
         }
         LOG.log(System.Logger.Level.DEBUG, "reclaimed cache segment {0}, generation {1}", segment,

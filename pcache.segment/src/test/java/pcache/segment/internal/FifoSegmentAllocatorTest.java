@@ -378,6 +378,33 @@ class FifoSegmentAllocatorTest {
         assertTrue(dev.reclaimed.isEmpty());
     }
 
+    /**
+     * A last put whose new generation cannot be stored does not reclaim the segment and gives
+     * the reference back, so the same put can be tried again (GC retries it). Before, the count
+     * stayed at zero: the segment was neither reclaimed nor reclaimable, and a retried put failed
+     * as an underflow.
+     */
+    @Test
+    void aReclaimWhoseGenerationCannotBeStoredKeepsTheReferenceForARetry() throws IOException {
+        TearingRegion failing = new TearingRegion(dev.region);
+        TestDevice onFailing = new TestDevice(failing, SEGMENTS);
+        FifoSegmentAllocator a = onFailing.formatted();
+        a.get(3);
+        long gen = PcacheFormat.segmentOffset(3) + PcacheFormat.SEG_GEN_OFF;
+        failing.failFrom = gen;
+        failing.failTo = gen + 2L * PcacheFormat.SEG_GEN_STRUCT_SIZE;
+        assertThrows(IOException.class, () -> a.put(3));
+        assertEquals(1, a.references(3), "the reference is back");
+        assertEquals(0, a.generation(3));
+        assertTrue(onFailing.reclaimed.isEmpty());
+        failing.failFrom = -1;
+        failing.failTo = -1;
+        a.put(3);
+        assertEquals(0, a.references(3));
+        assertEquals(1, a.generation(3));
+        assertEquals(List.of(3), onFailing.reclaimed);
+    }
+
     @Test
     void releaseFreesAKeyLogSegmentWithoutBumpingItsGeneration() throws IOException {
         FifoSegmentAllocator a = dev.formatted();

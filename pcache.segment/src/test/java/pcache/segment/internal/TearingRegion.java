@@ -15,6 +15,9 @@ final class TearingRegion implements PmemRegion {
     private final PmemRegion delegate;
     long tearAt = -1;
     int keptBytes = 8;
+    /** Stores meeting {@code [failFrom, failTo)} fail and store nothing (a media error); none by default. */
+    long failFrom = -1;
+    long failTo = -1;
 
     TearingRegion(PmemRegion delegate) {
         this.delegate = delegate;
@@ -22,6 +25,9 @@ final class TearingRegion implements PmemRegion {
 
     @Override
     public void write(long offset, byte[] src, int srcOffset, int length) throws IOException {
+        if (offset < failTo && offset + length > failFrom) {
+            throw new IOException("simulated media error storing at " + offset);
+        }
         if (offset == tearAt) {
             delegate.write(offset, src, srcOffset, Math.min(keptBytes, length));
             throw new IOException("simulated power loss while storing at " + offset);
