@@ -71,6 +71,99 @@ class CacheEngineTest {
         }
     }
 
+    /**
+     * A fault in mapped memory (the JVM's InternalError) while GC reads the kset at key_tail is
+     * counted and reported, and GC goes on once the kset can be read again, so the writer waiting
+     * for space gets it. Before, the fault ended the GC thread and the writer waited forever.
+     */
+    @Test
+    @Timeout(60)
+    void aFaultInTheMappingDuringGcIsReportedAndGcGoesOn() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t").withGcPercent(90), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            for (long off = 0; off < 8 * Harness.MIB; off += Harness.MIB) {
+                e.write(off, Harness.pattern(off, (int) Harness.MIB, 1), false);
+            }
+            e.drain(null); // written back, below gc_percent: GC leaves the ksets where they are
+            CachePos keyTail = e.status(CacheMode.WRITEBACK).keyTail();
+            pmem.failReads(pcache.api.format.PcacheFormat.segmentOffset(keyTail.segment())
+                    + pcache.api.format.PcacheFormat.SEG_DATA_OFF + keyTail.offset(), 24, true);
+            java.util.concurrent.CompletableFuture<Void> filling = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    for (long off = 0; off < LOGICAL; off += Harness.MIB) { // more than the cache holds
+                        e.write(off, Harness.pattern(off, (int) Harness.MIB, 2), false);
+                    }
+                } catch (java.io.IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            while (e.conditions(null).gcErrors() == 0) {
+                assertTrue(!filling.isDone(), "the writes cannot finish while GC cannot read key_tail");
+                Thread.sleep(10);
+            }
+            String error = e.conditions(null).gcError();
+            assertTrue(error != null && error.contains("a fault in the cache device's memory mapping"), error);
+            pmem.readsWork();
+            filling.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertArrayEquals(Harness.pattern(LOGICAL - Harness.MIB, (int) Harness.MIB, 2).array(),
+                    Harness.read(e, LOGICAL - Harness.MIB, (int) Harness.MIB));
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
+     * GC passes that fail while giving back a kset's references (the new generation of a segment
+     * whose last reference goes cannot be stored) are retried from the key that failed, never
+     * giving back a reference twice: once stores work again, GC goes on, the writer waiting for
+     * space finishes and every write reads back. Before, a retry gave the kset's first keys'
+     * references back again: a count underflowed (GC failed on every retry from then on, and the
+     * writer waited forever), or a segment still holding later data was reclaimed under it.
+     */
+    @Test
+    @Timeout(60)
+    void aGcPassThatFailsWhileGivingBackReferencesIsRetriedFromWhereItFailed() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t").withGcPercent(0), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        int chunk = 64 * 1024;
+        try {
+            long genSlots = pcache.api.format.PcacheFormat.SEG_GEN_OFF;
+            long genEnd = genSlots + 2L * pcache.api.format.PcacheFormat.SEG_GEN_STRUCT_SIZE;
+            pmem.failWritesWhere(at -> {
+                long inSegment = (at - pcache.api.format.PcacheFormat.segmentOffset(0))
+                        % pcache.api.format.PcacheFormat.SEG_SIZE;
+                return at >= pcache.api.format.PcacheFormat.segmentOffset(0) && inSegment >= genSlots
+                        && inSegment < genEnd;
+            });
+            java.util.concurrent.CompletableFuture<Void> filling = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    for (long off = 0; off < 3 * LOGICAL / 4; off += chunk) { // more than the cache holds
+                        e.write(off, Harness.pattern(off, chunk, 5), false);
+                    }
+                } catch (java.io.IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            while (e.conditions(null).gcErrors() < 3) {
+                assertTrue(!filling.isDone(), "the writes cannot finish while no segment can be reclaimed");
+                Thread.sleep(10);
+            }
+            pmem.failWritesWhere(null);
+            filling.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            e.drain(null);
+            for (long off = 0; off < 3 * LOGICAL / 4; off += chunk) {
+                assertArrayEquals(Harness.pattern(off, chunk, 5).array(), Harness.read(e, off, chunk), "at " + off);
+            }
+        } finally {
+            e.close();
+        }
+    }
+
     @Test
     void reopenReplaysTheLog() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);

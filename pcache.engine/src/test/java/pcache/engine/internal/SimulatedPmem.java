@@ -397,6 +397,9 @@ final class SimulatedPmem implements PmemRegion {
      * Whether the device claims to hand out writable views ({@link #claimViews}); it never has
      * one to give ({@code writableView} stays null), so a writer takes its scratch-buffer way.
      */
+    /** Where stores fail ({@link #failWritesWhere}), or null. */
+    private java.util.function.LongPredicate unwritable;
+
     private volatile boolean claimsViews;
 
     /** Makes {@link #hasWritableViews} true (kept by {@link #reopen}); returns this device. */
@@ -446,6 +449,9 @@ final class SimulatedPmem implements PmemRegion {
     public synchronized void write(long offset, ByteBuffer src) throws IOException {
         int len = src.remaining();
         check(offset, len);
+        if (unwritable != null && unwritable.test(offset)) {
+            throw new IOException("simulated media error storing " + len + " bytes at " + offset);
+        }
         mutation(Operation.STORE);
         long store = ++stores;
         long pos = offset;
@@ -585,6 +591,11 @@ final class SimulatedPmem implements PmemRegion {
     synchronized void failReads(long offset, long length, boolean asFault) {
         unreadable = new long[] {offset, offset + length};
         unreadableFaults = asFault;
+    }
+
+    /** Stores (writes, not fills) starting where {@code at} holds fail from now on, storing nothing; null: none. */
+    synchronized void failWritesWhere(java.util.function.LongPredicate at) {
+        unwritable = at;
     }
 
     /** Reads work again everywhere (after {@link #failReads}). */

@@ -42,6 +42,19 @@ final class GarbageCollector {
     private volatile int gcPercent;
     /** The error of the latest pass when it failed, or null. */
     private volatile String lastError;
+    /**
+     * The kset at key_tail whose keys a failed pass already gave their references back for, and
+     * how many: a retry must not give them back again, since each would take a reference that
+     * belongs to a key logged later and could have a segment holding dirty data reclaimed. Only
+     * touched under {@link #passLock}.
+     */
+    private CachePos keysPutAt;
+    private int keysPut;
+    /**
+     * The key segment a failed pass was releasing after key_tail left it (-1: none): the retry
+     * finishes storing key_tail and releases it, or the segment would stay taken until a restart.
+     */
+    private int releasing = -1;
 
     GarbageCollector(OpenCache cache, EngineSignals signals, ScheduledExecutorService scheduler) {
         this.cache = cache;
@@ -77,12 +90,16 @@ final class GarbageCollector {
                 if (signals.closed) {
                     return;
                 }
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) {
+                // an Error too (the JVM's InternalError for a fault in mapped memory): a GC thread
+                // that ended would leave the cache full and every writer waiting for space
                 if (signals.closed) {
                     return;
                 }
                 cache.stats().gcErrors.increment();
-                lastError = e.getMessage() != null ? e.getMessage() : e.toString();
+                lastError = e instanceof InternalError ? "a fault in the cache device's memory mapping (" + e.getMessage()
+                        + "): most likely its medium fails, or its file was truncated while mapped"
+                        : e.getMessage() != null ? e.getMessage() : e.toString();
                 CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying", e);
                 try {
                     EngineSignals.await(signals.gcSignal, interval);
@@ -121,6 +138,17 @@ final class GarbageCollector {
                 && (long) cache.segments().usedCount() * 100 < (long) cache.segments().segmentCount() * gcPercent) {
             return false;
         }
+        if (releasing >= 0) {
+            if (keyTail.segment() == releasing) {
+                releasing = -1; // key_tail was not moved: the pass below starts over
+            } else {
+                meta.storeKeyTail(keyTail); // into both slots, as below
+                meta.storeKeyTail(keyTail);
+                cache.segments().release(releasing);
+                releasing = -1;
+                return true;
+            }
+        }
         Kset k = cache.keyLog().read(keyTail);
         if (k == null) {
             signals.reportLogDamage("cache " + cache.name() + ": the kset at key_tail " + keyTail
@@ -131,17 +159,25 @@ final class GarbageCollector {
             if (dirtyTail.segment() == keyTail.segment()) {
                 return false;
             }
+            releasing = keyTail.segment();
             meta.storeKeyTail(k.next());
             // the older copy of key_tail still points into the segment being released: store
             // the new position in both slots first, so that a damaged newest copy can never
             // make replay start in a segment that has since been reused for other data
             meta.storeKeyTail(k.next());
             cache.segments().release(keyTail.segment());
+            releasing = -1;
         } else {
-            for (CacheKey key : k.keys()) {
-                cache.segments().put(key.segment());
+            if (!keyTail.equals(keysPutAt)) {
+                keysPutAt = keyTail;
+                keysPut = 0;
+            }
+            java.util.List<CacheKey> keys = k.keys();
+            for (; keysPut < keys.size(); keysPut++) {
+                cache.segments().put(keys.get(keysPut).segment());
             }
             meta.storeKeyTail(k.next());
+            keysPutAt = null;
             cache.stats().gcKsets.increment();
         }
         return true;
