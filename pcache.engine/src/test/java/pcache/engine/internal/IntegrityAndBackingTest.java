@@ -109,6 +109,47 @@ class IntegrityAndBackingTest {
         return e;
     }
 
+    /**
+     * A write-back step that ends in an Error (a LinkageError, as a policy bundle refreshed under
+     * the cache can throw) does not end write-back: a drain fails after the backing timeout, saying
+     * that write-back keeps failing, and write-back goes on once the step works again. Before, the
+     * write-back thread ended and the drain waited forever.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aWritebackStepEndingInAnErrorFailsTheDrainAndWritebackGoesOn() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean(true);
+        WritebackPolicy ordered = new OrderedWritebackPolicy();
+        WritebackPolicy policy = new WritebackPolicy() {
+            @Override
+            public String name() {
+                return "breaks";
+            }
+
+            @Override
+            public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
+                if (broken.get()) {
+                    throw new NoClassDefFoundError("pcache/writeback/internal/Refreshed");
+                }
+                return ordered.step(context);
+            }
+        };
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("t"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(backing), policy);
+        try {
+            e.write(0, Harness.pattern(0, 65536, 3), false);
+            IOException stalled = assertThrows(IOException.class, () -> e.drain(null));
+            assertTrue(stalled.getMessage().contains("write-back keeps failing")
+                    && stalled.getMessage().contains("Refreshed"), stalled.getMessage());
+            broken.set(false);
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(0, 65536, 3).array(), backing.content(0, 65536));
+        } finally {
+            e.close();
+        }
+    }
+
     @Test
     void cleanExtentWithBadCrcIsReReadFromTheBackingDevice() throws Exception {
         CacheEngine e = withDamagedCleanExtent();

@@ -77,11 +77,14 @@ final class WritebackLoop {
                 if (signals.closed) {
                     return;
                 }
-            } catch (IOException | RuntimeException | InternalError e) {
+            } catch (IOException | RuntimeException | Error e) {
+                // any Error too: a thread that ended would leave every drain waiting forever (a
+                // policy bundle refreshed under it can throw a LinkageError)
                 if (signals.closed) {
                     return;
                 }
-                failed(e instanceof InternalError fault ? mappingFault(fault) : (Exception) e);
+                failed(e instanceof InternalError fault ? mappingFault(fault)
+                        : e instanceof Exception x ? x : new IllegalStateException("write-back failed: " + e, e));
                 try {
                     EngineSignals.await(signals.writebackSignal, backoff);
                 } catch (InterruptedException ie) {
@@ -251,6 +254,12 @@ final class WritebackLoop {
         String logDamage = signals.logDamage();
         if (logDamage != null && stalledMillis > timeout) {
             throw new CorruptMediaException("kset", 0, logDamage);
+        }
+        String other = failure; // neither device's: a policy's or the engine's own error
+        if (other != null && stalledMillis > timeout) {
+            throw new PcacheException("drain of cache " + name + " stalled for " + stalledMillis
+                    + " ms: write-back keeps failing (" + other + "; the log holds the details); dirty data"
+                    + " stays safe in the cache");
         }
     }
 }
