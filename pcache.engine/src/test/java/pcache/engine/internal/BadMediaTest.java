@@ -286,6 +286,25 @@ class BadMediaTest {
         }
     }
 
+    /**
+     * A read that meets a fault in mapped memory (the JVM's InternalError) while copying a hit
+     * takes back the placeholders it put in the index for its misses: once the data can be read
+     * again, the next read caches the missed range as usual. Before, the placeholders stayed: the
+     * range was never cached again, and reads that must not wait refused it.
+     */
+    @Test
+    void aReadMeetingAFaultTakesBackItsPlaceholders() throws Exception {
+        try (Damaged d = new Damaged()) {
+            CacheKey key = dirtyKey(d);
+            long miss = Damaged.AT + 65536; // never written: read from the backing device
+            pmem.failReads(dataOffset(key), key.length(), true);
+            assertThrows(InternalError.class, () -> Harness.read(d.engine, Damaged.AT, 2 * 65536));
+            pmem.readsWork();
+            assertArrayEquals(new byte[65536], Harness.read(d.engine, miss, 65536), "read from the backing device");
+            assertTrue(d.engine.tryRead(miss, ByteBuffer.allocate(65536)), "the miss is cached: a hit now");
+        }
+    }
+
     /** Damage met after a backing device error is still reported as the cache device's: the newest failure. */
     @Test
     void damageMetAfterABackingErrorIsTheCacheDevicesToo() throws Exception {

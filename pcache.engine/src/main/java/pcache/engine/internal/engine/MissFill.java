@@ -37,12 +37,22 @@ final class MissFill {
                 return;
             }
             cache.region().fence();
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException | Error e) {
+            // an Error too (the JVM's InternalError for a fault in mapped memory): the space and
+            // the placeholder must go back, or the segments could never be reclaimed and the range
+            // never cached again
             for (Allocation a : pieces) {
-                cache.segments().put(a.segment());
+                try {
+                    cache.segments().put(a.segment());
+                } catch (IOException | RuntimeException also) {
+                    e.addSuppressed(also);
+                }
             }
             removePlaceholder(slice, placeholder);
-            return;
+            if (e instanceof IOException) {
+                return; // the read is served anyway: only the caching failed
+            }
+            throw e;
         }
         slice.lock();
         try {

@@ -329,7 +329,7 @@ final class ReadPath {
                 if (served != null) {
                     return served;
                 }
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) {
                 removeOwnPlaceholders(slice, plan);
                 throw e;
             }

@@ -108,7 +108,7 @@ final class WritePath {
                 commitPiece(pos, filled[i], a, fua);
                 pos += a.length();
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             try {
                 giveBack(pieces);
             } catch (IOException g) {
@@ -176,8 +176,8 @@ final class WritePath {
         try {
             cache.region().flush(at, a.length());
             cache.region().fence();
-        } catch (IOException e) {
-            cache.segments().put(a.segment());
+        } catch (IOException | RuntimeException | Error e) {
+            putBack(a, e);
             throw e;
         }
         CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
@@ -237,13 +237,24 @@ final class WritePath {
         ByteBuffer part = src.slice(src.position(), a.length());
         try {
             cache.region().write(cache.dataOffset(a.segment()) + a.offset(), part.duplicate());
-        } catch (IOException e) {
-            cache.segments().put(a.segment());
+        } catch (IOException | RuntimeException | Error e) {
+            // an Error too (the JVM's InternalError for a fault in mapped memory): the space's
+            // reference must go back, or its segment could never be reclaimed
+            putBack(a, e);
             throw e;
         }
         commitPiece(pos, part, a, fua);
         src.position(src.position() + a.length());
         return a.length();
+    }
+
+    /** Gives back the reference {@code a} holds on its segment after {@code failure}, which it joins when that fails too. */
+    private void putBack(Allocation a, Throwable failure) {
+        try {
+            cache.segments().put(a.segment());
+        } catch (IOException | RuntimeException also) {
+            failure.addSuppressed(also);
+        }
     }
 
     /**
@@ -256,7 +267,7 @@ final class WritePath {
         stats.dirtyBytes.add(key.length());
         try {
             insertAndLog(key, a, fua);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             stats.dirtyBytes.add(-key.length()); // not logged
             throw e;
         }
@@ -287,7 +298,7 @@ final class WritePath {
             });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             // the key is not in the log: nothing will drop its reference later; and the keys it
             // displaced still hold the newest acknowledged data of its range, so reads must find
             // them again rather than the older content of the backing device
@@ -317,8 +328,8 @@ final class WritePath {
                 cache.region().fill(at, a.length(), (byte) 0);
                 cache.region().flush(at, a.length());
                 cache.region().fence();
-            } catch (IOException e) {
-                cache.segments().put(a.segment());
+            } catch (IOException | RuntimeException | Error e) {
+                putBack(a, e);
                 throw e;
             }
             pos = logZeroes(a, pos, end, want);
