@@ -129,7 +129,9 @@ final class NbdConnection implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // an Error too (a fault in a device's mapped memory, no memory for a buffer): this
+            // connection ends, cleanly, and the server and its other clients go on
             LOG.log(Level.ERROR, "NBD client " + peer + ": internal error, dropping the connection", e);
         } finally {
             cleanUp();
@@ -238,7 +240,7 @@ final class NbdConnection implements Runnable {
                     ? "the server is shutting down" : "export '" + session.export().name + "' was withdrawn");
             try {
                 reader.skipPayload(request);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException | Error e) {
                 limiter.release(budget);
                 throw e;
             }
@@ -312,7 +314,7 @@ final class NbdConnection implements Runnable {
     private ByteBuffer payload(RequestReader reader, NbdRequest request, long budget) throws IOException {
         try {
             return reader.readPayload(request, pool);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) { // an Error too: no memory for the buffer
             limiter.release(budget);
             throw e;
         }
@@ -335,12 +337,12 @@ final class NbdConnection implements Runnable {
             throws IOException {
         PayloadSource source = new PayloadSource(in, request.length());
         RequestExecutor.ReplyContent content = null;
-        Exception error = null;
+        Throwable error = null;
         placingFrom = in.receivedSoFar() - in.bufferedBytes();
         placing = request;
         try {
             content = executor.tryWriteFrom(request, source);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             error = e;
         } finally {
             placing = null;
@@ -482,7 +484,7 @@ final class NbdConnection implements Runnable {
         RequestExecutor.ReplyContent content;
         try {
             content = executor.tryExecute(request, data);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             failed(session, request, data, e, 0);
             return true;
         }
@@ -555,7 +557,9 @@ final class NbdConnection implements Runnable {
             RequestExecutor.ReplyContent content;
             try {
                 content = executor.execute(request, data);
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) {
+                // an Error too: a task that ended without a reply would leave the client waiting
+                // forever and its slot and bytes taken from every connection's budget
                 failed(session, request, data, e, budget);
                 return;
             }
@@ -589,11 +593,15 @@ final class NbdConnection implements Runnable {
     }
 
     /** The device threw while running {@code request}: gives back its payload and queues the error reply. */
-    private void failed(Session session, NbdRequest request, ByteBuffer data, Exception e, long budget) {
+    private void failed(Session session, NbdRequest request, ByteBuffer data, Throwable e, long budget) {
         pool.release(data);
         if (e instanceof IOException io) {
             fail(session, request, ErrorMapping.errorFor(request.command(), io), String.valueOf(e.getMessage()),
                     null, budget, Level.WARNING);
+        } else if (e instanceof InternalError) {
+            fail(session, request, NbdError.EIO, "a fault in the device's memory (" + e.getMessage() + "): a cache"
+                    + " device whose medium fails, or whose file was truncated while mapped; check the cache's"
+                    + " status and its device", e, budget, Level.ERROR);
         } else {
             fail(session, request, NbdError.EIO, "internal error: " + e, e, budget, Level.ERROR);
         }
@@ -723,9 +731,9 @@ final class NbdConnection implements Runnable {
         if (timeout != null) {
             timeout.cancel(false);
         }
-        if (channel.isOpen()) {
-            abort();
-        }
+        // always: a close that came before the reply writer was started (a withdrawal, the
+        // handshake timeout) closed the channel but could not stop the writer
+        abort();
         limiter.close();
         try {
             // Workers still running this connection's requests use the export's device; wait

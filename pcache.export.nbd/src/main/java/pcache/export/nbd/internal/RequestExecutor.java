@@ -92,7 +92,7 @@ final class RequestExecutor {
                 device.flush();
                 return done(request, null);
             case TRIM:
-                if (length > 0) {
+                if (request.length() > 0) { // a TRIM may cover 2 GiB or more: no int here
                     device.trim(offset, request.length());
                     if (fua) {
                         device.flush(); // trim has no FUA of its own; a flush covers it

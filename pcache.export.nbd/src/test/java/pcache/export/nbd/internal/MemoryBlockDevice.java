@@ -25,6 +25,7 @@ final class MemoryBlockDevice implements BlockDevice {
 
     private final String name;
     private final byte[] data;
+    private final long size;
     private volatile Hook hook = (op, offset, length) -> { };
     private volatile boolean hooked;
     /** Whether the non-waiting calls may succeed; false sends every request to a worker. */
@@ -63,8 +64,17 @@ final class MemoryBlockDevice implements BlockDevice {
     final AtomicLong fuaZeroWrites = new AtomicLong();
 
     MemoryBlockDevice(String name, int sizeBytes) {
+        this(name, sizeBytes, sizeBytes);
+    }
+
+    /**
+     * A device of {@code sizeBytes} that stores only its first {@code storedBytes}: for requests
+     * beyond 2 GiB that hold no data (TRIM); reads and writes must stay within what is stored.
+     */
+    MemoryBlockDevice(String name, int storedBytes, long sizeBytes) {
         this.name = name;
-        this.data = new byte[sizeBytes];
+        this.size = sizeBytes;
+        this.data = new byte[storedBytes];
     }
 
     void setHook(Hook hook) {
@@ -195,7 +205,7 @@ final class MemoryBlockDevice implements BlockDevice {
 
     @Override
     public long sizeBytes() {
-        return data.length;
+        return size;
     }
 
     @Override
@@ -231,7 +241,7 @@ final class MemoryBlockDevice implements BlockDevice {
 
     @Override
     public void trim(long offset, long length) throws IOException {
-        BlockDevice.checkRange(name, data.length, SECTOR_SIZE, offset, length);
+        BlockDevice.checkRange(name, size, SECTOR_SIZE, offset, length);
         hook.before("trim", offset, length);
         trims.incrementAndGet();
     }

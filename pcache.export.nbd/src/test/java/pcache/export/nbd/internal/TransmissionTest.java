@@ -347,6 +347,60 @@ class TransmissionTest {
         assertEquals(4, stats.errors());
     }
 
+    /**
+     * A device that throws an Error (the JVM's InternalError for a fault in mapped memory, an
+     * OutOfMemoryError) fails that request with EIO and a message. The connection and the server
+     * go on, and the requests' bytes go back to the server's budget. Before, the worker's task
+     * ended without a reply: the client waited forever and the bytes stayed taken.
+     */
+    @Test
+    void deviceErrorsAreAnsweredWithEioAndGiveTheirBytesBack() throws Exception {
+        try (RawNbdClient c = fixture.open("disk", true)) {
+            fixture.disk.setHook((op, offset, length) -> {
+                if (op.equals("read") && offset == 65536) {
+                    throw new InternalError("a fault occurred in an unsafe memory access operation");
+                }
+                if (op.equals("write") && offset == 131072) {
+                    throw new OutOfMemoryError("Direct buffer memory");
+                }
+            });
+            c.request(0, READ, 1, 65536, 65536, null);
+            RawNbdClient.Reply r = c.readReply(0);
+            assertEquals(NbdError.EIO.wireValue, r.error());
+            String message = new String(r.payload(), StandardCharsets.UTF_8);
+            assertTrue(message.contains("a fault in the device's memory"), message);
+            c.request(0, WRITE, 2, 131072, 4096, new byte[4096]);
+            assertEquals(NbdError.EIO.wireValue, c.errorOf(2));
+            assertStillServes(c);
+            assertTrue(ServerHealth.eventually(10, () -> fixture.server.inflightBytes() == 0),
+                    fixture.server.inflightBytes() + " bytes still taken");
+        }
+        assertServerStillServes();
+    }
+
+    /**
+     * A TRIM of 2 GiB or more (its 32-bit length does not fit an int) reaches the device whole.
+     * Before, its length turned negative and the trim was skipped, though answered as done.
+     */
+    @Test
+    void aTrimOfMoreThanTwoGibReachesTheDevice() throws Exception {
+        long size = 4L << 30;
+        MemoryBlockDevice big = new MemoryBlockDevice("big", 1 << 20, size);
+        java.util.List<Long> lengths = new java.util.concurrent.CopyOnWriteArrayList<>();
+        big.setHook((op, offset, length) -> {
+            if (op.equals("trim")) {
+                lengths.add(length);
+            }
+        });
+        fixture.server.export("big", big);
+        long length = 3L << 30;
+        try (RawNbdClient c = fixture.open("big", false)) {
+            c.request(0, TRIM, 1, 0, length, null);
+            assertEquals(0, c.errorOf(1));
+        }
+        assertEquals(java.util.List.of(length), lengths);
+    }
+
     @Test
     void statisticsCountRequestsBytesAndErrors() throws IOException {
         try (RawNbdClient c = fixture.open("disk", false)) {
