@@ -53,6 +53,8 @@ final class ConnectionManager {
     private long lostAtNanos;
     private int attempts;
     private long backoffMillis;
+    /** When the current connection started (its handshake done). */
+    private long connectedAtNanos = System.nanoTime();
     private String lastConnectError;
     private final AtomicInteger reconnects = new AtomicInteger();
     private volatile BackingState state = BackingState.ONLINE;
@@ -65,6 +67,7 @@ final class ConnectionManager {
         this.server = settings.uri().location();
         this.geometry = geometry;
         this.scheduler = scheduler;
+        this.backoffMillis = settings.reconnectInitialBackoff().toMillis();
     }
 
     /** The scheduler for connect watchdogs and reconnect attempts of the device {@code name}. */
@@ -83,12 +86,24 @@ final class ConnectionManager {
     void attachFirst(Connector.Link link) {
         synchronized (lock) {
             current = new NbdConnection(settings.name(), server, link, listener);
+            connectedAtNanos = System.nanoTime();
             current.start();
         }
     }
 
     BackingState state() {
         return state;
+    }
+
+    /**
+     * Whether the live connection's server offers block status ({@code base:allocation});
+     * {@code first}'s answer while there is none. A server that comes back after a restart may
+     * no longer offer it: its connection must not be sent the command.
+     */
+    boolean canBlockStatus(ExportInfo first) {
+        synchronized (lock) {
+            return (current != null ? current.export() : first).canBlockStatus();
+        }
     }
 
     /** Number of successful reconnects so far. */
@@ -213,7 +228,7 @@ final class ConnectionManager {
             connection.disconnect(GRACE_MILLIS);
         }
         if (lost != null) {
-            lost.awaitThreads(0);
+            lost.awaitThreads(GRACE_MILLIS); // bounded: its sender may be stuck writing to a server that stopped reading
         }
         scheduler.shutdownNow();
         try {
@@ -269,10 +284,13 @@ final class ConnectionManager {
                 && !fua) {
             durability.writeAcknowledged(connection.durability);
         } else if (request.command == NbdCommand.FLUSH && request.flushTicket != null) {
+            // the failure is completed here, under the lock: a loss counts as reported only if
+            // the flush's caller is still there to get it
             String lossReason = durability.flushAcknowledged(connection.durability,
-                    request.coverageAtSend, request.flushTicket);
+                    request.coverageAtSend, request.flushTicket, reason -> request.completion
+                            .completeExceptionally(new BackingDeviceException(server + ": flush failed: " + reason)));
             if (lossReason != null) {
-                return new BackingDeviceException(server + ": flush failed: " + lossReason);
+                return new BackingDeviceException(server + ": flush failed: " + lossReason); // completed already, or given up
             }
         }
         return null;
@@ -295,9 +313,18 @@ final class ConnectionManager {
             lostConnection = connection;
             lostAtNanos = System.nanoTime();
             attempts = 0;
-            backoffMillis = settings.reconnectInitialBackoff().toMillis();
             lastConnectError = null;
-            schedule(0);
+            if (lostAtNanos - connectedAtNanos >= settings.reconnectMaxBackoff().toNanos()) {
+                backoffMillis = settings.reconnectInitialBackoff().toMillis();
+                schedule(0);
+            } else {
+                // lost soon after it was made (a request that makes the server drop the
+                // connection, re-sent on every new one): back off as after a failed connect,
+                // or this would be a tight loop of connects, handshakes and re-sends
+                long delay = backoffMillis;
+                backoffMillis = Math.min(backoffMillis * 2, settings.reconnectMaxBackoff().toMillis());
+                schedule(delay);
+            }
         }
         LOG.log(Level.WARNING, settings.name() + ": " + cause.getMessage() + "; reconnecting, "
                 + waiting + " request(s) wait for the new connection");
@@ -333,6 +360,12 @@ final class ConnectionManager {
         } catch (NbdConnectException e) {
             retryLater(e);
             return;
+        } catch (RuntimeException | Error e) {
+            // nothing may end the reconnect task without scheduling the next: the device would
+            // stay RECONNECTING for good, its requests waiting
+            retryLater(new NbdConnectException(NbdConnectException.Reason.PROTOCOL, server
+                    + ": reconnecting failed: " + e, e));
+            return;
         }
         String incompatible = geometry.incompatibility(link.export());
         if (incompatible != null) {
@@ -353,6 +386,7 @@ final class ConnectionManager {
                 return;
             }
             current = connection;
+            connectedAtNanos = System.nanoTime();
             // counted before any re-sent request can complete, so that its caller sees it
             reconnects.incrementAndGet();
             connection.start();

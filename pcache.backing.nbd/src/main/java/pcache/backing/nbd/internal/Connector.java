@@ -123,6 +123,15 @@ final class Connector {
             }
             throw new NbdConnectException(Reason.TLS_FAILED, server + ": the TLS handshake failed: "
                     + e.getMessage() + " (this client uses " + tls.describe() + ")", e);
+        } catch (RuntimeException e) {
+            // the TLS engines let a RuntimeException through (an SSLEngine in a state it refuses);
+            // unwrapped it would end a reconnect task or the first connect's thread unnoticed
+            if (timedOut.get()) {
+                throw timeout(server, timeout, e);
+            }
+            throw new NbdConnectException(progress.phase == Phase.TLS ? Reason.TLS_FAILED : Reason.PROTOCOL,
+                    server + ": the connection failed during the " + (progress.phase == Phase.TLS ? "TLS" : "NBD")
+                    + " handshake: " + e, e);
         } catch (IOException e) {
             if (timedOut.get() || e instanceof AsynchronousCloseException) {
                 throw timeout(server, timeout, e);

@@ -109,12 +109,23 @@ final class DurabilityTracker {
      * @return null if the flush may succeed, else why it must fail
      */
     String flushAcknowledged(ConnectionRecord connection, long coverageAtSend, FlushTicket ticket) {
+        return flushAcknowledged(connection, coverageAtSend, ticket, reason -> true);
+    }
+
+    /**
+     * The same, the failure handed to {@code deliver} (under the caller's lock): a loss counts as
+     * reported only when it accepts it. A flush whose caller already gave up (timed out,
+     * interrupted) reports nothing to anyone, so a later flush must still fail.
+     */
+    String flushAcknowledged(ConnectionRecord connection, long coverageAtSend, FlushTicket ticket,
+            java.util.function.Predicate<String> deliver) {
         connection.flushedThrough = Math.max(connection.flushedThrough, coverageAtSend);
         String reason = null;
+        java.util.List<Loss> reported = new java.util.ArrayList<>();
         for (Loss loss : losses) {
             if (loss.from <= ticket.coverage() && ticket.startNumber() <= loss.reportedThrough) {
                 if (loss.reportedThrough == Long.MAX_VALUE) {
-                    loss.reportedThrough = flushStarts;
+                    reported.add(loss);
                 }
                 if (reason == null) {
                     long count = Math.min(loss.to, ticket.coverage()) - loss.from + 1;
@@ -123,6 +134,11 @@ final class DurabilityTracker {
                             + "them, so this flush cannot vouch for them: write the data again "
                             + "and flush";
                 }
+            }
+        }
+        if (reason != null && deliver.test(reason)) {
+            for (Loss loss : reported) {
+                loss.reportedThrough = flushStarts;
             }
         }
         return reason;

@@ -265,7 +265,8 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
             throw new IllegalArgumentException(server + ": block status of an empty range at " + offset);
         }
         connections.checkUsable();
-        if (!initialExport.canBlockStatus()) {
+        if (!connections.canBlockStatus(initialExport)) {
+            // the server (after a reconnect, maybe a restarted one) does not offer it: all data
             return List.of(new BlockExtent(offset, length, 0));
         }
         long end = offset + length;
@@ -273,6 +274,10 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         long to = Math.min(geometry.alignUp(end), from + MAX_BLOCK_STATUS_BYTES);
         NbdRequest request = NbdRequest.payloadless(NbdCommand.BLOCK_STATUS, 0, from, (int) (to - from));
         pipeline.run(RequestParts.of(List.of(request)), pipeline.newDeadline(), null);
+        if (request.extents == null) {
+            throw new BackingDeviceException(server + " answered BLOCK_STATUS without a block status"
+                    + " chunk (a simple reply, or none for base:allocation): it breaks the NBD protocol");
+        }
         List<BlockExtent> out = new ArrayList<>();
         long pos = from;
         long reported = offset; // where the answer has got to

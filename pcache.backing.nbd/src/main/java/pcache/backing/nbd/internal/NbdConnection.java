@@ -96,6 +96,10 @@ final class NbdConnection {
     void submit(NbdRequest request, long cookie) {
         request.cookie = cookie;
         request.resetReply();
+        if (inFlight.isEmpty()) {
+            // silence is counted while requests wait, not through the idle time before them
+            lastReplyNanos = System.nanoTime();
+        }
         inFlight.put(cookie, request);
         sendQueue.add(request);
     }
@@ -157,7 +161,9 @@ final class NbdConnection {
      */
     void awaitThreads(long graceMillis) {
         try {
-            sender.join(graceMillis);
+            if (graceMillis > 0) {
+                sender.join(graceMillis); // join(0) would wait for good
+            }
             Connector.closeQuietly(link.channel());
             sender.join(TimeUnit.SECONDS.toMillis(5));
             reader.join(TimeUnit.SECONDS.toMillis(5));
@@ -195,11 +201,19 @@ final class NbdConnection {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            if (!lost.get()) {
+                fail(new BackingDeviceException(server + ": the sender was interrupted"), false);
+            }
         } catch (IOException e) {
             if (!lost.get()) {
                 fail(new BackingDeviceException(server + ": sending to the server failed: "
                         + describe(e), e), false);
             }
+        } catch (RuntimeException | Error e) {
+            // a sender that ended without failing the connection would leave its requests unsent
+            // and their callers waiting (for good with io_timeout_ms 0)
+            fail(new BackingDeviceException(server + ": sending failed: " + e, e), false);
+            LOG.log(System.Logger.Level.ERROR, "NBD sender to " + server + " failed", e);
         }
     }
 
@@ -249,7 +263,7 @@ final class NbdConnection {
             if (!lost.get()) {
                 fail(new BackingDeviceException(server + ": " + describe(e), e), false);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             fail(new BackingDeviceException(server + ": reply handling failed: " + e, e), false);
             LOG.log(System.Logger.Level.ERROR, "NBD reader of " + server + " failed", e);
         }

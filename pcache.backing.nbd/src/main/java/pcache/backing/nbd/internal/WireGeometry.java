@@ -29,7 +29,13 @@ record WireGeometry(ExportInfo export, int alignment, int maxIoBytes, long sizeB
                     + ": the server's maximum payload " + maxPayload
                     + " is smaller than the block size " + alignment);
         }
-        return new WireGeometry(export, alignment, maxIoBytes, alignDown(export.sizeBytes(), alignment));
+        long size = alignDown(export.sizeBytes(), alignment);
+        if (size <= 0) {
+            throw new NbdConnectException(NbdConnectException.Reason.REFUSED, server + ": the export is "
+                    + export.sizeBytes() + " bytes, smaller than one block (" + alignment + " bytes), so it"
+                    + " cannot back a cache; check the size of the export (its file or disk) on the server");
+        }
+        return new WireGeometry(export, alignment, maxIoBytes, size);
     }
 
     /** Whether callers' 512-byte granularity needs no read-modify-write on this server. */

@@ -51,6 +51,24 @@ class DurabilityTrackerTest {
         assertNull(flush(b), "reported once; the caller re-writes and flushes again");
     }
 
+    /**
+     * A flush whose caller already gave up (timed out, interrupted) when its failure came reports
+     * it to nobody: the next flush must still fail. Before, the abandoned flush used the report
+     * up, and the next flush succeeded over writes the server may have lost.
+     */
+    @Test
+    void aLossIsReportedOnlyToAFlushWhoseCallerIsStillWaiting() {
+        ConnectionRecord a = new ConnectionRecord();
+        tracker.writeAcknowledged(a);
+        tracker.connectionLost(a, "server died");
+        ConnectionRecord b = new ConnectionRecord();
+        FlushTicket abandoned = tracker.flushStarted();
+        assertNotNull(tracker.flushAcknowledged(b, tracker.acknowledgedSoFar(), abandoned, reason -> false));
+        tracker.flushFinished(abandoned);
+        assertNotNull(flush(b), "the loss was not reported yet");
+        assertNull(flush(b), "now it was");
+    }
+
     @Test
     void flushesRunningWhenTheLossIsFirstReportedAllFail() {
         ConnectionRecord a = new ConnectionRecord();

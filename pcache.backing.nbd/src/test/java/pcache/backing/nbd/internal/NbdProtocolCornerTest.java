@@ -246,6 +246,45 @@ class NbdProtocolCornerTest {
         device.flush();
     }
 
+    /**
+     * A request that makes the server drop every connection it arrives on is re-sent on each new
+     * one; the reconnects back off as failed connects do (10 ms doubling to 200 ms here) until the
+     * request times out. Before, a connection lost right after it was made was replaced at once:
+     * a tight loop of connects, handshakes and re-sends for the whole io_timeout.
+     */
+    @Test
+    void aRequestThatDropsEveryConnectionDoesNotMakeAReconnectStorm() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.handler((request, replies) -> {
+            if (request.type() == 1 && request.offset() == 65536) {
+                replies.drop(); // the poison write
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        device = NbdBackingDevice.connect(NbdSettings.of("fake", server.uri())
+                .withIoTimeout(Duration.ofSeconds(2))
+                .withBackoff(Duration.ofMillis(10), Duration.ofMillis(200)));
+        int before = server.connections();
+        assertThrows(java.io.IOException.class, () -> device.write(65536, ByteBuffer.allocate(4096), false));
+        int made = server.connections() - before;
+        // backing off 10, 20, 40, 80, 160, then 200 ms: at most about 14 connections in 2 s
+        assertTrue(made >= 2 && made <= 30, made + " connections while the write was re-sent for 2 s");
+        server.handler(server::serveDisk);
+        waitUntil(() -> device.state() == BackingState.ONLINE, "back online");
+        device.write(0, ByteBuffer.allocate(4096), false);
+        device.flush();
+    }
+
+    /** An export smaller than one block cannot back a cache: refused at connect, saying what to check. */
+    @Test
+    void anEmptyExportIsRefusedWithAClearError() throws Exception {
+        server = FakeNbdServer.standard(dir, 0);
+        NbdConnectException e = assertThrows(NbdConnectException.class, () -> connect(Duration.ofSeconds(5)));
+        assertTrue(e.getMessage().contains("the export is 0 bytes, smaller than one block"), e.getMessage());
+        assertEquals(NbdConnectException.Reason.REFUSED, e.reason());
+    }
+
     @Test
     void serverWithoutGoIsOpenedWithExportName() throws Exception {
         server = new FakeNbdServer(dir, 4 * SIZE, NbdWire.TX_HAS_FLAGS | NbdWire.TX_SEND_FLUSH,
