@@ -337,6 +337,12 @@ public final class PcacheTargetComponent {
             config = old;
             return;
         }
+        String problem = TargetSettings.runtimeChangeProblem(old, newConfig);
+        if (problem != null) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + problem);
+            config = old;
+            return;
+        }
         CacheDeviceFacade f = facade;
         if (f == null) {
             return;

@@ -45,6 +45,21 @@ final class TargetSettings {
                 .withGcIntervalMillis(c.gc__interval__ms());
     }
 
+    /**
+     * Why {@code now} cannot be applied to a cache running with {@code was}, or null. A new cache
+     * device would be opened (or formatted) without the data not yet written back, which lives on
+     * the old one: the running cache would lose acknowledged writes.
+     */
+    static String runtimeChangeProblem(TargetConfig was, TargetConfig now) {
+        if (!was.cache__dev().equals(now.cache__dev())) {
+            return "cache_dev cannot change while the cache runs (from " + was.cache__dev() + " to "
+                    + now.cache__dev() + "): data not yet written back lives on the old device, and the new one"
+                    + " would be opened without it. To move the cache: set cache_mode=passthrough (which writes"
+                    + " everything back), then remove the cache and create it again on the new device";
+        }
+        return null;
+    }
+
     /** Whether a configuration change needs the engine re-opened. */
     static boolean needsReopen(TargetConfig a, TargetConfig b) {
         return !a.cache__dev().equals(b.cache__dev()) || a.data__crc() != b.data__crc()
