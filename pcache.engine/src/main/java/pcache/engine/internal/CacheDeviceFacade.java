@@ -501,6 +501,10 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (newMode == old) {
                 return;
             }
+            if (old == CacheMode.PASSTHROUGH) {
+                leavePassthrough(newMode);
+                return;
+            }
             if (newMode != CacheMode.PASSTHROUGH) {
                 synchronized (trimLock) {
                     if (newMode == CacheMode.WRITETHROUGH) {
@@ -527,6 +531,32 @@ public final class CacheDeviceFacade implements CacheDevice {
             LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> passthrough (drained and emptied)", name,
                     old.configName());
         }
+    }
+
+    /**
+     * Pass-through wrote straight to the backing device. Requests still in flight there finish
+     * first (a pass-through write landing after the switch could otherwise be overtaken by a read
+     * that caches the older bytes as clean), and the backing device is flushed: a client's flush
+     * in the new mode persists the key log, not what pass-through wrote before it. Caller holds
+     * the control lock.
+     */
+    private void leavePassthrough(CacheMode newMode) throws IOException {
+        hold();
+        try {
+            try {
+                onBacking(true, BackingDevice::flush);
+            } catch (BackingUnavailableException e) {
+                // none bound: nothing can be flushed now, and refusing would keep the cache from
+                // taking writes while the backing device is away
+                LOG.log(System.Logger.Level.WARNING, "cache " + name + ": leaving passthrough without flushing the"
+                        + " backing device (" + e.getMessage() + ")");
+            }
+            mode = newMode;
+        } finally {
+            gate.release();
+        }
+        LOG.log(System.Logger.Level.INFO, "cache {0}: mode passthrough -> {1} (backing device flushed)", name,
+                newMode.configName());
     }
 
     private void hold() throws IOException {

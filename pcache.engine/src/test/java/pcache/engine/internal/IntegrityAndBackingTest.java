@@ -413,6 +413,59 @@ class IntegrityAndBackingTest {
         plain.close();
     }
 
+    /**
+     * Leaving pass-through waits for the pass-through write still on its way to the backing
+     * device, then flushes the backing device before the new mode takes requests: a read after
+     * the switch cannot cache the older bytes the write is replacing, and the write is durable
+     * although the client's next flush only persists the key log. Before, the mode flipped at
+     * once: the write landed after the switch, unflushed.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void leavingPassthroughWaitsForItsWritesAndFlushesTheBackingDevice() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("pt"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch land = new java.util.concurrent.CountDownLatch(1);
+        try {
+            disk.onWrite = (offset, bytes) -> {
+                writing.countDown();
+                try {
+                    land.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> write = pool.submit(() -> {
+                dev.write(0, Harness.pattern(0, 4096, 7), false);
+                return null;
+            });
+            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            Future<?> toWriteback = pool.submit(() -> {
+                dev.setMode(CacheMode.WRITEBACK);
+                return null;
+            });
+            Thread.sleep(100); // give a switch that does not wait the time to happen
+            assertEquals(CacheMode.PASSTHROUGH, dev.mode(), "the switch waits for the write on its way");
+            long flushes = disk.flushes.get();
+            disk.onWrite = null;
+            land.countDown();
+            write.get(10, TimeUnit.SECONDS);
+            toWriteback.get(10, TimeUnit.SECONDS);
+            assertEquals(CacheMode.WRITEBACK, dev.mode());
+            assertTrue(disk.flushes.get() > flushes, "the backing device was flushed");
+            assertArrayEquals(Harness.pattern(0, 4096, 7).array(), Harness.read(dev, 0, 4096));
+        } finally {
+            land.countDown();
+            pool.shutdownNow();
+            dev.close();
+        }
+    }
+
     @Test
     void withoutBackingDeviceHitsAndWritesGoOnUntilSpaceRunsOut() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
