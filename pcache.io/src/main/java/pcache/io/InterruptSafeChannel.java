@@ -44,6 +44,21 @@ public final class InterruptSafeChannel implements AutoCloseable {
     }
 
     public <T> T call(Operation<T> operation) throws IOException {
+        return call(operation, false);
+    }
+
+    /**
+     * {@link #call} for an operation that makes data durable ({@link FileChannel#force}): it is
+     * not run again when the channel was closed under it. The sync cut off may have taken a
+     * write-back error that the file reports only once (to the descriptor it was reported to),
+     * and a sync on a reopened descriptor could then succeed over data the disk lost. So the
+     * channel is reopened for the calls after it, and this one fails.
+     */
+    public <T> T callSyncing(Operation<T> operation) throws IOException {
+        return call(operation, true);
+    }
+
+    private <T> T call(Operation<T> operation, boolean syncs) throws IOException {
         boolean interrupted = Thread.interrupted(); // run the I/O uninterrupted, restore after
         try {
             for (int reopens = 0;; reopens++) {
@@ -55,6 +70,12 @@ public final class InterruptSafeChannel implements AutoCloseable {
                         throw new DeviceClosedException(device + " is closed");
                     }
                     interrupted |= e instanceof ClosedByInterruptException | Thread.interrupted();
+                    if (syncs) {
+                        reopen(current);
+                        throw new IOException(device + ": a data sync was cut off (an interrupt closed the file"
+                                + " under it); whether the data reached the disk is not known, so this sync fails:"
+                                + " write the data again and sync", e);
+                    }
                     if (reopens >= MAX_REOPENS) {
                         throw new IOException(device + ": channel closed repeatedly by interrupts",
                                 e);

@@ -179,7 +179,7 @@ final class FileIoPmemRegion implements PmemRegion {
 
     private void sync() throws IOException {
         try {
-            channel.call(ch -> {
+            channel.callSyncing(ch -> {
                 ch.force(false);
                 return null;
             });

@@ -3,6 +3,7 @@ package pcache.pmem.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -81,6 +82,36 @@ class FileIoPmemRegionTest extends FileRegionContract {
         assertEquals(2, written);
         channel.close();
         assertEquals(1, Files.readAllBytes(file)[10]);
+    }
+
+    /**
+     * A data sync whose file was closed under it (another thread's interrupt) is not run again on
+     * the reopened file, which could succeed over a write-back error the cut-off sync took: it
+     * fails, and the next sync runs on the reopened file. Before, it was re-run and succeeded.
+     */
+    @Test
+    void aSyncCutOffByAnInterruptFailsAndTheNextOneRuns() throws Exception {
+        Path file = dir.resolve("sync-cut-off.img");
+        RegionFiles.OpenedFile opened = RegionFiles.open(file, 8192);
+        FileChannel raw = opened.channel();
+        InterruptSafeChannel channel = new InterruptSafeChannel(raw, file,
+                java.util.Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE), "test");
+        raw.close(); // what an interrupt during someone else's I/O does to a FileChannel
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        IOException e = assertThrows(IOException.class, () -> channel.callSyncing(ch -> {
+            runs.incrementAndGet();
+            ch.force(false);
+            return null;
+        }));
+        assertTrue(e.getMessage().contains("a data sync was cut off"), e.getMessage());
+        assertEquals(1, runs.get(), "not run again");
+        channel.callSyncing(ch -> {
+            runs.incrementAndGet();
+            ch.force(false);
+            return null;
+        });
+        assertEquals(2, runs.get());
+        channel.close();
     }
 
     @Test

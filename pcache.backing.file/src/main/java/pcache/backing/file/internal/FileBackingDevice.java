@@ -318,7 +318,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     ch.force(false);
                 }
                 return null;
-            });
+            }, fua);
             src.position(at + length);
             return;
         }
@@ -328,7 +328,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 ch.force(false);
             }
             return null;
-        });
+        }, fua);
         src.position(at + length);
     }
 
@@ -342,7 +342,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         io("flush", 0, sizeBytes, ch -> {
             ch.force(false);
             return null;
-        });
+        }, true);
     }
 
     /** Checked, then ignored (see the class comment). */
@@ -378,7 +378,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 io("write-zeroes", offset, length, ch -> {
                     ch.force(false);
                     return null;
-                });
+                }, true);
             }
             return;
         }
@@ -394,7 +394,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 ch.force(false);
             }
             return null;
-        });
+        }, fua);
     }
 
     /** Writes all remaining bytes of {@code src} at {@code position}; {@code src} itself is left as it is. */
@@ -447,8 +447,14 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     /** Runs one I/O, turning failures into errors that name the device and the range. */
     private <T> T io(String what, long offset, long length, InterruptSafeChannel.Operation<T> op)
             throws IOException {
+        return io(what, offset, length, op, false);
+    }
+
+    /** {@link #io}; {@code syncs}: the operation makes data durable, so it is never run twice ({@link InterruptSafeChannel#callSyncing}). */
+    private <T> T io(String what, long offset, long length, InterruptSafeChannel.Operation<T> op, boolean syncs)
+            throws IOException {
         try {
-            return channel.call(op);
+            return syncs ? channel.callSyncing(op) : channel.call(op);
         } catch (DeviceClosedException e) {
             throw e;
         } catch (IOException e) {
