@@ -16,8 +16,18 @@ public final class BackingHolder {
 
     private volatile String cacheName;
     private BackingDevice current;
+    /** The device offered last ({@link #set}), bound or refused; null after it went away. */
+    private BackingDevice offered;
+    /** What a device must pass to be bound: the open cache's identity check; none before one opens. */
+    private Check check;
     private boolean closed;
     private volatile boolean failing;
+
+    /** Checks that a device may back the cache (the disk it belongs to, its size); throws why not. */
+    @FunctionalInterface
+    public interface Check {
+        void check(BackingDevice device) throws IOException;
+    }
 
     public BackingHolder(String cacheName) {
         this.cacheName = cacheName;
@@ -28,11 +38,57 @@ public final class BackingHolder {
         this.cacheName = name;
     }
 
-    /** Binds {@code device} (null to unbind) and wakes waiting requests. */
-    public synchronized void set(BackingDevice device) {
+    /**
+     * Binds {@code device} (null to unbind) and wakes waiting requests, if it passes the check
+     * installed ({@link #checkWith}); a device that fails it is not bound, and the device bound
+     * before stays.
+     *
+     * @return why the device was refused, or null when it is bound
+     */
+    public synchronized String set(BackingDevice device) {
+        offered = device;
+        if (device != null && check != null) {
+            try {
+                check.check(device);
+            } catch (IOException | RuntimeException e) {
+                return String.valueOf(e.getMessage());
+            }
+        }
         current = device;
         failing = false;
         notifyAll();
+        return null;
+    }
+
+    /** {@code device} went away: unbinds it if it is bound, and forgets it as offered. */
+    public synchronized void remove(BackingDevice device) {
+        if (offered == device) {
+            offered = null;
+        }
+        if (current == device) {
+            current = null;
+            failing = false;
+            notifyAll();
+        }
+    }
+
+    /**
+     * Installs the check every device must pass from now on (an opening cache's, before any of
+     * its threads can use a device), and applies it to the device bound, or else to the one
+     * offered last: so a device bound while the cache opened is checked before it is used, and
+     * one refused by an earlier check (or by a cache since re-opened with {@code force_identity})
+     * is offered again. A device bound that fails it is unbound.
+     *
+     * @return why the device was refused, or null
+     */
+    public synchronized String checkWith(Check newCheck) {
+        check = newCheck;
+        BackingDevice candidate = current != null ? current : offered;
+        if (candidate == null) {
+            return null;
+        }
+        current = null;
+        return set(candidate);
     }
 
     /** The bound device or null, without waiting. */

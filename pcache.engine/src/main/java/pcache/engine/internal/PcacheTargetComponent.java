@@ -143,26 +143,23 @@ public final class PcacheTargetComponent {
     @Reference(name = "backing", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindBacking(BackingDevice device) {
-        CacheDeviceFacade f = facade;
-        if (f != null) {
-            try {
-                f.engine().checkIdentity(device);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.ERROR, "cache " + name + ": " + e.getMessage());
-                return;
-            }
+        // checked by the holder against the open cache's identity (installed before its threads
+        // start), so no device reaches the cache unchecked, even while it opens
+        String refused = backing.set(device);
+        if (refused != null) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": " + refused);
+            return;
         }
         if (name != null) { // bound before activation, the cache's first log line names the device
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
         }
-        backing.set(device);
     }
 
     void unbindBacking(BackingDevice device) {
         if (backing.peek() == device) {
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1} went away", name, device.description());
-            backing.set(null);
         }
+        backing.remove(device);
     }
 
     @Reference(name = "writeback", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -198,15 +195,6 @@ public final class PcacheTargetComponent {
             CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c),
                     this::cacheDeviceProblem);
             facade = f;
-            BackingDevice bound = backing.peek();
-            if (bound != null) {
-                try {
-                    engine.checkIdentity(bound);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": " + e.getMessage());
-                    backing.set(null);
-                }
-            }
             synchronized (this) {
                 if (deactivated) {
                     f.close();

@@ -111,6 +111,12 @@ public final class CacheEngine implements AutoCloseable {
             e.blockStatus = new BlockStatusWalk(e.cache);
             e.writeback = new WritebackLoop(e.cache, e.signals, policy);
             e.gc = new GarbageCollector(e.cache, e.signals, e.scheduler);
+            // from here no device reaches write-back, reads or GC unless it is this cache's disk,
+            // including one bound while the cache opened
+            String refused = backing.checkWith(e::checkIdentity);
+            if (refused != null) {
+                LOG.log(System.Logger.Level.ERROR, "cache " + config.name() + ": backing device refused: " + refused);
+            }
             e.startThreads();
             ok = true;
             return e;

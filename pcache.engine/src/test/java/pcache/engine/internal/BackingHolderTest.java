@@ -1,0 +1,72 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
+
+import org.junit.jupiter.api.Test;
+
+import pcache.api.CacheConfigurationException;
+import pcache.api.spi.BackingDevice;
+
+/** Which devices the holder binds once a cache's check is installed. */
+class BackingHolderTest {
+
+    private final MemoryBacking own = new MemoryBacking(1 << 20, "own", false);
+    private final MemoryBacking other = new MemoryBacking(1 << 20, "other", false);
+    /** Devices the check accepts. */
+    private final Set<BackingDevice> accepted = new CopyOnWriteArraySet<>(Set.of(own));
+
+    private final BackingHolder.Check check = device -> {
+        if (!accepted.contains(device)) {
+            throw new CacheConfigurationException(device.description() + " is not this cache's disk");
+        }
+    };
+
+    /**
+     * A device bound before the cache's check was installed (while the cache opened) is checked
+     * when it is, and unbound if it fails: no engine thread can use it. Before, a device bound
+     * while the cache opened reached write-back before the one check after the open.
+     */
+    @Test
+    void aDeviceBoundWhileTheCacheOpenedIsCheckedBeforeUse() throws IOException {
+        BackingHolder holder = new BackingHolder("c");
+        assertNull(holder.set(other)); // no check yet: the cache is still opening
+        String refused = holder.checkWith(check);
+        assertTrue(refused != null && refused.contains("not this cache's disk"), refused);
+        assertNull(holder.peek(), "unbound before any thread of the cache could use it");
+    }
+
+    /** Once the check is installed, a wrong device is refused and the one bound stays. */
+    @Test
+    void aWrongDeviceIsRefusedAndTheBoundOneStays() throws IOException {
+        BackingHolder holder = new BackingHolder("c");
+        assertNull(holder.checkWith(check));
+        assertNull(holder.set(own));
+        String refused = holder.set(other);
+        assertTrue(refused != null && refused.contains("other"), refused);
+        assertSame(own, holder.peek());
+        holder.remove(own);
+        assertNull(holder.peek());
+    }
+
+    /**
+     * A device refused earlier is offered again when a new check is installed (the cache was
+     * re-opened, say with force_identity): it is bound if it passes. Before, it stayed unbound
+     * until its service was registered again.
+     */
+    @Test
+    void aRefusedDeviceIsOfferedAgainToTheNextCheck() throws IOException {
+        BackingHolder holder = new BackingHolder("c");
+        holder.checkWith(check);
+        assertTrue(holder.set(other) != null);
+        assertNull(holder.peek());
+        accepted.add(other); // re-opened, accepting it now
+        assertNull(holder.checkWith(check));
+        assertSame(other, holder.peek());
+    }
+}
