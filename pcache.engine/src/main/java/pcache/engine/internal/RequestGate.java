@@ -1,6 +1,7 @@
 package pcache.engine.internal;
 
 import java.io.InterruptedIOException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 import pcache.api.DeviceClosedException;
@@ -13,11 +14,21 @@ import pcache.api.DeviceClosedException;
  * <p>Why it is correct: a request increments, then reads {@code held}; a quiescer writes
  * {@code held}, then sums the counter. Either the request sees {@code held} and backs out, or the
  * quiescer's sum sees the increment and waits for it.
+ *
+ * <p>A request that backs out does not decrement the striped counter: it counts itself in
+ * {@link #retracted} instead. A striped sum is no snapshot, and a thread's increment and decrement
+ * can land on different stripes (a contended update moves it to another), so the sum could take in
+ * a backing-out request's decrement without its increment, and see 0 while another request is in
+ * flight. The quiescer reads {@code retracted} before it sums: every retraction it counts followed
+ * an increment made before the sum, which the sum therefore sees, so the difference never counts
+ * fewer than are in flight.
  */
 final class RequestGate {
 
     private final String name;
     private final LongAdder inFlight = new LongAdder();
+    /** Entries of requests that backed out (see the class comment); only ever grows. */
+    private final AtomicLong retracted = new AtomicLong();
     private final Object monitor = new Object();
     private volatile boolean held;
     private volatile boolean shut;
@@ -32,12 +43,12 @@ final class RequestGate {
             inFlight.increment();
             if (!held) {
                 if (shut) {
-                    inFlight.decrement();
+                    retract();
                     throw new DeviceClosedException("cache " + name + " is shut down");
                 }
                 return;
             }
-            exit();
+            retract();
             synchronized (monitor) {
                 while (held && !shut) {
                     try {
@@ -58,14 +69,24 @@ final class RequestGate {
     boolean tryEnter() throws DeviceClosedException {
         inFlight.increment();
         if (shut) {
-            inFlight.decrement();
+            retract();
             throw new DeviceClosedException("cache " + name + " is shut down");
         }
         if (held) {
-            exit();
+            retract();
             return false;
         }
         return true;
+    }
+
+    /** Takes back the entry of a request that is not let in. */
+    private void retract() {
+        retracted.incrementAndGet();
+        if (held) {
+            synchronized (monitor) {
+                monitor.notifyAll();
+            }
+        }
     }
 
     void exit() {
@@ -86,7 +107,7 @@ final class RequestGate {
         held = true;
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         synchronized (monitor) {
-            while (inFlight.sum() != 0) {
+            while (inFlightNow() != 0) {
                 long left = (deadline - System.nanoTime()) / 1_000_000L;
                 if (left <= 0) {
                     return false;
@@ -123,6 +144,12 @@ final class RequestGate {
     }
 
     long inFlight() {
-        return inFlight.sum();
+        return inFlightNow();
+    }
+
+    /** Requests in flight, never fewer than there are (see the class comment): retractions read first. */
+    private long inFlightNow() {
+        long out = retracted.get();
+        return inFlight.sum() - out;
     }
 }
