@@ -3,6 +3,7 @@ package pcache.engine.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -463,6 +464,34 @@ class IntegrityAndBackingTest {
             land.countDown();
             pool.shutdownNow();
             dev.close();
+        }
+    }
+
+    /**
+     * A backing device swapped while write-back writes a group (the old one not closed: a
+     * backing.target change) gets the whole group again before dirty_tail moves: the flush that
+     * closes a group covers only the device it reaches. Before, the group's writes went to the old
+     * device, its flush to the new one, and dirty_tail moved past data the new device never got.
+     */
+    @Test
+    void aBackingDeviceSwappedWhileAGroupIsWrittenGetsTheWholeGroup() throws Exception {
+        MemoryBacking first = new MemoryBacking(LOGICAL, "disk", false);
+        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(first);
+        CacheEngine e = Harness.open(Harness.config("swap"), new SimulatedPmem(Harness.deviceBytes(6), false), holder,
+                Harness.drainOnlyPolicy());
+        try {
+            e.write(0, Harness.pattern(0, 65536, 4), false);
+            first.onWrite = (offset, bytes) -> {
+                first.onWrite = null;
+                assertNull(holder.set(second), "the same disk: bound");
+            };
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(0, 65536, 4).array(), second.content(0, 65536),
+                    "the new device got the group");
+            assertTrue(second.flushes.get() > 0);
+        } finally {
+            e.close();
         }
     }
 

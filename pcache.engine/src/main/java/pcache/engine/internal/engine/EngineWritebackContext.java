@@ -44,6 +44,9 @@ final class EngineWritebackContext implements WritebackContext {
     private final Runnable groupWrittenBack;
     /** {@link EngineSignals#otherFlushFailures} as of write-back's last flush. */
     private long otherFlushFailuresSeen;
+    /** The device write-back wrote to since its last flush (null: none), and whether it wrote to several. */
+    private BackingDevice wroteTo;
+    private boolean wroteToSeveral;
     /** A piece of a run contiguous in the cache this large is written from the mapping, not gathered. */
     static final int DIRECT_PIECE_BYTES = 64 << 10;
     /** Largest single write straight from the mapping. */
@@ -350,7 +353,7 @@ final class EngineWritebackContext implements WritebackContext {
 
     private void writeZeroesOnce(long offset, long bytes) throws IOException {
         try {
-            backing().writeZeroes(offset, bytes, false);
+            writeDevice().writeZeroes(offset, bytes, false);
         } catch (IOException e) {
             stats.backingErrors.increment();
             throw e;
@@ -370,7 +373,7 @@ final class EngineWritebackContext implements WritebackContext {
         if (run.isEmpty()) {
             return;
         }
-        BackingDevice dev = backing();
+        BackingDevice dev = writeDevice();
         try {
             bounce.clear();
             long gatheredAt = run.get(0).offset();
@@ -478,11 +481,23 @@ final class EngineWritebackContext implements WritebackContext {
      */
     @Override
     public void flushBacking() throws IOException {
+        BackingDevice wrote = wroteTo;
+        boolean mixed = wroteToSeveral;
+        wroteTo = null;
+        wroteToSeveral = false;
+        BackingDevice dev;
         try {
-            backing().flush();
+            dev = backing();
+            dev.flush();
         } catch (IOException e) {
             stats.backingErrors.increment();
             throw e;
+        }
+        if (mixed || (wrote != null && wrote != dev)) {
+            // a flush covers only the device it went to: writes that went to the device bound
+            // before a swap (not closed, say a backing.target change) may still be in its cache
+            throw new BackingDeviceException("cache " + cache.name() + ": the backing device was swapped while"
+                    + " write-back wrote a group; it writes the group again to " + dev.description());
         }
         long others = signals.otherFlushFailures.get();
         if (others != otherFlushFailuresSeen) {
@@ -491,6 +506,17 @@ final class EngineWritebackContext implements WritebackContext {
                     + " outside write-back while it was writing back, and may have taken the report of lost"
                     + " writes; write-back writes its group again");
         }
+    }
+
+    /** The bound backing device for a write of the group the next {@link #flushBacking} closes. */
+    private BackingDevice writeDevice() throws IOException {
+        BackingDevice dev = backing();
+        if (wroteTo == null) {
+            wroteTo = dev;
+        } else if (wroteTo != dev) {
+            wroteToSeveral = true;
+        }
+        return dev;
     }
 
     /** The bound backing device, waiting for one as requests do. */
