@@ -57,6 +57,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final BackingHolder backing;
     private final RequestGate gate;
     private final Object controlLock = new Object();
+    /** Set by {@link #close()}; a closed device never comes back into service. Guarded by {@link #controlLock}. */
+    private boolean closed;
     /** Orders a trim with a switch into write-through mode (which drops the trims write-back owes). */
     private final Object trimLock = new Object();
     private volatile CacheEngine engine;
@@ -606,12 +608,27 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     public void replaceEngine(EngineOpener opener, EngineOpener rollback) throws IOException {
         synchronized (controlLock) {
+            if (closed) {
+                throw new DeviceClosedException("cache " + name + " is closed");
+            }
             hold();
             try {
                 CacheEngine old = engine;
-                old.close();
+                try {
+                    old.close();
+                } catch (IOException | RuntimeException e) {
+                    // as after a crash: what it could not persist was not promised durable, and
+                    // the engine opened next replays the device as it is
+                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": closing the engine being replaced failed"
+                            + " (opening the new one all the same): " + e.getMessage());
+                }
                 try {
                     engine = opener.open();
+                    if (gate.isShut()) {
+                        // an earlier swap and its rollback failed: this open brings the cache back
+                        gate.reopen();
+                        LOG.log(System.Logger.Level.INFO, "cache {0}: back in service", name);
+                    }
                 } catch (IOException | RuntimeException e) {
                     LOG.log(System.Logger.Level.ERROR, "cache " + name + ": re-opening failed, rolling back: "
                             + e.getMessage());
@@ -657,6 +674,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            closed = true;
             gate.shut();
             engine.close();
         }

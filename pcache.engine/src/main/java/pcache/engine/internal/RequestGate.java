@@ -139,6 +139,11 @@ final class RequestGate {
         }
     }
 
+    /** Lets requests in again after {@link #shut()} (a cache brought back into service). */
+    void reopen() {
+        shut = false;
+    }
+
     boolean isHeld() {
         return held;
     }

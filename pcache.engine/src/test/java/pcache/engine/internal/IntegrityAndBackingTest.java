@@ -495,6 +495,36 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * A swap whose open and rollback both fail takes the cache out of service (requests fail
+     * with DeviceClosedException); a later swap that opens brings it back, with what was written
+     * before. Before, the gate stayed shut after any later swap, and a failed close of the engine
+     * being replaced skipped the open and the rollback.
+     */
+    @Test
+    void aCacheOutOfServiceAfterAFailedSwapComesBackWithTheNextOneThatOpens() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        EngineConfig config = Harness.config("swap");
+        CacheEngine engine = Harness.open(config, pmem, holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 9), true);
+            CacheDeviceFacade.EngineOpener broken = () -> {
+                throw new IOException("injected: the new mapping cannot open the device");
+            };
+            assertThrows(IOException.class, () -> dev.replaceEngine(broken, broken));
+            assertFalse(dev.isInService());
+            assertThrows(pcache.api.DeviceClosedException.class, () -> Harness.read(dev, 0, 4096));
+            dev.replaceEngine(() -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy()), broken);
+            assertTrue(dev.isInService());
+            assertArrayEquals(Harness.pattern(0, 4096, 9).array(), Harness.read(dev, 0, 4096));
+        } finally {
+            dev.close();
+        }
+    }
+
     @Test
     void withoutBackingDeviceHitsAndWritesGoOnUntilSpaceRunsOut() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);
