@@ -92,6 +92,8 @@ public final class PcacheTargetComponent {
     private BackingHolder backing;
 
     private volatile TargetConfig config;
+    /** The configuration the open cache runs with (changes applied so far); touched only on {@link #control}. */
+    private TargetConfig applied;
     private volatile CacheDeviceFacade facade;
     private volatile String failure;
     /** The instance whose service is registered; guarded by {@code this}. */
@@ -189,6 +191,7 @@ public final class PcacheTargetComponent {
 
     private void openInBackground() {
         TargetConfig c = config;
+        applied = c;
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
             CacheEngine engine = openEngine(pmem, c);
@@ -331,11 +334,17 @@ public final class PcacheTargetComponent {
             config = old;
             return;
         }
-        CacheDeviceFacade f = facade;
-        if (f == null) {
-            return;
-        }
-        control.execute(() -> applyChanges(f, old, newConfig));
+        // queued even while the cache opens (on this same executor): applied once it is open,
+        // from the configuration it actually runs with
+        control.execute(() -> {
+            CacheDeviceFacade f = facade;
+            TargetConfig from = applied;
+            if (f == null || from == null) {
+                return; // not open: the next open reads the configuration as it is now
+            }
+            applied = newConfig;
+            applyChanges(f, from, newConfig);
+        });
     }
 
     private void applyChanges(CacheDeviceFacade f, TargetConfig old, TargetConfig c) {
