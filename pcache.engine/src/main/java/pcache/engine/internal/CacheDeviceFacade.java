@@ -438,18 +438,27 @@ public final class CacheDeviceFacade implements CacheDevice {
      * {@link #onBacking(BackingOp)}, for an operation that {@code syncs} the backing device (a
      * flush, a FUA write): one that fails may have taken the one report of writes the device lost
      * (a file's data sync reports a failed write-out once), write-back's among them, so write-back
-     * is told ({@link CacheEngine#backingFlushFailedElsewhere}) and does not trust its own next flush.
+     * is told and does not trust its own next flush. It is told when such an operation begins,
+     * not only when it fails: a flush of write-back's that succeeds while this one is still running
+     * waits for its end ({@link CacheEngine#otherFlushBegins}).
      */
     private void onBacking(boolean syncs, BackingOp op) throws IOException {
+        if (!syncs) {
+            onBacking(op);
+            return;
+        }
+        CacheEngine e = engine;
+        long ticket = e.otherFlushBegins();
+        boolean failed = false;
         try {
             onBacking(op);
-        } catch (BackingUnavailableException e) {
-            throw e; // no device, nothing synced
-        } catch (IOException e) {
-            if (syncs) {
-                engine.backingFlushFailedElsewhere();
-            }
-            throw e;
+        } catch (BackingUnavailableException x) {
+            throw x; // no device, nothing synced
+        } catch (IOException | RuntimeException | Error x) {
+            failed = true;
+            throw x;
+        } finally {
+            e.otherFlushEnds(ticket, failed);
         }
     }
 

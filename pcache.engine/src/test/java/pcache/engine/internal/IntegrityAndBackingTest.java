@@ -525,6 +525,84 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * A client's flush in write-through mode that fails (taking the report of writes the backing
+     * device lost, write-back's among them) while write-back's own flush succeeds makes write-back
+     * write its group again, even when the client's failure is known only after write-back's flush
+     * returned: write-back waits for the flushes begun before its own ended. Before, write-back
+     * looked at a failure count that the client had not yet raised, and moved dirty_tail past
+     * writes the device had lost.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aClientFlushThatFailsWhileWritebackFlushesMakesWritebackWriteItsGroupAgain() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        disk.failedFlushLosesWrites = true;
+        java.util.concurrent.CountDownLatch clientFailed = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<CacheDeviceFacade> facade = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<Throwable> clientError = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicReference<Thread> clientThread = new java.util.concurrent.atomic.AtomicReference<>();
+        pcache.api.spi.BackingDevice device = new pcache.api.spi.ForwardingBackingDevice(disk) {
+            @Override
+            public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+                super.write(offset, src, fua);
+                if (Thread.currentThread().getName().endsWith("-writeback") && first.getAndSet(false)) {
+                    // between write-back's write and its flush: a client's flush fails on the device
+                    Thread client = new Thread(() -> {
+                        try {
+                            facade.get().flush();
+                        } catch (Throwable t) {
+                            clientError.set(t);
+                        }
+                    });
+                    disk.failFlushes.set(1);
+                    clientThread.set(client);
+                    client.start();
+                    try {
+                        assertTrue(clientFailed.await(10, TimeUnit.SECONDS));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+
+            @Override
+            public void flush() throws IOException {
+                try {
+                    super.flush();
+                } catch (IOException e) {
+                    if (!Thread.currentThread().getName().endsWith("-writeback")) {
+                        clientFailed.countDown();
+                        try {
+                            Thread.sleep(200); // the client is slow to tell of its failure
+                        } catch (InterruptedException x) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    throw e;
+                }
+            }
+        };
+        BackingHolder holder = new BackingHolder("wt");
+        holder.set(device);
+        CacheEngine engine = Harness.open(Harness.config("wt"), new SimulatedPmem(Harness.deviceBytes(6), false), holder,
+                Harness.drainOnlyPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        facade.set(dev);
+        try {
+            dev.write(0, Harness.pattern(0, 65536, 6), false);
+            dev.setMode(CacheMode.WRITETHROUGH);
+            dev.drain(null);
+            clientThread.get().join(10_000);
+            assertTrue(clientError.get() instanceof IOException, String.valueOf(clientError.get()));
+            assertArrayEquals(Harness.pattern(0, 65536, 6).array(), disk.content(0, 65536),
+                    "write-back wrote its group again after the client's flush failed");
+        } finally {
+            dev.close();
+        }
+    }
+
     @Test
     void withoutBackingDeviceHitsAndWritesGoOnUntilSpaceRunsOut() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(5), false);

@@ -279,12 +279,18 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
-     * Tells write-back that a flush of the backing device failed outside it (a client's flush or
-     * FUA write in write-through mode): write-back writes its current group again instead of
-     * trusting its own next flush.
+     * A flush of the backing device outside write-back begins (a client's flush or FUA write in
+     * write-through or pass-through mode); returns its ticket for {@link #otherFlushEnds}. One that
+     * fails may have taken the one report of writes the device lost, write-back's among them:
+     * write-back then writes its current group again instead of trusting its own flush.
      */
-    public void backingFlushFailedElsewhere() {
-        signals.otherFlushFailures.incrementAndGet();
+    public long otherFlushBegins() {
+        return signals.otherFlushes.begin();
+    }
+
+    /** The flush of {@code ticket} ({@link #otherFlushBegins}) ended; {@code failed} if it did not succeed. */
+    public void otherFlushEnds(long ticket, boolean failed) {
+        signals.otherFlushes.end(ticket, failed);
     }
 
     /** Persists every open kset: every write acknowledged before this call is durable after it. */

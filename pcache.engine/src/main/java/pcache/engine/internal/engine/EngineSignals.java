@@ -43,7 +43,59 @@ final class EngineSignals {
      * write-back's among them, so write-back's next flush does not count as proof
      * ({@link EngineWritebackContext#flushBacking}).
      */
-    final AtomicLong otherFlushFailures = new AtomicLong();
+    final OtherFlushes otherFlushes = new OtherFlushes();
+
+    /**
+     * Backing flushes outside write-back, counted as they begin and end. Write-back's flush that
+     * succeeds while one of them runs cannot tell whether that one will fail (and take the report
+     * of writes the device lost): it waits for the ones begun before it ended, then looks.
+     */
+    static final class OtherFlushes {
+        private long begun;
+        private long failures;
+        private final java.util.TreeSet<Long> running = new java.util.TreeSet<>();
+
+        synchronized long begin() {
+            running.add(++begun);
+            return begun;
+        }
+
+        synchronized void end(long ticket, boolean failed) {
+            running.remove(ticket);
+            if (failed) {
+                failures++;
+            }
+            notifyAll();
+        }
+
+        /**
+         * The failures counted once every flush begun before now has ended; waits at most
+         * {@code timeoutMillis} for them, and returns -1 when some still run then (a flush stuck
+         * that long may yet fail).
+         */
+        synchronized long failuresOnceEnded(long timeoutMillis) throws java.io.InterruptedIOException {
+            long through = begun;
+            long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+            while (!running.isEmpty() && running.first() <= through) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    return -1;
+                }
+                try {
+                    wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while waiting for other flushes of the backing device");
+                }
+            }
+            return failures;
+        }
+
+        /** The failures counted so far. */
+        synchronized long failures() {
+            return failures;
+        }
+    }
 
     volatile boolean closed;
     /** A purge is emptying the cache: write-back counts as draining. */

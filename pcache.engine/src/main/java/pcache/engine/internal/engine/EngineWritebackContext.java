@@ -42,7 +42,7 @@ final class EngineWritebackContext implements WritebackContext {
     private final Stats stats;
     /** Tells the write-back loop that an attempt succeeded, before dirty_tail's move is signalled. */
     private final Runnable groupWrittenBack;
-    /** {@link EngineSignals#otherFlushFailures} as of write-back's last flush. */
+    /** {@link EngineSignals.OtherFlushes#failures} as of write-back's last flush. */
     private long otherFlushFailuresSeen;
     /** The device write-back wrote to since its last flush (null: none), and whether it wrote to several. */
     private BackingDevice wroteTo;
@@ -69,7 +69,7 @@ final class EngineWritebackContext implements WritebackContext {
         this.signals = signals;
         this.groupWrittenBack = groupWrittenBack;
         this.stats = cache.stats();
-        this.otherFlushFailuresSeen = signals.otherFlushFailures.get();
+        this.otherFlushFailuresSeen = signals.otherFlushes.failures();
     }
 
     @Override
@@ -476,7 +476,7 @@ final class EngineWritebackContext implements WritebackContext {
      * a flush that succeeds after it proves nothing. The failure fails the step instead, and the
      * write-back loop runs it again from dirty_tail, writing the group again before flushing. For
      * the same reason a flush that succeeds fails the step when a flush of the backing device
-     * failed elsewhere since write-back's last one ({@link EngineSignals#otherFlushFailures}): that
+     * failed elsewhere since write-back's last one, or runs still ({@link EngineSignals.OtherFlushes}): that
      * one may have taken the report of this step's lost writes.
      */
     @Override
@@ -499,7 +499,13 @@ final class EngineWritebackContext implements WritebackContext {
             throw new BackingDeviceException("cache " + cache.name() + ": the backing device was swapped while"
                     + " write-back wrote a group; it writes the group again to " + dev.description());
         }
-        long others = signals.otherFlushFailures.get();
+        // a flush outside write-back still running may yet fail: wait for the ones begun by now
+        long others = signals.otherFlushes.failuresOnceEnded(cache.config().backingTimeoutMillis());
+        if (others < 0) {
+            throw new BackingDeviceException("cache " + cache.name() + ": a flush of the backing device outside"
+                    + " write-back has run for longer than backing_timeout_ms and may yet fail; write-back writes"
+                    + " its group again");
+        }
         if (others != otherFlushFailuresSeen) {
             otherFlushFailuresSeen = others;
             throw new BackingDeviceException("cache " + cache.name() + ": a flush of the backing device failed"
