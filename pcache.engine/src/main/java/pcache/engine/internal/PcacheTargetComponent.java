@@ -94,6 +94,8 @@ public final class PcacheTargetComponent {
     private volatile TargetConfig config;
     /** The configuration the open cache runs with (changes applied so far); touched only on {@link #control}. */
     private TargetConfig applied;
+    /** Set once the open has ended, however it ended; guarded by {@code this}. */
+    private boolean openEnded;
     private volatile CacheDeviceFacade facade;
     private volatile String failure;
     /** The instance whose service is registered; guarded by {@code this}. */
@@ -192,15 +194,22 @@ public final class PcacheTargetComponent {
     private void openInBackground() {
         TargetConfig c = config;
         applied = c;
+        CacheDeviceFacade opened = null;
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
             CacheEngine engine = openEngine(pmem, c);
             CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c),
                     this::cacheDeviceProblem);
+            opened = f;
             facade = f;
             synchronized (this) {
                 if (deactivated) {
+                    // deactivated while opening: what was opened is closed here, and the cache
+                    // device's lock released only now (a deactivation that gave up waiting left both)
+                    facade = null;
+                    opened = null;
                     f.close();
+                    releaseLock();
                     return;
                 }
                 Hashtable<String, Object> properties = serviceProperties(c);
@@ -212,7 +221,19 @@ public final class PcacheTargetComponent {
         } catch (IOException | RuntimeException e) {
             failure = e.getMessage();
             LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e.getMessage());
+            if (opened != null) { // opened, but not published: close it before the lock goes
+                facade = null;
+                try {
+                    opened.close();
+                } catch (IOException | RuntimeException x) {
+                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": closing failed: " + x.getMessage());
+                }
+            }
             releaseLock();
+        } finally {
+            synchronized (this) {
+                openEnded = true;
+            }
         }
     }
 
@@ -389,12 +410,27 @@ public final class PcacheTargetComponent {
             return;
         }
         control.shutdown();
+        boolean ended;
         try {
-            if (!control.awaitTermination(60, TimeUnit.SECONDS)) {
-                LOG.log(System.Logger.Level.WARNING, "cache {0}: control work still running at shutdown", name);
-            }
+            ended = control.awaitTermination(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            ended = false;
+        }
+        if (!ended) {
+            boolean stillOpening;
+            synchronized (this) {
+                stillOpening = !openEnded;
+            }
+            if (stillOpening) {
+                // the open sees the deactivation when it ends, closes what it opened and releases
+                // the cache device's lock then: released now, another instance could open the device
+                LOG.log(System.Logger.Level.WARNING, "cache {0}: still opening after 60 s at shutdown; it closes"
+                        + " itself and releases its cache device when the open ends", name);
+                backing.close();
+                return;
+            }
+            LOG.log(System.Logger.Level.WARNING, "cache {0}: control work still running at shutdown", name);
         }
         CacheDeviceFacade f = facade;
         facade = null;
