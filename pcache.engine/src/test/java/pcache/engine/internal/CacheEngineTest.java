@@ -91,19 +91,8 @@ class CacheEngineTest {
             CachePos keyTail = e.status(CacheMode.WRITEBACK).keyTail();
             pmem.failReads(pcache.api.format.PcacheFormat.segmentOffset(keyTail.segment())
                     + pcache.api.format.PcacheFormat.SEG_DATA_OFF + keyTail.offset(), 24, true);
-            java.util.concurrent.CompletableFuture<Void> filling = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                try {
-                    for (long off = 0; off < LOGICAL; off += Harness.MIB) { // more than the cache holds
-                        e.write(off, Harness.pattern(off, (int) Harness.MIB, 2), false);
-                    }
-                } catch (java.io.IOException x) {
-                    throw new java.io.UncheckedIOException(x);
-                }
-            });
-            while (e.conditions(null).gcErrors() == 0) {
-                assertTrue(!filling.isDone(), "the writes cannot finish while GC cannot read key_tail");
-                Thread.sleep(10);
-            }
+            java.util.concurrent.CompletableFuture<Void> filling = writeInBackground(e, LOGICAL, (int) Harness.MIB, 2);
+            awaitGcErrors(e, 1, filling);
             String error = e.conditions(null).gcError();
             assertTrue(error != null && error.contains("a fault in the cache device's memory mapping"), error);
             pmem.readsWork();
@@ -140,19 +129,8 @@ class CacheEngineTest {
                 return at >= pcache.api.format.PcacheFormat.segmentOffset(0) && inSegment >= genSlots
                         && inSegment < genEnd;
             });
-            java.util.concurrent.CompletableFuture<Void> filling = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                try {
-                    for (long off = 0; off < 3 * LOGICAL / 4; off += chunk) { // more than the cache holds
-                        e.write(off, Harness.pattern(off, chunk, 5), false);
-                    }
-                } catch (java.io.IOException x) {
-                    throw new java.io.UncheckedIOException(x);
-                }
-            });
-            while (e.conditions(null).gcErrors() < 3) {
-                assertTrue(!filling.isDone(), "the writes cannot finish while no segment can be reclaimed");
-                Thread.sleep(10);
-            }
+            java.util.concurrent.CompletableFuture<Void> filling = writeInBackground(e, 3 * LOGICAL / 4, chunk, 5);
+            awaitGcErrors(e, 3, filling);
             pmem.failWritesWhere(null);
             filling.get(30, java.util.concurrent.TimeUnit.SECONDS);
             e.drain(null);
@@ -161,6 +139,32 @@ class CacheEngineTest {
             }
         } finally {
             e.close();
+        }
+    }
+
+    /**
+     * Writes {@code chunk}-byte patterns tagged {@code tag} over {@code [0, end)} on another thread:
+     * more than the cache holds, so the writes need GC to go on.
+     */
+    private static java.util.concurrent.CompletableFuture<Void> writeInBackground(CacheEngine e, long end, int chunk,
+            long tag) {
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                for (long off = 0; off < end; off += chunk) {
+                    e.write(off, Harness.pattern(off, chunk, tag), false);
+                }
+            } catch (java.io.IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        });
+    }
+
+    /** Waits until GC has failed {@code errors} times; the writes cannot finish meanwhile. */
+    private static void awaitGcErrors(CacheEngine e, long errors, java.util.concurrent.CompletableFuture<Void> writes)
+            throws InterruptedException {
+        while (e.conditions(null).gcErrors() < errors) {
+            assertTrue(!writes.isDone(), "the writes finished although GC could not free space");
+            Thread.sleep(10);
         }
     }
 

@@ -70,14 +70,20 @@ class FileIoPmemRegionTest extends FileRegionContract {
         }
     }
 
-    @Test
-    void reopensTheChannelWhenAnotherThreadsInterruptClosedIt() throws Exception {
-        Path file = dir.resolve("reopen-channel.img");
+    /** A channel over a new 8 KiB file at {@code file}, its FileChannel closed as another thread's interrupt closes it. */
+    private static InterruptSafeChannel closedUnderneath(Path file) throws IOException {
         RegionFiles.OpenedFile opened = RegionFiles.open(file, 8192);
         FileChannel raw = opened.channel();
         InterruptSafeChannel channel = new InterruptSafeChannel(raw, file,
                 java.util.Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE), "test");
         raw.close(); // what an interrupt during someone else's I/O does to a FileChannel
+        return channel;
+    }
+
+    @Test
+    void reopensTheChannelWhenAnotherThreadsInterruptClosedIt() throws Exception {
+        Path file = dir.resolve("reopen-channel.img");
+        InterruptSafeChannel channel = closedUnderneath(file);
         int written = channel.call(ch -> ch.write(ByteBuffer.wrap(new byte[] {1, 2}), 10));
         assertEquals(2, written);
         channel.close();
@@ -91,12 +97,7 @@ class FileIoPmemRegionTest extends FileRegionContract {
      */
     @Test
     void aSyncCutOffByAnInterruptFailsAndTheNextOneRuns() throws Exception {
-        Path file = dir.resolve("sync-cut-off.img");
-        RegionFiles.OpenedFile opened = RegionFiles.open(file, 8192);
-        FileChannel raw = opened.channel();
-        InterruptSafeChannel channel = new InterruptSafeChannel(raw, file,
-                java.util.Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE), "test");
-        raw.close(); // what an interrupt during someone else's I/O does to a FileChannel
+        InterruptSafeChannel channel = closedUnderneath(dir.resolve("sync-cut-off.img"));
         java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
         IOException e = assertThrows(IOException.class, () -> channel.callSyncing(ch -> {
             runs.incrementAndGet();
