@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -92,6 +93,41 @@ class IntegrityAndBackingTest {
             assertEquals(0, again.statistics().quarantinedExtents());
         } finally {
             again.close();
+        }
+    }
+
+    /**
+     * A quarantined range (its newest data lost, its reads failing) is reported as data by
+     * {@code base:allocation}, never as a hole or zeroes a copying tool would skip, also after
+     * write-back passed it and the backing device, which never received it, calls it a hole.
+     * Before, {@code qemu-img convert} or {@code nbdcopy} would have written zeroes there without
+     * an error.
+     */
+    @Test
+    void aQuarantinedRangeIsReportedAsDataNotAsAHole() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false); // never written: holes
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                new OrderedWritebackPolicy());
+        try {
+            e.write(65536, Harness.pattern(65536, 16384, 1), false);
+            pmem.corrupt(dataLocation(e, 65536 + 4096), 0x01);
+            e.drain(null); // write-back quarantines the damaged extent and passes it
+            assertEquals(1, e.statistics().quarantinedExtents());
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 512));
+            List<BlockExtent> map = e.blockStatus(0, 4 * 65536, 64);
+            long covered = 0;
+            for (BlockExtent x : map) {
+                boolean meetsLost = x.offset() < 65536 + 16384 && x.offset() + x.lengthBytes() > 65536;
+                if (meetsLost) {
+                    assertEquals(0, x.flags(), "the lost range must read as data: " + map);
+                    covered += Math.min(x.offset() + x.lengthBytes(), 65536 + 16384) - Math.max(x.offset(), 65536);
+                }
+            }
+            assertEquals(16384, covered, map.toString());
+            assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
+        } finally {
+            e.close();
         }
     }
 

@@ -122,6 +122,53 @@ final class BlockStatusWalk {
     /** {@code base:allocation}: see the class comment. */
     List<BlockExtent> allocation(long offset, long length, int maxExtents) throws IOException {
         check(offset, length);
+        List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
+        lost.sort(Comparator.comparingLong(Range::offset));
+        return withLostAsData(allocationOfKeys(offset, length, maxExtents), lost, maxExtents);
+    }
+
+    /**
+     * {@code extents} with every quarantined range ({@code lost}, sorted by offset) reported as
+     * data. Its newest data is lost and its reads fail; once write-back has passed it (or after a
+     * restart) the index no longer holds it, and the backing device may call it a hole. A copying
+     * tool skips holes and zero ranges and would write zeroes there without an error, where a read
+     * would have failed. Stops at {@code maxExtents}.
+     */
+    static List<BlockExtent> withLostAsData(List<BlockExtent> extents, List<Range> lost, int maxExtents) {
+        if (lost.isEmpty()) {
+            return extents;
+        }
+        ExtentList out = new ExtentList(extents.get(0).offset(), maxExtents);
+        for (BlockExtent x : extents) {
+            long at = x.offset();
+            long end = at + x.lengthBytes();
+            if (x.flags() != 0) {
+                for (Range r : lost) {
+                    if (r.end() <= at) {
+                        continue;
+                    }
+                    if (r.offset() >= end) {
+                        break;
+                    }
+                    if (r.offset() > at && !out.add(r.offset() - at, x.flags())) {
+                        return out.toList();
+                    }
+                    long lostEnd = Math.min(end, r.end());
+                    if (!out.add(lostEnd - Math.max(at, r.offset()), 0)) {
+                        return out.toList();
+                    }
+                    at = lostEnd;
+                }
+            }
+            if (at < end && !out.add(end - at, x.flags())) {
+                return out.toList();
+            }
+        }
+        return out.toList();
+    }
+
+    /** {@code base:allocation} from the index, the waiting trims and the backing device. */
+    private List<BlockExtent> allocationOfKeys(long offset, long length, int maxExtents) throws IOException {
         ExtentList out = new ExtentList(offset, maxExtents);
         long end = offset + length;
         long gapStart = -1; // start of the run of pieces the backing device answers for, or -1
