@@ -276,8 +276,9 @@ final class PmemKeyLog implements KeyLog {
                 } else {
                     b.arm(context.flushDelayMillis());
                 }
-            } catch (IOException | RuntimeException e) {
-                // the key stays out of the log: the caller fails the request
+            } catch (IOException | RuntimeException | Error e) {
+                // the key stays out of the log: the caller fails the request (an Error too: the
+                // caller takes the key out of its index and gives its space back)
                 b.keys--;
                 b.dataBytes -= key.length();
                 throw e;
@@ -309,7 +310,7 @@ final class PmemKeyLog implements KeyLog {
                     }
                 }
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             // this flush fails, but the ksets it already reserved hold keys taken out of their
             // buffers, and numbers every later flush waits for: they must still be written
             for (Reserved r : mine) {
