@@ -179,7 +179,9 @@ final class FileIoPmemRegion implements PmemRegion {
 
     private void sync() throws IOException {
         try {
-            channel.callSyncing(ch -> {
+            // run again when cut off by another thread's interrupt (call, not callSyncing): a
+            // failed sync here fails the key log for good, and concurrent fences share this one
+            channel.call(ch -> {
                 ch.force(false);
                 return null;
             });
