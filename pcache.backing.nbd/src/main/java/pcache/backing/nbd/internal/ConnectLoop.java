@@ -66,8 +66,8 @@ final class ConnectLoop implements AutoCloseable {
             NbdBackingDevice connected;
             try {
                 connected = NbdBackingDevice.connect(settings, tls);
-            } catch (IOException | RuntimeException e) {
-                // a RuntimeException too: this thread must go on trying, not end unnoticed
+            } catch (IOException | RuntimeException | Error e) {
+                // any failure: this thread must go on trying, not end unnoticed
                 IOException failure = e instanceof IOException io ? io
                         : new IOException(settings.uri().location() + ": connecting failed: " + e, e);
                 if (!report(failure, attempt)) {
