@@ -131,13 +131,7 @@ final class GarbageCollector {
         CacheMetadata meta = cache.meta();
         CachePos keyTail = meta.keyTail();
         CachePos dirtyTail = meta.dirtyTail();
-        if (keyTail.equals(dirtyTail)) {
-            return false;
-        }
-        if (!all && signals.spaceWaiters.get() == 0
-                && (long) cache.segments().usedCount() * 100 < (long) cache.segments().segmentCount() * gcPercent) {
-            return false;
-        }
+        // first, also when key_tail has reached dirty_tail: dirty_tail left that segment too
         if (releasing >= 0) {
             if (keyTail.segment() == releasing) {
                 releasing = -1; // key_tail was not moved: the pass below starts over
@@ -148,6 +142,13 @@ final class GarbageCollector {
                 releasing = -1;
                 return true;
             }
+        }
+        if (keyTail.equals(dirtyTail)) {
+            return false;
+        }
+        if (!all && signals.spaceWaiters.get() == 0
+                && (long) cache.segments().usedCount() * 100 < (long) cache.segments().segmentCount() * gcPercent) {
+            return false;
         }
         Kset k = cache.keyLog().read(keyTail);
         if (k == null) {
