@@ -449,13 +449,17 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
         CacheEngine e = engine;
         long ticket = e.otherFlushBegins();
+        boolean[] reached = new boolean[1];
         boolean failed = false;
         try {
-            onBacking(op);
-        } catch (BackingUnavailableException x) {
-            throw x; // no device, nothing synced
+            onBacking(dev -> {
+                reached[0] = true;
+                op.run(dev);
+            });
         } catch (IOException | RuntimeException | Error x) {
-            failed = true;
+            // no device bound in time: nothing synced; anything else, a device's timeout included
+            // (an NBD flush sent, then given up on), may have taken the report of lost writes
+            failed = reached[0] || !(x instanceof BackingUnavailableException);
             throw x;
         } finally {
             e.otherFlushEnds(ticket, failed);
