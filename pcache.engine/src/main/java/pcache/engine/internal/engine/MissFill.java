@@ -95,7 +95,8 @@ final class MissFill {
         int length = Math.min(placeholder.length(), total);
         slice.remove(placeholder);
         int done = 0;
-        for (Allocation a : pieces) {
+        for (int i = 0; i < pieces.size(); i++) {
+            Allocation a = pieces.get(i);
             int n = Math.min(a.length(), length - done);
             if (n <= 0) {
                 cache.segments().put(a.segment());
@@ -113,6 +114,17 @@ final class MissFill {
             } catch (IOException e) {
                 slice.remove(key);
                 cache.segments().put(a.segment());
+            } catch (RuntimeException | Error e) {
+                // not logged, and the pieces after it will not be: all their space goes back
+                slice.remove(key);
+                for (Allocation rest : pieces.subList(i, pieces.size())) {
+                    try {
+                        cache.segments().put(rest.segment());
+                    } catch (IOException | RuntimeException also) {
+                        e.addSuppressed(also);
+                    }
+                }
+                throw e;
             }
             done += n;
         }
