@@ -206,6 +206,7 @@ public final class PcacheTargetComponent {
                 if (deactivated) {
                     // deactivated while opening: what was opened is closed here, and the cache
                     // device's lock released only now (a deactivation that gave up waiting left both)
+                    openEnded = true;
                     facade = null;
                     opened = null;
                     f.close();
@@ -215,6 +216,7 @@ public final class PcacheTargetComponent {
                 Hashtable<String, Object> properties = serviceProperties(c);
                 properties.put(CacheDeviceService.FACADE, f);
                 service = services.newInstance(properties);
+                opened = null; // published: from here the deactivation closes it
             }
             failure = null;
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
@@ -349,6 +351,19 @@ public final class PcacheTargetComponent {
             config = old;
             return;
         }
+        boolean notOpened;
+        synchronized (this) {
+            notOpened = openEnded && facade == null && !deactivated;
+            if (notOpened) {
+                openEnded = false;
+            }
+        }
+        if (notOpened) {
+            // the cache did not open (a wrong cache_dev, say): open it again with the change
+            LOG.log(System.Logger.Level.INFO, "cache {0}: opening again with the changed configuration", name);
+            control.execute(this::openInBackground);
+            return;
+        }
         String problem = TargetSettings.runtimeChangeProblem(old, newConfig);
         if (problem != null) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + problem);
@@ -363,12 +378,14 @@ public final class PcacheTargetComponent {
             if (f == null || from == null) {
                 return; // not open: the next open reads the configuration as it is now
             }
-            applied = newConfig;
-            applyChanges(f, from, newConfig);
+            if (applyChanges(f, from, newConfig)) {
+                applied = newConfig; // a change that failed is tried again with the next one
+            }
         });
     }
 
-    private void applyChanges(CacheDeviceFacade f, TargetConfig old, TargetConfig c) {
+    /** Applies the change from {@code old} to {@code c}; false when some of it failed (logged). */
+    private boolean applyChanges(CacheDeviceFacade f, TargetConfig old, TargetConfig c) {
         try {
             if (old.gc__percent() != c.gc__percent()) {
                 f.setGcPercent(c.gc__percent());
@@ -388,7 +405,9 @@ public final class PcacheTargetComponent {
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": applying the configuration change failed: "
                     + e.getMessage());
+            return false;
         }
+        return true;
     }
 
     @Deactivate
