@@ -579,6 +579,7 @@ class IntegrityAndBackingTest {
         java.util.concurrent.atomic.AtomicReference<Throwable> clientError = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
         java.util.concurrent.atomic.AtomicReference<Thread> clientThread = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean clientFailedInTime = new java.util.concurrent.atomic.AtomicBoolean();
         pcache.api.spi.BackingDevice device = new pcache.api.spi.ForwardingBackingDevice(disk) {
             @Override
             public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
@@ -596,7 +597,8 @@ class IntegrityAndBackingTest {
                     clientThread.set(client);
                     client.start();
                     try {
-                        assertTrue(clientFailed.await(10, TimeUnit.SECONDS));
+                        // checked on the test's thread: write-back would take an AssertionError for a failed step
+                        clientFailedInTime.set(clientFailed.await(10, TimeUnit.SECONDS));
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
@@ -631,6 +633,7 @@ class IntegrityAndBackingTest {
             dev.setMode(CacheMode.WRITETHROUGH);
             dev.drain(null);
             clientThread.get().join(10_000);
+            assertTrue(clientFailedInTime.get(), "the client's flush failed between write-back's write and flush");
             assertTrue(clientError.get() instanceof IOException, String.valueOf(clientError.get()));
             assertArrayEquals(Harness.pattern(0, 65536, 6).array(), disk.content(0, 65536),
                     "write-back wrote its group again after the client's flush failed");

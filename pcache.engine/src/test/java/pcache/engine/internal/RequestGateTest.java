@@ -36,9 +36,10 @@ class RequestGateTest {
 
     /**
      * While a hold that returned true lasts, no request is inside: checked over many holds with
-     * requests entering (and being turned back) on other threads all the while. A striped count
-     * whose sum took in a turned-back request's decrement without its increment could let a hold
-     * return while a request was inside.
+     * requests entering (and being turned back) on other threads all the while. A property check:
+     * the interleaving in which a striped sum takes in a turned-back request's decrement without
+     * its increment is too rare to be expected here; the class comment argues why it cannot count
+     * short now.
      */
     @Test
     void noRequestIsInsideWhileAHoldLasts() throws Exception {

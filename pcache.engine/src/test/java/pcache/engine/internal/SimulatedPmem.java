@@ -393,13 +393,13 @@ final class SimulatedPmem implements PmemRegion {
         return true;
     }
 
+    /** Where stores fail ({@link #failWritesWhere}), or null. */
+    private java.util.function.LongPredicate unwritable;
+
     /**
      * Whether the device claims to hand out writable views ({@link #claimViews}); it never has
      * one to give ({@code writableView} stays null), so a writer takes its scratch-buffer way.
      */
-    /** Where stores fail ({@link #failWritesWhere}), or null. */
-    private java.util.function.LongPredicate unwritable;
-
     private volatile boolean claimsViews;
 
     /** Makes {@link #hasWritableViews} true (kept by {@link #reopen}); returns this device. */
