@@ -23,6 +23,9 @@ final class PskFailures {
     static IOException describe(IOException e, boolean server, String peer, Path file, String identity,
                                 boolean known) {
         String who = (server ? "client " : "server ") + peer;
+        if (server && identity != null) {
+            identity = pcache.io.Printable.of(identity); // the client's, unauthenticated: no forged log lines
+        }
         if (e instanceof EOFException) {
             return new TlsHandshakeException(who + " closed the connection during the TLS handshake"
                     + (server ? "" : " (it may not know PSK identity '" + identity + "')"), e);

@@ -76,7 +76,8 @@ final class PskServerPeer extends PSKTlsServer {
     public TlsCredentials getCredentials() throws IOException {
         if (TlsUtils.isTLSv13(context)) {
             throw new TlsFatalAlert(AlertDescription.unknown_psk_identity,
-                    identity == null ? "the client offered no PSK" : "unknown PSK identity '" + identity + "'");
+                    identity == null ? "the client offered no PSK"
+                            : "unknown PSK identity '" + pcache.io.Printable.of(identity) + "'");
         }
         return super.getCredentials();
     }

@@ -94,6 +94,24 @@ class PskHandshakeTest {
         }
     }
 
+    /**
+     * An unknown identity is the client's, unauthenticated: the server's refusal shows its control
+     * and format characters escaped, so it cannot forge or reorder a log line. Before, it was
+     * shown as sent.
+     */
+    @Test
+    void anUnknownIdentityIsShownEscaped() throws Exception {
+        String sneaky = "mal\u001b[2Jl\u202eory";
+        Path serverKeys = file("server.psk", "alice:" + randomKey() + "\n");
+        Path clientKeys = file("client.psk", sneaky + ":" + randomKey() + "\n");
+        try (LoopbackPair pair = LoopbackPair.handshake(server(serverKeys, "TLSv1.3"),
+                provider.client(TlsSettings.psk(clientKeys, sneaky)))) {
+            TlsHandshakeException server = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
+            assertTrue(server.getMessage().contains("PSK identity 'mal\\u001b[2Jl\\u202eory' is not in"),
+                    server.getMessage());
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void wrongKeyIsRefused(String protocol) throws Exception {
