@@ -46,13 +46,18 @@ public record PskFile(Path file, Map<String, byte[]> keys) {
             }
             String identity = line.substring(0, colon);
             String hex = line.substring(colon + 1).strip();
-            byte[] key;
-            try {
-                key = HexFormat.of().parseHex(hex);
-            } catch (IllegalArgumentException e) {
+            for (int c = 0; c < hex.length(); c++) {
+                if (Character.digit(hex.charAt(c), 16) < 0) { // the key itself is never shown
+                    throw new TlsConfigurationException(where + ": the key of '" + identity + "' holds a character"
+                            + " that is not a hex digit at position " + (c + 1) + " (write the key as hex digits"
+                            + " only, without 0x or spaces)");
+                }
+            }
+            if (hex.length() % 2 != 0) {
                 throw new TlsConfigurationException(where + ": the key of '" + identity
                         + "' is not an even number of hex digits");
             }
+            byte[] key = HexFormat.of().parseHex(hex);
             if (key.length == 0) {
                 throw new TlsConfigurationException(where + ": the key of '" + identity + "' is empty");
             }

@@ -147,9 +147,14 @@ class PskHandshakeTest {
         assertEquals(noColon + ":3: expected identity:hexkey", assertThrows(TlsConfigurationException.class,
                 () -> provider.server(TlsSettings.psk(noColon, null))).getMessage());
         Path badHex = file("b.psk", "alice:00fg\n");
-        assertEquals(badHex + ":1: the key of 'alice' is not an even number of hex digits",
+        assertEquals(badHex + ":1: the key of 'alice' holds a character that is not a hex digit at position 4"
+                + " (write the key as hex digits only, without 0x or spaces)",
                 assertThrows(TlsConfigurationException.class,
                         () -> provider.server(TlsSettings.psk(badHex, null))).getMessage());
+        Path oddHex = file("o.psk", "alice:00f\n");
+        assertEquals(oddHex + ":1: the key of 'alice' is not an even number of hex digits",
+                assertThrows(TlsConfigurationException.class,
+                        () -> provider.server(TlsSettings.psk(oddHex, null))).getMessage());
         Path twice = file("c.psk", "alice:00\nalice:01\n");
         assertEquals(twice + ":2: identity 'alice' appears twice", assertThrows(TlsConfigurationException.class,
                 () -> provider.server(TlsSettings.psk(twice, null))).getMessage());
