@@ -397,6 +397,7 @@ final class SslEngineChannel implements TlsChannel {
                 }
                 switch (result.getStatus()) {
                     case OK -> {
+                        refuseRenegotiation(result.getHandshakeStatus());
                         afterUnwrap(result.getHandshakeStatus());
                         if (direct) {
                             total += result.bytesProduced();
@@ -444,6 +445,19 @@ final class SslEngineChannel implements TlsChannel {
      * answer itself when no writer is active; otherwise the writer sends it, at its next wrap or,
      * at the latest, when it releases the lock ({@link #unlockWrite()}).
      */
+    /**
+     * A server refuses a TLS 1.2 client's renegotiation (JSSE accepts it by default): each one
+     * costs a signature, and a client certificate presented in it would not be checked again.
+     * TLS 1.3 has none (its post-handshake messages are key updates, which are answered).
+     */
+    private void refuseRenegotiation(HandshakeStatus status) throws IOException {
+        if (!engine.getUseClientMode() && (status == HandshakeStatus.NEED_TASK || status == HandshakeStatus.NEED_WRAP
+                || status == HandshakeStatus.NEED_UNWRAP) && "TLSv1.2".equals(engine.getSession().getProtocol())) {
+            throw new javax.net.ssl.SSLException("renegotiation refused: the client started a new TLS 1.2 handshake"
+                    + " on an established connection");
+        }
+    }
+
     private void afterUnwrap(HandshakeStatus status) throws IOException {
         if (status == HandshakeStatus.NEED_TASK) {
             status = runTasks();

@@ -94,6 +94,26 @@ class X509GnutlsInteropTest {
         }
     }
 
+    /**
+     * A TLS 1.2 client that starts a new handshake on an established connection (gnutls-cli
+     * --rehandshake) is refused: each renegotiation costs the server a signature, and a client
+     * certificate presented in one would not be checked again. Before, JSSE's default accepted it.
+     */
+    @Test
+    void pcacheServerRefusesATls12Renegotiation() throws Exception {
+        try (OneShotServer server = new OneShotServer(provider.server(TlsSettings.certificates(certificates, true,
+                null)))) {
+            Gnutls.Result result = Gnutls.client(certificates, server.port, "hello pcache", "--rehandshake",
+                    "--priority", TLS12, "--x509cafile", "ca-cert.pem", "--x509certfile", "client-cert.pem",
+                    "--x509keyfile", "client-key.pem");
+            Served served = server.served();
+            assertTrue(served.failure() != null && String.valueOf(served.failure().getMessage())
+                    .contains("renegotiation refused"), String.valueOf(served.failure()));
+            assertTrue(result.output().contains("ReHandshake has failed"), result.output());
+            assertTrue(!result.output().contains("pcache says"), result.output());
+        }
+    }
+
     @Test
     void pcacheServerRefusesGnutlsCliWithoutCertificate() throws Exception {
         try (OneShotServer server = new OneShotServer(provider.server(TlsSettings.certificates(certificates, true,
