@@ -214,6 +214,15 @@ final class CacheAdministration {
 
     // ---------------------------------------------------------------- create
 
+    /** Whether {@code a} and {@code b} name the same file (compared as absolute, normalized paths). */
+    private static boolean sameFile(java.nio.file.Path a, String b) {
+        try {
+            return a.toAbsolutePath().normalize().equals(java.nio.file.Path.of(b).toAbsolutePath().normalize());
+        } catch (java.nio.file.InvalidPathException e) {
+            return a.toString().equals(b);
+        }
+    }
+
     /** {@code pcache:create}: makes the configurations and waits until the cache is open. */
     String create(CacheDefinition d) throws IOException {
         ConfigurationAdmin admin = admin();
@@ -232,6 +241,28 @@ final class CacheAdministration {
                 if (disk.equals(diskOf(c))) {
                     throw new CommandFailedException(ConfigurationChecks.diskTaken(d.backing().text(),
                             property(c, BackingProperties.NAME), backingText(c)));
+                }
+                // the cache device must not be another cache's disk: its write-back would overwrite it
+                Object path = property(c, BackingProperties.PATH);
+                if (path != null && sameFile(d.cacheDev(), path.toString())) {
+                    throw new CommandFailedException("cache_dev=" + d.cacheDev() + " is the disk of backing device '"
+                            + property(c, BackingProperties.NAME) + "' (" + backingText(c) + "): a cache device and a"
+                            + " backing device must be different files; choose another cache_dev");
+                }
+            }
+        }
+        if (d.backing() instanceof pcache.api.config.BackingLocation.File file) {
+            if (sameFile(d.cacheDev(), file.path().toString())) {
+                throw new CommandFailedException("cache_dev=" + d.cacheDev() + " and backing=" + d.backing().text()
+                        + " are the same file: a cache device and its backing device must be different files");
+            }
+            // nor may the new disk be another cache's cache device: formatting it would destroy that cache
+            for (Configuration c : list(admin, ConfigPids.TARGET)) {
+                Object cacheDev = property(c, TargetProperties.CACHE_DEV);
+                if (cacheDev != null && sameFile(file.path(), cacheDev.toString())) {
+                    throw new CommandFailedException("backing=" + d.backing().text() + " is the cache device of cache '"
+                            + property(c, TargetProperties.NAME) + "': a backing device must not be another cache's"
+                            + " cache device; choose another backing device");
                 }
             }
         }

@@ -292,6 +292,27 @@ class CommandsTest {
     }
 
     /**
+     * A cache device must not be a disk (another cache's, or its own), and a disk must not be
+     * another cache's cache device: write-back would overwrite one with the other, or the open
+     * would format it. Before, only cache devices were compared with cache devices, and disks
+     * with disks.
+     */
+    @Test
+    void createRefusesACacheDeviceThatIsADiskAndADiskThatIsACacheDevice() throws Exception {
+        created("c1");
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("c2",
+                "cache_dev=c1.img", "cache_dev_size=1G", "backing=file:other.img", "backing_size=1M"));
+        assertTrue(e.getMessage().contains("is the disk of backing device 'c1.backing'"), e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=c2.cache", "cache_dev_size=1G",
+                "backing=file:c1.cache", "backing_size=1M"));
+        assertTrue(e.getMessage().contains("is the cache device of cache 'c1'"), e.getMessage());
+        e = assertThrows(CommandFailedException.class, () -> create("c2", "cache_dev=same.img", "cache_dev_size=1G",
+                "backing=file:same.img", "backing_size=1M"));
+        assertTrue(e.getMessage().contains("are the same file"), e.getMessage());
+        assertEquals(2, admin.configs.size(), "nothing was created: " + admin.configs.keySet());
+    }
+
+    /**
      * An empty cache device is what a stop between creating the file and sizing it leaves: with a
      * size to create it with it is taken (the cache gives it that size when it opens), without
      * one it is too small.
