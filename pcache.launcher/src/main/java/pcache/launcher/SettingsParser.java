@@ -172,9 +172,10 @@ public final class SettingsParser {
         Map<String, String> owners = new HashMap<>();
         for (CacheDefinition c : caches) {
             claim(owners, "cache device " + c.cacheDev(), c.cacheDev().toString(), c.name() + "'s cache_dev");
-            String device = c.backing() instanceof BackingLocation.File f ? f.path().toString()
-                    : ((BackingLocation.Nbd) c.backing()).uri().toString();
-            claim(owners, "backing device " + device, device, c.name() + "'s backing_dev");
+            // an export by its disk: nbd://h/x, nbd://h:10809/x and nbds://h/x?... are one disk
+            String device = c.backing() instanceof BackingLocation.File f ? f.path().toString() : c.backing().disk();
+            claim(owners, "backing device " + (c.backing() instanceof BackingLocation.File ? device : c.backing().text()),
+                    device, c.name() + "'s backing_dev");
         }
     }
 

@@ -208,6 +208,18 @@ class SettingsParserTest {
                 problems("cache.c.backing_dev", "file:c.cache"));
     }
 
+    /**
+     * One NBD export spelled two ways (the default port written out, TLS) is one disk, used twice.
+     * Before, the URIs were compared as text, and both caches would write back to one export.
+     */
+    @Test
+    void anExportSpelledTwoWaysIsUsedTwice() {
+        assertEquals("backing device nbds://h:10809/vol1 is used twice, as c's backing_dev and as d's backing_dev: "
+                + "expected every cache and backing device to be used once",
+                problems("cache.c.backing_dev", "nbd://h/vol1", "cache.d.cache_dev", "/srv/pc/d.cache",
+                        "cache.d.backing_dev", "nbds://h:10809/vol1"));
+    }
+
     @Test
     void everyProblemIsReportedAtOnce() {
         ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(minimal(
