@@ -120,9 +120,10 @@ public final class ConfigSources {
         int unresolved = value.indexOf("${");
         if (unresolved >= 0) {
             Object raw = all.getProperty(key);
-            throw new ConfigException(ConfigException.problem(key, String.valueOf(raw),
-                    "variables that are set; " + value.substring(unresolved, value.indexOf('}', unresolved) + 1)
-                            + " is not"));
+            int close = value.indexOf('}', unresolved);
+            throw new ConfigException(ConfigException.problem(key, String.valueOf(raw), close < 0
+                    ? "variables written ${NAME}; " + value.substring(unresolved) + " has no closing }"
+                    : "variables that are set; " + value.substring(unresolved, close + 1) + " is not"));
         }
         return value.trim();
     }

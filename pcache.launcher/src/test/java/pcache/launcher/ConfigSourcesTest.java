@@ -94,6 +94,16 @@ class ConfigSourcesTest {
                 e.getMessage());
     }
 
+    /** A ${ without its closing brace is reported like an unset variable, not with a crash. */
+    @Test
+    void anUnclosedVariableIsReported() throws Exception {
+        Path file = Files.writeString(dir.resolve("c.properties"), "cache.c.backing_identity = id${x\n");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> load(Optional.of(file), Map.of(), new Properties(), Map.of()));
+        assertEquals("cache.c.backing_identity=id${x: expected variables written ${NAME}; ${x has no closing }",
+                e.getMessage());
+    }
+
     @Test
     void missingFileIsReported() {
         ConfigException e = assertThrows(ConfigException.class,

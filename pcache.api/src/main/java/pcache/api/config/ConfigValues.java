@@ -72,12 +72,14 @@ public final class ConfigValues {
         try {
             long n = Long.parseLong(m.group(1));
             String unit = m.group(2) == null ? "S" : m.group(2);
-            return switch (unit) {
+            Duration d = switch (unit) {
                 case "MS" -> Duration.ofMillis(n);
                 case "S" -> Duration.ofSeconds(n);
                 case "M" -> Duration.ofMinutes(n);
                 default -> Duration.ofHours(n);
             };
+            d.toMillis(); // every user takes it in milliseconds: one that does not fit is too large here
+            return d;
         } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException(DURATION_EXPECTED + "; this one is too large");
         }
