@@ -139,6 +139,18 @@ public final class ConfigSources {
             FileHandler handler = new FileHandler(properties);
             handler.setFile(path.toAbsolutePath().toFile()); // includes resolve relative to the file
             handler.load();
+            // a key written twice becomes a list whose first value would win without a word
+            java.util.List<String> twice = new java.util.ArrayList<>();
+            for (java.util.Iterator<String> keys = properties.getKeys(); keys.hasNext();) {
+                String key = keys.next();
+                int n = properties.getList(key).size();
+                if (n > 1) {
+                    twice.add(key + " is set " + n + " times: expected it once (which value is meant?)");
+                }
+            }
+            if (!twice.isEmpty()) {
+                throw new ConfigException("configuration file " + path.toAbsolutePath() + ": " + String.join("; ", twice));
+            }
             return properties;
         } catch (ConfigurationException e) {
             throw new ConfigException("cannot read configuration file " + path.toAbsolutePath() + ": "

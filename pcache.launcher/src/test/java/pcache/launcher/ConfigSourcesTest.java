@@ -94,6 +94,16 @@ class ConfigSourcesTest {
                 e.getMessage());
     }
 
+    /** A key written twice is refused: the first value would win without a word. */
+    @Test
+    void aKeyWrittenTwiceIsRefused() throws Exception {
+        Path file = Files.writeString(dir.resolve("c.properties"), "cache.c.gc_percent = 50\ncache.c.gc_percent = 20\n");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> load(Optional.of(file), Map.of(), new Properties(), Map.of()));
+        assertEquals("configuration file " + file.toAbsolutePath() + ": cache.c.gc_percent is set 2 times: expected it"
+                + " once (which value is meant?)", e.getMessage());
+    }
+
     /** A ${ without its closing brace is reported like an unset variable, not with a crash. */
     @Test
     void anUnclosedVariableIsReported() throws Exception {
