@@ -159,6 +159,7 @@ class SettingsParserTest {
         "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
         "cache.c.cache_dev_size | 256M | cache.c.cache_dev_size=256M: expected at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)",
         "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
+        "cache.c.backing_timeout | 0 | cache.c.backing_timeout=0: expected a duration of at least 1ms (requests that need the backing device wait that long for one)",
         "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a label of 1 to 1024 bytes of UTF-8 (leave the key out for the device's default identity)",
         "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
         "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH",

@@ -258,6 +258,10 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
             if (value != null) {
                 try {
                     timeout = ConfigValues.duration(value);
+                    if (timeout.toMillis() <= 0) { // the cache refuses it: say so here, before anything starts
+                        problem(CacheAttribute.BACKING_TIMEOUT, "a duration of at least 1ms (requests that need the"
+                                + " backing device wait that long for one)");
+                    }
                 } catch (IllegalArgumentException e) {
                     problem(CacheAttribute.BACKING_TIMEOUT, e.getMessage());
                 }
