@@ -57,8 +57,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final BackingHolder backing;
     private final RequestGate gate;
     private final Object controlLock = new Object();
-    /** Set by {@link #close()}; a closed device never comes back into service. Guarded by {@link #controlLock}. */
-    private boolean closed;
+    /** Set by {@link #close()} (under {@link #controlLock}); a closed device never comes back into service. */
+    private volatile boolean closed;
     /** Orders a trim with a switch into write-through mode (which drops the trims write-back owes). */
     private final Object trimLock = new Object();
     private volatile CacheEngine engine;
@@ -501,7 +501,15 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public CacheConditions conditions() {
-        return engine.conditions(cacheDeviceProblem.get());
+        String problem = cacheDeviceProblem.get();
+        if (problem == null && gate.isShut() && !closed) {
+            // a swap and its rollback failed: every request fails; monitoring must not say OK
+            problem = "cache " + name + " is out of service: re-opening it (a swap of its pmem mapping or a"
+                    + " configuration change) failed, and so did going back to how it was; requests fail until a"
+                    + " mapping that can open the device is bound (pmem.target) or the cache is restarted. The"
+                    + " log says why";
+        }
+        return engine.conditions(problem);
     }
 
     @Override

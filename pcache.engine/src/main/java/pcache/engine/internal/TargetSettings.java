@@ -51,6 +51,12 @@ final class TargetSettings {
      * the old one: the running cache would lose acknowledged writes.
      */
     static String runtimeChangeProblem(TargetConfig was, TargetConfig now) {
+        if (!name(was).equals(name(now))) {
+            // the service, its MBean and its metrics keep the name they were published with
+            return "name cannot change while the cache runs (from " + name(was) + " to " + name(now) + "): its"
+                    + " service, statistics and export keep the old one. To rename a cache: remove it and create it"
+                    + " again under the new name (its cache device and backing device stay as they are)";
+        }
         if (!was.cache__dev().equals(now.cache__dev())) {
             return "cache_dev cannot change while the cache runs (from " + was.cache__dev() + " to "
                     + now.cache__dev() + "): data not yet written back lives on the old device, and the new one"

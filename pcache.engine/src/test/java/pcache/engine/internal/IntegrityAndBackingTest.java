@@ -552,9 +552,12 @@ class IntegrityAndBackingTest {
             };
             assertThrows(IOException.class, () -> dev.replaceEngine(broken, broken));
             assertFalse(dev.isInService());
+            String problem = dev.conditions().cacheDeviceProblem();
+            assertTrue(problem != null && problem.contains("is out of service"), "health checks see it: " + problem);
             assertThrows(pcache.api.DeviceClosedException.class, () -> Harness.read(dev, 0, 4096));
             dev.replaceEngine(() -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy()), broken);
             assertTrue(dev.isInService());
+            assertNull(dev.conditions().cacheDeviceProblem());
             assertArrayEquals(Harness.pattern(0, 4096, 9).array(), Harness.read(dev, 0, 4096));
         } finally {
             dev.close();

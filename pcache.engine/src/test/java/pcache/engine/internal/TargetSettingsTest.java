@@ -34,4 +34,14 @@ class TargetSettingsTest {
         assertNull(TargetSettings.runtimeChangeProblem(was,
                 config(Map.of("name", "c", "cache__dev", "/dev/shm/a.cache", "gc__percent", 50))));
     }
+
+    /** A new name is refused while the cache runs: its service and statistics would keep the old one. */
+    @Test
+    void aNewNameIsRefusedWhileTheCacheRuns() {
+        TargetConfig was = config(Map.of("name", "c", "cache__dev", "/dev/shm/a.cache"));
+        String problem = TargetSettings.runtimeChangeProblem(was,
+                config(Map.of("name", "d", "cache__dev", "/dev/shm/a.cache")));
+        assertTrue(problem != null && problem.contains("name cannot change while the cache runs (from c to d)"),
+                problem);
+    }
 }

@@ -193,7 +193,9 @@ public final class CacheEngine implements AutoCloseable {
         return new CacheStatistics(stats.readRequests.sum(), stats.readHits.sum(), stats.readMisses.sum(),
                 stats.readPartialHits.sum(), stats.bytesRead.sum(), stats.bytesReadFromCache.sum(),
                 stats.bytesWritten.sum(), stats.writeRequests.sum(), stats.fuaWrites.sum(), stats.flushes.sum(),
-                stats.trims.sum(), stats.deferredRequests.sum(), stats.dirtyBytes.sum(), cache.index().keyCount(),
+                stats.trims.sum(), stats.deferredRequests.sum(),
+                Math.max(0, stats.dirtyBytes.sum()), // a striped sum is no snapshot: never show a negative
+                cache.index().keyCount(),
                 cache.segments().usedCount(), cache.segments().segmentCount(), stats.writebackKsets.sum(),
                 stats.writebackBytes.sum(), stats.writebackErrors.sum(), stats.gcKsets.sum(),
                 stats.gcSegmentsReclaimed.sum(), stats.crcErrors.sum(), stats.crcRecovered.sum(),
