@@ -464,7 +464,9 @@ final class CacheAdministration {
         CacheStatus s = start.cache().status();
         return "cache " + name + ": backing device " + start.oldDescription() + " -> " + s.backing() + " ("
                 + s.backingState().name().toLowerCase(java.util.Locale.ROOT) + "); configuration " + newName
-                + " replaces " + start.oldName();
+                + " replaces " + start.oldName() + ". If a launcher configuration file defines this cache, set its"
+                + " cache." + name + ".backing_dev=" + to.text() + " now: the launcher reads the file again at every"
+                + " start, and would put the old device back (which lacks what was written back since)";
     }
 
     /** Everything a swap can be refused for before anything changes. */
