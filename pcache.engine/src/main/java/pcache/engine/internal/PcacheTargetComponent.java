@@ -192,6 +192,12 @@ public final class PcacheTargetComponent {
     }
 
     private void openInBackground() {
+        synchronized (this) {
+            if (deactivated) { // queued before the deactivation: it must not take the lock now
+                openEnded = true;
+                return;
+            }
+        }
         TargetConfig c = config;
         applied = c;
         CacheDeviceFacade opened = null;
@@ -351,32 +357,38 @@ public final class PcacheTargetComponent {
             config = old;
             return;
         }
-        boolean notOpened;
-        synchronized (this) {
-            notOpened = openEnded && facade == null && !deactivated;
-            if (notOpened) {
-                openEnded = false;
-            }
-        }
-        if (notOpened) {
-            // the cache did not open (a wrong cache_dev, say): open it again with the change
-            LOG.log(System.Logger.Level.INFO, "cache {0}: opening again with the changed configuration", name);
-            control.execute(this::openInBackground);
-            return;
-        }
-        String problem = TargetSettings.runtimeChangeProblem(old, newConfig);
-        if (problem != null) {
-            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + problem);
+        if (!TargetSettings.name(newConfig).equals(name)) {
+            // the service, the log lines and the backing device's holder keep the name of activation
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: "
+                    + TargetSettings.runtimeChangeProblem(old, newConfig));
             config = old;
             return;
         }
-        // queued even while the cache opens (on this same executor): applied once it is open,
-        // from the configuration it actually runs with
+        // decided on the control executor, which runs one task at a time after the open: a change
+        // that arrives while the cache opens sees how the open ended
         control.execute(() -> {
             CacheDeviceFacade f = facade;
+            if (f == null) {
+                boolean reopen;
+                synchronized (this) {
+                    reopen = openEnded && !deactivated;
+                    if (reopen) {
+                        openEnded = false;
+                    }
+                }
+                if (reopen) {
+                    // the cache did not open (a wrong cache_dev, say): open it again with the change
+                    LOG.log(System.Logger.Level.INFO, "cache {0}: opening again with the changed configuration", name);
+                    openInBackground();
+                }
+                return;
+            }
             TargetConfig from = applied;
-            if (f == null || from == null) {
-                return; // not open: the next open reads the configuration as it is now
+            String problem = TargetSettings.runtimeChangeProblem(from, newConfig);
+            if (problem != null) {
+                LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + problem);
+                config = from;
+                return;
             }
             if (applyChanges(f, from, newConfig)) {
                 applied = newConfig; // a change that failed is tried again with the next one
@@ -394,6 +406,7 @@ public final class PcacheTargetComponent {
             if (TargetSettings.needsReopen(old, c)) {
                 LOG.log(System.Logger.Level.INFO, "cache {0}: re-opening for the new configuration", name);
                 f.replaceEngine(() -> openEngine(pmem, c), () -> openEngine(pmem, old));
+                applied = c; // the engine runs it now, whatever fails after
             }
             // only a change of the configured mode: a configuration update that changed something
             // else (pcache:gc-percent's), delivered after pcache:mode set the mode directly and
