@@ -566,9 +566,16 @@ public final class CacheDeviceFacade implements CacheDevice {
     private void leavePassthrough(CacheMode newMode) throws IOException {
         hold();
         try {
+            boolean[] reached = new boolean[1];
             try {
-                onBacking(true, BackingDevice::flush);
+                onBacking(true, dev -> {
+                    reached[0] = true;
+                    dev.flush();
+                });
             } catch (BackingUnavailableException e) {
+                if (reached[0]) {
+                    throw e; // a device's own timeout: what pass-through wrote may not be durable
+                }
                 // none bound: nothing can be flushed now, and refusing would keep the cache from
                 // taking writes while the backing device is away
                 LOG.log(System.Logger.Level.WARNING, "cache " + name + ": leaving passthrough without flushing the"
