@@ -122,9 +122,12 @@ final class BlockStatusWalk {
     /** {@code base:allocation}: see the class comment. */
     List<BlockExtent> allocation(long offset, long length, int maxExtents) throws IOException {
         check(offset, length);
+        List<BlockExtent> fromKeys = allocationOfKeys(offset, length, maxExtents);
+        // after the walk: a range write-back quarantined (and marked clean) during it is still
+        // data here; taken later, the snapshot can only turn more of the answer into data
         List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
         lost.sort(Comparator.comparingLong(Range::offset));
-        return withLostAsData(allocationOfKeys(offset, length, maxExtents), lost, maxExtents);
+        return withLostAsData(fromKeys, lost, maxExtents);
     }
 
     /**
