@@ -143,7 +143,8 @@ public final class ConfigSources {
             java.util.List<String> twice = new java.util.ArrayList<>();
             for (java.util.Iterator<String> keys = properties.getKeys(); keys.hasNext();) {
                 String key = keys.next();
-                int n = properties.getList(key).size();
+                // getProperty, not getList: that one interpolates, and would throw on a cycle here
+                int n = properties.getProperty(key) instanceof java.util.Collection<?> values ? values.size() : 1;
                 if (n > 1) {
                     twice.add(key + " is set " + n + " times: expected it once (which value is meant?)");
                 }

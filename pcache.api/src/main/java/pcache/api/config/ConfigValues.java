@@ -78,7 +78,7 @@ public final class ConfigValues {
                 case "M" -> Duration.ofMinutes(n);
                 default -> Duration.ofHours(n);
             };
-            d.toMillis(); // every user takes it in milliseconds: one that does not fit is too large here
+            d.toNanos(); // users count it in milliseconds and deadlines in nanoseconds: it must fit both
             return d;
         } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException(DURATION_EXPECTED + "; this one is too large");
