@@ -47,7 +47,7 @@ public record PskFile(Path file, Map<String, byte[]> keys) {
             String identity = line.substring(0, colon);
             String hex = line.substring(colon + 1).strip();
             for (int c = 0; c < hex.length(); c++) {
-                if (Character.digit(hex.charAt(c), 16) < 0) { // the key itself is never shown
+                if (!HexFormat.isHexDigit(hex.charAt(c))) { // ASCII hex only; the key itself is never shown
                     throw new TlsConfigurationException(where + ": the key of '" + identity + "' holds a character"
                             + " that is not a hex digit at position " + (c + 1) + " (write the key as hex digits"
                             + " only, without 0x or spaces)");

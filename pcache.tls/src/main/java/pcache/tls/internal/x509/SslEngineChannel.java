@@ -439,13 +439,6 @@ final class SslEngineChannel implements TlsChannel {
     }
 
     /**
-     * Post-handshake work an unwrap asks for: tasks, or an answer to send (a KeyUpdate's, a
-     * close_notify's). A reader never waits for the write lock: with both ends' writers blocked on
-     * full sockets, readers waiting for write locks would stop reading and deadlock. It sends the
-     * answer itself when no writer is active; otherwise the writer sends it, at its next wrap or,
-     * at the latest, when it releases the lock ({@link #unlockWrite()}).
-     */
-    /**
      * A server refuses a TLS 1.2 client's renegotiation (JSSE accepts it by default): each one
      * costs a signature, and a client certificate presented in it would not be checked again.
      * TLS 1.3 has none (its post-handshake messages are key updates, which are answered).
@@ -458,6 +451,13 @@ final class SslEngineChannel implements TlsChannel {
         }
     }
 
+    /**
+     * Post-handshake work an unwrap asks for: tasks, or an answer to send (a KeyUpdate's, a
+     * close_notify's). A reader never waits for the write lock: with both ends' writers blocked on
+     * full sockets, readers waiting for write locks would stop reading and deadlock. It sends the
+     * answer itself when no writer is active; otherwise the writer sends it, at its next wrap or,
+     * at the latest, when it releases the lock ({@link #unlockWrite()}).
+     */
     private void afterUnwrap(HandshakeStatus status) throws IOException {
         if (status == HandshakeStatus.NEED_TASK) {
             status = runTasks();
