@@ -465,8 +465,10 @@ final class CacheAdministration {
         return "cache " + name + ": backing device " + start.oldDescription() + " -> " + s.backing() + " ("
                 + s.backingState().name().toLowerCase(java.util.Locale.ROOT) + "); configuration " + newName
                 + " replaces " + start.oldName() + ". If a launcher configuration file defines this cache, set its"
-                + " cache." + name + ".backing_dev=" + to.text() + " now: the launcher reads the file again at every"
-                + " start, and would put the old device back (which lacks what was written back since)";
+                + " cache." + name + ".backing_dev=" + to.text()
+                + start.label().map(l -> " and cache." + name + ".backing_identity=" + l).orElse("")
+                + " now: the launcher reads the file again at every start, and would put the old device back (which"
+                + " lacks what was written back since)";
     }
 
     /** Everything a swap can be refused for before anything changes. */

@@ -580,7 +580,8 @@ class CommandsTest {
         Object out = swap("c1", "file:copy.img");
         assertEquals("cache c1: backing device file:" + dir.resolve("c1.img") + " -> file:" + dir.resolve("copy.img")
                 + " (online); configuration c1.backing-2 replaces c1.backing. If a launcher configuration file defines"
-                + " this cache, set its cache.c1.backing_dev=file:" + dir.resolve("copy.img") + " now: the launcher"
+                + " this cache, set its cache.c1.backing_dev=file:" + dir.resolve("copy.img")
+                + " and cache.c1.backing_identity=disk-c1 now: the launcher"
                 + " reads the file again at every start, and would put the old device back (which lacks what was"
                 + " written back since)", out);
         assertEquals("file:" + dir.resolve("copy.img"), c1.backing);
