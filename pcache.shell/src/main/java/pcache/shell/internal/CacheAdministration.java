@@ -214,26 +214,30 @@ final class CacheAdministration {
 
     // ---------------------------------------------------------------- create
 
-    /** Whether {@code a} and {@code b} name the same file (compared as absolute, normalized paths). */
-    private static boolean sameFile(java.nio.file.Path a, String b) {
-        try {
-            return a.toAbsolutePath().normalize().equals(java.nio.file.Path.of(b).toAbsolutePath().normalize());
-        } catch (java.nio.file.InvalidPathException e) {
-            return a.toString().equals(b);
-        }
-    }
-
     /** {@code pcache:create}: makes the configurations and waits until the cache is open. */
     String create(CacheDefinition d) throws IOException {
         ConfigurationAdmin admin = admin();
         if (cacheNamed(d.name()) != null || targetConfiguration(d.name()) != null) {
             throw new CommandFailedException(ConfigurationChecks.cacheNameTaken(d.name()));
         }
+        // paths are compared as stored: absolute and normalized, as CacheDefinition resolves them
+        String newFile = d.backing() instanceof pcache.api.config.BackingLocation.File f ? f.path().toString() : null;
         for (Configuration c : list(admin, ConfigPids.TARGET)) {
-            if (d.cacheDev().toString().equals(property(c, TargetProperties.CACHE_DEV))) {
+            Object cacheDev = property(c, TargetProperties.CACHE_DEV);
+            if (d.cacheDev().toString().equals(cacheDev)) {
                 throw new CommandFailedException(ConfigurationChecks.cacheDeviceTaken(d.cacheDev(),
                         property(c, TargetProperties.NAME)));
             }
+            // nor may the new disk be another cache's cache device: formatting it would destroy that cache
+            if (newFile != null && newFile.equals(cacheDev)) {
+                throw new CommandFailedException("backing=" + d.backing().text() + " is the cache device of cache '"
+                        + property(c, TargetProperties.NAME) + "': a backing device must not be another cache's"
+                        + " cache device; choose another backing device");
+            }
+        }
+        if (d.cacheDev().toString().equals(newFile)) {
+            throw new CommandFailedException("cache_dev=" + d.cacheDev() + " and backing=" + d.backing().text()
+                    + " are the same file: a cache device and its backing device must be different files");
         }
         String disk = d.backing().disk();
         for (String pid : List.of(ConfigPids.BACKING_FILE, ConfigPids.BACKING_NBD)) {
@@ -243,26 +247,10 @@ final class CacheAdministration {
                             property(c, BackingProperties.NAME), backingText(c)));
                 }
                 // the cache device must not be another cache's disk: its write-back would overwrite it
-                Object path = property(c, BackingProperties.PATH);
-                if (path != null && sameFile(d.cacheDev(), path.toString())) {
+                if (d.cacheDev().toString().equals(property(c, BackingProperties.PATH))) {
                     throw new CommandFailedException("cache_dev=" + d.cacheDev() + " is the disk of backing device '"
                             + property(c, BackingProperties.NAME) + "' (" + backingText(c) + "): a cache device and a"
                             + " backing device must be different files; choose another cache_dev");
-                }
-            }
-        }
-        if (d.backing() instanceof pcache.api.config.BackingLocation.File file) {
-            if (sameFile(d.cacheDev(), file.path().toString())) {
-                throw new CommandFailedException("cache_dev=" + d.cacheDev() + " and backing=" + d.backing().text()
-                        + " are the same file: a cache device and its backing device must be different files");
-            }
-            // nor may the new disk be another cache's cache device: formatting it would destroy that cache
-            for (Configuration c : list(admin, ConfigPids.TARGET)) {
-                Object cacheDev = property(c, TargetProperties.CACHE_DEV);
-                if (cacheDev != null && sameFile(file.path(), cacheDev.toString())) {
-                    throw new CommandFailedException("backing=" + d.backing().text() + " is the cache device of cache '"
-                            + property(c, TargetProperties.NAME) + "': a backing device must not be another cache's"
-                            + " cache device; choose another backing device");
                 }
             }
         }
