@@ -98,6 +98,16 @@ final class BlockStatusWalk {
      * where it meets a quarantined range ({@code lost}, sorted by offset), which is dirty.
      */
     private static boolean addClean(ExtentList out, long position, long length, List<Range> lost) {
+        return addSplitAtLost(out, position, length, 0, BlockExtent.DIRTY, lost);
+    }
+
+    /**
+     * Appends {@code [position, position + length)} with {@code flags}, except where it meets a
+     * quarantined range ({@code lost}, sorted by offset), which gets {@code lostFlags}; false when
+     * the extent limit was reached.
+     */
+    private static boolean addSplitAtLost(ExtentList out, long position, long length, int flags, int lostFlags,
+            List<Range> lost) {
         long at = position;
         long end = position + length;
         for (Range r : lost) {
@@ -107,16 +117,16 @@ final class BlockStatusWalk {
             if (r.offset() >= end) {
                 break;
             }
-            if (r.offset() > at && !out.add(r.offset() - at, 0)) {
+            if (r.offset() > at && !out.add(r.offset() - at, flags)) {
                 return false;
             }
             long lostEnd = Math.min(end, r.end());
-            if (!out.add(lostEnd - Math.max(at, r.offset()), BlockExtent.DIRTY)) {
+            if (!out.add(lostEnd - Math.max(at, r.offset()), lostFlags)) {
                 return false;
             }
             at = lostEnd;
         }
-        return at >= end || out.add(end - at, 0);
+        return at >= end || out.add(end - at, flags);
     }
 
     /** {@code base:allocation}: see the class comment. */
@@ -143,28 +153,8 @@ final class BlockStatusWalk {
         }
         ExtentList out = new ExtentList(extents.get(0).offset(), maxExtents);
         for (BlockExtent x : extents) {
-            long at = x.offset();
-            long end = at + x.lengthBytes();
-            if (x.flags() != 0) {
-                for (Range r : lost) {
-                    if (r.end() <= at) {
-                        continue;
-                    }
-                    if (r.offset() >= end) {
-                        break;
-                    }
-                    if (r.offset() > at && !out.add(r.offset() - at, x.flags())) {
-                        return out.toList();
-                    }
-                    long lostEnd = Math.min(end, r.end());
-                    if (!out.add(lostEnd - Math.max(at, r.offset()), 0)) {
-                        return out.toList();
-                    }
-                    at = lostEnd;
-                }
-            }
-            if (at < end && !out.add(end - at, x.flags())) {
-                return out.toList();
+            if (!addSplitAtLost(out, x.offset(), x.lengthBytes(), x.flags(), 0, lost)) {
+                break;
             }
         }
         return out.toList();
