@@ -23,6 +23,19 @@ public final class BackingHolder {
     private boolean closed;
     private volatile boolean failing;
 
+    /**
+     * No device was bound in time ({@link #acquire}): nothing reached a device. Told apart from a
+     * device's own {@link BackingUnavailableException} (an NBD request given up on, which may have
+     * reached the server).
+     */
+    public static final class NoneBound extends BackingUnavailableException {
+        private static final long serialVersionUID = 1L;
+
+        NoneBound(String message) {
+            super(message);
+        }
+    }
+
     /** Checks that a device may back the cache (the disk it belongs to, its size); throws why not. */
     @FunctionalInterface
     public interface Check {
@@ -137,7 +150,7 @@ public final class BackingHolder {
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw new BackingUnavailableException("cache " + cacheName + ": no backing device for "
+                throw new NoneBound("cache " + cacheName + ": no backing device for "
                         + timeoutMillis + " ms (it was removed or is being swapped); the request needs it."
                         + " Bind a backing device (backing.target) or raise backing_timeout_ms");
             }

@@ -449,17 +449,13 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
         CacheEngine e = engine;
         long ticket = e.otherFlushBegins();
-        boolean[] reached = new boolean[1];
         boolean failed = false;
         try {
-            onBacking(dev -> {
-                reached[0] = true;
-                op.run(dev);
-            });
+            onBacking(op);
         } catch (IOException | RuntimeException | Error x) {
             // no device bound in time: nothing synced; anything else, a device's timeout included
             // (an NBD flush sent, then given up on), may have taken the report of lost writes
-            failed = reached[0] || !(x instanceof BackingUnavailableException);
+            failed = !(x instanceof BackingHolder.NoneBound);
             throw x;
         } finally {
             e.otherFlushEnds(ticket, failed);
@@ -566,18 +562,12 @@ public final class CacheDeviceFacade implements CacheDevice {
     private void leavePassthrough(CacheMode newMode) throws IOException {
         hold();
         try {
-            boolean[] reached = new boolean[1];
             try {
-                onBacking(true, dev -> {
-                    reached[0] = true;
-                    dev.flush();
-                });
-            } catch (BackingUnavailableException e) {
-                if (reached[0]) {
-                    throw e; // a device's own timeout: what pass-through wrote may not be durable
-                }
+                onBacking(true, BackingDevice::flush);
+            } catch (BackingHolder.NoneBound e) {
                 // none bound: nothing can be flushed now, and refusing would keep the cache from
-                // taking writes while the backing device is away
+                // taking writes while the backing device is away (a device's own timeout fails
+                // the switch: what pass-through wrote may not be durable)
                 LOG.log(System.Logger.Level.WARNING, "cache " + name + ": leaving passthrough without flushing the"
                         + " backing device (" + e.getMessage() + ")");
             }
