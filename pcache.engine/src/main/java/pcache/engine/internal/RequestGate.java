@@ -82,15 +82,16 @@ final class RequestGate {
     /** Takes back the entry of a request that is not let in. */
     private void retract() {
         retracted.incrementAndGet();
-        if (held) {
-            synchronized (monitor) {
-                monitor.notifyAll();
-            }
-        }
+        wakeHolder();
     }
 
     void exit() {
         inFlight.decrement();
+        wakeHolder();
+    }
+
+    /** A request left: a hold waiting for those in flight looks again. */
+    private void wakeHolder() {
         if (held) {
             synchronized (monitor) {
                 monitor.notifyAll();
