@@ -5,6 +5,8 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 import pcache.api.BackingDeviceException;
@@ -69,6 +71,19 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final LatencyRecorder flushLatency = new LatencyRecorder();
     /** Why the cache device is not held safely, or null: asked of the owner of its lock. */
     private final Supplier<String> cacheDeviceProblem;
+    /**
+     * Writes of clients (pass-through, write-through) sent to a backing device without FUA,
+     * counted as they begin; {@link #backingWritesFlushed}: how many of them a backing flush that
+     * succeeded had seen begin. More sent than flushed: a backing device holds writes that no
+     * flush has covered yet.
+     */
+    private final AtomicLong backingWritesSent = new AtomicLong();
+    private final AtomicLong backingWritesFlushed = new AtomicLong();
+    /**
+     * Why writes acknowledged to clients may be lost (a backing device went away and could not be
+     * flushed), or null: the next client flush fails with it, once.
+     */
+    private final AtomicReference<String> lostOnDeparture = new AtomicReference<>();
 
     public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
         this(engine, backing, mode, () -> null);
@@ -153,7 +168,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, src.remaining());
                 int pos = src.position();
-                onBacking(fua, dev -> {
+                writeToBacking(fua, dev -> {
                     src.position(pos);
                     dev.write(offset, src, fua);
                 });
@@ -163,7 +178,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             engine.write(offset, src, fua);
             if (copy != null) {
                 int pos = copy.position();
-                onBacking(fua, dev -> {
+                writeToBacking(fua, dev -> {
                     copy.position(pos);
                     dev.write(offset, copy, fua);
                 });
@@ -188,10 +203,19 @@ public final class CacheDeviceFacade implements CacheDevice {
                 engine.flush();
             }
             if (m != CacheMode.WRITEBACK) {
-                onBacking(true, BackingDevice::flush);
+                flushBacking();
             }
+            reportLostOnDeparture();
         } finally {
             gate.exit();
+        }
+    }
+
+    /** A client's flush fails once after a backing device went away with writes it may have lost. */
+    private void reportLostOnDeparture() throws BackingDeviceException {
+        String lost = lostOnDeparture.getAndSet(null);
+        if (lost != null) {
+            throw new BackingDeviceException(lost);
         }
     }
 
@@ -335,6 +359,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                 return false;
             }
             engine.flush();
+            reportLostOnDeparture();
             return true;
         } finally {
             gate.exit();
@@ -385,12 +410,12 @@ public final class CacheDeviceFacade implements CacheDevice {
             CacheMode m = mode;
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
-                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
+                writeToBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
                 return;
             }
             engine.writeZeroes(offset, length, fua);
             if (m == CacheMode.WRITETHROUGH) {
-                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
+                writeToBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
             }
         } finally {
             gate.exit();
@@ -434,6 +459,26 @@ public final class CacheDeviceFacade implements CacheDevice {
         void run(BackingDevice device) throws IOException;
     }
 
+    /** A client's write sent to the backing device; one without FUA is counted until a flush covers it. */
+    private void writeToBacking(boolean fua, BackingOp op) throws IOException {
+        if (!fua) {
+            backingWritesSent.incrementAndGet();
+        }
+        onBacking(fua, op);
+    }
+
+    /**
+     * Flushes the backing device for a client (or a change of mode). One cut off by a swap (the
+     * device closed under it) is issued again on the new device only when no client write is
+     * waiting for a flush: one that is went to the old device, which the new one's flush does not
+     * cover, so the flush fails instead.
+     */
+    private void flushBacking() throws IOException {
+        long seen = backingWritesSent.get();
+        onBacking(true, BackingDevice::flush, seen == backingWritesFlushed.get());
+        backingWritesFlushed.accumulateAndGet(seen, Math::max);
+    }
+
     /**
      * {@link #onBacking(BackingOp)}, for an operation that {@code syncs} the backing device (a
      * flush, a FUA write): one that fails may have taken the one report of writes the device lost
@@ -443,15 +488,19 @@ public final class CacheDeviceFacade implements CacheDevice {
      * waits for its end ({@link CacheEngine#otherFlushBegins}).
      */
     private void onBacking(boolean syncs, BackingOp op) throws IOException {
+        onBacking(syncs, op, true);
+    }
+
+    private void onBacking(boolean syncs, BackingOp op, boolean reissue) throws IOException {
         if (!syncs) {
-            onBacking(op);
+            onBacking(op, reissue);
             return;
         }
         CacheEngine e = engine;
         long ticket = e.otherFlushBegins();
         boolean failed = false;
         try {
-            onBacking(op);
+            onBacking(op, reissue);
         } catch (IOException | RuntimeException | Error x) {
             // no device bound in time: nothing synced; anything else, a device's timeout included
             // (an NBD flush sent, then given up on), may have taken the report of lost writes
@@ -467,6 +516,10 @@ public final class CacheDeviceFacade implements CacheDevice {
      * by a swap (the device closed under it) is re-issued on the new device.
      */
     private void onBacking(BackingOp op) throws IOException {
+        onBacking(op, true);
+    }
+
+    private void onBacking(BackingOp op, boolean reissue) throws IOException {
         long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
         while (true) {
             BackingDevice dev = backing.acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
@@ -474,10 +527,70 @@ public final class CacheDeviceFacade implements CacheDevice {
                 op.run(dev);
                 return;
             } catch (DeviceClosedException e) {
+                if (!reissue) {
+                    throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
+                            + " closed during a flush while it held writes no flush had covered; they may be lost,"
+                            + " and a flush of another device would not cover them. Check the data written since"
+                            + " the last flush that succeeded: " + e.getMessage(), e);
+                }
                 if (backing.peek() == dev || System.nanoTime() > deadline) {
                     throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
                             + " closed during a request: " + e.getMessage(), e);
                 }
+        }
+    }
+
+    /**
+     * The backing device {@code device} goes away (unbound: replaced by another, or removed). In
+     * pass-through and write-through mode clients wrote to it directly: while any of those writes
+     * waits for a flush, requests in flight finish first (bounded), then the device is flushed
+     * before it is let go, since a client's next flush reaches only the device bound then. If
+     * that fails, the next client flush fails, naming the device. Write-back's own writes need
+     * none of this: write-back writes a group again to the device its flush reaches.
+     */
+    public void backingGoes(BackingDevice device) {
+        synchronized (controlLock) {
+            if (closed || backingWritesSent.get() == backingWritesFlushed.get()) {
+                backing.remove(device);
+                return;
+            }
+            String lost = null;
+            try {
+                if (!gate.hold(QUIESCE_TIMEOUT_MILLIS)) {
+                    lost = gate.inFlight() + " requests were still in flight after " + QUIESCE_TIMEOUT_MILLIS + " ms";
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                lost = "interrupted while waiting for the requests in flight";
+            }
+            try {
+                backing.remove(device);
+                long seen = backingWritesSent.get();
+                CacheEngine e = engine;
+                long ticket = e.otherFlushBegins();
+                boolean failed = true;
+                try {
+                    device.flush();
+                    failed = false;
+                    backingWritesFlushed.accumulateAndGet(seen, Math::max);
+                } catch (IOException | RuntimeException x) {
+                    lost = lost == null ? "its flush failed: " + x.getMessage() : lost + "; its flush failed: "
+                            + x.getMessage();
+                } finally {
+                    e.otherFlushEnds(ticket, failed);
+                }
+                if (lost != null) {
+                    String message = "cache " + name + ": backing device " + device.description() + " went away"
+                            + " holding client writes no flush had covered, and they may be lost (" + lost + ")."
+                            + " Check the data written since the last flush that succeeded";
+                    lostOnDeparture.set(message);
+                    LOG.log(System.Logger.Level.ERROR, message);
+                } else {
+                    LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1} flushed before it went away",
+                            name, device.description());
+                }
+            } finally {
+                gate.release();
             }
         }
     }
@@ -563,7 +676,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         hold();
         try {
             try {
-                onBacking(true, BackingDevice::flush);
+                flushBacking();
             } catch (BackingHolder.NoneBound e) {
                 // none bound: nothing can be flushed now, and refusing would keep the cache from
                 // taking writes while the backing device is away (a device's own timeout fails

@@ -163,7 +163,13 @@ public final class PcacheTargetComponent {
         if (backing.peek() == device) {
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1} went away", name, device.description());
         }
-        backing.remove(device);
+        // called before the device's provider closes it: what clients wrote to it is flushed first
+        CacheDeviceFacade f = facade;
+        if (f != null) {
+            f.backingGoes(device);
+        } else {
+            backing.remove(device);
+        }
     }
 
     @Reference(name = "writeback", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

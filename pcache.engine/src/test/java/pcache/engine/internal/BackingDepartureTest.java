@@ -1,0 +1,258 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import pcache.api.BackingDeviceException;
+import pcache.api.CacheMode;
+import pcache.api.DeviceClosedException;
+import pcache.api.spi.BackingDevice;
+import pcache.api.spi.BackingIdentity;
+import pcache.engine.internal.engine.CacheEngine;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+/**
+ * A backing device that goes away (unbound by a swap or removed) while clients wrote to it
+ * directly, in pass-through or write-through mode: what they wrote is flushed on it first, since
+ * their next flush reaches only the device bound then. Before, the device was let go unflushed,
+ * and a client flush cut off by its close was issued again on the new device and succeeded.
+ */
+class BackingDepartureTest {
+
+    private static final long LOGICAL = 64 * Harness.MIB;
+    private static final long SEED = 20261206L;
+
+    private record Setup(MemoryBacking first, MemoryBacking second, BackingHolder holder, CacheDeviceFacade dev) {
+    }
+
+    private static Setup open(String name, CacheMode mode, boolean forgetful) throws IOException {
+        MemoryBacking first = new MemoryBacking(LOGICAL, "disk", forgetful);
+        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(first);
+        CacheEngine engine = Harness.open(Harness.config(name), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        return new Setup(first, second, holder, new CacheDeviceFacade(engine, holder, mode));
+    }
+
+    /** Binds {@code second} as DS does for a replacement (the new one first), then lets {@code first} go. */
+    private static void swap(Setup s) {
+        assertNull(s.holder.set(s.second), "the same disk: bound");
+        s.dev.backingGoes(s.first);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = CacheMode.class, names = {"PASSTHROUGH", "WRITETHROUGH"})
+    void writesWaitingForAFlushAreFlushedOnTheDeviceTheyWentToBeforeItGoes(CacheMode mode) throws Exception {
+        System.out.println("seed " + SEED);
+        Setup s = open("goes-" + mode.configName(), mode, true);
+        try {
+            s.dev.write(0, Harness.pattern(0, 8192, 3), false);
+            long flushes = s.first.flushes.get();
+            swap(s);
+            assertTrue(s.first.flushes.get() > flushes, "the device going away was flushed");
+            assertArrayEquals(Harness.pattern(0, 8192, 3).array(),
+                    s.first.afterCrash(new Random(SEED)).content(0, 8192), "the write survives a crash of that device");
+            assertTrue(s.holder.peek() == s.second, "the new device is bound");
+            s.dev.flush(); // nothing lost: the client's flush succeeds, on the new device
+            assertTrue(s.second.flushes.get() > 0);
+        } finally {
+            s.dev.close();
+        }
+    }
+
+    /** A write still on its way to the device when it goes lands first, and the flush covers it. */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aWriteOnItsWayToTheDeviceLandsBeforeTheFlushThatLetsItGo() throws Exception {
+        System.out.println("seed " + SEED);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        Hooked first = new Hooked(disk);
+        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = new BackingHolder("inflight");
+        holder.set(first);
+        CacheEngine engine = Harness.open(Harness.config("inflight"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch land = new CountDownLatch(1);
+        try {
+            first.beforeWrite = () -> {
+                writing.countDown();
+                try {
+                    land.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> write = pool.submit(() -> {
+                dev.write(0, Harness.pattern(0, 4096, 4), false);
+                return null;
+            });
+            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            Future<?> goes = pool.submit(() -> {
+                assertNull(holder.set(second));
+                dev.backingGoes(first);
+                return null;
+            });
+            Thread.sleep(100); // give a departure that does not wait the time to flush
+            assertEquals(0, disk.flushes.get(), "the departure waits for the write on its way");
+            first.beforeWrite = null;
+            land.countDown();
+            write.get(10, TimeUnit.SECONDS);
+            goes.get(10, TimeUnit.SECONDS);
+            assertArrayEquals(Harness.pattern(0, 4096, 4).array(),
+                    disk.afterCrash(new Random(SEED)).content(0, 4096), "the write was flushed");
+        } finally {
+            land.countDown();
+            pool.shutdownNow();
+            dev.close();
+        }
+    }
+
+    @Test
+    void aDeviceThatCannotBeFlushedAsItGoesFailsTheNextClientFlushOnceNamingIt() throws Exception {
+        Setup s = open("goes-failing", CacheMode.PASSTHROUGH, true);
+        try {
+            s.dev.write(0, Harness.pattern(0, 4096, 5), false);
+            s.first.failedFlushLosesWrites = true;
+            s.first.failFlushes.set(1);
+            swap(s);
+            BackingDeviceException lost = assertThrows(BackingDeviceException.class, s.dev::flush);
+            assertTrue(lost.getMessage().contains("memory:disk") && lost.getMessage().contains("may be lost")
+                    && lost.getMessage().contains("injected flush failure"), lost.getMessage());
+            s.dev.flush(); // reported once, as a file's data sync reports a failed write-out
+        } finally {
+            s.dev.close();
+        }
+    }
+
+    @Test
+    void aDeviceWhoseWritesWereFlushedGoesWithoutAnotherFlushOrAnError() throws Exception {
+        Setup s = open("goes-flushed", CacheMode.PASSTHROUGH, true);
+        try {
+            s.dev.write(0, Harness.pattern(0, 4096, 6), false);
+            s.dev.flush();
+            s.dev.write(4096, Harness.pattern(4096, 4096, 6), true); // FUA: durable on its own
+            long flushes = s.first.flushes.get();
+            s.first.failFlushes.set(1); // a dead device: no false alarm for writes already durable
+            swap(s);
+            assertEquals(flushes, s.first.flushes.get(), "nothing to flush");
+            s.dev.flush();
+        } finally {
+            s.dev.close();
+        }
+    }
+
+    /**
+     * A client flush cut off by the close of the device its writes went to fails: issued again
+     * on the new device, it would succeed without covering them.
+     */
+    @Test
+    void aFlushCutOffByACloseWhileWritesWaitForItFailsInsteadOfMovingOn() throws Exception {
+        MemoryBacking first = new MemoryBacking(LOGICAL, "disk", true);
+        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = new BackingHolder("cut");
+        Hooked closing = new Hooked(first);
+        closing.closingFlush = () -> {
+            assertNull(holder.set(second));
+            first.close();
+        };
+        holder.set(closing);
+        CacheEngine engine = Harness.open(Harness.config("cut"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 8), false);
+            BackingDeviceException cut = assertThrows(BackingDeviceException.class, dev::flush);
+            assertTrue(cut.getMessage().contains("closed during a flush") && cut.getMessage().contains("may be lost"),
+                    cut.getMessage());
+            assertEquals(0, second.flushes.get(), "not issued again on the new device");
+            // with nothing waiting for a flush, a cut-off flush moves to the new device as before
+            dev.write(0, Harness.pattern(0, 4096, 9), true);
+            dev.flush();
+        } finally {
+            dev.close();
+        }
+    }
+
+    /**
+     * {@code device} with hooks outside its lock: {@link #beforeWrite} runs before each write, and
+     * {@link #closingFlush} (once) in the next flush, which then finds the device closed.
+     */
+    private static final class Hooked implements BackingDevice {
+        private final MemoryBacking device;
+        volatile Runnable beforeWrite;
+        volatile Runnable closingFlush;
+
+        Hooked(MemoryBacking device) {
+            this.device = device;
+        }
+
+        @Override
+        public BackingIdentity identity() {
+            return device.identity();
+        }
+
+        @Override
+        public String description() {
+            return device.description();
+        }
+
+        @Override
+        public long sizeBytes() {
+            return device.sizeBytes();
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+            device.read(offset, dst);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+            Runnable h = beforeWrite;
+            if (h != null) {
+                h.run();
+            }
+            device.write(offset, src, fua);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            Runnable h = closingFlush;
+            closingFlush = null;
+            if (h != null) {
+                h.run();
+                throw new DeviceClosedException("memory backing closed during its flush");
+            }
+            device.flush();
+        }
+
+        @Override
+        public void trim(long offset, long length) throws IOException {
+            device.trim(offset, length);
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+            device.writeZeroes(offset, length, fua);
+        }
+    }
+}
