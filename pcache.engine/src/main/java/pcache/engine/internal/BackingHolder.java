@@ -21,7 +21,10 @@ public final class BackingHolder {
     /** What a device must pass to be bound: the open cache's identity check; none before one opens. */
     private Check check;
     private boolean closed;
+    /** Write-back's last attempt on the bound device failed ({@link #setFailing}). */
     private volatile boolean failing;
+    /** The last client request on the bound device failed ({@link #requestFailed}). */
+    private volatile boolean requestsFailing;
 
     /**
      * No device was bound in time ({@link #acquire}): nothing reached a device. Told apart from a
@@ -69,6 +72,7 @@ public final class BackingHolder {
         }
         current = device;
         failing = false;
+        requestsFailing = false;
         notifyAll();
         return null;
     }
@@ -81,6 +85,7 @@ public final class BackingHolder {
         if (current == device) {
             current = null;
             failing = false;
+            requestsFailing = false;
             notifyAll();
         }
     }
@@ -115,9 +120,25 @@ public final class BackingHolder {
         notifyAll();
     }
 
-    /** Marks that recent I/O failed (for status), or that it works again. */
+    /** Marks that write-back's recent I/O failed (for status), or that it works again. */
     public void setFailing(boolean failing) {
         this.failing = failing;
+    }
+
+    /**
+     * A client request on the bound device (a read miss, a pass-through or write-through request)
+     * failed: status shows the device failing until a request or write-back works on it again, so
+     * a device that fails only clients' requests is not shown healthy.
+     */
+    public void requestFailed() {
+        requestsFailing = true;
+    }
+
+    /** A client request on the bound device worked. */
+    public void requestWorked() {
+        if (requestsFailing) { // written only on a change: no shared-line traffic per request
+            requestsFailing = false;
+        }
     }
 
     /** What status reports. */
@@ -126,7 +147,7 @@ public final class BackingHolder {
             return BackingState.UNAVAILABLE;
         }
         BackingState s = current.state();
-        if (s == BackingState.ONLINE && failing) {
+        if (s == BackingState.ONLINE && (failing || requestsFailing)) {
             return BackingState.FAILING;
         }
         return s;

@@ -525,18 +525,27 @@ public final class CacheDeviceFacade implements CacheDevice {
             BackingDevice dev = backing.acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             try {
                 op.run(dev);
+                backing.requestWorked();
                 return;
             } catch (DeviceClosedException e) {
                 if (!reissue) {
+                    engine.countBackingError();
                     throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
                             + " closed during a flush while it held writes no flush had covered; they may be lost,"
                             + " and a flush of another device would not cover them. Check the data written since"
                             + " the last flush that succeeded: " + e.getMessage(), e);
                 }
                 if (backing.peek() == dev || System.nanoTime() > deadline) {
+                    engine.countBackingError();
                     throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
                             + " closed during a request: " + e.getMessage(), e);
                 }
+            } catch (IOException e) {
+                // the device's own failure: counted, and shown in its state until a request works
+                engine.countBackingError();
+                backing.requestFailed();
+                throw e;
+            }
         }
     }
 

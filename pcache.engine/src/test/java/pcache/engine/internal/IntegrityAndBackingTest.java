@@ -426,6 +426,33 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * A backing device that fails only clients' requests (a read miss; any request in
+     * pass-through mode) is shown failing and counted, until a request works on it again. Before,
+     * only write-back's failures changed its state, so such a device showed online to status and
+     * health checks, and pass-through failures were not counted.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"writeback", "passthrough"})
+    void aBackingDeviceThatFailsOnlyClientRequestsIsShownFailingUntilOneWorks(String modeName) throws Exception {
+        CacheMode mode = CacheMode.parse(modeName);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("req-" + modeName),
+                new SimulatedPmem(Harness.deviceBytes(6), false), holder, Harness.drainOnlyPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, mode);
+        try {
+            disk.failReads.set(1);
+            assertThrows(IOException.class, () -> Harness.read(dev, 0, 4096)); // a miss in write-back mode
+            assertEquals(BackingState.FAILING, dev.status().backingState());
+            assertEquals(1, dev.statistics().backingErrors());
+            Harness.read(dev, 8192, 4096);
+            assertEquals(BackingState.ONLINE, dev.status().backingState(), "a request worked again");
+        } finally {
+            dev.close();
+        }
+    }
+
     @Test
     void backingDeviceWithAnotherIdentityIsRefusedUnlessForced() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);

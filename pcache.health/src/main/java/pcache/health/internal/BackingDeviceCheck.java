@@ -44,7 +44,8 @@ public final class BackingDeviceCheck implements HealthCheck {
                     + " device that exists (pcache:list shows the backing devices; the log says why one did not"
                     + " open)");
             case FAILING -> Finding.critical(c.name(), "backing device " + device + " fails its I/O (" + errors
-                    + " failed operations since the cache opened): write-back retries with back-off and the dirty"
+                    + " failed operations since the cache opened): requests that need it (reads of uncached data;"
+                    + " every request in passthrough mode) fail, write-back retries with back-off and the dirty"
                     + " data stays in the cache. Check the device (its server's log, dmesg)");
         };
     }

@@ -203,6 +203,11 @@ public final class CacheEngine implements AutoCloseable {
                 LatencyHistogram.EMPTY, LatencyHistogram.EMPTY, stats.placedWrites.sum(), stats.lentReads.sum());
     }
 
+    /** Counts a backing device error met outside the engine (a pass-through or write-through request). */
+    public void countBackingError() {
+        stats.backingErrors.increment();
+    }
+
     /**
      * What needs attention now; {@code cacheDeviceProblem} is the facade's owner's word on the
      * cache device (the engine does not hold its lock).

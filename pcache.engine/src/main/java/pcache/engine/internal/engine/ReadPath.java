@@ -431,6 +431,7 @@ final class ReadPath {
             BackingDevice dev = cache.backing().acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             try {
                 dev.read(offset, dst);
+                cache.backing().requestWorked();
                 return;
             } catch (DeviceClosedException e) {
                 // the device went away under us (a swap): re-issue on its successor
@@ -442,6 +443,7 @@ final class ReadPath {
                 dst.position(pos);
             } catch (IOException e) {
                 stats.backingErrors.increment();
+                cache.backing().requestFailed();
                 throw e;
             }
         }
