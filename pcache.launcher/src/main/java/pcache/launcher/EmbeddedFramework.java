@@ -51,6 +51,12 @@ public final class EmbeddedFramework {
     public static final String HTTP_BUNDLES = "http";
     /** Started last, after the configuration is in, so its prompt follows the start-up output. */
     static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
+    /**
+     * The OSGi Log Service. Installed and started before the other bundles, so that it is stopped
+     * after them: a bundle that logs through it only while it runs (Felix's Configurator) would
+     * otherwise print every message, debug ones included, to standard output.
+     */
+    static final String LOG_SERVICE = "org.apache.felix.log";
     private static final Duration SERVICE_WAIT = Duration.ofSeconds(10);
     /**
      * Felix: activators started (in order) with the system bundle's context when the framework
@@ -97,7 +103,7 @@ public final class EmbeddedFramework {
             framework.init();
             BundleContext context = framework.getBundleContext();
             List<Bundle> installed = new ArrayList<>();
-            for (Path jar : jars) {
+            for (Path jar : logServiceFirst(jars)) {
                 installed.add(context.installBundle(jar.toUri().toString()));
             }
             framework.start();
@@ -146,6 +152,33 @@ public final class EmbeddedFramework {
             // one broken bundle must not keep the others (and the shell to diagnose it) down
             LOG.log(System.Logger.Level.ERROR, "cannot start bundle " + b.getSymbolicName() + " "
                     + b.getVersion() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@code jars} with the Log Service's first ({@link #LOG_SERVICE}), the rest in their order.
+     * Felix stops bundles in the reverse order of their ids, so the first installed stops last.
+     */
+    static List<Path> logServiceFirst(List<Path> jars) throws LaunchException {
+        List<Path> ordered = new ArrayList<>(jars.size());
+        for (Path jar : jars) {
+            if (LOG_SERVICE.equals(symbolicName(jar))) {
+                ordered.add(0, jar);
+            } else {
+                ordered.add(jar);
+            }
+        }
+        return ordered;
+    }
+
+    /** A jar's Bundle-SymbolicName without its directives, or "" when it has none. */
+    private static String symbolicName(Path jar) throws LaunchException {
+        try (java.util.jar.JarFile file = new java.util.jar.JarFile(jar.toFile())) {
+            java.util.jar.Manifest manifest = file.getManifest();
+            String name = manifest == null ? null : manifest.getMainAttributes().getValue(Constants.BUNDLE_SYMBOLICNAME);
+            return name == null ? "" : name.split(";", 2)[0].trim();
+        } catch (IOException e) {
+            throw new LaunchException("cannot read the bundle " + jar + ": " + e.getMessage(), e);
         }
     }
 

@@ -103,6 +103,12 @@ class DistributionIT {
         }
         assertTrue(r.out().contains("|pcache.shell (0.1.0.SNAPSHOT)"), r.out());
         assertTrue(Files.isDirectory(cwd.resolve("data/felix-cache")), "framework storage under ./data");
+        // nothing but the command's answer: no bundle's own logger prints to the console (Felix's
+        // Configurator printed its debug messages while the Log Service was not running yet, and
+        // again after it stopped)
+        for (String line : (r.out() + r.err()).lines().toList()) {
+            assertFalse(line.startsWith("[DEBUG]") || line.startsWith("[INFO]"), line);
+        }
     }
 
     @Test
