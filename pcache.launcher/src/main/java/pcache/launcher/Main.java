@@ -5,12 +5,14 @@ import java.io.PrintStream;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
 
 import pcache.api.config.CacheDefinition;
+import pcache.api.config.ConfigurationChecks;
 
 /**
  * The pcache launcher: reads the configuration, embeds the Felix framework with the bundles of
@@ -104,6 +106,12 @@ public final class Main {
             throw new LaunchException("cannot create the data directory " + settings.dataDir() + ": " + e, e);
         }
         try (InstanceLock lock = InstanceLock.acquire(settings.dataDir())) {
+            List<String> unusable = unusableDevices(settings);
+            if (!unusable.isEmpty()) {
+                err.println("pcache: bad configuration: a cache's files cannot be used:");
+                unusable.forEach(p -> err.println("  " + p));
+                return BAD_CONFIGURATION;
+            }
             boolean serving = mode != LaunchArguments.Mode.COMMAND;
             if (settings.http().isPresent()) {
                 ConsoleCredentialsFile.Prepared credentials = ConsoleCredentialsFile.prepare(settings);
@@ -176,6 +184,22 @@ public final class Main {
                 stop.uninstall();
             }
         }
+    }
+
+    /**
+     * What keeps a cache's cache device or backing file from being used, checked before anything
+     * starts (otherwise the cache would fail to open after start, with the process running):
+     * missing without a size to create it with, and the rest of
+     * {@link ConfigurationChecks#deviceFileProblems}.
+     */
+    static List<String> unusableDevices(PcacheSettings settings) {
+        List<String> problems = new ArrayList<>();
+        for (CacheDefinition c : settings.caches()) {
+            for (String p : ConfigurationChecks.deviceFileProblems(c, a -> "cache." + c.name() + "." + a.key())) {
+                problems.add("cache " + c.name() + ": " + p);
+            }
+        }
+        return problems;
     }
 
     /**

@@ -134,6 +134,27 @@ class DistributionIT {
     }
 
     /**
+     * A cache device or backing file that cannot be used is refused before the framework starts,
+     * naming the key to set. Before, the launcher started, logged the failed open, and a command
+     * waited 30 s for a cache that could never open (exit 0); a service ran without it.
+     */
+    @Test
+    void aMissingCacheDeviceOrBackingFileExitsTwoBeforeStarting() throws Exception {
+        Path config = Files.writeString(cwd.resolve("missing.properties"), """
+                cache.a.cache_dev = a.cache
+                cache.a.backing_dev = file:a.backing
+                """);
+        Run r = run("--config", config.toString(), "-c", "pcache:list");
+        assertEquals(2, r.status(), r.err());
+        Path data = cwd.resolve("data").toAbsolutePath();
+        assertTrue(r.err().contains("cache a: cache device " + data.resolve("a.cache") + " does not exist: give"
+                + " cache.a.cache_dev_size=SIZE (at least 512M) to create it"), r.err());
+        assertTrue(r.err().contains("cache a: backing file " + data.resolve("a.backing") + " does not exist: give"
+                + " cache.a.backing_dev_size=SIZE to create it"), r.err());
+        assertFalse(Files.exists(data.resolve("felix-cache")), "the framework did not start");
+    }
+
+    /**
      * A listen address other machines can reach, with TLS off: refused before anything starts,
      * naming what to do, the key that accepts clear text plainly among it (SecurityTest checks that
      * key at the export; no test here binds an address other machines can reach).

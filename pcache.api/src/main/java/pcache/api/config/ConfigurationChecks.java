@@ -167,6 +167,51 @@ public final class ConfigurationChecks {
         return size < TargetProperties.CACHE_DEV_SIZE_MIN && !(size == 0 && createSizeBytes > 0);
     }
 
+    /**
+     * The problems of a cache definition's files, as the launcher checks them before it starts
+     * and {@code pcache:create} before it configures anything: a cache device or backing file
+     * that is missing without a size to create it with, that cannot be created (its folder is
+     * missing), that is a directory or that this user cannot write, and a cache device too small.
+     * {@code key} spells an attribute as the user wrote it (a configuration file's key, a
+     * {@code pcache:create} argument). An NBD backing device is reached only when the cache opens.
+     */
+    public static List<String> deviceFileProblems(CacheDefinition d, java.util.function.Function<CacheAttribute, String> key) {
+        List<String> problems = new ArrayList<>();
+        fileProblem("cache device", d.cacheDev(), d.cacheDevSizeBytes(), key.apply(CacheAttribute.CACHE_DEV),
+                key.apply(CacheAttribute.CACHE_DEV_SIZE) + "=SIZE (at least 512M)", problems);
+        try {
+            if (problems.isEmpty() && tooSmall(d.cacheDev(), d.cacheDevSizeBytes())) {
+                problems.add("cache device " + d.cacheDev() + " has " + Files.size(d.cacheDev())
+                        + " bytes; a cache device needs at least 512 MiB");
+            }
+        } catch (java.io.IOException e) {
+            problems.add("cache device " + d.cacheDev() + " cannot be read: " + e.getMessage());
+        }
+        if (d.backing() instanceof BackingLocation.File f) {
+            fileProblem("backing file", f.path(), d.backingSizeBytes(), key.apply(CacheAttribute.BACKING_DEV),
+                    key.apply(CacheAttribute.BACKING_DEV_SIZE) + "=SIZE", problems);
+        }
+        return problems;
+    }
+
+    /** The problem of one file a cache opens ({@code what} at {@code path}), if any, into {@code problems}. */
+    private static void fileProblem(String what, Path path, long createSizeBytes, String pathKey, String sizeGiven,
+            List<String> problems) {
+        if (Files.isDirectory(path)) {
+            problems.add(what + " " + path + " is a directory; set " + pathKey + " to a file or a device");
+        } else if (!Files.exists(path)) {
+            Path folder = path.toAbsolutePath().getParent();
+            if (createSizeBytes == 0) {
+                problems.add(what + " " + path + " does not exist: give " + sizeGiven + " to create it");
+            } else if (folder != null && !Files.isDirectory(folder)) {
+                problems.add(what + " " + path + " cannot be created: its folder " + folder + " does not exist");
+            }
+        } else if (!Files.isWritable(path)) {
+            problems.add(what + " " + path + " is not writable by this user; give it write permission or set "
+                    + pathKey + " to another file");
+        }
+    }
+
     /** What {@code pcache:create} says of a missing or too small cache device. */
     private static List<String> cacheDeviceProblems(String cacheDev, long sizeBytes) {
         Path path;

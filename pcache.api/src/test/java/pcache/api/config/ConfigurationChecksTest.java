@@ -186,4 +186,42 @@ class ConfigurationChecksTest {
         assertEquals(List.of(), ConfigurationChecks.problems(null, "org.apache.felix.http",
                 Map.of("anything", "goes"), List.of()));
     }
+    private static CacheDefinition definition(Path cacheDev, long cacheSize, BackingLocation backing, long backingSize) {
+        return new CacheDefinition("f", cacheDev, cacheSize, backing, backingSize, pcache.api.CacheMode.WRITEBACK, false, 70,
+                CacheDefinition.defaultParts(), java.util.Optional.empty(), false, java.time.Duration.ofSeconds(30));
+    }
+
+    /** The launcher's check before it starts (and pcache:create's): each file a cache opens, spelled as the user wrote it. */
+    @Test
+    void aCachesFilesAreCheckedBeforeAnythingStarts() throws IOException {
+        java.util.function.Function<CacheAttribute, String> key = a -> "cache.f." + a.key();
+        Path missing = dir.resolve("f.cache");
+        BackingLocation missingDisk = new BackingLocation.File(dir.resolve("f.disk"));
+        assertEquals(List.of("cache device " + missing + " does not exist: give cache.f.cache_dev_size=SIZE (at least"
+                + " 512M) to create it", "backing file " + dir.resolve("f.disk") + " does not exist: give"
+                + " cache.f.backing_dev_size=SIZE to create it"),
+                ConfigurationChecks.deviceFileProblems(definition(missing, 0, missingDisk, 0), key));
+        assertEquals(List.of(), ConfigurationChecks.deviceFileProblems(
+                definition(missing, TargetProperties.CACHE_DEV_SIZE_MIN, missingDisk, 1 << 20), key), "created at open");
+
+        Path nowhere = dir.resolve("no-such-folder");
+        assertEquals(List.of("cache device " + nowhere.resolve("f.cache") + " cannot be created: its folder " + nowhere
+                + " does not exist", "backing file " + nowhere.resolve("f.disk") + " cannot be created: its folder "
+                + nowhere + " does not exist"),
+                ConfigurationChecks.deviceFileProblems(definition(nowhere.resolve("f.cache"),
+                        TargetProperties.CACHE_DEV_SIZE_MIN, new BackingLocation.File(nowhere.resolve("f.disk")), 4096),
+                        key));
+
+        Path folder = Files.createDirectory(dir.resolve("folder"));
+        Path small = Files.write(dir.resolve("small.cache"), new byte[4096]);
+        assertEquals(List.of("cache device " + folder + " is a directory; set cache.f.cache_dev to a file or a device",
+                "backing file " + folder + " is a directory; set cache.f.backing_dev to a file or a device"),
+                ConfigurationChecks.deviceFileProblems(definition(folder, 0, new BackingLocation.File(folder), 0), key));
+        assertEquals(List.of("cache device " + small + " has 4096 bytes; a cache device needs at least 512 MiB"),
+                ConfigurationChecks.deviceFileProblems(definition(small, 0, new BackingLocation.File(disk), 0), key));
+        // pcache:create spells the sizes its own way; an NBD disk is reached only when the cache opens
+        assertEquals(List.of("cache device " + missing + " does not exist: give cache_dev_size=SIZE (at least 512M) to"
+                + " create it"), ConfigurationChecks.deviceFileProblems(definition(missing, 0,
+                        BackingLocation.parse("nbd://127.0.0.1:10809/x", dir), 0), a -> a.createKey().orElse(a.key())));
+    }
 }

@@ -254,17 +254,9 @@ final class CacheAdministration {
                 }
             }
         }
-        if (!Files.exists(d.cacheDev()) && d.cacheDevSizeBytes() == 0) {
-            throw new CommandFailedException("cache device " + d.cacheDev() + " does not exist: give"
-                    + " cache_dev_size=SIZE (at least 512M) to create it");
-        }
-        if (ConfigurationChecks.tooSmall(d.cacheDev(), d.cacheDevSizeBytes())) {
-            throw new CommandFailedException("cache device " + d.cacheDev() + " has " + Files.size(d.cacheDev())
-                    + " bytes; a cache device needs at least 512 MiB");
-        }
-        if (d.backing() instanceof BackingLocation.File f && !Files.exists(f.path()) && d.backingSizeBytes() == 0) {
-            throw new CommandFailedException("backing file " + f.path() + " does not exist: give backing_size=SIZE"
-                    + " to create it");
+        List<String> unusable = ConfigurationChecks.deviceFileProblems(d, a -> a.createKey().orElse(a.key()));
+        if (!unusable.isEmpty()) {
+            throw new CommandFailedException(String.join("; ", unusable));
         }
         for (Configuration stale : backingConfigurations(admin, d.backingName())) {
             stale.delete(); // left behind by an earlier cache of this name

@@ -171,6 +171,7 @@ class CommandsTest {
 
     @Test
     void createMakesTheConfigurationsTheLauncherMakes() throws Exception {
+        Files.createDirectories(dir.resolve("disks")); // the file backing device creates the file, not its folder
         String out = create("c1", "cache_dev=c1.cache", "cache_dev_size=512M", "backing=file:disks/c1.img",
                 "backing_size=64M", "gc_percent=50", "data_crc=true", "pmem=fileio", "policy=batching",
                 "identity=disk-1", "mode=writethrough");
