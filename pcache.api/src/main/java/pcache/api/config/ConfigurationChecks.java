@@ -201,10 +201,12 @@ public final class ConfigurationChecks {
             problems.add(what + " " + path + " is a directory; set " + pathKey + " to a file or a device");
         } else if (!Files.exists(path)) {
             Path folder = path.toAbsolutePath().getParent();
-            if (createSizeBytes == 0) {
+            if (folder != null && !Files.isDirectory(folder)) { // a size would not help
+                problems.add(what + " " + path + " does not exist, nor does its folder " + folder
+                        + ": check the path, or create the folder" + (createSizeBytes == 0 ? " and give " + sizeGiven
+                        + " to create the file" : ""));
+            } else if (createSizeBytes == 0) {
                 problems.add(what + " " + path + " does not exist: give " + sizeGiven + " to create it");
-            } else if (folder != null && !Files.isDirectory(folder)) {
-                problems.add(what + " " + path + " cannot be created: its folder " + folder + " does not exist");
             }
         } else if (!Files.isWritable(path)) {
             problems.add(what + " " + path + " is not writable by this user; give it write permission or set "

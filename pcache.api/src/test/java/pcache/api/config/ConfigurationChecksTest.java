@@ -205,11 +205,12 @@ class ConfigurationChecksTest {
                 definition(missing, TargetProperties.CACHE_DEV_SIZE_MIN, missingDisk, 1 << 20), key), "created at open");
 
         Path nowhere = dir.resolve("no-such-folder");
-        assertEquals(List.of("cache device " + nowhere.resolve("f.cache") + " cannot be created: its folder " + nowhere
-                + " does not exist", "backing file " + nowhere.resolve("f.disk") + " cannot be created: its folder "
-                + nowhere + " does not exist"),
+        assertEquals(List.of("cache device " + nowhere.resolve("f.cache") + " does not exist, nor does its folder "
+                + nowhere + ": check the path, or create the folder", "backing file " + nowhere.resolve("f.disk")
+                + " does not exist, nor does its folder " + nowhere + ": check the path, or create the folder and give"
+                + " cache.f.backing_dev_size=SIZE to create the file"),
                 ConfigurationChecks.deviceFileProblems(definition(nowhere.resolve("f.cache"),
-                        TargetProperties.CACHE_DEV_SIZE_MIN, new BackingLocation.File(nowhere.resolve("f.disk")), 4096),
+                        TargetProperties.CACHE_DEV_SIZE_MIN, new BackingLocation.File(nowhere.resolve("f.disk")), 0),
                         key));
 
         Path folder = Files.createDirectory(dir.resolve("folder"));

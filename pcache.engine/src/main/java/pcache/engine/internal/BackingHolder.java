@@ -15,7 +15,8 @@ import pcache.api.spi.BackingDevice;
 public final class BackingHolder {
 
     private volatile String cacheName;
-    private BackingDevice current;
+    /** Written under the monitor; read without it by {@link #requestFailed} and {@link #requestWorked}. */
+    private volatile BackingDevice current;
     /** The device offered last ({@link #set}), bound or refused; null after it went away. */
     private BackingDevice offered;
     /** What a device must pass to be bound: the open cache's identity check; none before one opens. */
@@ -120,23 +121,31 @@ public final class BackingHolder {
         notifyAll();
     }
 
-    /** Marks that write-back's recent I/O failed (for status), or that it works again. */
+    /**
+     * Marks that write-back's recent I/O failed (for status), or that it works again, which also
+     * ends a failure that clients' requests met ({@link #requestFailed}).
+     */
     public void setFailing(boolean failing) {
         this.failing = failing;
+        if (!failing) {
+            requestWorked(current);
+        }
     }
 
     /**
-     * A client request on the bound device (a read miss, a pass-through or write-through request)
-     * failed: status shows the device failing until a request or write-back works on it again, so
-     * a device that fails only clients' requests is not shown healthy.
+     * A client request on {@code device} (a read miss, a pass-through or write-through request)
+     * failed: while it is the device bound, status shows it failing until a request or write-back
+     * works on it again, so a device that fails only clients' requests is not shown healthy.
      */
-    public void requestFailed() {
-        requestsFailing = true;
+    public void requestFailed(BackingDevice device) {
+        if (device != null && device == current) {
+            requestsFailing = true;
+        }
     }
 
-    /** A client request on the bound device worked. */
-    public void requestWorked() {
-        if (requestsFailing) { // written only on a change: no shared-line traffic per request
+    /** A client request on {@code device} worked. */
+    public void requestWorked(BackingDevice device) {
+        if (requestsFailing && device == current) { // written only on a change: no shared-line traffic per request
             requestsFailing = false;
         }
     }

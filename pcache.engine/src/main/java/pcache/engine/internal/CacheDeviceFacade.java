@@ -5,8 +5,6 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 import pcache.api.BackingDeviceException;
@@ -71,19 +69,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final LatencyRecorder flushLatency = new LatencyRecorder();
     /** Why the cache device is not held safely, or null: asked of the owner of its lock. */
     private final Supplier<String> cacheDeviceProblem;
-    /**
-     * Writes of clients (pass-through, write-through) sent to a backing device without FUA,
-     * counted as they begin; {@link #backingWritesFlushed}: how many of them a backing flush that
-     * succeeded had seen begin. More sent than flushed: a backing device holds writes that no
-     * flush has covered yet.
-     */
-    private final AtomicLong backingWritesSent = new AtomicLong();
-    private final AtomicLong backingWritesFlushed = new AtomicLong();
-    /**
-     * Why writes acknowledged to clients may be lost (a backing device went away and could not be
-     * flushed), or null: the next client flush fails with it, once.
-     */
-    private final AtomicReference<String> lostOnDeparture = new AtomicReference<>();
+    /** Pass-through writes per backing device, until a flush covers them. */
+    private final PassthroughWrites passthroughWrites;
 
     public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
         this(engine, backing, mode, () -> null);
@@ -101,6 +88,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         this.backing = backing;
         this.mode = CacheMode.WRITEBACK;
         this.gate = new RequestGate(name);
+        this.passthroughWrites = new PassthroughWrites(name);
         this.backingTimeoutMillis = engine.config().backingTimeoutMillis();
         if (mode != CacheMode.WRITEBACK) {
             try {
@@ -178,7 +166,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             engine.write(offset, src, fua);
             if (copy != null) {
                 int pos = copy.position();
-                writeToBacking(fua, dev -> {
+                onBacking(fua, dev -> {
                     copy.position(pos);
                     dev.write(offset, copy, fua);
                 });
@@ -203,19 +191,10 @@ public final class CacheDeviceFacade implements CacheDevice {
                 engine.flush();
             }
             if (m != CacheMode.WRITEBACK) {
-                flushBacking();
+                flushBacking(true);
             }
-            reportLostOnDeparture();
         } finally {
             gate.exit();
-        }
-    }
-
-    /** A client's flush fails once after a backing device went away with writes it may have lost. */
-    private void reportLostOnDeparture() throws BackingDeviceException {
-        String lost = lostOnDeparture.getAndSet(null);
-        if (lost != null) {
-            throw new BackingDeviceException(lost);
         }
     }
 
@@ -359,7 +338,6 @@ public final class CacheDeviceFacade implements CacheDevice {
                 return false;
             }
             engine.flush();
-            reportLostOnDeparture();
             return true;
         } finally {
             gate.exit();
@@ -415,7 +393,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             }
             engine.writeZeroes(offset, length, fua);
             if (m == CacheMode.WRITETHROUGH) {
-                writeToBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
+                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
             }
         } finally {
             gate.exit();
@@ -459,24 +437,28 @@ public final class CacheDeviceFacade implements CacheDevice {
         void run(BackingDevice device) throws IOException;
     }
 
-    /** A client's write sent to the backing device; one without FUA is counted until a flush covers it. */
+    /** A client's pass-through write; one without FUA is counted until a flush covers it. */
     private void writeToBacking(boolean fua, BackingOp op) throws IOException {
-        if (!fua) {
-            backingWritesSent.incrementAndGet();
+        if (fua) {
+            onBacking(true, op);
+        } else {
+            onBacking(false, dev -> passthroughWrites.write(dev, op::run));
         }
-        onBacking(fua, op);
     }
 
     /**
-     * Flushes the backing device for a client (or a change of mode). One cut off by a swap (the
-     * device closed under it) is issued again on the new device only when no client write is
-     * waiting for a flush: one that is went to the old device, which the new one's flush does not
-     * cover, so the flush fails instead.
+     * Flushes the backing device for a client ({@code client}) or a change of mode, and any
+     * device swapped out that still holds pass-through writes no flush covered: a flush covers
+     * every write acknowledged before it, wherever it went (one cut off by a swap and issued
+     * again on the new device included). A failure there is reported to a client's flush once.
      */
-    private void flushBacking() throws IOException {
-        long seen = backingWritesSent.get();
-        onBacking(true, BackingDevice::flush, seen == backingWritesFlushed.get());
-        backingWritesFlushed.accumulateAndGet(seen, Math::max);
+    private void flushBacking(boolean client) throws IOException {
+        BackingDevice[] reached = new BackingDevice[1];
+        onBacking(true, dev -> {
+            reached[0] = dev;
+            passthroughWrites.flush(dev);
+        });
+        passthroughWrites.flushOthers(reached[0], client);
     }
 
     /**
@@ -488,19 +470,15 @@ public final class CacheDeviceFacade implements CacheDevice {
      * waits for its end ({@link CacheEngine#otherFlushBegins}).
      */
     private void onBacking(boolean syncs, BackingOp op) throws IOException {
-        onBacking(syncs, op, true);
-    }
-
-    private void onBacking(boolean syncs, BackingOp op, boolean reissue) throws IOException {
         if (!syncs) {
-            onBacking(op, reissue);
+            onBacking(op);
             return;
         }
         CacheEngine e = engine;
         long ticket = e.otherFlushBegins();
         boolean failed = false;
         try {
-            onBacking(op, reissue);
+            onBacking(op);
         } catch (IOException | RuntimeException | Error x) {
             // no device bound in time: nothing synced; anything else, a device's timeout included
             // (an NBD flush sent, then given up on), may have taken the report of lost writes
@@ -516,91 +494,42 @@ public final class CacheDeviceFacade implements CacheDevice {
      * by a swap (the device closed under it) is re-issued on the new device.
      */
     private void onBacking(BackingOp op) throws IOException {
-        onBacking(op, true);
-    }
-
-    private void onBacking(BackingOp op, boolean reissue) throws IOException {
         long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
         while (true) {
             BackingDevice dev = backing.acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             try {
                 op.run(dev);
-                backing.requestWorked();
+                backing.requestWorked(dev);
                 return;
             } catch (DeviceClosedException e) {
-                if (!reissue) {
-                    engine.countBackingError();
-                    throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
-                            + " closed during a flush while it held writes no flush had covered; they may be lost,"
-                            + " and a flush of another device would not cover them. Check the data written since"
-                            + " the last flush that succeeded: " + e.getMessage(), e);
-                }
                 if (backing.peek() == dev || System.nanoTime() > deadline) {
                     engine.countBackingError();
                     throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
                             + " closed during a request: " + e.getMessage(), e);
                 }
+            } catch (InterruptedIOException e) {
+                throw e; // the caller's interrupt (a server shutting down), not the device's failure
             } catch (IOException e) {
                 // the device's own failure: counted, and shown in its state until a request works
                 engine.countBackingError();
-                backing.requestFailed();
+                backing.requestFailed(dev);
                 throw e;
             }
         }
     }
 
     /**
-     * The backing device {@code device} goes away (unbound: replaced by another, or removed). In
-     * pass-through and write-through mode clients wrote to it directly: while any of those writes
-     * waits for a flush, requests in flight finish first (bounded), then the device is flushed
-     * before it is let go, since a client's next flush reaches only the device bound then. If
-     * that fails, the next client flush fails, naming the device. Write-back's own writes need
-     * none of this: write-back writes a group again to the device its flush reaches.
+     * The backing device {@code device} goes away (unbound: replaced by another, or removed; called
+     * before its provider closes it). Pass-through writes that went to it and that no flush has
+     * covered are flushed on it first, once those on their way have landed (bounded): a client's
+     * next flush reaches the device bound then. If that fails, the client's next flush fails,
+     * naming the device. Requests go on meanwhile, on the device bound.
      */
     public void backingGoes(BackingDevice device) {
-        synchronized (controlLock) {
-            if (closed || backingWritesSent.get() == backingWritesFlushed.get()) {
-                backing.remove(device);
-                return;
-            }
-            String lost = null;
-            try {
-                if (!gate.hold(QUIESCE_TIMEOUT_MILLIS)) {
-                    lost = gate.inFlight() + " requests were still in flight after " + QUIESCE_TIMEOUT_MILLIS + " ms";
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                lost = "interrupted while waiting for the requests in flight";
-            }
-            try {
-                backing.remove(device);
-                long seen = backingWritesSent.get();
-                CacheEngine e = engine;
-                long ticket = e.otherFlushBegins();
-                boolean failed = true;
-                try {
-                    device.flush();
-                    failed = false;
-                    backingWritesFlushed.accumulateAndGet(seen, Math::max);
-                } catch (IOException | RuntimeException x) {
-                    lost = lost == null ? "its flush failed: " + x.getMessage() : lost + "; its flush failed: "
-                            + x.getMessage();
-                } finally {
-                    e.otherFlushEnds(ticket, failed);
-                }
-                if (lost != null) {
-                    String message = "cache " + name + ": backing device " + device.description() + " went away"
-                            + " holding client writes no flush had covered, and they may be lost (" + lost + ")."
-                            + " Check the data written since the last flush that succeeded";
-                    lostOnDeparture.set(message);
-                    LOG.log(System.Logger.Level.ERROR, message);
-                } else {
-                    LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1} flushed before it went away",
-                            name, device.description());
-                }
-            } finally {
-                gate.release();
-            }
+        backing.remove(device);
+        String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
+        if (lost != null) {
+            LOG.log(System.Logger.Level.ERROR, lost + " (the next client flush fails with this)");
         }
     }
 
@@ -685,7 +614,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         hold();
         try {
             try {
-                flushBacking();
+                flushBacking(false);
             } catch (BackingHolder.NoneBound e) {
                 // none bound: nothing can be flushed now, and refusing would keep the cache from
                 // taking writes while the backing device is away (a device's own timeout fails

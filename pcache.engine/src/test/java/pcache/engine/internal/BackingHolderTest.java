@@ -69,4 +69,28 @@ class BackingHolderTest {
         assertNull(holder.checkWith(check));
         assertSame(other, holder.peek());
     }
+    /**
+     * A client request's failure shows the device bound failing until a request or write-back
+     * works on it; one met on a device no longer bound (a request still on its way to the device
+     * swapped out) says nothing of the new one.
+     */
+    @Test
+    void requestFailuresMarkOnlyTheDeviceBoundAndEndWhenSomethingWorks() {
+        BackingHolder holder = new BackingHolder("c");
+        assertNull(holder.set(own));
+        holder.requestFailed(other);
+        assertSame(pcache.api.BackingState.ONLINE, holder.state(), "not the device bound");
+        holder.requestFailed(own);
+        assertSame(pcache.api.BackingState.FAILING, holder.state());
+        holder.requestWorked(other);
+        assertSame(pcache.api.BackingState.FAILING, holder.state(), "another device's success says nothing");
+        holder.setFailing(false); // write-back worked on it
+        assertSame(pcache.api.BackingState.ONLINE, holder.state());
+        holder.requestFailed(own);
+        holder.requestWorked(own);
+        assertSame(pcache.api.BackingState.ONLINE, holder.state());
+        holder.requestFailed(own);
+        assertNull(holder.set(other)); // a new device starts healthy
+        assertSame(pcache.api.BackingState.ONLINE, holder.state());
+    }
 }

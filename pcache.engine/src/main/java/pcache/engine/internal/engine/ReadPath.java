@@ -431,7 +431,7 @@ final class ReadPath {
             BackingDevice dev = cache.backing().acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
             try {
                 dev.read(offset, dst);
-                cache.backing().requestWorked();
+                cache.backing().requestWorked(dev);
                 return;
             } catch (DeviceClosedException e) {
                 // the device went away under us (a swap): re-issue on its successor
@@ -441,9 +441,11 @@ final class ReadPath {
                             + dev.description() + " closed during a read: " + e.getMessage(), e);
                 }
                 dst.position(pos);
+            } catch (java.io.InterruptedIOException e) {
+                throw e; // the caller's interrupt (a server shutting down), not the device's failure
             } catch (IOException e) {
                 stats.backingErrors.increment();
-                cache.backing().requestFailed();
+                cache.backing().requestFailed(dev);
                 throw e;
             }
         }
