@@ -24,8 +24,15 @@ public final class BackingHolder {
     private boolean closed;
     /** Write-back's last attempt on the bound device failed ({@link #setFailing}). */
     private volatile boolean failing;
-    /** The last client request on the bound device failed ({@link #requestFailed}). */
-    private volatile boolean requestsFailing;
+    /**
+     * How long a client request's failure shows the device bound failing when no request works on
+     * it after: write-back's success does not end it (an idle step does no I/O), and a cache that
+     * serves everything from memory sends no request that could.
+     */
+    static final long REQUEST_FAILURE_SHOWN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    private final long requestFailureShownNanos;
+    /** {@link System#nanoTime()} (never 0) of the last client request that failed on the bound device; 0: none since one worked. */
+    private volatile long requestFailedAt;
 
     /**
      * No device was bound in time ({@link #acquire}): nothing reached a device. Told apart from a
@@ -47,7 +54,13 @@ public final class BackingHolder {
     }
 
     public BackingHolder(String cacheName) {
+        this(cacheName, REQUEST_FAILURE_SHOWN_NANOS);
+    }
+
+    /** A holder whose request failures show for {@code requestFailureShownNanos} (tests). */
+    BackingHolder(String cacheName, long requestFailureShownNanos) {
         this.cacheName = cacheName;
+        this.requestFailureShownNanos = requestFailureShownNanos;
     }
 
     /** Names the cache in messages (set once its configuration is known). */
@@ -73,7 +86,7 @@ public final class BackingHolder {
         }
         current = device;
         failing = false;
-        requestsFailing = false;
+        requestFailedAt = 0;
         notifyAll();
         return null;
     }
@@ -86,7 +99,7 @@ public final class BackingHolder {
         if (current == device) {
             current = null;
             failing = false;
-            requestsFailing = false;
+            requestFailedAt = 0;
             notifyAll();
         }
     }
@@ -121,32 +134,27 @@ public final class BackingHolder {
         notifyAll();
     }
 
-    /**
-     * Marks that write-back's recent I/O failed (for status), or that it works again, which also
-     * ends a failure that clients' requests met ({@link #requestFailed}).
-     */
+    /** Marks that write-back's recent I/O failed (for status), or that it works again. */
     public void setFailing(boolean failing) {
         this.failing = failing;
-        if (!failing) {
-            requestWorked(current);
-        }
     }
 
     /**
      * A client request on {@code device} (a read miss, a pass-through or write-through request)
-     * failed: while it is the device bound, status shows it failing until a request or write-back
-     * works on it again, so a device that fails only clients' requests is not shown healthy.
+     * failed: while it is the device bound, status shows it failing until a request works on it
+     * again, or for {@link #REQUEST_FAILURE_SHOWN_NANOS} after the last such failure, so a device
+     * that fails only clients' requests is not shown healthy.
      */
     public void requestFailed(BackingDevice device) {
         if (device != null && device == current) {
-            requestsFailing = true;
+            requestFailedAt = System.nanoTime() | 1;
         }
     }
 
     /** A client request on {@code device} worked. */
     public void requestWorked(BackingDevice device) {
-        if (requestsFailing && device == current) { // written only on a change: no shared-line traffic per request
-            requestsFailing = false;
+        if (requestFailedAt != 0 && device == current) { // written only on a change: no shared-line traffic per request
+            requestFailedAt = 0;
         }
     }
 
@@ -156,7 +164,9 @@ public final class BackingHolder {
             return BackingState.UNAVAILABLE;
         }
         BackingState s = current.state();
-        if (s == BackingState.ONLINE && (failing || requestsFailing)) {
+        long failedAt = requestFailedAt;
+        boolean requestsFail = failedAt != 0 && System.nanoTime() - failedAt < requestFailureShownNanos;
+        if (s == BackingState.ONLINE && (failing || requestsFail)) {
             return BackingState.FAILING;
         }
         return s;

@@ -191,8 +191,9 @@ public final class CacheDeviceFacade implements CacheDevice {
                 engine.flush();
             }
             if (m != CacheMode.WRITEBACK) {
-                flushBacking(true);
+                flushBacking();
             }
+            throwReportOfLostWrites();
         } finally {
             gate.exit();
         }
@@ -338,6 +339,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                 return false;
             }
             engine.flush();
+            throwReportOfLostWrites();
             return true;
         } finally {
             gate.exit();
@@ -447,18 +449,27 @@ public final class CacheDeviceFacade implements CacheDevice {
     }
 
     /**
-     * Flushes the backing device for a client ({@code client}) or a change of mode, and any
-     * device swapped out that still holds pass-through writes no flush covered: a flush covers
-     * every write acknowledged before it, wherever it went (one cut off by a swap and issued
-     * again on the new device included). A failure there is reported to a client's flush once.
+     * Flushes the backing device for a client or a change of mode, and any device swapped out
+     * that still holds pass-through writes no flush covered: a flush covers every write
+     * acknowledged before it, wherever it went (one cut off by a swap and issued again on the new
+     * device included). What it cannot cover is reported to a client's flush
+     * ({@link #throwReportOfLostWrites}).
      */
-    private void flushBacking(boolean client) throws IOException {
+    private void flushBacking() throws IOException {
         BackingDevice[] reached = new BackingDevice[1];
         onBacking(true, dev -> {
             reached[0] = dev;
             passthroughWrites.flush(dev);
         });
-        passthroughWrites.flushOthers(reached[0], client);
+        passthroughWrites.flushOthers(reached[0]);
+    }
+
+    /** A client's flush fails, once, when pass-through writes on a device swapped out may be lost. */
+    private void throwReportOfLostWrites() throws BackingDeviceException {
+        BackingDeviceException lost = passthroughWrites.takeReport();
+        if (lost != null) {
+            throw lost;
+        }
     }
 
     /**
@@ -527,9 +538,13 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     public void backingGoes(BackingDevice device) {
         backing.remove(device);
-        String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
-        if (lost != null) {
-            LOG.log(System.Logger.Level.ERROR, lost + " (the next client flush fails with this)");
+        try {
+            String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
+            if (lost != null) {
+                LOG.log(System.Logger.Level.ERROR, lost + " (the next client flush fails with this)");
+            }
+        } catch (RuntimeException e) { // a device's own bug: the unbind (a DS method) goes on
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": letting backing device go: " + e, e);
         }
     }
 
@@ -614,7 +629,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         hold();
         try {
             try {
-                flushBacking(false);
+                flushBacking(); // what it cannot cover is reported to the next client flush
             } catch (BackingHolder.NoneBound e) {
                 // none bound: nothing can be flushed now, and refusing would keep the cache from
                 // taking writes while the backing device is away (a device's own timeout fails

@@ -1,11 +1,10 @@
 package pcache.engine.internal;
 
 import java.io.IOException;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 
 import pcache.api.BackingDeviceException;
 import pcache.api.BackingState;
@@ -16,44 +15,49 @@ import pcache.api.spi.BackingDevice;
  * device, and how many of them a flush of that device covered. A client's flush must cover every
  * write acknowledged before it, on whichever device it went to: a device swapped out (or removed)
  * with such writes is flushed as it goes, and a client flush also flushes any device other than the
- * bound one that still holds some. Where that fails, the writes may be lost, and the next client
- * flush says so, once.
+ * one it reached that still holds some. Where that fails, the writes may be lost, and the next
+ * client flush, in whatever mode, says so once ({@link #takeReport}).
  *
  * <p>Write-through writes are not counted: the cache holds them too, and write-back writes them
- * to the device bound. Cost on the pass-through path: a scan of a list of one or two devices and
- * three atomic counters per write.
+ * to the device bound. The counts change under one lock, twice per pass-through write (a path
+ * that waits for the backing device anyway); flushes run outside it. Flushes of a device no
+ * longer reached run one at a time (so that one that takes the device's one report of lost writes
+ * is not overtaken by one that finds nothing to report, and the loss is reported); flushes of the
+ * device bound run as clients send them, each getting its own answer.
  */
 final class PassthroughWrites {
 
-    /** A write or a flush on one device. */
+    /** A write on one device. */
     @FunctionalInterface
     interface DeviceOp {
         void run(BackingDevice device) throws IOException;
     }
 
-    /** One device's count. */
+    /** One device's counts, guarded by the {@link PassthroughWrites} lock; its monitor orders its flushes. */
     private static final class OnDevice {
         final BackingDevice device;
-        final AtomicInteger inFlight = new AtomicInteger();
+        int inFlight;
         /** Writes that succeeded (acknowledged to clients). */
-        final AtomicLong done = new AtomicLong();
-        /** How many of {@link #done} a flush that succeeded had seen before it began. */
-        final AtomicLong covered = new AtomicLong();
-        /** Why its uncovered writes may be lost (its flush failed as it went away), or null. */
-        volatile String lost;
-        volatile boolean gone;
+        long done;
+        /** How many of {@link #done} a flush had seen before it began: covered, or reported lost. */
+        long covered;
+        /** No longer bound (its departure ran). */
+        boolean gone;
 
         OnDevice(BackingDevice device) {
             this.device = device;
         }
 
         boolean uncovered() {
-            return done.get() > covered.get();
+            return done > covered;
         }
     }
 
     private final String cacheName;
-    private final CopyOnWriteArrayList<OnDevice> devices = new CopyOnWriteArrayList<>();
+    private final List<OnDevice> devices = new ArrayList<>();
+    /** Reports of writes that may be lost, for the next client flush. */
+    private final List<String> reports = new ArrayList<>();
+    private volatile boolean reportsPending;
 
     PassthroughWrites(String cacheName) {
         this.cacheName = cacheName;
@@ -68,130 +72,189 @@ final class PassthroughWrites {
         return null;
     }
 
-    private OnDevice on(BackingDevice device) {
-        OnDevice d = find(device);
-        if (d != null) {
-            return d;
+    /** Forgets {@code d} once nothing is left to do for it. Caller holds the lock. */
+    private void forgetIfDone(OnDevice d) {
+        if (d.gone && d.inFlight == 0 && !d.uncovered()) {
+            devices.remove(d);
         }
-        synchronized (devices) {
+    }
+
+    /** Runs a client's write (no FUA) on {@code device}, counted once it succeeded. */
+    void write(BackingDevice device, DeviceOp write) throws IOException {
+        OnDevice d;
+        synchronized (this) {
             d = find(device);
             if (d == null) {
                 d = new OnDevice(device);
+                // a write that took the device before it went and arrives after its departure:
+                // tracked as gone, so a later flush covers it or reports it
                 devices.add(d);
             }
-            return d;
+            d.inFlight++;
         }
-    }
-
-    /** Runs a client's write (no FUA) on {@code device}, counted. */
-    void write(BackingDevice device, DeviceOp write) throws IOException {
-        OnDevice d = on(device);
-        d.inFlight.incrementAndGet();
+        boolean ok = false;
         try {
             write.run(device);
-            d.done.incrementAndGet();
+            ok = true;
         } finally {
-            d.inFlight.decrementAndGet();
+            synchronized (this) {
+                d.inFlight--;
+                if (ok) {
+                    d.done++;
+                }
+                if (d.gone && d.inFlight == 0) {
+                    notifyAll(); // its departure waits for this
+                }
+                forgetIfDone(d);
+            }
         }
     }
 
-    /** Flushes {@code device}, covering the writes that succeeded on it before. */
+    /** Flushes {@code device} (the one a flush reached), covering the writes that succeeded on it before. */
     void flush(BackingDevice device) throws IOException {
-        OnDevice d = find(device);
-        long seen = d == null ? 0 : d.done.get();
-        device.flush();
+        OnDevice d;
+        long seen;
+        synchronized (this) {
+            d = find(device);
+            seen = d == null ? 0 : d.done;
+        }
+        device.flush(); // not ordered with other flushes of the device bound: each gets its own report
         if (d != null) {
-            d.covered.accumulateAndGet(seen, Math::max);
+            synchronized (this) {
+                d.covered = Math.max(d.covered, seen);
+                forgetIfDone(d);
+            }
         }
     }
 
     /**
-     * Flushes every device but {@code reached} (the one the flush reached) that holds writes no
-     * flush covered: devices swapped out, or not yet let go.
-     *
-     * @param report whether a failure is the caller's to report (a client's flush), so the device
-     *        is forgotten once it has been; otherwise the next client flush reports it
-     * @throws BackingDeviceException naming a device whose writes may be lost
+     * Flushes every device but {@code reached} (the one a flush reached) that holds writes no
+     * flush covered: devices swapped out, or about to be let go. One that fails is reported
+     * ({@link #takeReport}).
      */
-    void flushOthers(BackingDevice reached, boolean report) throws BackingDeviceException {
-        for (OnDevice d : devices) {
-            if (d.device == reached) {
-                continue;
-            }
-            if (!d.uncovered()) {
-                if (d.gone && d.inFlight.get() == 0 && d.lost == null) {
-                    devices.remove(d);
+    void flushOthers(BackingDevice reached) {
+        List<OnDevice> others = new ArrayList<>();
+        synchronized (this) {
+            for (java.util.Iterator<OnDevice> i = devices.iterator(); i.hasNext();) {
+                OnDevice d = i.next();
+                if (d.device == reached) {
+                    continue;
                 }
-                continue;
+                if (d.uncovered()) {
+                    others.add(d);
+                } else if (d.inFlight == 0) {
+                    // nothing left to cover on a device this flush did not reach: one gone, or
+                    // counted again by a write that took it just before it went and then failed
+                    i.remove();
+                }
             }
-            String why = d.lost;
+        }
+        for (OnDevice d : others) {
+            flushCovering(d, null);
+        }
+    }
+
+    /**
+     * Flushes {@code d} if writes on it are uncovered; reports them lost when that fails or when
+     * {@code notFlushed} says why it cannot be tried.
+     *
+     * @return the report made, or null
+     */
+    private String flushCovering(OnDevice d, String notFlushed) {
+        synchronized (d) {
+            long seen;
+            synchronized (this) {
+                if (!d.uncovered()) {
+                    forgetIfDone(d);
+                    return null; // nothing uncovered, or covered meanwhile by another flush of it
+                }
+                seen = d.done;
+            }
+            String why = notFlushed;
             if (why == null) {
-                long seen = d.done.get();
                 try {
                     d.device.flush();
-                    d.covered.accumulateAndGet(seen, Math::max);
-                    continue;
                 } catch (IOException | RuntimeException e) {
-                    // its one report of lost writes is taken: remembered, not retried
+                    // its one report of lost writes is taken: reported, not retried
                     why = "its flush failed: " + e.getMessage();
-                    d.lost = why;
                 }
             }
-            if (report) {
-                devices.remove(d);
+            synchronized (this) {
+                d.covered = Math.max(d.covered, seen); // covered, or reported below
+                forgetIfDone(d);
+                if (why == null) {
+                    return null;
+                }
+                String report = "cache " + cacheName + ": backing device " + d.device.description() + " (no longer"
+                        + " the one bound) took pass-through writes that no flush covered, and " + why + ": they may be"
+                        + " lost. Check the data written since the last flush that succeeded";
+                reports.add(report);
+                reportsPending = true;
+                return report;
             }
-            throw new BackingDeviceException(lostMessage(d.device, why));
         }
     }
 
     /**
      * {@code device} went away (no longer bound): waits for the writes on their way to it (up
-     * to {@code waitMillis}, unless it is not online), then flushes it if some that succeeded are
-     * not covered.
+     * to {@code waitMillis}, while it is online), then flushes it if some that succeeded are not
+     * covered.
      *
-     * @return null when nothing was left uncovered; otherwise why its writes may be lost, which the
-     *         next client flush reports
+     * @return null when nothing was left uncovered; otherwise the report of what may be lost,
+     *         which the next client flush gets
      */
     String departs(BackingDevice device, long waitMillis) {
-        OnDevice d = find(device);
-        if (d == null) {
-            return null;
-        }
-        d.gone = true;
-        boolean online = device.state() == BackingState.ONLINE;
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
-        while (online && d.inFlight.get() > 0 && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
-        if (d.inFlight.get() == 0 && !d.uncovered()) {
-            devices.remove(d);
-            return null;
-        }
-        String why;
-        if (!online) {
-            why = "it is " + device.state().name().toLowerCase(java.util.Locale.ROOT) + ", so it was not flushed";
-        } else if (d.inFlight.get() > 0) {
-            why = d.inFlight.get() + " write(s) were still on their way to it after " + waitMillis + " ms";
-        } else {
-            long seen = d.done.get();
-            try {
-                device.flush();
-                d.covered.accumulateAndGet(seen, Math::max);
-                if (d.inFlight.get() == 0 && !d.uncovered()) {
-                    devices.remove(d);
-                }
+        OnDevice d;
+        synchronized (this) {
+            d = find(device);
+            if (d == null) {
                 return null;
-            } catch (IOException | RuntimeException e) {
-                why = "its flush failed: " + e.getMessage();
+            }
+            d.gone = true;
+        }
+        BackingState state = device.state();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
+        String notFlushed = state == BackingState.ONLINE ? null
+                : "it was " + state.name().toLowerCase(Locale.ROOT) + ", so it was not flushed";
+        synchronized (this) {
+            try {
+                // writes still on their way after the wait are not acknowledged yet: if they
+                // succeed, a later client flush covers them or reports them (flushOthers)
+                while (notFlushed == null && d.inFlight > 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        break;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                notFlushed = "the wait for the writes on their way to it was interrupted, so it was not flushed";
+            }
+            if (!d.uncovered()) {
+                forgetIfDone(d);
+                return null;
             }
         }
-        d.lost = why;
-        return lostMessage(device, why);
+        return flushCovering(d, notFlushed);
     }
 
-    private String lostMessage(BackingDevice device, String why) {
-        return "cache " + cacheName + ": backing device " + device.description() + " (no longer the one bound) took"
-                + " pass-through writes that no flush covered, and " + why + ": they may be lost. Check the data"
-                + " written since the last flush that succeeded";
+    /**
+     * The reports of writes that may be lost that no client flush has had yet, taken: a client's
+     * flush fails with them once.
+     */
+    BackingDeviceException takeReport() {
+        if (!reportsPending) {
+            return null;
+        }
+        synchronized (this) {
+            if (reports.isEmpty()) {
+                return null;
+            }
+            String all = String.join("; ", reports);
+            reports.clear();
+            reportsPending = false;
+            return new BackingDeviceException(all);
+        }
     }
 }

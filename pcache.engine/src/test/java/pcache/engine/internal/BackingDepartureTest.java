@@ -145,13 +145,15 @@ class BackingDepartureTest {
                 return null;
             });
             assertTrue(writing.await(10, TimeUnit.SECONDS));
+            long flushes = disk.flushes.get();
             Future<?> goes = pool.submit(() -> {
                 assertNull(holder.set(second));
                 dev.backingGoes(first);
                 return null;
             });
+            assertTrue(first.stateAsked.await(10, TimeUnit.SECONDS), "the departure began");
             Thread.sleep(100); // give a departure that does not wait the time to flush
-            assertEquals(0, disk.flushes.get(), "the departure waits for the write on its way");
+            assertEquals(flushes, disk.flushes.get(), "the departure waits for the write on its way");
             first.beforeWrite = null;
             land.countDown();
             write.get(10, TimeUnit.SECONDS);
@@ -284,6 +286,80 @@ class BackingDepartureTest {
     }
 
     /**
+     * A client flush that cannot flush the old device reports it, and a write still on its way to
+     * that device stays counted: the departure that follows flushes it. (A review found the first
+     * version forgot the device once it had reported it, so such a write went uncovered.)
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aWriteOnItsWayStaysCountedAfterAFailedFlushOfItsDeviceWasReported() throws Exception {
+        System.out.println("seed " + SEED);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        Hooked first = new Hooked(disk);
+        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = new BackingHolder("reported");
+        holder.set(first);
+        CacheEngine engine = Harness.open(Harness.config("reported"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        ExecutorService pool = Executors.newFixedThreadPool(1);
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch land = new CountDownLatch(1);
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 1), false); // uncovered on the old device
+            first.beforeWrite = () -> {
+                writing.countDown();
+                try {
+                    land.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> write = pool.submit(() -> {
+                dev.write(8192, Harness.pattern(8192, 4096, 2), false);
+                return null;
+            });
+            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            assertNull(holder.set(second)); // the replacement is bound; the old device not yet let go
+            disk.failFlushes.set(1);
+            BackingDeviceException lost = assertThrows(BackingDeviceException.class, dev::flush);
+            assertTrue(lost.getMessage().contains("injected flush failure"), lost.getMessage());
+            first.beforeWrite = null;
+            land.countDown();
+            write.get(10, TimeUnit.SECONDS); // acknowledged on the old device after the report
+            dev.backingGoes(first);
+            assertArrayEquals(Harness.pattern(8192, 4096, 2).array(),
+                    disk.afterCrash(new Random(SEED)).content(8192, 4096), "flushed as the device went");
+            dev.flush();
+        } finally {
+            land.countDown();
+            pool.shutdownNow();
+            dev.close();
+        }
+    }
+
+    /**
+     * A report made while leaving pass-through does not keep the cache in pass-through: the
+     * switch goes on, and the next client flush, in write-back mode, gets the report.
+     */
+    @Test
+    void aReportMadeWhileLeavingPassthroughGoesToTheNextClientFlushInTheNewMode() throws Exception {
+        Setup s = open("leaving", CacheMode.PASSTHROUGH, true);
+        try {
+            s.dev.write(0, Harness.pattern(0, 4096, 3), false);
+            assertNull(s.holder.set(s.second)); // the old device not yet let go
+            s.first.failFlushes.set(1);
+            s.dev.setMode(CacheMode.WRITEBACK);
+            assertEquals(CacheMode.WRITEBACK, s.dev.mode());
+            BackingDeviceException lost = assertThrows(BackingDeviceException.class, s.dev::flush);
+            assertTrue(lost.getMessage().contains("may be lost"), lost.getMessage());
+            s.dev.flush();
+        } finally {
+            s.dev.close();
+        }
+    }
+
+    /**
      * {@code device} with hooks outside its lock: {@link #beforeWrite} runs before each write, and
      * {@link #closingFlush} (once) in the next flush, which then finds the device closed.
      */
@@ -291,6 +367,8 @@ class BackingDepartureTest {
         private final MemoryBacking device;
         volatile Runnable beforeWrite;
         volatile Runnable closingFlush;
+        /** Counted down when its state is asked (a departure asks before it waits for writes). */
+        final CountDownLatch stateAsked = new CountDownLatch(1);
 
         Hooked(MemoryBacking device) {
             this.device = device;
@@ -309,6 +387,12 @@ class BackingDepartureTest {
         @Override
         public long sizeBytes() {
             return device.sizeBytes();
+        }
+
+        @Override
+        public pcache.api.BackingState state() {
+            stateAsked.countDown();
+            return device.state();
         }
 
         @Override

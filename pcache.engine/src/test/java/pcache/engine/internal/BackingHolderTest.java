@@ -70,12 +70,13 @@ class BackingHolderTest {
         assertSame(other, holder.peek());
     }
     /**
-     * A client request's failure shows the device bound failing until a request or write-back
-     * works on it; one met on a device no longer bound (a request still on its way to the device
-     * swapped out) says nothing of the new one.
+     * A client request's failure shows the device bound failing until a request works on it (or
+     * for a while after the last failure); one met on a device no longer bound (a request still on
+     * its way to the device swapped out) says nothing of the new one, and write-back's steps,
+     * which may do no I/O at all, do not end it.
      */
     @Test
-    void requestFailuresMarkOnlyTheDeviceBoundAndEndWhenSomethingWorks() {
+    void requestFailuresMarkOnlyTheDeviceBoundAndEndWhenARequestWorks() {
         BackingHolder holder = new BackingHolder("c");
         assertNull(holder.set(own));
         holder.requestFailed(other);
@@ -84,13 +85,17 @@ class BackingHolderTest {
         assertSame(pcache.api.BackingState.FAILING, holder.state());
         holder.requestWorked(other);
         assertSame(pcache.api.BackingState.FAILING, holder.state(), "another device's success says nothing");
-        holder.setFailing(false); // write-back worked on it
-        assertSame(pcache.api.BackingState.ONLINE, holder.state());
-        holder.requestFailed(own);
+        holder.setFailing(false); // an idle write-back step
+        assertSame(pcache.api.BackingState.FAILING, holder.state(), "write-back's step says nothing of requests");
         holder.requestWorked(own);
         assertSame(pcache.api.BackingState.ONLINE, holder.state());
         holder.requestFailed(own);
         assertNull(holder.set(other)); // a new device starts healthy
         assertSame(pcache.api.BackingState.ONLINE, holder.state());
+
+        BackingHolder shownForNoTime = new BackingHolder("c", 0);
+        assertNull(shownForNoTime.set(own));
+        shownForNoTime.requestFailed(own);
+        assertSame(pcache.api.BackingState.ONLINE, shownForNoTime.state(), "a failure shows for a while only");
     }
 }
