@@ -15,11 +15,21 @@ import pcache.api.DeviceClosedException;
  * reads the counter. Both are volatile accesses, so one of the two always sees the other. The
  * counter is striped ({@link LongAdder}): every pmem call enters and exits, from every thread, and
  * one shared counter would bounce its cache line between the cores on each of them.
+ *
+ * <p>A call turned back by a closed guard does not decrement the striped counter: it counts
+ * itself in {@link #retracted}. A striped sum is no snapshot, and a thread's increment and
+ * decrement can land on different stripes (a contended update moves it to another), so the sum
+ * could take in a turned-back call's decrement without its increment, and see 0 while a call still
+ * copies from the mapping (the JVM would crash when it is unmapped). Close reads {@code retracted}
+ * before it sums: every retraction it counts followed an increment made before the sum, which the
+ * sum therefore sees, so the difference never counts fewer calls than are in flight.
  */
 final class AccessGuard {
 
     private final String device;
     private final LongAdder inFlight = new LongAdder();
+    /** Entries of calls turned back (see the class comment); only ever grows. */
+    private final java.util.concurrent.atomic.AtomicLong retracted = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean closed;
 
     AccessGuard(String device) {
@@ -30,7 +40,7 @@ final class AccessGuard {
     void enter() throws DeviceClosedException {
         inFlight.increment();
         if (closed) {
-            inFlight.decrement();
+            retracted.incrementAndGet();
             throw new DeviceClosedException(device + " is closed");
         }
     }
@@ -53,9 +63,15 @@ final class AccessGuard {
             return false;
         }
         closed = true;
-        while (inFlight.sum() != 0) {
+        while (inFlightNow() != 0) {
             LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50));
         }
         return true;
+    }
+
+    /** Calls in flight, never fewer than there are (see the class comment): retractions read first. */
+    private long inFlightNow() {
+        long out = retracted.get();
+        return inFlight.sum() - out;
     }
 }

@@ -36,19 +36,47 @@ final class FileIoPmemRegion implements PmemRegion {
     /** The flush count the last completed sync covers. */
     private volatile long flushesDurable;
     private final Object syncLock = new Object();
+    /**
+     * The first data sync that failed, or null. A failed sync may have lost writes that any thread
+     * flushed, and the kernel reports that once: a later sync succeeds without them. So every
+     * fence after it fails too, until the device is opened again.
+     */
+    private volatile IOException syncFailure;
+    private final SyncAction syncAction;
 
-    private FileIoPmemRegion(String device, long sizeBytes, InterruptSafeChannel channel) {
+    /** How a data sync is made (tests inject failures). */
+    @FunctionalInterface
+    interface SyncAction {
+        void sync(InterruptSafeChannel channel) throws IOException;
+    }
+
+    /**
+     * {@code fdatasync}. Run again when cut off by another thread's interrupt (call, not
+     * callSyncing): concurrent fences share this one, and a cut-off sync failing would fail the
+     * device for good (see {@link #syncFailure}).
+     */
+    static final SyncAction FDATASYNC = channel -> channel.call(ch -> {
+        ch.force(false);
+        return null;
+    });
+
+    private FileIoPmemRegion(String device, long sizeBytes, InterruptSafeChannel channel, SyncAction syncAction) {
         this.device = device;
         this.sizeBytes = sizeBytes;
         this.channel = channel;
+        this.syncAction = syncAction;
     }
 
     static FileIoPmemRegion open(Path path, long createSizeBytes) throws IOException {
+        return open(path, createSizeBytes, FDATASYNC);
+    }
+
+    static FileIoPmemRegion open(Path path, long createSizeBytes, SyncAction syncAction) throws IOException {
         RegionFiles.OpenedFile file = RegionFiles.open(path, createSizeBytes);
         String device = "cache device " + path + " (fileio)";
         return new FileIoPmemRegion(device, file.sizeBytes(), new InterruptSafeChannel(
                 file.channel(), path, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE),
-                device));
+                device), syncAction);
     }
 
     @Override
@@ -177,18 +205,23 @@ final class FileIoPmemRegion implements PmemRegion {
         }
     }
 
+    /** Caller holds {@link #syncLock}. */
     private void sync() throws IOException {
+        IOException failed = syncFailure;
+        if (failed != null) {
+            throw new IOException(device + ": an earlier data sync failed (" + failed.getMessage() + "), so writes"
+                    + " flushed before it may be lost and no later sync can tell; the device takes no more syncs"
+                    + " until it is opened again. Check the device (dmesg), then restart the cache", failed);
+        }
         try {
-            // run again when cut off by another thread's interrupt (call, not callSyncing): a
-            // failed sync here fails the key log for good, and concurrent fences share this one
-            channel.call(ch -> {
-                ch.force(false);
-                return null;
-            });
+            syncAction.sync(channel);
         } catch (DeviceClosedException e) {
             throw e;
         } catch (IOException e) {
-            throw new IOException(device + ": data sync failed: " + e.getMessage(), e);
+            IOException wrapped = new IOException(device + ": data sync failed: " + e.getMessage()
+                    + "; the device takes no more syncs until it is opened again", e);
+            syncFailure = wrapped;
+            throw wrapped;
         }
     }
 

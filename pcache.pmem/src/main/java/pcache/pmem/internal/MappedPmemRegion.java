@@ -112,7 +112,7 @@ final class MappedPmemRegion implements PmemRegion {
                 mapped.add(channel.map(mode, position, Math.min(windowBytes, size - position)));
             }
             String fileSystem = fileSystemType(path);
-            boolean memoryOnly = !sync && MEMORY_FILE_SYSTEMS.contains(fileSystem);
+            boolean memoryOnly = !sync && inMemoryOnly(path, fileSystem);
             if (memoryOnly) {
                 why = "a file system in memory only (" + fileSystem + "): flushes have nothing to write"
                         + " (msync skipped); the cache survives the process, not a reboot";
@@ -136,6 +136,16 @@ final class MappedPmemRegion implements PmemRegion {
 
     /** File systems whose files live in memory only: nothing below them to write pages to. */
     private static final java.util.Set<String> MEMORY_FILE_SYSTEMS = java.util.Set.of("tmpfs", "ramfs");
+
+    /**
+     * Whether {@code path}, on a file system of type {@code fileSystem}, is a file in memory only,
+     * whose flushes have nothing to write. Only a regular file is: a device node (a block device
+     * or pmem namespace under a {@code /dev} that is itself a tmpfs, as in containers) has its own
+     * medium below, which msync must reach.
+     */
+    static boolean inMemoryOnly(Path path, String fileSystem) {
+        return MEMORY_FILE_SYSTEMS.contains(fileSystem) && java.nio.file.Files.isRegularFile(path);
+    }
 
     /** The type of the file system holding {@code path} ({@code /proc/mounts}), or "" when unknown. */
     private static String fileSystemType(Path path) {

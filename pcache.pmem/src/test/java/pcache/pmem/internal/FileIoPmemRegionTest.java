@@ -115,6 +115,43 @@ class FileIoPmemRegionTest extends FileRegionContract {
         channel.close();
     }
 
+    /**
+     * A data sync that fails fails every later one until the device is opened again: the kernel
+     * reports a failed write-out once, so a second sync would succeed without the lost pages, and a
+     * fence of another thread (a kset, a FUA write) would say durable over them. Before, the next
+     * fence synced again and succeeded.
+     */
+    @Test
+    void aFailedDataSyncFailsEveryLaterFenceUntilTheDeviceIsOpenedAgain() throws IOException {
+        Path file = dir.resolve("sync-fails.img");
+        java.util.concurrent.atomic.AtomicInteger syncs = new java.util.concurrent.atomic.AtomicInteger();
+        FileIoPmemRegion.SyncAction failsOnce = channel -> {
+            if (syncs.incrementAndGet() == 1) {
+                throw new IOException("Input/output error");
+            }
+            FileIoPmemRegion.FDATASYNC.sync(channel);
+        };
+        try (PmemRegion region = FileIoPmemRegion.open(file, deviceBytes(), failsOnce)) {
+            region.putLong(0, 1);
+            region.flush(0, 8);
+            IOException first = assertThrows(IOException.class, region::fence);
+            assertTrue(first.getMessage().contains("data sync failed: Input/output error"), first.getMessage());
+            region.putLong(8, 2);
+            region.flush(8, 8);
+            IOException later = assertThrows(IOException.class, region::fence);
+            assertTrue(later.getMessage().contains("an earlier data sync failed") && later.getMessage()
+                    .contains("Input/output error") && later.getMessage().contains("restart"), later.getMessage());
+            assertEquals(1, syncs.get(), "no second sync that would succeed over the lost pages");
+        } catch (IOException closing) {
+            assertTrue(closing.getMessage().contains("an earlier data sync failed"), closing.getMessage());
+        }
+        try (PmemRegion reopened = provider().open(file, deviceBytes())) {
+            reopened.putLong(16, 3);
+            reopened.flush(16, 8);
+            reopened.fence();
+        }
+    }
+
     @Test
     void probingFindsTheEndOfAFileOfAnySize() throws IOException {
         for (long size : new long[] {1, 4095, 1 << 20, (1 << 20) + 1, 5_000_000}) {

@@ -190,4 +190,22 @@ class MappedPmemRegionTest extends FileRegionContract {
             assertEquals(5, region.getLong(size - 8));
         }
     }
+    /**
+     * Only a regular file on tmpfs or ramfs skips msync. A device node is not in memory only even
+     * where {@code /dev} is a tmpfs (containers): before, a block device passed into a container
+     * was mapped without msync, and its acknowledged writes lived in the page cache alone.
+     */
+    @Test
+    void onlyARegularFileOnAMemoryFileSystemSkipsMsync() throws IOException {
+        Path file = Files.createTempFile("pcache-memory-only", ".cache");
+        try {
+            assertTrue(MappedPmemRegion.inMemoryOnly(file, "tmpfs"));
+            assertTrue(MappedPmemRegion.inMemoryOnly(file, "ramfs"));
+            assertFalse(MappedPmemRegion.inMemoryOnly(file, "ext4"));
+            assertFalse(MappedPmemRegion.inMemoryOnly(Path.of("/dev/null"), "tmpfs"), "a device node");
+            assertFalse(MappedPmemRegion.inMemoryOnly(file.getParent(), "tmpfs"), "a directory");
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
 }

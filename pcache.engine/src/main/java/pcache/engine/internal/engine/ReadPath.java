@@ -292,6 +292,10 @@ final class ReadPath {
      */
     private boolean copyHit(Piece p, ByteBuffer target) throws IOException {
         cache.region().read(cache.dataOffset(p.segment) + p.segmentOffset, target);
+        // the copy's plain loads must not move past the generation's read (a seqlock's validate:
+        // a no-op on x86, a barrier on aarch64, where bytes of the segment's next life could
+        // otherwise pass the check)
+        java.lang.invoke.VarHandle.acquireFence();
         return cache.segments().generation(p.segment) == p.generation
                 && (!cache.config().dataCrc() || verifyHit(p));
     }
@@ -390,6 +394,7 @@ final class ReadPath {
         int storedCrc = p.dataCrc;
         int actual = cache.crc().checksum(cache.region().view(cache.dataOffset(p.segment) + p.crcSegmentOffset,
                 p.crcLength));
+        java.lang.invoke.VarHandle.acquireFence(); // as in copyHit: the CRC's loads before the generation's
         if (actual == storedCrc || cache.segments().generation(p.segment) != p.generation) {
             return cache.segments().generation(p.segment) == p.generation;
         }
