@@ -102,6 +102,32 @@ public final class PcacheFormat {
     public static final int CACHE_FLAG_GC_PERCENT_SHIFT = 6;
     public static final int CACHE_FLAG_GC_PERCENT_MASK = 0x7F << CACHE_FLAG_GC_PERCENT_SHIFT;
 
+    /** dm-pcache keys cover whole 512-byte sectors, at sector offsets in their segment too. */
+    public static final int SECTOR = 512;
+
+    /**
+     * What is wrong with a key's place ({@code offset}, {@code length} and {@code segmentOffset} in
+     * bytes) that dm-pcache never writes, or null: every one a multiple of {@link #SECTOR}. A key
+     * that is not would fail every write-back and read of it on a backing device that takes only
+     * whole sectors.
+     */
+    public static String misalignment(long offset, long length, long segmentOffset) {
+        if ((offset | length | segmentOffset) % SECTOR == 0) {
+            return null;
+        }
+        return "lies at offset " + offset + ", length " + length + ", segment offset " + segmentOffset
+                + ", not all multiples of " + SECTOR + " bytes (dm-pcache writes whole sectors)";
+    }
+
+    /**
+     * Whether a kset of {@code size} bytes at {@code offset} in a key segment's data area leaves
+     * room for a LAST kset after it, as dm-pcache always does (reference §3.5): one that does not
+     * was not written by it.
+     */
+    public static boolean leavesRoomForLast(long offset, long size) {
+        return offset + size + KSET_HEADER_SIZE <= SEG_DATA_SIZE;
+    }
+
     /** Device offset of physical segment {@code physicalId}. */
     public static long segmentOffset(int physicalId) {
         return SEGMENTS_OFF + (long) physicalId * SEG_SIZE;

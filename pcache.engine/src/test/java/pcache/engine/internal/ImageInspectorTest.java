@@ -437,6 +437,33 @@ class ImageInspectorTest {
                 + ") points to cache segment 99, outside the cache's 8 segments");
     }
 
+    /**
+     * A key (with a valid kset CRC) that does not cover whole sectors at a sector offset of its
+     * segment is an error, in fsck and at open: dm-pcache never writes one, and its write-back and
+     * reads would fail on a backing device that takes whole sectors only, forever. Before, both
+     * took it.
+     */
+    @Test
+    void aKeyNotOnWholeSectorsIsAnErrorAndTheCacheDoesNotOpen() throws Exception {
+        Path image = pcacheImage(false, false);
+        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
+        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
+        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
+        int at = PcacheFormat.KSET_HEADER_SIZE;
+        int length = b.getInt(at + pcache.api.format.PcacheLayout.Key.LEN);
+        b.putInt(at + pcache.api.format.PcacheLayout.Key.LEN, length - 1);
+        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
+        write(image, KSET0, kset);
+        FsckReport r = tool.fsck(image);
+        assertTrue(r.errors().stream().anyMatch(e -> e.startsWith("key 0 of the kset at 0:0") && e.contains(
+                "length " + (length - 1)) && e.contains("not all multiples of 512")), r.errors() + "\n" + r.report());
+        pcache.api.CorruptMediaException refused = assertThrows(pcache.api.CorruptMediaException.class, () -> Harness.open(
+                Harness.config("img").withKsetFlushDelayMillis(60_000), new MappedPmemProvider().open(image, 0),
+                Harness.holder(new MemoryBacking(LOGICAL, "disk0", false)), null));
+        assertTrue(refused.getMessage().contains("not all multiples of 512"), refused.getMessage());
+    }
+
     @Test
     void aTornLastKsetIsAWarningAndOneInTheMiddleAnError() throws Exception {
         Path image = pcacheImage(false, false);

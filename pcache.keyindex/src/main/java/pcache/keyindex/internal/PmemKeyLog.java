@@ -126,6 +126,11 @@ final class PmemKeyLog implements KeyLog {
                 try {
                     r = sealAndReserve(this, false);
                 } catch (IOException e) {
+                    if (failure != null) {
+                        // failed for good, and said so when it did (every later flush says it
+                        // again): a retry could only fail, and report, every RETRY_MILLIS forever
+                        return;
+                    }
                     listener.flushFailed(e);
                     arm(RETRY_MILLIS);
                     return;
@@ -183,6 +188,12 @@ final class PmemKeyLog implements KeyLog {
                 region.read(base, image);
                 Kset kset = KsetCodec.decodeBody(position, image, crc);
                 if (kset != null) {
+                    if (!PcacheFormat.leavesRoomForLast(off, size)) {
+                        // appending after it would put the LAST kset past the data area
+                        throw new CorruptMediaException("kset", base, "the kset at " + position + " (" + size
+                                + " bytes) ends within " + PcacheFormat.KSET_HEADER_SIZE + " bytes of its segment's data"
+                                + " area, where dm-pcache always keeps room for a LAST kset, although its CRC matches");
+                    }
                     checkKeys(kset, base);
                 }
                 return kset;
@@ -212,6 +223,8 @@ final class PmemKeyLog implements KeyLog {
                     || (long) k.segmentOffset() + k.length() > PcacheFormat.SEG_DATA_SIZE) {
                 problem = "lies at " + Integer.toUnsignedString(k.segmentOffset()) + "+" + k.length()
                         + " in its segment, beyond the data area";
+            } else {
+                problem = PcacheFormat.misalignment(k.offset(), k.length(), k.segmentOffset());
             }
             if (problem != null) {
                 throw new CorruptMediaException("kset", base, "key " + i + " of the kset at "

@@ -511,7 +511,10 @@ class PmemKeyLogTest {
                 new CacheKey(0, 512).place(SEGMENTS, 0, 0), // no such segment
                 new CacheKey(0, 512).place(-1, 0, 0), // segment 2^32 - 1
                 new CacheKey(0, 4096).place(1, DATA - 2048, 0), // past the data area
-                new CacheKey(0, 512).place(1, -512, 0)); // offset 2^32 - 512
+                new CacheKey(0, 512).place(1, -512, 0), // offset 2^32 - 512
+                new CacheKey(4097, 512).place(1, 0, 0), // not at a sector
+                new CacheKey(4096, 511).place(1, 0, 0), // not whole sectors
+                new CacheKey(4096, 512).place(1, 100, 0)); // not at a sector of its segment
         for (CacheKey bad : impossible) {
             byte[] kset = KsetCodec.encode(List.of(key(0, 1), bad), dev.crc);
             dev.region.write(base, kset, 0, kset.length);
@@ -526,6 +529,28 @@ class PmemKeyLogTest {
                 new CacheKey(0, 512).place(1, DATA - 512, 0)), dev.crc);
         dev.region.write(base, kset, 0, kset.length);
         assertEquals(2, log.read(new CachePos(0, 512)).keys().size());
+    }
+
+    /**
+     * dm-pcache always keeps room for a LAST kset after a kset (reference §3.5): one with a valid
+     * CRC that ends within 24 bytes of the data area is damage. Appending after it would have
+     * written the LAST kset past the data area, into the next segment's header or past the device.
+     */
+    @Test
+    void aKsetThatLeavesNoRoomForALastKsetIsDamage() throws IOException {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        byte[] kset = KsetCodec.encode(List.of(key(0, 1)), dev.crc);
+        int tight = DATA - kset.length - 8; // 8 bytes left after it
+        long base = dev.segments.dataOffset(0) + tight;
+        dev.region.write(base, kset, 0, kset.length);
+        CorruptMediaException e = assertThrows(CorruptMediaException.class, () -> log.read(new CachePos(0, tight)));
+        assertEquals("kset", e.structure());
+        assertEquals(base, e.deviceOffset());
+        assertTrue(e.getMessage().contains("room for a LAST kset"), e.getMessage());
+        int roomy = DATA - kset.length - 24; // exactly a LAST kset's room after it
+        dev.region.write(dev.segments.dataOffset(0) + roomy, kset, 0, kset.length);
+        assertEquals(1, log.read(new CachePos(0, roomy)).keys().size());
     }
 
     // ---- out of space ------------------------------------------------------------------------
@@ -607,6 +632,48 @@ class PmemKeyLogTest {
         assertTrue(persistedLatch.await(10, TimeUnit.SECONDS), "the timer retries");
         assertEquals(0, log.pendingKeys());
         assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(4, 0)).keys());
+    }
+
+    /**
+     * A log that failed for good (a kset's write failed) does not retry another buffer's timer
+     * flush: it could only fail again. Before, that timer re-armed itself every 100 ms and
+     * reported "retrying" each time, for as long as the process ran.
+     */
+    @Test
+    void aLogThatFailedForGoodIsNotRetriedByItsTimers() throws Exception {
+        java.util.concurrent.ScheduledThreadPoolExecutor timers = new java.util.concurrent.ScheduledThreadPoolExecutor(1);
+        java.util.concurrent.atomic.AtomicInteger reports = new java.util.concurrent.atomic.AtomicInteger();
+        CountDownLatch reported = new CountDownLatch(1);
+        LogDevice dev = new LogDevice(SEGMENTS, 2, 20, timers) {
+            @Override
+            public void flushFailed(IOException error) {
+                super.flushFailed(error);
+                reports.incrementAndGet();
+                reported.countDown();
+            }
+        };
+        try {
+            PmemKeyLog log = started(dev, new CachePos(0, 0));
+            dev.region.fault = (what, offset, length) -> {
+                if (what.equals("write")) {
+                    throw new IOException("injected: the medium fails");
+                }
+            };
+            log.append(key(0, 1), false); // buffer 0: its timer's kset write fails the log
+            log.append(key(1, 1), false); // buffer 1: its timer finds the log failed
+            assertTrue(reported.await(10, TimeUnit.SECONDS), "the failure is reported");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!timers.getQueue().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(5); // both timers have run
+            }
+            Thread.sleep(300); // three periods of a retrying timer
+            assertEquals(1, reports.get(), "reported once");
+            assertTrue(timers.getQueue().isEmpty(), "no timer re-armed");
+            IOException later = assertThrows(IOException.class, log::flush);
+            assertTrue(later.getMessage().contains("failed earlier"), later.getMessage());
+        } finally {
+            timers.shutdownNow();
+        }
     }
 
     /**

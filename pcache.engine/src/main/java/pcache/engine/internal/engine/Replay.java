@@ -262,6 +262,8 @@ final class Replay {
             problem = "points to [" + key.segmentOffset() + ", +" + key.length() + ") outside a segment's data area";
         } else if (key.isEmpty()) {
             problem = "is marked EMPTY (placeholders never reach media)";
+        } else {
+            problem = PcacheFormat.misalignment(key.offset(), key.length(), key.segmentOffset());
         }
         if (problem != null) {
             long at = ksetOffset(k.position()) + PcacheFormat.KSET_HEADER_SIZE + (long) i * PcacheFormat.KEY_SIZE;

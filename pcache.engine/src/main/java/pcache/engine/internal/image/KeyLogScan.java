@@ -232,6 +232,13 @@ final class KeyLogScan {
             tornKset(base, header, end);
             return end;
         }
+        if (!PcacheFormat.leavesRoomForLast(pos.offset(), size)) {
+            String end = "a kset of " + keyNum + " keys ends within " + PcacheLayout.KsetHeader.SIZE + " bytes of the"
+                    + " end of the data area, where dm-pcache always keeps room for a LAST kset";
+            report.error("kset at %s (device offset %d): %s, although its CRC matches: not written by dm-pcache or"
+                    + " pcache; the engine refuses to open the cache", pos, base, end);
+            return end;
+        }
         countKset();
         report.line("  %-11s kset %3d keys  crc ok  %s", pos, keyNum, state);
         for (int k = 0; k < keyNum; k++) {
@@ -334,7 +341,7 @@ final class KeyLogScan {
         if (!map.mapped(key.segment())) {
             return "points to cache segment " + key.segment() + ", whose place on the device is unknown";
         }
-        return null;
+        return PcacheFormat.misalignment(key.offset(), len, Integer.toUnsignedLong(key.segmentOffset()));
     }
 
     private void dataCrcFailure(int k, long keyAt, KeyRecord key, long dataAt, int actual, boolean dirtyKey) {
