@@ -81,6 +81,60 @@ class BadMediaTest {
         assertTrue(e.getMessage().contains("magic"), e.getMessage());
     }
 
+    /**
+     * A zeroed superblock on a device that holds a cache is damage, not a blank device: dm-pcache
+     * formats whenever the magic is 0, which would discard the cache's dirty data. Zeroing the
+     * first 24 KiB, as the refusal says, starts an empty cache. Before, the open formatted at once.
+     */
+    @Test
+    void aZeroedSuperblockOnADeviceThatHoldsACacheIsRefusedNotFormatted() throws Exception {
+        writeRaw(PcacheFormat.SB_OFF, new byte[PcacheFormat.SB_STRUCT_SIZE]);
+        CorruptMediaException e = refused("superblock", PcacheFormat.SB_OFF);
+        assertTrue(e.getMessage().contains("magic 0, but the device is not blank")
+                && e.getMessage().contains("zero its first 24 KiB"), e.getMessage());
+        pmem = pmem.reopen();
+        assertEquals(0, pmem.getLong(PcacheFormat.SB_OFF + 8), "nothing written");
+        writeRaw(0, new byte[24 * 1024]);
+        CacheEngine fresh = open();
+        try {
+            assertArrayEquals(new byte[4096], Harness.read(fresh, 0, 4096), "an empty cache over the disk");
+        } finally {
+            fresh.close();
+        }
+    }
+
+    /**
+     * A cache formatted over a device whose cache_info was gone starts without the quarantined
+     * ranges of the cache before it: they were that cache's lost data. Before, the format kept
+     * them, and reads of those ranges of the new cache failed after its first restart; and the
+     * tails of the cache before, left in cache_ctrl, could win over the new ones at the next open.
+     */
+    @Test
+    void aFormatStartsWithoutTheQuarantineOfTheCacheBefore() throws Exception {
+        pmem = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        CacheEngine first = Harness.open(Harness.config("bad").withDataCrc(true), pmem, Harness.holder(backing),
+                new pcache.writeback.internal.OrderedWritebackPolicy());
+        first.write(65536, Harness.pattern(65536, 16384, 1), false);
+        pmem.corrupt(Harness.dataPlace(first, 65536 + 4096).deviceOffset(), 0x01);
+        first.drain(null); // write-back quarantines the damaged extent
+        assertEquals(1, first.statistics().quarantinedExtents());
+        first.close();
+        pmem = pmem.reopen();
+        writeRaw(PcacheFormat.CACHE_INFO_OFF, new byte[PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE]);
+        CacheEngine formatted = Harness.open(Harness.config("bad").withDataCrc(true), pmem, Harness.holder(backing),
+                null);
+        formatted.close();
+        pmem = pmem.reopen();
+        CacheEngine reopened = Harness.open(Harness.config("bad").withDataCrc(true), pmem, Harness.holder(backing),
+                null);
+        try {
+            assertEquals(0, reopened.statistics().quarantinedExtents(), "the format started without it");
+            Harness.read(reopened, 65536, 16384); // no DataIntegrityException
+        } finally {
+            reopened.close();
+        }
+    }
+
     @Test
     void superblockCrc() throws Exception {
         pmem.corrupt(PcacheFormat.SB_OFF + 16, 0x01); // seg_num changes, CRC does not

@@ -146,7 +146,7 @@ final class Recovery {
         meta.formatTails();
         meta.loadExtension();
         long logicalSize = dev.sizeBytes();
-        meta.storeBackingIdentity(dev.identity());
+        meta.storeFormattedExtension(dev.identity());
         QuarantineGuard quarantine = new QuarantineGuard(config.name(), meta, List.of());
         int flags = CacheInfoCodec.flags(config.dataCrc(), true, PcacheLayout.CacheInfo.MODE_WRITEBACK, config.gcPercent());
         OpenCache cache = assemble(keyIndexes, logicalSize, quarantine);

@@ -256,7 +256,14 @@ final class MetadataScan {
         String where = "pcache extension (slots at " + PcacheFormat.EXT_OFF + " and "
                 + PcacheLayout.Extension.SLOT_STRIDE + ")";
         Slot current = slots.current();
-        extension = current == null ? null : ExtensionCodec.decode(current.bytes());
+        try {
+            extension = current == null ? null : ExtensionCodec.decode(current.bytes());
+        } catch (IllegalArgumentException e) {
+            report.error("pcache extension slot %d at %d: records %s although its CRC matches: not written by pcache;"
+                    + " the engine refuses to open the cache", current.index(), current.offset(), e.getMessage());
+            extension = null;
+            return;
+        }
         for (int i = 0; i < PcacheFormat.META_SLOTS; i++) {
             Slot s = slots.slot(i);
             // a magic a few bits off ours is our record damaged there, not the unused area of an

@@ -64,6 +64,21 @@ public final class CacheMetadata {
         byte[] b = readSuperblock(region);
         Superblock sb = SuperblockCodec.decode(b);
         if (sb.magic() == 0) {
+            // dm-pcache formats whenever the magic is 0; pcache only when nothing of a cache is
+            // left either: a superblock zeroed on a device that holds one (a stray write, a
+            // cleared poisoned line) would otherwise have it formatted over, dirty data and all
+            // (a format zeroes cache_info before it writes the superblock)
+            long held = firstNonZero(region, PcacheFormat.SB_OFF, b.length);
+            if (held < 0) {
+                held = firstNonZero(region, PcacheFormat.CACHE_INFO_OFF,
+                        (long) PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
+            }
+            if (held >= 0) {
+                throw new CorruptMediaException("superblock", PcacheFormat.SB_OFF, "magic 0, but the device is not"
+                        + " blank (a non-zero byte at device offset " + held + "): the superblock of a cache that may"
+                        + " hold data is damaged, and pcache does not format over it. pcache:fsck shows what the"
+                        + " device holds; to discard it and start an empty cache, zero its first 24 KiB");
+            }
             return DeviceState.BLANK;
         }
         if (sb.magic() != PcacheFormat.SB_MAGIC) {
@@ -89,6 +104,18 @@ public final class CacheMetadata {
                     + (sb.segNum() > fits ? ": the device was truncated or is not the one formatted" : ""));
         }
         return DeviceState.FORMATTED;
+    }
+
+    /** The device offset of the first non-zero byte in [{@code offset}, +{@code length}), or -1. */
+    private static long firstNonZero(PmemRegion region, long offset, long length) throws IOException {
+        byte[] b = new byte[(int) length];
+        region.read(offset, b, 0, b.length);
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] != 0) {
+                return offset + i;
+            }
+        }
+        return -1;
     }
 
     private static byte[] readSuperblock(PmemRegion region) throws IOException {
@@ -156,7 +183,7 @@ public final class CacheMetadata {
                     if (x != 0) {
                         throw new CorruptMediaException("cache_info", at, "neither slot has a valid CRC;"
                                 + " refusing to re-format a cache that may hold data (pcache:fsck shows the"
-                                + " damage; zero the superblock to start over)");
+                                + " damage; to discard it and start an empty cache, zero the device's first 24 KiB)");
                     }
                 }
             }
@@ -189,8 +216,16 @@ public final class CacheMetadata {
         storeInfo(newInfo);
     }
 
-    /** Initial key_tail and dirty_tail of a new cache: (0, 0) in slot 0 with seq 1, as dm-pcache does. */
+    /**
+     * Initial key_tail and dirty_tail of a new cache: (0, 0) in slot 0 with seq 1, as dm-pcache
+     * does. Both slots are zeroed first: a format over a device whose cache_info was gone finds
+     * the tails of the cache before, and one of those with a later sequence number would win over
+     * the new tails at the next open.
+     */
     public void formatTails() throws IOException {
+        region.fill(PcacheFormat.CACHE_CTRL_OFF, PcacheFormat.CACHE_CTRL_SIZE, (byte) 0);
+        region.flush(PcacheFormat.CACHE_CTRL_OFF, PcacheFormat.CACHE_CTRL_SIZE);
+        region.fence();
         CachePos start = new CachePos(0, 0);
         keyTailRecord.reset(1, 0);
         keyTailRecord.store(CachePosCodec.encode(start));
@@ -282,13 +317,31 @@ public final class CacheMetadata {
     /** Loads pcache's extension record; an absent or foreign one reads as "nothing recorded". */
     public Extension loadExtension() throws IOException {
         byte[] raw = extRecord.load();
-        Extension ext = raw == null ? null : ExtensionCodec.decode(raw);
+        Extension ext;
+        try {
+            ext = raw == null ? null : ExtensionCodec.decode(raw);
+        } catch (IllegalArgumentException e) {
+            long at = PcacheFormat.EXT_OFF + (long) extRecord.currentSlot() * PcacheLayout.Extension.SLOT_STRIDE;
+            throw new CorruptMediaException("pcache extension", at, "records " + e.getMessage() + " although its CRC"
+                    + " matches: not written by pcache. pcache:fsck shows it; zeroing the device's first 4 KiB drops"
+                    + " the record (the cache then takes its backing device's size, as dm-pcache does, and forgets"
+                    + " its quarantined ranges, whose reads would then return older data)");
+        }
         extension = ext != null ? ext : new Extension(null, List.of());
         return extension;
     }
 
     public Extension extension() {
         return extension;
+    }
+
+    /**
+     * Records the extension of a cache being formatted: its backing device's identity, and no
+     * quarantined range (those of a cache that was on the device before belong to its data, which
+     * the format discards).
+     */
+    public void storeFormattedExtension(BackingIdentity identity) throws IOException {
+        storeExtension(new Extension(identity, List.of()));
     }
 
     /** Records the backing identity (first pairing, or a forced re-pairing). */

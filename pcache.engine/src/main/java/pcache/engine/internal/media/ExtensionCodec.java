@@ -2,6 +2,8 @@ package pcache.engine.internal.media;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,7 +67,12 @@ public final class ExtensionCodec {
         return b;
     }
 
-    /** Decodes a record whose CRC was checked; null when the magic is not ours. */
+    /**
+     * Decodes a record whose CRC was checked; null when the magic is not ours.
+     *
+     * @throws IllegalArgumentException naming the field, when the record is ours but holds what
+     *         pcache never writes (its CRC matching all the same: crafted, or written by a bug)
+     */
     public static Extension decode(byte[] b) {
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         if (bb.getLong(PcacheLayout.Extension.MAGIC) != PcacheLayout.Extension.MAGIC_VALUE) {
@@ -73,21 +80,42 @@ public final class ExtensionCodec {
         }
         int idLength = Short.toUnsignedInt(bb.getShort(PcacheLayout.Extension.ID_LENGTH));
         int count = Short.toUnsignedInt(bb.getShort(PcacheLayout.Extension.QUARANTINE_COUNT));
-        if (idLength > PcacheLayout.Extension.ID_MAX_BYTES || count > PcacheLayout.Extension.QUARANTINE_MAX) {
-            return null;
+        if (idLength > PcacheLayout.Extension.ID_MAX_BYTES) {
+            throw new IllegalArgumentException("an identity of " + idLength + " bytes (at most "
+                    + PcacheLayout.Extension.ID_MAX_BYTES + ")");
+        }
+        if (count > PcacheLayout.Extension.QUARANTINE_MAX) {
+            throw new IllegalArgumentException(count + " quarantined ranges (at most "
+                    + PcacheLayout.Extension.QUARANTINE_MAX + ")");
         }
         BackingIdentity backing = null;
         if (idLength > 0) {
             byte[] id = new byte[idLength];
             bb.get(PcacheLayout.Extension.ID, id);
-            backing = new BackingIdentity(bb.getLong(PcacheLayout.Extension.BACKING_SIZE),
-                    new String(id, StandardCharsets.UTF_8));
+            long size = bb.getLong(PcacheLayout.Extension.BACKING_SIZE);
+            if (size <= 0 || size % 512 != 0) {
+                throw new IllegalArgumentException("a backing device of " + size
+                        + " bytes (a positive multiple of 512 expected)");
+            }
+            String text;
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(id)).toString();
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException("an identity that is not UTF-8", e);
+            }
+            backing = new BackingIdentity(size, text);
         }
         List<Range> quarantine = new ArrayList<>(count);
         int at = PcacheLayout.Extension.QUARANTINE;
         for (int i = 0; i < count; i++) {
-            quarantine.add(new Range(bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_OFF),
-                    bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_LEN)));
+            long offset = bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_OFF);
+            long length = bb.getLong(at + PcacheLayout.Extension.QUARANTINE_ENTRY_LEN);
+            if (offset < 0 || length <= 0 || offset + length < 0) {
+                throw new IllegalArgumentException("quarantined range " + i + " at " + offset + " of " + length
+                        + " bytes");
+            }
+            quarantine.add(new Range(offset, length));
             at += PcacheLayout.Extension.QUARANTINE_ENTRY;
         }
         return new Extension(backing, List.copyOf(quarantine));

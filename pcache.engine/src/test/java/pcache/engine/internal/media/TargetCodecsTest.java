@@ -98,4 +98,35 @@ class TargetCodecsTest {
         assertNull(ExtensionCodec.decode(marker));
         assertEquals(new Extension(null, List.of()), ExtensionCodec.decode(ExtensionCodec.encode(new Extension(null, List.of()))));
     }
+    /**
+     * A record with our magic (its CRC matching) that holds what pcache never writes is refused,
+     * naming the field. Before, a negative size or an identity growing past its limit when decoded
+     * threw from BackingIdentity's constructor (failing the open and fsck with no structure named),
+     * and too many ranges or too long an identity read as "no record": the quarantine was dropped.
+     */
+    @Test
+    void anExtensionHoldingWhatPcacheNeverWritesIsRefusedNamingTheField() {
+        byte[] good = ExtensionCodec.encode(new Extension(new BackingIdentity(1L << 30, "disk"),
+                List.of(new Range(4096, 512))));
+        java.util.function.BiFunction<Integer, byte[], String> refusal = (at, value) -> {
+            byte[] b = good.clone();
+            System.arraycopy(value, 0, b, at, value.length);
+            return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> ExtensionCodec.decode(b)).getMessage();
+        };
+        java.util.function.LongFunction<byte[]> le64 = v -> java.nio.ByteBuffer.allocate(8)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+        java.util.function.IntFunction<byte[]> le16 = v -> java.nio.ByteBuffer.allocate(2)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).putShort((short) v).array();
+        assertTrue(refusal.apply(PcacheLayout.Extension.BACKING_SIZE, le64.apply(-512)).contains("-512 bytes"));
+        assertTrue(refusal.apply(PcacheLayout.Extension.BACKING_SIZE, le64.apply(1000)).contains("1000 bytes"));
+        assertTrue(refusal.apply(PcacheLayout.Extension.ID_LENGTH, le16.apply(PcacheLayout.Extension.ID_MAX_BYTES + 1))
+                .contains("an identity of"));
+        byte[] notUtf8 = new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0xfd, (byte) 0xfc};
+        assertTrue(refusal.apply(PcacheLayout.Extension.ID, notUtf8).contains("not UTF-8"));
+        assertTrue(refusal.apply(PcacheLayout.Extension.QUARANTINE_COUNT,
+                le16.apply(PcacheLayout.Extension.QUARANTINE_MAX + 1)).contains("quarantined ranges"));
+        assertTrue(refusal.apply(PcacheLayout.Extension.QUARANTINE + PcacheLayout.Extension.QUARANTINE_ENTRY_LEN,
+                le64.apply(0)).contains("quarantined range 0"));
+    }
 }
