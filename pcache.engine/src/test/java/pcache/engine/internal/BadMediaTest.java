@@ -135,6 +135,50 @@ class BadMediaTest {
         }
     }
 
+    /**
+     * The newest copy of dirty_tail damaged, and a kset already written back damaged between
+     * key_tail and the older copy: the open is refused. Before, write-back restarted at key_tail:
+     * the ksets before the damage were written back again, older data over newer data the backing
+     * device already held (here v1 of [0, 4 KiB) over v3).
+     */
+    @Test
+    void aDamagedNewestDirtyTailWithTheLogBrokenBeforeTheOlderCopyIsRefused() throws Exception {
+        pmem = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), Harness.drainOnlyPolicy());
+        e.write(0, Harness.pattern(0, 4096, 1), false);
+        e.flush();
+        e.write(65536, Harness.pattern(65536, 4096, 2), false);
+        e.flush();
+        e.write(0, Harness.pattern(0, 4096, 3), false);
+        e.flush();
+        e.drain(null);
+        e.write(131072, Harness.pattern(131072, 4096, 4), false);
+        e.flush();
+        e.drain(null);
+        e.close();
+        pmem = pmem.reopen();
+        assertArrayEquals(Harness.pattern(0, 4096, 3).array(), backing.content(0, 4096));
+        // the two copies of dirty_tail: the newest is the one further along the log
+        CachePos[] copies = new CachePos[2];
+        for (int i = 0; i < 2; i++) {
+            byte[] b = new byte[PcacheFormat.POS_STRUCT_SIZE];
+            pmem.read(PcacheFormat.DIRTY_TAIL_OFF + (long) i * PcacheFormat.POS_STRUCT_SIZE, b, 0, b.length);
+            copies[i] = CachePosCodec.decode(b);
+        }
+        int newest = copies[0].offset() > copies[1].offset() ? 0 : 1;
+        CachePos older = copies[1 - newest];
+        long kset0 = PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF;
+        int secondKset = 24 + 40; // the first kset holds one key
+        assertTrue(older.segment() == 0 && older.offset() > secondKset, "the older copy lies past the second kset: "
+                + older);
+        pmem.corrupt(PcacheFormat.DIRTY_TAIL_OFF + (long) newest * PcacheFormat.POS_STRUCT_SIZE + 8, 0x01);
+        pmem.corrupt(kset0 + secondKset + 30, 0x01); // a key of the second kset: its CRC fails
+        CorruptMediaException refused = refused("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF);
+        assertTrue(refused.getMessage().contains("breaks off at 0:" + secondKset)
+                && refused.getMessage().contains("older data over newer data"), refused.getMessage());
+        assertArrayEquals(Harness.pattern(0, 4096, 3).array(), backing.content(0, 4096), "nothing written back");
+    }
+
     @Test
     void superblockCrc() throws Exception {
         pmem.corrupt(PcacheFormat.SB_OFF + 16, 0x01); // seg_num changes, CRC does not

@@ -43,7 +43,18 @@ final class Replay {
     void run() throws IOException {
         CachePos keyTail = cache.meta().keyTail();
         CachePos dirtyTail = cache.meta().dirtyTail();
-        if (cache.meta().dirtyTailMayBeOlderCopy() && !logReaches(keyTail, dirtyTail)) {
+        CachePos end = cache.meta().dirtyTailMayBeOlderCopy() ? logEndBefore(keyTail, dirtyTail) : null;
+        if (end != null) {
+            if (!zeroHeaderAt(end)) {
+                // the log breaks at damage before the older copy: that copy may lie beyond the
+                // break, ahead of ksets already written back; restarting at key_tail would write
+                // those back again over newer data the backing device already holds
+                throw new CorruptMediaException("dirty_tail", PcacheFormat.DIRTY_TAIL_OFF, "the newest copy is"
+                        + " damaged, and the key log from key_tail " + keyTail + " breaks off at " + end + " (a kset"
+                        + " that fails its magic or CRC check) before it reaches the older copy, " + dirtyTail
+                        + ": the cache cannot tell what is written back, and writing back from key_tail could put"
+                        + " older data over newer data on the backing device; pcache:fsck shows the damage");
+            }
             // the newest copy was lost and the older one is behind key_tail (GC passed it after
             // the newest copy was stored): the newest lay at or after key_tail
             CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": the newest copy of"
@@ -87,24 +98,25 @@ final class Replay {
     }
 
     /**
-     * Whether the key log from {@code from} reaches {@code target} at a kset boundary before it
-     * ends (or would loop). Reads the log once more; only used after damage to dirty_tail.
+     * Where the key log from {@code from} ends before it reaches {@code target} at a kset
+     * boundary, or null when it reaches it (a loop ends it where the looping LAST kset is). Reads
+     * the log once more; only used after damage to dirty_tail.
      */
-    private boolean logReaches(CachePos from, CachePos target) throws IOException {
+    private CachePos logEndBefore(CachePos from, CachePos target) throws IOException {
         BitSet keySegments = new BitSet(segments.segmentCount());
         keySegments.set(from.segment());
         CachePos pos = from;
         while (!pos.equals(target)) {
             Kset k = cache.keyLog().read(pos);
             if (k == null || (k.last() && keySegments.get(k.nextSegment()))) {
-                return false;
+                return pos;
             }
             if (k.last()) {
                 keySegments.set(k.nextSegment());
             }
             pos = k.next();
         }
-        return true;
+        return null;
     }
 
     /** Follows a LAST kset to the next key segment, refusing a link back onto the log. */
