@@ -20,8 +20,6 @@ import org.junit.jupiter.api.Test;
 import pcache.api.BackingDeviceException;
 import pcache.api.CacheMode;
 import pcache.api.DeviceClosedException;
-import pcache.api.spi.BackingDevice;
-import pcache.api.spi.BackingIdentity;
 import pcache.engine.internal.engine.CacheEngine;
 import pcache.writeback.internal.OrderedWritebackPolicy;
 
@@ -120,50 +118,36 @@ class BackingDepartureTest {
     @org.junit.jupiter.api.Timeout(60)
     void aWriteOnItsWayToTheDeviceLandsBeforeTheFlushThatLetsItGo() throws Exception {
         System.out.println("seed " + SEED);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
-        Hooked first = new Hooked(disk);
-        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = new BackingHolder("inflight");
-        holder.set(first);
-        CacheEngine engine = Harness.open(Harness.config("inflight"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        Hooks h = hooked("inflight");
         ExecutorService pool = Executors.newFixedThreadPool(2);
         CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
-            first.beforeWrite = () -> {
-                writing.countDown();
-                try {
-                    land.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            };
+            h.first.holdWrites(writing, land);
             Future<?> write = pool.submit(() -> {
-                dev.write(0, Harness.pattern(0, 4096, 4), false);
+                h.dev.write(0, Harness.pattern(0, 4096, 4), false);
                 return null;
             });
             assertTrue(writing.await(10, TimeUnit.SECONDS));
-            long flushes = disk.flushes.get();
+            long flushes = h.disk.flushes.get();
             Future<?> goes = pool.submit(() -> {
-                assertNull(holder.set(second));
-                dev.backingGoes(first);
+                assertNull(h.holder.set(h.second));
+                h.dev.backingGoes(h.first);
                 return null;
             });
-            assertTrue(first.stateAsked.await(10, TimeUnit.SECONDS), "the departure began");
+            assertTrue(h.first.stateAsked.await(10, TimeUnit.SECONDS), "the departure began");
             Thread.sleep(100); // give a departure that does not wait the time to flush
-            assertEquals(flushes, disk.flushes.get(), "the departure waits for the write on its way");
-            first.beforeWrite = null;
+            assertEquals(flushes, h.disk.flushes.get(), "the departure waits for the write on its way");
+            h.first.beforeWrite = null;
             land.countDown();
             write.get(10, TimeUnit.SECONDS);
             goes.get(10, TimeUnit.SECONDS);
             assertArrayEquals(Harness.pattern(0, 4096, 4).array(),
-                    disk.afterCrash(new Random(SEED)).content(0, 4096), "the write was flushed");
+                    h.disk.afterCrash(new Random(SEED)).content(0, 4096), "the write was flushed");
         } finally {
             land.countDown();
             pool.shutdownNow();
-            dev.close();
+            h.dev.close();
         }
     }
 
@@ -208,29 +192,22 @@ class BackingDepartureTest {
      */
     @Test
     void aFlushCutOffByACloseWhileWritesWaitForItFails() throws Exception {
-        MemoryBacking first = new MemoryBacking(LOGICAL, "disk", true);
-        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = new BackingHolder("cut");
-        Hooked closing = new Hooked(first);
-        closing.closingFlush = () -> {
-            assertNull(holder.set(second));
-            first.close();
+        Hooks h = hooked("cut");
+        h.first.closingFlush = () -> {
+            assertNull(h.holder.set(h.second));
+            h.disk.close();
         };
-        holder.set(closing);
-        CacheEngine engine = Harness.open(Harness.config("cut"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
         try {
-            dev.write(0, Harness.pattern(0, 4096, 8), false);
-            BackingDeviceException cut = assertThrows(BackingDeviceException.class, dev::flush);
+            h.dev.write(0, Harness.pattern(0, 4096, 8), false);
+            BackingDeviceException cut = assertThrows(BackingDeviceException.class, h.dev::flush);
             assertTrue(cut.getMessage().contains("memory:disk (no longer the one bound)")
                     && cut.getMessage().contains("may be lost") && cut.getMessage().contains("closed"), cut.getMessage());
-            assertEquals(1, second.flushes.get(), "issued again on the new device");
+            assertEquals(1, h.second.flushes.get(), "issued again on the new device");
             // reported once; with nothing left uncovered, flushes work on the new device
-            dev.write(0, Harness.pattern(0, 4096, 9), false);
-            dev.flush();
+            h.dev.write(0, Harness.pattern(0, 4096, 9), false);
+            h.dev.flush();
         } finally {
-            dev.close();
+            h.dev.close();
         }
     }
 
@@ -243,45 +220,31 @@ class BackingDepartureTest {
     @org.junit.jupiter.api.Timeout(60)
     void aFlushWhileAWriteIsOnItsWayDoesNotCoverIt() throws Exception {
         System.out.println("seed " + SEED);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
-        Hooked first = new Hooked(disk);
-        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = new BackingHolder("onitsway");
-        holder.set(first);
-        CacheEngine engine = Harness.open(Harness.config("onitsway"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        Hooks h = hooked("onitsway");
         ExecutorService pool = Executors.newFixedThreadPool(1);
         CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
-            first.beforeWrite = () -> {
-                writing.countDown();
-                try {
-                    land.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            };
+            h.first.holdWrites(writing, land);
             Future<?> write = pool.submit(() -> {
-                dev.write(0, Harness.pattern(0, 4096, 6), false);
+                h.dev.write(0, Harness.pattern(0, 4096, 6), false);
                 return null;
             });
             assertTrue(writing.await(10, TimeUnit.SECONDS));
-            dev.flush(); // another client's flush, while the write has not reached the device
-            first.beforeWrite = null;
+            h.dev.flush(); // another client's flush, while the write has not reached the device
+            h.first.beforeWrite = null;
             land.countDown();
             write.get(10, TimeUnit.SECONDS);
-            long flushes = disk.flushes.get();
-            assertNull(holder.set(second));
-            dev.backingGoes(first);
-            assertTrue(disk.flushes.get() > flushes, "flushed as it went: the earlier flush did not cover the write");
+            long flushes = h.disk.flushes.get();
+            assertNull(h.holder.set(h.second));
+            h.dev.backingGoes(h.first);
+            assertTrue(h.disk.flushes.get() > flushes, "flushed as it went: the earlier flush did not cover the write");
             assertArrayEquals(Harness.pattern(0, 4096, 6).array(),
-                    disk.afterCrash(new Random(SEED)).content(0, 4096), "the write was flushed");
+                    h.disk.afterCrash(new Random(SEED)).content(0, 4096), "the write was flushed");
         } finally {
             land.countDown();
             pool.shutdownNow();
-            dev.close();
+            h.dev.close();
         }
     }
 
@@ -294,47 +257,33 @@ class BackingDepartureTest {
     @org.junit.jupiter.api.Timeout(60)
     void aWriteOnItsWayStaysCountedAfterAFailedFlushOfItsDeviceWasReported() throws Exception {
         System.out.println("seed " + SEED);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
-        Hooked first = new Hooked(disk);
-        MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = new BackingHolder("reported");
-        holder.set(first);
-        CacheEngine engine = Harness.open(Harness.config("reported"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        Hooks h = hooked("reported");
         ExecutorService pool = Executors.newFixedThreadPool(1);
         CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
-            dev.write(0, Harness.pattern(0, 4096, 1), false); // uncovered on the old device
-            first.beforeWrite = () -> {
-                writing.countDown();
-                try {
-                    land.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            };
+            h.dev.write(0, Harness.pattern(0, 4096, 1), false); // uncovered on the old device
+            h.first.holdWrites(writing, land);
             Future<?> write = pool.submit(() -> {
-                dev.write(8192, Harness.pattern(8192, 4096, 2), false);
+                h.dev.write(8192, Harness.pattern(8192, 4096, 2), false);
                 return null;
             });
             assertTrue(writing.await(10, TimeUnit.SECONDS));
-            assertNull(holder.set(second)); // the replacement is bound; the old device not yet let go
-            disk.failFlushes.set(1);
-            BackingDeviceException lost = assertThrows(BackingDeviceException.class, dev::flush);
+            assertNull(h.holder.set(h.second)); // the replacement is bound; the old device not yet let go
+            h.disk.failFlushes.set(1);
+            BackingDeviceException lost = assertThrows(BackingDeviceException.class, h.dev::flush);
             assertTrue(lost.getMessage().contains("injected flush failure"), lost.getMessage());
-            first.beforeWrite = null;
+            h.first.beforeWrite = null;
             land.countDown();
             write.get(10, TimeUnit.SECONDS); // acknowledged on the old device after the report
-            dev.backingGoes(first);
+            h.dev.backingGoes(h.first);
             assertArrayEquals(Harness.pattern(8192, 4096, 2).array(),
-                    disk.afterCrash(new Random(SEED)).content(8192, 4096), "flushed as the device went");
-            dev.flush();
+                    h.disk.afterCrash(new Random(SEED)).content(8192, 4096), "flushed as the device went");
+            h.dev.flush();
         } finally {
             land.countDown();
             pool.shutdownNow();
-            dev.close();
+            h.dev.close();
         }
     }
 
@@ -363,41 +312,20 @@ class BackingDepartureTest {
      * {@code device} with hooks outside its lock: {@link #beforeWrite} runs before each write, and
      * {@link #closingFlush} (once) in the next flush, which then finds the device closed.
      */
-    private static final class Hooked implements BackingDevice {
-        private final MemoryBacking device;
+    private static final class Hooked extends pcache.api.spi.ForwardingBackingDevice {
         volatile Runnable beforeWrite;
         volatile Runnable closingFlush;
         /** Counted down when its state is asked (a departure asks before it waits for writes). */
         final CountDownLatch stateAsked = new CountDownLatch(1);
 
         Hooked(MemoryBacking device) {
-            this.device = device;
-        }
-
-        @Override
-        public BackingIdentity identity() {
-            return device.identity();
-        }
-
-        @Override
-        public String description() {
-            return device.description();
-        }
-
-        @Override
-        public long sizeBytes() {
-            return device.sizeBytes();
+            super(device);
         }
 
         @Override
         public pcache.api.BackingState state() {
             stateAsked.countDown();
-            return device.state();
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) throws IOException {
-            device.read(offset, dst);
+            return super.state();
         }
 
         @Override
@@ -406,7 +334,7 @@ class BackingDepartureTest {
             if (h != null) {
                 h.run();
             }
-            device.write(offset, src, fua);
+            super.write(offset, src, fua);
         }
 
         @Override
@@ -417,17 +345,35 @@ class BackingDepartureTest {
                 h.run();
                 throw new DeviceClosedException("memory backing closed during its flush");
             }
-            device.flush();
+            super.flush();
         }
 
-        @Override
-        public void trim(long offset, long length) throws IOException {
-            device.trim(offset, length);
+        /** Holds the next writes before they reach the device until {@code land} opens; {@code writing} says one waits. */
+        void holdWrites(CountDownLatch writing, CountDownLatch land) {
+            beforeWrite = () -> {
+                writing.countDown();
+                try {
+                    land.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
         }
+    }
 
-        @Override
-        public void writeZeroes(long offset, long length, boolean fua) throws IOException {
-            device.writeZeroes(offset, length, fua);
-        }
+    /** A pass-through cache whose backing device {@code first} (over {@code disk}) has hooks; {@code second} replaces it. */
+    private record Hooks(MemoryBacking disk, Hooked first, MemoryBacking second, BackingHolder holder,
+            CacheDeviceFacade dev) {
+    }
+
+    private static Hooks hooked(String name) throws IOException {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", true);
+        Hooked first = new Hooked(disk);
+        BackingHolder holder = new BackingHolder(name);
+        holder.set(first);
+        CacheEngine engine = Harness.open(Harness.config(name), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        return new Hooks(disk, first, new MemoryBacking(LOGICAL, "disk", false), holder,
+                new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH));
     }
 }
