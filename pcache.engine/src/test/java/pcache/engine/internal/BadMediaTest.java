@@ -179,6 +179,28 @@ class BadMediaTest {
         assertArrayEquals(Harness.pattern(0, 4096, 3).array(), backing.content(0, 4096), "nothing written back");
     }
 
+    /**
+     * Generations are u64 on media, as in the kernel: a key whose generation is 2^63 (a valid kset
+     * CRC over it) is newer than its segment, and refused. Before, compared signed, it counted as
+     * stale and was skipped without a word, with the data it describes.
+     */
+    @Test
+    void aKeyGenerationAtOrPastTwoToTheSixtyThirdIsNewerNotStale() throws Exception {
+        long kset0 = PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF;
+        byte[] header = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        pmem.read(kset0, header, 0, header.length);
+        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        byte[] kset = new byte[PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE];
+        pmem.read(kset0, kset, 0, kset.length);
+        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.GEN, 1L << 63);
+        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
+        writeRaw(kset0, kset);
+        CorruptMediaException e = assertThrows(CorruptMediaException.class, this::open);
+        assertEquals("segment generation", e.structure(), e.getMessage());
+        assertTrue(e.getMessage().contains("written under generation 9223372036854775808"), e.getMessage());
+    }
+
     @Test
     void superblockCrc() throws Exception {
         pmem.corrupt(PcacheFormat.SB_OFF + 16, 0x01); // seg_num changes, CRC does not

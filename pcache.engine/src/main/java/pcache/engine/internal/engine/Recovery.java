@@ -167,7 +167,7 @@ final class Recovery {
         DataHeads heads = new DataHeads(segments, streams);
         keyLog = keyIndexes.openLog(keyLogContext(streams));
         SegmentAllocator s = segments;
-        KeyValidity validity = key -> key.generation() >= s.generation(key.segment());
+        KeyValidity validity = key -> Long.compareUnsigned(key.generation(), s.generation(key.segment())) >= 0;
         return new OpenCache(config, region, crc, backing, stats, meta, segments, index, scratch, keyLog, heads,
                 quarantine, logicalSize, validity, new PendingTrims());
     }

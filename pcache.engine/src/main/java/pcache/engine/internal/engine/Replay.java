@@ -139,10 +139,13 @@ final class Replay {
             segments.markUsed(key.segment());
             segments.get(key.segment());
             keys++;
-            if (key.generation() > segments.generation(key.segment())) {
+            // generations are u64 on media (as in the kernel): compared unsigned, so a key of a
+            // generation at or past 2^63 is one "newer than its segment" (refused), not stale
+            int order = Long.compareUnsigned(key.generation(), segments.generation(key.segment()));
+            if (order > 0) {
                 throw generationWentBack(k, i, key);
             }
-            if (key.generation() < segments.generation(key.segment())) {
+            if (order < 0) {
                 stale++;
                 continue;
             }
@@ -209,8 +212,9 @@ final class Replay {
         int seg = key.segment();
         return new CorruptMediaException("segment generation",
                 PcacheFormat.segmentOffset(segments.physicalId(seg)) + PcacheFormat.SEG_GEN_OFF, "cache segment " + seg
-                        + " records generation " + segments.generation(seg) + ", but key " + i + " of the kset at "
-                        + k.position() + " was written under generation " + key.generation() + ": the generation"
+                        + " records generation " + Long.toUnsignedString(segments.generation(seg)) + ", but key " + i
+                        + " of the kset at " + k.position() + " was written under generation "
+                        + Long.toUnsignedString(key.generation()) + ": the generation"
                         + " record went back (its newest copy is damaged), and stale keys could come back;"
                         + " pcache:fsck shows the damage");
     }

@@ -276,11 +276,11 @@ final class KeyLogScan {
         int segment = key.segment();
         dataSegments.set(segment);
         boolean known = map.generationKnown(segment);
-        if (known && key.generation() < map.generation(segment)) {
+        if (known && Long.compareUnsigned(key.generation(), map.generation(segment)) < 0) {
             stale++;
             return "stale";
         }
-        if (known && key.generation() > map.generation(segment) && future++ == 0) {
+        if (known && Long.compareUnsigned(key.generation(), map.generation(segment)) > 0 && future++ == 0) {
             futureExample = String.format(Locale.ROOT, "e.g. key %d of the kset at %s carries %d, the segment"
                     + " generation of cache segment %d at %d is %d", k, pos, key.generation(), segment,
                     PcacheFormat.segmentOffset(map.physical(segment)) + PcacheFormat.SEG_GEN_OFF,
