@@ -172,6 +172,7 @@ final class FileIoPmemRegion implements PmemRegion {
     /** A copy: there is no mapping to view. */
     @Override
     public ByteBuffer view(long offset, int length) throws IOException {
+        Ranges.check(device, sizeBytes, offset, length); // before the copy is allocated: named, and bounded
         ByteBuffer copy = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
         read(offset, copy);
         return copy.flip().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);

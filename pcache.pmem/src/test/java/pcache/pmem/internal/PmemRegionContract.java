@@ -211,6 +211,9 @@ abstract class PmemRegionContract {
             assertThrows(IndexOutOfBoundsException.class, () -> region.fill(size, 1, (byte) 0));
             assertThrows(IndexOutOfBoundsException.class, () -> region.flush(0, size + 1));
             assertThrows(IndexOutOfBoundsException.class, () -> region.view(size - 1, 2));
+            IndexOutOfBoundsException negative = assertThrows(IndexOutOfBoundsException.class,
+                    () -> region.view(0, -1));
+            assertTrue(negative.getMessage().contains("range.img"), negative.getMessage()); // names the device
             assertThrows(IndexOutOfBoundsException.class, () -> region.read(0, new byte[4], 2, 3));
             IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class,
                     () -> region.putLong(size, 1));
