@@ -300,7 +300,13 @@ final class PmemKeyLog implements KeyLog {
         if (r != null) {
             persist(r);
             if (forceClose) {
-                awaitPersisted(r.seq());
+                try {
+                    awaitPersisted(r.seq());
+                } catch (IOException e) {
+                    // the key's kset is written: the key is in the log whatever happens to this wait
+                    throw new pcache.api.spi.KeyLoggedException("the key's kset at " + r.at() + " is written, but"
+                            + " waiting for the ksets before it failed: " + e.getMessage(), e);
+                }
             }
         }
     }

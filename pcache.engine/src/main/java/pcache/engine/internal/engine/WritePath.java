@@ -10,6 +10,7 @@ import pcache.api.BlockDevice;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
+import pcache.api.spi.KeyLoggedException;
 import pcache.api.spi.KeySlice;
 
 /**
@@ -173,16 +174,18 @@ final class WritePath {
      */
     private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua) throws IOException {
         long at = cache.dataOffset(a.segment()) + a.offset();
+        CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
         try {
             cache.region().flush(at, a.length());
             cache.region().fence();
+            if (cache.config().dataCrc()) {
+                // in the try: a fault in the mapping while the CRC reads it (data may be a view of
+                // it) must give the space back too
+                key.setDataCrc(cache.crc().checksum(data.duplicate()));
+            }
         } catch (IOException | RuntimeException | Error e) {
             putBack(a, e);
             throw e;
-        }
-        CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
-        if (cache.config().dataCrc()) {
-            key.setDataCrc(cache.crc().checksum(data.duplicate()));
         }
         insertAndLogDirty(key, a, fua);
     }
@@ -267,6 +270,8 @@ final class WritePath {
         stats.dirtyBytes.add(key.length());
         try {
             insertAndLog(key, a, fua);
+        } catch (KeyLoggedException e) {
+            throw e; // logged: dirty until write-back passes it
         } catch (IOException | RuntimeException | Error e) {
             stats.dirtyBytes.add(-key.length()); // not logged
             throw e;
@@ -298,6 +303,11 @@ final class WritePath {
             });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
+        } catch (KeyLoggedException e) {
+            // in the log (its kset written; the wait for the ones before it failed): the key
+            // stays, with its reference, which GC gives back when it passes the kset; only the
+            // request fails
+            throw e;
         } catch (IOException | RuntimeException | Error e) {
             // the key is not in the log: nothing will drop its reference later; and the keys it
             // displaced still hold the newest acknowledged data of its range, so reads must find
