@@ -243,41 +243,33 @@ final class EngineWritebackContext implements WritebackContext {
         CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache {0}: dirty extent [{1}, +{2}) failed its data CRC during"
                 + " write-back; quarantined (reads of it fail until it is rewritten)", cache.name(),
                 k.offset(), k.length());
-        for (long[] part : stillServed(k)) {
-            cache.quarantine().add(part[0], part[1]);
-        }
+        // under the slice lock: a write that replaces a part afterwards lifts its quarantine when
+        // it completes; added after the lock, it could land on that write's good data
+        forEachPieceServed(k, (t, position, length) -> cache.quarantine().add(position, length));
         return false;
-    }
-
-    /**
-     * The parts of {@code written} (a key of a kset being written back) that the index still
-     * serves from its bytes, as {@code [offset, length]}: parts that later writes replaced hold
-     * their newest data elsewhere and stay readable.
-     */
-    private List<long[]> stillServed(CacheKey written) {
-        List<long[]> parts = new ArrayList<>();
-        forEachPieceServed(written, (t, position, length) -> parts.add(new long[] {position, length}));
-        return parts;
     }
 
     /** What {@link #forEachPieceServed} does with each index key serving a piece of a written key. */
     private interface PieceAction {
-        void piece(CacheKey t, long position, int length);
+        void piece(CacheKey t, long position, int length) throws IOException;
     }
 
     /**
      * Runs {@code action}, under the slice lock, for each index key that serves a piece of
-     * {@code written} from its bytes ({@link #sameBytes}).
+     * {@code written} from its bytes ({@link #sameBytes}), once the walk has found them all.
      */
-    private void forEachPieceServed(CacheKey written, PieceAction action) {
+    private void forEachPieceServed(CacheKey written, PieceAction action) throws IOException {
         KeySlice slice = cache.index().slice(written.offset());
         slice.lock();
         try {
+            List<CacheKey> keys = new ArrayList<>();
+            List<long[]> pieces = new ArrayList<>();
             slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey t, long position, int length) {
                     if (sameBytes(t, written)) {
-                        action.piece(t, position, length);
+                        keys.add(t);
+                        pieces.add(new long[] {position, length});
                     }
                     return true;
                 }
@@ -287,6 +279,9 @@ final class EngineWritebackContext implements WritebackContext {
                     return true;
                 }
             });
+            for (int i = 0; i < keys.size(); i++) {
+                action.piece(keys.get(i), pieces.get(i)[0], (int) pieces.get(i)[1]);
+            }
         } finally {
             slice.unlock();
         }
@@ -593,7 +588,7 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     /** After write-back: index keys holding exactly the written data are now clean in memory. */
-    private void markClean(Kset k) {
+    private void markClean(Kset k) throws IOException {
         for (CacheKey written : k.keys()) {
             if (!written.isClean()) {
                 forEachPieceServed(written, (t, position, length) -> t.markClean());
