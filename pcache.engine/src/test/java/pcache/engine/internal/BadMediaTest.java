@@ -104,6 +104,23 @@ class BadMediaTest {
     }
 
     /**
+     * A format cut off while writing the superblock (its CRC and seg_num there, not its magic) on
+     * a device whose cache_info it had zeroed is formatted again, as the kernel would: only
+     * cache_info tells a damaged cache from a blank device.
+     */
+    @Test
+    void aSuperblockCutOffBeforeItsMagicOverAZeroCacheInfoIsFormattedAgain() throws Exception {
+        writeRaw(PcacheFormat.CACHE_INFO_OFF, new byte[3 * PcacheFormat.CACHE_INFO_SLOT_STRIDE]); // info and ctrl
+        writeRaw(PcacheFormat.SB_OFF + 8, new byte[8]); // the magic only
+        CacheEngine fresh = open();
+        try {
+            assertArrayEquals(new byte[4096], Harness.read(fresh, 0, 4096), "formatted: an empty cache");
+        } finally {
+            fresh.close();
+        }
+    }
+
+    /**
      * A cache formatted over a device whose cache_info was gone starts without the quarantined
      * ranges of the cache before it: they were that cache's lost data. Before, the format kept
      * them, and reads of those ranges of the new cache failed after its first restart; and the

@@ -464,6 +464,16 @@ class ImageInspectorTest {
         assertTrue(refused.getMessage().contains("not all multiples of 512"), refused.getMessage());
     }
 
+    /** fsck says what the engine does with a zeroed superblock over a cache: damage, not a blank device. */
+    @Test
+    void aZeroedSuperblockOverACacheIsDamageNotABlankDevice() throws Exception {
+        Path image = pcacheImage(false, false);
+        write(image, PcacheFormat.SB_OFF, new byte[PcacheFormat.SB_STRUCT_SIZE]);
+        FsckReport r = tool.fsck(image);
+        assertTrue(r.errors().stream().anyMatch(e -> e.contains("magic 0, but cache_info")
+                && e.contains("refuses to open it")), r.errors().toString());
+    }
+
     @Test
     void aTornLastKsetIsAWarningAndOneInTheMiddleAnError() throws Exception {
         Path image = pcacheImage(false, false);

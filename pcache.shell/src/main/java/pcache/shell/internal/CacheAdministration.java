@@ -384,12 +384,29 @@ final class CacheAdministration {
     }
 
     /** A superblock magic of 0: a cache device that was never formatted holds no data. */
+    /**
+     * Whether the device holds no cache: superblock magic 0 and cache_info all zero, the rule the
+     * engine opens by (a zero magic alone may be a damaged superblock over a cache's data).
+     */
     private static boolean neverFormatted(Path cacheDev) throws IOException {
         ByteBuffer magic = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer info = ByteBuffer.allocate(PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
         try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.READ)) {
             ch.read(magic, PcacheFormat.SB_OFF + 8);
+            ch.read(info, PcacheFormat.CACHE_INFO_OFF);
         }
-        return magic.position() < 8 || magic.getLong(0) == 0;
+        if (magic.position() < 8) {
+            return true; // shorter than a superblock: not a cache device
+        }
+        if (magic.getLong(0) != 0) {
+            return false;
+        }
+        for (int i = 0; i < info.position(); i++) {
+            if (info.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private boolean selectedByAnotherCache(ConfigurationAdmin admin, String backingName) throws IOException {

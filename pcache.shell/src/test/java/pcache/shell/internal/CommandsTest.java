@@ -526,6 +526,26 @@ class CommandsTest {
         assertEquals(1, caches.size());
     }
 
+    /**
+     * A cache device whose superblock magic is 0 but whose cache_info is not may hold a cache
+     * with a damaged superblock (the engine refuses to open it): removing its cache checks it as
+     * any cache that does not open. Before, a zero magic alone read as "holds no cache", and the
+     * configuration went without a check.
+     */
+    @Test
+    void aZeroMagicOverACacheInfoIsNotTakenForAnEmptyDevice() throws Exception {
+        created("c1");
+        caches.clear(); // it failed to open
+        Path cacheDev = dir.resolve("c1.cache");
+        try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {1}), PcacheFormat.CACHE_INFO_OFF + 5);
+        }
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c1"));
+        assertTrue(e.getMessage().startsWith("cache 'c1' is not open and there is no CacheImageTool service"),
+                e.getMessage());
+        assertEquals(2, admin.configs.size(), "nothing removed");
+    }
+
     @Test
     void aCacheThatIsNotOpenIsRemovedOnlyWhenItsImageIsClean() throws Exception {
         created("c1");

@@ -134,6 +134,8 @@ final class Recovery {
 
     private OpenCache format(KeyIndexProvider keyIndexes) throws IOException {
         BackingDevice dev = backing.acquire(config.backingTimeoutMillis());
+        long logicalSize = dev.sizeBytes();
+        checkLogicalSize(logicalSize, "backing device " + dev.description()); // before anything is written
         int segNum = meta.segNum();
         CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: formatting {1} ({2} segments) for backing device {3}",
                 config.name(), region.description(), segNum, dev.description());
@@ -144,8 +146,7 @@ final class Recovery {
         region.flush(data, PcacheFormat.SEG_DATA_SIZE);
         region.fence();
         meta.formatTails();
-        meta.loadExtension();
-        long logicalSize = dev.sizeBytes();
+        meta.loadExtensionToReplace();
         meta.storeFormattedExtension(dev.identity());
         QuarantineGuard quarantine = new QuarantineGuard(config.name(), meta, List.of());
         int flags = CacheInfoCodec.flags(config.dataCrc(), true, PcacheLayout.CacheInfo.MODE_WRITEBACK, config.gcPercent());
@@ -156,11 +157,18 @@ final class Recovery {
         return cache;
     }
 
-    /** Creates the index, its scratch copy, the data heads and the key log for a device of {@code logicalSize}. */
-    private OpenCache assemble(KeyIndexProvider keyIndexes, long logicalSize, QuarantineGuard quarantine) {
+    /** A cache's logical size ({@code whose}) must be whole sectors. */
+    private static void checkLogicalSize(long logicalSize, String whose) throws CacheConfigurationException {
         if (logicalSize <= 0 || logicalSize % BlockDevice.SECTOR_SIZE != 0) {
-            throw new IllegalStateException("logical size " + logicalSize + " is not a positive multiple of 512");
+            throw new CacheConfigurationException(whose + " has " + logicalSize + " bytes: a cache needs a backing"
+                    + " device of a positive multiple of " + BlockDevice.SECTOR_SIZE + " bytes");
         }
+    }
+
+    /** Creates the index, its scratch copy, the data heads and the key log for a device of {@code logicalSize}. */
+    private OpenCache assemble(KeyIndexProvider keyIndexes, long logicalSize, QuarantineGuard quarantine)
+            throws CacheConfigurationException {
+        checkLogicalSize(logicalSize, "the cache's backing device");
         KeyIndex index = keyIndexes.createIndex(logicalSize);
         KeyIndex scratch = keyIndexes.createIndex(logicalSize);
         int streams = config.effectiveStreams();

@@ -111,6 +111,16 @@ final class MetadataScan {
         }
         if (ImageSlots.allZero(b)) {
             report.line("%s: all zero", where);
+            byte[] info = image.read(PcacheFormat.CACHE_INFO_OFF,
+                    PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
+            if (!ImageSlots.allZero(info)) {
+                // the rule the engine opens by: a zero superblock with a cache_info is damage
+                report.error("%s: magic 0, but cache_info (at %d) is not all zero: the superblock of a cache that may"
+                        + " hold data is damaged; the engine refuses to open it and does not format over it. To"
+                        + " discard it and start an empty cache, zero the device's first 24 KiB", where,
+                        PcacheFormat.CACHE_INFO_OFF);
+                return false;
+            }
             report.error("%s: magic 0: the image was never formatted as a cache device (a cache formats a device whose"
                     + " superblock magic is 0)", where);
             return false;

@@ -64,15 +64,14 @@ public final class CacheMetadata {
         byte[] b = readSuperblock(region);
         Superblock sb = SuperblockCodec.decode(b);
         if (sb.magic() == 0) {
-            // dm-pcache formats whenever the magic is 0; pcache only when nothing of a cache is
-            // left either: a superblock zeroed on a device that holds one (a stray write, a
-            // cleared poisoned line) would otherwise have it formatted over, dirty data and all
-            // (a format zeroes cache_info before it writes the superblock)
-            long held = firstNonZero(region, PcacheFormat.SB_OFF, b.length);
-            if (held < 0) {
-                held = firstNonZero(region, PcacheFormat.CACHE_INFO_OFF,
-                        (long) PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
-            }
+            // dm-pcache formats whenever the magic is 0; pcache only when cache_info is all zero
+            // too: a superblock zeroed on a device that holds a cache (a stray write, a cleared
+            // poisoned line) would otherwise have it formatted over, dirty data and all (a format
+            // zeroes cache_info before it writes the superblock; a cache has a cache_info)
+            // (the superblock's own other bytes say nothing: a format cut off while writing it can
+            // leave its CRC or seg_num without the magic, and is formatted again)
+            long held = firstNonZero(region, PcacheFormat.CACHE_INFO_OFF,
+                    (long) PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
             if (held >= 0) {
                 throw new CorruptMediaException("superblock", PcacheFormat.SB_OFF, "magic 0, but the device is not"
                         + " blank (a non-zero byte at device offset " + held + "): the superblock of a cache that may"
@@ -312,6 +311,18 @@ public final class CacheMetadata {
     public void storeDirtyTail(CachePos pos) throws IOException {
         dirtyTailRecord.store(CachePosCodec.encode(pos));
         dirtyTail = pos;
+    }
+
+    /**
+     * Loads the extension record of a device being formatted, which is about to be replaced: one
+     * that cannot be decoded does not stop the format.
+     */
+    public void loadExtensionToReplace() throws IOException {
+        try {
+            loadExtension();
+        } catch (CorruptMediaException e) {
+            extension = new Extension(null, List.of());
+        }
     }
 
     /** Loads pcache's extension record; an absent or foreign one reads as "nothing recorded". */
