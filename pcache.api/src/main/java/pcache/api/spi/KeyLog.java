@@ -43,8 +43,9 @@ public interface KeyLog extends AutoCloseable {
      * order equals index order for every byte, reference §3.5). With {@code forceClose}, the
      * buffer is persisted before this returns.
      *
-     * @throws KeyLoggedException when the key is in the log but waiting for the ksets before it
-     *         failed: the caller keeps the key and fails only the request
+     * @throws KeyLoggedException (only with {@code forceClose}) when the key is in the log but
+     *         waiting for the ksets before it failed: the caller keeps the key and fails only the
+     *         request
      * @throws IOException when the key is not in the log (the caller takes it back)
      */
     void append(CacheKey key, boolean forceClose) throws IOException;
