@@ -635,6 +635,62 @@ class PmemKeyLogTest {
     }
 
     /**
+     * A forced append whose kset is written, but which then waits in vain for an earlier kset
+     * (whose write fails), says that its key is in the log ({@code KeyLoggedException}): the
+     * caller must keep the key. The earlier kset's own append says its key is not.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aForcedAppendWhoseKsetIsWrittenButWhoseWaitFailsSaysItsKeyIsLogged() throws Exception {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long first = dev.segments.dataOffset(0); // buffer 0's kset is reserved first, at 0:0
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch fail = new CountDownLatch(1);
+        dev.region.fault = (what, offset, length) -> {
+            if (what.equals("write") && offset == first) {
+                writing.countDown();
+                try {
+                    fail.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IOException("injected: the earlier kset's write fails");
+            }
+        };
+        CompletableFuture<Void> earlier = CompletableFuture.runAsync(() -> {
+            try {
+                log.append(key(0, 1), true);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertTrue(writing.await(10, TimeUnit.SECONDS));
+        Thread[] later = new Thread[1];
+        CompletableFuture<Void> fua = CompletableFuture.runAsync(() -> {
+            later[0] = Thread.currentThread();
+            try {
+                log.append(key(1, 1), true);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((later[0] == null || later[0].getState() != Thread.State.TIMED_WAITING) && System.nanoTime() < deadline) {
+            Thread.sleep(1); // until the later kset is written and its append waits for the earlier one
+        }
+        assertSameKeys(List.of(key(1, 1)), log.read(new CachePos(0, 64)).keys()); // the later kset is written
+        fail.countDown();
+        java.util.concurrent.ExecutionException logged = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> fua.get(10, TimeUnit.SECONDS));
+        assertTrue(logged.getCause().getCause() instanceof pcache.api.spi.KeyLoggedException, logged.toString());
+        java.util.concurrent.ExecutionException notLogged = assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> earlier.get(10, TimeUnit.SECONDS));
+        assertFalse(notLogged.getCause().getCause() instanceof pcache.api.spi.KeyLoggedException,
+                notLogged.toString());
+    }
+
+    /**
      * A log that failed for good (a kset's write failed) does not retry another buffer's timer
      * flush: it could only fail again. Before, that timer re-armed itself every 100 ms and
      * reported "retrying" each time, for as long as the process ran.
