@@ -120,15 +120,9 @@ class BackingDepartureTest {
         System.out.println("seed " + SEED);
         Hooks h = hooked("inflight");
         ExecutorService pool = Executors.newFixedThreadPool(2);
-        CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
-            h.first.holdWrites(writing, land);
-            Future<?> write = pool.submit(() -> {
-                h.dev.write(0, Harness.pattern(0, 4096, 4), false);
-                return null;
-            });
-            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            Future<?> write = writeOnItsWay(h, pool, 0, 4, land);
             long flushes = h.disk.flushes.get();
             Future<?> goes = pool.submit(() -> {
                 assertNull(h.holder.set(h.second));
@@ -222,15 +216,9 @@ class BackingDepartureTest {
         System.out.println("seed " + SEED);
         Hooks h = hooked("onitsway");
         ExecutorService pool = Executors.newFixedThreadPool(1);
-        CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
-            h.first.holdWrites(writing, land);
-            Future<?> write = pool.submit(() -> {
-                h.dev.write(0, Harness.pattern(0, 4096, 6), false);
-                return null;
-            });
-            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            Future<?> write = writeOnItsWay(h, pool, 0, 6, land);
             h.dev.flush(); // another client's flush, while the write has not reached the device
             h.first.beforeWrite = null;
             land.countDown();
@@ -259,16 +247,10 @@ class BackingDepartureTest {
         System.out.println("seed " + SEED);
         Hooks h = hooked("reported");
         ExecutorService pool = Executors.newFixedThreadPool(1);
-        CountDownLatch writing = new CountDownLatch(1);
         CountDownLatch land = new CountDownLatch(1);
         try {
             h.dev.write(0, Harness.pattern(0, 4096, 1), false); // uncovered on the old device
-            h.first.holdWrites(writing, land);
-            Future<?> write = pool.submit(() -> {
-                h.dev.write(8192, Harness.pattern(8192, 4096, 2), false);
-                return null;
-            });
-            assertTrue(writing.await(10, TimeUnit.SECONDS));
+            Future<?> write = writeOnItsWay(h, pool, 8192, 2, land);
             assertNull(h.holder.set(h.second)); // the replacement is bound; the old device not yet let go
             h.disk.failFlushes.set(1);
             BackingDeviceException lost = assertThrows(BackingDeviceException.class, h.dev::flush);
@@ -375,5 +357,20 @@ class BackingDepartureTest {
                 holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         return new Hooks(disk, first, new MemoryBacking(LOGICAL, "disk", false), holder,
                 new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH));
+    }
+    /**
+     * Starts a pass-through write of 4 KiB at {@code offset} (pattern {@code tag}) that waits on
+     * its way to the device until {@code land} opens; returns once it waits there.
+     */
+    private static Future<?> writeOnItsWay(Hooks h, ExecutorService pool, long offset, int tag, CountDownLatch land)
+            throws InterruptedException {
+        CountDownLatch writing = new CountDownLatch(1);
+        h.first.holdWrites(writing, land);
+        Future<?> write = pool.submit(() -> {
+            h.dev.write(offset, Harness.pattern(offset, 4096, tag), false);
+            return null;
+        });
+        assertTrue(writing.await(10, TimeUnit.SECONDS), "the write is on its way");
+        return write;
     }
 }
