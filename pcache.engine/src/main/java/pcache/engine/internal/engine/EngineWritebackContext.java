@@ -245,31 +245,39 @@ final class EngineWritebackContext implements WritebackContext {
                 k.offset(), k.length());
         // under the slice lock: a write that replaces a part afterwards lifts its quarantine when
         // it completes; added after the lock, it could land on that write's good data
-        forEachPieceServed(k, (t, position, length) -> cache.quarantine().add(position, length));
+        List<long[]> parts = new ArrayList<>();
+        forEachPieceServed(k, (t, position, length) -> parts.add(new long[] {position, length}), () -> {
+            for (long[] part : parts) {
+                cache.quarantine().add(part[0], part[1]);
+            }
+        });
         return false;
     }
 
     /** What {@link #forEachPieceServed} does with each index key serving a piece of a written key. */
     private interface PieceAction {
-        void piece(CacheKey t, long position, int length) throws IOException;
+        void piece(CacheKey t, long position, int length);
+    }
+
+    /** What {@link #forEachPieceServed} runs once the walk is done, still under the slice lock. */
+    private interface UnderLock {
+        void run() throws IOException;
     }
 
     /**
      * Runs {@code action}, under the slice lock, for each index key that serves a piece of
-     * {@code written} from its bytes ({@link #sameBytes}), once the walk has found them all.
+     * {@code written} from its bytes ({@link #sameBytes}); then {@code then}, if any, still
+     * under the lock.
      */
-    private void forEachPieceServed(CacheKey written, PieceAction action) throws IOException {
+    private void forEachPieceServed(CacheKey written, PieceAction action, UnderLock then) throws IOException {
         KeySlice slice = cache.index().slice(written.offset());
         slice.lock();
         try {
-            List<CacheKey> keys = new ArrayList<>();
-            List<long[]> pieces = new ArrayList<>();
             slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey t, long position, int length) {
                     if (sameBytes(t, written)) {
-                        keys.add(t);
-                        pieces.add(new long[] {position, length});
+                        action.piece(t, position, length);
                     }
                     return true;
                 }
@@ -279,8 +287,8 @@ final class EngineWritebackContext implements WritebackContext {
                     return true;
                 }
             });
-            for (int i = 0; i < keys.size(); i++) {
-                action.piece(keys.get(i), pieces.get(i)[0], (int) pieces.get(i)[1]);
+            if (then != null) {
+                then.run();
             }
         } finally {
             slice.unlock();
@@ -591,7 +599,7 @@ final class EngineWritebackContext implements WritebackContext {
     private void markClean(Kset k) throws IOException {
         for (CacheKey written : k.keys()) {
             if (!written.isClean()) {
-                forEachPieceServed(written, (t, position, length) -> t.markClean());
+                forEachPieceServed(written, (t, position, length) -> t.markClean(), null);
             }
         }
     }
