@@ -103,7 +103,7 @@ public final class PcacheFormat {
     public static final int CACHE_FLAG_GC_PERCENT_MASK = 0x7F << CACHE_FLAG_GC_PERCENT_SHIFT;
 
     /** dm-pcache keys cover whole 512-byte sectors, at sector offsets in their segment too. */
-    public static final int SECTOR = 512;
+    public static final int SECTOR = pcache.api.BlockDevice.SECTOR_SIZE;
 
     /**
      * What is wrong with a key's place ({@code offset}, {@code length} and {@code segmentOffset} in
@@ -126,6 +126,23 @@ public final class PcacheFormat {
      */
     public static boolean leavesRoomForLast(long offset, long size) {
         return offset + size + KSET_HEADER_SIZE <= SEG_DATA_SIZE;
+    }
+
+    /** Bytes of cache_info's two slots, from {@link #CACHE_INFO_OFF}. */
+    public static final int CACHE_INFO_AREA = META_SLOTS * CACHE_INFO_SLOT_STRIDE;
+
+    /**
+     * The index of the first non-zero byte of {@code b}, or -1. A device whose superblock magic is
+     * 0 is blank (formatted by an open) only when its cache_info area is all zero too: a format
+     * zeroes cache_info before it writes the superblock, and every cache has a cache_info.
+     */
+    public static int firstNonZero(byte[] b) {
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] != 0) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Device offset of physical segment {@code physicalId}. */

@@ -390,7 +390,7 @@ final class CacheAdministration {
      */
     private static boolean neverFormatted(Path cacheDev) throws IOException {
         ByteBuffer magic = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer info = ByteBuffer.allocate(PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
+        ByteBuffer info = ByteBuffer.allocate(PcacheFormat.CACHE_INFO_AREA);
         try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.READ)) {
             ch.read(magic, PcacheFormat.SB_OFF + 8);
             ch.read(info, PcacheFormat.CACHE_INFO_OFF);
@@ -398,15 +398,7 @@ final class CacheAdministration {
         if (magic.position() < 8) {
             return true; // shorter than a superblock: not a cache device
         }
-        if (magic.getLong(0) != 0) {
-            return false;
-        }
-        for (int i = 0; i < info.position(); i++) {
-            if (info.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
+        return magic.getLong(0) == 0 && PcacheFormat.firstNonZero(info.array()) < 0;
     }
 
     private boolean selectedByAnotherCache(ConfigurationAdmin admin, String backingName) throws IOException {

@@ -111,9 +111,8 @@ final class MetadataScan {
         }
         if (ImageSlots.allZero(b)) {
             report.line("%s: all zero", where);
-            byte[] info = image.read(PcacheFormat.CACHE_INFO_OFF,
-                    PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
-            if (!ImageSlots.allZero(info)) {
+            byte[] info = image.read(PcacheFormat.CACHE_INFO_OFF, PcacheFormat.CACHE_INFO_AREA);
+            if (PcacheFormat.firstNonZero(info) >= 0) {
                 // the rule the engine opens by: a zero superblock with a cache_info is damage
                 report.error("%s: magic 0, but cache_info (at %d) is not all zero: the superblock of a cache that may"
                         + " hold data is damaged; the engine refuses to open it and does not format over it. To"

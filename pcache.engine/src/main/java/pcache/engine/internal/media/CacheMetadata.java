@@ -70,9 +70,11 @@ public final class CacheMetadata {
             // zeroes cache_info before it writes the superblock; a cache has a cache_info)
             // (the superblock's own other bytes say nothing: a format cut off while writing it can
             // leave its CRC or seg_num without the magic, and is formatted again)
-            long held = firstNonZero(region, PcacheFormat.CACHE_INFO_OFF,
-                    (long) PcacheFormat.META_SLOTS * PcacheFormat.CACHE_INFO_SLOT_STRIDE);
-            if (held >= 0) {
+            byte[] info = new byte[PcacheFormat.CACHE_INFO_AREA];
+            region.read(PcacheFormat.CACHE_INFO_OFF, info, 0, info.length);
+            int nonZero = PcacheFormat.firstNonZero(info);
+            if (nonZero >= 0) {
+                long held = PcacheFormat.CACHE_INFO_OFF + nonZero;
                 throw new CorruptMediaException("superblock", PcacheFormat.SB_OFF, "magic 0, but the device is not"
                         + " blank (a non-zero byte at device offset " + held + "): the superblock of a cache that may"
                         + " hold data is damaged, and pcache does not format over it. pcache:fsck shows what the"
@@ -103,18 +105,6 @@ public final class CacheMetadata {
                     + (sb.segNum() > fits ? ": the device was truncated or is not the one formatted" : ""));
         }
         return DeviceState.FORMATTED;
-    }
-
-    /** The device offset of the first non-zero byte in [{@code offset}, +{@code length}), or -1. */
-    private static long firstNonZero(PmemRegion region, long offset, long length) throws IOException {
-        byte[] b = new byte[(int) length];
-        region.read(offset, b, 0, b.length);
-        for (int i = 0; i < b.length; i++) {
-            if (b[i] != 0) {
-                return offset + i;
-            }
-        }
-        return -1;
     }
 
     private static byte[] readSuperblock(PmemRegion region) throws IOException {

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import pcache.api.format.PcacheFormat;
 import pcache.api.format.PcacheLayout;
 import pcache.api.spi.BackingIdentity;
 
@@ -93,9 +94,9 @@ public final class ExtensionCodec {
             byte[] id = new byte[idLength];
             bb.get(PcacheLayout.Extension.ID, id);
             long size = bb.getLong(PcacheLayout.Extension.BACKING_SIZE);
-            if (size <= 0 || size % 512 != 0) {
+            if (size <= 0 || size % PcacheFormat.SECTOR != 0) {
                 throw new IllegalArgumentException("a backing device of " + size
-                        + " bytes (a positive multiple of 512 expected)");
+                        + " bytes (a positive multiple of " + PcacheFormat.SECTOR + " expected)");
             }
             String text;
             try {
