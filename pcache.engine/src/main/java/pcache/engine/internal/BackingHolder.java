@@ -47,6 +47,45 @@ public final class BackingHolder {
         }
     }
 
+    /** One operation on a bound device ({@link #run}). */
+    @FunctionalInterface
+    public interface Op {
+        void run(BackingDevice device) throws IOException;
+    }
+
+    /**
+     * Runs {@code op} on the bound device, waiting up to {@code timeoutMillis} for one. An
+     * operation cut off by a swap (the device closed under it) runs again on the device bound
+     * next; one cut off with no other device bound, or after the time, fails, named as the
+     * {@code what} of cache {@code cacheName}. A failure of the device's own is counted
+     * ({@code countError}) and shown in {@link #state} until a request works on it again; the
+     * caller's interrupt is neither.
+     */
+    public void run(String cacheName, long timeoutMillis, Runnable countError, String what, Op op)
+            throws IOException {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (true) {
+            BackingDevice dev = acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
+            try {
+                op.run(dev);
+                requestWorked(dev);
+                return;
+            } catch (DeviceClosedException e) {
+                if (peek() == dev || System.nanoTime() > deadline) {
+                    countError.run();
+                    throw new pcache.api.BackingDeviceException("cache " + cacheName + ": backing device "
+                            + dev.description() + " closed during a " + what + ": " + e.getMessage(), e);
+                }
+            } catch (InterruptedIOException e) {
+                throw e; // the caller's interrupt (a server shutting down), not the device's failure
+            } catch (IOException e) {
+                countError.run();
+                requestFailed(dev);
+                throw e;
+            }
+        }
+    }
+
     /** Checks that a device may back the cache (the disk it belongs to, its size); throws why not. */
     @FunctionalInterface
     public interface Check {

@@ -505,28 +505,8 @@ public final class CacheDeviceFacade implements CacheDevice {
      * by a swap (the device closed under it) is re-issued on the new device.
      */
     private void onBacking(BackingOp op) throws IOException {
-        long deadline = System.nanoTime() + backingTimeoutMillis * 1_000_000L;
-        while (true) {
-            BackingDevice dev = backing.acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
-            try {
-                op.run(dev);
-                backing.requestWorked(dev);
-                return;
-            } catch (DeviceClosedException e) {
-                if (backing.peek() == dev || System.nanoTime() > deadline) {
-                    engine.countBackingError();
-                    throw new BackingDeviceException("cache " + name + ": backing device " + dev.description()
-                            + " closed during a request: " + e.getMessage(), e);
-                }
-            } catch (InterruptedIOException e) {
-                throw e; // the caller's interrupt (a server shutting down), not the device's failure
-            } catch (IOException e) {
-                // the device's own failure: counted, and shown in its state until a request works
-                engine.countBackingError();
-                backing.requestFailed(dev);
-                throw e;
-            }
-        }
+        CacheEngine e = engine;
+        backing.run(name, backingTimeoutMillis, e::countBackingError, "request", op::run);
     }
 
     /**

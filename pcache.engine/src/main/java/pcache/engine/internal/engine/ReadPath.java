@@ -7,11 +7,8 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import pcache.api.BackingDeviceException;
 import pcache.api.BlockDevice;
 import pcache.api.DataIntegrityException;
-import pcache.api.DeviceClosedException;
-import pcache.api.spi.BackingDevice;
 import pcache.api.spi.KeySlice;
 import pcache.engine.internal.engine.ReadPlan.Piece;
 
@@ -431,28 +428,10 @@ final class ReadPath {
     /** Reads from the bound backing device; a read cut off by a swap is re-issued on its successor. */
     private void backingRead(long offset, ByteBuffer dst) throws IOException {
         int pos = dst.position();
-        long deadline = System.nanoTime() + cache.config().backingTimeoutMillis() * 1_000_000L;
-        while (true) {
-            BackingDevice dev = cache.backing().acquire(Math.max(1, (deadline - System.nanoTime()) / 1_000_000L));
-            try {
-                dev.read(offset, dst);
-                cache.backing().requestWorked(dev);
-                return;
-            } catch (DeviceClosedException e) {
-                // the device went away under us (a swap): re-issue on its successor
-                if (cache.backing().peek() == dev || System.nanoTime() > deadline) {
-                    stats.backingErrors.increment();
-                    throw new BackingDeviceException("cache " + cache.name() + ": backing device "
-                            + dev.description() + " closed during a read: " + e.getMessage(), e);
-                }
-                dst.position(pos);
-            } catch (java.io.InterruptedIOException e) {
-                throw e; // the caller's interrupt (a server shutting down), not the device's failure
-            } catch (IOException e) {
-                stats.backingErrors.increment();
-                cache.backing().requestFailed(dev);
-                throw e;
-            }
-        }
+        cache.backing().run(cache.name(), cache.config().backingTimeoutMillis(), stats.backingErrors::increment,
+                "read", dev -> {
+                    dst.position(pos);
+                    dev.read(offset, dst);
+                });
     }
 }
