@@ -25,6 +25,8 @@ public final class CacheKey {
     private static final int FLAG_ZEROES = 1 << 9;
     /** In memory only: the key's bytes were looked at for zeroes ({@link #markZeroesChecked}). */
     private static final int FLAG_ZEROES_CHECKED = 1 << 10;
+    /** In memory only: a client's write-through request put the key's bytes on the backing device. */
+    private static final int FLAG_ON_BACKING = 1 << 11;
     private static final int MEDIA_FLAGS = PcacheFormat.KEY_FLAG_EMPTY | PcacheFormat.KEY_FLAG_CLEAN;
 
     private long offset;
@@ -166,6 +168,32 @@ public final class CacheKey {
      */
     public boolean zeroesChecked() {
         return (flags & FLAG_ZEROES_CHECKED) != 0;
+    }
+
+    /**
+     * Records that the key's bytes reached the backing device directly, by a client's
+     * write-through request, so that write-back need not (and must not) write an older version of
+     * the range over them. Kept in memory only, through cuts and copies; the cache that sets it
+     * says which device it means and forgets it when that device goes.
+     *
+     * @since 1.8
+     */
+    public void markOnBacking() {
+        flags |= FLAG_ON_BACKING;
+    }
+
+    /**
+     * Whether the key's bytes reached the backing device directly ({@link #markOnBacking}).
+     *
+     * @since 1.8
+     */
+    public boolean isOnBacking() {
+        return (flags & FLAG_ON_BACKING) != 0;
+    }
+
+    /** Forgets {@link #markOnBacking} (the device it meant went away). @since 1.8 */
+    public void clearOnBacking() {
+        flags &= ~FLAG_ON_BACKING;
     }
 
     public boolean isLinked() {

@@ -33,7 +33,9 @@ import pcache.io.log.Log;
  * <li>WRITETHROUGH: writes go to the engine and then to the backing device before they are
  * acknowledged (FUA and flushes reach the backing device too). The engine still logs them as dirty
  * and writes them back in log order, which is redundant but keeps the backing device right when
- * concurrent writes reach it in a different order than the cache saw them.</li>
+ * concurrent writes reach it in a different order than the cache saw them, or a write to it failed;
+ * what a newer write-through write already put there is not written over with older versions
+ * ({@link CacheEngine#writeThrough}).</li>
  * <li>PASSTHROUGH: the cache is empty (it was drained and purged on entry); requests go straight
  * to the backing device.</li>
  * </ul>
@@ -162,14 +164,15 @@ public final class CacheDeviceFacade implements CacheDevice {
                 });
                 return;
             }
-            ByteBuffer copy = m == CacheMode.WRITETHROUGH ? src.duplicate() : null;
-            engine.write(offset, src, fua);
-            if (copy != null) {
+            if (m == CacheMode.WRITETHROUGH) {
+                ByteBuffer copy = src.duplicate();
                 int pos = copy.position();
-                onBacking(fua, dev -> {
+                engine.writeThrough(offset, src, fua, () -> landedOn(fua, dev -> {
                     copy.position(pos);
                     dev.write(offset, copy, fua);
-                });
+                }));
+            } else {
+                engine.write(offset, src, fua);
             }
         } finally {
             gate.exit();
@@ -393,9 +396,11 @@ public final class CacheDeviceFacade implements CacheDevice {
                 writeToBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
                 return;
             }
-            engine.writeZeroes(offset, length, fua);
             if (m == CacheMode.WRITETHROUGH) {
-                onBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
+                engine.writeZeroesThrough(offset, length, fua,
+                        () -> landedOn(fua, dev -> dev.writeZeroes(offset, length, fua)));
+            } else {
+                engine.writeZeroes(offset, length, fua);
             }
         } finally {
             gate.exit();
@@ -437,6 +442,16 @@ public final class CacheDeviceFacade implements CacheDevice {
     @FunctionalInterface
     private interface BackingOp {
         void run(BackingDevice device) throws IOException;
+    }
+
+    /** Runs a write-through request's {@code op} on the backing device; returns the device it landed on. */
+    private BackingDevice landedOn(boolean fua, BackingOp op) throws IOException {
+        BackingDevice[] on = new BackingDevice[1];
+        onBacking(fua, dev -> {
+            op.run(dev);
+            on[0] = dev;
+        });
+        return on[0];
     }
 
     /** A client's pass-through write; one without FUA is counted until a flush covers it. */
@@ -518,6 +533,7 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     public void backingGoes(BackingDevice device) {
         backing.remove(device);
+        engine.backingGoes(device);
         try {
             String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
             if (lost != null) {

@@ -2,6 +2,7 @@ package pcache.engine.internal.engine;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -18,6 +19,7 @@ import pcache.api.LatencyHistogram;
 import pcache.api.CacheStatus;
 import pcache.api.CorruptMediaException;
 import pcache.api.spi.BackingDevice;
+import pcache.api.spi.CacheKey;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeyIndexProvider;
@@ -45,6 +47,7 @@ import pcache.io.log.Log;
  * <li>{@link WritePath}: writes, write-zeroes, trims, flushes, waiting for space;
  * <li>{@link ReadPath}, {@link ReadPlan}, {@link MissFill}: reads, hits, misses and miss fills;
  * <li>{@link QuarantineGuard}: ranges whose dirty data failed its CRC;
+ * <li>{@link WriteThroughOrder}: write-back never undoes a newer write-through write;
  * <li>{@link WritebackLoop}, {@link EngineWritebackContext}: the write-back thread, drains, and
  *     what write-back policies see;
  * <li>{@link GarbageCollector}: the GC thread, the index cleaner, purge.
@@ -258,6 +261,46 @@ public final class CacheEngine implements AutoCloseable {
     /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
     public void writeZeroes(long offset, long length, boolean fua) throws IOException {
         writes.writeZeroes(offset, length, fua);
+    }
+
+    /** A write-through request's write to the backing device; returns the device it landed on. */
+    @FunctionalInterface
+    public interface ToBacking {
+        BackingDevice write() throws IOException;
+    }
+
+    /**
+     * A write-through write: into the cache as {@link #write} does, then {@code toBacking}. Once
+     * that has landed, write-back no longer writes older versions of the range over it
+     * ({@link WriteThroughOrder}).
+     */
+    public void writeThrough(long offset, ByteBuffer src, boolean fua, ToBacking toBacking) throws IOException {
+        int length = src.remaining();
+        List<CacheKey> logged = new ArrayList<>(2);
+        writes.write(offset, src, fua, logged);
+        through(offset, length, logged, toBacking);
+    }
+
+    /** A write-through write-zeroes, as {@link #writeThrough}. */
+    public void writeZeroesThrough(long offset, long length, boolean fua, ToBacking toBacking) throws IOException {
+        List<CacheKey> logged = new ArrayList<>(2);
+        writes.writeZeroes(offset, length, fua, logged);
+        through(offset, length, logged, toBacking);
+    }
+
+    private void through(long offset, long length, List<CacheKey> logged, ToBacking toBacking) throws IOException {
+        WriteThroughOrder order = cache.writeThrough();
+        try (WriteThroughOrder.Held held = order.shared(offset, length)) {
+            order.landed(cache, logged, toBacking.write());
+        }
+    }
+
+    /**
+     * The backing device {@code device} goes away: what write-through requests put on it no longer
+     * stands in for write-back's writes.
+     */
+    public void backingGoes(BackingDevice device) {
+        cache.writeThrough().forgetMarks(cache, device);
     }
 
     /**

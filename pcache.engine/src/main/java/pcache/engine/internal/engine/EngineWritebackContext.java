@@ -218,8 +218,45 @@ final class EngineWritebackContext implements WritebackContext {
         return cache.scratch();
     }
 
+    /**
+     * Writes {@code extent} back. Once clients' write-through requests have put data on the
+     * backing device directly ({@link WriteThroughOrder}), the pieces a newer one of them replaced
+     * are left out, with the extent's range held against such requests from the look at the index
+     * until the write is done.
+     */
     @Override
     public void writeBack(List<CacheKey> extent) throws IOException {
+        WriteThroughOrder order = cache.writeThrough();
+        if (extent.isEmpty() || !order.anyMarked()) {
+            writeBackVerified(extent);
+            return;
+        }
+        BackingDevice dev = backing();
+        long from = extent.get(0).offset();
+        long to = extent.get(extent.size() - 1).end();
+        try (WriteThroughOrder.Held held = order.exclusive(from, to - from)) {
+            if (!order.marksMean(dev)) {
+                writeBackVerified(extent);
+                return;
+            }
+            List<CacheKey> left = new ArrayList<>(extent.size());
+            for (CacheKey k : extent) {
+                WriteThroughOrder.notReplacedOnBacking(cache, k, left);
+            }
+            List<CacheKey> adjacent = new ArrayList<>(left.size());
+            for (CacheKey k : left) {
+                if (!adjacent.isEmpty() && adjacent.get(adjacent.size() - 1).end() != k.offset()) {
+                    writeBackVerified(adjacent);
+                    adjacent = new ArrayList<>(left.size());
+                }
+                adjacent.add(k);
+            }
+            writeBackVerified(adjacent);
+        }
+    }
+
+    /** Writes adjacent extents back, each one's data CRC checked first (when enabled). */
+    private void writeBackVerified(List<CacheKey> extent) throws IOException {
         List<CacheKey> run = new ArrayList<>(extent.size());
         for (CacheKey k : extent) {
             if (cache.config().dataCrc() && !verifyForWriteback(k)) {
@@ -296,7 +333,7 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     /** Whether index key {@code t} is (a piece of) {@code written}: the same bytes of the same segment generation. */
-    private static boolean sameBytes(CacheKey t, CacheKey written) {
+    static boolean sameBytes(CacheKey t, CacheKey written) {
         return !t.isEmpty() && t.segment() == written.segment() && t.generation() == written.generation()
                 && t.segmentOffset() - (t.offset() - written.offset()) == written.segmentOffset();
     }

@@ -20,11 +20,12 @@ import pcache.engine.internal.media.CacheMetadata;
  * @param logicalSize the size of the cached device in bytes
  * @param validity whether a key still points at live data (its segment was not reclaimed since)
  * @param trims trims waiting for write-back to reach their place in the log
+ * @param writeThrough orders write-back against clients' write-through requests
  */
 record OpenCache(EngineConfig config, PmemRegion region, CrcProvider crc, BackingHolder backing, Stats stats,
         CacheMetadata meta, SegmentAllocator segments, KeyIndex index, KeyIndex scratch, KeyLog keyLog,
         DataHeads heads, QuarantineGuard quarantine, long logicalSize, KeyValidity validity,
-        PendingTrims trims) {
+        PendingTrims trims, WriteThroughOrder writeThrough) {
 
     String name() {
         return config.name();

@@ -43,10 +43,15 @@ final class WritePath {
 
     /** Writes {@code src} at {@code offset} into the cache (write-back semantics). */
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        write(offset, src, fua, null);
+    }
+
+    /** As {@link #write}, adding each key it logs to {@code logged} (if not null). */
+    void write(long offset, ByteBuffer src, boolean fua, List<CacheKey> logged) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
         countRequest(fua);
-        writePieces(offset, src, fua, true);
+        writePieces(offset, src, fua, true, logged);
     }
 
     /**
@@ -58,7 +63,7 @@ final class WritePath {
     boolean tryWrite(long offset, ByteBuffer src, boolean fua) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
-        if (signals.spaceWaiters.get() > 0 || !writePieces(offset, src, fua, false)) {
+        if (signals.spaceWaiters.get() > 0 || !writePieces(offset, src, fua, false, null)) {
             return false;
         }
         countRequest(fua);
@@ -106,7 +111,7 @@ final class WritePath {
             for (int i = 0; i < filled.length; i++) {
                 Allocation a = pieces.get(i);
                 pieces.set(i, null); // from here its key holds its space (or, failing, gives it back)
-                commitPiece(pos, filled[i], a, fua);
+                commitPiece(pos, filled[i], a, fua, null);
                 pos += a.length();
             }
         } catch (IOException | RuntimeException | Error e) {
@@ -172,7 +177,8 @@ final class WritePath {
      * Makes the stored bytes of {@code a} ({@code data}) durable, then logs their key; gives the
      * space back when the flush fails ({@link #insertAndLog} does when logging fails).
      */
-    private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua) throws IOException {
+    private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua, List<CacheKey> logged)
+            throws IOException {
         long at = cache.dataOffset(a.segment()) + a.offset();
         CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
         try {
@@ -187,14 +193,15 @@ final class WritePath {
             putBack(a, e);
             throw e;
         }
-        insertAndLogDirty(key, a, fua);
+        insertAndLogDirty(key, a, fua, logged);
     }
 
     /**
      * Writes {@code src} piece by piece (cut at slice and segment ends). Without {@code wait}, a
      * piece that finds no space ends it: false, with {@code src}'s position put back.
      */
-    private boolean writePieces(long offset, ByteBuffer src, boolean fua, boolean wait) throws IOException {
+    private boolean writePieces(long offset, ByteBuffer src, boolean fua, boolean wait, List<CacheKey> logged)
+            throws IOException {
         int start = src.position();
         int total = src.remaining();
         long pos = offset;
@@ -205,7 +212,7 @@ final class WritePath {
                 src.position(start);
                 return false;
             }
-            pos += writePiece(pos, src, a, fua);
+            pos += writePiece(pos, src, a, fua, logged);
         }
         completed(offset, total);
         return true;
@@ -236,7 +243,8 @@ final class WritePath {
      * Copies the next {@code a.length()} bytes of {@code src} into the allocation, makes them
      * durable, then logs their key; advances {@code src}. Returns the bytes written.
      */
-    private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua) throws IOException {
+    private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua, List<CacheKey> logged)
+            throws IOException {
         ByteBuffer part = src.slice(src.position(), a.length());
         try {
             cache.region().write(cache.dataOffset(a.segment()) + a.offset(), part.duplicate());
@@ -246,7 +254,7 @@ final class WritePath {
             putBack(a, e);
             throw e;
         }
-        commitPiece(pos, part, a, fua);
+        commitPiece(pos, part, a, fua, logged);
         src.position(src.position() + a.length());
         return a.length();
     }
@@ -266,10 +274,11 @@ final class WritePath {
      * may see it, and a policy that finds nothing counted dirty takes the log to hold only clean
      * ksets (the batching policy then passes them at once, written back undrained).
      */
-    private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua) throws IOException {
+    private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua, List<CacheKey> logged)
+            throws IOException {
         stats.dirtyBytes.add(key.length());
         try {
-            insertAndLog(key, a, fua);
+            insertAndLog(key, a, fua, logged);
         } catch (KeyLoggedException e) {
             throw e; // logged: dirty until write-back passes it
         } catch (IOException | RuntimeException | Error e) {
@@ -278,8 +287,11 @@ final class WritePath {
         }
     }
 
-    /** Inserts a key whose data is durable and appends it to the log, under its slice lock. */
-    private void insertAndLog(CacheKey key, Allocation a, boolean fua) throws IOException {
+    /**
+     * Inserts a key whose data is durable and appends it to the log, under its slice lock; adds a
+     * copy of it, as logged, to {@code logged} (if not null).
+     */
+    private void insertAndLog(CacheKey key, Allocation a, boolean fua, List<CacheKey> logged) throws IOException {
         KeySlice slice = cache.index().slice(key.offset());
         slice.lock();
         List<CacheKey> displaced = new ArrayList<>();
@@ -303,6 +315,9 @@ final class WritePath {
             });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
+            if (logged != null) {
+                logged.add(key.copy());
+            }
         } catch (KeyLoggedException e) {
             // in the log (its kset written; the wait for the ones before it failed): the key
             // stays, with its reference, which GC gives back when it passes the kset; only the
@@ -325,6 +340,11 @@ final class WritePath {
 
     /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
     void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        writeZeroes(offset, length, fua, null);
+    }
+
+    /** As {@link #writeZeroes}, adding each key it logs to {@code logged} (if not null). */
+    void writeZeroes(long offset, long length, boolean fua, List<CacheKey> logged) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
         stats.writeRequests.increment();
@@ -342,7 +362,7 @@ final class WritePath {
                 putBack(a, e);
                 throw e;
             }
-            pos = logZeroes(a, pos, end, want);
+            pos = logZeroes(a, pos, end, want, logged);
         }
         if (fua) {
             cache.keyLog().flush();
@@ -355,7 +375,7 @@ final class WritePath {
      * Logs keys from {@code pos} pointing at the zeroed allocation {@code a}; a large allocation
      * serves several slices, a short one (end of a segment) one key only. Returns where they end.
      */
-    private long logZeroes(Allocation a, long pos, long end, int want) throws IOException {
+    private long logZeroes(Allocation a, long pos, long end, int want, List<CacheKey> logged) throws IOException {
         boolean reuse = a.length() >= Math.min(want, 1 << 20);
         boolean first = true;
         do {
@@ -369,7 +389,7 @@ final class WritePath {
             if (cache.config().dataCrc()) {
                 key.setDataCrc(crcOfZeroes(len));
             }
-            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false);
+            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, logged);
             pos += len;
         } while (reuse && pos < end);
         return pos;
