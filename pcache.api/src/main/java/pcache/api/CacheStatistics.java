@@ -1,7 +1,8 @@
 package pcache.api;
 
 /**
- * Counters of one cache. Cumulative counters count from when the cache was opened; the
+ * Counters of one cache. Cumulative counters count from when the cache was opened (a swap of its
+ * parts or a configuration change that opens its engine again does not restart them); the
  * "current" ones describe the cache now.
  *
  * @param readRequests read requests served

@@ -42,7 +42,8 @@ import pcache.io.log.Log;
  *
  * <p>The facade measures how long reads, writes (and write-zeroes) and flushes take as its callers
  * see them, whatever the mode ({@link LatencyRecorder}); {@link #statistics()} adds those
- * histograms to the engine's counters. They survive an engine replacement, the counters do not.
+ * histograms to the engine's counters. Both survive an engine replacement: the counters of the
+ * engines replaced are carried on ({@link CarriedCounters}).
  */
 public final class CacheDeviceFacade implements CacheDevice {
 
@@ -66,6 +67,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private volatile CacheEngine engine;
     private volatile CacheMode mode;
     private volatile long backingTimeoutMillis;
+    /** Counters of the engines replaced so far; also the lock under which {@link #engine} is replaced. */
+    private final CarriedCounters carried = new CarriedCounters();
     private final LatencyRecorder readLatency = new LatencyRecorder();
     private final LatencyRecorder writeLatency = new LatencyRecorder();
     private final LatencyRecorder flushLatency = new LatencyRecorder();
@@ -553,7 +556,11 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public CacheStatistics statistics() {
-        return engine.statistics().withLatencies(readLatency.snapshot(), writeLatency.snapshot(),
+        CacheStatistics counters;
+        synchronized (carried) {
+            counters = carried.onto(engine.statistics());
+        }
+        return counters.withLatencies(readLatency.snapshot(), writeLatency.snapshot(),
                 flushLatency.snapshot());
     }
 
@@ -703,7 +710,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                             + " (opening the new one all the same): " + e.getMessage());
                 }
                 try {
-                    engine = opener.open();
+                    replacedBy(old, opener.open());
                     if (gate.isShut()) {
                         // an earlier swap and its rollback failed: this open brings the cache back
                         gate.reopen();
@@ -713,7 +720,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                     LOG.log(System.Logger.Level.ERROR, "cache " + name + ": re-opening failed, rolling back: "
                             + e.getMessage());
                     try {
-                        engine = rollback.open();
+                        replacedBy(old, rollback.open());
                     } catch (IOException | RuntimeException e2) {
                         e.addSuppressed(e2);
                         gate.shut();
@@ -725,6 +732,27 @@ public final class CacheDeviceFacade implements CacheDevice {
             } finally {
                 gate.release();
             }
+        }
+    }
+
+    /**
+     * {@code replacement} takes the place of {@code old} (closed): its counters go on from the
+     * old one's, in one step for {@link #statistics} (never counted twice or dropped meanwhile).
+     */
+    private void replacedBy(CacheEngine old, CacheEngine replacement) {
+        CacheStatistics last;
+        try {
+            last = old.statistics();
+        } catch (RuntimeException e) { // a closed engine that cannot say: its counts are lost, not the swap
+            LOG.log(System.Logger.Level.WARNING, "cache " + name + ": the counters of the engine replaced could not be"
+                    + " read; they start again from 0: " + e);
+            last = null;
+        }
+        synchronized (carried) {
+            if (last != null) {
+                carried.add(last);
+            }
+            engine = replacement;
         }
     }
 

@@ -559,6 +559,51 @@ class IntegrityAndBackingTest {
     }
 
     /**
+     * An engine replaced (a swap of the pmem mapping, a configuration change) hands its cumulative
+     * counters on: monitoring sees them grow, never start again from 0, also across a swap whose
+     * open failed and was rolled back. Before, each engine counted from 0, and Prometheus saw a
+     * counter reset at every swap.
+     */
+    @Test
+    void countersGoOnAcrossAnEngineReplacement() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        EngineConfig config = Harness.config("counters");
+        CacheEngine engine = Harness.open(config, pmem, holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        try {
+            for (int i = 0; i < 3; i++) {
+                dev.write(i * 4096L, Harness.pattern(i * 4096L, 4096, 1), false);
+            }
+            dev.flush();
+            Harness.read(dev, 0, 4096);
+            pcache.api.CacheStatistics before = dev.statistics();
+            assertEquals(3, before.writeRequests());
+            dev.replaceEngine(() -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy()),
+                    () -> {
+                        throw new IOException("not used");
+                    });
+            pcache.api.CacheStatistics after = dev.statistics();
+            assertEquals(3, after.writeRequests(), "writes counted before the swap");
+            assertEquals(before.flushes(), after.flushes());
+            assertEquals(before.readRequests(), after.readRequests());
+            assertEquals(before.bytesWritten(), after.bytesWritten());
+            dev.write(0, Harness.pattern(0, 4096, 2), false);
+            assertEquals(4, dev.statistics().writeRequests(), "and the new engine's on top");
+            CacheDeviceFacade.EngineOpener broken = () -> {
+                throw new IOException("injected: the new mapping cannot open the device");
+            };
+            assertThrows(IOException.class, () -> dev.replaceEngine(broken,
+                    () -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy())));
+            assertTrue(dev.isInService());
+            assertEquals(4, dev.statistics().writeRequests(), "kept through a swap rolled back");
+        } finally {
+            dev.close();
+        }
+    }
+
+    /**
      * A swap whose open and rollback both fail takes the cache out of service (requests fail
      * with DeviceClosedException); a later swap that opens brings it back, with what was written
      * before. Before, the gate stayed shut after any later swap, and a failed close of the engine
