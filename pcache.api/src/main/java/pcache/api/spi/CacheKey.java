@@ -25,8 +25,10 @@ public final class CacheKey {
     private static final int FLAG_ZEROES = 1 << 9;
     /** In memory only: the key's bytes were looked at for zeroes ({@link #markZeroesChecked}). */
     private static final int FLAG_ZEROES_CHECKED = 1 << 10;
-    /** In memory only: a client's write-through request put the key's bytes on the backing device. */
-    private static final int FLAG_ON_BACKING = 1 << 11;
+    /** In memory only, bits 12-31: the write-through epoch in which the key's bytes reached the backing device (0: none). */
+    private static final int ON_BACKING_SHIFT = 12;
+    /** Largest write-through epoch a key can hold ({@link #markOnBacking}); epochs then start again at 1. */
+    public static final int MAX_WRITE_THROUGH_EPOCH = (1 << (32 - ON_BACKING_SHIFT)) - 1;
     private static final int MEDIA_FLAGS = PcacheFormat.KEY_FLAG_EMPTY | PcacheFormat.KEY_FLAG_CLEAN;
 
     private long offset;
@@ -171,29 +173,30 @@ public final class CacheKey {
     }
 
     /**
-     * Records that the key's bytes reached the backing device directly, by a client's
-     * write-through request, so that write-back need not (and must not) write an older version of
-     * the range over them. Kept in memory only, through cuts and copies; the cache that sets it
-     * says which device it means and forgets it when that device goes.
+     * Records that a client's write-through request put the key's bytes on the backing device, in
+     * write-through epoch {@code epoch} (1 to {@link #MAX_WRITE_THROUGH_EPOCH}): write-back then
+     * need not (and must not) write an older version of the range over them. Kept in memory only,
+     * through cuts and copies; the cache that sets it starts a new epoch when what reached the
+     * backing device may have been lost there.
      *
      * @since 1.8
      */
-    public void markOnBacking() {
-        flags |= FLAG_ON_BACKING;
+    public void markOnBacking(int epoch) {
+        if (epoch < 1 || epoch > MAX_WRITE_THROUGH_EPOCH) {
+            throw new IllegalArgumentException("write-through epoch " + epoch + " out of 1.."
+                    + MAX_WRITE_THROUGH_EPOCH);
+        }
+        flags = (flags & ((1 << ON_BACKING_SHIFT) - 1)) | (epoch << ON_BACKING_SHIFT);
     }
 
     /**
-     * Whether the key's bytes reached the backing device directly ({@link #markOnBacking}).
+     * The write-through epoch in which the key's bytes reached the backing device
+     * ({@link #markOnBacking}); 0 when they did not.
      *
      * @since 1.8
      */
-    public boolean isOnBacking() {
-        return (flags & FLAG_ON_BACKING) != 0;
-    }
-
-    /** Forgets {@link #markOnBacking} (the device it meant went away). @since 1.8 */
-    public void clearOnBacking() {
-        flags &= ~FLAG_ON_BACKING;
+    public int onBackingEpoch() {
+        return flags >>> ON_BACKING_SHIFT;
     }
 
     public boolean isLinked() {

@@ -170,7 +170,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (m == CacheMode.WRITETHROUGH) {
                 ByteBuffer copy = src.duplicate();
                 int pos = copy.position();
-                engine.writeThrough(offset, src, fua, () -> landedOn(fua, dev -> {
+                engine.writeThrough(offset, src, fua, () -> onBacking(fua, dev -> {
                     copy.position(pos);
                     dev.write(offset, copy, fua);
                 }));
@@ -401,7 +401,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             }
             if (m == CacheMode.WRITETHROUGH) {
                 engine.writeZeroesThrough(offset, length, fua,
-                        () -> landedOn(fua, dev -> dev.writeZeroes(offset, length, fua)));
+                        () -> onBacking(fua, dev -> dev.writeZeroes(offset, length, fua)));
             } else {
                 engine.writeZeroes(offset, length, fua);
             }
@@ -445,16 +445,6 @@ public final class CacheDeviceFacade implements CacheDevice {
     @FunctionalInterface
     private interface BackingOp {
         void run(BackingDevice device) throws IOException;
-    }
-
-    /** Runs a write-through request's {@code op} on the backing device; returns the device it landed on. */
-    private BackingDevice landedOn(boolean fua, BackingOp op) throws IOException {
-        BackingDevice[] on = new BackingDevice[1];
-        onBacking(fua, dev -> {
-            op.run(dev);
-            on[0] = dev;
-        });
-        return on[0];
     }
 
     /** A client's pass-through write; one without FUA is counted until a flush covers it. */
@@ -536,7 +526,7 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     public void backingGoes(BackingDevice device) {
         backing.remove(device);
-        engine.backingGoes(device);
+        engine.backingGoes();
         try {
             String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
             if (lost != null) {

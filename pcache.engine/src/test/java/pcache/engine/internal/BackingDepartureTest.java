@@ -291,11 +291,10 @@ class BackingDepartureTest {
     }
 
     /**
-     * {@code device} with hooks outside its lock: {@link #beforeWrite} runs before each write, and
-     * {@link #closingFlush} (once) in the next flush, which then finds the device closed.
+     * {@code device} with hooks outside its lock: {@link HeldWrites#beforeWrite} runs before each
+     * write, and {@link #closingFlush} (once) in the next flush, which then finds the device closed.
      */
-    private static final class Hooked extends pcache.api.spi.ForwardingBackingDevice {
-        volatile Runnable beforeWrite;
+    private static final class Hooked extends HeldWrites {
         volatile Runnable closingFlush;
         /** Counted down when its state is asked (a departure asks before it waits for writes). */
         final CountDownLatch stateAsked = new CountDownLatch(1);
@@ -311,15 +310,6 @@ class BackingDepartureTest {
         }
 
         @Override
-        public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-            Runnable h = beforeWrite;
-            if (h != null) {
-                h.run();
-            }
-            super.write(offset, src, fua);
-        }
-
-        @Override
         public void flush() throws IOException {
             Runnable h = closingFlush;
             closingFlush = null;
@@ -328,18 +318,6 @@ class BackingDepartureTest {
                 throw new DeviceClosedException("memory backing closed during its flush");
             }
             super.flush();
-        }
-
-        /** Holds the next writes before they reach the device until {@code land} opens; {@code writing} says one waits. */
-        void holdWrites(CountDownLatch writing, CountDownLatch land) {
-            beforeWrite = () -> {
-                writing.countDown();
-                try {
-                    land.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            };
         }
     }
 
@@ -365,7 +343,7 @@ class BackingDepartureTest {
     private static Future<?> writeOnItsWay(Hooks h, ExecutorService pool, long offset, int tag, CountDownLatch land)
             throws InterruptedException {
         CountDownLatch writing = new CountDownLatch(1);
-        h.first.holdWrites(writing, land);
+        h.first.holdWrites(writing, land, false);
         Future<?> write = pool.submit(() -> {
             h.dev.write(offset, Harness.pattern(offset, 4096, tag), false);
             return null;

@@ -2,7 +2,6 @@ package pcache.engine.internal.engine;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -19,7 +18,6 @@ import pcache.api.LatencyHistogram;
 import pcache.api.CacheStatus;
 import pcache.api.CorruptMediaException;
 import pcache.api.spi.BackingDevice;
-import pcache.api.spi.CacheKey;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeyIndexProvider;
@@ -263,10 +261,10 @@ public final class CacheEngine implements AutoCloseable {
         writes.writeZeroes(offset, length, fua);
     }
 
-    /** A write-through request's write to the backing device; returns the device it landed on. */
+    /** A write-through request's write to the backing device. */
     @FunctionalInterface
     public interface ToBacking {
-        BackingDevice write() throws IOException;
+        void write() throws IOException;
     }
 
     /**
@@ -275,32 +273,38 @@ public final class CacheEngine implements AutoCloseable {
      * ({@link WriteThroughOrder}).
      */
     public void writeThrough(long offset, ByteBuffer src, boolean fua, ToBacking toBacking) throws IOException {
+        WriteThroughOrder order = cache.writeThrough();
+        order.writeThroughBegins();
         int length = src.remaining();
-        List<CacheKey> logged = new ArrayList<>(2);
-        writes.write(offset, src, fua, logged);
-        through(offset, length, logged, toBacking);
+        Through through = new Through(order.epoch());
+        writes.write(offset, src, fua, through);
+        through(order, offset, length, through, toBacking);
     }
 
     /** A write-through write-zeroes, as {@link #writeThrough}. */
     public void writeZeroesThrough(long offset, long length, boolean fua, ToBacking toBacking) throws IOException {
-        List<CacheKey> logged = new ArrayList<>(2);
-        writes.writeZeroes(offset, length, fua, logged);
-        through(offset, length, logged, toBacking);
+        WriteThroughOrder order = cache.writeThrough();
+        order.writeThroughBegins();
+        Through through = new Through(order.epoch());
+        writes.writeZeroes(offset, length, fua, through);
+        through(order, offset, length, through, toBacking);
     }
 
-    private void through(long offset, long length, List<CacheKey> logged, ToBacking toBacking) throws IOException {
-        WriteThroughOrder order = cache.writeThrough();
+    private void through(WriteThroughOrder order, long offset, long length, Through through, ToBacking toBacking)
+            throws IOException {
         try (WriteThroughOrder.Held held = order.shared(offset, length)) {
-            order.landed(cache, logged, toBacking.write());
+            toBacking.write();
+            // in the epoch of the request's start: a flush that failed since then ended it
+            WriteThroughOrder.landed(cache, through.logged(), through.epoch());
         }
     }
 
     /**
-     * The backing device {@code device} goes away: what write-through requests put on it no longer
-     * stands in for write-back's writes.
+     * The backing device bound goes away (swapped or removed): what write-through requests wrote
+     * to it may not be on the next one, so their keys no longer keep older versions out.
      */
-    public void backingGoes(BackingDevice device) {
-        cache.writeThrough().forgetMarks(cache, device);
+    public void backingGoes() {
+        cache.writeThrough().newEpoch();
     }
 
     /**
@@ -340,6 +344,9 @@ public final class CacheEngine implements AutoCloseable {
 
     /** The flush of {@code ticket} ({@link #otherFlushBegins}) ended; {@code failed} if it did not succeed. */
     public void otherFlushEnds(long ticket, boolean failed) {
+        if (failed) {
+            cache.writeThrough().newEpoch(); // it may have lost what write-through requests wrote
+        }
         signals.otherFlushes.end(ticket, failed);
     }
 

@@ -47,6 +47,11 @@ final class EngineWritebackContext implements WritebackContext {
     /** The device write-back wrote to since its last flush (null: none), and whether it wrote to several. */
     private BackingDevice wroteTo;
     private boolean wroteToSeveral;
+    /**
+     * The write-through epoch in which write-back left pieces out since its last flush (0: none):
+     * if it has ended by the flush, the group is written again ({@link WriteThroughOrder}).
+     */
+    private int reliedOnEpoch;
     /** A piece of a run contiguous in the cache this large is written from the mapping, not gathered. */
     static final int DIRECT_PIECE_BYTES = 64 << 10;
     /** Largest single write straight from the mapping. */
@@ -219,29 +224,32 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     /**
-     * Writes {@code extent} back. Once clients' write-through requests have put data on the
-     * backing device directly ({@link WriteThroughOrder}), the pieces a newer one of them replaced
-     * are left out, with the extent's range held against such requests from the look at the index
-     * until the write is done.
+     * Writes {@code extent} back, with its range held against clients' write-through requests from
+     * the look at the index until the write is done ({@link WriteThroughOrder}). Once such requests
+     * have written, the pieces that a newer one put on the backing device in the current epoch
+     * replaced are left out, and the epoch is remembered for {@link #flushBacking}.
      */
     @Override
     public void writeBack(List<CacheKey> extent) throws IOException {
-        WriteThroughOrder order = cache.writeThrough();
-        if (extent.isEmpty() || !order.anyMarked()) {
-            writeBackVerified(extent);
+        if (extent.isEmpty()) {
             return;
         }
-        BackingDevice dev = backing();
+        WriteThroughOrder order = cache.writeThrough();
         long from = extent.get(0).offset();
         long to = extent.get(extent.size() - 1).end();
         try (WriteThroughOrder.Held held = order.exclusive(from, to - from)) {
-            if (!order.marksMean(dev)) {
+            if (!order.used()) {
                 writeBackVerified(extent);
                 return;
             }
+            int epoch = order.epoch();
             List<CacheKey> left = new ArrayList<>(extent.size());
+            boolean leftOut = false;
             for (CacheKey k : extent) {
-                WriteThroughOrder.notReplacedOnBacking(cache, k, left);
+                leftOut |= WriteThroughOrder.notReplacedOnBacking(cache, k, epoch, left);
+            }
+            if (leftOut && reliedOnEpoch == 0) {
+                reliedOnEpoch = epoch;
             }
             List<CacheKey> adjacent = new ArrayList<>(left.size());
             for (CacheKey k : left) {
@@ -523,14 +531,19 @@ final class EngineWritebackContext implements WritebackContext {
     public void flushBacking() throws IOException {
         BackingDevice wrote = wroteTo;
         boolean mixed = wroteToSeveral;
+        int relied = reliedOnEpoch;
         wroteTo = null;
         wroteToSeveral = false;
+        reliedOnEpoch = 0;
         BackingDevice dev;
         try {
             dev = backing();
             dev.flush();
         } catch (IOException e) {
             stats.backingErrors.increment();
+            if (!(e instanceof BackingUnavailableException)) {
+                cache.writeThrough().newEpoch(); // it may have lost what write-through requests wrote
+            }
             throw e;
         }
         if (mixed || (wrote != null && wrote != dev)) {
@@ -551,6 +564,11 @@ final class EngineWritebackContext implements WritebackContext {
             throw new BackingDeviceException("cache " + cache.name() + ": a flush of the backing device failed"
                     + " outside write-back while it was writing back, and may have taken the report of lost"
                     + " writes; write-back writes its group again");
+        }
+        if (cache.writeThrough().epochEnded(relied)) {
+            throw new BackingDeviceException("cache " + cache.name() + ": write-back left out older versions that"
+                    + " write-through requests had replaced, and the backing device may have lost those since (a"
+                    + " flush failed, or the device went); it writes its group again, in full");
         }
     }
 

@@ -46,12 +46,12 @@ final class WritePath {
         write(offset, src, fua, null);
     }
 
-    /** As {@link #write}, adding each key it logs to {@code logged} (if not null). */
-    void write(long offset, ByteBuffer src, boolean fua, List<CacheKey> logged) throws IOException {
+    /** As {@link #write}, for a write-through request ({@code through}; null for none). */
+    void write(long offset, ByteBuffer src, boolean fua, Through through) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, src.remaining());
         countRequest(fua);
-        writePieces(offset, src, fua, true, logged);
+        writePieces(offset, src, fua, true, through);
     }
 
     /**
@@ -177,7 +177,7 @@ final class WritePath {
      * Makes the stored bytes of {@code a} ({@code data}) durable, then logs their key; gives the
      * space back when the flush fails ({@link #insertAndLog} does when logging fails).
      */
-    private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua, List<CacheKey> logged)
+    private void commitPiece(long pos, ByteBuffer data, Allocation a, boolean fua, Through through)
             throws IOException {
         long at = cache.dataOffset(a.segment()) + a.offset();
         CacheKey key = new CacheKey(pos, a.length()).place(a.segment(), a.offset(), a.generation());
@@ -193,14 +193,14 @@ final class WritePath {
             putBack(a, e);
             throw e;
         }
-        insertAndLogDirty(key, a, fua, logged);
+        insertAndLogDirty(key, a, fua, through);
     }
 
     /**
      * Writes {@code src} piece by piece (cut at slice and segment ends). Without {@code wait}, a
      * piece that finds no space ends it: false, with {@code src}'s position put back.
      */
-    private boolean writePieces(long offset, ByteBuffer src, boolean fua, boolean wait, List<CacheKey> logged)
+    private boolean writePieces(long offset, ByteBuffer src, boolean fua, boolean wait, Through through)
             throws IOException {
         int start = src.position();
         int total = src.remaining();
@@ -212,7 +212,7 @@ final class WritePath {
                 src.position(start);
                 return false;
             }
-            pos += writePiece(pos, src, a, fua, logged);
+            pos += writePiece(pos, src, a, fua, through);
         }
         completed(offset, total);
         return true;
@@ -243,7 +243,7 @@ final class WritePath {
      * Copies the next {@code a.length()} bytes of {@code src} into the allocation, makes them
      * durable, then logs their key; advances {@code src}. Returns the bytes written.
      */
-    private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua, List<CacheKey> logged)
+    private int writePiece(long pos, ByteBuffer src, Allocation a, boolean fua, Through through)
             throws IOException {
         ByteBuffer part = src.slice(src.position(), a.length());
         try {
@@ -254,7 +254,7 @@ final class WritePath {
             putBack(a, e);
             throw e;
         }
-        commitPiece(pos, part, a, fua, logged);
+        commitPiece(pos, part, a, fua, through);
         src.position(src.position() + a.length());
         return a.length();
     }
@@ -274,11 +274,11 @@ final class WritePath {
      * may see it, and a policy that finds nothing counted dirty takes the log to hold only clean
      * ksets (the batching policy then passes them at once, written back undrained).
      */
-    private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua, List<CacheKey> logged)
+    private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua, Through through)
             throws IOException {
         stats.dirtyBytes.add(key.length());
         try {
-            insertAndLog(key, a, fua, logged);
+            insertAndLog(key, a, fua, through);
         } catch (KeyLoggedException e) {
             throw e; // logged: dirty until write-back passes it
         } catch (IOException | RuntimeException | Error e) {
@@ -288,13 +288,16 @@ final class WritePath {
     }
 
     /**
-     * Inserts a key whose data is durable and appends it to the log, under its slice lock; adds a
-     * copy of it, as logged, to {@code logged} (if not null).
+     * Inserts a key whose data is durable and appends it to the log, under its slice lock. For a
+     * write-through request ({@code through}, else null) it adds a copy of the key, as logged, to
+     * its keys, and marks the pieces of the key over pieces marked as on the backing device in its
+     * epoch ({@link Through}).
      */
-    private void insertAndLog(CacheKey key, Allocation a, boolean fua, List<CacheKey> logged) throws IOException {
+    private void insertAndLog(CacheKey key, Allocation a, boolean fua, Through through) throws IOException {
         KeySlice slice = cache.index().slice(key.offset());
         slice.lock();
         List<CacheKey> displaced = new ArrayList<>();
+        List<CacheKey> overLanded = through == null ? null : new ArrayList<>(0);
         try {
             slice.walk(key.offset(), key.length(), cache.validity(), new ExtentVisitor() {
                 @Override
@@ -304,6 +307,13 @@ final class WritePath {
                         part.cutFront((int) (position - old.offset()));
                         part.cutBack(part.length() - length);
                         displaced.add(part);
+                        if (overLanded != null && old.onBackingEpoch() == through.epoch()) {
+                            CacheKey over = key.copy();
+                            over.cutFront((int) (position - key.offset()));
+                            over.cutBack(over.length() - length);
+                            over.markOnBacking(through.epoch());
+                            overLanded.add(over);
+                        }
                     }
                     return true;
                 }
@@ -315,8 +325,9 @@ final class WritePath {
             });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
-            if (logged != null) {
-                logged.add(key.copy());
+            if (through != null) {
+                through.logged().add(key.copy());
+                markOverLanded(slice, overLanded);
             }
         } catch (KeyLoggedException e) {
             // in the log (its kset written; the wait for the ones before it failed): the key
@@ -338,13 +349,30 @@ final class WritePath {
         }
     }
 
+    /**
+     * Inserts the marked pieces of a logged key over pieces that had landed on the backing device
+     * (the same bytes: they cut the key around them). Only marks: a failure leaves them out, which
+     * makes write-back write older versions there in order, as without them.
+     */
+    private void markOverLanded(KeySlice slice, List<CacheKey> overLanded) {
+        try {
+            for (CacheKey over : overLanded) {
+                slice.insert(over, cache.validity());
+            }
+        } catch (RuntimeException e) {
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": marking a write-through write's"
+                    + " pieces over ones that reached the backing device failed (write-back then writes older"
+                    + " versions there again, in order): " + e);
+        }
+    }
+
     /** Makes {@code [offset, offset + length)} read as zeroes: keys pointing at one zeroed region. */
     void writeZeroes(long offset, long length, boolean fua) throws IOException {
         writeZeroes(offset, length, fua, null);
     }
 
-    /** As {@link #writeZeroes}, adding each key it logs to {@code logged} (if not null). */
-    void writeZeroes(long offset, long length, boolean fua, List<CacheKey> logged) throws IOException {
+    /** As {@link #writeZeroes}, for a write-through request ({@code through}; null for none). */
+    void writeZeroes(long offset, long length, boolean fua, Through through) throws IOException {
         signals.checkOpen();
         BlockDevice.checkRange(name, cache.logicalSize(), BlockDevice.SECTOR_SIZE, offset, length);
         stats.writeRequests.increment();
@@ -362,7 +390,7 @@ final class WritePath {
                 putBack(a, e);
                 throw e;
             }
-            pos = logZeroes(a, pos, end, want, logged);
+            pos = logZeroes(a, pos, end, want, through);
         }
         if (fua) {
             cache.keyLog().flush();
@@ -375,7 +403,7 @@ final class WritePath {
      * Logs keys from {@code pos} pointing at the zeroed allocation {@code a}; a large allocation
      * serves several slices, a short one (end of a segment) one key only. Returns where they end.
      */
-    private long logZeroes(Allocation a, long pos, long end, int want, List<CacheKey> logged) throws IOException {
+    private long logZeroes(Allocation a, long pos, long end, int want, Through through) throws IOException {
         boolean reuse = a.length() >= Math.min(want, 1 << 20);
         boolean first = true;
         do {
@@ -389,7 +417,7 @@ final class WritePath {
             if (cache.config().dataCrc()) {
                 key.setDataCrc(crcOfZeroes(len));
             }
-            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, logged);
+            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, through);
             pos += len;
         } while (reuse && pos < end);
         return pos;

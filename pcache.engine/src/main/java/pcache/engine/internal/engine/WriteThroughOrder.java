@@ -5,7 +5,6 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import pcache.api.format.PcacheFormat;
-import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
 import pcache.api.spi.KeySlice;
@@ -18,24 +17,35 @@ import pcache.api.spi.KeySlice;
  * then to the backing device before it is acknowledged. Write-back still writes the log back in
  * order, which is what keeps the backing device right when concurrent writes reached it in another
  * order than the cache logged them, or when a write to it failed. But a key written back after a
- * newer write-through write of its range already reached the backing device would put the older
- * bytes back there, until the newer key's own kset is written back: a client that flushed the
- * newer write could then find the older one on the backing device if the cache device were lost.
+ * newer write-through write of its range reached the backing device would put the older bytes
+ * back there, until the newer key's own kset is written back: a client that flushed the newer
+ * write could then find the older one on the backing device if the cache device were lost.
  *
- * <p>So the index key of a write-through write is marked {@link pcache.api.spi.CacheKey#markOnBacking
- * on the backing device} once its write there has landed, and write-back leaves out the pieces of
- * an older key that such a key now serves (it still writes every piece the key itself serves, and
- * everything a key logged in write-back mode replaced: the {@code ordered} policy's promise
- * depends on those). The two must not interleave on a range: a write-through request holds its
- * range {@link #shared shared} from before its backing write until it is marked, and write-back
- * holds the range of what it writes {@link #exclusive exclusively} from its look at the index until
- * its backing write is done. Write-back's look therefore sees each client write either not yet on
- * the backing device (it writes the older piece first, the newer one lands after it) or landed
- * and marked (it leaves the older piece out). Nothing waits for cache space while holding a range.
+ * <p>So once a write-through request's backing write has landed, the index pieces that still hold
+ * its bytes are marked with the current write-through epoch ({@link CacheKey#markOnBacking}), and
+ * write-back leaves out every piece of an older key that a key marked in the current epoch now
+ * serves. A newer write-through write over marked pieces does not hide them while it is on its way
+ * (or after it failed): its own pieces over them are marked as it enters the index ({@link Through}).
+ * Write-back still writes every piece the key itself serves, and every piece no landed version
+ * covers, which the {@code ordered} policy's promise depends on. A piece is left out only for bytes that
+ * reached the backing device before write-back's look, so write-back's own flush after it makes
+ * them durable there: a crash then finds a version at least as new as the one left out, never
+ * older data under a key the cache holds clean.
+ *
+ * <p>The look at the index and the write must not interleave with a write-through request's
+ * backing write and marking: write-back holds the range {@link #exclusive exclusively} from its
+ * look until its backing write is done (always, so that it cannot miss the first write-through
+ * request), and a write-through request holds it {@link #shared} around its backing write and
+ * marking, after its keys are in the index. Nothing waits for cache space while holding a range.
+ *
+ * <p>A new epoch begins ({@link #newEpoch}) whenever what write-through requests put on the
+ * backing device may be gone: a flush of it failed (a file's page cache dropped the pages, an NBD
+ * server lost its volatile cache), or a device bound went away. Marks of earlier epochs keep
+ * nothing out, and a write-back group that left pieces out in an epoch that ended by the time its
+ * flush returned is written again ({@link #epochEnded}).
  *
  * <p>Ranges are locked by 4 MiB slice, striped over {@link #STRIPES} locks, always in ascending
- * stripe order. The marks mean one device ({@link #claim}); when it goes, they are forgotten
- * ({@link #forget}), and until then write-back to any other device ignores them.
+ * stripe order.
  */
 final class WriteThroughOrder {
 
@@ -49,13 +59,39 @@ final class WriteThroughOrder {
     }
 
     private final ReentrantReadWriteLock[] locks = new ReentrantReadWriteLock[STRIPES];
-    /** The device the marks mean; null while none is marked. */
-    private volatile BackingDevice markedFor;
+    private volatile int epoch = 1;
+    /** Whether any write-through request wrote since the cache opened. */
+    private volatile boolean used;
 
     WriteThroughOrder() {
         for (int i = 0; i < STRIPES; i++) {
             locks[i] = new ReentrantReadWriteLock();
         }
+    }
+
+    /** Notes a write-through request, before its keys enter the index. */
+    void writeThroughBegins() {
+        used = true;
+    }
+
+    /** The current epoch. */
+    int epoch() {
+        return epoch;
+    }
+
+    /** Whether keys may be marked at all: a write-through request wrote since the cache opened. */
+    boolean used() {
+        return used;
+    }
+
+    /** Starts a new epoch: what write-through requests wrote so far may be gone from the backing device. */
+    synchronized void newEpoch() {
+        epoch = epoch == CacheKey.MAX_WRITE_THROUGH_EPOCH ? 1 : epoch + 1;
+    }
+
+    /** Whether {@code since} (an epoch write-back relied on) has ended. */
+    boolean epochEnded(int since) {
+        return since != 0 && since != epoch;
     }
 
     /** Holds {@code [offset, offset + length)} for a client's write-through request. */
@@ -69,66 +105,11 @@ final class WriteThroughOrder {
     }
 
     /**
-     * Whether marks may be set for a write that landed on {@code device}: yes when they mean it,
-     * or no device yet (it then becomes the one). A write to another device (a swap in progress)
-     * is not marked.
+     * A write-through request's backing write landed in epoch {@code epoch} (read before it
+     * began): marks the index pieces that still hold the bytes of {@code logged} (the keys it
+     * logged, as logged). Call with its range held {@link #shared}.
      */
-    boolean claim(BackingDevice device) {
-        BackingDevice current = markedFor;
-        if (current == null) {
-            synchronized (this) {
-                if (markedFor == null) {
-                    markedFor = device;
-                }
-                current = markedFor;
-            }
-        }
-        return current == device;
-    }
-
-    /** Whether write-back, writing to {@code device}, may rely on the marks. */
-    boolean marksMean(BackingDevice device) {
-        return device != null && markedFor == device;
-    }
-
-    /** Whether any write-through write was marked since the marks were last forgotten. */
-    boolean anyMarked() {
-        return markedFor != null;
-    }
-
-    /**
-     * {@code device} goes away: if the marks mean it, {@code clearMarks} runs with every range held
-     * (no write-through request between its backing write and its mark, no write-back between its
-     * look and its write) and the marks then mean no device.
-     */
-    void forget(BackingDevice device, Runnable clearMarks) {
-        if (device == null || markedFor != device) {
-            return;
-        }
-        for (ReentrantReadWriteLock l : locks) {
-            l.writeLock().lock();
-        }
-        try {
-            if (markedFor == device) {
-                clearMarks.run();
-                markedFor = null;
-            }
-        } finally {
-            for (int i = STRIPES - 1; i >= 0; i--) {
-                locks[i].writeLock().unlock();
-            }
-        }
-    }
-
-    /**
-     * A write-through request's backing write landed on {@code device}: marks the index pieces that
-     * still hold the bytes of {@code logged} (the keys it logged). Call with its range held
-     * {@link #shared}.
-     */
-    void landed(OpenCache cache, List<CacheKey> logged, BackingDevice device) {
-        if (device == null || !claim(device)) {
-            return;
-        }
+    static void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
         for (CacheKey k : logged) {
             KeySlice slice = cache.index().slice(k.offset());
             slice.lock();
@@ -137,7 +118,7 @@ final class WriteThroughOrder {
                     @Override
                     public boolean hit(CacheKey t, long position, int length) {
                         if (EngineWritebackContext.sameBytes(t, k)) {
-                            t.markOnBacking();
+                            t.markOnBacking(epoch);
                         }
                         return true;
                     }
@@ -155,10 +136,11 @@ final class WriteThroughOrder {
 
     /**
      * Adds to {@code out}, in offset order, the pieces of dirty key {@code k} (cut copies) that no
-     * other key marked on the backing device serves: those write-back must still write. Call with
-     * {@code k}'s range held {@link #exclusive}, for a write to the device the marks mean.
+     * other key marked on the backing device in epoch {@code current} serves: those write-back
+     * must still write. Returns whether it left any piece out. Call with {@code k}'s range held
+     * {@link #exclusive}.
      */
-    static void notReplacedOnBacking(OpenCache cache, CacheKey k, List<CacheKey> out) {
+    static boolean notReplacedOnBacking(OpenCache cache, CacheKey k, int current, List<CacheKey> out) {
         KeySlice slice = cache.index().slice(k.offset());
         long[] from = {k.offset()};
         slice.lock();
@@ -166,7 +148,7 @@ final class WriteThroughOrder {
             slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey t, long position, int length) {
-                    if (t.isOnBacking() && !EngineWritebackContext.sameBytes(t, k)) {
+                    if (t.onBackingEpoch() == current && !EngineWritebackContext.sameBytes(t, k)) {
                         if (position > from[0]) {
                             out.add(piece(k, from[0], position));
                         }
@@ -183,9 +165,14 @@ final class WriteThroughOrder {
         } finally {
             slice.unlock();
         }
-        if (from[0] < k.end()) {
-            out.add(from[0] == k.offset() ? k : piece(k, from[0], k.end()));
+        if (from[0] == k.offset()) {
+            out.add(k);
+            return false;
         }
+        if (from[0] < k.end()) {
+            out.add(piece(k, from[0], k.end()));
+        }
+        return true;
     }
 
     /** The part {@code [from, to)} of {@code k}, as a copy. */
@@ -194,24 +181,6 @@ final class WriteThroughOrder {
         p.cutFront((int) (from - k.offset()));
         p.cutBack(p.length() - (int) (to - from));
         return p;
-    }
-
-    /** Forgets every mark, when {@code device}, the one they mean, goes. */
-    void forgetMarks(OpenCache cache, BackingDevice device) {
-        forget(device, () -> {
-            for (int i = 0; i < cache.index().sliceCount(); i++) {
-                KeySlice slice = cache.index().existingSlice(i);
-                if (slice == null) {
-                    continue;
-                }
-                slice.lock();
-                try {
-                    slice.forEach(CacheKey::clearOnBacking);
-                } finally {
-                    slice.unlock();
-                }
-            }
-        });
     }
 
     private Held hold(long offset, long length, boolean exclusive) {

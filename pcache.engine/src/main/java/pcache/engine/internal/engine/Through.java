@@ -1,0 +1,20 @@
+package pcache.engine.internal.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import pcache.api.spi.CacheKey;
+
+/**
+ * What the write path keeps for a client's write-through request ({@link WriteThroughOrder}): a
+ * copy of each key it logs, for marking once its backing write has landed, and the write-through
+ * epoch at its start. Where its keys replace pieces marked as on the backing device in that
+ * epoch, the pieces of its keys over them are marked at once: the version that landed there keeps
+ * older ones out until this one lands, or for good if it never does.
+ */
+record Through(List<CacheKey> logged, int epoch) {
+
+    Through(int epoch) {
+        this(new ArrayList<>(2), epoch);
+    }
+}
