@@ -208,6 +208,72 @@ class WriteThroughOrderTest {
     }
 
     /**
+     * Two write-through writes of a range at once: the later one enters the index before the
+     * earlier one lands, and its own backing write fails. What landed keeps the older version out
+     * all the same: the landing marks the later key's pieces too.
+     */
+    @Test
+    @Timeout(60)
+    void aConcurrentNewerWriteThatFailsDoesNotHideTheOneThatLanded() throws Exception {
+        Setup s = open("wt-concurrent", CacheMode.WRITEBACK);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        CountDownLatch land = new CountDownLatch(1);
+        try {
+            write(s, 1); // left dirty by write-back mode
+            s.dev.flush();
+            s.dev.setMode(CacheMode.WRITETHROUGH);
+            CountDownLatch writing = new CountDownLatch(1);
+            s.held.holdWrites(writing, land, true);
+            Future<?> first = pool.submit(() -> {
+                write(s, 2);
+                return null;
+            });
+            assertTrue(writing.await(10, TimeUnit.SECONDS), "version 2 is on its way");
+            s.disk.failWrites.set(1);
+            org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> write(s, 3));
+            land.countDown();
+            first.get(10, TimeUnit.SECONDS);
+            s.dev.flush();
+            s.dev.drain(null);
+            assertTrue(!after(s, 2).contains(1L), "version 1 came back after version 2: " + s.tags);
+            assertHolds(s, 3);
+        } finally {
+            land.countDown();
+            pool.shutdownNow();
+            s.dev.close();
+        }
+    }
+
+    /**
+     * Between the bind of a replacement device and the unbind of the old one, write-back already
+     * writes to the new one: what landed on the old one keeps nothing out there.
+     */
+    @Test
+    void betweenTheBindOfAReplacementAndTheUnbindEveryVersionGoesToTheNewDevice() throws Exception {
+        Setup s = open("wt-bind", CacheMode.WRITETHROUGH);
+        try {
+            write(s, 1);
+            s.dev.flush();
+            write(s, 2);
+            s.dev.flush();
+            MemoryBacking second = new MemoryBacking(LOGICAL, "disk", false);
+            List<Long> tags = Collections.synchronizedList(new ArrayList<>());
+            second.onWrite = (offset, bytes) -> {
+                if (offset <= 0 && offset + bytes.length >= 4096) {
+                    tags.add(ByteBuffer.wrap(bytes).getLong((int) -offset));
+                }
+            };
+            assertNull(s.holder.set(second));
+            s.dev.backingArrives(); // as the component's bind does
+            s.dev.drain(null);
+            assertEquals(List.of(1L, 2L), tags, "each version written back to the new device, in order");
+            s.dev.backingGoes(s.held);
+        } finally {
+            s.dev.close();
+        }
+    }
+
+    /**
      * Only a version that reached the backing device keeps older ones out: a write-through write
      * whose backing write failed, over data left dirty by write-back mode with nothing landed in
      * between, lets write-back write the older version. Were it left out, the cache would hold it

@@ -295,15 +295,16 @@ public final class CacheEngine implements AutoCloseable {
         try (WriteThroughOrder.Held held = order.shared(offset, length)) {
             toBacking.write();
             // in the epoch of the request's start: a flush that failed since then ended it
-            WriteThroughOrder.landed(cache, through.logged(), through.epoch());
+            order.landed(cache, through.logged(), through.epoch());
         }
     }
 
     /**
-     * The backing device bound goes away (swapped or removed): what write-through requests wrote
-     * to it may not be on the next one, so their keys no longer keep older versions out.
+     * A backing device was bound (a replacement) or goes away (swapped or removed): what
+     * write-through requests wrote to the one before may not be on the one write-back writes to
+     * next, so their keys no longer keep older versions out.
      */
-    public void backingGoes() {
+    public void backingChanged() {
         cache.writeThrough().newEpoch();
     }
 

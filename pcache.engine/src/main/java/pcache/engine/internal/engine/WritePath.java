@@ -299,6 +299,19 @@ final class WritePath {
         List<CacheKey> displaced = new ArrayList<>();
         List<CacheKey> overLanded = through == null ? null : new ArrayList<>(0);
         try {
+            insertAndLogLocked(slice, key, a, fua, displaced, overLanded, through);
+            if (through != null) {
+                // logged: nothing from here on may undo that; the marks are only a help
+                marks(slice, key, overLanded, through);
+            }
+        } finally {
+            slice.unlock();
+        }
+    }
+
+    private void insertAndLogLocked(KeySlice slice, CacheKey key, Allocation a, boolean fua, List<CacheKey> displaced,
+            List<CacheKey> overLanded, Through through) throws IOException {
+        try {
             slice.walk(key.offset(), key.length(), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey old, long position, int length) {
@@ -325,10 +338,6 @@ final class WritePath {
             });
             slice.insert(key, cache.validity());
             cache.keyLog().append(key, fua);
-            if (through != null) {
-                through.logged().add(key.copy());
-                markOverLanded(slice, overLanded);
-            }
         } catch (KeyLoggedException e) {
             // in the log (its kset written; the wait for the ones before it failed): the key
             // stays, with its reference, which GC gives back when it passes the kset; only the
@@ -344,22 +353,23 @@ final class WritePath {
             }
             cache.segments().put(a.segment());
             throw e;
-        } finally {
-            slice.unlock();
         }
     }
 
     /**
-     * Inserts the marked pieces of a logged key over pieces that had landed on the backing device
-     * (the same bytes: they cut the key around them). Only marks: a failure leaves them out, which
-     * makes write-back write older versions there in order, as without them.
+     * For a write-through request, once {@code key} is logged: keeps a copy of it for the marks
+     * when its backing write lands, and inserts its marked pieces over pieces that had landed on
+     * the backing device (the same bytes: they cut the key around them). Only marks: a failure
+     * leaves them out (logged), which makes write-back write older versions there in order, as
+     * without them; it never fails the logged write.
      */
-    private void markOverLanded(KeySlice slice, List<CacheKey> overLanded) {
+    private void marks(KeySlice slice, CacheKey key, List<CacheKey> overLanded, Through through) {
         try {
+            through.logged().add(key.copy());
             for (CacheKey over : overLanded) {
                 slice.insert(over, cache.validity());
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + name + ": marking a write-through write's"
                     + " pieces over ones that reached the backing device failed (write-back then writes older"
                     + " versions there again, in order): " + e);

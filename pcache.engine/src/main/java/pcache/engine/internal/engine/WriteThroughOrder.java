@@ -24,8 +24,9 @@ import pcache.api.spi.KeySlice;
  * <p>So once a write-through request's backing write has landed, the index pieces that still hold
  * its bytes are marked with the current write-through epoch ({@link CacheKey#markOnBacking}), and
  * write-back leaves out every piece of an older key that a key marked in the current epoch now
- * serves. A newer write-through write over marked pieces does not hide them while it is on its way
- * (or after it failed): its own pieces over them are marked as it enters the index ({@link Through}).
+ * serves. A newer write over a landed version does not hide it while it is on its way (or after
+ * it failed): a write-through write's pieces over marked pieces are marked as it enters the index
+ * ({@link Through}), and a landing marks the pieces of keys written since over its own.
  * Write-back still writes every piece the key itself serves, and every piece no landed version
  * covers, which the {@code ordered} policy's promise depends on. A piece is left out only for bytes that
  * reached the backing device before write-back's look, so write-back's own flush after it makes
@@ -40,9 +41,10 @@ import pcache.api.spi.KeySlice;
  *
  * <p>A new epoch begins ({@link #newEpoch}) whenever what write-through requests put on the
  * backing device may be gone: a flush of it failed (a file's page cache dropped the pages, an NBD
- * server lost its volatile cache), or a device bound went away. Marks of earlier epochs keep
- * nothing out, and a write-back group that left pieces out in an epoch that ended by the time its
- * flush returned is written again ({@link #epochEnded}).
+ * server lost its volatile cache), or the device bound changed (a replacement bound, a device let
+ * go). Marks of earlier epochs keep nothing out, a landing in an epoch that ended marks nothing,
+ * and a write-back group that left pieces out in an epoch that ended by the time its flush returned
+ * is written again ({@link #epochEnded}).
  *
  * <p>Ranges are locked by 4 MiB slice, striped over {@link #STRIPES} locks, always in ascending
  * stripe order.
@@ -105,11 +107,17 @@ final class WriteThroughOrder {
     }
 
     /**
-     * A write-through request's backing write landed in epoch {@code epoch} (read before it
-     * began): marks the index pieces that still hold the bytes of {@code logged} (the keys it
-     * logged, as logged). Call with its range held {@link #shared}.
+     * A write-through request's backing write landed; {@code epoch} is the one it began in. If that
+     * is still the current one, marks every index piece over the keys it logged ({@code logged},
+     * as logged): those that still hold its bytes, and those of keys written since, which replaced
+     * them in the index before it landed (a concurrent write of the range, which may still be on
+     * its way or fail): what landed keeps older versions out under them too. Call with its range
+     * held {@link #shared}.
      */
-    static void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
+    void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
+        if (epoch != this.epoch) {
+            return; // what it wrote may be gone already with a failed flush, or on a device let go
+        }
         for (CacheKey k : logged) {
             KeySlice slice = cache.index().slice(k.offset());
             slice.lock();
@@ -117,7 +125,8 @@ final class WriteThroughOrder {
                 slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
                     @Override
                     public boolean hit(CacheKey t, long position, int length) {
-                        if (EngineWritebackContext.sameBytes(t, k)) {
+                        // t is k or newer: nothing older than k serves k's range any more
+                        if (!t.isEmpty() && t.onBackingEpoch() != epoch) {
                             t.markOnBacking(epoch);
                         }
                         return true;
