@@ -92,6 +92,9 @@ public final class BackingHolder {
         void check(BackingDevice device) throws IOException;
     }
 
+    /** Told of every change of the device bound ({@link #onChange}). */
+    private volatile Runnable changed = () -> { };
+
     public BackingHolder(String cacheName) {
         this(cacheName, REQUEST_FAILURE_SHOWN_NANOS);
     }
@@ -100,6 +103,15 @@ public final class BackingHolder {
     BackingHolder(String cacheName, long requestFailureShownNanos) {
         this.cacheName = cacheName;
         this.requestFailureShownNanos = requestFailureShownNanos;
+    }
+
+    /**
+     * Runs {@code listener} whenever the device bound changes (another bound, or the one bound
+     * removed), under this holder's lock: a caller that acquired the new device did so after it
+     * ran. The last one installed counts (an engine opened again installs its own).
+     */
+    public void onChange(Runnable listener) {
+        changed = java.util.Objects.requireNonNull(listener, "listener");
     }
 
     /** Names the cache in messages (set once its configuration is known). */
@@ -123,6 +135,9 @@ public final class BackingHolder {
                 return String.valueOf(e.getMessage());
             }
         }
+        if (current != device) {
+            changed.run();
+        }
         current = device;
         failing = false;
         requestFailedAt = 0;
@@ -136,6 +151,7 @@ public final class BackingHolder {
             offered = null;
         }
         if (current == device) {
+            changed.run();
             current = null;
             failing = false;
             requestFailedAt = 0;

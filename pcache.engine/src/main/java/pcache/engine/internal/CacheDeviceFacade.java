@@ -517,11 +517,6 @@ public final class CacheDeviceFacade implements CacheDevice {
         backing.run(name, backingTimeoutMillis, e::countBackingError, "request", op::run);
     }
 
-    /** A backing device was bound: write-back's view of what write-through requests put on the one before ends. */
-    public void backingArrives() {
-        engine.backingChanged();
-    }
-
     /**
      * The backing device {@code device} goes away (unbound: replaced by another, or removed; called
      * before its provider closes it). Pass-through writes that went to it and that no flush has
@@ -531,7 +526,6 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     public void backingGoes(BackingDevice device) {
         backing.remove(device);
-        engine.backingChanged();
         try {
             String lost = passthroughWrites.departs(device, QUIESCE_TIMEOUT_MILLIS);
             if (lost != null) {

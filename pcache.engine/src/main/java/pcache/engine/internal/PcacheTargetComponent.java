@@ -157,10 +157,6 @@ public final class PcacheTargetComponent {
         if (name != null) { // bound before activation, the cache's first log line names the device
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
         }
-        CacheDeviceFacade f = facade;
-        if (f != null) {
-            f.backingArrives();
-        }
     }
 
     void unbindBacking(BackingDevice device) {

@@ -112,6 +112,10 @@ public final class CacheEngine implements AutoCloseable {
             e.blockStatus = new BlockStatusWalk(e.cache);
             e.writeback = new WritebackLoop(e.cache, e.signals, policy);
             e.gc = new GarbageCollector(e.cache, e.signals, e.scheduler);
+            // the device bound changing ends what write-back may take write-through writes to have
+            // put on it, under the holder's lock (WriteThroughOrder)
+            OpenCache opened = e.cache;
+            backing.onChange(() -> opened.writeThrough().newEpoch());
             // from here no device reaches write-back, reads or GC unless it is this cache's disk,
             // including one bound while the cache opened
             String refused = backing.checkWith(e::checkIdentity);
@@ -299,14 +303,6 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-    /**
-     * A backing device was bound (a replacement) or goes away (swapped or removed): what
-     * write-through requests wrote to the one before may not be on the one write-back writes to
-     * next, so their keys no longer keep older versions out.
-     */
-    public void backingChanged() {
-        cache.writeThrough().newEpoch();
-    }
 
     /**
      * Drops {@code [offset, offset + length)} from the cache index (trim); write-back passes the

@@ -276,6 +276,9 @@ final class WritePath {
      */
     private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua, Through through)
             throws IOException {
+        if (through != null) {
+            key.markWriteThrough();
+        }
         stats.dirtyBytes.add(key.length());
         try {
             insertAndLog(key, a, fua, through);
@@ -299,7 +302,14 @@ final class WritePath {
         List<CacheKey> displaced = new ArrayList<>();
         List<CacheKey> overLanded = through == null ? null : new ArrayList<>(0);
         try {
-            insertAndLogLocked(slice, key, a, fua, displaced, overLanded, through);
+            try {
+                insertAndLogLocked(slice, key, a, fua, displaced, overLanded, through);
+            } catch (KeyLoggedException e) {
+                if (through != null) {
+                    marks(slice, key, overLanded, through); // logged and in the index all the same
+                }
+                throw e;
+            }
             if (through != null) {
                 // logged: nothing from here on may undo that; the marks are only a help
                 marks(slice, key, overLanded, through);

@@ -26,7 +26,8 @@ import pcache.api.spi.KeySlice;
  * write-back leaves out every piece of an older key that a key marked in the current epoch now
  * serves. A newer write over a landed version does not hide it while it is on its way (or after
  * it failed): a write-through write's pieces over marked pieces are marked as it enters the index
- * ({@link Through}), and a landing marks the pieces of keys written since over its own.
+ * ({@link Through}), and a landing marks the pieces of write-through keys written since over its
+ * own.
  * Write-back still writes every piece the key itself serves, and every piece no landed version
  * covers, which the {@code ordered} policy's promise depends on. A piece is left out only for bytes that
  * reached the backing device before write-back's look, so write-back's own flush after it makes
@@ -115,18 +116,25 @@ final class WriteThroughOrder {
      * held {@link #shared}.
      */
     void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
-        if (epoch != this.epoch) {
-            return; // what it wrote may be gone already with a failed flush, or on a device let go
-        }
         for (CacheKey k : logged) {
             KeySlice slice = cache.index().slice(k.offset());
             slice.lock();
             try {
+                if (epoch != this.epoch) {
+                    // what it wrote may be gone already (a failed flush), or on a device let go;
+                    // looked at under the slice lock, so a landing of the next epoch that marked
+                    // these pieces already is never marked down
+                    return;
+                }
                 slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
                     @Override
                     public boolean hit(CacheKey t, long position, int length) {
-                        // t is k or newer: nothing older than k serves k's range any more
-                        if (!t.isEmpty() && t.onBackingEpoch() != epoch) {
+                        // t is k, or a newer write-through write (on its way, or failed): what landed
+                        // keeps the versions before k out under it. Not a write-back-mode write
+                        // made meanwhile (a mode switch): that one is acknowledged without landing,
+                        // and the versions before it must still be written back in order
+                        if (!t.isEmpty() && (t.isWriteThrough() || EngineWritebackContext.sameBytes(t, k))
+                                && t.onBackingEpoch() != epoch) {
                             t.markOnBacking(epoch);
                         }
                         return true;
