@@ -25,8 +25,6 @@ public final class CacheKey {
     private static final int FLAG_ZEROES = 1 << 9;
     /** In memory only: the key's bytes were looked at for zeroes ({@link #markZeroesChecked}). */
     private static final int FLAG_ZEROES_CHECKED = 1 << 10;
-    /** In memory only: written by a client's write-through request ({@link #markWriteThrough}). */
-    private static final int FLAG_WRITE_THROUGH = 1 << 11;
     /** In memory only, bits 12-31: the write-through epoch in which the key's bytes reached the backing device (0: none). */
     private static final int ON_BACKING_SHIFT = 12;
     /** Largest write-through epoch a key can hold ({@link #markOnBacking}); epochs then start again at 1. */
@@ -172,25 +170,6 @@ public final class CacheKey {
      */
     public boolean zeroesChecked() {
         return (flags & FLAG_ZEROES_CHECKED) != 0;
-    }
-
-    /**
-     * Records that the key was written by a client's write-through request, which sends its bytes
-     * to the backing device too. Kept in memory only, through cuts and copies.
-     *
-     * @since 1.8
-     */
-    public void markWriteThrough() {
-        flags |= FLAG_WRITE_THROUGH;
-    }
-
-    /**
-     * Whether the key was written by a client's write-through request ({@link #markWriteThrough}).
-     *
-     * @since 1.8
-     */
-    public boolean isWriteThrough() {
-        return (flags & FLAG_WRITE_THROUGH) != 0;
     }
 
     /**

@@ -106,9 +106,10 @@ public final class BackingHolder {
     }
 
     /**
-     * Runs {@code listener} whenever the device bound changes (another bound, or the one bound
-     * removed), under this holder's lock: a caller that acquired the new device did so after it
-     * ran. The last one installed counts (an engine opened again installs its own).
+     * Runs {@code listener} whenever {@link #set} binds another device or {@link #remove} removes
+     * the one bound, under this holder's lock: a caller that acquired the new device did so after
+     * it ran. The last one installed counts (an engine opened again installs its own). A device
+     * {@link #checkWith} unbinds or binds again (at an open) does not run it.
      */
     public void onChange(Runnable listener) {
         changed = java.util.Objects.requireNonNull(listener, "listener");

@@ -280,7 +280,7 @@ public final class CacheEngine implements AutoCloseable {
         WriteThroughOrder order = cache.writeThrough();
         order.writeThroughBegins();
         int length = src.remaining();
-        Through through = new Through(order.epoch());
+        Through through = new Through();
         writes.write(offset, src, fua, through);
         through(order, offset, length, through, toBacking);
     }
@@ -289,7 +289,7 @@ public final class CacheEngine implements AutoCloseable {
     public void writeZeroesThrough(long offset, long length, boolean fua, ToBacking toBacking) throws IOException {
         WriteThroughOrder order = cache.writeThrough();
         order.writeThroughBegins();
-        Through through = new Through(order.epoch());
+        Through through = new Through();
         writes.writeZeroes(offset, length, fua, through);
         through(order, offset, length, through, toBacking);
     }
@@ -297,9 +297,10 @@ public final class CacheEngine implements AutoCloseable {
     private void through(WriteThroughOrder order, long offset, long length, Through through, ToBacking toBacking)
             throws IOException {
         try (WriteThroughOrder.Held held = order.shared(offset, length)) {
+            // read before the write: a flush that fails, or a change of device, from here on ends it
+            int epoch = order.epoch();
             toBacking.write();
-            // in the epoch of the request's start: a flush that failed since then ended it
-            order.landed(cache, through.logged(), through.epoch());
+            order.landed(cache, through.logged(), epoch);
         }
     }
 

@@ -568,7 +568,7 @@ final class EngineWritebackContext implements WritebackContext {
         if (cache.writeThrough().epochEnded(relied)) {
             throw new BackingDeviceException("cache " + cache.name() + ": write-back left out older versions that"
                     + " write-through requests had replaced, and the backing device may have lost those since (a"
-                    + " flush failed, or the device went); it writes its group again, in full");
+                    + " flush failed, or the device changed); it writes its group again");
         }
     }
 

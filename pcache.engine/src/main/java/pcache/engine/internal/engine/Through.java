@@ -7,14 +7,14 @@ import pcache.api.spi.CacheKey;
 
 /**
  * What the write path keeps for a client's write-through request ({@link WriteThroughOrder}): a
- * copy of each key it logs, for marking once its backing write has landed, and the write-through
- * epoch at its start. Where its keys replace pieces marked as on the backing device in that
- * epoch, the pieces of its keys over them are marked at once: the version that landed there keeps
- * older ones out until this one lands, or for good if it never does.
+ * copy of each key it logs, for marking once its backing write has landed. Where its keys replace
+ * pieces marked as on the backing device in the current epoch, the write path marks the pieces of
+ * its keys over them at once: the version that landed there keeps older ones out until this one
+ * lands, or for good if it never does.
  */
-record Through(List<CacheKey> logged, int epoch) {
+record Through(List<CacheKey> logged) {
 
-    Through(int epoch) {
-        this(new ArrayList<>(2), epoch);
+    Through() {
+        this(new ArrayList<>(2));
     }
 }

@@ -276,9 +276,6 @@ final class WritePath {
      */
     private void insertAndLogDirty(CacheKey key, Allocation a, boolean fua, Through through)
             throws IOException {
-        if (through != null) {
-            key.markWriteThrough();
-        }
         stats.dirtyBytes.add(key.length());
         try {
             insertAndLog(key, a, fua, through);
@@ -293,17 +290,19 @@ final class WritePath {
     /**
      * Inserts a key whose data is durable and appends it to the log, under its slice lock. For a
      * write-through request ({@code through}, else null) it adds a copy of the key, as logged, to
-     * its keys, and marks the pieces of the key over pieces marked as on the backing device in its
-     * epoch ({@link Through}).
+     * its keys, and marks the pieces of the key over pieces marked as on the backing device in the
+     * current epoch ({@link Through}).
      */
     private void insertAndLog(CacheKey key, Allocation a, boolean fua, Through through) throws IOException {
         KeySlice slice = cache.index().slice(key.offset());
         slice.lock();
         List<CacheKey> displaced = new ArrayList<>();
         List<CacheKey> overLanded = through == null ? null : new ArrayList<>(0);
+        // under the slice lock: a mark of the current epoch is one the next look of write-back trusts
+        int epoch = through == null ? 0 : cache.writeThrough().epoch();
         try {
             try {
-                insertAndLogLocked(slice, key, a, fua, displaced, overLanded, through);
+                insertAndLogLocked(slice, key, a, fua, displaced, overLanded, epoch);
             } catch (KeyLoggedException e) {
                 if (through != null) {
                     marks(slice, key, overLanded, through); // logged and in the index all the same
@@ -320,7 +319,7 @@ final class WritePath {
     }
 
     private void insertAndLogLocked(KeySlice slice, CacheKey key, Allocation a, boolean fua, List<CacheKey> displaced,
-            List<CacheKey> overLanded, Through through) throws IOException {
+            List<CacheKey> overLanded, int epoch) throws IOException {
         try {
             slice.walk(key.offset(), key.length(), cache.validity(), new ExtentVisitor() {
                 @Override
@@ -330,11 +329,11 @@ final class WritePath {
                         part.cutFront((int) (position - old.offset()));
                         part.cutBack(part.length() - length);
                         displaced.add(part);
-                        if (overLanded != null && old.onBackingEpoch() == through.epoch()) {
+                        if (overLanded != null && old.onBackingEpoch() == epoch) {
                             CacheKey over = key.copy();
                             over.cutFront((int) (position - key.offset()));
                             over.cutBack(over.length() - length);
-                            over.markOnBacking(through.epoch());
+                            over.markOnBacking(epoch);
                             overLanded.add(over);
                         }
                     }

@@ -24,10 +24,9 @@ import pcache.api.spi.KeySlice;
  * <p>So once a write-through request's backing write has landed, the index pieces that still hold
  * its bytes are marked with the current write-through epoch ({@link CacheKey#markOnBacking}), and
  * write-back leaves out every piece of an older key that a key marked in the current epoch now
- * serves. A newer write over a landed version does not hide it while it is on its way (or after
- * it failed): a write-through write's pieces over marked pieces are marked as it enters the index
- * ({@link Through}), and a landing marks the pieces of write-through keys written since over its
- * own.
+ * serves. A newer write-through write over marked pieces does not hide them while it is on its
+ * way (or after it failed): its own pieces over them are marked as it enters the index
+ * ({@link Through}), with the epoch current then.
  * Write-back still writes every piece the key itself serves, and every piece no landed version
  * covers, which the {@code ordered} policy's promise depends on. A piece is left out only for bytes that
  * reached the backing device before write-back's look, so write-back's own flush after it makes
@@ -108,12 +107,9 @@ final class WriteThroughOrder {
     }
 
     /**
-     * A write-through request's backing write landed; {@code epoch} is the one it began in. If that
-     * is still the current one, marks every index piece over the keys it logged ({@code logged},
-     * as logged): those that still hold its bytes, and those of keys written since, which replaced
-     * them in the index before it landed (a concurrent write of the range, which may still be on
-     * its way or fail): what landed keeps older versions out under them too. Call with its range
-     * held {@link #shared}.
+     * A write-through request's backing write landed; {@code epoch} is the one read just before it
+     * began. If that is still the current one, marks the index pieces that still hold the bytes of
+     * the keys it logged ({@code logged}, as logged). Call with its range held {@link #shared}.
      */
     void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
         for (CacheKey k : logged) {
@@ -129,12 +125,9 @@ final class WriteThroughOrder {
                 slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
                     @Override
                     public boolean hit(CacheKey t, long position, int length) {
-                        // t is k, or a newer write-through write (on its way, or failed): what landed
-                        // keeps the versions before k out under it. Not a write-back-mode write
-                        // made meanwhile (a mode switch): that one is acknowledged without landing,
-                        // and the versions before it must still be written back in order
-                        if (!t.isEmpty() && (t.isWriteThrough() || EngineWritebackContext.sameBytes(t, k))
-                                && t.onBackingEpoch() != epoch) {
+                        // only k's own bytes: a key written since over them (concurrent with k) may
+                        // sit over versions that never landed, which its mark would keep out
+                        if (EngineWritebackContext.sameBytes(t, k) && t.onBackingEpoch() != epoch) {
                             t.markOnBacking(epoch);
                         }
                         return true;
