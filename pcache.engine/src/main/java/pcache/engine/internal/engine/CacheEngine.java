@@ -299,7 +299,14 @@ public final class CacheEngine implements AutoCloseable {
         try (WriteThroughOrder.Held held = order.shared(offset, length)) {
             // read before the write: a flush that fails, or a change of device, from here on ends it
             int epoch = order.epoch();
-            toBacking.write();
+            try {
+                toBacking.write();
+            } catch (BackingHolder.NoneBound e) {
+                throw e; // never sent
+            } catch (IOException e) {
+                order.distrust(config.name(), "a write-through write failed: " + e.getMessage());
+                throw e;
+            }
             order.landed(cache, through.logged(), epoch);
         }
     }

@@ -19,6 +19,7 @@ import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeySlice;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
+import pcache.engine.internal.BackingHolder;
 
 /**
  * What write-back policies see of one open cache: the durable key log from dirty_tail, a scratch
@@ -146,11 +147,21 @@ final class EngineWritebackContext implements WritebackContext {
     }
 
     private void sendTaken(CachePos place, List<long[]> due) throws IOException {
+        WriteThroughOrder order = cache.writeThrough();
         for (int i = 0; i < due.size() && cache.trims().keepSending(); i++) {
             long[] t = due.get(i);
             try {
-                backing().trim(t[0], t[1]);
-                dropCleanCopies(t[0], t[1]);
+                if (order.used()) {
+                    // a write-through write landed in the range before the trim is wiped by it:
+                    // its mark must not keep older versions out from now on, and none may land
+                    // while the trim is on its way (WriteThroughOrder)
+                    try (WriteThroughOrder.Held held = order.exclusive(t[0], t[1])) {
+                        trimOnce(t);
+                        order.newEpoch();
+                    }
+                } else {
+                    trimOnce(t);
+                }
             } catch (DeviceClosedException | BackingUnavailableException e) {
                 for (long[] rest : due.subList(i, due.size())) {
                     cache.trims().add(place, rest[0], rest[1]);
@@ -167,6 +178,20 @@ final class EngineWritebackContext implements WritebackContext {
                 }
             }
         }
+    }
+
+    /** Sends one trim; one whose outcome is unknown (it failed) ends the reliance on marks. */
+    private void trimOnce(long[] t) throws IOException {
+        try {
+            backing().trim(t[0], t[1]);
+        } catch (BackingHolder.NoneBound e) {
+            throw e; // never sent
+        } catch (IOException e) {
+            cache.writeThrough().distrust(cache.name(), "a trim of [" + t[0] + ", +" + t[1] + ") failed: "
+                    + e.getMessage());
+            throw e;
+        }
+        dropCleanCopies(t[0], t[1]);
     }
 
     /**
@@ -404,6 +429,7 @@ final class EngineWritebackContext implements WritebackContext {
             writeDevice().writeZeroes(offset, bytes, false);
         } catch (IOException e) {
             stats.backingErrors.increment();
+            unknownOutcome(e);
             throw e;
         }
         stats.writebackBytes.add(bytes);
@@ -454,7 +480,15 @@ final class EngineWritebackContext implements WritebackContext {
             throw e; // the cache device's, not the backing device's
         } catch (IOException e) {
             stats.backingErrors.increment();
+            unknownOutcome(e);
             throw e;
+        }
+    }
+
+    /** A backing write of write-back's failed: unless it was never sent, marks are no longer relied on. */
+    private void unknownOutcome(IOException e) {
+        if (!(e instanceof BackingHolder.NoneBound)) {
+            cache.writeThrough().distrust(cache.name(), "a write of write-back's failed: " + e.getMessage());
         }
     }
 

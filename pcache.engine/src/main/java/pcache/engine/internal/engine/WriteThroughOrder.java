@@ -46,6 +46,11 @@ import pcache.api.spi.KeySlice;
  * and a write-back group that left pieces out in an epoch that ended by the time its flush returned
  * is written again ({@link #epochEnded}).
  *
+ * <p>A backing write or trim that fails has an unknown outcome (it may be carried out later, over
+ * a version that landed after it), so the first one ends the reliance on marks until the cache is
+ * opened again ({@link #distrust}). A trim write-back passes on holds its range exclusively and
+ * starts a new epoch once sent: it wiped what landed there before.
+ *
  * <p>Ranges are locked by 4 MiB slice, striped over {@link #STRIPES} locks, always in ascending
  * stripe order.
  */
@@ -64,6 +69,8 @@ final class WriteThroughOrder {
     private volatile int epoch = 1;
     /** Whether any write-through request wrote since the cache opened. */
     private volatile boolean used;
+    /** Why marks are no longer relied on (null: they are): a backing write whose outcome is unknown. */
+    private volatile String distrusted;
 
     WriteThroughOrder() {
         for (int i = 0; i < STRIPES; i++) {
@@ -81,9 +88,35 @@ final class WriteThroughOrder {
         return epoch;
     }
 
-    /** Whether keys may be marked at all: a write-through request wrote since the cache opened. */
+    /**
+     * Whether write-back may rely on marks: a write-through request wrote since the cache opened,
+     * and no backing write's outcome became unknown since ({@link #distrust}).
+     */
     boolean used() {
-        return used;
+        return used && distrusted == null;
+    }
+
+    /**
+     * A write or trim to the backing device failed, so its outcome is unknown: it may still be
+     * carried out later (an NBD server may run a request the client gave up on), over a version
+     * that landed after it, and no epoch can tell. From now until the cache is opened again,
+     * write-back writes every version in order, as it did before marks, which repairs that.
+     */
+    void distrust(String cacheName, String why) {
+        if (distrusted != null) {
+            return;
+        }
+        synchronized (this) {
+            if (distrusted != null) {
+                return;
+            }
+            distrusted = why; // also before any write-through request: such a write may land late
+        }
+        if (used) {
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cacheName + ": a backing write's"
+                    + " outcome is unknown (" + why + "); write-back writes every version in log order again,"
+                    + " older ones over newer write-through writes included, until the cache is opened again");
+        }
     }
 
     /** Starts a new epoch: what write-through requests wrote so far may be gone from the backing device. */
@@ -113,34 +146,16 @@ final class WriteThroughOrder {
      */
     void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
         for (CacheKey k : logged) {
-            KeySlice slice = cache.index().slice(k.offset());
-            slice.lock();
-            try {
-                if (epoch != this.epoch) {
-                    // what it wrote may be gone already (a failed flush), or on a device let go;
-                    // looked at under the slice lock, so a landing of the next epoch that marked
-                    // these pieces already is never marked down
-                    return;
+            eachPiece(cache, k, (t, position, length) -> {
+                // the epoch looked at under the slice lock: what it wrote may be gone already (a
+                // failed flush) or be on a device let go, and a landing of the next epoch that
+                // marked these pieces already is never marked down. Only k's own bytes: a key
+                // written since over them (concurrent with k) may sit over versions that never
+                // landed, which its mark would keep out
+                if (epoch == this.epoch && EngineWritebackContext.sameBytes(t, k) && t.onBackingEpoch() != epoch) {
+                    t.markOnBacking(epoch);
                 }
-                slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
-                    @Override
-                    public boolean hit(CacheKey t, long position, int length) {
-                        // only k's own bytes: a key written since over them (concurrent with k) may
-                        // sit over versions that never landed, which its mark would keep out
-                        if (EngineWritebackContext.sameBytes(t, k) && t.onBackingEpoch() != epoch) {
-                            t.markOnBacking(epoch);
-                        }
-                        return true;
-                    }
-
-                    @Override
-                    public boolean gap(long position, int length) {
-                        return true;
-                    }
-                });
-            } finally {
-                slice.unlock();
-            }
+            });
         }
     }
 
@@ -151,19 +166,39 @@ final class WriteThroughOrder {
      * {@link #exclusive}.
      */
     static boolean notReplacedOnBacking(OpenCache cache, CacheKey k, int current, List<CacheKey> out) {
-        KeySlice slice = cache.index().slice(k.offset());
         long[] from = {k.offset()};
+        eachPiece(cache, k, (t, position, length) -> {
+            if (t.onBackingEpoch() == current && !EngineWritebackContext.sameBytes(t, k)) {
+                if (position > from[0]) {
+                    out.add(piece(k, from[0], position));
+                }
+                from[0] = position + length;
+            }
+        });
+        if (from[0] == k.offset()) {
+            out.add(k);
+            return false;
+        }
+        if (from[0] < k.end()) {
+            out.add(piece(k, from[0], k.end()));
+        }
+        return true;
+    }
+
+    /** What {@link #eachPiece} does with each index piece over a key's range. */
+    private interface PieceAction {
+        void piece(CacheKey t, long position, int length);
+    }
+
+    /** Runs {@code action}, under the slice lock, for each index piece over {@code k}'s range, in offset order. */
+    private static void eachPiece(OpenCache cache, CacheKey k, PieceAction action) {
+        KeySlice slice = cache.index().slice(k.offset());
         slice.lock();
         try {
             slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
                 @Override
                 public boolean hit(CacheKey t, long position, int length) {
-                    if (t.onBackingEpoch() == current && !EngineWritebackContext.sameBytes(t, k)) {
-                        if (position > from[0]) {
-                            out.add(piece(k, from[0], position));
-                        }
-                        from[0] = position + length;
-                    }
+                    action.piece(t, position, length);
                     return true;
                 }
 
@@ -175,14 +210,6 @@ final class WriteThroughOrder {
         } finally {
             slice.unlock();
         }
-        if (from[0] == k.offset()) {
-            out.add(k);
-            return false;
-        }
-        if (from[0] < k.end()) {
-            out.add(piece(k, from[0], k.end()));
-        }
-        return true;
     }
 
     /** The part {@code [from, to)} of {@code k}, as a copy. */
