@@ -374,6 +374,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                         } catch (IOException e) {
                             LOG.log(System.Logger.Level.DEBUG, "cache {0}: backing trim failed (ignored): {1}", name,
                                     e.getMessage());
+                            engine.backingTrimFailed(e.getMessage());
                         }
                     }
                 }

@@ -15,6 +15,8 @@ import pcache.api.spi.ForwardingBackingDevice;
  */
 class HeldWrites extends ForwardingBackingDevice {
     volatile Runnable beforeWrite;
+    /** Fails the next trim (before it reaches the device), once. */
+    final java.util.concurrent.atomic.AtomicBoolean failNextTrim = new java.util.concurrent.atomic.AtomicBoolean();
 
     HeldWrites(BackingDevice device) {
         super(device);
@@ -27,6 +29,14 @@ class HeldWrites extends ForwardingBackingDevice {
             h.run();
         }
         super.write(offset, src, fua);
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        if (failNextTrim.getAndSet(false)) {
+            throw new pcache.api.BackingDeviceException("injected trim failure at " + offset);
+        }
+        super.trim(offset, length);
     }
 
     /**

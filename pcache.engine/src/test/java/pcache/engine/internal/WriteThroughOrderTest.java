@@ -268,6 +268,25 @@ class WriteThroughOrderTest {
         }
     }
 
+    /** So does a write-through request's trim that fails (elsewhere: any later landing may be undone). */
+    @Test
+    void aWriteThroughTrimThatFailsMakesWritebackWriteEveryVersionInOrderAgain() throws Exception {
+        Setup s = open("wt-trim-failed", CacheMode.WRITETHROUGH);
+        try {
+            write(s, 1);
+            s.dev.flush();
+            s.held.failNextTrim.set(true);
+            s.dev.trim(Harness.MIB, 4096); // fails on the backing device: not the client's error
+            write(s, 2);
+            s.dev.flush();
+            s.dev.drain(null);
+            assertEquals(List.of(1L, 2L), after(s, 2), "version 1 written back again, then 2: " + s.tags);
+            assertHolds(s, 2);
+        } finally {
+            s.dev.close();
+        }
+    }
+
     /** So does a write of write-back's that fails (it was retried and succeeded). */
     @Test
     void aWritebackWriteThatFailsMakesWritebackWriteEveryVersionInOrderAgain() throws Exception {

@@ -301,10 +301,9 @@ public final class CacheEngine implements AutoCloseable {
             int epoch = order.epoch();
             try {
                 toBacking.write();
-            } catch (BackingHolder.NoneBound e) {
-                throw e; // never sent
             } catch (IOException e) {
-                order.distrust(config.name(), "a write-through write failed: " + e.getMessage());
+                // even "none bound": the request may have been sent to a device closed under it
+                order.distrust("a write-through write failed: " + e.getMessage());
                 throw e;
             }
             order.landed(cache, through.logged(), epoch);
@@ -326,6 +325,15 @@ public final class CacheEngine implements AutoCloseable {
      */
     public void trim(long offset, long length, boolean passOn) throws IOException {
         writes.trim(offset, length, passOn);
+    }
+
+    /**
+     * A write-through request's trim failed on the backing device: its outcome is unknown (it may
+     * be carried out later, over a write that landed after it), so write-back no longer relies on
+     * marks ({@link WriteThroughOrder#distrust}).
+     */
+    public void backingTrimFailed(String why) {
+        cache.writeThrough().distrust("a write-through trim failed: " + why);
     }
 
     /**

@@ -151,16 +151,13 @@ final class EngineWritebackContext implements WritebackContext {
         for (int i = 0; i < due.size() && cache.trims().keepSending(); i++) {
             long[] t = due.get(i);
             try {
-                if (order.used()) {
-                    // a write-through write landed in the range before the trim is wiped by it:
-                    // its mark must not keep older versions out from now on, and none may land
-                    // while the trim is on its way (WriteThroughOrder)
-                    try (WriteThroughOrder.Held held = order.exclusive(t[0], t[1])) {
-                        trimOnce(t);
-                        order.newEpoch();
-                    }
-                } else {
+                // a write-through write landed in the range before the trim is wiped by it: its
+                // mark must not keep older versions out from now on, and none may land while the
+                // trim is on its way (WriteThroughOrder; always, as write-back's writes do, so
+                // that the first write-through request cannot be missed)
+                try (WriteThroughOrder.Held held = order.exclusive(t[0], t[1])) {
                     trimOnce(t);
+                    order.newEpoch();
                 }
             } catch (DeviceClosedException | BackingUnavailableException e) {
                 for (long[] rest : due.subList(i, due.size())) {
@@ -187,7 +184,7 @@ final class EngineWritebackContext implements WritebackContext {
         } catch (BackingHolder.NoneBound e) {
             throw e; // never sent
         } catch (IOException e) {
-            cache.writeThrough().distrust(cache.name(), "a trim of [" + t[0] + ", +" + t[1] + ") failed: "
+            cache.writeThrough().distrust("a trim of [" + t[0] + ", +" + t[1] + ") failed: "
                     + e.getMessage());
             throw e;
         }
@@ -316,53 +313,16 @@ final class EngineWritebackContext implements WritebackContext {
         // under the slice lock: a write that replaces a part afterwards lifts its quarantine when
         // it completes; added after the lock, it could land on that write's good data
         List<long[]> parts = new ArrayList<>();
-        forEachPieceServed(k, (t, position, length) -> parts.add(new long[] {position, length}), () -> {
+        IndexPieces.each(cache, k, (t, position, length) -> {
+            if (sameBytes(t, k)) {
+                parts.add(new long[] {position, length});
+            }
+        }, () -> {
             for (long[] part : parts) {
                 cache.quarantine().add(part[0], part[1]);
             }
         });
         return false;
-    }
-
-    /** What {@link #forEachPieceServed} does with each index key serving a piece of a written key. */
-    private interface PieceAction {
-        void piece(CacheKey t, long position, int length);
-    }
-
-    /** What {@link #forEachPieceServed} runs once the walk is done, still under the slice lock. */
-    private interface UnderLock {
-        void run() throws IOException;
-    }
-
-    /**
-     * Runs {@code action}, under the slice lock, for each index key that serves a piece of
-     * {@code written} from its bytes ({@link #sameBytes}); then {@code then}, if any, still
-     * under the lock.
-     */
-    private void forEachPieceServed(CacheKey written, PieceAction action, UnderLock then) throws IOException {
-        KeySlice slice = cache.index().slice(written.offset());
-        slice.lock();
-        try {
-            slice.walk(written.offset(), written.length(), cache.validity(), new ExtentVisitor() {
-                @Override
-                public boolean hit(CacheKey t, long position, int length) {
-                    if (sameBytes(t, written)) {
-                        action.piece(t, position, length);
-                    }
-                    return true;
-                }
-
-                @Override
-                public boolean gap(long position, int length) {
-                    return true;
-                }
-            });
-            if (then != null) {
-                then.run();
-            }
-        } finally {
-            slice.unlock();
-        }
     }
 
     /** Whether index key {@code t} is (a piece of) {@code written}: the same bytes of the same segment generation. */
@@ -488,7 +448,7 @@ final class EngineWritebackContext implements WritebackContext {
     /** A backing write of write-back's failed: unless it was never sent, marks are no longer relied on. */
     private void unknownOutcome(IOException e) {
         if (!(e instanceof BackingHolder.NoneBound)) {
-            cache.writeThrough().distrust(cache.name(), "a write of write-back's failed: " + e.getMessage());
+            cache.writeThrough().distrust("a write of write-back's failed: " + e.getMessage());
         }
     }
 
@@ -602,7 +562,7 @@ final class EngineWritebackContext implements WritebackContext {
         if (cache.writeThrough().epochEnded(relied)) {
             throw new BackingDeviceException("cache " + cache.name() + ": write-back left out older versions that"
                     + " write-through requests had replaced, and the backing device may have lost those since (a"
-                    + " flush failed, or the device changed); it writes its group again");
+                    + " flush failed, a trim was passed on, or the device changed); it writes its group again");
         }
     }
 
@@ -688,7 +648,11 @@ final class EngineWritebackContext implements WritebackContext {
     private void markClean(Kset k) throws IOException {
         for (CacheKey written : k.keys()) {
             if (!written.isClean()) {
-                forEachPieceServed(written, (t, position, length) -> t.markClean(), null);
+                IndexPieces.each(cache, written, (t, position, length) -> {
+                    if (sameBytes(t, written)) {
+                        t.markClean();
+                    }
+                });
             }
         }
     }

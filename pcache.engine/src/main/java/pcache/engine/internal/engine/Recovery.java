@@ -177,7 +177,7 @@ final class Recovery {
         SegmentAllocator s = segments;
         KeyValidity validity = key -> Long.compareUnsigned(key.generation(), s.generation(key.segment())) >= 0;
         return new OpenCache(config, region, crc, backing, stats, meta, segments, index, scratch, keyLog, heads,
-                quarantine, logicalSize, validity, new PendingTrims(), new WriteThroughOrder());
+                quarantine, logicalSize, validity, new PendingTrims(), new WriteThroughOrder(config.name()));
     }
 
     private SegmentContext segmentContext() {

@@ -6,8 +6,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
-import pcache.api.spi.ExtentVisitor;
-import pcache.api.spi.KeySlice;
 
 /**
  * Keeps write-back from putting an older version of a range on the backing device after a
@@ -25,7 +23,7 @@ import pcache.api.spi.KeySlice;
  * its bytes are marked with the current write-through epoch ({@link CacheKey#markOnBacking}), and
  * write-back leaves out every piece of an older key that a key marked in the current epoch now
  * serves. A newer write-through write over marked pieces does not hide them while it is on its
- * way (or after it failed): its own pieces over them are marked as it enters the index
+ * way: its own pieces over them are marked as it enters the index
  * ({@link Through}), with the epoch current then.
  * Write-back still writes every piece the key itself serves, and every piece no landed version
  * covers, which the {@code ordered} policy's promise depends on. A piece is left out only for bytes that
@@ -72,7 +70,10 @@ final class WriteThroughOrder {
     /** Why marks are no longer relied on (null: they are): a backing write whose outcome is unknown. */
     private volatile String distrusted;
 
-    WriteThroughOrder() {
+    private final String cacheName;
+
+    WriteThroughOrder(String cacheName) {
+        this.cacheName = cacheName;
         for (int i = 0; i < STRIPES; i++) {
             locks[i] = new ReentrantReadWriteLock();
         }
@@ -80,7 +81,17 @@ final class WriteThroughOrder {
 
     /** Notes a write-through request, before its keys enter the index. */
     void writeThroughBegins() {
-        used = true;
+        if (!used) {
+            boolean first;
+            synchronized (this) {
+                first = !used;
+                used = true;
+            }
+            String why = distrusted;
+            if (first && why != null) {
+                logDistrust(why);
+            }
+        }
     }
 
     /** The current epoch. */
@@ -102,7 +113,7 @@ final class WriteThroughOrder {
      * that landed after it, and no epoch can tell. From now until the cache is opened again,
      * write-back writes every version in order, as it did before marks, which repairs that.
      */
-    void distrust(String cacheName, String why) {
+    void distrust(String why) {
         if (distrusted != null) {
             return;
         }
@@ -113,10 +124,14 @@ final class WriteThroughOrder {
             distrusted = why; // also before any write-through request: such a write may land late
         }
         if (used) {
-            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cacheName + ": a backing write's"
-                    + " outcome is unknown (" + why + "); write-back writes every version in log order again,"
-                    + " older ones over newer write-through writes included, until the cache is opened again");
-        }
+            logDistrust(why);
+        } // else logged when the first write-through request comes
+    }
+
+    private void logDistrust(String why) {
+        CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cacheName + ": a backing write's outcome is"
+                + " unknown (" + why + "); write-back writes every version in log order, older ones over newer"
+                + " write-through writes included, until the cache is opened again");
     }
 
     /** Starts a new epoch: what write-through requests wrote so far may be gone from the backing device. */
@@ -146,7 +161,7 @@ final class WriteThroughOrder {
      */
     void landed(OpenCache cache, List<CacheKey> logged, int epoch) {
         for (CacheKey k : logged) {
-            eachPiece(cache, k, (t, position, length) -> {
+            IndexPieces.each(cache, k, (t, position, length) -> {
                 // the epoch looked at under the slice lock: what it wrote may be gone already (a
                 // failed flush) or be on a device let go, and a landing of the next epoch that
                 // marked these pieces already is never marked down. Only k's own bytes: a key
@@ -167,7 +182,7 @@ final class WriteThroughOrder {
      */
     static boolean notReplacedOnBacking(OpenCache cache, CacheKey k, int current, List<CacheKey> out) {
         long[] from = {k.offset()};
-        eachPiece(cache, k, (t, position, length) -> {
+        IndexPieces.each(cache, k, (t, position, length) -> {
             if (t.onBackingEpoch() == current && !EngineWritebackContext.sameBytes(t, k)) {
                 if (position > from[0]) {
                     out.add(piece(k, from[0], position));
@@ -183,33 +198,6 @@ final class WriteThroughOrder {
             out.add(piece(k, from[0], k.end()));
         }
         return true;
-    }
-
-    /** What {@link #eachPiece} does with each index piece over a key's range. */
-    private interface PieceAction {
-        void piece(CacheKey t, long position, int length);
-    }
-
-    /** Runs {@code action}, under the slice lock, for each index piece over {@code k}'s range, in offset order. */
-    private static void eachPiece(OpenCache cache, CacheKey k, PieceAction action) {
-        KeySlice slice = cache.index().slice(k.offset());
-        slice.lock();
-        try {
-            slice.walk(k.offset(), k.length(), cache.validity(), new ExtentVisitor() {
-                @Override
-                public boolean hit(CacheKey t, long position, int length) {
-                    action.piece(t, position, length);
-                    return true;
-                }
-
-                @Override
-                public boolean gap(long position, int length) {
-                    return true;
-                }
-            });
-        } finally {
-            slice.unlock();
-        }
     }
 
     /** The part {@code [from, to)} of {@code k}, as a copy. */
