@@ -558,6 +558,21 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /** A write-back cache over a memory disk whose engine a test replaces ({@link #reopen}: the same device again). */
+    private record Swappable(SimulatedPmem pmem, BackingHolder holder, EngineConfig config, CacheDeviceFacade dev) {
+        CacheEngine reopen() throws IOException {
+            return Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy());
+        }
+    }
+
+    private static Swappable swappable(String name) throws IOException {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        BackingHolder holder = Harness.holder(new MemoryBacking(LOGICAL, "disk", false));
+        EngineConfig config = Harness.config(name);
+        CacheEngine engine = Harness.open(config, pmem, holder, new OrderedWritebackPolicy());
+        return new Swappable(pmem, holder, config, new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK));
+    }
+
     /**
      * An engine replaced (a swap of the pmem mapping, a configuration change) hands its cumulative
      * counters on: monitoring sees them grow, never start again from 0, also across a swap whose
@@ -566,12 +581,8 @@ class IntegrityAndBackingTest {
      */
     @Test
     void countersGoOnAcrossAnEngineReplacement() throws Exception {
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = Harness.holder(disk);
-        EngineConfig config = Harness.config("counters");
-        CacheEngine engine = Harness.open(config, pmem, holder, new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        Swappable w = swappable("counters");
+        CacheDeviceFacade dev = w.dev();
         try {
             for (int i = 0; i < 3; i++) {
                 dev.write(i * 4096L, Harness.pattern(i * 4096L, 4096, 1), false);
@@ -580,10 +591,9 @@ class IntegrityAndBackingTest {
             Harness.read(dev, 0, 4096);
             pcache.api.CacheStatistics before = dev.statistics();
             assertEquals(3, before.writeRequests());
-            dev.replaceEngine(() -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy()),
-                    () -> {
-                        throw new IOException("not used");
-                    });
+            dev.replaceEngine(w::reopen, () -> {
+                throw new IOException("not used");
+            });
             pcache.api.CacheStatistics after = dev.statistics();
             assertEquals(3, after.writeRequests(), "writes counted before the swap");
             assertEquals(before.flushes(), after.flushes());
@@ -594,8 +604,7 @@ class IntegrityAndBackingTest {
             CacheDeviceFacade.EngineOpener broken = () -> {
                 throw new IOException("injected: the new mapping cannot open the device");
             };
-            assertThrows(IOException.class, () -> dev.replaceEngine(broken,
-                    () -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy())));
+            assertThrows(IOException.class, () -> dev.replaceEngine(broken, w::reopen));
             assertTrue(dev.isInService());
             assertEquals(4, dev.statistics().writeRequests(), "kept through a swap rolled back");
         } finally {
@@ -611,12 +620,8 @@ class IntegrityAndBackingTest {
      */
     @Test
     void aCacheOutOfServiceAfterAFailedSwapComesBackWithTheNextOneThatOpens() throws Exception {
-        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = Harness.holder(disk);
-        EngineConfig config = Harness.config("swap");
-        CacheEngine engine = Harness.open(config, pmem, holder, new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        Swappable w = swappable("swap");
+        CacheDeviceFacade dev = w.dev();
         try {
             dev.write(0, Harness.pattern(0, 4096, 9), true);
             CacheDeviceFacade.EngineOpener broken = () -> {
@@ -627,7 +632,7 @@ class IntegrityAndBackingTest {
             String problem = dev.conditions().cacheDeviceProblem();
             assertTrue(problem != null && problem.contains("is out of service"), "health checks see it: " + problem);
             assertThrows(pcache.api.DeviceClosedException.class, () -> Harness.read(dev, 0, 4096));
-            dev.replaceEngine(() -> Harness.open(config, pmem.reopen(), holder, new OrderedWritebackPolicy()), broken);
+            dev.replaceEngine(w::reopen, broken);
             assertTrue(dev.isInService());
             assertNull(dev.conditions().cacheDeviceProblem());
             assertArrayEquals(Harness.pattern(0, 4096, 9).array(), Harness.read(dev, 0, 4096));
