@@ -310,7 +310,6 @@ public final class CacheEngine implements AutoCloseable {
         }
     }
 
-
     /**
      * Drops {@code [offset, offset + length)} from the cache index (trim); write-back passes the
      * trim on to the backing device once it has written back everything logged before it.
