@@ -113,24 +113,18 @@ class WriteThroughOrderTest {
 
     @Test
     void writebackDoesNotPutAnOlderWriteThroughWriteBackOverANewerOne() throws Exception {
-        Setup s = open("wt-older", CacheMode.WRITETHROUGH);
-        try {
-            write(s, 1);
-            s.dev.flush();
-            write(s, 2);
-            s.dev.flush();
-            s.dev.drain(null);
-            assertTrue(!after(s, 2).contains(1L), "version 1 came back after version 2: " + s.tags);
-            assertHolds(s, 2);
-        } finally {
-            s.dev.close();
-        }
+        olderNotOverAWriteThroughWrite("wt-older", CacheMode.WRITETHROUGH);
     }
 
     /** Data left dirty in write-back mode, replaced by a write-through write after the switch. */
     @Test
     void dirtyDataFromWritebackModeIsNotWrittenOverAWriteThroughWriteAfterTheSwitch() throws Exception {
-        Setup s = open("wb-then-wt", CacheMode.WRITEBACK);
+        olderNotOverAWriteThroughWrite("wb-then-wt", CacheMode.WRITEBACK);
+    }
+
+    /** Version 1 written in {@code firstMode} and flushed, version 2 written through and flushed, drained. */
+    private static void olderNotOverAWriteThroughWrite(String name, CacheMode firstMode) throws Exception {
+        Setup s = open(name, firstMode);
         try {
             write(s, 1);
             s.dev.flush();

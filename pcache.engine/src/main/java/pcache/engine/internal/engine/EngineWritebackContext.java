@@ -270,7 +270,11 @@ final class EngineWritebackContext implements WritebackContext {
             for (CacheKey k : extent) {
                 leftOut |= WriteThroughOrder.notReplacedOnBacking(cache, k, epoch, left);
             }
-            if (leftOut && reliedOnEpoch == 0) {
+            if (!leftOut) {
+                writeBackVerified(extent);
+                return;
+            }
+            if (reliedOnEpoch == 0) {
                 reliedOnEpoch = epoch;
             }
             List<CacheKey> adjacent = new ArrayList<>(left.size());

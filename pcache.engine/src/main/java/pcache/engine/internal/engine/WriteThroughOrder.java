@@ -54,7 +54,7 @@ import pcache.api.spi.CacheKey;
  */
 final class WriteThroughOrder {
 
-    /** Locks a range is striped over (by its 4 MiB slices). */
+    /** Locks a range is striped over (by its 4 MiB slices); one bit each of a long in {@link #hold}. */
     static final int STRIPES = 64;
 
     /** A held range; {@link #close} releases it. */
@@ -211,31 +211,26 @@ final class WriteThroughOrder {
     private Held hold(long offset, long length, boolean exclusive) {
         long first = offset >>> PcacheFormat.SUBTREE_SHIFT;
         long last = (offset + Math.max(length, 1) - 1) >>> PcacheFormat.SUBTREE_SHIFT;
-        boolean[] taken = new boolean[STRIPES];
+        long stripes = 0; // bit i: stripe i (STRIPES is 64)
         if (last - first + 1 >= STRIPES) {
-            java.util.Arrays.fill(taken, true);
+            stripes = -1L;
         } else {
-            for (long s = first; s <= last; s++) {
-                taken[(int) (s % STRIPES)] = true;
+            for (long slice = first; slice <= last; slice++) {
+                stripes |= 1L << (slice % STRIPES);
             }
         }
-        int count = 0;
-        for (boolean t : taken) {
-            count += t ? 1 : 0;
-        }
-        Lock[] held = new Lock[count];
-        int n = 0;
-        for (int i = 0; i < STRIPES; i++) {
-            if (taken[i]) {
-                Lock l = exclusive ? locks[i].writeLock() : locks[i].readLock();
-                l.lock();
-                held[n++] = l;
-            }
+        long taken = stripes;
+        for (long rest = taken; rest != 0; rest &= rest - 1) { // ascending order
+            lockOf(Long.numberOfTrailingZeros(rest), exclusive).lock();
         }
         return () -> {
-            for (int i = held.length - 1; i >= 0; i--) {
-                held[i].unlock();
+            for (long rest = taken; rest != 0; rest &= rest - 1) {
+                lockOf(Long.numberOfTrailingZeros(rest), exclusive).unlock();
             }
         };
+    }
+
+    private Lock lockOf(int stripe, boolean exclusive) {
+        return exclusive ? locks[stripe].writeLock() : locks[stripe].readLock();
     }
 }
