@@ -96,10 +96,11 @@ final class GarbageCollector {
                 if (signals.closed) {
                     return;
                 }
-                cache.stats().gcErrors.increment();
+                // the error first: whoever sees the count go up must find it (a health check, a test)
                 lastError = e instanceof InternalError ? "a fault in the cache device's memory mapping (" + e.getMessage()
                         + "): most likely its medium fails, or its file was truncated while mapped"
                         : e.getMessage() != null ? e.getMessage() : e.toString();
+                cache.stats().gcErrors.increment();
                 CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying", e);
                 try {
                     EngineSignals.await(signals.gcSignal, interval);

@@ -136,7 +136,6 @@ final class WritebackLoop {
      * again. Only the newest failure is reported.
      */
     private void failed(Exception e) {
-        stats.writebackErrors.increment();
         failure = e.getMessage() != null ? e.getMessage() : e.toString();
         if (e instanceof CorruptMediaException damage) {
             // the newest failure is the cache device's: the backing device's earlier one is behind it
@@ -157,6 +156,8 @@ final class WritebackLoop {
         } else {
             CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + name + ": write-back step failed", e);
         }
+        // counted last: whoever sees the count go up finds the failure reported
+        stats.writebackErrors.increment();
     }
 
     /**
