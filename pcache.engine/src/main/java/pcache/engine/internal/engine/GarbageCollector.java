@@ -43,12 +43,12 @@ final class GarbageCollector {
     /** The error of the latest pass when it failed, or null. */
     private volatile String lastError;
     /**
-     * The kset at key_tail whose keys a failed pass already gave their references back for, and
-     * how many: a retry must not give them back again, since each would take a reference that
-     * belongs to a key logged later and could have a segment holding dirty data reclaimed. Only
-     * touched under {@link #passLock}.
+     * The keys of the kset key_tail last passed whose references are not all given back yet (a
+     * failed pass), and how many are: the retry gives back the rest first, never one twice, since
+     * each would take a reference that belongs to a key logged later and could have a segment
+     * holding dirty data reclaimed. Null when none are owed. Only touched under {@link #passLock}.
      */
-    private CachePos keysPutAt;
+    private java.util.List<CacheKey> keysOwed;
     private int keysPut;
     /**
      * The key segment a failed pass was releasing after key_tail left it (-1: none): the retry
@@ -132,7 +132,11 @@ final class GarbageCollector {
         CacheMetadata meta = cache.meta();
         CachePos keyTail = meta.keyTail();
         CachePos dirtyTail = meta.dirtyTail();
-        // first, also when key_tail has reached dirty_tail: dirty_tail left that segment too
+        // first, also when key_tail has reached dirty_tail: the kset they belong to was passed
+        if (keysOwed != null) {
+            giveBackOwed();
+            return true;
+        }
         if (releasing >= 0) {
             if (keyTail.segment() == releasing) {
                 releasing = -1; // key_tail was not moved: the pass below starts over
@@ -170,19 +174,29 @@ final class GarbageCollector {
             cache.segments().release(keyTail.segment());
             releasing = -1;
         } else {
-            if (!keyTail.equals(keysPutAt)) {
-                keysPutAt = keyTail;
-                keysPut = 0;
-            }
-            java.util.List<CacheKey> keys = k.keys();
-            for (; keysPut < keys.size(); keysPut++) {
-                cache.segments().put(keys.get(keysPut).segment());
-            }
+            // key_tail passes the kset before its keys give their segments back: a segment whose
+            // last reference goes gets a new generation, so its keys in this kset turn stale, while
+            // the kset's keys into segments still in use stay valid. Were key_tail stored after,
+            // a crash in between would replay the kset with only those, and an older version of a
+            // range (its key valid) would come back over a newer one written back since (its key
+            // stale); a key-log segment that took the reclaimed segment would be counted as data.
+            // Stored first, replay starts after the kset and counts references without it.
             meta.storeKeyTail(k.next());
-            keysPutAt = null;
+            keysOwed = k.keys();
+            keysPut = 0;
             cache.stats().gcKsets.increment();
+            giveBackOwed();
         }
         return true;
+    }
+
+    /** Gives back the references of {@link #keysOwed} not given back yet. */
+    private void giveBackOwed() throws IOException {
+        java.util.List<CacheKey> keys = keysOwed;
+        for (; keysPut < keys.size(); keysPut++) {
+            cache.segments().put(keys.get(keysPut).segment());
+        }
+        keysOwed = null;
     }
 
     /** Told by the allocator when a segment was reclaimed: wakes writers, schedules the cleaner. */
