@@ -303,6 +303,42 @@ class IntegrityAndBackingTest {
     }
 
     /**
+     * A write without FUA over a quarantined range lifts the quarantine only once its key is
+     * durable. Lifted (and stored) before, a power cut with the key still in an open kset would
+     * leave the damaged extent, clean, with no quarantine: its reads would re-read the backing
+     * device, which never had that version, and serve an older one without an error. Before,
+     * they did.
+     */
+    @Test
+    void aWriteLiftsAQuarantineOnlyOnceItsKeyIsDurable() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        backing.write(8192, Harness.pattern(8192, 8192, 9), false); // the older version
+        EngineConfig config = Harness.config("lift").withDataCrc(true).withKsetFlushDelayMillis(600_000);
+        CacheEngine e = Harness.open(config, pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            e.write(8192, Harness.pattern(8192, 8192, 1), true);
+            pmem.corrupt(dataLocation(e, 8192), 0x01);
+            e.drain(null); // quarantined, and passed by dirty_tail: clean
+            assertEquals(1, e.quarantined().size());
+            e.write(8192, Harness.pattern(8192, 8192, 2), false);
+            assertArrayEquals(Harness.pattern(8192, 8192, 2).array(), Harness.read(e, 8192, 8192));
+        } finally {
+            e.abandon(); // a power cut
+        }
+        CacheEngine again = Harness.open(config, pmem.reopen(), Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            // the write, made durable as it lifted the quarantine (or, were it lost, a refusal)
+            assertArrayEquals(Harness.pattern(8192, 8192, 2).array(), Harness.read(again, 8192, 8192),
+                    "never the backing device's older version");
+        } finally {
+            again.close();
+        }
+    }
+
+    /**
      * Write-back quarantines a dirty extent that fails its CRC and marks it clean once dirty_tail
      * passes it. A read that checked the quarantine just before must not then take it for a
      * damaged clean extent and serve the backing device's stale bytes (found by

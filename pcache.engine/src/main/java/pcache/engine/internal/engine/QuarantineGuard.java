@@ -38,16 +38,41 @@ final class QuarantineGuard {
         }
     }
 
+    /** Whether {@code [offset, offset + length)} touches a quarantined range. */
+    boolean touches(long offset, long length) {
+        return !ranges.isEmpty() && ranges.overlapping(offset, length) != null;
+    }
+
     /** Quarantines a range whose newest data was lost. */
-    void add(long offset, long length) throws IOException {
+    synchronized void add(long offset, long length) throws IOException { // one change stored at a time, last one last
         if (ranges.add(offset, length)) {
             meta.storeQuarantine(ranges.snapshot());
         }
     }
 
-    /** Lifts the quarantine from a range that was just written or trimmed. */
+    /**
+     * Lifts the quarantine from a range a write (or write-zeroes) just replaced, once the keys
+     * that replace it are durable: lifted (and stored) before, a power cut would replay the
+     * damaged extent, clean, with no quarantine left to refuse it, and its reads would silently
+     * return the backing device's older version. Quarantined ranges are rare (media damage), so
+     * the flush this costs is too.
+     */
+    void clearOnceLogged(long offset, long length, pcache.api.spi.KeyLog log) throws IOException {
+        if (touches(offset, length)) {
+            log.flush();
+            clearStored(offset, length);
+        }
+    }
+
+    /** Lifts the quarantine from a range that was just trimmed (or whose replacement is durable). */
     void clear(long offset, long length) throws IOException {
-        if (!ranges.isEmpty() && ranges.clear(offset, length)) {
+        if (!ranges.isEmpty()) {
+            clearStored(offset, length);
+        }
+    }
+
+    private synchronized void clearStored(long offset, long length) throws IOException {
+        if (ranges.clear(offset, length)) {
             meta.storeQuarantine(ranges.snapshot());
         }
     }

@@ -235,7 +235,7 @@ final class WritePath {
     }
 
     private void completed(long offset, int total) throws IOException {
-        cache.quarantine().clear(offset, total);
+        cache.quarantine().clearOnceLogged(offset, total, cache.keyLog());
         stats.bytesWritten.add(total);
     }
 
@@ -414,7 +414,7 @@ final class WritePath {
         if (fua) {
             cache.keyLog().flush();
         }
-        cache.quarantine().clear(offset, length);
+        cache.quarantine().clearOnceLogged(offset, length, cache.keyLog());
         stats.bytesWritten.add(length);
     }
 
