@@ -76,6 +76,9 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final Supplier<String> cacheDeviceProblem;
     /** Pass-through writes per backing device, until a flush covers them. */
     private final PassthroughWrites passthroughWrites;
+    /** Why writes acknowledged before an engine replacement may be lost, for the next client flush; or null. */
+    private final java.util.concurrent.atomic.AtomicReference<String> lostAtReplacement =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     public CacheDeviceFacade(CacheEngine engine, BackingHolder backing, CacheMode mode) {
         this(engine, backing, mode, () -> null);
@@ -134,6 +137,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         try {
             if (mode == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, dst.remaining());
+                engine.checkQuarantine(offset, dst.remaining()); // the backing device holds older data there
                 int pos = dst.position();
                 onBacking(dev -> {
                     dst.position(pos);
@@ -159,12 +163,20 @@ public final class CacheDeviceFacade implements CacheDevice {
         try {
             CacheMode m = mode;
             if (m == CacheMode.PASSTHROUGH) {
-                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, src.remaining());
+                int length = src.remaining();
+                BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
                 int pos = src.position();
-                writeToBacking(fua, dev -> {
+                // a write that lifts a quarantine is made durable first, or a power cut could
+                // leave the backing device's older version served with no quarantine to refuse it
+                boolean lifts = engine.quarantines(offset, length);
+                boolean durable = fua || lifts;
+                writeToBacking(durable, dev -> {
                     src.position(pos);
-                    dev.write(offset, src, fua);
+                    dev.write(offset, src, durable);
                 });
+                if (lifts) {
+                    engine.liftQuarantine(offset, length);
+                }
                 return;
             }
             if (m == CacheMode.WRITETHROUGH) {
@@ -359,6 +371,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (mode == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
                 onBacking(dev -> dev.trim(offset, length));
+                engine.liftQuarantine(offset, length);
                 return;
             }
             synchronized (trimLock) {
@@ -397,7 +410,12 @@ public final class CacheDeviceFacade implements CacheDevice {
             CacheMode m = mode;
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
-                writeToBacking(fua, dev -> dev.writeZeroes(offset, length, fua));
+                boolean lifts = engine.quarantines(offset, length); // as for a write
+                boolean durable = fua || lifts;
+                writeToBacking(durable, dev -> dev.writeZeroes(offset, length, durable));
+                if (lifts) {
+                    engine.liftQuarantine(offset, length);
+                }
                 return;
             }
             if (m == CacheMode.WRITETHROUGH) {
@@ -466,18 +484,29 @@ public final class CacheDeviceFacade implements CacheDevice {
      */
     private void flushBacking() throws IOException {
         BackingDevice[] reached = new BackingDevice[1];
-        onBacking(true, dev -> {
-            reached[0] = dev;
-            passthroughWrites.flush(dev);
-        });
+        try {
+            onBacking(true, dev -> {
+                reached[0] = dev;
+                passthroughWrites.flush(dev);
+            });
+        } catch (BackingHolder.NoneBound e) {
+            // none bound now: a device let go with writes on it is still flushed (leaving
+            // pass-through goes on without a device, and no flush of write-back mode comes here)
+            passthroughWrites.flushOthers(null);
+            throw e;
+        }
         passthroughWrites.flushOthers(reached[0]);
     }
 
     /** A client's flush fails, once, when pass-through writes on a device swapped out may be lost. */
-    private void throwReportOfLostWrites() throws BackingDeviceException {
+    private void throwReportOfLostWrites() throws IOException {
         BackingDeviceException lost = passthroughWrites.takeReport();
         if (lost != null) {
             throw lost;
+        }
+        String unpersisted = lostAtReplacement.getAndSet(null);
+        if (unpersisted != null) {
+            throw new PcacheException(unpersisted);
         }
     }
 
@@ -691,37 +720,60 @@ public final class CacheDeviceFacade implements CacheDevice {
             hold();
             try {
                 CacheEngine old = engine;
-                try {
-                    old.close();
-                } catch (IOException | RuntimeException e) {
-                    // as after a crash: what it could not persist was not promised durable, and
-                    // the engine opened next replays the device as it is
-                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": closing the engine being replaced failed"
-                            + " (opening the new one all the same): " + e.getMessage());
-                }
+                closeReplaced(old);
                 try {
                     replacedBy(old, opener.open());
-                    if (gate.isShut()) {
-                        // an earlier swap and its rollback failed: this open brings the cache back
-                        gate.reopen();
-                        LOG.log(System.Logger.Level.INFO, "cache {0}: back in service", name);
-                    }
-                } catch (IOException | RuntimeException e) {
+                    backInService("");
+                } catch (Throwable e) { // an Error too (out of memory while replaying): never left on the closed engine
                     LOG.log(System.Logger.Level.ERROR, "cache " + name + ": re-opening failed, rolling back: "
-                            + e.getMessage());
+                            + e);
                     try {
                         replacedBy(old, rollback.open());
-                    } catch (IOException | RuntimeException e2) {
+                        backInService(" on the engine it had");
+                    } catch (Throwable e2) {
                         e.addSuppressed(e2);
                         gate.shut();
                         LOG.log(System.Logger.Level.ERROR, "cache " + name + ": rollback failed too; the cache is"
-                                + " out of service: " + e2.getMessage());
+                                + " out of service: " + e2);
                     }
                     throw e;
                 }
             } finally {
                 gate.release();
             }
+        }
+    }
+
+    /**
+     * Closes the engine being replaced (requests held). Its open key sets are persisted first, on
+     * their own: if that fails, writes acknowledged since the last flush may be lost (the engine
+     * opened next replays the device as it is), and the next client flush fails once to say so,
+     * as a flush must not succeed over writes it does not cover. Its close failing after that
+     * loses nothing (nothing was written since), and is logged.
+     */
+    private void closeReplaced(CacheEngine old) {
+        try {
+            old.persistOpenKeySets();
+        } catch (Throwable e) {
+            String lost = "cache " + name + ": the writes acknowledged before its engine was re-opened (pmem swap or"
+                    + " configuration change) and not yet flushed could not be persisted (" + e.getMessage()
+                    + ") and may be lost. Check the data written since the last flush that succeeded";
+            lostAtReplacement.set(lost);
+            LOG.log(System.Logger.Level.ERROR, lost + "; the next client flush fails to report it");
+        }
+        try {
+            old.close();
+        } catch (Throwable e) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": closing the engine being replaced failed"
+                    + " (opening the new one all the same): " + e);
+        }
+    }
+
+    /** An engine opened: a cache that an earlier swap and its rollback took out of service is back. */
+    private void backInService(String how) {
+        if (gate.isShut()) {
+            gate.reopen();
+            LOG.log(System.Logger.Level.INFO, "cache {0}: back in service{1}", name, how);
         }
     }
 

@@ -233,6 +233,27 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /** The index, for inspection (tests check it against the media); requests never go through it here. */
+    /**
+     * Fails when {@code [offset, offset + length)} touches a quarantined range: in pass-through
+     * mode a read goes to the backing device, which holds an older version there.
+     */
+    public void checkQuarantine(long offset, long length) throws IOException {
+        cache.quarantine().check(offset, length);
+    }
+
+    /** Whether {@code [offset, offset + length)} touches a quarantined range. */
+    public boolean quarantines(long offset, long length) {
+        return cache.quarantine().touches(offset, length);
+    }
+
+    /**
+     * Lifts the quarantine from a range that a pass-through trim, or a pass-through write or
+     * write-zeroes made durable (FUA), replaced.
+     */
+    public void liftQuarantine(long offset, long length) throws IOException {
+        cache.quarantine().clear(offset, length);
+    }
+
     public KeyIndex index() {
         return cache.index();
     }
@@ -365,6 +386,12 @@ public final class CacheEngine implements AutoCloseable {
     /** Persists every open kset: every write acknowledged before this call is durable after it. */
     public void flush() throws IOException {
         writes.flush();
+    }
+
+    /** Persists every open kset, as a flush does, without counting a client's flush. */
+    public void persistOpenKeySets() throws IOException {
+        signals.checkOpen();
+        cache.keyLog().flush();
     }
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} through the cache. */
