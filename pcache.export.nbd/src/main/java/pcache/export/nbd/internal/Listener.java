@@ -113,7 +113,18 @@ final class Listener implements Runnable {
                 pauseAfterFailure();
                 continue;
             }
-            onAccept.accept(client);
+            try {
+                onAccept.accept(client);
+            } catch (Throwable t) { // out of memory, say: this client is refused, the listener goes on
+                LOG.log(Level.ERROR, () -> "NBD listener " + address + ": a new connection could not be set up"
+                        + " and is closed: " + t);
+                try {
+                    client.close();
+                } catch (IOException e) {
+                    LOG.log(Level.DEBUG, () -> "closing a refused NBD connection: " + e);
+                }
+                pauseAfterFailure();
+            }
         }
     }
 
