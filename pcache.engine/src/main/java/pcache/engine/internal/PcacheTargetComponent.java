@@ -94,6 +94,15 @@ public final class PcacheTargetComponent {
     private volatile TargetConfig config;
     /** The configuration the open cache runs with (changes applied so far); touched only on {@link #control}. */
     private TargetConfig applied;
+    /** The mapping the open engine runs on; touched only on {@link #control}. */
+    private PmemProvider runningOn;
+    /**
+     * The configured mode the cache could not enter when it opened (its drain failed, say), and the
+     * mode it stayed in; tried again on the next configuration change and when a backing device
+     * binds, unless the mode was changed otherwise meanwhile. Touched only on {@link #control}.
+     */
+    private CacheMode owedMode;
+    private CacheMode owedFrom;
     /** Set once the open has ended, however it ended; guarded by {@code this}. */
     private boolean openEnded;
     private volatile CacheDeviceFacade facade;
@@ -133,10 +142,9 @@ public final class PcacheTargetComponent {
 
     @Reference(name = "pmem", policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindPmem(PmemProvider provider) {
-        PmemProvider old = this.pmem;
         this.pmem = provider;
-        if (old != null && facade != null && control != null) {
-            control.execute(() -> swapPmem(old, provider));
+        if (control != null) { // activated: one bound while the cache opens is swapped to once it is open
+            control.execute(() -> swapPmem(provider));
         }
     }
 
@@ -156,6 +164,9 @@ public final class PcacheTargetComponent {
         }
         if (name != null) { // bound before activation, the cache's first log line names the device
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
+        }
+        if (control != null) {
+            control.execute(this::enterOwedMode);
         }
     }
 
@@ -209,9 +220,12 @@ public final class PcacheTargetComponent {
         CacheDeviceFacade opened = null;
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
-            CacheEngine engine = openEngine(pmem, c);
+            PmemProvider provider = pmem;
+            CacheEngine engine = openEngine(provider, c);
+            runningOn = provider;
             CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c),
                     this::cacheDeviceProblem);
+            noteMode(f, TargetSettings.mode(c));
             opened = f;
             facade = f;
             synchronized (this) {
@@ -232,9 +246,9 @@ public final class PcacheTargetComponent {
             }
             failure = null;
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
-        } catch (IOException | RuntimeException e) {
-            failure = e.getMessage();
-            LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e.getMessage());
+        } catch (Throwable e) { // an Error too: the lock is released and the failure shown all the same
+            failure = String.valueOf(e.getMessage());
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e);
             if (opened != null) { // opened, but not published: close it before the lock goes
                 facade = null;
                 try {
@@ -244,10 +258,52 @@ public final class PcacheTargetComponent {
                 }
             }
             releaseLock();
+            if (e instanceof Error error) {
+                throw error;
+            }
         } finally {
             synchronized (this) {
                 openEnded = true;
             }
+        }
+    }
+
+    /** Remembers the configured mode as owed when the cache is not in it ({@link #owedMode}). */
+    private void noteMode(CacheDeviceFacade f, CacheMode wanted) {
+        if (f.mode() != wanted) {
+            owedMode = wanted;
+            owedFrom = f.mode();
+        } else {
+            owedMode = null;
+        }
+    }
+
+    /** Whether the configured mode {@code wanted} is owed and the mode was not changed otherwise since. */
+    private boolean owes(CacheDeviceFacade f, CacheMode wanted) {
+        return owedMode == wanted && f.mode() == owedFrom;
+    }
+
+    /** Tries again to enter a configured mode the cache could not enter (a backing device bound). */
+    private void enterOwedMode() {
+        CacheDeviceFacade f = facade;
+        TargetConfig c = applied;
+        if (f == null || c == null || owedMode == null) {
+            return;
+        }
+        CacheMode wanted = TargetSettings.mode(c);
+        if (!owes(f, wanted)) {
+            owedMode = null;
+            return;
+        }
+        try {
+            f.setMode(wanted);
+            LOG.log(System.Logger.Level.INFO, "cache {0}: entered mode {1}, as configured", name, wanted.configName());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "cache " + name + ": still cannot enter mode " + wanted.configName()
+                    + " (" + e.getMessage() + "); staying in " + f.mode().configName() + ", trying again with the next"
+                    + " configuration change or backing device");
+        } finally {
+            noteMode(f, wanted);
         }
     }
 
@@ -331,24 +387,29 @@ public final class PcacheTargetComponent {
      * mapping the cache had, so a mapping that cannot open the device costs clients a pause, not
      * the cache.
      */
-    private void swapPmem(PmemProvider previous, PmemProvider provider) {
+    private void swapPmem(PmemProvider provider) {
         CacheDeviceFacade f = facade;
-        if (f == null) {
-            return;
+        PmemProvider previous = runningOn;
+        if (f == null || provider == previous || provider != pmem) {
+            return; // not open (the next open takes it), already on it, or a newer one was bound since
         }
-        TargetConfig c = config;
+        // the configuration the engine runs, not one a queued change may still refuse (a new cache_dev)
+        TargetConfig c = applied;
         try {
             LOG.log(System.Logger.Level.INFO, "cache {0}: switching pmem mapping from {1} to {2}", name,
                     previous.type(), provider.type());
             f.replaceEngine(() -> openEngine(provider, c), () -> openEngine(previous, c));
+            runningOn = provider;
             LOG.log(System.Logger.Level.INFO, "cache {0}: now on {1}", name, f.status().cacheDevice());
-        } catch (IOException | RuntimeException e) {
-            // the engine in service, if any, is the previous mapping's: later swaps roll back to it
-            pmem = previous;
+        } catch (Throwable e) {
+            // the engine in service, if any, is the previous mapping's: later re-opens use it
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": pmem mapping " + provider.type() + " cannot open "
                     + c.cache__dev() + " (" + e.getMessage() + "); " + (f.isInService() ? "the cache stays on "
                     + previous.type() : "re-opening through " + previous.type() + " failed too, the cache is out of"
                     + " service") + ". Point pmem.target at a mapping that can open the device.");
+            if (e instanceof Error error) {
+                throw error;
+            }
         }
     }
 
@@ -411,15 +472,20 @@ public final class PcacheTargetComponent {
             f.setBackingTimeoutMillis(c.backing__timeout__ms());
             if (TargetSettings.needsReopen(old, c)) {
                 LOG.log(System.Logger.Level.INFO, "cache {0}: re-opening for the new configuration", name);
-                f.replaceEngine(() -> openEngine(pmem, c), () -> openEngine(pmem, old));
+                PmemProvider on = runningOn;
+                f.replaceEngine(() -> openEngine(on, c), () -> openEngine(on, old));
                 applied = c; // the engine runs it now, whatever fails after
             }
             // only a change of the configured mode: a configuration update that changed something
             // else (pcache:gc-percent's), delivered after pcache:mode set the mode directly and
             // before that command's own update, would otherwise put the old mode back
             CacheMode wanted = TargetSettings.mode(c);
-            if (TargetSettings.mode(old) != wanted && f.mode() != wanted) {
-                f.setMode(wanted);
+            if ((TargetSettings.mode(old) != wanted || owes(f, wanted)) && f.mode() != wanted) {
+                try {
+                    f.setMode(wanted);
+                } finally {
+                    noteMode(f, wanted);
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": applying the configuration change failed: "

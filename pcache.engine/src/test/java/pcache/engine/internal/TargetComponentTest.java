@@ -1,0 +1,262 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.reflect.Field;
+import java.lang.reflect.Proxy;
+import java.nio.file.Path;
+import java.util.Dictionary;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.osgi.service.component.ComponentFactory;
+import org.osgi.service.component.ComponentInstance;
+
+import pcache.api.CacheMode;
+import pcache.api.spi.PmemProvider;
+import pcache.api.spi.PmemRegion;
+import pcache.keyindex.internal.StripedKeyIndexProvider;
+import pcache.pmem.internal.HeapPmemProvider;
+import pcache.segment.internal.FifoSegmentAllocatorProvider;
+import pcache.writeback.internal.OrderedWritebackPolicy;
+
+/**
+ * The cache's component outside a framework: its references set as Declarative Services would,
+ * its configuration changed and its parts bound while it runs, in the orders a framework may
+ * deliver them.
+ */
+class TargetComponentTest {
+
+    private static final long DEVICE_BYTES = pcache.api.format.PcacheFormat.CACHE_DEV_SIZE_MIN;
+
+    @TempDir
+    Path dir;
+
+    /** A heap mapping that counts its opens and can hold them back. */
+    private static final class Mapping implements PmemProvider {
+        final HeapPmemProvider heap;
+        final String type;
+        final AtomicInteger opens = new AtomicInteger();
+        volatile CountDownLatch holdOpens;
+        final CountDownLatch openHeld = new CountDownLatch(1);
+
+        Mapping(HeapPmemProvider heap, String type) {
+            this.heap = heap;
+            this.type = type;
+        }
+
+        @Override
+        public String type() {
+            return type;
+        }
+
+        @Override
+        public PmemRegion open(Path path, long createSizeBytes) throws IOException {
+            opens.incrementAndGet();
+            CountDownLatch hold = holdOpens;
+            if (hold != null) {
+                openHeld.countDown();
+                try {
+                    hold.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+            return heap.open(path, createSizeBytes);
+        }
+    }
+
+    private TargetConfig config(Map<String, Object> values) {
+        Map<String, Object> all = new HashMap<>(Map.of("name", "c", "cache__dev", dir.resolve("c.cache").toString(),
+                "cache__dev__size__bytes", DEVICE_BYTES, "backing__timeout__ms", 300L));
+        all.putAll(values);
+        return (TargetConfig) Proxy.newProxyInstance(TargetConfig.class.getClassLoader(),
+                new Class<?>[] {TargetConfig.class}, (proxy, method, args) -> {
+                    Object v = all.get(method.getName());
+                    return v != null ? v : method.getDefaultValue();
+                });
+    }
+
+    /** A component with its static references set, {@code pmem} bound, not yet activated. */
+    private static PcacheTargetComponent component(PmemProvider pmem) throws Exception {
+        PcacheTargetComponent c = new PcacheTargetComponent();
+        set(c, "crc", Harness.CRC);
+        set(c, "allocators", new FifoSegmentAllocatorProvider());
+        set(c, "keyIndexes", new StripedKeyIndexProvider());
+        ComponentFactory<CacheDeviceService> services = new ComponentFactory<>() {
+            @Override
+            public ComponentInstance<CacheDeviceService> newInstance(Dictionary<String, ?> properties) {
+                return new ComponentInstance<>() {
+                    @Override
+                    public void dispose() {
+                    }
+
+                    @Override
+                    public CacheDeviceService getInstance() {
+                        return null;
+                    }
+                };
+            }
+        };
+        set(c, "services", services);
+        c.bindPmem(pmem);
+        c.bindWriteback(new OrderedWritebackPolicy());
+        return c;
+    }
+
+    private static void set(Object target, String field, Object value) throws Exception {
+        Field f = PcacheTargetComponent.class.getDeclaredField(field);
+        f.setAccessible(true);
+        f.set(target, value);
+    }
+
+    private static Object get(PcacheTargetComponent c, String field) throws Exception {
+        Field f = PcacheTargetComponent.class.getDeclaredField(field);
+        f.setAccessible(true);
+        return f.get(c);
+    }
+
+    private static CacheDeviceFacade facade(PcacheTargetComponent c) throws Exception {
+        return (CacheDeviceFacade) get(c, "facade");
+    }
+
+    /** Runs {@code task} on the component's control thread after everything queued before it. */
+    private static void onControl(PcacheTargetComponent c, Runnable task) throws Exception {
+        ((ExecutorService) get(c, "control")).submit(task).get(60, TimeUnit.SECONDS);
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 30 s: " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    private static CacheDeviceFacade opened(PcacheTargetComponent c) throws Exception {
+        onControl(c, () -> { });
+        CacheDeviceFacade f = facade(c);
+        assertNotNull(f, "opened: " + c.failure());
+        return f;
+    }
+
+    /**
+     * A cache configured for pass-through that cannot enter it at start (dirty data, no backing
+     * device to write it back to) stays in write-back, and enters pass-through once a backing
+     * device binds, or with a later configuration change. Before, the switch was tried only at
+     * start and when the configured mode changed, so the cache stayed in write-back for good.
+     */
+    @Test
+    @Timeout(120)
+    void aConfiguredModeTheCacheCouldNotEnterAtStartIsEnteredOnceItCan() throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        PcacheTargetComponent first = component(new Mapping(heap, "heap"));
+        first.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy())); // what it writes stays dirty
+        first.bindBacking(disk);
+        first.activate(config(Map.of()));
+        try {
+            opened(first).write(0, Harness.pattern(0, 4096, 1), true); // dirty, left in the cache
+        } finally {
+            first.deactivate();
+        }
+
+        PcacheTargetComponent c = component(new Mapping(heap, "heap"));
+        c.activate(config(Map.of("cache__mode", "passthrough")));
+        try {
+            CacheDeviceFacade f = opened(c);
+            assertEquals(CacheMode.WRITEBACK, f.mode(), "no backing device to write the dirty data back to");
+            c.modified(config(Map.of("cache__mode", "passthrough", "gc__percent", 60)));
+            onControl(c, () -> { });
+            assertEquals(CacheMode.WRITEBACK, f.mode(), "still none");
+            c.bindBacking(disk);
+            await("pass-through entered once a backing device is bound", () -> f.mode() == CacheMode.PASSTHROUGH);
+            assertEquals(0, f.statistics().dirtyBytes());
+            assertTrue(java.util.Arrays.equals(Harness.pattern(0, 4096, 1).array(), disk.content(0, 4096)));
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
+     * A pmem mapping bound while the cache opens through another is swapped to once the open
+     * ends. Before, the bind found no cache yet and the cache stayed on the first mapping.
+     */
+    @Test
+    @Timeout(120)
+    void aMappingBoundWhileTheCacheOpensIsSwappedToOnceItIsOpen() throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        Mapping first = new Mapping(heap, "heap");
+        Mapping second = new Mapping(heap, "heap-2");
+        first.holdOpens = new CountDownLatch(1);
+        PcacheTargetComponent c = component(first);
+        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+        c.activate(config(Map.of()));
+        try {
+            assertTrue(first.openHeld.await(30, TimeUnit.SECONDS), "the open began");
+            c.bindPmem(second);
+            CountDownLatch release = first.holdOpens;
+            first.holdOpens = null;
+            release.countDown();
+            opened(c);
+            onControl(c, () -> { });
+            assertEquals(1, second.opens.get(), "the cache was re-opened through the mapping bound meanwhile");
+            assertEquals(1, first.opens.get());
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
+     * A pmem swap queued behind other control work opens the configuration the cache runs, not
+     * one a change queued after it will refuse (a new cache_dev). Before, the swap opened the new
+     * device, formatting it, and the cache ran there while its data was on the old one.
+     */
+    @Test
+    @Timeout(120)
+    void aSwapOpensTheConfigurationTheCacheRunsNotARefusedOne() throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        Mapping first = new Mapping(heap, "heap");
+        Mapping second = new Mapping(heap, "heap-2");
+        PcacheTargetComponent c = component(first);
+        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+        c.activate(config(Map.of()));
+        try {
+            CacheDeviceFacade f = opened(c);
+            f.write(0, Harness.pattern(0, 4096, 5), true);
+            CountDownLatch busy = new CountDownLatch(1);
+            CountDownLatch held = new CountDownLatch(1);
+            ((ExecutorService) get(c, "control")).execute(() -> {
+                held.countDown();
+                try {
+                    busy.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertTrue(held.await(30, TimeUnit.SECONDS));
+            c.bindPmem(second); // queued
+            c.modified(config(Map.of("cache__dev", dir.resolve("other.cache").toString()))); // refused when its turn comes
+            busy.countDown();
+            onControl(c, () -> { });
+            assertEquals(1, second.opens.get(), "swapped");
+            assertTrue(f.status().cacheDevice().contains("c.cache"), f.status().cacheDevice());
+            assertTrue(java.util.Arrays.equals(Harness.pattern(0, 4096, 5).array(), Harness.read(f, 0, 4096)));
+        } finally {
+            c.deactivate();
+        }
+    }
+}
