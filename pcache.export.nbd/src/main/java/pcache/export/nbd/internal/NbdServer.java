@@ -54,6 +54,16 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     final BufferPool bufferPool = new BufferPool();
     final SharedBudget sharedBudget;
     final ThreadPoolExecutor workers;
+    /** How often {@link #checkWorkers} looks for requests waiting for a worker. */
+    static final long WORKERS_CHECK_MILLIS = 50;
+    /** The most workers {@link #checkWorkers} adds up to: this many per configured worker, at least {@link #WORKERS_MAX_MIN}. */
+    static final int WORKERS_MAX_FACTOR = 16;
+    static final int WORKERS_MAX_MIN = 64;
+    private final int workersMax;
+    /** The request at the head of the workers' queue at the last check (only the timer thread). */
+    private Runnable lastQueueHead;
+    private long workersGrownLoggedNanos = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
+    private boolean workersAtMaxLogged;
     final ScheduledExecutorService scheduler;
 
     private final Object lock = new Object();
@@ -73,15 +83,67 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         this.config = config;
         this.tls = tls;
         this.sharedBudget = new SharedBudget(config.maxInflightBytesTotal(), BufferPool.MAX_POOLED_BYTES);
-        this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
+        this.workersMax = Math.max(WORKERS_MAX_MIN, config.workers() * WORKERS_MAX_FACTOR);
+        this.workers = new ThreadPoolExecutor(config.workers(), workersMax, 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), daemonThreads("pcache-nbd-worker-"));
         this.workers.allowCoreThreadTimeOut(true);
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         this.scheduler = timer;
+        timer.scheduleWithFixedDelay(this::checkWorkers, WORKERS_CHECK_MILLIS, WORKERS_CHECK_MILLIS,
+                TimeUnit.MILLISECONDS);
         if (config.inlineMaxBytes() > 0) { // else no payload is ever received straight into a cache
             long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
             timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * Adds workers while every one is taken and requests wait: a request stuck on a slow or
+     * absent backing device (a miss, a write waiting for cache space) holds its worker for up to
+     * the cache's backing timeout, and would otherwise hold up every client's requests queued
+     * behind it, hits included. A request that has waited a whole check period at the head of the
+     * queue gets a new worker (so do those queued with it), up to {@link #workersMax}; once the
+     * queue is empty and the configured number suffices, the extra workers end when idle.
+     */
+    private void checkWorkers() {
+        try {
+            Runnable head = workers.getQueue().peek();
+            int base = config.workers();
+            int core = workers.getCorePoolSize();
+            if (head == null) {
+                lastQueueHead = null;
+                if (core > base && workers.getActiveCount() <= base) {
+                    workers.setCorePoolSize(base); // the extra workers end as they go idle
+                    workersAtMaxLogged = false;
+                }
+                return;
+            }
+            if (head != lastQueueHead) {
+                lastQueueHead = head; // the queue moved since the last look
+                return;
+            }
+            if (core >= workersMax) {
+                if (!workersAtMaxLogged) {
+                    workersAtMaxLogged = true;
+                    LOG.log(Level.WARNING, () -> "NBD server: all " + workersMax + " workers are busy and requests"
+                            + " wait (the backing device is slow or away?); requests served from the cache wait"
+                            + " behind them");
+                }
+                return;
+            }
+            int grown = Math.min(workersMax, core + Math.max(1, workers.getQueue().size()));
+            workers.setCorePoolSize(grown); // starts workers for the queued requests at once
+            lastQueueHead = null;
+            long now = System.nanoTime();
+            if (now - workersGrownLoggedNanos > TimeUnit.MINUTES.toNanos(1)) {
+                workersGrownLoggedNanos = now;
+                LOG.log(Level.INFO, () -> "NBD server: every worker busy for " + WORKERS_CHECK_MILLIS + " ms with"
+                        + " requests waiting (the backing device is slow or away?): " + grown + " workers now, at most "
+                        + workersMax);
+            }
+        } catch (Throwable t) { // the periodic task must go on
+            LOG.log(Level.ERROR, "NBD server: checking the workers failed", t);
         }
     }
 
@@ -99,7 +161,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
             for (NbdConnection connection : open) {
                 connection.checkStall(now);
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             // a failed check must not end the periodic task: the next one looks again
             LOG.log(Level.ERROR, "NBD server: checking connections for stalled payloads failed", e);
         }

@@ -8,6 +8,7 @@ import static pcache.api.nbd.NbdWire.CHUNK_OFFSET_DATA;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -94,6 +95,39 @@ class ConcurrencyTest {
             RawNbdClient.Reply second = c.readReply(0);
             assertEquals(1, second.cookie());
             assertEquals(CHUNK_OFFSET_DATA, second.type());
+        }
+    }
+
+    /**
+     * Requests stuck on the device (misses waiting for a backing device that is away) hold every
+     * worker; another client's request queued behind them still gets a worker, added while they
+     * wait. Before, the pool had a fixed size, and the other client waited until the stuck ones
+     * ended (here 20 s; with a cache's default backing timeout, 30 s each).
+     */
+    @Test
+    void requestsStuckOnTheDeviceDoNotHoldUpAnotherClient() throws Exception {
+        try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withWorkers(2)
+                .withDrainTimeout(Duration.ofSeconds(5)));
+             RawNbdClient stuck = fixture.open("disk", true);
+             RawNbdClient other = fixture.open("disk", true)) {
+            Gate gate = new Gate("read", 0);
+            fixture.disk.setHook(gate);
+            try {
+                for (int i = 0; i < 6; i++) {
+                    stuck.request(0, READ, i, 0, 4096, null);
+                }
+                await(() -> gate.entered.get() == 2); // both configured workers taken
+                other.request(0, READ, 100, 8192, 4096, null);
+                RawNbdClient.Reply reply = other.readReply(0); // within the client's 10 s read timeout
+                assertEquals(100, reply.cookie());
+                assertEquals(0, reply.error());
+                await(() -> gate.entered.get() == 6); // the stuck ones got workers too
+            } finally {
+                gate.release();
+            }
+            for (int i = 0; i < 6; i++) {
+                assertEquals(0, stuck.readReply(0).error());
+            }
         }
     }
 
