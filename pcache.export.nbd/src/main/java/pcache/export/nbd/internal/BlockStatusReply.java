@@ -28,6 +28,19 @@ final class BlockStatusReply {
     private final BlockDevice device;
     private final MetaContexts contexts;
 
+    /** Contexts a reply can answer at most: {@code base:allocation} and {@code pcache:dirty}. */
+    static final int CONTEXTS_MAX = 2;
+
+    /**
+     * The most bytes a reply takes: per context, a chunk header, its context id and 8 bytes per
+     * extent. What a request holds of its connection's in-flight budget, so that replies a client
+     * does not read stop the connection's reading as any others do.
+     */
+    static long maxReplyBytes(boolean reqOne) {
+        int extents = reqOne ? 1 : MAX_BLOCK_STATUS_EXTENTS;
+        return CONTEXTS_MAX * (pcache.api.nbd.NbdWire.STRUCTURED_REPLY_HEADER_BYTES + 4L + 8L * extents);
+    }
+
     BlockStatusReply(BlockDevice device, MetaContexts contexts) {
         this.device = device;
         this.contexts = contexts;

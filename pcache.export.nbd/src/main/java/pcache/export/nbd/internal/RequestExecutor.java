@@ -1,6 +1,7 @@
 package pcache.export.nbd.internal;
 
 import static pcache.api.nbd.NbdWire.CMD_FLAG_FUA;
+import static pcache.api.nbd.NbdWire.CMD_FLAG_REQ_ONE;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -64,6 +65,9 @@ final class RequestExecutor {
         }
         if (command == NbdCommand.CACHE) {
             return Math.min(request.length(), CACHE_PREFETCH_CHUNK_BYTES);
+        }
+        if (command == NbdCommand.BLOCK_STATUS) {
+            return BlockStatusReply.maxReplyBytes(request.has(CMD_FLAG_REQ_ONE));
         }
         return 0;
     }

@@ -159,6 +159,35 @@ class BlockStatusTest {
         }
     }
 
+    /**
+     * A BLOCK_STATUS request holds the bytes of the largest reply it can get (both contexts, as
+     * many extents as a chunk takes) of its connection's in-flight budget, as a READ holds its
+     * data's: a client that pipelines them and never reads its replies stops the connection's
+     * reading once the budget is spent. Before, it held none, and such replies piled up outside
+     * every bound (16 KiB each).
+     */
+    @Test
+    void aBlockStatusRequestHoldsItsLargestReplyInTheConnectionsBudget() throws IOException {
+        for (int block = 0; block < SIZE / StatusCacheDevice.BLOCK; block++) {
+            long at = (long) block * StatusCacheDevice.BLOCK;
+            cache.setAllocation(at, StatusCacheDevice.BLOCK, block % 2 == 0 ? 0 : BlockExtent.HOLE | BlockExtent.ZERO);
+            cache.setDirty(at, StatusCacheDevice.BLOCK, block % 2 == 0);
+        }
+        MetaContexts both = MetaContexts.of(List.of(new MetaContexts.Context(META_BASE_ALLOCATION,
+                META_BASE_ALLOCATION_ID), new MetaContexts.Context(META_PCACHE_DIRTY, META_PCACHE_DIRTY_ID)));
+        for (int flags : new int[] {0, CMD_FLAG_REQ_ONE}) {
+            NbdRequest request = new NbdRequest(flags, NbdCommand.BLOCK_STATUS.type, 1, 0, SIZE);
+            long replyBytes = 0;
+            for (ByteBuffer chunk : new BlockStatusReply(cache, both).reply(request)) {
+                replyBytes += chunk.remaining();
+            }
+            assertTrue(replyBytes >= (flags == 0 ? 2 * 8 * MAX_BLOCK_STATUS_EXTENTS : 2 * 8), "the largest reply: "
+                    + replyBytes);
+            assertTrue(replyBytes <= RequestExecutor.budgetBytes(request), replyBytes + " bytes of reply, "
+                    + RequestExecutor.budgetBytes(request) + " of budget held");
+        }
+    }
+
     @Test
     void dirtyAloneAnswersInOneChunkAndExtentsAreCapped() throws IOException {
         cache.setDirty(0, SIZE, false);
