@@ -37,7 +37,7 @@ public final class CacheMetadata {
     private volatile CachePos keyTail;
     private volatile CachePos dirtyTail;
     private boolean dirtyTailOtherSlotDamaged;
-    private Extension extension;
+    private volatile Extension extension;
 
     private CacheMetadata(PmemRegion region, CrcProvider crc, int segNum, int sbFlags) {
         this.region = region;
@@ -345,12 +345,16 @@ public final class CacheMetadata {
         storeExtension(new Extension(identity, List.of()));
     }
 
-    /** Records the backing identity (first pairing, or a forced re-pairing). */
-    public void storeBackingIdentity(BackingIdentity identity) throws IOException {
+    /**
+     * Records the backing identity (first pairing, or a forced re-pairing). The record is built
+     * from the one stored last under the same lock as the store, so that a quarantine stored at
+     * the same time is never overwritten by an older list (nor the identity by an older one).
+     */
+    public synchronized void storeBackingIdentity(BackingIdentity identity) throws IOException {
         storeExtension(new Extension(identity, extension == null ? List.of() : extension.quarantine()));
     }
 
-    public void storeQuarantine(List<Range> quarantine) throws IOException {
+    public synchronized void storeQuarantine(List<Range> quarantine) throws IOException {
         storeExtension(new Extension(extension == null ? null : extension.backing(), quarantine));
     }
 
