@@ -57,10 +57,27 @@ final class MappedPmemRegion implements PmemRegion {
      * Written inside guarded calls, read by close after the guard has drained them.
      */
     private final boolean[] viewed;
+    /** How a range of a window is written back (tests inject failures). */
+    private final RangeForce force;
+    /**
+     * The first write-back ({@code msync}) that failed, or null. The kernel reports a failed
+     * write-out once per file, to whichever range's msync comes first (all windows share one file),
+     * and a later msync of a range whose pages were lost too succeeds. So every flush and fence
+     * after it fails, until the device is opened again (as {@link FileIoPmemRegion}'s data syncs).
+     */
+    private volatile IOException flushFailure;
+
+    /** Writes back {@code length} bytes of {@code window} from {@code index}. */
+    @FunctionalInterface
+    interface RangeForce {
+        void force(MappedByteBuffer window, int index, int length);
+    }
+
+    static final RangeForce MSYNC = MappedByteBuffer::force;
 
     private MappedPmemRegion(String device, long sizeBytes, int windowShift,
             MappedByteBuffer[] windows, boolean directAccess, boolean memoryOnly,
-            Optional<MappingSupport.Unmapper> unmapper) {
+            Optional<MappingSupport.Unmapper> unmapper, RangeForce force) {
         this.device = device;
         this.sizeBytes = sizeBytes;
         this.windowShift = windowShift;
@@ -71,6 +88,7 @@ final class MappedPmemRegion implements PmemRegion {
         this.unmapper = unmapper;
         this.guard = new AccessGuard(device);
         this.viewed = new boolean[windows.length];
+        this.force = force;
     }
 
     /**
@@ -79,6 +97,15 @@ final class MappedPmemRegion implements PmemRegion {
      * @param windowBytes a power of two between 8 and 1 GiB: the size of each mapped buffer
      */
     static MappedPmemRegion open(Path path, long createSizeBytes, long windowBytes)
+            throws IOException {
+        return open(path, createSizeBytes, windowBytes, MSYNC);
+    }
+
+    /**
+     * {@link #open(Path, long, long)} writing ranges back with {@code force}; one other than
+     * {@link #MSYNC} (a test's) is used on a file system in memory too.
+     */
+    static MappedPmemRegion open(Path path, long createSizeBytes, long windowBytes, RangeForce force)
             throws IOException {
         if (Long.bitCount(windowBytes) != 1 || windowBytes < 8 || windowBytes > 1L << 30) {
             throw new IllegalArgumentException("window size must be a power of two in [8, 1 GiB]: "
@@ -112,7 +139,7 @@ final class MappedPmemRegion implements PmemRegion {
                 mapped.add(channel.map(mode, position, Math.min(windowBytes, size - position)));
             }
             String fileSystem = fileSystemType(path);
-            boolean memoryOnly = !sync && inMemoryOnly(path, fileSystem);
+            boolean memoryOnly = !sync && force == MSYNC && inMemoryOnly(path, fileSystem);
             if (memoryOnly) {
                 why = "a file system in memory only (" + fileSystem + "): flushes have nothing to write"
                         + " (msync skipped); the cache survives the process, not a reboot";
@@ -126,7 +153,7 @@ final class MappedPmemRegion implements PmemRegion {
                 window.order(ByteOrder.LITTLE_ENDIAN);
             }
             return new MappedPmemRegion(device, size, Long.numberOfTrailingZeros(windowBytes),
-                    mapped.toArray(new MappedByteBuffer[0]), sync, memoryOnly, unmapper);
+                    mapped.toArray(new MappedByteBuffer[0]), sync, memoryOnly, unmapper, force);
         } catch (IOException | RuntimeException e) {
             unmapper.ifPresent(u -> mapped.forEach(u::unmap));
             throw new IOException("cannot map cache device " + path + " (" + size + " bytes): " + e,
@@ -387,15 +414,19 @@ final class MappedPmemRegion implements PmemRegion {
             if (memoryOnly) {
                 return; // msync of a tmpfs page does nothing (see the class comment)
             }
+            checkNoFlushFailed();
             for (long done = 0; done < length;) {
                 long position = offset + done;
                 int chunk = chunk(position, length - done);
-                window(position).force(index(position), chunk);
+                force.force(window(position), index(position), chunk);
                 done += chunk;
             }
         } catch (java.io.UncheckedIOException e) {
-            throw new IOException(device + ": flush of [" + offset + ", +" + length + ") failed: "
-                    + e.getCause().getMessage(), e.getCause());
+            IOException failed = new IOException(device + ": flush of [" + offset + ", +" + length + ") failed: "
+                    + e.getCause().getMessage() + "; the device takes no more flushes until it is opened again",
+                    e.getCause());
+            flushFailure = failed;
+            throw failed;
         } finally {
             guard.exit();
         }
@@ -406,6 +437,17 @@ final class MappedPmemRegion implements PmemRegion {
     public void fence() throws IOException {
         if (guard.isClosed()) {
             throw new pcache.api.DeviceClosedException(device + " is closed");
+        }
+        checkNoFlushFailed();
+    }
+
+    /** Fails once a flush failed ({@link #flushFailure}). */
+    private void checkNoFlushFailed() throws IOException {
+        IOException failed = flushFailure;
+        if (failed != null) {
+            throw new IOException(device + ": an earlier flush failed (" + failed.getMessage() + "), so writes"
+                    + " flushed before it may be lost and no later flush can tell; the device takes no more flushes"
+                    + " until it is opened again. Check the device (dmesg), then restart the cache", failed);
         }
     }
 

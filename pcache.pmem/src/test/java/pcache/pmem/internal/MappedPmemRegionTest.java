@@ -39,6 +39,40 @@ class MappedPmemRegionTest extends FileRegionContract {
         return true;
     }
 
+    /**
+     * A failed write-back (msync) fails every later flush and fence until the device is opened
+     * again: the kernel reports a failed write-out once per file, to whichever range's msync comes
+     * first, so a later msync of another range would succeed over pages lost with it, and a FUA
+     * write or a kset would be called durable. Before, only the flush that met the error failed.
+     */
+    @Test
+    void aFailedFlushFailsEveryLaterFlushAndFenceUntilTheDeviceIsOpenedAgain() throws IOException {
+        Path file = dir.resolve("msync-fails.img");
+        java.util.concurrent.atomic.AtomicInteger forces = new java.util.concurrent.atomic.AtomicInteger();
+        MappedPmemRegion.RangeForce failsOnce = (window, index, length) -> {
+            if (forces.incrementAndGet() == 1) {
+                throw new java.io.UncheckedIOException(new IOException("Input/output error"));
+            }
+            MappedPmemRegion.MSYNC.force(window, index, length);
+        };
+        try (PmemRegion region = MappedPmemRegion.open(file, deviceBytes(), WINDOW, failsOnce)) {
+            region.putLong(0, 1);
+            IOException first = assertThrows(IOException.class, () -> region.flush(0, 8));
+            assertTrue(first.getMessage().contains("Input/output error"), first.getMessage());
+            region.putLong(WINDOW, 2);
+            IOException later = assertThrows(IOException.class, () -> region.flush(WINDOW, 8));
+            assertTrue(later.getMessage().contains("an earlier flush failed") && later.getMessage().contains("restart"),
+                    later.getMessage());
+            assertThrows(IOException.class, region::fence);
+            assertEquals(1, forces.get(), "no later msync that would succeed over the lost pages");
+        }
+        try (PmemRegion reopened = provider().open(file, deviceBytes())) {
+            reopened.putLong(16, 3);
+            reopened.flush(16, 8);
+            reopened.fence();
+        }
+    }
+
     @Test
     void anOrdinaryFileIsMappedReadWriteNotSync() throws IOException {
         try (PmemRegion region = create(provider(), "mode.img")) {
