@@ -424,21 +424,32 @@ final class WritePath {
      */
     private long logZeroes(Allocation a, long pos, long end, int want, Through through) throws IOException {
         boolean reuse = a.length() >= Math.min(want, 1 << 20);
-        boolean first = true;
+        boolean more;
         do {
             int len = (int) Math.min(Math.min(a.length(), cache.sliceEnd(pos) - pos), end - pos);
-            if (!first) {
+            more = reuse && pos + len < end;
+            if (more) {
+                // the next key's reference, taken while this key's still holds the segment: taken
+                // once this key is logged, its kset could be written back and passed by GC first,
+                // and the segment reclaimed (its head let it go if the allocation ended it), so the
+                // next key would point at a segment in its next life
                 cache.segments().get(a.segment());
             }
-            first = false;
             CacheKey key = new CacheKey(pos, len).place(a.segment(), a.offset(), a.generation());
             key.markZeroes(); // for block status; the region was zeroed and flushed above
             if (cache.config().dataCrc()) {
                 key.setDataCrc(crcOfZeroes(len));
             }
-            insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, through);
+            try {
+                insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, through);
+            } catch (IOException | RuntimeException | Error e) {
+                if (more) {
+                    putBack(a, e); // the next key's, not used
+                }
+                throw e;
+            }
             pos += len;
-        } while (reuse && pos < end);
+        } while (more);
         return pos;
     }
 
