@@ -102,7 +102,9 @@ public class NbdExportComponent implements NbdExports {
         long max__inflight__bytes__per__connection() default NbdServerConfig.DEFAULT_MAX_INFLIGHT_BYTES;
 
         @AttributeDefinition(description = "Threads executing device requests for all connections; "
-                + "0 means twice the number of processors (at least 4)")
+                + "0 means twice the number of processors (at least 4). While every one is taken and a request "
+                + "has waited 50 ms (requests stuck on a slow backing device), more are added, up to 16 times "
+                + "this number (at least 64); they end once idle")
         int workers() default 0;
 
         @AttributeDefinition(description = "Seconds withdrawal and shutdown wait for requests in flight")
