@@ -180,7 +180,10 @@ final class GarbageCollector {
             // a crash in between would replay the kset with only those, and an older version of a
             // range (its key valid) would come back over a newer one written back since (its key
             // stale); a key-log segment that took the reclaimed segment would be counted as data.
-            // Stored first, replay starts after the kset and counts references without it.
+            // Stored first, replay starts after the kset and counts references without it. Into
+            // both slots, as for a LAST kset: the older copy, which a damaged newest one makes
+            // replay use, must not point at the kset either.
+            meta.storeKeyTail(k.next());
             meta.storeKeyTail(k.next());
             keysOwed = k.keys();
             keysPut = 0;
