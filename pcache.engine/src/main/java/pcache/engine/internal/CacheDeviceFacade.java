@@ -721,23 +721,28 @@ public final class CacheDeviceFacade implements CacheDevice {
             try {
                 CacheEngine old = engine;
                 closeReplaced(old);
+                CacheEngine opened;
                 try {
-                    replacedBy(old, opener.open());
-                    backInService("");
+                    opened = opener.open();
                 } catch (Throwable e) { // an Error too (out of memory while replaying): never left on the closed engine
                     LOG.log(System.Logger.Level.ERROR, "cache " + name + ": re-opening failed, rolling back: "
                             + e);
+                    CacheEngine back;
                     try {
-                        replacedBy(old, rollback.open());
-                        backInService(" on the engine it had");
+                        back = rollback.open();
                     } catch (Throwable e2) {
                         e.addSuppressed(e2);
                         gate.shut();
                         LOG.log(System.Logger.Level.ERROR, "cache " + name + ": rollback failed too; the cache is"
                                 + " out of service: " + e2);
+                        throw e;
                     }
+                    replacedBy(old, back);
+                    backInService(" on the engine it had");
                     throw e;
                 }
+                replacedBy(old, opened);
+                backInService("");
             } finally {
                 gate.release();
             }
@@ -752,6 +757,9 @@ public final class CacheDeviceFacade implements CacheDevice {
      * loses nothing (nothing was written since), and is logged.
      */
     private void closeReplaced(CacheEngine old) {
+        if (old.isClosed()) {
+            return; // out of service since an earlier swap and its rollback failed: closed then
+        }
         try {
             old.persistOpenKeySets();
         } catch (Throwable e) {

@@ -388,6 +388,11 @@ public final class CacheEngine implements AutoCloseable {
         writes.flush();
     }
 
+    /** Whether the engine was closed (or abandoned). */
+    public boolean isClosed() {
+        return signals.closed;
+    }
+
     /** Persists every open kset, as a flush does, without counting a client's flush. */
     public void persistOpenKeySets() throws IOException {
         signals.checkOpen();
