@@ -87,7 +87,7 @@ public final class PcacheTargetComponent {
     private ComponentFactory<CacheDeviceService> services;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
-    private ExecutorService control;
+    private volatile ExecutorService control;
     private String name;
     private BackingHolder backing;
 
@@ -143,9 +143,8 @@ public final class PcacheTargetComponent {
     @Reference(name = "pmem", policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindPmem(PmemProvider provider) {
         this.pmem = provider;
-        if (control != null) { // activated: one bound while the cache opens is swapped to once it is open
-            control.execute(() -> swapPmem(provider));
-        }
+        // activated: one bound while the cache opens is swapped to once it is open
+        onControl(() -> swapPmem(provider));
     }
 
     void unbindPmem(PmemProvider provider) {
@@ -165,9 +164,7 @@ public final class PcacheTargetComponent {
         if (name != null) { // bound before activation, the cache's first log line names the device
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
         }
-        if (control != null) {
-            control.execute(this::enterOwedMode);
-        }
+        onControl(this::enterOwedMode);
     }
 
     void unbindBacking(BackingDevice device) {
@@ -265,6 +262,22 @@ public final class PcacheTargetComponent {
             synchronized (this) {
                 openEnded = true;
             }
+        }
+    }
+
+    /**
+     * Queues {@code task} on the control thread once the component is active; nothing when it is
+     * not, or no longer (a bind delivered after the deactivation began must not throw).
+     */
+    private void onControl(Runnable task) {
+        ExecutorService c = control;
+        if (c == null || c.isShutdown()) {
+            return;
+        }
+        try {
+            c.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cache {0}: deactivating, a bind is not acted on", name);
         }
     }
 
