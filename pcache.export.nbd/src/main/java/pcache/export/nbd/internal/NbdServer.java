@@ -60,8 +60,9 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     static final int WORKERS_MAX_FACTOR = 16;
     static final int WORKERS_MAX_MIN = 64;
     private final int workersMax;
-    /** The request at the head of the workers' queue at the last check (only the timer thread). */
-    private Runnable lastQueueHead;
+    /** Requests queued for a worker, and requests workers had taken, at the last check (only the timer thread). */
+    private int queuedAtLastCheck;
+    private long startedAtLastCheck;
     private long workersGrownLoggedNanos = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
     private boolean workersAtMaxLogged;
     final ScheduledExecutorService scheduler;
@@ -102,26 +103,30 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
      * Adds workers while every one is taken and requests wait: a request stuck on a slow or
      * absent backing device (a miss, a write waiting for cache space) holds its worker for up to
      * the cache's backing timeout, and would otherwise hold up every client's requests queued
-     * behind it, hits included. A request that has waited a whole check period at the head of the
-     * queue gets a new worker (so do those queued with it), up to {@link #workersMax}; once the
-     * queue is empty and the configured number suffices, the extra workers end when idle.
+     * behind it, hits included. When the workers have not started all the requests that were
+     * queued at the last check, one of them has waited a whole check period: the queued requests
+     * get new workers, up to {@link #workersMax}. Once the queue is empty and the configured
+     * number suffices, the extra workers end when idle.
      */
     private void checkWorkers() {
         try {
-            Runnable head = workers.getQueue().peek();
+            int queued = workers.getQueue().size();
+            long started = workers.getTaskCount() - queued; // every request a worker took so far
+            int waitedBefore = queuedAtLastCheck;
+            long startedBefore = startedAtLastCheck;
+            queuedAtLastCheck = queued;
+            startedAtLastCheck = started;
             int base = config.workers();
             int core = workers.getCorePoolSize();
-            if (head == null) {
-                lastQueueHead = null;
+            if (queued == 0) {
                 if (core > base && workers.getActiveCount() <= base) {
                     workers.setCorePoolSize(base); // the extra workers end as they go idle
                     workersAtMaxLogged = false;
                 }
                 return;
             }
-            if (head != lastQueueHead) {
-                lastQueueHead = head; // the queue moved since the last look
-                return;
+            if (started - startedBefore >= waitedBefore) {
+                return; // everything queued at the last check has been started since
             }
             if (core >= workersMax) {
                 if (!workersAtMaxLogged) {
@@ -132,9 +137,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
                 }
                 return;
             }
-            int grown = Math.min(workersMax, core + Math.max(1, workers.getQueue().size()));
+            int grown = Math.min(workersMax, core + queued);
             workers.setCorePoolSize(grown); // starts workers for the queued requests at once
-            lastQueueHead = null;
             long now = System.nanoTime();
             if (now - workersGrownLoggedNanos > TimeUnit.MINUTES.toNanos(1)) {
                 workersGrownLoggedNanos = now;
