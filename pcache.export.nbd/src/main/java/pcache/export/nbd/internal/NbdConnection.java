@@ -715,6 +715,16 @@ final class NbdConnection implements Runnable {
         }
         limiter.close();
         closeChannel();
+        // the socket is gone: no close_notify, but the TLS channel gives back what it holds now
+        // (buffers, its share of the receive-ahead budget), not when the garbage collector finds it
+        TlsChannel t = tls;
+        if (t != null) {
+            try {
+                t.close();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.DEBUG, () -> "NBD client " + peer + ": closing its TLS channel: " + e);
+            }
+        }
     }
 
     private void closeChannel() {

@@ -31,6 +31,8 @@ final class FakeTls implements TlsEndpoint {
     /** What the channel says when asked to receive a message ahead (it passes bytes through, so it cannot). */
     volatile boolean receivesAhead;
     final AtomicLong aheadAsked = new AtomicLong();
+    /** Channels closed (a real channel gives back its buffers and receive-ahead share then). */
+    final AtomicLong closes = new AtomicLong();
 
     @Override
     public TlsChannel handshake(ByteChannel transport, String peer) throws IOException {
@@ -106,6 +108,7 @@ final class FakeTls implements TlsEndpoint {
 
         @Override
         public void close() throws IOException {
+            closes.incrementAndGet();
             transport.close();
         }
 

@@ -152,6 +152,24 @@ class StartTlsTest {
         assertTrue(warnings.isEmpty(), warnings.toString());
     }
 
+    /**
+     * A TLS client that goes away without NBD_CMD_DISC (killed: its socket just closes) has its
+     * TLS channel closed, which gives back its buffers and its share of the receive-ahead budget at
+     * once. Before, only the socket was closed, and the channel held them until the garbage
+     * collector found it.
+     */
+    @Test
+    void aTlsClientThatGoesAwayWithoutDiscHasItsTlsChannelClosed() throws Exception {
+        start(ExportTlsMode.REQUIRE);
+        try (RawNbdClient c = fixture.connect().handshakeStart()) {
+            startTls(c);
+            c.go("disk", true);
+            assertReads(c, true);
+        } // the socket closed, no DISC
+        ConcurrencyTest.await(() -> fake.closes.get() == 1);
+        assertTrue(warnings.isEmpty(), warnings.toString());
+    }
+
     @Test
     void startTlsTwiceOrWithDataIsInvalid() throws IOException {
         start(ExportTlsMode.ON);
