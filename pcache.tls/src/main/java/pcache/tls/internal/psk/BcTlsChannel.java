@@ -40,14 +40,25 @@ final class BcTlsChannel implements TlsChannel {
     private final TlsProtocol protocol;
     private final ReentrantLock protocolLock = new ReentrantLock();
 
+    /**
+     * Buffer size until the handshake has completed: a client that has not authenticated holds
+     * this little (handshake messages are small; they simply take more reads), not the buffers
+     * sized for bulk data, which a few thousand connections stopping after STARTTLS would
+     * otherwise hold (about 0.8 MiB each) until their handshake timeout.
+     */
+    static final int HANDSHAKE_CHUNK = 1 << 14;
+
     private final ReentrantLock readLock = new ReentrantLock();
-    private final byte[] netInArray = new byte[NET_CHUNK];
-    private final ByteBuffer netIn = ByteBuffer.wrap(netInArray);
+    /** Sized for the handshake, then for bulk data ({@link #HANDSHAKE_CHUNK}); under readLock. */
+    private byte[] netInArray = new byte[HANDSHAKE_CHUNK];
+    private ByteBuffer netIn = ByteBuffer.wrap(netInArray);
     private boolean inboundDone;
 
     private final ReentrantLock writeLock = new ReentrantLock();
-    private final byte[] plain = new byte[PLAIN_CHUNK];
-    private final ByteBuffer netOut = ByteBuffer.allocateDirect(NET_CHUNK + (1 << 14));
+    /** Allocated once the handshake has completed; under writeLock. */
+    private byte[] plain;
+    /** Sized for the handshake, then for bulk data; under writeLock. */
+    private ByteBuffer netOut = ByteBuffer.allocate(HANDSHAKE_CHUNK);
     private final ByteBuffer[] single = new ByteBuffer[1];
     private volatile boolean outputPending;
 
@@ -97,6 +108,23 @@ final class BcTlsChannel implements TlsChannel {
             TlsContext connected = context.get();
             protocolName = PskSuites.protocolName(connected.getServerVersion());
             cipherSuite = PskSuites.name(connected.getSecurityParametersConnection().getCipherSuite());
+            // authenticated: the buffers for bulk data (under both locks, so every later use sees them)
+            netInArray = new byte[NET_CHUNK];
+            netIn = ByteBuffer.wrap(netInArray);
+            plain = new byte[PLAIN_CHUNK];
+            netOut = ByteBuffer.allocateDirect(NET_CHUNK + (1 << 14));
+        } finally {
+            writeLock.unlock();
+            readLock.unlock();
+        }
+    }
+
+    /** Bytes of buffers the channel holds now (tests). */
+    long bufferBytes() {
+        readLock.lock();
+        writeLock.lock();
+        try {
+            return netInArray.length + (plain == null ? 0 : plain.length) + netOut.capacity();
         } finally {
             writeLock.unlock();
             readLock.unlock();
