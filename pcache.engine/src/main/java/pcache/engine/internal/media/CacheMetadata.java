@@ -36,6 +36,8 @@ public final class CacheMetadata {
     private CacheInfo info;
     private volatile CachePos keyTail;
     private volatile CachePos dirtyTail;
+    /** Whether both dirty_tail slots hold positions in dirty_tail's key segment (see {@link #storeDirtyTail}). */
+    private boolean dirtyTailSlotsInOneSegment;
     private boolean dirtyTailOtherSlotDamaged;
     private volatile Extension extension;
 
@@ -222,12 +224,14 @@ public final class CacheMetadata {
         dirtyTailRecord.store(CachePosCodec.encode(start));
         keyTail = start;
         dirtyTail = start;
+        dirtyTailSlotsInOneSegment = false; // one slot holds the start, the other nothing
     }
 
     /** Loads key_tail and dirty_tail, checking they point inside the cache. */
     public void loadTails(int cacheSegments) throws IOException {
         keyTail = loadPos(keyTailRecord, PcacheFormat.KEY_TAIL_OFF, cacheSegments);
         dirtyTail = loadPos(dirtyTailRecord, PcacheFormat.DIRTY_TAIL_OFF, cacheSegments);
+        dirtyTailSlotsInOneSegment = false;
         dirtyTailOtherSlotDamaged = otherSlotDamaged(dirtyTailRecord, PcacheFormat.DIRTY_TAIL_OFF,
                 PcacheLayout.CachePos.SIZE, PcacheLayout.CachePos.SIZE);
     }
@@ -266,6 +270,7 @@ public final class CacheMetadata {
      */
     public void restartWritebackAtKeyTail() {
         dirtyTail = keyTail;
+        dirtyTailSlotsInOneSegment = false;
     }
 
     private static CachePos loadPos(ReplicatedRecord record, long at, int cacheSegments) throws IOException {
@@ -298,8 +303,20 @@ public final class CacheMetadata {
         keyTail = pos;
     }
 
+    /**
+     * Stores dirty_tail. Into both slots when it moves to another key segment, and at the first
+     * store since the device was loaded (the older slot's copy is then not known to be in the same
+     * segment): the older copy, which a damaged newest one makes replay use, must never point into
+     * a segment that GC may release (once key_tail leaves it too) and the key log take again. The
+     * position is published (GC reads it) only once both stores are done.
+     */
     public void storeDirtyTail(CachePos pos) throws IOException {
+        boolean both = !dirtyTailSlotsInOneSegment || pos.segment() != dirtyTail.segment();
         dirtyTailRecord.store(CachePosCodec.encode(pos));
+        if (both) {
+            dirtyTailRecord.store(CachePosCodec.encode(pos));
+            dirtyTailSlotsInOneSegment = true;
+        }
         dirtyTail = pos;
     }
 

@@ -715,8 +715,8 @@ final class NbdConnection implements Runnable {
         }
         limiter.close();
         closeChannel();
-        // the socket is gone: no close_notify, but the TLS channel gives back what it holds now
-        // (buffers, its share of the receive-ahead budget), not when the garbage collector finds it
+        // the socket is gone: no close_notify, but the TLS channel gives back what it holds now (the
+        // certificate channel's receive-ahead share), not when the garbage collector finds it
         TlsChannel t = tls;
         if (t != null) {
             try {
