@@ -567,6 +567,7 @@ final class NbdConnection implements Runnable {
         };
         try {
             workers.execute(task);
+            server.requestQueued();
         } catch (RejectedExecutionException e) {
             pool.release(data);
             fail(session, request, NbdError.ESHUTDOWN, "the server is shutting down", null, budget, Level.INFO);

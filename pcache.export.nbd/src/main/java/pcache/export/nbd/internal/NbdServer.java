@@ -63,6 +63,9 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
     /** Requests queued for a worker, and requests workers had taken, at the last check (only the timer thread). */
     private int queuedAtLastCheck;
     private long startedAtLastCheck;
+    /** Whether {@link #checkWorkers} is scheduled. */
+    private final java.util.concurrent.atomic.AtomicBoolean workersCheckScheduled =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private long workersGrownLoggedNanos = System.nanoTime() - TimeUnit.MINUTES.toNanos(2);
     private boolean workersAtMaxLogged;
     final ScheduledExecutorService scheduler;
@@ -91,8 +94,6 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         this.scheduler = timer;
-        timer.scheduleWithFixedDelay(this::checkWorkers, WORKERS_CHECK_MILLIS, WORKERS_CHECK_MILLIS,
-                TimeUnit.MILLISECONDS);
         if (config.inlineMaxBytes() > 0) { // else no payload is ever received straight into a cache
             long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
             timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
@@ -109,6 +110,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
      * number suffices, the extra workers end when idle.
      */
     private void checkWorkers() {
+        workersCheckScheduled.set(false);
+        boolean again = true;
         try {
             int queued = workers.getQueue().size();
             long started = workers.getTaskCount() - queued; // every request a worker took so far
@@ -123,6 +126,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
                     workers.setCorePoolSize(base); // the extra workers end as they go idle
                     workersAtMaxLogged = false;
                 }
+                again = workers.getCorePoolSize() > base; // else the next request queued asks again
                 return;
             }
             if (started - startedBefore >= waitedBefore) {
@@ -146,8 +150,34 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
                         + " requests waiting (the backing device is slow or away?): " + grown + " workers now, at most "
                         + workersMax);
             }
-        } catch (Throwable t) { // the periodic task must go on
+        } catch (Throwable t) { // the checks must go on
             LOG.log(Level.ERROR, "NBD server: checking the workers failed", t);
+        } finally {
+            if (again) {
+                scheduleWorkersCheck();
+            }
+        }
+    }
+
+    /**
+     * A request was queued for a worker: unless none waits (a worker took it at once) or a check is
+     * scheduled already, {@link #checkWorkers} looks in {@link #WORKERS_CHECK_MILLIS}, and goes on
+     * looking while requests wait or extra workers run. A server whose requests are all served
+     * in place (or taken at once) has no check running.
+     */
+    void requestQueued() {
+        if (!workers.getQueue().isEmpty() && !workersCheckScheduled.get()) {
+            scheduleWorkersCheck();
+        }
+    }
+
+    private void scheduleWorkersCheck() {
+        if (workersCheckScheduled.compareAndSet(false, true)) {
+            try {
+                scheduler.schedule(this::checkWorkers, WORKERS_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                workersCheckScheduled.set(false); // shutting down
+            }
         }
     }
 
