@@ -191,6 +191,24 @@ class TargetComponentTest {
         }
     }
 
+    /** Two heap mappings of one store, and a component activated on the first (a backing device bound). */
+    private record TwoMappings(Mapping first, Mapping second, PcacheTargetComponent component) {
+    }
+
+    /** {@link TwoMappings}; with {@code holdFirstOpen}, the first mapping's open waits until the test lets it go. */
+    private TwoMappings activatedOnFirstOfTwoMappings(boolean holdFirstOpen) throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        Mapping first = new Mapping(heap, "heap");
+        Mapping second = new Mapping(heap, "heap-2");
+        if (holdFirstOpen) {
+            first.holdOpens = new CountDownLatch(1);
+        }
+        PcacheTargetComponent c = component(first);
+        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+        c.activate(config(Map.of()));
+        return new TwoMappings(first, second, c);
+    }
+
     /**
      * A pmem mapping bound while the cache opens through another is swapped to once the open
      * ends. Before, the bind found no cache yet and the cache stayed on the first mapping.
@@ -198,13 +216,10 @@ class TargetComponentTest {
     @Test
     @Timeout(120)
     void aMappingBoundWhileTheCacheOpensIsSwappedToOnceItIsOpen() throws Exception {
-        HeapPmemProvider heap = new HeapPmemProvider();
-        Mapping first = new Mapping(heap, "heap");
-        Mapping second = new Mapping(heap, "heap-2");
-        first.holdOpens = new CountDownLatch(1);
-        PcacheTargetComponent c = component(first);
-        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
-        c.activate(config(Map.of()));
+        TwoMappings m = activatedOnFirstOfTwoMappings(true);
+        Mapping first = m.first();
+        Mapping second = m.second();
+        PcacheTargetComponent c = m.component();
         try {
             assertTrue(first.openHeld.await(30, TimeUnit.SECONDS), "the open began");
             c.bindPmem(second);
@@ -228,12 +243,9 @@ class TargetComponentTest {
     @Test
     @Timeout(120)
     void aSwapOpensTheConfigurationTheCacheRunsNotARefusedOne() throws Exception {
-        HeapPmemProvider heap = new HeapPmemProvider();
-        Mapping first = new Mapping(heap, "heap");
-        Mapping second = new Mapping(heap, "heap-2");
-        PcacheTargetComponent c = component(first);
-        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
-        c.activate(config(Map.of()));
+        TwoMappings m = activatedOnFirstOfTwoMappings(false);
+        Mapping second = m.second();
+        PcacheTargetComponent c = m.component();
         try {
             CacheDeviceFacade f = opened(c);
             f.write(0, Harness.pattern(0, 4096, 5), true);
