@@ -504,7 +504,8 @@ public final class CacheDeviceFacade implements CacheDevice {
         if (lost != null) {
             throw lost;
         }
-        String unpersisted = lostAtReplacement.getAndSet(null);
+        // read first: a flush writes nothing shared unless there is a report to take
+        String unpersisted = lostAtReplacement.get() == null ? null : lostAtReplacement.getAndSet(null);
         if (unpersisted != null) {
             throw new PcacheException(unpersisted);
         }
