@@ -141,8 +141,7 @@ final class GarbageCollector {
             if (keyTail.segment() == releasing) {
                 releasing = -1; // key_tail was not moved: the pass below starts over
             } else {
-                meta.storeKeyTail(keyTail); // into both slots, as below
-                meta.storeKeyTail(keyTail);
+                meta.storeKeyTail(keyTail); // both slots
                 cache.segments().release(releasing);
                 releasing = -1;
                 return true;
@@ -166,10 +165,8 @@ final class GarbageCollector {
                 return false;
             }
             releasing = keyTail.segment();
-            meta.storeKeyTail(k.next());
-            // the older copy of key_tail still points into the segment being released: store
-            // the new position in both slots first, so that a damaged newest copy can never
-            // make replay start in a segment that has since been reused for other data
+            // into both slots before the release: a damaged newest copy must never make replay
+            // start in a segment that has since been reused for other data
             meta.storeKeyTail(k.next());
             cache.segments().release(keyTail.segment());
             releasing = -1;
@@ -180,10 +177,8 @@ final class GarbageCollector {
             // a crash in between would replay the kset with only those, and an older version of a
             // range (its key valid) would come back over a newer one written back since (its key
             // stale); a key-log segment that took the reclaimed segment would be counted as data.
-            // Stored first, replay starts after the kset and counts references without it. Into
-            // both slots, as for a LAST kset: the older copy, which a damaged newest one makes
-            // replay use, must not point at the kset either.
-            meta.storeKeyTail(k.next());
+            // Stored first (both slots: the older copy must not point at the kset either),
+            // replay starts after the kset and counts references without it.
             meta.storeKeyTail(k.next());
             keysOwed = k.keys();
             keysPut = 0;

@@ -298,7 +298,13 @@ public final class CacheMetadata {
         return dirtyTail;
     }
 
+    /**
+     * Stores key_tail into both slots, then publishes it: the older copy, which a damaged newest
+     * one makes replay use, must never point at a kset GC has passed (its segments may be
+     * reclaimed, a key segment released and taken again).
+     */
     public void storeKeyTail(CachePos pos) throws IOException {
+        keyTailRecord.store(CachePosCodec.encode(pos));
         keyTailRecord.store(CachePosCodec.encode(pos));
         keyTail = pos;
     }
