@@ -72,9 +72,14 @@ public record PskFile(Path file, Map<String, byte[]> keys) {
         return new PskFile(file, Collections.unmodifiableMap(keys));
     }
 
-    /** The key of {@code identity}, or null if the file lacks it. */
+    /**
+     * A copy of the key of {@code identity}, or null if the file lacks it. A copy, because TLS
+     * libraries wipe the key they are given once they have derived their secrets from it
+     * (Bouncy Castle's TLS 1.2 PSK key exchange fills it with zeros).
+     */
     public byte[] key(String identity) {
-        return keys.get(identity);
+        byte[] key = keys.get(identity);
+        return key == null ? null : key.clone();
     }
 
     /** The first identity in the file. */
