@@ -73,7 +73,7 @@ public final class PskEndpoint implements TlsEndpoint {
         if (server) {
             serverPeer = new PskServerPeer(crypto, keys);
             serverPeer.versions = versions;
-            TlsServerProtocol protocol = new TlsServerProtocol();
+            TlsServerProtocol protocol = Protocols.server();
             PskServerPeer finalPeer = serverPeer;
             channel = new BcTlsChannel(transport, protocol, finalPeer::context, e -> describe(e, peer, finalPeer));
             try {
@@ -85,7 +85,7 @@ public final class PskEndpoint implements TlsEndpoint {
         } else {
             PskClientPeer clientPeer = new PskClientPeer(crypto, clientIdentity, keys.key(clientIdentity));
             clientPeer.versions = versions;
-            TlsClientProtocol protocol = new TlsClientProtocol();
+            TlsClientProtocol protocol = Protocols.client();
             channel = new BcTlsChannel(transport, protocol, clientPeer::context, e -> describe(e, peer, null));
             try {
                 protocol.connect(clientPeer);

@@ -245,6 +245,65 @@ class PskHandshakeTest {
                 .startsWith("PSK identity 'bob' is not in " + good));
     }
 
+    /** A TLS 1.2 client that can ask, once connected, to renegotiate many times in one record. */
+    private static final class RenegotiatingClient extends org.bouncycastle.tls.TlsClientProtocol {
+        void askToRenegotiate(int times) throws java.io.IOException {
+            byte[] emptyClientHellos = new byte[4 * times];
+            for (int i = 0; i < times; i++) {
+                emptyClientHellos[4 * i] = org.bouncycastle.tls.HandshakeType.client_hello;
+            }
+            safeWriteRecord(org.bouncycastle.tls.ContentType.handshake, emptyClientHellos, 0, emptyClientHellos.length);
+        }
+    }
+
+    /**
+     * A request to renegotiate ends the connection with a fatal alert. Before, Bouncy Castle
+     * answered each with a warning alert and went on, so a client packing thousands of them into
+     * each record while it did not read made the server queue alerts without bound.
+     */
+    @Test
+    void aRequestToRenegotiateEndsTheConnection() throws Exception {
+        String key = randomKey();
+        Path keys = file("keys.psk", "alice:" + key + "\n");
+        RenegotiatingClient[] protocol = new RenegotiatingClient[1];
+        pcache.api.tls.TlsEndpoint client = new pcache.api.tls.TlsEndpoint() {
+            @Override
+            public TlsChannel handshake(java.nio.channels.ByteChannel transport, String peer) throws java.io.IOException {
+                PskClientPeer peerOfClient = new PskClientPeer(
+                        new org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider().create(new SecureRandom()),
+                        "alice", HexFormat.of().parseHex(key));
+                peerOfClient.versions = new ProtocolVersion[] {ProtocolVersion.TLSv12};
+                protocol[0] = new RenegotiatingClient();
+                BcTlsChannel channel = new BcTlsChannel(transport, protocol[0], peerOfClient::context, e -> e);
+                protocol[0].connect(peerOfClient);
+                channel.handshake();
+                return channel;
+            }
+
+            @Override
+            public String describe() {
+                return "a client that asks to renegotiate";
+            }
+        };
+        try (LoopbackPair pair = LoopbackPair.handshake(server(keys, "TLSv1.2"), client)) {
+            assertNull(pair.serverFailure);
+            assertNull(pair.clientFailure);
+            exchange(pair.client, pair.server);
+            protocol[0].askToRenegotiate(1_000);
+            pair.client.write(ByteBuffer.wrap("after".getBytes(StandardCharsets.US_ASCII)));
+            ByteBuffer received = ByteBuffer.allocate(5);
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+                assertThrows(java.io.IOException.class, () -> {
+                    while (received.hasRemaining()) {
+                        if (pair.server.read(received) < 0) {
+                            return;
+                        }
+                    }
+                }, "the server read on after a request to renegotiate");
+            });
+        }
+    }
+
     static void exchange(TlsChannel from, TlsChannel to) throws Exception {
         byte[] message = "NBD over TLS-PSK".getBytes(StandardCharsets.US_ASCII);
         from.write(ByteBuffer.wrap(message));
