@@ -105,6 +105,32 @@ class X509ReceiveAheadTest {
         assertEquals(0, SslEngineChannel.plaintextInWholeRecords(ByteBuffer.allocate(3), 22), "a partial header");
     }
 
+    /**
+     * Records arriving a few at a time are each counted once, also when the buffer is compacted
+     * between reads: a receive-ahead of tiny records costs work in proportion to them, not to
+     * their square.
+     */
+    @Test
+    void recordsArrivingOneAtATimeAreEachCountedOnce() {
+        ByteBuffer records = ByteBuffer.allocate(64 * 1024);
+        records.put(new byte[11]).flip().position(11); // 11 bytes consumed before
+        SslEngineChannel.RecordScan scan = new SslEngineChannel.RecordScan();
+        int n = 2_000;
+        for (int i = 0; i < n; i++) {
+            int start = records.position();
+            records.position(records.limit()).limit(records.capacity());
+            record(records, 23, 18); // 23 bytes with its header: one byte of plaintext
+            records.limit(records.position()).position(start);
+            if (i == n / 2) {
+                records.compact().flip(); // as makeRoom does: the records move with the position
+            }
+            assertTrue(scan.more(records, 22));
+        }
+        assertEquals(n, scan.plaintext);
+        assertEquals(n * 23, scan.counted);
+        assertTrue(scan.headersRead <= n, scan.headersRead + " headers read for " + n + " records");
+    }
+
     /** A handshake record (a TLS 1.2 renegotiation the peer may wait on) is not judged: only a read answers it. */
     @Test
     void aWholeRecordOfAnotherTypeStopsTheCount() {
