@@ -76,10 +76,17 @@ public final class TestPki {
 
     /** A certificate signed by {@code ca} for {@code dnsName} and the loopback address {@code ip} (either may be null). */
     public static Entity entity(Ca ca, String commonName, String dnsName, String ip, KeyPair keys) {
+        Instant now = Instant.now();
+        return entity(ca, commonName, dnsName, ip, keys, now.minus(1, ChronoUnit.HOURS), now.plus(1, ChronoUnit.DAYS));
+    }
+
+    /** As {@link #entity(Ca, String, String, String, KeyPair)}, valid from {@code notBefore} to {@code notAfter}. */
+    public static Entity entity(Ca ca, String commonName, String dnsName, String ip, KeyPair keys, Instant notBefore,
+            Instant notAfter) {
         try {
             X509v3CertificateBuilder builder = builder(
                     new X500Name(ca.certificate().getSubjectX500Principal().getName()),
-                    new X500Name("CN=" + commonName), keys);
+                    new X500Name("CN=" + commonName), keys, notBefore, notAfter);
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             builder.addExtension(Extension.keyUsage, true,
                     new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
@@ -99,9 +106,13 @@ public final class TestPki {
 
     private static X509v3CertificateBuilder builder(X500Name issuer, X500Name subject, KeyPair keys) {
         Instant now = Instant.now();
+        return builder(issuer, subject, keys, now.minus(1, ChronoUnit.HOURS), now.plus(1, ChronoUnit.DAYS));
+    }
+
+    private static X509v3CertificateBuilder builder(X500Name issuer, X500Name subject, KeyPair keys, Instant notBefore,
+            Instant notAfter) {
         return new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(SERIAL.getAndIncrement()),
-                Date.from(now.minus(1, ChronoUnit.HOURS)), Date.from(now.plus(1, ChronoUnit.DAYS)), subject,
-                keys.getPublic());
+                Date.from(notBefore), Date.from(notAfter), subject, keys.getPublic());
     }
 
     private static X509Certificate sign(X509v3CertificateBuilder builder, KeyPair signer) {

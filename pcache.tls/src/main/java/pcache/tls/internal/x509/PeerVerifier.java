@@ -68,8 +68,7 @@ final class PeerVerifier extends X509ExtendedTrustManager {
         try {
             pkix.checkServerTrusted(chain, authType); // the chain only, no host name
         } catch (CertificateException e) {
-            throw new Refusal("the server's certificate (" + subject(chain) + ") is not signed by " + caFile
-                    + " (" + e.getMessage() + ")", e);
+            throw new Refusal(whyRefused("the server's certificate", chain, e), e);
         }
         if (engine.getSSLParameters().getEndpointIdentificationAlgorithm() != null) {
             try {
@@ -90,8 +89,7 @@ final class PeerVerifier extends X509ExtendedTrustManager {
         try {
             pkix.checkClientTrusted(chain, authType, engine);
         } catch (CertificateException e) {
-            throw new Refusal("its certificate (" + subject(chain) + ") is not signed by " + caFile
-                    + " (" + e.getMessage() + ")", e);
+            throw new Refusal(whyRefused("its certificate", chain, e), e);
         }
     }
 
@@ -124,6 +122,45 @@ final class PeerVerifier extends X509ExtendedTrustManager {
     @Override
     public X509Certificate[] getAcceptedIssuers() {
         return new X509Certificate[0];
+    }
+
+    /**
+     * Why the chain's check failed, in words that point at the fix: a certificate out of its
+     * validity period (renew it, or check the clocks) or not meant for this use is named as such;
+     * anything else is taken as not signed by the CA. Before, every refusal said "not signed by".
+     */
+    private String whyRefused(String whose, X509Certificate[] chain, CertificateException e) {
+        String what = whose + " (" + subject(chain) + ")";
+        if (chain.length > 0) {
+            X509Certificate leaf = chain[0];
+            try {
+                leaf.checkValidity();
+            } catch (java.security.cert.CertificateExpiredException x) {
+                return what + " expired at " + leaf.getNotAfter().toInstant() + ": renew it";
+            } catch (java.security.cert.CertificateNotYetValidException x) {
+                return what + " is not valid before " + leaf.getNotBefore().toInstant()
+                        + ": check the clocks of both machines, or wait";
+            }
+        }
+        String reasons = reasons(e);
+        if (reasons.contains("validity check failed")) {
+            return what + " or a certificate of its chain is out of its validity period: renew it (" + e.getMessage()
+                    + ")";
+        }
+        if (reasons.contains("key usage") || reasons.contains("keyusage")) {
+            return what + " is not meant for this use (its key usage or extended key usage does not allow it): issue"
+                    + " one for TLS " + (whose.startsWith("its") ? "clients" : "servers") + " (" + e.getMessage() + ")";
+        }
+        return what + " is not signed by " + caFile + " (" + e.getMessage() + ")";
+    }
+
+    /** The messages of {@code e} and its causes, in lower case. */
+    private static String reasons(Throwable e) {
+        StringBuilder all = new StringBuilder();
+        for (Throwable t = e; t != null && all.length() < 4096; t = t.getCause()) {
+            all.append(' ').append(t.getMessage());
+        }
+        return all.toString().toLowerCase(java.util.Locale.ROOT);
     }
 
     private static String subject(X509Certificate[] chain) {

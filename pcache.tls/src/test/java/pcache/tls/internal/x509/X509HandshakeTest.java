@@ -120,6 +120,23 @@ class X509HandshakeTest {
         }
     }
 
+    /**
+     * A client certificate out of its validity period is refused as such, naming when it expired.
+     * Before, the refusal said it was not signed by the CA, which sent the operator to the wrong file.
+     */
+    @Test
+    void anExpiredClientCertificateIsRefusedAsExpired() throws Exception {
+        java.time.Instant now = java.time.Instant.now();
+        Entity expired = TestPki.entity(ca, "expired client", null, null, TestPki.ecKeys(),
+                now.minus(java.time.Duration.ofDays(30)), now.minus(java.time.Duration.ofDays(1)));
+        Path dir = TestPki.clientDirectory(temp.resolve("client-expired"), ca, expired);
+        try (LoopbackPair pair = LoopbackPair.handshake(server(true, "TLSv1.3"), client(dir, true, null))) {
+            TlsHandshakeException failure = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
+            assertTrue(failure.getMessage().contains("its certificate (CN=expired client) expired at "
+                    + expired.certificate().getNotAfter().toInstant() + ": renew it"), failure.getMessage());
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void serverFromAnotherCaIsRefused(String protocol) throws Exception {
