@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import java.util.logging.Level;
 
 import pcache.api.config.BackingLocation;
+import pcache.api.config.DevicePaths;
 import pcache.api.config.CacheAttribute;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
@@ -167,16 +168,30 @@ public final class SettingsParser {
         }
     }
 
-    /** Two caches on one device would destroy each other's data. */
+    /**
+     * Two caches on one device would destroy each other's data. Files are compared by their real
+     * paths (a link to a file is that file); an export by its disk: nbd://h/x, nbd://h:10809/x and
+     * nbds://h/x?... are one disk.
+     */
     private void checkDistinctDevices(List<CacheDefinition> caches) {
         Map<String, String> owners = new HashMap<>();
         for (CacheDefinition c : caches) {
-            claim(owners, "cache device " + c.cacheDev(), c.cacheDev().toString(), c.name() + "'s cache_dev");
-            // an export by its disk: nbd://h/x, nbd://h:10809/x and nbds://h/x?... are one disk
-            String device = c.backing() instanceof BackingLocation.File f ? f.path().toString() : c.backing().disk();
-            claim(owners, "backing device " + (c.backing() instanceof BackingLocation.File ? device : c.backing().text()),
-                    device, c.name() + "'s backing_dev");
+            String cacheDev = DevicePaths.identity(c.cacheDev()).toString();
+            claim(owners, "cache device " + written(c.cacheDev().toString(), cacheDev), cacheDev,
+                    c.name() + "'s cache_dev");
+            if (c.backing() instanceof BackingLocation.File f) {
+                String device = DevicePaths.identity(f.path()).toString();
+                claim(owners, "backing device " + written(f.path().toString(), device), device,
+                        c.name() + "'s backing_dev");
+            } else {
+                claim(owners, "backing device " + c.backing().text(), c.backing().disk(), c.name() + "'s backing_dev");
+            }
         }
+    }
+
+    /** A path as written, and the file it reaches when that differs (through a link). */
+    private static String written(String path, String identity) {
+        return path.equals(identity) ? path : path + " (which is " + identity + ")";
     }
 
     private void claim(Map<String, String> owners, String what, String device, String user) {

@@ -159,7 +159,8 @@ class SettingsParserTest {
         "cache.c.cache_dev_size | 1.5G | cache.c.cache_dev_size=1.5G: expected " + "a positive size such as 1G, 512M or 4096 (bytes; units K M G T are powers of 1024)",
         "cache.c.cache_dev_size | 256M | cache.c.cache_dev_size=256M: expected at least 512M: the smallest cache device dm-pcache's format allows (512 MiB)",
         "cache.c.backing_timeout | 1d | cache.c.backing_timeout=1d: expected a duration such as 30s, 500ms, 2m or 1h (a plain number is seconds)",
-        "cache.c.backing_timeout | 0 | cache.c.backing_timeout=0: expected a duration of at least 1ms (requests that need the backing device wait that long for one)",
+        "cache.c.backing_timeout | 0 | cache.c.backing_timeout=0: expected a duration of at least 1ms and at most 720h (requests that need the backing device wait that long for one)",
+        "cache.c.backing_timeout | 721h | cache.c.backing_timeout=721h: expected a duration of at least 1ms and at most 720h (requests that need the backing device wait that long for one)",
         "cache.c.backing_identity | '' | cache.c.backing_identity=: expected a label of 1 to 1024 bytes of UTF-8 (leave the key out for the device's default identity)",
         "cache.c.backing_dev | http://x/y | cache.c.backing_dev=http://x/y: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH (unknown scheme 'http')",
         "cache.c.backing_dev | /dev/sdb | cache.c.backing_dev=/dev/sdb: expected file:PATH, nbd[s]://HOST[:PORT]/EXPORT or nbd[s]+unix:///EXPORT?socket=PATH",
@@ -219,6 +220,31 @@ class SettingsParserTest {
                 + "expected every cache and backing device to be used once",
                 problems("cache.c.backing_dev", "nbd://h/vol1", "cache.d.cache_dev", "/srv/pc/d.cache",
                         "cache.d.backing_dev", "nbds://h:10809/vol1"));
+    }
+
+    /**
+     * A link to a device is that device: two caches whose paths reach one file (through a linked
+     * file or a linked folder) use it twice. Before, paths were compared as written, so both
+     * caches were started on one backing file, or on one cache device.
+     */
+    @Test
+    void aDeviceReachedThroughALinkIsUsedTwice(@org.junit.jupiter.api.io.TempDir Path temp) throws Exception {
+        Path disk = java.nio.file.Files.createFile(temp.resolve("disk.img"));
+        Path link = java.nio.file.Files.createSymbolicLink(temp.resolve("link.img"), disk);
+        Path folderLink = java.nio.file.Files.createSymbolicLink(temp.resolve("folder"), temp);
+        Path real = disk.toRealPath();
+        assertEquals("backing device " + link + " (which is " + real + ") is used twice, as c's backing_dev and as d's"
+                + " backing_dev: expected every cache and backing device to be used once",
+                problems("cache.c.backing_dev", "file:" + real, "cache.d.cache_dev", "/srv/pc/d.cache",
+                        "cache.d.backing_dev", "file:" + link));
+        assertEquals("cache device " + folderLink.resolve("c.cache") + " (which is " + real.resolveSibling("c.cache")
+                + ") is used twice, as c's cache_dev and as d's cache_dev: expected every cache and backing device"
+                + " to be used once",
+                problems("cache.c.cache_dev", real.resolveSibling("c.cache").toString(),
+                        "cache.d.cache_dev", folderLink.resolve("c.cache").toString(), "cache.d.backing_dev", "file:d.b"));
+        assertEquals("backing device " + link + " (which is " + real + ") is used twice, as c's cache_dev and as c's"
+                + " backing_dev: expected every cache and backing device to be used once",
+                problems("cache.c.cache_dev", real.toString(), "cache.c.backing_dev", "file:" + link));
     }
 
     @Test

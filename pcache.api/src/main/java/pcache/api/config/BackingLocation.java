@@ -25,7 +25,7 @@ public sealed interface BackingLocation {
     String text();
 
     /**
-     * Where its data is, however it is reached: {@code file:<absolute path>}, or for NBD
+     * Where its data is, however it is reached: {@code file:<real path>} (links resolved), or for NBD
      * {@code nbd://host:port/EXPORT} (host in lower case, the default port spelled out) or
      * {@code nbd+unix:///EXPORT?socket=PATH}, without TLS, user or TLS parameters. Two locations
      * with the same disk are the same device ({@code nbd://h/x} and {@code nbds://h:10809/x?...}).
@@ -48,9 +48,10 @@ public sealed interface BackingLocation {
             return "file:" + path;
         }
 
+        /** {@code file:} and its {@linkplain DevicePaths#identity real path}: a link to the file is the same disk. */
         @Override
         public String disk() {
-            return text();
+            return "file:" + DevicePaths.identity(path);
         }
     }
 

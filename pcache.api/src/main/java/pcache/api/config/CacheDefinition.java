@@ -258,9 +258,10 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
             if (value != null) {
                 try {
                     timeout = ConfigValues.duration(value);
-                    if (timeout.toMillis() <= 0) { // the cache refuses it: say so here, before anything starts
-                        problem(CacheAttribute.BACKING_TIMEOUT, "a duration of at least 1ms (requests that need the"
-                                + " backing device wait that long for one)");
+                    if (timeout.toMillis() <= 0 || timeout.toMillis() > TargetProperties.BACKING_TIMEOUT_MS_MAX) {
+                        // the cache refuses it: say so here, before anything starts
+                        problem(CacheAttribute.BACKING_TIMEOUT, "a duration of at least 1ms and at most 720h"
+                                + " (requests that need the backing device wait that long for one)");
                     }
                 } catch (IllegalArgumentException e) {
                     problem(CacheAttribute.BACKING_TIMEOUT, e.getMessage());
@@ -363,9 +364,9 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
         } catch (IllegalArgumentException e) {
             problems.add(TargetProperties.CACHE_MODE + "=" + cacheMode + ": " + e.getMessage());
         }
-        if (backingTimeoutMs <= 0) {
+        if (backingTimeoutMs <= 0 || backingTimeoutMs > TargetProperties.BACKING_TIMEOUT_MS_MAX) {
             problems.add(TargetProperties.BACKING_TIMEOUT_MS + "=" + backingTimeoutMs + ": expected a positive"
-                    + " number of milliseconds");
+                    + " number of milliseconds, at most " + TargetProperties.BACKING_TIMEOUT_MS_MAX + " (30 days)");
         }
         return problems;
     }

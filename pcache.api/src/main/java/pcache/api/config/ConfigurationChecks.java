@@ -360,7 +360,7 @@ public final class ConfigurationChecks {
             return false;
         }
         try {
-            return Path.of(a).normalize().equals(Path.of(b.toString()).normalize());
+            return DevicePaths.same(Path.of(a), Path.of(b.toString()));
         } catch (InvalidPathException e) {
             return a.equals(b.toString());
         }

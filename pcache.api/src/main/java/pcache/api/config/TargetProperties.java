@@ -30,7 +30,7 @@ public final class TargetProperties {
     public static final String GC_PERCENT = "gc_percent";
     /** Accept a backing device whose identity differs from the recorded one (Boolean). */
     public static final String FORCE_IDENTITY = "force_identity";
-    /** How long requests wait for an unavailable backing device, in milliseconds (Long, positive). */
+    /** How long requests wait for an unavailable backing device, in milliseconds (Long, 1..{@value #BACKING_TIMEOUT_MS_MAX}). */
     public static final String BACKING_TIMEOUT_MS = "backing_timeout_ms";
     /** Parallel write streams (Integer); 0 = one per CPU. Not written by the launcher or the shell. */
     public static final String STREAMS = "streams";
@@ -51,6 +51,12 @@ public final class TargetProperties {
     public static final long CACHE_DEV_SIZE_MIN = PcacheFormat.CACHE_DEV_SIZE_MIN;
     public static final boolean FORCE_IDENTITY_DEFAULT = false;
     public static final long BACKING_TIMEOUT_MS_DEFAULT = 30_000;
+    /**
+     * The longest backing timeout: 30 days. Longer ones are refused, not cut, since waits are
+     * counted in nanoseconds: a "forever" of {@code Long.MAX_VALUE} milliseconds overflowed there
+     * and made every wait end at once.
+     */
+    public static final long BACKING_TIMEOUT_MS_MAX = 30L * 24 * 60 * 60 * 1000;
     public static final int STREAMS_DEFAULT = 0;
     /** The most write streams a cache uses (more would not find cores to run on). */
     public static final int STREAMS_MAX = 8;

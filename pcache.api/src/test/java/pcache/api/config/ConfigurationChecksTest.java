@@ -80,6 +80,33 @@ class ConfigurationChecksTest {
         assertEquals(List.of("gc_percent=seventy: expected a whole number"), targetProblems(null, p));
     }
 
+    /**
+     * A backing timeout meant as "forever" is refused: waits are counted in nanoseconds, and
+     * Long.MAX_VALUE milliseconds overflowed there, so every wait for a device ended at once.
+     */
+    @Test
+    void aBackingTimeoutTooLongToCountIsRefused() {
+        Map<String, Object> p = newCache("b", dir.resolve("b.cache"));
+        p.put(TargetProperties.BACKING_TIMEOUT_MS, Long.MAX_VALUE);
+        assertEquals(List.of("backing_timeout_ms=" + Long.MAX_VALUE + ": expected a positive number of milliseconds,"
+                + " at most 2592000000 (30 days)"), targetProblems(null, p));
+        p.put(TargetProperties.BACKING_TIMEOUT_MS, TargetProperties.BACKING_TIMEOUT_MS_MAX);
+        assertEquals(List.of(), targetProblems(null, p));
+    }
+
+    /** A cache device or disk reached through a link is the file it links to: taken. */
+    @Test
+    void aDeviceReachedThroughALinkIsTaken() throws IOException {
+        Path folderLink = Files.createSymbolicLink(dir.resolve("link"), dir);
+        assertEquals(List.of(ConfigurationChecks.cacheDeviceTaken(folderLink.resolve("a.cache").toString(), "a")),
+                targetProblems(null, newCache("b", folderLink.resolve("a.cache"))));
+        List<String> problems = ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null,
+                Map.of(BackingProperties.NAME, "b.backing", BackingProperties.PATH, folderLink.resolve("a.disk").toString()),
+                List.of(backing, target));
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).contains("a.backing"), problems.toString());
+    }
+
     @Test
     void conflictsAreRefusedWithPcacheCreatesMessages() {
         List<String> problems = targetProblems(null, newCache("a", cacheDev));

@@ -32,6 +32,7 @@ import pcache.api.config.BackingLocation;
 import pcache.api.config.BackingProperties;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
+import pcache.api.config.DevicePaths;
 import pcache.api.config.ConfigPids;
 import pcache.api.config.ConfigurationChecks;
 import pcache.api.config.LdapFilters;
@@ -157,6 +158,18 @@ final class CacheAdministration {
         return path != null ? "file:" + path : String.valueOf(property(c, BackingProperties.URI));
     }
 
+    /** Whether {@code configured} (a path property, or null) reaches the file {@code path} reaches. */
+    private static boolean sameFile(Path path, Object configured) {
+        if (configured == null) {
+            return false;
+        }
+        try {
+            return DevicePaths.same(path, Path.of(configured.toString()));
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
+    }
+
     /** Where a backing device's data is ({@link BackingLocation#disk()}), or null when unreadable. */
     private static String diskOf(Configuration c) {
         return ConfigurationChecks.disk(backingText(c));
@@ -220,22 +233,22 @@ final class CacheAdministration {
         if (cacheNamed(d.name()) != null || targetConfiguration(d.name()) != null) {
             throw new CommandFailedException(ConfigurationChecks.cacheNameTaken(d.name()));
         }
-        // paths are compared as stored: absolute and normalized, as CacheDefinition resolves them
-        String newFile = d.backing() instanceof pcache.api.config.BackingLocation.File f ? f.path().toString() : null;
+        // paths are compared by the file they reach (DevicePaths): a link to a device is that device
+        Path newFile = d.backing() instanceof pcache.api.config.BackingLocation.File f ? f.path() : null;
         for (Configuration c : list(admin, ConfigPids.TARGET)) {
             Object cacheDev = property(c, TargetProperties.CACHE_DEV);
-            if (d.cacheDev().toString().equals(cacheDev)) {
+            if (sameFile(d.cacheDev(), cacheDev)) {
                 throw new CommandFailedException(ConfigurationChecks.cacheDeviceTaken(d.cacheDev(),
                         property(c, TargetProperties.NAME)));
             }
             // nor may the new disk be another cache's cache device: formatting it would destroy that cache
-            if (newFile != null && newFile.equals(cacheDev)) {
+            if (newFile != null && sameFile(newFile, cacheDev)) {
                 throw new CommandFailedException("backing=" + d.backing().text() + " is the cache device of cache '"
                         + property(c, TargetProperties.NAME) + "': a backing device must not be another cache's"
                         + " cache device; choose another backing device");
             }
         }
-        if (d.cacheDev().toString().equals(newFile)) {
+        if (newFile != null && DevicePaths.same(d.cacheDev(), newFile)) {
             throw new CommandFailedException("cache_dev=" + d.cacheDev() + " and backing=" + d.backing().text()
                     + " are the same file: a cache device and its backing device must be different files");
         }
@@ -247,7 +260,7 @@ final class CacheAdministration {
                             property(c, BackingProperties.NAME), backingText(c)));
                 }
                 // the cache device must not be another cache's disk: its write-back would overwrite it
-                if (d.cacheDev().toString().equals(property(c, BackingProperties.PATH))) {
+                if (sameFile(d.cacheDev(), property(c, BackingProperties.PATH))) {
                     throw new CommandFailedException("cache_dev=" + d.cacheDev() + " is the disk of backing device '"
                             + property(c, BackingProperties.NAME) + "' (" + backingText(c) + "): a cache device and a"
                             + " backing device must be different files; choose another cache_dev");

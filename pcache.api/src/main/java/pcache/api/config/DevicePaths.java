@@ -1,0 +1,43 @@
+package pcache.api.config;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * How the paths of cache devices and backing files are compared: two paths that reach one file
+ * (a symbolic link and its target, {@code /dev/disk/by-id/...} and the device node, a folder
+ * reached through a link) are one device, and two caches must not share it.
+ */
+public final class DevicePaths {
+
+    private DevicePaths() {
+    }
+
+    /**
+     * The path {@code path} is compared by: its real path (every symbolic link resolved) when the
+     * file exists; when it does not yet, its real folder with its name; absolute and normalized
+     * when neither can be found. Hard links are not found this way: they are one file under two
+     * real paths.
+     */
+    public static Path identity(Path path) {
+        Path absolute = path.toAbsolutePath().normalize();
+        try {
+            return absolute.toRealPath();
+        } catch (IOException | SecurityException e) {
+            Path parent = absolute.getParent();
+            if (parent != null && absolute.getFileName() != null) {
+                try {
+                    return parent.toRealPath().resolve(absolute.getFileName());
+                } catch (IOException | SecurityException ignored) {
+                    // neither the file nor its folder is there: compare the path as written
+                }
+            }
+            return absolute;
+        }
+    }
+
+    /** Whether {@code a} and {@code b} reach one file ({@link #identity}). */
+    public static boolean same(Path a, Path b) {
+        return identity(a).equals(identity(b));
+    }
+}
