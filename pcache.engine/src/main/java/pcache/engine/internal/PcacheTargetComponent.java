@@ -105,6 +105,11 @@ public final class PcacheTargetComponent {
     private CacheMode owedFrom;
     /** Set once the open has ended, however it ended; guarded by {@code this}. */
     private boolean openEnded;
+    /**
+     * Whether the last open failed for want of a backing device (a new cache device to format, a
+     * dm-pcache image to pair with one): the next device bound opens the cache again. Control thread only.
+     */
+    private boolean openWantsBacking;
     private volatile CacheDeviceFacade facade;
     private volatile String failure;
     /** The instance whose service is registered; guarded by {@code this}. */
@@ -164,7 +169,31 @@ public final class PcacheTargetComponent {
         if (name != null) { // bound before activation, the cache's first log line names the device
             LOG.log(System.Logger.Level.INFO, "cache {0}: backing device {1}", name, device.description());
         }
-        onControl(this::enterOwedMode);
+        onControl(() -> {
+            openAgainOnceBound();
+            enterOwedMode();
+        });
+    }
+
+    /**
+     * Opens the cache again when its last open failed for want of a backing device. Before, it
+     * stayed closed until a restart or a configuration change, with its export not served.
+     */
+    private void openAgainOnceBound() {
+        if (facade != null || !openWantsBacking) {
+            return;
+        }
+        boolean reopen;
+        synchronized (this) {
+            reopen = openEnded && !deactivated;
+            if (reopen) {
+                openEnded = false;
+            }
+        }
+        if (reopen) {
+            LOG.log(System.Logger.Level.INFO, "cache {0}: a backing device is bound: opening again", name);
+            openInBackground();
+        }
     }
 
     void unbindBacking(BackingDevice device) {
@@ -214,6 +243,7 @@ public final class PcacheTargetComponent {
         }
         TargetConfig c = config;
         applied = c;
+        openWantsBacking = false;
         CacheDeviceFacade opened = null;
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
@@ -245,6 +275,9 @@ public final class PcacheTargetComponent {
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
         } catch (Throwable e) { // an Error too: the lock is released and the failure shown all the same
             failure = String.valueOf(e.getMessage());
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                openWantsBacking |= t instanceof BackingHolder.NoneBound;
+            }
             LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e);
             if (opened != null) { // opened, but not published: close it before the lock goes
                 facade = null;
@@ -329,7 +362,9 @@ public final class PcacheTargetComponent {
     }
 
     private void lockCacheDevice(Path dev) throws IOException {
-        Path lockFile = dev.resolveSibling(dev.getFileName() + ".lock");
+        // next to the file the path reaches: every link to one device takes the same lock
+        Path real = pcache.api.config.DevicePaths.identity(dev);
+        Path lockFile = real.resolveSibling(real.getFileName() + ".lock");
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         try {
             FileLock l = ch.tryLock();

@@ -191,6 +191,65 @@ class TargetComponentTest {
         }
     }
 
+    /**
+     * A cache device reached through a link is the device it links to: a second cache on it is
+     * refused by the device's lock. Before, each path took a lock file of its own, next to the
+     * path as written, and both caches opened one device.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheDeviceReachedThroughALinkIsLockedAsTheDeviceItself() throws Exception {
+        Path link = java.nio.file.Files.createSymbolicLink(dir.resolve("link.cache"),
+                java.nio.file.Files.createFile(dir.resolve("c.cache")));
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        PcacheTargetComponent first = component(new Mapping(new HeapPmemProvider(), "heap"));
+        first.bindBacking(disk);
+        first.activate(config(Map.of()));
+        try {
+            opened(first);
+            PcacheTargetComponent second = component(new Mapping(new HeapPmemProvider(), "heap"));
+            second.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
+            second.activate(config(Map.of("name", "d", "cache__dev", link.toString())));
+            try {
+                onControl(second, () -> { });
+                assertEquals(null, facade(second), "a second cache opened the device through a link");
+                assertTrue(second.failure().contains("is already used by another cache in this process"),
+                        second.failure());
+            } finally {
+                second.deactivate();
+            }
+        } finally {
+            first.deactivate();
+        }
+    }
+
+    /**
+     * A new cache whose backing device comes only after its open gave up waiting for one (an NBD
+     * export not yet reachable) opens once the device binds. Before, it stayed closed until a
+     * restart or a configuration change.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheWhoseOpenWaitedInVainForABackingDeviceOpensOnceOneBinds() throws Exception {
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.activate(config(Map.of())); // a blank device: formatting it pairs it with the backing device
+        try {
+            onControl(c, () -> { });
+            assertEquals(null, facade(c), "opened without a backing device");
+            assertTrue(c.failure().contains("no backing device"), c.failure());
+            c.bindBacking(new MemoryBacking(64 * Harness.MIB, "late", false));
+            await("the cache opened once a backing device was bound", () -> {
+                try {
+                    return facade(c) != null;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } finally {
+            c.deactivate();
+        }
+    }
+
     /** Two heap mappings of one store, and a component activated on the first (a backing device bound). */
     private record TwoMappings(Mapping first, Mapping second, PcacheTargetComponent component) {
     }
