@@ -71,4 +71,16 @@ public interface WritebackContext {
 
     /** Whether a drain (or a mode switch) asks for everything to be written back now. */
     boolean draining();
+
+    /**
+     * Whether writers wait for cache space. GC frees only what is written back, so a policy that
+     * holds dirty data back (below its watermarks, until it is old) should write back now: the
+     * cache may be full of clean or written-back data behind dirty data at dirty_tail, with far
+     * less dirty data than any watermark.
+     *
+     * @since 1.9
+     */
+    default boolean spaceWanted() {
+        return false;
+    }
 }

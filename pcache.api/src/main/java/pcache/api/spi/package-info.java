@@ -8,5 +8,5 @@
  * cache owns its instances.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.8.0")
+@org.osgi.annotation.versioning.Version("1.9.0")
 package pcache.api.spi;

@@ -347,6 +347,39 @@ class WritebackPolicyTest {
     }
 
     /**
+     * Writers waiting for cache space do not wait for the age: GC frees only what is written back,
+     * and a cache can fill with read-miss fills behind a little dirty data at dirty_tail, far below
+     * any watermark. Before, the policy deferred until the data was max_age_ms old (here an hour;
+     * by default up to a minute of stalled writes).
+     */
+    @Test
+    void batchingWritesBackAtOnceWhileWritersWaitForSpace() throws Exception {
+        MemoryBacking disk = new MemoryBacking(256 * Harness.MIB, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("space"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), batching(50, 40, 3_600_000, 0));
+        try {
+            e.write(0, Harness.pattern(0, (int) Harness.MIB, 1), false);
+            e.flush();
+            java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate((int) Harness.MIB);
+            for (long off = Harness.MIB; off < 256 * Harness.MIB; off += Harness.MIB) {
+                e.read(off, chunk.clear()); // a miss: its data is kept in the cache while space is free
+            }
+            // all but the segment kept for the key log
+            assertTrue(used(e) >= e.status(pcache.api.CacheMode.WRITEBACK).cacheSegs() - 1, "the reads filled the cache");
+            assertTrue(e.statistics().dirtyBytes() > 0 && e.statistics().dirtyBytes() <= Harness.MIB, "1 MiB dirty");
+            // more than a segment, so that some of it waits for space
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> {
+                for (long off = 2 * Harness.MIB; off < 34 * Harness.MIB; off += Harness.MIB) {
+                    e.write(off, Harness.pattern(off, (int) Harness.MIB, 2), false);
+                }
+            }, "writes waiting for space waited for the data's age (an hour)");
+            assertArrayEquals(Harness.pattern(0, (int) Harness.MIB, 1).array(), disk.content(0, (int) Harness.MIB));
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
      * Below the high watermark, once data is older than max_age_ms it is written back batch after
      * batch up to where the log ended when the policy noted the time: the next batch of that data
      * does not wait another max_age_ms (it did: 4 batches of 64 KiB then took at least 3 ×
@@ -454,6 +487,10 @@ class WritebackPolicyTest {
     }
 
     /** Waits, at most {@code seconds}, until nothing is dirty, and asserts that nothing is. */
+    private static int used(CacheEngine e) {
+        return e.status(pcache.api.CacheMode.WRITEBACK).segsUsed();
+    }
+
     private static void awaitWrittenBack(CacheEngine e, long seconds, String message) throws InterruptedException {
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         while (e.statistics().dirtyBytes() > 0 && System.nanoTime() < deadline) {

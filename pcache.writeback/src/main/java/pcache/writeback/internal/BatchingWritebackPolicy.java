@@ -29,7 +29,8 @@ import pcache.api.spi.WritebackPolicy;
  * <h2>When it writes</h2>
  * Write-back starts when dirty data reaches the high watermark (percent of the cache's data
  * capacity) and goes on until it falls to the low watermark; a drain ignores watermarks and the
- * rate limit. Below the watermarks, data is written once it is older than {@code max_age_ms},
+ * rate limit. While writers wait for cache space, it writes back whatever the watermarks (GC can
+ * free only what is written back). Below the watermarks, data is written once it is older than {@code max_age_ms},
  * measured from when the policy saw it: when the cache turns dirty the policy notes the time and
  * where the durable log ends, and once {@code max_age_ms} has passed it writes back everything
  * before that place, batch after batch, whatever the watermarks; when dirty_tail reaches the place
@@ -172,7 +173,9 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
                 st.active = false;
             }
             boolean old = (now - st.dirtySinceNanos) / 1_000_000L >= s.maxAgeMillis();
-            if (!st.active && !old) {
+            // writers waiting for space wait for write-back whatever the watermarks: below them,
+            // they waited for the age (a cache full of read-miss fills behind a little dirty data)
+            if (!st.active && !old && !context.spaceWanted()) {
                 return WritebackOutcome.DEFERRED;
             }
             if (s.rateLimitBytesPerSecond() > 0 && now < st.pacedUntilNanos) {
@@ -187,7 +190,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             if (!batch.isEmpty() && position.equals(st.ageMark)) {
                 break; // end the batch at the age mark, so that dirty_tail lands on it
             }
-            Kset k = context.readKset(position);
+            Kset k = batch.isEmpty() ? context.readKset(position) : DirtyRuns.readAfter(context, position);
             if (k == null) {
                 break;
             }

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
+import pcache.api.CachePos;
+import pcache.api.CorruptMediaException;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeySlice;
@@ -23,6 +25,22 @@ final class DirtyRuns {
     static final int MAX_RUN_BYTES = 4 << 20;
 
     private DirtyRuns() {
+    }
+
+    /**
+     * The kset after the ones a step has already read, or null where the step must end: at the
+     * end of the log, and also at a kset that the context finds damaged. The ksets read before it
+     * are written back and dirty_tail moves up to it; the next step begins there, and its first
+     * read reports the damage. Before, the damage failed the whole step, so write-back stopped
+     * at the start of the group, up to a whole group before the damage, and everything logged
+     * between stayed only in the cache.
+     */
+    static Kset readAfter(WritebackContext context, CachePos position) throws IOException {
+        try {
+            return context.readKset(position);
+        } catch (CorruptMediaException e) {
+            return null;
+        }
     }
 
     /**

@@ -98,7 +98,7 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
             }
             // read the next kset before asking about the barrier: a flush marks its barrier
             // before any kset after it is logged, so once the next kset exists the answer is final
-            Kset next = context.readKset(k.next());
+            Kset next = DirtyRuns.readAfter(context, k.next());
             if (next == null || context.flushBarrierAfter(k)) {
                 break;
             }
@@ -136,7 +136,7 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
                 }
                 left -= k.keys().size();
             }
-            Kset next = context.readKset(k.next());
+            Kset next = DirtyRuns.readAfter(context, k.next());
             if (next == null || context.flushBarrierAfter(k)) {
                 break;
             }

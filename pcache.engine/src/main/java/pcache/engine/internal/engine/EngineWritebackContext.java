@@ -680,4 +680,9 @@ final class EngineWritebackContext implements WritebackContext {
     public boolean draining() {
         return signals.writebackRequested();
     }
+
+    @Override
+    public boolean spaceWanted() {
+        return signals.spaceWaiters.get() > 0;
+    }
 }
