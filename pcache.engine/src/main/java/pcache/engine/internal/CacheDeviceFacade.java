@@ -138,6 +138,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (mode == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, dst.remaining());
                 engine.checkQuarantine(offset, dst.remaining()); // the backing device holds older data there
+                engine.countPassedThrough(CacheEngine.CacheRequestKind.READ, dst.remaining(), false);
                 int pos = dst.position();
                 onBacking(dev -> {
                     dst.position(pos);
@@ -165,6 +166,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             if (m == CacheMode.PASSTHROUGH) {
                 int length = src.remaining();
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                engine.countPassedThrough(CacheEngine.CacheRequestKind.WRITE, length, fua);
                 int pos = src.position();
                 // a write that lifts a quarantine is made durable first, or a power cut could
                 // leave the backing device's older version served with no quarantine to refuse it
@@ -207,6 +209,8 @@ public final class CacheDeviceFacade implements CacheDevice {
             CacheMode m = mode;
             if (m != CacheMode.PASSTHROUGH) {
                 engine.flush();
+            } else {
+                engine.countPassedThrough(CacheEngine.CacheRequestKind.FLUSH, 0, false);
             }
             if (m != CacheMode.WRITEBACK) {
                 flushBacking();
@@ -370,6 +374,7 @@ public final class CacheDeviceFacade implements CacheDevice {
         try {
             if (mode == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                engine.countPassedThrough(CacheEngine.CacheRequestKind.TRIM, length, false);
                 onBacking(dev -> dev.trim(offset, length));
                 engine.liftQuarantine(offset, length);
                 return;
@@ -410,6 +415,7 @@ public final class CacheDeviceFacade implements CacheDevice {
             CacheMode m = mode;
             if (m == CacheMode.PASSTHROUGH) {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
+                engine.countPassedThrough(CacheEngine.CacheRequestKind.WRITE, length, fua);
                 boolean lifts = engine.quarantines(offset, length); // as for a write
                 boolean durable = fua || lifts;
                 writeToBacking(durable, dev -> dev.writeZeroes(offset, length, durable));
@@ -705,6 +711,7 @@ public final class CacheDeviceFacade implements CacheDevice {
     /** Changes how long requests wait for a backing device. */
     public void setBackingTimeoutMillis(long millis) {
         this.backingTimeoutMillis = millis;
+        engine.setBackingTimeoutMillis(millis);
     }
 
     /**
@@ -791,6 +798,7 @@ public final class CacheDeviceFacade implements CacheDevice {
      * old one's, in one step for {@link #statistics} (never counted twice or dropped meanwhile).
      */
     private void replacedBy(CacheEngine old, CacheEngine replacement) {
+        replacement.setBackingTimeoutMillis(backingTimeoutMillis); // the one in force, also after a rollback
         CacheStatistics last;
         try {
             last = old.statistics();
@@ -827,6 +835,7 @@ public final class CacheDeviceFacade implements CacheDevice {
      * closes the engine, persisting every open kset. Dirty data stays in the cache.
      */
     public void close() throws IOException {
+        engine.cancelDrains(); // a switch to pass-through drains holding the control lock
         synchronized (controlLock) {
             try {
                 gate.hold(QUIESCE_TIMEOUT_MILLIS);

@@ -269,4 +269,50 @@ class CacheEngineTest {
             e.close();
         }
     }
+    /**
+     * A closed engine's write-back writes nothing more to the backing device: its successor may
+     * already write there, and an older version landing late would replace newer data. The
+     * backing file's I/O clears the interrupt that stops the write-back thread (as the first write
+     * here does), so before, the thread went on with the rest of its group.
+     */
+    @Test
+    @Timeout(120)
+    void aClosedEnginesWritebackWritesNothingMore() throws Exception {
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("closing"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        java.util.concurrent.CountDownLatch firstWriteBegun = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean interrupted = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread drain = null;
+        try {
+            e.write(0, Harness.pattern(0, 4096, 1), false); // two runs apart: two backing writes
+            e.write(Harness.MIB, Harness.pattern(Harness.MIB, 4096, 1), false);
+            e.flush();
+            disk.onWrite = (offset, data) -> {
+                firstWriteBegun.countDown();
+                while (!interrupted.get()) { // as a backing file's I/O: it takes the interrupt and goes on
+                    try {
+                        Thread.sleep(60_000);
+                    } catch (InterruptedException stop) {
+                        interrupted.set(true);
+                    }
+                }
+                disk.onWrite = null;
+            };
+            drain = new Thread(() -> {
+                try {
+                    e.drain(null);
+                } catch (java.io.IOException expected) {
+                    // the close ends it
+                }
+            }, "drain");
+            drain.start();
+            assertTrue(firstWriteBegun.await(60, java.util.concurrent.TimeUnit.SECONDS), "write-back began");
+        } finally {
+            e.close(); // interrupts the write-back thread inside its first write
+        }
+        drain.join(60_000);
+        assertTrue(interrupted.get());
+        assertEquals(1, disk.writes.get(), "backing writes of a closed engine");
+    }
 }

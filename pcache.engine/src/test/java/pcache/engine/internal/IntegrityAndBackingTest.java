@@ -594,6 +594,125 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * A backing timeout changed at run time holds for read misses too, which the engine makes: a
+     * miss waits the new time for a device that went away. Before, only pass-through and
+     * write-through requests, which the facade makes, followed the change; a miss failed after the
+     * timeout of the open.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aBackingTimeoutChangedAtRunTimeHoldsForReadMisses() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("timeout").withBackingTimeoutMillis(100),
+                new SimulatedPmem(Harness.deviceBytes(6), false), holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        try {
+            dev.setBackingTimeoutMillis(30_000);
+            assertEquals(30_000, engine.backingTimeoutMillis());
+            holder.remove(disk);
+            java.util.concurrent.CompletableFuture<Void> miss = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    dev.read(0, ByteBuffer.allocate(4096));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            Thread.sleep(1_000); // ten times the timeout of the open: the miss failed by now, before
+            assertEquals(null, holder.set(disk));
+            miss.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            dev.close();
+        }
+    }
+
+    /**
+     * Closing a cache ends a switch to pass-through that is still draining: the drain holds the
+     * facade's control lock, and a backing write that hangs without failing would hold it for
+     * ever. Before, the close (a stop, a deactivation) waited for the whole drain.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void closingEndsASwitchToPassthroughThatIsStillDraining() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("closing"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        java.util.concurrent.CountDownLatch writeBegun = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        boolean closed = false;
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 1), false);
+            dev.flush();
+            disk.onWrite = (offset, data) -> {
+                writeBegun.countDown();
+                try {
+                    hang.await(); // a backing write that neither fails nor ends (until the close interrupts it)
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> toPassthrough = threads.submit(() -> {
+                dev.setMode(CacheMode.PASSTHROUGH);
+                return null;
+            });
+            assertTrue(writeBegun.await(60, TimeUnit.SECONDS), "the drain began writing back");
+            Future<?> close = threads.submit(() -> {
+                dev.close();
+                return null;
+            });
+            close.get(60, TimeUnit.SECONDS); // before: waited for the hanging write, for ever
+            closed = true;
+            java.util.concurrent.ExecutionException ended = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> toPassthrough.get(60, TimeUnit.SECONDS));
+            assertTrue(ended.getCause().getMessage().contains("is closing"), ended.getCause().toString());
+            assertEquals(CacheMode.WRITEBACK, dev.mode());
+        } finally {
+            hang.countDown();
+            threads.shutdownNow();
+            if (!closed) {
+                dev.close();
+            }
+        }
+    }
+
+    /**
+     * Requests served in pass-through are counted as the engine counts its own. Before, only the
+     * latency histograms saw them: "0 requests" next to "read time: N requests".
+     */
+    @Test
+    void passedThroughRequestsAreCounted() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("counted"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                holder, new OrderedWritebackPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        try {
+            for (int i = 0; i < 10; i++) {
+                dev.read(i * 4096L, ByteBuffer.allocate(4096));
+            }
+            dev.write(0, Harness.pattern(0, 8192, 1), true);
+            dev.writeZeroes(65536, 4096, false);
+            dev.flush();
+            dev.trim(131072, 4096);
+            pcache.api.CacheStatistics s = dev.statistics();
+            assertEquals(10, s.readRequests());
+            assertEquals(10, s.readMisses());
+            assertEquals(40960, s.bytesRead());
+            assertEquals(10, s.readLatency().count());
+            assertEquals(2, s.writeRequests());
+            assertEquals(1, s.fuaWrites());
+            assertEquals(8192 + 4096, s.bytesWritten());
+            assertEquals(1, s.flushes());
+            assertEquals(1, s.trims());
+        } finally {
+            dev.close();
+        }
+    }
+
     /** A write-back cache over a memory disk whose engine a test replaces ({@link #reopen}: the same device again). */
     private record Swappable(SimulatedPmem pmem, BackingHolder holder, EngineConfig config, CacheDeviceFacade dev) {
         CacheEngine reopen() throws IOException {

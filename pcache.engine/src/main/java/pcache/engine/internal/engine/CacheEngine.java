@@ -81,6 +81,7 @@ public final class CacheEngine implements AutoCloseable {
         this.backing = backing;
         this.policy = policy;
         this.signals = new EngineSignals(config.name());
+        signals.backingTimeoutMillis = config.backingTimeoutMillis();
         ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "pcache-" + config.name() + "-timer");
             t.setDaemon(true);
@@ -446,6 +447,60 @@ public final class CacheEngine implements AutoCloseable {
     public void drain(DrainProgress progress) throws IOException {
         writeback.drain(progress);
     }
+
+    /**
+     * Changes how long read misses and write-back wait for a backing device (a configuration
+     * change at run time). Before, only the facade's pass-through and write-through requests
+     * followed a change; this engine's own waits kept the value of its open.
+     */
+    public void setBackingTimeoutMillis(long millis) {
+        signals.backingTimeoutMillis = millis;
+    }
+
+    /** How long read misses and write-back wait for a backing device now, in milliseconds. */
+    public long backingTimeoutMillis() {
+        return signals.backingTimeoutMillis;
+    }
+
+    /**
+     * Ends every drain in progress, and every later one, with an error: the cache is about to
+     * close. A drain waits as long as write-back makes progress or fails nothing (a backing write
+     * that hangs), and a mode switch to pass-through drains while holding the facade's control
+     * lock, which closing needs: before, a stop waited for the whole drain.
+     */
+    public void cancelDrains() {
+        signals.drainsCancelled = true;
+        EngineSignals.signal(signals.drainSignal);
+    }
+
+    /**
+     * Counts a request that the facade served on the backing device alone (pass-through), as this
+     * engine counts its own: a read as a miss with its bytes; a write (or write-zeroes) with its
+     * bytes; a flush; a trim. Before, pass-through requests showed in the latency histograms only,
+     * and the request counters of statistics, metrics and JMX stood still.
+     */
+    public void countPassedThrough(CacheRequestKind kind, long bytes, boolean fua) {
+        switch (kind) {
+            case READ -> {
+                stats.readRequests.increment();
+                stats.readMisses.increment();
+                stats.bytesRead.add(bytes);
+            }
+            case WRITE -> {
+                stats.writeRequests.increment();
+                if (fua) {
+                    stats.fuaWrites.increment();
+                }
+                stats.bytesWritten.add(bytes);
+            }
+            case FLUSH -> stats.flushes.increment();
+            case TRIM -> stats.trims.increment();
+            default -> throw new IllegalArgumentException(String.valueOf(kind));
+        }
+    }
+
+    /** The kinds of request {@link #countPassedThrough} counts. */
+    public enum CacheRequestKind { READ, WRITE, FLUSH, TRIM }
 
     /** Whether everything persisted has been written back. */
     public boolean isClean() {

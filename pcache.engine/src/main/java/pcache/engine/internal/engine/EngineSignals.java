@@ -27,6 +27,12 @@ final class EngineSignals {
     /** Wakes drain callers after each write-back step. */
     final Object drainSignal = new Object();
 
+    /**
+     * How long requests and write-back wait for a backing device, in milliseconds: the
+     * configuration's at the open, changed at run time by {@link CacheEngine#setBackingTimeoutMillis}.
+     */
+    volatile long backingTimeoutMillis;
+
     /** Counts segment reclaims, so that a writer can tell whether one happened while it looked. */
     final AtomicLong reclaimEpoch = new AtomicLong();
     /** Ksets persisted since the open (including the dirty ones found by replay). */
@@ -98,6 +104,8 @@ final class EngineSignals {
     }
 
     volatile boolean closed;
+    /** Set when the cache is about to close: drains in progress end at once ({@link CacheEngine#cancelDrains}). */
+    volatile boolean drainsCancelled;
     /** A purge is emptying the cache: write-back counts as draining. */
     volatile boolean purging;
     /** The write-back thread sleeps for lack of work (set and cleared under writebackSignal). */

@@ -179,6 +179,7 @@ final class EngineWritebackContext implements WritebackContext {
 
     /** Sends one trim; one whose outcome is unknown (it failed) ends the reliance on marks. */
     private void trimOnce(long[] t) throws IOException {
+        signals.checkOpen(); // as retrying: after a close, a late trim could destroy a successor's data
         try {
             backing().trim(t[0], t[1]);
         } catch (BackingHolder.NoneBound e) {
@@ -551,7 +552,7 @@ final class EngineWritebackContext implements WritebackContext {
                     + " write-back wrote a group; it writes the group again to " + dev.description());
         }
         // a flush outside write-back still running may yet fail: wait for the ones begun by now
-        long others = signals.otherFlushes.failuresOnceEnded(cache.config().backingTimeoutMillis());
+        long others = signals.otherFlushes.failuresOnceEnded(signals.backingTimeoutMillis);
         if (others < 0) {
             throw new BackingDeviceException("cache " + cache.name() + ": a flush of the backing device outside"
                     + " write-back has run for longer than backing_timeout_ms and may yet fail; write-back writes"
@@ -583,12 +584,15 @@ final class EngineWritebackContext implements WritebackContext {
 
     /** The bound backing device, waiting for one as requests do. */
     private BackingDevice backing() throws IOException {
-        return cache.backing().acquire(cache.config().backingTimeoutMillis());
+        return cache.backing().acquire(signals.backingTimeoutMillis);
     }
 
     private void retrying(BackingStep step) throws IOException {
         long backoff = 10;
         for (int attempt = 1; ; attempt++) {
+            // a closed engine writes nothing more: its successor may already have written newer
+            // data there (the I/O of the backing file clears the interrupt that stops this thread)
+            signals.checkOpen();
             try {
                 step.run();
                 return;

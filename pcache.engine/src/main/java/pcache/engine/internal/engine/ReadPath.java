@@ -428,7 +428,7 @@ final class ReadPath {
     /** Reads from the bound backing device; a read cut off by a swap is re-issued on its successor. */
     private void backingRead(long offset, ByteBuffer dst) throws IOException {
         int pos = dst.position();
-        cache.backing().run(cache.name(), cache.config().backingTimeoutMillis(), stats.backingErrors::increment,
+        cache.backing().run(cache.name(), signals.backingTimeoutMillis, stats.backingErrors::increment,
                 "read", dev -> {
                     dst.position(pos);
                     dev.read(offset, dst);

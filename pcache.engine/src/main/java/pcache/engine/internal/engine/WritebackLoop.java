@@ -7,6 +7,7 @@ import java.util.function.Supplier;
 import pcache.api.BackingDeviceException;
 import pcache.api.CacheDevice.DrainProgress;
 import pcache.api.CorruptMediaException;
+import pcache.api.DeviceClosedException;
 import pcache.api.PcacheException;
 import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
@@ -196,6 +197,10 @@ final class WritebackLoop {
             // and the trims logged before it: they wait at or before the end of the log drained
             while (signals.passedKsets.get() < target || cache.trims().waitsAt(cache.meta().dirtyTail())) {
                 signals.checkOpen();
+                if (signals.drainsCancelled) {
+                    throw new DeviceClosedException("cache " + name + " is closing: its drain ended before"
+                            + " everything was written back; dirty data stays safe in the cache");
+                }
                 if (progress != null) {
                     progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);
                 }
@@ -230,7 +235,7 @@ final class WritebackLoop {
 
     /** Fails a drain that made no progress for longer than the backing timeout, saying why. */
     private void checkStalled(long stalledMillis) throws IOException {
-        long timeout = cache.config().backingTimeoutMillis();
+        long timeout = signals.backingTimeoutMillis;
         if (policy.get() == null) {
             if (stalledMillis > timeout) {
                 throw new PcacheException("drain of cache " + name + ": no write-back policy is"
