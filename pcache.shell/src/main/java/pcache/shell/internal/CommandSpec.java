@@ -194,8 +194,8 @@ public enum CommandSpec {
     }
 
     /**
-     * Checks {@code args}: either a help request, or this command's options (anywhere on the line)
-     * and as many positional arguments as it takes.
+     * Checks {@code args}: either a help request, or this command's options (anywhere on the line
+     * before {@code --}, which ends them) and as many positional arguments as it takes.
      *
      * @return the positional arguments and options, or empty-handed {@link Parsed#help()} when help
      *         was asked for
@@ -203,12 +203,15 @@ public enum CommandSpec {
      */
     public Parsed parse(String... args) {
         List<String> list = args == null ? List.of() : List.of(args);
-        if (list.contains("-h") || list.contains("--help")) {
+        // "--" ends the options: what follows is positional, so a cache named "-db" can be given
+        int end = list.indexOf("--");
+        List<String> optional = end < 0 ? list : list.subList(0, end);
+        if (optional.contains("-h") || optional.contains("--help")) {
             return new Parsed(true, List.of(), Set.of());
         }
         List<String> positional = new ArrayList<>();
         Set<String> given = new LinkedHashSet<>();
-        for (String a : list) {
+        for (String a : optional) {
             if (a.startsWith("-") && a.length() > 1 && !a.matches("-\\d.*")) {
                 if (options.stream().noneMatch(o -> o.name().equals(a))) {
                     throw new IllegalArgumentException("unknown option '" + a + "'; usage: " + synopsis());
@@ -217,6 +220,9 @@ public enum CommandSpec {
             } else {
                 positional.add(a);
             }
+        }
+        if (end >= 0) {
+            positional.addAll(list.subList(end + 1, list.size()));
         }
         if (positional.size() < minArguments || positional.size() > maxArguments) {
             String expected = maxArguments == 0 ? "no arguments"

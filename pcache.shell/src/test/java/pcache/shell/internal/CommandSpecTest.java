@@ -47,6 +47,20 @@ class CommandSpecTest {
         }
     }
 
+    /**
+     * "--" ends the options, so a cache whose name begins with '-' (which the name rule allows)
+     * can be given. Before, "-db" was an unknown option and "--drain" was taken as the flag.
+     */
+    @Test
+    void doubleDashEndsTheOptions() {
+        assertEquals(List.of("-db"), CommandSpec.REMOVE.parse("--", "-db").arguments());
+        CommandSpec.Parsed p = CommandSpec.REMOVE.parse("--drain", "--", "--drain");
+        assertEquals(List.of("--drain"), p.arguments());
+        assertTrue(p.has("--drain"));
+        assertFalse(CommandSpec.REMOVE.parse("--", "-h").help(), "-h after -- is a name");
+        assertEquals(List.of("-h"), CommandSpec.REMOVE.parse("--", "-h").arguments());
+    }
+
     @Test
     void optionsAreRecognisedAnywhereAndCountNoArgument() {
         CommandSpec.Parsed p = CommandSpec.STATUS.parse("pcache0", "--raw");
