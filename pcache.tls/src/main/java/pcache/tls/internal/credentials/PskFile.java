@@ -82,6 +82,14 @@ public record PskFile(Path file, Map<String, byte[]> keys) {
         return key == null ? null : key.clone();
     }
 
+    /** The keys by identity, in file order: copies, as {@link #key} gives them. */
+    @Override
+    public Map<String, byte[]> keys() {
+        Map<String, byte[]> copies = new java.util.LinkedHashMap<>();
+        keys.forEach((identity, key) -> copies.put(identity, key.clone()));
+        return Collections.unmodifiableMap(copies);
+    }
+
     /** The first identity in the file. */
     public String firstIdentity() {
         return keys.keySet().iterator().next();

@@ -38,7 +38,16 @@ final class Protocols {
     }
 
     private static TlsFatalAlert refusal() {
-        return new TlsFatalAlert(AlertDescription.handshake_failure,
-                "the peer asked to renegotiate the TLS session, which is not supported: the connection ends");
+        return new RenegotiationRefused();
+    }
+
+    /** The refusal of a renegotiation, which {@link PskFailures} names as such. */
+    static final class RenegotiationRefused extends TlsFatalAlert {
+        private static final long serialVersionUID = 1L;
+
+        RenegotiationRefused() {
+            super(AlertDescription.handshake_failure,
+                    "the peer asked to renegotiate the TLS session, which is not supported: the connection ends");
+        }
     }
 }

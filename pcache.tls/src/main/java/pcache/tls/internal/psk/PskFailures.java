@@ -26,6 +26,10 @@ final class PskFailures {
         if (server && identity != null) {
             identity = pcache.io.Printable.of(identity); // the client's, unauthenticated: no forged log lines
         }
+        if (e instanceof Protocols.RenegotiationRefused) {
+            return new TlsHandshakeException("ending the TLS connection with " + who + ": it asked to renegotiate"
+                    + " the TLS session (TLS 1.2), which pcache does not support", e);
+        }
         if (e instanceof EOFException) {
             return new TlsHandshakeException(who + " closed the connection during the TLS handshake"
                     + (server ? "" : " (it may not know PSK identity '" + identity + "')"), e);

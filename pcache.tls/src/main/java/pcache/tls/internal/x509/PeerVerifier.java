@@ -131,27 +131,32 @@ final class PeerVerifier extends X509ExtendedTrustManager {
      */
     private String whyRefused(String whose, X509Certificate[] chain, CertificateException e) {
         String what = whose + " (" + subject(chain) + ")";
-        if (chain.length > 0) {
-            X509Certificate leaf = chain[0];
-            try {
-                leaf.checkValidity();
-            } catch (java.security.cert.CertificateExpiredException x) {
-                return what + " expired at " + leaf.getNotAfter().toInstant() + ": renew it";
-            } catch (java.security.cert.CertificateNotYetValidException x) {
-                return what + " is not valid before " + leaf.getNotBefore().toInstant()
-                        + ": check the clocks of both machines, or wait";
-            }
-        }
         String reasons = reasons(e);
-        if (reasons.contains("validity check failed")) {
-            return what + " or a certificate of its chain is out of its validity period: renew it (" + e.getMessage()
-                    + ")";
+        String validity = chain.length == 0 ? null : validity(chain[0]);
+        if (reasons.contains("validity check failed")) { // the chain leads to the CA: only its dates are wrong
+            return validity != null ? what + validity
+                    : what + " or a certificate of its chain is out of its validity period: renew it (" + e.getMessage()
+                            + ")";
         }
         if (reasons.contains("key usage") || reasons.contains("keyusage")) {
             return what + " is not meant for this use (its key usage or extended key usage does not allow it): issue"
                     + " one for TLS " + (whose.startsWith("its") ? "clients" : "servers") + " (" + e.getMessage() + ")";
         }
-        return what + " is not signed by " + caFile + " (" + e.getMessage() + ")";
+        return what + " is not signed by " + caFile + " (" + e.getMessage() + ")"
+                + (validity != null ? "; besides, it" + validity.substring(validity.indexOf(' ')) : "");
+    }
+
+    /** " expired at ...: renew it" or " is not valid before ...", or null while {@code certificate} is valid. */
+    private static String validity(X509Certificate certificate) {
+        try {
+            certificate.checkValidity();
+            return null;
+        } catch (java.security.cert.CertificateExpiredException x) {
+            return " expired at " + certificate.getNotAfter().toInstant() + ": renew it";
+        } catch (java.security.cert.CertificateNotYetValidException x) {
+            return " is not valid before " + certificate.getNotBefore().toInstant()
+                    + ": check the clocks of both machines, or wait";
+        }
     }
 
     /** The messages of {@code e} and its causes, in lower case. */

@@ -135,6 +135,17 @@ class X509HandshakeTest {
             assertTrue(failure.getMessage().contains("its certificate (CN=expired client) expired at "
                     + expired.certificate().getNotAfter().toInstant() + ": renew it"), failure.getMessage());
         }
+        // signed by another CA as well: renewing it would not help, so that comes first
+        Entity expiredStranger = TestPki.entity(otherCa, "expired stranger", null, null, TestPki.ecKeys(),
+                now.minus(java.time.Duration.ofDays(30)), now.minus(java.time.Duration.ofDays(1)));
+        Path strangerDir = TestPki.clientDirectory(temp.resolve("client-expired-stranger"), ca, expiredStranger);
+        try (LoopbackPair pair = LoopbackPair.handshake(server(true, "TLSv1.3"), client(strangerDir, true, null))) {
+            TlsHandshakeException failure = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
+            assertTrue(failure.getMessage().contains("its certificate (CN=expired stranger) is not signed by "
+                    + serverDir.resolve("ca-cert.pem")), failure.getMessage());
+            assertTrue(failure.getMessage().endsWith("; besides, it expired at "
+                    + expiredStranger.certificate().getNotAfter().toInstant() + ": renew it"), failure.getMessage());
+        }
     }
 
     @ParameterizedTest
