@@ -260,7 +260,7 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
                     timeout = ConfigValues.duration(value);
                     if (timeout.toMillis() <= 0 || timeout.toMillis() > TargetProperties.BACKING_TIMEOUT_MS_MAX) {
                         // the cache refuses it: say so here, before anything starts
-                        problem(CacheAttribute.BACKING_TIMEOUT, "a duration of at least 1ms and at most 720h"
+                        problem(CacheAttribute.BACKING_TIMEOUT, "a duration of at least 1ms and at most 87600h"
                                 + " (requests that need the backing device wait that long for one)");
                     }
                 } catch (IllegalArgumentException e) {
@@ -366,7 +366,7 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
         }
         if (backingTimeoutMs <= 0 || backingTimeoutMs > TargetProperties.BACKING_TIMEOUT_MS_MAX) {
             problems.add(TargetProperties.BACKING_TIMEOUT_MS + "=" + backingTimeoutMs + ": expected a positive"
-                    + " number of milliseconds, at most " + TargetProperties.BACKING_TIMEOUT_MS_MAX + " (30 days)");
+                    + " number of milliseconds, at most " + TargetProperties.BACKING_TIMEOUT_MS_MAX + " (ten years)");
         }
         return problems;
     }

@@ -143,6 +143,14 @@ public final class ConfigurationChecks {
                 problems.add(cacheDeviceTaken(cacheDev, e.properties().get(TargetProperties.NAME)));
             }
         }
+        for (Existing e : existing) { // nor another cache's disk: its write-back would overwrite the cache
+            if (cacheDev != null && ConfigPids.BACKING_FILE.equals(e.factoryPid())
+                    && sameFile(cacheDev, e.properties().get(BackingProperties.PATH))) {
+                problems.add(TargetProperties.CACHE_DEV + "=" + cacheDev + " is the disk of backing device '"
+                        + e.properties().get(BackingProperties.NAME) + "' (" + backingText(e) + "): a cache device and"
+                        + " a backing device must be different files; choose another cache_dev");
+            }
+        }
         String filter = string(p, TargetProperties.BACKING_TARGET, TargetProperties.BACKING_TARGET_DEFAULT);
         Optional<String> backingName = CacheDefinition.selectedBackingName(filter);
         if (backingName.isPresent() && existing.stream().noneMatch(e -> isBacking(e)
@@ -278,6 +286,15 @@ public final class ConfigurationChecks {
             }
             if (disk != null && disk.equals(disk(backingText(e)))) {
                 problems.add(diskTaken(text, otherName, backingText(e)));
+            }
+        }
+        Object path = p.get(BackingProperties.PATH);
+        for (Existing e : existing) { // nor a cache's cache device: write-back would overwrite that cache
+            if (path != null && ConfigPids.BACKING_FILE.equals(factoryPid) && ConfigPids.TARGET.equals(e.factoryPid())
+                    && sameFile(path.toString(), e.properties().get(TargetProperties.CACHE_DEV))) {
+                problems.add(BackingProperties.PATH + "=" + path + " is the cache device of cache '"
+                        + e.properties().get(TargetProperties.NAME) + "': a backing device must not be another"
+                        + " cache's cache device; choose another path");
             }
         }
         return problems;

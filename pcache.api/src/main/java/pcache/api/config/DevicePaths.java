@@ -1,6 +1,7 @@
 package pcache.api.config;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -15,15 +16,23 @@ public final class DevicePaths {
 
     /**
      * The path {@code path} is compared by: its real path (every symbolic link resolved) when the
-     * file exists; when it does not yet, its real folder with its name; absolute and normalized
-     * when neither can be found. Hard links are not found this way: they are one file under two
-     * real paths.
+     * file exists; when it does not yet, the real folder and name of the file its links lead to;
+     * absolute and normalized when neither can be found. Hard links are not found this way: they
+     * are one file under two real paths.
      */
     public static Path identity(Path path) {
         Path absolute = path.toAbsolutePath().normalize();
         try {
             return absolute.toRealPath();
         } catch (IOException | SecurityException e) {
+            // a link to a file not created yet is that file: follow the links by hand
+            try {
+                for (int hops = 0; hops < 40 && Files.isSymbolicLink(absolute); hops++) {
+                    absolute = absolute.resolveSibling(Files.readSymbolicLink(absolute)).normalize();
+                }
+            } catch (IOException | SecurityException | UnsupportedOperationException ignored) {
+                // as far as the links could be followed
+            }
             Path parent = absolute.getParent();
             if (parent != null && absolute.getFileName() != null) {
                 try {

@@ -52,11 +52,11 @@ public final class TargetProperties {
     public static final boolean FORCE_IDENTITY_DEFAULT = false;
     public static final long BACKING_TIMEOUT_MS_DEFAULT = 30_000;
     /**
-     * The longest backing timeout: 30 days. Longer ones are refused, not cut, since waits are
-     * counted in nanoseconds: a "forever" of {@code Long.MAX_VALUE} milliseconds overflowed there
-     * and made every wait end at once.
+     * The longest backing timeout: ten years, "for ever" for any use. Longer ones are refused, not
+     * cut, since waits are counted in nanoseconds: a "for ever" of {@code Long.MAX_VALUE}
+     * milliseconds overflowed there and made every wait end at once.
      */
-    public static final long BACKING_TIMEOUT_MS_MAX = 30L * 24 * 60 * 60 * 1000;
+    public static final long BACKING_TIMEOUT_MS_MAX = 3650L * 24 * 60 * 60 * 1000;
     public static final int STREAMS_DEFAULT = 0;
     /** The most write streams a cache uses (more would not find cores to run on). */
     public static final int STREAMS_MAX = 8;

@@ -89,7 +89,7 @@ class ConfigurationChecksTest {
         Map<String, Object> p = newCache("b", dir.resolve("b.cache"));
         p.put(TargetProperties.BACKING_TIMEOUT_MS, Long.MAX_VALUE);
         assertEquals(List.of("backing_timeout_ms=" + Long.MAX_VALUE + ": expected a positive number of milliseconds,"
-                + " at most 2592000000 (30 days)"), targetProblems(null, p));
+                + " at most 315360000000 (ten years)"), targetProblems(null, p));
         p.put(TargetProperties.BACKING_TIMEOUT_MS, TargetProperties.BACKING_TIMEOUT_MS_MAX);
         assertEquals(List.of(), targetProblems(null, p));
     }
@@ -105,6 +105,25 @@ class ConfigurationChecksTest {
                 List.of(backing, target));
         assertEquals(1, problems.size(), problems.toString());
         assertTrue(problems.get(0).contains("a.backing"), problems.toString());
+    }
+
+    /**
+     * A cache device may not be a backing device's disk, nor a backing file a cache device, as
+     * pcache:create refuses: one's write-back would overwrite the other. Before, configurations
+     * saved by other means (the web console) were not checked for it.
+     */
+    @Test
+    void aCacheDeviceIsNoDiskAndADiskNoCacheDevice() {
+        List<String> asCacheDevice = targetProblems(null, newCache("b", disk));
+        assertEquals("cache_dev=" + disk + " is the disk of backing device 'a.backing' (file:" + disk + "): a cache"
+                + " device and a backing device must be different files; choose another cache_dev",
+                asCacheDevice.get(asCacheDevice.size() - 1), asCacheDevice.toString());
+        List<String> problems = ConfigurationChecks.problems(ConfigPids.BACKING_FILE, null,
+                Map.of(BackingProperties.NAME, "b.backing", BackingProperties.PATH, cacheDev.toString(),
+                        BackingProperties.CREATE, true, BackingProperties.SIZE_BYTES, 1L << 20),
+                List.of(backing, target));
+        assertEquals(List.of("path=" + cacheDev + " is the cache device of cache 'a': a backing device must not be"
+                + " another cache's cache device; choose another path"), problems);
     }
 
     @Test

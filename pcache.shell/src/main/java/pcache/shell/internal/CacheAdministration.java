@@ -490,8 +490,7 @@ final class CacheAdministration {
         }
         List<Configuration> oldConfigs = backingConfigurations(admin, oldName);
         for (Configuration c : oldConfigs) {
-            if (to.text().equals("file:" + property(c, BackingProperties.PATH))
-                    || to.text().equals(property(c, BackingProperties.URI))) {
+            if (to.disk().equals(diskOf(c))) { // by the disk: a link to the same file, the same export spelled otherwise
                 throw new CommandFailedException("cache '" + name + "' already uses " + to.text());
             }
         }
