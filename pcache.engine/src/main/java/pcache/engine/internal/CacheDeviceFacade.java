@@ -62,6 +62,8 @@ public final class CacheDeviceFacade implements CacheDevice {
     private final Object controlLock = new Object();
     /** Set by {@link #close()} (under {@link #controlLock}); a closed device never comes back into service. */
     private volatile boolean closed;
+    /** Set as {@link #close} begins: drains end, and no mode switch starts another. */
+    private volatile boolean closing;
     /** Orders a trim with a switch into write-through mode (which drops the trims write-back owes). */
     private final Object trimLock = new Object();
     private volatile CacheEngine engine;
@@ -611,6 +613,9 @@ public final class CacheDeviceFacade implements CacheDevice {
     @Override
     public void setMode(CacheMode newMode) throws IOException {
         synchronized (controlLock) {
+            if (closing) {
+                throw new DeviceClosedException("cache " + name + " is closing: its mode stays " + mode.configName());
+            }
             CacheMode old = mode;
             if (newMode == old) {
                 return;
@@ -813,6 +818,9 @@ public final class CacheDeviceFacade implements CacheDevice {
             }
             engine = replacement;
         }
+        if (closing) { // checked after the engine is published: a close either sees it or is seen here
+            replacement.cancelDrains();
+        }
     }
 
     /** Whether new requests are held back now (a swap or a change of mode is waiting for those in flight). */
@@ -835,6 +843,7 @@ public final class CacheDeviceFacade implements CacheDevice {
      * closes the engine, persisting every open kset. Dirty data stays in the cache.
      */
     public void close() throws IOException {
+        closing = true; // an engine that replaces this one meanwhile has its drains ended too
         engine.cancelDrains(); // a switch to pass-through drains holding the control lock
         synchronized (controlLock) {
             try {

@@ -365,6 +365,16 @@ public final class PcacheTargetComponent {
         // next to the file the path reaches: every link to one device takes the same lock
         Path real = pcache.api.config.DevicePaths.identity(dev);
         Path lockFile = real.resolveSibling(real.getFileName() + ".lock");
+        Path written = dev.toAbsolutePath().normalize();
+        if (!real.equals(written) && !java.nio.file.Files.isWritable(lockFile.getParent())) {
+            // a link to a device in a folder that takes no file (/dev): lock by the path as written,
+            // where the lock was before links were resolved
+            Path byPath = written.resolveSibling(written.getFileName() + ".lock");
+            LOG.log(System.Logger.Level.WARNING, "cache {0}: {1} is not writable, so the lock of cache device {2} is"
+                    + " {3}: a cache reaching the device by another path is not refused", name, lockFile.getParent(),
+                    dev, byPath);
+            lockFile = byPath;
+        }
         FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         try {
             FileLock l = ch.tryLock();

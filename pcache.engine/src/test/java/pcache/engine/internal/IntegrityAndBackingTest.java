@@ -670,6 +670,8 @@ class IntegrityAndBackingTest {
                     () -> toPassthrough.get(60, TimeUnit.SECONDS));
             assertTrue(ended.getCause().getMessage().contains("is closing"), ended.getCause().toString());
             assertEquals(CacheMode.WRITEBACK, dev.mode());
+            assertThrows(pcache.api.DeviceClosedException.class, () -> dev.setMode(CacheMode.WRITETHROUGH),
+                    "a mode switch after the close");
         } finally {
             hang.countDown();
             threads.shutdownNow();

@@ -30,7 +30,8 @@ import pcache.api.spi.WritebackPolicy;
  * Write-back starts when dirty data reaches the high watermark (percent of the cache's data
  * capacity) and goes on until it falls to the low watermark; a drain ignores watermarks and the
  * rate limit. While writers wait for cache space, it writes back whatever the watermarks (GC can
- * free only what is written back). Below the watermarks, data is written once it is older than {@code max_age_ms},
+ * free only what is written back), still paced by the rate limit. Below the watermarks, data is
+ * written once it is older than {@code max_age_ms},
  * measured from when the policy saw it: when the cache turns dirty the policy notes the time and
  * where the durable log ends, and once {@code max_age_ms} has passed it writes back everything
  * before that place, batch after batch, whatever the watermarks; when dirty_tail reaches the place
