@@ -346,6 +346,123 @@ class WritebackPolicyTest {
         }
     }
 
+    /** {@code policy}, recording the most keys any one step read. */
+    private static WritebackPolicy keysPerStep(WritebackPolicy policy, java.util.concurrent.atomic.AtomicLong most) {
+        return new WritebackPolicy() {
+            @Override
+            public String name() {
+                return policy.name();
+            }
+
+            @Override
+            public pcache.api.spi.WritebackOutcome step(pcache.api.spi.WritebackContext c)
+                    throws IOException, InterruptedException {
+                long[] keys = {0};
+                pcache.api.spi.WritebackContext counting = new pcache.api.spi.WritebackContext() {
+                    @Override
+                    public pcache.api.CachePos dirtyTail() {
+                        return c.dirtyTail();
+                    }
+
+                    @Override
+                    public pcache.api.CachePos keyHead() {
+                        return c.keyHead();
+                    }
+
+                    @Override
+                    public pcache.api.spi.Kset readKset(pcache.api.CachePos position) throws IOException {
+                        pcache.api.spi.Kset k = c.readKset(position);
+                        if (k != null) {
+                            keys[0] += k.keys().size();
+                        }
+                        return k;
+                    }
+
+                    @Override
+                    public pcache.api.spi.KeyIndex scratchIndex() {
+                        return c.scratchIndex();
+                    }
+
+                    @Override
+                    public void writeBack(java.util.List<pcache.api.spi.CacheKey> extent) throws IOException {
+                        c.writeBack(extent);
+                    }
+
+                    @Override
+                    public boolean flushBarrierAfter(pcache.api.spi.Kset kset) {
+                        return c.flushBarrierAfter(kset);
+                    }
+
+                    @Override
+                    public void flushBacking() throws IOException {
+                        c.flushBacking();
+                    }
+
+                    @Override
+                    public void advanceDirtyTail(java.util.List<pcache.api.spi.Kset> passed) throws IOException {
+                        c.advanceDirtyTail(passed);
+                    }
+
+                    @Override
+                    public long dirtyBytes() {
+                        return c.dirtyBytes();
+                    }
+
+                    @Override
+                    public int usedPercent() {
+                        return c.usedPercent();
+                    }
+
+                    @Override
+                    public long capacityBytes() {
+                        return c.capacityBytes();
+                    }
+
+                    @Override
+                    public boolean draining() {
+                        return c.draining();
+                    }
+
+                    @Override
+                    public boolean spaceWanted() {
+                        return c.spaceWanted();
+                    }
+                };
+                try {
+                    return policy.step(counting);
+                } finally {
+                    most.accumulateAndGet(keys[0], Math::max);
+                }
+            }
+        };
+    }
+
+    /**
+     * A group is bounded by keys too, clean ones included. Read-miss fills behind a little dirty
+     * data, with no client flush between them, made one step read every kset to the end of the
+     * log, again at every retry while the backing device failed.
+     */
+    @Test
+    void aGroupOfReadMissFillsIsBoundedByKeys() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        java.util.concurrent.atomic.AtomicLong most = new java.util.concurrent.atomic.AtomicLong();
+        CacheEngine e = Harness.open(Harness.config("keys"), new SimulatedPmem(Harness.deviceBytes(6), false),
+                Harness.holder(disk), keysPerStep(Harness.onlyWhenDraining(new OrderedWritebackPolicy(64L << 20,
+                        OrderedWritebackPolicy.MAX_GROUP_KEYS, 64)), most));
+        try {
+            e.write(0, Harness.pattern(0, 4096, 1), false); // no flush: no barrier after it
+            java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(4096);
+            for (int i = 1; i <= 1_000; i++) {
+                e.read(i * 8192L, chunk.clear()); // a miss: one clean key each
+            }
+            e.drain(null);
+            assertArrayEquals(Harness.pattern(0, 4096, 1).array(), disk.content(0, 4096));
+            assertTrue(most.get() > 0 && most.get() < 1_000, "keys read by one step: " + most.get());
+        } finally {
+            e.close();
+        }
+    }
+
     /**
      * Writers waiting for cache space do not wait for the age: GC frees only what is written back,
      * and a cache can fill with read-miss fills behind a little dirty data at dirty_tail, far below

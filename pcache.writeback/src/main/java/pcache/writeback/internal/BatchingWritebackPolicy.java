@@ -186,8 +186,10 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         List<Kset> batch = new ArrayList<>();
         KeyIndex scratch = context.scratchIndex();
         long batchDirty = 0;
+        long batchKeys = 0;
         var position = tail;
-        while (batchDirty < s.batchBytes()) {
+        // bounded by keys too, clean ones included: read-miss fills would otherwise all be read
+        while (batchDirty < s.batchBytes() && batchKeys < OrderedWritebackPolicy.MAX_GROUP_KEYS) {
             if (!batch.isEmpty() && position.equals(st.ageMark)) {
                 break; // end the batch at the age mark, so that dirty_tail lands on it
             }
@@ -198,6 +200,7 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
             batch.add(k);
             DirtyRuns.resolve(scratch, k);
             batchDirty += k.dirtyBytes();
+            batchKeys += k.keys().size();
             position = k.next();
         }
         if (batch.isEmpty()) {

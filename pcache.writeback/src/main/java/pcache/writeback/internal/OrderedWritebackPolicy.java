@@ -19,8 +19,9 @@ import pcache.api.spi.WritebackPolicy;
  * dm-pcache's write-back (reference §5), with a backing flush per client flush instead of per
  * kset: from dirty_tail, one kset and the ksets after it that no client flush or FUA write
  * separates from it ({@link WritebackContext#flushBarrierAfter}; a client that never flushes
- * gives at most {@link #MAX_GROUP_BYTES} of dirty data per group). The group's keys are resolved
- * against each other (newest wins), every non-CLEAN extent is written (in offset order, adjacent
+ * gives at most {@link #MAX_GROUP_BYTES} of dirty data and {@link #MAX_GROUP_KEYS} keys per
+ * group). The group's keys are resolved against each other (newest wins), every non-CLEAN extent
+ * is written (in offset order, adjacent
  * extents as one write: {@link DirtyRuns}), the backing device is flushed, and only then
  * dirty_tail moves past the group.
  *
@@ -56,9 +57,16 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
      * step reads them again) while covering a whole cache of large writes.
      */
     static final int LOOKAHEAD_KEYS = 65_536;
+    /**
+     * A group also stops growing once it holds this many keys, dirty or clean: read-miss fills
+     * behind a little dirty data, with no client flush between, made a group read and copy every
+     * kset to the end of the log, again at every retry while the backing device failed.
+     */
+    public static final int MAX_GROUP_KEYS = 65_536;
 
     private final long maxGroupBytes;
     private final int lookaheadKeys;
+    private final int maxGroupKeys;
 
     public OrderedWritebackPolicy() {
         this(MAX_GROUP_BYTES, LOOKAHEAD_KEYS);
@@ -66,12 +74,18 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
 
     /** A policy with other limits (tests: small groups, so that intervals span several). */
     public OrderedWritebackPolicy(long maxGroupBytes, int lookaheadKeys) {
-        if (maxGroupBytes <= 0 || lookaheadKeys < 0) {
-            throw new IllegalArgumentException("maxGroupBytes must be positive and lookaheadKeys not negative: "
-                    + maxGroupBytes + ", " + lookaheadKeys);
+        this(maxGroupBytes, lookaheadKeys, MAX_GROUP_KEYS);
+    }
+
+    /** A policy with other limits, the keys of a group's too (tests). */
+    public OrderedWritebackPolicy(long maxGroupBytes, int lookaheadKeys, int maxGroupKeys) {
+        if (maxGroupBytes <= 0 || lookaheadKeys < 0 || maxGroupKeys <= 0) {
+            throw new IllegalArgumentException("maxGroupBytes and maxGroupKeys must be positive and lookaheadKeys"
+                    + " not negative: " + maxGroupBytes + ", " + lookaheadKeys + ", " + maxGroupKeys);
         }
         this.maxGroupBytes = maxGroupBytes;
         this.lookaheadKeys = lookaheadKeys;
+        this.maxGroupKeys = maxGroupKeys;
     }
 
     @Override
@@ -88,10 +102,12 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
         List<Kset> group = new ArrayList<>();
         KeyIndex scratch = context.scratchIndex();
         long dirty = 0;
+        long keys = 0;
         Kset k = first;
         Kset sameInterval = null;
         while (true) {
             group.add(k);
+            keys += k.keys().size();
             if (!k.last()) {
                 DirtyRuns.resolve(scratch, k);
                 dirty += k.dirtyBytes();
@@ -105,6 +121,9 @@ public final class OrderedWritebackPolicy implements WritebackPolicy {
             if (dirty >= maxGroupBytes) {
                 sameInterval = next;
                 break;
+            }
+            if (keys >= maxGroupKeys) {
+                break; // without looking ahead (what follows is mostly clean): a backing flush more, no guarantee less
             }
             k = next;
         }
