@@ -180,9 +180,16 @@ public final class PcacheTargetComponent {
      * stayed closed until a restart or a configuration change, with its export not served.
      */
     private void openAgainOnceBound() {
-        if (facade != null || !openWantsBacking) {
-            return;
+        if (facade == null && openWantsBacking) {
+            openAgain("a backing device is bound");
         }
+    }
+
+    /**
+     * Opens the cache again after an open that failed, unless one is running or the component is
+     * deactivated. Control thread only.
+     */
+    private void openAgain(String why) {
         boolean reopen;
         synchronized (this) {
             reopen = openEnded && !deactivated;
@@ -191,7 +198,7 @@ public final class PcacheTargetComponent {
             }
         }
         if (reopen) {
-            LOG.log(System.Logger.Level.INFO, "cache {0}: a backing device is bound: opening again", name);
+            LOG.log(System.Logger.Level.INFO, "cache {0}: {1}: opening again", name, why);
             openInBackground();
         }
     }
@@ -494,18 +501,8 @@ public final class PcacheTargetComponent {
         control.execute(() -> {
             CacheDeviceFacade f = facade;
             if (f == null) {
-                boolean reopen;
-                synchronized (this) {
-                    reopen = openEnded && !deactivated;
-                    if (reopen) {
-                        openEnded = false;
-                    }
-                }
-                if (reopen) {
-                    // the cache did not open (a wrong cache_dev, say): open it again with the change
-                    LOG.log(System.Logger.Level.INFO, "cache {0}: opening again with the changed configuration", name);
-                    openInBackground();
-                }
+                // the cache did not open (a wrong cache_dev, say): open it again with the change
+                openAgain("the configuration changed");
                 return;
             }
             TargetConfig from = applied;
