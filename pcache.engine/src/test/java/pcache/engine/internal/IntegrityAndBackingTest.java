@@ -594,6 +594,18 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /** A cache over a memory disk, and its facade in {@code mode}. */
+    private record OnDisk(MemoryBacking disk, BackingHolder holder, CacheEngine engine, CacheDeviceFacade dev) {
+    }
+
+    private static OnDisk onDisk(EngineConfig config, pcache.api.spi.WritebackPolicy policy, CacheMode mode)
+            throws IOException {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(config, new SimulatedPmem(Harness.deviceBytes(6), false), holder, policy);
+        return new OnDisk(disk, holder, engine, new CacheDeviceFacade(engine, holder, mode));
+    }
+
     /**
      * A backing timeout changed at run time holds for read misses too, which the engine makes: a
      * miss waits the new time for a device that went away. Before, only pass-through and
@@ -603,11 +615,12 @@ class IntegrityAndBackingTest {
     @Test
     @org.junit.jupiter.api.Timeout(60)
     void aBackingTimeoutChangedAtRunTimeHoldsForReadMisses() throws Exception {
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = Harness.holder(disk);
-        CacheEngine engine = Harness.open(Harness.config("timeout").withBackingTimeoutMillis(100),
-                new SimulatedPmem(Harness.deviceBytes(6), false), holder, new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        OnDisk on = onDisk(Harness.config("timeout").withBackingTimeoutMillis(100), new OrderedWritebackPolicy(),
+                CacheMode.WRITEBACK);
+        MemoryBacking disk = on.disk();
+        BackingHolder holder = on.holder();
+        CacheEngine engine = on.engine();
+        CacheDeviceFacade dev = on.dev();
         try {
             dev.setBackingTimeoutMillis(30_000);
             assertEquals(30_000, engine.backingTimeoutMillis());
@@ -635,11 +648,10 @@ class IntegrityAndBackingTest {
     @Test
     @org.junit.jupiter.api.Timeout(120)
     void closingEndsASwitchToPassthroughThatIsStillDraining() throws Exception {
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = Harness.holder(disk);
-        CacheEngine engine = Harness.open(Harness.config("closing"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        OnDisk on = onDisk(Harness.config("closing"), Harness.onlyWhenDraining(new OrderedWritebackPolicy()),
+                CacheMode.WRITEBACK);
+        MemoryBacking disk = on.disk();
+        CacheDeviceFacade dev = on.dev();
         java.util.concurrent.CountDownLatch writeBegun = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
         ExecutorService threads = Executors.newFixedThreadPool(2);
@@ -687,11 +699,8 @@ class IntegrityAndBackingTest {
      */
     @Test
     void passedThroughRequestsAreCounted() throws Exception {
-        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
-        BackingHolder holder = Harness.holder(disk);
-        CacheEngine engine = Harness.open(Harness.config("counted"), new SimulatedPmem(Harness.deviceBytes(6), false),
-                holder, new OrderedWritebackPolicy());
-        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.PASSTHROUGH);
+        CacheDeviceFacade dev = onDisk(Harness.config("counted"), new OrderedWritebackPolicy(), CacheMode.PASSTHROUGH)
+                .dev();
         try {
             for (int i = 0; i < 10; i++) {
                 dev.read(i * 4096L, ByteBuffer.allocate(4096));

@@ -126,25 +126,31 @@ class X509HandshakeTest {
      */
     @Test
     void anExpiredClientCertificateIsRefusedAsExpired() throws Exception {
-        java.time.Instant now = java.time.Instant.now();
-        Entity expired = TestPki.entity(ca, "expired client", null, null, TestPki.ecKeys(),
-                now.minus(java.time.Duration.ofDays(30)), now.minus(java.time.Duration.ofDays(1)));
-        Path dir = TestPki.clientDirectory(temp.resolve("client-expired"), ca, expired);
-        try (LoopbackPair pair = LoopbackPair.handshake(server(true, "TLSv1.3"), client(dir, true, null))) {
-            TlsHandshakeException failure = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
-            assertTrue(failure.getMessage().contains("its certificate (CN=expired client) expired at "
-                    + expired.certificate().getNotAfter().toInstant() + ": renew it"), failure.getMessage());
-        }
+        Entity expired = expiredEntity(ca, "expired client");
+        String refusal = serverRefusal(expired, "client-expired");
+        assertTrue(refusal.contains("its certificate (CN=expired client) expired at "
+                + expired.certificate().getNotAfter().toInstant() + ": renew it"), refusal);
         // signed by another CA as well: renewing it would not help, so that comes first
-        Entity expiredStranger = TestPki.entity(otherCa, "expired stranger", null, null, TestPki.ecKeys(),
+        Entity stranger = expiredEntity(otherCa, "expired stranger");
+        String strangerRefusal = serverRefusal(stranger, "client-expired-stranger");
+        assertTrue(strangerRefusal.contains("its certificate (CN=expired stranger) is not signed by "
+                + serverDir.resolve("ca-cert.pem")), strangerRefusal);
+        assertTrue(strangerRefusal.endsWith("; besides, it expired at "
+                + stranger.certificate().getNotAfter().toInstant() + ": renew it"), strangerRefusal);
+    }
+
+    /** A certificate signed by {@code signer} that expired yesterday. */
+    private static Entity expiredEntity(Ca signer, String commonName) {
+        java.time.Instant now = java.time.Instant.now();
+        return TestPki.entity(signer, commonName, null, null, TestPki.ecKeys(),
                 now.minus(java.time.Duration.ofDays(30)), now.minus(java.time.Duration.ofDays(1)));
-        Path strangerDir = TestPki.clientDirectory(temp.resolve("client-expired-stranger"), ca, expiredStranger);
-        try (LoopbackPair pair = LoopbackPair.handshake(server(true, "TLSv1.3"), client(strangerDir, true, null))) {
-            TlsHandshakeException failure = assertInstanceOf(TlsHandshakeException.class, pair.serverFailure);
-            assertTrue(failure.getMessage().contains("its certificate (CN=expired stranger) is not signed by "
-                    + serverDir.resolve("ca-cert.pem")), failure.getMessage());
-            assertTrue(failure.getMessage().endsWith("; besides, it expired at "
-                    + expiredStranger.certificate().getNotAfter().toInstant() + ": renew it"), failure.getMessage());
+    }
+
+    /** What a server that verifies clients says when a client presents {@code client}'s certificate. */
+    private String serverRefusal(Entity client, String dirName) throws Exception {
+        Path dir = TestPki.clientDirectory(temp.resolve(dirName), ca, client);
+        try (LoopbackPair pair = LoopbackPair.handshake(server(true, "TLSv1.3"), client(dir, true, null))) {
+            return assertInstanceOf(TlsHandshakeException.class, pair.serverFailure).getMessage();
         }
     }
 
