@@ -14,6 +14,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import pcache.io.Printable;
 import pcache.io.log.Log;
 
 /**
@@ -82,17 +83,73 @@ public class ConsoleSecurityProvider implements SecurityProvider {
      */
     @Override
     public Object authenticate(HttpServletRequest request, HttpServletResponse response) {
+        // no page of the console may be shown inside another site's page (clickjacking)
+        response.setHeader("X-Frame-Options", "DENY");
+        response.setHeader("Content-Security-Policy", "frame-ancestors 'none'");
+        String crossSite = crossSiteChange(request);
+        if (crossSite != null) {
+            // the browser sends the operator's password with a form another site's page submits
+            LOG.log(System.Logger.Level.WARNING, "Web Console: refused {0} {1} from {2}: {3}; a page of another"
+                    + " site may not change pcache (use the console's own pages)", request.getMethod(),
+                    Printable.of(String.valueOf(request.getRequestURI())), request.getRemoteAddr(), crossSite);
+            response.setStatus(HttpServletResponse.SC_FORBIDDEN);
+            return null;
+        }
         Optional<BasicAuthorization> given = BasicAuthorization.parse(request.getHeader("Authorization"));
         if (given.isPresent() && credentials.accepts(given.get().user(), given.get().password())) {
             return given.get().user();
         }
-        if (given.isPresent()) {
-            LOG.log(System.Logger.Level.INFO, "Web Console: refused login of user {0} from {1}", given.get().user(),
-                    request.getRemoteAddr());
+        if (given.isPresent()) { // the name is the client's, unauthenticated: escaped, no forged log lines
+            LOG.log(System.Logger.Level.INFO, "Web Console: refused login of user {0} from {1}",
+                    Printable.of(given.get().user()), request.getRemoteAddr());
         }
         response.setHeader("WWW-Authenticate", "Basic realm=\"" + REALM + "\", charset=\"UTF-8\"");
         response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
         return null;
+    }
+
+    /**
+     * Why {@code request}, which may change something (any method but GET, HEAD and OPTIONS),
+     * comes from a page of another site, or null when it does not: the browser says so
+     * ({@code Sec-Fetch-Site}), or its {@code Origin} (else its {@code Referer}) is not this
+     * console's scheme and host. A request without either (curl, scripts) is no browser's and is
+     * let through to the login. Before, any page the operator opened could submit forms to the
+     * console with the operator's password (HTTP Basic: the browser adds it by itself) and change
+     * configurations, stop pcache or install bundles.
+     */
+    static String crossSiteChange(HttpServletRequest request) {
+        String method = request.getMethod();
+        if (method == null || method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS")) {
+            return null;
+        }
+        String fetchSite = request.getHeader("Sec-Fetch-Site");
+        if (fetchSite != null && !fetchSite.equals("same-origin") && !fetchSite.equals("none")) {
+            return "the browser says it comes from a " + Printable.of(fetchSite) + " page";
+        }
+        String host = request.getHeader("Host");
+        String origin = request.getHeader("Origin");
+        if (origin != null) {
+            return sameOrigin(origin, request.getScheme(), host) ? null
+                    : "its Origin " + Printable.of(origin) + " is not this console's (" + Printable.of(String.valueOf(host))
+                            + ")";
+        }
+        String referer = request.getHeader("Referer");
+        if (referer != null && !sameOrigin(referer, request.getScheme(), host)) {
+            return "its Referer " + Printable.of(referer) + " is not this console's (" + Printable.of(String.valueOf(host))
+                    + ")";
+        }
+        return null;
+    }
+
+    /** Whether {@code url} (an Origin or a Referer) has {@code scheme} and the authority {@code host}. */
+    private static boolean sameOrigin(String url, String scheme, String host) {
+        try {
+            java.net.URI u = new java.net.URI(url);
+            return host != null && u.getRawAuthority() != null && u.getRawAuthority().equalsIgnoreCase(host)
+                    && (scheme == null || scheme.equalsIgnoreCase(u.getScheme()));
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
     }
 
     /** The one user may do everything the console offers. */

@@ -42,6 +42,23 @@ class ConsoleSecurityProviderTest {
                 });
     }
 
+    /** A {@code method} request to the console with {@code headers} (name, value, ...), the right password among them. */
+    private static HttpServletRequest request(String method, String... headers) {
+        Map<String, String> all = new HashMap<>();
+        for (int i = 0; i < headers.length; i += 2) {
+            all.put(headers[i].toLowerCase(java.util.Locale.ROOT), headers[i + 1]);
+        }
+        return (HttpServletRequest) Proxy.newProxyInstance(ConsoleSecurityProviderTest.class.getClassLoader(),
+                new Class<?>[] {HttpServletRequest.class}, (p, m, a) -> switch (m.getName()) {
+                    case "getHeader" -> all.get(((String) a[0]).toLowerCase(java.util.Locale.ROOT));
+                    case "getMethod" -> method;
+                    case "getScheme" -> "http";
+                    case "getRequestURI" -> "/system/console/configMgr/pcache.export.nbd";
+                    case "getRemoteAddr" -> "127.0.0.1";
+                    default -> null;
+                });
+    }
+
     private static HttpServletResponse response(Answer answer) {
         return (HttpServletResponse) Proxy.newProxyInstance(ConsoleSecurityProviderTest.class.getClassLoader(),
                 new Class<?>[] {HttpServletResponse.class}, (p, m, a) -> {
@@ -84,6 +101,47 @@ class ConsoleSecurityProviderTest {
         assertEquals("admin", p.authenticate(request(basic("admin:s3cret:with:colons")), response(answer)));
         assertEquals(200, answer.status);
         assertTrue(p.authorize("admin", "any role"));
+    }
+
+    /**
+     * A change a page of another site submits is refused, even with the right password (which the
+     * browser adds by itself), and no page may be framed. Before, any page the operator opened
+     * could change configurations, stop pcache or install bundles through the console.
+     */
+    @Test
+    void aChangeFromAnotherSitesPageIsRefusedAndNoPageMayBeFramed() throws IOException {
+        ConsoleSecurityProvider p = provider("admin:s3cret");
+        String auth = basic("admin:s3cret");
+        String host = "127.0.0.1:8080";
+        String[][] refused = {
+            {"Authorization", auth, "Host", host, "Origin", "http://evil.example"},
+            {"Authorization", auth, "Host", host, "Origin", "http://127.0.0.1:3000"},
+            {"Authorization", auth, "Host", host, "Origin", "null"},
+            {"Authorization", auth, "Host", host, "Referer", "http://evil.example/page"},
+            {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "cross-site", "Origin", "http://" + host},
+            {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "same-site"},
+        };
+        for (String[] headers : refused) {
+            Answer answer = new Answer();
+            assertNull(p.authenticate(request("POST", headers), response(answer)), String.join(" ", headers));
+            assertEquals(403, answer.status, String.join(" ", headers));
+        }
+        String[][] accepted = {
+            {"Authorization", auth, "Host", host, "Origin", "http://" + host},
+            {"Authorization", auth, "Host", host, "Referer", "http://" + host + "/system/console/configMgr"},
+            {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "same-origin", "Origin", "http://" + host},
+            {"Authorization", auth, "Host", host}, // curl, a script: no browser's
+        };
+        for (String[] headers : accepted) {
+            Answer answer = new Answer();
+            assertEquals("admin", p.authenticate(request("POST", headers), response(answer)), String.join(" ", headers));
+            assertEquals("DENY", answer.headers.get("X-Frame-Options"));
+            assertEquals("frame-ancestors 'none'", answer.headers.get("Content-Security-Policy"));
+        }
+        Answer read = new Answer();
+        assertEquals("admin", p.authenticate(request("GET", "Authorization", auth, "Host", host, "Origin",
+                "http://evil.example"), response(read)), "a read changes nothing");
+        assertEquals("DENY", read.headers.get("X-Frame-Options"));
     }
 
     @Test
