@@ -52,6 +52,12 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     @Reference
     ConfigurationAdmin admin;
 
+    /** The open caches: one whose configuration is deleted must hold nothing not yet written back. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.MULTIPLE,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    volatile List<pcache.api.CacheDevice> caches = List.of();
+
     private final Deque<Refusal> refusals = new ArrayDeque<>();
 
     @Override
@@ -66,7 +72,43 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
 
     @Override
     public void deleteConfiguration(String factoryPid, String pid) throws ValidationException, IOException {
-        refuseIfAny(pid, ConfigurationChecks.deletionProblems(factoryPid, pid, existing()));
+        List<ConfigurationChecks.Existing> existing = existing();
+        List<String> problems = new ArrayList<>(ConfigurationChecks.deletionProblems(factoryPid, pid, existing));
+        if (ConfigPids.TARGET.equals(factoryPid)) {
+            String dirty = dirtyCache(pid, existing);
+            if (dirty != null) {
+                problems.add(dirty);
+            }
+        }
+        refuseIfAny(pid, problems);
+    }
+
+    /**
+     * Why the cache of configuration {@code pid} may not go: it holds data not yet written back,
+     * which would then be only on its cache device (closing a cache does not write back), as
+     * {@code pcache:remove} refuses it too; null when it may. Before, a deletion in the console
+     * was accepted, the export went away, and every health check turned green.
+     */
+    private String dirtyCache(String pid, List<ConfigurationChecks.Existing> existing) {
+        Object name = existing.stream().filter(e -> e.pid().equals(pid)).findFirst()
+                .map(e -> e.properties().get(pcache.api.config.TargetProperties.NAME)).orElse(null);
+        for (pcache.api.CacheDevice cache : caches) {
+            if (cache.name().equals(name)) {
+                long dirtyBytes;
+                try {
+                    dirtyBytes = cache.statistics().dirtyBytes();
+                } catch (RuntimeException e) { // closing, or out of service: it may hold dirty data all the same
+                    return "cache '" + name + "' cannot say whether it holds data not yet written back ("
+                            + e.getMessage() + "); use pcache:remove --drain " + name;
+                }
+                if (dirtyBytes > 0) {
+                    return "cache '" + name + "' holds " + dirtyBytes + " bytes not yet written back, which would"
+                            + " stay only on its cache device: write them back first (pcache:drain " + name
+                            + ", or pcache:remove --drain " + name + " instead of this deletion)";
+                }
+            }
+        }
+        return null;
     }
 
     @Override

@@ -70,6 +70,33 @@ class PcacheConfigurationHandlerTest {
         return p;
     }
 
+    /** An open cache named {@code name} holding {@code dirtyBytes} not yet written back. */
+    private static pcache.api.CacheDevice openCache(String name, long dirtyBytes) {
+        pcache.api.CacheStatistics stats = new pcache.api.CacheStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                dirtyBytes, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return (pcache.api.CacheDevice) Proxy.newProxyInstance(pcache.api.CacheDevice.class.getClassLoader(),
+                new Class<?>[] {pcache.api.CacheDevice.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "name" -> name;
+                    case "statistics" -> stats;
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    /**
+     * Deleting the configuration of a cache that holds data not yet written back is refused, as
+     * pcache:remove refuses it: closing the cache would leave the data only on its cache device.
+     * Before, the console deleted it, the export went away and every health check turned green.
+     */
+    @Test
+    void aDirtyCachesConfigurationIsNotDeleted() throws Exception {
+        handler.caches = List.of(openCache("a", 8192));
+        ValidationException e = assertThrows(ValidationException.class,
+                () -> handler.deleteConfiguration(ConfigPids.TARGET, "pcache.target~a"));
+        assertTrue(e.getMessage().contains("cache 'a' holds 8192 bytes not yet written back"), e.getMessage());
+        handler.caches = List.of(openCache("a", 0));
+        handler.deleteConfiguration(ConfigPids.TARGET, "pcache.target~a"); // clean: it may go
+    }
+
     @Test
     void aSoundFormPassesAndNothingIsRemembered() throws Exception {
         handler.updateConfiguration(ConfigPids.TARGET, "pcache.target.new", cache("b", dir.resolve("b.cache")));
