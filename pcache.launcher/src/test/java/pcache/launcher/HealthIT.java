@@ -44,7 +44,8 @@ class HealthIT {
     private static final Duration CHANGE_TIMEOUT = Duration.ofSeconds(60);
     private static final String CACHE = "h";
     private static final List<String> CHECKS = List.of("pcache backing device", "pcache cache device",
-            "pcache data integrity", "pcache dirty data", "pcache space", "pcache write-back and GC");
+            "pcache data integrity", "pcache dirty data", "pcache NBD export", "pcache space",
+            "pcache write-back and GC");
 
     @TempDir
     static Path dir;
