@@ -90,6 +90,40 @@ public record HttpListen(String host, int port) {
         return p;
     }
 
+    /**
+     * Whether only this machine can connect: {@code localhost}, or a loopback address written as
+     * one (127.0.0.0/8, {@code ::1}). A host name is not looked up: anything else counts as
+     * reachable from the network.
+     */
+    boolean isLoopback() {
+        if (host.equalsIgnoreCase("localhost")) {
+            return true;
+        }
+        if (!host.matches("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")) {
+            return false; // a name: not resolved here
+        }
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress(); // a literal: no lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The warning a start on a network address prints, or empty on loopback. Such a listener is
+     * allowed (behind a firewall, a TLS proxy on the same host), but it serves the console's
+     * password in clear and the metrics and health report to anyone; before, it started silently.
+     */
+    Optional<String> networkWarning() {
+        if (isLoopback()) {
+            return Optional.empty();
+        }
+        return Optional.of("pcache: WARNING: " + ConfigKeys.HTTP_LISTEN + "=" + (host.contains(":") ? "[" + host + "]"
+                : host) + ":" + port + " is reachable from other machines: the Web Console's password crosses the"
+                + " network in clear, and " + url("/metrics") + " and " + url("/system/health") + " need no"
+                + " credentials; keep it on loopback (127.0.0.1) or put a TLS proxy in front");
+    }
+
     /** The URL of {@code path} on this address, as a user would type it ({@code http://127.0.0.1:8080/metrics}). */
     String url(String path) {
         return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + path;

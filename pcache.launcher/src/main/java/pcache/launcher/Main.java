@@ -116,6 +116,7 @@ public final class Main {
             if (settings.http().isPresent()) {
                 ConsoleCredentialsFile.Prepared credentials = ConsoleCredentialsFile.prepare(settings);
                 if (serving) {
+                    settings.http().get().networkWarning().ifPresent(err::println);
                     out.println("pcache: Web Console " + settings.http().get().url(HttpListen.CONSOLE_PATH)
                             + ": user and password " + (credentials.generated() ? "generated into " : "in ")
                             + credentials.file());

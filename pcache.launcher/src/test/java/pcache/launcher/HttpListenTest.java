@@ -77,4 +77,21 @@ class HttpListenTest {
         assertEquals(Map.of("http.listen", "127.0.0.1:9", "cache.c.gc_percent", "5"), EnvironmentKeys.map(
                 Map.of("PCACHE_HTTP_LISTEN", "127.0.0.1:9", "PCACHE_CACHE_C_GC_PERCENT", "5"), java.util.List.of("c")));
     }
+    /** A listener reachable from other machines is named at start; loopback ones are not. */
+    @Test
+    void aNetworkAddressIsWarnedAboutAndLoopbackIsNot() {
+        for (String loopback : new String[] {"127.0.0.1:8080", "127.1.2.3:8080", "[::1]:8080", "localhost:8080",
+                "LOCALHOST:8080"}) {
+            HttpListen h = HttpListen.parse(loopback).orElseThrow();
+            org.junit.jupiter.api.Assertions.assertTrue(h.isLoopback(), loopback);
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.Optional.empty(), h.networkWarning(), loopback);
+        }
+        for (String network : new String[] {"0.0.0.0:8080", "10.0.0.5:8080", "[::]:8080"}) {
+            HttpListen h = HttpListen.parse(network).orElseThrow();
+            org.junit.jupiter.api.Assertions.assertFalse(h.isLoopback(), network);
+            String warning = h.networkWarning().orElseThrow();
+            org.junit.jupiter.api.Assertions.assertTrue(warning.startsWith("pcache: WARNING: http.listen=" + network
+                    + " is reachable from other machines"), warning);
+        }
+    }
 }
