@@ -90,7 +90,7 @@ public class ConsoleSecurityProvider implements SecurityProvider {
         if (crossSite != null) {
             // the browser sends the operator's password with a form another site's page submits
             LOG.log(System.Logger.Level.WARNING, "Web Console: refused {0} {1} from {2}: {3}; a page of another"
-                    + " site may not change pcache (use the console's own pages)", request.getMethod(),
+                    + " site may not change pcache (use the pages of the console itself)", request.getMethod(),
                     Printable.of(String.valueOf(request.getRequestURI())), request.getRemoteAddr(), crossSite);
             response.setStatus(HttpServletResponse.SC_FORBIDDEN);
             return null;
@@ -111,8 +111,8 @@ public class ConsoleSecurityProvider implements SecurityProvider {
     /**
      * Why {@code request}, which may change something (any method but GET, HEAD and OPTIONS),
      * comes from a page of another site, or null when it does not: the browser says so
-     * ({@code Sec-Fetch-Site}), or its {@code Origin} (else its {@code Referer}) is not this
-     * console's scheme and host. A request without either (curl, scripts) is no browser's and is
+     * ({@code Sec-Fetch-Site}, which every current browser sends), or, from a browser without it,
+     * its {@code Origin} (else its {@code Referer}) is not this console's host. A request without either (curl, scripts) is no browser's and is
      * let through to the login. Before, any page the operator opened could submit forms to the
      * console with the operator's password (HTTP Basic: the browser adds it by itself) and change
      * configurations, stop pcache or install bundles.
@@ -123,30 +123,34 @@ public class ConsoleSecurityProvider implements SecurityProvider {
             return null;
         }
         String fetchSite = request.getHeader("Sec-Fetch-Site");
-        if (fetchSite != null && !fetchSite.equals("same-origin") && !fetchSite.equals("none")) {
-            return "the browser says it comes from a " + Printable.of(fetchSite) + " page";
+        if (fetchSite != null) { // the browser's own word, which no proxy in front changes
+            return fetchSite.equals("same-origin") || fetchSite.equals("none") ? null
+                    : "the browser says it comes from a " + Printable.of(fetchSite) + " page";
         }
         String host = request.getHeader("Host");
         String origin = request.getHeader("Origin");
         if (origin != null) {
-            return sameOrigin(origin, request.getScheme(), host) ? null
+            return sameHost(origin, host) ? null
                     : "its Origin " + Printable.of(origin) + " is not this console's (" + Printable.of(String.valueOf(host))
                             + ")";
         }
         String referer = request.getHeader("Referer");
-        if (referer != null && !sameOrigin(referer, request.getScheme(), host)) {
+        if (referer != null && !sameHost(referer, host)) {
             return "its Referer " + Printable.of(referer) + " is not this console's (" + Printable.of(String.valueOf(host))
                     + ")";
         }
         return null;
     }
 
-    /** Whether {@code url} (an Origin or a Referer) has {@code scheme} and the authority {@code host}. */
-    private static boolean sameOrigin(String url, String scheme, String host) {
+    /**
+     * Whether {@code url} (an Origin or a Referer) names the host and port {@code host}. The
+     * scheme is not compared: behind a proxy that ends TLS the browser says https and the console
+     * sees http.
+     */
+    private static boolean sameHost(String url, String host) {
         try {
             java.net.URI u = new java.net.URI(url);
-            return host != null && u.getRawAuthority() != null && u.getRawAuthority().equalsIgnoreCase(host)
-                    && (scheme == null || scheme.equalsIgnoreCase(u.getScheme()));
+            return host != null && u.getRawAuthority() != null && u.getRawAuthority().equalsIgnoreCase(host);
         } catch (java.net.URISyntaxException e) {
             return false;
         }

@@ -130,6 +130,10 @@ class ConsoleSecurityProviderTest {
             {"Authorization", auth, "Host", host, "Origin", "http://" + host},
             {"Authorization", auth, "Host", host, "Referer", "http://" + host + "/system/console/configMgr"},
             {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "same-origin", "Origin", "http://" + host},
+            // behind a proxy that ends TLS and sets its own Host: the browser's word counts
+            {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "same-origin", "Origin", "https://pcache.example"},
+            {"Authorization", auth, "Host", host, "Sec-Fetch-Site", "same-origin", "Origin", "null"},
+            {"Authorization", auth, "Host", "pcache.example", "Origin", "https://pcache.example"},
             {"Authorization", auth, "Host", host}, // curl, a script: no browser's
         };
         for (String[] headers : accepted) {
