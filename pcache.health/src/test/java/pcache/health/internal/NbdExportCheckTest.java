@@ -67,8 +67,8 @@ class NbdExportCheckTest {
                 Optional.of(exports(info("c0", true), info("c1", false))), true);
         assertEquals(Result.Status.WARN, r.getStatus());
         assertTrue(text(r).contains("cache c0: exported on 127.0.0.1:10809, 2 connections"), text(r));
-        assertTrue(text(r).contains("cache c1: withdrawn from the NBD export: clients cannot reach it"
-                + " (pcache:export c1 serves it again)"), text(r));
+        assertTrue(text(r).contains("cache c1: not exported: clients cannot reach it (withdrawn by"
+                + " pcache:unexport, which pcache:export c1 undoes;"), text(r));
         assertEquals(Result.Status.OK, NbdExportCheck.assess(List.of(Views.healthy("c0")),
                 Optional.of(exports(info("c0", true))), true).getStatus());
     }
