@@ -139,13 +139,13 @@ public final class ConfigurationChecks {
             if (name != null && name.equals(e.properties().get(TargetProperties.NAME))) {
                 problems.add(cacheNameTaken(name));
             }
-            if (cacheDev != null && sameFile(cacheDev, e.properties().get(TargetProperties.CACHE_DEV))) {
+            if (cacheDev != null && DevicePaths.sameAsConfigured(cacheDev, e.properties().get(TargetProperties.CACHE_DEV))) {
                 problems.add(cacheDeviceTaken(cacheDev, e.properties().get(TargetProperties.NAME)));
             }
         }
         for (Existing e : existing) { // nor another cache's disk: its write-back would overwrite the cache
             if (cacheDev != null && ConfigPids.BACKING_FILE.equals(e.factoryPid())
-                    && sameFile(cacheDev, e.properties().get(BackingProperties.PATH))) {
+                    && DevicePaths.sameAsConfigured(cacheDev, e.properties().get(BackingProperties.PATH))) {
                 problems.add(TargetProperties.CACHE_DEV + "=" + cacheDev + " is the disk of backing device '"
                         + e.properties().get(BackingProperties.NAME) + "' (" + backingText(e) + "): a cache device and"
                         + " a backing device must be different files; choose another cache_dev");
@@ -291,7 +291,7 @@ public final class ConfigurationChecks {
         Object path = p.get(BackingProperties.PATH);
         for (Existing e : existing) { // nor a cache's cache device: write-back would overwrite that cache
             if (path != null && ConfigPids.BACKING_FILE.equals(factoryPid) && ConfigPids.TARGET.equals(e.factoryPid())
-                    && sameFile(path.toString(), e.properties().get(TargetProperties.CACHE_DEV))) {
+                    && DevicePaths.sameAsConfigured(path.toString(), e.properties().get(TargetProperties.CACHE_DEV))) {
                 problems.add(BackingProperties.PATH + "=" + path + " is the cache device of cache '"
                         + e.properties().get(TargetProperties.NAME) + "': a backing device must not be another"
                         + " cache's cache device; choose another path");
@@ -369,17 +369,6 @@ public final class ConfigurationChecks {
             return BackingLocation.parse(backingText, Path.of("/")).disk();
         } catch (IllegalArgumentException e) {
             return null;
-        }
-    }
-
-    private static boolean sameFile(String a, Object b) {
-        if (b == null) {
-            return false;
-        }
-        try {
-            return DevicePaths.same(Path.of(a), Path.of(b.toString()));
-        } catch (InvalidPathException e) {
-            return a.equals(b.toString());
         }
     }
 

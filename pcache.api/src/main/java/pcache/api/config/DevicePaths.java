@@ -45,6 +45,21 @@ public final class DevicePaths {
         }
     }
 
+    /**
+     * Whether a path property of a configuration ({@code configured}: its value, or null) reaches
+     * the file {@code path} reaches. A value that is no path is compared as written.
+     */
+    public static boolean sameAsConfigured(String path, Object configured) {
+        if (configured == null) {
+            return false;
+        }
+        try {
+            return same(Path.of(path), Path.of(configured.toString()));
+        } catch (java.nio.file.InvalidPathException e) {
+            return path.equals(configured.toString());
+        }
+    }
+
     /** Whether {@code a} and {@code b} reach one file ({@link #identity}). */
     public static boolean same(Path a, Path b) {
         return identity(a).equals(identity(b));

@@ -158,18 +158,6 @@ final class CacheAdministration {
         return path != null ? "file:" + path : String.valueOf(property(c, BackingProperties.URI));
     }
 
-    /** Whether {@code configured} (a path property, or null) reaches the file {@code path} reaches. */
-    private static boolean sameFile(Path path, Object configured) {
-        if (configured == null) {
-            return false;
-        }
-        try {
-            return DevicePaths.same(path, Path.of(configured.toString()));
-        } catch (java.nio.file.InvalidPathException e) {
-            return false;
-        }
-    }
-
     /** Where a backing device's data is ({@link BackingLocation#disk()}), or null when unreadable. */
     private static String diskOf(Configuration c) {
         return ConfigurationChecks.disk(backingText(c));
@@ -237,12 +225,12 @@ final class CacheAdministration {
         Path newFile = d.backing() instanceof pcache.api.config.BackingLocation.File f ? f.path() : null;
         for (Configuration c : list(admin, ConfigPids.TARGET)) {
             Object cacheDev = property(c, TargetProperties.CACHE_DEV);
-            if (sameFile(d.cacheDev(), cacheDev)) {
+            if (DevicePaths.sameAsConfigured(d.cacheDev().toString(), cacheDev)) {
                 throw new CommandFailedException(ConfigurationChecks.cacheDeviceTaken(d.cacheDev(),
                         property(c, TargetProperties.NAME)));
             }
             // nor may the new disk be another cache's cache device: formatting it would destroy that cache
-            if (newFile != null && sameFile(newFile, cacheDev)) {
+            if (newFile != null && DevicePaths.sameAsConfigured(newFile.toString(), cacheDev)) {
                 throw new CommandFailedException("backing=" + d.backing().text() + " is the cache device of cache '"
                         + property(c, TargetProperties.NAME) + "': a backing device must not be another cache's"
                         + " cache device; choose another backing device");
@@ -260,7 +248,7 @@ final class CacheAdministration {
                             property(c, BackingProperties.NAME), backingText(c)));
                 }
                 // the cache device must not be another cache's disk: its write-back would overwrite it
-                if (sameFile(d.cacheDev(), property(c, BackingProperties.PATH))) {
+                if (DevicePaths.sameAsConfigured(d.cacheDev().toString(), property(c, BackingProperties.PATH))) {
                     throw new CommandFailedException("cache_dev=" + d.cacheDev() + " is the disk of backing device '"
                             + property(c, BackingProperties.NAME) + "' (" + backingText(c) + "): a cache device and a"
                             + " backing device must be different files; choose another cache_dev");
