@@ -8,6 +8,7 @@ import java.util.Optional;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.ConfigPids;
 import pcache.api.config.HealthProperties;
+import pcache.api.config.HttpProperties;
 
 /**
  * Turns {@link PcacheSettings} into ConfigAdmin configurations: per cache the backing device's
@@ -39,6 +40,8 @@ public final class ConfigAdminMapping {
             records.add(HealthEndpoint.executor());
             records.add(WebConsole.manager());
             records.add(WebConsole.provider(settings.consoleCredentialsFile()));
+            records.add(new ConfigurationRecord(HttpProperties.PID, Optional.empty(),
+                    Map.of(HttpProperties.ALLOWED_HOSTS, settings.httpAllowedHosts().toArray(String[]::new))));
         }
         return records;
     }

@@ -34,6 +34,13 @@ public final class ConfigKeys {
      */
     public static final String HTTP_CONSOLE_CREDENTIALS = "http.console_credentials";
     /**
+     * Host names, comma-separated, that a request on a loopback address may name in its
+     * {@code Host} header besides addresses and {@code localhost} (a proxy on this machine that
+     * passes the name on); any other name is refused as DNS rebinding. Used with
+     * {@link #HTTP_LISTEN} only.
+     */
+    public static final String HTTP_ALLOWED_HOSTS = "http.allowed_hosts";
+    /**
      * The dirty-data health check warns above this share of a cache's data capacity (a percentage;
      * configuration {@code pcache.health}, used with {@link #HTTP_LISTEN} only).
      */
@@ -60,7 +67,7 @@ public final class ConfigKeys {
 
     private static Set<String> global() {
         Set<String> keys = new java.util.LinkedHashSet<>(List.of(DATA, LOG_LEVEL, HTTP_LISTEN, HTTP_CONSOLE_CREDENTIALS,
-                HEALTH_DIRTY_WARN_PERCENT));
+                HTTP_ALLOWED_HOSTS, HEALTH_DIRTY_WARN_PERCENT));
         keys.addAll(NBD);
         return java.util.Collections.unmodifiableSet(keys);
     }

@@ -12,7 +12,7 @@ import java.util.Optional;
  *
  * @param pid the factory PID, or the PID of a singleton configuration
  * @param factoryName the stable name of a factory configuration
- * @param properties the dictionary; values are String, Long, Integer or Boolean
+ * @param properties the dictionary; values are String, Long, Integer, Boolean or String[]
  */
 public record ConfigurationRecord(String pid, Optional<String> factoryName, Map<String, Object> properties) {
 

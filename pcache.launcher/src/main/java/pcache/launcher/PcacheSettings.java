@@ -22,9 +22,12 @@ import pcache.api.config.HealthProperties;
  *        capacity (the health checks run with the HTTP service only)
  * @param consoleCredentials the Web Console's credentials file ({@code http.console_credentials});
  *        empty: {@link #CONSOLE_CREDENTIALS} in the data directory, generated at the first start
+ * @param httpAllowedHosts further names a request on a loopback address may be sent to
+ *        ({@code http.allowed_hosts}), lower case
  */
 public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
-        Optional<HttpListen> http, int dirtyWarnPercent, Optional<Path> consoleCredentials) {
+        Optional<HttpListen> http, int dirtyWarnPercent, Optional<Path> consoleCredentials,
+        List<String> httpAllowedHosts) {
 
     /** File name of the control socket inside {@link #dataDir}. */
     public static final String CONTROL_SOCKET = "pcache.ctl";
@@ -33,6 +36,7 @@ public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLev
 
     public PcacheSettings {
         caches = List.copyOf(caches);
+        httpAllowedHosts = List.copyOf(httpAllowedHosts);
     }
 
     /** Settings without HTTP. */
@@ -50,6 +54,12 @@ public record PcacheSettings(Path dataDir, ExportDefinition export, Level logLev
     public PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
             Optional<HttpListen> http, int dirtyWarnPercent) {
         this(dataDir, export, logLevel, caches, http, dirtyWarnPercent, Optional.empty());
+    }
+
+    /** Settings where only addresses and localhost names reach the HTTP service on loopback. */
+    public PcacheSettings(Path dataDir, ExportDefinition export, Level logLevel, List<CacheDefinition> caches,
+            Optional<HttpListen> http, int dirtyWarnPercent, Optional<Path> consoleCredentials) {
+        this(dataDir, export, logLevel, caches, http, dirtyWarnPercent, consoleCredentials, List.of());
     }
 
     /** The Web Console's credentials file: the configured one, else the generated one in the data directory. */

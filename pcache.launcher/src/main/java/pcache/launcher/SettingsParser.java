@@ -21,6 +21,7 @@ import pcache.api.config.CacheNames;
 import pcache.api.config.ExportDefinition;
 import pcache.api.config.ExportProperties;
 import pcache.api.config.HealthProperties;
+import pcache.api.config.HttpProperties;
 import pcache.api.config.Problem;
 
 /**
@@ -90,6 +91,7 @@ public final class SettingsParser {
         Optional<HttpListen> http = http(values.get(ConfigKeys.HTTP_LISTEN));
         int dirtyWarnPercent = dirtyWarnPercent(values.get(ConfigKeys.HEALTH_DIRTY_WARN_PERCENT));
         Optional<Path> consoleCredentials = consoleCredentials(values.get(ConfigKeys.HTTP_CONSOLE_CREDENTIALS));
+        List<String> allowedHosts = allowedHosts(values.get(ConfigKeys.HTTP_ALLOWED_HOSTS));
         List<CacheDefinition> caches = new ArrayList<>();
         cacheAttributes.forEach((name, attributes) -> cache(name, attributes).ifPresent(caches::add));
         checkDistinctDevices(caches);
@@ -97,7 +99,7 @@ public final class SettingsParser {
             throw new ConfigException(problems);
         }
         return new PcacheSettings(dataDir, export.orElseThrow(), level, caches, http, dirtyWarnPercent,
-                consoleCredentials);
+                consoleCredentials, allowedHosts);
     }
 
     /** One cache, validated by pcache.api.config's rules; its problems spelt with this file's keys. */
@@ -144,6 +146,15 @@ public final class SettingsParser {
             problems.add(problem(ConfigKeys.HTTP_CONSOLE_CREDENTIALS, value, "a file path (" + e.getReason()
                     + "); remove the key to have pcache generate the credentials in the data directory"));
             return Optional.empty();
+        }
+    }
+
+    private List<String> allowedHosts(String value) {
+        try {
+            return HttpProperties.allowedHosts(value);
+        } catch (IllegalArgumentException e) {
+            problems.add(problem(ConfigKeys.HTTP_ALLOWED_HOSTS, value, e.getMessage()));
+            return List.of();
         }
     }
 

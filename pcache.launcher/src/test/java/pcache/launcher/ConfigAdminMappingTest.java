@@ -135,12 +135,14 @@ class ConfigAdminMappingTest {
     @Test
     void httpAddsTheHealthConfigurations() throws Exception {
         PcacheSettings s = SettingsParser.parse(Map.of("pcache.data", "/srv", "http.listen", "127.0.0.1:8080",
-                "health.dirty_warn_percent", "60"));
+                "health.dirty_warn_percent", "60", "http.allowed_hosts", " Pcache.Example.com., nas.example "));
         List<ConfigurationRecord> records = ConfigAdminMapping.map(s);
         assertEquals(List.of("pcache.export.nbd", "pcache.health",
                 "org.apache.felix.hc.core.impl.executor.HealthCheckExecutorImpl",
-                "org.apache.felix.webconsole.internal.servlet.OsgiManager", "pcache.webconsole"),
+                "org.apache.felix.webconsole.internal.servlet.OsgiManager", "pcache.webconsole", "pcache.http"),
                 records.stream().map(ConfigurationRecord::effectivePid).toList());
+        assertEquals(List.of("pcache.example.com", "nas.example"),
+                List.of((String[]) records.get(5).properties().get("allowed_hosts")), "canonical names for the Host check");
         assertEquals(Map.of("dirty_warn_percent", 60), records.get(1).properties());
         assertEquals(Map.of("defaultTags", "pcache"), records.get(2).properties());
         assertEquals("/system/console", records.get(3).properties().get("manager.root"));

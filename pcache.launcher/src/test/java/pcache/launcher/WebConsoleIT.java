@@ -55,6 +55,7 @@ class WebConsoleIT {
                 cache.w.backing_dev = file:w.backing
                 cache.w.backing_dev_size = 64M
                 http.listen = 127.0.0.1:%d
+                http.allowed_hosts = pcache.test
                 """.formatted(port)), "w");
         httpPort = pcache.port();
         awaitConsole();
@@ -148,6 +149,41 @@ class WebConsoleIT {
         assertEquals(200, form.statusCode(), form.body());
         assertTrue(form.body().contains("\"title\":\"pcache cache\""), form.body());
         assertTrue(form.body().contains("\"gc_percent\":{\"name\":\"GC threshold\""), form.body());
+    }
+
+    /** One request with {@code host} as its Host header (which HttpClient does not let a caller set). */
+    private static String rawGet(String path, String host, String userPass) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(new java.net.InetSocketAddress("127.0.0.1", httpPort), (int) HTTP_TIMEOUT.toMillis());
+            socket.setSoTimeout((int) HTTP_TIMEOUT.toMillis());
+            String auth = userPass == null ? "" : "Authorization: Basic "
+                    + Base64.getEncoder().encodeToString(userPass.getBytes(StandardCharsets.UTF_8)) + "\r\n";
+            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + auth
+                    + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aRequestOnLoopbackNamingAnotherHostIsRefusedEverywhere() throws Exception {
+        for (String path : List.of("/metrics", "/system/health", "/system/console/configMgr")) {
+            String rebound = rawGet(path, "evil.example:" + httpPort, credentials());
+            assertTrue(rebound.startsWith("HTTP/1.1 403 "), path + ":\n" + rebound);
+            assertTrue(rebound.contains("pcache: refused: the request reached a loopback address (127.0.0.1) under the"
+                    + " name 'evil.example' (its Host header), as a web page using DNS rebinding sends it"), rebound);
+            for (String host : List.of("127.0.0.1:" + httpPort, "localhost:" + httpPort, "PCACHE.test:" + httpPort)) {
+                String allowed = rawGet(path, host, credentials());
+                assertTrue(allowed.startsWith("HTTP/1.1 200 ") || path.equals("/system/health")
+                        && allowed.startsWith("HTTP/1.1 503 "), path + " as " + host + ":\n" + allowed);
+            }
+        }
+        long deadline = System.nanoTime() + HTTP_TIMEOUT.toNanos(); // the log line may be written a little later
+        while (!pcache.log().contains("HTTP request GET /metrics refused (403): the request reached a loopback")) {
+            if (System.nanoTime() > deadline) {
+                fail("no WARNING line for the refusal:\n" + pcache.log());
+            }
+            Thread.sleep(100);
+        }
     }
 
     @Test
