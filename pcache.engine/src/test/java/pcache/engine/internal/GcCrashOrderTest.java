@@ -1,6 +1,7 @@
 package pcache.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -146,6 +147,88 @@ class GcCrashOrderTest {
             s.engine().abandon();
         }
         assertNewerVersionRead(s, s.pmem().reopen());
+    }
+
+    /**
+     * A cache closed with one kset whose only key is then re-pointed into segment 0, which holds
+     * the key log: under {@code keyGeneration} while segment 0 is at generation 1.
+     */
+    private static SimulatedPmem keyIntoTheLogsSegment(long keyGeneration) throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        CacheEngine e = Harness.open(Harness.config("log-seg"), pmem, Harness.holder(new MemoryBacking(LOGICAL, "disk",
+                false)), null);
+        e.write(0, Harness.pattern(0, 65536, 1), false);
+        e.close();
+        SimulatedPmem device = pmem.reopen();
+        long kset0 = PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF;
+        byte[] header = new byte[PcacheFormat.KSET_HEADER_SIZE];
+        device.read(kset0, header, 0, header.length);
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertEquals(1, h.getInt(4), "one key in the first kset");
+        byte[] kset = new byte[PcacheFormat.KSET_HEADER_SIZE + PcacheFormat.KEY_SIZE];
+        device.read(kset0, kset, 0, kset.length);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(kset).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.SEG, 0);
+        b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.GEN, keyGeneration);
+        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
+        device.write(kset0, kset, 0, kset.length);
+        long gen = PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_GEN_OFF;
+        for (int slot = 0; slot < 2; slot++) {
+            byte[] record = new byte[PcacheFormat.SEG_GEN_STRUCT_SIZE];
+            java.nio.ByteBuffer r = java.nio.ByteBuffer.wrap(record).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            r.putLong(8, 1);
+            record[4] = (byte) (90 + slot); // seq
+            r.putInt(0, Harness.CRC.checksum(record, 4, record.length - 4));
+            device.write(gen + (long) slot * PcacheFormat.SEG_GEN_STRUCT_SIZE, record, 0, record.length);
+        }
+        return device;
+    }
+
+    /**
+     * The kernel gives a kset's references back before it stores key_tail past it, and its key
+     * log may take a segment so reclaimed as its next key segment: a power cut then leaves a
+     * stale key into a segment of the log at key_tail. Replay must take no reference for it, or
+     * GC, passing the kset, reclaims the key segment under the log (and data written into it
+     * later overwrites ksets). Before, replay took one for every key, and segment 0 was reclaimed.
+     */
+    @Test
+    @Timeout(60)
+    void aStaleKeyIntoASegmentOfTheKeyLogTakesNoReference() throws Exception {
+        SimulatedPmem device = keyIntoTheLogsSegment(0);
+        CacheEngine e = Harness.open(Harness.config("log-seg").withGcPercent(0), device,
+                Harness.holder(new MemoryBacking(LOGICAL, "disk", false)), new OrderedWritebackPolicy());
+        try {
+            await("GC passes the kset", () -> e.statistics().gcKsets() >= 1);
+            assertTrue(e.segments().isUsed(0), "segment 0 holds the key log");
+            assertEquals(0, e.segments().references(0));
+            assertEquals(0, e.statistics().gcSegmentsReclaimed(), "nothing held data");
+            e.write(0, Harness.pattern(0, 65536, 2), true);
+        } finally {
+            e.close();
+        }
+        CacheEngine again = Harness.open(Harness.config("log-seg"), device.reopen(),
+                Harness.holder(new MemoryBacking(LOGICAL, "disk", false)), null);
+        try {
+            assertArrayEquals(Harness.pattern(0, 65536, 2).array(), Harness.read(again, 0, 65536));
+        } finally {
+            again.close();
+        }
+    }
+
+    /** A key of the current generation into a segment of the key log cannot be what a cache wrote. */
+    @Test
+    @Timeout(60)
+    void aCurrentKeyIntoASegmentOfTheKeyLogIsDamage() throws Exception {
+        SimulatedPmem device = keyIntoTheLogsSegment(1);
+        pcache.api.CorruptMediaException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                pcache.api.CorruptMediaException.class, () -> Harness.open(Harness.config("log-seg"), device,
+                        Harness.holder(new MemoryBacking(LOGICAL, "disk", false)), null));
+        long key0 = PcacheFormat.segmentOffset(0) + PcacheFormat.SEG_DATA_OFF + PcacheFormat.KSET_HEADER_SIZE;
+        assertEquals("key", refused.structure(), refused.getMessage());
+        assertEquals(key0, refused.deviceOffset());
+        assertEquals("the key at device offset " + key0 + " points into cache segment 0 under its current generation"
+                + " 1, but that segment holds the key log: the key or the log is damaged; pcache:fsck shows the damage",
+                refused.getMessage().substring(refused.getMessage().indexOf("the key at")));
     }
 
     /**

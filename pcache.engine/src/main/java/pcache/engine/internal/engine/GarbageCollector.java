@@ -188,11 +188,19 @@ final class GarbageCollector {
         return true;
     }
 
-    /** Gives back the references of {@link #keysOwed} not given back yet. */
+    /**
+     * Gives back the references of {@link #keysOwed} not given back yet. A key holds one while
+     * its generation is its segment's: a segment with references is never reclaimed, so a key
+     * that took one still matches when GC passes it, and a key stale at replay took none (its
+     * segment may hold the key log by now, see Replay).
+     */
     private void giveBackOwed() throws IOException {
         java.util.List<CacheKey> keys = keysOwed;
         for (; keysPut < keys.size(); keysPut++) {
-            cache.segments().put(keys.get(keysPut).segment());
+            CacheKey key = keys.get(keysPut);
+            if (key.generation() == cache.segments().generation(key.segment())) {
+                cache.segments().put(key.segment());
+            }
         }
         keysOwed = null;
     }

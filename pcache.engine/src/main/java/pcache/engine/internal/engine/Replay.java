@@ -18,8 +18,9 @@ import pcache.api.spi.SegmentAllocator;
 import pcache.engine.internal.media.KsetContinuation;
 
 /**
- * Replays the key log of an existing cache from key_tail (reference §3.6): every key record takes
- * a reference on its segment; keys of a current generation go into the index (later ones win);
+ * Replays the key log of an existing cache from key_tail (reference §3.6): every key of a current
+ * generation takes a reference on its segment and goes into the index (later ones win); stale
+ * keys take none;
  * keys before dirty_tail are already on the backing device. Every key is validated before use
  * (dm-pcache indexes arrays with them unchecked), and a log that cannot be what pcache wrote
  * (a loop, a generation that went back, a log that breaks off before dirty_tail) is refused with
@@ -32,11 +33,15 @@ final class Replay {
     private final SegmentAllocator segments;
     private long keys;
     private long stale;
+    /** Per segment, the device offset of the first key of a current generation into it, or -1. */
+    private final long[] firstKeyInto;
 
     Replay(OpenCache cache, EngineSignals signals) {
         this.cache = cache;
         this.signals = signals;
         this.segments = cache.segments();
+        this.firstKeyInto = new long[segments.segmentCount()];
+        Arrays.fill(firstKeyInto, -1);
     }
 
     /** Replays the log, starts it at its end and counts its dirty ksets as persisted. */
@@ -89,6 +94,7 @@ final class Replay {
             pos = k.next();
         }
         checkEnd(pos, dirty, keyTail, dirtyTail);
+        checkNoDataInTheLog(keySegments);
         signals.persistedKsets.set(dirtyKsets);
         signals.passedKsets.set(0);
         cache.keyLog().start(pos);
@@ -136,8 +142,6 @@ final class Replay {
         for (int i = 0; i < k.keys().size(); i++) {
             CacheKey key = k.keys().get(i);
             checkKey(k, i, key);
-            segments.markUsed(key.segment());
-            segments.get(key.segment());
             keys++;
             // generations are u64 on media (as in the kernel): compared unsigned, so a key of a
             // generation at or past 2^63 is one "newer than its segment" (refused), not stale
@@ -146,8 +150,18 @@ final class Replay {
                 throw generationWentBack(k, i, key);
             }
             if (order < 0) {
+                // a stale key takes no reference (the kernel takes one for every key): its segment
+                // was reclaimed since, and may hold the key log now (the kernel gives references
+                // back before it stores key_tail, and its log may take the segment in between);
+                // a reference would make GC reclaim that key segment under the log. GC gives back
+                // the references of the keys that are not stale only (GarbageCollector).
                 stale++;
                 continue;
+            }
+            segments.markUsed(key.segment());
+            segments.get(key.segment());
+            if (firstKeyInto[key.segment()] < 0) {
+                firstKeyInto[key.segment()] = keyOffset(k, i);
             }
             if (!dirty) {
                 key.markClean();
@@ -260,6 +274,26 @@ final class Replay {
         return Arrays.mismatch(header, new byte[header.length]) < 0;
     }
 
+    /**
+     * A key of the current generation that points into a segment holding the key log is damage:
+     * a segment is reclaimed (its generation raised) before it can hold the log, so no valid key
+     * can point into it. Its reference would make GC reclaim the segment under the log.
+     */
+    private void checkNoDataInTheLog(BitSet keySegments) throws CorruptMediaException {
+        for (int s = keySegments.nextSetBit(0); s >= 0; s = keySegments.nextSetBit(s + 1)) {
+            if (firstKeyInto[s] >= 0) {
+                throw new CorruptMediaException("key", firstKeyInto[s], "the key at device offset " + firstKeyInto[s]
+                        + " points into cache segment " + s + " under its current generation "
+                        + Long.toUnsignedString(segments.generation(s)) + ", but that segment holds the key log:"
+                        + " the key or the log is damaged; pcache:fsck shows the damage");
+            }
+        }
+    }
+
+    private long keyOffset(Kset k, int i) {
+        return ksetOffset(k.position()) + PcacheFormat.KSET_HEADER_SIZE + (long) i * PcacheFormat.KEY_SIZE;
+    }
+
     /** Keys are validated before use: dm-pcache indexes arrays with them unchecked (§3.6). */
     private void checkKey(Kset k, int i, CacheKey key) throws CorruptMediaException {
         String problem = null;
@@ -282,8 +316,8 @@ final class Replay {
             problem = PcacheFormat.misalignment(key.offset(), key.length(), key.segmentOffset());
         }
         if (problem != null) {
-            long at = ksetOffset(k.position()) + PcacheFormat.KSET_HEADER_SIZE + (long) i * PcacheFormat.KEY_SIZE;
-            throw new CorruptMediaException("key", at, "key " + i + " of the kset at " + k.position() + " " + problem);
+            throw new CorruptMediaException("key", keyOffset(k, i), "key " + i + " of the kset at " + k.position()
+                    + " " + problem);
         }
     }
 }
