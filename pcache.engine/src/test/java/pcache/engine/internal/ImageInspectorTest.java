@@ -464,6 +464,33 @@ class ImageInspectorTest {
         assertTrue(refused.getMessage().contains("not all multiples of 512"), refused.getMessage());
     }
 
+    /**
+     * A key (with a valid kset CRC) whose end is exactly 2^63, where its end overflows to a
+     * negative number and so passed the checks of its end: an error in fsck, and the open names
+     * the key. Before, fsck passed it and the open failed with an IndexOutOfBoundsException.
+     */
+    @Test
+    void aKeyEndingAtTwoToTheSixtyThirdIsAnErrorAndTheCacheDoesNotOpen() throws Exception {
+        Path image = pcacheImage(false, false);
+        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + PcacheFormat.KEY_SIZE);
+        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
+        int at = PcacheFormat.KSET_HEADER_SIZE;
+        b.putInt(at + pcache.api.format.PcacheLayout.Key.LEN, 512);
+        b.putLong(at + pcache.api.format.PcacheLayout.Key.OFF, Long.MAX_VALUE - 511);
+        int keys = b.getInt(4);
+        byte[] whole = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
+        System.arraycopy(kset, 0, whole, 0, kset.length);
+        ByteBuffer.wrap(whole).order(ByteOrder.LITTLE_ENDIAN).putInt(0, Harness.CRC.checksum(whole, 4, whole.length - 4));
+        write(image, KSET0, whole);
+        FsckReport r = tool.fsck(image);
+        assertTrue(r.errors().stream().anyMatch(e -> e.startsWith("key 0 of the kset at 0:0")
+                && e.contains(Long.toString(Long.MAX_VALUE - 511))), r.errors() + "\n" + r.report());
+        pcache.api.CorruptMediaException refused = assertThrows(pcache.api.CorruptMediaException.class, () -> Harness.open(
+                Harness.config("img").withKsetFlushDelayMillis(60_000), new MappedPmemProvider().open(image, 0),
+                Harness.holder(new MemoryBacking(LOGICAL, "disk0", false)), null));
+        assertTrue(refused.getMessage().contains("key 0 of the kset at 0:0"), refused.getMessage());
+    }
+
     /** fsck says what the engine does with a zeroed superblock over a cache: damage, not a blank device. */
     @Test
     void aZeroedSuperblockOverACacheIsDamageNotABlankDevice() throws Exception {

@@ -212,7 +212,7 @@ final class PmemKeyLog implements KeyLog {
         for (int i = 0; i < kset.keys().size(); i++) {
             CacheKey k = kset.keys().get(i);
             String problem = null;
-            if (k.length() <= 0 || k.offset() < 0
+            if (k.length() <= 0 || k.offset() < 0 || k.offset() > Long.MAX_VALUE - k.length() // its end overflows
                     || (k.offset() >>> PcacheFormat.SUBTREE_SHIFT) != ((k.end() - 1) >>> PcacheFormat.SUBTREE_SHIFT)) {
                 problem = "covers " + k.offset() + "+" + Integer.toUnsignedString(k.length())
                         + ", which is empty or crosses a 4 MiB boundary";

@@ -508,6 +508,7 @@ class PmemKeyLogTest {
                 new CacheKey(0, 0).place(1, 0, 0), // empty
                 new CacheKey(SLICE - 512, 1024).place(1, 0, 0), // crosses a 4 MiB boundary
                 new CacheKey(-4096, 512).place(1, 0, 0), // offset 2^64 - 4096
+                new CacheKey(Long.MAX_VALUE - 511, 512).place(1, 0, 0), // ends at 2^63: its end overflows
                 new CacheKey(0, 512).place(SEGMENTS, 0, 0), // no such segment
                 new CacheKey(0, 512).place(-1, 0, 0), // segment 2^32 - 1
                 new CacheKey(0, 4096).place(1, DATA - 2048, 0), // past the data area

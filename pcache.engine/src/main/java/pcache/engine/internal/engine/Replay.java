@@ -300,7 +300,7 @@ final class Replay {
         long logicalSize = cache.logicalSize();
         if (key.length() <= 0 || key.length() > PcacheFormat.SUBTREE_SIZE) {
             problem = "has length " + key.length();
-        } else if (key.offset() < 0 || key.end() > logicalSize) {
+        } else if (key.offset() < 0 || key.offset() > logicalSize - key.length()) { // end() may overflow
             problem = "covers [" + key.offset() + ", " + key.end() + ") outside the logical device of "
                     + logicalSize + " bytes";
         } else if ((key.offset() >>> PcacheFormat.SUBTREE_SHIFT) != ((key.end() - 1) >>> PcacheFormat.SUBTREE_SHIFT)) {

@@ -322,11 +322,11 @@ final class KeyLogScan {
     /** What makes a key unusable (reference §3.6 asks for these checks; the kernel has none). */
     private String keyProblem(KeyRecord key) {
         long len = Integer.toUnsignedLong(key.length());
-        if (len == 0 || len > PcacheFormat.SUBTREE_SIZE || key.offset() < 0
+        if (len == 0 || len > PcacheFormat.SUBTREE_SIZE || key.offset() < 0 || key.offset() > Long.MAX_VALUE - len
                 || (key.offset() >>> PcacheFormat.SUBTREE_SHIFT) != ((key.end() - 1) >>> PcacheFormat.SUBTREE_SHIFT)) {
             return "covers " + key.offset() + "+" + len + ", which is empty or crosses a 4 MiB boundary";
         }
-        if (logicalSize >= 0 && key.end() > logicalSize) {
+        if (logicalSize >= 0 && key.offset() > logicalSize - len) {
             return "covers [" + key.offset() + ", " + key.end() + "), beyond the " + logicalSize
                     + " bytes of the backing device recorded in the extension";
         }
