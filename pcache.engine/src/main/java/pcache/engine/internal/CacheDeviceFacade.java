@@ -839,12 +839,21 @@ public final class CacheDeviceFacade implements CacheDevice {
     }
 
     /**
+     * The first step of a close, for an owner that must wait for its own work before it closes:
+     * a drain running (a switch to pass-through holds the control lock for as long as write-back
+     * takes) ends with an error, and no mode switch starts another; requests are still served.
+     */
+    public void endDrains() {
+        closing = true; // an engine that replaces this one meanwhile has its drains ended too
+        engine.cancelDrains();
+    }
+
+    /**
      * Shuts the device down: refuses new requests, lets those in flight finish (bounded), then
      * closes the engine, persisting every open kset. Dirty data stays in the cache.
      */
     public void close() throws IOException {
-        closing = true; // an engine that replaces this one meanwhile has its drains ended too
-        engine.cancelDrains(); // a switch to pass-through drains holding the control lock
+        endDrains();
         synchronized (controlLock) {
             try {
                 gate.hold(QUIESCE_TIMEOUT_MILLIS);

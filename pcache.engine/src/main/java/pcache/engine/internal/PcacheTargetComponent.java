@@ -106,6 +106,11 @@ public final class PcacheTargetComponent {
     /** Set once the open has ended, however it ended; guarded by {@code this}. */
     private boolean openEnded;
     /**
+     * The engine an open made, until the open ends (its facade's start may drain it into the
+     * configured mode); guarded by {@code this}. A deactivation ends its drains.
+     */
+    private CacheEngine opening;
+    /**
      * Whether the last open failed for want of a backing device (a new cache device to format, a
      * dm-pcache image to pair with one): the next device bound opens the cache again. Control thread only.
      */
@@ -256,6 +261,12 @@ public final class PcacheTargetComponent {
             lockCacheDevice(Path.of(c.cache__dev()));
             PmemProvider provider = pmem;
             CacheEngine engine = openEngine(provider, c);
+            synchronized (this) {
+                opening = engine;
+                if (deactivated) {
+                    engine.cancelDrains(); // the facade's start would drain it into pass-through
+                }
+            }
             runningOn = provider;
             CacheDeviceFacade f = new CacheDeviceFacade(engine, backing, TargetSettings.mode(c),
                     this::cacheDeviceProblem);
@@ -301,6 +312,7 @@ public final class PcacheTargetComponent {
         } finally {
             synchronized (this) {
                 openEnded = true;
+                opening = null;
             }
         }
     }
@@ -553,10 +565,22 @@ public final class PcacheTargetComponent {
     @Deactivate
     void deactivate() {
         ComponentInstance<CacheDeviceService> instance;
+        CacheEngine beingOpened;
         synchronized (this) {
             instance = service;
             service = null;
             deactivated = true;
+            beingOpened = opening;
+        }
+        // drains end first: a switch to pass-through (a configuration change, or the configured
+        // mode entered at the open) drains on the control thread, which is waited for below, for
+        // as long as write-back takes; before, a stop waited 60 s and the launcher's watchdog halted
+        CacheDeviceFacade running = facade;
+        if (running != null) {
+            running.endDrains();
+        }
+        if (beingOpened != null) {
+            beingOpened.cancelDrains();
         }
         if (instance != null) {
             try {

@@ -192,6 +192,59 @@ class TargetComponentTest {
     }
 
     /**
+     * A switch to pass-through that a configuration change started drains on the control thread,
+     * for as long as write-back takes: here its backing write hangs (within the backing timeout).
+     * A deactivation (a stop) ends the drain and closes the cache, the dirty data kept. Before, the
+     * deactivation waited 60 s for the control thread (as long as the launcher's watchdog gives a
+     * whole stop, which then halted the JVM) and only then closed the cache.
+     */
+    @Test
+    @Timeout(180)
+    void aStopEndsADrainRunningOnTheControlThread() throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        PcacheTargetComponent c = component(new Mapping(heap, "heap"));
+        c.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        c.bindBacking(disk);
+        Map<String, Object> slowDisk = Map.of("backing__timeout__ms", 600_000L);
+        c.activate(config(slowDisk));
+        CountDownLatch hang = new CountDownLatch(1);
+        long tookNanos;
+        try {
+            opened(c).write(0, Harness.pattern(0, 4096, 1), true);
+            CountDownLatch writing = new CountDownLatch(1);
+            disk.onWrite = (at, bytes) -> {
+                writing.countDown();
+                try {
+                    hang.await(120, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            c.modified(config(Map.of("cache__mode", "passthrough", "backing__timeout__ms", 600_000L)));
+            assertTrue(writing.await(30, TimeUnit.SECONDS), "the drain's write-back writes");
+        } finally {
+            long start = System.nanoTime();
+            c.deactivate();
+            tookNanos = System.nanoTime() - start;
+            disk.onWrite = null;
+            hang.countDown();
+        }
+        assertTrue(tookNanos < TimeUnit.SECONDS.toNanos(40), "the stop took " + tookNanos / 1_000_000 + " ms");
+        PcacheTargetComponent again = component(new Mapping(heap, "heap"));
+        again.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        again.bindBacking(disk);
+        again.activate(config(Map.of()));
+        try {
+            CacheDeviceFacade f = opened(again);
+            assertEquals(CacheMode.WRITEBACK, f.mode());
+            assertTrue(java.util.Arrays.equals(Harness.pattern(0, 4096, 1).array(), Harness.read(f, 0, 4096)));
+        } finally {
+            again.deactivate();
+        }
+    }
+
+    /**
      * A cache device reached through a link is the device it links to: a second cache on it is
      * refused by the device's lock. Before, each path took a lock file of its own, next to the
      * path as written, and both caches opened one device.
