@@ -231,6 +231,9 @@ public final class EmbeddedFramework {
         }
     }
 
+    /** How often {@link #awaitStop} looks whether a stop has begun. */
+    private static final long POLL_MILLIS = 200;
+
     /** The system bundle's context, for looking up services. */
     public BundleContext context() {
         return framework.getBundleContext();
@@ -255,9 +258,52 @@ public final class EmbeddedFramework {
         }
     }
 
-    /** Blocks until the framework has stopped, however that was triggered. */
-    public void awaitStop() throws InterruptedException {
-        framework.waitForStop(0);
+    /**
+     * Blocks until the framework has stopped, however that was triggered, and says how: a
+     * {@link FrameworkEvent#STOPPED}, or a restart Felix makes by itself ({@link #isRestart}).
+     * Runs {@code whenStopping} once, as soon as a stop is seen to have begun (a stop command
+     * through the control socket or the shell, which returns at once).
+     */
+    public FrameworkEvent awaitStop(Runnable whenStopping) throws InterruptedException {
+        boolean told = false;
+        while (true) {
+            FrameworkEvent event = framework.waitForStop(POLL_MILLIS);
+            if (event.getType() != FrameworkEvent.WAIT_TIMEDOUT) {
+                return event;
+            }
+            if (!told && framework.getState() == Bundle.STOPPING) {
+                told = true;
+                whenStopping.run();
+            }
+        }
+    }
+
+    /**
+     * Whether the framework stopped to start again by itself: an update or a refresh of the
+     * system bundle (the Web Console's Restart button, {@code update 0}).
+     */
+    public static boolean isRestart(FrameworkEvent event) {
+        return event.getType() == FrameworkEvent.STOPPED_UPDATE
+                || event.getType() == FrameworkEvent.STOPPED_SYSTEM_REFRESHED;
+    }
+
+    /**
+     * Stops a framework that is restarting by itself: waits (bounded) until it runs again, then
+     * stops it within {@code timeout}.
+     *
+     * @return true if it stopped in time
+     */
+    public boolean stopAfterRestart(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (framework.getState() != Bundle.ACTIVE && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return stop(timeout);
     }
 
     /**

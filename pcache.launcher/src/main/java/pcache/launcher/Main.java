@@ -157,7 +157,12 @@ public final class Main {
                     CacheReadiness.await(framework.context(),
                             settings.caches().stream().map(CacheDefinition::name).toList());
                     int status = runner.execute(arguments.command(), out, err);
-                    framework.stop(StopControl.STOP_TIMEOUT);
+                    if (!framework.stop(StopControl.STOP_TIMEOUT)) {
+                        // the command's status would say all went well while a cache may not be closed
+                        err.println("pcache: the framework did not stop within " + StopControl.STOP_TIMEOUT.toSeconds()
+                                + " s (a cache still closing; the log says which): exit status 1");
+                        return FAILED;
+                    }
                     return status;
                 } finally {
                     stop.uninstall();
@@ -174,7 +179,20 @@ public final class Main {
             try (control) {
                 LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",
                         settings.dataDir(), control.socket());
-                framework.awaitStop();
+                org.osgi.framework.FrameworkEvent stopped = framework.awaitStop(stop::stopBegan);
+                if (EmbeddedFramework.isRestart(stopped)) {
+                    // Felix restarts by itself, but pcache's log bridges and control socket hold the
+                    // context of before: pcache stops instead, and says so. Before, it exited 0 in
+                    // the middle of the restart, with the instance lock dropped
+                    String why = "the framework was asked to restart (the Web Console's Restart, or an update or"
+                            + " refresh of the system bundle); pcache does not restart in place: it stops, with exit"
+                            + " status 1, for a service manager to start it again (e.g. systemd's Restart=on-failure)";
+                    LOG.log(System.Logger.Level.ERROR, why);
+                    err.println("pcache: " + why);
+                    stop.stopBegan();
+                    framework.stopAfterRestart(StopControl.STOP_TIMEOUT);
+                    return FAILED;
+                }
                 LOG.log(System.Logger.Level.INFO, "framework stopped");
                 return OK;
             } catch (InterruptedException e) {

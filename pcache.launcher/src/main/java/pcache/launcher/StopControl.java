@@ -18,6 +18,7 @@ final class StopControl {
     private final EmbeddedFramework framework;
     private final Runnable cleanup;
     private final AtomicInteger signals = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean watched = new java.util.concurrent.atomic.AtomicBoolean();
     private final Thread hook;
 
     private StopControl(EmbeddedFramework framework, Runnable cleanup) {
@@ -55,6 +56,25 @@ final class StopControl {
             Runtime.getRuntime().halt(1);
         }
         LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", name);
+        watch();
+        framework.requestStop();
+    }
+
+    /**
+     * A stop that did not come from a signal has begun (a stop command through the control
+     * socket or the shell, which answers at once): it is bounded as a signal's is. Before, nothing
+     * bounded it.
+     */
+    void stopBegan() {
+        LOG.log(System.Logger.Level.INFO, "the framework is stopping");
+        watch();
+    }
+
+    /** Halts the JVM if the framework is still stopping {@link #STOP_TIMEOUT} from now; once. */
+    private void watch() {
+        if (!watched.compareAndSet(false, true)) {
+            return;
+        }
         Thread watchdog = new Thread(() -> {
             try {
                 Thread.sleep(STOP_TIMEOUT.toMillis());
@@ -69,7 +89,6 @@ final class StopControl {
         }, "pcache-stop-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
-        framework.requestStop();
     }
 
     private void onJvmExit() {

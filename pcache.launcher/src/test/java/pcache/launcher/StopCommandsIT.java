@@ -1,0 +1,73 @@
+package pcache.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Stops that do not come from a signal, end to end: a restart of the framework (the Web
+ * Console's Restart button, {@code update 0}) stops pcache with exit status 1 and says why,
+ * after closing its caches; {@code stop 0} through the control socket stops it with 0. Every
+ * wait is bounded.
+ */
+@Timeout(300)
+class StopCommandsIT {
+
+    @TempDir
+    Path dir;
+
+    private PcacheProcess started() throws Exception {
+        return PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.of(port), """
+                cache.s.cache_dev = s.cache
+                cache.s.cache_dev_size = 512M
+                cache.s.backing_dev = file:s.backing
+                cache.s.backing_dev_size = 64M
+                log.level = INFO
+                """), "s");
+    }
+
+    /**
+     * Felix restarts by itself after {@code update 0}; pcache stops instead, closes its cache,
+     * and exits 1 with the reason on standard error. Before, it exited 0 in the middle of the
+     * restart, with the instance lock released and the caches being opened again.
+     */
+    @Test
+    void aRestartRequestStopsPcacheWithStatusOneAndSaysWhy() throws Exception {
+        try (PcacheProcess pcache = started()) {
+            PcacheProcess.CtlResult update = pcache.ctl("update 0");
+            assertEquals(0, update.status(), update.err());
+            assertEquals(1, pcache.awaitExit(Duration.ofSeconds(150)), pcache.log());
+            String log = pcache.log();
+            assertTrue(log.contains("pcache does not restart in place: it stops, with exit status 1"), log);
+            assertTrue(log.lastIndexOf("cache s closed") > log.indexOf("pcache does not restart in place"),
+                    "the cache closed after the restart began:\n" + log);
+
+            // the lock was held to the end, and the cache device is whole: it opens again
+            pcache.start();
+            pcache.awaitExports("s");
+            PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
+            assertEquals(0, list.status(), list.err());
+            assertTrue(list.out().contains("s"), list.out());
+        }
+    }
+
+    /** {@code stop 0} returns at once; the stop goes on in the instance and ends with status 0. */
+    @Test
+    void aStopCommandStopsPcacheWithStatusZero() throws Exception {
+        try (PcacheProcess pcache = started()) {
+            PcacheProcess.CtlResult stop = pcache.ctl("stop 0");
+            assertEquals(0, stop.status(), stop.err());
+            assertEquals(0, pcache.awaitExit(Duration.ofSeconds(90)), pcache.log());
+            assertTrue(pcache.log().contains("cache s closed"), pcache.log());
+            assertTrue(Files.notExists(pcache.dataDir().resolve("pcache.ctl")), "the control socket is removed");
+        }
+    }
+}
