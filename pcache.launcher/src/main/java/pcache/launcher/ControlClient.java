@@ -29,6 +29,11 @@ public final class ControlClient {
             err.println("pcache ctl: the command must be one line (separate commands with ';')");
             return 2;
         }
+        if (command.getBytes(StandardCharsets.UTF_8).length > ControlProtocol.MAX_COMMAND_BYTES) {
+            err.println("pcache ctl: the command line is longer than " + ControlProtocol.MAX_COMMAND_BYTES
+                    + " bytes, the most the control socket takes");
+            return 2;
+        }
         if (!Files.exists(socket)) {
             err.println("pcache ctl: no running pcache instance: " + socket + " does not exist "
                     + "(start one with --no-shell, with the same pcache.data)");

@@ -42,7 +42,7 @@ public final class ControlProtocol {
         int b;
         while ((b = in.read()) >= 0 && b != '\n') {
             if (line.size() >= maxBytes) {
-                throw new IOException("line longer than " + maxBytes + " bytes");
+                throw new LineTooLong(maxBytes);
             }
             line.write(b);
         }
@@ -50,6 +50,15 @@ public final class ControlProtocol {
             return null;
         }
         return line.toString(StandardCharsets.UTF_8);
+    }
+
+    /** A line longer than its reader takes. */
+    public static final class LineTooLong extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        LineTooLong(int maxBytes) {
+            super("line longer than " + maxBytes + " bytes");
+        }
     }
 
     /** Reads and parses the answer's header line. */

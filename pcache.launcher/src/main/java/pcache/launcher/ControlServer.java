@@ -2,6 +2,7 @@ package pcache.launcher;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
@@ -203,8 +204,16 @@ public final class ControlServer implements AutoCloseable {
             ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client),
                     READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             String line;
+            InputStream in = Channels.newInputStream(client);
             try {
-                line = ControlProtocol.readLine(Channels.newInputStream(client), ControlProtocol.MAX_COMMAND_BYTES);
+                line = ControlProtocol.readLine(in, ControlProtocol.MAX_COMMAND_BYTES);
+            } catch (ControlProtocol.LineTooLong e) {
+                // the rest is read (within the read timeout) and dropped: closing with input unread
+                // would reset the connection, and the client would not see why
+                in.skip(Long.MAX_VALUE);
+                respond(client, 2, new byte[0], ("the command line is longer than " + ControlProtocol.MAX_COMMAND_BYTES
+                        + " bytes, the most the control socket takes\n").getBytes(StandardCharsets.UTF_8));
+                return;
             } finally {
                 timeout.cancel(false);
             }

@@ -103,6 +103,36 @@ class ControlServerTest {
         assertEquals("not a socket", Files.readString(file), "left alone");
     }
 
+    /**
+     * A command line longer than the socket takes is answered with status 2 and the reason, from
+     * the client before it sends and from the server to a client that sends it all the same.
+     * Before, the server closed the connection with the line unread, which reset it: the client
+     * saw "Connection reset by peer".
+     */
+    @Test
+    void aCommandLineTooLongIsAUsageErrorThatSaysSo() throws Exception {
+        Path socket = dir.resolve("pcache.ctl");
+        String tooLong = "x".repeat(70_000);
+        try (ControlServer server = ControlServer.open(socket, ECHO)) {
+            Answer a = ctl(socket, tooLong);
+            assertEquals(2, a.status(), a.err());
+            assertEquals("pcache ctl: the command line is longer than 65536 bytes, the most the control socket takes\n",
+                    a.err());
+            try (SocketChannel raw = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+                java.nio.ByteBuffer line = java.nio.ByteBuffer.wrap((tooLong + "\n").getBytes(StandardCharsets.UTF_8));
+                while (line.hasRemaining()) {
+                    raw.write(line);
+                }
+                raw.shutdownOutput();
+                java.io.InputStream in = Channels.newInputStream(raw);
+                ControlProtocol.Header header = ControlProtocol.readHeader(in);
+                assertEquals(2, header.status());
+                assertEquals("the command line is longer than 65536 bytes, the most the control socket takes\n",
+                        new String(in.readNBytes(header.errBytes()), StandardCharsets.UTF_8));
+            }
+        }
+    }
+
     @Test
     void blankLineIsAUsageError() throws Exception {
         Path socket = dir.resolve("pcache.ctl");
