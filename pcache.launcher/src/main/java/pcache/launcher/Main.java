@@ -114,7 +114,18 @@ public final class Main {
             }
             boolean serving = mode != LaunchArguments.Mode.COMMAND;
             if (settings.http().isPresent()) {
-                ConsoleCredentialsFile.Prepared credentials = ConsoleCredentialsFile.prepare(settings);
+                ConsoleCredentialsFile.Prepared credentials;
+                try {
+                    credentials = ConsoleCredentialsFile.prepare(settings);
+                } catch (LaunchException e) {
+                    if (settings.consoleCredentials().isEmpty()) {
+                        throw e; // the generated file: not the configuration's fault
+                    }
+                    // the configured file: a configuration error, as README says (before, status 1)
+                    err.println("pcache: bad configuration: " + ConfigKeys.HTTP_CONSOLE_CREDENTIALS + ": "
+                            + e.getMessage());
+                    return BAD_CONFIGURATION;
+                }
                 if (serving) {
                     settings.http().get().networkWarning().ifPresent(err::println);
                     out.println("pcache: Web Console " + settings.http().get().url(HttpListen.CONSOLE_PATH)

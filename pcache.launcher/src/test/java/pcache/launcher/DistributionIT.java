@@ -155,6 +155,30 @@ class DistributionIT {
     }
 
     /**
+     * Two configuration errors found only late before: a pcache.data too long for its control
+     * socket (found at the socket's bind, after the caches had opened and the export listened:
+     * status 1) and a configured Web Console credentials file others may read (status 1). Both
+     * exit 2 now, before the framework starts.
+     */
+    @Test
+    void aDataDirectoryTooLongForItsSocketAndAnOpenCredentialsFileExitTwoBeforeStarting() throws Exception {
+        String deep = cwd.toAbsolutePath() + "/" + "d".repeat(Math.max(1, 110 - cwd.toAbsolutePath().toString().length()));
+        Run r = run("-Dpcache.data=" + deep, "--no-shell");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("pcache.data=" + deep + ": expected a directory whose control socket path ("
+                + deep + "/pcache.ctl, "), r.err());
+        assertFalse(Files.exists(Path.of(deep)), "nothing started, nothing created");
+
+        Path credentials = Files.writeString(cwd.resolve("open-credentials"), "admin:secret\n");
+        Files.setPosixFilePermissions(credentials, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        r = run("-Dhttp.listen=127.0.0.1:1", "-Dhttp.console_credentials=" + credentials, "-c", "lb");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("pcache: bad configuration: http.console_credentials: Web Console credentials "
+                + credentials), r.err());
+        assertFalse(Files.exists(cwd.resolve("data").resolve("felix-cache")), "the framework did not start");
+    }
+
+    /**
      * A listen address other machines can reach, with TLS off: refused before anything starts,
      * naming what to do, the key that accepts clear text plainly among it (SecurityTest checks that
      * key at the export; no test here binds an address other machines can reach).
