@@ -204,6 +204,24 @@ final class Connector {
         }
     }
 
+    /**
+     * Closes a connection this client gives up on (the server fell silent, broke the protocol)
+     * with a reset: a plain close leaves what the kernel has not sent yet queued, and a socket
+     * left behind would go on sending it once the network heals, so a write re-sent on the new
+     * connection could be overtaken by its first copy, over newer data written since. A reset
+     * drops what is queued on both sides (what the server has not read yet too).
+     */
+    static void abort(SocketChannel channel) {
+        try {
+            if (channel.supportedOptions().contains(StandardSocketOptions.SO_LINGER)) {
+                channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // closed already, or the option is refused: closed below either way
+        }
+        closeQuietly(channel);
+    }
+
     static void closeQuietly(SocketChannel channel) {
         try {
             channel.close();

@@ -137,7 +137,7 @@ final class NbdConnection {
         if (soft) {
             sendQueue.add(DISCONNECT);
         } else {
-            Connector.closeQuietly(link.channel());
+            Connector.abort(link.channel()); // requests in the socket's queue must never arrive late
         }
         sendQueue.add(STOP);
         listener.lost(this, cause);
