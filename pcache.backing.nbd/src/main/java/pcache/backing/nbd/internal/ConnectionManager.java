@@ -121,10 +121,16 @@ final class ConnectionManager {
                 current.submit(request, ++cookies);
             } else {
                 if (parked.size() >= 1024 && Integer.bitCount(parked.size()) == 1) {
-                    parked.removeIf(NbdRequest::isDone); // callers that timed out
+                    parked.removeIf(r -> { // callers that timed out: their connection is gone
+                        if (r.isDone()) {
+                            r.settle();
+                        }
+                        return r.isDone();
+                    });
                 }
                 parked.add(request);
             }
+            request.dispatched = true;
         }
     }
 
@@ -191,6 +197,38 @@ final class ConnectionManager {
         }
     }
 
+    /**
+     * A request given up on for a timeout while its connection lives: if the server has still
+     * not answered it one io_timeout later, the connection is reset and made again (the request
+     * is not sent again). A server that leaves a request unanswered while it answers others would
+     * otherwise keep it, and its payload, for the connection's life, and a read-modify-write
+     * would keep its blocks locked (ReadModifyWrite waits for the request to settle).
+     */
+    void expectSettled(NbdRequest request) {
+        long timeoutNanos = settings.ioTimeout().toNanos();
+        if (timeoutNanos <= 0) {
+            return;
+        }
+        try {
+            scheduler.schedule(() -> {
+                if (request.settled.isDone()) {
+                    return;
+                }
+                NbdConnection connection;
+                synchronized (lock) {
+                    connection = current;
+                }
+                if (connection != null && connection.holds(request)) {
+                    connection.fail(new BackingDeviceException(server + ": the server has not answered " + request
+                            + " within twice io_timeout_ms (" + settings.ioTimeout().toMillis() + ") while it answers"
+                            + " others; the connection is reset and made again"), false);
+                }
+            }, timeoutNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            // closed: close() settles every request
+        }
+    }
+
     DeviceClosedException closedException() {
         return new DeviceClosedException(server + ": the NBD backing device '" + settings.name()
                 + "' is closed");
@@ -223,6 +261,7 @@ final class ConnectionManager {
         DeviceClosedException closing = closedException();
         for (NbdRequest request : waiting) {
             request.abandon(closing);
+            request.settle();
         }
         if (connection != null) {
             connection.disconnect(GRACE_MILLIS);
@@ -250,6 +289,7 @@ final class ConnectionManager {
                     return; // it stays unanswered and is sent again after the reconnect
                 }
                 connection.answered(request);
+                request.settle();
                 if (error == null) {
                     failure = acknowledgedLocked(connection, request);
                 }
@@ -394,6 +434,8 @@ final class ConnectionManager {
                 if (!request.isDone()) {
                     connection.submit(request, ++cookies);
                     resent++;
+                } else {
+                    request.settle(); // given up on, and its connection is gone: it never arrives
                 }
             }
             parked.clear();

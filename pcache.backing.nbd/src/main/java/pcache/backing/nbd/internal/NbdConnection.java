@@ -117,6 +117,11 @@ final class NbdConnection {
         return unanswered;
     }
 
+    /** Whether {@code request} is on this connection without its reply. */
+    boolean holds(NbdRequest request) {
+        return inFlight.get(request.cookie) == request;
+    }
+
     int inFlightCount() {
         return inFlight.size();
     }
@@ -221,6 +226,7 @@ final class NbdConnection {
         if (request.isDone()) {
             // abandoned (timed out) before it was sent: never send it
             inFlight.remove(request.cookie, request);
+            request.settle();
             return;
         }
         if (request.command == NbdCommand.FLUSH) {

@@ -30,6 +30,14 @@ final class NbdRequest {
     final int payloadOffset;
     /** Completes normally on success, exceptionally with the caller's exception. */
     final CompletableFuture<Void> completion = new CompletableFuture<>();
+    /**
+     * Completes once the request is off the wire for good: answered, dropped unsent after its
+     * caller gave up, or its connection ended (reset: what the server had not read is gone). A
+     * request its caller gave up on may still land until then.
+     */
+    final CompletableFuture<Void> settled = new CompletableFuture<>();
+    /** Set once handed to a connection or parked for the next one: only then is it settled some day. */
+    volatile boolean dispatched;
 
     // --- per send; guarded by the device lock (written before the connection sees it) ---
     /** Cookie of the current send. */
@@ -118,6 +126,11 @@ final class NbdRequest {
 
     boolean isDone() {
         return completion.isDone();
+    }
+
+    /** Marks the request off the wire for good (see {@link #settled}). */
+    void settle() {
+        settled.complete(null);
     }
 
     /** Number of payload bytes this request carries on the wire or holds (for windowing). */

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import pcache.api.BackingUnavailableException;
 
@@ -36,21 +37,32 @@ final class ReadModifyWrite {
      */
     void write(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
             throws IOException {
-        try (RangeLock.Held held = lockBlocks(offset, offset + length, deadline)) {
-            writeBlocks(offset, length, data, flags, deadline);
+        RangeLock.Held held = lockBlocks(offset, offset + length, deadline);
+        List<NbdRequest> patched = new ArrayList<>(2);
+        try {
+            writeBlocks(offset, length, data, flags, deadline, patched);
+        } catch (IOException | RuntimeException | Error e) {
+            // a patched block given up on (a timeout) may still land, with the old bytes of the
+            // sectors around this write in it: its blocks stay locked until it is off the wire,
+            // or a write to those sectors in between would be undone by it. Before, the lock went
+            // at once, and an acknowledged write to a neighbouring sector could be lost
+            CompletableFuture.allOf(patched.stream().filter(r -> r.dispatched).map(r -> r.settled)
+                    .toArray(CompletableFuture[]::new))
+                    .whenComplete((ignored, failure) -> held.close());
+            throw e;
         }
+        held.close();
     }
 
-    /** The caller holds the block lock of the whole range. */
-    private void writeBlocks(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
-            throws IOException {
+    /** The caller holds the block lock of the whole range; {@code patched} gets the patched blocks' writes. */
+    private void writeBlocks(long offset, long length, ByteBuffer data, int flags, Deadline deadline,
+            List<NbdRequest> patched) throws IOException {
         int alignment = geometry.alignment();
         long end = offset + length;
         long firstFull = geometry.alignUp(offset);
         long lastFull = geometry.alignDown(end);
         List<NbdRequest> blocks = new ArrayList<>(2);
         pipeline.run(RequestParts.of(partialBlockReads(offset, end)), deadline, blocks::add);
-        List<NbdRequest> patched = new ArrayList<>(blocks.size());
         for (NbdRequest block : blocks) {
             long from = Math.max(block.offset, offset);
             long to = Math.min(block.offset + alignment, end);

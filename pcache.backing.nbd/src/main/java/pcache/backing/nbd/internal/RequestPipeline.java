@@ -107,6 +107,7 @@ final class RequestPipeline {
             BackingUnavailableException timeout = timedOut(request, deadline);
             if (request.abandon(timeout)) {
                 connections.dropIfSilent();
+                connections.expectSettled(request);
                 throw timeout;
             }
             outcome(request); // it completed just now

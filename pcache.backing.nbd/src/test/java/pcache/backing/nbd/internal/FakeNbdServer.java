@@ -108,6 +108,8 @@ final class FakeNbdServer implements AutoCloseable {
     volatile int startTlsReply = NbdWire.REP_ERR_UNSUP;
     /** Whether the option after an acknowledged STARTTLS ends the connection unanswered. */
     volatile boolean dropAfterStartTls;
+    /** The minimum block size NBD_OPT_GO announces (NBD_INFO_BLOCK_SIZE); 0: none announced. */
+    volatile int minimumBlock;
     private final AtomicInteger ended = new AtomicInteger();
 
     FakeNbdServer(Path dir, int size, int transmissionFlags, boolean structured, boolean go)
@@ -265,6 +267,12 @@ final class FakeNbdServer implements AutoCloseable {
                 java.nio.ByteBuffer.wrap(info).putShort((short) NbdWire.INFO_EXPORT)
                         .putLong(disk.length).putShort((short) transmissionFlags);
                 optionReply(out, option, NbdWire.REP_INFO, info);
+                if (minimumBlock > 0) {
+                    byte[] sizes = new byte[14];
+                    java.nio.ByteBuffer.wrap(sizes).putShort((short) NbdWire.INFO_BLOCK_SIZE).putInt(minimumBlock)
+                            .putInt(Math.max(4096, minimumBlock)).putInt(32 << 20);
+                    optionReply(out, option, NbdWire.REP_INFO, sizes);
+                }
                 optionReply(out, option, NbdWire.REP_ACK, new byte[0]);
                 return true;
             } else if (option == NbdWire.OPT_ABORT) {

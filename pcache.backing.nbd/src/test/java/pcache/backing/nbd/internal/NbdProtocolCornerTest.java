@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,6 +17,7 @@ import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import pcache.api.BackingDeviceException;
@@ -339,6 +341,13 @@ class NbdProtocolCornerTest {
         }
         assertEquals(0, device.reconnectCount(), "the server is alive; keep the connection");
         assertEquals(BackingState.ONLINE, device.state());
+        // one io_timeout later the read is still unanswered: the connection is reset and made
+        // again, without the read (before, it stayed in flight, with its buffer, for good)
+        waitUntil(() -> device.reconnectCount() == 1, "the connection is made again");
+        assertEquals(1, server.received.stream().filter(r -> r.type() == 0 && r.offset() == 0).count(),
+                "given up on: never sent again");
+        device.write(4096, ByteBuffer.allocate(512), false);
+        assertEquals(BackingState.ONLINE, device.state());
     }
 
     @Test
@@ -356,5 +365,69 @@ class NbdProtocolCornerTest {
         waitUntil(() -> device.reconnectCount() == 1, "reconnected");
         device.write(4096, ByteBuffer.allocate(512), false);
         assertEquals(2, server.connections());
+    }
+
+    /**
+     * With a server whose blocks are 4 KiB, a 512-byte write is a read-modify-write of its block.
+     * When the patched block's write times out, the server may still carry it out later, with the
+     * old bytes of the block's other sectors: a write to another sector of that block must wait
+     * until the first is off the wire (answered, or its connection reset), or the late one undoes
+     * it. Before, the block lock went with the timeout, the second write was acknowledged, and the
+     * first one's late arrival reverted it.
+     */
+    @Test
+    @Timeout(60)
+    void aTimedOutReadModifyWriteKeepsItsBlockUntilItIsOffTheWire() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        server.minimumBlock = 4096;
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean held = new java.util.concurrent.atomic.AtomicBoolean();
+        server.handler((request, replies) -> {
+            if (request.type() == 1 && request.offset() == 0 && held.compareAndSet(false, true)) {
+                Thread late = new Thread(() -> { // carried out, and answered, late
+                    try {
+                        release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                        synchronized (replies) {
+                            System.arraycopy(request.payload(), 0, server.disk, 0, request.length());
+                            replies.simple(request.cookie(), 0, null);
+                        }
+                    } catch (Exception e) {
+                        // the connection went: the write never arrives
+                    }
+                });
+                late.setDaemon(true);
+                late.start();
+                return;
+            }
+            synchronized (replies) {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofMillis(500));
+        byte[] first = new byte[512];
+        Arrays.fill(first, (byte) 1);
+        assertThrows(BackingUnavailableException.class, () -> device.write(0, ByteBuffer.wrap(first), false));
+        byte[] second = new byte[512];
+        Arrays.fill(second, (byte) 2);
+        java.util.concurrent.CompletableFuture<Void> writing = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                device.write(512, ByteBuffer.wrap(second), false);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Thread.sleep(200); // the second write waits for the block (it would have finished by now)
+        release.countDown();
+        try {
+            writing.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // it may time out waiting for the block: then it was never acknowledged
+        }
+        ByteBuffer back = ByteBuffer.allocate(512);
+        device.read(512, back);
+        if (writing.isDone() && !writing.isCompletedExceptionally()) {
+            assertArrayEquals(second, back.array(), "an acknowledged write was undone by a late one");
+        }
+        assertTrue(writing.isDone());
     }
 }
