@@ -32,6 +32,8 @@ import pcache.io.log.Log;
 final class NbdConnection {
 
     private static final System.Logger LOG = Log.of(NbdConnection.class);
+    /** The most BLOCK_STATUS descriptors one reply keeps (a reply may list far more). */
+    static final int MAX_EXTENTS_KEPT = 65_536;
 
     /** What the device learns from a connection. */
     interface Listener {
@@ -370,6 +372,7 @@ final class NbdConnection {
             return;
         }
         List<long[]> extents = new ArrayList<>(Math.min(count, 1024));
+        long covered = 0;
         for (int i = 0; i < count; i++) {
             long extentLength = in.readUnsignedInt();
             int flags = in.readInt();
@@ -377,7 +380,13 @@ final class NbdConnection {
                 request.replyError = new BackingDeviceException(server + ": the reply to " + request
                         + " holds an extent of length 0");
             }
-            extents.add(new long[] {extentLength, flags});
+            // kept until they cover the request, and no more than MAX_EXTENTS_KEPT: a chunk may
+            // announce up to 2^29 descriptors, which kept whole would fill the heap; the rest are
+            // read and dropped (a server may always answer with less than the range asked)
+            if (covered < request.length && extents.size() < MAX_EXTENTS_KEPT) {
+                extents.add(new long[] {extentLength, flags});
+                covered += extentLength;
+            }
         }
         request.extents = extents;
     }
