@@ -31,8 +31,9 @@ import pcache.io.InterruptSafeChannel;
  * ({@code FALLOC_FL_ZERO_RANGE}, {@link ZeroRanges}: the range then reads as zeroes and is a hole
  * to block status, with its blocks still allocated), and writes zeroes elsewhere.
  *
- * <p>Trim is accepted and ignored: the contract lets trimmed ranges read back as their old
- * content, and the cache sends none (it could not order them with the write-back of older data).
+ * <p>Trim punches a hole where the file system can ({@code FALLOC_FL_PUNCH_HOLE},
+ * {@link ZeroRanges}) and is ignored elsewhere: the contract lets trimmed ranges read back as
+ * their old content. The cache passes a trim on once write-back has reached it in log order.
  *
  * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
  * a block device reports all data.
@@ -345,7 +346,6 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         }, true);
     }
 
-    /** Checked, then ignored (see the class comment). */
     /**
      * A sparse file's holes (flags HOLE and ZERO) and data, as its file system tells
      * ({@link HoleMap}); all data for a block device or where the file system cannot tell.

@@ -92,7 +92,8 @@ final class ZeroRanges implements AutoCloseable {
             return false;
         }
         if (closed) {
-            throw new IOException(description + ": closed");
+            // a trim or write-zeroes that raced the device's close: the same error as every call after it
+            throw new pcache.api.DeviceClosedException(description + ": closed");
         }
         try {
             if (fd < 0) {
