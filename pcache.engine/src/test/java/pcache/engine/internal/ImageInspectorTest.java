@@ -491,6 +491,26 @@ class ImageInspectorTest {
         assertTrue(refused.getMessage().contains("key 0 of the kset at 0:0"), refused.getMessage());
     }
 
+    /**
+     * A key of its segment's current generation into the segment that holds the key log: fsck
+     * reports it as the open does (GcCrashOrderTest). Before, fsck passed the image.
+     */
+    @Test
+    void aCurrentKeyIntoASegmentOfTheKeyLogIsAnError() throws Exception {
+        Path image = pcacheImage(false, false);
+        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
+        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
+        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.SEG, 0);
+        b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.GEN, 0);
+        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
+        write(image, KSET0, kset);
+        FsckReport r = tool.fsck(image);
+        only(r.errors(), "the key at device offset " + (KSET0 + PcacheFormat.KSET_HEADER_SIZE) + " points into cache"
+                + " segment 0 under its current generation, but that segment holds the key log");
+    }
+
     /** fsck says what the engine does with a zeroed superblock over a cache: damage, not a blank device. */
     @Test
     void aZeroedSuperblockOverACacheIsDamageNotABlankDevice() throws Exception {

@@ -63,6 +63,8 @@ final class KeyLogScan {
 
     private final BitSet keySegments;
     private final BitSet dataSegments;
+    /** Per segment, the device offset of the first key into it that is not stale, or -1. */
+    private final long[] firstLiveKeyAt;
     /** Where the next kset should be. */
     private CachePos pos;
     /** Whether {@link #pos} is at or after dirty_tail. */
@@ -100,6 +102,8 @@ final class KeyLogScan {
         this.logicalSize = extension != null && extension.backing() != null ? extension.backing().sizeBytes() : -1;
         this.keySegments = new BitSet(map.cacheSegments());
         this.dataSegments = new BitSet(map.cacheSegments());
+        this.firstLiveKeyAt = new long[map.cacheSegments()];
+        java.util.Arrays.fill(firstLiveKeyAt, -1);
     }
 
     /** Reads the log, dumping it, and adds the summary lines; the dirty data is in the accessors. */
@@ -274,11 +278,14 @@ final class KeyLogScan {
     /** A key that points into the cache: stale, or live (counted, its data checked). Returns its state. */
     private String usableKey(int k, KeyRecord key, long keyAt) throws IOException {
         int segment = key.segment();
-        dataSegments.set(segment);
         boolean known = map.generationKnown(segment);
         if (known && Long.compareUnsigned(key.generation(), map.generation(segment)) < 0) {
             stale++;
-            return "stale";
+            return "stale"; // holds no data: its segment may be anything now, the key log included
+        }
+        dataSegments.set(segment);
+        if (firstLiveKeyAt[segment] < 0) {
+            firstLiveKeyAt[segment] = keyAt;
         }
         if (known && Long.compareUnsigned(key.generation(), map.generation(segment)) > 0 && future++ == 0) {
             futureExample = String.format(Locale.ROOT, "e.g. key %d of the kset at %s carries %d, the segment"
@@ -430,6 +437,13 @@ final class KeyLogScan {
         if (stale > 0) {
             report.warning("%d stale key(s): written under an older generation of their segment, which was reclaimed"
                     + " since; replay ignores them", stale);
+        }
+        for (int s = keySegments.nextSetBit(0); s >= 0; s = keySegments.nextSetBit(s + 1)) {
+            if (firstLiveKeyAt[s] >= 0) {
+                report.error("the key at device offset %d points into cache segment %d under its current generation,"
+                        + " but that segment holds the key log: the key or the log is damaged, and a cache refuses to"
+                        + " open", firstLiveKeyAt[s], s);
+            }
         }
         if (future > 0) {
             report.error("%d key(s) carry a generation newer than their segment's (%s): the segment generation record"
