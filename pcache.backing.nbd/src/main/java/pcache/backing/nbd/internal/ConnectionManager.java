@@ -197,38 +197,6 @@ final class ConnectionManager {
         }
     }
 
-    /**
-     * A request given up on for a timeout while its connection lives: if the server has still
-     * not answered it one io_timeout later, the connection is reset and made again (the request
-     * is not sent again). A server that leaves a request unanswered while it answers others would
-     * otherwise keep it, and its payload, for the connection's life, and a read-modify-write
-     * would keep its blocks locked (ReadModifyWrite waits for the request to settle).
-     */
-    void expectSettled(NbdRequest request) {
-        long timeoutNanos = settings.ioTimeout().toNanos();
-        if (timeoutNanos <= 0) {
-            return;
-        }
-        try {
-            scheduler.schedule(() -> {
-                if (request.settled.isDone()) {
-                    return;
-                }
-                NbdConnection connection;
-                synchronized (lock) {
-                    connection = current;
-                }
-                if (connection != null && connection.holds(request)) {
-                    connection.fail(new BackingDeviceException(server + ": the server has not answered " + request
-                            + " within twice io_timeout_ms (" + settings.ioTimeout().toMillis() + ") while it answers"
-                            + " others; the connection is reset and made again"), false);
-                }
-            }, timeoutNanos, TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-            // closed: close() settles every request
-        }
-    }
-
     DeviceClosedException closedException() {
         return new DeviceClosedException(server + ": the NBD backing device '" + settings.name()
                 + "' is closed");
@@ -483,6 +451,7 @@ final class ConnectionManager {
         BackingDeviceException failure = new BackingDeviceException(message);
         for (NbdRequest request : waiting) {
             request.abandon(failure);
+            request.settle(); // never sent again: a read-modify-write may let its blocks go
         }
         LOG.log(Level.ERROR, message);
     }

@@ -119,11 +119,6 @@ final class NbdConnection {
         return unanswered;
     }
 
-    /** Whether {@code request} is on this connection without its reply. */
-    boolean holds(NbdRequest request) {
-        return inFlight.get(request.cookie) == request;
-    }
-
     int inFlightCount() {
         return inFlight.size();
     }

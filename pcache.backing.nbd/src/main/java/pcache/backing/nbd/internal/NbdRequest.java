@@ -31,9 +31,10 @@ final class NbdRequest {
     /** Completes normally on success, exceptionally with the caller's exception. */
     final CompletableFuture<Void> completion = new CompletableFuture<>();
     /**
-     * Completes once the request is off the wire for good: answered, dropped unsent after its
-     * caller gave up, or its connection ended (reset: what the server had not read is gone). A
-     * request its caller gave up on may still land until then.
+     * Completes once the client can know no more of the request: it was answered, dropped unsent
+     * after its caller gave up, or its connection ended (reset: what the server had not read yet
+     * is gone; a request the server had read may still be carried out, which NBD cannot fence).
+     * A request its caller gave up on may land any time before.
      */
     final CompletableFuture<Void> settled = new CompletableFuture<>();
     /** Set once handed to a connection or parked for the next one: only then is it settled some day. */

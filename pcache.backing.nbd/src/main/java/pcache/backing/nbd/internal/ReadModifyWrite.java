@@ -37,15 +37,18 @@ final class ReadModifyWrite {
      */
     void write(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
             throws IOException {
+        pipeline.checkUsable(); // a refused or closed device fails at once, not after waiting for its blocks
         RangeLock.Held held = lockBlocks(offset, offset + length, deadline);
         List<NbdRequest> patched = new ArrayList<>(2);
         try {
             writeBlocks(offset, length, data, flags, deadline, patched);
         } catch (IOException | RuntimeException | Error e) {
             // a patched block given up on (a timeout) may still land, with the old bytes of the
-            // sectors around this write in it: its blocks stay locked until it is off the wire,
-            // or a write to those sectors in between would be undone by it. Before, the lock went
-            // at once, and an acknowledged write to a neighbouring sector could be lost
+            // sectors around this write in it: its blocks stay locked until it is answered or its
+            // connection ends, or a write to those sectors in between would be undone by it.
+            // Before, the lock went at once, and an acknowledged write to a neighbouring sector
+            // could be lost. (A server that had read it before the connection ended may still
+            // carry it out: NBD cannot fence an old connection.)
             CompletableFuture.allOf(patched.stream().filter(r -> r.dispatched).map(r -> r.settled)
                     .toArray(CompletableFuture[]::new))
                     .whenComplete((ignored, failure) -> held.close());

@@ -84,6 +84,11 @@ final class RequestPipeline {
         }
     }
 
+    /** Fails if the device is closed or refused its server. */
+    void checkUsable() throws IOException {
+        connections.checkUsable();
+    }
+
     /** Sends a FLUSH and waits for it; it fails if it cannot cover what it must. */
     void flush(Deadline deadline) throws IOException {
         NbdRequest flush = NbdRequest.payloadless(NbdCommand.FLUSH, 0, 0, 0);
@@ -107,7 +112,6 @@ final class RequestPipeline {
             BackingUnavailableException timeout = timedOut(request, deadline);
             if (request.abandon(timeout)) {
                 connections.dropIfSilent();
-                connections.expectSettled(request);
                 throw timeout;
             }
             outcome(request); // it completed just now

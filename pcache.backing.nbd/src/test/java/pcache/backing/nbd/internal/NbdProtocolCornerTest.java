@@ -341,13 +341,6 @@ class NbdProtocolCornerTest {
         }
         assertEquals(0, device.reconnectCount(), "the server is alive; keep the connection");
         assertEquals(BackingState.ONLINE, device.state());
-        // one io_timeout later the read is still unanswered: the connection is reset and made
-        // again, without the read (before, it stayed in flight, with its buffer, for good)
-        waitUntil(() -> device.reconnectCount() == 1, "the connection is made again");
-        assertEquals(1, server.received.stream().filter(r -> r.type() == 0 && r.offset() == 0).count(),
-                "given up on: never sent again");
-        device.write(4096, ByteBuffer.allocate(512), false);
-        assertEquals(BackingState.ONLINE, device.state());
     }
 
     @Test
