@@ -139,6 +139,28 @@ public final class ControlServer implements AutoCloseable {
      *
      * @throws LaunchException if another process listens on it or it is not a socket
      */
+    /** How much of a line too long is read and dropped before its answer (more is never read). */
+    private static final long MAX_SKIPPED_BYTES = 16L * ControlProtocol.MAX_COMMAND_BYTES;
+
+    /** The longest path a unix socket takes on Linux (sun_path holds 108 bytes with its NUL). */
+    static final int MAX_PATH_BYTES = 107;
+
+    /**
+     * Why the control socket of {@code settings} cannot be made, as a configuration problem of
+     * {@code pcache.data}; empty when it can. Checked before anything starts by the modes that
+     * serve it; before, its bind failed after the caches had opened and the export had listened.
+     */
+    static java.util.Optional<String> pathProblem(PcacheSettings settings) {
+        Path socket = settings.controlSocket();
+        int bytes = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes <= MAX_PATH_BYTES) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(ConfigException.problem(ConfigKeys.DATA, settings.dataDir().toString(),
+                "a directory whose control socket path (" + socket + ", " + bytes + " bytes) unix sockets can"
+                + " take: at most " + MAX_PATH_BYTES + " bytes; choose a shorter path"));
+    }
+
     static void removeStale(Path socket) throws LaunchException {
         if (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
             return;
@@ -208,11 +230,16 @@ public final class ControlServer implements AutoCloseable {
             try {
                 line = ControlProtocol.readLine(in, ControlProtocol.MAX_COMMAND_BYTES);
             } catch (ControlProtocol.LineTooLong e) {
-                // the rest is read (within the read timeout) and dropped: closing with input unread
-                // would reset the connection, and the client would not see why
-                in.skip(Long.MAX_VALUE);
-                respond(client, 2, new byte[0], ("the command line is longer than " + ControlProtocol.MAX_COMMAND_BYTES
-                        + " bytes, the most the control socket takes\n").getBytes(StandardCharsets.UTF_8));
+                // the rest of the line is read (within the read timeout, and at most as much again
+                // as a line may hold) and dropped: closing with input unread would reset the
+                // connection, and the client would not see why
+                int b;
+                for (long skipped = 0; skipped < MAX_SKIPPED_BYTES && (b = in.read()) >= 0 && b != '\n'; skipped++) {
+                    // dropped
+                }
+                respond(client, refusal != null ? 1 : 2, new byte[0], ((refusal != null ? refusal
+                        : "the command line is longer than " + ControlProtocol.MAX_COMMAND_BYTES
+                        + " bytes, the most the control socket takes") + "\n").getBytes(StandardCharsets.UTF_8));
                 return;
             } finally {
                 timeout.cancel(false);

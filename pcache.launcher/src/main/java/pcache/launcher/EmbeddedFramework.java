@@ -288,12 +288,12 @@ public final class EmbeddedFramework {
     }
 
     /**
-     * Stops a framework that is restarting by itself: waits (bounded) until it runs again, then
-     * stops it within {@code timeout}.
+     * Waits (at most {@code timeout}) until a framework that restarts by itself runs again, so
+     * that a stop then stops the restarted one.
      *
-     * @return true if it stopped in time
+     * @return true if it runs
      */
-    public boolean stopAfterRestart(Duration timeout) {
+    public boolean awaitRunning(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (framework.getState() != Bundle.ACTIVE && System.nanoTime() < deadline) {
             try {
@@ -303,7 +303,7 @@ public final class EmbeddedFramework {
                 break;
             }
         }
-        return stop(timeout);
+        return framework.getState() == Bundle.ACTIVE;
     }
 
     /**

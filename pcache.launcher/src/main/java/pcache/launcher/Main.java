@@ -95,6 +95,13 @@ public final class Main {
 
     private int runFramework(LaunchArguments arguments, PcacheSettings settings, Level level) throws LaunchException {
         LaunchArguments.Mode mode = arguments.mode();
+        if (mode != LaunchArguments.Mode.COMMAND) { // -c serves no control socket
+            java.util.Optional<String> socketProblem = ControlServer.pathProblem(settings);
+            if (socketProblem.isPresent()) {
+                err.println("pcache: bad configuration: " + socketProblem.get());
+                return BAD_CONFIGURATION;
+            }
+        }
         Path bundles = distributionHome().resolve("bundles");
         // the HTTP service and the metrics run only when configured: without http.listen their
         // bundles are not even installed
@@ -200,8 +207,11 @@ public final class Main {
                             + " status 1, for a service manager to start it again (e.g. systemd's Restart=on-failure)";
                     LOG.log(System.Logger.Level.ERROR, why);
                     err.println("pcache: " + why);
-                    stop.stopBegan();
-                    framework.stopAfterRestart(StopControl.STOP_TIMEOUT);
+                    // Felix's restart (its caches replaying) and the stop after it get a bound each
+                    stop.rewatch(StopControl.STOP_TIMEOUT.multipliedBy(2).plusSeconds(5));
+                    framework.awaitRunning(StopControl.STOP_TIMEOUT);
+                    stop.rewatch(StopControl.STOP_TIMEOUT.plusSeconds(5));
+                    framework.stop(StopControl.STOP_TIMEOUT);
                     return FAILED;
                 }
                 LOG.log(System.Logger.Level.INFO, "framework stopped");

@@ -34,9 +34,6 @@ import pcache.api.config.Problem;
 public final class SettingsParser {
 
     private final List<String> problems = new ArrayList<>();
-    /** The longest path a unix socket takes on Linux (sun_path holds 108 bytes with its NUL). */
-    static final int MAX_UNIX_SOCKET_PATH_BYTES = 107;
-
     private final Path dataDir;
 
     private SettingsParser(Path dataDir) {
@@ -55,15 +52,6 @@ public final class SettingsParser {
             dataDir = Path.of(data).toAbsolutePath().normalize();
         } catch (InvalidPathException e) {
             throw new ConfigException(problem(ConfigKeys.DATA, data, "a directory path"));
-        }
-        int socketBytes = dataDir.resolve(PcacheSettings.CONTROL_SOCKET).toString()
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (socketBytes > MAX_UNIX_SOCKET_PATH_BYTES) {
-            // found here, before anything starts; before, only the control socket's bind failed,
-            // after the caches had opened and the export had listened
-            throw new ConfigException(problem(ConfigKeys.DATA, data, "a directory whose control socket path ("
-                    + dataDir.resolve(PcacheSettings.CONTROL_SOCKET) + ", " + socketBytes + " bytes) unix sockets can"
-                    + " take: at most " + MAX_UNIX_SOCKET_PATH_BYTES + " bytes; choose a shorter path"));
         }
         return new SettingsParser(dataDir).parseAll(values);
     }

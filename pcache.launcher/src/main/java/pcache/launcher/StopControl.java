@@ -19,6 +19,8 @@ final class StopControl {
     private final Runnable cleanup;
     private final AtomicInteger signals = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicBoolean watched = new java.util.concurrent.atomic.AtomicBoolean();
+    /** When the watchdog halts the JVM if the framework still runs ({@link System#nanoTime()}). */
+    private volatile long deadlineNanos;
     private final Thread hook;
 
     private StopControl(EmbeddedFramework framework, Runnable cleanup) {
@@ -56,7 +58,7 @@ final class StopControl {
             Runtime.getRuntime().halt(1);
         }
         LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", name);
-        watch();
+        watch(STOP_TIMEOUT);
         framework.requestStop();
     }
 
@@ -67,19 +69,34 @@ final class StopControl {
      */
     void stopBegan() {
         LOG.log(System.Logger.Level.INFO, "the framework is stopping");
-        watch();
+        watch(STOP_TIMEOUT);
     }
 
-    /** Halts the JVM if the framework is still stopping {@link #STOP_TIMEOUT} from now; once. */
-    private void watch() {
+    /**
+     * The watchdog's deadline moves to {@code bound} from now, whatever it was: a restart
+     * request first waits for Felix's own restart, then stops, and each gets its own bound.
+     */
+    void rewatch(Duration bound) {
+        watch(bound);
+    }
+
+    /** Halts the JVM if the framework is still running {@link #deadlineNanos} (set to {@code bound} from now). */
+    private void watch(Duration bound) {
+        deadlineNanos = System.nanoTime() + bound.toNanos();
         if (!watched.compareAndSet(false, true)) {
-            return;
+            return; // the running watchdog reads the new deadline
         }
         Thread watchdog = new Thread(() -> {
-            try {
-                Thread.sleep(STOP_TIMEOUT.toMillis());
-            } catch (InterruptedException e) {
-                return;
+            while (true) {
+                long remaining = deadlineNanos - System.nanoTime();
+                if (remaining <= 0) {
+                    break;
+                }
+                try {
+                    Thread.sleep(Math.max(1, remaining / 1_000_000));
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
             if (framework.isActive()) {
                 LOG.log(System.Logger.Level.ERROR, "the framework did not stop within {0} s: exiting anyway",

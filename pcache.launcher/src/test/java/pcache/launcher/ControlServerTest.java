@@ -123,7 +123,7 @@ class ControlServerTest {
                 while (line.hasRemaining()) {
                     raw.write(line);
                 }
-                raw.shutdownOutput();
+                // no half-close: the answer comes at the end of the line (a client that waits for it)
                 java.io.InputStream in = Channels.newInputStream(raw);
                 ControlProtocol.Header header = ControlProtocol.readHeader(in);
                 assertEquals(2, header.status());
@@ -131,6 +131,19 @@ class ControlServerTest {
                         new String(in.readNBytes(header.errBytes()), StandardCharsets.UTF_8));
             }
         }
+    }
+
+    /** The control socket's path must fit a unix socket: 107 bytes at most, checked before anything starts. */
+    @Test
+    void aDataDirectoryTooLongForItsControlSocketIsAConfigurationProblem() throws Exception {
+        String fits = "/" + "d".repeat(95); // + "/pcache.ctl": 107 bytes
+        assertEquals(java.util.Optional.empty(), ControlServer.pathProblem(SettingsParser.parse(
+                java.util.Map.of("pcache.data", fits))));
+        String tooLong = fits + "d";
+        assertEquals(java.util.Optional.of("pcache.data=" + tooLong + ": expected a directory whose control socket"
+                + " path (" + tooLong + "/pcache.ctl, 108 bytes) unix sockets can take: at most 107 bytes; choose a"
+                + " shorter path"), ControlServer.pathProblem(SettingsParser.parse(java.util.Map.of("pcache.data",
+                tooLong))));
     }
 
     @Test

@@ -111,17 +111,6 @@ class SettingsParserTest {
                 SettingsParser.parse(minimal("cache.c.backing_dev", value)).caches().get(0).backing());
     }
 
-    /** The control socket's path must fit a unix socket: 107 bytes at most, checked before anything starts. */
-    @Test
-    void aDataDirectoryTooLongForItsControlSocketIsRefused() throws Exception {
-        String fits = "/" + "d".repeat(95); // + "/pcache.ctl": 107 bytes
-        assertEquals(107, SettingsParser.parse(Map.of("pcache.data", fits)).controlSocket().toString().length());
-        String tooLong = fits + "d";
-        ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(Map.of("pcache.data", tooLong)));
-        assertEquals(List.of("pcache.data=" + tooLong + ": expected a directory whose control socket path (" + tooLong
-                + "/pcache.ctl, 108 bytes) unix sockets can take: at most 107 bytes; choose a shorter path"), e.problems());
-    }
-
     @Test
     void severalListenAddresses() throws Exception {
         assertEquals("127.0.0.1:10809,[::1]:10809,unix:/srv/pc/nbd.sock",
