@@ -65,7 +65,13 @@ public class LoopbackHostCheck implements Preprocessor {
         String[] allowed__hosts() default {};
     }
 
+    /** The loopback names Debian's and Red Hat's /etc/hosts carry. */
+    private static final Set<String> LOOPBACK_NAMES = Set.of("localhost", "localhost.localdomain", "localhost4",
+            "localhost4.localdomain4", "localhost6", "localhost6.localdomain6", "ip6-localhost", "ip6-loopback");
+
     private final Set<String> allowed;
+    /** This machine's own name (Debian's /etc/hosts maps it to 127.0.1.1), canonical; or "" when unknown. */
+    private final String thisHost = ownHostName();
     private final AtomicLong lastLog = new AtomicLong(System.nanoTime() - LOG_EVERY_NANOS);
     private final AtomicLong unlogged = new AtomicLong();
 
@@ -107,17 +113,26 @@ public class LoopbackHostCheck implements Preprocessor {
             return Optional.empty();
         }
         String name = hostName(host.trim());
-        if (name.startsWith("[") || IPV4.matcher(name).matches()) {
+        String canonical = HttpProperties.canonicalHost(name);
+        if (name.startsWith("[") || IPV4.matcher(canonical).matches()) {
             return Optional.empty(); // an address: the browser connected to it, no name was resolved
         }
-        String canonical = HttpProperties.canonicalHost(name);
-        if (canonical.equals("localhost") || canonical.endsWith(".localhost") || allowed.contains(canonical)) {
-            return Optional.empty();
+        if (canonical.endsWith(".localhost") || LOOPBACK_NAMES.contains(canonical) || allowed.contains(canonical)
+                || canonical.equals(thisHost)) {
+            return Optional.empty(); // names /etc/hosts gives this machine: no page can rebind them
         }
         return Optional.of("the request reached a loopback address (" + Printable.of(localAddress)
                 + ") under the name '" + Printable.of(name) + "' (its Host header), as a web page using DNS rebinding"
                 + " sends it; open pcache by address or as localhost (http://127.0.0.1:PORT/), or add the name to"
                 + " http.allowed_hosts (configuration " + PID + ") when a proxy on this machine passes it on");
+    }
+
+    private static String ownHostName() {
+        try {
+            return HttpProperties.canonicalHost(InetAddress.getLocalHost().getHostName());
+        } catch (UnknownHostException | RuntimeException e) {
+            return "";
+        }
     }
 
     /** The host part of a {@code Host} header: without the port, an IPv6 address keeping its brackets. */

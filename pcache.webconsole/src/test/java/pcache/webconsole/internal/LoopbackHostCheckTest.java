@@ -39,12 +39,15 @@ class LoopbackHostCheckTest {
     }
 
     @Test
-    void addressesLocalhostAndAllowedNamesPass() {
-        for (String host : List.of("127.0.0.1", "127.0.0.1:8080", "[::1]:8080", "[::1]", "10.0.0.5:80", "localhost",
-                "LOCALHOST:8080", "localhost.", "app.localhost:8080", "pcache.example.com", "pcache.example.com:443")) {
+    void addressesLocalhostAndAllowedNamesPass() throws Exception {
+        for (String host : List.of("127.0.0.1", "127.0.0.1:8080", "127.0.0.1.:8080", "[::1]:8080", "[::1]",
+                "10.0.0.5:80", "localhost", "LOCALHOST:8080", "localhost.", "app.localhost:8080", "localhost.localdomain",
+                "ip6-localhost:8080", "localhost6", "pcache.example.com", "pcache.example.com:443")) {
             assertEquals(Optional.empty(), check.refusal("127.0.0.1", host), host);
         }
         assertEquals(Optional.empty(), check.refusal("127.0.0.1", null), "no Host header: not a browser");
+        String self = java.net.InetAddress.getLocalHost().getHostName();
+        assertEquals(Optional.empty(), check.refusal("127.0.1.1", self + ":8080"), "this machine's own name");
     }
 
     @Test
