@@ -439,7 +439,7 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     /**
      * The cache's answer in write-back and write-through mode; in pass-through mode (the cache is
-     * empty) the backing device's.
+     * empty) the backing device's, with quarantined ranges as data.
      */
     @Override
     public List<BlockExtent> blockStatus(long offset, long length, int maxExtents) throws IOException {
@@ -449,7 +449,8 @@ public final class CacheDeviceFacade implements CacheDevice {
                 BlockDevice.checkRange(name, sizeBytes(), SECTOR_SIZE, offset, length);
                 List<List<BlockExtent>> answer = new ArrayList<>(1);
                 onBacking(dev -> answer.add(dev.blockStatus(offset, length, maxExtents)));
-                return answer.get(0);
+                // a quarantined range stays data, as in the other modes: its reads fail here too
+                return engine.backingAllocationWithLostAsData(answer.get(0), maxExtents);
             }
             return engine.blockStatus(offset, length, maxExtents);
         } finally {

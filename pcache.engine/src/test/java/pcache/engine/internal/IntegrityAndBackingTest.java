@@ -107,8 +107,9 @@ class IntegrityAndBackingTest {
     void aQuarantinedRangeIsReportedAsDataNotAsAHole() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false); // never written: holes
+        // write-back only when drained: else it may take the good bytes before they are damaged
         CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                new OrderedWritebackPolicy());
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         try {
             e.write(65536, Harness.pattern(65536, 16384, 1), false);
             pmem.corrupt(dataLocation(e, 65536 + 4096), 0x01);
@@ -128,6 +129,40 @@ class IntegrityAndBackingTest {
             assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
         } finally {
             e.close();
+        }
+    }
+
+    /**
+     * The same in pass-through mode, where the backing device answers: a switch to pass-through
+     * keeps the quarantine, reads of the range still fail, and the backing device's hole there
+     * is reported as data. Before, pass-through answered the backing device's hole as it was.
+     */
+    @Test
+    void aQuarantinedRangeIsDataInPassThroughModeToo() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false); // never written: holes
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheDeviceFacade dev = new CacheDeviceFacade(e, Harness.holder(backing), CacheMode.WRITEBACK);
+        try {
+            dev.write(65536, Harness.pattern(65536, 16384, 1), false);
+            pmem.corrupt(dataLocation(e, 65536 + 4096), 0x01);
+            dev.setMode(CacheMode.PASSTHROUGH); // drains: the damaged extent is quarantined and passed
+            assertEquals(CacheMode.PASSTHROUGH, dev.mode());
+            assertThrows(DataIntegrityException.class, () -> Harness.read(dev, 65536, 512));
+            List<BlockExtent> map = dev.blockStatus(0, 4 * 65536, 64);
+            long covered = 0;
+            for (BlockExtent x : map) {
+                boolean meetsLost = x.offset() < 65536 + 16384 && x.offset() + x.lengthBytes() > 65536;
+                if (meetsLost) {
+                    assertEquals(0, x.flags(), "the lost range must read as data: " + map);
+                    covered += Math.min(x.offset() + x.lengthBytes(), 65536 + 16384) - Math.max(x.offset(), 65536);
+                }
+            }
+            assertEquals(16384, covered, map.toString());
+            assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
+        } finally {
+            dev.close();
         }
     }
 

@@ -164,10 +164,22 @@ final class MemoryBacking implements BackingDevice {
         return "memory:" + id;
     }
 
+    /** Told of every block-status question before it is answered, outside the device's lock; may be null. */
+    volatile Runnable onBlockStatus;
+
     /** Pages never written (null) are holes reading as zeroes; the rest is data. */
     @Override
-    public synchronized java.util.List<pcache.api.BlockExtent> blockStatus(long offset, long length, int maxExtents)
+    public java.util.List<pcache.api.BlockExtent> blockStatus(long offset, long length, int maxExtents)
             throws IOException {
+        Runnable hook = onBlockStatus;
+        if (hook != null) {
+            hook.run();
+        }
+        return answerBlockStatus(offset, length, maxExtents);
+    }
+
+    private synchronized java.util.List<pcache.api.BlockExtent> answerBlockStatus(long offset, long length,
+            int maxExtents) throws IOException {
         check(offset, length);
         java.util.List<pcache.api.BlockExtent> out = new java.util.ArrayList<>();
         long pos = offset;

@@ -58,8 +58,7 @@ final class BlockStatusWalk {
         check(offset, length);
         ExtentList out = new ExtentList(offset, maxExtents);
         long end = offset + length;
-        List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
-        lost.sort(Comparator.comparingLong(Range::offset));
+        List<Range> lost = List.of(); // laid over the answer after the walk (below)
         for (long pos = offset; pos < end; ) {
             long partEnd = Math.min(end, cache.sliceEnd(pos));
             KeySlice slice = cache.index().existingSlice(sliceIndex(pos));
@@ -90,7 +89,16 @@ final class BlockStatusWalk {
             }
             pos = partEnd;
         }
-        return out.toList();
+        // after the walk, as for base:allocation: write-back quarantines a range under the slice
+        // lock and marks it clean later, so a snapshot taken before the walk could miss a range
+        // the walk then saw clean, and call its lost data written back
+        return withLost(out.toList(), quarantineSnapshot(), maxExtents, BlockExtent.DIRTY);
+    }
+
+    private List<Range> quarantineSnapshot() {
+        List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
+        lost.sort(Comparator.comparingLong(Range::offset));
+        return lost;
     }
 
     /**
@@ -135,9 +143,7 @@ final class BlockStatusWalk {
         List<BlockExtent> fromKeys = allocationOfKeys(offset, length, maxExtents);
         // after the walk: a range write-back quarantined (and marked clean) during it is still
         // data here; taken later, the snapshot can only turn more of the answer into data
-        List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
-        lost.sort(Comparator.comparingLong(Range::offset));
-        return withLostAsData(fromKeys, lost, maxExtents);
+        return withLostAsData(fromKeys, quarantineSnapshot(), maxExtents);
     }
 
     /**
@@ -148,16 +154,32 @@ final class BlockStatusWalk {
      * would have failed. Stops at {@code maxExtents}.
      */
     static List<BlockExtent> withLostAsData(List<BlockExtent> extents, List<Range> lost, int maxExtents) {
+        return withLost(extents, lost, maxExtents, 0);
+    }
+
+    /** {@code extents} with every range of {@code lost} (sorted by offset) given {@code lostFlags}. */
+    private static List<BlockExtent> withLost(List<BlockExtent> extents, List<Range> lost, int maxExtents,
+            int lostFlags) {
         if (lost.isEmpty()) {
             return extents;
         }
         ExtentList out = new ExtentList(extents.get(0).offset(), maxExtents);
         for (BlockExtent x : extents) {
-            if (!addSplitAtLost(out, x.offset(), x.lengthBytes(), x.flags(), 0, lost)) {
+            if (!addSplitAtLost(out, x.offset(), x.lengthBytes(), x.flags(), lostFlags, lost)) {
                 break;
             }
         }
         return out.toList();
+    }
+
+    /**
+     * The backing device's answer (pass-through mode, where the cache holds nothing) with every
+     * quarantined range reported as data, as {@link #allocation} does: write-back passed it, the
+     * backing device never got it, and its reads fail. Before, a sparse backing file's hole there
+     * let copying tools write zeroes without an error.
+     */
+    List<BlockExtent> backingWithLostAsData(List<BlockExtent> answer, int maxExtents) {
+        return withLostAsData(answer, quarantineSnapshot(), maxExtents);
     }
 
     /** {@code base:allocation} from the index, the waiting trims and the backing device. */
@@ -166,11 +188,6 @@ final class BlockStatusWalk {
         long end = offset + length;
         long gapStart = -1; // start of the run of pieces the backing device answers for, or -1
         long walked = offset; // the pieces up to here were looked at
-        // taken before the index: a trim made during the walk is missed (the range shows as the
-        // backing device says); one passed on during it still shows as a hole, also over a newer
-        // write that write-back passed in the meantime (a hole that is not zero promises nothing
-        // about the bytes, and copying tools read such a range)
-        Trimmed trimmed = new Trimmed(cache.trims().within(offset, end));
         List<long[]> pieces = new ArrayList<>();
         walk:
         while (walked < end) {
@@ -186,7 +203,7 @@ final class BlockStatusWalk {
                         gapStart = walked;
                     }
                 } else {
-                    boolean room = gapStart < 0 || fromBacking(out, gapStart, walked, trimmed);
+                    boolean room = gapStart < 0 || fromBacking(out, gapStart, walked);
                     gapStart = -1;
                     if (!room || !out.add(len, kind)) {
                         break walk;
@@ -199,7 +216,7 @@ final class BlockStatusWalk {
             }
         }
         if (gapStart >= 0) {
-            fromBacking(out, gapStart, walked, trimmed);
+            fromBacking(out, gapStart, walked);
         }
         return out.toList();
     }
@@ -278,7 +295,12 @@ final class BlockStatusWalk {
      *
      * @return false when the answer is full
      */
-    private boolean fromBacking(ExtentList out, long from, long to, Trimmed trimmed) {
+    private boolean fromBacking(ExtentList out, long from, long to) {
+        // the waiting trims of this stretch, taken now, just before the backing device is asked:
+        // taken before the walk, a trim that write-back passed on during it showed as a hole over
+        // a newer write to its range that write-back passed too (then on the backing device, its
+        // key clean), and qemu maps a hole as not allocated
+        Trimmed trimmed = new Trimmed(cache.trims().within(from, to));
         BackingDevice device = cache.backing().peek();
         if (device == null || cache.backing().state() != BackingState.ONLINE) {
             return trimmed.add(out, to - from, 0);

@@ -433,6 +433,14 @@ public final class CacheEngine implements AutoCloseable {
         return blockStatus.allocation(offset, length, maxExtents);
     }
 
+    /**
+     * The backing device's own {@code base:allocation} answer (pass-through mode) with every
+     * quarantined range reported as data: its reads fail, so no copying tool may skip it.
+     */
+    public List<BlockExtent> backingAllocationWithLostAsData(List<BlockExtent> answer, int maxExtents) {
+        return blockStatus.backingWithLostAsData(answer, maxExtents);
+    }
+
     /** Which parts of {@code [offset, offset + length)} are not yet written back ({@link BlockStatusWalk}). */
     public List<BlockExtent> dirtyStatus(long offset, long length, int maxExtents) throws IOException {
         signals.checkOpen();
