@@ -24,14 +24,15 @@ class StopCommandsIT {
     @TempDir
     Path dir;
 
+    /** On a unix socket only: the second start of a test needs no port that another process may take meanwhile. */
     private PcacheProcess started() throws Exception {
-        return PcacheProcess.startOnFreePort(port -> PcacheProcess.configure(dir, Optional.of(port), """
+        return PcacheProcess.configure(dir, Optional.empty(), """
                 cache.s.cache_dev = s.cache
                 cache.s.cache_dev_size = 512M
                 cache.s.backing_dev = file:s.backing
                 cache.s.backing_dev_size = 64M
                 log.level = INFO
-                """), "s");
+                """).startServing("s");
     }
 
     /**
@@ -51,8 +52,7 @@ class StopCommandsIT {
                     "the cache closed after the restart began:\n" + log);
 
             // the lock was held to the end, and the cache device is whole: it opens again
-            pcache.start();
-            pcache.awaitExports("s");
+            pcache.startServing("s");
             PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
             assertEquals(0, list.status(), list.err());
             assertTrue(list.out().contains("s"), list.out());

@@ -129,8 +129,9 @@ class BadMediaTest {
     @Test
     void aFormatStartsWithoutTheQuarantineOfTheCacheBefore() throws Exception {
         pmem = new SimulatedPmem(Harness.deviceBytes(SEGMENTS), false);
+        // write-back only when drained: else it may take the good bytes before they are damaged
         CacheEngine first = Harness.open(Harness.config("bad").withDataCrc(true), pmem, Harness.holder(backing),
-                new pcache.writeback.internal.OrderedWritebackPolicy());
+                Harness.onlyWhenDraining(new pcache.writeback.internal.OrderedWritebackPolicy()));
         first.write(65536, Harness.pattern(65536, 16384, 1), false);
         pmem.corrupt(Harness.dataPlace(first, 65536 + 4096).deviceOffset(), 0x01);
         first.drain(null); // write-back quarantines the damaged extent

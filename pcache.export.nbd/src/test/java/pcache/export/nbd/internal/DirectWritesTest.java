@@ -204,7 +204,7 @@ class DirectWritesTest {
             // server has read part of the payload with it (where the payload begins must count them)
             stalled.writeRaw(new byte[4096]);
             stalled.writeRaw(new byte[LARGE / 2 - 4096]);
-            assertTrue(ServerHealth.eventually(20, () -> log.matching(" ms (timeout 300 ms) in the middle of a "
+            assertTrue(ServerHealth.eventually(20, () -> log.matching(" ms (timeout 1000 ms) in the middle of a "
                     + "WRITE's payload (" + LARGE + " bytes at offset 0, " + LARGE / 2 + " still to come), less than "
                     + "the 64 KiB") >= 1), "the stall is logged");
         });
@@ -224,7 +224,8 @@ class DirectWritesTest {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
              ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
-                     .withPayloadStallTimeout(Duration.ofMillis(300)))) {
+                     // long enough that a loaded machine never stalls the server's own reading that long
+                     .withPayloadStallTimeout(Duration.ofMillis(1000)))) {
             try (RawNbdClient other = fixture.open("disk", false);
                  RawNbdClient client = fixture.open("disk", false)) {
                 byte[] before = new byte[LARGE];
@@ -261,12 +262,12 @@ class DirectWritesTest {
             int sent = 0;
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             try {
-                // 1 KiB every 20 ms: at most 15 KiB per 300 ms, and never the whole payload
+                // 1 KiB every 50 ms: at most 20 KiB per 1000 ms, and never the whole payload
                 while (sent < LARGE / 2 && log.matching("in the middle of a WRITE's payload") == 0
                         && System.nanoTime() < deadline) {
                     trickling.writeRaw(new byte[1024]);
                     sent += 1024;
-                    Thread.sleep(20);
+                    Thread.sleep(50);
                 }
             } catch (IOException closed) {
                 // the server closed the connection while the client sent
@@ -318,9 +319,10 @@ class DirectWritesTest {
     void theDevicesOwnTimeAfterThePayloadIsNotTheClients() throws Exception {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
-             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(5))
-                     .withPayloadStallTimeout(Duration.ofMillis(200)))) {
-            fixture.disk.placingWorkMillis = 1500; // the device works 7.5 timeouts after the payload is in
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(10))
+                     // long enough that a loaded machine never stalls the server's own reading that long
+                     .withPayloadStallTimeout(Duration.ofMillis(1000)))) {
+            fixture.disk.placingWorkMillis = 4000; // the device works 4 timeouts after the payload is in
             try (RawNbdClient c = fixture.open("disk", false)) {
                 byte[] data = new byte[LARGE];
                 new Random(SEED).nextBytes(data);
