@@ -275,6 +275,27 @@ class ImageInspectorTest {
         }
     }
 
+    /**
+     * Rewrites the first kset of {@code image} with {@code edit} applied to it (little-endian; its
+     * key 0 at {@code KSET_HEADER_SIZE}), its CRC made valid again.
+     */
+    private static void editFirstKset(Path image, java.util.function.Consumer<ByteBuffer> edit) throws IOException {
+        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
+        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
+        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
+        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
+        edit.accept(b);
+        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
+        write(image, KSET0, kset);
+    }
+
+    /** The open of {@code image} fails; its error. */
+    private static pcache.api.CorruptMediaException refusedToOpen(Path image) {
+        return assertThrows(pcache.api.CorruptMediaException.class, () -> Harness.open(
+                Harness.config("img").withKsetFlushDelayMillis(60_000), new MappedPmemProvider().open(image, 0),
+                Harness.holder(new MemoryBacking(LOGICAL, "disk0", false)), null));
+    }
+
     private static byte[] read(Path file, long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -425,13 +446,7 @@ class ImageInspectorTest {
     void aKeyPointingOutsideTheCacheIsAnError() throws Exception {
         Path image = pcacheImage(false, false);
         // rewrite key 0 of the first kset to point to cache segment 99, with a valid kset CRC
-        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
-        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
-        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
-        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(PcacheFormat.KSET_HEADER_SIZE + 16, 99);
-        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
-        write(image, KSET0, kset);
+        editFirstKset(image, b -> b.putInt(PcacheFormat.KSET_HEADER_SIZE + 16, 99));
         FsckReport r = tool.fsck(image);
         only(r.errors(), "key 0 of the kset at 0:0 (device offset " + (KSET0 + PcacheFormat.KSET_HEADER_SIZE)
                 + ") points to cache segment 99, outside the cache's 8 segments");
@@ -446,21 +461,16 @@ class ImageInspectorTest {
     @Test
     void aKeyNotOnWholeSectorsIsAnErrorAndTheCacheDoesNotOpen() throws Exception {
         Path image = pcacheImage(false, false);
-        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
-        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
-        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
-        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
-        int at = PcacheFormat.KSET_HEADER_SIZE;
-        int length = b.getInt(at + pcache.api.format.PcacheLayout.Key.LEN);
-        b.putInt(at + pcache.api.format.PcacheLayout.Key.LEN, length - 1);
-        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
-        write(image, KSET0, kset);
+        int at = PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.LEN;
+        int[] length = new int[1];
+        editFirstKset(image, b -> {
+            length[0] = b.getInt(at) - 1;
+            b.putInt(at, length[0]);
+        });
         FsckReport r = tool.fsck(image);
         assertTrue(r.errors().stream().anyMatch(e -> e.startsWith("key 0 of the kset at 0:0") && e.contains(
-                "length " + (length - 1)) && e.contains("not all multiples of 512")), r.errors() + "\n" + r.report());
-        pcache.api.CorruptMediaException refused = assertThrows(pcache.api.CorruptMediaException.class, () -> Harness.open(
-                Harness.config("img").withKsetFlushDelayMillis(60_000), new MappedPmemProvider().open(image, 0),
-                Harness.holder(new MemoryBacking(LOGICAL, "disk0", false)), null));
+                "length " + length[0]) && e.contains("not all multiples of 512")), r.errors() + "\n" + r.report());
+        pcache.api.CorruptMediaException refused = refusedToOpen(image);
         assertTrue(refused.getMessage().contains("not all multiples of 512"), refused.getMessage());
     }
 
@@ -472,22 +482,14 @@ class ImageInspectorTest {
     @Test
     void aKeyEndingAtTwoToTheSixtyThirdIsAnErrorAndTheCacheDoesNotOpen() throws Exception {
         Path image = pcacheImage(false, false);
-        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + PcacheFormat.KEY_SIZE);
-        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
-        int at = PcacheFormat.KSET_HEADER_SIZE;
-        b.putInt(at + pcache.api.format.PcacheLayout.Key.LEN, 512);
-        b.putLong(at + pcache.api.format.PcacheLayout.Key.OFF, Long.MAX_VALUE - 511);
-        int keys = b.getInt(4);
-        byte[] whole = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
-        System.arraycopy(kset, 0, whole, 0, kset.length);
-        ByteBuffer.wrap(whole).order(ByteOrder.LITTLE_ENDIAN).putInt(0, Harness.CRC.checksum(whole, 4, whole.length - 4));
-        write(image, KSET0, whole);
+        editFirstKset(image, b -> {
+            b.putInt(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.LEN, 512);
+            b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.OFF, Long.MAX_VALUE - 511);
+        });
         FsckReport r = tool.fsck(image);
         assertTrue(r.errors().stream().anyMatch(e -> e.startsWith("key 0 of the kset at 0:0")
                 && e.contains(Long.toString(Long.MAX_VALUE - 511))), r.errors() + "\n" + r.report());
-        pcache.api.CorruptMediaException refused = assertThrows(pcache.api.CorruptMediaException.class, () -> Harness.open(
-                Harness.config("img").withKsetFlushDelayMillis(60_000), new MappedPmemProvider().open(image, 0),
-                Harness.holder(new MemoryBacking(LOGICAL, "disk0", false)), null));
+        pcache.api.CorruptMediaException refused = refusedToOpen(image);
         assertTrue(refused.getMessage().contains("key 0 of the kset at 0:0"), refused.getMessage());
     }
 
@@ -498,14 +500,10 @@ class ImageInspectorTest {
     @Test
     void aCurrentKeyIntoASegmentOfTheKeyLogIsAnError() throws Exception {
         Path image = pcacheImage(false, false);
-        byte[] header = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE);
-        int keys = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN).getInt(4);
-        byte[] kset = read(image, KSET0, PcacheFormat.KSET_HEADER_SIZE + keys * PcacheFormat.KEY_SIZE);
-        ByteBuffer b = ByteBuffer.wrap(kset).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.SEG, 0);
-        b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.GEN, 0);
-        b.putInt(0, Harness.CRC.checksum(kset, 4, kset.length - 4));
-        write(image, KSET0, kset);
+        editFirstKset(image, b -> {
+            b.putInt(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.SEG, 0);
+            b.putLong(PcacheFormat.KSET_HEADER_SIZE + pcache.api.format.PcacheLayout.Key.GEN, 0);
+        });
         FsckReport r = tool.fsck(image);
         only(r.errors(), "the key at device offset " + (KSET0 + PcacheFormat.KSET_HEADER_SIZE) + " points into cache"
                 + " segment 0 under its current generation, but that segment holds the key log");

@@ -116,20 +116,24 @@ class IntegrityAndBackingTest {
             e.drain(null); // write-back quarantines the damaged extent and passes it
             assertEquals(1, e.statistics().quarantinedExtents());
             assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 512));
-            List<BlockExtent> map = e.blockStatus(0, 4 * 65536, 64);
-            long covered = 0;
-            for (BlockExtent x : map) {
-                boolean meetsLost = x.offset() < 65536 + 16384 && x.offset() + x.lengthBytes() > 65536;
-                if (meetsLost) {
-                    assertEquals(0, x.flags(), "the lost range must read as data: " + map);
-                    covered += Math.min(x.offset() + x.lengthBytes(), 65536 + 16384) - Math.max(x.offset(), 65536);
-                }
-            }
-            assertEquals(16384, covered, map.toString());
-            assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
+            assertLostRangeIsData(e.blockStatus(0, 4 * 65536, 64));
         } finally {
             e.close();
         }
+    }
+
+    /** {@code map} reports the lost [64 KiB, 80 KiB) as data, all of it, and the rest before it as a hole. */
+    private static void assertLostRangeIsData(List<BlockExtent> map) {
+        long covered = 0;
+        for (BlockExtent x : map) {
+            boolean meetsLost = x.offset() < 65536 + 16384 && x.offset() + x.lengthBytes() > 65536;
+            if (meetsLost) {
+                assertEquals(0, x.flags(), "the lost range must read as data: " + map);
+                covered += Math.min(x.offset() + x.lengthBytes(), 65536 + 16384) - Math.max(x.offset(), 65536);
+            }
+        }
+        assertEquals(16384, covered, map.toString());
+        assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
     }
 
     /**
@@ -150,17 +154,7 @@ class IntegrityAndBackingTest {
             dev.setMode(CacheMode.PASSTHROUGH); // drains: the damaged extent is quarantined and passed
             assertEquals(CacheMode.PASSTHROUGH, dev.mode());
             assertThrows(DataIntegrityException.class, () -> Harness.read(dev, 65536, 512));
-            List<BlockExtent> map = dev.blockStatus(0, 4 * 65536, 64);
-            long covered = 0;
-            for (BlockExtent x : map) {
-                boolean meetsLost = x.offset() < 65536 + 16384 && x.offset() + x.lengthBytes() > 65536;
-                if (meetsLost) {
-                    assertEquals(0, x.flags(), "the lost range must read as data: " + map);
-                    covered += Math.min(x.offset() + x.lengthBytes(), 65536 + 16384) - Math.max(x.offset(), 65536);
-                }
-            }
-            assertEquals(16384, covered, map.toString());
-            assertTrue(map.get(0).flags() != 0, "the rest is still a hole: " + map);
+            assertLostRangeIsData(dev.blockStatus(0, 4 * 65536, 64));
         } finally {
             dev.close();
         }
