@@ -118,6 +118,9 @@ final class ConnectionManager {
         synchronized (lock) {
             checkUsableLocked();
             if (current != null) {
+                if (answeredWithoutServer(request, current)) {
+                    return;
+                }
                 current.submit(request, ++cookies);
             } else {
                 if (parked.size() >= 1024 && Integer.bitCount(parked.size()) == 1) {
@@ -131,6 +134,29 @@ final class ConnectionManager {
                 parked.add(request);
             }
             request.dispatched = true;
+        }
+    }
+
+    /**
+     * A BLOCK_STATUS for a connection whose server does not offer {@code base:allocation} (one
+     * asked for while the device reconnected, to a server that came back without it): answered
+     * here as all data, which the contract allows, instead of sent (the spec forbids the command
+     * without a selected context; the server would answer EINVAL). The caller holds the lock.
+     */
+    private static boolean answeredWithoutServer(NbdRequest request, NbdConnection connection) {
+        if (request.command != NbdCommand.BLOCK_STATUS || connection.export().canBlockStatus()) {
+            return false;
+        }
+        request.extents = List.of(new long[] {request.length, 0});
+        request.settle();
+        request.completion.complete(null);
+        return true;
+    }
+
+    /** Requests waiting for the next connection (tests). */
+    int parkedCount() {
+        synchronized (lock) {
+            return parked.size();
         }
     }
 
@@ -399,6 +425,9 @@ final class ConnectionManager {
             reconnects.incrementAndGet();
             connection.start();
             for (NbdRequest request : parked) {
+                if (answeredWithoutServer(request, connection)) {
+                    continue;
+                }
                 if (!request.isDone()) {
                     connection.submit(request, ++cookies);
                     resent++;

@@ -75,6 +75,11 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
     private final WireGeometry geometry;
     private final ExportInfo initialExport;
     private final ConnectionManager connections;
+
+    /** Requests waiting for the next connection (tests). */
+    int parkedCount() {
+        return connections.parkedCount();
+    }
     private final RequestParts parts;
     private final RequestPipeline pipeline;
     private final ReadModifyWrite readModifyWrite;

@@ -65,6 +65,45 @@ class NbdBlockStatusTest {
         }
     }
 
+    /**
+     * A block-status question asked while the device reconnects, answered after it reconnected to
+     * a server that no longer offers {@code base:allocation} (restarted without structured
+     * replies): all data. Before, the question was sent there without a selected context, which
+     * the protocol forbids, and failed with the server's EINVAL.
+     */
+    @Test
+    void aQuestionParkedWhileReconnectingToAServerWithoutBlockStatusMeansAllData() throws Exception {
+        Path file = sparseFile(4 * MIB);
+        Nbdkit first = Nbdkit.unix(dir, "file", file.toString());
+        try (NbdBackingDevice device = NbdBackingDevice.connect(NbdSettings.of("downgraded", first.uri())
+                .withBackoff(Duration.ofMillis(20), Duration.ofMillis(100)))) {
+            assertTrue(device.export().canBlockStatus(), device.export().summary());
+            first.kill();
+            first.close();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (device.state() != pcache.api.BackingState.RECONNECTING) {
+                assertTrue(System.nanoTime() < deadline, "the loss is seen: " + device.state());
+                Thread.sleep(10);
+            }
+            java.util.concurrent.CompletableFuture<List<BlockExtent>> asked = java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> {
+                        try {
+                            return device.blockStatus(0, 4 * MIB, 100);
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+            while (device.parkedCount() == 0) {
+                assertTrue(System.nanoTime() < deadline, "the question waits for the new connection");
+                Thread.sleep(10);
+            }
+            try (Nbdkit second = Nbdkit.unix(dir, "--no-sr", "file", file.toString())) {
+                assertEquals(List.of(new BlockExtent(0, 4 * MIB, 0)), asked.get(30, java.util.concurrent.TimeUnit.SECONDS));
+                assertTrue(!device.export().canBlockStatus() || device.reconnectCount() >= 1);
+            }
+        }
+    }
+
     @Test
     void aServerWithoutStructuredRepliesMeansAllData() throws Exception {
         Path file = sparseFile(4 * MIB);
