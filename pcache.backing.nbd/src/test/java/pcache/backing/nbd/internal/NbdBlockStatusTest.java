@@ -74,8 +74,8 @@ class NbdBlockStatusTest {
     @Test
     void aQuestionParkedWhileReconnectingToAServerWithoutBlockStatusMeansAllData() throws Exception {
         Path file = sparseFile(4 * MIB);
-        Nbdkit first = Nbdkit.unix(dir, "file", file.toString());
-        try (NbdBackingDevice device = NbdBackingDevice.connect(NbdSettings.of("downgraded", first.uri())
+        try (Nbdkit first = Nbdkit.unix(dir, "file", file.toString());
+                NbdBackingDevice device = NbdBackingDevice.connect(NbdSettings.of("downgraded", first.uri())
                 .withBackoff(Duration.ofMillis(20), Duration.ofMillis(100)))) {
             assertTrue(device.export().canBlockStatus(), device.export().summary());
             first.kill();
@@ -99,7 +99,7 @@ class NbdBlockStatusTest {
             }
             try (Nbdkit second = Nbdkit.unix(dir, "--no-sr", "file", file.toString())) {
                 assertEquals(List.of(new BlockExtent(0, 4 * MIB, 0)), asked.get(30, java.util.concurrent.TimeUnit.SECONDS));
-                assertTrue(!device.export().canBlockStatus() || device.reconnectCount() >= 1);
+                assertTrue(device.reconnectCount() >= 1, "answered after the reconnect");
             }
         }
     }

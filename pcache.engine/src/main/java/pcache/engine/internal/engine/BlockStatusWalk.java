@@ -39,7 +39,8 @@ import pcache.engine.internal.media.ExtensionCodec.Range;
  * {@link BlockExtent#DIRTY}, and so is a quarantined range (its newest data failed its CRC and was
  * never written back, so the backing device lacks it); everything else is on the backing device
  * already. Both are snapshots
- * taken slice by slice: each slice's answer was true while its lock was held.
+ * taken slice by slice: each slice's answer was true while its lock was held; the quarantine is
+ * taken after the walk and the waiting trims just before each question to the backing device.
  */
 final class BlockStatusWalk {
 
@@ -58,13 +59,12 @@ final class BlockStatusWalk {
         check(offset, length);
         ExtentList out = new ExtentList(offset, maxExtents);
         long end = offset + length;
-        List<Range> lost = List.of(); // laid over the answer after the walk (below)
         for (long pos = offset; pos < end; ) {
             long partEnd = Math.min(end, cache.sliceEnd(pos));
             KeySlice slice = cache.index().existingSlice(sliceIndex(pos));
             boolean more;
             if (slice == null) {
-                more = addClean(out, pos, partEnd - pos, lost);
+                more = out.add(partEnd - pos, 0);
             } else {
                 slice.lock();
                 try {
@@ -72,12 +72,12 @@ final class BlockStatusWalk {
                         @Override
                         public boolean hit(CacheKey key, long position, int len) {
                             return !key.isEmpty() && !key.isClean() ? out.add(len, BlockExtent.DIRTY)
-                                    : addClean(out, position, len, lost);
+                                    : out.add(len, 0);
                         }
 
                         @Override
                         public boolean gap(long position, int len) {
-                            return addClean(out, position, len, lost);
+                            return out.add(len, 0);
                         }
                     });
                 } finally {
@@ -99,14 +99,6 @@ final class BlockStatusWalk {
         List<Range> lost = new ArrayList<>(cache.quarantine().snapshot());
         lost.sort(Comparator.comparingLong(Range::offset));
         return lost;
-    }
-
-    /**
-     * Appends {@code [position, position + length)}, which no dirty key holds, as clean except
-     * where it meets a quarantined range ({@code lost}, sorted by offset), which is dirty.
-     */
-    private static boolean addClean(ExtentList out, long position, long length, List<Range> lost) {
-        return addSplitAtLost(out, position, length, 0, BlockExtent.DIRTY, lost);
     }
 
     /**
@@ -289,7 +281,7 @@ final class BlockStatusWalk {
 
     /**
      * Appends the backing device's answer for {@code [from, to)}, which starts at
-     * {@code out.end()}, with a hole where {@code trimmed} says a trim waits. A device that is
+     * {@code out.end()}, with a hole where a trim waits. A device that is
      * missing, offline or failing, or whose answer does not fit, makes the rest data (flags 0),
      * which is always true.
      *
@@ -344,9 +336,8 @@ final class BlockStatusWalk {
     }
 
     /**
-     * The trims waiting in the range of one {@code base:allocation} answer (sorted, joined, sector
-     * aligned as every trim is), laid over the runs the backing device answers for in the order they
-     * are appended.
+     * The trims waiting in one stretch the backing device answers for (sorted, joined, sector
+     * aligned as every trim is), laid over its runs in the order they are appended.
      */
     private static final class Trimmed {
         private final List<long[]> ranges;
