@@ -109,8 +109,9 @@ public final class ControlServer implements AutoCloseable {
             server.bind(UnixDomainSocketAddress.of(socket));
         } catch (IOException | IllegalArgumentException e) {
             throw new LaunchException("cannot create the control socket " + socket + ": " + e.getMessage()
-                    + (socket.toString().length() > 100 ? " (unix socket paths are limited to about 107 bytes:"
-                            + " use a shorter pcache.data)" : ""), e);
+                    + (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_PATH_BYTES
+                            ? " (unix socket paths are limited to " + MAX_PATH_BYTES + " bytes: use a shorter pcache.data)"
+                            : ""), e);
         }
         String owner;
         try {

@@ -96,17 +96,7 @@ public record HttpListen(String host, int port) {
      * reachable from the network.
      */
     boolean isLoopback() {
-        if (host.equalsIgnoreCase("localhost")) {
-            return true;
-        }
-        if (!host.matches("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")) {
-            return false; // a name: not resolved here
-        }
-        try {
-            return java.net.InetAddress.getByName(host).isLoopbackAddress(); // a literal: no lookup
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
+        return host.equalsIgnoreCase("localhost") || pcache.api.config.HttpProperties.isLoopbackLiteral(host);
     }
 
     /**

@@ -208,9 +208,9 @@ public final class Main {
                     LOG.log(System.Logger.Level.ERROR, why);
                     err.println("pcache: " + why);
                     // Felix's restart (its caches replaying) and the stop after it get a bound each
-                    stop.rewatch(StopControl.STOP_TIMEOUT.multipliedBy(2).plusSeconds(5));
+                    stop.watch(StopControl.STOP_TIMEOUT.multipliedBy(2).plusSeconds(5));
                     framework.awaitRunning(StopControl.STOP_TIMEOUT);
-                    stop.rewatch(StopControl.STOP_TIMEOUT.plusSeconds(5));
+                    stop.watch(StopControl.STOP_TIMEOUT.plusSeconds(5));
                     framework.stop(StopControl.STOP_TIMEOUT);
                     return FAILED;
                 }

@@ -73,15 +73,11 @@ final class StopControl {
     }
 
     /**
-     * The watchdog's deadline moves to {@code bound} from now, whatever it was: a restart
-     * request first waits for Felix's own restart, then stops, and each gets its own bound.
+     * Halts the JVM if the framework still runs {@code bound} from now. Called again, the deadline
+     * moves, whatever it was: a restart request first waits for Felix's own restart, then stops,
+     * and each gets its own bound.
      */
-    void rewatch(Duration bound) {
-        watch(bound);
-    }
-
-    /** Halts the JVM if the framework is still running {@link #deadlineNanos} (set to {@code bound} from now). */
-    private void watch(Duration bound) {
+    void watch(Duration bound) {
         deadlineNanos = System.nanoTime() + bound.toNanos();
         if (!watched.compareAndSet(false, true)) {
             return; // the running watchdog reads the new deadline

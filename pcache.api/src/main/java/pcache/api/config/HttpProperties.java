@@ -26,7 +26,30 @@ public final class HttpProperties {
     private static final Pattern HOST_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]*[a-z0-9])?"
             + "(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*");
 
+    /** An IPv4 address, or an IPv6 one (a colon in it, maybe a zone): never a name to look up. */
+    private static final Pattern ADDRESS_LITERAL = Pattern.compile("[0-9.]+|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*");
+
     private HttpProperties() {
+    }
+
+    /**
+     * Whether {@code address} is a loopback address written as one (127.0.0.0/8, {@code ::1},
+     * maybe in brackets). A name is never looked up: it is not loopback here.
+     */
+    public static boolean isLoopbackLiteral(String address) {
+        if (address == null) {
+            return false;
+        }
+        String a = address.startsWith("[") && address.endsWith("]") ? address.substring(1, address.length() - 1)
+                : address;
+        if (!ADDRESS_LITERAL.matcher(a).matches()) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(a).isLoopbackAddress(); // a literal: no lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /**

@@ -51,7 +51,6 @@ public class LoopbackHostCheck implements Preprocessor {
     /** At most one log line per this many nanoseconds: a page may send refusals without end. */
     private static final long LOG_EVERY_NANOS = 10_000_000_000L;
     private static final Pattern IPV4 = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
-    private static final Pattern ADDRESS_LITERAL = Pattern.compile("[0-9a-fA-F:.%]+");
 
     /** The configuration: names a loopback connection may also be reached by. */
     @ObjectClassDefinition(name = "pcache HTTP host check",
@@ -147,19 +146,7 @@ public class LoopbackHostCheck implements Preprocessor {
 
     /** Whether {@code address} (as a servlet container gives it: a literal, maybe bracketed) is a loopback address. */
     static boolean isLoopback(String address) {
-        if (address == null) {
-            return false;
-        }
-        String a = address.startsWith("[") && address.endsWith("]") ? address.substring(1, address.length() - 1)
-                : address;
-        if (!ADDRESS_LITERAL.matcher(a).matches()) {
-            return false; // not a literal: never looked up
-        }
-        try {
-            return InetAddress.getByName(a).isLoopbackAddress();
-        } catch (UnknownHostException e) {
-            return false;
-        }
+        return HttpProperties.isLoopbackLiteral(address);
     }
 
     @Override
