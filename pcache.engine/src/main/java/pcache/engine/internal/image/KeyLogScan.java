@@ -62,7 +62,6 @@ final class KeyLogScan {
     private final long logicalSize;
 
     private final BitSet keySegments;
-    private final BitSet dataSegments;
     /** Per segment, the device offset of the first key into it that is not stale, or -1. */
     private final long[] firstLiveKeyAt;
     /** Where the next kset should be. */
@@ -101,7 +100,6 @@ final class KeyLogScan {
         Extension extension = metadata.extension();
         this.logicalSize = extension != null && extension.backing() != null ? extension.backing().sizeBytes() : -1;
         this.keySegments = new BitSet(map.cacheSegments());
-        this.dataSegments = new BitSet(map.cacheSegments());
         this.firstLiveKeyAt = new long[map.cacheSegments()];
         java.util.Arrays.fill(firstLiveKeyAt, -1);
     }
@@ -283,7 +281,6 @@ final class KeyLogScan {
             stale++;
             return "stale"; // holds no data: its segment may be anything now, the key log included
         }
-        dataSegments.set(segment);
         if (firstLiveKeyAt[segment] < 0) {
             firstLiveKeyAt[segment] = keyAt;
         }
@@ -454,6 +451,10 @@ final class KeyLogScan {
 
     private void summarize() {
         dirtyRanges = Extents.merge(dirtyExtents);
+        BitSet dataSegments = new BitSet(firstLiveKeyAt.length); // those a key that is not stale points into
+        for (int s = 0; s < firstLiveKeyAt.length; s++) {
+            dataSegments.set(s, firstLiveKeyAt[s] >= 0);
+        }
         BitSet used = (BitSet) keySegments.clone();
         used.or(dataSegments);
         report.summary(String.format(Locale.ROOT, "key log: %d ksets (%d LAST), %d keys (%d stale) from %s to %s;"
