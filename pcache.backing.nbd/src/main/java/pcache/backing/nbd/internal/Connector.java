@@ -1,18 +1,22 @@
 package pcache.backing.nbd.internal;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
+import java.net.UnknownHostException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.SocketChannel;
-import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import pcache.api.nbd.NbdWire;
 import pcache.api.tls.TlsChannel;
@@ -55,37 +59,37 @@ final class Connector {
      */
     static Link connect(NbdUri uri, TlsEndpoint tls, Duration timeout,
             ScheduledExecutorService watchdog) throws NbdConnectException {
+        return connect(uri, tls, timeout, watchdog, HostResolver.SYSTEM);
+    }
+
+    /**
+     * Connects and negotiates {@code uri}'s export, resolving its host with {@code resolver}.
+     * Every address of the host is tried in the resolver's order until one accepts the
+     * connection (as libnbd and qemu do), all within the one timeout, the lookup included.
+     */
+    static Link connect(NbdUri uri, TlsEndpoint tls, Duration timeout,
+            ScheduledExecutorService watchdog, HostResolver resolver) throws NbdConnectException {
         if (uri.tls() != (tls != null)) {
             throw new IllegalArgumentException(uri.tls() ? uri.location() + " needs TLS credentials"
                     : "TLS credentials for the clear-text " + uri);
         }
         String server = uri.location();
-        SocketAddress address = uri.socketAddress();
-        if (address instanceof InetSocketAddress inet && inet.isUnresolved()) {
-            throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot resolve host '"
-                    + uri.host() + "'");
-        }
-        SocketChannel channel;
-        try {
-            channel = uri.transport() == NbdUri.Transport.TCP ? SocketChannel.open()
-                    : SocketChannel.open(StandardProtocolFamily.UNIX);
-        } catch (IOException e) {
-            throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot open a socket: "
-                    + e.getMessage(), e);
-        }
+        long deadline = System.nanoTime() + timeout.toNanos();
         AtomicBoolean timedOut = new AtomicBoolean();
+        AtomicReference<SocketChannel> attempt = new AtomicReference<>();
         ScheduledFuture<?> alarm = watchdog.schedule(() -> {
             timedOut.set(true);
-            closeQuietly(channel);
+            SocketChannel current = attempt.get();
+            if (current != null) {
+                closeQuietly(current);
+            }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
-        boolean connected = false;
+        SocketChannel channel = null;
         Progress progress = new Progress();
         try {
-            try {
-                channel.connect(address);
-            } catch (UnresolvedAddressException e) {
-                throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot resolve host", e);
-            }
+            SocketChannel socket = open(uri, server, timeout,
+                    resolve(uri, server, timeout, deadline, resolver), attempt, timedOut);
+            channel = socket;
             if (uri.transport() == NbdUri.Transport.TCP) {
                 // small requests and replies must not wait for Nagle (design doc §7.1)
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
@@ -94,26 +98,27 @@ final class Connector {
             progress.phase = Phase.NBD;
             Handshake.StartTls startTls = tls == null ? null : () -> {
                 progress.phase = Phase.TLS;
-                progress.tls = tls.handshake(channel, server);
+                progress.tls = tls.handshake(socket, server);
                 progress.phase = Phase.NBD;
                 progress.wire = new Handshake.Wire(new WireInput(progress.tls, BUFFER_BYTES),
                         new WireOutput(progress.tls, BUFFER_BYTES));
                 return progress.wire;
             };
             int buffer = tls == null ? BUFFER_BYTES : STARTTLS_BUFFER_BYTES;
-            progress.wire = new Handshake.Wire(new WireInput(channel, buffer),
-                    new WireOutput(channel, buffer));
+            progress.wire = new Handshake.Wire(new WireInput(socket, buffer),
+                    new WireOutput(socket, buffer));
             ExportInfo export = Handshake.negotiate(progress.wire.in(), progress.wire.out(),
                     server, uri.exportName(), startTls);
             alarm.cancel(false);
             if (timedOut.get() || !channel.isOpen()) {
                 throw timeout(server, timeout, null);
             }
-            connected = true;
-            return new Link(channel, progress.tls, progress.wire.in(), progress.wire.out(),
+            Link link = new Link(channel, progress.tls, progress.wire.in(), progress.wire.out(),
                     export);
+            channel = null;
+            return link;
         } catch (NbdConnectException e) {
-            if (timedOut.get()) {
+            if (timedOut.get() && e.reason() != Reason.TIMEOUT) {
                 throw timeout(server, timeout, e);
             }
             throw e;
@@ -142,18 +147,93 @@ final class Connector {
                         + "failed during the TLS handshake (" + what + "); does the server "
                         + "accept " + tls.describe() + "?", e);
             }
-            if (progress.phase != Phase.CONNECT) {
-                throw new NbdConnectException(Reason.UNREACHABLE, server + ": the connection "
-                        + "failed during the NBD handshake (" + what + ")", e);
-            }
-            throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot connect ("
-                    + what + "); is the NBD server running?", e);
+            throw new NbdConnectException(Reason.UNREACHABLE, server + ": the connection "
+                    + "failed during the " + (progress.phase == Phase.CONNECT ? "connect" : "NBD handshake")
+                    + " (" + what + ")", e);
         } finally {
             alarm.cancel(false);
-            if (!connected) {
+            if (channel != null) {
                 closeQuietly(channel);
             }
         }
+    }
+
+    /** The addresses to try: every address of a TCP server's host, or the unix socket. */
+    private static List<SocketAddress> resolve(NbdUri uri, String server, Duration timeout,
+            long deadline, HostResolver resolver) throws NbdConnectException {
+        if (uri.transport() != NbdUri.Transport.TCP) {
+            return List.of(uri.socketAddress());
+        }
+        String host = uri.host().startsWith("[") ? uri.host().substring(1, uri.host().length() - 1)
+                : uri.host();
+        try {
+            List<SocketAddress> addresses = new ArrayList<>();
+            for (InetAddress address : resolver.resolve(host, deadline)) {
+                addresses.add(new InetSocketAddress(address, uri.port()));
+            }
+            return addresses;
+        } catch (UnknownHostException e) {
+            throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot resolve host '"
+                    + host + "'", e);
+        } catch (HostResolver.ResolveTimeoutException e) {
+            throw new NbdConnectException(Reason.TIMEOUT, server + ": host '" + host + "' did not "
+                    + "resolve within " + timeout.toMillis() + " ms (connect_timeout_ms); are the "
+                    + "name servers reachable?", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NbdConnectException(Reason.UNREACHABLE, server + ": interrupted while "
+                    + "resolving host '" + host + "'", e);
+        }
+    }
+
+    /**
+     * Opens a socket connected to the first of {@code addresses} that accepts, in their order;
+     * {@code attempt} holds the socket being connected, for the watchdog to close.
+     */
+    private static SocketChannel open(NbdUri uri, String server, Duration timeout,
+            List<SocketAddress> addresses, AtomicReference<SocketChannel> attempt,
+            AtomicBoolean timedOut) throws NbdConnectException {
+        List<String> failures = new ArrayList<>();
+        for (SocketAddress address : addresses) {
+            SocketChannel channel;
+            try {
+                channel = uri.transport() == NbdUri.Transport.TCP ? SocketChannel.open()
+                        : SocketChannel.open(StandardProtocolFamily.UNIX);
+            } catch (IOException e) {
+                throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot open a socket: "
+                        + e.getMessage(), e);
+            }
+            attempt.set(channel);
+            try {
+                if (timedOut.get()) {
+                    throw new AsynchronousCloseException(); // the watchdog may have missed it
+                }
+                channel.connect(address);
+                return channel;
+            } catch (IOException e) {
+                closeQuietly(channel);
+                if (timedOut.get() || e instanceof AsynchronousCloseException) {
+                    throw timeout(server, timeout, e);
+                }
+                String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                if (addresses.size() == 1) {
+                    throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot connect ("
+                            + what + "); is the NBD server running?", e);
+                }
+                failures.add(describe(address) + ": " + what);
+            }
+        }
+        throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot connect to any of "
+                + "its " + addresses.size() + " addresses (" + String.join("; ", failures)
+                + "); is the NBD server running?");
+    }
+
+    private static String describe(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            String host = inet.getAddress().getHostAddress();
+            return host.indexOf(':') >= 0 ? "[" + host + "]" : host;
+        }
+        return address.toString();
     }
     /** How far a connection attempt got, for its error message. */
     private enum Phase {

@@ -9,11 +9,16 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -112,6 +117,94 @@ class NbdConnectErrorsTest {
                 Duration.ofSeconds(5));
         assertEquals(Reason.UNREACHABLE, unix.reason());
         assertTrue(unix.getMessage().contains("none.sock"), unix.getMessage());
+    }
+
+    /** Resolves one made-up name to the given loopback addresses, counting its lookups. */
+    private static final class FakeNames implements HostResolver.Lookup {
+        final AtomicInteger lookups = new AtomicInteger();
+        final CountDownLatch answer = new CountDownLatch(1);
+        final InetAddress[] addresses;
+
+        FakeNames(boolean answerAtOnce, String... literals) throws UnknownHostException {
+            addresses = new InetAddress[literals.length];
+            for (int i = 0; i < literals.length; i++) {
+                addresses[i] = InetAddress.getByName(literals[i]);
+            }
+            if (answerAtOnce) {
+                answer.countDown();
+            }
+        }
+
+        @Override
+        public InetAddress[] addresses(String host) throws UnknownHostException {
+            lookups.incrementAndGet();
+            try {
+                answer.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (!host.equals("disk.pcache-test.invalid")) {
+                throw new UnknownHostException(host);
+            }
+            return addresses.clone();
+        }
+    }
+
+    private static Connector.Link connect(String uri, Duration timeout, HostResolver resolver)
+            throws NbdConnectException {
+        ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
+        try {
+            return Connector.connect(NbdUri.parse(uri), null, timeout, watchdog, resolver);
+        } finally {
+            watchdog.shutdownNow();
+        }
+    }
+
+    @Test
+    void everyAddressOfTheHostIsTriedInTurn() throws Exception {
+        // Linux refuses a connection to 127.0.0.2 when the server listens on 127.0.0.1 only
+        try (Nbdkit server = Nbdkit.tcp(dir, "memory", "1M")) {
+            String uri = server.uri().replace("127.0.0.1", "disk.pcache-test.invalid");
+            FakeNames names = new FakeNames(true, "127.0.0.2", "127.0.0.1");
+            Connector.Link link = connect(uri, Duration.ofSeconds(5), new HostResolver(names));
+            assertEquals(1 << 20, link.export().sizeBytes());
+            Connector.disconnect(link);
+
+            FakeNames none = new FakeNames(true, "127.0.0.2", "127.0.0.3");
+            NbdConnectException e = assertThrows(NbdConnectException.class,
+                    () -> connect(uri, Duration.ofSeconds(5), new HostResolver(none)));
+            assertEquals(Reason.UNREACHABLE, e.reason(), e.getMessage());
+            assertTrue(e.getMessage().contains("cannot connect to any of its 2 addresses (127.0.0.2: ")
+                    && e.getMessage().contains("; 127.0.0.3: ")
+                    && e.getMessage().contains("is the NBD server running?"), e.getMessage());
+
+            NbdConnectException unknown = assertThrows(NbdConnectException.class,
+                    () -> connect(server.uri().replace("127.0.0.1", "other.pcache-test.invalid"),
+                            Duration.ofSeconds(5), new HostResolver(names)));
+            assertEquals(Reason.UNREACHABLE, unknown.reason(), unknown.getMessage());
+            assertTrue(unknown.getMessage().contains("cannot resolve host 'other.pcache-test.invalid'"),
+                    unknown.getMessage());
+        }
+    }
+
+    @Test
+    void aLookupThatHangsEndsWithTheConnectTimeoutAndIsShared() throws Exception {
+        try (Nbdkit server = Nbdkit.tcp(dir, "memory", "1M")) {
+            String uri = server.uri().replace("127.0.0.1", "disk.pcache-test.invalid");
+            FakeNames names = new FakeNames(false, "127.0.0.1");
+            HostResolver resolver = new HostResolver(names);
+            for (int attempt = 0; attempt < 2; attempt++) {
+                NbdConnectException e = assertThrows(NbdConnectException.class,
+                        () -> connect(uri, Duration.ofMillis(300), resolver));
+                assertEquals(Reason.TIMEOUT, e.reason(), e.getMessage());
+                assertTrue(e.getMessage().contains("host 'disk.pcache-test.invalid' did not resolve "
+                        + "within 300 ms"), e.getMessage());
+            }
+            assertEquals(1, names.lookups.get(), "the second attempt waits for the first lookup");
+            names.answer.countDown(); // the name server answers at last
+            Connector.Link link = connect(uri, Duration.ofSeconds(5), resolver);
+            Connector.disconnect(link);
+        }
     }
 
     @Test
