@@ -150,79 +150,97 @@ public final class Main {
                                 + h.url(HealthEndpoint.PATH)).orElse("")
                         + ". Gogo shell: try pcache:list, lb, help; Ctrl-D stops.");
             }
-            EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,
-                    FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
-                    new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
-                    ConfigAdminMapping.afterPcacheBundles(settings));
-            List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
-            if (!missingParts.isEmpty()) {
-                err.println("pcache: bad configuration: a cache names a part no bundle provides:");
-                missingParts.forEach(p -> err.println("  " + p));
-                framework.stop(StopControl.STOP_TIMEOUT);
-                return BAD_CONFIGURATION;
-            }
-            List<String> noTls = TlsProviderCheck.verify(framework.context(), settings.export());
-            if (!noTls.isEmpty()) {
-                err.println("pcache: bad configuration: TLS on the NBD export cannot run:");
-                noTls.forEach(p -> err.println("  " + p));
-                framework.stop(StopControl.STOP_TIMEOUT);
-                return BAD_CONFIGURATION;
-            }
-            GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
-            if (!serving) {
-                StopControl stop = StopControl.install(framework, () -> { });
-                try {
-                    CacheReadiness.await(framework.context(),
-                            settings.caches().stream().map(CacheDefinition::name).toList());
-                    int status = runner.execute(arguments.command(), out, err);
-                    if (!framework.stop(StopControl.STOP_TIMEOUT)) {
-                        // the command's status would say all went well while a cache may not be closed
-                        err.println("pcache: the framework did not stop within " + StopControl.STOP_TIMEOUT.toSeconds()
-                                + " s (a cache still closing; the log says which): exit status 1");
-                        return FAILED;
-                    }
-                    return status;
-                } finally {
-                    stop.uninstall();
-                }
-            }
-            ControlServer control;
+            // signals are pcache's before the framework starts: one during start-up stops it
+            // as soon as it has started, instead of ending the JVM with the caches open
+            StopControl stop = StopControl.install();
             try {
-                control = ControlServer.open(settings.controlSocket(), runner);
-            } catch (LaunchException e) {
-                framework.stop(StopControl.STOP_TIMEOUT);
-                throw e;
-            }
-            StopControl stop = StopControl.install(framework, control::close);
-            try (control) {
-                LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",
-                        settings.dataDir(), control.socket());
-                org.osgi.framework.FrameworkEvent stopped = framework.awaitStop(stop::stopBegan);
-                if (EmbeddedFramework.isRestart(stopped)) {
-                    // Felix restarts by itself, but pcache's log bridges and control socket hold the
-                    // context of before: pcache stops instead, and says so. Before, it exited 0 in
-                    // the middle of the restart, with the instance lock dropped
-                    String why = "the framework was asked to restart (the Web Console's Restart, or an update or"
-                            + " refresh of the system bundle); pcache does not restart in place: it stops, with exit"
-                            + " status 1, for a service manager to start it again (e.g. systemd's Restart=on-failure)";
-                    LOG.log(System.Logger.Level.ERROR, why);
-                    err.println("pcache: " + why);
-                    // Felix's restart (its caches replaying) and the stop after it get a bound each
-                    stop.watch(StopControl.STOP_TIMEOUT.multipliedBy(2).plusSeconds(5));
-                    framework.awaitRunning(StopControl.STOP_TIMEOUT);
-                    stop.watch(StopControl.STOP_TIMEOUT.plusSeconds(5));
-                    framework.stop(StopControl.STOP_TIMEOUT);
-                    return FAILED;
-                }
-                LOG.log(System.Logger.Level.INFO, "framework stopped");
-                return OK;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                framework.stop(StopControl.STOP_TIMEOUT);
-                return FAILED;
+                return runStarted(arguments, settings, level, bundleDirs, serving, stop);
             } finally {
                 stop.uninstall();
             }
+        }
+    }
+
+    /** Starts the framework and serves, or runs the {@code -c} command; {@code stop} is installed. */
+    private int runStarted(LaunchArguments arguments, PcacheSettings settings, Level level, List<Path> bundleDirs,
+            boolean serving, StopControl stop) throws LaunchException {
+        LaunchArguments.Mode mode = arguments.mode();
+        LOG.log(System.Logger.Level.INFO, "starting the framework");
+        EmbeddedFramework framework = EmbeddedFramework.start(bundleDirs,
+                FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
+                new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
+                ConfigAdminMapping.afterPcacheBundles(settings));
+        java.util.Optional<String> signal = stop.attach(framework);
+        if (signal.isPresent()) {
+            LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
+            boolean stopped = framework.stop(StopControl.STOP_TIMEOUT);
+            if (!serving) {
+                err.println("pcache: SIG" + signal.get() + " before the command ran: not run, exit status 1");
+                return FAILED;
+            }
+            return stopped ? OK : FAILED;
+        }
+        List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
+        if (!missingParts.isEmpty()) {
+            err.println("pcache: bad configuration: a cache names a part no bundle provides:");
+            missingParts.forEach(p -> err.println("  " + p));
+            framework.stop(StopControl.STOP_TIMEOUT);
+            return BAD_CONFIGURATION;
+        }
+        List<String> noTls = TlsProviderCheck.verify(framework.context(), settings.export());
+        if (!noTls.isEmpty()) {
+            err.println("pcache: bad configuration: TLS on the NBD export cannot run:");
+            noTls.forEach(p -> err.println("  " + p));
+            framework.stop(StopControl.STOP_TIMEOUT);
+            return BAD_CONFIGURATION;
+        }
+        GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
+        if (!serving) {
+            CacheReadiness.await(framework.context(),
+                    settings.caches().stream().map(CacheDefinition::name).toList());
+            int status = runner.execute(arguments.command(), out, err);
+            if (!framework.stop(StopControl.STOP_TIMEOUT)) {
+                // the command's status would say all went well while a cache may not be closed
+                err.println("pcache: the framework did not stop within " + StopControl.STOP_TIMEOUT.toSeconds()
+                        + " s (a cache still closing; the log says which): exit status 1");
+                return FAILED;
+            }
+            return status;
+        }
+        ControlServer control;
+        try {
+            control = ControlServer.open(settings.controlSocket(), runner);
+        } catch (LaunchException e) {
+            framework.stop(StopControl.STOP_TIMEOUT);
+            throw e;
+        }
+        stop.onExit(control::close);
+        try (control) {
+            LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",
+                    settings.dataDir(), control.socket());
+            org.osgi.framework.FrameworkEvent stopped = framework.awaitStop(stop::stopBegan);
+            if (EmbeddedFramework.isRestart(stopped)) {
+                // Felix restarts by itself, but pcache's log bridges and control socket hold the
+                // context of before: pcache stops instead, and says so. Before, it exited 0 in
+                // the middle of the restart, with the instance lock dropped
+                String why = "the framework was asked to restart (the Web Console's Restart, or an update or"
+                        + " refresh of the system bundle); pcache does not restart in place: it stops, with exit"
+                        + " status 1, for a service manager to start it again (e.g. systemd's Restart=on-failure)";
+                LOG.log(System.Logger.Level.ERROR, why);
+                err.println("pcache: " + why);
+                // Felix's restart (its caches replaying) and the stop after it get a bound each
+                stop.watch(StopControl.STOP_TIMEOUT.multipliedBy(2).plusSeconds(5));
+                framework.awaitRunning(StopControl.STOP_TIMEOUT);
+                stop.watch(StopControl.STOP_TIMEOUT.plusSeconds(5));
+                framework.stop(StopControl.STOP_TIMEOUT);
+                return FAILED;
+            }
+            LOG.log(System.Logger.Level.INFO, "framework stopped");
+            return OK;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            framework.stop(StopControl.STOP_TIMEOUT);
+            return FAILED;
         }
     }
 

@@ -8,6 +8,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * its state: SIGTERM and SIGINT start an orderly stop (the launcher then exits 0); a second
  * signal, or a stop that takes longer than {@link #STOP_TIMEOUT}, ends the process at once. A
  * shutdown hook covers every other way out of the JVM (the stop is bounded there too).
+ *
+ * <p>It is installed before the framework starts: a signal while the framework starts (its
+ * caches opening, replaying their logs) is kept, and the launcher stops the framework as soon
+ * as it has started ({@link #attach}). Before, such a signal found the JVM's own handling, which
+ * ended the process without closing the caches.
  */
 final class StopControl {
 
@@ -15,32 +20,54 @@ final class StopControl {
     /** Bound on an orderly stop: components flush and close their devices within it. */
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
 
-    private final EmbeddedFramework framework;
-    private final Runnable cleanup;
+    /** The framework once started; null before (a signal is then kept in {@link #pending}). */
+    private EmbeddedFramework framework;
+    /** The signal that came while the framework started, or null. */
+    private String pending;
+    /** Released once the framework is attached, or the launcher gave up starting it. */
+    private final java.util.concurrent.CountDownLatch settled = new java.util.concurrent.CountDownLatch(1);
+    private volatile Runnable cleanup = () -> { };
     private final AtomicInteger signals = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicBoolean watched = new java.util.concurrent.atomic.AtomicBoolean();
     /** When the watchdog halts the JVM if the framework still runs ({@link System#nanoTime()}). */
     private volatile long deadlineNanos;
     private final Thread hook;
 
-    private StopControl(EmbeddedFramework framework, Runnable cleanup) {
-        this.framework = framework;
-        this.cleanup = cleanup;
+    private StopControl() {
         this.hook = new Thread(this::onJvmExit, "pcache-shutdown");
     }
 
-    /**
-     * Installs the signal handlers and the shutdown hook.
-     *
-     * @param cleanup run once the framework stopped in the shutdown hook (e.g. remove the
-     *        control socket); must be idempotent
-     */
-    static StopControl install(EmbeddedFramework framework, Runnable cleanup) {
-        StopControl control = new StopControl(framework, cleanup);
+    /** Installs the signal handlers and the shutdown hook, before the framework starts. */
+    static StopControl install() {
+        StopControl control = new StopControl();
         Runtime.getRuntime().addShutdownHook(control.hook);
         control.handle("TERM");
         control.handle("INT");
         return control;
+    }
+
+    /**
+     * The framework has started: from now on signals stop it.
+     *
+     * @return the signal that came while it started (the launcher stops it at once, and says
+     *         so), or empty
+     */
+    synchronized java.util.Optional<String> attach(EmbeddedFramework started) {
+        framework = started;
+        settled.countDown();
+        return java.util.Optional.ofNullable(pending);
+    }
+
+    /**
+     * Run once the framework stopped in the shutdown hook (e.g. remove the control socket); must
+     * be idempotent.
+     */
+    void onExit(Runnable work) {
+        cleanup = work;
+    }
+
+    private synchronized EmbeddedFramework framework() {
+        return framework;
     }
 
     private void handle(String signal) {
@@ -57,9 +84,21 @@ final class StopControl {
             LOG.log(System.Logger.Level.WARNING, "SIG{0} again: exiting without waiting for the stop", name);
             Runtime.getRuntime().halt(1);
         }
+        EmbeddedFramework started;
+        synchronized (this) {
+            started = framework;
+            if (started == null) {
+                pending = name;
+            }
+        }
+        if (started == null) {
+            LOG.log(System.Logger.Level.INFO, "SIG{0} while starting: stopping as soon as the framework has started "
+                    + "(a second signal exits at once)", name);
+            return;
+        }
         LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", name);
         watch(STOP_TIMEOUT);
-        framework.requestStop();
+        started.requestStop();
     }
 
     /**
@@ -94,7 +133,8 @@ final class StopControl {
                     return;
                 }
             }
-            if (framework.isActive()) {
+            EmbeddedFramework started = framework();
+            if (started != null && started.isActive()) {
                 LOG.log(System.Logger.Level.ERROR, "the framework did not stop within {0} s: exiting anyway",
                         STOP_TIMEOUT.toSeconds());
                 Runtime.getRuntime().halt(1);
@@ -105,15 +145,29 @@ final class StopControl {
     }
 
     private void onJvmExit() {
-        if (framework.isActive()) {
+        try {
+            // the JVM exits while the framework starts: wait for it, then stop it
+            if (!settled.await(STOP_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                LOG.log(System.Logger.Level.ERROR, "JVM exiting: the framework did not finish starting within {0} s",
+                        STOP_TIMEOUT.toSeconds());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        EmbeddedFramework started = framework();
+        if (started != null && started.isActive()) {
             LOG.log(System.Logger.Level.INFO, "JVM exiting: stopping the framework");
-            framework.stop(STOP_TIMEOUT);
+            started.stop(STOP_TIMEOUT);
         }
         cleanup.run();
     }
 
-    /** Removes the shutdown hook once the launcher has stopped the framework itself. */
+    /**
+     * Removes the shutdown hook once the launcher has stopped the framework itself, or gave up
+     * starting it.
+     */
     void uninstall() {
+        settled.countDown();
         try {
             Runtime.getRuntime().removeShutdownHook(hook);
         } catch (IllegalStateException e) {

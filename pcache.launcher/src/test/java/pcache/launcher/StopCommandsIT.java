@@ -59,6 +59,39 @@ class StopCommandsIT {
         }
     }
 
+    /**
+     * A SIGTERM while the framework starts (its caches opening) is kept, and pcache stops as soon
+     * as it has started, closing its caches: exit status 0. Before, the launcher's handlers were
+     * installed only after the start, and the JVM's own handling ended the process (status 143)
+     * with the caches open.
+     */
+    @Test
+    void aSignalWhileStartingStopsPcacheOnceStarted() throws Exception {
+        try (PcacheProcess pcache = PcacheProcess.configure(dir, Optional.empty(), """
+                cache.s.cache_dev = s.cache
+                cache.s.cache_dev_size = 512M
+                cache.s.backing_dev = file:s.backing
+                cache.s.backing_dev_size = 64M
+                log.level = INFO
+                """)) {
+            pcache.start();
+            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            while (!pcache.log().contains("starting the framework")) {
+                assertTrue(System.nanoTime() < deadline, "no start within 120 s:\n" + pcache.log());
+                Thread.sleep(5);
+            }
+            assertEquals(0, pcache.stop(), "a clean stop:\n" + pcache.log());
+            String log = pcache.log();
+            assertTrue(log.contains("SIGTERM while starting") || log.contains("SIGTERM: stopping"), log);
+
+            // the cache device is whole: it opens again
+            pcache.startServing("s");
+            PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
+            assertEquals(0, list.status(), list.err());
+            assertTrue(list.out().contains("s"), list.out());
+        }
+    }
+
     /** {@code stop 0} returns at once; the stop goes on in the instance and ends with status 0. */
     @Test
     void aStopCommandStopsPcacheWithStatusZero() throws Exception {
