@@ -35,8 +35,9 @@ public final class ConfigKeys {
     public static final String HTTP_CONSOLE_CREDENTIALS = "http.console_credentials";
     /**
      * Host names, comma-separated, that a request on a loopback address may name in its
-     * {@code Host} header besides addresses and {@code localhost} (a proxy on this machine that
-     * passes the name on); any other name is refused as DNS rebinding. Used with
+     * {@code Host} header besides addresses, {@code localhost} (its usual aliases, names under
+     * {@code .localhost}) and this machine's own name (a proxy on this machine that passes the
+     * name on); any other name is refused as DNS rebinding. Used with
      * {@link #HTTP_LISTEN} only.
      */
     public static final String HTTP_ALLOWED_HOSTS = "http.allowed_hosts";
