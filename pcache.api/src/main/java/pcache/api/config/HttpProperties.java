@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
 /**
  * The configuration of the HTTP service's host check (PID {@value #PID}, a singleton
  * configuration): which names a request on a loopback address may carry in its {@code Host}
- * header besides addresses, {@code localhost} (its usual aliases, names under {@code .localhost}) and this machine's own name. Any other name on loopback is refused as DNS
+ * header besides addresses, {@code localhost} (its usual aliases, names under
+ * {@code .localhost}) and this machine's own name. Any other name on loopback is refused as DNS
  * rebinding. The one parser the launcher ({@code http.allowed_hosts}) and the check use.
  *
  * @since 1.7
