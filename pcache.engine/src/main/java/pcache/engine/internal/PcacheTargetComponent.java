@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Hashtable;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -135,8 +136,8 @@ public final class PcacheTargetComponent {
     }
 
     @Activate
-    void activate(TargetConfig c) throws CacheConfigurationException {
-        TargetSettings.validate(c);
+    void activate(TargetConfig c, Map<String, Object> properties) throws CacheConfigurationException {
+        TargetSettings.validate(c, properties);
         this.config = c;
         this.name = TargetSettings.name(c);
         this.backing.rename(name);
@@ -242,8 +243,10 @@ public final class PcacheTargetComponent {
 
     private CacheEngine openEngine(PmemProvider provider, TargetConfig c) throws IOException {
         Path dev = Path.of(c.cache__dev());
+        EngineConfig settings = engineConfig(c); // before the mapping, which nothing would close if this threw
+        EngineConfig.checkGcPercent(settings.gcPercent());
         PmemRegion region = provider.open(dev, c.cache__dev__size__bytes());
-        return CacheEngine.open(engineConfig(c), region, crc, allocators, keyIndexes, backing, () -> policy);
+        return CacheEngine.open(settings, region, crc, allocators, keyIndexes, backing, () -> policy);
     }
 
     private void openInBackground() {
@@ -491,23 +494,23 @@ public final class PcacheTargetComponent {
     }
 
     @Modified
-    void modified(TargetConfig newConfig) {
+    void modified(TargetConfig newConfig, Map<String, Object> properties) {
         TargetConfig old = config;
-        config = newConfig;
+        // checked before it is kept: an open that a bound backing device starts meanwhile reads
+        // the configuration kept
         try {
-            TargetSettings.validate(newConfig);
-        } catch (CacheConfigurationException e) {
+            TargetSettings.validate(newConfig, properties);
+        } catch (CacheConfigurationException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: " + e.getMessage());
-            config = old;
             return;
         }
         if (!TargetSettings.name(newConfig).equals(name)) {
             // the service, the log lines and the backing device's holder keep the name of activation
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": configuration change refused: "
                     + TargetSettings.runtimeChangeProblem(old, newConfig));
-            config = old;
             return;
         }
+        config = newConfig;
         // decided on the control executor, which runs one task at a time after the open: a change
         // that arrives while the cache opens sees how the open ended
         control.execute(() -> {

@@ -2,11 +2,13 @@ package pcache.engine.internal;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.CacheNames;
+import pcache.api.config.TypedProperties;
 import pcache.engine.internal.engine.EngineConfig;
 
 /** Checks a {@link TargetConfig} and turns it into engine settings. */
@@ -17,6 +19,20 @@ final class TargetSettings {
 
     static String name(TargetConfig c) {
         return c.name() == null ? "" : c.name().trim();
+    }
+
+    /**
+     * Checks the raw values of {@code properties} against {@link TargetConfig}'s types first
+     * ({@link TypedProperties}: a string {@code data_crc = yes} would read as false), then
+     * {@link #validate(TargetConfig)}.
+     */
+    static void validate(TargetConfig c, Map<String, ?> properties) throws CacheConfigurationException {
+        List<String> problems = TypedProperties.problems(TargetConfig.class, properties);
+        if (!problems.isEmpty()) {
+            throw new CacheConfigurationException("cache " + (CacheNames.isValid(name(c)) ? name(c) : "'" + c.name() + "'")
+                    + ": " + String.join("; ", problems));
+        }
+        validate(c);
     }
 
     /**

@@ -2,6 +2,8 @@ package pcache.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.osgi.service.component.ComponentFactory;
 import org.osgi.service.component.ComponentInstance;
 
+import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
@@ -154,6 +157,50 @@ class TargetComponentTest {
     }
 
     /**
+     * Configuration Admin may hold every value as a string (Karaf's {@code etc/*.cfg}): one the
+     * configuration type cannot read as what it says is refused, naming the key. Before, SCR read
+     * {@code data_crc = yes} as false (a cache formatted without data CRCs, for good) and failed on
+     * {@code 4G} with a NumberFormatException that named no key.
+     */
+    @Test
+    void aStringValueThatIsNotWhatItsKeyTakesIsRefusedNamingTheKey() throws Exception {
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        CacheConfigurationException e = assertThrows(CacheConfigurationException.class,
+                () -> c.activate(config(Map.of()), Map.of("data_crc", "yes", "cache_dev_size_bytes", "4G",
+                        "streams", "2", "force_identity", "TRUE")));
+        assertTrue(e.getMessage().startsWith("cache c: ")
+                && e.getMessage().contains("data_crc = 'yes': not true or false")
+                && e.getMessage().contains("cache_dev_size_bytes = '4G': not a whole number")
+                && !e.getMessage().contains("streams") && !e.getMessage().contains("force_identity"), e.getMessage());
+    }
+
+    /**
+     * A configuration change that fails its check is not kept: an open that a backing device
+     * starts later uses the configuration before it. Before, the change was kept first and put
+     * back only for a CacheConfigurationException; an accessor failing (SCR's conversion of a
+     * value it cannot read) left it in place, and the open failed on it.
+     */
+    @Test
+    @Timeout(120)
+    void aChangeThatFailsItsCheckIsNotKeptForALaterOpen() throws Exception {
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.activate(config(Map.of()), Map.of()); // a blank cache device waits for its backing device
+        try {
+            onControl(c, () -> { });
+            assertNull(facade(c), "not open without a backing device");
+            // the proxy's accessor fails as SCR's does for a value it cannot convert
+            c.modified(config(Map.of("gc__percent", "50%")), Map.of());
+            c.modified(config(Map.of("gc__percent", 50)), Map.of("gc_percent", "50%"));
+            c.bindBacking(disk);
+            CacheDeviceFacade f = opened(c);
+            assertEquals(CacheMode.WRITEBACK, f.mode());
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
      * A cache configured for pass-through that cannot enter it at start (dirty data, no backing
      * device to write it back to) stays in write-back, and enters pass-through once a backing
      * device binds, or with a later configuration change. Before, the switch was tried only at
@@ -167,7 +214,7 @@ class TargetComponentTest {
         PcacheTargetComponent first = component(new Mapping(heap, "heap"));
         first.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy())); // what it writes stays dirty
         first.bindBacking(disk);
-        first.activate(config(Map.of()));
+        first.activate(config(Map.of()), Map.of());
         try {
             opened(first).write(0, Harness.pattern(0, 4096, 1), true); // dirty, left in the cache
         } finally {
@@ -175,11 +222,11 @@ class TargetComponentTest {
         }
 
         PcacheTargetComponent c = component(new Mapping(heap, "heap"));
-        c.activate(config(Map.of("cache__mode", "passthrough")));
+        c.activate(config(Map.of("cache__mode", "passthrough")), Map.of());
         try {
             CacheDeviceFacade f = opened(c);
             assertEquals(CacheMode.WRITEBACK, f.mode(), "no backing device to write the dirty data back to");
-            c.modified(config(Map.of("cache__mode", "passthrough", "gc__percent", 60)));
+            c.modified(config(Map.of("cache__mode", "passthrough", "gc__percent", 60)), Map.of());
             onControl(c, () -> { });
             assertEquals(CacheMode.WRITEBACK, f.mode(), "still none");
             c.bindBacking(disk);
@@ -207,7 +254,7 @@ class TargetComponentTest {
         c.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         c.bindBacking(disk);
         Map<String, Object> slowDisk = Map.of("backing__timeout__ms", 600_000L);
-        c.activate(config(slowDisk));
+        c.activate(config(slowDisk), Map.of());
         CountDownLatch hang = new CountDownLatch(1);
         long tookNanos;
         try {
@@ -221,7 +268,7 @@ class TargetComponentTest {
                     Thread.currentThread().interrupt();
                 }
             };
-            c.modified(config(Map.of("cache__mode", "passthrough", "backing__timeout__ms", 600_000L)));
+            c.modified(config(Map.of("cache__mode", "passthrough", "backing__timeout__ms", 600_000L)), Map.of());
             assertTrue(writing.await(30, TimeUnit.SECONDS), "the drain's write-back writes");
         } finally {
             long start = System.nanoTime();
@@ -234,7 +281,7 @@ class TargetComponentTest {
         PcacheTargetComponent again = component(new Mapping(heap, "heap"));
         again.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
         again.bindBacking(disk);
-        again.activate(config(Map.of()));
+        again.activate(config(Map.of()), Map.of());
         try {
             CacheDeviceFacade f = opened(again);
             assertEquals(CacheMode.WRITEBACK, f.mode());
@@ -257,12 +304,12 @@ class TargetComponentTest {
         MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
         PcacheTargetComponent first = component(new Mapping(new HeapPmemProvider(), "heap"));
         first.bindBacking(disk);
-        first.activate(config(Map.of()));
+        first.activate(config(Map.of()), Map.of());
         try {
             opened(first);
             PcacheTargetComponent second = component(new Mapping(new HeapPmemProvider(), "heap"));
             second.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
-            second.activate(config(Map.of("name", "d", "cache__dev", link.toString())));
+            second.activate(config(Map.of("name", "d", "cache__dev", link.toString())), Map.of());
             try {
                 onControl(second, () -> { });
                 assertEquals(null, facade(second), "a second cache opened the device through a link");
@@ -285,7 +332,7 @@ class TargetComponentTest {
     @Timeout(120)
     void aCacheWhoseOpenWaitedInVainForABackingDeviceOpensOnceOneBinds() throws Exception {
         PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
-        c.activate(config(Map.of())); // a blank device: formatting it pairs it with the backing device
+        c.activate(config(Map.of()), Map.of()); // a blank device: formatting it pairs it with the backing device
         try {
             onControl(c, () -> { });
             assertEquals(null, facade(c), "opened without a backing device");
@@ -317,7 +364,7 @@ class TargetComponentTest {
         }
         PcacheTargetComponent c = component(first);
         c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
-        c.activate(config(Map.of()));
+        c.activate(config(Map.of()), Map.of());
         return new TwoMappings(first, second, c);
     }
 
@@ -373,7 +420,7 @@ class TargetComponentTest {
             });
             assertTrue(held.await(30, TimeUnit.SECONDS));
             c.bindPmem(second); // queued
-            c.modified(config(Map.of("cache__dev", dir.resolve("other.cache").toString()))); // refused when its turn comes
+            c.modified(config(Map.of("cache__dev", dir.resolve("other.cache").toString())), Map.of()); // refused when its turn comes
             busy.countDown();
             onControl(c, () -> { });
             assertEquals(1, second.opens.get(), "swapped");

@@ -14,12 +14,14 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import pcache.api.CachePos;
+import pcache.api.config.TypedProperties;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.Kset;
 import pcache.api.spi.WritebackContext;
 import pcache.api.spi.WritebackOutcome;
 import pcache.api.spi.WritebackPolicy;
+import pcache.io.log.Log;
 
 /**
  * Write-back in batches: many ksets at once, overlaps resolved across the whole batch (a version
@@ -112,6 +114,8 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
         }
     }
 
+    private static final System.Logger LOG = Log.of(BatchingWritebackPolicy.class);
+
     private volatile Settings settings = new Settings(50, 40, 30_000, 64L << 20, 0);
     private final Map<WritebackContext, CacheState> states = new WeakHashMap<>();
 
@@ -124,7 +128,14 @@ public final class BatchingWritebackPolicy implements WritebackPolicy {
 
     @Activate
     @Modified
-    void configure(Config config) {
+    void configure(Config config, Map<String, Object> properties) {
+        // a string value SCR cannot read as a number would fail the accessor without naming its key
+        List<String> problems = TypedProperties.problems(Config.class, properties);
+        if (!problems.isEmpty()) {
+            LOG.log(System.Logger.Level.ERROR, "write-back policy " + NAME_VALUE + ": configuration refused ("
+                    + String.join("; ", problems) + "); it keeps its settings: " + settings);
+            return;
+        }
         settings = Settings.of(config);
     }
 

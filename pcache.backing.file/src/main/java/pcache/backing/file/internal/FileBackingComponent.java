@@ -2,6 +2,7 @@ package pcache.backing.file.internal;
 
 import java.io.IOException;
 import java.util.Hashtable;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -18,6 +19,7 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
+import pcache.api.config.TypedProperties;
 import pcache.api.spi.BackingDevice;
 import pcache.io.log.Log;
 
@@ -121,6 +123,12 @@ public class FileBackingComponent {
 
     @Activate
     void activate(Config config, Map<String, Object> properties) throws IOException {
+        // a string value SCR would misread (read_only = yes as false) is refused, naming its key
+        List<String> typeProblems = TypedProperties.problems(Config.class, properties);
+        if (!typeProblems.isEmpty()) {
+            throw new BackingConfigurationException(PID + " '" + config.name() + "': "
+                    + String.join("; ", typeProblems));
+        }
         FileBackingDevice opened = FileBackingDevice.open(settings(config));
         Hashtable<String, Object> instanceProperties = serviceProperties(config.name(), properties);
         instanceProperties.put(FileBackingService.DEVICE, opened);

@@ -161,6 +161,17 @@ class FileBackingComponentTest {
                         config(Map.of("name", "disk2", "path", missing.toString())), Map.of()));
         assertTrue(e.getMessage().contains("path=" + missing), e.getMessage());
         assertNull(factory.properties.get(), "nothing registered");
+
+        // string values (Karaf's etc/*.cfg): SCR would read read_only = yes as false, a writable disk
+        Path image = dir.resolve("typed.img");
+        e = assertThrows(BackingConfigurationException.class, () -> component.activate(
+                config(Map.of("name", "disk3", "path", image.toString())),
+                Map.of("read_only", "yes", "size_bytes", "4G", "create", "true")));
+        assertTrue(e.getMessage().contains("'disk3': ") && e.getMessage().contains("read_only = 'yes': not true or false")
+                && e.getMessage().contains("size_bytes = '4G': not a whole number")
+                && !e.getMessage().contains("create ="), e.getMessage());
+        assertTrue(java.nio.file.Files.notExists(image), "nothing created");
+        assertNull(factory.properties.get(), "nothing registered");
     }
 
     @Test

@@ -3,6 +3,7 @@ package pcache.backing.nbd.internal;
 import java.lang.System.Logger.Level;
 import java.util.EnumMap;
 import java.util.Hashtable;
+import java.util.List;
 import java.util.Map;
 
 import org.osgi.service.component.ComponentConstants;
@@ -19,6 +20,7 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
+import pcache.api.config.TypedProperties;
 import pcache.api.spi.BackingDevice;
 import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
@@ -154,12 +156,17 @@ public final class NbdBackingComponent {
      *         fails)
      */
     @Activate
-    public NbdBackingComponent(Config config,
+    public NbdBackingComponent(Config config, Map<String, Object> properties,
             @Reference(target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
                     + NbdBackingService.FACTORY + ")") ComponentFactory<NbdBackingService> services,
             @Reference(cardinality = ReferenceCardinality.OPTIONAL,
                     policyOption = ReferencePolicyOption.GREEDY) TlsProvider tlsProvider) {
         this.services = services;
+        // a string value SCR would misread (tls_verify_peer = no as false) is refused, naming its key
+        List<String> typeProblems = TypedProperties.problems(Config.class, properties);
+        if (!typeProblems.isEmpty()) {
+            throw new IllegalArgumentException(config.name() + ": " + String.join("; ", typeProblems));
+        }
         this.settings = settings(config);
         if (settings.tls() != null && tlsProvider == null) {
             LOG.log(Level.ERROR, settings.name() + ": " + settings.uri().location() + " needs TLS, "

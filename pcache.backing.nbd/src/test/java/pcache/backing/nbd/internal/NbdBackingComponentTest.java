@@ -100,7 +100,7 @@ class NbdBackingComponentTest {
         values.put("uri", "nbd+unix:///?socket=" + socket);
         values.put("reconnect__initial__backoff__ms", 20L);
         values.put("reconnect__max__backoff__ms", 50L);
-        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(), null);
+        NbdBackingComponent component = new NbdBackingComponent(config(values), Map.of(), factory(), null);
         try {
             Thread.sleep(200);
             assertEquals(0, registrations.size(), "nothing to publish without a server");
@@ -133,20 +133,29 @@ class NbdBackingComponentTest {
         values.put("name", "remote2");
         values.put("uri", "nbd+unix:///disk");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory(), null));
+                () -> new NbdBackingComponent(config(values), Map.of(), factory(), null));
         assertTrue(e.getMessage().contains("remote2") && e.getMessage().contains("socket=PATH"),
                 e.getMessage());
 
         values.put("uri", "nbd://h/x");
         values.put("io__timeout__ms", -1L);
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory(), null));
+                () -> new NbdBackingComponent(config(values), Map.of(), factory(), null));
         assertTrue(e.getMessage().contains("io_timeout_ms"), e.getMessage());
 
         values.remove("name");
         e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory(), null));
+                () -> new NbdBackingComponent(config(values), Map.of(), factory(), null));
         assertTrue(e.getMessage().contains("name"), e.getMessage());
+
+        // string values (Karaf's etc/*.cfg) that SCR would read as false, or fail on without naming the key
+        values.put("name", "remote3");
+        values.put("io__timeout__ms", 1000L);
+        e = assertThrows(IllegalArgumentException.class, () -> new NbdBackingComponent(config(values),
+                Map.of("tls_verify_peer", "no", "connect_timeout_ms", "30s"), factory(), null));
+        assertTrue(e.getMessage().startsWith("remote3: ")
+                && e.getMessage().contains("connect_timeout_ms = '30s': not a whole number")
+                && e.getMessage().contains("tls_verify_peer = 'no': not true or false"), e.getMessage());
         assertEquals(0, registrations.size());
     }
 
@@ -169,7 +178,7 @@ class NbdBackingComponentTest {
 
         values.put("uri", "nbd://10.0.0.5/disk");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory(), null));
+                () -> new NbdBackingComponent(config(values), Map.of(), factory(), null));
         assertTrue(e.getMessage().startsWith("remote3: nbd://10.0.0.5:10809/disk: ")
                 && e.getMessage().contains("but the URI is clear text: write nbds://"),
                 e.getMessage());
@@ -196,7 +205,7 @@ class NbdBackingComponentTest {
             }
         };
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new NbdBackingComponent(config(values), factory(), failing));
+                () -> new NbdBackingComponent(config(values), Map.of(), factory(), failing));
         assertEquals("remote4: cannot load the TLS credentials for nbds+unix:///?socket="
                 + dir.resolve("nbd.sock") + ": /etc/pcache/missing.psk does not exist; make it "
                 + "with: psktool -u USER -p /etc/pcache/missing.psk", e.getMessage());
@@ -209,7 +218,7 @@ class NbdBackingComponentTest {
         values.put("name", "remote5");
         values.put("uri", "nbds+unix:///?socket=" + dir.resolve("nbd.sock")
                 + "&tls-psk-file=/etc/pcache/keys.psk");
-        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(), null);
+        NbdBackingComponent component = new NbdBackingComponent(config(values), Map.of(), factory(), null);
         try (Nbdkit server = Nbdkit.unix(dir, "memory", "1M")) {
             Thread.sleep(300);
             assertEquals(0, registrations.size(), "never connects in clear text");
@@ -228,7 +237,7 @@ class NbdBackingComponentTest {
         values.put("tls__hostname", "localhost");
         values.put("reconnect__initial__backoff__ms", 20L);
         values.put("reconnect__max__backoff__ms", 50L);
-        NbdBackingComponent component = new NbdBackingComponent(config(values), factory(),
+        NbdBackingComponent component = new NbdBackingComponent(config(values), Map.of(), factory(),
                 new DefaultTlsProvider());
         try (Nbdkit server = Nbdkit.unix(dir, "--tls=require", "--tls-certificates=" + ca.server(),
                 "memory", "2M")) {

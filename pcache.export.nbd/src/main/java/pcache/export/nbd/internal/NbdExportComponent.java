@@ -32,6 +32,7 @@ import pcache.api.NbdExports;
 import pcache.api.config.ExportDefinition;
 import pcache.api.config.ExportProperties;
 import pcache.api.config.ExportTlsMode;
+import pcache.api.config.TypedProperties;
 import pcache.api.tls.TlsConfigurationException;
 import pcache.api.tls.TlsEndpoint;
 import pcache.api.tls.TlsProvider;
@@ -190,8 +191,12 @@ public class NbdExportComponent implements NbdExports {
     /** The configuration checked by the contract's rules; refused with every problem named. */
     private static ExportDefinition definition(Map<String, Object> properties) {
         ExportDefinition.Parsed parsed = ExportDefinition.parse(properties, Path.of("").toAbsolutePath(), "");
-        if (parsed.definition().isEmpty()) {
-            String problems = String.join("; ", parsed.problems());
+        // and the server's own numbers, which SCR would fail on without naming the key
+        List<String> typeProblems = TypedProperties.problems(Config.class, properties);
+        if (parsed.definition().isEmpty() || !typeProblems.isEmpty()) {
+            List<String> all = new ArrayList<>(parsed.problems());
+            all.addAll(typeProblems);
+            String problems = String.join("; ", all);
             LOG.log(Level.ERROR, () -> "NBD export not started, its configuration (" + PID + ") is refused: " + problems);
             throw new IllegalArgumentException("NBD export configuration refused: " + problems);
         }

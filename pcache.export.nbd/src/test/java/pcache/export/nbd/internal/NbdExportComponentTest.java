@@ -140,6 +140,18 @@ class NbdExportComponentTest {
         assertNull(component.server());
     }
 
+    /** Values given as strings (Karaf's etc/*.cfg) that SCR could not read are refused, naming the key. */
+    @Test
+    void aStringThatIsNoNumberFailsActivationNamingTheKey() {
+        NbdExportComponent component = new NbdExportComponent();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> component.activate(config(Map.of()), Map.of("listen", "unix:" + dir.resolve("s"),
+                        "max_connections", "100 ", "workers", "2")));
+        assertTrue(e.getMessage().contains("max_connections = '100 ': not a whole number")
+                && !e.getMessage().contains("workers"), e.getMessage());
+        assertNull(component.server());
+    }
+
     @Test
     void configurationReachesTheServer() throws Exception {
         Map<String, Object> values = new HashMap<>();
