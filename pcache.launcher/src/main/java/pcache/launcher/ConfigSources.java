@@ -174,10 +174,16 @@ public final class ConfigSources {
         }
     }
 
+    /**
+     * The system properties that are configuration keys, and those under the prefixes of
+     * pcache's own keys that no JVM property uses ({@code nbd.}, {@code health.}), so that a
+     * misspelt {@code -Dnbd.read_view=off} is reported as an unknown key instead of ignored.
+     * Other misspellings ({@code -Dhttp.listn}) cannot be told from the JVM's own properties.
+     */
     private static Map<String, String> configurationKeys(Properties systemProperties) {
         Map<String, String> keys = new LinkedHashMap<>();
         for (String name : systemProperties.stringPropertyNames()) {
-            if (ConfigKeys.isConfigurationKey(name)) {
+            if (ConfigKeys.isConfigurationKey(name) || name.startsWith("nbd.") || name.startsWith("health.")) {
                 keys.put(name, systemProperties.getProperty(name));
             }
         }

@@ -59,6 +59,26 @@ class ConfigSourcesTest {
         assertTrue(!v.containsKey("java.version") && !v.containsKey("pcache.home"), v.toString());
     }
 
+    /**
+     * A misspelt key under pcache's own prefixes, given as a JVM system property, is taken, so
+     * that the settings report it as unknown. Before, it was dropped without a word (read views
+     * stayed on after {@code -Dnbd.read_view=off}).
+     */
+    @Test
+    void systemPropertiesUnderPcachesOwnPrefixesAreTakenSoThatMisspellingsAreReported() throws Exception {
+        Properties sys = new Properties();
+        sys.setProperty("nbd.read_view", "off");
+        sys.setProperty("health.dirty_warn_pct", "50");
+        sys.setProperty("http.proxyHost", "a JVM property");
+        Map<String, String> v = load(Optional.empty(), Map.of(), sys, Map.of());
+        assertEquals("off", v.get("nbd.read_view"));
+        assertEquals("50", v.get("health.dirty_warn_pct"));
+        assertTrue(!v.containsKey("http.proxyHost"), v.toString());
+        ConfigException e = assertThrows(ConfigException.class, () -> SettingsParser.parse(v));
+        assertTrue(e.getMessage().contains("nbd.read_view") && e.getMessage().contains("health.dirty_warn_pct"),
+                e.getMessage());
+    }
+
     @Test
     void dataIsAbsoluteBeforeInterpolation() throws Exception {
         Path file = Files.writeString(dir.resolve("c.properties"), """

@@ -155,7 +155,9 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
 
         private BackingLocation backing() {
             try {
-                return BackingLocation.parse(values.get(CacheAttribute.BACKING_DEV).trim(), base);
+                BackingLocation location = BackingLocation.parse(values.get(CacheAttribute.BACKING_DEV).trim(), base);
+                // relative paths in an NBD URI are relative to base too, as README says of every path
+                return location instanceof BackingLocation.Nbd nbd ? nbd.withPathsUnder(base) : location;
             } catch (IllegalArgumentException e) {
                 problem(CacheAttribute.BACKING_DEV, e.getMessage());
                 return null;

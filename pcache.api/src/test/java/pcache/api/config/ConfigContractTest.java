@@ -134,6 +134,28 @@ class ConfigContractTest {
                 BackingLocation.parse("nbds+unix://bob@/d?socket=/s&tls-psk-file=/k", Path.of("/")).text());
     }
 
+    /**
+     * Relative paths in an NBD URI are relative to the data directory, as every relative path of
+     * the configuration. Before, they passed the launcher as written: the device took a relative
+     * socket from its working directory and refused relative TLS files after start.
+     */
+    @Test
+    void relativePathsInAnNbdUriAreResolvedAgainstTheBase() {
+        CacheDefinition d = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
+                CacheAttribute.BACKING_DEV, "nbds+unix://bob@/disk?socket=run/nbd%20x.sock&tls-psk-file=keys.psk"
+                        + "&tls-verify-peer=false"), Path.of("/srv/data")).definition().orElseThrow();
+        assertEquals("nbds+unix://bob@/disk?socket=/srv/data/run/nbd%20x.sock&tls-psk-file=/srv/data/keys.psk"
+                + "&tls-verify-peer=false", d.backingProperties().get("uri"));
+        CacheDefinition tcp = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
+                CacheAttribute.BACKING_DEV, "nbds://h:10810/x?tls-certificates=../pki&tls-psk-file=/abs/k"),
+                Path.of("/srv/data")).definition().orElseThrow();
+        assertEquals("nbds://h:10810/x?tls-certificates=/srv/pki&tls-psk-file=/abs/k",
+                tcp.backingProperties().get("uri"));
+        assertEquals("nbd://h/x", CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
+                CacheAttribute.BACKING_DEV, "nbd://h/x"), Path.of("/srv/data")).definition().orElseThrow()
+                .backingProperties().get("uri"));
+    }
+
     /** The same disk however it is reached: the duplicate check of pcache:create compares these. */
     @Test
     void aLocationsDiskIgnoresTlsUserPortDefaultAndHostCase() {

@@ -11,13 +11,15 @@ final class BackingTarget {
     }
 
     /**
-     * Parses {@code value}; a relative file path is resolved against {@code cwd}.
+     * Parses {@code value}; a relative file path, and the relative paths of an NBD URI's
+     * {@code socket} and TLS files, are resolved against {@code cwd}.
      *
      * @throws IllegalArgumentException naming the value and what is expected
      */
     static BackingLocation parse(String value, Path cwd) {
         try {
-            return BackingLocation.parse(value, cwd);
+            BackingLocation location = BackingLocation.parse(value, cwd);
+            return location instanceof BackingLocation.Nbd nbd ? nbd.withPathsUnder(cwd) : location;
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("backing device '" + value + "': expected " + e.getMessage());
         }
