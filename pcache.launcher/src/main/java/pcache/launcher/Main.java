@@ -170,16 +170,6 @@ public final class Main {
                 FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
                 new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
                 ConfigAdminMapping.afterPcacheBundles(settings));
-        java.util.Optional<String> signal = stop.attach(framework);
-        if (signal.isPresent()) {
-            LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
-            boolean stopped = framework.stop(StopControl.STOP_TIMEOUT);
-            if (!serving) {
-                err.println("pcache: SIG" + signal.get() + " before the command ran: not run, exit status 1");
-                return FAILED;
-            }
-            return stopped ? OK : FAILED;
-        }
         List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
         if (!missingParts.isEmpty()) {
             err.println("pcache: bad configuration: a cache names a part no bundle provides:");
@@ -196,6 +186,14 @@ public final class Main {
         }
         GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
         if (!serving) {
+            // signals stop the framework from here on; one that came while it started stops it now
+            java.util.Optional<String> signal = stop.attach(framework);
+            if (signal.isPresent()) {
+                LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
+                framework.stop(StopControl.STOP_TIMEOUT);
+                err.println("pcache: SIG" + signal.get() + " before the command ran: not run, exit status 1");
+                return FAILED;
+            }
             CacheReadiness.await(framework.context(),
                     settings.caches().stream().map(CacheDefinition::name).toList());
             int status = runner.execute(arguments.command(), out, err);
@@ -216,6 +214,13 @@ public final class Main {
         }
         stop.onExit(control::close);
         try (control) {
+            // signals stop the framework from here on; one that came while it started (or during
+            // the checks above, which a stop under them would confuse) stops it now
+            java.util.Optional<String> signal = stop.attach(framework);
+            if (signal.isPresent()) {
+                LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
+                return framework.stop(StopControl.STOP_TIMEOUT) ? OK : FAILED;
+            }
             LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",
                     settings.dataDir(), control.socket());
             org.osgi.framework.FrameworkEvent stopped = framework.awaitStop(stop::stopBegan);

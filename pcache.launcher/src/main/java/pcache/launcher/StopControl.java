@@ -47,7 +47,8 @@ final class StopControl {
     }
 
     /**
-     * The framework has started: from now on signals stop it.
+     * The framework has started and the launcher has checked it: from now on signals stop it
+     * (before, a stop would run under the launcher's checks and confuse them).
      *
      * @return the signal that came while it started (the launcher stops it at once, and says
      *         so), or empty
@@ -94,6 +95,7 @@ final class StopControl {
         if (started == null) {
             LOG.log(System.Logger.Level.INFO, "SIG{0} while starting: stopping as soon as the framework has started "
                     + "(a second signal exits at once)", name);
+            watch(STOP_TIMEOUT.multipliedBy(2)); // the rest of the start, then the stop
             return;
         }
         LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", name);
@@ -134,6 +136,11 @@ final class StopControl {
                 }
             }
             EmbeddedFramework started = framework();
+            if (started == null) { // a signal while starting, and the start has not ended since
+                LOG.log(System.Logger.Level.ERROR, "the framework did not finish starting and stop within {0} s of the"
+                        + " signal: exiting anyway", STOP_TIMEOUT.multipliedBy(2).toSeconds());
+                Runtime.getRuntime().halt(1);
+            }
             if (started != null && started.isActive()) {
                 LOG.log(System.Logger.Level.ERROR, "the framework did not stop within {0} s: exiting anyway",
                         STOP_TIMEOUT.toSeconds());

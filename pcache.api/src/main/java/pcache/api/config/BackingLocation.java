@@ -89,71 +89,21 @@ public sealed interface BackingLocation {
         }
 
         /**
-         * This URI with the relative paths of its {@code socket}, {@code tls-certificates} and
-         * {@code tls-psk-file} parameters resolved against {@code base}, as every relative path of
-         * the launcher's configuration is (the NBD backing device would take a relative socket
-         * path from the working directory, and refuses relative TLS files).
+         * The first of the {@code socket}, {@code tls-certificates} and {@code tls-psk-file}
+         * parameters whose path is relative ({@code name=value}), or null when each is absolute
+         * or absent. Such a path is not resolved against the configuration's data directory.
          */
-        public Nbd withPathsUnder(Path base) {
-            String query = uri.getRawQuery();
-            if (query == null) {
-                return this;
-            }
-            StringBuilder resolved = new StringBuilder();
-            for (String param : query.split("&", -1)) {
+        public String relativePath() {
+            for (String param : params(uri)) {
                 int eq = param.indexOf('=');
                 String name = eq < 0 ? param : param.substring(0, eq);
-                if (eq >= 0 && PATH_PARAMETERS.contains(name)) {
-                    String value = decode(param.substring(eq + 1));
-                    if (!value.isEmpty() && !value.startsWith("/")) {
-                        try {
-                            param = name + "=" + encode(base.resolve(value).toAbsolutePath().normalize().toString());
-                        } catch (InvalidPathException e) {
-                            throw new IllegalArgumentException(name + "=PATH with a valid path (" + e.getReason() + ")");
-                        }
-                    }
-                }
-                resolved.append(resolved.length() == 0 ? "" : "&").append(param);
-            }
-            String authority = uri.getRawAuthority();
-            try {
-                return new Nbd(new URI(uri.getScheme() + "://" + (authority == null ? "" : authority)
-                        + (uri.getRawPath() == null ? "" : uri.getRawPath()) + "?" + resolved));
-            } catch (URISyntaxException e) {
-                throw new IllegalArgumentException("a valid URI (" + e.getMessage() + ")");
-            }
-        }
-
-        private static final java.util.Set<String> PATH_PARAMETERS = java.util.Set.of("socket", "tls-certificates",
-                "tls-psk-file");
-
-        private static String decode(String raw) {
-            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-            for (int i = 0; i < raw.length(); i++) {
-                char c = raw.charAt(i);
-                if (c == '%' && i + 2 < raw.length()) { // java.net.URI checked the escapes
-                    bytes.write(Integer.parseInt(raw.substring(i + 1, i + 3), 16));
-                    i += 2;
-                } else {
-                    byte[] b = String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                    bytes.write(b, 0, b.length);
+                String value = eq < 0 ? "" : param.substring(eq + 1);
+                if ((name.equals("socket") || name.equals("tls-certificates") || name.equals("tls-psk-file"))
+                        && !value.isEmpty() && !value.startsWith("/")) {
+                    return param;
                 }
             }
-            return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
-        }
-
-        private static String encode(String text) {
-            StringBuilder out = new StringBuilder();
-            for (byte b : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
-                char c = (char) (b & 0xff);
-                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                        || "-._~/!$'()*+,;:@".indexOf(c) >= 0) {
-                    out.append(c);
-                } else {
-                    out.append('%').append(String.format("%02X", b & 0xff));
-                }
-            }
-            return out.toString();
+            return null;
         }
     }
 

@@ -156,8 +156,17 @@ public record CacheDefinition(String name, Path cacheDev, long cacheDevSizeBytes
         private BackingLocation backing() {
             try {
                 BackingLocation location = BackingLocation.parse(values.get(CacheAttribute.BACKING_DEV).trim(), base);
-                // relative paths in an NBD URI are relative to base too, as README says of every path
-                return location instanceof BackingLocation.Nbd nbd ? nbd.withPathsUnder(base) : location;
+                if (location instanceof BackingLocation.Nbd nbd) {
+                    // the device would take a relative socket from its working directory, not from
+                    // base as every other relative path, and refuses relative TLS files after start
+                    String relative = nbd.relativePath();
+                    if (relative != null) {
+                        problem(CacheAttribute.BACKING_DEV, "an absolute path in " + relative + " (a path inside"
+                                + " an NBD URI is not resolved against the data directory; write it in full)");
+                        return null;
+                    }
+                }
+                return location;
             } catch (IllegalArgumentException e) {
                 problem(CacheAttribute.BACKING_DEV, e.getMessage());
                 return null;

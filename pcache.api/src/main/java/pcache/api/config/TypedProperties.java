@@ -34,6 +34,16 @@ public final class TypedProperties {
      * @param configType a component property type (an annotation type)
      */
     public static List<String> problems(Class<?> configType, Map<String, ?> properties) {
+        return problems(configType, properties, List.of());
+    }
+
+    /**
+     * As {@link #problems(Class, Map)}, leaving out the keys of {@code readElsewhere}: those the
+     * component reads from the raw properties with rules of its own (trimming, say), not through
+     * the type.
+     */
+    public static List<String> problems(Class<?> configType, Map<String, ?> properties,
+            java.util.Collection<String> readElsewhere) {
         List<String> problems = new ArrayList<>();
         Method[] elements = configType.getDeclaredMethods();
         Arrays.sort(elements, Comparator.comparing(Method::getName));
@@ -42,7 +52,10 @@ public final class TypedProperties {
                 continue;
             }
             String key = propertyName(element.getName());
-            Object value = properties.get(key);
+            if (readElsewhere.contains(key)) {
+                continue;
+            }
+            Object value = scalar(properties.get(key));
             Class<?> type = element.getReturnType();
             String problem = null;
             if (type == boolean.class) {
@@ -90,12 +103,26 @@ public final class TypedProperties {
         return name.toString();
     }
 
+    /** What SCR converts for a scalar element: an array's or a collection's first element. */
+    private static Object scalar(Object value) {
+        if (value != null && value.getClass().isArray()) {
+            return java.lang.reflect.Array.getLength(value) == 0 ? null : java.lang.reflect.Array.get(value, 0);
+        }
+        if (value instanceof java.util.Collection<?> c) {
+            return c.isEmpty() ? null : c.iterator().next();
+        }
+        return value;
+    }
+
     private static String booleanProblem(Object value) {
         if (value == null || value instanceof Boolean) {
             return null;
         }
         if (value instanceof String s && (s.equalsIgnoreCase("true") || s.equalsIgnoreCase("false"))) {
             return null;
+        }
+        if (value instanceof String s && (s.trim().equalsIgnoreCase("true") || s.trim().equalsIgnoreCase("false"))) {
+            return "spaces around " + s.trim() + " (they would make it read as false)";
         }
         return "not " + ConfigValues.BOOLEAN_EXPECTED + " (any other text would be taken as false)";
     }
@@ -108,6 +135,19 @@ public final class TypedProperties {
         if (value instanceof Byte || value instanceof Short || value instanceof Integer || value instanceof Long) {
             long v = ((Number) value).longValue();
             return v < min || v > max ? "out of range for this key" : null;
+        }
+        if (value instanceof Number n) { // Double, Float, BigDecimal, BigInteger: whole ones only
+            java.math.BigDecimal d;
+            try {
+                d = new java.math.BigDecimal(n.toString());
+            } catch (NumberFormatException e) {
+                return "not " + what; // NaN, infinity
+            }
+            if (d.signum() != 0 && d.stripTrailingZeros().scale() > 0) {
+                return "not " + what + " (a fraction would be cut off)";
+            }
+            return d.compareTo(java.math.BigDecimal.valueOf(min)) < 0 || d.compareTo(java.math.BigDecimal.valueOf(max)) > 0
+                    ? "out of range for this key" : null;
         }
         if (value instanceof String s) {
             try {

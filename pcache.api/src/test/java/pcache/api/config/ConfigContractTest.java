@@ -135,25 +135,26 @@ class ConfigContractTest {
     }
 
     /**
-     * Relative paths in an NBD URI are relative to the data directory, as every relative path of
-     * the configuration. Before, they passed the launcher as written: the device took a relative
-     * socket from its working directory and refused relative TLS files after start.
+     * A relative path inside an NBD URI is refused with what to write: the device would take a
+     * relative socket from its working directory, not the data directory as every other relative
+     * path, and refuses relative TLS files only after start. Before, both passed the launcher.
      */
     @Test
-    void relativePathsInAnNbdUriAreResolvedAgainstTheBase() {
-        CacheDefinition d = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
-                CacheAttribute.BACKING_DEV, "nbds+unix://bob@/disk?socket=run/nbd%20x.sock&tls-psk-file=keys.psk"
-                        + "&tls-verify-peer=false"), Path.of("/srv/data")).definition().orElseThrow();
-        assertEquals("nbds+unix://bob@/disk?socket=/srv/data/run/nbd%20x.sock&tls-psk-file=/srv/data/keys.psk"
-                + "&tls-verify-peer=false", d.backingProperties().get("uri"));
-        CacheDefinition tcp = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
-                CacheAttribute.BACKING_DEV, "nbds://h:10810/x?tls-certificates=../pki&tls-psk-file=/abs/k"),
-                Path.of("/srv/data")).definition().orElseThrow();
-        assertEquals("nbds://h:10810/x?tls-certificates=/srv/pki&tls-psk-file=/abs/k",
-                tcp.backingProperties().get("uri"));
-        assertEquals("nbd://h/x", CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
-                CacheAttribute.BACKING_DEV, "nbd://h/x"), Path.of("/srv/data")).definition().orElseThrow()
-                .backingProperties().get("uri"));
+    void aRelativePathInAnNbdUriIsRefused() {
+        for (String uri : List.of("nbd+unix:///disk?socket=run/nbd.sock",
+                "nbds+unix://bob@/disk?socket=/run/nbd.sock&tls-psk-file=keys.psk",
+                "nbds://h/x?tls-certificates=../pki")) {
+            CacheDefinition.Parsed p = CacheDefinition.parse("r", values(CacheAttribute.CACHE_DEV, "r.cache",
+                    CacheAttribute.BACKING_DEV, uri), Path.of("/srv/data"));
+            assertTrue(p.definition().isEmpty(), uri);
+            String problem = p.problems().get(0).render("backing_dev");
+            assertTrue(problem.startsWith("backing_dev=" + uri + ": expected an absolute path in ")
+                    && problem.contains("not resolved against the data directory"), problem);
+        }
+        assertEquals("nbds://h/x?tls-certificates=/etc/pki&tls-psk-file=/k", CacheDefinition.parse("r",
+                values(CacheAttribute.CACHE_DEV, "r.cache", CacheAttribute.BACKING_DEV,
+                        "nbds://h/x?tls-certificates=/etc/pki&tls-psk-file=/k"), Path.of("/srv/data"))
+                .definition().orElseThrow().backingProperties().get("uri"));
     }
 
     /** The same disk however it is reached: the duplicate check of pcache:create compares these. */

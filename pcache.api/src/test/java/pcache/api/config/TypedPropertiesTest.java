@@ -51,8 +51,25 @@ class TypedPropertiesTest {
                 TypedProperties.problems(Sample.class, Map.of("read_only", "yes", "max_connections", "4294967296",
                         "size_bytes", "4G", "path", "any", "backing.timeout", "30s")));
         assertEquals(List.of("max_connections = '1.5': not a whole number (written without a unit: the key's name"
-                + " says which) (a Double)", "read_only = ' true': not true or false (any other text would be taken"
-                + " as false)"), TypedProperties.problems(Sample.class, Map.of("max_connections", 1.5,
+                + " says which) (a fraction would be cut off)", "read_only = ' true': spaces around true (they would"
+                + " make it read as false)"), TypedProperties.problems(Sample.class, Map.of("max_connections", 1.5,
                         "read_only", " true")));
+    }
+
+    /** What SCR converts without loss passes: whole numbers of any type, an array's first element. */
+    @Test
+    void valuesScrConvertsWithoutLossPass() {
+        assertEquals(List.of(), TypedProperties.problems(Sample.class, Map.of("max_connections", 50.0,
+                "size_bytes", new java.math.BigInteger("4096"), "read_only", new String[] {"true"},
+                "backing.timeout", List.of(7L))));
+        assertEquals(List.of("size_bytes = '4G': not a whole number (written without a unit: the key's name says"
+                + " which)"), TypedProperties.problems(Sample.class, Map.of("size_bytes", List.of("4G"))));
+    }
+
+    /** Keys the component reads from the raw properties by rules of its own are left to it. */
+    @Test
+    void keysReadElsewhereAreLeftOut() {
+        assertEquals(List.of(), TypedProperties.problems(Sample.class, Map.of("read_only", "true "),
+                List.of("read_only")));
     }
 }

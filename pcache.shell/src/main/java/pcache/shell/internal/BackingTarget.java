@@ -11,15 +11,13 @@ final class BackingTarget {
     }
 
     /**
-     * Parses {@code value}; a relative file path, and the relative paths of an NBD URI's
-     * {@code socket} and TLS files, are resolved against {@code cwd}.
+     * Parses {@code value}; a relative file path is resolved against {@code cwd}.
      *
      * @throws IllegalArgumentException naming the value and what is expected
      */
     static BackingLocation parse(String value, Path cwd) {
         try {
-            BackingLocation location = BackingLocation.parse(value, cwd);
-            return location instanceof BackingLocation.Nbd nbd ? nbd.withPathsUnder(cwd) : location;
+            return BackingLocation.parse(value, cwd);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("backing device '" + value + "': expected " + e.getMessage());
         }

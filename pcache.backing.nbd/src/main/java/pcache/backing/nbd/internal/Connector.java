@@ -65,7 +65,8 @@ final class Connector {
     /**
      * Connects and negotiates {@code uri}'s export, resolving its host with {@code resolver}.
      * Every address of the host is tried in the resolver's order until one accepts the
-     * connection (as libnbd and qemu do), all within the one timeout, the lookup included.
+     * connection (as libnbd and qemu do), all within the one timeout, the lookup included; each
+     * address but the last gets an equal share of the time left.
      */
     static Link connect(NbdUri uri, TlsEndpoint tls, Duration timeout,
             ScheduledExecutorService watchdog, HostResolver resolver) throws NbdConnectException {
@@ -87,8 +88,8 @@ final class Connector {
         SocketChannel channel = null;
         Progress progress = new Progress();
         try {
-            SocketChannel socket = open(uri, server, timeout,
-                    resolve(uri, server, timeout, deadline, resolver), attempt, timedOut);
+            SocketChannel socket = open(uri, server, timeout, deadline,
+                    resolve(uri, server, timeout, deadline, resolver), attempt, timedOut, watchdog);
             channel = socket;
             if (uri.transport() == NbdUri.Transport.TCP) {
                 // small requests and replies must not wait for Nagle (design doc §7.1)
@@ -188,13 +189,16 @@ final class Connector {
 
     /**
      * Opens a socket connected to the first of {@code addresses} that accepts, in their order;
-     * {@code attempt} holds the socket being connected, for the watchdog to close.
+     * {@code attempt} holds the socket being connected, for the watchdog to close. Each address
+     * but the last gets an equal share of the time left, so that one that drops packets does not
+     * take the whole timeout from the others.
      */
-    private static SocketChannel open(NbdUri uri, String server, Duration timeout,
-            List<SocketAddress> addresses, AtomicReference<SocketChannel> attempt,
-            AtomicBoolean timedOut) throws NbdConnectException {
+    private static SocketChannel open(NbdUri uri, String server, Duration timeout, long deadline,
+            List<SocketAddress> addresses, AtomicReference<SocketChannel> attempt, AtomicBoolean timedOut,
+            ScheduledExecutorService watchdog) throws NbdConnectException {
         List<String> failures = new ArrayList<>();
-        for (SocketAddress address : addresses) {
+        for (int i = 0; i < addresses.size(); i++) {
+            SocketAddress address = addresses.get(i);
             SocketChannel channel;
             try {
                 channel = uri.transport() == NbdUri.Transport.TCP ? SocketChannel.open()
@@ -204,15 +208,41 @@ final class Connector {
                         + e.getMessage(), e);
             }
             attempt.set(channel);
+            int left = addresses.size() - i;
+            long shareNanos = Math.max(0, deadline - System.nanoTime()) / left;
+            AtomicBoolean shareOver = new AtomicBoolean();
+            ScheduledFuture<?> share = left == 1 ? null : watchdog.schedule(() -> {
+                shareOver.set(true);
+                closeQuietly(channel);
+            }, shareNanos, TimeUnit.NANOSECONDS);
             try {
                 if (timedOut.get()) {
                     throw new AsynchronousCloseException(); // the watchdog may have missed it
                 }
                 channel.connect(address);
-                return channel;
+                if (share != null) {
+                    share.cancel(false);
+                }
+                if (!shareOver.get()) {
+                    return channel;
+                }
+                closeQuietly(channel); // connected as its share ran out: closed, or about to be
+                failures.add(describe(address) + ": no answer within " + shareNanos / 1_000_000
+                        + " ms, its share of connect_timeout_ms");
             } catch (IOException e) {
+                if (share != null) {
+                    share.cancel(false);
+                }
                 closeQuietly(channel);
-                if (timedOut.get() || e instanceof AsynchronousCloseException) {
+                if (timedOut.get()) {
+                    throw timeout(server, timeout, e);
+                }
+                if (shareOver.get()) {
+                    failures.add(describe(address) + ": no answer within " + shareNanos / 1_000_000
+                            + " ms, its share of connect_timeout_ms");
+                    continue;
+                }
+                if (e instanceof AsynchronousCloseException) {
                     throw timeout(server, timeout, e);
                 }
                 String what = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();

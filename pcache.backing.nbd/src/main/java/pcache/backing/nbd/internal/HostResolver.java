@@ -98,6 +98,11 @@ final class HostResolver {
             }
         }, "pcache-nbd-resolve " + host);
         thread.setDaemon(true);
-        thread.start();
+        try {
+            thread.start();
+        } catch (RuntimeException | Error e) { // no native thread to be had: this lookup ends here
+            running.remove(host, answer);
+            answer.completeExceptionally(e);
+        }
     }
 }

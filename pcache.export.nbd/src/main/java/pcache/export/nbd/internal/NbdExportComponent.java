@@ -192,7 +192,7 @@ public class NbdExportComponent implements NbdExports {
     private static ExportDefinition definition(Map<String, Object> properties) {
         ExportDefinition.Parsed parsed = ExportDefinition.parse(properties, Path.of("").toAbsolutePath(), "");
         // and the server's own numbers, which SCR would fail on without naming the key
-        List<String> typeProblems = TypedProperties.problems(Config.class, properties);
+        List<String> typeProblems = TypedProperties.problems(Config.class, properties, ExportProperties.ALL);
         if (parsed.definition().isEmpty() || !typeProblems.isEmpty()) {
             List<String> all = new ArrayList<>(parsed.problems());
             all.addAll(typeProblems);
