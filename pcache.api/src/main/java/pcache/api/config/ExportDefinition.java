@@ -21,8 +21,9 @@ import pcache.api.tls.TlsSettings;
  * <p>The rules besides each value's syntax: {@code tls=on} and {@code tls=require} need exactly one
  * kind of credentials (a certificate directory or a PSK file); credentials with {@code tls=off}
  * are a mistake worth reporting; and a listen address that other machines can reach is refused
- * with {@code tls=off} unless {@code insecure_allow_cleartext_network=true} says plainly that clear
- * text on the network is wanted.
+ * while clear text may be served there ({@code tls=off}, or {@code tls=on}, which serves clients
+ * that skip STARTTLS in clear text) unless {@code insecure_allow_cleartext_network=true} says
+ * plainly that clear text on the network is wanted.
  *
  * @param listen the listen addresses, each {@code HOST:PORT}, {@code [IPV6]:PORT} or
  *        {@code unix:<absolute path>}
@@ -31,7 +32,7 @@ import pcache.api.tls.TlsSettings;
  * @param tlsPskFile the pre-shared-key file (absolute), if configured
  * @param tlsVerifyPeer whether client certificates are verified, if configured; by default they are
  *        when the certificate directory holds {@value ExportProperties#CA_CERT_FILE}
- * @param insecureAllowCleartextNetwork whether a non-loopback address may run without TLS
+ * @param insecureAllowCleartextNetwork whether a non-loopback address may serve clear text (TLS off or only offered)
  * @param readViews where large read hits are sent from the cache's mapping:
  *        {@code auto}, {@code on} or {@code off} ({@link ExportProperties#READ_VIEWS}; since 1.4)
  */
@@ -86,9 +87,21 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
      * what to do.
      */
     public static String cleartextNetworkRefusal(String address, String keyPrefix) {
+        return cleartextNetworkRefusal(address, keyPrefix, ExportTlsMode.OFF);
+    }
+
+    /**
+     * The refusal of a listen address that other machines can reach while {@code mode} serves
+     * clear text there ({@code off}, or {@code on}, which serves clients that skip STARTTLS in
+     * clear text), naming what to do.
+     */
+    public static String cleartextNetworkRefusal(String address, String keyPrefix, ExportTlsMode mode) {
+        String why = mode == ExportTlsMode.ON
+                ? keyPrefix + ExportProperties.TLS + "=on, which serves a client that does not ask for TLS in clear text:"
+                        + " anyone on the network could read and overwrite the caches without TLS."
+                : keyPrefix + ExportProperties.TLS + "=off: anyone on the network could read and overwrite the caches.";
         return keyPrefix + ExportProperties.LISTEN + "=" + address + " is reachable from other machines but "
-                + keyPrefix + ExportProperties.TLS + "=off: anyone on the network could read and overwrite the "
-                + "caches. Set " + keyPrefix + ExportProperties.TLS + "=require with " + keyPrefix
+                + why + " Set " + keyPrefix + ExportProperties.TLS + "=require with " + keyPrefix
                 + ExportProperties.TLS_CERTIFICATES + " or " + keyPrefix + ExportProperties.TLS_PSK_FILE
                 + ", listen on a loopback address or a unix socket, or set " + keyPrefix
                 + ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK + "=true to accept clear text on the network";
@@ -177,10 +190,10 @@ public record ExportDefinition(List<String> listen, ExportTlsMode tls, Optional<
                 problem(ExportProperties.READ_VIEWS, readViews, "expected " + ExportProperties.READ_VIEWS_EXPECTED);
             }
             mode.ifPresent(m -> checkCredentials(m, modeText, certificates, pskFile, verifyPeer));
-            if (mode.orElse(null) == ExportTlsMode.OFF && !insecure) {
+            if (mode.isPresent() && mode.get() != ExportTlsMode.REQUIRE && !insecure) {
                 for (String address : listen) {
                     if (exposesNetwork(address)) {
-                        problems.add(cleartextNetworkRefusal(address, prefix));
+                        problems.add(cleartextNetworkRefusal(address, prefix, mode.get()));
                     }
                 }
             }

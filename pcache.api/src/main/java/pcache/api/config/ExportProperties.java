@@ -16,7 +16,10 @@ public final class ExportProperties {
     public static final String TLS_PSK_FILE = "tls_psk_file";
     /** Whether clients must present a certificate signed by {@code ca-cert.pem} ({@code true|false}). */
     public static final String TLS_VERIFY_PEER = "tls_verify_peer";
-    /** Allows a non-loopback {@link #LISTEN} address with {@code tls=off}: clear text on the network. */
+    /**
+     * Allows a non-loopback {@link #LISTEN} address while clear text may be served there
+     * ({@code tls=off}, or {@code on}, which serves clients that skip STARTTLS in clear text).
+     */
     public static final String INSECURE_ALLOW_CLEARTEXT_NETWORK = "insecure_allow_cleartext_network";
     /**
      * On which connections READs of 64 KiB or more that hit the cache are sent straight from its

@@ -118,6 +118,18 @@ class ExportDefinitionTest {
         assertEquals(ExportTlsMode.REQUIRE,
                 definition("listen", "[::]:10809", "tls", "require", "tls_psk_file", "k").tls());
         definition("listen", "localhost:10809,[::1]:0,unix:nbd.sock");
+
+        // tls=on serves a client that skips STARTTLS in clear text: on the network it needs the key
+        // too (before, it was accepted, and such clients were served in clear text without a word)
+        assertEquals(List.of("nbd.listen=0.0.0.0:10809 is reachable from other machines but nbd.tls=on, which serves a"
+                + " client that does not ask for TLS in clear text: anyone on the network could read and overwrite the"
+                + " caches without TLS. Set nbd.tls=require with nbd.tls_certificates or nbd.tls_psk_file, listen on a"
+                + " loopback address or a unix socket, or set nbd.insecure_allow_cleartext_network=true to accept"
+                + " clear text on the network"),
+                problems("listen", "0.0.0.0:10809", "tls", "on", "tls_psk_file", "k"));
+        assertEquals(ExportTlsMode.ON, definition("listen", "0.0.0.0:10809", "tls", "on", "tls_psk_file", "k",
+                "insecure_allow_cleartext_network", "true").tls());
+        definition("listen", "127.0.0.1:10809", "tls", "on", "tls_psk_file", "k");
         assertFalse(ExportDefinition.exposesNetwork("unix:/run/nbd.sock"));
         assertTrue(ExportDefinition.exposesNetwork("192.0.2.1:10809"));
         assertTrue(ExportDefinition.exposesNetwork("no-such-host.invalid:10809"), "unresolvable: assume the worst");

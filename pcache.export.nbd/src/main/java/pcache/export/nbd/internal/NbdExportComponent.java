@@ -68,7 +68,7 @@ public class NbdExportComponent implements NbdExports {
             description = "NBD server exporting every pcache cache device under its name")
     public @interface Config {
         @AttributeDefinition(description = "Where to listen: host:port, [ipv6]:port or unix:/path; "
-                + "comma-separated for several. A non-loopback address needs tls=on or require, or "
+                + "comma-separated for several. A non-loopback address needs tls=require, or "
                 + "insecure_allow_cleartext_network=true.")
         String listen() default ExportProperties.LISTEN_DEFAULT;
 
@@ -91,8 +91,9 @@ public class NbdExportComponent implements NbdExports {
                 + "by ca-cert.pem; false: they need not; empty: true when the directory holds ca-cert.pem")
         String tls__verify__peer() default "";
 
-        @AttributeDefinition(description = "Allow a non-loopback listen address with tls=off: anyone on the "
-                + "network can then read and overwrite the caches")
+        @AttributeDefinition(description = "Allow a non-loopback listen address with tls=off or tls=on (which "
+                + "serves clients that skip TLS in clear text): anyone on the network can then read and overwrite "
+                + "the caches")
         boolean insecure__allow__cleartext__network() default ExportProperties.INSECURE_ALLOW_CLEARTEXT_NETWORK_DEFAULT;
 
         @AttributeDefinition(description = "Most client connections served at once")
@@ -217,7 +218,7 @@ public class NbdExportComponent implements NbdExports {
         }
         try {
             TlsEndpoint endpoint = provider.server(definition.tlsSettings().orElseThrow());
-            return TlsPolicy.with(definition.tls(), endpoint);
+            return new TlsPolicy(definition.tls(), endpoint, definition.insecureAllowCleartextNetwork());
         } catch (TlsConfigurationException e) {
             LOG.log(Level.ERROR, () -> "NBD export not started, TLS credentials unusable: " + e.getMessage());
             throw new IOException("NBD export TLS credentials unusable: " + e.getMessage(), e);

@@ -206,8 +206,8 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
      *
      * @return the bound address (with the real port when port 0 was asked for)
      * @throws IOException if the address cannot be bound
-     * @throws IllegalArgumentException if other machines can reach the address and TLS is off
-     *         (unless the TLS policy allows clear text on the network)
+     * @throws IllegalArgumentException if other machines can reach the address and clear text may
+     *         be served there (TLS off, or only offered), unless the TLS policy allows that
      */
     public SocketAddress listen(ListenAddress address) throws IOException {
         synchronized (lock) {
@@ -216,17 +216,15 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
             }
         }
         if (address.exposesNetwork()) {
-            if (!tls.offered() && !tls.cleartextNetworkAllowed()) {
-                throw new IllegalArgumentException(ExportDefinition.cleartextNetworkRefusal(address.toString(), "nbd."));
+            if (tls.servesCleartext() && !tls.cleartextNetworkAllowed()) {
+                throw new IllegalArgumentException(ExportDefinition.cleartextNetworkRefusal(address.toString(), "nbd.",
+                        tls.mode()));
             }
-            if (!tls.offered()) {
+            if (tls.servesCleartext()) {
                 LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
-                        + "machines without TLS or authentication: nbd.insecure_allow_cleartext_network=true "
-                        + "was configured explicitly");
-            } else if (!tls.required()) {
-                LOG.log(Level.WARNING, () -> "NBD server listening on " + address + ", reachable from other "
-                        + "machines, with TLS offered but not required: clients may still connect in clear text "
-                        + "(nbd.tls=require refuses them)");
+                        + "machines" + (tls.offered() ? " and serving clients that skip TLS in clear text" : " without"
+                        + " TLS or authentication") + ": nbd.insecure_allow_cleartext_network=true "
+                        + "was configured explicitly (nbd.tls=require refuses clear text)");
             }
         }
         Listener listener = Listener.open(address, channel -> accepted(channel, address));

@@ -11,7 +11,8 @@ import pcache.api.tls.TlsEndpoint;
  *
  * @param mode off, on (offered) or require
  * @param endpoint the server's credentials; null exactly when {@code mode} is off
- * @param cleartextNetworkAllowed a non-loopback address may be bound with TLS off
+ * @param cleartextNetworkAllowed a non-loopback address may be bound while clear text is served
+ *        there: with TLS off, or offered ({@code on}) to clients that may skip it
  *        ({@code insecure_allow_cleartext_network})
  */
 record TlsPolicy(ExportTlsMode mode, TlsEndpoint endpoint, boolean cleartextNetworkAllowed) {
@@ -37,6 +38,11 @@ record TlsPolicy(ExportTlsMode mode, TlsEndpoint endpoint, boolean cleartextNetw
     /** TLS offered ({@code on}) or required with {@code endpoint}'s credentials. */
     static TlsPolicy with(ExportTlsMode mode, TlsEndpoint endpoint) {
         return new TlsPolicy(mode, endpoint, false);
+    }
+
+    /** Whether clear text may reach a client on an address other machines reach. */
+    boolean servesCleartext() {
+        return mode != ExportTlsMode.REQUIRE;
     }
 
     boolean offered() {

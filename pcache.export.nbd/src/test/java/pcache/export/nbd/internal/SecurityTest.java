@@ -77,6 +77,45 @@ class SecurityTest {
         }
     }
 
+    /**
+     * TLS offered ({@code tls=on}) still serves a client that skips STARTTLS in clear text, so on
+     * an address other machines reach it needs the insecure key too; {@code require} does not.
+     * Before, {@code on} bound such an address with a warning only.
+     */
+    @Test
+    void tlsOfferedButNotRequiredOnTheNetworkNeedsTheInsecureKeyToo() throws IOException {
+        pcache.api.tls.TlsEndpoint endpoint = (pcache.api.tls.TlsEndpoint) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {pcache.api.tls.TlsEndpoint.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("describe")) {
+                        return "test credentials";
+                    }
+                    throw new UnsupportedOperationException(method.getName()); // listen never asks for more
+                });
+        List<String> warnings = new ArrayList<>();
+        try (NbdServer server = new NbdServer(NbdServerConfig.defaults(),
+                TlsPolicy.with(pcache.api.config.ExportTlsMode.ON, endpoint))) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> server.listen(ListenAddress.parse("0.0.0.0:0")));
+            assertTrue(refused.getMessage().startsWith("nbd.listen=0.0.0.0:0 is reachable from other machines but "
+                    + "nbd.tls=on, which serves a client that does not ask for TLS in clear text"), refused.getMessage());
+            assertEquals(0, server.boundAddresses().size(), "nothing bound");
+        }
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             NbdServer server = new NbdServer(NbdServerConfig.defaults(),
+                     new TlsPolicy(pcache.api.config.ExportTlsMode.ON, endpoint, true))) {
+            server.listen(ListenAddress.parse("0.0.0.0:0")); // binds only; nothing is sent to it
+            assertEquals(1, log.matching("serving clients that skip TLS in clear text"), warnings.toString());
+        }
+        warnings.clear();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             NbdServer server = new NbdServer(NbdServerConfig.defaults(),
+                     TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, endpoint))) {
+            server.listen(ListenAddress.parse("0.0.0.0:0"));
+            assertEquals(0, log.matching("reachable from other machines"), warnings.toString());
+        }
+    }
+
     @Test
     void unixSocketsAreOwnerOnly() throws IOException {
         Path socket = dir.resolve("nbd.sock");
