@@ -11,8 +11,10 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
 
+import pcache.api.config.CacheAttribute;
 import pcache.api.config.CacheDefinition;
 import pcache.api.config.ConfigurationChecks;
+import pcache.api.config.DevicePaths;
 
 /**
  * The pcache launcher: reads the configuration, embeds the Felix framework with the bundles of
@@ -257,9 +259,19 @@ public final class Main {
      */
     static List<String> unusableDevices(PcacheSettings settings) {
         List<String> problems = new ArrayList<>();
+        Path instanceLock = DevicePaths.identity(settings.dataDir().resolve(InstanceLock.FILE_NAME));
         for (CacheDefinition c : settings.caches()) {
             for (String p : ConfigurationChecks.deviceFileProblems(c, a -> "cache." + c.name() + "." + a.key())) {
                 problems.add("cache " + c.name() + ": " + p);
+            }
+            // a cache device's lock file lies next to it: <data>/pcache would lock the instance's
+            // lock file a second time, and the cache would fail to open after start
+            Path real = DevicePaths.identity(c.cacheDev());
+            Path lock = real.resolveSibling(real.getFileName() + ".lock");
+            if (DevicePaths.identity(lock).equals(instanceLock)) {
+                problems.add("cache " + c.name() + ": cache." + c.name() + "." + CacheAttribute.CACHE_DEV.key() + "="
+                        + c.cacheDev() + ": its lock file " + lock + " is the lock of the pcache instance itself;"
+                        + " give the cache device another name, or put it in another folder");
             }
         }
         return problems;

@@ -155,6 +155,28 @@ class DistributionIT {
     }
 
     /**
+     * A cache device named {@code pcache} in the data directory would take {@code pcache.lock},
+     * the instance's own lock, as its lock file: refused before anything starts. Before, the
+     * cache failed to open after start, its error saying that another cache of the process used
+     * the device.
+     */
+    @Test
+    void aCacheDeviceWhoseLockFileIsTheInstanceLockExitsTwoBeforeStarting() throws Exception {
+        Path config = Files.writeString(cwd.resolve("lock.properties"), """
+                cache.p.cache_dev = pcache
+                cache.p.cache_dev_size = 512M
+                cache.p.backing_dev = file:p.backing
+                cache.p.backing_dev_size = 64M
+                """);
+        Run r = run("--config", config.toString(), "-c", "pcache:list");
+        assertEquals(2, r.status(), r.err());
+        Path data = cwd.resolve("data").toAbsolutePath();
+        assertTrue(r.err().contains("cache p: cache.p.cache_dev=" + data.resolve("pcache") + ": its lock file "
+                + data.resolve("pcache.lock") + " is the lock of the pcache instance itself"), r.err());
+        assertFalse(Files.exists(data.resolve("felix-cache")), "the framework did not start");
+    }
+
+    /**
      * Two configuration errors found only late before: a pcache.data too long for its control
      * socket (found at the socket's bind, after the caches had opened and the export listened:
      * status 1) and a configured Web Console credentials file others may read (status 1). Both
