@@ -172,18 +172,10 @@ public final class Main {
                 FrameworkProperties.forRun(settings, level, mode == LaunchArguments.Mode.INTERACTIVE),
                 new FelixLogBridge(LogSetup.felixLevel(level)), ConfigAdminMapping.map(settings),
                 ConfigAdminMapping.afterPcacheBundles(settings));
-        List<String> missingParts = ProviderCheck.verify(framework.context(), settings.caches());
-        if (!missingParts.isEmpty()) {
-            err.println("pcache: bad configuration: a cache names a part no bundle provides:");
-            missingParts.forEach(p -> err.println("  " + p));
-            framework.stop(StopControl.STOP_TIMEOUT);
-            return BAD_CONFIGURATION;
-        }
-        List<String> noTls = TlsProviderCheck.verify(framework.context(), settings.export());
-        if (!noTls.isEmpty()) {
-            err.println("pcache: bad configuration: TLS on the NBD export cannot run:");
-            noTls.forEach(p -> err.println("  " + p));
-            framework.stop(StopControl.STOP_TIMEOUT);
+        if (refused(framework, "a cache names a part no bundle provides:",
+                ProviderCheck.verify(framework.context(), settings.caches()))
+                || refused(framework, "TLS on the NBD export cannot run:",
+                        TlsProviderCheck.verify(framework.context(), settings.export()))) {
             return BAD_CONFIGURATION;
         }
         GogoCommandRunner runner = new GogoCommandRunner(framework.context(), framework.startedNanos());
@@ -249,6 +241,17 @@ public final class Main {
             framework.stop(StopControl.STOP_TIMEOUT);
             return FAILED;
         }
+    }
+
+    /** Reports {@code problems} of the started framework, if any, and stops it; true if there were some. */
+    private boolean refused(EmbeddedFramework framework, String what, List<String> problems) {
+        if (problems.isEmpty()) {
+            return false;
+        }
+        err.println("pcache: bad configuration: " + what);
+        problems.forEach(p -> err.println("  " + p));
+        framework.stop(StopControl.STOP_TIMEOUT);
+        return true;
     }
 
     /**
