@@ -187,16 +187,30 @@ public final class SettingsParser {
     private void checkDistinctDevices(List<CacheDefinition> caches) {
         Map<String, String> owners = new HashMap<>();
         for (CacheDefinition c : caches) {
-            String cacheDev = DevicePaths.identity(c.cacheDev()).toString();
-            claim(owners, "cache device " + written(c.cacheDev().toString(), cacheDev), cacheDev,
-                    c.name() + "'s cache_dev");
+            claimFile(owners, "cache device ", c.cacheDev(), c.name() + "'s cache_dev");
             if (c.backing() instanceof BackingLocation.File f) {
-                String device = DevicePaths.identity(f.path()).toString();
-                claim(owners, "backing device " + written(f.path().toString(), device), device,
-                        c.name() + "'s backing_dev");
+                claimFile(owners, "backing device ", f.path(), c.name() + "'s backing_dev");
             } else {
                 claim(owners, "backing device " + c.backing().text(), c.backing().disk(), c.name() + "'s backing_dev");
             }
+        }
+    }
+
+    /**
+     * Claims the file {@code path} reaches, by its real path and, when it exists, by its inode:
+     * two hard links to one file are one device too.
+     */
+    private void claimFile(Map<String, String> owners, String what, Path path, String user) {
+        String identity = DevicePaths.identity(path).toString();
+        String label = what + written(path.toString(), identity);
+        if (owners.containsKey(identity)) {
+            claim(owners, label, identity, user);
+            return;
+        }
+        owners.put(identity, user);
+        java.util.Optional<Object> key = DevicePaths.fileKey(path);
+        if (key.isPresent()) {
+            claim(owners, label + " (a hard link to a file used already)", "file key " + key.get(), user);
         }
     }
 

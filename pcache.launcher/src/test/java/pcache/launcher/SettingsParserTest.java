@@ -225,6 +225,20 @@ class SettingsParserTest {
     }
 
     /**
+     * Two hard links to one file are one device: two caches on them are refused. Before, they
+     * were two files to the check, and both caches started on one backing file.
+     */
+    @Test
+    void aDeviceReachedThroughAHardLinkIsUsedTwice(@org.junit.jupiter.api.io.TempDir Path temp) throws Exception {
+        Path disk = java.nio.file.Files.createFile(temp.resolve("disk.img")).toRealPath();
+        Path hard = java.nio.file.Files.createLink(disk.resolveSibling("hard.img"), disk);
+        assertEquals("backing device " + hard + " (a hard link to a file used already) is used twice, as c's"
+                + " backing_dev and as d's backing_dev: expected every cache and backing device to be used once",
+                problems("cache.c.backing_dev", "file:" + disk, "cache.d.cache_dev", "/srv/pc/d.cache",
+                        "cache.d.backing_dev", "file:" + hard));
+    }
+
+    /**
      * A link to a device is that device: two caches whose paths reach one file (through a linked
      * file or a linked folder) use it twice. Before, paths were compared as written, so both
      * caches were started on one backing file, or on one cache device.

@@ -18,7 +18,7 @@ public final class DevicePaths {
      * The path {@code path} is compared by: its real path (every symbolic link resolved) when the
      * file exists; when it does not yet, the real folder and name of the file its links lead to;
      * absolute and normalized when neither can be found. Hard links are not found this way: they
-     * are one file under two real paths.
+     * are one file under two real paths ({@link #same} and {@link #fileKey} find them).
      */
     public static Path identity(Path path) {
         Path absolute = path.toAbsolutePath().normalize();
@@ -60,8 +60,31 @@ public final class DevicePaths {
         }
     }
 
-    /** Whether {@code a} and {@code b} reach one file ({@link #identity}). */
+    /**
+     * Whether {@code a} and {@code b} reach one file: the same {@link #identity}, or two hard
+     * links to one existing file (one inode under two real paths).
+     */
     public static boolean same(Path a, Path b) {
-        return identity(a).equals(identity(b));
+        if (identity(a).equals(identity(b))) {
+            return true;
+        }
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+        } catch (IOException | SecurityException e) {
+            return false; // unreadable: compared by path only, as above
+        }
+    }
+
+    /**
+     * The file system's key of the file {@code path} reaches (its device and inode), when it
+     * exists and the file system has one: hard links to one file share it.
+     */
+    public static java.util.Optional<Object> fileKey(Path path) {
+        try {
+            return java.util.Optional.ofNullable(Files.readAttributes(path,
+                    java.nio.file.attribute.BasicFileAttributes.class).fileKey());
+        } catch (IOException | SecurityException | UnsupportedOperationException e) {
+            return java.util.Optional.empty(); // not there (yet), or no key: compared by path only
+        }
     }
 }

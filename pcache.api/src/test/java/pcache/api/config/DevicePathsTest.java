@@ -29,6 +29,19 @@ class DevicePathsTest {
         assertFalse(DevicePaths.same(file, real.resolve("other.img")));
     }
 
+    /** Two hard links to one file are one file: one inode under two real paths. Before, two files. */
+    @Test
+    void twoHardLinksToOneFileAreOneFile() throws Exception {
+        Path real = dir.toRealPath();
+        Path file = Files.createFile(real.resolve("disk.img"));
+        Path hard = Files.createLink(real.resolve("hard.img"), file);
+        assertTrue(DevicePaths.same(file, hard));
+        assertEquals(DevicePaths.fileKey(file), DevicePaths.fileKey(hard));
+        assertTrue(DevicePaths.fileKey(file).isPresent());
+        assertFalse(DevicePaths.same(file, Files.createFile(real.resolve("other.img"))));
+        assertTrue(DevicePaths.fileKey(real.resolve("missing.img")).isEmpty());
+    }
+
     /**
      * A link to a file not created yet reaches that file, which its first open creates: two caches
      * on the link and on the file are one device. Before the links were followed by hand, the
