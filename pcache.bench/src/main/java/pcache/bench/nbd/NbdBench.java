@@ -135,7 +135,26 @@ public final class NbdBench {
         long start = System.nanoTime();
         System.out.println("nbd-bench: " + peer.label() + " over " + transport.label() + ", round " + round
                 + " (load " + before + ")");
-        try (PeerServer server = PeerServer.start(peer, transport, settings, runDir, certificates)) {
+        Job[] current = new Job[1]; // the job whose server is open, if any
+        try {
+            current[0] = prepared(settings, transport, peer, runDir, certificates, table, logs);
+            runWorkloads(current, () -> prepared(settings, transport, peer, runDir, certificates, table, logs));
+        } catch (IOException e) {
+            System.out.println("  " + peer.label() + " failed: " + e.getMessage());
+        } finally {
+            if (current[0] != null) {
+                current[0].server().close();
+            }
+        }
+        System.out.printf("  %s done in %.0f s%n", peer.label(), (System.nanoTime() - start) / 1e9);
+        table.load(peer, before + " → " + Tools.loadAverage());
+    }
+
+    /** Starts {@code peer}'s server, prefills the range and settles; the server is the job's to close. */
+    private static Job prepared(BenchSettings settings, Transport transport, Peer peer, Path runDir, Path certificates,
+            ResultTable table, FlushedWriteLogs logs) throws IOException, InterruptedException {
+        PeerServer server = PeerServer.start(peer, transport, settings, runDir, certificates);
+        try {
             server.tlsSession().ifPresent(session -> {
                 System.out.println("  TLS: " + session);
                 table.tlsSession(peer, session);
@@ -144,20 +163,32 @@ public final class NbdBench {
                     FioWorkload.prefillCommand(server.uri(), settings.rangeBytes(), runDir.resolve("prefill.json")
                             .toString()));
             if (prefill.exitCode() != 0) {
-                System.out.println("  prefill failed: " + prefill.stderr());
+                // the read hits would read a range never written, and be reported as hits
+                throw new IOException("the prefill failed (" + prefill.exitCode() + "): " + prefill.stderr().trim());
             }
             Job job = new Job(settings, server, runDir, table, logs);
             job.settle();
-            runWorkloads(job);
-        } catch (IOException e) {
-            System.out.println("  " + peer.label() + " failed: " + e.getMessage());
+            return job;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            server.close();
+            throw e;
         }
-        System.out.printf("  %s done in %.0f s%n", peer.label(), (System.nanoTime() - start) / 1e9);
-        table.load(peer, before + " → " + Tools.loadAverage());
     }
 
-    /** The workloads of one server, in the order of the class comment. */
-    private static void runWorkloads(Job job) throws IOException, InterruptedException {
+    /** A server started again, prefilled and settled (for {@code --fresh-writes}). */
+    @FunctionalInterface
+    private interface Restart {
+        Job start() throws IOException, InterruptedException;
+    }
+
+    /**
+     * The workloads of one server, in the order of the class comment; with
+     * {@code --fresh-writes=on} every write workload runs on a server started again.
+     *
+     * @param current holds the job whose server is open (the caller closes it at the end)
+     */
+    private static void runWorkloads(Job[] current, Restart restart) throws IOException, InterruptedException {
+        Job job = current[0];
         BenchSettings s = job.settings();
         for (FioWorkload read : List.of(FioWorkload.RANDREAD_4K_HITS, FioWorkload.RANDREAD_4K_HITS_MULTI,
                 FioWorkload.SEQREAD_1M)) {
@@ -165,16 +196,30 @@ public final class NbdBench {
                 job.run(read, true);
             }
         }
+        boolean used = false; // whether a write ran on this job's server
         for (FioWorkload write : List.of(FioWorkload.FLUSHED_RANDWRITE_4K, FioWorkload.FLUSHED_RANDWRITE_4K_MULTI,
-                FioWorkload.SEQWRITE_1M)) {
-            if (s.runs(write)) {
+                FioWorkload.SEQWRITE_1M, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
+            if (!s.runs(write)) {
+                continue;
+            }
+            if (s.freshWrites() && used) {
+                current[0] = null;
+                job.server().close();
+                System.out.println("  (a server started again for " + write.title(s) + ")");
+                job = restart.start();
+                current[0] = job;
+            }
+            used = true;
+            if (write == FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE) {
+                if (job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false)) {
+                    job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);
+                } else {
+                    System.out.println("  " + write.title(s) + ": not run, the random writes before it failed");
+                }
+            } else {
                 job.run(write, true);
                 job.settle();
             }
-        }
-        if (s.runs(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
-            job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false);
-            job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);
         }
     }
 
@@ -192,7 +237,7 @@ public final class NbdBench {
          * Runs {@code workload}; its result goes into the table if {@code report}, else (a run that
          * only prepares the next) its JSON is kept as {@code <workload>-unreported.json}.
          */
-        void run(FioWorkload workload, boolean report) throws IOException, InterruptedException {
+        boolean run(FioWorkload workload, boolean report) throws IOException, InterruptedException {
             String title = workload.title(settings) + (report ? "" : " (not reported)");
             Path json = runDir.resolve(workload.name().toLowerCase(Locale.ROOT) + (report ? "" : "-unreported")
                     + ".json");
@@ -201,13 +246,13 @@ public final class NbdBench {
                     workload.fioCommand(server.uri(), settings, json.toString(), logs));
             if (r.exitCode() != 0) {
                 System.out.println("  " + title + ": fio failed (" + r.exitCode() + "): " + r.stderr().trim());
-                return;
+                return false;
             }
             FioResult result = FioResult.parse(json, workload.isRead(), workload.queueDepth(settings));
             String wrong = workload.replaysFlushedWriteLogs() ? notAsLogged(workload, settings, result, logs) : null;
             if (wrong != null) {
                 System.out.println("  " + title + ": not reported: " + wrong);
-                return;
+                return false;
             }
             if (report) {
                 table.add(workload, server.peer(), result);
@@ -218,6 +263,7 @@ public final class NbdBench {
                     workload.replaysFlushedWriteLogs() && result.flushes() > 0
                             ? String.format("  %.1f writes per flush", result.writesPerFlush())
                             : "");
+            return true;
         }
     }
 

@@ -237,8 +237,28 @@ final class PeerServer implements AutoCloseable {
                 }
                 Thread.sleep(500);
             }
+            // the mapped cache device is faulted in on a thread of its own after the open
+            // (prefault = background): no workload may share the cores with it
+            while (prefaulting()) {
+                if (System.nanoTime() > deadline) {
+                    System.err.println("nbd-bench: pcache still faults its cache device in after " + timeout
+                            + "; going on");
+                    break;
+                }
+                Thread.sleep(500);
+            }
         }
         Tools.run(runDir, timeout, "sync");
+    }
+
+    /** Whether pcache's thread that faults the cache device in still runs ({@code jcmd Thread.print}). */
+    private boolean prefaulting() throws IOException, InterruptedException {
+        Tools.Result threads = Tools.run(runDir, Duration.ofSeconds(30), Path.of(System.getProperty("java.home"),
+                "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
+        if (threads.exitCode() != 0) {
+            throw new IOException("jcmd " + process.pid() + " Thread.print failed: " + threads.stderr().trim());
+        }
+        return threads.stdout().contains("\"pcache-prefault-");
     }
 
     private boolean pcacheClean() throws IOException, InterruptedException {

@@ -23,6 +23,16 @@ class BenchSettingsTest {
                 Peer.QEMU_NBD_QCOW2, Peer.NBDKIT_MEMORY), s.peers());
     }
 
+    /** Write workloads start on a fresh server unless told otherwise. */
+    @Test
+    void freshWritesAreOnByDefault() {
+        assertTrue(BenchSettings.parse().freshWrites());
+        assertTrue(!BenchSettings.parse("--fresh-writes=off").freshWrites());
+        assertTrue(BenchSettings.parse("--fresh-writes=ON").freshWrites());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> BenchSettings.parse("--fresh-writes=maybe"));
+    }
+
     @Test
     void theSeedIsGivenOrNewEachRun() {
         assertEquals(-7897980897347300881L, BenchSettings.parse("--seed=-7897980897347300881").seed());
