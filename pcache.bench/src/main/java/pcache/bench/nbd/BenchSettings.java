@@ -33,15 +33,15 @@ import pcache.bench.BenchFiles;
  * @param rounds how often the whole run of a transport repeats, the order of the peers alternating
  * @param workloads the workloads that run (in the fixed order of {@link NbdBench}; the prefill always runs)
  * @param seed the seed of the random offsets of the flushed writes' I/O logs ({@link FlushedWriteLogs})
- * @param freshWrites whether each write workload starts on a freshly started, prefilled and settled
- *        server, so that the one-connection and the four-connection flushed writes (and the 1 MiB
- *        writes) start from the same state of pcache's cache rather than from what the workload
- *        before left
+ * @param freshMulti whether the multi-connection flushed writes start on a server started again,
+ *        prefilled and settled, so that they start from the state the single-connection ones started
+ *        from rather than from the full cache those left; the workloads after them go on on that
+ *        server in the harness's order
  */
 record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memoryDir, Path outDir, long rangeBytes,
         long backingBytes, long cacheBytes, int runtimeSeconds, int rampSeconds, List<Transport> transports,
         List<Peer> peers, List<String> pcacheJvmOptions, int smallQueueDepth, int largeQueueDepth, int connections,
-        int rounds, Set<FioWorkload> workloads, long seed, boolean freshWrites) {
+        int rounds, Set<FioWorkload> workloads, long seed, boolean freshMulti) {
 
     /** Why {@code --tls=psk} is refused: what fio's nbd engine lets libnbd do. */
     static final String NO_PSK = "--tls=psk: fio's nbd engine (fio 3.33) passes only a URI to libnbd, and libnbd"
@@ -80,10 +80,11 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                                    round; then a summary of the rounds: medians, and the ratios of
                                    pcache to the peers per round as median, min and max (default 1)
               --seed=N             seed of the flushed writes' random offsets (default: a new one, printed)
-              --fresh-writes=on|off  on (default): every write workload starts on a server started again,
-                                   prefilled and settled, so that none starts from what the one before
-                                   left in pcache's cache (a full cache after random writes); off: one
-                                   server for all workloads, as before 2026-12-07
+              --fresh-multi=on|off on (default): the flushed writes over N connections start on a server
+                                   started again, prefilled and settled, from the state the ones over one
+                                   connection started from (not from the full cache those left); the
+                                   workloads after them go on on that server; off: one server for all
+                                   workloads, as before 2026-12-07
             workloads per server, in this order ("settle": until pcache is clean, then sync):
               prefill (1 MiB writes over the range), settle (pcache: also until its cache device is
               faulted in); 4 KiB random read hits (QD qd-small); the same over N connections; 1 MiB
@@ -91,8 +92,8 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
               at the start: exactly one flush after every 32 writes), settle; the same over N
               connections, settle; 1 MiB sequential writes, settle; flushed 4 KiB random writes again
               (not reported) and right after them, without settling, 1 MiB sequential writes again:
-              "1 MiB sequential writes directly after random writes". With --fresh-writes=on each of
-              the last four starts on a server started again, prefilled and settled
+              "1 MiB sequential writes directly after random writes". With --fresh-multi=on the
+              flushed writes over N connections start on a server started again, prefilled and settled
             """;
 
     /** Parses the command line. */
@@ -117,7 +118,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
         int connections = 4;
         int rounds = 1;
         long seed = new SplittableRandom().nextLong();
-        boolean freshWrites = true;
+        boolean freshMulti = true;
         for (String arg : args) {
             int eq = arg.indexOf('=');
             if (!arg.startsWith("--") || eq < 0) {
@@ -147,10 +148,10 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 case "tls" -> tls = tls(value);
                 case "workloads" -> workloads = workloads(value);
                 case "seed" -> seed = number(key, value);
-                case "fresh-writes" -> freshWrites = switch (value.trim().toLowerCase(Locale.ROOT)) {
+                case "fresh-multi" -> freshMulti = switch (value.trim().toLowerCase(Locale.ROOT)) {
                     case "on" -> true;
                     case "off" -> false;
-                    default -> throw new IllegalArgumentException("--fresh-writes takes on or off, got '" + value
+                    default -> throw new IllegalArgumentException("--fresh-multi takes on or off, got '" + value
                             + "'");
                 };
                 default -> throw new IllegalArgumentException("unknown option --" + key + "\n" + USAGE);
@@ -163,7 +164,7 @@ record BenchSettings(Path distribution, Path baseline, Path diskDir, Path memory
                 baseline == null ? null : baseline.toAbsolutePath(), disk.toAbsolutePath(), memory.toAbsolutePath(),
                 out.toAbsolutePath(), range, backing, cache, runtime, ramp, transports,
                 withTls(withBaseline(peers, baseline != null), tls), List.copyOf(jvm),
-                qdSmall, qdLarge, connections, rounds, Set.copyOf(workloads), seed, freshWrites);
+                qdSmall, qdLarge, connections, rounds, Set.copyOf(workloads), seed, freshMulti);
     }
 
     /** {@code --tls}: whether the TLS servers run. */

@@ -175,7 +175,7 @@ public final class NbdBench {
         }
     }
 
-    /** A server started again, prefilled and settled (for {@code --fresh-writes}). */
+    /** A server started again, prefilled and settled (for {@code --fresh-multi}). */
     @FunctionalInterface
     private interface Restart {
         Job start() throws IOException, InterruptedException;
@@ -183,7 +183,9 @@ public final class NbdBench {
 
     /**
      * The workloads of one server, in the order of the class comment; with
-     * {@code --fresh-writes=on} every write workload runs on a server started again.
+     * {@code --fresh-multi=on} the multi-connection flushed writes start on a server started
+     * again, prefilled and settled, as the single-connection ones did, and the workloads after
+     * them go on on that server, in the harness's order.
      *
      * @param current holds the job whose server is open (the caller closes it at the end)
      */
@@ -196,20 +198,20 @@ public final class NbdBench {
                 job.run(read, true);
             }
         }
-        boolean used = false; // whether a write ran on this job's server
+        boolean wrote = false; // whether a write workload ran on this job's server
         for (FioWorkload write : List.of(FioWorkload.FLUSHED_RANDWRITE_4K, FioWorkload.FLUSHED_RANDWRITE_4K_MULTI,
                 FioWorkload.SEQWRITE_1M, FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE)) {
             if (!s.runs(write)) {
                 continue;
             }
-            if (s.freshWrites() && used) {
+            if (s.freshMulti() && wrote && write == FioWorkload.FLUSHED_RANDWRITE_4K_MULTI) {
                 current[0] = null;
                 job.server().close();
                 System.out.println("  (a server started again for " + write.title(s) + ")");
                 job = restart.start();
                 current[0] = job;
             }
-            used = true;
+            wrote = true;
             if (write == FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE) {
                 if (job.run(FioWorkload.FLUSHED_RANDWRITE_4K, false)) {
                     job.run(FioWorkload.SEQWRITE_1M_AFTER_RANDWRITE, true);

@@ -23,14 +23,14 @@ class BenchSettingsTest {
                 Peer.QEMU_NBD_QCOW2, Peer.NBDKIT_MEMORY), s.peers());
     }
 
-    /** Write workloads start on a fresh server unless told otherwise. */
+    /** The multi-connection flushed writes start on a fresh server unless told otherwise. */
     @Test
-    void freshWritesAreOnByDefault() {
-        assertTrue(BenchSettings.parse().freshWrites());
-        assertTrue(!BenchSettings.parse("--fresh-writes=off").freshWrites());
-        assertTrue(BenchSettings.parse("--fresh-writes=ON").freshWrites());
+    void aFreshServerForTheMultiConnectionWritesIsTheDefault() {
+        assertTrue(BenchSettings.parse().freshMulti());
+        assertTrue(!BenchSettings.parse("--fresh-multi=off").freshMulti());
+        assertTrue(BenchSettings.parse("--fresh-multi=ON").freshMulti());
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> BenchSettings.parse("--fresh-writes=maybe"));
+                () -> BenchSettings.parse("--fresh-multi=maybe"));
     }
 
     @Test
