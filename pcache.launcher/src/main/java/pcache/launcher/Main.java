@@ -183,7 +183,6 @@ public final class Main {
             // signals stop the framework from here on; one that came while it started stops it now
             java.util.Optional<String> signal = stop.attach(framework);
             if (signal.isPresent()) {
-                LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
                 framework.stop(StopControl.STOP_TIMEOUT);
                 err.println("pcache: SIG" + signal.get() + " before the command ran: not run, exit status 1");
                 return FAILED;
@@ -212,7 +211,6 @@ public final class Main {
             // the checks above, which a stop under them would confuse) stops it now
             java.util.Optional<String> signal = stop.attach(framework);
             if (signal.isPresent()) {
-                LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", signal.get());
                 return framework.stop(StopControl.STOP_TIMEOUT) ? OK : FAILED;
             }
             LOG.log(System.Logger.Level.INFO, "pcache running: data {0}, control socket {1}",

@@ -56,6 +56,9 @@ final class StopControl {
     synchronized java.util.Optional<String> attach(EmbeddedFramework started) {
         framework = started;
         settled.countDown();
+        if (pending != null) {
+            LOG.log(System.Logger.Level.INFO, "SIG{0} came while starting: stopping", pending);
+        }
         return java.util.Optional.ofNullable(pending);
     }
 

@@ -25,14 +25,26 @@ class StopCommandsIT {
     Path dir;
 
     /** On a unix socket only: the second start of a test needs no port that another process may take meanwhile. */
-    private PcacheProcess started() throws Exception {
+    private PcacheProcess configured() throws Exception {
         return PcacheProcess.configure(dir, Optional.empty(), """
                 cache.s.cache_dev = s.cache
                 cache.s.cache_dev_size = 512M
                 cache.s.backing_dev = file:s.backing
                 cache.s.backing_dev_size = 64M
                 log.level = INFO
-                """).startServing("s");
+                """);
+    }
+
+    private PcacheProcess started() throws Exception {
+        return configured().startServing("s");
+    }
+
+    /** The lock was held to the end, and the cache device is whole: cache s opens again. */
+    private static void opensAgain(PcacheProcess pcache) throws Exception {
+        pcache.startServing("s");
+        PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
+        assertEquals(0, list.status(), list.err());
+        assertTrue(list.out().contains("s"), list.out());
     }
 
     /**
@@ -50,12 +62,7 @@ class StopCommandsIT {
             assertTrue(log.contains("pcache does not restart in place: it stops, with exit status 1"), log);
             assertTrue(log.lastIndexOf("cache s closed") > log.indexOf("pcache does not restart in place"),
                     "the cache closed after the restart began:\n" + log);
-
-            // the lock was held to the end, and the cache device is whole: it opens again
-            pcache.startServing("s");
-            PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
-            assertEquals(0, list.status(), list.err());
-            assertTrue(list.out().contains("s"), list.out());
+            opensAgain(pcache);
         }
     }
 
@@ -67,13 +74,7 @@ class StopCommandsIT {
      */
     @Test
     void aSignalWhileStartingStopsPcacheOnceStarted() throws Exception {
-        try (PcacheProcess pcache = PcacheProcess.configure(dir, Optional.empty(), """
-                cache.s.cache_dev = s.cache
-                cache.s.cache_dev_size = 512M
-                cache.s.backing_dev = file:s.backing
-                cache.s.backing_dev_size = 64M
-                log.level = INFO
-                """)) {
+        try (PcacheProcess pcache = configured()) {
             pcache.start();
             long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
             while (!pcache.log().contains("starting the framework")) {
@@ -83,12 +84,7 @@ class StopCommandsIT {
             assertEquals(0, pcache.stop(), "a clean stop:\n" + pcache.log());
             String log = pcache.log();
             assertTrue(log.contains("SIGTERM while starting") || log.contains("SIGTERM: stopping"), log);
-
-            // the cache device is whole: it opens again
-            pcache.startServing("s");
-            PcacheProcess.CtlResult list = pcache.ctl("pcache:list");
-            assertEquals(0, list.status(), list.err());
-            assertTrue(list.out().contains("s"), list.out());
+            opensAgain(pcache);
         }
     }
 

@@ -227,8 +227,7 @@ final class Connector {
                     return channel;
                 }
                 closeQuietly(channel); // connected as its share ran out: closed, or about to be
-                failures.add(describe(address) + ": no answer within " + shareNanos / 1_000_000
-                        + " ms, its share of connect_timeout_ms");
+                failures.add(shareRanOut(address, shareNanos));
             } catch (IOException e) {
                 if (share != null) {
                     share.cancel(false);
@@ -238,8 +237,7 @@ final class Connector {
                     throw timeout(server, timeout, e);
                 }
                 if (shareOver.get()) {
-                    failures.add(describe(address) + ": no answer within " + shareNanos / 1_000_000
-                            + " ms, its share of connect_timeout_ms");
+                    failures.add(shareRanOut(address, shareNanos));
                     continue;
                 }
                 if (e instanceof AsynchronousCloseException) {
@@ -256,6 +254,10 @@ final class Connector {
         throw new NbdConnectException(Reason.UNREACHABLE, server + ": cannot connect to any of "
                 + "its " + addresses.size() + " addresses (" + String.join("; ", failures)
                 + "); is the NBD server running?");
+    }
+
+    private static String shareRanOut(SocketAddress address, long shareNanos) {
+        return describe(address) + ": no answer within " + shareNanos / 1_000_000 + " ms, its share of connect_timeout_ms";
     }
 
     private static String describe(SocketAddress address) {
