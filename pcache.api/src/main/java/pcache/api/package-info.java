@@ -6,5 +6,5 @@
  * type here is safe to call from many threads at once.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.6.0")
+@org.osgi.annotation.versioning.Version("1.7.0")
 package pcache.api;

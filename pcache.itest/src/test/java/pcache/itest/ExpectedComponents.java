@@ -32,7 +32,8 @@ public final class ExpectedComponents {
      * Components that need a configuration (one cache target or backing device per factory
      * configuration), and the DS component factories whose instances the configured components
      * create once their device is reachable or their cache is open (the registered
-     * {@code BackingDevice} and {@code CacheDevice} services): they must be present and enabled,
+     * {@code BackingDevice} and {@code CacheDevice} services), or once their cache failed to open
+     * ({@code CacheOpenFailure}): they must be present and enabled,
      * waiting for ConfigAdmin. Tests that create configurations check they become ACTIVE.
      */
     public static final List<String> WAITING_FOR_CONFIGURATION = List.of(
@@ -41,7 +42,8 @@ public final class ExpectedComponents {
             "pcache.backing.nbd.internal.NbdBackingComponent",
             "pcache.backing.nbd.internal.NbdBackingService",
             "pcache.engine.internal.PcacheTargetComponent",
-            "pcache.engine.internal.CacheDeviceService");
+            "pcache.engine.internal.CacheDeviceService",
+            "pcache.engine.internal.CacheOpenFailureService");
 
     private ExpectedComponents() {
     }

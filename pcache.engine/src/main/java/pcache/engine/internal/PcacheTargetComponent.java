@@ -30,6 +30,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheDevice;
 import pcache.api.CacheMode;
+import pcache.api.CacheOpenFailure;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.KeyIndexProvider;
@@ -55,6 +56,12 @@ import pcache.io.log.Log;
  * disposes the instance (DS withdraws the service) before it closes the cache. No
  * {@code service.pid} is handed on: Felix SCR 2.2 fails {@code newInstance} when the properties
  * carry one and the factory component has no configuration of its own.
+ *
+ * <p>An open that fails publishes why the same way, through the factory component
+ * {@link CacheOpenFailureService} ({@link CacheOpenFailure}, with the cache's name and the reason as
+ * service properties), until the cache tries again, opens or is deactivated: so the launcher's
+ * {@code -c}, {@code pcache:create} and the health checks can say why at once instead of waiting
+ * for a service that is not coming.
  *
  * <p>The backing device, the pmem mapping and the write-back policy are dynamic references: a
  * change of {@code backing.target} re-points the cache while clients go on (requests that need a
@@ -86,6 +93,10 @@ public final class PcacheTargetComponent {
     @Reference(name = "services", target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
             + CacheDeviceService.FACTORY + ")")
     private ComponentFactory<CacheDeviceService> services;
+    /** Creates the registered {@link CacheOpenFailureService} of a failed open. */
+    @Reference(name = "failures", target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
+            + CacheOpenFailureService.FACTORY + ")")
+    private ComponentFactory<CacheOpenFailureService> failures;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
     private volatile ExecutorService control;
@@ -120,6 +131,8 @@ public final class PcacheTargetComponent {
     private volatile String failure;
     /** The instance whose service is registered; guarded by {@code this}. */
     private ComponentInstance<CacheDeviceService> service;
+    /** The instance whose {@link CacheOpenFailure} says why the last open failed; guarded by {@code this}. */
+    private ComponentInstance<CacheOpenFailureService> failureService;
     /** Set by deactivation: an open that completes afterwards must not create the service. */
     private boolean deactivated;
     private FileChannel lockChannel;
@@ -256,6 +269,7 @@ public final class PcacheTargetComponent {
                 return;
             }
         }
+        withdrawFailure(); // opening again: no longer failed
         TargetConfig c = config;
         applied = c;
         openWantsBacking = false;
@@ -295,7 +309,7 @@ public final class PcacheTargetComponent {
             failure = null;
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
         } catch (Throwable e) { // an Error too: the lock is released and the failure shown all the same
-            failure = String.valueOf(e.getMessage());
+            failure = e.getMessage() != null ? e.getMessage() : e.toString();
             for (Throwable t = e; t != null; t = t.getCause()) {
                 openWantsBacking |= t instanceof BackingHolder.NoneBound;
             }
@@ -309,6 +323,7 @@ public final class PcacheTargetComponent {
                 }
             }
             releaseLock();
+            publishFailure(failure, openWantsBacking);
             if (e instanceof Error error) {
                 throw error;
             }
@@ -316,6 +331,44 @@ public final class PcacheTargetComponent {
             synchronized (this) {
                 openEnded = true;
                 opening = null;
+            }
+        }
+    }
+
+    /**
+     * Registers the {@link CacheOpenFailure} of this cache (after its lock is released), unless the
+     * component is deactivated. Control thread only.
+     */
+    private void publishFailure(String reason, boolean waitsForBacking) {
+        Hashtable<String, Object> p = new Hashtable<>();
+        p.put(CacheOpenFailure.NAME, name);
+        p.put(CacheOpenFailure.REASON, reason);
+        p.put(CacheOpenFailure.WAITS_FOR_BACKING, waitsForBacking);
+        synchronized (this) {
+            if (deactivated || failureService != null) {
+                return;
+            }
+            try {
+                failureService = failures.newInstance(p);
+            } catch (RuntimeException e) { // the failure is logged all the same
+                LOG.log(System.Logger.Level.WARNING, "cache {0}: the reason it did not open is not published: {1}",
+                        name, e.toString());
+            }
+        }
+    }
+
+    /** Withdraws the {@link CacheOpenFailure} of this cache, if it has one. */
+    private void withdrawFailure() {
+        ComponentInstance<CacheOpenFailureService> published;
+        synchronized (this) {
+            published = failureService;
+            failureService = null;
+        }
+        if (published != null) {
+            try {
+                published.dispose();
+            } catch (IllegalStateException e) {
+                // already gone with the bundle
             }
         }
     }
@@ -575,6 +628,7 @@ public final class PcacheTargetComponent {
             deactivated = true;
             beingOpened = opening;
         }
+        withdrawFailure();
         // drains end first: a switch to pass-through (a configuration change, or the configured
         // mode entered at the open) drains on the control thread, which is waited for below, for
         // as long as write-back takes; before, a stop waited 60 s and the launcher's watchdog halted

@@ -10,9 +10,13 @@ import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.HashMap;
+import java.util.Hashtable;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +31,7 @@ import org.osgi.service.component.ComponentInstance;
 
 import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
+import pcache.api.CacheOpenFailure;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.PmemRegion;
 import pcache.keyindex.internal.StripedKeyIndexProvider;
@@ -91,8 +96,24 @@ class TargetComponentTest {
                 });
     }
 
+    /** The service properties of every {@link CacheOpenFailureService} instance not yet disposed. */
+    private final List<Dictionary<String, ?>> publishedFailures = new CopyOnWriteArrayList<>();
+
+    /** The reason published for the cache {@code name}, or null when none is published. */
+    private String publishedFailure(String name) {
+        List<String> reasons = new ArrayList<>();
+        for (Dictionary<String, ?> p : publishedFailures) {
+            if (name.equals(p.get(CacheOpenFailure.NAME))) {
+                reasons.add(p.get(CacheOpenFailure.REASON) + (Boolean.TRUE.equals(p.get(
+                        CacheOpenFailure.WAITS_FOR_BACKING)) ? " (waits for backing)" : ""));
+            }
+        }
+        assertTrue(reasons.size() <= 1, "one failure published at most: " + reasons);
+        return reasons.isEmpty() ? null : reasons.get(0);
+    }
+
     /** A component with its static references set, {@code pmem} bound, not yet activated. */
-    private static PcacheTargetComponent component(PmemProvider pmem) throws Exception {
+    private PcacheTargetComponent component(PmemProvider pmem) throws Exception {
         PcacheTargetComponent c = new PcacheTargetComponent();
         set(c, "crc", Harness.CRC);
         set(c, "allocators", new FifoSegmentAllocatorProvider());
@@ -113,6 +134,27 @@ class TargetComponentTest {
             }
         };
         set(c, "services", services);
+        ComponentFactory<CacheOpenFailureService> failures = new ComponentFactory<>() {
+            @Override
+            public ComponentInstance<CacheOpenFailureService> newInstance(Dictionary<String, ?> properties) {
+                Hashtable<String, Object> copy = new Hashtable<>();
+                properties.keys().asIterator().forEachRemaining(k -> copy.put(k, properties.get(k)));
+                CacheOpenFailureService instance = new CacheOpenFailureService(new HashMap<>(copy));
+                publishedFailures.add(copy);
+                return new ComponentInstance<>() {
+                    @Override
+                    public void dispose() {
+                        assertTrue(publishedFailures.remove(copy), "disposed once");
+                    }
+
+                    @Override
+                    public CacheOpenFailureService getInstance() {
+                        return instance;
+                    }
+                };
+            }
+        };
+        set(c, "failures", failures);
         c.bindPmem(pmem);
         c.bindWriteback(new OrderedWritebackPolicy());
         return c;
@@ -318,6 +360,7 @@ class TargetComponentTest {
             } finally {
                 second.deactivate();
             }
+            assertNull(publishedFailure("d"), "withdrawn when the cache is deactivated");
         } finally {
             first.deactivate();
         }
@@ -345,6 +388,63 @@ class TargetComponentTest {
                     throw new IllegalStateException(e);
                 }
             });
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
+     * An open that fails publishes why ({@link CacheOpenFailure}), so that the launcher's {@code -c},
+     * {@code pcache:create} and the health checks need not wait for a cache that is not coming; it is
+     * withdrawn when the cache tries again and stays withdrawn once it opens. Before, the reason was
+     * only logged, and {@code -c} waited its full 30 s.
+     */
+    @Test
+    @Timeout(120)
+    void anOpenThatFailsPublishesWhyUntilTheCacheTriesAgain() throws Exception {
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+        c.activate(config(Map.of("cache__dev", dir.resolve("missing").resolve("c.cache").toString())), Map.of());
+        try {
+            onControl(c, () -> { });
+            assertNull(facade(c));
+            String reason = publishedFailure("c");
+            assertEquals(c.failure(), reason, "the reason logged, not waiting for a backing device");
+            assertTrue(reason.contains("missing"), reason);
+            c.modified(config(Map.of()), Map.of()); // a cache device that can be made
+            CacheDeviceFacade f = opened(c);
+            assertNull(publishedFailure("c"), "withdrawn once the cache opens");
+            assertEquals(CacheMode.WRITEBACK, f.mode());
+        } finally {
+            c.deactivate();
+        }
+        assertNull(publishedFailure("c"));
+    }
+
+    /**
+     * A cache that failed for want of a backing device says so ({@link CacheOpenFailure#waitsForBacking()}):
+     * it opens by itself once one is bound, so it is opening rather than failed.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheWaitingForItsBackingDevicePublishesThatItWaits() throws Exception {
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.activate(config(Map.of()), Map.of());
+        try {
+            onControl(c, () -> { });
+            String reason = publishedFailure("c");
+            assertTrue(reason != null && reason.contains("no backing device") && reason.endsWith("(waits for backing)"),
+                    String.valueOf(reason));
+            c.bindBacking(new MemoryBacking(64 * Harness.MIB, "late", false));
+            await("the cache opened once a backing device was bound", () -> {
+                try {
+                    return facade(c) != null;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            onControl(c, () -> { });
+            assertNull(publishedFailure("c"));
         } finally {
             c.deactivate();
         }
