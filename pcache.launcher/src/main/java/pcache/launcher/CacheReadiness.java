@@ -3,20 +3,27 @@ package pcache.launcher;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
 import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
 
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.config.LdapFilters;
 
 /**
  * Waits until the configured caches are open, so that a {@code -c} command sees them. A cache
  * is open when its {@code CacheDevice} service (property {@code pcache.cache.name}) is
- * registered; caches open asynchronously after their component activates. Nothing is awaited
+ * registered; caches open asynchronously after their component activates. A cache whose open
+ * failed publishes a {@code CacheOpenFailure} service instead: it is not waited for (unless it
+ * only waits for its backing device, which may still be connecting), and the reason is logged
+ * before the command runs. Nothing is awaited
  * when no bundle declares that it provides CacheDevice services, or when no Declarative Services
  * extender is there to run such a component: both are read from the bundles' declared
  * capabilities (the framework's own API).
@@ -24,11 +31,12 @@ import pcache.api.config.LdapFilters;
 final class CacheReadiness {
 
     private static final System.Logger LOG = System.getLogger(CacheReadiness.class.getName());
-    /** Bound on the wait; a cache that fails to open is reported, the command runs anyway. */
+    /** Bound on the wait; a cache that does not open in time is reported, the command runs anyway. */
     static final Duration TIMEOUT = Duration.ofSeconds(30);
 
     /** Only the name: the launcher's own copy of pcache.api is not the bundles' one. */
     private static final String CACHE_DEVICE = "pcache.api.CacheDevice";
+    private static final String OPEN_FAILURE = "pcache.api.CacheOpenFailure";
     private static final String SERVICE_NAMESPACE = "osgi.service";
     private static final String EXTENDER_NAMESPACE = "osgi.extender";
     private static final String DS_EXTENDER = "osgi.component";
@@ -37,46 +45,79 @@ final class CacheReadiness {
     }
 
     /**
-     * Waits (at most {@link #TIMEOUT}) for a CacheDevice service of each of {@code names}.
+     * Waits (at most {@link #TIMEOUT}) until each of {@code names} has a CacheDevice service or
+     * has failed to open (a CacheOpenFailure that does not wait for a backing device).
      *
-     * @return the caches still missing (logged as a warning), empty when all are open
+     * @return the caches not open (each logged as a warning, with why when it failed), empty when all are open
      */
     static List<String> await(BundleContext context, List<String> names) {
         if (names.isEmpty() || !cachesCanOpen(context)) {
             return List.of();
         }
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        List<String> missing = missing(context, names);
-        while (!missing.isEmpty() && System.nanoTime() < deadline) {
+        Map<String, String> failed = new TreeMap<>();
+        Map<String, String> backingWaits = new TreeMap<>();
+        List<String> waiting = waiting(context, names, failed, backingWaits);
+        while (!waiting.isEmpty() && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(50);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
-            missing = missing(context, names);
+            failed.clear();
+            backingWaits.clear();
+            waiting = waiting(context, names, failed, backingWaits);
         }
-        if (!missing.isEmpty()) {
+        failed.forEach((name, reason) -> LOG.log(System.Logger.Level.WARNING, "cache {0} cannot be opened: {1};"
+                + " running the command anyway", name, reason));
+        backingWaits.forEach((name, reason) -> LOG.log(System.Logger.Level.WARNING, "cache {0} not open after {1} s,"
+                + " waiting for its backing device: {2}; running the command anyway", name, TIMEOUT.toSeconds(), reason));
+        List<String> opening = waiting.stream().filter(n -> !backingWaits.containsKey(n)).toList();
+        if (!opening.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "cache(s) {0} not open after {1} s (see the log above); "
-                    + "running the command anyway", missing, TIMEOUT.toSeconds());
+                    + "running the command anyway", opening, TIMEOUT.toSeconds());
         }
-        return missing;
+        List<String> notOpen = new ArrayList<>(failed.keySet());
+        notOpen.addAll(waiting);
+        return notOpen;
     }
 
-    private static List<String> missing(BundleContext context, List<String> names) {
-        List<String> missing = new ArrayList<>();
+    /**
+     * The caches of {@code names} still to wait for; those that failed to open go into
+     * {@code failed} instead, with the reason they publish; those of the first that wait for a
+     * backing device also go into {@code backingWaits}, with the reason.
+     */
+    private static List<String> waiting(BundleContext context, List<String> names, Map<String, String> failed,
+            Map<String, String> backingWaits) {
+        List<String> waiting = new ArrayList<>();
         for (String name : names) {
-            try {
-                // all references: the launcher's own pcache.api (lib/) is not the bundles' one, so the
-                // class-space check of getServiceReferences would hide every cache
-                if (context.getAllServiceReferences(CACHE_DEVICE, LdapFilters.equal(CacheDevice.NAME, name)) == null) {
-                    missing.add(name);
-                }
-            } catch (InvalidSyntaxException e) {
-                throw new IllegalStateException("an escaped filter is always valid", e);
+            // all references: the launcher's own pcache.api (lib/) is not the bundles' one, so the
+            // class-space check of getServiceReferences would hide every cache
+            if (references(context, CACHE_DEVICE, name) != null) {
+                continue;
             }
+            ServiceReference<?>[] failures = references(context, OPEN_FAILURE, name);
+            ServiceReference<?> failure = failures == null ? null : failures[0]; // one per cache
+            String reason = failure == null ? null : String.valueOf(failure.getProperty(CacheOpenFailure.REASON));
+            if (failure != null && !Boolean.TRUE.equals(failure.getProperty(CacheOpenFailure.WAITS_FOR_BACKING))) {
+                failed.put(name, reason);
+                continue;
+            }
+            if (failure != null) {
+                backingWaits.put(name, reason);
+            }
+            waiting.add(name);
         }
-        return missing;
+        return waiting;
+    }
+
+    private static ServiceReference<?>[] references(BundleContext context, String type, String name) {
+        try {
+            return context.getAllServiceReferences(type, LdapFilters.equal(CacheDevice.NAME, name));
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException("an escaped filter is always valid", e);
+        }
     }
 
     /** Whether some bundle provides CacheDevice services and a DS extender runs. */

@@ -155,6 +155,35 @@ class DistributionIT {
     }
 
     /**
+     * A {@code -c} command does not wait for a cache that failed to open: it runs at once, after
+     * the reason. Before, it waited the full 30 s and said "see the log above".
+     */
+    @Test
+    void aCommandRunsAtOnceWhenACacheFailsToOpenAndSaysWhy() throws Exception {
+        Path data = Files.createDirectories(cwd.resolve("data"));
+        try (var device = java.nio.channels.FileChannel.open(data.resolve("f.cache"), java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] foreign = new byte[64];
+            Arrays.fill(foreign, (byte) 0xff);
+            device.write(java.nio.ByteBuffer.wrap(foreign), 4096); // a superblock with a foreign magic
+            device.truncate(512L << 20);
+            device.write(java.nio.ByteBuffer.wrap(new byte[1]), (512L << 20) - 1);
+        }
+        Files.write(data.resolve("f.backing"), new byte[1 << 20]);
+        Path config = Files.writeString(cwd.resolve("failing.properties"), """
+                cache.f.cache_dev = f.cache
+                cache.f.backing_dev = file:f.backing
+                """);
+        Run r = run("--config", config.toString(), "-c", "pcache:list");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.err().contains("CacheReadiness: cache f cannot be opened: superblock at cache-device offset 4096"
+                + " (0x1000): magic 0xffffffffffffffff is not dm-pcache's"), r.err());
+        assertFalse(r.err().contains("not open after"), r.err());
+        assertTrue(r.out().contains("configured caches not open (1):"), r.out());
+        assertTrue(r.out().contains("  f     failed  superblock at cache-device offset 4096"), r.out());
+    }
+
+    /**
      * A cache device named {@code pcache} in the data directory would take {@code pcache.lock},
      * the instance's own lock, as its lock file: refused before anything starts. Before, the
      * cache failed to open after start, its error saying that another cache of the process used

@@ -3,8 +3,10 @@ package pcache.health.internal;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SortedSet;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -20,15 +22,17 @@ import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.config.ConfigPids;
 import pcache.api.config.TargetProperties;
 import pcache.io.log.Log;
 
 /**
  * Does each cache hold its cache device safely: locked by this process, still there and
- * writable? And is every configured cache open? A configured cache without an open cache device
- * is usually one whose device another process locked, or that is missing or not writable; it is
- * also briefly the case while a cache opens, hence "temporarily unavailable" (the health check
+ * writable? And is every configured cache open? A configured cache whose open failed (its device
+ * locked by another process, missing, not writable or damaged) publishes why
+ * ({@link CacheOpenFailure}), and is critical with that reason; one that is still opening, or
+ * waits for its backing device (which opens it), is "temporarily unavailable" (the health check
  * executor turns a state that lasts into critical).
  */
 @Component(service = HealthCheck.class, property = {HealthCheck.NAME + "=" + CacheDeviceCheck.NAME,
@@ -47,23 +51,49 @@ public final class CacheDeviceCheck implements HealthCheck {
             policyOption = ReferencePolicyOption.GREEDY)
     volatile ConfigurationAdmin configurationAdmin;
 
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheOpenFailure> openFailures;
+
     @Override
     public Result execute() {
         List<CacheView> open = CacheView.of(caches);
-        return Finding.result(assess(open, configuredCaches()));
+        Map<String, CacheOpenFailure> failures = new TreeMap<>();
+        List<CacheOpenFailure> published = openFailures;
+        for (CacheOpenFailure f : published == null ? List.<CacheOpenFailure>of() : published) {
+            try {
+                failures.put(f.name(), f);
+            } catch (RuntimeException e) {
+                // withdrawn meanwhile
+            }
+        }
+        return Finding.result(assess(open, configuredCaches(), failures));
     }
 
-    /** The findings on the open caches and on the configured caches that are not open. */
-    static List<Finding> assess(List<CacheView> open, Set<String> configured) {
+    /**
+     * The findings on the open caches and on the configured caches that are not open: critical for
+     * one whose open failed ({@code failures}, by name), temporarily unavailable for one that is
+     * opening or waits for its backing device.
+     */
+    static List<Finding> assess(List<CacheView> open, Set<String> configured, Map<String, CacheOpenFailure> failures) {
         List<Finding> findings = new ArrayList<>();
         open.forEach(c -> findings.add(assess(c)));
         Set<String> openNames = open.stream().map(CacheView::name).collect(Collectors.toSet());
         SortedSet<String> notOpen = new TreeSet<>(configured);
+        notOpen.addAll(failures.keySet());
         notOpen.removeAll(openNames);
         for (String name : notOpen) {
-            findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but not"
-                    + " open: it is opening, or it cannot open its cache device (locked by another process, missing,"
-                    + " not writable or damaged). The log says why ('cache " + name + " cannot be opened')"));
+            CacheOpenFailure failure = failures.get(name);
+            if (failure == null) {
+                findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but"
+                        + " not open: it is opening"));
+            } else if (failure.waitsForBacking()) {
+                findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but"
+                        + " not open: it opens once its backing device is there (" + failure.reason() + ")"));
+            } else {
+                findings.add(Finding.critical(name, "configured but cannot be opened: " + failure.reason()
+                        + ". It tries again when its configuration changes"));
+            }
         }
         return findings;
     }

@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import org.apache.felix.hc.api.Result;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.CacheConditions;
+import pcache.api.CacheOpenFailure;
 
 /** Cache device locked and writable, and every configured cache open. */
 class CacheDeviceCheckTest {
@@ -29,13 +31,51 @@ class CacheDeviceCheckTest {
 
     @Test
     void aConfiguredCacheThatIsNotOpenIsTemporarilyUnavailable() {
-        List<Finding> findings = CacheDeviceCheck.assess(List.of(Views.healthy("a")), Set.of("a", "b"));
+        List<Finding> findings = CacheDeviceCheck.assess(List.of(Views.healthy("a")), Set.of("a", "b"), Map.of());
         assertEquals(2, findings.size(), findings.toString());
         assertEquals(Result.Status.OK, findings.get(0).status());
         assertEquals(Result.Status.TEMPORARILY_UNAVAILABLE, findings.get(1).status());
-        assertTrue(findings.get(1).message().startsWith("cache b: configured but not open"), findings.get(1).message());
-        assertTrue(findings.get(1).message().contains("'cache b cannot be opened'"), findings.get(1).message());
-        assertEquals(1, CacheDeviceCheck.assess(List.of(Views.healthy("a")), Set.of()).size(),
+        assertEquals("cache b: configured but not open: it is opening", findings.get(1).message());
+        assertEquals(1, CacheDeviceCheck.assess(List.of(Views.healthy("a")), Set.of(), Map.of()).size(),
                 "an open cache the check cannot find configured (no ConfigAdmin) is still checked");
+    }
+
+    /**
+     * A cache whose open failed is critical, with why; one that waits for its backing device is
+     * temporarily unavailable, with why. Before, both were "temporarily unavailable: it is opening,
+     * or it cannot open its cache device", and the log said which.
+     */
+    @Test
+    void aCacheWhoseOpenFailedIsCriticalWithWhy() {
+        List<Finding> findings = CacheDeviceCheck.assess(List.of(), Set.of("b", "c"), Map.of(
+                "b", failure("b", "cache device /data/b.cache is in use by another process", false),
+                "c", failure("c", "no backing device", true),
+                "d", failure("d", "superblock damaged", false)));
+        assertEquals(List.of(
+                Finding.critical("b", "configured but cannot be opened: cache device /data/b.cache is in use by another"
+                        + " process. It tries again when its configuration changes"),
+                new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache c: configured but not open: it opens once its"
+                        + " backing device is there (no backing device)"),
+                Finding.critical("d", "configured but cannot be opened: superblock damaged. It tries again when its"
+                        + " configuration changes")), findings);
+    }
+
+    private static CacheOpenFailure failure(String name, String reason, boolean waitsForBacking) {
+        return new CacheOpenFailure() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public String reason() {
+                return reason;
+            }
+
+            @Override
+            public boolean waitsForBacking() {
+                return waitsForBacking;
+            }
+        };
     }
 }

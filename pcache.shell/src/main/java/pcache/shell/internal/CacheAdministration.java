@@ -25,6 +25,7 @@ import org.osgi.service.cm.ConfigurationAdmin;
 
 import pcache.api.BackingState;
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatus;
@@ -57,6 +58,9 @@ final class CacheAdministration {
         ConfigurationAdmin configurationAdmin();
 
         List<CacheDevice> caches();
+
+        /** Why configured caches are not open. */
+        List<CacheOpenFailure> openFailures();
 
         List<ListReport.BackingEntry> backings();
 
@@ -108,9 +112,34 @@ final class CacheAdministration {
     CacheDevice requireCache(String name) {
         CacheDevice c = cacheNamed(name);
         if (c == null) {
+            CacheOpenFailure failure = openFailure(name);
+            if (failure != null) {
+                throw new CommandFailedException(notOpen(failure));
+            }
             throw new IllegalArgumentException("no open cache named '" + name + "'; caches: " + cacheNames());
         }
         return c;
+    }
+
+    /** Why the configured cache {@code name} is not open, or null when it published no reason. */
+    CacheOpenFailure openFailure(String name) {
+        for (CacheOpenFailure f : services.openFailures()) {
+            try {
+                if (name.equals(f.name())) {
+                    return f;
+                }
+            } catch (RuntimeException e) {
+                // a service gone meanwhile
+            }
+        }
+        return null;
+    }
+
+    /** What a command says of a configured cache that is not open. */
+    static String notOpen(CacheOpenFailure f) {
+        return "cache '" + f.name() + "' is configured but not open: " + (f.waitsForBacking()
+                ? "it waits for its backing device (" + f.reason() + ")"
+                : "it cannot be opened: " + f.reason());
     }
 
     String cacheNames() {
@@ -264,16 +293,26 @@ final class CacheAdministration {
         }
         createFactoryConfiguration(admin, d.backing().pid(), d.backingName(), d.backingProperties());
         createFactoryConfiguration(admin, ConfigPids.TARGET, d.name(), d.targetProperties());
-        if (!await(timeouts.open(), () -> cacheNamed(d.name()) != null)) {
-            throw new CommandFailedException("cache '" + d.name() + "' is configured but did not open within "
-                    + timeouts.open().toSeconds() + " s; the log says why. pcache:remove " + d.name()
-                    + " deletes its configurations");
+        // until it opens, or fails for a reason that no backing device coming later mends
+        await(timeouts.open(), () -> cacheNamed(d.name()) != null || failedForGood(d.name()));
+        if (cacheNamed(d.name()) == null) {
+            CacheOpenFailure failure = openFailure(d.name());
+            String why = failure != null ? notOpen(failure) : "cache '" + d.name() + "' is configured but did not"
+                    + " open within " + timeouts.open().toSeconds() + " s; the log says why";
+            throw new CommandFailedException(why + ". pcache:remove "
+                    + d.name() + " deletes its configurations");
         }
         CacheDevice cache = requireCache(d.name());
         CacheStatus s = cache.status();
         return "cache " + d.name() + " created and open: " + Sizes.human(cache.sizeBytes()) + ", backing "
                 + s.backing() + ", cache device " + StatusReport.cacheDevice(s) + " (" + s.cacheSegs()
                 + " segments), mode " + s.mode().configName() + ", data_crc " + s.dataCrc();
+    }
+
+    /** Whether the cache {@code name} failed to open for a reason other than a missing backing device. */
+    private boolean failedForGood(String name) {
+        CacheOpenFailure f = openFailure(name);
+        return f != null && !f.waitsForBacking();
     }
 
     // ---------------------------------------------------------------- remove

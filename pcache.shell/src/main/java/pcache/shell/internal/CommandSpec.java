@@ -18,7 +18,8 @@ public enum CommandSpec {
     VERSION("version", "", 0, 0, List.of(),
             "Shows the versions of the pcache shell bundle, of Java and of the OSGi framework."),
     LIST("list", "", 0, 0, List.of(),
-            "Lists the caches (name, size, mode, clean or dirty, backing device), the backing devices "
+            "Lists the caches (name, size, mode, clean or dirty, backing device), the configured caches that"
+                    + " are not open (failed, with why, or waiting for their backing device), the backing devices "
                     + "(name, driver, state, size, identity) and the parts registered to build caches from: pmem"
                     + " mappings, write-back policies, CRC providers, key indices and segment allocators."),
     STATUS("status", "[--raw] [NAME]", 0, 1,

@@ -9,6 +9,7 @@ import java.util.Map;
 
 import pcache.api.BackingState;
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheStatus;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
@@ -39,17 +40,33 @@ final class ListReport {
         }
     }
 
-    static String format(Collection<? extends CacheDevice> caches, Collection<BackingEntry> backings,
-            InstalledParts parts) {
+    /**
+     * The listing of the open {@code caches}, the configured caches that are not open
+     * ({@code failures}: why), the {@code backings} and the installed parts.
+     */
+    static String format(Collection<? extends CacheDevice> caches, Collection<? extends CacheOpenFailure> failures,
+            Collection<BackingEntry> backings, InstalledParts parts) {
         StringBuilder out = new StringBuilder();
         List<CacheDevice> sortedCaches = new ArrayList<>(caches);
         sortedCaches.sort(Comparator.comparing(ListReport::cacheName));
         if (sortedCaches.isEmpty()) {
-            out.append("caches: none\n");
+            out.append(failures.isEmpty() ? "caches: none\n" : "caches open: none\n");
         } else {
             out.append("caches (").append(sortedCaches.size()).append("):\n");
             TextTable table = new TextTable("NAME", "SIZE", "MODE", "STATE", "BACKING");
             sortedCaches.forEach(c -> table.row(cacheRow(c)));
+            table.appendTo(out);
+        }
+        if (!failures.isEmpty()) {
+            List<String[]> rows = new ArrayList<>();
+            for (CacheOpenFailure f : failures) {
+                rows.add(new String[] {safe(f::name), safe(() -> f.waitsForBacking() ? "waits for backing" : "failed"),
+                        safe(f::reason)});
+            }
+            rows.sort(Comparator.comparing(r -> r[0]));
+            out.append("configured caches not open (").append(rows.size()).append("):\n");
+            TextTable table = new TextTable("NAME", "STATE", "WHY");
+            rows.forEach(table::row);
             table.appendTo(out);
         }
         List<BackingEntry> sortedBackings = new ArrayList<>(backings);

@@ -28,6 +28,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
@@ -64,6 +65,11 @@ public class PcacheCommands {
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CacheDevice> caches;
+
+    /** Why configured caches are not open (their last open failed). */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheOpenFailure> openFailures;
 
     @Reference(service = BackingDevice.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
@@ -120,6 +126,11 @@ public class PcacheCommands {
             @Override
             public List<CacheDevice> caches() {
                 return orEmpty(caches);
+            }
+
+            @Override
+            public List<CacheOpenFailure> openFailures() {
+                return orEmpty(openFailures);
             }
 
             @Override
@@ -293,7 +304,7 @@ public class PcacheCommands {
         if (CommandSpec.LIST.parse(args).help()) {
             return CommandSpec.LIST.help();
         }
-        return text(ListReport.format(orEmpty(caches), backingEntries(), installedParts()));
+        return text(ListReport.format(orEmpty(caches), orEmpty(openFailures), backingEntries(), installedParts()));
     }
 
     /** {@code pcache:status [--raw] [NAME]}. */

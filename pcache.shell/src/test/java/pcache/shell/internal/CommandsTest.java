@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 import pcache.api.BackingState;
 import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheImageTool;
 import pcache.api.CacheMode;
 import pcache.api.NbdExports;
@@ -58,6 +59,9 @@ class CommandsTest {
     private final Duration wait = Duration.ofSeconds(2);
     private final PcacheCommands commands = new PcacheCommands(new CacheAdministration.Timeouts(wait, wait, wait));
     private Session session;
+    /** Why the miniature cache fails to open, or null when it opens. */
+    private String openFailure;
+    private final List<CacheOpenFailure> openFailures = new CopyOnWriteArrayList<>();
     /** Backing devices whose identity the miniature cache refuses (as the engine does). */
     private boolean cacheRefusesNewBacking;
 
@@ -128,9 +132,13 @@ class CommandsTest {
             rewire();
         } else if (event.equals("deleted")) {
             caches.removeIf(cache -> cache.name().equals(name));
+            openFailures.removeIf(f -> f.name().equals(name));
         } else {
             // a modified configuration re-wires the running cache; a new one opens a cache
-            if (caches.stream().noneMatch(cache -> cache.name().equals(name))) {
+            if (openFailure != null) { // the cache publishes why it did not open instead
+                openFailures.removeIf(f -> f.name().equals(name));
+                openFailures.add(new Fakes.OpenFailure(name, openFailure, false));
+            } else if (caches.stream().noneMatch(cache -> cache.name().equals(name))) {
                 LiveCache cache = new LiveCache(name, SIZE, "none");
                 cache.mode = CacheMode.parse(c.get("cache_mode").toString());
                 cache.gcPercent = (Integer) c.get("gc_percent");
@@ -199,6 +207,27 @@ class CommandsTest {
         expected.put("force_identity", false);
         expected.put("backing_timeout_ms", 30_000L);
         assertEquals(expected, props(target));
+    }
+
+    /**
+     * A created cache that fails to open fails the command at once with why, and {@code pcache:status}
+     * and {@code pcache:list} say why too. Before, the command waited its full time-out (60 s by
+     * default) and said "the log says why"; the others said "no open cache named".
+     */
+    @Test
+    void aCreatedCacheThatFailsToOpenSaysWhyAtOnce() throws Exception {
+        openFailure = "superblock at cache-device offset 4096 (0x1000): magic 0xff is not dm-pcache's";
+        commands.openFailures = openFailures;
+        CommandFailedException e = assertThrows(CommandFailedException.class, () -> create("f1",
+                "cache_dev=f1.cache", "cache_dev_size=512M", "backing=file:f1.img", "backing_size=64M"));
+        assertEquals("cache 'f1' is configured but not open: it cannot be opened: " + openFailure
+                + ". pcache:remove f1 deletes its configurations", e.getMessage());
+        assertNotNull(admin.get("pcache.target~f1"), "kept, for pcache:remove");
+        e = assertThrows(CommandFailedException.class, () -> commands.statusText(session.session, "f1"));
+        assertEquals("cache 'f1' is configured but not open: it cannot be opened: " + openFailure, e.getMessage());
+        String list = commands.listText().toString();
+        assertTrue(list.contains("configured caches not open (1):\n  NAME  STATE   WHY\n  f1    failed  " + openFailure),
+                list);
     }
 
     @Test

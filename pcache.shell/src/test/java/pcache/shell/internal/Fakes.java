@@ -166,6 +166,9 @@ final class Fakes {
         return new ListReport.BackingEntry(props, device);
     }
 
+    record OpenFailure(String name, String reason, boolean waitsForBacking) implements pcache.api.CacheOpenFailure {
+    }
+
     record FakePmem(String type) implements PmemProvider {
         @Override
         public PmemRegion open(Path path, long createSizeBytes) {

@@ -25,7 +25,7 @@ class ListReportTest {
                 crc providers: none
                 key indices: none
                 segment allocators: none
-                """, ListReport.format(List.of(), List.of(), InstalledParts.NONE));
+                """, ListReport.format(List.of(), List.of(), List.of(), InstalledParts.NONE));
     }
 
     @Test
@@ -37,7 +37,7 @@ class ListReportTest {
         BackingDevice file = new FakeBacking(1536L << 20, "/data/pcache0.backing", BackingState.ONLINE);
         BackingDevice nbd = new FakeBacking(4L << 30, "nbd://127.0.0.1:10810/disk", BackingState.RECONNECTING);
 
-        String text = ListReport.format(List.of(b, a),
+        String text = ListReport.format(List.of(b, a), List.of(),
                 List.of(Fakes.backing("pcache1.backing", "nbd", nbd), Fakes.backing("pcache0.backing", "file", file)),
                 new InstalledParts(List.of("mapped", "heap", "fileio"), List.of("ordered", "mine", "batching"),
                         List.of("crc32c-pcache"), List.of("striped"), List.of("fifo")));
@@ -65,16 +65,41 @@ class ListReportTest {
         FakeCache good = new FakeCache("good", 1L << 30, CacheMode.WRITEBACK,
                 Fakes.status("good", true, BackingState.ONLINE, "file:/x"));
 
-        String text = ListReport.format(List.of(broken, good), List.of(), InstalledParts.NONE);
+        String text = ListReport.format(List.of(broken, good), List.of(), List.of(), InstalledParts.NONE);
 
         assertTrue(text.contains("  bad   1 GiB  writeback  unknown  status failed: cache bad is closing\n"), text);
         assertTrue(text.contains("  good  1 GiB  writeback  clean    file:/x\n"), text);
     }
 
+    /**
+     * Configured caches that are not open are listed with why. Before, {@code pcache:list} said
+     * "caches: none" while a configured cache had failed to open, and only the log said why.
+     */
+    @Test
+    void configuredCachesThatAreNotOpenAreListedWithWhy() {
+        FakeCache open = new FakeCache("good", 1L << 30, CacheMode.WRITEBACK,
+                Fakes.status("good", true, BackingState.ONLINE, "file:/x"));
+        String text = ListReport.format(List.of(open), List.of(new Fakes.OpenFailure("z", "superblock damaged", false),
+                new Fakes.OpenFailure("a", "no backing device", true)), List.of(), InstalledParts.NONE);
+        assertTrue(text.startsWith("""
+                caches (1):
+                  NAME  SIZE   MODE       STATE  BACKING
+                  good  1 GiB  writeback  clean  file:/x
+                configured caches not open (2):
+                  NAME  STATE              WHY
+                  a     waits for backing  no backing device
+                  z     failed             superblock damaged
+                backing devices: none
+                """), text);
+        String none = ListReport.format(List.of(), List.of(new Fakes.OpenFailure("z", "superblock damaged", false)),
+                List.of(), InstalledParts.NONE);
+        assertTrue(none.startsWith("caches open: none\nconfigured caches not open (1):\n"), none);
+    }
+
     @Test
     void aBackingDeviceWithoutServicePropertiesShowsQuestionMarks() {
         BackingDevice device = new FakeBacking(512, "x", BackingState.FAILING);
-        String text = ListReport.format(List.of(), List.of(new ListReport.BackingEntry(java.util.Map.of(), device)),
+        String text = ListReport.format(List.of(), List.of(), List.of(new ListReport.BackingEntry(java.util.Map.of(), device)),
                 InstalledParts.NONE);
         assertTrue(text.contains("  ?     ?       failing  512 B  x\n"), text);
     }
