@@ -28,7 +28,11 @@ public interface CacheOpenFailure {
     /** The cache's configured name. */
     String name();
 
-    /** What went wrong, as the log's "cannot be opened" line says it; never null. */
+    /**
+     * Why the cache is not open, never null: what its open failed on, as the log's "cannot be
+     * opened" line says it, or, when it {@linkplain #waitsForBacking() waits for its backing
+     * device}, which device it waits for.
+     */
     String reason();
 
     /**

@@ -274,6 +274,7 @@ public final class PcacheTargetComponent {
         applied = c;
         openWantsBacking = false;
         CacheDeviceFacade opened = null;
+        boolean published = false;
         try {
             lockCacheDevice(Path.of(c.cache__dev()));
             PmemProvider provider = pmem;
@@ -305,11 +306,19 @@ public final class PcacheTargetComponent {
                 properties.put(CacheDeviceService.FACADE, f);
                 service = services.newInstance(properties);
                 opened = null; // published: from here the deactivation closes it
+                published = true;
             }
             failure = null;
             LOG.log(System.Logger.Level.INFO, "cache {0} open: {1}", name, f.status().dmStatusLine());
         } catch (Throwable e) { // an Error too: the lock is released and the failure shown all the same
-            failure = e.getMessage() != null ? e.getMessage() : e.toString();
+            if (published) { // open and registered: only what came after (the log line) failed
+                LOG.log(System.Logger.Level.ERROR, "cache " + name + ": after it opened: " + e);
+                if (e instanceof Error error) {
+                    throw error;
+                }
+                return;
+            }
+            failure = reasonOf(e);
             for (Throwable t = e; t != null; t = t.getCause()) {
                 openWantsBacking |= t instanceof BackingHolder.NoneBound;
             }
@@ -323,7 +332,9 @@ public final class PcacheTargetComponent {
                 }
             }
             releaseLock();
-            publishFailure(failure, openWantsBacking);
+            publishFailure(openWantsBacking ? "it waits for its backing device (backing.target " + c.backing_target()
+                    + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
+                    + " with it, so neither opens without one" : failure, openWantsBacking);
             if (e instanceof Error error) {
                 throw error;
             }
@@ -333,6 +344,18 @@ public final class PcacheTargetComponent {
                 opening = null;
             }
         }
+    }
+
+    /** What an open's failure {@code e} says: its message, with its type where the message is only a path. */
+    static String reasonOf(Throwable e) {
+        String message = e.getMessage();
+        if (message == null) {
+            return e.toString();
+        }
+        if (e instanceof java.nio.file.FileSystemException) { // NoSuchFileException's message is the file alone
+            return e.getClass().getSimpleName() + ": " + message;
+        }
+        return message;
     }
 
     /**
@@ -450,7 +473,13 @@ public final class PcacheTargetComponent {
                     dev, byPath);
             lockFile = byPath;
         }
-        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new CacheConfigurationException("cannot create the lock file " + lockFile + " of cache device " + dev
+                    + " (" + reasonOf(e) + "): its folder must exist and be writable for the user running pcache");
+        }
         try {
             FileLock l = ch.tryLock();
             if (l == null) {
