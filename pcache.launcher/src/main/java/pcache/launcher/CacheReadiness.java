@@ -71,8 +71,8 @@ final class CacheReadiness {
         }
         failed.forEach((name, reason) -> LOG.log(System.Logger.Level.WARNING, "cache {0} cannot be opened: {1};"
                 + " running the command anyway", name, reason));
-        backingWaits.forEach((name, reason) -> LOG.log(System.Logger.Level.WARNING, "cache {0} not open after {1} s,"
-                + " waiting for its backing device: {2}; running the command anyway", name, TIMEOUT.toSeconds(), reason));
+        backingWaits.forEach((name, reason) -> LOG.log(System.Logger.Level.WARNING, "cache {0} not open after {1} s:"
+                + " {2}; running the command anyway", name, TIMEOUT.toSeconds(), reason));
         List<String> opening = waiting.stream().filter(n -> !backingWaits.containsKey(n)).toList();
         if (!opening.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "cache(s) {0} not open after {1} s (see the log above); "

@@ -86,10 +86,11 @@ public final class CacheDeviceCheck implements HealthCheck {
             CacheOpenFailure failure = failures.get(name);
             if (failure == null) {
                 findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but"
-                        + " not open: it is opening"));
+                        + " not open: it is opening, or its component did not start (the log says why: 'cache "
+                        + name + "')"));
             } else if (failure.waitsForBacking()) {
                 findings.add(new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache " + name + ": configured but"
-                        + " not open: it opens once its backing device is there (" + failure.reason() + ")"));
+                        + " not open: " + failure.reason()));
             } else {
                 findings.add(Finding.critical(name, "configured but cannot be opened: " + failure.reason()
                         + ". It tries again when its configuration changes"));

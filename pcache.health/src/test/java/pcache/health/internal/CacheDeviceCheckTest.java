@@ -35,7 +35,8 @@ class CacheDeviceCheckTest {
         assertEquals(2, findings.size(), findings.toString());
         assertEquals(Result.Status.OK, findings.get(0).status());
         assertEquals(Result.Status.TEMPORARILY_UNAVAILABLE, findings.get(1).status());
-        assertEquals("cache b: configured but not open: it is opening", findings.get(1).message());
+        assertEquals("cache b: configured but not open: it is opening, or its component did not start (the log says"
+                + " why: 'cache b')", findings.get(1).message());
         assertEquals(1, CacheDeviceCheck.assess(List.of(Views.healthy("a")), Set.of(), Map.of()).size(),
                 "an open cache the check cannot find configured (no ConfigAdmin) is still checked");
     }
@@ -49,13 +50,14 @@ class CacheDeviceCheckTest {
     void aCacheWhoseOpenFailedIsCriticalWithWhy() {
         List<Finding> findings = CacheDeviceCheck.assess(List.of(), Set.of("b", "c"), Map.of(
                 "b", failure("b", "cache device /data/b.cache is in use by another process", false),
-                "c", failure("c", "no backing device", true),
+                "c", failure("c", "it waits for its backing device (backing.target (pcache.backing.name=c.backing))",
+                        true),
                 "d", failure("d", "superblock damaged", false)));
         assertEquals(List.of(
                 Finding.critical("b", "configured but cannot be opened: cache device /data/b.cache is in use by another"
                         + " process. It tries again when its configuration changes"),
-                new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache c: configured but not open: it opens once its"
-                        + " backing device is there (no backing device)"),
+                new Finding(Result.Status.TEMPORARILY_UNAVAILABLE, "cache c: configured but not open: it waits for its"
+                        + " backing device (backing.target (pcache.backing.name=c.backing))"),
                 Finding.critical("d", "configured but cannot be opened: superblock damaged. It tries again when its"
                         + " configuration changes")), findings);
     }

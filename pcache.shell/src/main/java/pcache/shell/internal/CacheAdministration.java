@@ -137,8 +137,7 @@ final class CacheAdministration {
 
     /** What a command says of a configured cache that is not open. */
     static String notOpen(CacheOpenFailure f) {
-        return "cache '" + f.name() + "' is configured but not open: " + (f.waitsForBacking()
-                ? "it waits for its backing device (" + f.reason() + ")"
+        return "cache '" + f.name() + "' is configured but not open: " + (f.waitsForBacking() ? f.reason()
                 : "it cannot be opened: " + f.reason());
     }
 
@@ -250,6 +249,12 @@ final class CacheAdministration {
         if (cacheNamed(d.name()) != null || targetConfiguration(d.name()) != null) {
             throw new CommandFailedException(ConfigurationChecks.cacheNameTaken(d.name()));
         }
+        if (openFailure(d.name()) != null) {
+            // a cache of this name removed just now whose component is still going: its failure
+            // would be taken for the new cache's
+            throw new CommandFailedException("cache '" + d.name() + "' was removed but its component is still"
+                    + " stopping; try again in a moment");
+        }
         // paths are compared by the file they reach (DevicePaths): a link to a device is that device
         Path newFile = d.backing() instanceof pcache.api.config.BackingLocation.File f ? f.path() : null;
         for (Configuration c : list(admin, ConfigPids.TARGET)) {
@@ -339,7 +344,8 @@ final class CacheAdministration {
         }
         String backingName = backingName(target);
         target.delete();
-        if (!await(timeouts.service(), () -> cacheNamed(name) == null)) {
+        // a cache that did not open is gone once its failure is withdrawn (its component deactivated)
+        if (!await(timeouts.service(), () -> cacheNamed(name) == null && openFailure(name) == null)) {
             throw new CommandFailedException("the configuration of cache '" + name + "' is deleted but the cache"
                     + " is still registered after " + timeouts.service().toSeconds() + " s; see the log");
         }
