@@ -298,6 +298,39 @@ class WebConsoleBrowserIT {
                 + status.out());
     }
 
+    /**
+     * A cache that cannot be opened is listed on the page with why. Before, the page showed open
+     * caches only, and a configured cache that had failed was nowhere on it.
+     */
+    @Test
+    @Order(3)
+    void aCacheThatCannotBeOpenedIsListedWithWhy() throws Exception {
+        Path device = pcache.dataDir().resolve("broken.cache");
+        try (var channel = java.nio.channels.FileChannel.open(device, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] foreign = new byte[64];
+            java.util.Arrays.fill(foreign, (byte) 0xff);
+            channel.write(java.nio.ByteBuffer.wrap(foreign), 4096); // a superblock with a foreign magic
+            channel.write(java.nio.ByteBuffer.wrap(new byte[1]), (512L << 20) - 1);
+        }
+        PcacheProcess.CtlResult created = pcache.ctl("pcache:create broken cache_dev=" + device + " backing=file:"
+                + pcache.dataDir().resolve("broken.backing") + " backing_size=64M");
+        assertEquals(1, created.status(), created.out() + created.err());
+        WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
+        browser.get(withLogin("/system/console/pcache"));
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#pcache-not-open li[data-cache='broken']")));
+        String shown = textOf(By.cssSelector("#pcache-not-open li[data-cache='broken']"));
+        assertTrue(shown.startsWith("broken (failed): superblock at cache-device offset 4096 (0x1000): magic"
+                + " 0xffffffffffffffff is not dm-pcache's"), shown);
+        // pcache:remove refuses a damaged cache device (it might hold dirty data): the foreign bytes go first
+        try (var channel = java.nio.channels.FileChannel.open(device, java.nio.file.StandardOpenOption.WRITE)) {
+            channel.write(java.nio.ByteBuffer.wrap(new byte[64]), 4096);
+        }
+        PcacheProcess.CtlResult removed = pcache.ctl("pcache:remove broken");
+        assertEquals(0, removed.status(), removed.out() + removed.err());
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("pcache-not-open")));
+    }
+
     /** Waits (bounded) until {@code pcache:status} of the cache shows {@code text}. */
     private static void awaitStatus(String text) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();

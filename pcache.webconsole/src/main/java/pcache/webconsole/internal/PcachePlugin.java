@@ -18,6 +18,7 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 
 /**
  * The Web Console's pcache page ({@code /system/console/pcache}): a table of the open caches and
@@ -41,6 +42,11 @@ public class PcachePlugin extends HttpServlet {
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CacheDevice> caches;
 
+    /** Why configured caches are not open. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheOpenFailure> openFailures;
+
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     volatile PcacheConfigurationHandler configurations;
@@ -50,7 +56,7 @@ public class PcachePlugin extends HttpServlet {
         String uri = request.getRequestURI();
         if (uri.endsWith("/" + LABEL + "/caches.json")) {
             PcacheConfigurationHandler handler = configurations;
-            send(response, "application/json", json(System.currentTimeMillis(), rows(),
+            send(response, "application/json", json(System.currentTimeMillis(), rows(), notOpen(),
                     handler == null ? List.of() : handler.refusals()));
         } else if (uri.endsWith("/" + LABEL + "/pcache.js")) {
             send(response, "text/javascript", resource("pcache.js"));
@@ -89,13 +95,47 @@ public class PcachePlugin extends HttpServlet {
     }
 
     /**
-     * {@code {"time":MILLIS,"caches":[...],"refused":[{"time":MILLIS,"configuration":"...","message":"..."}]}}:
-     * the open caches and the latest configuration changes refused, newest first.
+     * A configured cache that is not open: its name, whether it waits for its backing device (else
+     * its open failed) and why.
      */
-    static String json(long timeMillis, List<CacheRow> rows, List<PcacheConfigurationHandler.Refusal> refused) {
+    record NotOpen(String name, boolean waitsForBacking, String reason) {
+    }
+
+    /** The configured caches that published why they are not open, by name. */
+    List<NotOpen> notOpen() {
+        List<NotOpen> notOpen = new ArrayList<>();
+        List<CacheOpenFailure> failures = openFailures;
+        if (failures != null) {
+            for (CacheOpenFailure f : failures) {
+                try {
+                    notOpen.add(new NotOpen(f.name(), f.waitsForBacking(), f.reason()));
+                } catch (RuntimeException gone) {
+                    // withdrawn between the list and the question
+                }
+            }
+        }
+        notOpen.sort(Comparator.comparing(NotOpen::name));
+        return notOpen;
+    }
+
+    /**
+     * {@code {"time":MILLIS,"caches":[...],"notOpen":[{"name":"...","state":"failed","reason":"..."}],
+     * "refused":[{"time":MILLIS,"configuration":"...","message":"..."}]}}: the open caches, the
+     * configured caches that are not open ({@code state} {@code failed} or {@code waits for backing})
+     * and the latest configuration changes refused, newest first.
+     */
+    static String json(long timeMillis, List<CacheRow> rows, List<NotOpen> notOpen,
+            List<PcacheConfigurationHandler.Refusal> refused) {
         StringBuilder b = new StringBuilder("{").append(Json.field("time", timeMillis)).append(",\"caches\":[");
         for (int i = 0; i < rows.size(); i++) {
             b.append(i == 0 ? "" : ",").append(rows.get(i).toJson());
+        }
+        b.append("],\"notOpen\":[");
+        for (int i = 0; i < notOpen.size(); i++) {
+            NotOpen n = notOpen.get(i);
+            b.append(i == 0 ? "{" : ",{").append(Json.field("name", n.name())).append(',')
+                    .append(Json.field("state", n.waitsForBacking() ? "waits for backing" : "failed")).append(',')
+                    .append(Json.field("reason", n.reason())).append('}');
         }
         b.append("],\"refused\":[");
         for (int i = 0; i < refused.size(); i++) {
@@ -119,6 +159,10 @@ public class PcachePlugin extends HttpServlet {
                 <th>Dirty</th><th>Segments used</th><th>Hit ratio</th><th>Written back</th></tr></thead>
                 <tbody><tr><td colspan="9">loading...</td></tr></tbody>
                 </table>
+                <div id="pcache-not-open" style="display:none"><h3>Configured caches not open</h3>\
+                <p class="statline">These caches are configured but did not open (the same as pcache:list\
+                 says); a failed one tries again when its configuration changes:</p>
+                <ul></ul></div>
                 <div id="pcache-refused" style="display:none"><h3>Configuration changes refused</h3>\
                 <p class="statline">The configuration manager's form does not show why a save failed; pcache\
                  checked it with the rules of pcache:create and refused it for these reasons (newest first):</p>

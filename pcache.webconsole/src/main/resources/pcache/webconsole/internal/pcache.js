@@ -58,6 +58,23 @@
         });
     }
 
+    // the configured caches that are not open, with why
+    function fillNotOpen(notOpen) {
+        var panel = document.getElementById('pcache-not-open');
+        var list = panel.querySelector('ul');
+        while (list.firstChild) {
+            list.removeChild(list.firstChild);
+        }
+        (notOpen || []).forEach(function (n) {
+            var li = document.createElement('li');
+            li.className = n.state === 'failed' ? 'ui-state-error' : 'ui-state-highlight';
+            li.setAttribute('data-cache', n.name);
+            li.textContent = n.name + ' (' + n.state + '): ' + n.reason;
+            list.appendChild(li);
+        });
+        panel.style.display = list.firstChild ? '' : 'none';
+    }
+
     // the configuration changes pcache refused (the configuration manager's form does not say why)
     function fillRefused(refused) {
         var panel = document.getElementById('pcache-refused');
@@ -169,6 +186,7 @@
             })
             .then(function (data) {
                 fillTable(data.caches);
+                fillNotOpen(data.notOpen);
                 fillRefused(data.refused);
                 record(data);
                 draw();

@@ -17,14 +17,18 @@ class PcachePluginTest {
 
     @Test
     void jsonHasEveryColumnEscaped() {
-        String json = PcachePlugin.json(1234, List.of(row("a", 4, 3)), List.of());
+        String json = PcachePlugin.json(1234, List.of(row("a", 4, 3)), List.of(), List.of());
         assertEquals("{\"time\":1234,\"caches\":[{\"name\":\"a\",\"mode\":\"writeback\",\"state\":\"dirty\","
                 + "\"backing\":\"file:/srv/\\\"b\\\"\\u003cx\\u003e.img\",\"backingState\":\"online\","
                 + "\"dirtyBytes\":3145728,\"dirtyPercent\":12.3,\"segmentsUsed\":5,\"segmentsTotal\":31,"
                 + "\"hitRatio\":\"75.0 %\",\"readRequests\":4,\"bytesRead\":4096,\"bytesWritten\":8192,"
-                + "\"writebackBytes\":1048576,\"writebackKsets\":2,\"writebackErrors\":0}],\"refused\":[]}", json);
-        assertEquals("{\"time\":1,\"caches\":[],\"refused\":[{\"time\":7,\"configuration\":\"pcache.target 'x'\","
+                + "\"writebackBytes\":1048576,\"writebackKsets\":2,\"writebackErrors\":0}],\"notOpen\":[],\"refused\":[]}",
+                json);
+        assertEquals("{\"time\":1,\"caches\":[],\"notOpen\":[{\"name\":\"b\",\"state\":\"failed\",\"reason\":"
+                + "\"magic \\u003c0\\u003e\"},{\"name\":\"c\",\"state\":\"waits for backing\",\"reason\":\"it waits\"}],"
+                + "\"refused\":[{\"time\":7,\"configuration\":\"pcache.target 'x'\","
                 + "\"message\":\"gc_percent=95: \\u003c\"}]}", PcachePlugin.json(1, List.of(),
+                List.of(new PcachePlugin.NotOpen("b", false, "magic <0>"), new PcachePlugin.NotOpen("c", true, "it waits")),
                 List.of(new PcacheConfigurationHandler.Refusal(7, "pcache.target 'x'", "gc_percent=95: <"))));
     }
 
