@@ -4,6 +4,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -22,7 +25,8 @@ import pcache.api.LatencyHistogram;
 /**
  * Turns the statistics of the caches into Prometheus metric families: one family per counter,
  * gauge and histogram of {@link StatisticsMetrics}, one data point per cache labelled
- * {@value #CACHE_LABEL}.
+ * {@value #CACHE_LABEL}; and {@value #OPEN}, which also has a data point (0) for each configured
+ * cache that is not open, so that an alert can fire on it.
  */
 final class CacheMetrics {
 
@@ -34,12 +38,35 @@ final class CacheMetrics {
     private CacheMetrics() {
     }
 
+    /** The gauge that says which caches are open. */
+    static final String OPEN = "pcache_cache_open";
+
     /** The metric families of {@code statisticsByCache}; none when there is no cache. */
     static MetricSnapshots snapshot(SortedMap<String, CacheStatistics> statisticsByCache) {
-        if (statisticsByCache.isEmpty()) {
+        return snapshot(statisticsByCache, new TreeSet<>());
+    }
+
+    /**
+     * The metric families of {@code statisticsByCache} (the open caches), and {@value #OPEN}: 1 for
+     * each of them, 0 for each of {@code notOpen} (configured caches that are not open); none when
+     * there is no cache at all.
+     */
+    static MetricSnapshots snapshot(SortedMap<String, CacheStatistics> statisticsByCache, SortedSet<String> notOpen) {
+        if (statisticsByCache.isEmpty() && notOpen.isEmpty()) {
             return new MetricSnapshots(List.of());
         }
         List<MetricSnapshot> families = new ArrayList<>();
+        GaugeSnapshot.Builder open = GaugeSnapshot.builder().name(OPEN).help("1 while the cache is open; 0 while it is"
+                + " configured but not open: its open failed (pcache:list says why) or it waits for its backing device");
+        SortedMap<String, Double> openByName = new TreeMap<>();
+        notOpen.forEach(n -> openByName.put(n, 0.0));
+        statisticsByCache.keySet().forEach(n -> openByName.put(n, 1.0));
+        openByName.forEach((name, value) -> open.dataPoint(GaugeDataPointSnapshot.builder().labels(labels(name))
+                .value(value).build()));
+        families.add(open.build());
+        if (statisticsByCache.isEmpty()) {
+            return new MetricSnapshots(families);
+        }
         for (StatisticsMetric<Long> c : StatisticsMetrics.COUNTERS) {
             CounterSnapshot.Builder family = CounterSnapshot.builder().name(c.metricName()).help(c.help());
             for (Map.Entry<String, CacheStatistics> e : statisticsByCache.entrySet()) {

@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.List;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
@@ -23,6 +25,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheStatistics;
 import pcache.io.log.Log;
 
@@ -49,15 +52,39 @@ public class MetricsServlet extends HttpServlet {
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CacheDevice> caches;
 
+    /** Why configured caches are not open. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile List<CacheOpenFailure> openFailures;
+
     @Override
     protected void doGet(HttpServletRequest request, HttpServletResponse response) throws IOException {
-        MetricSnapshots snapshots = CacheMetrics.snapshot(statistics(caches));
+        SortedMap<String, CacheStatistics> open = statistics(caches);
+        MetricSnapshots snapshots = CacheMetrics.snapshot(open, notOpen(openFailures, open.keySet()));
         response.setStatus(HttpServletResponse.SC_OK);
         response.setContentType(writer.getContentType());
         response.setHeader("Cache-Control", "no-store");
         try (OutputStream out = response.getOutputStream()) {
             writer.write(out, snapshots, EscapingScheme.DEFAULT);
         }
+    }
+
+    /** The names of the caches of {@code failures} that are not among {@code open}. */
+    static SortedSet<String> notOpen(List<CacheOpenFailure> failures, java.util.Set<String> open) {
+        SortedSet<String> names = new TreeSet<>();
+        if (failures == null) {
+            return names;
+        }
+        for (CacheOpenFailure f : failures) {
+            try {
+                if (!open.contains(f.name())) {
+                    names.add(f.name());
+                }
+            } catch (RuntimeException gone) {
+                // withdrawn while asked
+            }
+        }
+        return names;
     }
 
     /**

@@ -19,6 +19,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
 import pcache.api.CacheDevice;
+import pcache.api.CacheOpenFailure;
 import pcache.api.CacheStatistics;
 
 /** The servlet over stand-in caches and a recording response. */
@@ -108,6 +109,50 @@ class MetricsServletTest {
         assertEquals(9, CacheMetricsTest.sample(text, "pcache_read_requests_total{cache=\"a\"}"));
         assertFalse(text.contains("closing"), "a cache that fails to answer is left out:\n" + text);
         assertTrue(text.indexOf("cache=\"a\"") < text.indexOf("cache=\"z\""), "sorted by name:\n" + text);
+    }
+
+    /**
+     * A configured cache that is not open has {@code pcache_cache_open 0}, the open ones 1, so that an
+     * alert can fire on it. Before, such a cache was absent from the answer.
+     */
+    @Test
+    void aCacheThatIsNotOpenIsExportedAsNotOpen() throws Exception {
+        MetricsServlet servlet = new MetricsServlet();
+        servlet.caches = List.of(cache("a", CacheMetricsTest.numbered(9)));
+        servlet.openFailures = List.of(failure("b"));
+        Recorded recorded = new Recorded();
+        servlet.doGet(request(), response(recorded));
+        String text = recorded.body();
+        assertEquals(1, CacheMetricsTest.sample(text, "pcache_cache_open{cache=\"a\"}"));
+        assertEquals(0, CacheMetricsTest.sample(text, "pcache_cache_open{cache=\"b\"}"));
+        assertFalse(text.contains("pcache_read_requests_total{cache=\"b\"}"), text);
+
+        servlet.caches = List.of();
+        recorded = new Recorded();
+        servlet.doGet(request(), response(recorded));
+        text = recorded.body();
+        assertEquals(0, CacheMetricsTest.sample(text, "pcache_cache_open{cache=\"b\"}"));
+        assertEquals(List.of("# HELP", "# TYPE", "pcache_cache_open{cache=\"b\"} 0.0"),
+                text.lines().map(l -> l.startsWith("#") ? l.substring(0, 6) : l).toList(), text);
+    }
+
+    private static CacheOpenFailure failure(String name) {
+        return new CacheOpenFailure() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public String reason() {
+                return "superblock damaged";
+            }
+
+            @Override
+            public boolean waitsForBacking() {
+                return false;
+            }
+        };
     }
 
     @Test
