@@ -259,6 +259,50 @@ class DistributionIT {
         assertFalse(r.out().contains("caches"), "the command did not run: " + r.out());
     }
 
+    /**
+     * A second pcache given a hard link to a cache device another pcache has open, in a folder of
+     * its own (so another lock file), does not open it: the device's file itself is locked. Before,
+     * both opened the one device. The first pcache made its device new at this start, so its file
+     * was locked once made.
+     */
+    @Test
+    void aSecondPcacheOnAHardLinkToAnOpenCacheDeviceIsRefused() throws Exception {
+        Process first = start("--no-shell");
+        try {
+            Path socket = cwd.resolve("data/pcache.ctl");
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (!Files.exists(socket)) {
+                assertTrue(first.isAlive(), "first pcache died: " + Files.readString(outputs.get(first)[1]));
+                assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
+                Thread.sleep(100);
+            }
+            Run list = run("ctl", "pcache:list");
+            while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
+                assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
+                        + list.out() + list.err());
+                Thread.sleep(200);
+                list = run("ctl", "pcache:list");
+            }
+            Path elsewhere = Files.createDirectories(cwd.resolve("elsewhere"));
+            Path link = Files.createLink(elsewhere.resolve("linked.cache"), cwd.resolve("data/pcache0.cache"));
+            Files.write(elsewhere.resolve("other.backing"), new byte[1 << 20]);
+            Path config = Files.writeString(cwd.resolve("linked.properties"), """
+                    cache.linked.cache_dev = %s
+                    cache.linked.backing_dev = file:%s
+                    """.formatted(link, elsewhere.resolve("other.backing")));
+            Run second = run("-Dpcache.data=" + elsewhere.resolve("data"), "-Dnbd.listen=unix:nbd2.sock", "--config",
+                    config.toString(), "-c", "pcache:list");
+            assertEquals(0, second.status(), second.err());
+            assertTrue(second.err().contains("CacheReadiness: cache linked cannot be opened: cache device " + link
+                    + " is in use by another cache, reached through another name (a hard link or a bind mount of the"
+                    + " same file), in this process or another"), second.err());
+            assertTrue(second.out().contains("configured caches not open (1):"), second.out());
+        } finally {
+            first.destroy(); // SIGTERM: a clean stop
+            assertTrue(first.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS), "the first pcache stopped");
+        }
+    }
+
     @Test
     void serviceAnswersOnItsControlSocketAndStopsOnSigterm() throws Exception {
         Process service = start("--no-shell");

@@ -70,8 +70,10 @@ import pcache.io.log.Log;
  * {@code writeback.target} takes effect at the next write-back step. CRC, key index and allocator
  * are static: changing them re-creates the cache.
  *
- * <p>The cache device file is locked ({@code <cache_dev>.lock}) so two caches, in this process or
- * another, never open it at once.
+ * <p>The cache device is locked so two caches, in this process or another, never open it at once:
+ * its lock file ({@code <cache_dev>.lock}, next to the file its path reaches), and the device's
+ * file itself ({@link DeviceFileLock}), which also catches a hard link in another folder; a new
+ * device's file is locked as soon as the open has made it.
  */
 @Component(configurationPid = PcacheTargetComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE,
         immediate = true, service = {})
@@ -136,6 +138,10 @@ public final class PcacheTargetComponent {
     /** Set by deactivation: an open that completes afterwards must not create the service. */
     private boolean deactivated;
     private FileChannel lockChannel;
+    /** The lock on the device's file itself ({@link DeviceFileLock}), or null; control thread and deactivation. */
+    private volatile DeviceFileLock fileLock;
+    /** Whether the device did not exist at the lock: its file is locked once the open has made it. */
+    private boolean fileLockOwed;
     /** Read by {@link #cacheDeviceProblem()} on the threads asking for the cache's conditions. */
     private volatile FileLock lock;
     private volatile Path lockFile;
@@ -279,6 +285,14 @@ public final class PcacheTargetComponent {
             lockCacheDevice(Path.of(c.cache__dev()));
             PmemProvider provider = pmem;
             CacheEngine engine = openEngine(provider, c);
+            if (fileLockOwed) { // a new device: its file exists now
+                try {
+                    lockDeviceFile(Path.of(c.cache__dev()));
+                } catch (IOException | RuntimeException e) {
+                    engine.abandon(); // nothing of a client's in it yet
+                    throw e;
+                }
+            }
             synchronized (this) {
                 opening = engine;
                 if (deactivated) {
@@ -489,6 +503,15 @@ public final class PcacheTargetComponent {
             lockChannel = ch;
             lock = l;
             this.lockFile = lockFile;
+            fileLockOwed = !Files.exists(dev);
+            if (!fileLockOwed) {
+                try {
+                    lockDeviceFile(dev);
+                } catch (IOException | RuntimeException e) {
+                    releaseLock();
+                    throw e;
+                }
+            }
         } catch (OverlappingFileLockException e) {
             ch.close();
             throw new CacheConfigurationException("cache device " + dev + " is already used by another cache in"
@@ -529,7 +552,31 @@ public final class PcacheTargetComponent {
         return null;
     }
 
+    /**
+     * Locks the device's file itself ({@link DeviceFileLock}): a cache reaching the same device by
+     * another name (a hard link elsewhere, a bind mount), which the lock file cannot see, is refused.
+     */
+    private void lockDeviceFile(Path dev) throws CacheConfigurationException {
+        fileLockOwed = false;
+        DeviceFileLock.Outcome outcome = DeviceFileLock.tryLock(dev);
+        if (outcome instanceof DeviceFileLock.Locked locked) {
+            fileLock = locked.lock();
+        } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
+            throw new CacheConfigurationException("cache device " + dev + " is in use by another cache, reached"
+                    + " through another name (a hard link or a bind mount of the same file), in this process or"
+                    + " another; stop that cache first, or give this one a cache device of its own");
+        } else if (outcome instanceof DeviceFileLock.Unsupported unsupported) {
+            LOG.log(System.Logger.Level.DEBUG, "cache {0}: cache device {1} locked by its lock file only: {2}", name,
+                    dev, unsupported.why());
+        }
+    }
+
     private void releaseLock() {
+        DeviceFileLock held = fileLock;
+        fileLock = null;
+        if (held != null) {
+            held.close();
+        }
         try {
             if (lock != null) {
                 lock.release();

@@ -369,6 +369,50 @@ class TargetComponentTest {
     }
 
     /**
+     * A cache device reached through a hard link in another folder is the device itself: a second
+     * cache on it is refused by the lock on the device's file ({@link DeviceFileLock}), and opens
+     * once the first has closed. Before, each name took a lock file next to itself (a hard link has
+     * no target to resolve), and both caches opened one device.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheDeviceReachedThroughAHardLinkElsewhereIsRefusedUntilTheFirstCloses() throws Exception {
+        Path device = java.nio.file.Files.createFile(dir.resolve("c.cache"));
+        Path link = java.nio.file.Files.createLink(
+                java.nio.file.Files.createDirectories(dir.resolve("elsewhere")).resolve("d.cache"), device);
+        HeapPmemProvider heap = new HeapPmemProvider();
+        PcacheTargetComponent first = component(new Mapping(heap, "heap"));
+        first.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+        first.activate(config(Map.of()), Map.of());
+        Map<String, Object> second = Map.of("name", "d", "cache__dev", link.toString());
+        try {
+            opened(first);
+            PcacheTargetComponent refused = component(new Mapping(new HeapPmemProvider(), "heap"));
+            refused.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
+            refused.activate(config(second), Map.of());
+            try {
+                onControl(refused, () -> { });
+                assertNull(facade(refused), "a second cache opened the device through a hard link");
+                assertEquals("cache device " + link + " is in use by another cache, reached through another name (a"
+                        + " hard link or a bind mount of the same file), in this process or another; stop that cache"
+                        + " first, or give this one a cache device of its own", refused.failure());
+            } finally {
+                refused.deactivate();
+            }
+        } finally {
+            first.deactivate();
+        }
+        PcacheTargetComponent after = component(new Mapping(new HeapPmemProvider(), "heap"));
+        after.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
+        after.activate(config(second), Map.of());
+        try {
+            opened(after);
+        } finally {
+            after.deactivate();
+        }
+    }
+
+    /**
      * A new cache whose backing device comes only after its open gave up waiting for one (an NBD
      * export not yet reachable) opens once the device binds. Before, it stayed closed until a
      * restart or a configuration change.
