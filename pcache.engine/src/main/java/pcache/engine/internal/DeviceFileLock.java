@@ -1,12 +1,12 @@
 package pcache.engine.internal;
 
 import java.nio.file.Path;
+import java.util.Locale;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
-import com.sun.jna.Pointer;
 
 /**
  * A write lock on a cache device's file itself, held by an open file description of its own:
@@ -19,20 +19,14 @@ import com.sun.jna.Pointer;
  * process loses as soon as any descriptor of the file it holds closes (a pmem mapping's channel
  * at a swap, the image tool's), without a word. An OFD lock lives as long as its own descriptor.
  *
- * <p>Where JNA or OFD locks are not there (another platform, a kernel before 3.15, a Karaf without
- * the JNA bundle: the engine imports it optionally), {@link #tryLock} says so and the lock file
- * alone guards the device, as before.
+ * <p>Where JNA or OFD locks are not there (another platform, a kernel before 3.15, a file system
+ * without locks, a Karaf without the JNA bundle: the engine imports it optionally), {@link #tryLock}
+ * says so and the lock file alone guards the device, as before. Every reference to JNA lies in
+ * the nested {@link LibC}, which is loaded at its first call only: this class itself links without
+ * JNA, and a missing JNA surfaces as a {@link LinkageError} of that call, which is caught.
  */
 final class DeviceFileLock implements AutoCloseable {
 
-    /** {@code <fcntl.h>} on Linux, every architecture. */
-    private static final int O_RDWR = 2;
-    private static final int O_CLOEXEC = 0x80000;
-    private static final int F_OFD_SETLK = 37;
-    private static final short F_WRLCK = 1;
-    private static final short SEEK_SET = 0;
-    /** {@code struct flock} on 64-bit Linux: type, whence (shorts), start, len (64 bits), pid. */
-    private static final int FLOCK_BYTES = 32;
     /** {@code <errno.h>}: the lock is held by another open file description. */
     private static final int EAGAIN = 11;
     private static final int EACCES = 13;
@@ -62,45 +56,26 @@ final class DeviceFileLock implements AutoCloseable {
 
     /** Takes the lock on {@code device}'s file. */
     static Outcome tryLock(Path device) {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"))) {
+            return new Unsupported("open file description locks are used on 64-bit x86 and ARM Linux only, not on "
+                    + os + " " + arch);
+        }
+        long result;
         try {
-            return Native64.available() ? lock(device) : new Unsupported("not 64-bit Linux");
+            result = LibC.lockWholeFile(device.toString());
         } catch (LinkageError e) { // JNA not installed, or its native part not loadable
             return new Unsupported("JNA is not available (" + e + ")");
         }
-    }
-
-    private static Outcome lock(Path device) {
-        String path = device.toString();
-        int fd;
-        try {
-            fd = Native64.open(path, O_RDWR | O_CLOEXEC);
-        } catch (LastErrorException e) { // not there or not writable: the mapping's open says so in its words
-            return new Unsupported("cannot open " + path + " for writing: errno " + e.getErrorCode());
+        if (result >= 0) {
+            return new Locked(new DeviceFileLock((int) result));
         }
-        try (Memory flock = new Memory(FLOCK_BYTES)) {
-            flock.clear();
-            flock.setShort(0, F_WRLCK);
-            flock.setShort(2, SEEK_SET); // l_start and l_len 0: the whole file, as it grows too; l_pid 0
-            Native64.fcntl(fd, F_OFD_SETLK, flock);
-            return new Locked(new DeviceFileLock(fd));
-        } catch (LastErrorException e) {
-            closeQuietly(fd);
-            if (e.getErrorCode() == EAGAIN || e.getErrorCode() == EACCES) {
-                return new HeldElsewhere();
-            }
-            return new Unsupported("fcntl(F_OFD_SETLK) on " + path + " failed: errno " + e.getErrorCode());
-        } catch (RuntimeException | Error e) {
-            closeQuietly(fd);
-            throw e;
+        int errno = (int) -result;
+        if (errno == EAGAIN || errno == EACCES) {
+            return new HeldElsewhere();
         }
-    }
-
-    private static void closeQuietly(int fd) {
-        try {
-            Native64.close(fd);
-        } catch (LastErrorException ignored) {
-            // nothing held through it
-        }
+        return new Unsupported("locking " + device + " failed: errno " + errno);
     }
 
     /** Releases the lock (closing its descriptor); once. */
@@ -108,24 +83,74 @@ final class DeviceFileLock implements AutoCloseable {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            closeQuietly(fd);
+            try {
+                LibC.closeQuietly(fd);
+            } catch (LinkageError e) {
+                // not reached: a lock was taken through the same class
+            }
         }
     }
 
-    /** The C library, bound once (JNA direct mapping); loaded only when JNA is there. */
-    private static final class Native64 {
+    /** The C library, bound once (JNA direct mapping), and every JNA type this lock uses. */
+    private static final class LibC {
+
+        /** {@code <fcntl.h>} on Linux (x86_64, aarch64). */
+        private static final int O_RDWR = 2;
+        private static final int O_CLOEXEC = 0x80000;
+        private static final int F_OFD_SETLK = 37;
+        private static final short F_WRLCK = 1;
+        private static final short SEEK_SET = 0;
+        /** {@code struct flock}: type, whence (shorts), start, len (64 bits), pid (int), 32 bytes. */
+        private static final int FLOCK_BYTES = 32;
+
         static {
             Native.register(Platform.C_LIBRARY_NAME);
         }
 
-        static boolean available() {
-            return Platform.isLinux() && Platform.is64Bit();
+        private LibC() {
         }
 
-        static native int open(String path, int flags) throws LastErrorException;
+        /**
+         * Opens {@code path} for writing and locks the whole file on that descriptor.
+         *
+         * @return the descriptor holding the lock, or minus the errno of what failed (the
+         *         descriptor closed again): of the open when the file is not there or not writable
+         *         (the mapping's open says so in its own words), of the lock when it is held elsewhere
+         */
+        static long lockWholeFile(String path) {
+            int fd;
+            try {
+                fd = open(path, O_RDWR | O_CLOEXEC);
+            } catch (LastErrorException e) {
+                return -e.getErrorCode();
+            }
+            try (Memory flock = new Memory(FLOCK_BYTES)) {
+                flock.clear(); // l_start and l_len 0: the whole file, as it grows too; l_pid 0, as OFD locks need
+                flock.setShort(0, F_WRLCK);
+                flock.setShort(2, SEEK_SET);
+                fcntl(fd, F_OFD_SETLK, flock);
+                return fd;
+            } catch (LastErrorException e) {
+                closeQuietly(fd);
+                return -e.getErrorCode();
+            } catch (RuntimeException | Error e) {
+                closeQuietly(fd);
+                throw e;
+            }
+        }
 
-        static native int fcntl(int fd, int cmd, Pointer arg) throws LastErrorException;
+        static void closeQuietly(int fd) {
+            try {
+                close(fd);
+            } catch (LastErrorException ignored) {
+                // nothing held through it
+            }
+        }
 
-        static native int close(int fd) throws LastErrorException;
+        private static native int open(String path, int flags) throws LastErrorException;
+
+        private static native int fcntl(int fd, int cmd, com.sun.jna.Pointer arg) throws LastErrorException;
+
+        private static native int close(int fd) throws LastErrorException;
     }
 }

@@ -288,8 +288,8 @@ public final class PcacheTargetComponent {
             if (fileLockOwed) { // a new device: its file exists now
                 try {
                     lockDeviceFile(Path.of(c.cache__dev()));
-                } catch (IOException | RuntimeException e) {
-                    engine.abandon(); // nothing of a client's in it yet
+                } catch (Throwable e) {
+                    engine.abandon(); // nothing of a client's in it yet; an Error too, or its threads run on
                     throw e;
                 }
             }
@@ -507,7 +507,7 @@ public final class PcacheTargetComponent {
             if (!fileLockOwed) {
                 try {
                     lockDeviceFile(dev);
-                } catch (IOException | RuntimeException e) {
+                } catch (Throwable e) {
                     releaseLock();
                     throw e;
                 }
@@ -558,7 +558,12 @@ public final class PcacheTargetComponent {
      */
     private void lockDeviceFile(Path dev) throws CacheConfigurationException {
         fileLockOwed = false;
-        DeviceFileLock.Outcome outcome = DeviceFileLock.tryLock(dev);
+        DeviceFileLock.Outcome outcome;
+        try {
+            outcome = DeviceFileLock.tryLock(dev);
+        } catch (LinkageError e) { // DeviceFileLock catches JNA's absence itself; this is the last guard
+            outcome = new DeviceFileLock.Unsupported(e.toString());
+        }
         if (outcome instanceof DeviceFileLock.Locked locked) {
             fileLock = locked.lock();
         } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
@@ -566,8 +571,9 @@ public final class PcacheTargetComponent {
                     + " through another name (a hard link or a bind mount of the same file), in this process or"
                     + " another; stop that cache first, or give this one a cache device of its own");
         } else if (outcome instanceof DeviceFileLock.Unsupported unsupported) {
-            LOG.log(System.Logger.Level.DEBUG, "cache {0}: cache device {1} locked by its lock file only: {2}", name,
-                    dev, unsupported.why());
+            LOG.log(System.Logger.Level.INFO, "cache {0}: cache device {1} locked by its lock file only ({2}): a"
+                    + " cache reaching it through a hard link in another folder is not refused", name, dev,
+                    unsupported.why());
         }
     }
 

@@ -1,0 +1,73 @@
+package pcache.engine.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The lock on a cache device's file itself, with JNA and without it. */
+class DeviceFileLockTest {
+
+    @TempDir
+    Path dir;
+
+    private static boolean linux() {
+        return System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("linux");
+    }
+
+    /**
+     * The lock is taken on the file, so a second one through a hard link in another folder is
+     * refused until the first is released.
+     */
+    @Test
+    void aHardLinkElsewhereMeetsTheLockUntilItIsReleased() throws Exception {
+        assumeTrue(linux(), "open file description locks are Linux's");
+        Path device = Files.write(dir.resolve("c.cache"), new byte[4096]);
+        Path link = Files.createLink(Files.createDirectories(dir.resolve("other")).resolve("d.cache"), device);
+        DeviceFileLock.Locked first = assertInstanceOf(DeviceFileLock.Locked.class, DeviceFileLock.tryLock(device));
+        try {
+            assertInstanceOf(DeviceFileLock.HeldElsewhere.class, DeviceFileLock.tryLock(link));
+            assertInstanceOf(DeviceFileLock.HeldElsewhere.class, DeviceFileLock.tryLock(device));
+        } finally {
+            first.lock().close();
+            first.lock().close(); // once only: a descriptor number reused meanwhile is not closed
+        }
+        DeviceFileLock.Locked again = assertInstanceOf(DeviceFileLock.Locked.class, DeviceFileLock.tryLock(link));
+        again.lock().close();
+        DeviceFileLock.Unsupported missing = assertInstanceOf(DeviceFileLock.Unsupported.class,
+                DeviceFileLock.tryLock(dir.resolve("missing.cache")));
+        assertEquals("locking " + dir.resolve("missing.cache") + " failed: errno 2", missing.why());
+    }
+
+    /**
+     * Without JNA (an OSGi framework without the JNA bundle: the engine imports it optionally) the
+     * lock says it is not there, and the cache goes on with its lock file. Before, the class itself
+     * needed JNA to link, so the cache's open failed with a NoClassDefFoundError.
+     */
+    @Test
+    void withoutJnaTheLockIsUnsupportedInsteadOfFailing() throws Exception {
+        URL classes = DeviceFileLock.class.getProtectionDomain().getCodeSource().getLocation();
+        Path device = Files.write(dir.resolve("c.cache"), new byte[4096]);
+        // the platform class loader as parent: the JDK, but not JNA, which is on the class path
+        try (URLClassLoader withoutJna = new URLClassLoader(new URL[] {classes}, ClassLoader.getPlatformClassLoader())) {
+            Class<?> lock = Class.forName(DeviceFileLock.class.getName(), true, withoutJna);
+            assertTrue(lock.getClassLoader() == withoutJna, "loaded without the test's class path");
+            Method tryLock = lock.getDeclaredMethod("tryLock", Path.class);
+            tryLock.setAccessible(true);
+            Object outcome = tryLock.invoke(null, device);
+            assertEquals("Unsupported", outcome.getClass().getSimpleName(), String.valueOf(outcome));
+            if (linux()) {
+                assertTrue(outcome.toString().contains("JNA is not available"), outcome.toString());
+            }
+        }
+    }
+}
