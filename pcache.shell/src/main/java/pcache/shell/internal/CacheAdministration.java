@@ -323,7 +323,7 @@ final class CacheAdministration {
     // ---------------------------------------------------------------- remove
 
     /** {@code pcache:remove}: never strands dirty data (see the command's help). */
-    String remove(String name, boolean drain, PrintStream out) throws IOException {
+    String remove(String name, boolean drain, boolean keepDirty, PrintStream out) throws IOException {
         ConfigurationAdmin admin = admin();
         Configuration target = targetConfiguration(name);
         CacheDevice cache = cacheNamed(name);
@@ -338,9 +338,13 @@ final class CacheAdministration {
         Path cacheDev = Path.of(String.valueOf(property(target, TargetProperties.CACHE_DEV)));
         String how;
         if (cache != null) {
+            if (keepDirty) {
+                throw new CommandFailedException("cache '" + name + "' is open, so it can write its data back:"
+                        + " --keep-dirty is for a cache that is not open. Use pcache:remove --drain " + name);
+            }
             how = emptyForRemoval(cache, drain, out);
         } else {
-            how = checkOfflineImage(name, cacheDev);
+            how = checkOfflineImage(name, cacheDev, keepDirty);
         }
         String backingName = backingName(target);
         target.delete();
@@ -404,32 +408,48 @@ final class CacheAdministration {
         return before;
     }
 
-    /** A cache that is not open may be removed only if its cache device holds nothing dirty. */
-    private String checkOfflineImage(String name, Path cacheDev) throws IOException {
+    /**
+     * A cache that is not open may be removed only if its cache device holds nothing dirty, or
+     * with {@code keepDirty}, which leaves whatever it holds on the device.
+     */
+    private String checkOfflineImage(String name, Path cacheDev, boolean keepDirty) throws IOException {
         if (!Files.exists(cacheDev) || neverFormatted(cacheDev)) {
             return "not open, its cache device holds no cache";
         }
+        CacheOpenFailure failure = openFailure(name);
+        String notOpen = "cache '" + name + "' is not open" + (failure == null ? "" : " (" + (failure.waitsForBacking()
+                ? failure.reason() : "it cannot be opened: " + failure.reason()) + ")");
+        String keep = " pcache:remove --keep-dirty " + name + " removes it all the same, leaving the data on the"
+                + " device for a cache configured on it again";
         CacheImageTool tool = services.imageTool();
         if (tool == null) {
-            throw new CommandFailedException("cache '" + name + "' is not open and there is no CacheImageTool"
-                    + " service to check its cache device " + cacheDev + " for dirty data; nothing was removed");
+            if (keepDirty) {
+                return "not open, its cache device not checked and left as it is (--keep-dirty)";
+            }
+            throw new CommandFailedException(notOpen + " and there is no CacheImageTool service to check its cache"
+                    + " device " + cacheDev + " for dirty data; nothing was removed." + keep);
         }
         CacheImageTool.FsckReport report = tool.fsck(cacheDev);
         if (report.dirtyBytes() > 0) {
-            throw new CommandFailedException("cache '" + name + "' is not open and its cache device " + cacheDev
-                    + " holds " + report.dirtyBytes() + " bytes not yet written back, which only an open cache can"
-                    + " write back: find out why it does not open (see the log), then pcache:drain it. Nothing was"
-                    + " removed");
+            if (keepDirty) {
+                return "not open, its cache device keeps " + report.dirtyBytes() + " bytes not yet written back"
+                        + " (--keep-dirty)";
+            }
+            throw new CommandFailedException(notOpen + " and its cache device " + cacheDev + " holds "
+                    + report.dirtyBytes() + " bytes not yet written back, which only an open cache can write back:"
+                    + " make it open, then pcache:drain it. Nothing was removed." + keep);
         }
         if (!report.ok()) {
-            throw new CommandFailedException("cache '" + name + "' is not open and its cache device " + cacheDev
-                    + " is damaged (" + report.errors().size() + " error(s), see pcache:fsck " + cacheDev + "), so"
-                    + " dirty data cannot be ruled out; nothing was removed");
+            if (keepDirty) {
+                return "not open, its damaged cache device left as it is (--keep-dirty)";
+            }
+            throw new CommandFailedException(notOpen + " and its cache device " + cacheDev + " is damaged ("
+                    + report.errors().size() + " error(s), see pcache:fsck " + cacheDev + "), so dirty data cannot be"
+                    + " ruled out; nothing was removed." + keep);
         }
         return "not open, its cache device holds nothing dirty";
     }
 
-    /** A superblock magic of 0: a cache device that was never formatted holds no data. */
     /**
      * Whether the device holds no cache: superblock magic 0 and cache_info all zero, the rule the
      * engine opens by (a zero magic alone may be a damaged superblock over a cache's data).

@@ -49,14 +49,17 @@ public enum CommandSpec {
                     + " paths are resolved against the shell's current directory. The cache lasts until"
                     + " pcache:remove or the end of the process: the launcher starts from its configuration file"
                     + " every time."),
-    REMOVE("remove", "[--drain] NAME", 1, 1,
-            List.of(new Option("--drain", "write back every dirty byte first, with a progress bar")),
+    REMOVE("remove", "[--drain | --keep-dirty] NAME", 1, 1,
+            List.of(new Option("--drain", "write back every dirty byte first, with a progress bar"),
+                    new Option("--keep-dirty", "a cache that is not open only: remove it although its cache device"
+                            + " may hold data not yet written back (damaged, or dirty); the device file keeps it")),
             "Removes a cache created through ConfigAdmin (its target and backing configurations) without ever"
                     + " stranding dirty data: a cache with data not yet written back is refused unless --drain"
                     + " is given. Before the configurations go, the cache is switched to passthrough, which"
                     + " writes back whatever arrived meanwhile, so nothing is left behind. A cache that is not"
-                    + " open is removed only when its cache device holds no dirty data (checked offline). The"
-                    + " cache device file is left in place."),
+                    + " open is removed only when its cache device holds no dirty data (checked offline), or"
+                    + " with --keep-dirty: a cache configured on that device again, with its backing device,"
+                    + " replays the data and writes it back. The cache device file is left in place."),
     GC_PERCENT("gc-percent", "NAME N", 2, 2, List.of(),
             "Sets the GC threshold of a cache (0 to 90): GC reclaims segments while more than N percent are in"
                     + " use. Persisted in the cache device and in the cache's configuration."),

@@ -231,9 +231,10 @@ public class PcacheCommands {
         print(createText(session, args));
     }
 
-    /** {@code pcache:remove [--drain] NAME}. */
+    /** {@code pcache:remove [--drain | --keep-dirty] NAME}. */
     @Descriptor("remove a cache created through ConfigAdmin, never losing dirty data (-h for help)")
-    public void remove(CommandSession session, @Descriptor("[--drain] NAME") String... args) throws IOException {
+    public void remove(CommandSession session, @Descriptor("[--drain | --keep-dirty] NAME") String... args)
+            throws IOException {
         print(removeText(session, args));
     }
 
@@ -363,13 +364,17 @@ public class PcacheCommands {
         return administration.create(d);
     }
 
-    /** {@code pcache:remove [--drain] NAME}. */
+    /** {@code pcache:remove [--drain | --keep-dirty] NAME}. */
     String removeText(CommandSession session, String... args) throws IOException {
         CommandSpec.Parsed p = CommandSpec.REMOVE.parse(args);
         if (p.help()) {
             return CommandSpec.REMOVE.help();
         }
-        return administration.remove(p.argument(0), p.has("--drain"), console(session));
+        if (p.has("--drain") && p.has("--keep-dirty")) {
+            throw new IllegalArgumentException("pcache:remove takes --drain or --keep-dirty, not both; "
+                    + "usage: " + CommandSpec.REMOVE.synopsis());
+        }
+        return administration.remove(p.argument(0), p.has("--drain"), p.has("--keep-dirty"), console(session));
     }
 
     /** {@code pcache:swap-backing NAME TARGET [identity=LABEL]} (a Gogo {@link Function} service). */

@@ -630,6 +630,58 @@ class CommandsTest {
         assertTrue(admin.configs.isEmpty());
     }
 
+    /**
+     * A cache that is not open and whose device is damaged (or dirty) is removed with --keep-dirty,
+     * its device left as it is; the refusal without it says why the cache is not open and offers
+     * that. Before, such a cache could not be removed from the shell at all, and the refusal pointed
+     * at the log. An open cache can write its data back, so --keep-dirty is refused for it.
+     */
+    @Test
+    void aDamagedCacheThatIsNotOpenIsRemovedWithKeepDirtyOnly() throws Exception {
+        created("c1");
+        caches.clear(); // it failed to open, and says why
+        openFailures.add(new Fakes.OpenFailure("c1", "superblock damaged", false));
+        commands.openFailures = openFailures;
+        Path cacheDev = dir.resolve("c1.cache");
+        try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
+                    PcacheFormat.SB_OFF + 8);
+        }
+        commands.imageTool = new CacheImageTool() {
+            @Override
+            public String inspect(Path cacheDevice, boolean keys) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public FsckReport fsck(Path cacheDevice) {
+                return new FsckReport(cacheDevice.toString(), List.of("superblock: CRC mismatch"), List.of(), 0,
+                        List.of(), "");
+            }
+        };
+        CommandFailedException e = assertThrows(CommandFailedException.class,
+                () -> commands.removeText(session.session, "c1"));
+        assertEquals("cache 'c1' is not open (it cannot be opened: superblock damaged) and its cache device " + cacheDev
+                + " is damaged (1 error(s), see pcache:fsck " + cacheDev + "), so dirty data cannot be ruled out;"
+                + " nothing was removed. pcache:remove --keep-dirty c1 removes it all the same, leaving the data on"
+                + " the device for a cache configured on it again", e.getMessage());
+        assertEquals(2, admin.configs.size(), "nothing removed");
+        IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+                () -> commands.removeText(session.session, "--drain", "--keep-dirty", "c1"));
+        assertTrue(both.getMessage().startsWith("pcache:remove takes --drain or --keep-dirty, not both"),
+                both.getMessage());
+
+        assertTrue(commands.removeText(session.session, "--keep-dirty", "c1").startsWith(
+                "cache c1 removed (not open, its damaged cache device left as it is (--keep-dirty))"));
+        assertTrue(admin.configs.isEmpty());
+        assertTrue(Files.size(cacheDev) > 0, "the device file stays");
+
+        created("c2");
+        e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "--keep-dirty", "c2"));
+        assertEquals("cache 'c2' is open, so it can write its data back: --keep-dirty is for a cache that is not open."
+                + " Use pcache:remove --drain c2", e.getMessage());
+    }
+
     @Test
     void aCacheWithoutConfigurationCannotBeRemovedHere() throws Exception {
         caches.add(new LiveCache("manual", SIZE, "file:/x"));
