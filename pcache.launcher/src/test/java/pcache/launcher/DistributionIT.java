@@ -69,6 +69,23 @@ class DistributionIT {
         return new Run(p.exitValue(), Files.readString(outputs.get(p)[0]), Files.readString(outputs.get(p)[1]));
     }
 
+    /**
+     * Waits (at most {@link #TIMEOUT}) until the service {@code p} started in {@link #cwd} has its
+     * control socket.
+     *
+     * @return the deadline of that wait ({@code System.nanoTime()}), for the waits after it
+     */
+    private long awaitControlSocket(Process p) throws Exception {
+        Path socket = cwd.resolve("data/pcache.ctl");
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!Files.exists(socket)) {
+            assertTrue(p.isAlive(), "pcache died: " + Files.readString(outputs.get(p)[1]));
+            assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
+            Thread.sleep(100);
+        }
+        return deadline;
+    }
+
     private Run run(String... args) throws Exception {
         return await(start(args));
     }
@@ -269,13 +286,7 @@ class DistributionIT {
     void aSecondPcacheOnAHardLinkToAnOpenCacheDeviceIsRefused() throws Exception {
         Process first = start("--no-shell");
         try {
-            Path socket = cwd.resolve("data/pcache.ctl");
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (!Files.exists(socket)) {
-                assertTrue(first.isAlive(), "first pcache died: " + Files.readString(outputs.get(first)[1]));
-                assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
-                Thread.sleep(100);
-            }
+            long deadline = awaitControlSocket(first);
             Run list = run("ctl", "pcache:list");
             while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
                 assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
@@ -307,13 +318,7 @@ class DistributionIT {
     void serviceAnswersOnItsControlSocketAndStopsOnSigterm() throws Exception {
         Process service = start("--no-shell");
         try {
-            Path socket = cwd.resolve("data/pcache.ctl");
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (!Files.exists(socket)) {
-                assertTrue(service.isAlive(), "service died: " + Files.readString(outputs.get(service)[1]));
-                assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
-                Thread.sleep(100);
-            }
+            awaitControlSocket(service);
             Run lb = run("ctl", "lb", "-s");
             assertEquals(0, lb.status(), lb.err());
             assertTrue(lb.out().contains("|pcache.shell (0.1.0.SNAPSHOT)"), lb.out());
@@ -334,7 +339,7 @@ class DistributionIT {
             service.destroy(); // SIGTERM
             Run stopped = await(service);
             assertEquals(0, stopped.status(), stopped.err());
-            assertFalse(Files.exists(socket), "socket removed on exit");
+            assertFalse(Files.exists(cwd.resolve("data/pcache.ctl")), "socket removed on exit");
         } finally {
             service.destroyForcibly();
         }

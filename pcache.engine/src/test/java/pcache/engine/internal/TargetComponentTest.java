@@ -192,6 +192,17 @@ class TargetComponentTest {
         }
     }
 
+    /** Waits (bounded) until {@code c} has opened its cache. */
+    private static void awaitOpen(PcacheTargetComponent c, String what) throws InterruptedException {
+        await(what, () -> {
+            try {
+                return facade(c) != null;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     private static CacheDeviceFacade opened(PcacheTargetComponent c) throws Exception {
         onControl(c, () -> { });
         CacheDeviceFacade f = facade(c);
@@ -427,13 +438,7 @@ class TargetComponentTest {
             assertEquals(null, facade(c), "opened without a backing device");
             assertTrue(c.failure().contains("no backing device"), c.failure());
             c.bindBacking(new MemoryBacking(64 * Harness.MIB, "late", false));
-            await("the cache opened once a backing device was bound", () -> {
-                try {
-                    return facade(c) != null;
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            awaitOpen(c, "the cache opened once a backing device was bound");
         } finally {
             c.deactivate();
         }
@@ -486,13 +491,7 @@ class TargetComponentTest {
                     + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
                     + " with it, so neither opens without one (waits for backing)", reason);
             c.bindBacking(new MemoryBacking(64 * Harness.MIB, "late", false));
-            await("the cache opened once a backing device was bound", () -> {
-                try {
-                    return facade(c) != null;
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            awaitOpen(c, "the cache opened once a backing device was bound");
             onControl(c, () -> { });
             assertNull(publishedFailure("c"));
         } finally {

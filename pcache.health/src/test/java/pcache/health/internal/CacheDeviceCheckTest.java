@@ -62,22 +62,11 @@ class CacheDeviceCheckTest {
                         + " configuration changes")), findings);
     }
 
+    /** A cache's published failure. */
+    private record Failure(String name, String reason, boolean waitsForBacking) implements CacheOpenFailure {
+    }
+
     private static CacheOpenFailure failure(String name, String reason, boolean waitsForBacking) {
-        return new CacheOpenFailure() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public String reason() {
-                return reason;
-            }
-
-            @Override
-            public boolean waitsForBacking() {
-                return waitsForBacking;
-            }
-        };
+        return new Failure(name, reason, waitsForBacking);
     }
 }

@@ -136,23 +136,12 @@ class MetricsServletTest {
                 text.lines().map(l -> l.startsWith("#") ? l.substring(0, 6) : l).toList(), text);
     }
 
+    /** A cache's published failure. */
+    private record Failure(String name, String reason, boolean waitsForBacking) implements CacheOpenFailure {
+    }
+
     private static CacheOpenFailure failure(String name) {
-        return new CacheOpenFailure() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public String reason() {
-                return "superblock damaged";
-            }
-
-            @Override
-            public boolean waitsForBacking() {
-                return false;
-            }
-        };
+        return new Failure(name, "superblock damaged", false);
     }
 
     @Test

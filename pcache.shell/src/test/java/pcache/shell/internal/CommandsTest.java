@@ -596,6 +596,21 @@ class CommandsTest {
         assertEquals(2, admin.configs.size(), "nothing removed");
     }
 
+    /** An image tool whose fsck answers {@code report} for a device, and that does nothing else. */
+    private static CacheImageTool fsckOnly(java.util.function.Function<Path, CacheImageTool.FsckReport> report) {
+        return new CacheImageTool() {
+            @Override
+            public String inspect(Path cacheDevice, boolean keys) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public FsckReport fsck(Path cacheDevice) {
+                return report.apply(cacheDevice);
+            }
+        };
+    }
+
     @Test
     void aCacheThatIsNotOpenIsRemovedOnlyWhenItsImageIsClean() throws Exception {
         created("c1");
@@ -610,17 +625,8 @@ class CommandsTest {
                 e.getMessage());
 
         long[] dirty = {4096};
-        commands.imageTool = new CacheImageTool() {
-            @Override
-            public String inspect(Path cacheDevice, boolean keys) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public FsckReport fsck(Path cacheDevice) {
-                return new FsckReport(cacheDevice.toString(), List.of(), List.of(), dirty[0], List.of(), "");
-            }
-        };
+        commands.imageTool = fsckOnly(d -> new CacheImageTool.FsckReport(d.toString(), List.of(), List.of(), dirty[0],
+                List.of(), ""));
         e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c1"));
         assertTrue(e.getMessage().startsWith("cache 'c1' is not open and its cache device " + cacheDev
                 + " holds 4096 bytes not yet written back"), e.getMessage());
@@ -647,18 +653,8 @@ class CommandsTest {
             ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
                     PcacheFormat.SB_OFF + 8);
         }
-        commands.imageTool = new CacheImageTool() {
-            @Override
-            public String inspect(Path cacheDevice, boolean keys) {
-                throw new UnsupportedOperationException();
-            }
-
-            @Override
-            public FsckReport fsck(Path cacheDevice) {
-                return new FsckReport(cacheDevice.toString(), List.of("superblock: CRC mismatch"), List.of(), 0,
-                        List.of(), "");
-            }
-        };
+        commands.imageTool = fsckOnly(d -> new CacheImageTool.FsckReport(d.toString(), List.of("superblock: CRC mismatch"),
+                List.of(), 0, List.of(), ""));
         CommandFailedException e = assertThrows(CommandFailedException.class,
                 () -> commands.removeText(session.session, "c1"));
         assertEquals("cache 'c1' is not open (it cannot be opened: superblock damaged) and its cache device " + cacheDev
