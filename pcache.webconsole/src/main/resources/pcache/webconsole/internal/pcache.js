@@ -58,37 +58,36 @@
         });
     }
 
-    // the configured caches that are not open, with why
-    function fillNotOpen(notOpen) {
-        var panel = document.getElementById('pcache-not-open');
+    // a panel's list, one item per entry (each filled in by fill(li, entry)); the panel shows only when it has some
+    function fillPanel(id, entries, fill) {
+        var panel = document.getElementById(id);
         var list = panel.querySelector('ul');
         while (list.firstChild) {
             list.removeChild(list.firstChild);
         }
-        (notOpen || []).forEach(function (n) {
+        (entries || []).forEach(function (entry) {
             var li = document.createElement('li');
-            li.className = n.state === 'failed' ? 'ui-state-error' : 'ui-state-highlight';
-            li.setAttribute('data-cache', n.name);
-            li.textContent = n.name + ' (' + n.state + '): ' + n.reason;
+            fill(li, entry);
             list.appendChild(li);
         });
         panel.style.display = list.firstChild ? '' : 'none';
     }
 
+    // the configured caches that are not open, with why
+    function fillNotOpen(notOpen) {
+        fillPanel('pcache-not-open', notOpen, function (li, n) {
+            li.className = n.state === 'failed' ? 'ui-state-error' : 'ui-state-highlight';
+            li.setAttribute('data-cache', n.name);
+            li.textContent = n.name + ' (' + n.state + '): ' + n.reason;
+        });
+    }
+
     // the configuration changes pcache refused (the configuration manager's form does not say why)
     function fillRefused(refused) {
-        var panel = document.getElementById('pcache-refused');
-        var list = panel.querySelector('ul');
-        while (list.firstChild) {
-            list.removeChild(list.firstChild);
-        }
-        (refused || []).forEach(function (r) {
-            var li = document.createElement('li');
+        fillPanel('pcache-refused', refused, function (li, r) {
             li.className = 'ui-state-error';
             li.textContent = new Date(r.time).toLocaleTimeString() + ': ' + r.message;
-            list.appendChild(li);
         });
-        panel.style.display = list.firstChild ? '' : 'none';
     }
 
     function record(data) {
