@@ -27,7 +27,8 @@ public enum CommandSpec {
             "Shows the status of one cache, or of every cache: dm-pcache's status fields (sb_flags, seg_total,"
                     + " cache_segs, segs_used, gc_percent, cache_flags, key_head, dirty_tail, key_tail), the mode,"
                     + " data_crc, the backing device and its state, the cache device, the NBD export and the main"
-                    + " statistics. With --raw and no NAME each line starts with the cache's name."),
+                    + " statistics; without NAME, also why each configured cache that is not open is not. With"
+                    + " --raw and no NAME each line starts with the cache's name (open caches only)."),
     STATS("stats", "[NAME]", 0, 1, List.of(),
             "Shows the statistics of one cache, or of every cache, since it was opened: reads with hit"
                     + " ratios, writes, flushes, trims, deferred requests, dirty data, write-back, GC and data CRC"

@@ -316,7 +316,20 @@ public class PcacheCommands {
         }
         String name = p.argument(0);
         List<CacheDevice> selected = name == null ? sortedCaches() : List.of(administration.requireCache(name));
-        if (selected.isEmpty()) {
+        // every cache: the configured ones that are not open too, with why (not in --raw's lines,
+        // which scripts read as dm-pcache's fields)
+        List<String> notOpen = new ArrayList<>();
+        if (name == null && !p.has("--raw")) {
+            for (CacheOpenFailure f : orEmpty(openFailures)) {
+                try {
+                    notOpen.add(CacheAdministration.notOpen(f));
+                } catch (RuntimeException gone) {
+                    // withdrawn while asked
+                }
+            }
+            notOpen.sort(null);
+        }
+        if (selected.isEmpty() && notOpen.isEmpty()) {
             return "caches: none";
         }
         StringBuilder out = new StringBuilder();
@@ -328,6 +341,9 @@ public class PcacheCommands {
                 out.append(out.length() == 0 ? "" : "\n").append(StatusReport.format(s, statisticsOf(cache),
                         conditionsOf(cache), exportOf(s.name())));
             }
+        }
+        for (String line : notOpen) {
+            out.append(out.length() == 0 ? "" : "\n").append(line).append('\n');
         }
         return text(out.toString());
     }

@@ -233,6 +233,10 @@ class CommandsTest {
         assertNotNull(admin.get("pcache.target~f1"), "kept, for pcache:remove");
         e = assertThrows(CommandFailedException.class, () -> commands.statusText(session.session, "f1"));
         assertEquals("cache 'f1' is configured but not open: it cannot be opened: " + openFailure, e.getMessage());
+        assertEquals("cache 'f1' is configured but not open: it cannot be opened: " + openFailure,
+                commands.statusText(session.session).toString().trim(), "pcache:status of every cache says it too");
+        assertEquals("caches: none", commands.statusText(session.session, "--raw").toString().trim(),
+                "--raw: dm-pcache's fields of open caches only");
         String list = commands.listText().toString();
         assertTrue(list.contains("configured caches not open (1):\n  NAME  STATE   WHY\n  f1    failed  " + openFailure),
                 list);
