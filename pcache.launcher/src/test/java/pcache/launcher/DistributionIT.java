@@ -178,14 +178,7 @@ class DistributionIT {
     @Test
     void aCommandRunsAtOnceWhenACacheFailsToOpenAndSaysWhy() throws Exception {
         Path data = Files.createDirectories(cwd.resolve("data"));
-        try (var device = java.nio.channels.FileChannel.open(data.resolve("f.cache"), java.nio.file.StandardOpenOption.CREATE_NEW,
-                java.nio.file.StandardOpenOption.WRITE)) {
-            byte[] foreign = new byte[64];
-            Arrays.fill(foreign, (byte) 0xff);
-            device.write(java.nio.ByteBuffer.wrap(foreign), 4096); // a superblock with a foreign magic
-            device.truncate(512L << 20);
-            device.write(java.nio.ByteBuffer.wrap(new byte[1]), (512L << 20) - 1);
-        }
+        ForeignDevices.write(data.resolve("f.cache"), 512L << 20);
         Files.write(data.resolve("f.backing"), new byte[1 << 20]);
         Path config = Files.writeString(cwd.resolve("failing.properties"), """
                 cache.f.cache_dev = f.cache

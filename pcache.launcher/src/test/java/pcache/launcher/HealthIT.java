@@ -180,4 +180,20 @@ class HealthIT {
         assertEquals(0, status.status(), status.err());
         assertTrue(status.out().contains("attention     cache device " + device + " no longer exists"), status.out());
     }
+
+    /**
+     * A configured cache whose open failed is critical, with why. Before, it was "temporarily
+     * unavailable: it is opening, or it cannot open its cache device", whatever the reason.
+     */
+    @Test
+    @Order(4)
+    void aCacheThatCannotBeOpenedIsCriticalWithWhy() throws Exception {
+        Path device = ForeignDevices.write(pcache.dataDir().resolve("f.cache"), 512L << 20);
+        PcacheProcess.CtlResult created = pcache.ctl("pcache:create f cache_dev=" + device + " backing=file:"
+                + pcache.dataDir().resolve("f.backing") + " backing_size=64M");
+        assertEquals(1, created.status(), created.out() + created.err());
+        String body = awaitHealth(503, "cache f: configured but cannot be opened: superblock at cache-device offset"
+                + " 4096 (0x1000): magic 0xffffffffffffffff is not dm-pcache's");
+        assertTrue(body.contains("It tries again when its configuration changes"), body);
+    }
 }

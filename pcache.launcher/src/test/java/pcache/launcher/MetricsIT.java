@@ -215,6 +215,30 @@ class MetricsIT {
         assertEquals(Set.of("127.0.0.1:" + httpPort), ListeningSockets.of(pcache.pid()));
     }
 
+    /**
+     * A configured cache whose open failed has {@code pcache_cache_open 0} (the open one 1), and
+     * promtool takes the answer. Before, such a cache had no sample at all.
+     */
+    @Test
+    @Order(5)
+    void aCacheThatCannotBeOpenedIsExportedAsNotOpen() throws Exception {
+        Path device = ForeignDevices.write(pcache.dataDir().resolve("f.cache"), 512L << 20);
+        PcacheProcess.CtlResult created = pcache.ctl("pcache:create f cache_dev=" + device + " backing=file:"
+                + pcache.dataDir().resolve("f.backing") + " backing_size=64M");
+        assertEquals(1, created.status(), created.out() + created.err());
+        String text = scrape();
+        assertEquals(0, sample(text, "pcache_cache_open{cache=\"f\"}"), text);
+        assertEquals(1, sample(text, ofCache("pcache_cache_open")), text);
+        Path scraped = Files.writeString(dir.resolve("scrape-not-open.txt"), text, StandardCharsets.UTF_8);
+        ExternalTools.assumeInstalled("promtool");
+        ExternalTools.Result r = tools.runWithInput(TOOL_TIMEOUT, scraped, "promtool", "check", "metrics");
+        assertEquals(0, r.exitCode(), "promtool check metrics:\n" + r.all() + "\non:\n" + text);
+        ForeignDevices.clear(device);
+        PcacheProcess.CtlResult removed = pcache.ctl("pcache:remove f");
+        assertEquals(0, removed.status(), removed.out() + removed.err());
+        assertFalse(scrape().contains("cache=\"f\""), "gone with its configuration");
+    }
+
     @Test
     @Order(4)
     void withoutHttpListenNothingListensAndNoHttpBundleRuns() throws Exception {

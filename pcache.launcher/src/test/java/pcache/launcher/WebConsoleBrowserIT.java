@@ -305,14 +305,7 @@ class WebConsoleBrowserIT {
     @Test
     @Order(3)
     void aCacheThatCannotBeOpenedIsListedWithWhy() throws Exception {
-        Path device = pcache.dataDir().resolve("broken.cache");
-        try (var channel = java.nio.channels.FileChannel.open(device, java.nio.file.StandardOpenOption.CREATE_NEW,
-                java.nio.file.StandardOpenOption.WRITE)) {
-            byte[] foreign = new byte[64];
-            java.util.Arrays.fill(foreign, (byte) 0xff);
-            channel.write(java.nio.ByteBuffer.wrap(foreign), 4096); // a superblock with a foreign magic
-            channel.write(java.nio.ByteBuffer.wrap(new byte[1]), (512L << 20) - 1);
-        }
+        Path device = ForeignDevices.write(pcache.dataDir().resolve("broken.cache"), 512L << 20);
         PcacheProcess.CtlResult created = pcache.ctl("pcache:create broken cache_dev=" + device + " backing=file:"
                 + pcache.dataDir().resolve("broken.backing") + " backing_size=64M");
         assertEquals(1, created.status(), created.out() + created.err());
@@ -323,9 +316,7 @@ class WebConsoleBrowserIT {
         assertTrue(shown.startsWith("broken (failed): superblock at cache-device offset 4096 (0x1000): magic"
                 + " 0xffffffffffffffff is not dm-pcache's"), shown);
         // pcache:remove refuses a damaged cache device (it might hold dirty data): the foreign bytes go first
-        try (var channel = java.nio.channels.FileChannel.open(device, java.nio.file.StandardOpenOption.WRITE)) {
-            channel.write(java.nio.ByteBuffer.wrap(new byte[64]), 4096);
-        }
+        ForeignDevices.clear(device);
         PcacheProcess.CtlResult removed = pcache.ctl("pcache:remove broken");
         assertEquals(0, removed.status(), removed.out() + removed.err());
         wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("pcache-not-open")));
