@@ -56,6 +56,6 @@ public final class CacheOpenFailureService implements CacheOpenFailure {
 
     @Override
     public String toString() {
-        return "cache " + name + " cannot be opened: " + reason;
+        return "cache " + name + (waitsForBacking ? " is not open: " : " cannot be opened: ") + reason;
     }
 }

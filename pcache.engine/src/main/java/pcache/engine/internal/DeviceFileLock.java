@@ -20,10 +20,12 @@ import com.sun.jna.Platform;
  * at a swap, the image tool's), without a word. An OFD lock lives as long as its own descriptor.
  *
  * <p>Where JNA or OFD locks are not there (another platform, a kernel before 3.15, a file system
- * without locks, a Karaf without the JNA bundle: the engine imports it optionally), {@link #tryLock}
- * says so and the lock file alone guards the device, as before. Every reference to JNA lies in
- * the nested {@link LibC}, which is loaded at its first call only: this class itself links without
- * JNA, and a missing JNA surfaces as a {@link LinkageError} of that call, which is caught.
+ * without locks, a framework without the JNA bundle: the engine imports it dynamically), {@link
+ * #tryLock} says so and the lock file alone guards the device, as before. Every reference to JNA
+ * lies in the nested {@link LibC}, which is loaded at its first call only: this class itself links
+ * without JNA, and a missing JNA surfaces as a {@link LinkageError} of that call, which is caught.
+ * JNA must be there by the first lock: a {@code LibC} that failed to initialise stays so for the
+ * life of the engine bundle's class loader (a refresh of the bundle tries again).
  */
 final class DeviceFileLock implements AutoCloseable {
 
@@ -54,25 +56,35 @@ final class DeviceFileLock implements AutoCloseable {
         this.fd = fd;
     }
 
+    /** Whether this platform has the locks (and the {@code struct flock} layout) used here. */
+    static boolean supportedPlatform() {
+        String arch = System.getProperty("os.arch", "");
+        return System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")
+                && (arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"));
+    }
+
     /** Takes the lock on {@code device}'s file. */
     static Outcome tryLock(Path device) {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "");
-        if (!os.startsWith("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"))) {
+        if (!supportedPlatform()) {
             return new Unsupported("open file description locks are used on 64-bit x86 and ARM Linux only, not on "
-                    + os + " " + arch);
+                    + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         }
-        long result;
+        int fd;
+        int errno;
         try {
-            result = LibC.lockWholeFile(device.toString());
+            fd = LibC.openForWriting(device.toString());
+            if (fd < 0) { // not there, not writable, not a file: the mapping's open says so in its own words
+                return new Unsupported("cannot open " + device + " for writing: errno " + -fd);
+            }
+            errno = LibC.lockWholeFile(fd);
         } catch (LinkageError e) { // JNA not installed, or its native part not loadable
             return new Unsupported("JNA is not available (" + e + ")");
         }
-        if (result >= 0) {
-            return new Locked(new DeviceFileLock((int) result));
+        if (errno == 0) {
+            return new Locked(new DeviceFileLock(fd));
         }
-        int errno = (int) -result;
-        if (errno == EAGAIN || errno == EACCES) {
+        LibC.closeQuietly(fd);
+        if (errno == EAGAIN || errno == EACCES) { // of the lock, not of the open
             return new HeldElsewhere();
         }
         return new Unsupported("locking " + device + " failed: errno " + errno);
@@ -110,32 +122,25 @@ final class DeviceFileLock implements AutoCloseable {
         private LibC() {
         }
 
-        /**
-         * Opens {@code path} for writing and locks the whole file on that descriptor.
-         *
-         * @return the descriptor holding the lock, or minus the errno of what failed (the
-         *         descriptor closed again): of the open when the file is not there or not writable
-         *         (the mapping's open says so in its own words), of the lock when it is held elsewhere
-         */
-        static long lockWholeFile(String path) {
-            int fd;
+        /** Opens {@code path} for writing: the descriptor, or minus the errno of the open. */
+        static int openForWriting(String path) {
             try {
-                fd = open(path, O_RDWR | O_CLOEXEC);
+                return open(path, O_RDWR | O_CLOEXEC);
             } catch (LastErrorException e) {
                 return -e.getErrorCode();
             }
+        }
+
+        /** Write-locks the whole file on {@code fd}: 0, or the errno of the lock (the descriptor stays open). */
+        static int lockWholeFile(int fd) {
             try (Memory flock = new Memory(FLOCK_BYTES)) {
                 flock.clear(); // l_start and l_len 0: the whole file, as it grows too; l_pid 0, as OFD locks need
                 flock.setShort(0, F_WRLCK);
                 flock.setShort(2, SEEK_SET);
                 fcntl(fd, F_OFD_SETLK, flock);
-                return fd;
+                return 0;
             } catch (LastErrorException e) {
-                closeQuietly(fd);
-                return -e.getErrorCode();
-            } catch (RuntimeException | Error e) {
-                closeQuietly(fd);
-                throw e;
+                return e.getErrorCode();
             }
         }
 

@@ -20,9 +20,6 @@ class DeviceFileLockTest {
     @TempDir
     Path dir;
 
-    private static boolean linux() {
-        return System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("linux");
-    }
 
     /**
      * The lock is taken on the file, so a second one through a hard link in another folder is
@@ -30,7 +27,7 @@ class DeviceFileLockTest {
      */
     @Test
     void aHardLinkElsewhereMeetsTheLockUntilItIsReleased() throws Exception {
-        assumeTrue(linux(), "open file description locks are Linux's");
+        assumeTrue(DeviceFileLock.supportedPlatform(), "open file description locks of 64-bit x86 and ARM Linux");
         Path device = Files.write(dir.resolve("c.cache"), new byte[4096]);
         Path link = Files.createLink(Files.createDirectories(dir.resolve("other")).resolve("d.cache"), device);
         DeviceFileLock.Locked first = assertInstanceOf(DeviceFileLock.Locked.class, DeviceFileLock.tryLock(device));
@@ -45,11 +42,25 @@ class DeviceFileLockTest {
         again.lock().close();
         DeviceFileLock.Unsupported missing = assertInstanceOf(DeviceFileLock.Unsupported.class,
                 DeviceFileLock.tryLock(dir.resolve("missing.cache")));
-        assertEquals("locking " + dir.resolve("missing.cache") + " failed: errno 2", missing.why());
+        assertEquals("cannot open " + dir.resolve("missing.cache") + " for writing: errno 2", missing.why());
     }
 
     /**
-     * Without JNA (an OSGi framework without the JNA bundle: the engine imports it optionally) the
+     * A file that cannot be opened for writing is not taken for one locked elsewhere: its open's
+     * error (EACCES for a file the user may not write, EISDIR here, as root may write any file) is
+     * left to the mapping's open. Before, an EACCES of the open read as "in use by another cache".
+     */
+    @Test
+    void aFileThatCannotBeOpenedForWritingIsNotHeldElsewhere() throws Exception {
+        assumeTrue(DeviceFileLock.supportedPlatform(), "open file description locks of 64-bit x86 and ARM Linux");
+        Path folder = Files.createDirectories(dir.resolve("a-folder"));
+        DeviceFileLock.Unsupported refused = assertInstanceOf(DeviceFileLock.Unsupported.class,
+                DeviceFileLock.tryLock(folder));
+        assertEquals("cannot open " + folder + " for writing: errno 21", refused.why());
+    }
+
+    /**
+     * Without JNA (an OSGi framework without the JNA bundle: the engine imports it dynamically) the
      * lock says it is not there, and the cache goes on with its lock file. Before, the class itself
      * needed JNA to link, so the cache's open failed with a NoClassDefFoundError.
      */
@@ -65,7 +76,7 @@ class DeviceFileLockTest {
             tryLock.setAccessible(true);
             Object outcome = tryLock.invoke(null, device);
             assertEquals("Unsupported", outcome.getClass().getSimpleName(), String.valueOf(outcome));
-            if (linux()) {
+            if (DeviceFileLock.supportedPlatform()) {
                 assertTrue(outcome.toString().contains("JNA is not available"), outcome.toString());
             }
         }
