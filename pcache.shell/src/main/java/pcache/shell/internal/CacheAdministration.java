@@ -124,12 +124,8 @@ final class CacheAdministration {
     /** Why the configured cache {@code name} is not open, or null when it published no reason. */
     CacheOpenFailure openFailure(String name) {
         for (CacheOpenFailure f : services.openFailures()) {
-            try {
-                if (name.equals(f.name())) {
-                    return f;
-                }
-            } catch (RuntimeException e) {
-                // a service gone meanwhile
+            if (name.equals(f.name())) {
+                return f;
             }
         }
         return null;
@@ -137,8 +133,12 @@ final class CacheAdministration {
 
     /** What a command says of a configured cache that is not open. */
     static String notOpen(CacheOpenFailure f) {
-        return "cache '" + f.name() + "' is configured but not open: " + (f.waitsForBacking() ? f.reason()
-                : "it cannot be opened: " + f.reason());
+        return "cache '" + f.name() + "' is configured but not open: " + why(f);
+    }
+
+    /** Why {@code f}'s cache is not open, in a command's words. */
+    static String why(CacheOpenFailure f) {
+        return f.waitsForBacking() ? f.reason() : "it cannot be opened: " + f.reason();
     }
 
     String cacheNames() {
@@ -350,8 +350,9 @@ final class CacheAdministration {
         target.delete();
         // a cache that did not open is gone once its failure is withdrawn (its component deactivated)
         if (!await(timeouts.service(), () -> cacheNamed(name) == null && openFailure(name) == null)) {
-            throw new CommandFailedException("the configuration of cache '" + name + "' is deleted but the cache"
-                    + " is still registered after " + timeouts.service().toSeconds() + " s; see the log");
+            throw new CommandFailedException("the configuration of cache '" + name + "' is deleted but its component"
+                    + " has not stopped after " + timeouts.service().toSeconds() + " s (its cache or the reason it"
+                    + " did not open is still registered); see the log. Its backing configuration is kept");
         }
         List<String> deleted = new ArrayList<>(List.of(ConfigPids.TARGET + "~" + name));
         if (backingName != null && !selectedByAnotherCache(admin, backingName)) {
@@ -417,10 +418,10 @@ final class CacheAdministration {
             return "not open, its cache device holds no cache";
         }
         CacheOpenFailure failure = openFailure(name);
-        String notOpen = "cache '" + name + "' is not open" + (failure == null ? "" : " (" + (failure.waitsForBacking()
-                ? failure.reason() : "it cannot be opened: " + failure.reason()) + ")");
-        String keep = " pcache:remove --keep-dirty " + name + " removes it all the same, leaving the data on the"
-                + " device for a cache configured on it again";
+        String notOpen = "cache '" + name + "' is not open" + (failure == null ? "" : " (" + why(failure) + ")");
+        String keep = " pcache:remove --keep-dirty " + name + " removes it all the same and leaves the device as it"
+                + " is: a cache configured on it again, with the same backing device, replays dirty data (a damaged"
+                + " device must be mended first; pcache:fsck shows its damage)";
         CacheImageTool tool = services.imageTool();
         if (tool == null) {
             if (keepDirty) {

@@ -39,7 +39,8 @@ public enum CommandSpec {
             + " [allocator=NAME] [identity=LABEL]", 3, 14, List.of(),
             "Creates a cache through ConfigAdmin, with the configurations the launcher makes for a cache in its"
                     + " configuration file: a backing device NAME.backing and a cache target NAME, and waits until"
-                    + " it is open. The backing device is file:PATH, nbd[s]://HOST[:PORT]/EXPORT or"
+                    + " it is open (or fails at once with why, when its open failed for a reason other than a"
+                    + " backing device not there yet). The backing device is file:PATH, nbd[s]://HOST[:PORT]/EXPORT or"
                     + " nbd[s]+unix:///EXPORT?socket=PATH (nbds: TLS, with tls-certificates=DIR or tls-psk-file=FILE"
                     + " in the query). cache_dev_size (at least 512M) creates a missing cache device, backing_size a"
                     + " missing backing file; without them the file must exist. SIZE is a number of bytes or has"
@@ -59,8 +60,9 @@ public enum CommandSpec {
                     + " is given. Before the configurations go, the cache is switched to passthrough, which"
                     + " writes back whatever arrived meanwhile, so nothing is left behind. A cache that is not"
                     + " open is removed only when its cache device holds no dirty data (checked offline), or"
-                    + " with --keep-dirty: a cache configured on that device again, with its backing device,"
-                    + " replays the data and writes it back. The cache device file is left in place."),
+                    + " with --keep-dirty, which leaves the device as it is: a cache configured on it again, with"
+                    + " the same backing device, replays dirty data and writes it back (a damaged device must be"
+                    + " mended first: pcache:fsck shows its damage). The cache device file is left in place."),
     GC_PERCENT("gc-percent", "NAME N", 2, 2, List.of(),
             "Sets the GC threshold of a cache (0 to 90): GC reclaims segments while more than N percent are in"
                     + " use. Persisted in the cache device and in the cache's configuration."),

@@ -321,11 +321,7 @@ public class PcacheCommands {
         List<String> notOpen = new ArrayList<>();
         if (name == null && !p.has("--raw")) {
             for (CacheOpenFailure f : orEmpty(openFailures)) {
-                try {
-                    notOpen.add(CacheAdministration.notOpen(f));
-                } catch (RuntimeException gone) {
-                    // withdrawn while asked
-                }
+                notOpen.add(CacheAdministration.notOpen(f));
             }
             notOpen.sort(null);
         }

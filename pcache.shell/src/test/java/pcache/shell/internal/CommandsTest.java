@@ -244,7 +244,10 @@ class CommandsTest {
         // removed, but its component still stopping (DS acts on the deletion later): its failure
         // is not taken for a new cache of the same name
         lingeringFailures = true;
-        assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "f1"));
+        e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "f1"));
+        assertEquals("the configuration of cache 'f1' is deleted but its component has not stopped after 2 s (its"
+                + " cache or the reason it did not open is still registered); see the log. Its backing configuration"
+                + " is kept", e.getMessage());
         assertEquals(List.of("f1"), openFailures.stream().map(CacheOpenFailure::name).toList());
         e = assertThrows(CommandFailedException.class, () -> create("f1", "cache_dev=f1.cache", "backing=file:f1.img"));
         assertEquals("cache 'f1' was removed but its component is still stopping; try again in a moment",
@@ -663,8 +666,9 @@ class CommandsTest {
                 () -> commands.removeText(session.session, "c1"));
         assertEquals("cache 'c1' is not open (it cannot be opened: superblock damaged) and its cache device " + cacheDev
                 + " is damaged (1 error(s), see pcache:fsck " + cacheDev + "), so dirty data cannot be ruled out;"
-                + " nothing was removed. pcache:remove --keep-dirty c1 removes it all the same, leaving the data on"
-                + " the device for a cache configured on it again", e.getMessage());
+                + " nothing was removed. pcache:remove --keep-dirty c1 removes it all the same and leaves the device"
+                + " as it is: a cache configured on it again, with the same backing device, replays dirty data (a"
+                + " damaged device must be mended first; pcache:fsck shows its damage)", e.getMessage());
         assertEquals(2, admin.configs.size(), "nothing removed");
         IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
                 () -> commands.removeText(session.session, "--drain", "--keep-dirty", "c1"));
@@ -675,6 +679,33 @@ class CommandsTest {
                 "cache c1 removed (not open, its damaged cache device left as it is (--keep-dirty))"));
         assertTrue(admin.configs.isEmpty());
         assertTrue(Files.size(cacheDev) > 0, "the device file stays");
+
+        // a dirty device, and one no image tool can check: removed with --keep-dirty only, as they are
+        created("c3");
+        caches.removeIf(c -> c.name().equals("c3"));
+        Path dirtyDev = dir.resolve("c3.cache");
+        try (FileChannel ch = FileChannel.open(dirtyDev, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
+                    PcacheFormat.SB_OFF + 8);
+        }
+        commands.imageTool = fsckOnly(d -> new CacheImageTool.FsckReport(d.toString(), List.of(), List.of(), 8192,
+                List.of(), ""));
+        e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "c3"));
+        assertTrue(e.getMessage().startsWith("cache 'c3' is not open and its cache device " + dirtyDev + " holds 8192"
+                + " bytes not yet written back") && e.getMessage().contains("pcache:remove --keep-dirty c3"),
+                e.getMessage());
+        assertTrue(commands.removeText(session.session, "--keep-dirty", "c3").startsWith(
+                "cache c3 removed (not open, its cache device keeps 8192 bytes not yet written back (--keep-dirty))"));
+        created("c4");
+        caches.removeIf(c -> c.name().equals("c4"));
+        try (FileChannel ch = FileChannel.open(dir.resolve("c4.cache"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
+                    PcacheFormat.SB_OFF + 8);
+        }
+        commands.imageTool = null;
+        assertTrue(commands.removeText(session.session, "--keep-dirty", "c4").startsWith(
+                "cache c4 removed (not open, its cache device not checked and left as it is (--keep-dirty))"));
 
         created("c2");
         e = assertThrows(CommandFailedException.class, () -> commands.removeText(session.session, "--keep-dirty", "c2"));
