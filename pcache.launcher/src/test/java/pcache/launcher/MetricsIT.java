@@ -229,14 +229,14 @@ class MetricsIT {
         String text = scrape();
         assertEquals(0, sample(text, "pcache_cache_open{cache=\"f\"}"), text);
         assertEquals(1, sample(text, ofCache("pcache_cache_open")), text);
-        Path scraped = Files.writeString(dir.resolve("scrape-not-open.txt"), text, StandardCharsets.UTF_8);
-        ExternalTools.assumeInstalled("promtool");
-        ExternalTools.Result r = tools.runWithInput(TOOL_TIMEOUT, scraped, "promtool", "check", "metrics");
-        assertEquals(0, r.exitCode(), "promtool check metrics:\n" + r.all() + "\non:\n" + text);
         ForeignDevices.clear(device);
         PcacheProcess.CtlResult removed = pcache.ctl("pcache:remove f");
         assertEquals(0, removed.status(), removed.out() + removed.err());
         assertFalse(scrape().contains("cache=\"f\""), "gone with its configuration");
+        Path scraped = Files.writeString(dir.resolve("scrape-not-open.txt"), text, StandardCharsets.UTF_8);
+        ExternalTools.assumeInstalled("promtool");
+        ExternalTools.Result r = tools.runWithInput(TOOL_TIMEOUT, scraped, "promtool", "check", "metrics");
+        assertEquals(0, r.exitCode(), "promtool check metrics:\n" + r.all() + "\non:\n" + text);
     }
 
     @Test

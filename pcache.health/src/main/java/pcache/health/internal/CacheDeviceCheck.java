@@ -61,11 +61,7 @@ public final class CacheDeviceCheck implements HealthCheck {
         Map<String, CacheOpenFailure> failures = new TreeMap<>();
         List<CacheOpenFailure> published = openFailures;
         for (CacheOpenFailure f : published == null ? List.<CacheOpenFailure>of() : published) {
-            try {
-                failures.put(f.name(), f);
-            } catch (RuntimeException e) {
-                // withdrawn meanwhile
-            }
+            failures.put(f.name(), f);
         }
         return Finding.result(assess(open, configuredCaches(), failures));
     }

@@ -6,7 +6,6 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.SortedSet;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -40,11 +39,6 @@ final class CacheMetrics {
 
     /** The gauge that says which caches are open. */
     static final String OPEN = "pcache_cache_open";
-
-    /** The metric families of {@code statisticsByCache}; none when there is no cache. */
-    static MetricSnapshots snapshot(SortedMap<String, CacheStatistics> statisticsByCache) {
-        return snapshot(statisticsByCache, new TreeSet<>());
-    }
 
     /**
      * The metric families of {@code statisticsByCache} (the open caches), and {@value #OPEN}: 1 for

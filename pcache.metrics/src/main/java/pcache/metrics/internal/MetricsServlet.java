@@ -30,7 +30,8 @@ import pcache.api.CacheStatistics;
 import pcache.io.log.Log;
 
 /**
- * {@code GET /metrics}: the statistics of every open cache in the Prometheus text format
+ * {@code GET /metrics}: the statistics of every open cache, and which configured caches are not
+ * open ({@code pcache_cache_open}), in the Prometheus text format
  * (version 0.0.4), read when the request comes. Registered with the OSGi Servlet Whiteboard, so it
  * is served only where an HTTP service runs (the launcher starts one only with
  * {@code http.listen}). Read-only; other methods are refused by {@link HttpServlet}.
@@ -76,12 +77,8 @@ public class MetricsServlet extends HttpServlet {
             return names;
         }
         for (CacheOpenFailure f : failures) {
-            try {
-                if (!open.contains(f.name())) {
-                    names.add(f.name());
-                }
-            } catch (RuntimeException gone) {
-                // withdrawn while asked
+            if (!open.contains(f.name())) {
+                names.add(f.name());
             }
         }
         return names;

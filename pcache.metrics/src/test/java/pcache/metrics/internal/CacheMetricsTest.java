@@ -47,7 +47,8 @@ class CacheMetricsTest {
 
     static String text(SortedMap<String, CacheStatistics> caches) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrometheusTextFormatWriter.create().write(out, CacheMetrics.snapshot(caches), EscapingScheme.DEFAULT);
+        PrometheusTextFormatWriter.create().write(out, CacheMetrics.snapshot(caches, new TreeSet<>()),
+                EscapingScheme.DEFAULT);
         return out.toString(StandardCharsets.UTF_8);
     }
 

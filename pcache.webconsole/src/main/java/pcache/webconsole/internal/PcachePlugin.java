@@ -21,8 +21,8 @@ import pcache.api.CacheDevice;
 import pcache.api.CacheOpenFailure;
 
 /**
- * The Web Console's pcache page ({@code /system/console/pcache}): a table of the open caches and
- * a chart of throughput and dirty data, drawn by {@code pcache.js} (served here, nothing from
+ * The Web Console's pcache page ({@code /system/console/pcache}): a table of the open caches, the
+ * configured caches that are not open with why, and a chart of throughput and dirty data, drawn by {@code pcache.js} (served here, nothing from
  * elsewhere) from {@code caches.json}, which it polls every {@value #POLL_SECONDS} seconds. The
  * console wraps the page in its frame and asks for its login before any of these answer; the page
  * only reads: changes go through the configuration manager's forms or the shell.
@@ -107,11 +107,7 @@ public class PcachePlugin extends HttpServlet {
         List<CacheOpenFailure> failures = openFailures;
         if (failures != null) {
             for (CacheOpenFailure f : failures) {
-                try {
-                    notOpen.add(new NotOpen(f.name(), f.waitsForBacking(), f.reason()));
-                } catch (RuntimeException gone) {
-                    // withdrawn between the list and the question
-                }
+                notOpen.add(new NotOpen(f.name(), f.waitsForBacking(), f.reason()));
             }
         }
         notOpen.sort(Comparator.comparing(NotOpen::name));
