@@ -32,6 +32,20 @@ final class ForeignDevices {
         return device;
     }
 
+    /**
+     * Has {@code pcache} create the cache {@code name} on a cache device {@link #write} made in its
+     * data directory: {@code pcache:create} fails (status 1), the cache's configuration stays.
+     *
+     * @return the cache device
+     */
+    static Path createCacheOn(PcacheProcess pcache, String name) throws IOException {
+        Path device = write(pcache.dataDir().resolve(name + ".cache"), 512L << 20);
+        PcacheProcess.CtlResult created = pcache.ctl("pcache:create " + name + " cache_dev=" + device
+                + " backing=file:" + pcache.dataDir().resolve(name + ".backing") + " backing_size=64M");
+        org.junit.jupiter.api.Assertions.assertEquals(1, created.status(), created.out() + created.err());
+        return device;
+    }
+
     /** Zeroes what {@link #write} put there: the device holds no cache again, and can be removed. */
     static void clear(Path device) throws IOException {
         try (FileChannel ch = FileChannel.open(device, StandardOpenOption.WRITE)) {

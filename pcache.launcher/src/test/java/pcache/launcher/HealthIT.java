@@ -188,10 +188,7 @@ class HealthIT {
     @Test
     @Order(4)
     void aCacheThatCannotBeOpenedIsCriticalWithWhy() throws Exception {
-        Path device = ForeignDevices.write(pcache.dataDir().resolve("f.cache"), 512L << 20);
-        PcacheProcess.CtlResult created = pcache.ctl("pcache:create f cache_dev=" + device + " backing=file:"
-                + pcache.dataDir().resolve("f.backing") + " backing_size=64M");
-        assertEquals(1, created.status(), created.out() + created.err());
+        ForeignDevices.createCacheOn(pcache, "f");
         String body = awaitHealth(503, "cache f: configured but cannot be opened: superblock at cache-device offset"
                 + " 4096 (0x1000): magic 0xffffffffffffffff is not dm-pcache's");
         assertTrue(body.contains("It tries again when its configuration changes"), body);

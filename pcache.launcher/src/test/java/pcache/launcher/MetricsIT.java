@@ -222,10 +222,7 @@ class MetricsIT {
     @Test
     @Order(5)
     void aCacheThatCannotBeOpenedIsExportedAsNotOpen() throws Exception {
-        Path device = ForeignDevices.write(pcache.dataDir().resolve("f.cache"), 512L << 20);
-        PcacheProcess.CtlResult created = pcache.ctl("pcache:create f cache_dev=" + device + " backing=file:"
-                + pcache.dataDir().resolve("f.backing") + " backing_size=64M");
-        assertEquals(1, created.status(), created.out() + created.err());
+        Path device = ForeignDevices.createCacheOn(pcache, "f");
         String text = scrape();
         assertEquals(0, sample(text, "pcache_cache_open{cache=\"f\"}"), text);
         assertEquals(1, sample(text, ofCache("pcache_cache_open")), text);

@@ -305,10 +305,7 @@ class WebConsoleBrowserIT {
     @Test
     @Order(3)
     void aCacheThatCannotBeOpenedIsListedWithWhy() throws Exception {
-        Path device = ForeignDevices.write(pcache.dataDir().resolve("broken.cache"), 512L << 20);
-        PcacheProcess.CtlResult created = pcache.ctl("pcache:create broken cache_dev=" + device + " backing=file:"
-                + pcache.dataDir().resolve("broken.backing") + " backing_size=64M");
-        assertEquals(1, created.status(), created.out() + created.err());
+        Path device = ForeignDevices.createCacheOn(pcache, "broken");
         WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
         browser.get(withLogin("/system/console/pcache"));
         wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#pcache-not-open li[data-cache='broken']")));
