@@ -140,8 +140,6 @@ public final class PcacheTargetComponent {
     private FileChannel lockChannel;
     /** The lock on the device's file itself ({@link DeviceFileLock}), or null; control thread and deactivation. */
     private volatile DeviceFileLock fileLock;
-    /** Whether the device did not exist at the lock: its file is locked once the open has made it. */
-    private boolean fileLockOwed;
     /** Read by {@link #cacheDeviceProblem()} on the threads asking for the cache's conditions. */
     private volatile FileLock lock;
     private volatile Path lockFile;
@@ -282,7 +280,7 @@ public final class PcacheTargetComponent {
         CacheDeviceFacade opened = null;
         boolean published = false;
         try {
-            lockCacheDevice(Path.of(c.cache__dev()));
+            boolean fileLockOwed = lockCacheDevice(Path.of(c.cache__dev()));
             PmemProvider provider = pmem;
             CacheEngine engine = openEngine(provider, c);
             if (fileLockOwed) { // a new device: its file exists now
@@ -473,7 +471,12 @@ public final class PcacheTargetComponent {
         return p;
     }
 
-    private void lockCacheDevice(Path dev) throws IOException {
+    /**
+     * Locks the cache device: its lock file, and its file itself when it exists.
+     *
+     * @return whether the device did not exist yet, so that its file is to be locked once the open has made it
+     */
+    private boolean lockCacheDevice(Path dev) throws IOException {
         // next to the file the path reaches: every link to one device takes the same lock
         Path real = pcache.api.config.DevicePaths.identity(dev);
         Path lockFile = real.resolveSibling(real.getFileName() + ".lock");
@@ -503,8 +506,8 @@ public final class PcacheTargetComponent {
             lockChannel = ch;
             lock = l;
             this.lockFile = lockFile;
-            fileLockOwed = !Files.exists(dev);
-            if (!fileLockOwed) {
+            boolean owed = !Files.exists(dev);
+            if (!owed) {
                 try {
                     lockDeviceFile(dev);
                 } catch (Throwable e) {
@@ -512,6 +515,7 @@ public final class PcacheTargetComponent {
                     throw e;
                 }
             }
+            return owed;
         } catch (OverlappingFileLockException e) {
             ch.close();
             throw new CacheConfigurationException("cache device " + dev + " is already used by another cache in"
@@ -557,7 +561,6 @@ public final class PcacheTargetComponent {
      * another name (a hard link elsewhere, a bind mount), which the lock file cannot see, is refused.
      */
     private void lockDeviceFile(Path dev) throws CacheConfigurationException {
-        fileLockOwed = false;
         DeviceFileLock.Outcome outcome;
         try {
             outcome = DeviceFileLock.tryLock(dev);
