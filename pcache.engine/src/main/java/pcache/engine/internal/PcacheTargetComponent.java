@@ -311,6 +311,7 @@ public final class PcacheTargetComponent {
                     facade = null;
                     opened = null;
                     f.close();
+                    LOG.log(System.Logger.Level.INFO, "cache {0} closed: stopped while it opened", name);
                     releaseLock();
                     return;
                 }

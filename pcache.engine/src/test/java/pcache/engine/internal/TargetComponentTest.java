@@ -520,6 +520,71 @@ class TargetComponentTest {
     }
 
     /**
+     * A cache stopped while its open runs (a framework stopping just after it started) closes what
+     * the open made, says so, and releases its cache device. Before, the close was silent: the log
+     * of a stop ended with the open's replay, as if the cache had been left open.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheStoppedWhileItOpensIsClosedAndSaysSo() throws Exception {
+        TwoMappings m = activatedOnFirstOfTwoMappings(true);
+        PcacheTargetComponent c = m.component();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger(PcacheTargetComponent.class.getName());
+        List<String> infos = new CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel() == java.util.logging.Level.INFO) {
+                    infos.add(new java.util.logging.SimpleFormatter().formatMessage(r));
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        java.util.logging.Level level = log.getLevel();
+        log.setLevel(java.util.logging.Level.INFO); // the tests' logging configuration prints warnings only
+        log.addHandler(capture);
+        Thread stopping = new Thread(c::deactivate, "deactivate");
+        try {
+            assertTrue(m.first().openHeld.await(30, TimeUnit.SECONDS), "the open began");
+            stopping.start();
+            await("the deactivation began", () -> {
+                try {
+                    synchronized (c) { // the component's own guard of the field
+                        return (Boolean) get(c, "deactivated");
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            m.first().holdOpens.countDown();
+            stopping.join(TimeUnit.SECONDS.toMillis(60));
+            assertTrue(!stopping.isAlive(), "the deactivation ended");
+            assertNull(facade(c), "nothing left open");
+            assertTrue(infos.contains("cache c closed: stopped while it opened"), "the close is logged: " + infos);
+        } finally {
+            log.removeHandler(capture);
+            log.setLevel(level);
+            m.first().holdOpens.countDown();
+            stopping.join(TimeUnit.SECONDS.toMillis(60));
+        }
+        PcacheTargetComponent after = component(new Mapping(new HeapPmemProvider(), "heap"));
+        after.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
+        after.activate(config(Map.of()), Map.of());
+        try {
+            opened(after);
+        } finally {
+            after.deactivate();
+        }
+    }
+
+    /**
      * A pmem mapping bound while the cache opens through another is swapped to once the open
      * ends. Before, the bind found no cache yet and the cache stayed on the first mapping.
      */
