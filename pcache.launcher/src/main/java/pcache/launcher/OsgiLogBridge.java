@@ -63,7 +63,15 @@ final class OsgiLogBridge extends Handler implements LogListener {
                 LogReaderService.class, null) {
             @Override
             public LogReaderService addingService(ServiceReference<LogReaderService> reference) {
-                LogReaderService reader = super.addingService(reference);
+                LogReaderService reader;
+                try {
+                    reader = super.addingService(reference);
+                } catch (IllegalStateException before) {
+                    // a framework restarting by itself (which the launcher then stops) registers its
+                    // log service again and tells this tracker of its context of before; Felix
+                    // logged the throw as an ERROR "Error during dispatch"
+                    return null;
+                }
                 if (reader != null) {
                     reader.addLogListener(bridge);
                 }

@@ -61,6 +61,7 @@ class StopCommandsIT {
             String log = pcache.log();
             assertTrue(log.contains("pcache does not restart in place: it stops, with exit status 1"), log);
             int restart = log.indexOf("pcache does not restart in place");
+            assertTrue(!log.contains("Error during dispatch"), "no error from the restart's events:\n" + log);
             assertTrue(log.lastIndexOf("cache s closed") > log.indexOf("cache s open:"), "the cache closed:\n" + log);
             // Felix's restart may be stopped before the cache opens again, or while it opens: what
             // it opened again is closed before the exit
