@@ -381,14 +381,14 @@ class TargetComponentTest {
 
     /**
      * A cache device reached through a hard link in another folder is the device itself: a second
-     * cache on it is refused by the lock on the device's file ({@link DeviceFileLock}), and opens
+     * cache on it is refused by the lock on the device's file ({@link pcache.io.lock.DeviceFileLock}), and opens
      * once the first has closed. Before, each name took a lock file next to itself (a hard link has
      * no target to resolve), and both caches opened one device.
      */
     @Test
     @Timeout(120)
     void aCacheDeviceReachedThroughAHardLinkElsewhereIsRefusedUntilTheFirstCloses() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(DeviceFileLock.supportedPlatform(),
+        org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
                 "open file description locks of 64-bit x86 and ARM Linux");
         Path device = java.nio.file.Files.createFile(dir.resolve("c.cache"));
         Path link = java.nio.file.Files.createLink(
@@ -422,6 +422,67 @@ class TargetComponentTest {
             opened(after);
         } finally {
             after.deactivate();
+        }
+    }
+
+    /**
+     * A block device claimed already (here by a lock on another node of it, as another pcache
+     * would hold it) is refused as busy, with what to do. Before, a second device node of one
+     * block device was a second file to the lock, and both caches opened the device.
+     */
+    @Test
+    @Timeout(120)
+    void aBlockDeviceClaimedThroughAnotherNodeIsRefusedAsBusy() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
+                "open file description locks of 64-bit x86 and ARM Linux");
+        pcache.testkit.ExternalTools.require("losetup", "mknod");
+        Path image = java.nio.file.Files.write(dir.resolve("loop.img"), new byte[1 << 20]); // refused before any mapping
+        String loop = run("losetup", "--find", "--show", image.toString());
+        org.junit.jupiter.api.Assumptions.assumeTrue(loop != null && loop.startsWith("/dev/"),
+                "no loop device available (losetup)");
+        try {
+            long rdev = (Long) java.nio.file.Files.getAttribute(Path.of(loop), "unix:rdev");
+            long major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffL);
+            long minor = (rdev & 0xff) | ((rdev >> 12) & ~0xffL);
+            Path alias = dir.resolve("alias");
+            assertNotNull(run("mknod", alias.toString(), "b", Long.toString(major), Long.toString(minor)),
+                    "mknod " + alias + " (as root)");
+            pcache.io.lock.DeviceFileLock.Locked held = (pcache.io.lock.DeviceFileLock.Locked)
+                    pcache.io.lock.DeviceFileLock.tryLock(Path.of(loop));
+            try {
+                PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+                c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+                c.activate(config(Map.of("cache__dev", alias.toString())), Map.of());
+                try {
+                    onControl(c, () -> { });
+                    assertNull(facade(c), "a cache opened a claimed block device");
+                    assertEquals("cache device " + alias + " is busy: a block device that is mounted, held by the"
+                            + " kernel (device mapper, md, swap) or opened exclusively by another program, perhaps"
+                            + " another pcache through another device node of it; unmount or release it first, or"
+                            + " give this cache a device of its own", c.failure());
+                } finally {
+                    c.deactivate();
+                }
+            } finally {
+                held.lock().close();
+            }
+        } finally {
+            run("losetup", "--detach", loop);
+        }
+    }
+
+    /** Output of a short command, or null when it cannot run or fails. */
+    private static String run(String... command) throws InterruptedException {
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                return null;
+            }
+            String out = new String(process.getInputStream().readAllBytes()).trim();
+            return process.exitValue() == 0 ? out : null;
+        } catch (IOException e) {
+            return null;
         }
     }
 
