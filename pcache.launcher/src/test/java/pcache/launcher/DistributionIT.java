@@ -307,6 +307,53 @@ class DistributionIT {
         }
     }
 
+    /**
+     * A second pcache whose backing device is the backing file of an open cache, by another name
+     * (a hard link here), is refused: its backing device does not open, and the log says why. The
+     * first goes on. Before, both wrote back to one disk, over each other's data.
+     */
+    @Test
+    void aSecondPcacheOnTheBackingFileOfAnOpenCacheIsRefused() throws Exception {
+        Process first = start("--no-shell");
+        Process second = null;
+        try {
+            long deadline = awaitControlSocket(first);
+            Run list = run("ctl", "pcache:list");
+            while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
+                assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
+                        + list.out() + list.err());
+                Thread.sleep(200);
+                list = run("ctl", "pcache:list");
+            }
+            Path elsewhere = Files.createDirectories(cwd.resolve("elsewhere"));
+            Path link = Files.createLink(elsewhere.resolve("linked.backing"), cwd.resolve("data/pcache0.backing"));
+            Path config = Files.writeString(cwd.resolve("linked.properties"), """
+                    cache.other.cache_dev = %s
+                    cache.other.cache_dev_size = 512M
+                    cache.other.backing_dev = file:%s
+                    """.formatted(elsewhere.resolve("other.cache"), link));
+            second = start("-Dpcache.data=" + elsewhere.resolve("data"), "-Dnbd.listen=unix:nbd2.sock", "--config",
+                    config.toString(), "--no-shell");
+            Path err = outputs.get(second)[1];
+            String refusal = "path=" + link + " is in use by another user that locks it";
+            while (!Files.readString(err).contains(refusal)) {
+                assertTrue(second.isAlive(), "the second pcache ended: " + Files.readString(err));
+                assertTrue(System.nanoTime() < deadline, "no refusal after " + TIMEOUT.toSeconds() + " s: "
+                        + Files.readString(err));
+                Thread.sleep(100);
+            }
+            Run firstList = run("ctl", "pcache:list");
+            assertTrue(firstList.out().contains("pcache0  4 GiB"), "the first still serves: " + firstList.out());
+        } finally {
+            if (second != null) {
+                second.destroy();
+                assertTrue(second.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS), "the second pcache stopped");
+            }
+            first.destroy(); // SIGTERM: a clean stop
+            assertTrue(first.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS), "the first pcache stopped");
+        }
+    }
+
     @Test
     void serviceAnswersOnItsControlSocketAndStopsOnSigterm() throws Exception {
         Process service = start("--no-shell");

@@ -21,6 +21,8 @@ import pcache.api.spi.BackingDevice;
 import pcache.api.spi.BackingIdentity;
 import pcache.io.DeviceFiles;
 import pcache.io.InterruptSafeChannel;
+import pcache.io.lock.DeviceFileLock;
+import pcache.io.log.Log;
 
 /**
  * A backing device on a regular file or a block device, through one {@link FileChannel} with
@@ -37,8 +39,17 @@ import pcache.io.InterruptSafeChannel;
  *
  * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
  * a block device reports all data.
+ *
+ * <p>The file is locked while the device is open ({@link DeviceFileLock}): for writing, or shared
+ * with other readers when read-only; a block device opened for writing is claimed exclusively, as
+ * dm-pcache's kernel target claims its backing device. Another pcache (or another backing device
+ * in this one) on the same file by any name, and programs that lock the images they open (qemu),
+ * are refused, since two writers of one disk overwrite each other's data. Without JNA the file is
+ * not locked, and the log says so.
  */
 public final class FileBackingDevice implements BackingDevice, AutoCloseable {
+
+    private static final System.Logger LOG = Log.of(FileBackingDevice.class);
 
     /** Largest single transfer of {@link #writeZeroes}, from one reused buffer of zeroes. */
     static final int ZERO_CHUNK_BYTES = 1 << 20;
@@ -53,11 +64,13 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     private final DirectWrites direct;
     /** Write-zeroes through the file system ({@code FALLOC_FL_ZERO_RANGE}), or null (read-only). */
     private final ZeroRanges zeroRanges;
+    /** The lock on the file itself, or null where there is none (no JNA). */
+    private final DeviceFileLock lock;
     private volatile ByteBuffer zeroes;
 
     private FileBackingDevice(String description, long sizeBytes, boolean readOnly,
             BackingIdentity identity, InterruptSafeChannel channel, HoleMap holes, DirectWrites direct,
-            ZeroRanges zeroRanges) {
+            ZeroRanges zeroRanges, DeviceFileLock lock) {
         this.description = description;
         this.sizeBytes = sizeBytes;
         this.readOnly = readOnly;
@@ -66,6 +79,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         this.holes = holes;
         this.direct = direct;
         this.zeroRanges = zeroRanges;
+        this.lock = lock;
     }
 
     /**
@@ -85,7 +99,16 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         }
         Set<OpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
                 : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
-        FileChannel channel = FileChannel.open(path, options);
+        DeviceFileLock lock = lock(who, path, readOnly);
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(path, options);
+        } catch (IOException | RuntimeException e) {
+            if (lock != null) {
+                lock.close();
+            }
+            throw e;
+        }
         try {
             long size = checkedSize(who, channel, path, settings.sizeBytes());
             Path real = path.toRealPath();
@@ -95,11 +118,52 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     : DirectWrites.open(real, description);
             return new FileBackingDevice(description, size, readOnly, identity,
                     new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
-                    direct, readOnly ? null : zeroRanges(real, description));
+                    direct, readOnly ? null : zeroRanges(real, description), lock);
         } catch (IOException | RuntimeException e) {
             channel.close();
+            if (lock != null) {
+                lock.close();
+            }
             throw e;
         }
+    }
+
+    /**
+     * Locks the file at {@code path} for writing (shared with readers when {@code readOnly}); null
+     * when it cannot be locked here, which is logged.
+     *
+     * @throws BackingConfigurationException when another open of the file holds a lock that
+     *         conflicts, or a block device is claimed already
+     */
+    private static DeviceFileLock lock(String who, Path path, boolean readOnly) throws BackingConfigurationException {
+        String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
+        DeviceFileLock.Outcome outcome;
+        try {
+            outcome = DeviceFileLock.tryLock(path, readOnly ? DeviceFileLock.Access.READ : DeviceFileLock.Access.WRITE);
+        } catch (LinkageError e) { // DeviceFileLock catches JNA's absence itself; this is the last guard
+            outcome = new DeviceFileLock.Unsupported(e.toString());
+        }
+        String users = "another pcache's backing or cache device on this file, reached by any name (a hard link, a"
+                + " bind mount), a backing device of this pcache on it under another name, or a program that locks"
+                + " the images it opens, such as qemu";
+        if (outcome instanceof DeviceFileLock.Locked locked) {
+            return locked.lock();
+        } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
+            throw new BackingConfigurationException(readOnly
+                    ? who + ": " + pathSetting + " is locked for writing by another user of it (" + users + "); a"
+                            + " read-only backing device shares its file with readers only: stop the writer first"
+                    : who + ": " + pathSetting + " is in use by another user that locks it (" + users + "); stop"
+                            + " that first: two writers of one disk overwrite each other's data");
+        } else if (outcome instanceof DeviceFileLock.Busy) {
+            throw new BackingConfigurationException(who + ": " + pathSetting + " is busy: a block device that is"
+                    + " mounted, held by the kernel (device mapper, md, swap) or opened exclusively by another"
+                    + " program, perhaps another pcache through another device node of it; unmount or release it"
+                    + " first");
+        }
+        DeviceFileLock.Unsupported unsupported = (DeviceFileLock.Unsupported) outcome;
+        LOG.log(System.Logger.Level.INFO, () -> who + ": " + pathSetting + " is not locked (" + unsupported.why()
+                + "): another program writing to it is not refused");
+        return null;
     }
 
     /**
@@ -417,6 +481,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             direct.close();
         }
         channel.close();
+        if (lock != null) {
+            lock.close(); // last: the file is another's to write only once this device has let it go
+        }
     }
 
     private ByteBuffer zeroBuffer() {

@@ -47,6 +47,57 @@ class FileBackingDeviceTest {
         return FileBackingDevice.open(FileBackingSettings.of("disk", path.toString()));
     }
 
+    /**
+     * The file is locked while the device is open: a second backing device on it, by any name (a
+     * hard link in another folder here), is refused with what to do, and opens once the first has
+     * closed. Before, both opened, and two caches wrote back to one disk over each other's data.
+     */
+    @Test
+    void aFileInUseByAnotherBackingDeviceIsRefusedUntilItCloses() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
+                "open file description locks of 64-bit x86 and ARM Linux");
+        Path path = file("disk.img", 64 * 1024, (byte) 0);
+        Path link = Files.createLink(Files.createDirectories(dir.resolve("elsewhere")).resolve("other.img"), path);
+        try (FileBackingDevice first = open(path)) {
+            BackingConfigurationException refused = assertThrows(BackingConfigurationException.class,
+                    () -> open(link).close());
+            assertEquals("backing device 'disk' (" + FileBackingComponent.PID + "): path=" + link + " is in use by"
+                    + " another user that locks it (another pcache's backing or cache device on this file, reached"
+                    + " by any name (a hard link, a bind mount), a backing device of this pcache on it under another"
+                    + " name, or a program that locks the images it opens, such as qemu); stop that first: two"
+                    + " writers of one disk overwrite each other's data", refused.getMessage());
+            assertThrows(BackingConfigurationException.class, () -> FileBackingDevice.open(
+                    FileBackingSettings.of("disk", path.toString()).withReadOnly(true)).close(),
+                    "a reader is refused while a writer has it");
+            assertEquals(64 * 1024, first.sizeBytes(), "the first is unaffected");
+        }
+        try (FileBackingDevice again = open(link)) {
+            assertEquals(64 * 1024, again.sizeBytes());
+        }
+    }
+
+    /** Read-only backing devices share their file with each other, and keep a writer out. */
+    @Test
+    void readOnlyDevicesShareTheirFileAndKeepAWriterOut() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
+                "open file description locks of 64-bit x86 and ARM Linux");
+        Path path = file("disk.img", 64 * 1024, (byte) 0);
+        FileBackingSettings readOnly = FileBackingSettings.of("ro", path.toString()).withReadOnly(true);
+        try (FileBackingDevice a = FileBackingDevice.open(readOnly); FileBackingDevice b = FileBackingDevice.open(readOnly)) {
+            BackingConfigurationException refused = assertThrows(BackingConfigurationException.class,
+                    () -> open(path).close());
+            assertTrue(refused.getMessage().contains("stop that first"), refused.getMessage());
+            assertTrue(a.isReadOnly() && b.isReadOnly());
+        }
+        try (FileBackingDevice writer = open(path)) {
+            BackingConfigurationException refused = assertThrows(BackingConfigurationException.class,
+                    () -> FileBackingDevice.open(readOnly).close());
+            assertTrue(refused.getMessage().contains("is locked for writing by another user of it"),
+                    refused.getMessage());
+            assertFalse(writer.isReadOnly());
+        }
+    }
+
     @Test
     void opensAnExistingFileWithItsSizeAndRealPathIdentity() throws IOException {
         Path path = file("disk.img", 64 * 1024, (byte) 0);
