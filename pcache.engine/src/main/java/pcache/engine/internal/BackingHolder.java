@@ -184,6 +184,18 @@ public final class BackingHolder {
         return current;
     }
 
+    /**
+     * {@link #close()}s when no device is bound, so that an open waiting for one gives up at once
+     * instead of after its timeout; true if it closed.
+     */
+    public synchronized boolean closeIfNoneBound() {
+        if (current != null) {
+            return false;
+        }
+        close();
+        return true;
+    }
+
     /** Wakes waiters for good; later acquisitions fail. */
     public synchronized void close() {
         closed = true;

@@ -333,10 +333,20 @@ public final class PcacheTargetComponent {
                 return;
             }
             failure = reasonOf(e);
+            boolean shutDown = false;
             for (Throwable t = e; t != null; t = t.getCause()) {
                 openWantsBacking |= t instanceof BackingHolder.NoneBound;
+                shutDown |= t instanceof pcache.api.DeviceClosedException;
             }
-            LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e);
+            boolean stopped;
+            synchronized (this) {
+                stopped = deactivated && shutDown;
+            }
+            if (stopped) { // the stop ended the open (its wait for a backing device): nothing failed
+                LOG.log(System.Logger.Level.INFO, "cache {0}: stopped before it opened ({1})", name, e.getMessage());
+            } else {
+                LOG.log(System.Logger.Level.ERROR, "cache " + name + " cannot be opened: " + e);
+            }
             if (opened != null) { // opened, but not published: close it before the lock goes
                 facade = null;
                 try {
@@ -730,6 +740,11 @@ public final class PcacheTargetComponent {
         }
         if (beingOpened != null) {
             beingOpened.cancelDrains();
+        }
+        if (running == null && beingOpened == null) {
+            // not open: an open waiting for its backing device gives up now; before, a stop waited
+            // for backing_timeout_ms (30 s by default) with nothing to close
+            backing.closeIfNoneBound();
         }
         if (instance != null) {
             try {

@@ -487,6 +487,37 @@ class TargetComponentTest {
     }
 
     /**
+     * A cache stopped while its open waits for a backing device stops at once: the open gives up
+     * its wait. Before, the stop waited for the open's backing_timeout_ms (30 s by default, a
+     * minute here), with nothing to close.
+     */
+    @Test
+    @Timeout(120)
+    void aStopWhileTheOpenWaitsForABackingDeviceEndsTheWait() throws Exception {
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.activate(config(Map.of("backing__timeout__ms", 60_000L)), Map.of());
+        Thread control = null;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (control == null) { // the open, waiting in BackingHolder.acquire
+            for (Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
+                if (t.getKey().getName().equals("pcache-c-control") && java.util.Arrays.stream(t.getValue())
+                        .anyMatch(f -> f.getMethodName().equals("acquire"))) {
+                    control = t.getKey();
+                }
+            }
+            assertTrue(System.nanoTime() < deadline, "the open did not wait for a backing device within 30 s");
+            Thread.sleep(5);
+        }
+        long start = System.nanoTime();
+        c.deactivate();
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+        assertTrue(seconds < 30, "the stop took " + seconds + " s, the open's wait for a backing device (60 s)");
+        control.join(TimeUnit.SECONDS.toMillis(30));
+        assertTrue(!control.isAlive(), "the control thread ended");
+        assertNull(publishedFailure("c"), "a stop is no failure to publish");
+    }
+
+    /**
      * A new cache whose backing device comes only after its open gave up waiting for one (an NBD
      * export not yet reachable) opens once the device binds. Before, it stayed closed until a
      * restart or a configuration change.
