@@ -76,6 +76,31 @@ class FileBackingDeviceTest {
         }
     }
 
+    /**
+     * qemu, which locks the images it opens, is refused a backing file in use: {@code qemu-io}
+     * cannot write to it while the device is open, and can once it is closed.
+     */
+    @Test
+    void qemuIsRefusedABackingFileInUse() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
+                "open file description locks of 64-bit x86 and ARM Linux");
+        pcache.testkit.ExternalTools.require("qemu-io");
+        Path path = file("disk.img", 64 * 1024, (byte) 0);
+        List<String> write = List.of("qemu-io", "-f", "raw", "-c", "write -P 7 0 4k", path.toString());
+        try (FileBackingDevice device = open(path)) {
+            Process refused = new ProcessBuilder(write).redirectErrorStream(true).start();
+            assertTrue(refused.waitFor(60, TimeUnit.SECONDS), "qemu-io ended");
+            String out = new String(refused.getInputStream().readAllBytes());
+            assertEquals(1, refused.exitValue(), out);
+            assertTrue(out.contains("Failed to lock byte"), out);
+        }
+        Process allowed = new ProcessBuilder(write).redirectErrorStream(true).start();
+        assertTrue(allowed.waitFor(60, TimeUnit.SECONDS), "qemu-io ended");
+        String out = new String(allowed.getInputStream().readAllBytes());
+        assertEquals(0, allowed.exitValue(), out);
+        assertEquals(7, Files.readAllBytes(path)[0], "qemu-io wrote once the device had closed");
+    }
+
     /** Read-only backing devices share their file with each other, and keep a writer out. */
     @Test
     void readOnlyDevicesShareTheirFileAndKeepAWriterOut() throws IOException {
