@@ -342,6 +342,10 @@ class DistributionIT {
                         + Files.readString(err));
                 Thread.sleep(100);
             }
+            Run secondList = run("-Dpcache.data=" + elsewhere.resolve("data"), "ctl", "pcache:list");
+            assertTrue(secondList.out().contains("configured backing devices not open (1):")
+                    && secondList.out().contains("other.backing  backing device 'other.backing' (pcache.backing.file): "
+                    + refusal), "the second's list says why: " + secondList.out() + secondList.err());
             Run firstList = run("ctl", "pcache:list");
             assertTrue(firstList.out().contains("pcache0  4 GiB"), "the first still serves: " + firstList.out());
         } finally {

@@ -20,7 +20,8 @@ public enum CommandSpec {
     LIST("list", "", 0, 0, List.of(),
             "Lists the caches (name, size, mode, clean or dirty, backing device), the configured caches that"
                     + " are not open (failed, with why, or waiting for their backing device), the backing devices "
-                    + "(name, driver, state, size, identity) and the parts registered to build caches from: pmem"
+                    + "(name, driver, state, size, identity), the configured backing devices that did not open (with"
+                    + " why: a file locked by another pcache, say) and the parts registered to build caches from: pmem"
                     + " mappings, write-back policies, CRC providers, key indices and segment allocators."),
     STATUS("status", "[--raw] [NAME]", 0, 1,
             List.of(new Option("--raw", "print only dm-pcache's nine status fields (as dmsetup status does)")),

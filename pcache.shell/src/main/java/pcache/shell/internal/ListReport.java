@@ -46,6 +46,15 @@ final class ListReport {
      */
     static String format(Collection<? extends CacheDevice> caches, Collection<? extends CacheOpenFailure> failures,
             Collection<BackingEntry> backings, InstalledParts parts) {
+        return format(caches, failures, backings, List.of(), parts);
+    }
+
+    /**
+     * {@link #format(Collection, Collection, Collection, InstalledParts)}, with the configured
+     * backing devices that did not open ({@code backingFailures}: why) after the open ones.
+     */
+    static String format(Collection<? extends CacheDevice> caches, Collection<? extends CacheOpenFailure> failures,
+            Collection<BackingEntry> backings, List<BackingFailures.Failure> backingFailures, InstalledParts parts) {
         StringBuilder out = new StringBuilder();
         List<CacheDevice> sortedCaches = new ArrayList<>(caches);
         sortedCaches.sort(Comparator.comparing(ListReport::cacheName));
@@ -77,6 +86,12 @@ final class ListReport {
             out.append("backing devices (").append(sortedBackings.size()).append("):\n");
             TextTable table = new TextTable("NAME", "DRIVER", "STATE", "SIZE", "IDENTITY");
             sortedBackings.forEach(b -> table.row(backingRow(b)));
+            table.appendTo(out);
+        }
+        if (!backingFailures.isEmpty()) {
+            out.append("configured backing devices not open (").append(backingFailures.size()).append("):\n");
+            TextTable table = new TextTable("NAME", "WHY");
+            backingFailures.forEach(f -> table.row(new String[] {f.name(), f.reason()}));
             table.appendTo(out);
         }
         out.append("pmem providers: ").append(names(parts.pmem())).append('\n');

@@ -25,6 +25,7 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
 
 import pcache.api.CacheConditions;
 import pcache.api.CacheDevice;
@@ -70,6 +71,11 @@ public class PcacheCommands {
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     volatile List<CacheOpenFailure> openFailures;
+
+    /** Declarative Services' runtime: the backing devices whose activation failed, and why. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile ServiceComponentRuntime runtime;
 
     @Reference(service = BackingDevice.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
@@ -305,7 +311,8 @@ public class PcacheCommands {
         if (CommandSpec.LIST.parse(args).help()) {
             return CommandSpec.LIST.help();
         }
-        return text(ListReport.format(orEmpty(caches), orEmpty(openFailures), backingEntries(), installedParts()));
+        return text(ListReport.format(orEmpty(caches), orEmpty(openFailures), backingEntries(),
+                BackingFailures.of(runtime), installedParts()));
     }
 
     /** {@code pcache:status [--raw] [NAME]}. */

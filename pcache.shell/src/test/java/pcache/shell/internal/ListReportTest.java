@@ -96,6 +96,24 @@ class ListReportTest {
         assertTrue(none.startsWith("caches open: none\nconfigured caches not open (1):\n"), none);
     }
 
+    /**
+     * Configured backing devices that did not open are listed with why, after the open ones.
+     * Before, {@code pcache:list} said "backing devices: none" while a backing device had failed to
+     * open (its file locked by another pcache, say), and only the log said why.
+     */
+    @Test
+    void configuredBackingDevicesThatDidNotOpenAreListedWithWhy() {
+        String text = ListReport.format(List.of(), List.of(new Fakes.OpenFailure("c", "it waits for its backing device",
+                true)), List.of(), List.of(new BackingFailures.Failure("c.backing", "path=/d/x is in use")),
+                InstalledParts.NONE);
+        assertTrue(text.contains("""
+                backing devices: none
+                configured backing devices not open (1):
+                  NAME       WHY
+                  c.backing  path=/d/x is in use
+                pmem providers: """), text);
+    }
+
     @Test
     void aBackingDeviceWithoutServicePropertiesShowsQuestionMarks() {
         BackingDevice device = new FakeBacking(512, "x", BackingState.FAILING);

@@ -1,0 +1,74 @@
+package pcache.shell.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.reflect.Proxy;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
+import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
+import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+
+/** The backing devices whose activation failed, read from Declarative Services' runtime. */
+class BackingFailuresTest {
+
+    private static ComponentDescriptionDTO description(String... pids) {
+        ComponentDescriptionDTO d = new ComponentDescriptionDTO();
+        d.configurationPid = pids;
+        return d;
+    }
+
+    private static ComponentConfigurationDTO configuration(int state, Map<String, Object> properties, String failure) {
+        ComponentConfigurationDTO c = new ComponentConfigurationDTO();
+        c.state = state;
+        c.properties = properties;
+        c.failure = failure;
+        return c;
+    }
+
+    /** A runtime that knows {@code descriptions}, each with the configurations given for it. */
+    private static ServiceComponentRuntime runtime(Map<ComponentDescriptionDTO, List<ComponentConfigurationDTO>> all) {
+        return (ServiceComponentRuntime) Proxy.newProxyInstance(ServiceComponentRuntime.class.getClassLoader(),
+                new Class<?>[] {ServiceComponentRuntime.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "getComponentDescriptionDTOs" -> all.keySet();
+                    case "getComponentConfigurationDTOs" -> all.get((ComponentDescriptionDTO) args[0]);
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    /**
+     * Only backing components whose activation failed are listed, by configured name, with the
+     * first line of the failure without the exception class names in front of it.
+     */
+    @Test
+    void failedBackingComponentsAreListedByNameWithTheirMessage() {
+        ComponentDescriptionDTO file = description("pcache.backing.file");
+        ComponentDescriptionDTO target = description("pcache.target");
+        String trace = "org.apache.felix.log.LogException: pcache.backing.file.internal.BackingConfigurationException:"
+                + " backing device 's.backing' (pcache.backing.file): path=/d/s.backing is in use by another user\n"
+                + "\tat pcache.backing.file.internal.FileBackingDevice.lock(FileBackingDevice.java:140)\n";
+        ServiceComponentRuntime runtime = runtime(new java.util.LinkedHashMap<>(Map.of(
+                file, List.of(
+                        configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "s.backing"), trace),
+                        configuration(ComponentConfigurationDTO.ACTIVE, Map.of("name", "good"), null),
+                        configuration(ComponentConfigurationDTO.FAILED_ACTIVATION,
+                                Map.of("service.pid", "pcache.backing.file~x"), null)),
+                target, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "c"),
+                        "java.lang.IllegalStateException: not a backing device")))));
+        assertEquals(List.of(
+                new BackingFailures.Failure("pcache.backing.file~x", "its activation failed; the log says why"),
+                new BackingFailures.Failure("s.backing", "backing device 's.backing' (pcache.backing.file):"
+                        + " path=/d/s.backing is in use by another user")), BackingFailures.of(runtime));
+        assertEquals(List.of(), BackingFailures.of(null), "no runtime, nothing to say");
+    }
+
+    /** A message of its own that has a colon keeps it. */
+    @Test
+    void aMessageIsKeptWhole() {
+        assertEquals("backing device 'x': path=/a: b", BackingFailures.reason("java.io.IOException: backing device 'x':"
+                + " path=/a: b"));
+        assertEquals("plain words: here", BackingFailures.reason("plain words: here\n\tat x.y(Z.java:1)"));
+    }
+}
