@@ -73,8 +73,16 @@ public final class DeviceFileLock implements AutoCloseable {
     public record Busy() implements Outcome {
     }
 
-    /** No lock of this kind here; why, for the log. */
-    public record Unsupported(String why) implements Outcome {
+    /**
+     * No lock of this kind here; why, for the log. {@code openFailed}: the device's file could not
+     * be opened (missing, not permitted), which the device's own open reports in its own words.
+     */
+    public record Unsupported(String why, boolean openFailed) implements Outcome {
+
+        /** Not there for another reason than the file's open: no JNA, another platform, no locks. */
+        public Unsupported(String why) {
+            this(why, false);
+        }
     }
 
     private final int fd;
@@ -114,7 +122,7 @@ public final class DeviceFileLock implements AutoCloseable {
                 }
                 // not there, not writable, not a file: the device's own open says so in its own words
                 return new Unsupported("cannot open " + device + " for " + (write ? "writing" : "reading")
-                        + ": errno " + -fd);
+                        + ": errno " + -fd + errnoName(-fd), true);
             }
             errno = LibC.lockWholeFile(fd, write);
         } catch (LinkageError e) { // JNA not installed, or its native part not loadable
@@ -128,6 +136,18 @@ public final class DeviceFileLock implements AutoCloseable {
             return new HeldElsewhere();
         }
         return new Unsupported("locking " + device + " failed: errno " + errno);
+    }
+
+    /** The name of a few errors an open meets, for the log; empty for others. */
+    private static String errnoName(int errno) {
+        return switch (errno) {
+            case 1 -> " (EPERM)";
+            case 2 -> " (ENOENT: no such file)";
+            case 13 -> " (EACCES: permission denied)";
+            case 21 -> " (EISDIR: a folder)";
+            case 30 -> " (EROFS: a read-only file system)";
+            default -> "";
+        };
     }
 
     /** Whether {@code path} reaches a block device ({@code S_IFBLK}); false when that cannot be read. */

@@ -10,12 +10,11 @@ import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import pcache.testkit.ExternalTools;
+import pcache.testkit.LoopDevice;
 
 /** The lock on a device's file itself, with JNA and without it. */
 class DeviceFileLockTest {
@@ -45,7 +44,9 @@ class DeviceFileLockTest {
         again.lock().close();
         DeviceFileLock.Unsupported missing = assertInstanceOf(DeviceFileLock.Unsupported.class,
                 DeviceFileLock.tryLock(dir.resolve("missing.cache")));
-        assertEquals("cannot open " + dir.resolve("missing.cache") + " for writing: errno 2", missing.why());
+        assertEquals("cannot open " + dir.resolve("missing.cache") + " for writing: errno 2 (ENOENT: no such file)",
+                missing.why());
+        assertTrue(missing.openFailed(), "the open failed, not the lock");
     }
 
     /** Read locks share the file with each other; a write lock shares it with none. */
@@ -73,54 +74,28 @@ class DeviceFileLockTest {
 
     /**
      * A block device locked for writing is claimed as a device: another device node of it (a
-     * container's own {@code /dev}) is refused as busy, not only the node locked. Needs root,
-     * losetup and mknod (a missing losetup fails the test in CI); skipped where the loop driver
-     * refuses a device, which is a property of the host kernel, not an install step.
+     * container's own {@code /dev}) is refused as busy, not only the node locked ({@link
+     * LoopDevice}: needs root and losetup).
      */
     @Test
     void aBlockDeviceIsClaimedThroughEveryNodeOfIt() throws Exception {
         assumeTrue(DeviceFileLock.supportedPlatform(), "open file description locks of 64-bit x86 and ARM Linux");
-        ExternalTools.require("losetup", "mknod");
         Path image = Files.write(dir.resolve("loop.img"), new byte[1 << 20]);
-        String loop = run("losetup", "--find", "--show", image.toString());
-        assumeTrue(loop != null && loop.startsWith("/dev/"), "no loop device available (losetup)");
-        try {
-            long rdev = (Long) Files.getAttribute(Path.of(loop), "unix:rdev");
-            long major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffL);
-            long minor = (rdev & 0xff) | ((rdev >> 12) & ~0xffL);
-            Path alias = dir.resolve("alias");
-            assertTrue(run("mknod", alias.toString(), "b", Long.toString(major), Long.toString(minor)) != null,
-                    "mknod " + alias + " b " + major + " " + minor + " (as root)");
+        try (LoopDevice loop = LoopDevice.over(image)) {
+            Path alias = loop.secondNode(dir.resolve("alias"));
             assertTrue(DeviceFileLock.isBlockDevice(alias), "a block device node");
             assertTrue(!DeviceFileLock.isBlockDevice(image), "a file is not");
             DeviceFileLock.Locked first = assertInstanceOf(DeviceFileLock.Locked.class,
-                    DeviceFileLock.tryLock(Path.of(loop)));
+                    DeviceFileLock.tryLock(loop.path()));
             try {
                 assertInstanceOf(DeviceFileLock.Busy.class, DeviceFileLock.tryLock(alias),
                         "another node of the device");
-                assertInstanceOf(DeviceFileLock.Busy.class, DeviceFileLock.tryLock(Path.of(loop)));
+                assertInstanceOf(DeviceFileLock.Busy.class, DeviceFileLock.tryLock(loop.path()));
             } finally {
                 first.lock().close();
             }
             DeviceFileLock.Locked again = assertInstanceOf(DeviceFileLock.Locked.class, DeviceFileLock.tryLock(alias));
             again.lock().close();
-        } finally {
-            run("losetup", "--detach", loop);
-        }
-    }
-
-    /** Output of a short command, or null when it cannot run or fails. */
-    private static String run(String... command) throws InterruptedException {
-        try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                return null;
-            }
-            String out = new String(process.getInputStream().readAllBytes()).trim();
-            return process.exitValue() == 0 ? out : null;
-        } catch (java.io.IOException e) {
-            return null;
         }
     }
 
@@ -135,7 +110,8 @@ class DeviceFileLockTest {
         Path folder = Files.createDirectories(dir.resolve("a-folder"));
         DeviceFileLock.Unsupported refused = assertInstanceOf(DeviceFileLock.Unsupported.class,
                 DeviceFileLock.tryLock(folder));
-        assertEquals("cannot open " + folder + " for writing: errno 21", refused.why());
+        assertEquals("cannot open " + folder + " for writing: errno 21 (EISDIR: a folder)", refused.why());
+        assertTrue(refused.openFailed(), "the open failed, not the lock");
     }
 
     /**

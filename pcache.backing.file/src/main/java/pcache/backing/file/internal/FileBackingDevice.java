@@ -103,7 +103,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         FileChannel channel;
         try {
             channel = FileChannel.open(path, options);
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) { // an Error too: the lock's descriptor must not outlive the open
             if (lock != null) {
                 lock.close();
             }
@@ -119,10 +119,13 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             return new FileBackingDevice(description, size, readOnly, identity,
                     new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
                     direct, readOnly ? null : zeroRanges(real, description), lock);
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            if (lock != null) {
-                lock.close();
+        } catch (Throwable e) { // an Error too: the lock's descriptor must not outlive the open
+            try {
+                channel.close();
+            } finally {
+                if (lock != null) {
+                    lock.close();
+                }
             }
             throw e;
         }
@@ -146,23 +149,29 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         String users = "another pcache's backing or cache device on this file, reached by any name (a hard link, a"
                 + " bind mount), a backing device of this pcache on it under another name, or a program that locks"
                 + " the images it opens, such as qemu";
+        // a component whose activation failed is not tried again by itself
+        String then = ", then restart pcache or update this backing device's configuration to open it";
         if (outcome instanceof DeviceFileLock.Locked locked) {
             return locked.lock();
         } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
             throw new BackingConfigurationException(readOnly
                     ? who + ": " + pathSetting + " is locked for writing by another user of it (" + users + "); a"
-                            + " read-only backing device shares its file with readers only: stop the writer first"
+                            + " read-only backing device shares its file with readers only: stop the writer first" + then
                     : who + ": " + pathSetting + " is in use by another user that locks it (" + users + "); stop"
-                            + " that first: two writers of one disk overwrite each other's data");
+                            + " that first" + then + " (a backing device pcache writes to must be its alone: a disk"
+                            + " written by two users, or read by one while the other writes, keeps neither's data"
+                            + " safe)");
         } else if (outcome instanceof DeviceFileLock.Busy) {
             throw new BackingConfigurationException(who + ": " + pathSetting + " is busy: a block device that is"
                     + " mounted, held by the kernel (device mapper, md, swap) or opened exclusively by another"
                     + " program, perhaps another pcache through another device node of it; unmount or release it"
-                    + " first");
+                    + " first" + then);
         }
         DeviceFileLock.Unsupported unsupported = (DeviceFileLock.Unsupported) outcome;
-        LOG.log(System.Logger.Level.INFO, () -> who + ": " + pathSetting + " is not locked (" + unsupported.why()
-                + "): another program writing to it is not refused");
+        if (!unsupported.openFailed()) { // an open that failed is the channel's open's to report, in its words
+            LOG.log(System.Logger.Level.INFO, () -> who + ": " + pathSetting + " is not locked (" + unsupported.why()
+                    + "): another program writing to it is not refused");
+        }
         return null;
     }
 
@@ -473,16 +482,24 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */
     @Override
     public void close() throws IOException {
-        holes.close();
-        if (zeroRanges != null) {
-            zeroRanges.close();
-        }
-        if (direct != null) {
-            direct.close();
-        }
-        channel.close();
-        if (lock != null) {
-            lock.close(); // last: the file is another's to write only once this device has let it go
+        try {
+            holes.close();
+            if (zeroRanges != null) {
+                zeroRanges.close();
+            }
+            if (direct != null) {
+                direct.close();
+            }
+        } finally {
+            try {
+                channel.close();
+            } finally {
+                if (lock != null) {
+                    // last, and whatever failed before: the file is another's to write only once this
+                    // device has let it go, and a lock left held would refuse every later open of it
+                    lock.close();
+                }
+            }
         }
     }
 

@@ -64,8 +64,10 @@ class FileBackingDeviceTest {
             assertEquals("backing device 'disk' (" + FileBackingComponent.PID + "): path=" + link + " is in use by"
                     + " another user that locks it (another pcache's backing or cache device on this file, reached"
                     + " by any name (a hard link, a bind mount), a backing device of this pcache on it under another"
-                    + " name, or a program that locks the images it opens, such as qemu); stop that first: two"
-                    + " writers of one disk overwrite each other's data", refused.getMessage());
+                    + " name, or a program that locks the images it opens, such as qemu); stop that first, then restart"
+                    + " pcache or update this backing device's configuration to open it (a backing device pcache"
+                    + " writes to must be its alone: a disk written by two users, or read by one while the other"
+                    + " writes, keeps neither's data safe)", refused.getMessage());
             assertThrows(BackingConfigurationException.class, () -> FileBackingDevice.open(
                     FileBackingSettings.of("disk", path.toString()).withReadOnly(true)).close(),
                     "a reader is refused while a writer has it");
