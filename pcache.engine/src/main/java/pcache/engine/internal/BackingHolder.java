@@ -22,6 +22,8 @@ public final class BackingHolder {
     /** What a device must pass to be bound: the open cache's identity check; none before one opens. */
     private Check check;
     private boolean closed;
+    /** Acquisitions waiting for a device now. */
+    private int waiting;
     /** Write-back's last attempt on the bound device failed ({@link #setFailing}). */
     private volatile boolean failing;
     /**
@@ -185,11 +187,13 @@ public final class BackingHolder {
     }
 
     /**
-     * {@link #close()}s when no device is bound, so that an open waiting for one gives up at once
-     * instead of after its timeout; true if it closed.
+     * {@link #close()}s when an acquisition waits and no device is bound, so that an open waiting
+     * for one gives up at once instead of after its timeout; true if it closed. Without a waiter it
+     * leaves the holder open: an open replaying its log needs no device, and write-back, which it
+     * starts at its end, would fail on a closed holder and say so in the log.
      */
-    public synchronized boolean closeIfNoneBound() {
-        if (current != null) {
+    public synchronized boolean closeIfWaitedOn() {
+        if (current != null || waiting == 0) {
             return false;
         }
         close();
@@ -262,12 +266,15 @@ public final class BackingHolder {
                         + timeoutMillis + " ms (it was removed or is being swapped); the request needs it."
                         + " Bind a backing device (backing.target) or raise backing_timeout_ms");
             }
+            waiting++;
             try {
                 wait(Math.max(1, left / 1_000_000L));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while waiting for the backing device of cache "
                         + cacheName);
+            } finally {
+                waiting--;
             }
         }
         return current;

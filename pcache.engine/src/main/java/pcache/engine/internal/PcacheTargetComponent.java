@@ -744,7 +744,7 @@ public final class PcacheTargetComponent {
         if (running == null && beingOpened == null) {
             // not open: an open waiting for its backing device gives up now; before, a stop waited
             // for backing_timeout_ms (30 s by default) with nothing to close
-            backing.closeIfNoneBound();
+            backing.closeIfWaitedOn();
         }
         if (instance != null) {
             try {

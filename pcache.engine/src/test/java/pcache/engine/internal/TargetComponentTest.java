@@ -161,6 +161,39 @@ class TargetComponentTest {
         return c;
     }
 
+    /** The component's log records of level INFO and above, as "LEVEL message", while it is open. */
+    private static final class ComponentLog implements AutoCloseable {
+        final List<String> records = new CopyOnWriteArrayList<>();
+        private final java.util.logging.Logger log =
+                java.util.logging.Logger.getLogger(PcacheTargetComponent.class.getName());
+        private final java.util.logging.Level level = log.getLevel();
+        private final java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                records.add(r.getLevel() + " " + new java.util.logging.SimpleFormatter().formatMessage(r));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+
+        ComponentLog() {
+            log.setLevel(java.util.logging.Level.INFO); // the tests' logging configuration prints warnings only
+            log.addHandler(handler);
+        }
+
+        @Override
+        public void close() {
+            log.removeHandler(handler);
+            log.setLevel(level);
+        }
+    }
+
     private static void set(Object target, String field, Object value) throws Exception {
         Field f = PcacheTargetComponent.class.getDeclaredField(field);
         f.setAccessible(true);
@@ -435,20 +468,11 @@ class TargetComponentTest {
     void aBlockDeviceClaimedThroughAnotherNodeIsRefusedAsBusy() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
                 "open file description locks of 64-bit x86 and ARM Linux");
-        pcache.testkit.ExternalTools.require("losetup", "mknod");
         Path image = java.nio.file.Files.write(dir.resolve("loop.img"), new byte[1 << 20]); // refused before any mapping
-        String loop = run("losetup", "--find", "--show", image.toString());
-        org.junit.jupiter.api.Assumptions.assumeTrue(loop != null && loop.startsWith("/dev/"),
-                "no loop device available (losetup)");
-        try {
-            long rdev = (Long) java.nio.file.Files.getAttribute(Path.of(loop), "unix:rdev");
-            long major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffL);
-            long minor = (rdev & 0xff) | ((rdev >> 12) & ~0xffL);
-            Path alias = dir.resolve("alias");
-            assertNotNull(run("mknod", alias.toString(), "b", Long.toString(major), Long.toString(minor)),
-                    "mknod " + alias + " (as root)");
+        try (pcache.testkit.LoopDevice loop = pcache.testkit.LoopDevice.over(image)) {
+            Path alias = loop.secondNode(dir.resolve("alias"));
             pcache.io.lock.DeviceFileLock.Locked held = (pcache.io.lock.DeviceFileLock.Locked)
-                    pcache.io.lock.DeviceFileLock.tryLock(Path.of(loop));
+                    pcache.io.lock.DeviceFileLock.tryLock(loop.path());
             try {
                 PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
                 c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
@@ -466,23 +490,6 @@ class TargetComponentTest {
             } finally {
                 held.lock().close();
             }
-        } finally {
-            run("losetup", "--detach", loop);
-        }
-    }
-
-    /** Output of a short command, or null when it cannot run or fails. */
-    private static String run(String... command) throws InterruptedException {
-        try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                return null;
-            }
-            String out = new String(process.getInputStream().readAllBytes()).trim();
-            return process.exitValue() == 0 ? out : null;
-        } catch (IOException e) {
-            return null;
         }
     }
 
@@ -501,7 +508,8 @@ class TargetComponentTest {
         while (control == null) { // the open, waiting in BackingHolder.acquire
             for (Map.Entry<Thread, StackTraceElement[]> t : Thread.getAllStackTraces().entrySet()) {
                 if (t.getKey().getName().equals("pcache-c-control") && java.util.Arrays.stream(t.getValue())
-                        .anyMatch(f -> f.getMethodName().equals("acquire"))) {
+                        .anyMatch(f -> f.getClassName().equals(BackingHolder.class.getName())
+                                && f.getMethodName().equals("acquire"))) {
                     control = t.getKey();
                 }
             }
@@ -509,7 +517,12 @@ class TargetComponentTest {
             Thread.sleep(5);
         }
         long start = System.nanoTime();
-        c.deactivate();
+        try (ComponentLog log = new ComponentLog()) {
+            c.deactivate();
+            assertTrue(log.records.contains("INFO cache c: stopped before it opened (cache c is shutting down)"),
+                    "the stop is logged as one: " + log.records);
+            assertTrue(log.records.stream().noneMatch(r -> r.startsWith("SEVERE")), "no error: " + log.records);
+        }
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
         assertTrue(seconds < 30, "the stop took " + seconds + " s, the open's wait for a backing device (60 s)");
         control.join(TimeUnit.SECONDS.toMillis(30));
@@ -621,27 +634,7 @@ class TargetComponentTest {
     void aCacheStoppedWhileItOpensIsClosedAndSaysSo() throws Exception {
         TwoMappings m = activatedOnFirstOfTwoMappings(true);
         PcacheTargetComponent c = m.component();
-        java.util.logging.Logger log = java.util.logging.Logger.getLogger(PcacheTargetComponent.class.getName());
-        List<String> infos = new CopyOnWriteArrayList<>();
-        java.util.logging.Handler capture = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                if (r.getLevel() == java.util.logging.Level.INFO) {
-                    infos.add(new java.util.logging.SimpleFormatter().formatMessage(r));
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        java.util.logging.Level level = log.getLevel();
-        log.setLevel(java.util.logging.Level.INFO); // the tests' logging configuration prints warnings only
-        log.addHandler(capture);
+        ComponentLog log = new ComponentLog();
         Thread stopping = new Thread(c::deactivate, "deactivate");
         try {
             assertTrue(m.first().openHeld.await(30, TimeUnit.SECONDS), "the open began");
@@ -659,10 +652,10 @@ class TargetComponentTest {
             stopping.join(TimeUnit.SECONDS.toMillis(60));
             assertTrue(!stopping.isAlive(), "the deactivation ended");
             assertNull(facade(c), "nothing left open");
-            assertTrue(infos.contains("cache c closed: stopped while it opened"), "the close is logged: " + infos);
+            assertTrue(log.records.contains("INFO cache c closed: stopped while it opened"),
+                    "the close is logged: " + log.records);
         } finally {
-            log.removeHandler(capture);
-            log.setLevel(level);
+            log.close();
             m.first().holdOpens.countDown();
             stopping.join(TimeUnit.SECONDS.toMillis(60));
         }
