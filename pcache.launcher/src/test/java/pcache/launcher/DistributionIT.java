@@ -342,6 +342,11 @@ class DistributionIT {
                         + Files.readString(err));
                 Thread.sleep(100);
             }
+            while (!Files.exists(elsewhere.resolve("data/pcache.ctl"))) { // the refusal comes while it starts
+                assertTrue(second.isAlive(), "the second pcache ended: " + Files.readString(err));
+                assertTrue(System.nanoTime() < deadline, "no control socket after " + TIMEOUT.toSeconds() + " s");
+                Thread.sleep(100);
+            }
             Run secondList = run("-Dpcache.data=" + elsewhere.resolve("data"), "ctl", "pcache:list");
             assertTrue(secondList.out().contains("configured backing devices not open (1):")
                     && secondList.out().contains("other.backing  backing device 'other.backing' (pcache.backing.file): "
