@@ -225,6 +225,18 @@ class SettingsParserTest {
     }
 
     /**
+     * One export on this machine reached as {@code localhost} and as {@code 127.0.0.1} is one disk,
+     * used twice. Before, hosts were compared as written.
+     */
+    @Test
+    void aLocalExportReachedByTwoLoopbackNamesIsUsedTwice() {
+        assertEquals("backing device nbd://127.0.0.1/vol1 is used twice, as c's backing_dev and as d's backing_dev: "
+                + "expected every cache and backing device to be used once",
+                problems("cache.c.backing_dev", "nbd://localhost/vol1", "cache.d.cache_dev", "/srv/pc/d.cache",
+                        "cache.d.backing_dev", "nbd://127.0.0.1/vol1"));
+    }
+
+    /**
      * Two hard links to one file are one device: two caches on them are refused. Before, they
      * were two files to the check, and both caches started on one backing file.
      */

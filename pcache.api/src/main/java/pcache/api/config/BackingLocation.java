@@ -84,8 +84,32 @@ public sealed interface BackingLocation {
                 }
                 return "nbd+unix:///" + export + "?socket=" + socket;
             }
-            return "nbd://" + uri.getHost().toLowerCase(Locale.ROOT) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort())
-                    + "/" + export;
+            return "nbd://" + host(uri.getHost()) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort()) + "/" + export;
+        }
+
+        /** Names and addresses of this machine's loopback interface, without a lookup. */
+        private static final java.util.Set<String> LOOPBACK_NAMES = java.util.Set.of("localhost",
+                "localhost.localdomain", "localhost4", "localhost4.localdomain4", "localhost6",
+                "localhost6.localdomain6", "ip6-localhost", "ip6-loopback");
+
+        /**
+         * The host as the disk names it: lower case, and {@code loopback} for every name and address
+         * of the loopback interface ({@code localhost}, {@code 127.0.0.1}, {@code [::1]} ...), which
+         * reach one server as far as a check can tell without a lookup.
+         */
+        static String host(String host) {
+            String h = host.toLowerCase(Locale.ROOT);
+            if (h.startsWith("[") && h.endsWith("]")) {
+                h = h.substring(1, h.length() - 1);
+            }
+            if (h.endsWith(".")) {
+                h = h.substring(0, h.length() - 1);
+            }
+            if (LOOPBACK_NAMES.contains(h) || h.endsWith(".localhost") || h.matches("127(\\.\\d{1,3}){3}")
+                    || h.matches("(0{0,4}:){2,7}0{0,3}1") || h.matches("::ffff:127(\\.\\d{1,3}){3}")) {
+                return "loopback";
+            }
+            return h;
         }
 
         /**

@@ -178,6 +178,25 @@ class ConfigContractTest {
         assertEquals("file:/srv/a.img", BackingLocation.parse("file:/srv/x/../a.img", base).disk());
     }
 
+    /**
+     * Every name and address of the loopback interface is one host to the disk: two caches on
+     * {@code nbd://localhost/x} and {@code nbd://127.0.0.1/x} write back to one export. Before,
+     * hosts were compared as written, and the checks let both through.
+     */
+    @Test
+    void loopbackSpellingsOfOneExportAreOneDisk() {
+        Path base = Path.of("/");
+        for (String same : List.of("nbd://localhost/x", "nbd://127.0.0.1/x", "nbd://[::1]/x", "nbd://LOCALHOST:10809/x",
+                "nbd://localhost./x", "nbd://127.0.1.1/x", "nbd://[0:0:0:0:0:0:0:1]/x", "nbd://ip6-localhost/x",
+                "nbd://pcache.localhost/x", "nbds://localhost.localdomain/x?tls-psk-file=/k")) {
+            assertEquals("nbd://loopback:10809/x", BackingLocation.parse(same, base).disk(), same);
+        }
+        for (String other : List.of("nbd://128.0.0.1/x", "nbd://[::2]/x", "nbd://localhostx/x", "nbd://10.0.0.1/x")) {
+            assertTrue(!BackingLocation.parse(other, base).disk().contains("loopback"), other);
+        }
+        assertEquals("nbd://loopback:10810/x", BackingLocation.parse("nbd://localhost:10810/x", base).disk());
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
             "nbd://h/d?tls-certificates=/c|nbd://HOST[:PORT]/EXPORT without a query (TLS parameters need nbds://)",
