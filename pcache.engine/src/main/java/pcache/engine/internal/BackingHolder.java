@@ -22,8 +22,8 @@ public final class BackingHolder {
     /** What a device must pass to be bound: the open cache's identity check; none before one opens. */
     private Check check;
     private boolean closed;
-    /** Acquisitions waiting for a device now. */
-    private int waiting;
+    /** {@link #stopOpens()} was called. */
+    private boolean opensStopped;
     /** Write-back's last attempt on the bound device failed ({@link #setFailing}). */
     private volatile boolean failing;
     /**
@@ -187,17 +187,13 @@ public final class BackingHolder {
     }
 
     /**
-     * {@link #close()}s when an acquisition waits and no device is bound, so that an open waiting
-     * for one gives up at once instead of after its timeout; true if it closed. Without a waiter it
-     * leaves the holder open: an open replaying its log needs no device, and write-back, which it
-     * starts at its end, would fail on a closed holder and say so in the log.
+     * The cache is stopping: an open that waits for a device ({@link #acquireForOpen}), now or
+     * later, gives up at once instead of after its timeout. Other acquisitions (write-back's, which
+     * an open starts at its end) are not affected: they would fail and say so in the log.
      */
-    public synchronized boolean closeIfWaitedOn() {
-        if (current != null || waiting == 0) {
-            return false;
-        }
-        close();
-        return true;
+    public synchronized void stopOpens() {
+        opensStopped = true;
+        notifyAll();
     }
 
     /** Wakes waiters for good; later acquisitions fail. */
@@ -255,9 +251,21 @@ public final class BackingHolder {
      * @throws BackingUnavailableException when none is bound in time
      */
     public synchronized BackingDevice acquire(long timeoutMillis) throws IOException {
+        return acquire(timeoutMillis, false);
+    }
+
+    /**
+     * {@link #acquire}, for the cache's open: it gives up at once, when none is bound, once the
+     * cache is stopping ({@link #stopOpens()}).
+     */
+    public synchronized BackingDevice acquireForOpen(long timeoutMillis) throws IOException {
+        return acquire(timeoutMillis, true);
+    }
+
+    private BackingDevice acquire(long timeoutMillis, boolean open) throws IOException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         while (current == null) {
-            if (closed) {
+            if (closed || (open && opensStopped)) {
                 throw new DeviceClosedException("cache " + cacheName + " is shutting down");
             }
             long left = deadline - System.nanoTime();
@@ -266,15 +274,12 @@ public final class BackingHolder {
                         + timeoutMillis + " ms (it was removed or is being swapped); the request needs it."
                         + " Bind a backing device (backing.target) or raise backing_timeout_ms");
             }
-            waiting++;
             try {
                 wait(Math.max(1, left / 1_000_000L));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while waiting for the backing device of cache "
                         + cacheName);
-            } finally {
-                waiting--;
             }
         }
         return current;

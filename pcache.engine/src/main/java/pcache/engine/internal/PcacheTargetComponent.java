@@ -741,11 +741,9 @@ public final class PcacheTargetComponent {
         if (beingOpened != null) {
             beingOpened.cancelDrains();
         }
-        if (running == null && beingOpened == null) {
-            // not open: an open waiting for its backing device gives up now; before, a stop waited
-            // for backing_timeout_ms (30 s by default) with nothing to close
-            backing.closeIfWaitedOn();
-        }
+        // an open waiting for its backing device, now or once it gets there, gives up at once; before,
+        // a stop waited for backing_timeout_ms (30 s by default) with nothing to close
+        backing.stopOpens();
         if (instance != null) {
             try {
                 instance.dispose();

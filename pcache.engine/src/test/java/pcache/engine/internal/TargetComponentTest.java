@@ -531,6 +531,45 @@ class TargetComponentTest {
     }
 
     /**
+     * A stop that comes before the open has begun to wait for a backing device (here while it
+     * maps the cache device) ends that wait too, as soon as it begins. Before, only an open already
+     * waiting gave up, and one that got there after the stop waited its full backing_timeout_ms.
+     */
+    @Test
+    @Timeout(120)
+    void aStopBeforeTheOpenWaitsForABackingDeviceEndsTheWaitToo() throws Exception {
+        Mapping mapping = new Mapping(new HeapPmemProvider(), "heap");
+        mapping.holdOpens = new CountDownLatch(1);
+        PcacheTargetComponent c = component(mapping);
+        c.activate(config(Map.of("backing__timeout__ms", 60_000L)), Map.of());
+        Thread stopping = new Thread(c::deactivate, "deactivate");
+        try (ComponentLog log = new ComponentLog()) {
+            assertTrue(mapping.openHeld.await(30, TimeUnit.SECONDS), "the open began");
+            long start = System.nanoTime();
+            stopping.start();
+            await("the deactivation began", () -> {
+                try {
+                    synchronized (c) { // the component's own guard of the field
+                        return (Boolean) get(c, "deactivated");
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            mapping.holdOpens.countDown(); // the open goes on to wait for a backing device
+            stopping.join(TimeUnit.SECONDS.toMillis(60));
+            long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+            assertTrue(!stopping.isAlive() && seconds < 30, "the stop took " + seconds + " s or more, the open's"
+                    + " wait for a backing device (60 s)");
+            assertTrue(log.records.contains("INFO cache c: stopped before it opened (cache c is shutting down)"),
+                    "the stop is logged as one: " + log.records);
+        } finally {
+            mapping.holdOpens.countDown();
+            stopping.join(TimeUnit.SECONDS.toMillis(90));
+        }
+    }
+
+    /**
      * A new cache whose backing device comes only after its open gave up waiting for one (an NBD
      * export not yet reachable) opens once the device binds. Before, it stayed closed until a
      * restart or a configuration change.

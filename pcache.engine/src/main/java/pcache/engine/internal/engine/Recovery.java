@@ -120,7 +120,7 @@ final class Recovery {
             logicalSize = recorded.sizeBytes();
         } else {
             // an image dm-pcache wrote records nothing: the backing device defines the size
-            bound = backing.acquire(config.backingTimeoutMillis());
+            bound = backing.acquireForOpen(config.backingTimeoutMillis());
             logicalSize = bound.sizeBytes();
         }
         if (bound != null) {
@@ -133,7 +133,7 @@ final class Recovery {
     }
 
     private OpenCache format(KeyIndexProvider keyIndexes) throws IOException {
-        BackingDevice dev = backing.acquire(config.backingTimeoutMillis());
+        BackingDevice dev = backing.acquireForOpen(config.backingTimeoutMillis());
         long logicalSize = dev.sizeBytes();
         checkLogicalSize(logicalSize, "backing device " + dev.description()); // before anything is written
         int segNum = meta.segNum();
