@@ -9,20 +9,33 @@ import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
 
+import pcache.api.config.ConfigPids;
+
 /**
- * The configured backing devices that did not open: the backing bundles' components (configuration
- * PIDs {@code pcache.backing.*}) whose activation failed, as Declarative Services' runtime keeps
- * them, with the reason. A backing device whose file is locked by another pcache, missing or of the
- * wrong size fails so, and nothing but the log said so: the cache only waits for a backing device.
+ * The configured backing devices that did not open: the backing bundles' configured components
+ * (configuration PIDs {@code pcache.backing.file} and {@code pcache.backing.nbd}) whose activation
+ * failed, as Declarative Services' runtime keeps them, with the reason. A backing device whose file
+ * is locked by another pcache, missing or of the wrong size, or whose NBD settings are refused, fails
+ * so, and nothing but the log said so: the cache only waits for a backing device. An NBD export
+ * that is configured well but cannot be reached does not fail so (its device connects in the
+ * background) and is not listed.
  */
 final class BackingFailures {
 
-    /** The configuration PIDs of backing device components begin so. */
-    static final String BACKING_PID_PREFIX = "pcache.backing.";
+    /** The configuration PIDs of the configured backing device components. */
+    static final java.util.Set<String> BACKING_PIDS = java.util.Set.of(ConfigPids.BACKING_FILE,
+            ConfigPids.BACKING_NBD);
 
     /** Exception class names in front of a message: {@code a.b.SomeException: }. */
     private static final Pattern THROWABLE_PREFIX = Pattern.compile(
             "^(?:[A-Za-z_$][\\w$]*\\.)+[A-Za-z_$][\\w$]*(?:Exception|Error|Throwable): ");
+    /** A line of a stack trace that names a throwable and its message, if any. */
+    private static final Pattern THROWABLE_LINE = Pattern.compile(
+            "^(?:Caused by: )?((?:[A-Za-z_$][\\w$]*\\.)+([A-Za-z_$][\\w$]*(?:Exception|Error|Throwable)))(?:: (.*))?$");
+    /** Throwables that only wrap the one that says what failed. */
+    private static final java.util.Set<String> WRAPPERS = java.util.Set.of(
+            "java.lang.reflect.InvocationTargetException", "java.lang.reflect.UndeclaredThrowableException",
+            "org.osgi.service.component.ComponentException", "org.apache.felix.log.LogException");
 
     /** A backing device (its configured {@code name}) that did not open, and why. */
     record Failure(String name, String reason) {
@@ -60,7 +73,7 @@ final class BackingFailures {
             return false;
         }
         for (String pid : description.configurationPid) {
-            if (pid != null && pid.startsWith(BACKING_PID_PREFIX)) {
+            if (BACKING_PIDS.contains(pid)) {
                 return true;
             }
         }
@@ -78,14 +91,47 @@ final class BackingFailures {
     }
 
     /**
-     * The first line of {@code failure} (a stack trace, as Declarative Services keeps it) without
-     * the exception class names in front of its message.
+     * What {@code failure} (a stack trace, as Declarative Services keeps it) says failed: the message
+     * of its first throwable that is not only a wrapper (an activation through a constructor keeps
+     * an {@code InvocationTargetException} whose cause says why), without the exception class names
+     * in front of it; with the throwable's simple name where the message is a bare path (a file
+     * system exception's) or there is none.
      */
     static String reason(String failure) {
         if (failure == null || failure.isBlank()) {
             return "its activation failed; the log says why";
         }
-        String line = failure.strip().lines().findFirst().orElse("").strip();
+        List<String> lines = failure.strip().lines().map(String::strip).toList();
+        String first = lines.get(0);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (i > 0 && !line.startsWith("Caused by: ")) {
+                continue;
+            }
+            java.util.regex.Matcher m = THROWABLE_LINE.matcher(line);
+            if (!m.matches()) {
+                if (i == 0) {
+                    return stripped(line); // not a throwable's line: a message of its own
+                }
+                continue;
+            }
+            if (WRAPPERS.contains(m.group(1))) {
+                continue;
+            }
+            String message = m.group(3) == null ? "" : stripped(m.group(3));
+            if (message.isBlank()) {
+                return m.group(2);
+            }
+            if (m.group(1).startsWith("java.nio.file.")) { // NoSuchFileException and the like: the path alone
+                return m.group(2) + ": " + message;
+            }
+            return message;
+        }
+        return stripped(first);
+    }
+
+    /** {@code line} without the exception class names in front of it. */
+    private static String stripped(String line) {
         String stripped = THROWABLE_PREFIX.matcher(line).replaceFirst("");
         while (!stripped.equals(line)) {
             line = stripped;

@@ -45,6 +45,7 @@ class BackingFailuresTest {
     @Test
     void failedBackingComponentsAreListedByNameWithTheirMessage() {
         ComponentDescriptionDTO file = description("pcache.backing.file");
+        ComponentDescriptionDTO fileService = description("pcache.backing.file.internal.FileBackingService");
         ComponentDescriptionDTO target = description("pcache.target");
         String trace = "org.apache.felix.log.LogException: pcache.backing.file.internal.BackingConfigurationException:"
                 + " backing device 's.backing' (pcache.backing.file): path=/d/s.backing is in use by another user\n"
@@ -56,12 +57,38 @@ class BackingFailuresTest {
                         configuration(ComponentConfigurationDTO.FAILED_ACTIVATION,
                                 Map.of("service.pid", "pcache.backing.file~x"), null)),
                 target, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "c"),
-                        "java.lang.IllegalStateException: not a backing device")))));
+                        "java.lang.IllegalStateException: not a backing device")),
+                fileService, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION,
+                        Map.of("name", "s.backing"), "java.lang.IllegalStateException: a service instance")))));
         assertEquals(List.of(
                 new BackingFailures.Failure("pcache.backing.file~x", "its activation failed; the log says why"),
                 new BackingFailures.Failure("s.backing", "backing device 's.backing' (pcache.backing.file):"
                         + " path=/d/s.backing is in use by another user")), BackingFailures.of(runtime));
         assertEquals(List.of(), BackingFailures.of(null), "no runtime, nothing to say");
+    }
+
+    /**
+     * An activation through a constructor (the NBD backing device's) keeps an
+     * InvocationTargetException whose cause says why: the cause's message is the reason. A file
+     * system exception's message, a bare path, keeps its type. Before, the reason was
+     * "java.lang.reflect.InvocationTargetException".
+     */
+    @Test
+    void theCauseOfAWrapperIsTheReasonAndABarePathKeepsItsType() {
+        assertEquals("pcache.backing.nbd 'x': uri=nbds://h/x needs TLS credentials", BackingFailures.reason(
+                "java.lang.reflect.InvocationTargetException\n"
+                + "\tat java.base/jdk.internal.reflect.NativeConstructorAccessorImpl.newInstance0(Native Method)\n"
+                + "Caused by: pcache.backing.nbd.internal.NbdBackingConfigurationException: pcache.backing.nbd 'x':"
+                + " uri=nbds://h/x needs TLS credentials\n"
+                + "\tat pcache.backing.nbd.internal.NbdBackingComponent.<init>(NbdBackingComponent.java:158)\n"
+                + "\t... 30 more\n"));
+        assertEquals("AccessDeniedException: /srv/disk.img", BackingFailures.reason(
+                "java.nio.file.AccessDeniedException: /srv/disk.img\n\tat x.y(Z.java:1)"));
+        assertEquals("IllegalStateException", BackingFailures.reason("java.lang.IllegalStateException\n\tat x.y(Z.java:1)"));
+        assertEquals("backing device 'x': path=/a is busy", BackingFailures.reason(
+                "org.osgi.service.component.ComponentException: java.io.IOException: wrapped\n"
+                + "Caused by: pcache.backing.file.internal.BackingConfigurationException: backing device 'x': path=/a"
+                + " is busy\n"));
     }
 
     /** A message of its own that has a colon keeps it. */
