@@ -87,27 +87,36 @@ public sealed interface BackingLocation {
             return "nbd://" + host(uri.getHost()) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort()) + "/" + export;
         }
 
-        /** Names and addresses of this machine's loopback interface, without a lookup. */
+        /** The names of this machine's loopback interface that hosts files give it. */
         private static final java.util.Set<String> LOOPBACK_NAMES = java.util.Set.of("localhost",
                 "localhost.localdomain", "localhost4", "localhost4.localdomain4", "localhost6",
                 "localhost6.localdomain6", "ip6-localhost", "ip6-loopback");
 
         /**
-         * The host as the disk names it: lower case, and {@code loopback} for every name and address
-         * of the loopback interface ({@code localhost}, {@code 127.0.0.1}, {@code [::1]} ...), which
-         * reach one server as far as a check can tell without a lookup.
+         * The host as the disk names it: lower case, and {@code loopback} for {@code localhost} (and
+         * the aliases hosts files give it), {@code 127.0.0.1} and {@code ::1} however written, which
+         * reach one server as far as a check can tell without a lookup. Other loopback addresses
+         * ({@code 127.0.0.2}) stay themselves: a server may listen on one and not on another.
          */
         static String host(String host) {
-            String h = host.toLowerCase(Locale.ROOT);
+            String h = HttpProperties.canonicalHost(host);
             if (h.startsWith("[") && h.endsWith("]")) {
                 h = h.substring(1, h.length() - 1);
             }
-            if (h.endsWith(".")) {
-                h = h.substring(0, h.length() - 1);
-            }
-            if (LOOPBACK_NAMES.contains(h) || h.endsWith(".localhost") || h.matches("127(\\.\\d{1,3}){3}")
-                    || h.matches("(0{0,4}:){2,7}0{0,3}1") || h.matches("::ffff:127(\\.\\d{1,3}){3}")) {
+            if (LOOPBACK_NAMES.contains(h)) {
                 return "loopback";
+            }
+            String literal = h.indexOf('%') >= 0 ? h.substring(0, h.indexOf('%')) : h; // an IPv6 zone
+            if (literal.indexOf(':') >= 0 || literal.matches("[0-9.]+")) {
+                try {
+                    java.net.InetAddress a = java.net.InetAddress.getByName(literal); // a literal: no lookup
+                    if (a instanceof java.net.Inet6Address ? a.isLoopbackAddress()
+                            : a.getHostAddress().equals("127.0.0.1")) {
+                        return "loopback";
+                    }
+                } catch (java.net.UnknownHostException e) {
+                    // not an address after all: the host as written
+                }
             }
             return h;
         }
