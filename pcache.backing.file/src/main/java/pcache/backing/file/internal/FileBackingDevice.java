@@ -99,7 +99,8 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         }
         Set<OpenOption> options = readOnly ? Set.of(StandardOpenOption.READ)
                 : Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
-        DeviceFileLock lock = lock(who, path, readOnly);
+        DeviceFileLock.Outcome locking = lock(who, path, readOnly);
+        DeviceFileLock lock = locking instanceof DeviceFileLock.Locked locked ? locked.lock() : null;
         FileChannel channel;
         try {
             channel = FileChannel.open(path, options);
@@ -108,6 +109,12 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 lock.close();
             }
             throw e;
+        }
+        if (locking instanceof DeviceFileLock.Unsupported unsupported) { // said once the device is open
+            LOG.log(System.Logger.Level.INFO, () -> who + ": " + FileBackingSettings.KEY_PATH + "=" + path
+                    + " is not locked (" + (unsupported.openFailed() ? "the lock's own open failed although the"
+                            + " device's did not: " : "") + unsupported.why()
+                    + "): another program writing to it is not refused");
         }
         try {
             long size = checkedSize(who, channel, path, settings.sizeBytes());
@@ -132,13 +139,14 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     }
 
     /**
-     * Locks the file at {@code path} for writing (shared with readers when {@code readOnly}); null
-     * when it cannot be locked here, which is logged.
+     * Locks the file at {@code path} for writing (shared with readers when {@code readOnly}): the
+     * lock, or why it cannot be locked here ({@link DeviceFileLock.Unsupported}).
      *
      * @throws BackingConfigurationException when another open of the file holds a lock that
      *         conflicts, or a block device is claimed already
      */
-    private static DeviceFileLock lock(String who, Path path, boolean readOnly) throws BackingConfigurationException {
+    private static DeviceFileLock.Outcome lock(String who, Path path, boolean readOnly)
+            throws BackingConfigurationException {
         String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
         DeviceFileLock.Outcome outcome;
         try {
@@ -151,9 +159,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                 + " the images it opens, such as qemu";
         // a component whose activation failed is not tried again by itself
         String then = ", then restart pcache or update this backing device's configuration to open it";
-        if (outcome instanceof DeviceFileLock.Locked locked) {
-            return locked.lock();
-        } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
+        if (outcome instanceof DeviceFileLock.HeldElsewhere) {
             throw new BackingConfigurationException(readOnly
                     ? who + ": " + pathSetting + " is locked for writing by another user of it (" + users + "); a"
                             + " read-only backing device shares its file with readers only: stop the writer first" + then
@@ -167,12 +173,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     + " program, perhaps another pcache through another device node of it; unmount or release it"
                     + " first" + then);
         }
-        DeviceFileLock.Unsupported unsupported = (DeviceFileLock.Unsupported) outcome;
-        if (!unsupported.openFailed()) { // an open that failed is the channel's open's to report, in its words
-            LOG.log(System.Logger.Level.INFO, () -> who + ": " + pathSetting + " is not locked (" + unsupported.why()
-                    + "): another program writing to it is not refused");
-        }
-        return null;
+        return outcome; // Locked or Unsupported
     }
 
     /**
@@ -482,24 +483,36 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
     /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */
     @Override
     public void close() throws IOException {
-        try {
-            holes.close();
-            if (zeroRanges != null) {
-                zeroRanges.close();
+        // each part whatever failed before it, the lock last: the file is another's to write only
+        // once this device has let it go, and a lock left held would refuse every later open of it
+        closeAll(holes, zeroRanges, direct, channel, lock);
+    }
+
+    /** Closes every part that is not null, in order; the first failure is thrown, the others suppressed in it. */
+    static void closeAll(AutoCloseable... parts) throws IOException {
+        Throwable first = null;
+        for (AutoCloseable part : parts) {
+            if (part == null) {
+                continue;
             }
-            if (direct != null) {
-                direct.close();
-            }
-        } finally {
             try {
-                channel.close();
-            } finally {
-                if (lock != null) {
-                    // last, and whatever failed before: the file is another's to write only once this
-                    // device has let it go, and a lock left held would refuse every later open of it
-                    lock.close();
+                part.close();
+            } catch (Throwable t) { // an Error too: the parts after it are closed all the same
+                if (first == null) {
+                    first = t;
+                } else {
+                    first.addSuppressed(t);
                 }
             }
+        }
+        if (first instanceof IOException io) {
+            throw io;
+        } else if (first instanceof RuntimeException e) {
+            throw e;
+        } else if (first instanceof Error e) {
+            throw e;
+        } else if (first != null) {
+            throw new IOException(first);
         }
     }
 

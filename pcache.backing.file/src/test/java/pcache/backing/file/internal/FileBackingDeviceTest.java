@@ -103,6 +103,30 @@ class FileBackingDeviceTest {
         assertEquals(7, Files.readAllBytes(path)[0], "qemu-io wrote once the device had closed");
     }
 
+    /**
+     * A part that fails to close does not keep the parts after it open: the lock, closed last,
+     * is released whatever failed before it. Before, a failed close of the direct-write channel
+     * left the channel and the file's lock held, and every later open of the file in the process
+     * was refused as in use.
+     */
+    @Test
+    void everyPartClosesWhateverFailedBeforeIt() {
+        List<String> closed = new ArrayList<>();
+        AutoCloseable failing = () -> {
+            closed.add("failing");
+            throw new IOException("direct channel close failed");
+        };
+        AutoCloseable alsoFailing = () -> {
+            closed.add("also failing");
+            throw new IllegalStateException("second");
+        };
+        IOException thrown = assertThrows(IOException.class, () -> FileBackingDevice.closeAll(
+                () -> closed.add("holes"), null, failing, alsoFailing, () -> closed.add("lock")));
+        assertEquals(List.of("holes", "failing", "also failing", "lock"), closed);
+        assertEquals("direct channel close failed", thrown.getMessage());
+        assertEquals("second", thrown.getSuppressed()[0].getMessage());
+    }
+
     /** Read-only backing devices share their file with each other, and keep a writer out. */
     @Test
     void readOnlyDevicesShareTheirFileAndKeepAWriterOut() throws IOException {
