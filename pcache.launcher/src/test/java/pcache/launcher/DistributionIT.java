@@ -86,6 +86,19 @@ class DistributionIT {
         return deadline;
     }
 
+    /** Waits (bounded) until {@code p}, on the embedded defaults, has opened pcache0; the deadline. */
+    private long awaitDefaultCacheOpen(Process p) throws Exception {
+        long deadline = awaitControlSocket(p);
+        Run list = run("ctl", "pcache:list");
+        while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
+            assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
+                    + list.out() + list.err());
+            Thread.sleep(200);
+            list = run("ctl", "pcache:list");
+        }
+        return deadline;
+    }
+
     private Run run(String... args) throws Exception {
         return await(start(args));
     }
@@ -279,14 +292,7 @@ class DistributionIT {
     void aSecondPcacheOnAHardLinkToAnOpenCacheDeviceIsRefused() throws Exception {
         Process first = start("--no-shell");
         try {
-            long deadline = awaitControlSocket(first);
-            Run list = run("ctl", "pcache:list");
-            while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
-                assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
-                        + list.out() + list.err());
-                Thread.sleep(200);
-                list = run("ctl", "pcache:list");
-            }
+            long deadline = awaitDefaultCacheOpen(first);
             Path elsewhere = Files.createDirectories(cwd.resolve("elsewhere"));
             Path link = Files.createLink(elsewhere.resolve("linked.cache"), cwd.resolve("data/pcache0.cache"));
             Files.write(elsewhere.resolve("other.backing"), new byte[1 << 20]);
@@ -317,14 +323,7 @@ class DistributionIT {
         Process first = start("--no-shell");
         Process second = null;
         try {
-            long deadline = awaitControlSocket(first);
-            Run list = run("ctl", "pcache:list");
-            while (!list.out().contains("pcache0  4 GiB")) { // open once its new device is formatted
-                assertTrue(System.nanoTime() < deadline, "pcache0 not open after " + TIMEOUT.toSeconds() + " s: "
-                        + list.out() + list.err());
-                Thread.sleep(200);
-                list = run("ctl", "pcache:list");
-            }
+            long deadline = awaitDefaultCacheOpen(first);
             Path elsewhere = Files.createDirectories(cwd.resolve("elsewhere"));
             Path link = Files.createLink(elsewhere.resolve("linked.backing"), cwd.resolve("data/pcache0.backing"));
             Path config = Files.writeString(cwd.resolve("linked.properties"), """

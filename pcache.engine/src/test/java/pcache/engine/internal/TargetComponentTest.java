@@ -225,6 +225,19 @@ class TargetComponentTest {
         }
     }
 
+    /** Waits (bounded) until a deactivation of {@code c} on another thread has begun. */
+    private static void awaitDeactivationBegun(PcacheTargetComponent c) throws InterruptedException {
+        await("the deactivation began", () -> {
+            try {
+                synchronized (c) { // the component's own guard of the field
+                    return (Boolean) get(c, "deactivated");
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     /** Waits (bounded) until {@code c} has opened its cache. */
     private static void awaitOpen(PcacheTargetComponent c, String what) throws InterruptedException {
         await(what, () -> {
@@ -547,15 +560,7 @@ class TargetComponentTest {
             assertTrue(mapping.openHeld.await(30, TimeUnit.SECONDS), "the open began");
             long start = System.nanoTime();
             stopping.start();
-            await("the deactivation began", () -> {
-                try {
-                    synchronized (c) { // the component's own guard of the field
-                        return (Boolean) get(c, "deactivated");
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            awaitDeactivationBegun(c);
             mapping.holdOpens.countDown(); // the open goes on to wait for a backing device
             stopping.join(TimeUnit.SECONDS.toMillis(60));
             long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
@@ -678,15 +683,7 @@ class TargetComponentTest {
         try {
             assertTrue(m.first().openHeld.await(30, TimeUnit.SECONDS), "the open began");
             stopping.start();
-            await("the deactivation began", () -> {
-                try {
-                    synchronized (c) { // the component's own guard of the field
-                        return (Boolean) get(c, "deactivated");
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            awaitDeactivationBegun(c);
             m.first().holdOpens.countDown();
             stopping.join(TimeUnit.SECONDS.toMillis(60));
             assertTrue(!stopping.isAlive(), "the deactivation ended");
