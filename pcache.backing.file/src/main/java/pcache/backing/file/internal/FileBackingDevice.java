@@ -178,7 +178,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
 
     /**
      * Write-zeroes through the file system, or null where JNA is missing (it is imported
-     * optionally: a runtime without it, like a Karaf feature that leaves it out, gets zeroes
+     * dynamically: a runtime without it, like a Karaf feature that leaves it out, gets zeroes
      * written, as it gets "all data" for block status).
      */
     private static ZeroRanges zeroRanges(Path file, String description) {
