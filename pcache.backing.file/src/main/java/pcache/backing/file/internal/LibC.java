@@ -8,7 +8,7 @@ import com.sun.jna.Platform;
  * The C library calls the file backing makes through JNA, where the JDK has no API for them
  * ({@link SeekHoles}: {@code lseek} with {@code SEEK_DATA}/{@code SEEK_HOLE}; {@link ZeroRanges}:
  * {@code fallocate}), bound once per class loader (JNA direct mapping). Only those classes refer
- * to it, and they are loaded only where JNA is present (JNA is imported optionally).
+ * to it, and they are loaded only where JNA is present (JNA is imported dynamically).
  */
 final class LibC {
 
