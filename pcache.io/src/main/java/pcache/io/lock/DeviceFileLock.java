@@ -106,16 +106,22 @@ public final class DeviceFileLock implements AutoCloseable {
 
     /** Takes a lock of {@code access} on {@code device}'s file. */
     public static Outcome tryLock(Path device, Access access) {
+        return lock(device, access, false);
+    }
+
+    /**
+     * Opens {@code device} (claiming a block device opened for writing) and locks it: the whole
+     * file, or with {@code image} as {@link #tryLockImage} does.
+     */
+    private static Outcome lock(Path device, Access access, boolean image) {
         if (!supportedPlatform()) {
             return new Unsupported("open file description locks are used on 64-bit x86 and ARM Linux only, not on "
                     + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         }
         boolean write = access == Access.WRITE;
         boolean claim = write && isBlockDevice(device);
-        int fd;
-        int errno;
         try {
-            fd = LibC.openDevice(device.toString(), write, claim);
+            int fd = LibC.openDevice(device.toString(), write, claim);
             if (fd < 0) {
                 if (claim && -fd == EBUSY) {
                     return new Busy();
@@ -124,18 +130,23 @@ public final class DeviceFileLock implements AutoCloseable {
                 return new Unsupported("cannot open " + device + " for " + (write ? "writing" : "reading")
                         + ": errno " + -fd + errnoName(-fd), true);
             }
-            errno = LibC.lockWholeFile(fd, write);
+            Outcome outcome = image ? lockImage(fd, device, write) : lockWholeFile(fd, device, write);
+            if (!(outcome instanceof Locked)) {
+                LibC.closeQuietly(fd);
+            }
+            return outcome;
         } catch (LinkageError e) { // JNA not installed, or its native part not loadable
             return new Unsupported("JNA is not available (" + e + ")");
         }
+    }
+
+    private static Outcome lockWholeFile(int fd, Path device, boolean write) {
+        int errno = LibC.lockWholeFile(fd, write);
         if (errno == 0) {
             return new Locked(new DeviceFileLock(fd));
         }
-        LibC.closeQuietly(fd);
-        if (errno == EAGAIN || errno == EACCES) { // of the lock, not of the open
-            return new HeldElsewhere();
-        }
-        return new Unsupported("locking " + device + " failed: errno " + errno);
+        return errno == EAGAIN || errno == EACCES ? new HeldElsewhere() // of the lock, not of the open
+                : new Unsupported("locking " + device + " failed: errno " + errno);
     }
 
     /** The name of a few errors an open meets, for the log; empty for others. */
@@ -148,6 +159,63 @@ public final class DeviceFileLock implements AutoCloseable {
             case 30 -> " (EROFS: a read-only file system)";
             default -> "";
         };
+    }
+
+    /**
+     * Locks a disk image the way qemu locks the images it opens, so that qemu and pcache see each
+     * other, plus a byte of pcache's own that keeps other pcache users out as {@link #tryLock}
+     * would. qemu's locks are read locks on single bytes: byte 100 + p held for each permission p
+     * a user has (0 consistent read, 1 write, 3 resize), byte 200 + p for each permission it does
+     * not share with others; a user checks, before it locks, that nobody denies what it wants and
+     * nobody holds what it denies. pcache holds consistent read (and write, for {@link
+     * Access#WRITE}) and shares neither write nor resize: a qemu that would write is refused ("Failed
+     * to get "write" lock"), so is one that would read without sharing write (qemu-img convert:
+     * "Failed to get shared "write" lock"), while one that shares everything reads
+     * ({@code qemu-img convert -U}). A qemu that holds the image is seen in turn. A block device
+     * opened for writing is also claimed ({@code O_EXCL}), as by {@link #tryLock}.
+     */
+    public static Outcome tryLockImage(Path device, Access access) {
+        return lock(device, access, true);
+    }
+
+    /** pcache's own byte: far past qemu's, a write lock for a writer, a read lock for a reader. */
+    static final long PCACHE_BYTE = 1L << 62;
+    /** qemu's bytes: a permission held at 100 + p, one not shared at 200 + p. */
+    static final int QEMU_HELD = 100;
+    static final int QEMU_NOT_SHARED = 200;
+    static final int QEMU_CONSISTENT_READ = 0;
+    static final int QEMU_WRITE = 1;
+    static final int QEMU_RESIZE = 3;
+
+    private static Outcome lockImage(int fd, Path device, boolean write) {
+        int errno = LibC.lock(fd, write, PCACHE_BYTE);
+        if (errno != 0) {
+            return errno == EAGAIN || errno == EACCES ? new HeldElsewhere()
+                    : new Unsupported("locking " + device + " failed: errno " + errno);
+        }
+        int[] held = write ? new int[] {QEMU_CONSISTENT_READ, QEMU_WRITE} : new int[] {QEMU_CONSISTENT_READ};
+        int[] notShared = {QEMU_WRITE, QEMU_RESIZE};
+        for (int p : held) { // somebody does not share what pcache wants
+            if (LibC.lockedElsewhere(fd, QEMU_NOT_SHARED + p)) {
+                return new HeldElsewhere();
+            }
+        }
+        for (int p : notShared) { // somebody has what pcache does not share
+            if (LibC.lockedElsewhere(fd, QEMU_HELD + p)) {
+                return new HeldElsewhere();
+            }
+        }
+        for (int p : held) {
+            if (LibC.lock(fd, false, QEMU_HELD + p) != 0) {
+                return new HeldElsewhere();
+            }
+        }
+        for (int p : notShared) {
+            if (LibC.lock(fd, false, QEMU_NOT_SHARED + p) != 0) {
+                return new HeldElsewhere();
+            }
+        }
+        return new Locked(new DeviceFileLock(fd));
     }
 
     /** Whether {@code path} reaches a block device ({@code S_IFBLK}); false when that cannot be read. */
@@ -181,7 +249,9 @@ public final class DeviceFileLock implements AutoCloseable {
         private static final int O_RDWR = 2;
         private static final int O_EXCL = 0x80;
         private static final int O_CLOEXEC = 0x80000;
+        private static final int F_OFD_GETLK = 36;
         private static final int F_OFD_SETLK = 37;
+        private static final short F_UNLCK = 2;
         private static final short F_RDLCK = 0;
         private static final short F_WRLCK = 1;
         private static final short SEEK_SET = 0;
@@ -218,6 +288,36 @@ public final class DeviceFileLock implements AutoCloseable {
             } catch (LastErrorException e) {
                 return e.getErrorCode();
             }
+        }
+
+        /** Locks the one byte at {@code at} on {@code fd} (write or read): 0, or the errno of the lock. */
+        static int lock(int fd, boolean write, long at) {
+            try (Memory flock = byteLock(write ? F_WRLCK : F_RDLCK, at)) {
+                fcntl(fd, F_OFD_SETLK, flock);
+                return 0;
+            } catch (LastErrorException e) {
+                return e.getErrorCode();
+            }
+        }
+
+        /** Whether another open file description holds a lock on the byte at {@code at}. */
+        static boolean lockedElsewhere(int fd, long at) {
+            try (Memory flock = byteLock(F_WRLCK, at)) {
+                fcntl(fd, F_OFD_GETLK, flock);
+                return flock.getShort(0) != F_UNLCK;
+            } catch (LastErrorException e) {
+                return true; // cannot tell: as held, so that nothing is shared by mistake
+            }
+        }
+
+        private static Memory byteLock(short type, long at) {
+            Memory flock = new Memory(FLOCK_BYTES);
+            flock.clear(); // l_pid 0, as OFD locks need
+            flock.setShort(0, type);
+            flock.setShort(2, SEEK_SET);
+            flock.setLong(8, at); // l_start
+            flock.setLong(16, 1); // l_len: one byte
+            return flock;
         }
 
         static void closeQuietly(int fd) {

@@ -73,6 +73,41 @@ class DeviceFileLockTest {
     }
 
     /**
+     * Image locks keep pcache users apart as whole-file locks do: readers share, a writer shares
+     * with none, a hard link is the same file.
+     */
+    @Test
+    void imageLocksKeepWritersApartAndLetReadersShare() throws Exception {
+        assumeTrue(DeviceFileLock.supportedPlatform(), "open file description locks of 64-bit x86 and ARM Linux");
+        Path device = Files.write(dir.resolve("backing.img"), new byte[4096]);
+        Path link = Files.createLink(Files.createDirectories(dir.resolve("other")).resolve("b.img"), device);
+        DeviceFileLock.Locked writer = assertInstanceOf(DeviceFileLock.Locked.class,
+                DeviceFileLock.tryLockImage(device, DeviceFileLock.Access.WRITE));
+        try {
+            assertInstanceOf(DeviceFileLock.HeldElsewhere.class,
+                    DeviceFileLock.tryLockImage(link, DeviceFileLock.Access.WRITE));
+            assertInstanceOf(DeviceFileLock.HeldElsewhere.class,
+                    DeviceFileLock.tryLockImage(link, DeviceFileLock.Access.READ));
+        } finally {
+            writer.lock().close();
+        }
+        DeviceFileLock.Locked reader = assertInstanceOf(DeviceFileLock.Locked.class,
+                DeviceFileLock.tryLockImage(device, DeviceFileLock.Access.READ));
+        DeviceFileLock.Locked other = assertInstanceOf(DeviceFileLock.Locked.class,
+                DeviceFileLock.tryLockImage(link, DeviceFileLock.Access.READ));
+        try {
+            assertInstanceOf(DeviceFileLock.HeldElsewhere.class,
+                    DeviceFileLock.tryLockImage(device, DeviceFileLock.Access.WRITE));
+        } finally {
+            reader.lock().close();
+            other.lock().close();
+        }
+        DeviceFileLock.Locked again = assertInstanceOf(DeviceFileLock.Locked.class,
+                DeviceFileLock.tryLockImage(link, DeviceFileLock.Access.WRITE));
+        again.lock().close();
+    }
+
+    /**
      * A block device locked for writing is claimed as a device: another device node of it (a
      * container's own {@code /dev}) is refused as busy, not only the node locked ({@link
      * LoopDevice}: needs root and losetup).

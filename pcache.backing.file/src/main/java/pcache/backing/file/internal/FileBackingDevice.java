@@ -40,12 +40,13 @@ import pcache.io.log.Log;
  * <p>Block status reports a sparse file's holes as the file system tells them ({@link HoleMap});
  * a block device reports all data.
  *
- * <p>The file is locked while the device is open ({@link DeviceFileLock}): for writing, or shared
- * with other readers when read-only; a block device opened for writing is claimed exclusively, as
- * dm-pcache's kernel target claims its backing device. Another pcache (or another backing device
- * in this one) on the same file by any name, and programs that lock the images they open (qemu),
- * are refused, since two writers of one disk overwrite each other's data. Without JNA the file is
- * not locked, and the log says so.
+ * <p>The file is locked while the device is open ({@link DeviceFileLock#tryLockImage}): for
+ * writing, or shared with other readers when read-only, with qemu's byte locks too; a block device
+ * opened for writing is claimed exclusively, as dm-pcache's kernel target claims its backing
+ * device. Another pcache (or another backing device in this one) on the same file by any name, and
+ * a qemu that would write to it or read it without sharing writes, are refused, since two writers
+ * of one disk overwrite each other's data; a qemu that shares everything reads it
+ * ({@code qemu-img convert -U}). Without JNA the file is not locked, and the log says so.
  */
 public final class FileBackingDevice implements BackingDevice, AutoCloseable {
 
@@ -150,7 +151,8 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         String pathSetting = FileBackingSettings.KEY_PATH + "=" + path;
         DeviceFileLock.Outcome outcome;
         try {
-            outcome = DeviceFileLock.tryLock(path, readOnly ? DeviceFileLock.Access.READ : DeviceFileLock.Access.WRITE);
+            outcome = DeviceFileLock.tryLockImage(path,
+                    readOnly ? DeviceFileLock.Access.READ : DeviceFileLock.Access.WRITE);
         } catch (LinkageError e) { // DeviceFileLock catches JNA's absence itself; this is the last guard
             outcome = new DeviceFileLock.Unsupported(e.toString());
         }

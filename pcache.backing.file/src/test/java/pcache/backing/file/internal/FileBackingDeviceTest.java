@@ -79,28 +79,62 @@ class FileBackingDeviceTest {
     }
 
     /**
-     * qemu, which locks the images it opens, is refused a backing file in use: {@code qemu-io}
-     * cannot write to it while the device is open, and can once it is closed.
+     * pcache and qemu see each other's locks, qemu's way: while the device is open, a qemu that
+     * would write to the file ({@code qemu-io}) or read it without sharing writes ({@code qemu-img
+     * convert}) is refused, and one that shares everything ({@code qemu-img convert -U}) reads it;
+     * once the device has closed, {@code qemu-io} writes. A qemu serving the file ({@code qemu-nbd})
+     * keeps pcache out in turn. Before, qemu could write to a backing file in use; with the first
+     * lock (the whole file), even {@code -U} readers were refused, and a qemu-nbd holding the file
+     * was not seen.
      */
     @Test
-    void qemuIsRefusedABackingFileInUse() throws Exception {
+    void pcacheAndQemuSeeEachOthersLocks() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(),
                 "open file description locks of 64-bit x86 and ARM Linux");
-        pcache.testkit.ExternalTools.require("qemu-io");
-        Path path = file("disk.img", 64 * 1024, (byte) 0);
+        pcache.testkit.ExternalTools.require("qemu-io", "qemu-img", "qemu-nbd");
+        Path path = file("disk.img", 64 * 1024, (byte) 3);
+        Path copy = dir.resolve("copy.img");
         List<String> write = List.of("qemu-io", "-f", "raw", "-c", "write -P 7 0 4k", path.toString());
         try (FileBackingDevice device = open(path)) {
-            Process refused = new ProcessBuilder(write).redirectErrorStream(true).start();
-            assertTrue(refused.waitFor(60, TimeUnit.SECONDS), "qemu-io ended");
-            String out = new String(refused.getInputStream().readAllBytes());
-            assertEquals(1, refused.exitValue(), out);
-            assertTrue(out.contains("Failed to lock byte"), out);
+            String refused = run(1, write);
+            assertTrue(refused.contains("Failed to get \"write\" lock"), refused);
+            String convert = run(1, List.of("qemu-img", "convert", "-f", "raw", "-O", "raw", path.toString(),
+                    copy.toString()));
+            assertTrue(convert.contains("Failed to get shared \"write\" lock"), convert);
+            run(0, List.of("qemu-img", "convert", "-U", "-f", "raw", "-O", "raw", path.toString(), copy.toString()));
+            assertArrayEquals(Files.readAllBytes(path), Files.readAllBytes(copy), "qemu-img convert -U read it");
         }
-        Process allowed = new ProcessBuilder(write).redirectErrorStream(true).start();
-        assertTrue(allowed.waitFor(60, TimeUnit.SECONDS), "qemu-io ended");
-        String out = new String(allowed.getInputStream().readAllBytes());
-        assertEquals(0, allowed.exitValue(), out);
+        run(0, write);
         assertEquals(7, Files.readAllBytes(path)[0], "qemu-io wrote once the device had closed");
+        Path socket = dir.resolve("qemu-nbd.sock");
+        Process qemuNbd = new ProcessBuilder("qemu-nbd", "-f", "raw", "-t", "-k", socket.toString(), path.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd.log").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Files.exists(socket)) { // qemu-nbd has opened the image by the time it listens
+                assertTrue(qemuNbd.isAlive() && System.nanoTime() < deadline,
+                        "qemu-nbd not listening within 30 s: " + Files.readString(dir.resolve("qemu-nbd.log")));
+                Thread.sleep(20);
+            }
+            BackingConfigurationException kept = assertThrows(BackingConfigurationException.class,
+                    () -> open(path).close());
+            assertTrue(kept.getMessage().contains("is in use by another user that locks it"), kept.getMessage());
+        } finally {
+            qemuNbd.destroy();
+            assertTrue(qemuNbd.waitFor(30, TimeUnit.SECONDS), "qemu-nbd stopped");
+        }
+        try (FileBackingDevice again = open(path)) {
+            assertEquals(64 * 1024, again.sizeBytes());
+        }
+    }
+
+    /** Runs {@code command} (bounded), checks its exit status, and returns its output. */
+    private static String run(int expectedStatus, List<String> command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), command.get(0) + " ended within 60 s");
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(expectedStatus, p.exitValue(), command + ": " + out);
+        return out;
     }
 
     /**
