@@ -225,6 +225,18 @@ class TargetComponentTest {
         }
     }
 
+    /** A new cache with {@code values} (its cache device released by another) opens; it is deactivated again. */
+    private void opensAgain(Map<String, Object> values) throws Exception {
+        PcacheTargetComponent after = component(new Mapping(new HeapPmemProvider(), "heap"));
+        after.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
+        after.activate(config(values), Map.of());
+        try {
+            opened(after);
+        } finally {
+            after.deactivate();
+        }
+    }
+
     /** Waits (bounded) until a deactivation of {@code c} on another thread has begun. */
     private static void awaitDeactivationBegun(PcacheTargetComponent c) throws InterruptedException {
         await("the deactivation began", () -> {
@@ -461,14 +473,7 @@ class TargetComponentTest {
         } finally {
             first.deactivate();
         }
-        PcacheTargetComponent after = component(new Mapping(new HeapPmemProvider(), "heap"));
-        after.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
-        after.activate(config(second), Map.of());
-        try {
-            opened(after);
-        } finally {
-            after.deactivate();
-        }
+        opensAgain(second); // the device is free again
     }
 
     /**
@@ -695,14 +700,7 @@ class TargetComponentTest {
             m.first().holdOpens.countDown();
             stopping.join(TimeUnit.SECONDS.toMillis(60));
         }
-        PcacheTargetComponent after = component(new Mapping(new HeapPmemProvider(), "heap"));
-        after.bindBacking(new MemoryBacking(64 * Harness.MIB, "other", false));
-        after.activate(config(Map.of()), Map.of());
-        try {
-            opened(after);
-        } finally {
-            after.deactivate();
-        }
+        opensAgain(Map.of()); // the device is free again
     }
 
     /**
