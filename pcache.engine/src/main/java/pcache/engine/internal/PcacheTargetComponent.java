@@ -586,10 +586,8 @@ public final class PcacheTargetComponent {
                     + " through another name (a hard link or a bind mount of the same file), in this process or"
                     + " another; stop that cache first, or give this one a cache device of its own");
         } else if (outcome instanceof DeviceFileLock.Busy) {
-            throw new CacheConfigurationException("cache device " + dev + " is busy: a block device that is mounted,"
-                    + " held by the kernel (device mapper, md, swap) or opened exclusively by another program, perhaps"
-                    + " another pcache through another device node of it; unmount or release it first, or give this"
-                    + " cache a device of its own");
+            throw new CacheConfigurationException("cache device " + dev + " " + DeviceFileLock.Busy.WHY
+                    + ", or give this cache a device of its own");
         } else if (outcome instanceof DeviceFileLock.Unsupported unsupported) {
             LOG.log(System.Logger.Level.INFO, "cache {0}: cache device {1} locked by its lock file only ({2}): a"
                     + " cache reaching it through a hard link in another folder is not refused", name, dev,

@@ -71,6 +71,11 @@ public final class DeviceFileLock implements AutoCloseable {
      * opened exclusively by another program, perhaps through another device node.
      */
     public record Busy() implements Outcome {
+
+        /** What a busy device is and what to do, for a message that names the device before it. */
+        public static final String WHY = "is busy: a block device that is mounted, held by the kernel (device"
+                + " mapper, md, swap) or opened exclusively by another program, perhaps another pcache through"
+                + " another device node of it; unmount or release it first";
     }
 
     /**

@@ -170,10 +170,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                             + " written by two users, or read by one while the other writes, keeps neither's data"
                             + " safe)");
         } else if (outcome instanceof DeviceFileLock.Busy) {
-            throw new BackingConfigurationException(who + ": " + pathSetting + " is busy: a block device that is"
-                    + " mounted, held by the kernel (device mapper, md, swap) or opened exclusively by another"
-                    + " program, perhaps another pcache through another device node of it; unmount or release it"
-                    + " first" + then);
+            throw new BackingConfigurationException(who + ": " + pathSetting + " " + DeviceFileLock.Busy.WHY + then);
         }
         return outcome; // Locked or Unsupported
     }
