@@ -10,8 +10,9 @@ import org.osgi.annotation.versioning.ProviderType;
  * cache has failed; without it, it can only wait for its time-out and point at the log.
  *
  * <p>A cache tries again by itself when a backing device is bound, if the failure was for want of
- * one ({@link #waitsForBacking()}: a new cache device to format, a dm-pcache image to pair with
- * its device), and when its configuration changes. Any other failure stays until then.
+ * one (a new cache device to format, a dm-pcache image to pair with its device: either
+ * {@link #waitsForBacking()}, or failed because every backing device it selects failed to open),
+ * and when its configuration changes. Any other failure stays until then.
  *
  * @since 1.7
  */
@@ -38,6 +39,9 @@ public interface CacheOpenFailure {
     /**
      * Whether the cache failed for want of a backing device and opens by itself once one is bound
      * (a backing device that is still connecting, say): then it is opening rather than failed.
+     * False when every configured backing device the cache selects failed to open (a file another
+     * pcache holds, say): then the cache has failed, and its {@link #reason()} names those devices
+     * and why; it still opens by itself once one of them is mended and bound.
      */
     boolean waitsForBacking();
 }

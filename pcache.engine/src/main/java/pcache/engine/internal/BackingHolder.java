@@ -2,6 +2,8 @@ package pcache.engine.internal;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import pcache.api.BackingState;
 import pcache.api.BackingUnavailableException;
@@ -35,16 +37,37 @@ public final class BackingHolder {
     private final long requestFailureShownNanos;
     /** {@link System#nanoTime()} (never 0) of the last client request that failed on the bound device; 0: none since one worked. */
     private volatile long requestFailedAt;
+    /**
+     * Why no backing device the cache selects will be bound (every configured one failed to open),
+     * or null; asked without the monitor (it reads Declarative Services' runtime) by an open that
+     * waits and by {@link #describe()} while none is bound.
+     */
+    private volatile Supplier<String> failedDevices = () -> null;
+    /** How often an open that waits for a device asks {@link #failedDevices}. */
+    static final long FAILED_DEVICES_ASKED_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     /**
      * No device was bound in time ({@link #acquire}): nothing reached a device. Told apart from a
      * device's own {@link BackingUnavailableException} (an NBD request given up on, which may have
      * reached the server).
      */
-    public static final class NoneBound extends BackingUnavailableException {
+    public static class NoneBound extends BackingUnavailableException {
         private static final long serialVersionUID = 1L;
 
         NoneBound(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * An open stopped waiting: every configured backing device the cache selects failed to open
+     * ({@link #failedDevices}), so none is coming until one of them is mended. A {@link NoneBound}:
+     * the next device bound opens the cache again.
+     */
+    public static final class DevicesFailed extends NoneBound {
+        private static final long serialVersionUID = 1L;
+
+        DevicesFailed(String message) {
             super(message);
         }
     }
@@ -196,6 +219,14 @@ public final class BackingHolder {
         notifyAll();
     }
 
+    /**
+     * Says why no device the cache selects will be bound: {@code why} gives the reason, or null
+     * while one may still be (see {@link #failedDevices}). An open that waits ends once it gives one.
+     */
+    public void failedDevicesFrom(Supplier<String> why) {
+        this.failedDevices = why;
+    }
+
     /** Wakes waiters for good; later acquisitions fail. */
     public synchronized void close() {
         closed = true;
@@ -240,9 +271,27 @@ public final class BackingHolder {
         return s;
     }
 
-    /** A description for status output. */
-    public synchronized String describe() {
-        return current == null ? "none" : current.description();
+    /**
+     * A description for status output: the bound device's, else "none", followed by why none will
+     * be bound ("none: backing device NAME cannot be opened: WHY") when every configured device the
+     * cache selects failed to open.
+     */
+    public String describe() {
+        BackingDevice bound = current;
+        if (bound != null) {
+            return bound.description();
+        }
+        String failed = failedDevices();
+        return failed == null ? "none" : "none: " + failed;
+    }
+
+    /** {@link #failedDevices}'s answer; null when asking fails. Never under the monitor. */
+    private String failedDevices() {
+        try {
+            return failedDevices.get();
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     /**
@@ -250,26 +299,68 @@ public final class BackingHolder {
      *
      * @throws BackingUnavailableException when none is bound in time
      */
-    public synchronized BackingDevice acquire(long timeoutMillis) throws IOException {
-        return acquire(timeoutMillis, false);
+    public BackingDevice acquire(long timeoutMillis) throws IOException {
+        try {
+            return acquireUntil(System.nanoTime() + timeoutMillis * 1_000_000L, false, timeoutMillis, true);
+        } catch (SliceOver e) {
+            throw new AssertionError("only a slice that is not the last ends so", e);
+        }
     }
 
     /**
      * {@link #acquire}, for the cache's open: it gives up at once, when none is bound, once the
-     * cache is stopping ({@link #stopOpens()}).
+     * cache is stopping ({@link #stopOpens()}), and once every configured backing device the cache
+     * selects has failed to open ({@link #failedDevicesFrom}; asked every
+     * {@link #FAILED_DEVICES_ASKED_NANOS}), with {@link DevicesFailed}.
      */
-    public synchronized BackingDevice acquireForOpen(long timeoutMillis) throws IOException {
-        return acquire(timeoutMillis, true);
+    public BackingDevice acquireForOpen(long timeoutMillis) throws IOException {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (true) {
+            long now = System.nanoTime();
+            boolean last = deadline - now <= FAILED_DEVICES_ASKED_NANOS;
+            try {
+                return acquireUntil(last ? deadline : now + FAILED_DEVICES_ASKED_NANOS, true, timeoutMillis, last);
+            } catch (SliceOver e) {
+                String failed = failedDevices(); // outside the monitor: the runtime's locks are never taken under it
+                if (failed != null) {
+                    synchronized (this) {
+                        if (current != null) {
+                            return current;
+                        }
+                    }
+                    throw new DevicesFailed("cache " + cacheName + " waits for a backing device that cannot open: "
+                            + failed + ". The cache opens by itself once that backing device opens (when its"
+                            + " configuration is updated, or pcache restarts)");
+                }
+            }
+        }
     }
 
-    private BackingDevice acquire(long timeoutMillis, boolean open) throws IOException {
-        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+    /** An {@link #acquireUntil} slice that is not the last ended with no device bound. */
+    private static final class SliceOver extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        SliceOver() {
+            super(null, null, false, false);
+        }
+    }
+
+    /**
+     * Waits until {@code deadline} for a device; when none is bound by then, fails with
+     * {@link NoneBound} if this is the {@code last} slice of a wait of {@code timeoutMillis},
+     * else with {@link SliceOver}.
+     */
+    private synchronized BackingDevice acquireUntil(long deadline, boolean open, long timeoutMillis, boolean last)
+            throws IOException, SliceOver {
         while (current == null) {
             if (closed || (open && opensStopped)) {
                 throw new DeviceClosedException("cache " + cacheName + " is shutting down");
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
+                if (!last) {
+                    throw new SliceOver();
+                }
                 throw new NoneBound("cache " + cacheName + ": no backing device for "
                         + timeoutMillis + " ms (it was removed or is being swapped); the request needs it."
                         + " Bind a backing device (backing.target) or raise backing_timeout_ms");

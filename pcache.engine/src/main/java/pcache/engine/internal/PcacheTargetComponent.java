@@ -25,6 +25,7 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.metatype.annotations.Designate;
 
 import pcache.api.CacheConfigurationException;
@@ -42,6 +43,7 @@ import pcache.engine.internal.engine.CacheEngine;
 import pcache.engine.internal.engine.EngineConfig;
 import pcache.io.lock.DeviceFileLock;
 import pcache.io.log.Log;
+import pcache.io.scr.BackingFailures;
 
 /**
  * One cache per factory configuration of {@value #PID}: assembles the engine from the services
@@ -100,6 +102,14 @@ public final class PcacheTargetComponent {
     @Reference(name = "failures", target = "(" + ComponentConstants.COMPONENT_FACTORY + "="
             + CacheOpenFailureService.FACTORY + ")")
     private ComponentFactory<CacheOpenFailureService> failures;
+    /**
+     * Declarative Services' runtime, if there: whether every configured backing device the cache
+     * selects failed to open ({@link BackingFailures#failedFor}), so that an open does not wait for
+     * one in vain and status says why none is bound.
+     */
+    @Reference(name = "runtime", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile ServiceComponentRuntime runtime;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
     private volatile ExecutorService control;
@@ -159,12 +169,19 @@ public final class PcacheTargetComponent {
         this.config = c;
         this.name = TargetSettings.name(c);
         this.backing.rename(name);
+        this.backing.failedDevicesFrom(this::failedBackingDevices);
         this.control = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "pcache-" + name + "-control");
             t.setDaemon(true);
             return t;
         });
         control.execute(this::openInBackground);
+    }
+
+    /** Why no backing device this cache selects will be bound, or null ({@link BackingFailures#failedFor}). */
+    private String failedBackingDevices() {
+        TargetConfig c = config;
+        return c == null ? null : BackingFailures.failedFor(runtime, c.backing_target());
     }
 
     // ---------------------------------------------------------------- references
@@ -334,8 +351,10 @@ public final class PcacheTargetComponent {
             }
             failure = reasonOf(e);
             boolean shutDown = false;
+            boolean backingFailed = false;
             for (Throwable t = e; t != null; t = t.getCause()) {
                 openWantsBacking |= t instanceof BackingHolder.NoneBound;
+                backingFailed |= t instanceof BackingHolder.DevicesFailed;
                 shutDown |= t instanceof pcache.api.DeviceClosedException;
             }
             boolean stopped;
@@ -356,9 +375,13 @@ public final class PcacheTargetComponent {
                 }
             }
             releaseLock();
-            publishFailure(openWantsBacking ? "it waits for its backing device (backing.target " + c.backing_target()
-                    + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
-                    + " with it, so neither opens without one" : failure, openWantsBacking);
+            if (backingFailed) { // failed, not waiting: its backing device opens only once mended (it opens it then)
+                publishFailure(failure, false);
+            } else {
+                publishFailure(openWantsBacking ? "it waits for its backing device (backing.target " + c.backing_target()
+                        + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
+                        + " with it, so neither opens without one" : failure, openWantsBacking);
+            }
             if (e instanceof Error error) {
                 throw error;
             }

@@ -1,7 +1,10 @@
 package pcache.engine.internal;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -97,5 +100,51 @@ class BackingHolderTest {
         assertNull(shownForNoTime.set(own));
         shownForNoTime.requestFailed(own);
         assertSame(pcache.api.BackingState.ONLINE, shownForNoTime.state(), "a failure shows for a while only");
+    }
+    /**
+     * An open that waits for a device stops once every configured device the cache selects failed
+     * to open, and says why; status says why none is bound. A request's wait (a read miss,
+     * write-back) is not cut short: it waits its time, as for a swap. A runtime that cannot be
+     * asked says nothing, and a device bound while the open waits is taken.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void anOpenStopsWaitingOnceTheDevicesFailedButARequestWaitsItsTime() throws Exception {
+        BackingHolder holder = new BackingHolder("c");
+        java.util.concurrent.atomic.AtomicReference<String> why = new java.util.concurrent.atomic.AtomicReference<>();
+        holder.failedDevicesFrom(why::get);
+        assertEquals("none", holder.describe());
+        why.set("backing device d cannot be opened: gone");
+        assertEquals("none: backing device d cannot be opened: gone", holder.describe());
+        long start = System.nanoTime();
+        BackingHolder.DevicesFailed failed = assertThrows(BackingHolder.DevicesFailed.class,
+                () -> holder.acquireForOpen(60_000));
+        long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+        assertTrue(seconds < 30, "the open waited " + seconds + " s");
+        assertTrue(failed.getMessage().startsWith("cache c waits for a backing device that cannot open: backing"
+                + " device d cannot be opened: gone. "), failed.getMessage());
+        BackingHolder.NoneBound request = assertThrows(BackingHolder.NoneBound.class, () -> holder.acquire(300));
+        assertFalse(request instanceof BackingHolder.DevicesFailed, "a request waits its time: " + request);
+
+        holder.failedDevicesFrom(() -> {
+            throw new IllegalStateException("the runtime went away");
+        });
+        assertEquals("none", holder.describe());
+        BackingHolder.NoneBound open = assertThrows(BackingHolder.NoneBound.class, () -> holder.acquireForOpen(500));
+        assertFalse(open instanceof BackingHolder.DevicesFailed, "nothing known to have failed: " + open);
+
+        holder.failedDevicesFrom(() -> null);
+        Thread binder = new Thread(() -> {
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            holder.set(own);
+        });
+        binder.start();
+        assertSame(own, holder.acquireForOpen(60_000));
+        binder.join();
+        assertEquals("memory:own", holder.describe());
     }
 }

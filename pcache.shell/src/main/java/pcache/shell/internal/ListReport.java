@@ -14,6 +14,7 @@ import pcache.api.CacheStatus;
 import pcache.api.spi.BackingDevice;
 import pcache.api.spi.CrcProvider;
 import pcache.api.spi.PmemProvider;
+import pcache.io.scr.BackingFailures;
 
 /**
  * The text of {@code pcache:list}. Works on the service objects, so it is tested with plain

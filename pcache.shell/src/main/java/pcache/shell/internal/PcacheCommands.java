@@ -45,6 +45,7 @@ import pcache.api.spi.KeyIndexProvider;
 import pcache.api.spi.PmemProvider;
 import pcache.api.spi.SegmentAllocatorProvider;
 import pcache.api.spi.WritebackPolicy;
+import pcache.io.scr.BackingFailures;
 
 /**
  * The {@code pcache:} Gogo commands. One public method per command, named as the function in

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import pcache.api.BackingState;
 import pcache.api.CacheMode;
 import pcache.api.spi.BackingDevice;
+import pcache.io.scr.BackingFailures;
 import pcache.shell.internal.Fakes.FakeBacking;
 import pcache.shell.internal.Fakes.FakeCache;
 

@@ -1,14 +1,21 @@
-package pcache.shell.internal;
+package pcache.io.scr;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
+import org.osgi.framework.Filter;
+import org.osgi.framework.FrameworkUtil;
+import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
 
+import pcache.api.spi.BackingDevice;
+import pcache.api.config.BackingProperties;
 import pcache.api.config.ConfigPids;
 
 /**
@@ -19,8 +26,13 @@ import pcache.api.config.ConfigPids;
  * so, and nothing but the log said so: the cache only waits for a backing device. An NBD export
  * that is configured well but cannot be reached does not fail so (its device connects in the
  * background) and is not listed.
+ *
+ * <p>Read by the shell ({@code pcache:list}) and by a cache that waits for its backing device, which
+ * stops waiting once every configured backing device its {@code backing.target} selects has failed
+ * ({@link #failedFor}). Never exported: bnd copies this package privately into each bundle that uses
+ * it ({@code -conditionalpackage}).
  */
-final class BackingFailures {
+public final class BackingFailures {
 
     /** The configuration PIDs of the configured backing device components. */
     static final java.util.Set<String> BACKING_PIDS = java.util.Set.of(ConfigPids.BACKING_FILE,
@@ -38,14 +50,14 @@ final class BackingFailures {
             "org.osgi.service.component.ComponentException", "org.apache.felix.log.LogException");
 
     /** A backing device (its configured {@code name}) that did not open, and why. */
-    record Failure(String name, String reason) {
+    public record Failure(String name, String reason) {
     }
 
     private BackingFailures() {
     }
 
     /** The failed backing devices {@code runtime} knows of, by name; none without a runtime. */
-    static List<Failure> of(ServiceComponentRuntime runtime) {
+    public static List<Failure> of(ServiceComponentRuntime runtime) {
         List<Failure> failures = new ArrayList<>();
         if (runtime == null) {
             return failures;
@@ -66,6 +78,85 @@ final class BackingFailures {
         }
         failures.sort(Comparator.comparing(Failure::name));
         return failures;
+    }
+
+    /**
+     * Why no backing device that a cache's reference {@code target} (its {@code backing.target}
+     * filter) selects will be bound, or null: when the configured backing devices it selects (by
+     * their configured properties, as their services would carry them) are there and every one of
+     * them failed to open, their names and reasons ("backing device NAME cannot be opened: WHY",
+     * joined by "; "). Null when none is configured, when one is still active (an NBD export that
+     * is connecting), without a runtime, and for a filter that does not parse.
+     */
+    public static String failedFor(ServiceComponentRuntime runtime, String target) {
+        if (runtime == null || target == null) {
+            return null;
+        }
+        Filter filter;
+        try {
+            filter = FrameworkUtil.createFilter(target);
+        } catch (InvalidSyntaxException e) {
+            return null;
+        }
+        List<Failure> failed = new ArrayList<>();
+        try {
+            for (ComponentDescriptionDTO description : runtime.getComponentDescriptionDTOs()) {
+                if (!isBacking(description)) {
+                    continue;
+                }
+                for (ComponentConfigurationDTO c : runtime.getComponentConfigurationDTOs(description)) {
+                    if (!filter.matches(asService(description, c.properties))) {
+                        continue;
+                    }
+                    if (c.state != ComponentConfigurationDTO.FAILED_ACTIVATION) {
+                        return null; // it may still bind a device
+                    }
+                    failed.add(new Failure(name(c), reason(c.failure)));
+                }
+            }
+        } catch (RuntimeException e) { // the runtime going away: nothing to say
+            return null;
+        }
+        if (failed.isEmpty()) {
+            return null;
+        }
+        failed.sort(Comparator.comparing(Failure::name));
+        StringBuilder why = new StringBuilder();
+        for (Failure f : failed) {
+            why.append(why.isEmpty() ? "" : "; ").append("backing device ").append(f.name())
+                    .append(" cannot be opened: ").append(f.reason());
+        }
+        return why.toString();
+    }
+
+    /**
+     * The properties a configured backing device's service would carry: its public configured ones,
+     * its name ({@link BackingDevice#NAME}, from the configured {@code name}) and driver
+     * ({@link BackingDevice#DRIVER}, from the configuration PID), as the file and NBD devices
+     * register them, and the service's {@code objectClass}.
+     */
+    private static Map<String, Object> asService(ComponentDescriptionDTO description, Map<String, Object> configured) {
+        Map<String, Object> properties = new HashMap<>();
+        if (configured != null) {
+            configured.forEach((k, v) -> {
+                if (k != null && v != null && !k.startsWith(".")) {
+                    properties.put(k, v);
+                }
+            });
+        }
+        Object name = properties.get(BackingProperties.NAME);
+        if (name != null) {
+            properties.put(BackingDevice.NAME, name);
+        }
+        for (String pid : description.configurationPid) {
+            if (ConfigPids.BACKING_FILE.equals(pid)) {
+                properties.put(BackingDevice.DRIVER, "file");
+            } else if (ConfigPids.BACKING_NBD.equals(pid)) {
+                properties.put(BackingDevice.DRIVER, "nbd");
+            }
+        }
+        properties.put("objectClass", new String[] {BackingDevice.class.getName()});
+        return properties;
     }
 
     static boolean isBacking(ComponentDescriptionDTO description) {

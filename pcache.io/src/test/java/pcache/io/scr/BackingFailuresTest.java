@@ -1,6 +1,7 @@
-package pcache.shell.internal;
+package pcache.io.scr;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.lang.reflect.Proxy;
 import java.util.List;
@@ -10,6 +11,9 @@ import org.junit.jupiter.api.Test;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+
+import pcache.api.config.CacheDefinition;
+import pcache.api.config.TargetProperties;
 
 /** The backing devices whose activation failed, read from Declarative Services' runtime. */
 class BackingFailuresTest {
@@ -97,5 +101,41 @@ class BackingFailuresTest {
         assertEquals("backing device 'x': path=/a: b", BackingFailures.reason("java.io.IOException: backing device 'x':"
                 + " path=/a: b"));
         assertEquals("plain words: here", BackingFailures.reason("plain words: here\n\tat x.y(Z.java:1)"));
+    }
+
+    /**
+     * A cache's {@code backing.target} selects configured backing devices as their services would
+     * carry their properties (the name as {@code pcache.backing.name}, the driver, the type, the
+     * configured ones): their reasons are given only when every one it selects failed, since one
+     * still active (an NBD export connecting) may yet bind a device.
+     */
+    @Test
+    void aTargetWhoseEveryBackingDeviceFailedGetsTheirReasons() {
+        ComponentDescriptionDTO file = description("pcache.backing.file");
+        ComponentDescriptionDTO nbd = description("pcache.backing.nbd");
+        ComponentDescriptionDTO target = description("pcache.target");
+        ServiceComponentRuntime runtime = runtime(Map.of(
+                file, List.of(
+                        configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "a", "path", "/a"),
+                                "pcache.backing.file.internal.BackingConfigurationException: path=/a is in use\n"),
+                        configuration(ComponentConfigurationDTO.ACTIVE, Map.of("name", "b"), null)),
+                nbd, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "c"),
+                        "java.lang.IllegalArgumentException: uri=nbd://h/c is refused")),
+                target, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "d"),
+                        "java.lang.IllegalStateException: not a backing device"))));
+        String a = "backing device a cannot be opened: path=/a is in use";
+        String c = "backing device c cannot be opened: uri=nbd://h/c is refused";
+        assertEquals(a, BackingFailures.failedFor(runtime, CacheDefinition.backingFilter("a")));
+        assertNull(BackingFailures.failedFor(runtime, CacheDefinition.backingFilter("b")), "active: it may still bind a device");
+        assertNull(BackingFailures.failedFor(runtime, "(|(pcache.backing.name=a)(pcache.backing.name=b))"),
+                "one of those selected is active");
+        assertEquals(a + "; " + c, BackingFailures.failedFor(runtime, "(|(pcache.backing.name=c)(pcache.backing.name=a))"));
+        assertEquals(c, BackingFailures.failedFor(runtime,
+                "(&(objectClass=pcache.api.spi.BackingDevice)(pcache.backing.driver=nbd))"), "by type and driver");
+        assertEquals(a, BackingFailures.failedFor(runtime, "(path=/a)"), "by a configured property");
+        assertNull(BackingFailures.failedFor(runtime, CacheDefinition.backingFilter("d")), "not a backing device");
+        assertNull(BackingFailures.failedFor(runtime, TargetProperties.BACKING_TARGET_DEFAULT), "none configured");
+        assertNull(BackingFailures.failedFor(runtime, "(pcache.backing.name=a"), "a filter that does not parse");
+        assertNull(BackingFailures.failedFor(null, CacheDefinition.backingFilter("a")), "no runtime");
     }
 }
