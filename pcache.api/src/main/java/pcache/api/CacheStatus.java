@@ -18,7 +18,8 @@ package pcache.api;
  * @param mode the current cache mode
  * @param dataCrc whether cached data carries a CRC
  * @param backingState what is known of the backing device
- * @param backing description of the bound backing device, or "none"
+ * @param backing description of the bound backing device, or "none", or, when every configured
+ *        backing device the cache selects failed to open, "none: " and which and why
  * @param cacheDevice description of the cache device (path and mapping)
  */
 public record CacheStatus(String name, int sbFlags, int segTotal, int cacheSegs, int segsUsed,

@@ -289,7 +289,7 @@ public final class BackingHolder {
     private String failedDevices() {
         try {
             return failedDevices.get();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) { // a runtime going away, or its package not wired
             return null;
         }
     }
@@ -311,10 +311,11 @@ public final class BackingHolder {
      * {@link #acquire}, for the cache's open: it gives up at once, when none is bound, once the
      * cache is stopping ({@link #stopOpens()}), and once every configured backing device the cache
      * selects has failed to open ({@link #failedDevicesFrom}; asked every
-     * {@link #FAILED_DEVICES_ASKED_NANOS}), with {@link DevicesFailed}.
+     * {@link #FAILED_DEVICES_ASKED_NANOS}, the same answer twice in a row), with {@link DevicesFailed}.
      */
     public BackingDevice acquireForOpen(long timeoutMillis) throws IOException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        String failedBefore = null;
         while (true) {
             long now = System.nanoTime();
             boolean last = deadline - now <= FAILED_DEVICES_ASKED_NANOS;
@@ -322,16 +323,22 @@ public final class BackingHolder {
                 return acquireUntil(last ? deadline : now + FAILED_DEVICES_ASKED_NANOS, true, timeoutMillis, last);
             } catch (SliceOver e) {
                 String failed = failedDevices(); // outside the monitor: the runtime's locks are never taken under it
-                if (failed != null) {
+                // the same answer twice in a row: not a device met between its configuration's
+                // arrival and another one's, or a failed configuration on its way out
+                if (failed != null && failed.equals(failedBefore)) {
                     synchronized (this) {
                         if (current != null) {
                             return current;
+                        }
+                        if (closed || opensStopped) { // a stop while the runtime was asked: no failure
+                            throw new DeviceClosedException("cache " + cacheName + " is shutting down");
                         }
                     }
                     throw new DevicesFailed("cache " + cacheName + " waits for a backing device that cannot open: "
                             + failed + ". The cache opens by itself once that backing device opens (when its"
                             + " configuration is updated, or pcache restarts)");
                 }
+                failedBefore = failed;
             }
         }
     }

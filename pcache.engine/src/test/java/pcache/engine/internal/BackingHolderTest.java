@@ -147,4 +147,29 @@ class BackingHolderTest {
         binder.join();
         assertEquals("memory:own", holder.describe());
     }
+
+    /**
+     * One answer is not enough: a failure seen once and then not (a configuration on its way out,
+     * another device's still to come) keeps the open waiting. A stop while the runtime is asked is
+     * a stop, not a failure.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void anOpenStopsOnlyOnTheSameAnswerTwiceAndAStopMeanwhileIsAStop() throws Exception {
+        BackingHolder holder = new BackingHolder("c");
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        holder.failedDevicesFrom(() -> asked.getAndIncrement() % 2 == 0 ? "backing device d cannot be opened: gone" : null);
+        BackingHolder.NoneBound waited = assertThrows(BackingHolder.NoneBound.class, () -> holder.acquireForOpen(1_000));
+        assertFalse(waited instanceof BackingHolder.DevicesFailed, "never twice in a row: " + waited);
+        assertTrue(asked.get() >= 2, "asked " + asked.get() + " times");
+
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        holder.failedDevicesFrom(() -> {
+            if (calls.incrementAndGet() == 2) {
+                holder.stopOpens(); // the stop comes while the runtime is asked for the answer that ends the wait
+            }
+            return "backing device d cannot be opened: gone";
+        });
+        assertThrows(pcache.api.DeviceClosedException.class, () -> holder.acquireForOpen(60_000));
+    }
 }

@@ -2,7 +2,8 @@ package pcache.io.scr;
 
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
+import java.util.Dictionary;
+import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -83,8 +84,8 @@ public final class BackingFailures {
     /**
      * Why no backing device that a cache's reference {@code target} (its {@code backing.target}
      * filter) selects will be bound, or null: when the configured backing devices it selects (by
-     * their configured properties, as their services would carry them) are there and every one of
-     * them failed to open, their names and reasons ("backing device NAME cannot be opened: WHY",
+     * the properties their services would carry, as far as they are known before they open) are
+     * there and every one of them failed to open, their names and reasons ("backing device NAME cannot be opened: WHY",
      * joined by "; "). Null when none is configured, when one is still active (an NBD export that
      * is connecting), without a runtime, and for a filter that does not parse.
      */
@@ -105,7 +106,7 @@ public final class BackingFailures {
                     continue;
                 }
                 for (ComponentConfigurationDTO c : runtime.getComponentConfigurationDTOs(description)) {
-                    if (!filter.matches(asService(description, c.properties))) {
+                    if (!filter.match(asService(description, c.properties))) {
                         continue;
                     }
                     if (c.state != ComponentConfigurationDTO.FAILED_ACTIVATION) {
@@ -129,32 +130,34 @@ public final class BackingFailures {
         return why.toString();
     }
 
+    /** Configured properties the file backing device does not hand on to its service. */
+    private static final java.util.Set<String> NOT_HANDED_ON = java.util.Set.of("component.name", "component.id",
+            "service.pid");
+
     /**
-     * The properties a configured backing device's service would carry: its public configured ones,
-     * its name ({@link BackingDevice#NAME}, from the configured {@code name}) and driver
-     * ({@link BackingDevice#DRIVER}, from the configuration PID), as the file and NBD devices
-     * register them, and the service's {@code objectClass}.
+     * The properties a configured backing device's service would carry, as far as they are known
+     * before it opens: its name ({@link BackingDevice#NAME}, from the configured {@code name}), its
+     * driver ({@link BackingDevice#DRIVER}, from the configuration PID) and {@code objectClass};
+     * for a file device also its public configured properties, which it hands on. An NBD device's
+     * service carries what it learns from its server too ({@code durable_flush}), which a target may
+     * name: such a target matches none here, and the cache waits as before.
      */
-    private static Map<String, Object> asService(ComponentDescriptionDTO description, Map<String, Object> configured) {
-        Map<String, Object> properties = new HashMap<>();
-        if (configured != null) {
+    private static Dictionary<String, Object> asService(ComponentDescriptionDTO description,
+            Map<String, Object> configured) {
+        Hashtable<String, Object> properties = new Hashtable<>();
+        boolean file = java.util.Arrays.asList(description.configurationPid).contains(ConfigPids.BACKING_FILE);
+        if (file && configured != null) {
             configured.forEach((k, v) -> {
-                if (k != null && v != null && !k.startsWith(".")) {
+                if (k != null && v != null && !k.startsWith(".") && !NOT_HANDED_ON.contains(k)) {
                     properties.put(k, v);
                 }
             });
         }
-        Object name = properties.get(BackingProperties.NAME);
+        Object name = configured == null ? null : configured.get(BackingProperties.NAME);
         if (name != null) {
             properties.put(BackingDevice.NAME, name);
         }
-        for (String pid : description.configurationPid) {
-            if (ConfigPids.BACKING_FILE.equals(pid)) {
-                properties.put(BackingDevice.DRIVER, "file");
-            } else if (ConfigPids.BACKING_NBD.equals(pid)) {
-                properties.put(BackingDevice.DRIVER, "nbd");
-            }
-        }
+        properties.put(BackingDevice.DRIVER, file ? "file" : "nbd");
         properties.put("objectClass", new String[] {BackingDevice.class.getName()});
         return properties;
     }

@@ -134,8 +134,35 @@ class BackingFailuresTest {
                 "(&(objectClass=pcache.api.spi.BackingDevice)(pcache.backing.driver=nbd))"), "by type and driver");
         assertEquals(a, BackingFailures.failedFor(runtime, "(path=/a)"), "by a configured property");
         assertNull(BackingFailures.failedFor(runtime, CacheDefinition.backingFilter("d")), "not a backing device");
+        assertEquals(a, BackingFailures.failedFor(runtime, "(PCACHE.BACKING.NAME=a)"), "keys match in any case, as a service's");
         assertNull(BackingFailures.failedFor(runtime, TargetProperties.BACKING_TARGET_DEFAULT), "none configured");
         assertNull(BackingFailures.failedFor(runtime, "(pcache.backing.name=a"), "a filter that does not parse");
         assertNull(BackingFailures.failedFor(null, CacheDefinition.backingFilter("a")), "no runtime");
+    }
+
+    /**
+     * What a service would not carry does not match: the file device hands on its configured
+     * properties but not the configuration's own ({@code service.pid}, {@code component.name}); an
+     * NBD device's service carries its name and driver, not its configuration ({@code uri}), which
+     * a target naming it then never selects: the cache waits, as before.
+     */
+    @Test
+    void onlyWhatTheServiceWouldCarryMatches() {
+        ComponentDescriptionDTO file = description("pcache.backing.file");
+        ComponentDescriptionDTO nbd = description("pcache.backing.nbd");
+        ServiceComponentRuntime runtime = runtime(Map.of(
+                file, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "a",
+                        "service.pid", "pcache.backing.file~a", "component.name", "x", ".secret", "s"),
+                        "java.io.IOException: gone")),
+                nbd, List.of(configuration(ComponentConfigurationDTO.FAILED_ACTIVATION, Map.of("name", "c",
+                        "uri", "nbd://h/c"), "java.io.IOException: refused"))));
+        assertNull(BackingFailures.failedFor(runtime, "(service.pid=pcache.backing.file~a)"));
+        assertNull(BackingFailures.failedFor(runtime, "(component.name=x)"));
+        assertNull(BackingFailures.failedFor(runtime, "(.secret=s)"));
+        assertNull(BackingFailures.failedFor(runtime, "(uri=nbd://h/c)"));
+        assertEquals("backing device c cannot be opened: refused", BackingFailures.failedFor(runtime,
+                "(&(pcache.backing.name=c)(pcache.backing.driver=nbd))"));
+        assertEquals("backing device a cannot be opened: gone", BackingFailures.failedFor(runtime,
+                "(&(pcache.backing.name=a)(pcache.backing.driver=file))"));
     }
 }
