@@ -44,6 +44,7 @@ import org.osgi.service.log.LogLevel;
 import org.osgi.service.log.LogListener;
 import org.osgi.service.log.LogReaderService;
 
+import pcache.api.CacheOpenFailure;
 import pcache.api.tls.TlsChannel;
 import pcache.api.tls.TlsEndpoint;
 import pcache.api.tls.TlsProvider;
@@ -171,6 +172,53 @@ public class PcacheBundlesIT extends PcacheTestSupport {
         assertTrue(list, list.startsWith("caches"));
         assertTrue(list, list.contains("\ncrc providers: "));
         assertEquals("usage: pcache:list [-h]", execute("pcache:list -h").lines().findFirst().orElse(""));
+    }
+
+    /**
+     * A cache that cannot open without its backing device says again what holds as that device's
+     * configuration changes, through the real runtime's change count (the reference's
+     * {@code updated} method): that it waits while its NBD device connects, that the device failed
+     * once its settings are refused, that it waits again once that configuration is gone.
+     */
+    @Test
+    public void aCacheSaysWhetherItsBackingDeviceFailedAsThatDeviceChanges() throws Exception {
+        Path dir = workDirectory("backing-failure");
+        org.osgi.service.cm.Configuration backing = configure("pcache.backing.nbd", "bf-backing", Map.of("name",
+                "bf-backing", "uri", "nbd://127.0.0.1:1/none")); // nothing listens: it connects in the background
+        java.util.Hashtable<String, Object> target = new java.util.Hashtable<>();
+        target.put("name", "bf");
+        target.put("cache_dev", dir.resolve("bf.cache").toString());
+        target.put("cache_dev_size_bytes", 512L << 20);
+        target.put("backing.target", "(pcache.backing.name=bf-backing)");
+        target.put("backing_timeout_ms", 500L);
+        org.osgi.service.cm.Configuration cache = configure("pcache.target", "bf", target);
+        try {
+            waitFor("cache bf to say it waits for its backing device", TIMEOUT.toMillis(),
+                    () -> Boolean.TRUE.equals(openFailure("bf", CacheOpenFailure.WAITS_FOR_BACKING)));
+            update(backing, "uri", "nbds://127.0.0.1:1/none"); // TLS without credentials: its activation fails
+            waitFor("cache bf to say its backing device failed", TIMEOUT.toMillis(),
+                    () -> Boolean.FALSE.equals(openFailure("bf", CacheOpenFailure.WAITS_FOR_BACKING)));
+            String reason = String.valueOf(openFailure("bf", CacheOpenFailure.REASON));
+            assertTrue(reason, reason.startsWith("cache bf waits for a backing device that cannot open: backing device"
+                    + " bf-backing cannot be opened: ") && reason.contains("nbds://127.0.0.1:1/none"));
+            backing.delete();
+            waitFor("cache bf to say it waits again", TIMEOUT.toMillis(),
+                    () -> Boolean.TRUE.equals(openFailure("bf", CacheOpenFailure.WAITS_FOR_BACKING)));
+        } finally {
+            cache.delete();
+            try {
+                backing.delete();
+            } catch (IllegalStateException e) {
+                // deleted above
+            }
+        }
+    }
+
+    /** A property of the {@link CacheOpenFailure} service of cache {@code name}, or null when it has none. */
+    private Object openFailure(String name, String property) throws Exception {
+        Collection<ServiceReference<CacheOpenFailure>> refs = context.getServiceReferences(CacheOpenFailure.class,
+                "(" + CacheOpenFailure.NAME + "=" + name + ")");
+        return refs.isEmpty() ? null : refs.iterator().next().getProperty(property);
     }
 
     /**

@@ -66,9 +66,16 @@ public final class BackingHolder {
      */
     public static final class DevicesFailed extends NoneBound {
         private static final long serialVersionUID = 1L;
+        private final String failed;
 
-        DevicesFailed(String message) {
-            super(message);
+        DevicesFailed(String cacheName, String failed) {
+            super(devicesFailed(cacheName, failed));
+            this.failed = failed;
+        }
+
+        /** Which devices failed and why, as {@link #failedDevicesFrom}'s supplier said it. */
+        public String failed() {
+            return failed;
         }
     }
 
@@ -227,6 +234,12 @@ public final class BackingHolder {
         this.failedDevices = why;
     }
 
+    /** What a cache {@code cacheName} says when the backing devices it selects {@code failed} ({@link DevicesFailed}). */
+    static String devicesFailed(String cacheName, String failed) {
+        return "cache " + cacheName + " waits for a backing device that cannot open: " + failed + ". The cache opens"
+                + " by itself once that backing device opens (when its configuration is updated, or pcache restarts)";
+    }
+
     /** Wakes waiters for good; later acquisitions fail. */
     public synchronized void close() {
         closed = true;
@@ -334,9 +347,7 @@ public final class BackingHolder {
                             throw new DeviceClosedException("cache " + cacheName + " is shutting down");
                         }
                     }
-                    throw new DevicesFailed("cache " + cacheName + " waits for a backing device that cannot open: "
-                            + failed + ". The cache opens by itself once that backing device opens (when its"
-                            + " configuration is updated, or pcache restarts)");
+                    throw new DevicesFailed(cacheName, failed);
                 }
                 failedBefore = failed;
             }

@@ -105,11 +105,15 @@ public final class PcacheTargetComponent {
     /**
      * Declarative Services' runtime, if there: whether every configured backing device the cache
      * selects failed to open ({@link BackingFailures#failedFor}), so that an open does not wait for
-     * one in vain and status says why none is bound.
+     * one in vain and status says why none is bound. Bound by {@link #bindRuntime}.
      */
-    @Reference(name = "runtime", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
     private volatile ServiceComponentRuntime runtime;
+    /**
+     * What the published failure of an open that wanted a backing device says of the devices the
+     * cache selects: their failure ({@link BackingFailures#failedFor}), or null when it says the
+     * cache waits for one. Control thread only.
+     */
+    private String publishedBackingFailure;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
     private volatile ExecutorService control;
@@ -185,6 +189,67 @@ public final class PcacheTargetComponent {
     }
 
     // ---------------------------------------------------------------- references
+
+    @Reference(name = "runtime", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, updated = "runtimeChanged")
+    void bindRuntime(ServiceComponentRuntime r) {
+        this.runtime = r;
+        onControl(this::reviewBackingFailure);
+    }
+
+    void unbindRuntime(ServiceComponentRuntime r) {
+        if (this.runtime == r) {
+            this.runtime = null;
+        }
+    }
+
+    /**
+     * The runtime's components changed (its {@code service.changecount}, which Felix SCR updates a
+     * few seconds after a change): a cache that failed for want of a backing device says again
+     * whether the devices it selects failed or it waits for one.
+     */
+    void runtimeChanged(ServiceComponentRuntime r) {
+        onControl(this::reviewBackingFailure);
+    }
+
+    /**
+     * Publishes again the failure of a cache whose last open wanted a backing device when what it
+     * says no longer holds: the devices it selects have failed since it said it waited for one, or
+     * the failed ones were mended, removed or joined by one that may still open since it said they
+     * failed. Control thread only; nothing while an open runs or the cache is open.
+     */
+    private void reviewBackingFailure() {
+        boolean idle;
+        synchronized (this) {
+            idle = openEnded && !deactivated && failureService != null;
+        }
+        if (!idle || facade != null || !openWantsBacking) {
+            return;
+        }
+        String failed = failedBackingDevices();
+        if (java.util.Objects.equals(failed, publishedBackingFailure)) {
+            return;
+        }
+        withdrawFailure();
+        publishBackingFailure(config, failed);
+        LOG.log(System.Logger.Level.INFO, "cache {0}: {1}", name, failed == null ? "waits for its backing device"
+                : "its backing device cannot open: " + failed);
+    }
+
+    /**
+     * Publishes the failure of an open that wanted a backing device: the devices the cache selects
+     * failed ({@code failed}), or it waits for one. Control thread only.
+     */
+    private void publishBackingFailure(TargetConfig c, String failed) {
+        publishedBackingFailure = failed;
+        if (failed != null) { // failed, not waiting: its backing device opens only once mended (it opens it then)
+            publishFailure(BackingHolder.devicesFailed(name, failed), false);
+        } else {
+            publishFailure("it waits for its backing device (backing.target " + c.backing_target()
+                    + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
+                    + " with it, so neither opens without one", true);
+        }
+    }
 
     @Reference(name = "pmem", policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindPmem(PmemProvider provider) {
@@ -351,10 +416,12 @@ public final class PcacheTargetComponent {
             }
             failure = reasonOf(e);
             boolean shutDown = false;
-            boolean backingFailed = false;
+            BackingHolder.DevicesFailed devicesFailed = null;
             for (Throwable t = e; t != null; t = t.getCause()) {
                 openWantsBacking |= t instanceof BackingHolder.NoneBound;
-                backingFailed |= t instanceof BackingHolder.DevicesFailed;
+                if (t instanceof BackingHolder.DevicesFailed d) {
+                    devicesFailed = d;
+                }
                 shutDown |= t instanceof pcache.api.DeviceClosedException;
             }
             boolean stopped;
@@ -375,12 +442,10 @@ public final class PcacheTargetComponent {
                 }
             }
             releaseLock();
-            if (backingFailed) { // failed, not waiting: its backing device opens only once mended (it opens it then)
-                publishFailure(failure, false);
+            if (openWantsBacking) {
+                publishBackingFailure(c, devicesFailed == null ? null : devicesFailed.failed());
             } else {
-                publishFailure(openWantsBacking ? "it waits for its backing device (backing.target " + c.backing_target()
-                        + "): a blank cache device is formatted for its backing device and a dm-pcache image is paired"
-                        + " with it, so neither opens without one" : failure, openWantsBacking);
+                publishFailure(failure, false);
             }
             if (e instanceof Error error) {
                 throw error;

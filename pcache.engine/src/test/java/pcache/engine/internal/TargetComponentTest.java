@@ -661,7 +661,8 @@ class TargetComponentTest {
 
     /**
      * A fake Declarative Services runtime that knows one configured file backing device, named
-     * {@code name}, in {@code state} (FAILED_ACTIVATION with {@code failure}, or another).
+     * {@code name}, in {@code state} (FAILED_ACTIVATION with {@code failure}, or another; none
+     * configured for {@link #NOT_CONFIGURED}).
      */
     private static ServiceComponentRuntime runtimeWithBacking(String name, java.util.function.IntSupplier state,
             String failure) {
@@ -671,6 +672,9 @@ class TargetComponentTest {
                 new Class<?>[] {ServiceComponentRuntime.class}, (proxy, method, args) -> switch (method.getName()) {
                     case "getComponentDescriptionDTOs" -> List.of(file);
                     case "getComponentConfigurationDTOs" -> {
+                        if (state.getAsInt() == NOT_CONFIGURED) {
+                            yield List.of();
+                        }
                         ComponentConfigurationDTO c = new ComponentConfigurationDTO();
                         c.state = state.getAsInt();
                         c.properties = Map.of("name", name, "path", "/d/" + name);
@@ -680,6 +684,9 @@ class TargetComponentTest {
                     default -> throw new UnsupportedOperationException(method.getName());
                 });
     }
+
+    /** A state for {@link #runtimeWithBacking}: its configuration is gone. */
+    private static final int NOT_CONFIGURED = -1;
 
     private static final String LOCKED = "pcache.backing.file.internal.BackingConfigurationException: backing device"
             + " 'disk' (pcache.backing.file): path=/d/disk is in use by another user\n\tat x.y(Z.java:1)\n";
@@ -697,7 +704,7 @@ class TargetComponentTest {
         java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
                 ComponentConfigurationDTO.FAILED_ACTIVATION);
         PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
-        set(c, "runtime", runtimeWithBacking("disk", state::get, LOCKED));
+        c.bindRuntime(runtimeWithBacking("disk", state::get, LOCKED));
         long start = System.nanoTime();
         c.activate(config(Map.of("backing__timeout__ms", 60_000L, "backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
         try {
@@ -713,6 +720,49 @@ class TargetComponentTest {
             awaitOpen(c, "the cache opened once its backing device was bound");
             onControl(c, () -> { });
             assertNull(publishedFailure("c"));
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
+     * A new cache that published that it waits for its backing device (one that may still open: an
+     * NBD export connecting, say) says again what holds when the runtime's components change: that
+     * the device failed, once it has; that it waits, once the failed configuration is gone. Before
+     * (and in the session's first version), what was published at the open's end stayed.
+     */
+    @Test
+    @Timeout(120)
+    void aCacheWaitingForItsBackingDeviceSaysAgainWhatHoldsWhenTheRuntimeChanges() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
+                ComponentConfigurationDTO.ACTIVE);
+        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.bindRuntime(runtime);
+        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        String waits = "it waits for its backing device (backing.target (pcache.backing.name=disk)): a blank cache"
+                + " device is formatted for its backing device and a dm-pcache image is paired with it, so neither"
+                + " opens without one (waits for backing)";
+        try {
+            await("a failure published", () -> publishedFailure("c") != null);
+            assertEquals(waits, publishedFailure("c"), "an active device may still bind");
+            state.set(ComponentConfigurationDTO.FAILED_ACTIVATION);
+            c.runtimeChanged(runtime);
+            onControl(c, () -> { });
+            assertEquals("cache c waits for a backing device that cannot open: backing device disk cannot be opened:"
+                    + " backing device 'disk' (pcache.backing.file): path=/d/disk is in use by another user."
+                    + " The cache opens by itself once that backing device opens (when its configuration is updated,"
+                    + " or pcache restarts)", publishedFailure("c"), "failed since");
+            state.set(NOT_CONFIGURED);
+            c.runtimeChanged(runtime);
+            onControl(c, () -> { });
+            assertEquals(waits, publishedFailure("c"), "its configuration gone, the cache waits again");
+            c.bindBacking(new MemoryBacking(64 * Harness.MIB, "disk", false));
+            awaitOpen(c, "the cache opened once its backing device was bound");
+            state.set(ComponentConfigurationDTO.FAILED_ACTIVATION);
+            c.runtimeChanged(runtime);
+            onControl(c, () -> { });
+            assertNull(publishedFailure("c"), "an open cache publishes no failure");
         } finally {
             c.deactivate();
         }
@@ -737,7 +787,7 @@ class TargetComponentTest {
             first.deactivate();
         }
         PcacheTargetComponent c = component(new Mapping(heap, "heap"));
-        set(c, "runtime", runtimeWithBacking("disk", () -> ComponentConfigurationDTO.FAILED_ACTIVATION, LOCKED));
+        c.bindRuntime(runtimeWithBacking("disk", () -> ComponentConfigurationDTO.FAILED_ACTIVATION, LOCKED));
         c.activate(config(values), Map.of());
         try {
             assertEquals("none: backing device disk cannot be opened: backing device 'disk' (pcache.backing.file):"
