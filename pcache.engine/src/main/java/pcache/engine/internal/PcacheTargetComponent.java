@@ -219,21 +219,30 @@ public final class PcacheTargetComponent {
      * failed. Control thread only; nothing while an open runs or the cache is open.
      */
     private void reviewBackingFailure() {
-        boolean idle;
+        boolean published;
         synchronized (this) {
-            idle = openEnded && !deactivated && failureService != null;
+            if (!openEnded || deactivated) {
+                return;
+            }
+            published = failureService != null;
         }
-        if (!idle || facade != null || !openWantsBacking) {
+        TargetConfig c = applied;
+        // a configuration changed since the open is opened again next, with its own failure
+        if (c == null || c != config || facade != null || !openWantsBacking) {
             return;
         }
-        String failed = failedBackingDevices();
-        if (java.util.Objects.equals(failed, publishedBackingFailure)) {
+        String failed = BackingFailures.failedFor(runtime, c.backing_target());
+        if (published && java.util.Objects.equals(failed, publishedBackingFailure)) {
             return;
         }
         withdrawFailure();
-        publishBackingFailure(config, failed);
-        LOG.log(System.Logger.Level.INFO, "cache {0}: {1}", name, failed == null ? "waits for its backing device"
-                : "its backing device cannot open: " + failed);
+        publishBackingFailure(c, failed);
+        if (failed != null) {
+            LOG.log(System.Logger.Level.WARNING, "cache {0}: {1}", name, BackingHolder.devicesFailed(name, failed));
+        } else {
+            LOG.log(System.Logger.Level.INFO, "cache {0}: waits for its backing device again (backing.target {1})",
+                    name, c.backing_target());
+        }
     }
 
     /**

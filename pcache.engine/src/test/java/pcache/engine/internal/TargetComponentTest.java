@@ -101,6 +101,9 @@ class TargetComponentTest {
                 });
     }
 
+    /** Every failure published, as {@link #publishedFailure} gives it, in order. */
+    private final List<String> publishedHistory = new CopyOnWriteArrayList<>();
+
     /** The service properties of every {@link CacheOpenFailureService} instance not yet disposed. */
     private final List<Dictionary<String, ?>> publishedFailures = new CopyOnWriteArrayList<>();
 
@@ -146,6 +149,8 @@ class TargetComponentTest {
                 properties.keys().asIterator().forEachRemaining(k -> copy.put(k, properties.get(k)));
                 CacheOpenFailureService instance = new CacheOpenFailureService(new HashMap<>(copy));
                 publishedFailures.add(copy);
+                publishedHistory.add(copy.get(CacheOpenFailure.REASON) + (Boolean.TRUE.equals(copy.get(
+                        CacheOpenFailure.WAITS_FOR_BACKING)) ? " (waits for backing)" : ""));
                 return new ComponentInstance<>() {
                     @Override
                     public void dispose() {
@@ -766,6 +771,73 @@ class TargetComponentTest {
         } finally {
             c.deactivate();
         }
+    }
+
+    /**
+     * A review that was queued before a configuration change of a cache that is not open leaves the
+     * failure to the open the change queues: it publishes nothing for a configuration the cache has
+     * not tried (a failure there is final to `-c`). The open then finds the failed device itself.
+     */
+    @Test
+    @Timeout(120)
+    void aReviewQueuedBeforeAConfigurationChangeLeavesTheFailureToTheOpen() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
+                ComponentConfigurationDTO.ACTIVE);
+        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
+        Mapping mapping = new Mapping(new HeapPmemProvider(), "heap");
+        PcacheTargetComponent c = component(mapping);
+        c.bindRuntime(runtime);
+        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        CountDownLatch busy = new CountDownLatch(1);
+        try {
+            await("a failure published", () -> publishedFailure("c") != null);
+            mapping.holdOpens = new CountDownLatch(1); // the next open waits in its mapping
+            ((ExecutorService) get(c, "control")).execute(() -> {
+                try {
+                    busy.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            state.set(ComponentConfigurationDTO.FAILED_ACTIVATION);
+            c.runtimeChanged(runtime); // queued first
+            c.modified(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"),
+                    "backing__timeout__ms", 60_000L)), Map.of()); // queues the open again
+            publishedHistory.clear();
+            busy.countDown();
+            assertTrue(mapping.openHeld.await(30, TimeUnit.SECONDS), "the open began");
+            assertEquals(List.of(), publishedHistory, "published before the open of the new configuration");
+            mapping.holdOpens.countDown();
+            await("the open's failure published", () -> {
+                String f = publishedFailure("c");
+                return f != null && f.startsWith("cache c waits for a backing device that cannot open");
+            });
+        } finally {
+            busy.countDown();
+            CountDownLatch hold = mapping.holdOpens;
+            if (hold != null) {
+                hold.countDown();
+            }
+            c.deactivate();
+        }
+    }
+
+    /** A stopped cache says nothing more when the runtime changes: its failure went with it. */
+    @Test
+    @Timeout(120)
+    void aStoppedCachePublishesNothingWhenTheRuntimeChanges() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
+                ComponentConfigurationDTO.ACTIVE);
+        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
+        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
+        c.bindRuntime(runtime);
+        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        await("a failure published", () -> publishedFailure("c") != null);
+        c.deactivate();
+        assertNull(publishedFailure("c"), "withdrawn by the stop");
+        state.set(ComponentConfigurationDTO.FAILED_ACTIVATION);
+        c.runtimeChanged(runtime);
+        assertNull(publishedFailure("c"), "nothing published after the stop");
     }
 
     /**
