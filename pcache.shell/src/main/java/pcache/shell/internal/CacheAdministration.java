@@ -298,7 +298,8 @@ final class CacheAdministration {
         }
         createFactoryConfiguration(admin, d.backing().pid(), d.backingName(), d.backingProperties());
         createFactoryConfiguration(admin, ConfigPids.TARGET, d.name(), d.targetProperties());
-        // until it opens, or fails for a reason that no backing device coming later mends
+        // until it opens, or fails for a reason other than a backing device that may still come (one
+        // that failed to open is such a reason: the cache publishes it as a failure)
         await(timeouts.open(), () -> cacheNamed(d.name()) != null || failedForGood(d.name()));
         if (cacheNamed(d.name()) == null) {
             CacheOpenFailure failure = openFailure(d.name());
@@ -314,7 +315,10 @@ final class CacheAdministration {
                 + " segments), mode " + s.mode().configName() + ", data_crc " + s.dataCrc();
     }
 
-    /** Whether the cache {@code name} failed to open for a reason other than a missing backing device. */
+    /**
+     * Whether the cache {@code name} failed to open for a reason other than a backing device that
+     * may still come (every backing device it selects failing to open is such a reason).
+     */
     private boolean failedForGood(String name) {
         CacheOpenFailure f = openFailure(name);
         return f != null && !f.waitsForBacking();
