@@ -71,6 +71,27 @@ public final class LoopDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes an ext4 file system on this device and mounts it at {@code at} (made if missing);
+     * closing the result unmounts it.
+     */
+    public AutoCloseable mountExt4(Path at) throws IOException, InterruptedException {
+        ExternalTools.require("mkfs.ext4");
+        ExternalTools.require("mount");
+        Files.createDirectories(at);
+        if (run("mkfs.ext4", "-q", "-F", device) == null) {
+            throw unusable("mkfs.ext4 " + device + " failed");
+        }
+        if (run("mount", device, at.toString()) == null) {
+            throw unusable("mount " + device + " " + at + " failed (root is needed)");
+        }
+        return () -> {
+            if (run("umount", at.toString()) == null) {
+                throw new IllegalStateException("umount " + at + " failed: " + device + " stays mounted there");
+            }
+        };
+    }
+
     /** A failure in CI, where the tests run as root on a host with the loop driver; a skip elsewhere. */
     private static RuntimeException unusable(String why) {
         return ExternalTools.inCi() ? new IllegalStateException(why) : new TestAbortedException(why);

@@ -682,8 +682,8 @@ public final class PcacheTargetComponent {
             throw new CacheConfigurationException("cache device " + dev + " is in use by another cache, reached"
                     + " through another name (a hard link or a bind mount of the same file), in this process or"
                     + " another; stop that cache first, or give this one a cache device of its own");
-        } else if (outcome instanceof DeviceFileLock.Busy) {
-            throw new CacheConfigurationException("cache device " + dev + " " + DeviceFileLock.Busy.WHY
+        } else if (outcome instanceof DeviceFileLock.Busy busy) {
+            throw new CacheConfigurationException("cache device " + dev + " " + busy.why()
                     + ", or give this cache a device of its own");
         } else if (outcome instanceof DeviceFileLock.Unsupported unsupported) {
             LOG.log(System.Logger.Level.INFO, "cache {0}: cache device {1} locked by its lock file only ({2}): a"

@@ -68,14 +68,22 @@ public final class DeviceFileLock implements AutoCloseable {
 
     /**
      * A block device claimed already: mounted, held by the kernel (device mapper, md, swap) or
-     * opened exclusively by another program, perhaps through another device node.
+     * opened exclusively by another program, perhaps through another device node. {@code heldBy}:
+     * what holds it as far as the system tells ("mounted at /mnt/x", "held by device mapper device
+     * vg-lv (dm-0, /dev/mapper/vg-lv)"), or empty when nothing is found (a program's exclusive open
+     * leaves no trace).
      */
-    public record Busy() implements Outcome {
+    public record Busy(String heldBy) implements Outcome {
 
         /** What a busy device is and what to do, for a message that names the device before it. */
         public static final String WHY = "is busy: a block device that is mounted, held by the kernel (device"
                 + " mapper, md, swap) or opened exclusively by another program, perhaps another pcache through"
                 + " another device node of it; unmount or release it first";
+
+        /** {@link #WHY}, or what holds it when that is known, for a message that names the device before it. */
+        public String why() {
+            return heldBy == null || heldBy.isEmpty() ? WHY : "is busy: " + heldBy + "; unmount or release it first";
+        }
     }
 
     /**
@@ -129,7 +137,7 @@ public final class DeviceFileLock implements AutoCloseable {
             int fd = LibC.openDevice(device.toString(), write, claim);
             if (fd < 0) {
                 if (claim && -fd == EBUSY) {
-                    return new Busy();
+                    return new Busy(new BlockDeviceHolders().of(device));
                 }
                 // not there, not writable, not a file: the device's own open says so in its own words
                 return new Unsupported("cannot open " + device + " for " + (write ? "writing" : "reading")

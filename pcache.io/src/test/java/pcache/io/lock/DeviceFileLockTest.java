@@ -171,4 +171,28 @@ class DeviceFileLockTest {
             }
         }
     }
+
+    /**
+     * A block device refused as busy says what holds it when the system tells: here the file
+     * system mounted from it, at a folder whose name has a space (which /proc writes escaped).
+     * Before, the message listed the usual reasons only.
+     */
+    @Test
+    void aMountedBlockDeviceIsRefusedAsBusyNamingWhereItIsMounted() throws Exception {
+        assumeTrue(DeviceFileLock.supportedPlatform(), "open file description locks of 64-bit x86 and ARM Linux");
+        Path image = dir.resolve("fs.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(16 << 20);
+        }
+        try (LoopDevice loop = LoopDevice.over(image)) {
+            Path at = dir.resolve("mount point");
+            try (AutoCloseable mounted = loop.mountExt4(at)) {
+                DeviceFileLock.Busy busy = assertInstanceOf(DeviceFileLock.Busy.class, DeviceFileLock.tryLock(loop.path()));
+                assertEquals("mounted at " + at.toRealPath(), busy.heldBy());
+                assertEquals("is busy: mounted at " + at.toRealPath() + "; unmount or release it first", busy.why());
+            }
+            DeviceFileLock.Locked again = assertInstanceOf(DeviceFileLock.Locked.class, DeviceFileLock.tryLock(loop.path()));
+            again.lock().close();
+        }
+    }
 }

@@ -169,8 +169,8 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                             + " that first" + then + " (a backing device pcache writes to must be its alone: a disk"
                             + " written by two users, or read by one while the other writes, keeps neither's data"
                             + " safe)");
-        } else if (outcome instanceof DeviceFileLock.Busy) {
-            throw new BackingConfigurationException(who + ": " + pathSetting + " " + DeviceFileLock.Busy.WHY + then);
+        } else if (outcome instanceof DeviceFileLock.Busy busy) {
+            throw new BackingConfigurationException(who + ": " + pathSetting + " " + busy.why() + then);
         }
         return outcome; // Locked or Unsupported
     }
