@@ -74,6 +74,6 @@ public final class ExternalTools {
             return null;
         }
         return "not installed: " + String.join(", ", missing) + " (Debian packages: nbdkit qemu-utils libnbd-bin fio"
-                + " python3-libnbd gnutls-bin prometheus chromium chromium-driver; .ci/run installs them)" + (inCi() ? "; CI=true: a missing tool fails the test" : "");
+                + " python3-libnbd gnutls-bin prometheus chromium chromium-driver e2fsprogs; .ci/run installs them)" + (inCi() ? "; CI=true: a missing tool fails the test" : "");
     }
 }

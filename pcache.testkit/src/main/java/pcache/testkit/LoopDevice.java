@@ -83,6 +83,7 @@ public final class LoopDevice implements AutoCloseable {
             throw unusable("mkfs.ext4 " + device + " failed");
         }
         if (run("mount", device, at.toString()) == null) {
+            run("umount", at.toString()); // a mount that timed out may have happened all the same
             throw unusable("mount " + device + " " + at + " failed (root is needed)");
         }
         return () -> {

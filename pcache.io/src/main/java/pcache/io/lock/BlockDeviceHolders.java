@@ -9,10 +9,12 @@ import java.util.List;
 
 /**
  * What holds a block device that refused an exclusive open ({@code O_EXCL}, {@code EBUSY}), as far
- * as Linux tells anyone: a file system mounted from it ({@code /proc/self/mountinfo}), swap on it
- * ({@code /proc/swaps}), a kernel device stacked on it such as a device mapper or md device
- * ({@code /sys/dev/block/MAJ:MIN/holders}), and the same for each of its partitions. A program that
- * opened it exclusively (another pcache, through any node of the device) leaves no such trace.
+ * as Linux tells this process: a file system mounted from it in pcache's mount namespace
+ * ({@code /proc/self/mountinfo}: by the device number, or by the mount's source device where the
+ * file system shows another number, as btrfs does), swap on it ({@code /proc/swaps}), a kernel
+ * device stacked on it such as a device mapper or md device ({@code /sys/dev/block/MAJ:MIN/holders}),
+ * the same for each of its partitions, and for a partition, what holds its whole disk. A program
+ * that opened it exclusively (another pcache, through any node of the device) leaves no such trace.
  */
 final class BlockDeviceHolders {
 
@@ -44,18 +46,55 @@ final class BlockDeviceHolders {
         }
     }
 
-    /** What holds the device {@code majorMinor} ("8:16") and its partitions, in words. */
+    /** At most this many findings are named; the rest are counted. */
+    static final int NAMED = 6;
+
+    /**
+     * What holds the device {@code majorMinor} ("8:16"), its partitions and, for a partition, its
+     * whole disk, in words; each finding once, at most {@link #NAMED} of them named.
+     */
     String of(String majorMinor) {
-        List<String> found = new ArrayList<>();
+        java.util.Set<String> found = new java.util.LinkedHashSet<>();
         describe(majorMinor, null, found);
         for (String[] partition : partitions(majorMinor)) {
-            describe(partition[1], partition[0], found);
+            describe(partition[1], "its partition " + partition[0] + " ", found);
         }
-        return String.join("; ", found);
+        Path device = sys.resolve("dev/block").resolve(majorMinor);
+        if (Files.exists(device.resolve("partition"))) { // the kernel resolves ".." after the symlink
+            String disk = firstLine(device.resolve("../dev"));
+            if (!disk.isEmpty()) {
+                describe(disk, "its disk " + diskName(device) + " ", found);
+            }
+        }
+        List<String> named = new ArrayList<>();
+        for (String f : found) {
+            if (named.size() == NAMED) {
+                named.add("and " + (found.size() - NAMED) + " more");
+                break;
+            }
+            named.add(f);
+        }
+        return printable(String.join("; ", named));
     }
 
-    private void describe(String majorMinor, String partition, List<String> found) {
-        String whose = partition == null ? "" : "its partition " + partition + " ";
+    /** The whole disk's name of the partition whose sysfs entry is {@code partition}. */
+    private static String diskName(Path partition) {
+        try {
+            return partition.resolve("..").toRealPath().getFileName().toString();
+        } catch (IOException | RuntimeException e) {
+            return "(unknown)";
+        }
+    }
+
+    /** {@code text} with control characters (from a mount point's name) shown as {@code ?}. */
+    private static String printable(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> out.appendCodePoint(Character.isISOControl(c) ? '?' : c));
+        return out.toString();
+    }
+
+    private void describe(String majorMinor, String whose, java.util.Set<String> found) {
+        whose = whose == null ? "" : whose;
         for (String mountPoint : mountPoints(majorMinor)) {
             found.add(whose + (whose.isEmpty() ? "mounted at " : "is mounted at ") + mountPoint);
         }
@@ -74,16 +113,42 @@ final class BlockDeviceHolders {
         return major + ":" + minor;
     }
 
-    /** Where file systems of the device are mounted (field 3 of mountinfo is its major:minor). */
+    /**
+     * Where file systems of the device are mounted: field 3 of mountinfo is the file system's device
+     * number, which is the device's own for most; btrfs shows an anonymous one, so the mount's source
+     * (the field after the file system type, behind the " - " separator) is looked at too.
+     */
     private List<String> mountPoints(String majorMinor) {
         List<String> points = new ArrayList<>();
         for (String line : lines(proc.resolve("self/mountinfo"))) {
             String[] fields = line.split(" ");
-            if (fields.length > 4 && fields[2].equals(majorMinor)) {
+            if (fields.length <= 4) {
+                continue;
+            }
+            if (fields[2].equals(majorMinor) || sourceIs(fields, majorMinor)) {
                 points.add(unescape(fields[4]));
             }
         }
         return points;
+    }
+
+    /** Whether the source of the mount whose mountinfo {@code fields} are given is the device {@code majorMinor}. */
+    private static boolean sourceIs(String[] fields, String majorMinor) {
+        for (int i = 5; i + 2 < fields.length; i++) {
+            if (fields[i].equals("-")) {
+                String source = unescape(fields[i + 2]);
+                if (!source.startsWith("/dev/")) {
+                    return false;
+                }
+                try {
+                    Object rdev = Files.getAttribute(Path.of(source), "unix:rdev");
+                    return rdev instanceof Long r && r != 0 && majorMinor(r).equals(majorMinor);
+                } catch (IOException | RuntimeException e) {
+                    return false;
+                }
+            }
+        }
+        return false;
     }
 
     /** Whether a swap area listed in /proc/swaps is the device. */
@@ -154,9 +219,10 @@ final class BlockDeviceHolders {
         return partitions;
     }
 
+    /** The file's lines; bytes that are not UTF-8 (a mount point's name) replaced, not failing the read. */
     private static List<String> lines(Path file) {
         try {
-            return Files.readAllLines(file);
+            return new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
         } catch (IOException | RuntimeException e) {
             return List.of();
         }

@@ -82,7 +82,13 @@ public final class DeviceFileLock implements AutoCloseable {
 
         /** {@link #WHY}, or what holds it when that is known, for a message that names the device before it. */
         public String why() {
-            return heldBy == null || heldBy.isEmpty() ? WHY : "is busy: " + heldBy + "; unmount or release it first";
+            if (heldBy == null || heldBy.isEmpty()) {
+                return WHY;
+            }
+            String partitions = heldBy.contains("its partition ") ? " (its partitions are in use: check that it is"
+                    + " the device meant, as pcache writes over the whole of it, its partitions too)" : "";
+            return "is busy: " + heldBy + partitions + "; free it first (unmount it, swapoff it, or remove what is"
+                    + " stacked on it)";
         }
     }
 
