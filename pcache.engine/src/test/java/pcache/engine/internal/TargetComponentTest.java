@@ -730,6 +730,25 @@ class TargetComponentTest {
         }
     }
 
+    /** A cache, its runtime and the state the runtime gives its backing device "disk" ({@link #watchedCache}). */
+    private record Watched(java.util.concurrent.atomic.AtomicInteger state, ServiceComponentRuntime runtime,
+            PcacheTargetComponent cache) {
+    }
+
+    /**
+     * A cache on {@code mapping} that selects backing device "disk", which its runtime knows as a
+     * configured file device, active at first (its state can be changed): activated, its open begun.
+     */
+    private Watched watchedCache(Mapping mapping) throws Exception {
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
+                ComponentConfigurationDTO.ACTIVE);
+        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
+        PcacheTargetComponent c = component(mapping);
+        c.bindRuntime(runtime);
+        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        return new Watched(state, runtime, c);
+    }
+
     /**
      * A new cache that published that it waits for its backing device (one that may still open: an
      * NBD export connecting, say) says again what holds when the runtime's components change: that
@@ -739,12 +758,10 @@ class TargetComponentTest {
     @Test
     @Timeout(120)
     void aCacheWaitingForItsBackingDeviceSaysAgainWhatHoldsWhenTheRuntimeChanges() throws Exception {
-        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
-                ComponentConfigurationDTO.ACTIVE);
-        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
-        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
-        c.bindRuntime(runtime);
-        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        Watched w = watchedCache(new Mapping(new HeapPmemProvider(), "heap"));
+        java.util.concurrent.atomic.AtomicInteger state = w.state();
+        ServiceComponentRuntime runtime = w.runtime();
+        PcacheTargetComponent c = w.cache();
         String waits = "it waits for its backing device (backing.target (pcache.backing.name=disk)): a blank cache"
                 + " device is formatted for its backing device and a dm-pcache image is paired with it, so neither"
                 + " opens without one (waits for backing)";
@@ -781,13 +798,11 @@ class TargetComponentTest {
     @Test
     @Timeout(120)
     void aReviewQueuedBeforeAConfigurationChangeLeavesTheFailureToTheOpen() throws Exception {
-        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
-                ComponentConfigurationDTO.ACTIVE);
-        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
         Mapping mapping = new Mapping(new HeapPmemProvider(), "heap");
-        PcacheTargetComponent c = component(mapping);
-        c.bindRuntime(runtime);
-        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        Watched w = watchedCache(mapping);
+        java.util.concurrent.atomic.AtomicInteger state = w.state();
+        ServiceComponentRuntime runtime = w.runtime();
+        PcacheTargetComponent c = w.cache();
         CountDownLatch busy = new CountDownLatch(1);
         try {
             await("a failure published", () -> publishedFailure("c") != null);
@@ -826,12 +841,10 @@ class TargetComponentTest {
     @Test
     @Timeout(120)
     void aStoppedCachePublishesNothingWhenTheRuntimeChanges() throws Exception {
-        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(
-                ComponentConfigurationDTO.ACTIVE);
-        ServiceComponentRuntime runtime = runtimeWithBacking("disk", state::get, LOCKED);
-        PcacheTargetComponent c = component(new Mapping(new HeapPmemProvider(), "heap"));
-        c.bindRuntime(runtime);
-        c.activate(config(Map.of("backing_target", CacheDefinition.backingFilter("disk"))), Map.of());
+        Watched w = watchedCache(new Mapping(new HeapPmemProvider(), "heap"));
+        java.util.concurrent.atomic.AtomicInteger state = w.state();
+        ServiceComponentRuntime runtime = w.runtime();
+        PcacheTargetComponent c = w.cache();
         await("a failure published", () -> publishedFailure("c") != null);
         c.deactivate();
         assertNull(publishedFailure("c"), "withdrawn by the stop");
