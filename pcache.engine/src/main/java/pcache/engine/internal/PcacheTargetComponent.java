@@ -173,7 +173,7 @@ public final class PcacheTargetComponent {
         this.config = c;
         this.name = TargetSettings.name(c);
         this.backing.rename(name);
-        this.backing.failedDevicesFrom(this::failedBackingDevices);
+        this.backing.failedDevicesFrom(() -> failedBackingDevices(config));
         this.control = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "pcache-" + name + "-control");
             t.setDaemon(true);
@@ -182,9 +182,8 @@ public final class PcacheTargetComponent {
         control.execute(this::openInBackground);
     }
 
-    /** Why no backing device this cache selects will be bound, or null ({@link BackingFailures#failedFor}). */
-    private String failedBackingDevices() {
-        TargetConfig c = config;
+    /** Why no backing device the cache selects with {@code c} will be bound, or null ({@link BackingFailures#failedFor}). */
+    private String failedBackingDevices(TargetConfig c) {
         return c == null ? null : BackingFailures.failedFor(runtime, c.backing_target());
     }
 
@@ -231,7 +230,7 @@ public final class PcacheTargetComponent {
         if (c == null || c != config || facade != null || !openWantsBacking) {
             return;
         }
-        String failed = BackingFailures.failedFor(runtime, c.backing_target());
+        String failed = failedBackingDevices(c);
         if (published && java.util.Objects.equals(failed, publishedBackingFailure)) {
             return;
         }

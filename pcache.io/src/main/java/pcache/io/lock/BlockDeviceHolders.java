@@ -38,11 +38,21 @@ final class BlockDeviceHolders {
      * the device cannot be looked at.
      */
     String of(Path device) {
+        String majorMinor = majorMinorOf(device.toString());
         try {
-            Object rdev = Files.getAttribute(device, "unix:rdev");
-            return rdev instanceof Long r ? of(majorMinor(r)) : "";
-        } catch (IOException | RuntimeException e) { // no unix view, gone meanwhile: nothing to add
+            return majorMinor == null ? "" : of(majorMinor);
+        } catch (RuntimeException e) { // an answer is a nicety: never a reason for the refusal to fail
             return "";
+        }
+    }
+
+    /** The {@code major:minor} of the device node at {@code node}, or null (not a device, not a path, no unix view, gone). */
+    private static String majorMinorOf(String node) {
+        try {
+            Object rdev = Files.getAttribute(Path.of(node), "unix:rdev");
+            return rdev instanceof Long r && r != 0 ? majorMinor(r) : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 
@@ -93,16 +103,17 @@ final class BlockDeviceHolders {
         return out.toString();
     }
 
+    /** Adds what holds the device {@code majorMinor} to {@code found}, each after {@code whose} ("its disk sda ") if given. */
     private void describe(String majorMinor, String whose, java.util.Set<String> found) {
-        whose = whose == null ? "" : whose;
+        String prefix = whose == null ? "" : whose + "is ";
         for (String mountPoint : mountPoints(majorMinor)) {
-            found.add(whose + (whose.isEmpty() ? "mounted at " : "is mounted at ") + mountPoint);
+            found.add(prefix + "mounted at " + mountPoint);
         }
         if (swapsOn(majorMinor)) {
-            found.add(whose + (whose.isEmpty() ? "in use as swap" : "is in use as swap"));
+            found.add(prefix + "in use as swap");
         }
         for (String holder : holders(majorMinor)) {
-            found.add(whose + (whose.isEmpty() ? "held by " : "is held by ") + holder);
+            found.add(prefix + "held by " + holder);
         }
     }
 
@@ -137,15 +148,7 @@ final class BlockDeviceHolders {
         for (int i = 5; i + 2 < fields.length; i++) {
             if (fields[i].equals("-")) {
                 String source = unescape(fields[i + 2]);
-                if (!source.startsWith("/dev/")) {
-                    return false;
-                }
-                try {
-                    Object rdev = Files.getAttribute(Path.of(source), "unix:rdev");
-                    return rdev instanceof Long r && r != 0 && majorMinor(r).equals(majorMinor);
-                } catch (IOException | RuntimeException e) {
-                    return false;
-                }
+                return source.startsWith("/dev/") && majorMinor.equals(majorMinorOf(source));
             }
         }
         return false;
@@ -156,15 +159,10 @@ final class BlockDeviceHolders {
         List<String> lines = lines(proc.resolve("swaps"));
         for (int i = 1; i < lines.size(); i++) { // the first line is the header
             String[] fields = lines.get(i).trim().split("\\s+");
-            if (fields.length > 1 && fields[1].equals("partition")) {
-                try {
-                    Object rdev = Files.getAttribute(Path.of(unescape(fields[0])), "unix:rdev");
-                    if (rdev instanceof Long r && majorMinor(r).equals(majorMinor)) {
-                        return true;
-                    }
-                } catch (IOException | RuntimeException e) {
-                    // a swap device this process cannot look at: not ours as far as we can tell
-                }
+            // a swap device this process cannot look at is not ours as far as we can tell
+            if (fields.length > 1 && fields[1].equals("partition")
+                    && majorMinor.equals(majorMinorOf(unescape(fields[0])))) {
+                return true;
             }
         }
         return false;

@@ -57,26 +57,46 @@ public final class BackingFailures {
     private BackingFailures() {
     }
 
-    /** The failed backing devices {@code runtime} knows of, by name; none without a runtime. */
-    public static List<Failure> of(ServiceComponentRuntime runtime) {
-        List<Failure> failures = new ArrayList<>();
-        if (runtime == null) {
-            return failures;
+    /** A configured backing device's component configuration, with the description it belongs to. */
+    private record Configured(ComponentDescriptionDTO description, ComponentConfigurationDTO configuration) {
+
+        boolean failed() {
+            return configuration.state == ComponentConfigurationDTO.FAILED_ACTIVATION;
         }
+
+        Failure failure() {
+            return new Failure(name(configuration), reason(configuration.failure));
+        }
+    }
+
+    /**
+     * Every configuration of the configured backing device components {@code runtime} knows of;
+     * null when the runtime fails to answer (going away).
+     */
+    private static List<Configured> configured(ServiceComponentRuntime runtime) {
+        List<Configured> all = new ArrayList<>();
         try {
             for (ComponentDescriptionDTO description : runtime.getComponentDescriptionDTOs()) {
-                if (!isBacking(description)) {
-                    continue;
-                }
-                for (ComponentConfigurationDTO c : runtime.getComponentConfigurationDTOs(description)) {
-                    if (c.state == ComponentConfigurationDTO.FAILED_ACTIVATION) {
-                        failures.add(new Failure(name(c), reason(c.failure)));
+                if (isBacking(description)) {
+                    for (ComponentConfigurationDTO c : runtime.getComponentConfigurationDTOs(description)) {
+                        all.add(new Configured(description, c));
                     }
                 }
             }
         } catch (RuntimeException e) { // the runtime going away: nothing to say
+            return null;
+        }
+        return all;
+    }
+
+    /** The failed backing devices {@code runtime} knows of, by name; none without a runtime. */
+    public static List<Failure> of(ServiceComponentRuntime runtime) {
+        List<Configured> all = runtime == null ? null : configured(runtime);
+        if (all == null) {
             return List.of();
         }
+        List<Failure> failures = new ArrayList<>();
+        all.stream().filter(Configured::failed).forEach(c -> failures.add(c.failure()));
         failures.sort(Comparator.comparing(Failure::name));
         return failures;
     }
@@ -99,24 +119,25 @@ public final class BackingFailures {
         } catch (InvalidSyntaxException e) {
             return null;
         }
-        List<Failure> failed = new ArrayList<>();
-        try {
-            for (ComponentDescriptionDTO description : runtime.getComponentDescriptionDTOs()) {
-                if (!isBacking(description)) {
-                    continue;
-                }
-                for (ComponentConfigurationDTO c : runtime.getComponentConfigurationDTOs(description)) {
-                    if (!filter.match(asService(description, c.properties))) {
-                        continue;
-                    }
-                    if (c.state != ComponentConfigurationDTO.FAILED_ACTIVATION) {
-                        return null; // it may still bind a device
-                    }
-                    failed.add(new Failure(name(c), reason(c.failure)));
-                }
-            }
-        } catch (RuntimeException e) { // the runtime going away: nothing to say
+        List<Configured> all = configured(runtime);
+        if (all == null) {
             return null;
+        }
+        List<Failure> failed = new ArrayList<>();
+        for (Configured c : all) {
+            boolean selected;
+            try {
+                selected = filter.match(asService(c.description(), c.configuration().properties));
+            } catch (RuntimeException e) { // keys that differ only in case: no answer
+                return null;
+            }
+            if (!selected) {
+                continue;
+            }
+            if (!c.failed()) {
+                return null; // it may still bind a device
+            }
+            failed.add(c.failure());
         }
         if (failed.isEmpty()) {
             return null;
