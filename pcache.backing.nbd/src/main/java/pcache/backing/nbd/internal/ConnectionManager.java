@@ -123,17 +123,23 @@ final class ConnectionManager {
                 }
                 current.submit(request, ++cookies);
             } else {
-                if (parked.size() >= 1024 && Integer.bitCount(parked.size()) == 1) {
-                    parked.removeIf(r -> { // callers that timed out: their connection is gone
-                        if (r.isDone()) {
-                            r.settle();
-                        }
-                        return r.isDone();
-                    });
-                }
                 parked.add(request);
             }
             request.dispatched = true;
+        }
+    }
+
+    /**
+     * Its caller gave {@code request} up: if it waits for the next connection, it leaves the
+     * queue now, with its payload (a WRITE's copy, a READ's buffer, up to 32 MiB each), instead
+     * of at the reconnect, which may be minutes away while callers keep timing out. It was not
+     * sent since its last connection ended, so it is settled.
+     */
+    void givenUp(NbdRequest request) {
+        synchronized (lock) {
+            if (parked.remove(request)) {
+                request.settle();
+            }
         }
     }
 
@@ -180,6 +186,24 @@ final class ConnectionManager {
     void flushStarted(NbdRequest flush) {
         synchronized (lock) {
             flush.flushTicket = durability.flushStarted();
+        }
+    }
+
+    /**
+     * Fails if a write of {@code written} (acknowledged without FUA) was acknowledged on a
+     * connection lost before a flush there covered it: a flush since, which another caller may
+     * already have been told of that loss by, does not make it durable.
+     */
+    void checkFlushed(List<NbdRequest> written, String what) throws BackingDeviceException {
+        synchronized (lock) {
+            long lost = written.stream()
+                    .filter(w -> w.ackedOn != null && !DurabilityTracker.flushed(w.ackedOn, w.ackNumber)).count();
+            if (lost > 0) {
+                throw new BackingDeviceException(server + ": " + what + " failed: " + lost + " of its "
+                        + written.size() + " part(s) were acknowledged on a connection that was lost before a flush"
+                        + " covered them; the server may have lost them, so the flush that stands in for FUA cannot"
+                        + " vouch for them: write the data again");
+            }
         }
     }
 
@@ -316,7 +340,8 @@ final class ConnectionManager {
         boolean fua = (request.flags & NbdWire.CMD_FLAG_FUA) != 0;
         if ((request.command == NbdCommand.WRITE || request.command == NbdCommand.WRITE_ZEROES)
                 && !fua) {
-            durability.writeAcknowledged(connection.durability);
+            request.ackNumber = durability.writeAcknowledged(connection.durability);
+            request.ackedOn = connection.durability;
         } else if (request.command == NbdCommand.FLUSH && request.flushTicket != null) {
             // the failure is completed here, under the lock: a loss counts as reported only if
             // the flush's caller is still there to get it

@@ -75,13 +75,24 @@ final class DurabilityTracker {
         }
     }
 
-    /** A write without FUA was acknowledged on {@code connection}. */
-    void writeAcknowledged(ConnectionRecord connection) {
+    /** A write without FUA was acknowledged on {@code connection}; returns its number. */
+    long writeAcknowledged(ConnectionRecord connection) {
         ackSequence++;
         if (connection.firstAck == 0) {
             connection.firstAck = ackSequence;
         }
         connection.lastAck = ackSequence;
+        return ackSequence;
+    }
+
+    /**
+     * Whether the write numbered {@code ack}, acknowledged on {@code connection}, is covered by a
+     * flush its server acknowledged on that connection. Unlike a flush's verdict, which tells of
+     * a loss once, this answers for one write whatever was reported to others: a FUA write emulated
+     * by a flush must not return while one of its own parts was lost.
+     */
+    static boolean flushed(ConnectionRecord connection, long ack) {
+        return connection.flushedThrough >= ack;
     }
 
     /** The current end of the acknowledged-write sequence (what a flush sent now covers). */

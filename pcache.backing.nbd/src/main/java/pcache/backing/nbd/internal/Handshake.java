@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 
 import pcache.backing.nbd.internal.NbdConnectException.Reason;
+import pcache.io.Printable;
 
 /**
  * The client side of the fixed-newstyle handshake (design doc §2, profile §7.2): client flags
@@ -341,7 +342,8 @@ final class Handshake {
         if (reply.data.length == 0) {
             return "";
         }
-        return ": " + new String(reply.data, StandardCharsets.UTF_8);
+        // the server's own words: shown escaped and cut short, never as lines of their own
+        return ": " + Printable.of(new String(reply.data, StandardCharsets.UTF_8));
     }
 
     private void sendOption(int option, byte[] data) throws IOException {

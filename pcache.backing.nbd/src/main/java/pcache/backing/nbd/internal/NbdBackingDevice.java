@@ -204,15 +204,31 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         Deadline deadline = pipeline.newDeadline();
         ByteBuffer data = src.slice();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
+        List<NbdRequest> written = emulatedFuaParts(fua, flags);
+        RequestPipeline.Sink sink = written == null ? null : written::add;
         if (geometry.sectorAligned()) {
-            pipeline.run(parts.writes(offset, offset + length, data, 0, flags), deadline, null);
+            pipeline.run(parts.writes(offset, offset + length, data, 0, flags), deadline, sink);
         } else {
-            readModifyWrite.write(offset, length, data, flags, deadline);
+            readModifyWrite.write(offset, length, data, flags, deadline, sink);
         }
         src.position(src.position() + length);
-        if (fua && flags == 0 && initialExport.canFlush()) {
-            pipeline.flush(deadline); // FUA emulated: the flush covers this acknowledged write
+        if (written != null) {
+            emulateFua(written, "FUA write [" + offset + ", +" + length + ")", deadline);
         }
+    }
+
+    /** A list for the parts of a FUA write a flush stands in for (the server lacks FUA), else null. */
+    private List<NbdRequest> emulatedFuaParts(boolean fua, int flags) {
+        return fua && flags == 0 && initialExport.canFlush() ? new ArrayList<>() : null;
+    }
+
+    /**
+     * FUA emulated where the server lacks it: a flush covers the acknowledged parts, and each
+     * part must be covered by it or by another flush on the connection that acknowledged it.
+     */
+    private void emulateFua(List<NbdRequest> written, String what, Deadline deadline) throws IOException {
+        pipeline.flush(deadline);
+        connections.checkFlushed(written, what);
     }
 
     @Override
@@ -247,13 +263,15 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         }
         Deadline deadline = pipeline.newDeadline();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
+        List<NbdRequest> written = emulatedFuaParts(fua, flags);
+        RequestPipeline.Sink sink = written == null ? null : written::add;
         if (geometry.sectorAligned()) {
-            pipeline.run(parts.zeroes(offset, offset + length, flags), deadline, null);
+            pipeline.run(parts.zeroes(offset, offset + length, flags), deadline, sink);
         } else {
-            readModifyWrite.write(offset, length, null, flags, deadline);
+            readModifyWrite.write(offset, length, null, flags, deadline, sink);
         }
-        if (fua && flags == 0 && initialExport.canFlush()) {
-            pipeline.flush(deadline);
+        if (written != null) {
+            emulateFua(written, "FUA write-zeroes [" + offset + ", +" + length + ")", deadline);
         }
     }
 

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import pcache.api.BackingDeviceException;
+import pcache.io.Printable;
 import pcache.io.log.Log;
 
 /**
@@ -283,6 +284,14 @@ final class NbdConnection {
     private void readSimpleReply(WireInput in) throws IOException {
         int error = in.readInt();
         NbdRequest request = lookup(in.readLong());
+        if (request.chunkReceived) {
+            // its structured reply may have carried an error a simple "done" would hide
+            throw new ProtocolViolation("sent a simple reply to " + request + " after structured chunks of its reply");
+        }
+        if (request.command == NbdCommand.READ && link.export().structuredReplies()) {
+            throw new ProtocolViolation("answered " + request + " with a simple reply, though structured replies"
+                    + " were agreed, which a READ's reply must then be");
+        }
         if (error == 0 && request.command == NbdCommand.READ) {
             in.readFully(request.payload, request.payloadOffset, request.length);
         }
@@ -293,6 +302,11 @@ final class NbdConnection {
         int flags = in.readUnsignedShort();
         int type = in.readUnsignedShort();
         NbdRequest request = lookup(in.readLong());
+        if (!link.export().structuredReplies()) {
+            throw new ProtocolViolation("sent a structured reply chunk for " + request
+                    + ", though structured replies were not agreed");
+        }
+        request.chunkReceived = true;
         long length = in.readUnsignedInt();
         switch (type) {
             case CHUNK_NONE -> {
@@ -399,15 +413,23 @@ final class NbdConnection {
         Arrays.fill(request.payload, from, from + (int) size, (byte) 0);
     }
 
-    /** Counts a content chunk; one overlapping content already received fails the request. */
+    /**
+     * Counts a content chunk; one overlapping content already received, or one too many apart
+     * from the rest, fails the request.
+     */
     private boolean recordContent(NbdRequest request, long offset, long size) {
         long from = offset - request.offset;
-        if (request.recordContent(from, from + size)) {
+        NbdRequest.Content content = request.recordContent(from, from + size);
+        if (content == NbdRequest.Content.RECORDED) {
             return true;
         }
         if (request.replyError == null) {
-            request.replyError = new BackingDeviceException(server + " answered " + request
-                    + " with content for [" + offset + ", +" + size + ") overlapping content it already sent");
+            request.replyError = new BackingDeviceException(server + " answered " + request + " with content for ["
+                    + offset + ", +" + size + ") " + (content == NbdRequest.Content.OVERLAPS
+                            ? "overlapping content it already sent"
+                            : "apart from the " + NbdRequest.MAX_SEPARATE_PIECES + " separate pieces it had already"
+                                    + " sent, more than pcache keeps for one reply; the server scatters its replies"
+                                    + " (a broken or hostile server: check it)"));
         }
         return false;
     }
@@ -436,7 +458,8 @@ final class NbdConnection {
             throw new ProtocolViolation("sent an error chunk whose message (" + messageLength
                     + " bytes) is longer than the chunk");
         }
-        String message = new String(in.readBytes(messageLength), StandardCharsets.UTF_8);
+        // the server's own words: shown escaped and cut short, never as lines of their own
+        String message = Printable.of(new String(in.readBytes(messageLength), StandardCharsets.UTF_8));
         long rest = length - 6 - messageLength;
         String where = "";
         if (type == CHUNK_ERROR_OFFSET && rest >= 8) {

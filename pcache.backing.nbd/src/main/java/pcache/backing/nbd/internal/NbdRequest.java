@@ -47,12 +47,18 @@ final class NbdRequest {
     DurabilityTracker.FlushTicket flushTicket;
     /** FLUSH: acknowledged writes covered when it went on the wire. */
     long coverageAtSend;
+    /** WRITE, WRITE_ZEROES without FUA, once acknowledged: the connection that acknowledged it. */
+    DurabilityTracker.ConnectionRecord ackedOn;
+    /** The same: its number in the device's sequence of acknowledged writes. */
+    long ackNumber;
 
     // --- reply reassembly; only the current connection's reader thread touches these ---
     /** Content bytes received so far for a structured READ reply. */
     long bytesReceived;
     /** First error chunk (or malformed chunk) of a structured reply. */
     IOException replyError;
+    /** A structured chunk of the reply came: a simple reply can no longer end it. */
+    boolean chunkReceived;
     /** The server answered ESHUTDOWN: resend on the next connection instead of failing. */
     boolean serverShuttingDown;
     /**
@@ -85,30 +91,63 @@ final class NbdRequest {
         return new NbdRequest(command, flags, offset, length, null, 0);
     }
 
+    /** What became of a content chunk ({@link #recordContent}). */
+    enum Content {
+        RECORDED,
+        /** It overlaps content already received: the spec forbids that. */
+        OVERLAPS,
+        /** It would be one piece too many apart from every other (see {@link #MAX_SEPARATE_PIECES}). */
+        SCATTERED
+    }
+
+    /**
+     * Most separate content ranges a READ reply may have received at once. Adjacent ranges are
+     * joined, so a server that sends its chunks in order, or fills the gaps it left, never nears
+     * it; one that answers 32 MiB in one-byte chunks at every other byte (the spec only says
+     * chunks SHOULD be aligned) would otherwise keep tens of millions of ranges, gigabytes of heap.
+     */
+    static final int MAX_SEPARATE_PIECES = 65_536;
+
     /**
      * Records a content chunk for [{@code from}, {@code to}) relative to {@link #offset} and
-     * counts its bytes. Returns false, recording nothing, if it overlaps content already
-     * received: the spec forbids that, and counting bytes alone would then take a reply that
-     * left part of the request unfilled for complete.
+     * counts its bytes, joining it to the ranges it touches. Records nothing if it overlaps
+     * content already received (counting bytes alone would then take a reply that left part of
+     * the request unfilled for complete) or if it would make one separate range too many.
      */
-    boolean recordContent(long from, long to) {
+    Content recordContent(long from, long to) {
         if (from == to) {
-            return true;
+            return Content.RECORDED;
         }
         if (received == null) {
             received = new TreeMap<>();
         }
         Map.Entry<Long, Long> before = received.floorEntry(from);
         if (before != null && before.getValue() > from) {
-            return false;
+            return Content.OVERLAPS;
         }
         Map.Entry<Long, Long> after = received.ceilingEntry(from);
         if (after != null && after.getKey() < to) {
-            return false;
+            return Content.OVERLAPS;
         }
-        received.put(from, to);
+        boolean joinsBefore = before != null && before.getValue() == from;
+        boolean joinsAfter = after != null && after.getKey() == to;
+        if (!joinsBefore && !joinsAfter && received.size() >= MAX_SEPARATE_PIECES) {
+            return Content.SCATTERED;
+        }
+        long start = joinsBefore ? before.getKey() : from;
+        long end = to;
+        if (joinsAfter) {
+            received.remove(after.getKey());
+            end = after.getValue();
+        }
+        received.put(start, end);
         bytesReceived += to - from;
-        return true;
+        return Content.RECORDED;
+    }
+
+    /** Separate content ranges received so far (tests). */
+    int separatePieces() {
+        return received == null ? 0 : received.size();
     }
 
     /** Prepares a (re)send: forgets what a previous connection delivered. */
@@ -116,6 +155,7 @@ final class NbdRequest {
         received = null;
         bytesReceived = 0;
         replyError = null;
+        chunkReceived = false;
         serverShuttingDown = false;
         extents = null;
     }

@@ -33,15 +33,15 @@ final class ReadModifyWrite {
 
     /**
      * Writes {@code [offset, offset + length)}: {@code data} from its index 0, or zeroes when
-     * {@code data} is null.
+     * {@code data} is null; {@code written}, if not null, gets each write sent once it is answered.
      */
-    void write(long offset, long length, ByteBuffer data, int flags, Deadline deadline)
-            throws IOException {
+    void write(long offset, long length, ByteBuffer data, int flags, Deadline deadline,
+            RequestPipeline.Sink written) throws IOException {
         pipeline.checkUsable(); // a refused or closed device fails at once, not after waiting for its blocks
         RangeLock.Held held = lockBlocks(offset, offset + length, deadline);
         List<NbdRequest> patched = new ArrayList<>(2);
         try {
-            writeBlocks(offset, length, data, flags, deadline, patched);
+            writeBlocks(offset, length, data, flags, deadline, patched, written);
         } catch (IOException | RuntimeException | Error e) {
             // a patched block given up on (a timeout) may still land, with the old bytes of the
             // sectors around this write in it: its blocks stay locked until it is answered or its
@@ -59,7 +59,7 @@ final class ReadModifyWrite {
 
     /** The caller holds the block lock of the whole range; {@code patched} gets the patched blocks' writes. */
     private void writeBlocks(long offset, long length, ByteBuffer data, int flags, Deadline deadline,
-            List<NbdRequest> patched) throws IOException {
+            List<NbdRequest> patched, RequestPipeline.Sink written) throws IOException {
         int alignment = geometry.alignment();
         long end = offset + length;
         long firstFull = geometry.alignUp(offset);
@@ -80,7 +80,7 @@ final class ReadModifyWrite {
         RequestParts.Source middle = firstFull >= lastFull ? () -> null
                 : data == null ? parts.zeroes(firstFull, lastFull, flags)
                 : parts.writes(firstFull, lastFull, data, (int) (firstFull - offset), flags);
-        pipeline.run(RequestParts.concat(RequestParts.of(patched), middle), deadline, null);
+        pipeline.run(RequestParts.concat(RequestParts.of(patched), middle), deadline, written);
     }
 
     /** READs of the blocks that {@code [offset, end)} covers only in part (at most two). */

@@ -72,6 +72,7 @@ final class RequestPipeline {
             for (NbdRequest left : window) {
                 left.abandon(new BackingDeviceException(server + ": " + left + " abandoned because "
                         + "another part of the same request failed"));
+                connections.givenUp(left);
             }
             throw e;
         }
@@ -111,6 +112,7 @@ final class RequestPipeline {
         } catch (TimeoutException e) {
             BackingUnavailableException timeout = timedOut(request, deadline);
             if (request.abandon(timeout)) {
+                connections.givenUp(request);
                 connections.dropIfSilent();
                 throw timeout;
             }
@@ -120,6 +122,7 @@ final class RequestPipeline {
             InterruptedIOException interrupted = new InterruptedIOException(server
                     + ": interrupted while waiting for " + request);
             request.abandon(interrupted);
+            connections.givenUp(request);
             throw interrupted;
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());

@@ -131,6 +131,62 @@ class NbdProtocolCornerTest {
         assertEquals(BackingState.ONLINE, device.state());
     }
 
+    /**
+     * A reply in one-byte chunks at every other byte kept one range per chunk: 32 MiB so
+     * answered held tens of millions of ranges, gigabytes of heap. Adjacent ranges are now
+     * joined, and a reply with more separate pieces than {@link NbdRequest#MAX_SEPARATE_PIECES}
+     * fails its read alone.
+     */
+    @Test
+    void aReadReplyScatteredIntoTooManyPiecesFailsTheReadAlone() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        int scattered = 160 << 10; // 81,920 odd bytes, then as many even ones
+        server.handler((request, replies) -> {
+            if (request.type() != 0 || request.length() != scattered) {
+                server.serveDisk(request, replies);
+                return;
+            }
+            for (int parity = 1; parity >= 0; parity--) {
+                for (int i = parity; i < scattered; i += 2) {
+                    replies.hole(parity == 0 && i == scattered - 2, request.cookie(), request.offset() + i, 1);
+                }
+            }
+        });
+        connect(Duration.ofSeconds(30));
+        BackingDeviceException e = assertThrows(BackingDeviceException.class,
+                () -> device.read(0, ByteBuffer.allocate(scattered)));
+        assertTrue(e.getMessage().contains("65536 separate pieces") && e.getMessage().contains("scatters"),
+                e.getMessage());
+        assertEquals(BackingState.ONLINE, device.state());
+        ByteBuffer ok = ByteBuffer.allocate(4096);
+        device.read(4096, ok);
+        assertArrayEquals(Arrays.copyOfRange(disk, 4096, 8192), ok.array());
+        assertEquals(0, device.reconnectCount());
+    }
+
+    /** Pieces that touch are kept as one; a scattered piece past the bound is refused, one that joins is not. */
+    @Test
+    void contentPiecesThatTouchAreJoined() {
+        NbdRequest read = NbdRequest.read(0, 4 * NbdRequest.MAX_SEPARATE_PIECES);
+        for (int i = 0; i < 1000; i++) {
+            assertEquals(NbdRequest.Content.RECORDED, read.recordContent(i, i + 1));
+        }
+        assertEquals(1, read.separatePieces());
+        for (long i = 1001; i < 1001 + 2L * (NbdRequest.MAX_SEPARATE_PIECES - 1); i += 2) {
+            assertEquals(NbdRequest.Content.RECORDED, read.recordContent(i, i + 1));
+        }
+        assertEquals(NbdRequest.MAX_SEPARATE_PIECES, read.separatePieces());
+        long past = 1001 + 2L * NbdRequest.MAX_SEPARATE_PIECES;
+        assertEquals(NbdRequest.Content.SCATTERED, read.recordContent(past, past + 1));
+        assertEquals(NbdRequest.Content.OVERLAPS, read.recordContent(999, 1001));
+        assertEquals(NbdRequest.Content.RECORDED, read.recordContent(1000, 1001)); // joins both neighbours
+        assertEquals(NbdRequest.MAX_SEPARATE_PIECES - 1, read.separatePieces());
+        assertEquals(NbdRequest.Content.RECORDED, read.recordContent(1002, 1003));
+        assertEquals(NbdRequest.MAX_SEPARATE_PIECES - 2, read.separatePieces());
+        assertEquals(1000 + 1 + NbdRequest.MAX_SEPARATE_PIECES - 1 + 1, read.bytesReceived);
+    }
+
     @Test
     void errorRepliesFailOnlyTheirRequest() throws Exception {
         server = FakeNbdServer.standard(dir, SIZE);
@@ -164,6 +220,27 @@ class NbdProtocolCornerTest {
         assertEquals(1, server.connections());
     }
 
+    /** The server's words reach messages and logs escaped and cut short: no forged log line, no 64 KiB message. */
+    @Test
+    void theServersErrorTextIsEscapedAndCutShort() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        String forged = "disk on fire\n2026-12-07 ERROR forged line\u202e" + "x".repeat(60_000);
+        server.handler((request, replies) -> {
+            if (request.type() == 0) {
+                replies.error(request.cookie(), NbdErrors.EIO, forged);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        BackingDeviceException e = assertThrows(BackingDeviceException.class,
+                () -> device.read(0, ByteBuffer.allocate(512)));
+        String message = e.getMessage();
+        assertTrue(message.contains("disk on fire\\u000a2026-12-07 ERROR forged line\\u202e"), message);
+        assertFalse(message.contains("\n") || message.contains("\u202e"), message);
+        assertTrue(message.length() < 1000 && message.contains("(60042 characters)"), message);
+    }
+
     @Test
     void unknownChunkTypeDropsTheConnectionAndTheRequestIsSentAgain() throws Exception {
         server = FakeNbdServer.standard(dir, SIZE);
@@ -181,6 +258,148 @@ class NbdProtocolCornerTest {
         assertArrayEquals(Arrays.copyOfRange(disk, 8192, 8192 + 4096), dst.array());
         assertEquals(1, device.reconnectCount());
         assertEquals(2, server.connections());
+    }
+
+    /**
+     * A reply is simple or structured, never both: a simple "done" after an error chunk without
+     * DONE took the write for done, and a simple reply to a READ where structured replies were
+     * agreed, or a structured chunk where they were not, was taken too. Each now drops the
+     * connection as a protocol violation and the request is sent again on the next.
+     */
+    @Test
+    void aReplyThatMixesSimpleAndStructuredOrBreaksWhatWasAgreedDropsTheConnection() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            if (request.connection() == 1 && request.type() == 1) {
+                byte[] text = "disk on fire".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                byte[] error = ByteBuffer.allocate(6 + text.length).putInt(NbdErrors.EIO)
+                        .putShort((short) text.length).put(text).array();
+                replies.chunk(false, NbdWire.CHUNK_ERROR, request.cookie(), error);
+                replies.simple(request.cookie(), 0, null);
+            } else if (request.connection() == 2 && request.type() == 0) {
+                byte[] data = Arrays.copyOfRange(server.disk, (int) request.offset(),
+                        (int) request.offset() + request.length());
+                replies.simple(request.cookie(), 0, data);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        byte[] data = new byte[4096];
+        Arrays.fill(data, (byte) 9);
+        device.write(4096, ByteBuffer.wrap(data), false);
+        assertEquals(1, device.reconnectCount(), "the write's mixed reply dropped the first connection");
+        assertArrayEquals(data, Arrays.copyOfRange(server.disk, 4096, 8192));
+        ByteBuffer dst = ByteBuffer.allocate(4096);
+        device.read(16384, dst);
+        assertEquals(2, device.reconnectCount(), "the simple READ reply dropped the second connection");
+        assertArrayEquals(Arrays.copyOfRange(disk, 16384, 16384 + 4096), dst.array());
+    }
+
+    @Test
+    void aStructuredChunkWhereSimpleRepliesWereAgreedDropsTheConnection() throws Exception {
+        server = new FakeNbdServer(dir, SIZE, NbdWire.TX_HAS_FLAGS | NbdWire.TX_SEND_FLUSH, false, true);
+        byte[] disk = randomDisk();
+        server.handler((request, replies) -> {
+            if (request.connection() == 1 && request.type() == 1) {
+                replies.chunk(true, NbdWire.CHUNK_NONE, request.cookie(), new byte[0]);
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(10));
+        byte[] data = new byte[4096];
+        Arrays.fill(data, (byte) 5);
+        device.write(0, ByteBuffer.wrap(data), false);
+        assertEquals(1, device.reconnectCount());
+        assertArrayEquals(data, Arrays.copyOfRange(server.disk, 0, 4096));
+        ByteBuffer dst = ByteBuffer.allocate(4096);
+        device.read(8192, dst);
+        assertArrayEquals(Arrays.copyOfRange(disk, 8192, 8192 + 4096), dst.array());
+    }
+
+    /**
+     * A request whose caller timed out while the device reconnected stayed queued, with its
+     * payload, until the queue reached 1,024, 2,048, ...: with the server down for minutes,
+     * gigabytes of given-up 1 MiB writes. It now leaves the queue as its caller gives up.
+     */
+    @Test
+    void requestsGivenUpWhileReconnectingLeaveTheQueueAtOnce() throws Exception {
+        server = FakeNbdServer.standard(dir, SIZE);
+        connect(Duration.ofMillis(300));
+        server.close();
+        waitUntil(() -> device.state() == BackingState.RECONNECTING, "the device noticed the server gone");
+        for (int i = 0; i < 20; i++) {
+            assertThrows(BackingUnavailableException.class,
+                    () -> device.write(0, ByteBuffer.allocate(1 << 20), false));
+            assertEquals(0, device.parkedCount(), "given-up writes still queued after " + (i + 1));
+        }
+        assertThrows(BackingUnavailableException.class, () -> device.read(0, ByteBuffer.allocate(4096)));
+        assertEquals(0, device.parkedCount());
+    }
+
+    /**
+     * A server without FUA: a FUA write is its parts, then a flush. When a part acknowledged on
+     * a connection was lost with it, and another caller's flush was told of that loss first, the
+     * FUA write's own flush (started after that report) succeeded and the write returned, though
+     * that part may never have reached the server's disk. It now fails, naming the lost part.
+     */
+    @Test
+    @Timeout(60)
+    void aFuaWriteWhosePartWasLostFailsThoughAnotherFlushWasToldOfTheLoss() throws Exception {
+        server = new FakeNbdServer(dir, SIZE, NbdWire.TX_HAS_FLAGS | NbdWire.TX_SEND_FLUSH | NbdWire.TX_SEND_TRIM
+                | NbdWire.TX_SEND_WRITE_ZEROES, true, true);
+        server.minimumBlock = 4096; // a 512-byte-aligned write: patched head and tail blocks, and the middle
+        java.util.concurrent.CountDownLatch heldOnFirst = new java.util.concurrent.CountDownLatch(2);
+        java.util.List<Long> heldOnSecond = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger flushesOnSecond = new java.util.concurrent.atomic.AtomicInteger();
+        server.handler((request, replies) -> {
+            boolean write = request.type() == 1;
+            boolean flush = request.type() == 3;
+            if (request.connection() == 1) {
+                if (write && request.offset() != 0) {
+                    heldOnFirst.countDown(); // never answered: the connection drops at the flush
+                } else if (flush) {
+                    replies.drop();
+                } else {
+                    server.serveDisk(request, replies); // the reads, and the head block's write
+                }
+            } else if (write && flushesOnSecond.get() == 0) {
+                System.arraycopy(request.payload(), 0, server.disk, (int) request.offset(), request.length());
+                heldOnSecond.add(request.cookie()); // carried out, answered after the flush
+            } else if (flush && flushesOnSecond.getAndIncrement() == 0) {
+                replies.simple(request.cookie(), 0, null);
+                for (long cookie : heldOnSecond) {
+                    replies.simple(cookie, 0, null);
+                }
+            } else {
+                server.serveDisk(request, replies);
+            }
+        });
+        connect(Duration.ofSeconds(20));
+        byte[] data = new byte[8192];
+        Arrays.fill(data, (byte) 3);
+        java.util.concurrent.CompletableFuture<Void> fuaWrite = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                device.write(512, ByteBuffer.wrap(data), true);
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        assertTrue(heldOnFirst.await(30, java.util.concurrent.TimeUnit.SECONDS), "the middle and tail writes arrived");
+        // answered after the head block's write on the same connection: that acknowledgement is in
+        device.read(65536, ByteBuffer.allocate(4096));
+        BackingDeviceException told = assertThrows(BackingDeviceException.class, device::flush);
+        assertTrue(told.getMessage().contains("were not yet flushed when the connection was lost"), told.getMessage());
+
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> fuaWrite.get(30, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof BackingDeviceException, String.valueOf(e.getCause()));
+        String message = e.getCause().getMessage();
+        assertTrue(message.contains("FUA write [512, +8192) failed: 1 of its 3 part(s) were acknowledged on a"
+                + " connection that was lost"), message);
+        assertEquals(1, device.reconnectCount());
     }
 
     @Test
