@@ -22,8 +22,17 @@ final class EngineSignals {
     final Object spaceLock = new Object();
     /** Wakes the write-back thread: new ksets, a drain, a waiting writer. */
     final Object writebackSignal = new Object();
-    /** Wakes the GC thread: dirty_tail moved, gc_percent changed, a waiting writer. */
+    /**
+     * Wakes the GC thread: dirty_tail moved, gc_percent changed, a waiting writer
+     * ({@link #wakeGc}); GC waits on it through {@link #awaitGc}.
+     */
     final Object gcSignal = new Object();
+    /**
+     * Calls to {@link #wakeGc} since the open; guarded by {@link #gcSignal}. GC waits only while
+     * it has seen them all, so a wake-up that comes during a pass (after it looked, before it
+     * waits) makes it look again at once instead of after gc_interval_ms.
+     */
+    private long gcWakeups;
     /** Wakes drain callers after each write-back step. */
     final Object drainSignal = new Object();
 
@@ -136,7 +145,31 @@ final class EngineSignals {
     void ksetsPassed(int ksets) {
         logDamage = null; // before the count: a drain that sees its ksets passed sees no stale damage
         passedKsets.addAndGet(ksets);
-        signal(gcSignal);
+        wakeGc();
+    }
+
+    /** Asks GC to look again (dirty_tail moved, gc_percent changed, a writer waits for space). */
+    void wakeGc() {
+        synchronized (gcSignal) {
+            gcWakeups++;
+            gcSignal.notifyAll();
+        }
+    }
+
+    /** The wake-ups GC has been asked for so far: read before a pass, given to {@link #awaitGc} after it. */
+    long gcWakeups() {
+        synchronized (gcSignal) {
+            return gcWakeups;
+        }
+    }
+
+    /** GC's wait: up to {@code millis}, and not at all when a wake-up came since {@code seen} was read. */
+    void awaitGc(long seen, long millis) throws InterruptedException {
+        synchronized (gcSignal) {
+            if (gcWakeups == seen) {
+                gcSignal.wait(Math.max(1, millis));
+            }
+        }
     }
 
     String logDamage() {

@@ -55,6 +55,13 @@ final class GarbageCollector {
      * finishes storing key_tail and releases it, or the segment would stay taken until a restart.
      */
     private int releasing = -1;
+    /** A run of failed passes is logged at most this often (its first with the stack trace). */
+    static final long FAILURE_LOG_MILLIS = 10_000;
+    /** Whether the latest pass failed; only the GC thread touches this and the next two. */
+    private boolean failing;
+    /** Failed passes since the last one logged. */
+    private long unreportedFailures;
+    private long lastFailureLogNanos;
 
     GarbageCollector(OpenCache cache, EngineSignals signals, ScheduledExecutorService scheduler) {
         this.cache = cache;
@@ -75,17 +82,22 @@ final class GarbageCollector {
     /** Applies a new threshold (already persisted by the caller) and lets GC look again. */
     void gcPercent(int percent) {
         gcPercent = percent;
-        EngineSignals.signal(signals.gcSignal);
+        signals.wakeGc();
     }
 
     /** The thread's body: runs until the cache closes. */
     void run() {
         long interval = cache.config().gcIntervalMillis();
         while (!signals.closed) {
+            long wakeups = signals.gcWakeups(); // before the pass: a wake-up during it is not lost
             try {
                 pass(false);
                 lastError = null;
-                EngineSignals.await(signals.gcSignal, interval);
+                if (failing) {
+                    failing = false;
+                    CacheEngine.LOG.log(System.Logger.Level.INFO, "cache " + cache.name() + ": GC works again");
+                }
+                signals.awaitGc(wakeups, interval);
             } catch (InterruptedException e) {
                 if (signals.closed) {
                     return;
@@ -101,8 +113,10 @@ final class GarbageCollector {
                         + "): most likely its medium fails, or its file was truncated while mapped"
                         : e.getMessage() != null ? e.getMessage() : e.toString();
                 cache.stats().gcErrors.increment();
-                CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying", e);
+                logFailure(e);
                 try {
+                    // until woken (a writer waiting for space wakes GC every second) or the interval
+                    // passes; a retry that fails again is counted, its log line held back (logFailure)
                     EngineSignals.await(signals.gcSignal, interval);
                 } catch (InterruptedException ie) {
                     if (signals.closed) {
@@ -111,6 +125,29 @@ final class GarbageCollector {
                 }
             }
         }
+    }
+
+    /**
+     * Logs a failed pass: the first of a run of failures with its stack trace, then at most one
+     * line every {@link #FAILURE_LOG_MILLIS} with how many failed since (every failure is counted
+     * in gc_errors).
+     */
+    private void logFailure(Throwable e) {
+        long now = System.nanoTime();
+        if (!failing) {
+            CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC failed; retrying (further"
+                    + " failures are counted in gc_errors and logged at most every " + FAILURE_LOG_MILLIS / 1000
+                    + " s)", e);
+            failing = true;
+        } else if (now - lastFailureLogNanos >= FAILURE_LOG_MILLIS * 1_000_000L) {
+            CacheEngine.LOG.log(System.Logger.Level.ERROR, "cache " + cache.name() + ": GC still fails ("
+                    + (unreportedFailures + 1) + " failed pass(es) since the last report): " + lastError);
+        } else {
+            unreportedFailures++;
+            return;
+        }
+        lastFailureLogNanos = now;
+        unreportedFailures = 0;
     }
 
     /**
@@ -142,8 +179,9 @@ final class GarbageCollector {
                 releasing = -1; // key_tail was not moved: the pass below starts over
             } else {
                 meta.storeKeyTail(keyTail); // both slots
-                cache.segments().release(releasing);
-                releasing = -1;
+                int segment = releasing;
+                releasing = -1; // before the release, which frees it at once: never twice (see below)
+                cache.segments().release(segment);
                 return true;
             }
         }
@@ -168,8 +206,12 @@ final class GarbageCollector {
             // into both slots before the release: a damaged newest copy must never make replay
             // start in a segment that has since been reused for other data
             meta.storeKeyTail(k.next());
-            cache.segments().release(keyTail.segment());
+            // stored: what is left is the release, which frees the segment before it tells anyone
+            // (the allocator's listener). Were a failure there retried, the segment, by then
+            // perhaps taken again by the key log or a data head, would be freed a second time and
+            // handed out twice
             releasing = -1;
+            cache.segments().release(keyTail.segment());
         } else {
             // key_tail passes the kset before its keys give their segments back: a segment whose
             // last reference goes gets a new generation, so its keys in this kset turn stale, while

@@ -42,11 +42,7 @@ final class MissFill {
             // the placeholder must go back, or the segments could never be reclaimed and the range
             // never cached again
             for (Allocation a : pieces) {
-                try {
-                    cache.segments().put(a.segment());
-                } catch (IOException | RuntimeException also) {
-                    e.addSuppressed(also);
-                }
+                giveBack(a, e);
             }
             removePlaceholder(slice, placeholder);
             if (e instanceof IOException) {
@@ -58,7 +54,7 @@ final class MissFill {
         try {
             if (!placeholder.isLinked() || !placeholder.isEmpty()) {
                 for (Allocation a : pieces) { // overtaken by a write: never install older data
-                    cache.segments().put(a.segment());
+                    giveBack(a, null);
                 }
                 return;
             }
@@ -88,6 +84,26 @@ final class MissFill {
         return total;
     }
 
+    /**
+     * Gives back {@code a}'s reference. Giving back the last one reclaims its segment, which
+     * stores its new generation and can fail: that failure is added to {@code cause}, or, with
+     * none, logged, and never fails the read, which holds its bytes whatever the copy's fate (the
+     * segment then stays taken until the cache is opened again).
+     */
+    private void giveBack(Allocation a, Throwable cause) {
+        try {
+            cache.segments().put(a.segment());
+        } catch (IOException | RuntimeException also) {
+            if (cause != null) {
+                cause.addSuppressed(also);
+            } else {
+                CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": giving back the space of"
+                        + " a read miss's copy failed; the read is served, the segment stays taken until the cache is"
+                        + " opened again: " + also.getMessage());
+            }
+        }
+    }
+
     /** Replaces the placeholder with clean keys for the copied data (under the slice lock). */
     private void install(KeySlice slice, CacheKey placeholder, ByteBuffer data, List<Allocation> pieces, int total)
             throws IOException {
@@ -99,7 +115,7 @@ final class MissFill {
             Allocation a = pieces.get(i);
             int n = Math.min(a.length(), length - done);
             if (n <= 0) {
-                cache.segments().put(a.segment());
+                giveBack(a, null);
                 continue;
             }
             CacheKey key = new CacheKey(placeholder.offset() + done, n).place(a.segment(), a.offset(), a.generation());
@@ -113,16 +129,12 @@ final class MissFill {
                 cache.keyLog().append(key, false);
             } catch (IOException e) {
                 slice.remove(key);
-                cache.segments().put(a.segment());
+                giveBack(a, null);
             } catch (RuntimeException | Error e) {
                 // not logged, and the pieces after it will not be: all their space goes back
                 slice.remove(key);
                 for (Allocation rest : pieces.subList(i, pieces.size())) {
-                    try {
-                        cache.segments().put(rest.segment());
-                    } catch (IOException | RuntimeException also) {
-                        e.addSuppressed(also);
-                    }
+                    giveBack(rest, e);
                 }
                 throw e;
             }

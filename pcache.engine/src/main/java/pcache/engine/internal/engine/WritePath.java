@@ -360,7 +360,11 @@ final class WritePath {
             for (CacheKey part : displaced) {
                 slice.insert(part, cache.validity());
             }
-            cache.segments().put(a.segment());
+            try {
+                cache.segments().put(a.segment());
+            } catch (IOException | RuntimeException also) {
+                e.addSuppressed(also); // the request fails for what failed first, not for the reclaim after it
+            }
             throw e;
         }
     }
@@ -547,7 +551,7 @@ final class WritePath {
 
     /** Wakes GC and write-back, then waits until a segment is reclaimed after {@code epoch}. */
     private void awaitReclaim(long epoch) throws IOException {
-        EngineSignals.signal(signals.gcSignal);
+        signals.wakeGc();
         EngineSignals.signal(signals.writebackSignal);
         synchronized (signals.spaceLock) {
             signals.checkOpen();
