@@ -194,10 +194,9 @@ final class ConnectionManager {
      * connection lost before a flush there covered it: a flush since, which another caller may
      * already have been told of that loss by, does not make it durable.
      */
-    void checkFlushed(List<NbdRequest> written, String what) throws BackingDeviceException {
+    void checkFlushed(List<DurabilityTracker.Acknowledged> written, String what) throws BackingDeviceException {
         synchronized (lock) {
-            long lost = written.stream()
-                    .filter(w -> w.ackedOn != null && !DurabilityTracker.flushed(w.ackedOn, w.ackNumber)).count();
+            long lost = written.stream().filter(w -> w != null && !DurabilityTracker.flushed(w)).count();
             if (lost > 0) {
                 throw new BackingDeviceException(server + ": " + what + " failed: " + lost + " of its "
                         + written.size() + " part(s) were acknowledged on a connection that was lost before a flush"
@@ -340,8 +339,8 @@ final class ConnectionManager {
         boolean fua = (request.flags & NbdWire.CMD_FLAG_FUA) != 0;
         if ((request.command == NbdCommand.WRITE || request.command == NbdCommand.WRITE_ZEROES)
                 && !fua) {
-            request.ackNumber = durability.writeAcknowledged(connection.durability);
-            request.ackedOn = connection.durability;
+            request.acknowledged = new DurabilityTracker.Acknowledged(connection.durability,
+                    durability.writeAcknowledged(connection.durability));
         } else if (request.command == NbdCommand.FLUSH && request.flushTicket != null) {
             // the failure is completed here, under the lock: a loss counts as reported only if
             // the flush's caller is still there to get it

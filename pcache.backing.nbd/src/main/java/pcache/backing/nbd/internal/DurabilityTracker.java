@@ -85,14 +85,18 @@ final class DurabilityTracker {
         return ackSequence;
     }
 
+    /** Where a write was acknowledged: the connection, and the write's number in the sequence. */
+    record Acknowledged(ConnectionRecord connection, long number) {
+    }
+
     /**
-     * Whether the write numbered {@code ack}, acknowledged on {@code connection}, is covered by a
-     * flush its server acknowledged on that connection. Unlike a flush's verdict, which tells of
-     * a loss once, this answers for one write whatever was reported to others: a FUA write emulated
-     * by a flush must not return while one of its own parts was lost.
+     * Whether {@code write} is covered by a flush its server acknowledged on the connection that
+     * acknowledged the write. Unlike a flush's verdict, which tells of a loss once, this answers for
+     * one write whatever was reported to others: a FUA write emulated by a flush must not return
+     * while one of its own parts was lost.
      */
-    static boolean flushed(ConnectionRecord connection, long ack) {
-        return connection.flushedThrough >= ack;
+    static boolean flushed(Acknowledged write) {
+        return write.connection().flushedThrough >= write.number();
     }
 
     /** The current end of the acknowledged-write sequence (what a flush sent now covers). */

@@ -204,8 +204,8 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         Deadline deadline = pipeline.newDeadline();
         ByteBuffer data = src.slice();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
-        List<NbdRequest> written = emulatedFuaParts(fua, flags);
-        RequestPipeline.Sink sink = written == null ? null : written::add;
+        List<DurabilityTracker.Acknowledged> written = emulatedFuaParts(fua, flags);
+        RequestPipeline.Sink sink = written == null ? null : part -> written.add(part.acknowledged());
         if (geometry.sectorAligned()) {
             pipeline.run(parts.writes(offset, offset + length, data, 0, flags), deadline, sink);
         } else {
@@ -217,8 +217,11 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         }
     }
 
-    /** A list for the parts of a FUA write a flush stands in for (the server lacks FUA), else null. */
-    private List<NbdRequest> emulatedFuaParts(boolean fua, int flags) {
+    /**
+     * A list for where the parts of a FUA write a flush stands in for (the server lacks FUA) were
+     * acknowledged, else null; not the parts themselves, which hold their payload's copies.
+     */
+    private List<DurabilityTracker.Acknowledged> emulatedFuaParts(boolean fua, int flags) {
         return fua && flags == 0 && initialExport.canFlush() ? new ArrayList<>() : null;
     }
 
@@ -226,7 +229,8 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
      * FUA emulated where the server lacks it: a flush covers the acknowledged parts, and each
      * part must be covered by it or by another flush on the connection that acknowledged it.
      */
-    private void emulateFua(List<NbdRequest> written, String what, Deadline deadline) throws IOException {
+    private void emulateFua(List<DurabilityTracker.Acknowledged> written, String what, Deadline deadline)
+            throws IOException {
         pipeline.flush(deadline);
         connections.checkFlushed(written, what);
     }
@@ -263,8 +267,8 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         }
         Deadline deadline = pipeline.newDeadline();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
-        List<NbdRequest> written = emulatedFuaParts(fua, flags);
-        RequestPipeline.Sink sink = written == null ? null : written::add;
+        List<DurabilityTracker.Acknowledged> written = emulatedFuaParts(fua, flags);
+        RequestPipeline.Sink sink = written == null ? null : part -> written.add(part.acknowledged());
         if (geometry.sectorAligned()) {
             pipeline.run(parts.zeroes(offset, offset + length, flags), deadline, sink);
         } else {

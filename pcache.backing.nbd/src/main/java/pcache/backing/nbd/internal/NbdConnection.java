@@ -284,16 +284,22 @@ final class NbdConnection {
     private void readSimpleReply(WireInput in) throws IOException {
         int error = in.readInt();
         NbdRequest request = lookup(in.readLong());
-        if (request.chunkReceived) {
-            // its structured reply may have carried an error a simple "done" would hide
-            throw new ProtocolViolation("sent a simple reply to " + request + " after structured chunks of its reply");
-        }
-        if (request.command == NbdCommand.READ && link.export().structuredReplies()) {
-            throw new ProtocolViolation("answered " + request + " with a simple reply, though structured replies"
-                    + " were agreed, which a READ's reply must then be");
-        }
+        // the framing is still known (a simple reply carries a successful READ's data): the
+        // request fails alone, as libnbd does, and the connection and its unflushed writes stay
+        String broken = request.chunkReceived
+                // its structured reply may have carried an error a simple "done" would hide
+                ? "sent a simple reply to " + request + " after structured chunks of its reply"
+                : request.command == NbdCommand.READ && link.export().structuredReplies()
+                        ? "answered " + request + " with a simple reply, though structured replies were agreed,"
+                                + " which a READ's reply must then be"
+                        : null;
         if (error == 0 && request.command == NbdCommand.READ) {
             in.readFully(request.payload, request.payloadOffset, request.length);
+        }
+        if (broken != null) {
+            deliver(request, new BackingDeviceException(server + " broke the NBD protocol: it " + broken
+                    + " (a broken server: check it)"));
+            return;
         }
         finish(request, error, "");
     }

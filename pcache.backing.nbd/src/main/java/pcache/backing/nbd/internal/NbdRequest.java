@@ -47,10 +47,11 @@ final class NbdRequest {
     DurabilityTracker.FlushTicket flushTicket;
     /** FLUSH: acknowledged writes covered when it went on the wire. */
     long coverageAtSend;
-    /** WRITE, WRITE_ZEROES without FUA, once acknowledged: the connection that acknowledged it. */
-    DurabilityTracker.ConnectionRecord ackedOn;
-    /** The same: its number in the device's sequence of acknowledged writes. */
-    long ackNumber;
+    /**
+     * WRITE, WRITE_ZEROES without FUA, once acknowledged: the connection that acknowledged it and
+     * its number in the device's sequence of acknowledged writes; null before, or for others.
+     */
+    DurabilityTracker.Acknowledged acknowledged;
 
     // --- reply reassembly; only the current connection's reader thread touches these ---
     /** Content bytes received so far for a structured READ reply. */
@@ -172,6 +173,11 @@ final class NbdRequest {
     /** Marks the request off the wire for good (see {@link #settled}). */
     void settle() {
         settled.complete(null);
+    }
+
+    /** Where this write was acknowledged (read once it completed), or null. */
+    DurabilityTracker.Acknowledged acknowledged() {
+        return acknowledged;
     }
 
     /** Number of payload bytes this request carries on the wire or holds (for windowing). */
