@@ -149,7 +149,6 @@ class CacheEngineTest {
                 }
             };
             log.addHandler(capture);
-            long started = System.nanoTime();
             try {
                 filling = writeInBackground(e, 3 * LOGICAL / 4, chunk, 5);
                 awaitGcErrors(e, 3, filling);
@@ -157,11 +156,8 @@ class CacheEngineTest {
                 log.removeHandler(capture);
             }
             // a pass retried at every writer's wake-up logged an error with its stack trace each time
-            long failedFirst = logged.stream().filter(m -> m.contains("GC failed; retrying")).count();
-            long stillFailing = logged.stream().filter(m -> m.contains("GC still fails")).count();
-            long tenSecondsRan = (System.nanoTime() - started) / 10_000_000_000L;
-            assertEquals(1, failedFirst, String.valueOf(logged));
-            assertTrue(stillFailing <= tenSecondsRan, stillFailing + " reports in " + tenSecondsRan + " times 10 s: " + logged);
+            // (every retry repeats the same failing store, so no pass succeeds in between)
+            assertEquals(1, logged.stream().filter(m -> m.contains("GC failed; retrying")).count(), String.valueOf(logged));
             pmem.failWritesWhere(null);
             filling.get(30, java.util.concurrent.TimeUnit.SECONDS);
             e.drain(null);

@@ -95,7 +95,9 @@ final class GarbageCollector {
                 lastError = null;
                 if (failing) {
                     failing = false;
-                    CacheEngine.LOG.log(System.Logger.Level.INFO, "cache " + cache.name() + ": GC works again");
+                    long unreported = unreportedFailures;
+                    CacheEngine.LOG.log(System.Logger.Level.INFO, "cache " + cache.name() + ": GC works again"
+                            + (unreported > 0 ? " (" + unreported + " more failed pass(es) since the last report)" : ""));
                 }
                 signals.awaitGc(wakeups, interval);
             } catch (InterruptedException e) {

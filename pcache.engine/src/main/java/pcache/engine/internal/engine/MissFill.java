@@ -93,7 +93,9 @@ final class MissFill {
     private void giveBack(Allocation a, Throwable cause) {
         try {
             cache.segments().put(a.segment());
-        } catch (IOException | RuntimeException also) {
+        } catch (IOException | RuntimeException | Error also) {
+            // an Error too (a fault in the mapped cache memory during the reclaim): the pieces
+            // after this one must still go back, and the placeholder with them
             if (cause != null) {
                 cause.addSuppressed(also);
             } else {

@@ -263,8 +263,8 @@ final class WritePath {
     private void putBack(Allocation a, Throwable failure) {
         try {
             cache.segments().put(a.segment());
-        } catch (IOException | RuntimeException also) {
-            failure.addSuppressed(also);
+        } catch (IOException | RuntimeException | Error also) {
+            failure.addSuppressed(also); // an Error too: a fault in the mapped cache memory during the reclaim
         }
     }
 
@@ -360,11 +360,7 @@ final class WritePath {
             for (CacheKey part : displaced) {
                 slice.insert(part, cache.validity());
             }
-            try {
-                cache.segments().put(a.segment());
-            } catch (IOException | RuntimeException also) {
-                e.addSuppressed(also); // the request fails for what failed first, not for the reclaim after it
-            }
+            putBack(a, e); // the request fails for what failed first, not for the reclaim after it
             throw e;
         }
     }
