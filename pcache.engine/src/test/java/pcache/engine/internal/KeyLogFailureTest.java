@@ -1,16 +1,22 @@
 package pcache.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import pcache.api.spi.PmemRegion;
 import pcache.engine.internal.engine.CacheEngine;
+import pcache.writeback.internal.OrderedWritebackPolicy;
 
 /**
  * A write whose key cannot be logged fails, and must not take with it the data it was to replace:
@@ -34,6 +40,15 @@ class KeyLogFailureTest {
 
         synchronized void failAt(int n) {
             countdown = n;
+        }
+
+        /** Set: every flush and fence fails from now on, as a mapped device's do once a flush failed. */
+        volatile boolean flushesRefused;
+
+        private void refused() throws IOException {
+            if (flushesRefused) {
+                throw new IOException("injected: an earlier flush failed; the device takes no more flushes");
+            }
         }
 
         private synchronized void mutation(String what) throws IOException {
@@ -104,12 +119,14 @@ class KeyLogFailureTest {
 
         @Override
         public void flush(long offset, long length) throws IOException {
+            refused();
             mutation("flush");
             pmem.flush(offset, length);
         }
 
         @Override
         public void fence() throws IOException {
+            refused();
             mutation("fence");
             pmem.fence();
         }
@@ -139,6 +156,48 @@ class KeyLogFailureTest {
             assertTrue(next.getMessage().contains("key log failed"), "the kset write failed: " + next.getMessage());
             assertArrayEquals(acknowledged.array(), Harness.read(e, at, 8192),
                     "the acknowledged write's data must still be read, not the backing device's older content");
+        } finally {
+            e.abandon();
+        }
+    }
+
+    /**
+     * A full cache whose device then takes no more flushes: write-back cannot store dirty_tail and
+     * GC has nothing to pass, so no space can be freed until the cache is opened again. The writer
+     * waiting for space waited for good (its client saw no answer) while a write with room failed at
+     * once; it now fails with the device's error.
+     */
+    @Test
+    @Timeout(120)
+    void aWriterWaitingForSpaceFailsOnceTheCacheDeviceTakesNoMoreFlushes() throws Exception {
+        FailingRegion region = new FailingRegion(new SimulatedPmem(Harness.deviceBytes(5), false));
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine e = Harness.open(Harness.config("t"), region, holder, new OrderedWritebackPolicy());
+        try {
+            holder.set(null); // write-back waits: the cache fills
+            int chunk = 64 * 1024;
+            CompletableFuture<Void> filling = CompletableFuture.runAsync(() -> {
+                try {
+                    for (long off = 0; off < LOGICAL; off += chunk) {
+                        e.write(off, Harness.pattern(off, chunk, 1), false);
+                    }
+                } catch (IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (e.conditions(null).requestsWaitingForSpace() == 0) {
+                assertFalse(filling.isDone(), "the writes finished in a cache smaller than them");
+                assertTrue(System.nanoTime() < deadline, "no writer waited for space");
+                Thread.sleep(10);
+            }
+            region.flushesRefused = true;
+            holder.set(disk);
+            ExecutionException failed = assertThrows(ExecutionException.class, () -> filling.get(60, TimeUnit.SECONDS));
+            String message = String.valueOf(failed.getCause().getMessage());
+            assertTrue(message.contains("has no free space, and its cache device takes no more flushes")
+                    && message.contains("the device takes no more flushes"), message);
         } finally {
             e.abandon();
         }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import pcache.api.BlockDevice;
+import pcache.api.DeviceClosedException;
 import pcache.api.format.PcacheFormat;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.ExtentVisitor;
@@ -545,7 +546,14 @@ final class WritePath {
         }
     }
 
-    /** Wakes GC and write-back, then waits until a segment is reclaimed after {@code epoch}. */
+    /**
+     * Wakes GC and write-back, then waits until a segment is reclaimed after {@code epoch}. A
+     * wait that saw no reclaim asks the cache device whether it still takes flushes (its fence
+     * fails once one failed for good): if not, neither write-back (which stores dirty_tail) nor GC
+     * (which stores key_tail) can free space until the cache is opened again, so the writer fails
+     * with the device's error instead of waiting for good. A device that fails now and then, or a
+     * backing device that is away, keeps it waiting.
+     */
     private void awaitReclaim(long epoch) throws IOException {
         signals.wakeGc();
         EngineSignals.signal(signals.writebackSignal);
@@ -562,5 +570,16 @@ final class WritePath {
             }
         }
         signals.checkOpen();
+        if (signals.reclaimEpoch.get() == epoch) {
+            try {
+                cache.region().fence();
+            } catch (DeviceClosedException e) {
+                signals.checkOpen();
+                throw e;
+            } catch (IOException e) {
+                throw new IOException("cache " + name + " has no free space, and its cache device takes no more"
+                        + " flushes, so none can be freed until the cache is opened again: " + e.getMessage(), e);
+            }
+        }
     }
 }
