@@ -105,9 +105,10 @@ public final class DeviceFiles {
     }
 
     /**
-     * Why {@code path} must not be written, or null: no write access for this process, or a mode
+     * Why {@code path} must not be written, or null: no write access for this process, a mode
      * that grants write permission to nobody (which root could override, but somebody marked the
-     * file read-only on purpose).
+     * file read-only on purpose), or a block device the kernel marks read-only (which opens for
+     * writing all the same and then refuses every write).
      */
     public static String writeDenied(Path path) throws IOException {
         if (!Files.isWritable(path)) {
@@ -122,6 +123,28 @@ public final class DeviceFiles {
                 return "its mode grants no write permission";
             }
         }
+        if (readOnlyBlockDevice(path)) {
+            return "the kernel marks the block device read-only (blockdev --getro prints 1; blockdev --setrw clears"
+                    + " it where the medium takes writes)";
+        }
         return null;
+    }
+
+    /**
+     * Whether {@code path} is a block device whose {@code ro} flag is set in
+     * {@code /sys/class/block}, found by the name its real path has (a node of another name, a
+     * container's own, is not found there: false).
+     */
+    static boolean readOnlyBlockDevice(Path path) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode");
+            if ((mode & 0170000) != 0060000) {
+                return false;
+            }
+            Path flag = Path.of("/sys/class/block").resolve(path.toRealPath().getFileName().toString()).resolve("ro");
+            return Files.isReadable(flag) && Files.readString(flag).trim().equals("1");
+        } catch (IOException | RuntimeException e) { // no unix view, gone meanwhile: not known to be read-only
+            return false;
+        }
     }
 }

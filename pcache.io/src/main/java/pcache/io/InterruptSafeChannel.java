@@ -26,6 +26,11 @@ public final class InterruptSafeChannel implements AutoCloseable {
     private final Path path;
     private final Set<? extends OpenOption> options;
     private final String device;
+    /**
+     * The file's identity (device and inode) when this was made, or null where the file system
+     * gives none: a reopen must reach the same file, not one renamed over the path since.
+     */
+    private final Object fileKey;
     private volatile FileChannel channel;
     private volatile boolean closed;
 
@@ -35,6 +40,16 @@ public final class InterruptSafeChannel implements AutoCloseable {
         this.path = path;
         this.options = options;
         this.device = device;
+        this.fileKey = fileKey(path);
+    }
+
+    /** {@code path}'s file identity, or null when it cannot be read. */
+    private static Object fileKey(Path path) {
+        try {
+            return java.nio.file.Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** One operation on the channel, repeatable from the start. */
@@ -90,9 +105,22 @@ public final class InterruptSafeChannel implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens the path again in place of {@code failed}. A file renamed over the path, or the path
+     * removed, since the device opened it is refused: reads and writes would reach another file
+     * than the one the device locked and checked (its identity, its size).
+     */
     private synchronized void reopen(FileChannel failed) throws IOException {
         if (channel == failed && !closed) {
-            channel = FileChannel.open(path, options);
+            FileChannel reopened = FileChannel.open(path, options);
+            Object now = fileKey(path);
+            if (fileKey != null && !fileKey.equals(now)) {
+                reopened.close();
+                throw new IOException(device + ": " + path + " is no longer the file this device opened (it was"
+                        + " replaced or removed while open), so the device cannot reopen it after an interrupt closed"
+                        + " its descriptor; put the file back, or stop and reopen the device on the file meant");
+            }
+            channel = reopened;
         }
     }
 

@@ -105,10 +105,24 @@ public final class DeviceFileLock implements AutoCloseable {
     }
 
     private final int fd;
-    private boolean closed;
+    /** Whether {@link #fd} claims a block device exclusively (opened for writing with {@code O_EXCL}). */
+    private final boolean claims;
+    private volatile boolean closed;
 
-    private DeviceFileLock(int fd) {
+    private DeviceFileLock(int fd, boolean claims) {
         this.fd = fd;
+        this.claims = claims;
+    }
+
+    /**
+     * The descriptor that claims a block device exclusively (opened for writing, {@code O_EXCL}),
+     * or -1 when this lock claims none (a regular file, a reader) or is closed. It stays this
+     * lock's: a caller never closes it and stops using it before the lock closes. The kernel lets
+     * only the claiming descriptor's {@code fallocate} drop a block device's dirty page cache in
+     * the range (another descriptor's fails with EBUSY while the claim is held).
+     */
+    public int claimingDescriptor() {
+        return claims && !closed ? fd : -1;
     }
 
     /** Whether this platform has the locks (and the {@code struct flock} layout) used here. */
@@ -149,7 +163,7 @@ public final class DeviceFileLock implements AutoCloseable {
                 return new Unsupported("cannot open " + device + " for " + (write ? "writing" : "reading")
                         + ": errno " + -fd + errnoName(-fd), true);
             }
-            Outcome outcome = image ? lockImage(fd, device, write) : lockWholeFile(fd, device, write);
+            Outcome outcome = image ? lockImage(fd, device, write, claim) : lockWholeFile(fd, device, write, claim);
             if (!(outcome instanceof Locked)) {
                 LibC.closeQuietly(fd);
             }
@@ -159,10 +173,10 @@ public final class DeviceFileLock implements AutoCloseable {
         }
     }
 
-    private static Outcome lockWholeFile(int fd, Path device, boolean write) {
+    private static Outcome lockWholeFile(int fd, Path device, boolean write, boolean claim) {
         int errno = LibC.lockWholeFile(fd, write);
         if (errno == 0) {
-            return new Locked(new DeviceFileLock(fd));
+            return new Locked(new DeviceFileLock(fd, claim));
         }
         return errno == EAGAIN || errno == EACCES ? new HeldElsewhere() // of the lock, not of the open
                 : new Unsupported("locking " + device + " failed: errno " + errno);
@@ -206,7 +220,7 @@ public final class DeviceFileLock implements AutoCloseable {
     static final int QEMU_WRITE = 1;
     static final int QEMU_RESIZE = 3;
 
-    private static Outcome lockImage(int fd, Path device, boolean write) {
+    private static Outcome lockImage(int fd, Path device, boolean write, boolean claim) {
         int errno = LibC.lock(fd, write, PCACHE_BYTE);
         if (errno != 0) {
             return errno == EAGAIN || errno == EACCES ? new HeldElsewhere()
@@ -234,7 +248,7 @@ public final class DeviceFileLock implements AutoCloseable {
                 return new HeldElsewhere();
             }
         }
-        return new Locked(new DeviceFileLock(fd));
+        return new Locked(new DeviceFileLock(fd, claim));
     }
 
     /** Whether {@code path} reaches a block device ({@code S_IFBLK}); false when that cannot be read. */

@@ -126,7 +126,7 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
                     : DirectWrites.open(real, description);
             return new FileBackingDevice(description, size, readOnly, identity,
                     new InterruptSafeChannel(channel, real, options, description), HoleMap.of(real, description),
-                    direct, readOnly ? null : zeroRanges(real, description), lock);
+                    direct, readOnly ? null : zeroRanges(real, description, lock), lock);
         } catch (Throwable e) { // an Error too: the lock's descriptor must not outlive the open
             try {
                 channel.close();
@@ -180,9 +180,9 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
      * dynamically: a runtime without it, like a Karaf feature that leaves it out, gets zeroes
      * written, as it gets "all data" for block status).
      */
-    private static ZeroRanges zeroRanges(Path file, String description) {
+    private static ZeroRanges zeroRanges(Path file, String description, DeviceFileLock lock) {
         try {
-            return new ZeroRanges(file, description);
+            return new ZeroRanges(file, description, lock == null ? -1 : lock.claimingDescriptor());
         } catch (LinkageError e) {
             return null;
         }

@@ -70,7 +70,9 @@ final class SeekHoles extends HoleMap {
      */
     private synchronized long seek(long offset, int whence, long whenNone) throws IOException {
         if (closed) {
-            throw new IOException(path + ": hole map closed");
+            // the device closes (its hole map first): the same error as every call after the close, which a
+            // swap runs again on the device bound next
+            throw new pcache.api.DeviceClosedException(path + ": closed");
         }
         try {
             return LibC.lseek(fd, offset, whence);

@@ -14,7 +14,8 @@ import pcache.io.log.Log;
  * the file's extents, so reads return zeroes, {@code SEEK_HOLE} reports the range as a hole and
  * block status as zero, and the blocks stay allocated (no later write can fail for space the
  * range had). Called through JNA (the JDK has no fallocate), on a write-only descriptor of its
- * own, opened on first use; the same file's channel sees the result. Where the call is refused as
+ * own, opened with the device, or on a block device's claiming descriptor (see the constructor);
+ * the same file's channel sees the result. Where the call is refused as
  * unsupported (tmpfs, NFS, other systems), {@link #zero} answers false from then on and the device
  * writes zeroes as data.
  *
@@ -39,11 +40,31 @@ final class ZeroRanges implements AutoCloseable {
     private final Path file;
     private final String description;
     private int fd = -1;
+    /** Whether {@link #fd} is this object's own (opened here, closed here), not the device claim's. */
+    private final boolean ownDescriptor;
     private boolean closed;
 
-    ZeroRanges(Path file, String description) {
+    /**
+     * Zero ranges of {@code file}; on {@code claimingDescriptor} when it is not -1 (the descriptor
+     * that claims a block device exclusively, {@link pcache.io.lock.DeviceFileLock#claimingDescriptor}),
+     * else on a descriptor of its own. A block device's fallocate drops the range's page cache,
+     * which the kernel does for dirty pages only through the claiming descriptor: through another,
+     * zeroes next to a write not yet flushed failed with EBUSY while pcache held the claim.
+     */
+    ZeroRanges(Path file, String description, int claimingDescriptor) {
         this.file = file;
         this.description = description;
+        this.fd = claimingDescriptor;
+        this.ownDescriptor = claimingDescriptor < 0;
+        if (fd < 0 && Platform.isLinux()) {
+            // now, with the device's open: opened at the first trim instead, a file renamed over
+            // the path since would be the one zeroed or punched
+            try {
+                fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
+            } catch (LastErrorException e) {
+                // the first call tries again and says why
+            }
+        }
     }
 
     /**
@@ -126,7 +147,7 @@ final class ZeroRanges implements AutoCloseable {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            if (fd >= 0) {
+            if (fd >= 0 && ownDescriptor) {
                 try {
                     LibC.close(fd);
                 } catch (LastErrorException e) {

@@ -66,4 +66,71 @@ class BlockDeviceTest {
             }
         }
     }
+
+    /**
+     * Zeroes next to a write not flushed yet, on a block device this pcache claims: the kernel's
+     * fallocate on a block device drops the range's page cache, which it cannot do for dirty pages
+     * while another descriptor holds the device exclusively (EBUSY).
+     */
+    @Test
+    void zeroesNextToAWriteNotFlushedYet() throws Exception {
+        assumeTrue(pcache.io.lock.DeviceFileLock.supportedPlatform(), "64-bit x86 and ARM Linux");
+        Path image = Files.write(dir.resolve("loop.img"), new byte[4 << 20]);
+        try (LoopDevice loop = LoopDevice.over(image)) {
+            try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("blk", loop.name()))) {
+                ByteBuffer ones = ByteBuffer.allocate(512);
+                for (int i = 0; i < 512; i++) {
+                    ones.put(i, (byte) 1);
+                }
+                device.write(0, ones, false);
+                device.writeZeroes(512, 65536 - 512, false);
+                ByteBuffer full = ByteBuffer.allocate(4096);
+                for (int i = 0; i < 4096; i++) {
+                    full.put(i, (byte) 2);
+                }
+                device.write(1 << 20, full, false);
+                device.writeZeroes(1 << 20, 4096, false);
+                device.trim(2 << 20, 4096);
+                device.flush();
+                ByteBuffer back = ByteBuffer.allocate(65536);
+                device.read(0, back);
+                for (int i = 0; i < 65536; i++) {
+                    assertEquals(i < 512 ? 1 : 0, back.get(i), "at " + i);
+                }
+                ByteBuffer page = ByteBuffer.allocate(4096);
+                device.read(1 << 20, page);
+                assertEquals(ByteBuffer.allocate(4096), page.flip());
+            }
+        }
+    }
+
+    /**
+     * A block device the kernel marks read-only opens for writing all the same and refuses every
+     * write (EPERM): the device opened, and write-back failed on every try. It is now refused at
+     * the open, naming read_only.
+     */
+    @Test
+    void aReadOnlyBlockDeviceIsRefusedForWritingAndOpensForReading() throws Exception {
+        Path image = Files.write(dir.resolve("loop.img"), new byte[4 << 20]);
+        try (LoopDevice loop = LoopDevice.over(image)) {
+            LoopDevice.run("blockdev", "--setro", loop.name());
+            try {
+                refusedForWritingOpensForReading(loop);
+            } finally {
+                LoopDevice.run("blockdev", "--setrw", loop.name()); // the flag outlives the loop's detach
+            }
+        }
+    }
+
+    private static void refusedForWritingOpensForReading(LoopDevice loop) throws Exception {
+        BackingConfigurationException refused = assertThrows(BackingConfigurationException.class,
+                () -> FileBackingDevice.open(FileBackingSettings.of("blk", loop.name())).close());
+        assertTrue(refused.getMessage().contains("path=" + loop.name() + " is read-only (the kernel marks the block"
+                + " device read-only (blockdev --getro prints 1") && refused.getMessage().contains("read_only=true"),
+                refused.getMessage());
+        try (FileBackingDevice reader = FileBackingDevice.open(
+                FileBackingSettings.of("blk", loop.name()).withReadOnly(true))) {
+            assertEquals(4 << 20, reader.sizeBytes());
+        }
+    }
 }

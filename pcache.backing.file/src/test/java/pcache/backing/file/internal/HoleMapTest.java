@@ -65,6 +65,22 @@ class HoleMapTest {
      * block status reports it as a hole of zeroes, and the file keeps its blocks (no later
      * write-back can fail for space). On one that cannot (tmpfs, below), zeroes are written.
      */
+    /**
+     * A question that meets the hole map closed (the device closes it first) fails as the device's
+     * close does, which a swap runs again on the device bound next; before, a plain I/O error,
+     * counted against the device and passed to the client.
+     */
+    @Test
+    void aQuestionAfterTheHoleMapClosedIsTheDevicesClose() throws IOException {
+        Path file = dir.resolve("closed.img");
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(MIB);
+        }
+        SeekHoles holes = SeekHoles.open(file);
+        holes.close();
+        org.junit.jupiter.api.Assertions.assertThrows(pcache.api.DeviceClosedException.class, () -> holes.nextData(0));
+    }
+
     @Test
     void writeZeroesLeavesAHoleOfZeroesAndKeepsTheBlocksAllocated() throws IOException, InterruptedException {
         Path file = fileOfOnes("full.img", 4 * MIB);
