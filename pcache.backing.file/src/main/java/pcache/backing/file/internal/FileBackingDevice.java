@@ -369,10 +369,12 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
             ByteBuffer target = dst.duplicate();
             while (target.hasRemaining()) {
                 long position = offset + target.position() - at;
-                if (ch.read(target, position) < 0) {
+                ByteBuffer piece = slice(target);
+                if (ch.read(piece, position) < 0) {
                     throw new EOFException("end of file at " + position + ": the file shrank below "
                             + sizeBytes + " bytes");
                 }
+                target.position(piece.position());
             }
             return null;
         });
@@ -475,8 +477,26 @@ public final class FileBackingDevice implements BackingDevice, AutoCloseable {
         ByteBuffer source = src.duplicate();
         int at = source.position();
         while (source.hasRemaining()) {
-            ch.write(source, position + source.position() - at);
+            ByteBuffer piece = slice(source);
+            ch.write(piece, position + source.position() - at);
+            source.position(piece.position());
         }
+    }
+
+    /**
+     * Most bytes of a heap buffer handed to one channel call. The JDK copies a heap buffer through
+     * a temporary direct buffer of the call's size and keeps it for the thread (unbounded unless
+     * {@code jdk.nio.maxCachedBufferSize} is set): 32 MiB pass-through requests on many threads
+     * would keep gigabytes of direct memory, until "Direct buffer memory" fails them.
+     */
+    static final int HEAP_IO_SLICE = 1 << 20;
+
+    /** {@code buffer} itself when direct or small, else a view of its next {@link #HEAP_IO_SLICE} bytes. */
+    private static ByteBuffer slice(ByteBuffer buffer) {
+        if (buffer.isDirect() || buffer.remaining() <= HEAP_IO_SLICE) {
+            return buffer;
+        }
+        return buffer.duplicate().limit(buffer.position() + HEAP_IO_SLICE);
     }
 
     /** Closes the file; later calls fail with {@link DeviceClosedException}. Idempotent. */

@@ -320,6 +320,37 @@ class FileBackingDeviceTest {
         }
     }
 
+    /**
+     * A large heap buffer goes to the file in slices: the JDK copies a heap buffer through a
+     * temporary direct buffer of the call's size and keeps it for the thread, so 16 MiB read at
+     * once kept 16 MiB of direct memory on every thread that did it.
+     */
+    @Test
+    void largeHeapBuffersDoNotPinTheirSizeInDirectMemory() throws Exception {
+        Path path = file("large.img", 16 << 20, (byte) 5);
+        java.lang.management.BufferPoolMXBean direct = java.lang.management.ManagementFactory
+                .getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+        try (FileBackingDevice device = open(path)) {
+            java.util.concurrent.CompletableFuture<Long> kept = new java.util.concurrent.CompletableFuture<>();
+            Thread reader = new Thread(() -> {
+                try {
+                    long before = direct.getMemoryUsed();
+                    ByteBuffer big = ByteBuffer.allocate(16 << 20);
+                    device.read(0, big);
+                    device.write(0, big.flip(), false);
+                    kept.complete(direct.getMemoryUsed() - before); // this thread's cache is still alive
+                } catch (Throwable t) {
+                    kept.completeExceptionally(t);
+                }
+            });
+            reader.start();
+            long grew = kept.get(60, TimeUnit.SECONDS);
+            reader.join();
+            assertTrue(grew < 8 << 20, "direct memory grew by " + grew + " bytes for one thread's 16 MiB read and write");
+        }
+    }
+
     @Test
     void anInterruptedCallerDoesNotBreakTheDevice() throws IOException {
         Path path = file("interrupt.img", 4096, (byte) 0);
