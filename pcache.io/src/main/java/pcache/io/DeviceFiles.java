@@ -131,20 +131,41 @@ public final class DeviceFiles {
     }
 
     /**
-     * Whether {@code path} is a block device whose {@code ro} flag is set in
-     * {@code /sys/class/block}, found by the name its real path has (a node of another name, a
-     * container's own, is not found there: false).
+     * Whether {@code path} is a block device whose {@code ro} flag is set
+     * ({@code /sys/dev/block/MAJ:MIN/ro}, found by the node's device number, so a node of any name,
+     * a container's own too, is the device it reaches).
      */
     static boolean readOnlyBlockDevice(Path path) {
         try {
             int mode = (Integer) Files.getAttribute(path, "unix:mode");
-            if ((mode & 0170000) != 0060000) {
+            String majorMinor = (mode & 0170000) == 0060000 ? majorMinorOf(path) : null;
+            if (majorMinor == null) {
                 return false;
             }
-            Path flag = Path.of("/sys/class/block").resolve(path.toRealPath().getFileName().toString()).resolve("ro");
+            Path flag = Path.of("/sys/dev/block", majorMinor, "ro");
             return Files.isReadable(flag) && Files.readString(flag).trim().equals("1");
         } catch (IOException | RuntimeException e) { // no unix view, gone meanwhile: not known to be read-only
             return false;
         }
+    }
+
+    /**
+     * The {@code major:minor} of the device node at {@code node}, or null (not a device, not a
+     * path, no unix view, gone).
+     */
+    public static String majorMinorOf(Path node) {
+        try {
+            Object rdev = Files.getAttribute(node, "unix:rdev");
+            return rdev instanceof Long r && r != 0 ? majorMinor(r) : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** {@code major:minor} of a {@code dev_t} as glibc encodes it. */
+    public static String majorMinor(long rdev) {
+        long major = ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & 0xfffff000L);
+        long minor = (rdev & 0xffL) | ((rdev >>> 12) & 0xffffff00L);
+        return major + ":" + minor;
     }
 }

@@ -27,11 +27,25 @@ public final class LoopDevice implements AutoCloseable {
 
     /** A loop device over {@code image}, detached by {@link #close()}. */
     public static LoopDevice over(Path image) throws InterruptedException {
+        return attach(image, false);
+    }
+
+    /**
+     * A loop device over {@code image} that the kernel marks read-only ({@code losetup
+     * --read-only}: the flag goes with the attachment, where {@code blockdev --setro} would outlive
+     * it and meet the next test given the same loop device), detached by {@link #close()}.
+     */
+    public static LoopDevice overReadOnly(Path image) throws InterruptedException {
+        return attach(image, true);
+    }
+
+    private static LoopDevice attach(Path image, boolean readOnly) throws InterruptedException {
         ExternalTools.require("losetup");
         if (!Files.exists(Path.of("/dev/loop-control"))) {
             throw new TestAbortedException("no loop driver here (/dev/loop-control)");
         }
-        String out = run("losetup", "--find", "--show", image.toString());
+        String out = readOnly ? run("losetup", "--find", "--show", "--read-only", image.toString())
+                : run("losetup", "--find", "--show", image.toString());
         String loop = out == null ? null : out.lines().filter(l -> l.startsWith("/dev/")).reduce((a, b) -> b)
                 .orElse(null);
         if (loop == null) {

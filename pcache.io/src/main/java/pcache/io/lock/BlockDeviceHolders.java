@@ -38,7 +38,7 @@ final class BlockDeviceHolders {
      * the device cannot be looked at.
      */
     String of(Path device) {
-        String majorMinor = majorMinorOf(device.toString());
+        String majorMinor = pcache.io.DeviceFiles.majorMinorOf(device);
         try {
             return majorMinor == null ? "" : of(majorMinor);
         } catch (RuntimeException e) { // an answer is a nicety: never a reason for the refusal to fail
@@ -46,12 +46,11 @@ final class BlockDeviceHolders {
         }
     }
 
-    /** The {@code major:minor} of the device node at {@code node}, or null (not a device, not a path, no unix view, gone). */
+    /** The {@code major:minor} of the device node named {@code node}, or null (see {@link pcache.io.DeviceFiles#majorMinorOf}). */
     private static String majorMinorOf(String node) {
         try {
-            Object rdev = Files.getAttribute(Path.of(node), "unix:rdev");
-            return rdev instanceof Long r && r != 0 ? majorMinor(r) : null;
-        } catch (IOException | RuntimeException e) {
+            return pcache.io.DeviceFiles.majorMinorOf(Path.of(node));
+        } catch (RuntimeException e) { // not a path
             return null;
         }
     }
@@ -115,13 +114,6 @@ final class BlockDeviceHolders {
         for (String holder : holders(majorMinor)) {
             found.add(prefix + "held by " + holder);
         }
-    }
-
-    /** {@code major:minor} of a {@code dev_t} as glibc encodes it. */
-    static String majorMinor(long rdev) {
-        long major = ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & 0xfffff000L);
-        long minor = (rdev & 0xffL) | ((rdev >>> 12) & 0xffffff00L);
-        return major + ":" + minor;
     }
 
     /**

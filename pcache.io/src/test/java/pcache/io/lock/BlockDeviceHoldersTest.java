@@ -83,10 +83,10 @@ class BlockDeviceHoldersTest {
     /** dev_t as glibc encodes it: 12 bits of major and 8 of minor low, the rest above. */
     @Test
     void deviceNumbersAreDecodedAsGlibcEncodesThem() {
-        assertEquals("7:0", BlockDeviceHolders.majorMinor(0x700));
-        assertEquals("8:17", BlockDeviceHolders.majorMinor(0x811));
-        assertEquals("259:65536", BlockDeviceHolders.majorMinor((259L << 8) | (65536L >> 8 << 20)));
-        assertEquals("4096:0", BlockDeviceHolders.majorMinor(4096L >> 12 << 44));
+        assertEquals("7:0", pcache.io.DeviceFiles.majorMinor(0x700));
+        assertEquals("8:17", pcache.io.DeviceFiles.majorMinor(0x811));
+        assertEquals("259:65536", pcache.io.DeviceFiles.majorMinor((259L << 8) | (65536L >> 8 << 20)));
+        assertEquals("4096:0", pcache.io.DeviceFiles.majorMinor(4096L >> 12 << 44));
     }
 
     /** /proc's octal escapes; a backslash that starts none stays. */

@@ -14,7 +14,8 @@ import pcache.io.log.Log;
  * the file's extents, so reads return zeroes, {@code SEEK_HOLE} reports the range as a hole and
  * block status as zero, and the blocks stay allocated (no later write can fail for space the
  * range had). Called through JNA (the JDK has no fallocate), on a write-only descriptor of its
- * own, opened with the device, or on a block device's claiming descriptor (see the constructor);
+ * own, opened with the device (where that fails, as where fallocate is refused, zeroes are written
+ * as data and trims ignored), or on a block device's claiming descriptor (see the constructor);
  * the same file's channel sees the result. Where the call is refused as
  * unsupported (tmpfs, NFS, other systems), {@link #zero} answers false from then on and the device
  * writes zeroes as data.
@@ -57,15 +58,18 @@ final class ZeroRanges implements AutoCloseable {
         this.fd = claimingDescriptor;
         this.ownDescriptor = claimingDescriptor < 0;
         if (fd < 0 && Platform.isLinux()) {
-            // now, with the device's open: opened at the first trim instead, a file renamed over
-            // the path since would be the one zeroed or punched
+            // now, with the device's open, and never later: opened at the first trim instead, a
+            // file renamed over the path since would be the one zeroed or punched
             try {
                 fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
             } catch (LastErrorException e) {
-                // the first call tries again and says why
+                openFailed = "opening it for fallocate failed: errno " + e.getErrorCode();
             }
         }
     }
+
+    /** Why the descriptor of its own could not be opened with the device, or null. */
+    private String openFailed;
 
     /**
      * Zeroes {@code [offset, offset + length)} through the file system; false when it cannot
@@ -107,7 +111,7 @@ final class ZeroRanges implements AutoCloseable {
     private final Use punchHole = new Use("FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
             "trims are ignored");
 
-    /** Calls {@code fallocate} for {@code use}, opening the descriptor on first use (lock held). */
+    /** Calls {@code fallocate} for {@code use} (lock held). */
     private boolean fallocate(Use use, long offset, long length) throws IOException {
         if (use.refused) {
             return false;
@@ -118,10 +122,7 @@ final class ZeroRanges implements AutoCloseable {
         }
         try {
             if (fd < 0) {
-                if (!Platform.isLinux()) {
-                    return refused(use, "fallocate is used on Linux only");
-                }
-                fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
+                return refused(use, openFailed != null ? openFailed : "fallocate is used on Linux only");
             }
             LibC.fallocate(fd, use.mode, offset, length);
             return true;

@@ -61,11 +61,6 @@ class HoleMapTest {
     }
 
     /**
-     * Write-zeroes on a file system that zeroes ranges (ext4, XFS): the range reads as zeroes,
-     * block status reports it as a hole of zeroes, and the file keeps its blocks (no later
-     * write-back can fail for space). On one that cannot (tmpfs, below), zeroes are written.
-     */
-    /**
      * A question that meets the hole map closed (the device closes it first) fails as the device's
      * close does, which a swap runs again on the device bound next; before, a plain I/O error,
      * counted against the device and passed to the client.
@@ -81,6 +76,11 @@ class HoleMapTest {
         org.junit.jupiter.api.Assertions.assertThrows(pcache.api.DeviceClosedException.class, () -> holes.nextData(0));
     }
 
+    /**
+     * Write-zeroes on a file system that zeroes ranges (ext4, XFS): the range reads as zeroes,
+     * block status reports it as a hole of zeroes, and the file keeps its blocks (no later
+     * write-back can fail for space). On one that cannot (tmpfs, below), zeroes are written.
+     */
     @Test
     void writeZeroesLeavesAHoleOfZeroesAndKeepsTheBlocksAllocated() throws IOException, InterruptedException {
         Path file = fileOfOnes("full.img", 4 * MIB);
