@@ -42,7 +42,7 @@ final class MissFill {
             // the placeholder must go back, or the segments could never be reclaimed and the range
             // never cached again
             for (Allocation a : pieces) {
-                giveBack(a, e);
+                cache.giveBackAfter(a, e);
             }
             removePlaceholder(slice, placeholder);
             if (e instanceof IOException) {
@@ -54,7 +54,7 @@ final class MissFill {
         try {
             if (!placeholder.isLinked() || !placeholder.isEmpty()) {
                 for (Allocation a : pieces) { // overtaken by a write: never install older data
-                    giveBack(a, null);
+                    giveBack(a);
                 }
                 return;
             }
@@ -85,24 +85,17 @@ final class MissFill {
     }
 
     /**
-     * Gives back {@code a}'s reference. Giving back the last one reclaims its segment, which
-     * stores its new generation and can fail: that failure is added to {@code cause}, or, with
-     * none, logged, and never fails the read, which holds its bytes whatever the copy's fate (the
-     * segment then stays taken until the cache is opened again).
+     * Gives back {@code a}'s reference with no failure to join ({@link OpenCache#giveBackAfter}
+     * otherwise): a reclaim that fails is logged and never fails the read, which holds its bytes
+     * whatever the copy's fate (the segment then stays taken until the cache is opened again).
      */
-    private void giveBack(Allocation a, Throwable cause) {
+    private void giveBack(Allocation a) {
         try {
             cache.segments().put(a.segment());
-        } catch (IOException | RuntimeException | Error also) {
-            // an Error too (a fault in the mapped cache memory during the reclaim): the pieces
-            // after this one must still go back, and the placeholder with them
-            if (cause != null) {
-                cause.addSuppressed(also);
-            } else {
-                CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": giving back the space of"
-                        + " a read miss's copy failed; the read is served, the segment stays taken until the cache is"
-                        + " opened again: " + also.getMessage());
-            }
+        } catch (IOException | RuntimeException | Error also) { // an Error too: the pieces after it still go back
+            CacheEngine.LOG.log(System.Logger.Level.WARNING, "cache " + cache.name() + ": giving back the space of"
+                    + " a read miss's copy failed; the read is served, the segment stays taken until the cache is"
+                    + " opened again: " + also.getMessage());
         }
     }
 
@@ -117,7 +110,7 @@ final class MissFill {
             Allocation a = pieces.get(i);
             int n = Math.min(a.length(), length - done);
             if (n <= 0) {
-                giveBack(a, null);
+                giveBack(a);
                 continue;
             }
             CacheKey key = new CacheKey(placeholder.offset() + done, n).place(a.segment(), a.offset(), a.generation());
@@ -131,12 +124,12 @@ final class MissFill {
                 cache.keyLog().append(key, false);
             } catch (IOException e) {
                 slice.remove(key);
-                giveBack(a, null);
+                giveBack(a);
             } catch (RuntimeException | Error e) {
                 // not logged, and the pieces after it will not be: all their space goes back
                 slice.remove(key);
                 for (Allocation rest : pieces.subList(i, pieces.size())) {
-                    giveBack(rest, e);
+                    cache.giveBackAfter(rest, e);
                 }
                 throw e;
             }

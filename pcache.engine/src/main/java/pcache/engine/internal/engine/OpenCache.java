@@ -36,6 +36,20 @@ record OpenCache(EngineConfig config, PmemRegion region, CrcProvider crc, Backin
         return segments.dataOffset(segment);
     }
 
+    /**
+     * Gives back the segment reference {@code a} holds, after {@code failure}. Giving back a
+     * segment's last reference reclaims it, which stores its new generation and can fail too (an
+     * {@code Error} as well: a fault in the mapped cache memory); that failure is added to
+     * {@code failure}, never thrown in its place, so the caller's error and its other give-backs stand.
+     */
+    void giveBackAfter(Allocation a, Throwable failure) {
+        try {
+            segments.put(a.segment());
+        } catch (java.io.IOException | RuntimeException | Error also) {
+            failure.addSuppressed(also);
+        }
+    }
+
     /** The end of the 4 MiB slice (or of the device) that holds {@code pos}: no key crosses it. */
     long sliceEnd(long pos) {
         return Math.min(logicalSize, (pos & ~(PcacheFormat.SUBTREE_SIZE - 1)) + PcacheFormat.SUBTREE_SIZE);

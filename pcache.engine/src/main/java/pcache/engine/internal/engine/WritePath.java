@@ -191,7 +191,7 @@ final class WritePath {
                 key.setDataCrc(cache.crc().checksum(data.duplicate()));
             }
         } catch (IOException | RuntimeException | Error e) {
-            putBack(a, e);
+            cache.giveBackAfter(a, e);
             throw e;
         }
         insertAndLogDirty(key, a, fua, through);
@@ -252,21 +252,12 @@ final class WritePath {
         } catch (IOException | RuntimeException | Error e) {
             // an Error too (the JVM's InternalError for a fault in mapped memory): the space's
             // reference must go back, or its segment could never be reclaimed
-            putBack(a, e);
+            cache.giveBackAfter(a, e);
             throw e;
         }
         commitPiece(pos, part, a, fua, through);
         src.position(src.position() + a.length());
         return a.length();
-    }
-
-    /** Gives back the reference {@code a} holds on its segment after {@code failure}, which it joins when that fails too. */
-    private void putBack(Allocation a, Throwable failure) {
-        try {
-            cache.segments().put(a.segment());
-        } catch (IOException | RuntimeException | Error also) {
-            failure.addSuppressed(also); // an Error too: a fault in the mapped cache memory during the reclaim
-        }
     }
 
     /**
@@ -361,7 +352,7 @@ final class WritePath {
             for (CacheKey part : displaced) {
                 slice.insert(part, cache.validity());
             }
-            putBack(a, e); // the request fails for what failed first, not for the reclaim after it
+            cache.giveBackAfter(a, e); // the request fails for what failed first, not for the reclaim after it
             throw e;
         }
     }
@@ -407,7 +398,7 @@ final class WritePath {
                 cache.region().flush(at, a.length());
                 cache.region().fence();
             } catch (IOException | RuntimeException | Error e) {
-                putBack(a, e);
+                cache.giveBackAfter(a, e);
                 throw e;
             }
             pos = logZeroes(a, pos, end, want, through);
@@ -445,7 +436,7 @@ final class WritePath {
                 insertAndLogDirty(key, new Allocation(a.segment(), a.offset(), a.generation(), len), false, through);
             } catch (IOException | RuntimeException | Error e) {
                 if (more) {
-                    putBack(a, e); // the next key's, not used
+                    cache.giveBackAfter(a, e); // the next key's, not used
                 }
                 throw e;
             }
