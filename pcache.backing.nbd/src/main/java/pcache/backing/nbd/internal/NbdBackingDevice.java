@@ -204,35 +204,41 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         Deadline deadline = pipeline.newDeadline();
         ByteBuffer data = src.slice();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
-        List<DurabilityTracker.Acknowledged> written = emulatedFuaParts(fua, flags);
-        RequestPipeline.Sink sink = written == null ? null : part -> written.add(part.acknowledged());
+        EmulatedFua emulated = emulatedFua(fua, flags);
         if (geometry.sectorAligned()) {
-            pipeline.run(parts.writes(offset, offset + length, data, 0, flags), deadline, sink);
+            pipeline.run(parts.writes(offset, offset + length, data, 0, flags), deadline, emulated);
         } else {
-            readModifyWrite.write(offset, length, data, flags, deadline, sink);
+            readModifyWrite.write(offset, length, data, flags, deadline, emulated);
         }
         src.position(src.position() + length);
-        if (written != null) {
-            emulateFua(written, "FUA write [" + offset + ", +" + length + ")", deadline);
+        if (emulated != null) {
+            emulated.complete("FUA write [" + offset + ", +" + length + ")", deadline);
         }
     }
 
-    /**
-     * A list for where the parts of a FUA write a flush stands in for (the server lacks FUA) were
-     * acknowledged, else null; not the parts themselves, which hold their payload's copies.
-     */
-    private List<DurabilityTracker.Acknowledged> emulatedFuaParts(boolean fua, int flags) {
-        return fua && flags == 0 && initialExport.canFlush() ? new ArrayList<>() : null;
+    /** A FUA write's flush that stands in for FUA (the server lacks it), else null. */
+    private EmulatedFua emulatedFua(boolean fua, int flags) {
+        return fua && flags == 0 && initialExport.canFlush() ? new EmulatedFua() : null;
     }
 
     /**
-     * FUA emulated where the server lacks it: a flush covers the acknowledged parts, and each
-     * part must be covered by it or by another flush on the connection that acknowledged it.
+     * FUA emulated where the server lacks it: as its parts are answered, where each was
+     * acknowledged (not the parts themselves, which hold their payload's copies); then a flush
+     * covers them, and each part must be covered by it or by another flush on the connection that
+     * acknowledged it.
      */
-    private void emulateFua(List<DurabilityTracker.Acknowledged> written, String what, Deadline deadline)
-            throws IOException {
-        pipeline.flush(deadline);
-        connections.checkFlushed(written, what);
+    private final class EmulatedFua implements RequestPipeline.Sink {
+        private final List<DurabilityTracker.Acknowledged> acknowledged = new ArrayList<>();
+
+        @Override
+        public void accept(NbdRequest part) {
+            acknowledged.add(part.acknowledged());
+        }
+
+        void complete(String what, Deadline deadline) throws IOException {
+            pipeline.flush(deadline);
+            connections.checkFlushed(acknowledged, what);
+        }
     }
 
     @Override
@@ -267,15 +273,14 @@ public final class NbdBackingDevice implements BackingDevice, AutoCloseable {
         }
         Deadline deadline = pipeline.newDeadline();
         int flags = fua && initialExport.canFua() ? NbdWire.CMD_FLAG_FUA : 0;
-        List<DurabilityTracker.Acknowledged> written = emulatedFuaParts(fua, flags);
-        RequestPipeline.Sink sink = written == null ? null : part -> written.add(part.acknowledged());
+        EmulatedFua emulated = emulatedFua(fua, flags);
         if (geometry.sectorAligned()) {
-            pipeline.run(parts.zeroes(offset, offset + length, flags), deadline, sink);
+            pipeline.run(parts.zeroes(offset, offset + length, flags), deadline, emulated);
         } else {
-            readModifyWrite.write(offset, length, null, flags, deadline, sink);
+            readModifyWrite.write(offset, length, null, flags, deadline, emulated);
         }
-        if (written != null) {
-            emulateFua(written, "FUA write-zeroes [" + offset + ", +" + length + ")", deadline);
+        if (emulated != null) {
+            emulated.complete("FUA write-zeroes [" + offset + ", +" + length + ")", deadline);
         }
     }
 
