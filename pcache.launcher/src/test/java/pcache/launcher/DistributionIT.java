@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the packaged distribution ({@code pcache.launcher/target/pcache}) as a user would: {@code java -jar
+ * Runs the packaged distribution ({@code target/pcache}) as a user would: {@code java -jar
  * pcache.launcher.jar ...} in a fresh working directory, on the embedded defaults (with the NBD
  * export moved to a unix socket).
  */
@@ -31,7 +31,7 @@ class DistributionIT {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final Path DISTRIBUTION =
-            Path.of(System.getProperty("pcache.distribution", "../pcache.launcher/target/pcache")).toAbsolutePath();
+            Path.of(System.getProperty("pcache.distribution", "target/pcache")).toAbsolutePath();
 
     @TempDir
     Path cwd;

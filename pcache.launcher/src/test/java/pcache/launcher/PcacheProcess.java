@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import pcache.testkit.LoopbackPorts;
 
 /**
- * The packaged pcache distribution ({@code pcache.launcher/target/pcache}) running as a real process, as a user
+ * The packaged pcache distribution ({@code target/pcache}) running as a real process, as a user
  * runs it: {@code java -jar pcache.launcher.jar --config FILE --no-shell} in its own directory,
  * exporting over NBD on a unix socket in that directory (and, if asked, on a free loopback TCP
  * port). It can be started again on the same files, killed like a crash (SIGKILL) or stopped
@@ -29,7 +29,7 @@ final class PcacheProcess implements AutoCloseable {
 
     /** The distribution folder, set by the failsafe configuration of this module. */
     static final Path DISTRIBUTION =
-            Path.of(System.getProperty("pcache.distribution", "../pcache.launcher/target/pcache")).toAbsolutePath();
+            Path.of(System.getProperty("pcache.distribution", "target/pcache")).toAbsolutePath();
     static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
 
