@@ -16,8 +16,16 @@ public final class Printable {
      * are shown.
      */
     public static String of(String s) {
-        StringBuilder b = new StringBuilder(Math.min(s.length(), MAX_SHOWN_CHARS) + 16);
-        int shown = Math.min(s.length(), MAX_SHOWN_CHARS);
+        return of(s, MAX_SHOWN_CHARS);
+    }
+
+    /**
+     * {@code s} made safe as {@link #of(String)} makes it, showing at most {@code maxShownChars}
+     * characters: for a message of pcache's own that carries a peer's or a user's values.
+     */
+    public static String of(String s, int maxShownChars) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), maxShownChars) + 16);
+        int shown = Math.min(s.length(), maxShownChars);
         for (int i = 0; i < shown; i++) {
             char c = s.charAt(i);
             if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Character.getType(c) == Character.FORMAT

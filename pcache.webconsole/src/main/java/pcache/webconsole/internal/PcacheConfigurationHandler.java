@@ -19,9 +19,14 @@ import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
+import pcache.api.CacheDevice;
+import pcache.api.CacheMode;
 import pcache.api.config.ConfigPids;
 import pcache.api.config.ConfigurationChecks;
+import pcache.api.config.DevicePaths;
 import pcache.api.config.LdapFilters;
+import pcache.api.config.TargetProperties;
+import pcache.io.Printable;
 import pcache.io.log.Log;
 
 /**
@@ -40,6 +45,9 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     /** How many refusals the pcache page lists. */
     static final int REMEMBERED = 10;
 
+    /** Characters of a refusal shown in the log and on the page; it carries the form's values. */
+    static final int MAX_MESSAGE_CHARS = 4096;
+
     private static final System.Logger LOG = Log.of(PcacheConfigurationHandler.class);
     private static final String FACTORIES = "(|" + LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID,
             ConfigPids.TARGET) + LdapFilters.equal(ConfigurationAdmin.SERVICE_FACTORYPID, ConfigPids.BACKING_FILE)
@@ -56,7 +64,7 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.MULTIPLE,
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
-    volatile List<pcache.api.CacheDevice> caches = List.of();
+    volatile List<CacheDevice> caches = List.of();
 
     private final Deque<Refusal> refusals = new ArrayDeque<>();
 
@@ -84,39 +92,116 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
     }
 
     /**
-     * Why the cache of configuration {@code pid} may not go: it holds data not yet written back,
-     * which would then be only on its cache device (closing a cache does not write back), as
-     * {@code pcache:remove} refuses it too; null when it may. Before, a deletion in the console
-     * was accepted, the export went away, and every health check turned green.
+     * Why the cache of configuration {@code pid} may not go, or null when it may: it holds data not
+     * yet written back, which would then be only on its cache device (closing a cache does not write
+     * back). As {@code pcache:remove} does, an open cache is flushed, found clean and switched to
+     * passthrough before its configuration goes: from then on a client's write goes straight to the
+     * backing device, where before a write arriving between the check and the deletion stayed dirty
+     * on the cache device. Before any of this, a deletion in the console was accepted with dirty
+     * data, the export went away, and every health check turned green.
      */
     private String dirtyCache(String pid, List<ConfigurationChecks.Existing> existing) {
-        Object name = existing.stream().filter(e -> e.pid().equals(pid)).findFirst()
-                .map(e -> e.properties().get(pcache.api.config.TargetProperties.NAME)).orElse(null);
-        for (pcache.api.CacheDevice cache : caches) {
+        ConfigurationChecks.Existing stored = stored(pid, existing);
+        CacheDevice cache = stored == null ? null : openCacheOf(stored);
+        if (cache == null) {
+            return null;
+        }
+        String name = cache.name();
+        try {
+            if (cache.mode() == CacheMode.PASSTHROUGH) {
+                return null; // entered only after a full write-back; nothing becomes dirty in it
+            }
+            cache.flush();
+            long dirtyBytes = cache.statistics().dirtyBytes();
+            if (dirtyBytes > 0 || !cache.status().clean()) {
+                return "cache '" + name + "' holds " + dirtyBytes + " bytes not yet written back, which would"
+                        + " stay only on its cache device: write them back first (pcache:drain " + name
+                        + ", or pcache:remove --drain " + name + " instead of this deletion)";
+            }
+            cache.setMode(CacheMode.PASSTHROUGH);
+        } catch (IOException | RuntimeException e) { // closing, out of service, its flush failed
+            return "cache '" + name + "' cannot be made sure to hold nothing not yet written back ("
+                    + e.getMessage() + "); use pcache:remove --drain " + name;
+        }
+        LOG.log(System.Logger.Level.INFO, "Web Console: cache {0} is clean and switched to passthrough before its"
+                + " configuration is deleted", name);
+        return null;
+    }
+
+    /**
+     * The open cache of a stored cache configuration: by its name, or by its cache device (a name
+     * changed in ConfigAdmin by other means than this console's form, which the cache refused and
+     * kept its own, must not hide it); null when it is not open.
+     */
+    private CacheDevice openCacheOf(ConfigurationChecks.Existing stored) {
+        Object name = stored.properties().get(TargetProperties.NAME);
+        Object cacheDev = stored.properties().get(TargetProperties.CACHE_DEV);
+        for (CacheDevice cache : caches) {
             if (cache.name().equals(name)) {
-                long dirtyBytes;
-                try {
-                    dirtyBytes = cache.statistics().dirtyBytes();
-                } catch (RuntimeException e) { // closing, or out of service: it may hold dirty data all the same
-                    return "cache '" + name + "' cannot say whether it holds data not yet written back ("
-                            + e.getMessage() + "); use pcache:remove --drain " + name;
+                return cache;
+            }
+        }
+        for (CacheDevice cache : caches) {
+            try {
+                if (cacheDev != null && DevicePaths.sameAsConfigured(cache.status().cacheDevice(), cacheDev)) {
+                    return cache;
                 }
-                if (dirtyBytes > 0) {
-                    return "cache '" + name + "' holds " + dirtyBytes + " bytes not yet written back, which would"
-                            + " stay only on its cache device: write them back first (pcache:drain " + name
-                            + ", or pcache:remove --drain " + name + " instead of this deletion)";
-                }
+            } catch (RuntimeException e) { // closing: it is not this one's to answer for
+                continue;
             }
         }
         return null;
+    }
+
+    /**
+     * What the form of saved cache configuration {@code pid} may not change. Its name never: the
+     * cache keeps the name it was created with and refuses the change (a line in the log), while
+     * ConfigAdmin would keep the new one; a later deletion looked for an open cache of the new name
+     * and let a dirty cache go. Its cache device not while the cache is open: data not yet written
+     * back lives on the old one, and the cache would be opened on the new one without it.
+     */
+    private List<String> unchangeable(String pid, Map<String, Object> proposed,
+            List<ConfigurationChecks.Existing> existing) {
+        ConfigurationChecks.Existing stored = stored(pid, existing);
+        if (stored == null) {
+            return List.of();
+        }
+        List<String> problems = new ArrayList<>();
+        Object was = stored.properties().get(TargetProperties.NAME);
+        Object now = proposed.get(TargetProperties.NAME);
+        if (was != null && now != null && !was.toString().equals(now.toString())) {
+            problems.add("name cannot change (from " + was + " to " + now + "): the cache, its export, statistics"
+                    + " and metrics keep the name they were created with. To rename a cache: remove it (pcache:remove"
+                    + " " + was + ") and create it again under the new name; its cache device and backing device"
+                    + " stay as they are");
+        }
+        Object wasDev = stored.properties().get(TargetProperties.CACHE_DEV);
+        Object nowDev = proposed.get(TargetProperties.CACHE_DEV);
+        CacheDevice open = openCacheOf(stored);
+        if (open != null && nowDev != null && wasDev != null
+                && !DevicePaths.sameAsConfigured(nowDev.toString(), wasDev)) {
+            problems.add(TargetProperties.CACHE_DEV + " cannot change while cache '" + open.name() + "' is open"
+                    + " (from " + wasDev + " to " + nowDev + "): data not yet written back lives on the old device,"
+                    + " and the new one would be opened without it. To move the cache: set cache_mode=passthrough"
+                    + " (which writes everything back), then remove the cache and create it again on the new device");
+        }
+        return problems;
+    }
+
+    private static ConfigurationChecks.Existing stored(String pid, List<ConfigurationChecks.Existing> existing) {
+        return pid == null ? null
+                : existing.stream().filter(e -> e.pid().equals(pid) && ConfigPids.TARGET.equals(e.factoryPid()))
+                        .findFirst().orElse(null);
     }
 
     @Override
     public void updateConfiguration(String factoryPid, String pid, Dictionary<String, Object> properties)
             throws ValidationException, IOException {
         Map<String, Object> proposed = map(properties);
-        List<String> problems = new ArrayList<>(ConfigurationChecks.problems(factoryPid, pid, proposed, existing()));
+        List<ConfigurationChecks.Existing> existing = existing();
+        List<String> problems = new ArrayList<>(ConfigurationChecks.problems(factoryPid, pid, proposed, existing));
         if (ConfigPids.TARGET.equals(factoryPid)) {
+            problems.addAll(unchangeable(pid, proposed, existing));
             proposed.forEach((key, value) -> {
                 if (key.endsWith(".target") && value != null) {
                     try {
@@ -140,7 +225,9 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
         if (problems.isEmpty()) {
             return;
         }
-        String message = "pcache refused this change of " + configuration + ": " + String.join("; ", problems);
+        // the form's values are in it: a line break in one would start a forged log line
+        String message = Printable.of("pcache refused this change of " + configuration + ": "
+                + String.join("; ", problems), MAX_MESSAGE_CHARS);
         LOG.log(System.Logger.Level.WARNING, "Web Console: " + message);
         synchronized (this) {
             refusals.addFirst(new Refusal(System.currentTimeMillis(), configuration, message));

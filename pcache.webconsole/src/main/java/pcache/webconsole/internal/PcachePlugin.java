@@ -143,13 +143,22 @@ public class PcachePlugin extends HttpServlet {
         return b.append("]}").toString();
     }
 
+    /** {@code value} for a double-quoted HTML attribute. */
+    private static String attribute(String value) {
+        return value.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;");
+    }
+
     /** The page's body inside the console's frame: a table, a chart, and the script that fills both. */
     static String page(String pluginRoot) {
-        String root = pluginRoot.replace("&", "&amp;").replace("\"", "&quot;").replace("<", "&lt;");
+        String root = attribute(pluginRoot);
+        // absolute: the page is served at /pcache/ too, where a relative link would stay under it
+        String consoleRoot = pluginRoot.endsWith("/" + LABEL)
+                ? pluginRoot.substring(0, pluginRoot.length() - LABEL.length() - 1) : pluginRoot;
+        String configuration = attribute(consoleRoot + "/configMgr");
         return """
                 <div id="pcache" data-poll-seconds="%d" data-root="%s">
                 <p class="statline">Caches open in this pcache, refreshed every %d s (the same values as\
-                 pcache:status and pcache:stats). Change a cache in <a href="configMgr">Configuration</a>.</p>
+                 pcache:status and pcache:stats). Change a cache in <a href="%s">Configuration</a>.</p>
                 <table id="pcache-caches" class="tablesorter nicetable">
                 <thead><tr><th>Cache</th><th>Mode</th><th>State</th><th>Backing device</th><th>Backing state</th>\
                 <th>Dirty</th><th>Segments used</th><th>Hit ratio</th><th>Written back</th></tr></thead>
@@ -168,7 +177,7 @@ public class PcachePlugin extends HttpServlet {
                 <p id="pcache-legend" class="statline"></p>
                 </div>
                 <script src="%s/pcache.js"></script>
-                """.formatted(POLL_SECONDS, root, POLL_SECONDS, root);
+                """.formatted(POLL_SECONDS, root, POLL_SECONDS, configuration, root);
     }
 
     private static String resource(String name) throws IOException {

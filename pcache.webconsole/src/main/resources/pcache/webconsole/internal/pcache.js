@@ -11,7 +11,7 @@
     var root = window.location.origin + box.getAttribute('data-root');
     var pollMs = 1000 * Number(box.getAttribute('data-poll-seconds') || 2);
     var keepMs = 5 * 60 * 1000;
-    var samples = []; // {time, read, written, dirty}: totals of all caches
+    var last = null; // the previous poll: {time, caches: {name: {read, written}}}
     var history = []; // {time, readRate, writeRate, dirty}: bytes per second, bytes
 
     function human(bytes) {
@@ -90,24 +90,28 @@
         });
     }
 
+    // rates from each cache's own counters: a cache that went away (or came) between two polls
+    // changes no other cache's rate, where a delta of the totals would fall below zero
     function record(data) {
-        var total = {time: data.time, read: 0, written: 0, dirty: 0};
+        var now = {time: data.time, caches: {}};
+        var readRate = 0, writeRate = 0, dirty = 0;
         data.caches.forEach(function (c) {
-            total.read += c.bytesRead;
-            total.written += c.bytesWritten;
-            total.dirty += c.dirtyBytes;
+            now.caches[c.name] = {read: c.bytesRead, written: c.bytesWritten};
+            dirty += c.dirtyBytes;
         });
-        var last = samples.length ? samples[samples.length - 1] : null;
-        samples.push(total);
-        if (last && total.time > last.time) {
-            var s = (total.time - last.time) / 1000;
-            history.push({time: total.time, readRate: Math.max(0, total.read - last.read) / s,
-                writeRate: Math.max(0, total.written - last.written) / s, dirty: total.dirty});
+        if (last && now.time > last.time) {
+            var s = (now.time - last.time) / 1000;
+            Object.keys(now.caches).forEach(function (name) {
+                var before = last.caches[name];
+                if (before) {
+                    readRate += Math.max(0, now.caches[name].read - before.read) / s;
+                    writeRate += Math.max(0, now.caches[name].written - before.written) / s;
+                }
+            });
+            history.push({time: now.time, readRate: readRate, writeRate: writeRate, dirty: dirty});
         }
-        while (samples.length > 2) {
-            samples.shift();
-        }
-        while (history.length && history[0].time < total.time - keepMs) {
+        last = now;
+        while (history.length && history[0].time < now.time - keepMs) {
             history.shift();
         }
     }

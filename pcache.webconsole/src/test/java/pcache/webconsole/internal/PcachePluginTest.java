@@ -47,4 +47,13 @@ class PcachePluginTest {
         assertTrue(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
         assertTrue(PcachePlugin.page("/a\"b").contains("data-root=\"/a&quot;b\""));
     }
+
+    /**
+     * The link to the configuration manager is absolute: the page is served at {@code /pcache/}
+     * too, where the relative {@code configMgr} it had led to {@code /pcache/configMgr}, a 404.
+     */
+    @Test
+    void theConfigurationLinkLeadsToTheConsolesConfigurationManager() {
+        assertTrue(PcachePlugin.page("/system/console/pcache").contains("<a href=\"/system/console/configMgr\">"));
+    }
 }
