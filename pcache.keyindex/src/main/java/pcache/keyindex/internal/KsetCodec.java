@@ -96,6 +96,11 @@ public final class KsetCodec {
      */
     public static Kset decodeBody(CachePos position, ByteBuffer image, CrcProvider crc) {
         int n = image.getInt(KsetHeader.KEY_NUM);
+        if (n < 1 || n > KsetHeader.KEYS_MAX || size(n) > image.limit()) {
+            // a count other than the header's, read apart from it: the bytes changed between the
+            // reads (a kset being written); no kset here, as for a CRC that does not match
+            return null;
+        }
         int size = size(n);
         int expected = crc.checksum(image.duplicate().position(KsetHeader.CRC_START).limit(size));
         if (expected != image.getInt(KsetHeader.CRC)) {

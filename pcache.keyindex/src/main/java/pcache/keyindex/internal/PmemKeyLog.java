@@ -115,25 +115,33 @@ final class PmemKeyLog implements KeyLog {
         /** Bytes of cached data the keys cover. */
         long dataBytes;
         ScheduledFuture<?> timer;
+        /**
+         * Held while the timer writes the kset it sealed, outside the buffer's lock (appends go
+         * on meanwhile, as they do beside another append's write); {@link #close} takes it to
+         * wait for that write, as it waited for it when the write ran under the buffer's lock.
+         */
+        final Object timerWrite = new Object();
 
         void timerFired() {
-            synchronized (this) {
-                timer = null;
-                if (closed || keys == 0) {
-                    return;
-                }
+            synchronized (timerWrite) {
                 Reserved r;
-                try {
-                    r = sealAndReserve(this, false);
-                } catch (IOException e) {
-                    if (failure != null) {
-                        // failed for good, and said so when it did (every later flush says it
-                        // again): a retry could only fail, and report, every RETRY_MILLIS forever
+                synchronized (this) {
+                    timer = null;
+                    if (closed || keys == 0) {
                         return;
                     }
-                    listener.flushFailed(e);
-                    arm(RETRY_MILLIS);
-                    return;
+                    try {
+                        r = sealAndReserve(this, false);
+                    } catch (IOException e) {
+                        if (failure != null) {
+                            // failed for good, and said so when it did (every later flush says it
+                            // again): a retry could only fail, and report, every RETRY_MILLIS forever
+                            return;
+                        }
+                        listener.flushFailed(e);
+                        arm(RETRY_MILLIS);
+                        return;
+                    }
                 }
                 try {
                     persist(r);
@@ -330,36 +338,49 @@ final class PmemKeyLog implements KeyLog {
                 }
             }
         } catch (IOException | RuntimeException | Error e) {
-            // this flush fails, but the ksets it already reserved hold keys taken out of their
-            // buffers, and numbers every later flush waits for: they must still be written
-            for (Reserved r : mine) {
-                try {
-                    persist(r);
-                } catch (IOException | RuntimeException also) {
-                    e.addSuppressed(also);
-                }
-            }
+            persistAnyway(mine, e);
             throw e;
         }
         long target;
         CachePos barrier;
-        synchronized (headLock) {
-            // also covers ksets other threads sealed before this flush and are still writing
-            target = reserved;
-            // every write acknowledged before this flush is in a kset up to here: a barrier
-            if (lastReservedAt != null) {
-                noBarrierAfter.remove(lastReservedAt);
+        try {
+            synchronized (headLock) {
+                // also covers ksets other threads sealed before this flush and are still writing
+                target = reserved;
+                // every write acknowledged before this flush is in a kset up to here: a barrier
+                if (lastReservedAt != null) {
+                    noBarrierAfter.remove(lastReservedAt);
+                }
+                barrier = head;
+                if (atBarrier != null) {
+                    atBarrier.accept(barrier);
+                }
             }
-            barrier = head;
-            if (atBarrier != null) {
-                atBarrier.accept(barrier);
-            }
+        } catch (RuntimeException | Error e) {
+            persistAnyway(mine, e);
+            throw e;
         }
         for (Reserved r : mine) {
             persist(r);
         }
         awaitPersisted(target);
         return barrier;
+    }
+
+    /**
+     * Writes the ksets a failing flush already reserved ({@code failure} collects what fails
+     * too): they hold keys taken out of their buffers (acknowledged writes the index holds), and numbers every
+     * later flush waits for. Left unwritten, the log would miss those keys and every later flush
+     * and FUA write would wait forever.
+     */
+    private void persistAnyway(java.util.List<Reserved> reserved, Throwable failure) {
+        for (Reserved r : reserved) {
+            try {
+                persist(r);
+            } catch (IOException | RuntimeException also) {
+                failure.addSuppressed(also);
+            }
+        }
     }
 
     private void checkFailure() throws IOException {
@@ -527,6 +548,9 @@ final class PmemKeyLog implements KeyLog {
         for (KsetBuffer b : buffers) {
             synchronized (b) {
                 b.disarm();
+            }
+            synchronized (b.timerWrite) {
+                // a kset the timer sealed before the close is written once this returns
             }
         }
     }

@@ -205,6 +205,12 @@ final class SortedKeySlice implements KeySlice {
         CacheKey left = null;
         CacheKey right = null;
         int touched = j - i;
+        // room first, for the most the window can become (a key kept on each side and the new
+        // one): an allocation failing after the cuts below would leave keys cut and bounds not
+        int mostAdded = (key != null ? 1 : 0) + (touched > 0 ? 2 : 0) - touched;
+        if (mostAdded > 0) {
+            ensureCapacity(size + mostAdded);
+        }
         for (int k = i; k < j; k++) {
             CacheKey t = keys[k];
             if (!t.isEmpty() && !validity.isValid(t)) {
@@ -241,9 +247,6 @@ final class SortedKeySlice implements KeySlice {
             }
         }
         int delta = replacements - (j - i);
-        if (delta > 0) {
-            ensureCapacity(size + delta);
-        }
         if (delta != 0) {
             move(j, j + delta);
         }
@@ -266,6 +269,7 @@ final class SortedKeySlice implements KeySlice {
         owner.countChange(delta);
         changed();
         noteHeld();
+        shrinkIfSparse();
         return touched;
     }
 
@@ -366,6 +370,7 @@ final class SortedKeySlice implements KeySlice {
         size -= removed;
         owner.countChange(-removed);
         changed();
+        shrinkIfSparse();
     }
 
     @Override
@@ -458,9 +463,35 @@ final class SortedKeySlice implements KeySlice {
         changed();
     }
 
+    /**
+     * Gives back most of the arrays once they are three quarters empty (all of them once the slice
+     * is): a slice's arrays followed its busiest moment for good, so one pass of small writes over
+     * a large device left every slice it crossed holding arrays for a thousand keys, gigabytes of
+     * heap, with nothing cached any more. Halving the room at a quarter full keeps a slice whose
+     * size goes up and down by a few keys from copying its arrays each time.
+     */
+    private void shrinkIfSparse() {
+        if (size == 0) {
+            keys = NONE;
+            bounds = NO_BOUNDS;
+        } else if (keys.length > MIN_CAPACITY * 2 && size < keys.length / 4) {
+            int room = Math.max(MIN_CAPACITY, size * 2);
+            keys = Arrays.copyOf(keys, room);
+            bounds = Arrays.copyOf(bounds, room);
+        }
+    }
+
+    /** Room for this many keys when a slice takes its first. */
+    static final int MIN_CAPACITY = 8;
+
+    /** How many keys the slice's arrays have room for now (for tests). */
+    int capacity() {
+        return keys.length;
+    }
+
     private void ensureCapacity(int needed) {
         if (needed > keys.length) {
-            int grown = Math.max(needed, keys.length < 8 ? 8 : keys.length + (keys.length >> 1));
+            int grown = Math.max(needed, keys.length < MIN_CAPACITY ? MIN_CAPACITY : keys.length + (keys.length >> 1));
             keys = Arrays.copyOf(keys, grown);
             bounds = Arrays.copyOf(bounds, grown);
         }

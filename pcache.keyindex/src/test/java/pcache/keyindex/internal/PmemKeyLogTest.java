@@ -772,6 +772,80 @@ class PmemKeyLogTest {
     }
 
     /**
+     * A flush whose barrier callback throws still writes the ksets it reserved: they hold keys
+     * already out of their buffers. Before, they were never written: the log missed acknowledged
+     * keys, and every later flush and FUA write waited forever for their numbers.
+     */
+    @Test
+    void aFlushWhoseBarrierCallbackThrowsStillWritesTheKsetsItReserved() throws Exception {
+        LogDevice dev = device();
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        log.append(key(0, 1), false);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> log.flushToBarrier(at -> {
+                    throw new IllegalStateException("injected: the barrier's callback fails");
+                }));
+        assertTrue(e.getMessage().contains("injected"), e.getMessage());
+        assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(0, 0)).keys());
+        log.append(key(1, 1), false);
+        CompletableFuture.runAsync(() -> {
+            try {
+                log.flush();
+            } catch (IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        }).get(10, TimeUnit.SECONDS); // before: waited forever for the kset never written
+        assertSameKeys(List.of(key(0, 1), key(1, 1)), keysOf(readLog(log, new CachePos(0, 0))));
+    }
+
+    /**
+     * The timer writes the kset it sealed outside the buffer's lock: an append to the same buffer
+     * goes on while that write is under way, as beside another append's write. Before, the timer
+     * wrote under the lock, and appends (with them the reads and writes of their slices) waited for
+     * its msync. A close still waits for that write.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void anAppendGoesOnWhileTheTimerWritesTheBuffersLastKset() throws Exception {
+        LogDevice dev = new LogDevice(SEGMENTS, 1, 20, scheduler);
+        PmemKeyLog log = started(dev, new CachePos(0, 0));
+        long first = dev.segments.dataOffset(0);
+        CountDownLatch writing = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        dev.region.fault = (what, offset, length) -> {
+            if (what.equals("write") && offset == first) {
+                writing.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        try {
+            log.append(key(0, 1), false);
+            assertTrue(writing.await(10, TimeUnit.SECONDS), "the timer writes the kset");
+            CompletableFuture<Void> append = CompletableFuture.runAsync(() -> {
+                try {
+                    log.append(key(0, 2), false);
+                } catch (IOException x) {
+                    throw new java.io.UncheckedIOException(x);
+                }
+            });
+            append.get(10, TimeUnit.SECONDS); // before: waited for the timer's write
+            CompletableFuture<Void> close = CompletableFuture.runAsync(log::close);
+            Thread.sleep(100);
+            assertFalse(close.isDone(), "the close waits for the timer's write");
+            release.countDown();
+            close.get(10, TimeUnit.SECONDS);
+            assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(0, 0)).keys());
+            assertEquals(1, log.pendingKeys(), "the second key waits in its buffer");
+        } finally {
+            release.countDown();
+        }
+    }
+
+    /**
      * A kset's write that ends in an Error (the JVM's InternalError for a fault in mapped memory)
      * fails the log, as an IOException does: the request gets an I/O error and every later flush
      * fails at once. Before, the failure was never recorded and every later flush waited forever.
