@@ -75,27 +75,34 @@ final class NbdConnection implements Runnable {
     private volatile boolean closing;
     private volatile ScheduledFuture<?> handshakeTimeout;
     /**
-     * What a client must send per payload stall timeout in the middle of a payload received
-     * straight into the device ({@link #checkStall}): 64 KiB (four TLS records), 6.4 KiB/s with
-     * the default 10 s, more with a shorter timeout.
+     * What a client must send per payload stall timeout in the middle of a WRITE's payload
+     * ({@link #checkStall}): 64 KiB (four TLS records), 6.4 KiB/s with the default 10 s, more with
+     * a shorter timeout.
      */
     static final long PAYLOAD_MIN_PROGRESS = 64 << 10;
+
     /**
-     * The WRITE whose payload the reader receives straight into the device's space
-     * ({@link #serveDirect}), null between them; each request is its own object, so the server's
-     * timer tells one placement from the next by it when it looks for clients that stop sending
-     * in the middle ({@link #checkStall}).
+     * A WRITE whose payload the reader is receiving, and what it holds meanwhile: the device's
+     * space ({@link #serveDirect}), or a buffer and its bytes of the in-flight budget
+     * ({@link #payload}).
+     *
+     * @param from where the payload begins in the bytes received ({@link ChannelInput#receivedSoFar})
      */
-    private volatile NbdRequest placing;
+    private record Placement(NbdRequest request, long from, boolean intoDevice) {
+    }
+
     /**
-     * Where {@link #placing}'s payload begins in the bytes received ({@link ChannelInput#receivedSoFar});
-     * written before {@link #placing}, so a timer that sees the request sees this too.
+     * The payload being received while the client may still have to send some of it, null between
+     * them; each is its own object, so the server's timer tells one from the next when it looks for
+     * clients that stop sending in the middle ({@link #checkStall}).
      */
-    private volatile long placingFrom;
+    private volatile Placement placing;
     /** What {@link #checkStall} saw last; only the server's timer thread touches these. */
-    private NbdRequest stallSeenPlacement;
+    private Placement stallSeenPlacement;
     private long stallSeenReceived;
     private long stallSeenSince;
+    /** This connection's failed requests, logged within bounds. */
+    private final FailureLog failures = new FailureLog(System::nanoTime);
     /** Replies of requests served in place, not yet written; only the reader thread touches them. */
     private final List<OutgoingReply> pending = new ArrayList<>();
     private long pendingBytes;
@@ -311,12 +318,27 @@ final class NbdConnection implements Runnable {
     }
 
     /** Reads the request's payload (null when it has none); a failure gives back its slot and {@code budget}. */
+    /**
+     * Reads a request's payload into a buffer. One not all received yet is watched as a payload
+     * received into the device is ({@link #checkStall}): the buffer and the request's bytes of the
+     * budget are held until it is in, so a client that stopped in the middle held them for good
+     * (some 32 stalled 32 MiB WRITEs held the whole server-wide budget, and every other client's
+     * large requests waited).
+     */
     private ByteBuffer payload(RequestReader reader, NbdRequest request, long budget) throws IOException {
+        boolean watched = request.payloadBytes() > in.bufferedBytes();
+        if (watched) {
+            placing = new Placement(request, in.receivedSoFar() - in.bufferedBytes(), false);
+        }
         try {
             return reader.readPayload(request, pool);
         } catch (IOException | RuntimeException | Error e) { // an Error too: no memory for the buffer
             limiter.release(budget);
             throw e;
+        } finally {
+            if (watched) {
+                placing = null;
+            }
         }
     }
 
@@ -338,8 +360,7 @@ final class NbdConnection implements Runnable {
         PayloadSource source = new PayloadSource(in, request.length());
         RequestExecutor.ReplyContent content = null;
         Throwable error = null;
-        placingFrom = in.receivedSoFar() - in.bufferedBytes();
-        placing = request;
+        placing = new Placement(request, in.receivedSoFar() - in.bufferedBytes(), true);
         try {
             content = executor.tryWriteFrom(request, source);
         } catch (IOException | RuntimeException | Error e) {
@@ -402,24 +423,25 @@ final class NbdConnection implements Runnable {
 
     /**
      * Run by the server's timer now and then ({@code now}: {@link System#nanoTime}): disconnects
-     * the client when, in the middle of a payload received straight into the device's space, it
-     * has sent less than {@link #PAYLOAD_MIN_PROGRESS} (or the rest of the payload, when less)
-     * within the payload stall timeout: a client that stops, or trickles a few bytes now and
-     * then. That space, and the device's request gate, are held until the payload is in; closing
-     * the socket ends the read, and the device gives the space back (the write is not
-     * acknowledged). Once the whole payload has arrived, the time the device takes is not the
-     * client's.
+     * the client when, in the middle of a WRITE's payload, it has sent less than
+     * {@link #PAYLOAD_MIN_PROGRESS} (or the rest of the payload, when less) within the payload
+     * stall timeout: a client that stops, or trickles a few bytes now and then. What the payload
+     * goes into is held until it is in (the device's space and its request gate, or a buffer and
+     * the request's bytes of the budget); closing the socket ends the read and gives it back (the
+     * write is not acknowledged). Once the whole payload has arrived, the time the device takes is
+     * not the client's.
      */
     void checkStall(long now) {
-        NbdRequest request = placing;
+        Placement placement = placing;
         long received = in.receivedSoFar();
-        if (request == null || request != stallSeenPlacement) {
-            stallSeenPlacement = request;
+        if (placement == null || placement != stallSeenPlacement) {
+            stallSeenPlacement = placement;
             stallSeenReceived = received;
             stallSeenSince = now;
             return;
         }
-        long from = placingFrom;
+        NbdRequest request = placement.request();
+        long from = placement.from();
         long missing = request.length() - (stallSeenReceived - from);
         long needed = Math.min(PAYLOAD_MIN_PROGRESS, missing);
         if (needed <= 0 || received - stallSeenReceived >= needed) {
@@ -429,7 +451,7 @@ final class NbdConnection implements Runnable {
         }
         java.time.Duration timeout = server.config.payloadStallTimeout();
         // closing: disconnected already (by an earlier look, or otherwise); it is warned about once
-        if (now - stallSeenSince < timeout.toNanos() || placing != request || closing) {
+        if (now - stallSeenSince < timeout.toNanos() || placing != placement || closing) {
             return;
         }
         long sent = received - stallSeenReceived;
@@ -440,9 +462,10 @@ final class NbdConnection implements Runnable {
                 + " ms (timeout " + timeout.toMillis() + " ms) in the middle of a WRITE's payload ("
                 + request.length() + " bytes at offset " + request.offset() + ", " + toCome + " still to come),"
                 + " less than the " + least
-                + " it must send in that time; the payload was being received straight into the cache and holds"
-                + " cache space meanwhile; disconnecting, the write is not done (payload_stall_timeout_seconds of"
-                + " pcache.export.nbd)");
+                + " it must send in that time; the payload " + (placement.intoDevice()
+                        ? "was being received straight into the cache and holds cache space meanwhile"
+                        : "holds a buffer and its bytes of the server's in-flight budget meanwhile")
+                + "; disconnecting, the write is not done (payload_stall_timeout_seconds of pcache.export.nbd)");
         abort();
     }
 
@@ -608,18 +631,20 @@ final class NbdConnection implements Runnable {
         }
     }
 
-    /** Logs the failure once, counts it and queues the error reply. */
+    /** Logs the failure (within {@link FailureLog}'s bounds), counts it and queues the error reply. */
     private void fail(Session session, NbdRequest request, NbdError error, String reason, Throwable cause,
                       long budget, Level level) {
         session.export().countError();
         // FAST_ZERO refusals are a routine probe by qemu-img and nbdcopy, not a problem.
         Level effective = error == NbdError.ENOTSUP ? Level.DEBUG : level;
-        String message = "NBD client " + peer + " export '" + session.export().name + "': "
-                + request.describe() + ": " + error + ": " + reason;
-        if (cause != null) {
-            LOG.log(effective, message, cause);
-        } else {
-            LOG.log(effective, message);
+        if (LOG.isLoggable(effective)) {
+            FailureLog.Line line = failures.admit(effective, "NBD client " + peer + " export '"
+                    + session.export().name + "': " + request.describe() + ": " + error + ": " + reason);
+            if (line != null && cause != null) {
+                LOG.log(line.level(), line.message(), cause);
+            } else if (line != null) {
+                LOG.log(line.level(), line.message());
+            }
         }
         writer.send(new OutgoingReply(sent -> limiter.release(budget),
                 RequestExecutor.errorReply(request, session.structuredReplies(), error, reason)));
@@ -662,13 +687,30 @@ final class NbdConnection implements Runnable {
      * TLS, close_notify first when the writer is done, so nothing else writes at the same time).
      */
     void closeGracefully() {
+        closeGracefully(System.nanoTime() + TimeUnit.SECONDS.toNanos(1));
+    }
+
+    /**
+     * Takes no more replies: those queued are written, then the writer ends. The first step of
+     * {@link #closeGracefully(long)}, for many connections at once: a server closing them one
+     * after the other waited up to a second for each whose client stopped reading.
+     */
+    void finishReplies() {
         closing = true;
+        ReplyWriter w = writer;
+        if (w != null) {
+            w.finish();
+        }
+    }
+
+    /** Closes as {@link #closeGracefully()}, waiting for queued replies until {@code writerDeadline} ({@link System#nanoTime}). */
+    void closeGracefully(long writerDeadline) {
+        finishReplies();
         ReplyWriter w = writer;
         boolean writerDone = true;
         if (w != null) {
-            w.finish();
             try {
-                writerDone = w.awaitFinished(TimeUnit.SECONDS.toNanos(1));
+                writerDone = w.awaitFinished(Math.max(0, writerDeadline - System.nanoTime()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 writerDone = false;
@@ -755,6 +797,10 @@ final class NbdConnection implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        FailureLog.Line leftOut = failures.remaining();
+        if (leftOut != null) {
+            LOG.log(leftOut.level(), "NBD client " + peer + ": " + leftOut.message());
         }
         Export e = export;
         if (e != null) {

@@ -94,10 +94,9 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("pcache-nbd-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         this.scheduler = timer;
-        if (config.inlineMaxBytes() > 0) { // else no payload is ever received straight into a cache
-            long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
-            timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
-        }
+        // payloads read into a buffer are watched too, whatever inline_max_bytes says
+        long period = Math.max(1, config.payloadStallTimeout().toNanos() / 4);
+        timer.scheduleWithFixedDelay(this::checkStalls, period, period, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -181,7 +180,7 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         }
     }
 
-    /** Disconnects clients stalled in the middle of a payload received straight into a cache ({@link NbdConnection#checkStall}). */
+    /** Disconnects clients stalled in the middle of a WRITE's payload ({@link NbdConnection#checkStall}). */
     private void checkStalls() {
         try {
             List<NbdConnection> open;
@@ -466,7 +465,11 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        attached.forEach(NbdConnection::closeGracefully);
+        // every writer told first, then one second for all of them: closed one after the other,
+        // each client that stopped reading held the close for a second of its own
+        attached.forEach(NbdConnection::finishReplies);
+        long writers = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        attached.forEach(c -> c.closeGracefully(writers));
     }
 
     /** Flushes a device being withdrawn, on a worker so a hung device cannot hold us forever. */

@@ -221,11 +221,17 @@ class DirectWritesTest {
      * is not done, and the first is served on.
      */
     private static void assertCutOffInsideAPayload(InsideAPayload misbehave) throws Exception {
+        assertCutOffInsideAPayload(c -> c, misbehave);
+    }
+
+    private static void assertCutOffInsideAPayload(java.util.function.UnaryOperator<NbdServerConfig> configured,
+            InsideAPayload misbehave) throws Exception {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
-             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
+             ServerFixture fixture = new ServerFixture(configured.apply(NbdServerConfig.defaults()
+                     .withDrainTimeout(Duration.ofSeconds(120))
                      // long enough that a loaded machine never stalls the server's own reading that long
-                     .withPayloadStallTimeout(Duration.ofMillis(1000)))) {
+                     .withPayloadStallTimeout(Duration.ofMillis(1000))))) {
             try (RawNbdClient other = fixture.open("disk", false);
                  RawNbdClient client = fixture.open("disk", false)) {
                 byte[] before = new byte[LARGE];
@@ -248,6 +254,23 @@ class DirectWritesTest {
                 assertArrayEquals(before, r.payload(), "the cut-off write was not done, seed " + SEED);
             }
         }
+    }
+
+    /**
+     * The same for a payload read into a buffer (large writes not received into the device: here
+     * none is, {@code inline_max_bytes = 0}): the buffer and the request's bytes of the server-wide
+     * budget are not held for as long as the client likes. Before, nothing ended the read: some 32
+     * such clients held the whole budget, and every other client's large requests waited.
+     */
+    @Test
+    void aClientStalledInsideABufferedPayloadIsDisconnected() throws Exception {
+        assertCutOffInsideAPayload(c -> c.withInlineMaxBytes(0), (stalled, log) -> {
+            stalled.writeRaw(new byte[4096]);
+            assertTrue(ServerHealth.eventually(20, () -> log.matching("in the middle of a WRITE's payload (" + LARGE
+                    + " bytes at offset 0, " + (LARGE - 4096) + " still to come), less than the 64 KiB it must send in"
+                    + " that time; the payload holds a buffer and its bytes of the server's in-flight budget") >= 1),
+                    "the stall is logged");
+        });
     }
 
     /**

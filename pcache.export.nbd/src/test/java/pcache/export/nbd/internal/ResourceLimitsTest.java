@@ -409,6 +409,77 @@ class ResourceLimitsTest {
         }
     }
 
+    /**
+     * A client pipelining requests the server must refuse gets an error for each, and the log gets
+     * the first {@value FailureLog#IN_FULL} in full and one line for the rest when the connection
+     * ends. Before, each refusal was a WARNING line of its own: a client could write hundreds of
+     * thousands a second.
+     */
+    @Test
+    void refusedRequestsOfAFloodAreLoggedWithinBounds() throws Exception {
+        int requests = 1000;
+        List<String> warnings = new ArrayList<>();
+        try (LogCapture log = new LogCapture(warnings); ServerFixture fixture = new ServerFixture()) {
+            try (RawNbdClient c = fixture.open("disk", false)) {
+                for (int i = 0; i < requests; i++) {
+                    c.request(0, 0x1234, i, 0, 0, null);
+                    if (i % 100 == 99) {
+                        for (int r = 0; r < 100; r++) {
+                            assertEquals(22, c.readReply(0).error(), "EINVAL for an unknown command");
+                        }
+                    }
+                }
+            }
+            assertTrue(ServerHealth.eventually(20, () -> log.matching("before the connection ended") == 1),
+                    "the rest told when the connection ended: " + warnings.size() + " lines");
+            long inFull = log.matching("unknown command type 4660") - log.matching("failed request(s)");
+            long told = 0;
+            synchronized (warnings) {
+                for (String w : warnings) {
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) more failed request").matcher(w);
+                    if (m.find()) {
+                        told += Long.parseLong(m.group(1));
+                    }
+                }
+            }
+            assertEquals(FailureLog.IN_FULL, inFull, "the first ones in full");
+            assertEquals(requests - FailureLog.IN_FULL, told, "every other one counted in a summary line");
+            assertTrue(warnings.size() <= FailureLog.IN_FULL + 2, warnings.size() + " lines");
+        }
+    }
+
+    /**
+     * Closing a server whose clients stopped reading their replies takes about its drain timeout
+     * and one second for all of them, not one second more per client: the writers are all told to
+     * finish first, then given one second together. Before, each stuck connection held the close
+     * for its own second (some 17 minutes with 1,024 of them).
+     */
+    @Test
+    void closingWithManyClientsThatStoppedReadingTakesAboutTheDrainTimeout() throws Exception {
+        int stuckClients = 10;
+        NbdServerConfig config = NbdServerConfig.defaults().withMaxInflightBytesPerConnection(16 << 20)
+                .withDrainTimeout(Duration.ofSeconds(1));
+        List<SocketChannel> stuck = new ArrayList<>();
+        try (ServerFixture fixture = new ServerFixture(config)) {
+            for (int s = 0; s < stuckClients; s++) {
+                SocketChannel c = openInTransmission(fixture.address, "disk");
+                stuck.add(c);
+                sendUntilStalled(c, 2 << 20, fixture.disk.sizeBytes());
+            }
+            long start = System.nanoTime();
+            fixture.server.close();
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            // about 2 s (the drain timeout, then one second for every writer); one second per client
+            // on top made it at least 11 s
+            System.out.printf("closing with %d stuck clients took %d ms%n", stuckClients, millis);
+            assertTrue(millis < 6_000, "closing took " + millis + " ms with " + stuckClients + " stuck clients");
+        } finally {
+            for (SocketChannel c : stuck) {
+                c.close();
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** A raw channel through GO on {@code export} (simple replies), ready for requests. */
