@@ -7,10 +7,13 @@ import java.util.function.LongSupplier;
 /**
  * How one connection logs its failed requests: the first {@value #IN_FULL} each in a line of its
  * own, then at most one line per {@link #PERIOD_NANOS} saying how many were left out since and
- * the latest of them, and at the end of the connection one for those left out after that. A
- * client pipelining requests the server must refuse (an unknown command, a range past the end)
- * wrote a line per request before, hundreds of thousands a second, burying every other warning
- * and filling the journal. Every failure is still counted in the export's errors and answered.
+ * the latest of them (on the next failure after the period, or when the server's timer asks,
+ * {@link #due}), and at the end of the connection one for those left out after that. A client
+ * pipelining requests the server must refuse (an unknown command, a range past the end) wrote a
+ * line per request before, hundreds of thousands a second, burying every other warning and
+ * filling the journal. Failures at ERROR (a fault in the device's memory, an internal error) are
+ * always logged in full: they are pcache's, not the client's. Every failure is still counted in
+ * the export's errors and answered.
  */
 final class FailureLog {
 
@@ -37,10 +40,10 @@ final class FailureLog {
     /**
      * What to log for a failed request ({@code message} at {@code level}): itself, a line counting
      * it with those left out before it, or null (counted, to be told later). Failures logged below
-     * INFO (routine probes) are let through and not counted against the others.
+     * INFO (routine probes) and at ERROR are let through and not counted against the others.
      */
     synchronized Line admit(Level level, String message) {
-        if (level.getSeverity() < Level.INFO.getSeverity()) {
+        if (level.getSeverity() < Level.INFO.getSeverity() || level.getSeverity() >= Level.ERROR.getSeverity()) {
             return new Line(level, message);
         }
         long now = clock.getAsLong();
@@ -59,6 +62,19 @@ final class FailureLog {
             return null;
         }
         periodStart = now;
+        return takeLeftOut("in the last " + TimeUnit.NANOSECONDS.toSeconds(PERIOD_NANOS) + " s or so");
+    }
+
+    /**
+     * The line for failures left out since the last one told, once a period has passed since then
+     * (the server's timer asks, so that a connection whose failures stop is told of them without
+     * waiting for its end), or null.
+     */
+    synchronized Line due() {
+        if (leftOut == 0 || clock.getAsLong() - periodStart < PERIOD_NANOS) {
+            return null;
+        }
+        periodStart = clock.getAsLong();
         return takeLeftOut("in the last " + TimeUnit.NANOSECONDS.toSeconds(PERIOD_NANOS) + " s or so");
     }
 

@@ -327,10 +327,13 @@ final class NbdConnection implements Runnable {
      */
     private ByteBuffer payload(RequestReader reader, NbdRequest request, long budget) throws IOException {
         boolean watched = request.payloadBytes() > in.bufferedBytes();
-        if (watched) {
-            placing = new Placement(request, in.receivedSoFar() - in.bufferedBytes(), false);
-        }
         try {
+            if (watched) {
+                // written first, as a blocking read would: a client that does not read them must
+                // not pass for one that stopped sending (only this thread adds to them)
+                writePending();
+                placing = new Placement(request, in.receivedSoFar() - in.bufferedBytes(), false);
+            }
             return reader.readPayload(request, pool);
         } catch (IOException | RuntimeException | Error e) { // an Error too: no memory for the buffer
             limiter.release(budget);
@@ -432,6 +435,10 @@ final class NbdConnection implements Runnable {
      * not the client's.
      */
     void checkStall(long now) {
+        FailureLog.Line failed = failures.due();
+        if (failed != null) {
+            LOG.log(failed.level(), "NBD client " + peer + ": " + failed.message());
+        }
         Placement placement = placing;
         long received = in.receivedSoFar();
         if (placement == null || placement != stallSeenPlacement) {
@@ -719,8 +726,10 @@ final class NbdConnection implements Runnable {
         TlsChannel t = tls;
         if (t != null && writerDone) {
             // close_notify, then the socket; a client that stopped reading cannot hold us: the
-            // socket is closed under a blocked write after a second
-            ScheduledFuture<?> bound = scheduleHardClose();
+            // socket is closed under a blocked write at the deadline (a server closing many
+            // connections shares it: each of them had a second of its own), or 50 ms from now
+            ScheduledFuture<?> bound = scheduleHardClose(Math.max(writerDeadline - System.nanoTime(),
+                    TimeUnit.MILLISECONDS.toNanos(50)));
             try {
                 t.close();
             } catch (IOException e) {
@@ -740,10 +749,10 @@ final class NbdConnection implements Runnable {
         closeChannel();
     }
 
-    /** Closes the socket in a second (bounds a TLS close_notify); null when the server is stopping. */
-    private ScheduledFuture<?> scheduleHardClose() {
+    /** Closes the socket after {@code delayNanos} (bounds a TLS close_notify); null when the server is stopping. */
+    private ScheduledFuture<?> scheduleHardClose(long delayNanos) {
         try {
-            return server.scheduler.schedule(this::closeChannel, 1, TimeUnit.SECONDS);
+            return server.scheduler.schedule(this::closeChannel, delayNanos, TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
             return null;
         }

@@ -23,12 +23,12 @@ class FailureLogTest {
             assertEquals(new FailureLog.Line(Level.WARNING, "failure " + i), line);
         }
         for (int i = 0; i < 100; i++) {
-            assertNull(log.admit(i == 50 ? Level.ERROR : Level.WARNING, "later " + i));
+            assertNull(log.admit(i == 50 ? Level.INFO : Level.WARNING, "later " + i));
         }
         now.addAndGet(FailureLog.PERIOD_NANOS);
         FailureLog.Line summary = log.admit(Level.WARNING, "later 100");
         assertNotNull(summary);
-        assertEquals(Level.ERROR, summary.level(), "the gravest of those left out");
+        assertEquals(Level.WARNING, summary.level(), "the gravest of those left out");
         assertTrue(summary.message().startsWith("101 more failed request(s) of this client in the last 10 s or so"),
                 summary.message());
         assertTrue(summary.message().endsWith("the latest: later 100"), summary.message());
@@ -38,6 +38,31 @@ class FailureLogTest {
                 + " ended (logged each after the first 16 only every 10 s; all are counted in the export's errors);"
                 + " the latest: later 101"), rest);
         assertNull(log.remaining(), "told once");
+    }
+
+    /** Those left out are told when the server's timer asks once a period has passed, without a new failure. */
+    @Test
+    void theTimerTellsOfThoseLeftOutOnceThePeriodHasPassed() {
+        for (int i = 0; i < FailureLog.IN_FULL + 3; i++) {
+            log.admit(Level.WARNING, "failure " + i);
+        }
+        assertNull(log.due(), "not before the period has passed");
+        now.addAndGet(FailureLog.PERIOD_NANOS);
+        FailureLog.Line due = log.due();
+        assertNotNull(due);
+        assertTrue(due.message().startsWith("3 more failed request(s)"), due.message());
+        assertNull(log.due(), "told once");
+        assertNull(log.remaining());
+    }
+
+    /** Failures at ERROR are pcache's own (a fault in the device's memory): always logged in full. */
+    @Test
+    void errorsAreAlwaysLoggedInFull() {
+        for (int i = 0; i < FailureLog.IN_FULL; i++) {
+            log.admit(Level.WARNING, "failure " + i);
+        }
+        assertNull(log.admit(Level.WARNING, "one more"));
+        assertEquals(new FailureLog.Line(Level.ERROR, "a fault"), log.admit(Level.ERROR, "a fault"));
     }
 
     @Test
