@@ -112,8 +112,11 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
                 return null; // entered only after a full write-back; nothing becomes dirty in it
             }
             cache.flush();
+            // dirty bytes, not the log's clean state: read misses log clean keys, which a flush
+            // seals in a kset ahead of the dirty tail until write-back passes it (passthrough
+            // then writes back what little is left)
             long dirtyBytes = cache.statistics().dirtyBytes();
-            if (dirtyBytes > 0 || !cache.status().clean()) {
+            if (dirtyBytes > 0) {
                 return "cache '" + name + "' holds " + dirtyBytes + " bytes not yet written back, which would"
                         + " stay only on its cache device: write them back first (pcache:drain " + name
                         + ", or pcache:remove --drain " + name + " instead of this deletion)";
@@ -169,7 +172,7 @@ public class PcacheConfigurationHandler implements ConfigurationHandler {
         List<String> problems = new ArrayList<>();
         Object was = stored.properties().get(TargetProperties.NAME);
         Object now = proposed.get(TargetProperties.NAME);
-        if (was != null && now != null && !was.toString().equals(now.toString())) {
+        if (was != null && now != null && !was.toString().trim().equals(now.toString().trim())) {
             problems.add("name cannot change (from " + was + " to " + now + "): the cache, its export, statistics"
                     + " and metrics keep the name they were created with. To rename a cache: remove it (pcache:remove"
                     + " " + was + ") and create it again under the new name; its cache device and backing device"
