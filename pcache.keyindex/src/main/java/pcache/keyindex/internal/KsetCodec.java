@@ -97,8 +97,9 @@ public final class KsetCodec {
     public static Kset decodeBody(CachePos position, ByteBuffer image, CrcProvider crc) {
         int n = image.getInt(KsetHeader.KEY_NUM);
         if (n < 1 || n > KsetHeader.KEYS_MAX || size(n) > image.limit()) {
-            // a count other than the header's, read apart from it: the bytes changed between the
-            // reads (a kset being written); no kset here, as for a CRC that does not match
+            // a count the bytes read cannot hold, read apart from the header that held it: the
+            // bytes changed between the reads (a kset being written); no kset here, as for a CRC
+            // that does not match (a smaller count is left to the CRC)
             return null;
         }
         int size = size(n);

@@ -465,19 +465,28 @@ final class SortedKeySlice implements KeySlice {
 
     /**
      * Gives back most of the arrays once they are three quarters empty (all of them once the slice
-     * is): a slice's arrays followed its busiest moment for good, so one pass of small writes over
+     * is empty, unless they are the smallest): a slice's arrays followed its busiest moment for good, so one pass of small writes over
      * a large device left every slice it crossed holding arrays for a thousand keys, gigabytes of
      * heap, with nothing cached any more. Halving the room at a quarter full keeps a slice whose
      * size goes up and down by a few keys from copying its arrays each time.
      */
     private void shrinkIfSparse() {
+        if (keys.length <= MIN_CAPACITY || size >= keys.length / 4 && size > 0) {
+            return; // a slice going between empty and a key or two (read misses) keeps its first arrays
+        }
         if (size == 0) {
             keys = NONE;
             bounds = NO_BOUNDS;
-        } else if (keys.length > MIN_CAPACITY * 2 && size < keys.length / 4) {
-            int room = Math.max(MIN_CAPACITY, size * 2);
-            keys = Arrays.copyOf(keys, room);
-            bounds = Arrays.copyOf(bounds, room);
+            return;
+        }
+        int room = Math.max(MIN_CAPACITY, size * 2);
+        try {
+            CacheKey[] fewerKeys = Arrays.copyOf(keys, room);
+            long[] fewerBounds = Arrays.copyOf(bounds, room);
+            keys = fewerKeys;
+            bounds = fewerBounds;
+        } catch (OutOfMemoryError e) {
+            // best effort: the change is done, and the arrays as they are hold it
         }
     }
 
@@ -492,8 +501,11 @@ final class SortedKeySlice implements KeySlice {
     private void ensureCapacity(int needed) {
         if (needed > keys.length) {
             int grown = Math.max(needed, keys.length < MIN_CAPACITY ? MIN_CAPACITY : keys.length + (keys.length >> 1));
-            keys = Arrays.copyOf(keys, grown);
-            bounds = Arrays.copyOf(bounds, grown);
+            // both copied before either is kept: one failing leaves the slice as it was
+            CacheKey[] moreKeys = Arrays.copyOf(keys, grown);
+            long[] moreBounds = Arrays.copyOf(bounds, grown);
+            keys = moreKeys;
+            bounds = moreBounds;
         }
     }
 }

@@ -833,11 +833,16 @@ class PmemKeyLogTest {
                 }
             });
             append.get(10, TimeUnit.SECONDS); // before: waited for the timer's write
-            CompletableFuture<Void> close = CompletableFuture.runAsync(log::close);
-            Thread.sleep(100);
-            assertFalse(close.isDone(), "the close waits for the timer's write");
+            Thread closing = new Thread(log::close, "closing the key log");
+            closing.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (closing.getState() != Thread.State.BLOCKED && closing.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(1); // until the close has marked the log closed and waits for the timer's write
+            }
+            assertEquals(Thread.State.BLOCKED, closing.getState(), "the close waits for the timer's write");
             release.countDown();
-            close.get(10, TimeUnit.SECONDS);
+            closing.join(TimeUnit.SECONDS.toMillis(10));
+            assertFalse(closing.isAlive(), "the close returns once the write is done");
             assertSameKeys(List.of(key(0, 1)), log.read(new CachePos(0, 0)).keys());
             assertEquals(1, log.pendingKeys(), "the second key waits in its buffer");
         } finally {

@@ -555,10 +555,15 @@ class SortedKeySliceTest {
                 "room for " + slice.capacity() + " with 3 keys");
         slice.removeRange(0, 4096L * K);
         assertEquals(0, slice.size());
-        assertEquals(0, slice.capacity(), "an empty slice holds no arrays");
+        assertTrue(slice.capacity() <= SortedKeySlice.MIN_CAPACITY, "the smallest arrays stay: " + slice.capacity());
         slice.insert(data(8, 12, 3), KeyValidity.ALL);
         slice.insert(data(0, 4, 4), KeyValidity.ALL);
         assertPicture("0-4#4@0 8-12#3@0");
+        for (int i = 0; i < 100; i++) {
+            slice.insert(data(16 + 4 * i, 20 + 4 * i, 5), KeyValidity.ALL);
+        }
+        slice.removeRange(0, 4096L * K); // all at once
+        assertEquals(0, slice.capacity(), "an emptied slice gives larger arrays back");
     }
 
     private static pcache.api.spi.ExtentVisitor recorder(java.util.List<String> out) {
