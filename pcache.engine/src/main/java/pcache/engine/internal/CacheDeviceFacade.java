@@ -49,6 +49,15 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     private static final System.Logger LOG = Log.of(CacheDeviceFacade.class);
     private static final long QUIESCE_TIMEOUT_MILLIS = 30_000;
+    /**
+     * How long a switch to pass-through holds client requests to write back what is left after
+     * the drain that ran beside them (writes under way when it began, write-through by then).
+     */
+    static final long HELD_DRAIN_MILLIS = 10_000;
+    /** How many times a switch to pass-through drains and holds before it gives up. */
+    static final int PASSTHROUGH_ROUNDS = 3;
+    /** {@link #HELD_DRAIN_MILLIS}, shorter in tests. */
+    private volatile long heldDrainMillis = HELD_DRAIN_MILLIS;
 
     /** Opens a new engine, e.g. through another pmem provider. */
     @FunctionalInterface
@@ -626,31 +635,65 @@ public final class CacheDeviceFacade implements CacheDevice {
                 return;
             }
             if (newMode != CacheMode.PASSTHROUGH) {
-                synchronized (trimLock) {
-                    if (newMode == CacheMode.WRITETHROUGH) {
-                        // a trim passed on later would undo write-through writes on the backing device;
-                        // dropped first, so that a failed drop (interrupted) leaves the mode as it was
-                        engine.dropPendingTrims();
-                    }
-                    mode = newMode;
-                }
-                LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> {2}", name, old.configName(),
-                        newMode.configName());
+                switchBetweenCachingModes(old, newMode);
                 return;
             }
-            // write back while clients go on, then hold them for the last bit and the purge
+            enterPassthrough(old);
+        }
+    }
+
+    /** Write-back and write-through, one to the other. Caller holds the control lock. */
+    private void switchBetweenCachingModes(CacheMode old, CacheMode newMode) throws IOException {
+        synchronized (trimLock) {
+            if (newMode == CacheMode.WRITETHROUGH) {
+                // a trim passed on later would undo write-through writes on the backing device;
+                // dropped first, so that a failed drop (interrupted) leaves the mode as it was
+                engine.dropPendingTrims();
+            }
+            mode = newMode;
+        }
+        LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> {2}", name, old.configName(),
+                newMode.configName());
+    }
+
+    /**
+     * Writes back while clients go on, then holds them for what is left (written meanwhile) and
+     * the purge. That held part is bounded ({@link #HELD_DRAIN_MILLIS}): when something is still
+     * left then (writers that keep up with write-back, a backing write that does not finish), the
+     * clients are released and the switch fails, the cache in its mode. Before, the held drain had
+     * no bound: every request, hits too, waited behind it, for good behind a backing write that
+     * hung. Caller holds the control lock.
+     */
+    private void enterPassthrough(CacheMode old) throws IOException {
+        boolean done = false;
+        for (int round = 1; !done && round <= PASSTHROUGH_ROUNDS; round++) {
             engine.drain(null);
             hold();
             try {
-                engine.drain(null);
-                engine.purge();
-                mode = CacheMode.PASSTHROUGH;
+                if (engine.drain(null, heldDrainMillis)) {
+                    engine.purge();
+                    mode = CacheMode.PASSTHROUGH;
+                    done = true;
+                }
             } finally {
                 gate.release();
             }
-            LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> passthrough (drained and emptied)", name,
-                    old.configName());
+            if (!done) {
+                LOG.log(System.Logger.Level.INFO, "cache {0}: the switch to passthrough held client requests for {1}"
+                        + " ms and some dirty data was still left; clients go on, writing back again (round {2} of {3})",
+                        name, heldDrainMillis, round, PASSTHROUGH_ROUNDS);
+            }
         }
+        if (!done) {
+            throw new BackingDeviceException("cache " + name + ": the switch to passthrough held client requests "
+                    + PASSTHROUGH_ROUNDS + " times for " + heldDrainMillis + " ms to write back what was left after"
+                    + " a drain, and some was still left each time: writers make data dirty as fast as write-back"
+                    + " takes it to the backing device, or a backing write does not finish. Clients go on; the mode"
+                    + " stays " + old.configName() + ". To stop new dirty data first, switch to writethrough, then to"
+                    + " passthrough; and check the backing device");
+        }
+        LOG.log(System.Logger.Level.INFO, "cache {0}: mode {1} -> passthrough (drained and emptied)", name,
+                old.configName());
     }
 
     /**
@@ -825,6 +868,11 @@ public final class CacheDeviceFacade implements CacheDevice {
     }
 
     /** Whether new requests are held back now (a swap or a change of mode is waiting for those in flight). */
+    /** Shortens the hold of a switch to pass-through (tests). */
+    void heldDrainMillis(long millis) {
+        this.heldDrainMillis = millis;
+    }
+
     boolean holdingRequests() {
         return gate.isHeld();
     }

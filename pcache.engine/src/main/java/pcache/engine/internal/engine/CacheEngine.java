@@ -456,6 +456,11 @@ public final class CacheEngine implements AutoCloseable {
         writeback.drain(progress);
     }
 
+    /** As {@link #drain}, giving up after {@code maxMillis}: false when something was left to write back then. */
+    public boolean drain(DrainProgress progress, long maxMillis) throws IOException {
+        return writeback.drain(progress, maxMillis);
+    }
+
     /**
      * Changes how long read misses and write-back wait for a backing device (a configuration
      * change at run time). Before, only the facade's pass-through and write-through requests

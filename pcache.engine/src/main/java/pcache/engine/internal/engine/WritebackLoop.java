@@ -185,6 +185,15 @@ final class WritebackLoop {
      * @throws BackingDeviceException when write-back fails for longer than the backing timeout
      */
     void drain(DrainProgress progress) throws IOException {
+        drain(progress, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #drain(DrainProgress)}, giving up after {@code maxMillis}: false when something was
+     * still left to write back then (a hold of the clients must not last as long as write-back may).
+     */
+    boolean drain(DrainProgress progress, long maxMillis) throws IOException {
+        long started = System.nanoTime();
         signals.checkOpen();
         cache.keyLog().flush();
         long target = signals.persistedKsets.get();
@@ -204,6 +213,9 @@ final class WritebackLoop {
                 if (progress != null) {
                     progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);
                 }
+                if ((System.nanoTime() - started) / 1_000_000L >= maxMillis) {
+                    return false;
+                }
                 awaitStep();
                 long passedNow = signals.passedKsets.get();
                 if (passedNow != lastPassed) {
@@ -219,6 +231,7 @@ final class WritebackLoop {
         if (progress != null) {
             progress.progress(Math.max(0, stats.dirtyBytes.sum()), initial);
         }
+        return true;
     }
 
     private void awaitStep() throws InterruptedIOException {
