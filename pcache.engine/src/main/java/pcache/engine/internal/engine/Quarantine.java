@@ -62,20 +62,7 @@ final class Quarantine {
         }
         kept.add(new Range(start, end - start));
         kept.sort((a, b) -> Long.compare(a.offset(), b.offset()));
-        while (kept.size() > capacity) {
-            int best = 0;
-            long bestGap = Long.MAX_VALUE;
-            for (int i = 0; i + 1 < kept.size(); i++) {
-                long gap = kept.get(i + 1).offset() - kept.get(i).end();
-                if (gap < bestGap) {
-                    bestGap = gap;
-                    best = i;
-                }
-            }
-            Range a = kept.get(best);
-            Range b = kept.remove(best + 1);
-            kept.set(best, new Range(a.offset(), b.end() - a.offset()));
-        }
+        mergeClosestWhileOver(kept, 0, 0);
         ranges.clear();
         ranges.addAll(kept);
         any = !ranges.isEmpty();
@@ -104,11 +91,45 @@ final class Quarantine {
             }
         }
         if (changed) {
+            // a range split around the cleared one is one more: over capacity (the stored record
+            // holds no more) two others merge, never across what was just rewritten. Before, the
+            // list went over, the record could not be stored, and the write that cleared it
+            // failed as an internal error, its range quarantined again after a restart.
+            mergeClosestWhileOver(kept, offset, end);
             ranges.clear();
             ranges.addAll(kept);
             any = !ranges.isEmpty();
         }
         return changed;
+    }
+
+    /**
+     * Merges the two closest of the sorted {@code kept} until it fits the capacity, never two on
+     * either side of a gap overlapping {@code [keepStart, keepEnd)} (data just rewritten: no such gap
+     * when empty). Wider, never narrower.
+     */
+    private void mergeClosestWhileOver(List<Range> kept, long keepStart, long keepEnd) {
+        while (kept.size() > capacity) {
+            int best = -1;
+            long bestGap = Long.MAX_VALUE;
+            for (int i = 0; i + 1 < kept.size(); i++) {
+                long gapStart = kept.get(i).end();
+                long gapEnd = kept.get(i + 1).offset();
+                if (gapStart < keepEnd && keepStart < gapEnd) {
+                    continue;
+                }
+                if (gapEnd - gapStart < bestGap) {
+                    bestGap = gapEnd - gapStart;
+                    best = i;
+                }
+            }
+            if (best < 0) {
+                return; // only the rewritten gap is left to merge across (a capacity of one)
+            }
+            Range a = kept.get(best);
+            Range b = kept.remove(best + 1);
+            kept.set(best, new Range(a.offset(), b.end() - a.offset()));
+        }
     }
 
     synchronized List<Range> snapshot() {

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import pcache.api.BlockDevice;
 import pcache.api.DataIntegrityException;
+import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeySlice;
 import pcache.engine.internal.engine.ReadPlan.Piece;
 
@@ -410,11 +411,44 @@ final class ReadPath {
         stats.crcErrors.increment();
         long qOff = p.position;
         long qLen = p.length;
-        cache.quarantine().add(qOff, qLen);
+        // under the slice lock, only where the index still holds these bytes, as write-back does:
+        // a write that replaced them while the CRC was computed lifted no quarantine (there was
+        // none yet), and quarantining its range would refuse its good data, after restarts too
+        quarantineWhereStillHeld(p);
         throw new DataIntegrityException("cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen
                 + ") failed its data CRC (stored 0x" + Integer.toHexString(storedCrc) + ", computed 0x"
                 + Integer.toHexString(actual) + "); its newest data is lost and the range is quarantined:"
                 + " reads fail until it is written again", qOff, qLen);
+    }
+
+    /** Quarantines the parts of hit {@code p}'s range whose index keys still hold its bytes (the slice's lock held). */
+    private void quarantineWhereStillHeld(Piece p) throws IOException {
+        KeySlice slice = cache.index().slice(p.position);
+        List<long[]> parts = new ArrayList<>();
+        slice.lock();
+        try {
+            slice.walk(p.position, p.length, cache.validity(), new pcache.api.spi.ExtentVisitor() {
+                @Override
+                public boolean hit(CacheKey t, long position, int length) {
+                    if (!t.isEmpty() && t.segment() == p.segment && t.generation() == p.generation
+                            && t.segmentOffset() + (position - t.offset())
+                                    == p.segmentOffset + (position - p.position)) {
+                        parts.add(new long[] {position, length});
+                    }
+                    return true;
+                }
+
+                @Override
+                public boolean gap(long position, int length) {
+                    return true;
+                }
+            });
+            for (long[] part : parts) { // still under the lock: a write replacing them now lifts it
+                cache.quarantine().add(part[0], part[1]);
+            }
+        } finally {
+            slice.unlock();
+        }
     }
 
     /** Reads a miss from the backing device into {@code out} and fills the cache through our placeholder. */
