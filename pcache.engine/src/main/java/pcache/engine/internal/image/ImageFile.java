@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 import pcache.api.spi.PmemRegion;
+import pcache.io.lock.DeviceFileLock;
 
 /**
  * A cache device image opened for reading only: a regular file or a block device, read with
@@ -31,6 +32,8 @@ public final class ImageFile implements AutoCloseable {
     /** The open file, closed with the image; null for a region (its owner closes it). */
     private final FileChannel channel;
     private final long size;
+    /** The read lock on the file while it is read, or null (a region, or a platform without locks). */
+    private DeviceFileLock lock;
 
     private ImageFile(String name, Source source, FileChannel channel, long size) {
         this.name = name;
@@ -64,16 +67,71 @@ public final class ImageFile implements AutoCloseable {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "no such cache device image");
         }
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
+        DeviceFileLock lock = readLock(path);
+        FileChannel ch = null;
         try {
+            ch = FileChannel.open(path, StandardOpenOption.READ);
             long size = ch.size();
             if (size == 0 && !Files.isRegularFile(path)) {
                 size = probeSize(ch); // block devices report 0
             }
-            return new ImageFile(path.toString(), ch::read, ch, size);
+            ImageFile image = new ImageFile(path.toString(), ch::read, ch, size);
+            image.lock = lock;
+            return image;
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            if (ch != null) {
+                ch.close();
+            }
+            if (lock != null) {
+                lock.close();
+            }
             throw e;
+        }
+    }
+
+    /**
+     * A read lock on {@code path}, held while the image is read: refused while a cache has the
+     * device open (its write lock; in this process or another), whose write-back and GC change the
+     * image under the reader: before, such a check reported damage that was not there ("data CRC
+     * mismatch", torn ksets) with nothing to say why. Null where there are no locks (another
+     * platform) or the device cannot be locked for another reason: the image is read without one.
+     */
+    private static DeviceFileLock readLock(Path path) throws IOException {
+        DeviceFileLock.Outcome outcome = DeviceFileLock.tryLock(path, DeviceFileLock.Access.READ);
+        // a cache being closed lets go in moments: its service is gone before it closes (so right
+        // after pcache:remove says it is gone, say), and its lock goes with the close
+        long deadline = System.nanoTime() + LOCK_WAIT_NANOS;
+        while (outcome instanceof DeviceFileLock.HeldElsewhere && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while waiting for " + path + " to be let go");
+            }
+            outcome = DeviceFileLock.tryLock(path, DeviceFileLock.Access.READ);
+        }
+        if (outcome instanceof DeviceFileLock.Locked locked) {
+            return locked.lock();
+        }
+        if (outcome instanceof DeviceFileLock.HeldElsewhere) {
+            throw new DeviceInUseException(path + " is in use: a running cache has it open, or one opening it (it"
+                    + " holds the device's lock, in this process or another), and its replay, write-back and GC change"
+                    + " the image while it is read, so what this shows would not hold. Stop that cache first"
+                    + " (pcache:remove, or stop its pcache), or look at a copy of the device; pcache:status shows a"
+                    + " running cache's state");
+        }
+        return null;
+    }
+
+    /** How long an image held by a cache is waited for before it is refused as in use. */
+    private static final long LOCK_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+
+    /** The image is a device a running cache has open. */
+    public static final class DeviceInUseException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        DeviceInUseException(String message) {
+            super(message);
         }
     }
 
@@ -144,8 +202,14 @@ public final class ImageFile implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        if (channel != null) {
-            channel.close();
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+        } finally {
+            if (lock != null) {
+                lock.close();
+            }
         }
     }
 }

@@ -85,6 +85,18 @@ final class KeyLogScan {
     private long dirtyBytes;
     private long dirtyKeys;
     private List<long[]> dirtyRanges = List.of();
+    /**
+     * Dirty extents that failed their data CRC, not yet found lost: a later key in the log may
+     * replace all of one (replay then never reads it, and the cache quarantines nothing). Decided
+     * at the end of the log.
+     */
+    private final List<PendingLoss> pendingLosses = new ArrayList<>();
+    /** The quarantined ranges the extension records (newest data lost earlier). */
+    private final List<pcache.engine.internal.media.ExtensionCodec.Range> quarantined;
+
+    /** A damaged dirty extent and the parts of it no later key has replaced so far, {@code [start, end)}. */
+    private record PendingLoss(String what, List<long[]> uncovered) {
+    }
 
     KeyLogScan(ImageFile image, CrcProvider crc, Options options, ScanReport report, SegmentMap map,
             MetadataScan metadata) {
@@ -99,6 +111,7 @@ final class KeyLogScan {
         this.dirtyTailSpareDamaged = metadata.dirtyTailSpareDamaged();
         Extension extension = metadata.extension();
         this.logicalSize = extension != null && extension.backing() != null ? extension.backing().sizeBytes() : -1;
+        this.quarantined = extension == null ? List.of() : extension.quarantine();
         this.keySegments = new BitSet(map.cacheSegments());
         this.firstLiveKeyAt = new long[map.cacheSegments()];
         java.util.Arrays.fill(firstLiveKeyAt, -1);
@@ -120,6 +133,7 @@ final class KeyLogScan {
             end = nextKset();
         }
         endOfLog(end);
+        decideLosses();
         summarize();
         return this;
     }
@@ -284,6 +298,9 @@ final class KeyLogScan {
         if (firstLiveKeyAt[segment] < 0) {
             firstLiveKeyAt[segment] = keyAt;
         }
+        if (!pendingLosses.isEmpty()) {
+            replaceLost(key.offset(), key.end());
+        }
         if (known && Long.compareUnsigned(key.generation(), map.generation(segment)) > 0 && future++ == 0) {
             futureExample = String.format(Locale.ROOT, "e.g. key %d of the kset at %s carries %d, the segment"
                     + " generation of cache segment %d at %d is %d", k, pos, key.generation(), segment,
@@ -354,9 +371,65 @@ final class KeyLogScan {
                 key.offset(), Integer.toUnsignedString(key.length()), key.segment(), key.segmentOffset(), dataAt,
                 key.dataCrc(), actual);
         if (dirtyKey) {
-            report.error("%s: dirty data that is not on the backing device is lost (the cache quarantines it)", what);
+            List<long[]> whole = new ArrayList<>();
+            whole.add(new long[] {key.offset(), key.end()});
+            pendingLosses.add(new PendingLoss(what, whole));
+        } else if (quarantinedOverlap(key.offset(), key.end())) {
+            report.warning("%s: its range is quarantined (write-back found it damaged before it reached the backing"
+                    + " device: its newest data was lost, and reads of it fail until it is written again)", what);
         } else {
             report.warning("%s: the backing device holds this data (the cache re-reads it)", what);
+        }
+    }
+
+    private boolean quarantinedOverlap(long start, long end) {
+        for (pcache.engine.internal.media.ExtensionCodec.Range r : quarantined) {
+            if (r.offset() < end && start < r.end()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A later live key over {@code [start, end)}: those bytes of the damaged extents before it are replaced. */
+    private void replaceLost(long start, long end) {
+        for (PendingLoss loss : pendingLosses) {
+            List<long[]> left = new ArrayList<>();
+            for (long[] u : loss.uncovered()) {
+                if (u[1] <= start || end <= u[0]) {
+                    left.add(u);
+                    continue;
+                }
+                if (u[0] < start) {
+                    left.add(new long[] {u[0], start});
+                }
+                if (end < u[1]) {
+                    left.add(new long[] {end, u[1]});
+                }
+            }
+            loss.uncovered().clear();
+            loss.uncovered().addAll(left);
+        }
+    }
+
+    /**
+     * Reports each damaged dirty extent: lost where no later key replaced it (an error), or
+     * replaced all through by later writes (a warning: nothing lost). Before, every one was an
+     * error, so a damaged extent rewritten since made fsck fail and pcache:remove refuse.
+     */
+    private void decideLosses() {
+        for (PendingLoss loss : pendingLosses) {
+            if (loss.uncovered().isEmpty()) {
+                report.warning("%s: later writes in the log replaced all of it, so nothing is lost", loss.what());
+            } else {
+                StringBuilder parts = new StringBuilder();
+                for (long[] u : loss.uncovered()) {
+                    parts.append(parts.length() == 0 ? "" : ", ").append('[').append(u[0]).append(", +")
+                            .append(u[1] - u[0]).append(')');
+                }
+                report.error("%s: dirty data that is not on the backing device is lost (the cache quarantines it): %s",
+                        loss.what(), parts);
+            }
         }
     }
 
