@@ -97,6 +97,68 @@ class IntegrityAndBackingTest {
     }
 
     /**
+     * A read whose dirty extent fails its CRC quarantines only what the index still holds of those
+     * bytes: here a write replaced the whole range while the read computed the CRC. Before, the
+     * read quarantined the range all the same, after the write had completed (and so lifted no
+     * quarantine): the write's good data was refused, after restarts too, until written again.
+     */
+    @Test
+    void aReadWhoseDamagedExtentIsReplacedMeanwhileQuarantinesNothingOfTheNewData() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        java.util.concurrent.atomic.AtomicReference<Runnable> beforeNextChecksum =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        pcache.api.spi.CrcProvider crc = new pcache.api.spi.CrcProvider() {
+            @Override
+            public String algorithm() {
+                return Harness.CRC.algorithm();
+            }
+
+            @Override
+            public int checksum(java.nio.ByteBuffer data) {
+                Runnable hook = beforeNextChecksum.getAndSet(null);
+                if (hook != null) {
+                    hook.run();
+                }
+                return Harness.CRC.checksum(data);
+            }
+
+            @Override
+            public int checksum(byte[] data, int offset, int length) {
+                return Harness.CRC.checksum(data, offset, length);
+            }
+        };
+        CacheEngine e = CacheEngine.open(Harness.config("crc").withDataCrc(true), pmem, crc,
+                new pcache.segment.internal.FifoSegmentAllocatorProvider(),
+                new pcache.keyindex.internal.StripedKeyIndexProvider(), Harness.holder(backing),
+                () -> Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            e.write(65536, Harness.pattern(65536, 16384, 1), true);
+            pmem.corrupt(dataLocation(e, 65536 + 4096), 0x01);
+            beforeNextChecksum.set(() -> { // the read's CRC of the damaged extent: a writer replaces it first
+                java.util.concurrent.CompletableFuture<Void> write = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                    try {
+                        e.write(65536, Harness.pattern(65536, 16384, 2), true);
+                    } catch (java.io.IOException x) {
+                        throw new java.io.UncheckedIOException(x);
+                    }
+                });
+                try {
+                    write.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (Exception x) {
+                    throw new AssertionError("the replacing write did not complete", x);
+                }
+            });
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 16384),
+                    "the read met the damaged bytes");
+            assertEquals(0, e.statistics().quarantinedExtents(), "nothing of the new data quarantined");
+            assertArrayEquals(Harness.pattern(65536, 16384, 2).array(), Harness.read(e, 65536, 16384));
+        } finally {
+            e.close();
+        }
+    }
+
+    /**
      * A quarantined range (its newest data lost, its reads failing) is reported as data by
      * {@code base:allocation}, never as a hole or zeroes a copying tool would skip, also after
      * write-back passed it and the backing device, which never received it, calls it a hole.
@@ -665,6 +727,70 @@ class IntegrityAndBackingTest {
             assertEquals(null, holder.set(disk));
             miss.get(30, java.util.concurrent.TimeUnit.SECONDS);
         } finally {
+            dev.close();
+        }
+    }
+
+    /**
+     * A switch to pass-through holds clients only a bounded time for what is left after its drain:
+     * here a backing write that does not finish while they are held (written while the drain ran
+     * beside them). A cache hit waits for that bound, then is served while the switch writes back
+     * again; once the write finishes, the switch completes. Before, the held drain had no bound:
+     * the hit waited until the cache was closed.
+     */
+    @Test
+    void aSwitchToPassthroughReleasesClientsWhenWhatIsLeftDoesNotFinish() throws Exception {
+        OnDisk on = onDisk(Harness.config("held"), Harness.onlyWhenDraining(new OrderedWritebackPolicy()),
+                CacheMode.WRITEBACK);
+        MemoryBacking disk = on.disk();
+        CacheDeviceFacade dev = on.dev();
+        dev.heldDrainMillis(500);
+        java.util.concurrent.CountDownLatch unheldWrite = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch goOn = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch heldWrite = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 1), false);
+            dev.flush();
+            disk.onWrite = (offset, data) -> {
+                try {
+                    if (offset < 65536) { // the first write, in the drain beside the clients
+                        unheldWrite.countDown();
+                        goOn.await();
+                        return;
+                    }
+                    // the second, written meanwhile: it does not finish, and it is what the hold waits for
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (!dev.holdingRequests() && System.nanoTime() < deadline) {
+                        Thread.sleep(1);
+                    }
+                    heldWrite.countDown();
+                    hang.await();
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> toPassthrough = threads.submit(() -> {
+                dev.setMode(CacheMode.PASSTHROUGH);
+                return null;
+            });
+            assertTrue(unheldWrite.await(60, TimeUnit.SECONDS), "the drain beside the clients began");
+            dev.write(65536, Harness.pattern(65536, 4096, 2), false); // left for the held part
+            dev.flush();
+            goOn.countDown();
+            assertTrue(heldWrite.await(120, TimeUnit.SECONDS), "clients are held for what was left");
+            Future<byte[]> hit = threads.submit(() -> Harness.read(dev, 0, 4096));
+            assertArrayEquals(Harness.pattern(0, 4096, 1).array(), hit.get(60, TimeUnit.SECONDS),
+                    "the hit is served once the hold's bound passed"); // before: waited until the close
+            hang.countDown();
+            toPassthrough.get(60, TimeUnit.SECONDS);
+            assertEquals(CacheMode.PASSTHROUGH, dev.mode());
+            assertArrayEquals(Harness.pattern(65536, 4096, 2).array(), disk.content(65536, 4096));
+        } finally {
+            goOn.countDown();
+            hang.countDown();
+            threads.shutdownNow();
             dev.close();
         }
     }
