@@ -266,7 +266,10 @@ final class PeerServer implements AutoCloseable {
                 "java").toString(), "-jar", (peer == Peer.PCACHE_BASELINE ? settings.baseline() : settings.distribution())
                 .resolve("pcache.launcher.jar").toString(),
                 "--config", pcacheConfig.toString(), "ctl", "pcache:list");
-        return list.exitCode() == 0 && list.stdout().lines().map(String::trim)
+        if (list.exitCode() != 0) { // not a cache still writing back: say why at once
+            throw new IOException("pcache:list failed (exit code " + list.exitCode() + "): " + list.stderr().trim());
+        }
+        return list.stdout().lines().map(String::trim)
                 .anyMatch(l -> l.startsWith(EXPORT + " ") && l.matches(".*\\sclean\\s.*"));
     }
 

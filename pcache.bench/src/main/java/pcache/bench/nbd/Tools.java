@@ -35,6 +35,11 @@ final class Tools {
         Path err = Files.createTempFile(dir, "tool", ".err");
         try {
             ProcessBuilder builder = new ProcessBuilder(command);
+            // pcache's own commands (ctl) read PCACHE_* variables as configuration and refuse
+            // unknown ones, such as the scripts' PCACHE_BENCH_DIR: no tool here needs them (as for
+            // the servers, PeerServer). Before, a run under scripts/bench-compare waited for a cache
+            // to be clean until its timeout, every pcache:list refused.
+            builder.environment().keySet().removeIf(k -> k.startsWith("PCACHE_"));
             builder.environment().putAll(environment);
             Process p = builder.directory(dir.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
