@@ -867,12 +867,12 @@ public final class CacheDeviceFacade implements CacheDevice {
         }
     }
 
-    /** Whether new requests are held back now (a swap or a change of mode is waiting for those in flight). */
     /** Shortens the hold of a switch to pass-through (tests). */
     void heldDrainMillis(long millis) {
         this.heldDrainMillis = millis;
     }
 
+    /** Whether new requests are held back now (a swap or a change of mode is waiting for those in flight). */
     boolean holdingRequests() {
         return gate.isHeld();
     }

@@ -149,8 +149,10 @@ class IntegrityAndBackingTest {
                     throw new AssertionError("the replacing write did not complete", x);
                 }
             });
-            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 16384),
+            DataIntegrityException met = assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 16384),
                     "the read met the damaged bytes");
+            assertTrue(met.getMessage().endsWith("while a write replaced it: nothing of it is left to lose and nothing"
+                    + " is quarantined; read the range again"), met.getMessage());
             assertEquals(0, e.statistics().quarantinedExtents(), "nothing of the new data quarantined");
             assertArrayEquals(Harness.pattern(65536, 16384, 2).array(), Harness.read(e, 65536, 16384));
         } finally {

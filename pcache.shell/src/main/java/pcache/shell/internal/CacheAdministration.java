@@ -434,7 +434,18 @@ final class CacheAdministration {
             throw new CommandFailedException(notOpen + " and there is no CacheImageTool service to check its cache"
                     + " device " + cacheDev + " for dirty data; nothing was removed." + keep);
         }
-        CacheImageTool.FsckReport report = tool.fsck(cacheDev);
+        CacheImageTool.FsckReport report;
+        try {
+            report = tool.fsck(cacheDev);
+        } catch (IOException e) { // in use by a cache that is opening, say, or unreadable
+            if (keepDirty) {
+                return "not open, its cache device not checked (" + e.getMessage() + ") and left as it is"
+                        + " (--keep-dirty)";
+            }
+            throw new CommandFailedException(notOpen + " and its cache device " + cacheDev + " cannot be checked for"
+                    + " dirty data: " + e.getMessage() + ". Nothing was removed. A cache that is opening holds its"
+                    + " device: wait until it is open, then pcache:remove [--drain] " + name + "." + keep, e);
+        }
         if (report.dirtyBytes() > 0) {
             if (keepDirty) {
                 return "not open, its cache device keeps " + report.dirtyBytes() + " bytes not yet written back"

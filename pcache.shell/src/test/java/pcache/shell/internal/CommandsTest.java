@@ -644,6 +644,43 @@ class CommandsTest {
     }
 
     /**
+     * A device that cannot be checked (a cache opening on it holds it: the image tool refuses it as
+     * in use) refuses the removal, saying why and what to do, and --keep-dirty removes it unchecked.
+     * Before, the tool's refusal reached the shell bare, advising pcache:remove itself.
+     */
+    @Test
+    void aCacheWhoseDeviceCannotBeCheckedIsRemovedWithKeepDirtyOnly() throws Exception {
+        created("c1");
+        caches.clear(); // not open, no failure published: opening
+        Path cacheDev = dir.resolve("c1.cache");
+        try (FileChannel ch = FileChannel.open(cacheDev, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, PcacheFormat.SB_MAGIC),
+                    PcacheFormat.SB_OFF + 8);
+        }
+        commands.imageTool = new CacheImageTool() {
+            @Override
+            public String inspect(Path cacheDevice, boolean keys) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public FsckReport fsck(Path cacheDevice) throws IOException {
+                throw new IOException(cacheDevice + " is in use: a running cache has it open, or one opening it");
+            }
+        };
+        CommandFailedException e = assertThrows(CommandFailedException.class,
+                () -> commands.removeText(session.session, "c1"));
+        assertTrue(e.getMessage().startsWith("cache 'c1' is not open and its cache device " + cacheDev + " cannot be"
+                + " checked for dirty data: " + cacheDev + " is in use: a running cache has it open, or one opening it."
+                + " Nothing was removed. A cache that is opening holds its device: wait until it is open, then"
+                + " pcache:remove [--drain] c1."), e.getMessage());
+        assertEquals(2, admin.configs.size(), "nothing removed");
+        assertTrue(commands.removeText(session.session, "--keep-dirty", "c1").startsWith(
+                "cache c1 removed (not open, its cache device not checked (" + cacheDev + " is in use"));
+        assertTrue(admin.configs.isEmpty());
+    }
+
+    /**
      * A cache that is not open and whose device is damaged (or dirty) is removed with --keep-dirty,
      * its device left as it is; the refusal without it says why the cache is not open and offers
      * that. Before, such a cache could not be removed from the shell at all, and the refusal pointed

@@ -124,7 +124,9 @@ final class Quarantine {
                 }
             }
             if (best < 0) {
-                return; // only the rewritten gap is left to merge across (a capacity of one)
+                // only the rewritten gap is left to merge across: a capacity of one, which no cache
+                // has (the record holds 62); the list stays one over rather than quarantine good data
+                return;
             }
             Range a = kept.get(best);
             Range b = kept.remove(best + 1);

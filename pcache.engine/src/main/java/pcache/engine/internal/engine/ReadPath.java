@@ -414,15 +414,27 @@ final class ReadPath {
         // under the slice lock, only where the index still holds these bytes, as write-back does:
         // a write that replaced them while the CRC was computed lifted no quarantine (there was
         // none yet), and quarantining its range would refuse its good data, after restarts too
-        quarantineWhereStillHeld(p);
-        throw new DataIntegrityException("cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen
-                + ") failed its data CRC (stored 0x" + Integer.toHexString(storedCrc) + ", computed 0x"
-                + Integer.toHexString(actual) + "); its newest data is lost and the range is quarantined:"
+        List<long[]> lost = quarantineWhereStillHeld(p);
+        String failed = "cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen + ") failed its data CRC"
+                + " (stored 0x" + Integer.toHexString(storedCrc) + ", computed 0x" + Integer.toHexString(actual) + ")";
+        if (lost.isEmpty()) {
+            throw new DataIntegrityException(failed + " while a write replaced it: nothing of it is left to lose"
+                    + " and nothing is quarantined; read the range again", qOff, qLen);
+        }
+        StringBuilder ranges = new StringBuilder();
+        for (long[] part : lost) {
+            ranges.append(ranges.length() == 0 ? "" : ", ").append('[').append(part[0]).append(", +").append(part[1])
+                    .append(')');
+        }
+        throw new DataIntegrityException(failed + "; its newest data is lost and " + ranges + " quarantined:"
                 + " reads fail until it is written again", qOff, qLen);
     }
 
-    /** Quarantines the parts of hit {@code p}'s range whose index keys still hold its bytes (the slice's lock held). */
-    private void quarantineWhereStillHeld(Piece p) throws IOException {
+    /**
+     * Quarantines the parts of hit {@code p}'s range whose index keys still hold its bytes (the
+     * slice's lock held); returns them, {@code [offset, length]}.
+     */
+    private List<long[]> quarantineWhereStillHeld(Piece p) throws IOException {
         KeySlice slice = cache.index().slice(p.position);
         List<long[]> parts = new ArrayList<>();
         slice.lock();
@@ -449,6 +461,7 @@ final class ReadPath {
         } finally {
             slice.unlock();
         }
+        return parts;
     }
 
     /** Reads a miss from the backing device into {@code out} and fills the cache through our placeholder. */

@@ -14,8 +14,9 @@ import pcache.io.lock.DeviceFileLock;
 
 /**
  * A cache device image opened for reading only: a regular file or a block device, read with
- * positional reads, never written, never locked (offline tools must not disturb a cache, and a
- * running cache's lock must not keep them out). Bytes past the end read as zeroes; the caller
+ * positional reads, never written, never held locked (offline tools must not keep a cache from
+ * starting), but refused while a cache has it open ({@link #open}). Bytes past the end read as
+ * zeroes; the caller
  * compares offsets with {@link #sizeBytes()} to report a truncated image. Tests check images that
  * live in a {@link PmemRegion} the same way ({@link #of(PmemRegion)}).
  */
@@ -32,8 +33,6 @@ public final class ImageFile implements AutoCloseable {
     /** The open file, closed with the image; null for a region (its owner closes it). */
     private final FileChannel channel;
     private final long size;
-    /** The read lock on the file while it is read, or null (a region, or a platform without locks). */
-    private DeviceFileLock lock;
 
     private ImageFile(String name, Source source, FileChannel channel, long size) {
         this.name = name;
@@ -67,7 +66,7 @@ public final class ImageFile implements AutoCloseable {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null, "no such cache device image");
         }
-        DeviceFileLock lock = readLock(path);
+        refuseIfInUse(path);
         FileChannel ch = null;
         try {
             ch = FileChannel.open(path, StandardOpenOption.READ);
@@ -75,28 +74,25 @@ public final class ImageFile implements AutoCloseable {
             if (size == 0 && !Files.isRegularFile(path)) {
                 size = probeSize(ch); // block devices report 0
             }
-            ImageFile image = new ImageFile(path.toString(), ch::read, ch, size);
-            image.lock = lock;
-            return image;
+            return new ImageFile(path.toString(), ch::read, ch, size);
         } catch (IOException | RuntimeException e) {
             if (ch != null) {
                 ch.close();
-            }
-            if (lock != null) {
-                lock.close();
             }
             throw e;
         }
     }
 
     /**
-     * A read lock on {@code path}, held while the image is read: refused while a cache has the
-     * device open (its write lock; in this process or another), whose write-back and GC change the
-     * image under the reader: before, such a check reported damage that was not there ("data CRC
-     * mismatch", torn ksets) with nothing to say why. Null where there are no locks (another
-     * platform) or the device cannot be locked for another reason: the image is read without one.
+     * Refuses {@code path} while a cache has the device open (its write lock; in this process or
+     * another), whose replay, write-back and GC change the image under the reader: before, such a
+     * check reported damage that was not there ("data CRC mismatch", torn ksets) with nothing to
+     * say why. A probe: the read lock it takes is let go at once, so that a cache starting while
+     * the image is read is not refused (it may then change what is read). Waits up to
+     * {@link #LOCK_WAIT_NANOS} for a cache being closed to let go. Where there are no locks
+     * (another platform), or the device cannot be locked for another reason, nothing is refused.
      */
-    private static DeviceFileLock readLock(Path path) throws IOException {
+    private static void refuseIfInUse(Path path) throws IOException {
         DeviceFileLock.Outcome outcome = DeviceFileLock.tryLock(path, DeviceFileLock.Access.READ);
         // a cache being closed lets go in moments: its service is gone before it closes (so right
         // after pcache:remove says it is gone, say), and its lock goes with the close
@@ -111,22 +107,17 @@ public final class ImageFile implements AutoCloseable {
             outcome = DeviceFileLock.tryLock(path, DeviceFileLock.Access.READ);
         }
         if (outcome instanceof DeviceFileLock.Locked locked) {
-            return locked.lock();
-        }
-        if (outcome instanceof DeviceFileLock.HeldElsewhere) {
+            locked.lock().close();
+        } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
             throw new DeviceInUseException(path + " is in use: a running cache has it open, or one opening it (it"
                     + " holds the device's lock, in this process or another), and its replay, write-back and GC change"
                     + " the image while it is read, so what this shows would not hold. Stop that cache first"
                     + " (pcache:remove, or stop its pcache), or look at a copy of the device; pcache:status shows a"
                     + " running cache's state");
         }
-        return null;
     }
 
-    /** How long an image held by a cache is waited for before it is refused as in use. */
-    private static final long LOCK_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-
-    /** The image is a device a running cache has open. */
+    /** The image is a device a cache has open. */
     public static final class DeviceInUseException extends IOException {
         private static final long serialVersionUID = 1L;
 
@@ -134,6 +125,10 @@ public final class ImageFile implements AutoCloseable {
             super(message);
         }
     }
+
+    /** How long an image held by a cache is waited for before it is refused as in use. */
+    private static final long LOCK_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+
 
     /** The size of a device whose channel does not know it: the last offset a read reaches. */
     private static long probeSize(FileChannel ch) throws IOException {
@@ -202,14 +197,8 @@ public final class ImageFile implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        try {
-            if (channel != null) {
-                channel.close();
-            }
-        } finally {
-            if (lock != null) {
-                lock.close();
-            }
+        if (channel != null) {
+            channel.close();
         }
     }
 }

@@ -375,8 +375,8 @@ final class KeyLogScan {
             whole.add(new long[] {key.offset(), key.end()});
             pendingLosses.add(new PendingLoss(what, whole));
         } else if (quarantinedOverlap(key.offset(), key.end())) {
-            report.warning("%s: its range is quarantined (write-back found it damaged before it reached the backing"
-                    + " device: its newest data was lost, and reads of it fail until it is written again)", what);
+            report.warning("%s: it overlaps a quarantined range (newest data the cache lost: write-back found it"
+                    + " damaged before it reached the backing device; reads there fail until it is written again)", what);
         } else {
             report.warning("%s: the backing device holds this data (the cache re-reads it)", what);
         }
