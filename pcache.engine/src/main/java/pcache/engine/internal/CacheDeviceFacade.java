@@ -679,13 +679,13 @@ public final class CacheDeviceFacade implements CacheDevice {
                 gate.release();
             }
             if (!done) {
-                LOG.log(System.Logger.Level.INFO, "cache {0}: the switch to passthrough held client requests for {1}"
+                LOG.log(System.Logger.Level.WARNING, "cache {0}: the switch to passthrough held client requests for {1}"
                         + " ms and some dirty data was still left; clients go on, writing back again (round {2} of {3})",
                         name, heldDrainMillis, round, PASSTHROUGH_ROUNDS);
             }
         }
         if (!done) {
-            throw new BackingDeviceException("cache " + name + ": the switch to passthrough held client requests "
+            throw new PcacheException("cache " + name + ": the switch to passthrough held client requests "
                     + PASSTHROUGH_ROUNDS + " times for " + heldDrainMillis + " ms to write back what was left after"
                     + " a drain, and some was still left each time: writers make data dirty as fast as write-back"
                     + " takes it to the backing device, or a backing write does not finish. Clients go on; the mode"

@@ -92,7 +92,7 @@ public final class KsetCodec {
 
     /**
      * Decodes a whole normal kset (header included, {@code size(keyNum)} bytes), or returns null
-     * when its CRC does not match.
+     * when its CRC does not match or its key count cannot be right.
      */
     public static Kset decodeBody(CachePos position, ByteBuffer image, CrcProvider crc) {
         int n = image.getInt(KsetHeader.KEY_NUM);

@@ -563,6 +563,19 @@ class CommandsTest {
         assertTrue(caches.isEmpty());
     }
 
+    /**
+     * A cache without dirty bytes whose log is not clean (read-miss fills logged as clean keys ahead
+     * of dirty_tail) is removed: the switch to passthrough writes back what is left. Before, it was
+     * refused for holding "0 bytes not yet written back".
+     */
+    @Test
+    void aCacheWithOnlyCleanKeysAheadOfItsDirtyTailIsRemoved() throws Exception {
+        LiveCache c1 = created("c1");
+        c1.cleanKeysAhead = true;
+        assertTrue(commands.removeText(session.session, "c1").startsWith("cache c1 removed (clean, passthrough)"));
+        assertEquals(CacheMode.PASSTHROUGH, c1.mode);
+    }
+
     @Test
     void aCleanCacheIsRemovedThroughPassthrough() throws Exception {
         LiveCache c1 = created("c1");

@@ -246,10 +246,13 @@ final class Fakes {
             return sizeBytes;
         }
 
+        /** Clean keys (read-miss fills) logged ahead of dirty_tail, which write-back has not passed yet. */
+        boolean cleanKeysAhead;
+
         @Override
         public CacheStatus status() {
-            CachePos head = new CachePos(0, dirtyBytes == 0 ? 5144 : 10288);
-            CachePos dirtyTail = dirtyBytes == 0 ? head : new CachePos(0, 5144);
+            CachePos head = new CachePos(0, dirtyBytes == 0 && !cleanKeysAhead ? 5144 : 10288);
+            CachePos dirtyTail = dirtyBytes == 0 && !cleanKeysAhead ? head : new CachePos(0, 5144);
             return new CacheStatus(name, 0, 31, 31, 3, gcPercent, 0x2 | (gcPercent << 6), head, dirtyTail,
                     new CachePos(0, 0), mode, false, backingState, backing, "/data/" + name + ".cache (mapped)");
         }

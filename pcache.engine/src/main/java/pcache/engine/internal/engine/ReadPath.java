@@ -435,32 +435,17 @@ final class ReadPath {
      * slice's lock held); returns them, {@code [offset, length]}.
      */
     private List<long[]> quarantineWhereStillHeld(Piece p) throws IOException {
-        KeySlice slice = cache.index().slice(p.position);
+        CacheKey read = new CacheKey(p.position, p.length).place(p.segment, p.segmentOffset, p.generation);
         List<long[]> parts = new ArrayList<>();
-        slice.lock();
-        try {
-            slice.walk(p.position, p.length, cache.validity(), new pcache.api.spi.ExtentVisitor() {
-                @Override
-                public boolean hit(CacheKey t, long position, int length) {
-                    if (!t.isEmpty() && t.segment() == p.segment && t.generation() == p.generation
-                            && t.segmentOffset() + (position - t.offset())
-                                    == p.segmentOffset + (position - p.position)) {
-                        parts.add(new long[] {position, length});
-                    }
-                    return true;
-                }
-
-                @Override
-                public boolean gap(long position, int length) {
-                    return true;
-                }
-            });
+        IndexPieces.each(cache, read, (t, position, length) -> {
+            if (EngineWritebackContext.sameBytes(t, read)) {
+                parts.add(new long[] {position, length});
+            }
+        }, () -> {
             for (long[] part : parts) { // still under the lock: a write replacing them now lifts it
                 cache.quarantine().add(part[0], part[1]);
             }
-        } finally {
-            slice.unlock();
-        }
+        });
         return parts;
     }
 

@@ -16,9 +16,8 @@ import pcache.io.lock.DeviceFileLock;
  * A cache device image opened for reading only: a regular file or a block device, read with
  * positional reads, never written, never held locked (offline tools must not keep a cache from
  * starting), but refused while a cache has it open ({@link #open}). Bytes past the end read as
- * zeroes; the caller
- * compares offsets with {@link #sizeBytes()} to report a truncated image. Tests check images that
- * live in a {@link PmemRegion} the same way ({@link #of(PmemRegion)}).
+ * zeroes; the caller compares offsets with {@link #sizeBytes()} to report a truncated image. Tests
+ * check images that live in a {@link PmemRegion} the same way ({@link #of(PmemRegion)}).
  */
 public final class ImageFile implements AutoCloseable {
 
@@ -99,7 +98,7 @@ public final class ImageFile implements AutoCloseable {
         long deadline = System.nanoTime() + LOCK_WAIT_NANOS;
         while (outcome instanceof DeviceFileLock.HeldElsewhere && System.nanoTime() < deadline) {
             try {
-                Thread.sleep(50);
+                Thread.sleep(LOCK_POLL_MILLIS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while waiting for " + path + " to be let go");
@@ -109,7 +108,7 @@ public final class ImageFile implements AutoCloseable {
         if (outcome instanceof DeviceFileLock.Locked locked) {
             locked.lock().close();
         } else if (outcome instanceof DeviceFileLock.HeldElsewhere) {
-            throw new DeviceInUseException(path + " is in use: a running cache has it open, or one opening it (it"
+            throw new IOException(path + " is in use: a running cache has it open, or one opening it (it"
                     + " holds the device's lock, in this process or another), and its replay, write-back and GC change"
                     + " the image while it is read, so what this shows would not hold. Stop that cache first"
                     + " (pcache:remove, or stop its pcache), or look at a copy of the device; pcache:status shows a"
@@ -117,18 +116,10 @@ public final class ImageFile implements AutoCloseable {
         }
     }
 
-    /** The image is a device a cache has open. */
-    public static final class DeviceInUseException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        DeviceInUseException(String message) {
-            super(message);
-        }
-    }
-
+    /** How often a held image is tried again meanwhile. */
+    private static final long LOCK_POLL_MILLIS = 50;
     /** How long an image held by a cache is waited for before it is refused as in use. */
     private static final long LOCK_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-
 
     /** The size of a device whose channel does not know it: the last offset a read reaches. */
     private static long probeSize(FileChannel ch) throws IOException {

@@ -62,8 +62,11 @@ final class FailureLog {
             return null;
         }
         periodStart = now;
-        return takeLeftOut("in the last " + TimeUnit.NANOSECONDS.toSeconds(PERIOD_NANOS) + " s or so");
+        return takeLeftOut(IN_THE_LAST_PERIOD);
     }
+
+    private static final String IN_THE_LAST_PERIOD = "in the last " + TimeUnit.NANOSECONDS.toSeconds(PERIOD_NANOS)
+            + " s or so";
 
     /**
      * The line for failures left out since the last one told, once a period has passed since then
@@ -71,11 +74,12 @@ final class FailureLog {
      * waiting for its end), or null.
      */
     synchronized Line due() {
-        if (leftOut == 0 || clock.getAsLong() - periodStart < PERIOD_NANOS) {
+        long now = clock.getAsLong();
+        if (leftOut == 0 || now - periodStart < PERIOD_NANOS) {
             return null;
         }
-        periodStart = clock.getAsLong();
-        return takeLeftOut("in the last " + TimeUnit.NANOSECONDS.toSeconds(PERIOD_NANOS) + " s or so");
+        periodStart = now;
+        return takeLeftOut(IN_THE_LAST_PERIOD);
     }
 
     /** The line for failures left out and not told yet (the connection ends), or null. */

@@ -317,9 +317,9 @@ final class NbdConnection implements Runnable {
         return true;
     }
 
-    /** Reads the request's payload (null when it has none); a failure gives back its slot and {@code budget}. */
     /**
-     * Reads a request's payload into a buffer. One not all received yet is watched as a payload
+     * Reads a request's payload into a buffer (null when it has none); a failure gives back
+     * {@code budget}. One not all received yet is watched as a payload
      * received into the device is ({@link #checkStall}): the buffer and the request's bytes of the
      * budget are held until it is in, so a client that stopped in the middle held them for good
      * (some 32 stalled 32 MiB WRITEs held the whole server-wide budget, and every other client's
@@ -432,7 +432,8 @@ final class NbdConnection implements Runnable {
      * goes into is held until it is in (the device's space and its request gate, or a buffer and
      * the request's bytes of the budget); closing the socket ends the read and gives it back (the
      * write is not acknowledged). Once the whole payload has arrived, the time the device takes is
-     * not the client's.
+     * not the client's. Also logs the line for failed requests left out of the log, once it is due
+     * ({@link FailureLog#due}).
      */
     void checkStall(long now) {
         FailureLog.Line failed = failures.due();
@@ -645,10 +646,11 @@ final class NbdConnection implements Runnable {
         // FAST_ZERO refusals are a routine probe by qemu-img and nbdcopy, not a problem.
         Level effective = error == NbdError.ENOTSUP ? Level.DEBUG : level;
         if (LOG.isLoggable(effective)) {
-            FailureLog.Line line = failures.admit(effective, "NBD client " + peer + " export '"
-                    + session.export().name + "': " + request.describe() + ": " + error + ": " + reason);
-            if (line != null && cause != null) {
-                LOG.log(line.level(), line.message(), cause);
+            String own = "NBD client " + peer + " export '" + session.export().name + "': " + request.describe()
+                    + ": " + error + ": " + reason;
+            FailureLog.Line line = failures.admit(effective, own);
+            if (line != null && cause != null && line.message().equals(own)) {
+                LOG.log(line.level(), line.message(), cause); // not on a line counting others
             } else if (line != null) {
                 LOG.log(line.level(), line.message());
             }

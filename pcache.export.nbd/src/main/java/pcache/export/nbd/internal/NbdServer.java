@@ -180,7 +180,10 @@ public final class NbdServer implements ExportDirectory, AutoCloseable {
         }
     }
 
-    /** Disconnects clients stalled in the middle of a WRITE's payload ({@link NbdConnection#checkStall}). */
+    /**
+     * Disconnects clients stalled in the middle of a WRITE's payload, and logs the failed requests
+     * each connection left out of the log once that is due ({@link NbdConnection#checkStall}).
+     */
     private void checkStalls() {
         try {
             List<NbdConnection> open;

@@ -23,10 +23,10 @@ class FailureLogTest {
             assertEquals(new FailureLog.Line(Level.WARNING, "failure " + i), line);
         }
         for (int i = 0; i < 100; i++) {
-            assertNull(log.admit(i == 50 ? Level.INFO : Level.WARNING, "later " + i));
+            assertNull(log.admit(i == 50 ? Level.WARNING : Level.INFO, "later " + i));
         }
         now.addAndGet(FailureLog.PERIOD_NANOS);
-        FailureLog.Line summary = log.admit(Level.WARNING, "later 100");
+        FailureLog.Line summary = log.admit(Level.INFO, "later 100");
         assertNotNull(summary);
         assertEquals(Level.WARNING, summary.level(), "the gravest of those left out");
         assertTrue(summary.message().startsWith("101 more failed request(s) of this client in the last 10 s or so"),
