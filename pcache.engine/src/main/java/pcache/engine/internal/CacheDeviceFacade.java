@@ -749,12 +749,60 @@ public final class CacheDeviceFacade implements CacheDevice {
             throw new IllegalArgumentException("gc_percent " + percent + " is out of range: expected "
                     + GC_PERCENT_MIN + ".." + GC_PERCENT_MAX);
         }
-        engine.setGcPercent(percent);
+        onCurrentEngine(e -> {
+            e.setGcPercent(percent);
+            return null;
+        });
     }
 
+    /**
+     * Waits until write-back has taken everything dirty to the backing device. A swap of the
+     * engine (pmem mapping, configuration change) meanwhile does not end it: the drain goes on
+     * with the engine that took the place of the one it began on, which replays the same log.
+     */
     @Override
     public void drain(DrainProgress progress) throws IOException {
-        engine.drain(progress);
+        onCurrentEngine(e -> {
+            e.drain(progress);
+            return null;
+        });
+    }
+
+    /** Something asked of the engine in service. */
+    @FunctionalInterface
+    private interface EngineCall<T> {
+        T call(CacheEngine engine) throws IOException;
+    }
+
+    /**
+     * Runs {@code call} on the engine in service. If it fails because a swap closed that engine
+     * under it (the device itself still open), it runs again on the engine that replaced it, once
+     * the swap is done. Before, a drain or a change of {@code gc_percent} under way during a swap
+     * failed with "is closed" although the cache stayed in service.
+     */
+    private <T> T onCurrentEngine(EngineCall<T> call) throws IOException {
+        while (true) {
+            CacheEngine e = engine;
+            try {
+                return call.call(e);
+            } catch (IOException | RuntimeException failure) {
+                if (!replacedSince(e)) {
+                    throw failure;
+                }
+                LOG.log(System.Logger.Level.DEBUG, "cache {0}: the engine was replaced under a call; it runs again on the"
+                        + " new one ({1})", name, failure.getMessage());
+            }
+        }
+    }
+
+    /** Whether {@code e} was closed by a swap that put another engine in its place, the device still open. */
+    private boolean replacedSince(CacheEngine e) {
+        if (!e.isClosed() || closing) {
+            return false; // a failure of the engine in service, or the device closing: the caller's
+        }
+        synchronized (controlLock) { // a swap under way ends first
+            return !closed && !closing && engine != e && !engine.isClosed();
+        }
     }
 
     /** Changes how long requests wait for a backing device. */

@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
@@ -108,6 +113,45 @@ class EngineReplacementTest {
             assertArrayEquals(Harness.pattern(0, 4096, 3).array(), Harness.read(dev, 0, 4096));
             dev.write(4096, Harness.pattern(4096, 4096, 4), true);
         } finally {
+            dev.close();
+        }
+    }
+
+    /**
+     * A drain under way when the engine is replaced (a pmem swap, a configuration change) goes on
+     * with the new engine and ends once the data is on the backing device. Before, it failed with
+     * "cache … is closed" although the cache stayed in service, so `pcache:drain` or a removal
+     * waiting for it said the cache was gone.
+     */
+    @Test
+    void aDrainUnderWayWhenTheEngineIsReplacedGoesOnWithTheNewEngine() throws Exception {
+        Replaceable w = replaceable(Harness.config("drain-swap").withBackingTimeoutMillis(120_000));
+        CacheDeviceFacade dev = w.dev();
+        ExecutorService drainer = Executors.newSingleThreadExecutor();
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 8), true);
+            w.disk().failWrites.set(Integer.MAX_VALUE); // the drain cannot end before the swap
+            long before = w.disk().writes.get();
+            Future<?> drained = drainer.submit(() -> {
+                dev.drain(null);
+                return null;
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (w.disk().writes.get() == before) { // write-back writes only while a drain runs
+                assertFalse(drained.isDone(), "the drain ended before write-back tried to write");
+                assertTrue(System.nanoTime() < deadline, "write-back never tried to write");
+                Thread.sleep(5);
+            }
+            dev.replaceEngine(w::reopen, BROKEN);
+            w.disk().failWrites.set(0);
+            drained.get(60, TimeUnit.SECONDS); // before: ExecutionException, "cache drain-swap is closed"
+            ByteBuffer onDisk = ByteBuffer.allocate(4096);
+            w.disk().read(0, onDisk);
+            assertArrayEquals(Harness.pattern(0, 4096, 8).array(), onDisk.array(), "drained by the new engine");
+            dev.setGcPercent(50);
+            assertEquals(50, dev.gcPercent());
+        } finally {
+            drainer.shutdownNow();
             dev.close();
         }
     }
