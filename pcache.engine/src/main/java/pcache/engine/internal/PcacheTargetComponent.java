@@ -10,7 +10,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.Hashtable;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 import org.osgi.service.component.ComponentConstants;
@@ -116,13 +118,24 @@ public final class PcacheTargetComponent {
     private String publishedBackingFailure;
     private volatile PmemProvider pmem;
     private volatile WritebackPolicy policy;
-    private volatile ExecutorService control;
+    private volatile ScheduledExecutorService control;
     private String name;
     private BackingHolder backing;
 
     private volatile TargetConfig config;
     /** The configuration the open cache runs with (changes applied so far); touched only on {@link #control}. */
     private TargetConfig applied;
+    /**
+     * The newest configuration the open cache accepted, applied or not (a switch of mode in it may
+     * have failed): the mode an owed try enters. Touched only on {@link #control}.
+     */
+    private TargetConfig accepted;
+    /**
+     * The configured mode last entered or found in force: a change of configuration switches the
+     * mode only when it asks for another one (or one owed), so that a change of something else does
+     * not undo a mode {@code pcache:mode} set. Touched only on {@link #control}.
+     */
+    private CacheMode modeApplied;
     /** The mapping the open engine runs on; touched only on {@link #control}. */
     private PmemProvider runningOn;
     /**
@@ -132,6 +145,20 @@ public final class PcacheTargetComponent {
      */
     private CacheMode owedMode;
     private CacheMode owedFrom;
+    /**
+     * The next try of an owed mode on a timer ({@link #owedMode}): a switch to pass-through that
+     * gave up because writers kept data dirty may well succeed later without a configuration
+     * change or a backing device's bind. Control thread only.
+     */
+    private ScheduledFuture<?> owedRetry;
+    /** The first delay of the timed tries of an owed mode. */
+    static final long OWED_RETRY_FIRST_MILLIS = 30_000;
+    /** The longest delay between timed tries of an owed mode. */
+    static final long OWED_RETRY_MAX_MILLIS = 600_000;
+    /** How long until that try; doubles after each, up to {@link #OWED_RETRY_MAX_MILLIS}. Control thread only. */
+    private long owedRetryDelayMillis;
+    /** The first delay of {@link #owedRetry} ({@link #retryOwedModeAfter} for tests). */
+    private volatile long owedRetryFirstMillis = OWED_RETRY_FIRST_MILLIS;
     /** Set once the open has ended, however it ended; guarded by {@code this}. */
     private boolean openEnded;
     /**
@@ -174,11 +201,14 @@ public final class PcacheTargetComponent {
         this.name = TargetSettings.name(c);
         this.backing.rename(name);
         this.backing.failedDevicesFrom(() -> failedBackingDevices(config));
-        this.control = Executors.newSingleThreadExecutor(r -> {
+        ScheduledThreadPoolExecutor c1 = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "pcache-" + name + "-control");
             t.setDaemon(true);
             return t;
         });
+        c1.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // a timed retry never holds up a stop
+        c1.setRemoveOnCancelPolicy(true);
+        this.control = c1;
         control.execute(this::openInBackground);
     }
 
@@ -367,6 +397,8 @@ public final class PcacheTargetComponent {
         withdrawFailure(); // opening again: no longer failed
         TargetConfig c = config;
         applied = c;
+        accepted = c;
+        modeApplied = TargetSettings.mode(c);
         openWantsBacking = false;
         CacheDeviceFacade opened = null;
         boolean published = false;
@@ -532,14 +564,55 @@ public final class PcacheTargetComponent {
         }
     }
 
-    /** Remembers the configured mode as owed when the cache is not in it ({@link #owedMode}). */
+    /**
+     * Remembers the configured mode as owed when the cache is not in it ({@link #owedMode}), and
+     * tries it again on a timer until it is entered or no longer owed.
+     */
     private void noteMode(CacheDeviceFacade f, CacheMode wanted) {
         if (f.mode() != wanted) {
             owedMode = wanted;
             owedFrom = f.mode();
+            scheduleOwedRetry();
         } else {
             owedMode = null;
+            cancelOwedRetry();
         }
+    }
+
+    /** Schedules the next timed try of the owed mode, unless one is scheduled. */
+    private void scheduleOwedRetry() {
+        if (owedRetry != null && !owedRetry.isDone()) {
+            return;
+        }
+        ScheduledExecutorService c = control;
+        long delay = nextOwedRetryMillis();
+        try {
+            owedRetry = c.schedule(() -> {
+                owedRetry = null;
+                enterOwedMode();
+            }, delay, TimeUnit.MILLISECONDS);
+            owedRetryDelayMillis = Math.min(OWED_RETRY_MAX_MILLIS, delay * 2);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cache {0}: deactivating, the owed mode is not tried again", name);
+        }
+    }
+
+    /** The delay of the next timed try of an owed mode: the first after the mode was last entered, or twice the last. */
+    private long nextOwedRetryMillis() {
+        return owedRetryDelayMillis == 0 ? owedRetryFirstMillis : owedRetryDelayMillis;
+    }
+
+    private void cancelOwedRetry() {
+        if (owedRetry != null) {
+            owedRetry.cancel(false);
+            owedRetry = null;
+        }
+        owedRetryDelayMillis = 0;
+    }
+
+    /** Sets the first delay of the timed tries of an owed mode (tests). */
+    void retryOwedModeAfter(long millis) {
+        owedRetryFirstMillis = millis;
     }
 
     /** Whether the configured mode {@code wanted} is owed and the mode was not changed otherwise since. */
@@ -547,25 +620,27 @@ public final class PcacheTargetComponent {
         return owedMode == wanted && f.mode() == owedFrom;
     }
 
-    /** Tries again to enter a configured mode the cache could not enter (a backing device bound). */
+    /** Tries again to enter a configured mode the cache could not enter (a backing device bound, or on a timer). */
     private void enterOwedMode() {
         CacheDeviceFacade f = facade;
-        TargetConfig c = applied;
+        TargetConfig c = accepted;
         if (f == null || c == null || owedMode == null) {
             return;
         }
         CacheMode wanted = TargetSettings.mode(c);
         if (!owes(f, wanted)) {
             owedMode = null;
+            cancelOwedRetry();
             return;
         }
         try {
             f.setMode(wanted);
+            modeApplied = wanted;
             LOG.log(System.Logger.Level.INFO, "cache {0}: entered mode {1}, as configured", name, wanted.configName());
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": still cannot enter mode " + wanted.configName()
-                    + " (" + e.getMessage() + "); staying in " + f.mode().configName() + ", trying again with the next"
-                    + " configuration change or backing device");
+                    + " (" + e.getMessage() + "); staying in " + f.mode().configName() + ", trying again within "
+                    + nextOwedRetryMillis() / 1000 + " s, or with the next configuration change or backing device");
         } finally {
             noteMode(f, wanted);
         }
@@ -776,6 +851,7 @@ public final class PcacheTargetComponent {
                 config = from;
                 return;
             }
+            accepted = newConfig;
             if (applyChanges(f, from, newConfig)) {
                 applied = newConfig; // a change that failed is tried again with the next one
             }
@@ -799,13 +875,14 @@ public final class PcacheTargetComponent {
             // else (pcache:gc-percent's), delivered after pcache:mode set the mode directly and
             // before that command's own update, would otherwise put the old mode back
             CacheMode wanted = TargetSettings.mode(c);
-            if ((TargetSettings.mode(old) != wanted || owes(f, wanted)) && f.mode() != wanted) {
+            if ((modeApplied != wanted || owes(f, wanted)) && f.mode() != wanted) {
                 try {
                     f.setMode(wanted);
                 } finally {
                     noteMode(f, wanted);
                 }
             }
+            modeApplied = wanted;
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": applying the configuration change failed: "
                     + e.getMessage());

@@ -360,6 +360,41 @@ class TargetComponentTest {
     }
 
     /**
+     * A configured switch to pass-through that fails (write-back cannot write: here the backing
+     * device refuses writes) is tried again on a timer, and entered once write-back can write,
+     * with no configuration change or bind to start it. Before, it was tried again only then, and
+     * the configuration said pass-through while the cache wrote back for good.
+     */
+    @Test
+    @Timeout(120)
+    void aConfiguredSwitchToPassThroughThatFailedIsTriedAgainOnItsOwn() throws Exception {
+        HeapPmemProvider heap = new HeapPmemProvider();
+        MemoryBacking disk = new MemoryBacking(64 * Harness.MIB, "disk", false);
+        PcacheTargetComponent c = component(new Mapping(heap, "heap"));
+        c.retryOwedModeAfter(200);
+        c.bindWriteback(Harness.onlyWhenDraining(new OrderedWritebackPolicy())); // what it writes stays dirty
+        c.bindBacking(disk);
+        c.activate(config(Map.of()), Map.of());
+        try {
+            CacheDeviceFacade f = opened(c);
+            f.write(0, Harness.pattern(0, 4096, 2), true);
+            disk.failWrites.set(Integer.MAX_VALUE);
+            c.modified(config(Map.of("cache__mode", "passthrough")), Map.of());
+            onControl(c, () -> { }); // the switch ran, and failed: write-back made no progress in 300 ms
+            assertEquals(CacheMode.WRITEBACK, f.mode(), "write-back cannot write");
+            disk.failWrites.set(0);
+            await("pass-through entered on its own once write-back can write", () -> f.mode() == CacheMode.PASSTHROUGH);
+            assertEquals(0, f.statistics().dirtyBytes());
+            assertTrue(java.util.Arrays.equals(Harness.pattern(0, 4096, 2).array(), disk.content(0, 4096)));
+            c.modified(config(Map.of("cache__mode", "writeback")), Map.of());
+            onControl(c, () -> { });
+            assertEquals(CacheMode.WRITEBACK, f.mode(), "a later change of the configured mode is not undone");
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    /**
      * A switch to pass-through that a configuration change started drains on the control thread,
      * for as long as write-back takes: here its backing write hangs (within the backing timeout).
      * A deactivation (a stop) ends the drain and closes the cache, the dirty data kept. Before, the
