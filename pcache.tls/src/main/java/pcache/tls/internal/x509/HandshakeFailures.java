@@ -21,7 +21,7 @@ final class HandshakeFailures {
                 return new TlsHandshakeException("refusing " + who + ": " + refusal.getMessage(), e);
             }
         }
-        String message = String.valueOf(e.getMessage());
+        String message = pcache.io.Printable.of(String.valueOf(e.getMessage())); // may carry what the peer sent
         if (server && verifyPeer && message.contains("Empty client certificate chain")) {
             return new TlsHandshakeException(who + " presented no certificate; nbd.tls_verify_peer requires one"
                     + " signed by " + caFile, e);

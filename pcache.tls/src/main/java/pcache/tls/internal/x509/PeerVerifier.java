@@ -169,7 +169,8 @@ final class PeerVerifier extends X509ExtendedTrustManager {
     }
 
     private static String subject(X509Certificate[] chain) {
-        return chain.length == 0 ? "none" : chain[0].getSubjectX500Principal().getName();
+        // the peer's own words, before anything is verified: no forged log lines
+        return chain.length == 0 ? "none" : pcache.io.Printable.of(chain[0].getSubjectX500Principal().getName());
     }
 
     /** The names a certificate is for: its DNS and IP subject alternative names, else its subject. */
@@ -181,14 +182,14 @@ final class PeerVerifier extends X509ExtendedTrustManager {
                 for (List<?> entry : alternatives) {
                     int type = (Integer) entry.get(0);
                     if (type == 2 || type == 7) { // dNSName, iPAddress
-                        names.add("'" + entry.get(1) + "'");
+                        names.add("'" + pcache.io.Printable.of(String.valueOf(entry.get(1))) + "'");
                     }
                 }
             }
         } catch (CertificateParsingException e) {
             // fall back to the subject
         }
-        return names.isEmpty() ? "'" + certificate.getSubjectX500Principal().getName() + "'"
+        return names.isEmpty() ? "'" + pcache.io.Printable.of(certificate.getSubjectX500Principal().getName()) + "'"
                 : String.join(", ", names);
     }
 

@@ -171,9 +171,14 @@ final class SslEngineChannel implements TlsChannel {
      */
     private IOException alertInstead(IOException writeFailure) {
         try {
-            while (true) {
-                handshakeUnwrap();
+            // only while the engine wants to read: with more of its own flight to send (NEED_WRAP)
+            // or a task to run, an unwrap returns at once having read nothing, and looping on it
+            // spun a core for good, out of reach of the handshake's timeout (it closes the socket)
+            HandshakeStatus status = engine.getHandshakeStatus();
+            while (status == HandshakeStatus.NEED_UNWRAP || status == HandshakeStatus.NEED_UNWRAP_AGAIN) {
+                status = handshakeUnwrap();
             }
+            return writeFailure;
         } catch (SSLException alert) {
             alert.addSuppressed(writeFailure);
             return alert;

@@ -67,6 +67,74 @@ class X509HandshakeTest {
         return (JsseEndpoint) provider.client(TlsSettings.certificates(dir, verifyPeer, serverName));
     }
 
+    /**
+     * A write that fails while the server still has records of its flight to send (the client reset
+     * the connection after its ClientHello) ends the handshake with that failure. Before, the
+     * server looked for the client's alert by unwrapping in a loop that read nothing while the
+     * engine wanted to write: a thread spun for good, which the handshake's timeout (closing the
+     * socket) could not stop, and the connection's slot was never freed.
+     */
+    @Test
+    void aWriteThatFailsWithMoreOfTheServersFlightToSendEndsTheHandshake() throws Exception {
+        try (LoopbackPair pair = LoopbackPair.sockets()) {
+            java.nio.channels.ByteChannel failingWrites = new java.nio.channels.ByteChannel() {
+                @Override
+                public int read(ByteBuffer dst) throws java.io.IOException {
+                    return pair.serverSocket.read(dst);
+                }
+
+                @Override
+                public int write(ByteBuffer src) throws java.io.IOException {
+                    throw new java.io.IOException("injected: Connection reset by peer");
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return pair.serverSocket.isOpen();
+                }
+
+                @Override
+                public void close() throws java.io.IOException {
+                    pair.serverSocket.close();
+                }
+            };
+            java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "handshake");
+                t.setDaemon(true); // on the code before, the server's thread never ends
+                return t;
+            });
+            try {
+                JsseEndpoint serverEndpoint = server(false, "TLSv1.3");
+                JsseEndpoint clientEndpoint = client(clientWithoutCertDir, true, "localhost");
+                java.util.concurrent.Future<TlsChannel> server = threads.submit(
+                        () -> serverEndpoint.handshake(failingWrites, "client"));
+                threads.submit(() -> clientEndpoint.handshake(pair.clientSocket, "server"));
+                java.util.concurrent.ExecutionException failed = assertThrows(
+                        java.util.concurrent.ExecutionException.class, () -> server.get(20, java.util.concurrent.TimeUnit.SECONDS),
+                        "the server's handshake ends with the write's failure");
+                assertTrue(String.valueOf(failed.getCause()).contains("injected: Connection reset by peer")
+                        || hasSuppressed(failed.getCause(), "injected"), String.valueOf(failed.getCause()));
+            } finally {
+                pair.clientSocket.close();
+                threads.shutdownNow();
+            }
+        }
+    }
+
+    private static boolean hasSuppressed(Throwable t, String text) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (String.valueOf(c.getMessage()).contains(text)) {
+                return true;
+            }
+            for (Throwable s : c.getSuppressed()) {
+                if (hasSuppressed(s, text)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void serverCertificateOnly(String protocol) throws Exception {
@@ -137,6 +205,20 @@ class X509HandshakeTest {
                 + serverDir.resolve("ca-cert.pem")), strangerRefusal);
         assertTrue(strangerRefusal.endsWith("; besides, it expired at "
                 + stranger.certificate().getNotAfter().toInstant() + ": renew it"), strangerRefusal);
+    }
+
+    /**
+     * A refused client's certificate names itself: its subject reaches the refusal (a WARNING line)
+     * with control and format characters escaped, as export names and PSK identities are. Before,
+     * a subject holding a line break wrote a second, forged log line.
+     */
+    @Test
+    void aRefusedCertificatesSubjectCannotForgeALogLine() throws Exception {
+        Entity forger = TestPki.entity(otherCa, "x\n2026-12-07 SEVERE cache lost\u202e", null, null, TestPki.ecKeys());
+        String refusal = serverRefusal(forger, "client-forger");
+        assertTrue(refusal.contains("is not signed by"), refusal);
+        assertTrue(refusal.contains("\\u000a2026-12-07 SEVERE cache lost\\u202e"), refusal);
+        assertTrue(refusal.chars().noneMatch(c -> c == '\n' || c == '\u202e'), refusal);
     }
 
     /** A certificate signed by {@code signer} that expired yesterday. */
