@@ -3,6 +3,7 @@ package pcache.engine.internal;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -553,6 +554,73 @@ class IntegrityAndBackingTest {
         @Override
         public void clear() {
             index.clear();
+        }
+    }
+
+    /**
+     * Write-back's bytes count what reached the backing device. Before, extents gathered into one
+     * write were counted before it was sent, so every failed attempt added them again while the
+     * backing device took nothing.
+     */
+    @Test
+    void writebackBytesCountOnlyWhatWasSent() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        CacheEngine engine = Harness.open(Harness.config("counted").withBackingTimeoutMillis(60_000),
+                new SimulatedPmem(Harness.deviceBytes(6), false), holder, Harness.drainOnlyPolicy());
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        try {
+            // adjacent on the backing device, not in the cache: gathered into one backing write
+            dev.write(0, Harness.pattern(0, 4096, 1), false);
+            dev.write(8192, Harness.pattern(8192, 4096, 2), false);
+            dev.write(4096, Harness.pattern(4096, 4096, 3), true);
+            disk.failWrites.set(Integer.MAX_VALUE);
+            assertFalse(engine.drain(null, 1500), "every write fails");
+            assertTrue(dev.statistics().writebackErrors() > 0);
+            assertEquals(0, dev.statistics().writebackBytes(), "nothing reached the backing device");
+            disk.failWrites.set(0);
+            dev.drain(null);
+            assertEquals(3 * 4096, dev.statistics().writebackBytes());
+        } finally {
+            dev.close();
+        }
+    }
+
+    /**
+     * A write-back step that found nothing to do yet (batching below its watermarks, the data not
+     * old enough) says nothing of the backing device: the failure a drain's steps met stays shown
+     * until write-back writes again. Before, the first such step after the drain logged "write-back
+     * works again" and showed the failing device online, with no error, for as long as the policy
+     * waited (up to max_age_ms).
+     */
+    @Test
+    void aDeferredStepDoesNotShowAFailingBackingDeviceWorking() throws Exception {
+        MemoryBacking disk = new MemoryBacking(LOGICAL, "disk", false);
+        BackingHolder holder = Harness.holder(disk);
+        pcache.writeback.internal.BatchingWritebackPolicy waiting = new pcache.writeback.internal.BatchingWritebackPolicy(
+                new pcache.writeback.internal.BatchingWritebackPolicy.Settings(90, 80, 3_600_000, 64L << 20, 0));
+        CacheEngine engine = Harness.open(Harness.config("deferred").withBackingTimeoutMillis(60_000),
+                new SimulatedPmem(Harness.deviceBytes(6), false), holder, waiting);
+        CacheDeviceFacade dev = new CacheDeviceFacade(engine, holder, CacheMode.WRITEBACK);
+        try {
+            dev.write(0, Harness.pattern(0, 1 << 20, 9), true);
+            disk.failWrites.set(Integer.MAX_VALUE);
+            long errors = dev.statistics().writebackErrors();
+            assertFalse(engine.drain(null, 1500), "every write fails"); // a step retries its write for 850 ms
+            assertTrue(dev.statistics().writebackErrors() > errors);
+            // the steps after the drain: back-off 100-400 ms after each failure, then deferred ones
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2000);
+            while (System.nanoTime() < deadline) {
+                assertEquals(BackingState.FAILING, dev.status().backingState());
+                assertNotNull(engine.conditions(null).writebackError(), "the failure stays shown");
+                Thread.sleep(20);
+            }
+            disk.failWrites.set(0);
+            dev.drain(null);
+            assertEquals(BackingState.ONLINE, dev.status().backingState(), "written back: it works again");
+            assertNull(engine.conditions(null).writebackError());
+        } finally {
+            dev.close();
         }
     }
 

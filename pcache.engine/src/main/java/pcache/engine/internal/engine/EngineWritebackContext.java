@@ -425,6 +425,7 @@ final class EngineWritebackContext implements WritebackContext {
                     gatheredAt = writeGathered(dev, gatheredAt);
                     dev.write(first.offset(), cacheView(
                             cache.dataOffset(first.segment()) + first.segmentOffset(), (int) pieceBytes), false);
+                    stats.writebackBytes.add(pieceBytes);
                     gatheredAt = first.offset() + pieceBytes;
                 } else {
                     for (int k = i; k < j; k++) {
@@ -437,7 +438,6 @@ final class EngineWritebackContext implements WritebackContext {
                         bounce.position(bounce.position() + key.length());
                     }
                 }
-                stats.writebackBytes.add(pieceBytes);
                 i = j;
             }
             writeGathered(dev, gatheredAt);
@@ -506,6 +506,7 @@ final class EngineWritebackContext implements WritebackContext {
         int bytes = bounce.remaining();
         if (bytes > 0) {
             dev.write(at, bounce, false);
+            stats.writebackBytes.add(bytes); // counted once sent: a run that fails counts what it got out
         }
         bounce.clear();
         return at + bytes;

@@ -67,7 +67,12 @@ final class WritebackLoop {
                 }
                 ctx.sendDueTrims();
                 WritebackOutcome outcome = p.step(ctx);
-                worked();
+                if (outcome != WritebackOutcome.DEFERRED) {
+                    // a group written back said so already; nothing left to write back (IDLE)
+                    // leaves no failure to show. A policy that chose to wait tried nothing: the
+                    // failure its last attempt met stays shown until write-back writes again
+                    worked();
+                }
                 backoff = 100;
                 if (outcome == WritebackOutcome.IDLE) {
                     idleUntilNewKsets(seen);
