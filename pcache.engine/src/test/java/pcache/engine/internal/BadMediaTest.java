@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import pcache.api.CacheConfigurationException;
+import pcache.api.CacheDevice;
 import pcache.api.CacheImageTool.FsckReport;
 import pcache.api.CachePos;
 import pcache.api.CorruptMediaException;
@@ -441,6 +442,59 @@ class BadMediaTest {
             assertArrayEquals(Harness.pattern(Damaged.AT, 65536, 2).array(), d.disk.content(Damaged.AT, 65536));
             assertArrayEquals(Harness.pattern(second, 65536, 3).array(), d.disk.content(second, 65536));
             assertEquals(third, d.engine.status(pcache.api.CacheMode.WRITEBACK).dirtyTail(), "dirty_tail at the damage");
+        }
+    }
+
+    /**
+     * Damage GC meets at key_tail stays reported, and logged once, while write-back goes on ahead
+     * of it. Before, each kset write-back passed cleared the report; GC, woken by the same step,
+     * found the damage again and logged it again: health flapped between critical and fine while
+     * GC freed nothing, and the log filled with the same ERROR.
+     */
+    @Test
+    void damageGcMeetsAtKeyTailStaysReportedWhileWritebackGoesOn() throws Exception {
+        List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger(CacheEngine.class.getName());
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                if (record.getLevel().intValue() >= java.util.logging.Level.SEVERE.intValue()) {
+                    errors.add(record.getMessage());
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(capture);
+        CacheEngine e = Harness.open(Harness.config("bad"), pmem, Harness.holder(backing), Harness.drainOnlyPolicy());
+        try {
+            e.setGcPercent(CacheDevice.GC_PERCENT_MAX); // GC waits: the first kset stays at key_tail
+            e.drain(null);
+            CachePos keyTail = e.status(pcache.api.CacheMode.WRITEBACK).keyTail();
+            long ksetAt = PcacheFormat.segmentOffset(keyTail.segment()) + PcacheFormat.SEG_DATA_OFF + keyTail.offset();
+            pmem.corrupt(ksetAt + 16, 0x40);
+            e.setGcPercent(0); // GC looks at key_tail now
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (e.conditions(null).keyLogDamage() == null) {
+                assertTrue(System.nanoTime() < deadline, "GC reports the kset at key_tail");
+                Thread.sleep(5);
+            }
+            for (int round = 0; round < 5; round++) {
+                e.write(2 << 20, Harness.pattern(2 << 20, 4096, round), true);
+                e.drain(null);
+                String damage = e.conditions(null).keyLogDamage();
+                assertTrue(damage != null && damage.contains("GC cannot pass it"), "round " + round + ": " + damage);
+            }
+            assertEquals(1, errors.stream().filter(m -> m.contains("GC cannot pass it")).count(), errors.toString());
+        } finally {
+            log.removeHandler(capture);
+            e.close();
         }
     }
 

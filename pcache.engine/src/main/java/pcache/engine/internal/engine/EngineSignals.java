@@ -119,8 +119,14 @@ final class EngineSignals {
     volatile boolean purging;
     /** The write-back thread sleeps for lack of work (set and cleared under writebackSignal). */
     volatile boolean writebackIdle;
-    /** A description of damage found in the key log by write-back or GC, or null. */
+    /** A description of damage write-back found in the key log (at or after dirty_tail), or null. */
     private volatile String logDamage;
+    /**
+     * A description of damage GC found at key_tail, or null. Apart from write-back's: write-back
+     * passing ksets ahead of it says nothing of it (before, each step of write-back cleared it,
+     * and GC logged it again at once, so health flapped and the log filled with the same ERROR).
+     */
+    private volatile String gcLogDamage;
 
     EngineSignals(String cacheName) {
         this.cacheName = cacheName;
@@ -172,8 +178,32 @@ final class EngineSignals {
         }
     }
 
+    /** The damage in the key log write-back or GC reported, or null (both, when both did). */
     String logDamage() {
+        String w = logDamage;
+        String g = gcLogDamage;
+        return w == null ? g : g == null ? w : w + "; " + g;
+    }
+
+    /** The damage write-back reported, or null. */
+    String writebackLogDamage() {
         return logDamage;
+    }
+
+    /** Records the damage GC found at key_tail, logging each distinct description once. */
+    synchronized void reportGcLogDamage(String damage) {
+        if (!damage.equals(gcLogDamage)) {
+            gcLogDamage = damage;
+            CacheEngine.LOG.log(System.Logger.Level.ERROR, damage);
+        }
+    }
+
+    /** GC read the kset at key_tail (or has nothing to read): what it reported is behind it. */
+    synchronized void forgetGcLogDamage() {
+        if (gcLogDamage != null) {
+            gcLogDamage = null;
+            CacheEngine.LOG.log(System.Logger.Level.INFO, "cache {0}: GC reads the kset at key_tail again", cacheName);
+        }
     }
 
     /** Forgets {@code damage} if it is the damage reported now (another may have replaced it). */

@@ -196,10 +196,11 @@ final class GarbageCollector {
         }
         Kset k = cache.keyLog().read(keyTail);
         if (k == null) {
-            signals.reportLogDamage("cache " + cache.name() + ": the kset at key_tail " + keyTail
+            signals.reportGcLogDamage("cache " + cache.name() + ": the kset at key_tail " + keyTail
                     + " is unreadable; GC cannot pass it");
             return false;
         }
+        signals.forgetGcLogDamage();
         if (k.last()) {
             if (dirtyTail.segment() == keyTail.segment()) {
                 return false;

@@ -275,7 +275,7 @@ final class WritebackLoop {
                     + " stalled for " + stalledMillis + " ms: write-back cannot pass damage on the cache device ("
                     + d.getMessage() + "); " + AFTER_DAMAGE);
         }
-        String logDamage = signals.logDamage();
+        String logDamage = signals.writebackLogDamage(); // GC's, at key_tail, does not hold write-back
         if (logDamage != null && stalledMillis > timeout) {
             throw new CorruptMediaException("kset", 0, logDamage);
         }
