@@ -120,8 +120,32 @@ final class EngineWritebackContext implements WritebackContext {
             signals.reportLogDamage("cache " + cache.name() + ": the kset at " + position
                     + " (before the durable end of the log " + durable + ") is unreadable; write-back"
                     + " cannot pass it");
+            return null;
         }
-        return k;
+        return withoutStaleKeys(k);
+    }
+
+    /**
+     * {@code k} without the keys older than their segment (a generation below the segment's): as
+     * replay leaves them out, their segment was reclaimed since and may hold other data, even the
+     * key log. The kernel's GC gives references back before it stores key_tail, so an image it
+     * wrote can hold such keys at or after dirty_tail (replay starting from an older copy of
+     * dirty_tail); written back, their bytes would land over the backing device's good data.
+     * pcache never logs one ahead of dirty_tail (a dirty key's reference keeps its segment).
+     */
+    private Kset withoutStaleKeys(Kset k) {
+        List<CacheKey> keys = k.keys();
+        List<CacheKey> kept = null;
+        for (int i = 0; i < keys.size(); i++) {
+            CacheKey key = keys.get(i);
+            boolean stale = Long.compareUnsigned(key.generation(), cache.segments().generation(key.segment())) < 0;
+            if (stale && kept == null) {
+                kept = new ArrayList<>(keys.subList(0, i));
+            } else if (!stale && kept != null) {
+                kept.add(key);
+            }
+        }
+        return kept == null ? k : new Kset(k.position(), k.sizeBytes(), k.last(), k.nextSegment(), List.copyOf(kept));
     }
 
     /** Passes on the trims waiting at dirty_tail, if any (write-back has reached their place). */
@@ -643,14 +667,21 @@ final class EngineWritebackContext implements WritebackContext {
         for (Kset k : passed) {
             cache.keyLog().writtenBack(k.position());
             bytes += k.dirtyBytes();
-            if (!k.last()) {
-                stats.writebackKsets.increment();
-                markClean(k);
-            }
         }
-        stats.dirtyBytes.add(-bytes);
-        groupWrittenBack.run();
-        signals.ksetsPassed(passed.size());
+        try {
+            for (Kset k : passed) {
+                if (!k.last()) {
+                    stats.writebackKsets.increment();
+                    markClean(k);
+                }
+            }
+        } finally {
+            // the tail has moved: counted whatever the index walk does, or every later drain
+            // would wait for ksets already passed
+            stats.dirtyBytes.add(-bytes);
+            groupWrittenBack.run();
+            signals.ksetsPassed(passed.size());
+        }
     }
 
     /** After write-back: index keys holding exactly the written data are now clean in memory. */
