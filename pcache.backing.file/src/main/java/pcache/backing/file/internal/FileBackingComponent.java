@@ -134,8 +134,12 @@ public class FileBackingComponent {
         instanceProperties.put(FileBackingService.DEVICE, opened);
         try {
             service = services.newInstance(instanceProperties);
-        } catch (RuntimeException e) {
-            opened.close();
+        } catch (RuntimeException | Error e) { // an Error too: the device and its lock would stay held
+            try {
+                opened.close();
+            } catch (IOException | RuntimeException c) {
+                e.addSuppressed(c);
+            }
             throw e;
         }
         device = opened;

@@ -24,6 +24,51 @@ final class LibC {
     private LibC() {
     }
 
+    /**
+     * Whether these bindings hold here: Linux with a 64-bit {@code off_t} behind {@code lseek} and
+     * {@code fallocate}. On 32-bit Linux those symbols take a 32-bit {@code off_t}: the 64-bit
+     * offsets passed here would be read as other arguments, and a hole query or a zeroing would
+     * hit other ranges than asked (found by review; no 32-bit JVM to run it on here). A class of
+     * its own: asking registers no native method.
+     */
+    /**
+     * {@code errno} as a name and what it means, for messages: "errno 28" alone sends the operator
+     * to a manual page; "ENOSPC (no space left on the file system)" says what to do.
+     */
+    static String describe(int errno) {
+        String what = switch (errno) {
+            case 1 -> "EPERM (operation not permitted)";
+            case 2 -> "ENOENT (no such file)";
+            case 5 -> "EIO (input/output error: the disk or file system failed)";
+            case 9 -> "EBADF (bad file descriptor)";
+            case 13 -> "EACCES (permission denied)";
+            case 16 -> "EBUSY (device or resource busy)";
+            case 19 -> "ENODEV (not supported by this device)";
+            case 22 -> "EINVAL (invalid argument, or not supported here)";
+            case 27 -> "EFBIG (file too large)";
+            case 28 -> "ENOSPC (no space left on the file system: free some)";
+            case 30 -> "EROFS (read-only file system)";
+            case 38 -> "ENOSYS (not implemented)";
+            case 95 -> "EOPNOTSUPP (not supported by this file system)";
+            case 122 -> "EDQUOT (disk quota exceeded)";
+            default -> null;
+        };
+        return what == null ? "errno " + errno : "errno " + errno + " " + what;
+    }
+
+    static final class Supported {
+        private Supported() {
+        }
+
+        static boolean here() {
+            return on(Platform.isLinux(), Platform.is64Bit());
+        }
+
+        static boolean on(boolean linux, boolean sixtyFourBit) {
+            return linux && sixtyFourBit;
+        }
+    }
+
     static native int open(String path, int flags) throws LastErrorException;
 
     static native long lseek(int fd, long offset, int whence) throws LastErrorException;

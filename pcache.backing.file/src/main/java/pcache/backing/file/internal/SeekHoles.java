@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Platform;
 
 /**
  * {@link HoleMap} through the file system: {@code lseek(2)} with {@code SEEK_DATA} and
@@ -34,15 +33,15 @@ final class SeekHoles extends HoleMap {
      * @throws IOException when the platform is not Linux, or the file cannot be opened or asked
      */
     static SeekHoles open(Path file) throws IOException {
-        if (!Platform.isLinux()) {
-            throw new IOException("SEEK_HOLE is used on Linux only");
+        if (!LibC.Supported.here()) {
+            throw new IOException("SEEK_HOLE is used on 64-bit Linux only");
         }
         String path = file.toString();
         int fd;
         try {
             fd = LibC.open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
         } catch (LastErrorException e) {
-            throw new IOException("open(" + path + ") for hole queries failed: errno " + e.getErrorCode(), e);
+            throw new IOException("open(" + path + ") for hole queries failed: " + LibC.describe(e.getErrorCode()), e);
         }
         SeekHoles holes = new SeekHoles(fd, path);
         try {
@@ -81,7 +80,7 @@ final class SeekHoles extends HoleMap {
                 return whenNone;
             }
             throw new IOException("lseek(" + path + ", " + offset + ", " + (whence == SEEK_DATA ? "SEEK_DATA"
-                    : "SEEK_HOLE") + ") failed: errno " + e.getErrorCode(), e);
+                    : "SEEK_HOLE") + ") failed: " + LibC.describe(e.getErrorCode()), e);
         }
     }
 

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Platform;
 
 import pcache.io.log.Log;
 
@@ -57,13 +56,13 @@ final class ZeroRanges implements AutoCloseable {
         this.description = description;
         this.fd = claimingDescriptor;
         this.ownDescriptor = claimingDescriptor < 0;
-        if (fd < 0 && Platform.isLinux()) {
+        if (fd < 0 && LibC.Supported.here()) {
             // now, with the device's open, and never later: opened at the first trim instead, a
             // file renamed over the path since would be the one zeroed or punched
             try {
                 fd = LibC.open(file.toString(), LibC.O_WRONLY | LibC.O_CLOEXEC);
             } catch (LastErrorException e) {
-                openFailed = "opening it for fallocate failed: errno " + e.getErrorCode();
+                openFailed = "opening it for fallocate failed: " + LibC.describe(e.getErrorCode());
             }
         }
     }
@@ -122,17 +121,17 @@ final class ZeroRanges implements AutoCloseable {
         }
         try {
             if (fd < 0) {
-                return refused(use, openFailed != null ? openFailed : "fallocate is used on Linux only");
+                return refused(use, openFailed != null ? openFailed : "fallocate is used on 64-bit Linux only");
             }
             LibC.fallocate(fd, use.mode, offset, length);
             return true;
         } catch (LastErrorException e) {
             int errno = e.getErrorCode();
             if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENODEV || errno == ENOSYS) {
-                return refused(use, "fallocate(" + use.name + ") answered errno " + errno);
+                return refused(use, "fallocate(" + use.name + ") answered " + LibC.describe(errno));
             }
             throw new IOException(description + ": fallocate(" + use.name + ", " + offset + ", " + length
-                    + ") failed: errno " + errno, e);
+                    + ") failed: " + LibC.describe(errno), e);
         } catch (LinkageError e) {
             return refused(use, "JNA is not usable: " + e);
         }
