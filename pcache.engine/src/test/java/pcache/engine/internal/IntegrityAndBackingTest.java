@@ -188,6 +188,31 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * A dirty extent whose bytes the cache device lost as zeroes, with data CRCs, is data to
+     * {@code base:allocation} (its reads fail the CRC), not zeroes. Before, block status looked at
+     * the bytes alone and marked the key as zeroes for good: {@code nbdcopy} or {@code qemu-img}
+     * would have skipped the range and written zeroes, where a read fails.
+     */
+    @Test
+    void aDirtyExtentZeroedByDamageIsDataNotZeroes() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            byte[] data = new byte[4096];
+            java.util.Arrays.fill(data, (byte) 0x5a);
+            e.write(65536, ByteBuffer.wrap(data), true);
+            pmem.write(dataLocation(e, 65536), new byte[4096], 0, 4096); // the medium gave back zeroes
+            List<BlockExtent> map = e.blockStatus(65536, 4096, 8);
+            assertEquals(0, map.get(0).flags(), "data, not zeroes: " + map);
+            assertThrows(DataIntegrityException.class, () -> Harness.read(e, 65536, 4096));
+        } finally {
+            e.close();
+        }
+    }
+
     /** {@code map} reports the lost [64 KiB, 80 KiB) as data, all of it, and the rest before it as a hole. */
     private static void assertLostRangeIsData(List<BlockExtent> map) {
         long covered = 0;

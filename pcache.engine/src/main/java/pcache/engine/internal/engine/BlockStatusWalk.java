@@ -270,13 +270,24 @@ final class BlockStatusWalk {
             return;
         }
         try {
-            if (ZeroBytes.holdsOnlyZeroes(cache, key)) {
+            // with data CRCs, zeroes that fail the key's CRC are damage, not zeroes: said to be
+            // ZERO, copying tools would skip the range and write zeroes, where a read fails
+            if (ZeroBytes.holdsOnlyZeroes(cache, key) && crcHolds(key)) {
                 key.markZeroes();
             }
             key.markZeroesChecked();
         } catch (IOException | RuntimeException e) {
             // data is always a true answer
         }
+    }
+
+    /** Whether {@code key}'s data matches its CRC (true without data CRCs). */
+    private boolean crcHolds(CacheKey key) throws IOException {
+        if (!cache.config().dataCrc()) {
+            return true;
+        }
+        return cache.crc().checksum(cache.region().view(cache.dataOffset(key.segment()) + key.crcSegmentOffset(),
+                key.crcLength())) == key.dataCrc();
     }
 
     /**
