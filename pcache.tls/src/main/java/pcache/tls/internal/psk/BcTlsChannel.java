@@ -75,12 +75,52 @@ final class BcTlsChannel implements TlsChannel {
 
     private final Supplier<TlsContext> context;
 
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+    /**
+     * What the protocol's plaintext queue may keep after {@link #receiveAhead} made it grow, taken
+     * from the {@link AheadBudget} until the channel closes: Bouncy Castle grows that queue to the
+     * next power of two above what it holds and never shrinks it, so one 8 MiB message leaves a
+     * 16 MiB array for the connection's life. Counted so, the budget bounds them all.
+     */
+    private final java.util.concurrent.atomic.AtomicLong queueKept = new java.util.concurrent.atomic.AtomicLong();
+    /** Gives {@link #queueKept} back when the channel closes, or at the latest when it is collected. */
+    private final java.lang.ref.Cleaner.Cleanable budgetReturn;
+
     BcTlsChannel(ByteChannel transport, TlsProtocol protocol, Supplier<TlsContext> context,
                  FailureWords failureWords) {
         this.context = context;
         this.transport = transport;
         this.protocol = protocol;
         this.failureWords = failureWords;
+        java.util.concurrent.atomic.AtomicLong kept = queueKept;
+        this.budgetReturn = CLEANER.register(this, () -> AheadBudget.give(kept.getAndSet(0)));
+    }
+
+    /**
+     * The most the protocol's plaintext queue grows to while receiving {@code bytes} ahead: it
+     * holds less than {@code bytes} before each offer of at most {@link #NET_CHUNK}, and grows to
+     * the next power of two above what it must hold.
+     */
+    static long queueBytesFor(long bytes) {
+        return Long.highestOneBit(bytes + NET_CHUNK) << 1;
+    }
+
+    /** Takes what the queue may grow to for {@code bytes} from the budget, once; false when it has none to give. Under readLock. */
+    private boolean keepRoomFor(long bytes) {
+        long queue = queueBytesFor(bytes);
+        long kept = queueKept.get();
+        if (queue <= kept) {
+            return true;
+        }
+        if (!AheadBudget.tryTake(queue - kept)) {
+            return false;
+        }
+        queueKept.addAndGet(queue - kept);
+        if (closed) {
+            AheadBudget.give(queueKept.getAndSet(0)); // close() may have given back before we took
+            return false;
+        }
+        return true;
     }
 
     void peerIdentity(String identity) {
@@ -181,7 +221,6 @@ final class BcTlsChannel implements TlsChannel {
         if (bytes > MAX_AHEAD_BYTES) {
             return false;
         }
-        boolean taken = false;
         readLock.lock();
         try {
             ensureOpen();
@@ -199,8 +238,8 @@ final class BcTlsChannel implements TlsChannel {
                 if (ended || inboundDone) {
                     return false; // the next read reports the end
                 }
-                // the budget counts what the protocol holds while we wait for the rest
-                if (!taken && !(taken = AheadBudget.tryTake(bytes))) {
+                // the budget counts what the protocol's queue keeps (its capacity, for good)
+                if (!keepRoomFor(bytes)) {
                     return false;
                 }
                 if (!receive()) {
@@ -209,9 +248,6 @@ final class BcTlsChannel implements TlsChannel {
             }
         } finally {
             readLock.unlock();
-            if (taken) {
-                AheadBudget.give(bytes);
-            }
         }
     }
 
@@ -377,7 +413,11 @@ final class BcTlsChannel implements TlsChannel {
                 }
             }
         } finally {
-            transport.close();
+            try {
+                transport.close();
+            } finally {
+                budgetReturn.clean();
+            }
         }
     }
 
