@@ -76,6 +76,15 @@ final class SslEngineChannel implements TlsChannel {
     private boolean inboundDone;
     /** A reader unwrapped a message whose answer a writer must send. */
     private volatile boolean answerPending;
+    /**
+     * Messages asking for an answer (TLS 1.3 KeyUpdate requests) unwrapped while an earlier answer
+     * was still unsent: the writer holds the lock, blocked on a peer that does not read. JSSE queues
+     * an answer, with the write keys it replaces, for each one; beyond
+     * {@link #MAX_ANSWERS_WAITING} the peer is refused instead of held in memory without end.
+     */
+    private final java.util.concurrent.atomic.AtomicInteger answersWaiting = new java.util.concurrent.atomic.AtomicInteger();
+    /** A peer updates its keys once per many GiB; this many requests unanswered is no peer's need. */
+    static final int MAX_ANSWERS_WAITING = 16;
 
     private final ReentrantLock writeLock = new ReentrantLock();
     /** Records waiting for the socket; write mode, empty between calls. Guarded by writeLock. */
@@ -430,6 +439,7 @@ final class SslEngineChannel implements TlsChannel {
                 switch (result.getStatus()) {
                     case OK -> {
                         refuseRenegotiation(result.getHandshakeStatus());
+                        countAnswerAsked(result);
                         afterUnwrap(result.getHandshakeStatus());
                         if (direct) {
                             total += result.bytesProduced();
@@ -484,6 +494,22 @@ final class SslEngineChannel implements TlsChannel {
     }
 
     /**
+     * Counts a record that asked for an answer while an earlier answer waits: a record of no
+     * application data after which the engine wants to write (a KeyUpdate request; the engine
+     * says NEED_WRAP after every record until its answer is sent, so data records are not
+     * counted). Refuses the peer past {@link #MAX_ANSWERS_WAITING}.
+     */
+    private void countAnswerAsked(SSLEngineResult result) throws IOException {
+        if (answerPending && result.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
+                && result.bytesProduced() == 0 && result.bytesConsumed() > 0
+                && answersWaiting.incrementAndGet() > MAX_ANSWERS_WAITING) {
+            throw new javax.net.ssl.SSLProtocolException("the peer sent more than " + MAX_ANSWERS_WAITING
+                    + " TLS messages asking for an answer (KeyUpdate requests) while it did not read the answers:"
+                    + " refused, as a flood");
+        }
+    }
+
+    /**
      * Post-handshake work an unwrap asks for: tasks, or an answer to send (a KeyUpdate's, a
      * close_notify's). A reader never waits for the write lock: with both ends' writers blocked on
      * full sockets, readers waiting for write locks would stop reading and deadlock. It sends the
@@ -509,6 +535,7 @@ final class SslEngineChannel implements TlsChannel {
                 answerPending = false;
                 if (!closed) {
                     wrapPendingAnswer();
+                    answersWaiting.set(0);
                 }
             }
         } finally {
@@ -567,6 +594,9 @@ final class SslEngineChannel implements TlsChannel {
         }
         long written = 0;
         while (written < wanted) {
+            // answers asked for before these wraps go out with them (the engine sends its handshake
+            // messages first): a writer that keeps writing keeps the count down
+            int asked = answersWaiting.get();
             while (written < wanted && netOut.remaining() >= packetSize) {
                 SSLEngineResult result = engine.wrap(srcs, offset, length, netOut);
                 switch (result.getStatus()) {
@@ -587,6 +617,7 @@ final class SslEngineChannel implements TlsChannel {
                 }
             }
             flushNetOut();
+            answersWaiting.updateAndGet(n -> Math.max(0, n - asked));
         }
         return written;
     }
