@@ -110,6 +110,11 @@ final class ChannelInput {
      * decrypting each record as it comes (docs/BENCHMARKS.md); no when it declines (a payload
      * larger than it holds ahead, or a cipher it cannot judge).
      */
+    /** Whether {@link #placeable} would have the TLS channel receive {@code bytes} ahead (it may wait for the client). */
+    boolean receivesAhead(long bytes) {
+        return tls != null && tlsReceivesAhead && buffer.remaining() < bytes;
+    }
+
     boolean placeable(long bytes) throws IOException {
         if (tls == null || !tlsReceivesAhead || buffer.remaining() >= bytes) {
             return true;

@@ -86,10 +86,72 @@ final class NbdConnection implements Runnable {
      * space ({@link #serveDirect}), or a buffer and its bytes of the in-flight budget
      * ({@link #payload}).
      *
-     * @param from where the payload begins in the bytes received ({@link ChannelInput#receivedSoFar})
+     * @param from where the payload begins in the bytes received ({@link ChannelInput#receivedSoFar}),
+     *        or, {@code ahead}, in the bytes the TLS channel read from the socket
+     * @param ahead the TLS channel receives the payload's records whole before any of it is
+     *        decrypted ({@link ChannelInput#placeable}): the bytes received are the socket's
      */
-    private record Placement(NbdRequest request, long from, boolean intoDevice) {
+    private record Placement(NbdRequest request, long from, boolean intoDevice, boolean ahead) {
+        Placement(NbdRequest request, long from, boolean intoDevice) {
+            this(request, from, intoDevice, false);
+        }
     }
+
+    /**
+     * The socket as the TLS channel reads it, counting what its reads return: a payload received
+     * ahead ({@link Placement#ahead}) comes in as records the channel holds undecrypted, which the
+     * connection's own count does not see.
+     */
+    private static final class CountingReads implements java.nio.channels.ByteChannel {
+        private static final java.lang.invoke.VarHandle READ;
+
+        static {
+            try {
+                READ = java.lang.invoke.MethodHandles.lookup().findVarHandle(CountingReads.class, "read", long.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private final SocketChannel socket;
+        /** Written by the reading thread only; read by the server's timer (opaque, as ChannelInput's count). */
+        private long read;
+
+        CountingReads(SocketChannel socket) {
+            this.socket = socket;
+        }
+
+        long readSoFar() {
+            return (long) READ.getOpaque(this);
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            int n = socket.read(dst);
+            if (n > 0) {
+                READ.setOpaque(this, read + n);
+            }
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            return socket.write(src);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return socket.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    /** The socket as the TLS channel reads it, once STARTTLS began; null in clear text. */
+    private volatile CountingReads tlsReads;
 
     /**
      * The payload being received while the client may still have to send some of it, null between
@@ -170,7 +232,9 @@ final class NbdConnection implements Runnable {
 
     /** STARTTLS was acknowledged: the TLS handshake, bounded by the handshake timeout (which closes the socket). */
     private TlsChannel startTls() throws IOException {
-        TlsChannel t = server.tls.endpoint().handshake(channel, peer);
+        CountingReads reads = new CountingReads(channel);
+        tlsReads = reads;
+        TlsChannel t = server.tls.endpoint().handshake(reads, peer);
         tls = t;
         return t;
     }
@@ -301,7 +365,7 @@ final class NbdConnection implements Runnable {
             long budget) throws IOException {
         boolean served;
         try {
-            served = in.placeable(request.length()) && serveDirect(session, executor, request);
+            served = placeable(request) && serveDirect(session, executor, request);
         } catch (IOException | RuntimeException | Error e) {
             limiter.release(budget); // serveDirect throws only before it queued a reply
             throw e;
@@ -315,6 +379,28 @@ final class NbdConnection implements Runnable {
         }
         submit(session, executor, request, payload(reader, request, budget), budget);
         return true;
+    }
+
+    /**
+     * Whether {@code request}'s payload may be received into the device now ({@link ChannelInput#placeable}).
+     * A TLS channel that receives it ahead waits for the client meanwhile, holding the request's
+     * bytes of the in-flight budget and of the channels' budget for receiving ahead: watched as a
+     * payload read into a buffer is ({@link #checkStall}), counting the socket's bytes. Before, a
+     * client that sent a large WRITE's header and then nothing held both for good.
+     */
+    private boolean placeable(NbdRequest request) throws IOException {
+        CountingReads reads = tlsReads;
+        boolean watched = reads != null && in.receivesAhead(request.length());
+        if (!watched) {
+            return in.placeable(request.length());
+        }
+        writePending(); // as before a blocking read: a client that does not read them has not stopped
+        placing = new Placement(request, reads.readSoFar(), false, true);
+        try {
+            return in.placeable(request.length());
+        } finally {
+            placing = null;
+        }
     }
 
     /**
@@ -441,7 +527,8 @@ final class NbdConnection implements Runnable {
             LOG.log(failed.level(), "NBD client " + peer + ": " + failed.message());
         }
         Placement placement = placing;
-        long received = in.receivedSoFar();
+        CountingReads reads = tlsReads;
+        long received = placement != null && placement.ahead() && reads != null ? reads.readSoFar() : in.receivedSoFar();
         if (placement == null || placement != stallSeenPlacement) {
             stallSeenPlacement = placement;
             stallSeenReceived = received;
@@ -472,6 +559,9 @@ final class NbdConnection implements Runnable {
                 + " less than the " + least
                 + " it must send in that time; the payload " + (placement.intoDevice()
                         ? "was being received straight into the cache and holds cache space meanwhile"
+                        : placement.ahead()
+                        ? "was being received ahead by TLS and holds its bytes of the server's in-flight budget"
+                                + " meanwhile"
                         : "holds a buffer and its bytes of the server's in-flight budget meanwhile")
                 + "; disconnecting, the write is not done (payload_stall_timeout_seconds of pcache.export.nbd)");
         abort();

@@ -120,6 +120,50 @@ class DirectWritesTest {
         }
     }
 
+    /**
+     * A client that stops sending while its TLS channel receives a large WRITE's payload ahead
+     * (over TCP, before any of it is placed) is disconnected once it has sent less than 64 KiB
+     * within the payload stall timeout, as one whose payload goes into a buffer: meanwhile it holds
+     * the request's bytes of the in-flight budget and of the channels' budget for receiving ahead.
+     * Before, nothing watched that wait, and such a client held both for good. Another client is
+     * served on; the write is not done.
+     */
+    @Test
+    void aClientStalledWhileItsTlsChannelReceivesAheadIsDisconnected() throws Exception {
+        FakeTls fake = new FakeTls();
+        fake.receivesAhead = true;
+        fake.receivesAheadByReading = true;
+        List<String> warnings = new ArrayList<>();
+        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
+             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
+                     .withPayloadStallTimeout(Duration.ofMillis(1000)),
+                     TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, fake))) {
+            try (RawNbdClient other = startTls(fixture.connect());
+                 RawNbdClient stalled = startTls(fixture.connect())) {
+                byte[] before = new byte[LARGE];
+                new Random(SEED).nextBytes(before);
+                other.request(0, WRITE, 1, 0, LARGE, before);
+                assertEquals(0, other.readReply(0).error());
+
+                stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
+                stalled.writeRaw(new byte[4096]);
+                assertTrue(ServerHealth.eventually(20, () -> log.matching("in the middle of a WRITE's payload (" + LARGE
+                        + " bytes at offset 0, ") >= 1 && log.matching("received ahead by TLS") >= 1),
+                        "the stall is logged: " + warnings);
+                assertTrue(stalled.closedByServer(), "the client is disconnected: " + warnings);
+                assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
+                        && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
+                        "nothing left in flight");
+                assertEquals(1, log.matching("in the middle of a WRITE's payload"), "warned once: " + warnings);
+
+                other.request(0, READ, 2, 0, LARGE, null);
+                RawNbdClient.Reply r = other.readReply(LARGE);
+                assertEquals(0, r.error(), "the other client is served on");
+                assertArrayEquals(before, r.payload(), "the cut-off write was not done, seed " + SEED);
+            }
+        }
+    }
+
     /** The handshake with STARTTLS (the fake TLS of {@link FakeTls}), attached to "disk". */
     private static RawNbdClient startTls(RawNbdClient c) throws IOException {
         c.handshakeStart();

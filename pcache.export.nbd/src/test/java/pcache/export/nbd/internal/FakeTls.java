@@ -31,6 +31,11 @@ final class FakeTls implements TlsEndpoint {
     /** What the channel says when asked to receive a message ahead (it passes bytes through, so it cannot). */
     volatile boolean receivesAhead;
     final AtomicLong aheadAsked = new AtomicLong();
+    /**
+     * With {@link #receivesAhead}: the channel does as a real one does, reading the message whole
+     * from the socket before saying yes (and waiting for the client meanwhile), not saying yes at once.
+     */
+    volatile boolean receivesAheadByReading;
     /** Channels closed (a real channel gives back its buffers and receive-ahead share then). */
     final AtomicLong closes = new AtomicLong();
 
@@ -64,6 +69,8 @@ final class FakeTls implements TlsEndpoint {
     /** Passes bytes through, counting them. */
     private final class Channel implements TlsChannel {
         private final ByteChannel transport;
+        /** What {@link #receiveAhead} read and reads have not taken yet (read mode). */
+        private ByteBuffer held = ByteBuffer.allocate(0);
 
         Channel(ByteChannel transport) {
             this.transport = transport;
@@ -71,6 +78,12 @@ final class FakeTls implements TlsEndpoint {
 
         @Override
         public int read(ByteBuffer dst) throws IOException {
+            if (held.hasRemaining()) {
+                int n = Math.min(held.remaining(), dst.remaining());
+                dst.put(held.slice(held.position(), n));
+                held.position(held.position() + n);
+                return n;
+            }
             int n = transport.read(dst);
             if (n > 0) {
                 bytesRead.addAndGet(n);
@@ -113,9 +126,25 @@ final class FakeTls implements TlsEndpoint {
         }
 
         @Override
-        public boolean receiveAhead(long bytes) {
+        public boolean receiveAhead(long bytes) throws IOException {
             aheadAsked.incrementAndGet();
-            return receivesAhead;
+            if (!receivesAhead || !receivesAheadByReading || held.remaining() >= bytes) {
+                return receivesAhead;
+            }
+            ByteBuffer grown = ByteBuffer.allocate((int) bytes);
+            grown.put(held);
+            try {
+                while (grown.hasRemaining()) {
+                    int n = transport.read(grown);
+                    if (n < 0) {
+                        return false;
+                    }
+                    bytesRead.addAndGet(n);
+                }
+                return true;
+            } finally {
+                held = grown.flip();
+            }
         }
 
         @Override
