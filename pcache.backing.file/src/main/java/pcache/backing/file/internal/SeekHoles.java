@@ -15,6 +15,7 @@ final class SeekHoles extends HoleMap {
     /** {@code <unistd.h>} on Linux. */
     private static final int SEEK_DATA = 3;
     private static final int SEEK_HOLE = 4;
+    private static final int SEEK_END = 2;
     /** {@code <errno.h>}: no data after the offset (it lies in the file's last hole). */
     private static final int ENXIO = 6;
 
@@ -77,10 +78,24 @@ final class SeekHoles extends HoleMap {
             return LibC.lseek(fd, offset, whence);
         } catch (LastErrorException e) {
             if (e.getErrorCode() == ENXIO) {
-                return whenNone;
+                return whence == SEEK_DATA ? pastTheLastData(offset) : whenNone;
             }
             throw new IOException("lseek(" + path + ", " + offset + ", " + (whence == SEEK_DATA ? "SEEK_DATA"
                     : "SEEK_HOLE") + ") failed: " + LibC.describe(e.getErrorCode()), e);
+        }
+    }
+
+    /**
+     * Where data begins after {@code offset} when the file has none after it: its end. The last
+     * hole ends there; past it (a file shrunk under the device by another program) reads fail, so
+     * it is data, the answer that is always true. Before, it was a hole to the device's end, which
+     * copying tools skip and write as zeroes.
+     */
+    private long pastTheLastData(long offset) throws IOException {
+        try {
+            return Math.max(offset, LibC.lseek(fd, 0, SEEK_END));
+        } catch (LastErrorException e) {
+            throw new IOException("lseek(" + path + ", 0, SEEK_END) failed: " + LibC.describe(e.getErrorCode()), e);
         }
     }
 

@@ -61,6 +61,26 @@ class HoleMapTest {
     }
 
     /**
+     * A file shrunk under the device (by another program: the locks are advisory) has no hole past
+     * its end: reads there fail, so block status reports data there, never a hole a copying tool
+     * would skip. Before, the last hole reached the device's end.
+     */
+    @Test
+    void pastTheEndOfAShrunkFileIsDataNotAHole() throws IOException {
+        Path file = fileOfOnes("shrunk.img", 2 * MIB);
+        try (FileBackingDevice device = FileBackingDevice.open(FileBackingSettings.of("disk", file.toString()))) {
+            try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+                f.setLength(MIB);
+            }
+            assertEquals(List.of(new BlockExtent(0, 2 * MIB, 0)), device.blockStatus(0, 2 * MIB, 100));
+            assertEquals(List.of(new BlockExtent(MIB + 4096, MIB - 4096, 0)),
+                    device.blockStatus(MIB + 4096, MIB - 4096, 100));
+            org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                    () -> device.read(MIB + 4096, java.nio.ByteBuffer.allocate(4096)));
+        }
+    }
+
+    /**
      * A question that meets the hole map closed (the device closes it first) fails as the device's
      * close does, which a swap runs again on the device bound next; before, a plain I/O error,
      * counted against the device and passed to the client.
