@@ -31,6 +31,8 @@ import org.openjdk.jmh.annotations.Threads;
  * <li>{@link #write4kRandomFlushEvery32}: 4 KiB random writes, a flush every 32, two threads.</li>
  * <li>{@link #write1MiBSequential}: 1 MiB sequential writes (vs {@code mapped1MiBCopy}).</li>
  * <li>{@link #read4kRandomHit}: 4 KiB random reads that hit, two threads.</li>
+ * <li>{@link #read4kRandomHitDataCrc}: the same with data CRCs, one thread, of data written 4 KiB or
+ * 1 MiB at a time (not a target).</li>
  * </ul>
  * Each measurement iteration starts on a freshly formatted cache large enough that it does not
  * fill during the iteration (what is measured is the cache absorbing writes, not write-back).
@@ -88,6 +90,36 @@ public class EngineBench {
                 page.clear();
                 page.putLong(0, off);
                 cache.engine.write(off, page, false);
+            }
+            cache.engine.flush();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            cache.close();
+        }
+    }
+
+    /**
+     * A cache with data CRCs holding 256 MiB written in writes of {@code writeBytes}, for read hits
+     * that verify the CRC of the data they read: what a small read of data a large write left
+     * costs to check.
+     */
+    @State(Scope.Benchmark)
+    public static class CrcReadCache {
+        public static final long FILLED = 256L << 20;
+        @Param({"4096", "1048576"})
+        public int writeBytes;
+        public EngineCache cache;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            cache = EngineCache.create(1024L << 20, 16L << 30, false, true);
+            ByteBuffer data = ByteBuffer.allocateDirect(writeBytes);
+            for (long off = 0; off < FILLED; off += writeBytes) {
+                data.clear();
+                data.putLong(0, off);
+                cache.engine.write(off, data, false);
             }
             cache.engine.flush();
         }
@@ -181,6 +213,15 @@ public class EngineBench {
             b.mebibyte.clear();
             c.cache.engine.write((long) i * MIB, b.mebibyte, false);
         }
+    }
+
+    /** 4 KiB random read hits with data CRCs on (not a target), one thread. */
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public void read4kRandomHitDataCrc(CrcReadCache c, Buffers b, Cursor cursor) throws IOException {
+        b.page.clear();
+        c.cache.engine.read(cursor.random(KIB4, CrcReadCache.FILLED), b.page);
     }
 
     @Benchmark

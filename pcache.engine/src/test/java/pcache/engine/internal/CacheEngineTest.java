@@ -47,6 +47,45 @@ class CacheEngineTest {
     }
 
     /**
+     * With data CRCs a key holds at most 64 KiB, on the device's 64 KiB grid, for writes and read
+     * misses alike: a hit checks the CRC of its key's whole extent, so a 4 KiB read of data one
+     * large write left checks 64 KiB, not the whole write (before, one key per slice: up to 4 MiB
+     * checked for each 4 KiB read). Without data CRCs a write stays one key per slice.
+     */
+    @Test
+    void withDataCrcsAKeyHoldsAtMost64KiB() throws Exception {
+        for (boolean dataCrc : new boolean[] {true, false}) {
+            SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false);
+            MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+            backing.write(2 * Harness.MIB, Harness.pattern(2 * Harness.MIB, 256 << 10, 3), false);
+            CacheEngine e = Harness.open(Harness.config("crc-keys").withDataCrc(dataCrc), pmem, Harness.holder(backing),
+                    Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+            try {
+                e.write(4096, Harness.pattern(4096, 1 << 20, 2), false);
+                assertArrayEquals(Harness.pattern(2 * Harness.MIB, 256 << 10, 3).array(),
+                        Harness.read(e, 2 * Harness.MIB, 256 << 10)); // a miss, filled
+                java.util.List<long[]> keys = new java.util.ArrayList<>();
+                pcache.api.spi.KeySlice slice = e.index().slice(0);
+                slice.lock();
+                try {
+                    slice.forEach(k -> keys.add(new long[] {k.offset(), k.length()}));
+                } finally {
+                    slice.unlock();
+                }
+                int limit = dataCrc ? 64 << 10 : 4 << 20;
+                for (long[] k : keys) {
+                    assertTrue(k[1] <= limit && k[0] / limit == (k[0] + k[1] - 1) / limit,
+                            "dataCrc " + dataCrc + ": key [" + k[0] + ", +" + k[1] + ") within the " + limit + " grid");
+                }
+                assertEquals(dataCrc ? 17 + 4 : 2, keys.size(), "keys of the write and of the miss");
+                assertArrayEquals(Harness.pattern(4096, 1 << 20, 2).array(), Harness.read(e, 4096, 1 << 20));
+            } finally {
+                e.close();
+            }
+        }
+    }
+
+    /**
      * A small cache with the highest gc_percent: the allocator keeps one segment for the key log,
      * so data never reaches 90 % of 5 segments and GC must reclaim for the waiting writer anyway
      * (this wrote until the first deferral and then waited forever).

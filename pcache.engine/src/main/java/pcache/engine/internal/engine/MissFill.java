@@ -31,7 +31,7 @@ final class MissFill {
         List<Allocation> pieces = new ArrayList<>(2);
         int total;
         try {
-            total = copyToCache(data, pieces);
+            total = copyToCache(placeholder.offset(), data, pieces);
             if (pieces.isEmpty()) {
                 removePlaceholder(slice, placeholder);
                 return;
@@ -65,12 +65,14 @@ final class MissFill {
     }
 
     /** Copies as much of {@code data} as free space allows; returns the bytes copied (and flushed). */
-    private int copyToCache(ByteBuffer data, List<Allocation> pieces) throws IOException {
+    private int copyToCache(long offset, ByteBuffer data, List<Allocation> pieces) throws IOException {
         int total = 0;
         while (total < data.remaining()) {
             Allocation a;
             try {
-                a = cache.heads().allocate(data.remaining() - total);
+                // one key per piece: at most to a key's end (shorter with data CRCs)
+                a = cache.heads().allocate((int) Math.min(data.remaining() - total,
+                        cache.keyEnd(offset + total) - (offset + total)));
             } catch (DataHeads.NoSpace e) {
                 break; // no more space: cache what was allocated, the read is served anyway
             }

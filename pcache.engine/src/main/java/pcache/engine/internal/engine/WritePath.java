@@ -91,7 +91,7 @@ final class WritePath {
             long pos = offset;
             long end = offset + length;
             while (pos < end) {
-                Allocation a = allocateNow((int) Math.min(end - pos, cache.sliceEnd(pos) - pos));
+                Allocation a = allocateNow((int) Math.min(end - pos, cache.keyEnd(pos) - pos));
                 if (a == null) {
                     break;
                 }
@@ -207,7 +207,7 @@ final class WritePath {
         int total = src.remaining();
         long pos = offset;
         while (src.hasRemaining()) {
-            int want = (int) Math.min(src.remaining(), cache.sliceEnd(pos) - pos);
+            int want = (int) Math.min(src.remaining(), cache.keyEnd(pos) - pos);
             Allocation a = wait ? allocateWaiting(want) : allocateNow(want);
             if (a == null) {
                 src.position(start);
