@@ -83,8 +83,14 @@ final class SslEngineChannel implements TlsChannel {
      * {@link #MAX_ANSWERS_WAITING} the peer is refused instead of held in memory without end.
      */
     private final java.util.concurrent.atomic.AtomicInteger answersWaiting = new java.util.concurrent.atomic.AtomicInteger();
-    /** A peer updates its keys once per many GiB; this many requests unanswered is no peer's need. */
-    static final int MAX_ANSWERS_WAITING = 16;
+    /**
+     * A peer updates its keys once per many GiB (JSSE: 2^37 bytes), so this many requests
+     * unanswered is no peer's need; the answers it bounds take a few KiB each. High enough that a
+     * peer whose keys update every MiB (this module's tests) is not refused while our writer waits.
+     */
+    static final int MAX_ANSWERS_WAITING = 1024;
+    /** {@link #MAX_ANSWERS_WAITING}, lower in a test. */
+    private volatile int maxAnswersWaiting = MAX_ANSWERS_WAITING;
 
     private final ReentrantLock writeLock = new ReentrantLock();
     /** Records waiting for the socket; write mode, empty between calls. Guarded by writeLock. */
@@ -493,6 +499,11 @@ final class SslEngineChannel implements TlsChannel {
         }
     }
 
+    /** Lowers {@link #MAX_ANSWERS_WAITING} for this channel (tests). */
+    void maxAnswersWaiting(int max) {
+        this.maxAnswersWaiting = max;
+    }
+
     /**
      * Counts a record that asked for an answer while an earlier answer waits: a record of no
      * application data after which the engine wants to write (a KeyUpdate request; the engine
@@ -502,8 +513,8 @@ final class SslEngineChannel implements TlsChannel {
     private void countAnswerAsked(SSLEngineResult result) throws IOException {
         if (answerPending && result.getHandshakeStatus() == HandshakeStatus.NEED_WRAP
                 && result.bytesProduced() == 0 && result.bytesConsumed() > 0
-                && answersWaiting.incrementAndGet() > MAX_ANSWERS_WAITING) {
-            throw new javax.net.ssl.SSLProtocolException("the peer sent more than " + MAX_ANSWERS_WAITING
+                && answersWaiting.incrementAndGet() > maxAnswersWaiting) {
+            throw new javax.net.ssl.SSLProtocolException("the peer sent more than " + maxAnswersWaiting
                     + " TLS messages asking for an answer (KeyUpdate requests) while it did not read the answers:"
                     + " refused, as a flood");
         }

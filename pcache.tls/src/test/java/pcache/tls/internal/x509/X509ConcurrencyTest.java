@@ -36,10 +36,10 @@ class X509ConcurrencyTest {
 
     /**
      * A peer that asks for KeyUpdate answers faster than it reads them (the server's writer blocked
-     * on it) is refused once {@link SslEngineChannel#MAX_ANSWERS_WAITING} answers wait: JSSE keeps
-     * each answer, with the keys it replaces, until it is sent. Before, the server kept reading and
-     * queueing them without end. Here the client writes 40 MiB (a key update per MiB, each asking
-     * for an answer) and reads nothing of the 16 MiB the server writes.
+     * on it) is refused once {@link SslEngineChannel#MAX_ANSWERS_WAITING} answers wait (16 here):
+     * JSSE keeps each answer, with the keys it replaces, until it is sent. Before, the server kept
+     * reading and queueing them without end. Here the client writes 40 MiB (a key update per MiB,
+     * each asking for an answer) and reads nothing of the 16 MiB the server writes.
      */
     @org.junit.jupiter.api.Test
     @org.junit.jupiter.api.Timeout(120)
@@ -53,6 +53,7 @@ class X509ConcurrencyTest {
         try (LoopbackPair pair = LoopbackPair.handshake(endpoints.server(), endpoints.client())) {
             assertNull(pair.serverFailure);
             assertNull(pair.clientFailure);
+            ((SslEngineChannel) pair.server).maxAnswersWaiting(16);
             threads.submit(() -> pair.server.write(java.nio.ByteBuffer.allocate(16 << 20))); // blocks: never read
             threads.submit(() -> pair.client.write(java.nio.ByteBuffer.allocate(40 << 20)));
             java.nio.ByteBuffer into = java.nio.ByteBuffer.allocate(1 << 20);
