@@ -622,6 +622,23 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     @Override
     public void setMode(CacheMode newMode) throws IOException {
+        setMode(newMode, PASSTHROUGH_ROUNDS, heldDrainMillis);
+    }
+
+    /** How long a {@link #trySetMode} holds clients at most, once. */
+    static final long BRIEF_HELD_DRAIN_MILLIS = 1_000;
+
+    /**
+     * As {@link #setMode}, for a try no one waits for (a configured mode tried again on a timer):
+     * a switch to pass-through holds clients once, for at most {@link #BRIEF_HELD_DRAIN_MILLIS},
+     * so that tries failing again and again (writers that keep up with write-back) do not stall
+     * every client for the whole bound each time.
+     */
+    public void trySetMode(CacheMode newMode) throws IOException {
+        setMode(newMode, 1, Math.min(heldDrainMillis, BRIEF_HELD_DRAIN_MILLIS));
+    }
+
+    private void setMode(CacheMode newMode, int passthroughRounds, long heldMillis) throws IOException {
         synchronized (controlLock) {
             if (closing) {
                 throw new DeviceClosedException("cache " + name + " is closing: its mode stays " + mode.configName());
@@ -638,7 +655,7 @@ public final class CacheDeviceFacade implements CacheDevice {
                 switchBetweenCachingModes(old, newMode);
                 return;
             }
-            enterPassthrough(old);
+            enterPassthrough(old, passthroughRounds, heldMillis);
         }
     }
 
@@ -664,13 +681,13 @@ public final class CacheDeviceFacade implements CacheDevice {
      * no bound: every request, hits too, waited behind it, for good behind a backing write that
      * hung. Caller holds the control lock.
      */
-    private void enterPassthrough(CacheMode old) throws IOException {
+    private void enterPassthrough(CacheMode old, int rounds, long heldMillis) throws IOException {
         boolean done = false;
-        for (int round = 1; !done && round <= PASSTHROUGH_ROUNDS; round++) {
+        for (int round = 1; !done && round <= rounds; round++) {
             engine.drain(null);
             hold();
             try {
-                if (engine.drain(null, heldDrainMillis)) {
+                if (engine.drain(null, heldMillis)) {
                     engine.purge();
                     mode = CacheMode.PASSTHROUGH;
                     done = true;
@@ -678,16 +695,16 @@ public final class CacheDeviceFacade implements CacheDevice {
             } finally {
                 gate.release();
             }
-            if (!done) {
+            if (!done && round < rounds) {
                 LOG.log(System.Logger.Level.WARNING, "cache {0}: the switch to passthrough held client requests for {1}"
                         + " ms and some dirty data was still left; clients go on, writing back again (round {2} of {3})",
-                        name, heldDrainMillis, round, PASSTHROUGH_ROUNDS);
+                        name, heldMillis, round, rounds);
             }
         }
         if (!done) {
             throw new PcacheException("cache " + name + ": the switch to passthrough held client requests "
-                    + PASSTHROUGH_ROUNDS + " times for " + heldDrainMillis + " ms to write back what was left after"
-                    + " a drain, and some was still left each time: writers make data dirty as fast as write-back"
+                    + (rounds == 1 ? "once" : rounds + " times") + " for " + heldMillis + " ms to write back what was left after"
+                    + " a drain, and some was still left " + (rounds == 1 ? "then" : "each time") + ": writers make data dirty as fast as write-back"
                     + " takes it to the backing device, or a backing write does not finish. Clients go on; the mode"
                     + " stays " + old.configName() + ". To stop new dirty data first, switch to writethrough, then to"
                     + " passthrough; and check the backing device");

@@ -205,7 +205,32 @@ public final class PcacheTargetComponent {
             Thread t = new Thread(r, "pcache-" + name + "-control");
             t.setDaemon(true);
             return t;
-        });
+        }) {
+            /**
+             * A task that threw: logged with its trace. This executor keeps a task's failure in
+             * its future, where no one looks (a single-thread executor handed it to the thread's
+             * uncaught-exception handler).
+             */
+            @Override
+            protected void afterExecute(Runnable r, Throwable t) {
+                super.afterExecute(r, t);
+                Throwable failed = t;
+                if (failed == null && r instanceof java.util.concurrent.Future<?> f && f.isDone() && !f.isCancelled()) {
+                    try {
+                        f.get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        failed = e.getCause();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } catch (java.util.concurrent.CancellationException e) {
+                        // cancelled: nothing failed
+                    }
+                }
+                if (failed != null) {
+                    LOG.log(System.Logger.Level.ERROR, "cache " + name + ": a task of its control thread failed", failed);
+                }
+            }
+        };
         c1.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // a timed retry never holds up a stop
         c1.setRemoveOnCancelPolicy(true);
         this.control = c1;
@@ -589,7 +614,12 @@ public final class PcacheTargetComponent {
         try {
             owedRetry = c.schedule(() -> {
                 owedRetry = null;
-                enterOwedMode();
+                synchronized (this) {
+                    if (deactivated) {
+                        return; // a stop under way: not tried, and not reported as failing
+                    }
+                }
+                enterOwedMode(true);
             }, delay, TimeUnit.MILLISECONDS);
             owedRetryDelayMillis = Math.min(OWED_RETRY_MAX_MILLIS, delay * 2);
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -620,8 +650,17 @@ public final class PcacheTargetComponent {
         return owedMode == wanted && f.mode() == owedFrom;
     }
 
-    /** Tries again to enter a configured mode the cache could not enter (a backing device bound, or on a timer). */
+    /** Tries again to enter a configured mode the cache could not enter (a backing device bound). */
     private void enterOwedMode() {
+        enterOwedMode(false);
+    }
+
+    /**
+     * Tries again to enter a configured mode the cache could not enter; {@code timed}: a try on the
+     * timer, which holds clients briefly ({@link CacheDeviceFacade#trySetMode}), as it may fail
+     * again and again.
+     */
+    private void enterOwedMode(boolean timed) {
         CacheDeviceFacade f = facade;
         TargetConfig c = accepted;
         if (f == null || c == null || owedMode == null) {
@@ -634,7 +673,11 @@ public final class PcacheTargetComponent {
             return;
         }
         try {
-            f.setMode(wanted);
+            if (timed) {
+                f.trySetMode(wanted);
+            } else {
+                f.setMode(wanted);
+            }
             modeApplied = wanted;
             LOG.log(System.Logger.Level.INFO, "cache {0}: entered mode {1}, as configured", name, wanted.configName());
         } catch (IOException | RuntimeException e) {

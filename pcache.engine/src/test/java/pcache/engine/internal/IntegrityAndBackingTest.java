@@ -30,6 +30,7 @@ import pcache.api.CacheConfigurationException;
 import pcache.api.CacheMode;
 import pcache.api.CacheStatistics;
 import pcache.api.DataIntegrityException;
+import pcache.api.PcacheException;
 import pcache.api.spi.CacheKey;
 import pcache.api.spi.KeyIndex;
 import pcache.api.spi.KeyIndexProvider;
@@ -883,6 +884,60 @@ class IntegrityAndBackingTest {
             toPassthrough.get(60, TimeUnit.SECONDS);
             assertEquals(CacheMode.PASSTHROUGH, dev.mode());
             assertArrayEquals(Harness.pattern(65536, 4096, 2).array(), disk.content(65536, 4096));
+        } finally {
+            goOn.countDown();
+            hang.countDown();
+            threads.shutdownNow();
+            dev.close();
+        }
+    }
+
+    /**
+     * A try of pass-through no one waits for (a configured mode tried again on a timer) holds
+     * clients once, for at most a second: it may fail again and again, and each failed try of the
+     * full switch held every client three times for the whole bound (10 s). Here what is left
+     * after the drain beside the clients does not finish.
+     */
+    @Test
+    void aTryOfPassthroughHoldsClientsOnceAndBriefly() throws Exception {
+        OnDisk on = onDisk(Harness.config("brief").withBackingTimeoutMillis(120_000),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()), CacheMode.WRITEBACK);
+        MemoryBacking disk = on.disk();
+        CacheDeviceFacade dev = on.dev();
+        java.util.concurrent.CountDownLatch unheldWrite = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch goOn = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(1);
+        try {
+            dev.write(0, Harness.pattern(0, 4096, 1), false);
+            dev.flush();
+            disk.onWrite = (offset, data) -> {
+                try {
+                    if (offset < 65536) { // the drain beside the clients
+                        unheldWrite.countDown();
+                        goOn.await();
+                        return;
+                    }
+                    hang.await(); // what is left for the held part does not finish
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            Future<?> tried = threads.submit(() -> {
+                dev.trySetMode(CacheMode.PASSTHROUGH);
+                return null;
+            });
+            assertTrue(unheldWrite.await(60, TimeUnit.SECONDS), "the drain beside the clients began");
+            dev.write(65536, Harness.pattern(65536, 4096, 2), false); // left for the held part
+            dev.flush();
+            goOn.countDown();
+            java.util.concurrent.ExecutionException failed = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> tried.get(60, TimeUnit.SECONDS));
+            assertTrue(failed.getCause() instanceof PcacheException
+                    && failed.getCause().getMessage().contains("held client requests once for 1000 ms"),
+                    String.valueOf(failed.getCause()));
+            assertEquals(CacheMode.WRITEBACK, dev.mode());
+            assertArrayEquals(Harness.pattern(0, 4096, 1).array(), Harness.read(dev, 0, 4096), "clients go on");
         } finally {
             goOn.countDown();
             hang.countDown();
