@@ -26,7 +26,7 @@ final class LibC {
 
     /**
      * Whether these bindings hold here: Linux with a 64-bit {@code off_t} behind {@code lseek} and
-     * {@code fallocate}. On 32-bit Linux those symbols take a 32-bit {@code off_t}: the 64-bit
+     * {@code fallocate}, on an architecture whose constants are the generic ones. On 32-bit Linux those symbols take a 32-bit {@code off_t}: the 64-bit
      * offsets passed here would be read as other arguments, and a hole query or a zeroing would
      * hit other ranges than asked (found by review; no 32-bit JVM to run it on here). A class of
      * its own: asking registers no native method.
@@ -61,11 +61,16 @@ final class LibC {
         }
 
         static boolean here() {
-            return on(Platform.isLinux(), Platform.is64Bit());
+            return on(Platform.isLinux(), System.getProperty("os.arch", ""));
         }
 
-        static boolean on(boolean linux, boolean sixtyFourBit) {
-            return linux && sixtyFourBit;
+        /**
+         * Linux on 64-bit x86 or ARM, as the device locks ({@code DeviceFileLock}): where the
+         * constants here ({@code O_CLOEXEC}, the errno numbers) are the generic ones too (they
+         * differ on sparc64, alpha, parisc and mips64).
+         */
+        static boolean on(boolean linux, String arch) {
+            return linux && (arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"));
         }
     }
 

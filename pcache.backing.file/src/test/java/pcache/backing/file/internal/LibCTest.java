@@ -1,7 +1,10 @@
 package pcache.backing.file.internal;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
@@ -15,10 +18,14 @@ class LibCTest {
      */
     @Test
     void onlyOn64BitLinux() {
-        assertTrue(LibC.Supported.on(true, true));
-        assertFalse(LibC.Supported.on(true, false));
-        assertFalse(LibC.Supported.on(false, true));
-        assertTrue(LibC.Supported.here(), "this machine: 64-bit Linux");
+        assertTrue(LibC.Supported.on(true, "amd64"));
+        assertTrue(LibC.Supported.on(true, "aarch64"));
+        assertFalse(LibC.Supported.on(true, "i386"));
+        assertFalse(LibC.Supported.on(true, "arm"));
+        assertFalse(LibC.Supported.on(true, "sparcv9"));
+        assertFalse(LibC.Supported.on(false, "amd64"));
+        assertEquals(System.getProperty("os.name").startsWith("Linux")
+                && List.of("amd64", "x86_64", "aarch64").contains(System.getProperty("os.arch")), LibC.Supported.here());
     }
 
     /** A failed call names its error and what it means, not only a number. */

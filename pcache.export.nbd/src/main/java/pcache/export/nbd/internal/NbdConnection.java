@@ -91,9 +91,9 @@ final class NbdConnection implements Runnable {
      * @param ahead the TLS channel receives the payload's records whole before any of it is
      *        decrypted ({@link ChannelInput#placeable}): the bytes received are the socket's
      */
-    private record Placement(NbdRequest request, long from, boolean intoDevice, boolean ahead) {
+    private record Placement(NbdRequest request, long from, boolean intoDevice, boolean ahead, long startedNanos) {
         Placement(NbdRequest request, long from, boolean intoDevice) {
-            this(request, from, intoDevice, false);
+            this(request, from, intoDevice, false, 0);
         }
     }
 
@@ -395,7 +395,7 @@ final class NbdConnection implements Runnable {
             return in.placeable(request.length());
         }
         writePending(); // as before a blocking read: a client that does not read them has not stopped
-        placing = new Placement(request, reads.readSoFar(), false, true);
+        placing = new Placement(request, reads.readSoFar(), false, true, System.nanoTime());
         try {
             return in.placeable(request.length());
         } finally {
@@ -545,6 +545,21 @@ final class NbdConnection implements Runnable {
             return;
         }
         java.time.Duration timeout = server.config.payloadStallTimeout();
+        if (placement.ahead() && !closing && placing == placement) {
+            // the socket's bytes may be records without data (empty or padded): bounded in all by
+            // the time a client sending only the least allowed per timeout would take
+            long allowed = timeout.toNanos() * (1 + (request.length() + PAYLOAD_MIN_PROGRESS - 1) / PAYLOAD_MIN_PROGRESS);
+            if (now - placement.startedNanos() > allowed) {
+                LOG.log(Level.WARNING, () -> "NBD client " + peer + ": a WRITE's payload (" + request.length()
+                        + " bytes at offset " + request.offset() + ") being received ahead by TLS has not arrived in "
+                        + (now - placement.startedNanos()) / 1_000_000 + " ms, the longest " + PAYLOAD_MIN_PROGRESS / 1024
+                        + " KiB per payload stall timeout (" + timeout.toMillis() + " ms) allows; it holds its bytes of"
+                        + " the server's in-flight budget meanwhile; disconnecting, the write is not done"
+                        + " (payload_stall_timeout_seconds of pcache.export.nbd)");
+                abort();
+                return;
+            }
+        }
         // closing: disconnected already (by an earlier look, or otherwise); it is warned about once
         if (now - stallSeenSince < timeout.toNanos() || placing != placement || closing) {
             return;

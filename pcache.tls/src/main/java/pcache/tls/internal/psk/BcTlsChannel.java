@@ -98,11 +98,12 @@ final class BcTlsChannel implements TlsChannel {
 
     /**
      * The most the protocol's plaintext queue grows to while receiving {@code bytes} ahead: it
-     * holds less than {@code bytes} before each offer of at most {@link #NET_CHUNK}, and grows to
-     * the next power of two above what it must hold.
+     * holds less than {@code bytes} before each offer of at most {@link #NET_CHUNK}, which may
+     * also complete a record the offer before left partial (up to 16 KiB more), and grows to the
+     * next power of two above what it must hold.
      */
     static long queueBytesFor(long bytes) {
-        return Long.highestOneBit(bytes + NET_CHUNK) << 1;
+        return Long.highestOneBit(bytes + NET_CHUNK + (1 << 14)) << 1;
     }
 
     /** Takes what the queue may grow to for {@code bytes} from the budget, once; false when it has none to give. Under readLock. */

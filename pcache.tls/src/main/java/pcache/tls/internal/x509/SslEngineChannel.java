@@ -733,7 +733,8 @@ final class SslEngineChannel implements TlsChannel {
     private static String peerIdentity(SSLSession session) {
         try {
             Principal principal = session.getPeerPrincipal();
-            return principal == null ? null : principal.getName();
+            // shown in log lines: a certificate's subject may hold line breaks (a CA signed it, still)
+            return principal == null ? null : pcache.io.Printable.of(principal.getName());
         } catch (SSLPeerUnverifiedException e) {
             return null;
         }
