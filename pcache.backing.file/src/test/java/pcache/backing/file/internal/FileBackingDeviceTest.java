@@ -78,6 +78,25 @@ class FileBackingDeviceTest {
         }
     }
 
+    /** Waits (up to 30 s) for the NBD server on {@code socket} to send its greeting. */
+    private void awaitGreeting(Path socket, Process server) throws Exception {
+        java.util.concurrent.ExecutorService reader = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(socket))) {
+            java.util.concurrent.Future<String> greeting = reader.submit(() -> {
+                java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(8);
+                while (magic.hasRemaining() && probe.read(magic) >= 0) {
+                    // until the whole magic, or the server closed
+                }
+                return new String(magic.array(), 0, magic.position(), java.nio.charset.StandardCharsets.US_ASCII);
+            });
+            assertEquals("NBDMAGIC", greeting.get(30, TimeUnit.SECONDS),
+                    "qemu-nbd's greeting (alive: " + server.isAlive() + "): " + Files.readString(dir.resolve("qemu-nbd.log")));
+        } finally {
+            reader.shutdownNow();
+        }
+    }
+
     /**
      * pcache and qemu see each other's locks, qemu's way: while the device is open, a qemu that
      * would write to the file ({@code qemu-io}) or read it without sharing writes ({@code qemu-img
@@ -111,11 +130,15 @@ class FileBackingDeviceTest {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd.log").toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!Files.exists(socket)) { // qemu-nbd has opened the image by the time it listens
+            while (!Files.exists(socket)) {
                 assertTrue(qemuNbd.isAlive() && System.nanoTime() < deadline,
                         "qemu-nbd not listening within 30 s: " + Files.readString(dir.resolve("qemu-nbd.log")));
                 Thread.sleep(20);
             }
+            // qemu-nbd listens before it opens the image (seen in a fresh-clone run: the device
+            // opened, the lock not yet taken); it greets a client only from its main loop, with the
+            // image open and locked
+            awaitGreeting(socket, qemuNbd);
             BackingConfigurationException kept = assertThrows(BackingConfigurationException.class,
                     () -> open(path).close());
             assertTrue(kept.getMessage().contains("is in use by another user that locks it"), kept.getMessage());
