@@ -630,9 +630,10 @@ public final class CacheDeviceFacade implements CacheDevice {
 
     /**
      * As {@link #setMode}, for a try no one waits for (a configured mode tried again on a timer):
-     * a switch to pass-through holds clients once, for at most {@link #BRIEF_HELD_DRAIN_MILLIS},
-     * so that tries failing again and again (writers that keep up with write-back) do not stall
-     * every client for the whole bound each time.
+     * a switch to pass-through holds new requests once, while those in flight finish (as every
+     * switch does) and then for at most {@link #BRIEF_HELD_DRAIN_MILLIS} of writing back, so that
+     * tries failing again and again (writers that keep up with write-back) do not stall every
+     * client three times for the whole bound each time.
      */
     public void trySetMode(CacheMode newMode) throws IOException {
         setMode(newMode, 1, Math.min(heldDrainMillis, BRIEF_HELD_DRAIN_MILLIS));

@@ -681,6 +681,15 @@ public final class PcacheTargetComponent {
             modeApplied = wanted;
             LOG.log(System.Logger.Level.INFO, "cache {0}: entered mode {1}, as configured", name, wanted.configName());
         } catch (IOException | RuntimeException e) {
+            boolean stopping;
+            synchronized (this) {
+                stopping = deactivated;
+            }
+            if (stopping) { // a stop ended the try (its drain): not a failure to report
+                LOG.log(System.Logger.Level.DEBUG, "cache {0}: the try of mode {1} ended by the stop: {2}", name,
+                        wanted.configName(), e.getMessage());
+                return;
+            }
             LOG.log(System.Logger.Level.ERROR, "cache " + name + ": still cannot enter mode " + wanted.configName()
                     + " (" + e.getMessage() + "); staying in " + f.mode().configName() + ", trying again within "
                     + nextOwedRetryMillis() / 1000 + " s, or with the next configuration change or backing device");

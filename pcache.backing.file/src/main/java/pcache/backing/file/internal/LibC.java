@@ -25,13 +25,6 @@ final class LibC {
     }
 
     /**
-     * Whether these bindings hold here: Linux with a 64-bit {@code off_t} behind {@code lseek} and
-     * {@code fallocate}, on an architecture whose constants are the generic ones. On 32-bit Linux those symbols take a 32-bit {@code off_t}: the 64-bit
-     * offsets passed here would be read as other arguments, and a hole query or a zeroing would
-     * hit other ranges than asked (found by review; no 32-bit JVM to run it on here). A class of
-     * its own: asking registers no native method.
-     */
-    /**
      * {@code errno} as a name and what it means, for messages: "errno 28" alone sends the operator
      * to a manual page; "ENOSPC (no space left on the file system)" says what to do.
      */
@@ -56,6 +49,13 @@ final class LibC {
         return what == null ? "errno " + errno : "errno " + errno + " " + what;
     }
 
+    /**
+     * Whether these bindings hold here: Linux with a 64-bit {@code off_t} behind {@code lseek} and
+     * {@code fallocate}, on an architecture whose constants are the generic ones. On 32-bit
+     * Linux those symbols take a 32-bit {@code off_t}: the 64-bit offsets passed here would be read as other arguments, and a hole query or a zeroing would
+     * hit other ranges than asked (found by review; no 32-bit JVM to run it on here). A class of
+     * its own: asking registers no native method.
+     */
     static final class Supported {
         private Supported() {
         }

@@ -31,11 +31,12 @@ final class SeekHoles extends HoleMap {
     /**
      * Opens {@code file} for hole queries and checks that the file system answers them.
      *
-     * @throws IOException when the platform is not Linux, or the file cannot be opened or asked
+     * @throws IOException when the platform is not Linux on amd64 or aarch64, or the file cannot be
+     *         opened or asked
      */
     static SeekHoles open(Path file) throws IOException {
         if (!LibC.Supported.here()) {
-            throw new IOException("SEEK_HOLE is used on 64-bit Linux only");
+            throw new IOException("SEEK_HOLE is used on Linux on amd64 and aarch64 only");
         }
         String path = file.toString();
         int fd;

@@ -121,7 +121,7 @@ final class ZeroRanges implements AutoCloseable {
         }
         try {
             if (fd < 0) {
-                return refused(use, openFailed != null ? openFailed : "fallocate is used on 64-bit Linux only");
+                return refused(use, openFailed != null ? openFailed : "fallocate is used on Linux on amd64 and aarch64 only");
             }
             LibC.fallocate(fd, use.mode, offset, length);
             return true;

@@ -51,10 +51,11 @@ record OpenCache(EngineConfig config, PmemRegion region, CrcProvider crc, Backin
     }
 
     /**
-     * The most a key holds with data CRCs. A hit checks the CRC of its key's whole extent, so a
-     * 4 KiB read of data one 4 MiB write left checked 4 MiB (measured: 82 times fewer such reads
-     * than of data written 4 KiB at a time, docs/BENCHMARKS.md); with keys of at most this much it
-     * checks at most this much. The kernel takes keys of any length up to a slice.
+     * The most a key written or filled by a read miss holds with data CRCs. A hit checks the CRC of
+     * its key's whole extent, so a 4 KiB read of data one 1 MiB write left checked 1 MiB (measured:
+     * 82 times fewer such reads than of data written 4 KiB at a time, docs/BENCHMARKS.md); with
+     * keys of at most this much it checks at most this much. The kernel takes keys of any length
+     * up to a slice. Write-zeroes keys are not cut so.
      */
     static final int CRC_KEY_BYTES = 64 << 10;
 

@@ -102,6 +102,11 @@ final class ChannelInput {
         return buffer.remaining();
     }
 
+    /** Whether {@link #placeable} would have the TLS channel receive {@code bytes} ahead (it may wait for the client). */
+    boolean receivesAhead(long bytes) {
+        return tls != null && tlsReceivesAhead && buffer.remaining() < bytes;
+    }
+
     /**
      * Whether the next {@code bytes} (a WRITE's payload) may be received straight into the
      * device's space now. Yes, but on a TLS connection that receives payloads ahead (over TCP):
@@ -110,11 +115,6 @@ final class ChannelInput {
      * decrypting each record as it comes (docs/BENCHMARKS.md); no when it declines (a payload
      * larger than it holds ahead, or a cipher it cannot judge).
      */
-    /** Whether {@link #placeable} would have the TLS channel receive {@code bytes} ahead (it may wait for the client). */
-    boolean receivesAhead(long bytes) {
-        return tls != null && tlsReceivesAhead && buffer.remaining() < bytes;
-    }
-
     boolean placeable(long bytes) throws IOException {
         if (tls == null || !tlsReceivesAhead || buffer.remaining() >= bytes) {
             return true;

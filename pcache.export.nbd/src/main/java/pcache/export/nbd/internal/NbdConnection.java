@@ -536,19 +536,12 @@ final class NbdConnection implements Runnable {
             return;
         }
         NbdRequest request = placement.request();
-        long from = placement.from();
-        long missing = request.length() - (stallSeenReceived - from);
-        long needed = Math.min(PAYLOAD_MIN_PROGRESS, missing);
-        if (needed <= 0 || received - stallSeenReceived >= needed) {
-            stallSeenReceived = received; // progress, or the payload is in and the device works on it
-            stallSeenSince = now;
-            return;
-        }
         java.time.Duration timeout = server.config.payloadStallTimeout();
         if (placement.ahead() && !closing && placing == placement) {
-            // the socket's bytes may be records without data (empty or padded): bounded in all by
-            // the time a client sending only the least allowed per timeout would take
-            long allowed = timeout.toNanos() * (1 + (request.length() + PAYLOAD_MIN_PROGRESS - 1) / PAYLOAD_MIN_PROGRESS);
+            // the socket's bytes may be records without data (empty or padded), which count as
+            // progress below, and may reach the payload's length before its data has: bounded in
+            // all, first, by the time a client sending only the least allowed per timeout would take
+            long allowed = allowedAheadNanos(timeout, request.length());
             if (now - placement.startedNanos() > allowed) {
                 LOG.log(Level.WARNING, () -> "NBD client " + peer + ": a WRITE's payload (" + request.length()
                         + " bytes at offset " + request.offset() + ") being received ahead by TLS has not arrived in "
@@ -559,6 +552,14 @@ final class NbdConnection implements Runnable {
                 abort();
                 return;
             }
+        }
+        long from = placement.from();
+        long missing = request.length() - (stallSeenReceived - from);
+        long needed = Math.min(PAYLOAD_MIN_PROGRESS, missing);
+        if (needed <= 0 || received - stallSeenReceived >= needed) {
+            stallSeenReceived = received; // progress, or the payload is in and the device works on it
+            stallSeenSince = now;
+            return;
         }
         // closing: disconnected already (by an earlier look, or otherwise); it is warned about once
         if (now - stallSeenSince < timeout.toNanos() || placing != placement || closing) {
@@ -580,6 +581,19 @@ final class NbdConnection implements Runnable {
                         : "holds a buffer and its bytes of the server's in-flight budget meanwhile")
                 + "; disconnecting, the write is not done (payload_stall_timeout_seconds of pcache.export.nbd)");
         abort();
+    }
+
+    /**
+     * How long a payload received ahead may take in all: the payload stall timeout once for each
+     * {@link #PAYLOAD_MIN_PROGRESS} of it, and once more (saturated, for a timeout meant as never).
+     */
+    static long allowedAheadNanos(java.time.Duration timeout, long length) {
+        long times = 1 + (length + PAYLOAD_MIN_PROGRESS - 1) / PAYLOAD_MIN_PROGRESS;
+        try {
+            return Math.multiplyExact(timeout.toNanos(), times);
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     private boolean isUnixSocket() {

@@ -164,6 +164,20 @@ class DirectWritesTest {
         }
     }
 
+    /**
+     * A payload received ahead by TLS may take, in all, the payload stall timeout once per 64 KiB
+     * and once more: TLS records without data count as the socket's bytes, so the watch's progress
+     * cannot end such a wait alone. A timeout meant as never does not overflow into a negative
+     * bound, which would disconnect every client at once.
+     */
+    @Test
+    void aPayloadReceivedAheadIsBoundedInAllAndTheBoundDoesNotOverflow() {
+        assertEquals(Duration.ofSeconds(10).toNanos() * 129,
+                NbdConnection.allowedAheadNanos(Duration.ofSeconds(10), 8 << 20), "8 MiB: 128 times 64 KiB, and once more");
+        assertEquals(Duration.ofSeconds(10).toNanos() * 2, NbdConnection.allowedAheadNanos(Duration.ofSeconds(10), 1));
+        assertEquals(Long.MAX_VALUE, NbdConnection.allowedAheadNanos(Duration.ofSeconds(Integer.MAX_VALUE), 8 << 20));
+    }
+
     /** The handshake with STARTTLS (the fake TLS of {@link FakeTls}), attached to "disk". */
     private static RawNbdClient startTls(RawNbdClient c) throws IOException {
         c.handshakeStart();
