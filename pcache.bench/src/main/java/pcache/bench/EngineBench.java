@@ -84,14 +84,7 @@ public class EngineBench {
 
         @Setup(Level.Trial)
         public void open() throws IOException {
-            cache = EngineCache.create(2048L << 20, 16L << 30, false, false);
-            ByteBuffer page = ByteBuffer.allocateDirect(KIB4);
-            for (long off = 0; off < FILLED; off += KIB4) {
-                page.clear();
-                page.putLong(0, off);
-                cache.engine.write(off, page, false);
-            }
-            cache.engine.flush();
+            cache = filled(2048L << 20, FILLED, KIB4, false);
         }
 
         @TearDown(Level.Trial)
@@ -114,20 +107,26 @@ public class EngineBench {
 
         @Setup(Level.Trial)
         public void open() throws IOException {
-            cache = EngineCache.create(1024L << 20, 16L << 30, false, true);
-            ByteBuffer data = ByteBuffer.allocateDirect(writeBytes);
-            for (long off = 0; off < FILLED; off += writeBytes) {
-                data.clear();
-                data.putLong(0, off);
-                cache.engine.write(off, data, false);
-            }
-            cache.engine.flush();
+            cache = filled(1024L << 20, FILLED, writeBytes, true);
         }
 
         @TearDown(Level.Trial)
         public void close() throws IOException {
             cache.close();
         }
+    }
+
+    /** A cache of {@code cacheBytes} (write-back off) holding {@code [0, filled)}, written {@code writeBytes} at a time. */
+    static EngineCache filled(long cacheBytes, long filled, int writeBytes, boolean dataCrc) throws IOException {
+        EngineCache cache = EngineCache.create(cacheBytes, 16L << 30, false, dataCrc);
+        ByteBuffer data = ByteBuffer.allocateDirect(writeBytes);
+        for (long off = 0; off < filled; off += writeBytes) {
+            data.clear();
+            data.putLong(0, off);
+            cache.engine.write(off, data, false);
+        }
+        cache.engine.flush();
+        return cache;
     }
 
     /** Per-thread buffers and the flush cadence. */

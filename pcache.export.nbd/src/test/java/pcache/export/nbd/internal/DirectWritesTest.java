@@ -133,35 +133,13 @@ class DirectWritesTest {
         FakeTls fake = new FakeTls();
         fake.receivesAhead = true;
         fake.receivesAheadByReading = true;
-        List<String> warnings = new ArrayList<>();
-        try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
-             ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withDrainTimeout(Duration.ofSeconds(120))
-                     .withPayloadStallTimeout(Duration.ofMillis(1000)),
-                     TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, fake))) {
-            try (RawNbdClient other = startTls(fixture.connect());
-                 RawNbdClient stalled = startTls(fixture.connect())) {
-                byte[] before = new byte[LARGE];
-                new Random(SEED).nextBytes(before);
-                other.request(0, WRITE, 1, 0, LARGE, before);
-                assertEquals(0, other.readReply(0).error());
-
-                stalled.requestHeader(pcache.api.nbd.NbdWire.REQUEST_MAGIC, 0, WRITE, 7, 0, LARGE);
-                stalled.writeRaw(new byte[4096]);
-                assertTrue(ServerHealth.eventually(20, () -> log.matching("in the middle of a WRITE's payload (" + LARGE
-                        + " bytes at offset 0, ") >= 1 && log.matching("received ahead by TLS") >= 1),
-                        "the stall is logged: " + warnings);
-                assertTrue(stalled.closedByServer(), "the client is disconnected: " + warnings);
-                assertTrue(ServerHealth.eventually(20, () -> fixture.server.inflightRequests() == 0
-                        && fixture.server.inflightBytes() == 0 && fixture.server.connectionCount() == 1),
-                        "nothing left in flight");
-                assertEquals(1, log.matching("in the middle of a WRITE's payload"), "warned once: " + warnings);
-
-                other.request(0, READ, 2, 0, LARGE, null);
-                RawNbdClient.Reply r = other.readReply(LARGE);
-                assertEquals(0, r.error(), "the other client is served on");
-                assertArrayEquals(before, r.payload(), "the cut-off write was not done, seed " + SEED);
-            }
-        }
+        assertCutOffInsideAPayload(c -> c, TlsPolicy.with(pcache.api.config.ExportTlsMode.REQUIRE, fake),
+                fixture -> startTls(fixture.connect()), (stalled, log) -> {
+                    stalled.writeRaw(new byte[4096]);
+                    assertTrue(ServerHealth.eventually(20, () -> log.matching("in the middle of a WRITE's payload ("
+                            + LARGE + " bytes at offset 0, ") >= 1 && log.matching("received ahead by TLS") >= 1),
+                            "the stall is logged");
+                });
     }
 
     /**
@@ -284,14 +262,24 @@ class DirectWritesTest {
 
     private static void assertCutOffInsideAPayload(java.util.function.UnaryOperator<NbdServerConfig> configured,
             InsideAPayload misbehave) throws Exception {
+        assertCutOffInsideAPayload(configured, TlsPolicy.off(), fixture -> fixture.open("disk", false), misbehave);
+    }
+
+    /** How a test's clients reach the export: in clear text, or after STARTTLS. */
+    private interface Opener {
+        RawNbdClient open(ServerFixture fixture) throws IOException;
+    }
+
+    private static void assertCutOffInsideAPayload(java.util.function.UnaryOperator<NbdServerConfig> configured,
+            TlsPolicy tls, Opener opener, InsideAPayload misbehave) throws Exception {
         List<String> warnings = new ArrayList<>();
         try (ResourceLimitsTest.LogCapture log = new ResourceLimitsTest.LogCapture(warnings);
              ServerFixture fixture = new ServerFixture(configured.apply(NbdServerConfig.defaults()
                      .withDrainTimeout(Duration.ofSeconds(120))
                      // long enough that a loaded machine never stalls the server's own reading that long
-                     .withPayloadStallTimeout(Duration.ofMillis(1000))))) {
-            try (RawNbdClient other = fixture.open("disk", false);
-                 RawNbdClient client = fixture.open("disk", false)) {
+                     .withPayloadStallTimeout(Duration.ofMillis(1000))), tls)) {
+            try (RawNbdClient other = opener.open(fixture);
+                 RawNbdClient client = opener.open(fixture)) {
                 byte[] before = new byte[LARGE];
                 new Random(SEED).nextBytes(before);
                 other.request(0, WRITE, 1, 0, LARGE, before);
