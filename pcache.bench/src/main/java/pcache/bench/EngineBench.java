@@ -32,7 +32,8 @@ import org.openjdk.jmh.annotations.Threads;
  * <li>{@link #write1MiBSequential}: 1 MiB sequential writes (vs {@code mapped1MiBCopy}).</li>
  * <li>{@link #read4kRandomHit}: 4 KiB random reads that hit, two threads.</li>
  * <li>{@link #read4kRandomHitDataCrc}: the same with data CRCs, one thread, of data written 4 KiB or
- * 1 MiB at a time (not a target).</li>
+ * 1 MiB at a time (not a target); {@link #read4kRandomHitDataCrcZeroes} of a range written by
+ * write-zeroes.</li>
  * </ul>
  * Each measurement iteration starts on a freshly formatted cache large enough that it does not
  * fill during the iteration (what is measured is the cache absorbing writes, not write-back).
@@ -108,6 +109,24 @@ public class EngineBench {
         @Setup(Level.Trial)
         public void open() throws IOException {
             cache = filled(1024L << 20, FILLED, writeBytes, true);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            cache.close();
+        }
+    }
+
+    /** A cache with data CRCs whose 256 MiB were written by write-zeroes (keys of up to 4 MiB each), for read hits. */
+    @State(Scope.Benchmark)
+    public static class CrcZeroesCache {
+        public EngineCache cache;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            cache = EngineCache.create(1024L << 20, 16L << 30, false, true);
+            cache.engine.writeZeroes(0, CrcReadCache.FILLED, false);
+            cache.engine.flush();
         }
 
         @TearDown(Level.Trial)
@@ -212,6 +231,15 @@ public class EngineBench {
             b.mebibyte.clear();
             c.cache.engine.write((long) i * MIB, b.mebibyte, false);
         }
+    }
+
+    /** 4 KiB random read hits with data CRCs on, of a range written by write-zeroes (not a target), one thread. */
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public void read4kRandomHitDataCrcZeroes(CrcZeroesCache c, Buffers b, Cursor cursor) throws IOException {
+        b.page.clear();
+        c.cache.engine.read(cursor.random(KIB4, CrcReadCache.FILLED), b.page);
     }
 
     /** 4 KiB random read hits with data CRCs on (not a target), one thread. */

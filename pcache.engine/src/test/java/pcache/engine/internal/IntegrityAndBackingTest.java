@@ -214,6 +214,31 @@ class IntegrityAndBackingTest {
         }
     }
 
+    /**
+     * With data CRCs, a hit of a range written by write-zeroes checks that the bytes it returns are
+     * zeroes, instead of the CRC of the whole key (one per zeroed region, up to 4 MiB): damage in
+     * what it reads fails it, damage elsewhere in the key does not (write-back checks the whole key
+     * before it writes). Before, every 4 KiB read of a zeroed range checked all of its key.
+     */
+    @Test
+    void aHitOfWrittenZeroesChecksTheBytesItReturns() throws Exception {
+        SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
+        MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
+        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        try {
+            e.writeZeroes(0, 1 << 20, false);
+            pmem.corrupt(dataLocation(e, 512 << 10), 0x01);
+            assertArrayEquals(new byte[4096], Harness.read(e, 0, 4096), "undamaged bytes of the key are served");
+            DataIntegrityException damaged = assertThrows(DataIntegrityException.class,
+                    () -> Harness.read(e, 512 << 10, 4096));
+            assertTrue(damaged.getMessage().contains("written as zeroes, it reads back other bytes"),
+                    damaged.getMessage());
+        } finally {
+            e.close();
+        }
+    }
+
     /** {@code map} reports the lost [64 KiB, 80 KiB) as data, all of it, and the rest before it as a hole. */
     private static void assertLostRangeIsData(List<BlockExtent> map) {
         long covered = 0;

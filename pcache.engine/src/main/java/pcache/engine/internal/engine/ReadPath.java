@@ -390,10 +390,20 @@ final class ReadPath {
      */
     private boolean verifyHit(Piece p) throws IOException {
         int storedCrc = p.dataCrc;
-        int actual = cache.crc().checksum(cache.region().view(cache.dataOffset(p.segment) + p.crcSegmentOffset,
-                p.crcLength));
-        java.lang.invoke.VarHandle.acquireFence(); // as in copyHit: the CRC's loads before the generation's
-        if (actual == storedCrc || cache.segments().generation(p.segment) != p.generation) {
+        boolean good;
+        int actual = 0;
+        if (p.zeroes) {
+            // a key of zeroes (written by write-zeroes, or zero bytes block status found with their
+            // CRC holding): the bytes read must be zeroes, which checks them as the CRC would,
+            // without the CRC of the whole key (up to 4 MiB of a write-zeroes for a 4 KiB read)
+            good = ZeroBytes.allZero(cache.region().view(cache.dataOffset(p.segment) + p.segmentOffset, p.length));
+        } else {
+            actual = cache.crc().checksum(cache.region().view(cache.dataOffset(p.segment) + p.crcSegmentOffset,
+                    p.crcLength));
+            good = actual == storedCrc;
+        }
+        java.lang.invoke.VarHandle.acquireFence(); // as in copyHit: the check's loads before the generation's
+        if (good || cache.segments().generation(p.segment) != p.generation) {
             return cache.segments().generation(p.segment) == p.generation;
         }
         if (p.clean) {
@@ -416,7 +426,8 @@ final class ReadPath {
         // none yet), and quarantining its range would refuse its good data, after restarts too
         List<long[]> lost = quarantineWhereStillHeld(p);
         String failed = "cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen + ") failed its data CRC"
-                + " (stored 0x" + Integer.toHexString(storedCrc) + ", computed 0x" + Integer.toHexString(actual) + ")";
+                + (p.zeroes ? " (written as zeroes, it reads back other bytes)" : " (stored 0x"
+                        + Integer.toHexString(storedCrc) + ", computed 0x" + Integer.toHexString(actual) + ")");
         if (lost.isEmpty()) {
             throw new DataIntegrityException(failed + " while a write replaced it: nothing of it is left to lose"
                     + " and nothing is quarantined; read the range again", qOff, qLen);

@@ -28,6 +28,8 @@ final class ReadPlan implements ExtentVisitor {
         int dataCrc;
         int crcSegmentOffset;
         int crcLength;
+        /** The key holds zeroes (a write-zeroes, or zero bytes whose CRC held): checked so on a hit. */
+        boolean zeroes;
 
         Piece(long position, int length, CacheKey key, boolean hit, boolean ownPlaceholder) {
             this.position = position;
@@ -72,6 +74,7 @@ final class ReadPlan implements ExtentVisitor {
             p.dataCrc = key.dataCrc();
             p.crcSegmentOffset = key.crcSegmentOffset();
             p.crcLength = key.crcLength();
+            p.zeroes = key.isZeroes();
         }
         pieces.add(p);
         return true;
