@@ -53,9 +53,20 @@ final class Harness {
                 return policy.name();
             }
 
+            /** One view per context: a policy may keep its state per context (batching does). */
+            private volatile WhileDraining view;
+
             @Override
             public WritebackOutcome step(WritebackContext context) throws IOException, InterruptedException {
-                return context.draining() ? policy.step(new WhileDraining(context)) : WritebackOutcome.IDLE;
+                if (!context.draining()) {
+                    return WritebackOutcome.IDLE;
+                }
+                WhileDraining v = view;
+                if (v == null || v.context() != context) {
+                    v = new WhileDraining(context);
+                    view = v;
+                }
+                return policy.step(v);
             }
         };
     }

@@ -232,7 +232,7 @@ class IntegrityAndBackingTest {
             assertArrayEquals(new byte[4096], Harness.read(e, 0, 4096), "undamaged bytes of the key are served");
             DataIntegrityException damaged = assertThrows(DataIntegrityException.class,
                     () -> Harness.read(e, 512 << 10, 4096));
-            assertTrue(damaged.getMessage().contains("written as zeroes, it reads back other bytes"),
+            assertTrue(damaged.getMessage().contains("known to hold zeroes, it reads back other bytes"),
                     damaged.getMessage());
         } finally {
             e.close();

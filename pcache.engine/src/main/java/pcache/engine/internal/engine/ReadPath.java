@@ -426,7 +426,7 @@ final class ReadPath {
         // none yet), and quarantining its range would refuse its good data, after restarts too
         List<long[]> lost = quarantineWhereStillHeld(p);
         String failed = "cache " + cache.name() + ": dirty extent [" + qOff + ", +" + qLen + ") failed its data CRC"
-                + (p.zeroes ? " (written as zeroes, it reads back other bytes)" : " (stored 0x"
+                + (p.zeroes ? " (known to hold zeroes, it reads back other bytes)" : " (stored 0x"
                         + Integer.toHexString(storedCrc) + ", computed 0x" + Integer.toHexString(actual) + ")");
         if (lost.isEmpty()) {
             throw new DataIntegrityException(failed + " while a write replaced it: nothing of it is left to lose"
