@@ -127,9 +127,13 @@ public final class DeviceFileLock implements AutoCloseable {
 
     /** Whether this platform has the locks (and the {@code struct flock} layout) used here. */
     public static boolean supportedPlatform() {
-        String arch = System.getProperty("os.arch", "");
         return System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")
-                && (arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"));
+                && supportedArchitecture(System.getProperty("os.arch", ""));
+    }
+
+    /** Whether the Linux constants used here (fcntl's, and other JNA callers') hold on {@code arch}: 64-bit x86 and ARM. */
+    public static boolean supportedArchitecture(String arch) {
+        return arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64");
     }
 
     /** Takes a write lock on {@code device}'s file. */

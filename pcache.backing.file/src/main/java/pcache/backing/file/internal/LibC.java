@@ -61,7 +61,7 @@ final class LibC {
         }
 
         static boolean here() {
-            return on(Platform.isLinux(), System.getProperty("os.arch", ""));
+            return pcache.io.lock.DeviceFileLock.supportedPlatform();
         }
 
         /**
@@ -70,7 +70,7 @@ final class LibC {
          * differ on sparc64, alpha, parisc and mips64).
          */
         static boolean on(boolean linux, String arch) {
-            return linux && (arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"));
+            return linux && pcache.io.lock.DeviceFileLock.supportedArchitecture(arch);
         }
     }
 

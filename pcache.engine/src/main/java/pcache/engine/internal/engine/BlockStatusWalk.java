@@ -286,8 +286,7 @@ final class BlockStatusWalk {
         if (!cache.config().dataCrc()) {
             return true;
         }
-        return cache.crc().checksum(cache.region().view(cache.dataOffset(key.segment()) + key.crcSegmentOffset(),
-                key.crcLength())) == key.dataCrc();
+        return cache.dataCrcOf(key.segment(), key.crcSegmentOffset(), key.crcLength()) == key.dataCrc();
     }
 
     /**

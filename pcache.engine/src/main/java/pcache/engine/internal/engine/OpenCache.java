@@ -68,6 +68,14 @@ record OpenCache(EngineConfig config, PmemRegion region, CrcProvider crc, Backin
         return config.dataCrc() ? Math.min(end, (pos & -(long) CRC_KEY_BYTES) + CRC_KEY_BYTES) : end;
     }
 
+    /**
+     * The data CRC of {@code length} bytes of {@code segment}'s data at {@code segmentOffset}: what a
+     * key's CRC covers ({@code CacheKey.crcSegmentOffset}, {@code crcLength}), to check it against.
+     */
+    int dataCrcOf(int segment, int segmentOffset, int length) throws java.io.IOException {
+        return crc.checksum(region.view(dataOffset(segment) + segmentOffset, length));
+    }
+
     /** The end of the 4 MiB slice (or of the device) that holds {@code pos}: no key crosses it. */
     long sliceEnd(long pos) {
         return Math.min(logicalSize, (pos & ~(PcacheFormat.SUBTREE_SIZE - 1)) + PcacheFormat.SUBTREE_SIZE);

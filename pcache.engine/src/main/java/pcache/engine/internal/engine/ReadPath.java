@@ -398,8 +398,7 @@ final class ReadPath {
             // without the CRC of the whole key (up to 4 MiB of a write-zeroes for a 4 KiB read)
             good = ZeroBytes.allZero(cache.region().view(cache.dataOffset(p.segment) + p.segmentOffset, p.length));
         } else {
-            actual = cache.crc().checksum(cache.region().view(cache.dataOffset(p.segment) + p.crcSegmentOffset,
-                    p.crcLength));
+            actual = cache.dataCrcOf(p.segment, p.crcSegmentOffset, p.crcLength);
             good = actual == storedCrc;
         }
         java.lang.invoke.VarHandle.acquireFence(); // as in copyHit: the check's loads before the generation's

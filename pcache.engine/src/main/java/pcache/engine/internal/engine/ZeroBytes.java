@@ -28,14 +28,6 @@ final class ZeroBytes {
 
     /** Whether {@code key}'s bytes in the cache are all zeroes (a look at the first bytes settles most data). */
     static boolean holdsOnlyZeroes(OpenCache cache, CacheKey key) throws IOException {
-        ByteBuffer data = cache.region().view(cache.dataOffset(key.segment()) + key.segmentOffset(), key.length());
-        int chunk = ZEROES.capacity();
-        for (int at = 0; at < key.length(); at += chunk) {
-            int n = Math.min(chunk, key.length() - at);
-            if (data.slice(data.position() + at, n).mismatch(ZEROES.duplicate().limit(n)) >= 0) {
-                return false;
-            }
-        }
-        return true;
+        return allZero(cache.region().view(cache.dataOffset(key.segment()) + key.segmentOffset(), key.length()));
     }
 }
