@@ -124,9 +124,7 @@ public class EngineBench {
 
         @Setup(Level.Trial)
         public void open() throws IOException {
-            cache = EngineCache.create(1024L << 20, 16L << 30, false, true);
-            cache.engine.writeZeroes(0, CrcReadCache.FILLED, false);
-            cache.engine.flush();
+            cache = filled(1024L << 20, CrcReadCache.FILLED, 0, true);
         }
 
         @TearDown(Level.Trial)
@@ -135,9 +133,17 @@ public class EngineBench {
         }
     }
 
-    /** A cache of {@code cacheBytes} (write-back off) holding {@code [0, filled)}, written {@code writeBytes} at a time. */
+    /**
+     * A cache of {@code cacheBytes} (write-back off) holding {@code [0, filled)}, written
+     * {@code writeBytes} at a time, or by one write-zeroes when {@code writeBytes} is 0.
+     */
     static EngineCache filled(long cacheBytes, long filled, int writeBytes, boolean dataCrc) throws IOException {
         EngineCache cache = EngineCache.create(cacheBytes, 16L << 30, false, dataCrc);
+        if (writeBytes == 0) {
+            cache.engine.writeZeroes(0, filled, false);
+            cache.engine.flush();
+            return cache;
+        }
         ByteBuffer data = ByteBuffer.allocateDirect(writeBytes);
         for (long off = 0; off < filled; off += writeBytes) {
             data.clear();

@@ -78,71 +78,15 @@ final class Harness {
      * returned (found by `BlockStatusModelTest` under load: sectors written after a drain were
      * reported clean).
      */
-    private record WhileDraining(WritebackContext context) implements WritebackContext {
-        @Override
-        public pcache.api.CachePos dirtyTail() {
-            return context.dirtyTail();
-        }
-
-        @Override
-        public pcache.api.CachePos keyHead() {
-            return context.keyHead();
+    private static final class WhileDraining extends ForwardingWritebackContext {
+        WhileDraining(WritebackContext context) {
+            super(context);
         }
 
         @Override
         public pcache.api.spi.Kset readKset(pcache.api.CachePos position) throws IOException {
-            pcache.api.spi.Kset kset = context.readKset(position);
-            return context.draining() ? kset : null; // asked after the read: a drain ended before it
-        }
-
-        @Override
-        public pcache.api.spi.KeyIndex scratchIndex() {
-            return context.scratchIndex();
-        }
-
-        @Override
-        public void writeBack(java.util.List<pcache.api.spi.CacheKey> extent) throws IOException {
-            context.writeBack(extent);
-        }
-
-        @Override
-        public boolean flushBarrierAfter(pcache.api.spi.Kset kset) {
-            return context.flushBarrierAfter(kset);
-        }
-
-        @Override
-        public void flushBacking() throws IOException {
-            context.flushBacking();
-        }
-
-        @Override
-        public void advanceDirtyTail(java.util.List<pcache.api.spi.Kset> passed) throws IOException {
-            context.advanceDirtyTail(passed);
-        }
-
-        @Override
-        public long dirtyBytes() {
-            return context.dirtyBytes();
-        }
-
-        @Override
-        public int usedPercent() {
-            return context.usedPercent();
-        }
-
-        @Override
-        public long capacityBytes() {
-            return context.capacityBytes();
-        }
-
-        @Override
-        public boolean draining() {
-            return context.draining();
-        }
-
-        @Override
-        public boolean spaceWanted() {
-            return context.spaceWanted();
+            pcache.api.spi.Kset kset = context().readKset(position);
+            return context().draining() ? kset : null; // asked after the read: a drain ended before it
         }
     }
 

@@ -56,6 +56,12 @@ class IntegrityAndBackingTest {
     private static final long LOGICAL = 64 * Harness.MIB;
 
     /** Where the data of the key covering {@code offset} lives on the device. */
+    /** A cache with data CRCs on {@code pmem} over {@code backing}; write-back only when drained. */
+    private static CacheEngine crcEngine(SimulatedPmem pmem, MemoryBacking backing) throws IOException {
+        return Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
+                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+    }
+
     private static long dataLocation(CacheEngine e, long offset) {
         return Harness.dataPlace(e, offset).deviceOffset();
     }
@@ -175,8 +181,7 @@ class IntegrityAndBackingTest {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false); // never written: holes
         // write-back only when drained: else it may take the good bytes before they are damaged
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheEngine e = crcEngine(pmem, backing);
         try {
             e.write(65536, Harness.pattern(65536, 16384, 1), false);
             pmem.corrupt(dataLocation(e, 65536 + 4096), 0x01);
@@ -199,8 +204,7 @@ class IntegrityAndBackingTest {
     void aDirtyExtentZeroedByDamageIsDataNotZeroes() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheEngine e = crcEngine(pmem, backing);
         try {
             byte[] data = new byte[4096];
             java.util.Arrays.fill(data, (byte) 0x5a);
@@ -224,8 +228,7 @@ class IntegrityAndBackingTest {
     void aHitOfWrittenZeroesChecksTheBytesItReturns() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheEngine e = crcEngine(pmem, backing);
         try {
             e.writeZeroes(0, 1 << 20, false);
             pmem.corrupt(dataLocation(e, 512 << 10), 0x01);
@@ -262,8 +265,7 @@ class IntegrityAndBackingTest {
     void aQuarantinedRangeIsDataInPassThroughModeToo() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false); // never written: holes
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheEngine e = crcEngine(pmem, backing);
         CacheDeviceFacade dev = new CacheDeviceFacade(e, Harness.holder(backing), CacheMode.WRITEBACK);
         try {
             dev.write(65536, Harness.pattern(65536, 16384, 1), false);
@@ -374,8 +376,7 @@ class IntegrityAndBackingTest {
     void aReadViewChecksDataCrcsAndLeavesNoPinBehindWhenTheyFail() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(8), false).claimViews();
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy()));
+        CacheEngine e = crcEngine(pmem, backing);
         try {
             e.write(0, Harness.pattern(0, 65536, 4), false);
             e.drain(null); // clean: the backing device holds it
@@ -420,8 +421,7 @@ class IntegrityAndBackingTest {
     void writebackQuarantinesOnlyThePartOfADamagedExtentNotReplacedSince() throws Exception {
         SimulatedPmem pmem = new SimulatedPmem(Harness.deviceBytes(6), false);
         MemoryBacking backing = new MemoryBacking(LOGICAL, "disk", false);
-        CacheEngine e = Harness.open(Harness.config("crc").withDataCrc(true), pmem, Harness.holder(backing),
-                Harness.onlyWhenDraining(new OrderedWritebackPolicy())); // not before the damage
+        CacheEngine e = crcEngine(pmem, backing); // not before the damage
         try {
             e.write(8192, Harness.pattern(8192, 16384, 1), true);
             e.write(8192, Harness.pattern(8192, 4096, 2), true); // a later kset replaces [8192, +4096)

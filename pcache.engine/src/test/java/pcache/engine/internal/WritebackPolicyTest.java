@@ -358,17 +358,7 @@ class WritebackPolicyTest {
             public pcache.api.spi.WritebackOutcome step(pcache.api.spi.WritebackContext c)
                     throws IOException, InterruptedException {
                 long[] keys = {0};
-                pcache.api.spi.WritebackContext counting = new pcache.api.spi.WritebackContext() {
-                    @Override
-                    public pcache.api.CachePos dirtyTail() {
-                        return c.dirtyTail();
-                    }
-
-                    @Override
-                    public pcache.api.CachePos keyHead() {
-                        return c.keyHead();
-                    }
-
+                pcache.api.spi.WritebackContext counting = new ForwardingWritebackContext(c) {
                     @Override
                     public pcache.api.spi.Kset readKset(pcache.api.CachePos position) throws IOException {
                         pcache.api.spi.Kset k = c.readKset(position);
@@ -376,56 +366,6 @@ class WritebackPolicyTest {
                             keys[0] += k.keys().size();
                         }
                         return k;
-                    }
-
-                    @Override
-                    public pcache.api.spi.KeyIndex scratchIndex() {
-                        return c.scratchIndex();
-                    }
-
-                    @Override
-                    public void writeBack(java.util.List<pcache.api.spi.CacheKey> extent) throws IOException {
-                        c.writeBack(extent);
-                    }
-
-                    @Override
-                    public boolean flushBarrierAfter(pcache.api.spi.Kset kset) {
-                        return c.flushBarrierAfter(kset);
-                    }
-
-                    @Override
-                    public void flushBacking() throws IOException {
-                        c.flushBacking();
-                    }
-
-                    @Override
-                    public void advanceDirtyTail(java.util.List<pcache.api.spi.Kset> passed) throws IOException {
-                        c.advanceDirtyTail(passed);
-                    }
-
-                    @Override
-                    public long dirtyBytes() {
-                        return c.dirtyBytes();
-                    }
-
-                    @Override
-                    public int usedPercent() {
-                        return c.usedPercent();
-                    }
-
-                    @Override
-                    public long capacityBytes() {
-                        return c.capacityBytes();
-                    }
-
-                    @Override
-                    public boolean draining() {
-                        return c.draining();
-                    }
-
-                    @Override
-                    public boolean spaceWanted() {
-                        return c.spaceWanted();
                     }
                 };
                 try {
